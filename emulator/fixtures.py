@@ -1,0 +1,61 @@
+"""Arrange scenes in a running emulator for the demo and the benchmarks, as a user's other tools
+(the console, aws-cli, an old build pipeline) would have left them. Reads AWS_ENDPOINT_URL,
+AWS_REGION and the dummy credentials from the environment, like gio-ami itself.
+
+    fixtures.py image-builder --name NAME   launch from the EKS base with a 50 GiB extra disk,
+                                            CreateImage, terminate; prints the AMI id
+    fixtures.py deregister AMI_ID           deregister (its snapshots stay, as in AWS)
+    fixtures.py snapshots --count N         N self-owned snapshots of a scratch volume
+"""
+import argparse
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+
+BASE_PARAMETER = "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id"
+
+
+def client(service):
+    return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+
+
+def image_builder(name):
+    ec2 = client("ec2")
+    base = client("ssm").get_parameter(Name=BASE_PARAMETER)["Parameter"]["Value"]
+    instance = ec2.run_instances(
+        ImageId=base, InstanceType="t3.medium", MinCount=1, MaxCount=1,
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvdb", "Ebs": {"VolumeSize": 50, "VolumeType": "gp3"}}],
+    )["Instances"][0]["InstanceId"]
+    ec2.stop_instances(InstanceIds=[instance])
+    ami = ec2.create_image(InstanceId=instance, Name=name)["ImageId"]
+    ec2.terminate_instances(InstanceIds=[instance])
+    return ami
+
+
+def snapshots(count):
+    ec2 = client("ec2")
+    zone = os.environ.get("AWS_REGION", "eu-west-1") + "a"
+    volume = ec2.create_volume(AvailabilityZone=zone, Size=1)["VolumeId"]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda n: ec2.create_snapshot(VolumeId=volume, Description=f"seed {n}"), range(count)))
+    ec2.delete_volume(VolumeId=volume)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("image-builder").add_argument("--name", required=True)
+    commands.add_parser("deregister").add_argument("ami")
+    commands.add_parser("snapshots").add_argument("--count", type=int, required=True)
+    args = parser.parse_args()
+    if args.command == "image-builder":
+        print(image_builder(args.name))
+    elif args.command == "deregister":
+        client("ec2").deregister_image(ImageId=args.ami)
+    else:
+        snapshots(args.count)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+//! One AWS context per run: the resolved SDK configuration (credential chain, profile, region,
+//! `AWS_ENDPOINT_URL`, retries, timeouts) and the service clients built from it on first use.
+
+use crate::error::{Error, Result};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Five attempts ride out the throttling bursts a busy account sees (standard mode backs off
+/// exponentially with jitter, so five attempts span a few seconds) without making a real outage
+/// look like a hang.
+const MAX_ATTEMPTS: u32 = 5;
+/// A TCP connect that takes longer than this is not going to succeed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Describe calls with 1,000 results answer within a few seconds; thirty leaves room.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bounds a call with all its retries, so no single call can hang a command forever.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+}
+
+pub struct Aws {
+    config: SdkConfig,
+    profile: Option<String>,
+    ec2: OnceLock<aws_sdk_ec2::Client>,
+    sts: OnceLock<aws_sdk_sts::Client>,
+}
+
+impl Aws {
+    pub async fn connect(options: &AwsOptions) -> Result<Self> {
+        if let Some(region) = &options.region {
+            check_region(region)?;
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .operation_timeout(OPERATION_TIMEOUT)
+                    .build(),
+            );
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        let config = loader.load().await;
+        match config.region() {
+            None => return Err(Error::NoRegion),
+            Some(region) => check_region(region.as_ref())?,
+        }
+        Ok(Self {
+            config,
+            profile: options.profile.clone(),
+            ec2: OnceLock::new(),
+            sts: OnceLock::new(),
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        self.config
+            .region()
+            .map(|r| r.as_ref())
+            .expect("connect() refuses a config without a region")
+    }
+
+    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
+        self.ec2.get_or_init(|| aws_sdk_ec2::Client::new(&self.config))
+    }
+
+    pub fn sts(&self) -> &aws_sdk_sts::Client {
+        self.sts.get_or_init(|| aws_sdk_sts::Client::new(&self.config))
+    }
+
+    /// The account the credentials belong to.
+    pub async fn account_id(&self) -> Result<String> {
+        Ok(self.caller_identity().await?.account.unwrap_or_default())
+    }
+
+    /// The caller's ARN: who is acting, when nobody else says.
+    pub async fn caller_arn(&self) -> Result<String> {
+        Ok(self.caller_identity().await?.arn.unwrap_or_default())
+    }
+
+    async fn caller_identity(
+        &self,
+    ) -> Result<aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput> {
+        self.sts()
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| self.error("GetCallerIdentity", "sts", e))
+    }
+
+    /// Turns an SDK failure into an error that names the endpoint and the fix.
+    pub fn error<E, R>(&self, operation: &'static str, service: &str, err: SdkError<E, R>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        Error::from_sdk(operation, self.endpoint(service), err).with_profile(self.profile.as_deref())
+    }
+
+    fn endpoint(&self, service: &str) -> String {
+        match self.config.endpoint_url() {
+            Some(url) => url.to_string(),
+            None => format!("https://{service}.{}.amazonaws.com", self.region()),
+        }
+    }
+}
+
+/// Region names are `<area>-<place>-<n>` (eu-west-1, us-gov-west-1, ap-southeast-5). A typo
+/// would otherwise surface later as a DNS failure for a host the user never typed.
+fn check_region(region: &str) -> Result<()> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let well_formed = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && parts.last().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_lowercase()));
+    if well_formed {
+        Ok(())
+    } else {
+        Err(Error::InvalidRegion(region.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_region;
+
+    #[test]
+    fn region_names() {
+        for ok in ["eu-west-1", "us-gov-west-1", "ap-southeast-5", "cn-north-1"] {
+            assert!(check_region(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "eu-west", "euwest1", "EU-WEST-1", "eu-west-x", "eu--1", "europe-west-1"] {
+            assert!(check_region(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Errors as values. Every variant renders as one paragraph that says what went wrong and how to
+//! fix it, because the message is all a user at a terminal (or a CI log) gets.
+
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use std::error::Error as StdError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "`{input}` is not {what} id: they look like {example} (\"{prefix}-\" then 8 or 17 \
+         lowercase hex digits). Copy ids from `gio-ami images` or the EC2 console."
+    )]
+    InvalidId {
+        input: String,
+        what: &'static str,
+        prefix: &'static str,
+        example: &'static str,
+    },
+
+    #[error(
+        "`{0}` is not an AWS region name (they look like eu-west-1 or us-gov-west-1). Pass a real \
+         one with --region, or set AWS_REGION."
+    )]
+    InvalidRegion(String),
+
+    #[error(
+        "no AWS region is configured. Pass --region (e.g. --region eu-west-1), set AWS_REGION, or \
+         set `region` in the profile of ~/.aws/config."
+    )]
+    NoRegion,
+
+    #[error(
+        "no AWS credentials were found{profile}. Set AWS_ACCESS_KEY_ID and \
+         AWS_SECRET_ACCESS_KEY, pass --profile NAME for a profile in ~/.aws/config, or run \
+         `aws sso login` for an SSO profile. ({detail})"
+    )]
+    NoCredentials { profile: String, detail: String },
+
+    #[error(
+        "AWS rejected the credentials ({code}: {message}). They are wrong, expired or for another \
+         partition: refresh them (`aws sso login`, new access keys) or pick another --profile."
+    )]
+    BadCredentials { code: String, message: String },
+
+    #[error(
+        "access denied for {operation} ({code}: {message}). The caller needs the IAM permission \
+         ec2:{operation} (or the matching service action) on these resources."
+    )]
+    AccessDenied {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
+
+    #[error(
+        "cannot reach {endpoint} for {operation}: {detail}. Check the network, the --region, and \
+         AWS_ENDPOINT_URL if you point at an emulator."
+    )]
+    Unreachable {
+        endpoint: String,
+        operation: &'static str,
+        detail: String,
+    },
+
+    #[error(
+        "{operation} timed out against {endpoint} ({detail}). The service or the network is slow \
+         or unreachable: retry, or check the --region and AWS_ENDPOINT_URL."
+    )]
+    Timeout {
+        endpoint: String,
+        operation: &'static str,
+        detail: String,
+    },
+
+    #[error(
+        "{} not found in {region} for this account. AMIs are regional: check the id with \
+         `gio-ami images`, or pass the --region it lives in.",
+        plural("AMI", ids)
+    )]
+    AmiNotFound { ids: Vec<String>, region: String },
+
+    #[error(
+        "{id} belongs to account {owner}, not to this one: gio-ami only manages AMIs you own. Use \
+         the owning account's credentials (--profile), or copy the AMI into yours first."
+    )]
+    AmiNotOwned { id: String, owner: String },
+
+    #[error("{0}")]
+    Disk(#[from] crate::disk::DiskError),
+
+    #[error(
+        "the AMI name `{name}` is taken by {id}, which was not made by this step: pass another \
+         --name, or wipe {id} first"
+    )]
+    NameTaken { name: String, id: String },
+
+    #[error("{id} went into state `failed` in AWS: see its StateReason with `aws ec2 describe-images --image-ids {id}`, then wipe it")]
+    ImageFailed { id: String },
+
+    #[error("gave up waiting for {what} after {waited:?}; it may still finish: look with `gio-ami images`")]
+    WaitTimeout {
+        what: String,
+        waited: std::time::Duration,
+    },
+
+    #[error("{operation} failed: {code}: {message}")]
+    Api {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
+
+    #[error("{operation} failed: {detail}")]
+    Sdk {
+        operation: &'static str,
+        detail: String,
+    },
+}
+
+fn plural(noun: &str, ids: &[String]) -> String {
+    match ids {
+        [one] => format!("{noun} {one} was"),
+        many => format!("{noun}s {} were", many.join(", ")),
+    }
+}
+
+impl Error {
+    /// Classifies an SDK failure so the user reads the fix, not the SDK's internals.
+    pub fn from_sdk<E, R>(
+        operation: &'static str,
+        endpoint: String,
+        err: SdkError<E, R>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        if let Some(cause) = find_cause::<CredentialsError>(&err) {
+            return Error::NoCredentials {
+                profile: String::new(),
+                detail: chain(cause),
+            };
+        }
+        match &err {
+            SdkError::ServiceError(service) => {
+                let inner = service.err();
+                let code = inner.code().unwrap_or("Unknown").to_string();
+                let message = inner.message().unwrap_or_default().to_string();
+                classify_code(operation, code, message)
+            }
+            SdkError::TimeoutError(_) => Error::Timeout {
+                endpoint,
+                operation,
+                detail: chain(&err),
+            },
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => Error::Timeout {
+                endpoint,
+                operation,
+                detail: chain(&err),
+            },
+            SdkError::DispatchFailure(_) => Error::Unreachable {
+                endpoint,
+                operation,
+                detail: chain(&err),
+            },
+            _ => Error::Sdk {
+                operation,
+                detail: chain(&err),
+            },
+        }
+    }
+
+    /// The AWS error code behind an API failure, for callers that treat some codes as outcomes
+    /// (e.g. "already gone").
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Api { code, .. }
+            | Error::AccessDenied { code, .. }
+            | Error::BadCredentials { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Names the profile in a credentials error, which the SDK error itself does not know.
+    pub fn with_profile(self, profile: Option<&str>) -> Self {
+        match (self, profile) {
+            (Error::NoCredentials { detail, .. }, Some(p)) => Error::NoCredentials {
+                profile: format!(" for profile `{p}`"),
+                detail,
+            },
+            (other, _) => other,
+        }
+    }
+}
+
+fn classify_code(operation: &'static str, code: String, message: String) -> Error {
+    match code.as_str() {
+        "AuthFailure"
+        | "InvalidClientTokenId"
+        | "UnrecognizedClientException"
+        | "SignatureDoesNotMatch"
+        | "ExpiredToken"
+        | "RequestExpired" => Error::BadCredentials { code, message },
+        c if c.starts_with("AccessDenied") || c == "UnauthorizedOperation" => {
+            Error::AccessDenied {
+                operation,
+                code,
+                message,
+            }
+        }
+        _ => Error::Api {
+            operation,
+            code,
+            message,
+        },
+    }
+}
+
+fn find_cause<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// The SDK's top-level messages ("dispatch failure") say little; the causes say what happened.
+fn chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    // Some causes span lines (the credential chain lists every provider); keep one paragraph.
+    parts.join(": ").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_names_every_id_and_the_region() {
+        let one = Error::AmiNotFound {
+            ids: vec!["ami-12345678".into()],
+            region: "eu-west-1".into(),
+        }
+        .to_string();
+        assert!(one.starts_with("AMI ami-12345678 was not found in eu-west-1"), "{one}");
+        let two = Error::AmiNotFound {
+            ids: vec!["ami-12345678".into(), "ami-87654321".into()],
+            region: "eu-west-1".into(),
+        }
+        .to_string();
+        assert!(two.starts_with("AMIs ami-12345678, ami-87654321 were not found"), "{two}");
+    }
+
+    #[test]
+    fn service_codes_map_to_actionable_errors() {
+        let denied = classify_code("DescribeImages", "UnauthorizedOperation".into(), "no".into());
+        assert!(matches!(denied, Error::AccessDenied { .. }));
+        assert!(denied.to_string().contains("ec2:DescribeImages"));
+        let auth = classify_code("DescribeImages", "AuthFailure".into(), "bad".into());
+        assert!(matches!(auth, Error::BadCredentials { .. }));
+        let other = classify_code("DescribeImages", "InvalidParameterValue".into(), "x".into());
+        assert_eq!(other.code(), Some("InvalidParameterValue"));
+    }
+
+    #[test]
+    fn profile_is_named_in_credentials_errors() {
+        let err = Error::NoCredentials {
+            profile: String::new(),
+            detail: "none".into(),
+        }
+        .with_profile(Some("prod"));
+        assert!(err.to_string().contains("for profile `prod`"));
+    }
+}

@@ -1,0 +1,203 @@
+//! The `gio-ami` command: parses arguments, connects, dispatches to the library, prints.
+
+use clap::{Args, Parser, Subcommand};
+use gio_ami::disk::Disk;
+use gio_ami::ids::AmiId;
+use gio_ami::output::{Format, Output};
+use gio_ami::provenance::Provenance;
+use gio_ami::{disks, lineage, snapshots, Aws, AwsOptions};
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+/// Builds, extends, finds, publishes and wipes custom AMIs for EKS worker nodes.
+///
+/// AWS access follows the usual chain: --profile / AWS_PROFILE, AWS_ACCESS_KEY_ID and friends,
+/// SSO, instance roles. AWS_ENDPOINT_URL points every call at another endpoint (an emulator).
+#[derive(Debug, Parser)]
+#[command(name = "gio-ami", version, max_term_width = 100)]
+struct Cli {
+    /// AWS region to work in (default: AWS_REGION, then the profile's region).
+    #[arg(long, global = true, value_name = "REGION")]
+    region: Option<String>,
+
+    /// Named profile from ~/.aws/config (default: AWS_PROFILE, then `default`).
+    #[arg(long, global = true, value_name = "NAME")]
+    profile: Option<String>,
+
+    /// How results are printed on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    output: Format,
+
+    /// More detail on stderr: -v for progress details, -vv for every AWS call.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the account's own AMIs, newest first, with their snapshots and size.
+    Images,
+
+    /// Show the snapshots behind AMIs (exact, from their mappings), or the orphaned ones.
+    ///
+    /// `gio-ami snapshots ami-0abc…` reads the AMI's block device mappings and describes exactly
+    /// those snapshots: two API calls, whatever the account holds.
+    /// `gio-ami snapshots --orphans` lists the account's snapshots that no AMI uses, with the
+    /// AMI each was made for (they are billed until deleted).
+    Snapshots(SnapshotsArgs),
+
+    /// Add EBS disks to an AMI without any instance (a new AMI from its snapshots).
+    #[command(subcommand)]
+    Disks(DisksCommand),
+
+    /// Show where an AMI comes from and what was derived from it (gio-ami:parent-ami tags).
+    Lineage {
+        /// The AMI id (ami-…).
+        #[arg(value_name = "AMI_ID")]
+        ami: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DisksCommand {
+    /// Register a new AMI: the source's root and disks (same snapshots, same boot settings)
+    /// plus new EBS volumes. No instance is launched; it takes seconds.
+    ///
+    /// With --chain, each disk makes one more AMI, registered from the previous one (the
+    /// incremental pipeline: 3 disks -> 3 AMIs, the last one with all three).
+    ///
+    /// Examples:
+    ///   gio-ami disks add ami-0abc… --disk /dev/xvdb=50
+    ///   gio-ami disks add ami-0abc… --disk /dev/xvdc=100:io2:iops=4000 --disk /dev/xvdd=snap-0123…:200
+    ///   gio-ami disks add ami-0abc… --chain --disk /dev/xvdb=50 --disk /dev/xvdc=50
+    #[command(verbatim_doc_comment)]
+    Add(DisksAddArgs),
+}
+
+#[derive(Debug, Args)]
+struct DisksAddArgs {
+    /// The AMI to extend (ami-…).
+    #[arg(value_name = "SOURCE_AMI")]
+    source: String,
+
+    /// A disk to add: DEVICE=SIZE[:TYPE][:iops=N][:throughput=N][:encrypted]
+    /// [:delete-on-termination=false], or DEVICE=snap-ID[:SIZE] for a disk made from a
+    /// snapshot. SIZE in GiB; TYPE gp3 (default), gp2, io1, io2, st1, sc1, standard.
+    #[arg(long = "disk", value_name = "SPEC", required = true)]
+    disks: Vec<String>,
+
+    /// Name of the new AMI (default: the source's name and the added devices); with --chain,
+    /// the prefix of each member's name.
+    #[arg(long)]
+    name: Option<String>,
+
+    /// One AMI per disk, each registered from the previous one.
+    #[arg(long)]
+    chain: bool,
+
+    /// Print what would be registered, and register nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct SnapshotsArgs {
+    /// AMI ids (ami-…), several allowed.
+    #[arg(value_name = "AMI_ID", required_unless_present = "orphans", conflicts_with = "orphans")]
+    amis: Vec<String>,
+
+    /// List self-owned snapshots that no AMI of this account references.
+    #[arg(long)]
+    orphans: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let output = Output::new(cli.output);
+    let options = AwsOptions {
+        region: cli.region,
+        profile: cli.profile,
+    };
+    match cli.command {
+        Command::Images => {
+            let aws = Aws::connect(&options).await?;
+            output.images(&gio_ami::inventory::own_images(&aws).await?)?;
+        }
+        Command::Snapshots(args) if args.orphans => {
+            let aws = Aws::connect(&options).await?;
+            output.orphans(&snapshots::orphans(&aws).await?)?;
+        }
+        Command::Snapshots(args) => {
+            let amis = parse_all::<AmiId>(&args.amis)?;
+            let aws = Aws::connect(&options).await?;
+            output.ami_snapshots(&snapshots::behind(&aws, &amis).await?)?;
+        }
+        Command::Disks(DisksCommand::Add(args)) => {
+            let source: AmiId = args.source.parse()?;
+            let request = disks::Request {
+                disks: parse_all::<Disk>(&args.disks)?,
+                name: args.name,
+                chain: args.chain,
+            };
+            let aws = Aws::connect(&options).await?;
+            let plan = disks::prepare(&aws, &source, &request).await?;
+            if args.dry_run {
+                output.disks_plan(&plan)?;
+            } else {
+                let provenance = Provenance::current(&aws).await;
+                output.registered(&disks::apply(&aws, &plan, &provenance).await?)?;
+            }
+        }
+        Command::Lineage { ami } => {
+            let ami: AmiId = ami.parse()?;
+            let aws = Aws::connect(&options).await?;
+            output.lineage(&lineage::of(&aws, &ami).await?)?;
+        }
+    }
+    Ok(())
+}
+
+/// Parses every argument before any AWS call, so a typo costs nothing.
+fn parse_all<T>(inputs: &[String]) -> gio_ami::Result<Vec<T>>
+where
+    T: std::str::FromStr,
+    gio_ami::Error: From<T::Err>,
+{
+    inputs.iter().map(|s| Ok(s.parse()?)).collect()
+}
+
+fn init_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        // The SDK's own warnings (e.g. a missing ~/.aws/config) are noise next to our errors.
+        (false, 0) => "gio_ami=warn,error",
+        (false, 1) => "gio_ami=info,warn",
+        (false, 2) => "gio_ami=debug,aws_smithy_runtime=debug,warn",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_env("GIO_AMI_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

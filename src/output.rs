@@ -1,0 +1,237 @@
+//! Everything the tool prints on stdout: tables for people, JSON for scripts.
+
+use crate::disks::{Plan, Registered};
+use crate::inventory::{Image, Mapping};
+use crate::lineage::Node;
+use crate::snapshots::{AmiSnapshots, Orphan, Origin};
+use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
+use std::io::{self, Write};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// One JSON document for scripts; field names are stable.
+    Json,
+}
+
+pub struct Output {
+    format: Format,
+}
+
+impl Output {
+    pub fn new(format: Format) -> Self {
+        Self { format }
+    }
+
+    pub fn images(&self, images: &[Image]) -> io::Result<()> {
+        self.emit(images, || {
+            if images.is_empty() {
+                return "No AMIs owned by this account in this region.\n".to_string();
+            }
+            let mut table = table(&["NAME", "AMI", "STATE", "CREATED", "RELEASE", "SNAPSHOTS", "GiB"]);
+            for image in images {
+                table.add_row(vec![
+                    Cell::new(&image.name),
+                    Cell::new(&image.id),
+                    Cell::new(&image.state),
+                    Cell::new(short_time(image.created.as_deref())),
+                    Cell::new(image.release().unwrap_or("-")),
+                    Cell::new(image.snapshot_ids().collect::<Vec<_>>().join("\n")),
+                    Cell::new(image.total_gib()).set_alignment(CellAlignment::Right),
+                ]);
+            }
+            format!("{table}\n")
+        })
+    }
+
+    pub fn ami_snapshots(&self, amis: &[AmiSnapshots]) -> io::Result<()> {
+        self.emit(amis, || {
+            amis.iter()
+                .map(|ami| {
+                    let mut table =
+                        table(&["DEVICE", "SNAPSHOT", "GiB", "TYPE", "STATE", "STARTED", "DESCRIPTION"]);
+                    for device in &ami.devices {
+                        let snapshot = device.snapshot.as_ref();
+                        table.add_row(vec![
+                            Cell::new(&device.device),
+                            Cell::new(&device.snapshot_id),
+                            Cell::new(snapshot.map(|s| s.size_gib.to_string()).unwrap_or_default())
+                                .set_alignment(CellAlignment::Right),
+                            Cell::new(device.volume_type.as_deref().unwrap_or("-")),
+                            Cell::new(snapshot.map_or("deleted", |s| s.state.as_str())),
+                            Cell::new(short_time(snapshot.and_then(|s| s.started.as_deref()))),
+                            Cell::new(snapshot.map_or("", |s| s.description.as_str())),
+                        ]);
+                    }
+                    let heading = format!("{} ({})", ami.image.id, ami.image.name);
+                    if ami.devices.is_empty() {
+                        format!("{heading}: no EBS snapshots (instance-store only)\n")
+                    } else {
+                        format!("{heading}\n{table}\n")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
+    pub fn orphans(&self, orphans: &[Orphan]) -> io::Result<()> {
+        self.emit(orphans, || {
+            if orphans.is_empty() {
+                return "No orphan snapshots: every snapshot of this account backs an AMI.\n"
+                    .to_string();
+            }
+            let mut table = table(&["SNAPSHOT", "GiB", "STATE", "STARTED", "MADE FOR", "DESCRIPTION"]);
+            for orphan in orphans {
+                let s = &orphan.snapshot;
+                table.add_row(vec![
+                    Cell::new(&s.id),
+                    Cell::new(s.size_gib).set_alignment(CellAlignment::Right),
+                    Cell::new(&s.state),
+                    Cell::new(short_time(s.started.as_deref())),
+                    Cell::new(made_for(&orphan.origin)),
+                    Cell::new(&s.description),
+                ]);
+            }
+            let gib: i64 = orphans.iter().map(|o| i64::from(o.snapshot.size_gib)).sum();
+            format!(
+                "{table}\n{} orphan snapshot(s), {gib} GiB billed until deleted.\n",
+                orphans.len()
+            )
+        })
+    }
+
+    /// What `disks add --dry-run` would register.
+    pub fn disks_plan(&self, plan: &Plan) -> io::Result<()> {
+        self.emit(plan, || {
+            let mut text = String::new();
+            for (n, step) in plan.steps.iter().enumerate() {
+                let parent = if n == 0 { plan.source.id.clone() } else { format!("step {n}") };
+                text.push_str(&format!("step {}: register `{}` from {parent}\n", n + 1, step.name));
+                text.push_str(&format!("{}\n", mappings_table(&step.mappings)));
+            }
+            text.push_str("dry run: nothing was registered.\n");
+            text
+        })
+    }
+
+    pub fn registered(&self, registered: &[Registered]) -> io::Result<()> {
+        self.emit(registered, || {
+            let mut table = table(&["AMI", "NAME", "PARENT", "ADDS", ""]);
+            for r in registered {
+                table.add_row(vec![
+                    r.id.as_str(),
+                    r.name.as_str(),
+                    r.parent.as_str(),
+                    &r.adds.join(" "),
+                    if r.existed { "(already registered)" } else { "" },
+                ]);
+            }
+            format!("{table}\n")
+        })
+    }
+
+    pub fn lineage(&self, nodes: &[Node]) -> io::Result<()> {
+        self.emit(nodes, || {
+            nodes
+                .iter()
+                .map(|node| {
+                    let indent = if node.depth == 0 {
+                        String::new()
+                    } else {
+                        format!("{}└─ ", "   ".repeat(node.depth - 1))
+                    };
+                    let name = node.name.as_deref().unwrap_or("(not in this account: the base)");
+                    let marker = if node.target { "   ◀" } else { "" };
+                    format!("{indent}{}  {name}{marker}\n", node.id)
+                })
+                .collect()
+        })
+    }
+
+    fn emit<T: Serialize + ?Sized>(&self, value: &T, table: impl FnOnce() -> String) -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut out, value)?;
+                writeln!(out)
+            }
+            Format::Table => out.write_all(table().as_bytes()),
+        }
+    }
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_HORIZONTAL_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.to_vec());
+    table
+}
+
+fn mappings_table(mappings: &[Mapping]) -> Table {
+    let mut table = table(&["DEVICE", "FROM", "GiB", "TYPE", "IOPS", "MiB/s", "DELETE ON TERM."]);
+    let text = |v: Option<i32>| v.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+    for m in mappings {
+        table.add_row(vec![
+            Cell::new(&m.device),
+            Cell::new(match (&m.snapshot_id, &m.virtual_name) {
+                (Some(snapshot), _) => snapshot.clone(),
+                (None, Some(virtual_name)) => virtual_name.clone(),
+                (None, None) if m.no_device => "(suppressed)".into(),
+                (None, None) => "(new empty volume)".into(),
+            }),
+            Cell::new(text(m.size_gib)).set_alignment(CellAlignment::Right),
+            Cell::new(m.volume_type.as_deref().unwrap_or("-")),
+            Cell::new(text(m.iops)).set_alignment(CellAlignment::Right),
+            Cell::new(text(m.throughput)).set_alignment(CellAlignment::Right),
+            Cell::new(m.delete_on_termination.map_or("-", |d| if d { "yes" } else { "no" })),
+        ]);
+    }
+    table
+}
+
+fn made_for(origin: &Origin) -> String {
+    match origin {
+        Origin::CreateImage { ami, instance, .. } => format!("{ami} (CreateImage of {instance})"),
+        Origin::CopyImage { ami, source_ami } => format!("{ami} (copy of {source_ami})"),
+        Origin::Unknown => "-".to_string(),
+    }
+}
+
+/// `2026-11-25T14:43:11.000Z` → `2026-11-25 14:43`: minutes are enough to tell builds apart in
+/// a table; JSON keeps the full timestamp.
+fn short_time(time: Option<&str>) -> String {
+    match time {
+        Some(t) if t.len() >= 16 => format!("{} {}", &t[..10], &t[11..16]),
+        Some(t) => t.to_string(),
+        None => "-".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_shorten_to_minutes() {
+        assert_eq!(short_time(Some("2026-11-25T14:43:11.000Z")), "2026-11-25 14:43");
+        assert_eq!(short_time(Some("2026")), "2026");
+        assert_eq!(short_time(None), "-");
+    }
+
+    #[test]
+    fn made_for_names_the_ami_and_how() {
+        let origin = Origin::CreateImage {
+            ami: "ami-1".into(),
+            instance: "i-2".into(),
+            volume: None,
+        };
+        assert_eq!(made_for(&origin), "ami-1 (CreateImage of i-2)");
+        assert_eq!(made_for(&Origin::Unknown), "-");
+    }
+}

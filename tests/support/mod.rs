@@ -1,0 +1,260 @@
+//! The integration-test harness: a real emulator (moto with the project's patches, see
+//! `emulator/`) on a free loopback port per test, the real `gio-ami` binary pointed at it, and an
+//! SDK client for arranging fixtures. Nothing here imitates AWS.
+
+#![allow(dead_code)] // each test binary uses its own subset of the fixtures
+
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use aws_sdk_ec2::types::{
+    BlockDeviceMapping, EbsBlockDevice, InstanceType, ResourceType, Tag, TagSpecification,
+    VolumeType,
+};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const REGION: &str = "eu-west-1";
+/// moto's default account.
+pub const ACCOUNT: &str = "123456789012";
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Emulator {
+    child: Child,
+    pub endpoint: String,
+    log: PathBuf,
+}
+
+impl Emulator {
+    /// Starts a fresh emulator; each test gets its own, so tests never see each other's AMIs.
+    pub fn start() -> Emulator {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let python = std::env::var_os("GIO_AMI_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join(".venv/bin/python"));
+        assert!(
+            python.exists(),
+            "{} is missing: run scripts/test (it creates the emulator's venv)",
+            python.display()
+        );
+        // A port picked here can be taken by someone else before the emulator binds it: retry.
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("emulator-{port}.log"));
+            let child = Command::new(&python)
+                .arg(root.join("emulator/gio_emulator.py"))
+                .args(["--port", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("emulator log file"))
+                .spawn()
+                .expect("start the emulator");
+            let mut emulator = Emulator {
+                child,
+                endpoint: format!("http://127.0.0.1:{port}"),
+                log,
+            };
+            match emulator.wait_ready(port) {
+                Ok(()) => return emulator,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("the emulator did not start: {last_error}");
+    }
+
+    fn wait_ready(&mut self, port: u16) -> Result<(), String> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("exited with {status}: {}", self.log_tail()));
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!("not listening after {START_TIMEOUT:?}: {}", self.log_tail()))
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    /// The `gio-ami` binary with the environment a user pointing at this emulator would have.
+    pub fn cli(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gio-ami"));
+        clean_aws_env(&mut command);
+        command
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", REGION);
+        command
+    }
+
+    /// An SDK config for arranging fixtures, as the test's own AWS client.
+    pub async fn config(&self, region: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new(region.to_string()))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .load()
+            .await
+    }
+
+    pub async fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.config(REGION).await)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// The binary with no AWS settings inherited from the machine running the tests.
+pub fn bare_cli() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gio-ami"));
+    clean_aws_env(&mut command);
+    command
+}
+
+fn clean_aws_env(command: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(key);
+        }
+    }
+    // No ~/.aws of the machine, and no waiting on an instance metadata service that isn't there.
+    command
+        .env("AWS_CONFIG_FILE", "/nonexistent/gio-ami-tests/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/gio-ami-tests/credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+}
+
+/// What a finished command said, with assertions that print all of it on failure.
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(command: &mut Command) -> Run {
+    let Output { status, stdout, stderr } = command.output().expect("run gio-ami");
+    let run = Run {
+        status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "gio-ami panicked:\n{}", run.stderr);
+    run
+}
+
+impl Run {
+    pub fn success(self) -> Run {
+        assert!(self.status.success(), "expected success, got {}:\nstdout:\n{}\nstderr:\n{}", self.status, self.stdout, self.stderr);
+        self
+    }
+
+    pub fn failure(self) -> Run {
+        assert!(!self.status.success(), "expected failure, got success:\nstdout:\n{}", self.stdout);
+        assert_eq!(self.status.code(), Some(1), "stderr:\n{}", self.stderr);
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// A root AMI of our own, registered from a snapshot: the starting point of most stories.
+pub async fn register_root_image(ec2: &aws_sdk_ec2::Client, name: &str) -> String {
+    let volume = ec2
+        .create_volume()
+        .availability_zone(format!("{REGION}a"))
+        .size(8)
+        .volume_type(VolumeType::Gp3)
+        .send()
+        .await
+        .unwrap();
+    let snapshot = ec2
+        .create_snapshot()
+        .volume_id(volume.volume_id().unwrap())
+        .description(format!("root of {name}"))
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_volume().volume_id(volume.volume_id().unwrap()).send().await.unwrap();
+    let image = ec2
+        .register_image()
+        .name(name)
+        .root_device_name("/dev/xvda")
+        .architecture(aws_sdk_ec2::types::ArchitectureValues::X8664)
+        .virtualization_type("hvm")
+        .ena_support(true)
+        .block_device_mappings(ebs_mapping("/dev/xvda", Some(snapshot.snapshot_id().unwrap()), 8))
+        .send()
+        .await
+        .unwrap();
+    image.image_id().unwrap().to_string()
+}
+
+pub fn ebs_mapping(device: &str, snapshot: Option<&str>, size: i32) -> BlockDeviceMapping {
+    BlockDeviceMapping::builder()
+        .device_name(device)
+        .ebs(
+            EbsBlockDevice::builder()
+                .set_snapshot_id(snapshot.map(str::to_string))
+                .volume_size(size)
+                .volume_type(VolumeType::Gp3)
+                .delete_on_termination(true)
+                .build(),
+        )
+        .build()
+}
+
+/// Launches an instance from `ami` with one extra empty disk, then images it: what a builder does.
+pub async fn image_instance_with_extra_disk(
+    ec2: &aws_sdk_ec2::Client,
+    ami: &str,
+    name: &str,
+) -> (String, String) {
+    let reservation = ec2
+        .run_instances()
+        .image_id(ami)
+        .instance_type(InstanceType::T3Medium)
+        .min_count(1)
+        .max_count(1)
+        .block_device_mappings(ebs_mapping("/dev/xvdb", None, 50))
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Instance)
+                .tags(Tag::builder().key("Name").value(name).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let instance = reservation.instances()[0].instance_id().unwrap().to_string();
+    let image = ec2
+        .create_image()
+        .instance_id(&instance)
+        .name(name)
+        .send()
+        .await
+        .unwrap();
+    (instance, image.image_id().unwrap().to_string())
+}
