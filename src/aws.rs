@@ -31,6 +31,7 @@ pub struct Aws {
     profile: Option<String>,
     ec2: OnceLock<aws_sdk_ec2::Client>,
     sts: OnceLock<aws_sdk_sts::Client>,
+    ssm: OnceLock<aws_sdk_ssm::Client>,
 }
 
 impl Aws {
@@ -63,6 +64,7 @@ impl Aws {
             profile: options.profile.clone(),
             ec2: OnceLock::new(),
             sts: OnceLock::new(),
+            ssm: OnceLock::new(),
         })
     }
 
@@ -79,6 +81,10 @@ impl Aws {
 
     pub fn sts(&self) -> &aws_sdk_sts::Client {
         self.sts.get_or_init(|| aws_sdk_sts::Client::new(&self.config))
+    }
+
+    pub fn ssm(&self) -> &aws_sdk_ssm::Client {
+        self.ssm.get_or_init(|| aws_sdk_ssm::Client::new(&self.config))
     }
 
     /// The account the credentials belong to.

@@ -91,6 +91,12 @@ pub enum Error {
     #[error("{0}")]
     Disk(#[from] crate::disk::DiskError),
 
+    #[error("{0}")]
+    Spec(#[from] crate::spec::SpecError),
+
+    #[error("{message}")]
+    Base { message: String },
+
     #[error(
         "the AMI name `{name}` is taken by {id}, which was not made by this step: pass another \
          --name, or wipe {id} first"

@@ -256,6 +256,11 @@ pub async fn own_images_by_id(aws: &Aws, ids: &[AmiId]) -> Result<Vec<Image>> {
         .collect())
 }
 
+/// AMIs by id whoever owns them (bases are Amazon's); the missing ones are simply absent.
+pub async fn any_images_by_id(aws: &Aws, ids: &[String]) -> Result<Vec<Image>> {
+    describe_images_filtered(aws, ids, false).await
+}
+
 /// Filtering on `image-id` instead of passing ImageIds: AWS fails the whole ImageIds call when
 /// one id is unknown, and we want to say which ones are.
 async fn describe_images_filtered(aws: &Aws, ids: &[String], own: bool) -> Result<Vec<Image>> {

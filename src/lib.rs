@@ -4,6 +4,7 @@
 //! together. Nothing here prints except `output`.
 
 pub mod aws;
+pub mod base;
 pub mod disk;
 pub mod disks;
 pub mod error;
@@ -11,8 +12,10 @@ pub mod ids;
 pub mod inventory;
 pub mod lineage;
 pub mod output;
+pub mod plan;
 pub mod provenance;
 pub mod snapshots;
+pub mod spec;
 pub mod tags;
 
 pub use aws::{Aws, AwsOptions};

@@ -1,0 +1,159 @@
+//! Plan → apply for everything that deletes: a plan is a list of typed actions with reasons,
+//! computed purely from an inventory (printable with `--dry-run`); apply carries it out in safe
+//! order with bounded concurrency, and counts "already gone" as done so a re-run finishes a
+//! half-done job.
+
+use crate::aws::Aws;
+use crate::error::Error;
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+/// Deletions in flight at once: enough to finish a large wipe quickly, few enough to stay under
+/// EC2's mutating-call throttle (which also serves the account's other tools).
+pub const CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    TerminateInstance { id: String, why: String },
+    DeregisterImage { id: String, name: String, why: String },
+    DeleteSnapshot { id: String, size_gib: i32, why: String },
+    /// Something the plan will not touch, and why (in use, shared with another AMI, …).
+    Refuse { id: String, why: String },
+}
+
+impl Action {
+    pub fn id(&self) -> &str {
+        match self {
+            Action::TerminateInstance { id, .. }
+            | Action::DeregisterImage { id, .. }
+            | Action::DeleteSnapshot { id, .. }
+            | Action::Refuse { id, .. } => id,
+        }
+    }
+
+    /// Instances go first (they hold volumes), then images (they hold snapshots), then
+    /// snapshots: AWS refuses each deletion while the previous kind still holds it.
+    fn stage(&self) -> u8 {
+        match self {
+            Action::TerminateInstance { .. } => 0,
+            Action::DeregisterImage { .. } => 1,
+            Action::DeleteSnapshot { .. } => 2,
+            Action::Refuse { .. } => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Done,
+    /// Someone (or an earlier run) deleted it already: the goal is reached.
+    AlreadyGone,
+    Refused,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    #[serde(flatten)]
+    pub action: Action,
+    pub status: Status,
+}
+
+/// Carries out the plan stage by stage; one failure does not stop the others, and is reported.
+pub async fn apply(aws: &Aws, actions: &[Action]) -> Vec<Outcome> {
+    let mut outcomes = Vec::with_capacity(actions.len());
+    for stage in 0..=3 {
+        let batch: Vec<&Action> = actions.iter().filter(|a| a.stage() == stage).collect();
+        let done: Vec<Outcome> = stream::iter(batch)
+            .map(|action| async move {
+                Outcome {
+                    status: execute(aws, action).await,
+                    action: action.clone(),
+                }
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        outcomes.extend(done);
+    }
+    outcomes
+}
+
+async fn execute(aws: &Aws, action: &Action) -> Status {
+    let ec2 = aws.ec2();
+    let result = match action {
+        Action::TerminateInstance { id, .. } => ec2
+            .terminate_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("TerminateInstances", "ec2", e)),
+        Action::DeregisterImage { id, .. } => ec2
+            .deregister_image()
+            .image_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("DeregisterImage", "ec2", e)),
+        Action::DeleteSnapshot { id, .. } => ec2
+            .delete_snapshot()
+            .snapshot_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("DeleteSnapshot", "ec2", e)),
+        Action::Refuse { .. } => return Status::Refused,
+    };
+    match result {
+        Ok(()) => Status::Done,
+        Err(e) if is_gone(&e) => Status::AlreadyGone,
+        Err(e) => Status::Failed(e.to_string()),
+    }
+}
+
+fn is_gone(error: &Error) -> bool {
+    matches!(
+        error.code(),
+        Some(
+            "InvalidInstanceID.NotFound"
+                | "InvalidAMIID.NotFound"
+                | "InvalidAMIID.Unavailable"
+                | "InvalidSnapshot.NotFound"
+        )
+    )
+}
+
+/// True when every action reached its goal (refusals are not failures: they were planned).
+pub fn succeeded(outcomes: &[Outcome]) -> bool {
+    outcomes.iter().all(|o| !matches!(o.status, Status::Failed(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_order_instances_images_snapshots() {
+        let snapshot = Action::DeleteSnapshot { id: "snap-1".into(), size_gib: 8, why: String::new() };
+        let image = Action::DeregisterImage { id: "ami-1".into(), name: "n".into(), why: String::new() };
+        let instance = Action::TerminateInstance { id: "i-1".into(), why: String::new() };
+        assert!(instance.stage() < image.stage() && image.stage() < snapshot.stage());
+    }
+
+    #[test]
+    fn gone_codes_count_as_done() {
+        let gone = Error::Api { operation: "DeleteSnapshot", code: "InvalidSnapshot.NotFound".into(), message: String::new() };
+        assert!(is_gone(&gone));
+        let in_use = Error::Api { operation: "DeleteSnapshot", code: "InvalidSnapshot.InUse".into(), message: String::new() };
+        assert!(!is_gone(&in_use));
+    }
+
+    #[test]
+    fn actions_serialize_with_their_kind() {
+        let json = serde_json::to_value(Action::Refuse { id: "ami-1".into(), why: "in use".into() }).unwrap();
+        assert_eq!(json, serde_json::json!({"action": "refuse", "id": "ami-1", "why": "in use"}));
+    }
+}
