@@ -6,7 +6,13 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use std::sync::OnceLock;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Five attempts ride out the throttling bursts a busy account sees (standard mode backs off
@@ -32,6 +38,27 @@ pub struct Aws {
     ec2: OnceLock<aws_sdk_ec2::Client>,
     sts: OnceLock<aws_sdk_sts::Client>,
     ssm: OnceLock<aws_sdk_ssm::Client>,
+    calls: CallCounter,
+}
+
+/// Counts every request attempt of every client made from one `Aws`.
+#[derive(Debug, Clone, Default)]
+struct CallCounter(Arc<AtomicUsize>);
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "gio-ami call counter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 impl Aws {
@@ -65,6 +92,7 @@ impl Aws {
             ec2: OnceLock::new(),
             sts: OnceLock::new(),
             ssm: OnceLock::new(),
+            calls: CallCounter::default(),
         })
     }
 
@@ -76,15 +104,29 @@ impl Aws {
     }
 
     pub fn ec2(&self) -> &aws_sdk_ec2::Client {
-        self.ec2.get_or_init(|| aws_sdk_ec2::Client::new(&self.config))
+        self.ec2.get_or_init(|| {
+            let config = aws_sdk_ec2::config::Builder::from(&self.config).interceptor(self.calls.clone());
+            aws_sdk_ec2::Client::from_conf(config.build())
+        })
     }
 
     pub fn sts(&self) -> &aws_sdk_sts::Client {
-        self.sts.get_or_init(|| aws_sdk_sts::Client::new(&self.config))
+        self.sts.get_or_init(|| {
+            let config = aws_sdk_sts::config::Builder::from(&self.config).interceptor(self.calls.clone());
+            aws_sdk_sts::Client::from_conf(config.build())
+        })
     }
 
     pub fn ssm(&self) -> &aws_sdk_ssm::Client {
-        self.ssm.get_or_init(|| aws_sdk_ssm::Client::new(&self.config))
+        self.ssm.get_or_init(|| {
+            let config = aws_sdk_ssm::config::Builder::from(&self.config).interceptor(self.calls.clone());
+            aws_sdk_ssm::Client::from_conf(config.build())
+        })
+    }
+
+    /// HTTP requests sent so far (retries included): what benchmarks and `-v` report.
+    pub fn calls(&self) -> usize {
+        self.calls.0.load(Ordering::Relaxed)
     }
 
     /// The account the credentials belong to.

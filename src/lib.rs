@@ -8,6 +8,7 @@ pub mod base;
 pub mod disk;
 pub mod disks;
 pub mod error;
+pub mod gc;
 pub mod ids;
 pub mod inventory;
 pub mod lineage;

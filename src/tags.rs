@@ -16,6 +16,11 @@ pub const KUBERNETES: &str = "gio-ami:kubernetes";
 pub const FAMILY: &str = "gio-ami:family";
 pub const CLUSTERS: &str = "gio-ami:clusters";
 pub const BUILD_ID: &str = "gio-ami:build-id";
+/// On builder instances: where the build runs and until when, so `gc` can tell a live build
+/// from a dead one.
+pub const BUILD_HOST: &str = "gio-ami:build-host";
+pub const BUILD_PID: &str = "gio-ami:build-pid";
+pub const BUILD_DEADLINE: &str = "gio-ami:build-deadline";
 
 pub type Tags = BTreeMap<String, String>;
 
@@ -23,7 +28,7 @@ pub type Tags = BTreeMap<String, String>;
 /// is published (clusters) and which run made it (build id) do not.
 pub fn inherited(tags: &Tags) -> Tags {
     tags.iter()
-        .filter(|(k, _)| k.starts_with(PREFIX) && k.as_str() != CLUSTERS && k.as_str() != BUILD_ID)
+        .filter(|(k, _)| k.starts_with(PREFIX) && !k.starts_with("gio-ami:build-") && k.as_str() != CLUSTERS)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

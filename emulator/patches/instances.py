@@ -1,0 +1,106 @@
+"""RunInstances: the AMI's block-device mappings become real volumes, merged with overrides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.ec2.exceptions import InvalidAMIIdError, MissingParameterError
+from moto.ec2.models import EC2Backend
+from moto.ec2.models.elastic_block_store import VolumeAttachment
+from moto.ec2.models.instances import Reservation
+from moto.ec2.responses import EC2Response
+
+from . import replaces
+from .common import ebs_settings, overlay_ebs
+
+_moto_run_instances = EC2Backend.run_instances
+
+
+def merge_mappings(layers: list[list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Overlay mapping lists, later layers winning per device and per Ebs field.
+
+    NoDevice ("" in EC2, true in Auto Scaling) removes a device.
+    """
+    devices: dict[str, dict[str, Any]] = {}
+    for layer in layers:
+        for mapping in layer:
+            device = mapping["DeviceName"]
+            if mapping.get("NoDevice") in ("", True):
+                devices.pop(device, None)
+            elif mapping.get("VirtualName"):
+                devices[device] = {"DeviceName": device, "VirtualName": mapping["VirtualName"]}
+            else:
+                base = devices.get(device, {}).get("Ebs", {})
+                devices[device] = {"DeviceName": device, "Ebs": overlay_ebs(base, mapping.get("Ebs"))}
+    return devices
+
+
+@replaces(EC2Backend, "run_instances")
+def run_instances(
+    self: EC2Backend, image_id: str | None, count: int, user_data: Any, security_group_names: list[str], **kwargs: Any
+) -> Reservation:
+    """Launch with the AMI's mappings, overridden by the launch template's, then the request's.
+
+    AWS attaches every EBS mapping of the AMI as a volume created from its snapshot
+    (root included), lets a launch template / launch configuration and then the
+    request override any field per device or suppress a device with NoDevice, and
+    honours DeleteOnTermination, size, type, IOPS, throughput, encryption and
+    `volume` TagSpecifications. moto attaches an 8 GiB /dev/sda1, or only the
+    requested devices. An unknown AMI is refused (InvalidAMIID.NotFound).
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-device-mapping-concepts.html
+    """
+    template = self._get_template_from_args(kwargs["launch_template"]) if kwargs.get("launch_template") else None
+    launch_config = kwargs.get("launch_config")
+    effective_image_id = image_id or (template.image_id if template else None) or ""
+    ami = self.amis.get(effective_image_id)
+    if ami is None:
+        raise InvalidAMIIdError(effective_image_id)
+    devices = merge_mappings([
+        ami.mappings,
+        (template.data.get("BlockDeviceMappings") if template else None) or [],
+        (launch_config.block_device_mapping_dict if launch_config else None) or [],
+        kwargs.get("block_device_mappings") or [],
+    ])
+    volumes = [(device, ebs_settings(self, device, m["Ebs"])) for device, m in devices.items() if "Ebs" in m]
+    volume_tags = (kwargs.get("tags") or {}).get("volume", {})
+
+    kwargs["block_device_mappings"] = []  # volumes are attached below, with the settings moto's loop drops
+    reservation = _moto_run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
+    for instance in reservation.instances:
+        for device, ebs in volumes:
+            volume = self.create_volume(
+                size=ebs["VolumeSize"],
+                zone_name=instance.placement.zone,
+                snapshot_id=ebs.get("SnapshotId"),
+                encrypted=ebs["Encrypted"],
+                kms_key_id=ebs.get("KmsKeyId"),
+                volume_type=ebs["VolumeType"],
+                iops=ebs.get("Iops"),
+                throughput=ebs.get("Throughput"),
+            )
+            volume.add_tags(volume_tags)
+            self.attach_volume(volume.id, instance.id, device, ebs["DeleteOnTermination"])
+    return reservation
+
+
+@replaces(EC2Response, "_parse_block_device_mapping")
+def parse_block_device_mapping(self: EC2Response) -> list[dict[str, Any]]:
+    """Keep RunInstances' BlockDeviceMappings as sent.
+
+    moto demands a size or snapshot in every entry (AWS takes them from the AMI),
+    refuses VirtualName entries, defaults DeleteOnTermination to false and drops
+    Throughput.
+    """
+    mappings: list[dict[str, Any]] = self._get_param("BlockDeviceMappings", [])
+    for mapping in mappings:
+        if not {"Ebs", "NoDevice", "VirtualName"} & mapping.keys():
+            raise MissingParameterError("ebs")
+    return mappings
+
+
+@replaces(VolumeAttachment, "delete_on_termination", new=True)
+@property
+def attachment_delete_on_termination(self: VolumeAttachment) -> bool:
+    """DescribeVolumes shows each attachment's DeleteOnTermination (moto omits it)."""
+    device = self.instance.block_device_mapping.get(self.device)
+    return bool(device and device.delete_on_termination)

@@ -1,0 +1,104 @@
+"""Snapshots: who sees them, paging, deletion guarded by AMIs; the EBS direct APIs."""
+
+from __future__ import annotations
+
+from moto.core.responses import ActionResult
+from moto.ebs.models import EBSBackend as EBSDirectBackend
+from moto.ebs.models import EBSSnapshot
+from moto.ec2.exceptions import InvalidSnapshotInUse
+from moto.ec2.models import EC2Backend
+from moto.ec2.models.elastic_block_store import Snapshot
+from moto.ec2.responses import EC2Response
+
+from . import replaces
+from .common import Paging, find_snapshot, mapped_snapshot_ids
+
+EBS_DIRECT_BLOCK_SIZE = 512 * 1024  # bytes; the only block size the EBS direct APIs use
+
+_moto_ebs_snapshot_init = EBSSnapshot.__init__
+_moto_start_snapshot = EBSDirectBackend.start_snapshot
+_moto_complete_snapshot = EBSDirectBackend.complete_snapshot
+
+
+@replaces(EC2Backend, "delete_snapshot")
+def delete_snapshot(self: EC2Backend, snapshot_id: str) -> Snapshot:
+    """DeleteSnapshot refuses any snapshot that a registered AMI of the region maps.
+
+    AWS answers InvalidSnapshot.InUse "The snapshot snap-… is currently in use by
+    ami-…" until the AMI is deregistered; moto only guards its own fake snapshots.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSnapshot.html
+    """
+    find_snapshot(self, snapshot_id)
+    for ami in list(self.amis.values()):  # a copy: other request threads may add AMIs
+        if snapshot_id in mapped_snapshot_ids(ami):
+            raise InvalidSnapshotInUse(snapshot_id, ami.id)
+    return self.snapshots.pop(snapshot_id)
+
+
+def restorable_by(snapshot: Snapshot, account_id: str) -> bool:
+    """Whether the account may create volumes from the snapshot: its own, public or shared."""
+    return (
+        snapshot.owner_id == account_id
+        or "all" in snapshot.create_volume_permission_groups
+        or account_id in snapshot.create_volume_permission_userids
+    )
+
+
+@replaces(EC2Response, "describe_snapshots")
+def describe_snapshots_response(self: EC2Response) -> ActionResult:
+    """DescribeSnapshots lists only snapshots the caller can use, scoped by OwnerIds, paged.
+
+    moto ignores OwnerIds and RestorableByUserIds and lists every snapshot in the
+    region. AWS lists the caller's own, public and shared snapshots; OwnerIds (self,
+    an account id, amazon) and RestorableByUserIds narrow that; MaxResults is 5-1000
+    (more is served as 1000) and cannot be combined with SnapshotIds.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSnapshots.html
+    """
+    self.error_on_dryrun()
+    paging = Paging.read(self, ids_param="SnapshotIds", min_results=5, clamp_to_max=True)
+    account, backend = self.current_account, self.ec2_backend
+    ids = self._get_param("SnapshotIds", [])
+    snapshots = [find_snapshot(backend, snapshot_id) for snapshot_id in ids] or list(backend.snapshots.values())
+    snapshots = [s for s in snapshots if restorable_by(s, account)]
+    if owners := self._get_param("OwnerIds"):
+        owners = {account if owner == "self" else owner for owner in owners}
+        snapshots = [s for s in snapshots if s.owner_id in owners or getattr(s, "owner_alias", None) in owners]
+    if users := self._get_param("RestorableByUserIds"):
+        users = [account if user == "self" else user for user in users]
+        snapshots = [s for s in snapshots if any(restorable_by(s, user) for user in users)]
+    page, token = paging.cut(snapshots, self._filters_from_querystring())
+    return ActionResult({"Snapshots": page, "NextToken": token})
+
+
+@replaces(EBSSnapshot, "__init__")
+def ebs_snapshot_init(self: EBSSnapshot, account_id: str, snapshot: Snapshot) -> None:
+    """The EBS direct APIs report BlockSize 524288 (512 KiB); moto says 512 bytes.
+
+    Clients that trust it (coldsnap) would send 1,024 times more PutSnapshotBlock calls.
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html
+    """
+    _moto_ebs_snapshot_init(self, account_id, snapshot)
+    self.block_size = EBS_DIRECT_BLOCK_SIZE
+
+
+@replaces(EBSDirectBackend, "start_snapshot")
+def start_snapshot(self: EBSDirectBackend, volume_size: int, tags: list[dict[str, str]] | None,
+                   description: str) -> EBSSnapshot:
+    """StartSnapshot makes a "pending" snapshot of no volume (VolumeId vol-ffffffff).
+
+    moto reports it "completed" at once and leaves the scratch volume it made behind,
+    where DescribeVolumes shows it as an orphan.
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html
+    """
+    started = _moto_start_snapshot(self, volume_size, tags, description)
+    snapshot = self.ec2_backend.snapshots[started.snapshot_id]
+    self.ec2_backend.delete_volume(snapshot.volume.id)
+    snapshot.volume.id, snapshot.status = "vol-ffffffff", "pending"
+    return started
+
+
+@replaces(EBSDirectBackend, "complete_snapshot")
+def complete_snapshot(self: EBSDirectBackend, snapshot_id: str) -> str:
+    """CompleteSnapshot is what turns the EC2 snapshot "completed"."""
+    self.ec2_backend.snapshots[snapshot_id].status = "completed"
+    return _moto_complete_snapshot(self, snapshot_id)

@@ -1,0 +1,40 @@
+"""One emulator for the whole session, on a free loopback port, killed by PID at the end.
+
+Tests share it, so each test that needs a clean slate works in a region of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import boto3
+import pytest
+
+from helpers import free_port, start_emulator
+
+
+@pytest.fixture(scope="session")
+def endpoint() -> Iterator[str]:
+    port = free_port()
+    process = start_emulator(port)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def client(endpoint: str) -> Callable[..., Any]:
+    """client("ec2", "eu-west-1") with dummy credentials against the emulator."""
+
+    def make(service: str, region: str = "us-east-1") -> Any:
+        return boto3.client(
+            service, region_name=region, endpoint_url=endpoint,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def ec2(client: Callable[..., Any]) -> Any:
+    return client("ec2")

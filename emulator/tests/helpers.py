@@ -1,0 +1,45 @@
+"""Small helpers the tests share."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+EMULATOR = Path(__file__).resolve().parents[1] / "gio_emulator.py"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_emulator(port: int) -> subprocess.Popen[str]:
+    """Start the launcher and wait for its ready line (the contract the Rust harness uses)."""
+    process = subprocess.Popen(
+        [sys.executable, str(EMULATOR), "--port", str(port)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    assert line == f"gio-emulator ready http://127.0.0.1:{port}", f"unexpected start-up output: {line!r}"
+    return process
+
+
+def seed_image(ec2: Any, name_prefix: str) -> dict[str, Any]:
+    """The first seeded EKS AMI whose name starts with the prefix."""
+    images = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": [f"{name_prefix}*"]}])
+    return sorted(images["Images"], key=lambda image: image["Name"])[0]
+
+
+def make_snapshot(ec2: Any, size: int = 8, zone: str = "us-east-1a") -> str:
+    volume = ec2.create_volume(Size=size, AvailabilityZone=zone)
+    return ec2.create_snapshot(VolumeId=volume["VolumeId"])["SnapshotId"]
+
+
+def error_code(excinfo: pytest.ExceptionInfo[Any]) -> str:
+    return excinfo.value.response["Error"]["Code"]
