@@ -38,6 +38,8 @@ pub struct Aws {
     ec2: OnceLock<aws_sdk_ec2::Client>,
     sts: OnceLock<aws_sdk_sts::Client>,
     ssm: OnceLock<aws_sdk_ssm::Client>,
+    eks: OnceLock<aws_sdk_eks::Client>,
+    autoscaling: OnceLock<aws_sdk_autoscaling::Client>,
     calls: CallCounter,
 }
 
@@ -92,6 +94,8 @@ impl Aws {
             ec2: OnceLock::new(),
             sts: OnceLock::new(),
             ssm: OnceLock::new(),
+            eks: OnceLock::new(),
+            autoscaling: OnceLock::new(),
             calls: CallCounter::default(),
         })
     }
@@ -121,6 +125,21 @@ impl Aws {
         self.ssm.get_or_init(|| {
             let config = aws_sdk_ssm::config::Builder::from(&self.config).interceptor(self.calls.clone());
             aws_sdk_ssm::Client::from_conf(config.build())
+        })
+    }
+
+    pub fn eks(&self) -> &aws_sdk_eks::Client {
+        self.eks.get_or_init(|| {
+            let config = aws_sdk_eks::config::Builder::from(&self.config).interceptor(self.calls.clone());
+            aws_sdk_eks::Client::from_conf(config.build())
+        })
+    }
+
+    pub fn autoscaling(&self) -> &aws_sdk_autoscaling::Client {
+        self.autoscaling.get_or_init(|| {
+            let config =
+                aws_sdk_autoscaling::config::Builder::from(&self.config).interceptor(self.calls.clone());
+            aws_sdk_autoscaling::Client::from_conf(config.build())
         })
     }
 
