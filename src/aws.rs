@@ -40,6 +40,7 @@ pub struct Aws {
     ssm: OnceLock<aws_sdk_ssm::Client>,
     eks: OnceLock<aws_sdk_eks::Client>,
     autoscaling: OnceLock<aws_sdk_autoscaling::Client>,
+    ebs: OnceLock<aws_sdk_ebs::Client>,
     calls: CallCounter,
 }
 
@@ -96,6 +97,7 @@ impl Aws {
             ssm: OnceLock::new(),
             eks: OnceLock::new(),
             autoscaling: OnceLock::new(),
+            ebs: OnceLock::new(),
             calls: CallCounter::default(),
         })
     }
@@ -140,6 +142,14 @@ impl Aws {
             let config =
                 aws_sdk_autoscaling::config::Builder::from(&self.config).interceptor(self.calls.clone());
             aws_sdk_autoscaling::Client::from_conf(config.build())
+        })
+    }
+
+    /// The EBS direct APIs (snapshot blocks), for uploads and downloads.
+    pub fn ebs(&self) -> &aws_sdk_ebs::Client {
+        self.ebs.get_or_init(|| {
+            let config = aws_sdk_ebs::config::Builder::from(&self.config).interceptor(self.calls.clone());
+            aws_sdk_ebs::Client::from_conf(config.build())
         })
     }
 

@@ -6,7 +6,9 @@ use crate::lineage::Node;
 use crate::snapshots::{AmiSnapshots, Orphan, Origin};
 use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
-use std::io::{self, Write};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{self, IsTerminal, Write};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
@@ -160,6 +162,48 @@ impl Output {
                 writeln!(out)
             }
             Format::Table => out.write_all(table().as_bytes()),
+        }
+    }
+}
+
+/// Progress of a slow command on stderr: a spinner on a terminal, one plain line per phase
+/// otherwise (CI logs), nothing with `-q`. The library calls it; it never prints results.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    plain: bool,
+    started: Instant,
+}
+
+impl Progress {
+    pub fn new(quiet: bool) -> Self {
+        let tty = std::io::stderr().is_terminal();
+        let bar = (!quiet && tty).then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed:>4}] {msg}").expect("valid template"));
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Self { bar, plain: !quiet && !tty, started: Instant::now() }
+    }
+
+    /// A progress that shows nothing, for library callers that do not want any.
+    pub fn hidden() -> Self {
+        Self { bar: None, plain: false, started: Instant::now() }
+    }
+
+    /// Starts a phase; the line carries the time since the command began.
+    pub fn phase(&self, message: &str) {
+        if let Some(bar) = &self.bar {
+            bar.println(format!("[{:>6.1}s] {message}", self.started.elapsed().as_secs_f64()));
+            bar.set_message(message.to_string());
+        } else if self.plain {
+            eprintln!("[{:>6.1}s] {message}", self.started.elapsed().as_secs_f64());
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
     }
 }
