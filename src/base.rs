@@ -93,29 +93,30 @@ async fn describe(aws: &Aws, id: &str) -> Result<Image> {
 
 /// The versions for which this family/arch/variant has a parameter: two GetParameters calls.
 async fn available_versions(aws: &Aws, query: &Query) -> Result<Vec<String>> {
-    let candidates: Vec<(String, String)> = PROBE_MINORS
+    let candidates: Vec<(u32, String, String)> = PROBE_MINORS
         .filter_map(|minor| {
             let version = format!("1.{minor}");
             let probe = Query { kubernetes: version.clone(), ..query.clone() };
-            parameter(&probe).ok().map(|p| (version, p))
+            parameter(&probe).ok().map(|p| (minor, version, p))
         })
         .collect();
-    let mut found = Vec::new();
+    let mut found: Vec<(u32, String)> = Vec::new();
     for chunk in candidates.chunks(GET_PARAMETERS_MAX) {
         let output = aws
             .ssm()
             .get_parameters()
-            .set_names(Some(chunk.iter().map(|(_, p)| p.clone()).collect()))
+            .set_names(Some(chunk.iter().map(|(_, _, p)| p.clone()).collect()))
             .send()
             .await
             .map_err(|e| aws.error("GetParameters", "ssm", e))?;
         for p in output.parameters() {
-            if let Some((version, _)) = chunk.iter().find(|(_, name)| Some(name.as_str()) == p.name()) {
-                found.push(version.clone());
+            if let Some((minor, version, _)) = chunk.iter().find(|(_, _, name)| Some(name.as_str()) == p.name()) {
+                found.push((*minor, version.clone()));
             }
         }
     }
-    Ok(found)
+    found.sort();
+    Ok(found.into_iter().map(|(_, version)| version).collect())
 }
 
 fn unknown_version_message(query: &Query, known: &[String], region: &str) -> String {

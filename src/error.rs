@@ -112,6 +112,19 @@ pub enum Error {
         waited: std::time::Duration,
     },
 
+    #[error("{message}")]
+    Provision { message: String },
+
+    #[error("interrupted by {signal}")]
+    Interrupted { signal: &'static str },
+
+    #[error("the build failed: {cause}\nClean-up of build {build_id}: {cleanup}.")]
+    BuildFailed {
+        cause: Box<Error>,
+        build_id: String,
+        cleanup: String,
+    },
+
     #[error("{operation} failed: {code}: {message}")]
     Api {
         operation: &'static str,

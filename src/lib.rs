@@ -5,6 +5,7 @@
 
 pub mod aws;
 pub mod base;
+pub mod build;
 pub mod disk;
 pub mod disks;
 pub mod error;

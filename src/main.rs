@@ -3,9 +3,10 @@
 use clap::{Args, Parser, Subcommand};
 use gio_ami::disk::Disk;
 use gio_ami::ids::AmiId;
-use gio_ami::output::{Format, Output};
+use gio_ami::output::{Format, Output, Progress};
 use gio_ami::provenance::Provenance;
-use gio_ami::{disks, lineage, snapshots, Aws, AwsOptions};
+use gio_ami::{base, build, disks, gc, lineage, plan, snapshots, spec, Aws, AwsOptions};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -42,6 +43,57 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write a commented gio-ami.toml to start from.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = spec::DEFAULT_PATH)]
+        path: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// Validate a spec without touching AWS: errors point at file:line:column and the key.
+    Check {
+        #[arg(default_value = spec::DEFAULT_PATH, value_name = "SPEC")]
+        spec: PathBuf,
+    },
+
+    /// Print the current EKS-optimized AMI for a Kubernetes version (SSM public parameters).
+    ///
+    /// Example: gio-ami base --kubernetes 1.31 --family al2023 --arch arm64
+    Base {
+        #[arg(long, value_name = "VERSION")]
+        kubernetes: String,
+        /// al2 | al2023 | bottlerocket
+        #[arg(long, default_value = "al2023")]
+        family: String,
+        /// x86_64 | arm64
+        #[arg(long, default_value = "x86_64")]
+        arch: String,
+        /// standard | nvidia
+        #[arg(long, default_value = "standard")]
+        variant: String,
+    },
+
+    /// Build the spec's AMI with the native engine: the builder provisions itself (user data
+    /// or SSM) and powers off; no SSH. Prints the AMI id.
+    ///
+    /// On any error, Ctrl-C or SIGTERM, everything the build created is removed before exit;
+    /// `gio-ami gc` removes what a killed build left.
+    Build {
+        #[arg(default_value = spec::DEFAULT_PATH, value_name = "SPEC")]
+        spec: PathBuf,
+    },
+
+    /// Remove what killed builds left behind: builder instances, pre-snapshots, unfinished AMIs
+    /// (found by their gio-ami:build-id tag; live builds are never touched).
+    Gc {
+        /// Print the plan, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+
     /// List the account's own AMIs, newest first, with their snapshots and size.
     Images,
 
@@ -133,11 +185,44 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let output = Output::new(cli.output);
+    let quiet = cli.quiet;
     let options = AwsOptions {
         region: cli.region,
         profile: cli.profile,
     };
     match cli.command {
+        Command::Init { path, force } => {
+            if path.exists() && !force {
+                anyhow::bail!("{} exists; pass --force to overwrite it", path.display());
+            }
+            std::fs::write(&path, spec::TEMPLATE)?;
+            eprintln!("wrote {}: edit it, then `gio-ami check` and `gio-ami build`", path.display());
+        }
+        Command::Check { spec: path } => output.checked(&spec::load(&path)?)?,
+        Command::Base { kubernetes, family, arch, variant } => {
+            let aws = Aws::connect(&options).await?;
+            let query = base::Query { family, kubernetes, arch, variant };
+            output.base(&base::resolve(&aws, &query).await?)?;
+        }
+        Command::Build { spec: path } => {
+            let loaded = spec::load(&path)?;
+            for warning in &loaded.warnings {
+                tracing::warn!("{}: {}", warning.key, warning.message);
+            }
+            let aws = Aws::connect(&options).await?;
+            let progress = Progress::new(quiet);
+            let built = build::build(&aws, &loaded, &progress).await;
+            progress.finish();
+            output.built(&built?)?;
+        }
+        Command::Gc { dry_run } => {
+            let aws = Aws::connect(&options).await?;
+            let (actions, outcomes) = gc::collect(&aws, None, dry_run).await?;
+            output.outcomes(&actions, &outcomes, dry_run)?;
+            if !plan::succeeded(&outcomes) {
+                anyhow::bail!("some leftovers could not be removed (see above); run `gio-ami gc` again");
+            }
+        }
         Command::Images => {
             let aws = Aws::connect(&options).await?;
             output.images(&gio_ami::inventory::own_images(&aws).await?)?;

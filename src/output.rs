@@ -1,6 +1,10 @@
 //! Everything the tool prints on stdout: tables for people, JSON for scripts.
 
+use crate::base::Base;
+use crate::build::Built;
 use crate::disks::{Plan, Registered};
+use crate::plan::{Action, Outcome, Status};
+use crate::spec::{Loaded, Warning};
 use crate::inventory::{Image, Mapping};
 use crate::lineage::Node;
 use crate::snapshots::{AmiSnapshots, Orphan, Origin};
@@ -151,6 +155,75 @@ impl Output {
                     format!("{indent}{}  {name}{marker}\n", node.id)
                 })
                 .collect()
+        })
+    }
+
+    pub fn checked(&self, loaded: &Loaded) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Checked<'a> {
+            spec: String,
+            valid: bool,
+            warnings: &'a [Warning],
+        }
+        let checked = Checked { spec: loaded.path.display().to_string(), valid: true, warnings: &loaded.warnings };
+        self.emit(&checked, || {
+            let mut text = format!("{}: valid\n", checked.spec);
+            for w in &loaded.warnings {
+                text.push_str(&format!("warning: {}: {}\n", w.key, w.message));
+            }
+            text
+        })
+    }
+
+    pub fn base(&self, base: &Base) -> io::Result<()> {
+        self.emit(base, || {
+            let image = &base.image;
+            let mut table = table(&["AMI", "NAME", "CREATED", "PARAMETER"]);
+            table.add_row(vec![
+                image.id.as_str(),
+                image.name.as_str(),
+                &short_time(image.created.as_deref()),
+                base.parameter.as_deref().unwrap_or("-"),
+            ]);
+            format!("{table}\n")
+        })
+    }
+
+    pub fn built(&self, built: &Built) -> io::Result<()> {
+        self.emit(built, || format!("{}\n", built.ami))
+    }
+
+    /// A deletion plan, and what became of each action once applied.
+    pub fn outcomes(&self, actions: &[Action], outcomes: &[Outcome], dry_run: bool) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Report<'a> {
+            dry_run: bool,
+            plan: &'a [Action],
+            outcomes: &'a [Outcome],
+        }
+        self.emit(&Report { dry_run, plan: actions, outcomes }, || {
+            if actions.is_empty() {
+                return "Nothing to do.\n".to_string();
+            }
+            let mut table = table(&["ACTION", "RESOURCE", "WHY", "RESULT"]);
+            for action in actions {
+                let (verb, why) = match action {
+                    Action::TerminateInstance { why, .. } => ("terminate", why),
+                    Action::DeregisterImage { why, .. } => ("deregister", why),
+                    Action::DeleteSnapshot { why, .. } => ("delete", why),
+                    Action::Refuse { why, .. } => ("keep", why),
+                };
+                let result = match outcomes.iter().find(|o| &o.action == action).map(|o| &o.status) {
+                    None if dry_run => "(dry run)".to_string(),
+                    None => "-".to_string(),
+                    Some(Status::Done) => "done".into(),
+                    Some(Status::AlreadyGone) => "already gone".into(),
+                    Some(Status::Refused) => "kept".into(),
+                    Some(Status::Failed(e)) => format!("FAILED: {e}"),
+                };
+                table.add_row(vec![verb, action.id(), why.as_str(), result.as_str()]);
+            }
+            format!("{table}\n")
         })
     }
 

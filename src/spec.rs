@@ -269,6 +269,15 @@ fn validate(spec: &Spec) -> Result<(), Invalid> {
             format!("`{}` is not a duration (e.g. \"30m\", \"1h 30m\")", build.timeout.get_ref()),
         ));
     }
+    if build.provision_via.get_ref() == "ssm" && build.iam_instance_profile.is_none() {
+        return Err((
+            build.provision_via.span(),
+            "build.provision_via".into(),
+            "SSM Run Command needs the builder to have an instance profile with \
+             AmazonSSMManagedInstanceCore: set build.iam_instance_profile"
+                .into(),
+        ));
+    }
     if base.family.as_ref().is_some_and(|f| f.get_ref() == "bottlerocket") && !build.provision.is_empty() {
         return Err((
             build.provision[0].span(),
@@ -343,12 +352,12 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Fills the name template. `n` tells apart several builds of one day.
-pub fn render_name(template: &str, k8s: Option<&str>, date: &str, git_sha: Option<&str>, n: u32) -> String {
+pub fn render_name(template: &str, k8s: Option<&str>, date: &str, git_sha: Option<&str>, n: &str) -> String {
     template
         .replace("{k8s}", k8s.unwrap_or("custom"))
         .replace("{date}", date)
         .replace("{git_sha}", git_sha.unwrap_or("nogit"))
-        .replace("{n}", &n.to_string())
+        .replace("{n}", n)
 }
 
 /// The commented spec `gio-ami init` writes.
@@ -434,6 +443,7 @@ mod tests {
             (format!("{MINIMAL}[[disks]]\ndevice = \"/dev/xvdb\"\nsize_gib = 5\n[[disks]]\ndevice = \"/dev/xvdb\"\nsize_gib = 5\n"), "disks[1]: /dev/xvdb is listed twice"),
             (format!("{MINIMAL}[build]\ntimeout = \"soon\"\n"), "build.timeout: `soon` is not a duration"),
             (format!("{MINIMAL}[build]\nengine = \"docker\"\n"), "build.engine: unknown value `docker` (allowed: native, packer)"),
+            (format!("{MINIMAL}[build]\nprovision_via = \"ssm\"\n"), "build.provision_via: SSM Run Command needs"),
             (MINIMAL.replace("n-{k8s}", "n-{version}"), "gio-ami.toml:2:8: image.name: unknown placeholder `{version}`"),
             (format!("{MINIMAL}colour = \"red\"\n"), "gio-ami.toml:7:1: syntax: unknown field `colour`"),
             ("[image]\nname = \"x\"\n[base]\narch = \"arm64\"\n".to_string(), "base: set either `ami"),
@@ -463,7 +473,7 @@ mod tests {
     #[test]
     fn names_fill_every_placeholder() {
         assert_eq!(
-            render_name("gio-node-{k8s}-{date}-{git_sha}-{n}", Some("1.31"), "20261125", Some("abc1234"), 2),
+            render_name("gio-node-{k8s}-{date}-{git_sha}-{n}", Some("1.31"), "20261125", Some("abc1234"), "2"),
             "gio-node-1.31-20261125-abc1234-2"
         );
     }

@@ -1,0 +1,690 @@
+//! The native build engine: no SSH, no inbound network. The builder instance runs the
+//! provisioning scripts from its user data (or SSM Run Command) and powers itself off; the
+//! engine then snapshots, images, tags and cleans up. On any error, Ctrl-C or SIGTERM it removes
+//! everything the build created before returning; `gc` covers a build killed outright.
+
+use crate::aws::Aws;
+use crate::base::{self, Base};
+use crate::disk::Disk;
+use crate::error::{Error, Result};
+use crate::gc;
+use crate::inventory::{self, Image};
+use crate::output::Progress;
+use crate::plan::{self, Action, Status};
+use crate::provenance::Provenance;
+use crate::spec::{self, Loaded};
+use crate::tags::{self, Tags};
+use aws_sdk_ec2::types::{
+    BlockDeviceMapping, EbsBlockDevice, HttpTokensState, IamInstanceProfileSpecification,
+    InstanceMetadataOptionsRequest, InstanceStateName, InstanceType, ResourceType, ShutdownBehavior,
+    VolumeType,
+};
+use base64::Engine;
+use serde::Serialize;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How often the engine looks at the builder and at pending snapshots/images. EC2 state changes
+/// take seconds to minutes; polling faster only spends the account's API rate.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// EC2 refuses user data over 16 KiB (before base64).
+const USER_DATA_MAX: usize = 16 * 1024;
+/// Snapshots and CreateImage of a node's volumes take minutes on AWS; an hour means stuck.
+const IMAGE_TIMEOUT: Duration = Duration::from_secs(3600);
+/// A build on another machine is presumed dead this long after its own timeout.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(900);
+/// What the guest prints on its console when a script fails, before powering off anyway.
+const FAILURE_MARKER: &str = "gio-ami: provisioning FAILED";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Built {
+    pub ami: String,
+    pub name: String,
+    pub region: String,
+    pub base_ami: String,
+    pub base_name: String,
+    pub build_id: String,
+    pub snapshots: Vec<String>,
+    pub phases: Vec<PhaseReport>,
+}
+
+/// How long a phase took and how many API requests it made (for the closing figures).
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseReport {
+    pub phase: String,
+    pub seconds: f64,
+    pub api_calls: usize,
+}
+
+/// Builds the spec's AMI. On failure or interruption, removes what this build created first.
+pub async fn build(aws: &Aws, loaded: &Loaded, progress: &Progress) -> Result<Built> {
+    let build_id = new_build_id();
+    let mut run = Run {
+        aws,
+        loaded,
+        progress,
+        build_id: build_id.clone(),
+        phases: Vec::new(),
+        current: None,
+    };
+    let outcome = tokio::select! {
+        built = run.steps() => built,
+        signal = interrupted() => Err(Error::Interrupted { signal }),
+    };
+    let failure = match outcome {
+        Ok(built) => return Ok(built),
+        Err(e) => e,
+    };
+    progress.phase("cleaning up what this build created");
+    let cleanup = match gc::collect(aws, Some(&build_id), false).await {
+        Ok((_, outcomes)) => cleanup_summary(&outcomes),
+        Err(e) => format!("the clean-up could not list the build's resources ({e})"),
+    };
+    Err(Error::BuildFailed {
+        cause: Box::new(failure),
+        build_id,
+        cleanup,
+    })
+}
+
+fn cleanup_summary(outcomes: &[plan::Outcome]) -> String {
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match &o.status {
+            Status::Failed(why) => Some(format!("{} ({why})", o.action.id())),
+            _ => None,
+        })
+        .collect();
+    let removed: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| matches!(o.status, Status::Done | Status::AlreadyGone))
+        .map(|o| o.action.id())
+        .collect();
+    let mut text = if removed.is_empty() {
+        "nothing had been created yet".to_string()
+    } else {
+        format!("removed {}", removed.join(", "))
+    };
+    if !failed.is_empty() {
+        text.push_str(&format!(
+            "; could NOT remove {}: run `gio-ami gc` once AWS answers again",
+            failed.join(", ")
+        ));
+    }
+    text
+}
+
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+/// Unique per run and short enough for a ClientToken (64 characters at most).
+fn new_build_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("b{:x}{:05x}", now.as_millis(), std::process::id() & 0xfffff)
+}
+
+struct Run<'a> {
+    aws: &'a Aws,
+    loaded: &'a Loaded,
+    progress: &'a Progress,
+    build_id: String,
+    phases: Vec<PhaseReport>,
+    current: Option<(String, Instant, usize)>,
+}
+
+impl Run<'_> {
+    fn phase(&mut self, name: &str) {
+        self.end_phase();
+        self.progress.phase(name);
+        self.current = Some((name.to_string(), Instant::now(), self.aws.calls()));
+    }
+
+    fn end_phase(&mut self) {
+        if let Some((phase, started, calls)) = self.current.take() {
+            self.phases.push(PhaseReport {
+                phase,
+                seconds: started.elapsed().as_secs_f64(),
+                api_calls: self.aws.calls() - calls,
+            });
+        }
+    }
+
+    async fn steps(&mut self) -> Result<Built> {
+        let spec = &self.loaded.spec;
+        let aws = self.aws;
+        self.phase("resolving the base AMI");
+        let base = resolve_base(aws, spec).await?;
+        let provenance = Provenance::current(aws).await;
+        let name = self.unique_name(&provenance).await?;
+        let user_data = user_data(self.loaded)?;
+
+        self.phase(&format!("launching the builder from {} ({})", base.image.id, base.image.name));
+        let instance = self.launch(&base, &name, &user_data).await?;
+
+        let timeout = spec.timeout();
+        self.phase(&format!(
+            "waiting for {instance} to provision itself and power off (timeout {})",
+            humantime::format_duration(timeout)
+        ));
+        if spec.build.provision_via.get_ref() == "ssm" {
+            self.provision_via_ssm(&instance).await?;
+        }
+        wait_for_guest(aws, &instance, timeout).await?;
+
+        let volumes = instance_volumes(aws, &instance).await?;
+        let pre_snapshots = if spec.build.pre_snapshot {
+            self.phase(&format!("pre-snapshotting {} volume(s)", volumes.len()));
+            self.pre_snapshot(&volumes, &name).await?
+        } else {
+            Vec::new()
+        };
+
+        self.phase(&format!("creating the image {name}"));
+        let image_tags = self.image_tags(&base, &provenance);
+        let ami = create_image(aws, &instance, &name, spec, &image_tags).await?;
+        let image = wait_image(aws, &ami).await?;
+
+        self.phase("tagging the release");
+        let snapshots: Vec<String> = image.snapshot_ids().map(str::to_string).collect();
+        let mut release = Tags::new();
+        release.insert(tags::RELEASE.into(), name.clone());
+        let mut resources = vec![ami.clone()];
+        resources.extend(snapshots.iter().cloned());
+        aws.ec2()
+            .create_tags()
+            .set_resources(Some(resources))
+            .set_tags(Some(tags::to_sdk(&release)))
+            .send()
+            .await
+            .map_err(|e| aws.error("CreateTags", "ec2", e))?;
+
+        self.phase("removing the builder and pre-snapshots");
+        let mut transient = vec![Action::TerminateInstance {
+            id: instance.clone(),
+            why: "builder".into(),
+        }];
+        transient.extend(pre_snapshots.into_iter().map(|id| Action::DeleteSnapshot {
+            id,
+            size_gib: 0,
+            why: "pre-snapshot".into(),
+        }));
+        let outcomes = plan::apply(aws, &transient).await;
+        if !plan::succeeded(&outcomes) {
+            tracing::warn!("{}", cleanup_summary(&outcomes));
+        }
+        self.end_phase();
+        Ok(Built {
+            ami,
+            name,
+            region: aws.region().to_string(),
+            base_ami: base.image.id,
+            base_name: base.image.name,
+            build_id: self.build_id.clone(),
+            snapshots,
+            phases: std::mem::take(&mut self.phases),
+        })
+    }
+
+    /// `{n}` counts builds of the same name pattern, so two builds a day get -1 and -2.
+    async fn unique_name(&self, provenance: &Provenance) -> Result<String> {
+        let spec = &self.loaded.spec;
+        let date: String = provenance.created_at[..10].replace('-', "");
+        let sha = git_sha(self.loaded.path.parent().unwrap_or(Path::new(".")));
+        let fill = |n: &str| spec::render_name(spec.image.name.get_ref(), spec.kubernetes(), &date, sha.as_deref(), n);
+        if !spec.image.name.get_ref().contains("{n}") {
+            let name = fill("");
+            return match inventory::own_images_named(self.aws, &name).await?.first() {
+                Some(existing) => Err(Error::NameTaken { name, id: existing.id.clone() }),
+                None => Ok(name),
+            };
+        }
+        // One call: every name of this pattern (DescribeImages filters take `*` wildcards).
+        let taken = inventory::own_images_named(self.aws, &fill("*")).await?;
+        let sentinel = fill("\u{0}");
+        let (prefix, suffix) = sentinel.split_once('\u{0}').expect("the template has {n}");
+        let highest = taken
+            .iter()
+            .filter_map(|i| i.name.strip_prefix(prefix)?.strip_suffix(suffix)?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0);
+        Ok(format!("{prefix}{}{suffix}", highest + 1))
+    }
+
+    fn build_tags(&self) -> Tags {
+        Tags::from([(tags::BUILD_ID.to_string(), self.build_id.clone())])
+    }
+
+    fn image_tags(&self, base: &Base, provenance: &Provenance) -> Tags {
+        let spec = &self.loaded.spec;
+        let mut t: Tags = spec.image.tags.clone();
+        t.extend(self.build_tags());
+        t.insert(tags::CREATED_AT.into(), provenance.created_at.clone());
+        t.insert(tags::AUTHOR.into(), provenance.author.clone());
+        t.insert(tags::BASE_AMI.into(), base.image.id.clone());
+        if let Some(contact) = &spec.image.contact {
+            t.insert(tags::CONTACT.into(), contact.clone());
+        }
+        if let Some(description) = &spec.image.description {
+            t.insert(tags::DESCRIPTION.into(), description.clone());
+        }
+        if let Some(k8s) = spec.kubernetes() {
+            t.insert(tags::KUBERNETES.into(), k8s.to_string());
+        }
+        if let Some(family) = &spec.base.family {
+            t.insert(tags::FAMILY.into(), family.get_ref().clone());
+        }
+        t
+    }
+
+    async fn launch(&self, base: &Base, name: &str, user_data: &str) -> Result<String> {
+        let spec = &self.loaded.spec;
+        let build = &spec.build;
+        let deadline = gc::now_epoch() + (spec.timeout() + IMAGE_TIMEOUT + DEADLINE_MARGIN).as_secs() as i64;
+        let mut t = self.build_tags();
+        t.insert("Name".into(), format!("gio-ami builder: {name}"));
+        t.insert(tags::BUILD_HOST.into(), gc::this_host());
+        t.insert(tags::BUILD_PID.into(), std::process::id().to_string());
+        t.insert(tags::BUILD_DEADLINE.into(), deadline.to_string());
+        let mut mappings: Vec<BlockDeviceMapping> = Vec::new();
+        if let (Some(size), Some(root)) = (build.root_size_gib, &base.image.root_device) {
+            mappings.push(
+                BlockDeviceMapping::builder()
+                    .device_name(root)
+                    .ebs(EbsBlockDevice::builder().volume_size(size).delete_on_termination(true).build())
+                    .build(),
+            );
+        }
+        mappings.extend(spec.disks().iter().map(launch_mapping));
+        let output = self
+            .aws
+            .ec2()
+            .run_instances()
+            .image_id(&base.image.id)
+            .instance_type(InstanceType::from(build.instance_type.get_ref().as_str()))
+            .min_count(1)
+            .max_count(1)
+            .client_token(&self.build_id)
+            .set_block_device_mappings(Some(mappings))
+            .user_data(base64::engine::general_purpose::STANDARD.encode(user_data))
+            .instance_initiated_shutdown_behavior(ShutdownBehavior::Stop)
+            .metadata_options(
+                InstanceMetadataOptionsRequest::builder()
+                    .http_tokens(HttpTokensState::Required)
+                    .build(),
+            )
+            .set_subnet_id(build.subnet.clone())
+            .set_security_group_ids(build.security_group.clone().map(|g| vec![g]))
+            .set_iam_instance_profile(
+                build
+                    .iam_instance_profile
+                    .as_ref()
+                    .map(|p| IamInstanceProfileSpecification::builder().name(p).build()),
+            )
+            .tag_specifications(tags::specification(ResourceType::Instance, &t))
+            .tag_specifications(tags::specification(ResourceType::Volume, &t))
+            .send()
+            .await
+            .map_err(|e| self.aws.error("RunInstances", "ec2", e))?;
+        Ok(output
+            .instances()
+            .first()
+            .and_then(|i| i.instance_id())
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// SSM mode: the instance boots plain and the scripts arrive by Run Command.
+    async fn provision_via_ssm(&self, instance: &str) -> Result<()> {
+        let mut commands = scripts(self.loaded)?.into_iter().map(|(_, body)| body).collect::<Vec<_>>();
+        commands.push("shutdown -h now".into());
+        self.aws
+            .ssm()
+            .send_command()
+            .instance_ids(instance)
+            .document_name("AWS-RunShellScript")
+            .parameters("commands", commands)
+            .comment(format!("gio-ami build {}", self.build_id))
+            .send()
+            .await
+            .map_err(|e| self.aws.error("SendCommand", "ssm", e))?;
+        Ok(())
+    }
+
+    async fn pre_snapshot(&self, volumes: &[(String, String)], name: &str) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for (device, volume) in volumes {
+            let mut t = self.build_tags();
+            t.insert("Name".into(), format!("gio-ami pre-snapshot: {name} {device}"));
+            let snapshot = self
+                .aws
+                .ec2()
+                .create_snapshot()
+                .volume_id(volume)
+                .description(format!("gio-ami pre-snapshot of {device} for {name}"))
+                .tag_specifications(tags::specification(ResourceType::Snapshot, &t))
+                .send()
+                .await
+                .map_err(|e| self.aws.error("CreateSnapshot", "ec2", e))?;
+            ids.push(snapshot.snapshot_id().unwrap_or_default().to_string());
+        }
+        wait_snapshots(self.aws, &ids).await?;
+        Ok(ids)
+    }
+}
+
+async fn resolve_base(aws: &Aws, spec: &spec::Spec) -> Result<Base> {
+    match &spec.base.ami {
+        Some(ami) => base::explicit(aws, ami.get_ref()).await,
+        None => {
+            let query = base::Query {
+                family: spec.base.family.as_ref().map(|f| f.get_ref().clone()).unwrap_or_default(),
+                kubernetes: spec.kubernetes().unwrap_or_default().to_string(),
+                arch: spec.base.arch.get_ref().clone(),
+                variant: spec.base.variant.get_ref().clone(),
+            };
+            base::resolve(aws, &query).await
+        }
+    }
+}
+
+/// The builder's own volumes are always deleted with it, whatever the AMI will say: the
+/// builder must never leak a volume. The AMI gets the spec's choice at CreateImage.
+fn launch_mapping(disk: &Disk) -> BlockDeviceMapping {
+    BlockDeviceMapping::builder()
+        .device_name(&disk.device)
+        .ebs(
+            EbsBlockDevice::builder()
+                .set_volume_size(disk.size_gib)
+                .volume_type(VolumeType::from(disk.volume_type.as_str()))
+                .set_iops(disk.iops)
+                .set_throughput(disk.throughput)
+                .set_snapshot_id(disk.snapshot_id.clone())
+                .set_encrypted(disk.encrypted.then_some(true))
+                .set_kms_key_id(disk.kms_key_id.clone())
+                .delete_on_termination(true)
+                .build(),
+        )
+        .build()
+}
+
+/// The provisioning scripts, read relative to the spec's directory.
+fn scripts(loaded: &Loaded) -> Result<Vec<(String, String)>> {
+    let dir = loaded.path.parent().unwrap_or(Path::new("."));
+    loaded
+        .spec
+        .build
+        .provision
+        .iter()
+        .map(|script| {
+            let path = dir.join(script.get_ref());
+            std::fs::read_to_string(&path)
+                .map(|body| (script.get_ref().clone(), body))
+                .map_err(|e| Error::Provision {
+                    message: format!(
+                        "cannot read provisioning script {} ({e}); paths in build.provision are \
+                         relative to {}",
+                        path.display(),
+                        loaded.path.display()
+                    ),
+                })
+        })
+        .collect()
+}
+
+/// A bash script that runs each provisioning script in order and powers off either way; a
+/// failure is announced on the console so the engine does not image a half-provisioned disk.
+pub fn user_data(loaded: &Loaded) -> Result<String> {
+    if loaded.spec.build.provision_via.get_ref() == "ssm" {
+        return Ok(String::new());
+    }
+    let mut text = String::from(
+        "#!/bin/bash\n# gio-ami builder: provision, then power off so the image can be taken.\n\
+         exec > >(tee /var/log/gio-ami-provision.log /dev/console) 2>&1\n",
+    );
+    text.push_str(&format!(
+        "trap 'echo \"{FAILURE_MARKER} (exit $?)\"; shutdown -h now' ERR\nset -eEuo pipefail\n"
+    ));
+    for (n, (name, body)) in scripts(loaded)?.iter().enumerate() {
+        let marker = format!("GIO_AMI_SCRIPT_{n}_END");
+        text.push_str(&format!(
+            "echo 'gio-ami: running {name}'\ncat > /tmp/gio-ami-{n}.sh <<'{marker}'\n{body}\n{marker}\nbash /tmp/gio-ami-{n}.sh\n"
+        ));
+    }
+    text.push_str("echo 'gio-ami: provisioning done'\nshutdown -h now\n");
+    if text.len() > USER_DATA_MAX {
+        return Err(Error::Provision {
+            message: format!(
+                "the provisioning scripts make {} bytes of user data; EC2 takes at most {USER_DATA_MAX}. \
+                 Set build.provision_via = \"ssm\" (needs build.iam_instance_profile), or have a short \
+                 script fetch the rest",
+                text.len()
+            ),
+        });
+    }
+    Ok(text)
+}
+
+async fn wait_for_guest(aws: &Aws, instance: &str, timeout: Duration) -> Result<()> {
+    let started = Instant::now();
+    let mut console_seen = 0;
+    loop {
+        let output = aws
+            .ec2()
+            .describe_instances()
+            .instance_ids(instance)
+            .send()
+            .await
+            .map_err(|e| aws.error("DescribeInstances", "ec2", e))?;
+        let state = output
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .next()
+            .and_then(|i| i.state())
+            .and_then(|s| s.name().cloned());
+        let verbose = tracing::enabled!(tracing::Level::INFO);
+        if verbose || state == Some(InstanceStateName::Stopped) {
+            let console = console_output(aws, instance).await?;
+            if verbose {
+                for line in console.lines().skip(console_seen) {
+                    tracing::info!(target: "gio_ami::console", "{instance}: {line}");
+                }
+                console_seen = console.lines().count();
+            }
+            if state == Some(InstanceStateName::Stopped) {
+                if let Some(line) = console.lines().find(|l| l.contains(FAILURE_MARKER)) {
+                    return Err(Error::Provision {
+                        message: format!(
+                            "the builder's provisioning failed (`{line}`); its console output says \
+                             why (gio-ami build -v streams it)"
+                        ),
+                    });
+                }
+                return Ok(());
+            }
+        }
+        match state {
+            Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown) => {
+                return Err(Error::Provision {
+                    message: format!("the builder {instance} was terminated before it powered off"),
+                })
+            }
+            _ if started.elapsed() > timeout => {
+                return Err(Error::WaitTimeout {
+                    what: format!("the builder {instance} to provision itself and power off"),
+                    waited: timeout,
+                })
+            }
+            _ => tokio::time::sleep(POLL_INTERVAL).await,
+        }
+    }
+}
+
+async fn console_output(aws: &Aws, instance: &str) -> Result<String> {
+    let output = aws
+        .ec2()
+        .get_console_output()
+        .instance_id(instance)
+        .latest(true)
+        .send()
+        .await
+        .map_err(|e| aws.error("GetConsoleOutput", "ec2", e))?;
+    let encoded = output.output().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap_or_default();
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// (device, volume id) of every EBS volume attached to the builder.
+async fn instance_volumes(aws: &Aws, instance: &str) -> Result<Vec<(String, String)>> {
+    let output = aws
+        .ec2()
+        .describe_instances()
+        .instance_ids(instance)
+        .send()
+        .await
+        .map_err(|e| aws.error("DescribeInstances", "ec2", e))?;
+    Ok(output
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .flat_map(|i| i.block_device_mappings())
+        .filter_map(|m| Some((m.device_name()?.to_string(), m.ebs()?.volume_id()?.to_string())))
+        .collect())
+}
+
+async fn wait_snapshots(aws: &Aws, ids: &[String]) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let snapshots = inventory::snapshots_by_id(aws, ids).await?;
+        if let Some(failed) = snapshots.iter().find(|s| s.state == "error") {
+            return Err(Error::Provision { message: format!("snapshot {} failed", failed.id) });
+        }
+        if snapshots.len() == ids.len() && snapshots.iter().all(|s| s.state == "completed") {
+            return Ok(());
+        }
+        if started.elapsed() > IMAGE_TIMEOUT {
+            return Err(Error::WaitTimeout { what: format!("snapshots {}", ids.join(", ")), waited: IMAGE_TIMEOUT });
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+async fn create_image(aws: &Aws, instance: &str, name: &str, spec: &spec::Spec, image_tags: &Tags) -> Result<String> {
+    // The builder deleted every volume on termination; the AMI keeps the spec's wish.
+    let kept: Vec<BlockDeviceMapping> = spec
+        .disks()
+        .iter()
+        .filter(|d| !d.delete_on_termination)
+        .map(|d| {
+            BlockDeviceMapping::builder()
+                .device_name(&d.device)
+                .ebs(EbsBlockDevice::builder().delete_on_termination(false).build())
+                .build()
+        })
+        .collect();
+    let output = aws
+        .ec2()
+        .create_image()
+        .instance_id(instance)
+        .name(name)
+        .set_description(spec.image.description.clone())
+        .set_block_device_mappings((!kept.is_empty()).then_some(kept))
+        .tag_specifications(tags::specification(ResourceType::Image, image_tags))
+        .tag_specifications(tags::specification(ResourceType::Snapshot, image_tags))
+        .send()
+        .await
+        .map_err(|e| aws.error("CreateImage", "ec2", e))?;
+    Ok(output.image_id().unwrap_or_default().to_string())
+}
+
+async fn wait_image(aws: &Aws, ami: &str) -> Result<Image> {
+    let started = Instant::now();
+    loop {
+        let image = inventory::any_images_by_id(aws, &[ami.to_string()]).await?.into_iter().next();
+        match image {
+            Some(image) if image.state == "available" => return Ok(image),
+            Some(image) if image.state == "failed" => return Err(Error::ImageFailed { id: image.id }),
+            _ if started.elapsed() > IMAGE_TIMEOUT => {
+                return Err(Error::WaitTimeout { what: format!("{ami} to become available"), waited: IMAGE_TIMEOUT })
+            }
+            _ => tokio::time::sleep(POLL_INTERVAL).await,
+        }
+    }
+}
+
+fn git_sha(dir: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .ok()?;
+    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !sha.is_empty()).then_some(sha)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn loaded(dir: &Path, extra: &str) -> Loaded {
+        let text = format!("[image]\nname = \"n-{{k8s}}\"\ncontact = \"x\"\n[base]\nfamily = \"al2023\"\nkubernetes = \"1.31\"\n{extra}");
+        let (spec, warnings) = spec::parse("gio-ami.toml", &text).unwrap();
+        Loaded { path: dir.join("gio-ami.toml"), spec, warnings }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("gio-ami-build-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn user_data_runs_every_script_then_powers_off() {
+        let dir = scratch("ud");
+        std::fs::write(dir.join("a.sh"), "echo one").unwrap();
+        std::fs::write(dir.join("b.sh"), "echo two").unwrap();
+        let text = user_data(&loaded(&dir, "[build]\nprovision = [\"a.sh\", \"b.sh\"]\n")).unwrap();
+        let a = text.find("echo one").unwrap();
+        let b = text.find("echo two").unwrap();
+        let off = text.rfind("shutdown -h now").unwrap();
+        assert!(a < b && b < off, "{text}");
+        assert!(text.contains(FAILURE_MARKER), "a failed script is announced");
+    }
+
+    #[test]
+    fn a_missing_script_names_its_path() {
+        let dir = scratch("missing");
+        let err = user_data(&loaded(&dir, "[build]\nprovision = [\"nope.sh\"]\n")).unwrap_err().to_string();
+        assert!(err.contains("nope.sh") && err.contains("relative to"), "{err}");
+    }
+
+    #[test]
+    fn user_data_over_16_kib_is_refused_with_the_way_out() {
+        let dir = scratch("big");
+        std::fs::write(dir.join("big.sh"), "#".repeat(20_000)).unwrap();
+        let err = user_data(&loaded(&dir, "[build]\nprovision = [\"big.sh\"]\n")).unwrap_err().to_string();
+        assert!(err.contains("provision_via = \"ssm\""), "{err}");
+    }
+
+    #[test]
+    fn builder_volumes_always_die_with_the_builder() {
+        let disk: Disk = "/dev/xvdb=50:delete-on-termination=false".parse().unwrap();
+        let mapping = launch_mapping(&disk);
+        assert_eq!(mapping.ebs().unwrap().delete_on_termination(), Some(true));
+    }
+
+    #[test]
+    fn build_ids_fit_a_client_token() {
+        let id = new_build_id();
+        assert!(id.len() <= 64 && id.starts_with('b'), "{id}");
+    }
+}
