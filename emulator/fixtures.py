@@ -6,9 +6,13 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself.
                                             CreateImage, terminate; prints the AMI id
     fixtures.py deregister AMI_ID           deregister (its snapshots stay, as in AWS)
     fixtures.py snapshots --count N         N self-owned snapshots of a scratch volume
+    fixtures.py guest-poweroff              play the guest of the next gio-ami build: wait for
+                                            its builder, then stop it, as the guest's own
+                                            `shutdown -h now` would (moto runs no user data)
 """
 import argparse
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -17,7 +21,8 @@ BASE_PARAMETER = "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/s
 
 
 def client(service):
-    return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    region = os.environ.get("AWS_REGION", "eu-west-1")
+    return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=region)
 
 
 def image_builder(name):
@@ -42,15 +47,33 @@ def snapshots(count):
     ec2.delete_volume(VolumeId=volume)
 
 
+def guest_poweroff(timeout=120):
+    ec2 = client("ec2")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        reservations = ec2.describe_instances(Filters=[
+            {"Name": "tag-key", "Values": ["gio-ami:build-id"]},
+            {"Name": "instance-state-name", "Values": ["running"]},
+        ])["Reservations"]
+        for instance in (i for r in reservations for i in r["Instances"]):
+            ec2.stop_instances(InstanceIds=[instance["InstanceId"]])
+            return instance["InstanceId"]
+        time.sleep(0.2)
+    raise SystemExit("no builder instance appeared")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("image-builder").add_argument("--name", required=True)
     commands.add_parser("deregister").add_argument("ami")
     commands.add_parser("snapshots").add_argument("--count", type=int, required=True)
+    commands.add_parser("guest-poweroff")
     args = parser.parse_args()
     if args.command == "image-builder":
         print(image_builder(args.name))
+    elif args.command == "guest-poweroff":
+        guest_poweroff()
     elif args.command == "deregister":
         client("ec2").deregister_image(ImageId=args.ami)
     else:

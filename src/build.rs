@@ -14,6 +14,7 @@ use crate::plan::{self, Action, Status};
 use crate::provenance::Provenance;
 use crate::spec::{self, Loaded};
 use crate::tags::{self, Tags};
+use crate::wait;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, HttpTokensState, IamInstanceProfileSpecification,
     InstanceMetadataOptionsRequest, InstanceStateName, InstanceType, ResourceType, ShutdownBehavior,
@@ -24,9 +25,6 @@ use serde::Serialize;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// How often the engine looks at the builder and at pending snapshots/images. EC2 state changes
-/// take seconds to minutes; polling faster only spends the account's API rate.
-const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// EC2 refuses user data over 16 KiB (before base64).
 const USER_DATA_MAX: usize = 16 * 1024;
 /// Snapshots and CreateImage of a node's volumes take minutes on AWS; an hour means stuck.
@@ -473,59 +471,48 @@ pub fn user_data(loaded: &Loaded) -> Result<String> {
 }
 
 async fn wait_for_guest(aws: &Aws, instance: &str, timeout: Duration) -> Result<()> {
-    let started = Instant::now();
-    let mut console_seen = 0;
-    loop {
-        let output = aws
-            .ec2()
-            .describe_instances()
-            .instance_ids(instance)
-            .send()
-            .await
-            .map_err(|e| aws.error("DescribeInstances", "ec2", e))?;
-        let state = output
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .next()
-            .and_then(|i| i.state())
-            .and_then(|s| s.name().cloned());
-        let verbose = tracing::enabled!(tracing::Level::INFO);
-        if verbose || state == Some(InstanceStateName::Stopped) {
-            let console = console_output(aws, instance).await?;
-            if verbose {
-                for line in console.lines().skip(console_seen) {
-                    tracing::info!(target: "gio_ami::console", "{instance}: {line}");
-                }
-                console_seen = console.lines().count();
-            }
-            if state == Some(InstanceStateName::Stopped) {
-                if let Some(line) = console.lines().find(|l| l.contains(FAILURE_MARKER)) {
-                    return Err(Error::Provision {
-                        message: format!(
-                            "the builder's provisioning failed (`{line}`); its console output says \
-                             why (gio-ami build -v streams it)"
-                        ),
-                    });
-                }
-                return Ok(());
-            }
+    let what = format!("the builder {instance} to provision itself and power off");
+    let console_seen = std::cell::Cell::new(0);
+    wait::until(&what, timeout, || async {
+        let state = describe_instance(aws, instance)
+            .await?
+            .and_then(|i| i.state().and_then(|s| s.name().cloned()));
+        if matches!(state, Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)) {
+            return Err(Error::Provision {
+                message: format!("the builder {instance} was terminated before it powered off"),
+            });
         }
-        match state {
-            Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown) => {
-                return Err(Error::Provision {
-                    message: format!("the builder {instance} was terminated before it powered off"),
-                })
-            }
-            _ if started.elapsed() > timeout => {
-                return Err(Error::WaitTimeout {
-                    what: format!("the builder {instance} to provision itself and power off"),
-                    waited: timeout,
-                })
-            }
-            _ => tokio::time::sleep(POLL_INTERVAL).await,
+        let stopped = state == Some(InstanceStateName::Stopped);
+        if !(stopped || tracing::enabled!(tracing::Level::INFO)) {
+            return Ok(None);
         }
-    }
+        let console = console_output(aws, instance).await?;
+        for line in console.lines().skip(console_seen.get()) {
+            tracing::info!(target: "gio_ami::console", "{instance}: {line}");
+        }
+        console_seen.set(console.lines().count());
+        if let Some(line) = console.lines().find(|l| stopped && l.contains(FAILURE_MARKER)) {
+            return Err(Error::Provision {
+                message: format!(
+                    "the builder's provisioning failed (`{line}`); its console output says why \
+                     (gio-ami build -v streams it)"
+                ),
+            });
+        }
+        Ok(stopped.then_some(()))
+    })
+    .await
+}
+
+async fn describe_instance(aws: &Aws, instance: &str) -> Result<Option<aws_sdk_ec2::types::Instance>> {
+    let output = aws
+        .ec2()
+        .describe_instances()
+        .instance_ids(instance)
+        .send()
+        .await
+        .map_err(|e| aws.error("DescribeInstances", "ec2", e))?;
+    Ok(output.reservations().iter().flat_map(|r| r.instances()).next().cloned())
 }
 
 async fn console_output(aws: &Aws, instance: &str) -> Result<String> {
@@ -544,37 +531,23 @@ async fn console_output(aws: &Aws, instance: &str) -> Result<String> {
 
 /// (device, volume id) of every EBS volume attached to the builder.
 async fn instance_volumes(aws: &Aws, instance: &str) -> Result<Vec<(String, String)>> {
-    let output = aws
-        .ec2()
-        .describe_instances()
-        .instance_ids(instance)
-        .send()
-        .await
-        .map_err(|e| aws.error("DescribeInstances", "ec2", e))?;
-    Ok(output
-        .reservations()
+    Ok(describe_instance(aws, instance)
+        .await?
         .iter()
-        .flat_map(|r| r.instances())
         .flat_map(|i| i.block_device_mappings())
         .filter_map(|m| Some((m.device_name()?.to_string(), m.ebs()?.volume_id()?.to_string())))
         .collect())
 }
 
 async fn wait_snapshots(aws: &Aws, ids: &[String]) -> Result<()> {
-    let started = Instant::now();
-    loop {
+    wait::until(&format!("snapshots {} to complete", ids.join(", ")), IMAGE_TIMEOUT, || async {
         let snapshots = inventory::snapshots_by_id(aws, ids).await?;
         if let Some(failed) = snapshots.iter().find(|s| s.state == "error") {
             return Err(Error::Provision { message: format!("snapshot {} failed", failed.id) });
         }
-        if snapshots.len() == ids.len() && snapshots.iter().all(|s| s.state == "completed") {
-            return Ok(());
-        }
-        if started.elapsed() > IMAGE_TIMEOUT {
-            return Err(Error::WaitTimeout { what: format!("snapshots {}", ids.join(", ")), waited: IMAGE_TIMEOUT });
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
+        Ok((snapshots.len() == ids.len() && snapshots.iter().all(|s| s.state == "completed")).then_some(()))
+    })
+    .await
 }
 
 async fn create_image(aws: &Aws, instance: &str, name: &str, spec: &spec::Spec, image_tags: &Tags) -> Result<String> {
@@ -606,18 +579,14 @@ async fn create_image(aws: &Aws, instance: &str, name: &str, spec: &spec::Spec, 
 }
 
 async fn wait_image(aws: &Aws, ami: &str) -> Result<Image> {
-    let started = Instant::now();
-    loop {
-        let image = inventory::any_images_by_id(aws, &[ami.to_string()]).await?.into_iter().next();
-        match image {
-            Some(image) if image.state == "available" => return Ok(image),
-            Some(image) if image.state == "failed" => return Err(Error::ImageFailed { id: image.id }),
-            _ if started.elapsed() > IMAGE_TIMEOUT => {
-                return Err(Error::WaitTimeout { what: format!("{ami} to become available"), waited: IMAGE_TIMEOUT })
-            }
-            _ => tokio::time::sleep(POLL_INTERVAL).await,
+    wait::until(&format!("{ami} to become available"), IMAGE_TIMEOUT, || async {
+        match inventory::any_images_by_id(aws, &[ami.to_string()]).await?.into_iter().next() {
+            Some(image) if image.state == "available" => Ok(Some(image)),
+            Some(image) if image.state == "failed" => Err(Error::ImageFailed { id: image.id }),
+            _ => Ok(None),
         }
-    }
+    })
+    .await
 }
 
 fn git_sha(dir: &Path) -> Option<String> {

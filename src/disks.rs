@@ -9,6 +9,7 @@ use crate::ids::AmiId;
 use crate::inventory::{self, Image, Mapping};
 use crate::provenance::Provenance;
 use crate::tags::{self, Tags};
+use crate::wait;
 use aws_sdk_ec2::types::{
     ArchitectureValues, BootModeValues, ImdsSupportValues, ResourceType, TpmSupportValues,
 };
@@ -22,7 +23,6 @@ const NAME_MAX: usize = 128;
 const DESCRIPTION_MAX: usize = 255;
 /// An AMI registered from existing snapshots is available within seconds; a minute is generous.
 const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(300);
-const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -313,23 +313,14 @@ async fn earlier_run(aws: &Aws, name: &str, parent: &str) -> Result<String> {
 }
 
 async fn wait_available(aws: &Aws, ids: &[String]) -> Result<()> {
-    let started = std::time::Instant::now();
-    loop {
+    wait::until(&format!("{} to become available", ids.join(", ")), AVAILABLE_TIMEOUT, || async {
         let states = inventory::image_states(aws, ids).await?;
         if let Some((id, _)) = states.iter().find(|(_, s)| s == "failed" || s == "invalid") {
             return Err(Error::ImageFailed { id: id.clone() });
         }
-        if states.len() == ids.len() && states.iter().all(|(_, s)| s == "available") {
-            return Ok(());
-        }
-        if started.elapsed() > AVAILABLE_TIMEOUT {
-            return Err(Error::WaitTimeout {
-                what: format!("{} to become available", ids.join(", ")),
-                waited: AVAILABLE_TIMEOUT,
-            });
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
+        Ok((states.len() == ids.len() && states.iter().all(|(_, s)| s == "available")).then_some(()))
+    })
+    .await
 }
 
 /// The snapshots new disks are made from, with their sizes (one call for all of them).

@@ -73,22 +73,11 @@ pub async fn leftovers(aws: &Aws, build: Option<&str>) -> Result<Leftovers> {
         }
         Ok::<_, crate::Error>(builders)
     };
-    let snapshots = async {
-        let mut pages = aws
-            .ec2()
-            .describe_snapshots()
-            .owner_ids("self")
-            .filters(filter.clone())
-            .into_paginator()
-            .send();
-        let mut snapshots = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws.error("DescribeSnapshots", "ec2", e))?;
-            snapshots.extend(page.snapshots().iter().map(Snapshot::from));
-        }
-        Ok(snapshots)
-    };
-    let (builders, images, snapshots) = futures::try_join!(instances, inventory::own_images(aws), snapshots)?;
+    let (builders, images, snapshots) = futures::try_join!(
+        instances,
+        inventory::own_images(aws),
+        inventory::own_snapshots_where(aws, Some(filter.clone()))
+    )?;
     Ok(Leftovers { builders, images, snapshots })
 }
 

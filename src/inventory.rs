@@ -308,10 +308,17 @@ pub async fn image_states(aws: &Aws, ids: &[String]) -> Result<Vec<(String, Stri
 
 /// The account's own snapshots, in the order AWS returns them.
 pub async fn own_snapshots(aws: &Aws) -> Result<Vec<Snapshot>> {
+    own_snapshots_where(aws, None).await
+}
+
+/// The account's own snapshots that pass `filter`. EC2 filters each page after cutting it, so
+/// a page may come back short or empty: only the absence of a NextToken ends the listing.
+pub async fn own_snapshots_where(aws: &Aws, filter: Option<Filter>) -> Result<Vec<Snapshot>> {
     let mut pages = aws
         .ec2()
         .describe_snapshots()
         .owner_ids("self")
+        .set_filters(filter.map(|f| vec![f]))
         .max_results(PAGE_SIZE)
         .into_paginator()
         .send();

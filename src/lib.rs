@@ -19,6 +19,7 @@ pub mod provenance;
 pub mod snapshots;
 pub mod spec;
 pub mod tags;
+pub mod wait;
 
 pub use aws::{Aws, AwsOptions};
 pub use error::{Error, Result};
