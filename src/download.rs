@@ -7,6 +7,7 @@ use crate::blocks::{self, BLOCK_SIZE, GIB};
 use crate::error::{Error, Result};
 use crate::ids::SnapshotId;
 use crate::image_file::local_error;
+use crate::inventory;
 use crate::output::{Progress, Transfer};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -40,6 +41,10 @@ pub async fn download(
     progress: &Progress,
 ) -> Result<Downloaded> {
     let started = Instant::now();
+    // The EBS direct APIs answer an unknown id less clearly than EC2 does.
+    if inventory::snapshots_by_id(aws, &[snapshot.to_string()]).await?.is_empty() {
+        return Err(Error::SnapshotNotFound { id: snapshot.to_string(), region: aws.region().to_string() });
+    }
     let (volume_gib, listed) = list_blocks(aws, snapshot.as_str()).await?;
     let file = OpenOptions::new()
         .write(true)

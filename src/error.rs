@@ -133,6 +133,12 @@ pub enum Error {
         detail: String,
     },
 
+    #[error(
+        "snapshot {id} was not found in {region} for this account. Snapshots are regional: check \
+         the id with `gio-ami snapshots AMI_ID`, or pass the --region it lives in."
+    )]
+    SnapshotNotFound { id: String, region: String },
+
     #[error("interrupted (Ctrl-C)")]
     Interrupted,
 

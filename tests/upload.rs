@@ -207,3 +207,12 @@ async fn a_qcow2_image_is_converted_with_qemu_img_and_its_absence_is_explained()
     run(emulator.cli().args(["download", uploaded["snapshot_id"].as_str().unwrap(), back.to_str().unwrap()])).success();
     assert_same_disk(&raw, &back);
 }
+
+#[tokio::test]
+async fn downloading_an_unknown_snapshot_says_so() {
+    let emulator = Emulator::start();
+    let target = scratch("unknown").join("never.raw");
+    let failed = run(emulator.cli().args(["download", "snap-12345678", target.to_str().unwrap()])).failure();
+    assert!(failed.stderr.contains("snapshot snap-12345678 was not found in eu-west-1"), "{}", failed.stderr);
+    assert!(!target.exists(), "no file is left behind");
+}
