@@ -67,7 +67,7 @@ pub async fn build(aws: &Aws, loaded: &Loaded, progress: &Progress) -> Result<Bu
     };
     let outcome = tokio::select! {
         built = run.steps() => built,
-        signal = interrupted() => Err(Error::Interrupted { signal }),
+        signal = wait::interrupted() => Err(Error::Interrupted { signal }),
     };
     let failure = match outcome {
         Ok(built) => return Ok(built),
@@ -110,15 +110,6 @@ fn cleanup_summary(outcomes: &[plan::Outcome]) -> String {
         ));
     }
     text
-}
-
-async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "Ctrl-C",
-        _ = term.recv() => "SIGTERM",
-    }
 }
 
 /// Unique per run and short enough for a ClientToken (64 characters at most).

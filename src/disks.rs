@@ -190,7 +190,7 @@ fn short_devices(disks: &[Disk]) -> String {
         .join("-")
 }
 
-fn check_name(name: &str) -> Result<(), DiskError> {
+pub fn check_name(name: &str) -> Result<(), DiskError> {
     // RegisterImage: 3-128 characters of letters, digits, ( ) [ ] space . / - ' @ _
     let allowed = |c: char| c.is_ascii_alphanumeric() || "()[] ./-'@_".contains(c);
     if name.len() < 3 || name.len() > NAME_MAX || !name.chars().all(allowed) {
@@ -268,7 +268,7 @@ fn step_tags(source: &Image, step: &Step, parent: &str, provenance: &Provenance)
     tags
 }
 
-async fn register(aws: &Aws, source: &Image, step: &Step, tags: &Tags) -> Result<String> {
+pub(crate) async fn register(aws: &Aws, source: &Image, step: &Step, tags: &Tags) -> Result<String> {
     let boot = &source.boot;
     let output = aws
         .ec2()
@@ -312,7 +312,7 @@ async fn earlier_run(aws: &Aws, name: &str, parent: &str) -> Result<String> {
     }
 }
 
-async fn wait_available(aws: &Aws, ids: &[String]) -> Result<()> {
+pub(crate) async fn wait_available(aws: &Aws, ids: &[String]) -> Result<()> {
     wait::until(&format!("{} to become available", ids.join(", ")), AVAILABLE_TIMEOUT, || async {
         let states = inventory::image_states(aws, ids).await?;
         if let Some((id, _)) = states.iter().find(|(_, s)| s == "failed" || s == "invalid") {

@@ -125,6 +125,45 @@ pub enum Error {
         cleanup: String,
     },
 
+    #[error("cannot {action} {path}: {detail}. Check the path and its permissions (block devices usually need sudo).")]
+    LocalFile {
+        action: &'static str,
+        path: String,
+        detail: String,
+    },
+
+    #[error(
+        "{path} is a {format} image; converting it to raw needs `qemu-img`, which is not \
+         installed. Install it (Debian/Ubuntu: `sudo apt-get install qemu-utils`, Fedora/RHEL: \
+         `sudo dnf install qemu-img`, macOS: `brew install qemu`), or pass a raw image."
+    )]
+    QemuImgMissing { path: String, format: &'static str },
+
+    #[error("`qemu-img convert` could not read {path} as {format}: {detail}. Check the image with `qemu-img info {path}`.")]
+    QemuImgFailed {
+        path: String,
+        format: &'static str,
+        detail: String,
+    },
+
+    #[error(
+        "snapshot {id} was not found in {region} for this account. Snapshots are regional: check \
+         the id with `gio-ami snapshots AMI_ID`, or pass the --region it lives in."
+    )]
+    SnapshotNotFound { id: String, region: String },
+
+    #[error("{why}. {cleanup}")]
+    UploadAbandoned { why: Box<Error>, cleanup: String },
+
+    #[error(
+        "block {block} of {snapshot} arrived with a SHA-256 that does not match its checksum \
+         (corrupted in transit): run the download again"
+    )]
+    ChecksumMismatch { snapshot: String, block: i32 },
+
+    #[error("`{input}` is not a tag: write KEY=VALUE (e.g. --tag team=platform); keys starting with `gio-ami:` or `aws:` are reserved")]
+    InvalidTag { input: String },
+
     #[error("{operation} failed: {code}: {message}")]
     Api {
         operation: &'static str,
@@ -199,6 +238,7 @@ impl Error {
             Error::Api { code, .. }
             | Error::AccessDenied { code, .. }
             | Error::BadCredentials { code, .. } => Some(code),
+            Error::UploadAbandoned { why, .. } => why.code(),
             _ => None,
         }
     }

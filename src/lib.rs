@@ -6,11 +6,14 @@
 pub mod aws;
 pub mod base;
 pub mod build;
+pub mod blocks;
 pub mod disk;
 pub mod disks;
+pub mod download;
 pub mod error;
 pub mod gc;
 pub mod ids;
+pub mod image_file;
 pub mod inventory;
 pub mod lineage;
 pub mod output;
@@ -19,6 +22,7 @@ pub mod provenance;
 pub mod snapshots;
 pub mod spec;
 pub mod tags;
+pub mod upload;
 pub mod wait;
 
 pub use aws::{Aws, AwsOptions};

@@ -1,11 +1,14 @@
 //! The `gio-ami` command: parses arguments, connects, dispatches to the library, prints.
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 use gio_ami::disk::Disk;
-use gio_ami::ids::AmiId;
+use gio_ami::ids::{AmiId, SnapshotId};
+use gio_ami::image_file::ImageFile;
 use gio_ami::output::{Format, Output, Progress};
 use gio_ami::provenance::Provenance;
-use gio_ami::{base, build, disks, gc, lineage, plan, snapshots, spec, Aws, AwsOptions};
+use gio_ami::upload::{Arch, BootMode};
+use gio_ami::{base, blocks, build, disks, download, gc, lineage, plan, snapshots, spec, upload, Aws, AwsOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -109,6 +112,32 @@ enum Command {
     #[command(subcommand)]
     Disks(DisksCommand),
 
+    /// Upload a local disk image straight to an EBS snapshot, and optionally register it as
+    /// an AMI: no builder instance, no S3 bucket.
+    ///
+    /// IMAGE is a raw file or a block device; qcow2, VMDK, VHD and VHDX images are converted
+    /// to raw with `qemu-img` first. The snapshot is the image's size rounded up to whole GiB.
+    /// Blocks of zeros are never sent, so a sparse 20 GiB image with 2 GiB of data uploads
+    /// 2 GiB. Ctrl-C or any failure deletes the unfinished snapshot.
+    ///
+    /// Examples:
+    ///   gio-ami upload build/gio-node.raw --name gio-node-1.31-20261125 --register
+    ///   gio-ami upload node.qcow2 --register --arch arm64 --disk /dev/xvdb=50:gp3
+    ///   gio-ami upload /dev/nbd0 --name scratch --tag team=platform --output json
+    ///   gio-ami upload disk.raw --register --dry-run
+    #[command(verbatim_doc_comment)]
+    Upload(UploadArgs),
+
+    /// Write a snapshot's blocks into a local file (sparse): the reverse of `upload`.
+    ///
+    /// Useful to check an upload byte for byte, or to look inside an AMI's root disk
+    /// (`gio-ami snapshots ami-…` names its snapshots; `sudo losetup -fP FILE` mounts it).
+    ///
+    /// Example:
+    ///   gio-ami download snap-0123456789abcdef0 root.raw && cmp root.raw build/gio-node.raw
+    #[command(verbatim_doc_comment)]
+    Download(DownloadArgs),
+
     /// Show where an AMI comes from and what was derived from it (gio-ami:parent-ami tags).
     Lineage {
         /// The AMI id (ami-…).
@@ -157,6 +186,77 @@ struct DisksAddArgs {
     /// Print what would be registered, and register nothing.
     #[arg(long)]
     dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct UploadArgs {
+    /// The disk image: a raw file or block device, or qcow2/vmdk/vhd/vhdx (needs qemu-img).
+    #[arg(value_name = "IMAGE")]
+    image: PathBuf,
+
+    /// The release name (gio-ami:release tag) and, with --register, the AMI's name
+    /// (default: the file name without its extension).
+    #[arg(long)]
+    name: Option<String>,
+
+    /// Register an AMI with the snapshot as its root (/dev/xvda, ENA on). An AMI of that name
+    /// already registered is reported, and nothing is uploaded.
+    #[arg(long)]
+    register: bool,
+
+    /// The AMI's architecture.
+    #[arg(long, value_enum, default_value_t = Arch::X86_64)]
+    arch: Arch,
+
+    /// How the AMI boots (arm64 needs uefi).
+    #[arg(long, value_enum, default_value_t = BootMode::Uefi)]
+    boot_mode: BootMode,
+
+    /// An extra disk of the AMI, with --register; the syntax of `disks add --disk`:
+    /// DEVICE=SIZE[:TYPE][:iops=N][:throughput=N] or DEVICE=snap-ID[:SIZE].
+    #[arg(long = "disk", value_name = "SPEC")]
+    disks: Vec<String>,
+
+    #[command(flatten)]
+    workers: Workers,
+
+    /// A tag of your own on the snapshot and the AMI: KEY=VALUE (several allowed).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
+
+    /// Encrypt the snapshot with this KMS key (its ARN) instead of leaving it unencrypted.
+    #[arg(long, value_name = "ARN")]
+    kms_key: Option<String>,
+
+    /// Print what would be uploaded and registered, and do nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct DownloadArgs {
+    /// The snapshot (snap-…).
+    #[arg(value_name = "SNAPSHOT_ID")]
+    snapshot: String,
+
+    /// The file to write; it must not exist yet unless --force is given.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    force: bool,
+
+    #[command(flatten)]
+    workers: Workers,
+}
+
+#[derive(Debug, Args)]
+struct Workers {
+    /// Blocks in flight at once (1-256).
+    #[arg(long, default_value_t = blocks::DEFAULT_WORKERS,
+          value_parser = clap::value_parser!(u16).range(1..=blocks::MAX_WORKERS as i64).map(usize::from))]
+    workers: usize,
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +351,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let provenance = Provenance::current(&aws).await;
                 output.registered(&disks::apply(&aws, &plan, &provenance).await?)?;
             }
+        }
+        Command::Upload(args) => {
+            let request = upload::Request {
+                name: args.name,
+                register: args.register,
+                arch: args.arch,
+                boot_mode: args.boot_mode,
+                disks: parse_all::<Disk>(&args.disks)?,
+                workers: args.workers.workers,
+                tags: args.tags.iter().map(|t| upload::parse_tag(t)).collect::<Result<_, _>>()?,
+                kms_key: args.kms_key,
+            };
+            let progress = Progress::new(cli.quiet);
+            let image = ImageFile::open(&args.image, |step| progress.phase(step))?;
+            let aws = Aws::connect(&options).await?;
+            let sizes = disks::snapshot_sizes(&aws, &request.disks).await?;
+            let provenance = Provenance::current(&aws).await;
+            let plan = upload::plan(&request, (&image.path, image.format, image.size), &sizes, &provenance)?;
+            if args.dry_run {
+                output.upload_plan(&plan)?;
+            } else {
+                let uploaded = upload::apply(&aws, &plan, &image, &progress, gio_ami::wait::interrupted()).await;
+                progress.finish();
+                output.uploaded(&uploaded?)?;
+            }
+        }
+        Command::Download(args) => {
+            let snapshot: SnapshotId = args.snapshot.parse()?;
+            let aws = Aws::connect(&options).await?;
+            let progress = Progress::new(cli.quiet);
+            let downloaded = download::download(&aws, &snapshot, &args.file, args.workers.workers, args.force, &progress).await;
+            progress.finish();
+            output.downloaded(&downloaded?)?;
         }
         Command::Lineage { ami } => {
             let ami: AmiId = ami.parse()?;

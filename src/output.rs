@@ -1,6 +1,8 @@
 //! Everything the tool prints on stdout: tables for people, JSON for scripts.
 
 use crate::base::Base;
+use crate::download::Downloaded;
+use crate::upload::{Plan as UploadPlan, Uploaded};
 use crate::build::Built;
 use crate::disks::{Plan, Registered};
 use crate::plan::{Action, Outcome, Status};
@@ -227,6 +229,68 @@ impl Output {
         })
     }
 
+    /// What `upload --dry-run` would do.
+    pub fn upload_plan(&self, plan: &UploadPlan) -> io::Result<()> {
+        self.emit(plan, || {
+            let mut text = format!(
+                "upload {} ({}, {} bytes) as a {} GiB snapshot `{}`: {} blocks of 512 KiB, {} workers{}\n",
+                plan.image,
+                plan.format.qemu_name(),
+                plan.bytes,
+                plan.volume_gib,
+                plan.name,
+                plan.blocks,
+                plan.workers,
+                plan.kms_key.as_deref().map(|k| format!(", encrypted with {k}")).unwrap_or_default(),
+            );
+            if let Some(step) = &plan.register {
+                text.push_str(&format!("then register `{}` ({}):\n{}\n", step.name, step.description, mappings_table(&step.mappings)));
+            }
+            text.push_str("dry run: nothing was uploaded.\n");
+            text
+        })
+    }
+
+    pub fn uploaded(&self, uploaded: &Uploaded) -> io::Result<()> {
+        self.emit(uploaded, || {
+            if uploaded.existed {
+                return format!(
+                    "{} already exists as {} (root snapshot {}): nothing uploaded.\n",
+                    uploaded.name,
+                    uploaded.image_id.as_deref().unwrap_or("-"),
+                    uploaded.snapshot_id
+                );
+            }
+            let mut text = format!(
+                "{} GiB snapshot {}: {} blocks sent, {} zero blocks skipped, {:.1} MiB/s ({:.1} s)\n",
+                uploaded.volume_gib,
+                uploaded.snapshot_id,
+                uploaded.blocks_sent,
+                uploaded.blocks_skipped,
+                uploaded.mib_per_second,
+                uploaded.seconds
+            );
+            if let Some(id) = &uploaded.image_id {
+                text.push_str(&format!("AMI {id} `{}` registered from it.\n", uploaded.name));
+            }
+            text
+        })
+    }
+
+    pub fn downloaded(&self, downloaded: &Downloaded) -> io::Result<()> {
+        self.emit(downloaded, || {
+            format!(
+                "{} -> {}: {} GiB, {} blocks written ({} holes left sparse), {:.1} MiB/s\n",
+                downloaded.snapshot_id,
+                downloaded.path,
+                downloaded.volume_gib,
+                downloaded.blocks_written,
+                downloaded.blocks_sparse,
+                downloaded.mib_per_second
+            )
+        })
+    }
+
     fn emit<T: Serialize + ?Sized>(&self, value: &T, table: impl FnOnce() -> String) -> io::Result<()> {
         let mut out = io::stdout().lock();
         match self.format {
@@ -252,7 +316,7 @@ impl Progress {
         let tty = std::io::stderr().is_terminal();
         let bar = (!quiet && tty).then(|| {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed:>4}] {msg}").expect("valid template"));
+            bar.set_style(spinner_style());
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
@@ -279,6 +343,46 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+
+    /// Turns the spinner into a byte bar (amount, rate, ETA) until the transfer is dropped.
+    pub fn transfer(&self, total_bytes: u64) -> Transfer {
+        Transfer(self.bar.clone().inspect(|bar| {
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed:>4}] {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_length(total_bytes);
+            bar.set_position(0);
+        }))
+    }
+}
+
+/// Bytes moved so far by a transfer; shared by its workers. Shows nothing off a terminal (a CI
+/// log gets the phase lines and the final result instead of a stream of updates).
+pub struct Transfer(Option<ProgressBar>);
+
+impl Transfer {
+    pub fn inc(&self, bytes: u64) {
+        if let Some(bar) = &self.0 {
+            bar.inc(bytes);
+        }
+    }
+}
+
+impl Drop for Transfer {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.set_style(spinner_style());
+            bar.unset_length();
+        }
+    }
+}
+
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} [{elapsed:>4}] {msg}").expect("valid template")
 }
 
 fn table(header: &[&str]) -> Table {

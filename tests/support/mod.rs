@@ -85,7 +85,7 @@ impl Emulator {
 
     /// The `gio-ami` binary with the environment a user pointing at this emulator would have.
     pub fn cli(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_gio-ami"));
+        let mut command = Command::new(binary());
         clean_aws_env(&mut command);
         command
             .env("AWS_ENDPOINT_URL", &self.endpoint)
@@ -127,9 +127,18 @@ fn free_port() -> u16 {
 
 /// The binary with no AWS settings inherited from the machine running the tests.
 pub fn bare_cli() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gio-ami"));
+    let mut command = Command::new(binary());
     clean_aws_env(&mut command);
     command
+}
+
+/// The binary under test. `GIO_AMI_BIN` names a private copy when several worktrees share one
+/// CARGO_TARGET_DIR, where another worktree's build can replace `target/debug/gio-ami` while
+/// these tests run.
+fn binary() -> PathBuf {
+    std::env::var_os("GIO_AMI_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_gio-ami")))
 }
 
 fn clean_aws_env(command: &mut Command) {

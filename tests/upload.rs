@@ -1,0 +1,218 @@
+//! `gio-ami upload` / `download` against the emulator: what lands in EBS is read back from it.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::thread::JoinHandle;
+use support::{run, Emulator, REGION};
+
+const BLOCK: usize = 512 * 1024;
+
+/// An image of `len` bytes, zeros except the listed 512 KiB blocks, which hold a pattern that
+/// differs per block and per byte (so a block written at the wrong index would show).
+fn write_image(dir: &Path, name: &str, len: usize, data_blocks: &[usize]) -> PathBuf {
+    let mut bytes = vec![0u8; len];
+    for &index in data_blocks {
+        let start = index * BLOCK;
+        let end = (start + BLOCK).min(len);
+        for (offset, byte) in bytes[start..end].iter_mut().enumerate() {
+            *byte = ((index * 31 + offset) % 251) as u8 + 1;
+        }
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, &bytes).unwrap();
+    path
+}
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("upload-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn own_snapshots(emulator: &Emulator) -> Vec<aws_sdk_ec2::types::Snapshot> {
+    let ec2 = emulator.ec2().await;
+    ec2.describe_snapshots().owner_ids("self").send().await.unwrap().snapshots().to_vec()
+}
+
+async fn stored_blocks(emulator: &Emulator, snapshot: &str) -> BTreeSet<i32> {
+    let ebs = aws_sdk_ebs::Client::new(&emulator.config(REGION).await);
+    let listed = ebs.list_snapshot_blocks().snapshot_id(snapshot).send().await.unwrap();
+    listed.blocks().iter().filter_map(|b| b.block_index()).collect()
+}
+
+/// Asserts `downloaded` is `original` followed by zeros up to the whole GiB.
+fn assert_same_disk(original: &Path, downloaded: &Path) {
+    let original = std::fs::read(original).unwrap();
+    let downloaded = std::fs::read(downloaded).unwrap();
+    assert_eq!(downloaded.len() % (1 << 30), 0, "a whole number of GiB");
+    assert!(downloaded[..original.len()] == original[..], "the image's bytes come back identical");
+    assert!(downloaded[original.len()..].iter().all(|&b| b == 0), "the rounding up reads as zeros");
+}
+
+#[tokio::test]
+async fn an_image_with_holes_round_trips_byte_for_byte_and_its_zero_blocks_are_never_sent() {
+    let emulator = Emulator::start();
+    let dir = scratch("round-trip");
+    // 11 blocks, the last one partial: data in 0, 3, 7 and the partial tail.
+    let image = write_image(&dir, "gio-node.raw", 10 * BLOCK + 1000, &[0, 3, 7, 10]);
+
+    let uploaded = run(emulator.cli().args(["upload", image.to_str().unwrap(), "--tag", "team=platform", "--output", "json"])).success().json();
+    assert_eq!(uploaded["blocks_sent"], 4);
+    assert_eq!(uploaded["blocks_skipped"], 7);
+    assert_eq!(uploaded["volume_gib"], 1);
+    let snapshot = uploaded["snapshot_id"].as_str().unwrap().to_string();
+    assert_eq!(stored_blocks(&emulator, &snapshot).await, BTreeSet::from([0, 3, 7, 10]), "only the data blocks reached EBS");
+
+    let described = own_snapshots(&emulator).await;
+    assert_eq!(described.len(), 1);
+    let tags: Vec<(String, String)> = described[0].tags().iter().map(|t| (t.key().unwrap().into(), t.value().unwrap().into())).collect();
+    assert!(tags.contains(&("gio-ami:release".into(), "gio-node".into())), "{tags:?}");
+    assert!(tags.contains(&("team".into(), "platform".into())), "{tags:?}");
+    assert_eq!(described[0].volume_size(), Some(1));
+    assert_eq!(described[0].state().map(|s| s.as_str()), Some("completed"));
+
+    let back = dir.join("back.raw");
+    let downloaded = run(emulator.cli().args(["download", &snapshot, back.to_str().unwrap(), "--output", "json"])).success().json();
+    assert_eq!(downloaded["blocks_written"], 4);
+    assert_same_disk(&image, &back);
+    let again = run(emulator.cli().args(["download", &snapshot, back.to_str().unwrap()])).failure();
+    assert!(again.stderr.contains("cannot create") && again.stderr.contains("File exists"), "{}", again.stderr);
+}
+
+#[tokio::test]
+async fn register_makes_an_ami_rooted_on_the_snapshot_and_a_rerun_reuses_it() {
+    let emulator = Emulator::start();
+    let dir = scratch("register");
+    let image = write_image(&dir, "disk.raw", 4 * BLOCK, &[0, 1]);
+    let args = ["upload", image.to_str().unwrap(), "--name", "gio-node-custom", "--register", "--arch", "arm64", "--disk", "/dev/xvdb=20", "--output", "json"];
+
+    let first = run(emulator.cli().args(args)).success().json();
+    let ami = first["image_id"].as_str().unwrap().to_string();
+    let snapshot = first["snapshot_id"].as_str().unwrap();
+    let ec2 = emulator.ec2().await;
+    let images = ec2.describe_images().image_ids(&ami).send().await.unwrap();
+    let image_seen = &images.images()[0];
+    assert_eq!(image_seen.name(), Some("gio-node-custom"));
+    assert_eq!(image_seen.root_device_name(), Some("/dev/xvda"));
+    assert_eq!(image_seen.architecture().map(|a| a.as_str()), Some("arm64"));
+    assert_eq!(image_seen.boot_mode().map(|b| b.as_str()), Some("uefi"));
+    assert_eq!(image_seen.ena_support(), Some(true));
+    let mappings: Vec<(&str, Option<&str>, Option<i32>)> = image_seen
+        .block_device_mappings()
+        .iter()
+        .map(|m| (m.device_name().unwrap(), m.ebs().and_then(|e| e.snapshot_id()), m.ebs().and_then(|e| e.volume_size())))
+        .collect();
+    assert_eq!(mappings, [("/dev/xvda", Some(snapshot), Some(1)), ("/dev/xvdb", None, Some(20))]);
+    assert!(image_seen.tags().iter().any(|t| t.key() == Some("gio-ami:release") && t.value() == Some("gio-node-custom")));
+
+    let second = run(emulator.cli().args(args)).success().json();
+    assert_eq!(second["existed"], true);
+    assert_eq!(second["image_id"], ami.as_str());
+    assert_eq!(second["snapshot_id"], snapshot);
+    assert_eq!(own_snapshots(&emulator).await.len(), 1, "the re-run uploaded nothing");
+}
+
+/// Spawns an upload of a dense image through one worker (slow enough to act during it) and
+/// returns it once it reports the upload started, with the rest of its stderr to come.
+fn start_slow_upload(emulator: &Emulator, image: &Path, extra: &[&str]) -> (std::process::Child, JoinHandle<String>) {
+    let mut child = emulator
+        .cli()
+        .args(["upload", image.to_str().unwrap(), "--workers", "1"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("uploading") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "gio-ami ended before uploading");
+    }
+    // Keep draining stderr so the child never blocks on a full pipe, and keep its text.
+    (child, std::thread::spawn(move || std::io::read_to_string(stderr).unwrap()))
+}
+
+#[tokio::test]
+async fn ctrl_c_mid_upload_deletes_the_unfinished_snapshot() {
+    let emulator = Emulator::start();
+    let dir = scratch("ctrl-c");
+    let blocks: Vec<usize> = (0..512).collect();
+    let image = write_image(&dir, "big.raw", 512 * BLOCK, &blocks);
+
+    let (child, stderr) = start_slow_upload(&emulator, &image, &[]);
+    assert_eq!(own_snapshots(&emulator).await.len(), 1, "the upload's snapshot exists while it runs");
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = stderr.join().unwrap();
+
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted") && stderr.contains("was deleted"), "{stderr}");
+    assert_eq!(own_snapshots(&emulator).await.len(), 0, "nothing billable left");
+}
+
+#[tokio::test]
+async fn a_failing_registration_leaves_no_snapshot() {
+    let emulator = Emulator::start();
+    let dir = scratch("register-fails");
+    let ec2 = emulator.ec2().await;
+    // An extra disk from a snapshot that exists when the upload is planned, and is deleted
+    // while it runs: RegisterImage then refuses the mapping.
+    let volume = ec2.create_volume().availability_zone(format!("{REGION}a")).size(2).send().await.unwrap();
+    let doomed = ec2.create_snapshot().volume_id(volume.volume_id().unwrap()).send().await.unwrap();
+    let doomed = doomed.snapshot_id().unwrap().to_string();
+    ec2.delete_volume().volume_id(volume.volume_id().unwrap()).send().await.unwrap();
+    let blocks: Vec<usize> = (0..256).collect();
+    let image = write_image(&dir, "node.raw", 256 * BLOCK, &blocks);
+
+    let disk = format!("/dev/xvdb={doomed}");
+    let (child, stderr) = start_slow_upload(&emulator, &image, &["--register", "--name", "gio-node-doomed", "--disk", &disk]);
+    ec2.delete_snapshot().snapshot_id(&doomed).send().await.unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = stderr.join().unwrap();
+
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("RegisterImage") && stderr.contains("was deleted"), "{stderr}");
+    assert_eq!(own_snapshots(&emulator).await.len(), 0, "the uploaded snapshot was deleted too");
+    let images = ec2.describe_images().owners("self").send().await.unwrap();
+    assert!(images.images().is_empty());
+}
+
+#[tokio::test]
+async fn a_qcow2_image_is_converted_with_qemu_img_and_its_absence_is_explained() {
+    let emulator = Emulator::start();
+    let dir = scratch("qcow2");
+    let raw = write_image(&dir, "node.raw", 6 * BLOCK, &[1, 4]);
+    let qcow2 = dir.join("node.qcow2");
+    let converted = std::process::Command::new("qemu-img")
+        .args(["convert", "-f", "raw", "-O", "qcow2"])
+        .args([&raw, &qcow2])
+        .status()
+        .expect("qemu-img (apt-get install qemu-utils)");
+    assert!(converted.success());
+
+    let without = run(emulator.cli().env("PATH", "/nonexistent").args(["upload", qcow2.to_str().unwrap()])).failure();
+    assert!(without.stderr.contains("qcow2 image") && without.stderr.contains("apt-get install qemu-utils"), "{}", without.stderr);
+    assert!(own_snapshots(&emulator).await.is_empty());
+
+    let uploaded = run(emulator.cli().args(["upload", qcow2.to_str().unwrap(), "--output", "json"])).success().json();
+    assert_eq!(uploaded["blocks_sent"], 2);
+    let back = dir.join("back.raw");
+    run(emulator.cli().args(["download", uploaded["snapshot_id"].as_str().unwrap(), back.to_str().unwrap()])).success();
+    assert_same_disk(&raw, &back);
+}
+
+#[tokio::test]
+async fn downloading_an_unknown_snapshot_says_so() {
+    let emulator = Emulator::start();
+    let target = scratch("unknown").join("never.raw");
+    let failed = run(emulator.cli().args(["download", "snap-12345678", target.to_str().unwrap()])).failure();
+    assert!(failed.stderr.contains("snapshot snap-12345678 was not found in eu-west-1"), "{}", failed.stderr);
+    assert!(!target.exists(), "no file is left behind");
+}
