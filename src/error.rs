@@ -112,6 +112,25 @@ pub enum Error {
         waited: std::time::Duration,
     },
 
+    #[error(
+        "refusing to wipe {0}. Nothing was changed. Stop using it first (or fix the look-up), or \
+         pass --force to wipe anyway; a snapshot another AMI still maps is kept even then."
+    )]
+    InUse(String),
+
+    #[error(
+        "the wipe did not finish: {failed} of {total} steps failed (first: {first}). Re-run the \
+         same command to finish it: what is already gone counts as done."
+    )]
+    Incomplete {
+        failed: usize,
+        total: usize,
+        first: String,
+    },
+
+    #[error("nothing was changed: the wipe was not confirmed. Pass --yes to skip the question.")]
+    NotConfirmed,
+
     #[error("{operation} failed: {code}: {message}")]
     Api {
         operation: &'static str,

@@ -18,6 +18,8 @@ pub mod provenance;
 pub mod snapshots;
 pub mod spec;
 pub mod tags;
+pub mod usage;
+pub mod wipe;
 
 pub use aws::{Aws, AwsOptions};
 pub use error::{Error, Result};

@@ -5,7 +5,8 @@ use gio_ami::disk::Disk;
 use gio_ami::ids::AmiId;
 use gio_ami::output::{Format, Output};
 use gio_ami::provenance::Provenance;
-use gio_ami::{disks, lineage, snapshots, Aws, AwsOptions};
+use gio_ami::{disks, lineage, snapshots, wipe, Aws, AwsOptions};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -63,6 +64,52 @@ enum Command {
         #[arg(value_name = "AMI_ID")]
         ami: String,
     },
+
+    /// Deregister AMIs and delete the snapshots behind them, never touching one in use.
+    ///
+    /// Prints the plan (each AMI, its snapshots, the GiB freed, every refusal and why), asks on a
+    /// terminal unless --yes, then applies it. An AMI is refused, and nothing is changed, while
+    /// anything uses it: an instance that is not terminated, any version of any launch template,
+    /// an Auto Scaling group (launch template, mixed-instances overrides, launch configuration),
+    /// an EKS managed nodegroup (through its launch template), an SSM parameter holding its id.
+    /// A look-up that fails (say, no eks:ListClusters permission) refuses too. --force wipes
+    /// anyway. A snapshot another AMI still maps is never deleted, even with --force.
+    ///
+    /// Re-running after a failure finishes the job: snapshots are tagged
+    /// gio-ami:wiped-ami:AMI before their AMI is deregistered, and "already gone" counts as done.
+    ///
+    /// Examples:
+    ///   gio-ami wipe ami-0abc… --dry-run              # the plan, nothing changed
+    ///   gio-ami wipe ami-0abc… ami-0def… --yes        # no question (scripts, CI)
+    ///   gio-ami wipe --chain ami-0abc… --yes          # it and every AMI derived from it
+    ///   gio-ami wipe ami-0abc… --output json --yes    # plan and outcome per resource
+    #[command(verbatim_doc_comment)]
+    Wipe(WipeArgs),
+}
+
+#[derive(Debug, Args)]
+struct WipeArgs {
+    /// AMI ids (ami-…), several allowed.
+    #[arg(value_name = "AMI_ID", required = true)]
+    amis: Vec<String>,
+
+    /// Print the plan, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    yes: bool,
+
+    /// Wipe AMIs that are in use (or whose use could not be checked). Snapshots other AMIs map
+    /// are still kept.
+    #[arg(long)]
+    force: bool,
+
+    /// Also wipe every AMI derived from these (gio-ami:parent-ami tags, any depth); each shared
+    /// snapshot is deleted once, after its last AMI.
+    #[arg(long)]
+    chain: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,8 +219,49 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let aws = Aws::connect(&options).await?;
             output.lineage(&lineage::of(&aws, &ami).await?)?;
         }
+        Command::Wipe(args) => {
+            let request = wipe::Request {
+                amis: parse_all::<AmiId>(&args.amis)?,
+                chain: args.chain,
+                force: args.force,
+            };
+            let aws = Aws::connect(&options).await?;
+            let plan = wipe::prepare(&aws, &request).await?;
+            output.wipe_plan(&plan)?;
+            if plan.blocked() {
+                output.wipe_report(&plan, None)?;
+                let refused: Vec<String> = plan.refused_amis().map(|(id, why)| format!("{id}: {why}")).collect();
+                return Err(gio_ami::Error::InUse(refused.join("; ")).into());
+            }
+            if args.dry_run || !plan.has_work() {
+                return Ok(output.wipe_report(&plan, None)?);
+            }
+            if !args.yes && std::io::stdin().is_terminal() && !confirm("Wipe as planned? [y/N] ")? {
+                return Err(gio_ami::Error::NotConfirmed.into());
+            }
+            let outcomes = wipe::apply(&aws, &plan).await?;
+            output.wipe_report(&plan, Some(&outcomes))?;
+            let failed: Vec<String> = outcomes
+                .iter()
+                .filter_map(|o| match &o.status {
+                    gio_ami::plan::Status::Failed(why) => Some(format!("{}: {why}", o.action.id())),
+                    _ => None,
+                })
+                .collect();
+            if let Some(first) = failed.first() {
+                return Err(gio_ami::Error::Incomplete { failed: failed.len(), total: outcomes.len(), first: first.clone() }.into());
+            }
+        }
     }
     Ok(())
+}
+
+/// Asks on the terminal (stderr, so stdout stays the plan); anything but y/yes is a no.
+fn confirm(question: &str) -> std::io::Result<bool> {
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
 /// Parses every argument before any AWS call, so a typo costs nothing.

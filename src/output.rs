@@ -3,7 +3,9 @@
 use crate::disks::{Plan, Registered};
 use crate::inventory::{Image, Mapping};
 use crate::lineage::Node;
+use crate::plan::{Action, Outcome, Status};
 use crate::snapshots::{AmiSnapshots, Orphan, Origin};
+use crate::wipe;
 use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -149,6 +151,70 @@ impl Output {
                     format!("{indent}{}  {name}{marker}\n", node.id)
                 })
                 .collect()
+        })
+    }
+
+    /// The wipe plan, for people before anything happens; scripts get it with the outcomes in
+    /// one JSON document from `wipe_report`.
+    pub fn wipe_plan(&self, plan: &wipe::Plan) -> io::Result<()> {
+        if self.format == Format::Json {
+            return Ok(());
+        }
+        let mut table = table(&["ACTION", "RESOURCE", "GiB", "WHY"]);
+        for action in &plan.actions {
+            let (verb, resource, gib, why) = match action {
+                Action::DeregisterImage { id, name, why } => ("deregister", format!("{id} ({name})"), String::new(), why),
+                Action::DeleteSnapshot { id, size_gib, why } => ("delete", id.clone(), size_gib.to_string(), why),
+                Action::Refuse { id, why } if id.starts_with("snap-") => ("keep", id.clone(), String::new(), why),
+                Action::Refuse { id, why } => ("REFUSE", id.clone(), String::new(), why),
+                Action::TerminateInstance { id, why } => ("terminate", id.clone(), String::new(), why),
+            };
+            table.add_row(vec![Cell::new(verb), Cell::new(resource), Cell::new(gib).set_alignment(CellAlignment::Right), Cell::new(why)]);
+        }
+        let mut out = io::stdout().lock();
+        if !plan.actions.is_empty() {
+            writeln!(out, "{table}")?;
+        }
+        for warning in &plan.warnings {
+            writeln!(out, "warning: {warning}")?;
+        }
+        writeln!(
+            out,
+            "plan: deregister {} AMI(s), delete {} snapshot(s), {} GiB freed.",
+            plan.count(|a| matches!(a, Action::DeregisterImage { .. })),
+            plan.count(|a| matches!(a, Action::DeleteSnapshot { .. })),
+            plan.freed_gib
+        )
+    }
+
+    /// What the wipe did (`None`: nothing was applied).
+    pub fn wipe_report(&self, plan: &wipe::Plan, outcomes: Option<&[Outcome]>) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Report<'a> {
+            plan: &'a wipe::Plan,
+            applied: bool,
+            outcomes: &'a [Outcome],
+        }
+        let report = Report { plan, applied: outcomes.is_some(), outcomes: outcomes.unwrap_or_default() };
+        self.emit(&report, || match outcomes {
+            None => "nothing was changed.\n".to_string(),
+            Some(outcomes) => {
+                let count = |f: fn(&Status) -> bool| outcomes.iter().filter(|o| f(&o.status)).count();
+                let failed: String = outcomes
+                    .iter()
+                    .filter_map(|o| match &o.status {
+                        Status::Failed(why) => Some(format!("failed: {}: {why}\n", o.action.id())),
+                        _ => None,
+                    })
+                    .collect();
+                format!(
+                    "{failed}done: {} changed, {} already gone, {} kept, {} failed.\n",
+                    count(|s| *s == Status::Done),
+                    count(|s| *s == Status::AlreadyGone),
+                    count(|s| *s == Status::Refused),
+                    count(|s| matches!(s, Status::Failed(_)))
+                )
+            }
         })
     }
 
