@@ -14,7 +14,7 @@ need_debian() {
 
 build_release() {
   (cd "$bench_root" && cargo build --release --locked --quiet)
-  GIO="$bench_root/target/release/gio-ami"
+  GIO="${CARGO_TARGET_DIR:-$bench_root/target}/release/gio-ami"
 }
 
 # median_ms RUNS CMD... — runs CMD RUNS times (output discarded) and prints the median wall time.

@@ -6,6 +6,8 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself.
                                             CreateImage, terminate; prints the AMI id
     fixtures.py deregister AMI_ID           deregister (its snapshots stay, as in AWS)
     fixtures.py snapshots --count N         N self-owned snapshots of a scratch volume
+    fixtures.py images --count N --prefix P N AMIs named P-1..P-N made like image-builder (2
+                                            snapshots each); prints their ids, one a line
 """
 import argparse
 import os
@@ -42,15 +44,25 @@ def snapshots(count):
     ec2.delete_volume(VolumeId=volume)
 
 
+def images(count, prefix):
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(image_builder, [f"{prefix}-{n}" for n in range(1, count + 1)]))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("image-builder").add_argument("--name", required=True)
     commands.add_parser("deregister").add_argument("ami")
     commands.add_parser("snapshots").add_argument("--count", type=int, required=True)
+    images_parser = commands.add_parser("images")
+    images_parser.add_argument("--count", type=int, required=True)
+    images_parser.add_argument("--prefix", required=True)
     args = parser.parse_args()
     if args.command == "image-builder":
         print(image_builder(args.name))
+    elif args.command == "images":
+        print("\n".join(images(args.count, args.prefix)))
     elif args.command == "deregister":
         client("ec2").deregister_image(ImageId=args.ami)
     else:

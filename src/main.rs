@@ -240,6 +240,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 return Err(gio_ami::Error::NotConfirmed.into());
             }
             let outcomes = wipe::apply(&aws, &plan).await?;
+            tracing::info!(requests = aws.calls(), "wipe applied");
             output.wipe_report(&plan, Some(&outcomes))?;
             let failed: Vec<String> = outcomes
                 .iter()
