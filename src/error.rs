@@ -128,6 +128,9 @@ pub enum Error {
         first: String,
     },
 
+    #[error("`{0}` is not a tag filter: write KEY=VALUE, e.g. --tag team=platform")]
+    InvalidTagFilter(String),
+
     #[error("nothing was changed: the wipe was not confirmed. Pass --yes to skip the question.")]
     NotConfirmed,
 

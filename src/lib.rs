@@ -15,6 +15,7 @@ pub mod lineage;
 pub mod output;
 pub mod plan;
 pub mod provenance;
+pub mod prune;
 pub mod snapshots;
 pub mod spec;
 pub mod tags;

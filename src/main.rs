@@ -5,6 +5,7 @@ use gio_ami::disk::Disk;
 use gio_ami::ids::AmiId;
 use gio_ami::output::{Format, Output};
 use gio_ami::provenance::Provenance;
+use gio_ami::prune::{self, Family, Policy, Stage};
 use gio_ami::{disks, lineage, snapshots, wipe, Aws, AwsOptions};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -85,6 +86,53 @@ enum Command {
     ///   gio-ami wipe ami-0abc… --output json --yes    # plan and outcome per resource
     #[command(verbatim_doc_comment)]
     Wipe(WipeArgs),
+
+    /// Retention per release family: keep the newest N, wipe (or disable) the older rest.
+    ///
+    /// A family is the AMIs whose name starts with a --release-prefix, or that carry a --tag.
+    /// In each, the newest --keep AMIs stay, and of the others those older than --older-than
+    /// go; an AMI any family keeps is kept. What goes passes the same guards as `wipe`: an AMI
+    /// in use is never touched (it is listed, with its users), and a snapshot another AMI maps
+    /// is kept. --disable stops launches first (DisableImage; re-enable with
+    /// `aws ec2 enable-image`), as the first stage of a lifecycle.
+    ///
+    /// Examples:
+    ///   gio-ami prune --release-prefix gio-node- --keep 3 --older-than 90d --dry-run
+    ///   gio-ami prune --tag team=platform --keep 5 --yes
+    ///   gio-ami prune --release-prefix gio-node- --older-than 30d --disable --yes
+    #[command(verbatim_doc_comment)]
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+struct PruneArgs {
+    /// How many of the newest AMIs of each family always stay.
+    #[arg(long, default_value_t = 3)]
+    keep: usize,
+
+    /// Only AMIs older than this go (e.g. 90d, 12w, 36h); default: any age.
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    older_than: Option<std::time::Duration>,
+
+    /// A family: the AMIs whose name starts with this (several allowed).
+    #[arg(long, value_name = "PREFIX", required_unless_present = "tags")]
+    release_prefix: Vec<String>,
+
+    /// A family: the AMIs carrying this tag, KEY=VALUE (several allowed).
+    #[arg(long = "tag", id = "tags", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
+
+    /// Disable the AMIs instead of wiping them (their snapshots stay).
+    #[arg(long)]
+    disable: bool,
+
+    /// Print the plan, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -227,34 +275,54 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let aws = Aws::connect(&options).await?;
             let plan = wipe::prepare(&aws, &request).await?;
-            output.wipe_plan(&plan)?;
             if plan.blocked() {
+                output.wipe_plan(&plan)?;
                 output.wipe_report(&plan, None)?;
                 let refused: Vec<String> = plan.refused_amis().map(|(id, why)| format!("{id}: {why}")).collect();
                 return Err(gio_ami::Error::InUse(refused.join("; ")).into());
             }
-            if args.dry_run || !plan.has_work() {
-                return Ok(output.wipe_report(&plan, None)?);
-            }
-            if !args.yes && std::io::stdin().is_terminal() && !confirm("Wipe as planned? [y/N] ")? {
-                return Err(gio_ami::Error::NotConfirmed.into());
-            }
-            let outcomes = wipe::apply(&aws, &plan).await?;
-            tracing::info!(requests = aws.calls(), "wipe applied");
-            output.wipe_report(&plan, Some(&outcomes))?;
-            let failed: Vec<String> = outcomes
-                .iter()
-                .filter_map(|o| match &o.status {
-                    gio_ami::plan::Status::Failed(why) => Some(format!("{}: {why}", o.action.id())),
-                    _ => None,
-                })
-                .collect();
-            if let Some(first) = failed.first() {
-                return Err(gio_ami::Error::Incomplete { failed: failed.len(), total: outcomes.len(), first: first.clone() }.into());
-            }
+            execute(&aws, &output, &plan, args.dry_run, args.yes).await?;
+        }
+        Command::Prune(args) => {
+            let mut families: Vec<Family> = args.release_prefix.into_iter().map(Family::Prefix).collect();
+            families.extend(parse_all::<Family>(&args.tags)?);
+            let policy = Policy {
+                families,
+                keep: args.keep,
+                older_than: args.older_than,
+                stage: if args.disable { Stage::Disable } else { Stage::Delete },
+            };
+            let aws = Aws::connect(&options).await?;
+            let plan = prune::prepare(&aws, &policy, gio_ami::gc::now_epoch()).await?;
+            execute(&aws, &output, &plan, args.dry_run, args.yes).await?;
         }
     }
     Ok(())
+}
+
+/// Prints the plan, asks on a terminal unless --yes, applies it, and fails when a step did.
+async fn execute(aws: &Aws, output: &Output, plan: &wipe::Plan, dry_run: bool, yes: bool) -> anyhow::Result<()> {
+    output.wipe_plan(plan)?;
+    if dry_run || !plan.has_work() {
+        return Ok(output.wipe_report(plan, None)?);
+    }
+    if !yes && std::io::stdin().is_terminal() && !confirm("Go ahead as planned? [y/N] ")? {
+        return Err(gio_ami::Error::NotConfirmed.into());
+    }
+    let outcomes = wipe::apply(aws, plan).await?;
+    tracing::info!(requests = aws.calls(), "plan applied");
+    output.wipe_report(plan, Some(&outcomes))?;
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match &o.status {
+            gio_ami::plan::Status::Failed(why) => Some(format!("{}: {why}", o.action.id())),
+            _ => None,
+        })
+        .collect();
+    match failed.first() {
+        Some(first) => Err(gio_ami::Error::Incomplete { failed: failed.len(), total: outcomes.len(), first: first.clone() }.into()),
+        None => Ok(()),
+    }
 }
 
 /// Asks on the terminal (stderr, so stdout stays the plan); anything but y/yes is a no.

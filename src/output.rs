@@ -164,6 +164,7 @@ impl Output {
         for action in &plan.actions {
             let (verb, resource, gib, why) = match action {
                 Action::DeregisterImage { id, name, why } => ("deregister", format!("{id} ({name})"), String::new(), why),
+                Action::DisableImage { id, name, why } => ("disable", format!("{id} ({name})"), String::new(), why),
                 Action::DeleteSnapshot { id, size_gib, why } => ("delete", id.clone(), size_gib.to_string(), why),
                 Action::Refuse { id, why } if id.starts_with("snap-") => ("keep", id.clone(), String::new(), why),
                 Action::Refuse { id, why } => ("REFUSE", id.clone(), String::new(), why),
@@ -178,10 +179,14 @@ impl Output {
         for warning in &plan.warnings {
             writeln!(out, "warning: {warning}")?;
         }
+        let disable = plan.count(|a| matches!(a, Action::DisableImage { .. }));
+        let images = match disable {
+            0 => format!("deregister {} AMI(s)", plan.count(|a| matches!(a, Action::DeregisterImage { .. }))),
+            n => format!("disable {n} AMI(s)"),
+        };
         writeln!(
             out,
-            "plan: deregister {} AMI(s), delete {} snapshot(s), {} GiB freed.",
-            plan.count(|a| matches!(a, Action::DeregisterImage { .. })),
+            "plan: {images}, delete {} snapshot(s), {} GiB freed.",
             plan.count(|a| matches!(a, Action::DeleteSnapshot { .. })),
             plan.freed_gib
         )

@@ -17,6 +17,9 @@ pub const CONCURRENCY: usize = 8;
 pub enum Action {
     TerminateInstance { id: String, why: String },
     DeregisterImage { id: String, name: String, why: String },
+    /// The first lifecycle stage before deletion: the AMI stays (and can be re-enabled) but
+    /// nothing can launch it.
+    DisableImage { id: String, name: String, why: String },
     DeleteSnapshot { id: String, size_gib: i32, why: String },
     /// Something the plan will not touch, and why (in use, shared with another AMI, …).
     Refuse { id: String, why: String },
@@ -27,6 +30,7 @@ impl Action {
         match self {
             Action::TerminateInstance { id, .. }
             | Action::DeregisterImage { id, .. }
+            | Action::DisableImage { id, .. }
             | Action::DeleteSnapshot { id, .. }
             | Action::Refuse { id, .. } => id,
         }
@@ -37,7 +41,7 @@ impl Action {
     fn stage(&self) -> u8 {
         match self {
             Action::TerminateInstance { .. } => 0,
-            Action::DeregisterImage { .. } => 1,
+            Action::DeregisterImage { .. } | Action::DisableImage { .. } => 1,
             Action::DeleteSnapshot { .. } => 2,
             Action::Refuse { .. } => 3,
         }
@@ -98,6 +102,13 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .await
             .map(drop)
             .map_err(|e| aws.error("DeregisterImage", "ec2", e)),
+        Action::DisableImage { id, .. } => ec2
+            .disable_image()
+            .image_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("DisableImage", "ec2", e)),
         Action::DeleteSnapshot { id, .. } => ec2
             .delete_snapshot()
             .snapshot_id(id)

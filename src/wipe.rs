@@ -178,6 +178,11 @@ pub async fn prepare(aws: &Aws, request: &Request) -> Result<Plan> {
         return Err(crate::Error::AmiNotOwned { id: foreign.id, owner: foreign.owner });
     }
     let targets = if request.chain { with_descendants(&images, &asked) } else { asked };
+    prepare_targets(aws, &images, &targets, request.force).await
+}
+
+/// The plan for wiping `targets`, given every AMI of the account.
+pub async fn prepare_targets(aws: &Aws, images: &[Image], targets: &[String], force: bool) -> Result<Plan> {
     let (present, gone): (Vec<String>, Vec<String>) = targets.iter().cloned().partition(|t| images.iter().any(|i| &i.id == t));
     let candidates: Vec<String> = images
         .iter()
@@ -199,12 +204,12 @@ pub async fn prepare(aws: &Aws, request: &Request) -> Result<Plan> {
     let mut snapshots = snapshots?;
     snapshots.extend(marked_snapshots);
     Ok(plan(&Facts {
-        targets: &targets,
-        images: &images,
+        targets,
+        images,
         snapshots: &snapshots,
         marked: &marked,
         usage: &observed.map(|o| o.usage(&ids)).unwrap_or_default(),
-        force: request.force,
+        force,
     }))
 }
 
@@ -326,6 +331,7 @@ mod tests {
             .iter()
             .map(|a| match a {
                 Action::DeregisterImage { id, .. } => format!("deregister {id}"),
+                Action::DisableImage { id, .. } => format!("disable {id}"),
                 Action::DeleteSnapshot { id, size_gib, .. } => format!("delete {id} {size_gib}"),
                 Action::Refuse { id, why } => format!("refuse {id}: {why}"),
                 Action::TerminateInstance { id, .. } => format!("terminate {id}"),
