@@ -217,7 +217,6 @@ pub fn now_epoch() -> i64 {
 mod tests {
     use super::*;
     use crate::inventory::tests::image;
-    use std::collections::BTreeMap;
 
     fn builder(id: &str, build: &str, state: &str, host: &str, pid: u32, deadline: i64) -> Builder {
         Builder {
@@ -231,17 +230,9 @@ mod tests {
     }
 
     fn snapshot(id: &str, build: &str) -> Snapshot {
-        Snapshot {
-            id: id.into(),
-            size_gib: 8,
-            state: "completed".into(),
-            started: None,
-            description: String::new(),
-            owner: "123456789012".into(),
-            volume_id: None,
-            encrypted: false,
-            tags: BTreeMap::from([(tags::BUILD_ID.to_string(), build.to_string())]),
-        }
+        let mut snapshot = inventory::tests::snapshot(id, 8);
+        snapshot.tags.insert(tags::BUILD_ID.to_string(), build.to_string());
+        snapshot
     }
 
     fn build_image(id: &str, build: &str, snapshot: &str, release: bool) -> Image {

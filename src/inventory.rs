@@ -308,10 +308,16 @@ pub async fn image_states(aws: &Aws, ids: &[String]) -> Result<Vec<(String, Stri
 
 /// The account's own snapshots, in the order AWS returns them.
 pub async fn own_snapshots(aws: &Aws) -> Result<Vec<Snapshot>> {
+    own_snapshots_matching(aws, None).await
+}
+
+/// The account's own snapshots that match a filter (e.g. `tag-key`), all pages.
+pub async fn own_snapshots_matching(aws: &Aws, filter: Option<Filter>) -> Result<Vec<Snapshot>> {
     let mut pages = aws
         .ec2()
         .describe_snapshots()
         .owner_ids("self")
+        .set_filters(filter.map(|f| vec![f]))
         .max_results(PAGE_SIZE)
         .into_paginator()
         .send();
@@ -382,6 +388,20 @@ pub(crate) mod tests {
                     ..Mapping::default()
                 })
                 .collect(),
+            tags: BTreeMap::new(),
+        }
+    }
+
+    pub fn snapshot(id: &str, size_gib: i32) -> Snapshot {
+        Snapshot {
+            id: id.into(),
+            size_gib,
+            state: "completed".into(),
+            started: None,
+            description: String::new(),
+            owner: "123456789012".into(),
+            volume_id: None,
+            encrypted: false,
             tags: BTreeMap::new(),
         }
     }

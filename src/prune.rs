@@ -121,7 +121,7 @@ pub async fn prepare(aws: &Aws, policy: &Policy, now: i64) -> Result<Plan> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::tests::image;
+    use crate::inventory::tests::{image, snapshot};
     use crate::usage::{Usage, Use, User};
     use std::collections::BTreeMap;
 
@@ -189,10 +189,7 @@ mod tests {
             uses: vec![Use { ami: "ami-2".into(), user: User::SsmParameter { name: "/prod/ami".into() } }],
             ..Usage::default()
         };
-        let snapshots: Vec<_> = images.iter().flat_map(|i| i.snapshot_ids()).map(|s| crate::inventory::Snapshot {
-            id: s.into(), size_gib: 8, state: "completed".into(), started: None, description: String::new(),
-            owner: String::new(), volume_id: None, encrypted: false, tags: BTreeMap::new(),
-        }).collect();
+        let snapshots: Vec<_> = images.iter().flat_map(|i| i.snapshot_ids()).map(|s| snapshot(s, 8)).collect();
         let plan = wipe::plan(&wipe::Facts { targets: &chosen, images: &images, snapshots: &snapshots, marked: &BTreeMap::new(), usage: &usage, force: false });
         assert!(plan.actions.contains(&Action::Refuse { id: "ami-2".into(), why: "in use by SSM parameter /prod/ami".into() }));
         assert_eq!(plan.count(|a| matches!(a, Action::DeregisterImage { .. })), 2);

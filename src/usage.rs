@@ -177,17 +177,13 @@ impl Observed {
             Ok(groups) => {
                 for group in groups {
                     for (reference, how) in &group.templates {
-                        for (template, version, image) in resolve(templates, reference) {
-                            if amis.contains(image) {
-                                uses.push(Use {
-                                    ami: image.to_string(),
-                                    user: User::AutoScalingGroup {
-                                        name: group.name.clone(),
-                                        via: format!("{how} {} ({}) version {version}", template.name, template.id),
-                                    },
-                                });
-                            }
-                        }
+                        uses.extend(resolve(templates, reference, amis).map(|(template, version, image)| Use {
+                            ami: image.to_string(),
+                            user: User::AutoScalingGroup {
+                                name: group.name.clone(),
+                                via: format!("{how} {} ({}) version {version}", template.name, template.id),
+                            },
+                        }));
                     }
                     let configuration = group.launch_configuration.as_deref();
                     for (name, image) in launch_configurations.iter().filter(|(n, _)| Some(n.as_str()) == configuration) {
@@ -206,19 +202,15 @@ impl Observed {
             Ok(nodegroups) => {
                 for nodegroup in nodegroups {
                     let Some(reference) = &nodegroup.template else { continue };
-                    for (template, version, image) in resolve(templates, reference) {
-                        if amis.contains(image) {
-                            uses.push(Use {
-                                ami: image.to_string(),
-                                user: User::Nodegroup {
-                                    cluster: nodegroup.cluster.clone(),
-                                    name: nodegroup.name.clone(),
-                                    launch_template: format!("{} ({})", template.name, template.id),
-                                    version,
-                                },
-                            });
-                        }
-                    }
+                    uses.extend(resolve(templates, reference, amis).map(|(template, version, image)| Use {
+                        ami: image.to_string(),
+                        user: User::Nodegroup {
+                            cluster: nodegroup.cluster.clone(),
+                            name: nodegroup.name.clone(),
+                            launch_template: format!("{} ({})", template.name, template.id),
+                            version,
+                        },
+                    }));
                 }
             }
             Err(e) => failed("EKS nodegroups", e),
@@ -243,25 +235,26 @@ impl Observed {
     }
 }
 
-/// The template versions a reference launches: `$Latest`, `$Default` (or no version), or a
-/// number. A reference to a template that no longer exists launches nothing.
-fn resolve<'a>(templates: &'a [Template], reference: &TemplateRef) -> Vec<(&'a Template, i64, &'a str)> {
-    let Some(template) = templates.iter().find(|t| {
+/// The template versions a reference launches (`$Latest`, `$Default` or no version, or a
+/// number) whose AMI is one of `amis`. A reference to a template that no longer exists launches
+/// nothing.
+fn resolve<'a>(
+    templates: &'a [Template],
+    reference: &TemplateRef,
+    amis: &'a HashSet<&str>,
+) -> impl Iterator<Item = (&'a Template, i64, &'a str)> + 'a {
+    let template = templates.iter().find(|t| {
         reference.id.as_deref() == Some(t.id.as_str()) || reference.name.as_deref() == Some(t.name.as_str())
-    }) else {
-        return Vec::new();
-    };
-    let version = match reference.version.as_deref() {
-        Some("$Latest") => Some(template.latest_version),
-        None | Some("$Default") => Some(template.default_version),
+    });
+    let version = template.and_then(|t| match reference.version.as_deref() {
+        Some("$Latest") => Some(t.latest_version),
+        None | Some("$Default") => Some(t.default_version),
         Some(number) => number.parse().ok(),
-    };
+    });
     template
-        .versions
-        .iter()
-        .filter(|(v, _)| Some(*v) == version)
-        .filter_map(|(v, image)| Some((template, *v, image.as_deref()?)))
-        .collect()
+        .into_iter()
+        .flat_map(|t| t.versions.iter().filter_map(move |(v, image)| Some((t, *v, image.as_deref()?))))
+        .filter(move |(_, v, image)| Some(*v) == version && amis.contains(image))
 }
 
 /// Reads every kind of user at once; each look-up succeeds or fails on its own.

@@ -219,18 +219,8 @@ async fn marked(aws: &Aws, gone: &[String]) -> Result<(BTreeMap<String, Vec<Stri
         return Ok(Default::default());
     }
     let keys: Vec<String> = gone.iter().map(|ami| format!("{WIPED_AMI_TAG}{ami}")).collect();
-    let mut pages = aws
-        .ec2()
-        .describe_snapshots()
-        .owner_ids("self")
-        .filters(Filter::builder().name("tag-key").set_values(Some(keys)).build())
-        .into_paginator()
-        .send();
-    let mut snapshots = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws.error("DescribeSnapshots", "ec2", e))?;
-        snapshots.extend(page.snapshots().iter().map(Snapshot::from));
-    }
+    let filter = Filter::builder().name("tag-key").set_values(Some(keys)).build();
+    let snapshots = inventory::own_snapshots_matching(aws, Some(filter)).await?;
     let mut by_ami: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for snapshot in &snapshots {
         for ami in snapshot.tags.keys().filter_map(|k| k.strip_prefix(WIPED_AMI_TAG)) {
@@ -264,22 +254,8 @@ pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::tests::image;
+    use crate::inventory::tests::{image, snapshot};
     use crate::usage::User;
-
-    fn snapshot(id: &str, size_gib: i32) -> Snapshot {
-        Snapshot {
-            id: id.into(),
-            size_gib,
-            state: "completed".into(),
-            started: None,
-            description: String::new(),
-            owner: "123456789012".into(),
-            volume_id: None,
-            encrypted: false,
-            tags: BTreeMap::new(),
-        }
-    }
 
     fn child(id: &str, parent: &str, snapshots: &[(&str, &str, i32)]) -> Image {
         let mut image = image(id, "2026-02-01", snapshots);

@@ -3,39 +3,15 @@
 
 mod support;
 
-use aws_sdk_ec2::types::{Filter, InstanceType, RequestLaunchTemplateData, Tag, VolumeType};
+use aws_sdk_ec2::types::{Filter, InstanceType, RequestLaunchTemplateData, Tag};
 use support::{run, Emulator, REGION};
 
-/// An AMI of ours with a root and a data snapshot (8 + 20 GiB): (AMI, [root, data]).
+/// An AMI of ours with a root and a data snapshot (20 GiB each): (AMI, [root, data]).
 async fn ami_with_two_snapshots(ec2: &aws_sdk_ec2::Client, name: &str) -> (String, Vec<String>) {
-    let volume = ec2
-        .create_volume()
-        .availability_zone(format!("{REGION}a"))
-        .size(20)
-        .volume_type(VolumeType::Gp3)
-        .send()
-        .await
-        .unwrap();
-    let mut snapshots = Vec::new();
-    for _ in 0..2 {
-        let snapshot = ec2.create_snapshot().volume_id(volume.volume_id().unwrap()).send().await.unwrap();
-        snapshots.push(snapshot.snapshot_id().unwrap().to_string());
-    }
-    let ami = register(ec2, name, &[("/dev/xvda", &snapshots[0]), ("/dev/xvdb", &snapshots[1])]).await;
-    (ami, snapshots)
-}
-
-async fn register(ec2: &aws_sdk_ec2::Client, name: &str, mappings: &[(&str, &str)]) -> String {
-    let mut request = ec2
-        .register_image()
-        .name(name)
-        .root_device_name("/dev/xvda")
-        .architecture(aws_sdk_ec2::types::ArchitectureValues::X8664)
-        .virtualization_type("hvm");
-    for (device, snapshot) in mappings {
-        request = request.block_device_mappings(support::ebs_mapping(device, Some(snapshot), 20));
-    }
-    request.send().await.unwrap().image_id().unwrap().to_string()
+    let root = support::new_snapshot(ec2, 20, &format!("root of {name}")).await;
+    let data = support::new_snapshot(ec2, 20, &format!("data of {name}")).await;
+    let ami = support::register_image(ec2, name, &[("/dev/xvda", &root, 20), ("/dev/xvdb", &data, 20)]).await;
+    (ami, vec![root, data])
 }
 
 async fn ami_exists(ec2: &aws_sdk_ec2::Client, ami: &str) -> bool {
@@ -95,7 +71,7 @@ async fn a_snapshot_another_ami_maps_survives() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     let (old, snapshots) = ami_with_two_snapshots(&ec2, "gio-node-old").await;
-    let sibling = register(&ec2, "gio-node-sibling", &[("/dev/xvda", &snapshots[0])]).await;
+    let sibling = support::register_image(&ec2, "gio-node-sibling", &[("/dev/xvda", &snapshots[0], 20)]).await;
 
     let out = run(emulator.cli().args(["wipe", &old, "--yes"])).success();
     assert!(out.stdout.contains(&format!("kept: still used by {sibling}")), "{}", out.stdout);
