@@ -3,7 +3,7 @@
 
 mod support;
 
-use aws_sdk_ec2::types::{Filter, InstanceType, RequestLaunchTemplateData, Tag};
+use aws_sdk_ec2::types::{Filter, RequestLaunchTemplateData, Tag};
 use support::{run, Emulator, REGION};
 
 /// An AMI of ours with a root and a data snapshot (20 GiB each): (AMI, [root, data]).
@@ -120,20 +120,12 @@ async fn launch_template(emulator: &Emulator, first_ami: &str, then: &str) -> St
 
 #[tokio::test]
 async fn an_instance_not_terminated_keeps_its_ami() {
+    // A builder launched from the AMI (and imaged), then stopped rather than terminated.
     refuses_while_used(
         async |emulator, ami| {
             let ec2 = emulator.ec2().await;
-            let reservation = ec2
-                .run_instances()
-                .image_id(ami)
-                .instance_type(InstanceType::T3Medium)
-                .min_count(1)
-                .max_count(1)
-                .send()
-                .await
-                .unwrap();
-            let id = reservation.instances()[0].instance_id().unwrap();
-            ec2.stop_instances().instance_ids(id).send().await.unwrap();
+            let (instance, _) = support::image_instance_with_extra_disk(&ec2, ami, "builder").await;
+            ec2.stop_instances().instance_ids(instance).send().await.unwrap();
         },
         &["instance i-", "(stopped)"],
     )
