@@ -172,7 +172,9 @@ pub fn with_descendants(images: &[Image], targets: &[String]) -> Vec<String> {
 /// earlier run, and every kind of use.
 pub async fn prepare(aws: &Aws, request: &Request) -> Result<Plan> {
     let images = inventory::own_images(aws).await?;
-    let asked: Vec<String> = request.amis.iter().map(ToString::to_string).collect();
+    let mut asked: Vec<String> = request.amis.iter().map(ToString::to_string).collect();
+    let mut seen = HashSet::new();
+    asked.retain(|id| seen.insert(id.clone()));
     let unknown: Vec<String> = asked.iter().filter(|id| !images.iter().any(|i| &i.id == *id)).cloned().collect();
     if let Some(foreign) = inventory::any_images_by_id(aws, &unknown).await?.into_iter().next() {
         return Err(crate::Error::AmiNotOwned { id: foreign.id, owner: foreign.owner });

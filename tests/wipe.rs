@@ -309,3 +309,25 @@ async fn a_chain_member_keeps_shared_snapshots_and_wipe_chain_removes_the_whole_
     let deletions = out["outcomes"].as_array().unwrap().iter().filter(|o| o["action"] == "delete_snapshot").count();
     assert_eq!(deletions, 2);
 }
+
+#[tokio::test]
+async fn a_shared_ami_is_wiped_with_a_warning_that_use_elsewhere_is_invisible() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let (ami, snapshots) = ami_with_two_snapshots(&ec2, "gio-node-shared").await;
+    ec2.modify_image_attribute()
+        .image_id(&ami)
+        .launch_permission(
+            aws_sdk_ec2::types::LaunchPermissionModifications::builder()
+                .add(aws_sdk_ec2::types::LaunchPermission::builder().user_id("111122223333").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let out = run(emulator.cli().args(["wipe", &ami, "--yes"])).success();
+    assert!(out.stdout.contains("shared with 111122223333"), "{}", out.stdout);
+    assert!(!ami_exists(&ec2, &ami).await);
+    assert!(existing(&ec2, &snapshots).await.is_empty());
+}
