@@ -19,7 +19,9 @@ BASE_PARAMETER = "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/s
 
 
 def client(service):
-    return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    # boto3 reads only AWS_DEFAULT_REGION; scripts/emulator exports AWS_REGION, as gio-ami reads.
+    return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+                        region_name=os.environ.get("AWS_REGION", "eu-west-1"))
 
 
 def image_builder(name):
