@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::ids::AmiId;
 use crate::inventory::{self, Image, Snapshot};
 use crate::lineage;
+use crate::snapshots;
 use crate::plan::{self, Action, Outcome};
 use crate::tags;
 use crate::usage::{self, Usage, Use};
@@ -77,7 +78,7 @@ pub struct Facts<'a> {
     pub images: &'a [Image],
     /// The candidate snapshots that still exist.
     pub snapshots: &'a [Snapshot],
-    /// Gone target → the snapshots an earlier run marked for it.
+    /// Gone target → the snapshots it left behind (marked by an earlier wipe, or made for it).
     pub marked: &'a BTreeMap<String, Vec<String>>,
     pub usage: &'a Usage,
     pub force: bool,
@@ -94,7 +95,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
     for target in facts.targets {
         let Some(image) = by_id.get(target.as_str()) else {
             plan.warnings.push(match facts.marked.get(target) {
-                Some(_) => format!("{target} is already deregistered: finishing its snapshots"),
+                Some(_) => format!("{target} is already deregistered: deleting the snapshots it left behind"),
                 None => format!("{target} is not in this account any more (already wiped?): nothing to do for it"),
             });
             continue;
@@ -201,7 +202,7 @@ pub async fn prepare_targets(aws: &Aws, images: &[Image], targets: &[String], fo
         }
     };
     let (snapshots, marked, observed) =
-        futures::join!(inventory::snapshots_by_id(aws, &candidates), marked(aws, &gone), observe);
+        futures::join!(inventory::snapshots_by_id(aws, &candidates), left_behind(aws, &gone), observe);
     let (marked, marked_snapshots) = marked?;
     let mut snapshots = snapshots?;
     snapshots.extend(marked_snapshots);
@@ -215,23 +216,40 @@ pub async fn prepare_targets(aws: &Aws, images: &[Image], targets: &[String], fo
     }))
 }
 
-/// The snapshots an earlier run marked for these (now gone) AMIs: one call for all of them.
-async fn marked(aws: &Aws, gone: &[String]) -> Result<(BTreeMap<String, Vec<String>>, Vec<Snapshot>)> {
+/// The snapshots these (now gone) AMIs left behind: those an earlier wipe marked (one call
+/// for all), and for AMIs nobody marked (deregistered by another tool), those EC2 made for them
+/// (CreateImage / CopyImage descriptions name the AMI; one listing of the account's snapshots).
+async fn left_behind(aws: &Aws, gone: &[String]) -> Result<(BTreeMap<String, Vec<String>>, Vec<Snapshot>)> {
     if gone.is_empty() {
         return Ok(Default::default());
     }
     let keys: Vec<String> = gone.iter().map(|ami| format!("{WIPED_AMI_TAG}{ami}")).collect();
     let filter = Filter::builder().name("tag-key").set_values(Some(keys)).build();
-    let snapshots = inventory::own_snapshots_matching(aws, Some(filter)).await?;
+    let mut snapshots = inventory::own_snapshots_matching(aws, Some(filter)).await?;
+    if gone.iter().any(|ami| owners(&snapshots, gone).all(|(owner, _)| owner != ami)) {
+        snapshots.extend(inventory::own_snapshots(aws).await?);
+    }
     let mut by_ami: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for snapshot in &snapshots {
-        for ami in snapshot.tags.keys().filter_map(|k| k.strip_prefix(WIPED_AMI_TAG)) {
-            if gone.iter().any(|g| g == ami) {
-                by_ami.entry(ami.to_string()).or_default().push(snapshot.id.clone());
-            }
+    for (ami, snapshot) in owners(&snapshots, gone) {
+        let list = by_ami.entry(ami.to_string()).or_default();
+        if !list.contains(&snapshot.id) {
+            list.push(snapshot.id.clone());
         }
     }
     Ok((by_ami, snapshots))
+}
+
+/// (gone AMI, snapshot) for each snapshot marked for a gone AMI, or else made for one by EC2.
+fn owners<'a>(snapshots: &'a [Snapshot], gone: &'a [String]) -> impl Iterator<Item = (&'a str, &'a Snapshot)> + 'a {
+    let marked = |s: &'a Snapshot| s.tags.keys().filter_map(|k| k.strip_prefix(WIPED_AMI_TAG)).collect::<Vec<_>>();
+    snapshots.iter().flat_map(move |s| {
+        let mut amis = marked(s);
+        if amis.is_empty() {
+            let origin = snapshots::Origin::parse(&s.description);
+            amis.extend(origin.ami().and_then(|a| gone.iter().find(|g| *g == a)).map(String::as_str));
+        }
+        amis.into_iter().filter(|a| gone.iter().any(|g| g == a)).map(move |a| (a, s))
+    })
 }
 
 /// Marks the snapshots each AMI leaves behind, then deregisters and deletes. Nothing is
@@ -389,6 +407,20 @@ mod tests {
         assert_eq!(summary(&plan), ["delete snap-d 50"]);
         assert!(plan.marks.is_empty(), "nothing left to mark");
         assert!(plan.warnings[0].contains("already deregistered"));
+    }
+
+    #[test]
+    fn a_gone_ami_left_what_is_marked_for_it_or_else_what_ec2_made_for_it() {
+        let gone = ["ami-11111111".to_string(), "ami-22222222".to_string()];
+        let mut marked = snapshot("snap-m", 8);
+        marked.tags.insert(format!("{WIPED_AMI_TAG}ami-11111111"), String::new());
+        let mut made = snapshot("snap-c", 8);
+        made.description = "Created by CreateImage(i-1234abcd) for ami-22222222 from vol-1234abcd".into();
+        let mut other = snapshot("snap-o", 8);
+        other.description = "Created by CreateImage(i-1234abcd) for ami-33333333 from vol-1234abcd".into();
+        let snapshots = [marked, made, other, snapshot("snap-x", 8)];
+        let found: Vec<(&str, &str)> = owners(&snapshots, &gone).map(|(ami, s)| (ami, s.id.as_str())).collect();
+        assert_eq!(found, [("ami-11111111", "snap-m"), ("ami-22222222", "snap-c")]);
     }
 
     #[test]

@@ -331,3 +331,25 @@ async fn a_shared_ami_is_wiped_with_a_warning_that_use_elsewhere_is_invisible() 
     assert!(!ami_exists(&ec2, &ami).await);
     assert!(existing(&ec2, &snapshots).await.is_empty());
 }
+
+#[tokio::test]
+async fn an_ami_deregistered_by_another_tool_gets_its_snapshots_deleted() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let base = support::register_root_image(&ec2, "gio-node-base").await;
+    let (_, built) = support::image_instance_with_extra_disk(&ec2, &base, "gio-node-built").await;
+    let image = ec2.describe_images().image_ids(&built).send().await.unwrap().images()[0].clone();
+    let snapshots: Vec<String> = image
+        .block_device_mappings()
+        .iter()
+        .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
+        .collect();
+    assert_eq!(snapshots.len(), 2);
+    // The usual half-job: `aws ec2 deregister-image` and nothing more.
+    ec2.deregister_image().image_id(&built).send().await.unwrap();
+
+    let out = run(emulator.cli().args(["wipe", &built, "--yes"])).success();
+    assert!(out.stdout.contains("left behind"), "{}", out.stdout);
+    assert!(existing(&ec2, &snapshots).await.is_empty(), "CreateImage's snapshots for it are deleted");
+    assert!(ami_exists(&ec2, &base).await, "the base it was built from stays");
+}
