@@ -93,13 +93,14 @@ enum Command {
     /// In each, the newest --keep AMIs stay, and of the others those older than --older-than
     /// go; an AMI any family keeps is kept. What goes passes the same guards as `wipe`: an AMI
     /// in use is never touched (it is listed, with its users), and a snapshot another AMI maps
-    /// is kept. --disable stops launches first (DisableImage; re-enable with
-    /// `aws ec2 enable-image`), as the first stage of a lifecycle.
+    /// is kept. Earlier lifecycle stages instead of deletion: --deprecate (EnableImageDeprecation
+    /// from now) or --disable (DisableImage: no launches; `aws ec2 enable-image` undoes it).
     ///
     /// Examples:
     ///   gio-ami prune --release-prefix gio-node- --keep 3 --older-than 90d --dry-run
     ///   gio-ami prune --tag team=platform --keep 5 --yes
-    ///   gio-ami prune --release-prefix gio-node- --older-than 30d --disable --yes
+    ///   gio-ami prune --release-prefix gio-node- --older-than 30d --deprecate --yes
+    ///   gio-ami prune --release-prefix gio-node- --older-than 60d --disable --yes
     #[command(verbatim_doc_comment)]
     Prune(PruneArgs),
 }
@@ -123,8 +124,12 @@ struct PruneArgs {
     tags: Vec<String>,
 
     /// Disable the AMIs instead of wiping them (their snapshots stay).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "deprecate")]
     disable: bool,
+
+    /// Deprecate the AMIs from now instead of wiping them (still launchable by id).
+    #[arg(long)]
+    deprecate: bool,
 
     /// Print the plan, and change nothing.
     #[arg(long)]
@@ -290,7 +295,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 families,
                 keep: args.keep,
                 older_than: args.older_than,
-                stage: if args.disable { Stage::Disable } else { Stage::Delete },
+                stage: match (args.disable, args.deprecate) {
+                    (true, _) => Stage::Disable,
+                    (_, true) => Stage::Deprecate,
+                    _ => Stage::Delete,
+                },
             };
             let aws = Aws::connect(&options).await?;
             let plan = prune::prepare(&aws, &policy, gio_ami::gc::now_epoch()).await?;

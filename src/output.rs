@@ -165,6 +165,7 @@ impl Output {
             let (verb, resource, gib, why) = match action {
                 Action::DeregisterImage { id, name, why } => ("deregister", format!("{id} ({name})"), String::new(), why),
                 Action::DisableImage { id, name, why } => ("disable", format!("{id} ({name})"), String::new(), why),
+                Action::DeprecateImage { id, name, why } => ("deprecate", format!("{id} ({name})"), String::new(), why),
                 Action::DeleteSnapshot { id, size_gib, why } => ("delete", id.clone(), size_gib.to_string(), why),
                 Action::Refuse { id, why } if id.starts_with("snap-") => ("keep", id.clone(), String::new(), why),
                 Action::Refuse { id, why } => ("REFUSE", id.clone(), String::new(), why),
@@ -180,9 +181,11 @@ impl Output {
             writeln!(out, "warning: {warning}")?;
         }
         let disable = plan.count(|a| matches!(a, Action::DisableImage { .. }));
-        let images = match disable {
-            0 => format!("deregister {} AMI(s)", plan.count(|a| matches!(a, Action::DeregisterImage { .. }))),
-            n => format!("disable {n} AMI(s)"),
+        let deprecate = plan.count(|a| matches!(a, Action::DeprecateImage { .. }));
+        let images = match (disable, deprecate) {
+            (0, 0) => format!("deregister {} AMI(s)", plan.count(|a| matches!(a, Action::DeregisterImage { .. }))),
+            (0, n) => format!("deprecate {n} AMI(s)"),
+            (n, _) => format!("disable {n} AMI(s)"),
         };
         writeln!(
             out,

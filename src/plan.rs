@@ -20,6 +20,9 @@ pub enum Action {
     /// The first lifecycle stage before deletion: the AMI stays (and can be re-enabled) but
     /// nothing can launch it.
     DisableImage { id: String, name: String, why: String },
+    /// The gentlest stage: the AMI is marked deprecated from now (hidden from listings of
+    /// other accounts, still launchable by id).
+    DeprecateImage { id: String, name: String, why: String },
     DeleteSnapshot { id: String, size_gib: i32, why: String },
     /// Something the plan will not touch, and why (in use, shared with another AMI, …).
     Refuse { id: String, why: String },
@@ -31,6 +34,7 @@ impl Action {
             Action::TerminateInstance { id, .. }
             | Action::DeregisterImage { id, .. }
             | Action::DisableImage { id, .. }
+            | Action::DeprecateImage { id, .. }
             | Action::DeleteSnapshot { id, .. }
             | Action::Refuse { id, .. } => id,
         }
@@ -41,7 +45,7 @@ impl Action {
     fn stage(&self) -> u8 {
         match self {
             Action::TerminateInstance { .. } => 0,
-            Action::DeregisterImage { .. } | Action::DisableImage { .. } => 1,
+            Action::DeregisterImage { .. } | Action::DisableImage { .. } | Action::DeprecateImage { .. } => 1,
             Action::DeleteSnapshot { .. } => 2,
             Action::Refuse { .. } => 3,
         }
@@ -109,6 +113,14 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .await
             .map(drop)
             .map_err(|e| aws.error("DisableImage", "ec2", e)),
+        Action::DeprecateImage { id, .. } => ec2
+            .enable_image_deprecation()
+            .image_id(id)
+            .deprecate_at(std::time::SystemTime::now().into())
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("EnableImageDeprecation", "ec2", e)),
         Action::DeleteSnapshot { id, .. } => ec2
             .delete_snapshot()
             .snapshot_id(id)

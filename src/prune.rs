@@ -49,6 +49,8 @@ pub enum Stage {
     Delete,
     /// DisableImage: nothing can launch it any more, and it can be re-enabled.
     Disable,
+    /// EnableImageDeprecation from now: still launchable, flagged as on its way out.
+    Deprecate,
 }
 
 #[derive(Debug, Clone)]
@@ -88,17 +90,18 @@ fn old_enough(image: &Image, older_than: Option<Duration>, now: i64) -> bool {
     created.is_some_and(|c| c.secs() + age.as_secs() as i64 <= now)
 }
 
-/// Turns a wipe plan into its disable stage: the same AMIs, refused for the same reasons,
-/// disabled instead of deregistered, and no snapshot touched.
-pub fn disable_instead(plan: Plan) -> Plan {
+/// Turns a wipe plan into an earlier lifecycle stage: the same AMIs, refused for the same
+/// reasons, disabled or deprecated instead of deregistered, and no snapshot touched.
+pub fn earlier_stage(plan: Plan, stage: Stage) -> Plan {
     let actions = plan
         .actions
         .into_iter()
-        .filter_map(|action| match action {
-            Action::DeregisterImage { id, name, why } => Some(Action::DisableImage { id, name, why }),
-            Action::DeleteSnapshot { .. } => None,
-            Action::Refuse { id, .. } if id.starts_with("snap-") => None,
-            other => Some(other),
+        .filter_map(|action| match (action, stage) {
+            (Action::DeregisterImage { id, name, why }, Stage::Disable) => Some(Action::DisableImage { id, name, why }),
+            (Action::DeregisterImage { id, name, why }, Stage::Deprecate) => Some(Action::DeprecateImage { id, name, why }),
+            (Action::DeleteSnapshot { .. }, _) => None,
+            (Action::Refuse { id, .. }, _) if id.starts_with("snap-") => None,
+            (other, _) => Some(other),
         })
         .collect();
     Plan { actions, freed_gib: 0, marks: Default::default(), ..plan }
@@ -114,7 +117,7 @@ pub async fn prepare(aws: &Aws, policy: &Policy, now: i64) -> Result<Plan> {
     let plan = wipe::prepare_targets(aws, &images, &chosen, false).await?;
     Ok(match policy.stage {
         Stage::Delete => plan,
-        Stage::Disable => disable_instead(plan),
+        stage => earlier_stage(plan, stage),
     })
 }
 
@@ -182,7 +185,7 @@ mod tests {
     }
 
     #[test]
-    fn an_ami_in_use_is_never_pruned_and_disable_touches_no_snapshot() {
+    fn an_ami_in_use_is_never_pruned_and_earlier_stages_touch_no_snapshot() {
         let images = account();
         let chosen = select(&images, &policy(vec![Family::Prefix("gio-node-".into())], 2, Some(90)), NOW);
         let usage = Usage {
@@ -195,7 +198,10 @@ mod tests {
         assert_eq!(plan.count(|a| matches!(a, Action::DeregisterImage { .. })), 2);
         assert_eq!(plan.freed_gib, 16);
 
-        let disabled = disable_instead(plan);
+        let deprecated = earlier_stage(plan.clone(), Stage::Deprecate);
+        assert_eq!(deprecated.count(|a| matches!(a, Action::DeprecateImage { .. })), 2);
+        assert_eq!(deprecated.actions.len(), 3, "no snapshot action: {:?}", deprecated.actions);
+        let disabled = earlier_stage(plan, Stage::Disable);
         let kinds: Vec<(&str, &str)> = disabled
             .actions
             .iter()

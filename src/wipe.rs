@@ -328,6 +328,7 @@ mod tests {
             .map(|a| match a {
                 Action::DeregisterImage { id, .. } => format!("deregister {id}"),
                 Action::DisableImage { id, .. } => format!("disable {id}"),
+                Action::DeprecateImage { id, .. } => format!("deprecate {id}"),
                 Action::DeleteSnapshot { id, size_gib, .. } => format!("delete {id} {size_gib}"),
                 Action::Refuse { id, why } => format!("refuse {id}: {why}"),
                 Action::TerminateInstance { id, .. } => format!("terminate {id}"),

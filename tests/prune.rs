@@ -84,3 +84,22 @@ async fn a_family_is_required_and_tag_filters_are_checked() {
     let out = run(emulator.cli().args(["prune", "--tag", "team"])).failure();
     assert!(out.stderr.contains("KEY=VALUE"), "{}", out.stderr);
 }
+
+#[tokio::test]
+async fn deprecate_flags_the_older_amis_from_now_and_keeps_them_launchable() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let (family, _) = releases(&ec2).await;
+
+    run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--deprecate", "--yes"])).success();
+    let images = ec2.describe_images().image_ids(&family[0]).image_ids(&family[1]).image_ids(&family[2]).send().await.unwrap();
+    let deprecated: Vec<(String, bool)> = family
+        .iter()
+        .map(|id| {
+            let image = images.images().iter().find(|i| i.image_id() == Some(id)).unwrap();
+            (id.clone(), image.deprecation_time().is_some_and(|t| t.starts_with("20")))
+        })
+        .collect();
+    assert_eq!(deprecated, [(family[0].clone(), true), (family[1].clone(), true), (family[2].clone(), false)]);
+    assert_eq!(states(&ec2, &family).await.iter().filter(|(_, s)| s == "available").count(), 3);
+}
