@@ -6,6 +6,8 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself.
                                             CreateImage, terminate; prints the AMI id
     fixtures.py deregister AMI_ID           deregister (its snapshots stay, as in AWS)
     fixtures.py snapshots --count N         N self-owned snapshots of a scratch volume
+    fixtures.py images --count N --prefix P N AMIs named P-1..P-N made like image-builder (2
+                                            snapshots each); prints their ids, one a line
     fixtures.py guest-poweroff              play the guest of the next gio-ami build: wait for
                                             its builder, then stop it, as the guest's own
                                             `shutdown -h now` would (moto runs no user data)
@@ -62,6 +64,11 @@ def guest_poweroff(timeout=120):
     raise SystemExit("no builder instance appeared")
 
 
+def images(count, prefix):
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(image_builder, [f"{prefix}-{n}" for n in range(1, count + 1)]))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -69,9 +76,14 @@ def main():
     commands.add_parser("deregister").add_argument("ami")
     commands.add_parser("snapshots").add_argument("--count", type=int, required=True)
     commands.add_parser("guest-poweroff")
+    images_parser = commands.add_parser("images")
+    images_parser.add_argument("--count", type=int, required=True)
+    images_parser.add_argument("--prefix", required=True)
     args = parser.parse_args()
     if args.command == "image-builder":
         print(image_builder(args.name))
+    elif args.command == "images":
+        print("\n".join(images(args.count, args.prefix)))
     elif args.command == "guest-poweroff":
         guest_poweroff()
     elif args.command == "deregister":

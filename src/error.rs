@@ -164,6 +164,28 @@ pub enum Error {
     #[error("`{input}` is not a tag: write KEY=VALUE (e.g. --tag team=platform); keys starting with `gio-ami:` or `aws:` are reserved")]
     InvalidTag { input: String },
 
+    #[error(
+        "refusing to wipe {0}. Nothing was changed. Stop using it first (or fix the look-up), or \
+         pass --force to wipe anyway; a snapshot another AMI still maps is kept even then."
+    )]
+    InUse(String),
+
+    #[error(
+        "the wipe did not finish: {failed} of {total} steps failed (first: {first}). Re-run the \
+         same command to finish it: what is already gone counts as done."
+    )]
+    Incomplete {
+        failed: usize,
+        total: usize,
+        first: String,
+    },
+
+    #[error("`{0}` is not a tag filter: write KEY=VALUE, e.g. --tag team=platform")]
+    InvalidTagFilter(String),
+
+    #[error("nothing was changed: the wipe was not confirmed. Pass --yes to skip the question.")]
+    NotConfirmed,
+
     #[error("{operation} failed: {code}: {message}")]
     Api {
         operation: &'static str,

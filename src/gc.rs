@@ -76,7 +76,7 @@ pub async fn leftovers(aws: &Aws, build: Option<&str>) -> Result<Leftovers> {
     let (builders, images, snapshots) = futures::try_join!(
         instances,
         inventory::own_images(aws),
-        inventory::own_snapshots_where(aws, Some(filter.clone()))
+        inventory::own_snapshots_matching(aws, Some(filter.clone()))
     )?;
     Ok(Leftovers { builders, images, snapshots })
 }
@@ -206,7 +206,6 @@ pub fn now_epoch() -> i64 {
 mod tests {
     use super::*;
     use crate::inventory::tests::image;
-    use std::collections::BTreeMap;
 
     fn builder(id: &str, build: &str, state: &str, host: &str, pid: u32, deadline: i64) -> Builder {
         Builder {
@@ -220,17 +219,9 @@ mod tests {
     }
 
     fn snapshot(id: &str, build: &str) -> Snapshot {
-        Snapshot {
-            id: id.into(),
-            size_gib: 8,
-            state: "completed".into(),
-            started: None,
-            description: String::new(),
-            owner: "123456789012".into(),
-            volume_id: None,
-            encrypted: false,
-            tags: BTreeMap::from([(tags::BUILD_ID.to_string(), build.to_string())]),
-        }
+        let mut snapshot = inventory::tests::snapshot(id, 8);
+        snapshot.tags.insert(tags::BUILD_ID.to_string(), build.to_string());
+        snapshot
     }
 
     fn build_image(id: &str, build: &str, snapshot: &str, release: bool) -> Image {

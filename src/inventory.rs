@@ -308,12 +308,13 @@ pub async fn image_states(aws: &Aws, ids: &[String]) -> Result<Vec<(String, Stri
 
 /// The account's own snapshots, in the order AWS returns them.
 pub async fn own_snapshots(aws: &Aws) -> Result<Vec<Snapshot>> {
-    own_snapshots_where(aws, None).await
+    own_snapshots_matching(aws, None).await
 }
 
-/// The account's own snapshots that pass `filter`. EC2 filters each page after cutting it, so
-/// a page may come back short or empty: only the absence of a NextToken ends the listing.
-pub async fn own_snapshots_where(aws: &Aws, filter: Option<Filter>) -> Result<Vec<Snapshot>> {
+/// The account's own snapshots that match a filter (e.g. `tag-key`). EC2 filters each page
+/// after cutting it, so a page may come back short or empty: only the absence of a NextToken
+/// ends the listing.
+pub async fn own_snapshots_matching(aws: &Aws, filter: Option<Filter>) -> Result<Vec<Snapshot>> {
     let mut pages = aws
         .ec2()
         .describe_snapshots()
@@ -389,6 +390,20 @@ pub(crate) mod tests {
                     ..Mapping::default()
                 })
                 .collect(),
+            tags: BTreeMap::new(),
+        }
+    }
+
+    pub fn snapshot(id: &str, size_gib: i32) -> Snapshot {
+        Snapshot {
+            id: id.into(),
+            size_gib,
+            state: "completed".into(),
+            started: None,
+            description: String::new(),
+            owner: "123456789012".into(),
+            volume_id: None,
+            encrypted: false,
             tags: BTreeMap::new(),
         }
     }

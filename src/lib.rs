@@ -19,9 +19,12 @@ pub mod lineage;
 pub mod output;
 pub mod plan;
 pub mod provenance;
+pub mod prune;
 pub mod snapshots;
 pub mod spec;
 pub mod tags;
+pub mod usage;
+pub mod wipe;
 pub mod upload;
 pub mod wait;
 

@@ -8,7 +8,12 @@ use gio_ami::image_file::ImageFile;
 use gio_ami::output::{Format, Output, Progress};
 use gio_ami::provenance::Provenance;
 use gio_ami::upload::{Arch, BootMode};
-use gio_ami::{base, blocks, build, disks, download, gc, lineage, plan, snapshots, spec, upload, Aws, AwsOptions};
+use gio_ami::prune::{self, Family, Policy, Stage};
+use gio_ami::{
+    base, blocks, build, disks, download, gc, lineage, plan, snapshots, spec, upload, wipe, Aws,
+    AwsOptions,
+};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -144,6 +149,104 @@ enum Command {
         #[arg(value_name = "AMI_ID")]
         ami: String,
     },
+
+    /// Deregister AMIs and delete the snapshots behind them, never touching one in use.
+    ///
+    /// Prints the plan (each AMI, its snapshots, the GiB freed, every refusal and why), asks on a
+    /// terminal unless --yes, then applies it. An AMI is refused, and nothing is changed, while
+    /// anything uses it: an instance that is not terminated, any version of any launch template,
+    /// an Auto Scaling group (launch template, mixed-instances overrides, launch configuration),
+    /// an EKS managed nodegroup (through its launch template), an SSM parameter holding its id.
+    /// A look-up that fails (say, no eks:ListClusters permission) refuses too. --force wipes
+    /// anyway. A snapshot another AMI still maps is never deleted, even with --force.
+    ///
+    /// Re-running after a failure finishes the job: snapshots are tagged
+    /// gio-ami:wiped-ami:AMI before their AMI is deregistered, and "already gone" counts as done.
+    ///
+    /// Examples:
+    ///   gio-ami wipe ami-0abc… --dry-run              # the plan, nothing changed
+    ///   gio-ami wipe ami-0abc… ami-0def… --yes        # no question (scripts, CI)
+    ///   gio-ami wipe --chain ami-0abc… --yes          # it and every AMI derived from it
+    ///   gio-ami wipe ami-0abc… --output json --yes    # plan and outcome per resource
+    #[command(verbatim_doc_comment)]
+    Wipe(WipeArgs),
+
+    /// Retention per release family: keep the newest N, wipe (or disable) the older rest.
+    ///
+    /// A family is the AMIs whose name starts with a --release-prefix, or that carry a --tag.
+    /// In each, the newest --keep AMIs stay, and of the others those older than --older-than
+    /// go; an AMI any family keeps is kept. What goes passes the same guards as `wipe`: an AMI
+    /// in use is never touched (it is listed, with its users), and a snapshot another AMI maps
+    /// is kept. Earlier lifecycle stages instead of deletion: --deprecate (EnableImageDeprecation
+    /// from now) or --disable (DisableImage: no launches; `aws ec2 enable-image` undoes it).
+    ///
+    /// Examples:
+    ///   gio-ami prune --release-prefix gio-node- --keep 3 --older-than 90d --dry-run
+    ///   gio-ami prune --tag team=platform --keep 5 --yes
+    ///   gio-ami prune --release-prefix gio-node- --older-than 30d --deprecate --yes
+    ///   gio-ami prune --release-prefix gio-node- --older-than 60d --disable --yes
+    #[command(verbatim_doc_comment)]
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+struct PruneArgs {
+    /// How many of the newest AMIs of each family always stay.
+    #[arg(long, default_value_t = 3)]
+    keep: usize,
+
+    /// Only AMIs older than this go (e.g. 90d, 12w, 36h); default: any age.
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    older_than: Option<std::time::Duration>,
+
+    /// A family: the AMIs whose name starts with this (several allowed).
+    #[arg(long, value_name = "PREFIX", required_unless_present = "tags")]
+    release_prefix: Vec<String>,
+
+    /// A family: the AMIs carrying this tag, KEY=VALUE (several allowed).
+    #[arg(long = "tag", id = "tags", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
+
+    /// Disable the AMIs instead of wiping them (their snapshots stay).
+    #[arg(long, conflicts_with = "deprecate")]
+    disable: bool,
+
+    /// Deprecate the AMIs from now instead of wiping them (still launchable by id).
+    #[arg(long)]
+    deprecate: bool,
+
+    /// Print the plan, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+#[derive(Debug, Args)]
+struct WipeArgs {
+    /// AMI ids (ami-…), several allowed.
+    #[arg(value_name = "AMI_ID", required = true)]
+    amis: Vec<String>,
+
+    /// Print the plan, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    yes: bool,
+
+    /// Wipe AMIs that are in use (or whose use could not be checked). Snapshots other AMIs map
+    /// are still kept.
+    #[arg(long)]
+    force: bool,
+
+    /// Also wipe every AMI derived from these (gio-ami:parent-ami tags, any depth); each shared
+    /// snapshot is deleted once, after its last AMI.
+    #[arg(long)]
+    chain: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -390,8 +493,74 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let aws = Aws::connect(&options).await?;
             output.lineage(&lineage::of(&aws, &ami).await?)?;
         }
+        Command::Wipe(args) => {
+            let request = wipe::Request {
+                amis: parse_all::<AmiId>(&args.amis)?,
+                chain: args.chain,
+                force: args.force,
+            };
+            let aws = Aws::connect(&options).await?;
+            let plan = wipe::prepare(&aws, &request).await?;
+            if plan.blocked() {
+                output.wipe_plan(&plan)?;
+                output.wipe_report(&plan, None)?;
+                let refused: Vec<String> = plan.refused_amis().map(|(id, why)| format!("{id}: {why}")).collect();
+                return Err(gio_ami::Error::InUse(refused.join("; ")).into());
+            }
+            execute(&aws, &output, &plan, args.dry_run, args.yes).await?;
+        }
+        Command::Prune(args) => {
+            let mut families: Vec<Family> = args.release_prefix.into_iter().map(Family::Prefix).collect();
+            families.extend(parse_all::<Family>(&args.tags)?);
+            let policy = Policy {
+                families,
+                keep: args.keep,
+                older_than: args.older_than,
+                stage: match (args.disable, args.deprecate) {
+                    (true, _) => Stage::Disable,
+                    (_, true) => Stage::Deprecate,
+                    _ => Stage::Delete,
+                },
+            };
+            let aws = Aws::connect(&options).await?;
+            let plan = prune::prepare(&aws, &policy, gio_ami::gc::now_epoch()).await?;
+            execute(&aws, &output, &plan, args.dry_run, args.yes).await?;
+        }
     }
     Ok(())
+}
+
+/// Prints the plan, asks on a terminal unless --yes, applies it, and fails when a step did.
+async fn execute(aws: &Aws, output: &Output, plan: &wipe::Plan, dry_run: bool, yes: bool) -> anyhow::Result<()> {
+    output.wipe_plan(plan)?;
+    if dry_run || !plan.has_work() {
+        return Ok(output.wipe_report(plan, None)?);
+    }
+    if !yes && std::io::stdin().is_terminal() && !confirm("Go ahead as planned? [y/N] ")? {
+        return Err(gio_ami::Error::NotConfirmed.into());
+    }
+    let outcomes = wipe::apply(aws, plan).await?;
+    tracing::info!(requests = aws.calls(), "plan applied");
+    output.wipe_report(plan, Some(&outcomes))?;
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match &o.status {
+            gio_ami::plan::Status::Failed(why) => Some(format!("{}: {why}", o.action.id())),
+            _ => None,
+        })
+        .collect();
+    match failed.first() {
+        Some(first) => Err(gio_ami::Error::Incomplete { failed: failed.len(), total: outcomes.len(), first: first.clone() }.into()),
+        None => Ok(()),
+    }
+}
+
+/// Asks on the terminal (stderr, so stdout stays the plan); anything but y/yes is a no.
+fn confirm(question: &str) -> std::io::Result<bool> {
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
 /// Parses every argument before any AWS call, so a typo costs nothing.

@@ -1,18 +1,19 @@
 //! Everything the tool prints on stdout: tables for people, JSON for scripts.
 
 use crate::base::Base;
-use crate::download::Downloaded;
-use crate::upload::{Plan as UploadPlan, Uploaded};
 use crate::build::Built;
 use crate::disks::{Plan, Registered};
-use crate::plan::{Action, Outcome, Status};
-use crate::spec::{Loaded, Warning};
+use crate::download::Downloaded;
 use crate::inventory::{Image, Mapping};
 use crate::lineage::Node;
+use crate::plan::{Action, Outcome, Status};
 use crate::snapshots::{AmiSnapshots, Orphan, Origin};
+use crate::spec::{Loaded, Warning};
+use crate::upload::{Plan as UploadPlan, Uploaded};
+use crate::wipe;
 use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
-use serde::Serialize;
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -209,12 +210,6 @@ impl Output {
             }
             let mut table = table(&["ACTION", "RESOURCE", "WHY", "RESULT"]);
             for action in actions {
-                let (verb, why) = match action {
-                    Action::TerminateInstance { why, .. } => ("terminate", why),
-                    Action::DeregisterImage { why, .. } => ("deregister", why),
-                    Action::DeleteSnapshot { why, .. } => ("delete", why),
-                    Action::Refuse { why, .. } => ("keep", why),
-                };
                 let result = match outcomes.iter().find(|o| &o.action == action).map(|o| &o.status) {
                     None if dry_run => "(dry run)".to_string(),
                     None => "-".to_string(),
@@ -223,7 +218,7 @@ impl Output {
                     Some(Status::Refused) => "kept".into(),
                     Some(Status::Failed(e)) => format!("FAILED: {e}"),
                 };
-                table.add_row(vec![verb, action.id(), why.as_str(), result.as_str()]);
+                table.add_row(vec![action.verb(), action.id(), action.why(), result.as_str()]);
             }
             format!("{table}\n")
         })
@@ -288,6 +283,78 @@ impl Output {
                 downloaded.blocks_sparse,
                 downloaded.mib_per_second
             )
+        })
+    }
+
+    /// The wipe plan, for people before anything happens; scripts get it with the outcomes in
+    /// one JSON document from `wipe_report`.
+    pub fn wipe_plan(&self, plan: &wipe::Plan) -> io::Result<()> {
+        if self.format == Format::Json {
+            return Ok(());
+        }
+        let mut table = table(&["ACTION", "RESOURCE", "GiB", "WHY"]);
+        for action in &plan.actions {
+            let (verb, resource, gib, why) = match action {
+                Action::DeregisterImage { id, name, why } => ("deregister", format!("{id} ({name})"), String::new(), why),
+                Action::DisableImage { id, name, why } => ("disable", format!("{id} ({name})"), String::new(), why),
+                Action::DeprecateImage { id, name, why } => ("deprecate", format!("{id} ({name})"), String::new(), why),
+                Action::DeleteSnapshot { id, size_gib, why } => ("delete", id.clone(), size_gib.to_string(), why),
+                Action::Refuse { id, why } if id.starts_with("snap-") => ("keep", id.clone(), String::new(), why),
+                Action::Refuse { id, why } => ("REFUSE", id.clone(), String::new(), why),
+                Action::TerminateInstance { id, why } => ("terminate", id.clone(), String::new(), why),
+            };
+            table.add_row(vec![Cell::new(verb), Cell::new(resource), Cell::new(gib).set_alignment(CellAlignment::Right), Cell::new(why)]);
+        }
+        let mut out = io::stdout().lock();
+        if !plan.actions.is_empty() {
+            writeln!(out, "{table}")?;
+        }
+        for warning in &plan.warnings {
+            writeln!(out, "warning: {warning}")?;
+        }
+        let disable = plan.count(|a| matches!(a, Action::DisableImage { .. }));
+        let deprecate = plan.count(|a| matches!(a, Action::DeprecateImage { .. }));
+        let images = match (disable, deprecate) {
+            (0, 0) => format!("deregister {} AMI(s)", plan.count(|a| matches!(a, Action::DeregisterImage { .. }))),
+            (0, n) => format!("deprecate {n} AMI(s)"),
+            (n, _) => format!("disable {n} AMI(s)"),
+        };
+        writeln!(
+            out,
+            "plan: {images}, delete {} snapshot(s), {} GiB freed.",
+            plan.count(|a| matches!(a, Action::DeleteSnapshot { .. })),
+            plan.freed_gib
+        )
+    }
+
+    /// What the wipe did (`None`: nothing was applied).
+    pub fn wipe_report(&self, plan: &wipe::Plan, outcomes: Option<&[Outcome]>) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Report<'a> {
+            plan: &'a wipe::Plan,
+            applied: bool,
+            outcomes: &'a [Outcome],
+        }
+        let report = Report { plan, applied: outcomes.is_some(), outcomes: outcomes.unwrap_or_default() };
+        self.emit(&report, || match outcomes {
+            None => "nothing was changed.\n".to_string(),
+            Some(outcomes) => {
+                let count = |f: fn(&Status) -> bool| outcomes.iter().filter(|o| f(&o.status)).count();
+                let failed: String = outcomes
+                    .iter()
+                    .filter_map(|o| match &o.status {
+                        Status::Failed(why) => Some(format!("failed: {}: {why}\n", o.action.id())),
+                        _ => None,
+                    })
+                    .collect();
+                format!(
+                    "{failed}done: {} changed, {} already gone, {} kept, {} failed.\n",
+                    count(|s| *s == Status::Done),
+                    count(|s| *s == Status::AlreadyGone),
+                    count(|s| *s == Status::Refused),
+                    count(|s| matches!(s, Status::Failed(_)))
+                )
+            }
         })
     }
 

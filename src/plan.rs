@@ -17,6 +17,12 @@ pub const CONCURRENCY: usize = 8;
 pub enum Action {
     TerminateInstance { id: String, why: String },
     DeregisterImage { id: String, name: String, why: String },
+    /// The first lifecycle stage before deletion: the AMI stays (and can be re-enabled) but
+    /// nothing can launch it.
+    DisableImage { id: String, name: String, why: String },
+    /// The gentlest stage: the AMI is marked deprecated from now (hidden from listings of
+    /// other accounts, still launchable by id).
+    DeprecateImage { id: String, name: String, why: String },
     DeleteSnapshot { id: String, size_gib: i32, why: String },
     /// Something the plan will not touch, and why (in use, shared with another AMI, …).
     Refuse { id: String, why: String },
@@ -27,8 +33,33 @@ impl Action {
         match self {
             Action::TerminateInstance { id, .. }
             | Action::DeregisterImage { id, .. }
+            | Action::DisableImage { id, .. }
+            | Action::DeprecateImage { id, .. }
             | Action::DeleteSnapshot { id, .. }
             | Action::Refuse { id, .. } => id,
+        }
+    }
+
+    /// What the action does, in one word, for tables.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::TerminateInstance { .. } => "terminate",
+            Action::DeregisterImage { .. } => "deregister",
+            Action::DisableImage { .. } => "disable",
+            Action::DeprecateImage { .. } => "deprecate",
+            Action::DeleteSnapshot { .. } => "delete",
+            Action::Refuse { .. } => "keep",
+        }
+    }
+
+    pub fn why(&self) -> &str {
+        match self {
+            Action::TerminateInstance { why, .. }
+            | Action::DeregisterImage { why, .. }
+            | Action::DisableImage { why, .. }
+            | Action::DeprecateImage { why, .. }
+            | Action::DeleteSnapshot { why, .. }
+            | Action::Refuse { why, .. } => why,
         }
     }
 
@@ -37,7 +68,7 @@ impl Action {
     fn stage(&self) -> u8 {
         match self {
             Action::TerminateInstance { .. } => 0,
-            Action::DeregisterImage { .. } => 1,
+            Action::DeregisterImage { .. } | Action::DisableImage { .. } | Action::DeprecateImage { .. } => 1,
             Action::DeleteSnapshot { .. } => 2,
             Action::Refuse { .. } => 3,
         }
@@ -98,6 +129,21 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .await
             .map(drop)
             .map_err(|e| aws.error("DeregisterImage", "ec2", e)),
+        Action::DisableImage { id, .. } => ec2
+            .disable_image()
+            .image_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("DisableImage", "ec2", e)),
+        Action::DeprecateImage { id, .. } => ec2
+            .enable_image_deprecation()
+            .image_id(id)
+            .deprecate_at(std::time::SystemTime::now().into())
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("EnableImageDeprecation", "ec2", e)),
         Action::DeleteSnapshot { id, .. } => ec2
             .delete_snapshot()
             .snapshot_id(id)

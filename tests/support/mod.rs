@@ -191,10 +191,16 @@ impl Run {
 
 /// A root AMI of our own, registered from a snapshot: the starting point of most stories.
 pub async fn register_root_image(ec2: &aws_sdk_ec2::Client, name: &str) -> String {
+    let snapshot = new_snapshot(ec2, 8, &format!("root of {name}")).await;
+    register_image(ec2, name, &[("/dev/xvda", &snapshot, 8)]).await
+}
+
+/// A snapshot of a fresh gp3 volume of `size` GiB (the volume is deleted again).
+pub async fn new_snapshot(ec2: &aws_sdk_ec2::Client, size: i32, description: &str) -> String {
     let volume = ec2
         .create_volume()
         .availability_zone(format!("{REGION}a"))
-        .size(8)
+        .size(size)
         .volume_type(VolumeType::Gp3)
         .send()
         .await
@@ -202,23 +208,27 @@ pub async fn register_root_image(ec2: &aws_sdk_ec2::Client, name: &str) -> Strin
     let snapshot = ec2
         .create_snapshot()
         .volume_id(volume.volume_id().unwrap())
-        .description(format!("root of {name}"))
+        .description(description)
         .send()
         .await
         .unwrap();
     ec2.delete_volume().volume_id(volume.volume_id().unwrap()).send().await.unwrap();
-    let image = ec2
+    snapshot.snapshot_id().unwrap().to_string()
+}
+
+/// An x86_64 HVM AMI booting from /dev/xvda with these (device, snapshot, GiB) mappings.
+pub async fn register_image(ec2: &aws_sdk_ec2::Client, name: &str, mappings: &[(&str, &str, i32)]) -> String {
+    let mut request = ec2
         .register_image()
         .name(name)
         .root_device_name("/dev/xvda")
         .architecture(aws_sdk_ec2::types::ArchitectureValues::X8664)
         .virtualization_type("hvm")
-        .ena_support(true)
-        .block_device_mappings(ebs_mapping("/dev/xvda", Some(snapshot.snapshot_id().unwrap()), 8))
-        .send()
-        .await
-        .unwrap();
-    image.image_id().unwrap().to_string()
+        .ena_support(true);
+    for (device, snapshot, size) in mappings {
+        request = request.block_device_mappings(ebs_mapping(device, Some(snapshot), *size));
+    }
+    request.send().await.unwrap().image_id().unwrap().to_string()
 }
 
 pub fn ebs_mapping(device: &str, snapshot: Option<&str>, size: i32) -> BlockDeviceMapping {

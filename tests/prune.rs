@@ -1,0 +1,105 @@
+//! `prune`: per release family, the newest N stay, the rest go (or are disabled), and an AMI in
+//! use is never touched.
+
+mod support;
+
+use aws_sdk_ec2::types::Filter;
+use std::time::Duration;
+use support::{run, Emulator, REGION};
+
+/// Three releases of one family, oldest first, a second apart (AMI creation times have
+/// one-second resolution), and one of another family.
+async fn releases(ec2: &aws_sdk_ec2::Client) -> (Vec<String>, String) {
+    let mut family = Vec::new();
+    for n in 1..=3 {
+        family.push(support::register_root_image(ec2, &format!("gio-node-{n}")).await);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    (family, support::register_root_image(ec2, "other-1").await)
+}
+
+/// (id, state) of each of these AMIs that still exists.
+async fn states(ec2: &aws_sdk_ec2::Client, amis: &[String]) -> Vec<(String, String)> {
+    let images = ec2
+        .describe_images()
+        .owners("self")
+        .include_disabled(true)
+        .filters(Filter::builder().name("image-id").set_values(Some(amis.to_vec())).build())
+        .send()
+        .await
+        .unwrap();
+    let mut found: Vec<(String, String)> = images
+        .images()
+        .iter()
+        .map(|i| (i.image_id().unwrap().to_string(), i.state().unwrap().as_str().to_string()))
+        .collect();
+    found.sort_by_key(|(id, _)| amis.iter().position(|a| a == id));
+    found
+}
+
+#[tokio::test]
+async fn keeps_the_newest_and_any_ami_in_use_and_wipes_the_rest() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let (family, other) = releases(&ec2).await;
+    let ssm = aws_sdk_ssm::Client::new(&emulator.config(REGION).await);
+    ssm.put_parameter().name("/gio/eks/prod/node-ami").value(&family[0]).r#type(aws_sdk_ssm::types::ParameterType::String).send().await.unwrap();
+
+    let dry = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--dry-run"])).success();
+    assert!(dry.stdout.contains("SSM parameter /gio/eks/prod/node-ami"), "{}", dry.stdout);
+    assert_eq!(states(&ec2, &family).await.len(), 3, "a dry run changes nothing");
+
+    run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--yes"])).success();
+    let left: Vec<String> = states(&ec2, &family).await.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(left, [family[0].clone(), family[2].clone()], "the oldest is in use, the newest is kept");
+    assert_eq!(states(&ec2, std::slice::from_ref(&other)).await.len(), 1, "another family is not counted");
+}
+
+#[tokio::test]
+async fn disable_is_a_first_stage_that_keeps_the_amis() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let (family, _) = releases(&ec2).await;
+
+    run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "2", "--disable", "--yes"])).success();
+    assert_eq!(
+        states(&ec2, &family).await,
+        [
+            (family[0].clone(), "disabled".to_string()),
+            (family[1].clone(), "available".to_string()),
+            (family[2].clone(), "available".to_string()),
+        ]
+    );
+    // Again: nothing left to disable.
+    let again = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "2", "--disable", "--yes"])).success();
+    assert!(again.stdout.contains("nothing was changed"), "{}", again.stdout);
+}
+
+#[tokio::test]
+async fn a_family_is_required_and_tag_filters_are_checked() {
+    let emulator = Emulator::start();
+    let out = run(emulator.cli().args(["prune", "--keep", "1"]));
+    assert_eq!(out.status.code(), Some(2), "clap's usage error: {}", out.stderr);
+    assert!(out.stderr.contains("--release-prefix"), "{}", out.stderr);
+    let out = run(emulator.cli().args(["prune", "--tag", "team"])).failure();
+    assert!(out.stderr.contains("KEY=VALUE"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn deprecate_flags_the_older_amis_from_now_and_keeps_them_launchable() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let (family, _) = releases(&ec2).await;
+
+    run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--deprecate", "--yes"])).success();
+    let images = ec2.describe_images().image_ids(&family[0]).image_ids(&family[1]).image_ids(&family[2]).send().await.unwrap();
+    let deprecated: Vec<(String, bool)> = family
+        .iter()
+        .map(|id| {
+            let image = images.images().iter().find(|i| i.image_id() == Some(id)).unwrap();
+            (id.clone(), image.deprecation_time().is_some_and(|t| t.starts_with("20")))
+        })
+        .collect();
+    assert_eq!(deprecated, [(family[0].clone(), true), (family[1].clone(), true), (family[2].clone(), false)]);
+    assert_eq!(states(&ec2, &family).await.iter().filter(|(_, s)| s == "available").count(), 3);
+}
