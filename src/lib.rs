@@ -3,6 +3,7 @@
 //! One module per capability; the binary in `main.rs` only parses arguments and wires these
 //! together. Nothing here prints except `output`.
 
+pub mod adoption;
 pub mod aws;
 pub mod base;
 pub mod build;
@@ -14,6 +15,7 @@ pub mod ids;
 pub mod inventory;
 pub mod lineage;
 pub mod output;
+pub mod packer;
 pub mod plan;
 pub mod provenance;
 pub mod snapshots;
