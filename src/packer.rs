@@ -156,12 +156,13 @@ impl Dialect {
         }
     }
 
-    /// A timestamp alone collides when two builds start in the same second; a piece of a
-    /// fresh UUID does not.
+    /// A timestamp alone collides when two builds start in the same second; the random last
+    /// group of a fresh UUID does not (Packer's `uuid` starts with the time, so the first
+    /// group collides too).
     fn unique(&self) -> &'static str {
         match self.0 {
-            TemplateFormat::Json => "{{timestamp}}-{{split uuid \"-\" 0}}",
-            TemplateFormat::Hcl => "${formatdate(\"YYYYMMDDhhmmss\", timestamp())}-${split(\"-\", uuidv4())[0]}",
+            TemplateFormat::Json => "{{timestamp}}-{{split uuid \"-\" 4}}",
+            TemplateFormat::Hcl => "${formatdate(\"YYYYMMDDhhmmss\", timestamp())}-${split(\"-\", uuidv4())[4]}",
         }
     }
 
@@ -438,10 +439,50 @@ fn hcl_value(value: &Value) -> String {
     }
 }
 
-/// JSON's string escapes are HCL's (`\"`, `\\`, `\n`, `\uNNNN`); interpolations were already
-/// spelled (or escaped) by the dialect.
+/// A quoted HCL string. Literal text takes JSON's escapes (`\"`, `\\`, `\n`, `\uNNNN`, the same
+/// in HCL); a `${…}` interpolation the dialect wrote is an expression and is copied as is
+/// (user text had its `${` escaped to `$${` by the dialect).
 fn hcl_string(text: &str) -> String {
-    serde_json::to_string(text).expect("strings serialize")
+    let mut out = String::from("\"");
+    let mut rest = text;
+    while !rest.is_empty() {
+        let literal_end = interpolation_start(rest).unwrap_or(rest.len());
+        let literal = serde_json::to_string(&rest[..literal_end]).expect("strings serialize");
+        out.push_str(&literal[1..literal.len() - 1]);
+        rest = &rest[literal_end..];
+        if rest.is_empty() {
+            break;
+        }
+        let mut depth = 0;
+        let end = rest
+            .char_indices()
+            .find_map(|(i, c)| {
+                depth += match c {
+                    '{' => 1,
+                    '}' => -1,
+                    _ => 0,
+                };
+                (c == '}' && depth == 0).then_some(i + 1)
+            })
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..end]);
+        rest = &rest[end..];
+    }
+    out.push('"');
+    out
+}
+
+/// Where the first `${` that is not the escaped `$${` starts.
+fn interpolation_start(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = text[from..].find("${").map(|i| i + from) {
+        if i > 0 && text.as_bytes()[i - 1] == b'$' {
+            from = i + 2;
+        } else {
+            return Some(i);
+        }
+    }
+    None
 }
 
 /// What Packer's `-machine-readable` output says, line by line.
@@ -739,6 +780,7 @@ mod tests {
         assert_eq!(t["builders"][0]["ami_description"], "node ${x} {{\"{{\"}}y}}");
         let hcl = render(&spec, &Target::offline(&spec, None, None), TemplateFormat::Hcl).unwrap();
         assert!(hcl.contains("node $${x}"), "{hcl}");
+        assert_eq!(hcl_string("a\"${f(\"b\")}$${c}"), "\"a\\\"${f(\"b\")}$${c}\"");
     }
 
     #[test]
