@@ -185,7 +185,7 @@ mod tests {
         img.tags.insert(tags::AUTHOR.into(), "Grace".into());
         let request = Request { ami: "ami-11111111".parse().unwrap(), built_at: None };
         let metadata = Metadata { contact: Some("ops@example.org".into()), ..Metadata::default() };
-        let adoption = &plan(&[img.clone()], &[request.clone()], &metadata, "Ada")[0];
+        let adoption = &plan(std::slice::from_ref(&img), std::slice::from_ref(&request), &metadata, "Ada")[0];
         assert_eq!(adoption.tags.get(tags::RELEASE).map(String::as_str), Some("packer-node-1"));
         assert_eq!(adoption.tags.get(tags::CREATED_AT).map(String::as_str), Some("2026-01-02T03:04:05.000Z"));
         assert_eq!(adoption.tags.get(tags::CONTACT).map(String::as_str), Some("ops@example.org"));

@@ -62,10 +62,8 @@ pub async fn build(aws: &Aws, loaded: &Loaded, progress: &Progress) -> Result<Bu
     let mut run = Run {
         aws,
         loaded,
-        progress,
         build_id: build_id.clone(),
-        phases: Vec::new(),
-        current: None,
+        phases: Phases::new(aws, progress),
     };
     let outcome = tokio::select! {
         built = run.steps() => built,
@@ -131,30 +129,53 @@ pub fn new_build_id() -> String {
     format!("b{:x}{:05x}", now.as_millis(), std::process::id() & 0xfffff)
 }
 
-struct Run<'a> {
+/// Shows each phase of a build and records how long it took and how many API requests it made.
+pub struct Phases<'a> {
     aws: &'a Aws,
-    loaded: &'a Loaded,
     progress: &'a Progress,
-    build_id: String,
-    phases: Vec<PhaseReport>,
+    done: Vec<PhaseReport>,
     current: Option<(String, Instant, usize)>,
 }
 
-impl Run<'_> {
-    fn phase(&mut self, name: &str) {
-        self.end_phase();
+impl<'a> Phases<'a> {
+    pub fn new(aws: &'a Aws, progress: &'a Progress) -> Self {
+        Phases { aws, progress, done: Vec::new(), current: None }
+    }
+
+    /// Ends the current phase, if any, and starts this one.
+    pub fn start(&mut self, name: &str) {
+        self.end();
         self.progress.phase(name);
         self.current = Some((name.to_string(), Instant::now(), self.aws.calls()));
     }
 
-    fn end_phase(&mut self) {
+    fn end(&mut self) {
         if let Some((phase, started, calls)) = self.current.take() {
-            self.phases.push(PhaseReport {
+            self.done.push(PhaseReport {
                 phase,
                 seconds: started.elapsed().as_secs_f64(),
                 api_calls: self.aws.calls() - calls,
             });
         }
+    }
+
+    /// Ends the current phase and hands over the records.
+    pub fn finish(&mut self) -> Vec<PhaseReport> {
+        self.end();
+        std::mem::take(&mut self.done)
+    }
+}
+
+struct Run<'a> {
+    aws: &'a Aws,
+    loaded: &'a Loaded,
+    build_id: String,
+    phases: Phases<'a>,
+}
+
+impl Run<'_> {
+    fn phase(&mut self, name: &str) {
+        self.phases.start(name);
     }
 
     async fn steps(&mut self) -> Result<Built> {
@@ -211,7 +232,6 @@ impl Run<'_> {
         if !plan::succeeded(&outcomes) {
             tracing::warn!("{}", cleanup_summary(&outcomes));
         }
-        self.end_phase();
         Ok(Built {
             ami,
             name,
@@ -220,7 +240,7 @@ impl Run<'_> {
             base_name: base.image.name,
             build_id: self.build_id.clone(),
             snapshots,
-            phases: std::mem::take(&mut self.phases),
+            phases: self.phases.finish(),
         })
     }
 

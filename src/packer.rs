@@ -4,7 +4,7 @@
 
 use crate::aws::Aws;
 use crate::base::Base;
-use crate::build::{self, Built, PhaseReport};
+use crate::build::{self, Built};
 use crate::disk::{Disk, VolumeType};
 use crate::error::{Error, Result};
 use crate::gc;
@@ -17,7 +17,6 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Owner of the EKS-optimized AMIs in the commercial regions (the account `aws ssm` parameters
@@ -304,17 +303,7 @@ fn mappings(spec: &spec::Spec, root_device: &str) -> (Vec<Value>, Vec<Value>) {
     let mut disks: Vec<Disk> = Vec::new();
     if let Some(size) = spec.build.root_size_gib {
         // Built here, not parsed: the `--disk` syntax refuses root devices on purpose.
-        disks.push(Disk {
-            device: root_device.to_string(),
-            size_gib: Some(size),
-            volume_type: VolumeType::Gp3,
-            iops: None,
-            throughput: None,
-            encrypted: false,
-            kms_key_id: None,
-            delete_on_termination: true,
-            snapshot_id: None,
-        });
+        disks.push(Disk { size_gib: Some(size), ..Disk::new(root_device) });
     }
     disks.extend(spec.disks());
     let launch = disks.iter().map(|disk| mapping(disk, true)).collect();
@@ -541,8 +530,9 @@ fn strip_builder(text: &str) -> &str {
 /// and its snapshots as the native engine does.
 pub async fn build(aws: &Aws, loaded: &Loaded, progress: &Progress) -> Result<Built> {
     let build_id = build::new_build_id();
-    let mut clock = Clock { aws, phases: Vec::new(), current: None };
-    clock.phase(progress, "resolving the base AMI");
+    // gio-ami's own phases; Packer's API requests are its own and not counted.
+    let mut phases = build::Phases::new(aws, progress);
+    phases.start("resolving the base AMI");
     let base = build::resolve_base(aws, &loaded.spec).await?;
     let provenance = Provenance::current(aws).await;
     let name = build::unique_name(aws, loaded, &provenance).await?;
@@ -558,21 +548,20 @@ pub async fn build(aws: &Aws, loaded: &Loaded, progress: &Progress) -> Result<Bu
     let write = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("template.json"), template));
     write.map_err(|e| Error::Packer { message: format!("cannot write the template in {} ({e})", dir.display()) })?;
 
-    clock.phase(progress, &format!("packer build of {name} from {} ({})", base.image.id, base.image.name));
+    phases.start(&format!("packer build of {name} from {} ({})", base.image.id, base.image.name));
     let vars = [("ami_name", name.clone()), ("author", provenance.author.clone())];
     let ran = run(aws, &dir, &vars, progress, &build_id).await;
     // The template and manifest are only useful to this run; a failure's cause is in the error.
     let _ = std::fs::remove_dir_all(&dir);
     let ami = ran?;
 
-    clock.phase(progress, "tagging the release");
+    phases.start("tagging the release");
     let image = inventory::any_images_by_id(aws, std::slice::from_ref(&ami)).await?.into_iter().next();
     let image = image.ok_or_else(|| Error::AmiNotFound { ids: vec![ami.clone()], region: aws.region().to_string() })?;
     let snapshots: Vec<String> = image.snapshot_ids().map(str::to_string).collect();
     let mut release = build::image_tags(&loaded.spec, &build_id, &base, &provenance);
     release.insert(tags::RELEASE.into(), name.clone());
     build::tag_image(aws, &ami, &snapshots, &release).await?;
-    clock.end();
     Ok(Built {
         ami,
         name,
@@ -581,29 +570,8 @@ pub async fn build(aws: &Aws, loaded: &Loaded, progress: &Progress) -> Result<Bu
         base_name: base.image.name,
         build_id,
         snapshots,
-        phases: clock.phases,
+        phases: phases.finish(),
     })
-}
-
-/// Times gio-ami's own phases for the closing figures (Packer's API calls are its own).
-struct Clock<'a> {
-    aws: &'a Aws,
-    phases: Vec<PhaseReport>,
-    current: Option<(String, Instant, usize)>,
-}
-
-impl Clock<'_> {
-    fn phase(&mut self, progress: &Progress, name: &str) {
-        self.end();
-        progress.phase(name);
-        self.current = Some((name.to_string(), Instant::now(), self.aws.calls()));
-    }
-
-    fn end(&mut self) {
-        if let Some((phase, started, calls)) = self.current.take() {
-            self.phases.push(PhaseReport { phase, seconds: started.elapsed().as_secs_f64(), api_calls: self.aws.calls() - calls });
-        }
-    }
 }
 
 /// Runs `packer build` in `dir` and returns the AMI id. On Ctrl-C or SIGTERM, Packer gets

@@ -36,8 +36,9 @@ fn spec_dir(name: &str, text: &str) -> PathBuf {
     dir
 }
 
-/// `packer` with the environment of a user pointing at this emulator.
-fn packer(emulator: &Emulator, dir: &Path) -> Command {
+/// `packer` with the credentials and region of a user of the emulator (the rendered template
+/// names the endpoint itself).
+fn packer(dir: &Path) -> Command {
     let mut command = Command::new("packer");
     command
         .current_dir(dir)
@@ -46,7 +47,6 @@ fn packer(emulator: &Emulator, dir: &Path) -> Command {
         .env("AWS_REGION", REGION)
         .env("CHECKPOINT_DISABLE", "1")
         .env_remove("AWS_PROFILE");
-    let _ = emulator;
     command
 }
 
@@ -124,8 +124,8 @@ async fn a_rendered_hcl_template_validates_builds_with_packer_and_its_manifest_i
     let rendered = run(emulator.cli().current_dir(&dir).args(["packer", "render", "--format", "hcl", "-o", "out"])).success();
     assert_eq!(rendered.stdout.trim(), "out/template.pkr.hcl");
     let out = dir.join("out");
-    succeeds(packer(&emulator, &out).args(["validate", "template.pkr.hcl"]));
-    let log = succeeds(packer(&emulator, &out).args(["build", "-machine-readable", "template.pkr.hcl"]));
+    succeeds(packer(&out).args(["validate", "template.pkr.hcl"]));
+    let log = succeeds(packer(&out).args(["build", "-machine-readable", "template.pkr.hcl"]));
     let artifact = log.lines().find(|l| l.contains(",artifact,0,id,")).expect("an artifact line");
     assert!(artifact.contains(",amazon-ebs.gio-ami,artifact,0,id,eu-west-1:ami-"), "{artifact}");
     let ami = artifact.rsplit(':').next().unwrap();
@@ -171,10 +171,10 @@ async fn a_json_template_builds_with_plain_packer_build() {
     let dir = spec_dir("json", &format!("{SPEC}{EXTRA_DISK}"));
     run(emulator.cli().current_dir(&dir).args(["packer", "render", "-o", "out"])).success();
     let out = dir.join("out");
-    succeeds(packer(&emulator, &out).args(["validate", "template.json"]));
+    succeeds(packer(&out).args(["validate", "template.json"]));
     // Two builds in the same second must not collide on the AMI name.
-    let first = packer(&emulator, &out).args(["build", "-machine-readable", "template.json"]).spawn().unwrap();
-    let second = succeeds(packer(&emulator, &out).args(["build", "-machine-readable", "-var", "instance_type=t3.xlarge", "template.json"]));
+    let first = packer(&out).args(["build", "-machine-readable", "template.json"]).spawn().unwrap();
+    let second = succeeds(packer(&out).args(["build", "-machine-readable", "-var", "instance_type=t3.xlarge", "template.json"]));
     assert!(first.wait_with_output().unwrap().status.success());
     assert!(second.contains(",amazon-ebs,artifact,0,id,eu-west-1:ami-"), "{second}");
     let ec2 = emulator.ec2().await;
