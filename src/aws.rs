@@ -178,6 +178,16 @@ impl Aws {
             .map_err(|e| self.error("GetCallerIdentity", "sts", e))
     }
 
+    /// The endpoint every call goes to when it is not AWS's own (AWS_ENDPOINT_URL: an emulator).
+    pub fn endpoint_url(&self) -> Option<&str> {
+        self.config.endpoint_url()
+    }
+
+    /// The named profile in use, for tools gio-ami runs with the same credentials.
+    pub fn profile(&self) -> Option<&str> {
+        self.profile.as_deref()
+    }
+
     /// Turns an SDK failure into an error that names the endpoint and the fix.
     pub fn error<E, R>(&self, operation: &'static str, service: &str, err: SdkError<E, R>) -> Error
     where

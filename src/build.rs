@@ -60,10 +60,8 @@ pub async fn build(aws: &Aws, loaded: &Loaded, progress: &Progress) -> Result<Bu
     let mut run = Run {
         aws,
         loaded,
-        progress,
         build_id: build_id.clone(),
-        phases: Vec::new(),
-        current: None,
+        phases: Phases::new(aws, progress),
     };
     let outcome = tokio::select! {
         built = run.steps() => built,
@@ -113,37 +111,60 @@ fn cleanup_summary(outcomes: &[plan::Outcome]) -> String {
 }
 
 /// Unique per run and short enough for a ClientToken (64 characters at most).
-fn new_build_id() -> String {
+pub fn new_build_id() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     format!("b{:x}{:05x}", now.as_millis(), std::process::id() & 0xfffff)
 }
 
-struct Run<'a> {
+/// Shows each phase of a build and records how long it took and how many API requests it made.
+pub struct Phases<'a> {
     aws: &'a Aws,
-    loaded: &'a Loaded,
     progress: &'a Progress,
-    build_id: String,
-    phases: Vec<PhaseReport>,
+    done: Vec<PhaseReport>,
     current: Option<(String, Instant, usize)>,
 }
 
-impl Run<'_> {
-    fn phase(&mut self, name: &str) {
-        self.end_phase();
+impl<'a> Phases<'a> {
+    pub fn new(aws: &'a Aws, progress: &'a Progress) -> Self {
+        Phases { aws, progress, done: Vec::new(), current: None }
+    }
+
+    /// Ends the current phase, if any, and starts this one.
+    pub fn start(&mut self, name: &str) {
+        self.end();
         self.progress.phase(name);
         self.current = Some((name.to_string(), Instant::now(), self.aws.calls()));
     }
 
-    fn end_phase(&mut self) {
+    fn end(&mut self) {
         if let Some((phase, started, calls)) = self.current.take() {
-            self.phases.push(PhaseReport {
+            self.done.push(PhaseReport {
                 phase,
                 seconds: started.elapsed().as_secs_f64(),
                 api_calls: self.aws.calls() - calls,
             });
         }
+    }
+
+    /// Ends the current phase and hands over the records.
+    pub fn finish(&mut self) -> Vec<PhaseReport> {
+        self.end();
+        std::mem::take(&mut self.done)
+    }
+}
+
+struct Run<'a> {
+    aws: &'a Aws,
+    loaded: &'a Loaded,
+    build_id: String,
+    phases: Phases<'a>,
+}
+
+impl Run<'_> {
+    fn phase(&mut self, name: &str) {
+        self.phases.start(name);
     }
 
     async fn steps(&mut self) -> Result<Built> {
@@ -152,7 +173,7 @@ impl Run<'_> {
         self.phase("resolving the base AMI");
         let base = resolve_base(aws, spec).await?;
         let provenance = Provenance::current(aws).await;
-        let name = self.unique_name(&provenance).await?;
+        let name = unique_name(aws, self.loaded, &provenance).await?;
         let user_data = user_data(self.loaded)?;
 
         self.phase(&format!("launching the builder from {} ({})", base.image.id, base.image.name));
@@ -177,23 +198,14 @@ impl Run<'_> {
         };
 
         self.phase(&format!("creating the image {name}"));
-        let image_tags = self.image_tags(&base, &provenance);
+        let image_tags = image_tags(spec, &self.build_id, &base, &provenance);
         let ami = create_image(aws, &instance, &name, spec, &image_tags).await?;
         let image = wait_image(aws, &ami).await?;
 
         self.phase("tagging the release");
         let snapshots: Vec<String> = image.snapshot_ids().map(str::to_string).collect();
-        let mut release = Tags::new();
-        release.insert(tags::RELEASE.into(), name.clone());
-        let mut resources = vec![ami.clone()];
-        resources.extend(snapshots.iter().cloned());
-        aws.ec2()
-            .create_tags()
-            .set_resources(Some(resources))
-            .set_tags(Some(tags::to_sdk(&release)))
-            .send()
-            .await
-            .map_err(|e| aws.error("CreateTags", "ec2", e))?;
+        let release = Tags::from([(tags::RELEASE.to_string(), name.clone())]);
+        tag_image(aws, &ami, &snapshots, &release).await?;
 
         self.phase("removing the builder and pre-snapshots");
         let mut transient = vec![Action::TerminateInstance {
@@ -209,7 +221,6 @@ impl Run<'_> {
         if !plan::succeeded(&outcomes) {
             tracing::warn!("{}", cleanup_summary(&outcomes));
         }
-        self.end_phase();
         Ok(Built {
             ami,
             name,
@@ -218,70 +229,18 @@ impl Run<'_> {
             base_name: base.image.name,
             build_id: self.build_id.clone(),
             snapshots,
-            phases: std::mem::take(&mut self.phases),
+            phases: self.phases.finish(),
         })
-    }
-
-    /// `{n}` counts builds of the same name pattern, so two builds a day get -1 and -2.
-    async fn unique_name(&self, provenance: &Provenance) -> Result<String> {
-        let spec = &self.loaded.spec;
-        let date: String = provenance.created_at[..10].replace('-', "");
-        let sha = git_sha(self.loaded.path.parent().unwrap_or(Path::new(".")));
-        let fill = |n: &str| spec::render_name(spec.image.name.get_ref(), spec.kubernetes(), &date, sha.as_deref(), n);
-        if !spec.image.name.get_ref().contains("{n}") {
-            let name = fill("");
-            return match inventory::own_images_named(self.aws, &name).await?.first() {
-                Some(existing) => Err(Error::NameTaken { name, id: existing.id.clone() }),
-                None => Ok(name),
-            };
-        }
-        // One call: every name of this pattern (DescribeImages filters take `*` wildcards).
-        let taken = inventory::own_images_named(self.aws, &fill("*")).await?;
-        let sentinel = fill("\u{0}");
-        let (prefix, suffix) = sentinel.split_once('\u{0}').expect("the template has {n}");
-        let highest = taken
-            .iter()
-            .filter_map(|i| i.name.strip_prefix(prefix)?.strip_suffix(suffix)?.parse::<u32>().ok())
-            .max()
-            .unwrap_or(0);
-        Ok(format!("{prefix}{}{suffix}", highest + 1))
     }
 
     fn build_tags(&self) -> Tags {
         Tags::from([(tags::BUILD_ID.to_string(), self.build_id.clone())])
     }
 
-    fn image_tags(&self, base: &Base, provenance: &Provenance) -> Tags {
-        let spec = &self.loaded.spec;
-        let mut t: Tags = spec.image.tags.clone();
-        t.extend(self.build_tags());
-        t.insert(tags::CREATED_AT.into(), provenance.created_at.clone());
-        t.insert(tags::AUTHOR.into(), provenance.author.clone());
-        t.insert(tags::BASE_AMI.into(), base.image.id.clone());
-        if let Some(contact) = &spec.image.contact {
-            t.insert(tags::CONTACT.into(), contact.clone());
-        }
-        if let Some(description) = &spec.image.description {
-            t.insert(tags::DESCRIPTION.into(), description.clone());
-        }
-        if let Some(k8s) = spec.kubernetes() {
-            t.insert(tags::KUBERNETES.into(), k8s.to_string());
-        }
-        if let Some(family) = &spec.base.family {
-            t.insert(tags::FAMILY.into(), family.get_ref().clone());
-        }
-        t
-    }
-
     async fn launch(&self, base: &Base, name: &str, user_data: &str) -> Result<String> {
         let spec = &self.loaded.spec;
         let build = &spec.build;
-        let deadline = gc::now_epoch() + (spec.timeout() + IMAGE_TIMEOUT + DEADLINE_MARGIN).as_secs() as i64;
-        let mut t = self.build_tags();
-        t.insert("Name".into(), format!("gio-ami builder: {name}"));
-        t.insert(tags::BUILD_HOST.into(), gc::this_host());
-        t.insert(tags::BUILD_PID.into(), std::process::id().to_string());
-        t.insert(tags::BUILD_DEADLINE.into(), deadline.to_string());
+        let t = builder_tags(&self.build_id, &format!("gio-ami builder: {name}"), spec);
         let mut mappings: Vec<BlockDeviceMapping> = Vec::new();
         if let (Some(size), Some(root)) = (build.root_size_gib, &base.image.root_device) {
             mappings.push(
@@ -369,7 +328,87 @@ impl Run<'_> {
     }
 }
 
-async fn resolve_base(aws: &Aws, spec: &spec::Spec) -> Result<Base> {
+/// `{n}` counts builds of the same name pattern, so two builds a day get -1 and -2.
+pub async fn unique_name(aws: &Aws, loaded: &Loaded, provenance: &Provenance) -> Result<String> {
+    let spec = &loaded.spec;
+    let date: String = provenance.created_at[..10].replace('-', "");
+    let sha = git_sha(loaded.path.parent().unwrap_or(Path::new(".")));
+    let fill = |n: &str| spec::render_name(spec.image.name.get_ref(), spec.kubernetes(), &date, sha.as_deref(), n);
+    if !spec.image.name.get_ref().contains("{n}") {
+        let name = fill("");
+        return match inventory::own_images_named(aws, &name).await?.first() {
+            Some(existing) => Err(Error::NameTaken { name, id: existing.id.clone() }),
+            None => Ok(name),
+        };
+    }
+    // One call: every name of this pattern (DescribeImages filters take `*` wildcards).
+    let taken = inventory::own_images_named(aws, &fill("*")).await?;
+    let sentinel = fill("\u{0}");
+    let (prefix, suffix) = sentinel.split_once('\u{0}').expect("the template has {n}");
+    let highest = taken
+        .iter()
+        .filter_map(|i| i.name.strip_prefix(prefix)?.strip_suffix(suffix)?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    Ok(format!("{prefix}{}{suffix}", highest + 1))
+}
+
+/// A builder instance's tags: its build id, and where and until when the build runs, so `gc`
+/// tells a live build from a dead one, whichever engine launched it.
+pub fn builder_tags(build_id: &str, label: &str, spec: &spec::Spec) -> Tags {
+    let deadline = gc::now_epoch() + (spec.timeout() + IMAGE_TIMEOUT + DEADLINE_MARGIN).as_secs() as i64;
+    Tags::from([
+        (tags::BUILD_ID.to_string(), build_id.to_string()),
+        ("Name".to_string(), label.to_string()),
+        (tags::BUILD_HOST.to_string(), gc::this_host()),
+        (tags::BUILD_PID.to_string(), std::process::id().to_string()),
+        (tags::BUILD_DEADLINE.to_string(), deadline.to_string()),
+    ])
+}
+
+/// What a release AMI and its snapshots carry (DESIGN §3), whichever engine made them.
+pub fn image_tags(spec: &spec::Spec, build_id: &str, base: &Base, provenance: &Provenance) -> Tags {
+    let mut t = spec_tags(spec);
+    t.insert(tags::BUILD_ID.into(), build_id.to_string());
+    t.insert(tags::CREATED_AT.into(), provenance.created_at.clone());
+    t.insert(tags::AUTHOR.into(), provenance.author.clone());
+    t.insert(tags::BASE_AMI.into(), base.image.id.clone());
+    t
+}
+
+/// The tags the spec alone decides: known before any build, so a rendered template carries them.
+pub fn spec_tags(spec: &spec::Spec) -> Tags {
+    let mut t: Tags = spec.image.tags.clone();
+    if let Some(contact) = &spec.image.contact {
+        t.insert(tags::CONTACT.into(), contact.clone());
+    }
+    if let Some(description) = &spec.image.description {
+        t.insert(tags::DESCRIPTION.into(), description.clone());
+    }
+    if let Some(k8s) = spec.kubernetes() {
+        t.insert(tags::KUBERNETES.into(), k8s.to_string());
+    }
+    if let Some(family) = &spec.base.family {
+        t.insert(tags::FAMILY.into(), family.get_ref().clone());
+    }
+    t
+}
+
+/// Tags an AMI and its snapshots in one call.
+pub async fn tag_image(aws: &Aws, ami: &str, snapshots: &[String], tags: &Tags) -> Result<()> {
+    let mut resources = vec![ami.to_string()];
+    resources.extend(snapshots.iter().cloned());
+    aws.ec2()
+        .create_tags()
+        .set_resources(Some(resources))
+        .set_tags(Some(tags::to_sdk(tags)))
+        .send()
+        .await
+        .map_err(|e| aws.error("CreateTags", "ec2", e))?;
+    Ok(())
+}
+
+pub async fn resolve_base(aws: &Aws, spec: &spec::Spec) -> Result<Base> {
     match &spec.base.ami {
         Some(ami) => base::explicit(aws, ami.get_ref()).await,
         None => {
@@ -580,7 +619,7 @@ async fn wait_image(aws: &Aws, ami: &str) -> Result<Image> {
     .await
 }
 
-fn git_sha(dir: &Path) -> Option<String> {
+pub fn git_sha(dir: &Path) -> Option<String> {
     let out = std::process::Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .current_dir(dir)

@@ -99,6 +99,23 @@ impl fmt::Display for VolumeType {
     }
 }
 
+impl Disk {
+    /// A disk with every default (gp3, deleted with the instance), to fill in.
+    pub fn new(device: &str) -> Disk {
+        Disk {
+            device: device.to_string(),
+            size_gib: None,
+            volume_type: VolumeType::default(),
+            iops: None,
+            throughput: None,
+            encrypted: false,
+            kms_key_id: None,
+            delete_on_termination: true,
+            snapshot_id: None,
+        }
+    }
+}
+
 /// gp3 throughput range in MiB/s, and the most MiB/s per provisioned IOPS.
 const GP3_THROUGHPUT: (i32, i32) = (125, 2_000);
 const GP3_MIBS_PER_IOPS: f64 = 0.25;
@@ -127,17 +144,7 @@ impl FromStr for Disk {
             .ok_or_else(|| err("no `=` between the device and its size".into()))?;
         let mut parts = rest.split(':');
         let source = parts.next().unwrap_or_default();
-        let mut disk = Disk {
-            device: device.to_string(),
-            size_gib: None,
-            volume_type: VolumeType::default(),
-            iops: None,
-            throughput: None,
-            encrypted: false,
-            kms_key_id: None,
-            delete_on_termination: true,
-            snapshot_id: None,
-        };
+        let mut disk = Disk::new(device);
         if source.starts_with("snap-") {
             disk.snapshot_id = Some(source.to_string());
         } else {

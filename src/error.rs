@@ -185,6 +185,21 @@ pub enum Error {
 
     #[error("nothing was changed: the wipe was not confirmed. Pass --yes to skip the question.")]
     NotConfirmed,
+    #[error(
+        "`packer` is not installed (not found on PATH), and `build --engine packer` runs it. \
+         Install it with `apt-get install packer` (Debian, Ubuntu) or the official release from \
+         https://developer.hashicorp.com/packer/install, or build with `--engine native`."
+    )]
+    PackerMissing,
+
+    #[error("{message}")]
+    Packer { message: String },
+
+    #[error("packer build failed ({status}):\n{errors}\nPacker removes its own builder on failure; `gio-ami gc --dry-run` shows anything left.")]
+    PackerFailed { status: String, errors: String },
+
+    #[error("interrupted by {signal}: packer was stopped; {remains}.")]
+    PackerInterrupted { signal: &'static str, remains: String },
 
     #[error("{operation} failed: {code}: {message}")]
     Api {

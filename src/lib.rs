@@ -3,6 +3,7 @@
 //! One module per capability; the binary in `main.rs` only parses arguments and wires these
 //! together. Nothing here prints except `output`.
 
+pub mod adoption;
 pub mod aws;
 pub mod base;
 pub mod build;
@@ -17,6 +18,7 @@ pub mod image_file;
 pub mod inventory;
 pub mod lineage;
 pub mod output;
+pub mod packer;
 pub mod plan;
 pub mod provenance;
 pub mod prune;

@@ -5,13 +5,14 @@ use clap::{Args, Parser, Subcommand};
 use gio_ami::disk::Disk;
 use gio_ami::ids::{AmiId, SnapshotId};
 use gio_ami::image_file::ImageFile;
-use gio_ami::output::{Format, Output, Progress};
+use gio_ami::output::{Format, Output, Progress, Rendered};
+use gio_ami::packer::{self, TemplateFormat};
 use gio_ami::provenance::Provenance;
-use gio_ami::upload::{Arch, BootMode};
 use gio_ami::prune::{self, Family, Policy, Stage};
+use gio_ami::upload::{Arch, BootMode};
 use gio_ami::{
-    base, blocks, build, disks, download, gc, lineage, plan, snapshots, spec, upload, wipe, Aws,
-    AwsOptions,
+    adoption, base, blocks, build, disks, download, gc, lineage, plan, snapshots, spec, upload,
+    wipe, Aws, AwsOptions,
 };
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -84,15 +85,45 @@ enum Command {
         variant: String,
     },
 
-    /// Build the spec's AMI with the native engine: the builder provisions itself (user data
-    /// or SSM) and powers off; no SSH. Prints the AMI id.
+    /// Build the spec's AMI and print its id.
     ///
-    /// On any error, Ctrl-C or SIGTERM, everything the build created is removed before exit;
-    /// `gio-ami gc` removes what a killed build left.
+    /// The native engine: the builder provisions itself (user data or SSM) and powers off; no
+    /// SSH. On any error, Ctrl-C or SIGTERM, everything the build created is removed before
+    /// exit; `gio-ami gc` removes what a killed build left.
+    ///
+    /// The packer engine (--engine packer, or engine = "packer" in the spec) runs real
+    /// `packer build` on the template `gio-ami packer render` writes, pinned on the resolved
+    /// base; each Packer step is one progress line, its errors are shown with their step, and
+    /// the AMI and its snapshots get the same gio-ami:* tags. Ctrl-C stops packer (it removes
+    /// its own instance) and reports what remains.
+    ///
+    /// Examples:
+    ///   gio-ami build
+    ///   gio-ami build specs/node.toml --engine packer
+    #[command(verbatim_doc_comment)]
     Build {
         #[arg(default_value = spec::DEFAULT_PATH, value_name = "SPEC")]
         spec: PathBuf,
+        /// native | packer (default: the spec's build.engine).
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(spec::ENGINES))]
+        engine: Option<String>,
     },
+
+    /// Work with Packer: render the spec as a template teams can keep running with `packer`.
+    #[command(subcommand)]
+    Packer(PackerCommand),
+
+    /// Bring AMIs built without gio-ami (earlier `packer build` runs) into the history.
+    ///
+    /// Tags each AMI and its snapshots with gio-ami:release (the AMI name), created-at (the
+    /// manifest's build time, else the AMI's creation), author, contact and description.
+    /// Tags already there stay unless given here, so a re-run changes nothing.
+    ///
+    /// Examples:
+    ///   gio-ami adopt --packer-manifest manifest.json --contact ops@example.org
+    ///   gio-ami adopt ami-0abc… ami-0def… --author "Ada <ada@example.org>" --dry-run
+    #[command(verbatim_doc_comment)]
+    Adopt(AdoptArgs),
 
     /// Remove what killed builds left behind: builder instances, pre-snapshots, unfinished AMIs
     /// (found by their gio-ami:build-id tag; live builds are never touched).
@@ -291,6 +322,73 @@ struct DisksAddArgs {
     dry_run: bool,
 }
 
+#[derive(Debug, Subcommand)]
+enum PackerCommand {
+    /// Write a Packer template (amazon-ebs builder) from the spec; prints its path.
+    ///
+    /// The template has the spec's instance type, base (a source_ami_filter on the
+    /// EKS-optimized AMIs, or the pinned id with --resolve or base.ami), root and extra disks
+    /// in launch_block_device_mappings and ami_block_device_mappings, gio-ami:* tags on the
+    /// AMI and its snapshots, the provisioning scripts as shell provisioners (paths as seen
+    /// from the current directory) and a manifest post-processor. AMI names end in a
+    /// timestamp and a random part, so two builds never collide.
+    ///
+    /// Variables: region, instance_type, ami_name, author, ssh_username, and source_ami (or
+    /// source_ami_name for the filter), e.g.
+    ///   gio-ami packer render -o packer/
+    ///   packer build -var region=eu-west-1 -var instance_type=m5.large packer/template.json
+    ///   gio-ami packer render --format hcl --resolve -o packer/
+    ///
+    /// With AWS_ENDPOINT_URL (or --endpoint) set, the template targets that endpoint (an
+    /// emulator): custom_endpoint_ec2, skipped credential/region/metadata checks, and no
+    /// communicator, so it cannot run provisioning scripts.
+    #[command(verbatim_doc_comment)]
+    Render {
+        #[arg(default_value = spec::DEFAULT_PATH, value_name = "SPEC")]
+        spec: PathBuf,
+        /// json (template.json) or hcl (template.pkr.hcl).
+        #[arg(long, value_enum, default_value_t = TemplateFormat::Json)]
+        format: TemplateFormat,
+        /// Directory to write the template in.
+        #[arg(short = 'o', long = "out", value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        /// Pin the base AMI resolved now (SSM) instead of letting Packer search by name.
+        #[arg(long)]
+        resolve: bool,
+        /// A non-AWS EC2 endpoint (an emulator) for the template to use.
+        #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+        endpoint: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct AdoptArgs {
+    /// AMI ids (ami-…) of this account and region.
+    #[arg(value_name = "AMI_ID", required_unless_present = "packer_manifest")]
+    amis: Vec<String>,
+
+    /// A manifest written by Packer's `manifest` post-processor: adopts every AMI it lists
+    /// in this region.
+    #[arg(long, value_name = "FILE")]
+    packer_manifest: Option<PathBuf>,
+
+    /// Who built them (default: GIO_AMI_AUTHOR, the git user, else the AWS caller).
+    #[arg(long)]
+    author: Option<String>,
+
+    /// Support contact shown in the history.
+    #[arg(long)]
+    contact: Option<String>,
+
+    /// What the release is (default: the AMI's own description).
+    #[arg(long)]
+    description: Option<String>,
+
+    /// Print the tags that would be written, and write none.
+    #[arg(long)]
+    dry_run: bool,
+}
+
 #[derive(Debug, Args)]
 struct UploadArgs {
     /// The disk image: a raw file or block device, or qcow2/vmdk/vhd/vhdx (needs qemu-img).
@@ -407,16 +505,61 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let query = base::Query { family, kubernetes, arch, variant };
             output.base(&base::resolve(&aws, &query).await?)?;
         }
-        Command::Build { spec: path } => {
+        Command::Build { spec: path, engine } => {
             let loaded = spec::load(&path)?;
             for warning in &loaded.warnings {
                 tracing::warn!("{}: {}", warning.key, warning.message);
             }
             let aws = Aws::connect(&options).await?;
             let progress = Progress::new(quiet);
-            let built = build::build(&aws, &loaded, &progress).await;
+            let built = match engine.as_deref().unwrap_or(loaded.spec.build.engine.get_ref()) {
+                "packer" => packer::build(&aws, &loaded, &progress).await,
+                _ => build::build(&aws, &loaded, &progress).await,
+            };
             progress.finish();
             output.built(&built?)?;
+        }
+        Command::Packer(PackerCommand::Render { spec: path, format, out, resolve, endpoint }) => {
+            let loaded = spec::load(&path)?;
+            let target = if resolve {
+                let aws = Aws::connect(&options).await?;
+                let base = build::resolve_base(&aws, &loaded.spec).await?;
+                packer::Target::offline(&loaded, Some(aws.region().to_string()), endpoint).pinned(&base)
+            } else {
+                packer::Target::offline(&loaded, options.region.clone(), endpoint)
+            };
+            let template = packer::render(&loaded, &target, format)?;
+            std::fs::create_dir_all(&out)?;
+            let file = out.join(format.file_name());
+            std::fs::write(&file, template)?;
+            output.rendered(&Rendered { path: file.display().to_string(), format })?;
+        }
+        Command::Adopt(args) => {
+            let mut requests: Vec<adoption::Request> = parse_all::<AmiId>(&args.amis)?
+                .into_iter()
+                .map(|ami| adoption::Request { ami, built_at: None })
+                .collect();
+            let artifacts = match &args.packer_manifest {
+                Some(file) => {
+                    let text = std::fs::read_to_string(file)
+                        .map_err(|e| anyhow::anyhow!("cannot read {} ({e})", file.display()))?;
+                    adoption::manifest(&file.display().to_string(), &text)?
+                }
+                None => Vec::new(),
+            };
+            let aws = Aws::connect(&options).await?;
+            let (from_manifest, skipped) = adoption::in_region(&artifacts, aws.region())?;
+            requests.extend(from_manifest);
+            if requests.is_empty() {
+                anyhow::bail!("nothing to adopt in {}: {}", aws.region(), skipped.join("; "));
+            }
+            let author = match &args.author {
+                Some(author) => author.clone(),
+                None => Provenance::current(&aws).await.author,
+            };
+            let metadata = adoption::Metadata { author: args.author, contact: args.contact, description: args.description };
+            let adopted = adoption::adopt(&aws, &requests, &metadata, &author, args.dry_run).await?;
+            output.adopted(&adoption::Report { dry_run: args.dry_run, adopted, skipped })?;
         }
         Command::Gc { dry_run } => {
             let aws = Aws::connect(&options).await?;

@@ -1,5 +1,6 @@
 //! Everything the tool prints on stdout: tables for people, JSON for scripts.
 
+use crate::adoption::Report as Adopted;
 use crate::base::Base;
 use crate::build::Built;
 use crate::disks::{Plan, Registered};
@@ -28,6 +29,13 @@ pub enum Format {
 
 pub struct Output {
     format: Format,
+}
+
+/// A template written by `packer render`.
+#[derive(Debug, Serialize)]
+pub struct Rendered {
+    pub path: String,
+    pub format: crate::packer::TemplateFormat,
 }
 
 impl Output {
@@ -194,6 +202,31 @@ impl Output {
 
     pub fn built(&self, built: &Built) -> io::Result<()> {
         self.emit(built, || format!("{}\n", built.ami))
+    }
+
+    /// Where `packer render` wrote the template.
+    pub fn rendered(&self, rendered: &Rendered) -> io::Result<()> {
+        self.emit(rendered, || format!("{}\n", rendered.path))
+    }
+
+    /// What `adopt` tagged (or, with --dry-run, would tag).
+    pub fn adopted(&self, report: &Adopted) -> io::Result<()> {
+        self.emit(report, || {
+            let mut table = table(&["AMI", "NAME", "TAGS WRITTEN"]);
+            for a in &report.adopted {
+                let written: Vec<String> = a.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let written = if written.is_empty() { "(already adopted)".to_string() } else { written.join("\n") };
+                table.add_row(vec![a.ami.as_str(), a.name.as_str(), written.as_str()]);
+            }
+            let mut text = format!("{table}\n");
+            for note in &report.skipped {
+                text.push_str(&format!("skipped: {note}\n"));
+            }
+            if report.dry_run {
+                text.push_str("dry run: nothing was tagged.\n");
+            }
+            text
+        })
     }
 
     /// A deletion plan, and what became of each action once applied.
