@@ -12,7 +12,13 @@ need_debian() {
   fi
 }
 
+# Sets GIO to a release build of gio-ami; GIO=path/to/gio-ami in the environment skips the build
+# (e.g. a debug binary, which only makes gio-ami's side slower).
 build_release() {
+  if [ -n "${GIO:-}" ]; then
+    echo "bench: using GIO=$GIO" >&2
+    return
+  fi
   (cd "$bench_root" && cargo build --release --locked --quiet)
   GIO="${CARGO_TARGET_DIR:-$bench_root/target}/release/gio-ami"
 }
