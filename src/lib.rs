@@ -3,18 +3,22 @@
 //! One module per capability; the binary in `main.rs` only parses arguments and wires these
 //! together. Nothing here prints except `output`.
 
+pub mod adopt;
 pub mod aws;
 pub mod base;
+pub mod clusters;
 pub mod disk;
 pub mod disks;
 pub mod error;
 pub mod gc;
+pub mod history;
 pub mod ids;
 pub mod inventory;
 pub mod lineage;
 pub mod output;
 pub mod plan;
 pub mod provenance;
+pub mod publish;
 pub mod snapshots;
 pub mod spec;
 pub mod tags;

@@ -5,7 +5,9 @@ use gio_ami::disk::Disk;
 use gio_ami::ids::AmiId;
 use gio_ami::output::{Format, Output};
 use gio_ami::provenance::Provenance;
-use gio_ami::{disks, lineage, snapshots, Aws, AwsOptions};
+use gio_ami::history::HistoryFormat;
+use gio_ami::{adopt, clusters, disks, history, lineage, publish, snapshots, spec, Aws, AwsOptions};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -16,9 +18,10 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(name = "gio-ami", version, max_term_width = 100)]
 struct Cli {
-    /// AWS region to work in (default: AWS_REGION, then the profile's region).
+    /// AWS region to work in (default: AWS_REGION, then the profile's region). `history`
+    /// takes it several times to merge regions.
     #[arg(long, global = true, value_name = "REGION")]
-    region: Option<String>,
+    region: Vec<String>,
 
     /// Named profile from ~/.aws/config (default: AWS_PROFILE, then `default`).
     #[arg(long, global = true, value_name = "NAME")]
@@ -63,6 +66,116 @@ enum Command {
         #[arg(value_name = "AMI_ID")]
         ami: String,
     },
+
+    /// The release history: one row per release, one column per cluster, kept true from AWS.
+    ///
+    /// Rows are the AMIs carrying gio-ami:release (built by gio-ami, or adopted), newest first;
+    /// a release copied to other regions is one row listing each region's AMI. Columns are the
+    /// clusters of gio-ami.toml ([clusters.NAME]), then date, author, contact, description,
+    /// region, AMI and parent (disk-chain members). A cluster cell is ● when the cluster runs the
+    /// AMI now (its EKS managed nodegroups' launch templates, its instances tagged
+    /// eks:cluster-name or kubernetes.io/cluster/NAME), ○ when it was published there before.
+    ///
+    /// Examples:
+    ///   gio-ami history
+    ///   gio-ami history --cluster prod
+    ///   gio-ami history --region eu-west-1 --region us-east-1 --format csv > releases.csv
+    ///   gio-ami history --format markdown --update README.md
+    ///
+    /// --update replaces only the lines between <!-- gio-ami:history:begin --> and
+    /// <!-- gio-ami:history:end --> in the file, and refuses when the markers are missing or
+    /// duplicated.
+    #[command(verbatim_doc_comment)]
+    History(HistoryArgs),
+
+    /// Publish an AMI to a cluster: its SSM parameter (DataType aws:ec2:image) and history mark.
+    ///
+    /// The parameter comes from [clusters.NAME] ssm_parameter in gio-ami.toml; Karpenter
+    /// (amiSelectorTerms ssmParameter), Terraform (aws_ssm_parameter) and Pulumi
+    /// (ssm.getParameter) read it. SSM keeps every earlier value: --rollback publishes the
+    /// previous one again. The AMI must be available and in the cluster's region.
+    ///
+    /// Examples:
+    ///   gio-ami publish ami-0abc… --cluster prod --dry-run
+    ///   gio-ami publish ami-0abc… --cluster prod
+    ///   gio-ami publish --rollback --cluster prod
+    #[command(verbatim_doc_comment)]
+    Publish(PublishArgs),
+
+    /// Adopt AMIs built elsewhere as releases: writes the gio-ami:* tags onto them and their
+    /// snapshots, so history, publish and cost know them.
+    ///
+    /// Examples:
+    ///   gio-ami adopt ami-0f68d8914afc68574 --description "first release" --contact ops@example.org --author ana
+    ///   gio-ami adopt ami-0f50e42c76b6fa038 --release gio-node-2 --description "t2.small => t2.medium"
+    #[command(verbatim_doc_comment)]
+    Adopt(AdoptArgs),
+}
+
+#[derive(Debug, Args)]
+struct HistoryArgs {
+    /// table, markdown, json or csv (--output json also gives JSON).
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
+    format: HistoryFormat,
+
+    /// Only this cluster's column (repeatable); a name not in gio-ami.toml is looked for in the
+    /// current region.
+    #[arg(long = "cluster", value_name = "NAME")]
+    clusters: Vec<String>,
+
+    /// Write the Markdown table between the history markers of FILE instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    update: Option<PathBuf>,
+
+    /// The spec naming the clusters; history works without one (no cluster columns).
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct PublishArgs {
+    /// The AMI to publish (ami-…), in the current --region.
+    #[arg(value_name = "AMI_ID", required_unless_present = "rollback", conflicts_with = "rollback")]
+    ami: Option<String>,
+
+    /// The cluster, as named in gio-ami.toml ([clusters.NAME]).
+    #[arg(long, value_name = "NAME")]
+    cluster: String,
+
+    /// Publish the parameter's previous AMI again.
+    #[arg(long)]
+    rollback: bool,
+
+    /// Print the change, and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// The spec naming the clusters.
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct AdoptArgs {
+    /// AMIs of this account (ami-…), several allowed.
+    #[arg(value_name = "AMI_ID", required = true)]
+    amis: Vec<String>,
+
+    /// Release name (default: the AMI's name).
+    #[arg(long)]
+    release: Option<String>,
+
+    /// What changed in this release.
+    #[arg(long)]
+    description: Option<String>,
+
+    /// Who to ask about it (support contact).
+    #[arg(long)]
+    contact: Option<String>,
+
+    /// Who made it (default: unset).
+    #[arg(long)]
+    author: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,8 +246,14 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let output = Output::new(cli.output);
+    if cli.region.len() > 1 && !matches!(cli.command, Command::History(_)) {
+        anyhow::bail!(
+            "--region was given {} times; only `history` reads several regions. Pass one.",
+            cli.region.len()
+        );
+    }
     let options = AwsOptions {
-        region: cli.region,
+        region: cli.region.first().cloned(),
         profile: cli.profile,
     };
     match cli.command {
@@ -172,8 +291,60 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let aws = Aws::connect(&options).await?;
             output.lineage(&lineage::of(&aws, &ami).await?)?;
         }
+        Command::History(args) => {
+            let spec = optional_spec(&args.spec)?;
+            let current = Aws::connect(&options).await?;
+            let clusters = clusters::select(spec.as_ref(), &args.clusters, current.region());
+            let history = history::gather(current, &options, &cli.region, clusters).await?;
+            tracing::info!(api_calls = history.api_calls, releases = history.releases.len(), "history read");
+            match &args.update {
+                Some(file) => {
+                    history::update_file(file, &history)?;
+                    output.history_updated(&file.display().to_string(), &history)?;
+                }
+                None => output.history(&history, args.format)?,
+            }
+        }
+        Command::Publish(args) => {
+            let spec = optional_spec(&args.spec)?;
+            let cluster = clusters::configured(spec.as_ref(), &args.cluster)?;
+            // A rollback's AMI is wherever the cluster is; a new AMI is looked for where the
+            // user works, so one in the wrong region is named as such.
+            let aws = match &args.ami {
+                Some(_) => Aws::connect(&options).await?,
+                None => Aws::connect(&AwsOptions { region: Some(cluster.region.clone()), ..options }).await?,
+            };
+            let publication = match &args.ami {
+                Some(ami) => publish::prepare(&aws, &cluster, &ami.parse()?).await?,
+                None => publish::prepare_rollback(&aws, &cluster).await?,
+            };
+            if !args.dry_run {
+                publish::apply(&aws, &publication).await?;
+            }
+            output.publication(&publication, args.dry_run)?;
+        }
+        Command::Adopt(args) => {
+            let amis = parse_all::<AmiId>(&args.amis)?;
+            let adoption = adopt::Adoption {
+                release: args.release,
+                description: args.description,
+                contact: args.contact,
+                author: args.author,
+            };
+            let aws = Aws::connect(&options).await?;
+            output.adopted(&adopt::adopt(&aws, &amis, &adoption).await?)?;
+        }
     }
     Ok(())
+}
+
+/// The spec when the file exists; its absence is fine for commands that only read clusters
+/// from it, and an unreadable or invalid spec is still an error.
+fn optional_spec(path: &Path) -> gio_ami::Result<Option<spec::Spec>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(spec::load(path)?.spec))
 }
 
 /// Parses every argument before any AWS call, so a typo costs nothing.

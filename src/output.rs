@@ -1,6 +1,9 @@
 //! Everything the tool prints on stdout: tables for people, JSON for scripts.
 
+use crate::adopt::Adopted;
 use crate::disks::{Plan, Registered};
+use crate::history::{self, History, HistoryFormat};
+use crate::publish::Publication;
 use crate::inventory::{Image, Mapping};
 use crate::lineage::Node;
 use crate::snapshots::{AmiSnapshots, Orphan, Origin};
@@ -149,6 +152,87 @@ impl Output {
                     format!("{indent}{}  {name}{marker}\n", node.id)
                 })
                 .collect()
+        })
+    }
+
+    /// The release history in the asked format; `--output json` means JSON whatever `--format`.
+    pub fn history(&self, history: &History, format: HistoryFormat) -> io::Result<()> {
+        let format = if self.format == Format::Json { HistoryFormat::Json } else { format };
+        let text = match format {
+            HistoryFormat::Json => return Output::new(Format::Json).emit(history, String::new),
+            HistoryFormat::Markdown => history::markdown(history),
+            HistoryFormat::Csv => history::csv(history),
+            HistoryFormat::Table if history.releases.is_empty() => format!(
+                "No releases in {}: AMIs become releases when gio-ami builds them or with \
+                 `gio-ami adopt AMI_ID`.\n",
+                history.regions.join(", ")
+            ),
+            HistoryFormat::Table => {
+                let header = history::header(history);
+                let mut table = table(&header.iter().map(String::as_str).collect::<Vec<_>>());
+                for release in &history.releases {
+                    table.add_row(history::cells(history, release, "\n"));
+                }
+                let legend = if history.clusters.is_empty() { "" } else { "● runs in the cluster now · ○ published to it before\n" };
+                format!("{table}\n{legend}")
+            }
+        };
+        io::stdout().lock().write_all(text.as_bytes())
+    }
+
+    /// What `history --update FILE` did.
+    pub fn history_updated(&self, file: &str, history: &History) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Updated<'a> {
+            file: &'a str,
+            releases: usize,
+            api_calls: usize,
+        }
+        let updated = Updated { file, releases: history.releases.len(), api_calls: history.api_calls };
+        self.emit(&updated, || {
+            format!("{file}: history block updated ({} releases)\n", history.releases.len())
+        })
+    }
+
+    /// What `publish` changes (or, with `dry_run`, would change).
+    pub fn publication(&self, publication: &Publication, dry_run: bool) -> io::Result<()> {
+        self.emit(publication, || {
+            let p = publication;
+            let mut text = if p.changes_parameter {
+                format!(
+                    "{} ({}): {} {} -> {}\n",
+                    p.cluster,
+                    p.region,
+                    p.parameter,
+                    p.previous.as_deref().unwrap_or("(new)"),
+                    p.ami
+                )
+            } else {
+                format!("{} ({}): {} already holds {}\n", p.cluster, p.region, p.parameter, p.ami)
+            };
+            if let Some(clusters) = &p.clusters_tag {
+                text.push_str(&format!("{}: tag gio-ami:clusters = {clusters}\n", p.ami));
+            }
+            if dry_run {
+                text.push_str("dry run: nothing was written.\n");
+            }
+            text
+        })
+    }
+
+    pub fn adopted(&self, adopted: &[Adopted]) -> io::Result<()> {
+        self.emit(adopted, || {
+            let mut table = table(&["AMI", "RELEASE", "SNAPSHOTS TAGGED", "TAGS"]);
+            for a in adopted {
+                let tags: Vec<String> = a.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                table.add_row(vec![
+                    Cell::new(&a.id),
+                    Cell::new(&a.release),
+                    Cell::new(a.snapshots.len()).set_alignment(CellAlignment::Right),
+                    Cell::new(tags.join("\n")),
+                ]);
+            }
+            format!("{table}\n")
         })
     }
 
