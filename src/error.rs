@@ -156,6 +156,12 @@ pub enum Error {
     )]
     InvalidAccount(String),
 
+    #[error(
+        "`{0}` is not REGION=KEY: name the region whose copy the key encrypts, e.g. \
+         --kms-key us-east-1=alias/ami-copies"
+    )]
+    InvalidKmsKey(String),
+
     #[error("{file}: {detail}")]
     Markers { file: String, detail: String },
 

@@ -6,7 +6,7 @@ use gio_ami::ids::AmiId;
 use gio_ami::output::{Format, Output};
 use gio_ami::provenance::Provenance;
 use gio_ami::history::HistoryFormat;
-use gio_ami::{adopt, clusters, disks, history, lineage, publish, snapshots, spec, Aws, AwsOptions};
+use gio_ami::{adopt, clusters, copy, cost, disks, history, lineage, publish, share, snapshots, spec, Aws, AwsOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -110,6 +110,81 @@ enum Command {
     ///   gio-ami adopt ami-0f50e42c76b6fa038 --release gio-node-2 --description "t2.small => t2.medium"
     #[command(verbatim_doc_comment)]
     Adopt(AdoptArgs),
+
+    /// Copy an AMI to other regions, all at once, tagged like the source; waits until the
+    /// copies are available and prints their ids. Re-running finds the earlier copies.
+    ///
+    /// Examples:
+    ///   gio-ami copy ami-0abc… --to us-east-1 --to ap-southeast-2
+    ///   gio-ami copy ami-0abc… --to us-east-1 --kms-key us-east-1=alias/ami-copies
+    #[command(verbatim_doc_comment)]
+    Copy(CopyArgs),
+
+    /// Share AMIs with other accounts (launch permission and the snapshots'
+    /// createVolumePermission), or take the share back with --unshare. Safe to repeat.
+    ///
+    /// Examples:
+    ///   gio-ami share ami-0abc… --account 111122223333 --account 444455556666
+    ///   gio-ami share ami-0abc… --account 111122223333 --unshare
+    #[command(verbatim_doc_comment)]
+    Share(ShareArgs),
+
+    /// What the AMIs cost to keep: snapshot GiB and USD per month by release and in total,
+    /// orphan snapshots, and AMIs no cluster of gio-ami.toml runs.
+    ///
+    /// Sizes are full volume sizes; EBS bills the blocks each snapshot changed, so this is an
+    /// upper bound.
+    ///
+    /// Examples:
+    ///   gio-ami cost
+    ///   gio-ami cost --price 0.0125 --output json
+    #[command(verbatim_doc_comment)]
+    Cost(CostArgs),
+}
+
+#[derive(Debug, Args)]
+struct CopyArgs {
+    /// The AMI to copy (ami-…), in the current --region.
+    #[arg(value_name = "AMI_ID")]
+    ami: String,
+
+    /// Destination region (repeatable).
+    #[arg(long = "to", value_name = "REGION", required = true)]
+    to: Vec<String>,
+
+    /// Encrypt the copy in REGION with this KMS key (REGION=KEY, repeatable).
+    #[arg(long = "kms-key", value_name = "REGION=KEY")]
+    kms_keys: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct ShareArgs {
+    /// AMIs of this account (ami-…).
+    #[arg(value_name = "AMI_ID", required = true)]
+    amis: Vec<String>,
+
+    /// Account id to share with (12 digits, repeatable).
+    #[arg(long = "account", value_name = "ID", required = true)]
+    accounts: Vec<String>,
+
+    /// Revoke instead of grant.
+    #[arg(long)]
+    unshare: bool,
+
+    /// Print the permission changes, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct CostArgs {
+    /// USD per GiB-month of snapshot storage.
+    #[arg(long, default_value_t = cost::DEFAULT_PRICE_PER_GIB_MONTH)]
+    price: f64,
+
+    /// The spec naming the clusters (to tell which AMIs are unused).
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    spec: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -333,6 +408,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let aws = Aws::connect(&options).await?;
             output.adopted(&adopt::adopt(&aws, &amis, &adoption).await?)?;
+        }
+        Command::Copy(args) => {
+            let ami: AmiId = args.ami.parse()?;
+            let kms_keys = copy::parse_kms_keys(&args.kms_keys)?;
+            let aws = Aws::connect(&options).await?;
+            let progress = output.progress("copying");
+            output.copied(&copy::copy(&aws, &options, &ami, &args.to, &kms_keys, &progress).await?)?;
+        }
+        Command::Share(args) => {
+            let amis = parse_all::<AmiId>(&args.amis)?;
+            let accounts = args.accounts.iter().map(|a| share::account(a)).collect::<gio_ami::Result<Vec<_>>>()?;
+            let aws = Aws::connect(&options).await?;
+            let images = gio_ami::inventory::own_images_by_id(&aws, &amis).await?;
+            let changes = share::plan(&images, &accounts, !args.unshare);
+            if !args.dry_run {
+                share::apply(&aws, &changes).await?;
+            }
+            output.shared(&changes, args.dry_run)?;
+        }
+        Command::Cost(args) => {
+            let spec = optional_spec(&args.spec)?;
+            let aws = Aws::connect(&options).await?;
+            let clusters = clusters::select(spec.as_ref(), &[], aws.region());
+            output.cost(&cost::gather(&aws, &clusters, args.price).await?)?;
         }
     }
     Ok(())

@@ -1,6 +1,9 @@
 //! Everything the tool prints on stdout: tables for people, JSON for scripts.
 
 use crate::adopt::Adopted;
+use crate::copy::Copied;
+use crate::cost::Cost;
+use crate::share::Change;
 use crate::disks::{Plan, Registered};
 use crate::history::{self, History, HistoryFormat};
 use crate::publish::Publication;
@@ -234,6 +237,75 @@ impl Output {
             }
             format!("{table}\n")
         })
+    }
+
+    pub fn copied(&self, copies: &[Copied]) -> io::Result<()> {
+        self.emit(copies, || {
+            let mut table = table(&["REGION", "AMI", ""]);
+            for c in copies {
+                table.add_row(vec![c.region.as_str(), c.id.as_str(), if c.existed { "(already there)" } else { "copied" }]);
+            }
+            format!("{table}\n")
+        })
+    }
+
+    /// The permission changes `share` made (or, with `dry_run`, would make).
+    pub fn shared(&self, changes: &[Change], dry_run: bool) -> io::Result<()> {
+        self.emit(changes, || {
+            let mut table = table(&["RESOURCE", "PERMISSION", "", "ACCOUNTS"]);
+            for change in changes {
+                let (resource, permission, accounts, add) = match change {
+                    Change::Launch { ami, accounts, add } => (ami, "launch", accounts, add),
+                    Change::CreateVolume { snapshot, accounts, add } => (snapshot, "create volume", accounts, add),
+                };
+                table.add_row(vec![resource.as_str(), permission, if *add { "grant" } else { "revoke" }, &accounts.join(" ")]);
+            }
+            let footer = if dry_run { "dry run: nothing was changed.\n" } else { "" };
+            format!("{table}\n{footer}")
+        })
+    }
+
+    pub fn cost(&self, cost: &Cost) -> io::Result<()> {
+        self.emit(cost, || {
+            let money = |usd: f64| format!("{usd:.2}");
+            let mut table = table(&["RELEASE", "AMIS", "SNAPSHOTS", "GiB", "USD/MONTH"]);
+            for r in &cost.releases {
+                table.add_row(vec![
+                    Cell::new(&r.release),
+                    Cell::new(r.amis.join("\n")),
+                    Cell::new(r.snapshots).set_alignment(CellAlignment::Right),
+                    Cell::new(r.gib).set_alignment(CellAlignment::Right),
+                    Cell::new(money(r.usd_per_month)).set_alignment(CellAlignment::Right),
+                ]);
+            }
+            let unused = match &cost.unused_amis {
+                Some(amis) if amis.is_empty() => "Every AMI runs in a cluster.\n".to_string(),
+                Some(amis) => format!("AMIs no cluster runs ({}): {}\n", amis.len(), amis.join(" ")),
+                None => "No cluster of gio-ami.toml is in this region: cannot tell which AMIs are unused.\n".to_string(),
+            };
+            format!(
+                "{table}\nTotal in {}: {} GiB, {} USD/month at {} USD per GiB-month.\n\
+                 Orphan snapshots (no AMI references them): {}, {} GiB, {} USD/month.\n{unused}\
+                 Note: {}\n",
+                cost.region,
+                cost.total_gib,
+                money(cost.total_usd_per_month),
+                cost.price_per_gib_month,
+                cost.orphans.len(),
+                cost.orphan_gib,
+                money(cost.orphan_gib as f64 * cost.price_per_gib_month),
+                cost.note
+            )
+        })
+    }
+
+    /// A progress bar on stderr (drawn only on a terminal, so logs and pipes stay clean).
+    pub fn progress(&self, message: &'static str) -> indicatif::ProgressBar {
+        let bar = indicatif::ProgressBar::new(0).with_message(message);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
     }
 
     fn emit<T: Serialize + ?Sized>(&self, value: &T, table: impl FnOnce() -> String) -> io::Result<()> {
