@@ -6,6 +6,11 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself.
                                             CreateImage, terminate; prints the AMI id
     fixtures.py deregister AMI_ID           deregister (its snapshots stay, as in AWS)
     fixtures.py snapshots --count N         N self-owned snapshots of a scratch volume
+    fixtures.py releases --count N --clusters K
+                                            N release AMIs (gio-ami tags, one shared root
+                                            snapshot) and K EKS clusters c1..cK, each with a
+                                            managed nodegroup whose launch template runs one
+                                            release; every 10th release is marked published
 """
 import argparse
 import os
@@ -42,17 +47,51 @@ def snapshots(count):
     ec2.delete_volume(VolumeId=volume)
 
 
+def releases(count, clusters):
+    ec2, eks = client("ec2"), client("eks")
+    zone = os.environ.get("AWS_REGION", "eu-west-1") + "a"
+    volume = ec2.create_volume(AvailabilityZone=zone, Size=8)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    ec2.delete_volume(VolumeId=volume)
+    names = [f"c{n}" for n in range(1, clusters + 1)]
+
+    def register(n):
+        tags = {"gio-ami:release": f"bench-{n:04d}", "gio-ami:created-at": f"2026-01-01T00:{n // 60 % 60:02d}:{n % 60:02d}Z",
+                "gio-ami:author": "bench", "gio-ami:contact": "ops@example.org", "gio-ami:description": f"release {n}"}
+        if n % 10 == 0:
+            tags["gio-ami:clusters"] = ",".join(names)
+        return ec2.register_image(
+            Name=f"bench-{n:04d}", RootDeviceName="/dev/xvda", VirtualizationType="hvm", Architecture="x86_64",
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot, "VolumeSize": 8, "VolumeType": "gp3"}}],
+            TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
+        )["ImageId"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        amis = list(pool.map(register, range(count)))
+    role = "arn:aws:iam::123456789012:role/eks"
+    for n, name in enumerate(names):
+        template = ec2.create_launch_template(LaunchTemplateName=f"{name}-nodes", LaunchTemplateData={"ImageId": amis[-1 - n]})
+        eks.create_cluster(name=name, roleArn=role, resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+        eks.create_nodegroup(clusterName=name, nodegroupName="nodes", subnets=["subnet-1"], nodeRole=role,
+                             launchTemplate={"id": template["LaunchTemplate"]["LaunchTemplateId"], "version": "1"})
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("image-builder").add_argument("--name", required=True)
     commands.add_parser("deregister").add_argument("ami")
     commands.add_parser("snapshots").add_argument("--count", type=int, required=True)
+    seeded = commands.add_parser("releases")
+    seeded.add_argument("--count", type=int, required=True)
+    seeded.add_argument("--clusters", type=int, required=True)
     args = parser.parse_args()
     if args.command == "image-builder":
         print(image_builder(args.name))
     elif args.command == "deregister":
         client("ec2").deregister_image(ImageId=args.ami)
+    elif args.command == "releases":
+        releases(args.count, args.clusters)
     else:
         snapshots(args.count)
 

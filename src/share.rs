@@ -6,10 +6,7 @@
 use crate::aws::Aws;
 use crate::error::{Error, Result};
 use crate::inventory::Image;
-use aws_sdk_ec2::types::{
-    CreateVolumePermission, CreateVolumePermissionModifications, LaunchPermission,
-    LaunchPermissionModifications, OperationType,
-};
+use aws_sdk_ec2::types::{LaunchPermission, LaunchPermissionModifications, OperationType};
 use futures::stream::{self, TryStreamExt};
 use serde::Serialize;
 
@@ -62,7 +59,6 @@ pub async fn apply(aws: &Aws, changes: &[Change]) -> Result<()> {
 }
 
 async fn execute(aws: &Aws, change: &Change) -> Result<()> {
-    let operation = |add: bool| if add { OperationType::Add } else { OperationType::Remove };
     match change {
         Change::Launch { ami, accounts, add } => {
             let permissions: Vec<LaunchPermission> =
@@ -81,19 +77,15 @@ async fn execute(aws: &Aws, change: &Change) -> Result<()> {
                 .map_err(|e| aws.error("ModifyImageAttribute", "ec2", e))?;
         }
         Change::CreateVolume { snapshot, accounts, add } => {
-            let permissions: Vec<CreateVolumePermission> =
-                accounts.iter().map(|a| CreateVolumePermission::builder().user_id(a).build()).collect();
-            let modifications = if *add {
-                CreateVolumePermissionModifications::builder().set_add(Some(permissions))
-            } else {
-                CreateVolumePermissionModifications::builder().set_remove(Some(permissions))
-            };
+            // OperationType + UserIds: the form of the API every EC2 implementation reads
+            // (AWS takes it and the CreateVolumePermission structure alike).
+            let operation = if *add { OperationType::Add } else { OperationType::Remove };
             aws.ec2()
                 .modify_snapshot_attribute()
                 .snapshot_id(snapshot)
                 .attribute("createVolumePermission".into())
-                .operation_type(operation(*add))
-                .create_volume_permission(modifications.build())
+                .operation_type(operation)
+                .set_user_ids(Some(accounts.clone()))
                 .send()
                 .await
                 .map_err(|e| aws.error("ModifySnapshotAttribute", "ec2", e))?;
