@@ -111,22 +111,8 @@ pub async fn gather(aws: &Aws, clusters: &[Cluster], price: f64) -> Result<Cost>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::tests::image;
+    use crate::inventory::tests::{image, snapshot};
     use crate::tags;
-
-    fn snapshot(id: &str, gib: i32) -> Snapshot {
-        Snapshot {
-            id: id.into(),
-            size_gib: gib,
-            state: "completed".into(),
-            started: None,
-            description: String::new(),
-            owner: "123456789012".into(),
-            volume_id: None,
-            encrypted: false,
-            tags: BTreeMap::new(),
-        }
-    }
 
     #[test]
     fn shared_snapshots_count_once_and_orphans_are_listed() {

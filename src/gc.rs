@@ -232,15 +232,8 @@ mod tests {
 
     fn snapshot(id: &str, build: &str) -> Snapshot {
         Snapshot {
-            id: id.into(),
-            size_gib: 8,
-            state: "completed".into(),
-            started: None,
-            description: String::new(),
-            owner: "123456789012".into(),
-            volume_id: None,
-            encrypted: false,
             tags: BTreeMap::from([(tags::BUILD_ID.to_string(), build.to_string())]),
+            ..inventory::tests::snapshot(id, 8)
         }
     }
 

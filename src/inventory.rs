@@ -386,6 +386,20 @@ pub(crate) mod tests {
         }
     }
 
+    pub fn snapshot(id: &str, size_gib: i32) -> Snapshot {
+        Snapshot {
+            id: id.into(),
+            size_gib,
+            state: "completed".into(),
+            started: None,
+            description: String::new(),
+            owner: "123456789012".into(),
+            volume_id: None,
+            encrypted: false,
+            tags: BTreeMap::new(),
+        }
+    }
+
     #[test]
     fn images_sort_newest_first_with_stable_ties() {
         let mut images = vec![

@@ -96,6 +96,20 @@ async fn node_running(emulator: &Emulator, cluster: &str, ami: &str) {
         .unwrap();
 }
 
+/// What a copy made by another tool looks like: same name, tags copied.
+async fn copy_to_other_region(emulator: &Emulator, ami: &str) -> String {
+    let copy = aws_sdk_ec2::Client::new(&emulator.config(OTHER_REGION).await)
+        .copy_image()
+        .source_image_id(ami)
+        .source_region(REGION)
+        .name("gio-node-1")
+        .copy_image_tags(true)
+        .send()
+        .await
+        .unwrap();
+    copy.image_id().unwrap().to_string()
+}
+
 async fn parameter_history(emulator: &Emulator) -> Vec<String> {
     let ssm = aws_sdk_ssm::Client::new(&emulator.config(REGION).await);
     let history = ssm.get_parameter_history().name(PARAMETER).send().await.unwrap();
@@ -105,12 +119,18 @@ async fn parameter_history(emulator: &Emulator) -> Vec<String> {
     history.parameters().iter().map(|p| p.value().unwrap().to_string()).collect()
 }
 
-#[tokio::test]
-async fn history_marks_what_clusters_run_now_and_what_was_published_before() {
+/// The two releases in a project, the first published to prod.
+async fn first_published(test: &str) -> (Emulator, PathBuf, String, String) {
     let emulator = Emulator::start();
-    let dir = project("marks");
+    let dir = project(test);
     let (first, second) = two_releases(&emulator).await;
     run(emulator.cli().current_dir(&dir).args(["publish", &first, "--cluster", "prod"])).success();
+    (emulator, dir, first, second)
+}
+
+#[tokio::test]
+async fn history_marks_what_clusters_run_now_and_what_was_published_before() {
+    let (emulator, dir, first, second) = first_published("marks").await;
     eks_nodegroup_running(&emulator, "prod", &second).await;
     node_running(&emulator, "dev", &first).await;
 
@@ -175,32 +195,21 @@ async fn readme_block_is_replaced_and_nothing_else() {
 async fn a_release_copied_to_another_region_is_one_row_with_both_amis() {
     let emulator = Emulator::start();
     let (first, _) = two_releases(&emulator).await;
-    let copy = aws_sdk_ec2::Client::new(&emulator.config(OTHER_REGION).await)
-        .copy_image()
-        .source_image_id(&first)
-        .source_region(REGION)
-        .name("gio-node-1")
-        .copy_image_tags(true)
-        .send()
-        .await
-        .unwrap();
+    let copy = copy_to_other_region(&emulator, &first).await;
     let history = run(emulator.cli().args(["history", "--region", REGION, "--region", OTHER_REGION, "--output", "json"]))
         .success()
         .json();
     let row = history["releases"].as_array().unwrap().iter().find(|r| r["release"] == "gio-node-1").unwrap();
     assert_eq!(
         row["amis"],
-        serde_json::json!([{"region": REGION, "id": first}, {"region": OTHER_REGION, "id": copy.image_id().unwrap()}])
+        serde_json::json!([{"region": REGION, "id": first}, {"region": OTHER_REGION, "id": copy}])
     );
     assert_eq!(history["releases"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn publish_keeps_the_previous_value_and_rollback_restores_it() {
-    let emulator = Emulator::start();
-    let dir = project("publish");
-    let (first, second) = two_releases(&emulator).await;
-    run(emulator.cli().current_dir(&dir).args(["publish", &first, "--cluster", "prod"])).success();
+    let (emulator, dir, first, second) = first_published("publish").await;
 
     let dry = run(emulator.cli().current_dir(&dir).args(["publish", &second, "--cluster", "prod", "--dry-run"])).success();
     assert!(dry.stdout.contains(&format!("{PARAMETER} {first} -> {second}")), "{}", dry.stdout);
@@ -222,15 +231,8 @@ async fn publish_refuses_another_region_and_unknown_clusters() {
     let emulator = Emulator::start();
     let dir = project("refuse");
     let (first, _) = two_releases(&emulator).await;
-    let copy = aws_sdk_ec2::Client::new(&emulator.config(OTHER_REGION).await)
-        .copy_image()
-        .source_image_id(&first)
-        .source_region(REGION)
-        .name("gio-node-1")
-        .send()
-        .await
-        .unwrap();
-    let copy = copy.image_id().unwrap();
+    let copy = copy_to_other_region(&emulator, &first).await;
+    let copy = copy.as_str();
     let wrong = run(emulator.cli().current_dir(&dir).args(["publish", copy, "--cluster", "prod", "--region", OTHER_REGION])).failure();
     assert!(wrong.stderr.contains(&format!("gio-ami copy {copy} --to {REGION}")), "{}", wrong.stderr);
     let unknown = run(emulator.cli().current_dir(&dir).args(["publish", &first, "--cluster", "staging"])).failure();
