@@ -48,8 +48,10 @@ def snapshots(count):
 
 
 def releases(count, clusters):
-    ec2, eks = client("ec2"), client("eks")
-    zone = os.environ.get("AWS_REGION", "eu-west-1") + "a"
+    # boto3 reads AWS_DEFAULT_REGION, not the AWS_REGION gio-ami and the bench scripts set.
+    region = os.environ.get("AWS_REGION", "eu-west-1")
+    ec2, eks = (boto3.client(s, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=region) for s in ("ec2", "eks"))
+    zone = region + "a"
     volume = ec2.create_volume(AvailabilityZone=zone, Size=8)["VolumeId"]
     snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
     ec2.delete_volume(VolumeId=volume)
