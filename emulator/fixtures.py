@@ -11,6 +11,11 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself.
     fixtures.py guest-poweroff              play the guest of the next gio-ami build: wait for
                                             its builder, then stop it, as the guest's own
                                             `shutdown -h now` would (moto runs no user data)
+    fixtures.py releases --count N --clusters K
+                                            N release AMIs (gio-ami tags, one shared root
+                                            snapshot) and K EKS clusters c1..cK, each with a
+                                            managed nodegroup whose launch template runs one
+                                            release; every 10th release is marked published
 """
 import argparse
 import os
@@ -67,6 +72,35 @@ def guest_poweroff(timeout=120):
 def images(count, prefix):
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(image_builder, [f"{prefix}-{n}" for n in range(1, count + 1)]))
+def releases(count, clusters):
+    # boto3 reads AWS_DEFAULT_REGION, not the AWS_REGION gio-ami and the bench scripts set.
+    region = os.environ.get("AWS_REGION", "eu-west-1")
+    ec2, eks = (boto3.client(s, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=region) for s in ("ec2", "eks"))
+    zone = region + "a"
+    volume = ec2.create_volume(AvailabilityZone=zone, Size=8)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    ec2.delete_volume(VolumeId=volume)
+    names = [f"c{n}" for n in range(1, clusters + 1)]
+
+    def register(n):
+        tags = {"gio-ami:release": f"bench-{n:04d}", "gio-ami:created-at": f"2026-01-01T00:{n // 60 % 60:02d}:{n % 60:02d}Z",
+                "gio-ami:author": "bench", "gio-ami:contact": "ops@example.org", "gio-ami:description": f"release {n}"}
+        if n % 10 == 0:
+            tags["gio-ami:clusters"] = ",".join(names)
+        return ec2.register_image(
+            Name=f"bench-{n:04d}", RootDeviceName="/dev/xvda", VirtualizationType="hvm", Architecture="x86_64",
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot, "VolumeSize": 8, "VolumeType": "gp3"}}],
+            TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
+        )["ImageId"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        amis = list(pool.map(register, range(count)))
+    role = "arn:aws:iam::123456789012:role/eks"
+    for n, name in enumerate(names):
+        template = ec2.create_launch_template(LaunchTemplateName=f"{name}-nodes", LaunchTemplateData={"ImageId": amis[-1 - n]})
+        eks.create_cluster(name=name, roleArn=role, resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+        eks.create_nodegroup(clusterName=name, nodegroupName="nodes", subnets=["subnet-1"], nodeRole=role,
+                             launchTemplate={"id": template["LaunchTemplate"]["LaunchTemplateId"], "version": "1"})
 
 
 def main():
@@ -79,6 +113,9 @@ def main():
     images_parser = commands.add_parser("images")
     images_parser.add_argument("--count", type=int, required=True)
     images_parser.add_argument("--prefix", required=True)
+    seeded = commands.add_parser("releases")
+    seeded.add_argument("--count", type=int, required=True)
+    seeded.add_argument("--clusters", type=int, required=True)
     args = parser.parse_args()
     if args.command == "image-builder":
         print(image_builder(args.name))
@@ -88,6 +125,8 @@ def main():
         guest_poweroff()
     elif args.command == "deregister":
         client("ec2").deregister_image(ImageId=args.ami)
+    elif args.command == "releases":
+        releases(args.count, args.clusters)
     else:
         snapshots(args.count)
 

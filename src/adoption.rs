@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 /// Who and what the adopted releases are; unset fields keep what the AMI already says.
 #[derive(Debug, Clone, Default)]
 pub struct Metadata {
+    pub release: Option<String>,
     pub author: Option<String>,
     pub contact: Option<String>,
     pub description: Option<String>,
@@ -58,6 +59,7 @@ pub fn plan(images: &[Image], requests: &[Request], metadata: &Metadata, author:
                 (tags::DESCRIPTION, image.description.clone().filter(|d| !d.is_empty())),
             ];
             let given = [
+                (tags::RELEASE, &metadata.release),
                 (tags::AUTHOR, &metadata.author),
                 (tags::CONTACT, &metadata.contact),
                 (tags::DESCRIPTION, &metadata.description),

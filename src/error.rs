@@ -201,6 +201,66 @@ pub enum Error {
     #[error("interrupted by {signal}: packer was stopped; {remains}.")]
     PackerInterrupted { signal: &'static str, remains: String },
 
+    #[error(
+        "no cluster `{cluster}` in gio-ami.toml (known: {}). Add a [clusters.{cluster}] table with \
+         `region` and `ssm_parameter`, or run from the directory that holds the spec.",
+        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+    )]
+    UnknownCluster { cluster: String, known: Vec<String> },
+
+    #[error(
+        "cluster `{cluster}` has no `ssm_parameter` in gio-ami.toml, so there is nothing to publish \
+         to. Add e.g. ssm_parameter = \"/gio/eks/{cluster}/node-ami\" to [clusters.{cluster}]."
+    )]
+    ClusterWithoutParameter { cluster: String },
+
+    #[error(
+        "{id} is `{state}`, not `available`: a cluster cannot launch nodes from it. Wait for it \
+         (`gio-ami images`), or publish another AMI."
+    )]
+    NotAvailable { id: String, state: String },
+
+    #[error(
+        "{id} lives in {region} but cluster `{cluster}` runs in {cluster_region}, where it cannot \
+         be launched. Copy it there first (`gio-ami copy {id} --to {cluster_region}`) and publish \
+         the copy with --region {cluster_region}."
+    )]
+    WrongRegion {
+        id: String,
+        region: String,
+        cluster: String,
+        cluster_region: String,
+    },
+
+    #[error(
+        "nothing to roll back to: the history of {parameter} (cluster `{cluster}`) holds no value \
+         other than the current one. Publish a specific AMI instead: `gio-ami publish AMI_ID \
+         --cluster {cluster}`."
+    )]
+    NothingToRollBack { cluster: String, parameter: String },
+
+    #[error(
+        "`{0}` is not an AWS account id: they are 12 digits (e.g. 111122223333). Look it up with \
+         `aws sts get-caller-identity` in that account."
+    )]
+    InvalidAccount(String),
+
+    #[error(
+        "`{0}` is not REGION=KEY: name the region whose copy the key encrypts, e.g. \
+         --kms-key us-east-1=alias/ami-copies"
+    )]
+    InvalidKmsKey(String),
+
+    #[error("{file}: {detail}")]
+    Markers { file: String, detail: String },
+
+    #[error("cannot {action} {file}: {detail}. Check the path and its permissions.")]
+    File {
+        action: &'static str,
+        file: String,
+        detail: String,
+    },
+
     #[error("{operation} failed: {code}: {message}")]
     Api {
         operation: &'static str,

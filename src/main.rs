@@ -10,12 +10,13 @@ use gio_ami::packer::{self, TemplateFormat};
 use gio_ami::provenance::Provenance;
 use gio_ami::prune::{self, Family, Policy, Stage};
 use gio_ami::upload::{Arch, BootMode};
+use gio_ami::history::HistoryFormat;
 use gio_ami::{
-    adoption, base, blocks, build, disks, download, gc, lineage, plan, snapshots, spec, upload,
-    wipe, Aws, AwsOptions,
+    adoption, base, blocks, build, clusters, copy, cost, disks, download, gc, history,
+    lineage, plan, publish, share, snapshots, spec, upload, wipe, Aws, AwsOptions,
 };
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -26,9 +27,10 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(name = "gio-ami", version, max_term_width = 100)]
 struct Cli {
-    /// AWS region to work in (default: AWS_REGION, then the profile's region).
+    /// AWS region to work in (default: AWS_REGION, then the profile's region). `history`
+    /// takes it several times to merge regions.
     #[arg(long, global = true, value_name = "REGION")]
-    region: Option<String>,
+    region: Vec<String>,
 
     /// Named profile from ~/.aws/config (default: AWS_PROFILE, then `default`).
     #[arg(long, global = true, value_name = "NAME")]
@@ -122,6 +124,7 @@ enum Command {
     /// Examples:
     ///   gio-ami adopt --packer-manifest manifest.json --contact ops@example.org
     ///   gio-ami adopt ami-0abc… ami-0def… --author "Ada <ada@example.org>" --dry-run
+    ///   gio-ami adopt ami-0f50e42c76b6fa038 --release gio-node-2 --description "t2.small => t2.medium"
     #[command(verbatim_doc_comment)]
     Adopt(AdoptArgs),
 
@@ -218,6 +221,71 @@ enum Command {
     ///   gio-ami prune --release-prefix gio-node- --older-than 60d --disable --yes
     #[command(verbatim_doc_comment)]
     Prune(PruneArgs),
+
+    /// The release history: one row per release, one column per cluster, kept true from AWS.
+    ///
+    /// Rows are the AMIs carrying gio-ami:release (built by gio-ami, or adopted), newest first;
+    /// a release copied to other regions is one row listing each region's AMI. Columns are the
+    /// clusters of gio-ami.toml ([clusters.NAME]), then date, author, contact, description,
+    /// region, AMI and parent (disk-chain members). A cluster cell is ● when the cluster runs the
+    /// AMI now (its EKS managed nodegroups' launch templates, its instances tagged
+    /// eks:cluster-name or kubernetes.io/cluster/NAME), ○ when it was published there before.
+    ///
+    /// Examples:
+    ///   gio-ami history
+    ///   gio-ami history --cluster prod
+    ///   gio-ami history --region eu-west-1 --region us-east-1 --format csv > releases.csv
+    ///   gio-ami history --format markdown --update README.md
+    ///
+    /// --update replaces only the lines between <!-- gio-ami:history:begin --> and
+    /// <!-- gio-ami:history:end --> in the file, and refuses when the markers are missing or
+    /// duplicated.
+    #[command(verbatim_doc_comment)]
+    History(HistoryArgs),
+
+    /// Publish an AMI to a cluster: its SSM parameter (DataType aws:ec2:image) and history mark.
+    ///
+    /// The parameter comes from [clusters.NAME] ssm_parameter in gio-ami.toml; Karpenter
+    /// (amiSelectorTerms ssmParameter), Terraform (aws_ssm_parameter) and Pulumi
+    /// (ssm.getParameter) read it. SSM keeps every earlier value: --rollback publishes the
+    /// previous one again. The AMI must be available and in the cluster's region.
+    ///
+    /// Examples:
+    ///   gio-ami publish ami-0abc… --cluster prod --dry-run
+    ///   gio-ami publish ami-0abc… --cluster prod
+    ///   gio-ami publish --rollback --cluster prod
+    #[command(verbatim_doc_comment)]
+    Publish(PublishArgs),
+
+    /// Copy an AMI to other regions, all at once, tagged like the source; waits until the
+    /// copies are available and prints their ids. Re-running finds the earlier copies.
+    ///
+    /// Examples:
+    ///   gio-ami copy ami-0abc… --to us-east-1 --to ap-southeast-2
+    ///   gio-ami copy ami-0abc… --to us-east-1 --kms-key us-east-1=alias/ami-copies
+    #[command(verbatim_doc_comment)]
+    Copy(CopyArgs),
+
+    /// Share AMIs with other accounts (launch permission and the snapshots'
+    /// createVolumePermission), or take the share back with --unshare. Safe to repeat.
+    ///
+    /// Examples:
+    ///   gio-ami share ami-0abc… --account 111122223333 --account 444455556666
+    ///   gio-ami share ami-0abc… --account 111122223333 --unshare
+    #[command(verbatim_doc_comment)]
+    Share(ShareArgs),
+
+    /// What the AMIs cost to keep: snapshot GiB and USD per month by release and in total,
+    /// orphan snapshots, and AMIs no cluster of gio-ami.toml runs.
+    ///
+    /// Sizes are full volume sizes; EBS bills the blocks each snapshot changed, so this is an
+    /// upper bound.
+    ///
+    /// Examples:
+    ///   gio-ami cost
+    ///   gio-ami cost --price 0.0125 --output json
+    #[command(verbatim_doc_comment)]
+    Cost(CostArgs),
 }
 
 #[derive(Debug, Args)]
@@ -362,6 +430,94 @@ enum PackerCommand {
 }
 
 #[derive(Debug, Args)]
+struct CopyArgs {
+    /// The AMI to copy (ami-…), in the current --region.
+    #[arg(value_name = "AMI_ID")]
+    ami: String,
+
+    /// Destination region (repeatable).
+    #[arg(long = "to", value_name = "REGION", required = true)]
+    to: Vec<String>,
+
+    /// Encrypt the copy in REGION with this KMS key (REGION=KEY, repeatable).
+    #[arg(long = "kms-key", value_name = "REGION=KEY")]
+    kms_keys: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct ShareArgs {
+    /// AMIs of this account (ami-…).
+    #[arg(value_name = "AMI_ID", required = true)]
+    amis: Vec<String>,
+
+    /// Account id to share with (12 digits, repeatable).
+    #[arg(long = "account", value_name = "ID", required = true)]
+    accounts: Vec<String>,
+
+    /// Revoke instead of grant.
+    #[arg(long)]
+    unshare: bool,
+
+    /// Print the permission changes, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct CostArgs {
+    /// USD per GiB-month of snapshot storage.
+    #[arg(long, default_value_t = cost::DEFAULT_PRICE_PER_GIB_MONTH)]
+    price: f64,
+
+    /// The spec naming the clusters (to tell which AMIs are unused).
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct HistoryArgs {
+    /// table, markdown, json or csv (--output json also gives JSON).
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
+    format: HistoryFormat,
+
+    /// Only this cluster's column (repeatable); a name not in gio-ami.toml is looked for in the
+    /// current region.
+    #[arg(long = "cluster", value_name = "NAME")]
+    clusters: Vec<String>,
+
+    /// Write the Markdown table between the history markers of FILE instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    update: Option<PathBuf>,
+
+    /// The spec naming the clusters; history works without one (no cluster columns).
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct PublishArgs {
+    /// The AMI to publish (ami-…), in the current --region.
+    #[arg(value_name = "AMI_ID", required_unless_present = "rollback", conflicts_with = "rollback")]
+    ami: Option<String>,
+
+    /// The cluster, as named in gio-ami.toml ([clusters.NAME]).
+    #[arg(long, value_name = "NAME")]
+    cluster: String,
+
+    /// Publish the parameter's previous AMI again.
+    #[arg(long)]
+    rollback: bool,
+
+    /// Print the change, and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// The spec naming the clusters.
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
 struct AdoptArgs {
     /// AMI ids (ami-…) of this account and region.
     #[arg(value_name = "AMI_ID", required_unless_present = "packer_manifest")]
@@ -371,6 +527,10 @@ struct AdoptArgs {
     /// in this region.
     #[arg(long, value_name = "FILE")]
     packer_manifest: Option<PathBuf>,
+
+    /// Release name (default: the AMI's name).
+    #[arg(long)]
+    release: Option<String>,
 
     /// Who built them (default: GIO_AMI_AUTHOR, the git user, else the AWS caller).
     #[arg(long)]
@@ -487,8 +647,14 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let output = Output::new(cli.output);
     let quiet = cli.quiet;
+    if cli.region.len() > 1 && !matches!(cli.command, Command::History(_)) {
+        anyhow::bail!(
+            "--region was given {} times; only `history` reads several regions. Pass one.",
+            cli.region.len()
+        );
+    }
     let options = AwsOptions {
-        region: cli.region,
+        region: cli.region.first().cloned(),
         profile: cli.profile,
     };
     match cli.command {
@@ -557,7 +723,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(author) => author.clone(),
                 None => Provenance::current(&aws).await.author,
             };
-            let metadata = adoption::Metadata { author: args.author, contact: args.contact, description: args.description };
+            let metadata = adoption::Metadata {
+                release: args.release,
+                author: args.author,
+                contact: args.contact,
+                description: args.description,
+            };
             let adopted = adoption::adopt(&aws, &requests, &metadata, &author, args.dry_run).await?;
             output.adopted(&adoption::Report { dry_run: args.dry_run, adopted, skipped })?;
         }
@@ -669,8 +840,73 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let plan = prune::prepare(&aws, &policy, gio_ami::gc::now_epoch()).await?;
             execute(&aws, &output, &plan, args.dry_run, args.yes).await?;
         }
+        Command::History(args) => {
+            let spec = optional_spec(&args.spec)?;
+            let current = Aws::connect(&options).await?;
+            let clusters = clusters::select(spec.as_ref(), &args.clusters, current.region());
+            let history = history::gather(current, &options, &cli.region, clusters).await?;
+            tracing::info!(api_calls = history.api_calls, releases = history.releases.len(), "history read");
+            match &args.update {
+                Some(file) => {
+                    history::update_file(file, &history)?;
+                    output.history_updated(&file.display().to_string(), &history)?;
+                }
+                None => output.history(&history, args.format)?,
+            }
+        }
+        Command::Publish(args) => {
+            let spec = optional_spec(&args.spec)?;
+            let cluster = clusters::configured(spec.as_ref(), &args.cluster)?;
+            // A rollback's AMI is wherever the cluster is; a new AMI is looked for where the
+            // user works, so one in the wrong region is named as such.
+            let aws = match &args.ami {
+                Some(_) => Aws::connect(&options).await?,
+                None => Aws::connect(&AwsOptions { region: Some(cluster.region.clone()), ..options }).await?,
+            };
+            let publication = match &args.ami {
+                Some(ami) => publish::prepare(&aws, &cluster, &ami.parse()?).await?,
+                None => publish::prepare_rollback(&aws, &cluster).await?,
+            };
+            if !args.dry_run {
+                publish::apply(&aws, &publication).await?;
+            }
+            output.publication(&publication, args.dry_run)?;
+        }
+        Command::Copy(args) => {
+            let ami: AmiId = args.ami.parse()?;
+            let kms_keys = copy::parse_kms_keys(&args.kms_keys)?;
+            let aws = Aws::connect(&options).await?;
+            let progress = output.progress("copying");
+            output.copied(&copy::copy(&aws, &options, &ami, &args.to, &kms_keys, &progress).await?)?;
+        }
+        Command::Share(args) => {
+            let amis = parse_all::<AmiId>(&args.amis)?;
+            let accounts = args.accounts.iter().map(|a| share::account(a)).collect::<gio_ami::Result<Vec<_>>>()?;
+            let aws = Aws::connect(&options).await?;
+            let images = gio_ami::inventory::own_images_by_id(&aws, &amis).await?;
+            let changes = share::plan(&images, &accounts, !args.unshare);
+            if !args.dry_run {
+                share::apply(&aws, &changes).await?;
+            }
+            output.shared(&changes, args.dry_run)?;
+        }
+        Command::Cost(args) => {
+            let spec = optional_spec(&args.spec)?;
+            let aws = Aws::connect(&options).await?;
+            let clusters = clusters::select(spec.as_ref(), &[], aws.region());
+            output.cost(&cost::gather(&aws, &clusters, args.price).await?)?;
+        }
     }
     Ok(())
+}
+
+/// The spec when the file exists; its absence is fine for commands that only read clusters
+/// from it, and an unreadable or invalid spec is still an error.
+fn optional_spec(path: &Path) -> gio_ami::Result<Option<spec::Spec>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(spec::load(path)?.spec))
 }
 
 /// Prints the plan, asks on a terminal unless --yes, applies it, and fails when a step did.

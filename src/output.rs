@@ -1,9 +1,14 @@
 //! Everything the tool prints on stdout: tables for people, JSON for scripts.
 
-use crate::adoption::Report as Adopted;
 use crate::base::Base;
 use crate::build::Built;
+use crate::adoption;
+use crate::copy::Copied;
+use crate::cost::Cost;
+use crate::share::Change;
 use crate::disks::{Plan, Registered};
+use crate::history::{self, History, HistoryFormat};
+use crate::publish::Publication;
 use crate::download::Downloaded;
 use crate::inventory::{Image, Mapping};
 use crate::lineage::Node;
@@ -210,7 +215,7 @@ impl Output {
     }
 
     /// What `adopt` tagged (or, with --dry-run, would tag).
-    pub fn adopted(&self, report: &Adopted) -> io::Result<()> {
+    pub fn adopted(&self, report: &adoption::Report) -> io::Result<()> {
         self.emit(report, || {
             let mut table = table(&["AMI", "NAME", "TAGS WRITTEN"]);
             for a in &report.adopted {
@@ -389,6 +394,140 @@ impl Output {
                 )
             }
         })
+    }
+
+    /// The release history in the asked format; `--output json` means JSON whatever `--format`.
+    pub fn history(&self, history: &History, format: HistoryFormat) -> io::Result<()> {
+        let format = if self.format == Format::Json { HistoryFormat::Json } else { format };
+        let text = match format {
+            HistoryFormat::Json => return Output::new(Format::Json).emit(history, String::new),
+            HistoryFormat::Markdown => history::markdown(history),
+            HistoryFormat::Csv => history::csv(history),
+            HistoryFormat::Table if history.releases.is_empty() => format!(
+                "No releases in {}: AMIs become releases when gio-ami builds them or with \
+                 `gio-ami adopt AMI_ID`.\n",
+                history.regions.join(", ")
+            ),
+            HistoryFormat::Table => {
+                let header = history::header(history);
+                let mut table = table(&header.iter().map(String::as_str).collect::<Vec<_>>());
+                for release in &history.releases {
+                    table.add_row(history::cells(history, release, "\n"));
+                }
+                let legend = if history.clusters.is_empty() { "" } else { "● runs in the cluster now · ○ published to it before\n" };
+                format!("{table}\n{legend}")
+            }
+        };
+        io::stdout().lock().write_all(text.as_bytes())
+    }
+
+    /// What `history --update FILE` did.
+    pub fn history_updated(&self, file: &str, history: &History) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Updated<'a> {
+            file: &'a str,
+            releases: usize,
+            api_calls: usize,
+        }
+        let updated = Updated { file, releases: history.releases.len(), api_calls: history.api_calls };
+        self.emit(&updated, || {
+            format!("{file}: history block updated ({} releases)\n", history.releases.len())
+        })
+    }
+
+    /// What `publish` changes (or, with `dry_run`, would change).
+    pub fn publication(&self, publication: &Publication, dry_run: bool) -> io::Result<()> {
+        self.emit(publication, || {
+            let p = publication;
+            let mut text = if p.changes_parameter {
+                format!(
+                    "{} ({}): {} {} -> {}\n",
+                    p.cluster,
+                    p.region,
+                    p.parameter,
+                    p.previous.as_deref().unwrap_or("(new)"),
+                    p.ami
+                )
+            } else {
+                format!("{} ({}): {} already holds {}\n", p.cluster, p.region, p.parameter, p.ami)
+            };
+            if let Some(clusters) = &p.clusters_tag {
+                text.push_str(&format!("{}: tag gio-ami:clusters = {clusters}\n", p.ami));
+            }
+            if dry_run {
+                text.push_str("dry run: nothing was written.\n");
+            }
+            text
+        })
+    }
+
+    pub fn copied(&self, copies: &[Copied]) -> io::Result<()> {
+        self.emit(copies, || {
+            let mut table = table(&["REGION", "AMI", ""]);
+            for c in copies {
+                table.add_row(vec![c.region.as_str(), c.id.as_str(), if c.existed { "(already there)" } else { "copied" }]);
+            }
+            format!("{table}\n")
+        })
+    }
+
+    /// The permission changes `share` made (or, with `dry_run`, would make).
+    pub fn shared(&self, changes: &[Change], dry_run: bool) -> io::Result<()> {
+        self.emit(changes, || {
+            let mut table = table(&["RESOURCE", "PERMISSION", "", "ACCOUNTS"]);
+            for change in changes {
+                let (resource, permission, accounts, add) = match change {
+                    Change::Launch { ami, accounts, add } => (ami, "launch", accounts, add),
+                    Change::CreateVolume { snapshot, accounts, add } => (snapshot, "create volume", accounts, add),
+                };
+                table.add_row(vec![resource.as_str(), permission, if *add { "grant" } else { "revoke" }, &accounts.join(" ")]);
+            }
+            let footer = if dry_run { "dry run: nothing was changed.\n" } else { "" };
+            format!("{table}\n{footer}")
+        })
+    }
+
+    pub fn cost(&self, cost: &Cost) -> io::Result<()> {
+        self.emit(cost, || {
+            let money = |usd: f64| format!("{usd:.2}");
+            let mut table = table(&["RELEASE", "AMIS", "SNAPSHOTS", "GiB", "USD/MONTH"]);
+            for r in &cost.releases {
+                table.add_row(vec![
+                    Cell::new(&r.release),
+                    Cell::new(r.amis.join("\n")),
+                    Cell::new(r.snapshots).set_alignment(CellAlignment::Right),
+                    Cell::new(r.gib).set_alignment(CellAlignment::Right),
+                    Cell::new(money(r.usd_per_month)).set_alignment(CellAlignment::Right),
+                ]);
+            }
+            let unused = match &cost.unused_amis {
+                Some(amis) if amis.is_empty() => "Every AMI runs in a cluster.\n".to_string(),
+                Some(amis) => format!("AMIs no cluster runs ({}): {}\n", amis.len(), amis.join(" ")),
+                None => "No cluster of gio-ami.toml is in this region: cannot tell which AMIs are unused.\n".to_string(),
+            };
+            format!(
+                "{table}\nTotal in {}: {} GiB, {} USD/month at {} USD per GiB-month.\n\
+                 Orphan snapshots (no AMI references them): {}, {} GiB, {} USD/month.\n{unused}\
+                 Note: {}\n",
+                cost.region,
+                cost.total_gib,
+                money(cost.total_usd_per_month),
+                cost.price_per_gib_month,
+                cost.orphans.len(),
+                cost.orphan_gib,
+                money(cost.orphan_gib as f64 * cost.price_per_gib_month),
+                cost.note
+            )
+        })
+    }
+
+    /// A progress bar on stderr (drawn only on a terminal, so logs and pipes stay clean).
+    pub fn progress(&self, message: &'static str) -> indicatif::ProgressBar {
+        let bar = indicatif::ProgressBar::new(0).with_message(message);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
     }
 
     fn emit<T: Serialize + ?Sized>(&self, value: &T, table: impl FnOnce() -> String) -> io::Result<()> {

@@ -1,0 +1,132 @@
+//! Copying to regions, sharing with accounts and the storage bill, against the emulator: the
+//! copies are read back in their region, the permissions from the AMI and its snapshots.
+
+mod support;
+
+use support::{image_instance_with_extra_disk, register_root_image, run, Emulator, REGION};
+
+const OTHER_REGION: &str = "us-east-1";
+const FRIEND: &str = "111122223333";
+
+#[tokio::test]
+async fn copy_lands_in_every_region_tagged_and_a_rerun_finds_it() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let ami = register_root_image(&ec2, "gio-node-7").await;
+    run(emulator.cli().args(["adopt", &ami, "--contact", "ops@example.org"])).success();
+    ec2.create_tags()
+        .resources(&ami)
+        .tags(aws_sdk_ec2::types::Tag::builder().key("gio-ami:clusters").value("prod").build())
+        .send()
+        .await
+        .unwrap();
+
+    let copied = run(emulator.cli().args(["copy", &ami, "--to", OTHER_REGION, "--to", "ap-southeast-2", "--output", "json"])).success().json();
+    let copies = copied.as_array().unwrap();
+    assert_eq!(copies.len(), 2);
+    for copy in copies {
+        let region = copy["region"].as_str().unwrap();
+        let id = copy["id"].as_str().unwrap();
+        assert_eq!(copy["existed"], false);
+        let there = aws_sdk_ec2::Client::new(&emulator.config(region).await);
+        let image = there.describe_images().image_ids(id).send().await.unwrap();
+        let image = &image.images()[0];
+        assert_eq!((image.name(), image.state().map(|s| s.as_str())), (Some("gio-node-7"), Some("available")));
+        let tag = |key: &str| image.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value());
+        assert_eq!(tag("gio-ami:contact"), Some("ops@example.org"));
+        assert_eq!(tag("gio-ami:clusters"), None, "publication marks stay with the source");
+        let snapshot = image.block_device_mappings()[0].ebs().unwrap().snapshot_id().unwrap();
+        let snapshots = there.describe_snapshots().snapshot_ids(snapshot).send().await.unwrap();
+        assert!(snapshots.snapshots()[0].tags().iter().any(|t| t.key() == Some("gio-ami:release")), "the copy's snapshot is tagged too");
+    }
+
+    let again = run(emulator.cli().args(["copy", &ami, "--to", OTHER_REGION, "--output", "json"])).success().json();
+    let first = copies.iter().find(|c| c["region"] == OTHER_REGION).unwrap();
+    assert_eq!((&again[0]["id"], &again[0]["existed"]), (&first["id"], &serde_json::json!(true)));
+    let there = aws_sdk_ec2::Client::new(&emulator.config(OTHER_REGION).await);
+    let all = there.describe_images().owners("self").send().await.unwrap();
+    assert_eq!(all.images().len(), 1, "no second copy");
+}
+
+#[tokio::test]
+async fn share_grants_launch_and_volume_permissions_and_unshare_revokes_them() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let root = register_root_image(&ec2, "gio-node-root").await;
+    let (_, ami) = image_instance_with_extra_disk(&ec2, &root, "gio-node-shared").await;
+    let image = ec2.describe_images().image_ids(&ami).send().await.unwrap();
+    let snapshots: Vec<String> = image.images()[0]
+        .block_device_mappings()
+        .iter()
+        .filter_map(|m| m.ebs()?.snapshot_id().map(str::to_string))
+        .collect();
+    assert_eq!(snapshots.len(), 2);
+
+    let launch = || async {
+        let attribute = ec2.describe_image_attribute().image_id(&ami).attribute("launchPermission".into()).send().await.unwrap();
+        attribute.launch_permissions().iter().filter_map(|p| p.user_id().map(str::to_string)).collect::<Vec<_>>()
+    };
+    let volumes = |snapshot: String| {
+        let ec2 = ec2.clone();
+        async move {
+            let attribute = ec2
+                .describe_snapshot_attribute()
+                .snapshot_id(snapshot)
+                .attribute("createVolumePermission".into())
+                .send()
+                .await
+                .unwrap();
+            attribute.create_volume_permissions().iter().filter_map(|p| p.user_id().map(str::to_string)).collect::<Vec<_>>()
+        }
+    };
+
+    let dry = run(emulator.cli().args(["share", &ami, "--account", FRIEND, "--dry-run"])).success();
+    assert!(dry.stdout.contains("dry run"), "{}", dry.stdout);
+    assert!(launch().await.is_empty(), "a dry run changes nothing");
+
+    for _ in 0..2 {
+        run(emulator.cli().args(["share", &ami, "--account", FRIEND])).success();
+    }
+    assert_eq!(launch().await, [FRIEND]);
+    for snapshot in &snapshots {
+        assert_eq!(volumes(snapshot.clone()).await, [FRIEND], "{snapshot}");
+    }
+
+    run(emulator.cli().args(["share", &ami, "--account", FRIEND, "--unshare"])).success();
+    assert!(launch().await.is_empty());
+    for snapshot in &snapshots {
+        assert!(volumes(snapshot.clone()).await.is_empty(), "{snapshot}");
+    }
+
+    let bad = run(emulator.cli().args(["share", &ami, "--account", "1111-2222-3333"])).failure();
+    assert!(bad.stderr.contains("is not an AWS account id"), "{}", bad.stderr);
+}
+
+#[tokio::test]
+async fn cost_counts_release_storage_orphans_and_unused_amis() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let root = register_root_image(&ec2, "gio-node-root").await;
+    run(emulator.cli().args(["adopt", &root, "--release", "r1"])).success();
+    let (_, gone) = image_instance_with_extra_disk(&ec2, &root, "gio-node-gone").await;
+    ec2.deregister_image().image_id(&gone).send().await.unwrap();
+
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cost-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("gio-ami.toml"),
+        format!("[image]\nname = \"n\"\n[base]\nami = \"{root}\"\n[clusters.prod]\nregion = \"{REGION}\"\n"),
+    )
+    .unwrap();
+    let cost = run(emulator.cli().current_dir(&dir).args(["cost", "--price", "0.1", "--output", "json"])).success().json();
+    let r1 = cost["releases"].as_array().unwrap().iter().find(|r| r["release"] == "r1").unwrap();
+    assert_eq!((&r1["gib"], &r1["snapshots"]), (&serde_json::json!(8), &serde_json::json!(1)));
+    assert!((r1["usd_per_month"].as_f64().unwrap() - 0.8).abs() < 1e-9);
+    assert_eq!(cost["orphan_gib"], 58, "the deregistered AMI left its 8 + 50 GiB behind");
+    assert_eq!(cost["total_gib"], 66);
+    assert_eq!(cost["unused_amis"], serde_json::json!([root]), "prod runs nothing");
+    assert!(cost["note"].as_str().unwrap().contains("upper bound"));
+
+    let table = run(emulator.cli().current_dir(&dir).arg("cost")).success();
+    assert!(table.stdout.contains("Orphan snapshots (no AMI references them): 2, 58 GiB"), "{}", table.stdout);
+}
