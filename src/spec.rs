@@ -199,9 +199,17 @@ pub fn parse(file: &str, text: &str) -> Result<(Spec, Vec<Warning>), SpecError> 
             message,
         }
     };
-    let spec: Spec = toml::from_str(text).map_err(|e| {
+    // Parsed first as plain TOML, so that what remains are errors of a key's value or name,
+    // which then point at that key.
+    text.parse::<toml::Table>().map_err(|e| {
         let message = e.message().trim().to_string();
         at(e.span(), "syntax", message)
+    })?;
+    let spec: Spec = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim().to_string();
+        let key = e.span().map(|s| key_at(text, s.start)).filter(|k| !k.is_empty());
+        let key = key.unwrap_or_else(|| "spec".to_string());
+        at(e.span(), &key, message)
     })?;
     validate(&spec).map_err(|(span, key, message)| at(Some(span), &key, message))?;
     Ok((spec.clone(), warnings(&spec)))
@@ -342,6 +350,38 @@ fn warnings(spec: &Spec) -> Vec<Warning> {
         });
     }
     warnings
+}
+
+/// The dotted key whose line holds `offset` (`build.timeout`, `disks[1].size_gib`), or the table
+/// when the offset is on a header line.
+fn key_at(text: &str, offset: usize) -> String {
+    let mut table = String::new();
+    let mut arrays: BTreeMap<String, usize> = BTreeMap::new();
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        let is_header = trimmed.starts_with('[');
+        if is_header {
+            let name = trimmed.trim_start_matches('[').split(']').next().unwrap_or_default().trim().to_string();
+            table = if trimmed.starts_with("[[") {
+                let n = arrays.entry(name.clone()).and_modify(|n| *n += 1).or_insert(0);
+                format!("{name}[{n}]")
+            } else {
+                name
+            };
+        }
+        if offset < start + line.len() {
+            return match trimmed.split_once('=') {
+                Some((key, _)) if !is_header => {
+                    let key = key.trim().trim_matches('"');
+                    if table.is_empty() { key.to_string() } else { format!("{table}.{key}") }
+                }
+                _ => table,
+            };
+        }
+        start += line.len();
+    }
+    table
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
