@@ -485,7 +485,8 @@ mod tests {
             (format!("{MINIMAL}[build]\nengine = \"docker\"\n"), "build.engine: unknown value `docker` (allowed: native, packer)"),
             (format!("{MINIMAL}[build]\nprovision_via = \"ssm\"\n"), "build.provision_via: SSM Run Command needs"),
             (MINIMAL.replace("n-{k8s}", "n-{version}"), "gio-ami.toml:2:8: image.name: unknown placeholder `{version}`"),
-            (format!("{MINIMAL}colour = \"red\"\n"), "gio-ami.toml:7:1: syntax: unknown field `colour`"),
+            (format!("{MINIMAL}colour = \"red\"\n"), "gio-ami.toml:7:1: base.colour: unknown field `colour`"),
+            (format!("{MINIMAL}[build]\nroot_size_gib = \"30\"\n"), "gio-ami.toml:8:17: build.root_size_gib: invalid type: string"),
             ("[image]\nname = \"x\"\n[base]\narch = \"arm64\"\n".to_string(), "base: set either `ami"),
             ("[image\n".to_string(), "gio-ami.toml:1:"),
         ];
@@ -493,6 +494,17 @@ mod tests {
             let err = check(&text).unwrap_err();
             assert!(err.contains(expected), "expected `{expected}` in `{err}`");
         }
+    }
+
+    #[test]
+    fn key_at_names_the_dotted_key_of_a_line() {
+        let text = "top = 1\n[build]\ntimeout = 3\n[[disks]]\ntype = 1\n[[disks]]\n\"type\" = 2\n[clusters.prod]\n";
+        let at = |needle: &str| key_at(text, text.find(needle).unwrap());
+        assert_eq!(at("1\n["), "top");
+        assert_eq!(at("3"), "build.timeout");
+        assert_eq!(at("type = 1"), "disks[0].type");
+        assert_eq!(at("2"), "disks[1].type");
+        assert_eq!(at("[clusters"), "clusters.prod");
     }
 
     #[test]
