@@ -95,9 +95,9 @@ async fn wipe(seed: u64, rate: f64) -> Trial {
     support::image_instance_with_extra_disk(&ec2, &used, "gio-node-live-2").await;
     let before = inventory(&ec2).await;
     let proxy = emulator.proxied(Faults::new(rate, seed));
-    let out = run(proxy.cli().args(["wipe", &unused, &used, "--yes", "--output", "json"]));
-    // Done: the unused AMI and its one snapshot went, and nothing else (the used AMI stays,
-    // refused). Failed: nothing went.
+    let out = run(proxy.cli().args(["wipe", &unused, "--yes", "--output", "json"]));
+    // Done: the unused AMI and its one snapshot went, and nothing else (the AMI in use, its
+    // instance, volumes and image stay). Failed: nothing went.
     let outcome = judge(&ec2, &out, |done| if done {
         Inventory { images: before.images - 1, snapshots: before.snapshots - 1, ..before }
     } else {
@@ -236,7 +236,7 @@ async fn disks_add_through_faults_adds_one_ami_or_nothing() {
 }
 
 #[tokio::test]
-async fn wipe_through_faults_removes_the_unused_ami_and_never_the_used_one() {
+async fn wipe_through_faults_removes_the_unused_ami_and_nothing_else() {
     holds_under_faults(wipe).await;
 }
 
@@ -285,5 +285,83 @@ async fn fault_table() {
                 eprintln!("{name} at {rate}: LEAKED {what}");
             }
         }
+    }
+}
+
+/// The phases of a build as its progress names them, in order.
+const PHASES: [&str; 6] = [
+    "resolving the base AMI",
+    "launching the builder",
+    "to provision itself and power off",
+    "pre-snapshotting",
+    "creating the image",
+    "removing the builder and pre-snapshots",
+];
+
+/// Starts a build, plays the guest, and sends `signal` as soon as the build announces `phase`.
+/// Returns the emulator (to count its inventory) once the build has ended.
+async fn signal_build_at(phase: &str, signal: &str) -> Emulator {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let mut build = spawn_build(emulator.cli(), &spec_path(&format!("signal-{signal}")));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = build.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let past_guest = PHASES.iter().position(|p| *p == phase).unwrap() > 2;
+    if past_guest {
+        let builder = running_builder(&ec2, &mut build).await.expect("a builder");
+        ec2.stop_instances().instance_ids(builder).send().await.unwrap();
+    }
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        let reached = line.contains(phase);
+        seen.push(line);
+        if reached {
+            std::process::Command::new("kill").args([signal, &build.id().to_string()]).status().unwrap();
+            break;
+        }
+    }
+    assert!(seen.last().is_some_and(|l| l.contains(phase)), "never reached `{phase}`:\n{}", seen.join("\n"));
+    build.wait().unwrap();
+    emulator
+}
+
+/// Nothing of the build, or only the release when the signal came after it was made (the AMI
+/// with its root and extra-disk snapshots).
+async fn nothing_but_a_release(ec2: &aws_sdk_ec2::Client, phase: &str) {
+    let found = inventory(ec2).await;
+    let release = Inventory::of(0, 0, 2, 1);
+    let released = ec2
+        .describe_images()
+        .owners("self")
+        .filters(Filter::builder().name("tag-key").values("gio-ami:release").build())
+        .send()
+        .await
+        .unwrap()
+        .images()
+        .len();
+    let expected = if released == 1 { release } else { Inventory::of(0, 0, 0, 0) };
+    assert_eq!(found, expected, "after a signal at `{phase}`");
+}
+
+#[tokio::test]
+async fn kill_9_at_each_phase_then_gc_leaves_nothing_but_a_release() {
+    for phase in PHASES {
+        let emulator = signal_build_at(phase, "-KILL").await;
+        run(emulator.cli().arg("gc")).success();
+        nothing_but_a_release(&emulator.ec2().await, phase).await;
+    }
+}
+
+#[tokio::test]
+async fn ctrl_c_at_each_phase_leaves_nothing_but_a_release_without_gc() {
+    for phase in PHASES {
+        let emulator = signal_build_at(phase, "-INT").await;
+        nothing_but_a_release(&emulator.ec2().await, phase).await;
     }
 }
