@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::Filter;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use support::faults::{Fault, Faults};
+use support::faults::{Fault, Faults, Tally};
 use support::{run, Emulator, Run};
 
 const RATE: f64 = 0.10;
@@ -73,8 +73,8 @@ async fn judge(ec2: &aws_sdk_ec2::Client, run: &Run, expected: impl Fn(bool) -> 
     }
 }
 
-/// One run of a command through faults: how it ended and how many faults hit it.
-type Trial = (Outcome, usize);
+/// One run of a command through faults: how it ended, and what the proxy saw and did.
+type Trial = (Outcome, Tally);
 
 async fn disks_add(seed: u64, rate: f64) -> Trial {
     let emulator = Emulator::start();
@@ -84,7 +84,7 @@ async fn disks_add(seed: u64, rate: f64) -> Trial {
     let out = run(proxy.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--disk", "/dev/xvdc=20", "--output", "json"]));
     // New empty disks need no snapshot: only the root's stays, shared by both AMIs.
     let outcome = judge(&ec2, &out, |done| Inventory::of(0, 0, 1, if done { 2 } else { 1 })).await;
-    (outcome, proxy.tally().injected.len())
+    (outcome, proxy.tally())
 }
 
 async fn wipe(seed: u64, rate: f64) -> Trial {
@@ -104,7 +104,7 @@ async fn wipe(seed: u64, rate: f64) -> Trial {
         before
     })
     .await;
-    (outcome, proxy.tally().injected.len())
+    (outcome, proxy.tally())
 }
 
 #[tokio::test]
@@ -201,7 +201,7 @@ async fn build(seed: u64, rate: f64) -> Trial {
     // The AMI and the snapshots of its root and extra disk, builder and pre-snapshots gone; or,
     // failed, nothing at all.
     let outcome = judge(&ec2, &out, |done| if done { Inventory::of(0, 0, 2, 1) } else { Inventory::of(0, 0, 0, 0) }).await;
-    (outcome, proxy.tally().injected.len())
+    (outcome, proxy.tally())
 }
 
 /// gc through faults after a build was killed with SIGKILL (so it could not clean up).
@@ -216,16 +216,16 @@ async fn gc(seed: u64, rate: f64) -> Trial {
     let proxy = emulator.proxied(Faults::new(rate, seed));
     let out = run(proxy.cli().arg("gc"));
     let outcome = judge(&ec2, &out, |done| if done { Inventory::of(0, 0, 0, 0) } else { Inventory::of(1, 2, 0, 0) }).await;
-    (outcome, proxy.tally().injected.len())
+    (outcome, proxy.tally())
 }
 
 /// Runs a command through 10% faults for each seed: none may leak, and faults must have hit.
 async fn holds_under_faults<F: std::future::Future<Output = Trial>>(command: impl Fn(u64, f64) -> F) {
     let mut injected = 0;
     for seed in SEEDS {
-        let (outcome, faults) = command(seed, RATE).await;
+        let (outcome, tally) = command(seed, RATE).await;
         assert!(!matches!(outcome, Outcome::Leaked(_)), "seed {seed}: {outcome:?}");
-        injected += faults;
+        injected += tally.injected.len();
     }
     assert!(injected > 0, "no fault was injected: the test proved nothing, pick other seeds");
 }
@@ -261,26 +261,27 @@ async fn fault_table() {
         .split(',')
         .map(|r| r.trim().parse().expect("FAULT_RATES: comma-separated shares like 0.1"))
         .collect();
-    println!("| command | runs | fault rate | faults injected | completed | cleanly failed | leaked |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| command | runs | fault rate | requests | faults injected | completed | cleanly failed | leaked |");
+    println!("|---|---|---|---|---|---|---|---|");
     for name in ["disks add", "wipe", "build", "gc"] {
         for &rate in &rates {
-            let (mut completed, mut failed, mut leaked, mut injected) = (0, 0, Vec::new(), 0);
+            let (mut completed, mut failed, mut leaked, mut requests, mut injected) = (0, 0, Vec::new(), 0, 0);
             for seed in 1..=runs {
-                let (outcome, faults) = match name {
+                let (outcome, tally) = match name {
                     "disks add" => disks_add(seed, rate).await,
                     "wipe" => wipe(seed, rate).await,
                     "build" => build(seed, rate).await,
                     _ => gc(seed, rate).await,
                 };
-                injected += faults;
+                requests += tally.requests;
+                injected += tally.injected.len();
                 match outcome {
                     Outcome::Completed => completed += 1,
                     Outcome::CleanlyFailed => failed += 1,
                     Outcome::Leaked(what) => leaked.push(format!("seed {seed}: {what}")),
                 }
             }
-            println!("| {name} | {runs} | {:.0}% | {injected} | {completed} | {failed} | {} |", rate * 100.0, leaked.len());
+            println!("| {name} | {runs} | {:.0}% | {requests} | {injected} | {completed} | {failed} | {} |", rate * 100.0, leaked.len());
             for what in leaked {
                 eprintln!("{name} at {rate}: LEAKED {what}");
             }

@@ -178,10 +178,14 @@ fn serve(client: TcpStream, upstream: &str, dice: &Mutex<Dice>) -> std::io::Resu
         }
         Some(Fault::Throttle) => (&client).write_all(&error_answer(&request, 400, "Bad Request", throttling_code(&request))),
         Some(Fault::Unavailable) => (&client).write_all(&error_answer(&request, 503, "Service Unavailable", "ServiceUnavailable")),
-        Some(Fault::ResetBefore) => Ok(reset(client)),
+        Some(Fault::ResetBefore) => {
+            reset(client);
+            Ok(())
+        }
         Some(Fault::ResetAfter) => {
             forward(upstream, &request)?;
-            Ok(reset(client))
+            reset(client);
+            Ok(())
         }
     }
 }
