@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::gc;
 use crate::inventory::{self, Image};
 use crate::output::Progress;
-use crate::plan::{self, Action, Status};
+use crate::plan::{self, Status};
 use crate::provenance::Provenance;
 use crate::spec::{self, Loaded};
 use crate::tags::{self, Tags};
@@ -31,6 +31,8 @@ const USER_DATA_MAX: usize = 16 * 1024;
 const IMAGE_TIMEOUT: Duration = Duration::from_secs(3600);
 /// A build on another machine is presumed dead this long after its own timeout.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(900);
+/// How long an AWS call already sent may take to land; calls that create answer in seconds.
+const IN_FLIGHT_SETTLE: Duration = Duration::from_secs(3);
 /// What the guest prints on its console when a script fails, before powering off anyway.
 const FAILURE_MARKER: &str = "gio-ami: provisioning FAILED";
 
@@ -72,8 +74,8 @@ pub async fn build(aws: &Aws, loaded: &Loaded, progress: &Progress) -> Result<Bu
         Err(e) => e,
     };
     progress.phase("cleaning up what this build created");
-    let cleanup = match gc::collect(aws, Some(&build_id), false).await {
-        Ok((_, outcomes)) => cleanup_summary(&outcomes),
+    let cleanup = match clean_up(aws, &build_id).await {
+        Ok(outcomes) => cleanup_summary(&outcomes),
         Err(e) => format!("the clean-up could not list the build's resources ({e})"),
     };
     Err(Error::BuildFailed {
@@ -81,6 +83,17 @@ pub async fn build(aws: &Aws, loaded: &Loaded, progress: &Progress) -> Result<Bu
         build_id,
         cleanup,
     })
+}
+
+/// Removes everything tagged with the build id, twice: a creation call in flight when the
+/// signal came (RunInstances, CreateImage) can land after the first pass has listed the build's
+/// resources, and the second pass catches it.
+async fn clean_up(aws: &Aws, build_id: &str) -> Result<Vec<plan::Outcome>> {
+    let (_, mut outcomes) = gc::collect(aws, Some(build_id), false).await?;
+    tokio::time::sleep(IN_FLIGHT_SETTLE).await;
+    let (_, late) = gc::collect(aws, Some(build_id), false).await?;
+    outcomes.extend(late);
+    Ok(outcomes)
 }
 
 fn cleanup_summary(outcomes: &[plan::Outcome]) -> String {
@@ -190,12 +203,10 @@ impl Run<'_> {
         wait_for_guest(aws, &instance, timeout).await?;
 
         let volumes = instance_volumes(aws, &instance).await?;
-        let pre_snapshots = if spec.build.pre_snapshot {
+        if spec.build.pre_snapshot {
             self.phase(&format!("pre-snapshotting {} volume(s)", volumes.len()));
-            self.pre_snapshot(&volumes, &name).await?
-        } else {
-            Vec::new()
-        };
+            self.pre_snapshot(&volumes, &name).await?;
+        }
 
         self.phase(&format!("creating the image {name}"));
         let image_tags = image_tags(spec, &self.build_id, &base, &provenance);
@@ -208,18 +219,13 @@ impl Run<'_> {
         tag_image(aws, &ami, &snapshots, &release).await?;
 
         self.phase("removing the builder and pre-snapshots");
-        let mut transient = vec![Action::TerminateInstance {
-            id: instance.clone(),
-            why: "builder".into(),
-        }];
-        transient.extend(pre_snapshots.into_iter().map(|id| Action::DeleteSnapshot {
-            id,
-            size_gib: 0,
-            why: "pre-snapshot".into(),
-        }));
-        let outcomes = plan::apply(aws, &transient).await;
-        if !plan::succeeded(&outcomes) {
-            tracing::warn!("{}", cleanup_summary(&outcomes));
+        // Everything of this build but the release: by tag rather than by the ids we saw, so a
+        // snapshot created twice by a retried CreateSnapshot (no ClientToken) goes too.
+        // The release is made: a failed clean-up is gc's to finish, not a failed build.
+        match gc::collect(aws, Some(&self.build_id), false).await {
+            Ok((_, outcomes)) if !plan::succeeded(&outcomes) => tracing::warn!("{}", cleanup_summary(&outcomes)),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("could not list build {}'s leftovers ({e}): run `gio-ami gc`", self.build_id),
         }
         Ok(Built {
             ami,
@@ -306,7 +312,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn pre_snapshot(&self, volumes: &[(String, String)], name: &str) -> Result<Vec<String>> {
+    async fn pre_snapshot(&self, volumes: &[(String, String)], name: &str) -> Result<()> {
         let mut ids = Vec::new();
         for (device, volume) in volumes {
             let mut t = self.build_tags();
@@ -323,8 +329,7 @@ impl Run<'_> {
                 .map_err(|e| self.aws.error("CreateSnapshot", "ec2", e))?;
             ids.push(snapshot.snapshot_id().unwrap_or_default().to_string());
         }
-        wait_snapshots(self.aws, &ids).await?;
-        Ok(ids)
+        wait_snapshots(self.aws, &ids).await
     }
 }
 
@@ -604,8 +609,20 @@ async fn create_image(aws: &Aws, instance: &str, name: &str, spec: &spec::Spec, 
         .tag_specifications(tags::specification(ResourceType::Snapshot, image_tags))
         .send()
         .await
-        .map_err(|e| aws.error("CreateImage", "ec2", e))?;
-    Ok(output.image_id().unwrap_or_default().to_string())
+        .map_err(|e| aws.error("CreateImage", "ec2", e));
+    match output {
+        Ok(output) => Ok(output.image_id().unwrap_or_default().to_string()),
+        // CreateImage takes no ClientToken: when a retry finds the name taken by this very
+        // build, the first attempt succeeded and only its answer was lost.
+        Err(e) if e.code() == Some("InvalidAMIName.Duplicate") => {
+            let ours = inventory::own_images_named(aws, name)
+                .await?
+                .into_iter()
+                .find(|i| i.tags.get(tags::BUILD_ID) == image_tags.get(tags::BUILD_ID));
+            ours.map(|i| i.id).ok_or(e)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn wait_image(aws: &Aws, ami: &str) -> Result<Image> {

@@ -199,9 +199,17 @@ pub fn parse(file: &str, text: &str) -> Result<(Spec, Vec<Warning>), SpecError> 
             message,
         }
     };
-    let spec: Spec = toml::from_str(text).map_err(|e| {
+    // Parsed first as plain TOML, so that what remains are errors of a key's value or name,
+    // which then point at that key.
+    text.parse::<toml::Table>().map_err(|e| {
         let message = e.message().trim().to_string();
         at(e.span(), "syntax", message)
+    })?;
+    let spec: Spec = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim().to_string();
+        let key = e.span().map(|s| key_at(text, s.start)).filter(|k| !k.is_empty());
+        let key = key.unwrap_or_else(|| "spec".to_string());
+        at(e.span(), &key, message)
     })?;
     validate(&spec).map_err(|(span, key, message)| at(Some(span), &key, message))?;
     Ok((spec.clone(), warnings(&spec)))
@@ -344,6 +352,38 @@ fn warnings(spec: &Spec) -> Vec<Warning> {
     warnings
 }
 
+/// The dotted key whose line holds `offset` (`build.timeout`, `disks[1].size_gib`), or the table
+/// when the offset is on a header line.
+fn key_at(text: &str, offset: usize) -> String {
+    let mut table = String::new();
+    let mut arrays: BTreeMap<String, usize> = BTreeMap::new();
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        let is_header = trimmed.starts_with('[');
+        if is_header {
+            let name = trimmed.trim_start_matches('[').split(']').next().unwrap_or_default().trim().to_string();
+            table = if trimmed.starts_with("[[") {
+                let n = arrays.entry(name.clone()).and_modify(|n| *n += 1).or_insert(0);
+                format!("{name}[{n}]")
+            } else {
+                name
+            };
+        }
+        if offset < start + line.len() {
+            return match trimmed.split_once('=') {
+                Some((key, _)) if !is_header => {
+                    let key = key.trim().trim_matches('"');
+                    if table.is_empty() { key.to_string() } else { format!("{table}.{key}") }
+                }
+                _ => table,
+            };
+        }
+        start += line.len();
+    }
+    table
+}
+
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -445,7 +485,8 @@ mod tests {
             (format!("{MINIMAL}[build]\nengine = \"docker\"\n"), "build.engine: unknown value `docker` (allowed: native, packer)"),
             (format!("{MINIMAL}[build]\nprovision_via = \"ssm\"\n"), "build.provision_via: SSM Run Command needs"),
             (MINIMAL.replace("n-{k8s}", "n-{version}"), "gio-ami.toml:2:8: image.name: unknown placeholder `{version}`"),
-            (format!("{MINIMAL}colour = \"red\"\n"), "gio-ami.toml:7:1: syntax: unknown field `colour`"),
+            (format!("{MINIMAL}colour = \"red\"\n"), "gio-ami.toml:7:1: base.colour: unknown field `colour`"),
+            (format!("{MINIMAL}[build]\nroot_size_gib = \"30\"\n"), "gio-ami.toml:8:17: build.root_size_gib: invalid type: string"),
             ("[image]\nname = \"x\"\n[base]\narch = \"arm64\"\n".to_string(), "base: set either `ami"),
             ("[image\n".to_string(), "gio-ami.toml:1:"),
         ];
@@ -453,6 +494,17 @@ mod tests {
             let err = check(&text).unwrap_err();
             assert!(err.contains(expected), "expected `{expected}` in `{err}`");
         }
+    }
+
+    #[test]
+    fn key_at_names_the_dotted_key_of_a_line() {
+        let text = "top = 1\n[build]\ntimeout = 3\n[[disks]]\ntype = 1\n[[disks]]\n\"type\" = 2\n[clusters.prod]\n";
+        let at = |needle: &str| key_at(text, text.find(needle).unwrap());
+        assert_eq!(at("1\n["), "top");
+        assert_eq!(at("3"), "build.timeout");
+        assert_eq!(at("type = 1"), "disks[0].type");
+        assert_eq!(at("2"), "disks[1].type");
+        assert_eq!(at("[clusters"), "clusters.prod");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset of the fixtures
 
+pub mod faults;
+
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_ec2::types::{
@@ -85,14 +87,13 @@ impl Emulator {
 
     /// The `gio-ami` binary with the environment a user pointing at this emulator would have.
     pub fn cli(&self) -> Command {
-        let mut command = Command::new(binary());
-        clean_aws_env(&mut command);
-        command
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", REGION);
-        command
+        cli_at(&self.endpoint)
+    }
+
+    /// A fault-injecting proxy in front of this emulator (see `faults`); `proxy.cli()` goes
+    /// through it, while `ec2()` and `config()` still read the emulator directly.
+    pub fn proxied(&self, faults: faults::Faults) -> faults::FaultProxy {
+        faults::FaultProxy::start(&self.endpoint, faults)
     }
 
     /// An SDK config for arranging fixtures, as the test's own AWS client.
@@ -123,6 +124,18 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free loopback port")
         .port()
+}
+
+/// The binary with the environment of a user whose AWS endpoint is `endpoint`.
+pub fn cli_at(endpoint: &str) -> Command {
+    let mut command = Command::new(binary());
+    clean_aws_env(&mut command);
+    command
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION);
+    command
 }
 
 /// The binary with no AWS settings inherited from the machine running the tests.

@@ -1,0 +1,368 @@
+//! Reliability under faults: each command runs through the fault proxy (10% of requests
+//! throttled, 503, or reset before or after the emulator acted) for several seeds, and must
+//! either finish or fail with one clean error. Either way, the emulator's inventory, read
+//! directly, holds exactly what that outcome should leave: nothing leaks.
+
+mod support;
+
+use aws_sdk_ec2::types::Filter;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+use support::faults::{Fault, Faults, Tally};
+use support::{run, Emulator, Run};
+
+const RATE: f64 = 0.10;
+/// Seeds whose first few requests draw a fault, so even a command of a few requests is hit.
+const SEEDS: [u64; 3] = [7, 10, 14];
+
+/// Everything billable in the account, counted directly at the emulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Inventory {
+    instances: usize,
+    volumes: usize,
+    snapshots: usize,
+    images: usize,
+}
+
+impl Inventory {
+    fn of(instances: usize, volumes: usize, snapshots: usize, images: usize) -> Self {
+        Inventory { instances, volumes, snapshots, images }
+    }
+}
+
+async fn inventory(ec2: &aws_sdk_ec2::Client) -> Inventory {
+    let alive = Filter::builder()
+        .name("instance-state-name")
+        .values("pending")
+        .values("running")
+        .values("stopping")
+        .values("stopped")
+        .build();
+    let instances = ec2.describe_instances().filters(alive).send().await.unwrap();
+    Inventory {
+        instances: instances.reservations().iter().map(|r| r.instances().len()).sum(),
+        volumes: ec2.describe_volumes().send().await.unwrap().volumes().len(),
+        snapshots: ec2.describe_snapshots().owner_ids("self").send().await.unwrap().snapshots().len(),
+        images: ec2.describe_images().owners("self").send().await.unwrap().images().len(),
+    }
+}
+
+/// How one run through faults ended.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    Completed,
+    /// Exit 1 with one error, and the inventory is what a failure should leave.
+    CleanlyFailed,
+    /// Anything else: the inventory differs from what the outcome should leave, or the
+    /// failure was not clean. Says what.
+    Leaked(String),
+}
+
+/// Judges a run: `expected(completed)` is what the inventory must hold after it.
+async fn judge(ec2: &aws_sdk_ec2::Client, run: &Run, expected: impl Fn(bool) -> Inventory) -> Outcome {
+    let completed = run.status.success();
+    if !completed && (run.status.code() != Some(1) || !run.stderr.contains("error")) {
+        return Outcome::Leaked(format!("not a clean failure ({}):\n{}", run.status, run.stderr));
+    }
+    let found = inventory(ec2).await;
+    match (found == expected(completed), completed) {
+        (true, true) => Outcome::Completed,
+        (true, false) => Outcome::CleanlyFailed,
+        (false, _) => Outcome::Leaked(format!("expected {:?}, found {found:?}:\n{}", expected(completed), run.stderr)),
+    }
+}
+
+/// One run of a command through faults: how it ended, and what the proxy saw and did.
+type Trial = (Outcome, Tally);
+
+async fn disks_add(seed: u64, rate: f64) -> Trial {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let source = support::register_root_image(&ec2, "gio-node-1.31").await;
+    let proxy = emulator.proxied(Faults::new(rate, seed));
+    let out = run(proxy.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--disk", "/dev/xvdc=20", "--output", "json"]));
+    // New empty disks need no snapshot: only the root's stays, shared by both AMIs.
+    let outcome = judge(&ec2, &out, |done| Inventory::of(0, 0, 1, if done { 2 } else { 1 })).await;
+    (outcome, proxy.tally())
+}
+
+async fn wipe(seed: u64, rate: f64) -> Trial {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let unused = support::register_root_image(&ec2, "gio-node-old").await;
+    let used = support::register_root_image(&ec2, "gio-node-live").await;
+    support::image_instance_with_extra_disk(&ec2, &used, "gio-node-live-2").await;
+    let before = inventory(&ec2).await;
+    let proxy = emulator.proxied(Faults::new(rate, seed));
+    let out = run(proxy.cli().args(["wipe", &unused, "--yes", "--output", "json"]));
+    // Done: the unused AMI and its one snapshot went, and nothing else (the AMI in use, its
+    // instance, volumes and image stay). Failed: nothing went.
+    let outcome = judge(&ec2, &out, |done| if done {
+        Inventory { images: before.images - 1, snapshots: before.snapshots - 1, ..before }
+    } else {
+        before
+    })
+    .await;
+    (outcome, proxy.tally())
+}
+
+#[tokio::test]
+async fn a_failed_guard_lookup_means_refuse_never_not_in_use() {
+    for guard in ["DescribeInstances", "DescribeLaunchTemplates", "DescribeAutoScalingGroups", "DescribeLaunchConfigurations", "DescribeParameters", "GET /clusters"] {
+        let emulator = Emulator::start();
+        let ec2 = emulator.ec2().await;
+        let ami = support::register_root_image(&ec2, "gio-node-old").await;
+        let proxy = emulator.proxied(Faults::new(1.0, 7).only(&[guard]).kinds(&[Fault::Unavailable]));
+        let out = run(proxy.cli().args(["wipe", &ami, "--yes"]));
+        assert!(!out.status.success() || out.stdout.contains("refuse"), "{guard}:\n{}\n{}", out.stdout, out.stderr);
+        assert_eq!(judge(&ec2, &out, |_| Inventory::of(0, 0, 1, 1)).await, Outcome::CleanlyFailed, "{guard}: nothing removed");
+        assert!(!proxy.tally().injected.is_empty(), "{guard} was never looked up");
+    }
+}
+
+const BUILD_SPEC: &str = r#"[image]
+name = "gio-node-{k8s}-{date}-{n}"
+contact = "ops@example.org"
+
+[base]
+family = "al2023"
+kubernetes = "1.31"
+
+[build]
+provision = ["provision.sh"]
+
+[[disks]]
+device = "/dev/xvdb"
+size_gib = 20
+type = "gp3"
+"#;
+
+fn spec_path(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("provision.sh"), "#!/bin/bash\necho provisioning\n").unwrap();
+    std::fs::write(dir.join("gio-ami.toml"), BUILD_SPEC).unwrap();
+    dir.join("gio-ami.toml")
+}
+
+fn spawn_build(mut command: std::process::Command, spec: &Path) -> Child {
+    command
+        .args(["build", spec.to_str().unwrap(), "--output", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The running builder, once there is one (None if the build ended without launching).
+async fn running_builder(ec2: &aws_sdk_ec2::Client, build: &mut Child) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < deadline {
+        let out = ec2
+            .describe_instances()
+            .filters(Filter::builder().name("tag-key").values("gio-ami:build-id").build())
+            .filters(Filter::builder().name("instance-state-name").values("running").build())
+            .send()
+            .await
+            .unwrap();
+        if let Some(id) = out.reservations().iter().flat_map(|r| r.instances()).find_map(|i| i.instance_id()) {
+            return Some(id.to_string());
+        }
+        if build.try_wait().unwrap().is_some() {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no builder was launched");
+}
+
+fn finish(build: Child) -> Run {
+    let out = build.wait_with_output().unwrap();
+    let run = Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "gio-ami panicked:\n{}", run.stderr);
+    run
+}
+
+async fn build(seed: u64, rate: f64) -> Trial {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let proxy = emulator.proxied(Faults::new(rate, seed));
+    let mut build = spawn_build(proxy.cli(), &spec_path("build"));
+    // Plays the guest: provisioning done, power off.
+    if let Some(builder) = running_builder(&ec2, &mut build).await {
+        ec2.stop_instances().instance_ids(builder).send().await.unwrap();
+    }
+    let out = finish(build);
+    // The AMI and the snapshots of its root and extra disk, builder and pre-snapshots gone; or,
+    // failed, nothing at all.
+    let outcome = judge(&ec2, &out, |done| if done { Inventory::of(0, 0, 2, 1) } else { Inventory::of(0, 0, 0, 0) }).await;
+    (outcome, proxy.tally())
+}
+
+/// gc through faults after a build was killed with SIGKILL (so it could not clean up).
+async fn gc(seed: u64, rate: f64) -> Trial {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let mut build = spawn_build(emulator.cli(), &spec_path("gc"));
+    running_builder(&ec2, &mut build).await.expect("a builder");
+    build.kill().unwrap();
+    build.wait().unwrap();
+    assert_eq!(inventory(&ec2).await.instances, 1, "the builder is left behind");
+    let proxy = emulator.proxied(Faults::new(rate, seed));
+    let out = run(proxy.cli().arg("gc"));
+    let outcome = judge(&ec2, &out, |done| if done { Inventory::of(0, 0, 0, 0) } else { Inventory::of(1, 2, 0, 0) }).await;
+    (outcome, proxy.tally())
+}
+
+/// Runs a command through 10% faults for each seed: none may leak, and faults must have hit.
+async fn holds_under_faults<F: std::future::Future<Output = Trial>>(command: impl Fn(u64, f64) -> F) {
+    let mut injected = 0;
+    for seed in SEEDS {
+        let (outcome, tally) = command(seed, RATE).await;
+        assert!(!matches!(outcome, Outcome::Leaked(_)), "seed {seed}: {outcome:?}");
+        injected += tally.injected.len();
+    }
+    assert!(injected > 0, "no fault was injected: the test proved nothing, pick other seeds");
+}
+
+#[tokio::test]
+async fn disks_add_through_faults_adds_one_ami_or_nothing() {
+    holds_under_faults(disks_add).await;
+}
+
+#[tokio::test]
+async fn wipe_through_faults_removes_the_unused_ami_and_nothing_else() {
+    holds_under_faults(wipe).await;
+}
+
+#[tokio::test]
+async fn build_through_faults_leaves_one_ami_or_nothing() {
+    holds_under_faults(build).await;
+}
+
+#[tokio::test]
+async fn gc_through_faults_removes_what_a_killed_build_left() {
+    holds_under_faults(gc).await;
+}
+
+/// `bench/faults`: per command, runs × fault rate → completed / cleanly failed / leaked.
+/// FAULT_RUNS (default 5) and FAULT_RATES (default 0.05,0.1,0.2) size it.
+#[tokio::test]
+#[ignore = "a benchmark: run by bench/faults"]
+async fn fault_table() {
+    let runs: u64 = std::env::var("FAULT_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let rates: Vec<f64> = std::env::var("FAULT_RATES")
+        .unwrap_or_else(|_| "0.05,0.1,0.2".into())
+        .split(',')
+        .map(|r| r.trim().parse().expect("FAULT_RATES: comma-separated shares like 0.1"))
+        .collect();
+    println!("| command | runs | fault rate | requests | faults injected | completed | cleanly failed | leaked |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for name in ["disks add", "wipe", "build", "gc"] {
+        for &rate in &rates {
+            let (mut completed, mut failed, mut leaked, mut requests, mut injected) = (0, 0, Vec::new(), 0, 0);
+            for seed in 1..=runs {
+                let (outcome, tally) = match name {
+                    "disks add" => disks_add(seed, rate).await,
+                    "wipe" => wipe(seed, rate).await,
+                    "build" => build(seed, rate).await,
+                    _ => gc(seed, rate).await,
+                };
+                requests += tally.requests;
+                injected += tally.injected.len();
+                match outcome {
+                    Outcome::Completed => completed += 1,
+                    Outcome::CleanlyFailed => failed += 1,
+                    Outcome::Leaked(what) => leaked.push(format!("seed {seed}: {what}")),
+                }
+            }
+            println!("| {name} | {runs} | {:.0}% | {requests} | {injected} | {completed} | {failed} | {} |", rate * 100.0, leaked.len());
+            for what in leaked {
+                eprintln!("{name} at {rate}: LEAKED {what}");
+            }
+        }
+    }
+}
+
+/// The phases of a build as its progress names them, in order.
+const PHASES: [&str; 6] = [
+    "resolving the base AMI",
+    "launching the builder",
+    "to provision itself and power off",
+    "pre-snapshotting",
+    "creating the image",
+    "removing the builder and pre-snapshots",
+];
+
+/// Starts a build, plays the guest, and sends `signal` as soon as the build announces `phase`.
+/// Returns the emulator (to count its inventory) once the build has ended.
+async fn signal_build_at(phase: &str, signal: &str) -> Emulator {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let mut build = spawn_build(emulator.cli(), &spec_path(&format!("signal-{signal}")));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = build.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let past_guest = PHASES.iter().position(|p| *p == phase).unwrap() > 2;
+    if past_guest {
+        let builder = running_builder(&ec2, &mut build).await.expect("a builder");
+        ec2.stop_instances().instance_ids(builder).send().await.unwrap();
+    }
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        let reached = line.contains(phase);
+        seen.push(line);
+        if reached {
+            std::process::Command::new("kill").args([signal, &build.id().to_string()]).status().unwrap();
+            break;
+        }
+    }
+    assert!(seen.last().is_some_and(|l| l.contains(phase)), "never reached `{phase}`:\n{}", seen.join("\n"));
+    build.wait().unwrap();
+    emulator
+}
+
+/// Nothing of the build, or only the release when the signal came after it was made (the AMI
+/// with its root and extra-disk snapshots).
+async fn nothing_but_a_release(ec2: &aws_sdk_ec2::Client, phase: &str) {
+    let found = inventory(ec2).await;
+    let release = Inventory::of(0, 0, 2, 1);
+    let released = ec2
+        .describe_images()
+        .owners("self")
+        .filters(Filter::builder().name("tag-key").values("gio-ami:release").build())
+        .send()
+        .await
+        .unwrap()
+        .images()
+        .len();
+    let expected = if released == 1 { release } else { Inventory::of(0, 0, 0, 0) };
+    assert_eq!(found, expected, "after a signal at `{phase}`");
+}
+
+#[tokio::test]
+async fn kill_9_at_each_phase_then_gc_leaves_nothing_but_a_release() {
+    for phase in PHASES {
+        let emulator = signal_build_at(phase, "-KILL").await;
+        run(emulator.cli().arg("gc")).success();
+        nothing_but_a_release(&emulator.ec2().await, phase).await;
+    }
+}
+
+#[tokio::test]
+async fn ctrl_c_at_each_phase_leaves_nothing_but_a_release_without_gc() {
+    for phase in PHASES {
+        let emulator = signal_build_at(phase, "-INT").await;
+        nothing_but_a_release(&emulator.ec2().await, phase).await;
+    }
+}
