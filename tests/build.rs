@@ -49,15 +49,8 @@ type = "gp3"
 async fn builder(ec2: &aws_sdk_ec2::Client) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let out = ec2
-            .describe_instances()
-            .filters(Filter::builder().name("tag-key").values("gio-ami:build-id").build())
-            .filters(Filter::builder().name("instance-state-name").values("running").build())
-            .send()
-            .await
-            .unwrap();
-        if let Some(id) = out.reservations().iter().flat_map(|r| r.instances()).find_map(|i| i.instance_id()) {
-            return id.to_string();
+        if let Some(id) = support::running_builder_now(ec2).await {
+            return id;
         }
         assert!(Instant::now() < deadline, "no builder was launched");
         tokio::time::sleep(Duration::from_millis(100)).await;

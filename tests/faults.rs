@@ -159,15 +159,8 @@ fn spawn_build(mut command: std::process::Command, spec: &Path) -> Child {
 async fn running_builder(ec2: &aws_sdk_ec2::Client, build: &mut Child) -> Option<String> {
     let deadline = Instant::now() + Duration::from_secs(90);
     while Instant::now() < deadline {
-        let out = ec2
-            .describe_instances()
-            .filters(Filter::builder().name("tag-key").values("gio-ami:build-id").build())
-            .filters(Filter::builder().name("instance-state-name").values("running").build())
-            .send()
-            .await
-            .unwrap();
-        if let Some(id) = out.reservations().iter().flat_map(|r| r.instances()).find_map(|i| i.instance_id()) {
-            return Some(id.to_string());
+        if let Some(id) = support::running_builder_now(ec2).await {
+            return Some(id);
         }
         if build.try_wait().unwrap().is_some() {
             return None;

@@ -290,3 +290,16 @@ pub async fn image_instance_with_extra_disk(
         .unwrap();
     (instance, image.image_id().unwrap().to_string())
 }
+
+/// The id of a running builder instance (tagged `gio-ami:build-id`), if one exists right now.
+pub async fn running_builder_now(ec2: &aws_sdk_ec2::Client) -> Option<String> {
+    use aws_sdk_ec2::types::Filter;
+    let out = ec2
+        .describe_instances()
+        .filters(Filter::builder().name("tag-key").values("gio-ami:build-id").build())
+        .filters(Filter::builder().name("instance-state-name").values("running").build())
+        .send()
+        .await
+        .unwrap();
+    out.reservations().iter().flat_map(|r| r.instances()).find_map(|i| i.instance_id()).map(str::to_string)
+}
