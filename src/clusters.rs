@@ -6,6 +6,7 @@ use crate::aws::Aws;
 use crate::error::{Error, Result};
 use crate::spec::Spec;
 use aws_sdk_ec2::types::Filter;
+use futures::future::try_join_all;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -73,11 +74,13 @@ pub fn configured(spec: Option<&Spec>, name: &str) -> Result<Cluster> {
 /// managed nodegroups' launch templates, and of the running instances tagged as their nodes.
 /// Calls grow with nodegroups and pages of instances, never with AMIs.
 pub async fn running_amis(aws: &Aws, clusters: &[&Cluster]) -> Result<HashMap<String, HashSet<String>>> {
-    let mut running: HashMap<String, HashSet<String>> = HashMap::new();
-    for cluster in clusters {
-        running.insert(cluster.name.clone(), nodegroup_amis(aws, &cluster.name).await?);
-    }
-    for (instance_clusters, ami) in tagged_instances(aws, clusters).await? {
+    // Concurrent: on AWS each look-up is a round trip, and a config lists several clusters.
+    let nodegroups = try_join_all(clusters.iter().map(|cluster| async move {
+        Ok::<_, Error>((cluster.name.clone(), nodegroup_amis(aws, &cluster.name).await?))
+    }));
+    let (nodegroups, instances) = tokio::try_join!(nodegroups, tagged_instances(aws, clusters))?;
+    let mut running: HashMap<String, HashSet<String>> = nodegroups.into_iter().collect();
+    for (instance_clusters, ami) in instances {
         for name in instance_clusters {
             if let Some(amis) = running.get_mut(&name) {
                 amis.insert(ami.clone());

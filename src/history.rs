@@ -118,8 +118,8 @@ pub async fn gather(
         let listed = regions.iter().any(|r| r == aws.region());
         let here: Vec<&Cluster> = clusters.iter().filter(|c| c.region == aws.region()).collect();
         async move {
-            let images = if listed { inventory::own_images(aws).await? } else { Vec::new() };
-            let running = clusters::running_amis(aws, &here).await?;
+            let images = async { if listed { inventory::own_images(aws).await } else { Ok(Vec::new()) } };
+            let (images, running) = tokio::try_join!(images, clusters::running_amis(aws, &here))?;
             Ok::<_, Error>((aws.region().to_string(), images, running))
         }
     });
