@@ -16,6 +16,7 @@ from moto.ec2.utils import random_ami_id
 
 from . import replaces
 from .common import Paging, aws_error, ebs_settings, mapped_snapshot_ids, overlay_ebs, tags_by_type
+from .idempotency import once
 
 # RegisterImage parameter -> Ami attribute, for every attribute an AMI carries
 # besides its mappings (also what CreateImage and CopyImage inherit).
@@ -283,9 +284,11 @@ def create_image_response(self: EC2Response) -> ActionResult:
 
 @replaces(EC2Response, "copy_image")
 def copy_image_response(self: EC2Response) -> ActionResult:
-    """moto's handler drops tags and encryption: pass the whole request on."""
+    """moto's handler drops tags and encryption: pass the whole request on (once per token)."""
     self.error_on_dryrun()
-    return ActionResult({"ImageId": self.ec2_backend.copy_image(dict(self.params)).id})
+    backend, request = self.ec2_backend, dict(self.params)
+    image_id = once(backend, "CopyImage", request.get("ClientToken"), lambda: backend.copy_image(request).id)
+    return ActionResult({"ImageId": image_id})
 
 
 @replaces(EC2Response, "deregister_image")

@@ -1,6 +1,6 @@
-"""RunInstances with a ClientToken launches once, however often it is retried."""
+"""RunInstances and CopyImage with a ClientToken act once, however often they are retried."""
 
-from helpers import seed_image
+from helpers import make_snapshot, seed_image
 
 
 def test_a_repeated_client_token_returns_the_first_reservation(client):
@@ -26,3 +26,22 @@ def test_without_a_token_or_with_another_each_call_launches(client):
         for token in ({}, {}, {"ClientToken": "a"}, {"ClientToken": "b"})
     }
     assert len(ids) == 4
+
+
+def test_a_repeated_copy_token_returns_the_first_copy(client):
+    source_ec2, target_ec2 = client("ec2", "ap-northeast-2"), client("ec2", "ap-northeast-3")
+    root = make_snapshot(source_ec2, 8, "ap-northeast-2a")
+    source = source_ec2.register_image(
+        Name="gio-node-copied-once", Architecture="x86_64", VirtualizationType="hvm", RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": root}}],
+    )["ImageId"]
+
+    def copy(**token):
+        return target_ec2.copy_image(SourceImageId=source, SourceRegion="ap-northeast-2", Name="gio-node-copied-once", **token)["ImageId"]
+
+    first = copy(ClientToken="copy-1")
+    assert copy(ClientToken="copy-1") == first
+    assert [i["ImageId"] for i in target_ec2.describe_images(Owners=["self"])["Images"]] == [first]
+    assert len(target_ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]) == 1, "one copy of the snapshot"
+    other = target_ec2.copy_image(SourceImageId=source, SourceRegion="ap-northeast-2", Name="gio-node-copied-twice", ClientToken="copy-2")["ImageId"]
+    assert other != first
