@@ -67,7 +67,8 @@ pub enum Error {
 
     #[error(
         "{operation} timed out against {endpoint} ({detail}). The service or the network is slow \
-         or unreachable: retry, or check the --region and AWS_ENDPOINT_URL."
+         or unreachable: retry, raise --timeout on a slow link, or check the --region and \
+         AWS_ENDPOINT_URL."
     )]
     Timeout {
         endpoint: String,
@@ -88,10 +89,10 @@ pub enum Error {
     )]
     AmiNotOwned { id: String, owner: String },
 
-    #[error("{0}")]
+    #[error(transparent)]
     Disk(#[from] crate::disk::DiskError),
 
-    #[error("{0}")]
+    #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
 
     #[error("{message}")]

@@ -207,15 +207,37 @@ pub fn parse(file: &str, text: &str) -> Result<(Spec, Vec<Warning>), SpecError> 
     })?;
     let spec: Spec = toml::from_str(text).map_err(|e| {
         let message = e.message().trim().to_string();
-        let key = e.span().map(|s| key_at(text, s.start)).filter(|k| !k.is_empty());
-        let key = key.unwrap_or_else(|| "spec".to_string());
-        at(e.span(), &key, message)
+        // An empty span at the start is the top level (a missing section), not the first key.
+        let whole_file = e.span().is_some_and(|s| s.start == 0 && (s.is_empty() || s.end >= text.trim_end().len()));
+        let key = e.span().filter(|_| !whole_file).map(|s| key_at(text, s.start)).filter(|k| !k.is_empty());
+        match key {
+            Some(key) => at(e.span(), &key, message),
+            None => at(e.span(), "spec", format!("{message} (`gio-ami init` writes a commented example)")),
+        }
     })?;
-    validate(&spec).map_err(|(span, key, message)| at(Some(span), &key, message))?;
+    validate(&spec).map_err(|(span, key, message)| {
+        // A rule about a whole section (no value to point at) points at its header.
+        let span = if span.is_empty() { header_span(text, &key).unwrap_or(span) } else { span };
+        at(Some(span), &key, message)
+    })?;
     Ok((spec.clone(), warnings(&spec)))
 }
 
 type Invalid = (Range<usize>, String, String);
+
+/// Where the `[section]` header stands in the text.
+fn header_span(text: &str, section: &str) -> Option<Range<usize>> {
+    let header = format!("[{section}]");
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim() == header {
+            let start = offset + line.len() - line.trim_start().len();
+            return Some(start..start + header.len());
+        }
+        offset += line.len();
+    }
+    None
+}
 
 fn one_of(value: &Spanned<String>, key: &str, allowed: &[&str]) -> Result<(), Invalid> {
     if allowed.contains(&value.get_ref().as_str()) {
@@ -487,8 +509,10 @@ mod tests {
             (MINIMAL.replace("n-{k8s}", "n-{version}"), "gio-ami.toml:2:8: image.name: unknown placeholder `{version}`"),
             (format!("{MINIMAL}colour = \"red\"\n"), "gio-ami.toml:7:1: base.colour: unknown field `colour`"),
             (format!("{MINIMAL}[build]\nroot_size_gib = \"30\"\n"), "gio-ami.toml:8:17: build.root_size_gib: invalid type: string"),
-            ("[image]\nname = \"x\"\n[base]\narch = \"arm64\"\n".to_string(), "base: set either `ami"),
+            ("[image]\nname = \"x\"\n[base]\narch = \"arm64\"\n".to_string(), "gio-ami.toml:3:1: base: set either `ami"),
             ("[image\n".to_string(), "gio-ami.toml:1:"),
+            ("[image]\nname = \"x\"\n".to_string(), "gio-ami.toml:1:1: spec: missing field `base` (`gio-ami init`"),
+            ("[image]\n[base]\nami = \"ami-12345678\"\n".to_string(), "gio-ami.toml:1:1: image: missing field `name`"),
         ];
         for (text, expected) in cases {
             let err = check(&text).unwrap_err();

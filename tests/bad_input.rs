@@ -198,6 +198,7 @@ fn error_table() -> String {
         ("spec: unknown table", "[imagex]", VALID_SPEC.replace("[image]", "[imagex]")),
         ("spec: not TOML", "[image", "[image\nname = ".to_string()),
         ("spec: no base", "(no family, no kubernetes)", VALID_SPEC.replace("family = \"al2023\"\n", "").replace("kubernetes = \"1.31\"\n", "")),
+        ("spec: no [base]", "(no [base] section)", VALID_SPEC.split("[base]").next().unwrap().to_string()),
         ("spec: disk twice", "(a second /dev/xvdb)", format!("{VALID_SPEC}\n[[disks]]\ndevice = \"/dev/xvdb\"\nsize_gib = 5\n")),
         ("spec: second disk's type", "(a second disk of type 5)", format!("{VALID_SPEC}\n[[disks]]\ndevice = \"/dev/xvdc\"\ntype = 5\n")),
     ] {
