@@ -22,14 +22,28 @@ const MAX_ATTEMPTS: u32 = 5;
 /// A TCP connect that takes longer than this is not going to succeed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Describe calls with 1,000 results answer within a few seconds; thirty leaves room.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Bounds a call with all its retries, so no single call can hang a command forever.
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Room for the standard mode's backoff between attempts (jittered, at most 1+2+4+8 s).
+const BACKOFF_ALLOWANCE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, Default)]
 pub struct AwsOptions {
     pub region: Option<String>,
     pub profile: Option<String>,
+    /// How long one request may take before it is retried; ATTEMPT_TIMEOUT when unset.
+    pub attempt_timeout: Option<Duration>,
+}
+
+impl AwsOptions {
+    fn timeouts(&self) -> TimeoutConfig {
+        let attempt = self.attempt_timeout.unwrap_or(ATTEMPT_TIMEOUT);
+        TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT.min(attempt))
+            .operation_attempt_timeout(attempt)
+            // Bounds a call with all its retries, so no single call can hang a command forever.
+            .operation_timeout(attempt * MAX_ATTEMPTS + BACKOFF_ALLOWANCE)
+            .build()
+    }
 }
 
 pub struct Aws {
@@ -71,13 +85,7 @@ impl Aws {
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .operation_timeout(OPERATION_TIMEOUT)
-                    .build(),
-            );
+            .timeout_config(options.timeouts());
         if let Some(profile) = &options.profile {
             loader = loader.profile_name(profile);
         }

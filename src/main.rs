@@ -18,6 +18,7 @@ use gio_ami::{
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 /// Builds, extends, finds, publishes and wipes custom AMIs for EKS worker nodes.
@@ -35,6 +36,19 @@ struct Cli {
     /// Named profile from ~/.aws/config (default: AWS_PROFILE, then `default`).
     #[arg(long, global = true, value_name = "NAME")]
     profile: Option<String>,
+
+    /// Seconds one AWS request may take before it is abandoned and retried (5 attempts, with
+    /// backoff; a call and its retries are bounded by 5× this plus 15 s). Raise it on a slow
+    /// link.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        env = "GIO_AMI_TIMEOUT",
+        default_value_t = gio_ami::aws::ATTEMPT_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    timeout: u64,
 
     /// How results are printed on stdout.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
@@ -656,6 +670,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let options = AwsOptions {
         region: cli.region.first().cloned(),
         profile: cli.profile,
+        attempt_timeout: Some(Duration::from_secs(cli.timeout)),
     };
     match cli.command {
         Command::Init { path, force } => {

@@ -59,18 +59,23 @@ enum Outcome {
     Leaked(String),
 }
 
-/// Judges a run: `expected(completed)` is what the inventory must hold after it.
-async fn judge(ec2: &aws_sdk_ec2::Client, run: &Run, expected: impl Fn(bool) -> Inventory) -> Outcome {
+/// Judges a run by what it left: `fits(completed, &found)` says whether that is what the
+/// outcome should leave.
+fn verdict<T: std::fmt::Debug>(run: &Run, found: T, fits: impl Fn(bool, &T) -> bool) -> Outcome {
     let completed = run.status.success();
     if !completed && (run.status.code() != Some(1) || !run.stderr.contains("error")) {
         return Outcome::Leaked(format!("not a clean failure ({}):\n{}", run.status, run.stderr));
     }
-    let found = inventory(ec2).await;
-    match (found == expected(completed), completed) {
+    match (fits(completed, &found), completed) {
         (true, true) => Outcome::Completed,
         (true, false) => Outcome::CleanlyFailed,
-        (false, _) => Outcome::Leaked(format!("expected {:?}, found {found:?}:\n{}", expected(completed), run.stderr)),
+        (false, _) => Outcome::Leaked(format!("found {found:?} after {}:\n{}", run.status, run.stderr)),
     }
+}
+
+/// Judges a run: `expected(completed)` is what the inventory must hold after it.
+async fn judge(ec2: &aws_sdk_ec2::Client, run: &Run, expected: impl Fn(bool) -> Inventory) -> Outcome {
+    verdict(run, inventory(ec2).await, |completed, found| *found == expected(completed))
 }
 
 /// One run of a command through faults: how it ended, and what the proxy saw and did.
@@ -104,6 +109,94 @@ async fn wipe(seed: u64, rate: f64) -> Trial {
         before
     })
     .await;
+    (outcome, proxy.tally())
+}
+
+const COPY_REGIONS: [&str; 2] = ["us-east-1", "ap-southeast-2"];
+
+async fn copy(seed: u64, rate: f64) -> Trial {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let ami = support::register_root_image(&ec2, "gio-node-7").await;
+    run(emulator.cli().args(["adopt", &ami, "--contact", "ops@example.org"])).success();
+    let proxy = emulator.proxied(Faults::new(rate, seed));
+    let out = run(proxy.cli().args(["copy", &ami, "--to", COPY_REGIONS[0], "--to", COPY_REGIONS[1], "--output", "json"]));
+    let mut found = vec![inventory(&ec2).await];
+    for region in COPY_REGIONS {
+        found.push(inventory(&aws_sdk_ec2::Client::new(&emulator.config(region).await)).await);
+    }
+    // The source untouched; in each region one copy with its snapshot, or (failed) none yet:
+    // a copy that landed is what the re-run finds. Never two.
+    let outcome = verdict(&out, found, |done, found| {
+        found[0] == Inventory::of(0, 0, 1, 1)
+            && found[1..].iter().all(|region| {
+                *region == Inventory::of(0, 0, 1, 1) || (!done && *region == Inventory::of(0, 0, 0, 0))
+            })
+    });
+    (outcome, proxy.tally())
+}
+
+const PARAMETER: &str = "/gio/eks/prod/node-ami";
+
+/// What a publication leaves: the parameter's values (repeats of one value collapsed: a
+/// retried PutParameter writes a version again, as on AWS) and the clusters tag of the AMI.
+async fn publication(emulator: &Emulator, ami: &str) -> (Vec<String>, Option<String>) {
+    let ssm = aws_sdk_ssm::Client::new(&emulator.config(support::REGION).await);
+    let history = ssm.get_parameter_history().name(PARAMETER).send().await.unwrap();
+    let mut values: Vec<String> = history.parameters().iter().map(|p| p.value().unwrap().to_string()).collect();
+    values.dedup();
+    let image = emulator.ec2().await.describe_images().image_ids(ami).send().await.unwrap();
+    let tag = image.images()[0].tags().iter().find(|t| t.key() == Some("gio-ami:clusters")).and_then(|t| t.value());
+    (values, tag.map(str::to_string))
+}
+
+async fn publish(seed: u64, rate: f64) -> Trial {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-publish-{}-{seed}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = format!("[image]\nname = \"gio-node\"\n[base]\nami = \"ami-12345678\"\n[clusters.prod]\nregion = \"{}\"\nssm_parameter = \"{PARAMETER}\"\n", support::REGION);
+    std::fs::write(dir.join("gio-ami.toml"), spec).unwrap();
+    let first = support::register_root_image(&ec2, "gio-node-1").await;
+    let second = support::register_root_image(&ec2, "gio-node-2").await;
+    run(emulator.cli().current_dir(&dir).args(["publish", &first, "--cluster", "prod"])).success();
+    let proxy = emulator.proxied(Faults::new(rate, seed));
+    let out = run(proxy.cli().current_dir(&dir).args(["publish", &second, "--cluster", "prod"]));
+    let found = publication(&emulator, &second).await;
+    // Done: the parameter moved on and the AMI records it. Failed: it did not move, or it
+    // moved and the tag is still to come (the re-run adds it); the old value stays in history.
+    let outcome = verdict(&out, found, |done, (values, tag)| {
+        let moved = *values == [first.clone(), second.clone()];
+        let tagged = tag.as_deref() == Some("prod");
+        if done { moved && tagged } else { (*values == [first.clone()] && tag.is_none()) || moved }
+    });
+    (outcome, proxy.tally())
+}
+
+async fn prune(seed: u64, rate: f64) -> Trial {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let mut family = Vec::new();
+    for n in 1..=3 {
+        family.push(support::register_root_image(&ec2, &format!("gio-node-{n}")).await);
+        // Creation times have one-second resolution: a second apart, the order is certain.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let ssm = aws_sdk_ssm::Client::new(&emulator.config(support::REGION).await);
+    let in_use = aws_sdk_ssm::types::ParameterType::String;
+    ssm.put_parameter().name(PARAMETER).value(&family[0]).r#type(in_use).send().await.unwrap();
+    let proxy = emulator.proxied(Faults::new(rate, seed));
+    let out = run(proxy.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--yes"]));
+    let images = ec2.describe_images().owners("self").send().await.unwrap();
+    let mut left: Vec<String> = images.images().iter().filter_map(|i| i.image_id()).map(str::to_string).collect();
+    left.sort_by_key(|id| family.iter().position(|f| f == id));
+    let found = (left, inventory(&ec2).await.snapshots);
+    // The oldest is in use (SSM) and the newest is kept; the middle one goes with its snapshot,
+    // or (failed) stays whole.
+    let outcome = verdict(&out, found, |done, (left, snapshots)| {
+        let pruned = *left == [family[0].clone(), family[2].clone()] && *snapshots == 2;
+        pruned || (!done && *left == family && *snapshots == 3)
+    });
     (outcome, proxy.tally())
 }
 
@@ -243,6 +336,37 @@ async fn gc_through_faults_removes_what_a_killed_build_left() {
     holds_under_faults(gc).await;
 }
 
+#[tokio::test]
+async fn copy_through_faults_makes_one_copy_per_region_or_none() {
+    holds_under_faults(copy).await;
+}
+
+#[tokio::test]
+async fn publish_through_faults_moves_the_parameter_or_leaves_it() {
+    holds_under_faults(publish).await;
+}
+
+#[tokio::test]
+async fn prune_through_faults_removes_only_the_unused_older_release() {
+    holds_under_faults(prune).await;
+}
+
+#[tokio::test]
+async fn an_answer_that_never_comes_in_time_fails_after_five_attempts_with_a_clear_error() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let ami = support::register_root_image(&ec2, "gio-node-1").await;
+    let proxy = emulator.proxied(Faults::new(1.0, 7).only(&["DescribeImages"]).kinds(&[Fault::Slow]));
+    let started = Instant::now();
+    let out = run(proxy.cli().args(["snapshots", &ami])).failure();
+    let took = started.elapsed();
+    assert!(out.stderr.contains("DescribeImages timed out") && out.stderr.contains("--timeout"), "{}", out.stderr);
+    assert_eq!(proxy.tally().injected.len(), 5, "one attempt and four retries");
+    // Five attempts of CLIENT_TIMEOUT each plus at most 15 s of backoff bound the call.
+    let bound = Duration::from_secs(5 * support::faults::CLIENT_TIMEOUT + 15 + 5);
+    assert!(took < bound, "took {took:?}, more than {bound:?}");
+}
+
 /// `bench/faults`: per command, runs × fault rate → completed / cleanly failed / leaked.
 /// FAULT_RUNS (default 5) and FAULT_RATES (default 0.05,0.1,0.2) size it.
 #[tokio::test]
@@ -256,7 +380,7 @@ async fn fault_table() {
         .collect();
     println!("| command | runs | fault rate | requests | faults injected | completed | cleanly failed | leaked |");
     println!("|---|---|---|---|---|---|---|---|");
-    for name in ["disks add", "wipe", "build", "gc"] {
+    for name in ["disks add", "wipe", "build", "gc", "copy", "publish", "prune"] {
         for &rate in &rates {
             let (mut completed, mut failed, mut leaked, mut requests, mut injected) = (0, 0, Vec::new(), 0, 0);
             for seed in 1..=runs {
@@ -264,7 +388,10 @@ async fn fault_table() {
                     "disks add" => disks_add(seed, rate).await,
                     "wipe" => wipe(seed, rate).await,
                     "build" => build(seed, rate).await,
-                    _ => gc(seed, rate).await,
+                    "gc" => gc(seed, rate).await,
+                    "copy" => copy(seed, rate).await,
+                    "publish" => publish(seed, rate).await,
+                    _ => prune(seed, rate).await,
                 };
                 requests += tally.requests;
                 injected += tally.injected.len();

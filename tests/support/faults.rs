@@ -3,9 +3,8 @@
 //! request arrives, a reset after AWS acted but before the answer came back) and forwards the
 //! rest untouched. One request per connection keeps it small: every answer says
 //! `Connection: close`, so the SDK never reuses a connection the proxy is about to drop.
-//!
-//! Slow answers past the client's timeout are not injected: gio-ami's attempt timeout is 30 s and
-//! not a user setting, so one slow answer would cost each test half a minute.
+//! `cli()` runs gio-ami with a short `--timeout` (CLIENT_TIMEOUT), so that a slow answer held
+//! past it costs a test seconds, not the default half minute.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -23,6 +22,11 @@ const CLIENT_IDLE: Duration = Duration::from_secs(30);
 const ACCEPT_POLL: Duration = Duration::from_millis(5);
 /// No more faults after this many: a run can always finish eventually.
 const FAULT_BUDGET: usize = 500;
+/// gio-ami's per-request timeout through the proxy, in seconds: far above what the emulator
+/// takes for the requests of a test, even on a loaded machine.
+pub const CLIENT_TIMEOUT: u64 = 4;
+/// How long a slow answer is held: past the client's timeout.
+const SLOW_BY: Duration = Duration::from_secs(CLIENT_TIMEOUT + 1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Fault {
@@ -36,9 +40,12 @@ pub enum Fault {
     /// The emulator acts on the request, then the connection is reset before the answer: the
     /// case that makes a retried creation call create twice without a ClientToken.
     ResetAfter,
+    /// The emulator acts on the request, and the answer is held past the client's timeout: the
+    /// client abandons the attempt and retries, as it must when AWS or the network stalls.
+    Slow,
 }
 
-const KINDS: [Fault; 4] = [Fault::Throttle, Fault::Unavailable, Fault::ResetBefore, Fault::ResetAfter];
+const KINDS: [Fault; 5] = [Fault::Throttle, Fault::Unavailable, Fault::ResetBefore, Fault::ResetAfter, Fault::Slow];
 
 /// Which requests fail, and how often.
 #[derive(Debug, Clone)]
@@ -133,7 +140,9 @@ impl FaultProxy {
 
     /// The `gio-ami` binary pointed at the emulator through this proxy.
     pub fn cli(&self) -> std::process::Command {
-        super::cli_at(&self.endpoint)
+        let mut command = super::cli_at(&self.endpoint);
+        command.env("GIO_AMI_TIMEOUT", CLIENT_TIMEOUT.to_string());
+        command
     }
 
     pub fn tally(&self) -> Tally {
@@ -185,6 +194,13 @@ fn serve(client: TcpStream, upstream: &str, dice: &Mutex<Dice>) -> std::io::Resu
         Some(Fault::ResetAfter) => {
             forward(upstream, &request)?;
             reset(client);
+            Ok(())
+        }
+        Some(Fault::Slow) => {
+            let answer = forward(upstream, &request)?;
+            std::thread::sleep(SLOW_BY);
+            // The client has given up on this attempt by now: the write may fail, and that is fine.
+            let _ = (&client).write_all(&answer);
             Ok(())
         }
     }
