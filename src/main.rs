@@ -651,11 +651,20 @@ async fn main() -> ExitCode {
     init_logging(&cli);
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`| head`): end quietly, with the status a tool killed by
+        // SIGPIPE has, as coreutils do (Rust ignores the signal, so the write failed instead).
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(128 + 13),
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
