@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// Five attempts ride out the throttling bursts a busy account sees (standard mode backs off
 /// exponentially with jitter, so five attempts span a few seconds) without making a real outage
-/// look like a hang.
+/// look like a hang. AWS_MAX_ATTEMPTS / AWS_RETRY_MODE, when set, win (see `retries`).
 const MAX_ATTEMPTS: u32 = 5;
 /// A TCP connect that takes longer than this is not going to succeed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,6 +34,17 @@ pub struct AwsOptions {
     pub attempt_timeout: Option<Duration>,
 }
 
+/// The SDK's own variables (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE=adaptive) are the user's word on
+/// retries: the SDK reads them when gio-ami sets no retry configuration of its own.
+fn retries_set_in_environment() -> bool {
+    ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"].iter().any(|name| std::env::var_os(name).is_some())
+}
+
+/// Attempts per call: AWS_MAX_ATTEMPTS when it is a number (the SDK checks it), else ours.
+fn attempts() -> u32 {
+    std::env::var("AWS_MAX_ATTEMPTS").ok().and_then(|n| n.parse().ok()).unwrap_or(MAX_ATTEMPTS)
+}
+
 impl AwsOptions {
     fn timeouts(&self) -> TimeoutConfig {
         let attempt = self.attempt_timeout.unwrap_or(ATTEMPT_TIMEOUT);
@@ -41,7 +52,7 @@ impl AwsOptions {
             .connect_timeout(CONNECT_TIMEOUT.min(attempt))
             .operation_attempt_timeout(attempt)
             // Bounds a call with all its retries, so no single call can hang a command forever.
-            .operation_timeout(attempt * MAX_ATTEMPTS + BACKOFF_ALLOWANCE)
+            .operation_timeout(attempt * attempts() + BACKOFF_ALLOWANCE)
             .build()
     }
 }
@@ -83,9 +94,10 @@ impl Aws {
         if let Some(region) = &options.region {
             check_region(region)?;
         }
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-            .timeout_config(options.timeouts());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(options.timeouts());
+        if !retries_set_in_environment() {
+            loader = loader.retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        }
         if let Some(profile) = &options.profile {
             loader = loader.profile_name(profile);
         }

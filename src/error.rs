@@ -172,6 +172,12 @@ pub enum Error {
     InUse(String),
 
     #[error(
+        "could not check whether the AMIs to prune are in use ({0}), so none was touched. Fix \
+         the look-up (permissions for it, or retry after throttling), then prune again."
+    )]
+    Unchecked(String),
+
+    #[error(
         "the wipe did not finish: {failed} of {total} steps failed (first: {first}). Re-run the \
          same command to finish it: what is already gone counts as done."
     )]

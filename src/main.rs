@@ -840,10 +840,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let aws = Aws::connect(&options).await?;
             let plan = wipe::prepare(&aws, &request).await?;
             if plan.blocked() {
-                output.wipe_plan(&plan)?;
-                output.wipe_report(&plan, None)?;
                 let refused: Vec<String> = plan.refused_amis().map(|(id, why)| format!("{id}: {why}")).collect();
-                return Err(gio_ami::Error::InUse(refused.join("; ")).into());
+                return refuse(&output, &plan, gio_ami::Error::InUse(refused.join("; ")));
             }
             execute(&aws, &output, &plan, args.dry_run, args.yes).await?;
         }
@@ -862,6 +860,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let aws = Aws::connect(&options).await?;
             let plan = prune::prepare(&aws, &policy, gio_ami::gc::now_epoch()).await?;
+            // Refusals of AMIs in use are the policy at work; refusals for want of a look-up
+            // mean the prune did not happen, and scripts must hear it.
+            if !plan.unchecked.is_empty() {
+                return refuse(&output, &plan, gio_ami::Error::Unchecked(plan.unchecked.join("; ")));
+            }
             execute(&aws, &output, &plan, args.dry_run, args.yes).await?;
         }
         Command::History(args) => {
@@ -931,6 +934,13 @@ fn optional_spec(path: &Path) -> gio_ami::Result<Option<spec::Spec>> {
         return Ok(None);
     }
     Ok(Some(spec::load(path)?.spec))
+}
+
+/// Prints a plan that must not run, and fails with why.
+fn refuse(output: &Output, plan: &wipe::Plan, why: gio_ami::Error) -> anyhow::Result<()> {
+    output.wipe_plan(plan)?;
+    output.wipe_report(plan, None)?;
+    Err(why.into())
 }
 
 /// Prints the plan, asks on a terminal unless --yes, applies it, and fails when a step did.

@@ -42,6 +42,8 @@ pub struct Plan {
     pub uses: Vec<Use>,
     pub warnings: Vec<String>,
     pub freed_gib: i64,
+    /// The usage look-ups that failed: every AMI of the plan is refused for want of them.
+    pub unchecked: Vec<String>,
     /// AMI → the snapshots it leaves to delete: marked before it is deregistered.
     #[serde(skip)]
     pub marks: BTreeMap<String, Vec<String>>,
@@ -87,7 +89,7 @@ pub struct Facts<'a> {
 pub fn plan(facts: &Facts<'_>) -> Plan {
     let by_id: HashMap<&str, &Image> = facts.images.iter().map(|i| (i.id.as_str(), i)).collect();
     let targets: HashSet<&str> = facts.targets.iter().map(String::as_str).collect();
-    let mut plan = Plan { uses: facts.usage.uses.clone(), ..Plan::default() };
+    let mut plan = Plan { uses: facts.usage.uses.clone(), unchecked: facts.usage.failures.clone(), ..Plan::default() };
     let unchecked = (!facts.usage.failures.is_empty())
         .then(|| format!("could not check whether it is in use ({})", facts.usage.failures.join("; ")));
 
@@ -387,6 +389,7 @@ mod tests {
         scene.usage.failures.push("EKS nodegroups: access denied".into());
         let plan = scene.plan(&["ami-b"], false);
         assert_eq!(summary(&plan), ["refuse ami-b: could not check whether it is in use (EKS nodegroups: access denied)"]);
+        assert_eq!(plan.unchecked, ["EKS nodegroups: access denied"], "prune fails on this");
     }
 
     #[test]

@@ -205,12 +205,19 @@ async fn a_failed_guard_lookup_means_refuse_never_not_in_use() {
     for guard in ["DescribeInstances", "DescribeLaunchTemplates", "DescribeAutoScalingGroups", "DescribeLaunchConfigurations", "DescribeParameters", "GET /clusters"] {
         let emulator = Emulator::start();
         let ec2 = emulator.ec2().await;
-        let ami = support::register_root_image(&ec2, "gio-node-old").await;
+        let old = support::register_root_image(&ec2, "gio-node-old").await;
+        // Creation times have one-second resolution: prune must see `old` as the older one.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        support::register_root_image(&ec2, "gio-node-new").await;
         let proxy = emulator.proxied(Faults::new(1.0, 7).only(&[guard]).kinds(&[Fault::Unavailable]));
-        let out = run(proxy.cli().args(["wipe", &ami, "--yes"]));
-        assert!(!out.status.success() || out.stdout.contains("refuse"), "{guard}:\n{}\n{}", out.stdout, out.stderr);
-        assert_eq!(judge(&ec2, &out, |_| Inventory::of(0, 0, 1, 1)).await, Outcome::CleanlyFailed, "{guard}: nothing removed");
-        assert!(!proxy.tally().injected.is_empty(), "{guard} was never looked up");
+        for command in [&["wipe", &old, "--yes"][..], &["prune", "--release-prefix", "gio-node-", "--keep", "1", "--yes"]] {
+            // Two attempts are enough to prove a retried look-up that still fails refuses.
+            let out = run(proxy.cli().env("AWS_MAX_ATTEMPTS", "2").args(command));
+            assert!(!out.status.success() || out.stdout.contains("refuse"), "{guard}, {command:?}:\n{}\n{}", out.stdout, out.stderr);
+            let outcome = judge(&ec2, &out, |_| Inventory::of(0, 0, 2, 2)).await;
+            assert_eq!(outcome, Outcome::CleanlyFailed, "{guard}, {command:?}: nothing removed");
+        }
+        assert!(proxy.tally().injected.len() >= 2, "{guard} was not looked up by both commands");
     }
 }
 
@@ -365,6 +372,11 @@ async fn an_answer_that_never_comes_in_time_fails_after_five_attempts_with_a_cle
     // Five attempts of CLIENT_TIMEOUT each plus at most 15 s of backoff bound the call.
     let bound = Duration::from_secs(5 * support::faults::CLIENT_TIMEOUT + 15 + 5);
     assert!(took < bound, "took {took:?}, more than {bound:?}");
+
+    // The SDK's own variable is the user's word on retries.
+    let proxy = emulator.proxied(Faults::new(1.0, 7).only(&["DescribeImages"]).kinds(&[Fault::Slow]));
+    run(proxy.cli().env("AWS_MAX_ATTEMPTS", "2").args(["snapshots", &ami])).failure();
+    assert_eq!(proxy.tally().injected.len(), 2, "AWS_MAX_ATTEMPTS=2");
 }
 
 /// `bench/faults`: per command, runs × fault rate → completed / cleanly failed / leaked.
