@@ -11,6 +11,9 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself.
     fixtures.py guest-poweroff              play the guest of the next gio-ami build: wait for
                                             its builder, then stop it, as the guest's own
                                             `shutdown -h now` would (moto runs no user data)
+    fixtures.py instance-profile --name NAME
+                                            an IAM instance profile (what build.iam_instance_profile
+                                            names; EC2 refuses a launch with an unknown one)
     fixtures.py releases --count N --clusters K
                                             N release AMIs (gio-ami tags, one shared root
                                             snapshot) and K EKS clusters c1..cK, each with a
@@ -113,6 +116,7 @@ def main():
     images_parser = commands.add_parser("images")
     images_parser.add_argument("--count", type=int, required=True)
     images_parser.add_argument("--prefix", required=True)
+    commands.add_parser("instance-profile").add_argument("--name", required=True)
     seeded = commands.add_parser("releases")
     seeded.add_argument("--count", type=int, required=True)
     seeded.add_argument("--clusters", type=int, required=True)
@@ -125,6 +129,8 @@ def main():
         guest_poweroff()
     elif args.command == "deregister":
         client("ec2").deregister_image(ImageId=args.ami)
+    elif args.command == "instance-profile":
+        client("iam").create_instance_profile(InstanceProfileName=args.name)
     elif args.command == "releases":
         releases(args.count, args.clusters)
     else:

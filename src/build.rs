@@ -20,6 +20,7 @@ use aws_sdk_ec2::types::{
     InstanceMetadataOptionsRequest, InstanceStateName, InstanceType, ResourceType, ShutdownBehavior,
     VolumeType,
 };
+use aws_sdk_ssm::types::{CommandInvocationStatus, InstanceInformationStringFilter, PingStatus};
 use base64::Engine;
 use serde::Serialize;
 use std::path::Path;
@@ -198,7 +199,7 @@ impl Run<'_> {
             humantime::format_duration(timeout)
         ));
         if spec.build.provision_via.get_ref() == "ssm" {
-            self.provision_via_ssm(&instance).await?;
+            self.provision_via_ssm(&instance, timeout).await?;
         }
         wait_for_guest(aws, &instance, timeout).await?;
 
@@ -295,20 +296,61 @@ impl Run<'_> {
             .to_string())
     }
 
-    /// SSM mode: the instance boots plain and the scripts arrive by Run Command.
-    async fn provision_via_ssm(&self, instance: &str) -> Result<()> {
-        let mut commands = scripts(self.loaded)?.into_iter().map(|(_, body)| body).collect::<Vec<_>>();
-        commands.push("shutdown -h now".into());
-        self.aws
+    /// SSM mode: the instance boots plain; once its agent has registered, the scripts arrive
+    /// by Run Command, and the engine powers the builder off when they all succeeded.
+    async fn provision_via_ssm(&self, instance: &str, timeout: Duration) -> Result<()> {
+        let aws = self.aws;
+        // SendCommand to an instance whose agent has not registered yet fails (InvalidInstanceId).
+        wait::until(&format!("the builder {instance} to register with Systems Manager"), timeout, || async {
+            let filter = InstanceInformationStringFilter::builder()
+                .key("InstanceIds")
+                .values(instance)
+                .build()
+                .expect("key and values are set");
+            let nodes = aws
+                .ssm()
+                .describe_instance_information()
+                .filters(filter)
+                .send()
+                .await
+                .map_err(|e| aws.error("DescribeInstanceInformation", "ssm", e))?;
+            let online = nodes.instance_information_list().iter().any(|n| n.ping_status() == Some(&PingStatus::Online));
+            Ok(online.then_some(()))
+        })
+        .await?;
+        let script = format!("set -eEuo pipefail\n{}echo 'gio-ami: provisioning done'\n", script_runs(self.loaded)?);
+        let sent = aws
             .ssm()
             .send_command()
             .instance_ids(instance)
             .document_name("AWS-RunShellScript")
-            .parameters("commands", commands)
+            .parameters("commands", vec![script])
+            .parameters("executionTimeout", vec![timeout.as_secs().to_string()])
             .comment(format!("gio-ami build {}", self.build_id))
             .send()
             .await
-            .map_err(|e| self.aws.error("SendCommand", "ssm", e))?;
+            .map_err(|e| aws.error("SendCommand", "ssm", e))?;
+        let command = sent.command().and_then(|c| c.command_id()).unwrap_or_default().to_string();
+        wait::until(&format!("the provisioning scripts on {instance} (command {command})"), timeout, || async {
+            let invocation = match aws.ssm().get_command_invocation().command_id(&command).instance_id(instance).send().await {
+                Ok(invocation) => invocation,
+                // Invocations appear a moment after SendCommand answers.
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_invocation_does_not_exist()) => return Ok(None),
+                Err(e) => return Err(aws.error("GetCommandInvocation", "ssm", e)),
+            };
+            match invocation.status() {
+                Some(CommandInvocationStatus::Success) => Ok(Some(())),
+                None | Some(CommandInvocationStatus::Pending | CommandInvocationStatus::InProgress | CommandInvocationStatus::Delayed) => Ok(None),
+                Some(other) => Err(Error::Provision { message: ssm_failure(instance, &command, other.as_str(), invocation.standard_error_content()) }),
+            }
+        })
+        .await?;
+        aws.ec2()
+            .stop_instances()
+            .instance_ids(instance)
+            .send()
+            .await
+            .map_err(|e| aws.error("StopInstances", "ec2", e))?;
         Ok(())
     }
 
@@ -472,6 +514,29 @@ fn scripts(loaded: &Loaded) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// Shell lines that write each provisioning script to a file and run it with bash, in order.
+fn script_runs(loaded: &Loaded) -> Result<String> {
+    let mut text = String::new();
+    for (n, (name, body)) in scripts(loaded)?.iter().enumerate() {
+        let marker = format!("GIO_AMI_SCRIPT_{n}_END");
+        text.push_str(&format!(
+            "echo 'gio-ami: running {name}'\ncat > /tmp/gio-ami-{n}.sh <<'{marker}'\n{body}\n{marker}\nbash /tmp/gio-ami-{n}.sh\n"
+        ));
+    }
+    Ok(text)
+}
+
+/// Why a Run Command provisioning failed, with the end of what the scripts wrote to stderr.
+fn ssm_failure(instance: &str, command: &str, status: &str, stderr: Option<&str>) -> String {
+    let lines: Vec<&str> = stderr.unwrap_or_default().lines().collect();
+    let tail = lines[lines.len().saturating_sub(5)..].join(" / ");
+    let said = if tail.is_empty() { String::new() } else { format!(" Its stderr ends: `{tail}`.") };
+    format!(
+        "the provisioning scripts ended `{status}` on the builder {instance}.{said} The whole output \
+         is in Systems Manager: `aws ssm get-command-invocation --command-id {command} --instance-id {instance}`"
+    )
+}
+
 /// A bash script that runs each provisioning script in order and powers off either way; a
 /// failure is announced on the console so the engine does not image a half-provisioned disk.
 pub fn user_data(loaded: &Loaded) -> Result<String> {
@@ -485,12 +550,7 @@ pub fn user_data(loaded: &Loaded) -> Result<String> {
     text.push_str(&format!(
         "trap 'echo \"{FAILURE_MARKER} (exit $?)\"; shutdown -h now' ERR\nset -eEuo pipefail\n"
     ));
-    for (n, (name, body)) in scripts(loaded)?.iter().enumerate() {
-        let marker = format!("GIO_AMI_SCRIPT_{n}_END");
-        text.push_str(&format!(
-            "echo 'gio-ami: running {name}'\ncat > /tmp/gio-ami-{n}.sh <<'{marker}'\n{body}\n{marker}\nbash /tmp/gio-ami-{n}.sh\n"
-        ));
-    }
+    text.push_str(&script_runs(loaded)?);
     text.push_str("echo 'gio-ami: provisioning done'\nshutdown -h now\n");
     if text.len() > USER_DATA_MAX {
         return Err(Error::Provision {
@@ -696,6 +756,16 @@ mod tests {
         let disk: Disk = "/dev/xvdb=50:delete-on-termination=false".parse().unwrap();
         let mapping = launch_mapping(&disk);
         assert_eq!(mapping.ebs().unwrap().delete_on_termination(), Some(true));
+    }
+
+    #[test]
+    fn a_failed_run_command_names_its_status_the_end_of_stderr_and_where_the_rest_is() {
+        let stderr = (1..=8).map(|n| format!("line {n}")).collect::<Vec<_>>().join("\n");
+        let message = ssm_failure("i-1", "cmd-1", "Failed", Some(&stderr));
+        assert!(message.contains("ended `Failed` on the builder i-1"), "{message}");
+        assert!(message.contains("`line 4 / line 5 / line 6 / line 7 / line 8`") && !message.contains("line 3"), "{message}");
+        assert!(message.contains("--command-id cmd-1 --instance-id i-1"), "{message}");
+        assert!(!ssm_failure("i-1", "cmd-1", "TimedOut", None).contains("stderr"));
     }
 
     #[test]

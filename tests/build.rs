@@ -208,6 +208,40 @@ async fn build_makes_a_tagged_ami_with_the_extra_disk_and_leaves_nothing_else() 
 }
 
 #[tokio::test]
+async fn ssm_provisioning_waits_for_the_agent_runs_the_scripts_and_powers_the_builder_off() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    emulator.fixture(&["instance-profile", "--name", "gio-ami-builder"]);
+    let dir = spec_dir("ssm", "provision_via = \"ssm\"\niam_instance_profile = \"gio-ami-builder\"");
+    // No guest to play: the engine itself stops the builder once Run Command reports success.
+    let (child, _stderr) = spawn_build(&emulator, &dir);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "build failed");
+    let built: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let image = ec2.describe_images().image_ids(built["ami"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(image.images()[0].state().map(|s| s.as_str()), Some("available"));
+
+    let ssm = aws_sdk_ssm::Client::new(&emulator.config(support::REGION).await);
+    let commands = ssm.list_commands().send().await.unwrap();
+    let [command] = commands.commands() else { panic!("one Run Command: {commands:?}") };
+    assert_eq!(command.document_name(), Some("AWS-RunShellScript"));
+    let script = &command.parameters().unwrap()["commands"][0];
+    assert!(script.starts_with("set -eEuo pipefail\n") && script.contains("echo provisioning"), "{script}");
+    assert!(!script.contains("shutdown"), "the engine powers off, after checking the outcome: {script}");
+    let (instances, volumes, snapshots, images) = billable(&ec2).await;
+    assert_eq!((instances, volumes, snapshots, images), (vec![], 0, 2, 1), "only the AMI and its snapshots");
+
+    // Until the agent is known to be online nothing is sent; a build that cannot learn it
+    // fails and cleans up.
+    let unknowable = support::faults::Faults::new(1.0, 7).only(&["DescribeInstanceInformation"]);
+    let proxy = emulator.proxied(unknowable.kinds(&[support::faults::Fault::Unavailable]));
+    let failed = run(proxy.cli().env("AWS_MAX_ATTEMPTS", "1").args(["build", dir.join("gio-ami.toml").to_str().unwrap()])).failure();
+    assert!(failed.stderr.contains("DescribeInstanceInformation"), "{}", failed.stderr);
+    assert_eq!(ssm.list_commands().send().await.unwrap().commands().len(), 1, "no second Run Command");
+    assert_eq!(billable(&ec2).await, (vec![], 0, 2, 1), "the failed build left nothing");
+}
+
+#[tokio::test]
 async fn ctrl_c_while_the_guest_provisions_leaves_nothing_billable() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;

@@ -32,9 +32,7 @@ impl Emulator {
     /// Starts a fresh emulator; each test gets its own, so tests never see each other's AMIs.
     pub fn start() -> Emulator {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let python = std::env::var_os("GIO_AMI_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join(".venv/bin/python"));
+        let python = python();
         assert!(
             python.exists(),
             "{} is missing: run scripts/test (it creates the emulator's venv)",
@@ -90,6 +88,22 @@ impl Emulator {
         cli_at(&self.endpoint)
     }
 
+    /// Runs `emulator/fixtures.py ARGS` against this emulator (scenes other tools would leave).
+    pub fn fixture(&self, args: &[&str]) -> String {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new(python())
+            .arg(root.join("emulator/fixtures.py"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", REGION)
+            .output()
+            .expect("run emulator/fixtures.py");
+        assert!(out.status.success(), "fixtures.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// A fault-injecting proxy in front of this emulator (see `faults`); `proxy.cli()` goes
     /// through it, while `ec2()` and `config()` still read the emulator directly.
     pub fn proxied(&self, faults: faults::Faults) -> faults::FaultProxy {
@@ -127,6 +141,13 @@ fn free_port() -> u16 {
 }
 
 /// The binary with the environment of a user whose AWS endpoint is `endpoint`.
+/// The emulator's Python: GIO_AMI_PYTHON, else the project's venv.
+fn python() -> PathBuf {
+    std::env::var_os("GIO_AMI_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
+}
+
 pub fn cli_at(endpoint: &str) -> Command {
     let mut command = Command::new(binary());
     clean_aws_env(&mut command);
