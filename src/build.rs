@@ -198,10 +198,12 @@ impl Run<'_> {
             "waiting for {instance} to provision itself and power off (timeout {})",
             humantime::format_duration(timeout)
         ));
+        // One budget for the guest's whole work, however many waits it takes.
+        let deadline = Instant::now() + timeout;
         if spec.build.provision_via.get_ref() == "ssm" {
-            self.provision_via_ssm(&instance, timeout).await?;
+            self.provision_via_ssm(&instance, deadline).await?;
         }
-        wait_for_guest(aws, &instance, timeout).await?;
+        wait_for_guest(aws, &instance, left(deadline)).await?;
 
         let volumes = instance_volumes(aws, &instance).await?;
         if spec.build.pre_snapshot {
@@ -298,10 +300,10 @@ impl Run<'_> {
 
     /// SSM mode: the instance boots plain; once its agent has registered, the scripts arrive
     /// by Run Command, and the engine powers the builder off when they all succeeded.
-    async fn provision_via_ssm(&self, instance: &str, timeout: Duration) -> Result<()> {
+    async fn provision_via_ssm(&self, instance: &str, deadline: Instant) -> Result<()> {
         let aws = self.aws;
         // SendCommand to an instance whose agent has not registered yet fails (InvalidInstanceId).
-        wait::until(&format!("the builder {instance} to register with Systems Manager"), timeout, || async {
+        wait::until(&format!("the builder {instance} to register with Systems Manager"), left(deadline), || async {
             let filter = InstanceInformationStringFilter::builder()
                 .key("InstanceIds")
                 .values(instance)
@@ -325,13 +327,13 @@ impl Run<'_> {
             .instance_ids(instance)
             .document_name("AWS-RunShellScript")
             .parameters("commands", vec![script])
-            .parameters("executionTimeout", vec![timeout.as_secs().to_string()])
+            .parameters("executionTimeout", vec![left(deadline).as_secs().max(1).to_string()])
             .comment(format!("gio-ami build {}", self.build_id))
             .send()
             .await
             .map_err(|e| aws.error("SendCommand", "ssm", e))?;
         let command = sent.command().and_then(|c| c.command_id()).unwrap_or_default().to_string();
-        wait::until(&format!("the provisioning scripts on {instance} (command {command})"), timeout, || async {
+        wait::until(&format!("the provisioning scripts on {instance} (command {command})"), left(deadline), || async {
             let invocation = match aws.ssm().get_command_invocation().command_id(&command).instance_id(instance).send().await {
                 Ok(invocation) => invocation,
                 // Invocations appear a moment after SendCommand answers.
@@ -512,6 +514,11 @@ fn scripts(loaded: &Loaded) -> Result<Vec<(String, String)>> {
                 })
         })
         .collect()
+}
+
+/// What is left of a budget.
+fn left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
 }
 
 /// Shell lines that write each provisioning script to a file and run it with bash, in order.
