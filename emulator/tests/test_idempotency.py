@@ -1,4 +1,4 @@
-"""RunInstances and CopyImage with a ClientToken act once, however often they are retried."""
+"""RunInstances, CopyImage and StartSnapshot with a ClientToken act once, however often they are retried."""
 
 from helpers import make_snapshot, seed_image
 
@@ -45,3 +45,11 @@ def test_a_repeated_copy_token_returns_the_first_copy(client):
     assert len(target_ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]) == 1, "one copy of the snapshot"
     other = target_ec2.copy_image(SourceImageId=source, SourceRegion="ap-northeast-2", Name="gio-node-copied-twice", ClientToken="copy-2")["ImageId"]
     assert other != first
+
+
+def test_a_repeated_start_snapshot_token_returns_the_first_snapshot(client):
+    ebs, ec2 = client("ebs", "eu-west-3"), client("ec2", "eu-west-3")
+    first = ebs.start_snapshot(VolumeSize=1, ClientToken="upload-1")["SnapshotId"]
+    assert ebs.start_snapshot(VolumeSize=1, ClientToken="upload-1")["SnapshotId"] == first
+    assert [s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]] == [first]
+    assert ebs.start_snapshot(VolumeSize=1, ClientToken="upload-2")["SnapshotId"] != first
