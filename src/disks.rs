@@ -236,13 +236,9 @@ pub async fn apply(aws: &Aws, plan: &Plan, provenance: &Provenance) -> Result<Ve
     let mut registered = Vec::new();
     for step in &plan.steps {
         let tags = step_tags(&plan.source, step, &parent, provenance);
-        let (id, existed) = match register(aws, &plan.source, step, &tags).await {
-            Ok(id) => (id, false),
-            Err(e) if e.code() == Some("InvalidAMIName.Duplicate") => {
-                (earlier_run(aws, &step.name, &parent).await?, true)
-            }
-            Err(e) => return Err(e),
-        };
+        // The name taken by an AMI of this same step (same parent) is an earlier run's.
+        let same_step = |image: &Image| image.tags.get(tags::PARENT_AMI) == Some(&parent);
+        let (id, existed) = register_once(aws, &plan.source, step, &tags, same_step).await?;
         tracing::info!(%id, name = %step.name, %parent, existed, "registered");
         registered.push(Registered {
             id: id.clone(),
@@ -268,7 +264,7 @@ fn step_tags(source: &Image, step: &Step, parent: &str, provenance: &Provenance)
     tags
 }
 
-pub(crate) async fn register(aws: &Aws, source: &Image, step: &Step, tags: &Tags) -> Result<String> {
+async fn register(aws: &Aws, source: &Image, step: &Step, tags: &Tags) -> Result<String> {
     let boot = &source.boot;
     let output = aws
         .ec2()
@@ -293,22 +289,27 @@ pub(crate) async fn register(aws: &Aws, source: &Image, step: &Step, tags: &Tags
     Ok(output.image_id().unwrap_or_default().to_string())
 }
 
-/// The name is taken: by an earlier run of this same step (same parent) it is ours to reuse;
-/// by anything else it is a conflict the user must resolve.
-async fn earlier_run(aws: &Aws, name: &str, parent: &str) -> Result<String> {
-    let existing = inventory::own_images_named(aws, name).await?;
-    match existing.first() {
-        Some(image) if image.tags.get(tags::PARENT_AMI).map(String::as_str) == Some(parent) => {
-            Ok(image.id.clone())
-        }
-        Some(image) => Err(Error::NameTaken {
-            name: name.to_string(),
-            id: image.id.clone(),
-        }),
-        None => Err(Error::NameTaken {
-            name: name.to_string(),
-            id: "an AMI of another account".into(),
-        }),
+/// Registers the step's AMI; true when it existed already. RegisterImage takes no ClientToken,
+/// so a name that is taken is looked at: by an AMI `ours` recognises (an earlier run, or this
+/// call's own first attempt whose answer was lost) it is that AMI; by anything else it is a
+/// conflict the user must resolve.
+pub(crate) async fn register_once(
+    aws: &Aws,
+    source: &Image,
+    step: &Step,
+    tags: &Tags,
+    ours: impl Fn(&Image) -> bool,
+) -> Result<(String, bool)> {
+    let taken = match register(aws, source, step, tags).await {
+        Ok(id) => return Ok((id, false)),
+        Err(e) if e.code() == Some("InvalidAMIName.Duplicate") => e,
+        Err(e) => return Err(e),
+    };
+    tracing::debug!(name = %step.name, %taken, "name taken: whose?");
+    match inventory::own_images_named(aws, &step.name).await?.first() {
+        Some(image) if ours(image) => Ok((image.id.clone(), true)),
+        Some(image) => Err(Error::NameTaken { name: step.name.clone(), id: image.id.clone() }),
+        None => Err(Error::NameTaken { name: step.name.clone(), id: "an AMI of another account".into() }),
     }
 }
 

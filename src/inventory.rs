@@ -93,6 +93,11 @@ pub struct Snapshot {
 }
 
 impl Image {
+    /// The mapping of the device the AMI boots from.
+    pub fn root_mapping(&self) -> Option<&Mapping> {
+        self.mappings.iter().find(|m| Some(&m.device) == self.root_device.as_ref())
+    }
+
     pub fn release(&self) -> Option<&str> {
         self.tags.get(tags::RELEASE).map(String::as_str)
     }

@@ -282,11 +282,11 @@ pub async fn apply(
 }
 
 fn already_registered(plan: &Plan, existing: Image) -> Uploaded {
-    let root = existing.mappings.iter().find(|m| Some(&m.device) == existing.root_device.as_ref());
+    let root = existing.root_mapping();
     Uploaded {
         name: plan.name.clone(),
         snapshot_id: root.and_then(|m| m.snapshot_id.clone()).unwrap_or_default(),
-        image_id: Some(existing.id),
+        image_id: Some(existing.id.clone()),
         volume_gib: root.and_then(|m| m.size_gib).unwrap_or_default() as u64,
         bytes: 0,
         blocks_sent: 0,
@@ -348,7 +348,9 @@ async fn finish(
     wait_completed(aws, snapshot).await?;
     let mut step = step.clone();
     step.mappings[0].snapshot_id = Some(snapshot.to_string());
-    let id = disks::register(aws, &plan.shape, &step, &plan.tags).await?;
+    // The name taken by an AMI on this very snapshot is this registration's, retried.
+    let on_this_snapshot = |image: &Image| image.root_mapping().and_then(|m| m.snapshot_id.as_deref()) == Some(snapshot);
+    let (id, _) = disks::register_once(aws, &plan.shape, &step, &plan.tags, on_this_snapshot).await?;
     Ok((digests.len() as u64, Some(id)))
 }
 

@@ -200,6 +200,28 @@ async fn prune(seed: u64, rate: f64) -> Trial {
     (outcome, proxy.tally())
 }
 
+/// 8 MiB with data in 4 of its 16 blocks: the zero blocks are skipped, the rest sent.
+fn disk_image(name: &str) -> PathBuf {
+    let mut image = vec![0u8; 8 << 20];
+    for block in [0, 3, 7, 12] {
+        image[block << 19..(block + 1) << 19].fill(block as u8 + 1);
+    }
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-{name}-{}.raw", std::process::id()));
+    std::fs::write(&path, &image).unwrap();
+    path
+}
+
+async fn upload(seed: u64, rate: f64) -> Trial {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let path = disk_image(&format!("upload-{seed}"));
+    let proxy = emulator.proxied(Faults::new(rate, seed));
+    let out = run(proxy.cli().args(["upload", path.to_str().unwrap(), "--register", "--name", "gio-node-uploaded", "--output", "json"]));
+    // The AMI and its snapshot, or (failed) nothing: an unfinished snapshot is deleted.
+    let outcome = judge(&ec2, &out, |done| if done { Inventory::of(0, 0, 1, 1) } else { Inventory::of(0, 0, 0, 0) }).await;
+    (outcome, proxy.tally())
+}
+
 #[tokio::test]
 async fn a_failed_guard_lookup_means_refuse_never_not_in_use() {
     for guard in ["DescribeInstances", "DescribeLaunchTemplates", "DescribeAutoScalingGroups", "DescribeLaunchConfigurations", "DescribeParameters", "GET /clusters"] {
@@ -359,6 +381,31 @@ async fn prune_through_faults_removes_only_the_unused_older_release() {
 }
 
 #[tokio::test]
+async fn upload_through_faults_registers_one_ami_or_leaves_nothing() {
+    holds_under_faults(upload).await;
+}
+
+#[tokio::test]
+async fn a_registration_whose_answer_was_lost_is_found_not_repeated() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    // RegisterImage takes no ClientToken: the retry finds the name taken by the first attempt.
+    let lost_once = || emulator.proxied(Faults::new(1.0, 7).only(&["RegisterImage"]).kinds(&[Fault::ResetAfter]).at_most(1));
+    let proxy = lost_once();
+    let image = disk_image("lost-answer");
+    run(proxy.cli().args(["upload", image.to_str().unwrap(), "--register", "--name", "gio-node-uploaded"])).success();
+    assert_eq!(proxy.tally().injected.len(), 1);
+    assert_eq!(inventory(&ec2).await, Inventory::of(0, 0, 1, 1), "one AMI on the one snapshot");
+
+    let uploaded = ec2.describe_images().owners("self").send().await.unwrap().images()[0].image_id().unwrap().to_string();
+    let proxy = lost_once();
+    let added = run(proxy.cli().args(["disks", "add", &uploaded, "--disk", "/dev/xvdb=50", "--output", "json"])).success().json();
+    assert_eq!(proxy.tally().injected.len(), 1);
+    assert_eq!(added[0]["existed"], true, "found, not registered again: {added}");
+    assert_eq!(inventory(&ec2).await, Inventory::of(0, 0, 1, 2));
+}
+
+#[tokio::test]
 async fn an_answer_that_never_comes_in_time_fails_after_five_attempts_with_a_clear_error() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
@@ -380,7 +427,8 @@ async fn an_answer_that_never_comes_in_time_fails_after_five_attempts_with_a_cle
 }
 
 /// `bench/faults`: per command, runs × fault rate → completed / cleanly failed / leaked.
-/// FAULT_RUNS (default 5) and FAULT_RATES (default 0.05,0.1,0.2) size it.
+/// FAULT_RUNS (default 5) and FAULT_RATES (default 0.05,0.1,0.2) size it; FAULT_COMMANDS
+/// (comma-separated names, default all) narrows it.
 #[tokio::test]
 #[ignore = "a benchmark: run by bench/faults"]
 async fn fault_table() {
@@ -392,7 +440,9 @@ async fn fault_table() {
         .collect();
     println!("| command | runs | fault rate | requests | faults injected | completed | cleanly failed | leaked |");
     println!("|---|---|---|---|---|---|---|---|");
-    for name in ["disks add", "wipe", "build", "gc", "copy", "publish", "prune"] {
+    let only = std::env::var("FAULT_COMMANDS").unwrap_or_default();
+    let commands = ["disks add", "wipe", "build", "gc", "copy", "publish", "prune", "upload"];
+    for name in commands.into_iter().filter(|c| only.is_empty() || only.split(',').any(|o| o.trim() == *c)) {
         for &rate in &rates {
             let (mut completed, mut failed, mut leaked, mut requests, mut injected) = (0, 0, Vec::new(), 0, 0);
             for seed in 1..=runs {
@@ -403,7 +453,8 @@ async fn fault_table() {
                     "gc" => gc(seed, rate).await,
                     "copy" => copy(seed, rate).await,
                     "publish" => publish(seed, rate).await,
-                    _ => prune(seed, rate).await,
+                    "prune" => prune(seed, rate).await,
+                    _ => upload(seed, rate).await,
                 };
                 requests += tally.requests;
                 injected += tally.injected.len();

@@ -20,7 +20,7 @@ const LIFETIME: Duration = Duration::from_secs(600);
 const CLIENT_IDLE: Duration = Duration::from_secs(30);
 /// How often the accept loop looks at the stop flag.
 const ACCEPT_POLL: Duration = Duration::from_millis(5);
-/// No more faults after this many: a run can always finish eventually.
+/// No more faults after this many (unless `at_most` says fewer): a run can always finish.
 const FAULT_BUDGET: usize = 500;
 /// gio-ami's per-request timeout through the proxy, in seconds: far above what the emulator
 /// takes for the requests of a test, even on a loaded machine.
@@ -58,11 +58,13 @@ pub struct Faults {
     pub operations: Vec<&'static str>,
     /// Only these kinds are drawn; all when empty.
     pub kinds: Vec<Fault>,
+    /// No more faults after this many.
+    pub budget: usize,
 }
 
 impl Faults {
     pub fn new(rate: f64, seed: u64) -> Self {
-        Faults { rate, seed, operations: Vec::new(), kinds: Vec::new() }
+        Faults { rate, seed, operations: Vec::new(), kinds: Vec::new(), budget: FAULT_BUDGET }
     }
 
     pub fn only(mut self, operations: &[&'static str]) -> Self {
@@ -72,6 +74,11 @@ impl Faults {
 
     pub fn kinds(mut self, kinds: &[Fault]) -> Self {
         self.kinds = kinds.to_vec();
+        self
+    }
+
+    pub fn at_most(mut self, faults: usize) -> Self {
+        self.budget = faults;
         self
     }
 }
@@ -103,7 +110,7 @@ impl Dice {
         self.tally.requests += 1;
         let targeted = self.faults.operations.is_empty() || self.faults.operations.contains(&operation);
         let draw = self.next() as f64 / u64::MAX as f64;
-        if !targeted || draw >= self.faults.rate || self.tally.injected.len() >= FAULT_BUDGET {
+        if !targeted || draw >= self.faults.rate || self.tally.injected.len() >= self.faults.budget {
             return None;
         }
         let pick = self.next();
