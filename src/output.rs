@@ -337,6 +337,7 @@ impl Output {
                 Action::DisableImage { id, name, why } => ("disable", format!("{id} ({name})"), String::new(), why),
                 Action::DeprecateImage { id, name, why } => ("deprecate", format!("{id} ({name})"), String::new(), why),
                 Action::DeleteSnapshot { id, size_gib, why } => ("delete", id.clone(), size_gib.to_string(), why),
+                Action::Relink { id, why, .. } => ("relink", id.clone(), String::new(), why),
                 Action::Refuse { id, why } if id.starts_with("snap-") => ("keep", id.clone(), String::new(), why),
                 Action::Refuse { id, why } => ("REFUSE", id.clone(), String::new(), why),
                 Action::TerminateInstance { id, why } => ("terminate", id.clone(), String::new(), why),

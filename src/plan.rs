@@ -5,6 +5,7 @@
 
 use crate::aws::Aws;
 use crate::error::Error;
+use crate::tags;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
@@ -24,6 +25,9 @@ pub enum Action {
     /// other accounts, still launchable by id).
     DeprecateImage { id: String, name: String, why: String },
     DeleteSnapshot { id: String, size_gib: i32, why: String },
+    /// An AMI derived from one the plan deregisters gets its nearest surviving ancestor as
+    /// `gio-ami:parent-ami`, so its chain stays whole for `lineage` and `wipe --chain`.
+    Relink { id: String, parent: String, why: String },
     /// Something the plan will not touch, and why (in use, shared with another AMI, …).
     Refuse { id: String, why: String },
 }
@@ -36,6 +40,7 @@ impl Action {
             | Action::DisableImage { id, .. }
             | Action::DeprecateImage { id, .. }
             | Action::DeleteSnapshot { id, .. }
+            | Action::Relink { id, .. }
             | Action::Refuse { id, .. } => id,
         }
     }
@@ -48,6 +53,7 @@ impl Action {
             Action::DisableImage { .. } => "disable",
             Action::DeprecateImage { .. } => "deprecate",
             Action::DeleteSnapshot { .. } => "delete",
+            Action::Relink { .. } => "relink",
             Action::Refuse { .. } => "keep",
         }
     }
@@ -59,15 +65,17 @@ impl Action {
             | Action::DisableImage { why, .. }
             | Action::DeprecateImage { why, .. }
             | Action::DeleteSnapshot { why, .. }
+            | Action::Relink { why, .. }
             | Action::Refuse { why, .. } => why,
         }
     }
 
     /// Instances go first (they hold volumes), then images (they hold snapshots), then
-    /// snapshots: AWS refuses each deletion while the previous kind still holds it.
+    /// snapshots: AWS refuses each deletion while the previous kind still holds it. Links are
+    /// mended first, so that a wipe stopped half-way never leaves a chain cut.
     fn stage(&self) -> u8 {
         match self {
-            Action::TerminateInstance { .. } => 0,
+            Action::TerminateInstance { .. } | Action::Relink { .. } => 0,
             Action::DeregisterImage { .. } | Action::DisableImage { .. } | Action::DeprecateImage { .. } => 1,
             Action::DeleteSnapshot { .. } => 2,
             Action::Refuse { .. } => 3,
@@ -144,6 +152,14 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .await
             .map(drop)
             .map_err(|e| aws.error("EnableImageDeprecation", "ec2", e)),
+        Action::Relink { id, parent, .. } => ec2
+            .create_tags()
+            .resources(id)
+            .tags(aws_sdk_ec2::types::Tag::builder().key(tags::PARENT_AMI).value(parent).build())
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("CreateTags", "ec2", e)),
         Action::DeleteSnapshot { id, .. } => ec2
             .delete_snapshot()
             .snapshot_id(id)

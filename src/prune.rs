@@ -99,7 +99,8 @@ pub fn earlier_stage(plan: Plan, stage: Stage) -> Plan {
         .filter_map(|action| match (action, stage) {
             (Action::DeregisterImage { id, name, why }, Stage::Disable) => Some(Action::DisableImage { id, name, why }),
             (Action::DeregisterImage { id, name, why }, Stage::Deprecate) => Some(Action::DeprecateImage { id, name, why }),
-            (Action::DeleteSnapshot { .. }, _) => None,
+            // Disabled or deprecated AMIs stay, and so do the links to them.
+            (Action::DeleteSnapshot { .. } | Action::Relink { .. }, _) => None,
             (Action::Refuse { id, .. }, _) if id.starts_with("snap-") => None,
             (other, _) => Some(other),
         })

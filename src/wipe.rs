@@ -127,6 +127,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
     }
 
     let wiped_set: HashSet<&str> = wiped.iter().copied().collect();
+    plan.actions.extend(relinks(facts.images, &by_id, &wiped_set));
     let sizes: HashMap<&str, i32> = facts.snapshots.iter().map(|s| (s.id.as_str(), s.size_gib)).collect();
     let behind = wiped
         .iter()
@@ -154,6 +155,29 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         }
     }
     plan
+}
+
+/// The surviving children of deregistered AMIs, each re-linked to its nearest surviving
+/// ancestor. Without one, the link to the gone AMI stays: `wipe --chain` on that id still finds
+/// the chain, and `lineage` shows where it came from.
+fn relinks(images: &[Image], by_id: &HashMap<&str, &Image>, wiped: &HashSet<&str>) -> Vec<Action> {
+    let parent_of = |id: &str| by_id.get(id).and_then(|i| i.tags.get(tags::PARENT_AMI)).map(String::as_str);
+    images
+        .iter()
+        .filter(|image| !wiped.contains(image.id.as_str()))
+        .filter_map(|image| {
+            let gone = image.tags.get(tags::PARENT_AMI).map(String::as_str).filter(|p| wiped.contains(p))?;
+            // Bounded: a loop of hand-edited tags ends after as many steps as there are AMIs.
+            let survivor = std::iter::successors(parent_of(gone), |a| parent_of(a))
+                .take(wiped.len() + 1)
+                .find(|a| !wiped.contains(a))?;
+            Some(Action::Relink {
+                id: image.id.clone(),
+                parent: survivor.to_string(),
+                why: format!("its parent {gone} goes: the chain continues from {survivor}"),
+            })
+        })
+        .collect()
 }
 
 /// The targets, then every AMI derived from them, each once.
@@ -334,6 +358,7 @@ mod tests {
                 Action::DeleteSnapshot { id, size_gib, .. } => format!("delete {id} {size_gib}"),
                 Action::Refuse { id, why } => format!("refuse {id}: {why}"),
                 Action::TerminateInstance { id, .. } => format!("terminate {id}"),
+                Action::Relink { id, parent, .. } => format!("relink {id} to {parent}"),
             })
             .collect()
     }
@@ -457,6 +482,12 @@ mod tests {
         );
         let partial = scene.plan(&["ami-1"], false);
         assert!(partial.warnings.iter().any(|w| w.contains("ami-2 is derived from ami-1")), "{:?}", partial.warnings);
-        assert_eq!(summary(&partial), ["deregister ami-1", "refuse snap-r: kept: still used by ami-root, ami-2", "refuse snap-1: kept: still used by ami-2"]);
+        assert_eq!(
+            summary(&partial),
+            ["deregister ami-1", "relink ami-2 to ami-root", "refuse snap-r: kept: still used by ami-root, ami-2", "refuse snap-1: kept: still used by ami-2"]
+        );
+        // No ancestor survives: ami-2 keeps pointing at the gone ami-1, where `wipe --chain` finds it.
+        let from_the_root = scene.plan(&["ami-root", "ami-1"], false);
+        assert!(!summary(&from_the_root).iter().any(|a| a.starts_with("relink")), "{:?}", summary(&from_the_root));
     }
 }

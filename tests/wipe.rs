@@ -311,6 +311,31 @@ async fn a_chain_member_keeps_shared_snapshots_and_wipe_chain_removes_the_whole_
 }
 
 #[tokio::test]
+async fn wiping_the_middle_of_a_chain_relinks_what_follows_so_the_chain_stays_whole() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let (source, _) = ami_with_two_snapshots(&ec2, "gio-node-base").await;
+    let chain = run(emulator.cli().args([
+        "disks", "add", &source, "--chain", "--disk", "/dev/xvdc=5", "--disk", "/dev/xvdd=5", "--disk", "/dev/xvde=5", "--output", "json",
+    ]))
+    .success()
+    .json();
+    let members: Vec<String> = chain.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
+
+    let out = run(emulator.cli().args(["wipe", &members[1], "--yes"])).success();
+    assert!(out.stdout.contains(&format!("its parent {} goes: the chain continues from {}", members[1], members[0])), "{}", out.stdout);
+    let lineage = run(emulator.cli().args(["lineage", &source, "--output", "json"])).success().json();
+    let ids: Vec<&str> = lineage.as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [source.as_str(), members[0].as_str(), members[2].as_str()]);
+
+    run(emulator.cli().args(["wipe", "--chain", &source, "--yes"])).success();
+    for ami in [&source, &members[0], &members[2]] {
+        assert!(!ami_exists(&ec2, ami).await, "{ami} is part of the chain");
+    }
+    assert!(ec2.describe_snapshots().owner_ids("self").send().await.unwrap().snapshots().is_empty(), "nothing left behind");
+}
+
+#[tokio::test]
 async fn a_shared_ami_is_wiped_with_a_warning_that_use_elsewhere_is_invisible() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
