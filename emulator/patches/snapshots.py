@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
+from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.ebs.models import EBSBackend as EBSDirectBackend
 from moto.ebs.models import EBSSnapshot
+from moto.ebs.responses import EBSResponse
 from moto.ec2.exceptions import InvalidSnapshotInUse
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.elastic_block_store import Snapshot
@@ -102,3 +107,51 @@ def complete_snapshot(self: EBSDirectBackend, snapshot_id: str) -> str:
     """CompleteSnapshot is what turns the EC2 snapshot "completed"."""
     self.ec2_backend.snapshots[snapshot_id].status = "completed"
     return _moto_complete_snapshot(self, snapshot_id)
+
+
+_moto_put_snapshot_block = EBSResponse.put_snapshot_block
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+@replaces(EBSResponse, "put_snapshot_block")
+def put_snapshot_block_response(self: EBSResponse) -> ActionResult:
+    """PutSnapshotBlock checks the block: 512 KiB of data whose SHA256 is the Checksum given.
+
+    AWS answers ValidationException (reason INVALID_CHECKSUM, INVALID_BLOCK_SIZE...) instead of
+    storing a block that arrived damaged; moto takes the checksum at face value.
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_PutSnapshotBlock.html
+    """
+    data = self._get_param("BlockData") or b""
+    if isinstance(data, str):
+        data = data.encode("latin-1")
+    if len(data) != EBS_DIRECT_BLOCK_SIZE or int(self._get_param("DataLength") or 0) != EBS_DIRECT_BLOCK_SIZE:
+        raise JsonRESTError("ValidationException", f"The block must hold {EBS_DIRECT_BLOCK_SIZE} bytes; it held {len(data)}.")
+    if self._get_param("ChecksumAlgorithm") != "SHA256":
+        raise JsonRESTError("ValidationException", "ChecksumAlgorithm must be SHA256.")
+    if self._get_param("Checksum") != base64.b64encode(_sha256(data)).decode():
+        raise JsonRESTError("ValidationException", "The checksum of the block data does not match the Checksum given.")
+    return _moto_put_snapshot_block(self)
+
+
+@replaces(EBSResponse, "complete_snapshot")
+def complete_snapshot_response(self: EBSResponse) -> ActionResult:
+    """CompleteSnapshot checks ChangedBlocksCount and, when given, the LINEAR aggregate checksum
+    (SHA256 of the blocks' SHA256 digests in block-index order); a mismatch turns the snapshot
+    to `error`, as on AWS, instead of `completed`.
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_CompleteSnapshot.html
+    https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-checksums.html
+    """
+    snapshot_id = self._get_param("SnapshotId")
+    blocks = self.ebs_backend.snapshots[snapshot_id].blocks
+    written = [blocks[index].block_data for index in sorted(blocks, key=int)]
+    counted = int(self._get_param("ChangedBlocksCount") or 0) == len(written)
+    expected = self._get_param("Checksum")
+    aggregate = base64.b64encode(_sha256(b"".join(_sha256(data) for data in written))).decode()
+    if not counted or (expected is not None and expected != aggregate):
+        self.ebs_backend.snapshots[snapshot_id].status = "error"
+        self.ebs_backend.ec2_backend.snapshots[snapshot_id].status = "error"
+        return ActionResult({"Status": "error"})
+    return ActionResult({"Status": self.ebs_backend.complete_snapshot(snapshot_id=snapshot_id)})

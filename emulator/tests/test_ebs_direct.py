@@ -1,4 +1,25 @@
-"""Patch 9: the EBS direct APIs: 512 KiB blocks, a pending snapshot until completed, no scratch volume."""
+"""Patch 9: the EBS direct APIs: 512 KiB blocks, a pending snapshot until completed, no scratch
+volume; patch 15: block and aggregate checksums are checked."""
+
+import base64
+import hashlib
+import os
+
+import botocore.exceptions
+import pytest
+
+BLOCK = 524288
+
+
+def checksum(*blocks):
+    """Base64 SHA256 of one block, or the LINEAR aggregate of several."""
+    digests = [hashlib.sha256(b).digest() for b in blocks]
+    return base64.b64encode(digests[0] if len(blocks) == 1 else hashlib.sha256(b"".join(digests)).digest()).decode()
+
+
+def put(ebs, snapshot, index, data, given=None):
+    ebs.put_snapshot_block(SnapshotId=snapshot, BlockIndex=index, BlockData=data, DataLength=len(data),
+                           Checksum=given or checksum(data), ChecksumAlgorithm="SHA256")
 
 
 def test_start_snapshot_is_pending_until_completed(client):
@@ -9,8 +30,39 @@ def test_start_snapshot_is_pending_until_completed(client):
     assert (snapshot["State"], snapshot["VolumeId"], snapshot["VolumeSize"]) == ("pending", "vol-ffffffff", 1)
     assert ec2.describe_volumes()["Volumes"] == []
 
-    ebs.put_snapshot_block(SnapshotId=started["SnapshotId"], BlockIndex=0, BlockData=b"\0" * 524288,
-                           DataLength=524288, Checksum="unchecked", ChecksumAlgorithm="SHA256")
+    put(ebs, started["SnapshotId"], 0, b"\0" * BLOCK)
     ebs.complete_snapshot(SnapshotId=started["SnapshotId"], ChangedBlocksCount=1)
     snapshot = ec2.describe_snapshots(SnapshotIds=[started["SnapshotId"]])["Snapshots"][0]
     assert snapshot["State"] == "completed"
+
+
+def test_a_block_whose_checksum_does_not_match_is_refused(client):
+    ebs = client("ebs", "eu-central-2")
+    snapshot = ebs.start_snapshot(VolumeSize=1)["SnapshotId"]
+    data = os.urandom(BLOCK)
+    put(ebs, snapshot, 0, data)
+    with pytest.raises(botocore.exceptions.ClientError) as damaged:
+        put(ebs, snapshot, 1, data, given=checksum(b"\1" * BLOCK))
+    assert damaged.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(botocore.exceptions.ClientError) as short:
+        put(ebs, snapshot, 2, data[:4096])
+    assert short.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_complete_checks_the_block_count_and_the_linear_aggregate(client):
+    ebs, ec2 = client("ebs", "eu-central-2"), client("ec2", "eu-central-2")
+    blocks = {5: os.urandom(BLOCK), 1: os.urandom(BLOCK)}
+
+    def upload(**complete):
+        snapshot = ebs.start_snapshot(VolumeSize=1)["SnapshotId"]
+        for index, data in blocks.items():
+            put(ebs, snapshot, index, data)
+        status = ebs.complete_snapshot(SnapshotId=snapshot, **complete)["Status"]
+        return status, ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0]["State"]
+
+    right = checksum(blocks[1], blocks[5])  # block-index order, not the order sent
+    linear = {"ChecksumAlgorithm": "SHA256", "ChecksumAggregationMethod": "LINEAR"}
+    assert upload(ChangedBlocksCount=2, Checksum=right, **linear) == ("completed", "completed")
+    assert upload(ChangedBlocksCount=2, Checksum=checksum(blocks[5], blocks[1]), **linear) == ("error", "error")
+    assert upload(ChangedBlocksCount=3, Checksum=right, **linear) == ("error", "error")
+    assert upload(ChangedBlocksCount=2) == ("completed", "completed"), "the aggregate is optional"
