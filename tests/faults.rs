@@ -202,13 +202,8 @@ async fn prune(seed: u64, rate: f64) -> Trial {
 
 /// 8 MiB with data in 4 of its 16 blocks: the zero blocks are skipped, the rest sent.
 fn disk_image(name: &str) -> PathBuf {
-    let mut image = vec![0u8; 8 << 20];
-    for block in [0, 3, 7, 12] {
-        image[block << 19..(block + 1) << 19].fill(block as u8 + 1);
-    }
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-{name}-{}.raw", std::process::id()));
-    std::fs::write(&path, &image).unwrap();
-    path
+    let file = format!("faults-{name}-{}.raw", std::process::id());
+    support::write_image(Path::new(env!("CARGO_TARGET_TMPDIR")), &file, 16 * support::BLOCK, &[0, 3, 7, 12])
 }
 
 async fn upload(seed: u64, rate: f64) -> Trial {

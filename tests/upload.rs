@@ -7,25 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::thread::JoinHandle;
-use support::{run, Emulator, REGION};
-
-const BLOCK: usize = 512 * 1024;
-
-/// An image of `len` bytes, zeros except the listed 512 KiB blocks, which hold a pattern that
-/// differs per block and per byte (so a block written at the wrong index would show).
-fn write_image(dir: &Path, name: &str, len: usize, data_blocks: &[usize]) -> PathBuf {
-    let mut bytes = vec![0u8; len];
-    for &index in data_blocks {
-        let start = index * BLOCK;
-        let end = (start + BLOCK).min(len);
-        for (offset, byte) in bytes[start..end].iter_mut().enumerate() {
-            *byte = ((index * 31 + offset) % 251) as u8 + 1;
-        }
-    }
-    let path = dir.join(name);
-    std::fs::write(&path, &bytes).unwrap();
-    path
-}
+use support::{run, write_image, Emulator, BLOCK, REGION};
 
 fn scratch(test: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("upload-{test}-{}", std::process::id()));

@@ -223,6 +223,25 @@ impl Run {
     }
 }
 
+/// The EBS direct APIs' block size.
+pub const BLOCK: usize = 512 * 1024;
+
+/// An image of `len` bytes, zeros except the listed 512 KiB blocks, which hold a pattern that
+/// differs per block and per byte (so a block written at the wrong index would show).
+pub fn write_image(dir: &Path, name: &str, len: usize, data_blocks: &[usize]) -> PathBuf {
+    let mut bytes = vec![0u8; len];
+    for &index in data_blocks {
+        let start = index * BLOCK;
+        let end = (start + BLOCK).min(len);
+        for (offset, byte) in bytes[start..end].iter_mut().enumerate() {
+            *byte = ((index * 31 + offset) % 251) as u8 + 1;
+        }
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, &bytes).unwrap();
+    path
+}
+
 /// A root AMI of our own, registered from a snapshot: the starting point of most stories.
 pub async fn register_root_image(ec2: &aws_sdk_ec2::Client, name: &str) -> String {
     let snapshot = new_snapshot(ec2, 8, &format!("root of {name}")).await;
