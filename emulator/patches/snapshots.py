@@ -125,8 +125,6 @@ def put_snapshot_block_response(self: EBSResponse) -> ActionResult:
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_PutSnapshotBlock.html
     """
     data = self._get_param("BlockData") or b""
-    if isinstance(data, str):
-        data = data.encode("latin-1")
     if len(data) != EBS_DIRECT_BLOCK_SIZE or int(self._get_param("DataLength") or 0) != EBS_DIRECT_BLOCK_SIZE:
         raise JsonRESTError("ValidationException", f"The block must hold {EBS_DIRECT_BLOCK_SIZE} bytes; it held {len(data)}.")
     if self._get_param("ChecksumAlgorithm") != "SHA256":
