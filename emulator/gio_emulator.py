@@ -1,9 +1,11 @@
 """gio-emulator: moto's server, patched in-process so its EC2/SSM model behaves like AWS.
 
-    .venv/bin/python emulator/gio_emulator.py --port 5000 [--host 127.0.0.1] [--log-requests]
+    .venv/bin/python emulator/gio_emulator.py --port 0 [--host 127.0.0.1] [--log-requests]
 
 Serves every service moto serves on one port, exactly as `moto_server` does, and
-prints `gio-emulator ready http://HOST:PORT` once it accepts connections. Exits 2
+prints `gio-emulator ready http://HOST:PORT` once it accepts connections. Port 0
+binds a free port and the ready line names it: the only race-free way for a
+caller to get a port, since one it picks itself can be taken before the bind. Exits 2
 on any moto version but the pinned one, or if a patch is not the code in use.
 """
 
@@ -60,14 +62,13 @@ def stop(*_: object) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True, help="0 picks a free port (see the ready line)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--log-requests", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
 
     if problem := check_moto_version(version("moto")):
         fail(problem)
-    os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs (SQS, S3) from it
     share_one_boto3_session()
 
     import patches
@@ -87,9 +88,11 @@ def main(argv: list[str] | None = None) -> None:
     # printed once the socket listens and before the first request is served.
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    port = server.server_port
+    os.environ.setdefault("MOTO_PORT", str(port))  # moto builds some URLs (SQS, S3) from it, lazily
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
-    print(f"gio-emulator ready http://{args.host}:{args.port}", flush=True)
+    print(f"gio-emulator ready http://{args.host}:{port}", flush=True)
     server.serve_forever()
 
 

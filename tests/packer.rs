@@ -7,7 +7,7 @@ mod support;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use support::{bare_cli, run, Emulator, REGION};
 
 const SPEC: &str = r#"[image]
@@ -173,9 +173,15 @@ async fn a_json_template_builds_with_plain_packer_build() {
     let out = dir.join("out");
     succeeds(packer(&out).args(["validate", "template.json"]));
     // Two builds in the same second must not collide on the AMI name.
-    let first = packer(&out).args(["build", "-machine-readable", "template.json"]).spawn().unwrap();
+    let first = packer(&out)
+        .args(["build", "-machine-readable", "template.json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let second = succeeds(packer(&out).args(["build", "-machine-readable", "-var", "instance_type=t3.xlarge", "template.json"]));
-    assert!(first.wait_with_output().unwrap().status.success());
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "the first build failed:\n{}", String::from_utf8_lossy(&first.stdout));
     assert!(second.contains(",amazon-ebs,artifact,0,id,eu-west-1:ami-"), "{second}");
     let ec2 = emulator.ec2().await;
     let images = ec2.describe_images().owners("self").send().await.unwrap();

@@ -1,4 +1,4 @@
-"""One emulator for the whole session, on a free loopback port, killed by PID at the end.
+"""One emulator for the whole session, on a loopback port it picks itself, killed by PID at the end.
 
 Tests share it, so each test that needs a clean slate works in a region of its own.
 """
@@ -10,14 +10,13 @@ from typing import Any, Callable, Iterator
 import boto3
 import pytest
 
-from helpers import free_port, start_emulator
+from helpers import start_emulator
 
 
 @pytest.fixture(scope="session")
 def endpoint() -> Iterator[str]:
-    port = free_port()
-    process = start_emulator(port)
-    yield f"http://127.0.0.1:{port}"
+    process, url = start_emulator()
+    yield url
     process.terminate()
     process.wait(timeout=10)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -19,15 +20,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_emulator(port: int) -> subprocess.Popen[str]:
-    """Start the launcher and wait for its ready line (the contract the Rust harness uses)."""
+def start_emulator(port: int = 0) -> tuple[subprocess.Popen[str], str]:
+    """Start the launcher and wait for its ready line (the contract the Rust harness uses).
+
+    Port 0 lets the emulator bind a free port itself; the ready line names it."""
     process = subprocess.Popen(
         [sys.executable, str(EMULATOR), "--port", str(port)], stdout=subprocess.PIPE, text=True
     )
     assert process.stdout is not None
     line = process.stdout.readline().strip()
-    assert line == f"gio-emulator ready http://127.0.0.1:{port}", f"unexpected start-up output: {line!r}"
-    return process
+    match = re.fullmatch(r"gio-emulator ready (http://127\.0\.0\.1:(\d+))", line)
+    assert match, f"unexpected start-up output: {line!r}"
+    assert port in (0, int(match[2])), f"asked for port {port}: {line!r}"
+    return process, match[1]
 
 
 def seed_image(ec2: Any, name_prefix: str) -> dict[str, Any]:

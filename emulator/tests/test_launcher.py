@@ -39,13 +39,12 @@ def test_verify_names_every_patch_not_in_use():
         EC2Backend.delete_snapshot = patched
 
 
-def test_starts_serves_every_service_and_stops_on_sigterm():
-    port = free_port()
+@pytest.mark.parametrize("port", ["given", "picked"])
+def test_starts_serves_every_service_and_stops_on_sigterm(port):
     started = time.monotonic()
-    process = start_emulator(port)
+    process, endpoint = start_emulator(free_port() if port == "given" else 0)
     try:
         session = boto3.Session(aws_access_key_id="a", aws_secret_access_key="b", region_name="eu-west-1")
-        endpoint = f"http://127.0.0.1:{port}"
         assert session.client("sts", endpoint_url=endpoint).get_caller_identity()["Account"] == "123456789012"
         ready = time.monotonic() - started
         assert session.client("ec2", endpoint_url=endpoint).describe_images(Owners=["self"])["Images"] == []

@@ -12,10 +12,12 @@ use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, InstanceType, ResourceType, Tag, TagSpecification,
     VolumeType,
 };
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
 
 pub const REGION: &str = "eu-west-1";
 /// moto's default account.
@@ -30,6 +32,9 @@ pub struct Emulator {
 
 impl Emulator {
     /// Starts a fresh emulator; each test gets its own, so tests never see each other's AMIs.
+    /// It binds a port of its own choosing (`--port 0`) and names it in its ready line: a port
+    /// picked here could be taken by another test's emulator before the bind, and a connect
+    /// check would then talk to that one until its test ends and kills it.
     pub fn start() -> Emulator {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let python = python();
@@ -38,44 +43,26 @@ impl Emulator {
             "{} is missing: run scripts/test (it creates the emulator's venv)",
             python.display()
         );
-        // A port picked here can be taken by someone else before the emulator binds it: retry.
-        let mut last_error = String::new();
-        for _ in 0..3 {
-            let port = free_port();
-            let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("emulator-{port}.log"));
-            let child = Command::new(&python)
-                .arg(root.join("emulator/gio_emulator.py"))
-                .args(["--port", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).expect("emulator log file"))
-                .spawn()
-                .expect("start the emulator");
-            let mut emulator = Emulator {
-                child,
-                endpoint: format!("http://127.0.0.1:{port}"),
-                log,
-            };
-            match emulator.wait_ready(port) {
-                Ok(()) => return emulator,
-                Err(e) => last_error = e,
+        let log = unique_path("emulator", "log");
+        let mut child = Command::new(&python)
+            .arg(root.join("emulator/gio_emulator.py"))
+            .args(["--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("emulator log file"))
+            .spawn()
+            .expect("start the emulator");
+        let ready = ready_line(child.stdout.take().expect("piped stdout"));
+        let mut emulator = Emulator { child, endpoint: String::new(), log };
+        match ready.recv_timeout(START_TIMEOUT) {
+            Ok(endpoint) => emulator.endpoint = endpoint,
+            Err(_) => {
+                let _ = emulator.child.kill();
+                let status = emulator.child.wait().map(|s| s.to_string()).unwrap_or_default();
+                panic!("the emulator did not start within {START_TIMEOUT:?} ({status}): {}", emulator.log_tail());
             }
         }
-        panic!("the emulator did not start: {last_error}");
-    }
-
-    fn wait_ready(&mut self, port: u16) -> Result<(), String> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("exited with {status}: {}", self.log_tail()));
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err(format!("not listening after {START_TIMEOUT:?}: {}", self.log_tail()))
+        emulator
     }
 
     fn log_tail(&self) -> String {
@@ -133,11 +120,31 @@ impl Drop for Emulator {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
+/// Sends the endpoint of the emulator's `gio-emulator ready URL` line, then keeps draining its
+/// stdout so a late print can never block it. The sender is dropped unsent if the emulator exits
+/// first, which ends the wait at once.
+fn ready_line(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout);
+        let mut line = String::new();
+        while lines.read_line(&mut line).unwrap_or(0) > 0 {
+            if let Some(url) = line.trim().strip_prefix("gio-emulator ready ") {
+                let _ = sender.send(url.to_string());
+                let _ = std::io::copy(&mut lines, &mut std::io::sink());
+                return;
+            }
+            line.clear();
+        }
+    });
+    receiver
+}
+
+/// A fresh path under the tests' target dir, unique across concurrent tests and test binaries.
+fn unique_path(prefix: &str, extension: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}-{}-{n}.{extension}", std::process::id()))
 }
 
 /// The binary with the environment of a user whose AWS endpoint is `endpoint`.
