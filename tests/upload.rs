@@ -23,8 +23,8 @@ async fn own_snapshots(emulator: &Emulator) -> Vec<aws_sdk_ec2::types::Snapshot>
 
 async fn stored_blocks(emulator: &Emulator, snapshot: &str) -> BTreeSet<i32> {
     let ebs = aws_sdk_ebs::Client::new(&emulator.config(REGION).await);
-    let listed = ebs.list_snapshot_blocks().snapshot_id(snapshot).send().await.unwrap();
-    listed.blocks().iter().filter_map(|b| b.block_index()).collect()
+    let pages = ebs.list_snapshot_blocks().snapshot_id(snapshot).into_paginator().send().collect::<Result<Vec<_>, _>>().await.unwrap();
+    pages.iter().flat_map(|page| page.blocks()).filter_map(|b| b.block_index()).collect()
 }
 
 /// Asserts `downloaded` is `original` followed by zeros up to the whole GiB.
@@ -64,6 +64,24 @@ async fn an_image_with_holes_round_trips_byte_for_byte_and_its_zero_blocks_are_n
     assert_same_disk(&image, &back);
     let again = run(emulator.cli().args(["download", &snapshot, back.to_str().unwrap()])).failure();
     assert!(again.stderr.contains("cannot create") && again.stderr.contains("File exists"), "{}", again.stderr);
+}
+
+#[tokio::test]
+async fn a_download_follows_every_page_of_the_snapshot_block_list() {
+    let emulator = Emulator::start();
+    let dir = scratch("pages");
+    // 130 data blocks: the emulator lists at most 100 a page, as AWS may.
+    let data: Vec<usize> = (0..130).map(|i| i * 3).collect();
+    let image = write_image(&dir, "gio-node.raw", 390 * BLOCK, &data);
+    let uploaded = run(emulator.cli().args(["upload", image.to_str().unwrap(), "--output", "json"])).success().json();
+    assert_eq!(uploaded["blocks_sent"], 130);
+    let snapshot = uploaded["snapshot_id"].as_str().unwrap();
+    assert_eq!(stored_blocks(&emulator, snapshot).await.len(), 130);
+
+    let back = dir.join("back.raw");
+    let downloaded = run(emulator.cli().args(["download", snapshot, back.to_str().unwrap(), "--output", "json"])).success().json();
+    assert_eq!(downloaded["blocks_written"], 130);
+    assert_same_disk(&image, &back);
 }
 
 #[tokio::test]

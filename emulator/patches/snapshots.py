@@ -144,7 +144,7 @@ def complete_snapshot_response(self: EBSResponse) -> ActionResult:
     """
     snapshot_id = self._get_param("SnapshotId")
     blocks = self.ebs_backend.snapshots[snapshot_id].blocks
-    written = [blocks[index].block_data for index in sorted(blocks, key=int)]
+    written = [blocks[index].block_data for index in sorted(blocks)]
     counted = int(self._get_param("ChangedBlocksCount") or 0) == len(written)
     expected = self._get_param("Checksum")
     aggregate = base64.b64encode(_sha256(b"".join(_sha256(data) for data in written))).decode()
@@ -153,3 +153,39 @@ def complete_snapshot_response(self: EBSResponse) -> ActionResult:
         self.ebs_backend.ec2_backend.snapshots[snapshot_id].status = "error"
         return ActionResult({"Status": "error"})
     return ActionResult({"Status": self.ebs_backend.complete_snapshot(snapshot_id=snapshot_id)})
+
+
+# AWS may answer fewer blocks than MaxResults; the emulator always does past this many, so every
+# client's paging runs against it (with MaxResults at its floor of 100 it is the same page).
+LIST_BLOCKS_PAGE = 100
+
+
+@replaces(EBSResponse, "list_snapshot_blocks")
+def list_snapshot_blocks_response(self: EBSResponse) -> ActionResult:
+    """ListSnapshotBlocks pages: blocks in ascending BlockIndex from StartingBlockIndex, at most
+    MaxResults (100–10,000) an answer and possibly fewer, with a NextToken while blocks remain.
+    moto ignores all three parameters and answers every block at once, unordered.
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListSnapshotBlocks.html
+    """
+    snapshot = self.ebs_backend.snapshots.get(self._get_param("SnapshotId"))
+    if snapshot is None:
+        raise JsonRESTError("ResourceNotFoundException", "The snapshot does not exist.")
+    max_results = int(self._get_param("MaxResults") or 10_000)
+    if not 100 <= max_results <= 10_000:
+        raise JsonRESTError("ValidationException", f"MaxResults must be between 100 and 10000; it was {max_results}.")
+    token = self._get_param("NextToken")
+    try:
+        start = int(base64.urlsafe_b64decode(token.encode())) if token else int(self._get_param("StartingBlockIndex") or 0)
+    except ValueError:
+        raise JsonRESTError("ValidationException", f"The NextToken '{token}' is invalid.") from None
+    indexes = sorted(index for index in snapshot.blocks if index >= start)
+    size = min(max_results, LIST_BLOCKS_PAGE)
+    page, rest = indexes[:size], indexes[size:]
+    result = {
+        "Blocks": [{"BlockIndex": index, "BlockToken": snapshot.blocks[index].block_token} for index in page],
+        "VolumeSize": snapshot.volume_size,
+        "BlockSize": snapshot.block_size,
+    }
+    if rest:
+        result["NextToken"] = base64.urlsafe_b64encode(str(rest[0]).encode()).decode()
+    return ActionResult(result)

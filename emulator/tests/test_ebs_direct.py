@@ -1,10 +1,12 @@
 """Patch 9: the EBS direct APIs: 512 KiB blocks, a pending snapshot until completed, no scratch
-volume; patch 15: block and aggregate checksums are checked."""
+volume; patch 15: block and aggregate checksums are checked; patch 16: ListSnapshotBlocks pages."""
 
 import base64
 import hashlib
 import os
 
+import boto3
+import botocore.config
 import botocore.exceptions
 import pytest
 
@@ -66,3 +68,31 @@ def test_complete_checks_the_block_count_and_the_linear_aggregate(client):
     assert upload(ChangedBlocksCount=2, Checksum=checksum(blocks[5], blocks[1]), **linear) == ("error", "error")
     assert upload(ChangedBlocksCount=3, Checksum=right, **linear) == ("error", "error")
     assert upload(ChangedBlocksCount=2) == ("completed", "completed"), "the aggregate is optional"
+
+
+def test_list_snapshot_blocks_pages_in_block_order(client, endpoint):
+    ebs = client("ebs", "eu-south-1")
+    snapshot = ebs.start_snapshot(VolumeSize=1)["SnapshotId"]
+    zeros = b"\0" * BLOCK
+    written = list(range(250, 0, -2))  # 125 blocks, sent in descending order
+    for index in written:
+        put(ebs, snapshot, index, zeros)
+
+    def pages(**first):
+        listed, request = [], {"SnapshotId": snapshot, **first}
+        while True:
+            page = ebs.list_snapshot_blocks(**request)
+            listed.append([block["BlockIndex"] for block in page["Blocks"]])
+            if "NextToken" not in page:
+                return listed
+            request = {"SnapshotId": snapshot, "NextToken": page["NextToken"]}
+
+    listed = pages(MaxResults=10_000)
+    assert [len(page) for page in listed] == [100, 25], "fewer than MaxResults, as AWS may"
+    assert sum(listed, []) == sorted(written)
+    assert sum(pages(StartingBlockIndex=201), []) == list(range(202, 251, 2))
+    unchecked = boto3.client("ebs", region_name="eu-south-1", endpoint_url=endpoint, aws_access_key_id="a",
+                             aws_secret_access_key="b", config=botocore.config.Config(parameter_validation=False))
+    with pytest.raises(botocore.exceptions.ClientError) as small:  # the Rust SDK checks no ranges
+        unchecked.list_snapshot_blocks(SnapshotId=snapshot, MaxResults=99)
+    assert small.value.response["Error"]["Code"] == "ValidationException"

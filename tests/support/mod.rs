@@ -147,7 +147,6 @@ fn unique_path(prefix: &str, extension: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}-{}-{n}.{extension}", std::process::id()))
 }
 
-/// The binary with the environment of a user whose AWS endpoint is `endpoint`.
 /// The emulator's Python: GIO_AMI_PYTHON, else the project's venv.
 fn python() -> PathBuf {
     std::env::var_os("GIO_AMI_PYTHON")
@@ -155,8 +154,9 @@ fn python() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
 }
 
+/// The binary with the environment of a user whose AWS endpoint is `endpoint`.
 pub fn cli_at(endpoint: &str) -> Command {
-    let mut command = Command::new(binary());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gio-ami"));
     clean_aws_env(&mut command);
     command
         .env("AWS_ENDPOINT_URL", endpoint)
@@ -168,18 +168,9 @@ pub fn cli_at(endpoint: &str) -> Command {
 
 /// The binary with no AWS settings inherited from the machine running the tests.
 pub fn bare_cli() -> Command {
-    let mut command = Command::new(binary());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gio-ami"));
     clean_aws_env(&mut command);
     command
-}
-
-/// The binary under test. `GIO_AMI_BIN` names a private copy when several worktrees share one
-/// CARGO_TARGET_DIR, where another worktree's build can replace `target/debug/gio-ami` while
-/// these tests run.
-fn binary() -> PathBuf {
-    std::env::var_os("GIO_AMI_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_gio-ami")))
 }
 
 fn clean_aws_env(command: &mut Command) {
