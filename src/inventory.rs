@@ -336,8 +336,9 @@ pub async fn own_snapshots_matching(aws: &Aws, filter: Option<Filter>) -> Result
     Ok(snapshots)
 }
 
-/// The snapshots with these ids that still exist. A filter, not SnapshotIds, because AWS fails
-/// a SnapshotIds call outright when one of them is gone, and a gone snapshot is an answer here.
+/// Snapshots by id, whoever owns them; the missing ones are simply absent. SnapshotIds is a
+/// direct look-up, but AWS fails the whole call when one id is unknown, so only then is the chunk
+/// asked again with a `snapshot-id` filter, which answers what exists (and costs a scan).
 pub async fn snapshots_by_id(aws: &Aws, ids: &[String]) -> Result<Vec<Snapshot>> {
     let unique: Vec<String> = {
         let mut seen = HashSet::new();
@@ -345,13 +346,17 @@ pub async fn snapshots_by_id(aws: &Aws, ids: &[String]) -> Result<Vec<Snapshot>>
     };
     let mut snapshots = Vec::new();
     for chunk in unique.chunks(FILTER_VALUES_MAX) {
-        let output = aws
-            .ec2()
-            .describe_snapshots()
-            .filters(id_filter("snapshot-id", chunk))
-            .send()
-            .await
-            .map_err(|e| aws.error("DescribeSnapshots", "ec2", e))?;
+        let direct = aws.ec2().describe_snapshots().set_snapshot_ids(Some(chunk.to_vec()));
+        let output = match direct.send().await.map_err(|e| aws.error("DescribeSnapshots", "ec2", e)) {
+            Err(e) if matches!(e.code(), Some("InvalidSnapshot.NotFound" | "InvalidSnapshotID.Malformed")) => aws
+                .ec2()
+                .describe_snapshots()
+                .filters(id_filter("snapshot-id", chunk))
+                .send()
+                .await
+                .map_err(|e| aws.error("DescribeSnapshots", "ec2", e))?,
+            answer => answer?,
+        };
         snapshots.extend(output.snapshots().iter().map(Snapshot::from));
     }
     Ok(snapshots)
