@@ -38,6 +38,16 @@ async fn existing(ec2: &aws_sdk_ec2::Client, snapshots: &[String]) -> Vec<String
     ids
 }
 
+/// `disks add --chain`: one 5 GiB disk per device, one AMI per disk; the members' ids in order.
+fn add_chain(emulator: &Emulator, source: &str, devices: &[&str]) -> Vec<String> {
+    let mut args = vec!["disks".to_string(), "add".into(), source.into(), "--chain".into(), "--output".into(), "json".into()];
+    for device in devices {
+        args.extend(["--disk".to_string(), format!("{device}=5")]);
+    }
+    let chain = run(emulator.cli().args(&args)).success().json();
+    chain.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect()
+}
+
 #[tokio::test]
 async fn dry_run_changes_nothing_then_wipe_removes_the_ami_and_its_snapshots() {
     let emulator = Emulator::start();
@@ -287,12 +297,7 @@ async fn a_chain_member_keeps_shared_snapshots_and_wipe_chain_removes_the_whole_
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     let (source, snapshots) = ami_with_two_snapshots(&ec2, "gio-node-base").await;
-    let chain = run(emulator.cli().args([
-        "disks", "add", &source, "--chain", "--disk", "/dev/xvdc=5", "--disk", "/dev/xvdd=5", "--output", "json",
-    ]))
-    .success()
-    .json();
-    let members: Vec<String> = chain.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
+    let members = add_chain(&emulator, &source, &["/dev/xvdc", "/dev/xvdd"]);
     assert_eq!(members.len(), 2);
 
     // The source alone: every member still maps its snapshots.
@@ -315,12 +320,7 @@ async fn wiping_the_middle_of_a_chain_relinks_what_follows_so_the_chain_stays_wh
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     let (source, _) = ami_with_two_snapshots(&ec2, "gio-node-base").await;
-    let chain = run(emulator.cli().args([
-        "disks", "add", &source, "--chain", "--disk", "/dev/xvdc=5", "--disk", "/dev/xvdd=5", "--disk", "/dev/xvde=5", "--output", "json",
-    ]))
-    .success()
-    .json();
-    let members: Vec<String> = chain.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
+    let members = add_chain(&emulator, &source, &["/dev/xvdc", "/dev/xvdd", "/dev/xvde"]);
 
     let out = run(emulator.cli().args(["wipe", &members[1], "--yes"])).success();
     assert!(out.stdout.contains(&format!("its parent {} goes: the chain continues from {}", members[1], members[0])), "{}", out.stdout);
