@@ -5,6 +5,7 @@ use crate::aws::Aws;
 use crate::error::{Error, Result};
 use crate::ids::AmiId;
 use crate::tags;
+use aws_sdk_ec2::operation::describe_snapshots::builders::DescribeSnapshotsFluentBuilder;
 use aws_sdk_ec2::types::{self as ec2, Filter};
 use aws_smithy_types::date_time::Format;
 use serde::Serialize;
@@ -345,16 +346,14 @@ pub async fn snapshots_by_id(aws: &Aws, ids: &[String]) -> Result<Vec<Snapshot>>
         ids.iter().filter(|id| seen.insert(*id)).cloned().collect()
     };
     let mut snapshots = Vec::new();
+    let describe = |request: DescribeSnapshotsFluentBuilder| async move {
+        request.send().await.map_err(|e| aws.error("DescribeSnapshots", "ec2", e))
+    };
     for chunk in unique.chunks(FILTER_VALUES_MAX) {
-        let direct = aws.ec2().describe_snapshots().set_snapshot_ids(Some(chunk.to_vec()));
-        let output = match direct.send().await.map_err(|e| aws.error("DescribeSnapshots", "ec2", e)) {
-            Err(e) if matches!(e.code(), Some("InvalidSnapshot.NotFound" | "InvalidSnapshotID.Malformed")) => aws
-                .ec2()
-                .describe_snapshots()
-                .filters(id_filter("snapshot-id", chunk))
-                .send()
-                .await
-                .map_err(|e| aws.error("DescribeSnapshots", "ec2", e))?,
+        let output = match describe(aws.ec2().describe_snapshots().set_snapshot_ids(Some(chunk.to_vec()))).await {
+            Err(e) if matches!(e.code(), Some("InvalidSnapshot.NotFound" | "InvalidSnapshotID.Malformed")) => {
+                describe(aws.ec2().describe_snapshots().filters(id_filter("snapshot-id", chunk))).await?
+            }
             answer => answer?,
         };
         snapshots.extend(output.snapshots().iter().map(Snapshot::from));
