@@ -35,17 +35,14 @@ def once(backend: Any, operation: str, token: str | None, act: Callable[[], T]) 
         made[(operation, token)] = act()
     return made[(operation, token)]
 
+
 _moto_run_instances = EC2Response.run_instances
 
 
 @replaces(EC2Response, "run_instances")
 def run_instances(self: EC2Response) -> ActionResult:
-    token = self._get_param("ClientToken")
-    if token:
-        for reservation in self.ec2_backend.reservations.values():
-            if any(instance.client_token == token for instance in reservation.instances):
-                return ActionResult(reservation)
-    return _moto_run_instances(self)
+    # The answer holds the reservation itself, so a repeat shows its instances as they are now.
+    return once(self.ec2_backend, "RunInstances", self._get_param("ClientToken"), lambda: _moto_run_instances(self))
 
 
 _moto_start_snapshot = EBSResponse.start_snapshot
