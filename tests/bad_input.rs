@@ -2,8 +2,8 @@
 //! property tests of the spec parser, the `--disk` syntax and id parsing, and the table of
 //! bad inputs in `docs/errors.md` (regenerated here; `GOLDEN_UPDATE=1` rewrites it).
 
-use gio_ami::disk::Disk;
-use gio_ami::ids::{AmiId, SnapshotId};
+use gio_ami::spec::disk::Disk;
+use gio_ami::core::ids::{AmiId, SnapshotId};
 use gio_ami::spec;
 use proptest::prelude::*;
 use std::path::Path;

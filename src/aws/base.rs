@@ -1,0 +1,187 @@
+//! The EKS-optimized base AMI for a Kubernetes version, resolved through the SSM public
+//! parameters AWS publishes (the same source eksctl and Karpenter read).
+
+use crate::aws::Aws;
+use crate::core::error::{Error, Result};
+use crate::aws::inventory::{self, Image};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub family: String,
+    pub kubernetes: String,
+    pub arch: String,
+    pub variant: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Base {
+    pub parameter: Option<String>,
+    pub image: Image,
+}
+
+/// Kubernetes minor versions probed when a version is unknown, to list the ones that exist.
+/// EKS has shipped 1.23 onwards in the current parameter scheme; the range runs ahead of it.
+const PROBE_MINORS: std::ops::RangeInclusive<u32> = 23..=42;
+/// GetParameters takes at most 10 names a call.
+const GET_PARAMETERS_MAX: usize = 10;
+
+/// The SSM parameter that holds the recommended image id.
+pub fn parameter(query: &Query) -> Result<String, String> {
+    let Query { family, kubernetes: k8s, arch, variant } = query;
+    let nvidia = variant == "nvidia";
+    Ok(match family.as_str() {
+        "al2023" => format!("/aws/service/eks/optimized-ami/{k8s}/amazon-linux-2023/{arch}/{variant}/recommended/image_id"),
+        "al2" => {
+            let flavour = match (arch.as_str(), nvidia) {
+                ("x86_64", false) => "amazon-linux-2",
+                ("arm64", false) => "amazon-linux-2-arm64",
+                ("x86_64", true) => "amazon-linux-2-gpu",
+                _ => return Err("al2 has no arm64 nvidia variant: use family al2023".into()),
+            };
+            format!("/aws/service/eks/optimized-ami/{k8s}/{flavour}/recommended/image_id")
+        }
+        "bottlerocket" => {
+            let suffix = if nvidia { "-nvidia" } else { "" };
+            format!("/aws/service/bottlerocket/aws-k8s-{k8s}{suffix}/{arch}/latest/image_id")
+        }
+        other => return Err(format!("unknown family `{other}` (allowed: al2, al2023, bottlerocket)")),
+    })
+}
+
+/// Resolves the query: GetParameter, then DescribeImages for the name and date.
+pub async fn resolve(aws: &Aws, query: &Query) -> Result<Base> {
+    let name = parameter(query).map_err(|message| Error::Base { message })?;
+    let value = match aws.ssm().get_parameter().name(&name).send().await {
+        Ok(output) => output.parameter.and_then(|p| p.value).unwrap_or_default(),
+        Err(e) => {
+            let err = aws.error("GetParameter", "ssm", e);
+            if err.code() != Some("ParameterNotFound") {
+                return Err(err);
+            }
+            let known = available_versions(aws, query).await?;
+            return Err(Error::Base {
+                message: unknown_version_message(query, &known, aws.region()),
+            });
+        }
+    };
+    let image = describe(aws, &value).await?;
+    Ok(Base {
+        parameter: Some(name),
+        image,
+    })
+}
+
+/// An explicit base AMI, by id: any owner, since bases are usually Amazon's or a vendor's.
+pub async fn explicit(aws: &Aws, id: &str) -> Result<Base> {
+    Ok(Base {
+        parameter: None,
+        image: describe(aws, id).await?,
+    })
+}
+
+async fn describe(aws: &Aws, id: &str) -> Result<Image> {
+    inventory::any_images_by_id(aws, &[id.to_string()])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::AmiNotFound {
+            ids: vec![id.to_string()],
+            region: aws.region().to_string(),
+        })
+}
+
+/// The versions for which this family/arch/variant has a parameter: two GetParameters calls.
+async fn available_versions(aws: &Aws, query: &Query) -> Result<Vec<String>> {
+    let candidates: Vec<(u32, String, String)> = PROBE_MINORS
+        .filter_map(|minor| {
+            let version = format!("1.{minor}");
+            let probe = Query { kubernetes: version.clone(), ..query.clone() };
+            parameter(&probe).ok().map(|p| (minor, version, p))
+        })
+        .collect();
+    let mut found: Vec<(u32, String)> = Vec::new();
+    for chunk in candidates.chunks(GET_PARAMETERS_MAX) {
+        let output = aws
+            .ssm()
+            .get_parameters()
+            .set_names(Some(chunk.iter().map(|(_, _, p)| p.clone()).collect()))
+            .send()
+            .await
+            .map_err(|e| aws.error("GetParameters", "ssm", e))?;
+        for p in output.parameters() {
+            if let Some((minor, version, _)) = chunk.iter().find(|(_, _, name)| Some(name.as_str()) == p.name()) {
+                found.push((*minor, version.clone()));
+            }
+        }
+    }
+    found.sort();
+    Ok(found.into_iter().map(|(_, version)| version).collect())
+}
+
+fn unknown_version_message(query: &Query, known: &[String], region: &str) -> String {
+    let what = format!("{} {} {}", query.family, query.arch, query.variant);
+    if known.is_empty() {
+        format!(
+            "there is no EKS-optimized {what} AMI for Kubernetes {} in {region}, nor for any other \
+             version: check --family/--arch/--variant and --region",
+            query.kubernetes
+        )
+    } else {
+        format!(
+            "there is no EKS-optimized {what} AMI for Kubernetes {} in {region}; versions that \
+             have one: {}",
+            query.kubernetes,
+            known.join(", ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(family: &str, k8s: &str, arch: &str, variant: &str) -> Query {
+        Query { family: family.into(), kubernetes: k8s.into(), arch: arch.into(), variant: variant.into() }
+    }
+
+    #[test]
+    fn parameters_follow_the_published_scheme() {
+        assert_eq!(
+            parameter(&q("al2023", "1.31", "x86_64", "standard")).unwrap(),
+            "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id"
+        );
+        assert_eq!(
+            parameter(&q("al2023", "1.31", "arm64", "nvidia")).unwrap(),
+            "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/arm64/nvidia/recommended/image_id"
+        );
+        assert_eq!(
+            parameter(&q("al2", "1.30", "x86_64", "standard")).unwrap(),
+            "/aws/service/eks/optimized-ami/1.30/amazon-linux-2/recommended/image_id"
+        );
+        assert_eq!(
+            parameter(&q("al2", "1.30", "arm64", "standard")).unwrap(),
+            "/aws/service/eks/optimized-ami/1.30/amazon-linux-2-arm64/recommended/image_id"
+        );
+        assert_eq!(
+            parameter(&q("al2", "1.30", "x86_64", "nvidia")).unwrap(),
+            "/aws/service/eks/optimized-ami/1.30/amazon-linux-2-gpu/recommended/image_id"
+        );
+        assert_eq!(
+            parameter(&q("bottlerocket", "1.31", "x86_64", "standard")).unwrap(),
+            "/aws/service/bottlerocket/aws-k8s-1.31/x86_64/latest/image_id"
+        );
+        assert_eq!(
+            parameter(&q("bottlerocket", "1.31", "arm64", "nvidia")).unwrap(),
+            "/aws/service/bottlerocket/aws-k8s-1.31-nvidia/arm64/latest/image_id"
+        );
+        assert!(parameter(&q("al2", "1.30", "arm64", "nvidia")).is_err());
+        assert!(parameter(&q("ubuntu", "1.30", "x86_64", "standard")).unwrap_err().contains("allowed: al2, al2023, bottlerocket"));
+    }
+
+    #[test]
+    fn unknown_versions_list_the_known_ones() {
+        let msg = unknown_version_message(&q("al2023", "1.99", "x86_64", "standard"), &["1.30".into(), "1.31".into()], "eu-west-1");
+        assert!(msg.contains("Kubernetes 1.99 in eu-west-1; versions that have one: 1.30, 1.31"), "{msg}");
+    }
+}

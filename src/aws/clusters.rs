@@ -1,0 +1,133 @@
+//! Which AMIs a Kubernetes cluster runs right now, as observed in AWS rather than remembered:
+//! its EKS managed nodegroups' launch templates and the instances tagged as its nodes.
+
+use crate::aws::Aws;
+use crate::core::error::{Error, Result};
+use aws_sdk_ec2::types::Filter;
+use futures::future::try_join_all;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// EKS tags the instances of its managed nodegroups with this; self-managed nodes of any
+/// Kubernetes distribution carry `kubernetes.io/cluster/NAME` instead.
+const EKS_CLUSTER_TAG: &str = "eks:cluster-name";
+const KUBERNETES_CLUSTER_TAG_PREFIX: &str = "kubernetes.io/cluster/";
+/// DescribeInstances answers up to 1,000 instances a page.
+const INSTANCES_PAGE_SIZE: i32 = 1000;
+
+/// Which AMIs each of these clusters (all in `aws`'s region) runs now: the AMIs of their EKS
+/// managed nodegroups' launch templates, and of the running instances tagged as their nodes.
+/// Calls grow with nodegroups and pages of instances, never with AMIs.
+pub async fn running_amis(aws: &Aws, clusters: &[&str]) -> Result<HashMap<String, HashSet<String>>> {
+    // Concurrent: on AWS each look-up is a round trip, and a config lists several clusters.
+    let nodegroups = try_join_all(clusters.iter().map(|cluster| async move {
+        Ok::<_, Error>((cluster.to_string(), nodegroup_amis(aws, cluster).await?))
+    }));
+    let (nodegroups, instances) = tokio::try_join!(nodegroups, tagged_instances(aws, clusters))?;
+    let mut running: HashMap<String, HashSet<String>> = nodegroups.into_iter().collect();
+    for (instance_clusters, ami) in instances {
+        for name in instance_clusters {
+            if let Some(amis) = running.get_mut(&name) {
+                amis.insert(ami.clone());
+            }
+        }
+    }
+    Ok(running)
+}
+
+/// The AMIs of a cluster's managed nodegroups that use a launch template. Nodegroups without
+/// one run an EKS-optimized AMI chosen by EKS, which is never one of ours.
+async fn nodegroup_amis(aws: &Aws, cluster: &str) -> Result<HashSet<String>> {
+    let mut names = Vec::new();
+    let mut pages = aws.eks().list_nodegroups().cluster_name(cluster).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => names.extend(page.nodegroups().iter().cloned()),
+            // Not an EKS cluster (or not in this region): its nodes are found by their tags.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+                return Ok(HashSet::new())
+            }
+            Err(e) => return Err(aws.error("ListNodegroups", "eks", e)),
+        }
+    }
+    let mut amis = HashSet::new();
+    for name in names {
+        let nodegroup = aws
+            .eks()
+            .describe_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(&name)
+            .send()
+            .await
+            .map_err(|e| aws.error("DescribeNodegroup", "eks", e))?;
+        let Some(template) = nodegroup.nodegroup().and_then(|n| n.launch_template()) else {
+            continue;
+        };
+        let request = aws.ec2().describe_launch_template_versions();
+        let request = match (template.id(), template.name()) {
+            (Some(id), _) => request.launch_template_id(id),
+            (None, name) => request.set_launch_template_name(name.map(str::to_string)),
+        };
+        let versions = request
+            .versions(template.version().unwrap_or("$Default"))
+            .send()
+            .await
+            .map_err(|e| aws.error("DescribeLaunchTemplateVersions", "ec2", e))?;
+        amis.extend(
+            versions
+                .launch_template_versions()
+                .iter()
+                .filter_map(|v| v.launch_template_data()?.image_id().map(str::to_string)),
+        );
+    }
+    Ok(amis)
+}
+
+/// Live instances carrying a cluster tag, with the clusters each belongs to and its AMI: one
+/// paginated call for all the clusters of a region.
+async fn tagged_instances(aws: &Aws, clusters: &[&str]) -> Result<Vec<(BTreeSet<String>, String)>> {
+    let mut keys = vec![EKS_CLUSTER_TAG.to_string()];
+    keys.extend(clusters.iter().map(|c| format!("{KUBERNETES_CLUSTER_TAG_PREFIX}{c}")));
+    let mut pages = aws
+        .ec2()
+        .describe_instances()
+        .filters(Filter::builder().name("tag-key").set_values(Some(keys)).build())
+        .filters(Filter::builder().name("instance-state-name").values("pending").values("running").build())
+        .max_results(INSTANCES_PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut found = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws.error("DescribeInstances", "ec2", e))?;
+        for instance in page.reservations().iter().flat_map(|r| r.instances()) {
+            let Some(ami) = instance.image_id() else { continue };
+            let tags = instance.tags().iter().filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())));
+            found.push((cluster_names(tags), ami.to_string()));
+        }
+    }
+    Ok(found)
+}
+
+/// The clusters an instance's tags say it is a node of.
+fn cluster_names<'a>(tags: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeSet<String> {
+    tags.filter_map(|(key, value)| match key {
+        EKS_CLUSTER_TAG => Some(value.to_string()),
+        _ => key.strip_prefix(KUBERNETES_CLUSTER_TAG_PREFIX).map(str::to_string),
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_tag_conventions_name_clusters() {
+        let tags = [
+            ("eks:cluster-name", "prod"),
+            ("kubernetes.io/cluster/dev", "owned"),
+            ("Name", "node-1"),
+        ];
+        let names: Vec<String> = cluster_names(tags.into_iter()).into_iter().collect();
+        assert_eq!(names, ["dev", "prod"]);
+    }
+}

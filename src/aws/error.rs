@@ -1,0 +1,141 @@
+//! SDK failures as the library's errors: which ones are the caller's credentials, which are
+//! the network, which are a refusal by AWS (kept with its code, so callers can treat some codes
+//! as outcomes).
+
+use crate::core::error::Error;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use std::error::Error as StdError;
+
+impl Error {
+    /// Classifies an SDK failure so the user reads the fix, not the SDK's internals.
+    pub fn from_sdk<E, R>(
+        operation: &'static str,
+        endpoint: String,
+        err: SdkError<E, R>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        if let Some(cause) = find_cause::<CredentialsError>(&err) {
+            return Error::NoCredentials {
+                profile: String::new(),
+                detail: chain(cause),
+            };
+        }
+        match &err {
+            SdkError::ServiceError(service) => {
+                let inner = service.err();
+                let code = inner.code().unwrap_or("Unknown").to_string();
+                let message = inner.message().unwrap_or_default().to_string();
+                classify_code(operation, code, message)
+            }
+            SdkError::TimeoutError(_) => Error::Timeout {
+                endpoint,
+                operation,
+                detail: chain(&err),
+            },
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => Error::Timeout {
+                endpoint,
+                operation,
+                detail: chain(&err),
+            },
+            SdkError::DispatchFailure(_) => Error::Unreachable {
+                endpoint,
+                operation,
+                detail: chain(&err),
+            },
+            _ => Error::Sdk {
+                operation,
+                detail: chain(&err),
+            },
+        }
+    }
+
+    /// Names the profile in a credentials error, which the SDK error itself does not know.
+    pub fn with_profile(self, profile: Option<&str>) -> Self {
+        match (self, profile) {
+            (Error::NoCredentials { detail, .. }, Some(p)) => Error::NoCredentials {
+                profile: format!(" for profile `{p}`"),
+                detail,
+            },
+            (other, _) => other,
+        }
+    }
+}
+
+fn classify_code(operation: &'static str, code: String, message: String) -> Error {
+    match code.as_str() {
+        "AuthFailure"
+        | "InvalidClientTokenId"
+        | "UnrecognizedClientException"
+        | "SignatureDoesNotMatch"
+        | "ExpiredToken"
+        | "RequestExpired" => Error::BadCredentials { code, message },
+        c if c.starts_with("AccessDenied") || c == "UnauthorizedOperation" => {
+            Error::AccessDenied {
+                operation,
+                code,
+                message,
+            }
+        }
+        _ => Error::Api {
+            operation,
+            code,
+            message,
+        },
+    }
+}
+
+fn find_cause<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// The SDK's top-level messages ("dispatch failure") say little; the causes say what happened.
+fn chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    // Some causes span lines (the credential chain lists every provider); keep one paragraph.
+    parts.join(": ").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_codes_map_to_actionable_errors() {
+        let denied = classify_code("DescribeImages", "UnauthorizedOperation".into(), "no".into());
+        assert!(matches!(denied, Error::AccessDenied { .. }));
+        assert!(denied.to_string().contains("ec2:DescribeImages"));
+        let auth = classify_code("DescribeImages", "AuthFailure".into(), "bad".into());
+        assert!(matches!(auth, Error::BadCredentials { .. }));
+        let other = classify_code("DescribeImages", "InvalidParameterValue".into(), "x".into());
+        assert_eq!(other.code(), Some("InvalidParameterValue"));
+    }
+
+    #[test]
+    fn profile_is_named_in_credentials_errors() {
+        let err = Error::NoCredentials {
+            profile: String::new(),
+            detail: "none".into(),
+        }
+        .with_profile(Some("prod"));
+        assert!(err.to_string().contains("for profile `prod`"));
+    }
+}

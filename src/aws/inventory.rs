@@ -1,0 +1,461 @@
+//! The read model: the account's images and snapshots as plain values, fetched with as few calls
+//! as AWS allows (whole pages, id filters in bulk, never one call per resource).
+
+use crate::aws::Aws;
+use crate::core::error::{Error, Result};
+use crate::core::ids::AmiId;
+use crate::core::tags;
+use aws_sdk_ec2::operation::describe_snapshots::builders::DescribeSnapshotsFluentBuilder;
+use aws_sdk_ec2::types::{self as ec2, Filter};
+use aws_smithy_types::date_time::Format;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+
+/// DescribeImages and DescribeSnapshots both accept up to 1,000 results a page.
+const PAGE_SIZE: i32 = 1000;
+/// EC2 caps the values of one filter at 200.
+const FILTER_VALUES_MAX: usize = 200;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Image {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub created: Option<String>,
+    pub owner: String,
+    pub description: Option<String>,
+    pub root_device: Option<String>,
+    pub architecture: Option<String>,
+    #[serde(flatten)]
+    pub boot: Boot,
+    pub mappings: Vec<Mapping>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// How an AMI boots: what RegisterImage must repeat for a derived AMI to boot like its source.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Boot {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub virtualization_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ena_support: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sriov_net_support: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpm_support: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imds_support: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ramdisk_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Mapping {
+    pub device: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_gib: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iops: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_on_termination: Option<bool>,
+    /// Instance-store volumes (`ephemeral0`…) have a virtual name and no EBS part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub virtual_name: Option<String>,
+    /// Suppresses a device the AMI would otherwise attach.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_device: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Snapshot {
+    pub id: String,
+    pub size_gib: i32,
+    pub state: String,
+    pub started: Option<String>,
+    pub description: String,
+    pub owner: String,
+    pub volume_id: Option<String>,
+    pub encrypted: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Image {
+    /// The mapping of the device the AMI boots from.
+    pub fn root_mapping(&self) -> Option<&Mapping> {
+        self.mappings.iter().find(|m| Some(&m.device) == self.root_device.as_ref())
+    }
+
+    pub fn release(&self) -> Option<&str> {
+        self.tags.get(tags::RELEASE).map(String::as_str)
+    }
+
+    /// The clusters in the AMI's `gio-ami:clusters` tag (a comma list).
+    pub fn published_to(&self) -> impl Iterator<Item = &str> {
+        self.tags
+            .get(tags::CLUSTERS)
+            .map(String::as_str)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+    }
+
+    pub fn snapshot_ids(&self) -> impl Iterator<Item = &str> {
+        self.mappings.iter().filter_map(|m| m.snapshot_id.as_deref())
+    }
+
+    /// The provisioned size of every EBS volume the AMI launches with.
+    pub fn total_gib(&self) -> i64 {
+        self.mappings
+            .iter()
+            .filter_map(|m| m.size_gib)
+            .map(i64::from)
+            .sum()
+    }
+}
+
+impl From<&ec2::Image> for Image {
+    fn from(image: &ec2::Image) -> Self {
+        Image {
+            id: image.image_id().unwrap_or_default().to_string(),
+            name: image.name().unwrap_or_default().to_string(),
+            state: image
+                .state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            created: image.creation_date().map(str::to_string),
+            owner: image.owner_id().unwrap_or_default().to_string(),
+            description: image.description().map(str::to_string),
+            root_device: image.root_device_name().map(str::to_string),
+            architecture: image.architecture().map(|a| a.as_str().to_string()),
+            boot: Boot {
+                virtualization_type: image.virtualization_type().map(|v| v.as_str().to_string()),
+                ena_support: image.ena_support(),
+                sriov_net_support: image.sriov_net_support().map(str::to_string),
+                boot_mode: image.boot_mode().map(|v| v.as_str().to_string()),
+                tpm_support: image.tpm_support().map(|v| v.as_str().to_string()),
+                imds_support: image.imds_support().map(|v| v.as_str().to_string()),
+                kernel_id: image.kernel_id().map(str::to_string),
+                ramdisk_id: image.ramdisk_id().map(str::to_string),
+            },
+            mappings: image.block_device_mappings().iter().map(Mapping::from).collect(),
+            tags: tags(image.tags()),
+        }
+    }
+}
+
+impl From<&ec2::BlockDeviceMapping> for Mapping {
+    fn from(m: &ec2::BlockDeviceMapping) -> Self {
+        let ebs = m.ebs();
+        Mapping {
+            device: m.device_name().unwrap_or_default().to_string(),
+            snapshot_id: ebs.and_then(|e| e.snapshot_id()).map(str::to_string),
+            size_gib: ebs.and_then(|e| e.volume_size()),
+            volume_type: ebs.and_then(|e| e.volume_type()).map(|t| t.as_str().to_string()),
+            iops: ebs.and_then(|e| e.iops()),
+            throughput: ebs.and_then(|e| e.throughput()),
+            encrypted: ebs.and_then(|e| e.encrypted()),
+            kms_key_id: ebs.and_then(|e| e.kms_key_id()).map(str::to_string),
+            delete_on_termination: ebs.and_then(|e| e.delete_on_termination()),
+            virtual_name: m.virtual_name().map(str::to_string),
+            no_device: m.no_device().is_some(),
+        }
+    }
+}
+
+impl Mapping {
+    /// The mapping as RegisterImage takes it. Encryption is left out for mappings with a
+    /// snapshot: AWS refuses the parameter there (the volume inherits the snapshot's state).
+    pub fn to_sdk(&self) -> ec2::BlockDeviceMapping {
+        let ebs = (self.virtual_name.is_none() && !self.no_device).then(|| {
+            ec2::EbsBlockDevice::builder()
+                .set_snapshot_id(self.snapshot_id.clone())
+                .set_volume_size(self.size_gib)
+                .set_volume_type(self.volume_type.as_deref().map(ec2::VolumeType::from))
+                .set_iops(self.iops)
+                .set_throughput(self.throughput)
+                .set_delete_on_termination(self.delete_on_termination)
+                .set_encrypted(if self.snapshot_id.is_some() { None } else { self.encrypted })
+                .build()
+        });
+        ec2::BlockDeviceMapping::builder()
+            .device_name(&self.device)
+            .set_ebs(ebs)
+            .set_virtual_name(self.virtual_name.clone())
+            .set_no_device(self.no_device.then(String::new))
+            .build()
+    }
+}
+
+impl From<&ec2::Snapshot> for Snapshot {
+    fn from(s: &ec2::Snapshot) -> Self {
+        Snapshot {
+            id: s.snapshot_id().unwrap_or_default().to_string(),
+            size_gib: s.volume_size().unwrap_or_default(),
+            state: s.state().map(|v| v.as_str().to_string()).unwrap_or_default(),
+            started: s.start_time().and_then(|t| t.fmt(Format::DateTime).ok()),
+            description: s.description().unwrap_or_default().to_string(),
+            owner: s.owner_id().unwrap_or_default().to_string(),
+            volume_id: s.volume_id().map(str::to_string),
+            encrypted: s.encrypted().unwrap_or_default(),
+            tags: tags(s.tags()),
+        }
+    }
+}
+
+fn tags(tags: &[ec2::Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .collect()
+}
+
+/// The account's own AMIs, newest first.
+pub async fn own_images(aws: &Aws) -> Result<Vec<Image>> {
+    let mut pages = aws
+        .ec2()
+        .describe_images()
+        .owners("self")
+        .include_deprecated(true)
+        .include_disabled(true)
+        .max_results(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut images = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws.error("DescribeImages", "ec2", e))?;
+        images.extend(page.images().iter().map(Image::from));
+    }
+    newest_first(&mut images);
+    Ok(images)
+}
+
+/// The named AMIs, in the order asked, all owned by this account. One call when they are; an
+/// error naming the culprits when some are missing or someone else's.
+pub async fn own_images_by_id(aws: &Aws, ids: &[AmiId]) -> Result<Vec<Image>> {
+    let wanted: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    let found = describe_images_filtered(aws, &wanted, true).await?;
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|id| !found.iter().any(|image| &image.id == *id))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        // Only on this error path: tell "someone else's" apart from "does not exist here".
+        let foreign = describe_images_filtered(aws, &missing, false).await?;
+        if let Some(image) = foreign.first() {
+            return Err(Error::AmiNotOwned {
+                id: image.id.clone(),
+                owner: image.owner.clone(),
+            });
+        }
+        return Err(Error::AmiNotFound {
+            ids: missing,
+            region: aws.region().to_string(),
+        });
+    }
+    Ok(wanted
+        .iter()
+        .filter_map(|id| found.iter().find(|image| &image.id == id).cloned())
+        .collect())
+}
+
+/// AMIs by id whoever owns them (bases are Amazon's); the missing ones are simply absent.
+pub async fn any_images_by_id(aws: &Aws, ids: &[String]) -> Result<Vec<Image>> {
+    describe_images_filtered(aws, ids, false).await
+}
+
+/// Filtering on `image-id` instead of passing ImageIds: AWS fails the whole ImageIds call when
+/// one id is unknown, and we want to say which ones are.
+async fn describe_images_filtered(aws: &Aws, ids: &[String], own: bool) -> Result<Vec<Image>> {
+    let mut images = Vec::new();
+    for chunk in ids.chunks(FILTER_VALUES_MAX) {
+        let mut request = aws
+            .ec2()
+            .describe_images()
+            .include_deprecated(true)
+            .include_disabled(true)
+            .filters(id_filter("image-id", chunk));
+        if own {
+            request = request.owners("self");
+        }
+        let output = request
+            .send()
+            .await
+            .map_err(|e| aws.error("DescribeImages", "ec2", e))?;
+        images.extend(output.images().iter().map(Image::from));
+    }
+    Ok(images)
+}
+
+/// The account's own AMIs with this exact name (names are unique per account and region).
+pub async fn own_images_named(aws: &Aws, name: &str) -> Result<Vec<Image>> {
+    let output = aws
+        .ec2()
+        .describe_images()
+        .owners("self")
+        .filters(id_filter("name", &[name.to_string()]))
+        .send()
+        .await
+        .map_err(|e| aws.error("DescribeImages", "ec2", e))?;
+    Ok(output.images().iter().map(Image::from).collect())
+}
+
+/// The state of each of these AMIs that exists, in one call.
+pub async fn image_states(aws: &Aws, ids: &[String]) -> Result<Vec<(String, String)>> {
+    Ok(describe_images_filtered(aws, ids, true)
+        .await?
+        .into_iter()
+        .map(|image| (image.id, image.state))
+        .collect())
+}
+
+/// The account's own snapshots, in the order AWS returns them.
+pub async fn own_snapshots(aws: &Aws) -> Result<Vec<Snapshot>> {
+    own_snapshots_matching(aws, None).await
+}
+
+/// The account's own snapshots that match a filter (e.g. `tag-key`). EC2 filters each page
+/// after cutting it, so a page may come back short or empty: only the absence of a NextToken
+/// ends the listing.
+pub async fn own_snapshots_matching(aws: &Aws, filter: Option<Filter>) -> Result<Vec<Snapshot>> {
+    let mut pages = aws
+        .ec2()
+        .describe_snapshots()
+        .owner_ids("self")
+        .set_filters(filter.map(|f| vec![f]))
+        .max_results(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut snapshots = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws.error("DescribeSnapshots", "ec2", e))?;
+        snapshots.extend(page.snapshots().iter().map(Snapshot::from));
+    }
+    Ok(snapshots)
+}
+
+/// Snapshots by id, whoever owns them; the missing ones are simply absent. SnapshotIds is a
+/// direct look-up, but AWS fails the whole call when one id is unknown, so only then is the chunk
+/// asked again with a `snapshot-id` filter, which answers what exists (and costs a scan).
+pub async fn snapshots_by_id(aws: &Aws, ids: &[String]) -> Result<Vec<Snapshot>> {
+    let unique: Vec<String> = {
+        let mut seen = HashSet::new();
+        ids.iter().filter(|id| seen.insert(*id)).cloned().collect()
+    };
+    let mut snapshots = Vec::new();
+    let describe = |request: DescribeSnapshotsFluentBuilder| async move {
+        request.send().await.map_err(|e| aws.error("DescribeSnapshots", "ec2", e))
+    };
+    for chunk in unique.chunks(FILTER_VALUES_MAX) {
+        let output = match describe(aws.ec2().describe_snapshots().set_snapshot_ids(Some(chunk.to_vec()))).await {
+            Err(e) if matches!(e.code(), Some("InvalidSnapshot.NotFound" | "InvalidSnapshotID.Malformed")) => {
+                describe(aws.ec2().describe_snapshots().filters(id_filter("snapshot-id", chunk))).await?
+            }
+            answer => answer?,
+        };
+        snapshots.extend(output.snapshots().iter().map(Snapshot::from));
+    }
+    Ok(snapshots)
+}
+
+fn id_filter(name: &str, ids: &[String]) -> Filter {
+    Filter::builder().name(name).set_values(Some(ids.to_vec())).build()
+}
+
+/// ISO-8601 timestamps of one format sort as text; ties break on id for a stable listing.
+fn newest_first(images: &mut [Image]) {
+    images.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn image(id: &str, created: &str, snapshots: &[(&str, &str, i32)]) -> Image {
+        Image {
+            id: id.into(),
+            name: format!("name-of-{id}"),
+            state: "available".into(),
+            created: Some(created.into()),
+            owner: "123456789012".into(),
+            description: None,
+            root_device: Some("/dev/xvda".into()),
+            architecture: Some("x86_64".into()),
+            boot: Boot {
+                virtualization_type: Some("hvm".into()),
+                ena_support: Some(true),
+                ..Boot::default()
+            },
+            mappings: snapshots
+                .iter()
+                .map(|(device, snap, size)| Mapping {
+                    device: device.to_string(),
+                    snapshot_id: Some(snap.to_string()),
+                    size_gib: Some(*size),
+                    volume_type: Some("gp3".into()),
+                    ..Mapping::default()
+                })
+                .collect(),
+            tags: BTreeMap::new(),
+        }
+    }
+
+    pub fn snapshot(id: &str, size_gib: i32) -> Snapshot {
+        Snapshot {
+            id: id.into(),
+            size_gib,
+            state: "completed".into(),
+            started: None,
+            description: String::new(),
+            owner: "123456789012".into(),
+            volume_id: None,
+            encrypted: false,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn images_sort_newest_first_with_stable_ties() {
+        let mut images = vec![
+            image("ami-00000001", "2026-01-01T00:00:00.000Z", &[]),
+            image("ami-00000003", "2026-03-01T00:00:00.000Z", &[]),
+            image("ami-00000002", "2026-03-01T00:00:00.000Z", &[]),
+        ];
+        newest_first(&mut images);
+        let ids: Vec<&str> = images.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["ami-00000002", "ami-00000003", "ami-00000001"]);
+    }
+
+    #[test]
+    fn totals_count_only_ebs_volumes() {
+        let mut image = image(
+            "ami-00000001",
+            "2026-01-01T00:00:00.000Z",
+            &[("/dev/xvda", "snap-00000001", 20), ("/dev/xvdb", "snap-00000002", 50)],
+        );
+        image.mappings.push(Mapping {
+            device: "/dev/sdb".into(),
+            virtual_name: Some("ephemeral0".into()),
+            ..Mapping::default()
+        });
+        assert_eq!(image.total_gib(), 70);
+        assert_eq!(
+            image.snapshot_ids().collect::<Vec<_>>(),
+            ["snap-00000001", "snap-00000002"]
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! One AWS context per run: the resolved SDK configuration (credential chain, profile, region,
+//! `AWS_ENDPOINT_URL`, retries, timeouts) and the service clients built from it on first use.
+
+pub mod base;
+pub mod clusters;
+pub mod error;
+pub mod inventory;
+pub mod lineage;
+pub mod orphans;
+pub mod provenance;
+pub mod tagging;
+pub mod usage;
+
+use crate::core::error::{Error, Result};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// Five attempts ride out the throttling bursts a busy account sees (standard mode backs off
+/// exponentially with jitter, so five attempts span a few seconds) without making a real outage
+/// look like a hang. AWS_MAX_ATTEMPTS / AWS_RETRY_MODE, when set, win (see `retries`).
+const MAX_ATTEMPTS: u32 = 5;
+/// A TCP connect that takes longer than this is not going to succeed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Describe calls with 1,000 results answer within a few seconds; thirty leaves room.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Room for the standard mode's backoff between attempts (jittered, at most 1+2+4+8 s).
+const BACKOFF_ALLOWANCE: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// How long one request may take before it is retried; ATTEMPT_TIMEOUT when unset.
+    pub attempt_timeout: Option<Duration>,
+}
+
+/// The SDK's own variables (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE=adaptive) are the user's word on
+/// retries: the SDK reads them when gio-ami sets no retry configuration of its own.
+fn retries_set_in_environment() -> bool {
+    ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"].iter().any(|name| std::env::var_os(name).is_some())
+}
+
+/// Attempts per call: AWS_MAX_ATTEMPTS when it is a number (the SDK checks it), else ours.
+fn attempts() -> u32 {
+    std::env::var("AWS_MAX_ATTEMPTS").ok().and_then(|n| n.parse().ok()).unwrap_or(MAX_ATTEMPTS)
+}
+
+impl AwsOptions {
+    fn timeouts(&self) -> TimeoutConfig {
+        let attempt = self.attempt_timeout.unwrap_or(ATTEMPT_TIMEOUT);
+        TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT.min(attempt))
+            .operation_attempt_timeout(attempt)
+            // Bounds a call with all its retries, so no single call can hang a command forever.
+            .operation_timeout(attempt * attempts() + BACKOFF_ALLOWANCE)
+            .build()
+    }
+}
+
+pub struct Aws {
+    config: SdkConfig,
+    profile: Option<String>,
+    ec2: OnceLock<aws_sdk_ec2::Client>,
+    sts: OnceLock<aws_sdk_sts::Client>,
+    ssm: OnceLock<aws_sdk_ssm::Client>,
+    eks: OnceLock<aws_sdk_eks::Client>,
+    autoscaling: OnceLock<aws_sdk_autoscaling::Client>,
+    ebs: OnceLock<aws_sdk_ebs::Client>,
+    calls: CallCounter,
+}
+
+/// Counts every request attempt of every client made from one `Aws`.
+#[derive(Debug, Clone, Default)]
+struct CallCounter(Arc<AtomicUsize>);
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "gio-ami call counter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl Aws {
+    pub async fn connect(options: &AwsOptions) -> Result<Self> {
+        if let Some(region) = &options.region {
+            check_region(region)?;
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(options.timeouts());
+        if !retries_set_in_environment() {
+            loader = loader.retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        }
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        let config = loader.load().await;
+        match config.region() {
+            None => return Err(Error::NoRegion),
+            Some(region) => check_region(region.as_ref())?,
+        }
+        Ok(Self {
+            config,
+            profile: options.profile.clone(),
+            ec2: OnceLock::new(),
+            sts: OnceLock::new(),
+            ssm: OnceLock::new(),
+            eks: OnceLock::new(),
+            autoscaling: OnceLock::new(),
+            ebs: OnceLock::new(),
+            calls: CallCounter::default(),
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        self.config
+            .region()
+            .map(|r| r.as_ref())
+            .expect("connect() refuses a config without a region")
+    }
+
+    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
+        self.ec2.get_or_init(|| {
+            let config = aws_sdk_ec2::config::Builder::from(&self.config).interceptor(self.calls.clone());
+            aws_sdk_ec2::Client::from_conf(config.build())
+        })
+    }
+
+    pub fn sts(&self) -> &aws_sdk_sts::Client {
+        self.sts.get_or_init(|| {
+            let config = aws_sdk_sts::config::Builder::from(&self.config).interceptor(self.calls.clone());
+            aws_sdk_sts::Client::from_conf(config.build())
+        })
+    }
+
+    pub fn ssm(&self) -> &aws_sdk_ssm::Client {
+        self.ssm.get_or_init(|| {
+            let config = aws_sdk_ssm::config::Builder::from(&self.config).interceptor(self.calls.clone());
+            aws_sdk_ssm::Client::from_conf(config.build())
+        })
+    }
+
+    pub fn eks(&self) -> &aws_sdk_eks::Client {
+        self.eks.get_or_init(|| {
+            let config = aws_sdk_eks::config::Builder::from(&self.config).interceptor(self.calls.clone());
+            aws_sdk_eks::Client::from_conf(config.build())
+        })
+    }
+
+    pub fn autoscaling(&self) -> &aws_sdk_autoscaling::Client {
+        self.autoscaling.get_or_init(|| {
+            let config =
+                aws_sdk_autoscaling::config::Builder::from(&self.config).interceptor(self.calls.clone());
+            aws_sdk_autoscaling::Client::from_conf(config.build())
+        })
+    }
+
+    /// The EBS direct APIs (snapshot blocks), for uploads and downloads.
+    pub fn ebs(&self) -> &aws_sdk_ebs::Client {
+        self.ebs.get_or_init(|| {
+            let config = aws_sdk_ebs::config::Builder::from(&self.config).interceptor(self.calls.clone());
+            aws_sdk_ebs::Client::from_conf(config.build())
+        })
+    }
+
+    /// HTTP requests sent so far (retries included): what benchmarks and `-v` report.
+    pub fn calls(&self) -> usize {
+        self.calls.0.load(Ordering::Relaxed)
+    }
+
+    /// The account the credentials belong to.
+    pub async fn account_id(&self) -> Result<String> {
+        Ok(self.caller_identity().await?.account.unwrap_or_default())
+    }
+
+    /// The caller's ARN: who is acting, when nobody else says.
+    pub async fn caller_arn(&self) -> Result<String> {
+        Ok(self.caller_identity().await?.arn.unwrap_or_default())
+    }
+
+    async fn caller_identity(
+        &self,
+    ) -> Result<aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput> {
+        self.sts()
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| self.error("GetCallerIdentity", "sts", e))
+    }
+
+    /// The endpoint every call goes to when it is not AWS's own (AWS_ENDPOINT_URL: an emulator).
+    pub fn endpoint_url(&self) -> Option<&str> {
+        self.config.endpoint_url()
+    }
+
+    /// The named profile in use, for tools gio-ami runs with the same credentials.
+    pub fn profile(&self) -> Option<&str> {
+        self.profile.as_deref()
+    }
+
+    /// Turns an SDK failure into an error that names the endpoint and the fix.
+    pub fn error<E, R>(&self, operation: &'static str, service: &str, err: SdkError<E, R>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        Error::from_sdk(operation, self.endpoint(service), err).with_profile(self.profile.as_deref())
+    }
+
+    fn endpoint(&self, service: &str) -> String {
+        match self.config.endpoint_url() {
+            Some(url) => url.to_string(),
+            None => format!("https://{service}.{}.amazonaws.com", self.region()),
+        }
+    }
+}
+
+/// Region names are `<area>-<place>-<n>` (eu-west-1, us-gov-west-1, ap-southeast-5). A typo
+/// would otherwise surface later as a DNS failure for a host the user never typed.
+fn check_region(region: &str) -> Result<()> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let well_formed = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && parts.last().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_lowercase()));
+    if well_formed {
+        Ok(())
+    } else {
+        Err(Error::InvalidRegion(region.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_region;
+
+    #[test]
+    fn region_names() {
+        for ok in ["eu-west-1", "us-gov-west-1", "ap-southeast-5", "cn-north-1"] {
+            assert!(check_region(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "eu-west", "euwest1", "EU-WEST-1", "eu-west-x", "eu--1", "europe-west-1"] {
+            assert!(check_region(bad).is_err(), "{bad}");
+        }
+    }
+}

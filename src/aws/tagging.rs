@@ -1,0 +1,17 @@
+//! The tag scheme in the SDK's shapes: TagSpecifications on create calls, Tag lists for CreateTags.
+
+use crate::core::tags::Tags;
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+
+pub fn specification(resource: ResourceType, tags: &Tags) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(resource)
+        .set_tags(Some(to_sdk(tags)))
+        .build()
+}
+
+pub fn to_sdk(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}

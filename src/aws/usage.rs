@@ -1,0 +1,596 @@
+//! Who uses an AMI: instances, launch template versions, Auto Scaling groups, launch
+//! configurations, EKS managed nodegroups, SSM parameters, and other accounts it is shared with.
+//!
+//! Cleanup tools cause outages by missing one kind of use, so every kind is looked up, and a
+//! look-up that fails is kept as a failure (the caller must refuse), never read as "not in use".
+//! Fetching (`observe`) is separate from matching (`Observed::uses`), which is pure and tested
+//! without a server.
+
+use crate::aws::Aws;
+use crate::core::error::{Error, Result};
+use aws_sdk_ec2::types::{Filter, ImageAttributeName, PermissionGroup};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+/// EC2 caps the values of one filter at 200.
+const FILTER_VALUES_MAX: usize = 200;
+/// GetParameters takes at most 10 names a call.
+const PARAMETERS_PER_CALL: usize = 10;
+/// Per-resource look-ups (template versions, nodegroups, launch permissions) in flight at once:
+/// describe calls have a far larger throttle budget than mutations, and eight keeps a 200-AMI
+/// wipe's look-ups well under a second without bursting into that budget.
+const LOOKUP_CONCURRENCY: usize = 8;
+/// Instance states that still hold (or may again hold) the AMI: everything but `terminated`.
+const LIVE_STATES: [&str; 5] = ["pending", "running", "shutting-down", "stopping", "stopped"];
+
+/// One user of one AMI.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Use {
+    pub ami: String,
+    #[serde(flatten)]
+    pub user: User,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum User {
+    Instance { id: String, state: String },
+    LaunchTemplate { id: String, name: String, version: i64 },
+    AutoScalingGroup { name: String, via: String },
+    LaunchConfiguration { name: String },
+    Nodegroup { cluster: String, name: String, launch_template: String, version: i64 },
+    SsmParameter { name: String },
+}
+
+impl fmt::Display for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            User::Instance { id, state } => write!(f, "instance {id} ({state})"),
+            User::LaunchTemplate { id, name, version } => write!(f, "launch template {name} ({id}) version {version}"),
+            User::AutoScalingGroup { name, via } => write!(f, "Auto Scaling group {name} ({via})"),
+            User::LaunchConfiguration { name } => write!(f, "launch configuration {name}"),
+            User::Nodegroup { cluster, name, launch_template, version } => {
+                write!(f, "EKS nodegroup {cluster}/{name} (launch template {launch_template} version {version})")
+            }
+            User::SsmParameter { name } => write!(f, "SSM parameter {name}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    pub id: String,
+    pub image: String,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Template {
+    pub id: String,
+    pub name: String,
+    pub default_version: i64,
+    pub latest_version: i64,
+    /// (version number, the AMI it launches) for every version.
+    pub versions: Vec<(i64, Option<String>)>,
+}
+
+/// A reference to a launch template as Auto Scaling and EKS hold it: by id or name, with a
+/// version that may be `$Latest`, `$Default`, a number, or absent (= `$Default`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TemplateRef {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Group {
+    pub name: String,
+    /// Every launch template the group can launch from, with how (the mixed-instances policy's
+    /// overrides included).
+    pub templates: Vec<(TemplateRef, &'static str)>,
+    pub launch_configuration: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nodegroup {
+    pub cluster: String,
+    pub name: String,
+    pub template: Option<TemplateRef>,
+}
+
+/// Everything read from AWS, each look-up kept with its own success or failure.
+#[derive(Debug)]
+pub struct Observed {
+    pub instances: Result<Vec<Instance>>,
+    pub templates: Result<Vec<Template>>,
+    pub groups: Result<Vec<Group>>,
+    /// (name, AMI) of every launch configuration.
+    pub launch_configurations: Result<Vec<(String, String)>>,
+    pub nodegroups: Result<Vec<Nodegroup>>,
+    /// (name, value) of every parameter.
+    pub parameters: Result<Vec<(String, String)>>,
+    /// AMI → the accounts (or `all`, organizations) it is shared with.
+    pub sharing: Result<BTreeMap<String, Vec<String>>>,
+}
+
+/// What the guards need: the uses found, and the look-ups that could not be made.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Usage {
+    pub uses: Vec<Use>,
+    /// "launch templates: access denied …": each means the answer is unknown.
+    pub failures: Vec<String>,
+    pub shared: BTreeMap<String, Vec<String>>,
+}
+
+impl Usage {
+    pub fn of<'a>(&'a self, ami: &'a str) -> impl Iterator<Item = &'a User> + 'a {
+        self.uses.iter().filter(move |u| u.ami == ami).map(|u| &u.user)
+    }
+}
+
+impl Observed {
+    /// Matches what was read against the AMIs asked about.
+    pub fn usage(&self, amis: &HashSet<&str>) -> Usage {
+        let mut failures = Vec::new();
+        let mut failed = |what: &str, error: &Error| failures.push(format!("{what}: {error}"));
+        let mut shared = BTreeMap::new();
+        let mut uses = Vec::new();
+        match &self.instances {
+            Ok(instances) => uses.extend(instances.iter().filter(|i| amis.contains(i.image.as_str())).map(|i| Use {
+                ami: i.image.clone(),
+                user: User::Instance { id: i.id.clone(), state: i.state.clone() },
+            })),
+            Err(e) => failed("instances", e),
+        }
+        let empty = Vec::new();
+        let templates = match &self.templates {
+            Ok(templates) => templates,
+            Err(e) => {
+                failed("launch templates", e);
+                &empty
+            }
+        };
+        for template in templates {
+            for (version, image) in &template.versions {
+                if let Some(image) = image.as_deref().filter(|i| amis.contains(i)) {
+                    uses.push(Use {
+                        ami: image.to_string(),
+                        user: User::LaunchTemplate { id: template.id.clone(), name: template.name.clone(), version: *version },
+                    });
+                }
+            }
+        }
+        let launch_configurations = match &self.launch_configurations {
+            Ok(configurations) => configurations.as_slice(),
+            Err(e) => {
+                failed("launch configurations", e);
+                &[]
+            }
+        };
+        for (name, image) in launch_configurations.iter().filter(|(_, image)| amis.contains(image.as_str())) {
+            uses.push(Use { ami: image.clone(), user: User::LaunchConfiguration { name: name.clone() } });
+        }
+        match &self.groups {
+            Ok(groups) => {
+                for group in groups {
+                    for (reference, how) in &group.templates {
+                        uses.extend(resolve(templates, reference, amis).map(|(template, version, image)| Use {
+                            ami: image.to_string(),
+                            user: User::AutoScalingGroup {
+                                name: group.name.clone(),
+                                via: format!("{how} {} ({}) version {version}", template.name, template.id),
+                            },
+                        }));
+                    }
+                    let configuration = group.launch_configuration.as_deref();
+                    for (name, image) in launch_configurations.iter().filter(|(n, _)| Some(n.as_str()) == configuration) {
+                        if amis.contains(image.as_str()) {
+                            uses.push(Use {
+                                ami: image.clone(),
+                                user: User::AutoScalingGroup { name: group.name.clone(), via: format!("launch configuration {name}") },
+                            });
+                        }
+                    }
+                }
+            }
+            Err(e) => failed("Auto Scaling groups", e),
+        }
+        match &self.nodegroups {
+            Ok(nodegroups) => {
+                for nodegroup in nodegroups {
+                    let Some(reference) = &nodegroup.template else { continue };
+                    uses.extend(resolve(templates, reference, amis).map(|(template, version, image)| Use {
+                        ami: image.to_string(),
+                        user: User::Nodegroup {
+                            cluster: nodegroup.cluster.clone(),
+                            name: nodegroup.name.clone(),
+                            launch_template: format!("{} ({})", template.name, template.id),
+                            version,
+                        },
+                    }));
+                }
+            }
+            Err(e) => failed("EKS nodegroups", e),
+        }
+        match &self.parameters {
+            Ok(parameters) => uses.extend(parameters.iter().filter(|(_, value)| amis.contains(value.trim())).map(
+                |(name, value)| Use { ami: value.trim().to_string(), user: User::SsmParameter { name: name.clone() } },
+            )),
+            Err(e) => failed("SSM parameters", e),
+        }
+        match &self.sharing {
+            Ok(sharing) => {
+                shared = sharing
+                    .iter()
+                    .filter(|(ami, with)| amis.contains(ami.as_str()) && !with.is_empty())
+                    .map(|(ami, with)| (ami.clone(), with.clone()))
+                    .collect()
+            }
+            Err(e) => failed("launch permissions", e),
+        }
+        Usage { uses, failures, shared }
+    }
+}
+
+/// The template versions a reference launches (`$Latest`, `$Default` or no version, or a
+/// number) whose AMI is one of `amis`. A reference to a template that no longer exists launches
+/// nothing.
+fn resolve<'a>(
+    templates: &'a [Template],
+    reference: &TemplateRef,
+    amis: &'a HashSet<&str>,
+) -> impl Iterator<Item = (&'a Template, i64, &'a str)> + 'a {
+    let template = templates.iter().find(|t| {
+        reference.id.as_deref() == Some(t.id.as_str()) || reference.name.as_deref() == Some(t.name.as_str())
+    });
+    let version = template.and_then(|t| match reference.version.as_deref() {
+        Some("$Latest") => Some(t.latest_version),
+        None | Some("$Default") => Some(t.default_version),
+        Some(number) => number.parse().ok(),
+    });
+    template
+        .into_iter()
+        .flat_map(|t| t.versions.iter().filter_map(move |(v, image)| Some((t, *v, image.as_deref()?))))
+        .filter(move |(_, v, image)| Some(*v) == version && amis.contains(image))
+}
+
+/// Reads every kind of user at once; each look-up succeeds or fails on its own.
+pub async fn observe(aws: &Aws, amis: &[String]) -> Observed {
+    let (instances, templates, groups, launch_configurations, nodegroups, parameters, sharing) = futures::join!(
+        instances(aws, amis),
+        templates(aws),
+        groups(aws),
+        launch_configurations(aws),
+        nodegroups(aws),
+        parameters(aws),
+        sharing(aws, amis),
+    );
+    Observed { instances, templates, groups, launch_configurations, nodegroups, parameters, sharing }
+}
+
+async fn instances(aws: &Aws, amis: &[String]) -> Result<Vec<Instance>> {
+    let mut found = Vec::new();
+    for chunk in amis.chunks(FILTER_VALUES_MAX) {
+        let mut pages = aws
+            .ec2()
+            .describe_instances()
+            .filters(Filter::builder().name("image-id").set_values(Some(chunk.to_vec())).build())
+            .filters(Filter::builder().name("instance-state-name").set_values(Some(LIVE_STATES.map(String::from).to_vec())).build())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws.error("DescribeInstances", "ec2", e))?;
+            found.extend(page.reservations().iter().flat_map(|r| r.instances()).map(|i| Instance {
+                id: i.instance_id().unwrap_or_default().to_string(),
+                image: i.image_id().unwrap_or_default().to_string(),
+                state: i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default(),
+            }));
+        }
+    }
+    Ok(found)
+}
+
+/// Every version of every template: a version other than `$Default`/`$Latest` can still be
+/// launched by name, and is what an older ASG or nodegroup may pin.
+async fn templates(aws: &Aws) -> Result<Vec<Template>> {
+    let mut pages = aws.ec2().describe_launch_templates().into_paginator().send();
+    let mut templates = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws.error("DescribeLaunchTemplates", "ec2", e))?;
+        templates.extend(page.launch_templates().iter().map(|t| Template {
+            id: t.launch_template_id().unwrap_or_default().to_string(),
+            name: t.launch_template_name().unwrap_or_default().to_string(),
+            default_version: t.default_version_number().unwrap_or_default(),
+            latest_version: t.latest_version_number().unwrap_or_default(),
+            versions: Vec::new(),
+        }));
+    }
+    stream::iter(templates)
+        .map(|mut template| async move {
+            let mut pages = aws.ec2().describe_launch_template_versions().launch_template_id(&template.id).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| aws.error("DescribeLaunchTemplateVersions", "ec2", e))?;
+                template.versions.extend(page.launch_template_versions().iter().map(|v| {
+                    let image = v.launch_template_data().and_then(|d| d.image_id()).map(str::to_string);
+                    (v.version_number().unwrap_or_default(), image)
+                }));
+            }
+            Ok(template)
+        })
+        .buffered(LOOKUP_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+async fn groups(aws: &Aws) -> Result<Vec<Group>> {
+    let reference = |spec: &aws_sdk_autoscaling::types::LaunchTemplateSpecification| TemplateRef {
+        id: spec.launch_template_id().map(str::to_string),
+        name: spec.launch_template_name().map(str::to_string),
+        version: spec.version().map(str::to_string),
+    };
+    let mut pages = aws.autoscaling().describe_auto_scaling_groups().into_paginator().send();
+    let mut groups = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws.error("DescribeAutoScalingGroups", "autoscaling", e))?;
+        for group in page.auto_scaling_groups() {
+            let mut templates = Vec::new();
+            if let Some(spec) = group.launch_template() {
+                templates.push((reference(spec), "launch template"));
+            }
+            if let Some(mixed) = group.mixed_instances_policy().and_then(|p| p.launch_template()) {
+                if let Some(spec) = mixed.launch_template_specification() {
+                    templates.push((reference(spec), "mixed-instances policy, launch template"));
+                }
+                for spec in mixed.overrides().iter().filter_map(|o| o.launch_template_specification()) {
+                    templates.push((reference(spec), "mixed-instances override, launch template"));
+                }
+            }
+            groups.push(Group {
+                name: group.auto_scaling_group_name().unwrap_or_default().to_string(),
+                templates,
+                launch_configuration: group.launch_configuration_name().map(str::to_string),
+            });
+        }
+    }
+    Ok(groups)
+}
+
+async fn launch_configurations(aws: &Aws) -> Result<Vec<(String, String)>> {
+    let mut pages = aws.autoscaling().describe_launch_configurations().into_paginator().send();
+    let mut found = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws.error("DescribeLaunchConfigurations", "autoscaling", e))?;
+        found.extend(page.launch_configurations().iter().map(|c| {
+            (c.launch_configuration_name().unwrap_or_default().to_string(), c.image_id().unwrap_or_default().to_string())
+        }));
+    }
+    Ok(found)
+}
+
+async fn nodegroups(aws: &Aws) -> Result<Vec<Nodegroup>> {
+    let mut pages = aws.eks().list_clusters().into_paginator().send();
+    let mut clusters = Vec::new();
+    while let Some(page) = pages.next().await {
+        clusters.extend(page.map_err(|e| aws.error("ListClusters", "eks", e))?.clusters().iter().cloned());
+    }
+    let mut names = Vec::new();
+    for cluster in clusters {
+        let mut pages = aws.eks().list_nodegroups().cluster_name(&cluster).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws.error("ListNodegroups", "eks", e))?;
+            names.extend(page.nodegroups().iter().map(|n| (cluster.clone(), n.clone())));
+        }
+    }
+    stream::iter(names)
+        .map(|(cluster, name)| async move {
+            let output = aws
+                .eks()
+                .describe_nodegroup()
+                .cluster_name(&cluster)
+                .nodegroup_name(&name)
+                .send()
+                .await
+                .map_err(|e| aws.error("DescribeNodegroup", "eks", e))?;
+            let template = output.nodegroup().and_then(|n| n.launch_template()).map(|t| TemplateRef {
+                id: t.id().map(str::to_string),
+                name: t.name().map(str::to_string),
+                version: t.version().map(str::to_string),
+            });
+            Ok(Nodegroup { cluster, name, template })
+        })
+        .buffered(LOOKUP_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+/// Every parameter's value, whatever its data type: a plain `String` parameter holding an AMI id
+/// feeds a launch as surely as an `aws:ec2:image` one.
+async fn parameters(aws: &Aws) -> Result<Vec<(String, String)>> {
+    let mut pages = aws.ssm().describe_parameters().into_paginator().send();
+    let mut names = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws.error("DescribeParameters", "ssm", e))?;
+        names.extend(page.parameters().iter().filter_map(|p| p.name().map(str::to_string)));
+    }
+    let chunks: Vec<Vec<String>> = names.chunks(PARAMETERS_PER_CALL).map(<[String]>::to_vec).collect();
+    let pages: Vec<Vec<(String, String)>> = stream::iter(chunks)
+        .map(|chunk| async move {
+            let output = aws
+                .ssm()
+                .get_parameters()
+                .set_names(Some(chunk))
+                .send()
+                .await
+                .map_err(|e| aws.error("GetParameters", "ssm", e))?;
+            Ok::<_, Error>(
+                output
+                    .parameters()
+                    .iter()
+                    .map(|p| (p.name().unwrap_or_default().to_string(), p.value().unwrap_or_default().to_string()))
+                    .collect(),
+            )
+        })
+        .buffered(LOOKUP_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(pages.into_iter().flatten().collect())
+}
+
+/// Who else may launch each AMI: use in those accounts is invisible from this one.
+async fn sharing(aws: &Aws, amis: &[String]) -> Result<BTreeMap<String, Vec<String>>> {
+    stream::iter(amis)
+        .map(|ami| async move {
+            let output = aws
+                .ec2()
+                .describe_image_attribute()
+                .image_id(ami)
+                .attribute(ImageAttributeName::LaunchPermission)
+                .send()
+                .await
+                .map_err(|e| aws.error("DescribeImageAttribute", "ec2", e))?;
+            let with = output
+                .launch_permissions()
+                .iter()
+                .filter_map(|p| match p.group() {
+                    Some(PermissionGroup::All) => Some("everyone (public)".to_string()),
+                    _ => p
+                        .user_id()
+                        .or(p.organization_arn())
+                        .or(p.organizational_unit_arn())
+                        .map(str::to_string),
+                })
+                .collect();
+            Ok((ami.clone(), with))
+        })
+        .buffered(LOOKUP_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn nothing() -> Observed {
+        Observed {
+            instances: Ok(vec![]),
+            templates: Ok(vec![]),
+            groups: Ok(vec![]),
+            launch_configurations: Ok(vec![]),
+            nodegroups: Ok(vec![]),
+            parameters: Ok(vec![]),
+            sharing: Ok(BTreeMap::new()),
+        }
+    }
+
+    fn template() -> Template {
+        Template {
+            id: "lt-1".into(),
+            name: "nodes".into(),
+            default_version: 1,
+            latest_version: 3,
+            versions: vec![(1, Some("ami-old".into())), (2, Some("ami-x".into())), (3, Some("ami-new".into()))],
+        }
+    }
+
+    fn by_name(version: Option<&str>) -> TemplateRef {
+        TemplateRef { id: None, name: Some("nodes".into()), version: version.map(str::to_string) }
+    }
+
+    fn users(observed: &Observed, ami: &str) -> Vec<String> {
+        observed.usage(&HashSet::from([ami])).of(ami).map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_live_instance_is_a_user() {
+        let observed = Observed {
+            instances: Ok(vec![Instance { id: "i-1".into(), image: "ami-x".into(), state: "stopped".into() }]),
+            ..nothing()
+        };
+        assert_eq!(users(&observed, "ami-x"), ["instance i-1 (stopped)"]);
+        assert!(users(&observed, "ami-y").is_empty());
+    }
+
+    #[test]
+    fn every_launch_template_version_counts_not_only_default_and_latest() {
+        let observed = Observed { templates: Ok(vec![template()]), ..nothing() };
+        assert_eq!(users(&observed, "ami-x"), ["launch template nodes (lt-1) version 2"]);
+    }
+
+    #[test]
+    fn groups_resolve_their_template_version_including_mixed_instances_overrides() {
+        let group = |templates| Group { name: "asg".into(), templates, launch_configuration: None };
+        let observed = Observed {
+            templates: Ok(vec![template()]),
+            groups: Ok(vec![
+                group(vec![(by_name(Some("$Latest")), "launch template")]),
+                group(vec![(by_name(None), "mixed-instances policy, launch template"), (by_name(Some("2")), "mixed-instances override, launch template")]),
+            ]),
+            ..nothing()
+        };
+        let new: Vec<String> = users(&observed, "ami-new").into_iter().filter(|u| u.starts_with("Auto")).collect();
+        assert_eq!(new, ["Auto Scaling group asg (launch template nodes (lt-1) version 3)"]);
+        let old: Vec<String> = users(&observed, "ami-old").into_iter().filter(|u| u.starts_with("Auto")).collect();
+        assert_eq!(old, ["Auto Scaling group asg (mixed-instances policy, launch template nodes (lt-1) version 1)"], "no version means $Default");
+        let x: Vec<String> = users(&observed, "ami-x").into_iter().filter(|u| u.starts_with("Auto")).collect();
+        assert_eq!(x, ["Auto Scaling group asg (mixed-instances override, launch template nodes (lt-1) version 2)"]);
+    }
+
+    #[test]
+    fn launch_configurations_are_users_attached_or_not() {
+        let observed = Observed {
+            launch_configurations: Ok(vec![("lc-a".into(), "ami-x".into()), ("lc-b".into(), "ami-x".into())]),
+            groups: Ok(vec![Group { name: "asg".into(), templates: vec![], launch_configuration: Some("lc-a".into()) }]),
+            ..nothing()
+        };
+        assert_eq!(
+            users(&observed, "ami-x"),
+            ["launch configuration lc-a", "launch configuration lc-b", "Auto Scaling group asg (launch configuration lc-a)"]
+        );
+    }
+
+    #[test]
+    fn nodegroups_use_the_ami_through_their_launch_template() {
+        let observed = Observed {
+            templates: Ok(vec![template()]),
+            nodegroups: Ok(vec![
+                Nodegroup { cluster: "prod".into(), name: "ng".into(), template: Some(TemplateRef { id: Some("lt-1".into()), name: None, version: Some("2".into()) }) },
+                Nodegroup { cluster: "prod".into(), name: "managed-ami".into(), template: None },
+            ]),
+            ..nothing()
+        };
+        assert!(users(&observed, "ami-x").contains(&"EKS nodegroup prod/ng (launch template nodes (lt-1) version 2)".to_string()));
+    }
+
+    #[test]
+    fn ssm_parameters_holding_the_id_are_users() {
+        let observed = Observed {
+            parameters: Ok(vec![("/gio/prod/ami".into(), "ami-x\n".into()), ("/other".into(), "ami-xy".into())]),
+            ..nothing()
+        };
+        assert_eq!(users(&observed, "ami-x"), ["SSM parameter /gio/prod/ami"]);
+    }
+
+    #[test]
+    fn a_failed_lookup_is_reported_never_silent() {
+        let denied = || Error::AccessDenied { operation: "ListClusters", code: "AccessDeniedException".into(), message: "no".into() };
+        let observed = Observed { nodegroups: Err(denied()), templates: Err(denied()), ..nothing() };
+        let usage = observed.usage(&HashSet::from(["ami-x"]));
+        assert_eq!(usage.failures.len(), 2);
+        assert!(usage.failures[0].starts_with("launch templates: access denied"), "{:?}", usage.failures);
+        assert!(usage.failures[1].starts_with("EKS nodegroups: access denied"), "{:?}", usage.failures);
+    }
+
+    #[test]
+    fn sharing_is_kept_for_the_amis_asked_about() {
+        let observed = Observed {
+            sharing: Ok(BTreeMap::from([("ami-x".into(), vec!["111122223333".into()]), ("ami-y".into(), vec![])])),
+            ..nothing()
+        };
+        let usage = observed.usage(&HashSet::from(["ami-x", "ami-y"]));
+        assert_eq!(usage.shared, BTreeMap::from([("ami-x".to_string(), vec!["111122223333".to_string()])]));
+    }
+}

@@ -1,0 +1,493 @@
+//! Wiping AMIs: deregister them and delete the snapshots behind them, without ever touching an
+//! AMI in use or a snapshot another AMI still maps.
+//!
+//! `prepare` reads the inventory and every kind of use; `plan` (pure) turns that into typed
+//! actions; `apply` marks the snapshots it is about to orphan, then runs the shared
+//! `change::apply`. The mark is what makes a re-run finish the job: once an AMI is deregistered,
+//! AWS no longer says which snapshots were behind it, but the snapshots say it themselves.
+
+use crate::aws::Aws;
+use crate::core::error::Result;
+use crate::core::ids::AmiId;
+use crate::aws::inventory::{self, Image, Snapshot};
+use crate::aws::lineage;
+use crate::aws::orphans;
+use crate::change::{self, Action, Outcome};
+use crate::core::tags;
+use crate::aws::usage::{self, Usage, Use};
+use aws_sdk_ec2::types::{Filter, Tag};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Prefix of the tag key set on each snapshot a wipe is about to orphan; the AMI id completes
+/// it (one key per AMI, so a snapshot shared by two wiped AMIs remembers both).
+pub const WIPED_AMI_TAG: &str = "gio-ami:wiped-ami:";
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub amis: Vec<AmiId>,
+    /// Also wipe every AMI derived from them (`gio-ami:parent-ami`, any depth).
+    pub chain: bool,
+    /// Wipe AMIs even when in use (or when a look-up failed). Never deletes a snapshot another
+    /// AMI maps.
+    pub force: bool,
+}
+
+/// What a wipe will do and why, printable before anything happens.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    /// Every user found of the AMIs asked about.
+    pub uses: Vec<Use>,
+    pub warnings: Vec<String>,
+    pub freed_gib: i64,
+    /// The usage look-ups that failed: every AMI of the plan is refused for want of them.
+    pub unchecked: Vec<String>,
+    /// AMI → the snapshots it leaves to delete: marked before it is deregistered.
+    #[serde(skip)]
+    pub marks: BTreeMap<String, Vec<String>>,
+}
+
+impl Plan {
+    /// An AMI asked about is refused: the wipe must not start.
+    pub fn blocked(&self) -> bool {
+        self.refused_amis().next().is_some()
+    }
+
+    pub fn refused_amis(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.actions.iter().filter_map(|a| match a {
+            Action::Refuse { id, why } if id.starts_with("ami-") => Some((id.as_str(), why.as_str())),
+            _ => None,
+        })
+    }
+
+    pub fn count(&self, kind: fn(&Action) -> bool) -> usize {
+        self.actions.iter().filter(|a| kind(a)).count()
+    }
+
+    /// Something to deregister or delete.
+    pub fn has_work(&self) -> bool {
+        self.actions.iter().any(|a| !matches!(a, Action::Refuse { .. }))
+    }
+}
+
+/// Everything `plan` decides from, as read from AWS.
+pub struct Facts<'a> {
+    /// The AMIs to wipe, in order (descendants included for a chain).
+    pub targets: &'a [String],
+    /// Every AMI of the account: any of them may map a target's snapshot.
+    pub images: &'a [Image],
+    /// The candidate snapshots that still exist.
+    pub snapshots: &'a [Snapshot],
+    /// Gone target → the snapshots it left behind (marked by an earlier wipe, or made for it).
+    pub marked: &'a BTreeMap<String, Vec<String>>,
+    pub usage: &'a Usage,
+    pub force: bool,
+}
+
+pub fn plan(facts: &Facts<'_>) -> Plan {
+    let by_id: HashMap<&str, &Image> = facts.images.iter().map(|i| (i.id.as_str(), i)).collect();
+    let targets: HashSet<&str> = facts.targets.iter().map(String::as_str).collect();
+    let mut plan = Plan { uses: facts.usage.uses.clone(), unchecked: facts.usage.failures.clone(), ..Plan::default() };
+    let unchecked = (!facts.usage.failures.is_empty())
+        .then(|| format!("could not check whether it is in use ({})", facts.usage.failures.join("; ")));
+
+    let mut wiped: Vec<&str> = Vec::new();
+    for target in facts.targets {
+        let Some(image) = by_id.get(target.as_str()) else {
+            plan.warnings.push(match facts.marked.get(target) {
+                Some(_) => format!("{target} is already deregistered: deleting the snapshots it left behind"),
+                None => format!("{target} is not in this account any more (already wiped?): nothing to do for it"),
+            });
+            continue;
+        };
+        let users: Vec<String> = facts.usage.of(target).map(ToString::to_string).collect();
+        let mut reasons: Vec<String> = (!users.is_empty()).then(|| format!("in use by {}", users.join(", "))).into_iter().collect();
+        reasons.extend(unchecked.clone());
+        if let Some(with) = facts.usage.shared.get(target) {
+            plan.warnings.push(format!(
+                "{target} is shared with {}: use in those accounts is invisible from here",
+                with.join(", ")
+            ));
+        }
+        for child in facts.images.iter().filter(|i| i.tags.get(tags::PARENT_AMI) == Some(target) && !targets.contains(i.id.as_str())) {
+            plan.warnings.push(format!(
+                "{} is derived from {target} and keeps the snapshots they share: `wipe --chain {target}` wipes both",
+                child.id
+            ));
+        }
+        if !reasons.is_empty() && !facts.force {
+            plan.actions.push(Action::Refuse { id: target.clone(), why: reasons.join("; ") });
+            continue;
+        }
+        let why = if reasons.is_empty() { "asked".to_string() } else { format!("--force, although {}", reasons.join("; ")) };
+        plan.actions.push(Action::DeregisterImage { id: target.clone(), name: image.name.clone(), why });
+        wiped.push(target);
+    }
+
+    let wiped_set: HashSet<&str> = wiped.iter().copied().collect();
+    plan.actions.extend(relinks(facts.images, &by_id, &wiped_set));
+    let sizes: HashMap<&str, i32> = facts.snapshots.iter().map(|s| (s.id.as_str(), s.size_gib)).collect();
+    let behind = wiped
+        .iter()
+        .flat_map(|ami| by_id[ami].snapshot_ids().map(move |s| (*ami, s)))
+        .chain(facts.marked.iter().flat_map(|(ami, snaps)| snaps.iter().map(move |s| (ami.as_str(), s.as_str()))));
+    let mut seen = HashSet::new();
+    for (ami, snapshot) in behind {
+        if !seen.insert(snapshot) {
+            continue;
+        }
+        let keepers: Vec<&str> = facts
+            .images
+            .iter()
+            .filter(|i| !wiped_set.contains(i.id.as_str()) && i.snapshot_ids().any(|s| s == snapshot))
+            .map(|i| i.id.as_str())
+            .collect();
+        if !keepers.is_empty() {
+            plan.actions.push(Action::Refuse { id: snapshot.to_string(), why: format!("kept: still used by {}", keepers.join(", ")) });
+        } else if let Some(size) = sizes.get(snapshot) {
+            plan.actions.push(Action::DeleteSnapshot { id: snapshot.to_string(), size_gib: *size, why: format!("behind {ami}") });
+            plan.freed_gib += i64::from(*size);
+            if wiped_set.contains(ami) {
+                plan.marks.entry(ami.to_string()).or_default().push(snapshot.to_string());
+            }
+        }
+    }
+    plan
+}
+
+/// The surviving children of deregistered AMIs, each re-linked to its nearest surviving
+/// ancestor. Without one, the link to the gone AMI stays: `wipe --chain` on that id still finds
+/// the chain, and `lineage` shows where it came from.
+fn relinks(images: &[Image], by_id: &HashMap<&str, &Image>, wiped: &HashSet<&str>) -> Vec<Action> {
+    let parent_of = |id: &str| by_id.get(id).and_then(|i| i.tags.get(tags::PARENT_AMI)).map(String::as_str);
+    images
+        .iter()
+        .filter(|image| !wiped.contains(image.id.as_str()))
+        .filter_map(|image| {
+            let gone = image.tags.get(tags::PARENT_AMI).map(String::as_str).filter(|p| wiped.contains(p))?;
+            // Bounded: a loop of hand-edited tags ends after as many steps as there are AMIs.
+            let survivor = std::iter::successors(parent_of(gone), |a| parent_of(a))
+                .take(wiped.len() + 1)
+                .find(|a| !wiped.contains(a))?;
+            Some(Action::Relink {
+                id: image.id.clone(),
+                parent: survivor.to_string(),
+                why: format!("its parent {gone} goes: the chain continues from {survivor}"),
+            })
+        })
+        .collect()
+}
+
+/// The targets, then every AMI derived from them, each once.
+pub fn with_descendants(images: &[Image], targets: &[String]) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    for target in targets {
+        let nodes = lineage::lineage(images, target);
+        let from = nodes.iter().position(|n| n.target).unwrap_or(nodes.len());
+        for node in &nodes[from..] {
+            if !all.contains(&node.id) {
+                all.push(node.id.clone());
+            }
+        }
+    }
+    all
+}
+
+/// Reads what the plan needs: the account's AMIs, the candidate snapshots, marks left by an
+/// earlier run, and every kind of use.
+pub async fn prepare(aws: &Aws, request: &Request) -> Result<Plan> {
+    let images = inventory::own_images(aws).await?;
+    let mut asked: Vec<String> = request.amis.iter().map(ToString::to_string).collect();
+    let mut seen = HashSet::new();
+    asked.retain(|id| seen.insert(id.clone()));
+    let unknown: Vec<String> = asked.iter().filter(|id| !images.iter().any(|i| &i.id == *id)).cloned().collect();
+    if let Some(foreign) = inventory::any_images_by_id(aws, &unknown).await?.into_iter().next() {
+        return Err(crate::Error::AmiNotOwned { id: foreign.id, owner: foreign.owner });
+    }
+    let targets = if request.chain { with_descendants(&images, &asked) } else { asked };
+    prepare_targets(aws, &images, &targets, request.force).await
+}
+
+/// The plan for wiping `targets`, given every AMI of the account.
+pub async fn prepare_targets(aws: &Aws, images: &[Image], targets: &[String], force: bool) -> Result<Plan> {
+    let (present, gone): (Vec<String>, Vec<String>) = targets.iter().cloned().partition(|t| images.iter().any(|i| &i.id == t));
+    let candidates: Vec<String> = images
+        .iter()
+        .filter(|i| present.contains(&i.id))
+        .flat_map(|i| i.snapshot_ids().map(str::to_string))
+        .collect();
+    let ids: HashSet<&str> = present.iter().map(String::as_str).collect();
+    let observe = async {
+        // Nothing left to deregister: no use to look for.
+        if present.is_empty() {
+            None
+        } else {
+            Some(usage::observe(aws, &present).await)
+        }
+    };
+    let (snapshots, marked, observed) =
+        futures::join!(inventory::snapshots_by_id(aws, &candidates), left_behind(aws, &gone), observe);
+    let (marked, marked_snapshots) = marked?;
+    let mut snapshots = snapshots?;
+    snapshots.extend(marked_snapshots);
+    Ok(plan(&Facts {
+        targets,
+        images,
+        snapshots: &snapshots,
+        marked: &marked,
+        usage: &observed.map(|o| o.usage(&ids)).unwrap_or_default(),
+        force,
+    }))
+}
+
+/// The snapshots these (now gone) AMIs left behind: those an earlier wipe marked (one call
+/// for all), and for AMIs nobody marked (deregistered by another tool), those EC2 made for them
+/// (CreateImage / CopyImage descriptions name the AMI; one listing of the account's snapshots).
+async fn left_behind(aws: &Aws, gone: &[String]) -> Result<(BTreeMap<String, Vec<String>>, Vec<Snapshot>)> {
+    if gone.is_empty() {
+        return Ok(Default::default());
+    }
+    let keys: Vec<String> = gone.iter().map(|ami| format!("{WIPED_AMI_TAG}{ami}")).collect();
+    let filter = Filter::builder().name("tag-key").set_values(Some(keys)).build();
+    let mut snapshots = inventory::own_snapshots_matching(aws, Some(filter)).await?;
+    if gone.iter().any(|ami| owners(&snapshots, gone).all(|(owner, _)| owner != ami)) {
+        snapshots.extend(inventory::own_snapshots(aws).await?);
+    }
+    let mut by_ami: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (ami, snapshot) in owners(&snapshots, gone) {
+        let list = by_ami.entry(ami.to_string()).or_default();
+        if !list.contains(&snapshot.id) {
+            list.push(snapshot.id.clone());
+        }
+    }
+    Ok((by_ami, snapshots))
+}
+
+/// (gone AMI, snapshot) for each snapshot marked for a gone AMI, or else made for one by EC2.
+fn owners<'a>(snapshots: &'a [Snapshot], gone: &'a [String]) -> impl Iterator<Item = (&'a str, &'a Snapshot)> + 'a {
+    let marked = |s: &'a Snapshot| s.tags.keys().filter_map(|k| k.strip_prefix(WIPED_AMI_TAG)).collect::<Vec<_>>();
+    snapshots.iter().flat_map(move |s| {
+        let mut amis = marked(s);
+        if amis.is_empty() {
+            let origin = orphans::Origin::parse(&s.description);
+            amis.extend(origin.ami().and_then(|a| gone.iter().find(|g| *g == a)).map(String::as_str));
+        }
+        amis.into_iter().filter(|a| gone.iter().any(|g| g == a)).map(move |a| (a, s))
+    })
+}
+
+/// Marks the snapshots each AMI leaves behind, then deregisters and deletes. Nothing is
+/// deregistered unless every mark is set, so no run can leave a snapshot nobody can find.
+pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
+    stream::iter(&plan.marks)
+        .map(|(ami, snapshots)| async move {
+            aws.ec2()
+                .create_tags()
+                .set_resources(Some(snapshots.clone()))
+                .tags(Tag::builder().key(format!("{WIPED_AMI_TAG}{ami}")).value("").build())
+                .send()
+                .await
+                .map_err(|e| aws.error("CreateTags", "ec2", e))
+        })
+        .buffer_unordered(change::CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(change::apply(aws, &plan.actions).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::inventory::tests::{image, snapshot};
+    use crate::aws::usage::User;
+
+    fn child(id: &str, parent: &str, snapshots: &[(&str, &str, i32)]) -> Image {
+        let mut image = image(id, "2026-02-01", snapshots);
+        image.tags.insert(tags::PARENT_AMI.into(), parent.into());
+        image
+    }
+
+    struct Scene {
+        images: Vec<Image>,
+        snapshots: Vec<Snapshot>,
+        marked: BTreeMap<String, Vec<String>>,
+        usage: Usage,
+    }
+
+    impl Scene {
+        /// ami-a (root snap-a 8 GiB, data snap-d 50 GiB) and ami-b sharing snap-a.
+        fn new() -> Scene {
+            Scene {
+                images: vec![
+                    image("ami-a", "2026-01-01", &[("/dev/xvda", "snap-a", 8), ("/dev/xvdb", "snap-d", 50)]),
+                    image("ami-b", "2026-01-02", &[("/dev/xvda", "snap-a", 8)]),
+                ],
+                snapshots: vec![snapshot("snap-a", 8), snapshot("snap-d", 50)],
+                marked: BTreeMap::new(),
+                usage: Usage::default(),
+            }
+        }
+
+        fn plan(&self, targets: &[&str], force: bool) -> Plan {
+            let targets: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
+            plan(&Facts {
+                targets: &targets,
+                images: &self.images,
+                snapshots: &self.snapshots,
+                marked: &self.marked,
+                usage: &self.usage,
+                force,
+            })
+        }
+
+        fn used_by(mut self, ami: &str, user: User) -> Scene {
+            self.usage.uses.push(Use { ami: ami.into(), user });
+            self
+        }
+    }
+
+    fn summary(plan: &Plan) -> Vec<String> {
+        plan.actions
+            .iter()
+            .map(|a| match a {
+                Action::DeregisterImage { id, .. } => format!("deregister {id}"),
+                Action::DisableImage { id, .. } => format!("disable {id}"),
+                Action::DeprecateImage { id, .. } => format!("deprecate {id}"),
+                Action::DeleteSnapshot { id, size_gib, .. } => format!("delete {id} {size_gib}"),
+                Action::Refuse { id, why } => format!("refuse {id}: {why}"),
+                Action::TerminateInstance { id, .. } => format!("terminate {id}"),
+                Action::Relink { id, parent, .. } => format!("relink {id} to {parent}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_unused_ami_goes_with_its_own_snapshots_but_not_shared_ones() {
+        let plan = Scene::new().plan(&["ami-a"], false);
+        assert_eq!(summary(&plan), ["deregister ami-a", "refuse snap-a: kept: still used by ami-b", "delete snap-d 50"]);
+        assert_eq!(plan.freed_gib, 50);
+        assert!(!plan.blocked());
+        assert_eq!(plan.marks, BTreeMap::from([("ami-a".to_string(), vec!["snap-d".to_string()])]));
+    }
+
+    #[test]
+    fn wiping_both_sharers_deletes_the_shared_snapshot_once() {
+        let plan = Scene::new().plan(&["ami-a", "ami-b"], false);
+        assert_eq!(summary(&plan), ["deregister ami-a", "deregister ami-b", "delete snap-a 8", "delete snap-d 50"]);
+        assert_eq!(plan.freed_gib, 58);
+    }
+
+    #[test]
+    fn every_kind_of_user_refuses_and_is_named() {
+        let users = [
+            User::Instance { id: "i-1".into(), state: "stopped".into() },
+            User::LaunchTemplate { id: "lt-1".into(), name: "nodes".into(), version: 4 },
+            User::AutoScalingGroup { name: "asg".into(), via: "launch configuration lc".into() },
+            User::LaunchConfiguration { name: "lc".into() },
+            User::Nodegroup { cluster: "prod".into(), name: "ng".into(), launch_template: "nodes (lt-1)".into(), version: 2 },
+            User::SsmParameter { name: "/gio/prod/ami".into() },
+        ];
+        for user in users {
+            let named = user.to_string();
+            let plan = Scene::new().used_by("ami-a", user).plan(&["ami-a"], false);
+            assert!(plan.blocked(), "{named}");
+            assert_eq!(summary(&plan), [format!("refuse ami-a: in use by {named}")]);
+            assert_eq!(plan.freed_gib, 0);
+        }
+    }
+
+    #[test]
+    fn force_wipes_a_used_ami_but_still_keeps_a_shared_snapshot() {
+        let plan = Scene::new()
+            .used_by("ami-a", User::SsmParameter { name: "/p".into() })
+            .plan(&["ami-a"], true);
+        assert!(!plan.blocked());
+        assert_eq!(summary(&plan), ["deregister ami-a", "refuse snap-a: kept: still used by ami-b", "delete snap-d 50"]);
+        assert!(matches!(&plan.actions[0], Action::DeregisterImage { why, .. } if why.contains("SSM parameter /p")));
+    }
+
+    #[test]
+    fn a_failed_lookup_refuses_rather_than_guessing() {
+        let mut scene = Scene::new();
+        scene.usage.failures.push("EKS nodegroups: access denied".into());
+        let plan = scene.plan(&["ami-b"], false);
+        assert_eq!(summary(&plan), ["refuse ami-b: could not check whether it is in use (EKS nodegroups: access denied)"]);
+        assert_eq!(plan.unchecked, ["EKS nodegroups: access denied"], "prune fails on this");
+    }
+
+    #[test]
+    fn a_shared_ami_is_wiped_with_a_warning() {
+        let mut scene = Scene::new();
+        scene.usage.shared.insert("ami-a".into(), vec!["111122223333".into()]);
+        let plan = scene.plan(&["ami-a"], false);
+        assert!(!plan.blocked());
+        assert!(plan.warnings.iter().any(|w| w.contains("shared with 111122223333") && w.contains("invisible")), "{:?}", plan.warnings);
+    }
+
+    #[test]
+    fn a_rerun_finishes_the_snapshots_of_an_already_deregistered_ami() {
+        let mut scene = Scene::new();
+        scene.images.remove(0); // ami-a deregistered by the interrupted run
+        scene.snapshots.retain(|s| s.id == "snap-d");
+        scene.marked.insert("ami-a".into(), vec!["snap-d".into()]);
+        let plan = scene.plan(&["ami-a"], false);
+        assert_eq!(summary(&plan), ["delete snap-d 50"]);
+        assert!(plan.marks.is_empty(), "nothing left to mark");
+        assert!(plan.warnings[0].contains("already deregistered"));
+    }
+
+    #[test]
+    fn a_gone_ami_left_what_is_marked_for_it_or_else_what_ec2_made_for_it() {
+        let gone = ["ami-11111111".to_string(), "ami-22222222".to_string()];
+        let mut marked = snapshot("snap-m", 8);
+        marked.tags.insert(format!("{WIPED_AMI_TAG}ami-11111111"), String::new());
+        let mut made = snapshot("snap-c", 8);
+        made.description = "Created by CreateImage(i-1234abcd) for ami-22222222 from vol-1234abcd".into();
+        let mut other = snapshot("snap-o", 8);
+        other.description = "Created by CreateImage(i-1234abcd) for ami-33333333 from vol-1234abcd".into();
+        let snapshots = [marked, made, other, snapshot("snap-x", 8)];
+        let found: Vec<(&str, &str)> = owners(&snapshots, &gone).map(|(ami, s)| (ami, s.id.as_str())).collect();
+        assert_eq!(found, [("ami-11111111", "snap-m"), ("ami-22222222", "snap-c")]);
+    }
+
+    #[test]
+    fn a_gone_ami_without_marks_is_nothing_to_do() {
+        let plan = Scene::new().plan(&["ami-gone"], false);
+        assert!(plan.actions.is_empty() && !plan.has_work());
+        assert!(plan.warnings[0].contains("not in this account"));
+    }
+
+    #[test]
+    fn a_chain_is_wiped_whole_and_each_shared_snapshot_deleted_once() {
+        let images = vec![
+            image("ami-root", "2026-01-01", &[("/dev/xvda", "snap-r", 8)]),
+            child("ami-1", "ami-root", &[("/dev/xvda", "snap-r", 8), ("/dev/xvdb", "snap-1", 5)]),
+            child("ami-2", "ami-1", &[("/dev/xvda", "snap-r", 8), ("/dev/xvdb", "snap-1", 5), ("/dev/xvdc", "snap-2", 5)]),
+        ];
+        let targets = with_descendants(&images, &["ami-1".to_string()]);
+        assert_eq!(targets, ["ami-1", "ami-2"]);
+        let scene = Scene {
+            images,
+            snapshots: vec![snapshot("snap-r", 8), snapshot("snap-1", 5), snapshot("snap-2", 5)],
+            marked: BTreeMap::new(),
+            usage: Usage::default(),
+        };
+        let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+        let plan = scene.plan(&targets, false);
+        assert_eq!(
+            summary(&plan),
+            ["deregister ami-1", "deregister ami-2", "refuse snap-r: kept: still used by ami-root", "delete snap-1 5", "delete snap-2 5"]
+        );
+        let partial = scene.plan(&["ami-1"], false);
+        assert!(partial.warnings.iter().any(|w| w.contains("ami-2 is derived from ami-1")), "{:?}", partial.warnings);
+        assert_eq!(
+            summary(&partial),
+            ["deregister ami-1", "relink ami-2 to ami-root", "refuse snap-r: kept: still used by ami-root, ami-2", "refuse snap-1: kept: still used by ami-2"]
+        );
+        // No ancestor survives: ami-2 keeps pointing at the gone ami-1, where `wipe --chain` finds it.
+        let from_the_root = scene.plan(&["ami-root", "ami-1"], false);
+        assert!(!summary(&from_the_root).iter().any(|a| a.starts_with("relink")), "{:?}", summary(&from_the_root));
+    }
+}

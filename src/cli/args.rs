@@ -1,0 +1,666 @@
+//! The command line: every verb, its options and the help that teaches them. Choices the
+//! library names (`core::choice::Choice`) become possible values here, so no variant is spelled
+//! twice.
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use gio_ami::commands::cost;
+use gio_ami::commands::upload::{Arch, BootMode};
+use gio_ami::core::choice::Choice;
+use gio_ami::engines::packer::TemplateFormat;
+use gio_ami::spec;
+use gio_ami::transfer::blocks;
+use std::path::PathBuf;
+
+/// How results are printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// One JSON document for scripts; field names are stable.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum HistoryFormat {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// A GitHub-flavoured Markdown table (what --update writes).
+    Markdown,
+    /// One JSON document, with the number of API calls the run made.
+    Json,
+    /// RFC 4180 CSV for spreadsheets.
+    Csv,
+}
+
+/// The argument parser of a library choice: its names (with their help) as possible values.
+fn choice<T: Choice + Send + Sync + Clone>() -> impl TypedValueParser<Value = T> {
+    let values = T::ALL.iter().map(|v| PossibleValue::new(v.name()).help(v.help()));
+    PossibleValuesParser::new(values).map(|name| T::from_name(&name).expect("clap checked the name"))
+}
+
+/// Builds, extends, finds, publishes and wipes custom AMIs for EKS worker nodes.
+///
+/// AWS access follows the usual chain: --profile / AWS_PROFILE, AWS_ACCESS_KEY_ID and friends,
+/// SSO, instance roles. AWS_ENDPOINT_URL points every call at another endpoint (an emulator).
+#[derive(Debug, Parser)]
+#[command(name = "gio-ami", version, max_term_width = 100)]
+pub struct Cli {
+    /// AWS region to work in (default: AWS_REGION, then the profile's region). `history`
+    /// takes it several times to merge regions.
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Vec<String>,
+
+    /// Named profile from ~/.aws/config (default: AWS_PROFILE, then `default`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Seconds one AWS request may take before it is abandoned and retried (5 attempts, with
+    /// backoff; a call and its retries are bounded by 5× this plus 15 s). Raise it on a slow
+    /// link.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        env = "GIO_AMI_TIMEOUT",
+        default_value_t = gio_ami::aws::ATTEMPT_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub timeout: u64,
+
+    /// How results are printed on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+
+    /// More detail on stderr: -v for progress details, -vv for every AWS call.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented gio-ami.toml to start from.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = spec::DEFAULT_PATH)]
+        path: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// Validate a spec without touching AWS: errors point at file:line:column and the key.
+    Check {
+        #[arg(default_value = spec::DEFAULT_PATH, value_name = "SPEC")]
+        spec: PathBuf,
+    },
+
+    /// Print the current EKS-optimized AMI for a Kubernetes version (SSM public parameters).
+    ///
+    /// Example: gio-ami base --kubernetes 1.31 --family al2023 --arch arm64
+    Base {
+        #[arg(long, value_name = "VERSION")]
+        kubernetes: String,
+        /// al2 | al2023 | bottlerocket
+        #[arg(long, default_value = "al2023")]
+        family: String,
+        /// x86_64 | arm64
+        #[arg(long, default_value = "x86_64")]
+        arch: String,
+        /// standard | nvidia
+        #[arg(long, default_value = "standard")]
+        variant: String,
+    },
+
+    /// Build the spec's AMI and print its id.
+    ///
+    /// The native engine: the builder provisions itself (user data or SSM) and powers off; no
+    /// SSH. On any error, Ctrl-C or SIGTERM, everything the build created is removed before
+    /// exit; `gio-ami gc` removes what a killed build left.
+    ///
+    /// The packer engine (--engine packer, or engine = "packer" in the spec) runs real
+    /// `packer build` on the template `gio-ami packer render` writes, pinned on the resolved
+    /// base; each Packer step is one progress line, its errors are shown with their step, and
+    /// the AMI and its snapshots get the same gio-ami:* tags. Ctrl-C stops packer (it removes
+    /// its own instance) and reports what remains.
+    ///
+    /// Examples:
+    ///   gio-ami build
+    ///   gio-ami build specs/node.toml --engine packer
+    #[command(verbatim_doc_comment)]
+    Build {
+        #[arg(default_value = spec::DEFAULT_PATH, value_name = "SPEC")]
+        spec: PathBuf,
+        /// native | packer (default: the spec's build.engine).
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(spec::ENGINES))]
+        engine: Option<String>,
+    },
+
+    /// Work with Packer: render the spec as a template teams can keep running with `packer`.
+    #[command(subcommand)]
+    Packer(PackerCommand),
+
+    /// Bring AMIs built without gio-ami (earlier `packer build` runs) into the history.
+    ///
+    /// Tags each AMI and its snapshots with gio-ami:release (the AMI name), created-at (the
+    /// manifest's build time, else the AMI's creation), author, contact and description.
+    /// Tags already there stay unless given here, so a re-run changes nothing.
+    ///
+    /// Examples:
+    ///   gio-ami adopt --packer-manifest manifest.json --contact ops@example.org
+    ///   gio-ami adopt ami-0abc… ami-0def… --author "Ada <ada@example.org>" --dry-run
+    ///   gio-ami adopt ami-0f50e42c76b6fa038 --release gio-node-2 --description "t2.small => t2.medium"
+    #[command(verbatim_doc_comment)]
+    Adopt(AdoptArgs),
+
+    /// Remove what killed builds left behind: builder instances, pre-snapshots, unfinished AMIs
+    /// (found by their gio-ami:build-id tag; live builds are never touched).
+    Gc {
+        /// Print the plan, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+
+    /// List the account's own AMIs, newest first, with their snapshots and size.
+    Images,
+
+    /// Show the snapshots behind AMIs (exact, from their mappings), or the orphaned ones.
+    ///
+    /// `gio-ami snapshots ami-0abc…` reads the AMI's block device mappings and describes exactly
+    /// those snapshots: two API calls, whatever the account holds.
+    /// `gio-ami snapshots --orphans` lists the account's snapshots that no AMI uses, with the
+    /// AMI each was made for (they are billed until deleted).
+    Snapshots(SnapshotsArgs),
+
+    /// Add EBS disks to an AMI without any instance (a new AMI from its snapshots).
+    #[command(subcommand)]
+    Disks(DisksCommand),
+
+    /// Upload a local disk image straight to an EBS snapshot, and optionally register it as
+    /// an AMI: no builder instance, no S3 bucket.
+    ///
+    /// IMAGE is a raw file or a block device; qcow2, VMDK, VHD and VHDX images are converted
+    /// to raw with `qemu-img` first. The snapshot is the image's size rounded up to whole GiB.
+    /// Blocks of zeros are never sent, so a sparse 20 GiB image with 2 GiB of data uploads
+    /// 2 GiB. Ctrl-C or any failure deletes the unfinished snapshot.
+    ///
+    /// Examples:
+    ///   gio-ami upload build/gio-node.raw --name gio-node-1.31-20261125 --register
+    ///   gio-ami upload node.qcow2 --register --arch arm64 --disk /dev/xvdb=50:gp3
+    ///   gio-ami upload /dev/nbd0 --name scratch --tag team=platform --output json
+    ///   gio-ami upload disk.raw --register --dry-run
+    #[command(verbatim_doc_comment)]
+    Upload(UploadArgs),
+
+    /// Write a snapshot's blocks into a local file (sparse): the reverse of `upload`.
+    ///
+    /// Useful to check an upload byte for byte, or to look inside an AMI's root disk
+    /// (`gio-ami snapshots ami-…` names its snapshots; `sudo losetup -fP FILE` mounts it).
+    ///
+    /// Example:
+    ///   gio-ami download snap-0123456789abcdef0 root.raw && cmp root.raw build/gio-node.raw
+    #[command(verbatim_doc_comment)]
+    Download(DownloadArgs),
+
+    /// Show where an AMI comes from and what was derived from it (gio-ami:parent-ami tags).
+    Lineage {
+        /// The AMI id (ami-…).
+        #[arg(value_name = "AMI_ID")]
+        ami: String,
+    },
+
+    /// Deregister AMIs and delete the snapshots behind them, never touching one in use.
+    ///
+    /// Prints the plan (each AMI, its snapshots, the GiB freed, every refusal and why), asks on a
+    /// terminal unless --yes, then applies it. An AMI is refused, and nothing is changed, while
+    /// anything uses it: an instance that is not terminated, any version of any launch template,
+    /// an Auto Scaling group (launch template, mixed-instances overrides, launch configuration),
+    /// an EKS managed nodegroup (through its launch template), an SSM parameter holding its id.
+    /// A look-up that fails (say, no eks:ListClusters permission) refuses too. --force wipes
+    /// anyway. A snapshot another AMI still maps is never deleted, even with --force.
+    ///
+    /// Re-running after a failure finishes the job: snapshots are tagged
+    /// gio-ami:wiped-ami:AMI before their AMI is deregistered, and "already gone" counts as done.
+    ///
+    /// Examples:
+    ///   gio-ami wipe ami-0abc… --dry-run              # the plan, nothing changed
+    ///   gio-ami wipe ami-0abc… ami-0def… --yes        # no question (scripts, CI)
+    ///   gio-ami wipe --chain ami-0abc… --yes          # it and every AMI derived from it
+    ///   gio-ami wipe ami-0abc… --output json --yes    # plan and outcome per resource
+    #[command(verbatim_doc_comment)]
+    Wipe(WipeArgs),
+
+    /// Retention per release family: keep the newest N, wipe (or disable) the older rest.
+    ///
+    /// A family is the AMIs whose name starts with a --release-prefix, or that carry a --tag.
+    /// In each, the newest --keep AMIs stay, and of the others those older than --older-than
+    /// go; an AMI any family keeps is kept. What goes passes the same guards as `wipe`: an AMI
+    /// in use is never touched (it is listed, with its users), and a snapshot another AMI maps
+    /// is kept. Earlier lifecycle stages instead of deletion: --deprecate (EnableImageDeprecation
+    /// from now) or --disable (DisableImage: no launches; `aws ec2 enable-image` undoes it).
+    ///
+    /// Examples:
+    ///   gio-ami prune --release-prefix gio-node- --keep 3 --older-than 90d --dry-run
+    ///   gio-ami prune --tag team=platform --keep 5 --yes
+    ///   gio-ami prune --release-prefix gio-node- --older-than 30d --deprecate --yes
+    ///   gio-ami prune --release-prefix gio-node- --older-than 60d --disable --yes
+    #[command(verbatim_doc_comment)]
+    Prune(PruneArgs),
+
+    /// The release history: one row per release, one column per cluster, kept true from AWS.
+    ///
+    /// Rows are the AMIs carrying gio-ami:release (built by gio-ami, or adopted), newest first;
+    /// a release copied to other regions is one row listing each region's AMI. Columns are the
+    /// clusters of gio-ami.toml ([clusters.NAME]), then date, author, contact, description,
+    /// region, AMI and parent (disk-chain members). A cluster cell is ● when the cluster runs the
+    /// AMI now (its EKS managed nodegroups' launch templates, its instances tagged
+    /// eks:cluster-name or kubernetes.io/cluster/NAME), ○ when it was published there before.
+    ///
+    /// Examples:
+    ///   gio-ami history
+    ///   gio-ami history --cluster prod
+    ///   gio-ami history --region eu-west-1 --region us-east-1 --format csv > releases.csv
+    ///   gio-ami history --format markdown --update README.md
+    ///
+    /// --update replaces only the lines between <!-- gio-ami:history:begin --> and
+    /// <!-- gio-ami:history:end --> in the file, and refuses when the markers are missing or
+    /// duplicated.
+    #[command(verbatim_doc_comment)]
+    History(HistoryArgs),
+
+    /// Publish an AMI to a cluster: its SSM parameter (DataType aws:ec2:image) and history mark.
+    ///
+    /// The parameter comes from [clusters.NAME] ssm_parameter in gio-ami.toml; Karpenter
+    /// (amiSelectorTerms ssmParameter), Terraform (aws_ssm_parameter) and Pulumi
+    /// (ssm.getParameter) read it. SSM keeps every earlier value: --rollback publishes the
+    /// previous one again. The AMI must be available and in the cluster's region.
+    ///
+    /// Examples:
+    ///   gio-ami publish ami-0abc… --cluster prod --dry-run
+    ///   gio-ami publish ami-0abc… --cluster prod
+    ///   gio-ami publish --rollback --cluster prod
+    #[command(verbatim_doc_comment)]
+    Publish(PublishArgs),
+
+    /// Copy an AMI to other regions, all at once, tagged like the source; waits until the
+    /// copies are available and prints their ids. Re-running finds the earlier copies.
+    ///
+    /// Examples:
+    ///   gio-ami copy ami-0abc… --to us-east-1 --to ap-southeast-2
+    ///   gio-ami copy ami-0abc… --to us-east-1 --kms-key us-east-1=alias/ami-copies
+    #[command(verbatim_doc_comment)]
+    Copy(CopyArgs),
+
+    /// Share AMIs with other accounts (launch permission and the snapshots'
+    /// createVolumePermission), or take the share back with --unshare. Safe to repeat.
+    ///
+    /// Examples:
+    ///   gio-ami share ami-0abc… --account 111122223333 --account 444455556666
+    ///   gio-ami share ami-0abc… --account 111122223333 --unshare
+    #[command(verbatim_doc_comment)]
+    Share(ShareArgs),
+
+    /// What the AMIs cost to keep: snapshot GiB and USD per month by release and in total,
+    /// orphan snapshots, and AMIs no cluster of gio-ami.toml runs.
+    ///
+    /// Sizes are full volume sizes; EBS bills the blocks each snapshot changed, so this is an
+    /// upper bound.
+    ///
+    /// Examples:
+    ///   gio-ami cost
+    ///   gio-ami cost --price 0.0125 --output json
+    #[command(verbatim_doc_comment)]
+    Cost(CostArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// How many of the newest AMIs of each family always stay.
+    #[arg(long, default_value_t = 3)]
+    pub keep: usize,
+
+    /// Only AMIs older than this go (e.g. 90d, 12w, 36h); default: any age.
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+
+    /// A family: the AMIs whose name starts with this (several allowed).
+    #[arg(long, value_name = "PREFIX", required_unless_present = "tags")]
+    pub release_prefix: Vec<String>,
+
+    /// A family: the AMIs carrying this tag, KEY=VALUE (several allowed).
+    #[arg(long = "tag", id = "tags", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+
+    /// Disable the AMIs instead of wiping them (their snapshots stay).
+    #[arg(long, conflicts_with = "deprecate")]
+    pub disable: bool,
+
+    /// Deprecate the AMIs from now instead of wiping them (still launchable by id).
+    #[arg(long)]
+    pub deprecate: bool,
+
+    /// Print the plan, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WipeArgs {
+    /// AMI ids (ami-…), several allowed.
+    #[arg(value_name = "AMI_ID", required = true)]
+    pub amis: Vec<String>,
+
+    /// Print the plan, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Wipe AMIs that are in use (or whose use could not be checked). Snapshots other AMIs map
+    /// are still kept.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Also wipe every AMI derived from these (gio-ami:parent-ami tags, any depth); each shared
+    /// snapshot is deleted once, after its last AMI.
+    #[arg(long)]
+    pub chain: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DisksCommand {
+    /// Register a new AMI: the source's root and disks (same snapshots, same boot settings)
+    /// plus new EBS volumes. No instance is launched; it takes seconds.
+    ///
+    /// With --chain, each disk makes one more AMI, registered from the previous one (the
+    /// incremental pipeline: 3 disks -> 3 AMIs, the last one with all three).
+    ///
+    /// Examples:
+    ///   gio-ami disks add ami-0abc… --disk /dev/xvdb=50
+    ///   gio-ami disks add ami-0abc… --disk /dev/xvdc=100:io2:iops=4000 --disk /dev/xvdd=snap-0123…:200
+    ///   gio-ami disks add ami-0abc… --chain --disk /dev/xvdb=50 --disk /dev/xvdc=50
+    #[command(verbatim_doc_comment)]
+    Add(DisksAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DisksAddArgs {
+    /// The AMI to extend (ami-…).
+    #[arg(value_name = "SOURCE_AMI")]
+    pub source: String,
+
+    /// A disk to add: DEVICE=SIZE[:TYPE][:iops=N][:throughput=N][:encrypted]
+    /// [:delete-on-termination=false], or DEVICE=snap-ID[:SIZE] for a disk made from a
+    /// snapshot. SIZE in GiB; TYPE gp3 (default), gp2, io1, io2, st1, sc1, standard.
+    #[arg(long = "disk", value_name = "SPEC", required = true)]
+    pub disks: Vec<String>,
+
+    /// Name of the new AMI (default: the source's name and the added devices); with --chain,
+    /// the prefix of each member's name.
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// One AMI per disk, each registered from the previous one.
+    #[arg(long)]
+    pub chain: bool,
+
+    /// Print what would be registered, and register nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PackerCommand {
+    /// Write a Packer template (amazon-ebs builder) from the spec; prints its path.
+    ///
+    /// The template has the spec's instance type, base (a source_ami_filter on the
+    /// EKS-optimized AMIs, or the pinned id with --resolve or base.ami), root and extra disks
+    /// in launch_block_device_mappings and ami_block_device_mappings, gio-ami:* tags on the
+    /// AMI and its snapshots, the provisioning scripts as shell provisioners (paths as seen
+    /// from the current directory) and a manifest post-processor. AMI names end in a
+    /// timestamp and a random part, so two builds never collide.
+    ///
+    /// Variables: region, instance_type, ami_name, author, ssh_username, and source_ami (or
+    /// source_ami_name for the filter), e.g.
+    ///   gio-ami packer render -o packer/
+    ///   packer build -var region=eu-west-1 -var instance_type=m5.large packer/template.json
+    ///   gio-ami packer render --format hcl --resolve -o packer/
+    ///
+    /// With AWS_ENDPOINT_URL (or --endpoint) set, the template targets that endpoint (an
+    /// emulator): custom_endpoint_ec2, skipped credential/region/metadata checks, and no
+    /// communicator, so it cannot run provisioning scripts.
+    #[command(verbatim_doc_comment)]
+    Render {
+        #[arg(default_value = spec::DEFAULT_PATH, value_name = "SPEC")]
+        spec: PathBuf,
+        /// json (template.json) or hcl (template.pkr.hcl).
+        #[arg(long, value_parser = choice::<TemplateFormat>(), default_value = "json")]
+        format: TemplateFormat,
+        /// Directory to write the template in.
+        #[arg(short = 'o', long = "out", value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        /// Pin the base AMI resolved now (SSM) instead of letting Packer search by name.
+        #[arg(long)]
+        resolve: bool,
+        /// A non-AWS EC2 endpoint (an emulator) for the template to use.
+        #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+        endpoint: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The AMI to copy (ami-…), in the current --region.
+    #[arg(value_name = "AMI_ID")]
+    pub ami: String,
+
+    /// Destination region (repeatable).
+    #[arg(long = "to", value_name = "REGION", required = true)]
+    pub to: Vec<String>,
+
+    /// Encrypt the copy in REGION with this KMS key (REGION=KEY, repeatable).
+    #[arg(long = "kms-key", value_name = "REGION=KEY")]
+    pub kms_keys: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShareArgs {
+    /// AMIs of this account (ami-…).
+    #[arg(value_name = "AMI_ID", required = true)]
+    pub amis: Vec<String>,
+
+    /// Account id to share with (12 digits, repeatable).
+    #[arg(long = "account", value_name = "ID", required = true)]
+    pub accounts: Vec<String>,
+
+    /// Revoke instead of grant.
+    #[arg(long)]
+    pub unshare: bool,
+
+    /// Print the permission changes, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// USD per GiB-month of snapshot storage.
+    #[arg(long, default_value_t = cost::DEFAULT_PRICE_PER_GIB_MONTH)]
+    pub price: f64,
+
+    /// The spec naming the clusters (to tell which AMIs are unused).
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    pub spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// table, markdown, json or csv (--output json also gives JSON).
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
+    pub format: HistoryFormat,
+
+    /// Only this cluster's column (repeatable); a name not in gio-ami.toml is looked for in the
+    /// current region.
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub clusters: Vec<String>,
+
+    /// Write the Markdown table between the history markers of FILE instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub update: Option<PathBuf>,
+
+    /// The spec naming the clusters; history works without one (no cluster columns).
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    pub spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The AMI to publish (ami-…), in the current --region.
+    #[arg(value_name = "AMI_ID", required_unless_present = "rollback", conflicts_with = "rollback")]
+    pub ami: Option<String>,
+
+    /// The cluster, as named in gio-ami.toml ([clusters.NAME]).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: String,
+
+    /// Publish the parameter's previous AMI again.
+    #[arg(long)]
+    pub rollback: bool,
+
+    /// Print the change, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The spec naming the clusters.
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    pub spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// AMI ids (ami-…) of this account and region.
+    #[arg(value_name = "AMI_ID", required_unless_present = "packer_manifest")]
+    pub amis: Vec<String>,
+
+    /// A manifest written by Packer's `manifest` post-processor: adopts every AMI it lists
+    /// in this region.
+    #[arg(long, value_name = "FILE")]
+    pub packer_manifest: Option<PathBuf>,
+
+    /// Release name (default: the AMI's name).
+    #[arg(long)]
+    pub release: Option<String>,
+
+    /// Who built them (default: GIO_AMI_AUTHOR, the git user, else the AWS caller).
+    #[arg(long)]
+    pub author: Option<String>,
+
+    /// Support contact shown in the history.
+    #[arg(long)]
+    pub contact: Option<String>,
+
+    /// What the release is (default: the AMI's own description).
+    #[arg(long)]
+    pub description: Option<String>,
+
+    /// Print the tags that would be written, and write none.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// The disk image: a raw file or block device, or qcow2/vmdk/vhd/vhdx (needs qemu-img).
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+
+    /// The release name (gio-ami:release tag) and, with --register, the AMI's name
+    /// (default: the file name without its extension).
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Register an AMI with the snapshot as its root (/dev/xvda, ENA on). An AMI of that name
+    /// already registered is reported, and nothing is uploaded.
+    #[arg(long)]
+    pub register: bool,
+
+    /// The AMI's architecture.
+    #[arg(long, value_parser = choice::<Arch>(), default_value = "x86_64")]
+    pub arch: Arch,
+
+    /// How the AMI boots (arm64 needs uefi).
+    #[arg(long, value_parser = choice::<BootMode>(), default_value = "uefi")]
+    pub boot_mode: BootMode,
+
+    /// An extra disk of the AMI, with --register; the syntax of `disks add --disk`:
+    /// DEVICE=SIZE[:TYPE][:iops=N][:throughput=N] or DEVICE=snap-ID[:SIZE].
+    #[arg(long = "disk", value_name = "SPEC")]
+    pub disks: Vec<String>,
+
+    #[command(flatten)]
+    pub workers: Workers,
+
+    /// A tag of your own on the snapshot and the AMI: KEY=VALUE (several allowed).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+
+    /// Encrypt the snapshot with this KMS key (its ARN) instead of leaving it unencrypted.
+    #[arg(long, value_name = "ARN")]
+    pub kms_key: Option<String>,
+
+    /// Print what would be uploaded and registered, and do nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// The snapshot (snap-…).
+    #[arg(value_name = "SNAPSHOT_ID")]
+    pub snapshot: String,
+
+    /// The file to write; it must not exist yet unless --force is given.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub workers: Workers,
+}
+
+#[derive(Debug, Args)]
+pub struct Workers {
+    /// Blocks in flight at once (1-256).
+    #[arg(long, default_value_t = blocks::DEFAULT_WORKERS,
+          value_parser = clap::value_parser!(u16).range(1..=blocks::MAX_WORKERS as i64).map(usize::from))]
+    pub workers: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotsArgs {
+    /// AMI ids (ami-…), several allowed.
+    #[arg(value_name = "AMI_ID", required_unless_present = "orphans", conflicts_with = "orphans")]
+    pub amis: Vec<String>,
+
+    /// List self-owned snapshots that no AMI of this account references.
+    #[arg(long)]
+    pub orphans: bool,
+}

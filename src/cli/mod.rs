@@ -1,0 +1,385 @@
+//! The binary's side of gio-ami: it assembles the library's layers for each verb, asks for
+//! confirmation, renders results (`render`) and draws progress (`progress`). Nothing below this
+//! module touches the terminal.
+
+pub mod args;
+mod progress;
+mod render;
+
+use args::{Cli, Command, DisksCommand, PackerCommand};
+use gio_ami::aws::{base, inventory, orphans};
+use gio_ami::change::{self, retire};
+use gio_ami::commands::prune::{self, Family, Policy, Stage};
+use gio_ami::commands::{adopt, copy, cost, history, lineage, publish, share, snapshots, upload};
+use gio_ami::core::ids::{AmiId, SnapshotId};
+use gio_ami::engines::{self, leftovers, native, packer, register};
+use gio_ami::spec::{self, clusters, disk::Disk};
+use gio_ami::transfer::{download, image_file::ImageFile};
+use gio_ami::aws::provenance::Provenance;
+use gio_ami::{Aws, AwsOptions};
+use gio_ami::core::progress::Progress;
+use progress::Terminal;
+use render::{Output, Rendered};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+use tracing_subscriber::EnvFilter;
+
+/// The exit status of a run: 0, 1 with the error on stderr, or SIGPIPE's when the reader left.
+pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`| head`): end quietly, with the status a tool killed by
+        // SIGPIPE has, as coreutils do (Rust ignores the signal, so the write failed instead).
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(128 + 13),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let output = Output::new(cli.output);
+    let quiet = cli.quiet;
+    if cli.region.len() > 1 && !matches!(cli.command, Command::History(_)) {
+        anyhow::bail!(
+            "--region was given {} times; only `history` reads several regions. Pass one.",
+            cli.region.len()
+        );
+    }
+    let options = AwsOptions {
+        region: cli.region.first().cloned(),
+        profile: cli.profile,
+        attempt_timeout: Some(Duration::from_secs(cli.timeout)),
+    };
+    match cli.command {
+        Command::Init { path, force } => {
+            if path.exists() && !force {
+                anyhow::bail!("{} exists; pass --force to overwrite it", path.display());
+            }
+            std::fs::write(&path, spec::TEMPLATE)?;
+            eprintln!("wrote {}: edit it, then `gio-ami check` and `gio-ami build`", path.display());
+        }
+        Command::Check { spec: path } => output.checked(&spec::load(&path)?)?,
+        Command::Base { kubernetes, family, arch, variant } => {
+            let aws = Aws::connect(&options).await?;
+            let query = base::Query { family, kubernetes, arch, variant };
+            output.base(&base::resolve(&aws, &query).await?)?;
+        }
+        Command::Build { spec: path, engine } => {
+            let loaded = spec::load(&path)?;
+            for warning in &loaded.warnings {
+                tracing::warn!("{}: {}", warning.key, warning.message);
+            }
+            let aws = Aws::connect(&options).await?;
+            let progress = Terminal::new(quiet);
+            let built = match engine.as_deref().unwrap_or(loaded.spec.build.engine.get_ref()) {
+                "packer" => packer::build(&aws, &loaded, &progress).await,
+                _ => native::build(&aws, &loaded, &progress).await,
+            };
+            progress.finish();
+            output.built(&built?)?;
+        }
+        Command::Packer(PackerCommand::Render { spec: path, format, out, resolve, endpoint }) => {
+            let loaded = spec::load(&path)?;
+            let target = if resolve {
+                let aws = Aws::connect(&options).await?;
+                let base = engines::resolve_base(&aws, &loaded.spec).await?;
+                packer::Target::offline(&loaded, Some(aws.region().to_string()), endpoint).pinned(&base)
+            } else {
+                packer::Target::offline(&loaded, options.region.clone(), endpoint)
+            };
+            let template = packer::render(&loaded, &target, format)?;
+            std::fs::create_dir_all(&out)?;
+            let file = out.join(format.file_name());
+            std::fs::write(&file, template)?;
+            output.rendered(&Rendered { path: file.display().to_string(), format })?;
+        }
+        Command::Adopt(args) => {
+            let mut requests: Vec<adopt::Request> = parse_all::<AmiId>(&args.amis)?
+                .into_iter()
+                .map(|ami| adopt::Request { ami, built_at: None })
+                .collect();
+            let artifacts = match &args.packer_manifest {
+                Some(file) => {
+                    let text = std::fs::read_to_string(file)
+                        .map_err(|e| anyhow::anyhow!("cannot read {} ({e})", file.display()))?;
+                    adopt::manifest(&file.display().to_string(), &text)?
+                }
+                None => Vec::new(),
+            };
+            let aws = Aws::connect(&options).await?;
+            let (from_manifest, skipped) = adopt::in_region(&artifacts, aws.region())?;
+            requests.extend(from_manifest);
+            if requests.is_empty() {
+                anyhow::bail!("nothing to adopt in {}: {}", aws.region(), skipped.join("; "));
+            }
+            let author = match &args.author {
+                Some(author) => author.clone(),
+                None => Provenance::current(&aws).await.author,
+            };
+            let metadata = adopt::Metadata {
+                release: args.release,
+                author: args.author,
+                contact: args.contact,
+                description: args.description,
+            };
+            let adopted = adopt::adopt(&aws, &requests, &metadata, &author, args.dry_run).await?;
+            output.adopted(&adopt::Report { dry_run: args.dry_run, adopted, skipped })?;
+        }
+        Command::Gc { dry_run } => {
+            let aws = Aws::connect(&options).await?;
+            let (actions, outcomes) = leftovers::collect(&aws, None, dry_run).await?;
+            output.outcomes(&actions, &outcomes, dry_run)?;
+            if !change::succeeded(&outcomes) {
+                anyhow::bail!("some leftovers could not be removed (see above); run `gio-ami gc` again");
+            }
+        }
+        Command::Images => {
+            let aws = Aws::connect(&options).await?;
+            output.images(&inventory::own_images(&aws).await?)?;
+        }
+        Command::Snapshots(args) if args.orphans => {
+            let aws = Aws::connect(&options).await?;
+            output.orphans(&orphans::orphans(&aws).await?)?;
+        }
+        Command::Snapshots(args) => {
+            let amis = parse_all::<AmiId>(&args.amis)?;
+            let aws = Aws::connect(&options).await?;
+            output.ami_snapshots(&snapshots::behind(&aws, &amis).await?)?;
+        }
+        Command::Disks(DisksCommand::Add(args)) => {
+            let source: AmiId = args.source.parse()?;
+            let request = register::Request {
+                disks: parse_all::<Disk>(&args.disks)?,
+                name: args.name,
+                chain: args.chain,
+            };
+            let aws = Aws::connect(&options).await?;
+            let plan = register::prepare(&aws, &source, &request).await?;
+            if args.dry_run {
+                output.disks_plan(&plan)?;
+            } else {
+                let provenance = Provenance::current(&aws).await;
+                output.registered(&register::apply(&aws, &plan, &provenance).await?)?;
+            }
+        }
+        Command::Upload(args) => {
+            let request = upload::Request {
+                name: args.name,
+                register: args.register,
+                arch: args.arch,
+                boot_mode: args.boot_mode,
+                disks: parse_all::<Disk>(&args.disks)?,
+                workers: args.workers.workers,
+                tags: args.tags.iter().map(|t| upload::parse_tag(t)).collect::<Result<_, _>>()?,
+                kms_key: args.kms_key,
+            };
+            let progress = Terminal::new(cli.quiet);
+            let image = ImageFile::open(&args.image, |step| progress.phase(step))?;
+            let aws = Aws::connect(&options).await?;
+            let sizes = register::snapshot_sizes(&aws, &request.disks).await?;
+            let provenance = Provenance::current(&aws).await;
+            let plan = upload::plan(&request, (&image.path, image.format, image.size), &sizes, &provenance)?;
+            if args.dry_run {
+                output.upload_plan(&plan)?;
+            } else {
+                let uploaded = upload::apply(&aws, &plan, &image, &progress, gio_ami::core::signal::interrupted()).await;
+                progress.finish();
+                output.uploaded(&uploaded?)?;
+            }
+        }
+        Command::Download(args) => {
+            let snapshot: SnapshotId = args.snapshot.parse()?;
+            let aws = Aws::connect(&options).await?;
+            let progress = Terminal::new(cli.quiet);
+            let downloaded = download::download(&aws, &snapshot, &args.file, args.workers.workers, args.force, &progress).await;
+            progress.finish();
+            output.downloaded(&downloaded?)?;
+        }
+        Command::Lineage { ami } => {
+            let ami: AmiId = ami.parse()?;
+            let aws = Aws::connect(&options).await?;
+            output.lineage(&lineage::of(&aws, &ami).await?)?;
+        }
+        Command::Wipe(args) => {
+            let request = retire::Request {
+                amis: parse_all::<AmiId>(&args.amis)?,
+                chain: args.chain,
+                force: args.force,
+            };
+            let aws = Aws::connect(&options).await?;
+            let plan = retire::prepare(&aws, &request).await?;
+            if plan.blocked() {
+                let refused: Vec<String> = plan.refused_amis().map(|(id, why)| format!("{id}: {why}")).collect();
+                return refuse(&output, &plan, gio_ami::Error::InUse(refused.join("; ")));
+            }
+            execute(&aws, &output, &plan, args.dry_run, args.yes).await?;
+        }
+        Command::Prune(args) => {
+            let mut families: Vec<Family> = args.release_prefix.into_iter().map(Family::Prefix).collect();
+            families.extend(parse_all::<Family>(&args.tags)?);
+            let policy = Policy {
+                families,
+                keep: args.keep,
+                older_than: args.older_than,
+                stage: match (args.disable, args.deprecate) {
+                    (true, _) => Stage::Disable,
+                    (_, true) => Stage::Deprecate,
+                    _ => Stage::Delete,
+                },
+            };
+            let aws = Aws::connect(&options).await?;
+            let plan = prune::prepare(&aws, &policy, gio_ami::core::clock::now_epoch()).await?;
+            // Refusals of AMIs in use are the policy at work; refusals for want of a look-up
+            // mean the prune did not happen, and scripts must hear it.
+            if !plan.unchecked.is_empty() {
+                return refuse(&output, &plan, gio_ami::Error::Unchecked(plan.unchecked.join("; ")));
+            }
+            execute(&aws, &output, &plan, args.dry_run, args.yes).await?;
+        }
+        Command::History(args) => {
+            let spec = optional_spec(&args.spec)?;
+            let current = Aws::connect(&options).await?;
+            let clusters = clusters::select(spec.as_ref(), &args.clusters, current.region());
+            let history = history::gather(current, &options, &cli.region, clusters).await?;
+            tracing::info!(api_calls = history.api_calls, releases = history.releases.len(), "history read");
+            match &args.update {
+                Some(file) => {
+                    history::update_file(file, &history)?;
+                    output.history_updated(&file.display().to_string(), &history)?;
+                }
+                None => output.history(&history, args.format)?,
+            }
+        }
+        Command::Publish(args) => {
+            let spec = optional_spec(&args.spec)?;
+            let cluster = clusters::configured(spec.as_ref(), &args.cluster)?;
+            // A rollback's AMI is wherever the cluster is; a new AMI is looked for where the
+            // user works, so one in the wrong region is named as such.
+            let aws = match &args.ami {
+                Some(_) => Aws::connect(&options).await?,
+                None => Aws::connect(&AwsOptions { region: Some(cluster.region.clone()), ..options }).await?,
+            };
+            let publication = match &args.ami {
+                Some(ami) => publish::prepare(&aws, &cluster, &ami.parse()?).await?,
+                None => publish::prepare_rollback(&aws, &cluster).await?,
+            };
+            if !args.dry_run {
+                publish::apply(&aws, &publication).await?;
+            }
+            output.publication(&publication, args.dry_run)?;
+        }
+        Command::Copy(args) => {
+            let ami: AmiId = args.ami.parse()?;
+            let kms_keys = copy::parse_kms_keys(&args.kms_keys)?;
+            let aws = Aws::connect(&options).await?;
+            let progress = Terminal::new(quiet);
+            progress.phase(&format!("copying {ami} to {}", args.to.join(", ")));
+            let copied = copy::copy(&aws, &options, &ami, &args.to, &kms_keys, &progress).await;
+            progress.finish();
+            output.copied(&copied?)?;
+        }
+        Command::Share(args) => {
+            let amis = parse_all::<AmiId>(&args.amis)?;
+            let accounts = args.accounts.iter().map(|a| share::account(a)).collect::<gio_ami::Result<Vec<_>>>()?;
+            let aws = Aws::connect(&options).await?;
+            let images = inventory::own_images_by_id(&aws, &amis).await?;
+            let changes = share::plan(&images, &accounts, !args.unshare);
+            if !args.dry_run {
+                share::apply(&aws, &changes).await?;
+            }
+            output.shared(&changes, args.dry_run)?;
+        }
+        Command::Cost(args) => {
+            let spec = optional_spec(&args.spec)?;
+            let aws = Aws::connect(&options).await?;
+            let clusters = clusters::select(spec.as_ref(), &[], aws.region());
+            output.cost(&cost::gather(&aws, &clusters, args.price).await?)?;
+        }
+    }
+    Ok(())
+}
+
+/// The spec when the file exists; its absence is fine for commands that only read clusters
+/// from it, and an unreadable or invalid spec is still an error.
+fn optional_spec(path: &Path) -> gio_ami::Result<Option<spec::Spec>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(spec::load(path)?.spec))
+}
+
+/// Prints a plan that must not run, and fails with why.
+fn refuse(output: &Output, plan: &retire::Plan, why: gio_ami::Error) -> anyhow::Result<()> {
+    output.wipe_plan(plan)?;
+    output.wipe_report(plan, None)?;
+    Err(why.into())
+}
+
+/// Prints the plan, asks on a terminal unless --yes, applies it, and fails when a step did.
+async fn execute(aws: &Aws, output: &Output, plan: &retire::Plan, dry_run: bool, yes: bool) -> anyhow::Result<()> {
+    output.wipe_plan(plan)?;
+    if dry_run || !plan.has_work() {
+        return Ok(output.wipe_report(plan, None)?);
+    }
+    if !yes && std::io::stdin().is_terminal() && !confirm("Go ahead as planned? [y/N] ")? {
+        return Err(gio_ami::Error::NotConfirmed.into());
+    }
+    let outcomes = retire::apply(aws, plan).await?;
+    tracing::info!(requests = aws.calls(), "plan applied");
+    output.wipe_report(plan, Some(&outcomes))?;
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match &o.status {
+            change::Status::Failed(why) => Some(format!("{}: {why}", o.action.id())),
+            _ => None,
+        })
+        .collect();
+    match failed.first() {
+        Some(first) => Err(gio_ami::Error::Incomplete { failed: failed.len(), total: outcomes.len(), first: first.clone() }.into()),
+        None => Ok(()),
+    }
+}
+
+/// Asks on the terminal (stderr, so stdout stays the plan); anything but y/yes is a no.
+fn confirm(question: &str) -> std::io::Result<bool> {
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+/// Parses every argument before any AWS call, so a typo costs nothing.
+fn parse_all<T>(inputs: &[String]) -> gio_ami::Result<Vec<T>>
+where
+    T: std::str::FromStr,
+    gio_ami::Error: From<T::Err>,
+{
+    inputs.iter().map(|s| Ok(s.parse()?)).collect()
+}
+
+pub fn init_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        // The SDK's own warnings (e.g. a missing ~/.aws/config) are noise next to our errors.
+        (false, 0) => "gio_ami=warn,error",
+        (false, 1) => "gio_ami=info,warn",
+        (false, 2) => "gio_ami=debug,aws_smithy_runtime=debug,warn",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_env("GIO_AMI_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

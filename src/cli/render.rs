@@ -1,0 +1,599 @@
+//! Everything the tool prints on stdout: tables for people, JSON for scripts.
+
+use gio_ami::aws::base::Base;
+use gio_ami::engines::Built;
+use gio_ami::commands::adopt;
+use gio_ami::commands::copy::Copied;
+use gio_ami::commands::cost::Cost;
+use gio_ami::commands::share::Change;
+use gio_ami::engines::register::{Plan, Registered};
+use gio_ami::commands::history::{self, History};
+use super::args::{Format, HistoryFormat};
+use gio_ami::commands::publish::Publication;
+use gio_ami::transfer::download::Downloaded;
+use gio_ami::aws::inventory::{Image, Mapping};
+use gio_ami::aws::lineage::Node;
+use gio_ami::change::{Action, Outcome, Status};
+use gio_ami::commands::snapshots::AmiSnapshots;
+use gio_ami::aws::orphans::{Orphan, Origin};
+use gio_ami::spec::{Loaded, Warning};
+use gio_ami::commands::upload::{Plan as UploadPlan, Uploaded};
+use gio_ami::change::retire;
+use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
+use std::io::{self, Write};
+
+
+pub struct Output {
+    format: Format,
+}
+
+/// A template written by `packer render`.
+#[derive(Debug, Serialize)]
+pub struct Rendered {
+    pub path: String,
+    pub format: gio_ami::engines::packer::TemplateFormat,
+}
+
+impl Output {
+    pub fn new(format: Format) -> Self {
+        Self { format }
+    }
+
+    pub fn images(&self, images: &[Image]) -> io::Result<()> {
+        self.emit(images, || {
+            if images.is_empty() {
+                return "No AMIs owned by this account in this region.\n".to_string();
+            }
+            let mut table = table(&["NAME", "AMI", "STATE", "CREATED", "RELEASE", "SNAPSHOTS", "GiB"]);
+            for image in images {
+                table.add_row(vec![
+                    Cell::new(&image.name),
+                    Cell::new(&image.id),
+                    Cell::new(&image.state),
+                    Cell::new(short_time(image.created.as_deref())),
+                    Cell::new(image.release().unwrap_or("-")),
+                    Cell::new(image.snapshot_ids().collect::<Vec<_>>().join("\n")),
+                    Cell::new(image.total_gib()).set_alignment(CellAlignment::Right),
+                ]);
+            }
+            format!("{table}\n")
+        })
+    }
+
+    pub fn ami_snapshots(&self, amis: &[AmiSnapshots]) -> io::Result<()> {
+        self.emit(amis, || {
+            amis.iter()
+                .map(|ami| {
+                    let mut table =
+                        table(&["DEVICE", "SNAPSHOT", "GiB", "TYPE", "STATE", "STARTED", "DESCRIPTION"]);
+                    for device in &ami.devices {
+                        let snapshot = device.snapshot.as_ref();
+                        table.add_row(vec![
+                            Cell::new(&device.device),
+                            Cell::new(&device.snapshot_id),
+                            Cell::new(snapshot.map(|s| s.size_gib.to_string()).unwrap_or_default())
+                                .set_alignment(CellAlignment::Right),
+                            Cell::new(device.volume_type.as_deref().unwrap_or("-")),
+                            Cell::new(snapshot.map_or("deleted", |s| s.state.as_str())),
+                            Cell::new(short_time(snapshot.and_then(|s| s.started.as_deref()))),
+                            Cell::new(snapshot.map_or("", |s| s.description.as_str())),
+                        ]);
+                    }
+                    let heading = format!("{} ({})", ami.image.id, ami.image.name);
+                    if ami.devices.is_empty() {
+                        format!("{heading}: no EBS snapshots (instance-store only)\n")
+                    } else {
+                        format!("{heading}\n{table}\n")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
+    pub fn orphans(&self, orphans: &[Orphan]) -> io::Result<()> {
+        self.emit(orphans, || {
+            if orphans.is_empty() {
+                return "No orphan snapshots: every snapshot of this account backs an AMI.\n"
+                    .to_string();
+            }
+            let mut table = table(&["SNAPSHOT", "GiB", "STATE", "STARTED", "MADE FOR", "DESCRIPTION"]);
+            for orphan in orphans {
+                let s = &orphan.snapshot;
+                table.add_row(vec![
+                    Cell::new(&s.id),
+                    Cell::new(s.size_gib).set_alignment(CellAlignment::Right),
+                    Cell::new(&s.state),
+                    Cell::new(short_time(s.started.as_deref())),
+                    Cell::new(made_for(&orphan.origin)),
+                    Cell::new(&s.description),
+                ]);
+            }
+            let gib: i64 = orphans.iter().map(|o| i64::from(o.snapshot.size_gib)).sum();
+            format!(
+                "{table}\n{} orphan snapshot(s), {gib} GiB billed until deleted.\n",
+                orphans.len()
+            )
+        })
+    }
+
+    /// What `disks add --dry-run` would register.
+    pub fn disks_plan(&self, plan: &Plan) -> io::Result<()> {
+        self.emit(plan, || {
+            let mut text = String::new();
+            for (n, step) in plan.steps.iter().enumerate() {
+                let parent = if n == 0 { plan.source.id.clone() } else { format!("step {n}") };
+                text.push_str(&format!("step {}: register `{}` from {parent}\n", n + 1, step.name));
+                text.push_str(&format!("{}\n", mappings_table(&step.mappings)));
+            }
+            text.push_str("dry run: nothing was registered.\n");
+            text
+        })
+    }
+
+    pub fn registered(&self, registered: &[Registered]) -> io::Result<()> {
+        self.emit(registered, || {
+            let mut table = table(&["AMI", "NAME", "PARENT", "ADDS", ""]);
+            for r in registered {
+                table.add_row(vec![
+                    r.id.as_str(),
+                    r.name.as_str(),
+                    r.parent.as_str(),
+                    &r.adds.join(" "),
+                    if r.existed { "(already registered)" } else { "" },
+                ]);
+            }
+            format!("{table}\n")
+        })
+    }
+
+    pub fn lineage(&self, nodes: &[Node]) -> io::Result<()> {
+        self.emit(nodes, || {
+            nodes
+                .iter()
+                .map(|node| {
+                    let indent = if node.depth == 0 {
+                        String::new()
+                    } else {
+                        format!("{}└─ ", "   ".repeat(node.depth - 1))
+                    };
+                    let name = node.name.as_deref().unwrap_or("(not in this account: the base)");
+                    let marker = if node.target { "   ◀" } else { "" };
+                    format!("{indent}{}  {name}{marker}\n", node.id)
+                })
+                .collect()
+        })
+    }
+
+    pub fn checked(&self, loaded: &Loaded) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Checked<'a> {
+            spec: String,
+            valid: bool,
+            warnings: &'a [Warning],
+        }
+        let checked = Checked { spec: loaded.path.display().to_string(), valid: true, warnings: &loaded.warnings };
+        self.emit(&checked, || {
+            let mut text = format!("{}: valid\n", checked.spec);
+            for w in &loaded.warnings {
+                text.push_str(&format!("warning: {}: {}\n", w.key, w.message));
+            }
+            text
+        })
+    }
+
+    pub fn base(&self, base: &Base) -> io::Result<()> {
+        self.emit(base, || {
+            let image = &base.image;
+            let mut table = table(&["AMI", "NAME", "CREATED", "PARAMETER"]);
+            table.add_row(vec![
+                image.id.as_str(),
+                image.name.as_str(),
+                &short_time(image.created.as_deref()),
+                base.parameter.as_deref().unwrap_or("-"),
+            ]);
+            format!("{table}\n")
+        })
+    }
+
+    pub fn built(&self, built: &Built) -> io::Result<()> {
+        self.emit(built, || format!("{}\n", built.ami))
+    }
+
+    /// Where `packer render` wrote the template.
+    pub fn rendered(&self, rendered: &Rendered) -> io::Result<()> {
+        self.emit(rendered, || format!("{}\n", rendered.path))
+    }
+
+    /// What `adopt` tagged (or, with --dry-run, would tag).
+    pub fn adopted(&self, report: &adopt::Report) -> io::Result<()> {
+        self.emit(report, || {
+            let mut table = table(&["AMI", "NAME", "TAGS WRITTEN"]);
+            for a in &report.adopted {
+                let written: Vec<String> = a.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let written = if written.is_empty() { "(already adopted)".to_string() } else { written.join("\n") };
+                table.add_row(vec![a.ami.as_str(), a.name.as_str(), written.as_str()]);
+            }
+            let mut text = format!("{table}\n");
+            for note in &report.skipped {
+                text.push_str(&format!("skipped: {note}\n"));
+            }
+            if report.dry_run {
+                text.push_str("dry run: nothing was tagged.\n");
+            }
+            text
+        })
+    }
+
+    /// A deletion plan, and what became of each action once applied.
+    pub fn outcomes(&self, actions: &[Action], outcomes: &[Outcome], dry_run: bool) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Report<'a> {
+            dry_run: bool,
+            plan: &'a [Action],
+            outcomes: &'a [Outcome],
+        }
+        self.emit(&Report { dry_run, plan: actions, outcomes }, || {
+            if actions.is_empty() {
+                return "Nothing to do.\n".to_string();
+            }
+            let mut table = table(&["ACTION", "RESOURCE", "WHY", "RESULT"]);
+            for action in actions {
+                let result = match outcomes.iter().find(|o| &o.action == action).map(|o| &o.status) {
+                    None if dry_run => "(dry run)".to_string(),
+                    None => "-".to_string(),
+                    Some(Status::Done) => "done".into(),
+                    Some(Status::AlreadyGone) => "already gone".into(),
+                    Some(Status::Refused) => "kept".into(),
+                    Some(Status::Failed(e)) => format!("FAILED: {e}"),
+                };
+                table.add_row(vec![action.verb(), action.id(), action.why(), result.as_str()]);
+            }
+            format!("{table}\n")
+        })
+    }
+
+    /// What `upload --dry-run` would do.
+    pub fn upload_plan(&self, plan: &UploadPlan) -> io::Result<()> {
+        self.emit(plan, || {
+            let mut text = format!(
+                "upload {} ({}, {} bytes) as a {} GiB snapshot `{}`: {} blocks of 512 KiB, {} workers{}\n",
+                plan.image,
+                plan.format.qemu_name(),
+                plan.bytes,
+                plan.volume_gib,
+                plan.name,
+                plan.blocks,
+                plan.workers,
+                plan.kms_key.as_deref().map(|k| format!(", encrypted with {k}")).unwrap_or_default(),
+            );
+            if let Some(step) = &plan.register {
+                text.push_str(&format!("then register `{}` ({}):\n{}\n", step.name, step.description, mappings_table(&step.mappings)));
+            }
+            text.push_str("dry run: nothing was uploaded.\n");
+            text
+        })
+    }
+
+    pub fn uploaded(&self, uploaded: &Uploaded) -> io::Result<()> {
+        self.emit(uploaded, || {
+            if uploaded.existed {
+                return format!(
+                    "{} already exists as {} (root snapshot {}): nothing uploaded.\n",
+                    uploaded.name,
+                    uploaded.image_id.as_deref().unwrap_or("-"),
+                    uploaded.snapshot_id
+                );
+            }
+            let mut text = format!(
+                "{} GiB snapshot {}: {} blocks sent, {} zero blocks skipped, {:.1} MiB/s ({:.1} s)\n",
+                uploaded.volume_gib,
+                uploaded.snapshot_id,
+                uploaded.blocks_sent,
+                uploaded.blocks_skipped,
+                uploaded.mib_per_second,
+                uploaded.seconds
+            );
+            if let Some(id) = &uploaded.image_id {
+                text.push_str(&format!("AMI {id} `{}` registered from it.\n", uploaded.name));
+            }
+            text
+        })
+    }
+
+    pub fn downloaded(&self, downloaded: &Downloaded) -> io::Result<()> {
+        self.emit(downloaded, || {
+            format!(
+                "{} -> {}: {} GiB, {} blocks written ({} holes left sparse), {:.1} MiB/s\n",
+                downloaded.snapshot_id,
+                downloaded.path,
+                downloaded.volume_gib,
+                downloaded.blocks_written,
+                downloaded.blocks_sparse,
+                downloaded.mib_per_second
+            )
+        })
+    }
+
+    /// The wipe plan, for people before anything happens; scripts get it with the outcomes in
+    /// one JSON document from `wipe_report`.
+    pub fn wipe_plan(&self, plan: &retire::Plan) -> io::Result<()> {
+        if self.format == Format::Json {
+            return Ok(());
+        }
+        let mut table = table(&["ACTION", "RESOURCE", "GiB", "WHY"]);
+        for action in &plan.actions {
+            let (verb, resource, gib, why) = match action {
+                Action::DeregisterImage { id, name, why } => ("deregister", format!("{id} ({name})"), String::new(), why),
+                Action::DisableImage { id, name, why } => ("disable", format!("{id} ({name})"), String::new(), why),
+                Action::DeprecateImage { id, name, why } => ("deprecate", format!("{id} ({name})"), String::new(), why),
+                Action::DeleteSnapshot { id, size_gib, why } => ("delete", id.clone(), size_gib.to_string(), why),
+                Action::Relink { id, why, .. } => ("relink", id.clone(), String::new(), why),
+                Action::Refuse { id, why } if id.starts_with("snap-") => ("keep", id.clone(), String::new(), why),
+                Action::Refuse { id, why } => ("REFUSE", id.clone(), String::new(), why),
+                Action::TerminateInstance { id, why } => ("terminate", id.clone(), String::new(), why),
+            };
+            table.add_row(vec![Cell::new(verb), Cell::new(resource), Cell::new(gib).set_alignment(CellAlignment::Right), Cell::new(why)]);
+        }
+        let mut out = io::stdout().lock();
+        if !plan.actions.is_empty() {
+            writeln!(out, "{table}")?;
+        }
+        for warning in &plan.warnings {
+            writeln!(out, "warning: {warning}")?;
+        }
+        let disable = plan.count(|a| matches!(a, Action::DisableImage { .. }));
+        let deprecate = plan.count(|a| matches!(a, Action::DeprecateImage { .. }));
+        let images = match (disable, deprecate) {
+            (0, 0) => format!("deregister {} AMI(s)", plan.count(|a| matches!(a, Action::DeregisterImage { .. }))),
+            (0, n) => format!("deprecate {n} AMI(s)"),
+            (n, _) => format!("disable {n} AMI(s)"),
+        };
+        writeln!(
+            out,
+            "plan: {images}, delete {} snapshot(s), {} GiB freed.",
+            plan.count(|a| matches!(a, Action::DeleteSnapshot { .. })),
+            plan.freed_gib
+        )
+    }
+
+    /// What the wipe did (`None`: nothing was applied).
+    pub fn wipe_report(&self, plan: &retire::Plan, outcomes: Option<&[Outcome]>) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Report<'a> {
+            plan: &'a retire::Plan,
+            applied: bool,
+            outcomes: &'a [Outcome],
+        }
+        let report = Report { plan, applied: outcomes.is_some(), outcomes: outcomes.unwrap_or_default() };
+        self.emit(&report, || match outcomes {
+            None => "nothing was changed.\n".to_string(),
+            Some(outcomes) => {
+                let count = |f: fn(&Status) -> bool| outcomes.iter().filter(|o| f(&o.status)).count();
+                let failed: String = outcomes
+                    .iter()
+                    .filter_map(|o| match &o.status {
+                        Status::Failed(why) => Some(format!("failed: {}: {why}\n", o.action.id())),
+                        _ => None,
+                    })
+                    .collect();
+                format!(
+                    "{failed}done: {} changed, {} already gone, {} kept, {} failed.\n",
+                    count(|s| *s == Status::Done),
+                    count(|s| *s == Status::AlreadyGone),
+                    count(|s| *s == Status::Refused),
+                    count(|s| matches!(s, Status::Failed(_)))
+                )
+            }
+        })
+    }
+
+    /// The release history in the asked format; `--output json` means JSON whatever `--format`.
+    pub fn history(&self, history: &History, format: HistoryFormat) -> io::Result<()> {
+        let format = if self.format == Format::Json { HistoryFormat::Json } else { format };
+        let text = match format {
+            HistoryFormat::Json => return Output::new(Format::Json).emit(history, String::new),
+            HistoryFormat::Markdown => history::markdown(history),
+            HistoryFormat::Csv => history::csv(history),
+            HistoryFormat::Table if history.releases.is_empty() => format!(
+                "No releases in {}: AMIs become releases when gio-ami builds them or with \
+                 `gio-ami adopt AMI_ID`.\n",
+                history.regions.join(", ")
+            ),
+            HistoryFormat::Table => {
+                let header = history::header(history);
+                let mut table = table(&header.iter().map(String::as_str).collect::<Vec<_>>());
+                for release in &history.releases {
+                    table.add_row(history::cells(history, release, "\n"));
+                }
+                let legend = if history.clusters.is_empty() { "" } else { "● runs in the cluster now · ○ published to it before\n" };
+                format!("{table}\n{legend}")
+            }
+        };
+        io::stdout().lock().write_all(text.as_bytes())
+    }
+
+    /// What `history --update FILE` did.
+    pub fn history_updated(&self, file: &str, history: &History) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Updated<'a> {
+            file: &'a str,
+            releases: usize,
+            api_calls: usize,
+        }
+        let updated = Updated { file, releases: history.releases.len(), api_calls: history.api_calls };
+        self.emit(&updated, || {
+            format!("{file}: history block updated ({} releases)\n", history.releases.len())
+        })
+    }
+
+    /// What `publish` changes (or, with `dry_run`, would change).
+    pub fn publication(&self, publication: &Publication, dry_run: bool) -> io::Result<()> {
+        self.emit(publication, || {
+            let p = publication;
+            let mut text = if p.changes_parameter {
+                format!(
+                    "{} ({}): {} {} -> {}\n",
+                    p.cluster,
+                    p.region,
+                    p.parameter,
+                    p.previous.as_deref().unwrap_or("(new)"),
+                    p.ami
+                )
+            } else {
+                format!("{} ({}): {} already holds {}\n", p.cluster, p.region, p.parameter, p.ami)
+            };
+            if let Some(clusters) = &p.clusters_tag {
+                text.push_str(&format!("{}: tag gio-ami:clusters = {clusters}\n", p.ami));
+            }
+            if dry_run {
+                text.push_str("dry run: nothing was written.\n");
+            }
+            text
+        })
+    }
+
+    pub fn copied(&self, copies: &[Copied]) -> io::Result<()> {
+        self.emit(copies, || {
+            let mut table = table(&["REGION", "AMI", ""]);
+            for c in copies {
+                table.add_row(vec![c.region.as_str(), c.id.as_str(), if c.existed { "(already there)" } else { "copied" }]);
+            }
+            format!("{table}\n")
+        })
+    }
+
+    /// The permission changes `share` made (or, with `dry_run`, would make).
+    pub fn shared(&self, changes: &[Change], dry_run: bool) -> io::Result<()> {
+        self.emit(changes, || {
+            let mut table = table(&["RESOURCE", "PERMISSION", "", "ACCOUNTS"]);
+            for change in changes {
+                let (resource, permission, accounts, add) = match change {
+                    Change::Launch { ami, accounts, add } => (ami, "launch", accounts, add),
+                    Change::CreateVolume { snapshot, accounts, add } => (snapshot, "create volume", accounts, add),
+                };
+                table.add_row(vec![resource.as_str(), permission, if *add { "grant" } else { "revoke" }, &accounts.join(" ")]);
+            }
+            let footer = if dry_run { "dry run: nothing was changed.\n" } else { "" };
+            format!("{table}\n{footer}")
+        })
+    }
+
+    pub fn cost(&self, cost: &Cost) -> io::Result<()> {
+        self.emit(cost, || {
+            let money = |usd: f64| format!("{usd:.2}");
+            let mut table = table(&["RELEASE", "AMIS", "SNAPSHOTS", "GiB", "USD/MONTH"]);
+            for r in &cost.releases {
+                table.add_row(vec![
+                    Cell::new(&r.release),
+                    Cell::new(r.amis.join("\n")),
+                    Cell::new(r.snapshots).set_alignment(CellAlignment::Right),
+                    Cell::new(r.gib).set_alignment(CellAlignment::Right),
+                    Cell::new(money(r.usd_per_month)).set_alignment(CellAlignment::Right),
+                ]);
+            }
+            let unused = match &cost.unused_amis {
+                Some(amis) if amis.is_empty() => "Every AMI runs in a cluster.\n".to_string(),
+                Some(amis) => format!("AMIs no cluster runs ({}): {}\n", amis.len(), amis.join(" ")),
+                None => "No cluster of gio-ami.toml is in this region: cannot tell which AMIs are unused.\n".to_string(),
+            };
+            format!(
+                "{table}\nTotal in {}: {} GiB, {} USD/month at {} USD per GiB-month.\n\
+                 Orphan snapshots (no AMI references them): {}, {} GiB, {} USD/month.\n{unused}\
+                 Note: {}\n",
+                cost.region,
+                cost.total_gib,
+                money(cost.total_usd_per_month),
+                cost.price_per_gib_month,
+                cost.orphans.len(),
+                cost.orphan_gib,
+                money(cost.orphan_gib as f64 * cost.price_per_gib_month),
+                cost.note
+            )
+        })
+    }
+
+    fn emit<T: Serialize + ?Sized>(&self, value: &T, table: impl FnOnce() -> String) -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut out, value)?;
+                writeln!(out)
+            }
+            Format::Table => out.write_all(table().as_bytes()),
+        }
+    }
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_HORIZONTAL_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.to_vec());
+    table
+}
+
+fn mappings_table(mappings: &[Mapping]) -> Table {
+    let mut table = table(&["DEVICE", "FROM", "GiB", "TYPE", "IOPS", "MiB/s", "DELETE ON TERM."]);
+    let text = |v: Option<i32>| v.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+    for m in mappings {
+        table.add_row(vec![
+            Cell::new(&m.device),
+            Cell::new(match (&m.snapshot_id, &m.virtual_name) {
+                (Some(snapshot), _) => snapshot.clone(),
+                (None, Some(virtual_name)) => virtual_name.clone(),
+                (None, None) if m.no_device => "(suppressed)".into(),
+                (None, None) => "(new empty volume)".into(),
+            }),
+            Cell::new(text(m.size_gib)).set_alignment(CellAlignment::Right),
+            Cell::new(m.volume_type.as_deref().unwrap_or("-")),
+            Cell::new(text(m.iops)).set_alignment(CellAlignment::Right),
+            Cell::new(text(m.throughput)).set_alignment(CellAlignment::Right),
+            Cell::new(m.delete_on_termination.map_or("-", |d| if d { "yes" } else { "no" })),
+        ]);
+    }
+    table
+}
+
+fn made_for(origin: &Origin) -> String {
+    match origin {
+        Origin::CreateImage { ami, instance, .. } => format!("{ami} (CreateImage of {instance})"),
+        Origin::CopyImage { ami, source_ami } => format!("{ami} (copy of {source_ami})"),
+        Origin::Unknown => "-".to_string(),
+    }
+}
+
+/// `2026-11-25T14:43:11.000Z` → `2026-11-25 14:43`: minutes are enough to tell builds apart in
+/// a table; JSON keeps the full timestamp.
+fn short_time(time: Option<&str>) -> String {
+    match time {
+        Some(t) if t.len() >= 16 => format!("{} {}", &t[..10], &t[11..16]),
+        Some(t) => t.to_string(),
+        None => "-".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_shorten_to_minutes() {
+        assert_eq!(short_time(Some("2026-11-25T14:43:11.000Z")), "2026-11-25 14:43");
+        assert_eq!(short_time(Some("2026")), "2026");
+        assert_eq!(short_time(None), "-");
+    }
+
+    #[test]
+    fn made_for_names_the_ami_and_how() {
+        let origin = Origin::CreateImage {
+            ami: "ami-1".into(),
+            instance: "i-2".into(),
+            volume: None,
+        };
+        assert_eq!(made_for(&origin), "ami-1 (CreateImage of i-2)");
+        assert_eq!(made_for(&Origin::Unknown), "-");
+    }
+}

@@ -1,0 +1,199 @@
+//! Bringing AMIs gio-ami did not build (earlier Packer runs, hand-made images) into the
+//! history: they get the release tags of DESIGN §3 on the AMI and its snapshots. A plan first
+//! (pure, printable with `--dry-run`), then one CreateTags per AMI.
+
+use crate::aws::Aws;
+use crate::engines;
+use crate::core::error::{Error, Result};
+use crate::core::ids::AmiId;
+use crate::aws::inventory::{self, Image};
+use crate::core::tags::{self, Tags};
+use aws_smithy_types::date_time::{DateTime, Format};
+use serde::{Deserialize, Serialize};
+
+/// Who and what the adopted releases are; unset fields keep what the AMI already says.
+#[derive(Debug, Clone, Default)]
+pub struct Metadata {
+    pub release: Option<String>,
+    pub author: Option<String>,
+    pub contact: Option<String>,
+    pub description: Option<String>,
+}
+
+/// One AMI to adopt, and when it was built if something better than its CreationDate says so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub ami: AmiId,
+    pub built_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Adoption {
+    pub ami: String,
+    pub name: String,
+    pub snapshots: Vec<String>,
+    /// The tags to write: only those missing or different, so a re-run writes nothing.
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub dry_run: bool,
+    pub adopted: Vec<Adoption>,
+    /// Manifest artifacts in other regions than this run's, each with the way to adopt it.
+    pub skipped: Vec<String>,
+}
+
+/// The tags each image needs. The release is the AMI's name (Packer names are unique); the
+/// date is the build's, else the AMI's creation; existing gio-ami tags win over defaults but
+/// not over what the caller gives explicitly.
+pub fn plan(images: &[Image], requests: &[Request], metadata: &Metadata, author: &str) -> Vec<Adoption> {
+    images
+        .iter()
+        .map(|image| {
+            let built_at = requests.iter().find(|r| r.ami.as_str() == image.id).and_then(|r| r.built_at.clone());
+            let defaults = [
+                (tags::RELEASE, Some(image.name.clone())),
+                (tags::CREATED_AT, built_at.or_else(|| image.created.clone())),
+                (tags::AUTHOR, Some(author.to_string())),
+                (tags::DESCRIPTION, image.description.clone().filter(|d| !d.is_empty())),
+            ];
+            let given = [
+                (tags::RELEASE, &metadata.release),
+                (tags::AUTHOR, &metadata.author),
+                (tags::CONTACT, &metadata.contact),
+                (tags::DESCRIPTION, &metadata.description),
+            ];
+            let mut wanted = Tags::new();
+            for (key, value) in defaults {
+                if let (Some(value), false) = (value, image.tags.contains_key(key)) {
+                    wanted.insert(key.to_string(), value);
+                }
+            }
+            for (key, value) in given {
+                if let Some(value) = value {
+                    wanted.insert(key.to_string(), value.clone());
+                }
+            }
+            wanted.retain(|key, value| image.tags.get(key) != Some(value));
+            Adoption {
+                ami: image.id.clone(),
+                name: image.name.clone(),
+                snapshots: image.snapshot_ids().map(str::to_string).collect(),
+                tags: wanted,
+            }
+        })
+        .collect()
+}
+
+/// Adopts the AMIs (all must be this account's, in this region): reads them in one call,
+/// plans, and unless `dry_run` tags each AMI with its snapshots.
+pub async fn adopt(aws: &Aws, requests: &[Request], metadata: &Metadata, author: &str, dry_run: bool) -> Result<Vec<Adoption>> {
+    let ids: Vec<AmiId> = requests.iter().map(|r| r.ami.clone()).collect();
+    let images = inventory::own_images_by_id(aws, &ids).await?;
+    let adoptions = plan(&images, requests, metadata, author);
+    if !dry_run {
+        for adoption in adoptions.iter().filter(|a| !a.tags.is_empty()) {
+            engines::tag_image(aws, &adoption.ami, &adoption.snapshots, &adoption.tags).await?;
+        }
+    }
+    Ok(adoptions)
+}
+
+/// One build of Packer's manifest post-processor output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestArtifact {
+    pub region: String,
+    pub ami: String,
+    pub built_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    builds: Vec<ManifestBuild>,
+}
+
+#[derive(Deserialize)]
+struct ManifestBuild {
+    artifact_id: String,
+    #[serde(default)]
+    build_time: Option<i64>,
+}
+
+/// Reads a manifest: `builds[].artifact_id` is `region:ami-…`, comma-separated when the build
+/// copied the AMI to more regions.
+pub fn manifest(file: &str, text: &str) -> Result<Vec<ManifestArtifact>> {
+    let invalid = |why: String| Error::Packer {
+        message: format!(
+            "{file} is not a Packer manifest ({why}); it is what the `manifest` post-processor \
+             writes: {{\"builds\": [{{\"artifact_id\": \"eu-west-1:ami-…\", …}}]}}"
+        ),
+    };
+    let manifest: Manifest = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    let mut artifacts = Vec::new();
+    for build in manifest.builds {
+        let built_at = build.build_time.and_then(|t| DateTime::from_secs(t).fmt(Format::DateTime).ok());
+        for artifact in build.artifact_id.split(',').filter(|a| !a.is_empty()) {
+            let (region, ami) = artifact
+                .split_once(':')
+                .ok_or_else(|| invalid(format!("artifact `{artifact}` is not region:ami-…")))?;
+            artifacts.push(ManifestArtifact { region: region.into(), ami: ami.into(), built_at: built_at.clone() });
+        }
+    }
+    Ok(artifacts)
+}
+
+/// The manifest's AMIs in `region` as requests, and a note for each one elsewhere.
+pub fn in_region(artifacts: &[ManifestArtifact], region: &str) -> Result<(Vec<Request>, Vec<String>)> {
+    let mut requests = Vec::new();
+    let mut skipped = Vec::new();
+    for artifact in artifacts {
+        if artifact.region == region {
+            requests.push(Request { ami: artifact.ami.parse()?, built_at: artifact.built_at.clone() });
+        } else {
+            skipped.push(format!("{} is in {}: run again with --region {}", artifact.ami, artifact.region, artifact.region));
+        }
+    }
+    Ok((requests, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::inventory::tests::image;
+
+    const MANIFEST: &str = r#"{"builds": [
+        {"name": "amazon-ebs", "builder_type": "amazon-ebs", "build_time": 1795619534,
+         "artifact_id": "eu-west-1:ami-30e8e8e735585d10f,us-east-1:ami-0123456789abcdef0"}],
+        "last_run_uuid": "x"}"#;
+
+    #[test]
+    fn manifests_list_every_region_with_the_build_time() {
+        let artifacts = manifest("manifest.json", MANIFEST).unwrap();
+        assert_eq!(artifacts.len(), 2);
+        assert_eq!(artifacts[0].ami, "ami-30e8e8e735585d10f");
+        assert_eq!(artifacts[0].built_at.as_deref(), Some("2026-11-25T15:12:14Z"));
+        let (requests, skipped) = in_region(&artifacts, "eu-west-1").unwrap();
+        assert_eq!(requests.len(), 1);
+        assert!(skipped[0].contains("--region us-east-1"), "{skipped:?}");
+        let err = manifest("m.json", "{\"builds\": [{\"artifact_id\": \"ami-1\"}]}").unwrap_err();
+        assert!(err.to_string().contains("region:ami-"), "{err}");
+    }
+
+    #[test]
+    fn a_plan_tags_release_date_author_and_keeps_what_is_there() {
+        let mut img = image("ami-11111111", "2026-01-02T03:04:05.000Z", &[("/dev/xvda", "snap-1", 8)]);
+        img.name = "packer-node-1".into();
+        img.tags.insert(tags::AUTHOR.into(), "Grace".into());
+        let request = Request { ami: "ami-11111111".parse().unwrap(), built_at: None };
+        let metadata = Metadata { contact: Some("ops@example.org".into()), ..Metadata::default() };
+        let adoption = &plan(std::slice::from_ref(&img), std::slice::from_ref(&request), &metadata, "Ada")[0];
+        assert_eq!(adoption.tags.get(tags::RELEASE).map(String::as_str), Some("packer-node-1"));
+        assert_eq!(adoption.tags.get(tags::CREATED_AT).map(String::as_str), Some("2026-01-02T03:04:05.000Z"));
+        assert_eq!(adoption.tags.get(tags::CONTACT).map(String::as_str), Some("ops@example.org"));
+        assert!(!adoption.tags.contains_key(tags::AUTHOR), "the recorded author stays");
+        assert_eq!(adoption.snapshots, ["snap-1"]);
+        img.tags.extend(adoption.tags.clone());
+        assert!(plan(&[img], &[request], &metadata, "Ada")[0].tags.is_empty(), "a re-run writes nothing");
+    }
+}

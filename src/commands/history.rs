@@ -1,0 +1,407 @@
+//! The release history teams used to keep by hand (one row per AMI release, one column per
+//! cluster, date, author, contact, description, region, AMI id), rebuilt from AWS on every run:
+//! releases from their `gio-ami:*` tags, cluster columns from what the clusters run now (●) and
+//! where a release was published before (○, the `gio-ami:clusters` tag).
+
+use crate::aws::{Aws, AwsOptions};
+use crate::aws::clusters;
+use crate::spec::clusters::Cluster;
+use crate::core::error::{Error, Result};
+use crate::aws::inventory::{self, Image};
+use crate::core::tags;
+use futures::future::try_join_all;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+pub const BEGIN_MARKER: &str = "<!-- gio-ami:history:begin -->";
+pub const END_MARKER: &str = "<!-- gio-ami:history:end -->";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct History {
+    /// Column order of the cluster cells.
+    pub clusters: Vec<String>,
+    /// Regions whose AMIs were read.
+    pub regions: Vec<String>,
+    /// Newest first.
+    pub releases: Vec<Release>,
+    /// HTTP requests the run made: grows with pages and clusters, not with releases.
+    pub api_calls: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Release {
+    pub release: String,
+    pub name: String,
+    /// `gio-ami:created-at`, else the AMI's creation date.
+    pub date: Option<String>,
+    pub author: Option<String>,
+    pub contact: Option<String>,
+    pub description: Option<String>,
+    /// The release's AMI in each region (copies keep the release tag).
+    pub amis: Vec<RegionalAmi>,
+    /// The AMI this one was derived from, for members of a disk chain.
+    pub parent: Option<String>,
+    /// Only the clusters with a mark; the others are absent.
+    pub clusters: BTreeMap<String, Mark>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionalAmi {
+    pub region: String,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mark {
+    /// The cluster runs it now (observed).
+    Running,
+    /// It was published to the cluster earlier.
+    Published,
+}
+
+impl Mark {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Mark::Running => "●",
+            Mark::Published => "○",
+        }
+    }
+}
+
+/// The regions to read: those asked for, else the current one and every cluster's.
+pub fn regions(asked: &[String], current: &str, clusters: &[Cluster]) -> Vec<String> {
+    let mut regions: Vec<String> = Vec::new();
+    let candidates: Box<dyn Iterator<Item = &str>> = if asked.is_empty() {
+        Box::new(std::iter::once(current).chain(clusters.iter().map(|c| c.region.as_str())))
+    } else {
+        Box::new(asked.iter().map(String::as_str))
+    };
+    for region in candidates {
+        if !regions.iter().any(|r| r == region) {
+            regions.push(region.to_string());
+        }
+    }
+    regions
+}
+
+/// Reads every region concurrently: one listing of the account's AMIs per region, plus the
+/// usage of the clusters that live there. `current` is the context of the default region;
+/// `options` make the others.
+pub async fn gather(
+    current: Aws,
+    options: &AwsOptions,
+    asked_regions: &[String],
+    clusters: Vec<Cluster>,
+) -> Result<History> {
+    let regions = regions(asked_regions, current.region(), &clusters);
+    let mut contexts = vec![current];
+    for region in regions.iter().chain(clusters.iter().map(|c| &c.region)) {
+        if !contexts.iter().any(|aws| aws.region() == region) {
+            let options = AwsOptions { region: Some(region.clone()), ..options.clone() };
+            contexts.push(Aws::connect(&options).await?);
+        }
+    }
+    let read = contexts.iter().map(|aws| {
+        let listed = regions.iter().any(|r| r == aws.region());
+        let here: Vec<&str> = clusters.iter().filter(|c| c.region == aws.region()).map(|c| c.name.as_str()).collect();
+        async move {
+            let images = async { if listed { inventory::own_images(aws).await } else { Ok(Vec::new()) } };
+            let (images, running) = tokio::try_join!(images, clusters::running_amis(aws, &here))?;
+            Ok::<_, Error>((aws.region().to_string(), images, running))
+        }
+    });
+    let mut regional = Vec::new();
+    let mut running = HashMap::new();
+    for (region, images, usage) in try_join_all(read).await? {
+        regional.push((region, images));
+        running.extend(usage);
+    }
+    let names: Vec<String> = clusters.into_iter().map(|c| c.name).collect();
+    Ok(History {
+        releases: releases(&regional, &names, &running),
+        clusters: names,
+        regions,
+        api_calls: contexts.iter().map(Aws::calls).sum(),
+    })
+}
+
+/// One row per release (the AMIs of all regions that carry its tag), newest first.
+pub fn releases(
+    regional: &[(String, Vec<Image>)],
+    clusters: &[String],
+    running: &HashMap<String, HashSet<String>>,
+) -> Vec<Release> {
+    let mut rows: BTreeMap<&str, Release> = BTreeMap::new();
+    for (region, images) in regional {
+        for image in images {
+            let Some(name) = image.release() else { continue };
+            let row = rows.entry(name).or_insert_with(|| new_row(name, image));
+            row.amis.push(RegionalAmi { region: region.clone(), id: image.id.clone() });
+            for cluster in clusters {
+                let mark = if running.get(cluster).is_some_and(|amis| amis.contains(&image.id)) {
+                    Some(Mark::Running)
+                } else if image.published_to().any(|c| c == cluster) {
+                    Some(Mark::Published)
+                } else {
+                    None
+                };
+                if let Some(mark) = mark {
+                    let cell = row.clusters.entry(cluster.clone()).or_insert(mark);
+                    if mark == Mark::Running {
+                        *cell = mark;
+                    }
+                }
+            }
+        }
+    }
+    let mut releases: Vec<Release> = rows.into_values().collect();
+    releases.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.release.cmp(&b.release)));
+    releases
+}
+
+fn new_row(release: &str, image: &Image) -> Release {
+    let tag = |key: &str| image.tags.get(key).cloned();
+    Release {
+        release: release.to_string(),
+        name: image.name.clone(),
+        date: tag(tags::CREATED_AT).or_else(|| image.created.clone()),
+        author: tag(tags::AUTHOR),
+        contact: tag(tags::CONTACT),
+        description: tag(tags::DESCRIPTION).or_else(|| image.description.clone()),
+        amis: Vec::new(),
+        parent: tag(tags::PARENT_AMI),
+        clusters: BTreeMap::new(),
+    }
+}
+
+/// The column headers every format shares.
+pub fn header(history: &History) -> Vec<String> {
+    let mut header: Vec<String> = vec!["RELEASE".into()];
+    header.extend(history.clusters.iter().cloned());
+    header.extend(["DATE", "AUTHOR", "CONTACT", "DESCRIPTION", "REGION", "AMI", "PARENT"].map(String::from));
+    header
+}
+
+/// One row's cells; a release present in several regions lists them on lines joined by
+/// `line_break`, regions and ids in the same order.
+pub fn cells(history: &History, release: &Release, line_break: &str) -> Vec<String> {
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let mut cells = vec![release.release.clone()];
+    cells.extend(
+        history
+            .clusters
+            .iter()
+            .map(|c| release.clusters.get(c).map(|m| m.symbol()).unwrap_or_default().to_string()),
+    );
+    let lines = |field: fn(&RegionalAmi) -> &str| {
+        release.amis.iter().map(field).collect::<Vec<_>>().join(line_break)
+    };
+    cells.extend([
+        release.date.as_deref().map(day).unwrap_or_default(),
+        text(&release.author),
+        text(&release.contact),
+        text(&release.description),
+        lines(|a| &a.region),
+        lines(|a| &a.id),
+        text(&release.parent),
+    ]);
+    cells
+}
+
+/// Dates to the day: what a release table needs, and stable across re-renders.
+fn day(date: &str) -> String {
+    date.chars().take(10).collect()
+}
+
+/// A GitHub-flavoured Markdown table with its legend.
+pub fn markdown(history: &History) -> String {
+    let escape = |cell: String| cell.replace('|', "\\|").replace('\n', " ");
+    let header = header(history);
+    let mut text = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
+    for release in &history.releases {
+        let cells: Vec<String> = cells(history, release, "<br>").into_iter().map(escape).collect();
+        text.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    if !history.clusters.is_empty() {
+        text.push_str("\n● runs in the cluster now · ○ published to it before\n");
+    }
+    text
+}
+
+/// RFC 4180 CSV: fields with commas, quotes or line breaks are quoted.
+pub fn csv(history: &History) -> String {
+    let field = |cell: String| {
+        if cell.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", cell.replace('"', "\"\""))
+        } else {
+            cell
+        }
+    };
+    let line = |cells: Vec<String>| cells.into_iter().map(field).collect::<Vec<_>>().join(",") + "\r\n";
+    let mut text = line(header(history));
+    for release in &history.releases {
+        text.push_str(&line(cells(history, release, "\n")));
+    }
+    text
+}
+
+/// `text` with the block between the markers replaced by `block`; everything outside the
+/// markers, the marker lines included, is kept byte for byte.
+pub fn replace_block(file: &str, text: &str, block: &str) -> Result<String> {
+    let refuse = |detail: String| Error::Markers { file: file.to_string(), detail };
+    let begin = single(text, BEGIN_MARKER).map_err(&refuse)?;
+    let end = single(text, END_MARKER).map_err(&refuse)?;
+    if end < begin {
+        return Err(refuse(format!(
+            "{END_MARKER} comes before {BEGIN_MARKER}; put the begin marker first, the table goes between them"
+        )));
+    }
+    let inner_start = begin + BEGIN_MARKER.len();
+    Ok(format!("{}\n{}{}", &text[..inner_start], block, &text[end..]))
+}
+
+fn single(text: &str, marker: &str) -> std::result::Result<usize, String> {
+    let found: Vec<usize> = text.match_indices(marker).map(|(at, _)| at).collect();
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(format!(
+            "no {marker} marker, so there is no block to replace. Add the two lines \
+             {BEGIN_MARKER} and {END_MARKER} where the table belongs; nothing was written"
+        )),
+        many => Err(format!(
+            "{marker} appears {} times, so which block to replace is ambiguous. Keep one pair of \
+             markers; nothing was written",
+            many.len()
+        )),
+    }
+}
+
+/// Rewrites the marked block of a file with the Markdown history.
+pub fn update_file(path: &std::path::Path, history: &History) -> Result<()> {
+    let file = path.display().to_string();
+    let io = |action: &'static str| {
+        let file = file.clone();
+        move |e: std::io::Error| Error::File { action, file, detail: e.to_string() }
+    };
+    let text = std::fs::read_to_string(path).map_err(io("read"))?;
+    let updated = replace_block(&file, &text, &markdown(history))?;
+    std::fs::write(path, updated).map_err(io("write"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::inventory::tests::image;
+
+    fn release_image(id: &str, release: &str, created_at: &str, clusters: &str) -> Image {
+        let mut image = image(id, "2020-01-01T00:00:00.000Z", &[]);
+        for (key, value) in [
+            (tags::RELEASE, release),
+            (tags::CREATED_AT, created_at),
+            (tags::AUTHOR, "ana"),
+            (tags::CONTACT, "ops@example.org"),
+            (tags::DESCRIPTION, "with the fix for the VM size t2.small => t2.medium, again"),
+            (tags::CLUSTERS, clusters),
+        ] {
+            image.tags.insert(key.into(), value.into());
+        }
+        image
+    }
+
+    fn history() -> History {
+        let eu = vec![
+            release_image("ami-0000000a", "r1", "2026-01-01T10:00:00Z", "prod, dev"),
+            release_image("ami-0000000b", "r2", "2026-02-01T10:00:00Z", "dev"),
+            image("ami-0000000c", "2026-03-01T00:00:00.000Z", &[]),
+        ];
+        let us = vec![release_image("ami-0000000d", "r2", "2026-02-01T10:00:00Z", "")];
+        let running = HashMap::from([
+            ("prod".to_string(), HashSet::from(["ami-0000000d".to_string()])),
+            ("dev".to_string(), HashSet::from(["ami-0000000b".to_string()])),
+        ]);
+        let clusters = vec!["prod".to_string(), "dev".to_string()];
+        History {
+            releases: releases(&[("eu-west-1".into(), eu), ("us-east-1".into(), us)], &clusters, &running),
+            clusters,
+            regions: vec!["eu-west-1".into(), "us-east-1".into()],
+            api_calls: 3,
+        }
+    }
+
+    #[test]
+    fn rows_are_releases_newest_first_merged_across_regions() {
+        let history = history();
+        let names: Vec<&str> = history.releases.iter().map(|r| r.release.as_str()).collect();
+        assert_eq!(names, ["r2", "r1"], "the untagged AMI is no release");
+        let regions: Vec<(&str, &str)> =
+            history.releases[0].amis.iter().map(|a| (a.region.as_str(), a.id.as_str())).collect();
+        assert_eq!(regions, [("eu-west-1", "ami-0000000b"), ("us-east-1", "ami-0000000d")]);
+    }
+
+    #[test]
+    fn running_beats_published_and_unmarked_clusters_stay_empty() {
+        let history = history();
+        let r2 = &history.releases[0].clusters;
+        assert_eq!(r2.get("prod"), Some(&Mark::Running), "prod runs the us-east-1 copy");
+        assert_eq!(r2.get("dev"), Some(&Mark::Running));
+        let r1 = &history.releases[1].clusters;
+        assert_eq!((r1.get("prod"), r1.get("dev")), (Some(&Mark::Published), Some(&Mark::Published)));
+        let only_published = releases(&[("eu-west-1".into(), vec![release_image("ami-0000000e", "r3", "x", "")])], &["prod".into()], &HashMap::new());
+        assert!(only_published[0].clusters.is_empty());
+    }
+
+    #[test]
+    fn markdown_has_one_column_per_cluster_and_escapes_cells() {
+        let text = markdown(&history());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "| RELEASE | prod | dev | DATE | AUTHOR | CONTACT | DESCRIPTION | REGION | AMI | PARENT |");
+        assert_eq!(lines[1], "|---|---|---|---|---|---|---|---|---|---|");
+        assert_eq!(
+            lines[2],
+            "| r2 | ● | ● | 2026-02-01 | ana | ops@example.org | with the fix for the VM size t2.small => t2.medium, again | eu-west-1<br>us-east-1 | ami-0000000b<br>ami-0000000d |  |"
+        );
+        assert!(lines[3].starts_with("| r1 | ○ | ○ | 2026-01-01 |"), "{}", lines[3]);
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        let text = csv(&history());
+        let mut lines = text.split("\r\n");
+        assert_eq!(lines.next(), Some("RELEASE,prod,dev,DATE,AUTHOR,CONTACT,DESCRIPTION,REGION,AMI,PARENT"));
+        assert_eq!(
+            lines.next(),
+            Some("r2,●,●,2026-02-01,ana,ops@example.org,\"with the fix for the VM size t2.small => t2.medium, again\",\"eu-west-1\nus-east-1\",\"ami-0000000b\nami-0000000d\",")
+        );
+    }
+
+    #[test]
+    fn regions_default_to_the_current_one_and_the_clusters() {
+        let cluster = |region: &str| Cluster { name: "c".into(), region: region.into(), ssm_parameter: None };
+        let clusters = [cluster("us-east-1"), cluster("eu-west-1")];
+        assert_eq!(regions(&[], "eu-west-1", &clusters), ["eu-west-1", "us-east-1"]);
+        assert_eq!(regions(&["ap-south-1".into()], "eu-west-1", &clusters), ["ap-south-1"]);
+    }
+
+    #[test]
+    fn only_the_marked_block_changes() {
+        let text = format!("# Nodes\nintro\n{BEGIN_MARKER}\nold table\n{END_MARKER}\noutro\n");
+        let updated = replace_block("README.md", &text, "| new |\n").unwrap();
+        assert_eq!(updated, format!("# Nodes\nintro\n{BEGIN_MARKER}\n| new |\n{END_MARKER}\noutro\n"));
+        assert_eq!(replace_block("README.md", &updated, "| new |\n").unwrap(), updated, "idempotent");
+    }
+
+    #[test]
+    fn missing_duplicated_or_swapped_markers_are_refused() {
+        let cases = [
+            ("no markers\n".to_string(), "no <!-- gio-ami:history:begin --> marker"),
+            (format!("{BEGIN_MARKER}\n"), "no <!-- gio-ami:history:end --> marker"),
+            (format!("{BEGIN_MARKER}\n{END_MARKER}\n{BEGIN_MARKER}\n{END_MARKER}\n"), "appears 2 times"),
+            (format!("{END_MARKER}\n{BEGIN_MARKER}\n"), "comes before"),
+        ];
+        for (text, expected) in cases {
+            let err = replace_block("README.md", &text, "x").unwrap_err().to_string();
+            assert!(err.starts_with("README.md: ") && err.contains(expected), "{err}");
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! One module per verb: gather the facts, plan, and apply through `change`. Verbs that only
+//! read one thing (`images`, `base`, `download`) call the layer below directly from the binary.
+
+pub mod adopt;
+pub mod copy;
+pub mod cost;
+pub mod history;
+pub mod lineage;
+pub mod prune;
+pub mod publish;
+pub mod share;
+pub mod snapshots;
+pub mod upload;

@@ -1,0 +1,223 @@
+//! Retention in the manner of EC2 Image Builder lifecycle rules: per release family, keep the
+//! newest N, and wipe (or first disable) the rest that are older than an age. Whatever is
+//! chosen goes through the same guards as `wipe`, so an AMI in use is never touched.
+
+use crate::aws::Aws;
+use crate::core::error::{Error, Result};
+use crate::aws::inventory::{self, Image};
+use crate::change::Action;
+use crate::change::retire::{self, Plan};
+use aws_smithy_types::date_time::{DateTime, Format};
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A release family: the AMIs one retention rule counts together.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Family {
+    /// AMIs whose name starts with this.
+    Prefix(String),
+    /// AMIs carrying this tag with this value.
+    Tag { key: String, value: String },
+}
+
+impl Family {
+    fn contains(&self, image: &Image) -> bool {
+        match self {
+            Family::Prefix(prefix) => image.name.starts_with(prefix.as_str()),
+            Family::Tag { key, value } => image.tags.get(key) == Some(value),
+        }
+    }
+}
+
+/// `KEY=VALUE`, as `--tag` takes it.
+impl FromStr for Family {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok(Family::Tag { key: key.to_string(), value: value.to_string() }),
+            _ => Err(Error::InvalidTagFilter(s.to_string())),
+        }
+    }
+}
+
+/// The lifecycle stage applied to what the policy selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Deregister, and delete the snapshots no other AMI maps.
+    Delete,
+    /// DisableImage: nothing can launch it any more, and it can be re-enabled.
+    Disable,
+    /// EnableImageDeprecation from now: still launchable, flagged as on its way out.
+    Deprecate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub families: Vec<Family>,
+    pub keep: usize,
+    /// Only AMIs older than this go (none: every AMI beyond the newest `keep`).
+    pub older_than: Option<Duration>,
+    pub stage: Stage,
+}
+
+/// The AMIs the policy lets go, newest first. `images` come newest first (as `own_images`
+/// returns them); an AMI kept by any family is kept, and an AMI whose age is unknown is young.
+pub fn select(images: &[Image], policy: &Policy, now: i64) -> Vec<String> {
+    let mut kept: HashSet<&str> = HashSet::new();
+    let mut candidates: Vec<&str> = Vec::new();
+    for family in &policy.families {
+        for (rank, image) in images.iter().filter(|i| family.contains(i)).enumerate() {
+            if rank < policy.keep || !old_enough(image, policy.older_than, now) {
+                kept.insert(&image.id);
+            } else if !candidates.contains(&image.id.as_str()) {
+                candidates.push(&image.id);
+            }
+        }
+    }
+    candidates
+        .into_iter()
+        .filter(|id| !kept.contains(id))
+        .filter(|id| policy.stage != Stage::Disable || images.iter().any(|i| i.id == *id && i.state != "disabled"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn old_enough(image: &Image, older_than: Option<Duration>, now: i64) -> bool {
+    let Some(age) = older_than else { return true };
+    let created = image.created.as_deref().and_then(|c| DateTime::from_str(c, Format::DateTime).ok());
+    created.is_some_and(|c| c.secs() + age.as_secs() as i64 <= now)
+}
+
+/// Turns a wipe plan into an earlier lifecycle stage: the same AMIs, refused for the same
+/// reasons, disabled or deprecated instead of deregistered, and no snapshot touched.
+pub fn earlier_stage(plan: Plan, stage: Stage) -> Plan {
+    let actions = plan
+        .actions
+        .into_iter()
+        .filter_map(|action| match (action, stage) {
+            (Action::DeregisterImage { id, name, why }, Stage::Disable) => Some(Action::DisableImage { id, name, why }),
+            (Action::DeregisterImage { id, name, why }, Stage::Deprecate) => Some(Action::DeprecateImage { id, name, why }),
+            // Disabled or deprecated AMIs stay, and so do the links to them.
+            (Action::DeleteSnapshot { .. } | Action::Relink { .. }, _) => None,
+            (Action::Refuse { id, .. }, _) if id.starts_with("snap-") => None,
+            (other, _) => Some(other),
+        })
+        .collect();
+    Plan { actions, freed_gib: 0, marks: Default::default(), ..plan }
+}
+
+/// Reads the account's AMIs, applies the policy, and plans the stage through the wipe guards.
+pub async fn prepare(aws: &Aws, policy: &Policy, now: i64) -> Result<Plan> {
+    let images = inventory::own_images(aws).await?;
+    let chosen = select(&images, policy, now);
+    if chosen.is_empty() {
+        return Ok(Plan::default());
+    }
+    let plan = retire::prepare_targets(aws, &images, &chosen, false).await?;
+    Ok(match policy.stage {
+        Stage::Delete => plan,
+        stage => earlier_stage(plan, stage),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::inventory::tests::{image, snapshot};
+    use crate::aws::usage::{Usage, Use, User};
+    use std::collections::BTreeMap;
+
+    const DAY: i64 = 86_400;
+    /// 2026-11-25T00:00:00Z
+    const NOW: i64 = 1_795_564_800;
+
+    fn release(id: &str, name: &str, days_old: i64) -> Image {
+        let created = DateTime::from_secs(NOW - days_old * DAY).fmt(Format::DateTime).unwrap();
+        let mut image = image(id, &created, &[("/dev/xvda", &format!("snap-{id}"), 8)]);
+        image.name = name.into();
+        image
+    }
+
+    fn policy(families: Vec<Family>, keep: usize, days: Option<u64>) -> Policy {
+        Policy { families, keep, older_than: days.map(|d| Duration::from_secs(d * DAY as u64)), stage: Stage::Delete }
+    }
+
+    /// Five nightly builds of one family, newest first, and one of another family.
+    fn account() -> Vec<Image> {
+        vec![
+            release("ami-5", "gio-node-5", 1),
+            release("ami-4", "gio-node-4", 30),
+            release("ami-3", "gio-node-3", 100),
+            release("ami-x", "other-1", 200),
+            release("ami-2", "gio-node-2", 120),
+            release("ami-1", "gio-node-1", 400),
+        ]
+    }
+
+    #[test]
+    fn keeps_the_newest_n_and_lets_the_old_rest_go() {
+        let chosen = select(&account(), &policy(vec![Family::Prefix("gio-node-".into())], 2, Some(90)), NOW);
+        assert_eq!(chosen, ["ami-3", "ami-2", "ami-1"]);
+    }
+
+    #[test]
+    fn younger_than_the_age_stays_even_beyond_n() {
+        let chosen = select(&account(), &policy(vec![Family::Prefix("gio-node-".into())], 1, Some(110)), NOW);
+        assert_eq!(chosen, ["ami-2", "ami-1"], "ami-4 (30 days) and ami-3 (100 days) are too young");
+    }
+
+    #[test]
+    fn families_count_separately_and_a_keep_in_one_wins() {
+        let mut images = account();
+        images[5].tags.insert("team".into(), "platform".into());
+        let families = vec![Family::Prefix("gio-node-".into()), "team=platform".parse().unwrap()];
+        let chosen = select(&images, &policy(families, 1, None), NOW);
+        // gio-node- keeps ami-5 and lets ami-1 go, but ami-1 is the newest of team=platform.
+        assert_eq!(chosen, ["ami-4", "ami-3", "ami-2"]);
+    }
+
+    #[test]
+    fn tag_filters_need_a_key_and_an_equals_sign() {
+        assert_eq!("team=".parse::<Family>().unwrap(), Family::Tag { key: "team".into(), value: String::new() });
+        assert!("team".parse::<Family>().is_err());
+        assert!("=x".parse::<Family>().is_err());
+    }
+
+    #[test]
+    fn an_ami_in_use_is_never_pruned_and_earlier_stages_touch_no_snapshot() {
+        let images = account();
+        let chosen = select(&images, &policy(vec![Family::Prefix("gio-node-".into())], 2, Some(90)), NOW);
+        let usage = Usage {
+            uses: vec![Use { ami: "ami-2".into(), user: User::SsmParameter { name: "/prod/ami".into() } }],
+            ..Usage::default()
+        };
+        let snapshots: Vec<_> = images.iter().flat_map(|i| i.snapshot_ids()).map(|s| snapshot(s, 8)).collect();
+        let plan = retire::plan(&retire::Facts { targets: &chosen, images: &images, snapshots: &snapshots, marked: &BTreeMap::new(), usage: &usage, force: false });
+        assert!(plan.actions.contains(&Action::Refuse { id: "ami-2".into(), why: "in use by SSM parameter /prod/ami".into() }));
+        assert_eq!(plan.count(|a| matches!(a, Action::DeregisterImage { .. })), 2);
+        assert_eq!(plan.freed_gib, 16);
+
+        let deprecated = earlier_stage(plan.clone(), Stage::Deprecate);
+        assert_eq!(deprecated.count(|a| matches!(a, Action::DeprecateImage { .. })), 2);
+        assert_eq!(deprecated.actions.len(), 3, "no snapshot action: {:?}", deprecated.actions);
+        let disabled = earlier_stage(plan, Stage::Disable);
+        let kinds: Vec<(&str, &str)> = disabled
+            .actions
+            .iter()
+            .map(|a| (a.id(), match a { Action::DisableImage { .. } => "disable", Action::Refuse { .. } => "refuse", _ => "other" }))
+            .collect();
+        assert_eq!(kinds, [("ami-3", "disable"), ("ami-2", "refuse"), ("ami-1", "disable")]);
+        assert_eq!(disabled.freed_gib, 0);
+    }
+
+    #[test]
+    fn disable_skips_what_is_already_disabled() {
+        let mut images = account();
+        images[5].state = "disabled".into();
+        let mut p = policy(vec![Family::Prefix("gio-node-".into())], 2, Some(90));
+        p.stage = Stage::Disable;
+        assert_eq!(select(&images, &p, NOW), ["ami-3", "ami-2"]);
+    }
+}

@@ -1,0 +1,212 @@
+//! Publishing a release to a cluster: the AMI id goes into the cluster's SSM parameter with
+//! DataType `aws:ec2:image` (which Karpenter `amiSelectorTerms`, Terraform `aws_ssm_parameter`
+//! and Pulumi `ssm.getParameter` read), and the cluster into the AMI's `gio-ami:clusters` tag.
+//! SSM keeps every earlier value, so a rollback is the parameter's history read backwards.
+
+use crate::aws::tagging;
+use crate::aws::Aws;
+use crate::spec::clusters::Cluster;
+use crate::core::error::{Error, Result};
+use crate::core::ids::AmiId;
+use crate::aws::inventory::{self, Image};
+use crate::core::tags;
+use aws_sdk_ssm::types::ParameterType;
+use serde::Serialize;
+
+/// SSM validates a parameter of this data type as an AMI id of the region, and consumers
+/// (Karpenter, Terraform, Pulumi) expect it.
+const AMI_DATA_TYPE: &str = "aws:ec2:image";
+/// GetParameterHistory answers at most 50 versions a page.
+const HISTORY_PAGE_SIZE: i32 = 50;
+
+/// What publishing changes; computed before anything is written, printed by `--dry-run`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Publication {
+    pub cluster: String,
+    pub region: String,
+    pub parameter: String,
+    pub ami: String,
+    pub release: Option<String>,
+    /// The parameter's value before, if it had one.
+    pub previous: Option<String>,
+    /// False when the parameter already holds this AMI: nothing to write there.
+    pub changes_parameter: bool,
+    /// The AMI's `gio-ami:clusters` tag after publishing, when it changes.
+    pub clusters_tag: Option<String>,
+}
+
+/// Checks that the cluster can launch nodes from `image` (found in `region`) and says what
+/// changes. Pure: the inputs were read beforehand.
+pub fn plan(cluster: &Cluster, image: &Image, region: &str, current: Option<String>) -> Result<Publication> {
+    if image.state != "available" {
+        return Err(Error::NotAvailable { id: image.id.clone(), state: image.state.clone() });
+    }
+    if region != cluster.region {
+        return Err(Error::WrongRegion {
+            id: image.id.clone(),
+            region: region.to_string(),
+            cluster: cluster.name.clone(),
+            cluster_region: cluster.region.clone(),
+        });
+    }
+    let parameter = cluster.ssm_parameter.clone().ok_or_else(|| Error::ClusterWithoutParameter {
+        cluster: cluster.name.clone(),
+    })?;
+    let mut clusters: Vec<&str> = image.published_to().collect();
+    let clusters_tag = (!clusters.contains(&cluster.name.as_str())).then(|| {
+        clusters.push(&cluster.name);
+        clusters.join(",")
+    });
+    Ok(Publication {
+        cluster: cluster.name.clone(),
+        region: region.to_string(),
+        parameter,
+        ami: image.id.clone(),
+        release: image.release().map(str::to_string),
+        changes_parameter: current.as_deref() != Some(image.id.as_str()),
+        previous: current,
+        clusters_tag,
+    })
+}
+
+/// The value to roll back to: the newest one in the history (oldest first) that differs from
+/// the current value, so publishing the same AMI twice does not make it its own predecessor.
+pub fn rollback_target(history: &[String]) -> Option<&str> {
+    let (current, earlier) = history.split_last()?;
+    earlier.iter().rev().find(|value| *value != current).map(String::as_str)
+}
+
+/// Reads the AMI (in `aws`'s region) and the parameter, then plans.
+pub async fn prepare(aws: &Aws, cluster: &Cluster, ami: &AmiId) -> Result<Publication> {
+    let image = inventory::own_images_by_id(aws, std::slice::from_ref(ami)).await?.remove(0);
+    let current = match &cluster.ssm_parameter {
+        Some(name) if aws.region() == cluster.region => current_value(aws, name).await?,
+        _ => None,
+    };
+    plan(cluster, &image, aws.region(), current)
+}
+
+/// Plans publishing the parameter's previous AMI again (`aws` is in the cluster's region).
+pub async fn prepare_rollback(aws: &Aws, cluster: &Cluster) -> Result<Publication> {
+    let parameter = cluster.ssm_parameter.clone().ok_or_else(|| Error::ClusterWithoutParameter {
+        cluster: cluster.name.clone(),
+    })?;
+    let history = parameter_history(aws, &parameter).await?;
+    let nothing = || Error::NothingToRollBack { cluster: cluster.name.clone(), parameter: parameter.clone() };
+    let target: AmiId = rollback_target(&history).ok_or_else(nothing)?.parse()?;
+    let image = inventory::own_images_by_id(aws, std::slice::from_ref(&target)).await?.remove(0);
+    plan(cluster, &image, aws.region(), history.last().cloned())
+}
+
+/// Writes the parameter (a new version; the old value stays in its history) and the tag.
+pub async fn apply(aws: &Aws, publication: &Publication) -> Result<()> {
+    if publication.changes_parameter {
+        let description = format!(
+            "AMI of cluster {} published by gio-ami{}",
+            publication.cluster,
+            publication.release.as_deref().map(|r| format!(" (release {r})")).unwrap_or_default()
+        );
+        aws.ssm()
+            .put_parameter()
+            .name(&publication.parameter)
+            .value(&publication.ami)
+            .r#type(ParameterType::String)
+            .data_type(AMI_DATA_TYPE)
+            .description(description)
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| aws.error("PutParameter", "ssm", e))?;
+    }
+    if let Some(clusters) = &publication.clusters_tag {
+        let tags = tags::Tags::from([(tags::CLUSTERS.to_string(), clusters.clone())]);
+        aws.ec2()
+            .create_tags()
+            .resources(&publication.ami)
+            .set_tags(Some(tagging::to_sdk(&tags)))
+            .send()
+            .await
+            .map_err(|e| aws.error("CreateTags", "ec2", e))?;
+    }
+    Ok(())
+}
+
+async fn current_value(aws: &Aws, name: &str) -> Result<Option<String>> {
+    match aws.ssm().get_parameter().name(name).send().await {
+        Ok(output) => Ok(output.parameter().and_then(|p| p.value()).map(str::to_string)),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
+        Err(e) => Err(aws.error("GetParameter", "ssm", e)),
+    }
+}
+
+/// Every value the parameter has held, oldest first.
+async fn parameter_history(aws: &Aws, name: &str) -> Result<Vec<String>> {
+    let mut pages = aws
+        .ssm()
+        .get_parameter_history()
+        .name(name)
+        .max_results(HISTORY_PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut versions = Vec::new();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => versions.extend(
+                page.parameters().iter().filter_map(|p| Some((p.version(), p.value()?.to_string()))),
+            ),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => break,
+            Err(e) => return Err(aws.error("GetParameterHistory", "ssm", e)),
+        }
+    }
+    versions.sort_by_key(|(version, _)| *version);
+    Ok(versions.into_iter().map(|(_, value)| value).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::inventory::tests::image;
+
+    fn prod() -> Cluster {
+        Cluster { name: "prod".into(), region: "eu-west-1".into(), ssm_parameter: Some("/gio/prod".into()) }
+    }
+
+    #[test]
+    fn publishing_writes_the_parameter_and_adds_the_cluster_to_the_tag() {
+        let mut ami = image("ami-0000000a", "2026-01-01", &[]);
+        ami.tags.insert(tags::CLUSTERS.into(), "dev".into());
+        let p = plan(&prod(), &ami, "eu-west-1", Some("ami-00000009".into())).unwrap();
+        assert!(p.changes_parameter);
+        assert_eq!(p.previous.as_deref(), Some("ami-00000009"));
+        assert_eq!(p.clusters_tag.as_deref(), Some("dev,prod"));
+    }
+
+    #[test]
+    fn publishing_again_changes_nothing() {
+        let mut ami = image("ami-0000000a", "2026-01-01", &[]);
+        ami.tags.insert(tags::CLUSTERS.into(), "prod".into());
+        let p = plan(&prod(), &ami, "eu-west-1", Some("ami-0000000a".into())).unwrap();
+        assert!(!p.changes_parameter);
+        assert_eq!(p.clusters_tag, None);
+    }
+
+    #[test]
+    fn refuses_unavailable_amis_and_other_regions() {
+        let mut pending = image("ami-0000000a", "2026-01-01", &[]);
+        pending.state = "pending".into();
+        let err = plan(&prod(), &pending, "eu-west-1", None).unwrap_err();
+        assert!(err.to_string().contains("is `pending`, not `available`"), "{err}");
+        let ami = image("ami-0000000a", "2026-01-01", &[]);
+        let err = plan(&prod(), &ami, "us-east-1", None).unwrap_err().to_string();
+        assert!(err.contains("gio-ami copy ami-0000000a --to eu-west-1"), "{err}");
+    }
+
+    #[test]
+    fn rollback_skips_republications_of_the_current_value() {
+        let history = |values: &[&str]| values.iter().map(|v| v.to_string()).collect::<Vec<_>>();
+        assert_eq!(rollback_target(&history(&["a", "b", "c"])), Some("b"));
+        assert_eq!(rollback_target(&history(&["a", "b", "b"])), Some("a"));
+        assert_eq!(rollback_target(&history(&["a", "a"])), None);
+        assert_eq!(rollback_target(&[]), None);
+    }
+}

@@ -1,0 +1,568 @@
+//! PXEless images: a disk image built on a workstation or a CI runner becomes an EBS snapshot
+//! through the EBS direct APIs (no builder instance, no S3 bucket, no VM import), then
+//! optionally an AMI.
+//!
+//! Blocks go out in parallel from a bounded pool of workers; blocks of zeros are never sent (an
+//! unwritten block of a snapshot reads as zeros). Once StartSnapshot has answered, any failure
+//! or Ctrl-C deletes the unfinished snapshot, so nothing billable is left behind.
+
+use crate::aws::Aws;
+use crate::transfer::blocks::{self, BLOCK_SIZE};
+use crate::spec::disk::Disk;
+use crate::engines::register::{self, Step};
+use crate::core::error::{Error, Result};
+use crate::transfer::image_file::{Format, ImageFile};
+use crate::aws::inventory::{self, Boot, Image, Mapping};
+use crate::core::choice::Choice;
+use crate::core::progress::{Counter, Progress, Unit};
+use crate::change::{self, Action, Status};
+use crate::aws::provenance::Provenance;
+use crate::core::tags::{self, Tags};
+use aws_sdk_ebs::config::retry::RetryConfig;
+use aws_sdk_ebs::primitives::ByteStream;
+use aws_sdk_ebs::types::{ChecksumAggregationMethod, ChecksumAlgorithm, Tag};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The root device of every uploaded AMI: what Nitro instances and EKS node images expect.
+pub const ROOT_DEVICE: &str = "/dev/xvda";
+/// AWS deletes a snapshot still unfinished when StartSnapshot's timeout (in minutes) runs out:
+/// the safety net for a run killed without a chance to clean up. AWS allows 10 to 4,320.
+const TIMEOUT_MINUTES: (u64, u64) = (60, 4_320);
+/// The slowest link the timeout still lets finish (5 MiB/s, a loaded office uplink), so a slow
+/// upload is not deleted under its own feet.
+const SLOWEST_BYTES_PER_SECOND: u64 = 5 * 1024 * 1024;
+/// One block is one request, and 64 workers can provoke throttling bursts that five attempts
+/// (the default for other calls) do not always outlast; ten attempts of standard backoff span
+/// about a minute.
+const BLOCK_ATTEMPTS: u32 = 10;
+/// A snapshot turns "completed" some time after CompleteSnapshot, minutes for a large one.
+const COMPLETED_TIMEOUT: Duration = Duration::from_secs(1_800);
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Arch {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BootMode {
+    Uefi,
+    LegacyBios,
+}
+
+impl Choice for Arch {
+    const ALL: &'static [Self] = &[Arch::X86_64, Arch::Arm64];
+
+    fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+}
+
+impl Choice for BootMode {
+    const ALL: &'static [Self] = &[BootMode::Uefi, BootMode::LegacyBios];
+
+    fn name(self) -> &'static str {
+        match self {
+            BootMode::Uefi => "uefi",
+            BootMode::LegacyBios => "legacy-bios",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The snapshot's release name, and the AMI's name with `register`; default: the file's stem.
+    pub name: Option<String>,
+    pub register: bool,
+    pub arch: Arch,
+    pub boot_mode: BootMode,
+    /// Extra disks of the AMI, beside the uploaded root.
+    pub disks: Vec<Disk>,
+    pub workers: usize,
+    /// The user's own tags, on the snapshot and the AMI.
+    pub tags: Tags,
+    pub kms_key: Option<String>,
+}
+
+/// Parses `--tag KEY=VALUE`; the `gio-ami:` and `aws:` prefixes are not the user's to set.
+pub fn parse_tag(input: &str) -> Result<(String, String)> {
+    match input.split_once('=') {
+        Some((key, value))
+            if !key.is_empty() && !key.starts_with(tags::PREFIX) && !key.starts_with("aws:") =>
+        {
+            Ok((key.to_string(), value.to_string()))
+        }
+        _ => Err(Error::InvalidTag { input: input.to_string() }),
+    }
+}
+
+/// Everything the upload will do, computed before any call.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub image: String,
+    pub format: Format,
+    pub bytes: u64,
+    pub volume_gib: u64,
+    pub blocks: u64,
+    pub workers: usize,
+    pub name: String,
+    pub timeout_minutes: u64,
+    pub kms_key: Option<String>,
+    /// On the snapshot, and on the AMI.
+    pub tags: Tags,
+    /// The RegisterImage to make, its root mapping waiting for the snapshot id.
+    pub register: Option<Step>,
+    /// How the AMI boots (architecture, boot mode, ENA), in the shape RegisterImage repeats.
+    #[serde(skip)]
+    shape: Image,
+}
+
+/// Plans the upload of `size` bytes read from `path`. `snapshot_sizes` holds the size of every
+/// snapshot an extra disk is made from.
+pub fn plan(
+    request: &Request,
+    (path, format, size): (&Path, Format, u64),
+    snapshot_sizes: &HashMap<String, i32>,
+    provenance: &Provenance,
+) -> Result<Plan> {
+    if request.boot_mode == BootMode::LegacyBios && request.arch == Arch::Arm64 {
+        return Err(crate::spec::disk::DiskError(
+            "arm64 (Graviton) instances boot only with UEFI: drop --boot-mode legacy-bios".into(),
+        )
+        .into());
+    }
+    let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let name = request.name.clone().unwrap_or_else(|| {
+        path.file_stem().unwrap_or_default().to_string_lossy().into_owned()
+    });
+    let volume_gib = blocks::volume_gib(size);
+    let description = format!("{name}: uploaded by gio-ami from {file} ({})", format.qemu_name());
+    let mut tags = request.tags.clone();
+    tags.insert(tags::RELEASE.into(), name.clone());
+    tags.insert(tags::AUTHOR.into(), provenance.author.clone());
+    tags.insert(tags::CREATED_AT.into(), provenance.created_at.clone());
+    tags.insert(tags::DESCRIPTION.into(), description.clone());
+    let shape = ami_shape(request, &name, &description, volume_gib);
+    let register = match (request.register, request.disks.is_empty()) {
+        (false, true) => None,
+        (false, false) => {
+            return Err(crate::spec::disk::DiskError("--disk only makes sense with --register".into()).into())
+        }
+        (true, true) => {
+            register::check_name(&name)?;
+            Some(Step { name: name.clone(), description, adds: vec![], mappings: shape.mappings.clone() })
+        }
+        (true, false) => {
+            let with_disks = register::Request { disks: request.disks.clone(), name: Some(name.clone()), chain: false };
+            Some(register::plan(&shape, &with_disks, snapshot_sizes)?.steps.remove(0))
+        }
+    };
+    Ok(Plan {
+        image: path.display().to_string(),
+        format,
+        bytes: size,
+        volume_gib,
+        blocks: blocks::block_count(size),
+        workers: request.workers,
+        name,
+        timeout_minutes: timeout_minutes(size),
+        kms_key: request.kms_key.clone(),
+        tags,
+        register,
+        shape,
+    })
+}
+
+/// Long enough for the slowest link we accept, never shorter than an hour.
+fn timeout_minutes(bytes: u64) -> u64 {
+    let (least, most) = TIMEOUT_MINUTES;
+    (bytes / SLOWEST_BYTES_PER_SECOND / 60).clamp(least, most)
+}
+
+/// The AMI the upload becomes, as an `Image` value so that the disks code can extend it and
+/// register it like any other.
+fn ami_shape(request: &Request, name: &str, description: &str, volume_gib: u64) -> Image {
+    Image {
+        id: "the uploaded image".into(),
+        name: name.to_string(),
+        state: String::new(),
+        created: None,
+        owner: String::new(),
+        description: Some(description.to_string()),
+        root_device: Some(ROOT_DEVICE.into()),
+        architecture: Some(request.arch.name().into()),
+        boot: Boot {
+            virtualization_type: Some("hvm".into()),
+            ena_support: Some(true),
+            boot_mode: Some(request.boot_mode.name().into()),
+            ..Boot::default()
+        },
+        mappings: vec![Mapping {
+            device: ROOT_DEVICE.into(),
+            size_gib: Some(volume_gib as i32),
+            volume_type: Some("gp3".into()),
+            delete_on_termination: Some(true),
+            ..Mapping::default()
+        }],
+        tags: Tags::new(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Uploaded {
+    pub name: String,
+    pub snapshot_id: String,
+    pub image_id: Option<String>,
+    pub volume_gib: u64,
+    pub bytes: u64,
+    /// PutSnapshotBlock calls that succeeded: the blocks holding data.
+    pub blocks_sent: u64,
+    /// Blocks of zeros, never sent.
+    pub blocks_skipped: u64,
+    pub seconds: f64,
+    /// Image bytes per second of the whole command (holes included: what the user waits for).
+    pub mib_per_second: f64,
+    /// True when an AMI of that name existed already: nothing was uploaded.
+    pub existed: bool,
+}
+
+/// Uploads the image, then registers the AMI if the plan says so. `cancel` resolving (Ctrl-C)
+/// stops the upload and deletes the unfinished snapshot.
+pub async fn apply(
+    aws: &Aws,
+    plan: &Plan,
+    image: &ImageFile,
+    progress: &dyn Progress,
+    cancel: impl Future<Output = &'static str>,
+) -> Result<Uploaded> {
+    if let Some(step) = &plan.register {
+        if let Some(existing) = inventory::own_images_named(aws, &step.name).await?.into_iter().next() {
+            return Ok(already_registered(plan, existing));
+        }
+    }
+    let started = Instant::now();
+    let snapshot = start(aws, plan).await?;
+    progress.phase(&format!(
+        "uploading {} to {snapshot} ({} GiB, {} blocks, {} workers)",
+        plan.image, plan.volume_gib, plan.blocks, plan.workers
+    ));
+    let finished = tokio::select! {
+        finished = finish(aws, plan, image, &snapshot, progress) => finished,
+        signal = cancel => Err(Error::Interrupted { signal }),
+    };
+    let (sent, image_id) = match finished {
+        Ok(done) => done,
+        Err(why) => return Err(abandon(aws, &snapshot, plan.volume_gib, why).await),
+    };
+    if let Some(id) = &image_id {
+        register::wait_available(aws, std::slice::from_ref(id)).await?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Uploaded {
+        name: plan.name.clone(),
+        snapshot_id: snapshot,
+        image_id,
+        volume_gib: plan.volume_gib,
+        bytes: plan.bytes,
+        blocks_sent: sent,
+        blocks_skipped: plan.blocks - sent,
+        seconds,
+        mib_per_second: plan.bytes as f64 / (1024.0 * 1024.0) / seconds.max(f64::EPSILON),
+        existed: false,
+    })
+}
+
+fn already_registered(plan: &Plan, existing: Image) -> Uploaded {
+    let root = existing.root_mapping();
+    Uploaded {
+        name: plan.name.clone(),
+        snapshot_id: root.and_then(|m| m.snapshot_id.clone()).unwrap_or_default(),
+        image_id: Some(existing.id.clone()),
+        volume_gib: root.and_then(|m| m.size_gib).unwrap_or_default() as u64,
+        bytes: 0,
+        blocks_sent: 0,
+        blocks_skipped: 0,
+        seconds: 0.0,
+        mib_per_second: 0.0,
+        existed: true,
+    }
+}
+
+async fn start(aws: &Aws, plan: &Plan) -> Result<String> {
+    let tags = plan.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    let output = aws
+        .ebs()
+        .start_snapshot()
+        .volume_size(plan.volume_gib as i64)
+        .description(plan.tags[tags::DESCRIPTION].clone())
+        .set_tags(Some(tags))
+        // Makes the SDK's own retries of StartSnapshot idempotent: a lost answer must not leave
+        // a second, forgotten snapshot behind.
+        .client_token(client_token(plan))
+        .timeout(plan.timeout_minutes as i32)
+        .set_encrypted(plan.kms_key.is_some().then_some(true))
+        .set_kms_key_arn(plan.kms_key.clone())
+        .send()
+        .await
+        .map_err(|e| aws.error("StartSnapshot", "ebs", e))?;
+    if let Some(size) = output.block_size().filter(|&s| s as usize != BLOCK_SIZE) {
+        return Err(Error::Api {
+            operation: "StartSnapshot",
+            code: "UnexpectedBlockSize".into(),
+            message: format!("the service uses {size}-byte blocks; gio-ami only speaks {BLOCK_SIZE}"),
+        });
+    }
+    Ok(output.snapshot_id().unwrap_or_default().to_string())
+}
+
+/// Unique per run and image.
+fn client_token(plan: &Plan) -> String {
+    let seed = format!("{}:{}:{}:{}", plan.image, plan.tags[tags::CREATED_AT], std::process::id(), plan.bytes);
+    blocks::encode(&blocks::digest(seed.as_bytes()))[..32].to_string()
+}
+
+/// Sends the blocks, completes the snapshot, and registers the AMI: everything after which an
+/// error must delete the snapshot. Returns the blocks sent and the new AMI's id.
+async fn finish(
+    aws: &Aws,
+    plan: &Plan,
+    image: &ImageFile,
+    snapshot: &str,
+    progress: &dyn Progress,
+) -> Result<(u64, Option<String>)> {
+    let digests = send_blocks(aws, plan, image, snapshot, &Counter::start(progress, plan.bytes, Unit::Bytes)).await?;
+    complete(aws, snapshot, &digests).await?;
+    let Some(step) = &plan.register else {
+        return Ok((digests.len() as u64, None));
+    };
+    progress.phase(&format!("waiting for {snapshot} to complete, then registering `{}`", step.name));
+    wait_completed(aws, snapshot).await?;
+    let mut step = step.clone();
+    step.mappings[0].snapshot_id = Some(snapshot.to_string());
+    // The name taken by an AMI on this very snapshot is this registration's, retried.
+    let on_this_snapshot = |image: &Image| image.root_mapping().and_then(|m| m.snapshot_id.as_deref()) == Some(snapshot);
+    let (id, _) = register::register_once(aws, &plan.shape, &step, &plan.tags, on_this_snapshot).await?;
+    Ok((digests.len() as u64, Some(id)))
+}
+
+/// Every non-zero block, `plan.workers` at a time; returns their digests by block index.
+async fn send_blocks(
+    aws: &Aws,
+    plan: &Plan,
+    image: &ImageFile,
+    snapshot: &str,
+    transfer: &Counter<'_>,
+) -> Result<BTreeMap<u64, [u8; 32]>> {
+    stream::iter(0..plan.blocks)
+        .map(|index| send_block(aws, image, snapshot, index, transfer))
+        .buffer_unordered(plan.workers)
+        .try_filter_map(|sent| async move { Ok(sent) })
+        .try_collect()
+        .await
+}
+
+async fn send_block(
+    aws: &Aws,
+    image: &ImageFile,
+    snapshot: &str,
+    index: u64,
+    transfer: &Counter<'_>,
+) -> Result<Option<(u64, [u8; 32])>> {
+    // Reading 512 KiB from the page cache and hashing it take about a millisecond: cheaper
+    // inline on the runtime's threads than handed to a blocking pool.
+    let block = image.block(index)?;
+    let image_bytes = image.size.saturating_sub(index * BLOCK_SIZE as u64).min(BLOCK_SIZE as u64);
+    if blocks::is_zero(&block) {
+        transfer.add(image_bytes);
+        return Ok(None);
+    }
+    let digest = blocks::digest(&block);
+    aws.ebs()
+        .put_snapshot_block()
+        .snapshot_id(snapshot)
+        .block_index(index as i32)
+        .data_length(BLOCK_SIZE as i32)
+        .checksum(blocks::encode(&digest))
+        .checksum_algorithm(ChecksumAlgorithm::ChecksumAlgorithmSha256)
+        .block_data(ByteStream::from(block))
+        .customize()
+        .config_override(
+            aws_sdk_ebs::config::Builder::default()
+                .retry_config(RetryConfig::standard().with_max_attempts(BLOCK_ATTEMPTS)),
+        )
+        .send()
+        .await
+        .map_err(|e| aws.error("PutSnapshotBlock", "ebs", e))?;
+    transfer.add(image_bytes);
+    Ok(Some((index, digest)))
+}
+
+async fn complete(aws: &Aws, snapshot: &str, digests: &BTreeMap<u64, [u8; 32]>) -> Result<()> {
+    let output = aws
+        .ebs()
+        .complete_snapshot()
+        .snapshot_id(snapshot)
+        .changed_blocks_count(digests.len() as i32)
+        .checksum(blocks::linear_checksum(digests.values()))
+        .checksum_algorithm(ChecksumAlgorithm::ChecksumAlgorithmSha256)
+        .checksum_aggregation_method(ChecksumAggregationMethod::ChecksumAggregationLinear)
+        .send()
+        .await
+        .map_err(|e| aws.error("CompleteSnapshot", "ebs", e))?;
+    match output.status().map(|s| s.as_str()) {
+        Some("error") => Err(Error::Api {
+            operation: "CompleteSnapshot",
+            code: "SnapshotError".into(),
+            message: format!("{snapshot} went into state `error` after its blocks were sent"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+async fn wait_completed(aws: &Aws, snapshot: &str) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let state = inventory::snapshots_by_id(aws, &[snapshot.to_string()]).await?.pop().map(|s| s.state);
+        match state.as_deref() {
+            Some("completed") => return Ok(()),
+            Some("error") => {
+                return Err(Error::Api {
+                    operation: "DescribeSnapshots",
+                    code: "SnapshotError".into(),
+                    message: format!("{snapshot} went into state `error` after CompleteSnapshot"),
+                })
+            }
+            _ if started.elapsed() > COMPLETED_TIMEOUT => {
+                return Err(Error::WaitTimeout {
+                    what: format!("{snapshot} to complete"),
+                    waited: COMPLETED_TIMEOUT,
+                })
+            }
+            _ => tokio::time::sleep(POLL_INTERVAL).await,
+        }
+    }
+}
+
+/// Deletes the unfinished snapshot and says so in the error.
+async fn abandon(aws: &Aws, snapshot: &str, volume_gib: u64, why: Error) -> Error {
+    let delete = Action::DeleteSnapshot {
+        id: snapshot.to_string(),
+        size_gib: volume_gib as i32,
+        why: "unfinished upload".into(),
+    };
+    let cleanup = match &change::apply(aws, &[delete]).await[0].status {
+        Status::Done | Status::AlreadyGone => {
+            format!("The unfinished snapshot {snapshot} was deleted: nothing is left to pay for.")
+        }
+        other => format!(
+            "Deleting the unfinished snapshot {snapshot} failed too ({other:?}): delete it with \
+             `aws ec2 delete-snapshot --snapshot-id {snapshot}` (AWS drops it by itself when \
+             its StartSnapshot timeout runs out)."
+        ),
+    };
+    Error::UploadAbandoned { why: Box::new(why), cleanup }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::blocks::GIB;
+
+    fn request() -> Request {
+        Request {
+            name: None,
+            register: true,
+            arch: Arch::X86_64,
+            boot_mode: BootMode::Uefi,
+            disks: vec![],
+            workers: 64,
+            tags: Tags::from([("team".to_string(), "platform".to_string())]),
+            kms_key: None,
+        }
+    }
+
+    fn who() -> Provenance {
+        Provenance { author: "Ada".into(), created_at: "2026-11-25T00:00:00Z".into() }
+    }
+
+    fn plan_for(request: &Request, bytes: u64) -> Result<Plan> {
+        plan(request, (Path::new("/tmp/gio-node.raw"), Format::Raw, bytes), &HashMap::new(), &who())
+    }
+
+    #[test]
+    fn an_image_becomes_a_whole_gib_snapshot_and_an_hvm_ena_ami_rooted_on_it() {
+        let plan = plan_for(&request(), GIB + 1).unwrap();
+        assert_eq!((plan.name.as_str(), plan.volume_gib, plan.blocks), ("gio-node", 2, 2049));
+        let step = plan.register.as_ref().unwrap();
+        assert_eq!(step.name, "gio-node");
+        assert_eq!(step.mappings.len(), 1);
+        let root = &step.mappings[0];
+        assert_eq!((root.device.as_str(), root.size_gib, root.snapshot_id.as_deref()), (ROOT_DEVICE, Some(2), None));
+        assert_eq!(plan.shape.boot.ena_support, Some(true));
+        assert_eq!(plan.shape.boot.boot_mode.as_deref(), Some("uefi"));
+        assert_eq!(plan.shape.architecture.as_deref(), Some("x86_64"));
+        assert_eq!(plan.tags[tags::RELEASE], "gio-node");
+        assert_eq!(plan.tags[tags::AUTHOR], "Ada");
+        assert_eq!(plan.tags["team"], "platform", "the user's tags ride along");
+    }
+
+    #[test]
+    fn extra_disks_follow_the_disks_add_rules() {
+        let mut with_disks = request();
+        with_disks.name = Some("gio-node-custom".into());
+        with_disks.disks = vec!["/dev/xvdb=50".parse().unwrap()];
+        let step = plan_for(&with_disks, GIB).unwrap().register.unwrap();
+        assert_eq!(step.name, "gio-node-custom", "the name is exact, not suffixed");
+        let devices: Vec<&str> = step.mappings.iter().map(|m| m.device.as_str()).collect();
+        assert_eq!(devices, [ROOT_DEVICE, "/dev/xvdb"]);
+        with_disks.disks = vec!["/dev/xvdb=50".parse().unwrap(), "/dev/xvdb=60".parse().unwrap()];
+        let err = plan_for(&with_disks, GIB).unwrap_err().to_string();
+        assert!(err.contains("/dev/xvdb is already used by the uploaded image (or named twice)"), "{err}");
+    }
+
+    #[test]
+    fn refusals_come_before_any_call() {
+        let mut arm_bios = request();
+        arm_bios.arch = Arch::Arm64;
+        arm_bios.boot_mode = BootMode::LegacyBios;
+        assert!(plan_for(&arm_bios, GIB).unwrap_err().to_string().contains("only with UEFI"));
+        let mut disks_alone = request();
+        disks_alone.register = false;
+        disks_alone.disks = vec!["/dev/xvdb=50".parse().unwrap()];
+        assert!(plan_for(&disks_alone, GIB).unwrap_err().to_string().contains("--register"));
+        let mut bad_name = request();
+        bad_name.name = Some("a+b".into());
+        assert!(plan_for(&bad_name, GIB).unwrap_err().to_string().contains("not a valid AMI name"));
+        let mut snapshot_only = bad_name.clone();
+        snapshot_only.register = false;
+        assert!(plan_for(&snapshot_only, GIB).unwrap().register.is_none(), "AMI names do not bind snapshots");
+    }
+
+    #[test]
+    fn the_timeout_outlasts_a_slow_link() {
+        assert_eq!(timeout_minutes(GIB), 60, "never under an hour");
+        assert_eq!(timeout_minutes(100 * GIB), 100 * GIB / SLOWEST_BYTES_PER_SECOND / 60);
+        assert_eq!(timeout_minutes(u64::MAX), 4_320, "AWS's maximum");
+    }
+
+    #[test]
+    fn tags_are_key_value_and_not_ours() {
+        assert_eq!(parse_tag("team=platform").unwrap(), ("team".into(), "platform".into()));
+        assert_eq!(parse_tag("empty=").unwrap(), ("empty".into(), String::new()));
+        for bad in ["team", "=x", "gio-ami:release=x", "aws:x=y"] {
+            assert!(parse_tag(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! Errors as values. Every variant renders as one paragraph that says what went wrong and how to
+//! fix it, because the message is all a user at a terminal (or a CI log) gets.
+
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "`{input}` is not {what} id: they look like {example} (\"{prefix}-\" then 8 or 17 \
+         lowercase hex digits). Copy ids from `gio-ami images` or the EC2 console."
+    )]
+    InvalidId {
+        input: String,
+        what: &'static str,
+        prefix: &'static str,
+        example: &'static str,
+    },
+
+    #[error(
+        "`{0}` is not an AWS region name (they look like eu-west-1 or us-gov-west-1). Pass a real \
+         one with --region, or set AWS_REGION."
+    )]
+    InvalidRegion(String),
+
+    #[error(
+        "no AWS region is configured. Pass --region (e.g. --region eu-west-1), set AWS_REGION, or \
+         set `region` in the profile of ~/.aws/config."
+    )]
+    NoRegion,
+
+    #[error(
+        "no AWS credentials were found{profile}. Set AWS_ACCESS_KEY_ID and \
+         AWS_SECRET_ACCESS_KEY, pass --profile NAME for a profile in ~/.aws/config, or run \
+         `aws sso login` for an SSO profile. ({detail})"
+    )]
+    NoCredentials { profile: String, detail: String },
+
+    #[error(
+        "AWS rejected the credentials ({code}: {message}). They are wrong, expired or for another \
+         partition: refresh them (`aws sso login`, new access keys) or pick another --profile."
+    )]
+    BadCredentials { code: String, message: String },
+
+    #[error(
+        "access denied for {operation} ({code}: {message}). The caller needs the IAM permission \
+         ec2:{operation} (or the matching service action) on these resources."
+    )]
+    AccessDenied {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
+
+    #[error(
+        "cannot reach {endpoint} for {operation}: {detail}. Check the network, the --region, and \
+         AWS_ENDPOINT_URL if you point at an emulator."
+    )]
+    Unreachable {
+        endpoint: String,
+        operation: &'static str,
+        detail: String,
+    },
+
+    #[error(
+        "{operation} timed out against {endpoint} ({detail}). The service or the network is slow \
+         or unreachable: retry, raise --timeout on a slow link, or check the --region and \
+         AWS_ENDPOINT_URL."
+    )]
+    Timeout {
+        endpoint: String,
+        operation: &'static str,
+        detail: String,
+    },
+
+    #[error(
+        "{} not found in {region} for this account. AMIs are regional: check the id with \
+         `gio-ami images`, or pass the --region it lives in.",
+        plural("AMI", ids)
+    )]
+    AmiNotFound { ids: Vec<String>, region: String },
+
+    #[error(
+        "{id} belongs to account {owner}, not to this one: gio-ami only manages AMIs you own. Use \
+         the owning account's credentials (--profile), or copy the AMI into yours first."
+    )]
+    AmiNotOwned { id: String, owner: String },
+
+    #[error(transparent)]
+    Disk(#[from] DiskError),
+
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+
+    #[error("{message}")]
+    Base { message: String },
+
+    #[error(
+        "the AMI name `{name}` is taken by {id}, which was not made by this step: pass another \
+         --name, or wipe {id} first"
+    )]
+    NameTaken { name: String, id: String },
+
+    #[error("{id} went into state `failed` in AWS: see its StateReason with `aws ec2 describe-images --image-ids {id}`, then wipe it")]
+    ImageFailed { id: String },
+
+    #[error("gave up waiting for {what} after {waited:?}; it may still finish: look with `gio-ami images`")]
+    WaitTimeout {
+        what: String,
+        waited: std::time::Duration,
+    },
+
+    #[error("{message}")]
+    Provision { message: String },
+
+    #[error("interrupted by {signal}")]
+    Interrupted { signal: &'static str },
+
+    #[error("the build failed: {cause}\nClean-up of build {build_id}: {cleanup}.")]
+    BuildFailed {
+        cause: Box<Error>,
+        build_id: String,
+        cleanup: String,
+    },
+
+    #[error("cannot {action} {path}: {detail}. Check the path and its permissions (block devices usually need sudo).")]
+    LocalFile {
+        action: &'static str,
+        path: String,
+        detail: String,
+    },
+
+    #[error(
+        "{path} is a {format} image; converting it to raw needs `qemu-img`, which is not \
+         installed. Install it (Debian/Ubuntu: `sudo apt-get install qemu-utils`, Fedora/RHEL: \
+         `sudo dnf install qemu-img`, macOS: `brew install qemu`), or pass a raw image."
+    )]
+    QemuImgMissing { path: String, format: &'static str },
+
+    #[error("`qemu-img convert` could not read {path} as {format}: {detail}. Check the image with `qemu-img info {path}`.")]
+    QemuImgFailed {
+        path: String,
+        format: &'static str,
+        detail: String,
+    },
+
+    #[error(
+        "snapshot {id} was not found in {region} for this account. Snapshots are regional: check \
+         the id with `gio-ami snapshots AMI_ID`, or pass the --region it lives in."
+    )]
+    SnapshotNotFound { id: String, region: String },
+
+    #[error("{why}. {cleanup}")]
+    UploadAbandoned { why: Box<Error>, cleanup: String },
+
+    #[error(
+        "block {block} of {snapshot} arrived with a SHA-256 that does not match its checksum \
+         (corrupted in transit): run the download again"
+    )]
+    ChecksumMismatch { snapshot: String, block: i32 },
+
+    #[error("`{input}` is not a tag: write KEY=VALUE (e.g. --tag team=platform); keys starting with `gio-ami:` or `aws:` are reserved")]
+    InvalidTag { input: String },
+
+    #[error(
+        "refusing to wipe {0}. Nothing was changed. Stop using it first (or fix the look-up), or \
+         pass --force to wipe anyway; a snapshot another AMI still maps is kept even then."
+    )]
+    InUse(String),
+
+    #[error(
+        "could not check whether the AMIs to prune are in use ({0}), so none was touched. Fix \
+         the look-up (permissions for it, or retry after throttling), then prune again."
+    )]
+    Unchecked(String),
+
+    #[error(
+        "the wipe did not finish: {failed} of {total} steps failed (first: {first}). Re-run the \
+         same command to finish it: what is already gone counts as done."
+    )]
+    Incomplete {
+        failed: usize,
+        total: usize,
+        first: String,
+    },
+
+    #[error("`{0}` is not a tag filter: write KEY=VALUE, e.g. --tag team=platform")]
+    InvalidTagFilter(String),
+
+    #[error("nothing was changed: the wipe was not confirmed. Pass --yes to skip the question.")]
+    NotConfirmed,
+    #[error(
+        "`packer` is not installed (not found on PATH), and `build --engine packer` runs it. \
+         Install it with `apt-get install packer` (Debian, Ubuntu) or the official release from \
+         https://developer.hashicorp.com/packer/install, or build with `--engine native`."
+    )]
+    PackerMissing,
+
+    #[error("{message}")]
+    Packer { message: String },
+
+    #[error("packer build failed ({status}):\n{errors}\nPacker removes its own builder on failure; `gio-ami gc --dry-run` shows anything left.")]
+    PackerFailed { status: String, errors: String },
+
+    #[error("interrupted by {signal}: packer was stopped; {remains}.")]
+    PackerInterrupted { signal: &'static str, remains: String },
+
+    #[error(
+        "no cluster `{cluster}` in gio-ami.toml (known: {}). Add a [clusters.{cluster}] table with \
+         `region` and `ssm_parameter`, or run from the directory that holds the spec.",
+        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+    )]
+    UnknownCluster { cluster: String, known: Vec<String> },
+
+    #[error(
+        "cluster `{cluster}` has no `ssm_parameter` in gio-ami.toml, so there is nothing to publish \
+         to. Add e.g. ssm_parameter = \"/gio/eks/{cluster}/node-ami\" to [clusters.{cluster}]."
+    )]
+    ClusterWithoutParameter { cluster: String },
+
+    #[error(
+        "{id} is `{state}`, not `available`: a cluster cannot launch nodes from it. Wait for it \
+         (`gio-ami images`), or publish another AMI."
+    )]
+    NotAvailable { id: String, state: String },
+
+    #[error(
+        "{id} lives in {region} but cluster `{cluster}` runs in {cluster_region}, where it cannot \
+         be launched. Copy it there first (`gio-ami copy {id} --to {cluster_region}`) and publish \
+         the copy with --region {cluster_region}."
+    )]
+    WrongRegion {
+        id: String,
+        region: String,
+        cluster: String,
+        cluster_region: String,
+    },
+
+    #[error(
+        "nothing to roll back to: the history of {parameter} (cluster `{cluster}`) holds no value \
+         other than the current one. Publish a specific AMI instead: `gio-ami publish AMI_ID \
+         --cluster {cluster}`."
+    )]
+    NothingToRollBack { cluster: String, parameter: String },
+
+    #[error(
+        "`{0}` is not an AWS account id: they are 12 digits (e.g. 111122223333). Look it up with \
+         `aws sts get-caller-identity` in that account."
+    )]
+    InvalidAccount(String),
+
+    #[error(
+        "`{0}` is not REGION=KEY: name the region whose copy the key encrypts, e.g. \
+         --kms-key us-east-1=alias/ami-copies"
+    )]
+    InvalidKmsKey(String),
+
+    #[error("{file}: {detail}")]
+    Markers { file: String, detail: String },
+
+    #[error("cannot {action} {file}: {detail}. Check the path and its permissions.")]
+    File {
+        action: &'static str,
+        file: String,
+        detail: String,
+    },
+
+    #[error("{operation} failed: {code}: {message}")]
+    Api {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
+
+    #[error("{operation} failed: {detail}")]
+    Sdk {
+        operation: &'static str,
+        detail: String,
+    },
+}
+
+fn plural(noun: &str, ids: &[String]) -> String {
+    match ids {
+        [one] => format!("{noun} {one} was"),
+        many => format!("{noun}s {} were", many.join(", ")),
+    }
+}
+
+impl Error {
+    /// The AWS error code behind an API failure, for callers that treat some codes as outcomes
+    /// (e.g. "already gone").
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Api { code, .. }
+            | Error::AccessDenied { code, .. }
+            | Error::BadCredentials { code, .. } => Some(code),
+            Error::UploadAbandoned { why, .. } => why.code(),
+            _ => None,
+        }
+    }
+}
+
+/// A spec that failed to load, pointing at the place.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}:{column}: {key}: {message}")]
+pub struct SpecError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+    pub message: String,
+}
+
+/// A disk specification that is malformed or outside AWS's limits; the text names the part.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct DiskError(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_names_every_id_and_the_region() {
+        let one = Error::AmiNotFound {
+            ids: vec!["ami-12345678".into()],
+            region: "eu-west-1".into(),
+        }
+        .to_string();
+        assert!(one.starts_with("AMI ami-12345678 was not found in eu-west-1"), "{one}");
+        let two = Error::AmiNotFound {
+            ids: vec!["ami-12345678".into(), "ami-87654321".into()],
+            region: "eu-west-1".into(),
+        }
+        .to_string();
+        assert!(two.starts_with("AMIs ami-12345678, ami-87654321 were not found"), "{two}");
+    }
+}

@@ -1,0 +1,92 @@
+//! Resource ids checked at the edge, so a typo fails before any API call with a message that
+//! names the typo (AWS would answer a less helpful `InvalidAMIID.Malformed`).
+
+use crate::core::error::Error;
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! resource_id {
+    ($name:ident, $prefix:literal, $what:literal, $example:literal) => {
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+
+            fn from_str(input: &str) -> Result<Self, Error> {
+                if is_resource_id(input, $prefix) {
+                    Ok(Self(input.to_string()))
+                } else {
+                    Err(Error::InvalidId {
+                        input: input.to_string(),
+                        what: $what,
+                        prefix: $prefix,
+                        example: $example,
+                    })
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+resource_id!(AmiId, "ami", "an AMI", "ami-0abc1234def567890");
+resource_id!(SnapshotId, "snap", "a snapshot", "snap-0abc1234def567890");
+
+/// EC2 ids are a prefix, a dash and 8 (older resources) or 17 lowercase hex digits.
+fn is_resource_id(input: &str, prefix: &str) -> bool {
+    let Some(hex) = input
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+    else {
+        return false;
+    };
+    matches!(hex.len(), 8 | 17)
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_short_and_long_ids() {
+        assert!("ami-12345678".parse::<AmiId>().is_ok());
+        assert!("ami-0abc1234def567890".parse::<AmiId>().is_ok());
+        assert!("snap-0abc1234def567890".parse::<SnapshotId>().is_ok());
+    }
+
+    #[test]
+    fn rejects_typos_with_a_message_naming_them() {
+        for bad in [
+            "",
+            "ami-",
+            "ami-123",
+            "ami-0ABC1234DEF567890",
+            "ami-0abc1234def56789g",
+            "snap-0abc1234def567890",
+            " ami-12345678",
+            "ami_12345678",
+        ] {
+            let err = bad.parse::<AmiId>().unwrap_err().to_string();
+            assert!(err.contains(&format!("`{bad}` is not an AMI id")), "{err}");
+        }
+        let err = "ami-12345678".parse::<SnapshotId>().unwrap_err().to_string();
+        assert!(err.contains("is not a snapshot id"), "{err}");
+    }
+}

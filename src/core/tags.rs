@@ -1,0 +1,54 @@
+//! The tag scheme (DESIGN.md §3): every AMI and snapshot gio-ami creates carries these, so
+//! history, lineage and gc can be rebuilt from AWS alone.
+
+use std::collections::BTreeMap;
+
+pub const PREFIX: &str = "gio-ami:";
+pub const RELEASE: &str = "gio-ami:release";
+pub const CREATED_AT: &str = "gio-ami:created-at";
+pub const AUTHOR: &str = "gio-ami:author";
+pub const CONTACT: &str = "gio-ami:contact";
+pub const DESCRIPTION: &str = "gio-ami:description";
+pub const BASE_AMI: &str = "gio-ami:base-ami";
+pub const PARENT_AMI: &str = "gio-ami:parent-ami";
+pub const KUBERNETES: &str = "gio-ami:kubernetes";
+pub const FAMILY: &str = "gio-ami:family";
+pub const CLUSTERS: &str = "gio-ami:clusters";
+pub const BUILD_ID: &str = "gio-ami:build-id";
+/// On builder instances: where the build runs and until when, so `gc` can tell a live build
+/// from a dead one.
+pub const BUILD_HOST: &str = "gio-ami:build-host";
+pub const BUILD_PID: &str = "gio-ami:build-pid";
+pub const BUILD_DEADLINE: &str = "gio-ami:build-deadline";
+
+pub type Tags = BTreeMap<String, String>;
+
+/// The tags that describe what an AMI *is* and so carry over to an AMI derived from it; where it
+/// is published (clusters) and which run made it (build id) do not.
+pub fn inherited(tags: &Tags) -> Tags {
+    tags.iter()
+        .filter(|(k, _)| k.starts_with(PREFIX) && !k.starts_with("gio-ami:build-") && k.as_str() != CLUSTERS)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publication_and_build_tags_are_not_inherited() {
+        let tags: Tags = [
+            (RELEASE, "r1"),
+            (CLUSTERS, "prod"),
+            (BUILD_ID, "b1"),
+            (CONTACT, "ops@example.org"),
+            ("team", "platform"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let kept: Vec<String> = inherited(&tags).into_keys().collect();
+        assert_eq!(kept, [CONTACT, RELEASE]);
+    }
+}

@@ -1,0 +1,196 @@
+//! The ways an AMI is made, siblings over one build core: `native` (a builder instance that
+//! provisions itself, no SSH), `packer` (real `packer build`), and `register` (RegisterImage
+//! from snapshots, no instance at all: `disks add` and `upload --register`). The core below
+//! is what they share: build ids, phases, naming, tags and base resolution.
+
+pub mod leftovers;
+pub mod native;
+pub mod packer;
+pub mod register;
+
+use crate::aws::base::{self, Base};
+use crate::aws::inventory;
+use crate::aws::provenance::Provenance;
+use crate::aws::{tagging, Aws};
+use crate::core::error::{Error, Result};
+use crate::core::progress::Progress;
+use crate::core::tags::{self, Tags};
+use crate::spec::{self, Loaded};
+use serde::Serialize;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Snapshots and CreateImage of a node's volumes take minutes on AWS; an hour means stuck.
+const IMAGE_TIMEOUT: Duration = Duration::from_secs(3600);
+/// A build on another machine is presumed dead this long after its own timeout.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(900);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Built {
+    pub ami: String,
+    pub name: String,
+    pub region: String,
+    pub base_ami: String,
+    pub base_name: String,
+    pub build_id: String,
+    pub snapshots: Vec<String>,
+    pub phases: Vec<PhaseReport>,
+}
+
+/// How long a phase took and how many API requests it made (for the closing figures).
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseReport {
+    pub phase: String,
+    pub seconds: f64,
+    pub api_calls: usize,
+}
+
+/// Unique per run and short enough for a ClientToken (64 characters at most).
+pub fn new_build_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("b{:x}{:05x}", now.as_millis(), std::process::id() & 0xfffff)
+}
+
+/// Shows each phase of a build and records how long it took and how many API requests it made.
+pub struct Phases<'a> {
+    aws: &'a Aws,
+    progress: &'a dyn Progress,
+    done: Vec<PhaseReport>,
+    current: Option<(String, Instant, usize)>,
+}
+
+impl<'a> Phases<'a> {
+    pub fn new(aws: &'a Aws, progress: &'a dyn Progress) -> Self {
+        Phases { aws, progress, done: Vec::new(), current: None }
+    }
+
+    /// Ends the current phase, if any, and starts this one.
+    pub fn start(&mut self, name: &str) {
+        self.end();
+        self.progress.phase(name);
+        self.current = Some((name.to_string(), Instant::now(), self.aws.calls()));
+    }
+
+    fn end(&mut self) {
+        if let Some((phase, started, calls)) = self.current.take() {
+            self.done.push(PhaseReport {
+                phase,
+                seconds: started.elapsed().as_secs_f64(),
+                api_calls: self.aws.calls() - calls,
+            });
+        }
+    }
+
+    /// Ends the current phase and hands over the records.
+    pub fn finish(&mut self) -> Vec<PhaseReport> {
+        self.end();
+        std::mem::take(&mut self.done)
+    }
+}
+
+/// `{n}` counts builds of the same name pattern, so two builds a day get -1 and -2.
+pub async fn unique_name(aws: &Aws, loaded: &Loaded, provenance: &Provenance) -> Result<String> {
+    let spec = &loaded.spec;
+    let date: String = provenance.created_at[..10].replace('-', "");
+    let sha = git_sha(loaded.path.parent().unwrap_or(Path::new(".")));
+    let fill = |n: &str| spec::render_name(spec.image.name.get_ref(), spec.kubernetes(), &date, sha.as_deref(), n);
+    if !spec.image.name.get_ref().contains("{n}") {
+        let name = fill("");
+        return match inventory::own_images_named(aws, &name).await?.first() {
+            Some(existing) => Err(Error::NameTaken { name, id: existing.id.clone() }),
+            None => Ok(name),
+        };
+    }
+    // One call: every name of this pattern (DescribeImages filters take `*` wildcards).
+    let taken = inventory::own_images_named(aws, &fill("*")).await?;
+    let sentinel = fill("\u{0}");
+    let (prefix, suffix) = sentinel.split_once('\u{0}').expect("the template has {n}");
+    let highest = taken
+        .iter()
+        .filter_map(|i| i.name.strip_prefix(prefix)?.strip_suffix(suffix)?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    Ok(format!("{prefix}{}{suffix}", highest + 1))
+}
+
+/// A builder instance's tags: its build id, and where and until when the build runs, so `gc`
+/// tells a live build from a dead one, whichever engine launched it.
+pub fn builder_tags(build_id: &str, label: &str, spec: &spec::Spec) -> Tags {
+    let deadline = crate::core::clock::now_epoch() + (spec.timeout() + IMAGE_TIMEOUT + DEADLINE_MARGIN).as_secs() as i64;
+    Tags::from([
+        (tags::BUILD_ID.to_string(), build_id.to_string()),
+        ("Name".to_string(), label.to_string()),
+        (tags::BUILD_HOST.to_string(), leftovers::this_host()),
+        (tags::BUILD_PID.to_string(), std::process::id().to_string()),
+        (tags::BUILD_DEADLINE.to_string(), deadline.to_string()),
+    ])
+}
+
+/// What a release AMI and its snapshots carry (DESIGN §3), whichever engine made them.
+pub fn image_tags(spec: &spec::Spec, build_id: &str, base: &Base, provenance: &Provenance) -> Tags {
+    let mut t = spec_tags(spec);
+    t.insert(tags::BUILD_ID.into(), build_id.to_string());
+    t.insert(tags::CREATED_AT.into(), provenance.created_at.clone());
+    t.insert(tags::AUTHOR.into(), provenance.author.clone());
+    t.insert(tags::BASE_AMI.into(), base.image.id.clone());
+    t
+}
+
+/// The tags the spec alone decides: known before any build, so a rendered template carries them.
+pub fn spec_tags(spec: &spec::Spec) -> Tags {
+    let mut t: Tags = spec.image.tags.clone();
+    if let Some(contact) = &spec.image.contact {
+        t.insert(tags::CONTACT.into(), contact.clone());
+    }
+    if let Some(description) = &spec.image.description {
+        t.insert(tags::DESCRIPTION.into(), description.clone());
+    }
+    if let Some(k8s) = spec.kubernetes() {
+        t.insert(tags::KUBERNETES.into(), k8s.to_string());
+    }
+    if let Some(family) = &spec.base.family {
+        t.insert(tags::FAMILY.into(), family.get_ref().clone());
+    }
+    t
+}
+
+/// Tags an AMI and its snapshots in one call.
+pub async fn tag_image(aws: &Aws, ami: &str, snapshots: &[String], tags: &Tags) -> Result<()> {
+    let mut resources = vec![ami.to_string()];
+    resources.extend(snapshots.iter().cloned());
+    aws.ec2()
+        .create_tags()
+        .set_resources(Some(resources))
+        .set_tags(Some(tagging::to_sdk(tags)))
+        .send()
+        .await
+        .map_err(|e| aws.error("CreateTags", "ec2", e))?;
+    Ok(())
+}
+
+pub async fn resolve_base(aws: &Aws, spec: &spec::Spec) -> Result<Base> {
+    match &spec.base.ami {
+        Some(ami) => base::explicit(aws, ami.get_ref()).await,
+        None => {
+            let query = base::Query {
+                family: spec.base.family.as_ref().map(|f| f.get_ref().clone()).unwrap_or_default(),
+                kubernetes: spec.kubernetes().unwrap_or_default().to_string(),
+                arch: spec.base.arch.get_ref().clone(),
+                variant: spec.base.variant.get_ref().clone(),
+            };
+            base::resolve(aws, &query).await
+        }
+    }
+}
+
+pub fn git_sha(dir: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .ok()?;
+    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !sha.is_empty()).then_some(sha)
+}

@@ -1,0 +1,550 @@
+//! `gio-ami.toml`: what to build. Parsed with spans so every error points at file:line:column
+//! and the key, and names the allowed values.
+
+pub mod clusters;
+pub mod disk;
+
+use crate::spec::disk::{Disk, MAX_VOLUMES};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+pub const DEFAULT_PATH: &str = "gio-ami.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub image: ImageSpec,
+    pub base: BaseSpec,
+    #[serde(default)]
+    pub build: BuildSpec,
+    #[serde(default)]
+    pub disks: Vec<Spanned<Disk>>,
+    #[serde(default)]
+    pub clusters: BTreeMap<String, ClusterSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSpec {
+    /// Template of the AMI name: `{k8s}`, `{date}`, `{git_sha}`, `{n}` are filled in.
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub contact: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaseSpec {
+    #[serde(default)]
+    pub family: Option<Spanned<String>>,
+    #[serde(default)]
+    pub kubernetes: Option<Spanned<String>>,
+    #[serde(default = "default_arch")]
+    pub arch: Spanned<String>,
+    #[serde(default = "default_variant")]
+    pub variant: Spanned<String>,
+    /// An explicit base AMI instead of the EKS-optimized one.
+    #[serde(default)]
+    pub ami: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSpec {
+    #[serde(default = "default_engine")]
+    pub engine: Spanned<String>,
+    #[serde(default = "default_instance_type")]
+    pub instance_type: Spanned<String>,
+    #[serde(default)]
+    pub subnet: Option<String>,
+    #[serde(default)]
+    pub security_group: Option<String>,
+    #[serde(default)]
+    pub iam_instance_profile: Option<String>,
+    /// Scripts the builder runs, in order, before it powers off.
+    #[serde(default)]
+    pub provision: Vec<Spanned<String>>,
+    #[serde(default = "default_provision_via")]
+    pub provision_via: Spanned<String>,
+    #[serde(default = "yes")]
+    pub pre_snapshot: bool,
+    #[serde(default = "default_timeout")]
+    pub timeout: Spanned<String>,
+    /// Root volume size in GiB; the base AMI's when absent.
+    #[serde(default)]
+    pub root_size_gib: Option<i32>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    pub region: String,
+    #[serde(default)]
+    pub ssm_parameter: Option<String>,
+}
+
+impl Default for BuildSpec {
+    fn default() -> Self {
+        toml::from_str("").expect("every build field has a default")
+    }
+}
+
+fn unspanned<T>(value: T) -> Spanned<T> {
+    Spanned::new(0..0, value)
+}
+fn default_arch() -> Spanned<String> {
+    unspanned("x86_64".into())
+}
+fn default_variant() -> Spanned<String> {
+    unspanned("standard".into())
+}
+fn default_engine() -> Spanned<String> {
+    unspanned("native".into())
+}
+/// The smallest general-purpose size with enough memory (4 GiB) for kubelet, containerd and a
+/// few pods; the build itself needs less, but the image is tried where it will run.
+fn default_instance_type() -> Spanned<String> {
+    unspanned("t3.medium".into())
+}
+fn default_provision_via() -> Spanned<String> {
+    unspanned("user-data".into())
+}
+/// Provisioning a node (packages, image pulls) takes minutes; half an hour catches a hung guest.
+fn default_timeout() -> Spanned<String> {
+    unspanned("30m".into())
+}
+fn yes() -> bool {
+    true
+}
+
+pub const FAMILIES: &[&str] = &["al2", "al2023", "bottlerocket"];
+pub const ARCHES: &[&str] = &["x86_64", "arm64"];
+pub const VARIANTS: &[&str] = &["standard", "nvidia"];
+pub const ENGINES: &[&str] = &["native", "packer"];
+pub const PROVISION_VIA: &[&str] = &["user-data", "ssm"];
+
+pub use crate::core::error::SpecError;
+
+/// Not wrong, but worth knowing before spending a build on it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Warning {
+    pub key: String,
+    pub message: String,
+}
+
+/// A checked spec and where it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub spec: Spec,
+    pub warnings: Vec<Warning>,
+}
+
+impl Spec {
+    pub fn timeout(&self) -> Duration {
+        humantime::parse_duration(self.build.timeout.get_ref()).expect("checked in validate")
+    }
+
+    pub fn disks(&self) -> Vec<Disk> {
+        self.disks.iter().map(|d| d.get_ref().clone()).collect()
+    }
+
+    /// The Kubernetes version, or `None` for a spec built on an explicit AMI.
+    pub fn kubernetes(&self) -> Option<&str> {
+        self.base.kubernetes.as_ref().map(|k| k.get_ref().as_str())
+    }
+}
+
+pub fn load(path: &Path) -> Result<Loaded, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+        file: path.display().to_string(),
+        line: 0,
+        column: 0,
+        key: "file".into(),
+        message: format!(
+            "cannot read it ({e}); write a commented one with `gio-ami init`, or name another \
+             with the SPEC argument"
+        ),
+    })?;
+    parse(&path.display().to_string(), &text).map(|(spec, warnings)| Loaded {
+        path: path.to_path_buf(),
+        spec,
+        warnings,
+    })
+}
+
+/// Parses and validates; `file` only labels the errors.
+pub fn parse(file: &str, text: &str) -> Result<(Spec, Vec<Warning>), SpecError> {
+    let at = |span: Option<Range<usize>>, key: &str, message: String| {
+        let (line, column) = span.map_or((0, 0), |s| line_column(text, s.start));
+        SpecError {
+            file: file.to_string(),
+            line,
+            column,
+            key: key.to_string(),
+            message,
+        }
+    };
+    // Parsed first as plain TOML, so that what remains are errors of a key's value or name,
+    // which then point at that key.
+    text.parse::<toml::Table>().map_err(|e| {
+        let message = e.message().trim().to_string();
+        at(e.span(), "syntax", message)
+    })?;
+    let spec: Spec = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim().to_string();
+        // An empty span at the start is the top level (a missing section), not the first key.
+        let whole_file = e.span().is_some_and(|s| s.start == 0 && (s.is_empty() || s.end >= text.trim_end().len()));
+        let key = e.span().filter(|_| !whole_file).map(|s| key_at(text, s.start)).filter(|k| !k.is_empty());
+        match key {
+            Some(key) => at(e.span(), &key, message),
+            None => at(e.span(), "spec", format!("{message} (`gio-ami init` writes a commented example)")),
+        }
+    })?;
+    validate(&spec).map_err(|(span, key, message)| {
+        // A rule about a whole section (no value to point at) points at its header.
+        let span = if span.is_empty() { header_span(text, &key).unwrap_or(span) } else { span };
+        at(Some(span), &key, message)
+    })?;
+    Ok((spec.clone(), warnings(&spec)))
+}
+
+type Invalid = (Range<usize>, String, String);
+
+/// Where the `[section]` header stands in the text.
+fn header_span(text: &str, section: &str) -> Option<Range<usize>> {
+    let header = format!("[{section}]");
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim() == header {
+            let start = offset + line.len() - line.trim_start().len();
+            return Some(start..start + header.len());
+        }
+        offset += line.len();
+    }
+    None
+}
+
+fn one_of(value: &Spanned<String>, key: &str, allowed: &[&str]) -> Result<(), Invalid> {
+    if allowed.contains(&value.get_ref().as_str()) {
+        Ok(())
+    } else {
+        Err((
+            value.span(),
+            key.to_string(),
+            format!("unknown value `{}` (allowed: {})", value.get_ref(), allowed.join(", ")),
+        ))
+    }
+}
+
+fn validate(spec: &Spec) -> Result<(), Invalid> {
+    let name = &spec.image.name;
+    if let Some(bad) = unknown_placeholder(name.get_ref()) {
+        return Err((
+            name.span(),
+            "image.name".into(),
+            format!("unknown placeholder `{{{bad}}}` (allowed: {{k8s}}, {{date}}, {{git_sha}}, {{n}})"),
+        ));
+    }
+    let base = &spec.base;
+    match (&base.ami, &base.family, &base.kubernetes) {
+        (Some(ami), _, _) => {
+            if ami.get_ref().parse::<crate::core::ids::AmiId>().is_err() {
+                return Err((ami.span(), "base.ami".into(), format!("`{}` is not an AMI id (ami-…)", ami.get_ref())));
+            }
+        }
+        (None, Some(family), Some(k8s)) => {
+            one_of(family, "base.family", FAMILIES)?;
+            if !is_kubernetes_version(k8s.get_ref()) {
+                return Err((
+                    k8s.span(),
+                    "base.kubernetes".into(),
+                    format!("`{}` is not a Kubernetes minor version (e.g. \"1.31\")", k8s.get_ref()),
+                ));
+            }
+        }
+        (None, _, _) => {
+            return Err((
+                0..0,
+                "base".into(),
+                "set either `ami = \"ami-…\"`, or `family` (al2, al2023, bottlerocket) and \
+                 `kubernetes` (e.g. \"1.31\")"
+                    .into(),
+            ))
+        }
+    }
+    one_of(&base.arch, "base.arch", ARCHES)?;
+    one_of(&base.variant, "base.variant", VARIANTS)?;
+    let build = &spec.build;
+    one_of(&build.engine, "build.engine", ENGINES)?;
+    one_of(&build.provision_via, "build.provision_via", PROVISION_VIA)?;
+    if humantime::parse_duration(build.timeout.get_ref()).is_err() {
+        return Err((
+            build.timeout.span(),
+            "build.timeout".into(),
+            format!("`{}` is not a duration (e.g. \"30m\", \"1h 30m\")", build.timeout.get_ref()),
+        ));
+    }
+    if build.provision_via.get_ref() == "ssm" && build.iam_instance_profile.is_none() {
+        return Err((
+            build.provision_via.span(),
+            "build.provision_via".into(),
+            "SSM Run Command needs the builder to have an instance profile with \
+             AmazonSSMManagedInstanceCore: set build.iam_instance_profile"
+                .into(),
+        ));
+    }
+    if base.family.as_ref().is_some_and(|f| f.get_ref() == "bottlerocket") && !build.provision.is_empty() {
+        return Err((
+            build.provision[0].span(),
+            "build.provision".into(),
+            "Bottlerocket has no shell to run provisioning scripts; customize it through its \
+             settings API or its own build, or pick family al2023"
+                .into(),
+        ));
+    }
+    let mut devices: Vec<&str> = Vec::new();
+    for (n, disk) in spec.disks.iter().enumerate() {
+        let key = format!("disks[{n}]");
+        let d = disk.get_ref();
+        d.validate().map_err(|e| (disk.span(), key.clone(), e.0))?;
+        if devices.contains(&d.device.as_str()) {
+            return Err((disk.span(), key, format!("{} is listed twice", d.device)));
+        }
+        devices.push(&d.device);
+    }
+    if spec.disks.len() + 1 > MAX_VOLUMES {
+        return Err((0..0, "disks".into(), format!("at most {} extra disks", MAX_VOLUMES - 1)));
+    }
+    Ok(())
+}
+
+fn unknown_placeholder(template: &str) -> Option<String> {
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..].find('}')? + start;
+        let name = &rest[start + 1..end];
+        if !["k8s", "date", "git_sha", "n"].contains(&name) {
+            return Some(name.to_string());
+        }
+        rest = &rest[end + 1..];
+    }
+    None
+}
+
+fn is_kubernetes_version(v: &str) -> bool {
+    matches!(v.split_once('.'), Some((major, minor))
+        if major == "1" && !minor.is_empty() && minor.len() <= 2 && minor.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn warnings(spec: &Spec) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    let instance_type = spec.build.instance_type.get_ref();
+    let size = instance_type.split('.').nth(1).unwrap_or_default();
+    if matches!(size, "nano" | "micro" | "small") {
+        warnings.push(Warning {
+            key: "build.instance_type".into(),
+            message: format!(
+                "{instance_type} has 2 GiB of memory or less: kubelet, containerd and the system \
+                 pods leave no room for workloads, and nodes go NotReady under memory pressure. \
+                 t2.medium / t3.medium (4 GiB) is the smallest that works"
+            ),
+        });
+    }
+    if spec.image.contact.is_none() {
+        warnings.push(Warning {
+            key: "image.contact".into(),
+            message: "no support contact: the history's contact column will be empty".into(),
+        });
+    }
+    warnings
+}
+
+/// The dotted key whose line holds `offset` (`build.timeout`, `disks[1].size_gib`), or the table
+/// when the offset is on a header line.
+fn key_at(text: &str, offset: usize) -> String {
+    let mut table = String::new();
+    let mut arrays: BTreeMap<String, usize> = BTreeMap::new();
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        let is_header = trimmed.starts_with('[');
+        if is_header {
+            let name = trimmed.trim_start_matches('[').split(']').next().unwrap_or_default().trim().to_string();
+            table = if trimmed.starts_with("[[") {
+                let n = arrays.entry(name.clone()).and_modify(|n| *n += 1).or_insert(0);
+                format!("{name}[{n}]")
+            } else {
+                name
+            };
+        }
+        if offset < start + line.len() {
+            return match trimmed.split_once('=') {
+                Some((key, _)) if !is_header => {
+                    let key = key.trim().trim_matches('"');
+                    if table.is_empty() { key.to_string() } else { format!("{table}.{key}") }
+                }
+                _ => table,
+            };
+        }
+        start += line.len();
+    }
+    table
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+/// Fills the name template. `n` tells apart several builds of one day.
+pub fn render_name(template: &str, k8s: Option<&str>, date: &str, git_sha: Option<&str>, n: &str) -> String {
+    template
+        .replace("{k8s}", k8s.unwrap_or("custom"))
+        .replace("{date}", date)
+        .replace("{git_sha}", git_sha.unwrap_or("nogit"))
+        .replace("{n}", n)
+}
+
+/// The commented spec `gio-ami init` writes.
+pub const TEMPLATE: &str = r#"# gio-ami.toml: what `gio-ami build` makes. `gio-ami check` validates it without AWS.
+
+[image]
+# AMI name; {k8s}, {date} (YYYYMMDD), {git_sha} (short commit of this directory) and {n}
+# (1, 2, … for several builds of a day) are filled in.
+name = "gio-node-{k8s}-{date}-{n}"
+description = "EKS worker node"
+contact = "ops@example.org"          # support contact, shown in `gio-ami history`
+tags = { team = "platform" }         # added to the AMI and its snapshots
+
+[base]
+family = "al2023"                    # al2 | al2023 | bottlerocket
+kubernetes = "1.31"
+arch = "x86_64"                      # x86_64 | arm64
+variant = "standard"                 # standard | nvidia
+# ami = "ami-0123456789abcdef0"      # an explicit base instead of the EKS-optimized one
+
+[build]
+engine = "native"                    # native (no SSH: the builder provisions itself) | packer
+instance_type = "t3.medium"          # 4 GiB is the least an EKS node runs well with
+# subnet = "subnet-0123456789abcdef0"
+# security_group = "sg-0123456789abcdef0"
+# iam_instance_profile = "gio-ami-builder"   # needed for provision_via = "ssm"
+provision = []                       # scripts run in order on the builder, e.g. ["scripts/provision.sh"]
+provision_via = "user-data"          # user-data | ssm
+pre_snapshot = true                  # snapshot first: CreateImage then copies less
+timeout = "30m"                      # how long the guest may take before the build gives up
+
+# Extra EBS disks, one table each.
+# [[disks]]
+# device = "/dev/xvdb"               # /dev/sd[b-z] or /dev/xvd[b-z]
+# size_gib = 50
+# type = "gp3"                       # gp2 | gp3 | io1 | io2 | st1 | sc1 | standard
+# iops = 3000                        # gp3: 3000-80000; io1/io2: required
+# throughput = 125                   # gp3 only, MiB/s
+# encrypted = true
+# delete_on_termination = true
+
+# Clusters that run this image: columns of `gio-ami history`, targets of `gio-ami publish`.
+# [clusters.prod]
+# region = "eu-west-1"
+# ssm_parameter = "/gio/eks/prod/node-ami"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<(Spec, Vec<Warning>), String> {
+        parse("gio-ami.toml", text).map_err(|e| e.to_string())
+    }
+
+    const MINIMAL: &str = "[image]\nname = \"n-{k8s}\"\ncontact = \"ops@x\"\n[base]\nfamily = \"al2023\"\nkubernetes = \"1.31\"\n";
+
+    #[test]
+    fn the_template_is_valid_and_quiet() {
+        let (spec, warnings) = check(TEMPLATE).unwrap();
+        assert_eq!(warnings, []);
+        assert_eq!(spec.build.instance_type.get_ref(), "t3.medium");
+        assert_eq!(spec.timeout(), Duration::from_secs(1800));
+        assert!(spec.build.pre_snapshot);
+    }
+
+    #[test]
+    fn defaults_fill_what_is_left_out() {
+        let (spec, _) = check(MINIMAL).unwrap();
+        assert_eq!(spec.base.arch.get_ref(), "x86_64");
+        assert_eq!(spec.build.engine.get_ref(), "native");
+        assert!(spec.disks.is_empty());
+    }
+
+    #[test]
+    fn errors_point_at_line_column_and_key_with_allowed_values() {
+        let cases = [
+            (MINIMAL.replace("al2023", "al2025"), "gio-ami.toml:5:10: base.family: unknown value `al2025` (allowed: al2, al2023, bottlerocket)"),
+            (format!("{MINIMAL}arch = \"sparc\"\n"), "gio-ami.toml:7:8: base.arch: unknown value `sparc` (allowed: x86_64, arm64)"),
+            (MINIMAL.replace("1.31", "131"), "gio-ami.toml:6:14: base.kubernetes: `131` is not a Kubernetes minor version"),
+            (format!("{MINIMAL}[[disks]]\ndevice = \"/dev/sda\"\nsize_gib = 5\n"), "gio-ami.toml:7:1: disks[0]: `/dev/sda` is not a data disk device name"),
+            (format!("{MINIMAL}[[disks]]\ndevice = \"/dev/xvdb\"\nsize_gib = 50\niops = 100\n"), "disks[0]: /dev/xvdb: iops=100 is outside 3000..80000"),
+            (format!("{MINIMAL}[[disks]]\ndevice = \"/dev/xvdb\"\nsize_gib = 5\n[[disks]]\ndevice = \"/dev/xvdb\"\nsize_gib = 5\n"), "disks[1]: /dev/xvdb is listed twice"),
+            (format!("{MINIMAL}[build]\ntimeout = \"soon\"\n"), "build.timeout: `soon` is not a duration"),
+            (format!("{MINIMAL}[build]\nengine = \"docker\"\n"), "build.engine: unknown value `docker` (allowed: native, packer)"),
+            (format!("{MINIMAL}[build]\nprovision_via = \"ssm\"\n"), "build.provision_via: SSM Run Command needs"),
+            (MINIMAL.replace("n-{k8s}", "n-{version}"), "gio-ami.toml:2:8: image.name: unknown placeholder `{version}`"),
+            (format!("{MINIMAL}colour = \"red\"\n"), "gio-ami.toml:7:1: base.colour: unknown field `colour`"),
+            (format!("{MINIMAL}[build]\nroot_size_gib = \"30\"\n"), "gio-ami.toml:8:17: build.root_size_gib: invalid type: string"),
+            ("[image]\nname = \"x\"\n[base]\narch = \"arm64\"\n".to_string(), "gio-ami.toml:3:1: base: set either `ami"),
+            ("[image\n".to_string(), "gio-ami.toml:1:"),
+            ("[image]\nname = \"x\"\n".to_string(), "gio-ami.toml:1:1: spec: missing field `base` (`gio-ami init`"),
+            ("[image]\n[base]\nami = \"ami-12345678\"\n".to_string(), "gio-ami.toml:1:1: image: missing field `name`"),
+        ];
+        for (text, expected) in cases {
+            let err = check(&text).unwrap_err();
+            assert!(err.contains(expected), "expected `{expected}` in `{err}`");
+        }
+    }
+
+    #[test]
+    fn key_at_names_the_dotted_key_of_a_line() {
+        let text = "top = 1\n[build]\ntimeout = 3\n[[disks]]\ntype = 1\n[[disks]]\n\"type\" = 2\n[clusters.prod]\n";
+        let at = |needle: &str| key_at(text, text.find(needle).unwrap());
+        assert_eq!(at("1\n["), "top");
+        assert_eq!(at("3"), "build.timeout");
+        assert_eq!(at("type = 1"), "disks[0].type");
+        assert_eq!(at("2"), "disks[1].type");
+        assert_eq!(at("[clusters"), "clusters.prod");
+    }
+
+    #[test]
+    fn small_instance_types_warn_and_say_why() {
+        let (_, warnings) = check(&format!("{MINIMAL}[build]\ninstance_type = \"t2.small\"\n")).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].message.contains("t2.medium / t3.medium (4 GiB) is the smallest that works"));
+        let (_, none) = check(&format!("{MINIMAL}[build]\ninstance_type = \"t2.medium\"\n")).unwrap();
+        assert_eq!(none, []);
+    }
+
+    #[test]
+    fn bottlerocket_takes_no_scripts() {
+        let text = MINIMAL.replace("al2023", "bottlerocket") + "[build]\nprovision = [\"a.sh\"]\n";
+        assert!(check(&text).unwrap_err().contains("Bottlerocket has no shell"));
+    }
+
+    #[test]
+    fn names_fill_every_placeholder() {
+        assert_eq!(
+            render_name("gio-node-{k8s}-{date}-{git_sha}-{n}", Some("1.31"), "20261125", Some("abc1234"), "2"),
+            "gio-node-1.31-20261125-abc1234-2"
+        );
+    }
+}
