@@ -5,8 +5,8 @@
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use gio_ami::commands::cost;
-use gio_ami::commands::upload::{Arch, BootMode};
 use gio_ami::core::choice::Choice;
+use gio_ami::core::kinds::{Arch, BootMode};
 use gio_ami::engines::packer::TemplateFormat;
 use gio_ami::spec;
 use gio_ami::transfer::blocks;

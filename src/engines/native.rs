@@ -10,7 +10,7 @@ use crate::spec::disk::Disk;
 use crate::core::error::{Error, Result};
 use super::{builder_tags, image_tags, new_build_id, resolve_base, tag_image, unique_name, Built, Phases, IMAGE_TIMEOUT};
 use crate::engines::leftovers;
-use crate::aws::inventory::{self, Image};
+use crate::aws::inventory::{self, Image, ImageState, SnapshotState};
 use crate::core::progress::Progress;
 use crate::change::{self, Status};
 use crate::aws::provenance::Provenance;
@@ -328,7 +328,7 @@ fn launch_mapping(disk: &Disk) -> BlockDeviceMapping {
         .ebs(
             EbsBlockDevice::builder()
                 .set_volume_size(disk.size_gib)
-                .volume_type(VolumeType::from(disk.volume_type.as_str()))
+                .volume_type(VolumeType::from(disk.volume_type))
                 .set_iops(disk.iops)
                 .set_throughput(disk.throughput)
                 .set_snapshot_id(disk.snapshot_id.clone())
@@ -492,10 +492,10 @@ async fn instance_volumes(aws: &Aws, instance: &str) -> Result<Vec<(String, Stri
 async fn wait_snapshots(aws: &Aws, ids: &[String]) -> Result<()> {
     poll::until(&format!("snapshots {} to complete", ids.join(", ")), IMAGE_TIMEOUT, || async {
         let snapshots = inventory::snapshots_by_id(aws, ids).await?;
-        if let Some(failed) = snapshots.iter().find(|s| s.state == "error") {
+        if let Some(failed) = snapshots.iter().find(|s| s.state == SnapshotState::Error) {
             return Err(Error::Provision { message: format!("snapshot {} failed", failed.id) });
         }
-        Ok((snapshots.len() == ids.len() && snapshots.iter().all(|s| s.state == "completed")).then_some(()))
+        Ok((snapshots.len() == ids.len() && snapshots.iter().all(|s| s.state == SnapshotState::Completed)).then_some(()))
     })
     .await
 }
@@ -543,8 +543,8 @@ async fn create_image(aws: &Aws, instance: &str, name: &str, spec: &spec::Spec, 
 async fn wait_image(aws: &Aws, ami: &str) -> Result<Image> {
     poll::until(&format!("{ami} to become available"), IMAGE_TIMEOUT, || async {
         match inventory::any_images_by_id(aws, &[ami.to_string()]).await?.into_iter().next() {
-            Some(image) if image.state == "available" => Ok(Some(image)),
-            Some(image) if image.state == "failed" => Err(Error::ImageFailed { id: image.id }),
+            Some(image) if image.state == ImageState::Available => Ok(Some(image)),
+            Some(image) if image.state == ImageState::Failed => Err(Error::ImageFailed { id: image.id }),
             _ => Ok(None),
         }
     })

@@ -331,7 +331,7 @@ fn mappings(spec: &spec::Spec, root_device: &str) -> (Vec<Value>, Vec<Value>) {
 fn mapping(disk: &Disk, delete_on_termination: bool) -> Value {
     let mut m = Map::new();
     m.insert("device_name".into(), json!(disk.device));
-    m.insert("volume_type".into(), json!(disk.volume_type.as_str()));
+    m.insert("volume_type".into(), json!(disk.volume_type.name()));
     m.insert("delete_on_termination".into(), json!(delete_on_termination));
     if let Some(size) = disk.size_gib {
         m.insert("volume_size".into(), json!(size));
@@ -681,7 +681,7 @@ async fn remains(aws: &Aws, build_id: &str) -> String {
     let mut held: Vec<String> = leftovers
         .builders
         .iter()
-        .filter(|b| !matches!(b.state.as_str(), "terminated" | "shutting-down"))
+        .filter(|b| !b.state.is_ending())
         .map(|b| format!("instance {} ({})", b.id, b.state))
         .collect();
     held.extend(
