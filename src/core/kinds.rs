@@ -1,5 +1,5 @@
-//! Kinds several layers name: an AMI's architecture and boot mode, an EBS volume's type, a
-//! build's engine and how it provisions the builder. Each is spelled as AWS and the spec spell
+//! Kinds several layers name: an AMI's architecture and boot mode, an EBS volume's type, the
+//! base's family and variant, a build's engine and how it provisions the builder. Each is spelled as AWS and the spec spell
 //! it (`Choice::name`); `Reported` holds such a value as AWS reports it, known to us or not.
 
 use crate::core::choice::{choice_enum, Choice};
@@ -36,6 +36,23 @@ choice_enum! {
         St1 = "st1",
         Sc1 = "sc1",
         Standard = "standard",
+    }
+}
+
+choice_enum! {
+    /// The EKS-optimized AMIs a build can start from.
+    pub enum Family {
+        Al2 = "al2",
+        Al2023 = "al2023",
+        Bottlerocket = "bottlerocket",
+    }
+}
+
+choice_enum! {
+    /// The flavour of an EKS-optimized AMI: plain, or with NVIDIA's GPU drivers.
+    pub enum Variant {
+        Standard = "standard",
+        Nvidia = "nvidia",
     }
 }
 

@@ -8,6 +8,7 @@ use crate::aws::Aws;
 use crate::aws::base::Base;
 use crate::spec::disk::Disk;
 use crate::core::error::{Error, Result};
+use crate::core::kinds::ProvisionVia;
 use super::{builder_tags, image_tags, new_build_id, resolve_base, tag_image, unique_name, Built, Phases, IMAGE_TIMEOUT};
 use crate::engines::leftovers;
 use crate::aws::inventory::{self, Image, ImageState, SnapshotState};
@@ -137,7 +138,7 @@ impl Run<'_> {
         ));
         // One budget for the guest's whole work, however many waits it takes.
         let deadline = Instant::now() + timeout;
-        if spec.build.provision_via.get_ref() == "ssm" {
+        if spec.provision_via() == ProvisionVia::Ssm {
             self.provision_via_ssm(&instance, deadline).await?;
         }
         wait_for_guest(aws, &instance, left(deadline)).await?;
@@ -395,7 +396,7 @@ fn ssm_failure(instance: &str, command: &str, status: &str, stderr: Option<&str>
 /// A bash script that runs each provisioning script in order and powers off either way; a
 /// failure is announced on the console so the engine does not image a half-provisioned disk.
 pub fn user_data(loaded: &Loaded) -> Result<String> {
-    if loaded.spec.build.provision_via.get_ref() == "ssm" {
+    if loaded.spec.provision_via() == ProvisionVia::Ssm {
         return Ok(String::new());
     }
     let mut text = String::from(
