@@ -512,6 +512,16 @@ mod tests {
     }
 
     #[test]
+    fn checked_keys_read_as_kinds() {
+        let (spec, _) = check(MINIMAL).unwrap();
+        assert_eq!((spec.family(), spec.arch(), spec.variant()), (Some(Family::Al2023), Arch::X86_64, Variant::Standard));
+        assert_eq!((spec.engine(), spec.provision_via()), (Engine::Native, ProvisionVia::UserData));
+        let text = format!("{MINIMAL}[build]\nengine = \"packer\"\nprovision_via = \"ssm\"\niam_instance_profile = \"p\"\n");
+        let (spec, _) = check(&text).unwrap();
+        assert_eq!((spec.engine(), spec.provision_via()), (Engine::Packer, ProvisionVia::Ssm));
+    }
+
+    #[test]
     fn errors_point_at_line_column_and_key_with_allowed_values() {
         let cases = [
             (MINIMAL.replace("al2023", "al2025"), "gio-ami.toml:5:10: base.family: unknown value `al2025` (allowed: al2, al2023, bottlerocket)"),
