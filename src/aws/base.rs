@@ -4,6 +4,8 @@
 use crate::aws::Aws;
 use crate::core::error::{Error, Result};
 use crate::aws::inventory::{self, Image};
+use crate::core::choice::{self, Choice};
+use crate::core::kinds::{Arch, Family, Variant};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,23 +31,24 @@ const GET_PARAMETERS_MAX: usize = 10;
 /// The SSM parameter that holds the recommended image id.
 pub fn parameter(query: &Query) -> Result<String, String> {
     let Query { family, kubernetes: k8s, arch, variant } = query;
-    let nvidia = variant == "nvidia";
-    Ok(match family.as_str() {
-        "al2023" => format!("/aws/service/eks/optimized-ami/{k8s}/amazon-linux-2023/{arch}/{variant}/recommended/image_id"),
-        "al2" => {
-            let flavour = match (arch.as_str(), nvidia) {
-                ("x86_64", false) => "amazon-linux-2",
-                ("arm64", false) => "amazon-linux-2-arm64",
-                ("x86_64", true) => "amazon-linux-2-gpu",
+    let family = Family::from_name(family)
+        .ok_or_else(|| format!("unknown family `{family}` (allowed: {})", choice::allowed::<Family>()))?;
+    let nvidia = Variant::from_name(variant) == Some(Variant::Nvidia);
+    Ok(match family {
+        Family::Al2023 => format!("/aws/service/eks/optimized-ami/{k8s}/amazon-linux-2023/{arch}/{variant}/recommended/image_id"),
+        Family::Al2 => {
+            let flavour = match (Arch::from_name(arch), nvidia) {
+                (Some(Arch::X86_64), false) => "amazon-linux-2",
+                (Some(Arch::Arm64), false) => "amazon-linux-2-arm64",
+                (Some(Arch::X86_64), true) => "amazon-linux-2-gpu",
                 _ => return Err("al2 has no arm64 nvidia variant: use family al2023".into()),
             };
             format!("/aws/service/eks/optimized-ami/{k8s}/{flavour}/recommended/image_id")
         }
-        "bottlerocket" => {
+        Family::Bottlerocket => {
             let suffix = if nvidia { "-nvidia" } else { "" };
             format!("/aws/service/bottlerocket/aws-k8s-{k8s}{suffix}/{arch}/latest/image_id")
         }
-        other => return Err(format!("unknown family `{other}` (allowed: al2, al2023, bottlerocket)")),
     })
 }
 

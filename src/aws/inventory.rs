@@ -2,8 +2,10 @@
 //! as AWS allows (whole pages, id filters in bulk, never one call per resource).
 
 use crate::aws::Aws;
+use crate::core::choice::choice_enum;
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
+use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
 use crate::core::tags;
 use aws_sdk_ec2::operation::describe_snapshots::builders::DescribeSnapshotsFluentBuilder;
 use aws_sdk_ec2::types::{self as ec2, Filter};
@@ -16,16 +18,67 @@ const PAGE_SIZE: i32 = 1000;
 /// EC2 caps the values of one filter at 200.
 const FILTER_VALUES_MAX: usize = 200;
 
+choice_enum! {
+    /// An AMI's state, as EC2 names it.
+    pub enum ImageState {
+        Pending = "pending",
+        Available = "available",
+        Invalid = "invalid",
+        Deregistered = "deregistered",
+        Transient = "transient",
+        Failed = "failed",
+        Error = "error",
+        Disabled = "disabled",
+    }
+}
+
+choice_enum! {
+    /// A snapshot's state, as EC2 (and the EBS direct APIs) name it.
+    pub enum SnapshotState {
+        Pending = "pending",
+        Completed = "completed",
+        Error = "error",
+        Recoverable = "recoverable",
+        Recovering = "recovering",
+    }
+}
+
+choice_enum! {
+    /// An instance's state, as EC2 names it.
+    pub enum InstanceState {
+        Pending = "pending",
+        Running = "running",
+        ShuttingDown = "shutting-down",
+        Terminated = "terminated",
+        Stopping = "stopping",
+        Stopped = "stopped",
+    }
+}
+
+impl Reported<ImageState> {
+    /// The AMI will never become available: waiting on it is pointless.
+    pub fn failed(&self) -> bool {
+        matches!(self, Reported::Known(ImageState::Failed | ImageState::Invalid))
+    }
+}
+
+impl Reported<InstanceState> {
+    /// Terminated or on its way: the instance holds nothing any more, and cannot be stopped.
+    pub fn is_ending(&self) -> bool {
+        matches!(self, Reported::Known(InstanceState::Terminated | InstanceState::ShuttingDown))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Image {
     pub id: String,
     pub name: String,
-    pub state: String,
+    pub state: Reported<ImageState>,
     pub created: Option<String>,
     pub owner: String,
     pub description: Option<String>,
     pub root_device: Option<String>,
-    pub architecture: Option<String>,
+    pub architecture: Option<Reported<Arch>>,
     #[serde(flatten)]
     pub boot: Boot,
     pub mappings: Vec<Mapping>,
@@ -42,7 +95,7 @@ pub struct Boot {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sriov_net_support: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub boot_mode: Option<String>,
+    pub boot_mode: Option<Reported<BootMode>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tpm_support: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,7 +114,7 @@ pub struct Mapping {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_gib: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub volume_type: Option<String>,
+    pub volume_type: Option<Reported<VolumeType>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iops: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,7 +137,7 @@ pub struct Mapping {
 pub struct Snapshot {
     pub id: String,
     pub size_gib: i32,
-    pub state: String,
+    pub state: Reported<SnapshotState>,
     pub started: Option<String>,
     pub description: String,
     pub owner: String,
@@ -133,20 +186,17 @@ impl From<&ec2::Image> for Image {
         Image {
             id: image.image_id().unwrap_or_default().to_string(),
             name: image.name().unwrap_or_default().to_string(),
-            state: image
-                .state()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
+            state: image.state().map(Reported::from).unwrap_or_default(),
             created: image.creation_date().map(str::to_string),
             owner: image.owner_id().unwrap_or_default().to_string(),
             description: image.description().map(str::to_string),
             root_device: image.root_device_name().map(str::to_string),
-            architecture: image.architecture().map(|a| a.as_str().to_string()),
+            architecture: image.architecture().map(Reported::from),
             boot: Boot {
                 virtualization_type: image.virtualization_type().map(|v| v.as_str().to_string()),
                 ena_support: image.ena_support(),
                 sriov_net_support: image.sriov_net_support().map(str::to_string),
-                boot_mode: image.boot_mode().map(|v| v.as_str().to_string()),
+                boot_mode: image.boot_mode().map(Reported::from),
                 tpm_support: image.tpm_support().map(|v| v.as_str().to_string()),
                 imds_support: image.imds_support().map(|v| v.as_str().to_string()),
                 kernel_id: image.kernel_id().map(str::to_string),
@@ -165,7 +215,7 @@ impl From<&ec2::BlockDeviceMapping> for Mapping {
             device: m.device_name().unwrap_or_default().to_string(),
             snapshot_id: ebs.and_then(|e| e.snapshot_id()).map(str::to_string),
             size_gib: ebs.and_then(|e| e.volume_size()),
-            volume_type: ebs.and_then(|e| e.volume_type()).map(|t| t.as_str().to_string()),
+            volume_type: ebs.and_then(|e| e.volume_type()).map(Reported::from),
             iops: ebs.and_then(|e| e.iops()),
             throughput: ebs.and_then(|e| e.throughput()),
             encrypted: ebs.and_then(|e| e.encrypted()),
@@ -185,7 +235,7 @@ impl Mapping {
             ec2::EbsBlockDevice::builder()
                 .set_snapshot_id(self.snapshot_id.clone())
                 .set_volume_size(self.size_gib)
-                .set_volume_type(self.volume_type.as_deref().map(ec2::VolumeType::from))
+                .set_volume_type(self.volume_type.as_ref().map(ec2::VolumeType::from))
                 .set_iops(self.iops)
                 .set_throughput(self.throughput)
                 .set_delete_on_termination(self.delete_on_termination)
@@ -206,7 +256,7 @@ impl From<&ec2::Snapshot> for Snapshot {
         Snapshot {
             id: s.snapshot_id().unwrap_or_default().to_string(),
             size_gib: s.volume_size().unwrap_or_default(),
-            state: s.state().map(|v| v.as_str().to_string()).unwrap_or_default(),
+            state: s.state().map(Reported::from).unwrap_or_default(),
             started: s.start_time().and_then(|t| t.fmt(Format::DateTime).ok()),
             description: s.description().unwrap_or_default().to_string(),
             owner: s.owner_id().unwrap_or_default().to_string(),
@@ -315,7 +365,7 @@ pub async fn own_images_named(aws: &Aws, name: &str) -> Result<Vec<Image>> {
 }
 
 /// The state of each of these AMIs that exists, in one call.
-pub async fn image_states(aws: &Aws, ids: &[String]) -> Result<Vec<(String, String)>> {
+pub async fn image_states(aws: &Aws, ids: &[String]) -> Result<Vec<(String, Reported<ImageState>)>> {
     Ok(describe_images_filtered(aws, ids, true)
         .await?
         .into_iter()
@@ -426,6 +476,35 @@ pub(crate) mod tests {
             encrypted: false,
             tags: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn an_image_reads_typed_and_serializes_as_aws_spelled_it() {
+        let described = ec2::Image::builder()
+            .image_id("ami-00000001")
+            .state(ec2::ImageState::Available)
+            .architecture(ec2::ArchitectureValues::X8664Mac)
+            .boot_mode(ec2::BootModeValues::Uefi)
+            .block_device_mappings(
+                ec2::BlockDeviceMapping::builder()
+                    .device_name("/dev/xvda")
+                    .ebs(ec2::EbsBlockDevice::builder().volume_type(ec2::VolumeType::Gp3).build())
+                    .build(),
+            )
+            .build();
+        let image = Image::from(&described);
+        assert!(image.state == ImageState::Available);
+        assert_eq!(image.boot.boot_mode, Some(Reported::Known(BootMode::Uefi)));
+        assert_eq!(image.architecture, Some(Reported::Unknown("x86_64_mac".into())), "kept, not refused");
+        let json = serde_json::to_value(&image).unwrap();
+        assert_eq!(json["state"], "available");
+        assert_eq!(json["architecture"], "x86_64_mac");
+        assert_eq!(json["boot_mode"], "uefi");
+        assert_eq!(json["mappings"][0]["volume_type"], "gp3");
+        let sent = image.mappings[0].to_sdk();
+        assert_eq!(sent.ebs().and_then(|e| e.volume_type()), Some(&ec2::VolumeType::Gp3));
+        let archived = Snapshot::from(&ec2::Snapshot::builder().state(ec2::SnapshotState::from("archived")).build());
+        assert_eq!(archived.state, Reported::Unknown("archived".into()));
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod base;
 pub mod clusters;
 pub mod error;
 pub mod inventory;
+pub mod kinds;
 pub mod lineage;
 pub mod orphans;
 pub mod provenance;

@@ -6,8 +6,11 @@
 //! Fetching (`observe`) is separate from matching (`Observed::uses`), which is pure and tested
 //! without a server.
 
+use crate::aws::inventory::InstanceState;
 use crate::aws::Aws;
+use crate::core::choice::Choice;
 use crate::core::error::{Error, Result};
+use crate::core::kinds::Reported;
 use aws_sdk_ec2::types::{Filter, ImageAttributeName, PermissionGroup};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -23,7 +26,13 @@ const PARAMETERS_PER_CALL: usize = 10;
 /// wipe's look-ups well under a second without bursting into that budget.
 const LOOKUP_CONCURRENCY: usize = 8;
 /// Instance states that still hold (or may again hold) the AMI: everything but `terminated`.
-const LIVE_STATES: [&str; 5] = ["pending", "running", "shutting-down", "stopping", "stopped"];
+const LIVE_STATES: [InstanceState; 5] = [
+    InstanceState::Pending,
+    InstanceState::Running,
+    InstanceState::ShuttingDown,
+    InstanceState::Stopping,
+    InstanceState::Stopped,
+];
 
 /// One user of one AMI.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -36,7 +45,7 @@ pub struct Use {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum User {
-    Instance { id: String, state: String },
+    Instance { id: String, state: Reported<InstanceState> },
     LaunchTemplate { id: String, name: String, version: i64 },
     AutoScalingGroup { name: String, via: String },
     LaunchConfiguration { name: String },
@@ -63,7 +72,7 @@ impl fmt::Display for User {
 pub struct Instance {
     pub id: String,
     pub image: String,
-    pub state: String,
+    pub state: Reported<InstanceState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -278,7 +287,7 @@ async fn instances(aws: &Aws, amis: &[String]) -> Result<Vec<Instance>> {
             .ec2()
             .describe_instances()
             .filters(Filter::builder().name("image-id").set_values(Some(chunk.to_vec())).build())
-            .filters(Filter::builder().name("instance-state-name").set_values(Some(LIVE_STATES.map(String::from).to_vec())).build())
+            .filters(Filter::builder().name("instance-state-name").set_values(Some(LIVE_STATES.map(|s| s.name().to_string()).to_vec())).build())
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -286,7 +295,7 @@ async fn instances(aws: &Aws, amis: &[String]) -> Result<Vec<Instance>> {
             found.extend(page.reservations().iter().flat_map(|r| r.instances()).map(|i| Instance {
                 id: i.instance_id().unwrap_or_default().to_string(),
                 image: i.image_id().unwrap_or_default().to_string(),
-                state: i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default(),
+                state: i.state().and_then(|s| s.name()).map(Reported::from).unwrap_or_default(),
             }));
         }
     }

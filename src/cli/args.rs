@@ -5,8 +5,8 @@
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use gio_ami::commands::cost;
-use gio_ami::commands::upload::{Arch, BootMode};
 use gio_ami::core::choice::Choice;
+use gio_ami::core::kinds::{Arch, BootMode, Engine};
 use gio_ami::engines::packer::TemplateFormat;
 use gio_ami::spec;
 use gio_ami::transfer::blocks;
@@ -141,8 +141,8 @@ pub enum Command {
         #[arg(default_value = spec::DEFAULT_PATH, value_name = "SPEC")]
         spec: PathBuf,
         /// native | packer (default: the spec's build.engine).
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(spec::ENGINES))]
-        engine: Option<String>,
+        #[arg(long, value_parser = choice::<Engine>())]
+        engine: Option<Engine>,
     },
 
     /// Work with Packer: render the spec as a template teams can keep running with `packer`.

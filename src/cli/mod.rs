@@ -12,6 +12,7 @@ use gio_ami::change::{self, retire};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
 use gio_ami::commands::{adopt, copy, cost, history, lineage, publish, share, snapshots, upload};
 use gio_ami::core::ids::{AmiId, SnapshotId};
+use gio_ami::core::kinds::Engine;
 use gio_ami::engines::{self, leftovers, native, packer, register};
 use gio_ami::spec::{self, clusters, disk::Disk};
 use gio_ami::transfer::{download, image_file::ImageFile};
@@ -81,9 +82,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let aws = Aws::connect(&options).await?;
             let progress = Terminal::new(quiet);
-            let built = match engine.as_deref().unwrap_or(loaded.spec.build.engine.get_ref()) {
-                "packer" => packer::build(&aws, &loaded, &progress).await,
-                _ => native::build(&aws, &loaded, &progress).await,
+            let built = match engine.unwrap_or(loaded.spec.engine()) {
+                Engine::Packer => packer::build(&aws, &loaded, &progress).await,
+                Engine::Native => native::build(&aws, &loaded, &progress).await,
             };
             progress.finish();
             output.built(&built?)?;

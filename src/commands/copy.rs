@@ -6,7 +6,7 @@ use crate::aws::tagging;
 use crate::aws::{Aws, AwsOptions};
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
-use crate::aws::inventory::{self, Image};
+use crate::aws::inventory::{self, Image, ImageState};
 use crate::core::progress::{Counter, Progress, Unit};
 use crate::core::tags;
 use aws_sdk_ec2::types::ResourceType;
@@ -102,9 +102,9 @@ async fn wait_available(aws: &Aws, id: &str) -> Result<()> {
     let started = Instant::now();
     loop {
         let states = inventory::image_states(aws, &[id.to_string()]).await?;
-        match states.first().map(|(_, state)| state.as_str()) {
-            Some("available") => return Ok(()),
-            Some("failed" | "invalid") => return Err(Error::ImageFailed { id: id.to_string() }),
+        match states.first().map(|(_, state)| state) {
+            Some(state) if *state == ImageState::Available => return Ok(()),
+            Some(state) if state.failed() => return Err(Error::ImageFailed { id: id.to_string() }),
             _ if started.elapsed() > WAIT_TIMEOUT => {
                 return Err(Error::WaitTimeout {
                     what: format!("the copy {id} in {} to become available", aws.region()),

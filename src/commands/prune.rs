@@ -4,7 +4,7 @@
 
 use crate::aws::Aws;
 use crate::core::error::{Error, Result};
-use crate::aws::inventory::{self, Image};
+use crate::aws::inventory::{self, Image, ImageState};
 use crate::change::Action;
 use crate::change::retire::{self, Plan};
 use aws_smithy_types::date_time::{DateTime, Format};
@@ -79,7 +79,7 @@ pub fn select(images: &[Image], policy: &Policy, now: i64) -> Vec<String> {
     candidates
         .into_iter()
         .filter(|id| !kept.contains(id))
-        .filter(|id| policy.stage != Stage::Disable || images.iter().any(|i| i.id == *id && i.state != "disabled"))
+        .filter(|id| policy.stage != Stage::Disable || images.iter().any(|i| i.id == *id && i.state != ImageState::Disabled))
         .map(str::to_string)
         .collect()
 }

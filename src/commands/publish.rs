@@ -8,7 +8,7 @@ use crate::aws::Aws;
 use crate::spec::clusters::Cluster;
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
-use crate::aws::inventory::{self, Image};
+use crate::aws::inventory::{self, Image, ImageState};
 use crate::core::tags;
 use aws_sdk_ssm::types::ParameterType;
 use serde::Serialize;
@@ -38,8 +38,8 @@ pub struct Publication {
 /// Checks that the cluster can launch nodes from `image` (found in `region`) and says what
 /// changes. Pure: the inputs were read beforehand.
 pub fn plan(cluster: &Cluster, image: &Image, region: &str, current: Option<String>) -> Result<Publication> {
-    if image.state != "available" {
-        return Err(Error::NotAvailable { id: image.id.clone(), state: image.state.clone() });
+    if image.state != ImageState::Available {
+        return Err(Error::NotAvailable { id: image.id.clone(), state: image.state.to_string() });
     }
     if region != cluster.region {
         return Err(Error::WrongRegion {

@@ -4,6 +4,7 @@
 use crate::aws::Aws;
 use crate::core::error::Result;
 use crate::core::ids::AmiId;
+use crate::core::kinds::{Reported, VolumeType};
 use crate::aws::inventory::{self, Image, Snapshot};
 use serde::Serialize;
 
@@ -12,7 +13,7 @@ use serde::Serialize;
 pub struct DeviceSnapshot {
     pub device: String,
     pub snapshot_id: String,
-    pub volume_type: Option<String>,
+    pub volume_type: Option<Reported<VolumeType>>,
     /// `None` when the snapshot was deleted while the AMI still maps it.
     pub snapshot: Option<Snapshot>,
 }

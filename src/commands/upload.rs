@@ -12,8 +12,8 @@ use crate::spec::disk::Disk;
 use crate::engines::register::{self, Step};
 use crate::core::error::{Error, Result};
 use crate::transfer::image_file::{Format, ImageFile};
-use crate::aws::inventory::{self, Boot, Image, Mapping};
-use crate::core::choice::Choice;
+use crate::aws::inventory::{self, Boot, Image, Mapping, SnapshotState};
+use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
 use crate::core::progress::{Counter, Progress, Unit};
 use crate::change::{self, Action, Status};
 use crate::aws::provenance::Provenance;
@@ -43,43 +43,6 @@ const BLOCK_ATTEMPTS: u32 = 10;
 /// A snapshot turns "completed" some time after CompleteSnapshot, minutes for a large one.
 const COMPLETED_TIMEOUT: Duration = Duration::from_secs(1_800);
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Arch {
-    #[serde(rename = "x86_64")]
-    X86_64,
-    #[serde(rename = "arm64")]
-    Arm64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BootMode {
-    Uefi,
-    LegacyBios,
-}
-
-impl Choice for Arch {
-    const ALL: &'static [Self] = &[Arch::X86_64, Arch::Arm64];
-
-    fn name(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Arm64 => "arm64",
-        }
-    }
-}
-
-impl Choice for BootMode {
-    const ALL: &'static [Self] = &[BootMode::Uefi, BootMode::LegacyBios];
-
-    fn name(self) -> &'static str {
-        match self {
-            BootMode::Uefi => "uefi",
-            BootMode::LegacyBios => "legacy-bios",
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -197,22 +160,22 @@ fn ami_shape(request: &Request, name: &str, description: &str, volume_gib: u64) 
     Image {
         id: "the uploaded image".into(),
         name: name.to_string(),
-        state: String::new(),
+        state: Reported::default(),
         created: None,
         owner: String::new(),
         description: Some(description.to_string()),
         root_device: Some(ROOT_DEVICE.into()),
-        architecture: Some(request.arch.name().into()),
+        architecture: Some(request.arch.into()),
         boot: Boot {
             virtualization_type: Some("hvm".into()),
             ena_support: Some(true),
-            boot_mode: Some(request.boot_mode.name().into()),
+            boot_mode: Some(request.boot_mode.into()),
             ..Boot::default()
         },
         mappings: vec![Mapping {
             device: ROOT_DEVICE.into(),
             size_gib: Some(volume_gib as i32),
-            volume_type: Some("gp3".into()),
+            volume_type: Some(VolumeType::Gp3.into()),
             delete_on_termination: Some(true),
             ..Mapping::default()
         }],
@@ -421,8 +384,8 @@ async fn complete(aws: &Aws, snapshot: &str, digests: &BTreeMap<u64, [u8; 32]>) 
         .send()
         .await
         .map_err(|e| aws.error("CompleteSnapshot", "ebs", e))?;
-    match output.status().map(|s| s.as_str()) {
-        Some("error") => Err(Error::Api {
+    match output.status().map(Reported::<SnapshotState>::from) {
+        Some(Reported::Known(SnapshotState::Error)) => Err(Error::Api {
             operation: "CompleteSnapshot",
             code: "SnapshotError".into(),
             message: format!("{snapshot} went into state `error` after its blocks were sent"),
@@ -435,9 +398,9 @@ async fn wait_completed(aws: &Aws, snapshot: &str) -> Result<()> {
     let started = Instant::now();
     loop {
         let state = inventory::snapshots_by_id(aws, &[snapshot.to_string()]).await?.pop().map(|s| s.state);
-        match state.as_deref() {
-            Some("completed") => return Ok(()),
-            Some("error") => {
+        match state {
+            Some(Reported::Known(SnapshotState::Completed)) => return Ok(()),
+            Some(Reported::Known(SnapshotState::Error)) => {
                 return Err(Error::Api {
                     operation: "DescribeSnapshots",
                     code: "SnapshotError".into(),

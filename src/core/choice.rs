@@ -17,3 +17,37 @@ pub trait Choice: Sized + Copy + PartialEq + 'static {
         Self::ALL.iter().copied().find(|value| value.name() == name)
     }
 }
+
+/// The names of every value, as error messages list what is allowed: `a, b, c`.
+pub fn allowed<T: Choice>() -> String {
+    T::ALL.iter().map(|value| value.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// Declares a closed set and its `Choice` names from one table, so each value is spelled once.
+/// Attributes before the enum (derives, serde) and before a variant (`#[default]`, docs) carry
+/// over.
+macro_rules! choice_enum {
+    (
+        $(#[$attr:meta])*
+        $vis:vis enum $kind:ident {
+            $($(#[$variant_attr:meta])* $variant:ident = $name:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $kind {
+            $($(#[$variant_attr])* $variant),+
+        }
+
+        impl $crate::core::choice::Choice for $kind {
+            const ALL: &'static [Self] = &[$($kind::$variant),+];
+
+            fn name(self) -> &'static str {
+                match self {
+                    $($kind::$variant => $name),+
+                }
+            }
+        }
+    };
+}
+pub(crate) use choice_enum;

@@ -1,11 +1,12 @@
-//! The bottom layer: what every other layer speaks. Errors, ids, the tag scheme, the clock,
-//! the progress trait, the one poller and signal handling. Nothing here knows AWS's SDK,
-//! the spec file or the terminal.
+//! The bottom layer: what every other layer speaks. Errors, ids, the kinds of things
+//! (architecture, volume type, engine…), the tag scheme, the clock, the progress trait, the one
+//! poller and signal handling. Nothing here knows AWS's SDK, the spec file or the terminal.
 
 pub mod choice;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod kinds;
 pub mod poll;
 pub mod progress;
 pub mod signal;

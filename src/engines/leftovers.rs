@@ -5,8 +5,9 @@
 
 use crate::aws::Aws;
 use crate::core::error::Result;
-use crate::aws::inventory::{self, Image, Snapshot};
+use crate::aws::inventory::{self, Image, InstanceState, Snapshot};
 use crate::change::{self, Action, Outcome};
+use crate::core::kinds::Reported;
 use crate::core::tags;
 use aws_sdk_ec2::types::Filter;
 use serde::Serialize;
@@ -16,7 +17,7 @@ use std::collections::{BTreeSet, HashSet};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Builder {
     pub id: String,
-    pub state: String,
+    pub state: Reported<InstanceState>,
     pub build_id: String,
     pub host: Option<String>,
     pub pid: Option<u32>,
@@ -43,7 +44,7 @@ pub struct Liveness<'a> {
 
 impl Liveness<'_> {
     fn is_live(&self, builder: &Builder) -> bool {
-        if matches!(builder.state.as_str(), "terminated" | "shutting-down") {
+        if builder.state.is_ending() {
             return false;
         }
         match (&builder.host, builder.pid, builder.deadline) {
@@ -92,11 +93,7 @@ fn builder(instance: &aws_sdk_ec2::types::Instance) -> Builder {
     };
     Builder {
         id: instance.instance_id().unwrap_or_default().to_string(),
-        state: instance
-            .state()
-            .and_then(|s| s.name())
-            .map(|n| n.as_str().to_string())
-            .unwrap_or_default(),
+        state: instance.state().and_then(|s| s.name()).map(Reported::from).unwrap_or_default(),
         build_id: tag(tags::BUILD_ID).unwrap_or_default(),
         host: tag(tags::BUILD_HOST),
         pid: tag(tags::BUILD_PID).and_then(|p| p.parse().ok()),
@@ -120,7 +117,7 @@ pub fn plan(leftovers: &Leftovers, liveness: &Liveness<'_>, only: Option<&str>) 
 
     let mut actions = Vec::new();
     for b in &leftovers.builders {
-        if b.state == "terminated" || !(only.is_none_or(|o| o == b.build_id)) {
+        if b.state == InstanceState::Terminated || !(only.is_none_or(|o| o == b.build_id)) {
             continue;
         }
         if live.contains(b.build_id.as_str()) {
@@ -128,7 +125,7 @@ pub fn plan(leftovers: &Leftovers, liveness: &Liveness<'_>, only: Option<&str>) 
                 id: b.id.clone(),
                 why: format!("build {} is still running", b.build_id),
             });
-        } else if b.state != "shutting-down" {
+        } else if b.state != InstanceState::ShuttingDown {
             actions.push(Action::TerminateInstance {
                 id: b.id.clone(),
                 why: format!("builder of dead build {}", b.build_id),

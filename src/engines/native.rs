@@ -8,9 +8,10 @@ use crate::aws::Aws;
 use crate::aws::base::Base;
 use crate::spec::disk::Disk;
 use crate::core::error::{Error, Result};
+use crate::core::kinds::ProvisionVia;
 use super::{builder_tags, image_tags, new_build_id, resolve_base, tag_image, unique_name, Built, Phases, IMAGE_TIMEOUT};
 use crate::engines::leftovers;
-use crate::aws::inventory::{self, Image};
+use crate::aws::inventory::{self, Image, ImageState, SnapshotState};
 use crate::core::progress::Progress;
 use crate::change::{self, Status};
 use crate::aws::provenance::Provenance;
@@ -137,7 +138,7 @@ impl Run<'_> {
         ));
         // One budget for the guest's whole work, however many waits it takes.
         let deadline = Instant::now() + timeout;
-        if spec.build.provision_via.get_ref() == "ssm" {
+        if spec.provision_via() == ProvisionVia::Ssm {
             self.provision_via_ssm(&instance, deadline).await?;
         }
         wait_for_guest(aws, &instance, left(deadline)).await?;
@@ -328,7 +329,7 @@ fn launch_mapping(disk: &Disk) -> BlockDeviceMapping {
         .ebs(
             EbsBlockDevice::builder()
                 .set_volume_size(disk.size_gib)
-                .volume_type(VolumeType::from(disk.volume_type.as_str()))
+                .volume_type(VolumeType::from(disk.volume_type))
                 .set_iops(disk.iops)
                 .set_throughput(disk.throughput)
                 .set_snapshot_id(disk.snapshot_id.clone())
@@ -395,7 +396,7 @@ fn ssm_failure(instance: &str, command: &str, status: &str, stderr: Option<&str>
 /// A bash script that runs each provisioning script in order and powers off either way; a
 /// failure is announced on the console so the engine does not image a half-provisioned disk.
 pub fn user_data(loaded: &Loaded) -> Result<String> {
-    if loaded.spec.build.provision_via.get_ref() == "ssm" {
+    if loaded.spec.provision_via() == ProvisionVia::Ssm {
         return Ok(String::new());
     }
     let mut text = String::from(
@@ -492,10 +493,10 @@ async fn instance_volumes(aws: &Aws, instance: &str) -> Result<Vec<(String, Stri
 async fn wait_snapshots(aws: &Aws, ids: &[String]) -> Result<()> {
     poll::until(&format!("snapshots {} to complete", ids.join(", ")), IMAGE_TIMEOUT, || async {
         let snapshots = inventory::snapshots_by_id(aws, ids).await?;
-        if let Some(failed) = snapshots.iter().find(|s| s.state == "error") {
+        if let Some(failed) = snapshots.iter().find(|s| s.state == SnapshotState::Error) {
             return Err(Error::Provision { message: format!("snapshot {} failed", failed.id) });
         }
-        Ok((snapshots.len() == ids.len() && snapshots.iter().all(|s| s.state == "completed")).then_some(()))
+        Ok((snapshots.len() == ids.len() && snapshots.iter().all(|s| s.state == SnapshotState::Completed)).then_some(()))
     })
     .await
 }
@@ -543,8 +544,8 @@ async fn create_image(aws: &Aws, instance: &str, name: &str, spec: &spec::Spec, 
 async fn wait_image(aws: &Aws, ami: &str) -> Result<Image> {
     poll::until(&format!("{ami} to become available"), IMAGE_TIMEOUT, || async {
         match inventory::any_images_by_id(aws, &[ami.to_string()]).await?.into_iter().next() {
-            Some(image) if image.state == "available" => Ok(Some(image)),
-            Some(image) if image.state == "failed" => Err(Error::ImageFailed { id: image.id }),
+            Some(image) if image.state == ImageState::Available => Ok(Some(image)),
+            Some(image) if image.state == ImageState::Failed => Err(Error::ImageFailed { id: image.id }),
             _ => Ok(None),
         }
     })

@@ -10,6 +10,7 @@ use crate::core::error::{Error, Result};
 use crate::engines::leftovers;
 use crate::aws::inventory;
 use crate::core::choice::Choice;
+use crate::core::kinds::{Arch, Family, Variant};
 use crate::core::progress::Progress;
 use crate::aws::provenance::Provenance;
 use crate::spec::{self, Loaded};
@@ -87,21 +88,23 @@ impl Source {
             return Source::Ami(ami.get_ref().clone());
         }
         let k8s = spec.kubernetes().unwrap_or_default();
-        let arch = spec.base.arch.get_ref().as_str();
-        let nvidia = spec.base.variant.get_ref() == "nvidia";
-        let family = spec.base.family.as_ref().map(|f| f.get_ref().as_str()).unwrap_or_default();
-        let name = match family {
-            "al2" => match (arch, nvidia) {
+        let (arch, variant) = (spec.arch(), spec.variant());
+        let nvidia = variant == Variant::Nvidia;
+        let name = match spec.family() {
+            Some(Family::Al2) => match (arch, nvidia) {
                 (_, true) => format!("amazon-eks-gpu-node-{k8s}-v*"),
-                ("arm64", false) => format!("amazon-eks-arm64-node-{k8s}-v*"),
-                _ => format!("amazon-eks-node-{k8s}-v*"),
+                (Arch::Arm64, false) => format!("amazon-eks-arm64-node-{k8s}-v*"),
+                (Arch::X86_64, false) => format!("amazon-eks-node-{k8s}-v*"),
             },
-            "bottlerocket" => {
+            Some(Family::Bottlerocket) => {
                 let flavor = if nvidia { "-nvidia" } else { "" };
-                let arch = if arch == "arm64" { "aarch64" } else { "x86_64" };
+                // Bottlerocket names its arm64 images with the kernel's word for it.
+                let arch = if arch == Arch::Arm64 { "aarch64" } else { arch.name() };
                 format!("bottlerocket-aws-k8s-{k8s}{flavor}-{arch}-v*")
             }
-            _ => format!("amazon-eks-node-al2023-{arch}-{}-{k8s}-v*", spec.base.variant.get_ref()),
+            Some(Family::Al2023) | None => {
+                format!("amazon-eks-node-al2023-{}-{}-{k8s}-v*", arch.name(), variant.name())
+            }
         };
         Source::Filter { name, owner: EKS_AMI_OWNER.to_string() }
     }
@@ -331,7 +334,7 @@ fn mappings(spec: &spec::Spec, root_device: &str) -> (Vec<Value>, Vec<Value>) {
 fn mapping(disk: &Disk, delete_on_termination: bool) -> Value {
     let mut m = Map::new();
     m.insert("device_name".into(), json!(disk.device));
-    m.insert("volume_type".into(), json!(disk.volume_type.as_str()));
+    m.insert("volume_type".into(), json!(disk.volume_type.name()));
     m.insert("delete_on_termination".into(), json!(delete_on_termination));
     if let Some(size) = disk.size_gib {
         m.insert("volume_size".into(), json!(size));
@@ -681,7 +684,7 @@ async fn remains(aws: &Aws, build_id: &str) -> String {
     let mut held: Vec<String> = leftovers
         .builders
         .iter()
-        .filter(|b| !matches!(b.state.as_str(), "terminated" | "shutting-down"))
+        .filter(|b| !b.state.is_ending())
         .map(|b| format!("instance {} ({})", b.id, b.state))
         .collect();
     held.extend(

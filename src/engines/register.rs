@@ -7,7 +7,7 @@ use crate::aws::Aws;
 use crate::spec::disk::{Disk, DiskError, MAX_VOLUMES};
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
-use crate::aws::inventory::{self, Image, Mapping};
+use crate::aws::inventory::{self, Image, ImageState, Mapping};
 use crate::aws::provenance::Provenance;
 use crate::core::tags::{self, Tags};
 use crate::core::poll;
@@ -164,7 +164,7 @@ fn new_mapping(disk: &Disk, snapshot_sizes: &HashMap<String, i32>) -> Result<Map
         device: disk.device.clone(),
         snapshot_id: disk.snapshot_id.clone(),
         size_gib: size,
-        volume_type: Some(disk.volume_type.as_str().to_string()),
+        volume_type: Some(disk.volume_type.into()),
         iops: disk.iops,
         throughput: disk.throughput,
         encrypted: disk.encrypted.then_some(true),
@@ -273,11 +273,11 @@ async fn register(aws: &Aws, source: &Image, step: &Step, tags: &Tags) -> Result
         .name(&step.name)
         .description(&step.description)
         .set_root_device_name(source.root_device.clone())
-        .set_architecture(source.architecture.as_deref().map(ArchitectureValues::from))
+        .set_architecture(source.architecture.as_ref().map(ArchitectureValues::from))
         .set_virtualization_type(boot.virtualization_type.clone())
         .set_ena_support(boot.ena_support)
         .set_sriov_net_support(boot.sriov_net_support.clone())
-        .set_boot_mode(boot.boot_mode.as_deref().map(BootModeValues::from))
+        .set_boot_mode(boot.boot_mode.as_ref().map(BootModeValues::from))
         .set_tpm_support(boot.tpm_support.as_deref().map(TpmSupportValues::from))
         .set_imds_support(boot.imds_support.as_deref().map(ImdsSupportValues::from))
         .set_kernel_id(boot.kernel_id.clone())
@@ -317,10 +317,10 @@ pub(crate) async fn register_once(
 pub(crate) async fn wait_available(aws: &Aws, ids: &[String]) -> Result<()> {
     poll::until(&format!("{} to become available", ids.join(", ")), AVAILABLE_TIMEOUT, || async {
         let states = inventory::image_states(aws, ids).await?;
-        if let Some((id, _)) = states.iter().find(|(_, s)| s == "failed" || s == "invalid") {
+        if let Some((id, _)) = states.iter().find(|(_, s)| s.failed()) {
             return Err(Error::ImageFailed { id: id.clone() });
         }
-        Ok((states.len() == ids.len() && states.iter().all(|(_, s)| s == "available")).then_some(()))
+        Ok((states.len() == ids.len() && states.iter().all(|(_, s)| *s == ImageState::Available)).then_some(()))
     })
     .await
 }

@@ -3,9 +3,11 @@
 //!
 //! Limits are those of the EBS user guide ("Amazon EBS volume types"), as of 2026.
 
+use crate::core::choice::{self, Choice};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::str::FromStr;
+
+pub use crate::core::kinds::VolumeType;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,35 +36,8 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VolumeType {
-    Gp2,
-    /// The default: same price as gp2 for a baseline of 3,000 IOPS and 125 MiB/s at any size.
-    #[default]
-    Gp3,
-    Io1,
-    Io2,
-    St1,
-    Sc1,
-    Standard,
-}
-
-pub const VOLUME_TYPES: &str = "gp2, gp3, io1, io2, st1, sc1, standard";
-
+/// The EBS limits of each type.
 impl VolumeType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VolumeType::Gp2 => "gp2",
-            VolumeType::Gp3 => "gp3",
-            VolumeType::Io1 => "io1",
-            VolumeType::Io2 => "io2",
-            VolumeType::St1 => "st1",
-            VolumeType::Sc1 => "sc1",
-            VolumeType::Standard => "standard",
-        }
-    }
-
     /// Size range in GiB.
     fn sizes(self) -> (i32, i32) {
         match self {
@@ -88,14 +63,8 @@ impl FromStr for VolumeType {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        serde_json::from_value(serde_json::Value::String(s.to_string()))
-            .map_err(|_| format!("unknown volume type `{s}` (allowed: {VOLUME_TYPES})"))
-    }
-}
-
-impl fmt::Display for VolumeType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        VolumeType::from_name(s)
+            .ok_or_else(|| format!("unknown volume type `{s}` (allowed: {})", choice::allowed::<VolumeType>()))
     }
 }
 

@@ -4,6 +4,8 @@
 pub mod clusters;
 pub mod disk;
 
+use crate::core::choice::{self, Choice};
+use crate::core::kinds::{Arch, Engine, Family, ProvisionVia, Variant};
 use crate::spec::disk::{Disk, MAX_VOLUMES};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -101,13 +103,13 @@ fn unspanned<T>(value: T) -> Spanned<T> {
     Spanned::new(0..0, value)
 }
 fn default_arch() -> Spanned<String> {
-    unspanned("x86_64".into())
+    unspanned(Arch::X86_64.name().into())
 }
 fn default_variant() -> Spanned<String> {
-    unspanned("standard".into())
+    unspanned(Variant::Standard.name().into())
 }
 fn default_engine() -> Spanned<String> {
-    unspanned("native".into())
+    unspanned(Engine::Native.name().into())
 }
 /// The smallest general-purpose size with enough memory (4 GiB) for kubelet, containerd and a
 /// few pods; the build itself needs less, but the image is tried where it will run.
@@ -115,7 +117,7 @@ fn default_instance_type() -> Spanned<String> {
     unspanned("t3.medium".into())
 }
 fn default_provision_via() -> Spanned<String> {
-    unspanned("user-data".into())
+    unspanned(ProvisionVia::UserData.name().into())
 }
 /// Provisioning a node (packages, image pulls) takes minutes; half an hour catches a hung guest.
 fn default_timeout() -> Spanned<String> {
@@ -124,12 +126,6 @@ fn default_timeout() -> Spanned<String> {
 fn yes() -> bool {
     true
 }
-
-pub const FAMILIES: &[&str] = &["al2", "al2023", "bottlerocket"];
-pub const ARCHES: &[&str] = &["x86_64", "arm64"];
-pub const VARIANTS: &[&str] = &["standard", "nvidia"];
-pub const ENGINES: &[&str] = &["native", "packer"];
-pub const PROVISION_VIA: &[&str] = &["user-data", "ssm"];
 
 pub use crate::core::error::SpecError;
 
@@ -161,6 +157,34 @@ impl Spec {
     pub fn kubernetes(&self) -> Option<&str> {
         self.base.kubernetes.as_ref().map(|k| k.get_ref().as_str())
     }
+
+    /// The base's family; `None` for a spec built on an explicit AMI (which leaves the family
+    /// unchecked: it only becomes a tag).
+    pub fn family(&self) -> Option<Family> {
+        self.base.family.as_ref().and_then(|f| Family::from_name(f.get_ref()))
+    }
+
+    pub fn arch(&self) -> Arch {
+        checked(&self.base.arch)
+    }
+
+    pub fn variant(&self) -> Variant {
+        checked(&self.base.variant)
+    }
+
+    pub fn engine(&self) -> Engine {
+        checked(&self.build.engine)
+    }
+
+    pub fn provision_via(&self) -> ProvisionVia {
+        checked(&self.build.provision_via)
+    }
+}
+
+/// The value of a key `validate` held to its choices. The spec keeps the text, not the value,
+/// so that errors point at it as written.
+fn checked<T: Choice>(value: &Spanned<String>) -> T {
+    T::from_name(value.get_ref()).expect("checked in validate")
 }
 
 pub fn load(path: &Path) -> Result<Loaded, SpecError> {
@@ -233,16 +257,14 @@ fn header_span(text: &str, section: &str) -> Option<Range<usize>> {
     None
 }
 
-fn one_of(value: &Spanned<String>, key: &str, allowed: &[&str]) -> Result<(), Invalid> {
-    if allowed.contains(&value.get_ref().as_str()) {
-        Ok(())
-    } else {
-        Err((
+fn one_of<T: Choice>(value: &Spanned<String>, key: &str) -> Result<T, Invalid> {
+    T::from_name(value.get_ref()).ok_or_else(|| {
+        (
             value.span(),
             key.to_string(),
-            format!("unknown value `{}` (allowed: {})", value.get_ref(), allowed.join(", ")),
-        ))
-    }
+            format!("unknown value `{}` (allowed: {})", value.get_ref(), choice::allowed::<T>()),
+        )
+    })
 }
 
 fn validate(spec: &Spec) -> Result<(), Invalid> {
@@ -262,7 +284,7 @@ fn validate(spec: &Spec) -> Result<(), Invalid> {
             }
         }
         (None, Some(family), Some(k8s)) => {
-            one_of(family, "base.family", FAMILIES)?;
+            one_of::<Family>(family, "base.family")?;
             if !is_kubernetes_version(k8s.get_ref()) {
                 return Err((
                     k8s.span(),
@@ -275,17 +297,18 @@ fn validate(spec: &Spec) -> Result<(), Invalid> {
             return Err((
                 0..0,
                 "base".into(),
-                "set either `ami = \"ami-…\"`, or `family` (al2, al2023, bottlerocket) and \
-                 `kubernetes` (e.g. \"1.31\")"
-                    .into(),
+                format!(
+                    "set either `ami = \"ami-…\"`, or `family` ({}) and `kubernetes` (e.g. \"1.31\")",
+                    choice::allowed::<Family>()
+                ),
             ))
         }
     }
-    one_of(&base.arch, "base.arch", ARCHES)?;
-    one_of(&base.variant, "base.variant", VARIANTS)?;
+    one_of::<Arch>(&base.arch, "base.arch")?;
+    one_of::<Variant>(&base.variant, "base.variant")?;
     let build = &spec.build;
-    one_of(&build.engine, "build.engine", ENGINES)?;
-    one_of(&build.provision_via, "build.provision_via", PROVISION_VIA)?;
+    one_of::<Engine>(&build.engine, "build.engine")?;
+    let provision_via = one_of::<ProvisionVia>(&build.provision_via, "build.provision_via")?;
     if humantime::parse_duration(build.timeout.get_ref()).is_err() {
         return Err((
             build.timeout.span(),
@@ -293,7 +316,7 @@ fn validate(spec: &Spec) -> Result<(), Invalid> {
             format!("`{}` is not a duration (e.g. \"30m\", \"1h 30m\")", build.timeout.get_ref()),
         ));
     }
-    if build.provision_via.get_ref() == "ssm" && build.iam_instance_profile.is_none() {
+    if provision_via == ProvisionVia::Ssm && build.iam_instance_profile.is_none() {
         return Err((
             build.provision_via.span(),
             "build.provision_via".into(),
@@ -302,7 +325,7 @@ fn validate(spec: &Spec) -> Result<(), Invalid> {
                 .into(),
         ));
     }
-    if base.family.as_ref().is_some_and(|f| f.get_ref() == "bottlerocket") && !build.provision.is_empty() {
+    if spec.family() == Some(Family::Bottlerocket) && !build.provision.is_empty() {
         return Err((
             build.provision[0].span(),
             "build.provision".into(),
@@ -486,6 +509,16 @@ mod tests {
         assert_eq!(spec.base.arch.get_ref(), "x86_64");
         assert_eq!(spec.build.engine.get_ref(), "native");
         assert!(spec.disks.is_empty());
+    }
+
+    #[test]
+    fn checked_keys_read_as_kinds() {
+        let (spec, _) = check(MINIMAL).unwrap();
+        assert_eq!((spec.family(), spec.arch(), spec.variant()), (Some(Family::Al2023), Arch::X86_64, Variant::Standard));
+        assert_eq!((spec.engine(), spec.provision_via()), (Engine::Native, ProvisionVia::UserData));
+        let text = format!("{MINIMAL}[build]\nengine = \"packer\"\nprovision_via = \"ssm\"\niam_instance_profile = \"p\"\n");
+        let (spec, _) = check(&text).unwrap();
+        assert_eq!((spec.engine(), spec.provision_via()), (Engine::Packer, ProvisionVia::Ssm));
     }
 
     #[test]
