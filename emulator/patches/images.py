@@ -16,7 +16,7 @@ from moto.ec2.utils import random_ami_id
 
 from . import replaces
 from .common import Paging, aws_error, ebs_settings, mapped_snapshot_ids, overlay_ebs, tags_by_type
-from .idempotency import once
+from .idempotency import ec2_mismatch, once
 
 # RegisterImage parameter -> Ami attribute, for every attribute an AMI carries
 # besides its mappings (also what CreateImage and CopyImage inherit).
@@ -287,7 +287,7 @@ def copy_image_response(self: EC2Response) -> ActionResult:
     """moto's handler drops tags and encryption: pass the whole request on (once per token)."""
     self.error_on_dryrun()
     backend, request = self.ec2_backend, dict(self.params)
-    image_id = once(backend, "CopyImage", request.get("ClientToken"), lambda: backend.copy_image(request).id)
+    image_id = once(backend, "CopyImage", request, lambda: backend.copy_image(request).id, ec2_mismatch)
     return ActionResult({"ImageId": image_id})
 
 
