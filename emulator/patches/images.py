@@ -328,7 +328,8 @@ def describe_images_response(self: EC2Response) -> ActionResult:
 
     Owners (self, an account id, amazon) and ExecutableUsers scope the list before
     paging; Filters apply per page, as in EC2. Disabled AMIs appear only with
-    IncludeDisabled.
+    IncludeDisabled, asked for by id or not: "Default: No disabled AMIs are included in the
+    response."
     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImages.html
     """
     self.error_on_dryrun()
@@ -337,7 +338,7 @@ def describe_images_response(self: EC2Response) -> ActionResult:
     images = self.ec2_backend.describe_images(
         ami_ids=ids, exec_users=self._get_param("ExecutableUsers", []), owners=self._get_param("Owners", [])
     )
-    if not ids and not self._get_param("IncludeDisabled"):
+    if not self._get_param("IncludeDisabled"):  # ImageIds too: the reference makes no exception
         images = [image for image in images if image.state != "disabled"]
     page, token = paging.cut(images, self._filters_from_querystring())
     return ActionResult({"Images": page, "NextToken": token})

@@ -11,7 +11,7 @@ from moto.ec2.models.instances import Reservation
 from moto.ec2.responses import EC2Response
 
 from . import replaces
-from .common import ebs_settings, overlay_ebs
+from .common import aws_error, ebs_settings, overlay_ebs
 
 _moto_run_instances = EC2Backend.run_instances
 
@@ -46,8 +46,12 @@ def run_instances(
     request override any field per device or suppress a device with NoDevice, and
     honours DeleteOnTermination, size, type, IOPS, throughput, encryption and
     `volume` TagSpecifications. moto attaches an 8 GiB /dev/sda1, or only the
-    requested devices. An unknown AMI is refused (InvalidAMIID.NotFound).
+    requested devices. An unknown AMI is refused (InvalidAMIID.NotFound), and so is a
+    disabled one: "You can't launch new instances from a disabled AMI", launch templates
+    included ("Subsequent instance launches from a disabled AMI will fail"). The error code
+    is not documented; the emulator answers InvalidAMIID.Unavailable.
     https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-device-mapping-concepts.html
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/disable-an-ami.html
     """
     template = self._get_template_from_args(kwargs["launch_template"]) if kwargs.get("launch_template") else None
     launch_config = kwargs.get("launch_config")
@@ -55,6 +59,8 @@ def run_instances(
     ami = self.amis.get(effective_image_id)
     if ami is None:
         raise InvalidAMIIdError(effective_image_id)
+    if ami.state == "disabled":
+        raise aws_error("InvalidAMIID.Unavailable", f"The image id '[{ami.id}]' is disabled and cannot be used to launch instances.")
     devices = merge_mappings([
         ami.mappings,
         (template.data.get("BlockDeviceMappings") if template else None) or [],
