@@ -7,6 +7,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
+from moto.core.exceptions import ServiceException
 from moto.ec2.exceptions import EC2ClientError, InvalidTaggableResourceType
 from moto.ec2.utils import generic_filter
 
@@ -14,6 +15,17 @@ from moto.ec2.utils import generic_filter
 def aws_error(code: str, message: str) -> EC2ClientError:
     """An EC2 client error (HTTP 400) with AWS's code and message."""
     return EC2ClientError(code, message)
+
+
+class ServiceError(ServiceException):
+    """An error of a JSON-protocol service (SSM, EBS direct), serialized from that service's model:
+    the HTTP status and the extra members (EBS's Reason) are the ones AWS sends. Defined outside
+    moto's packages, so moto looks its code up in the model of the service that answers."""
+
+    def __init__(self, code: str, message: str, **members: Any) -> None:
+        super().__init__(code, message)
+        for name, value in members.items():
+            setattr(self, name, value)
 
 
 def tags_by_type(specs: list[dict[str, Any]], allowed: tuple[str, ...]) -> dict[str, dict[str, str]]:

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
-from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.ebs.responses import EBSResponse
 from moto.ec2.responses import EC2Response
 
 from . import replaces
-from .common import aws_error
+from .common import ServiceError, aws_error
 
 
 T = TypeVar("T")
@@ -56,12 +55,8 @@ def ec2_mismatch() -> Exception:
     )
 
 
-class ConflictException(JsonRESTError):
-    code = 409
-
-
 def ebs_mismatch() -> Exception:
-    return ConflictException("ConflictException", "The request uses the same client token as a previous, but non-identical request.")
+    return ServiceError("ConflictException", "The request uses the same client token as a previous, but non-identical request.")
 
 
 _moto_run_instances = EC2Response.run_instances
