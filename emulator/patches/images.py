@@ -115,13 +115,34 @@ def check_new_name(backend: EC2Backend, name: str | None) -> None:
 
 
 def stored_mapping(backend: EC2Backend, mapping: dict[str, Any]) -> dict[str, Any]:
-    """One requested block-device mapping as the AMI keeps it."""
+    """One requested block-device mapping as the AMI keeps it (RegisterImage, CreateImage)."""
     device = mapping["DeviceName"]
     if "NoDevice" in mapping:
         return {"DeviceName": device, "NoDevice": ""}
     if mapping.get("VirtualName"):
         return {"DeviceName": device, "VirtualName": mapping["VirtualName"]}
-    return {"DeviceName": device, "Ebs": ebs_settings(backend, device, mapping.get("Ebs") or {})}
+    ebs = mapping.get("Ebs") or {}
+    check_image_ebs(device, ebs)
+    return {"DeviceName": device, "Ebs": ebs_settings(backend, device, ebs)}
+
+
+def check_image_ebs(device: str, ebs: dict[str, Any]) -> None:
+    """What an AMI's own mapping may not say.
+
+    EbsBlockDevice, Encrypted: "If you are creating a block device mapping from an existing
+    encrypted or unencrypted snapshot, you must omit this parameter. If you include this
+    parameter, the request will fail, regardless of the value that you specify." KmsKeyId:
+    "This parameter is only supported on BlockDeviceMapping objects called by RunInstances,
+    RequestSpotFleet, and RequestSpotInstances." No error code is documented: the emulator
+    answers InvalidParameterCombination.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
+    """
+    if ebs.get("SnapshotId") and ebs.get("Encrypted") is not None:
+        raise aws_error("InvalidParameterCombination",
+                        f"Encrypted cannot be specified for {device}, a mapping from snapshot {ebs['SnapshotId']}.")
+    if ebs.get("KmsKeyId"):
+        raise aws_error("InvalidParameterCombination",
+                        f"KmsKeyId is supported only in the mappings of a launch, not of an image ({device}).")
 
 
 def by_device(mappings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -224,7 +245,7 @@ def copy_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
     Snapshot descriptions read like AWS's "Copied for DestinationAmi ami-… from
     SourceAmi ami-… for SourceSnapshot snap-…. Task created on …". CopyImageTags
     copies the source AMI's user tags; TagSpecifications tag the image and snapshots;
-    Encrypted/KmsKeyId encrypt the copies.
+    Encrypted/KmsKeyId encrypt the copies, and KmsKeyId without Encrypted is refused.
     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
     """
     source_region, source_id = request["SourceRegion"], request["SourceImageId"]
@@ -233,6 +254,9 @@ def copy_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
         raise InvalidAMIIdError(source_id)
     check_new_name(self, request.get("Name"))
     tags = tags_by_type(request.get("TagSpecifications") or [], ("image", "snapshot"))
+    if request.get("KmsKeyId") and not request.get("Encrypted"):
+        # "If you specify a KMS key, you must also set the encrypted state to true." (no code documented)
+        raise aws_error("InvalidParameterCombination", "KmsKeyId requires Encrypted to be true.")
     kms_key_id = request.get("KmsKeyId") or (self._create_default_encryption_key() if request.get("Encrypted") else None)
 
     ami = Ami(self, random_ami_id(), source_ami=source, name=request["Name"], description=request.get("Description"))
