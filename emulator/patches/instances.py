@@ -1,17 +1,20 @@
-"""RunInstances: the AMI's block-device mappings become real volumes, merged with overrides."""
+"""RunInstances: the AMI's block-device mappings become real volumes, merged with overrides;
+DescribeInstances pages as EC2 does."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.ec2.exceptions import InvalidAMIIdError, MissingParameterError
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.elastic_block_store import VolumeAttachment
 from moto.ec2.models.instances import Reservation
 from moto.ec2.responses import EC2Response
+from moto.ec2.utils import filter_reservations
 
 from . import replaces
-from .common import aws_error, ebs_settings, overlay_ebs
+from .common import Paging, aws_error, ebs_settings, overlay_ebs
 
 _moto_run_instances = EC2Backend.run_instances
 
@@ -110,3 +113,24 @@ def attachment_delete_on_termination(self: VolumeAttachment) -> bool:
     """DescribeVolumes shows each attachment's DeleteOnTermination (moto omits it)."""
     device = self.instance.block_device_mapping.get(self.device)
     return bool(device and device.delete_on_termination)
+
+
+@replaces(EC2Response, "describe_instances")
+def describe_instances_response(self: EC2Response) -> ActionResult:
+    """DescribeInstances pages reservations with MaxResults (5-1000) / NextToken, any filter included.
+
+    "You cannot specify this parameter and the instance IDs parameter in the same request." The
+    API versions up to 2016-09-15 also said "or tag filters"; the current reference (2016-11-15)
+    dropped that, so tag and tag-key filters go with MaxResults. The range 5-1000 is the one
+    those earlier versions give; the current page names none. As for images and snapshots,
+    filters apply to each page once it is cut (short or empty pages with a NextToken); without
+    MaxResults every reservation is answered at once (moto cut at 100 and filtered first).
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html
+    """
+    self.error_on_dryrun()
+    paging = Paging.read(self, ids_param="InstanceIds", min_results=5, clamp_to_max=False)
+    filters, ids = self._filters_from_querystring(), self._get_param("InstanceIds", [])
+    if ids:
+        return ActionResult({"Reservations": self.ec2_backend.get_reservations_by_instance_ids(ids, filters=filters)})
+    page, token = paging.cut(self.ec2_backend.all_reservations(), {})
+    return ActionResult({"Reservations": filter_reservations(page, filters), "NextToken": token})
