@@ -101,6 +101,15 @@ pub enum Error {
     )]
     NameTaken { name: String, id: String },
 
+    #[error(
+        "{operation} refused its ClientToken {token}: AWS saw it before with other parameters \
+         (IdempotentParameterMismatch). gio-ami derives the token from every parameter, so the \
+         earlier request came from another gio-ami version or another tool: look for what it made \
+         with `gio-ami images` in that region, or retry once AWS has forgotten the token (EC2 \
+         keeps tokens for a day or more)."
+    )]
+    TokenReused { operation: &'static str, token: String },
+
     #[error("{id} went into state `failed` in AWS: see its StateReason with `aws ec2 describe-images --image-ids {id}`, then wipe it")]
     ImageFailed { id: String },
 
