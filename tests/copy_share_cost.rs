@@ -69,6 +69,21 @@ async fn a_copy_made_again_with_another_kms_key_is_a_new_copy_with_that_key() {
 }
 
 #[tokio::test]
+async fn a_disabled_copy_is_named_as_holding_the_name_not_waited_for() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let ami = register_root_image(&ec2, "gio-node-9").await;
+    let first = run(emulator.cli().args(["copy", &ami, "--to", OTHER_REGION, "--output", "json"])).success().json();
+    let copy = first[0]["id"].as_str().unwrap();
+    let there = aws_sdk_ec2::Client::new(&emulator.config(OTHER_REGION).await);
+    there.disable_image().image_id(copy).send().await.unwrap();
+    // Unseen, the disabled copy let CopyImage replay its token and answer that copy, which
+    // never becomes available: the wait ran to its two hours.
+    let again = run(emulator.cli().args(["copy", &ami, "--to", OTHER_REGION])).failure();
+    assert!(again.stderr.contains(&format!("`gio-node-9` is taken by {copy}, which is disabled")), "{}", again.stderr);
+}
+
+#[tokio::test]
 async fn share_grants_launch_and_volume_permissions_and_unshare_revokes_them() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;

@@ -78,6 +78,9 @@ async fn copy_one(aws: &Aws, source_region: &str, image: &Image, kms_key: Option
         if existing.release() != image.release() {
             return Err(Error::NameTaken { name: image.name.clone(), id: existing.id });
         }
+        if existing.state == "disabled" {
+            return Err(Error::NameTakenByDisabled { name: image.name.clone(), id: existing.id });
+        }
         return Ok(Copied { region: aws.region().to_string(), id: existing.id, existed: true });
     }
     // Publication marks are per region (a cluster runs the copy, not the source): not copied.

@@ -249,6 +249,10 @@ pub async fn apply(
 ) -> Result<Uploaded> {
     if let Some(step) = &plan.register {
         if let Some(existing) = inventory::own_images_named(aws, &step.name).await?.into_iter().next() {
+            // Checked before any block is sent: RegisterImage would refuse the name at the end.
+            if existing.state == "disabled" {
+                return Err(Error::NameTakenByDisabled { name: step.name.clone(), id: existing.id });
+            }
             return Ok(already_registered(plan, existing));
         }
     }

@@ -102,6 +102,13 @@ pub enum Error {
     NameTaken { name: String, id: String },
 
     #[error(
+        "the AMI name `{name}` is taken by {id}, which is disabled (a disabled AMI keeps its name, \
+         and nothing launches from it): enable it again with `aws ec2 enable-image --image-id {id}` \
+         to use it as it is, pass another --name, or wipe {id} first"
+    )]
+    NameTakenByDisabled { name: String, id: String },
+
+    #[error(
         "{operation} refused its ClientToken {token}: AWS saw it before with other parameters \
          (IdempotentParameterMismatch). gio-ami derives the token from every parameter, so the \
          earlier request came from another gio-ami version or another tool: look for what it made \
