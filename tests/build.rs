@@ -242,6 +242,23 @@ async fn ssm_provisioning_waits_for_the_agent_runs_the_scripts_and_powers_the_bu
 }
 
 #[tokio::test]
+async fn a_disabled_base_ami_is_refused_before_any_builder_is_launched() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let base = support::register_root_image(&ec2, "golden-base").await;
+    ec2.disable_image().image_id(&base).send().await.unwrap();
+    let spec = spec_dir("disabled-base", "").join("gio-ami.toml");
+    let text = std::fs::read_to_string(&spec).unwrap().replace("kubernetes = \"1.31\"\n", &format!("kubernetes = \"1.31\"\nami = \"{base}\"\n"));
+    std::fs::write(&spec, text).unwrap();
+
+    let out = run(emulator.cli().args(["build", spec.to_str().unwrap()])).failure();
+    assert!(out.stderr.contains(&format!("the base AMI {base} (golden-base) is disabled")), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("aws ec2 enable-image --image-id {base}")), "{}", out.stderr);
+    let instances = ec2.describe_instances().send().await.unwrap();
+    assert!(instances.reservations().is_empty(), "RunInstances was never called: {instances:?}");
+}
+
+#[tokio::test]
 async fn ctrl_c_while_the_guest_provisions_leaves_nothing_billable() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;

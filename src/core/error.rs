@@ -117,6 +117,13 @@ pub enum Error {
     )]
     TokenReused { operation: &'static str, token: String },
 
+    #[error(
+        "the base AMI {id} ({name}) is disabled, and AWS launches nothing from a disabled AMI: its \
+         owner can enable it again with `aws ec2 enable-image --image-id {id}`, or point base.ami \
+         at another AMI"
+    )]
+    BaseDisabled { id: String, name: String },
+
     #[error("{id} went into state `failed` in AWS: see its StateReason with `aws ec2 describe-images --image-ids {id}`, then wipe it")]
     ImageFailed { id: String },
 
