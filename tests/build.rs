@@ -242,6 +242,52 @@ async fn ssm_provisioning_waits_for_the_agent_runs_the_scripts_and_powers_the_bu
 }
 
 #[tokio::test]
+async fn a_disabled_base_ami_is_refused_before_any_builder_is_launched() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let base = support::register_root_image(&ec2, "golden-base").await;
+    ec2.disable_image().image_id(&base).send().await.unwrap();
+    let spec = spec_dir("disabled-base", "").join("gio-ami.toml");
+    let text = std::fs::read_to_string(&spec).unwrap().replace("kubernetes = \"1.31\"\n", &format!("kubernetes = \"1.31\"\nami = \"{base}\"\n"));
+    std::fs::write(&spec, text).unwrap();
+
+    let out = run(emulator.cli().args(["build", spec.to_str().unwrap()])).failure();
+    assert!(out.stderr.contains(&format!("the base AMI {base} (golden-base) is disabled")), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("aws ec2 enable-image --image-id {base}")), "{}", out.stderr);
+    let instances = ec2.describe_instances().send().await.unwrap();
+    assert!(instances.reservations().is_empty(), "RunInstances was never called: {instances:?}");
+}
+
+#[tokio::test]
+async fn a_builder_that_stops_before_its_agent_registers_fails_the_build_at_once() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    emulator.fixture(&["instance-profile", "--name", "gio-ami-builder"]);
+    let dir = spec_dir("ssm-down", "provision_via = \"ssm\"\niam_instance_profile = \"gio-ami-builder\"\ntimeout = \"60s\"");
+    // The engine's first look at Systems Manager is held past the client's timeout and retried:
+    // time for the builder to go down before its agent is seen, as a guest that fails to boot does.
+    // Systems Manager then no longer lists it, whatever the wait.
+    let first_look_slow = support::faults::Faults::new(1.0, 7).only(&["DescribeInstanceInformation"]).kinds(&[support::faults::Fault::Slow]).at_most(1);
+    let proxy = emulator.proxied(first_look_slow);
+    let started = Instant::now();
+    let child = proxy
+        .cli()
+        .args(["build", dir.join("gio-ami.toml").to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let instance = builder(&ec2).await;
+    ec2.stop_instances().instance_ids(&instance).send().await.unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("the builder {instance} is stopped and its SSM Agent never registered")), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(45), "at once, not at the 60 s deadline: {:?}", started.elapsed());
+    assert_eq!(billable(&ec2).await, (vec![], 0, 0, 0), "the failed build left nothing");
+}
+
+#[tokio::test]
 async fn ctrl_c_while_the_guest_provisions_leaves_nothing_billable() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;

@@ -49,6 +49,41 @@ async fn copy_lands_in_every_region_tagged_and_a_rerun_finds_it() {
 }
 
 #[tokio::test]
+async fn a_copy_made_again_with_another_kms_key_is_a_new_copy_with_that_key() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let ami = register_root_image(&ec2, "gio-node-8").await;
+    let there = aws_sdk_ec2::Client::new(&emulator.config(OTHER_REGION).await);
+    let first = run(emulator.cli().args(["copy", &ami, "--to", OTHER_REGION, "--kms-key", &format!("{OTHER_REGION}=alias/first"), "--output", "json"])).success().json();
+    let first = first[0]["id"].as_str().unwrap().to_string();
+    // The wrong key: the copy goes, and the same copy is asked for again with the right one.
+    // AWS refuses a ClientToken reused with other parameters, so this copy needs its own token.
+    there.deregister_image().image_id(&first).send().await.unwrap();
+    let second = run(emulator.cli().args(["copy", &ami, "--to", OTHER_REGION, "--kms-key", &format!("{OTHER_REGION}=alias/second"), "--output", "json"])).success().json();
+    let second = second[0]["id"].as_str().unwrap();
+    assert_ne!(second, first);
+    let image = there.describe_images().image_ids(second).send().await.unwrap();
+    let snapshot = image.images()[0].block_device_mappings()[0].ebs().unwrap().snapshot_id().unwrap().to_string();
+    let snapshots = there.describe_snapshots().snapshot_ids(snapshot).send().await.unwrap();
+    assert_eq!(snapshots.snapshots()[0].kms_key_id(), Some("alias/second"));
+}
+
+#[tokio::test]
+async fn a_disabled_copy_is_named_as_holding_the_name_not_waited_for() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let ami = register_root_image(&ec2, "gio-node-9").await;
+    let first = run(emulator.cli().args(["copy", &ami, "--to", OTHER_REGION, "--output", "json"])).success().json();
+    let copy = first[0]["id"].as_str().unwrap();
+    let there = aws_sdk_ec2::Client::new(&emulator.config(OTHER_REGION).await);
+    there.disable_image().image_id(copy).send().await.unwrap();
+    // Unseen, the disabled copy let CopyImage replay its token and answer that copy, which
+    // never becomes available: the wait ran to its two hours.
+    let again = run(emulator.cli().args(["copy", &ami, "--to", OTHER_REGION])).failure();
+    assert!(again.stderr.contains(&format!("`gio-node-9` is taken by {copy}, which is disabled")), "{}", again.stderr);
+}
+
+#[tokio::test]
 async fn share_grants_launch_and_volume_permissions_and_unshare_revokes_them() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;

@@ -177,6 +177,21 @@ async fn dry_run_registers_nothing_and_a_rerun_reuses_what_exists() {
 }
 
 #[tokio::test]
+async fn a_name_a_disabled_ami_keeps_is_reported_as_taken_by_it() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let source = support::register_root_image(&ec2, "gio-node").await;
+    let first = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--output", "json"])).success().json();
+    let disabled = first[0]["id"].as_str().unwrap().to_string();
+    run(emulator.cli().args(["prune", "--release-prefix", "gio-node-xvdb", "--keep", "0", "--disable", "--yes"])).success();
+
+    // AWS keeps a disabled AMI's name taken, and DescribeImages shows it only with IncludeDisabled.
+    let again = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50"])).failure();
+    assert!(again.stderr.contains(&format!("`gio-node-xvdb` is taken by {disabled}, which is disabled")), "{}", again.stderr);
+    assert!(again.stderr.contains(&format!("aws ec2 enable-image --image-id {disabled}")), "{}", again.stderr);
+}
+
+#[tokio::test]
 async fn a_data_disk_from_a_snapshot_is_grown_as_asked() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;

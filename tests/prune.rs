@@ -91,15 +91,25 @@ async fn deprecate_flags_the_older_amis_from_now_and_keeps_them_launchable() {
     let ec2 = emulator.ec2().await;
     let (family, _) = releases(&ec2).await;
 
-    run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--deprecate", "--yes"])).success();
+    let asked = std::time::SystemTime::now();
+    let table = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--deprecate", "--dry-run"])).success().stdout;
+    let report = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--deprecate", "--yes", "--output", "json"])).success().json();
+    // AWS refuses a DeprecateAt in the past and rounds to the minute: the plan says the whole
+    // minute it asks for, a little ahead of now, and that is what the AMIs get.
+    let at = report["plan"]["actions"][0]["deprecate_at"].as_str().unwrap().to_string();
+    assert_eq!(report["plan"]["actions"][1]["deprecate_at"], at.as_str(), "{report}");
+    let when = humantime::parse_rfc3339(&at).unwrap();
+    let ahead = when.duration_since(asked).expect("in the future").as_secs();
+    assert!(at.ends_with(":00Z") && (60..=180).contains(&ahead), "{at} is {ahead} s ahead");
+    assert!(table.contains(&format!("{} (gio-node-1) from 20", family[0])), "{table}");
     let images = ec2.describe_images().image_ids(&family[0]).image_ids(&family[1]).image_ids(&family[2]).send().await.unwrap();
-    let deprecated: Vec<(String, bool)> = family
+    let deprecated: Vec<(String, Option<String>)> = family
         .iter()
         .map(|id| {
             let image = images.images().iter().find(|i| i.image_id() == Some(id)).unwrap();
-            (id.clone(), image.deprecation_time().is_some_and(|t| t.starts_with("20")))
+            (id.clone(), image.deprecation_time().map(|t| t.replace(".000Z", "Z")))
         })
         .collect();
-    assert_eq!(deprecated, [(family[0].clone(), true), (family[1].clone(), true), (family[2].clone(), false)]);
+    assert_eq!(deprecated, [(family[0].clone(), Some(at.clone())), (family[1].clone(), Some(at)), (family[2].clone(), None)]);
     assert_eq!(states(&ec2, &family).await.iter().filter(|(_, s)| s == "available").count(), 3);
 }

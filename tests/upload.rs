@@ -117,6 +117,22 @@ async fn register_makes_an_ami_rooted_on_the_snapshot_and_a_rerun_reuses_it() {
     assert_eq!(own_snapshots(&emulator).await.len(), 1, "the re-run uploaded nothing");
 }
 
+#[tokio::test]
+async fn a_name_a_disabled_ami_keeps_is_refused_before_any_block_is_sent() {
+    let emulator = Emulator::start();
+    let dir = scratch("disabled-name");
+    let image = write_image(&dir, "disk.raw", 4 * BLOCK, &[0, 1]);
+    let args = ["upload", image.to_str().unwrap(), "--name", "gio-node-custom", "--register", "--output", "json"];
+    let first = run(emulator.cli().args(args)).success().json();
+    let disabled = first["image_id"].as_str().unwrap().to_string();
+    run(emulator.cli().args(["prune", "--release-prefix", "gio-node-custom", "--keep", "0", "--disable", "--yes"])).success();
+
+    let again = run(emulator.cli().args(args)).failure();
+    assert!(again.stderr.contains(&format!("`gio-node-custom` is taken by {disabled}, which is disabled")), "{}", again.stderr);
+    assert!(!again.stderr.contains("snap-"), "no snapshot was started, so none was abandoned: {}", again.stderr);
+    assert_eq!(own_snapshots(&emulator).await.len(), 1);
+}
+
 /// Spawns an upload of a dense image through one worker (slow enough to act during it) and
 /// returns it once it reports the upload started, with the rest of its stderr to come.
 fn start_slow_upload(emulator: &Emulator, image: &Path, extra: &[&str]) -> (std::process::Child, JoinHandle<String>) {

@@ -7,6 +7,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
+from moto.core.exceptions import ServiceException
 from moto.ec2.exceptions import EC2ClientError, InvalidTaggableResourceType
 from moto.ec2.utils import generic_filter
 
@@ -14,6 +15,17 @@ from moto.ec2.utils import generic_filter
 def aws_error(code: str, message: str) -> EC2ClientError:
     """An EC2 client error (HTTP 400) with AWS's code and message."""
     return EC2ClientError(code, message)
+
+
+class ServiceError(ServiceException):
+    """An error of a JSON-protocol service (SSM, EBS direct), serialized from that service's model:
+    the HTTP status and the extra members (EBS's Reason) are the ones AWS sends. Defined outside
+    moto's packages, so moto looks its code up in the model of the service that answers."""
+
+    def __init__(self, code: str, message: str, **members: Any) -> None:
+        super().__init__(code, message)
+        for name, value in members.items():
+            setattr(self, name, value)
 
 
 def tags_by_type(specs: list[dict[str, Any]], allowed: tuple[str, ...]) -> dict[str, dict[str, str]]:
@@ -130,4 +142,49 @@ def ebs_settings(backend: Any, device: str, ebs: dict[str, Any]) -> dict[str, An
     if settings["VolumeType"] == "gp3":
         settings.update(Iops=3000, Throughput=125)
     settings.update({key: ebs[key] for key in ("Iops", "Throughput", "KmsKeyId") if key in ebs})
+    check_volume_limits(device, settings, ebs)
     return settings
+
+
+# Per volume type: (min, max) size in GiB and provisioned IOPS, from EbsBlockDevice / CreateVolume.
+VOLUME_SIZES = {"gp2": (1, 16_384), "gp3": (1, 65_536), "io1": (4, 16_384), "io2": (4, 65_536),
+                "st1": (125, 16_384), "sc1": (125, 16_384), "standard": (1, 1_024)}
+VOLUME_IOPS = {"gp3": (3_000, 80_000), "io1": (100, 64_000), "io2": (100, 256_000)}
+GP3_THROUGHPUT = (125, 2_000)  # MiB/s
+
+
+def check_volume_limits(device: str, settings: dict[str, Any], given: dict[str, Any]) -> None:
+    """A volume within its type's documented limits.
+
+    Sizes: "gp2: 1 - 16,384 GiB gp3: 1 - 65,536 GiB io1: 4 - 16,384 GiB io2: 4 - 65,536 GiB
+    st1 and sc1: 125 - 16,384 GiB standard: 1 - 1024 GiB"; IOPS: "gp3: 3,000 - 80,000 IOPS io1:
+    100 - 64,000 IOPS io2: 100 - 256,000 IOPS ... This parameter is required for io1 and io2
+    volumes"; Throughput: "This parameter is valid only for gp3 volumes. Valid Range: Minimum
+    value of 125. Maximum value of 2,000." No error code is documented for these: the emulator
+    answers InvalidParameterValue, MissingParameter (io1/io2 without Iops) and
+    InvalidParameterCombination (Throughput on another type).
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVolume.html
+    """
+    kind, size = settings["VolumeType"], settings["VolumeSize"]
+    if kind not in VOLUME_SIZES:
+        raise aws_error("InvalidParameterValue", f"Value ({kind}) for parameter volumeType is invalid ({device}).")
+    low, high = VOLUME_SIZES[kind]
+    if not low <= size <= high:
+        raise aws_error("InvalidParameterValue",
+                        f"Volume size {size} GiB at {device} is outside {low}-{high} GiB, the range of {kind} volumes.")
+    if kind in ("io1", "io2") and "Iops" not in given:
+        raise aws_error("MissingParameter", f"The parameter iops must be specified for {kind} volumes ({device}).")
+    if kind in VOLUME_IOPS and "Iops" in given:
+        low, high = VOLUME_IOPS[kind]
+        if not low <= given["Iops"] <= high:
+            raise aws_error("InvalidParameterValue",
+                            f"{given['Iops']} IOPS at {device} is outside {low}-{high}, the range of {kind} volumes.")
+    if "Throughput" in given:
+        if kind != "gp3":
+            raise aws_error("InvalidParameterCombination",
+                            f"Throughput is valid only for gp3 volumes; {device} is {kind}.")
+        low, high = GP3_THROUGHPUT
+        if not low <= given["Throughput"] <= high:
+            raise aws_error("InvalidParameterValue",
+                            f"Throughput {given['Throughput']} MiB/s at {device} is outside {low}-{high} MiB/s.")

@@ -1,21 +1,25 @@
 """AMI deprecation, the first stage of an AMI lifecycle (moto 5.2.5 answers HTTP 500).
 
 EnableImageDeprecation sets the date from which an AMI is deprecated, and DescribeImages then
-shows it as DeprecationTime; DisableImageDeprecation removes it. AWS rounds DeprecateAt down to
-the minute (seconds are dropped).
+shows it as DeprecationTime; DisableImageDeprecation removes it. AWS: "If you specify a value for
+seconds, Amazon EC2 rounds the seconds to the nearest minute. You can't specify a date in the past.
+The upper limit for DeprecateAt is 10 years from now, except for public AMIs, where the upper limit
+is 2 years from the creation date." The error code for a date out of range is not documented:
+the emulator answers InvalidParameterValue.
 https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableImageDeprecation.html
 https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DisableImageDeprecation.html
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from moto.core.responses import ActionResult
 from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 
 from . import replaces
+from .common import aws_error
 
 # Unset until an EnableImageDeprecation: DescribeImages then leaves DeprecationTime out.
 Ami.deprecation_time = None
@@ -25,11 +29,28 @@ Ami.deprecation_time = None
 def enable_image_deprecation(self: EC2Response) -> ActionResult:
     self.error_on_dryrun()
     ami = self.ec2_backend.describe_images(ami_ids=[self._get_param("ImageId")])[0]
-    at = self._get_param("DeprecateAt")  # moto parses the timestamp; keep a string working too
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    ami.deprecation_time = at.replace(second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    at = _utc(self._get_param("DeprecateAt"))
+    now = datetime.now(timezone.utc)
+    if at < now:
+        raise aws_error("InvalidParameterValue", f"DeprecateAt {at:%Y-%m-%dT%H:%M:%SZ} is in the past.")
+    latest = _utc(ami.creation_date) + _years(2) if ami.is_public else now + _years(10)
+    if at > latest:
+        limit = "2 years from the creation date of a public AMI" if ami.is_public else "10 years from now"
+        raise aws_error("InvalidParameterValue", f"DeprecateAt {at:%Y-%m-%dT%H:%M:%SZ} is later than {limit}.")
+    nearest = (at + timedelta(seconds=30)).replace(second=0, microsecond=0)
+    ami.deprecation_time = nearest.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     return ActionResult({"Return": True})
+
+
+def _utc(value: datetime | str) -> datetime:
+    """A timestamp as an aware UTC datetime (moto parses DeprecateAt; creation dates are naive UTC)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _years(count: int) -> timedelta:
+    return timedelta(days=365 * count + count // 4)  # leap days included, to the day
 
 
 @replaces(EC2Response, "disable_image_deprecation", new=True)

@@ -16,7 +16,7 @@ from moto.ec2.utils import random_ami_id
 
 from . import replaces
 from .common import Paging, aws_error, ebs_settings, mapped_snapshot_ids, overlay_ebs, tags_by_type
-from .idempotency import once
+from .idempotency import ec2_mismatch, once
 
 # RegisterImage parameter -> Ami attribute, for every attribute an AMI carries
 # besides its mappings (also what CreateImage and CopyImage inherit).
@@ -115,13 +115,34 @@ def check_new_name(backend: EC2Backend, name: str | None) -> None:
 
 
 def stored_mapping(backend: EC2Backend, mapping: dict[str, Any]) -> dict[str, Any]:
-    """One requested block-device mapping as the AMI keeps it."""
+    """One requested block-device mapping as the AMI keeps it (RegisterImage, CreateImage)."""
     device = mapping["DeviceName"]
     if "NoDevice" in mapping:
         return {"DeviceName": device, "NoDevice": ""}
     if mapping.get("VirtualName"):
         return {"DeviceName": device, "VirtualName": mapping["VirtualName"]}
-    return {"DeviceName": device, "Ebs": ebs_settings(backend, device, mapping.get("Ebs") or {})}
+    ebs = mapping.get("Ebs") or {}
+    check_image_ebs(device, ebs)
+    return {"DeviceName": device, "Ebs": ebs_settings(backend, device, ebs)}
+
+
+def check_image_ebs(device: str, ebs: dict[str, Any]) -> None:
+    """What an AMI's own mapping may not say.
+
+    EbsBlockDevice, Encrypted: "If you are creating a block device mapping from an existing
+    encrypted or unencrypted snapshot, you must omit this parameter. If you include this
+    parameter, the request will fail, regardless of the value that you specify." KmsKeyId:
+    "This parameter is only supported on BlockDeviceMapping objects called by RunInstances,
+    RequestSpotFleet, and RequestSpotInstances." No error code is documented: the emulator
+    answers InvalidParameterCombination.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html
+    """
+    if ebs.get("SnapshotId") and ebs.get("Encrypted") is not None:
+        raise aws_error("InvalidParameterCombination",
+                        f"Encrypted cannot be specified for {device}, a mapping from snapshot {ebs['SnapshotId']}.")
+    if ebs.get("KmsKeyId"):
+        raise aws_error("InvalidParameterCombination",
+                        f"KmsKeyId is supported only in the mappings of a launch, not of an image ({device}).")
 
 
 def by_device(mappings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -224,7 +245,7 @@ def copy_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
     Snapshot descriptions read like AWS's "Copied for DestinationAmi ami-… from
     SourceAmi ami-… for SourceSnapshot snap-…. Task created on …". CopyImageTags
     copies the source AMI's user tags; TagSpecifications tag the image and snapshots;
-    Encrypted/KmsKeyId encrypt the copies.
+    Encrypted/KmsKeyId encrypt the copies, and KmsKeyId without Encrypted is refused.
     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
     """
     source_region, source_id = request["SourceRegion"], request["SourceImageId"]
@@ -233,6 +254,9 @@ def copy_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
         raise InvalidAMIIdError(source_id)
     check_new_name(self, request.get("Name"))
     tags = tags_by_type(request.get("TagSpecifications") or [], ("image", "snapshot"))
+    if request.get("KmsKeyId") and not request.get("Encrypted"):
+        # "If you specify a KMS key, you must also set the encrypted state to true." (no code documented)
+        raise aws_error("InvalidParameterCombination", "KmsKeyId requires Encrypted to be true.")
     kms_key_id = request.get("KmsKeyId") or (self._create_default_encryption_key() if request.get("Encrypted") else None)
 
     ami = Ami(self, random_ami_id(), source_ami=source, name=request["Name"], description=request.get("Description"))
@@ -287,7 +311,7 @@ def copy_image_response(self: EC2Response) -> ActionResult:
     """moto's handler drops tags and encryption: pass the whole request on (once per token)."""
     self.error_on_dryrun()
     backend, request = self.ec2_backend, dict(self.params)
-    image_id = once(backend, "CopyImage", request.get("ClientToken"), lambda: backend.copy_image(request).id)
+    image_id = once(backend, "CopyImage", request, lambda: backend.copy_image(request).id, ec2_mismatch)
     return ActionResult({"ImageId": image_id})
 
 
@@ -328,7 +352,8 @@ def describe_images_response(self: EC2Response) -> ActionResult:
 
     Owners (self, an account id, amazon) and ExecutableUsers scope the list before
     paging; Filters apply per page, as in EC2. Disabled AMIs appear only with
-    IncludeDisabled.
+    IncludeDisabled, asked for by id or not: "Default: No disabled AMIs are included in the
+    response."
     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImages.html
     """
     self.error_on_dryrun()
@@ -337,7 +362,7 @@ def describe_images_response(self: EC2Response) -> ActionResult:
     images = self.ec2_backend.describe_images(
         ami_ids=ids, exec_users=self._get_param("ExecutableUsers", []), owners=self._get_param("Owners", [])
     )
-    if not ids and not self._get_param("IncludeDisabled"):
+    if not self._get_param("IncludeDisabled"):  # ImageIds too: the reference makes no exception
         images = [image for image in images if image.state != "disabled"]
     page, token = paging.cut(images, self._filters_from_querystring())
     return ActionResult({"Images": page, "NextToken": token})

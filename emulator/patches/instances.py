@@ -1,17 +1,20 @@
-"""RunInstances: the AMI's block-device mappings become real volumes, merged with overrides."""
+"""RunInstances: the AMI's block-device mappings become real volumes, merged with overrides;
+DescribeInstances pages as EC2 does."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.ec2.exceptions import InvalidAMIIdError, MissingParameterError
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.elastic_block_store import VolumeAttachment
 from moto.ec2.models.instances import Reservation
 from moto.ec2.responses import EC2Response
+from moto.ec2.utils import filter_reservations
 
 from . import replaces
-from .common import ebs_settings, overlay_ebs
+from .common import Paging, aws_error, ebs_settings, overlay_ebs
 
 _moto_run_instances = EC2Backend.run_instances
 
@@ -46,8 +49,12 @@ def run_instances(
     request override any field per device or suppress a device with NoDevice, and
     honours DeleteOnTermination, size, type, IOPS, throughput, encryption and
     `volume` TagSpecifications. moto attaches an 8 GiB /dev/sda1, or only the
-    requested devices. An unknown AMI is refused (InvalidAMIID.NotFound).
+    requested devices. An unknown AMI is refused (InvalidAMIID.NotFound), and so is a
+    disabled one: "You can't launch new instances from a disabled AMI", launch templates
+    included ("Subsequent instance launches from a disabled AMI will fail"). The error code
+    is not documented; the emulator answers InvalidAMIID.Unavailable.
     https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-device-mapping-concepts.html
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/disable-an-ami.html
     """
     template = self._get_template_from_args(kwargs["launch_template"]) if kwargs.get("launch_template") else None
     launch_config = kwargs.get("launch_config")
@@ -55,6 +62,8 @@ def run_instances(
     ami = self.amis.get(effective_image_id)
     if ami is None:
         raise InvalidAMIIdError(effective_image_id)
+    if ami.state == "disabled":
+        raise aws_error("InvalidAMIID.Unavailable", f"The image id '[{ami.id}]' is disabled and cannot be used to launch instances.")
     devices = merge_mappings([
         ami.mappings,
         (template.data.get("BlockDeviceMappings") if template else None) or [],
@@ -104,3 +113,24 @@ def attachment_delete_on_termination(self: VolumeAttachment) -> bool:
     """DescribeVolumes shows each attachment's DeleteOnTermination (moto omits it)."""
     device = self.instance.block_device_mapping.get(self.device)
     return bool(device and device.delete_on_termination)
+
+
+@replaces(EC2Response, "describe_instances")
+def describe_instances_response(self: EC2Response) -> ActionResult:
+    """DescribeInstances pages reservations with MaxResults (5-1000) / NextToken, any filter included.
+
+    "You cannot specify this parameter and the instance IDs parameter in the same request." The
+    API versions up to 2016-09-15 also said "or tag filters"; the current reference (2016-11-15)
+    dropped that, so tag and tag-key filters go with MaxResults. The range 5-1000 is the one
+    those earlier versions give; the current page names none. As for images and snapshots,
+    filters apply to each page once it is cut (short or empty pages with a NextToken); without
+    MaxResults every reservation is answered at once (moto cut at 100 and filtered first).
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html
+    """
+    self.error_on_dryrun()
+    paging = Paging.read(self, ids_param="InstanceIds", min_results=5, clamp_to_max=False)
+    filters, ids = self._filters_from_querystring(), self._get_param("InstanceIds", [])
+    if ids:
+        return ActionResult({"Reservations": self.ec2_backend.get_reservations_by_instance_ids(ids, filters=filters)})
+    page, token = paging.cut(self.ec2_backend.all_reservations(), {})
+    return ActionResult({"Reservations": filter_reservations(page, filters), "NextToken": token})

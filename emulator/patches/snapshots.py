@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.ebs.models import EBSBackend as EBSDirectBackend
 from moto.ebs.models import EBSSnapshot
@@ -16,7 +15,7 @@ from moto.ec2.models.elastic_block_store import Snapshot
 from moto.ec2.responses import EC2Response
 
 from . import replaces
-from .common import Paging, find_snapshot, mapped_snapshot_ids
+from .common import Paging, ServiceError, find_snapshot, mapped_snapshot_ids
 
 EBS_DIRECT_BLOCK_SIZE = 512 * 1024  # bytes; the only block size the EBS direct APIs use
 
@@ -116,21 +115,43 @@ def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
+def invalid(reason: str, message: str) -> ServiceError:
+    """An EBS direct ValidationException with one of the Reasons AWS lists (ValidationExceptionReason:
+    INVALID_BLOCK, INVALID_PARAMETER_VALUE, INVALID_PAGE_TOKEN, INVALID_SNAPSHOT_ID, ...). Which
+    reason AWS gives for each case is not documented; the emulator picks the one the case names.
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_ValidationException.html
+    """
+    return ServiceError("ValidationException", message, Reason=reason)
+
+
 @replaces(EBSResponse, "put_snapshot_block")
 def put_snapshot_block_response(self: EBSResponse) -> ActionResult:
-    """PutSnapshotBlock checks the block: 512 KiB of data whose SHA256 is the Checksum given.
+    """PutSnapshotBlock checks the snapshot and the block: 512 KiB of data whose SHA256 is the Checksum.
 
-    AWS answers ValidationException (reason INVALID_CHECKSUM, INVALID_BLOCK_SIZE...) instead of
-    storing a block that arrived damaged; moto takes the checksum at face value.
+    "The target snapshot must be in the pending state" (CompleteSnapshot: "You cannot write new
+    blocks to a snapshot after it has been completed"): refused with reason INVALID_SNAPSHOT_ID.
+    "Data written to a snapshot must be aligned with 512-KiB sectors" (INVALID_BLOCK); only SHA256
+    checksums are supported, and one that does not match the data is refused
+    (INVALID_PARAMETER_VALUE) instead of storing a block that arrived damaged; moto takes the
+    checksum at face value and writes to completed snapshots.
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_PutSnapshotBlock.html
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_CompleteSnapshot.html
     """
+    snapshot_id = self._get_param("SnapshotId")
+    snapshot = self.ebs_backend.snapshots.get(snapshot_id)
+    if snapshot is None:
+        raise ServiceError("ResourceNotFoundException", f"The snapshot '{snapshot_id}' does not exist.",
+                           Reason="SNAPSHOT_NOT_FOUND")
+    if snapshot.status != "pending":
+        raise invalid("INVALID_SNAPSHOT_ID", f"The snapshot '{snapshot_id}' is {snapshot.status}, not pending: "
+                                             "blocks can no longer be written to it.")
     data = self._get_param("BlockData") or b""
     if len(data) != EBS_DIRECT_BLOCK_SIZE or int(self._get_param("DataLength") or 0) != EBS_DIRECT_BLOCK_SIZE:
-        raise JsonRESTError("ValidationException", f"The block must hold {EBS_DIRECT_BLOCK_SIZE} bytes; it held {len(data)}.")
+        raise invalid("INVALID_BLOCK", f"The block must hold {EBS_DIRECT_BLOCK_SIZE} bytes; it held {len(data)}.")
     if self._get_param("ChecksumAlgorithm") != "SHA256":
-        raise JsonRESTError("ValidationException", "ChecksumAlgorithm must be SHA256.")
+        raise invalid("INVALID_PARAMETER_VALUE", "ChecksumAlgorithm must be SHA256.")
     if self._get_param("Checksum") != base64.b64encode(_sha256(data)).decode():
-        raise JsonRESTError("ValidationException", "The checksum of the block data does not match the Checksum given.")
+        raise invalid("INVALID_PARAMETER_VALUE", "The checksum of the block data does not match the Checksum given.")
     return _moto_put_snapshot_block(self)
 
 
@@ -169,15 +190,15 @@ def list_snapshot_blocks_response(self: EBSResponse) -> ActionResult:
     """
     snapshot = self.ebs_backend.snapshots.get(self._get_param("SnapshotId"))
     if snapshot is None:
-        raise JsonRESTError("ResourceNotFoundException", "The snapshot does not exist.")
+        raise ServiceError("ResourceNotFoundException", "The snapshot does not exist.", Reason="SNAPSHOT_NOT_FOUND")
     max_results = int(self._get_param("MaxResults") or 10_000)
     if not 100 <= max_results <= 10_000:
-        raise JsonRESTError("ValidationException", f"MaxResults must be between 100 and 10000; it was {max_results}.")
+        raise invalid("INVALID_PARAMETER_VALUE", f"MaxResults must be between 100 and 10000; it was {max_results}.")
     token = self._get_param("NextToken")
     try:
         start = int(base64.urlsafe_b64decode(token.encode())) if token else int(self._get_param("StartingBlockIndex") or 0)
     except ValueError:
-        raise JsonRESTError("ValidationException", f"The NextToken '{token}' is invalid.") from None
+        raise invalid("INVALID_PAGE_TOKEN", f"The NextToken '{token}' is invalid.") from None
     indexes = sorted(index for index in snapshot.blocks if index >= start)
     size = min(max_results, LIST_BLOCKS_PAGE)
     page, rest = indexes[:size], indexes[size:]

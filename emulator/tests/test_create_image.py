@@ -55,7 +55,7 @@ def test_create_image_mappings_override_add_and_suppress(ec2):
         BlockDeviceMappings=[
             {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 30, "VolumeType": "gp2"}},
             {"DeviceName": "/dev/xvdb", "NoDevice": ""},
-            {"DeviceName": "/dev/xvdc", "Ebs": {"VolumeSize": 100, "VolumeType": "st1"}},
+            {"DeviceName": "/dev/xvdc", "Ebs": {"VolumeSize": 125, "VolumeType": "st1"}},
         ],
     )["ImageId"]
     image = ec2.describe_images(ImageIds=[image_id])["Images"][0]
@@ -63,7 +63,7 @@ def test_create_image_mappings_override_add_and_suppress(ec2):
     assert sorted(mappings) == ["/dev/xvda", "/dev/xvdc"]
     assert (mappings["/dev/xvda"]["VolumeSize"], mappings["/dev/xvda"]["VolumeType"]) == (30, "gp2")
     assert "Iops" not in mappings["/dev/xvda"]  # gp3's IOPS do not carry over to gp2
-    assert "SnapshotId" not in mappings["/dev/xvdc"] and mappings["/dev/xvdc"]["VolumeSize"] == 100
+    assert "SnapshotId" not in mappings["/dev/xvdc"] and mappings["/dev/xvdc"]["VolumeSize"] == 125
 
 
 def test_create_image_refuses_shrinking_a_volume(ec2):

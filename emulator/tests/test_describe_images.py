@@ -47,10 +47,15 @@ def test_describe_images_rejects_bad_paging(ec2, kwargs, code):
     assert error_code(excinfo) == code
 
 
-def test_disabled_images_are_hidden_unless_asked(ec2):
+def test_disabled_images_are_hidden_unless_asked_even_by_id(ec2):
+    """DescribeImages, IncludeDisabled: "Specifies whether to include disabled AMIs. Default: No disabled
+    AMIs are included in the response." (no exception for ImageIds)
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImages.html"""
     snapshot = make_snapshot(ec2)
     image_id = ec2.register_image(Name="gio-node-disabled",
                                   BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {"SnapshotId": snapshot}}])["ImageId"]
     ec2.disable_image(ImageId=image_id)
     assert image_id not in {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
+    assert ec2.describe_images(ImageIds=[image_id])["Images"] == []
     assert image_id in {i["ImageId"] for i in ec2.describe_images(Owners=["self"], IncludeDisabled=True)["Images"]}
+    assert [i["State"] for i in ec2.describe_images(ImageIds=[image_id], IncludeDisabled=True)["Images"]] == ["disabled"]

@@ -1,5 +1,14 @@
 """Patch 9: the EBS direct APIs: 512 KiB blocks, a pending snapshot until completed, no scratch
-volume; patch 15: block and aggregate checksums are checked; patch 16: ListSnapshotBlocks pages."""
+volume; patch 15: block and aggregate checksums are checked; patch 16: ListSnapshotBlocks pages.
+
+PutSnapshotBlock (https://docs.aws.amazon.com/ebs/latest/APIReference/API_PutSnapshotBlock.html): "The target
+snapshot must be in the pending state." CompleteSnapshot: "You cannot write new blocks to a snapshot after it
+has been completed." ValidationException Reason is one of ValidationExceptionReason's values
+(https://docs.aws.amazon.com/ebs/latest/APIReference/API_ValidationException.html): INVALID_CUSTOMER_KEY |
+INVALID_PAGE_TOKEN | INVALID_BLOCK_TOKEN | INVALID_GRANT_TOKEN | INVALID_SNAPSHOT_ID | UNRELATED_SNAPSHOTS |
+INVALID_BLOCK | INVALID_CONTENT_ENCODING | INVALID_TAG | INVALID_DEPENDENCY_REQUEST | INVALID_PARAMETER_VALUE |
+INVALID_VOLUME_SIZE | CONFLICTING_BLOCK_UPDATE | INVALID_IMAGE_ID | WRITE_REQUEST_TIMEOUT
+"""
 
 import base64
 import hashlib
@@ -11,6 +20,18 @@ import botocore.exceptions
 import pytest
 
 BLOCK = 524288
+REASONS = {"INVALID_CUSTOMER_KEY", "INVALID_PAGE_TOKEN", "INVALID_BLOCK_TOKEN", "INVALID_GRANT_TOKEN",
+           "INVALID_SNAPSHOT_ID", "UNRELATED_SNAPSHOTS", "INVALID_BLOCK", "INVALID_CONTENT_ENCODING", "INVALID_TAG",
+           "INVALID_DEPENDENCY_REQUEST", "INVALID_PARAMETER_VALUE", "INVALID_VOLUME_SIZE",
+           "CONFLICTING_BLOCK_UPDATE", "INVALID_IMAGE_ID", "WRITE_REQUEST_TIMEOUT"}
+
+
+def reason(excinfo):
+    """The documented Reason of a ValidationException (and that it is one)."""
+    error = excinfo.value.response
+    assert error["Error"]["Code"] == "ValidationException"
+    assert error["Reason"] in REASONS
+    return error["Reason"]
 
 
 def checksum(*blocks):
@@ -45,10 +66,10 @@ def test_a_block_whose_checksum_does_not_match_is_refused(client):
     put(ebs, snapshot, 0, data)
     with pytest.raises(botocore.exceptions.ClientError) as damaged:
         put(ebs, snapshot, 1, data, given=checksum(b"\1" * BLOCK))
-    assert damaged.value.response["Error"]["Code"] == "ValidationException"
+    assert reason(damaged) == "INVALID_PARAMETER_VALUE"
     with pytest.raises(botocore.exceptions.ClientError) as short:
         put(ebs, snapshot, 2, data[:4096])
-    assert short.value.response["Error"]["Code"] == "ValidationException"
+    assert reason(short) == "INVALID_BLOCK"
 
 
 def test_complete_checks_the_block_count_and_the_linear_aggregate(client):
@@ -95,4 +116,21 @@ def test_list_snapshot_blocks_pages_in_block_order(client, endpoint):
                              aws_secret_access_key="b", config=botocore.config.Config(parameter_validation=False))
     with pytest.raises(botocore.exceptions.ClientError) as small:  # the Rust SDK checks no ranges
         unchecked.list_snapshot_blocks(SnapshotId=snapshot, MaxResults=99)
-    assert small.value.response["Error"]["Code"] == "ValidationException"
+    assert reason(small) == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(botocore.exceptions.ClientError) as token:
+        ebs.list_snapshot_blocks(SnapshotId=snapshot, NextToken="not a token")
+    assert reason(token) == "INVALID_PAGE_TOKEN"
+
+
+def test_no_block_can_be_written_once_the_snapshot_is_completed(client):
+    ebs = client("ebs", "il-central-1")
+    snapshot = ebs.start_snapshot(VolumeSize=1)["SnapshotId"]
+    put(ebs, snapshot, 0, b"\0" * BLOCK)
+    assert ebs.complete_snapshot(SnapshotId=snapshot, ChangedBlocksCount=1)["Status"] == "completed"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        put(ebs, snapshot, 1, b"\1" * BLOCK)
+    assert reason(excinfo) == "INVALID_SNAPSHOT_ID"
+    assert [b["BlockIndex"] for b in ebs.list_snapshot_blocks(SnapshotId=snapshot)["Blocks"]] == [0]
+    with pytest.raises(botocore.exceptions.ClientError) as unknown:
+        put(ebs, "snap-0123456789abcdef0", 0, b"\0" * BLOCK)
+    assert unknown.value.response["Error"]["Code"] == "ResourceNotFoundException"

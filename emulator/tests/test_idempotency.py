@@ -1,6 +1,18 @@
-"""RunInstances, CopyImage and StartSnapshot with a ClientToken act once, however often they are retried."""
+"""RunInstances, CopyImage and StartSnapshot with a ClientToken act once, however often they are retried.
 
-from helpers import make_snapshot, seed_image
+AWS (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/Run_Instance_Idempotency.html): "If you retry
+an API request with the same client token and the same parameters after it has completed successfully, the
+result of the original request is returned. If you retry a request with the same client token, but change
+one or more of the API parameters, the IdempotentParameterMismatch error is returned."
+EBS direct (https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html, Errors):
+"ConflictException: The request uses the same client token as a previous, but non-identical request.
+HTTP Status Code: 409"
+"""
+
+import botocore.exceptions
+import pytest
+
+from helpers import error_code, make_snapshot, seed_image
 
 
 def test_a_repeated_client_token_returns_the_first_reservation(client):
@@ -53,3 +65,28 @@ def test_a_repeated_start_snapshot_token_returns_the_first_snapshot(client):
     assert ebs.start_snapshot(VolumeSize=1, ClientToken="upload-1")["SnapshotId"] == first
     assert [s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]] == [first]
     assert ebs.start_snapshot(VolumeSize=1, ClientToken="upload-2")["SnapshotId"] != first
+
+
+def test_a_token_reused_with_other_parameters_is_refused(client):
+    ec2, ebs = client("ec2", "me-central-1"), client("ebs", "me-central-1")
+    image = seed_image(ec2, "bottlerocket-aws-k8s-1.31-x86_64")["ImageId"]
+    ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro", ClientToken="build-9")
+    with pytest.raises(botocore.exceptions.ClientError) as launch:
+        ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.large", ClientToken="build-9")
+    assert error_code(launch) == "IdempotentParameterMismatch"
+    assert sum(len(r["Instances"]) for r in ec2.describe_instances()["Reservations"]) == 1
+
+    root = make_snapshot(ec2, 8, "me-central-1a")
+    source = ec2.register_image(Name="gio-node-mismatch", RootDeviceName="/dev/xvda",
+                                BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": root}}])["ImageId"]
+    copy = dict(SourceImageId=source, SourceRegion="me-central-1", Name="gio-node-mismatch-copy", ClientToken="copy-9")
+    ec2.copy_image(**copy)
+    with pytest.raises(botocore.exceptions.ClientError) as copied:
+        ec2.copy_image(**copy, Encrypted=True)
+    assert error_code(copied) == "IdempotentParameterMismatch"
+
+    ebs.start_snapshot(VolumeSize=1, ClientToken="upload-9")
+    with pytest.raises(botocore.exceptions.ClientError) as started:
+        ebs.start_snapshot(VolumeSize=2, ClientToken="upload-9")
+    assert error_code(started) == "ConflictException"
+    assert started.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409

@@ -94,3 +94,48 @@ def test_stop_instances_works(ec2):
     ec2.stop_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id], WaiterConfig={"Delay": 0.1})
     assert volumes_by_device(ec2, instance_id).keys() == {"/dev/xvda"}
+
+
+def test_a_disabled_ami_cannot_launch_directly_or_through_a_launch_template(client):
+    """"You can't launch new instances from a disabled AMI." ... "Launch services, such as launch templates
+    and Auto Scaling groups, can continue to reference disabled AMIs. Subsequent instance launches from a
+    disabled AMI will fail" https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/disable-an-ami.html
+    (no error code is documented; the emulator answers InvalidAMIID.Unavailable)"""
+    ec2 = client("ec2", "eu-west-2")
+    base = seed_image(ec2, "bottlerocket-aws-k8s-1.31-x86_64")
+    image_id = ec2.copy_image(SourceImageId=base["ImageId"], SourceRegion="eu-west-2", Name="gio-node-to-disable")["ImageId"]
+    template = ec2.create_launch_template(LaunchTemplateName="gio-disabled", LaunchTemplateData={"ImageId": image_id})
+    ec2.disable_image(ImageId=image_id)
+    for launch in ({"ImageId": image_id},
+                   {"LaunchTemplate": {"LaunchTemplateId": template["LaunchTemplate"]["LaunchTemplateId"]}}):
+        with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+            ec2.run_instances(MinCount=1, MaxCount=1, **launch)
+        assert error_code(excinfo) == "InvalidAMIID.Unavailable"
+    assert ec2.describe_instances()["Reservations"] == []
+    ec2.enable_image(ImageId=image_id)
+    ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)
+
+
+def test_describe_instances_pages_with_tag_key_filters(client):
+    """DescribeInstances, MaxResults: "You cannot specify this parameter and the instance IDs parameter in the
+    same request." (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html; the
+    API versions up to 2016-09-15 added "or tag filters", which the current reference no longer says)."""
+    ec2 = client("ec2", "ca-west-1")
+    image = seed_image(ec2, "bottlerocket-aws-k8s-1.31-x86_64")["ImageId"]
+    tagged = set()
+    for n in range(12):
+        tags = [{"ResourceType": "instance", "Tags": [{"Key": "eks:cluster-name", "Value": "prod"}]}] if n % 3 == 0 else []
+        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, TagSpecifications=tags)["Instances"][0]
+        if tags:
+            tagged.add(instance["InstanceId"])
+    pages = list(ec2.get_paginator("describe_instances").paginate(
+        Filters=[{"Name": "tag-key", "Values": ["eks:cluster-name"]}], PaginationConfig={"PageSize": 5}))
+    assert len(pages) == 3, "filters apply per page, as for images: pages may be short"
+    assert {i["InstanceId"] for p in pages for r in p["Reservations"] for i in r["Instances"]} == tagged
+    everything = ec2.describe_instances()
+    assert "NextToken" not in everything and len(everything["Reservations"]) == 12
+    for kwargs, code in (({"MaxResults": 4}, "InvalidParameterValue"), ({"MaxResults": 1001}, "InvalidParameterValue"),
+                         ({"MaxResults": 5, "InstanceIds": sorted(tagged)[:1]}, "InvalidParameterCombination")):
+        with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+            ec2.describe_instances(**kwargs)
+        assert error_code(excinfo) == code

@@ -352,11 +352,15 @@ async fn describe_images_filtered(aws: &Aws, ids: &[String], own: bool) -> Resul
 }
 
 /// The account's own AMIs with this exact name (names are unique per account and region).
+/// Disabled and deprecated ones too: DescribeImages leaves disabled AMIs out unless asked, and a
+/// disabled AMI keeps its name taken.
 pub async fn own_images_named(aws: &Aws, name: &str) -> Result<Vec<Image>> {
     let output = aws
         .ec2()
         .describe_images()
         .owners("self")
+        .include_deprecated(true)
+        .include_disabled(true)
         .filters(id_filter("name", &[name.to_string()]))
         .send()
         .await

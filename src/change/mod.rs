@@ -6,6 +6,7 @@
 pub mod retire;
 
 use crate::aws::Aws;
+use crate::core::clock;
 use crate::core::error::Error;
 use crate::core::tags;
 use futures::stream::{self, StreamExt};
@@ -14,6 +15,11 @@ use serde::Serialize;
 /// Deletions in flight at once: enough to finish a large wipe quickly, few enough to stay under
 /// EC2's mutating-call throttle (which also serves the account's other tools).
 pub const CONCURRENCY: usize = 8;
+/// EnableImageDeprecation refuses a DeprecateAt in the past, and rounds seconds to the nearest
+/// minute (which can round a time just ahead of now into the past). "Deprecate from now" goes
+/// out as the first whole minute at least this far ahead: room for the request to travel and for
+/// this machine's clock to run a little behind AWS's.
+const DEPRECATION_MARGIN_SECS: i64 = 60;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -23,9 +29,15 @@ pub enum Action {
     /// The first lifecycle stage before deletion: the AMI stays (and can be re-enabled) but
     /// nothing can launch it.
     DisableImage { id: String, name: String, why: String },
-    /// The gentlest stage: the AMI is marked deprecated from now (hidden from listings of
-    /// other accounts, still launchable by id).
-    DeprecateImage { id: String, name: String, why: String },
+    /// The gentlest stage: the AMI is deprecated from `deprecate_at` (seconds since the epoch,
+    /// shown as UTC): hidden from listings of other accounts, still launchable by id.
+    DeprecateImage {
+        id: String,
+        name: String,
+        #[serde(serialize_with = "utc")]
+        deprecate_at: i64,
+        why: String,
+    },
     DeleteSnapshot { id: String, size_gib: i32, why: String },
     /// An AMI derived from one the plan deregisters gets its nearest surviving ancestor as
     /// `gio-ami:parent-ami`, so its chain stays whole for `lineage` and `wipe --chain`.
@@ -72,6 +84,20 @@ impl Action {
         }
     }
 
+    /// The action as it goes out at `now`: a deprecation time that a long confirmation let come
+    /// too close moves to the earliest one AWS still accepts, and the outcome shows the new one.
+    fn as_sent(&self, now: i64) -> Action {
+        match self {
+            Action::DeprecateImage { id, name, deprecate_at, why } => Action::DeprecateImage {
+                id: id.clone(),
+                name: name.clone(),
+                deprecate_at: (*deprecate_at).max(earliest_deprecation(now)),
+                why: why.clone(),
+            },
+            other => other.clone(),
+        }
+    }
+
     /// Instances go first (they hold volumes), then images (they hold snapshots), then
     /// snapshots: AWS refuses each deletion while the previous kind still holds it. Links are
     /// mended first, so that a wipe stopped half-way never leaves a chain cut.
@@ -83,6 +109,16 @@ impl Action {
             Action::Refuse { .. } => 3,
         }
     }
+}
+
+/// The earliest deprecation time to send at `now` (see DEPRECATION_MARGIN_SECS): what
+/// "deprecate from now" means.
+pub fn earliest_deprecation(now: i64) -> i64 {
+    (now + DEPRECATION_MARGIN_SECS + 59).div_euclid(60) * 60
+}
+
+fn utc<S: serde::Serializer>(epoch: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&clock::rfc3339(*epoch))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -109,10 +145,8 @@ pub async fn apply(aws: &Aws, actions: &[Action]) -> Vec<Outcome> {
         let batch: Vec<&Action> = actions.iter().filter(|a| a.stage() == stage).collect();
         let done: Vec<Outcome> = stream::iter(batch)
             .map(|action| async move {
-                Outcome {
-                    status: execute(aws, action).await,
-                    action: action.clone(),
-                }
+                let action = action.as_sent(clock::now_epoch());
+                Outcome { status: execute(aws, &action).await, action }
             })
             .buffered(CONCURRENCY)
             .collect()
@@ -146,10 +180,10 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .await
             .map(drop)
             .map_err(|e| aws.error("DisableImage", "ec2", e)),
-        Action::DeprecateImage { id, .. } => ec2
+        Action::DeprecateImage { id, deprecate_at, .. } => ec2
             .enable_image_deprecation()
             .image_id(id)
-            .deprecate_at(std::time::SystemTime::now().into())
+            .deprecate_at(aws_smithy_types::DateTime::from_secs(*deprecate_at))
             .send()
             .await
             .map(drop)
@@ -213,6 +247,21 @@ mod tests {
         assert!(is_gone(&gone));
         let in_use = Error::Api { operation: "DeleteSnapshot", code: "InvalidSnapshot.InUse".into(), message: String::new() };
         assert!(!is_gone(&in_use));
+    }
+
+    #[test]
+    fn deprecation_goes_out_on_a_whole_minute_at_least_the_margin_ahead() {
+        // 2026-11-25T00:00:00Z, then 1 s and 59 s later.
+        let now = 1_795_564_800;
+        assert_eq!(earliest_deprecation(now), now + 60);
+        assert_eq!(earliest_deprecation(now + 1), now + 120);
+        assert_eq!(earliest_deprecation(now + 59), now + 120);
+        let planned = Action::DeprecateImage { id: "ami-1".into(), name: "n".into(), deprecate_at: now + 120, why: String::new() };
+        assert_eq!(planned.as_sent(now + 30), planned, "still far enough ahead: sent as planned");
+        let Action::DeprecateImage { deprecate_at, .. } = planned.as_sent(now + 600) else { unreachable!() };
+        assert_eq!(deprecate_at, now + 660, "a long confirmation moves it to the earliest time AWS accepts");
+        let json = serde_json::to_value(&planned).unwrap();
+        assert_eq!(json["deprecate_at"], "2026-11-25T00:02:00Z");
     }
 
     #[test]

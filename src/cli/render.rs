@@ -327,7 +327,7 @@ impl Output {
             let (verb, resource, gib, why) = match action {
                 Action::DeregisterImage { id, name, why } => ("deregister", format!("{id} ({name})"), String::new(), why),
                 Action::DisableImage { id, name, why } => ("disable", format!("{id} ({name})"), String::new(), why),
-                Action::DeprecateImage { id, name, why } => ("deprecate", format!("{id} ({name})"), String::new(), why),
+                Action::DeprecateImage { id, name, deprecate_at, why } => ("deprecate", format!("{id} ({name}) from {}", gio_ami::core::clock::rfc3339(*deprecate_at)), String::new(), why),
                 Action::DeleteSnapshot { id, size_gib, why } => ("delete", id.clone(), size_gib.to_string(), why),
                 Action::Relink { id, why, .. } => ("relink", id.clone(), String::new(), why),
                 Action::Refuse { id, why } if id.starts_with("snap-") => ("keep", id.clone(), String::new(), why),

@@ -8,10 +8,11 @@ use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
 use crate::aws::inventory::{self, Image, ImageState};
 use crate::core::progress::{Counter, Progress, Unit};
-use crate::core::tags;
+use crate::core::tags::{self, Tags};
 use aws_sdk_ec2::types::ResourceType;
 use futures::future::try_join_all;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -31,11 +32,14 @@ pub struct Copied {
     pub existed: bool,
 }
 
-/// The same token for the same source and destination, so AWS answers a retried CopyImage with
-/// the copy it already started instead of starting another.
-pub fn client_token(source: &str, region: &str) -> String {
-    let token = format!("gio-ami-copy-{source}-{region}");
-    token.chars().take(CLIENT_TOKEN_MAX).collect()
+/// The token of one copy: AWS answers a retried CopyImage that carries an earlier token with the
+/// copy that one started, and refuses the token with other parameters (IdempotentParameterMismatch).
+/// So it is a digest of every parameter that shapes the copy (source, destination, name,
+/// description, encryption, tags): a retry gets the same token, another copy another one.
+pub fn client_token(image: &Image, source_region: &str, region: &str, kms_key: Option<&str>, tags: &Tags) -> String {
+    let parameters = serde_json::json!([image.id, source_region, region, image.name, image.description, kms_key, tags]);
+    let digest: String = Sha256::digest(parameters.to_string()).iter().map(|b| format!("{b:02x}")).collect();
+    format!("gio-ami-copy-{digest}").chars().take(CLIENT_TOKEN_MAX).collect()
 }
 
 /// Copies `ami` (in `source`'s region) to every region of `to`, with the KMS key given for a
@@ -74,10 +78,14 @@ async fn copy_one(aws: &Aws, source_region: &str, image: &Image, kms_key: Option
         if existing.release() != image.release() {
             return Err(Error::NameTaken { name: image.name.clone(), id: existing.id });
         }
+        if existing.state == ImageState::Disabled {
+            return Err(Error::NameTakenByDisabled { name: image.name.clone(), id: existing.id });
+        }
         return Ok(Copied { region: aws.region().to_string(), id: existing.id, existed: true });
     }
     // Publication marks are per region (a cluster runs the copy, not the source): not copied.
     let tags = tags::inherited(&image.tags);
+    let token = client_token(image, source_region, aws.region(), kms_key.map(String::as_str), &tags);
     let output = aws
         .ec2()
         .copy_image()
@@ -85,14 +93,17 @@ async fn copy_one(aws: &Aws, source_region: &str, image: &Image, kms_key: Option
         .source_region(source_region)
         .name(&image.name)
         .set_description(image.description.clone())
-        .client_token(client_token(&image.id, aws.region()))
+        .client_token(&token)
         .set_encrypted(kms_key.map(|_| true))
         .set_kms_key_id(kms_key.cloned())
         .tag_specifications(tagging::specification(ResourceType::Image, &tags))
         .tag_specifications(tagging::specification(ResourceType::Snapshot, &tags))
         .send()
         .await
-        .map_err(|e| aws.error("CopyImage", "ec2", e))?;
+        .map_err(|e| match aws.error("CopyImage", "ec2", e) {
+            e if e.code() == Some("IdempotentParameterMismatch") => Error::TokenReused { operation: "CopyImage", token: token.clone() },
+            e => e,
+        })?;
     let id = output.image_id().unwrap_or_default().to_string();
     tracing::info!(%id, region = aws.region(), source = %image.id, "copy started");
     Ok(Copied { region: aws.region().to_string(), id, existed: false })
@@ -132,11 +143,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_are_stable_and_within_the_limit() {
-        let token = client_token("ami-0123456789abcdef0", "ap-southeast-5");
-        assert_eq!(token, client_token("ami-0123456789abcdef0", "ap-southeast-5"));
-        assert_ne!(token, client_token("ami-0123456789abcdef0", "eu-west-1"));
-        assert!(token.len() <= CLIENT_TOKEN_MAX);
+    fn tokens_follow_every_parameter_of_the_copy_and_stay_within_the_limit() {
+        let image = crate::aws::inventory::tests::image("ami-0123456789abcdef0", "2026-11-25", &[]);
+        let tags = Tags::from([(tags::RELEASE.to_string(), "gio-node-7".to_string())]);
+        let token = client_token(&image, "eu-west-1", "ap-southeast-5", None, &tags);
+        assert_eq!(token, client_token(&image, "eu-west-1", "ap-southeast-5", None, &tags), "a retry sends the same");
+        assert!(token.len() <= CLIENT_TOKEN_MAX && token.is_ascii(), "{token}");
+        let renamed = Image { name: "gio-node-8".into(), ..image.clone() };
+        let others = [
+            client_token(&image, "eu-west-1", "eu-west-2", None, &tags),
+            client_token(&image, "eu-west-3", "ap-southeast-5", None, &tags),
+            client_token(&image, "eu-west-1", "ap-southeast-5", Some("alias/a"), &tags),
+            client_token(&image, "eu-west-1", "ap-southeast-5", Some("alias/b"), &tags),
+            client_token(&image, "eu-west-1", "ap-southeast-5", None, &Tags::new()),
+            client_token(&renamed, "eu-west-1", "ap-southeast-5", None, &tags),
+        ];
+        for (n, other) in others.iter().enumerate() {
+            assert_ne!(&token, other, "parameter set {n}");
+            assert!(!others[..n].contains(other), "parameter set {n}");
+        }
     }
 
     #[test]

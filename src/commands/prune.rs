@@ -5,7 +5,7 @@
 use crate::aws::Aws;
 use crate::core::error::{Error, Result};
 use crate::aws::inventory::{self, Image, ImageState};
-use crate::change::Action;
+use crate::change::{self, Action};
 use crate::change::retire::{self, Plan};
 use aws_smithy_types::date_time::{DateTime, Format};
 use std::collections::HashSet;
@@ -49,7 +49,8 @@ pub enum Stage {
     Delete,
     /// DisableImage: nothing can launch it any more, and it can be re-enabled.
     Disable,
-    /// EnableImageDeprecation from now: still launchable, flagged as on its way out.
+    /// EnableImageDeprecation from now (the next minute AWS accepts): still launchable, flagged
+    /// as on its way out.
     Deprecate,
 }
 
@@ -91,14 +92,16 @@ fn old_enough(image: &Image, older_than: Option<Duration>, now: i64) -> bool {
 }
 
 /// Turns a wipe plan into an earlier lifecycle stage: the same AMIs, refused for the same
-/// reasons, disabled or deprecated instead of deregistered, and no snapshot touched.
-pub fn earlier_stage(plan: Plan, stage: Stage) -> Plan {
+/// reasons, disabled or deprecated (from the earliest time AWS accepts at `now`) instead of
+/// deregistered, and no snapshot touched.
+pub fn earlier_stage(plan: Plan, stage: Stage, now: i64) -> Plan {
+    let deprecate_at = change::earliest_deprecation(now);
     let actions = plan
         .actions
         .into_iter()
         .filter_map(|action| match (action, stage) {
             (Action::DeregisterImage { id, name, why }, Stage::Disable) => Some(Action::DisableImage { id, name, why }),
-            (Action::DeregisterImage { id, name, why }, Stage::Deprecate) => Some(Action::DeprecateImage { id, name, why }),
+            (Action::DeregisterImage { id, name, why }, Stage::Deprecate) => Some(Action::DeprecateImage { id, name, deprecate_at, why }),
             // Disabled or deprecated AMIs stay, and so do the links to them.
             (Action::DeleteSnapshot { .. } | Action::Relink { .. }, _) => None,
             (Action::Refuse { id, .. }, _) if id.starts_with("snap-") => None,
@@ -118,7 +121,7 @@ pub async fn prepare(aws: &Aws, policy: &Policy, now: i64) -> Result<Plan> {
     let plan = retire::prepare_targets(aws, &images, &chosen, false).await?;
     Ok(match policy.stage {
         Stage::Delete => plan,
-        stage => earlier_stage(plan, stage),
+        stage => earlier_stage(plan, stage, now),
     })
 }
 
@@ -199,10 +202,10 @@ mod tests {
         assert_eq!(plan.count(|a| matches!(a, Action::DeregisterImage { .. })), 2);
         assert_eq!(plan.freed_gib, 16);
 
-        let deprecated = earlier_stage(plan.clone(), Stage::Deprecate);
-        assert_eq!(deprecated.count(|a| matches!(a, Action::DeprecateImage { .. })), 2);
+        let deprecated = earlier_stage(plan.clone(), Stage::Deprecate, NOW);
+        assert_eq!(deprecated.count(|a| matches!(a, Action::DeprecateImage { deprecate_at, .. } if *deprecate_at == NOW + 60)), 2);
         assert_eq!(deprecated.actions.len(), 3, "no snapshot action: {:?}", deprecated.actions);
-        let disabled = earlier_stage(plan, Stage::Disable);
+        let disabled = earlier_stage(plan, Stage::Disable, NOW);
         let kinds: Vec<(&str, &str)> = disabled
             .actions
             .iter()

@@ -12,7 +12,7 @@ use crate::spec::disk::Disk;
 use crate::engines::register::{self, Step};
 use crate::core::error::{Error, Result};
 use crate::transfer::image_file::{Format, ImageFile};
-use crate::aws::inventory::{self, Boot, Image, Mapping, SnapshotState};
+use crate::aws::inventory::{self, Boot, Image, ImageState, Mapping, SnapshotState};
 use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
 use crate::core::progress::{Counter, Progress, Unit};
 use crate::change::{self, Action, Status};
@@ -212,6 +212,10 @@ pub async fn apply(
 ) -> Result<Uploaded> {
     if let Some(step) = &plan.register {
         if let Some(existing) = inventory::own_images_named(aws, &step.name).await?.into_iter().next() {
+            // Checked before any block is sent: RegisterImage would refuse the name at the end.
+            if existing.state == ImageState::Disabled {
+                return Err(Error::NameTakenByDisabled { name: step.name.clone(), id: existing.id });
+            }
             return Ok(already_registered(plan, existing));
         }
     }

@@ -101,6 +101,29 @@ pub enum Error {
     )]
     NameTaken { name: String, id: String },
 
+    #[error(
+        "the AMI name `{name}` is taken by {id}, which is disabled (a disabled AMI keeps its name, \
+         and nothing launches from it): enable it again with `aws ec2 enable-image --image-id {id}` \
+         to use it as it is, pass another --name, or wipe {id} first"
+    )]
+    NameTakenByDisabled { name: String, id: String },
+
+    #[error(
+        "{operation} refused its ClientToken {token}: AWS saw it before with other parameters \
+         (IdempotentParameterMismatch). gio-ami derives the token from every parameter, so the \
+         earlier request came from another gio-ami version or another tool: look for what it made \
+         with `gio-ami images` in that region, or retry once AWS has forgotten the token (EC2 \
+         keeps tokens for a day or more)."
+    )]
+    TokenReused { operation: &'static str, token: String },
+
+    #[error(
+        "the base AMI {id} ({name}) is disabled, and AWS launches nothing from a disabled AMI: its \
+         owner can enable it again with `aws ec2 enable-image --image-id {id}`, or point base.ami \
+         at another AMI"
+    )]
+    BaseDisabled { id: String, name: String },
+
     #[error("{id} went into state `failed` in AWS: see its StateReason with `aws ec2 describe-images --image-ids {id}`, then wipe it")]
     ImageFailed { id: String },
 

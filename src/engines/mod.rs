@@ -9,7 +9,7 @@ pub mod packer;
 pub mod register;
 
 use crate::aws::base::{self, Base};
-use crate::aws::inventory;
+use crate::aws::inventory::{self, ImageState};
 use crate::aws::provenance::Provenance;
 use crate::aws::{tagging, Aws};
 use crate::core::error::{Error, Result};
@@ -170,8 +170,10 @@ pub async fn tag_image(aws: &Aws, ami: &str, snapshots: &[String], tags: &Tags) 
     Ok(())
 }
 
+/// The spec's base AMI. A disabled one is refused here: AWS launches nothing from it, and the
+/// build would otherwise learn it only from RunInstances (or Packer) after starting.
 pub async fn resolve_base(aws: &Aws, spec: &spec::Spec) -> Result<Base> {
-    match &spec.base.ami {
+    let base = match &spec.base.ami {
         Some(ami) => base::explicit(aws, ami.get_ref()).await,
         None => {
             let query = base::Query {
@@ -182,7 +184,11 @@ pub async fn resolve_base(aws: &Aws, spec: &spec::Spec) -> Result<Base> {
             };
             base::resolve(aws, &query).await
         }
+    }?;
+    if base.image.state == ImageState::Disabled {
+        return Err(Error::BaseDisabled { id: base.image.id, name: base.image.name });
     }
+    Ok(base)
 }
 
 pub fn git_sha(dir: &Path) -> Option<String> {

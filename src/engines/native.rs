@@ -247,15 +247,34 @@ impl Run<'_> {
                 .values(instance)
                 .build()
                 .expect("key and values are set");
+            // Every page: AWS does not say that a filtered answer fits in the first one.
             let nodes = aws
                 .ssm()
                 .describe_instance_information()
                 .filters(filter)
+                .into_paginator()
+                .items()
                 .send()
+                .try_collect()
                 .await
                 .map_err(|e| aws.error("DescribeInstanceInformation", "ssm", e))?;
-            let online = nodes.instance_information_list().iter().any(|n| n.ping_status() == Some(&PingStatus::Online));
-            Ok(online.then_some(()))
+            if nodes.iter().any(|n| n.ping_status() == Some(&PingStatus::Online)) {
+                return Ok(Some(()));
+            }
+            // Systems Manager lists no stopped or terminated node: not online, the builder may not
+            // have registered yet, or may be down, which no wait mends.
+            let state = match describe_instance(aws, instance).await {
+                Ok(found) => found.and_then(|i| i.state().and_then(|s| s.name().cloned())),
+                // EC2 may not know an instance for a moment after RunInstances answered.
+                Err(e) if e.code() == Some("InvalidInstanceID.NotFound") => None,
+                Err(e) => return Err(e),
+            };
+            match state {
+                Some(down @ (InstanceStateName::Stopping | InstanceStateName::Stopped | InstanceStateName::ShuttingDown | InstanceStateName::Terminated)) => {
+                    Err(Error::Provision { message: ssm_never_registered(instance, down.as_str()) })
+                }
+                _ => Ok(None),
+            }
         })
         .await?;
         let script = format!("set -eEuo pipefail\n{}echo 'gio-ami: provisioning done'\n", script_runs(self.loaded)?);
@@ -380,6 +399,16 @@ fn script_runs(loaded: &Loaded) -> Result<String> {
         ));
     }
     Ok(text)
+}
+
+/// Why a builder went down before its SSM Agent could take the scripts.
+fn ssm_never_registered(instance: &str, state: &str) -> String {
+    format!(
+        "the builder {instance} is {state} and its SSM Agent never registered with Systems Manager, \
+         so the provisioning scripts were not sent. Its console output may say why (`aws ec2 \
+         get-console-output --instance-id {instance}`); check that the base AMI runs the SSM Agent \
+         and that build.iam_instance_profile lets it reach Systems Manager"
+    )
 }
 
 /// Why a Run Command provisioning failed, with the end of what the scripts wrote to stderr.

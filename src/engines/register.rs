@@ -308,6 +308,7 @@ pub(crate) async fn register_once(
     };
     tracing::debug!(name = %step.name, %taken, "name taken: whose?");
     match inventory::own_images_named(aws, &step.name).await?.first() {
+        Some(image) if image.state == ImageState::Disabled => Err(Error::NameTakenByDisabled { name: step.name.clone(), id: image.id.clone() }),
         Some(image) if ours(image) => Ok((image.id.clone(), true)),
         Some(image) => Err(Error::NameTaken { name: step.name.clone(), id: image.id.clone() }),
         None => Err(Error::NameTaken { name: step.name.clone(), id: "an AMI of another account".into() }),

@@ -38,10 +38,12 @@ fn yes() -> bool {
 
 /// The EBS limits of each type.
 impl VolumeType {
-    /// Size range in GiB.
+    /// Size range in GiB (CreateVolume's supported sizes per type).
     fn sizes(self) -> (i32, i32) {
         match self {
-            VolumeType::Gp2 | VolumeType::Gp3 | VolumeType::Io1 => (1, 16_384),
+            VolumeType::Gp2 => (1, 16_384),
+            VolumeType::Gp3 => (1, 65_536),
+            VolumeType::Io1 => (4, 16_384),
             VolumeType::Io2 => (4, 65_536),
             VolumeType::St1 | VolumeType::Sc1 => (125, 16_384),
             VolumeType::Standard => (1, 1_024),
@@ -306,6 +308,18 @@ mod tests {
     }
 
     #[test]
+    fn sizes_are_the_documented_ranges_of_each_type() {
+        let fits = |input: &str| parse(input).map(|d| d.size_gib);
+        assert_eq!(fits("/dev/xvdb=65536"), Ok(Some(65_536)), "gp3 volumes reach 64 TiB");
+        assert_eq!(fits("/dev/xvdb=1"), Ok(Some(1)));
+        assert_eq!(fits("/dev/xvdb=16384:gp2"), Ok(Some(16_384)));
+        assert_eq!(fits("/dev/xvdb=4:io1:iops=100"), Ok(Some(4)));
+        assert_eq!(fits("/dev/xvdb=65536:io2:iops=100"), Ok(Some(65_536)));
+        assert_eq!(fits("/dev/xvdb=125:sc1"), Ok(Some(125)));
+        assert_eq!(fits("/dev/xvdb=1024:standard"), Ok(Some(1_024)));
+    }
+
+    #[test]
     fn errors_name_the_part_that_is_wrong() {
         let cases = [
             ("/dev/xvdb", "no `=`"),
@@ -314,8 +328,12 @@ mod tests {
             ("/dev/nvme1n1=50", "not a data disk device name"),
             ("/dev/xvdb=50:gp4", "unknown volume type `gp4`"),
             ("/dev/xvdb=50:speed=3", "unknown option `speed`"),
-            ("/dev/xvdb=0", "outside 1..16384 GiB"),
-            ("/dev/xvdb=20000", "outside 1..16384 GiB"),
+            ("/dev/xvdb=0", "outside 1..65536 GiB"),
+            ("/dev/xvdb=70000", "outside 1..65536 GiB"),
+            ("/dev/xvdb=20000:gp2", "outside 1..16384 GiB"),
+            ("/dev/xvdb=3:io1:iops=100", "outside 4..16384 GiB"),
+            ("/dev/xvdb=70000:io2:iops=100", "outside 4..65536 GiB"),
+            ("/dev/xvdb=2000:standard", "outside 1..1024 GiB"),
             ("/dev/xvdb=50:st1", "outside 125..16384 GiB"),
             ("/dev/xvdb=50:gp3:iops=100", "outside 3000..80000"),
             ("/dev/xvdb=10:gp3:iops=6000", "more than 500 per GiB"),
