@@ -164,11 +164,7 @@ pub enum Command {
 
     /// Remove what killed builds left behind: builder instances, pre-snapshots, unfinished AMIs
     /// (found by their gio-ami:build-id tag; live builds are never touched).
-    Gc {
-        /// Print the plan, remove nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Gc(GcArgs),
 
     /// List the account's own AMIs, newest first, with their snapshots and size.
     Images,
@@ -320,6 +316,17 @@ pub enum Command {
     ///   gio-ami cost --price 0.0125 --output json
     #[command(verbatim_doc_comment)]
     Cost(CostArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Print the plan, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -495,6 +502,10 @@ pub struct ShareArgs {
     /// Print the permission changes, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal (--unshare asks).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -160,14 +160,7 @@ pub fn spec_tags(spec: &spec::Spec) -> Tags {
 pub async fn tag_image(aws: &Aws, ami: &str, snapshots: &[String], tags: &Tags) -> Result<()> {
     let mut resources = vec![ami.to_string()];
     resources.extend(snapshots.iter().cloned());
-    aws.ec2()
-        .create_tags()
-        .set_resources(Some(resources))
-        .set_tags(Some(tagging::to_sdk(tags)))
-        .send()
-        .await
-        .map_err(|e| aws.error("CreateTags", "ec2", e))?;
-    Ok(())
+    tagging::create(aws, resources, tags).await
 }
 
 pub async fn resolve_base(aws: &Aws, spec: &spec::Spec) -> Result<Base> {
