@@ -170,7 +170,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 output.disks_plan(&plan)?;
             } else {
                 let provenance = Provenance::current(&aws).await;
-                output.registered(&register::apply(&aws, &plan, &provenance).await?)?;
+                output.registered(&register::apply(&aws, &plan.facts, &provenance).await?)?;
             }
         }
         Command::Upload(args) => {
@@ -189,11 +189,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let aws = Aws::connect(&options).await?;
             let sizes = register::snapshot_sizes(&aws, &request.disks).await?;
             let provenance = Provenance::current(&aws).await;
-            let plan = upload::plan(&request, (&image.path, image.format, image.size), &sizes, &provenance)?;
+            let plan = upload::prepare(&aws, &request, (&image.path, image.format, image.size), &sizes, &provenance).await?;
             if args.dry_run {
                 output.upload_plan(&plan)?;
             } else {
-                let uploaded = upload::apply(&aws, &plan, &image, &progress, gio_ami::core::signal::interrupted()).await;
+                let uploaded = upload::apply(&aws, &plan.facts, &image, &progress, gio_ami::core::signal::interrupted()).await;
                 progress.finish();
                 output.uploaded(&uploaded?)?;
             }

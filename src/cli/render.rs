@@ -114,17 +114,17 @@ impl Output {
         })
     }
 
-    /// What `disks add --dry-run` would register.
-    pub fn disks_plan(&self, plan: &Plan) -> io::Result<()> {
-        self.emit(plan, || {
+    /// What `disks add --dry-run` would register: each step's mappings, then the plan.
+    pub fn disks_plan(&self, plan: &change::Plan<Plan>) -> io::Result<()> {
+        let report = change::Report::new(plan, None);
+        self.emit(&report, || {
             let mut text = String::new();
-            for (n, step) in plan.steps.iter().enumerate() {
-                let parent = if n == 0 { plan.source.id.clone() } else { format!("step {n}") };
+            for (n, step) in plan.facts.steps.iter().enumerate() {
+                let parent = if n == 0 { plan.facts.source.id.clone() } else { format!("step {n}") };
                 text.push_str(&format!("step {}: register `{}` from {parent}\n", n + 1, step.name));
                 text.push_str(&format!("{}\n", mappings_table(&step.mappings)));
             }
-            text.push_str("dry run: nothing was registered.\n");
-            text
+            text + &report_text(&report, "dry run: nothing was registered.")
         })
     }
 
@@ -202,25 +202,26 @@ impl Output {
         self.emit(rendered, || format!("{}\n", rendered.path))
     }
 
-    /// What `upload --dry-run` would do.
-    pub fn upload_plan(&self, plan: &UploadPlan) -> io::Result<()> {
-        self.emit(plan, || {
+    /// What `upload --dry-run` would do: the upload, the AMI's mappings, then the plan.
+    pub fn upload_plan(&self, plan: &change::Plan<UploadPlan>) -> io::Result<()> {
+        let report = change::Report::new(plan, None);
+        self.emit(&report, || {
+            let upload = &plan.facts;
             let mut text = format!(
                 "upload {} ({}, {} bytes) as a {} GiB snapshot `{}`: {} blocks of 512 KiB, {} workers{}\n",
-                plan.image,
-                plan.format.qemu_name(),
-                plan.bytes,
-                plan.volume_gib,
-                plan.name,
-                plan.blocks,
-                plan.workers,
-                plan.kms_key.as_deref().map(|k| format!(", encrypted with {k}")).unwrap_or_default(),
+                upload.image,
+                upload.format.qemu_name(),
+                upload.bytes,
+                upload.volume_gib,
+                upload.name,
+                upload.blocks,
+                upload.workers,
+                upload.kms_key.as_deref().map(|k| format!(", encrypted with {k}")).unwrap_or_default(),
             );
-            if let Some(step) = &plan.register {
+            if let Some(step) = &upload.register {
                 text.push_str(&format!("then register `{}` ({}):\n{}\n", step.name, step.description, mappings_table(&step.mappings)));
             }
-            text.push_str("dry run: nothing was uploaded.\n");
-            text
+            text + &report_text(&report, "dry run: nothing was uploaded.")
         })
     }
 
@@ -285,25 +286,7 @@ impl Output {
             facts: Option<&'b F>,
         }
         let json = Json { report, facts: facts_on_top.then_some(&report.plan.facts) };
-        self.emit(&json, || {
-            let outcomes = report.applied.then_some(report.outcomes);
-            let mut text = plan_text(report.plan, outcomes);
-            if !report.applied {
-                text.push_str(&format!("{unapplied}\n"));
-                return text;
-            }
-            for outcome in report.outcomes {
-                if let Status::Failed(why) = &outcome.status {
-                    text.push_str(&format!("failed: {}: {why}\n", outcome.action.id()));
-                }
-            }
-            let s = &report.summary;
-            text.push_str(&format!(
-                "done: {} changed, {} reused, {} already gone, {} kept, {} failed.\n",
-                s.changed, s.reused, s.already_gone, s.kept, s.failed
-            ));
-            text
-        })
+        self.emit(&json, || report_text(report, unapplied))
     }
 
     /// The release history in the asked format; `--output json` means JSON whatever `--format`.
@@ -408,6 +391,27 @@ fn table(header: &[&str]) -> Table {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.to_vec());
     table
+}
+
+/// A report for people: the plan, then what became of it (or `unapplied`, when nothing was).
+fn report_text<F>(report: &change::Report<'_, F>, unapplied: &str) -> String {
+    let outcomes = report.applied.then_some(report.outcomes);
+    let mut text = plan_text(report.plan, outcomes);
+    if !report.applied {
+        text.push_str(&format!("{unapplied}\n"));
+        return text;
+    }
+    for outcome in report.outcomes {
+        if let Status::Failed(why) = &outcome.status {
+            text.push_str(&format!("failed: {}: {why}\n", outcome.action.id()));
+        }
+    }
+    let s = &report.summary;
+    text.push_str(&format!(
+        "done: {} changed, {} reused, {} already gone, {} kept, {} failed.\n",
+        s.changed, s.reused, s.already_gone, s.kept, s.failed
+    ));
+    text
 }
 
 /// The plan as a table (with each action's result once applied), its warnings, and a line
