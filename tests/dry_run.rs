@@ -13,6 +13,7 @@ use support::{account_state, assert_unapplied_report, register_root_image, run, 
 
 const PARAMETER: &str = "/gio/eks/prod/node-ami";
 const FRIEND: &str = "111122223333";
+const OTHER_REGION: &str = "us-east-1";
 
 type Story = for<'a> fn(&'a Emulator) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
 
@@ -130,6 +131,30 @@ fn adopt(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
     })
 }
 
+fn copy(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let ami = register_root_image(&emulator.ec2().await, "dry-copy").await;
+        let report = dry_run(emulator, None, &["copy", &ami, "--to", OTHER_REGION, "--to", REGION]).await;
+        assert_eq!(actions(&report), ["copy_image", "reuse"]);
+        let there = aws_sdk_ec2::Client::new(&emulator.config(OTHER_REGION).await);
+        let images = there.describe_images().owners("self").send().await.unwrap();
+        assert!(images.images().is_empty(), "nothing was copied to {OTHER_REGION}");
+    })
+}
+
+fn build(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let dir = scratch("build");
+        let spec = "[image]\nname = \"dry-build-{k8s}-{n}\"\n[base]\nfamily = \"al2023\"\nkubernetes = \"1.31\"\n\
+                    [build]\nprovision = [\"provision.sh\"]\n";
+        std::fs::write(dir.join("gio-ami.toml"), spec).unwrap();
+        std::fs::write(dir.join("provision.sh"), "#!/bin/sh\necho provisioning\n").unwrap();
+        let report = dry_run(emulator, Some(&dir), &["build"]).await;
+        assert_eq!(actions(&report), ["build_image"]);
+        assert_eq!(report["plan"]["name"], "dry-build-1.31-1");
+    })
+}
+
 const STORIES: &[(&str, Story)] = &[
     ("wipe", wipe),
     ("prune", prune),
@@ -139,6 +164,8 @@ const STORIES: &[(&str, Story)] = &[
     ("share", share),
     ("publish_and_rollback", publish_and_rollback),
     ("adopt", adopt),
+    ("copy", copy),
+    ("build", build),
 ];
 
 fn main() {

@@ -78,6 +78,11 @@ pub enum Action {
     /// `engines::register`, in order, each from the previous one: a chain's parent exists
     /// only once the step before it is registered.
     RegisterImage { id: String, parent: String, why: String },
+    /// A release AMI made by a build engine from `base` (`id` is its name until it exists).
+    BuildImage { id: String, base: String, why: String },
+    /// A copy of the AMI `id` into another region. Made by `commands::copy`, which waits until
+    /// it is available.
+    CopyImage { id: String, region: String, why: String },
     /// A resource that already is what the plan wants (an earlier run made it, or nothing is
     /// left to write): nothing to call, and its outcome says `reused`.
     Reuse {
@@ -104,6 +109,8 @@ impl Action {
             | Action::PutParameter { id, .. }
             | Action::RegisterImage { id, .. }
             | Action::UploadSnapshot { id, .. }
+            | Action::CopyImage { id, .. }
+            | Action::BuildImage { id, .. }
             | Action::Reuse { id, .. } => id,
         }
     }
@@ -117,6 +124,8 @@ impl Action {
             | Action::Relink { .. }
             | Action::TagImage { .. }
             | Action::RegisterImage { .. }
+            | Action::CopyImage { .. }
+            | Action::BuildImage { .. }
             | Action::ModifyLaunchPermission { .. } => Kind::Image,
             Action::DeleteSnapshot { .. } | Action::UploadSnapshot { .. } | Action::ModifyCreateVolumePermission { .. } => Kind::Snapshot,
             Action::PutParameter { .. } => Kind::Parameter,
@@ -142,6 +151,8 @@ impl Action {
             Action::PutParameter { .. } => "put",
             Action::RegisterImage { .. } => "register",
             Action::UploadSnapshot { .. } => "upload",
+            Action::CopyImage { .. } => "copy",
+            Action::BuildImage { .. } => "build",
             Action::Reuse { .. } => "reuse",
         }
     }
@@ -161,6 +172,8 @@ impl Action {
             | Action::PutParameter { why, .. }
             | Action::RegisterImage { why, .. }
             | Action::UploadSnapshot { why, .. }
+            | Action::CopyImage { why, .. }
+            | Action::BuildImage { why, .. }
             | Action::Reuse { why, .. } => why,
         }
     }
@@ -182,7 +195,8 @@ impl Action {
         match self {
             Action::DeleteSnapshot { size_gib, .. } | Action::UploadSnapshot { size_gib, .. } => format!("{size_gib} GiB"),
             Action::Relink { parent, .. } => format!("parent {parent}"),
-            Action::RegisterImage { parent, .. } => format!("from {parent}"),
+            Action::RegisterImage { parent: from, .. } | Action::BuildImage { base: from, .. } => format!("from {from}"),
+            Action::CopyImage { region, .. } => format!("to {region}"),
             Action::TagImage { snapshots, tags, .. } => {
                 let written: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 let also = if snapshots.is_empty() { String::new() } else { format!("\n(and {})", snapshots.join(", ")) };
@@ -218,6 +232,8 @@ impl Action {
             | Action::DeprecateImage { .. }
             | Action::TagImage { .. }
             | Action::RegisterImage { .. }
+            | Action::CopyImage { .. }
+            | Action::BuildImage { .. }
             | Action::ModifyLaunchPermission { add: true, .. } => 1,
             Action::DeleteSnapshot { .. } | Action::ModifyCreateVolumePermission { add: false, .. } => 2,
             Action::Refuse { .. } | Action::Reuse { .. } => LAST_STAGE,
@@ -388,7 +404,7 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
         Action::Refuse { .. } => return Status::Refused,
         Action::Reuse { .. } => return Status::Reused,
         // Long procedures stay with their engines, which report them: never handed over here.
-        Action::RegisterImage { .. } | Action::UploadSnapshot { .. } => {
+        Action::RegisterImage { .. } | Action::UploadSnapshot { .. } | Action::CopyImage { .. } | Action::BuildImage { .. } => {
             return Status::Failed(format!("{} {} is its engine's to make", action.verb(), action.id()))
         }
     };

@@ -143,6 +143,9 @@ pub enum Command {
         /// native | packer (default: the spec's build.engine).
         #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(spec::ENGINES))]
         engine: Option<String>,
+        /// Print the base and the name the build would use, and launch nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 
     /// Work with Packer: render the spec as a template teams can keep running with `packer`.
@@ -483,6 +486,10 @@ pub struct CopyArgs {
     /// Encrypt the copy in REGION with this KMS key (REGION=KEY, repeatable).
     #[arg(long = "kms-key", value_name = "REGION=KEY")]
     pub kms_keys: Vec<String>,
+
+    /// Print which regions get a copy and which earlier copies are reused, and copy nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

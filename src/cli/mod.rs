@@ -76,14 +76,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let query = base::Query { family, kubernetes, arch, variant };
             output.base(&base::resolve(&aws, &query).await?)?;
         }
-        Command::Build { spec: path, engine } => {
+        Command::Build { spec: path, engine, dry_run } => {
             let loaded = spec::load(&path)?;
             for warning in &loaded.warnings {
                 tracing::warn!("{}: {}", warning.key, warning.message);
             }
             let aws = Aws::connect(&options).await?;
+            let engine = engine.as_deref().unwrap_or(loaded.spec.build.engine.get_ref());
+            if dry_run {
+                let plan = engines::prepare(&aws, &loaded, engine).await?;
+                return Ok(output.report(&Report::new(&plan, None), "dry run: nothing was built.", false)?);
+            }
             let progress = Terminal::new(quiet);
-            let built = match engine.as_deref().unwrap_or(loaded.spec.build.engine.get_ref()) {
+            let built = match engine {
                 "packer" => packer::build(&aws, &loaded, &progress).await,
                 _ => native::build(&aws, &loaded, &progress).await,
             };
@@ -285,9 +290,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let ami: AmiId = args.ami.parse()?;
             let kms_keys = copy::parse_kms_keys(&args.kms_keys)?;
             let aws = Aws::connect(&options).await?;
+            let plan = copy::prepare(&aws, &options, &ami, &args.to, &kms_keys).await?;
+            if args.dry_run {
+                output.report(&Report::new(&plan, None), "dry run: nothing was copied.", false)?;
+                return Ok(());
+            }
             let progress = Terminal::new(quiet);
             progress.phase(&format!("copying {ami} to {}", args.to.join(", ")));
-            let copied = copy::copy(&aws, &options, &ami, &args.to, &kms_keys, &progress).await;
+            let copied = copy::copy(&options, &plan.facts, &progress).await;
             progress.finish();
             output.copied(&copied?)?;
         }

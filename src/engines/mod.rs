@@ -12,6 +12,7 @@ use crate::aws::base::{self, Base};
 use crate::aws::inventory;
 use crate::aws::provenance::Provenance;
 use crate::aws::{tagging, Aws};
+use crate::change::{self, Action};
 use crate::core::error::{Error, Result};
 use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
@@ -43,6 +44,41 @@ pub struct PhaseReport {
     pub phase: String,
     pub seconds: f64,
     pub api_calls: usize,
+}
+
+/// What a build will make, decided before anything is launched: what `build --dry-run` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Building {
+    pub engine: String,
+    pub name: String,
+    pub base_ami: String,
+    pub base_name: String,
+    pub instance_type: String,
+}
+
+/// The build as one action: the release AMI its engine makes (builder, provisioning, image,
+/// clean-up are the engine's own steps, reported by its phases).
+pub fn plan(building: Building) -> change::Plan<Building> {
+    let action = Action::BuildImage {
+        id: building.name.clone(),
+        base: building.base_ami.clone(),
+        why: format!("the {} engine on a {} builder from {}", building.engine, building.instance_type, building.base_name),
+    };
+    change::Plan { actions: vec![action], warnings: Vec::new(), facts: building }
+}
+
+/// Reads what the build starts from (its base, and the names taken) and plans it.
+pub async fn prepare(aws: &Aws, loaded: &Loaded, engine: &str) -> Result<change::Plan<Building>> {
+    let base = resolve_base(aws, &loaded.spec).await?;
+    let provenance = Provenance::current(aws).await;
+    let name = unique_name(aws, loaded, &provenance).await?;
+    Ok(plan(Building {
+        engine: engine.to_string(),
+        name,
+        base_ami: base.image.id,
+        base_name: base.image.name,
+        instance_type: loaded.spec.build.instance_type.get_ref().clone(),
+    }))
 }
 
 /// Unique per run and short enough for a ClientToken (64 characters at most).
@@ -175,6 +211,27 @@ pub async fn resolve_base(aws: &Aws, spec: &spec::Spec) -> Result<Base> {
             };
             base::resolve(aws, &query).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_build_plan_names_the_release_its_base_and_engine() {
+        let building = Building {
+            engine: "native".into(),
+            name: "gio-node-1.31-1".into(),
+            base_ami: "ami-0000000b".into(),
+            base_name: "amazon-eks-node-al2023".into(),
+            instance_type: "t3.medium".into(),
+        };
+        let plan = plan(building);
+        let action = &plan.actions[0];
+        assert_eq!((action.verb(), action.id(), action.detail().as_str()), ("build", "gio-node-1.31-1", "from ami-0000000b"));
+        assert_eq!(action.why(), "the native engine on a t3.medium builder from amazon-eks-node-al2023");
+        assert!(plan.has_work());
     }
 }
 
