@@ -94,25 +94,30 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn id(&self) -> &str {
+    /// The id and the reason every action carries, read in one place.
+    fn id_and_why(&self) -> (&str, &str) {
         match self {
-            Action::TerminateInstance { id, .. }
-            | Action::DeregisterImage { id, .. }
-            | Action::DisableImage { id, .. }
-            | Action::DeprecateImage { id, .. }
-            | Action::DeleteSnapshot { id, .. }
-            | Action::Relink { id, .. }
-            | Action::Refuse { id, .. }
-            | Action::TagImage { id, .. }
-            | Action::ModifyLaunchPermission { id, .. }
-            | Action::ModifyCreateVolumePermission { id, .. }
-            | Action::PutParameter { id, .. }
-            | Action::RegisterImage { id, .. }
-            | Action::UploadSnapshot { id, .. }
-            | Action::CopyImage { id, .. }
-            | Action::BuildImage { id, .. }
-            | Action::Reuse { id, .. } => id,
+            Action::TerminateInstance { id, why, .. }
+            | Action::DeregisterImage { id, why, .. }
+            | Action::DisableImage { id, why, .. }
+            | Action::DeprecateImage { id, why, .. }
+            | Action::DeleteSnapshot { id, why, .. }
+            | Action::Relink { id, why, .. }
+            | Action::Refuse { id, why, .. }
+            | Action::TagImage { id, why, .. }
+            | Action::ModifyLaunchPermission { id, why, .. }
+            | Action::ModifyCreateVolumePermission { id, why, .. }
+            | Action::PutParameter { id, why, .. }
+            | Action::RegisterImage { id, why, .. }
+            | Action::UploadSnapshot { id, why, .. }
+            | Action::CopyImage { id, why, .. }
+            | Action::BuildImage { id, why, .. }
+            | Action::Reuse { id, why, .. } => (id, why),
         }
+    }
+
+    pub fn id(&self) -> &str {
+        self.id_and_why().0
     }
 
     pub fn kind(&self) -> Kind {
@@ -158,24 +163,7 @@ impl Action {
     }
 
     pub fn why(&self) -> &str {
-        match self {
-            Action::TerminateInstance { why, .. }
-            | Action::DeregisterImage { why, .. }
-            | Action::DisableImage { why, .. }
-            | Action::DeprecateImage { why, .. }
-            | Action::DeleteSnapshot { why, .. }
-            | Action::Relink { why, .. }
-            | Action::Refuse { why, .. }
-            | Action::TagImage { why, .. }
-            | Action::ModifyLaunchPermission { why, .. }
-            | Action::ModifyCreateVolumePermission { why, .. }
-            | Action::PutParameter { why, .. }
-            | Action::RegisterImage { why, .. }
-            | Action::UploadSnapshot { why, .. }
-            | Action::CopyImage { why, .. }
-            | Action::BuildImage { why, .. }
-            | Action::Reuse { why, .. } => why,
-        }
+        self.id_and_why().1
     }
 
     /// The resource as people read it: an AMI with its name where the action knows it.

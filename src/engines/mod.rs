@@ -214,6 +214,16 @@ pub async fn resolve_base(aws: &Aws, spec: &spec::Spec) -> Result<Base> {
     }
 }
 
+pub fn git_sha(dir: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .ok()?;
+    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !sha.is_empty()).then_some(sha)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,14 +243,4 @@ mod tests {
         assert_eq!(action.why(), "the native engine on a t3.medium builder from amazon-eks-node-al2023");
         assert!(plan.has_work());
     }
-}
-
-pub fn git_sha(dir: &Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(dir)
-        .output()
-        .ok()?;
-    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && !sha.is_empty()).then_some(sha)
 }
