@@ -329,13 +329,13 @@ async fn gc_removes_what_a_killed_build_left_and_spares_a_live_one() {
 
     // While the build lives, gc leaves it alone.
     let live = run(emulator.cli().args(["gc", "--output", "json"])).success().json();
-    assert_eq!(live["plan"][0]["action"], "refuse", "{live}");
+    assert_eq!(live["plan"]["actions"][0]["action"], "refuse", "{live}");
     assert_eq!(billable(&ec2).await.0, vec![killed.clone()]);
 
     child.kill().unwrap(); // SIGKILL: no clean-up is possible
     child.wait().unwrap();
     let plan = run(emulator.cli().args(["gc", "--dry-run", "--output", "json"])).success().json();
-    assert_eq!(plan["plan"][0]["action"], "terminate_instance", "{plan}");
+    assert_eq!(plan["plan"]["actions"][0]["action"], "terminate_instance", "{plan}");
     assert_eq!(billable(&ec2).await.0, vec![killed.clone()], "dry run removes nothing");
     run(emulator.cli().arg("gc")).success();
     let (instances, volumes, snapshots, images) = billable(&ec2).await;

@@ -1,5 +1,7 @@
 //! The tag scheme in the SDK's shapes: TagSpecifications on create calls, Tag lists for CreateTags.
 
+use crate::aws::Aws;
+use crate::core::error::Result;
 use crate::core::tags::Tags;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
@@ -14,4 +16,16 @@ pub fn to_sdk(tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// Writes `tags` on every resource in one CreateTags call (which overwrites values in place).
+pub async fn create(aws: &Aws, resources: Vec<String>, tags: &Tags) -> Result<()> {
+    aws.ec2()
+        .create_tags()
+        .set_resources(Some(resources))
+        .set_tags(Some(to_sdk(tags)))
+        .send()
+        .await
+        .map_err(|e| aws.error("CreateTags", "ec2", e))?;
+    Ok(())
 }

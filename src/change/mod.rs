@@ -1,18 +1,20 @@
-//! Plan → apply for everything that deletes: a plan is a list of typed actions with reasons,
-//! computed purely from an inventory (printable with `--dry-run`); apply carries it out in safe
-//! order with bounded concurrency, and counts "already gone" as done so a re-run finishes a
-//! half-done job.
+//! Plan → apply for every mutating command: a plan is a list of typed actions with reasons,
+//! computed purely from facts read beforehand (printable with `--dry-run`); apply carries it
+//! out in safe order with bounded concurrency, one outcome per action, and counts "already
+//! gone" (or "already done") as done so a re-run finishes a half-done job.
 
 pub mod retire;
 
-use crate::aws::Aws;
+use crate::aws::{tagging, Aws};
 use crate::core::clock;
 use crate::core::error::Error;
 use crate::core::tags;
+use aws_sdk_ec2::types::{LaunchPermission, LaunchPermissionModifications, OperationType, SnapshotAttributeName};
+use aws_sdk_ssm::types::ParameterType;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-/// Deletions in flight at once: enough to finish a large wipe quickly, few enough to stay under
+/// Calls in flight at once: enough to finish a large plan quickly, few enough to stay under
 /// EC2's mutating-call throttle (which also serves the account's other tools).
 pub const CONCURRENCY: usize = 8;
 /// EnableImageDeprecation refuses a DeprecateAt in the past, and rounds seconds to the nearest
@@ -20,6 +22,28 @@ pub const CONCURRENCY: usize = 8;
 /// out as the first whole minute at least this far ahead: room for the request to travel and for
 /// this machine's clock to run a little behind AWS's.
 const DEPRECATION_MARGIN_SECS: i64 = 60;
+
+/// The kind of resource an action is about, so no renderer guesses it from an id prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Instance,
+    Image,
+    Snapshot,
+    Parameter,
+}
+
+impl Kind {
+    /// How a count of them reads in a summary line.
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Instance => "instance(s)",
+            Kind::Image => "AMI(s)",
+            Kind::Snapshot => "snapshot(s)",
+            Kind::Parameter => "SSM parameter(s)",
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -43,23 +67,90 @@ pub enum Action {
     /// `gio-ami:parent-ami`, so its chain stays whole for `lineage` and `wipe --chain`.
     Relink { id: String, parent: String, why: String },
     /// Something the plan will not touch, and why (in use, shared with another AMI, …).
-    Refuse { id: String, why: String },
+    Refuse {
+        id: String,
+        /// Known to the plan, not printed: the JSON of a refusal predates it.
+        #[serde(skip)]
+        kind: Kind,
+        why: String,
+    },
+    /// Tags written on an AMI and its snapshots in one call; values in place are overwritten.
+    TagImage { id: String, snapshots: Vec<String>, tags: tags::Tags, why: String },
+    /// Grants (or revokes) launching the AMI to these accounts.
+    ModifyLaunchPermission { id: String, accounts: Vec<String>, add: bool, why: String },
+    /// Grants (or revokes) creating volumes from the snapshot (copying an AMI, restoring its
+    /// disks) to these accounts.
+    ModifyCreateVolumePermission { id: String, accounts: Vec<String>, add: bool, why: String },
+    /// A new version of an SSM parameter (`id` is its name); SSM keeps the earlier ones.
+    PutParameter { id: String, value: String, previous: Option<String>, description: String, why: String },
+    /// A snapshot made from a local image through the EBS direct APIs (`id` is its release
+    /// name until AWS gives it an id). Made by `commands::upload`, block by block.
+    UploadSnapshot { id: String, size_gib: i32, why: String },
+    /// An AMI registered from snapshots (`id` is its name until AWS gives it an id). Made by
+    /// `engines::register`, in order, each from the previous one: a chain's parent exists
+    /// only once the step before it is registered.
+    RegisterImage { id: String, parent: String, why: String },
+    /// A release AMI made by a build engine from `base` (`id` is its name until it exists).
+    BuildImage { id: String, base: String, why: String },
+    /// A copy of the AMI `id` into another region. Made by `commands::copy`, which waits until
+    /// it is available.
+    CopyImage { id: String, region: String, why: String },
+    /// A resource that already is what the plan wants (an earlier run made it, or nothing is
+    /// left to write): nothing to call, and its outcome says `reused`.
+    Reuse {
+        id: String,
+        #[serde(skip)]
+        kind: Kind,
+        why: String,
+    },
 }
 
 impl Action {
-    pub fn id(&self) -> &str {
+    /// The id and the reason every action carries, read in one place.
+    fn id_and_why(&self) -> (&str, &str) {
         match self {
-            Action::TerminateInstance { id, .. }
-            | Action::DeregisterImage { id, .. }
-            | Action::DisableImage { id, .. }
-            | Action::DeprecateImage { id, .. }
-            | Action::DeleteSnapshot { id, .. }
-            | Action::Relink { id, .. }
-            | Action::Refuse { id, .. } => id,
+            Action::TerminateInstance { id, why, .. }
+            | Action::DeregisterImage { id, why, .. }
+            | Action::DisableImage { id, why, .. }
+            | Action::DeprecateImage { id, why, .. }
+            | Action::DeleteSnapshot { id, why, .. }
+            | Action::Relink { id, why, .. }
+            | Action::Refuse { id, why, .. }
+            | Action::TagImage { id, why, .. }
+            | Action::ModifyLaunchPermission { id, why, .. }
+            | Action::ModifyCreateVolumePermission { id, why, .. }
+            | Action::PutParameter { id, why, .. }
+            | Action::RegisterImage { id, why, .. }
+            | Action::UploadSnapshot { id, why, .. }
+            | Action::CopyImage { id, why, .. }
+            | Action::BuildImage { id, why, .. }
+            | Action::Reuse { id, why, .. } => (id, why),
         }
     }
 
-    /// What the action does, in one word, for tables.
+    pub fn id(&self) -> &str {
+        self.id_and_why().0
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Action::TerminateInstance { .. } => Kind::Instance,
+            Action::DeregisterImage { .. }
+            | Action::DisableImage { .. }
+            | Action::DeprecateImage { .. }
+            | Action::Relink { .. }
+            | Action::TagImage { .. }
+            | Action::RegisterImage { .. }
+            | Action::CopyImage { .. }
+            | Action::BuildImage { .. }
+            | Action::ModifyLaunchPermission { .. } => Kind::Image,
+            Action::DeleteSnapshot { .. } | Action::UploadSnapshot { .. } | Action::ModifyCreateVolumePermission { .. } => Kind::Snapshot,
+            Action::PutParameter { .. } => Kind::Parameter,
+            Action::Refuse { kind, .. } | Action::Reuse { kind, .. } => *kind,
+        }
+    }
+
+    /// What the action does, in one word: the only spelling every renderer uses.
     pub fn verb(&self) -> &'static str {
         match self {
             Action::TerminateInstance { .. } => "terminate",
@@ -68,19 +159,34 @@ impl Action {
             Action::DeprecateImage { .. } => "deprecate",
             Action::DeleteSnapshot { .. } => "delete",
             Action::Relink { .. } => "relink",
+            // A refused AMI stops a wipe, so it shouts; anything else refused is simply kept.
+            Action::Refuse { kind: Kind::Image, .. } => "REFUSE",
             Action::Refuse { .. } => "keep",
+            Action::TagImage { .. } => "tag",
+            Action::ModifyLaunchPermission { add: true, .. } | Action::ModifyCreateVolumePermission { add: true, .. } => "grant",
+            Action::ModifyLaunchPermission { .. } | Action::ModifyCreateVolumePermission { .. } => "revoke",
+            Action::PutParameter { .. } => "put",
+            Action::RegisterImage { .. } => "register",
+            Action::UploadSnapshot { .. } => "upload",
+            Action::CopyImage { .. } => "copy",
+            Action::BuildImage { .. } => "build",
+            Action::Reuse { .. } => "reuse",
         }
     }
 
     pub fn why(&self) -> &str {
+        self.id_and_why().1
+    }
+
+    /// The resource as people read it: an AMI with its name where the action knows it.
+    pub fn resource(&self) -> String {
         match self {
-            Action::TerminateInstance { why, .. }
-            | Action::DeregisterImage { why, .. }
-            | Action::DisableImage { why, .. }
-            | Action::DeprecateImage { why, .. }
-            | Action::DeleteSnapshot { why, .. }
-            | Action::Relink { why, .. }
-            | Action::Refuse { why, .. } => why,
+            Action::DeregisterImage { id, name, .. } | Action::DisableImage { id, name, .. } => format!("{id} ({name})"),
+            // When it takes effect is part of what is deprecated: AWS moves it to a whole minute.
+            Action::DeprecateImage { id, name, deprecate_at, .. } => format!("{id} ({name}) from {}", clock::rfc3339(*deprecate_at)),
+            // The move from the old value to the new one is the news, read as one phrase.
+            Action::PutParameter { id, value, previous, .. } => format!("{id} {} -> {value}", previous.as_deref().unwrap_or("(new)")),
+            other => other.id().to_string(),
         }
     }
 
@@ -98,15 +204,53 @@ impl Action {
         }
     }
 
+    /// The action's particulars for a table cell: size, new parent, tags, accounts.
+    pub fn detail(&self) -> String {
+        match self {
+            Action::DeleteSnapshot { size_gib, .. } | Action::UploadSnapshot { size_gib, .. } => format!("{size_gib} GiB"),
+            Action::Relink { parent, .. } => format!("parent {parent}"),
+            Action::RegisterImage { parent: from, .. } | Action::BuildImage { base: from, .. } => format!("from {from}"),
+            Action::CopyImage { region, .. } => format!("to {region}"),
+            Action::TagImage { snapshots, tags, .. } => {
+                let written: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let also = if snapshots.is_empty() { String::new() } else { format!("\n(and {})", snapshots.join(", ")) };
+                format!("{}{also}", written.join("\n"))
+            }
+            Action::ModifyLaunchPermission { accounts, .. } => format!("launch: {}", accounts.join(" ")),
+            Action::ModifyCreateVolumePermission { accounts, .. } => format!("create volume: {}", accounts.join(" ")),
+            _ => String::new(),
+        }
+    }
+
+    /// Does nothing by design: a refusal or a reuse.
+    pub fn is_noop(&self) -> bool {
+        matches!(self, Action::Refuse { .. } | Action::Reuse { .. })
+    }
+
     /// Instances go first (they hold volumes), then images (they hold snapshots), then
     /// snapshots: AWS refuses each deletion while the previous kind still holds it. Links are
-    /// mended first, so that a wipe stopped half-way never leaves a chain cut.
+    /// mended first, so that a wipe stopped half-way never leaves a chain cut. Sharing grants
+    /// a snapshot before its AMI, and unsharing revokes the AMI first, so that no account is
+    /// ever left with an AMI it sees but cannot use; a parameter names an AMI before the AMI's
+    /// tag says it is published.
     fn stage(&self) -> u8 {
         match self {
-            Action::TerminateInstance { .. } | Action::Relink { .. } => 0,
-            Action::DeregisterImage { .. } | Action::DisableImage { .. } | Action::DeprecateImage { .. } => 1,
-            Action::DeleteSnapshot { .. } => 2,
-            Action::Refuse { .. } => 3,
+            Action::TerminateInstance { .. }
+            | Action::Relink { .. }
+            | Action::UploadSnapshot { .. }
+            | Action::PutParameter { .. }
+            | Action::ModifyCreateVolumePermission { add: true, .. }
+            | Action::ModifyLaunchPermission { add: false, .. } => 0,
+            Action::DeregisterImage { .. }
+            | Action::DisableImage { .. }
+            | Action::DeprecateImage { .. }
+            | Action::TagImage { .. }
+            | Action::RegisterImage { .. }
+            | Action::CopyImage { .. }
+            | Action::BuildImage { .. }
+            | Action::ModifyLaunchPermission { add: true, .. } => 1,
+            Action::DeleteSnapshot { .. } | Action::ModifyCreateVolumePermission { add: false, .. } => 2,
+            Action::Refuse { .. } | Action::Reuse { .. } => LAST_STAGE,
         }
     }
 }
@@ -121,10 +265,46 @@ fn utc<S: serde::Serializer>(epoch: &i64, serializer: S) -> Result<S::Ok, S::Err
     serializer.serialize_str(&clock::rfc3339(*epoch))
 }
 
+const LAST_STAGE: u8 = 3;
+
+/// What a command will do, and the facts it decided from (`F`, its own): what `--dry-run`
+/// prints and what apply carries out.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan<F = ()> {
+    pub actions: Vec<Action>,
+    pub warnings: Vec<String>,
+    #[serde(flatten)]
+    pub facts: F,
+}
+
+impl<F> Plan<F> {
+    pub fn count(&self, kind: fn(&Action) -> bool) -> usize {
+        self.actions.iter().filter(|a| kind(a)).count()
+    }
+
+    /// Something to call AWS for.
+    pub fn has_work(&self) -> bool {
+        self.actions.iter().any(|a| !a.is_noop())
+    }
+
+    /// The GiB of snapshot storage the plan deletes.
+    pub fn freed_gib(&self) -> i64 {
+        self.actions
+            .iter()
+            .map(|a| match a {
+                Action::DeleteSnapshot { size_gib, .. } => i64::from(*size_gib),
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Done,
+    /// Already what the plan wants (an earlier run made it): nothing was called.
+    Reused,
     /// Someone (or an earlier run) deleted it already: the goal is reached.
     AlreadyGone,
     Refused,
@@ -141,7 +321,7 @@ pub struct Outcome {
 /// Carries out the plan stage by stage; one failure does not stop the others, and is reported.
 pub async fn apply(aws: &Aws, actions: &[Action]) -> Vec<Outcome> {
     let mut outcomes = Vec::with_capacity(actions.len());
-    for stage in 0..=3 {
+    for stage in 0..=LAST_STAGE {
         let batch: Vec<&Action> = actions.iter().filter(|a| a.stage() == stage).collect();
         let done: Vec<Outcome> = stream::iter(batch)
             .map(|action| async move {
@@ -188,14 +368,13 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .await
             .map(drop)
             .map_err(|e| aws.error("EnableImageDeprecation", "ec2", e)),
-        Action::Relink { id, parent, .. } => ec2
-            .create_tags()
-            .resources(id)
-            .tags(aws_sdk_ec2::types::Tag::builder().key(tags::PARENT_AMI).value(parent).build())
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws.error("CreateTags", "ec2", e)),
+        Action::Relink { id, parent, .. } => {
+            let link = tags::Tags::from([(tags::PARENT_AMI.to_string(), parent.clone())]);
+            tagging::create(aws, vec![id.clone()], &link).await
+        }
+        Action::TagImage { id, snapshots, tags, .. } => {
+            tagging::create(aws, std::iter::once(id).chain(snapshots).cloned().collect(), tags).await
+        }
         Action::DeleteSnapshot { id, .. } => ec2
             .delete_snapshot()
             .snapshot_id(id)
@@ -203,7 +382,53 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .await
             .map(drop)
             .map_err(|e| aws.error("DeleteSnapshot", "ec2", e)),
+        Action::ModifyLaunchPermission { id, accounts, add, .. } => {
+            let permissions: Vec<LaunchPermission> =
+                accounts.iter().map(|a| LaunchPermission::builder().user_id(a).build()).collect();
+            let modifications = if *add {
+                LaunchPermissionModifications::builder().set_add(Some(permissions))
+            } else {
+                LaunchPermissionModifications::builder().set_remove(Some(permissions))
+            };
+            ec2.modify_image_attribute()
+                .image_id(id)
+                .launch_permission(modifications.build())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws.error("ModifyImageAttribute", "ec2", e))
+        }
+        // OperationType + UserIds: the form of the API every EC2 implementation reads (AWS
+        // takes it and the CreateVolumePermission structure alike).
+        Action::ModifyCreateVolumePermission { id, accounts, add, .. } => ec2
+            .modify_snapshot_attribute()
+            .snapshot_id(id)
+            .attribute(SnapshotAttributeName::CreateVolumePermission)
+            .operation_type(if *add { OperationType::Add } else { OperationType::Remove })
+            .set_user_ids(Some(accounts.clone()))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("ModifySnapshotAttribute", "ec2", e)),
+        Action::PutParameter { id, value, description, .. } => aws
+            .ssm()
+            .put_parameter()
+            .name(id)
+            .value(value)
+            .r#type(ParameterType::String)
+            .data_type(AMI_DATA_TYPE)
+            .description(description)
+            .overwrite(true)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("PutParameter", "ssm", e)),
         Action::Refuse { .. } => return Status::Refused,
+        Action::Reuse { .. } => return Status::Reused,
+        // Long procedures stay with their engines, which report them: never handed over here.
+        Action::RegisterImage { .. } | Action::UploadSnapshot { .. } | Action::CopyImage { .. } | Action::BuildImage { .. } => {
+            return Status::Failed(format!("{} {} is its engine's to make", action.verb(), action.id()))
+        }
     };
     match result {
         Ok(()) => Status::Done,
@@ -211,6 +436,10 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
         Err(e) => Status::Failed(e.to_string()),
     }
 }
+
+/// SSM validates a parameter of this data type as an AMI id of the region, and consumers
+/// (Karpenter, Terraform, Pulumi) expect it.
+const AMI_DATA_TYPE: &str = "aws:ec2:image";
 
 fn is_gone(error: &Error) -> bool {
     matches!(
@@ -227,6 +456,65 @@ fn is_gone(error: &Error) -> bool {
 /// True when every action reached its goal (refusals are not failures: they were planned).
 pub fn succeeded(outcomes: &[Outcome]) -> bool {
     outcomes.iter().all(|o| !matches!(o.status, Status::Failed(_)))
+}
+
+/// How a plan went, in counts: what it meant to change, and what became of each action.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Actions that call AWS (refusals and reuses do not).
+    pub planned: usize,
+    pub changed: usize,
+    pub reused: usize,
+    pub already_gone: usize,
+    pub kept: usize,
+    pub failed: usize,
+}
+
+impl Summary {
+    pub fn of(actions: &[Action], outcomes: &[Outcome]) -> Summary {
+        let count = |f: fn(&Status) -> bool| outcomes.iter().filter(|o| f(&o.status)).count();
+        Summary {
+            planned: actions.iter().filter(|a| !a.is_noop()).count(),
+            changed: count(|s| *s == Status::Done),
+            reused: count(|s| *s == Status::Reused),
+            already_gone: count(|s| *s == Status::AlreadyGone),
+            kept: count(|s| *s == Status::Refused),
+            failed: count(|s| matches!(s, Status::Failed(_))),
+        }
+    }
+}
+
+/// What every mutating command reports, in one shape: the plan, whether it was applied, one
+/// outcome per action, and the counts.
+#[derive(Debug, Serialize)]
+pub struct Report<'a, F> {
+    pub plan: &'a Plan<F>,
+    pub applied: bool,
+    pub outcomes: &'a [Outcome],
+    pub summary: Summary,
+}
+
+impl<'a, F> Report<'a, F> {
+    /// `outcomes` is `None` when nothing was applied (a dry run, or nothing to do).
+    pub fn new(plan: &'a Plan<F>, outcomes: Option<&'a [Outcome]>) -> Self {
+        let applied = outcomes.is_some();
+        let outcomes = outcomes.unwrap_or_default();
+        Report { plan, applied, outcomes, summary: Summary::of(&plan.actions, outcomes) }
+    }
+
+    /// The error a command exits with when some action failed, naming the first failure.
+    pub fn failure(&self, command: &'static str) -> Option<Error> {
+        let failed: Vec<String> = self
+            .outcomes
+            .iter()
+            .filter_map(|o| match &o.status {
+                Status::Failed(why) => Some(format!("{}: {why}", o.action.id())),
+                _ => None,
+            })
+            .collect();
+        let first = failed.first()?.clone();
+        Some(Error::Incomplete { command, failed: failed.len(), total: self.outcomes.len(), first })
+    }
 }
 
 #[cfg(test)]
@@ -266,7 +554,43 @@ mod tests {
 
     #[test]
     fn actions_serialize_with_their_kind() {
-        let json = serde_json::to_value(Action::Refuse { id: "ami-1".into(), why: "in use".into() }).unwrap();
+        let json = serde_json::to_value(Action::Refuse { id: "ami-1".into(), kind: Kind::Image, why: "in use".into() }).unwrap();
         assert_eq!(json, serde_json::json!({"action": "refuse", "id": "ami-1", "why": "in use"}));
+    }
+
+    #[test]
+    fn refusals_read_by_their_typed_kind() {
+        let refuse = |kind| Action::Refuse { id: "x".into(), kind, why: String::new() };
+        assert_eq!(refuse(Kind::Image).verb(), "REFUSE");
+        assert_eq!(refuse(Kind::Snapshot).verb(), "keep");
+        assert_eq!(refuse(Kind::Instance).verb(), "keep");
+    }
+
+    #[test]
+    fn a_report_counts_outcomes_and_names_the_first_failure() {
+        let delete = |id: &str| Action::DeleteSnapshot { id: id.into(), size_gib: 8, why: String::new() };
+        let keep = Action::Refuse { id: "snap-k".into(), kind: Kind::Snapshot, why: String::new() };
+        let plan: Plan = Plan { actions: vec![delete("snap-1"), delete("snap-2"), keep.clone()], ..Plan::default() };
+        let outcomes = [
+            Outcome { action: delete("snap-1"), status: Status::Failed("InUse".into()) },
+            Outcome { action: delete("snap-2"), status: Status::AlreadyGone },
+            Outcome { action: keep, status: Status::Refused },
+        ];
+        let report = Report::new(&plan, Some(&outcomes));
+        assert_eq!(report.summary, Summary { planned: 2, changed: 0, reused: 0, already_gone: 1, kept: 1, failed: 1 });
+        let err = report.failure("wipe").unwrap().to_string();
+        assert!(err.contains("1 of 3 steps failed (first: snap-1: InUse)"), "{err}");
+        assert_eq!(plan.freed_gib(), 16);
+        let dry = Report::new(&plan, None);
+        assert!(!dry.applied && dry.failure("wipe").is_none());
+        assert_eq!(dry.summary.planned, 2);
+    }
+
+    #[test]
+    fn sharing_grants_snapshots_first_and_unsharing_revokes_the_ami_first() {
+        let launch = |add| Action::ModifyLaunchPermission { id: "ami-1".into(), accounts: vec![], add, why: String::new() };
+        let volume = |add| Action::ModifyCreateVolumePermission { id: "snap-1".into(), accounts: vec![], add, why: String::new() };
+        assert!(volume(true).stage() < launch(true).stage());
+        assert!(launch(false).stage() < volume(false).stage());
     }
 }

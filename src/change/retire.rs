@@ -12,7 +12,7 @@ use crate::core::ids::AmiId;
 use crate::aws::inventory::{self, Image, Snapshot};
 use crate::aws::lineage;
 use crate::aws::orphans;
-use crate::change::{self, Action, Outcome};
+use crate::change::{self, Action, Kind, Outcome};
 use crate::core::tags;
 use crate::aws::usage::{self, Usage, Use};
 use aws_sdk_ec2::types::{Filter, Tag};
@@ -34,13 +34,12 @@ pub struct Request {
     pub force: bool,
 }
 
-/// What a wipe will do and why, printable before anything happens.
+/// What a wipe found besides its actions: who uses the AMIs, what it frees, what it could not
+/// check.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Plan {
-    pub actions: Vec<Action>,
+pub struct Findings {
     /// Every user found of the AMIs asked about.
     pub uses: Vec<Use>,
-    pub warnings: Vec<String>,
     pub freed_gib: i64,
     /// The usage look-ups that failed: every AMI of the plan is refused for want of them.
     pub unchecked: Vec<String>,
@@ -49,27 +48,19 @@ pub struct Plan {
     pub marks: BTreeMap<String, Vec<String>>,
 }
 
-impl Plan {
-    /// An AMI asked about is refused: the wipe must not start.
-    pub fn blocked(&self) -> bool {
-        self.refused_amis().next().is_some()
-    }
+/// What a wipe will do and why, printable before anything happens.
+pub type Plan = change::Plan<Findings>;
 
-    pub fn refused_amis(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.actions.iter().filter_map(|a| match a {
-            Action::Refuse { id, why } if id.starts_with("ami-") => Some((id.as_str(), why.as_str())),
-            _ => None,
-        })
-    }
+/// An AMI asked about is refused: the wipe must not start.
+pub fn blocked(plan: &Plan) -> bool {
+    refused_amis(plan).next().is_some()
+}
 
-    pub fn count(&self, kind: fn(&Action) -> bool) -> usize {
-        self.actions.iter().filter(|a| kind(a)).count()
-    }
-
-    /// Something to deregister or delete.
-    pub fn has_work(&self) -> bool {
-        self.actions.iter().any(|a| !matches!(a, Action::Refuse { .. }))
-    }
+pub fn refused_amis(plan: &Plan) -> impl Iterator<Item = (&str, &str)> {
+    plan.actions.iter().filter_map(|a| match a {
+        Action::Refuse { id, kind: Kind::Image, why } => Some((id.as_str(), why.as_str())),
+        _ => None,
+    })
 }
 
 /// Everything `plan` decides from, as read from AWS.
@@ -89,7 +80,10 @@ pub struct Facts<'a> {
 pub fn plan(facts: &Facts<'_>) -> Plan {
     let by_id: HashMap<&str, &Image> = facts.images.iter().map(|i| (i.id.as_str(), i)).collect();
     let targets: HashSet<&str> = facts.targets.iter().map(String::as_str).collect();
-    let mut plan = Plan { uses: facts.usage.uses.clone(), unchecked: facts.usage.failures.clone(), ..Plan::default() };
+    let mut plan = Plan {
+        facts: Findings { uses: facts.usage.uses.clone(), unchecked: facts.usage.failures.clone(), ..Findings::default() },
+        ..Plan::default()
+    };
     let unchecked = (!facts.usage.failures.is_empty())
         .then(|| format!("could not check whether it is in use ({})", facts.usage.failures.join("; ")));
 
@@ -118,7 +112,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             ));
         }
         if !reasons.is_empty() && !facts.force {
-            plan.actions.push(Action::Refuse { id: target.clone(), why: reasons.join("; ") });
+            plan.actions.push(Action::Refuse { id: target.clone(), kind: Kind::Image, why: reasons.join("; ") });
             continue;
         }
         let why = if reasons.is_empty() { "asked".to_string() } else { format!("--force, although {}", reasons.join("; ")) };
@@ -145,15 +139,19 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             .map(|i| i.id.as_str())
             .collect();
         if !keepers.is_empty() {
-            plan.actions.push(Action::Refuse { id: snapshot.to_string(), why: format!("kept: still used by {}", keepers.join(", ")) });
+            plan.actions.push(Action::Refuse {
+                id: snapshot.to_string(),
+                kind: Kind::Snapshot,
+                why: format!("kept: still used by {}", keepers.join(", ")),
+            });
         } else if let Some(size) = sizes.get(snapshot) {
             plan.actions.push(Action::DeleteSnapshot { id: snapshot.to_string(), size_gib: *size, why: format!("behind {ami}") });
-            plan.freed_gib += i64::from(*size);
             if wiped_set.contains(ami) {
-                plan.marks.entry(ami.to_string()).or_default().push(snapshot.to_string());
+                plan.facts.marks.entry(ami.to_string()).or_default().push(snapshot.to_string());
             }
         }
     }
+    plan.facts.freed_gib = plan.freed_gib();
     plan
 }
 
@@ -281,7 +279,7 @@ fn owners<'a>(snapshots: &'a [Snapshot], gone: &'a [String]) -> impl Iterator<It
 /// Marks the snapshots each AMI leaves behind, then deregisters and deletes. Nothing is
 /// deregistered unless every mark is set, so no run can leave a snapshot nobody can find.
 pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
-    stream::iter(&plan.marks)
+    stream::iter(&plan.facts.marks)
         .map(|(ami, snapshots)| async move {
             aws.ec2()
                 .create_tags()
@@ -356,9 +354,9 @@ mod tests {
                 Action::DisableImage { id, .. } => format!("disable {id}"),
                 Action::DeprecateImage { id, .. } => format!("deprecate {id}"),
                 Action::DeleteSnapshot { id, size_gib, .. } => format!("delete {id} {size_gib}"),
-                Action::Refuse { id, why } => format!("refuse {id}: {why}"),
-                Action::TerminateInstance { id, .. } => format!("terminate {id}"),
+                Action::Refuse { id, why, .. } => format!("refuse {id}: {why}"),
                 Action::Relink { id, parent, .. } => format!("relink {id} to {parent}"),
+                other => format!("{} {}", other.verb(), other.id()),
             })
             .collect()
     }
@@ -367,16 +365,16 @@ mod tests {
     fn an_unused_ami_goes_with_its_own_snapshots_but_not_shared_ones() {
         let plan = Scene::new().plan(&["ami-a"], false);
         assert_eq!(summary(&plan), ["deregister ami-a", "refuse snap-a: kept: still used by ami-b", "delete snap-d 50"]);
-        assert_eq!(plan.freed_gib, 50);
-        assert!(!plan.blocked());
-        assert_eq!(plan.marks, BTreeMap::from([("ami-a".to_string(), vec!["snap-d".to_string()])]));
+        assert_eq!(plan.facts.freed_gib, 50);
+        assert!(!blocked(&plan));
+        assert_eq!(plan.facts.marks, BTreeMap::from([("ami-a".to_string(), vec!["snap-d".to_string()])]));
     }
 
     #[test]
     fn wiping_both_sharers_deletes_the_shared_snapshot_once() {
         let plan = Scene::new().plan(&["ami-a", "ami-b"], false);
         assert_eq!(summary(&plan), ["deregister ami-a", "deregister ami-b", "delete snap-a 8", "delete snap-d 50"]);
-        assert_eq!(plan.freed_gib, 58);
+        assert_eq!(plan.facts.freed_gib, 58);
     }
 
     #[test]
@@ -392,9 +390,9 @@ mod tests {
         for user in users {
             let named = user.to_string();
             let plan = Scene::new().used_by("ami-a", user).plan(&["ami-a"], false);
-            assert!(plan.blocked(), "{named}");
+            assert!(blocked(&plan), "{named}");
             assert_eq!(summary(&plan), [format!("refuse ami-a: in use by {named}")]);
-            assert_eq!(plan.freed_gib, 0);
+            assert_eq!(plan.facts.freed_gib, 0);
         }
     }
 
@@ -403,7 +401,7 @@ mod tests {
         let plan = Scene::new()
             .used_by("ami-a", User::SsmParameter { name: "/p".into() })
             .plan(&["ami-a"], true);
-        assert!(!plan.blocked());
+        assert!(!blocked(&plan));
         assert_eq!(summary(&plan), ["deregister ami-a", "refuse snap-a: kept: still used by ami-b", "delete snap-d 50"]);
         assert!(matches!(&plan.actions[0], Action::DeregisterImage { why, .. } if why.contains("SSM parameter /p")));
     }
@@ -414,7 +412,7 @@ mod tests {
         scene.usage.failures.push("EKS nodegroups: access denied".into());
         let plan = scene.plan(&["ami-b"], false);
         assert_eq!(summary(&plan), ["refuse ami-b: could not check whether it is in use (EKS nodegroups: access denied)"]);
-        assert_eq!(plan.unchecked, ["EKS nodegroups: access denied"], "prune fails on this");
+        assert_eq!(plan.facts.unchecked, ["EKS nodegroups: access denied"], "prune fails on this");
     }
 
     #[test]
@@ -422,7 +420,7 @@ mod tests {
         let mut scene = Scene::new();
         scene.usage.shared.insert("ami-a".into(), vec!["111122223333".into()]);
         let plan = scene.plan(&["ami-a"], false);
-        assert!(!plan.blocked());
+        assert!(!blocked(&plan));
         assert!(plan.warnings.iter().any(|w| w.contains("shared with 111122223333") && w.contains("invisible")), "{:?}", plan.warnings);
     }
 
@@ -434,7 +432,7 @@ mod tests {
         scene.marked.insert("ami-a".into(), vec!["snap-d".into()]);
         let plan = scene.plan(&["ami-a"], false);
         assert_eq!(summary(&plan), ["delete snap-d 50"]);
-        assert!(plan.marks.is_empty(), "nothing left to mark");
+        assert!(plan.facts.marks.is_empty(), "nothing left to mark");
         assert!(plan.warnings[0].contains("already deregistered"));
     }
 

@@ -143,6 +143,9 @@ pub enum Command {
         /// native | packer (default: the spec's build.engine).
         #[arg(long, value_parser = choice::<Engine>())]
         engine: Option<Engine>,
+        /// Print the base and the name the build would use, and launch nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 
     /// Work with Packer: render the spec as a template teams can keep running with `packer`.
@@ -164,11 +167,7 @@ pub enum Command {
 
     /// Remove what killed builds left behind: builder instances, pre-snapshots, unfinished AMIs
     /// (found by their gio-ami:build-id tag; live builds are never touched).
-    Gc {
-        /// Print the plan, remove nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Gc(GcArgs),
 
     /// List the account's own AMIs, newest first, with their snapshots and size.
     Images,
@@ -320,6 +319,17 @@ pub enum Command {
     ///   gio-ami cost --price 0.0125 --output json
     #[command(verbatim_doc_comment)]
     Cost(CostArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Print the plan, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -476,6 +486,10 @@ pub struct CopyArgs {
     /// Encrypt the copy in REGION with this KMS key (REGION=KEY, repeatable).
     #[arg(long = "kms-key", value_name = "REGION=KEY")]
     pub kms_keys: Vec<String>,
+
+    /// Print which regions get a copy and which earlier copies are reused, and copy nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -495,6 +509,10 @@ pub struct ShareArgs {
     /// Print the permission changes, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal (--unshare asks).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

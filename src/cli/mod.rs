@@ -8,7 +8,7 @@ mod render;
 
 use args::{Cli, Command, DisksCommand, PackerCommand};
 use gio_ami::aws::{base, inventory, orphans};
-use gio_ami::change::{self, retire};
+use gio_ami::change::{self, retire, Outcome, Report};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
 use gio_ami::commands::{adopt, copy, cost, history, lineage, publish, share, snapshots, upload};
 use gio_ami::core::ids::{AmiId, SnapshotId};
@@ -21,6 +21,8 @@ use gio_ami::{Aws, AwsOptions};
 use gio_ami::core::progress::Progress;
 use progress::Terminal;
 use render::{Output, Rendered};
+use serde::Serialize;
+use std::future::Future;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
@@ -75,14 +77,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let query = base::Query { family, kubernetes, arch, variant };
             output.base(&base::resolve(&aws, &query).await?)?;
         }
-        Command::Build { spec: path, engine } => {
+        Command::Build { spec: path, engine, dry_run } => {
             let loaded = spec::load(&path)?;
             for warning in &loaded.warnings {
                 tracing::warn!("{}: {}", warning.key, warning.message);
             }
             let aws = Aws::connect(&options).await?;
+            let engine = engine.unwrap_or(loaded.spec.engine());
+            if dry_run {
+                let plan = engines::prepare(&aws, &loaded, engine).await?;
+                return Ok(output.report(&Report::new(&plan, None), "dry run: nothing was built.", false)?);
+            }
             let progress = Terminal::new(quiet);
-            let built = match engine.unwrap_or(loaded.spec.engine()) {
+            let built = match engine {
                 Engine::Packer => packer::build(&aws, &loaded, &progress).await,
                 Engine::Native => native::build(&aws, &loaded, &progress).await,
             };
@@ -133,16 +140,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 contact: args.contact,
                 description: args.description,
             };
-            let adopted = adopt::adopt(&aws, &requests, &metadata, &author, args.dry_run).await?;
-            output.adopted(&adopt::Report { dry_run: args.dry_run, adopted, skipped })?;
+            let plan = adopt::prepare(&aws, &requests, &metadata, &author, skipped).await?;
+            let mode = Mode { command: "adopt", dry_run: args.dry_run, yes: true, destructive: false, what: "tagged", facts_on_top: true };
+            execute(&aws, &output, &plan, &mode, || async { Ok(change::apply(&aws, &plan.actions).await) }).await?;
         }
-        Command::Gc { dry_run } => {
+        Command::Gc(args) => {
             let aws = Aws::connect(&options).await?;
-            let (actions, outcomes) = leftovers::collect(&aws, None, dry_run).await?;
-            output.outcomes(&actions, &outcomes, dry_run)?;
-            if !change::succeeded(&outcomes) {
-                anyhow::bail!("some leftovers could not be removed (see above); run `gio-ami gc` again");
-            }
+            let plan = leftovers::prepare(&aws).await?;
+            let mode = Mode { command: "gc", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "removed", facts_on_top: false };
+            execute(&aws, &output, &plan, &mode, || async { Ok(change::apply(&aws, &plan.actions).await) }).await?;
         }
         Command::Images => {
             let aws = Aws::connect(&options).await?;
@@ -170,7 +176,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 output.disks_plan(&plan)?;
             } else {
                 let provenance = Provenance::current(&aws).await;
-                output.registered(&register::apply(&aws, &plan, &provenance).await?)?;
+                output.registered(&register::apply(&aws, &plan.facts, &provenance).await?)?;
             }
         }
         Command::Upload(args) => {
@@ -189,11 +195,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let aws = Aws::connect(&options).await?;
             let sizes = register::snapshot_sizes(&aws, &request.disks).await?;
             let provenance = Provenance::current(&aws).await;
-            let plan = upload::plan(&request, (&image.path, image.format, image.size), &sizes, &provenance)?;
+            let plan = upload::prepare(&aws, &request, (&image.path, image.format, image.size), &sizes, &provenance).await?;
             if args.dry_run {
                 output.upload_plan(&plan)?;
             } else {
-                let uploaded = upload::apply(&aws, &plan, &image, &progress, gio_ami::core::signal::interrupted()).await;
+                let uploaded = upload::apply(&aws, &plan.facts, &image, &progress, gio_ami::core::signal::interrupted()).await;
                 progress.finish();
                 output.uploaded(&uploaded?)?;
             }
@@ -219,11 +225,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let aws = Aws::connect(&options).await?;
             let plan = retire::prepare(&aws, &request).await?;
-            if plan.blocked() {
-                let refused: Vec<String> = plan.refused_amis().map(|(id, why)| format!("{id}: {why}")).collect();
+            if retire::blocked(&plan) {
+                let refused: Vec<String> = retire::refused_amis(&plan).map(|(id, why)| format!("{id}: {why}")).collect();
                 return refuse(&output, &plan, gio_ami::Error::InUse(refused.join("; ")));
             }
-            execute(&aws, &output, &plan, args.dry_run, args.yes).await?;
+            let mode = Mode { command: "wipe", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "changed", facts_on_top: false };
+            execute(&aws, &output, &plan, &mode, || retire::apply(&aws, &plan)).await?;
         }
         Command::Prune(args) => {
             let mut families: Vec<Family> = args.release_prefix.into_iter().map(Family::Prefix).collect();
@@ -242,10 +249,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let plan = prune::prepare(&aws, &policy, gio_ami::core::clock::now_epoch()).await?;
             // Refusals of AMIs in use are the policy at work; refusals for want of a look-up
             // mean the prune did not happen, and scripts must hear it.
-            if !plan.unchecked.is_empty() {
-                return refuse(&output, &plan, gio_ami::Error::Unchecked(plan.unchecked.join("; ")));
+            if !plan.facts.unchecked.is_empty() {
+                return refuse(&output, &plan, gio_ami::Error::Unchecked(plan.facts.unchecked.join("; ")));
             }
-            execute(&aws, &output, &plan, args.dry_run, args.yes).await?;
+            let mode = Mode { command: "prune", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "changed", facts_on_top: false };
+            execute(&aws, &output, &plan, &mode, || retire::apply(&aws, &plan)).await?;
         }
         Command::History(args) => {
             let spec = optional_spec(&args.spec)?;
@@ -270,22 +278,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(_) => Aws::connect(&options).await?,
                 None => Aws::connect(&AwsOptions { region: Some(cluster.region.clone()), ..options }).await?,
             };
-            let publication = match &args.ami {
+            let plan = match &args.ami {
                 Some(ami) => publish::prepare(&aws, &cluster, &ami.parse()?).await?,
                 None => publish::prepare_rollback(&aws, &cluster).await?,
             };
-            if !args.dry_run {
-                publish::apply(&aws, &publication).await?;
-            }
-            output.publication(&publication, args.dry_run)?;
+            // A rollback is one more version of the parameter: the value it replaces stays in
+            // the history, so nothing is lost and no question is asked.
+            let mode = Mode { command: "publish", dry_run: args.dry_run, yes: true, destructive: false, what: "written", facts_on_top: true };
+            execute(&aws, &output, &plan, &mode, || async { Ok(change::apply(&aws, &plan.actions).await) }).await?;
         }
         Command::Copy(args) => {
             let ami: AmiId = args.ami.parse()?;
             let kms_keys = copy::parse_kms_keys(&args.kms_keys)?;
             let aws = Aws::connect(&options).await?;
+            let plan = copy::prepare(&aws, &options, &ami, &args.to, &kms_keys).await?;
+            if args.dry_run {
+                output.report(&Report::new(&plan, None), "dry run: nothing was copied.", false)?;
+                return Ok(());
+            }
             let progress = Terminal::new(quiet);
             progress.phase(&format!("copying {ami} to {}", args.to.join(", ")));
-            let copied = copy::copy(&aws, &options, &ami, &args.to, &kms_keys, &progress).await;
+            let copied = copy::copy(&options, &plan.facts, &progress).await;
             progress.finish();
             output.copied(&copied?)?;
         }
@@ -294,11 +307,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let accounts = args.accounts.iter().map(|a| share::account(a)).collect::<gio_ami::Result<Vec<_>>>()?;
             let aws = Aws::connect(&options).await?;
             let images = inventory::own_images_by_id(&aws, &amis).await?;
-            let changes = share::plan(&images, &accounts, !args.unshare);
-            if !args.dry_run {
-                share::apply(&aws, &changes).await?;
-            }
-            output.shared(&changes, args.dry_run)?;
+            let plan = share::plan(&images, &accounts, !args.unshare);
+            let mode = Mode { command: "share", dry_run: args.dry_run, yes: args.yes, destructive: args.unshare, what: "changed", facts_on_top: false };
+            execute(&aws, &output, &plan, &mode, || async { Ok(change::apply(&aws, &plan.actions).await) }).await?;
         }
         Command::Cost(args) => {
             let spec = optional_spec(&args.spec)?;
@@ -320,33 +331,56 @@ fn optional_spec(path: &Path) -> gio_ami::Result<Option<spec::Spec>> {
 }
 
 /// Prints a plan that must not run, and fails with why.
-fn refuse(output: &Output, plan: &retire::Plan, why: gio_ami::Error) -> anyhow::Result<()> {
-    output.wipe_plan(plan)?;
-    output.wipe_report(plan, None)?;
+fn refuse<F: Serialize>(output: &Output, plan: &change::Plan<F>, why: gio_ami::Error) -> anyhow::Result<()> {
+    output.report(&Report::new(plan, None), NOTHING_CHANGED, false)?;
     Err(why.into())
 }
 
-/// Prints the plan, asks on a terminal unless --yes, applies it, and fails when a step did.
-async fn execute(aws: &Aws, output: &Output, plan: &retire::Plan, dry_run: bool, yes: bool) -> anyhow::Result<()> {
-    output.wipe_plan(plan)?;
-    if dry_run || !plan.has_work() {
-        return Ok(output.wipe_report(plan, None)?);
+/// The closing line of a plan that had nothing to apply, or was stopped.
+const NOTHING_CHANGED: &str = "nothing was changed.";
+
+/// How a mutating command was asked to run.
+struct Mode {
+    /// The verb, for errors.
+    command: &'static str,
+    dry_run: bool,
+    yes: bool,
+    /// Deletes or takes away something: asks on a terminal before it applies.
+    destructive: bool,
+    /// What a dry run did not do, in a word: "nothing was {what}".
+    what: &'static str,
+    /// The plan's facts also go at the top of the JSON, where scripts read them before the
+    /// shared shape (publish's `ami`, adopt's `adopted`).
+    facts_on_top: bool,
+}
+
+/// The one path of every mutating command once its plan is made: a dry run (or nothing to
+/// do) prints the plan; a destructive plan asks on a terminal unless --yes; then `apply`
+/// runs, every outcome is printed, and a failed step fails the command, named.
+async fn execute<F, Fut>(aws: &Aws, output: &Output, plan: &change::Plan<F>, mode: &Mode, apply: impl FnOnce() -> Fut) -> anyhow::Result<()>
+where
+    F: Serialize,
+    Fut: Future<Output = gio_ami::Result<Vec<Outcome>>>,
+{
+    let unapplied = |note: &str| output.report(&Report::new(plan, None), note, mode.facts_on_top);
+    if mode.dry_run {
+        return Ok(unapplied(&format!("dry run: nothing was {}.", mode.what))?);
     }
-    if !yes && std::io::stdin().is_terminal() && !confirm("Go ahead as planned? [y/N] ")? {
-        return Err(gio_ami::Error::NotConfirmed.into());
+    if !plan.has_work() {
+        return Ok(unapplied(NOTHING_CHANGED)?);
     }
-    let outcomes = retire::apply(aws, plan).await?;
+    if mode.destructive && !mode.yes && std::io::stdin().is_terminal() {
+        output.plan(plan)?;
+        if !confirm("Go ahead as planned? [y/N] ")? {
+            return Err(gio_ami::Error::NotConfirmed(mode.command).into());
+        }
+    }
+    let outcomes = apply().await?;
     tracing::info!(requests = aws.calls(), "plan applied");
-    output.wipe_report(plan, Some(&outcomes))?;
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter_map(|o| match &o.status {
-            change::Status::Failed(why) => Some(format!("{}: {why}", o.action.id())),
-            _ => None,
-        })
-        .collect();
-    match failed.first() {
-        Some(first) => Err(gio_ami::Error::Incomplete { failed: failed.len(), total: outcomes.len(), first: first.clone() }.into()),
+    let report = Report::new(plan, Some(&outcomes));
+    output.report(&report, NOTHING_CHANGED, mode.facts_on_top)?;
+    match report.failure(mode.command) {
+        Some(failure) => Err(failure.into()),
         None => Ok(()),
     }
 }

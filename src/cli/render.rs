@@ -2,23 +2,19 @@
 
 use gio_ami::aws::base::Base;
 use gio_ami::engines::Built;
-use gio_ami::commands::adopt;
 use gio_ami::commands::copy::Copied;
 use gio_ami::commands::cost::Cost;
-use gio_ami::commands::share::Change;
 use gio_ami::engines::register::{Plan, Registered};
 use gio_ami::commands::history::{self, History};
 use super::args::{Format, HistoryFormat};
-use gio_ami::commands::publish::Publication;
 use gio_ami::transfer::download::Downloaded;
 use gio_ami::aws::inventory::{Image, Mapping};
 use gio_ami::aws::lineage::Node;
-use gio_ami::change::{Action, Outcome, Status};
+use gio_ami::change::{self, Action, Kind, Outcome, Status};
 use gio_ami::commands::snapshots::AmiSnapshots;
 use gio_ami::aws::orphans::{Orphan, Origin};
 use gio_ami::spec::{Loaded, Warning};
 use gio_ami::commands::upload::{Plan as UploadPlan, Uploaded};
-use gio_ami::change::retire;
 use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -118,17 +114,17 @@ impl Output {
         })
     }
 
-    /// What `disks add --dry-run` would register.
-    pub fn disks_plan(&self, plan: &Plan) -> io::Result<()> {
-        self.emit(plan, || {
+    /// What `disks add --dry-run` would register: each step's mappings, then the plan.
+    pub fn disks_plan(&self, plan: &change::Plan<Plan>) -> io::Result<()> {
+        let report = change::Report::new(plan, None);
+        self.emit(&report, || {
             let mut text = String::new();
-            for (n, step) in plan.steps.iter().enumerate() {
-                let parent = if n == 0 { plan.source.id.clone() } else { format!("step {n}") };
+            for (n, step) in plan.facts.steps.iter().enumerate() {
+                let parent = if n == 0 { plan.facts.source.id.clone() } else { format!("step {n}") };
                 text.push_str(&format!("step {}: register `{}` from {parent}\n", n + 1, step.name));
                 text.push_str(&format!("{}\n", mappings_table(&step.mappings)));
             }
-            text.push_str("dry run: nothing was registered.\n");
-            text
+            text + &report_text(&report, "dry run: nothing was registered.")
         })
     }
 
@@ -206,73 +202,26 @@ impl Output {
         self.emit(rendered, || format!("{}\n", rendered.path))
     }
 
-    /// What `adopt` tagged (or, with --dry-run, would tag).
-    pub fn adopted(&self, report: &adopt::Report) -> io::Result<()> {
-        self.emit(report, || {
-            let mut table = table(&["AMI", "NAME", "TAGS WRITTEN"]);
-            for a in &report.adopted {
-                let written: Vec<String> = a.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                let written = if written.is_empty() { "(already adopted)".to_string() } else { written.join("\n") };
-                table.add_row(vec![a.ami.as_str(), a.name.as_str(), written.as_str()]);
-            }
-            let mut text = format!("{table}\n");
-            for note in &report.skipped {
-                text.push_str(&format!("skipped: {note}\n"));
-            }
-            if report.dry_run {
-                text.push_str("dry run: nothing was tagged.\n");
-            }
-            text
-        })
-    }
-
-    /// A deletion plan, and what became of each action once applied.
-    pub fn outcomes(&self, actions: &[Action], outcomes: &[Outcome], dry_run: bool) -> io::Result<()> {
-        #[derive(Serialize)]
-        struct Report<'a> {
-            dry_run: bool,
-            plan: &'a [Action],
-            outcomes: &'a [Outcome],
-        }
-        self.emit(&Report { dry_run, plan: actions, outcomes }, || {
-            if actions.is_empty() {
-                return "Nothing to do.\n".to_string();
-            }
-            let mut table = table(&["ACTION", "RESOURCE", "WHY", "RESULT"]);
-            for action in actions {
-                let result = match outcomes.iter().find(|o| &o.action == action).map(|o| &o.status) {
-                    None if dry_run => "(dry run)".to_string(),
-                    None => "-".to_string(),
-                    Some(Status::Done) => "done".into(),
-                    Some(Status::AlreadyGone) => "already gone".into(),
-                    Some(Status::Refused) => "kept".into(),
-                    Some(Status::Failed(e)) => format!("FAILED: {e}"),
-                };
-                table.add_row(vec![action.verb(), action.id(), action.why(), result.as_str()]);
-            }
-            format!("{table}\n")
-        })
-    }
-
-    /// What `upload --dry-run` would do.
-    pub fn upload_plan(&self, plan: &UploadPlan) -> io::Result<()> {
-        self.emit(plan, || {
+    /// What `upload --dry-run` would do: the upload, the AMI's mappings, then the plan.
+    pub fn upload_plan(&self, plan: &change::Plan<UploadPlan>) -> io::Result<()> {
+        let report = change::Report::new(plan, None);
+        self.emit(&report, || {
+            let upload = &plan.facts;
             let mut text = format!(
                 "upload {} ({}, {} bytes) as a {} GiB snapshot `{}`: {} blocks of 512 KiB, {} workers{}\n",
-                plan.image,
-                plan.format.qemu_name(),
-                plan.bytes,
-                plan.volume_gib,
-                plan.name,
-                plan.blocks,
-                plan.workers,
-                plan.kms_key.as_deref().map(|k| format!(", encrypted with {k}")).unwrap_or_default(),
+                upload.image,
+                upload.format.qemu_name(),
+                upload.bytes,
+                upload.volume_gib,
+                upload.name,
+                upload.blocks,
+                upload.workers,
+                upload.kms_key.as_deref().map(|k| format!(", encrypted with {k}")).unwrap_or_default(),
             );
-            if let Some(step) = &plan.register {
+            if let Some(step) = &upload.register {
                 text.push_str(&format!("then register `{}` ({}):\n{}\n", step.name, step.description, mappings_table(&step.mappings)));
             }
-            text.push_str("dry run: nothing was uploaded.\n");
-            text
+            text + &report_text(&report, "dry run: nothing was uploaded.")
         })
     }
 
@@ -316,77 +265,28 @@ impl Output {
         })
     }
 
-    /// The wipe plan, for people before anything happens; scripts get it with the outcomes in
-    /// one JSON document from `wipe_report`.
-    pub fn wipe_plan(&self, plan: &retire::Plan) -> io::Result<()> {
+    /// A plan for people, before the question whether to apply it; scripts get it with the
+    /// outcomes in one JSON document from `report`.
+    pub fn plan<F>(&self, plan: &change::Plan<F>) -> io::Result<()> {
         if self.format == Format::Json {
             return Ok(());
         }
-        let mut table = table(&["ACTION", "RESOURCE", "GiB", "WHY"]);
-        for action in &plan.actions {
-            let (verb, resource, gib, why) = match action {
-                Action::DeregisterImage { id, name, why } => ("deregister", format!("{id} ({name})"), String::new(), why),
-                Action::DisableImage { id, name, why } => ("disable", format!("{id} ({name})"), String::new(), why),
-                Action::DeprecateImage { id, name, deprecate_at, why } => ("deprecate", format!("{id} ({name}) from {}", gio_ami::core::clock::rfc3339(*deprecate_at)), String::new(), why),
-                Action::DeleteSnapshot { id, size_gib, why } => ("delete", id.clone(), size_gib.to_string(), why),
-                Action::Relink { id, why, .. } => ("relink", id.clone(), String::new(), why),
-                Action::Refuse { id, why } if id.starts_with("snap-") => ("keep", id.clone(), String::new(), why),
-                Action::Refuse { id, why } => ("REFUSE", id.clone(), String::new(), why),
-                Action::TerminateInstance { id, why } => ("terminate", id.clone(), String::new(), why),
-            };
-            table.add_row(vec![Cell::new(verb), Cell::new(resource), Cell::new(gib).set_alignment(CellAlignment::Right), Cell::new(why)]);
-        }
-        let mut out = io::stdout().lock();
-        if !plan.actions.is_empty() {
-            writeln!(out, "{table}")?;
-        }
-        for warning in &plan.warnings {
-            writeln!(out, "warning: {warning}")?;
-        }
-        let disable = plan.count(|a| matches!(a, Action::DisableImage { .. }));
-        let deprecate = plan.count(|a| matches!(a, Action::DeprecateImage { .. }));
-        let images = match (disable, deprecate) {
-            (0, 0) => format!("deregister {} AMI(s)", plan.count(|a| matches!(a, Action::DeregisterImage { .. }))),
-            (0, n) => format!("deprecate {n} AMI(s)"),
-            (n, _) => format!("disable {n} AMI(s)"),
-        };
-        writeln!(
-            out,
-            "plan: {images}, delete {} snapshot(s), {} GiB freed.",
-            plan.count(|a| matches!(a, Action::DeleteSnapshot { .. })),
-            plan.freed_gib
-        )
+        io::stdout().lock().write_all(plan_text(plan, None).as_bytes())
     }
 
-    /// What the wipe did (`None`: nothing was applied).
-    pub fn wipe_report(&self, plan: &retire::Plan, outcomes: Option<&[Outcome]>) -> io::Result<()> {
+    /// What a mutating command did (or, not applied, would do), in the shape every one of
+    /// them shares; `unapplied` is the closing line when nothing was applied. `facts_on_top`
+    /// repeats the plan's facts at the top of the JSON, for scripts written before the shape.
+    pub fn report<F: Serialize>(&self, report: &change::Report<'_, F>, unapplied: &str, facts_on_top: bool) -> io::Result<()> {
         #[derive(Serialize)]
-        struct Report<'a> {
-            plan: &'a retire::Plan,
-            applied: bool,
-            outcomes: &'a [Outcome],
+        struct Json<'a, 'b, F> {
+            #[serde(flatten)]
+            report: &'a change::Report<'b, F>,
+            #[serde(flatten)]
+            facts: Option<&'b F>,
         }
-        let report = Report { plan, applied: outcomes.is_some(), outcomes: outcomes.unwrap_or_default() };
-        self.emit(&report, || match outcomes {
-            None => "nothing was changed.\n".to_string(),
-            Some(outcomes) => {
-                let count = |f: fn(&Status) -> bool| outcomes.iter().filter(|o| f(&o.status)).count();
-                let failed: String = outcomes
-                    .iter()
-                    .filter_map(|o| match &o.status {
-                        Status::Failed(why) => Some(format!("failed: {}: {why}\n", o.action.id())),
-                        _ => None,
-                    })
-                    .collect();
-                format!(
-                    "{failed}done: {} changed, {} already gone, {} kept, {} failed.\n",
-                    count(|s| *s == Status::Done),
-                    count(|s| *s == Status::AlreadyGone),
-                    count(|s| *s == Status::Refused),
-                    count(|s| matches!(s, Status::Failed(_)))
-                )
-            }
-        })
+        let json = Json { report, facts: facts_on_top.then_some(&report.plan.facts) };
+        self.emit(&json, || report_text(report, unapplied))
     }
 
     /// The release history in the asked format; `--output json` means JSON whatever `--format`.
@@ -428,32 +328,6 @@ impl Output {
         })
     }
 
-    /// What `publish` changes (or, with `dry_run`, would change).
-    pub fn publication(&self, publication: &Publication, dry_run: bool) -> io::Result<()> {
-        self.emit(publication, || {
-            let p = publication;
-            let mut text = if p.changes_parameter {
-                format!(
-                    "{} ({}): {} {} -> {}\n",
-                    p.cluster,
-                    p.region,
-                    p.parameter,
-                    p.previous.as_deref().unwrap_or("(new)"),
-                    p.ami
-                )
-            } else {
-                format!("{} ({}): {} already holds {}\n", p.cluster, p.region, p.parameter, p.ami)
-            };
-            if let Some(clusters) = &p.clusters_tag {
-                text.push_str(&format!("{}: tag gio-ami:clusters = {clusters}\n", p.ami));
-            }
-            if dry_run {
-                text.push_str("dry run: nothing was written.\n");
-            }
-            text
-        })
-    }
-
     pub fn copied(&self, copies: &[Copied]) -> io::Result<()> {
         self.emit(copies, || {
             let mut table = table(&["REGION", "AMI", ""]);
@@ -461,22 +335,6 @@ impl Output {
                 table.add_row(vec![c.region.as_str(), c.id.as_str(), if c.existed { "(already there)" } else { "copied" }]);
             }
             format!("{table}\n")
-        })
-    }
-
-    /// The permission changes `share` made (or, with `dry_run`, would make).
-    pub fn shared(&self, changes: &[Change], dry_run: bool) -> io::Result<()> {
-        self.emit(changes, || {
-            let mut table = table(&["RESOURCE", "PERMISSION", "", "ACCOUNTS"]);
-            for change in changes {
-                let (resource, permission, accounts, add) = match change {
-                    Change::Launch { ami, accounts, add } => (ami, "launch", accounts, add),
-                    Change::CreateVolume { snapshot, accounts, add } => (snapshot, "create volume", accounts, add),
-                };
-                table.add_row(vec![resource.as_str(), permission, if *add { "grant" } else { "revoke" }, &accounts.join(" ")]);
-            }
-            let footer = if dry_run { "dry run: nothing was changed.\n" } else { "" };
-            format!("{table}\n{footer}")
         })
     }
 
@@ -535,6 +393,82 @@ fn table(header: &[&str]) -> Table {
     table
 }
 
+/// A report for people: the plan, then what became of it (or `unapplied`, when nothing was).
+fn report_text<F>(report: &change::Report<'_, F>, unapplied: &str) -> String {
+    let outcomes = report.applied.then_some(report.outcomes);
+    let mut text = plan_text(report.plan, outcomes);
+    if !report.applied {
+        text.push_str(&format!("{unapplied}\n"));
+        return text;
+    }
+    for outcome in report.outcomes {
+        if let Status::Failed(why) = &outcome.status {
+            text.push_str(&format!("failed: {}: {why}\n", outcome.action.id()));
+        }
+    }
+    let s = &report.summary;
+    text.push_str(&format!(
+        "done: {} changed, {} reused, {} already gone, {} kept, {} failed.\n",
+        s.changed, s.reused, s.already_gone, s.kept, s.failed
+    ));
+    text
+}
+
+/// The plan as a table (with each action's result once applied), its warnings, and a line
+/// counting what it does.
+fn plan_text<F>(plan: &change::Plan<F>, outcomes: Option<&[Outcome]>) -> String {
+    let mut text = String::new();
+    if !plan.actions.is_empty() {
+        let mut header = vec!["ACTION", "RESOURCE", "DETAIL", "WHY"];
+        header.extend(outcomes.map(|_| "RESULT"));
+        let mut table = table(&header);
+        for action in &plan.actions {
+            let mut row = vec![Cell::new(action.verb()), Cell::new(action.resource()), Cell::new(action.detail()), Cell::new(action.why())];
+            if let Some(outcomes) = outcomes {
+                let status = outcomes.iter().find(|o| &o.action == action).map(|o| &o.status);
+                row.push(Cell::new(status.map_or_else(|| "-".to_string(), result)));
+            }
+            table.add_row(row);
+        }
+        text.push_str(&format!("{table}\n"));
+    }
+    for warning in &plan.warnings {
+        text.push_str(&format!("warning: {warning}\n"));
+    }
+    text.push_str(&format!("plan: {}.\n", counts(&plan.actions, plan.freed_gib())));
+    text
+}
+
+/// `deregister 1 AMI(s), delete 2 snapshot(s), 40 GiB freed`: each verb and kind counted, in
+/// plan order.
+fn counts(actions: &[Action], freed_gib: i64) -> String {
+    let mut groups: Vec<(&str, Kind, usize)> = Vec::new();
+    for action in actions {
+        match groups.iter_mut().find(|(verb, kind, _)| *verb == action.verb() && *kind == action.kind()) {
+            Some((_, _, n)) => *n += 1,
+            None => groups.push((action.verb(), action.kind(), 1)),
+        }
+    }
+    let mut parts: Vec<String> = groups.iter().map(|(verb, kind, n)| format!("{verb} {n} {}", kind.plural())).collect();
+    if actions.iter().any(|a| matches!(a, Action::DeleteSnapshot { .. })) {
+        parts.push(format!("{freed_gib} GiB freed"));
+    }
+    if parts.is_empty() {
+        return "nothing to do".to_string();
+    }
+    parts.join(", ")
+}
+
+fn result(status: &Status) -> String {
+    match status {
+        Status::Done => "done".into(),
+        Status::Reused => "reused".into(),
+        Status::AlreadyGone => "already gone".into(),
+        Status::Refused => "kept".into(),
+        Status::Failed(e) => format!("FAILED: {e}"),
+    }
+}
+
 fn mappings_table(mappings: &[Mapping]) -> Table {
     let mut table = table(&["DEVICE", "FROM", "GiB", "TYPE", "IOPS", "MiB/s", "DELETE ON TERM."]);
     let text = |v: Option<i32>| v.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
@@ -584,6 +518,18 @@ mod tests {
         assert_eq!(short_time(Some("2026-11-25T14:43:11.000Z")), "2026-11-25 14:43");
         assert_eq!(short_time(Some("2026")), "2026");
         assert_eq!(short_time(None), "-");
+    }
+
+    #[test]
+    fn a_plan_counts_each_verb_and_kind_in_order() {
+        let actions = [
+            Action::DeregisterImage { id: "ami-1".into(), name: "n".into(), why: String::new() },
+            Action::DeleteSnapshot { id: "snap-1".into(), size_gib: 8, why: String::new() },
+            Action::Refuse { id: "snap-2".into(), kind: Kind::Snapshot, why: String::new() },
+            Action::DeleteSnapshot { id: "snap-3".into(), size_gib: 32, why: String::new() },
+        ];
+        assert_eq!(counts(&actions, 40), "deregister 1 AMI(s), delete 2 snapshot(s), keep 1 snapshot(s), 40 GiB freed");
+        assert_eq!(counts(&[], 0), "nothing to do");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Bringing AMIs gio-ami did not build (earlier Packer runs, hand-made images) into the
 //! history: they get the release tags of DESIGN §3 on the AMI and its snapshots. A plan first
-//! (pure, printable with `--dry-run`), then one CreateTags per AMI.
+//! (pure, printable with `--dry-run`), then one CreateTags per AMI through `change::apply`.
 
 use crate::aws::Aws;
-use crate::engines;
+use crate::change::{Action, Kind, Plan};
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
 use crate::aws::inventory::{self, Image};
@@ -36,12 +36,10 @@ pub struct Adoption {
     pub tags: Tags,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub dry_run: bool,
+/// The plan's facts: every AMI asked about, with the tags it gets (none when adopted already).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Adopted {
     pub adopted: Vec<Adoption>,
-    /// Manifest artifacts in other regions than this run's, each with the way to adopt it.
-    pub skipped: Vec<String>,
 }
 
 /// The tags each image needs. The release is the AMI's name (Packer names are unique); the
@@ -86,18 +84,29 @@ pub fn plan(images: &[Image], requests: &[Request], metadata: &Metadata, author:
         .collect()
 }
 
-/// Adopts the AMIs (all must be this account's, in this region): reads them in one call,
-/// plans, and unless `dry_run` tags each AMI with its snapshots.
-pub async fn adopt(aws: &Aws, requests: &[Request], metadata: &Metadata, author: &str, dry_run: bool) -> Result<Vec<Adoption>> {
+/// One CreateTags per AMI (with its snapshots) that misses tags; an AMI adopted already is
+/// reused as it is. `skipped` (manifest artifacts of other regions) become warnings.
+pub fn actions(adoptions: Vec<Adoption>, skipped: Vec<String>) -> Plan<Adopted> {
+    let actions = adoptions
+        .iter()
+        .map(|a| match a.tags.is_empty() {
+            true => Action::Reuse { id: a.ami.clone(), kind: Kind::Image, why: "already adopted".into() },
+            false => Action::TagImage {
+                id: a.ami.clone(),
+                snapshots: a.snapshots.clone(),
+                tags: a.tags.clone(),
+                why: format!("adopt `{}` as a release", a.name),
+            },
+        })
+        .collect();
+    Plan { actions, warnings: skipped.into_iter().map(|s| format!("skipped: {s}")).collect(), facts: Adopted { adopted: adoptions } }
+}
+
+/// Reads the AMIs (all must be this account's, in this region) in one call, and plans.
+pub async fn prepare(aws: &Aws, requests: &[Request], metadata: &Metadata, author: &str, skipped: Vec<String>) -> Result<Plan<Adopted>> {
     let ids: Vec<AmiId> = requests.iter().map(|r| r.ami.clone()).collect();
     let images = inventory::own_images_by_id(aws, &ids).await?;
-    let adoptions = plan(&images, requests, metadata, author);
-    if !dry_run {
-        for adoption in adoptions.iter().filter(|a| !a.tags.is_empty()) {
-            engines::tag_image(aws, &adoption.ami, &adoption.snapshots, &adoption.tags).await?;
-        }
-    }
-    Ok(adoptions)
+    Ok(actions(plan(&images, requests, metadata, author), skipped))
 }
 
 /// One build of Packer's manifest post-processor output.
@@ -195,5 +204,17 @@ mod tests {
         assert_eq!(adoption.snapshots, ["snap-1"]);
         img.tags.extend(adoption.tags.clone());
         assert!(plan(&[img], &[request], &metadata, "Ada")[0].tags.is_empty(), "a re-run writes nothing");
+    }
+
+    #[test]
+    fn adopting_tags_each_ami_with_its_snapshots_and_reuses_adopted_ones() {
+        let adoption = |ami: &str, tags: Tags| Adoption { ami: ami.into(), name: "n".into(), snapshots: vec!["snap-1".into()], tags };
+        let fresh = adoption("ami-1", Tags::from([(tags::RELEASE.to_string(), "n".to_string())]));
+        let plan = actions(vec![fresh, adoption("ami-2", Tags::new())], vec!["ami-3 is in us-east-1".into()]);
+        let verbs: Vec<(&str, &str)> = plan.actions.iter().map(|a| (a.verb(), a.id())).collect();
+        assert_eq!(verbs, [("tag", "ami-1"), ("reuse", "ami-2")]);
+        assert!(matches!(&plan.actions[0], Action::TagImage { snapshots, .. } if snapshots == &["snap-1"]));
+        assert_eq!(plan.warnings, ["skipped: ami-3 is in us-east-1"]);
+        assert_eq!(plan.facts.adopted.len(), 2);
     }
 }

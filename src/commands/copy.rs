@@ -4,8 +4,10 @@
 
 use crate::aws::tagging;
 use crate::aws::{Aws, AwsOptions};
+use crate::change::{self, Action, Kind};
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
+use crate::engines::register;
 use crate::aws::inventory::{self, Image, ImageState};
 use crate::core::progress::{Counter, Progress, Unit};
 use crate::core::tags::{self, Tags};
@@ -42,28 +44,95 @@ pub fn client_token(image: &Image, source_region: &str, region: &str, kms_key: O
     format!("gio-ami-copy-{digest}").chars().take(CLIENT_TOKEN_MAX).collect()
 }
 
-/// Copies `ami` (in `source`'s region) to every region of `to`, with the KMS key given for a
-/// region encrypting its copy, and waits until all copies are available. `progress` counts
-/// regions done.
-pub async fn copy(
+/// What a copy starts from: the source, and in each destination region the AMI already
+/// holding its name there (an earlier run's copy, or the source itself in its own region).
+#[derive(Debug, Clone, Serialize)]
+pub struct Copying {
+    pub source: Image,
+    pub source_region: String,
+    pub destinations: Vec<Destination>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Destination {
+    pub region: String,
+    /// The copy there already, reused.
+    pub existing: Option<String>,
+    pub kms_key: Option<String>,
+}
+
+/// One CopyImage per region without a copy; an earlier copy (same name and release) is
+/// reused, and a name taken there by another release is refused before any call. Pure.
+pub fn plan(
+    source: Image,
+    source_region: &str,
+    holders: Vec<(String, Option<Image>)>,
+    kms_keys: &BTreeMap<String, String>,
+) -> Result<change::Plan<Copying>> {
+    let mut actions = Vec::new();
+    let mut destinations = Vec::new();
+    for (region, holder) in holders {
+        let existing = match holder {
+            _ if region == source_region => Some(source.id.clone()),
+            Some(held) if held.release() != source.release() => return Err(Error::NameTaken { name: source.name.clone(), id: held.id }),
+            held => held.map(|h| h.id),
+        };
+        actions.push(match &existing {
+            Some(id) if id == &source.id => Action::Reuse { id: id.clone(), kind: Kind::Image, why: format!("the source itself, in {region}") },
+            Some(id) => Action::Reuse { id: id.clone(), kind: Kind::Image, why: format!("earlier copy {id} in {region}: reused") },
+            None => Action::CopyImage {
+                id: source.id.clone(),
+                region: region.clone(),
+                why: format!("`{}` is not in {region} yet", source.name),
+            },
+        });
+        destinations.push(Destination { kms_key: kms_keys.get(&region).cloned(), region, existing });
+    }
+    let facts = Copying { source, source_region: source_region.to_string(), destinations };
+    Ok(change::Plan { actions, warnings: Vec::new(), facts })
+}
+
+/// Reads the source (in `source`'s region) and, in every region of `to`, the AMI holding its
+/// name (AMI names are unique per region), then plans.
+pub async fn prepare(
     source: &Aws,
     options: &AwsOptions,
     ami: &AmiId,
     to: &[String],
     kms_keys: &BTreeMap<String, String>,
-    progress: &dyn Progress,
-) -> Result<Vec<Copied>> {
+) -> Result<change::Plan<Copying>> {
     let image = inventory::own_images_by_id(source, std::slice::from_ref(ami)).await?.remove(0);
-    let done = Counter::start(progress, to.len() as u64, Unit::Items);
-    let copies = to.iter().map(|region| {
-        let (image, done) = (&image, &done);
+    let holders = to.iter().map(|region| {
+        let name = &image.name;
         async move {
             if region == source.region() {
-                done.add(1);
-                return Ok(Copied { region: region.clone(), id: image.id.clone(), existed: true });
+                return Ok((region.clone(), None));
             }
-            let aws = Aws::connect(&AwsOptions { region: Some(region.clone()), ..options.clone() }).await?;
-            let copied = copy_one(&aws, source.region(), image, kms_keys.get(region)).await?;
+            let aws = connect(options, region).await?;
+            Ok::<_, Error>((region.clone(), register::holder(&aws, name).await?))
+        }
+    });
+    let holders = try_join_all(holders).await?;
+    plan(image, source.region(), holders, kms_keys)
+}
+
+async fn connect(options: &AwsOptions, region: &str) -> Result<Aws> {
+    Aws::connect(&AwsOptions { region: Some(region.to_string()), ..options.clone() }).await
+}
+
+/// Copies to every region the plan says, all at once, and waits until all copies are
+/// available. `progress` counts regions done.
+pub async fn copy(options: &AwsOptions, plan: &Copying, progress: &dyn Progress) -> Result<Vec<Copied>> {
+    let done = Counter::start(progress, plan.destinations.len() as u64, Unit::Items);
+    let copies = plan.destinations.iter().map(|destination| {
+        let done = &done;
+        async move {
+            if let Some(id) = &destination.existing {
+                done.add(1);
+                return Ok(Copied { region: destination.region.clone(), id: id.clone(), existed: true });
+            }
+            let aws = connect(options, &destination.region).await?;
+            let copied = copy_one(&aws, &plan.source_region, &plan.source, destination.kms_key.as_ref()).await?;
             wait_available(&aws, &copied.id).await?;
             done.add(1);
             Ok::<_, Error>(copied)
@@ -73,16 +142,6 @@ pub async fn copy(
 }
 
 async fn copy_one(aws: &Aws, source_region: &str, image: &Image, kms_key: Option<&String>) -> Result<Copied> {
-    // AMI names are unique per region: a copy with this name and release is an earlier run's.
-    if let Some(existing) = inventory::own_images_named(aws, &image.name).await?.into_iter().next() {
-        if existing.release() != image.release() {
-            return Err(Error::NameTaken { name: image.name.clone(), id: existing.id });
-        }
-        if existing.state == ImageState::Disabled {
-            return Err(Error::NameTakenByDisabled { name: image.name.clone(), id: existing.id });
-        }
-        return Ok(Copied { region: aws.region().to_string(), id: existing.id, existed: true });
-    }
     // Publication marks are per region (a cluster runs the copy, not the source): not copied.
     let tags = tags::inherited(&image.tags);
     let token = client_token(image, source_region, aws.region(), kms_key.map(String::as_str), &tags);
@@ -162,6 +221,29 @@ mod tests {
             assert_ne!(&token, other, "parameter set {n}");
             assert!(!others[..n].contains(other), "parameter set {n}");
         }
+    }
+
+    #[test]
+    fn a_copy_plan_copies_where_missing_and_reuses_earlier_copies_and_the_source() {
+        let mut source = crate::aws::inventory::tests::image("ami-0000000a", "2026-01-01", &[]);
+        source.tags.insert(tags::RELEASE.into(), "r1".into());
+        let mut earlier = crate::aws::inventory::tests::image("ami-0000000b", "2026-01-01", &[]);
+        earlier.tags.insert(tags::RELEASE.into(), "r1".into());
+        let holders = vec![
+            ("eu-west-1".to_string(), None),
+            ("us-east-1".to_string(), Some(earlier.clone())),
+            ("ap-southeast-2".to_string(), None),
+        ];
+        let keys = BTreeMap::from([("ap-southeast-2".to_string(), "alias/k".to_string())]);
+        let plan = plan(source.clone(), "eu-west-1", holders, &keys).unwrap();
+        let verbs: Vec<(&str, &str)> = plan.actions.iter().map(|a| (a.verb(), a.id())).collect();
+        assert_eq!(verbs, [("reuse", "ami-0000000a"), ("reuse", "ami-0000000b"), ("copy", "ami-0000000a")]);
+        assert_eq!(plan.actions[1].why(), "earlier copy ami-0000000b in us-east-1: reused");
+        assert_eq!(plan.facts.destinations[2].kms_key.as_deref(), Some("alias/k"));
+
+        earlier.tags.insert(tags::RELEASE.into(), "r0".into());
+        let err = super::plan(source, "eu-west-1", vec![("us-east-1".to_string(), Some(earlier))], &keys).unwrap_err();
+        assert!(err.to_string().contains("ami-0000000b"), "{err}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::aws::Aws;
 use crate::core::error::{Error, Result};
 use crate::aws::inventory::{self, Image, ImageState};
-use crate::change::{self, Action};
+use crate::change::{self, Action, Kind};
 use crate::change::retire::{self, Plan};
 use aws_smithy_types::date_time::{DateTime, Format};
 use std::collections::HashSet;
@@ -104,11 +104,12 @@ pub fn earlier_stage(plan: Plan, stage: Stage, now: i64) -> Plan {
             (Action::DeregisterImage { id, name, why }, Stage::Deprecate) => Some(Action::DeprecateImage { id, name, deprecate_at, why }),
             // Disabled or deprecated AMIs stay, and so do the links to them.
             (Action::DeleteSnapshot { .. } | Action::Relink { .. }, _) => None,
-            (Action::Refuse { id, .. }, _) if id.starts_with("snap-") => None,
+            (Action::Refuse { kind: Kind::Snapshot, .. }, _) => None,
             (other, _) => Some(other),
         })
         .collect();
-    Plan { actions, freed_gib: 0, marks: Default::default(), ..plan }
+    let facts = retire::Findings { freed_gib: 0, marks: Default::default(), ..plan.facts };
+    Plan { actions, facts, ..plan }
 }
 
 /// Reads the account's AMIs, applies the policy, and plans the stage through the wipe guards.
@@ -198,9 +199,9 @@ mod tests {
         };
         let snapshots: Vec<_> = images.iter().flat_map(|i| i.snapshot_ids()).map(|s| snapshot(s, 8)).collect();
         let plan = retire::plan(&retire::Facts { targets: &chosen, images: &images, snapshots: &snapshots, marked: &BTreeMap::new(), usage: &usage, force: false });
-        assert!(plan.actions.contains(&Action::Refuse { id: "ami-2".into(), why: "in use by SSM parameter /prod/ami".into() }));
+        assert!(plan.actions.contains(&Action::Refuse { id: "ami-2".into(), kind: Kind::Image, why: "in use by SSM parameter /prod/ami".into() }));
         assert_eq!(plan.count(|a| matches!(a, Action::DeregisterImage { .. })), 2);
-        assert_eq!(plan.freed_gib, 16);
+        assert_eq!(plan.facts.freed_gib, 16);
 
         let deprecated = earlier_stage(plan.clone(), Stage::Deprecate, NOW);
         assert_eq!(deprecated.count(|a| matches!(a, Action::DeprecateImage { deprecate_at, .. } if *deprecate_at == NOW + 60)), 2);
@@ -212,7 +213,7 @@ mod tests {
             .map(|a| (a.id(), match a { Action::DisableImage { .. } => "disable", Action::Refuse { .. } => "refuse", _ => "other" }))
             .collect();
         assert_eq!(kinds, [("ami-3", "disable"), ("ami-2", "refuse"), ("ami-1", "disable")]);
-        assert_eq!(disabled.freed_gib, 0);
+        assert_eq!(disabled.facts.freed_gib, 0);
     }
 
     #[test]

@@ -3,19 +3,15 @@
 //! and Pulumi `ssm.getParameter` read), and the cluster into the AMI's `gio-ami:clusters` tag.
 //! SSM keeps every earlier value, so a rollback is the parameter's history read backwards.
 
-use crate::aws::tagging;
 use crate::aws::Aws;
+use crate::change::{Action, Kind, Plan};
 use crate::spec::clusters::Cluster;
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
 use crate::aws::inventory::{self, Image, ImageState};
 use crate::core::tags;
-use aws_sdk_ssm::types::ParameterType;
 use serde::Serialize;
 
-/// SSM validates a parameter of this data type as an AMI id of the region, and consumers
-/// (Karpenter, Terraform, Pulumi) expect it.
-const AMI_DATA_TYPE: &str = "aws:ec2:image";
 /// GetParameterHistory answers at most 50 versions a page.
 const HISTORY_PAGE_SIZE: i32 = 50;
 
@@ -69,6 +65,34 @@ pub fn plan(cluster: &Cluster, image: &Image, region: &str, current: Option<Stri
     })
 }
 
+/// The writes a publication makes: the parameter's new version (or, when it holds the AMI
+/// already, nothing), then the AMI's `gio-ami:clusters` tag when it changes.
+pub fn actions(publication: Publication) -> Plan<Publication> {
+    let p = &publication;
+    let mut actions = vec![if p.changes_parameter {
+        Action::PutParameter {
+            id: p.parameter.clone(),
+            value: p.ami.clone(),
+            previous: p.previous.clone(),
+            description: format!(
+                "AMI of cluster {} published by gio-ami{}",
+                p.cluster,
+                p.release.as_deref().map(|r| format!(" (release {r})")).unwrap_or_default()
+            ),
+            why: format!("cluster {} ({}) launches its nodes from it", p.cluster, p.region),
+        }
+    } else {
+        Action::Reuse { id: p.parameter.clone(), kind: Kind::Parameter, why: format!("already holds {}", p.ami) }
+    }];
+    actions.extend(p.clusters_tag.as_ref().map(|clusters| Action::TagImage {
+        id: p.ami.clone(),
+        snapshots: Vec::new(),
+        tags: tags::Tags::from([(tags::CLUSTERS.to_string(), clusters.clone())]),
+        why: format!("published to {}: the history marks it", p.cluster),
+    }));
+    Plan { actions, warnings: Vec::new(), facts: publication }
+}
+
 /// The value to roll back to: the newest one in the history (oldest first) that differs from
 /// the current value, so publishing the same AMI twice does not make it its own predecessor.
 pub fn rollback_target(history: &[String]) -> Option<&str> {
@@ -77,17 +101,17 @@ pub fn rollback_target(history: &[String]) -> Option<&str> {
 }
 
 /// Reads the AMI (in `aws`'s region) and the parameter, then plans.
-pub async fn prepare(aws: &Aws, cluster: &Cluster, ami: &AmiId) -> Result<Publication> {
+pub async fn prepare(aws: &Aws, cluster: &Cluster, ami: &AmiId) -> Result<Plan<Publication>> {
     let image = inventory::own_images_by_id(aws, std::slice::from_ref(ami)).await?.remove(0);
     let current = match &cluster.ssm_parameter {
         Some(name) if aws.region() == cluster.region => current_value(aws, name).await?,
         _ => None,
     };
-    plan(cluster, &image, aws.region(), current)
+    plan(cluster, &image, aws.region(), current).map(actions)
 }
 
 /// Plans publishing the parameter's previous AMI again (`aws` is in the cluster's region).
-pub async fn prepare_rollback(aws: &Aws, cluster: &Cluster) -> Result<Publication> {
+pub async fn prepare_rollback(aws: &Aws, cluster: &Cluster) -> Result<Plan<Publication>> {
     let parameter = cluster.ssm_parameter.clone().ok_or_else(|| Error::ClusterWithoutParameter {
         cluster: cluster.name.clone(),
     })?;
@@ -95,40 +119,7 @@ pub async fn prepare_rollback(aws: &Aws, cluster: &Cluster) -> Result<Publicatio
     let nothing = || Error::NothingToRollBack { cluster: cluster.name.clone(), parameter: parameter.clone() };
     let target: AmiId = rollback_target(&history).ok_or_else(nothing)?.parse()?;
     let image = inventory::own_images_by_id(aws, std::slice::from_ref(&target)).await?.remove(0);
-    plan(cluster, &image, aws.region(), history.last().cloned())
-}
-
-/// Writes the parameter (a new version; the old value stays in its history) and the tag.
-pub async fn apply(aws: &Aws, publication: &Publication) -> Result<()> {
-    if publication.changes_parameter {
-        let description = format!(
-            "AMI of cluster {} published by gio-ami{}",
-            publication.cluster,
-            publication.release.as_deref().map(|r| format!(" (release {r})")).unwrap_or_default()
-        );
-        aws.ssm()
-            .put_parameter()
-            .name(&publication.parameter)
-            .value(&publication.ami)
-            .r#type(ParameterType::String)
-            .data_type(AMI_DATA_TYPE)
-            .description(description)
-            .overwrite(true)
-            .send()
-            .await
-            .map_err(|e| aws.error("PutParameter", "ssm", e))?;
-    }
-    if let Some(clusters) = &publication.clusters_tag {
-        let tags = tags::Tags::from([(tags::CLUSTERS.to_string(), clusters.clone())]);
-        aws.ec2()
-            .create_tags()
-            .resources(&publication.ami)
-            .set_tags(Some(tagging::to_sdk(&tags)))
-            .send()
-            .await
-            .map_err(|e| aws.error("CreateTags", "ec2", e))?;
-    }
-    Ok(())
+    plan(cluster, &image, aws.region(), history.last().cloned()).map(actions)
 }
 
 async fn current_value(aws: &Aws, name: &str) -> Result<Option<String>> {
@@ -188,6 +179,20 @@ mod tests {
         let p = plan(&prod(), &ami, "eu-west-1", Some("ami-0000000a".into())).unwrap();
         assert!(!p.changes_parameter);
         assert_eq!(p.clusters_tag, None);
+    }
+
+    #[test]
+    fn a_publication_puts_the_parameter_then_tags_the_ami_or_reuses_what_holds() {
+        let ami = image("ami-0000000a", "2026-01-01", &[]);
+        let first = actions(plan(&prod(), &ami, "eu-west-1", Some("ami-00000009".into())).unwrap());
+        let verbs: Vec<(&str, &str)> = first.actions.iter().map(|a| (a.verb(), a.id())).collect();
+        assert_eq!(verbs, [("put", "/gio/prod"), ("tag", "ami-0000000a")]);
+        assert_eq!(first.actions[0].resource(), "/gio/prod ami-00000009 -> ami-0000000a");
+        let mut published = ami.clone();
+        published.tags.insert(tags::CLUSTERS.into(), "prod".into());
+        let again = actions(plan(&prod(), &published, "eu-west-1", Some("ami-0000000a".into())).unwrap());
+        assert!(!again.has_work());
+        assert_eq!(again.actions[0].verb(), "reuse");
     }
 
     #[test]

@@ -3,18 +3,16 @@
 //! restore its volumes). Adding a present permission or removing an absent one is a no-op in
 //! AWS, so applying the same plan twice is safe.
 
-use crate::aws::Aws;
-use crate::core::error::{Error, Result};
 use crate::aws::inventory::Image;
-use aws_sdk_ec2::types::{LaunchPermission, LaunchPermissionModifications, OperationType};
-use futures::stream::{self, TryStreamExt};
+use crate::change::{Action, Plan};
+use crate::core::error::{Error, Result};
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "permission", rename_all = "snake_case")]
-pub enum Change {
-    Launch { ami: String, accounts: Vec<String>, add: bool },
-    CreateVolume { snapshot: String, accounts: Vec<String>, add: bool },
+/// Who the plan shares with, and whether it grants or revokes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Sharing {
+    pub accounts: Vec<String>,
+    pub grant: bool,
 }
 
 /// Checks an account id as AWS would, before any call.
@@ -26,72 +24,29 @@ pub fn account(input: &str) -> Result<String> {
     }
 }
 
-/// Sharing grants the snapshots first, so that an account that sees the AMI can use it at
-/// once; unsharing revokes the AMI first, so that nobody is left with an AMI they cannot use.
-pub fn plan(images: &[Image], accounts: &[String], add: bool) -> Vec<Change> {
-    let launch = images.iter().map(|image| Change::Launch {
-        ami: image.id.clone(),
-        accounts: accounts.to_vec(),
-        add,
-    });
-    let volumes = images.iter().flat_map(|image| image.snapshot_ids()).map(|snapshot| Change::CreateVolume {
-        snapshot: snapshot.to_string(),
-        accounts: accounts.to_vec(),
-        add,
-    });
-    if add {
-        volumes.chain(launch).collect()
+/// The permission changes: one per AMI and one per snapshot of it. Sharing lists (and
+/// `change::apply` grants) the snapshots first, so that an account that sees the AMI can use it
+/// at once; unsharing revokes the AMI first, so that nobody is left with an AMI they cannot use.
+pub fn plan(images: &[Image], accounts: &[String], add: bool) -> Plan<Sharing> {
+    let (launch_why, volume_why) = if add {
+        ("the accounts can launch it", "the accounts can copy the AMI and restore its disks")
     } else {
-        launch.chain(volumes).collect()
-    }
-}
-
-/// Applies the changes in plan order: each run of changes of one kind side by side, the next
-/// kind only once they all succeeded.
-pub async fn apply(aws: &Aws, changes: &[Change]) -> Result<()> {
-    let same_kind = |a: &Change, b: &Change| std::mem::discriminant(a) == std::mem::discriminant(b);
-    for group in changes.chunk_by(same_kind) {
-        stream::iter(group.iter().map(Ok))
-            .try_for_each_concurrent(crate::change::CONCURRENCY, |change| execute(aws, change))
-            .await?;
-    }
-    Ok(())
-}
-
-async fn execute(aws: &Aws, change: &Change) -> Result<()> {
-    match change {
-        Change::Launch { ami, accounts, add } => {
-            let permissions: Vec<LaunchPermission> =
-                accounts.iter().map(|a| LaunchPermission::builder().user_id(a).build()).collect();
-            let modifications = if *add {
-                LaunchPermissionModifications::builder().set_add(Some(permissions))
-            } else {
-                LaunchPermissionModifications::builder().set_remove(Some(permissions))
-            };
-            aws.ec2()
-                .modify_image_attribute()
-                .image_id(ami)
-                .launch_permission(modifications.build())
-                .send()
-                .await
-                .map_err(|e| aws.error("ModifyImageAttribute", "ec2", e))?;
-        }
-        Change::CreateVolume { snapshot, accounts, add } => {
-            // OperationType + UserIds: the form of the API every EC2 implementation reads
-            // (AWS takes it and the CreateVolumePermission structure alike).
-            let operation = if *add { OperationType::Add } else { OperationType::Remove };
-            aws.ec2()
-                .modify_snapshot_attribute()
-                .snapshot_id(snapshot)
-                .attribute("createVolumePermission".into())
-                .operation_type(operation)
-                .set_user_ids(Some(accounts.clone()))
-                .send()
-                .await
-                .map_err(|e| aws.error("ModifySnapshotAttribute", "ec2", e))?;
-        }
-    }
-    Ok(())
+        ("--unshare: the accounts can no longer launch it", "--unshare: the accounts can no longer use the AMI's disks")
+    };
+    let launch = images.iter().map(|image| Action::ModifyLaunchPermission {
+        id: image.id.clone(),
+        accounts: accounts.to_vec(),
+        add,
+        why: launch_why.to_string(),
+    });
+    let volumes = images.iter().flat_map(|image| image.snapshot_ids()).map(|snapshot| Action::ModifyCreateVolumePermission {
+        id: snapshot.to_string(),
+        accounts: accounts.to_vec(),
+        add,
+        why: volume_why.to_string(),
+    });
+    let actions = if add { volumes.chain(launch).collect() } else { launch.chain(volumes).collect() };
+    Plan { actions, warnings: Vec::new(), facts: Sharing { accounts: accounts.to_vec(), grant: add } }
 }
 
 #[cfg(test)]
@@ -103,17 +58,20 @@ mod tests {
     fn snapshots_are_granted_first_and_revoked_last() {
         let images = [image("ami-0000000a", "2026-01-01", &[("/dev/xvda", "snap-0000000a", 8), ("/dev/xvdb", "snap-0000000b", 50)])];
         let accounts = vec!["111122223333".to_string()];
-        let order = |changes: Vec<Change>| -> Vec<String> {
-            changes
-                .into_iter()
-                .map(|c| match c {
-                    Change::Launch { ami, .. } => ami,
-                    Change::CreateVolume { snapshot, .. } => snapshot,
-                })
-                .collect()
-        };
+        let order = |plan: Plan<Sharing>| -> Vec<String> { plan.actions.iter().map(|a| a.id().to_string()).collect() };
         assert_eq!(order(plan(&images, &accounts, true)), ["snap-0000000a", "snap-0000000b", "ami-0000000a"]);
         assert_eq!(order(plan(&images, &accounts, false)), ["ami-0000000a", "snap-0000000a", "snap-0000000b"]);
+    }
+
+    #[test]
+    fn a_share_plan_names_every_account_and_grants_or_revokes() {
+        let images = [image("ami-0000000a", "2026-01-01", &[("/dev/xvda", "snap-0000000a", 8)])];
+        let accounts = vec!["111122223333".to_string(), "444455556666".to_string()];
+        let grant = plan(&images, &accounts, true);
+        assert!(grant.actions.iter().all(|a| a.verb() == "grant" && a.detail().ends_with("111122223333 444455556666")), "{:?}", grant.actions);
+        assert!(grant.facts.grant);
+        let revoke = plan(&images, &accounts, false);
+        assert!(revoke.actions.iter().all(|a| a.verb() == "revoke" && a.why().starts_with("--unshare")), "{:?}", revoke.actions);
     }
 
     #[test]

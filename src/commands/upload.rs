@@ -12,10 +12,10 @@ use crate::spec::disk::Disk;
 use crate::engines::register::{self, Step};
 use crate::core::error::{Error, Result};
 use crate::transfer::image_file::{Format, ImageFile};
-use crate::aws::inventory::{self, Boot, Image, ImageState, Mapping, SnapshotState};
+use crate::aws::inventory::{self, Boot, Image, Mapping, SnapshotState};
 use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
 use crate::core::progress::{Counter, Progress, Unit};
-use crate::change::{self, Action, Status};
+use crate::change::{self, Action, Kind, Status};
 use crate::aws::provenance::Provenance;
 use crate::core::tags::{self, Tags};
 use aws_sdk_ebs::config::retry::RetryConfig;
@@ -90,6 +90,9 @@ pub struct Plan {
     /// How the AMI boots (architecture, boot mode, ENA), in the shape RegisterImage repeats.
     #[serde(skip)]
     shape: Image,
+    /// The AMI already holding the name to register, found by `prepare`: nothing is uploaded.
+    #[serde(skip)]
+    existing: Option<Image>,
 }
 
 /// Plans the upload of `size` bytes read from `path`. `snapshot_sizes` holds the size of every
@@ -145,7 +148,48 @@ pub fn plan(
         tags,
         register,
         shape,
+        existing: None,
     })
+}
+
+/// Plans the upload and looks up whether an AMI already holds the name to register (one read
+/// phase: the dry run shows what a run would reuse).
+pub async fn prepare(
+    aws: &Aws,
+    request: &Request,
+    file: (&Path, Format, u64),
+    snapshot_sizes: &HashMap<String, i32>,
+    provenance: &Provenance,
+) -> Result<change::Plan<Plan>> {
+    let mut plan = plan(request, file, snapshot_sizes, provenance)?;
+    if let Some(step) = &plan.register {
+        plan.existing = register::holder(aws, &step.name).await?;
+    }
+    Ok(actions(plan))
+}
+
+/// The plan as actions: the snapshot to upload and the AMI to register, or the AMI that
+/// already holds the name, reused with its snapshot.
+pub fn actions(plan: Plan) -> change::Plan<Plan> {
+    let actions = match (&plan.existing, &plan.register) {
+        (Some(existing), _) => vec![Action::Reuse {
+            id: existing.id.clone(),
+            kind: Kind::Image,
+            why: format!("name `{}` taken by {}: nothing is uploaded", plan.name, existing.id),
+        }],
+        (None, register) => std::iter::once(Action::UploadSnapshot {
+            id: plan.name.clone(),
+            size_gib: plan.volume_gib as i32,
+            why: format!("{} blocks of 512 KiB from {}", plan.blocks, plan.image),
+        })
+        .chain(register.iter().map(|step| Action::RegisterImage {
+            id: step.name.clone(),
+            parent: "the uploaded snapshot".into(),
+            why: step.description.clone(),
+        }))
+        .collect(),
+    };
+    change::Plan { actions, warnings: Vec::new(), facts: plan }
 }
 
 /// Long enough for the slowest link we accept, never shorter than an hour.
@@ -210,14 +254,8 @@ pub async fn apply(
     progress: &dyn Progress,
     cancel: impl Future<Output = &'static str>,
 ) -> Result<Uploaded> {
-    if let Some(step) = &plan.register {
-        if let Some(existing) = inventory::own_images_named(aws, &step.name).await?.into_iter().next() {
-            // Checked before any block is sent: RegisterImage would refuse the name at the end.
-            if existing.state == ImageState::Disabled {
-                return Err(Error::NameTakenByDisabled { name: step.name.clone(), id: existing.id });
-            }
-            return Ok(already_registered(plan, existing));
-        }
+    if let Some(existing) = &plan.existing {
+        return Ok(already_registered(plan, existing));
     }
     let started = Instant::now();
     let snapshot = start(aws, plan).await?;
@@ -251,7 +289,7 @@ pub async fn apply(
     })
 }
 
-fn already_registered(plan: &Plan, existing: Image) -> Uploaded {
+fn already_registered(plan: &Plan, existing: &Image) -> Uploaded {
     let root = existing.root_mapping();
     Uploaded {
         name: plan.name.clone(),
@@ -515,6 +553,19 @@ mod tests {
         let mut snapshot_only = bad_name.clone();
         snapshot_only.register = false;
         assert!(plan_for(&snapshot_only, GIB).unwrap().register.is_none(), "AMI names do not bind snapshots");
+    }
+
+    #[test]
+    fn an_upload_plans_the_snapshot_and_the_ami_or_reuses_the_holder_of_the_name() {
+        let fresh = actions(plan_for(&request(), GIB).unwrap());
+        let verbs: Vec<(&str, &str)> = fresh.actions.iter().map(|a| (a.verb(), a.id())).collect();
+        assert_eq!(verbs, [("upload", "gio-node"), ("register", "gio-node")]);
+        let mut taken = plan_for(&request(), GIB).unwrap();
+        taken.existing = Some(inventory::tests::image("ami-00000007", "2026-01-01", &[]));
+        let reused = actions(taken);
+        assert_eq!(reused.actions.len(), 1);
+        assert_eq!(reused.actions[0].why(), "name `gio-node` taken by ami-00000007: nothing is uploaded");
+        assert!(!reused.has_work());
     }
 
     #[test]

@@ -198,10 +198,12 @@ pub enum Error {
     Unchecked(String),
 
     #[error(
-        "the wipe did not finish: {failed} of {total} steps failed (first: {first}). Re-run the \
-         same command to finish it: what is already gone counts as done."
+        "the {command} did not finish: {failed} of {total} steps failed (first: {first}). Re-run \
+         the same command to finish it: what is already gone counts as done."
     )]
     Incomplete {
+        /// The verb, as typed (`wipe`, `gc`, `share`, …).
+        command: &'static str,
         failed: usize,
         total: usize,
         first: String,
@@ -210,8 +212,8 @@ pub enum Error {
     #[error("`{0}` is not a tag filter: write KEY=VALUE, e.g. --tag team=platform")]
     InvalidTagFilter(String),
 
-    #[error("nothing was changed: the wipe was not confirmed. Pass --yes to skip the question.")]
-    NotConfirmed,
+    #[error("nothing was changed: the {0} was not confirmed. Pass --yes to skip the question.")]
+    NotConfirmed(&'static str),
     #[error(
         "`packer` is not installed (not found on PATH), and `build --engine packer` runs it. \
          Install it with `apt-get install packer` (Debian, Ubuntu) or the official release from \

@@ -58,6 +58,8 @@ choice_enum! {
 
 choice_enum! {
     /// What builds the AMI: gio-ami itself, or real `packer build` on the rendered template.
+    #[derive(Serialize)]
+    #[serde(rename_all = "lowercase")]
     pub enum Engine {
         Native = "native",
         Packer = "packer",

@@ -6,7 +6,7 @@
 use crate::aws::Aws;
 use crate::core::error::Result;
 use crate::aws::inventory::{self, Image, InstanceState, Snapshot};
-use crate::change::{self, Action, Outcome};
+use crate::change::{self, Action, Kind, Outcome};
 use crate::core::kinds::Reported;
 use crate::core::tags;
 use aws_sdk_ec2::types::Filter;
@@ -123,6 +123,7 @@ pub fn plan(leftovers: &Leftovers, liveness: &Liveness<'_>, only: Option<&str>) 
         if live.contains(b.build_id.as_str()) {
             actions.push(Action::Refuse {
                 id: b.id.clone(),
+                kind: Kind::Instance,
                 why: format!("build {} is still running", b.build_id),
             });
         } else if b.state != InstanceState::ShuttingDown {
@@ -179,20 +180,25 @@ pub fn pid_alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Finds and (unless `dry_run`) removes leftovers of dead builds, or of the one build named.
-pub async fn collect(aws: &Aws, only: Option<&str>, dry_run: bool) -> Result<(Vec<Action>, Vec<Outcome>)> {
-    let leftovers = leftovers(aws, only).await?;
-    let host = this_host();
-    let liveness = Liveness {
-        host: &host,
-        now: crate::core::clock::now_epoch(),
-        pid_alive: &pid_alive,
-    };
-    let actions = plan(&leftovers, &liveness, only);
-    let outcomes = if dry_run { Vec::new() } else { change::apply(aws, &actions).await };
-    Ok((actions, outcomes))
+/// The plan of `gc`: the leftovers of every dead build, read in one phase.
+pub async fn prepare(aws: &Aws) -> Result<change::Plan> {
+    let leftovers = leftovers(aws, None).await?;
+    Ok(change::Plan { actions: plan_here(&leftovers, None), ..change::Plan::default() })
 }
 
+/// Removes what the named build left (its own clean-up, after a failure or once the release
+/// is made).
+pub async fn clean(aws: &Aws, build: &str) -> Result<Vec<Outcome>> {
+    let leftovers = leftovers(aws, Some(build)).await?;
+    Ok(change::apply(aws, &plan_here(&leftovers, Some(build))).await)
+}
+
+/// The plan, with liveness as seen from this machine, now.
+fn plan_here(leftovers: &Leftovers, only: Option<&str>) -> Vec<Action> {
+    let host = this_host();
+    let liveness = Liveness { host: &host, now: crate::core::clock::now_epoch(), pid_alive: &pid_alive };
+    plan(leftovers, &liveness, only)
+}
 
 #[cfg(test)]
 mod tests {

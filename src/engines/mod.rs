@@ -12,7 +12,10 @@ use crate::aws::base::{self, Base};
 use crate::aws::inventory::{self, ImageState};
 use crate::aws::provenance::Provenance;
 use crate::aws::{tagging, Aws};
+use crate::change::{self, Action};
 use crate::core::error::{Error, Result};
+use crate::core::choice::Choice;
+use crate::core::kinds::Engine;
 use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
 use crate::spec::{self, Loaded};
@@ -43,6 +46,41 @@ pub struct PhaseReport {
     pub phase: String,
     pub seconds: f64,
     pub api_calls: usize,
+}
+
+/// What a build will make, decided before anything is launched: what `build --dry-run` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Building {
+    pub engine: Engine,
+    pub name: String,
+    pub base_ami: String,
+    pub base_name: String,
+    pub instance_type: String,
+}
+
+/// The build as one action: the release AMI its engine makes (builder, provisioning, image,
+/// clean-up are the engine's own steps, reported by its phases).
+pub fn plan(building: Building) -> change::Plan<Building> {
+    let action = Action::BuildImage {
+        id: building.name.clone(),
+        base: building.base_ami.clone(),
+        why: format!("the {} engine on a {} builder from {}", building.engine.name(), building.instance_type, building.base_name),
+    };
+    change::Plan { actions: vec![action], warnings: Vec::new(), facts: building }
+}
+
+/// Reads what the build starts from (its base, and the names taken) and plans it.
+pub async fn prepare(aws: &Aws, loaded: &Loaded, engine: Engine) -> Result<change::Plan<Building>> {
+    let base = resolve_base(aws, &loaded.spec).await?;
+    let provenance = Provenance::current(aws).await;
+    let name = unique_name(aws, loaded, &provenance).await?;
+    Ok(plan(Building {
+        engine,
+        name,
+        base_ami: base.image.id,
+        base_name: base.image.name,
+        instance_type: loaded.spec.build.instance_type.get_ref().clone(),
+    }))
 }
 
 /// Unique per run and short enough for a ClientToken (64 characters at most).
@@ -160,14 +198,7 @@ pub fn spec_tags(spec: &spec::Spec) -> Tags {
 pub async fn tag_image(aws: &Aws, ami: &str, snapshots: &[String], tags: &Tags) -> Result<()> {
     let mut resources = vec![ami.to_string()];
     resources.extend(snapshots.iter().cloned());
-    aws.ec2()
-        .create_tags()
-        .set_resources(Some(resources))
-        .set_tags(Some(tagging::to_sdk(tags)))
-        .send()
-        .await
-        .map_err(|e| aws.error("CreateTags", "ec2", e))?;
-    Ok(())
+    tagging::create(aws, resources, tags).await
 }
 
 /// The spec's base AMI. A disabled one is refused here: AWS launches nothing from it, and the
@@ -199,4 +230,25 @@ pub fn git_sha(dir: &Path) -> Option<String> {
         .ok()?;
     let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
     (out.status.success() && !sha.is_empty()).then_some(sha)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_build_plan_names_the_release_its_base_and_engine() {
+        let building = Building {
+            engine: Engine::Native,
+            name: "gio-node-1.31-1".into(),
+            base_ami: "ami-0000000b".into(),
+            base_name: "amazon-eks-node-al2023".into(),
+            instance_type: "t3.medium".into(),
+        };
+        let plan = plan(building);
+        let action = &plan.actions[0];
+        assert_eq!((action.verb(), action.id(), action.detail().as_str()), ("build", "gio-node-1.31-1", "from ami-0000000b"));
+        assert_eq!(action.why(), "the native engine on a t3.medium builder from amazon-eks-node-al2023");
+        assert!(plan.has_work());
+    }
 }

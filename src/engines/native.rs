@@ -70,9 +70,9 @@ pub async fn build(aws: &Aws, loaded: &Loaded, progress: &dyn Progress) -> Resul
 /// signal came (RunInstances, CreateImage) can land after the first pass has listed the build's
 /// resources, and the second pass catches it.
 async fn clean_up(aws: &Aws, build_id: &str) -> Result<Vec<change::Outcome>> {
-    let (_, mut outcomes) = leftovers::collect(aws, Some(build_id), false).await?;
+    let mut outcomes = leftovers::clean(aws, build_id).await?;
     tokio::time::sleep(IN_FLIGHT_SETTLE).await;
-    let (_, late) = leftovers::collect(aws, Some(build_id), false).await?;
+    let late = leftovers::clean(aws, build_id).await?;
     outcomes.extend(late);
     Ok(outcomes)
 }
@@ -163,8 +163,8 @@ impl Run<'_> {
         // Everything of this build but the release: by tag rather than by the ids we saw, so a
         // snapshot created twice by a retried CreateSnapshot (no ClientToken) goes too.
         // The release is made: a failed clean-up is gc's to finish, not a failed build.
-        match leftovers::collect(aws, Some(&self.build_id), false).await {
-            Ok((_, outcomes)) if !change::succeeded(&outcomes) => tracing::warn!("{}", cleanup_summary(&outcomes)),
+        match leftovers::clean(aws, &self.build_id).await {
+            Ok(outcomes) if !change::succeeded(&outcomes) => tracing::warn!("{}", cleanup_summary(&outcomes)),
             Ok(_) => {}
             Err(e) => tracing::warn!("could not list build {}'s leftovers ({e}): run `gio-ami gc`", self.build_id),
         }

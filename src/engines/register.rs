@@ -4,6 +4,7 @@
 
 use crate::aws::tagging;
 use crate::aws::Aws;
+use crate::change::{self, Action, Kind};
 use crate::spec::disk::{Disk, DiskError, MAX_VOLUMES};
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
@@ -48,6 +49,8 @@ pub struct Step {
 pub struct Plan {
     pub source: Image,
     pub steps: Vec<Step>,
+    /// Per step, the AMI an earlier run registered for it (same name, same parent): reused.
+    pub reused: Vec<Option<String>>,
 }
 
 /// Computes the AMIs to register, refusing before any call what AWS would refuse later.
@@ -99,7 +102,7 @@ pub fn plan(source: &Image, request: &Request, snapshot_sizes: &HashMap<String, 
         vec![request.disks.len()]
     };
     let prefix = request.name.clone().unwrap_or_else(|| source.name.clone());
-    let steps = groups
+    let steps: Vec<Step> = groups
         .into_iter()
         .map(|upto| {
             let adds = &request.disks[..upto];
@@ -119,8 +122,55 @@ pub fn plan(source: &Image, request: &Request, snapshot_sizes: &HashMap<String, 
         .collect::<Result<_, DiskError>>()?;
     Ok(Plan {
         source: source.clone(),
+        reused: vec![None; steps.len()],
         steps,
     })
+}
+
+/// Decides, from the AMIs holding each step's name (looked up beforehand), which steps an
+/// earlier run already registered: a name held by an AMI of the same parent is that step's,
+/// reused; held by anything else, it is a conflict the user must resolve, refused before any
+/// call. A step after a new one has a parent not registered yet, so its name must be free.
+pub fn reuse(plan: &mut Plan, holders: &[Option<Image>]) -> Result<()> {
+    let mut parent = Some(plan.source.id.clone());
+    for ((step, holder), reused) in plan.steps.iter().zip(holders).zip(&mut plan.reused) {
+        *reused = match holder {
+            None => None,
+            Some(image) if parent.is_some() && image.tags.get(tags::PARENT_AMI) == parent.as_ref() => Some(image.id.clone()),
+            Some(image) => return Err(Error::NameTaken { name: step.name.clone(), id: image.id.clone() }),
+        };
+        parent = reused.clone();
+    }
+    Ok(())
+}
+
+/// The plan as actions: each step registered, or reused when an earlier run made it.
+pub fn actions(plan: Plan) -> change::Plan<Plan> {
+    let actions = plan
+        .steps
+        .iter()
+        .zip(&plan.reused)
+        .enumerate()
+        .map(|(n, (step, reused))| {
+            let parent = match n.checked_sub(1) {
+                None => plan.source.id.clone(),
+                Some(previous) => plan.reused[previous].clone().unwrap_or_else(|| format!("step {n}")),
+            };
+            match reused {
+                Some(id) => Action::Reuse {
+                    id: id.clone(),
+                    kind: Kind::Image,
+                    why: format!("name `{}` taken by {id} made by this step: reused", step.name),
+                },
+                None => Action::RegisterImage {
+                    id: step.name.clone(),
+                    parent,
+                    why: format!("adds {}", step.adds.iter().map(|d| d.device.as_str()).collect::<Vec<_>>().join(" ")),
+                },
+            }
+        })
+        .collect();
+    change::Plan { actions, warnings: Vec::new(), facts: plan }
 }
 
 fn new_mapping(disk: &Disk, snapshot_sizes: &HashMap<String, i32>) -> Result<Mapping, DiskError> {
@@ -235,11 +285,17 @@ pub struct Registered {
 pub async fn apply(aws: &Aws, plan: &Plan, provenance: &Provenance) -> Result<Vec<Registered>> {
     let mut parent = plan.source.id.clone();
     let mut registered = Vec::new();
-    for step in &plan.steps {
-        let tags = step_tags(&plan.source, step, &parent, provenance);
-        // The name taken by an AMI of this same step (same parent) is an earlier run's.
-        let same_step = |image: &Image| image.tags.get(tags::PARENT_AMI) == Some(&parent);
-        let (id, existed) = register_once(aws, &plan.source, step, &tags, same_step).await?;
+    for (step, reused) in plan.steps.iter().zip(&plan.reused) {
+        let (id, existed) = match reused {
+            Some(id) => (id.clone(), true),
+            None => {
+                let tags = step_tags(&plan.source, step, &parent, provenance);
+                // The name taken by an AMI of this same step (same parent) is this call's own
+                // first attempt, whose answer was lost.
+                let same_step = |image: &Image| image.tags.get(tags::PARENT_AMI) == Some(&parent);
+                register_once(aws, &plan.source, step, &tags, same_step).await?
+            }
+        };
         tracing::info!(%id, name = %step.name, %parent, existed, "registered");
         registered.push(Registered {
             id: id.clone(),
@@ -339,13 +395,26 @@ pub async fn snapshot_sizes(aws: &Aws, disks: &[Disk]) -> Result<HashMap<String,
         .collect())
 }
 
-/// Looks up the source and the snapshots new disks come from, then plans.
-pub async fn prepare(aws: &Aws, source: &AmiId, request: &Request) -> Result<Plan> {
+/// Looks up the source, the snapshots new disks come from and who holds each step's name,
+/// then plans.
+pub async fn prepare(aws: &Aws, source: &AmiId, request: &Request) -> Result<change::Plan<Plan>> {
     let image = inventory::own_images_by_id(aws, std::slice::from_ref(source))
         .await?
         .remove(0);
     let sizes = snapshot_sizes(aws, &request.disks).await?;
-    plan(&image, request, &sizes).map_err(Error::Disk)
+    let mut plan = plan(&image, request, &sizes).map_err(Error::Disk)?;
+    let holders = futures::future::try_join_all(plan.steps.iter().map(|step| holder(aws, &step.name))).await?;
+    reuse(&mut plan, &holders)?;
+    Ok(actions(plan))
+}
+
+/// The AMI of this account holding `name`, if any (names are unique per account and region).
+pub(crate) async fn holder(aws: &Aws, name: &str) -> Result<Option<Image>> {
+    match inventory::own_images_named(aws, name).await?.into_iter().next() {
+        // A disabled AMI keeps its name, but can be neither launched nor reused.
+        Some(image) if image.state == ImageState::Disabled => Err(Error::NameTakenByDisabled { name: name.to_string(), id: image.id }),
+        held => Ok(held),
+    }
 }
 
 #[cfg(test)]
@@ -471,6 +540,27 @@ mod tests {
         let mut odd = request(&["/dev/xvdb=50"], false);
         odd.name = Some("node+disk".into());
         assert!(plan(&source(), &odd, &HashMap::new()).unwrap_err().0.contains("not a valid AMI name"));
+    }
+
+    #[test]
+    fn a_rerun_reuses_the_steps_made_by_this_chain_and_refuses_foreign_names() {
+        let mut chain = plan(&source(), &request(&["/dev/xvdb=50", "/dev/xvdc=50", "/dev/xvdd=50"], true), &HashMap::new()).unwrap();
+        let mut first = image("ami-00000002", "2026-01-02", &[]);
+        first.tags.insert(tags::PARENT_AMI.into(), "ami-00000001".into());
+        reuse(&mut chain, &[Some(first.clone()), None, None]).unwrap();
+        assert_eq!(chain.reused, [Some("ami-00000002".to_string()), None, None]);
+        let planned = actions(chain.clone());
+        let verbs: Vec<&str> = planned.actions.iter().map(|a| a.verb()).collect();
+        assert_eq!(verbs, ["reuse", "register", "register"]);
+        assert_eq!(planned.actions[0].why(), "name `gio-node-1.31-20261125-xvdb` taken by ami-00000002 made by this step: reused");
+
+        let mut foreign = first.clone();
+        foreign.tags.insert(tags::PARENT_AMI.into(), "ami-0000000f".into());
+        let err = reuse(&mut chain, &[Some(foreign), None, None]).unwrap_err().to_string();
+        assert!(err.contains("ami-00000002"), "{err}");
+        // After a new step, the parent does not exist yet: a taken name cannot be this run's.
+        let err = reuse(&mut chain, &[None, Some(first), None]).unwrap_err().to_string();
+        assert!(err.contains("gio-node-1.31-20261125-xvdb-xvdc"), "{err}");
     }
 
     #[test]

@@ -341,3 +341,54 @@ pub async fn running_builder_now(ec2: &aws_sdk_ec2::Client) -> Option<String> {
         .unwrap();
     out.reservations().iter().flat_map(|r| r.instances()).find_map(|i| i.instance_id()).map(str::to_string)
 }
+
+/// What the emulator holds that a mutating command could change: the account's AMIs and
+/// snapshots, every instance, their states and tags, and every SSM parameter with its version.
+/// One line per resource, sorted, so two of them compare (and differ) readably.
+pub async fn account_state(emulator: &Emulator) -> Vec<String> {
+    let config = emulator.config(REGION).await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let tags = |tags: &[Tag]| {
+        let mut pairs: Vec<String> = tags.iter().map(|t| format!("{}={}", t.key().unwrap_or_default(), t.value().unwrap_or_default())).collect();
+        pairs.sort();
+        pairs.join(",")
+    };
+    let mut lines = Vec::new();
+    let images = ec2.describe_images().owners("self").send().await.expect("DescribeImages");
+    for image in images.images() {
+        let state = image.state().map(|s| s.as_str()).unwrap_or_default();
+        lines.push(format!("image {} {state} [{}]", image.image_id().unwrap_or_default(), tags(image.tags())));
+    }
+    let mut snapshots = ec2.describe_snapshots().owner_ids("self").into_paginator().send();
+    while let Some(page) = snapshots.next().await {
+        for snapshot in page.expect("DescribeSnapshots").snapshots() {
+            let state = snapshot.state().map(|s| s.as_str()).unwrap_or_default();
+            lines.push(format!("snapshot {} {state} [{}]", snapshot.snapshot_id().unwrap_or_default(), tags(snapshot.tags())));
+        }
+    }
+    let reservations = ec2.describe_instances().send().await.expect("DescribeInstances");
+    for instance in reservations.reservations().iter().flat_map(|r| r.instances()) {
+        let state = instance.state().and_then(|s| s.name()).map(|n| n.as_str()).unwrap_or_default();
+        lines.push(format!("instance {} {state} [{}]", instance.instance_id().unwrap_or_default(), tags(instance.tags())));
+    }
+    let ssm = aws_sdk_ssm::Client::new(&config);
+    let mut parameters = ssm.describe_parameters().into_paginator().send();
+    while let Some(page) = parameters.next().await {
+        for parameter in page.expect("DescribeParameters").parameters() {
+            lines.push(format!("parameter {} v{}", parameter.name().unwrap_or_default(), parameter.version()));
+        }
+    }
+    lines.sort();
+    lines
+}
+
+/// Asserts a report has the shape every mutating command shares, unapplied.
+pub fn assert_unapplied_report(report: &serde_json::Value) {
+    assert!(report["plan"]["actions"].is_array(), "plan.actions: {report}");
+    assert!(report["plan"]["warnings"].is_array(), "plan.warnings: {report}");
+    assert_eq!(report["applied"], false, "{report}");
+    assert_eq!(report["outcomes"], serde_json::json!([]), "{report}");
+    for count in ["planned", "changed", "reused", "already_gone", "kept", "failed"] {
+        assert!(report["summary"][count].is_u64(), "summary.{count}: {report}");
+    }
+}

@@ -1,0 +1,190 @@
+//! Every mutating command's `--dry-run --output json` against one emulator: the report has the
+//! shared shape (plan, applied, outcomes, summary), and the emulator holds exactly what it held
+//! before. One emulator serves every story (each makes its own resources), so the binary has
+//! its own small harness: start it once, run the stories in turn, stop it by its handle.
+
+mod support;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::pin::Pin;
+use support::{account_state, assert_unapplied_report, register_root_image, run, write_image, Emulator, BLOCK, REGION};
+
+const PARAMETER: &str = "/gio/eks/prod/node-ami";
+const FRIEND: &str = "111122223333";
+const OTHER_REGION: &str = "us-east-1";
+
+type Story = for<'a> fn(&'a Emulator) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// Runs `args` as a dry run in `dir`, and checks the report's shape and that nothing changed.
+async fn dry_run(emulator: &Emulator, dir: Option<&PathBuf>, args: &[&str]) -> serde_json::Value {
+    let before = account_state(emulator).await;
+    let mut command = emulator.cli();
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let report = run(command.args(args).args(["--dry-run", "--output", "json"])).success().json();
+    assert_unapplied_report(&report);
+    assert_eq!(account_state(emulator).await, before, "{args:?} --dry-run changed the emulator");
+    report
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("dry-run-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A project whose cluster prod publishes to PARAMETER.
+fn project() -> PathBuf {
+    let dir = scratch("project");
+    let spec = format!(
+        "[image]\nname = \"gio-node-{{k8s}}\"\n[base]\nfamily = \"al2023\"\nkubernetes = \"1.31\"\n\
+         [clusters.prod]\nregion = \"{REGION}\"\nssm_parameter = \"{PARAMETER}\"\n"
+    );
+    std::fs::write(dir.join("gio-ami.toml"), spec).unwrap();
+    dir
+}
+
+fn actions(report: &serde_json::Value) -> Vec<String> {
+    report["plan"]["actions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap().to_string()).collect()
+}
+
+fn wipe(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let ami = register_root_image(&emulator.ec2().await, "dry-wipe").await;
+        let report = dry_run(emulator, None, &["wipe", &ami]).await;
+        assert_eq!(actions(&report), ["deregister_image", "delete_snapshot"]);
+        assert_eq!(report["plan"]["freed_gib"], 8);
+    })
+}
+
+fn prune(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let ec2 = emulator.ec2().await;
+        register_root_image(&ec2, "dry-prune-1").await;
+        register_root_image(&ec2, "dry-prune-2").await;
+        let report = dry_run(emulator, None, &["prune", "--release-prefix", "dry-prune-", "--keep", "1"]).await;
+        assert_eq!(report["summary"]["planned"], 2, "one AMI and its snapshot: {report}");
+    })
+}
+
+fn gc(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        dry_run(emulator, None, &["gc"]).await;
+    })
+}
+
+fn disks_add(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let source = register_root_image(&emulator.ec2().await, "dry-disks").await;
+        let report = dry_run(emulator, None, &["disks", "add", &source, "--disk", "/dev/xvdb=5"]).await;
+        assert_eq!(actions(&report), ["register_image"]);
+        // Once registered, a re-run's plan reuses it, and says so before anything happens.
+        let made = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=5", "--output", "json"])).success().json();
+        let again = dry_run(emulator, None, &["disks", "add", &source, "--disk", "/dev/xvdb=5"]).await;
+        assert_eq!(again["plan"]["actions"][0]["action"], "reuse");
+        assert_eq!(again["plan"]["actions"][0]["id"], made[0]["id"]);
+        assert!(again["plan"]["actions"][0]["why"].as_str().unwrap().contains("made by this step: reused"), "{again}");
+    })
+}
+
+fn upload_register(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let image = write_image(&scratch("upload"), "dry-upload.raw", 2 * BLOCK, &[0]);
+        let report = dry_run(emulator, None, &["upload", image.to_str().unwrap(), "--register"]).await;
+        assert_eq!(actions(&report), ["upload_snapshot", "register_image"]);
+    })
+}
+
+fn share(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let ami = register_root_image(&emulator.ec2().await, "dry-share").await;
+        let report = dry_run(emulator, None, &["share", &ami, "--account", FRIEND]).await;
+        assert_eq!(actions(&report), ["modify_create_volume_permission", "modify_launch_permission"]);
+        let unshare = dry_run(emulator, None, &["share", &ami, "--account", FRIEND, "--unshare"]).await;
+        assert_eq!(unshare["plan"]["grant"], false);
+    })
+}
+
+fn publish_and_rollback(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let dir = project();
+        let ec2 = emulator.ec2().await;
+        let (first, second) = (register_root_image(&ec2, "dry-publish-1").await, register_root_image(&ec2, "dry-publish-2").await);
+        let report = dry_run(emulator, Some(&dir), &["publish", &first, "--cluster", "prod"]).await;
+        assert_eq!(actions(&report), ["put_parameter", "tag_image"]);
+        for ami in [&first, &second] {
+            run(emulator.cli().current_dir(&dir).args(["publish", ami, "--cluster", "prod"])).success();
+        }
+        let rollback = dry_run(emulator, Some(&dir), &["publish", "--rollback", "--cluster", "prod"]).await;
+        assert_eq!(rollback["plan"]["actions"][0]["value"], first.as_str());
+    })
+}
+
+fn adopt(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let ami = register_root_image(&emulator.ec2().await, "dry-adopt").await;
+        let report = dry_run(emulator, None, &["adopt", &ami, "--contact", "ops@example.org"]).await;
+        assert_eq!(actions(&report), ["tag_image"]);
+    })
+}
+
+fn copy(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let ami = register_root_image(&emulator.ec2().await, "dry-copy").await;
+        let report = dry_run(emulator, None, &["copy", &ami, "--to", OTHER_REGION, "--to", REGION]).await;
+        assert_eq!(actions(&report), ["copy_image", "reuse"]);
+        let there = aws_sdk_ec2::Client::new(&emulator.config(OTHER_REGION).await);
+        let images = there.describe_images().owners("self").send().await.unwrap();
+        assert!(images.images().is_empty(), "nothing was copied to {OTHER_REGION}");
+    })
+}
+
+fn build(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let dir = scratch("build");
+        let spec = "[image]\nname = \"dry-build-{k8s}-{n}\"\n[base]\nfamily = \"al2023\"\nkubernetes = \"1.31\"\n\
+                    [build]\nprovision = [\"provision.sh\"]\n";
+        std::fs::write(dir.join("gio-ami.toml"), spec).unwrap();
+        std::fs::write(dir.join("provision.sh"), "#!/bin/sh\necho provisioning\n").unwrap();
+        let report = dry_run(emulator, Some(&dir), &["build"]).await;
+        assert_eq!(actions(&report), ["build_image"]);
+        assert_eq!(report["plan"]["name"], "dry-build-1.31-1");
+    })
+}
+
+const STORIES: &[(&str, Story)] = &[
+    ("wipe", wipe),
+    ("prune", prune),
+    ("gc", gc),
+    ("disks_add", disks_add),
+    ("upload_register", upload_register),
+    ("share", share),
+    ("publish_and_rollback", publish_and_rollback),
+    ("adopt", adopt),
+    ("copy", copy),
+    ("build", build),
+];
+
+fn main() {
+    // `cargo test --test dry_run NAME` runs the stories whose name contains NAME.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let chosen: Vec<&(&str, Story)> = STORIES.iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f))).collect();
+    let emulator = Emulator::start();
+    let mut failed = Vec::new();
+    for (name, story) in &chosen {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let passed = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(story(&emulator)))).is_ok();
+        println!("test {name} ... {}", if passed { "ok" } else { "FAILED" });
+        if !passed {
+            failed.push(*name);
+        }
+    }
+    drop(emulator);
+    println!("\ntest result: {}. {} passed; {} failed", if failed.is_empty() { "ok" } else { "FAILED" }, chosen.len() - failed.len(), failed.len());
+    if !failed.is_empty() {
+        std::process::exit(1);
+    }
+}
