@@ -167,16 +167,7 @@ impl Run<'_> {
             Ok(_) => {}
             Err(e) => tracing::warn!("could not list build {}'s leftovers ({e}): run `gio-ami gc`", self.build_id),
         }
-        Ok(Built {
-            ami,
-            name,
-            region: aws.region().to_string(),
-            base_ami: base.image.id,
-            base_name: base.image.name,
-            build_id: self.build_id.clone(),
-            snapshots,
-            phases: self.phases.finish(),
-        })
+        Ok(Built::new(&mut self.phases, base, self.build_id.clone(), ami, name, snapshots))
     }
 
     fn build_tags(&self) -> Tags {

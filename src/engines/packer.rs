@@ -566,16 +566,7 @@ pub async fn build(aws: &Aws, loaded: &Loaded, progress: &dyn Progress) -> Resul
     let mut release = engines::image_tags(&loaded.spec, &build_id, &base, &provenance);
     release.insert(tags::RELEASE.into(), name.clone());
     engines::tag_image(aws, &ami, &snapshots, &release).await?;
-    Ok(Built {
-        ami,
-        name,
-        region: aws.region().to_string(),
-        base_ami: base.image.id,
-        base_name: base.image.name,
-        build_id,
-        snapshots,
-        phases: phases.finish(),
-    })
+    Ok(Built::new(&mut phases, base, build_id, ami, name, snapshots))
 }
 
 /// Runs `packer build` in `dir` and returns the AMI id. On Ctrl-C or SIGTERM, Packer gets
