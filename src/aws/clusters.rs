@@ -1,7 +1,10 @@
 //! Which AMIs a Kubernetes cluster runs right now, as observed in AWS rather than remembered:
 //! its EKS managed nodegroups' launch templates and the instances tagged as its nodes.
 
+use crate::aws::nodegroups;
+use crate::aws::inventory::InstanceState;
 use crate::aws::Aws;
+use crate::core::choice::Choice;
 use crate::core::error::{Error, Result};
 use aws_sdk_ec2::types::Filter;
 use futures::future::try_join_all;
@@ -37,38 +40,21 @@ pub async fn running_amis(aws: &Aws, clusters: &[&str]) -> Result<HashMap<String
 /// The AMIs of a cluster's managed nodegroups that use a launch template. Nodegroups without
 /// one run an EKS-optimized AMI chosen by EKS, which is never one of ours.
 async fn nodegroup_amis(aws: &Aws, cluster: &str) -> Result<HashSet<String>> {
-    let mut names = Vec::new();
-    let mut pages = aws.eks().list_nodegroups().cluster_name(cluster).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        match page {
-            Ok(page) => names.extend(page.nodegroups().iter().cloned()),
-            // Not an EKS cluster (or not in this region): its nodes are found by their tags.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
-                return Ok(HashSet::new())
-            }
-            Err(e) => return Err(aws.error("ListNodegroups", "eks", e)),
-        }
-    }
+    let nodegroups = match nodegroups::of_cluster(aws, cluster).await {
+        Ok(nodegroups) => nodegroups,
+        // Not an EKS cluster (or not in this region): its nodes are found by their tags.
+        Err(e) if nodegroups::is_unknown_cluster(&e) => return Ok(HashSet::new()),
+        Err(e) => return Err(e),
+    };
     let mut amis = HashSet::new();
-    for name in names {
-        let nodegroup = aws
-            .eks()
-            .describe_nodegroup()
-            .cluster_name(cluster)
-            .nodegroup_name(&name)
-            .send()
-            .await
-            .map_err(|e| aws.error("DescribeNodegroup", "eks", e))?;
-        let Some(template) = nodegroup.nodegroup().and_then(|n| n.launch_template()) else {
-            continue;
-        };
+    for template in nodegroups.iter().filter_map(|n| n.template.as_ref()) {
         let request = aws.ec2().describe_launch_template_versions();
-        let request = match (template.id(), template.name()) {
+        let request = match (&template.id, &template.name) {
             (Some(id), _) => request.launch_template_id(id),
-            (None, name) => request.set_launch_template_name(name.map(str::to_string)),
+            (None, name) => request.set_launch_template_name(name.clone()),
         };
         let versions = request
-            .versions(template.version().unwrap_or("$Default"))
+            .versions(template.version.as_deref().unwrap_or("$Default"))
             .send()
             .await
             .map_err(|e| aws.error("DescribeLaunchTemplateVersions", "ec2", e))?;
@@ -91,7 +77,7 @@ async fn tagged_instances(aws: &Aws, clusters: &[&str]) -> Result<Vec<(BTreeSet<
         .ec2()
         .describe_instances()
         .filters(Filter::builder().name("tag-key").set_values(Some(keys)).build())
-        .filters(Filter::builder().name("instance-state-name").values("pending").values("running").build())
+        .filters(Filter::builder().name("instance-state-name").values(InstanceState::Pending.name()).values(InstanceState::Running.name()).build())
         .max_results(INSTANCES_PAGE_SIZE)
         .into_paginator()
         .send();

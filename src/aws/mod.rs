@@ -7,6 +7,7 @@ pub mod error;
 pub mod inventory;
 pub mod kinds;
 pub mod lineage;
+pub mod nodegroups;
 pub mod orphans;
 pub mod provenance;
 pub mod tagging;
@@ -25,6 +26,11 @@ use aws_smithy_types::config_bag::ConfigBag;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+/// Per-resource look-ups (template versions, nodegroups, launch permissions) in flight at once:
+/// describe calls have a far larger throttle budget than mutations, and eight keeps a 200-AMI
+/// wipe's look-ups well under a second without bursting into that budget.
+pub(crate) const LOOKUP_CONCURRENCY: usize = 8;
 
 /// Five attempts ride out the throttling bursts a busy account sees (standard mode backs off
 /// exponentially with jitter, so five attempts span a few seconds) without making a real outage

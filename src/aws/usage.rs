@@ -7,7 +7,8 @@
 //! without a server.
 
 use crate::aws::inventory::InstanceState;
-use crate::aws::Aws;
+use crate::aws::nodegroups::{self, Nodegroup, TemplateRef};
+use crate::aws::{Aws, LOOKUP_CONCURRENCY};
 use crate::core::choice::Choice;
 use crate::core::error::{Error, Result};
 use crate::core::kinds::Reported;
@@ -21,10 +22,6 @@ use std::fmt;
 const FILTER_VALUES_MAX: usize = 200;
 /// GetParameters takes at most 10 names a call.
 const PARAMETERS_PER_CALL: usize = 10;
-/// Per-resource look-ups (template versions, nodegroups, launch permissions) in flight at once:
-/// describe calls have a far larger throttle budget than mutations, and eight keeps a 200-AMI
-/// wipe's look-ups well under a second without bursting into that budget.
-const LOOKUP_CONCURRENCY: usize = 8;
 /// Instance states that still hold (or may again hold) the AMI: everything but `terminated`.
 const LIVE_STATES: [InstanceState; 5] = [
     InstanceState::Pending,
@@ -85,15 +82,6 @@ pub struct Template {
     pub versions: Vec<(i64, Option<String>)>,
 }
 
-/// A reference to a launch template as Auto Scaling and EKS hold it: by id or name, with a
-/// version that may be `$Latest`, `$Default`, a number, or absent (= `$Default`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct TemplateRef {
-    pub id: Option<String>,
-    pub name: Option<String>,
-    pub version: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Group {
     pub name: String,
@@ -101,13 +89,6 @@ pub struct Group {
     /// overrides included).
     pub templates: Vec<(TemplateRef, &'static str)>,
     pub launch_configuration: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Nodegroup {
-    pub cluster: String,
-    pub name: String,
-    pub template: Option<TemplateRef>,
 }
 
 /// Everything read from AWS, each look-up kept with its own success or failure.
@@ -385,34 +366,11 @@ async fn nodegroups(aws: &Aws) -> Result<Vec<Nodegroup>> {
     while let Some(page) = pages.next().await {
         clusters.extend(page.map_err(|e| aws.error("ListClusters", "eks", e))?.clusters().iter().cloned());
     }
-    let mut names = Vec::new();
+    let mut found = Vec::new();
     for cluster in clusters {
-        let mut pages = aws.eks().list_nodegroups().cluster_name(&cluster).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws.error("ListNodegroups", "eks", e))?;
-            names.extend(page.nodegroups().iter().map(|n| (cluster.clone(), n.clone())));
-        }
+        found.extend(nodegroups::of_cluster(aws, &cluster).await?);
     }
-    stream::iter(names)
-        .map(|(cluster, name)| async move {
-            let output = aws
-                .eks()
-                .describe_nodegroup()
-                .cluster_name(&cluster)
-                .nodegroup_name(&name)
-                .send()
-                .await
-                .map_err(|e| aws.error("DescribeNodegroup", "eks", e))?;
-            let template = output.nodegroup().and_then(|n| n.launch_template()).map(|t| TemplateRef {
-                id: t.id().map(str::to_string),
-                name: t.name().map(str::to_string),
-                version: t.version().map(str::to_string),
-            });
-            Ok(Nodegroup { cluster, name, template })
-        })
-        .buffered(LOOKUP_CONCURRENCY)
-        .try_collect()
-        .await
+    Ok(found)
 }
 
 /// Every parameter's value, whatever its data type: a plain `String` parameter holding an AMI id

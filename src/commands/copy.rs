@@ -8,6 +8,7 @@ use crate::change::{self, Action, Kind};
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
 use crate::engines::register;
+use crate::core::poll;
 use crate::aws::inventory::{self, Image, ImageState};
 use crate::core::progress::{Counter, Progress, Unit};
 use crate::core::tags::{self, Tags};
@@ -16,11 +17,8 @@ use futures::future::try_join_all;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// AWS's own `image_available` waiter polls every 15 s; copies take minutes, so faster polling
-/// would only spend API calls.
-const POLL_INTERVAL: Duration = Duration::from_secs(15);
 /// Copying a large AMI across the world can take over an hour; two bound a stuck copy.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
 /// CopyImage caps ClientToken at 64 ASCII characters.
@@ -169,21 +167,16 @@ async fn copy_one(aws: &Aws, source_region: &str, image: &Image, kms_key: Option
 }
 
 async fn wait_available(aws: &Aws, id: &str) -> Result<()> {
-    let started = Instant::now();
-    loop {
+    let what = format!("the copy {id} in {} to become available", aws.region());
+    poll::until(&what, poll::REGION_COPY, WAIT_TIMEOUT, || async {
         let states = inventory::image_states(aws, &[id.to_string()]).await?;
         match states.first().map(|(_, state)| state) {
-            Some(state) if *state == ImageState::Available => return Ok(()),
-            Some(state) if state.failed() => return Err(Error::ImageFailed { id: id.to_string() }),
-            _ if started.elapsed() > WAIT_TIMEOUT => {
-                return Err(Error::WaitTimeout {
-                    what: format!("the copy {id} in {} to become available", aws.region()),
-                    waited: WAIT_TIMEOUT,
-                })
-            }
-            _ => tokio::time::sleep(POLL_INTERVAL).await,
+            Some(state) if *state == ImageState::Available => Ok(Some(())),
+            Some(state) if state.failed() => Err(Error::ImageFailed { id: id.to_string() }),
+            _ => Ok(None),
         }
-    }
+    })
+    .await
 }
 
 /// `REGION=KEY` pairs of `--kms-key`.

@@ -229,21 +229,15 @@ pub fn markdown(history: &History) -> String {
     text
 }
 
-/// RFC 4180 CSV: fields with commas, quotes or line breaks are quoted.
+/// RFC 4180 CSV (CRLF line ends): fields with commas, quotes or line breaks are quoted.
 pub fn csv(history: &History) -> String {
-    let field = |cell: String| {
-        if cell.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", cell.replace('"', "\"\""))
-        } else {
-            cell
-        }
-    };
-    let line = |cells: Vec<String>| cells.into_iter().map(field).collect::<Vec<_>>().join(",") + "\r\n";
-    let mut text = line(header(history));
-    for release in &history.releases {
-        text.push_str(&line(cells(history, release, "\n")));
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    let rows = std::iter::once(header(history)).chain(history.releases.iter().map(|r| cells(history, r, "\n")));
+    for row in rows {
+        writer.write_record(row).expect("writing into memory does not fail");
     }
-    text
+    let bytes = writer.into_inner().expect("flushing into memory does not fail");
+    String::from_utf8(bytes).expect("the cells are UTF-8")
 }
 
 /// `text` with the block between the markers replaced by `block`; everything outside the

@@ -14,6 +14,7 @@ use crate::core::error::{Error, Result};
 use crate::transfer::image_file::{Format, ImageFile};
 use crate::aws::inventory::{self, Boot, Image, Mapping, SnapshotState};
 use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
+use crate::core::poll;
 use crate::core::progress::{Counter, Progress, Unit};
 use crate::change::{self, Action, Kind, Status};
 use crate::aws::provenance::Provenance;
@@ -42,7 +43,6 @@ const SLOWEST_BYTES_PER_SECOND: u64 = 5 * 1024 * 1024;
 const BLOCK_ATTEMPTS: u32 = 10;
 /// A snapshot turns "completed" some time after CompleteSnapshot, minutes for a large one.
 const COMPLETED_TIMEOUT: Duration = Duration::from_secs(1_800);
-const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -437,27 +437,19 @@ async fn complete(aws: &Aws, snapshot: &str, digests: &BTreeMap<u64, [u8; 32]>) 
 }
 
 async fn wait_completed(aws: &Aws, snapshot: &str) -> Result<()> {
-    let started = Instant::now();
-    loop {
+    poll::until(&format!("{snapshot} to complete"), poll::LOCAL_CHANGE, COMPLETED_TIMEOUT, || async {
         let state = inventory::snapshots_by_id(aws, &[snapshot.to_string()]).await?.pop().map(|s| s.state);
         match state {
-            Some(Reported::Known(SnapshotState::Completed)) => return Ok(()),
-            Some(Reported::Known(SnapshotState::Error)) => {
-                return Err(Error::Api {
-                    operation: "DescribeSnapshots",
-                    code: "SnapshotError".into(),
-                    message: format!("{snapshot} went into state `error` after CompleteSnapshot"),
-                })
-            }
-            _ if started.elapsed() > COMPLETED_TIMEOUT => {
-                return Err(Error::WaitTimeout {
-                    what: format!("{snapshot} to complete"),
-                    waited: COMPLETED_TIMEOUT,
-                })
-            }
-            _ => tokio::time::sleep(POLL_INTERVAL).await,
+            Some(Reported::Known(SnapshotState::Completed)) => Ok(Some(())),
+            Some(Reported::Known(SnapshotState::Error)) => Err(Error::Api {
+                operation: "DescribeSnapshots",
+                code: "SnapshotError".into(),
+                message: format!("{snapshot} went into state `error` after CompleteSnapshot"),
+            }),
+            _ => Ok(None),
         }
-    }
+    })
+    .await
 }
 
 /// Deletes the unfinished snapshot and says so in the error.

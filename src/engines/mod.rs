@@ -40,6 +40,23 @@ pub struct Built {
     pub phases: Vec<PhaseReport>,
 }
 
+impl Built {
+    /// The release `ami` (`name`) made from `base` in the region the build's `phases` ran in;
+    /// ends the last phase.
+    pub fn new(phases: &mut Phases, base: Base, build_id: String, ami: String, name: String, snapshots: Vec<String>) -> Built {
+        Built {
+            ami,
+            name,
+            region: phases.aws.region().to_string(),
+            base_ami: base.image.id,
+            base_name: base.image.name,
+            build_id,
+            snapshots,
+            phases: phases.finish(),
+        }
+    }
+}
+
 /// How long a phase took and how many API requests it made (for the closing figures).
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseReport {

@@ -168,16 +168,7 @@ impl Run<'_> {
             Ok(_) => {}
             Err(e) => tracing::warn!("could not list build {}'s leftovers ({e}): run `gio-ami gc`", self.build_id),
         }
-        Ok(Built {
-            ami,
-            name,
-            region: aws.region().to_string(),
-            base_ami: base.image.id,
-            base_name: base.image.name,
-            build_id: self.build_id.clone(),
-            snapshots,
-            phases: self.phases.finish(),
-        })
+        Ok(Built::new(&mut self.phases, base, self.build_id.clone(), ami, name, snapshots))
     }
 
     fn build_tags(&self) -> Tags {
@@ -241,7 +232,7 @@ impl Run<'_> {
     async fn provision_via_ssm(&self, instance: &str, deadline: Instant) -> Result<()> {
         let aws = self.aws;
         // SendCommand to an instance whose agent has not registered yet fails (InvalidInstanceId).
-        poll::until(&format!("the builder {instance} to register with Systems Manager"), left(deadline), || async {
+        poll::until(&format!("the builder {instance} to register with Systems Manager"), poll::LOCAL_CHANGE, left(deadline), || async {
             let filter = InstanceInformationStringFilter::builder()
                 .key("InstanceIds")
                 .values(instance)
@@ -290,7 +281,7 @@ impl Run<'_> {
             .await
             .map_err(|e| aws.error("SendCommand", "ssm", e))?;
         let command = sent.command().and_then(|c| c.command_id()).unwrap_or_default().to_string();
-        poll::until(&format!("the provisioning scripts on {instance} (command {command})"), left(deadline), || async {
+        poll::until(&format!("the provisioning scripts on {instance} (command {command})"), poll::LOCAL_CHANGE, left(deadline), || async {
             let invocation = match aws.ssm().get_command_invocation().command_id(&command).instance_id(instance).send().await {
                 Ok(invocation) => invocation,
                 // Invocations appear a moment after SendCommand answers.
@@ -453,7 +444,7 @@ pub fn user_data(loaded: &Loaded) -> Result<String> {
 async fn wait_for_guest(aws: &Aws, instance: &str, timeout: Duration) -> Result<()> {
     let what = format!("the builder {instance} to provision itself and power off");
     let console_seen = std::cell::Cell::new(0);
-    poll::until(&what, timeout, || async {
+    poll::until(&what, poll::LOCAL_CHANGE, timeout, || async {
         let state = describe_instance(aws, instance)
             .await?
             .and_then(|i| i.state().and_then(|s| s.name().cloned()));
@@ -520,7 +511,7 @@ async fn instance_volumes(aws: &Aws, instance: &str) -> Result<Vec<(String, Stri
 }
 
 async fn wait_snapshots(aws: &Aws, ids: &[String]) -> Result<()> {
-    poll::until(&format!("snapshots {} to complete", ids.join(", ")), IMAGE_TIMEOUT, || async {
+    poll::until(&format!("snapshots {} to complete", ids.join(", ")), poll::LOCAL_CHANGE, IMAGE_TIMEOUT, || async {
         let snapshots = inventory::snapshots_by_id(aws, ids).await?;
         if let Some(failed) = snapshots.iter().find(|s| s.state == SnapshotState::Error) {
             return Err(Error::Provision { message: format!("snapshot {} failed", failed.id) });
@@ -571,7 +562,7 @@ async fn create_image(aws: &Aws, instance: &str, name: &str, spec: &spec::Spec, 
 }
 
 async fn wait_image(aws: &Aws, ami: &str) -> Result<Image> {
-    poll::until(&format!("{ami} to become available"), IMAGE_TIMEOUT, || async {
+    poll::until(&format!("{ami} to become available"), poll::LOCAL_CHANGE, IMAGE_TIMEOUT, || async {
         match inventory::any_images_by_id(aws, &[ami.to_string()]).await?.into_iter().next() {
             Some(image) if image.state == ImageState::Available => Ok(Some(image)),
             Some(image) if image.state == ImageState::Failed => Err(Error::ImageFailed { id: image.id }),

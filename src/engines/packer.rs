@@ -15,6 +15,10 @@ use crate::core::progress::Progress;
 use crate::aws::provenance::Provenance;
 use crate::spec::{self, Loaded};
 use crate::core::tags::{self, Tags};
+use hcl::edit;
+use hcl::expr::{BinaryOp, BinaryOperator, Conditional, Expression, FuncCall, ObjectKey, TemplateExpr, Traversal, Variable};
+use hcl::format::{Format, Formatter};
+use hcl::{Attribute, Block, Body, Structure};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -386,112 +390,95 @@ fn to_json(t: &Template) -> String {
 }
 
 fn to_hcl(t: &Template) -> String {
-    let mut out = String::from("# Rendered by `gio-ami packer render`; build with `packer build .`\n\n");
+    let mut body = Body::builder();
     for (name, default) in &t.variables {
         let default = match default {
-            VarDefault::Value(v) => hcl_string(v),
-            VarDefault::Env(var) => format!("env({})", hcl_string(var)),
+            VarDefault::Value(v) => hcl_expression(&json!(v)),
+            VarDefault::Env(var) => FuncCall::builder("env").arg(*var).build().into(),
         };
-        out.push_str(&format!("variable \"{name}\" {{\n  type    = string\n  default = {default}\n}}\n\n"));
+        body = body.add_block(
+            Block::builder("variable")
+                .add_label(*name)
+                .add_attribute(("type", Variable::unchecked("string")))
+                .add_attribute(("default", default))
+                .build(),
+        );
     }
-    out.push_str(&format!(
-        "locals {{\n  ami_name = var.ami_name != \"\" ? var.ami_name : {}\n}}\n\n",
-        hcl_string(&t.name_pattern)
-    ));
+    let ami_name = || Traversal::builder(Variable::unchecked("var")).attr("ami_name").build();
+    let given = BinaryOp::new(ami_name(), BinaryOperator::NotEq, "");
+    let ami_name = Conditional::new(given, ami_name(), hcl_expression(&json!(t.name_pattern)));
+    body = body.add_block(Block::builder("locals").add_attribute(("ami_name", ami_name)).build());
     let mut builder = t.builder.clone();
     builder.remove("type");
-    out.push_str("source \"amazon-ebs\" \"gio-ami\" {\n");
-    hcl_body(&mut out, &builder, 1);
-    out.push_str("}\n\nbuild {\n  sources = [\"source.amazon-ebs.gio-ami\"]\n");
+    body = body.add_block(Block::builder("source").add_labels(["amazon-ebs", "gio-ami"]).add_structures(hcl_body(&builder)).build());
+    let mut build = Block::builder("build").add_attribute(("sources", vec!["source.amazon-ebs.gio-ami"]));
     if !t.scripts.is_empty() {
-        out.push_str(&format!(
-            "\n  provisioner \"shell\" {{\n    scripts         = {}\n    execute_command = {}\n  }}\n",
-            hcl_value(&json!(t.scripts)),
-            hcl_string(EXECUTE_COMMAND)
-        ));
+        build = build.add_block(
+            Block::builder("provisioner")
+                .add_label("shell")
+                .add_attribute(("scripts", hcl_expression(&json!(t.scripts))))
+                .add_attribute(("execute_command", hcl_expression(&json!(EXECUTE_COMMAND))))
+                .build(),
+        );
     }
-    out.push_str(&format!(
-        "\n  post-processor \"manifest\" {{\n    output     = {}\n    strip_path = true\n  }}\n}}\n",
-        hcl_string(MANIFEST)
-    ));
-    out
+    build = build.add_block(
+        Block::builder("post-processor")
+            .add_label("manifest")
+            .add_attribute(("output", hcl_expression(&json!(MANIFEST))))
+            .add_attribute(("strip_path", true))
+            .build(),
+    );
+    let body = body.add_block(build.build()).build();
+    // Compact: a map or list on one line, as the tags and filters read best.
+    let mut formatter = Formatter::builder().compact(true).build_vec();
+    body.format(&mut formatter).expect("formatting into memory does not fail");
+    let text = String::from_utf8(formatter.into_inner()).expect("HCL is written as UTF-8");
+    format!("# Rendered by `gio-ami packer render`; build with `packer build .`\n\n{text}")
 }
 
-fn hcl_body(out: &mut String, body: &Map<String, Value>, depth: usize) {
-    let indent = "  ".repeat(depth);
-    for (key, value) in body {
+/// Builder settings as the contents of an HCL block: the keys of `HCL_BLOCKS` as (repeated)
+/// blocks, the rest as attributes.
+fn hcl_body(settings: &Map<String, Value>) -> Vec<Structure> {
+    let mut body = Vec::new();
+    for (key, value) in settings {
         let blocks: Vec<&Map<String, Value>> = match value {
             Value::Object(block) if HCL_BLOCKS.contains(&key.as_str()) => vec![block],
             Value::Array(items) if HCL_BLOCKS.contains(&key.as_str()) => items.iter().filter_map(Value::as_object).collect(),
             _ => {
-                out.push_str(&format!("{indent}{key} = {}\n", hcl_value(value)));
+                body.push(Attribute::new(key.as_str(), hcl_expression(value)).into());
                 continue;
             }
         };
         for block in blocks {
-            out.push_str(&format!("{indent}{key} {{\n"));
-            hcl_body(out, block, depth + 1);
-            out.push_str(&format!("{indent}}}\n"));
+            body.push(Block::builder(key.as_str()).add_structures(hcl_body(block)).build().into());
         }
     }
+    body
 }
 
-fn hcl_value(value: &Value) -> String {
+fn hcl_expression(value: &Value) -> Expression {
     match value {
-        Value::String(s) => hcl_string(s),
-        Value::Array(items) => format!("[{}]", items.iter().map(hcl_value).collect::<Vec<_>>().join(", ")),
-        Value::Object(map) => {
-            let pairs: Vec<String> = map.iter().map(|(k, v)| format!("{} = {}", hcl_string(k), hcl_value(v))).collect();
-            format!("{{ {} }}", pairs.join(", "))
+        Value::String(text) => {
+            let quoted = hcl_string(text);
+            let inner = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')).unwrap_or(&quoted);
+            // Written as is between quotes: `hcl_string` did the escaping.
+            TemplateExpr::QuotedString(inner.to_string()).into()
         }
-        other => other.to_string(),
+        Value::Array(items) => Expression::Array(items.iter().map(hcl_expression).collect()),
+        Value::Object(map) => Expression::Object(map.iter().map(|(k, v)| (ObjectKey::from(k.as_str()), hcl_expression(v))).collect()),
+        scalar => hcl::to_expression(scalar).expect("numbers, booleans and null are HCL values"),
     }
 }
 
-/// A quoted HCL string. Literal text takes JSON's escapes (`\"`, `\\`, `\n`, `\uNNNN`, the same
-/// in HCL); a `${…}` interpolation the dialect wrote is an expression and is copied as is
-/// (user text had its `${` escaped to `$${` by the dialect).
+/// A quoted HCL string of `text`, which is HCL template source: the `${…}` the dialect wrote are
+/// interpolations, user text had its `${` escaped to `$${` by the dialect. hcl-edit writes it
+/// with its literal parts escaped (`\"`, `\\`, `\n`, `\uNNNN`, as JSON does); hcl-rs's
+/// formatter would copy a template's literal parts unescaped, and a `"` in one would end the
+/// string.
 fn hcl_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    let mut rest = text;
-    while !rest.is_empty() {
-        let literal_end = interpolation_start(rest).unwrap_or(rest.len());
-        let literal = serde_json::to_string(&rest[..literal_end]).expect("strings serialize");
-        out.push_str(&literal[1..literal.len() - 1]);
-        rest = &rest[literal_end..];
-        if rest.is_empty() {
-            break;
-        }
-        let mut depth = 0;
-        let end = rest
-            .char_indices()
-            .find_map(|(i, c)| {
-                depth += match c {
-                    '{' => 1,
-                    '}' => -1,
-                    _ => 0,
-                };
-                (c == '}' && depth == 0).then_some(i + 1)
-            })
-            .unwrap_or(rest.len());
-        out.push_str(&rest[..end]);
-        rest = &rest[end..];
-    }
-    out.push('"');
-    out
-}
-
-/// Where the first `${` that is not the escaped `$${` starts.
-fn interpolation_start(text: &str) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = text[from..].find("${").map(|i| i + from) {
-        if i > 0 && text.as_bytes()[i - 1] == b'$' {
-            from = i + 2;
-        } else {
-            return Some(i);
-        }
-    }
-    None
+    // No text the dialect writes fails to parse; anything that did would stay literal, never code.
+    let template = text.parse().unwrap_or_else(|_| edit::template::Template::from(vec![edit::template::Element::from(text)]));
+    edit::expr::Expression::from(edit::template::StringTemplate::from(template)).to_string()
 }
 
 /// What Packer's `-machine-readable` output says, line by line.
@@ -582,16 +569,7 @@ pub async fn build(aws: &Aws, loaded: &Loaded, progress: &dyn Progress) -> Resul
     let mut release = engines::image_tags(&loaded.spec, &build_id, &base, &provenance);
     release.insert(tags::RELEASE.into(), name.clone());
     engines::tag_image(aws, &ami, &snapshots, &release).await?;
-    Ok(Built {
-        ami,
-        name,
-        region: aws.region().to_string(),
-        base_ami: base.image.id,
-        base_name: base.image.name,
-        build_id,
-        snapshots,
-        phases: phases.finish(),
-    })
+    Ok(Built::new(&mut phases, base, build_id, ami, name, snapshots))
 }
 
 /// Runs `packer build` in `dir` and returns the AMI id. On Ctrl-C or SIGTERM, Packer gets

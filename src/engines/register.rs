@@ -372,7 +372,7 @@ pub(crate) async fn register_once(
 }
 
 pub(crate) async fn wait_available(aws: &Aws, ids: &[String]) -> Result<()> {
-    poll::until(&format!("{} to become available", ids.join(", ")), AVAILABLE_TIMEOUT, || async {
+    poll::until(&format!("{} to become available", ids.join(", ")), poll::LOCAL_CHANGE, AVAILABLE_TIMEOUT, || async {
         let states = inventory::image_states(aws, ids).await?;
         if let Some((id, _)) = states.iter().find(|(_, s)| s.failed()) {
             return Err(Error::ImageFailed { id: id.clone() });
