@@ -19,7 +19,6 @@ use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
 use std::io::{self, Write};
 
-
 pub struct Output {
     format: Format,
 }

@@ -61,7 +61,6 @@ mod tests {
     use super::*;
     use crate::aws::inventory::tests::{image, snapshot};
 
-
     #[test]
     fn a_deleted_snapshot_still_shows_its_device() {
         let image = image(

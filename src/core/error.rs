@@ -1,7 +1,6 @@
 //! Errors as values. Every variant renders as one paragraph that says what went wrong and how to
 //! fix it, because the message is all a user at a terminal (or a CI log) gets.
 
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]

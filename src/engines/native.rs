@@ -35,8 +35,6 @@ const IN_FLIGHT_SETTLE: Duration = Duration::from_secs(3);
 /// What the guest prints on its console when a script fails, before powering off anyway.
 const FAILURE_MARKER: &str = "gio-ami: provisioning FAILED";
 
-
-
 /// Builds the spec's AMI. On failure or interruption, removes what this build created first.
 pub async fn build(aws: &Aws, loaded: &Loaded, progress: &dyn Progress) -> Result<Built> {
     let build_id = new_build_id();
@@ -103,9 +101,6 @@ fn cleanup_summary(outcomes: &[change::Outcome]) -> String {
     }
     text
 }
-
-
-
 
 struct Run<'a> {
     aws: &'a Aws,
@@ -324,12 +319,6 @@ impl Run<'_> {
         wait_snapshots(self.aws, &ids).await
     }
 }
-
-
-
-
-
-
 
 /// The builder's own volumes are always deleted with it, whatever the AMI will say: the
 /// builder must never leak a volume. The AMI gets the spec's choice at CreateImage.
@@ -571,7 +560,6 @@ async fn wait_image(aws: &Aws, ami: &str) -> Result<Image> {
     })
     .await
 }
-
 
 #[cfg(test)]
 mod tests {
