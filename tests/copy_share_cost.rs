@@ -22,12 +22,12 @@ async fn copy_lands_in_every_region_tagged_and_a_rerun_finds_it() {
         .unwrap();
 
     let copied = run(emulator.cli().args(["copy", &ami, "--to", OTHER_REGION, "--to", "ap-southeast-2", "--output", "json"])).success().json();
-    let copies = copied.as_array().unwrap();
+    let copies = copied["outcomes"].as_array().unwrap();
     assert_eq!(copies.len(), 2);
     for copy in copies {
         let region = copy["region"].as_str().unwrap();
         let id = copy["id"].as_str().unwrap();
-        assert_eq!(copy["existed"], false);
+        assert_eq!((copy["action"].as_str(), copy["status"].as_str(), copy["source"].as_str()), (Some("copy_image"), Some("done"), Some(ami.as_str())));
         let there = aws_sdk_ec2::Client::new(&emulator.config(region).await);
         let image = there.describe_images().image_ids(id).send().await.unwrap();
         let image = &image.images()[0];
@@ -42,7 +42,7 @@ async fn copy_lands_in_every_region_tagged_and_a_rerun_finds_it() {
 
     let again = run(emulator.cli().args(["copy", &ami, "--to", OTHER_REGION, "--output", "json"])).success().json();
     let first = copies.iter().find(|c| c["region"] == OTHER_REGION).unwrap();
-    assert_eq!((&again[0]["id"], &again[0]["existed"]), (&first["id"], &serde_json::json!(true)));
+    assert_eq!((&again["outcomes"][0]["id"], &again["outcomes"][0]["status"]), (&first["id"], &serde_json::json!("reused")));
     let there = aws_sdk_ec2::Client::new(&emulator.config(OTHER_REGION).await);
     let all = there.describe_images().owners("self").send().await.unwrap();
     assert_eq!(all.images().len(), 1, "no second copy");
@@ -55,12 +55,12 @@ async fn a_copy_made_again_with_another_kms_key_is_a_new_copy_with_that_key() {
     let ami = register_root_image(&ec2, "gio-node-8").await;
     let there = aws_sdk_ec2::Client::new(&emulator.config(OTHER_REGION).await);
     let first = run(emulator.cli().args(["copy", &ami, "--to", OTHER_REGION, "--kms-key", &format!("{OTHER_REGION}=alias/first"), "--output", "json"])).success().json();
-    let first = first[0]["id"].as_str().unwrap().to_string();
+    let first = first["outcomes"][0]["id"].as_str().unwrap().to_string();
     // The wrong key: the copy goes, and the same copy is asked for again with the right one.
     // AWS refuses a ClientToken reused with other parameters, so this copy needs its own token.
     there.deregister_image().image_id(&first).send().await.unwrap();
     let second = run(emulator.cli().args(["copy", &ami, "--to", OTHER_REGION, "--kms-key", &format!("{OTHER_REGION}=alias/second"), "--output", "json"])).success().json();
-    let second = second[0]["id"].as_str().unwrap();
+    let second = second["outcomes"][0]["id"].as_str().unwrap();
     assert_ne!(second, first);
     let image = there.describe_images().image_ids(second).send().await.unwrap();
     let snapshot = image.images()[0].block_device_mappings()[0].ebs().unwrap().snapshot_id().unwrap().to_string();
@@ -74,7 +74,7 @@ async fn a_disabled_copy_is_named_as_holding_the_name_not_waited_for() {
     let ec2 = emulator.ec2().await;
     let ami = register_root_image(&ec2, "gio-node-9").await;
     let first = run(emulator.cli().args(["copy", &ami, "--to", OTHER_REGION, "--output", "json"])).success().json();
-    let copy = first[0]["id"].as_str().unwrap();
+    let copy = first["outcomes"][0]["id"].as_str().unwrap();
     let there = aws_sdk_ec2::Client::new(&emulator.config(OTHER_REGION).await);
     there.disable_image().image_id(copy).send().await.unwrap();
     // Unseen, the disabled copy let CopyImage replay its token and answer that copy, which

@@ -51,7 +51,7 @@ async fn add_disks_keeps_the_source_and_adds_volumes_that_launch() {
     ]).env("GIO_AMI_AUTHOR", "Ada <ada@example.org>"))
     .success()
     .json();
-    let new = out[0]["id"].as_str().unwrap().to_string();
+    let new = out["outcomes"][0]["id"].as_str().unwrap().to_string();
     let registered = image(&ec2, &new).await;
     assert_eq!(
         mappings(&registered),
@@ -118,7 +118,7 @@ async fn boot_settings_are_carried_over() {
         .unwrap()
         .to_string();
     let out = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=10", "--output", "json"])).success().json();
-    let new = image(&ec2, out[0]["id"].as_str().unwrap()).await;
+    let new = image(&ec2, out["outcomes"][0]["id"].as_str().unwrap()).await;
     assert_eq!(new.architecture().map(|a| a.as_str()), Some("arm64"));
     assert_eq!(new.boot_mode(), Some(&BootModeValues::Uefi));
     assert_eq!(new.tpm_support(), Some(&TpmSupportValues::V20));
@@ -138,7 +138,7 @@ async fn a_chain_registers_one_ami_per_disk_and_lineage_shows_it() {
     ]))
     .success()
     .json();
-    let chain: Vec<String> = out.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    let chain: Vec<String> = out["outcomes"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(chain.len(), 3);
     let root = mappings(&image(&ec2, &source).await).remove(0);
     let mut parent = source.clone();
@@ -171,8 +171,8 @@ async fn dry_run_registers_nothing_and_a_rerun_reuses_what_exists() {
 
     let first = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--output", "json"])).success().json();
     let again = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--output", "json"])).success().json();
-    assert_eq!(first[0]["id"], again[0]["id"]);
-    assert_eq!(again[0]["existed"], Value::Bool(true));
+    assert_eq!(first["outcomes"][0]["id"], again["outcomes"][0]["id"]);
+    assert_eq!(again["outcomes"][0]["status"], "reused", "{again}");
     assert_eq!(own_image_count(&ec2).await, 2);
 }
 
@@ -182,7 +182,7 @@ async fn a_name_a_disabled_ami_keeps_is_reported_as_taken_by_it() {
     let ec2 = emulator.ec2().await;
     let source = support::register_root_image(&ec2, "gio-node").await;
     let first = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--output", "json"])).success().json();
-    let disabled = first[0]["id"].as_str().unwrap().to_string();
+    let disabled = first["outcomes"][0]["id"].as_str().unwrap().to_string();
     run(emulator.cli().args(["prune", "--release-prefix", "gio-node-xvdb", "--keep", "0", "--disable", "--yes"])).success();
 
     // AWS keeps a disabled AMI's name taken, and DescribeImages shows it only with IncludeDisabled.
@@ -200,7 +200,7 @@ async fn a_data_disk_from_a_snapshot_is_grown_as_asked() {
     let data = ec2.create_snapshot().volume_id(volume.volume_id().unwrap()).send().await.unwrap();
     let data = data.snapshot_id().unwrap();
     let out = run(emulator.cli().args(["disks", "add", &source, "--disk", &format!("/dev/xvdd={data}:40"), "--output", "json"])).success().json();
-    let new = image(&ec2, out[0]["id"].as_str().unwrap()).await;
+    let new = image(&ec2, out["outcomes"][0]["id"].as_str().unwrap()).await;
     assert_eq!(mappings(&new)[1], ("/dev/xvdd".into(), Some(data.to_string()), 40, "gp3".into(), Some(3000)));
 
     let too_small = run(emulator.cli().args(["disks", "add", &source, "--disk", &format!("/dev/xvde={data}:10")])).failure();

@@ -85,7 +85,7 @@ fn disks_add(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
         let made = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=5", "--output", "json"])).success().json();
         let again = dry_run(emulator, None, &["disks", "add", &source, "--disk", "/dev/xvdb=5"]).await;
         assert_eq!(again["plan"]["actions"][0]["action"], "reuse");
-        assert_eq!(again["plan"]["actions"][0]["id"], made[0]["id"]);
+        assert_eq!(again["plan"]["actions"][0]["id"], made["outcomes"][0]["id"]);
         assert!(again["plan"]["actions"][0]["why"].as_str().unwrap().contains("made by this step: reused"), "{again}");
     })
 }

@@ -396,7 +396,7 @@ async fn a_registration_whose_answer_was_lost_is_found_not_repeated() {
     let proxy = lost_once();
     let added = run(proxy.cli().args(["disks", "add", &uploaded, "--disk", "/dev/xvdb=50", "--output", "json"])).success().json();
     assert_eq!(proxy.tally().injected.len(), 1);
-    assert_eq!(added[0]["existed"], true, "found, not registered again: {added}");
+    assert_eq!(added["outcomes"][0]["status"], "reused", "found, not registered again: {added}");
     assert_eq!(inventory(&ec2).await, Inventory::of(0, 0, 1, 2));
 }
 

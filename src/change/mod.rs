@@ -83,18 +83,20 @@ pub enum Action {
     ModifyCreateVolumePermission { id: String, accounts: Vec<String>, add: bool, why: String },
     /// A new version of an SSM parameter (`id` is its name); SSM keeps the earlier ones.
     PutParameter { id: String, value: String, previous: Option<String>, description: String, why: String },
-    /// A snapshot made from a local image through the EBS direct APIs (`id` is its release
-    /// name until AWS gives it an id). Made by `commands::upload`, block by block.
-    UploadSnapshot { id: String, size_gib: i32, why: String },
-    /// An AMI registered from snapshots (`id` is its name until AWS gives it an id). Made by
-    /// `engines::register`, in order, each from the previous one: a chain's parent exists
-    /// only once the step before it is registered.
-    RegisterImage { id: String, parent: String, why: String },
-    /// A release AMI made by a build engine from `base` (`id` is its name until it exists).
-    BuildImage { id: String, base: String, why: String },
-    /// A copy of the AMI `id` into another region. Made by `commands::copy`, which waits until
-    /// it is available.
-    CopyImage { id: String, region: String, why: String },
+    /// A snapshot made from a local image through the EBS direct APIs. In a plan `id` is the
+    /// release name; in an outcome, the snapshot's id. Made by `transfer::upload`, block by
+    /// block.
+    UploadSnapshot { id: String, name: String, size_gib: i32, why: String },
+    /// An AMI registered from snapshots. In a plan `id` is its name; in an outcome, the AMI's
+    /// id. Made by `engines::register`, in order, each from the previous one: a chain's parent
+    /// exists only once the step before it is registered.
+    RegisterImage { id: String, name: String, parent: String, why: String },
+    /// A release AMI made by a build engine from `base`. In a plan `id` is its name; in an
+    /// outcome, the AMI's id.
+    BuildImage { id: String, name: String, base: String, why: String },
+    /// A copy of the AMI `source` into `region`. In a plan `id` is the source's id; in an
+    /// outcome, the copy's. Made by `commands::copy`, which waits until it is available.
+    CopyImage { id: String, source: String, region: String, why: String },
     /// A resource that already is what the plan wants (an earlier run made it, or nothing is
     /// left to write): nothing to call, and its outcome says `reused`.
     Reuse {
@@ -287,6 +289,12 @@ impl<F> Plan<F> {
         self.actions.iter().any(|a| !a.is_noop())
     }
 
+    /// Something to apply: work, or something an earlier run made, whose outcome (`reused`)
+    /// tells a re-run the job is done. Only refusals leave nothing to apply.
+    pub fn applies(&self) -> bool {
+        self.actions.iter().any(|a| !matches!(a, Action::Refuse { .. }))
+    }
+
     /// The GiB of snapshot storage the plan deletes.
     pub fn freed_gib(&self) -> i64 {
         self.actions
@@ -316,6 +324,21 @@ pub struct Outcome {
     #[serde(flatten)]
     pub action: Action,
     pub status: Status,
+}
+
+/// What an apply did: one outcome per action, and what the command made, for the fields its
+/// JSON carried before the shared shape (an upload's counts, a build's phases; `()` for none).
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied<R = ()> {
+    pub outcomes: Vec<Outcome>,
+    #[serde(skip)]
+    pub made: R,
+}
+
+impl From<Vec<Outcome>> for Applied {
+    fn from(outcomes: Vec<Outcome>) -> Self {
+        Applied { outcomes, made: () }
+    }
 }
 
 /// Carries out the plan stage by stage; one failure does not stop the others, and is reported.
@@ -425,7 +448,8 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .map_err(|e| aws.error("PutParameter", "ssm", e)),
         Action::Refuse { .. } => return Status::Refused,
         Action::Reuse { .. } => return Status::Reused,
-        // Long procedures stay with their engines, which report them: never handed over here.
+        // Long procedures (many calls, waits, progress) are their engines' to carry out, each
+        // returning its outcomes (see `Applied`): a plan holding one never comes here.
         Action::RegisterImage { .. } | Action::UploadSnapshot { .. } | Action::CopyImage { .. } | Action::BuildImage { .. } => {
             return Status::Failed(format!("{} {} is its engine's to make", action.verb(), action.id()))
         }

@@ -8,19 +8,18 @@ mod render;
 
 use args::{Cli, Command, DisksCommand, PackerCommand};
 use gio_ami::aws::{base, inventory, orphans};
-use gio_ami::change::{self, retire, Outcome, Report};
+use gio_ami::change::{self, retire, Applied, Report};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
 use gio_ami::commands::{adopt, copy, cost, history, lineage, publish, share, snapshots, upload};
 use gio_ami::core::ids::{AmiId, SnapshotId};
-use gio_ami::core::kinds::Engine;
-use gio_ami::engines::{self, leftovers, native, packer, register};
+use gio_ami::engines::{self, leftovers, packer, register};
 use gio_ami::spec::{self, clusters, disk::Disk};
 use gio_ami::transfer::{download, image_file::ImageFile};
 use gio_ami::aws::provenance::Provenance;
 use gio_ami::{Aws, AwsOptions};
 use gio_ami::core::progress::Progress;
 use progress::Terminal;
-use render::{Output, Rendered};
+use render::{Made, Output, Own, Rendered};
 use serde::Serialize;
 use std::future::Future;
 use std::io::IsTerminal;
@@ -84,17 +83,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let aws = Aws::connect(&options).await?;
             let engine = engine.unwrap_or(loaded.spec.engine());
-            if dry_run {
-                let plan = engines::prepare(&aws, &loaded, engine).await?;
-                return Ok(output.report(&Report::new(&plan, None), "dry run: nothing was built.", false)?);
-            }
             let progress = Terminal::new(quiet);
-            let built = match engine {
-                Engine::Packer => packer::build(&aws, &loaded, &progress).await,
-                Engine::Native => native::build(&aws, &loaded, &progress).await,
-            };
+            let plan = engines::prepare(&aws, &loaded, engine, &progress).await?;
+            let mode = Mode { command: "build", dry_run, yes: true, destructive: false, what: "built", facts_on_top: false };
+            let built = execute(&aws, &output, &plan, &mode, Own::default(), || engines::build(&aws, &loaded, &plan, &progress)).await;
             progress.finish();
-            output.built(&built?)?;
+            built?;
         }
         Command::Packer(PackerCommand::Render { spec: path, format, out, resolve, endpoint }) => {
             let loaded = spec::load(&path)?;
@@ -142,13 +136,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let plan = adopt::prepare(&aws, &requests, &metadata, &author, skipped).await?;
             let mode = Mode { command: "adopt", dry_run: args.dry_run, yes: true, destructive: false, what: "tagged", facts_on_top: true };
-            execute(&aws, &output, &plan, &mode, || async { Ok(change::apply(&aws, &plan.actions).await) }).await?;
+            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
         }
         Command::Gc(args) => {
             let aws = Aws::connect(&options).await?;
             let plan = leftovers::prepare(&aws).await?;
             let mode = Mode { command: "gc", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "removed", facts_on_top: false };
-            execute(&aws, &output, &plan, &mode, || async { Ok(change::apply(&aws, &plan.actions).await) }).await?;
+            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
         }
         Command::Images => {
             let aws = Aws::connect(&options).await?;
@@ -172,12 +166,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let aws = Aws::connect(&options).await?;
             let plan = register::prepare(&aws, &source, &request).await?;
-            if args.dry_run {
-                output.disks_plan(&plan)?;
-            } else {
-                let provenance = Provenance::current(&aws).await;
-                output.registered(&register::apply(&aws, &plan.facts, &provenance).await?)?;
-            }
+            let provenance = Provenance::current(&aws).await;
+            let own = Own { before: render::disks_steps(&plan.facts), ..Own::default() };
+            let mode = Mode { command: "disks add", dry_run: args.dry_run, yes: true, destructive: false, what: "registered", facts_on_top: false };
+            execute(&aws, &output, &plan, &mode, own, || register::apply(&aws, &plan, &provenance)).await?;
         }
         Command::Upload(args) => {
             let request = upload::Request {
@@ -196,13 +188,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let sizes = register::snapshot_sizes(&aws, &request.disks).await?;
             let provenance = Provenance::current(&aws).await;
             let plan = upload::prepare(&aws, &request, (&image.path, image.format, image.size), &sizes, &provenance).await?;
-            if args.dry_run {
-                output.upload_plan(&plan)?;
-            } else {
-                let uploaded = upload::apply(&aws, &plan.facts, &image, &progress, gio_ami::core::signal::interrupted()).await;
-                progress.finish();
-                output.uploaded(&uploaded?)?;
-            }
+            let own = Own { before: render::upload_intro(&plan.facts), ..Own::default() };
+            let mode = Mode { command: "upload", dry_run: args.dry_run, yes: true, destructive: false, what: "uploaded", facts_on_top: false };
+            let interrupted = gio_ami::core::signal::interrupted();
+            let uploaded = execute(&aws, &output, &plan, &mode, own, || upload::apply(&aws, &plan, &image, &progress, interrupted)).await;
+            progress.finish();
+            uploaded?;
         }
         Command::Download(args) => {
             let snapshot: SnapshotId = args.snapshot.parse()?;
@@ -230,7 +221,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 return refuse(&output, &plan, gio_ami::Error::InUse(refused.join("; ")));
             }
             let mode = Mode { command: "wipe", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "changed", facts_on_top: false };
-            execute(&aws, &output, &plan, &mode, || retire::apply(&aws, &plan)).await?;
+            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(retire::apply(&aws, &plan).await?.into()) }).await?;
         }
         Command::Prune(args) => {
             let mut families: Vec<Family> = args.release_prefix.into_iter().map(Family::Prefix).collect();
@@ -253,7 +244,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 return refuse(&output, &plan, gio_ami::Error::Unchecked(plan.facts.unchecked.join("; ")));
             }
             let mode = Mode { command: "prune", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "changed", facts_on_top: false };
-            execute(&aws, &output, &plan, &mode, || retire::apply(&aws, &plan)).await?;
+            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(retire::apply(&aws, &plan).await?.into()) }).await?;
         }
         Command::History(args) => {
             let spec = optional_spec(&args.spec)?;
@@ -285,22 +276,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // A rollback is one more version of the parameter: the value it replaces stays in
             // the history, so nothing is lost and no question is asked.
             let mode = Mode { command: "publish", dry_run: args.dry_run, yes: true, destructive: false, what: "written", facts_on_top: true };
-            execute(&aws, &output, &plan, &mode, || async { Ok(change::apply(&aws, &plan.actions).await) }).await?;
+            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
         }
         Command::Copy(args) => {
             let ami: AmiId = args.ami.parse()?;
             let kms_keys = copy::parse_kms_keys(&args.kms_keys)?;
             let aws = Aws::connect(&options).await?;
             let plan = copy::prepare(&aws, &options, &ami, &args.to, &kms_keys).await?;
-            if args.dry_run {
-                output.report(&Report::new(&plan, None), "dry run: nothing was copied.", false)?;
-                return Ok(());
-            }
             let progress = Terminal::new(quiet);
-            progress.phase(&format!("copying {ami} to {}", args.to.join(", ")));
-            let copied = copy::copy(&options, &plan.facts, &progress).await;
+            let mode = Mode { command: "copy", dry_run: args.dry_run, yes: true, destructive: false, what: "copied", facts_on_top: false };
+            let copied = execute(&aws, &output, &plan, &mode, Own::default(), || async {
+                progress.phase(&format!("copying {ami} to {}", args.to.join(", ")));
+                Ok(copy::copy(&options, &plan, &progress).await)
+            })
+            .await;
             progress.finish();
-            output.copied(&copied?)?;
+            copied?;
         }
         Command::Share(args) => {
             let amis = parse_all::<AmiId>(&args.amis)?;
@@ -309,7 +300,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let images = inventory::own_images_by_id(&aws, &amis).await?;
             let plan = share::plan(&images, &accounts, !args.unshare);
             let mode = Mode { command: "share", dry_run: args.dry_run, yes: args.yes, destructive: args.unshare, what: "changed", facts_on_top: false };
-            execute(&aws, &output, &plan, &mode, || async { Ok(change::apply(&aws, &plan.actions).await) }).await?;
+            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
         }
         Command::Cost(args) => {
             let spec = optional_spec(&args.spec)?;
@@ -332,7 +323,7 @@ fn optional_spec(path: &Path) -> gio_ami::Result<Option<spec::Spec>> {
 
 /// Prints a plan that must not run, and fails with why.
 fn refuse<F: Serialize>(output: &Output, plan: &change::Plan<F>, why: gio_ami::Error) -> anyhow::Result<()> {
-    output.report(&Report::new(plan, None), NOTHING_CHANGED, false)?;
+    output.report(&Report::new(plan, None), NOTHING_CHANGED, &Own::default())?;
     Err(why.into())
 }
 
@@ -355,18 +346,28 @@ struct Mode {
 }
 
 /// The one path of every mutating command once its plan is made: a dry run (or nothing to
-/// do) prints the plan; a destructive plan asks on a terminal unless --yes; then `apply`
-/// runs, every outcome is printed, and a failed step fails the command, named.
-async fn execute<F, Fut>(aws: &Aws, output: &Output, plan: &change::Plan<F>, mode: &Mode, apply: impl FnOnce() -> Fut) -> anyhow::Result<()>
+/// apply) prints the plan; a destructive plan asks on a terminal unless --yes; then `apply`
+/// runs, every outcome is printed with `own` and what the apply made, and a failed step fails
+/// the command, named.
+async fn execute<F, R, Fut>(
+    aws: &Aws,
+    output: &Output,
+    plan: &change::Plan<F>,
+    mode: &Mode,
+    own: Own,
+    apply: impl FnOnce() -> Fut,
+) -> anyhow::Result<()>
 where
     F: Serialize,
-    Fut: Future<Output = gio_ami::Result<Vec<Outcome>>>,
+    R: Made,
+    Fut: Future<Output = gio_ami::Result<Applied<R>>>,
 {
-    let unapplied = |note: &str| output.report(&Report::new(plan, None), note, mode.facts_on_top);
+    let own = if mode.facts_on_top { own.with_top(&plan.facts)? } else { own };
+    let unapplied = |note: &str| output.report(&Report::new(plan, None), note, &own);
     if mode.dry_run {
         return Ok(unapplied(&format!("dry run: nothing was {}.", mode.what))?);
     }
-    if !plan.has_work() {
+    if !plan.applies() {
         return Ok(unapplied(NOTHING_CHANGED)?);
     }
     if mode.destructive && !mode.yes && std::io::stdin().is_terminal() {
@@ -375,10 +376,10 @@ where
             return Err(gio_ami::Error::NotConfirmed(mode.command).into());
         }
     }
-    let outcomes = apply().await?;
+    let applied = apply().await?;
     tracing::info!(requests = aws.calls(), "plan applied");
-    let report = Report::new(plan, Some(&outcomes));
-    output.report(&report, NOTHING_CHANGED, mode.facts_on_top)?;
+    let report = Report::new(plan, Some(&applied.outcomes));
+    output.report(&report, NOTHING_CHANGED, &applied.made.own(own)?)?;
     match report.failure(mode.command) {
         Some(failure) => Err(failure.into()),
         None => Ok(()),

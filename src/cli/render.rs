@@ -1,10 +1,9 @@
 //! Everything the tool prints on stdout: tables for people, JSON for scripts.
 
 use gio_ami::aws::base::Base;
-use gio_ami::engines::Built;
-use gio_ami::commands::copy::Copied;
 use gio_ami::commands::cost::Cost;
-use gio_ami::engines::register::{Plan, Registered};
+use gio_ami::engines::Built;
+use gio_ami::engines::register::Plan as RegisterPlan;
 use gio_ami::commands::history::{self, History};
 use super::args::{Format, HistoryFormat};
 use gio_ami::transfer::download::Downloaded;
@@ -21,6 +20,58 @@ use std::io::{self, Write};
 
 pub struct Output {
     format: Format,
+}
+
+/// A command's own part of its report, beside the shared shape.
+#[derive(Debug, Default)]
+pub struct Own {
+    /// Fields at the top of the JSON, where scripts written before the shape read them
+    /// (publish's `ami`, an upload's `snapshot_id`, a build's `phases`): an object, or none.
+    pub top: Option<serde_json::Value>,
+    /// For people, before the plan: what a table of actions cannot show (mappings).
+    pub before: String,
+    /// For people, after the outcomes (an upload's throughput).
+    pub after: String,
+}
+
+impl Own {
+    /// Adds `part`'s fields (an object's) to the top of the JSON; a field already there stays.
+    pub fn with_top(mut self, part: &impl Serialize) -> io::Result<Own> {
+        let top = self.top.get_or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        if let (Some(fields), serde_json::Value::Object(more)) = (top.as_object_mut(), serde_json::to_value(part)?) {
+            for (key, value) in more {
+                fields.entry(key).or_insert(value);
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// What an apply made, beside its outcomes: its part of the report.
+pub trait Made {
+    fn own(&self, own: Own) -> io::Result<Own>;
+}
+
+impl Made for () {
+    fn own(&self, own: Own) -> io::Result<Own> {
+        Ok(own)
+    }
+}
+
+/// The counts scripts read at the top (`snapshot_id`, `blocks_sent`), and the throughput.
+impl Made for Uploaded {
+    fn own(&self, own: Own) -> io::Result<Own> {
+        let mut own = own.with_top(self)?;
+        own.after.push_str(&upload_figures(self));
+        Ok(own)
+    }
+}
+
+/// The AMI, its name and the phases, at the top where scripts read them.
+impl Made for Built {
+    fn own(&self, own: Own) -> io::Result<Own> {
+        own.with_top(self)
+    }
 }
 
 /// A template written by `packer render`.
@@ -113,36 +164,6 @@ impl Output {
         })
     }
 
-    /// What `disks add --dry-run` would register: each step's mappings, then the plan.
-    pub fn disks_plan(&self, plan: &change::Plan<Plan>) -> io::Result<()> {
-        let report = change::Report::new(plan, None);
-        self.emit(&report, || {
-            let mut text = String::new();
-            for (n, step) in plan.facts.steps.iter().enumerate() {
-                let parent = if n == 0 { plan.facts.source.id.clone() } else { format!("step {n}") };
-                text.push_str(&format!("step {}: register `{}` from {parent}\n", n + 1, step.name));
-                text.push_str(&format!("{}\n", mappings_table(&step.mappings)));
-            }
-            text + &report_text(&report, "dry run: nothing was registered.")
-        })
-    }
-
-    pub fn registered(&self, registered: &[Registered]) -> io::Result<()> {
-        self.emit(registered, || {
-            let mut table = table(&["AMI", "NAME", "PARENT", "ADDS", ""]);
-            for r in registered {
-                table.add_row(vec![
-                    r.id.as_str(),
-                    r.name.as_str(),
-                    r.parent.as_str(),
-                    &r.adds.join(" "),
-                    if r.existed { "(already registered)" } else { "" },
-                ]);
-            }
-            format!("{table}\n")
-        })
-    }
-
     pub fn lineage(&self, nodes: &[Node]) -> io::Result<()> {
         self.emit(nodes, || {
             nodes
@@ -192,62 +213,9 @@ impl Output {
         })
     }
 
-    pub fn built(&self, built: &Built) -> io::Result<()> {
-        self.emit(built, || format!("{}\n", built.ami))
-    }
-
     /// Where `packer render` wrote the template.
     pub fn rendered(&self, rendered: &Rendered) -> io::Result<()> {
         self.emit(rendered, || format!("{}\n", rendered.path))
-    }
-
-    /// What `upload --dry-run` would do: the upload, the AMI's mappings, then the plan.
-    pub fn upload_plan(&self, plan: &change::Plan<UploadPlan>) -> io::Result<()> {
-        let report = change::Report::new(plan, None);
-        self.emit(&report, || {
-            let upload = &plan.facts;
-            let mut text = format!(
-                "upload {} ({}, {} bytes) as a {} GiB snapshot `{}`: {} blocks of 512 KiB, {} workers{}\n",
-                upload.image,
-                upload.format.qemu_name(),
-                upload.bytes,
-                upload.volume_gib,
-                upload.name,
-                upload.blocks,
-                upload.workers,
-                upload.kms_key.as_deref().map(|k| format!(", encrypted with {k}")).unwrap_or_default(),
-            );
-            if let Some(step) = &upload.register {
-                text.push_str(&format!("then register `{}` ({}):\n{}\n", step.name, step.description, mappings_table(&step.mappings)));
-            }
-            text + &report_text(&report, "dry run: nothing was uploaded.")
-        })
-    }
-
-    pub fn uploaded(&self, uploaded: &Uploaded) -> io::Result<()> {
-        self.emit(uploaded, || {
-            if uploaded.existed {
-                return format!(
-                    "{} already exists as {} (root snapshot {}): nothing uploaded.\n",
-                    uploaded.name,
-                    uploaded.image_id.as_deref().unwrap_or("-"),
-                    uploaded.snapshot_id
-                );
-            }
-            let mut text = format!(
-                "{} GiB snapshot {}: {} blocks sent, {} zero blocks skipped, {:.1} MiB/s ({:.1} s)\n",
-                uploaded.volume_gib,
-                uploaded.snapshot_id,
-                uploaded.blocks_sent,
-                uploaded.blocks_skipped,
-                uploaded.mib_per_second,
-                uploaded.seconds
-            );
-            if let Some(id) = &uploaded.image_id {
-                text.push_str(&format!("AMI {id} `{}` registered from it.\n", uploaded.name));
-            }
-            text
-        })
     }
 
     pub fn downloaded(&self, downloaded: &Downloaded) -> io::Result<()> {
@@ -274,18 +242,16 @@ impl Output {
     }
 
     /// What a mutating command did (or, not applied, would do), in the shape every one of
-    /// them shares; `unapplied` is the closing line when nothing was applied. `facts_on_top`
-    /// repeats the plan's facts at the top of the JSON, for scripts written before the shape.
-    pub fn report<F: Serialize>(&self, report: &change::Report<'_, F>, unapplied: &str, facts_on_top: bool) -> io::Result<()> {
-        #[derive(Serialize)]
-        struct Json<'a, 'b, F> {
-            #[serde(flatten)]
-            report: &'a change::Report<'b, F>,
-            #[serde(flatten)]
-            facts: Option<&'b F>,
+    /// them shares; `unapplied` is the closing line when nothing was applied, and `own` the
+    /// command's part beside the shape.
+    pub fn report<F: Serialize>(&self, report: &change::Report<'_, F>, unapplied: &str, own: &Own) -> io::Result<()> {
+        let mut json = serde_json::to_value(report)?;
+        if let (Some(fields), Some(serde_json::Value::Object(top))) = (json.as_object_mut(), &own.top) {
+            for (key, value) in top {
+                fields.entry(key.clone()).or_insert_with(|| value.clone());
+            }
         }
-        let json = Json { report, facts: facts_on_top.then_some(&report.plan.facts) };
-        self.emit(&json, || report_text(report, unapplied))
+        self.emit(&json, || format!("{}{}{}", own.before, report_text(report, unapplied), own.after))
     }
 
     /// The release history in the asked format; `--output json` means JSON whatever `--format`.
@@ -324,16 +290,6 @@ impl Output {
         let updated = Updated { file, releases: history.releases.len(), api_calls: history.api_calls };
         self.emit(&updated, || {
             format!("{file}: history block updated ({} releases)\n", history.releases.len())
-        })
-    }
-
-    pub fn copied(&self, copies: &[Copied]) -> io::Result<()> {
-        self.emit(copies, || {
-            let mut table = table(&["REGION", "AMI", ""]);
-            for c in copies {
-                table.add_row(vec![c.region.as_str(), c.id.as_str(), if c.existed { "(already there)" } else { "copied" }]);
-            }
-            format!("{table}\n")
         })
     }
 
@@ -421,11 +377,16 @@ fn plan_text<F>(plan: &change::Plan<F>, outcomes: Option<&[Outcome]>) -> String 
         let mut header = vec!["ACTION", "RESOURCE", "DETAIL", "WHY"];
         header.extend(outcomes.map(|_| "RESULT"));
         let mut table = table(&header);
-        for action in &plan.actions {
+        // Once applied, the outcomes are the rows: in the order they ran, with the ids AWS
+        // gave what they made.
+        let rows: Vec<(&Action, Option<&Status>)> = match outcomes {
+            Some(outcomes) => outcomes.iter().map(|o| (&o.action, Some(&o.status))).collect(),
+            None => plan.actions.iter().map(|a| (a, None)).collect(),
+        };
+        for (action, status) in rows {
             let mut row = vec![Cell::new(action.verb()), Cell::new(action.resource()), Cell::new(action.detail()), Cell::new(action.why())];
-            if let Some(outcomes) = outcomes {
-                let status = outcomes.iter().find(|o| &o.action == action).map(|o| &o.status);
-                row.push(Cell::new(status.map_or_else(|| "-".to_string(), result)));
+            if let Some(status) = status {
+                row.push(Cell::new(result(status)));
             }
             table.add_row(row);
         }
@@ -541,4 +502,51 @@ mod tests {
         assert_eq!(made_for(&origin), "ami-1 (CreateImage of i-2)");
         assert_eq!(made_for(&Origin::Unknown), "-");
     }
+}
+
+/// What `disks add` registers, for people: each step's mappings.
+pub fn disks_steps(plan: &RegisterPlan) -> String {
+    let mut text = String::new();
+    for (n, step) in plan.steps.iter().enumerate() {
+        let parent = if n == 0 { plan.source.id.clone() } else { format!("step {n}") };
+        text.push_str(&format!("step {}: register `{}` from {parent}\n", n + 1, step.name));
+        text.push_str(&format!("{}\n", mappings_table(&step.mappings)));
+    }
+    text
+}
+
+/// What `upload` sends, for people: the image and its snapshot, then the AMI's mappings.
+pub fn upload_intro(upload: &UploadPlan) -> String {
+    let target = &upload.target;
+    let mut text = format!(
+        "upload {} ({}, {} bytes) as a {} GiB snapshot `{}`: {} blocks of 512 KiB, {} workers{}\n",
+        target.image,
+        upload.format.qemu_name(),
+        target.bytes,
+        target.volume_gib,
+        upload.name,
+        target.blocks,
+        target.workers,
+        target.kms_key.as_deref().map(|k| format!(", encrypted with {k}")).unwrap_or_default(),
+    );
+    if let Some(step) = &upload.register {
+        text.push_str(&format!("then register `{}` ({}):\n{}\n", step.name, step.description, mappings_table(&step.mappings)));
+    }
+    text
+}
+
+/// How an upload went, for people.
+pub fn upload_figures(uploaded: &Uploaded) -> String {
+    if uploaded.existed {
+        return format!(
+            "{} already exists as {} (root snapshot {}): nothing uploaded.\n",
+            uploaded.name,
+            uploaded.image_id.as_deref().unwrap_or("-"),
+            uploaded.snapshot_id
+        );
+    }
+    format!(
+        "{} GiB snapshot {}: {} blocks sent, {} zero blocks skipped, {:.1} MiB/s ({:.1} s)\n",
+        uploaded.volume_gib, uploaded.snapshot_id, uploaded.blocks_sent, uploaded.blocks_skipped, uploaded.mib_per_second, uploaded.seconds
+    )
 }

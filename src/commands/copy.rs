@@ -4,7 +4,7 @@
 
 use crate::aws::tagging;
 use crate::aws::{Aws, AwsOptions};
-use crate::change::{self, Action, Kind};
+use crate::change::{self, Action, Applied, Kind, Outcome, Status};
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
 use crate::engines::register;
@@ -13,7 +13,7 @@ use crate::aws::inventory::{self, Image, ImageState};
 use crate::core::progress::{Counter, Progress, Unit};
 use crate::core::tags::{self, Tags};
 use aws_sdk_ec2::types::ResourceType;
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -23,14 +23,6 @@ use std::time::Duration;
 const WAIT_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
 /// CopyImage caps ClientToken at 64 ASCII characters.
 const CLIENT_TOKEN_MAX: usize = 64;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Copied {
-    pub region: String,
-    pub id: String,
-    /// True when an earlier run (or the source itself, for its own region) already had it.
-    pub existed: bool,
-}
 
 /// The token of one copy: AWS answers a retried CopyImage that carries an earlier token with the
 /// copy that one started, and refuses the token with other parameters (IdempotentParameterMismatch).
@@ -80,6 +72,7 @@ pub fn plan(
             Some(id) => Action::Reuse { id: id.clone(), kind: Kind::Image, why: format!("earlier copy {id} in {region}: reused") },
             None => Action::CopyImage {
                 id: source.id.clone(),
+                source: source.id.clone(),
                 region: region.clone(),
                 why: format!("`{}` is not in {region} yet", source.name),
             },
@@ -119,27 +112,40 @@ async fn connect(options: &AwsOptions, region: &str) -> Result<Aws> {
 }
 
 /// Copies to every region the plan says, all at once, and waits until all copies are
-/// available. `progress` counts regions done.
-pub async fn copy(options: &AwsOptions, plan: &Copying, progress: &dyn Progress) -> Result<Vec<Copied>> {
-    let done = Counter::start(progress, plan.destinations.len() as u64, Unit::Items);
-    let copies = plan.destinations.iter().map(|destination| {
+/// available: one outcome per region, a new copy's carrying its id; a region that fails does
+/// not stop the others. `progress` counts regions done.
+pub async fn copy(options: &AwsOptions, plan: &change::Plan<Copying>, progress: &dyn Progress) -> Applied {
+    let facts = &plan.facts;
+    let done = Counter::start(progress, facts.destinations.len() as u64, Unit::Items);
+    let copies = plan.actions.iter().zip(&facts.destinations).map(|(action, destination)| {
         let done = &done;
         async move {
-            if let Some(id) = &destination.existing {
-                done.add(1);
-                return Ok(Copied { region: destination.region.clone(), id: id.clone(), existed: true });
-            }
-            let aws = connect(options, &destination.region).await?;
-            let copied = copy_one(&aws, &plan.source_region, &plan.source, destination.kms_key.as_ref()).await?;
-            wait_available(&aws, &copied.id).await?;
+            let outcome = match action {
+                Action::CopyImage { source, region, why, .. } => match copy_into(options, facts, destination).await {
+                    Ok(id) => Outcome {
+                        action: Action::CopyImage { id, source: source.clone(), region: region.clone(), why: why.clone() },
+                        status: Status::Done,
+                    },
+                    Err(e) => Outcome { action: action.clone(), status: Status::Failed(e.to_string()) },
+                },
+                reused => Outcome { action: reused.clone(), status: Status::Reused },
+            };
             done.add(1);
-            Ok::<_, Error>(copied)
+            outcome
         }
     });
-    try_join_all(copies).await
+    join_all(copies).await.into()
 }
 
-async fn copy_one(aws: &Aws, source_region: &str, image: &Image, kms_key: Option<&String>) -> Result<Copied> {
+/// One copy, started and waited for; its id.
+async fn copy_into(options: &AwsOptions, facts: &Copying, destination: &Destination) -> Result<String> {
+    let aws = connect(options, &destination.region).await?;
+    let id = copy_one(&aws, &facts.source_region, &facts.source, destination.kms_key.as_ref()).await?;
+    wait_available(&aws, &id).await?;
+    Ok(id)
+}
+
+async fn copy_one(aws: &Aws, source_region: &str, image: &Image, kms_key: Option<&String>) -> Result<String> {
     // Publication marks are per region (a cluster runs the copy, not the source): not copied.
     let tags = tags::inherited(&image.tags);
     let token = client_token(image, source_region, aws.region(), kms_key.map(String::as_str), &tags);
@@ -163,7 +169,7 @@ async fn copy_one(aws: &Aws, source_region: &str, image: &Image, kms_key: Option
         })?;
     let id = output.image_id().unwrap_or_default().to_string();
     tracing::info!(%id, region = aws.region(), source = %image.id, "copy started");
-    Ok(Copied { region: aws.region().to_string(), id, existed: false })
+    Ok(id)
 }
 
 async fn wait_available(aws: &Aws, id: &str) -> Result<()> {

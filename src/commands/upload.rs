@@ -1,48 +1,31 @@
 //! PXEless images: a disk image built on a workstation or a CI runner becomes an EBS snapshot
 //! through the EBS direct APIs (no builder instance, no S3 bucket, no VM import), then
-//! optionally an AMI.
-//!
-//! Blocks go out in parallel from a bounded pool of workers; blocks of zeros are never sent (an
-//! unwritten block of a snapshot reads as zeros). Once StartSnapshot has answered, any failure
-//! or Ctrl-C deletes the unfinished snapshot, so nothing billable is left behind.
+//! optionally an AMI. The blocks are `transfer::upload`'s; this is the plan and the order.
+//! Once StartSnapshot has answered, any failure or Ctrl-C deletes the unfinished snapshot, so
+//! nothing billable is left behind.
 
-use crate::aws::Aws;
-use crate::transfer::blocks::{self, BLOCK_SIZE};
-use crate::spec::disk::Disk;
-use crate::engines::register::{self, Step};
-use crate::core::error::{Error, Result};
-use crate::transfer::image_file::{Format, ImageFile};
-use crate::aws::inventory::{self, Boot, Image, Mapping, SnapshotState};
-use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
-use crate::core::poll;
-use crate::core::progress::{Counter, Progress, Unit};
-use crate::change::{self, Action, Kind, Status};
+use crate::aws::inventory::{Boot, Image, Mapping};
 use crate::aws::provenance::Provenance;
+use crate::aws::Aws;
+use crate::change::{self, Action, Applied, Kind, Outcome, Status};
+use crate::core::error::{Error, Result};
+use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
+use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
-use aws_sdk_ebs::config::retry::RetryConfig;
-use aws_sdk_ebs::primitives::ByteStream;
-use aws_sdk_ebs::types::{ChecksumAggregationMethod, ChecksumAlgorithm, Tag};
-use futures::stream::{self, StreamExt, TryStreamExt};
+use crate::engines::register::{self, Step};
+use crate::spec::disk::Disk;
+use crate::transfer::blocks;
+use crate::transfer::image_file::{Format, ImageFile};
+use crate::transfer::upload::Target;
+use crate::transfer;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The root device of every uploaded AMI: what Nitro instances and EKS node images expect.
 pub const ROOT_DEVICE: &str = "/dev/xvda";
-/// AWS deletes a snapshot still unfinished when StartSnapshot's timeout (in minutes) runs out:
-/// the safety net for a run killed without a chance to clean up. AWS allows 10 to 4,320.
-const TIMEOUT_MINUTES: (u64, u64) = (60, 4_320);
-/// The slowest link the timeout still lets finish (5 MiB/s, a loaded office uplink), so a slow
-/// upload is not deleted under its own feet.
-const SLOWEST_BYTES_PER_SECOND: u64 = 5 * 1024 * 1024;
-/// One block is one request, and 64 workers can provoke throttling bursts that five attempts
-/// (the default for other calls) do not always outlast; ten attempts of standard backoff span
-/// about a minute.
-const BLOCK_ATTEMPTS: u32 = 10;
-/// A snapshot turns "completed" some time after CompleteSnapshot, minutes for a large one.
-const COMPLETED_TIMEOUT: Duration = Duration::from_secs(1_800);
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -74,17 +57,11 @@ pub fn parse_tag(input: &str) -> Result<(String, String)> {
 /// Everything the upload will do, computed before any call.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
-    pub image: String,
+    /// The snapshot: the image, its size, blocks and workers, and the tags.
+    #[serde(flatten)]
+    pub target: Target,
     pub format: Format,
-    pub bytes: u64,
-    pub volume_gib: u64,
-    pub blocks: u64,
-    pub workers: usize,
     pub name: String,
-    pub timeout_minutes: u64,
-    pub kms_key: Option<String>,
-    /// On the snapshot, and on the AMI.
-    pub tags: Tags,
     /// The RegisterImage to make, its root mapping waiting for the snapshot id.
     pub register: Option<Step>,
     /// How the AMI boots (architecture, boot mode, ENA), in the shape RegisterImage repeats.
@@ -136,16 +113,9 @@ pub fn plan(
         }
     };
     Ok(Plan {
-        image: path.display().to_string(),
+        target: Target::new(path.display().to_string(), size, request.workers, request.kms_key.clone(), tags),
         format,
-        bytes: size,
-        volume_gib,
-        blocks: blocks::block_count(size),
-        workers: request.workers,
         name,
-        timeout_minutes: timeout_minutes(size),
-        kms_key: request.kms_key.clone(),
-        tags,
         register,
         shape,
         existing: None,
@@ -179,23 +149,19 @@ pub fn actions(plan: Plan) -> change::Plan<Plan> {
         }],
         (None, register) => std::iter::once(Action::UploadSnapshot {
             id: plan.name.clone(),
-            size_gib: plan.volume_gib as i32,
-            why: format!("{} blocks of 512 KiB from {}", plan.blocks, plan.image),
+            name: plan.name.clone(),
+            size_gib: plan.target.volume_gib as i32,
+            why: format!("{} blocks of 512 KiB from {}", plan.target.blocks, plan.target.image),
         })
         .chain(register.iter().map(|step| Action::RegisterImage {
             id: step.name.clone(),
+            name: step.name.clone(),
             parent: "the uploaded snapshot".into(),
             why: step.description.clone(),
         }))
         .collect(),
     };
     change::Plan { actions, warnings: Vec::new(), facts: plan }
-}
-
-/// Long enough for the slowest link we accept, never shorter than an hour.
-fn timeout_minutes(bytes: u64) -> u64 {
-    let (least, most) = TIMEOUT_MINUTES;
-    (bytes / SLOWEST_BYTES_PER_SECOND / 60).clamp(least, most)
 }
 
 /// The AMI the upload becomes, as an `Image` value so that the disks code can extend it and
@@ -245,48 +211,68 @@ pub struct Uploaded {
     pub existed: bool,
 }
 
-/// Uploads the image, then registers the AMI if the plan says so. `cancel` resolving (Ctrl-C)
-/// stops the upload and deletes the unfinished snapshot.
+/// Uploads the image, then registers the AMI if the plan says so: one outcome for the snapshot
+/// and one for the AMI, with their ids. `cancel` resolving (Ctrl-C) stops the upload and
+/// deletes the unfinished snapshot.
 pub async fn apply(
     aws: &Aws,
-    plan: &Plan,
+    plan: &change::Plan<Plan>,
     image: &ImageFile,
     progress: &dyn Progress,
     cancel: impl Future<Output = &'static str>,
-) -> Result<Uploaded> {
-    if let Some(existing) = &plan.existing {
-        return Ok(already_registered(plan, existing));
+) -> Result<Applied<Uploaded>> {
+    let (facts, target) = (&plan.facts, &plan.facts.target);
+    if let Some(existing) = &facts.existing {
+        let outcomes = plan.actions.iter().map(|action| Outcome { action: action.clone(), status: Status::Reused }).collect();
+        return Ok(Applied { outcomes, made: already_registered(facts, existing) });
     }
     let started = Instant::now();
-    let snapshot = start(aws, plan).await?;
+    let snapshot = transfer::upload::start(aws, target).await?;
     progress.phase(&format!(
         "uploading {} to {snapshot} ({} GiB, {} blocks, {} workers)",
-        plan.image, plan.volume_gib, plan.blocks, plan.workers
+        target.image, target.volume_gib, target.blocks, target.workers
     ));
     let finished = tokio::select! {
-        finished = finish(aws, plan, image, &snapshot, progress) => finished,
+        finished = finish(aws, facts, image, &snapshot, progress) => finished,
         signal = cancel => Err(Error::Interrupted { signal }),
     };
-    let (sent, image_id) = match finished {
+    let (sent, registered) = match finished {
         Ok(done) => done,
-        Err(why) => return Err(abandon(aws, &snapshot, plan.volume_gib, why).await),
+        Err(why) => return Err(transfer::upload::abandon(aws, &snapshot, target.volume_gib, why).await),
     };
-    if let Some(id) = &image_id {
+    if let Some((id, _)) = &registered {
         register::wait_available(aws, std::slice::from_ref(id)).await?;
     }
     let seconds = started.elapsed().as_secs_f64();
-    Ok(Uploaded {
-        name: plan.name.clone(),
+    let outcomes = plan
+        .actions
+        .iter()
+        .map(|action| match action {
+            Action::UploadSnapshot { name, size_gib, why, .. } => Outcome {
+                action: Action::UploadSnapshot { id: snapshot.clone(), name: name.clone(), size_gib: *size_gib, why: why.clone() },
+                status: Status::Done,
+            },
+            Action::RegisterImage { name, why, .. } => {
+                let (id, existed) = registered.clone().unwrap_or_default();
+                let action = Action::RegisterImage { id, name: name.clone(), parent: snapshot.clone(), why: why.clone() };
+                Outcome { action, status: if existed { Status::Reused } else { Status::Done } }
+            }
+            other => Outcome { action: other.clone(), status: Status::Reused },
+        })
+        .collect();
+    let made = Uploaded {
+        name: facts.name.clone(),
         snapshot_id: snapshot,
-        image_id,
-        volume_gib: plan.volume_gib,
-        bytes: plan.bytes,
+        image_id: registered.map(|(id, _)| id),
+        volume_gib: target.volume_gib,
+        bytes: target.bytes,
         blocks_sent: sent,
-        blocks_skipped: plan.blocks - sent,
+        blocks_skipped: target.blocks - sent,
         seconds,
-        mib_per_second: plan.bytes as f64 / (1024.0 * 1024.0) / seconds.max(f64::EPSILON),
+        mib_per_second: target.bytes as f64 / (1024.0 * 1024.0) / seconds.max(f64::EPSILON),
         existed: false,
-    })
+    };
+    Ok(Applied { outcomes, made })
 }
 
 fn already_registered(plan: &Plan, existing: &Image) -> Uploaded {
@@ -305,171 +291,28 @@ fn already_registered(plan: &Plan, existing: &Image) -> Uploaded {
     }
 }
 
-async fn start(aws: &Aws, plan: &Plan) -> Result<String> {
-    let tags = plan.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-    let output = aws
-        .ebs()
-        .start_snapshot()
-        .volume_size(plan.volume_gib as i64)
-        .description(plan.tags[tags::DESCRIPTION].clone())
-        .set_tags(Some(tags))
-        // Makes the SDK's own retries of StartSnapshot idempotent: a lost answer must not leave
-        // a second, forgotten snapshot behind.
-        .client_token(client_token(plan))
-        .timeout(plan.timeout_minutes as i32)
-        .set_encrypted(plan.kms_key.is_some().then_some(true))
-        .set_kms_key_arn(plan.kms_key.clone())
-        .send()
-        .await
-        .map_err(|e| aws.error("StartSnapshot", "ebs", e))?;
-    if let Some(size) = output.block_size().filter(|&s| s as usize != BLOCK_SIZE) {
-        return Err(Error::Api {
-            operation: "StartSnapshot",
-            code: "UnexpectedBlockSize".into(),
-            message: format!("the service uses {size}-byte blocks; gio-ami only speaks {BLOCK_SIZE}"),
-        });
-    }
-    Ok(output.snapshot_id().unwrap_or_default().to_string())
-}
-
-/// Unique per run and image.
-fn client_token(plan: &Plan) -> String {
-    let seed = format!("{}:{}:{}:{}", plan.image, plan.tags[tags::CREATED_AT], std::process::id(), plan.bytes);
-    blocks::encode(&blocks::digest(seed.as_bytes()))[..32].to_string()
-}
-
 /// Sends the blocks, completes the snapshot, and registers the AMI: everything after which an
-/// error must delete the snapshot. Returns the blocks sent and the new AMI's id.
+/// error must delete the snapshot. Returns the blocks sent and the new AMI's id (true when the
+/// AMI existed: a registration retried after its answer was lost).
 async fn finish(
     aws: &Aws,
     plan: &Plan,
     image: &ImageFile,
     snapshot: &str,
     progress: &dyn Progress,
-) -> Result<(u64, Option<String>)> {
-    let digests = send_blocks(aws, plan, image, snapshot, &Counter::start(progress, plan.bytes, Unit::Bytes)).await?;
-    complete(aws, snapshot, &digests).await?;
+) -> Result<(u64, Option<(String, bool)>)> {
+    let sent = transfer::upload::send(aws, &plan.target, image, snapshot, progress).await?;
     let Some(step) = &plan.register else {
-        return Ok((digests.len() as u64, None));
+        return Ok((sent, None));
     };
     progress.phase(&format!("waiting for {snapshot} to complete, then registering `{}`", step.name));
-    wait_completed(aws, snapshot).await?;
+    transfer::upload::wait_completed(aws, snapshot).await?;
     let mut step = step.clone();
     step.mappings[0].snapshot_id = Some(snapshot.to_string());
     // The name taken by an AMI on this very snapshot is this registration's, retried.
     let on_this_snapshot = |image: &Image| image.root_mapping().and_then(|m| m.snapshot_id.as_deref()) == Some(snapshot);
-    let (id, _) = register::register_once(aws, &plan.shape, &step, &plan.tags, on_this_snapshot).await?;
-    Ok((digests.len() as u64, Some(id)))
-}
-
-/// Every non-zero block, `plan.workers` at a time; returns their digests by block index.
-async fn send_blocks(
-    aws: &Aws,
-    plan: &Plan,
-    image: &ImageFile,
-    snapshot: &str,
-    transfer: &Counter<'_>,
-) -> Result<BTreeMap<u64, [u8; 32]>> {
-    stream::iter(0..plan.blocks)
-        .map(|index| send_block(aws, image, snapshot, index, transfer))
-        .buffer_unordered(plan.workers)
-        .try_filter_map(|sent| async move { Ok(sent) })
-        .try_collect()
-        .await
-}
-
-async fn send_block(
-    aws: &Aws,
-    image: &ImageFile,
-    snapshot: &str,
-    index: u64,
-    transfer: &Counter<'_>,
-) -> Result<Option<(u64, [u8; 32])>> {
-    // Reading 512 KiB from the page cache and hashing it take about a millisecond: cheaper
-    // inline on the runtime's threads than handed to a blocking pool.
-    let block = image.block(index)?;
-    let image_bytes = image.size.saturating_sub(index * BLOCK_SIZE as u64).min(BLOCK_SIZE as u64);
-    if blocks::is_zero(&block) {
-        transfer.add(image_bytes);
-        return Ok(None);
-    }
-    let digest = blocks::digest(&block);
-    aws.ebs()
-        .put_snapshot_block()
-        .snapshot_id(snapshot)
-        .block_index(index as i32)
-        .data_length(BLOCK_SIZE as i32)
-        .checksum(blocks::encode(&digest))
-        .checksum_algorithm(ChecksumAlgorithm::ChecksumAlgorithmSha256)
-        .block_data(ByteStream::from(block))
-        .customize()
-        .config_override(
-            aws_sdk_ebs::config::Builder::default()
-                .retry_config(RetryConfig::standard().with_max_attempts(BLOCK_ATTEMPTS)),
-        )
-        .send()
-        .await
-        .map_err(|e| aws.error("PutSnapshotBlock", "ebs", e))?;
-    transfer.add(image_bytes);
-    Ok(Some((index, digest)))
-}
-
-async fn complete(aws: &Aws, snapshot: &str, digests: &BTreeMap<u64, [u8; 32]>) -> Result<()> {
-    let output = aws
-        .ebs()
-        .complete_snapshot()
-        .snapshot_id(snapshot)
-        .changed_blocks_count(digests.len() as i32)
-        .checksum(blocks::linear_checksum(digests.values()))
-        .checksum_algorithm(ChecksumAlgorithm::ChecksumAlgorithmSha256)
-        .checksum_aggregation_method(ChecksumAggregationMethod::ChecksumAggregationLinear)
-        .send()
-        .await
-        .map_err(|e| aws.error("CompleteSnapshot", "ebs", e))?;
-    match output.status().map(Reported::<SnapshotState>::from) {
-        Some(Reported::Known(SnapshotState::Error)) => Err(Error::Api {
-            operation: "CompleteSnapshot",
-            code: "SnapshotError".into(),
-            message: format!("{snapshot} went into state `error` after its blocks were sent"),
-        }),
-        _ => Ok(()),
-    }
-}
-
-async fn wait_completed(aws: &Aws, snapshot: &str) -> Result<()> {
-    poll::until(&format!("{snapshot} to complete"), poll::LOCAL_CHANGE, COMPLETED_TIMEOUT, || async {
-        let state = inventory::snapshots_by_id(aws, &[snapshot.to_string()]).await?.pop().map(|s| s.state);
-        match state {
-            Some(Reported::Known(SnapshotState::Completed)) => Ok(Some(())),
-            Some(Reported::Known(SnapshotState::Error)) => Err(Error::Api {
-                operation: "DescribeSnapshots",
-                code: "SnapshotError".into(),
-                message: format!("{snapshot} went into state `error` after CompleteSnapshot"),
-            }),
-            _ => Ok(None),
-        }
-    })
-    .await
-}
-
-/// Deletes the unfinished snapshot and says so in the error.
-async fn abandon(aws: &Aws, snapshot: &str, volume_gib: u64, why: Error) -> Error {
-    let delete = Action::DeleteSnapshot {
-        id: snapshot.to_string(),
-        size_gib: volume_gib as i32,
-        why: "unfinished upload".into(),
-    };
-    let cleanup = match &change::apply(aws, &[delete]).await[0].status {
-        Status::Done | Status::AlreadyGone => {
-            format!("The unfinished snapshot {snapshot} was deleted: nothing is left to pay for.")
-        }
-        other => format!(
-            "Deleting the unfinished snapshot {snapshot} failed too ({other:?}): delete it with \
-             `aws ec2 delete-snapshot --snapshot-id {snapshot}` (AWS drops it by itself when \
-             its StartSnapshot timeout runs out)."
-        ),
-    };
-    Error::UploadAbandoned { why: Box::new(why), cleanup }
+    let registered = register::register_once(aws, &plan.shape, &step, &plan.target.tags, on_this_snapshot).await?;
+    Ok((sent, Some(registered)))
 }
 
 #[cfg(test)]
@@ -501,7 +344,7 @@ mod tests {
     #[test]
     fn an_image_becomes_a_whole_gib_snapshot_and_an_hvm_ena_ami_rooted_on_it() {
         let plan = plan_for(&request(), GIB + 1).unwrap();
-        assert_eq!((plan.name.as_str(), plan.volume_gib, plan.blocks), ("gio-node", 2, 2049));
+        assert_eq!((plan.name.as_str(), plan.target.volume_gib, plan.target.blocks), ("gio-node", 2, 2049));
         let step = plan.register.as_ref().unwrap();
         assert_eq!(step.name, "gio-node");
         assert_eq!(step.mappings.len(), 1);
@@ -510,9 +353,9 @@ mod tests {
         assert_eq!(plan.shape.boot.ena_support, Some(true));
         assert_eq!(plan.shape.boot.boot_mode.as_deref(), Some("uefi"));
         assert_eq!(plan.shape.architecture.as_deref(), Some("x86_64"));
-        assert_eq!(plan.tags[tags::RELEASE], "gio-node");
-        assert_eq!(plan.tags[tags::AUTHOR], "Ada");
-        assert_eq!(plan.tags["team"], "platform", "the user's tags ride along");
+        assert_eq!(plan.target.tags[tags::RELEASE], "gio-node");
+        assert_eq!(plan.target.tags[tags::AUTHOR], "Ada");
+        assert_eq!(plan.target.tags["team"], "platform", "the user's tags ride along");
     }
 
     #[test]
@@ -553,18 +396,11 @@ mod tests {
         let verbs: Vec<(&str, &str)> = fresh.actions.iter().map(|a| (a.verb(), a.id())).collect();
         assert_eq!(verbs, [("upload", "gio-node"), ("register", "gio-node")]);
         let mut taken = plan_for(&request(), GIB).unwrap();
-        taken.existing = Some(inventory::tests::image("ami-00000007", "2026-01-01", &[]));
+        taken.existing = Some(crate::aws::inventory::tests::image("ami-00000007", "2026-01-01", &[]));
         let reused = actions(taken);
         assert_eq!(reused.actions.len(), 1);
         assert_eq!(reused.actions[0].why(), "name `gio-node` taken by ami-00000007: nothing is uploaded");
         assert!(!reused.has_work());
-    }
-
-    #[test]
-    fn the_timeout_outlasts_a_slow_link() {
-        assert_eq!(timeout_minutes(GIB), 60, "never under an hour");
-        assert_eq!(timeout_minutes(100 * GIB), 100 * GIB / SLOWEST_BYTES_PER_SECOND / 60);
-        assert_eq!(timeout_minutes(u64::MAX), 4_320, "AWS's maximum");
     }
 
     #[test]

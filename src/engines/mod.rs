@@ -12,7 +12,7 @@ use crate::aws::base::{self, Base};
 use crate::aws::inventory::{self, ImageState};
 use crate::aws::provenance::Provenance;
 use crate::aws::{tagging, Aws};
-use crate::change::{self, Action};
+use crate::change::{self, Action, Applied, Outcome, Status};
 use crate::core::error::{Error, Result};
 use crate::core::choice::Choice;
 use crate::core::kinds::Engine;
@@ -73,6 +73,12 @@ pub struct Building {
     pub base_ami: String,
     pub base_name: String,
     pub instance_type: String,
+    /// The base and the provenance as `prepare` read them: the engine builds from these, so
+    /// what runs is what the plan showed.
+    #[serde(skip)]
+    pub base: Base,
+    #[serde(skip)]
+    pub provenance: Provenance,
 }
 
 /// The build as one action: the release AMI its engine makes (builder, provisioning, image,
@@ -80,6 +86,7 @@ pub struct Building {
 pub fn plan(building: Building) -> change::Plan<Building> {
     let action = Action::BuildImage {
         id: building.name.clone(),
+        name: building.name.clone(),
         base: building.base_ami.clone(),
         why: format!("the {} engine on a {} builder from {}", building.engine.name(), building.instance_type, building.base_name),
     };
@@ -87,17 +94,41 @@ pub fn plan(building: Building) -> change::Plan<Building> {
 }
 
 /// Reads what the build starts from (its base, and the names taken) and plans it.
-pub async fn prepare(aws: &Aws, loaded: &Loaded, engine: Engine) -> Result<change::Plan<Building>> {
+pub async fn prepare(aws: &Aws, loaded: &Loaded, engine: Engine, progress: &dyn Progress) -> Result<change::Plan<Building>> {
+    progress.phase("resolving the base AMI");
     let base = resolve_base(aws, &loaded.spec).await?;
     let provenance = Provenance::current(aws).await;
     let name = unique_name(aws, loaded, &provenance).await?;
     Ok(plan(Building {
         engine,
         name,
-        base_ami: base.image.id,
-        base_name: base.image.name,
+        base_ami: base.image.id.clone(),
+        base_name: base.image.name.clone(),
         instance_type: loaded.spec.build.instance_type.get_ref().clone(),
+        base,
+        provenance,
     }))
+}
+
+/// Builds as planned with the plan's engine: one outcome, the release AMI with its id.
+pub async fn build(aws: &Aws, loaded: &Loaded, plan: &change::Plan<Building>, progress: &dyn Progress) -> Result<Applied<Built>> {
+    let building = &plan.facts;
+    let built = match building.engine {
+        Engine::Packer => packer::build(aws, loaded, building, progress).await?,
+        Engine::Native => native::build(aws, loaded, building, progress).await?,
+    };
+    let outcomes = plan
+        .actions
+        .iter()
+        .map(|action| match action {
+            Action::BuildImage { name, base, why, .. } => Outcome {
+                action: Action::BuildImage { id: built.ami.clone(), name: name.clone(), base: base.clone(), why: why.clone() },
+                status: Status::Done,
+            },
+            other => Outcome { action: other.clone(), status: Status::Reused },
+        })
+        .collect();
+    Ok(Applied { outcomes, made: built })
 }
 
 /// Unique per run and short enough for a ClientToken (64 characters at most).
@@ -261,6 +292,8 @@ mod tests {
             base_ami: "ami-0000000b".into(),
             base_name: "amazon-eks-node-al2023".into(),
             instance_type: "t3.medium".into(),
+            base: Base { parameter: None, image: inventory::tests::image("ami-0000000b", "2026-01-01", &[]) },
+            provenance: Provenance { author: "Ada".into(), created_at: "2026-11-25T00:00:00Z".into() },
         };
         let plan = plan(building);
         let action = &plan.actions[0];

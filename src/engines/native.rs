@@ -9,12 +9,11 @@ use crate::aws::base::Base;
 use crate::spec::disk::Disk;
 use crate::core::error::{Error, Result};
 use crate::core::kinds::ProvisionVia;
-use super::{builder_tags, image_tags, new_build_id, resolve_base, tag_image, unique_name, Built, Phases, IMAGE_TIMEOUT};
+use super::{builder_tags, image_tags, new_build_id, tag_image, Building, Built, Phases, IMAGE_TIMEOUT};
 use crate::engines::leftovers;
 use crate::aws::inventory::{self, Image, ImageState, SnapshotState};
 use crate::core::progress::Progress;
 use crate::change::{self, Status};
-use crate::aws::provenance::Provenance;
 use crate::spec::{self, Loaded};
 use crate::core::tags::{self, Tags};
 use crate::core::poll;
@@ -36,11 +35,12 @@ const IN_FLIGHT_SETTLE: Duration = Duration::from_secs(3);
 const FAILURE_MARKER: &str = "gio-ami: provisioning FAILED";
 
 /// Builds the spec's AMI. On failure or interruption, removes what this build created first.
-pub async fn build(aws: &Aws, loaded: &Loaded, progress: &dyn Progress) -> Result<Built> {
+pub async fn build(aws: &Aws, loaded: &Loaded, building: &Building, progress: &dyn Progress) -> Result<Built> {
     let build_id = new_build_id();
     let mut run = Run {
         aws,
         loaded,
+        building,
         build_id: build_id.clone(),
         phases: Phases::new(aws, progress),
     };
@@ -105,6 +105,7 @@ fn cleanup_summary(outcomes: &[change::Outcome]) -> String {
 struct Run<'a> {
     aws: &'a Aws,
     loaded: &'a Loaded,
+    building: &'a Building,
     build_id: String,
     phases: Phases<'a>,
 }
@@ -117,14 +118,12 @@ impl Run<'_> {
     async fn steps(&mut self) -> Result<Built> {
         let spec = &self.loaded.spec;
         let aws = self.aws;
-        self.phase("resolving the base AMI");
-        let base = resolve_base(aws, spec).await?;
-        let provenance = Provenance::current(aws).await;
-        let name = unique_name(aws, self.loaded, &provenance).await?;
+        let building = self.building;
+        let Building { base, provenance, name, .. } = building;
         let user_data = user_data(self.loaded)?;
 
         self.phase(&format!("launching the builder from {} ({})", base.image.id, base.image.name));
-        let instance = self.launch(&base, &name, &user_data).await?;
+        let instance = self.launch(base, name, &user_data).await?;
 
         let timeout = spec.timeout();
         self.phase(&format!(
@@ -141,12 +140,12 @@ impl Run<'_> {
         let volumes = instance_volumes(aws, &instance).await?;
         if spec.build.pre_snapshot {
             self.phase(&format!("pre-snapshotting {} volume(s)", volumes.len()));
-            self.pre_snapshot(&volumes, &name).await?;
+            self.pre_snapshot(&volumes, name).await?;
         }
 
         self.phase(&format!("creating the image {name}"));
-        let image_tags = image_tags(spec, &self.build_id, &base, &provenance);
-        let ami = create_image(aws, &instance, &name, spec, &image_tags).await?;
+        let image_tags = image_tags(spec, &self.build_id, base, provenance);
+        let ami = create_image(aws, &instance, name, spec, &image_tags).await?;
         let image = wait_image(aws, &ami).await?;
 
         self.phase("tagging the release");
@@ -163,7 +162,7 @@ impl Run<'_> {
             Ok(_) => {}
             Err(e) => tracing::warn!("could not list build {}'s leftovers ({e}): run `gio-ami gc`", self.build_id),
         }
-        Ok(Built::new(&mut self.phases, base, self.build_id.clone(), ami, name, snapshots))
+        Ok(Built::new(&mut self.phases, base.clone(), self.build_id.clone(), ami, name.clone(), snapshots))
     }
 
     fn build_tags(&self) -> Tags {

@@ -4,7 +4,7 @@
 
 use crate::aws::Aws;
 use crate::aws::base::Base;
-use crate::engines::{self, Built};
+use crate::engines::{self, Building, Built};
 use crate::spec::disk::{Disk, VolumeType};
 use crate::core::error::{Error, Result};
 use crate::engines::leftovers;
@@ -12,7 +12,6 @@ use crate::aws::inventory;
 use crate::core::choice::Choice;
 use crate::core::kinds::{Arch, Family, Variant};
 use crate::core::progress::Progress;
-use crate::aws::provenance::Provenance;
 use crate::spec::{self, Loaded};
 use crate::core::tags::{self, Tags};
 use hcl::edit;
@@ -535,21 +534,18 @@ fn strip_builder(text: &str) -> &str {
 /// Builds the spec's AMI with real `packer`: renders a JSON template pinned on the resolved
 /// base, runs `packer build -machine-readable`, shows its steps as phases, then tags the AMI
 /// and its snapshots as the native engine does.
-pub async fn build(aws: &Aws, loaded: &Loaded, progress: &dyn Progress) -> Result<Built> {
+pub async fn build(aws: &Aws, loaded: &Loaded, building: &Building, progress: &dyn Progress) -> Result<Built> {
+    let Building { base, provenance, name, .. } = building;
     let build_id = engines::new_build_id();
     // gio-ami's own phases; Packer's API requests are its own and not counted.
     let mut phases = engines::Phases::new(aws, progress);
-    phases.start("resolving the base AMI");
-    let base = engines::resolve_base(aws, &loaded.spec).await?;
-    let provenance = Provenance::current(aws).await;
-    let name = engines::unique_name(aws, loaded, &provenance).await?;
     let spec_dir = std::fs::canonicalize(loaded.path.parent().unwrap_or(Path::new("."))).unwrap_or_default();
     let target = Target {
         scripts_dir: spec_dir,
         run_tags: engines::builder_tags(&build_id, &format!("gio-ami packer builder: {name}"), &loaded.spec),
         ..Target::offline(loaded, Some(aws.region().to_string()), aws.endpoint_url().map(str::to_string))
     }
-    .pinned(&base);
+    .pinned(base);
     let template = render(loaded, &target, TemplateFormat::Json)?;
     let dir = std::env::temp_dir().join(format!("gio-ami-packer-{build_id}"));
     let write = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("template.json"), template));
@@ -566,10 +562,10 @@ pub async fn build(aws: &Aws, loaded: &Loaded, progress: &dyn Progress) -> Resul
     let image = inventory::any_images_by_id(aws, std::slice::from_ref(&ami)).await?.into_iter().next();
     let image = image.ok_or_else(|| Error::AmiNotFound { ids: vec![ami.clone()], region: aws.region().to_string() })?;
     let snapshots: Vec<String> = image.snapshot_ids().map(str::to_string).collect();
-    let mut release = engines::image_tags(&loaded.spec, &build_id, &base, &provenance);
+    let mut release = engines::image_tags(&loaded.spec, &build_id, base, provenance);
     release.insert(tags::RELEASE.into(), name.clone());
     engines::tag_image(aws, &ami, &snapshots, &release).await?;
-    Ok(Built::new(&mut phases, base, build_id, ami, name, snapshots))
+    Ok(Built::new(&mut phases, base.clone(), build_id, ami, name.clone(), snapshots))
 }
 
 /// Runs `packer build` in `dir` and returns the AMI id. On Ctrl-C or SIGTERM, Packer gets

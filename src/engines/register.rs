@@ -4,7 +4,7 @@
 
 use crate::aws::tagging;
 use crate::aws::Aws;
-use crate::change::{self, Action, Kind};
+use crate::change::{self, Action, Applied, Kind, Outcome, Status};
 use crate::spec::disk::{Disk, DiskError, MAX_VOLUMES};
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
@@ -164,6 +164,7 @@ pub fn actions(plan: Plan) -> change::Plan<Plan> {
                 },
                 None => Action::RegisterImage {
                     id: step.name.clone(),
+                    name: step.name.clone(),
                     parent,
                     why: format!("adds {}", step.adds.iter().map(|d| d.device.as_str()).collect::<Vec<_>>().join(" ")),
                 },
@@ -269,45 +270,47 @@ fn describe(source: &Image, adds: &[Disk]) -> String {
     format!("{base}; {added}").chars().take(DESCRIPTION_MAX).collect()
 }
 
-/// An AMI the apply registered, or found already registered by an earlier run.
-#[derive(Debug, Clone, Serialize)]
-pub struct Registered {
-    pub id: String,
-    pub name: String,
-    pub parent: String,
-    pub adds: Vec<String>,
-    /// True when a previous run had already registered it (re-runs are safe).
-    pub existed: bool,
-}
-
 /// Registers the plan's AMIs in order, each with its parent's id in its tags, and waits until
-/// all are available.
-pub async fn apply(aws: &Aws, plan: &Plan, provenance: &Provenance) -> Result<Vec<Registered>> {
-    let mut parent = plan.source.id.clone();
-    let mut registered = Vec::new();
-    for (step, reused) in plan.steps.iter().zip(&plan.reused) {
-        let (id, existed) = match reused {
-            Some(id) => (id.clone(), true),
-            None => {
-                let tags = step_tags(&plan.source, step, &parent, provenance);
+/// all are available: one outcome per step, carrying the AMI's id. A step whose parent failed
+/// is not attempted (it has no parent to name).
+pub async fn apply(aws: &Aws, plan: &change::Plan<Plan>, provenance: &Provenance) -> Result<Applied> {
+    let facts = &plan.facts;
+    let mut parent = Some(facts.source.id.clone());
+    let mut outcomes = Vec::with_capacity(plan.actions.len());
+    for ((step, reused), action) in facts.steps.iter().zip(&facts.reused).zip(&plan.actions) {
+        let (status, id) = match (reused, &parent) {
+            (Some(id), _) => (Status::Reused, Some(id.clone())),
+            (None, None) => (Status::Failed("not attempted: the step it adds to failed".into()), None),
+            (None, Some(from)) => {
+                let tags = step_tags(&facts.source, step, from, provenance);
                 // The name taken by an AMI of this same step (same parent) is this call's own
                 // first attempt, whose answer was lost.
-                let same_step = |image: &Image| image.tags.get(tags::PARENT_AMI) == Some(&parent);
-                register_once(aws, &plan.source, step, &tags, same_step).await?
+                let same_step = |image: &Image| image.tags.get(tags::PARENT_AMI) == Some(from);
+                match register_once(aws, &facts.source, step, &tags, same_step).await {
+                    Ok((id, existed)) => (if existed { Status::Reused } else { Status::Done }, Some(id)),
+                    Err(e) => (Status::Failed(e.to_string()), None),
+                }
             }
         };
-        tracing::info!(%id, name = %step.name, %parent, existed, "registered");
-        registered.push(Registered {
-            id: id.clone(),
-            name: step.name.clone(),
-            parent: std::mem::replace(&mut parent, id),
-            adds: step.adds.iter().map(|d| d.device.clone()).collect(),
-            existed,
-        });
+        tracing::info!(?id, name = %step.name, ?parent, ?status, "registered");
+        let action = match (action, &id, &parent) {
+            (Action::RegisterImage { name, why, .. }, Some(id), Some(from)) => {
+                Action::RegisterImage { id: id.clone(), name: name.clone(), parent: from.clone(), why: why.clone() }
+            }
+            (other, _, _) => other.clone(),
+        };
+        outcomes.push(Outcome { action, status });
+        parent = id;
     }
-    let ids: Vec<String> = registered.iter().map(|r| r.id.clone()).collect();
-    wait_available(aws, &ids).await?;
-    Ok(registered)
+    let made: Vec<String> = outcomes
+        .iter()
+        .filter(|o| matches!(o.status, Status::Done | Status::Reused))
+        .map(|o| o.action.id().to_string())
+        .collect();
+    if !made.is_empty() {
+        wait_available(aws, &made).await?;
+    }
+    Ok(outcomes.into())
 }
 
 fn step_tags(source: &Image, step: &Step, parent: &str, provenance: &Provenance) -> Tags {

@@ -1,0 +1,239 @@
+//! A local disk image into a new EBS snapshot through the EBS direct APIs: StartSnapshot, the
+//! blocks in parallel from a bounded pool of workers, CompleteSnapshot. Blocks of zeros are
+//! never sent (an unwritten block of a snapshot reads as zeros). Once StartSnapshot has
+//! answered, the caller `abandon`s the snapshot on any failure, so nothing billable is left.
+
+use crate::aws::Aws;
+use crate::aws::inventory;
+use crate::change::{self, Action, Status};
+use crate::core::error::{Error, Result};
+use crate::core::kinds::Reported;
+use crate::aws::inventory::SnapshotState;
+use crate::core::poll;
+use crate::core::progress::{Counter, Progress, Unit};
+use crate::core::tags::{self, Tags};
+use crate::transfer::blocks::{self, BLOCK_SIZE};
+use crate::transfer::image_file::ImageFile;
+use aws_sdk_ebs::config::retry::RetryConfig;
+use aws_sdk_ebs::primitives::ByteStream;
+use aws_sdk_ebs::types::{ChecksumAggregationMethod, ChecksumAlgorithm, Tag};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// AWS deletes a snapshot still unfinished when StartSnapshot's timeout (in minutes) runs out:
+/// the safety net for a run killed without a chance to clean up. AWS allows 10 to 4,320.
+const TIMEOUT_MINUTES: (u64, u64) = (60, 4_320);
+/// The slowest link the timeout still lets finish (5 MiB/s, a loaded office uplink), so a slow
+/// upload is not deleted under its own feet.
+const SLOWEST_BYTES_PER_SECOND: u64 = 5 * 1024 * 1024;
+/// One block is one request, and 64 workers can provoke throttling bursts that five attempts
+/// (the default for other calls) do not always outlast; ten attempts of standard backoff span
+/// about a minute.
+const BLOCK_ATTEMPTS: u32 = 10;
+/// A snapshot turns "completed" some time after CompleteSnapshot, minutes for a large one.
+const COMPLETED_TIMEOUT: Duration = Duration::from_secs(1_800);
+
+/// The snapshot an upload makes, decided before any call.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    /// The image file, as the user named it.
+    pub image: String,
+    pub bytes: u64,
+    pub volume_gib: u64,
+    pub blocks: u64,
+    pub workers: usize,
+    pub timeout_minutes: u64,
+    pub kms_key: Option<String>,
+    /// On the snapshot (its description among them), and on an AMI made from it.
+    pub tags: Tags,
+}
+
+impl Target {
+    /// The snapshot of an image of `bytes`, sent by `workers` at once.
+    pub fn new(image: String, bytes: u64, workers: usize, kms_key: Option<String>, tags: Tags) -> Target {
+        Target {
+            image,
+            bytes,
+            volume_gib: blocks::volume_gib(bytes),
+            blocks: blocks::block_count(bytes),
+            workers,
+            timeout_minutes: timeout_minutes(bytes),
+            kms_key,
+            tags,
+        }
+    }
+}
+
+/// Long enough for the slowest link we accept, never shorter than an hour.
+fn timeout_minutes(bytes: u64) -> u64 {
+    let (least, most) = TIMEOUT_MINUTES;
+    (bytes / SLOWEST_BYTES_PER_SECOND / 60).clamp(least, most)
+}
+
+/// Starts the snapshot; from its answer on, a failure must `abandon` it.
+pub async fn start(aws: &Aws, target: &Target) -> Result<String> {
+    let tags = target.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    let output = aws
+        .ebs()
+        .start_snapshot()
+        .volume_size(target.volume_gib as i64)
+        .description(target.tags[tags::DESCRIPTION].clone())
+        .set_tags(Some(tags))
+        // Makes the SDK's own retries of StartSnapshot idempotent: a lost answer must not leave
+        // a second, forgotten snapshot behind.
+        .client_token(client_token(target))
+        .timeout(target.timeout_minutes as i32)
+        .set_encrypted(target.kms_key.is_some().then_some(true))
+        .set_kms_key_arn(target.kms_key.clone())
+        .send()
+        .await
+        .map_err(|e| aws.error("StartSnapshot", "ebs", e))?;
+    if let Some(size) = output.block_size().filter(|&s| s as usize != BLOCK_SIZE) {
+        return Err(Error::Api {
+            operation: "StartSnapshot",
+            code: "UnexpectedBlockSize".into(),
+            message: format!("the service uses {size}-byte blocks; gio-ami only speaks {BLOCK_SIZE}"),
+        });
+    }
+    Ok(output.snapshot_id().unwrap_or_default().to_string())
+}
+
+/// Unique per run and image.
+fn client_token(target: &Target) -> String {
+    let seed = format!("{}:{}:{}:{}", target.image, target.tags[tags::CREATED_AT], std::process::id(), target.bytes);
+    blocks::encode(&blocks::digest(seed.as_bytes()))[..32].to_string()
+}
+
+/// Sends every block of `image` holding data into `snapshot`, then completes it; returns the
+/// blocks sent.
+pub async fn send(aws: &Aws, target: &Target, image: &ImageFile, snapshot: &str, progress: &dyn Progress) -> Result<u64> {
+    let digests = send_blocks(aws, target, image, snapshot, &Counter::start(progress, target.bytes, Unit::Bytes)).await?;
+    complete(aws, snapshot, &digests).await?;
+    Ok(digests.len() as u64)
+}
+
+/// Every non-zero block, `target.workers` at a time; returns their digests by block index.
+async fn send_blocks(
+    aws: &Aws,
+    target: &Target,
+    image: &ImageFile,
+    snapshot: &str,
+    transfer: &Counter<'_>,
+) -> Result<BTreeMap<u64, [u8; 32]>> {
+    stream::iter(0..target.blocks)
+        .map(|index| send_block(aws, image, snapshot, index, transfer))
+        .buffer_unordered(target.workers)
+        .try_filter_map(|sent| async move { Ok(sent) })
+        .try_collect()
+        .await
+}
+
+async fn send_block(
+    aws: &Aws,
+    image: &ImageFile,
+    snapshot: &str,
+    index: u64,
+    transfer: &Counter<'_>,
+) -> Result<Option<(u64, [u8; 32])>> {
+    // Reading 512 KiB from the page cache and hashing it take about a millisecond: cheaper
+    // inline on the runtime's threads than handed to a blocking pool.
+    let block = image.block(index)?;
+    let image_bytes = image.size.saturating_sub(index * BLOCK_SIZE as u64).min(BLOCK_SIZE as u64);
+    if blocks::is_zero(&block) {
+        transfer.add(image_bytes);
+        return Ok(None);
+    }
+    let digest = blocks::digest(&block);
+    aws.ebs()
+        .put_snapshot_block()
+        .snapshot_id(snapshot)
+        .block_index(index as i32)
+        .data_length(BLOCK_SIZE as i32)
+        .checksum(blocks::encode(&digest))
+        .checksum_algorithm(ChecksumAlgorithm::ChecksumAlgorithmSha256)
+        .block_data(ByteStream::from(block))
+        .customize()
+        .config_override(
+            aws_sdk_ebs::config::Builder::default()
+                .retry_config(RetryConfig::standard().with_max_attempts(BLOCK_ATTEMPTS)),
+        )
+        .send()
+        .await
+        .map_err(|e| aws.error("PutSnapshotBlock", "ebs", e))?;
+    transfer.add(image_bytes);
+    Ok(Some((index, digest)))
+}
+
+async fn complete(aws: &Aws, snapshot: &str, digests: &BTreeMap<u64, [u8; 32]>) -> Result<()> {
+    let output = aws
+        .ebs()
+        .complete_snapshot()
+        .snapshot_id(snapshot)
+        .changed_blocks_count(digests.len() as i32)
+        .checksum(blocks::linear_checksum(digests.values()))
+        .checksum_algorithm(ChecksumAlgorithm::ChecksumAlgorithmSha256)
+        .checksum_aggregation_method(ChecksumAggregationMethod::ChecksumAggregationLinear)
+        .send()
+        .await
+        .map_err(|e| aws.error("CompleteSnapshot", "ebs", e))?;
+    match output.status().map(Reported::<SnapshotState>::from) {
+        Some(Reported::Known(SnapshotState::Error)) => Err(Error::Api {
+            operation: "CompleteSnapshot",
+            code: "SnapshotError".into(),
+            message: format!("{snapshot} went into state `error` after its blocks were sent"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Waits until the completed snapshot can back an AMI.
+pub async fn wait_completed(aws: &Aws, snapshot: &str) -> Result<()> {
+    poll::until(&format!("{snapshot} to complete"), poll::LOCAL_CHANGE, COMPLETED_TIMEOUT, || async {
+        let state = inventory::snapshots_by_id(aws, &[snapshot.to_string()]).await?.pop().map(|s| s.state);
+        match state {
+            Some(Reported::Known(SnapshotState::Completed)) => Ok(Some(())),
+            Some(Reported::Known(SnapshotState::Error)) => Err(Error::Api {
+                operation: "DescribeSnapshots",
+                code: "SnapshotError".into(),
+                message: format!("{snapshot} went into state `error` after CompleteSnapshot"),
+            }),
+            _ => Ok(None),
+        }
+    })
+    .await
+}
+
+/// Deletes the unfinished snapshot and says so in the error.
+pub async fn abandon(aws: &Aws, snapshot: &str, volume_gib: u64, why: Error) -> Error {
+    let delete = Action::DeleteSnapshot {
+        id: snapshot.to_string(),
+        size_gib: volume_gib as i32,
+        why: "unfinished upload".into(),
+    };
+    let cleanup = match &change::apply(aws, &[delete]).await[0].status {
+        Status::Done | Status::AlreadyGone => {
+            format!("The unfinished snapshot {snapshot} was deleted: nothing is left to pay for.")
+        }
+        other => format!(
+            "Deleting the unfinished snapshot {snapshot} failed too ({other:?}): delete it with \
+             `aws ec2 delete-snapshot --snapshot-id {snapshot}` (AWS drops it by itself when \
+             its StartSnapshot timeout runs out)."
+        ),
+    };
+    Error::UploadAbandoned { why: Box::new(why), cleanup }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::blocks::GIB;
+
+    #[test]
+    fn the_timeout_outlasts_a_slow_link() {
+        assert_eq!(timeout_minutes(GIB), 60, "never under an hour");
+        assert_eq!(timeout_minutes(100 * GIB), 100 * GIB / SLOWEST_BYTES_PER_SECOND / 60);
+        assert_eq!(timeout_minutes(u64::MAX), 4_320, "AWS's maximum");
+    }
+}
