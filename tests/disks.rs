@@ -15,7 +15,10 @@ fn tag<'a>(image: &'a aws_sdk_ec2::types::Image, key: &str) -> Option<&'a str> {
 }
 
 /// (device, snapshot, size, type, iops) of every mapping, in order.
-fn mappings(image: &aws_sdk_ec2::types::Image) -> Vec<(String, Option<String>, i32, String, Option<i32>)> {
+/// Device, snapshot, size, volume type and IOPS of one mapping.
+type Row = (String, Option<String>, i32, String, Option<i32>);
+
+fn mappings(image: &aws_sdk_ec2::types::Image) -> Vec<Row> {
     image
         .block_device_mappings()
         .iter()

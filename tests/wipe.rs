@@ -45,7 +45,7 @@ fn add_chain(emulator: &Emulator, source: &str, devices: &[&str]) -> Vec<String>
         args.extend(["--disk".to_string(), format!("{device}=5")]);
     }
     let chain = run(emulator.cli().args(&args)).success().json();
-    chain.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect()
+    chain["outcomes"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect()
 }
 
 #[tokio::test]

@@ -195,11 +195,6 @@ impl Aws {
         self.calls.0.load(Ordering::Relaxed)
     }
 
-    /// The account the credentials belong to.
-    pub async fn account_id(&self) -> Result<String> {
-        Ok(self.caller_identity().await?.account.unwrap_or_default())
-    }
-
     /// The caller's ARN: who is acting, when nobody else says.
     pub async fn caller_arn(&self) -> Result<String> {
         Ok(self.caller_identity().await?.arn.unwrap_or_default())

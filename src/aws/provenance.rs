@@ -1,10 +1,9 @@
 //! Who made a change and when, for the `gio-ami:author` / `gio-ami:created-at` tags.
 
 use crate::aws::Aws;
-use aws_smithy_types::date_time::{DateTime, Format};
+use crate::core::clock;
 use serde::Serialize;
 use std::process::Command;
-use std::time::SystemTime;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Provenance {
@@ -26,15 +25,9 @@ impl Provenance {
         };
         Provenance {
             author,
-            created_at: now_rfc3339(),
+            created_at: clock::rfc3339(clock::now_epoch()),
         }
     }
-}
-
-pub fn now_rfc3339() -> String {
-    DateTime::from(SystemTime::now())
-        .fmt(Format::DateTime)
-        .unwrap_or_default()
 }
 
 fn git_user() -> Option<String> {

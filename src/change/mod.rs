@@ -271,12 +271,27 @@ const LAST_STAGE: u8 = 3;
 
 /// What a command will do, and the facts it decided from (`F`, its own): what `--dry-run`
 /// prints and what apply carries out.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Plan<F = ()> {
     pub actions: Vec<Action>,
     pub warnings: Vec<String>,
-    #[serde(flatten)]
     pub facts: F,
+}
+
+/// The actions, the warnings, what the plan frees (derived, so never out of step with the
+/// actions), then the command's facts beside them.
+impl<F: Serialize> Serialize for Plan<F> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown<'a, F> {
+            actions: &'a [Action],
+            warnings: &'a [String],
+            freed_gib: i64,
+            #[serde(flatten)]
+            facts: &'a F,
+        }
+        Shown { actions: &self.actions, warnings: &self.warnings, freed_gib: self.freed_gib(), facts: &self.facts }.serialize(serializer)
+    }
 }
 
 impl<F> Plan<F> {

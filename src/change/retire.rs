@@ -40,7 +40,6 @@ pub struct Request {
 pub struct Findings {
     /// Every user found of the AMIs asked about.
     pub uses: Vec<Use>,
-    pub freed_gib: i64,
     /// The usage look-ups that failed: every AMI of the plan is refused for want of them.
     pub unchecked: Vec<String>,
     /// AMI → the snapshots it leaves to delete: marked before it is deregistered.
@@ -151,7 +150,6 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             }
         }
     }
-    plan.facts.freed_gib = plan.freed_gib();
     plan
 }
 
@@ -365,7 +363,7 @@ mod tests {
     fn an_unused_ami_goes_with_its_own_snapshots_but_not_shared_ones() {
         let plan = Scene::new().plan(&["ami-a"], false);
         assert_eq!(summary(&plan), ["deregister ami-a", "refuse snap-a: kept: still used by ami-b", "delete snap-d 50"]);
-        assert_eq!(plan.facts.freed_gib, 50);
+        assert_eq!(plan.freed_gib(), 50);
         assert!(!blocked(&plan));
         assert_eq!(plan.facts.marks, BTreeMap::from([("ami-a".to_string(), vec!["snap-d".to_string()])]));
     }
@@ -374,7 +372,7 @@ mod tests {
     fn wiping_both_sharers_deletes_the_shared_snapshot_once() {
         let plan = Scene::new().plan(&["ami-a", "ami-b"], false);
         assert_eq!(summary(&plan), ["deregister ami-a", "deregister ami-b", "delete snap-a 8", "delete snap-d 50"]);
-        assert_eq!(plan.facts.freed_gib, 58);
+        assert_eq!(plan.freed_gib(), 58);
     }
 
     #[test]
@@ -392,7 +390,7 @@ mod tests {
             let plan = Scene::new().used_by("ami-a", user).plan(&["ami-a"], false);
             assert!(blocked(&plan), "{named}");
             assert_eq!(summary(&plan), [format!("refuse ami-a: in use by {named}")]);
-            assert_eq!(plan.facts.freed_gib, 0);
+            assert_eq!(plan.freed_gib(), 0);
         }
     }
 

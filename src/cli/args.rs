@@ -6,7 +6,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use gio_ami::commands::cost;
 use gio_ami::core::choice::Choice;
-use gio_ami::core::kinds::{Arch, BootMode, Engine};
+use gio_ami::core::kinds::{Arch, BootMode, Engine, Family, Variant};
 use gio_ami::engines::packer::TemplateFormat;
 use gio_ami::spec;
 use gio_ami::transfer::blocks;
@@ -108,17 +108,15 @@ pub enum Command {
     ///
     /// Example: gio-ami base --kubernetes 1.31 --family al2023 --arch arm64
     Base {
+        /// The Kubernetes minor version, e.g. 1.31
         #[arg(long, value_name = "VERSION")]
         kubernetes: String,
-        /// al2 | al2023 | bottlerocket
-        #[arg(long, default_value = "al2023")]
-        family: String,
-        /// x86_64 | arm64
-        #[arg(long, default_value = "x86_64")]
-        arch: String,
-        /// standard | nvidia
-        #[arg(long, default_value = "standard")]
-        variant: String,
+        #[arg(long, value_parser = choice::<Family>(), default_value = "al2023")]
+        family: Family,
+        #[arg(long, value_parser = choice::<Arch>(), default_value = "x86_64")]
+        arch: Arch,
+        #[arg(long, value_parser = choice::<Variant>(), default_value = "standard")]
+        variant: Variant,
     },
 
     /// Build the spec's AMI and print its id.

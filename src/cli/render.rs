@@ -469,41 +469,6 @@ fn short_time(time: Option<&str>) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_shorten_to_minutes() {
-        assert_eq!(short_time(Some("2026-11-25T14:43:11.000Z")), "2026-11-25 14:43");
-        assert_eq!(short_time(Some("2026")), "2026");
-        assert_eq!(short_time(None), "-");
-    }
-
-    #[test]
-    fn a_plan_counts_each_verb_and_kind_in_order() {
-        let actions = [
-            Action::DeregisterImage { id: "ami-1".into(), name: "n".into(), why: String::new() },
-            Action::DeleteSnapshot { id: "snap-1".into(), size_gib: 8, why: String::new() },
-            Action::Refuse { id: "snap-2".into(), kind: Kind::Snapshot, why: String::new() },
-            Action::DeleteSnapshot { id: "snap-3".into(), size_gib: 32, why: String::new() },
-        ];
-        assert_eq!(counts(&actions, 40), "deregister 1 AMI(s), delete 2 snapshot(s), keep 1 snapshot(s), 40 GiB freed");
-        assert_eq!(counts(&[], 0), "nothing to do");
-    }
-
-    #[test]
-    fn made_for_names_the_ami_and_how() {
-        let origin = Origin::CreateImage {
-            ami: "ami-1".into(),
-            instance: "i-2".into(),
-            volume: None,
-        };
-        assert_eq!(made_for(&origin), "ami-1 (CreateImage of i-2)");
-        assert_eq!(made_for(&Origin::Unknown), "-");
-    }
-}
-
 /// What `disks add` registers, for people: each step's mappings.
 pub fn disks_steps(plan: &RegisterPlan) -> String {
     let mut text = String::new();
@@ -549,4 +514,39 @@ pub fn upload_figures(uploaded: &Uploaded) -> String {
         "{} GiB snapshot {}: {} blocks sent, {} zero blocks skipped, {:.1} MiB/s ({:.1} s)\n",
         uploaded.volume_gib, uploaded.snapshot_id, uploaded.blocks_sent, uploaded.blocks_skipped, uploaded.mib_per_second, uploaded.seconds
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_shorten_to_minutes() {
+        assert_eq!(short_time(Some("2026-11-25T14:43:11.000Z")), "2026-11-25 14:43");
+        assert_eq!(short_time(Some("2026")), "2026");
+        assert_eq!(short_time(None), "-");
+    }
+
+    #[test]
+    fn a_plan_counts_each_verb_and_kind_in_order() {
+        let actions = [
+            Action::DeregisterImage { id: "ami-1".into(), name: "n".into(), why: String::new() },
+            Action::DeleteSnapshot { id: "snap-1".into(), size_gib: 8, why: String::new() },
+            Action::Refuse { id: "snap-2".into(), kind: Kind::Snapshot, why: String::new() },
+            Action::DeleteSnapshot { id: "snap-3".into(), size_gib: 32, why: String::new() },
+        ];
+        assert_eq!(counts(&actions, 40), "deregister 1 AMI(s), delete 2 snapshot(s), keep 1 snapshot(s), 40 GiB freed");
+        assert_eq!(counts(&[], 0), "nothing to do");
+    }
+
+    #[test]
+    fn made_for_names_the_ami_and_how() {
+        let origin = Origin::CreateImage {
+            ami: "ami-1".into(),
+            instance: "i-2".into(),
+            volume: None,
+        };
+        assert_eq!(made_for(&origin), "ami-1 (CreateImage of i-2)");
+        assert_eq!(made_for(&Origin::Unknown), "-");
+    }
 }

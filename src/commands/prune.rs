@@ -108,7 +108,7 @@ pub fn earlier_stage(plan: Plan, stage: Stage, now: i64) -> Plan {
             (other, _) => Some(other),
         })
         .collect();
-    let facts = retire::Findings { freed_gib: 0, marks: Default::default(), ..plan.facts };
+    let facts = retire::Findings { marks: Default::default(), ..plan.facts };
     Plan { actions, facts, ..plan }
 }
 
@@ -201,7 +201,7 @@ mod tests {
         let plan = retire::plan(&retire::Facts { targets: &chosen, images: &images, snapshots: &snapshots, marked: &BTreeMap::new(), usage: &usage, force: false });
         assert!(plan.actions.contains(&Action::Refuse { id: "ami-2".into(), kind: Kind::Image, why: "in use by SSM parameter /prod/ami".into() }));
         assert_eq!(plan.count(|a| matches!(a, Action::DeregisterImage { .. })), 2);
-        assert_eq!(plan.facts.freed_gib, 16);
+        assert_eq!(plan.freed_gib(), 16);
 
         let deprecated = earlier_stage(plan.clone(), Stage::Deprecate, NOW);
         assert_eq!(deprecated.count(|a| matches!(a, Action::DeprecateImage { deprecate_at, .. } if *deprecate_at == NOW + 60)), 2);
@@ -213,7 +213,7 @@ mod tests {
             .map(|a| (a.id(), match a { Action::DisableImage { .. } => "disable", Action::Refuse { .. } => "refuse", _ => "other" }))
             .collect();
         assert_eq!(kinds, [("ami-3", "disable"), ("ami-2", "refuse"), ("ami-1", "disable")]);
-        assert_eq!(disabled.facts.freed_gib, 0);
+        assert_eq!(disabled.freed_gib(), 0);
     }
 
     #[test]

@@ -117,7 +117,7 @@ pub fn plan(leftovers: &Leftovers, liveness: &Liveness<'_>, only: Option<&str>) 
 
     let mut actions = Vec::new();
     for b in &leftovers.builders {
-        if b.state == InstanceState::Terminated || !(only.is_none_or(|o| o == b.build_id)) {
+        if b.state == InstanceState::Terminated || only.is_some_and(|o| o != b.build_id) {
             continue;
         }
         if live.contains(b.build_id.as_str()) {

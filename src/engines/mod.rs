@@ -255,12 +255,11 @@ pub async fn resolve_base(aws: &Aws, spec: &spec::Spec) -> Result<Base> {
     let base = match &spec.base.ami {
         Some(ami) => base::explicit(aws, ami.get_ref()).await,
         None => {
-            let query = base::Query {
-                family: spec.base.family.as_ref().map(|f| f.get_ref().clone()).unwrap_or_default(),
-                kubernetes: spec.kubernetes().unwrap_or_default().to_string(),
-                arch: spec.base.arch.get_ref().clone(),
-                variant: spec.base.variant.get_ref().clone(),
+            // A checked spec without an explicit AMI has both (spec::load refuses it otherwise).
+            let (Some(family), Some(kubernetes)) = (spec.family(), spec.kubernetes()) else {
+                return Err(Error::Base { message: "the spec names neither `base.ami` nor `base.family` and `base.kubernetes`".into() });
             };
+            let query = base::Query { family, kubernetes: kubernetes.to_string(), arch: spec.arch(), variant: spec.variant() };
             base::resolve(aws, &query).await
         }
     }?;
