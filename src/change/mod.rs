@@ -188,6 +188,13 @@ impl Action {
             Action::DeprecateImage { id, name, deprecate_at, .. } => format!("{id} ({name}) from {}", clock::rfc3339(*deprecate_at)),
             // The move from the old value to the new one is the news, read as one phrase.
             Action::PutParameter { id, value, previous, .. } => format!("{id} {} -> {value}", previous.as_deref().unwrap_or("(new)")),
+            // Once made, what was planned by name has its id, and both are worth reading.
+            Action::RegisterImage { id, name, .. } | Action::UploadSnapshot { id, name, .. } | Action::BuildImage { id, name, .. }
+                if id != name =>
+            {
+                format!("{id} ({name})")
+            }
+            Action::CopyImage { id, source, .. } if id != source => format!("{id} (copy of {source})"),
             other => other.id().to_string(),
         }
     }
@@ -620,6 +627,7 @@ mod tests {
         let err = report.failure("wipe").unwrap().to_string();
         assert!(err.contains("1 of 3 steps failed (first: snap-1: InUse)"), "{err}");
         assert_eq!(plan.freed_gib(), 16);
+        assert_eq!(serde_json::to_value(&plan).unwrap()["freed_gib"], 16, "shown as derived from the actions");
         let dry = Report::new(&plan, None);
         assert!(!dry.applied && dry.failure("wipe").is_none());
         assert_eq!(dry.summary.planned, 2);

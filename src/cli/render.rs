@@ -540,6 +540,17 @@ mod tests {
     }
 
     #[test]
+    fn an_applied_plan_shows_what_was_made_by_its_new_id() {
+        let register = |id: &str| Action::RegisterImage { id: id.into(), name: "gio-node-xvdb".into(), parent: "ami-0".into(), why: "adds /dev/xvdb".into() };
+        let plan: change::Plan = change::Plan { actions: vec![register("gio-node-xvdb")], ..change::Plan::default() };
+        let dry = plan_text(&plan, None);
+        assert!(dry.contains("register") && dry.contains("gio-node-xvdb") && !dry.contains("RESULT"), "{dry}");
+        let outcomes = [Outcome { action: register("ami-1"), status: Status::Done }];
+        let applied = plan_text(&plan, Some(&outcomes));
+        assert!(applied.contains("ami-1 (gio-node-xvdb)") && applied.contains("done"), "{applied}");
+    }
+
+    #[test]
     fn made_for_names_the_ami_and_how() {
         let origin = Origin::CreateImage {
             ami: "ami-1".into(),
