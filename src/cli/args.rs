@@ -41,12 +41,15 @@ fn choice<T: Choice + Send + Sync + Clone>() -> impl TypedValueParser<Value = T>
     PossibleValuesParser::new(values).map(|name| T::from_name(&name).expect("clap checked the name"))
 }
 
+/// The version, the commit it was built from and the build date (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("GIO_AMI_COMMIT"), ", built ", env!("GIO_AMI_BUILD_DATE"), ")");
+
 /// Builds, extends, finds, publishes and wipes custom AMIs for EKS worker nodes.
 ///
 /// AWS access follows the usual chain: --profile / AWS_PROFILE, AWS_ACCESS_KEY_ID and friends,
 /// SSO, instance roles. AWS_ENDPOINT_URL points every call at another endpoint (an emulator).
 #[derive(Debug, Parser)]
-#[command(name = "gio-ami", version, max_term_width = 100)]
+#[command(name = "gio-ami", version = VERSION, max_term_width = 100)]
 pub struct Cli {
     /// AWS region to work in (default: AWS_REGION, then the profile's region). `history`
     /// takes it several times to merge regions.
@@ -88,7 +91,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write a commented gio-ami.toml to start from.
+    /// Write a commented gio-ami.toml to start from, and its JSON Schema beside it
+    /// (gio-ami.schema.json, which the spec's first line points editors at).
     Init {
         /// Where to write it.
         #[arg(default_value = spec::DEFAULT_PATH)]
@@ -317,6 +321,32 @@ pub enum Command {
     ///   gio-ami cost --price 0.0125 --output json
     #[command(verbatim_doc_comment)]
     Cost(CostArgs),
+
+    /// Print a shell completion script.
+    ///
+    /// Install it where the shell looks, e.g.:
+    ///   gio-ami completions bash > ~/.local/share/bash-completion/completions/gio-ami
+    ///   gio-ami completions zsh > ~/.zfunc/_gio-ami        (with fpath+=~/.zfunc)
+    ///   gio-ami completions fish > ~/.config/fish/completions/gio-ami.fish
+    #[command(verbatim_doc_comment)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Write one man page per command (gio-ami.1, gio-ami-build.1, gio-ami-disks-add.1, …).
+    ///
+    /// Read one with `man -l DIR/gio-ami-build.1`, or put DIR on MANPATH (e.g. --out
+    /// ~/.local/share/man/man1).
+    Man {
+        /// The directory to write the pages into (created if missing).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+
+    /// Print the JSON Schema of gio-ami.toml, for editors (taplo, Even Better TOML) to validate
+    /// and complete the spec. `gio-ami init` writes the spec's `#:schema` line and this file.
+    Schema,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ use progress::Terminal;
 use render::{Made, Output, Own, Rendered};
 use serde::Serialize;
 use std::future::Future;
+use clap::CommandFactory;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
@@ -67,9 +68,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if path.exists() && !force {
                 anyhow::bail!("{} exists; pass --force to overwrite it", path.display());
             }
+            let schema = path.with_file_name(spec::SCHEMA_FILE);
             std::fs::write(&path, spec::TEMPLATE)?;
-            eprintln!("wrote {}: edit it, then `gio-ami check` and `gio-ami build`", path.display());
+            std::fs::write(&schema, schema_text()?)?;
+            eprintln!("wrote {} and {}: edit the spec, then `gio-ami check` and `gio-ami build`", path.display(), schema.display());
         }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "gio-ami", &mut std::io::stdout());
+        }
+        Command::Man { out } => {
+            std::fs::create_dir_all(&out)?;
+            let written = man_pages(&Cli::command(), "", &out)?;
+            eprintln!("wrote {written} pages into {}", out.display());
+        }
+        Command::Schema => println!("{}", schema_text()?),
         Command::Check { spec: path } => output.checked(&spec::load(&path)?)?,
         Command::Base { kubernetes, family, arch, variant } => {
             let aws = Aws::connect(&options).await?;
@@ -310,6 +322,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// gio-ami.toml's JSON Schema, as `schema` prints it and `init` writes it.
+fn schema_text() -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&spec::schema())
+}
+
+/// Writes `command`'s page and, below it, one per subcommand (`gio-ami-disks-add.1`): the
+/// number written.
+fn man_pages(command: &clap::Command, parent: &str, dir: &Path) -> std::io::Result<usize> {
+    let (name, invoked) = match parent {
+        "" => (command.get_name().to_string(), command.get_name().to_string()),
+        _ => (format!("{parent}-{}", command.get_name()), format!("{} {}", parent.replace('-', " "), command.get_name())),
+    };
+    // A subcommand's page names it as typed (`gio-ami disks add`), not by its bare name.
+    let named = command.clone().display_name(name.clone()).bin_name(invoked);
+    let mut page = Vec::new();
+    clap_mangen::Man::new(named).title(name.to_uppercase()).render(&mut page)?;
+    std::fs::write(dir.join(format!("{name}.1")), page)?;
+    let mut written = 1;
+    for sub in command.get_subcommands().filter(|sub| sub.get_name() != "help") {
+        written += man_pages(sub, &name, dir)?;
+    }
+    Ok(written)
 }
 
 /// The spec when the file exists; its absence is fine for commands that only read clusters

@@ -23,6 +23,13 @@ pub fn allowed<T: Choice>() -> String {
     T::ALL.iter().map(|value| value.name()).collect::<Vec<_>>().join(", ")
 }
 
+/// The JSON Schema of a field that takes one of `T`'s names (what `gio-ami schema` prints, so
+/// an editor offers the same values `check` allows).
+pub fn schema<T: Choice>(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let names: Vec<&str> = T::ALL.iter().map(|value| value.name()).collect();
+    schemars::json_schema!({ "type": "string", "enum": names })
+}
+
 /// Declares a closed set and its `Choice` names from one table, so each value is spelled once.
 /// Attributes before the enum (derives, serde) and before a variant (`#[default]`, docs) carry
 /// over.

@@ -4,19 +4,24 @@
 //! Limits are those of the EBS user guide ("Amazon EBS volume types"), as of 2026.
 
 use crate::core::choice::{self, Choice};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
 pub use crate::core::kinds::VolumeType;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One extra EBS disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = aliases)]
 pub struct Disk {
+    /// /dev/sd[b-z] or /dev/xvd[b-z].
     pub device: String,
     /// GiB. Optional only for a disk made from a snapshot, which then keeps the snapshot's size.
     #[serde(default, alias = "size_gib", skip_serializing_if = "Option::is_none")]
     pub size_gib: Option<i32>,
     #[serde(default, rename = "type")]
+    #[schemars(schema_with = "choice::schema::<VolumeType>")]
     pub volume_type: VolumeType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iops: Option<i32>,
@@ -34,6 +39,18 @@ pub struct Disk {
 
 fn yes() -> bool {
     true
+}
+
+/// The spec takes the `--disk` spellings `kms` and `snapshot` too (serde aliases, which the
+/// derived schema does not list): its schema accepts them as the same fields.
+fn aliases(schema: &mut schemars::Schema) {
+    if let Some(properties) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        for (alias, field) in [("kms", "kms_key_id"), ("snapshot", "snapshot_id")] {
+            if let Some(same) = properties.get(field).cloned() {
+                properties.insert(alias.into(), same);
+            }
+        }
+    }
 }
 
 /// The EBS limits of each type.

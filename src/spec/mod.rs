@@ -7,6 +7,7 @@ pub mod disk;
 use crate::core::choice::{self, Choice};
 use crate::core::kinds::{Arch, Engine, Family, ProvisionVia, Variant};
 use crate::spec::disk::{Disk, MAX_VOLUMES};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -15,82 +16,119 @@ use std::time::Duration;
 use toml::Spanned;
 
 pub const DEFAULT_PATH: &str = "gio-ami.toml";
+/// Where `init` writes the schema, beside the spec; the template's `#:schema` line names it.
+pub const SCHEMA_FILE: &str = "gio-ami.schema.json";
 
-#[derive(Debug, Clone, Deserialize)]
+/// gio-ami.toml: what `gio-ami build` makes, from which base, and where it runs.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "gio-ami.toml")]
 pub struct Spec {
     pub image: ImageSpec,
     pub base: BaseSpec,
     #[serde(default)]
     pub build: BuildSpec,
+    /// Extra EBS disks of the AMI, one table each.
     #[serde(default)]
+    #[schemars(with = "Vec<Disk>")]
     pub disks: Vec<Spanned<Disk>>,
+    /// Clusters that run this image: columns of `gio-ami history`, targets of `gio-ami publish`.
     #[serde(default)]
     pub clusters: BTreeMap<String, ClusterSpec>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The AMI to make.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageSpec {
-    /// Template of the AMI name: `{k8s}`, `{date}`, `{git_sha}`, `{n}` are filled in.
+    /// Template of the AMI name: `{k8s}`, `{date}` (YYYYMMDD), `{git_sha}` (short commit of the
+    /// spec's directory) and `{n}` (1, 2, … for several builds of a day) are filled in.
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// Support contact, shown in `gio-ami history`.
     #[serde(default)]
     pub contact: Option<String>,
+    /// Added to the AMI and its snapshots.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// What the build starts from: an EKS-optimized AMI (family and kubernetes), or `ami`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BaseSpec {
     #[serde(default)]
+    #[schemars(schema_with = "choice::schema::<Family>")]
     pub family: Option<Spanned<String>>,
+    /// The Kubernetes minor version, e.g. "1.31".
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub kubernetes: Option<Spanned<String>>,
     #[serde(default = "default_arch")]
+    #[schemars(schema_with = "choice::schema::<Arch>")]
     pub arch: Spanned<String>,
     #[serde(default = "default_variant")]
+    #[schemars(schema_with = "choice::schema::<Variant>")]
     pub variant: Spanned<String>,
     /// An explicit base AMI instead of the EKS-optimized one.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub ami: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// How the AMI is built.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuildSpec {
+    /// native (no SSH: the builder provisions itself) or packer (real `packer build`).
     #[serde(default = "default_engine")]
+    #[schemars(schema_with = "choice::schema::<Engine>")]
     pub engine: Spanned<String>,
     #[serde(default = "default_instance_type")]
+    #[schemars(with = "String")]
     pub instance_type: Spanned<String>,
     #[serde(default)]
     pub subnet: Option<String>,
     #[serde(default)]
     pub security_group: Option<String>,
+    /// Needed for provision_via = "ssm".
     #[serde(default)]
     pub iam_instance_profile: Option<String>,
     /// Scripts the builder runs, in order, before it powers off.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub provision: Vec<Spanned<String>>,
     #[serde(default = "default_provision_via")]
+    #[schemars(schema_with = "choice::schema::<ProvisionVia>")]
     pub provision_via: Spanned<String>,
+    /// Snapshot the volumes first: CreateImage then copies less.
     #[serde(default = "yes")]
     pub pre_snapshot: bool,
+    /// How long the guest may take before the build gives up, e.g. "30m".
     #[serde(default = "default_timeout")]
+    #[schemars(with = "String")]
     pub timeout: Spanned<String>,
     /// Root volume size in GiB; the base AMI's when absent.
     #[serde(default)]
     pub root_size_gib: Option<i32>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A cluster that runs this image.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     pub region: String,
+    /// The SSM parameter `gio-ami publish` writes the AMI id into.
     #[serde(default)]
     pub ssm_parameter: Option<String>,
+}
+
+/// The JSON Schema of gio-ami.toml (`gio-ami schema`), from these types: editors validate and
+/// complete the file with it, offering the values `check` allows.
+pub fn schema() -> schemars::Schema {
+    schemars::schema_for!(Spec)
 }
 
 impl Default for BuildSpec {
@@ -440,7 +478,8 @@ pub fn render_name(template: &str, k8s: Option<&str>, date: &str, git_sha: Optio
 }
 
 /// The commented spec `gio-ami init` writes.
-pub const TEMPLATE: &str = r#"# gio-ami.toml: what `gio-ami build` makes. `gio-ami check` validates it without AWS.
+pub const TEMPLATE: &str = r#"#:schema ./gio-ami.schema.json
+# gio-ami.toml: what `gio-ami build` makes. `gio-ami check` validates it without AWS.
 
 [image]
 # AMI name; {k8s}, {date} (YYYYMMDD), {git_sha} (short commit of this directory) and {n}

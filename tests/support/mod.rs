@@ -148,7 +148,7 @@ fn unique_path(prefix: &str, extension: &str) -> PathBuf {
 }
 
 /// The emulator's Python: GIO_AMI_PYTHON, else the project's venv.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     std::env::var_os("GIO_AMI_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))

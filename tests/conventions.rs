@@ -1,0 +1,119 @@
+//! What users of CLI tools expect around the commands themselves: completion scripts their
+//! shells accept, man pages `man` renders, and a JSON Schema of gio-ami.toml that an
+//! independent validator (Python's `jsonschema`) applies as `gio-ami check` does. No AWS.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::{bare_cli, run};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("conventions-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn installed(program: &str) -> bool {
+    Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// Each shell's own syntax check: how the script would fail when the shell loads it.
+#[test]
+fn every_completion_script_passes_its_shells_syntax_check() {
+    let dir = scratch("completions");
+    let checks: [(&str, &[&str]); 3] = [("bash", &["-n"]), ("zsh", &["-n"]), ("fish", &["--no-execute"])];
+    assert!(installed("bash"), "bash is what every machine running the tests has");
+    for (shell, check) in checks {
+        let script = run(bare_cli().args(["completions", shell])).success().stdout;
+        assert!(script.contains("gio-ami") && script.contains("disks"), "{shell}: {script}");
+        if !installed(shell) {
+            eprintln!("{shell} is not installed (scripts/setup installs it as root): its syntax is not checked");
+            continue;
+        }
+        let file = dir.join(format!("gio-ami.{shell}"));
+        std::fs::write(&file, &script).unwrap();
+        let out = Command::new(shell).args(check).arg(&file).output().unwrap();
+        assert!(out.status.success(), "{shell} rejects its script:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    for shell in ["powershell", "elvish"] {
+        let script = run(bare_cli().args(["completions", shell])).success().stdout;
+        assert!(script.contains("gio-ami"), "{shell}: {script}");
+    }
+    let unknown = run(bare_cli().args(["completions", "tcsh"]));
+    assert_eq!(unknown.status.code(), Some(2), "a usage error");
+    assert!(unknown.stderr.contains("possible values: bash"), "{}", unknown.stderr);
+}
+
+#[test]
+fn man_renders_a_page_for_every_command() {
+    let dir = scratch("man");
+    run(bare_cli().args(["man", "--out", dir.to_str().unwrap()])).success();
+    let mut pages: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    pages.sort();
+    for expected in ["gio-ami.1", "gio-ami-build.1", "gio-ami-disks-add.1", "gio-ami-packer-render.1", "gio-ami-wipe.1"] {
+        assert!(pages.iter().any(|p| p == expected), "{expected} missing from {pages:?}");
+    }
+    for page in &pages {
+        let out = Command::new("man")
+            .arg("-l")
+            .arg(dir.join(page))
+            .env("MANWIDTH", "80")
+            .env("MANPAGER", "cat")
+            .env("LC_ALL", "C.UTF-8")
+            .output()
+            .expect("man (man-db)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && out.stderr.is_empty(), "{page}: {}", String::from_utf8_lossy(&out.stderr));
+        let command = page.trim_end_matches(".1");
+        assert!(text.contains("NAME") && text.contains(command), "{page} does not name {command}:\n{text}");
+    }
+}
+
+/// Validates each spec with Python's jsonschema against `gio-ami schema`: the names of those
+/// it accepts.
+fn schema_accepts(schema: &Path, specs: &[PathBuf]) -> Vec<String> {
+    let script = "import json, sys, tomllib\n\
+                  from jsonschema import Draft202012Validator\n\
+                  validator = Draft202012Validator(json.load(open(sys.argv[1])))\n\
+                  Draft202012Validator.check_schema(validator.schema)\n\
+                  for path in sys.argv[2:]:\n\
+                  \x20   errors = list(validator.iter_errors(tomllib.load(open(path, 'rb'))))\n\
+                  \x20   print(path if not errors else '', file=sys.stdout)\n\
+                  \x20   for e in errors: print(path, e.message, file=sys.stderr)\n";
+    let out = Command::new(support::python()).arg("-c").arg(script).arg(schema).args(specs).output().expect("the venv's python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+#[test]
+fn the_schema_accepts_exactly_what_check_accepts() {
+    let dir = scratch("schema");
+    // `init` writes the template with its `#:schema` line and the schema beside it.
+    run(bare_cli().current_dir(&dir).arg("init")).success();
+    let template = dir.join("gio-ami.toml");
+    assert!(std::fs::read_to_string(&template).unwrap().starts_with("#:schema ./gio-ami.schema.json\n"));
+    let printed = run(bare_cli().arg("schema")).success().stdout;
+    let written = std::fs::read_to_string(dir.join("gio-ami.schema.json")).unwrap();
+    assert_eq!(printed.trim(), written.trim(), "init writes what schema prints");
+    let schema: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    let families = &schema["$defs"]["BaseSpec"]["properties"]["family"]["enum"];
+    assert_eq!(families, &serde_json::json!(["al2", "al2023", "bottlerocket"]), "the values check allows");
+
+    let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs");
+    let mut cases: Vec<PathBuf> = vec![template];
+    for kind in ["valid", "invalid"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(specs.join(kind)).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        cases.extend(files);
+    }
+    let accepted = schema_accepts(&dir.join("gio-ami.schema.json"), &cases);
+    for case in &cases {
+        let by_schema = accepted.iter().any(|a| Path::new(a) == case);
+        let by_check = run(bare_cli().arg("check").arg(case)).status.success();
+        let expected = !case.starts_with(specs.join("invalid"));
+        assert_eq!((by_schema, by_check), (expected, expected), "{}: schema, check", case.display());
+    }
+}
