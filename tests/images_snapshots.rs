@@ -145,3 +145,27 @@ async fn images_pages_through_more_than_one_page() {
     ids.dedup();
     assert_eq!(ids.len(), 1050, "no image listed twice across pages");
 }
+
+#[tokio::test]
+async fn tables_fit_the_width_asked_for_without_breaking_ids_and_stay_whole_in_a_pipe() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let base = support::register_root_image(&ec2, "gio-base").await;
+    let name = "gio-node-1.31-amazon-linux-2023-x86_64-standard-20261202-with-a-long-release-name-1";
+    let (_instance, ami) = support::image_instance_with_extra_disk(&ec2, &base, name).await;
+    let ids = snapshot_ids_of(&describe(&ec2, &ami).await);
+
+    let narrow = run(emulator.cli().arg("images").env("COLUMNS", "80")).success().stdout;
+    for line in narrow.lines() {
+        assert!(line.chars().count() <= 80, "wider than 80 columns:\n{line}\nin:\n{narrow}");
+    }
+    for id in ids.iter().chain([&ami, &base]) {
+        assert!(narrow.contains(id.as_str()), "{id} broken or missing in:\n{narrow}");
+    }
+    assert!(!narrow.contains('\x1b'), "no escape bytes into a pipe:\n{narrow}");
+
+    // Into a pipe, with no width asked for, each AMI is one line however long.
+    let whole = run(emulator.cli().arg("images").env_remove("COLUMNS")).success().stdout;
+    let row = whole.lines().find(|l| l.contains(ami.as_str())).unwrap();
+    assert!(row.contains(name), "the row was wrapped:\n{whole}");
+}

@@ -14,7 +14,7 @@ use gio_ami::commands::snapshots::AmiSnapshots;
 use gio_ami::aws::orphans::{Orphan, Origin};
 use gio_ami::spec::{Loaded, Warning};
 use gio_ami::commands::upload::{Plan as UploadPlan, Uploaded};
-use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{presets, Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -339,12 +339,28 @@ impl Output {
     }
 }
 
+/// Columns that hold AWS ids (alone, or leading a name): never narrower than the longest id
+/// (`snap-` and 17 hex digits) and the cell's padding, so an id is never broken across lines;
+/// names wrap instead.
+const ID_COLUMNS: [&str; 7] = ["AMI", "AMIS", "SNAPSHOT", "SNAPSHOTS", "RESOURCE", "FROM", "DEVICE"];
+const ID_WIDTH: u16 = 22 + 2;
+
+/// A table as wide as the terminal (or `COLUMNS`, as a script can ask for): cells wrap at
+/// words to fit. Into a pipe with no `COLUMNS`, rows stay whole, one line each.
 fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table
         .load_preset(presets::UTF8_HORIZONTAL_ONLY)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.to_vec());
+    if let Some(width) = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<u16>().ok()) {
+        table.set_width(width);
+    }
+    for (n, name) in header.iter().enumerate() {
+        if let (true, Some(column)) = (ID_COLUMNS.contains(name), table.column_mut(n)) {
+            column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(ID_WIDTH)));
+        }
+    }
     table
 }
 
