@@ -342,7 +342,7 @@ impl Output {
 /// Columns that hold AWS ids (alone, or leading a name): never narrower than the longest id
 /// (`snap-` and 17 hex digits) and the cell's padding, so an id is never broken across lines;
 /// names wrap instead.
-const ID_COLUMNS: [&str; 7] = ["AMI", "AMIS", "SNAPSHOT", "SNAPSHOTS", "RESOURCE", "FROM", "DEVICE"];
+const ID_COLUMNS: [&str; 6] = ["AMI", "AMIS", "SNAPSHOT", "SNAPSHOTS", "RESOURCE", "FROM"];
 const ID_WIDTH: u16 = 22 + 2;
 
 /// A table as wide as the terminal (or `COLUMNS`, as a script can ask for): cells wrap at
