@@ -232,3 +232,21 @@ async fn downloading_an_unknown_snapshot_says_so() {
     assert!(failed.stderr.contains("snapshot snap-12345678 was not found in eu-west-1"), "{}", failed.stderr);
     assert!(!target.exists(), "no file is left behind");
 }
+
+#[tokio::test]
+async fn an_empty_image_is_refused_before_any_call_and_leaves_no_snapshot() {
+    let emulator = Emulator::start();
+    let empty = scratch("empty").join("empty.raw");
+    std::fs::write(&empty, b"").unwrap();
+    let said = format!("{} is empty (0 bytes)", empty.display());
+
+    let refused = run(emulator.cli().args(["upload", empty.to_str().unwrap(), "--register"])).failure();
+    assert!(refused.stderr.contains(&said), "{}", refused.stderr);
+    assert!(own_snapshots(&emulator).await.is_empty(), "no snapshot was started");
+    let images = emulator.ec2().await.describe_images().owners("self").send().await.unwrap();
+    assert!(images.images().is_empty(), "no AMI was registered");
+
+    // No region and no credentials: the refusal comes before gio-ami needs AWS at all.
+    let offline = run(support::bare_cli().args(["upload", empty.to_str().unwrap()])).failure();
+    assert!(offline.stderr.contains(&said), "{}", offline.stderr);
+}

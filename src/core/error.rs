@@ -159,6 +159,14 @@ pub enum Error {
     )]
     QemuImgMissing { path: String, format: &'static str },
 
+    #[error(
+        "{path} is empty (0 bytes{}): an upload of it would make a snapshot with no data, so \
+         nothing was sent. Check that the build that writes the image finished (a disk builder \
+         that failed can leave an empty file), or pass the image's real path.",
+        if *format == "raw" { String::new() } else { format!(" once converted from {format} to raw") }
+    )]
+    EmptyImage { path: String, format: &'static str },
+
     #[error("`qemu-img convert` could not read {path} as {format}: {detail}. Check the image with `qemu-img info {path}`.")]
     QemuImgFailed {
         path: String,

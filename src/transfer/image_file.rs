@@ -73,14 +73,21 @@ impl ImageFile {
         let mut file = open_read(path)?;
         let size = size_of(&mut file, path)?;
         let format = detect(&read_at(&file, path, 0, HEAD_LEN)?, &read_at(&file, path, size.saturating_sub(VHD_FOOTER_LEN), VHD_FOOTER_LEN as usize)?);
-        if format == Format::Raw {
-            return Ok(ImageFile { path: path.to_path_buf(), format, size, file, converted: None });
+        let image = if format == Format::Raw {
+            ImageFile { path: path.to_path_buf(), format, size, file, converted: None }
+        } else {
+            say(&format!("converting {} ({}) to raw with qemu-img", path.display(), format.qemu_name()));
+            let raw = convert(path, format)?;
+            let mut file = open_read(&raw)?;
+            let size = size_of(&mut file, &raw)?;
+            ImageFile { path: path.to_path_buf(), format, size, file, converted: Some(raw) }
+        };
+        // EBS would take it (a 1 GiB snapshot with no blocks), but an empty image is always a
+        // build that went wrong, and the upload would hide it.
+        if image.size == 0 {
+            return Err(Error::EmptyImage { path: path.display().to_string(), format: format.qemu_name() });
         }
-        say(&format!("converting {} ({}) to raw with qemu-img", path.display(), format.qemu_name()));
-        let raw = convert(path, format)?;
-        let mut file = open_read(&raw)?;
-        let size = size_of(&mut file, &raw)?;
-        Ok(ImageFile { path: path.to_path_buf(), format, size, file, converted: Some(raw) })
+        Ok(image)
     }
 
     /// Block `index`, zero-padded to the block size past the end of the image (PutSnapshotBlock
@@ -166,6 +173,16 @@ mod tests {
         assert_eq!(detect(&[0; 64], b"conectix\0\0"), Format::Vhd, "fixed VHD: footer last");
         assert_eq!(detect(&[0xeb, 0x63, 0x90], &[0x55, 0xaa]), Format::Raw, "an MBR disk");
         assert_eq!(detect(b"", b""), Format::Raw, "an empty file");
+    }
+
+    #[test]
+    fn an_empty_image_is_refused_naming_the_file_and_its_size() {
+        let path = std::env::temp_dir().join(format!("gio-ami-image-file-empty-{}.raw", std::process::id()));
+        std::fs::write(&path, b"").unwrap();
+        let opened = ImageFile::open(&path, |_| {});
+        std::fs::remove_file(&path).unwrap();
+        let err = opened.err().expect("an empty image is refused").to_string();
+        assert!(err.starts_with(&format!("{} is empty (0 bytes):", path.display())), "{err}");
     }
 
     #[test]
