@@ -5,18 +5,22 @@
 use crate::core::error::Error;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use std::error::Error as StdError;
+
+/// Characters of an unreadable answer's body quoted in the error: enough to tell a proxy's
+/// HTML page or a load balancer's text from AWS, short enough for one paragraph.
+const BODY_EXCERPT: usize = 120;
 
 impl Error {
     /// Classifies an SDK failure so the user reads the fix, not the SDK's internals.
-    pub fn from_sdk<E, R>(
+    pub fn from_sdk<E>(
         operation: &'static str,
         endpoint: String,
-        err: SdkError<E, R>,
+        err: SdkError<E, HttpResponse>,
     ) -> Self
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         if let Some(cause) = find_cause::<CredentialsError>(&err) {
             return Error::NoCredentials {
@@ -25,12 +29,14 @@ impl Error {
             };
         }
         match &err {
-            SdkError::ServiceError(service) => {
-                let inner = service.err();
-                let code = inner.code().unwrap_or("Unknown").to_string();
-                let message = inner.message().unwrap_or_default().to_string();
-                classify_code(operation, code, message)
-            }
+            SdkError::ServiceError(service) => match service.err().code() {
+                Some(code) => {
+                    let message = service.err().message().unwrap_or_default().to_string();
+                    classify_code(operation, code.to_string(), message)
+                }
+                // No AWS error in the answer: what the user can act on is who answered, and how.
+                None => unreadable(operation, endpoint, service.raw()),
+            },
             SdkError::TimeoutError(_) => Error::Timeout {
                 endpoint,
                 operation,
@@ -88,6 +94,17 @@ fn classify_code(operation: &'static str, code: String, message: String) -> Erro
     }
 }
 
+fn unreadable(operation: &'static str, endpoint: String, answer: &HttpResponse) -> Error {
+    let body = answer.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+    let body: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(BODY_EXCERPT).collect();
+    Error::Unreadable {
+        operation,
+        endpoint,
+        status: answer.status().as_u16(),
+        body: if body.is_empty() { "an empty body".into() } else { format!("`{body}`") },
+    }
+}
+
 fn find_cause<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
     let mut next = Some(err);
     while let Some(e) = next {
@@ -127,6 +144,22 @@ mod tests {
         assert!(matches!(auth, Error::BadCredentials { .. }));
         let other = classify_code("DescribeImages", "InvalidParameterValue".into(), "x".into());
         assert_eq!(other.code(), Some("InvalidParameterValue"));
+    }
+
+    #[test]
+    fn an_answer_without_an_aws_error_names_the_status_and_the_endpoint() {
+        use aws_sdk_eks::operation::list_nodegroups::ListNodegroupsError;
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+        let answer = |body: &'static str| {
+            let err = ListNodegroupsError::generic(ErrorMetadata::builder().build());
+            let raw = HttpResponse::new(500.try_into().unwrap(), SdkBody::from(body));
+            Error::from_sdk("ListNodegroups", "http://127.0.0.1:9".into(), SdkError::service_error(err, raw)).to_string()
+        };
+        let html = answer("<html>\n  <b>Internal Server Error</b></html>");
+        assert!(html.starts_with("ListNodegroups failed: http://127.0.0.1:9 answered HTTP 500 with `<html> <b>Internal Server Error</b></html>`"), "{html}");
+        assert!(!html.contains("Unknown"), "{html}");
+        assert!(answer("").contains("HTTP 500 with an empty body"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -221,10 +222,9 @@ impl Aws {
     }
 
     /// Turns an SDK failure into an error that names the endpoint and the fix.
-    pub fn error<E, R>(&self, operation: &'static str, service: &str, err: SdkError<E, R>) -> Error
+    pub fn error<E>(&self, operation: &'static str, service: &str, err: SdkError<E, HttpResponse>) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         Error::from_sdk(operation, self.endpoint(service), err).with_profile(self.profile.as_deref())
     }

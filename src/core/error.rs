@@ -304,6 +304,19 @@ pub enum Error {
         message: String,
     },
 
+    #[error(
+        "{operation} failed: {endpoint} answered HTTP {status} with {body}, which is no AWS error. \
+         The service had a fault, or something else answered for it (a proxy, or AWS_ENDPOINT_URL \
+         pointing at the wrong place): retry, and check AWS_ENDPOINT_URL and any proxy in between."
+    )]
+    Unreadable {
+        operation: &'static str,
+        endpoint: String,
+        status: u16,
+        /// An excerpt, or "an empty body".
+        body: String,
+    },
+
     #[error("{operation} failed: {detail}")]
     Sdk {
         operation: &'static str,
