@@ -7,6 +7,7 @@ use aws_sdk_ec2::types::{
     InstanceType, RequestLaunchTemplateData, ResourceType, Tag, TagSpecification,
 };
 use std::path::PathBuf;
+use support::faults::{Fault, Faults};
 use support::{register_root_image, run, Emulator, REGION};
 
 const OTHER_REGION: &str = "us-east-1";
@@ -254,4 +255,50 @@ async fn adopt_tags_the_ami_and_its_snapshots() {
     let snapshot = image.block_device_mappings()[0].ebs().unwrap().snapshot_id().unwrap();
     let snapshots = ec2.describe_snapshots().snapshot_ids(snapshot).send().await.unwrap();
     assert_eq!(tag(snapshots.snapshots()[0].tags(), "gio-ami:author").as_deref(), Some("ana"));
+}
+
+#[tokio::test]
+async fn reports_degrade_when_one_clusters_look_up_fails_and_still_succeed() {
+    let (emulator, dir, first, second) = first_published("degraded").await;
+    eks_nodegroup_running(&emulator, "prod", &second).await;
+    eks_nodegroup_running(&emulator, "dev", &first).await;
+    // dev's nodegroups cannot be listed: a web server in front of EKS answers for it.
+    let broken = Faults::new(1.0, 7).only(&["GET /clusters/dev/node-groups"]).kinds(&[Fault::Unreadable]);
+    let proxy = emulator.proxied(broken);
+    let says_what_failed = |text: &str| {
+        text.contains("cluster `dev`")
+            && text.contains("ListNodegroups failed")
+            && text.contains(&format!("{} answered HTTP 500", proxy.endpoint))
+    };
+
+    let out = run(proxy.cli().current_dir(&dir).args(["history", "--output", "json"])).success();
+    let history = out.json();
+    let rows: Vec<(&str, &serde_json::Value)> =
+        history["releases"].as_array().unwrap().iter().map(|r| (r["amis"][0]["id"].as_str().unwrap(), &r["clusters"])).collect();
+    assert_eq!(
+        rows,
+        [
+            (second.as_str(), &serde_json::json!({"dev": "unknown", "prod": "running"})),
+            (first.as_str(), &serde_json::json!({"dev": "unknown", "prod": "published"})),
+        ],
+        "dev runs the first release, but nobody could tell; prod is read as ever"
+    );
+    let warnings = history["warnings"].as_array().unwrap();
+    assert!(warnings.len() == 1 && says_what_failed(warnings[0].as_str().unwrap()), "{warnings:?}");
+    assert!(out.stderr.lines().any(|l| l.starts_with("warning: ") && says_what_failed(l)), "{}", out.stderr);
+    assert!(!out.stderr.contains("Unknown: "), "{}", out.stderr);
+
+    let table = run(proxy.cli().current_dir(&dir).args(["history", "--format", "markdown"])).success();
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert_eq!(lines[0], "| RELEASE | dev | prod | DATE | AUTHOR | CONTACT | DESCRIPTION | REGION | AMI | PARENT |");
+    assert!(lines[2].starts_with("| gio-node-2 | ? | ● |"), "{}", table.stdout);
+    assert!(lines[3].starts_with("| gio-node-1 | ? | ○ |"), "{}", table.stdout);
+
+    let out = run(proxy.cli().current_dir(&dir).args(["cost", "--output", "json"])).success();
+    let cost = out.json();
+    assert_eq!(cost["unused_amis"], serde_json::Value::Null, "an AMI prod does not run may run in dev: {cost}");
+    let warnings = cost["warnings"].as_array().unwrap();
+    assert!(warnings.len() == 1 && says_what_failed(warnings[0].as_str().unwrap()), "{warnings:?}");
+    assert!(out.stderr.lines().any(|l| l.starts_with("warning: ") && says_what_failed(l)), "{}", out.stderr);
+    assert!(proxy.tally().injected.iter().all(|(operation, _)| operation == "GET /clusters/dev/node-groups"));
 }

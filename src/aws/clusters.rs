@@ -5,10 +5,10 @@ use crate::aws::nodegroups;
 use crate::aws::inventory::InstanceState;
 use crate::aws::Aws;
 use crate::core::choice::Choice;
-use crate::core::error::{Error, Result};
+use crate::core::error::Result;
 use aws_sdk_ec2::types::Filter;
-use futures::future::try_join_all;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use futures::future::join_all;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// EKS tags the instances of its managed nodegroups with this; self-managed nodes of any
 /// Kubernetes distribution carry `kubernetes.io/cluster/NAME` instead.
@@ -17,24 +17,78 @@ const KUBERNETES_CLUSTER_TAG_PREFIX: &str = "kubernetes.io/cluster/";
 /// DescribeInstances answers up to 1,000 instances a page.
 const INSTANCES_PAGE_SIZE: i32 = 1000;
 
+/// What clusters run now, as far as it could be read: reports show what was read and say what
+/// was not, rather than failing as a whole for one cluster's failed look-up.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// The AMIs each cluster that could be read runs.
+    pub running: HashMap<String, HashSet<String>>,
+    /// The clusters whose look-up failed, with the failure: what they run is unknown.
+    pub unread: BTreeMap<String, String>,
+}
+
+impl Observed {
+    /// Adds another region's clusters.
+    pub fn merge(&mut self, other: Observed) {
+        self.running.extend(other.running);
+        self.unread.extend(other.unread);
+    }
+
+    /// One warning per unread cluster, naming it, what the report cannot tell (`unknown`), and
+    /// the failed call.
+    pub fn warnings(&self, unknown: &str) -> Vec<String> {
+        self.unread
+            .iter()
+            .map(|(cluster, cause)| format!("cluster `{cluster}`: what it runs could not be read, so {unknown}: {cause}"))
+            .collect()
+    }
+}
+
 /// Which AMIs each of these clusters (all in `aws`'s region) runs now: the AMIs of their EKS
 /// managed nodegroups' launch templates, and of the running instances tagged as their nodes.
-/// Calls grow with nodegroups and pages of instances, never with AMIs.
-pub async fn running_amis(aws: &Aws, clusters: &[&str]) -> Result<HashMap<String, HashSet<String>>> {
+/// Calls grow with nodegroups and pages of instances, never with AMIs. A failed look-up makes
+/// the clusters it concerns unread, never "runs nothing".
+pub async fn running_amis(aws: &Aws, clusters: &[&str]) -> Observed {
     // Concurrent: on AWS each look-up is a round trip, and a config lists several clusters.
-    let nodegroups = try_join_all(clusters.iter().map(|cluster| async move {
-        Ok::<_, Error>((cluster.to_string(), nodegroup_amis(aws, cluster).await?))
+    let nodegroups = join_all(clusters.iter().map(|cluster| async move {
+        (cluster.to_string(), nodegroup_amis(aws, cluster).await)
     }));
-    let (nodegroups, instances) = tokio::try_join!(nodegroups, tagged_instances(aws, clusters))?;
-    let mut running: HashMap<String, HashSet<String>> = nodegroups.into_iter().collect();
-    for (instance_clusters, ami) in instances {
-        for name in instance_clusters {
-            if let Some(amis) = running.get_mut(&name) {
-                amis.insert(ami.clone());
+    let (nodegroups, instances) = tokio::join!(nodegroups, tagged_instances(aws, clusters));
+    observe(nodegroups, instances)
+}
+
+/// Pure: the clusters' nodegroup AMIs and the region's tagged instances, joined.
+fn observe(nodegroups: Vec<(String, Result<HashSet<String>>)>, instances: Result<Vec<(BTreeSet<String>, String)>>) -> Observed {
+    let mut observed = Observed::default();
+    for (cluster, amis) in nodegroups {
+        match amis {
+            Ok(amis) => {
+                observed.running.insert(cluster, amis);
+            }
+            Err(e) => {
+                observed.unread.insert(cluster, e.to_string());
             }
         }
     }
-    Ok(running)
+    match instances {
+        Ok(instances) => {
+            for (instance_clusters, ami) in instances {
+                for name in instance_clusters {
+                    if let Some(amis) = observed.running.get_mut(&name) {
+                        amis.insert(ami.clone());
+                    }
+                }
+            }
+        }
+        // One listing serves every cluster of the region: none of them is known without it.
+        Err(e) => {
+            let cause = e.to_string();
+            for (cluster, _) in observed.running.drain() {
+                observed.unread.insert(cluster, cause.clone());
+            }
+        }
+    }
+    observed
 }
 
 /// The AMIs of a cluster's managed nodegroups that use a launch template. Nodegroups without
@@ -105,6 +159,33 @@ fn cluster_names<'a>(tags: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeSet
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::error::Error;
+
+    fn failed(operation: &'static str) -> Error {
+        Error::Api { operation, code: "InternalFailure".into(), message: "down".into() }
+    }
+
+    #[test]
+    fn a_failed_look_up_leaves_its_cluster_unread_and_the_others_known() {
+        let set = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<HashSet<_>>();
+        let nodegroups = vec![("prod".to_string(), Ok(set(&["ami-1"]))), ("dev".to_string(), Err(failed("ListNodegroups")))];
+        let instances = vec![(BTreeSet::from(["prod".to_string(), "dev".to_string()]), "ami-2".to_string())];
+        let observed = observe(nodegroups, Ok(instances));
+        assert_eq!(observed.running, HashMap::from([("prod".to_string(), set(&["ami-1", "ami-2"]))]));
+        assert_eq!(observed.unread, BTreeMap::from([("dev".to_string(), "ListNodegroups failed: InternalFailure: down".to_string())]));
+        assert_eq!(
+            observed.warnings("its cells show ?"),
+            ["cluster `dev`: what it runs could not be read, so its cells show ?: ListNodegroups failed: InternalFailure: down"]
+        );
+    }
+
+    #[test]
+    fn without_the_instance_listing_no_cluster_of_the_region_is_known() {
+        let nodegroups = vec![("prod".to_string(), Ok(HashSet::new()))];
+        let observed = observe(nodegroups, Err(failed("DescribeInstances")));
+        assert!(observed.running.is_empty());
+        assert_eq!(observed.unread.keys().collect::<Vec<_>>(), ["prod"]);
+    }
 
     #[test]
     fn both_tag_conventions_name_clusters() {

@@ -264,6 +264,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let clusters = clusters::select(spec.as_ref(), &args.clusters, current.region());
             let history = history::gather(current, &options, &cli.region, clusters).await?;
             tracing::info!(api_calls = history.api_calls, releases = history.releases.len(), "history read");
+            warn(quiet, &history.warnings);
             match &args.update {
                 Some(file) => {
                     history::update_file(file, &history)?;
@@ -318,7 +319,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let spec = optional_spec(&args.spec)?;
             let aws = Aws::connect(&options).await?;
             let clusters = clusters::select(spec.as_ref(), &[], aws.region());
-            output.cost(&cost::gather(&aws, &clusters, args.price).await?)?;
+            let cost = cost::gather(&aws, &clusters, args.price).await?;
+            warn(quiet, &cost.warnings);
+            output.cost(&cost)?;
         }
     }
     Ok(())
@@ -428,6 +431,16 @@ fn confirm(question: &str) -> std::io::Result<bool> {
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+/// A report's warnings (what it could not tell), on stderr whatever the format, so that a
+/// degraded report is never mistaken for a complete one.
+fn warn(quiet: bool, warnings: &[String]) {
+    if !quiet {
+        for warning in warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
 }
 
 /// Parses every argument before any AWS call, so a typo costs nothing.

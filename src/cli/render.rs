@@ -272,8 +272,7 @@ impl Output {
                 for release in &history.releases {
                     table.add_row(history::cells(history, release, "\n"));
                 }
-                let legend = if history.clusters.is_empty() { "" } else { "● runs in the cluster now · ○ published to it before\n" };
-                format!("{table}\n{legend}")
+                format!("{table}\n{}", history::legend(history))
             }
         };
         io::stdout().lock().write_all(text.as_bytes())
@@ -309,6 +308,9 @@ impl Output {
             let unused = match &cost.unused_amis {
                 Some(amis) if amis.is_empty() => "Every AMI runs in a cluster.\n".to_string(),
                 Some(amis) => format!("AMIs no cluster runs ({}): {}\n", amis.len(), amis.join(" ")),
+                None if !cost.warnings.is_empty() => {
+                    "Which AMIs are unused is unknown: what a cluster runs could not be read (see the warnings).\n".to_string()
+                }
                 None => "No cluster of gio-ami.toml is in this region: cannot tell which AMIs are unused.\n".to_string(),
             };
             format!(

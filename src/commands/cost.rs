@@ -23,12 +23,14 @@ pub struct Cost {
     /// Largest first.
     pub releases: Vec<ReleaseCost>,
     pub orphans: Vec<OrphanCost>,
-    /// AMIs none of the clusters runs; `None` when no cluster is configured in this region, as
-    /// then nobody can tell.
+    /// AMIs none of the clusters runs; `None` when no cluster is configured in this region, or
+    /// when what one of them runs could not be read (see `warnings`): then nobody can tell.
     pub unused_amis: Option<Vec<String>>,
     pub total_gib: i64,
     pub total_usd_per_month: f64,
     pub orphan_gib: i64,
+    /// What the report could not tell: one per cluster whose look-up failed.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -93,6 +95,7 @@ pub fn report(
         orphans,
         total_gib,
         total_usd_per_month: usd(total_gib),
+        warnings: Vec::new(),
     }
 }
 
@@ -101,12 +104,13 @@ pub async fn gather(aws: &Aws, clusters: &[Cluster], price: f64) -> Result<Cost>
     let images = inventory::own_images(aws).await?;
     let snapshots = inventory::own_snapshots(aws).await?;
     let here: Vec<&str> = clusters.iter().filter(|c| c.region == aws.region()).map(|c| c.name.as_str()).collect();
-    let running = if here.is_empty() {
-        None
-    } else {
-        Some(clusters::running_amis(aws, &here).await?.into_values().flatten().collect::<HashSet<_>>())
-    };
-    Ok(report(aws.region(), &images, snapshots, running.as_ref(), price))
+    let observed = if here.is_empty() { None } else { Some(clusters::running_amis(aws, &here).await) };
+    let warnings = observed.as_ref().map(|o| o.warnings("which AMIs are unused is unknown")).unwrap_or_default();
+    // An AMI the readable clusters do not run may still run in the unread one.
+    let running = observed
+        .filter(|o| o.unread.is_empty())
+        .map(|o| o.running.into_values().flatten().collect::<HashSet<_>>());
+    Ok(Cost { warnings, ..report(aws.region(), &images, snapshots, running.as_ref(), price) })
 }
 
 #[cfg(test)]

@@ -4,14 +4,14 @@
 //! where a release was published before (○, the `gio-ami:clusters` tag).
 
 use crate::aws::{Aws, AwsOptions};
-use crate::aws::clusters;
+use crate::aws::clusters::{self, Observed};
 use crate::spec::clusters::Cluster;
 use crate::core::error::{Error, Result};
 use crate::aws::inventory::{self, Image};
 use crate::core::tags;
 use futures::future::try_join_all;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 pub const BEGIN_MARKER: &str = "<!-- gio-ami:history:begin -->";
 pub const END_MARKER: &str = "<!-- gio-ami:history:end -->";
@@ -26,6 +26,8 @@ pub struct History {
     pub releases: Vec<Release>,
     /// HTTP requests the run made: grows with pages and clusters, not with releases.
     pub api_calls: usize,
+    /// What the history could not tell: one per cluster whose look-up failed.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,6 +60,8 @@ pub enum Mark {
     Running,
     /// It was published to the cluster earlier.
     Published,
+    /// What the cluster runs could not be read: any release may run there.
+    Unknown,
 }
 
 impl Mark {
@@ -65,6 +69,7 @@ impl Mark {
         match self {
             Mark::Running => "●",
             Mark::Published => "○",
+            Mark::Unknown => "?",
         }
     }
 }
@@ -107,31 +112,30 @@ pub async fn gather(
         let here: Vec<&str> = clusters.iter().filter(|c| c.region == aws.region()).map(|c| c.name.as_str()).collect();
         async move {
             let images = async { if listed { inventory::own_images(aws).await } else { Ok(Vec::new()) } };
-            let (images, running) = tokio::try_join!(images, clusters::running_amis(aws, &here))?;
-            Ok::<_, Error>((aws.region().to_string(), images, running))
+            let (images, observed) = tokio::join!(images, clusters::running_amis(aws, &here));
+            Ok::<_, Error>((aws.region().to_string(), images?, observed))
         }
     });
     let mut regional = Vec::new();
-    let mut running = HashMap::new();
-    for (region, images, usage) in try_join_all(read).await? {
+    let mut observed = Observed::default();
+    for (region, images, here) in try_join_all(read).await? {
         regional.push((region, images));
-        running.extend(usage);
+        observed.merge(here);
     }
     let names: Vec<String> = clusters.into_iter().map(|c| c.name).collect();
     Ok(History {
-        releases: releases(&regional, &names, &running),
+        releases: releases(&regional, &names, &observed),
         clusters: names,
         regions,
         api_calls: contexts.iter().map(Aws::calls).sum(),
+        warnings: observed.warnings(&format!("its cells show {}", Mark::Unknown.symbol())),
     })
 }
 
-/// One row per release (the AMIs of all regions that carry its tag), newest first.
-pub fn releases(
-    regional: &[(String, Vec<Image>)],
-    clusters: &[String],
-    running: &HashMap<String, HashSet<String>>,
-) -> Vec<Release> {
+/// One row per release (the AMIs of all regions that carry its tag), newest first. A cluster
+/// whose look-up failed is unknown in every row: a publication tag says where a release was,
+/// not whether it still runs there.
+pub fn releases(regional: &[(String, Vec<Image>)], clusters: &[String], observed: &Observed) -> Vec<Release> {
     let mut rows: BTreeMap<&str, Release> = BTreeMap::new();
     for (region, images) in regional {
         for image in images {
@@ -139,7 +143,9 @@ pub fn releases(
             let row = rows.entry(name).or_insert_with(|| new_row(name, image));
             row.amis.push(RegionalAmi { region: region.clone(), id: image.id.clone() });
             for cluster in clusters {
-                let mark = if running.get(cluster).is_some_and(|amis| amis.contains(&image.id)) {
+                let mark = if observed.unread.contains_key(cluster) {
+                    Some(Mark::Unknown)
+                } else if observed.running.get(cluster).is_some_and(|amis| amis.contains(&image.id)) {
                     Some(Mark::Running)
                 } else if image.published_to().any(|c| c == cluster) {
                     Some(Mark::Published)
@@ -223,10 +229,22 @@ pub fn markdown(history: &History) -> String {
         let cells: Vec<String> = cells(history, release, "<br>").into_iter().map(escape).collect();
         text.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
-    if !history.clusters.is_empty() {
-        text.push_str("\n● runs in the cluster now · ○ published to it before\n");
+    let legend = legend(history);
+    if !legend.is_empty() {
+        text.push('\n');
+        text.push_str(&legend);
     }
     text
+}
+
+/// What the marks mean, for the formats that show them; empty without clusters.
+pub fn legend(history: &History) -> String {
+    if history.clusters.is_empty() {
+        return String::new();
+    }
+    let unknown = history.releases.iter().any(|r| r.clusters.values().any(|m| *m == Mark::Unknown));
+    let unknown = if unknown { " · ? cannot tell (a look-up failed)" } else { "" };
+    format!("● runs in the cluster now · ○ published to it before{unknown}\n")
 }
 
 /// RFC 4180 CSV (CRLF line ends): fields with commas, quotes or line breaks are quoted.
@@ -287,6 +305,7 @@ pub fn update_file(path: &std::path::Path, history: &History) -> Result<()> {
 mod tests {
     use super::*;
     use crate::aws::inventory::tests::image;
+    use std::collections::{HashMap, HashSet};
 
     fn release_image(id: &str, release: &str, created_at: &str, clusters: &str) -> Image {
         let mut image = image(id, "2020-01-01T00:00:00.000Z", &[]);
@@ -310,16 +329,20 @@ mod tests {
             image("ami-0000000c", "2026-03-01T00:00:00.000Z", &[]),
         ];
         let us = vec![release_image("ami-0000000d", "r2", "2026-02-01T10:00:00Z", "")];
-        let running = HashMap::from([
-            ("prod".to_string(), HashSet::from(["ami-0000000d".to_string()])),
-            ("dev".to_string(), HashSet::from(["ami-0000000b".to_string()])),
-        ]);
+        let observed = Observed {
+            running: HashMap::from([
+                ("prod".to_string(), HashSet::from(["ami-0000000d".to_string()])),
+                ("dev".to_string(), HashSet::from(["ami-0000000b".to_string()])),
+            ]),
+            ..Observed::default()
+        };
         let clusters = vec!["prod".to_string(), "dev".to_string()];
         History {
-            releases: releases(&[("eu-west-1".into(), eu), ("us-east-1".into(), us)], &clusters, &running),
+            releases: releases(&[("eu-west-1".into(), eu), ("us-east-1".into(), us)], &clusters, &observed),
             clusters,
             regions: vec!["eu-west-1".into(), "us-east-1".into()],
             api_calls: 3,
+            warnings: Vec::new(),
         }
     }
 
@@ -341,8 +364,28 @@ mod tests {
         assert_eq!(r2.get("dev"), Some(&Mark::Running));
         let r1 = &history.releases[1].clusters;
         assert_eq!((r1.get("prod"), r1.get("dev")), (Some(&Mark::Published), Some(&Mark::Published)));
-        let only_published = releases(&[("eu-west-1".into(), vec![release_image("ami-0000000e", "r3", "x", "")])], &["prod".into()], &HashMap::new());
+        let only_published = releases(&[("eu-west-1".into(), vec![release_image("ami-0000000e", "r3", "x", "")])], &["prod".into()], &Observed::default());
         assert!(only_published[0].clusters.is_empty());
+    }
+
+    #[test]
+    fn an_unread_cluster_is_unknown_in_every_row_and_the_others_keep_their_marks() {
+        let observed = Observed {
+            running: HashMap::from([("dev".to_string(), HashSet::from(["ami-0000000b".to_string()]))]),
+            unread: BTreeMap::from([("prod".to_string(), "ListNodegroups failed: …".to_string())]),
+        };
+        let images = vec![
+            release_image("ami-0000000a", "r1", "2026-01-01T10:00:00Z", "prod"),
+            release_image("ami-0000000b", "r2", "2026-02-01T10:00:00Z", ""),
+        ];
+        let clusters = vec!["prod".to_string(), "dev".to_string()];
+        let rows = releases(&[("eu-west-1".into(), images)], &clusters, &observed);
+        let marks: Vec<Vec<(&str, Mark)>> =
+            rows.iter().map(|r| r.clusters.iter().map(|(c, m)| (c.as_str(), *m)).collect()).collect();
+        assert_eq!(marks, [vec![("dev", Mark::Running), ("prod", Mark::Unknown)], vec![("prod", Mark::Unknown)]]);
+        let history = History { releases: rows, clusters, regions: vec!["eu-west-1".into()], api_calls: 1, warnings: Vec::new() };
+        assert!(markdown(&history).lines().nth(2).unwrap().starts_with("| r2 | ? | ● |"), "{}", markdown(&history));
+        assert!(legend(&history).contains("? cannot tell"));
     }
 
     #[test]

@@ -43,8 +43,13 @@ pub enum Fault {
     /// The emulator acts on the request, and the answer is held past the client's timeout: the
     /// client abandons the attempt and retries, as it must when AWS or the network stalls.
     Slow,
+    /// 500 with a body that is no AWS error (an HTML page, as a proxy or a load balancer in
+    /// front of the service answers): the client can read neither a code nor a message.
+    Unreadable,
 }
 
+/// The kinds drawn when a test names none: what AWS itself answers under load. `Unreadable` is
+/// not among them, since AWS never sends it; a test that means it asks for it.
 const KINDS: [Fault; 5] = [Fault::Throttle, Fault::Unavailable, Fault::ResetBefore, Fault::ResetAfter, Fault::Slow];
 
 /// Which requests fail, and how often.
@@ -194,6 +199,7 @@ fn serve(client: TcpStream, upstream: &str, dice: &Mutex<Dice>) -> std::io::Resu
         }
         Some(Fault::Throttle) => (&client).write_all(&error_answer(&request, 400, "Bad Request", throttling_code(&request))),
         Some(Fault::Unavailable) => (&client).write_all(&error_answer(&request, 503, "Service Unavailable", "ServiceUnavailable")),
+        Some(Fault::Unreadable) => (&client).write_all(&unreadable_answer()),
         Some(Fault::ResetBefore) => {
             reset(client);
             Ok(())
@@ -319,6 +325,16 @@ fn error_answer(request: &Request, status: u16, reason: &str, code: &str) -> Vec
     };
     format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-ErrorType: {code}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The page a web server in front of the service shows for its own failure.
+fn unreadable_answer() -> Vec<u8> {
+    let body = "<html><body>Internal Server Error</body></html>\n";
+    format!(
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
