@@ -35,11 +35,21 @@ pub struct Leftovers {
     pub snapshots: Vec<Snapshot>,
 }
 
+/// Whether a process is running, as far as this machine can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Process {
+    Alive,
+    Gone,
+    /// The question has no answer here (a pid no process can have, a check the system refused).
+    Unknown,
+}
+
 /// How to tell a live build from a dead one, from this machine.
 pub struct Liveness<'a> {
-    pub host: &'a str,
+    /// None when this machine's name cannot be read: then no build is known to be ours.
+    pub host: Option<&'a str>,
     pub now: i64,
-    pub pid_alive: &'a dyn Fn(u32) -> bool,
+    pub process: &'a dyn Fn(u32) -> Process,
 }
 
 impl Liveness<'_> {
@@ -47,12 +57,19 @@ impl Liveness<'_> {
         if builder.state.is_ending() {
             return false;
         }
-        match (&builder.host, builder.pid, builder.deadline) {
+        let ours = builder.host.is_some() && builder.host.as_deref() == self.host;
+        let process = match builder.pid {
+            Some(pid) if ours => (self.process)(pid),
+            _ => Process::Unknown,
+        };
+        match (process, builder.deadline) {
             // Our own machine: the process table is the truth.
-            (Some(host), Some(pid), _) if host == self.host => (self.pid_alive)(pid),
-            // Another machine: trust the build until its deadline.
-            (_, _, Some(deadline)) => self.now < deadline,
-            _ => false,
+            (Process::Alive, _) => true,
+            (Process::Gone, _) => false,
+            // Another machine, or no answer here: trust the build until its deadline, after
+            // which it has given up whatever became of its process.
+            (Process::Unknown, Some(deadline)) => self.now < deadline,
+            (Process::Unknown, None) => false,
         }
     }
 }
@@ -167,17 +184,36 @@ pub fn plan(leftovers: &Leftovers, liveness: &Liveness<'_>, only: Option<&str>) 
     actions
 }
 
-/// This machine's name, as builds record it.
-pub fn this_host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+/// Room for a host name: POSIX allows 255 bytes (HOST_NAME_MAX), plus the terminating NUL.
+const HOST_NAME_LEN: usize = 256;
+
+/// This machine's name, as builds record it; None when the system does not say (then a build
+/// records no host, and no machine mistakes it for its own).
+pub fn this_host() -> Option<String> {
+    let mut name = [0u8; HOST_NAME_LEN];
+    // SAFETY: the buffer is valid for `name.len()` bytes; gethostname writes at most that.
+    let status = unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) };
+    let name = std::ffi::CStr::from_bytes_until_nul(&name).ok().filter(|_| status == 0)?;
+    Some(name.to_string_lossy().into_owned()).filter(|n| !n.is_empty())
 }
 
-/// Linux keeps a /proc entry for every live process.
-pub fn pid_alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
+/// Asks the kernel with signal 0, which checks for the process without touching it (POSIX, so
+/// the same on Linux and macOS).
+pub fn process(pid: u32) -> Process {
+    // 0 and negative pids name process groups, not a process.
+    let Some(pid) = i32::try_from(pid).ok().filter(|&p| p > 0) else {
+        return Process::Unknown;
+    };
+    // SAFETY: kill with signal 0 sends nothing; it only reports whether `pid` exists.
+    if unsafe { libc::kill(pid, 0) } == 0 {
+        return Process::Alive;
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::ESRCH) => Process::Gone,
+        // It exists, and belongs to another user.
+        Some(libc::EPERM) => Process::Alive,
+        _ => Process::Unknown,
+    }
 }
 
 /// The plan of `gc`: the leftovers of every dead build, read in one phase.
@@ -196,7 +232,7 @@ pub async fn clean(aws: &Aws, build: &str) -> Result<Vec<Outcome>> {
 /// The plan, with liveness as seen from this machine, now.
 fn plan_here(leftovers: &Leftovers, only: Option<&str>) -> Vec<Action> {
     let host = this_host();
-    let liveness = Liveness { host: &host, now: crate::core::clock::now_epoch(), pid_alive: &pid_alive };
+    let liveness = Liveness { host: host.as_deref(), now: crate::core::clock::now_epoch(), process: &process };
     plan(leftovers, &liveness, only)
 }
 
@@ -232,11 +268,11 @@ mod tests {
     }
 
     const NOW: i64 = 1_000;
-    fn alive_pids(pid: u32) -> bool {
-        pid == 42
+    fn alive_pids(pid: u32) -> Process {
+        if pid == 42 { Process::Alive } else { Process::Gone }
     }
     fn here() -> Liveness<'static> {
-        Liveness { host: "here", now: NOW, pid_alive: &alive_pids }
+        Liveness { host: Some("here"), now: NOW, process: &alive_pids }
     }
 
     fn ids(actions: &[Action], kind: fn(&Action) -> bool) -> Vec<&str> {
@@ -278,6 +314,35 @@ mod tests {
             ..Leftovers::default()
         };
         assert_eq!(ids(&plan(&leftovers, &here(), None), |a| matches!(a, Action::TerminateInstance { .. })), ["i-2"]);
+    }
+
+    #[test]
+    fn a_process_that_cannot_be_checked_is_trusted_until_its_deadline() {
+        let unknowable = |_: u32| Process::Unknown;
+        let cannot_tell = Liveness { host: Some("here"), now: NOW, process: &unknowable };
+        let nameless = Liveness { host: None, now: NOW, process: &alive_pids };
+        let before = builder("i-1", "b1", "running", "here", 7, NOW + 60);
+        let after = builder("i-1", "b1", "running", "here", 7, NOW - 1);
+        for liveness in [&cannot_tell, &nameless] {
+            assert!(liveness.is_live(&before), "no answer: alive until the deadline");
+            assert!(!liveness.is_live(&after), "no answer: dead after the deadline");
+        }
+        assert!(here().is_live(&builder("i-1", "b1", "running", "here", 42, NOW - 1)), "a live process outlives its deadline");
+        assert!(!here().is_live(&builder("i-1", "b1", "running", "here", 7, NOW + 60)), "a gone process is dead before it");
+        let untagged = Builder { host: None, pid: None, deadline: None, ..before };
+        assert!(!cannot_tell.is_live(&untagged), "nothing to go by: not a live build");
+    }
+
+    #[test]
+    fn this_machine_and_its_processes_are_told_without_proc() {
+        assert!(this_host().is_some_and(|h| !h.is_empty()));
+        assert_eq!(process(std::process::id()), Process::Alive);
+        assert_eq!(process(0), Process::Unknown, "0 is a process group");
+        assert_eq!(process(u32::MAX), Process::Unknown, "not a pid any process has");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert_eq!(process(pid), Process::Gone, "a reaped child");
     }
 
     #[test]

@@ -205,13 +205,17 @@ pub async fn unique_name(aws: &Aws, loaded: &Loaded, provenance: &Provenance) ->
 /// tells a live build from a dead one, whichever engine launched it.
 pub fn builder_tags(build_id: &str, label: &str, spec: &spec::Spec) -> Tags {
     let deadline = crate::core::clock::now_epoch() + (spec.timeout() + IMAGE_TIMEOUT + DEADLINE_MARGIN).as_secs() as i64;
-    Tags::from([
+    let mut builder = Tags::from([
         (tags::BUILD_ID.to_string(), build_id.to_string()),
         ("Name".to_string(), label.to_string()),
-        (tags::BUILD_HOST.to_string(), leftovers::this_host()),
         (tags::BUILD_PID.to_string(), std::process::id().to_string()),
         (tags::BUILD_DEADLINE.to_string(), deadline.to_string()),
-    ])
+    ]);
+    // Without a host name no machine can claim the build as its own; gc goes by the deadline.
+    if let Some(host) = leftovers::this_host() {
+        builder.insert(tags::BUILD_HOST.to_string(), host);
+    }
+    builder
 }
 
 /// What a release AMI and its snapshots carry (DESIGN §3), whichever engine made them.
