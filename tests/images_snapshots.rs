@@ -169,3 +169,18 @@ async fn tables_fit_the_width_asked_for_without_breaking_ids_and_stay_whole_in_a
     let row = whole.lines().find(|l| l.contains(ami.as_str())).unwrap();
     assert!(row.contains(name), "the row was wrapped:\n{whole}");
 }
+
+#[tokio::test]
+async fn verbose_logs_are_plain_text_when_stderr_is_no_terminal() {
+    let emulator = Emulator::start();
+    // Piped, as in a CI log; NO_COLOR set to anything must also keep colour out.
+    for no_color in [None, Some("1")] {
+        let mut command = emulator.cli();
+        if let Some(value) = no_color {
+            command.env("NO_COLOR", value);
+        }
+        let out = run(command.args(["-vv", "images"])).success();
+        assert!(out.stderr.contains("DEBUG"), "-vv logs every call: {}", out.stderr);
+        assert!(!out.stderr.contains("\x1b["), "NO_COLOR={no_color:?}: {:?}", out.stderr.lines().next());
+    }
+}

@@ -465,6 +465,27 @@ pub fn init_logging(cli: &Cli) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref()))
         .with_target(false)
         .init();
+}
+
+/// Colour is for a person at a terminal: never in a log file or a CI capture, and never when
+/// NO_COLOR is set to anything (https://no-color.org).
+fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_at_a_terminal_and_only_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some(OsStr::new(""))), "an empty NO_COLOR does not count");
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(false, None), "a pipe or a file gets plain text");
+    }
 }
