@@ -195,15 +195,29 @@ pub fn with_descendants(images: &[Image], targets: &[String]) -> Vec<String> {
 /// earlier run, and every kind of use.
 pub async fn prepare(aws: &Aws, request: &Request) -> Result<Plan> {
     let images = inventory::own_images(aws).await?;
-    let mut asked: Vec<String> = request.amis.iter().map(ToString::to_string).collect();
-    let mut seen = HashSet::new();
-    asked.retain(|id| seen.insert(id.clone()));
-    let unknown: Vec<String> = asked.iter().filter(|id| !images.iter().any(|i| &i.id == *id)).cloned().collect();
+    let unknown: Vec<String> = request
+        .amis
+        .iter()
+        .map(ToString::to_string)
+        .filter(|id| !images.iter().any(|i| &i.id == id))
+        .collect();
     if let Some(foreign) = inventory::any_images_by_id(aws, &unknown).await?.into_iter().next() {
         return Err(crate::Error::AmiNotOwned { id: foreign.id, owner: foreign.owner });
     }
-    let targets = if request.chain { with_descendants(&images, &asked) } else { asked };
-    prepare_targets(aws, &images, &targets, request.force).await
+    prepare_targets(aws, &images, &targets(&images, request), request.force).await
+}
+
+/// The AMIs a request wipes, each once, in order: those asked, then for a chain every AMI
+/// derived from them.
+pub fn targets(images: &[Image], request: &Request) -> Vec<String> {
+    let mut asked: Vec<String> = request.amis.iter().map(ToString::to_string).collect();
+    let mut seen = HashSet::new();
+    asked.retain(|id| seen.insert(id.clone()));
+    if request.chain {
+        with_descendants(images, &asked)
+    } else {
+        asked
+    }
 }
 
 /// The plan for wiping `targets`, given every AMI of the account.
