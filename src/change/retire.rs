@@ -145,8 +145,9 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             });
         } else if let Some(size) = sizes.get(snapshot) {
             plan.actions.push(Action::DeleteSnapshot { id: snapshot.to_string(), size_gib: *size, why: format!("behind {ami}") });
-            if wiped_set.contains(ami) {
-                plan.facts.marks.entry(ami.to_string()).or_default().push(snapshot.to_string());
+            // Marked for every AMI behind it, so a re-run that names any one of them finds it.
+            for behind in wiped.iter().filter(|w| by_id[*w].snapshot_ids().any(|s| s == snapshot)) {
+                plan.facts.marks.entry(behind.to_string()).or_default().push(snapshot.to_string());
             }
         }
     }
@@ -387,6 +388,11 @@ mod tests {
         let plan = Scene::new().plan(&["ami-a", "ami-b"], false);
         assert_eq!(summary(&plan), ["deregister ami-a", "deregister ami-b", "delete snap-a 8", "delete snap-d 50"]);
         assert_eq!(plan.freed_gib(), 58);
+        let marks = BTreeMap::from([
+            ("ami-a".to_string(), vec!["snap-a".to_string(), "snap-d".to_string()]),
+            ("ami-b".to_string(), vec!["snap-a".to_string()]),
+        ]);
+        assert_eq!(plan.facts.marks, marks, "a re-run of `wipe ami-b` alone still finds snap-a");
     }
 
     #[test]
