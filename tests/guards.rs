@@ -59,8 +59,10 @@ const INSTANCE_STATES: [InstanceState; 6] = [
 #[derive(Clone, Debug)]
 enum Parent {
     None,
-    /// An AMI generated before this one (so chains never loop).
+    /// An AMI generated before this one: a chain.
     Earlier(Index),
+    /// Any AMI of the account, itself included: hand-edited tags that may loop.
+    Any(Index),
     Base,
     Gone(usize),
 }
@@ -233,6 +235,7 @@ fn parent() -> impl Strategy<Value = Parent> {
     prop_oneof![
         3 => Just(Parent::None),
         4 => any::<Index>().prop_map(Parent::Earlier),
+        1 => any::<Index>().prop_map(Parent::Any),
         1 => Just(Parent::Base),
         1 => (0..GONE.len()).prop_map(Parent::Gone),
     ]
@@ -497,6 +500,7 @@ fn account(world: &World) -> Account {
         let parent = match &spec.parent {
             Parent::None => None,
             Parent::Earlier(_) => earlier.map(|j| ids[j].clone()),
+            Parent::Any(index) => Some(ids[index.index(ids.len())].clone()),
             Parent::Base => Some(BASE.to_string()),
             Parent::Gone(g) => Some(GONE[*g].to_string()),
         };
@@ -747,9 +751,11 @@ fn verdict(account: &Account, covered: &BTreeSet<String>, force: bool) -> Verdic
         if !v.remove.contains(ancestor) {
             continue;
         }
-        // Parents are always generated earlier, so this walk ends.
+        // Up through what goes; a loop of tags (back to the survivor itself, or among what
+        // goes) has no surviving ancestor.
         let mut found = None;
-        loop {
+        let mut walked = BTreeSet::new();
+        while walked.insert(ancestor) && ancestor != survivor.id {
             if !v.remove.contains(ancestor) {
                 found = Some(ancestor);
                 break;
