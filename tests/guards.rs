@@ -21,7 +21,7 @@ use proptest::sample::Index;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-/// Thousands of cases a run over the properties, each a few hundred microseconds in debug.
+/// Thousands of cases a run over the properties, each under a millisecond in debug.
 const CASES: u32 = 2000;
 /// Enough AMIs for chains three deep, shared snapshots and families with several releases.
 const AMIS_MAX: usize = 7;
