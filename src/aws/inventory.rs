@@ -133,7 +133,7 @@ pub struct Mapping {
     pub no_device: bool,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Snapshot {
     pub id: String,
     pub size_gib: i32,

@@ -129,7 +129,9 @@ impl Observed {
         let mut shared = BTreeMap::new();
         let mut uses = Vec::new();
         match &self.instances {
-            Ok(instances) => uses.extend(instances.iter().filter(|i| amis.contains(i.image.as_str())).map(|i| Use {
+            // The read asks EC2 for live instances only; a terminated one that still comes back
+            // (EC2 lists them for about an hour) launches nothing and holds nothing.
+            Ok(instances) => uses.extend(instances.iter().filter(|i| i.state != InstanceState::Terminated && amis.contains(i.image.as_str())).map(|i| Use {
                 ami: i.image.clone(),
                 user: User::Instance { id: i.id.clone(), state: i.state.clone() },
             })),
@@ -479,6 +481,15 @@ pub(crate) mod tests {
         };
         assert_eq!(users(&observed, "ami-x"), ["instance i-1 (stopped)"]);
         assert!(users(&observed, "ami-y").is_empty());
+    }
+
+    #[test]
+    fn a_terminated_instance_is_no_user() {
+        let observed = Observed {
+            instances: Ok(vec![Instance { id: "i-1".into(), image: "ami-x".into(), state: "terminated".into() }]),
+            ..nothing()
+        };
+        assert!(users(&observed, "ami-x").is_empty());
     }
 
     #[test]

@@ -10,7 +10,6 @@ use crate::aws::Aws;
 use crate::core::error::Result;
 use crate::core::ids::AmiId;
 use crate::aws::inventory::{self, Image, Snapshot};
-use crate::aws::lineage;
 use crate::aws::orphans;
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::tags;
@@ -145,8 +144,9 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             });
         } else if let Some(size) = sizes.get(snapshot) {
             plan.actions.push(Action::DeleteSnapshot { id: snapshot.to_string(), size_gib: *size, why: format!("behind {ami}") });
-            if wiped_set.contains(ami) {
-                plan.facts.marks.entry(ami.to_string()).or_default().push(snapshot.to_string());
+            // Marked for every AMI behind it, so a re-run that names any one of them finds it.
+            for behind in wiped.iter().filter(|w| by_id[*w].snapshot_ids().any(|s| s == snapshot)) {
+                plan.facts.marks.entry(behind.to_string()).or_default().push(snapshot.to_string());
             }
         }
     }
@@ -163,9 +163,11 @@ fn relinks(images: &[Image], by_id: &HashMap<&str, &Image>, wiped: &HashSet<&str
         .filter(|image| !wiped.contains(image.id.as_str()))
         .filter_map(|image| {
             let gone = image.tags.get(tags::PARENT_AMI).map(String::as_str).filter(|p| wiped.contains(p))?;
-            // Bounded: a loop of hand-edited tags ends after as many steps as there are AMIs.
+            // Bounded: a loop of hand-edited tags ends after as many steps as there are AMIs,
+            // and one that leads back to the image itself names no ancestor of it.
             let survivor = std::iter::successors(parent_of(gone), |a| parent_of(a))
                 .take(wiped.len() + 1)
+                .take_while(|a| *a != image.id)
                 .find(|a| !wiped.contains(a))?;
             Some(Action::Relink {
                 id: image.id.clone(),
@@ -176,17 +178,20 @@ fn relinks(images: &[Image], by_id: &HashMap<&str, &Image>, wiped: &HashSet<&str
         .collect()
 }
 
-/// The targets, then every AMI derived from them, each once.
+/// The targets, then every AMI derived from them, each once: depth first, siblings oldest
+/// first, as `lineage` lists them. Unlike a lineage, which shows each AMI once, an ancestor that
+/// a loop of hand-edited tags also makes a descendant is wiped with the rest.
 pub fn with_descendants(images: &[Image], targets: &[String]) -> Vec<String> {
     let mut all: Vec<String> = Vec::new();
-    for target in targets {
-        let nodes = lineage::lineage(images, target);
-        let from = nodes.iter().position(|n| n.target).unwrap_or(nodes.len());
-        for node in &nodes[from..] {
-            if !all.contains(&node.id) {
-                all.push(node.id.clone());
-            }
+    let mut stack: Vec<String> = targets.iter().rev().cloned().collect();
+    while let Some(id) = stack.pop() {
+        if all.contains(&id) {
+            continue;
         }
+        let mut children: Vec<&Image> = images.iter().filter(|i| i.tags.get(tags::PARENT_AMI) == Some(&id)).collect();
+        children.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
+        stack.extend(children.into_iter().map(|c| c.id.clone()));
+        all.push(id);
     }
     all
 }
@@ -195,15 +200,29 @@ pub fn with_descendants(images: &[Image], targets: &[String]) -> Vec<String> {
 /// earlier run, and every kind of use.
 pub async fn prepare(aws: &Aws, request: &Request) -> Result<Plan> {
     let images = inventory::own_images(aws).await?;
-    let mut asked: Vec<String> = request.amis.iter().map(ToString::to_string).collect();
-    let mut seen = HashSet::new();
-    asked.retain(|id| seen.insert(id.clone()));
-    let unknown: Vec<String> = asked.iter().filter(|id| !images.iter().any(|i| &i.id == *id)).cloned().collect();
+    let unknown: Vec<String> = request
+        .amis
+        .iter()
+        .map(ToString::to_string)
+        .filter(|id| !images.iter().any(|i| &i.id == id))
+        .collect();
     if let Some(foreign) = inventory::any_images_by_id(aws, &unknown).await?.into_iter().next() {
         return Err(crate::Error::AmiNotOwned { id: foreign.id, owner: foreign.owner });
     }
-    let targets = if request.chain { with_descendants(&images, &asked) } else { asked };
-    prepare_targets(aws, &images, &targets, request.force).await
+    prepare_targets(aws, &images, &targets(&images, request), request.force).await
+}
+
+/// The AMIs a request wipes, each once, in order: those asked, then for a chain every AMI
+/// derived from them.
+pub fn targets(images: &[Image], request: &Request) -> Vec<String> {
+    let mut asked: Vec<String> = request.amis.iter().map(ToString::to_string).collect();
+    let mut seen = HashSet::new();
+    asked.retain(|id| seen.insert(id.clone()));
+    if request.chain {
+        with_descendants(images, &asked)
+    } else {
+        asked
+    }
 }
 
 /// The plan for wiping `targets`, given every AMI of the account.
@@ -373,6 +392,11 @@ mod tests {
         let plan = Scene::new().plan(&["ami-a", "ami-b"], false);
         assert_eq!(summary(&plan), ["deregister ami-a", "deregister ami-b", "delete snap-a 8", "delete snap-d 50"]);
         assert_eq!(plan.freed_gib(), 58);
+        let marks = BTreeMap::from([
+            ("ami-a".to_string(), vec!["snap-a".to_string(), "snap-d".to_string()]),
+            ("ami-b".to_string(), vec!["snap-a".to_string()]),
+        ]);
+        assert_eq!(plan.facts.marks, marks, "a re-run of `wipe ami-b` alone still finds snap-a");
     }
 
     #[test]
@@ -485,5 +509,16 @@ mod tests {
         // No ancestor survives: ami-2 keeps pointing at the gone ami-1, where `wipe --chain` finds it.
         let from_the_root = scene.plan(&["ami-root", "ami-1"], false);
         assert!(!summary(&from_the_root).iter().any(|a| a.starts_with("relink")), "{:?}", summary(&from_the_root));
+    }
+
+    #[test]
+    fn a_loop_of_hand_edited_tags_is_wiped_whole_and_never_relinks_an_ami_to_itself() {
+        let images = vec![
+            child("ami-a", "ami-b", &[("/dev/xvda", "snap-a", 8)]),
+            child("ami-b", "ami-a", &[("/dev/xvda", "snap-b", 8)]),
+        ];
+        assert_eq!(with_descendants(&images, &["ami-a".to_string()]), ["ami-a", "ami-b"], "ami-b is derived from ami-a");
+        let scene = Scene { images, snapshots: vec![snapshot("snap-a", 8), snapshot("snap-b", 8)], marked: BTreeMap::new(), usage: Usage::default() };
+        assert_eq!(summary(&scene.plan(&["ami-a"], false)), ["deregister ami-a", "delete snap-a 8"], "ami-b's only ancestor is itself");
     }
 }
