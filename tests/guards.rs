@@ -14,7 +14,7 @@ use gio_ami::change::retire::{self, Facts, Request};
 use gio_ami::change::{Action, Kind};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
 use gio_ami::core::{clock, tags};
-use gio_ami::engines::leftovers::{self, Builder, Leftovers, Liveness};
+use gio_ami::engines::leftovers::{self, Builder, Leftovers, Liveness, Process};
 use gio_ami::Error;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -932,7 +932,8 @@ fn gc_case(world: &World, builders: &[BuilderSpec], only: Option<usize>) -> Resu
         images: account.images.clone(),
         snapshots: account.snapshots.iter().filter(|s| tagged(&s.tags)).cloned().collect(),
     };
-    let actions = leftovers::plan(&leftovers, &Liveness { host: HERE, now: NOW, pid_alive: &alive }, only.as_deref());
+    let process = |pid| if alive(pid) { Process::Alive } else { Process::Gone };
+    let actions = leftovers::plan(&leftovers, &Liveness { host: Some(HERE), now: NOW, process: &process }, only.as_deref());
 
     // The oracle: a build runs while a builder that has not begun to end is vouched for, by the
     // process table on this host, or else by a deadline still ahead. The named build is the

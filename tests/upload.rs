@@ -250,3 +250,105 @@ async fn an_empty_image_is_refused_before_any_call_and_leaves_no_snapshot() {
     let offline = run(support::bare_cli().args(["upload", empty.to_str().unwrap()])).failure();
     assert!(offline.stderr.contains(&said), "{}", offline.stderr);
 }
+
+/// Overwrites one byte of block `index` of the image with `value`.
+fn edit(image: &Path, index: usize, value: u8) {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new().write(true).open(image).unwrap();
+    file.write_at(&[value], (index * BLOCK + 17) as u64).unwrap();
+}
+
+/// Zeroes block `index` of the image.
+fn blank(image: &Path, index: usize) {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new().write(true).open(image).unwrap();
+    file.write_at(&vec![0; BLOCK], (index * BLOCK) as u64).unwrap();
+}
+
+#[tokio::test]
+async fn an_upload_chain_sends_only_what_changed_and_each_version_reads_back_whole() {
+    let emulator = Emulator::start();
+    let dir = scratch("chain");
+    let manifests = dir.join("manifests");
+    let upload = |image: &Path, extra: &[&str]| {
+        let mut args = vec!["upload", image.to_str().unwrap(), "--manifest-dir", manifests.to_str().unwrap(), "--output", "json"];
+        args.extend_from_slice(extra);
+        run(emulator.cli().args(&args)).success().json()
+    };
+    let read_back = |snapshot: &str, image: &Path| {
+        let back = dir.join(format!("{snapshot}.raw"));
+        run(emulator.cli().args(["download", snapshot, back.to_str().unwrap()])).success();
+        assert_same_disk(image, &back);
+    };
+
+    // Version 1: data in blocks 0, 1, 2 and 5 of 8.
+    let v1 = write_image(&dir, "v1.raw", 8 * BLOCK, &[0, 1, 2, 5]);
+    let first = upload(&v1, &[]);
+    let snap1 = first["snapshot_id"].as_str().unwrap().to_string();
+    assert_eq!((first["blocks_sent"].as_u64(), first["blocks_skipped"].as_u64()), (Some(4), Some(4)));
+    assert!(Path::new(first["manifest"].as_str().unwrap()).exists(), "{first}");
+
+    // Version 2: block 1 changed, block 2 blanked, block 6 new: three blocks to send (the
+    // blanked one as zeros, or the child would keep the parent's data), 0 and 5 inherited.
+    let v2 = dir.join("v2.raw");
+    std::fs::copy(&v1, &v2).unwrap();
+    edit(&v2, 1, 0xee);
+    blank(&v2, 2);
+    edit(&v2, 6, 0x42);
+    let second = upload(&v2, &["--parent", &snap1]);
+    let snap2 = second["snapshot_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (second["blocks_sent"].as_u64(), second["blocks_inherited"].as_u64(), second["blocks_skipped"].as_u64()),
+        (Some(3), Some(2), Some(3)),
+        "{second}"
+    );
+    assert_eq!(second["parent"], snap1.as_str());
+    read_back(&snap2, &v2);
+    read_back(&snap1, &v1);
+
+    // Version 3, from version 2's image instead of its manifest: one block changed, one sent.
+    let v3 = dir.join("v3.raw");
+    std::fs::copy(&v2, &v3).unwrap();
+    edit(&v3, 5, 0x11);
+    let elsewhere = dir.join("elsewhere");
+    let third = run(emulator.cli().args([
+        "upload", v3.to_str().unwrap(), "--parent", &snap2, "--parent-image", v2.to_str().unwrap(),
+        "--manifest-dir", elsewhere.to_str().unwrap(), "--output", "json",
+    ]))
+    .success()
+    .json();
+    assert_eq!((third["blocks_sent"].as_u64(), third["blocks_inherited"].as_u64()), (Some(1), Some(3)), "{third}");
+    read_back(third["snapshot_id"].as_str().unwrap(), &v3);
+    assert_eq!(own_snapshots(&emulator).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_parent_that_cannot_be_one_is_refused_before_any_block_is_sent() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let dir = scratch("bad-parent");
+    let small = write_image(&dir, "small.raw", 2 * BLOCK, &[0]);
+    let refused = |parent: &str, extra: &[&str]| {
+        let mut args = vec!["upload", small.to_str().unwrap(), "--parent", parent];
+        args.extend_from_slice(extra);
+        run(emulator.cli().args(&args)).failure().stderr
+    };
+    // A 2 GiB snapshot cannot be the parent of a 1 GiB one: a volume only grows.
+    let big = support::new_snapshot(&ec2, 2, "a 2 GiB disk").await;
+    let shrunk = refused(&big, &[]);
+    assert!(shrunk.contains("it is 2 GiB and this image makes a 1 GiB snapshot"), "{shrunk}");
+    // A parent whose blocks are known nowhere.
+    let parent = run(emulator.cli().args(["upload", small.to_str().unwrap(), "--manifest-dir", dir.join("kept").to_str().unwrap(), "--output", "json"]))
+        .success()
+        .json()["snapshot_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let unknown = refused(&parent, &["--manifest-dir", dir.join("empty").to_str().unwrap()]);
+    assert!(unknown.contains("no manifest of it in") && unknown.contains("--parent-image"), "{unknown}");
+    let missing = refused("snap-0123456789abcdef0", &[]);
+    assert!(missing.contains("no such snapshot"), "{missing}");
+    let encrypted = refused(&parent, &["--kms-key", "alias/ebs"]);
+    assert!(encrypted.contains("drop --kms-key"), "{encrypted}");
+    assert_eq!(own_snapshots(&emulator).await.len(), 2, "nothing was started");
+}

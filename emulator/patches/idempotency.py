@@ -23,7 +23,7 @@ from moto.core.responses import ActionResult
 from moto.ebs.responses import EBSResponse
 from moto.ec2.responses import EC2Response
 
-from . import replaces
+from . import replaces, snapshots
 from .common import ServiceError, aws_error
 
 
@@ -68,9 +68,8 @@ def run_instances(self: EC2Response) -> ActionResult:
     return once(self.ec2_backend, "RunInstances", dict(self.params), lambda: _moto_run_instances(self), ec2_mismatch)
 
 
-_moto_start_snapshot = EBSResponse.start_snapshot
-
-
 @replaces(EBSResponse, "start_snapshot")
 def start_snapshot(self: EBSResponse) -> ActionResult:
-    return once(self.ebs_backend, "StartSnapshot", dict(self.params), lambda: _moto_start_snapshot(self), ebs_mismatch)
+    # The snapshot itself (a parent's blocks among them) is snapshots.py's.
+    return once(self.ebs_backend, "StartSnapshot", dict(self.params), lambda: snapshots.start_snapshot_response(self),
+                ebs_mismatch)

@@ -109,6 +109,34 @@ def complete_snapshot(self: EBSDirectBackend, snapshot_id: str) -> str:
 
 
 _moto_put_snapshot_block = EBSResponse.put_snapshot_block
+_moto_start_snapshot_response = EBSResponse.start_snapshot
+
+
+def start_snapshot_response(self: EBSResponse) -> ActionResult:
+    """StartSnapshot with ParentSnapshotId starts from the parent: the new snapshot holds every
+    block of the parent, and only the blocks written to it are its changes (what CompleteSnapshot's
+    ChangedBlocksCount and aggregate checksum count). "You can't specify ParentSnapshotId and
+    Encrypted in the same request. If you specify both parameters, the request fails with
+    ValidationException." moto ignores ParentSnapshotId and starts every snapshot empty.
+    (Called by the ClientToken wrapper in idempotency.py, which owns StartSnapshot's answer.)
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html
+    https://docs.aws.amazon.com/ebs/latest/userguide/writesnapshots.html
+    """
+    parent_id = self._get_param("ParentSnapshotId")
+    parent = None
+    if parent_id:
+        if self._get_param("Encrypted"):
+            raise invalid("INVALID_PARAMETER_VALUE", "ParentSnapshotId and Encrypted cannot be specified together.")
+        parent = self.ebs_backend.snapshots.get(parent_id)
+        if parent is None:
+            raise ServiceError("ResourceNotFoundException", f"The snapshot '{parent_id}' does not exist.",
+                               Reason="SNAPSHOT_NOT_FOUND")
+    answer = _moto_start_snapshot_response(self)
+    child = self.ebs_backend.snapshots[answer.result["SnapshotId"]] if parent else None
+    if parent is not None and child is not None:
+        child.blocks.update(parent.blocks)
+        child.inherited = set(parent.blocks)
+    return answer
 
 
 def _sha256(data: bytes) -> bytes:
@@ -152,20 +180,24 @@ def put_snapshot_block_response(self: EBSResponse) -> ActionResult:
         raise invalid("INVALID_PARAMETER_VALUE", "ChecksumAlgorithm must be SHA256.")
     if self._get_param("Checksum") != base64.b64encode(_sha256(data)).decode():
         raise invalid("INVALID_PARAMETER_VALUE", "The checksum of the block data does not match the Checksum given.")
+    # A block written over one inherited from the parent is a change of this snapshot.
+    getattr(snapshot, "inherited", set()).discard(int(self._get_param("BlockIndex")))
     return _moto_put_snapshot_block(self)
 
 
 @replaces(EBSResponse, "complete_snapshot")
 def complete_snapshot_response(self: EBSResponse) -> ActionResult:
     """CompleteSnapshot checks ChangedBlocksCount and, when given, the LINEAR aggregate checksum
-    (SHA256 of the blocks' SHA256 digests in block-index order); a mismatch turns the snapshot
+    (SHA256 of the blocks' SHA256 digests in block-index order) of the blocks written to this
+snapshot (not those inherited from a parent); a mismatch turns the snapshot
     to `error`, as on AWS, instead of `completed`.
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_CompleteSnapshot.html
     https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-checksums.html
     """
     snapshot_id = self._get_param("SnapshotId")
-    blocks = self.ebs_backend.snapshots[snapshot_id].blocks
-    written = [blocks[index].block_data for index in sorted(blocks)]
+    snapshot = self.ebs_backend.snapshots[snapshot_id]
+    inherited = getattr(snapshot, "inherited", set())
+    written = [snapshot.blocks[index].block_data for index in sorted(snapshot.blocks) if index not in inherited]
     counted = int(self._get_param("ChangedBlocksCount") or 0) == len(written)
     expected = self._get_param("Checksum")
     aggregate = base64.b64encode(_sha256(b"".join(_sha256(data) for data in written))).decode()

@@ -134,3 +134,35 @@ def test_no_block_can_be_written_once_the_snapshot_is_completed(client):
     with pytest.raises(botocore.exceptions.ClientError) as unknown:
         put(ebs, "snap-0123456789abcdef0", 0, b"\0" * BLOCK)
     assert unknown.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_a_snapshot_started_from_a_parent_holds_its_blocks_and_counts_only_its_own(client):
+    """Patch 19: StartSnapshot ParentSnapshotId (https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html,
+    https://docs.aws.amazon.com/ebs/latest/userguide/writesnapshots.html): the child starts with the parent's blocks,
+    CompleteSnapshot counts and checksums only the blocks written to the child, and ParentSnapshotId with Encrypted
+    is a ValidationException."""
+    ebs = client("ebs")
+    one, two, three = (bytes([n]) * BLOCK for n in (1, 2, 3))
+    parent = ebs.start_snapshot(VolumeSize=1)["SnapshotId"]
+    put(ebs, parent, 0, one)
+    put(ebs, parent, 1, two)
+    assert ebs.complete_snapshot(SnapshotId=parent, ChangedBlocksCount=2, Checksum=checksum(one, two),
+                                 ChecksumAlgorithm="SHA256", ChecksumAggregationMethod="LINEAR")["Status"] == "completed"
+
+    child = ebs.start_snapshot(VolumeSize=2, ParentSnapshotId=parent)["SnapshotId"]
+    put(ebs, child, 1, three)
+    linear = base64.b64encode(hashlib.sha256(hashlib.sha256(three).digest()).digest()).decode()
+    done = ebs.complete_snapshot(SnapshotId=child, ChangedBlocksCount=1, Checksum=linear,
+                                 ChecksumAlgorithm="SHA256", ChecksumAggregationMethod="LINEAR")
+    assert done["Status"] == "completed"
+    assert [b["BlockIndex"] for b in ebs.list_snapshot_blocks(SnapshotId=child)["Blocks"]] == [0, 1]
+    assert ebs.get_snapshot_block(SnapshotId=child, BlockIndex=0, BlockToken="-")["BlockData"].read() == one
+    assert ebs.get_snapshot_block(SnapshotId=child, BlockIndex=1, BlockToken="-")["BlockData"].read() == three
+    assert ebs.get_snapshot_block(SnapshotId=parent, BlockIndex=1, BlockToken="-")["BlockData"].read() == two
+
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        ebs.start_snapshot(VolumeSize=1, ParentSnapshotId=parent, Encrypted=True)
+    assert reason(excinfo) == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        ebs.start_snapshot(VolumeSize=1, ParentSnapshotId="snap-0000000000000000f")
+    assert excinfo.value.response["Error"]["Code"] == "ResourceNotFoundException"

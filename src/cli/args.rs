@@ -669,6 +669,21 @@ pub struct UploadArgs {
     #[arg(long, value_name = "ARN")]
     pub kms_key: Option<String>,
 
+    /// Start from this snapshot (an earlier upload of the same disk) and send only the blocks
+    /// that differ from it; EBS then bills only those. What it holds is read from the manifest
+    /// its upload wrote, or from --parent-image.
+    #[arg(long, value_name = "SNAPSHOT_ID")]
+    pub parent: Option<String>,
+
+    /// With --parent: the image the parent was uploaded from, when its manifest is not at hand.
+    #[arg(long, value_name = "IMAGE", requires = "parent")]
+    pub parent_image: Option<PathBuf>,
+
+    /// Where uploads write the block manifests that later uploads start from (default: the
+    /// user cache, e.g. ~/.cache/gio-ami/manifests): share one between CI runs.
+    #[arg(long, value_name = "DIR")]
+    pub manifest_dir: Option<PathBuf>,
+
     /// Print what would be uploaded and registered, and do nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -14,7 +14,7 @@ use gio_ami::commands::{adopt, copy, cost, history, lineage, publish, share, sna
 use gio_ami::core::ids::{AmiId, SnapshotId};
 use gio_ami::engines::{self, leftovers, packer, register};
 use gio_ami::spec::{self, clusters, disk::Disk};
-use gio_ami::transfer::{download, image_file::ImageFile};
+use gio_ami::transfer::{download, image_file::ImageFile, manifest};
 use gio_ami::aws::provenance::Provenance;
 use gio_ami::{Aws, AwsOptions};
 use gio_ami::core::progress::Progress;
@@ -193,13 +193,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 workers: args.workers.workers,
                 tags: args.tags.iter().map(|t| upload::parse_tag(t)).collect::<Result<_, _>>()?,
                 kms_key: args.kms_key,
+                parent: args.parent.as_deref().map(str::parse).transpose()?,
+                manifest_dir: args.manifest_dir.or_else(manifest::default_dir),
             };
             let progress = Terminal::new(cli.quiet);
             let image = ImageFile::open(&args.image, |step| progress.phase(step))?;
+            let parent_image = args.parent_image.map(|path| ImageFile::open(&path, |step| progress.phase(step))).transpose()?;
             let aws = Aws::connect(&options).await?;
             let sizes = register::snapshot_sizes(&aws, &request.disks).await?;
             let provenance = Provenance::current(&aws).await;
-            let plan = upload::prepare(&aws, &request, (&image.path, image.format, image.size), &sizes, &provenance).await?;
+            let file = (image.path.as_path(), image.format, image.size);
+            let plan = upload::prepare(&aws, &request, file, &sizes, &provenance, parent_image.as_ref()).await?;
             let own = Own { before: render::upload_intro(&plan.facts), ..Own::default() };
             let mode = Mode { command: "upload", dry_run: args.dry_run, yes: true, destructive: false, what: "uploaded", facts_on_top: false };
             let interrupted = gio_ami::core::signal::interrupted();

@@ -512,6 +512,12 @@ pub fn upload_intro(upload: &UploadPlan) -> String {
         target.workers,
         target.kms_key.as_deref().map(|k| format!(", encrypted with {k}")).unwrap_or_default(),
     );
+    if let (Some(parent), Some(from)) = (&target.parent, &upload.parent_blocks_from) {
+        text.push_str(&format!(
+            "starting from {parent} ({} blocks with data, known from {from}): only the blocks that differ are sent\n",
+            target.inherits.len()
+        ));
+    }
     if let Some(step) = &upload.register {
         text.push_str(&format!("then register `{}` ({}):\n{}\n", step.name, step.description, mappings_table(&step.mappings)));
     }
@@ -528,8 +534,12 @@ pub fn upload_figures(uploaded: &Uploaded) -> String {
             uploaded.snapshot_id
         );
     }
+    let inherited = match &uploaded.parent {
+        Some(parent) => format!(", {} inherited from {parent}", uploaded.blocks_inherited),
+        None => String::new(),
+    };
     format!(
-        "{} GiB snapshot {}: {} blocks sent, {} zero blocks skipped, {:.1} MiB/s ({:.1} s)\n",
+        "{} GiB snapshot {}: {} blocks sent{inherited}, {} zero blocks skipped, {:.1} MiB/s ({:.1} s)\n",
         uploaded.volume_gib, uploaded.snapshot_id, uploaded.blocks_sent, uploaded.blocks_skipped, uploaded.mib_per_second, uploaded.seconds
     )
 }

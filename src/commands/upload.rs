@@ -16,7 +16,11 @@ use crate::engines::register::{self, Step};
 use crate::spec::disk::Disk;
 use crate::transfer::blocks;
 use crate::transfer::image_file::{Format, ImageFile};
-use crate::transfer::upload::Target;
+use crate::aws::inventory::{self, Snapshot, SnapshotState};
+use crate::core::ids::SnapshotId;
+use crate::transfer::manifest::{self, Digests, Manifest};
+use crate::transfer::upload::{Sent, Target};
+use std::path::PathBuf;
 use crate::transfer;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -40,7 +44,16 @@ pub struct Request {
     /// The user's own tags, on the snapshot and the AMI.
     pub tags: Tags,
     pub kms_key: Option<String>,
+    /// The snapshot to start from: only blocks that differ from it are sent.
+    pub parent: Option<SnapshotId>,
+    /// Where block manifests are read (the parent's) and written (this upload's); none when the
+    /// machine has no cache directory and none was given.
+    pub manifest_dir: Option<PathBuf>,
 }
+
+/// Where the parent's blocks are known from, when not from its manifest: the image it was
+/// uploaded from (`--parent-image`).
+pub type ParentImage<'a> = Option<&'a ImageFile>;
 
 /// Parses `--tag KEY=VALUE`; the `gio-ami:` and `aws:` prefixes are not the user's to set.
 pub fn parse_tag(input: &str) -> Result<(String, String)> {
@@ -62,6 +75,10 @@ pub struct Plan {
     pub target: Target,
     pub format: Format,
     pub name: String,
+    /// Where the parent's blocks were known from (its manifest, or its image), with a parent.
+    pub parent_blocks_from: Option<String>,
+    /// Where this upload's manifest goes.
+    pub manifest_dir: Option<PathBuf>,
     /// The RegisterImage to make, its root mapping waiting for the snapshot id.
     pub register: Option<Step>,
     /// How the AMI boots (architecture, boot mode, ENA), in the shape RegisterImage repeats.
@@ -116,26 +133,77 @@ pub fn plan(
         target: Target::new(path.display().to_string(), size, request.workers, request.kms_key.clone(), tags),
         format,
         name,
+        parent_blocks_from: None,
+        manifest_dir: request.manifest_dir.clone(),
         register,
         shape,
         existing: None,
     })
 }
 
-/// Plans the upload and looks up whether an AMI already holds the name to register (one read
-/// phase: the dry run shows what a run would reuse).
+/// Plans the upload and looks up whether an AMI already holds the name to register, and the
+/// parent's state and blocks (one read phase: the dry run shows what a run would reuse, and a
+/// parent that cannot be one is refused before anything is sent).
 pub async fn prepare(
     aws: &Aws,
     request: &Request,
     file: (&Path, Format, u64),
     snapshot_sizes: &HashMap<String, i32>,
     provenance: &Provenance,
+    parent_image: ParentImage<'_>,
 ) -> Result<change::Plan<Plan>> {
     let mut plan = plan(request, file, snapshot_sizes, provenance)?;
     if let Some(step) = &plan.register {
         plan.existing = register::holder(aws, &step.name).await?;
     }
+    if let Some(parent) = &request.parent {
+        let snapshot = inventory::snapshots_by_id(aws, &[parent.to_string()]).await?.pop();
+        check_parent(parent, snapshot.as_ref(), &plan.target, request.kms_key.is_some())?;
+        let (inherits, from) = parent_blocks(parent, request.manifest_dir.as_deref(), parent_image)?;
+        plan.target = plan.target.on(parent.to_string(), inherits);
+        plan.parent_blocks_from = Some(from);
+    }
     Ok(actions(plan))
+}
+
+/// What the parent holds, block by block, and where that was read.
+fn parent_blocks(parent: &SnapshotId, dir: Option<&Path>, image: ParentImage<'_>) -> Result<(Digests, String)> {
+    if let Some(image) = image {
+        return Ok((manifest::of_image(image)?, format!("the image {}", image.path.display())));
+    }
+    let unknown = |looked: String| Error::ParentUnusable {
+        parent: parent.to_string(),
+        why: format!(
+            "what it holds is unknown: {looked}. Pass --parent-image with the image it was uploaded \
+             from, or --manifest-dir where the upload that made it wrote its manifest"
+        ),
+    };
+    let Some(dir) = dir else { return Err(unknown("this machine has no cache directory for manifests".into())) };
+    match Manifest::load(dir, parent.as_str())? {
+        Some(manifest) => Ok((manifest.digests()?, format!("its manifest {}", Manifest::path(dir, parent.as_str()).display()))),
+        None => Err(unknown(format!("no manifest of it in {}", dir.display()))),
+    }
+}
+
+/// A parent must be a completed snapshot no larger than the new one (a volume only grows), and
+/// a snapshot started from one takes its encryption (StartSnapshot refuses ParentSnapshotId
+/// with Encrypted). Pure.
+fn check_parent(parent: &SnapshotId, found: Option<&Snapshot>, target: &Target, kms_key: bool) -> Result<()> {
+    let refuse = |why: String| Err(Error::ParentUnusable { parent: parent.to_string(), why });
+    let Some(snapshot) = found else { return refuse("no such snapshot in this region (or it is not visible to this account)".into()) };
+    if kms_key {
+        return refuse("a snapshot started from a parent takes the parent's encryption: drop --kms-key".into());
+    }
+    if snapshot.state != SnapshotState::Completed {
+        return refuse(format!("it is {}, not completed", snapshot.state));
+    }
+    if snapshot.size_gib as u64 > target.volume_gib {
+        return refuse(format!(
+            "it is {} GiB and this image makes a {} GiB snapshot: a snapshot can only grow from its parent",
+            snapshot.size_gib, target.volume_gib
+        ));
+    }
+    Ok(())
 }
 
 /// The plan as actions: the snapshot to upload and the AMI to register, or the AMI that
@@ -200,10 +268,16 @@ pub struct Uploaded {
     pub image_id: Option<String>,
     pub volume_gib: u64,
     pub bytes: u64,
-    /// PutSnapshotBlock calls that succeeded: the blocks holding data.
+    /// PutSnapshotBlock calls that succeeded: the blocks holding data (or, with a parent, the
+    /// blocks that differ from it).
     pub blocks_sent: u64,
-    /// Blocks of zeros, never sent.
+    /// Blocks the parent already held as they are: not sent.
+    pub blocks_inherited: u64,
+    /// Blocks of zeros (where no parent held data), never sent.
     pub blocks_skipped: u64,
+    pub parent: Option<String>,
+    /// The manifest this upload wrote, for the next one to start from.
+    pub manifest: Option<String>,
     pub seconds: f64,
     /// Image bytes per second of the whole command (holes included: what the user waits for).
     pub mib_per_second: f64,
@@ -244,6 +318,12 @@ pub async fn apply(
         register::wait_available(aws, std::slice::from_ref(id)).await?;
     }
     let seconds = started.elapsed().as_secs_f64();
+    // The upload is done whatever becomes of its manifest: without one, the next upload against
+    // this snapshot needs --parent-image, and the warning says so.
+    let manifest = facts.manifest_dir.as_deref().and_then(|dir| {
+        let written = Manifest::new(&snapshot, target.volume_gib, &sent.holds).save(dir);
+        written.map_err(|e| tracing::warn!("{e}: an upload against {snapshot} will need --parent-image")).ok()
+    });
     let outcomes = plan
         .actions
         .iter()
@@ -266,8 +346,11 @@ pub async fn apply(
         image_id: registered.map(|(id, _)| id),
         volume_gib: target.volume_gib,
         bytes: target.bytes,
-        blocks_sent: sent,
-        blocks_skipped: target.blocks - sent,
+        blocks_sent: sent.sent,
+        blocks_inherited: sent.inherited,
+        blocks_skipped: sent.zero,
+        parent: target.parent.clone(),
+        manifest: manifest.map(|path| path.display().to_string()),
         seconds,
         mib_per_second: target.bytes as f64 / (1024.0 * 1024.0) / seconds.max(f64::EPSILON),
         existed: false,
@@ -284,7 +367,10 @@ fn already_registered(plan: &Plan, existing: &Image) -> Uploaded {
         volume_gib: root.and_then(|m| m.size_gib).unwrap_or_default() as u64,
         bytes: 0,
         blocks_sent: 0,
+        blocks_inherited: 0,
         blocks_skipped: 0,
+        parent: None,
+        manifest: None,
         seconds: 0.0,
         mib_per_second: 0.0,
         existed: true,
@@ -292,15 +378,15 @@ fn already_registered(plan: &Plan, existing: &Image) -> Uploaded {
 }
 
 /// Sends the blocks, completes the snapshot, and registers the AMI: everything after which an
-/// error must delete the snapshot. Returns the blocks sent and the new AMI's id (true when the
-/// AMI existed: a registration retried after its answer was lost).
+/// error must delete the snapshot. Returns what became of the blocks and the new AMI's id (true
+/// when the AMI existed: a registration retried after its answer was lost).
 async fn finish(
     aws: &Aws,
     plan: &Plan,
     image: &ImageFile,
     snapshot: &str,
     progress: &dyn Progress,
-) -> Result<(u64, Option<(String, bool)>)> {
+) -> Result<(Sent, Option<(String, bool)>)> {
     let sent = transfer::upload::send(aws, &plan.target, image, snapshot, progress).await?;
     let Some(step) = &plan.register else {
         return Ok((sent, None));
@@ -330,6 +416,8 @@ mod tests {
             workers: 64,
             tags: Tags::from([("team".to_string(), "platform".to_string())]),
             kms_key: None,
+            parent: None,
+            manifest_dir: None,
         }
     }
 
@@ -401,6 +489,20 @@ mod tests {
         assert_eq!(reused.actions.len(), 1);
         assert_eq!(reused.actions[0].why(), "name `gio-node` taken by ami-00000007: nothing is uploaded");
         assert!(!reused.has_work());
+    }
+
+    #[test]
+    fn a_parent_is_a_completed_snapshot_no_larger_than_the_upload_and_brings_its_own_key() {
+        let parent: SnapshotId = "snap-0123456789abcdef0".parse().unwrap();
+        let target = plan_for(&request(), 2 * GIB).unwrap().target;
+        let snapshot = |state: &str, size_gib| Snapshot { state: Reported::from(state), ..inventory::tests::snapshot("snap-0123456789abcdef0", size_gib) };
+        assert!(check_parent(&parent, Some(&snapshot("completed", 2)), &target, false).is_ok());
+        assert!(check_parent(&parent, Some(&snapshot("completed", 1)), &target, false).is_ok(), "a snapshot can grow");
+        let refused = |found: Option<&Snapshot>, kms| check_parent(&parent, found, &target, kms).unwrap_err().to_string();
+        assert!(refused(Some(&snapshot("completed", 3)), false).contains("it is 3 GiB and this image makes a 2 GiB snapshot"));
+        assert!(refused(Some(&snapshot("pending", 2)), false).contains("it is pending, not completed"));
+        assert!(refused(Some(&snapshot("completed", 2)), true).contains("drop --kms-key"));
+        assert!(refused(None, false).contains("no such snapshot"));
     }
 
     #[test]

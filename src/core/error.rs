@@ -183,6 +183,12 @@ pub enum Error {
     #[error("{why}. {cleanup}")]
     UploadAbandoned { why: Box<Error>, cleanup: String },
 
+    #[error("{path} is not a gio-ami block manifest ({why}): delete it, and pass --parent-image with the image the parent was uploaded from")]
+    BadManifest { path: String, why: String },
+
+    #[error("{parent} cannot be the parent of this upload: {why}")]
+    ParentUnusable { parent: String, why: String },
+
     #[error(
         "block {block} of {snapshot} arrived with a SHA-256 that does not match its checksum \
          (corrupted in transit): run the download again"

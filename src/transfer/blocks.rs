@@ -57,6 +57,11 @@ pub fn encode(digest: &[u8; 32]) -> String {
     STANDARD.encode(digest)
 }
 
+/// A digest back from `encode`'s base64; `None` if it is not one.
+pub fn decode(encoded: &str) -> Option<[u8; 32]> {
+    STANDARD.decode(encoded).ok()?.try_into().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,9 @@
 //! Moving disk contents between local files and EBS snapshots through the EBS direct APIs:
 //! block maths, image files (raw, or converted with qemu-img), the block-level upload into a
-//! new snapshot and the download out of one.
+//! new snapshot (whole, or against a parent's manifest), and the download out of one.
 
 pub mod blocks;
 pub mod download;
 pub mod image_file;
+pub mod manifest;
 pub mod upload;

@@ -14,6 +14,7 @@ use crate::core::progress::{Counter, Progress, Unit};
 use crate::core::tags::{self, Tags};
 use crate::transfer::blocks::{self, BLOCK_SIZE};
 use crate::transfer::image_file::ImageFile;
+use crate::transfer::manifest::Digests;
 use aws_sdk_ebs::config::retry::RetryConfig;
 use aws_sdk_ebs::primitives::ByteStream;
 use aws_sdk_ebs::types::{ChecksumAggregationMethod, ChecksumAlgorithm, Tag};
@@ -48,6 +49,12 @@ pub struct Target {
     pub kms_key: Option<String>,
     /// On the snapshot (its description among them), and on an AMI made from it.
     pub tags: Tags,
+    /// The snapshot this one starts from (StartSnapshot ParentSnapshotId): it holds the
+    /// parent's blocks, and only the blocks whose content differs are sent.
+    pub parent: Option<String>,
+    /// What the parent holds, block by block (from its manifest or its image).
+    #[serde(skip)]
+    pub inherits: Digests,
 }
 
 impl Target {
@@ -62,8 +69,44 @@ impl Target {
             timeout_minutes: timeout_minutes(bytes),
             kms_key,
             tags,
+            parent: None,
+            inherits: Digests::new(),
         }
     }
+
+    /// Starts from `parent`, whose blocks are `inherits`.
+    pub fn on(self, parent: String, inherits: Digests) -> Target {
+        Target { parent: Some(parent), inherits, ..self }
+    }
+
+    /// The blocks to look at: the image's, and any block of the parent past its end (data the new
+    /// snapshot must not inherit).
+    fn extent(&self) -> u64 {
+        let past_parent = self.inherits.keys().next_back().map_or(0, |last| last + 1);
+        self.blocks.max(past_parent)
+    }
+}
+
+/// What became of the blocks of an upload.
+#[derive(Debug, Clone, Default)]
+pub struct Sent {
+    /// PutSnapshotBlock calls that succeeded.
+    pub sent: u64,
+    /// Blocks the parent already held with this content: not sent.
+    pub inherited: u64,
+    /// Blocks of zeros where the parent (if any) held none: not sent.
+    pub zero: u64,
+    /// What the new snapshot holds, for its manifest.
+    pub holds: Digests,
+}
+
+/// One block's fate.
+enum Fate {
+    Zero,
+    Inherited([u8; 32]),
+    /// Sent, with its digest and whether it holds data (a block of zeros is sent over data the
+    /// parent holds there).
+    Sent([u8; 32], bool),
 }
 
 /// Long enough for the slowest link we accept, never shorter than an hour.
@@ -87,6 +130,7 @@ pub async fn start(aws: &Aws, target: &Target) -> Result<String> {
         .timeout(target.timeout_minutes as i32)
         .set_encrypted(target.kms_key.is_some().then_some(true))
         .set_kms_key_arn(target.kms_key.clone())
+        .set_parent_snapshot_id(target.parent.clone())
         .send()
         .await
         .map_err(|e| aws.error("StartSnapshot", "ebs", e))?;
@@ -106,52 +150,65 @@ fn client_token(target: &Target) -> String {
     blocks::encode(&blocks::digest(seed.as_bytes()))[..32].to_string()
 }
 
-/// Sends every block of `image` holding data into `snapshot`, then completes it; returns the
-/// blocks sent.
-pub async fn send(aws: &Aws, target: &Target, image: &ImageFile, snapshot: &str, progress: &dyn Progress) -> Result<u64> {
-    let digests = send_blocks(aws, target, image, snapshot, &Counter::start(progress, target.bytes, Unit::Bytes)).await?;
-    complete(aws, snapshot, &digests).await?;
-    Ok(digests.len() as u64)
-}
-
-/// Every non-zero block, `target.workers` at a time; returns their digests by block index.
-async fn send_blocks(
-    aws: &Aws,
-    target: &Target,
-    image: &ImageFile,
-    snapshot: &str,
-    transfer: &Counter<'_>,
-) -> Result<BTreeMap<u64, [u8; 32]>> {
-    stream::iter(0..target.blocks)
-        .map(|index| send_block(aws, image, snapshot, index, transfer))
+/// Sends every block of `image` whose content the snapshot would not otherwise hold (blocks of
+/// data, and with a parent, blocks that differ from the parent's, zeros included), then
+/// completes it.
+pub async fn send(aws: &Aws, target: &Target, image: &ImageFile, snapshot: &str, progress: &dyn Progress) -> Result<Sent> {
+    let transfer = Counter::start(progress, target.bytes, Unit::Bytes);
+    let fates: Vec<(u64, Fate)> = stream::iter(0..target.extent())
+        .map(|index| send_block(aws, target, image, snapshot, index, &transfer))
         .buffer_unordered(target.workers)
-        .try_filter_map(|sent| async move { Ok(sent) })
         .try_collect()
-        .await
+        .await?;
+    let mut sent = Sent::default();
+    let mut written = BTreeMap::new();
+    for (index, fate) in fates {
+        match fate {
+            Fate::Zero => sent.zero += 1,
+            Fate::Inherited(digest) => {
+                sent.inherited += 1;
+                sent.holds.insert(index, digest);
+            }
+            Fate::Sent(digest, data) => {
+                sent.sent += 1;
+                written.insert(index, digest);
+                if data {
+                    sent.holds.insert(index, digest);
+                }
+            }
+        }
+    }
+    complete(aws, snapshot, &written).await?;
+    Ok(sent)
 }
 
-async fn send_block(
-    aws: &Aws,
-    image: &ImageFile,
-    snapshot: &str,
-    index: u64,
-    transfer: &Counter<'_>,
-) -> Result<Option<(u64, [u8; 32])>> {
+async fn send_block(aws: &Aws, target: &Target, image: &ImageFile, snapshot: &str, index: u64, transfer: &Counter<'_>) -> Result<(u64, Fate)> {
     // Reading 512 KiB from the page cache and hashing it take about a millisecond: cheaper
     // inline on the runtime's threads than handed to a blocking pool.
     let block = image.block(index)?;
     let image_bytes = image.size.saturating_sub(index * BLOCK_SIZE as u64).min(BLOCK_SIZE as u64);
-    if blocks::is_zero(&block) {
-        transfer.add(image_bytes);
-        return Ok(None);
-    }
+    let zero = blocks::is_zero(&block);
     let digest = blocks::digest(&block);
+    let fate = match target.inherits.get(&index) {
+        // An unwritten block of a snapshot reads as zeros, and so does one the parent lacks.
+        None if zero => Fate::Zero,
+        Some(held) if *held == digest => Fate::Inherited(digest),
+        _ => {
+            put_block(aws, snapshot, index, block, &digest).await?;
+            Fate::Sent(digest, !zero)
+        }
+    };
+    transfer.add(image_bytes);
+    Ok((index, fate))
+}
+
+async fn put_block(aws: &Aws, snapshot: &str, index: u64, block: Vec<u8>, digest: &[u8; 32]) -> Result<()> {
     aws.ebs()
         .put_snapshot_block()
         .snapshot_id(snapshot)
         .block_index(index as i32)
         .data_length(BLOCK_SIZE as i32)
-        .checksum(blocks::encode(&digest))
+        .checksum(blocks::encode(digest))
         .checksum_algorithm(ChecksumAlgorithm::ChecksumAlgorithmSha256)
         .block_data(ByteStream::from(block))
         .customize()
@@ -162,8 +219,7 @@ async fn send_block(
         .send()
         .await
         .map_err(|e| aws.error("PutSnapshotBlock", "ebs", e))?;
-    transfer.add(image_bytes);
-    Ok(Some((index, digest)))
+    Ok(())
 }
 
 async fn complete(aws: &Aws, snapshot: &str, digests: &BTreeMap<u64, [u8; 32]>) -> Result<()> {
