@@ -9,7 +9,7 @@
 
 use gio_ami::aws::inventory::{Boot, Image, ImageState, InstanceState, Mapping, Snapshot};
 use gio_ami::aws::nodegroups::{Nodegroup, TemplateRef};
-use gio_ami::aws::usage::{Group, Instance, Observed, Template, User};
+use gio_ami::aws::usage::{Group, Instance, Observed, Template, Usage, User};
 use gio_ami::change::retire::{self, Facts, Request};
 use gio_ami::change::{Action, Kind};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
@@ -933,7 +933,7 @@ fn gc_case(world: &World, builders: &[BuilderSpec], only: Option<usize>) -> Resu
         snapshots: account.snapshots.iter().filter(|s| tagged(&s.tags)).cloned().collect(),
     };
     let process = |pid| if alive(pid) { Process::Alive } else { Process::Gone };
-    let actions = leftovers::plan(&leftovers, &Liveness { host: Some(HERE), now: NOW, process: &process }, only.as_deref());
+    let actions = leftovers::plan(&leftovers, &Liveness { host: Some(HERE), now: NOW, process: &process }, only.as_deref(), &Usage::default());
 
     // The oracle: a build runs while a builder that has not begun to end is vouched for, by the
     // process table on this host, or else by a deadline still ahead. The named build is the

@@ -119,6 +119,17 @@ impl Usage {
     pub fn of<'a>(&'a self, ami: &'a str) -> impl Iterator<Item = &'a User> + 'a {
         self.uses.iter().filter(move |u| u.ami == ami).map(|u| &u.user)
     }
+
+    /// Why the AMI must not go, for the guards: who uses it, and every look-up that could not be
+    /// made (which might have found a user). Empty when it is free.
+    pub fn reasons(&self, ami: &str) -> Vec<String> {
+        let users: Vec<String> = self.of(ami).map(ToString::to_string).collect();
+        let mut reasons: Vec<String> = (!users.is_empty()).then(|| format!("in use by {}", users.join(", "))).into_iter().collect();
+        if !self.failures.is_empty() {
+            reasons.push(format!("could not check whether it is in use ({})", self.failures.join("; ")));
+        }
+        reasons
+    }
 }
 
 impl Observed {

@@ -82,8 +82,6 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         facts: Findings { uses: facts.usage.uses.clone(), unchecked: facts.usage.failures.clone(), ..Findings::default() },
         ..Plan::default()
     };
-    let unchecked = (!facts.usage.failures.is_empty())
-        .then(|| format!("could not check whether it is in use ({})", facts.usage.failures.join("; ")));
 
     let mut wiped: Vec<&str> = Vec::new();
     for target in facts.targets {
@@ -94,9 +92,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             });
             continue;
         };
-        let users: Vec<String> = facts.usage.of(target).map(ToString::to_string).collect();
-        let mut reasons: Vec<String> = (!users.is_empty()).then(|| format!("in use by {}", users.join(", "))).into_iter().collect();
-        reasons.extend(unchecked.clone());
+        let reasons = facts.usage.reasons(target);
         if let Some(with) = facts.usage.shared.get(target) {
             plan.warnings.push(format!(
                 "{target} is shared with {}: use in those accounts is invisible from here",

@@ -3,6 +3,7 @@
 //! its builder instance says where the build runs and until when, so a dead build's leftovers
 //! can be told from a live build's work.
 
+use crate::aws::usage::{self, Usage};
 use crate::aws::Aws;
 use crate::core::error::Result;
 use crate::aws::inventory::{self, Image, InstanceState, Snapshot};
@@ -120,7 +121,7 @@ fn builder(instance: &aws_sdk_ec2::types::Instance) -> Builder {
 
 /// The clean-up plan. A build is dead unless one of its builders is live; with `only` set, that
 /// build is cleaned whatever its state (it is the caller's own failed build).
-pub fn plan(leftovers: &Leftovers, liveness: &Liveness<'_>, only: Option<&str>) -> Vec<Action> {
+pub fn plan(leftovers: &Leftovers, liveness: &Liveness<'_>, only: Option<&str>, usage: &Usage) -> Vec<Action> {
     let live: BTreeSet<&str> = leftovers
         .builders
         .iter()
@@ -158,17 +159,26 @@ pub fn plan(leftovers: &Leftovers, liveness: &Liveness<'_>, only: Option<&str>) 
         .filter(|i| dead(i.tags.get(tags::BUILD_ID)) && i.release().is_none())
         .map(|i| i.id.as_str())
         .collect();
+    // Unfinished or not, an AMI something launches from (or might: a failed look-up) stays, with
+    // its snapshots: the wipe guard's rule.
+    let mut going = HashSet::new();
     for image in leftovers.images.iter().filter(|i| unfinished.contains(i.id.as_str())) {
-        actions.push(Action::DeregisterImage {
-            id: image.id.clone(),
-            name: image.name.clone(),
-            why: format!("unfinished AMI of dead build {}", image.tags[tags::BUILD_ID]),
-        });
+        let reasons = usage.reasons(&image.id);
+        if reasons.is_empty() {
+            going.insert(image.id.as_str());
+            actions.push(Action::DeregisterImage {
+                id: image.id.clone(),
+                name: image.name.clone(),
+                why: format!("unfinished AMI of dead build {}", image.tags[tags::BUILD_ID]),
+            });
+        } else {
+            actions.push(Action::Refuse { id: image.id.clone(), kind: Kind::Image, why: reasons.join("; ") });
+        }
     }
     let mapped: HashSet<&str> = leftovers
         .images
         .iter()
-        .filter(|i| !unfinished.contains(i.id.as_str()))
+        .filter(|i| !going.contains(i.id.as_str()))
         .flat_map(Image::snapshot_ids)
         .collect();
     for snapshot in &leftovers.snapshots {
@@ -216,24 +226,31 @@ pub fn process(pid: u32) -> Process {
     }
 }
 
-/// The plan of `gc`: the leftovers of every dead build, read in one phase.
+/// The plan of `gc`: the leftovers of every dead build, and who uses the unfinished AMIs
+/// among them (someone may have launched one before its build died), read first.
 pub async fn prepare(aws: &Aws) -> Result<change::Plan> {
     let leftovers = leftovers(aws, None).await?;
-    Ok(change::Plan { actions: plan_here(&leftovers, None), ..change::Plan::default() })
+    let unguarded = plan_here(&leftovers, None, &Usage::default());
+    let amis: Vec<String> = unguarded.iter().filter(|a| matches!(a, Action::DeregisterImage { .. })).map(|a| a.id().to_string()).collect();
+    if amis.is_empty() {
+        return Ok(change::Plan { actions: unguarded, ..change::Plan::default() });
+    }
+    let usage = usage::observe(aws, &amis).await.usage(&amis.iter().map(String::as_str).collect());
+    Ok(change::Plan { actions: plan_here(&leftovers, None, &usage), ..change::Plan::default() })
 }
 
 /// Removes what the named build left (its own clean-up, after a failure or once the release
-/// is made).
+/// is made). Its unfinished AMI was never handed to anyone: no use to look for.
 pub async fn clean(aws: &Aws, build: &str) -> Result<Vec<Outcome>> {
     let leftovers = leftovers(aws, Some(build)).await?;
-    Ok(change::apply(aws, &plan_here(&leftovers, Some(build))).await)
+    Ok(change::apply(aws, &plan_here(&leftovers, Some(build), &Usage::default())).await)
 }
 
 /// The plan, with liveness as seen from this machine, now.
-fn plan_here(leftovers: &Leftovers, only: Option<&str>) -> Vec<Action> {
+fn plan_here(leftovers: &Leftovers, only: Option<&str>, usage: &Usage) -> Vec<Action> {
     let host = this_host();
     let liveness = Liveness { host: host.as_deref(), now: crate::core::clock::now_epoch(), process: &process };
-    plan(leftovers, &liveness, only)
+    plan(leftovers, &liveness, only, usage)
 }
 
 #[cfg(test)]
@@ -286,7 +303,7 @@ mod tests {
             images: vec![build_image("ami-1", "b1", "snap-ami", false)],
             snapshots: vec![snapshot("snap-pre", "b1"), snapshot("snap-ami", "b1")],
         };
-        let actions = plan(&leftovers, &here(), None);
+        let actions = plan(&leftovers, &here(), None, &Usage::default());
         assert_eq!(ids(&actions, |a| matches!(a, Action::TerminateInstance { .. })), ["i-1"]);
         assert_eq!(ids(&actions, |a| matches!(a, Action::DeregisterImage { .. })), ["ami-1"]);
         assert_eq!(ids(&actions, |a| matches!(a, Action::DeleteSnapshot { .. })), ["snap-pre", "snap-ami"]);
@@ -302,7 +319,7 @@ mod tests {
             images: vec![],
             snapshots: vec![snapshot("snap-pre", "b1")],
         };
-        let actions = plan(&leftovers, &here(), None);
+        let actions = plan(&leftovers, &here(), None, &Usage::default());
         assert_eq!(ids(&actions, |a| matches!(a, Action::Refuse { .. })), ["i-1", "i-2"]);
         assert_eq!(actions.len(), 2, "no deletion: {actions:?}");
     }
@@ -313,7 +330,7 @@ mod tests {
             builders: vec![builder("i-2", "b2", "running", "elsewhere", 42, NOW - 1)],
             ..Leftovers::default()
         };
-        assert_eq!(ids(&plan(&leftovers, &here(), None), |a| matches!(a, Action::TerminateInstance { .. })), ["i-2"]);
+        assert_eq!(ids(&plan(&leftovers, &here(), None, &Usage::default()), |a| matches!(a, Action::TerminateInstance { .. })), ["i-2"]);
     }
 
     #[test]
@@ -352,8 +369,27 @@ mod tests {
             images: vec![build_image("ami-1", "b1", "snap-ami", true)],
             snapshots: vec![snapshot("snap-ami", "b1"), snapshot("snap-pre", "b1")],
         };
-        let actions = plan(&leftovers, &here(), None);
+        let actions = plan(&leftovers, &here(), None, &Usage::default());
         assert_eq!(ids(&actions, |_| true), ["snap-pre"]);
+    }
+
+    #[test]
+    fn an_unfinished_ami_in_use_or_unchecked_stays_with_its_snapshots() {
+        let leftovers = Leftovers {
+            builders: vec![builder("i-1", "b1", "terminated", "here", 7, 0)],
+            images: vec![build_image("ami-1", "b1", "snap-1", false)],
+            snapshots: vec![snapshot("snap-1", "b1")],
+        };
+        let user = crate::aws::usage::User::SsmParameter { name: "/gio/eks/prod/node-ami".into() };
+        let in_use = Usage { uses: vec![crate::aws::usage::Use { ami: "ami-1".into(), user }], ..Usage::default() };
+        let unchecked = Usage { failures: vec!["launch templates: access denied".into()], ..Usage::default() };
+        for usage in [&in_use, &unchecked] {
+            let actions = plan(&leftovers, &here(), None, usage);
+            assert_eq!(ids(&actions, |a| matches!(a, Action::Refuse { kind: Kind::Image, .. })), ["ami-1"]);
+            assert!(ids(&actions, |a| matches!(a, Action::DeleteSnapshot { .. })).is_empty(), "its snapshot is mapped: {actions:?}");
+        }
+        let free = plan(&leftovers, &here(), None, &Usage::default());
+        assert_eq!(ids(&free, |_| true), ["ami-1", "snap-1"]);
     }
 
     #[test]
@@ -367,7 +403,7 @@ mod tests {
             images: vec![],
             snapshots: vec![snapshot("snap-9", "b9")],
         };
-        let actions = plan(&leftovers, &here(), Some("b1"));
+        let actions = plan(&leftovers, &here(), Some("b1"), &Usage::default());
         assert_eq!(ids(&actions, |_| true), ["i-1"], "only the named build");
     }
 }
