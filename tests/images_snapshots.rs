@@ -183,4 +183,9 @@ async fn verbose_logs_are_plain_text_when_stderr_is_no_terminal() {
         assert!(out.stderr.contains("DEBUG"), "-vv logs every call: {}", out.stderr);
         assert!(!out.stderr.contains("\x1b["), "NO_COLOR={no_color:?}: {:?}", out.stderr.lines().next());
     }
+    // --color decides over both: always into the pipe, never even where auto would.
+    let always = run(emulator.cli().args(["-vv", "--color", "always", "images"])).success();
+    assert!(always.stderr.contains("\x1b["), "{:?}", always.stderr.lines().next());
+    let never = run(emulator.cli().args(["-vv", "--color", "never", "images"])).success();
+    assert!(!never.stderr.contains("\x1b["), "{:?}", never.stderr.lines().next());
 }

@@ -12,6 +12,17 @@ use gio_ami::spec;
 use gio_ami::transfer::blocks;
 use std::path::PathBuf;
 
+/// When stderr's logs carry colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Colour {
+    /// At a terminal, unless NO_COLOR is set.
+    #[default]
+    Auto,
+    /// Even into a pipe or a file (a CI log that renders ANSI).
+    Always,
+    Never,
+}
+
 /// How results are printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
@@ -84,6 +95,10 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// Colour in the logs on stderr: auto (at a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = Colour::Auto, value_name = "WHEN")]
+    pub color: Colour,
 
     #[command(subcommand)]
     pub command: Command,
