@@ -7,10 +7,9 @@ mod support;
 
 use aws_sdk_ec2::types::Filter;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use support::faults::{Fault, Faults, Tally};
-use support::{run, Emulator, Run};
+use support::{finish, PARAMETER, run, running_builder, spawn_build, spec_path, Emulator, Run};
 
 const RATE: f64 = 0.10;
 /// Seeds whose first few requests draw a fault, so even a command of a few requests is hit.
@@ -136,8 +135,6 @@ async fn copy(seed: u64, rate: f64) -> Trial {
     (outcome, proxy.tally())
 }
 
-const PARAMETER: &str = "/gio/eks/prod/node-ami";
-
 /// What a publication leaves: the parameter's values (repeats of one value collapsed: a
 /// retried PutParameter writes a version again, as on AWS) and the clusters tag of the AMI.
 async fn publication(emulator: &Emulator, ami: &str) -> (Vec<String>, Option<String>) {
@@ -154,9 +151,7 @@ async fn publish(seed: u64, rate: f64) -> Trial {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-publish-{}-{seed}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let spec = format!("[image]\nname = \"gio-node\"\n[base]\nami = \"ami-12345678\"\n[clusters.prod]\nregion = \"{}\"\nssm_parameter = \"{PARAMETER}\"\n", support::REGION);
-    std::fs::write(dir.join("gio-ami.toml"), spec).unwrap();
+    support::write_cluster_spec(&dir);
     let first = support::register_root_image(&ec2, "gio-node-1").await;
     let second = support::register_root_image(&ec2, "gio-node-2").await;
     run(emulator.cli().current_dir(&dir).args(["publish", &first, "--cluster", "prod"])).success();
@@ -236,66 +231,6 @@ async fn a_failed_guard_lookup_means_refuse_never_not_in_use() {
         }
         assert!(proxy.tally().injected.len() >= 2, "{guard} was not looked up by both commands");
     }
-}
-
-const BUILD_SPEC: &str = r#"[image]
-name = "gio-node-{k8s}-{date}-{n}"
-contact = "ops@example.org"
-
-[base]
-family = "al2023"
-kubernetes = "1.31"
-
-[build]
-provision = ["provision.sh"]
-
-[[disks]]
-device = "/dev/xvdb"
-size_gib = 20
-type = "gp3"
-"#;
-
-fn spec_path(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("provision.sh"), "#!/bin/bash\necho provisioning\n").unwrap();
-    std::fs::write(dir.join("gio-ami.toml"), BUILD_SPEC).unwrap();
-    dir.join("gio-ami.toml")
-}
-
-fn spawn_build(mut command: std::process::Command, spec: &Path) -> Child {
-    command
-        .args(["build", spec.to_str().unwrap(), "--output", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// The running builder, once there is one (None if the build ended without launching).
-async fn running_builder(ec2: &aws_sdk_ec2::Client, build: &mut Child) -> Option<String> {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while Instant::now() < deadline {
-        if let Some(id) = support::running_builder_now(ec2).await {
-            return Some(id);
-        }
-        if build.try_wait().unwrap().is_some() {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no builder was launched");
-}
-
-fn finish(build: Child) -> Run {
-    let out = build.wait_with_output().unwrap();
-    let run = Run {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!run.stderr.contains("panicked"), "gio-ami panicked:\n{}", run.stderr);
-    run
 }
 
 async fn build(seed: u64, rate: f64) -> Trial {
