@@ -1,5 +1,6 @@
 //! Reliability under faults: each command runs through the fault proxy (10% of requests
-//! throttled, 503, or reset before or after the emulator acted) for several seeds, and must
+//! throttled, 503, reset before or after the emulator acted, or answered past the timeout) for
+//! several seeds, then once with half of its requests failing, and must
 //! either finish or fail with one clean error. Either way, the emulator's inventory, read
 //! directly, holds exactly what that outcome should leave: nothing leaks.
 
@@ -12,6 +13,8 @@ use support::faults::{Fault, Faults, Tally};
 use support::{finish, PARAMETER, run, running_builder, spawn_build, spec_path, Emulator, Run};
 
 const RATE: f64 = 0.10;
+/// Every other request failing: far past any real outage, and still nothing may leak.
+const HALF: f64 = 0.5;
 /// Seeds whose first few requests draw a fault, so even a command of a few requests is hit.
 const SEEDS: [u64; 3] = [7, 10, 14];
 
@@ -264,7 +267,8 @@ async fn gc(seed: u64, rate: f64) -> Trial {
     (outcome, proxy.tally())
 }
 
-/// Runs a command through 10% faults for each seed: none may leak, and faults must have hit.
+/// Runs a command through 10% faults for each seed, then through HALF for the first: none may
+/// leak, and faults must have hit.
 async fn holds_under_faults<F: std::future::Future<Output = Trial>>(command: impl Fn(u64, f64) -> F) {
     let mut injected = 0;
     for seed in SEEDS {
@@ -273,6 +277,9 @@ async fn holds_under_faults<F: std::future::Future<Output = Trial>>(command: imp
         injected += tally.injected.len();
     }
     assert!(injected > 0, "no fault was injected: the test proved nothing, pick other seeds");
+    let (outcome, tally) = command(SEEDS[0], HALF).await;
+    assert!(!matches!(outcome, Outcome::Leaked(_)), "at {HALF}: {outcome:?}");
+    assert!(tally.injected.len() * 4 >= tally.requests, "at {HALF}, only {} of {} requests failed", tally.injected.len(), tally.requests);
 }
 
 #[tokio::test]
@@ -357,14 +364,14 @@ async fn an_answer_that_never_comes_in_time_fails_after_five_attempts_with_a_cle
 }
 
 /// `bench/faults`: per command, runs × fault rate → completed / cleanly failed / leaked.
-/// FAULT_RUNS (default 5) and FAULT_RATES (default 0.05,0.1,0.2) size it; FAULT_COMMANDS
+/// FAULT_RUNS (default 5) and FAULT_RATES (default 0.05,0.1,0.2,0.5) size it; FAULT_COMMANDS
 /// (comma-separated names, default all) narrows it.
 #[tokio::test]
 #[ignore = "a benchmark: run by bench/faults"]
 async fn fault_table() {
     let runs: u64 = std::env::var("FAULT_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
     let rates: Vec<f64> = std::env::var("FAULT_RATES")
-        .unwrap_or_else(|_| "0.05,0.1,0.2".into())
+        .unwrap_or_else(|_| "0.05,0.1,0.2,0.5".into())
         .split(',')
         .map(|r| r.trim().parse().expect("FAULT_RATES: comma-separated shares like 0.1"))
         .collect();
