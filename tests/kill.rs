@@ -345,10 +345,19 @@ fn left_to_aws(verb: Verb, line: &str) -> bool {
     verb == Verb::Upload && line.contains(" snapshot pending ")
 }
 
+/// The lines one state has more of than the other, either way (a duplicate counts).
 fn difference(expected: &[String], found: &[String]) -> String {
-    let missing: Vec<&String> = expected.iter().filter(|l| !found.contains(l)).collect();
-    let extra: Vec<&String> = found.iter().filter(|l| !expected.contains(l)).collect();
-    format!("missing {missing:#?}\nextra (leaked or duplicated) {extra:#?}")
+    fn count(lines: &[String]) -> BTreeMap<&str, i32> {
+        lines.iter().fold(BTreeMap::new(), |mut counts, line| {
+            *counts.entry(line.as_str()).or_default() += 1;
+            counts
+        })
+    }
+    let (expected, found) = (count(expected), count(found));
+    let surplus = |of: &BTreeMap<&str, i32>, over: &BTreeMap<&str, i32>| -> Vec<String> {
+        of.iter().filter(|(line, n)| **n > over.get(*line).copied().unwrap_or(0)).map(|(line, n)| format!("{n}× {line}")).collect()
+    };
+    format!("missing {:#?}\nextra (leaked or duplicated) {:#?}", surplus(&expected, &found), surplus(&found, &expected))
 }
 
 /// Reads leave nothing to converge: a kill after one is the same as a kill before the next.
