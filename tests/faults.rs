@@ -457,15 +457,7 @@ async fn signal_build_at(phase: &str, signal: &str) -> Emulator {
 async fn nothing_but_a_release(ec2: &aws_sdk_ec2::Client, phase: &str) {
     let found = inventory(ec2).await;
     let release = Inventory::of(0, 0, 2, 1);
-    let released = ec2
-        .describe_images()
-        .owners("self")
-        .filters(Filter::builder().name("tag-key").values("gio-ami:release").build())
-        .send()
-        .await
-        .unwrap()
-        .images()
-        .len();
+    let released = support::releases(ec2).await;
     let expected = if released == 1 { release } else { Inventory::of(0, 0, 0, 0) };
     assert_eq!(found, expected, "after a signal at `{phase}`");
 }

@@ -21,7 +21,7 @@
 
 mod support;
 
-use aws_sdk_ec2::types::{Filter, ImageAttributeName, SnapshotAttributeName};
+use aws_sdk_ec2::types::{ImageAttributeName, SnapshotAttributeName};
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -189,15 +189,7 @@ async fn recover(scene: &Scene) -> Result<(), String> {
         return succeeded("the re-run", perform(scene, scene.emulator.cli(), None).await);
     }
     succeeded("gc", run(scene.emulator.cli().args(["gc", "--yes"])))?;
-    let ec2 = scene.emulator.ec2().await;
-    let releases = ec2
-        .describe_images()
-        .owners("self")
-        .filters(Filter::builder().name("tag-key").values("gio-ami:release").build())
-        .send()
-        .await
-        .unwrap();
-    match releases.images().is_empty() {
+    match support::releases(&scene.emulator.ec2().await).await == 0 {
         true => succeeded("the build again", perform(scene, scene.emulator.cli(), None).await),
         false => Ok(()),
     }

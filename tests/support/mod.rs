@@ -461,3 +461,10 @@ pub fn write_cluster_spec(dir: &Path) {
     let spec = format!("[image]\nname = \"gio-node\"\n[base]\nami = \"ami-12345678\"\n[clusters.prod]\nregion = \"{REGION}\"\nssm_parameter = \"{PARAMETER}\"\n");
     std::fs::write(dir.join("gio-ami.toml"), spec).unwrap();
 }
+
+/// How many of the account's AMIs are releases (carry `gio-ami:release`).
+pub async fn releases(ec2: &aws_sdk_ec2::Client) -> usize {
+    use aws_sdk_ec2::types::Filter;
+    let release = Filter::builder().name("tag-key").values("gio-ami:release").build();
+    ec2.describe_images().owners("self").filters(release).send().await.expect("DescribeImages").images().len()
+}
