@@ -1,5 +1,6 @@
 //! Reliability under faults: each command runs through the fault proxy (10% of requests
-//! throttled, 503, or reset before or after the emulator acted) for several seeds, and must
+//! throttled, 503, reset before or after the emulator acted, or answered past the timeout) for
+//! several seeds, then once with half of its requests failing, and must
 //! either finish or fail with one clean error. Either way, the emulator's inventory, read
 //! directly, holds exactly what that outcome should leave: nothing leaks.
 
@@ -7,12 +8,13 @@ mod support;
 
 use aws_sdk_ec2::types::Filter;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use support::faults::{Fault, Faults, Tally};
-use support::{run, Emulator, Run};
+use support::{finish, PARAMETER, run, running_builder, spawn_build, spec_path, Emulator, Run};
 
 const RATE: f64 = 0.10;
+/// Every other request failing: far past any real outage, and still nothing may leak.
+const HALF: f64 = 0.5;
 /// Seeds whose first few requests draw a fault, so even a command of a few requests is hit.
 const SEEDS: [u64; 3] = [7, 10, 14];
 
@@ -136,8 +138,6 @@ async fn copy(seed: u64, rate: f64) -> Trial {
     (outcome, proxy.tally())
 }
 
-const PARAMETER: &str = "/gio/eks/prod/node-ami";
-
 /// What a publication leaves: the parameter's values (repeats of one value collapsed: a
 /// retried PutParameter writes a version again, as on AWS) and the clusters tag of the AMI.
 async fn publication(emulator: &Emulator, ami: &str) -> (Vec<String>, Option<String>) {
@@ -154,9 +154,7 @@ async fn publish(seed: u64, rate: f64) -> Trial {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-publish-{}-{seed}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let spec = format!("[image]\nname = \"gio-node\"\n[base]\nami = \"ami-12345678\"\n[clusters.prod]\nregion = \"{}\"\nssm_parameter = \"{PARAMETER}\"\n", support::REGION);
-    std::fs::write(dir.join("gio-ami.toml"), spec).unwrap();
+    support::write_cluster_spec(&dir);
     let first = support::register_root_image(&ec2, "gio-node-1").await;
     let second = support::register_root_image(&ec2, "gio-node-2").await;
     run(emulator.cli().current_dir(&dir).args(["publish", &first, "--cluster", "prod"])).success();
@@ -238,66 +236,6 @@ async fn a_failed_guard_lookup_means_refuse_never_not_in_use() {
     }
 }
 
-const BUILD_SPEC: &str = r#"[image]
-name = "gio-node-{k8s}-{date}-{n}"
-contact = "ops@example.org"
-
-[base]
-family = "al2023"
-kubernetes = "1.31"
-
-[build]
-provision = ["provision.sh"]
-
-[[disks]]
-device = "/dev/xvdb"
-size_gib = 20
-type = "gp3"
-"#;
-
-fn spec_path(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("provision.sh"), "#!/bin/bash\necho provisioning\n").unwrap();
-    std::fs::write(dir.join("gio-ami.toml"), BUILD_SPEC).unwrap();
-    dir.join("gio-ami.toml")
-}
-
-fn spawn_build(mut command: std::process::Command, spec: &Path) -> Child {
-    command
-        .args(["build", spec.to_str().unwrap(), "--output", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// The running builder, once there is one (None if the build ended without launching).
-async fn running_builder(ec2: &aws_sdk_ec2::Client, build: &mut Child) -> Option<String> {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while Instant::now() < deadline {
-        if let Some(id) = support::running_builder_now(ec2).await {
-            return Some(id);
-        }
-        if build.try_wait().unwrap().is_some() {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no builder was launched");
-}
-
-fn finish(build: Child) -> Run {
-    let out = build.wait_with_output().unwrap();
-    let run = Run {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!run.stderr.contains("panicked"), "gio-ami panicked:\n{}", run.stderr);
-    run
-}
-
 async fn build(seed: u64, rate: f64) -> Trial {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
@@ -329,7 +267,8 @@ async fn gc(seed: u64, rate: f64) -> Trial {
     (outcome, proxy.tally())
 }
 
-/// Runs a command through 10% faults for each seed: none may leak, and faults must have hit.
+/// Runs a command through 10% faults for each seed, then through HALF for the first: none may
+/// leak, and faults must have hit.
 async fn holds_under_faults<F: std::future::Future<Output = Trial>>(command: impl Fn(u64, f64) -> F) {
     let mut injected = 0;
     for seed in SEEDS {
@@ -338,6 +277,9 @@ async fn holds_under_faults<F: std::future::Future<Output = Trial>>(command: imp
         injected += tally.injected.len();
     }
     assert!(injected > 0, "no fault was injected: the test proved nothing, pick other seeds");
+    let (outcome, tally) = command(SEEDS[0], HALF).await;
+    assert!(!matches!(outcome, Outcome::Leaked(_)), "at {HALF}: {outcome:?}");
+    assert!(tally.injected.len() * 4 >= tally.requests, "at {HALF}, only {} of {} requests failed", tally.injected.len(), tally.requests);
 }
 
 #[tokio::test]
@@ -422,14 +364,14 @@ async fn an_answer_that_never_comes_in_time_fails_after_five_attempts_with_a_cle
 }
 
 /// `bench/faults`: per command, runs × fault rate → completed / cleanly failed / leaked.
-/// FAULT_RUNS (default 5) and FAULT_RATES (default 0.05,0.1,0.2) size it; FAULT_COMMANDS
+/// FAULT_RUNS (default 5) and FAULT_RATES (default 0.05,0.1,0.2,0.5) size it; FAULT_COMMANDS
 /// (comma-separated names, default all) narrows it.
 #[tokio::test]
 #[ignore = "a benchmark: run by bench/faults"]
 async fn fault_table() {
     let runs: u64 = std::env::var("FAULT_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
     let rates: Vec<f64> = std::env::var("FAULT_RATES")
-        .unwrap_or_else(|_| "0.05,0.1,0.2".into())
+        .unwrap_or_else(|_| "0.05,0.1,0.2,0.5".into())
         .split(',')
         .map(|r| r.trim().parse().expect("FAULT_RATES: comma-separated shares like 0.1"))
         .collect();
@@ -515,15 +457,7 @@ async fn signal_build_at(phase: &str, signal: &str) -> Emulator {
 async fn nothing_but_a_release(ec2: &aws_sdk_ec2::Client, phase: &str) {
     let found = inventory(ec2).await;
     let release = Inventory::of(0, 0, 2, 1);
-    let released = ec2
-        .describe_images()
-        .owners("self")
-        .filters(Filter::builder().name("tag-key").values("gio-ami:release").build())
-        .send()
-        .await
-        .unwrap()
-        .images()
-        .len();
+    let released = support::releases(ec2).await;
     let expected = if released == 1 { release } else { Inventory::of(0, 0, 0, 0) };
     assert_eq!(found, expected, "after a signal at `{phase}`");
 }

@@ -289,6 +289,29 @@ fn owners<'a>(snapshots: &'a [Snapshot], gone: &'a [String]) -> impl Iterator<It
     })
 }
 
+/// AMIs an earlier wipe or prune deregistered but did not finish: gone, yet named by the marks
+/// on snapshots. A re-run of prune must finish them, and its policy can no longer select an AMI
+/// that is gone (one call: EC2 filters take wildcards).
+pub async fn unfinished(aws: &Aws, images: &[Image]) -> Result<Vec<String>> {
+    let filter = Filter::builder().name("tag-key").values(format!("{WIPED_AMI_TAG}*")).build();
+    let marked = inventory::own_snapshots_matching(aws, Some(filter)).await?;
+    Ok(gone_marked(images, &marked))
+}
+
+/// The AMIs the marks on `snapshots` name that are not among `images`, once each.
+fn gone_marked(images: &[Image], snapshots: &[Snapshot]) -> Vec<String> {
+    let present: HashSet<&str> = images.iter().map(|i| i.id.as_str()).collect();
+    let mut gone: Vec<String> = snapshots
+        .iter()
+        .flat_map(|s| s.tags.keys().filter_map(|k| k.strip_prefix(WIPED_AMI_TAG)))
+        .filter(|ami| !present.contains(ami))
+        .map(str::to_string)
+        .collect();
+    gone.sort();
+    gone.dedup();
+    gone
+}
+
 /// Marks the snapshots each AMI leaves behind, then deregisters and deletes. Nothing is
 /// deregistered unless every mark is set, so no run can leave a snapshot nobody can find.
 pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
@@ -466,6 +489,19 @@ mod tests {
         let snapshots = [marked, made, other, snapshot("snap-x", 8)];
         let found: Vec<(&str, &str)> = owners(&snapshots, &gone).map(|(ami, s)| (ami, s.id.as_str())).collect();
         assert_eq!(found, [("ami-11111111", "snap-m"), ("ami-22222222", "snap-c")]);
+    }
+
+    #[test]
+    fn marks_naming_a_gone_ami_are_an_unfinished_wipe() {
+        let mut left = snapshot("snap-l", 8);
+        left.tags.insert(format!("{WIPED_AMI_TAG}ami-gone"), String::new());
+        let mut again = snapshot("snap-m", 8);
+        again.tags.insert(format!("{WIPED_AMI_TAG}ami-gone"), String::new());
+        // Marked, but its AMI is still there: a wipe under way, or one refused after marking.
+        let mut pending = snapshot("snap-p", 8);
+        pending.tags.insert(format!("{WIPED_AMI_TAG}ami-here"), String::new());
+        let images = [image("ami-here", "2026-01-01T00:00:00.000Z", &[("/dev/xvda", "snap-p", 8)])];
+        assert_eq!(gone_marked(&images, &[left, again, pending, snapshot("snap-x", 8)]), ["ami-gone"]);
     }
 
     #[test]

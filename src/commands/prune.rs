@@ -115,7 +115,12 @@ pub fn earlier_stage(plan: Plan, stage: Stage, now: i64) -> Plan {
 /// Reads the account's AMIs, applies the policy, and plans the stage through the wipe guards.
 pub async fn prepare(aws: &Aws, policy: &Policy, now: i64) -> Result<Plan> {
     let images = inventory::own_images(aws).await?;
-    let chosen = select(&images, policy, now);
+    let mut chosen = select(&images, policy, now);
+    // A prune killed between a DeregisterImage and its DeleteSnapshots left marked snapshots
+    // that the policy cannot see any more; deleting them is what finishes that run.
+    if policy.stage == Stage::Delete {
+        chosen.extend(retire::unfinished(aws, &images).await?);
+    }
     if chosen.is_empty() {
         return Ok(Plan::default());
     }

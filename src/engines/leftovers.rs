@@ -246,6 +246,30 @@ pub async fn clean(aws: &Aws, build: &str) -> Result<Vec<Outcome>> {
     Ok(change::apply(aws, &plan_here(&leftovers, Some(build), &Usage::default())).await)
 }
 
+/// How many times a build tries to remove what it made before leaving it to `gc`: a builder
+/// and its snapshots are billed until someone does, and the SDK's five attempts per call still
+/// lose about one call in thirty when half of the requests fail (throttling storms do that).
+const CLEAN_PASSES: usize = 3;
+
+/// `clean`, passed again (after a pause) while a listing or a removal failed, at most
+/// CLEAN_PASSES times. What earlier passes removed stays in the outcomes; what they failed to
+/// remove is judged by the pass after.
+pub async fn clean_persistently(aws: &Aws, build: &str) -> Result<Vec<Outcome>> {
+    let (mut removed, mut pass) = (Vec::new(), 1);
+    loop {
+        let outcomes = clean(aws, build).await;
+        let finished = matches!(&outcomes, Ok(o) if change::succeeded(o));
+        if finished || pass == CLEAN_PASSES {
+            return outcomes.map(|o| [removed, o].concat());
+        }
+        if let Ok(o) = outcomes {
+            removed.extend(o.into_iter().filter(|o| change::succeeded(std::slice::from_ref(o))));
+        }
+        pass += 1;
+        tokio::time::sleep(crate::core::poll::LOCAL_CHANGE).await;
+    }
+}
+
 /// The plan, with liveness as seen from this machine, now.
 fn plan_here(leftovers: &Leftovers, only: Option<&str>, usage: &Usage) -> Vec<Action> {
     let host = this_host();

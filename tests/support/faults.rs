@@ -5,12 +5,16 @@
 //! `Connection: close`, so the SDK never reuses a connection the proxy is about to drop.
 //! `cli()` runs gio-ami with a short `--timeout` (CLIENT_TIMEOUT), so that a slow answer held
 //! past it costs a test seconds, not the default half minute.
+//!
+//! `FaultProxy::killing` is the harshest fault of all: once the emulator has answered the k-th
+//! request, the proxy sends SIGKILL to the client before the answer reaches it, so AWS acted and
+//! the process never learnt it (the moment a crash costs the most).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -93,6 +97,30 @@ impl Faults {
 pub struct Tally {
     pub requests: usize,
     pub injected: Vec<(String, Fault)>,
+    /// The operation of every request, in the order they arrived (request k is `operations[k-1]`).
+    pub operations: Vec<String>,
+    /// Whether the kill point was reached and the client killed.
+    pub killed: bool,
+}
+
+/// The SIGKILL after the k-th request, and the process it goes to.
+struct Kill {
+    at: usize,
+    /// The client's pid, given once it is spawned: the k-th request waits for it.
+    victim: Mutex<Option<u32>>,
+    aimed: Condvar,
+}
+
+impl Kill {
+    fn fire(&self) {
+        let mut victim = self.victim.lock().unwrap();
+        while victim.is_none() {
+            victim = self.aimed.wait(victim).unwrap();
+        }
+        let pid = victim.expect("aimed") as libc::pid_t;
+        // SAFETY: kill(2) with a pid this test spawned and has not reaped yet.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
 }
 
 struct Dice {
@@ -111,8 +139,14 @@ impl Dice {
         z ^ (z >> 31)
     }
 
-    fn roll(&mut self, operation: &str) -> Option<Fault> {
+    /// The request's number (from 1) and its fault, if any.
+    fn roll(&mut self, operation: &str) -> (usize, Option<Fault>) {
         self.tally.requests += 1;
+        self.tally.operations.push(operation.to_string());
+        (self.tally.requests, self.draw(operation))
+    }
+
+    fn draw(&mut self, operation: &str) -> Option<Fault> {
         let targeted = self.faults.operations.is_empty() || self.faults.operations.contains(&operation);
         let draw = self.next() as f64 / u64::MAX as f64;
         if !targeted || draw >= self.faults.rate || self.tally.injected.len() >= self.faults.budget {
@@ -129,6 +163,7 @@ impl Dice {
 pub struct FaultProxy {
     pub endpoint: String,
     dice: Arc<Mutex<Dice>>,
+    kill: Option<Arc<Kill>>,
     stop: Arc<AtomicBool>,
     acceptor: Option<JoinHandle<()>>,
 }
@@ -136,6 +171,24 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Listens on a free loopback port and forwards to `upstream` (`http://127.0.0.1:PORT`).
     pub fn start(upstream: &str, faults: Faults) -> FaultProxy {
+        Self::listen(upstream, faults, None)
+    }
+
+    /// No faults, but SIGKILL to the client (see `aim`) once request `k` has been answered by
+    /// the emulator, before the answer is written back; the connection is then reset.
+    pub fn killing(upstream: &str, k: usize) -> FaultProxy {
+        let kill = Kill { at: k, victim: Mutex::new(None), aimed: Condvar::new() };
+        Self::listen(upstream, Faults::new(0.0, 0), Some(Arc::new(kill)))
+    }
+
+    /// Names the process `killing` kills: the child spawned with `cli()`.
+    pub fn aim(&self, pid: u32) {
+        let kill = self.kill.as_ref().expect("a proxy made by `killing`");
+        *kill.victim.lock().unwrap() = Some(pid);
+        kill.aimed.notify_all();
+    }
+
+    fn listen(upstream: &str, faults: Faults, kill: Option<Arc<Kill>>) -> FaultProxy {
         let upstream = upstream.trim_start_matches("http://").to_string();
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port for the proxy");
         listener.set_nonblocking(true).unwrap();
@@ -144,10 +197,10 @@ impl FaultProxy {
         let dice = Arc::new(Mutex::new(Dice { faults, state, tally: Tally::default() }));
         let stop = Arc::new(AtomicBool::new(false));
         let acceptor = {
-            let (dice, stop) = (dice.clone(), stop.clone());
-            std::thread::spawn(move || accept(listener, &upstream, dice, stop))
+            let (dice, stop, kill) = (dice.clone(), stop.clone(), kill.clone());
+            std::thread::spawn(move || accept(listener, &upstream, dice, kill, stop))
         };
-        FaultProxy { endpoint, dice, stop, acceptor: Some(acceptor) }
+        FaultProxy { endpoint, dice, kill, stop, acceptor: Some(acceptor) }
     }
 
     /// The `gio-ami` binary pointed at the emulator through this proxy.
@@ -171,14 +224,14 @@ impl Drop for FaultProxy {
     }
 }
 
-fn accept(listener: TcpListener, upstream: &str, dice: Arc<Mutex<Dice>>, stop: Arc<AtomicBool>) {
+fn accept(listener: TcpListener, upstream: &str, dice: Arc<Mutex<Dice>>, kill: Option<Arc<Kill>>, stop: Arc<AtomicBool>) {
     let started = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
         match listener.accept() {
             Ok((client, _)) => {
-                let (upstream, dice) = (upstream.to_string(), dice.clone());
+                let (upstream, dice, kill) = (upstream.to_string(), dice.clone(), kill.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(client, &upstream, &dice);
+                    let _ = serve(client, &upstream, &dice, kill.as_deref());
                 });
             }
             Err(_) => std::thread::sleep(ACCEPT_POLL),
@@ -187,11 +240,18 @@ fn accept(listener: TcpListener, upstream: &str, dice: Arc<Mutex<Dice>>, stop: A
 }
 
 /// One request: read it, roll the dice, answer.
-fn serve(client: TcpStream, upstream: &str, dice: &Mutex<Dice>) -> std::io::Result<()> {
+fn serve(client: TcpStream, upstream: &str, dice: &Mutex<Dice>, kill: Option<&Kill>) -> std::io::Result<()> {
     client.set_nonblocking(false)?;
     client.set_read_timeout(Some(CLIENT_IDLE))?;
     let request = read_request(&client)?;
-    let fault = dice.lock().unwrap().roll(&request.operation());
+    let (number, fault) = dice.lock().unwrap().roll(&request.operation());
+    if let Some(kill) = kill.filter(|kill| kill.at == number) {
+        forward(upstream, &request)?;
+        kill.fire();
+        dice.lock().unwrap().tally.killed = true;
+        reset(client);
+        return Ok(());
+    }
     match fault {
         None => {
             let answer = forward(upstream, &request)?;

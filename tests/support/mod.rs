@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const REGION: &str = "eu-west-1";
 /// moto's default account.
@@ -194,7 +194,15 @@ pub struct Run {
 }
 
 pub fn run(command: &mut Command) -> Run {
-    let Output { status, stdout, stderr } = command.output().expect("run gio-ami");
+    ended(command.output().expect("run gio-ami"))
+}
+
+/// Waits for a spawned gio-ami (stdout and stderr piped) and returns what it said.
+pub fn finish(child: Child) -> Run {
+    ended(child.wait_with_output().expect("wait for gio-ami"))
+}
+
+fn ended(Output { status, stdout, stderr }: Output) -> Run {
     let run = Run {
         status,
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -391,4 +399,72 @@ pub fn assert_unapplied_report(report: &serde_json::Value) {
     for count in ["planned", "changed", "reused", "already_gone", "kept", "failed"] {
         assert!(report["summary"][count].is_u64(), "summary.{count}: {report}");
     }
+}
+
+/// A native build of one extra disk; its guest is played by the test (see `running_builder`).
+pub const BUILD_SPEC: &str = r#"[image]
+name = "gio-node-{k8s}-{date}-{n}"
+contact = "ops@example.org"
+
+[base]
+family = "al2023"
+kubernetes = "1.31"
+
+[build]
+provision = ["provision.sh"]
+
+[[disks]]
+device = "/dev/xvdb"
+size_gib = 20
+type = "gp3"
+"#;
+
+/// A fresh directory holding BUILD_SPEC and its script; returns the spec's path.
+pub fn spec_path(name: &str) -> PathBuf {
+    let dir = unique_path(&format!("build-{name}"), "d");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("provision.sh"), "#!/bin/bash\necho provisioning\n").unwrap();
+    std::fs::write(dir.join("gio-ami.toml"), BUILD_SPEC).unwrap();
+    dir.join("gio-ami.toml")
+}
+
+pub fn spawn_build(mut command: Command, spec: &Path) -> Child {
+    command
+        .args(["build", spec.to_str().unwrap(), "--output", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The running builder, once there is one (None if the build ended without launching).
+pub async fn running_builder(ec2: &aws_sdk_ec2::Client, build: &mut Child) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < deadline {
+        if let Some(id) = running_builder_now(ec2).await {
+            return Some(id);
+        }
+        if build.try_wait().unwrap().is_some() {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no builder was launched");
+}
+
+/// The SSM parameter the cluster `prod` of `write_cluster_spec` runs.
+pub const PARAMETER: &str = "/gio/eks/prod/node-ami";
+
+/// Writes a gio-ami.toml with one cluster, `prod`, in REGION, reading PARAMETER: what publish needs.
+pub fn write_cluster_spec(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let spec = format!("[image]\nname = \"gio-node\"\n[base]\nami = \"ami-12345678\"\n[clusters.prod]\nregion = \"{REGION}\"\nssm_parameter = \"{PARAMETER}\"\n");
+    std::fs::write(dir.join("gio-ami.toml"), spec).unwrap();
+}
+
+/// How many of the account's AMIs are releases (carry `gio-ami:release`).
+pub async fn releases(ec2: &aws_sdk_ec2::Client) -> usize {
+    use aws_sdk_ec2::types::Filter;
+    let release = Filter::builder().name("tag-key").values("gio-ami:release").build();
+    ec2.describe_images().owners("self").filters(release).send().await.expect("DescribeImages").images().len()
 }
