@@ -35,10 +35,10 @@ use support::{finish, register_root_image, run, Emulator, Run, REGION};
 const COPY_REGIONS: [&str; 2] = ["us-east-1", "ap-southeast-2"];
 /// How often a build's guest (played by the test) looks for a builder to power off.
 const GUEST_POLL: Duration = Duration::from_millis(100);
-/// Tags whose values differ between any two runs (clock, process, random build id): only
-/// their presence is compared.
-const VOLATILE_TAGS: [&str; 5] =
-    ["gio-ami:created-at", "gio-ami:build-id", "gio-ami:build-host", "gio-ami:build-pid", "gio-ami:build-deadline"];
+/// Tags whose values differ between any two runs (clock, process, random build id, the image
+/// file's modification time): only their presence is compared.
+const VOLATILE_TAGS: [&str; 6] =
+    ["gio-ami:created-at", "gio-ami:upload-of", "gio-ami:build-id", "gio-ami:build-host", "gio-ami:build-pid", "gio-ami:build-deadline"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verb {
@@ -368,8 +368,12 @@ fn sample(operations: &[String]) -> Vec<usize> {
 
 async fn converges_after_a_kill_at_each_sampled_request(verb: Verb) {
     let (reference, operations) = reference(verb).await;
-    for k in sample(&operations) {
-        let killed = kill_at(verb, k, &reference).await;
+    converges_after_kills_at(verb, &reference, &operations, &sample(&operations)).await;
+}
+
+async fn converges_after_kills_at(verb: Verb, reference: &[String], operations: &[String], ks: &[usize]) {
+    for &k in ks {
+        let killed = kill_at(verb, k, reference).await;
         let operation = killed.operation.unwrap_or_else(|| panic!("{}: never reached request {k} ({})", verb.name(), operations[k - 1]));
         if let Err(what) = killed.converged {
             panic!("{} killed after request {k} ({operation}), then re-run:\n{what}", verb.name());
@@ -420,6 +424,16 @@ async fn publish_killed_at_any_request_then_rerun_converges() {
 #[tokio::test]
 async fn upload_killed_at_any_request_then_rerun_converges() {
     converges_after_a_kill_at_each_sampled_request(Verb::Upload).await;
+}
+
+/// Where the sample does not look and an upload once leaked: after CompleteSnapshot, before
+/// RegisterImage. The re-run must find the finished snapshot, not upload a second one.
+#[tokio::test]
+async fn upload_killed_once_its_snapshot_is_complete_then_rerun_converges() {
+    let (reference, operations) = reference(Verb::Upload).await;
+    // EBS direct is REST: CompleteSnapshot is `POST /snapshots/completion/{SnapshotId}`.
+    let completed = 1 + operations.iter().position(|o| o.starts_with("POST /snapshots/completion/")).expect("an upload completes its snapshot");
+    converges_after_kills_at(Verb::Upload, &reference, &operations, &[completed, completed + 1]).await;
 }
 
 /// `bench/kill`: per command, N requests, and for every k in 1..=N whether a run killed after

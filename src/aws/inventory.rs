@@ -379,18 +379,18 @@ pub async fn image_states(aws: &Aws, ids: &[String]) -> Result<Vec<(String, Repo
 
 /// The account's own snapshots, in the order AWS returns them.
 pub async fn own_snapshots(aws: &Aws) -> Result<Vec<Snapshot>> {
-    own_snapshots_matching(aws, None).await
+    own_snapshots_matching(aws, Vec::new()).await
 }
 
-/// The account's own snapshots that match a filter (e.g. `tag-key`). EC2 filters each page
+/// The account's own snapshots that match every filter (e.g. `tag-key`). EC2 filters each page
 /// after cutting it, so a page may come back short or empty: only the absence of a NextToken
 /// ends the listing.
-pub async fn own_snapshots_matching(aws: &Aws, filter: Option<Filter>) -> Result<Vec<Snapshot>> {
+pub async fn own_snapshots_matching(aws: &Aws, filters: Vec<Filter>) -> Result<Vec<Snapshot>> {
     let mut pages = aws
         .ec2()
         .describe_snapshots()
         .owner_ids("self")
-        .set_filters(filter.map(|f| vec![f]))
+        .set_filters((!filters.is_empty()).then_some(filters))
         .max_results(PAGE_SIZE)
         .into_paginator()
         .send();

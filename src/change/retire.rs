@@ -262,7 +262,7 @@ async fn left_behind(aws: &Aws, gone: &[String]) -> Result<(BTreeMap<String, Vec
     }
     let keys: Vec<String> = gone.iter().map(|ami| format!("{WIPED_AMI_TAG}{ami}")).collect();
     let filter = Filter::builder().name("tag-key").set_values(Some(keys)).build();
-    let mut snapshots = inventory::own_snapshots_matching(aws, Some(filter)).await?;
+    let mut snapshots = inventory::own_snapshots_matching(aws, vec![filter]).await?;
     if gone.iter().any(|ami| owners(&snapshots, gone).all(|(owner, _)| owner != ami)) {
         snapshots.extend(inventory::own_snapshots(aws).await?);
     }
@@ -294,7 +294,7 @@ fn owners<'a>(snapshots: &'a [Snapshot], gone: &'a [String]) -> impl Iterator<It
 /// that is gone (one call: EC2 filters take wildcards).
 pub async fn unfinished(aws: &Aws, images: &[Image]) -> Result<Vec<String>> {
     let filter = Filter::builder().name("tag-key").values(format!("{WIPED_AMI_TAG}*")).build();
-    let marked = inventory::own_snapshots_matching(aws, Some(filter)).await?;
+    let marked = inventory::own_snapshots_matching(aws, vec![filter]).await?;
     Ok(gone_marked(images, &marked))
 }
 

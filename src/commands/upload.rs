@@ -4,28 +4,27 @@
 //! Once StartSnapshot has answered, any failure or Ctrl-C deletes the unfinished snapshot, so
 //! nothing billable is left behind.
 
-use crate::aws::inventory::{Boot, Image, Mapping};
+use crate::aws::inventory::{self, Boot, Image, Mapping, Snapshot, SnapshotState};
 use crate::aws::provenance::Provenance;
 use crate::aws::Aws;
 use crate::change::{self, Action, Applied, Kind, Outcome, Status};
 use crate::core::error::{Error, Result};
+use crate::core::ids::SnapshotId;
 use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
 use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
 use crate::engines::register::{self, Step};
 use crate::spec::disk::Disk;
+use crate::transfer;
 use crate::transfer::blocks;
 use crate::transfer::image_file::{Format, ImageFile};
-use crate::aws::inventory::{self, Snapshot, SnapshotState};
-use crate::core::ids::SnapshotId;
 use crate::transfer::manifest::{self, Digests, Manifest};
 use crate::transfer::upload::{Sent, Target};
-use std::path::PathBuf;
-use crate::transfer;
+use aws_sdk_ec2::types::Filter;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The root device of every uploaded AMI: what Nitro instances and EKS node images expect.
@@ -87,6 +86,10 @@ pub struct Plan {
     /// The AMI already holding the name to register, found by `prepare`: nothing is uploaded.
     #[serde(skip)]
     existing: Option<Image>,
+    /// A completed snapshot of this very upload (same release, same file) that an earlier run
+    /// made and did not get to register or report: reused, nothing is uploaded.
+    #[serde(skip)]
+    earlier: Option<Snapshot>,
 }
 
 /// Plans the upload of `size` bytes read from `path`. `snapshot_sizes` holds the size of every
@@ -138,6 +141,7 @@ pub fn plan(
         register,
         shape,
         existing: None,
+        earlier: None,
     })
 }
 
@@ -156,6 +160,12 @@ pub async fn prepare(
     if let Some(step) = &plan.register {
         plan.existing = register::holder(aws, &step.name).await?;
     }
+    // What identifies the upload on its snapshot; a file that cannot say when it changed is
+    // uploaded every time.
+    if let Some(of) = upload_of(file.0) {
+        plan.target.tags.insert(tags::UPLOAD_OF.into(), of);
+        plan.earlier = earlier_upload(aws, &plan.target.tags).await?;
+    }
     if let Some(parent) = &request.parent {
         let snapshot = inventory::snapshots_by_id(aws, &[parent.to_string()]).await?.pop();
         check_parent(parent, snapshot.as_ref(), &plan.target, request.kms_key.is_some())?;
@@ -164,6 +174,22 @@ pub async fn prepare(
         plan.parent_blocks_from = Some(from);
     }
     Ok(actions(plan))
+}
+
+/// The file as its upload's snapshot names it: file name, size and modification time (to the
+/// nanosecond where the file system keeps it), which change whenever the image is rebuilt.
+fn upload_of(path: &Path) -> Option<String> {
+    let metadata = std::fs::metadata(path).ok()?;
+    let modified = metadata.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    let file = path.file_name()?.to_string_lossy();
+    Some(format!("{file} {} bytes modified {}.{:09}", metadata.len(), modified.as_secs(), modified.subsec_nanos()))
+}
+
+/// A completed snapshot an earlier run of this upload made: same release, same file.
+async fn earlier_upload(aws: &Aws, tags: &Tags) -> Result<Option<Snapshot>> {
+    let tagged = |key: &str| Filter::builder().name(format!("tag:{key}")).values(tags[key].clone()).build();
+    let found = inventory::own_snapshots_matching(aws, vec![tagged(tags::RELEASE), tagged(tags::UPLOAD_OF)]).await?;
+    Ok(found.into_iter().find(|s| s.state == SnapshotState::Completed))
 }
 
 /// What the parent holds, block by block, and where that was read.
@@ -209,24 +235,35 @@ fn check_parent(parent: &SnapshotId, found: Option<&Snapshot>, target: &Target, 
 /// The plan as actions: the snapshot to upload and the AMI to register, or the AMI that
 /// already holds the name, reused with its snapshot.
 pub fn actions(plan: Plan) -> change::Plan<Plan> {
-    let actions = match (&plan.existing, &plan.register) {
+    let register = |parent: &str| -> Vec<Action> {
+        let on = |step: &Step| Action::RegisterImage {
+            id: step.name.clone(),
+            name: step.name.clone(),
+            parent: parent.to_string(),
+            why: step.description.clone(),
+        };
+        plan.register.iter().map(on).collect()
+    };
+    let actions = match (&plan.existing, &plan.earlier) {
         (Some(existing), _) => vec![Action::Reuse {
             id: existing.id.clone(),
             kind: Kind::Image,
             why: format!("name `{}` taken by {}: nothing is uploaded", plan.name, existing.id),
         }],
-        (None, register) => std::iter::once(Action::UploadSnapshot {
+        (None, Some(earlier)) => std::iter::once(Action::Reuse {
+            id: earlier.id.clone(),
+            kind: Kind::Snapshot,
+            why: "completed upload of this same file by an earlier run: nothing is uploaded".into(),
+        })
+        .chain(register(&earlier.id))
+        .collect(),
+        (None, None) => std::iter::once(Action::UploadSnapshot {
             id: plan.name.clone(),
             name: plan.name.clone(),
             size_gib: plan.target.volume_gib as i32,
             why: format!("{} blocks of 512 KiB from {}", plan.target.blocks, plan.target.image),
         })
-        .chain(register.iter().map(|step| Action::RegisterImage {
-            id: step.name.clone(),
-            name: step.name.clone(),
-            parent: "the uploaded snapshot".into(),
-            why: step.description.clone(),
-        }))
+        .chain(register("the uploaded snapshot"))
         .collect(),
     };
     change::Plan { actions, warnings: Vec::new(), facts: plan }
@@ -281,7 +318,8 @@ pub struct Uploaded {
     pub seconds: f64,
     /// Image bytes per second of the whole command (holes included: what the user waits for).
     pub mib_per_second: f64,
-    /// True when an AMI of that name existed already: nothing was uploaded.
+    /// True when nothing was uploaded: an AMI of that name, or a finished upload of this same
+    /// file, existed already.
     pub existed: bool,
 }
 
@@ -301,18 +339,30 @@ pub async fn apply(
         return Ok(Applied { outcomes, made: already_registered(facts, existing) });
     }
     let started = Instant::now();
-    let snapshot = transfer::upload::start(aws, target).await?;
-    progress.phase(&format!(
-        "uploading {} to {snapshot} ({} GiB, {} blocks, {} workers)",
-        target.image, target.volume_gib, target.blocks, target.workers
-    ));
-    let finished = tokio::select! {
-        finished = finish(aws, facts, image, &snapshot, progress) => finished,
-        signal = cancel => Err(Error::Interrupted { signal }),
-    };
-    let (sent, registered) = match finished {
-        Ok(done) => done,
-        Err(why) => return Err(transfer::upload::abandon(aws, &snapshot, target.volume_gib, why).await),
+    let (snapshot, sent, registered) = match &facts.earlier {
+        // An earlier run uploaded this file and died before it registered or reported: that
+        // snapshot is finished work, kept whatever happens next.
+        Some(earlier) => {
+            let registered = register_on(aws, facts, &earlier.id, progress).await?;
+            let unrecorded = facts.manifest_dir.as_deref().is_some_and(|dir| !Manifest::path(dir, &earlier.id).exists());
+            let holds = if unrecorded { manifest::of_image(image)? } else { Digests::new() };
+            (earlier.id.clone(), Sent { holds, ..Sent::default() }, registered)
+        }
+        None => {
+            let snapshot = transfer::upload::start(aws, target).await?;
+            progress.phase(&format!(
+                "uploading {} to {snapshot} ({} GiB, {} blocks, {} workers)",
+                target.image, target.volume_gib, target.blocks, target.workers
+            ));
+            let finished = tokio::select! {
+                finished = finish(aws, facts, image, &snapshot, progress) => finished,
+                signal = cancel => Err(Error::Interrupted { signal }),
+            };
+            match finished {
+                Ok((sent, registered)) => (snapshot, sent, registered),
+                Err(why) => return Err(transfer::upload::abandon(aws, &snapshot, target.volume_gib, why).await),
+            }
+        }
     };
     if let Some((id, _)) = &registered {
         register::wait_available(aws, std::slice::from_ref(id)).await?;
@@ -321,6 +371,9 @@ pub async fn apply(
     // The upload is done whatever becomes of its manifest: without one, the next upload against
     // this snapshot needs --parent-image, and the warning says so.
     let manifest = facts.manifest_dir.as_deref().and_then(|dir| {
+        if facts.earlier.is_some() && sent.holds.is_empty() {
+            return Some(Manifest::path(dir, &snapshot));
+        }
         let written = Manifest::new(&snapshot, target.volume_gib, &sent.holds).save(dir);
         written.map_err(|e| tracing::warn!("{e}: an upload against {snapshot} will need --parent-image")).ok()
     });
@@ -353,7 +406,7 @@ pub async fn apply(
         manifest: manifest.map(|path| path.display().to_string()),
         seconds,
         mib_per_second: target.bytes as f64 / (1024.0 * 1024.0) / seconds.max(f64::EPSILON),
-        existed: false,
+        existed: facts.earlier.is_some(),
     };
     Ok(Applied { outcomes, made })
 }
@@ -388,8 +441,13 @@ async fn finish(
     progress: &dyn Progress,
 ) -> Result<(Sent, Option<(String, bool)>)> {
     let sent = transfer::upload::send(aws, &plan.target, image, snapshot, progress).await?;
+    Ok((sent, register_on(aws, plan, snapshot, progress).await?))
+}
+
+/// Registers the plan's AMI (if it has one) on the uploaded `snapshot`, once it is completed.
+async fn register_on(aws: &Aws, plan: &Plan, snapshot: &str, progress: &dyn Progress) -> Result<Option<(String, bool)>> {
     let Some(step) = &plan.register else {
-        return Ok((sent, None));
+        return Ok(None);
     };
     progress.phase(&format!("waiting for {snapshot} to complete, then registering `{}`", step.name));
     transfer::upload::wait_completed(aws, snapshot).await?;
@@ -397,8 +455,7 @@ async fn finish(
     step.mappings[0].snapshot_id = Some(snapshot.to_string());
     // The name taken by an AMI on this very snapshot is this registration's, retried.
     let on_this_snapshot = |image: &Image| image.root_mapping().and_then(|m| m.snapshot_id.as_deref()) == Some(snapshot);
-    let registered = register::register_once(aws, &plan.shape, &step, &plan.target.tags, on_this_snapshot).await?;
-    Ok((sent, Some(registered)))
+    Ok(Some(register::register_once(aws, &plan.shape, &step, &plan.target.tags, on_this_snapshot).await?))
 }
 
 #[cfg(test)]
@@ -489,6 +546,11 @@ mod tests {
         assert_eq!(reused.actions.len(), 1);
         assert_eq!(reused.actions[0].why(), "name `gio-node` taken by ami-00000007: nothing is uploaded");
         assert!(!reused.has_work());
+        let mut finished = plan_for(&request(), GIB).unwrap();
+        finished.earlier = Some(crate::aws::inventory::tests::snapshot("snap-0000000e", 1));
+        let resumed = actions(finished);
+        let verbs: Vec<(&str, &str, String)> = resumed.actions.iter().map(|a| (a.verb(), a.id(), a.detail())).collect();
+        assert_eq!(verbs, [("reuse", "snap-0000000e", String::new()), ("register", "gio-node", "from snap-0000000e".into())]);
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub const KUBERNETES: &str = "gio-ami:kubernetes";
 pub const FAMILY: &str = "gio-ami:family";
 pub const CLUSTERS: &str = "gio-ami:clusters";
 pub const BUILD_ID: &str = "gio-ami:build-id";
+/// On an uploaded snapshot: the file it was uploaded from, as name, size and modification time,
+/// so that a re-run after a crash finds the finished snapshot instead of uploading it again.
+pub const UPLOAD_OF: &str = "gio-ami:upload-of";
 /// On builder instances: where the build runs and until when, so `gc` can tell a live build
 /// from a dead one.
 pub const BUILD_HOST: &str = "gio-ami:build-host";

@@ -95,7 +95,7 @@ pub async fn leftovers(aws: &Aws, build: Option<&str>) -> Result<Leftovers> {
     let (builders, images, snapshots) = futures::try_join!(
         instances,
         inventory::own_images(aws),
-        inventory::own_snapshots_matching(aws, Some(filter.clone()))
+        inventory::own_snapshots_matching(aws, vec![filter.clone()])
     )?;
     Ok(Leftovers { builders, images, snapshots })
 }
