@@ -85,8 +85,12 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| a.to_string()).collect()
 }
 
+/// A directory of its own for each scene: tests run in parallel, and two scenes of one command
+/// sharing one would rewrite each other's files (an upload's image, its modification time).
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("kill-{name}-{}", std::process::id()));
+    static SCENES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let scene = SCENES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("kill-{name}-{}-{scene}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
