@@ -26,8 +26,8 @@ pub struct Output {
 #[derive(Debug, Default)]
 pub struct Own {
     /// Fields at the top of the JSON, where scripts written before the shape read them
-    /// (publish's `ami`, an upload's `snapshot_id`, a build's `phases`): an object, or none.
-    pub top: Option<serde_json::Value>,
+    /// (publish's `ami`, an upload's `snapshot_id`, a build's `phases`).
+    pub top: serde_json::Map<String, serde_json::Value>,
     /// For people, before the plan: what a table of actions cannot show (mappings).
     pub before: String,
     /// For people, after the outcomes (an upload's throughput).
@@ -37,13 +37,17 @@ pub struct Own {
 impl Own {
     /// Adds `part`'s fields (an object's) to the top of the JSON; a field already there stays.
     pub fn with_top(mut self, part: &impl Serialize) -> io::Result<Own> {
-        let top = self.top.get_or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
-        if let (Some(fields), serde_json::Value::Object(more)) = (top.as_object_mut(), serde_json::to_value(part)?) {
-            for (key, value) in more {
-                fields.entry(key).or_insert(value);
-            }
+        if let serde_json::Value::Object(more) = serde_json::to_value(part)? {
+            add_missing(&mut self.top, more);
         }
         Ok(self)
+    }
+}
+
+/// Adds the fields of `more` that `fields` does not have: what is there first stays.
+fn add_missing(fields: &mut serde_json::Map<String, serde_json::Value>, more: serde_json::Map<String, serde_json::Value>) {
+    for (key, value) in more {
+        fields.entry(key).or_insert(value);
     }
 }
 
@@ -246,10 +250,8 @@ impl Output {
     /// command's part beside the shape.
     pub fn report<F: Serialize>(&self, report: &change::Report<'_, F>, unapplied: &str, own: &Own) -> io::Result<()> {
         let mut json = serde_json::to_value(report)?;
-        if let (Some(fields), Some(serde_json::Value::Object(top))) = (json.as_object_mut(), &own.top) {
-            for (key, value) in top {
-                fields.entry(key.clone()).or_insert_with(|| value.clone());
-            }
+        if let Some(fields) = json.as_object_mut() {
+            add_missing(fields, own.top.clone());
         }
         self.emit(&json, || format!("{}{}{}", own.before, report_text(report, unapplied), own.after))
     }
