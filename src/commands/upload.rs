@@ -339,14 +339,16 @@ pub async fn apply(
         return Ok(Applied { outcomes, made: already_registered(facts, existing) });
     }
     let started = Instant::now();
-    let (snapshot, sent, registered) = match &facts.earlier {
+    // `record`: what the snapshot holds, for a manifest still to write (none when an earlier
+    // run wrote it).
+    let (snapshot, sent, registered, record) = match &facts.earlier {
         // An earlier run uploaded this file and died before it registered or reported: that
         // snapshot is finished work, kept whatever happens next.
         Some(earlier) => {
             let registered = register_on(aws, facts, &earlier.id, progress).await?;
-            let unrecorded = facts.manifest_dir.as_deref().is_some_and(|dir| !Manifest::path(dir, &earlier.id).exists());
-            let holds = if unrecorded { manifest::of_image(image)? } else { Digests::new() };
-            (earlier.id.clone(), Sent { holds, ..Sent::default() }, registered)
+            let recorded = facts.manifest_dir.as_deref().is_none_or(|dir| Manifest::path(dir, &earlier.id).exists());
+            let record = if recorded { None } else { Some(manifest::of_image(image)?) };
+            (earlier.id.clone(), Sent::default(), registered, record)
         }
         None => {
             let snapshot = transfer::upload::start(aws, target).await?;
@@ -359,7 +361,10 @@ pub async fn apply(
                 signal = cancel => Err(Error::Interrupted { signal }),
             };
             match finished {
-                Ok((sent, registered)) => (snapshot, sent, registered),
+                Ok((mut sent, registered)) => {
+                    let record = Some(std::mem::take(&mut sent.holds));
+                    (snapshot, sent, registered, record)
+                }
                 Err(why) => return Err(transfer::upload::abandon(aws, &snapshot, target.volume_gib, why).await),
             }
         }
@@ -370,12 +375,12 @@ pub async fn apply(
     let seconds = started.elapsed().as_secs_f64();
     // The upload is done whatever becomes of its manifest: without one, the next upload against
     // this snapshot needs --parent-image, and the warning says so.
-    let manifest = facts.manifest_dir.as_deref().and_then(|dir| {
-        if facts.earlier.is_some() && sent.holds.is_empty() {
-            return Some(Manifest::path(dir, &snapshot));
+    let manifest = facts.manifest_dir.as_deref().and_then(|dir| match &record {
+        None => Some(Manifest::path(dir, &snapshot)),
+        Some(holds) => {
+            let written = Manifest::new(&snapshot, target.volume_gib, holds).save(dir);
+            written.map_err(|e| tracing::warn!("{e}: an upload against {snapshot} will need --parent-image")).ok()
         }
-        let written = Manifest::new(&snapshot, target.volume_gib, &sent.holds).save(dir);
-        written.map_err(|e| tracing::warn!("{e}: an upload against {snapshot} will need --parent-image")).ok()
     });
     let outcomes = plan
         .actions
