@@ -230,20 +230,24 @@ pub fn process(pid: u32) -> Process {
 /// among them (someone may have launched one before its build died), read first.
 pub async fn prepare(aws: &Aws) -> Result<change::Plan> {
     let leftovers = leftovers(aws, None).await?;
-    let unguarded = plan_here(&leftovers, None, &Usage::default());
+    let host = this_host();
+    // One view of which builds live, for both passes: the second differs only by what is in use.
+    let liveness = here(host.as_deref());
+    let unguarded = plan(&leftovers, &liveness, None, &Usage::default());
     let amis: Vec<String> = unguarded.iter().filter(|a| matches!(a, Action::DeregisterImage { .. })).map(|a| a.id().to_string()).collect();
     if amis.is_empty() {
         return Ok(change::Plan { actions: unguarded, ..change::Plan::default() });
     }
     let usage = usage::observe(aws, &amis).await.usage(&amis.iter().map(String::as_str).collect());
-    Ok(change::Plan { actions: plan_here(&leftovers, None, &usage), ..change::Plan::default() })
+    Ok(change::Plan { actions: plan(&leftovers, &liveness, None, &usage), ..change::Plan::default() })
 }
 
 /// Removes what the named build left (its own clean-up, after a failure or once the release
 /// is made). Its unfinished AMI was never handed to anyone: no use to look for.
 pub async fn clean(aws: &Aws, build: &str) -> Result<Vec<Outcome>> {
     let leftovers = leftovers(aws, Some(build)).await?;
-    Ok(change::apply(aws, &plan_here(&leftovers, Some(build), &Usage::default())).await)
+    let host = this_host();
+    Ok(change::apply(aws, &plan(&leftovers, &here(host.as_deref()), Some(build), &Usage::default())).await)
 }
 
 /// How many times a build tries to remove what it made before leaving it to `gc`: a builder
@@ -270,11 +274,9 @@ pub async fn clean_persistently(aws: &Aws, build: &str) -> Result<Vec<Outcome>> 
     }
 }
 
-/// The plan, with liveness as seen from this machine, now.
-fn plan_here(leftovers: &Leftovers, only: Option<&str>, usage: &Usage) -> Vec<Action> {
-    let host = this_host();
-    let liveness = Liveness { host: host.as_deref(), now: crate::core::clock::now_epoch(), process: &process };
-    plan(leftovers, &liveness, only, usage)
+/// Liveness as seen from this machine (named `host`), now.
+fn here(host: Option<&str>) -> Liveness<'_> {
+    Liveness { host, now: crate::core::clock::now_epoch(), process: &process }
 }
 
 #[cfg(test)]
