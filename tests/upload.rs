@@ -338,17 +338,128 @@ async fn a_parent_that_cannot_be_one_is_refused_before_any_block_is_sent() {
     let shrunk = refused(&big, &[]);
     assert!(shrunk.contains("it is 2 GiB and this image makes a 1 GiB snapshot"), "{shrunk}");
     // A parent whose blocks are known nowhere.
-    let parent = run(emulator.cli().args(["upload", small.to_str().unwrap(), "--manifest-dir", dir.join("kept").to_str().unwrap(), "--output", "json"]))
+    let parent = run(emulator.cli().args(["upload", small.to_str().unwrap(), "--output", "json"]))
         .success()
         .json()["snapshot_id"]
         .as_str()
         .unwrap()
         .to_string();
-    let unknown = refused(&parent, &["--manifest-dir", dir.join("empty").to_str().unwrap()]);
-    assert!(unknown.contains("no manifest of it in") && unknown.contains("--parent-image"), "{unknown}");
     let missing = refused("snap-0123456789abcdef0", &[]);
     assert!(missing.contains("no such snapshot"), "{missing}");
     let encrypted = refused(&parent, &["--kms-key", "alias/ebs"]);
     assert!(encrypted.contains("drop --kms-key"), "{encrypted}");
+    let misused = |args: &[&str]| {
+        let run = run(emulator.cli().arg("upload").arg(&small).args(args));
+        assert_eq!(run.status.code(), Some(2), "a usage error: {}", run.stderr);
+        run.stderr
+    };
+    assert!(misused(&["--parent-ami", "ami-0123456789abcdef0"]).contains("--register"));
+    assert!(misused(&["--register", "--parent", &parent, "--parent-ami", "ami-0123456789abcdef0"]).contains("cannot be used with"));
+    assert!(misused(&["--parent-image", "old.raw"]).contains("--parent"));
     assert_eq!(own_snapshots(&emulator).await.len(), 2, "nothing was started");
+}
+
+/// The operations of PutSnapshotBlock requests a proxy saw.
+fn blocks_put(tally: &support::faults::Tally) -> usize {
+    tally.operations.iter().filter(|o| o.starts_with("PUT /snapshots/")).count()
+}
+
+#[tokio::test]
+async fn without_manifest_or_image_the_parent_is_read_back_and_still_only_changes_are_sent() {
+    let emulator = Emulator::start();
+    let dir = scratch("read-back");
+    let v1 = write_image(&dir, "v1.raw", 8 * BLOCK, &[0, 1, 3]);
+    let first = run(emulator.cli().args(["upload", v1.to_str().unwrap(), "--manifest-dir", dir.join("a").to_str().unwrap(), "--output", "json"]))
+        .success()
+        .json();
+    let snap1 = first["snapshot_id"].as_str().unwrap().to_string();
+    let v2 = dir.join("v2.raw");
+    std::fs::copy(&v1, &v2).unwrap();
+    edit(&v2, 3, 0x99);
+
+    let proxy = emulator.proxied(support::faults::Faults::new(0.0, 1));
+    let manifests = dir.join("b");
+    let args = ["upload", v2.to_str().unwrap(), "--parent", &snap1, "--manifest-dir", manifests.to_str().unwrap(), "--output", "json"];
+    let dry = run(proxy.cli().args(args).arg("--dry-run")).success().json();
+    assert!(dry.to_string().contains("a full read of the parent"), "the dry run says what reading it costs: {dry}");
+    let second = run(proxy.cli().args(args)).success().json();
+    let tally = proxy.tally();
+    let reads = tally.operations.iter().filter(|o| o.starts_with("GET /snapshots/") && o.contains("/blocks/")).count();
+    assert_eq!(reads, 3, "each block the parent holds read once, none by the dry run: {:?}", tally.operations);
+    assert_eq!(blocks_put(&tally), 1, "only the changed block is sent");
+    assert_eq!((second["blocks_sent"].as_u64(), second["blocks_inherited"].as_u64()), (Some(1), Some(2)), "{second}");
+    let back = dir.join("back.raw");
+    run(emulator.cli().args(["download", second["snapshot_id"].as_str().unwrap(), back.to_str().unwrap()])).success();
+    assert_same_disk(&v2, &back);
+}
+
+#[tokio::test]
+async fn an_upload_chain_of_amis_names_each_parent_and_lineage_shows_it() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let dir = scratch("parent-ami");
+    let manifests = dir.join("manifests");
+    let upload = |image: &Path, name: &str, extra: &[&str]| {
+        let mut args = vec!["upload", image.to_str().unwrap(), "--register", "--name", name, "--manifest-dir", manifests.to_str().unwrap(), "--output", "json"];
+        args.extend_from_slice(extra);
+        run(emulator.cli().args(&args)).success().json()
+    };
+    let v1 = write_image(&dir, "v1.raw", 4 * BLOCK, &[0, 2]);
+    let first = upload(&v1, "node-v1", &[]);
+    let ami1 = first["image_id"].as_str().unwrap().to_string();
+    edit(&v1, 2, 0x5a);
+    let second = upload(&v1, "node-v2", &["--parent-ami", &ami1]);
+    let (ami2, snap2) = (second["image_id"].as_str().unwrap(), second["snapshot_id"].as_str().unwrap());
+    assert_eq!((second["blocks_sent"].as_u64(), second["blocks_inherited"].as_u64()), (Some(1), Some(1)), "{second}");
+    assert_eq!(second["parent"], first["snapshot_id"], "the parent is the first AMI's root snapshot");
+
+    let image = ec2.describe_images().image_ids(ami2).send().await.unwrap().images()[0].clone();
+    let tag = |tags: &[aws_sdk_ec2::types::Tag], key: &str| tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_string);
+    assert_eq!(tag(image.tags(), "gio-ami:parent-ami").as_deref(), Some(ami1.as_str()));
+    let snapshot = ec2.describe_snapshots().snapshot_ids(snap2).send().await.unwrap().snapshots()[0].clone();
+    assert_eq!(tag(snapshot.tags(), "gio-ami:parent-snapshot"), first["snapshot_id"].as_str().map(str::to_string));
+
+    let lineage = run(emulator.cli().args(["lineage", ami2, "--output", "json"])).success().json();
+    assert!(lineage.to_string().contains(&ami1), "{lineage}");
+}
+
+#[tokio::test]
+async fn a_stalled_block_fails_the_upload_naming_it_and_deletes_the_snapshot() {
+    let emulator = Emulator::start();
+    let dir = scratch("stall");
+    let image = write_image(&dir, "disk.raw", 4 * BLOCK, &[1]);
+    let stalling = support::faults::Faults::new(1.0, 3).only(&["PUT /snapshots"]).kinds(&[support::faults::Fault::Slow]);
+    let proxy = emulator.proxied(stalling);
+    let failed = run(proxy.cli().args(["upload", image.to_str().unwrap()]).env("AWS_MAX_ATTEMPTS", "2")).failure().stderr;
+    assert!(failed.contains("block 1 of snap-") && failed.contains("after 2 attempts"), "{failed}");
+    assert!(failed.contains("was deleted"), "{failed}");
+    assert_eq!(blocks_put(&proxy.tally()), 2, "two attempts, no more");
+    assert_eq!(own_snapshots(&emulator).await.len(), 0, "nothing billable left");
+}
+
+#[tokio::test]
+async fn an_encrypted_upload_sends_its_zero_blocks_too_and_its_ami_launches() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let dir = scratch("encrypted");
+    let image = write_image(&dir, "disk.raw", 4 * BLOCK, &[0, 2]);
+    let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let uploaded = run(emulator.cli().args(["upload", image.to_str().unwrap(), "--kms-key", key, "--register", "--name", "sealed", "--output", "json"]))
+        .success()
+        .json();
+    // An encrypted snapshot's unwritten blocks read as random data, not zeros: all of them go.
+    assert_eq!((uploaded["blocks_sent"].as_u64(), uploaded["blocks_skipped"].as_u64()), (Some(2048), Some(0)), "{uploaded}");
+    let snapshot_id = uploaded["snapshot_id"].as_str().unwrap();
+    assert_eq!(stored_blocks(&emulator, snapshot_id).await.len(), 2048);
+    let snapshot = ec2.describe_snapshots().snapshot_ids(snapshot_id).send().await.unwrap().snapshots()[0].clone();
+    assert_eq!((snapshot.encrypted(), snapshot.kms_key_id()), (Some(true), Some(key)));
+
+    let ami = uploaded["image_id"].as_str().unwrap();
+    let launched = ec2.run_instances().image_id(ami).instance_type(aws_sdk_ec2::types::InstanceType::M5Large).min_count(1).max_count(1).send().await.unwrap();
+    let instance = launched.instances()[0].instance_id().unwrap();
+    let described = ec2.describe_instances().instance_ids(instance).send().await.unwrap();
+    let state = described.reservations()[0].instances()[0].state().and_then(|s| s.name()).cloned();
+    assert!(matches!(state, Some(aws_sdk_ec2::types::InstanceStateName::Running | aws_sdk_ec2::types::InstanceStateName::Pending)), "{state:?}");
+    let image = ec2.describe_images().image_ids(ami).send().await.unwrap().images()[0].clone();
+    assert_eq!(image.block_device_mappings()[0].ebs().and_then(|e| e.encrypted()), Some(true));
 }

@@ -42,7 +42,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Describe calls with 1,000 results answer within a few seconds; thirty leaves room.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Room for the standard mode's backoff between attempts (jittered, at most 1+2+4+8 s).
-const BACKOFF_ALLOWANCE: Duration = Duration::from_secs(15);
+pub(crate) const BACKOFF_ALLOWANCE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, Default)]
 pub struct AwsOptions {
@@ -58,9 +58,9 @@ fn retries_set_in_environment() -> bool {
     ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"].iter().any(|name| std::env::var_os(name).is_some())
 }
 
-/// Attempts per call: AWS_MAX_ATTEMPTS when it is a number (the SDK checks it), else ours.
-fn attempts() -> u32 {
-    std::env::var("AWS_MAX_ATTEMPTS").ok().and_then(|n| n.parse().ok()).unwrap_or(MAX_ATTEMPTS)
+/// Attempts per call: AWS_MAX_ATTEMPTS when it is a number (the SDK checks it), else `ours`.
+pub(crate) fn attempts(ours: u32) -> u32 {
+    std::env::var("AWS_MAX_ATTEMPTS").ok().and_then(|n| n.parse().ok()).unwrap_or(ours)
 }
 
 impl AwsOptions {
@@ -70,7 +70,7 @@ impl AwsOptions {
             .connect_timeout(CONNECT_TIMEOUT.min(attempt))
             .operation_attempt_timeout(attempt)
             // Bounds a call with all its retries, so no single call can hang a command forever.
-            .operation_timeout(attempt * attempts() + BACKOFF_ALLOWANCE)
+            .operation_timeout(attempt * attempts(MAX_ATTEMPTS) + BACKOFF_ALLOWANCE)
             .build()
     }
 }
@@ -189,6 +189,11 @@ impl Aws {
             let config = aws_sdk_ebs::config::Builder::from(&self.config).interceptor(self.calls.clone());
             aws_sdk_ebs::Client::from_conf(config.build())
         })
+    }
+
+    /// How long one request may take before it is retried (`--timeout`).
+    pub fn attempt_timeout(&self) -> Duration {
+        self.config.timeout_config().and_then(|t| t.operation_attempt_timeout()).unwrap_or(ATTEMPT_TIMEOUT)
     }
 
     /// HTTP requests sent so far (retries included): what benchmarks and `-v` report.

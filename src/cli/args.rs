@@ -687,11 +687,17 @@ pub struct UploadArgs {
     /// Start from this snapshot (an earlier upload of the same disk) and send only the blocks
     /// that differ from it; EBS then bills only those. What it holds is read from the manifest
     /// its upload wrote, or from --parent-image.
-    #[arg(long, value_name = "SNAPSHOT_ID")]
+    #[arg(long, value_name = "SNAPSHOT_ID", group = "parents")]
     pub parent: Option<String>,
 
-    /// With --parent: the image the parent was uploaded from, when its manifest is not at hand.
-    #[arg(long, value_name = "IMAGE", requires = "parent")]
+    /// With --register: start from this AMI's root snapshot, as --parent does, and name the
+    /// AMI as the new one's parent (gio-ami:parent-ami), so `lineage` shows the upload chain.
+    #[arg(long, value_name = "AMI_ID", requires = "register", group = "parents")]
+    pub parent_ami: Option<String>,
+
+    /// With --parent or --parent-ami: the image the parent was uploaded from, when its manifest
+    /// is not at hand. Without either, the parent's blocks are read back from EBS (a full read).
+    #[arg(long, value_name = "IMAGE", requires = "parents")]
     pub parent_image: Option<PathBuf>,
 
     /// Where uploads write the block manifests that later uploads start from (default: the

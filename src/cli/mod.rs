@@ -193,7 +193,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 workers: args.workers.workers,
                 tags: args.tags.iter().map(|t| upload::parse_tag(t)).collect::<Result<_, _>>()?,
                 kms_key: args.kms_key,
-                parent: args.parent.as_deref().map(str::parse).transpose()?,
+                parent: match (args.parent, args.parent_ami) {
+                    (Some(snapshot), _) => Some(upload::Parent::Snapshot(snapshot.parse()?)),
+                    (None, Some(ami)) => Some(upload::Parent::Ami(ami.parse()?)),
+                    (None, None) => None,
+                },
                 manifest_dir: args.manifest_dir.or_else(manifest::default_dir),
             };
             let progress = Terminal::new(cli.quiet);

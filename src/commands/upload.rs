@@ -9,7 +9,7 @@ use crate::aws::provenance::Provenance;
 use crate::aws::Aws;
 use crate::change::{self, Action, Applied, Kind, Outcome, Status};
 use crate::core::error::{Error, Result};
-use crate::core::ids::SnapshotId;
+use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
 use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
@@ -44,10 +44,18 @@ pub struct Request {
     pub tags: Tags,
     pub kms_key: Option<String>,
     /// The snapshot to start from: only blocks that differ from it are sent.
-    pub parent: Option<SnapshotId>,
+    pub parent: Option<Parent>,
     /// Where block manifests are read (the parent's) and written (this upload's); none when the
     /// machine has no cache directory and none was given.
     pub manifest_dir: Option<PathBuf>,
+}
+
+/// What the upload starts from.
+#[derive(Debug, Clone)]
+pub enum Parent {
+    Snapshot(SnapshotId),
+    /// The root snapshot of this AMI, which the new AMI names as its parent (`lineage`).
+    Ami(AmiId),
 }
 
 /// Where the parent's blocks are known from, when not from its manifest: the image it was
@@ -76,6 +84,9 @@ pub struct Plan {
     pub name: String,
     /// Where the parent's blocks were known from (its manifest, or its image), with a parent.
     pub parent_blocks_from: Option<String>,
+    /// The parent's blocks are known only by reading them back from EBS, before the upload.
+    #[serde(skip)]
+    read_parent: bool,
     /// Where this upload's manifest goes.
     pub manifest_dir: Option<PathBuf>,
     /// The RegisterImage to make, its root mapping waiting for the snapshot id.
@@ -137,6 +148,7 @@ pub fn plan(
         format,
         name,
         parent_blocks_from: None,
+        read_parent: false,
         manifest_dir: request.manifest_dir.clone(),
         register,
         shape,
@@ -167,13 +179,51 @@ pub async fn prepare(
         plan.earlier = earlier_upload(aws, &plan.target.tags).await?;
     }
     if let Some(parent) = &request.parent {
+        let parent = parent_snapshot(aws, parent, &mut plan.target.tags).await?;
         let snapshot = inventory::snapshots_by_id(aws, &[parent.to_string()]).await?.pop();
-        check_parent(parent, snapshot.as_ref(), &plan.target, request.kms_key.is_some())?;
-        let (inherits, from) = parent_blocks(parent, request.manifest_dir.as_deref(), parent_image)?;
-        plan.target = plan.target.on(parent.to_string(), inherits);
+        check_parent(&parent, snapshot.as_ref(), &plan.target, request.kms_key.is_some())?;
+        let (inherits, from) = parent_blocks(&parent, request.manifest_dir.as_deref(), parent_image)?;
+        plan.target.tags.insert(tags::PARENT_SNAPSHOT.into(), parent.to_string());
+        // A snapshot started from an encrypted parent is encrypted with the parent's key.
+        plan.target.encrypted |= snapshot.is_some_and(|s| s.encrypted);
+        plan.read_parent = inherits.is_none();
+        plan.target = plan.target.on(parent.to_string(), inherits.unwrap_or_default());
         plan.parent_blocks_from = Some(from);
     }
+    if !plan.target.encrypted {
+        plan.target.encrypted = encrypted_by_default(aws).await;
+    }
     Ok(actions(plan))
+}
+
+/// Whether StartSnapshot encrypts without being asked: an account with EBS encryption by default
+/// gets encrypted snapshots, whose unwritten blocks do not read as zeros. Unknown counts as yes:
+/// sending the zero blocks costs time, leaving them out could corrupt the disk.
+async fn encrypted_by_default(aws: &Aws) -> bool {
+    match aws.ec2().get_ebs_encryption_by_default().send().await {
+        Ok(answer) => answer.ebs_encryption_by_default().unwrap_or(false),
+        Err(e) => {
+            let e = aws.error("GetEbsEncryptionByDefault", "ec2", e);
+            tracing::warn!("{e}: blocks of zeros are sent too, in case new snapshots are encrypted");
+            true
+        }
+    }
+}
+
+/// The parent snapshot: the one named, or the root of the AMI named, which then goes in the new
+/// AMI's `gio-ami:parent-ami` tag.
+async fn parent_snapshot(aws: &Aws, parent: &Parent, tags: &mut Tags) -> Result<SnapshotId> {
+    let ami = match parent {
+        Parent::Snapshot(snapshot) => return Ok(snapshot.clone()),
+        Parent::Ami(ami) => ami,
+    };
+    let image = inventory::own_images_by_id(aws, std::slice::from_ref(ami)).await?.remove(0);
+    let root = image.root_mapping().and_then(|m| m.snapshot_id.clone()).ok_or_else(|| Error::ParentUnusable {
+        parent: ami.to_string(),
+        why: "its root device maps no snapshot: pass --parent with the snapshot to start from".into(),
+    })?;
+    tags.insert(tags::PARENT_AMI.into(), ami.to_string());
+    root.parse()
 }
 
 /// The file as its upload's snapshot names it: file name, size and modification time (to the
@@ -192,22 +242,26 @@ async fn earlier_upload(aws: &Aws, tags: &Tags) -> Result<Option<Snapshot>> {
     Ok(found.into_iter().find(|s| s.state == SnapshotState::Completed))
 }
 
-/// What the parent holds, block by block, and where that was read.
-fn parent_blocks(parent: &SnapshotId, dir: Option<&Path>, image: ParentImage<'_>) -> Result<(Digests, String)> {
+/// What the parent holds, block by block, and where that was read; none when only reading it
+/// back from EBS can tell (done by `apply`, so that a dry run reads nothing).
+fn parent_blocks(parent: &SnapshotId, dir: Option<&Path>, image: ParentImage<'_>) -> Result<(Option<Digests>, String)> {
     if let Some(image) = image {
-        return Ok((manifest::of_image(image)?, format!("the image {}", image.path.display())));
+        return Ok((Some(manifest::of_image(image)?), format!("the image {}", image.path.display())));
     }
-    let unknown = |looked: String| Error::ParentUnusable {
-        parent: parent.to_string(),
-        why: format!(
-            "what it holds is unknown: {looked}. Pass --parent-image with the image it was uploaded \
-             from, or --manifest-dir where the upload that made it wrote its manifest"
-        ),
+    let loaded = match dir {
+        Some(dir) => Manifest::load(dir, parent.as_str())?.map(|m| (m, Manifest::path(dir, parent.as_str()))),
+        None => None,
     };
-    let Some(dir) = dir else { return Err(unknown("this machine has no cache directory for manifests".into())) };
-    match Manifest::load(dir, parent.as_str())? {
-        Some(manifest) => Ok((manifest.digests()?, format!("its manifest {}", Manifest::path(dir, parent.as_str()).display()))),
-        None => Err(unknown(format!("no manifest of it in {}", dir.display()))),
+    match loaded {
+        Some((manifest, path)) => Ok((Some(manifest.digests()?), format!("its manifest {}", path.display()))),
+        None => Ok((
+            None,
+            format!(
+                "reading it back through GetSnapshotBlock: a full read of the parent (one request per \
+                 block it holds), since no manifest of it is in {} and no --parent-image was given",
+                dir.map_or("this machine's cache (it has none)".into(), |d| d.display().to_string())
+            ),
+        )),
     }
 }
 
@@ -333,12 +387,21 @@ pub async fn apply(
     progress: &dyn Progress,
     cancel: impl Future<Output = &'static str>,
 ) -> Result<Applied<Uploaded>> {
-    let (facts, target) = (&plan.facts, &plan.facts.target);
-    if let Some(existing) = &facts.existing {
+    if let Some(existing) = &plan.facts.existing {
         let outcomes = plan.actions.iter().map(|action| Outcome { action: action.clone(), status: Status::Reused }).collect();
-        return Ok(Applied { outcomes, made: already_registered(facts, existing) });
+        return Ok(Applied { outcomes, made: already_registered(&plan.facts, existing) });
     }
     let started = Instant::now();
+    let read_back;
+    let facts = match (&plan.facts.target.parent, plan.facts.read_parent) {
+        (Some(parent), true) => {
+            let inherits = transfer::download::digests(aws, parent, plan.facts.target.workers, progress).await?;
+            read_back = Plan { target: plan.facts.target.clone().on(parent.clone(), inherits), ..plan.facts.clone() };
+            &read_back
+        }
+        _ => &plan.facts,
+    };
+    let target = &facts.target;
     // `record`: what the snapshot holds, for a manifest still to write (none when an earlier
     // run wrote it).
     let (snapshot, sent, registered, record) = match &facts.earlier {

@@ -186,6 +186,12 @@ pub enum Error {
     #[error("{path} is not a gio-ami block manifest ({why}): delete it, and pass --parent-image with the image the parent was uploaded from")]
     BadManifest { path: String, why: String },
 
+    #[error(
+        "block {block} of {snapshot} was not accepted after {attempts} attempts of up to {seconds} s \
+         each ({why}); on a slow or congested link, raise --timeout or lower --workers"
+    )]
+    BlockFailed { snapshot: String, block: u64, attempts: u32, seconds: u64, why: Box<Error> },
+
     #[error("{parent} cannot be the parent of this upload: {why}")]
     ParentUnusable { parent: String, why: String },
 
@@ -345,7 +351,7 @@ impl Error {
             Error::Api { code, .. }
             | Error::AccessDenied { code, .. }
             | Error::BadCredentials { code, .. } => Some(code),
-            Error::UploadAbandoned { why, .. } => why.code(),
+            Error::UploadAbandoned { why, .. } | Error::BlockFailed { why, .. } => why.code(),
             _ => None,
         }
     }

@@ -11,6 +11,9 @@ pub const CONTACT: &str = "gio-ami:contact";
 pub const DESCRIPTION: &str = "gio-ami:description";
 pub const BASE_AMI: &str = "gio-ami:base-ami";
 pub const PARENT_AMI: &str = "gio-ami:parent-ami";
+/// On a snapshot started from another (StartSnapshot ParentSnapshotId): the previous snapshot of
+/// its lineage, which EBS bills it against and `cost --exact` compares it with.
+pub const PARENT_SNAPSHOT: &str = "gio-ami:parent-snapshot";
 pub const KUBERNETES: &str = "gio-ami:kubernetes";
 pub const FAMILY: &str = "gio-ami:family";
 pub const CLUSTERS: &str = "gio-ami:clusters";

@@ -7,6 +7,7 @@ use crate::transfer::blocks::{self, BLOCK_SIZE, GIB};
 use crate::core::error::{Error, Result};
 use crate::core::ids::SnapshotId;
 use crate::transfer::image_file::local_error;
+use crate::transfer::manifest::Digests;
 use crate::aws::inventory;
 use crate::core::progress::{Counter, Progress, Unit};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -105,6 +106,27 @@ async fn list_blocks(aws: &Aws, snapshot: &str) -> Result<(u64, Vec<(i32, String
     }
 }
 
+/// What `snapshot` holds, block by block, read back whole through GetSnapshotBlock: for an
+/// upload against a parent whose manifest and image are both out of reach.
+pub async fn digests(aws: &Aws, snapshot: &str, workers: usize, progress: &dyn Progress) -> Result<Digests> {
+    let (_, listed) = list_blocks(aws, snapshot).await?;
+    progress.phase(&format!(
+        "reading the {} blocks of {snapshot} back to compare (a full read: keep its manifest, or pass \
+         --parent-image, to skip it next time)",
+        listed.len()
+    ));
+    let transfer = Counter::start(progress, listed.len() as u64 * BLOCK_SIZE as u64, Unit::Bytes);
+    stream::iter(&listed)
+        .map(|(index, token)| async {
+            let data = read_block(aws, snapshot, *index, token).await?;
+            transfer.add(BLOCK_SIZE as u64);
+            Ok::<_, Error>((*index as u64, blocks::digest(&data)))
+        })
+        .buffer_unordered(workers)
+        .try_collect()
+        .await
+}
+
 /// Fetches one block, checks its SHA-256, and writes it unless it is all zeros.
 async fn fetch_block(
     aws: &Aws,
@@ -114,6 +136,18 @@ async fn fetch_block(
     token: &str,
     transfer: &Counter<'_>,
 ) -> Result<bool> {
+    let data = read_block(aws, snapshot, index, token).await?;
+    transfer.add(BLOCK_SIZE as u64);
+    if blocks::is_zero(&data) {
+        return Ok(false);
+    }
+    file.write_all_at(&data, index as u64 * BLOCK_SIZE as u64)
+        .map_err(|e| local_error("write", path, e))?;
+    Ok(true)
+}
+
+/// One block's data, its SHA-256 checked against the checksum EBS sent with it.
+async fn read_block(aws: &Aws, snapshot: &str, index: i32, token: &str) -> Result<Vec<u8>> {
     let output = aws
         .ebs()
         .get_snapshot_block()
@@ -133,11 +167,5 @@ async fn fetch_block(
     if checksum.is_some_and(|c| c != blocks::checksum(&data)) {
         return Err(Error::ChecksumMismatch { snapshot: snapshot.to_string(), block: index });
     }
-    transfer.add(BLOCK_SIZE as u64);
-    if blocks::is_zero(&data) {
-        return Ok(false);
-    }
-    file.write_all_at(&data, index as u64 * BLOCK_SIZE as u64)
-        .map_err(|e| local_error("write", path, e))?;
-    Ok(true)
+    Ok(data.into())
 }

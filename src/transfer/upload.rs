@@ -1,6 +1,7 @@
 //! A local disk image into a new EBS snapshot through the EBS direct APIs: StartSnapshot, the
 //! blocks in parallel from a bounded pool of workers, CompleteSnapshot. Blocks of zeros are
-//! never sent (an unwritten block of a snapshot reads as zeros). Once StartSnapshot has
+//! not sent to an unencrypted snapshot (an unwritten block reads as zeros there); an encrypted
+//! one gets every block, since its unwritten blocks read as random data. Once StartSnapshot has
 //! answered, the caller `abandon`s the snapshot on any failure, so nothing billable is left.
 
 use crate::aws::Aws;
@@ -12,10 +13,11 @@ use crate::aws::inventory::SnapshotState;
 use crate::core::poll;
 use crate::core::progress::{Counter, Progress, Unit};
 use crate::core::tags::{self, Tags};
-use crate::transfer::blocks::{self, BLOCK_SIZE};
+use crate::transfer::blocks::{self, BLOCK_SIZE, GIB};
 use crate::transfer::image_file::ImageFile;
 use crate::transfer::manifest::Digests;
 use aws_sdk_ebs::config::retry::RetryConfig;
+use aws_sdk_ebs::config::timeout::TimeoutConfig;
 use aws_sdk_ebs::primitives::ByteStream;
 use aws_sdk_ebs::types::{ChecksumAggregationMethod, ChecksumAlgorithm, Tag};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -31,7 +33,8 @@ const TIMEOUT_MINUTES: (u64, u64) = (60, 4_320);
 const SLOWEST_BYTES_PER_SECOND: u64 = 5 * 1024 * 1024;
 /// One block is one request, and 64 workers can provoke throttling bursts that five attempts
 /// (the default for other calls) do not always outlast; ten attempts of standard backoff span
-/// about a minute.
+/// about a minute. Each attempt is cut at `--timeout`, so a stalled block fails, named, instead
+/// of hanging the upload. AWS_MAX_ATTEMPTS, when set, wins.
 const BLOCK_ATTEMPTS: u32 = 10;
 /// A snapshot turns "completed" some time after CompleteSnapshot, minutes for a large one.
 const COMPLETED_TIMEOUT: Duration = Duration::from_secs(1_800);
@@ -47,6 +50,9 @@ pub struct Target {
     pub workers: usize,
     pub timeout_minutes: u64,
     pub kms_key: Option<String>,
+    /// Whether the snapshot will be encrypted (a key given, an encrypted parent, or the account's
+    /// encryption by default): then blocks of zeros are sent too.
+    pub encrypted: bool,
     /// On the snapshot (its description among them), and on an AMI made from it.
     pub tags: Tags,
     /// The snapshot this one starts from (StartSnapshot ParentSnapshotId): it holds the
@@ -67,6 +73,7 @@ impl Target {
             blocks: blocks::block_count(bytes),
             workers,
             timeout_minutes: timeout_minutes(bytes),
+            encrypted: kms_key.is_some(),
             kms_key,
             tags,
             parent: None,
@@ -80,8 +87,12 @@ impl Target {
     }
 
     /// The blocks to look at: the image's, and any block of the parent past its end (data the new
-    /// snapshot must not inherit).
+    /// snapshot must not inherit); with encryption, the whole volume, whose unwritten blocks
+    /// would read as random data past the image's end.
     fn extent(&self) -> u64 {
+        if self.encrypted {
+            return self.volume_gib * GIB / BLOCK_SIZE as u64;
+        }
         let past_parent = self.inherits.keys().next_back().map_or(0, |last| last + 1);
         self.blocks.max(past_parent)
     }
@@ -94,7 +105,7 @@ pub struct Sent {
     pub sent: u64,
     /// Blocks the parent already held with this content: not sent.
     pub inherited: u64,
-    /// Blocks of zeros where the parent (if any) held none: not sent.
+    /// Blocks of zeros where the parent (if any) held none, to an unencrypted snapshot: not sent.
     pub zero: u64,
     /// What the new snapshot holds, for its manifest.
     pub holds: Digests,
@@ -104,8 +115,8 @@ pub struct Sent {
 enum Fate {
     Zero,
     Inherited([u8; 32]),
-    /// Sent, with its digest and whether it holds data (a block of zeros is sent over data the
-    /// parent holds there).
+    /// Sent, with its digest and whether the snapshot now holds it (a block of zeros sent over
+    /// the parent's data, to an unencrypted snapshot, reads the same as no block).
     Sent([u8; 32], bool),
 }
 
@@ -169,10 +180,10 @@ pub async fn send(aws: &Aws, target: &Target, image: &ImageFile, snapshot: &str,
                 sent.inherited += 1;
                 sent.holds.insert(index, digest);
             }
-            Fate::Sent(digest, data) => {
+            Fate::Sent(digest, held) => {
                 sent.sent += 1;
                 written.insert(index, digest);
-                if data {
+                if held {
                     sent.holds.insert(index, digest);
                 }
             }
@@ -190,12 +201,13 @@ async fn send_block(aws: &Aws, target: &Target, image: &ImageFile, snapshot: &st
     let zero = blocks::is_zero(&block);
     let digest = blocks::digest(&block);
     let fate = match target.inherits.get(&index) {
-        // An unwritten block of a snapshot reads as zeros, and so does one the parent lacks.
-        None if zero => Fate::Zero,
+        // An unwritten block of an unencrypted snapshot reads as zeros, and so does one the
+        // parent lacks.
+        None if zero && !target.encrypted => Fate::Zero,
         Some(held) if *held == digest => Fate::Inherited(digest),
         _ => {
             put_block(aws, snapshot, index, block, &digest).await?;
-            Fate::Sent(digest, !zero)
+            Fate::Sent(digest, !zero || target.encrypted)
         }
     };
     transfer.add(image_bytes);
@@ -203,6 +215,12 @@ async fn send_block(aws: &Aws, target: &Target, image: &ImageFile, snapshot: &st
 }
 
 async fn put_block(aws: &Aws, snapshot: &str, index: u64, block: Vec<u8>, digest: &[u8; 32]) -> Result<()> {
+    let attempts = crate::aws::attempts(BLOCK_ATTEMPTS);
+    let attempt = aws.attempt_timeout();
+    let bounded = TimeoutConfig::builder()
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(attempt * attempts + crate::aws::BACKOFF_ALLOWANCE)
+        .build();
     aws.ebs()
         .put_snapshot_block()
         .snapshot_id(snapshot)
@@ -214,11 +232,18 @@ async fn put_block(aws: &Aws, snapshot: &str, index: u64, block: Vec<u8>, digest
         .customize()
         .config_override(
             aws_sdk_ebs::config::Builder::default()
-                .retry_config(RetryConfig::standard().with_max_attempts(BLOCK_ATTEMPTS)),
+                .retry_config(RetryConfig::standard().with_max_attempts(attempts))
+                .timeout_config(bounded),
         )
         .send()
         .await
-        .map_err(|e| aws.error("PutSnapshotBlock", "ebs", e))?;
+        .map_err(|e| Error::BlockFailed {
+            snapshot: snapshot.to_string(),
+            block: index,
+            attempts,
+            seconds: attempt.as_secs(),
+            why: Box::new(aws.error("PutSnapshotBlock", "ebs", e)),
+        })?;
     Ok(())
 }
 
@@ -284,7 +309,6 @@ pub async fn abandon(aws: &Aws, snapshot: &str, volume_gib: u64, why: Error) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transfer::blocks::GIB;
 
     #[test]
     fn the_timeout_outlasts_a_slow_link() {

@@ -63,7 +63,9 @@ pub struct Faults {
     pub rate: f64,
     /// Seeds the generator: the same seed gives the same fault sequence, in request order.
     pub seed: u64,
-    /// Only these operations (`DescribeImages`, `GetParameter`...) fail; all when empty.
+    /// Only these operations (`DescribeImages`, `GetParameter`...) fail; all when empty. A REST
+    /// operation is its method and path, and names every path below it too (`PUT /snapshots`
+    /// is every PutSnapshotBlock).
     pub operations: Vec<&'static str>,
     /// Only these kinds are drawn; all when empty.
     pub kinds: Vec<Fault>,
@@ -147,7 +149,8 @@ impl Dice {
     }
 
     fn draw(&mut self, operation: &str) -> Option<Fault> {
-        let targeted = self.faults.operations.is_empty() || self.faults.operations.contains(&operation);
+        let below = |named: &str| operation.strip_prefix(named).is_some_and(|rest| rest.starts_with('/'));
+        let targeted = self.faults.operations.is_empty() || self.faults.operations.iter().any(|named| *named == operation || below(named));
         let draw = self.next() as f64 / u64::MAX as f64;
         if !targeted || draw >= self.faults.rate || self.tally.injected.len() >= self.faults.budget {
             return None;
