@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Iterable
 
 from moto.core.responses import ActionResult
 from moto.ebs.models import EBSBackend as EBSDirectBackend
@@ -78,11 +79,13 @@ def describe_snapshots_response(self: EC2Response) -> ActionResult:
 def ebs_snapshot_init(self: EBSSnapshot, account_id: str, snapshot: Snapshot) -> None:
     """The EBS direct APIs report BlockSize 524288 (512 KiB); moto says 512 bytes.
 
-    Clients that trust it (coldsnap) would send 1,024 times more PutSnapshotBlock calls.
+    Clients that trust it (coldsnap) would send 1,024 times more PutSnapshotBlock calls. A snapshot
+    starts with nothing inherited.
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html
     """
     _moto_ebs_snapshot_init(self, account_id, snapshot)
     self.block_size = EBS_DIRECT_BLOCK_SIZE
+    self.inherited: set[int] = set()  # indexes of the blocks a child holds from its parent, unwritten
 
 
 @replaces(EBSDirectBackend, "start_snapshot")
@@ -108,6 +111,34 @@ def complete_snapshot(self: EBSDirectBackend, snapshot_id: str) -> str:
     return _moto_complete_snapshot(self, snapshot_id)
 
 
+def ebs_view(ebs: EBSDirectBackend, snapshot_id: str | None) -> EBSSnapshot:
+    """A snapshot of this account and region as the EBS direct APIs see it. The EC2 snapshot is the
+    truth: one deleted (DeleteSnapshot, DeregisterImage with DeleteAssociatedSnapshots) is gone."""
+    view = ebs.snapshots.get(snapshot_id or "")
+    if view is None or snapshot_id not in ebs.ec2_backend.snapshots:
+        raise ServiceError("ResourceNotFoundException", f"The snapshot '{snapshot_id}' does not exist.",
+                           Reason="SNAPSHOT_NOT_FOUND")
+    return view
+
+
+def readable(ebs: EBSDirectBackend, snapshot_id: str | None) -> EBSSnapshot:
+    """A snapshot the read APIs (ListSnapshotBlocks, ListChangedBlocks, GetSnapshotBlock) serve.
+
+    "Can a snapshot be accessed using the EBS direct APIs if it has a pending status? No. The
+    snapshot can be accessed only if it has a completed status"; "You can't use EBS direct APIs with
+    archived snapshots". The error is undocumented: ValidationException INVALID_SNAPSHOT_ID chosen.
+    https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-faq.html
+    https://docs.aws.amazon.com/ebs/latest/userguide/readsnapshots.html
+    """
+    view = ebs_view(ebs, snapshot_id)
+    if view.status != "completed":
+        raise invalid("INVALID_SNAPSHOT_ID", f"The snapshot '{snapshot_id}' is {view.status}: only completed "
+                                             "snapshots can be read.")
+    if ebs.ec2_backend.snapshots[view.snapshot_id].storage_tier == "archive":
+        raise invalid("INVALID_SNAPSHOT_ID", f"The snapshot '{snapshot_id}' is archived and cannot be read.")
+    return view
+
+
 _moto_put_snapshot_block = EBSResponse.put_snapshot_block
 _moto_start_snapshot_response = EBSResponse.start_snapshot
 
@@ -127,10 +158,7 @@ def start_snapshot_response(self: EBSResponse) -> ActionResult:
     if parent_id:
         if self._get_param("Encrypted"):
             raise invalid("INVALID_PARAMETER_VALUE", "ParentSnapshotId and Encrypted cannot be specified together.")
-        parent = self.ebs_backend.snapshots.get(parent_id)
-        if parent is None:
-            raise ServiceError("ResourceNotFoundException", f"The snapshot '{parent_id}' does not exist.",
-                               Reason="SNAPSHOT_NOT_FOUND")
+        parent = ebs_view(self.ebs_backend, parent_id)
     answer = _moto_start_snapshot_response(self)
     child = self.ebs_backend.snapshots[answer.result["SnapshotId"]] if parent else None
     if parent is not None and child is not None:
@@ -166,10 +194,7 @@ def put_snapshot_block_response(self: EBSResponse) -> ActionResult:
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_CompleteSnapshot.html
     """
     snapshot_id = self._get_param("SnapshotId")
-    snapshot = self.ebs_backend.snapshots.get(snapshot_id)
-    if snapshot is None:
-        raise ServiceError("ResourceNotFoundException", f"The snapshot '{snapshot_id}' does not exist.",
-                           Reason="SNAPSHOT_NOT_FOUND")
+    snapshot = ebs_view(self.ebs_backend, snapshot_id)
     if snapshot.status != "pending":
         raise invalid("INVALID_SNAPSHOT_ID", f"The snapshot '{snapshot_id}' is {snapshot.status}, not pending: "
                                              "blocks can no longer be written to it.")
@@ -181,7 +206,7 @@ def put_snapshot_block_response(self: EBSResponse) -> ActionResult:
     if self._get_param("Checksum") != base64.b64encode(_sha256(data)).decode():
         raise invalid("INVALID_PARAMETER_VALUE", "The checksum of the block data does not match the Checksum given.")
     # A block written over one inherited from the parent is a change of this snapshot.
-    getattr(snapshot, "inherited", set()).discard(int(self._get_param("BlockIndex")))
+    snapshot.inherited.discard(int(self._get_param("BlockIndex")))
     return _moto_put_snapshot_block(self)
 
 
@@ -189,20 +214,19 @@ def put_snapshot_block_response(self: EBSResponse) -> ActionResult:
 def complete_snapshot_response(self: EBSResponse) -> ActionResult:
     """CompleteSnapshot checks ChangedBlocksCount and, when given, the LINEAR aggregate checksum
     (SHA256 of the blocks' SHA256 digests in block-index order) of the blocks written to this
-snapshot (not those inherited from a parent); a mismatch turns the snapshot
-    to `error`, as on AWS, instead of `completed`.
+    snapshot (not those inherited from a parent); a mismatch turns the snapshot to `error`, as on
+    AWS, instead of `completed`.
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_CompleteSnapshot.html
     https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-checksums.html
     """
     snapshot_id = self._get_param("SnapshotId")
-    snapshot = self.ebs_backend.snapshots[snapshot_id]
-    inherited = getattr(snapshot, "inherited", set())
-    written = [snapshot.blocks[index].block_data for index in sorted(snapshot.blocks) if index not in inherited]
+    snapshot = ebs_view(self.ebs_backend, snapshot_id)
+    written = [snapshot.blocks[index].block_data for index in sorted(snapshot.blocks) if index not in snapshot.inherited]
     counted = int(self._get_param("ChangedBlocksCount") or 0) == len(written)
     expected = self._get_param("Checksum")
     aggregate = base64.b64encode(_sha256(b"".join(_sha256(data) for data in written))).decode()
     if not counted or (expected is not None and expected != aggregate):
-        self.ebs_backend.snapshots[snapshot_id].status = "error"
+        snapshot.status = "error"
         self.ebs_backend.ec2_backend.snapshots[snapshot_id].status = "error"
         return ActionResult({"Status": "error"})
     return ActionResult({"Status": self.ebs_backend.complete_snapshot(snapshot_id=snapshot_id)})
@@ -213,16 +237,13 @@ snapshot (not those inherited from a parent); a mismatch turns the snapshot
 LIST_BLOCKS_PAGE = 100
 
 
-@replaces(EBSResponse, "list_snapshot_blocks")
-def list_snapshot_blocks_response(self: EBSResponse) -> ActionResult:
-    """ListSnapshotBlocks pages: blocks in ascending BlockIndex from StartingBlockIndex, at most
-    MaxResults (100–10,000) an answer and possibly fewer, with a NextToken while blocks remain.
-    moto ignores all three parameters and answers every block at once, unordered.
+def block_page(self: EBSResponse, indexes: Iterable[int]) -> tuple[list[int], dict[str, str]]:
+    """The block indexes one page of a listing covers, ascending from StartingBlockIndex or from where
+    NextToken says (which wins), at most min(MaxResults, LIST_BLOCKS_PAGE) of them, and the NextToken
+    member of the answer while indexes remain. MaxResults is 100-10,000: "Valid Range: Minimum value
+    of 100. Maximum value of 10000"; "If you specify NextToken, then StartingBlockIndex is ignored".
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListSnapshotBlocks.html
     """
-    snapshot = self.ebs_backend.snapshots.get(self._get_param("SnapshotId"))
-    if snapshot is None:
-        raise ServiceError("ResourceNotFoundException", "The snapshot does not exist.", Reason="SNAPSHOT_NOT_FOUND")
     max_results = int(self._get_param("MaxResults") or 10_000)
     if not 100 <= max_results <= 10_000:
         raise invalid("INVALID_PARAMETER_VALUE", f"MaxResults must be between 100 and 10000; it was {max_results}.")
@@ -231,14 +252,55 @@ def list_snapshot_blocks_response(self: EBSResponse) -> ActionResult:
         start = int(base64.urlsafe_b64decode(token.encode())) if token else int(self._get_param("StartingBlockIndex") or 0)
     except ValueError:
         raise invalid("INVALID_PAGE_TOKEN", f"The NextToken '{token}' is invalid.") from None
-    indexes = sorted(index for index in snapshot.blocks if index >= start)
+    ahead = sorted(index for index in indexes if index >= start)
     size = min(max_results, LIST_BLOCKS_PAGE)
-    page, rest = indexes[:size], indexes[size:]
-    result = {
-        "Blocks": [{"BlockIndex": index, "BlockToken": snapshot.blocks[index].block_token} for index in page],
+    page, rest = ahead[:size], ahead[size:]
+    return page, {"NextToken": base64.urlsafe_b64encode(str(rest[0]).encode()).decode()} if rest else {}
+
+
+def block_token(snapshot: EBSSnapshot, index: int) -> str:
+    """The token of the block a snapshot holds at an index, what GetSnapshotBlock asks for. Tokens
+    are opaque, base64 ("Pattern: ^[A-Za-z0-9+/=]+$", which moto's UUIDs break) and per snapshot: the
+    same block held by two snapshots has a token in each.
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_Block.html
+    """
+    identity = f"{snapshot.snapshot_id}/{index}/{snapshot.blocks[index].block_token}"
+    return base64.b64encode(_sha256(identity.encode())).decode()
+
+
+@replaces(EBSResponse, "list_snapshot_blocks")
+def list_snapshot_blocks_response(self: EBSResponse) -> ActionResult:
+    """ListSnapshotBlocks pages: blocks in ascending BlockIndex from StartingBlockIndex, at most
+    MaxResults (100–10,000) an answer and possibly fewer, with a NextToken while blocks remain
+    (`block_page`), of a completed snapshot (`readable`).
+    moto ignores all three parameters and answers every block at once, unordered.
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListSnapshotBlocks.html
+    """
+    snapshot = readable(self.ebs_backend, self._get_param("SnapshotId"))
+    page, next_token = block_page(self, snapshot.blocks)
+    return ActionResult({
+        "Blocks": [{"BlockIndex": index, "BlockToken": block_token(snapshot, index)} for index in page],
         "VolumeSize": snapshot.volume_size,
         "BlockSize": snapshot.block_size,
-    }
-    if rest:
-        result["NextToken"] = base64.urlsafe_b64encode(str(rest[0]).encode()).decode()
-    return ActionResult(result)
+        **next_token,
+    })
+
+
+@replaces(EBSResponse, "get_snapshot_block")
+def get_snapshot_block_response(self: EBSResponse) -> ActionResult:
+    """GetSnapshotBlock answers the 512 KiB a completed snapshot holds at BlockIndex, given the token
+    ListSnapshotBlocks or ListChangedBlocks gave for that snapshot and index ("You can obtain the
+    BlockToken by running the ListChangedBlocks or ListSnapshotBlocks operations"); any other token,
+    or an index holding no block, is refused (ValidationException INVALID_BLOCK_TOKEN, a documented
+    reason). DataLength, Checksum (base64 SHA256 of the data) and ChecksumAlgorithm SHA256 describe
+    the data itself. moto ignores the token and reads only blocks written to that very snapshot.
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_GetSnapshotBlock.html
+    """
+    snapshot = readable(self.ebs_backend, self._get_param("SnapshotId"))
+    index, token = int(self._get_param("BlockIndex")), self._get_param("BlockToken")
+    if index not in snapshot.blocks or token != block_token(snapshot, index):
+        raise invalid("INVALID_BLOCK_TOKEN", f"The block token is not valid for block {index} of "
+                                             f"'{snapshot.snapshot_id}'.")
+    data = snapshot.blocks[index].block_data
+    return ActionResult({"DataLength": len(data), "BlockData": data,
+                         "Checksum": base64.b64encode(_sha256(data)).decode(), "ChecksumAlgorithm": "SHA256"})

@@ -13,6 +13,7 @@ INVALID_VOLUME_SIZE | CONFLICTING_BLOCK_UPDATE | INVALID_IMAGE_ID | WRITE_REQUES
 import base64
 import hashlib
 import os
+import re
 
 import boto3
 import botocore.config
@@ -43,6 +44,23 @@ def checksum(*blocks):
 def put(ebs, snapshot, index, data, given=None):
     ebs.put_snapshot_block(SnapshotId=snapshot, BlockIndex=index, BlockData=data, DataLength=len(data),
                            Checksum=given or checksum(data), ChecksumAlgorithm="SHA256")
+
+
+def tokens(ebs, snapshot):
+    """{BlockIndex: BlockToken} of every block ListSnapshotBlocks lists, every page."""
+    listed, request = {}, {"SnapshotId": snapshot}
+    while True:
+        page = ebs.list_snapshot_blocks(**request)
+        listed.update((block["BlockIndex"], block["BlockToken"]) for block in page["Blocks"])
+        if "NextToken" not in page:
+            return listed
+        request = {"SnapshotId": snapshot, "NextToken": page["NextToken"]}
+
+
+def read(ebs, snapshot, index):
+    """The data of one block, read with the token ListSnapshotBlocks gives for it."""
+    token = tokens(ebs, snapshot)[index]
+    return ebs.get_snapshot_block(SnapshotId=snapshot, BlockIndex=index, BlockToken=token)["BlockData"].read()
 
 
 def test_start_snapshot_is_pending_until_completed(client):
@@ -98,6 +116,10 @@ def test_list_snapshot_blocks_pages_in_block_order(client, endpoint):
     written = list(range(250, 0, -2))  # 125 blocks, sent in descending order
     for index in written:
         put(ebs, snapshot, index, zeros)
+    with pytest.raises(botocore.exceptions.ClientError) as pending:
+        ebs.list_snapshot_blocks(SnapshotId=snapshot)
+    assert reason(pending) == "INVALID_SNAPSHOT_ID", "only a completed snapshot can be read"
+    ebs.complete_snapshot(SnapshotId=snapshot, ChangedBlocksCount=len(written))
 
     def pages(**first):
         listed, request = [], {"SnapshotId": snapshot, **first}
@@ -156,9 +178,9 @@ def test_a_snapshot_started_from_a_parent_holds_its_blocks_and_counts_only_its_o
                                  ChecksumAlgorithm="SHA256", ChecksumAggregationMethod="LINEAR")
     assert done["Status"] == "completed"
     assert [b["BlockIndex"] for b in ebs.list_snapshot_blocks(SnapshotId=child)["Blocks"]] == [0, 1]
-    assert ebs.get_snapshot_block(SnapshotId=child, BlockIndex=0, BlockToken="-")["BlockData"].read() == one
-    assert ebs.get_snapshot_block(SnapshotId=child, BlockIndex=1, BlockToken="-")["BlockData"].read() == three
-    assert ebs.get_snapshot_block(SnapshotId=parent, BlockIndex=1, BlockToken="-")["BlockData"].read() == two
+    assert read(ebs, child, 0) == one
+    assert read(ebs, child, 1) == three
+    assert read(ebs, parent, 1) == two
 
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         ebs.start_snapshot(VolumeSize=1, ParentSnapshotId=parent, Encrypted=True)
@@ -166,3 +188,43 @@ def test_a_snapshot_started_from_a_parent_holds_its_blocks_and_counts_only_its_o
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         ebs.start_snapshot(VolumeSize=1, ParentSnapshotId="snap-0000000000000000f")
     assert excinfo.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def upload(ebs, blocks, **start):
+    """A completed snapshot holding {index: data}, started with `start` (VolumeSize 1 unless given)."""
+    snapshot = ebs.start_snapshot(**{"VolumeSize": 1, **start})["SnapshotId"]
+    for index, data in blocks.items():
+        put(ebs, snapshot, index, data)
+    assert ebs.complete_snapshot(SnapshotId=snapshot, ChangedBlocksCount=len(blocks))["Status"] == "completed"
+    return snapshot
+
+
+def refused(call, **request):
+    """The documented Reason of the ValidationException a call answers."""
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        call(**request)
+    return reason(excinfo)
+
+
+def test_get_snapshot_block_needs_the_token_listed_for_that_block(client):
+    """GetSnapshotBlock (https://docs.aws.amazon.com/ebs/latest/APIReference/API_GetSnapshotBlock.html): BlockToken is
+    the one ListSnapshotBlocks / ListChangedBlocks gave for that snapshot and index (INVALID_BLOCK_TOKEN otherwise, a
+    documented reason); tokens match "^[A-Za-z0-9+/=]+$"; the answer's DataLength, Checksum (base64 SHA256) and
+    ChecksumAlgorithm describe the 512 KiB returned, inherited blocks included."""
+    region, data = "mx-central-1", os.urandom(BLOCK)
+    ebs, ec2 = client("ebs", region), client("ec2", region)
+    parent = upload(ebs, {4: data, 5: b"\1" * BLOCK})
+    child = upload(ebs, {6: b"\2" * BLOCK}, ParentSnapshotId=parent)
+    listed = tokens(ebs, child)
+    assert sorted(listed) == [4, 5, 6] and all(re.fullmatch(r"[A-Za-z0-9+/=]+", t) for t in listed.values())
+
+    got = ebs.get_snapshot_block(SnapshotId=child, BlockIndex=4, BlockToken=listed[4])
+    assert (got["BlockData"].read(), got["DataLength"], got["ChecksumAlgorithm"]) == (data, BLOCK, "SHA256")
+    assert got["Checksum"] == checksum(data)
+    for index, token in ((4, "bm90IGEgdG9rZW4="), (4, listed[5]), (4, tokens(ebs, parent)[4]), (7, listed[6])):
+        assert refused(ebs.get_snapshot_block, SnapshotId=child, BlockIndex=index, BlockToken=token) == "INVALID_BLOCK_TOKEN"
+
+    ec2.modify_snapshot_tier(SnapshotId=parent, StorageTier="archive")
+    assert refused(ebs.list_snapshot_blocks, SnapshotId=parent) == "INVALID_SNAPSHOT_ID", "archived snapshots are not read"
+
+
