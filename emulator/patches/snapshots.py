@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from typing import Iterable
 
 from moto.core.responses import ActionResult
@@ -16,7 +17,7 @@ from moto.ec2.models.elastic_block_store import Snapshot
 from moto.ec2.responses import EC2Response
 
 from . import replaces
-from .common import Paging, ServiceError, find_snapshot, mapped_snapshot_ids
+from .common import Paging, ServiceError, default_ebs_key, find_snapshot, mapped_snapshot_ids
 
 EBS_DIRECT_BLOCK_SIZE = 512 * 1024  # bytes; the only block size the EBS direct APIs use
 
@@ -139,6 +140,55 @@ def readable(ebs: EBSDirectBackend, snapshot_id: str | None) -> EBSSnapshot:
     return view
 
 
+# StartSnapshot's KmsKeyArn, as the API constrains it: a key's ARN; a key id, an alias or its ARN is refused.
+KMS_KEY_ARN = re.compile(r"arn:aws[a-z\-]*:kms:.*:[0-9]{12}:key/.*")
+
+
+def start_encryption(self: EBSResponse, parent: EBSSnapshot | None) -> str | None:
+    """The KMS key that encrypts the snapshot StartSnapshot makes (None: unencrypted), from the
+    encryption outcomes AWS tabulates for Encrypted, KmsKeyArn, ParentSnapshotId and encryption by
+    default:
+    - no parent: unencrypted only without Encrypted (or false) and KmsKeyArn while encryption by
+      default is off; else KmsKeyArn's key, or the account's default EBS key. Encrypted false with
+      KmsKeyArn, or while encryption by default is on, fails (ValidationException);
+    - a parent: the child takes the parent's encryption. Encrypted (true or false) fails ("You
+      can't specify ParentSnapshotId and Encrypted in the same request"), KmsKeyArn fails with an
+      encrypted parent, and an unencrypted parent fails while encryption by default is on ("you
+      cannot start a new snapshot using an unencrypted parent snapshot").
+    The table is unclear for KmsKeyArn with an unencrypted parent and encryption by default off
+    (a merged cell reads "The snapshot is unencrypted"): refused here like the encrypted-parent
+    case rather than dropping a key the caller asked for. Every refusal is a ValidationException
+    with Reason INVALID_PARAMETER_VALUE (the reason is undocumented). Whether the key exists is
+    not checked (KMS is not modelled).
+    https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-encryption.html
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html
+    """
+    encrypted, key = self._get_param("Encrypted"), self._get_param("KmsKeyArn")
+    if key is not None and not (len(key) <= 2048 and KMS_KEY_ARN.fullmatch(key)):
+        raise invalid("INVALID_PARAMETER_VALUE", f"1 validation error detected: Value at 'kmsKeyArn' failed to satisfy "
+                                                 f"constraint: Member must satisfy regular expression pattern: "
+                                                 f"{KMS_KEY_ARN.pattern}")
+    ec2 = self.ebs_backend.ec2_backend
+    by_default = ec2.ebs_encryption_by_default
+    if parent is not None:
+        source = ec2.snapshots[parent.snapshot_id]
+        if encrypted is not None or key is not None:
+            raise invalid("INVALID_PARAMETER_VALUE", "A snapshot started from a parent takes the parent's encryption: "
+                                                     "Encrypted and KmsKeyArn cannot be specified with ParentSnapshotId.")
+        if not source.encrypted and by_default:
+            raise invalid("INVALID_PARAMETER_VALUE", "Encryption by default is enabled: an unencrypted parent snapshot "
+                                                     "cannot be used; use an encrypted copy of it (CopySnapshot).")
+        return source.kms_key_id if source.encrypted else None
+    if encrypted is False:
+        if key is not None or by_default:
+            raise invalid("INVALID_PARAMETER_VALUE", "An unencrypted snapshot cannot be made with a KmsKeyArn "
+                                                     "or while encryption by default is enabled.")
+        return None
+    if encrypted or key is not None or by_default:
+        return key or default_ebs_key(ec2)
+    return None
+
+
 _moto_put_snapshot_block = EBSResponse.put_snapshot_block
 _moto_start_snapshot_response = EBSResponse.start_snapshot
 
@@ -146,24 +196,28 @@ _moto_start_snapshot_response = EBSResponse.start_snapshot
 def start_snapshot_response(self: EBSResponse) -> ActionResult:
     """StartSnapshot with ParentSnapshotId starts from the parent: the new snapshot holds every
     block of the parent, and only the blocks written to it are its changes (what CompleteSnapshot's
-    ChangedBlocksCount and aggregate checksum count). "You can't specify ParentSnapshotId and
-    Encrypted in the same request. If you specify both parameters, the request fails with
-    ValidationException." moto ignores ParentSnapshotId and starts every snapshot empty.
+    ChangedBlocksCount and aggregate checksum count). Encrypted and KmsKeyArn decide its encryption
+    as `start_encryption` says: the EC2 snapshot reports
+    Encrypted and KmsKeyId, the answer KmsKeyArn and ParentSnapshotId. moto ignores ParentSnapshotId,
+    Encrypted and KmsKeyArn and starts every snapshot empty and unencrypted.
     (Called by the ClientToken wrapper in idempotency.py, which owns StartSnapshot's answer.)
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html
     https://docs.aws.amazon.com/ebs/latest/userguide/writesnapshots.html
     """
     parent_id = self._get_param("ParentSnapshotId")
-    parent = None
-    if parent_id:
-        if self._get_param("Encrypted"):
-            raise invalid("INVALID_PARAMETER_VALUE", "ParentSnapshotId and Encrypted cannot be specified together.")
-        parent = ebs_view(self.ebs_backend, parent_id)
+    parent = ebs_view(self.ebs_backend, parent_id) if parent_id else None
+    key = start_encryption(self, parent)
     answer = _moto_start_snapshot_response(self)
-    child = self.ebs_backend.snapshots[answer.result["SnapshotId"]] if parent else None
-    if parent is not None and child is not None:
+    snapshot_id = answer.result["SnapshotId"]
+    snapshot = self.ebs_backend.ec2_backend.snapshots[snapshot_id]
+    snapshot.encrypted, snapshot.kms_key_id = key is not None, key
+    if key is not None:
+        answer.result["KmsKeyArn"] = key
+    if parent is not None:
+        child = self.ebs_backend.snapshots[snapshot_id]
         child.blocks.update(parent.blocks)
         child.inherited = set(parent.blocks)
+        answer.result["ParentSnapshotId"] = parent.snapshot_id
     return answer
 
 

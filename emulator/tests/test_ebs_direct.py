@@ -199,11 +199,89 @@ def upload(ebs, blocks, **start):
     return snapshot
 
 
+def described(ec2, snapshot):
+    return ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0]
+
+
+def encryption(ec2, snapshot):
+    found = described(ec2, snapshot)
+    return found["Encrypted"], found.get("KmsKeyId")
+
+
 def refused(call, **request):
     """The documented Reason of the ValidationException a call answers."""
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         call(**request)
     return reason(excinfo)
+
+
+def test_start_snapshot_encrypts_with_the_key_given_or_the_default_key(client):
+    """StartSnapshot Encrypted / KmsKeyArn (https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html,
+    outcomes: https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-encryption.html): without a parent,
+    Encrypted alone uses the account's default EBS key, KmsKeyArn (with or without Encrypted) that key; Encrypted false
+    with a KmsKeyArn fails; KmsKeyArn must be a key ARN (pattern arn:aws[a-z\\-]*:kms:.*:[0-9]{12}:key/.*)."""
+    region = "us-east-2"
+    ebs, ec2, kms = client("ebs", region), client("ec2", region), client("kms", region)
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+
+    by_default = ebs.start_snapshot(VolumeSize=1, Encrypted=True)
+    managed = kms.describe_key(KeyId="alias/aws/ebs")["KeyMetadata"]["Arn"]  # made on first use, as on AWS
+    assert by_default["KmsKeyArn"] == managed
+    assert encryption(ec2, by_default["SnapshotId"]) == (True, managed)
+    for request in ({"KmsKeyArn": key}, {"Encrypted": True, "KmsKeyArn": key}):
+        started = ebs.start_snapshot(VolumeSize=1, **request)
+        assert started["KmsKeyArn"] == key and encryption(ec2, started["SnapshotId"]) == (True, key)
+    for request in ({}, {"Encrypted": False}):
+        started = ebs.start_snapshot(VolumeSize=1, **request)
+        assert "KmsKeyArn" not in started and encryption(ec2, started["SnapshotId"]) == (False, None)
+
+    assert refused(ebs.start_snapshot, VolumeSize=1, Encrypted=False, KmsKeyArn=key) == "INVALID_PARAMETER_VALUE"
+    key_id = key.rsplit("/", 1)[1]
+    for not_a_key_arn in ("alias/aws/ebs", f"arn:aws:kms:{region}:123456789012:alias/aws/ebs", key_id):
+        assert refused(ebs.start_snapshot, VolumeSize=1, KmsKeyArn=not_a_key_arn) == "INVALID_PARAMETER_VALUE"
+
+    ec2.modify_ebs_default_kms_key_id(KmsKeyId=key)
+    assert encryption(ec2, ebs.start_snapshot(VolumeSize=1, Encrypted=True)["SnapshotId"]) == (True, key), \
+        "the default key is the one ModifyEbsDefaultKmsKeyId set"
+
+
+def test_encryption_by_default_encrypts_every_started_snapshot(client):
+    """"If Amazon EBS encryption by default is enabled on your AWS account, you can't create unencrypted snapshots"
+    and "you cannot start a new snapshot using an unencrypted parent snapshot"
+    (https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-encryption.html)."""
+    region = "us-west-1"
+    ebs, ec2 = client("ebs", region), client("ec2", region)
+    plain = upload(ebs, {0: b"\1" * BLOCK})
+    ec2.enable_ebs_encryption_by_default()
+    try:
+        started = ebs.start_snapshot(VolumeSize=1)
+        assert started["KmsKeyArn"].startswith(f"arn:aws:kms:{region}:123456789012:key/")
+        assert encryption(ec2, started["SnapshotId"]) == (True, started["KmsKeyArn"])
+        assert refused(ebs.start_snapshot, VolumeSize=1, Encrypted=False) == "INVALID_PARAMETER_VALUE"
+        assert refused(ebs.start_snapshot, VolumeSize=1, ParentSnapshotId=plain) == "INVALID_PARAMETER_VALUE"
+    finally:
+        ec2.disable_ebs_encryption_by_default()
+    assert encryption(ec2, ebs.start_snapshot(VolumeSize=1)["SnapshotId"]) == (False, None)
+
+
+def test_a_child_snapshot_takes_its_parents_encryption(client):
+    """With ParentSnapshotId "the snapshot is encrypted using the same KMS key as the parent snapshot"; Encrypted
+    (true or false) and, with an encrypted parent, KmsKeyArn make the request fail
+    (https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-encryption.html). KmsKeyArn with an unencrypted
+    parent is refused too: the table's merged cell is unclear there, and the emulator does not drop a key asked for."""
+    region = "ap-south-2"
+    ebs, ec2, kms = client("ebs", region), client("ec2", region), client("kms", region)
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    sealed, plain = upload(ebs, {0: b"\1" * BLOCK}, KmsKeyArn=key), upload(ebs, {0: b"\1" * BLOCK})
+
+    child = ebs.start_snapshot(VolumeSize=1, ParentSnapshotId=sealed)
+    assert (child["ParentSnapshotId"], child["KmsKeyArn"]) == (sealed, key)
+    assert encryption(ec2, child["SnapshotId"]) == (True, key)
+    plain_child = ebs.start_snapshot(VolumeSize=1, ParentSnapshotId=plain)
+    assert "KmsKeyArn" not in plain_child and encryption(ec2, plain_child["SnapshotId"]) == (False, None)
+    for parent in (sealed, plain):
+        for request in ({"Encrypted": True}, {"Encrypted": False}, {"KmsKeyArn": key}):
+            assert refused(ebs.start_snapshot, VolumeSize=1, ParentSnapshotId=parent, **request) == "INVALID_PARAMETER_VALUE"
 
 
 def test_get_snapshot_block_needs_the_token_listed_for_that_block(client):
