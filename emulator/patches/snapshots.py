@@ -81,12 +81,13 @@ def ebs_snapshot_init(self: EBSSnapshot, account_id: str, snapshot: Snapshot) ->
     """The EBS direct APIs report BlockSize 524288 (512 KiB); moto says 512 bytes.
 
     Clients that trust it (coldsnap) would send 1,024 times more PutSnapshotBlock calls. A snapshot
-    starts with nothing inherited.
+    starts with nothing inherited, as a lineage of its own.
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html
     """
     _moto_ebs_snapshot_init(self, account_id, snapshot)
     self.block_size = EBS_DIRECT_BLOCK_SIZE
     self.inherited: set[int] = set()  # indexes of the blocks a child holds from its parent, unwritten
+    self.lineage = self.snapshot_id
 
 
 @replaces(EBSDirectBackend, "start_snapshot")
@@ -196,8 +197,8 @@ _moto_start_snapshot_response = EBSResponse.start_snapshot
 def start_snapshot_response(self: EBSResponse) -> ActionResult:
     """StartSnapshot with ParentSnapshotId starts from the parent: the new snapshot holds every
     block of the parent, and only the blocks written to it are its changes (what CompleteSnapshot's
-    ChangedBlocksCount and aggregate checksum count). Encrypted and KmsKeyArn decide its encryption
-    as `start_encryption` says: the EC2 snapshot reports
+    ChangedBlocksCount and aggregate checksum count); it continues the parent's lineage. Encrypted
+    and KmsKeyArn decide its encryption as `start_encryption` says: the EC2 snapshot reports
     Encrypted and KmsKeyId, the answer KmsKeyArn and ParentSnapshotId. moto ignores ParentSnapshotId,
     Encrypted and KmsKeyArn and starts every snapshot empty and unencrypted.
     (Called by the ClientToken wrapper in idempotency.py, which owns StartSnapshot's answer.)
@@ -216,7 +217,7 @@ def start_snapshot_response(self: EBSResponse) -> ActionResult:
     if parent is not None:
         child = self.ebs_backend.snapshots[snapshot_id]
         child.blocks.update(parent.blocks)
-        child.inherited = set(parent.blocks)
+        child.inherited, child.lineage = set(parent.blocks), parent.lineage
         answer.result["ParentSnapshotId"] = parent.snapshot_id
     return answer
 
@@ -297,6 +298,7 @@ def block_page(self: EBSResponse, indexes: Iterable[int]) -> tuple[list[int], di
     member of the answer while indexes remain. MaxResults is 100-10,000: "Valid Range: Minimum value
     of 100. Maximum value of 10000"; "If you specify NextToken, then StartingBlockIndex is ignored".
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListSnapshotBlocks.html
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListChangedBlocks.html
     """
     max_results = int(self._get_param("MaxResults") or 10_000)
     if not 100 <= max_results <= 10_000:
@@ -336,6 +338,52 @@ def list_snapshot_blocks_response(self: EBSResponse) -> ActionResult:
         "Blocks": [{"BlockIndex": index, "BlockToken": block_token(snapshot, index)} for index in page],
         "VolumeSize": snapshot.volume_size,
         "BlockSize": snapshot.block_size,
+        **next_token,
+    })
+
+
+@replaces(EBSResponse, "list_changed_blocks")
+def list_changed_blocks_response(self: EBSResponse) -> ActionResult:
+    """ListChangedBlocks lists the blocks that differ between two snapshots of one lineage, in
+    ascending BlockIndex, paged like ListSnapshotBlocks.
+
+    A block differs when only one snapshot holds it or the two hold different blocks at its index;
+    one the second holds unchanged from the first (inherited through ParentSnapshotId) is not listed.
+    FirstBlockToken "is absent if the first snapshot does
+    not have the changed block that is on the second snapshot", and SecondBlockToken when only the
+    first has it (the user guide's example). Pages cut the indexes either snapshot holds and then
+    keep the changed ones, so "the response may be empty but the API will return a next page token
+    value" when changes are scarce, as on AWS. "The FirstSnapshotID parameter must be specified with
+    a SecondSnapshotId parameter; otherwise, an error occurs" (ValidationException
+    INVALID_PARAMETER_VALUE chosen). The snapshots must be "of the same volume" or "two snapshot
+    copies of the same source snapshot": others answer ValidationException UNRELATED_SNAPSHOTS, a
+    documented reason. Which snapshot's VolumeSize is answered is not said: the second's (the one
+    the request's path names). moto walks the first snapshot's blocks only (blocks written only in
+    the second are missed), compares bytes, and ignores paging and order.
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListChangedBlocks.html
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_ChangedBlock.html
+    https://docs.aws.amazon.com/ebs/latest/userguide/readsnapshots.html
+    https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-faq.html
+    """
+    first_id, second_id = self._get_param("FirstSnapshotId"), self._get_param("SecondSnapshotId")
+    if not first_id:
+        raise invalid("INVALID_PARAMETER_VALUE", "FirstSnapshotId must be specified with SecondSnapshotId.")
+    first, second = readable(self.ebs_backend, first_id), readable(self.ebs_backend, second_id)
+    if first.lineage != second.lineage:
+        raise invalid("UNRELATED_SNAPSHOTS", f"The snapshots '{first_id}' and '{second_id}' are not of the same "
+                                             "volume or snapshot lineage.")
+    page, next_token = block_page(self, first.blocks.keys() | second.blocks.keys())
+    changed = []
+    for index in page:
+        if first.blocks.get(index) is second.blocks.get(index):
+            continue
+        tokens = {name: block_token(snapshot, index) for name, snapshot in
+                  (("FirstBlockToken", first), ("SecondBlockToken", second)) if index in snapshot.blocks}
+        changed.append({"BlockIndex": index, **tokens})
+    return ActionResult({
+        "ChangedBlocks": changed,
+        "VolumeSize": second.volume_size,
+        "BlockSize": second.block_size,
         **next_token,
     })
 
