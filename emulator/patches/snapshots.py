@@ -1,19 +1,20 @@
-"""Snapshots: who sees them, paging, deletion guarded by AMIs; the EBS direct APIs."""
+"""Snapshots: who sees them, paging, deletion guarded by AMIs; what each snapshot holds, wherever it
+comes from; the EBS direct APIs over all of them."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import re
-from typing import Iterable
+from typing import Any, Iterable
 
 from moto.core.responses import ActionResult
+from moto.ebs.models import Block, EBSSnapshot, ebs_backends
 from moto.ebs.models import EBSBackend as EBSDirectBackend
-from moto.ebs.models import EBSSnapshot
 from moto.ebs.responses import EBSResponse
 from moto.ec2.exceptions import InvalidSnapshotInUse
-from moto.ec2.models import EC2Backend
-from moto.ec2.models.elastic_block_store import Snapshot
+from moto.ec2.models import EC2Backend, ec2_backends
+from moto.ec2.models.elastic_block_store import Snapshot, Volume
 from moto.ec2.responses import EC2Response
 
 from . import replaces
@@ -24,6 +25,9 @@ EBS_DIRECT_BLOCK_SIZE = 512 * 1024  # bytes; the only block size the EBS direct 
 _moto_ebs_snapshot_init = EBSSnapshot.__init__
 _moto_start_snapshot = EBSDirectBackend.start_snapshot
 _moto_complete_snapshot = EBSDirectBackend.complete_snapshot
+_moto_create_volume = EC2Backend.create_volume
+_moto_create_snapshot = EC2Backend.create_snapshot
+_moto_copy_snapshot = EC2Backend.copy_snapshot
 
 
 @replaces(EC2Backend, "delete_snapshot")
@@ -74,6 +78,91 @@ def describe_snapshots_response(self: EC2Response) -> ActionResult:
         snapshots = [s for s in snapshots if any(restorable_by(s, user) for user in users)]
     page, token = paging.cut(snapshots, self._filters_from_querystring())
     return ActionResult({"Snapshots": page, "NextToken": token})
+
+
+# What snapshots and volumes hold. The EBS direct APIs read any snapshot of the account, those EC2
+# makes included, so every snapshot and volume holds blocks: moto's Block objects, each kept once
+# and shared by whatever holds it (a child of its parent, a volume of its snapshot, a copy of its
+# source). "The same block" is therefore identity, and a block written anew is a new object, even
+# with the same bytes. Each also belongs to a lineage, the snapshots ListChangedBlocks compares.
+
+
+def holdings(ec2: EC2Backend, snapshot_id: str) -> tuple[dict[int, Block], str]:
+    """The blocks a snapshot of this region holds, and its lineage. A snapshot the emulator has no
+    data for (the seeded Amazon images') holds none and is a lineage of its own."""
+    view = ebs_backends[ec2.account_id][ec2.region_name].snapshots.get(snapshot_id)
+    return (dict(view.blocks), view.lineage) if view is not None else ({}, snapshot_id)
+
+
+def hold(ec2: EC2Backend, snapshot: Snapshot, blocks: dict[int, Block], lineage: str) -> None:
+    """Makes a snapshot EC2 took readable through the EBS direct APIs, holding these blocks."""
+    view = EBSSnapshot(ec2.account_id, snapshot)
+    view.status, view.blocks, view.lineage = "completed", dict(blocks), lineage
+    ebs_backends[ec2.account_id][ec2.region_name].snapshots[snapshot.id] = view
+
+
+@replaces(EC2Backend, "create_volume")
+def create_volume(self: EC2Backend, size: int, zone_name: str, snapshot_id: str | None = None,
+                  encrypted: bool = False, kms_key_id: str | None = None, **settings: Any) -> Volume:
+    """A volume made from a snapshot holds the snapshot's blocks, an empty one none: nothing in the
+    emulator writes to a volume, so it keeps them. From an encrypted snapshot it keeps the
+    snapshot's KMS key unless given another ("When the CreateVolume action operates on an encrypted
+    snapshot, you have the option of re-encrypting it with a different KMS key"); moto gives it the
+    account's default key instead.
+    Snapshots of it continue the source snapshot's lineage ("Snap B is an incremental snapshot of
+    Snap A, even though it was created from a different volume"), unless the volume is encrypted
+    otherwise than the snapshot or the snapshot is another account's: then "Snap B would be a full
+    snapshot", the start of a lineage.
+    https://docs.aws.amazon.com/ebs/latest/userguide/how_snapshots_work.html
+    https://docs.aws.amazon.com/ebs/latest/userguide/encryption-examples.html
+    """
+    source = self.snapshots.get(snapshot_id) if snapshot_id else None
+    if source is not None and source.encrypted and not kms_key_id:
+        encrypted, kms_key_id = True, source.kms_key_id
+    volume = _moto_create_volume(self, size, zone_name, snapshot_id, encrypted, kms_key_id, **settings)
+    volume.blocks, volume.lineage = holdings(self, snapshot_id) if snapshot_id else ({}, volume.id)
+    if source is not None and (source.owner_id != self.account_id
+                               or (source.encrypted, source.kms_key_id) != (volume.encrypted, volume.kms_key_id)):
+        volume.lineage = volume.id
+    return volume
+
+
+@replaces(EC2Backend, "create_snapshot")
+def create_snapshot(self: EC2Backend, volume_id: str, description: str, owner_id: str | None = None,
+                    from_ami: str | None = None) -> Snapshot:
+    """A snapshot of a volume (CreateSnapshot, CreateSnapshots, CreateImage) holds the volume's
+    blocks, continues its lineage and names its KMS key (moto reports Encrypted without the key).
+    Its VolumeId is that volume: "The ID of the volume that was used to create the snapshot".
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html
+    https://docs.aws.amazon.com/ebs/latest/userguide/how_snapshots_work.html
+    """
+    snapshot = _moto_create_snapshot(self, volume_id, description, owner_id, from_ami)
+    volume = snapshot.volume
+    snapshot.kms_key_id = volume.kms_key_id
+    hold(self, snapshot, volume.blocks, volume.lineage)
+    return snapshot
+
+
+@replaces(EC2Backend, "copy_snapshot")
+def copy_snapshot(self: EC2Backend, source_snapshot_id: str, source_region: str, description: str,
+                  kms_key_id: str | None) -> Snapshot:
+    """A copy (CopySnapshot, CopyImage) holds its source's blocks, reports the arbitrary VolumeId
+    vol-ffffffff ("Snapshots created by a copy snapshot operation have an arbitrary volume ID") and
+    its own size rather than the source volume's; an encrypted copy without KmsKeyId uses the
+    account's default key ("If this parameter is not specified, your KMS key for Amazon EBS is
+    used"). Copies into a region form a lineage of their own: ListChangedBlocks compares "two
+    snapshot copies of the same source snapshot", not a copy with its source.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopySnapshot.html
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListChangedBlocks.html
+    """
+    snapshot = _moto_copy_snapshot(self, source_snapshot_id, source_region, description, kms_key_id)
+    snapshot.volume = Volume(self, "vol-ffffffff", snapshot.volume_size, zone=None)
+    if snapshot.encrypted and snapshot.kms_key_id is None:
+        snapshot.kms_key_id = default_ebs_key(self)
+    blocks, lineage = holdings(ec2_backends[self.account_id][source_region], source_snapshot_id)
+    hold(self, snapshot, blocks, f"{lineage} copied to {self.region_name}")
+    return snapshot
 
 
 @replaces(EBSSnapshot, "__init__")
@@ -328,7 +417,7 @@ def block_token(snapshot: EBSSnapshot, index: int) -> str:
 def list_snapshot_blocks_response(self: EBSResponse) -> ActionResult:
     """ListSnapshotBlocks pages: blocks in ascending BlockIndex from StartingBlockIndex, at most
     MaxResults (100–10,000) an answer and possibly fewer, with a NextToken while blocks remain
-    (`block_page`), of a completed snapshot (`readable`).
+    (`block_page`), of any completed snapshot of the account (`readable`), those EC2 made included.
     moto ignores all three parameters and answers every block at once, unordered.
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListSnapshotBlocks.html
     """
@@ -348,8 +437,8 @@ def list_changed_blocks_response(self: EBSResponse) -> ActionResult:
     ascending BlockIndex, paged like ListSnapshotBlocks.
 
     A block differs when only one snapshot holds it or the two hold different blocks at its index;
-    one the second holds unchanged from the first (inherited through ParentSnapshotId) is not listed.
-    FirstBlockToken "is absent if the first snapshot does
+    one the second holds unchanged from the first (inherited through ParentSnapshotId, carried
+    through a volume, copied) is not listed. FirstBlockToken "is absent if the first snapshot does
     not have the changed block that is on the second snapshot", and SecondBlockToken when only the
     first has it (the user guide's example). Pages cut the indexes either snapshot holds and then
     keep the changed ones, so "the response may be empty but the API will return a next page token

@@ -284,6 +284,29 @@ def test_a_child_snapshot_takes_its_parents_encryption(client):
             assert refused(ebs.start_snapshot, VolumeSize=1, ParentSnapshotId=parent, **request) == "INVALID_PARAMETER_VALUE"
 
 
+def test_an_image_of_an_encrypted_upload_launches_encrypted_volumes(client):
+    """RegisterImage from an encrypted snapshot: the mapping reports Encrypted true
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsBlockDevice.html); the instance's volume is
+    encrypted with the snapshot's key, as is CreateImage's snapshot of it
+    (https://docs.aws.amazon.com/ebs/latest/userguide/encryption-examples.html)."""
+    region = "ap-southeast-5"
+    ebs, ec2, kms = client("ebs", region), client("ec2", region), client("kms", region)
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    root = upload(ebs, {0: b"\1" * BLOCK}, KmsKeyArn=key, VolumeSize=2)
+    image_id = ec2.register_image(Name="gio-node-encrypted", Architecture="x86_64", VirtualizationType="hvm",
+                                  RootDeviceName="/dev/xvda",
+                                  BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": root}}])["ImageId"]
+    mapping = ec2.describe_images(ImageIds=[image_id])["Images"][0]["BlockDeviceMappings"][0]["Ebs"]
+    assert (mapping["SnapshotId"], mapping["Encrypted"], mapping["VolumeSize"]) == (root, True, 2)
+
+    instance = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    volume = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [instance]}])["Volumes"][0]
+    assert (volume["SnapshotId"], volume["Encrypted"], volume["KmsKeyId"]) == (root, True, key)
+    created = ec2.create_image(InstanceId=instance, Name="gio-node-encrypted-rebuilt")["ImageId"]
+    snapshot = ec2.describe_images(ImageIds=[created])["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+    assert encryption(ec2, snapshot) == (True, key)
+
+
 def changed(ebs, first, second, **request):
     """Every page of ListChangedBlocks, as [[(BlockIndex, has FirstBlockToken, has SecondBlockToken)]]."""
     pages, request = [], {"FirstSnapshotId": first, "SecondSnapshotId": second, **request}
@@ -387,3 +410,86 @@ def test_get_snapshot_block_needs_the_token_listed_for_that_block(client):
     assert refused(ebs.list_snapshot_blocks, SnapshotId=parent) == "INVALID_SNAPSHOT_ID", "archived snapshots are not read"
 
 
+def register(ec2, name, root, **mapping):
+    return ec2.register_image(Name=name, Architecture="x86_64", VirtualizationType="hvm", RootDeviceName="/dev/xvda",
+                              BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": root, **mapping}}])["ImageId"]
+
+
+def image_snapshots(ec2, image_id):
+    """{device: snapshot id} of an AMI's EBS mappings."""
+    mappings = ec2.describe_images(ImageIds=[image_id])["Images"][0]["BlockDeviceMappings"]
+    return {m["DeviceName"]: m["Ebs"]["SnapshotId"] for m in mappings if "SnapshotId" in m.get("Ebs", {})}
+
+
+def test_snapshots_of_an_instance_hold_what_its_volumes_were_made_from(client):
+    """The EBS direct APIs read any snapshot of the account, CreateImage's and CreateSnapshot's too
+    (https://docs.aws.amazon.com/ebs/latest/userguide/readsnapshots.html): a volume made from a snapshot holds its blocks,
+    a snapshot of the volume holds the volume's and is "an incremental snapshot of Snap A, even though it was created
+    from a different volume" (https://docs.aws.amazon.com/ebs/latest/userguide/how_snapshots_work.html), so it changed
+    nothing; its VolumeId is the volume it was taken from (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html)."""
+    region = "ap-southeast-1"
+    ebs, ec2 = client("ebs", region), client("ec2", region)
+    blocks = {0: os.urandom(BLOCK), 3: os.urandom(BLOCK), 7: os.urandom(BLOCK)}
+    base = upload(ebs, blocks, VolumeSize=2)
+    image_id = register(ec2, "gio-base", base)
+    instance = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, BlockDeviceMappings=[
+        {"DeviceName": "/dev/xvdb", "Ebs": {"VolumeSize": 1}}])["Instances"][0]["InstanceId"]
+    volumes = {v["Attachments"][0]["Device"]: v["VolumeId"] for v in ec2.describe_volumes(
+        Filters=[{"Name": "attachment.instance-id", "Values": [instance]}])["Volumes"]}
+
+    built = image_snapshots(ec2, ec2.create_image(InstanceId=instance, Name="gio-built")["ImageId"])
+    root, data = built["/dev/xvda"], built["/dev/xvdb"]
+    assert {device: described(ec2, snapshot)["VolumeId"] for device, snapshot in built.items()} == volumes
+    assert sorted(tokens(ebs, root)) == [0, 3, 7] and tokens(ebs, data) == {}
+    assert all(read(ebs, root, index) == content for index, content in blocks.items())
+    assert changed(ebs, base, root) == [[]], "the instance changed nothing the emulator could see"
+    listed = ebs.list_snapshot_blocks(SnapshotId=root)
+    assert (listed["VolumeSize"], listed["BlockSize"]) == (2, BLOCK)
+
+    again = ec2.create_snapshot(VolumeId=volumes["/dev/xvda"])["SnapshotId"]
+    assert changed(ebs, root, again) == [[]] and sorted(tokens(ebs, again)) == [0, 3, 7]
+    assert refused(ebs.list_changed_blocks, FirstSnapshotId=base, SecondSnapshotId=data) == "UNRELATED_SNAPSHOTS"
+    empty = ec2.create_snapshot(VolumeId=ec2.create_volume(Size=1, AvailabilityZone=f"{region}a")["VolumeId"])
+    assert tokens(ebs, empty["SnapshotId"]) == {}
+
+
+def test_copies_hold_their_sources_blocks(client):
+    """CopySnapshot and CopyImage copies hold their source's blocks; "Snapshots created by a copy snapshot operation
+    have an arbitrary volume ID" (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html).
+    ListChangedBlocks compares "two snapshot copies of the same source snapshot"
+    (https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListChangedBlocks.html): copies into one region form a
+    lineage of their own, apart from their sources."""
+    home, away = "ap-east-2", "ap-southeast-4"
+    ebs, ec2, ebs_away, ec2_away = client("ebs", home), client("ec2", home), client("ebs", away), client("ec2", away)
+    one, two = os.urandom(BLOCK), os.urandom(BLOCK)
+    base = upload(ebs, {0: one, 1: one})
+    child = upload(ebs, {1: two}, ParentSnapshotId=base)
+
+    copy = ec2.copy_snapshot(SourceSnapshotId=base, SourceRegion=home)["SnapshotId"]
+    assert described(ec2, copy)["VolumeId"] == "vol-ffffffff"
+    assert sorted(tokens(ebs, copy)) == [0, 1] and read(ebs, copy, 1) == one
+    assert refused(ebs.list_changed_blocks, FirstSnapshotId=base, SecondSnapshotId=copy) == "UNRELATED_SNAPSHOTS"
+
+    first, second = (image_snapshots(ec2_away, ec2_away.copy_image(
+        SourceImageId=register(ec2, name, snapshot), SourceRegion=home, Name=name)["ImageId"])["/dev/xvda"]
+        for name, snapshot in (("gio-r1", base), ("gio-r2", child)))
+    assert described(ec2_away, second)["VolumeId"] == "vol-ffffffff"
+    assert read(ebs_away, second, 0) == one and read(ebs_away, second, 1) == two
+    assert changed(ebs_away, first, second) == [[(1, True, True)]]
+
+
+def test_deleted_snapshots_leave_the_ebs_view(client):
+    """DeleteSnapshot removes a snapshot from the EBS direct APIs too (ResourceNotFoundException); a volume made from it
+    before still holds its blocks ("Deleting a snapshot of a volume has no effect on the volume",
+    https://docs.aws.amazon.com/ebs/latest/userguide/ebs-snapshots.html)."""
+    region = "me-south-1"
+    ebs, ec2 = client("ebs", region), client("ec2", region)
+    uploaded = upload(ebs, {2: b"\1" * BLOCK})
+    volume = ec2.create_volume(SnapshotId=uploaded, AvailabilityZone=f"{region}a")["VolumeId"]
+    taken = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    for snapshot in (uploaded, taken):
+        ec2.delete_snapshot(SnapshotId=snapshot)
+        with pytest.raises(botocore.exceptions.ClientError) as gone:
+            ebs.list_snapshot_blocks(SnapshotId=snapshot)
+        assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert sorted(tokens(ebs, ec2.create_snapshot(VolumeId=volume)["SnapshotId"])) == [2]
