@@ -103,6 +103,16 @@ def find_snapshot(backend: Any, snapshot_id: str) -> Any:
     return snapshot
 
 
+def default_ebs_key(backend: Any) -> str:
+    """ARN of the account's default KMS key for EBS encryption in this region: the key set with
+    ModifyEbsDefaultKmsKeyId, else the AWS managed key alias/aws/ebs (made on first use, as AWS does).
+    moto's own helper always answers the managed key and overwrites a default set before.
+    https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyEbsDefaultKmsKeyId.html
+    """
+    return backend.default_kms_key_id or backend._create_default_encryption_key()
+
+
 def overlay_ebs(base: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
     """Ebs fields given (not None) over a base; a new VolumeType drops the old type's Iops/Throughput."""
     given = {key: value for key, value in (given or {}).items() if value is not None}

@@ -15,7 +15,7 @@ from moto.ec2.responses import EC2Response
 from moto.ec2.utils import random_ami_id
 
 from . import replaces
-from .common import Paging, aws_error, ebs_settings, mapped_snapshot_ids, overlay_ebs, tags_by_type
+from .common import Paging, aws_error, default_ebs_key, ebs_settings, mapped_snapshot_ids, overlay_ebs, tags_by_type
 from .idempotency import ec2_mismatch, once
 
 # RegisterImage parameter -> Ami attribute, for every attribute an AMI carries
@@ -257,7 +257,7 @@ def copy_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
     if request.get("KmsKeyId") and not request.get("Encrypted"):
         # "If you specify a KMS key, you must also set the encrypted state to true." (no code documented)
         raise aws_error("InvalidParameterCombination", "KmsKeyId requires Encrypted to be true.")
-    kms_key_id = request.get("KmsKeyId") or (self._create_default_encryption_key() if request.get("Encrypted") else None)
+    kms_key_id = request.get("KmsKeyId") or (default_ebs_key(self) if request.get("Encrypted") else None)
 
     ami = Ami(self, random_ami_id(), source_ami=source, name=request["Name"], description=request.get("Description"))
     inherit_attributes(ami, source)

@@ -1,27 +1,33 @@
-"""Snapshots: who sees them, paging, deletion guarded by AMIs; the EBS direct APIs."""
+"""Snapshots: who sees them, paging, deletion guarded by AMIs; what each snapshot holds, wherever it
+comes from; the EBS direct APIs over all of them."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
+from typing import Any, Iterable
 
 from moto.core.responses import ActionResult
+from moto.ebs.models import Block, EBSSnapshot, ebs_backends
 from moto.ebs.models import EBSBackend as EBSDirectBackend
-from moto.ebs.models import EBSSnapshot
 from moto.ebs.responses import EBSResponse
 from moto.ec2.exceptions import InvalidSnapshotInUse
-from moto.ec2.models import EC2Backend
-from moto.ec2.models.elastic_block_store import Snapshot
+from moto.ec2.models import EC2Backend, ec2_backends
+from moto.ec2.models.elastic_block_store import Snapshot, Volume
 from moto.ec2.responses import EC2Response
 
 from . import replaces
-from .common import Paging, ServiceError, find_snapshot, mapped_snapshot_ids
+from .common import Paging, ServiceError, default_ebs_key, find_snapshot, mapped_snapshot_ids
 
 EBS_DIRECT_BLOCK_SIZE = 512 * 1024  # bytes; the only block size the EBS direct APIs use
 
 _moto_ebs_snapshot_init = EBSSnapshot.__init__
 _moto_start_snapshot = EBSDirectBackend.start_snapshot
 _moto_complete_snapshot = EBSDirectBackend.complete_snapshot
+_moto_create_volume = EC2Backend.create_volume
+_moto_create_snapshot = EC2Backend.create_snapshot
+_moto_copy_snapshot = EC2Backend.copy_snapshot
 
 
 @replaces(EC2Backend, "delete_snapshot")
@@ -74,15 +80,103 @@ def describe_snapshots_response(self: EC2Response) -> ActionResult:
     return ActionResult({"Snapshots": page, "NextToken": token})
 
 
+# What snapshots and volumes hold. The EBS direct APIs read any snapshot of the account, those EC2
+# makes included, so every snapshot and volume holds blocks: moto's Block objects, each kept once
+# and shared by whatever holds it (a child of its parent, a volume of its snapshot, a copy of its
+# source). "The same block" is therefore identity, and a block written anew is a new object, even
+# with the same bytes. Each also belongs to a lineage, the snapshots ListChangedBlocks compares.
+
+
+def holdings(ec2: EC2Backend, snapshot_id: str) -> tuple[dict[int, Block], str]:
+    """The blocks a snapshot of this region holds, and its lineage. A snapshot the emulator has no
+    data for (the seeded Amazon images') holds none and is a lineage of its own."""
+    view = ebs_backends[ec2.account_id][ec2.region_name].snapshots.get(snapshot_id)
+    return (dict(view.blocks), view.lineage) if view is not None else ({}, snapshot_id)
+
+
+def hold(ec2: EC2Backend, snapshot: Snapshot, blocks: dict[int, Block], lineage: str) -> None:
+    """Makes a snapshot EC2 took readable through the EBS direct APIs, holding these blocks."""
+    view = EBSSnapshot(ec2.account_id, snapshot)
+    view.status, view.blocks, view.lineage = "completed", dict(blocks), lineage
+    ebs_backends[ec2.account_id][ec2.region_name].snapshots[snapshot.id] = view
+
+
+@replaces(EC2Backend, "create_volume")
+def create_volume(self: EC2Backend, size: int, zone_name: str, snapshot_id: str | None = None,
+                  encrypted: bool = False, kms_key_id: str | None = None, **settings: Any) -> Volume:
+    """A volume made from a snapshot holds the snapshot's blocks, an empty one none: nothing in the
+    emulator writes to a volume, so it keeps them. From an encrypted snapshot it keeps the
+    snapshot's KMS key unless given another ("When the CreateVolume action operates on an encrypted
+    snapshot, you have the option of re-encrypting it with a different KMS key"); moto gives it the
+    account's default key instead.
+    Snapshots of it continue the source snapshot's lineage ("Snap B is an incremental snapshot of
+    Snap A, even though it was created from a different volume"), unless the volume is encrypted
+    otherwise than the snapshot or the snapshot is another account's: then "Snap B would be a full
+    snapshot", the start of a lineage.
+    https://docs.aws.amazon.com/ebs/latest/userguide/how_snapshots_work.html
+    https://docs.aws.amazon.com/ebs/latest/userguide/encryption-examples.html
+    """
+    source = self.snapshots.get(snapshot_id) if snapshot_id else None
+    if source is not None and source.encrypted and not kms_key_id:
+        encrypted, kms_key_id = True, source.kms_key_id
+    volume = _moto_create_volume(self, size, zone_name, snapshot_id, encrypted, kms_key_id, **settings)
+    volume.blocks, volume.lineage = holdings(self, snapshot_id) if snapshot_id else ({}, volume.id)
+    if source is not None and (source.owner_id != self.account_id
+                               or (source.encrypted, source.kms_key_id) != (volume.encrypted, volume.kms_key_id)):
+        volume.lineage = volume.id
+    return volume
+
+
+@replaces(EC2Backend, "create_snapshot")
+def create_snapshot(self: EC2Backend, volume_id: str, description: str, owner_id: str | None = None,
+                    from_ami: str | None = None) -> Snapshot:
+    """A snapshot of a volume (CreateSnapshot, CreateSnapshots, CreateImage) holds the volume's
+    blocks, continues its lineage and names its KMS key (moto reports Encrypted without the key).
+    Its VolumeId is that volume: "The ID of the volume that was used to create the snapshot".
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html
+    https://docs.aws.amazon.com/ebs/latest/userguide/how_snapshots_work.html
+    """
+    snapshot = _moto_create_snapshot(self, volume_id, description, owner_id, from_ami)
+    volume = snapshot.volume
+    snapshot.kms_key_id = volume.kms_key_id
+    hold(self, snapshot, volume.blocks, volume.lineage)
+    return snapshot
+
+
+@replaces(EC2Backend, "copy_snapshot")
+def copy_snapshot(self: EC2Backend, source_snapshot_id: str, source_region: str, description: str,
+                  kms_key_id: str | None) -> Snapshot:
+    """A copy (CopySnapshot, CopyImage) holds its source's blocks, reports the arbitrary VolumeId
+    vol-ffffffff ("Snapshots created by a copy snapshot operation have an arbitrary volume ID") and
+    its own size rather than the source volume's; an encrypted copy without KmsKeyId uses the
+    account's default key ("If this parameter is not specified, your KMS key for Amazon EBS is
+    used"). Copies into a region form a lineage of their own: ListChangedBlocks compares "two
+    snapshot copies of the same source snapshot", not a copy with its source.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopySnapshot.html
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListChangedBlocks.html
+    """
+    snapshot = _moto_copy_snapshot(self, source_snapshot_id, source_region, description, kms_key_id)
+    snapshot.volume = Volume(self, "vol-ffffffff", snapshot.volume_size, zone=None)
+    if snapshot.encrypted and snapshot.kms_key_id is None:
+        snapshot.kms_key_id = default_ebs_key(self)
+    blocks, lineage = holdings(ec2_backends[self.account_id][source_region], source_snapshot_id)
+    hold(self, snapshot, blocks, f"{lineage} copied to {self.region_name}")
+    return snapshot
+
+
 @replaces(EBSSnapshot, "__init__")
 def ebs_snapshot_init(self: EBSSnapshot, account_id: str, snapshot: Snapshot) -> None:
     """The EBS direct APIs report BlockSize 524288 (512 KiB); moto says 512 bytes.
 
-    Clients that trust it (coldsnap) would send 1,024 times more PutSnapshotBlock calls.
+    Clients that trust it (coldsnap) would send 1,024 times more PutSnapshotBlock calls. A snapshot
+    starts with nothing inherited, as a lineage of its own.
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html
     """
     _moto_ebs_snapshot_init(self, account_id, snapshot)
     self.block_size = EBS_DIRECT_BLOCK_SIZE
+    self.inherited: set[int] = set()  # indexes of the blocks a child holds from its parent, unwritten
+    self.lineage = self.snapshot_id
 
 
 @replaces(EBSDirectBackend, "start_snapshot")
@@ -108,6 +202,83 @@ def complete_snapshot(self: EBSDirectBackend, snapshot_id: str) -> str:
     return _moto_complete_snapshot(self, snapshot_id)
 
 
+def ebs_view(ebs: EBSDirectBackend, snapshot_id: str | None) -> EBSSnapshot:
+    """A snapshot of this account and region as the EBS direct APIs see it. The EC2 snapshot is the
+    truth: one deleted (DeleteSnapshot, DeregisterImage with DeleteAssociatedSnapshots) is gone."""
+    view = ebs.snapshots.get(snapshot_id or "")
+    if view is None or snapshot_id not in ebs.ec2_backend.snapshots:
+        raise ServiceError("ResourceNotFoundException", f"The snapshot '{snapshot_id}' does not exist.",
+                           Reason="SNAPSHOT_NOT_FOUND")
+    return view
+
+
+def readable(ebs: EBSDirectBackend, snapshot_id: str | None) -> EBSSnapshot:
+    """A snapshot the read APIs (ListSnapshotBlocks, ListChangedBlocks, GetSnapshotBlock) serve.
+
+    "Can a snapshot be accessed using the EBS direct APIs if it has a pending status? No. The
+    snapshot can be accessed only if it has a completed status"; "You can't use EBS direct APIs with
+    archived snapshots". The error is undocumented: ValidationException INVALID_SNAPSHOT_ID chosen.
+    https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-faq.html
+    https://docs.aws.amazon.com/ebs/latest/userguide/readsnapshots.html
+    """
+    view = ebs_view(ebs, snapshot_id)
+    if view.status != "completed":
+        raise invalid("INVALID_SNAPSHOT_ID", f"The snapshot '{snapshot_id}' is {view.status}: only completed "
+                                             "snapshots can be read.")
+    if ebs.ec2_backend.snapshots[view.snapshot_id].storage_tier == "archive":
+        raise invalid("INVALID_SNAPSHOT_ID", f"The snapshot '{snapshot_id}' is archived and cannot be read.")
+    return view
+
+
+# StartSnapshot's KmsKeyArn, as the API constrains it: a key's ARN; a key id, an alias or its ARN is refused.
+KMS_KEY_ARN = re.compile(r"arn:aws[a-z\-]*:kms:.*:[0-9]{12}:key/.*")
+
+
+def start_encryption(self: EBSResponse, parent: EBSSnapshot | None) -> str | None:
+    """The KMS key that encrypts the snapshot StartSnapshot makes (None: unencrypted), from the
+    encryption outcomes AWS tabulates for Encrypted, KmsKeyArn, ParentSnapshotId and encryption by
+    default:
+    - no parent: unencrypted only without Encrypted (or false) and KmsKeyArn while encryption by
+      default is off; else KmsKeyArn's key, or the account's default EBS key. Encrypted false with
+      KmsKeyArn, or while encryption by default is on, fails (ValidationException);
+    - a parent: the child takes the parent's encryption. Encrypted (true or false) fails ("You
+      can't specify ParentSnapshotId and Encrypted in the same request"), KmsKeyArn fails with an
+      encrypted parent, and an unencrypted parent fails while encryption by default is on ("you
+      cannot start a new snapshot using an unencrypted parent snapshot").
+    The table is unclear for KmsKeyArn with an unencrypted parent and encryption by default off
+    (a merged cell reads "The snapshot is unencrypted"): refused here like the encrypted-parent
+    case rather than dropping a key the caller asked for. Every refusal is a ValidationException
+    with Reason INVALID_PARAMETER_VALUE (the reason is undocumented). Whether the key exists is
+    not checked (KMS is not modelled).
+    https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-encryption.html
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html
+    """
+    encrypted, key = self._get_param("Encrypted"), self._get_param("KmsKeyArn")
+    if key is not None and not (len(key) <= 2048 and KMS_KEY_ARN.fullmatch(key)):
+        raise invalid("INVALID_PARAMETER_VALUE", f"1 validation error detected: Value at 'kmsKeyArn' failed to satisfy "
+                                                 f"constraint: Member must satisfy regular expression pattern: "
+                                                 f"{KMS_KEY_ARN.pattern}")
+    ec2 = self.ebs_backend.ec2_backend
+    by_default = ec2.ebs_encryption_by_default
+    if parent is not None:
+        source = ec2.snapshots[parent.snapshot_id]
+        if encrypted is not None or key is not None:
+            raise invalid("INVALID_PARAMETER_VALUE", "A snapshot started from a parent takes the parent's encryption: "
+                                                     "Encrypted and KmsKeyArn cannot be specified with ParentSnapshotId.")
+        if not source.encrypted and by_default:
+            raise invalid("INVALID_PARAMETER_VALUE", "Encryption by default is enabled: an unencrypted parent snapshot "
+                                                     "cannot be used; use an encrypted copy of it (CopySnapshot).")
+        return source.kms_key_id if source.encrypted else None
+    if encrypted is False:
+        if key is not None or by_default:
+            raise invalid("INVALID_PARAMETER_VALUE", "An unencrypted snapshot cannot be made with a KmsKeyArn "
+                                                     "or while encryption by default is enabled.")
+        return None
+    if encrypted or key is not None or by_default:
+        return key or default_ebs_key(ec2)
+    return None
+
+
 _moto_put_snapshot_block = EBSResponse.put_snapshot_block
 _moto_start_snapshot_response = EBSResponse.start_snapshot
 
@@ -115,27 +286,28 @@ _moto_start_snapshot_response = EBSResponse.start_snapshot
 def start_snapshot_response(self: EBSResponse) -> ActionResult:
     """StartSnapshot with ParentSnapshotId starts from the parent: the new snapshot holds every
     block of the parent, and only the blocks written to it are its changes (what CompleteSnapshot's
-    ChangedBlocksCount and aggregate checksum count). "You can't specify ParentSnapshotId and
-    Encrypted in the same request. If you specify both parameters, the request fails with
-    ValidationException." moto ignores ParentSnapshotId and starts every snapshot empty.
+    ChangedBlocksCount and aggregate checksum count); it continues the parent's lineage. Encrypted
+    and KmsKeyArn decide its encryption as `start_encryption` says: the EC2 snapshot reports
+    Encrypted and KmsKeyId, the answer KmsKeyArn and ParentSnapshotId. moto ignores ParentSnapshotId,
+    Encrypted and KmsKeyArn and starts every snapshot empty and unencrypted.
     (Called by the ClientToken wrapper in idempotency.py, which owns StartSnapshot's answer.)
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html
     https://docs.aws.amazon.com/ebs/latest/userguide/writesnapshots.html
     """
     parent_id = self._get_param("ParentSnapshotId")
-    parent = None
-    if parent_id:
-        if self._get_param("Encrypted"):
-            raise invalid("INVALID_PARAMETER_VALUE", "ParentSnapshotId and Encrypted cannot be specified together.")
-        parent = self.ebs_backend.snapshots.get(parent_id)
-        if parent is None:
-            raise ServiceError("ResourceNotFoundException", f"The snapshot '{parent_id}' does not exist.",
-                               Reason="SNAPSHOT_NOT_FOUND")
+    parent = ebs_view(self.ebs_backend, parent_id) if parent_id else None
+    key = start_encryption(self, parent)
     answer = _moto_start_snapshot_response(self)
-    child = self.ebs_backend.snapshots[answer.result["SnapshotId"]] if parent else None
-    if parent is not None and child is not None:
+    snapshot_id = answer.result["SnapshotId"]
+    snapshot = self.ebs_backend.ec2_backend.snapshots[snapshot_id]
+    snapshot.encrypted, snapshot.kms_key_id = key is not None, key
+    if key is not None:
+        answer.result["KmsKeyArn"] = key
+    if parent is not None:
+        child = self.ebs_backend.snapshots[snapshot_id]
         child.blocks.update(parent.blocks)
-        child.inherited = set(parent.blocks)
+        child.inherited, child.lineage = set(parent.blocks), parent.lineage
+        answer.result["ParentSnapshotId"] = parent.snapshot_id
     return answer
 
 
@@ -166,10 +338,7 @@ def put_snapshot_block_response(self: EBSResponse) -> ActionResult:
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_CompleteSnapshot.html
     """
     snapshot_id = self._get_param("SnapshotId")
-    snapshot = self.ebs_backend.snapshots.get(snapshot_id)
-    if snapshot is None:
-        raise ServiceError("ResourceNotFoundException", f"The snapshot '{snapshot_id}' does not exist.",
-                           Reason="SNAPSHOT_NOT_FOUND")
+    snapshot = ebs_view(self.ebs_backend, snapshot_id)
     if snapshot.status != "pending":
         raise invalid("INVALID_SNAPSHOT_ID", f"The snapshot '{snapshot_id}' is {snapshot.status}, not pending: "
                                              "blocks can no longer be written to it.")
@@ -181,7 +350,7 @@ def put_snapshot_block_response(self: EBSResponse) -> ActionResult:
     if self._get_param("Checksum") != base64.b64encode(_sha256(data)).decode():
         raise invalid("INVALID_PARAMETER_VALUE", "The checksum of the block data does not match the Checksum given.")
     # A block written over one inherited from the parent is a change of this snapshot.
-    getattr(snapshot, "inherited", set()).discard(int(self._get_param("BlockIndex")))
+    snapshot.inherited.discard(int(self._get_param("BlockIndex")))
     return _moto_put_snapshot_block(self)
 
 
@@ -189,20 +358,19 @@ def put_snapshot_block_response(self: EBSResponse) -> ActionResult:
 def complete_snapshot_response(self: EBSResponse) -> ActionResult:
     """CompleteSnapshot checks ChangedBlocksCount and, when given, the LINEAR aggregate checksum
     (SHA256 of the blocks' SHA256 digests in block-index order) of the blocks written to this
-snapshot (not those inherited from a parent); a mismatch turns the snapshot
-    to `error`, as on AWS, instead of `completed`.
+    snapshot (not those inherited from a parent); a mismatch turns the snapshot to `error`, as on
+    AWS, instead of `completed`.
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_CompleteSnapshot.html
     https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-checksums.html
     """
     snapshot_id = self._get_param("SnapshotId")
-    snapshot = self.ebs_backend.snapshots[snapshot_id]
-    inherited = getattr(snapshot, "inherited", set())
-    written = [snapshot.blocks[index].block_data for index in sorted(snapshot.blocks) if index not in inherited]
+    snapshot = ebs_view(self.ebs_backend, snapshot_id)
+    written = [snapshot.blocks[index].block_data for index in sorted(snapshot.blocks) if index not in snapshot.inherited]
     counted = int(self._get_param("ChangedBlocksCount") or 0) == len(written)
     expected = self._get_param("Checksum")
     aggregate = base64.b64encode(_sha256(b"".join(_sha256(data) for data in written))).decode()
     if not counted or (expected is not None and expected != aggregate):
-        self.ebs_backend.snapshots[snapshot_id].status = "error"
+        snapshot.status = "error"
         self.ebs_backend.ec2_backend.snapshots[snapshot_id].status = "error"
         return ActionResult({"Status": "error"})
     return ActionResult({"Status": self.ebs_backend.complete_snapshot(snapshot_id=snapshot_id)})
@@ -213,16 +381,14 @@ snapshot (not those inherited from a parent); a mismatch turns the snapshot
 LIST_BLOCKS_PAGE = 100
 
 
-@replaces(EBSResponse, "list_snapshot_blocks")
-def list_snapshot_blocks_response(self: EBSResponse) -> ActionResult:
-    """ListSnapshotBlocks pages: blocks in ascending BlockIndex from StartingBlockIndex, at most
-    MaxResults (100–10,000) an answer and possibly fewer, with a NextToken while blocks remain.
-    moto ignores all three parameters and answers every block at once, unordered.
+def block_page(self: EBSResponse, indexes: Iterable[int]) -> tuple[list[int], dict[str, str]]:
+    """The block indexes one page of a listing covers, ascending from StartingBlockIndex or from where
+    NextToken says (which wins), at most min(MaxResults, LIST_BLOCKS_PAGE) of them, and the NextToken
+    member of the answer while indexes remain. MaxResults is 100-10,000: "Valid Range: Minimum value
+    of 100. Maximum value of 10000"; "If you specify NextToken, then StartingBlockIndex is ignored".
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListSnapshotBlocks.html
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListChangedBlocks.html
     """
-    snapshot = self.ebs_backend.snapshots.get(self._get_param("SnapshotId"))
-    if snapshot is None:
-        raise ServiceError("ResourceNotFoundException", "The snapshot does not exist.", Reason="SNAPSHOT_NOT_FOUND")
     max_results = int(self._get_param("MaxResults") or 10_000)
     if not 100 <= max_results <= 10_000:
         raise invalid("INVALID_PARAMETER_VALUE", f"MaxResults must be between 100 and 10000; it was {max_results}.")
@@ -231,14 +397,101 @@ def list_snapshot_blocks_response(self: EBSResponse) -> ActionResult:
         start = int(base64.urlsafe_b64decode(token.encode())) if token else int(self._get_param("StartingBlockIndex") or 0)
     except ValueError:
         raise invalid("INVALID_PAGE_TOKEN", f"The NextToken '{token}' is invalid.") from None
-    indexes = sorted(index for index in snapshot.blocks if index >= start)
+    ahead = sorted(index for index in indexes if index >= start)
     size = min(max_results, LIST_BLOCKS_PAGE)
-    page, rest = indexes[:size], indexes[size:]
-    result = {
-        "Blocks": [{"BlockIndex": index, "BlockToken": snapshot.blocks[index].block_token} for index in page],
+    page, rest = ahead[:size], ahead[size:]
+    return page, {"NextToken": base64.urlsafe_b64encode(str(rest[0]).encode()).decode()} if rest else {}
+
+
+def block_token(snapshot: EBSSnapshot, index: int) -> str:
+    """The token of the block a snapshot holds at an index, what GetSnapshotBlock asks for. Tokens
+    are opaque, base64 ("Pattern: ^[A-Za-z0-9+/=]+$", which moto's UUIDs break) and per snapshot: the
+    same block held by two snapshots has a token in each.
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_Block.html
+    """
+    identity = f"{snapshot.snapshot_id}/{index}/{snapshot.blocks[index].block_token}"
+    return base64.b64encode(_sha256(identity.encode())).decode()
+
+
+@replaces(EBSResponse, "list_snapshot_blocks")
+def list_snapshot_blocks_response(self: EBSResponse) -> ActionResult:
+    """ListSnapshotBlocks pages: blocks in ascending BlockIndex from StartingBlockIndex, at most
+    MaxResults (100–10,000) an answer and possibly fewer, with a NextToken while blocks remain
+    (`block_page`), of any completed snapshot of the account (`readable`), those EC2 made included.
+    moto ignores all three parameters and answers every block at once, unordered.
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListSnapshotBlocks.html
+    """
+    snapshot = readable(self.ebs_backend, self._get_param("SnapshotId"))
+    page, next_token = block_page(self, snapshot.blocks)
+    return ActionResult({
+        "Blocks": [{"BlockIndex": index, "BlockToken": block_token(snapshot, index)} for index in page],
         "VolumeSize": snapshot.volume_size,
         "BlockSize": snapshot.block_size,
-    }
-    if rest:
-        result["NextToken"] = base64.urlsafe_b64encode(str(rest[0]).encode()).decode()
-    return ActionResult(result)
+        **next_token,
+    })
+
+
+@replaces(EBSResponse, "list_changed_blocks")
+def list_changed_blocks_response(self: EBSResponse) -> ActionResult:
+    """ListChangedBlocks lists the blocks that differ between two snapshots of one lineage, in
+    ascending BlockIndex, paged like ListSnapshotBlocks.
+
+    A block differs when only one snapshot holds it or the two hold different blocks at its index;
+    one the second holds unchanged from the first (inherited through ParentSnapshotId, carried
+    through a volume, copied) is not listed. FirstBlockToken "is absent if the first snapshot does
+    not have the changed block that is on the second snapshot", and SecondBlockToken when only the
+    first has it (the user guide's example). Pages cut the indexes either snapshot holds and then
+    keep the changed ones, so "the response may be empty but the API will return a next page token
+    value" when changes are scarce, as on AWS. "The FirstSnapshotID parameter must be specified with
+    a SecondSnapshotId parameter; otherwise, an error occurs" (ValidationException
+    INVALID_PARAMETER_VALUE chosen). The snapshots must be "of the same volume" or "two snapshot
+    copies of the same source snapshot": others answer ValidationException UNRELATED_SNAPSHOTS, a
+    documented reason. Which snapshot's VolumeSize is answered is not said: the second's (the one
+    the request's path names). moto walks the first snapshot's blocks only (blocks written only in
+    the second are missed), compares bytes, and ignores paging and order.
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListChangedBlocks.html
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_ChangedBlock.html
+    https://docs.aws.amazon.com/ebs/latest/userguide/readsnapshots.html
+    https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-faq.html
+    """
+    first_id, second_id = self._get_param("FirstSnapshotId"), self._get_param("SecondSnapshotId")
+    if not first_id:
+        raise invalid("INVALID_PARAMETER_VALUE", "FirstSnapshotId must be specified with SecondSnapshotId.")
+    first, second = readable(self.ebs_backend, first_id), readable(self.ebs_backend, second_id)
+    if first.lineage != second.lineage:
+        raise invalid("UNRELATED_SNAPSHOTS", f"The snapshots '{first_id}' and '{second_id}' are not of the same "
+                                             "volume or snapshot lineage.")
+    page, next_token = block_page(self, first.blocks.keys() | second.blocks.keys())
+    changed = []
+    for index in page:
+        if first.blocks.get(index) is second.blocks.get(index):
+            continue
+        tokens = {name: block_token(snapshot, index) for name, snapshot in
+                  (("FirstBlockToken", first), ("SecondBlockToken", second)) if index in snapshot.blocks}
+        changed.append({"BlockIndex": index, **tokens})
+    return ActionResult({
+        "ChangedBlocks": changed,
+        "VolumeSize": second.volume_size,
+        "BlockSize": second.block_size,
+        **next_token,
+    })
+
+
+@replaces(EBSResponse, "get_snapshot_block")
+def get_snapshot_block_response(self: EBSResponse) -> ActionResult:
+    """GetSnapshotBlock answers the 512 KiB a completed snapshot holds at BlockIndex, given the token
+    ListSnapshotBlocks or ListChangedBlocks gave for that snapshot and index ("You can obtain the
+    BlockToken by running the ListChangedBlocks or ListSnapshotBlocks operations"); any other token,
+    or an index holding no block, is refused (ValidationException INVALID_BLOCK_TOKEN, a documented
+    reason). DataLength, Checksum (base64 SHA256 of the data) and ChecksumAlgorithm SHA256 describe
+    the data itself. moto ignores the token and reads only blocks written to that very snapshot.
+    https://docs.aws.amazon.com/ebs/latest/APIReference/API_GetSnapshotBlock.html
+    """
+    snapshot = readable(self.ebs_backend, self._get_param("SnapshotId"))
+    index, token = int(self._get_param("BlockIndex")), self._get_param("BlockToken")
+    if index not in snapshot.blocks or token != block_token(snapshot, index):
+        raise invalid("INVALID_BLOCK_TOKEN", f"The block token is not valid for block {index} of "
+                                             f"'{snapshot.snapshot_id}'.")
+    data = snapshot.blocks[index].block_data
+    return ActionResult({"DataLength": len(data), "BlockData": data,
+                         "Checksum": base64.b64encode(_sha256(data)).decode(), "ChecksumAlgorithm": "SHA256"})

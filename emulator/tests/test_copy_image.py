@@ -63,3 +63,20 @@ def test_copy_seed_ami_within_region(client):
     snapshot = ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
     assert [(s["SnapshotId"], s["Encrypted"]) for s in snapshot] == [(snapshot_id, True)]
     assert copy["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+
+
+def test_copy_image_encrypted_without_a_key_uses_the_default_key_that_was_set(client):
+    """CopyImage Encrypted: "The default KMS key for Amazon EBS is used unless you specify a non-default KMS key
+    using KmsKeyId" (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html); the default is the
+    key ModifyEbsDefaultKmsKeyId set (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyEbsDefaultKmsKeyId.html),
+    not always the AWS managed key."""
+    region = "ap-east-1"
+    ec2, kms = client("ec2", region), client("kms", region)
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    ec2.modify_ebs_default_kms_key_id(KmsKeyId=key)
+    source = ec2.register_image(Name="gio-node-plain", RootDeviceName="/dev/xvda", BlockDeviceMappings=[
+        {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": make_snapshot(ec2, 8, f"{region}a")}}])["ImageId"]
+    copy = ec2.copy_image(SourceImageId=source, SourceRegion=region, Name="gio-node-sealed", Encrypted=True)["ImageId"]
+    snapshot = ec2.describe_images(ImageIds=[copy])["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+    described = ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0]
+    assert (described["Encrypted"], described["KmsKeyId"]) == (True, key)
