@@ -195,6 +195,13 @@ async fn build_makes_a_tagged_ami_with_the_extra_disk_and_leaves_nothing_else() 
     for snapshot in snapshots.snapshots() {
         assert_eq!(tag(snapshot.tags(), "gio-ami:release"), built["name"].as_str());
     }
+    // The snapshots CreateImage made are read through the EBS direct APIs too; the base is
+    // Amazon's, so each starts a lineage of its own and is billed for all it holds.
+    let cost = run(emulator.cli().args(["cost", "--exact", "--output", "json"])).success().json();
+    let counted = cost["exact"]["snapshots"].as_array().unwrap();
+    assert_eq!(counted.len(), 2, "{cost}");
+    assert!(counted.iter().all(|b| b["previous"].is_null()), "{cost}");
+    assert!(cost["warnings"].as_array().unwrap().is_empty(), "{cost}");
     let (instances, volumes, _, images) = billable(&ec2).await;
     assert_eq!((instances, volumes, images), (vec![], 0, 1), "the builder and its volumes are gone");
     let phases: Vec<&str> = built["phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();

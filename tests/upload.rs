@@ -318,8 +318,26 @@ async fn an_upload_chain_sends_only_what_changed_and_each_version_reads_back_who
     .success()
     .json();
     assert_eq!((third["blocks_sent"].as_u64(), third["blocks_inherited"].as_u64()), (Some(1), Some(3)), "{third}");
-    read_back(third["snapshot_id"].as_str().unwrap(), &v3);
+    let snap3 = third["snapshot_id"].as_str().unwrap().to_string();
+    read_back(&snap3, &v3);
     assert_eq!(own_snapshots(&emulator).await.len(), 3);
+
+    // EBS bills the first version for its 4 blocks and each later one for what it changed.
+    let cost = run(emulator.cli().args(["cost", "--exact", "--output", "json"])).success().json();
+    let exact = &cost["exact"];
+    let billed: Vec<(String, Option<String>, u64)> = exact["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["snapshot"].as_str().unwrap().to_string(), b["previous"].as_str().map(str::to_string), b["blocks"].as_u64().unwrap()))
+        .collect();
+    for expected in [(snap1.clone(), None, 4), (snap2.clone(), Some(snap1.clone()), 3), (snap3.clone(), Some(snap2.clone()), 1)] {
+        assert!(billed.contains(&expected), "{expected:?} in {billed:?}");
+    }
+    assert_eq!(exact["billed_gib"].as_f64(), Some(8.0 * 0.5 / 1024.0), "{cost}");
+    assert_eq!(exact["requests"], 3, "one page a snapshot: {cost}");
+    assert_eq!(cost["total_gib"], 3, "full sizes stay beside the billed ones");
+    assert!(cost["warnings"].as_array().unwrap().is_empty(), "{cost}");
 }
 
 #[tokio::test]
@@ -346,7 +364,9 @@ async fn a_parent_that_cannot_be_one_is_refused_before_any_block_is_sent() {
         .to_string();
     let missing = refused("snap-0123456789abcdef0", &[]);
     assert!(missing.contains("no such snapshot"), "{missing}");
-    let encrypted = refused(&parent, &["--kms-key", "alias/ebs"]);
+    let alias = refused(&parent, &["--kms-key", "alias/ebs"]);
+    assert!(alias.contains("not a KMS key ARN") && alias.contains("describe-key"), "{alias}");
+    let encrypted = refused(&parent, &["--kms-key", "arn:aws:kms:eu-west-1:123456789012:key/k"]);
     assert!(encrypted.contains("drop --kms-key"), "{encrypted}");
     let misused = |args: &[&str]| {
         let run = run(emulator.cli().arg("upload").arg(&small).args(args));

@@ -567,6 +567,13 @@ pub struct CostArgs {
     /// The spec naming the clusters (to tell which AMIs are unused).
     #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
     pub spec: PathBuf,
+
+    /// Count the blocks EBS bills each snapshot for (its changes since the previous snapshot of
+    /// its lineage, or all its blocks for the first) through the EBS direct APIs: one request
+    /// per snapshot and per 10,000 blocks, themselves billed. Without it, full volume sizes
+    /// bound the bill from above.
+    #[arg(long)]
+    pub exact: bool,
 }
 
 #[derive(Debug, Args)]

@@ -327,7 +327,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let spec = optional_spec(&args.spec)?;
             let aws = Aws::connect(&options).await?;
             let clusters = clusters::select(spec.as_ref(), &[], aws.region());
-            let cost = cost::gather(&aws, &clusters, args.price).await?;
+            let cost = cost::gather(&aws, &clusters, args.price, args.exact).await?;
             warn(quiet, &cost.warnings);
             output.cost(&cost)?;
         }

@@ -297,16 +297,35 @@ impl Output {
     pub fn cost(&self, cost: &Cost) -> io::Result<()> {
         self.emit(cost, || {
             let money = |usd: f64| format!("{usd:.2}");
-            let mut table = table(&["RELEASE", "AMIS", "SNAPSHOTS", "GiB", "USD/MONTH"]);
+            let right = |text: String| Cell::new(text).set_alignment(CellAlignment::Right);
+            let mut headers = vec!["RELEASE", "AMIS", "SNAPSHOTS", "GiB", "USD/MONTH"];
+            if cost.exact.is_some() {
+                headers.extend(["BILLED GiB", "BILLED USD/MONTH"]);
+            }
+            let mut table = table(&headers);
             for r in &cost.releases {
-                table.add_row(vec![
+                let mut row = vec![
                     Cell::new(&r.release),
                     Cell::new(r.amis.join("\n")),
-                    Cell::new(r.snapshots).set_alignment(CellAlignment::Right),
-                    Cell::new(r.gib).set_alignment(CellAlignment::Right),
-                    Cell::new(money(r.usd_per_month)).set_alignment(CellAlignment::Right),
-                ]);
+                    right(r.snapshots.to_string()),
+                    right(r.gib.to_string()),
+                    right(money(r.usd_per_month)),
+                ];
+                if cost.exact.is_some() {
+                    row.push(right(r.billed_gib.map_or("?".into(), |gib| format!("{gib:.3}"))));
+                    row.push(right(r.billed_gib.map_or("?".into(), |gib| money(gib * cost.price_per_gib_month))));
+                }
+                table.add_row(row);
             }
+            let exact = cost.exact.as_ref().map_or(String::new(), |exact| {
+                format!(
+                    "Billed (blocks EBS counts): {:.3} GiB, {} USD/month, over {} snapshots; counting took {} EBS direct requests.\n",
+                    exact.billed_gib,
+                    money(exact.billed_usd_per_month),
+                    exact.snapshots.len(),
+                    exact.requests
+                )
+            });
             let unused = match &cost.unused_amis {
                 Some(amis) if amis.is_empty() => "Every AMI runs in a cluster.\n".to_string(),
                 Some(amis) => format!("AMIs no cluster runs ({}): {}\n", amis.len(), amis.join(" ")),
@@ -316,7 +335,7 @@ impl Output {
                 None => "No cluster of gio-ami.toml is in this region: cannot tell which AMIs are unused.\n".to_string(),
             };
             format!(
-                "{table}\nTotal in {}: {} GiB, {} USD/month at {} USD per GiB-month.\n\
+                "{table}\nTotal in {}: {} GiB, {} USD/month at {} USD per GiB-month.\n{exact}\
                  Orphan snapshots (no AMI references them): {}, {} GiB, {} USD/month.\n{unused}\
                  Note: {}\n",
                 cost.region,

@@ -1,5 +1,6 @@
 //! What the releases cost to keep: snapshot storage per release and in total, the snapshots no
 //! AMI references (billed for nothing), and the AMIs no cluster runs (candidates for `wipe`).
+//! Full volume sizes bound the bill from above; `--exact` counts the blocks EBS bills.
 
 use crate::aws::Aws;
 use crate::aws::clusters;
@@ -7,13 +8,18 @@ use crate::spec::clusters::Cluster;
 use crate::core::error::Result;
 use crate::aws::inventory::{self, Image, Snapshot};
 use crate::aws::orphans::find_orphans;
+use crate::aws::LOOKUP_CONCURRENCY;
+use crate::transfer::billing::{self, Billed};
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// EBS snapshot storage, standard tier, in most regions (USD per GB-month, 2024 price list).
 pub const DEFAULT_PRICE_PER_GIB_MONTH: f64 = 0.05;
 pub const UPPER_BOUND_NOTE: &str = "EBS bills snapshots by the blocks they changed since the previous snapshot of the \
-     same volume, so the sizes here (full volume sizes) are an upper bound of the bill.";
+     same volume, so the sizes here (full volume sizes) are an upper bound of the bill; --exact counts those blocks.";
+pub const EXACT_NOTE: &str = "Billed GiB count the blocks EBS bills each snapshot for: those changed since the previous \
+     snapshot of its lineage, or all it holds for the first one. GiB are full volume sizes.";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Cost {
@@ -29,8 +35,22 @@ pub struct Cost {
     pub total_gib: i64,
     pub total_usd_per_month: f64,
     pub orphan_gib: i64,
-    /// What the report could not tell: one per cluster whose look-up failed.
+    /// The blocks EBS bills, with --exact.
+    pub exact: Option<Exact>,
+    /// What the report could not tell: one per cluster whose look-up failed, one per snapshot
+    /// whose blocks could not be counted.
     pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Exact {
+    /// Over the snapshots counted; those that could not be are in the warnings.
+    pub billed_gib: f64,
+    pub billed_usd_per_month: f64,
+    /// EBS direct requests the count took (ListSnapshotBlocks and ListChangedBlocks pages,
+    /// billed per request themselves).
+    pub requests: usize,
+    pub snapshots: Vec<Billed>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,6 +61,8 @@ pub struct ReleaseCost {
     pub snapshots: usize,
     pub gib: i64,
     pub usd_per_month: f64,
+    /// With --exact: the GiB EBS bills for its snapshots; none when one could not be counted.
+    pub billed_gib: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,19 +70,23 @@ pub struct OrphanCost {
     pub snapshot: String,
     pub gib: i64,
     pub usd_per_month: f64,
+    pub billed_gib: Option<f64>,
 }
 
-/// Pure: the bill from a listing. A snapshot shared by several AMIs of one release (disk
-/// chains share their parent's) counts once in it; the total counts every snapshot once.
+/// Pure: the bill from a listing, and the billed GiB of each snapshot counted. A snapshot shared
+/// by several AMIs of one release (disk chains share their parent's) counts once in it; the
+/// total counts every snapshot once.
 pub fn report(
     region: &str,
     images: &[Image],
     snapshots: Vec<Snapshot>,
     running: Option<&HashSet<String>>,
     price: f64,
+    billed: Option<&HashMap<String, f64>>,
 ) -> Cost {
     let size: HashMap<&str, i64> = snapshots.iter().map(|s| (s.id.as_str(), i64::from(s.size_gib))).collect();
     let usd = |gib: i64| gib as f64 * price;
+    let billed_sum = |ids: &mut dyn Iterator<Item = &str>| billed.and_then(|b| ids.map(|id| b.get(id)).sum::<Option<f64>>());
     let mut groups: BTreeMap<&str, (Vec<String>, HashSet<&str>)> = BTreeMap::new();
     for image in images {
         let (amis, snapshot_ids) = groups.entry(image.release().unwrap_or(&image.name)).or_default();
@@ -71,7 +97,8 @@ pub fn report(
         .into_iter()
         .map(|(release, (amis, snapshot_ids))| {
             let gib = snapshot_ids.iter().map(|id| size[id]).sum();
-            ReleaseCost { release: release.to_string(), amis, snapshots: snapshot_ids.len(), gib, usd_per_month: usd(gib) }
+            let billed_gib = billed_sum(&mut snapshot_ids.iter().copied());
+            ReleaseCost { release: release.to_string(), amis, snapshots: snapshot_ids.len(), gib, usd_per_month: usd(gib), billed_gib }
         })
         .collect();
     releases.sort_by(|a, b| b.gib.cmp(&a.gib).then_with(|| a.release.cmp(&b.release)));
@@ -80,13 +107,14 @@ pub fn report(
         .into_iter()
         .map(|o| {
             let gib = i64::from(o.snapshot.size_gib);
-            OrphanCost { snapshot: o.snapshot.id, gib, usd_per_month: usd(gib) }
+            let billed_gib = billed_sum(&mut std::iter::once(o.snapshot.id.as_str()));
+            OrphanCost { snapshot: o.snapshot.id, gib, usd_per_month: usd(gib), billed_gib }
         })
         .collect();
     Cost {
         region: region.to_string(),
         price_per_gib_month: price,
-        note: UPPER_BOUND_NOTE,
+        note: if billed.is_some() { EXACT_NOTE } else { UPPER_BOUND_NOTE },
         unused_amis: running.map(|running| {
             images.iter().filter(|i| !running.contains(&i.id)).map(|i| i.id.clone()).collect()
         }),
@@ -95,14 +123,17 @@ pub fn report(
         orphans,
         total_gib,
         total_usd_per_month: usd(total_gib),
+        exact: None,
         warnings: Vec::new(),
     }
 }
 
-/// One listing of AMIs, one of snapshots, and the usage of the clusters of this region.
-pub async fn gather(aws: &Aws, clusters: &[Cluster], price: f64) -> Result<Cost> {
+/// One listing of AMIs, one of snapshots, and the usage of the clusters of this region; with
+/// `exact`, the blocks of every snapshot counted through the EBS direct APIs.
+pub async fn gather(aws: &Aws, clusters: &[Cluster], price: f64, exact: bool) -> Result<Cost> {
     let images = inventory::own_images(aws).await?;
     let snapshots = inventory::own_snapshots(aws).await?;
+    let (counted, mut uncounted, requests) = if exact { count_blocks(aws, &snapshots, &images).await } else { Default::default() };
     let here: Vec<&str> = clusters.iter().filter(|c| c.region == aws.region()).map(|c| c.name.as_str()).collect();
     let observed = if here.is_empty() { None } else { Some(clusters::running_amis(aws, &here).await) };
     let warnings = observed.as_ref().map(|o| o.warnings("which AMIs are unused is unknown")).unwrap_or_default();
@@ -110,7 +141,35 @@ pub async fn gather(aws: &Aws, clusters: &[Cluster], price: f64) -> Result<Cost>
     let running = observed
         .filter(|o| o.unread.is_empty())
         .map(|o| o.running.into_values().flatten().collect::<HashSet<_>>());
-    Ok(Cost { warnings, ..report(aws.region(), &images, snapshots, running.as_ref(), price) })
+    let billed: HashMap<String, f64> = counted.iter().map(|b| (b.snapshot.clone(), b.gib)).collect();
+    let mut cost = report(aws.region(), &images, snapshots, running.as_ref(), price, exact.then_some(&billed));
+    if exact {
+        let billed_gib: f64 = billed.values().sum();
+        cost.exact = Some(Exact { billed_gib, billed_usd_per_month: billed_gib * price, requests, snapshots: counted });
+    }
+    cost.warnings = warnings;
+    cost.warnings.append(&mut uncounted);
+    Ok(cost)
+}
+
+/// Counts what each snapshot is billed for; a snapshot that cannot be counted is a warning, and
+/// `?` in the report. Also returns the requests the count took.
+async fn count_blocks(aws: &Aws, snapshots: &[Snapshot], images: &[Image]) -> (Vec<Billed>, Vec<String>, usize) {
+    let previous = billing::previous(snapshots, images);
+    let before = aws.calls();
+    let results: Vec<_> = stream::iter(snapshots)
+        .map(|s| billing::count(aws, &s.id, previous.get(&s.id).map(String::as_str)))
+        .buffered(LOOKUP_CONCURRENCY)
+        .collect()
+        .await;
+    let (mut counted, mut uncounted) = (Vec::new(), Vec::new());
+    for (snapshot, result) in snapshots.iter().zip(results) {
+        match result {
+            Ok(billed) => counted.push(billed),
+            Err(e) => uncounted.push(format!("{}: its billed size is unknown ({e})", snapshot.id)),
+        }
+    }
+    (counted, uncounted, aws.calls() - before)
 }
 
 #[cfg(test)]
@@ -128,18 +187,26 @@ mod tests {
         let other = image("ami-0000000c", "3", &[("/dev/xvda", "snap-0000000c", 10)]);
         let snapshots = vec![snapshot("snap-0000000a", 8), snapshot("snap-0000000b", 50), snapshot("snap-0000000c", 10), snapshot("snap-0000000d", 100)];
         let running = HashSet::from(["ami-0000000b".to_string()]);
-        let cost = report("eu-west-1", &[parent, child, other], snapshots, Some(&running), 0.05);
-        assert_eq!(cost.releases[0], ReleaseCost { release: "r1".into(), amis: vec!["ami-0000000a".into(), "ami-0000000b".into()], snapshots: 2, gib: 58, usd_per_month: 58.0 * 0.05 });
+        let cost = report("eu-west-1", &[parent.clone(), child.clone(), other.clone()], snapshots.clone(), Some(&running), 0.05, None);
+        assert_eq!(cost.releases[0], ReleaseCost { release: "r1".into(), amis: vec!["ami-0000000a".into(), "ami-0000000b".into()], snapshots: 2, gib: 58, usd_per_month: 58.0 * 0.05, billed_gib: None });
         assert_eq!(cost.releases[1].release, "name-of-ami-0000000c");
         assert_eq!((cost.total_gib, cost.orphan_gib), (168, 100));
         assert!((cost.total_usd_per_month - 8.4).abs() < 1e-9);
         assert_eq!(cost.orphans[0].snapshot, "snap-0000000d");
         assert_eq!(cost.unused_amis, Some(vec!["ami-0000000a".to_string(), "ami-0000000c".to_string()]));
+
+        // Billed sizes add up per release; one snapshot not counted makes its release unknown.
+        let billed = HashMap::from([("snap-0000000a".to_string(), 1.5), ("snap-0000000b".to_string(), 0.5), ("snap-0000000d".to_string(), 2.0)]);
+        let exact = report("eu-west-1", &[parent, child, other], snapshots, Some(&running), 0.05, Some(&billed));
+        assert_eq!(exact.releases[0].billed_gib, Some(2.0));
+        assert_eq!(exact.releases[1].billed_gib, None, "snap-0000000c was not counted");
+        assert_eq!(exact.orphans[0].billed_gib, Some(2.0));
+        assert_eq!(exact.note, EXACT_NOTE);
     }
 
     #[test]
     fn without_clusters_nobody_claims_an_ami_is_unused() {
-        let cost = report("eu-west-1", &[image("ami-0000000a", "1", &[])], Vec::new(), None, 0.05);
+        let cost = report("eu-west-1", &[image("ami-0000000a", "1", &[])], Vec::new(), None, 0.05, None);
         assert_eq!(cost.unused_amis, None);
     }
 }

@@ -74,6 +74,19 @@ pub fn parse_tag(input: &str) -> Result<(String, String)> {
     }
 }
 
+/// StartSnapshot's KmsKeyArn pattern, `arn:aws[a-z-]*:kms:.*:[0-9]{12}:key/.*`: checked here so
+/// that an alias fails before anything is read. Pure.
+fn is_key_arn(key: &str) -> bool {
+    let Some(rest) = key.strip_prefix("arn:aws") else { return false };
+    let Some((partition_tail, rest)) = rest.split_once(":kms:") else { return false };
+    let Some((_region, rest)) = rest.split_once(':') else { return false };
+    let Some((account, id)) = rest.split_once(":key/") else { return false };
+    partition_tail.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !id.is_empty()
+}
+
 /// Everything the upload will do, computed before any call.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -116,6 +129,9 @@ pub fn plan(
             "arm64 (Graviton) instances boot only with UEFI: drop --boot-mode legacy-bios".into(),
         )
         .into());
+    }
+    if let Some(key) = request.kms_key.as_deref().filter(|key| !is_key_arn(key)) {
+        return Err(Error::NotAKeyArn { input: key.to_string() });
     }
     let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
     let name = request.name.clone().unwrap_or_else(|| {
@@ -619,6 +635,16 @@ mod tests {
         let resumed = actions(finished);
         let verbs: Vec<(&str, &str, String)> = resumed.actions.iter().map(|a| (a.verb(), a.id(), a.detail())).collect();
         assert_eq!(verbs, [("reuse", "snap-0000000e", String::new()), ("register", "gio-node", "from snap-0000000e".into())]);
+    }
+
+    #[test]
+    fn only_a_key_arn_is_a_kms_key() {
+        for arn in ["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab", "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/k"] {
+            assert!(is_key_arn(arn), "{arn}");
+        }
+        for not in ["alias/ebs", "1234abcd-12ab", "arn:aws:kms:eu-west-1:123456789012:alias/ebs", "arn:aws:kms:eu-west-1:1234:key/k", "arn:aws:kms:eu-west-1:123456789012:key/"] {
+            assert!(!is_key_arn(not), "{not}");
+        }
     }
 
     #[test]

@@ -192,6 +192,13 @@ pub enum Error {
     )]
     BlockFailed { snapshot: String, block: u64, attempts: u32, seconds: u64, why: Box<Error> },
 
+    #[error(
+        "`{input}` is not a KMS key ARN: StartSnapshot takes only a key's ARN \
+         (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID), not an alias or a bare key id; \
+         `aws kms describe-key --key-id {input} --query KeyMetadata.Arn` prints it"
+    )]
+    NotAKeyArn { input: String },
+
     #[error("{parent} cannot be the parent of this upload: {why}")]
     ParentUnusable { parent: String, why: String },
 

@@ -85,7 +85,7 @@ pub async fn download(
 }
 
 /// Every block the snapshot holds, with the token GetSnapshotBlock needs, following pages.
-async fn list_blocks(aws: &Aws, snapshot: &str) -> Result<(u64, Vec<(i32, String)>)> {
+pub(crate) async fn list_blocks(aws: &Aws, snapshot: &str) -> Result<(u64, Vec<(i32, String)>)> {
     let mut blocks = Vec::new();
     let mut token = None;
     loop {

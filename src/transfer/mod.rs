@@ -2,6 +2,7 @@
 //! block maths, image files (raw, or converted with qemu-img), the block-level upload into a
 //! new snapshot (whole, or against a parent's manifest), and the download out of one.
 
+pub mod billing;
 pub mod blocks;
 pub mod download;
 pub mod image_file;
