@@ -270,11 +270,18 @@ async fn an_upload_chain_sends_only_what_changed_and_each_version_reads_back_who
     let emulator = Emulator::start();
     let dir = scratch("chain");
     let manifests = dir.join("manifests");
-    let upload = |image: &Path, extra: &[&str]| {
+    // Every request goes through a proxy that counts them: what EBS received, not what gio-ami says.
+    let proxy = emulator.proxied(support::faults::Faults::new(0.0, 1));
+    let puts = std::cell::Cell::new(0);
+    let upload_to = |image: &Path, manifests: &Path, extra: &[&str]| {
         let mut args = vec!["upload", image.to_str().unwrap(), "--manifest-dir", manifests.to_str().unwrap(), "--output", "json"];
         args.extend_from_slice(extra);
-        run(emulator.cli().args(&args)).success().json()
+        let uploaded = run(proxy.cli().args(&args)).success().json();
+        let total = blocks_put(&proxy.tally());
+        assert_eq!(uploaded["blocks_sent"].as_u64(), Some((total - puts.replace(total)) as u64), "{uploaded}");
+        uploaded
     };
+    let upload = |image: &Path, extra: &[&str]| upload_to(image, &manifests, extra);
     let read_back = |snapshot: &str, image: &Path| {
         let back = dir.join(format!("{snapshot}.raw"));
         run(emulator.cli().args(["download", snapshot, back.to_str().unwrap()])).success();
@@ -311,12 +318,7 @@ async fn an_upload_chain_sends_only_what_changed_and_each_version_reads_back_who
     std::fs::copy(&v2, &v3).unwrap();
     edit(&v3, 5, 0x11);
     let elsewhere = dir.join("elsewhere");
-    let third = run(emulator.cli().args([
-        "upload", v3.to_str().unwrap(), "--parent", &snap2, "--parent-image", v2.to_str().unwrap(),
-        "--manifest-dir", elsewhere.to_str().unwrap(), "--output", "json",
-    ]))
-    .success()
-    .json();
+    let third = upload_to(&v3, &elsewhere, &["--parent", &snap2, "--parent-image", v2.to_str().unwrap()]);
     assert_eq!((third["blocks_sent"].as_u64(), third["blocks_inherited"].as_u64()), (Some(1), Some(3)), "{third}");
     let snap3 = third["snapshot_id"].as_str().unwrap().to_string();
     read_back(&snap3, &v3);
@@ -362,6 +364,10 @@ async fn a_parent_that_cannot_be_one_is_refused_before_any_block_is_sent() {
         .as_str()
         .unwrap()
         .to_string();
+    let ebs = aws_sdk_ebs::Client::new(&emulator.config(REGION).await);
+    let pending = ebs.start_snapshot().volume_size(1).send().await.unwrap().snapshot_id.unwrap();
+    let unfinished = refused(&pending, &[]);
+    assert!(unfinished.contains("not completed"), "{unfinished}");
     let missing = refused("snap-0123456789abcdef0", &[]);
     assert!(missing.contains("no such snapshot"), "{missing}");
     let alias = refused(&parent, &["--kms-key", "alias/ebs"]);
@@ -376,7 +382,7 @@ async fn a_parent_that_cannot_be_one_is_refused_before_any_block_is_sent() {
     assert!(misused(&["--parent-ami", "ami-0123456789abcdef0"]).contains("--register"));
     assert!(misused(&["--register", "--parent", &parent, "--parent-ami", "ami-0123456789abcdef0"]).contains("cannot be used with"));
     assert!(misused(&["--parent-image", "old.raw"]).contains("--parent"));
-    assert_eq!(own_snapshots(&emulator).await.len(), 2, "nothing was started");
+    assert_eq!(own_snapshots(&emulator).await.len(), 3, "nothing was started");
 }
 
 /// The operations of PutSnapshotBlock requests a proxy saw.

@@ -531,13 +531,15 @@ pub fn upload_intro(upload: &UploadPlan) -> String {
         upload.name,
         target.blocks,
         target.workers,
-        target.kms_key.as_deref().map(|k| format!(", encrypted with {k}")).unwrap_or_default(),
+        match (&target.kms_key, target.encrypted) {
+            (Some(key), _) => format!(", encrypted with {key}: every block is sent"),
+            (None, true) => ", encrypted (its parent's key, or the account's default): every block is sent".into(),
+            (None, false) => String::new(),
+        },
     );
     if let (Some(parent), Some(from)) = (&target.parent, &upload.parent_blocks_from) {
-        text.push_str(&format!(
-            "starting from {parent} ({} blocks with data, known from {from}): only the blocks that differ are sent\n",
-            target.inherits.len()
-        ));
+        let known = if upload.read_parent { String::new() } else { format!("{} blocks, ", target.inherits.len()) };
+        text.push_str(&format!("starting from {parent} ({known}known from {from}): only the blocks that differ are sent\n"));
     }
     if let Some(step) = &upload.register {
         text.push_str(&format!("then register `{}` ({}):\n{}\n", step.name, step.description, mappings_table(&step.mappings)));

@@ -99,7 +99,7 @@ pub struct Plan {
     pub parent_blocks_from: Option<String>,
     /// The parent's blocks are known only by reading them back from EBS, before the upload.
     #[serde(skip)]
-    read_parent: bool,
+    pub read_parent: bool,
     /// Where this upload's manifest goes.
     pub manifest_dir: Option<PathBuf>,
     /// The RegisterImage to make, its root mapping waiting for the snapshot id.
