@@ -687,7 +687,10 @@ pub struct UploadArgs {
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     pub tags: Vec<String>,
 
-    /// Encrypt the snapshot with this KMS key (its ARN) instead of leaving it unencrypted.
+    /// Encrypt the snapshot with this KMS key, given by its ARN (StartSnapshot takes no alias).
+    /// Every block of the volume is then sent, zeros too: an encrypted snapshot's unwritten
+    /// blocks read as random data, not zeros. The same holds with an encrypted parent, or when
+    /// the account encrypts new snapshots by default.
     #[arg(long, value_name = "ARN")]
     pub kms_key: Option<String>,
 
