@@ -97,26 +97,19 @@ pub async fn count(aws: &Aws, snapshot: &str, previous: Option<&str>) -> Result<
 
 /// The blocks `second` holds that differ from `first`'s, following pages.
 async fn changed_blocks(aws: &Aws, first: &str, second: &str) -> Result<u64> {
-    let mut changed = 0;
-    let mut token = None;
-    loop {
-        let page = aws
-            .ebs()
-            .list_changed_blocks()
-            .first_snapshot_id(first)
-            .second_snapshot_id(second)
-            .max_results(PAGE_SIZE)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| aws.error("ListChangedBlocks", "ebs", e))?;
-        // A block only the first holds is not stored in the second.
-        changed += page.changed_blocks().iter().filter(|b| b.second_block_token().is_some()).count() as u64;
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(changed);
-        }
-    }
+    let pages: Vec<_> = aws
+        .ebs()
+        .list_changed_blocks()
+        .first_snapshot_id(first)
+        .second_snapshot_id(second)
+        .max_results(PAGE_SIZE)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws.error("ListChangedBlocks", "ebs", e))?;
+    // A block only the first holds is not stored in the second.
+    Ok(pages.iter().flat_map(|page| page.changed_blocks()).filter(|b| b.second_block_token().is_some()).count() as u64)
 }
 
 #[cfg(test)]

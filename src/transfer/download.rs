@@ -86,24 +86,19 @@ pub async fn download(
 
 /// Every block the snapshot holds, with the token GetSnapshotBlock needs, following pages.
 pub(crate) async fn list_blocks(aws: &Aws, snapshot: &str) -> Result<(u64, Vec<(i32, String)>)> {
-    let mut blocks = Vec::new();
-    let mut token = None;
-    loop {
-        let page = aws
-            .ebs()
-            .list_snapshot_blocks()
-            .snapshot_id(snapshot)
-            .max_results(PAGE_SIZE)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| aws.error("ListSnapshotBlocks", "ebs", e))?;
-        blocks.extend(page.blocks().iter().filter_map(|b| Some((b.block_index()?, b.block_token()?.to_string()))));
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok((page.volume_size().unwrap_or_default() as u64, blocks));
-        }
-    }
+    let pages: Vec<_> = aws
+        .ebs()
+        .list_snapshot_blocks()
+        .snapshot_id(snapshot)
+        .max_results(PAGE_SIZE)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws.error("ListSnapshotBlocks", "ebs", e))?;
+    let volume_gib = pages.last().and_then(|page| page.volume_size()).unwrap_or_default() as u64;
+    let blocks = pages.iter().flat_map(|page| page.blocks());
+    Ok((volume_gib, blocks.filter_map(|b| Some((b.block_index()?, b.block_token()?.to_string()))).collect()))
 }
 
 /// What `snapshot` holds, block by block, read back whole through GetSnapshotBlock: for an
