@@ -67,11 +67,24 @@ class Paging:
                     f"Value ( {max_results} ) for parameter maxResults is invalid. "
                     f"Parameter must be between {min_results} and 1000.",
                 )
+        return cls(None if max_results is None else min(max_results, 1000), cls._after(token))
+
+    @classmethod
+    def within(cls, response: Any, low: int, high: int) -> Paging:
+        """MaxResults (checked to be low-high) and NextToken of an operation whose API reference
+        names no other paging rule (the newer EC2 listings)."""
+        max_results = response._get_param("MaxResults")
+        if max_results is not None and not low <= max_results <= high:
+            raise aws_error("InvalidParameterValue", f"Value ( {max_results} ) for parameter maxResults is invalid. "
+                                                     f"Parameter must be between {low} and {high}.")
+        return cls(max_results, cls._after(response._get_param("NextToken")))
+
+    @staticmethod
+    def _after(token: str | None) -> str | None:
         try:
-            after = base64.urlsafe_b64decode(token.encode()).decode() if token else None
+            return base64.urlsafe_b64decode(token.encode()).decode() if token else None
         except (binascii.Error, UnicodeDecodeError):
             raise aws_error("InvalidNextToken", f"The token '{token}' is invalid") from None
-        return cls(None if max_results is None else min(max_results, 1000), after)
 
     def cut(self, items: list[Any], filters: dict[str, Any]) -> tuple[list[Any], str | None]:
         """This page of `items` and the token for the next one.

@@ -14,7 +14,7 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import random_ami_id
 
-from . import replaces
+from . import recycle_bin, replaces
 from .common import Paging, aws_error, default_ebs_key, ebs_settings, mapped_snapshot_ids, overlay_ebs, tags_by_type
 from .idempotency import ec2_mismatch, once
 
@@ -285,10 +285,13 @@ def copy_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
 
 @replaces(EC2Backend, "deregister_image")
 def deregister_image(self: EC2Backend, ami_id: str) -> None:
-    """Only the owner may deregister an AMI (AuthFailure otherwise; moto lets anyone)."""
+    """Only the owner may deregister an AMI (AuthFailure otherwise; moto lets anyone). One a
+    Recycle Bin rule retains goes to the bin (recycle_bin.py) on its way out of the region."""
     ami = self.amis.get(ami_id)
     if ami is not None and ami.owner_id != self.account_id:
         raise aws_error("AuthFailure", f"Not authorized for image:{ami_id}")
+    if ami is not None:
+        recycle_bin.retain(self, recycle_bin.IMAGES, ami)
     _moto_deregister_image(self, ami_id)
 
 
