@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import re
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -14,7 +15,7 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import random_ami_id
 
-from . import recycle_bin, replaces
+from . import clock, recycle_bin, replaces
 from .common import Paging, aws_error, default_ebs_key, ebs_settings, mapped_snapshot_ids, overlay_ebs, tags_by_type
 from .idempotency import ec2_mismatch, once
 
@@ -61,6 +62,26 @@ def ami_init(self: Ami, ec2_backend: Any, ami_id: str, *args: Any, **kwargs: Any
     for attribute in ("ena_support", "sriov_net_support", "boot_mode", "tpm_support", "imds_support",
                       "ramdisk_id", "source_image_id", "source_image_region"):
         setattr(self, attribute, None)
+    self.launch_times: list[datetime] = []  # RunInstances from this AMI, on the emulator's clock
+
+
+# "When the AMI is used to launch an instance, there is a 24-hour delay before that usage is reported."
+LAUNCH_REPORTING_DELAY = timedelta(hours=24)
+
+
+@replaces(Ami, "last_launched_time", new=True)
+@property
+def last_launched_time(self: Ami) -> str | None:
+    """DescribeImages' LastLaunchedTime and DescribeImageAttribute lastLaunchedTime: "The date and time,
+    in ISO 8601 date-time format, when the AMI was last used to launch an EC2 instance. When the AMI is
+    used to launch an instance, there is a 24-hour delay before that usage is reported." So a launch
+    shows a day after it happened (on the emulator's clock), as the time of the launch; an AMI never
+    launched from, or only within the last day, has none (moto never records it).
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Image.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImageAttribute.html
+    """
+    reported = [t for t in self.launch_times if t + LAUNCH_REPORTING_DELAY <= clock.now()]
+    return max(reported).strftime("%Y-%m-%dT%H:%M:%SZ") if reported else None
 
 
 @replaces(Ami, "block_device_mappings")
