@@ -5,11 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from moto.core.exceptions import ServiceException
 from moto.ec2.exceptions import EC2ClientError, InvalidTaggableResourceType
 from moto.ec2.utils import generic_filter
+
+
+def as_utc(value: datetime | str) -> datetime:
+    """A timestamp as an aware UTC datetime (moto parses timestamp parameters; its own dates are naive UTC)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def aws_error(code: str, message: str) -> EC2ClientError:

@@ -17,7 +17,7 @@ from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.models.elastic_block_store import Snapshot, Volume
 from moto.ec2.responses import EC2Response
 
-from . import recycle_bin, replaces
+from . import locks, recycle_bin, replaces
 from .common import Paging, ServiceError, default_ebs_key, find_snapshot, mapped_snapshot_ids
 
 EBS_DIRECT_BLOCK_SIZE = 512 * 1024  # bytes; the only block size the EBS direct APIs use
@@ -36,13 +36,15 @@ def delete_snapshot(self: EC2Backend, snapshot_id: str) -> Snapshot:
 
     AWS answers InvalidSnapshot.InUse "The snapshot snap-… is currently in use by
     ami-…" until the AMI is deregistered; moto only guards its own fake snapshots.
-    One a Recycle Bin rule retains goes to the bin (recycle_bin.py).
+    A locked snapshot is refused (locks.py); one a Recycle Bin rule retains goes to the bin
+    (recycle_bin.py).
     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSnapshot.html
     """
     snapshot = find_snapshot(self, snapshot_id)
     for ami in list(self.amis.values()):  # a copy: other request threads may add AMIs
         if snapshot_id in mapped_snapshot_ids(ami):
             raise InvalidSnapshotInUse(snapshot_id, ami.id)
+    locks.check_deletable(snapshot)
     recycle_bin.retain(self, recycle_bin.SNAPSHOTS, snapshot)
     return self.snapshots.pop(snapshot_id)
 
