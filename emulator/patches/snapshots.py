@@ -17,7 +17,7 @@ from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.models.elastic_block_store import Snapshot, Volume
 from moto.ec2.responses import EC2Response
 
-from . import locks, recycle_bin, replaces
+from . import locks, recycle_bin, replaces, tiers
 from .common import Paging, ServiceError, default_ebs_key, find_snapshot, mapped_snapshot_ids
 
 EBS_DIRECT_BLOCK_SIZE = 512 * 1024  # bytes; the only block size the EBS direct APIs use
@@ -121,6 +121,8 @@ def create_volume(self: EC2Backend, size: int, zone_name: str, snapshot_id: str 
     https://docs.aws.amazon.com/ebs/latest/userguide/encryption-examples.html
     """
     source = self.snapshots.get(snapshot_id) if snapshot_id else None
+    if source is not None:
+        tiers.check_usable(source, "creating a volume from it")
     if source is not None and source.encrypted and not kms_key_id:
         encrypted, kms_key_id = True, source.kms_key_id
     volume = _moto_create_volume(self, size, zone_name, snapshot_id, encrypted, kms_key_id, **settings)
@@ -160,6 +162,9 @@ def copy_snapshot(self: EC2Backend, source_snapshot_id: str, source_region: str,
     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopySnapshot.html
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListChangedBlocks.html
     """
+    source = ec2_backends[self.account_id][source_region].snapshots.get(source_snapshot_id)
+    if source is not None:
+        tiers.check_usable(source, "copying it")  # "You can't copy an archived snapshot"
     snapshot = _moto_copy_snapshot(self, source_snapshot_id, source_region, description, kms_key_id)
     snapshot.volume = Volume(self, "vol-ffffffff", snapshot.volume_size, zone=None)
     if snapshot.encrypted and snapshot.kms_key_id is None:
