@@ -5,11 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from moto.core.exceptions import ServiceException
 from moto.ec2.exceptions import EC2ClientError, InvalidTaggableResourceType
 from moto.ec2.utils import generic_filter
+
+
+def as_utc(value: datetime | str) -> datetime:
+    """A timestamp as an aware UTC datetime (moto parses timestamp parameters; its own dates are naive UTC)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def aws_error(code: str, message: str) -> EC2ClientError:
@@ -67,11 +75,24 @@ class Paging:
                     f"Value ( {max_results} ) for parameter maxResults is invalid. "
                     f"Parameter must be between {min_results} and 1000.",
                 )
+        return cls(None if max_results is None else min(max_results, 1000), cls._after(token))
+
+    @classmethod
+    def within(cls, response: Any, low: int, high: int) -> Paging:
+        """MaxResults (checked to be low-high) and NextToken of an operation whose API reference
+        names no other paging rule (the newer EC2 listings)."""
+        max_results = response._get_param("MaxResults")
+        if max_results is not None and not low <= max_results <= high:
+            raise aws_error("InvalidParameterValue", f"Value ( {max_results} ) for parameter maxResults is invalid. "
+                                                     f"Parameter must be between {low} and {high}.")
+        return cls(max_results, cls._after(response._get_param("NextToken")))
+
+    @staticmethod
+    def _after(token: str | None) -> str | None:
         try:
-            after = base64.urlsafe_b64decode(token.encode()).decode() if token else None
+            return base64.urlsafe_b64decode(token.encode()).decode() if token else None
         except (binascii.Error, UnicodeDecodeError):
             raise aws_error("InvalidNextToken", f"The token '{token}' is invalid") from None
-        return cls(None if max_results is None else min(max_results, 1000), after)
 
     def cut(self, items: list[Any], filters: dict[str, Any]) -> tuple[list[Any], str | None]:
         """This page of `items` and the token for the next one.

@@ -19,7 +19,7 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 
 from . import replaces
-from .common import aws_error
+from .common import as_utc, aws_error
 
 # Unset until an EnableImageDeprecation: DescribeImages then leaves DeprecationTime out.
 Ami.deprecation_time = None
@@ -29,24 +29,17 @@ Ami.deprecation_time = None
 def enable_image_deprecation(self: EC2Response) -> ActionResult:
     self.error_on_dryrun()
     ami = self.ec2_backend.describe_images(ami_ids=[self._get_param("ImageId")])[0]
-    at = _utc(self._get_param("DeprecateAt"))
+    at = as_utc(self._get_param("DeprecateAt"))
     now = datetime.now(timezone.utc)
     if at < now:
         raise aws_error("InvalidParameterValue", f"DeprecateAt {at:%Y-%m-%dT%H:%M:%SZ} is in the past.")
-    latest = _utc(ami.creation_date) + _years(2) if ami.is_public else now + _years(10)
+    latest = as_utc(ami.creation_date) + _years(2) if ami.is_public else now + _years(10)
     if at > latest:
         limit = "2 years from the creation date of a public AMI" if ami.is_public else "10 years from now"
         raise aws_error("InvalidParameterValue", f"DeprecateAt {at:%Y-%m-%dT%H:%M:%SZ} is later than {limit}.")
     nearest = (at + timedelta(seconds=30)).replace(second=0, microsecond=0)
     ami.deprecation_time = nearest.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     return ActionResult({"Return": True})
-
-
-def _utc(value: datetime | str) -> datetime:
-    """A timestamp as an aware UTC datetime (moto parses DeprecateAt; creation dates are naive UTC)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _years(count: int) -> timedelta:

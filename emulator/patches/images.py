@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import re
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -14,7 +15,7 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import random_ami_id
 
-from . import replaces
+from . import clock, recycle_bin, replaces
 from .common import Paging, aws_error, default_ebs_key, ebs_settings, mapped_snapshot_ids, overlay_ebs, tags_by_type
 from .idempotency import ec2_mismatch, once
 
@@ -61,6 +62,26 @@ def ami_init(self: Ami, ec2_backend: Any, ami_id: str, *args: Any, **kwargs: Any
     for attribute in ("ena_support", "sriov_net_support", "boot_mode", "tpm_support", "imds_support",
                       "ramdisk_id", "source_image_id", "source_image_region"):
         setattr(self, attribute, None)
+    self.launch_times: list[datetime] = []  # RunInstances from this AMI, on the emulator's clock
+
+
+# "When the AMI is used to launch an instance, there is a 24-hour delay before that usage is reported."
+LAUNCH_REPORTING_DELAY = timedelta(hours=24)
+
+
+@replaces(Ami, "last_launched_time", new=True)
+@property
+def last_launched_time(self: Ami) -> str | None:
+    """DescribeImages' LastLaunchedTime and DescribeImageAttribute lastLaunchedTime: "The date and time,
+    in ISO 8601 date-time format, when the AMI was last used to launch an EC2 instance. When the AMI is
+    used to launch an instance, there is a 24-hour delay before that usage is reported." So a launch
+    shows a day after it happened (on the emulator's clock), as the time of the launch; an AMI never
+    launched from, or only within the last day, has none (moto never records it).
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Image.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImageAttribute.html
+    """
+    reported = [t for t in self.launch_times if t + LAUNCH_REPORTING_DELAY <= clock.now()]
+    return max(reported).strftime("%Y-%m-%dT%H:%M:%SZ") if reported else None
 
 
 @replaces(Ami, "block_device_mappings")
@@ -285,10 +306,13 @@ def copy_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
 
 @replaces(EC2Backend, "deregister_image")
 def deregister_image(self: EC2Backend, ami_id: str) -> None:
-    """Only the owner may deregister an AMI (AuthFailure otherwise; moto lets anyone)."""
+    """Only the owner may deregister an AMI (AuthFailure otherwise; moto lets anyone). One a
+    Recycle Bin rule retains goes to the bin (recycle_bin.py) on its way out of the region."""
     ami = self.amis.get(ami_id)
     if ami is not None and ami.owner_id != self.account_id:
         raise aws_error("AuthFailure", f"Not authorized for image:{ami_id}")
+    if ami is not None:
+        recycle_bin.retain(self, recycle_bin.IMAGES, ami)
     _moto_deregister_image(self, ami_id)
 
 

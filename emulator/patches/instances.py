@@ -13,7 +13,7 @@ from moto.ec2.models.instances import Reservation
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import filter_reservations
 
-from . import replaces
+from . import clock, replaces
 from .common import Paging, aws_error, ebs_settings, overlay_ebs
 
 _moto_run_instances = EC2Backend.run_instances
@@ -75,6 +75,7 @@ def run_instances(
 
     kwargs["block_device_mappings"] = []  # volumes are attached below, with the settings moto's loop drops
     reservation = _moto_run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
+    ami.launch_times.append(clock.now())  # what lastLaunchedTime reports, a day later (images.py)
     for instance in reservation.instances:
         for device, ebs in volumes:
             volume = self.create_volume(

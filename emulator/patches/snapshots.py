@@ -17,7 +17,7 @@ from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.models.elastic_block_store import Snapshot, Volume
 from moto.ec2.responses import EC2Response
 
-from . import replaces
+from . import locks, recycle_bin, replaces, tiers
 from .common import Paging, ServiceError, default_ebs_key, find_snapshot, mapped_snapshot_ids
 
 EBS_DIRECT_BLOCK_SIZE = 512 * 1024  # bytes; the only block size the EBS direct APIs use
@@ -36,12 +36,16 @@ def delete_snapshot(self: EC2Backend, snapshot_id: str) -> Snapshot:
 
     AWS answers InvalidSnapshot.InUse "The snapshot snap-… is currently in use by
     ami-…" until the AMI is deregistered; moto only guards its own fake snapshots.
+    A locked snapshot is refused (locks.py); one a Recycle Bin rule retains goes to the bin
+    (recycle_bin.py).
     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSnapshot.html
     """
-    find_snapshot(self, snapshot_id)
+    snapshot = find_snapshot(self, snapshot_id)
     for ami in list(self.amis.values()):  # a copy: other request threads may add AMIs
         if snapshot_id in mapped_snapshot_ids(ami):
             raise InvalidSnapshotInUse(snapshot_id, ami.id)
+    locks.check_deletable(snapshot)
+    recycle_bin.retain(self, recycle_bin.SNAPSHOTS, snapshot)
     return self.snapshots.pop(snapshot_id)
 
 
@@ -117,6 +121,8 @@ def create_volume(self: EC2Backend, size: int, zone_name: str, snapshot_id: str 
     https://docs.aws.amazon.com/ebs/latest/userguide/encryption-examples.html
     """
     source = self.snapshots.get(snapshot_id) if snapshot_id else None
+    if source is not None:
+        tiers.check_usable(source, "creating a volume from it")
     if source is not None and source.encrypted and not kms_key_id:
         encrypted, kms_key_id = True, source.kms_key_id
     volume = _moto_create_volume(self, size, zone_name, snapshot_id, encrypted, kms_key_id, **settings)
@@ -156,6 +162,9 @@ def copy_snapshot(self: EC2Backend, source_snapshot_id: str, source_region: str,
     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopySnapshot.html
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListChangedBlocks.html
     """
+    source = ec2_backends[self.account_id][source_region].snapshots.get(source_snapshot_id)
+    if source is not None:
+        tiers.check_usable(source, "copying it")  # "You can't copy an archived snapshot"
     snapshot = _moto_copy_snapshot(self, source_snapshot_id, source_region, description, kms_key_id)
     snapshot.volume = Volume(self, "vol-ffffffff", snapshot.volume_size, zone=None)
     if snapshot.encrypted and snapshot.kms_key_id is None:

@@ -1,0 +1,159 @@
+"""The EC2 side of the Recycle Bin: a deregistered AMI or a deleted snapshot that a retention rule
+(rbin.py) matches is kept in the bin instead of destroyed, listed by ListImagesInRecycleBin /
+ListSnapshotsInRecycleBin and brought back by RestoreImageFromRecycleBin /
+RestoreSnapshotFromRecycleBin until its retention period has passed (moto 5.2.5 has none of this).
+
+As documented:
+- "If a deregistered EBS-backed AMI matches a Recycle Bin retention rule, it moves to the Recycle Bin
+  for the specified retention period ... If the deregistered AMI doesn't match a retention rule, it is
+  permanently deleted immediately" (DeregisterImage); snapshots likewise (recycle-bin-factors:
+  "Deleted resources are moved to the Recycle Bin only if they match an existing retention rule").
+  The rule with the longest retention wins (rbin.retaining_rule); its period is fixed when the resource
+  enters the bin: RecycleBinExitTime = RecycleBinEnterTime + the period, later rule changes aside.
+- "While a resource is in the Recycle Bin, you can only view it, restore it, or modify its tags": it is
+  no longer in DescribeImages / DescribeSnapshots, cannot be launched, copied or read, and an AMI in the
+  bin no longer holds its snapshots in use (they can be deleted, and go to the bin by their own rules).
+- "When a resource is sent to the Recycle Bin, the following system-generate tag is assigned ...
+  aws:recycle-bin:resource-in-bin = true ... When the resource is restored from the Recycle Bin, the tag
+  is automatically removed."
+- Restored, a resource is as it was: "If you restore the AMI, all of the previous sharing permissions
+  are automatically restored" (the same for snapshots), mappings, attributes and tags kept; "the AMI is
+  immediately available for use".
+- "Before you can restore an AMI from the Recycle Bin, you must first restore all of its associated
+  snapshots from the Recycle Bin"; "If the snapshots that are associated with the AMI are deleted from
+  the Recycle Bin, the AMI is no longer recoverable." Refused with IncorrectState (the code is not
+  documented; EC2's "The resource is in an incorrect state for the request" chosen).
+- "You can't manually delete a resource from the Recycle Bin. The resource will be automatically
+  deleted when its retention period expires": on the emulator's clock (clock.py), checked whenever
+  the bin is read; a test advances the clock past RecycleBinExitTime to see it gone.
+- A restore of an id that is not in the bin: InvalidAMIID.NotFound / InvalidSnapshot.NotFound (chosen,
+  the codes DescribeImages / DescribeSnapshots give for an unknown id).
+- ListImagesInRecycleBin: "You can specify up to 20 IDs", MaxResults 1-1000; ListSnapshotsInRecycleBin:
+  MaxResults 5-1000 (API model). RestoreSnapshotFromRecycleBin answers the snapshot `completed` (the
+  model's `recoverable` / `recovering` states are not described anywhere and not modelled).
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeregisterImage.html
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ListImagesInRecycleBin.html
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ListSnapshotsInRecycleBin.html
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RestoreImageFromRecycleBin.html
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RestoreSnapshotFromRecycleBin.html
+https://docs.aws.amazon.com/ebs/latest/userguide/recycle-bin-factors.html
+https://docs.aws.amazon.com/ebs/latest/userguide/recycle-bin-working-with-amis.html
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.ec2.models import EC2Backend
+from moto.ec2.responses import EC2Response
+
+from . import clock, rbin, replaces
+from .common import Paging, aws_error, mapped_snapshot_ids
+
+IN_BIN_TAG = "aws:recycle-bin:resource-in-bin"
+IMAGES, SNAPSHOTS = "EC2_IMAGE", "EBS_SNAPSHOT"
+
+
+@dataclass
+class Binned:
+    resource: Any  # the Ami or Snapshot, kept as it was deleted
+    entered: datetime
+    exits: datetime
+
+    @property
+    def id(self) -> str:
+        return self.resource.id
+
+
+def contents(backend: EC2Backend, resource_type: str) -> dict[str, Binned]:
+    """What this region's bin holds of a resource type, once what has outlived its retention is gone."""
+    held: dict[str, Binned] = backend.__dict__.setdefault(f"_gio_recycle_bin_{resource_type}", {})
+    now = clock.now()
+    for resource_id in [i for i, entry in held.items() if entry.exits <= now]:
+        del held[resource_id]
+    return held
+
+
+def retain(backend: EC2Backend, resource_type: str, resource: Any) -> bool:
+    """Keeps a resource being deleted in the bin when a rule retains it (the caller deletes it from
+    the region all the same). False when no rule matches: it is gone for good."""
+    tags = dict(backend.tags.get(resource.id, {}))
+    rule = rbin.retaining_rule(backend.account_id, backend.region_name, resource_type, tags)
+    if rule is None:
+        return False
+    entered = clock.now()
+    contents(backend, resource_type)[resource.id] = Binned(resource, entered, entered + timedelta(days=rule.retention_days))
+    backend.tags[resource.id][IN_BIN_TAG] = "true"
+    return True
+
+
+def _take_out(backend: EC2Backend, resource_type: str, resource_id: str) -> Any:
+    entry = contents(backend, resource_type).pop(resource_id)
+    backend.tags.get(resource_id, {}).pop(IN_BIN_TAG, None)
+    return entry.resource
+
+
+def _listed(response: EC2Response, resource_type: str, ids_param: str, low: int, high: int,
+            describe: Any, result_key: str) -> ActionResult:
+    response.error_on_dryrun()
+    paging = Paging.within(response, low, high)
+    ids = set(response._get_param(ids_param, []))
+    if resource_type == IMAGES and len(ids) > 20:
+        raise aws_error("InvalidParameterValue", "You can specify up to 20 image IDs in a single request.")
+    held = [e for e in contents(response.ec2_backend, resource_type).values() if not ids or e.id in ids]
+    page, token = paging.cut(held, {})
+    return ActionResult({result_key: [describe(entry) for entry in page], "NextToken": token})
+
+
+@replaces(EC2Response, "list_images_in_recycle_bin", new=True)
+def list_images_in_recycle_bin(self: EC2Response) -> ActionResult:
+    return _listed(self, IMAGES, "ImageIds", 1, 1000, lambda e: {
+        "ImageId": e.id, "Name": e.resource.name, "Description": e.resource.description,
+        "RecycleBinEnterTime": e.entered, "RecycleBinExitTime": e.exits,
+    }, "Images")
+
+
+@replaces(EC2Response, "list_snapshots_in_recycle_bin", new=True)
+def list_snapshots_in_recycle_bin(self: EC2Response) -> ActionResult:
+    return _listed(self, SNAPSHOTS, "SnapshotIds", 5, 1000, lambda e: {
+        "SnapshotId": e.id, "Description": e.resource.description, "VolumeId": e.resource.volume_id,
+        "RecycleBinEnterTime": e.entered, "RecycleBinExitTime": e.exits,
+    }, "Snapshots")
+
+
+@replaces(EC2Response, "restore_image_from_recycle_bin", new=True)
+def restore_image_from_recycle_bin(self: EC2Response) -> ActionResult:
+    self.error_on_dryrun()
+    backend, image_id = self.ec2_backend, self._get_param("ImageId")
+    entry = contents(backend, IMAGES).get(image_id)
+    if entry is None:
+        raise aws_error("InvalidAMIID.NotFound", f"The image id '[{image_id}]' is not in the Recycle Bin.")
+    missing = [s for s in mapped_snapshot_ids(entry.resource) if s not in backend.snapshots]
+    if missing:
+        binned = set(contents(backend, SNAPSHOTS))
+        raise aws_error("IncorrectState", f"The AMI {image_id} cannot be restored: its snapshots "
+                        + ", ".join(f"{s} ({'in the Recycle Bin' if s in binned else 'deleted'})" for s in missing)
+                        + " must be restored first.")
+    ami = _take_out(backend, IMAGES, image_id)
+    backend.amis[image_id] = ami
+    if image_id in backend.deleted_amis:
+        backend.deleted_amis.remove(image_id)
+    return ActionResult({"Return": True})
+
+
+@replaces(EC2Response, "restore_snapshot_from_recycle_bin", new=True)
+def restore_snapshot_from_recycle_bin(self: EC2Response) -> ActionResult:
+    self.error_on_dryrun()
+    backend, snapshot_id = self.ec2_backend, self._get_param("SnapshotId")
+    if snapshot_id not in contents(backend, SNAPSHOTS):
+        raise aws_error("InvalidSnapshot.NotFound", f"The snapshot '{snapshot_id}' is not in the Recycle Bin.")
+    snapshot = _take_out(backend, SNAPSHOTS, snapshot_id)
+    backend.snapshots[snapshot_id] = snapshot
+    return ActionResult({
+        "SnapshotId": snapshot.id, "Description": snapshot.description, "Encrypted": snapshot.encrypted,
+        "OwnerId": snapshot.owner_id, "Progress": snapshot.progress, "StartTime": snapshot.start_time,
+        "State": snapshot.status, "VolumeId": snapshot.volume_id, "VolumeSize": snapshot.volume_size,
+    })

@@ -1,0 +1,55 @@
+"""What the emulator serves on its one port besides moto's services: the Recycle Bin (moto 5.2.5 has
+no `rbin` service) and the test clock.
+
+moto's dispatcher picks a service from the SigV4 credential scope of each request. The SDKs (boto3,
+the AWS SDK for Rust) sign Recycle Bin requests with the signing name `rbin` (endpoint prefix
+`rbin`, protocol REST-JSON: POST /rules, GET /rules/{identifier}, POST /list-rules, ...), which moto
+routes nowhere; those requests go to the Recycle Bin stand-in, everything else to moto as before.
+https://docs.aws.amazon.com/ebs/latest/userguide/rbin-service-endpoints.html
+https://docs.aws.amazon.com/recyclebin/latest/APIReference/Welcome.html
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from flask import Flask
+from moto.core.utils import convert_to_flask_response
+from moto.moto_server.werkzeug_app import BackendRequest, DomainDispatcherApplication
+
+from . import clock, rbin, replaces
+
+_moto_get_application = DomainDispatcherApplication.get_application
+
+
+def signing_name(environ: dict[str, Any]) -> str | None:
+    """The service of a SigV4 request's credential scope (Credential=AKID/DATE/REGION/SERVICE/aws4_request)."""
+    auth = environ.get("HTTP_AUTHORIZATION") or ""
+    try:
+        return auth.split(",")[0].split()[1].split("/")[3].lower()
+    except IndexError:
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def recycle_bin_app() -> Flask:
+    """A Flask app like the ones moto makes per service: every path to the Recycle Bin's handler, which
+    finds the operation from the method and path with the service's API model, as moto's REST
+    services do."""
+    app = Flask("gio-recycle-bin")
+    app.request_class = BackendRequest
+    view = convert_to_flask_response(rbin.RecycleBinResponse.dispatch)
+    app.add_url_rule("/", endpoint="rbin", view_func=view, methods=["GET", "POST", "PATCH", "DELETE", "PUT"])
+    app.add_url_rule("/<path:route>", endpoint="rbin-path", view_func=view,
+                     methods=["GET", "POST", "PATCH", "DELETE", "PUT"])
+    return app
+
+
+@replaces(DomainDispatcherApplication, "get_application")
+def get_application(self: DomainDispatcherApplication, environ: dict[str, Any]) -> Any:
+    if environ.get("PATH_INFO") == clock.PATH:
+        return clock.app
+    if signing_name(environ) == "rbin":
+        return recycle_bin_app()
+    return _moto_get_application(self, environ)

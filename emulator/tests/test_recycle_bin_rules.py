@@ -1,0 +1,130 @@
+"""Recycle Bin retention rules (patches/rbin.py, served by patches/routes.py) and the test clock.
+
+AWS (https://docs.aws.amazon.com/recyclebin/latest/APIReference/API_CreateRule.html): tag-level rules
+retain resources with "at least one of these tag key and value pairs"; Region-level rules retain all,
+minus those with exclusion tags; "You can't specify exclusion tags for tag-level retention rules";
+snapshots and AMIs are retained "1 - 365 days". LockRule: "A locked retention rule can't be modified or
+deleted. You can't lock tag-level retention rules, or Region-level retention rules that have exclusion
+tags." UnlockRule: "it can be modified or deleted only after the unlock delay period expires."
+"""
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import pytest
+
+from helpers import advance_clock, clock_now, error_code
+
+DAYS = "DAYS"
+
+
+def retention(days):
+    return {"RetentionPeriodValue": days, "RetentionPeriodUnit": DAYS}
+
+
+def test_rules_are_created_read_listed_updated_and_deleted(client):
+    rbin = client("rbin", "eu-west-3")
+    tagged = rbin.create_rule(ResourceType="EC2_IMAGE", RetentionPeriod=retention(14), Description="releases",
+                              ResourceTags=[{"ResourceTagKey": "gio-ami", "ResourceTagValue": "release"}],
+                              Tags=[{"Key": "team", "Value": "platform"}])
+    assert tagged["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert tagged["Status"] == "available" and "LockState" not in tagged
+    assert tagged["RuleArn"] == f"arn:aws:rbin:eu-west-3:123456789012:rule/{tagged['Identifier']}"
+    assert len(tagged["Identifier"]) == 11 and tagged["Identifier"].isalnum()
+    regional = rbin.create_rule(ResourceType="EBS_SNAPSHOT", RetentionPeriod=retention(30),
+                                ExcludeResourceTags=[{"ResourceTagKey": "scratch", "ResourceTagValue": "yes"}])
+
+    rule = rbin.get_rule(Identifier=tagged["Identifier"])
+    assert (rule["ResourceType"], rule["RetentionPeriod"], rule["Description"]) == ("EC2_IMAGE", retention(14), "releases")
+    assert rule["ResourceTags"] == [{"ResourceTagKey": "gio-ami", "ResourceTagValue": "release"}]
+
+    def listed(**kwargs):
+        return [r["Identifier"] for r in rbin.list_rules(**kwargs)["Rules"]]
+
+    assert listed(ResourceType="EC2_IMAGE") == [tagged["Identifier"]]
+    assert listed(ResourceType="EBS_SNAPSHOT") == [regional["Identifier"]]
+    assert listed(ResourceType="EC2_IMAGE",
+                  ResourceTags=[{"ResourceTagKey": "gio-ami", "ResourceTagValue": "release"}]) == [tagged["Identifier"]]
+    assert listed(ResourceType="EC2_IMAGE", ResourceTags=[{"ResourceTagKey": "other", "ResourceTagValue": "x"}]) == []
+    assert listed(ResourceType="EBS_SNAPSHOT",
+                  ExcludeResourceTags=[{"ResourceTagKey": "scratch", "ResourceTagValue": "yes"}]) == [regional["Identifier"]]
+
+    updated = rbin.update_rule(Identifier=tagged["Identifier"], RetentionPeriod=retention(60), Description="longer")
+    assert (updated["RetentionPeriod"], updated["Description"]) == (retention(60), "longer")
+    assert rbin.get_rule(Identifier=tagged["Identifier"])["RetentionPeriod"] == retention(60)
+
+    assert rbin.delete_rule(Identifier=tagged["Identifier"])["ResponseMetadata"]["HTTPStatusCode"] == 204
+    with pytest.raises(rbin.exceptions.ResourceNotFoundException) as excinfo:
+        rbin.get_rule(Identifier=tagged["Identifier"])
+    assert excinfo.value.response["Reason"] == "RULE_NOT_FOUND"
+
+
+def test_rule_tags(client):
+    rbin = client("rbin", "eu-west-3")
+    arn = rbin.create_rule(ResourceType="EC2_IMAGE", RetentionPeriod=retention(1),
+                           Tags=[{"Key": "a", "Value": "1"}])["RuleArn"]
+    rbin.tag_resource(ResourceArn=arn, Tags=[{"Key": "b", "Value": "2"}])
+    rbin.untag_resource(ResourceArn=arn, TagKeys=["a"])
+    assert rbin.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"ResourceType": "EC2_IMAGE", "RetentionPeriod": retention(366)},
+    {"ResourceType": "EBS_SNAPSHOT", "RetentionPeriod": retention(0)},
+    {"ResourceType": "EC2_IMAGE", "RetentionPeriod": retention(7),
+     "ResourceTags": [{"ResourceTagKey": "a", "ResourceTagValue": "1"}],
+     "ExcludeResourceTags": [{"ResourceTagKey": "b", "ResourceTagValue": "2"}]},
+    {"ResourceType": "EC2_IMAGE", "RetentionPeriod": retention(7),
+     "ResourceTags": [{"ResourceTagKey": "a", "ResourceTagValue": "1"}],
+     "LockConfiguration": {"UnlockDelay": {"UnlockDelayValue": 7, "UnlockDelayUnit": DAYS}}},
+    {"ResourceType": "EC2_IMAGE", "RetentionPeriod": retention(7),
+     "LockConfiguration": {"UnlockDelay": {"UnlockDelayValue": 31, "UnlockDelayUnit": DAYS}}},
+], ids=["retention-over-365", "retention-0", "exclusions-on-tag-level", "lock-tag-level", "unlock-delay-31"])
+def test_invalid_rules_are_refused(endpoint, kwargs):
+    rbin = boto3.client("rbin", region_name="eu-west-3", endpoint_url=endpoint, aws_access_key_id="a",
+                        aws_secret_access_key="b", config=botocore.config.Config(parameter_validation=False))
+    with pytest.raises(rbin.exceptions.ValidationException) as excinfo:
+        rbin.create_rule(**kwargs)
+    assert excinfo.value.response["Reason"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_a_locked_rule_cannot_change_until_its_unlock_delay_has_passed(client, endpoint):
+    rbin = client("rbin", "ca-central-1")
+    identifier = rbin.create_rule(
+        ResourceType="EC2_IMAGE", RetentionPeriod=retention(7),
+        LockConfiguration={"UnlockDelay": {"UnlockDelayValue": 7, "UnlockDelayUnit": DAYS}})["Identifier"]
+    assert rbin.get_rule(Identifier=identifier)["LockState"] == "locked"
+    for change in (lambda: rbin.delete_rule(Identifier=identifier),
+                   lambda: rbin.update_rule(Identifier=identifier, RetentionPeriod=retention(1))):
+        with pytest.raises(rbin.exceptions.ConflictException) as excinfo:
+            change()
+        assert excinfo.value.response["Reason"] == "INVALID_RULE_STATE"
+
+    unlocked = rbin.unlock_rule(Identifier=identifier)
+    assert unlocked["LockState"] == "pending_unlock"
+    assert abs((unlocked["LockEndTime"] - clock_now(endpoint)).total_seconds() - 7 * 86400) < 60
+    with pytest.raises(rbin.exceptions.ConflictException):
+        rbin.delete_rule(Identifier=identifier)
+    advance_clock(endpoint, 7 * 86400 + 1)
+    assert rbin.get_rule(Identifier=identifier)["LockState"] == "unlocked"
+    rbin.lock_rule(Identifier=identifier, LockConfiguration={"UnlockDelay": {"UnlockDelayValue": 10, "UnlockDelayUnit": DAYS}})
+    assert rbin.get_rule(Identifier=identifier)["LockState"] == "locked"
+    rbin.unlock_rule(Identifier=identifier)
+    advance_clock(endpoint, 10 * 86400 + 1)
+    rbin.delete_rule(Identifier=identifier)
+
+
+def test_the_clock_moves_only_forward(endpoint):
+    before = clock_now(endpoint)
+    assert (advance_clock(endpoint, 3600) - before).total_seconds() >= 3600
+    with pytest.raises(Exception) as excinfo:
+        advance_clock(endpoint, -1)
+    assert "400" in str(excinfo.value)
+
+
+def test_other_services_are_still_moto(client):
+    ec2 = client("ec2", "eu-west-3")
+    assert ec2.describe_images(Owners=["amazon"])["Images"]
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        client("rbin", "eu-west-3").get_rule(Identifier="AAAAAAAAAAA")
+    assert error_code(excinfo) == "ResourceNotFoundException"
