@@ -1,5 +1,7 @@
 //! Who uses an AMI: instances, launch template versions, Auto Scaling groups, launch
-//! configurations, EKS managed nodegroups, SSM parameters, and other accounts it is shared with.
+//! configurations, EKS managed nodegroups, SSM parameters, and other accounts it is shared with;
+//! cross-checked with what EC2 itself reports (DescribeImageReferences), which also sees Image
+//! Builder recipes.
 //!
 //! Cleanup tools cause outages by missing one kind of use, so every kind is looked up, and a
 //! look-up that fails is kept as a failure (the caller must refuse), never read as "not in use".
@@ -12,7 +14,10 @@ use crate::aws::{Aws, LOOKUP_CONCURRENCY};
 use crate::core::choice::Choice;
 use crate::core::error::{Error, Result};
 use crate::core::kinds::Reported;
-use aws_sdk_ec2::types::{Filter, ImageAttributeName, PermissionGroup};
+use aws_sdk_ec2::types::{
+    Filter, ImageAttributeName, ImageReferenceOptionName, ImageReferenceResourceType, PermissionGroup, ResourceTypeOption,
+    ResourceTypeRequest,
+};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -22,6 +27,11 @@ use std::fmt;
 const FILTER_VALUES_MAX: usize = 200;
 /// GetParameters takes at most 10 names a call.
 const PARAMETERS_PER_CALL: usize = 10;
+/// DescribeImageReferences takes at most 10 AMIs a call.
+const REFERENCES_PER_CALL: usize = 10;
+/// Every version of a launch template, as gio-ami's own scan reads them (AWS checks the 10
+/// newest by default; 10,000 is the most it takes).
+const REFERENCE_VERSION_DEPTH: &str = "10000";
 /// Instance states that still hold (or may again hold) the AMI: everything but `terminated`.
 const LIVE_STATES: [InstanceState; 5] = [
     InstanceState::Pending,
@@ -48,6 +58,9 @@ pub enum User {
     LaunchConfiguration { name: String },
     Nodegroup { cluster: String, name: String, launch_template: String, version: i64 },
     SsmParameter { name: String },
+    /// A reference only DescribeImageReferences reported (an Image Builder recipe, or a resource
+    /// gio-ami's own scans missed).
+    Referenced { resource_type: String, arn: String },
 }
 
 impl fmt::Display for User {
@@ -61,6 +74,7 @@ impl fmt::Display for User {
                 write!(f, "EKS nodegroup {cluster}/{name} (launch template {launch_template} version {version})")
             }
             User::SsmParameter { name } => write!(f, "SSM parameter {name}"),
+            User::Referenced { resource_type, arn } => write!(f, "{resource_type} {arn} (reported by DescribeImageReferences)"),
         }
     }
 }
@@ -104,6 +118,16 @@ pub struct Observed {
     pub parameters: Result<Vec<(String, String)>>,
     /// AMI → the accounts (or `all`, organizations) it is shared with.
     pub sharing: Result<BTreeMap<String, Vec<String>>>,
+    /// What EC2 reports as referencing the AMIs.
+    pub references: Result<Vec<Reference>>,
+}
+
+/// One resource DescribeImageReferences names as using an AMI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    pub ami: String,
+    pub resource_type: String,
+    pub arn: String,
 }
 
 /// What the guards need: the uses found, and the look-ups that could not be made.
@@ -112,6 +136,9 @@ pub struct Usage {
     pub uses: Vec<Use>,
     /// "launch templates: access denied …": each means the answer is unknown.
     pub failures: Vec<String>,
+    /// Why the DescribeImageReferences cross-check could not be made (permissions, a partition
+    /// without it): gio-ami's own scans still decide, and the plan says so.
+    pub cross_check_skipped: Option<String>,
     pub shared: BTreeMap<String, Vec<String>>,
 }
 
@@ -234,7 +261,30 @@ impl Observed {
             }
             Err(e) => failed("launch permissions", e),
         }
-        Usage { uses, failures, shared }
+        let mut cross_check_skipped = None;
+        match &self.references {
+            Ok(references) => {
+                let reported: Vec<Use> = references
+                    .iter()
+                    .filter(|r| amis.contains(r.ami.as_str()) && !uses.iter().any(|u| u.ami == r.ami && names(&u.user, &r.arn)))
+                    .map(|r| Use { ami: r.ami.clone(), user: User::Referenced { resource_type: r.resource_type.clone(), arn: r.arn.clone() } })
+                    .collect();
+                uses.extend(reported);
+            }
+            Err(e) => cross_check_skipped = Some(format!("DescribeImageReferences: {e}")),
+        }
+        Usage { uses, failures, shared, cross_check_skipped }
+    }
+}
+
+/// Whether a use found by gio-ami's own scans is the resource an ARN names.
+fn names(user: &User, arn: &str) -> bool {
+    match user {
+        User::Instance { id, .. } => arn.ends_with(&format!(":instance/{id}")),
+        User::LaunchTemplate { id, .. } => arn.ends_with(&format!(":launch-template/{id}")),
+        // A parameter's ARN holds its name without the leading slash.
+        User::SsmParameter { name } => arn.ends_with(&format!(":parameter/{}", name.trim_start_matches('/'))),
+        _ => false,
     }
 }
 
@@ -262,7 +312,7 @@ fn resolve<'a>(
 
 /// Reads every kind of user at once; each look-up succeeds or fails on its own.
 pub async fn observe(aws: &Aws, amis: &[String]) -> Observed {
-    let (instances, templates, groups, launch_configurations, nodegroups, parameters, sharing) = futures::join!(
+    let (instances, templates, groups, launch_configurations, nodegroups, parameters, sharing, references) = futures::join!(
         instances(aws, amis),
         templates(aws),
         groups(aws),
@@ -270,8 +320,47 @@ pub async fn observe(aws: &Aws, amis: &[String]) -> Observed {
         nodegroups(aws),
         parameters(aws),
         sharing(aws, amis),
+        references(aws, amis),
     );
-    Observed { instances, templates, groups, launch_configurations, nodegroups, parameters, sharing }
+    Observed { instances, templates, groups, launch_configurations, nodegroups, parameters, sharing, references }
+}
+
+/// What EC2 reports as using the AMIs: every resource type it checks, with live instances only
+/// and every launch template version, as gio-ami's own scans read them.
+async fn references(aws: &Aws, amis: &[String]) -> Result<Vec<Reference>> {
+    let option = |name: ImageReferenceOptionName, values: Vec<String>| {
+        ResourceTypeOption::builder().option_name(name).set_option_values(Some(values)).build()
+    };
+    let live: Vec<String> = LIVE_STATES.iter().map(|s| s.name().to_string()).collect();
+    let instances = ResourceTypeRequest::builder()
+        .resource_type(ImageReferenceResourceType::Ec2Instance)
+        .resource_type_options(option(ImageReferenceOptionName::StateName, live))
+        .build();
+    let templates = ResourceTypeRequest::builder()
+        .resource_type(ImageReferenceResourceType::Ec2LaunchTemplate)
+        .resource_type_options(option(ImageReferenceOptionName::VersionDepth, vec![REFERENCE_VERSION_DEPTH.into()]))
+        .build();
+    let mut found = Vec::new();
+    for chunk in amis.chunks(REFERENCES_PER_CALL) {
+        let mut pages = aws
+            .ec2()
+            .describe_image_references()
+            .set_image_ids(Some(chunk.to_vec()))
+            .include_all_resource_types(true)
+            .resource_types(instances.clone())
+            .resource_types(templates.clone())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws.error("DescribeImageReferences", "ec2", e))?;
+            found.extend(page.image_references().iter().map(|r| Reference {
+                ami: r.image_id().unwrap_or_default().to_string(),
+                resource_type: r.resource_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                arn: r.arn().unwrap_or_default().to_string(),
+            }));
+        }
+    }
+    Ok(found)
 }
 
 async fn instances(aws: &Aws, amis: &[String]) -> Result<Vec<Instance>> {
@@ -463,7 +552,36 @@ pub(crate) mod tests {
             nodegroups: Ok(vec![]),
             parameters: Ok(vec![]),
             sharing: Ok(BTreeMap::new()),
+            references: Ok(vec![]),
         }
+    }
+
+    #[test]
+    fn a_reference_only_ec2_reports_refuses_and_one_the_scans_found_is_named_once() {
+        let reference = |arn: &str| Reference { ami: "ami-x".into(), resource_type: "imagebuilder:ImageRecipe".into(), arn: arn.into() };
+        let observed = Observed {
+            instances: Ok(vec![Instance { id: "i-1".into(), image: "ami-x".into(), state: "running".into() }]),
+            references: Ok(vec![
+                Reference { resource_type: "ec2:Instance".into(), ..reference("arn:aws:ec2:eu-west-1:123456789012:instance/i-1") },
+                reference("arn:aws:imagebuilder:eu-west-1:123456789012:image-recipe/nodes/1.0.0"),
+            ]),
+            ..nothing()
+        };
+        assert_eq!(
+            users(&observed, "ami-x"),
+            [
+                "instance i-1 (running)",
+                "imagebuilder:ImageRecipe arn:aws:imagebuilder:eu-west-1:123456789012:image-recipe/nodes/1.0.0 (reported by DescribeImageReferences)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refused_cross_check_is_skipped_not_a_refusal() {
+        let denied = Error::Api { operation: "DescribeImageReferences", code: "UnauthorizedOperation".into(), message: "no".into() };
+        let usage = Observed { references: Err(denied), ..nothing() }.usage(&HashSet::from(["ami-x"]));
+        assert!(usage.reasons("ami-x").is_empty());
+        assert!(usage.cross_check_skipped.is_some_and(|why| why.contains("UnauthorizedOperation")));
     }
 
     fn template() -> Template {

@@ -82,6 +82,11 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         facts: Findings { uses: facts.usage.uses.clone(), unchecked: facts.usage.failures.clone(), ..Findings::default() },
         ..Plan::default()
     };
+    if let Some(skipped) = &facts.usage.cross_check_skipped {
+        plan.warnings.push(format!(
+            "the cross-check with the references EC2 reports was skipped ({skipped}); gio-ami's own scans decided"
+        ));
+    }
 
     let mut wiped: Vec<&str> = Vec::new();
     for target in facts.targets {
