@@ -90,6 +90,27 @@ async fn a_snapshot_another_ami_maps_survives() {
     assert!(ami_exists(&ec2, &sibling).await);
 }
 
+#[tokio::test]
+async fn a_locked_snapshot_survives_a_wipe_and_is_named_with_its_lock() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let (ami, snapshots) = ami_with_two_snapshots(&ec2, "gio-node-locked").await;
+    ec2.lock_snapshot()
+        .snapshot_id(&snapshots[1])
+        .lock_mode(aws_sdk_ec2::types::LockMode::Governance)
+        .lock_duration(7)
+        .send()
+        .await
+        .unwrap();
+
+    let out = run(emulator.cli().args(["wipe", &ami, "--yes", "--output", "json"])).success().json();
+    let kept = out["outcomes"].as_array().unwrap().iter().find(|o| o["id"] == snapshots[1].as_str()).unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(kept["action"], "refuse", "{out}");
+    assert!(kept["why"].as_str().unwrap().contains("locked in governance mode"), "{out}");
+    assert!(!ami_exists(&ec2, &ami).await, "the AMI itself goes");
+    assert_eq!(existing(&ec2, &snapshots).await, [snapshots[1].clone()], "the unlocked snapshot went, the locked one stayed");
+}
+
 /// Given an AMI with a user arranged by `arrange`, wipe refuses, names the user, changes nothing.
 async fn refuses_while_used(arrange: impl AsyncFnOnce(&Emulator, &str), named: &[&str]) {
     let emulator = Emulator::start();

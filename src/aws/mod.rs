@@ -7,6 +7,7 @@ pub mod error;
 pub mod inventory;
 pub mod kinds;
 pub mod lineage;
+pub mod locks;
 pub mod nodegroups;
 pub mod orphans;
 pub mod provenance;

@@ -13,6 +13,7 @@ use crate::aws::inventory::{self, Image, Snapshot};
 use crate::aws::orphans;
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::tags;
+use crate::aws::locks::{self, Lock};
 use crate::aws::usage::{self, Usage, Use};
 use aws_sdk_ec2::types::{Filter, Tag};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -72,6 +73,8 @@ pub struct Facts<'a> {
     /// Gone target → the snapshots it left behind (marked by an earlier wipe, or made for it).
     pub marked: &'a BTreeMap<String, Vec<String>>,
     pub usage: &'a Usage,
+    /// The locks in force on the candidate snapshots; an error when they could not be read.
+    pub locks: &'a std::result::Result<Vec<Lock>, String>,
     pub force: bool,
 }
 
@@ -82,6 +85,12 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         facts: Findings { uses: facts.usage.uses.clone(), unchecked: facts.usage.failures.clone(), ..Findings::default() },
         ..Plan::default()
     };
+    if let Err(why) = facts.locks {
+        plan.warnings.push(format!(
+            "snapshot locks could not be read ({why}): deleting a locked snapshot fails, and is reported"
+        ));
+    }
+    let locks: HashMap<&str, &Lock> = facts.locks.iter().flatten().map(|l| (l.snapshot.as_str(), l)).collect();
     if let Some(skipped) = &facts.usage.cross_check_skipped {
         plan.warnings.push(format!(
             "the cross-check with the references EC2 reports was skipped ({skipped}); gio-ami's own scans decided"
@@ -143,6 +152,8 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                 kind: Kind::Snapshot,
                 why: format!("kept: still used by {}", keepers.join(", ")),
             });
+        } else if let Some(lock) = locks.get(snapshot) {
+            plan.actions.push(Action::Refuse { id: snapshot.to_string(), kind: Kind::Snapshot, why: lock.reason() });
         } else if let Some(size) = sizes.get(snapshot) {
             plan.actions.push(Action::DeleteSnapshot { id: snapshot.to_string(), size_gib: *size, why: format!("behind {ami}") });
             // Marked for every AMI behind it, so a re-run that names any one of them finds it.
@@ -248,12 +259,15 @@ pub async fn prepare_targets(aws: &Aws, images: &[Image], targets: &[String], fo
     let (marked, marked_snapshots) = marked?;
     let mut snapshots = snapshots?;
     snapshots.extend(marked_snapshots);
+    let ids_to_delete: Vec<String> = snapshots.iter().map(|s| s.id.clone()).collect();
+    let locks = if ids_to_delete.is_empty() { Ok(Vec::new()) } else { locks::of(aws, &ids_to_delete).await.map_err(|e| e.to_string()) };
     Ok(plan(&Facts {
         targets,
         images,
         snapshots: &snapshots,
         marked: &marked,
         usage: &observed.map(|o| o.usage(&ids)).unwrap_or_default(),
+        locks: &locks,
         force,
     }))
 }
@@ -353,6 +367,7 @@ mod tests {
         snapshots: Vec<Snapshot>,
         marked: BTreeMap<String, Vec<String>>,
         usage: Usage,
+        locks: std::result::Result<Vec<Lock>, String>,
     }
 
     impl Scene {
@@ -366,6 +381,7 @@ mod tests {
                 snapshots: vec![snapshot("snap-a", 8), snapshot("snap-d", 50)],
                 marked: BTreeMap::new(),
                 usage: Usage::default(),
+                locks: Ok(vec![]),
             }
         }
 
@@ -377,6 +393,7 @@ mod tests {
                 snapshots: &self.snapshots,
                 marked: &self.marked,
                 usage: &self.usage,
+                locks: &self.locks,
                 force,
             })
         }
@@ -400,6 +417,25 @@ mod tests {
                 other => format!("{} {}", other.verb(), other.id()),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_locked_snapshot_is_kept_and_named_with_its_mode_and_end() {
+        let mut scene = Scene::new();
+        let lock = Lock { snapshot: "snap-d".into(), mode: locks::Mode::Compliance, until: Some("2027-01-01T00:00:00Z".into()) };
+        scene.locks = Ok(vec![lock]);
+        let plan = scene.plan(&["ami-a"], false);
+        assert!(plan.actions.contains(&Action::Refuse {
+            id: "snap-d".into(),
+            kind: Kind::Snapshot,
+            why: "kept: locked in compliance mode (nobody can lift it) until 2027-01-01T00:00:00Z".into()
+        }));
+        assert_eq!(plan.count(|a| matches!(a, Action::DeregisterImage { .. })), 1, "the AMI itself still goes");
+        assert_eq!(plan.count(|a| matches!(a, Action::DeleteSnapshot { .. })), 0);
+
+        scene.locks = Err("UnauthorizedOperation".into());
+        let unread = scene.plan(&["ami-a"], false);
+        assert!(unread.warnings.iter().any(|w| w.contains("snapshot locks could not be read")), "{:?}", unread.warnings);
     }
 
     #[test]
@@ -530,6 +566,7 @@ mod tests {
             snapshots: vec![snapshot("snap-r", 8), snapshot("snap-1", 5), snapshot("snap-2", 5)],
             marked: BTreeMap::new(),
             usage: Usage::default(),
+            locks: Ok(vec![]),
         };
         let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
         let plan = scene.plan(&targets, false);
@@ -555,7 +592,7 @@ mod tests {
             child("ami-b", "ami-a", &[("/dev/xvda", "snap-b", 8)]),
         ];
         assert_eq!(with_descendants(&images, &["ami-a".to_string()]), ["ami-a", "ami-b"], "ami-b is derived from ami-a");
-        let scene = Scene { images, snapshots: vec![snapshot("snap-a", 8), snapshot("snap-b", 8)], marked: BTreeMap::new(), usage: Usage::default() };
+        let scene = Scene { images, snapshots: vec![snapshot("snap-a", 8), snapshot("snap-b", 8)], marked: BTreeMap::new(), usage: Usage::default(), locks: Ok(vec![]) };
         assert_eq!(summary(&scene.plan(&["ami-a"], false)), ["deregister ami-a", "delete snap-a 8"], "ami-b's only ancestor is itself");
     }
 }

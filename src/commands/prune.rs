@@ -203,7 +203,7 @@ mod tests {
             ..Usage::default()
         };
         let snapshots: Vec<_> = images.iter().flat_map(|i| i.snapshot_ids()).map(|s| snapshot(s, 8)).collect();
-        let plan = retire::plan(&retire::Facts { targets: &chosen, images: &images, snapshots: &snapshots, marked: &BTreeMap::new(), usage: &usage, force: false });
+        let plan = retire::plan(&retire::Facts { targets: &chosen, images: &images, snapshots: &snapshots, marked: &BTreeMap::new(), usage: &usage, locks: &Ok(vec![]), force: false });
         assert!(plan.actions.contains(&Action::Refuse { id: "ami-2".into(), kind: Kind::Image, why: "in use by SSM parameter /prod/ami".into() }));
         assert_eq!(plan.count(|a| matches!(a, Action::DeregisterImage { .. })), 2);
         assert_eq!(plan.freed_gib(), 16);
