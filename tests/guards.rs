@@ -9,7 +9,7 @@
 
 use gio_ami::aws::inventory::{Boot, Image, ImageState, InstanceState, Mapping, Snapshot};
 use gio_ami::aws::nodegroups::{Nodegroup, TemplateRef};
-use gio_ami::aws::usage::{Group, Instance, Observed, Template, Usage, User};
+use gio_ami::aws::usage::{Group, Instance, Observed, Reference, Template, Usage, User};
 use gio_ami::change::retire::{self, Facts, Request};
 use gio_ami::change::{Action, Kind};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
@@ -145,6 +145,8 @@ enum Lookup {
     Nodegroups,
     Parameters,
     Sharing,
+    /// DescribeImageReferences: its failure is a skipped cross-check, never a refusal.
+    References,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -155,6 +157,8 @@ enum UserKind {
     LaunchConfiguration,
     Nodegroup,
     SsmParameter,
+    /// Only EC2's own reference list sees it (an Image Builder recipe).
+    Referenced,
 }
 
 impl From<&User> for UserKind {
@@ -166,6 +170,7 @@ impl From<&User> for UserKind {
             User::LaunchConfiguration { .. } => UserKind::LaunchConfiguration,
             User::Nodegroup { .. } => UserKind::Nodegroup,
             User::SsmParameter { .. } => UserKind::SsmParameter,
+            User::Referenced { .. } => UserKind::Referenced,
         }
     }
 }
@@ -179,6 +184,8 @@ struct UsageSpec {
     nodegroups: Vec<Option<RefSpec>>,
     parameters: Vec<ParameterValue>,
     shared: Vec<AmiRef>,
+    /// Image Builder recipes, which only DescribeImageReferences reports.
+    recipes: Vec<AmiRef>,
     failed: BTreeSet<Lookup>,
 }
 
@@ -311,6 +318,7 @@ fn usage_spec() -> impl Strategy<Value = UsageSpec> {
         Lookup::Nodegroups,
         Lookup::Parameters,
         Lookup::Sharing,
+        Lookup::References,
     ];
     // One in about five accounts has a look-up that fails.
     let failed = prop::collection::vec(prop::bool::weighted(0.03), lookups.len())
@@ -323,9 +331,9 @@ fn usage_spec() -> impl Strategy<Value = UsageSpec> {
         prop::collection::vec(prop::option::weighted(0.8, ref_spec()), 0..=2),
         prop::collection::vec(parameter, 0..=2),
         prop::collection::vec(ami_ref(), 0..=2),
-        failed,
+        (prop::collection::vec(ami_ref(), 0..=1), failed),
     )
-        .prop_map(|(instances, templates, groups, launch_configurations, nodegroups, parameters, shared, failed)| UsageSpec {
+        .prop_map(|(instances, templates, groups, launch_configurations, nodegroups, parameters, shared, (recipes, failed))| UsageSpec {
             instances,
             templates,
             groups,
@@ -333,6 +341,7 @@ fn usage_spec() -> impl Strategy<Value = UsageSpec> {
             nodegroups,
             parameters,
             shared,
+            recipes,
             failed,
         })
 }
@@ -483,6 +492,21 @@ fn observed(spec: &UsageSpec, ids: &[String]) -> Observed {
         }),
         sharing: answer(failed, Lookup::Sharing, "DescribeImageAttribute", || {
             spec.shared.iter().map(|ami| (ami.id(ids), vec!["111122223333".to_string()])).collect()
+        }),
+        // EC2 also reports the instances and parameters the own scans find; only recipes are
+        // its alone, and the guards must name each resource once.
+        references: answer(failed, Lookup::References, "DescribeImageReferences", || {
+            let recipes = spec.recipes.iter().enumerate().map(|(r, ami)| Reference {
+                ami: ami.id(ids),
+                resource_type: "imagebuilder:ImageRecipe".into(),
+                arn: format!("arn:aws:imagebuilder:eu-west-1:123456789012:image-recipe/nodes-{r}/1.0.0"),
+            });
+            let instances = spec.instances.iter().enumerate().filter(|(_, (_, state))| INSTANCE_STATES[*state] != InstanceState::Terminated).map(|(k, (ami, _))| Reference {
+                ami: ami.id(ids),
+                resource_type: "ec2:Instance".into(),
+                arn: format!("arn:aws:ec2:eu-west-1:123456789012:instance/i-{k:08x}"),
+            });
+            recipes.chain(instances).collect()
         }),
     }
 }
@@ -648,6 +672,11 @@ impl Account {
         }
         if o.parameters.iter().flatten().any(|(_, value)| is(value.trim())) {
             users.insert(UserKind::SsmParameter);
+        }
+        // EC2's list names what no own scan saw: recipes always, instances when their scan failed.
+        let unseen = |r: &Reference| r.resource_type.starts_with("imagebuilder:") || o.instances.is_err();
+        if o.references.iter().flatten().any(|r| is(&r.ami) && unseen(r)) {
+            users.insert(UserKind::Referenced);
         }
         users
     }
@@ -854,7 +883,7 @@ fn plan_wipe(account: &Account, targets: &[String], force: bool) -> retire::Plan
     let usage = if present.is_empty() { Default::default() } else { account.observed.usage(&present) };
     let marked: BTreeMap<String, Vec<String>> =
         account.marks.iter().filter(|(ami, _)| targets.contains(ami)).map(|(a, s)| (a.clone(), s.clone())).collect();
-    retire::plan(&Facts { targets, images: &account.images, snapshots: &account.snapshots, marked: &marked, usage: &usage, force })
+    retire::plan(&Facts { targets, images: &account.images, snapshots: &account.snapshots, marked: &marked, usage: &usage, locks: &Ok(vec![]), force })
 }
 
 fn wipe_case(world: &World, spec: &WipeSpec) -> Result<(), TestCaseError> {
