@@ -917,6 +917,7 @@ fn prune_case(world: &World, spec: &PruneSpec) -> Result<(), TestCaseError> {
         families,
         keep: spec.keep,
         older_than: spec.older_than_days.map(|d| Duration::from_secs(d * DAY as u64)),
+        unused_for: None,
         stage: spec.stage,
     };
     let chosen = prune::select(&account.images, &policy, NOW);

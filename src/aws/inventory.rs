@@ -83,6 +83,10 @@ pub struct Image {
     pub boot: Boot,
     pub mappings: Vec<Mapping>,
     pub tags: BTreeMap<String, String>,
+    /// When an instance was last launched from it (ISO 8601), as EC2 reports it: up to a day
+    /// late, and never for launches before April 2017.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_launched: Option<String>,
 }
 
 /// How an AMI boots: what RegisterImage must repeat for a derived AMI to boot like its source.
@@ -204,6 +208,7 @@ impl From<&ec2::Image> for Image {
             },
             mappings: image.block_device_mappings().iter().map(Mapping::from).collect(),
             tags: tags(image.tags()),
+            last_launched: image.last_launched_time().map(str::to_string),
         }
     }
 }
@@ -465,6 +470,7 @@ pub(crate) mod tests {
                 })
                 .collect(),
             tags: BTreeMap::new(),
+            last_launched: None,
         }
     }
 

@@ -385,6 +385,12 @@ pub struct PruneArgs {
     #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
     pub older_than: Option<std::time::Duration>,
 
+    /// Keep any AMI an instance was launched from within this long (e.g. 90d), whatever its
+    /// age. Read from EC2's lastLaunchedTime, which AWS records up to a day late: the usage
+    /// guards still see instances that run now.
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub unused_for: Option<std::time::Duration>,
+
     /// A family: the AMIs whose name starts with this (several allowed).
     #[arg(long, value_name = "PREFIX", required_unless_present = "tags")]
     pub release_prefix: Vec<String>,

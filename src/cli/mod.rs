@@ -250,6 +250,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 families,
                 keep: args.keep,
                 older_than: args.older_than,
+                unused_for: args.unused_for,
                 stage: match (args.disable, args.deprecate) {
                     (true, _) => Stage::Disable,
                     (_, true) => Stage::Deprecate,

@@ -95,13 +95,14 @@ impl Output {
             if images.is_empty() {
                 return "No AMIs owned by this account in this region.\n".to_string();
             }
-            let mut table = table(&["NAME", "AMI", "STATE", "CREATED", "RELEASE", "SNAPSHOTS", "GiB"]);
+            let mut table = table(&["NAME", "AMI", "STATE", "CREATED", "LAST LAUNCH", "RELEASE", "SNAPSHOTS", "GiB"]);
             for image in images {
                 table.add_row(vec![
                     Cell::new(&image.name),
                     Cell::new(&image.id),
                     Cell::new(&image.state),
                     Cell::new(short_time(image.created.as_deref())),
+                    Cell::new(short_time(image.last_launched.as_deref())),
                     Cell::new(image.release().unwrap_or("-")),
                     Cell::new(image.snapshot_ids().collect::<Vec<_>>().join("\n")),
                     Cell::new(image.total_gib()).set_alignment(CellAlignment::Right),

@@ -60,6 +60,8 @@ pub struct Policy {
     pub keep: usize,
     /// Only AMIs older than this go (none: every AMI beyond the newest `keep`).
     pub older_than: Option<Duration>,
+    /// An AMI launched within this long stays, whatever its age (EC2's lastLaunchedTime).
+    pub unused_for: Option<Duration>,
     pub stage: Stage,
 }
 
@@ -91,6 +93,35 @@ fn old_enough(image: &Image, older_than: Option<Duration>, now: i64) -> bool {
     created.is_some_and(|c| c.secs() + age.as_secs() as i64 <= now)
 }
 
+/// Splits the chosen AMIs into those that go and refusals for those launched within `window`
+/// (an AMI never launched, or last before April 2017 when EC2 began to record it, goes). Pure.
+pub fn keep_launched(images: &[Image], chosen: Vec<String>, window: Duration, now: i64) -> (Vec<String>, Vec<Action>) {
+    let mut kept = Vec::new();
+    let go = chosen
+        .into_iter()
+        .filter(|id| {
+            let last = images.iter().find(|i| &i.id == id).and_then(|i| i.last_launched.as_deref());
+            let recent = last
+                .and_then(|l| DateTime::from_str(l, Format::DateTime).ok())
+                .is_some_and(|l| l.secs() + window.as_secs() as i64 > now);
+            if recent {
+                // As the user wrote it: humantime turns 90d into months and hours.
+                let window = match window.as_secs() % 86_400 {
+                    0 => format!("{}d", window.as_secs() / 86_400),
+                    _ => humantime::format_duration(window).to_string(),
+                };
+                kept.push(Action::Refuse {
+                    id: id.clone(),
+                    kind: Kind::Image,
+                    why: format!("kept: last launched {} (within --unused-for {window})", last.unwrap_or_default()),
+                });
+            }
+            !recent
+        })
+        .collect();
+    (go, kept)
+}
+
 /// Turns a wipe plan into an earlier lifecycle stage: the same AMIs, refused for the same
 /// reasons, disabled or deprecated (from the earliest time AWS accepts at `now`) instead of
 /// deregistered, and no snapshot touched.
@@ -115,16 +146,20 @@ pub fn earlier_stage(plan: Plan, stage: Stage, now: i64) -> Plan {
 /// Reads the account's AMIs, applies the policy, and plans the stage through the wipe guards.
 pub async fn prepare(aws: &Aws, policy: &Policy, now: i64) -> Result<Plan> {
     let images = inventory::own_images(aws).await?;
-    let mut chosen = select(&images, policy, now);
+    let (mut chosen, launched) = match policy.unused_for {
+        Some(window) => keep_launched(&images, select(&images, policy, now), window, now),
+        None => (select(&images, policy, now), Vec::new()),
+    };
     // A prune killed between a DeregisterImage and its DeleteSnapshots left marked snapshots
     // that the policy cannot see any more; deleting them is what finishes that run.
     if policy.stage == Stage::Delete {
         chosen.extend(retire::unfinished(aws, &images).await?);
     }
     if chosen.is_empty() {
-        return Ok(Plan::default());
+        return Ok(Plan { actions: launched, ..Plan::default() });
     }
-    let plan = retire::prepare_targets(aws, &images, &chosen, false).await?;
+    let mut plan = retire::prepare_targets(aws, &images, &chosen, false).await?;
+    plan.actions.extend(launched);
     Ok(match policy.stage {
         Stage::Delete => plan,
         stage => earlier_stage(plan, stage, now),
@@ -150,7 +185,7 @@ mod tests {
     }
 
     fn policy(families: Vec<Family>, keep: usize, days: Option<u64>) -> Policy {
-        Policy { families, keep, older_than: days.map(|d| Duration::from_secs(d * DAY as u64)), stage: Stage::Delete }
+        Policy { families, keep, older_than: days.map(|d| Duration::from_secs(d * DAY as u64)), unused_for: None, stage: Stage::Delete }
     }
 
     /// Five nightly builds of one family, newest first, and one of another family.
@@ -163,6 +198,18 @@ mod tests {
             release("ami-2", "gio-node-2", 120),
             release("ami-1", "gio-node-1", 400),
         ]
+    }
+
+    #[test]
+    fn an_ami_launched_within_the_window_stays_and_says_when() {
+        let mut images = account();
+        let at = |days: i64| DateTime::from_secs(NOW - days * DAY).fmt(Format::DateTime).unwrap();
+        images[2].last_launched = Some(at(10));
+        images[4].last_launched = Some(at(100));
+        let chosen = vec!["ami-3".to_string(), "ami-2".to_string(), "ami-1".to_string()];
+        let (go, kept) = keep_launched(&images, chosen, Duration::from_secs(90 * DAY as u64), NOW);
+        assert_eq!(go, ["ami-2", "ami-1"], "launched 100 days ago, or never");
+        assert_eq!(kept, [Action::Refuse { id: "ami-3".into(), kind: Kind::Image, why: format!("kept: last launched {} (within --unused-for 90d)", at(10)) }]);
     }
 
     #[test]

@@ -365,6 +365,7 @@ fn ami_shape(request: &Request, name: &str, description: &str, volume_gib: u64) 
             ..Mapping::default()
         }],
         tags: Tags::new(),
+        last_launched: None,
     }
 }
 
