@@ -8,31 +8,9 @@ use gio_ami::spec;
 use proptest::prelude::*;
 use std::path::Path;
 
-/// A spec that parses; the properties break one value of it at a time.
-const VALID_SPEC: &str = r#"[image]
-name = "gio-node-{k8s}-{date}-{n}"
-description = "EKS worker node"
-contact = "ops@example.org"
-
-[base]
-family = "al2023"
-kubernetes = "1.31"
-arch = "x86_64"
-
-[build]
-instance_type = "t3.medium"
-provision = ["provision.sh"]
-timeout = "30m"
-root_size_gib = 30
-
-[[disks]]
-device = "/dev/xvdb"
-size_gib = 20
-type = "gp3"
-
-[clusters.prod]
-region = "eu-west-1"
-"#;
+/// A spec that parses; the properties break one value of it at a time (the error table names
+/// its lines, so the file has no comment to shift them).
+const VALID_SPEC: &str = include_str!("specs/valid/bad-input-base.toml");
 
 /// Every `key = value` line of VALID_SPEC, as (dotted key, line index).
 fn spec_keys() -> Vec<(String, usize)> {

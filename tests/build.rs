@@ -13,35 +13,13 @@ use support::{bare_cli, run, Emulator};
 
 const BASE_PARAMETER: &str = "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id";
 
-fn spec_dir(name: &str, extra: &str) -> PathBuf {
+/// A directory holding the native build spec, with `build_keys` added to its `[build]`, and its
+/// script.
+fn spec_dir(name: &str, build_keys: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("build-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("provision.sh"), "#!/bin/bash\necho provisioning\n").unwrap();
-    std::fs::write(
-        dir.join("gio-ami.toml"),
-        format!(
-            r#"[image]
-name = "gio-node-{{k8s}}-{{date}}-{{n}}"
-description = "EKS worker node"
-contact = "ops@example.org"
-tags = {{ team = "platform" }}
-
-[base]
-family = "al2023"
-kubernetes = "1.31"
-
-[build]
-provision = ["provision.sh"]
-{extra}
-
-[[disks]]
-device = "/dev/xvdb"
-size_gib = 20
-type = "gp3"
-"#
-        ),
-    )
-    .unwrap();
+    std::fs::write(dir.join("gio-ami.toml"), support::with_keys(&support::spec("native-build"), "build", build_keys)).unwrap();
     dir
 }
 
@@ -255,7 +233,7 @@ async fn a_disabled_base_ami_is_refused_before_any_builder_is_launched() {
     let base = support::register_root_image(&ec2, "golden-base").await;
     ec2.disable_image().image_id(&base).send().await.unwrap();
     let spec = spec_dir("disabled-base", "").join("gio-ami.toml");
-    let text = std::fs::read_to_string(&spec).unwrap().replace("kubernetes = \"1.31\"\n", &format!("kubernetes = \"1.31\"\nami = \"{base}\"\n"));
+    let text = support::with_keys(&std::fs::read_to_string(&spec).unwrap(), "base", &format!("ami = \"{base}\""));
     std::fs::write(&spec, text).unwrap();
 
     let out = run(emulator.cli().args(["build", spec.to_str().unwrap()])).failure();

@@ -109,6 +109,17 @@ fn the_schema_accepts_exactly_what_check_accepts() {
         files.sort();
         cases.extend(files);
     }
+    // What the tests make of a file with `support::with_keys`: keys added to [build] and [base].
+    let native = support::spec("native-build");
+    let generated = [
+        ("with-build-keys", support::with_keys(&native, "build", "provision_via = \"ssm\"\niam_instance_profile = \"gio-ami-builder\"\ntimeout = \"60s\"")),
+        ("with-base-ami", support::with_keys(&native, "base", "ami = \"ami-0123456789abcdef0\"")),
+    ];
+    for (name, text) in generated {
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        cases.push(path);
+    }
     let accepted = schema_accepts(&dir.join("gio-ami.schema.json"), &cases);
     for case in &cases {
         let by_schema = accepted.iter().any(|a| Path::new(a) == case);

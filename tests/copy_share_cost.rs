@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{image_instance_with_extra_disk, register_root_image, run, Emulator, REGION};
+use support::{image_instance_with_extra_disk, register_root_image, run, Emulator};
 
 const OTHER_REGION: &str = "us-east-1";
 const FRIEND: &str = "111122223333";
@@ -148,11 +148,7 @@ async fn cost_counts_release_storage_orphans_and_unused_amis() {
 
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cost-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("gio-ami.toml"),
-        format!("[image]\nname = \"n\"\n[base]\nami = \"{root}\"\n[clusters.prod]\nregion = \"{REGION}\"\n"),
-    )
-    .unwrap();
+    std::fs::write(dir.join("gio-ami.toml"), support::spec("cost").replace("ami-12345678", &root)).unwrap();
     let cost = run(emulator.cli().current_dir(&dir).args(["cost", "--price", "0.1", "--output", "json"])).success().json();
     let r1 = cost["releases"].as_array().unwrap().iter().find(|r| r["release"] == "r1").unwrap();
     assert_eq!((&r1["gib"], &r1["snapshots"]), (&serde_json::json!(8), &serde_json::json!(1)));

@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use support::{account_state, assert_unapplied_report, register_root_image, run, write_image, Emulator, BLOCK, REGION};
 
-const PARAMETER: &str = "/gio/eks/prod/node-ami";
 const FRIEND: &str = "111122223333";
 const OTHER_REGION: &str = "us-east-1";
 
@@ -36,14 +35,10 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// A project whose cluster prod publishes to PARAMETER.
+/// A project whose cluster prod publishes to support::PARAMETER.
 fn project() -> PathBuf {
     let dir = scratch("project");
-    let spec = format!(
-        "[image]\nname = \"gio-node-{{k8s}}\"\n[base]\nfamily = \"al2023\"\nkubernetes = \"1.31\"\n\
-         [clusters.prod]\nregion = \"{REGION}\"\nssm_parameter = \"{PARAMETER}\"\n"
-    );
-    std::fs::write(dir.join("gio-ami.toml"), spec).unwrap();
+    std::fs::write(dir.join("gio-ami.toml"), support::spec("dry-run-project")).unwrap();
     dir
 }
 
@@ -145,9 +140,7 @@ fn copy(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
 fn build(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
     Box::pin(async move {
         let dir = scratch("build");
-        let spec = "[image]\nname = \"dry-build-{k8s}-{n}\"\n[base]\nfamily = \"al2023\"\nkubernetes = \"1.31\"\n\
-                    [build]\nprovision = [\"provision.sh\"]\n";
-        std::fs::write(dir.join("gio-ami.toml"), spec).unwrap();
+        std::fs::write(dir.join("gio-ami.toml"), support::spec("dry-run-build")).unwrap();
         std::fs::write(dir.join("provision.sh"), "#!/bin/sh\necho provisioning\n").unwrap();
         let report = dry_run(emulator, Some(&dir), &["build"]).await;
         assert_eq!(actions(&report), ["build_image"]);

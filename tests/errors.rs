@@ -23,7 +23,8 @@ fn no_region_names_the_flag_and_the_variable() {
 fn a_broken_spec_is_named_once_by_every_command_that_reads_it() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("errors-spec-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("gio-ami.toml"), "[image]\nname = \"gio-node\"\n").unwrap();
+    let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs/invalid/no-base.toml");
+    std::fs::copy(spec, dir.join("gio-ami.toml")).unwrap();
     for command in [&["check"][..], &["publish", "ami-12345678", "--cluster", "prod"], &["cost"]] {
         let out = run(bare_cli().current_dir(&dir).args(command)).failure();
         let said = "gio-ami.toml:1:1: spec: missing field `base`";

@@ -17,15 +17,7 @@ const PARAMETER: &str = "/gio/eks/prod/node-ami";
 fn project(test: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("history-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("gio-ami.toml"),
-        format!(
-            "[image]\nname = \"gio-node-{{k8s}}\"\n[base]\nfamily = \"al2023\"\nkubernetes = \"1.31\"\n\
-             [clusters.prod]\nregion = \"{REGION}\"\nssm_parameter = \"{PARAMETER}\"\n\
-             [clusters.dev]\nregion = \"{REGION}\"\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(dir.join("gio-ami.toml"), support::spec("history")).unwrap();
     dir
 }
 

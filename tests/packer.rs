@@ -10,22 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use support::{bare_cli, run, Emulator, REGION};
 
-const SPEC: &str = r#"[image]
-name = "gio-node-{k8s}-{date}-{n}"
-description = "EKS worker node"
-contact = "ops@example.org"
-tags = { team = "platform" }
-
-[base]
-family = "al2023"
-kubernetes = "1.31"
-
-[build]
-engine = "packer"
-instance_type = "t3.large"
-"#;
-
-const EXTRA_DISK: &str = "\n[[disks]]\ndevice = \"/dev/xvdb\"\nsize_gib = 20\ntype = \"gp3\"\n";
+/// The packer engine's spec, with one extra disk.
+const SPEC: &str = "packer-al2023-extra-disk";
 
 fn spec_dir(name: &str, text: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("packer-{name}-{}", std::process::id()));
@@ -74,7 +60,7 @@ async fn snapshot_tags(ec2: &aws_sdk_ec2::Client, id: &str) -> BTreeMap<String, 
 #[tokio::test]
 async fn the_packer_engine_builds_the_spec_with_its_extra_disk_and_tags_the_release() {
     let emulator = Emulator::start();
-    let dir = spec_dir("engine", &format!("{SPEC}{EXTRA_DISK}"));
+    let dir = spec_dir("engine", &support::spec(SPEC));
     let built = run(emulator
         .cli()
         .args(["build", dir.join("gio-ami.toml").to_str().unwrap(), "--output", "json"])
@@ -120,7 +106,7 @@ async fn the_packer_engine_builds_the_spec_with_its_extra_disk_and_tags_the_rele
 #[tokio::test]
 async fn a_rendered_hcl_template_validates_builds_with_packer_and_its_manifest_is_adopted() {
     let emulator = Emulator::start();
-    let dir = spec_dir("hcl", &format!("{SPEC}{EXTRA_DISK}"));
+    let dir = spec_dir("hcl", &support::spec(SPEC));
     let rendered = run(emulator.cli().current_dir(&dir).args(["packer", "render", "--format", "hcl", "-o", "out"])).success();
     assert_eq!(rendered.stdout.trim(), "out/template.pkr.hcl");
     let out = dir.join("out");
@@ -168,7 +154,7 @@ async fn a_rendered_hcl_template_validates_builds_with_packer_and_its_manifest_i
 #[tokio::test]
 async fn a_json_template_builds_with_plain_packer_build() {
     let emulator = Emulator::start();
-    let dir = spec_dir("json", &format!("{SPEC}{EXTRA_DISK}"));
+    let dir = spec_dir("json", &support::spec(SPEC));
     run(emulator.cli().current_dir(&dir).args(["packer", "render", "-o", "out"])).success();
     let out = dir.join("out");
     succeeds(packer(&out).args(["validate", "template.json"]));
@@ -191,14 +177,14 @@ async fn a_json_template_builds_with_plain_packer_build() {
 #[test]
 fn a_missing_packer_says_how_to_install_it() {
     let emulator = Emulator::start();
-    let dir = spec_dir("missing", SPEC);
+    let dir = spec_dir("missing", &support::spec(SPEC));
     let failed = run(emulator.cli().args(["build", dir.join("gio-ami.toml").to_str().unwrap()]).env("PATH", "/nonexistent")).failure();
     assert!(failed.stderr.contains("apt-get install packer"), "{}", failed.stderr);
 }
 
 #[test]
 fn an_emulator_template_refuses_remote_provisioning_scripts() {
-    let dir = spec_dir("scripts", &SPEC.replace("[build]\n", "[build]\nprovision = [\"provision.sh\"]\n"));
+    let dir = spec_dir("scripts", &support::with_keys(&support::spec(SPEC), "build", "provision = [\"provision.sh\"]"));
     let failed = run(bare_cli().current_dir(&dir).args(["packer", "render", "--endpoint", "http://127.0.0.1:1"])).failure();
     assert!(failed.stderr.contains("communicator = \"none\""), "{}", failed.stderr);
     assert!(!dir.join("template.json").exists());
@@ -208,21 +194,8 @@ fn an_emulator_template_refuses_remote_provisioning_scripts() {
 /// (GOLDEN_UPDATE=1 rewrites them after an intended change).
 #[test]
 fn rendered_templates_match_the_golden_files() {
-    let cases = [
-        ("al2023-extra-disk", format!("{SPEC}{EXTRA_DISK}")),
-        (
-            "explicit-ami-scripts-root-size",
-            SPEC.replace("family = \"al2023\"\nkubernetes = \"1.31\"", "ami = \"ami-0123456789abcdef0\"")
-                .replace("[build]\n", "[build]\nprovision = [\"provision.sh\"]\nroot_size_gib = 40\n"),
-        ),
-        (
-            "bottlerocket-arm64-io2",
-            SPEC.replace("al2023", "bottlerocket").replace("kubernetes = \"1.31\"", "kubernetes = \"1.31\"\narch = \"arm64\"")
-                + "\n[[disks]]\ndevice = \"/dev/xvdc\"\nsize_gib = 100\ntype = \"io2\"\niops = 4000\ndelete_on_termination = false\n",
-        ),
-    ];
-    for (name, spec) in cases {
-        let dir = spec_dir(name, &spec);
+    for name in ["al2023-extra-disk", "explicit-ami-scripts-root-size", "bottlerocket-arm64-io2"] {
+        let dir = spec_dir(name, &support::spec(&format!("packer-{name}")));
         run(bare_cli().current_dir(&dir).args(["packer", "render", "--region", "eu-west-1"])).success();
         let got: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("template.json")).unwrap()).unwrap();
         let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/packer/{name}.json"));

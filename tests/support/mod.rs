@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// The specs of tests/specs/valid spell it out too.
 pub const REGION: &str = "eu-west-1";
 /// moto's default account.
 pub const ACCOUNT: &str = "123456789012";
@@ -401,30 +402,28 @@ pub fn assert_unapplied_report(report: &serde_json::Value) {
     }
 }
 
-/// A native build of one extra disk; its guest is played by the test (see `running_builder`).
-pub const BUILD_SPEC: &str = r#"[image]
-name = "gio-node-{k8s}-{date}-{n}"
-contact = "ops@example.org"
+/// The text of `tests/specs/valid/NAME.toml`. Every spec a test runs is one of these files, or
+/// one with a value only known at run time put in its place, or with keys added (`with_keys`):
+/// `tests/conventions.rs` validates them all against `gio-ami schema`.
+pub fn spec(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/specs/valid/{name}.toml"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
 
-[base]
-family = "al2023"
-kubernetes = "1.31"
+/// `text` with `lines` added at the top of its `[table]`.
+pub fn with_keys(text: &str, table: &str, lines: &str) -> String {
+    let header = format!("[{table}]\n");
+    assert!(text.contains(&header), "no [{table}] in\n{text}");
+    text.replacen(&header, &format!("{header}{lines}\n"), 1)
+}
 
-[build]
-provision = ["provision.sh"]
-
-[[disks]]
-device = "/dev/xvdb"
-size_gib = 20
-type = "gp3"
-"#;
-
-/// A fresh directory holding BUILD_SPEC and its script; returns the spec's path.
+/// A fresh directory holding the native build spec (one extra disk; its guest is played by the
+/// test, see `running_builder`) and its script; returns the spec's path.
 pub fn spec_path(name: &str) -> PathBuf {
     let dir = unique_path(&format!("build-{name}"), "d");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("provision.sh"), "#!/bin/bash\necho provisioning\n").unwrap();
-    std::fs::write(dir.join("gio-ami.toml"), BUILD_SPEC).unwrap();
+    std::fs::write(dir.join("gio-ami.toml"), spec("native-build")).unwrap();
     dir.join("gio-ami.toml")
 }
 
@@ -452,14 +451,13 @@ pub async fn running_builder(ec2: &aws_sdk_ec2::Client, build: &mut Child) -> Op
     panic!("no builder was launched");
 }
 
-/// The SSM parameter the cluster `prod` of `write_cluster_spec` runs.
+/// The SSM parameter the cluster `prod` of `write_cluster_spec` runs (spelled out in its spec).
 pub const PARAMETER: &str = "/gio/eks/prod/node-ami";
 
 /// Writes a gio-ami.toml with one cluster, `prod`, in REGION, reading PARAMETER: what publish needs.
 pub fn write_cluster_spec(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
-    let spec = format!("[image]\nname = \"gio-node\"\n[base]\nami = \"ami-12345678\"\n[clusters.prod]\nregion = \"{REGION}\"\nssm_parameter = \"{PARAMETER}\"\n");
-    std::fs::write(dir.join("gio-ami.toml"), spec).unwrap();
+    std::fs::write(dir.join("gio-ami.toml"), spec("publish-prod")).unwrap();
 }
 
 /// How many of the account's AMIs are releases (carry `gio-ami:release`).
