@@ -1,0 +1,49 @@
+"""Test hooks: what a test arranges that no AWS API can, under moto's own /moto-api/ prefix.
+
+    GET  /moto-api/gio/clock          {"now": "2026-12-02T10:00:00Z", "offset_seconds": 0}
+    POST /moto-api/gio/clock          {"offset_seconds": -172800}: the emulator's clock runs that far
+                                      from the wall clock (0 sets it back); answers as GET
+
+Nothing here imitates AWS: these are the emulator's controls, as moto's /moto-api/reset is.
+Errors answer HTTP 400 with {"error": "..."}.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any, Callable
+
+import moto.moto_api._internal.urls
+from moto.core.common_types import TYPE_RESPONSE
+
+from . import clock, replaces
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _hook(handle: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Any, str, Any], TYPE_RESPONSE]:
+    """A moto-api route: JSON body in (POST), JSON out."""
+
+    def route(request: Any, full_url: str, headers: Any) -> TYPE_RESPONSE:
+        try:
+            body = json.loads(request.get_data() or b"{}") if request.method == "POST" else None
+            return 200, JSON, json.dumps(handle(body))
+        except (ValueError, KeyError, TypeError) as error:
+            return 400, JSON, json.dumps({"error": str(error)})
+
+    route.__name__ = handle.__name__  # Flask names the endpoint after it
+    return route
+
+
+def clock_hook(body: dict[str, Any] | None) -> dict[str, Any]:
+    if body is not None:
+        clock.set_offset(timedelta(seconds=float(body["offset_seconds"])))
+    return {"now": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"), "offset_seconds": clock.offset().total_seconds()}
+
+
+# moto builds the moto-api app from this table on the first /moto-api/ request, after apply().
+replaces(moto.moto_api._internal.urls, "url_paths")({  # type: ignore[arg-type]
+    **moto.moto_api._internal.urls.url_paths,
+    "{0}/moto-api/gio/clock$": _hook(clock_hook),
+})
