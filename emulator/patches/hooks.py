@@ -3,6 +3,10 @@
     GET  /moto-api/gio/clock          {"now": "2026-12-02T10:00:00Z", "offset_seconds": 0}
     POST /moto-api/gio/clock          {"offset_seconds": -172800}: the emulator's clock runs that far
                                       from the wall clock (0 sets it back); answers as GET
+    POST /moto-api/gio/eks-releases   {"release": "20261201", "bottlerocket": "1.27.0-0f1e2d3c"}:
+                                      Amazon publishes newer EKS-optimized AMIs (dated now, by the
+                                      emulator's clock) and moves the public parameters on to them;
+                                      answers {"release": ..., "bottlerocket": ..., "published": ...}
 
 Nothing here imitates AWS: these are the emulator's controls, as moto's /moto-api/reset is.
 Errors answer HTTP 400 with {"error": "..."}.
@@ -11,13 +15,13 @@ Errors answer HTTP 400 with {"error": "..."}.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 import moto.moto_api._internal.urls
 from moto.core.common_types import TYPE_RESPONSE
 
-from . import clock, replaces
+from . import clock, replaces, seed
 
 JSON = {"Content-Type": "application/json"}
 
@@ -42,8 +46,19 @@ def clock_hook(body: dict[str, Any] | None) -> dict[str, Any]:
     return {"now": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"), "offset_seconds": clock.offset().total_seconds()}
 
 
+def eks_releases_hook(body: dict[str, Any] | None) -> dict[str, Any]:
+    if body is None:
+        raise ValueError("POST a release: {\"release\": \"YYYYMMDD\", \"bottlerocket\": \"1.27.0-0f1e2d3c\"}")
+    release = str(body["release"])
+    datetime.strptime(release, "%Y%m%d")  # ValueError names the bad value
+    published = clock.now().replace(tzinfo=None, microsecond=0)
+    seed.publish(seed.Release(release, str(body["bottlerocket"]), published))
+    return {"release": release, "bottlerocket": body["bottlerocket"], "published": f"{published:%Y-%m-%dT%H:%M:%SZ}"}
+
+
 # moto builds the moto-api app from this table on the first /moto-api/ request, after apply().
 replaces(moto.moto_api._internal.urls, "url_paths")({  # type: ignore[arg-type]
     **moto.moto_api._internal.urls.url_paths,
     "{0}/moto-api/gio/clock$": _hook(clock_hook),
+    "{0}/moto-api/gio/eks-releases$": _hook(eks_releases_hook),
 })
