@@ -20,9 +20,9 @@ def test_the_clock_runs_at_the_offset_set_and_back(endpoint, clock):
 
 
 def test_images_and_snapshots_made_while_the_clock_is_moved_carry_its_time(client, clock):
-    ec2 = client("ec2", "sa-east-1")
+    ec2 = client("ec2", "us-gov-west-1")
     clock(timedelta(days=-3))
-    snapshot = make_snapshot(ec2, zone="sa-east-1a")
+    snapshot = make_snapshot(ec2, zone="us-gov-west-1a")
     image = ec2.register_image(Name="gio-node-three-days-old", RootDeviceName="/dev/xvda",
                                BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}])
     clock(timedelta(0))

@@ -96,8 +96,8 @@ def test_only_the_owner_protects_and_unknown_amis_are_not_found(ec2):
 
 
 def test_a_copy_starts_unprotected(client):
-    ec2 = client("ec2", "eu-central-1")
+    ec2 = client("ec2", "us-gov-east-1")
     image_id = register(ec2, "gio-node-protected-source")
     ec2.enable_image_deregistration_protection(ImageId=image_id)
-    copy = ec2.copy_image(Name="gio-node-protected-copy", SourceImageId=image_id, SourceRegion="eu-central-1")
+    copy = ec2.copy_image(Name="gio-node-protected-copy", SourceImageId=image_id, SourceRegion="us-gov-east-1")
     assert protection(ec2, copy["ImageId"]) == "disabled"
