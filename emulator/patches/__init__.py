@@ -33,7 +33,7 @@ def replaces(owner: type, name: str, *, new: bool = False) -> Callable[[Any], An
 def apply() -> None:
     # Importing the modules fills the registry; the order does not matter.
     from . import deprecation, eks, idempotency, images, instances, seed, snapshots, ssm_agent, tags  # noqa: F401
-    from . import clock, hooks, protection, ssm_history  # noqa: F401
+    from . import clock, eks_versions, hooks, protection, ssm_history  # noqa: F401
 
     for owner, name, replacement in _REGISTRY:
         setattr(owner, name, replacement)
