@@ -14,7 +14,7 @@ from datetime import timedelta
 import botocore.exceptions
 import pytest
 
-from helpers import advance_clock, clock_now, error_code, make_snapshot
+from helpers import error_code, make_snapshot
 
 REGION = "ap-northeast-3"
 IN_BIN = {"Key": "aws:recycle-bin:resource-in-bin", "Value": "true"}
@@ -58,7 +58,7 @@ def binned_snapshots(ec2, **kwargs):
     return {s["SnapshotId"]: s for s in ec2.list_snapshots_in_recycle_bin(**kwargs)["Snapshots"]}
 
 
-def test_a_retained_ami_leaves_the_region_and_comes_back_as_it_was(client, endpoint, rules):
+def test_a_retained_ami_leaves_the_region_and_comes_back_as_it_was(client, clock, rules):
     ec2 = client("ec2", REGION)
     rules("EC2_IMAGE", 7, ResourceTags=tag("gio-bin-test", "keep"))
     root = make_snapshot(ec2, zone=f"{REGION}a")
@@ -68,7 +68,7 @@ def test_a_retained_ami_leaves_the_region_and_comes_back_as_it_was(client, endpo
     assert image_id not in {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
     [entry] = binned_images(ec2, ImageIds=[image_id]).values()
     assert (entry["Name"], entry["RecycleBinExitTime"] - entry["RecycleBinEnterTime"]) == ("gio-bin-kept", timedelta(days=7))
-    assert abs((entry["RecycleBinEnterTime"] - clock_now(endpoint)).total_seconds()) < 60
+    assert abs((entry["RecycleBinEnterTime"] - clock.now()).total_seconds()) < 60
     tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [image_id]}])["Tags"]
     assert {"Key": IN_BIN["Key"], "Value": "true"} in [{"Key": t["Key"], "Value": t["Value"]} for t in tags]
     with pytest.raises(botocore.exceptions.ClientError) as launch:
@@ -152,7 +152,7 @@ def test_an_ami_is_restored_only_after_its_snapshots(client, rules):
                                       {"Name": "key", "Values": [IN_BIN["Key"]]}])["Tags"] == []
 
 
-def test_the_longest_retention_wins_and_past_it_the_resource_is_gone(client, endpoint, rules):
+def test_the_longest_retention_wins_and_past_it_the_resource_is_gone(client, clock, rules):
     ec2 = client("ec2", REGION)
     rules("EBS_SNAPSHOT", 3, ResourceTags=tag("gio-bin-expiry", "yes"))
     rules("EBS_SNAPSHOT", 10, ResourceTags=tag("gio-bin-expiry", "yes"))
@@ -162,9 +162,9 @@ def test_the_longest_retention_wins_and_past_it_the_resource_is_gone(client, end
     entry = binned_snapshots(ec2, SnapshotIds=[snapshot_id])[snapshot_id]
     assert entry["RecycleBinExitTime"] - entry["RecycleBinEnterTime"] == timedelta(days=10)
 
-    advance_clock(endpoint, 9 * 86400)
+    clock.advance(timedelta(days=9))
     assert snapshot_id in binned_snapshots(ec2)
-    advance_clock(endpoint, 86400)
+    clock.advance(timedelta(days=1))
     assert snapshot_id not in binned_snapshots(ec2)
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         ec2.restore_snapshot_from_recycle_bin(SnapshotId=snapshot_id)
