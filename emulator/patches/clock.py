@@ -11,15 +11,19 @@ The clock is the wall clock plus an offset, zero until a test moves it through t
 (hooks.py, /moto-api/gio/clock): setting the offset negative writes the past (a parameter written
 "48 hours ago": set -48 h, PutParameter, set 0), advancing it lets a period elapse (a retention, a
 cooldown). Time-based states are computed when read from the times recorded when they began, never
-by a background timer, so setting the clock back shows each resource as it was at that earlier
-time, consistently. The offset is process-wide, like the emulator's state: a test that moves the
-clock puts it back as it found it.
+by a background timer, so setting the clock back shows a lock, a tiering, a cooldown as it was at
+that earlier time. What is final is not undone, though: before the clock goes back, what has ended
+for good by the time it leaves (a Recycle Bin entry past its retention, deleted) is settled
+(`settles`), so a test that let days pass and puts the clock back leaves the state it saw. The
+offset is process-wide, like the emulator's state: a test that moves the clock puts it back as it
+found it.
 """
 
 from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 import moto.ec2.models.amis
 import moto.ec2.models.elastic_block_store
@@ -27,8 +31,9 @@ import moto.ssm.models
 
 from . import replaces
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # held while settling, so no request reads the clock half moved
 _offset = timedelta(0)
+_settlers: list[Callable[[datetime], None]] = []
 
 
 def now() -> datetime:
@@ -42,11 +47,22 @@ def offset() -> timedelta:
         return _offset
 
 
+def settles(settle: Callable[[datetime], None]) -> Callable[[datetime], None]:
+    """Registers what ends for good by a time: called with the time the clock leaves for an earlier one."""
+    _settlers.append(settle)
+    return settle
+
+
 def set_offset(value: timedelta) -> None:
     """Runs the clock this far from the wall clock, either way (zero: the wall clock again)."""
     global _offset
     with _lock:
-        _offset = _runnable(value)
+        value = _runnable(value)
+        if value < _offset:
+            leaving = now()
+            for settle in _settlers:
+                settle(leaving)
+        _offset = value
 
 
 def advance(by: timedelta) -> None:

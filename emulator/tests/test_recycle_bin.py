@@ -181,3 +181,29 @@ def test_bin_listings_page(client, rules):
     pages = ec2.get_paginator("list_snapshots_in_recycle_bin").paginate(SnapshotIds=made,
                                                                         PaginationConfig={"PageSize": 5})
     assert [len(p["Snapshots"]) for p in pages] == [5, 2]
+
+
+def test_setting_the_clock_back_keeps_what_the_bin_held_and_what_it_deleted(client, clock, rules):
+    """The clock is set back after a test that let days pass: an entry keeps the exit time its enter time
+    gave it, and one the clock saw outlive its retention stays deleted for good, read meanwhile or not."""
+    ec2 = client("ec2", REGION)
+    rules("EBS_SNAPSHOT", 7, ResourceTags=tag("gio-bin-back", "yes"))
+    short, kept = make_snapshot(ec2, zone=f"{REGION}a"), make_snapshot(ec2, zone=f"{REGION}a")
+    ec2.create_tags(Resources=[short, kept], Tags=[{"Key": "gio-bin-back", "Value": "yes"}])
+    start = clock.offset()
+    ec2.delete_snapshot(SnapshotId=short)
+    clock.advance(timedelta(days=5))
+    ec2.delete_snapshot(SnapshotId=kept)
+    entry = binned_snapshots(ec2, SnapshotIds=[kept])[kept]
+    clock.advance(timedelta(days=3))  # past `short`'s exit time; the bin is not read before the clock goes back
+
+    clock.set(start)
+    held = binned_snapshots(ec2)
+    assert short not in held
+    assert (held[kept]["RecycleBinEnterTime"], held[kept]["RecycleBinExitTime"]) == \
+        (entry["RecycleBinEnterTime"], entry["RecycleBinExitTime"])
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        ec2.restore_snapshot_from_recycle_bin(SnapshotId=short)
+    assert error_code(excinfo) == "InvalidSnapshot.NotFound"
+    clock.advance(timedelta(days=12, seconds=5))
+    assert kept not in binned_snapshots(ec2), "gone once its own exit time has passed"
