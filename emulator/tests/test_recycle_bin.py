@@ -207,3 +207,26 @@ def test_setting_the_clock_back_keeps_what_the_bin_held_and_what_it_deleted(clie
     assert error_code(excinfo) == "InvalidSnapshot.NotFound"
     clock.advance(timedelta(days=12, seconds=5))
     assert kept not in binned_snapshots(ec2), "gone once its own exit time has passed"
+
+
+def test_a_protected_ami_is_refused_before_a_rule_could_retain_it(client, clock, rules):
+    """Deregistration protection (patches/protection.py) refuses DeregisterImage first: the AMI stays
+    registered and out of the bin, through the cooldown too; once it has run out, the rule retains it."""
+    ec2 = client("ec2", REGION)
+    rules("EC2_IMAGE", 7, ResourceTags=tag("gio-bin-test", "protected"))
+    image_id = register(ec2, "gio-bin-protected", make_snapshot(ec2, zone=f"{REGION}a"),
+                        tags=[{"Key": "gio-bin-test", "Value": "protected"}])
+    ec2.enable_image_deregistration_protection(ImageId=image_id, WithCooldown=True)
+
+    for _ in ("enabled", "cooling down"):
+        with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+            ec2.deregister_image(ImageId=image_id)
+        assert error_code(excinfo) == "OperationNotPermitted"
+        [image] = ec2.describe_images(ImageIds=[image_id])["Images"]
+        assert IN_BIN not in image["Tags"] and image_id not in binned_images(ec2)
+        ec2.disable_image_deregistration_protection(ImageId=image_id)
+
+    clock.advance(timedelta(hours=24, seconds=5))
+    ec2.deregister_image(ImageId=image_id)
+    entry = binned_images(ec2, ImageIds=[image_id])[image_id]
+    assert abs((entry["RecycleBinEnterTime"] - clock.now()).total_seconds()) < 60
