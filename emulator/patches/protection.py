@@ -55,7 +55,7 @@ def deregistration_protection(self: Ami) -> str:
     """Image.DeregistrationProtection, as of the emulator's clock."""
     until: datetime | None = self._gio_protected_until
     if self._gio_protection == DISABLED and until is not None and clock.now() < until:
-        return f"disabled after {until:%Y-%m-%dT%H:%M:%S}.{until.microsecond // 1000:03d}Z"
+        return f"disabled after {clock.iso(until)}"
     return self._gio_protection
 
 
