@@ -85,6 +85,17 @@ def test_a_temporary_restore_can_be_made_permanent(ec2, clock):
     assert tier(ec2, snapshot_id) == ("standard", "permanent-restore-completed", None)
 
 
+def test_an_archival_reads_as_not_begun_when_the_clock_is_set_before_it(ec2, clock):
+    snapshot_id = make_snapshot(ec2, zone=f"{REGION}a")
+    clock.advance(timedelta(hours=3))
+    ec2.modify_snapshot_tier(SnapshotId=snapshot_id, StorageTier="archive")
+    clock.set(clock.offset() - timedelta(hours=3))
+    [status] = ec2.describe_snapshot_tier_status(
+        Filters=[{"Name": "snapshot-id", "Values": [snapshot_id]}])["SnapshotTierStatuses"]
+    assert (status["StorageTier"], status["LastTieringOperationStatus"], status["LastTieringProgress"]) == \
+        ("standard", "archival-in-progress", 0)
+
+
 def test_what_cannot_be_archived_or_restored(ec2):
     mapped = make_snapshot(ec2, zone=f"{REGION}a")
     ec2.register_image(Name="gio-tier-mapped", RootDeviceName="/dev/xvda",
