@@ -19,10 +19,18 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself.
                                             snapshot) and K EKS clusters c1..cK, each with a
                                             managed nodegroup whose launch template runs one
                                             release; every 10th release is marked published
+    fixtures.py clock --offset=-48h         run the emulator's clock that far from the wall clock
+                                            (s, m, h, d; 0 sets it back): what is written now is
+                                            dated then, and a cooldown runs out without waiting
+    fixtures.py eks-release --release 20261201 --bottlerocket 1.27.0-0f1e2d3c
+                                            Amazon publishes newer EKS-optimized AMIs, dated now by
+                                            the emulator's clock, and recommends them in every region
 """
 import argparse
+import json
 import os
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -106,6 +114,20 @@ def releases(count, clusters):
                              launchTemplate={"id": template["LaunchTemplate"]["LaunchTemplateId"], "version": "1"})
 
 
+def hook(path, body):
+    """POST to the emulator's test hooks (emulator/patches/hooks.py)."""
+    request = urllib.request.Request(f"{os.environ['AWS_ENDPOINT_URL']}/moto-api/gio/{path}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as answer:
+        return json.loads(answer.read())
+
+
+def seconds(duration):
+    """-48h, 90m, 1d, 30s, 0 -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    return float(duration[:-1]) * units[duration[-1]] if duration[-1] in units else float(duration)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +142,10 @@ def main():
     seeded = commands.add_parser("releases")
     seeded.add_argument("--count", type=int, required=True)
     seeded.add_argument("--clusters", type=int, required=True)
+    commands.add_parser("clock").add_argument("--offset", required=True)
+    release = commands.add_parser("eks-release")
+    release.add_argument("--release", required=True)
+    release.add_argument("--bottlerocket", required=True)
     args = parser.parse_args()
     if args.command == "image-builder":
         print(image_builder(args.name))
@@ -133,6 +159,10 @@ def main():
         client("iam").create_instance_profile(InstanceProfileName=args.name)
     elif args.command == "releases":
         releases(args.count, args.clusters)
+    elif args.command == "clock":
+        print(hook("clock", {"offset_seconds": seconds(args.offset)})["now"])
+    elif args.command == "eks-release":
+        print(hook("eks-releases", {"release": args.release, "bottlerocket": args.bottlerocket})["published"])
     else:
         snapshots(args.count)
 

@@ -32,8 +32,9 @@ def replaces(owner: type, name: str, *, new: bool = False) -> Callable[[Any], An
 
 def apply() -> None:
     # Importing the modules fills the registry; the order does not matter.
-    from . import (deprecation, eks, idempotency, images, instances, locks, recycle_bin,  # noqa: F401
-                   references, routes, seed, snapshots, ssm_agent, tags, tiers)
+    from . import (clock, deprecation, eks, eks_versions, hooks, idempotency, images, instances,  # noqa: F401
+                   locks, protection, recycle_bin, references, routes, seed, snapshots, ssm_agent,
+                   ssm_history, tags, tiers)
 
     for owner, name, replacement in _REGISTRY:
         setattr(owner, name, replacement)

@@ -1,44 +1,83 @@
-"""The emulator's clock, which every time-based AWS behaviour the patches model reads: Recycle Bin
-retention and rule unlock delays, snapshot lock durations and cooling-off periods, archive and
-restore durations, lastLaunchedTime's reporting delay. It starts at the real time and only a caller
-moves it, forward, so a test can let days pass without sleeping:
+"""The emulator's clock, which tests move instead of sleeping.
 
-    POST /gio-emulator/clock  {"advance_seconds": 86400}   -> {"now": "2030-01-02T03:04:05.678Z"}
-    GET  /gio-emulator/clock                                -> {"now": ...}
+Every time-based behaviour the patches model reads `now()`: Recycle Bin retention and rule unlock
+delays, snapshot lock durations and cooling-off periods, archive and restore durations,
+lastLaunchedTime's reporting delay, the deregistration-protection cooldown, a Kubernetes version's
+support status, "in the past" for EnableImageDeprecation. So do the moto models whose timestamps those
+behaviours compare with (AMI CreationDate, snapshot StartTime, SSM LastModifiedDate): their
+module-level `utcnow` is replaced by this clock's.
 
-on the emulator's own port (routes.py serves it). The clock is one for the whole process, as time
-is one for every region of AWS: tests that move it must not rely on times taken before the move
-from another test. Behaviours that read this clock are evaluated when asked (a lock that has run
-out reads `expired`, a resource past its retention is gone), never by a background timer.
+The clock is the wall clock plus an offset, zero until a test moves it through the test hook
+(hooks.py, /moto-api/gio/clock): setting the offset negative writes the past (a parameter written
+"48 hours ago": set -48 h, PutParameter, set 0), advancing it lets a period elapse (a retention, a
+cooldown). Time-based states are computed when read from the times recorded when they began, never
+by a background timer, so setting the clock back shows a lock, a tiering, a cooldown as it was at
+that earlier time. What is final is not undone, though: before the clock goes back, what has ended
+for good by the time it leaves (a Recycle Bin entry past its retention, deleted) is settled
+(`settles`), so a test that let days pass and puts the clock back leaves the state it saw. The
+offset is process-wide, like the emulator's state: a test that moves the clock puts it back as it
+found it.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Callable
 
-_lock = threading.Lock()
+import moto.ec2.models.amis
+import moto.ec2.models.elastic_block_store
+import moto.ssm.models
+
+from . import replaces
+
+_lock = threading.RLock()  # held while settling, so no request reads the clock half moved
 _offset = timedelta(0)
-
-PATH = "/gio-emulator/clock"
+_settlers: list[Callable[[datetime], None]] = []
 
 
 def now() -> datetime:
-    """The emulator's current time, an aware UTC datetime."""
+    """The emulator's current time, aware, in UTC."""
     with _lock:
         return datetime.now(timezone.utc) + _offset
 
 
-def advance(seconds: float) -> datetime:
-    """Moves the clock forward; time never runs backwards (a lock or a retention would un-expire)."""
-    global _offset
-    if seconds < 0:
-        raise ValueError("the clock only moves forward")
+def offset() -> timedelta:
     with _lock:
-        _offset += timedelta(seconds=seconds)
-    return now()
+        return _offset
+
+
+def settles(settle: Callable[[datetime], None]) -> Callable[[datetime], None]:
+    """Registers what ends for good by a time: called with the time the clock leaves for an earlier one."""
+    _settlers.append(settle)
+    return settle
+
+
+def set_offset(value: timedelta) -> None:
+    """Runs the clock this far from the wall clock, either way (zero: the wall clock again)."""
+    global _offset
+    with _lock:
+        value = _runnable(value)
+        if value < _offset:
+            leaving = now()
+            for settle in _settlers:
+                settle(leaving)
+        _offset = value
+
+
+def advance(by: timedelta) -> None:
+    """Lets time pass; to go back, set the offset."""
+    global _offset
+    if by < timedelta(0):
+        raise ValueError("advancing runs the clock forward only; set the offset to go back")
+    with _lock:
+        _offset = _runnable(_offset + by)
+
+
+def _runnable(value: timedelta) -> timedelta:
+    """An offset the clock can run at: OverflowError for one past the year 9999, before any time is read."""
+    datetime.now(timezone.utc) + value
+    return value
 
 
 def iso(moment: datetime) -> str:
@@ -46,20 +85,11 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    """The clock endpoint, a bare WSGI app (it is no AWS service, so no moto machinery)."""
-    status, body = "200 OK", {}
-    if environ.get("REQUEST_METHOD") == "POST":
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            request = json.loads(environ["wsgi.input"].read(length) or b"{}")
-            advance(float(request["advance_seconds"]))
-        except (KeyError, TypeError, ValueError) as error:
-            status, body = "400 Bad Request", {"error": f"expected {{\"advance_seconds\": N >= 0}}: {error}"}
-    elif environ.get("REQUEST_METHOD") != "GET":
-        status, body = "405 Method Not Allowed", {"error": "GET or POST"}
-    if not body:
-        body = {"now": iso(now())}
-    payload = json.dumps(body).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
-    return [payload]
+def _utcnow() -> datetime:
+    """moto's `utcnow` contract: naive UTC."""
+    return now().replace(tzinfo=None)
+
+
+# Modules are patched like classes: verify() checks that each name is this clock's function.
+for _module in (moto.ec2.models.amis, moto.ec2.models.elastic_block_store, moto.ssm.models):
+    replaces(_module, "utcnow")(_utcnow)  # type: ignore[arg-type]

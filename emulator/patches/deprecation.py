@@ -12,13 +12,13 @@ https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DisableImageDeprecati
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from moto.core.responses import ActionResult
 from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 
-from . import replaces
+from . import clock, replaces
 from .common import as_utc, aws_error
 
 # Unset until an EnableImageDeprecation: DescribeImages then leaves DeprecationTime out.
@@ -30,7 +30,7 @@ def enable_image_deprecation(self: EC2Response) -> ActionResult:
     self.error_on_dryrun()
     ami = self.ec2_backend.describe_images(ami_ids=[self._get_param("ImageId")])[0]
     at = as_utc(self._get_param("DeprecateAt"))
-    now = datetime.now(timezone.utc)
+    now = clock.now()  # the emulator's clock, which tests may move
     if at < now:
         raise aws_error("InvalidParameterValue", f"DeprecateAt {at:%Y-%m-%dT%H:%M:%SZ} is in the past.")
     latest = as_utc(ami.creation_date) + _years(2) if ami.is_public else now + _years(10)

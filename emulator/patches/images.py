@@ -18,6 +18,7 @@ from moto.ec2.utils import random_ami_id
 from . import clock, recycle_bin, replaces
 from .common import Paging, aws_error, default_ebs_key, ebs_settings, mapped_snapshot_ids, overlay_ebs, tags_by_type
 from .idempotency import ec2_mismatch, once
+from .protection import check_deregistrable
 
 # RegisterImage parameter -> Ami attribute, for every attribute an AMI carries
 # besides its mappings (also what CreateImage and CopyImage inherit).
@@ -306,12 +307,15 @@ def copy_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
 
 @replaces(EC2Backend, "deregister_image")
 def deregister_image(self: EC2Backend, ami_id: str) -> None:
-    """Only the owner may deregister an AMI (AuthFailure otherwise; moto lets anyone). One a
-    Recycle Bin rule retains goes to the bin (recycle_bin.py) on its way out of the region."""
+    """Only the owner may deregister an AMI (AuthFailure otherwise; moto lets anyone), and only
+    while its deregistration protection is off (protection.py). One a Recycle Bin rule retains
+    goes to the bin (recycle_bin.py) on its way out of the region: a protected AMI is refused
+    before, so it never reaches the bin."""
     ami = self.amis.get(ami_id)
     if ami is not None and ami.owner_id != self.account_id:
         raise aws_error("AuthFailure", f"Not authorized for image:{ami_id}")
     if ami is not None:
+        check_deregistrable(ami)
         recycle_bin.retain(self, recycle_bin.IMAGES, ami)
     _moto_deregister_image(self, ami_id)
 

@@ -25,7 +25,9 @@ As documented:
   documented; EC2's "The resource is in an incorrect state for the request" chosen).
 - "You can't manually delete a resource from the Recycle Bin. The resource will be automatically
   deleted when its retention period expires": on the emulator's clock (clock.py), checked whenever
-  the bin is read; a test advances the clock past RecycleBinExitTime to see it gone.
+  the bin is read; a test advances the clock past RecycleBinExitTime to see it gone. Deleted is
+  final: setting the clock back afterwards (a test restoring the offset) does not bring it back,
+  and an entry still held keeps the exit time its enter time gave it.
 - A restore of an id that is not in the bin: InvalidAMIID.NotFound / InvalidSnapshot.NotFound (chosen,
   the codes DescribeImages / DescribeSnapshots give for an unknown id).
 - ListImagesInRecycleBin: "You can specify up to 20 IDs", MaxResults 1-1000; ListSnapshotsInRecycleBin:
@@ -47,7 +49,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from moto.core.responses import ActionResult
-from moto.ec2.models import EC2Backend
+from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.responses import EC2Response
 
 from . import clock, rbin, replaces
@@ -68,13 +70,24 @@ class Binned:
         return self.resource.id
 
 
-def contents(backend: EC2Backend, resource_type: str) -> dict[str, Binned]:
-    """What this region's bin holds of a resource type, once what has outlived its retention is gone."""
+def contents(backend: EC2Backend, resource_type: str, at: datetime | None = None) -> dict[str, Binned]:
+    """What this region's bin holds of a resource type at a time (now by the clock), once what has
+    outlived its retention is gone for good."""
     held: dict[str, Binned] = backend.__dict__.setdefault(f"_gio_recycle_bin_{resource_type}", {})
-    now = clock.now()
-    for resource_id in [i for i, entry in held.items() if entry.exits <= now]:
+    at = clock.now() if at is None else at
+    for resource_id in [i for i, entry in held.items() if entry.exits <= at]:
         del held[resource_id]
     return held
+
+
+@clock.settles
+def _delete_expired(at: datetime) -> None:
+    """Before the clock is set back: what the clock saw outlive its retention stays deleted, whether
+    or not the bin was read in time (the bin is emptied lazily, when read)."""
+    for account in list(dict.values(ec2_backends)):  # dict's own methods: only backends that exist
+        for backend in list(dict.values(account)):
+            for resource_type in (IMAGES, SNAPSHOTS):
+                contents(backend, resource_type, at)
 
 
 def retain(backend: EC2Backend, resource_type: str, resource: Any) -> bool:

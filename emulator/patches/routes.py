@@ -1,5 +1,5 @@
 """What the emulator serves on its one port besides moto's services: the Recycle Bin (moto 5.2.5 has
-no `rbin` service) and the test clock.
+no `rbin` service). The test hooks (the clock, EKS releases) are moto-api routes: hooks.py.
 
 moto's dispatcher picks a service from the SigV4 credential scope of each request. The SDKs (boto3,
 the AWS SDK for Rust) sign Recycle Bin requests with the signing name `rbin` (endpoint prefix
@@ -18,7 +18,7 @@ from flask import Flask
 from moto.core.utils import convert_to_flask_response
 from moto.moto_server.werkzeug_app import BackendRequest, DomainDispatcherApplication
 
-from . import clock, rbin, replaces
+from . import rbin, replaces
 
 _moto_get_application = DomainDispatcherApplication.get_application
 
@@ -48,8 +48,6 @@ def recycle_bin_app() -> Flask:
 
 @replaces(DomainDispatcherApplication, "get_application")
 def get_application(self: DomainDispatcherApplication, environ: dict[str, Any]) -> Any:
-    if environ.get("PATH_INFO") == clock.PATH:
-        return clock.app
     if signing_name(environ) == "rbin":
         return recycle_bin_app()
     return _moto_get_application(self, environ)

@@ -79,7 +79,8 @@ class Tiering:
     def status(self) -> dict[str, Any]:
         now = clock.now()
         total = (self.done - self.started).total_seconds()
-        progress = 100 if self.finished() or not total else int(100 * (now - self.started).total_seconds() / total)
+        elapsed = max(0.0, (now - self.started).total_seconds())  # the clock may be set before the start
+        progress = 100 if self.finished() or not total else int(100 * elapsed / total)
         stage = "completed" if self.finished() else "in-progress"
         answer = {
             "StorageTier": self.tier(),

@@ -1,6 +1,7 @@
 """One emulator for the whole session, on a loopback port it picks itself, killed by PID at the end.
 
-Tests share it, so each test that needs a clean slate works in a region of its own.
+Tests share it, so each test that needs a clean slate works in a region of its own, and one that
+moves the emulator's clock does it through the `clock` fixture, which puts it back afterwards.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import boto3
 import pytest
 
 from helpers import start_emulator
+from hooks import Clock
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +39,13 @@ def client(endpoint: str) -> Callable[..., Any]:
 @pytest.fixture(scope="session")
 def ec2(client: Callable[..., Any]) -> Any:
     return client("ec2")
+
+
+@pytest.fixture
+def clock(endpoint: str) -> Iterator[Clock]:
+    """clock.set(timedelta(hours=-48)), clock.advance(timedelta(days=1)), clock.now(); the offset is
+    put back as the test found it, since the clock is one for the whole emulator."""
+    moved = Clock(endpoint)
+    found = moved.offset()
+    yield moved
+    moved.set(found)

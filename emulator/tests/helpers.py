@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import subprocess
 import sys
-import urllib.request
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,21 +48,3 @@ def make_snapshot(ec2: Any, size: int = 8, zone: str = "us-east-1a") -> str:
 
 def error_code(excinfo: pytest.ExceptionInfo[Any]) -> str:
     return excinfo.value.response["Error"]["Code"]
-
-
-def advance_clock(endpoint: str, seconds: float) -> datetime:
-    """Moves the emulator's clock forward (patches/clock.py) and answers its new time."""
-    request = urllib.request.Request(f"{endpoint}/gio-emulator/clock", method="POST",
-                                     data=json.dumps({"advance_seconds": seconds}).encode())
-    with urllib.request.urlopen(request) as answer:
-        return _parse_now(answer.read())
-
-
-def clock_now(endpoint: str) -> datetime:
-    """The emulator's current time, which time-based behaviours read instead of the wall clock."""
-    with urllib.request.urlopen(f"{endpoint}/gio-emulator/clock") as answer:
-        return _parse_now(answer.read())
-
-
-def _parse_now(body: bytes) -> datetime:
-    return datetime.fromisoformat(json.loads(body)["now"].replace("Z", "+00:00"))

@@ -14,13 +14,13 @@ import base64
 import hashlib
 import os
 import re
+from datetime import timedelta
 
 import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
 
-from helpers import advance_clock
 
 BLOCK = 524288
 REASONS = {"INVALID_CUSTOMER_KEY", "INVALID_PAGE_TOKEN", "INVALID_BLOCK_TOKEN", "INVALID_GRANT_TOKEN",
@@ -390,7 +390,7 @@ def test_list_changed_blocks_compares_two_completed_snapshots_of_one_lineage(cli
     assert unknown.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_get_snapshot_block_needs_the_token_listed_for_that_block(client, endpoint):
+def test_get_snapshot_block_needs_the_token_listed_for_that_block(client, clock):
     """GetSnapshotBlock (https://docs.aws.amazon.com/ebs/latest/APIReference/API_GetSnapshotBlock.html): BlockToken is
     the one ListSnapshotBlocks / ListChangedBlocks gave for that snapshot and index (INVALID_BLOCK_TOKEN otherwise, a
     documented reason); tokens match "^[A-Za-z0-9+/=]+$"; the answer's DataLength, Checksum (base64 SHA256) and
@@ -409,7 +409,7 @@ def test_get_snapshot_block_needs_the_token_listed_for_that_block(client, endpoi
         assert refused(ebs.get_snapshot_block, SnapshotId=child, BlockIndex=index, BlockToken=token) == "INVALID_BLOCK_TOKEN"
 
     ec2.modify_snapshot_tier(SnapshotId=parent, StorageTier="archive")
-    advance_clock(endpoint, 6 * 3600)  # archival takes hours; the snapshot is readable until it completes
+    clock.advance(timedelta(hours=6))  # archival takes hours; the snapshot is readable until it completes
     assert refused(ebs.list_snapshot_blocks, SnapshotId=parent) == "INVALID_SNAPSHOT_ID", "archived snapshots are not read"
 
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 import botocore.exceptions
 import pytest
 
-from helpers import advance_clock, clock_now, error_code, make_snapshot
+from helpers import error_code, make_snapshot
 
 REGION = "ap-northeast-3"
 IN_BIN = {"Key": "aws:recycle-bin:resource-in-bin", "Value": "true"}
@@ -58,7 +58,7 @@ def binned_snapshots(ec2, **kwargs):
     return {s["SnapshotId"]: s for s in ec2.list_snapshots_in_recycle_bin(**kwargs)["Snapshots"]}
 
 
-def test_a_retained_ami_leaves_the_region_and_comes_back_as_it_was(client, endpoint, rules):
+def test_a_retained_ami_leaves_the_region_and_comes_back_as_it_was(client, clock, rules):
     ec2 = client("ec2", REGION)
     rules("EC2_IMAGE", 7, ResourceTags=tag("gio-bin-test", "keep"))
     root = make_snapshot(ec2, zone=f"{REGION}a")
@@ -68,7 +68,7 @@ def test_a_retained_ami_leaves_the_region_and_comes_back_as_it_was(client, endpo
     assert image_id not in {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
     [entry] = binned_images(ec2, ImageIds=[image_id]).values()
     assert (entry["Name"], entry["RecycleBinExitTime"] - entry["RecycleBinEnterTime"]) == ("gio-bin-kept", timedelta(days=7))
-    assert abs((entry["RecycleBinEnterTime"] - clock_now(endpoint)).total_seconds()) < 60
+    assert abs((entry["RecycleBinEnterTime"] - clock.now()).total_seconds()) < 60
     tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [image_id]}])["Tags"]
     assert {"Key": IN_BIN["Key"], "Value": "true"} in [{"Key": t["Key"], "Value": t["Value"]} for t in tags]
     with pytest.raises(botocore.exceptions.ClientError) as launch:
@@ -152,7 +152,7 @@ def test_an_ami_is_restored_only_after_its_snapshots(client, rules):
                                       {"Name": "key", "Values": [IN_BIN["Key"]]}])["Tags"] == []
 
 
-def test_the_longest_retention_wins_and_past_it_the_resource_is_gone(client, endpoint, rules):
+def test_the_longest_retention_wins_and_past_it_the_resource_is_gone(client, clock, rules):
     ec2 = client("ec2", REGION)
     rules("EBS_SNAPSHOT", 3, ResourceTags=tag("gio-bin-expiry", "yes"))
     rules("EBS_SNAPSHOT", 10, ResourceTags=tag("gio-bin-expiry", "yes"))
@@ -162,9 +162,9 @@ def test_the_longest_retention_wins_and_past_it_the_resource_is_gone(client, end
     entry = binned_snapshots(ec2, SnapshotIds=[snapshot_id])[snapshot_id]
     assert entry["RecycleBinExitTime"] - entry["RecycleBinEnterTime"] == timedelta(days=10)
 
-    advance_clock(endpoint, 9 * 86400)
+    clock.advance(timedelta(days=9))
     assert snapshot_id in binned_snapshots(ec2)
-    advance_clock(endpoint, 86400)
+    clock.advance(timedelta(days=1))
     assert snapshot_id not in binned_snapshots(ec2)
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         ec2.restore_snapshot_from_recycle_bin(SnapshotId=snapshot_id)
@@ -181,3 +181,52 @@ def test_bin_listings_page(client, rules):
     pages = ec2.get_paginator("list_snapshots_in_recycle_bin").paginate(SnapshotIds=made,
                                                                         PaginationConfig={"PageSize": 5})
     assert [len(p["Snapshots"]) for p in pages] == [5, 2]
+
+
+def test_setting_the_clock_back_keeps_what_the_bin_held_and_what_it_deleted(client, clock, rules):
+    """The clock is set back after a test that let days pass: an entry keeps the exit time its enter time
+    gave it, and one the clock saw outlive its retention stays deleted for good, read meanwhile or not."""
+    ec2 = client("ec2", REGION)
+    rules("EBS_SNAPSHOT", 7, ResourceTags=tag("gio-bin-back", "yes"))
+    short, kept = make_snapshot(ec2, zone=f"{REGION}a"), make_snapshot(ec2, zone=f"{REGION}a")
+    ec2.create_tags(Resources=[short, kept], Tags=[{"Key": "gio-bin-back", "Value": "yes"}])
+    start = clock.offset()
+    ec2.delete_snapshot(SnapshotId=short)
+    clock.advance(timedelta(days=5))
+    ec2.delete_snapshot(SnapshotId=kept)
+    entry = binned_snapshots(ec2, SnapshotIds=[kept])[kept]
+    clock.advance(timedelta(days=3))  # past `short`'s exit time; the bin is not read before the clock goes back
+
+    clock.set(start)
+    held = binned_snapshots(ec2)
+    assert short not in held
+    assert (held[kept]["RecycleBinEnterTime"], held[kept]["RecycleBinExitTime"]) == \
+        (entry["RecycleBinEnterTime"], entry["RecycleBinExitTime"])
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        ec2.restore_snapshot_from_recycle_bin(SnapshotId=short)
+    assert error_code(excinfo) == "InvalidSnapshot.NotFound"
+    clock.advance(timedelta(days=12, seconds=5))
+    assert kept not in binned_snapshots(ec2), "gone once its own exit time has passed"
+
+
+def test_a_protected_ami_is_refused_before_a_rule_could_retain_it(client, clock, rules):
+    """Deregistration protection (patches/protection.py) refuses DeregisterImage first: the AMI stays
+    registered and out of the bin, through the cooldown too; once it has run out, the rule retains it."""
+    ec2 = client("ec2", REGION)
+    rules("EC2_IMAGE", 7, ResourceTags=tag("gio-bin-test", "protected"))
+    image_id = register(ec2, "gio-bin-protected", make_snapshot(ec2, zone=f"{REGION}a"),
+                        tags=[{"Key": "gio-bin-test", "Value": "protected"}])
+    ec2.enable_image_deregistration_protection(ImageId=image_id, WithCooldown=True)
+
+    for _ in ("enabled", "cooling down"):
+        with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+            ec2.deregister_image(ImageId=image_id)
+        assert error_code(excinfo) == "OperationNotPermitted"
+        [image] = ec2.describe_images(ImageIds=[image_id])["Images"]
+        assert IN_BIN not in image["Tags"] and image_id not in binned_images(ec2)
+        ec2.disable_image_deregistration_protection(ImageId=image_id)
+
+    clock.advance(timedelta(hours=24, seconds=5))
+    ec2.deregister_image(ImageId=image_id)
+    entry = binned_images(ec2, ImageIds=[image_id])[image_id]
+    assert abs((entry["RecycleBinEnterTime"] - clock.now()).total_seconds()) < 60

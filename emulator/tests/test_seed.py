@@ -1,7 +1,15 @@
 """Patch 8: Amazon's EKS-optimized AMIs and the SSM public parameters naming them, in every region."""
 
+import json
+import urllib.error
+from datetime import datetime, timedelta, timezone
+
+import boto3
 import botocore.exceptions
 import pytest
+
+from helpers import start_emulator
+from hooks import hook
 
 KUBERNETES = ("1.29", "1.30", "1.31", "1.32")
 
@@ -71,3 +79,69 @@ def test_parameters_by_path_and_ids_per_region(client):
         client("ssm", "us-east-1").get_parameter(Name=name)["Parameter"]["Value"]
     with pytest.raises(botocore.exceptions.ClientError):
         ssm.put_parameter(Name="/aws/service/eks/mine", Value="x", Type="String")
+
+
+RECOMMENDED = "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended"
+BOTTLEROCKET = "/aws/service/bottlerocket/aws-k8s-1.31/arm64/latest"
+
+
+def history(ssm, name):
+    return [(p["Version"], p["Value"], p["LastModifiedDate"]) for p in ssm.get_parameter_history(Name=name)["Parameters"]]
+
+
+def test_three_releases_each_recommended_in_turn_the_newest_last(client):
+    """Amazon keeps the AMIs of earlier releases; the parameter's versions name them in turn, each
+    written at its release (https://docs.aws.amazon.com/eks/latest/userguide/retrieve-ami-id.html)."""
+    ssm, ec2 = client("ssm", "ca-central-1"), client("ec2", "ca-central-1")
+    found = ec2.describe_images(Owners=["amazon"], Filters=[
+        {"Name": "name", "Values": ["amazon-eks-node-al2023-x86_64-standard-1.31-v*"]}])["Images"]
+    releases = sorted(found, key=lambda image: image["CreationDate"])
+    assert [image["Name"][-9:] for image in releases] == ["v20260901", "v20261001", "v20261101"]
+
+    image_ids = history(ssm, f"{RECOMMENDED}/image_id")
+    assert [(version, value) for version, value, _ in image_ids] == \
+        [(n + 1, image["ImageId"]) for n, image in enumerate(releases)]
+    assert [written.strftime("%Y-%m-%dT%H:%M:%S.000Z") for _, _, written in image_ids] == \
+        [image["CreationDate"] for image in releases]
+    assert [value for _, value, _ in history(ssm, f"{RECOMMENDED}/release_version")] == \
+        ["1.31.7-20260901", "1.31.7-20261001", "1.31.7-20261101"]
+    assert [value for _, value, _ in history(ssm, f"{RECOMMENDED}/image_name")] == [i["Name"] for i in releases]
+
+    # The `recommended` parameter is the three in one JSON document, as the SSM guide shows.
+    current = json.loads(ssm.get_parameter(Name=RECOMMENDED)["Parameter"]["Value"])
+    assert current == {"schema_version": "2", "image_id": releases[-1]["ImageId"],
+                       "image_name": releases[-1]["Name"], "release_version": "1.31.7-20261101"}
+    assert [value for _, value, _ in history(ssm, f"{BOTTLEROCKET}/image_version")] == \
+        ["1.24.0-5d1a7e2b", "1.25.0-9c3f0a61", "1.26.0-a1b2c3d4"]
+
+
+def test_a_published_release_becomes_the_recommended_one_in_every_region():
+    """The test hook plays Amazon bringing out a release. Its own emulator: the session's keeps the seed."""
+    process, endpoint = start_emulator()
+    try:
+        def clients(region):
+            return [boto3.client(service, region_name=region, endpoint_url=endpoint,
+                                 aws_access_key_id="testing", aws_secret_access_key="testing")
+                    for service in ("ssm", "ec2")]
+
+        ssm, ec2 = clients("eu-west-1")
+        before = ssm.get_parameter(Name=f"{RECOMMENDED}/image_id")["Parameter"]["Value"]
+        published = hook(endpoint, "eks-releases", {"release": "20261201", "bottlerocket": "1.27.0-0f1e2d3c"})
+        assert published["release"] == "20261201"
+
+        assert ec2.describe_images(ImageIds=[before])["Images"], "the earlier release stays"
+        for ssm, ec2 in (clients("eu-west-1"), clients("ap-northeast-2")):  # in use before, created after
+            versions = history(ssm, f"{RECOMMENDED}/image_id")
+            assert len(versions) == 4 and versions[2][1] != versions[3][1]
+            assert abs(datetime.now(timezone.utc) - versions[3][2]) < timedelta(seconds=10)
+            image = ec2.describe_images(ImageIds=[versions[3][1]])["Images"][0]
+            assert image["Name"] == "amazon-eks-node-al2023-x86_64-standard-1.31-v20261201"
+            assert image["OwnerId"] == "602401143452"
+            assert ssm.get_parameter(Name=f"{BOTTLEROCKET}/image_version")["Parameter"]["Value"] == "1.27.0-0f1e2d3c"
+
+        with pytest.raises(urllib.error.HTTPError) as excinfo:  # not newer than the current release
+            hook(endpoint, "eks-releases", {"release": "20261115", "bottlerocket": "1.27.1-00000000"})
+        assert excinfo.value.code == 400
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -17,7 +17,7 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from helpers import advance_clock, clock_now, error_code, make_snapshot
+from helpers import error_code, make_snapshot
 
 REGION = "eu-south-2"
 
@@ -41,12 +41,12 @@ def lock_state(ec2, snapshot_id):
     return ec2.describe_locked_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]["LockState"]
 
 
-def test_a_governance_lock_holds_until_unlocked(ec2, endpoint):
+def test_a_governance_lock_holds_until_unlocked(ec2, clock):
     snapshot_id = snapshot(ec2)
     locked = ec2.lock_snapshot(SnapshotId=snapshot_id, LockMode="governance", LockDuration=30)
     assert (locked["LockState"], locked["LockDuration"]) == ("governance", 30)
     assert locked["LockExpiresOn"] - locked["LockCreatedOn"] == timedelta(days=30)
-    assert abs((locked["LockCreatedOn"] - clock_now(endpoint)).total_seconds()) < 60
+    assert abs((locked["LockCreatedOn"] - clock.now()).total_seconds()) < 60
     assert refused(ec2.delete_snapshot, SnapshotId=snapshot_id) == "IncorrectState"
 
     shorter = ec2.lock_snapshot(SnapshotId=snapshot_id, LockMode="governance", LockDuration=1)
@@ -56,7 +56,7 @@ def test_a_governance_lock_holds_until_unlocked(ec2, endpoint):
     ec2.delete_snapshot(SnapshotId=snapshot_id)
 
 
-def test_a_compliance_lock_can_be_undone_only_while_cooling_off(ec2, endpoint):
+def test_a_compliance_lock_can_be_undone_only_while_cooling_off(ec2, clock):
     snapshot_id = snapshot(ec2)
     locked = ec2.lock_snapshot(SnapshotId=snapshot_id, LockMode="compliance", LockDuration=10, CoolOffPeriod=2)
     assert locked["LockState"] == "compliance-cooloff" and locked["CoolOffPeriod"] == 2
@@ -64,7 +64,7 @@ def test_a_compliance_lock_can_be_undone_only_while_cooling_off(ec2, endpoint):
     assert refused(ec2.delete_snapshot, SnapshotId=snapshot_id) == "IncorrectState"
     ec2.lock_snapshot(SnapshotId=snapshot_id, LockMode="compliance", LockDuration=5, CoolOffPeriod=2)  # decreased
 
-    advance_clock(endpoint, 2 * 3600 + 1)
+    clock.advance(timedelta(hours=2, seconds=1))
     assert lock_state(ec2, snapshot_id) == "compliance"
     assert refused(ec2.unlock_snapshot, SnapshotId=snapshot_id) == "IncorrectState"
     assert refused(ec2.lock_snapshot, SnapshotId=snapshot_id, LockMode="compliance", LockDuration=4) == "IncorrectState"
@@ -75,14 +75,14 @@ def test_a_compliance_lock_can_be_undone_only_while_cooling_off(ec2, endpoint):
     assert extended["LockState"] == "compliance"
     assert refused(ec2.delete_snapshot, SnapshotId=snapshot_id) == "IncorrectState"
 
-    advance_clock(endpoint, 6 * 86400)
+    clock.advance(timedelta(days=6))
     assert lock_state(ec2, snapshot_id) == "expired"
     ec2.delete_snapshot(SnapshotId=snapshot_id)
 
 
-def test_a_lock_until_a_date_and_the_lock_state_filter(ec2, endpoint):
+def test_a_lock_until_a_date_and_the_lock_state_filter(ec2, clock):
     governed, compliant = snapshot(ec2), snapshot(ec2)
-    until = clock_now(endpoint) + timedelta(days=3)
+    until = clock.now() + timedelta(days=3)
     expires = ec2.lock_snapshot(SnapshotId=governed, LockMode="governance", ExpirationDate=until)["LockExpiresOn"]
     assert abs((expires - until).total_seconds()) < 1  # boto3 sends the date to the second
     ec2.lock_snapshot(SnapshotId=compliant, LockMode="compliance", LockDuration=1)

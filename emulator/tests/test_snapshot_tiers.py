@@ -14,10 +14,9 @@ from datetime import timedelta
 import botocore.exceptions
 import pytest
 
-from helpers import advance_clock, error_code, make_snapshot
+from helpers import error_code, make_snapshot
 
 REGION = "me-central-1"
-HOUR = 3600
 
 
 @pytest.fixture
@@ -39,14 +38,14 @@ def refused(call, **kwargs):
     return error_code(excinfo)
 
 
-def test_archive_then_restore_temporarily_then_permanently(ec2, endpoint):
+def test_archive_then_restore_temporarily_then_permanently(ec2, clock):
     snapshot_id = make_snapshot(ec2, zone=f"{REGION}a")
     assert tier(ec2, snapshot_id) == ("standard", None, None)
 
     started = ec2.modify_snapshot_tier(SnapshotId=snapshot_id, StorageTier="archive")["TieringStartTime"]
     assert tier(ec2, snapshot_id) == ("standard", "archival-in-progress", None), "usable while archiving"
     assert refused(ec2.modify_snapshot_tier, SnapshotId=snapshot_id, StorageTier="archive") == "IncorrectState"
-    advance_clock(endpoint, 6 * HOUR)
+    clock.advance(timedelta(hours=6))
     assert tier(ec2, snapshot_id) == ("archive", "archival-completed", None)
     status = ec2.describe_snapshot_tier_status(Filters=[{"Name": "snapshot-id", "Values": [snapshot_id]}])["SnapshotTierStatuses"][0]
     assert status["LastTieringStartTime"] == started and status["ArchivalCompleteTime"] - started == timedelta(hours=6)
@@ -57,33 +56,44 @@ def test_archive_then_restore_temporarily_then_permanently(ec2, endpoint):
     assert (restore["IsPermanentRestore"], restore["RestoreDuration"]) == (False, 5)
     state, operation, expiry = tier(ec2, snapshot_id)
     assert (state, operation) == ("archive", "temporary-restore-in-progress")
-    advance_clock(endpoint, 72 * HOUR)
+    clock.advance(timedelta(hours=72))
     state, operation, expiry = tier(ec2, snapshot_id)
     assert (state, operation) == ("standard", "temporary-restore-completed")
     assert expiry - restore["RestoreStartTime"] == timedelta(hours=72, days=5)
     ec2.create_volume(SnapshotId=snapshot_id, AvailabilityZone=f"{REGION}a")
 
     ec2.restore_snapshot_tier(SnapshotId=snapshot_id, TemporaryRestoreDays=1)  # ends early, from now
-    advance_clock(endpoint, 86400)
+    clock.advance(timedelta(days=1))
     assert tier(ec2, snapshot_id)[0] == "archive", "re-archived once the restore period is over"
 
     ec2.restore_snapshot_tier(SnapshotId=snapshot_id, PermanentRestore=True)
     assert tier(ec2, snapshot_id) == ("archive", "permanent-restore-in-progress", None)
     assert refused(ec2.restore_snapshot_tier, SnapshotId=snapshot_id, PermanentRestore=True) == "IncorrectState"
-    advance_clock(endpoint, 72 * HOUR)
+    clock.advance(timedelta(hours=72))
     assert tier(ec2, snapshot_id) == ("standard", "permanent-restore-completed", None)
     assert refused(ec2.restore_snapshot_tier, SnapshotId=snapshot_id, PermanentRestore=True) == "IncorrectState"
 
 
-def test_a_temporary_restore_can_be_made_permanent(ec2, endpoint):
+def test_a_temporary_restore_can_be_made_permanent(ec2, clock):
     snapshot_id = make_snapshot(ec2, zone=f"{REGION}a")
     ec2.modify_snapshot_tier(SnapshotId=snapshot_id, StorageTier="archive")
-    advance_clock(endpoint, 6 * HOUR)
+    clock.advance(timedelta(hours=6))
     ec2.restore_snapshot_tier(SnapshotId=snapshot_id)  # 1 day by default
-    advance_clock(endpoint, 72 * HOUR)
+    clock.advance(timedelta(hours=72))
     assert ec2.restore_snapshot_tier(SnapshotId=snapshot_id, PermanentRestore=True)["IsPermanentRestore"] is True
-    advance_clock(endpoint, 2 * 86400)
+    clock.advance(timedelta(days=2))
     assert tier(ec2, snapshot_id) == ("standard", "permanent-restore-completed", None)
+
+
+def test_an_archival_reads_as_not_begun_when_the_clock_is_set_before_it(ec2, clock):
+    snapshot_id = make_snapshot(ec2, zone=f"{REGION}a")
+    clock.advance(timedelta(hours=3))
+    ec2.modify_snapshot_tier(SnapshotId=snapshot_id, StorageTier="archive")
+    clock.set(clock.offset() - timedelta(hours=3))
+    [status] = ec2.describe_snapshot_tier_status(
+        Filters=[{"Name": "snapshot-id", "Values": [snapshot_id]}])["SnapshotTierStatuses"]
+    assert (status["StorageTier"], status["LastTieringOperationStatus"], status["LastTieringProgress"]) == \
+        ("standard", "archival-in-progress", 0)
 
 
 def test_what_cannot_be_archived_or_restored(ec2):

@@ -1,0 +1,70 @@
+"""Test hooks: what a test arranges that no AWS API can, under moto's own /moto-api/ prefix.
+
+    GET  /moto-api/gio/clock          {"now": "2026-12-02T10:00:00.000Z", "offset_seconds": 0}
+    POST /moto-api/gio/clock          {"offset_seconds": -172800}: the emulator's clock (clock.py) runs
+                                      that far from the wall clock (0 sets it back); or
+                                      {"advance_seconds": 86400}: a day passes (never negative);
+                                      answers as GET
+    POST /moto-api/gio/eks-releases   {"release": "20261201", "bottlerocket": "1.27.0-0f1e2d3c"}:
+                                      Amazon publishes newer EKS-optimized AMIs (dated now, by the
+                                      emulator's clock) and moves the public parameters on to them;
+                                      answers {"release": ..., "bottlerocket": ..., "published": ...}
+
+Nothing here imitates AWS: these are the emulator's controls, as moto's /moto-api/reset is.
+Errors answer HTTP 400 with {"error": "..."}.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+import moto.moto_api._internal.urls
+from moto.core.common_types import TYPE_RESPONSE
+
+from . import clock, replaces, seed
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _hook(handle: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Any, str, Any], TYPE_RESPONSE]:
+    """A moto-api route: JSON body in (POST), JSON out."""
+
+    def route(request: Any, full_url: str, headers: Any) -> TYPE_RESPONSE:
+        try:
+            body = json.loads(request.get_data() or b"{}") if request.method == "POST" else None
+            return 200, JSON, json.dumps(handle(body))
+        except (ValueError, KeyError, TypeError, OverflowError) as error:
+            return 400, JSON, json.dumps({"error": str(error)})
+
+    route.__name__ = handle.__name__  # Flask names the endpoint after it
+    return route
+
+
+def clock_hook(body: dict[str, Any] | None) -> dict[str, Any]:
+    if body is not None:
+        moves = {"offset_seconds": clock.set_offset, "advance_seconds": clock.advance}
+        if not isinstance(body, dict) or len(body) != 1 or not body.keys() <= moves.keys():
+            raise ValueError(f"POST one of {{\"offset_seconds\": N}} or {{\"advance_seconds\": N >= 0}}, not {body}")
+        [(name, seconds)] = body.items()
+        moves[name](timedelta(seconds=float(seconds)))
+    return {"now": clock.iso(clock.now()), "offset_seconds": clock.offset().total_seconds()}
+
+
+def eks_releases_hook(body: dict[str, Any] | None) -> dict[str, Any]:
+    if body is None:
+        raise ValueError("POST a release: {\"release\": \"YYYYMMDD\", \"bottlerocket\": \"1.27.0-0f1e2d3c\"}")
+    release = str(body["release"])
+    datetime.strptime(release, "%Y%m%d")  # ValueError names the bad value
+    published = clock.now().replace(tzinfo=None, microsecond=0)
+    seed.publish(seed.Release(release, str(body["bottlerocket"]), published))
+    return {"release": release, "bottlerocket": body["bottlerocket"], "published": f"{published:%Y-%m-%dT%H:%M:%SZ}"}
+
+
+# moto builds the moto-api app from this table on the first /moto-api/ request, after apply().
+replaces(moto.moto_api._internal.urls, "url_paths")({  # type: ignore[arg-type]
+    **moto.moto_api._internal.urls.url_paths,
+    "{0}/moto-api/gio/clock$": _hook(clock_hook),
+    "{0}/moto-api/gio/eks-releases$": _hook(eks_releases_hook),
+})
