@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import functools
 import re
+import threading
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError, InvalidAMIIdError, InvalidSnapshotInUse
@@ -123,6 +125,26 @@ def ami_filter_value(self: Ami, filter_name: str, method_name: str | None = None
     return _moto_ami_filter_value(self, filter_name, method_name)
 
 
+# The server answers requests on several threads; AWS takes a name atomically, so the check that
+# it is free and the AMI that takes it must not interleave with another request's.
+_NAMING = threading.RLock()
+
+
+def one_name_at_a_time(make: Callable[..., Ami]) -> Callable[..., Ami]:
+    """RegisterImage, CreateImage and CopyImage take a name atomically: of two racing requests
+    for one name, exactly one gets it and the other InvalidAMIName.Duplicate, as on AWS
+    ("AMI names must be unique per Region", RegisterImage Name).
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
+    """
+
+    @functools.wraps(make)
+    def serialized(*args: Any, **kwargs: Any) -> Ami:
+        with _NAMING:
+            return make(*args, **kwargs)
+
+    return serialized
+
+
 def check_new_name(backend: EC2Backend, name: str | None) -> None:
     """AMI names are 3-128 allowed characters, unique per owner and region."""
     if not AMI_NAME.fullmatch(name or ""):
@@ -189,6 +211,7 @@ def inherit_attributes(ami: Ami, source: Ami | None) -> None:
 
 
 @replaces(EC2Backend, "register_image")
+@one_name_at_a_time
 def register_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
     """RegisterImage keeps every mapping and attribute it is given, validated like AWS.
 
@@ -210,6 +233,7 @@ def register_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
 
 
 @replaces(EC2Backend, "create_image")
+@one_name_at_a_time
 def create_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
     """CreateImage snapshots every EBS volume attached to the instance, not only the root.
 
@@ -261,6 +285,7 @@ def create_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
 
 
 @replaces(EC2Backend, "copy_image")
+@one_name_at_a_time
 def copy_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
     """CopyImage copies each EBS snapshot into the destination region, mappings and attributes kept.
 

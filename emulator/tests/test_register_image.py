@@ -119,3 +119,27 @@ def test_describe_images_filters_on_mappings(ec2):
     )["ImageId"]
     found = ec2.describe_images(Filters=[{"Name": "block-device-mapping.snapshot-id", "Values": [snapshot]}])
     assert [image["ImageId"] for image in found["Images"]] == [image_id]
+
+
+def test_racing_registrations_of_one_name_make_one_ami(ec2):
+    """Of sixteen requests racing for one name, one registers it and the others are refused, in
+    every one of several rounds (the race is rare on one machine: several rounds make it show)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = make_snapshot(ec2, 8)
+
+    def register(name):
+        try:
+            ec2.register_image(Name=name, RootDeviceName="/dev/xvda",
+                               BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": root}}])
+            return "registered"
+        except botocore.exceptions.ClientError as e:
+            return e.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(16) as pool:
+        for round in range(6):
+            name = f"gio-node-raced-{round}"
+            outcomes = sorted(pool.map(register, [name] * 16))
+            assert outcomes == ["InvalidAMIName.Duplicate"] * 15 + ["registered"], name
+            named = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])["Images"]
+            assert len(named) == 1, name
