@@ -568,6 +568,8 @@ fn account(world: &World) -> Account {
                 })
                 .collect(),
             tags,
+            last_launched: None,
+            protection: Default::default(),
         });
         mapped.push(snapshots);
     }

@@ -113,3 +113,34 @@ async fn deprecate_flags_the_older_amis_from_now_and_keeps_them_launchable() {
     assert_eq!(deprecated, [(family[0].clone(), Some(at.clone())), (family[1].clone(), Some(at)), (family[2].clone(), None)]);
     assert_eq!(states(&ec2, &family).await.iter().filter(|(_, s)| s == "available").count(), 3);
 }
+
+#[tokio::test]
+async fn unused_for_keeps_an_ami_launched_within_the_window_and_says_when() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let (family, _) = releases(&ec2).await;
+    // The oldest release ran an instance, since terminated: nothing uses it now, but it was
+    // launched recently.
+    let launched = ec2
+        .run_instances()
+        .image_id(&family[0])
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Medium)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let instance = launched.instances()[0].instance_id().unwrap().to_string();
+    ec2.terminate_instances().instance_ids(&instance).send().await.unwrap();
+    // EC2 reports a launch a day late: a day and an hour on, it shows.
+    emulator.fixture(&["clock", "--offset=25h"]);
+
+    let pruned = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--unused-for", "90d", "--yes", "--output", "json"]));
+    emulator.fixture(&["clock", "--offset=0"]);
+    let pruned = pruned.success().json();
+    let kept = pruned["outcomes"].as_array().unwrap().iter().find(|o| o["id"] == family[0].as_str()).unwrap_or_else(|| panic!("{pruned}"));
+    assert_eq!(kept["action"], "refuse", "{pruned}");
+    assert!(kept["why"].as_str().unwrap().contains("within --unused-for 90d"), "{pruned}");
+    let left: Vec<String> = states(&ec2, &family).await.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(left, [family[0].clone(), family[2].clone()], "launched lately, or the newest: the middle one goes");
+}

@@ -399,3 +399,36 @@ async fn an_ami_deregistered_by_another_tool_gets_its_snapshots_deleted() {
     assert!(existing(&ec2, &snapshots).await.is_empty(), "CreateImage's snapshots for it are deleted");
     assert!(ami_exists(&ec2, &base).await, "the base it was built from stays");
 }
+
+#[tokio::test]
+async fn a_protected_ami_is_refused_even_with_force_until_its_protection_and_cooldown_are_over() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let (ami, _) = ami_with_two_snapshots(&ec2, "gio-node-prod").await;
+    let protected = run(emulator.cli().args(["protect", &ami, "--cooldown", "--output", "json"])).success().json();
+    assert_eq!(protected["outcomes"][0]["status"], "done", "{protected}");
+    let again = run(emulator.cli().args(["protect", &ami, "--cooldown", "--output", "json"])).success().json();
+    assert_eq!(again["outcomes"][0]["status"], "reused", "protecting twice changes nothing: {again}");
+
+    for force in [false, true] {
+        let mut args = vec!["wipe", ami.as_str(), "--yes"];
+        if force {
+            args.push("--force");
+        }
+        let refused = run(emulator.cli().args(&args)).failure();
+        assert!(refused.stdout.contains(&format!("gio-ami protect --unprotect {ami}")), "force={force}: {}", refused.stdout);
+    }
+    let prune = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "0", "--yes", "--output", "json"])).success().json();
+    assert!(prune.to_string().contains("protected from deregistration"), "{prune}");
+    assert!(ami_exists(&ec2, &ami).await);
+
+    // Lifted, the protection still holds for its 24-hour cooldown.
+    run(emulator.cli().args(["protect", &ami, "--unprotect", "--yes"])).success();
+    let cooling = run(emulator.cli().args(["wipe", &ami, "--yes"])).failure();
+    assert!(cooling.stdout.contains("protected from deregistration until"), "{}", cooling.stdout);
+    emulator.fixture(&["clock", "--offset=25h"]);
+    let wiped = run(emulator.cli().args(["wipe", &ami, "--yes"]));
+    emulator.fixture(&["clock", "--offset=0"]);
+    wiped.success();
+    assert!(!ami_exists(&ec2, &ami).await, "the cooldown over, the wipe goes through");
+}

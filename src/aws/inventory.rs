@@ -87,6 +87,52 @@ pub struct Image {
     /// late, and never for launches before April 2017.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_launched: Option<String>,
+    pub protection: Protection,
+}
+
+/// Deregistration protection (EnableImageDeregistrationProtection), as DescribeImages reports
+/// it: `disabled`, `enabled-without-cooldown`, `enabled-with-cooldown`, or `disabled after TIME`
+/// during the 24 hours a protection enabled with a cooldown still holds once disabled.
+/// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ami-deregistration-protection.html
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum Protection {
+    #[default]
+    Disabled,
+    Enabled { cooldown: bool },
+    /// Disabled, but still protecting until then.
+    CoolingDown { until: String },
+    /// A value newer than gio-ami: treated as protecting.
+    Other { value: String },
+}
+
+impl Protection {
+    pub fn parse(value: Option<&str>) -> Protection {
+        match value {
+            None | Some("disabled") => Protection::Disabled,
+            Some("enabled-without-cooldown") => Protection::Enabled { cooldown: false },
+            Some("enabled-with-cooldown") => Protection::Enabled { cooldown: true },
+            Some(other) => match other.strip_prefix("disabled after ") {
+                Some(until) => Protection::CoolingDown { until: until.trim().to_string() },
+                None => Protection::Other { value: other.to_string() },
+            },
+        }
+    }
+
+    /// Why DeregisterImage would be refused, and what lifts it; none when it would not be.
+    pub fn refusal(&self, ami: &str) -> Option<String> {
+        match self {
+            Protection::Disabled => None,
+            Protection::Enabled { cooldown: false } => {
+                Some(format!("protected from deregistration: `gio-ami protect --unprotect {ami}` lifts it"))
+            }
+            Protection::Enabled { cooldown: true } => Some(format!(
+                "protected from deregistration with a cooldown: `gio-ami protect --unprotect {ami}` lifts it 24 hours later"
+            )),
+            Protection::CoolingDown { until } => Some(format!("protected from deregistration until {until} (the cooldown of a lifted protection)")),
+            Protection::Other { value } => Some(format!("deregistration protection is `{value}`")),
+        }
+    }
 }
 
 /// How an AMI boots: what RegisterImage must repeat for a derived AMI to boot like its source.
@@ -209,6 +255,7 @@ impl From<&ec2::Image> for Image {
             mappings: image.block_device_mappings().iter().map(Mapping::from).collect(),
             tags: tags(image.tags()),
             last_launched: image.last_launched_time().map(str::to_string),
+            protection: Protection::parse(image.deregistration_protection()),
         }
     }
 }
@@ -471,6 +518,7 @@ pub(crate) mod tests {
                 .collect(),
             tags: BTreeMap::new(),
             last_launched: None,
+            protection: Protection::Disabled,
         }
     }
 

@@ -66,6 +66,8 @@ pub enum Action {
     /// An AMI derived from one the plan deregisters gets its nearest surviving ancestor as
     /// `gio-ami:parent-ami`, so its chain stays whole for `lineage` and `wipe --chain`.
     Relink { id: String, parent: String, why: String },
+    /// Deregistration protection on (`enable`, with the 24-hour `cooldown` or not) or off.
+    ProtectImage { id: String, name: String, enable: bool, cooldown: bool, why: String },
     /// Something the plan will not touch, and why (in use, shared with another AMI, …).
     Refuse {
         id: String,
@@ -125,6 +127,7 @@ impl Action {
             | Action::RegisterImage { id, why, .. }
             | Action::UploadSnapshot { id, why, .. }
             | Action::CopyImage { id, why, .. }
+            | Action::ProtectImage { id, why, .. }
             | Action::BuildImage { id, why, .. }
             | Action::Reuse { id, why, .. } => (id, why),
         }
@@ -145,6 +148,7 @@ impl Action {
             | Action::RegisterImage { .. }
             | Action::CopyImage { .. }
             | Action::BuildImage { .. }
+            | Action::ProtectImage { .. }
             | Action::ModifyLaunchPermission { .. } => Kind::Image,
             Action::DeleteSnapshot { .. } | Action::UploadSnapshot { .. } | Action::ModifyCreateVolumePermission { .. } => Kind::Snapshot,
             Action::PutParameter { .. } => Kind::Parameter,
@@ -171,6 +175,8 @@ impl Action {
             Action::RegisterImage { .. } => "register",
             Action::UploadSnapshot { .. } => "upload",
             Action::CopyImage { .. } => "copy",
+            Action::ProtectImage { enable: true, .. } => "protect",
+            Action::ProtectImage { .. } => "unprotect",
             Action::BuildImage { .. } => "build",
             Action::Reuse { .. } => "reuse",
         }
@@ -183,7 +189,9 @@ impl Action {
     /// The resource as people read it: an AMI with its name where the action knows it.
     pub fn resource(&self) -> String {
         match self {
-            Action::DeregisterImage { id, name, .. } | Action::DisableImage { id, name, .. } => format!("{id} ({name})"),
+            Action::DeregisterImage { id, name, .. } | Action::DisableImage { id, name, .. } | Action::ProtectImage { id, name, .. } => {
+                format!("{id} ({name})")
+            }
             // When it takes effect is part of what is deprecated: AWS moves it to a whole minute.
             Action::DeprecateImage { id, name, deprecate_at, .. } => format!("{id} ({name}) from {}", clock::rfc3339(*deprecate_at)),
             // The move from the old value to the new one is the news, read as one phrase.
@@ -220,6 +228,7 @@ impl Action {
             Action::Relink { parent, .. } => format!("parent {parent}"),
             Action::RegisterImage { parent: from, .. } | Action::BuildImage { base: from, .. } => format!("from {from}"),
             Action::CopyImage { region, .. } => format!("to {region}"),
+            Action::ProtectImage { enable: true, cooldown: true, .. } => "with a 24 h cooldown".into(),
             Action::TagImage { snapshots, tags, .. } => {
                 let written: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 let also = if snapshots.is_empty() { String::new() } else { format!("\n(and {})", snapshots.join(", ")) };
@@ -257,6 +266,7 @@ impl Action {
             | Action::RegisterImage { .. }
             | Action::CopyImage { .. }
             | Action::BuildImage { .. }
+            | Action::ProtectImage { .. }
             | Action::ModifyLaunchPermission { add: true, .. } => 1,
             Action::DeleteSnapshot { .. } | Action::ModifyCreateVolumePermission { add: false, .. } => 2,
             Action::Refuse { .. } | Action::Reuse { .. } => LAST_STAGE,
@@ -398,6 +408,21 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .await
             .map(drop)
             .map_err(|e| aws.error("DeregisterImage", "ec2", e)),
+        Action::ProtectImage { id, enable: true, cooldown, .. } => ec2
+            .enable_image_deregistration_protection()
+            .image_id(id)
+            .with_cooldown(*cooldown)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("EnableImageDeregistrationProtection", "ec2", e)),
+        Action::ProtectImage { id, .. } => ec2
+            .disable_image_deregistration_protection()
+            .image_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("DisableImageDeregistrationProtection", "ec2", e)),
         Action::DisableImage { id, .. } => ec2
             .disable_image()
             .image_id(id)

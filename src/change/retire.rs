@@ -119,6 +119,11 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                 child.id
             ));
         }
+        // AWS itself would refuse the deregistration: --force cannot get around it.
+        if let Some(protected) = image.protection.refusal(target) {
+            plan.actions.push(Action::Refuse { id: target.clone(), kind: Kind::Image, why: protected });
+            continue;
+        }
         if !reasons.is_empty() && !facts.force {
             plan.actions.push(Action::Refuse { id: target.clone(), kind: Kind::Image, why: reasons.join("; ") });
             continue;

@@ -325,6 +325,16 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Share(ShareArgs),
 
+    /// Protect AMIs from deregistration (EnableImageDeregistrationProtection), or lift it with
+    /// --unprotect. While protected, nobody can deregister them, `wipe --force` included; with
+    /// --cooldown, they stay protected 24 hours after the protection is lifted. Safe to repeat.
+    ///
+    /// Examples:
+    ///   gio-ami protect ami-0abc… --cooldown
+    ///   gio-ami protect ami-0abc… --unprotect
+    #[command(verbatim_doc_comment)]
+    Protect(ProtectArgs),
+
     /// What the AMIs cost to keep: snapshot GiB and USD per month by release and in total,
     /// orphan snapshots, and AMIs no cluster of gio-ami.toml runs.
     ///
@@ -560,6 +570,31 @@ pub struct ShareArgs {
     pub dry_run: bool,
 
     /// Do not ask for confirmation on a terminal (--unshare asks).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProtectArgs {
+    /// AMIs of this account (ami-…).
+    #[arg(value_name = "AMI_ID", required = true)]
+    pub amis: Vec<String>,
+
+    /// Lift the protection instead (an AMI protected with a cooldown stays protected 24 more
+    /// hours).
+    #[arg(long, conflicts_with = "cooldown")]
+    pub unprotect: bool,
+
+    /// Keep the AMI protected for 24 hours after the protection is lifted: time for someone
+    /// to notice before it can go.
+    #[arg(long)]
+    pub cooldown: bool,
+
+    /// Print the changes, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal (--unprotect asks).
     #[arg(long, short = 'y')]
     pub yes: bool,
 }

@@ -10,7 +10,7 @@ use args::{Cli, Colour, Command, DisksCommand, PackerCommand};
 use gio_ami::aws::{base, inventory, orphans};
 use gio_ami::change::{self, retire, Applied, Report};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
-use gio_ami::commands::{adopt, copy, cost, history, lineage, publish, share, snapshots, upload};
+use gio_ami::commands::{adopt, copy, cost, history, lineage, protect, publish, share, snapshots, upload};
 use gio_ami::core::ids::{AmiId, SnapshotId};
 use gio_ami::engines::{self, leftovers, packer, register};
 use gio_ami::spec::{self, clusters, disk::Disk};
@@ -322,6 +322,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let images = inventory::own_images_by_id(&aws, &amis).await?;
             let plan = share::plan(&images, &accounts, !args.unshare);
             let mode = Mode { command: "share", dry_run: args.dry_run, yes: args.yes, destructive: args.unshare, what: "changed", facts_on_top: false };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
+        }
+        Command::Protect(args) => {
+            let amis = parse_all::<AmiId>(&args.amis)?;
+            let aws = Aws::connect(&options).await?;
+            let images = inventory::own_images_by_id(&aws, &amis).await?;
+            let want = if args.unprotect { protect::Want::Unprotect } else { protect::Want::Protect { cooldown: args.cooldown } };
+            let plan = protect::plan(&images, want);
+            let mode = Mode { command: "protect", dry_run: args.dry_run, yes: args.yes, destructive: args.unprotect, what: "changed", facts_on_top: false };
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
         }
         Command::Cost(args) => {

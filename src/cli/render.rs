@@ -7,7 +7,7 @@ use gio_ami::engines::register::Plan as RegisterPlan;
 use gio_ami::commands::history::{self, History};
 use super::args::{Format, HistoryFormat};
 use gio_ami::transfer::download::Downloaded;
-use gio_ami::aws::inventory::{Image, Mapping};
+use gio_ami::aws::inventory::{Image, Mapping, Protection};
 use gio_ami::aws::lineage::Node;
 use gio_ami::change::{self, Action, Kind, Outcome, Status};
 use gio_ami::commands::snapshots::AmiSnapshots;
@@ -100,7 +100,10 @@ impl Output {
                 table.add_row(vec![
                     Cell::new(&image.name),
                     Cell::new(&image.id),
-                    Cell::new(&image.state),
+                    Cell::new(match image.protection {
+                        Protection::Disabled => image.state.to_string(),
+                        _ => format!("{}\nprotected", image.state),
+                    }),
                     Cell::new(short_time(image.created.as_deref())),
                     Cell::new(short_time(image.last_launched.as_deref())),
                     Cell::new(image.release().unwrap_or("-")),

@@ -6,6 +6,7 @@ pub mod copy;
 pub mod cost;
 pub mod history;
 pub mod lineage;
+pub mod protect;
 pub mod prune;
 pub mod publish;
 pub mod share;

@@ -213,7 +213,8 @@ pub enum Error {
 
     #[error(
         "refusing to wipe {0}. Nothing was changed. Stop using it first (or fix the look-up), or \
-         pass --force to wipe anyway; a snapshot another AMI still maps is kept even then."
+         pass --force to wipe an AMI in use anyway; a protected AMI stays protected even then, \
+         and a snapshot another AMI still maps is kept."
     )]
     InUse(String),
 
