@@ -46,5 +46,14 @@ def make_snapshot(ec2: Any, size: int = 8, zone: str = "us-east-1a") -> str:
     return ec2.create_snapshot(VolumeId=volume["VolumeId"])["SnapshotId"]
 
 
+def register_root_image(ec2: Any, name: str, zone: str = "us-east-1a") -> str:
+    """An AMI of one root snapshot, for tests about AMIs rather than their disks."""
+    snapshot = make_snapshot(ec2, zone=zone)
+    return ec2.register_image(
+        Name=name, RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}],
+    )["ImageId"]
+
+
 def error_code(excinfo: pytest.ExceptionInfo[Any]) -> str:
     return excinfo.value.response["Error"]["Code"]

@@ -11,15 +11,11 @@ from datetime import datetime, timedelta, timezone
 import botocore.exceptions
 import pytest
 
-from helpers import error_code, make_snapshot
+from helpers import error_code, register_root_image
 
 
 def register(ec2, name):
-    snapshot = make_snapshot(ec2)
-    return ec2.register_image(
-        Name=name, RootDeviceName="/dev/xvda",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}],
-    )["ImageId"]
+    return register_root_image(ec2, name)
 
 
 def deprecation_time(ec2, image_id):

@@ -11,15 +11,13 @@ version ... Default: 10"; with both parameters "your specified values override t
 import botocore.exceptions
 import pytest
 
-from helpers import error_code, make_snapshot
+from helpers import error_code, register_root_image
 
 REGION = "eu-central-2"
 
 
 def register(ec2, name):
-    snapshot = make_snapshot(ec2, zone=f"{REGION}a")
-    return ec2.register_image(Name=name, RootDeviceName="/dev/xvda",
-                              BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}])["ImageId"]
+    return register_root_image(ec2, name, zone=f"{REGION}a")
 
 
 def references(ec2, image_ids, **kwargs):

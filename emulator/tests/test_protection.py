@@ -12,15 +12,11 @@ from datetime import datetime, timedelta, timezone
 import botocore.exceptions
 import pytest
 
-from helpers import error_code, make_snapshot, seed_image
+from helpers import error_code, register_root_image, seed_image
 
 
 def register(ec2, name):
-    snapshot = make_snapshot(ec2)
-    return ec2.register_image(
-        Name=name, RootDeviceName="/dev/xvda",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}],
-    )["ImageId"]
+    return register_root_image(ec2, name)
 
 
 def protection(ec2, image_id):
