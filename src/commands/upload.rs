@@ -411,7 +411,8 @@ pub async fn apply(
     }
     let started = Instant::now();
     let read_back;
-    let facts = match (&plan.facts.target.parent, plan.facts.read_parent) {
+    // Only an upload compares with the parent: a finished earlier upload is reused as it is.
+    let facts = match (&plan.facts.target.parent, plan.facts.read_parent && plan.facts.earlier.is_none()) {
         (Some(parent), true) => {
             let inherits = transfer::download::digests(aws, parent, plan.facts.target.workers, progress).await?;
             read_back = Plan { target: plan.facts.target.clone().on(parent.clone(), inherits), ..plan.facts.clone() };
@@ -455,12 +456,12 @@ pub async fn apply(
     }
     let seconds = started.elapsed().as_secs_f64();
     // The upload is done whatever becomes of its manifest: without one, the next upload against
-    // this snapshot needs --parent-image, and the warning says so.
+    // this snapshot reads it back in full (or takes --parent-image), and the warning says so.
     let manifest = facts.manifest_dir.as_deref().and_then(|dir| match &record {
         None => Some(Manifest::path(dir, &snapshot)),
         Some(holds) => {
             let written = Manifest::new(&snapshot, target.volume_gib, holds).save(dir);
-            written.map_err(|e| tracing::warn!("{e}: an upload against {snapshot} will need --parent-image")).ok()
+            written.map_err(|e| tracing::warn!("{e}: an upload against {snapshot} will read it back in full, or take --parent-image")).ok()
         }
     });
     let outcomes = plan

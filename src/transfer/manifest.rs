@@ -1,7 +1,7 @@
-//! What a snapshot holds, block by block: the SHA-256 of every 512 KiB block with data. Each
-//! upload writes one beside it (keyed by the snapshot's id), so that the next upload against that
-//! snapshot as its parent sends only the blocks whose content changed, without reading anything
-//! back from AWS.
+//! What a snapshot holds, block by block: the SHA-256 of every 512 KiB block it stores (those
+//! with data; an encrypted snapshot stores its zero blocks too). Each upload writes one beside it
+//! (keyed by the snapshot's id), so that the next upload against that snapshot as its parent sends
+//! only the blocks whose content changed, without reading anything back from AWS.
 
 use crate::core::error::{Error, Result};
 use crate::transfer::blocks;
