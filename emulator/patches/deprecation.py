@@ -5,7 +5,8 @@ shows it as DeprecationTime; DisableImageDeprecation removes it. AWS: "If you sp
 seconds, Amazon EC2 rounds the seconds to the nearest minute. You can't specify a date in the past.
 The upper limit for DeprecateAt is 10 years from now, except for public AMIs, where the upper limit
 is 2 years from the creation date." The error code for a date out of range is not documented:
-the emulator answers InvalidParameterValue.
+the emulator answers InvalidParameterValue. Only the owner changes it (AuthFailure, as for
+deregistration protection), since AMIs shared by other accounts are visible (org_sharing.py).
 https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableImageDeprecation.html
 https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DisableImageDeprecation.html
 """
@@ -20,6 +21,7 @@ from moto.ec2.responses import EC2Response
 
 from . import clock, replaces
 from .common import as_utc, aws_error
+from .protection import owned_image
 
 # Unset until an EnableImageDeprecation: DescribeImages then leaves DeprecationTime out.
 Ami.deprecation_time = None
@@ -27,8 +29,7 @@ Ami.deprecation_time = None
 
 @replaces(EC2Response, "enable_image_deprecation", new=True)
 def enable_image_deprecation(self: EC2Response) -> ActionResult:
-    self.error_on_dryrun()
-    ami = self.ec2_backend.describe_images(ami_ids=[self._get_param("ImageId")])[0]
+    ami = owned_image(self)  # only the owner: a shared AMI is another account's
     at = as_utc(self._get_param("DeprecateAt"))
     now = clock.now()  # the emulator's clock, which tests may move
     if at < now:
@@ -48,7 +49,6 @@ def _years(count: int) -> timedelta:
 
 @replaces(EC2Response, "disable_image_deprecation", new=True)
 def disable_image_deprecation(self: EC2Response) -> ActionResult:
-    self.error_on_dryrun()
-    ami = self.ec2_backend.describe_images(ami_ids=[self._get_param("ImageId")])[0]
+    ami = owned_image(self)
     ami.deprecation_time = None
     return ActionResult({"Return": True})

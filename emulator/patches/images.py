@@ -17,7 +17,7 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import random_ami_id
 
-from . import clock, recycle_bin, replaces
+from . import allowed_images, clock, recycle_bin, replaces
 from .common import Paging, aws_error, default_ebs_key, ebs_settings, mapped_snapshot_ids, overlay_ebs, tags_by_type
 from .idempotency import ec2_mismatch, once
 from .protection import check_deregistrable
@@ -119,6 +119,7 @@ def ami_filter_value(self: Ami, filter_name: str, method_name: str | None = None
         "ena-support": lambda: self.ena_support,
         "root-device-name": lambda: self.root_device_name,
         "root-device-type": lambda: self.root_device_type,
+        "image-allowed": lambda: allowed_images.filter_value(self),
     }
     if filter_name in extra:
         return extra[filter_name]()

@@ -13,7 +13,7 @@ from moto.ec2.models.instances import Reservation
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import filter_reservations
 
-from . import clock, replaces
+from . import allowed_images, clock, org_sharing, replaces
 from .common import Paging, aws_error, ebs_settings, overlay_ebs
 
 _moto_run_instances = EC2Backend.run_instances
@@ -52,18 +52,28 @@ def run_instances(
     requested devices. An unknown AMI is refused (InvalidAMIID.NotFound), and so is a
     disabled one: "You can't launch new instances from a disabled AMI", launch templates
     included ("Subsequent instance launches from a disabled AMI will fail"). The error code
-    is not documented; the emulator answers InvalidAMIID.Unavailable.
+    is not documented; the emulator answers InvalidAMIID.Unavailable. Another account's AMI
+    launches when it is public or shared with this account (org_sharing.py), reading its
+    snapshots in the owner's account, and only if this account's Allowed AMIs settings allow
+    it (allowed_images.py).
     https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-device-mapping-concepts.html
     https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/disable-an-ami.html
     """
     template = self._get_template_from_args(kwargs["launch_template"]) if kwargs.get("launch_template") else None
-    launch_config = kwargs.get("launch_config")
     effective_image_id = image_id or (template.image_id if template else None) or ""
-    ami = self.amis.get(effective_image_id)
+    ami = org_sharing.launchable(self, effective_image_id)  # own, public, or shared with this account
     if ami is None:
         raise InvalidAMIIdError(effective_image_id)
     if ami.state == "disabled":
         raise aws_error("InvalidAMIID.Unavailable", f"The image id '[{ami.id}]' is disabled and cannot be used to launch instances.")
+    allowed_images.check_launch(self, ami)
+    with org_sharing.snapshots_for_launch(self, ami):
+        return _launch(self, ami, template, image_id, count, user_data, security_group_names, **kwargs)
+
+
+def _launch(self: EC2Backend, ami: Any, template: Any, image_id: str | None, count: int, user_data: Any,
+            security_group_names: list[str], **kwargs: Any) -> Reservation:
+    launch_config = kwargs.get("launch_config")
     devices = merge_mappings([
         ami.mappings,
         (template.data.get("BlockDeviceMappings") if template else None) or [],

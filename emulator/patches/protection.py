@@ -69,7 +69,9 @@ def check_deregistrable(ami: Ami) -> None:
         )
 
 
-def _owned_image(response: EC2Response) -> Ami:
+def owned_image(response: EC2Response) -> Ami:
+    """The request's ImageId, which the caller must own (AuthFailure otherwise): another account's AMI
+    shared with the caller (org_sharing.py) is seen, not changed."""
     response.error_on_dryrun()
     backend = response.ec2_backend
     ami = backend.describe_images(ami_ids=[response._get_param("ImageId")])[0]  # InvalidAMIID.* if unknown
@@ -80,7 +82,7 @@ def _owned_image(response: EC2Response) -> Ami:
 
 @replaces(EC2Response, "enable_image_deregistration_protection", new=True)
 def enable_image_deregistration_protection(self: EC2Response) -> ActionResult:
-    ami = _owned_image(self)
+    ami = owned_image(self)
     ami._gio_protection = WITH_COOLDOWN if self._get_bool_param("WithCooldown", False) else WITHOUT_COOLDOWN
     ami._gio_protected_until = None
     return ActionResult({"Return": ami.deregistration_protection})
@@ -88,7 +90,7 @@ def enable_image_deregistration_protection(self: EC2Response) -> ActionResult:
 
 @replaces(EC2Response, "disable_image_deregistration_protection", new=True)
 def disable_image_deregistration_protection(self: EC2Response) -> ActionResult:
-    ami = _owned_image(self)
+    ami = owned_image(self)
     if ami._gio_protection == WITH_COOLDOWN:
         ami._gio_protected_until = clock.now() + COOLDOWN
     ami._gio_protection = DISABLED

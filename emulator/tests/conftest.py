@@ -37,6 +37,23 @@ def client(endpoint: str) -> Callable[..., Any]:
 
 
 @pytest.fixture(scope="session")
+def client_as(client: Callable[..., Any], endpoint: str) -> Callable[..., Any]:
+    """client_as("222233334444", "ec2", "eu-west-1"): a client acting as that account. moto maps the
+    credentials STS AssumeRole returns to the role's account, as AWS does."""
+
+    def make(account_id: str, service: str, region: str = "us-east-1") -> Any:
+        credentials = client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account_id}:role/gio-tests", RoleSessionName="gio-tests")["Credentials"]
+        return boto3.client(
+            service, region_name=region, endpoint_url=endpoint,
+            aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def ec2(client: Callable[..., Any]) -> Any:
     return client("ec2")
 
