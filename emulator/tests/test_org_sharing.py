@@ -156,6 +156,9 @@ def test_executable_users_scopes_as_documented(client_as, org):
     assert mine <= listed, "Owners lists what the caller may launch of that owner"
     assert public in {i["ImageId"] for i in ec2_of(client_as, OUTSIDER).describe_images(Owners=[OWNER])["Images"]}
     assert owner.describe_images(ImageIds=[public])["Images"][0]["Public"] is True
+    amazon = [i["ImageId"] for i in nodes.describe_images(Owners=["amazon"])["Images"]]
+    assert len(amazon) == len(set(amazon)) == len(owner.describe_images(Owners=["amazon"])["Images"]), \
+        "every account holds the seeded Amazon AMIs once: none is listed twice"
 
 
 @pytest.mark.parametrize("permission", [
