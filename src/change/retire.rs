@@ -45,6 +45,10 @@ pub struct Findings {
     /// AMI → the snapshots it leaves to delete: marked before it is deregistered.
     #[serde(skip)]
     pub marks: BTreeMap<String, Vec<String>>,
+    /// The AMIs refused only for their deregistration protection, which forbids deregistering
+    /// and nothing else: a prune that disables or deprecates still may.
+    #[serde(skip)]
+    pub protected: Vec<(String, String)>,
 }
 
 /// What a wipe will do and why, printable before anything happens.
@@ -119,13 +123,14 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                 child.id
             ));
         }
+        if !reasons.is_empty() && !facts.force {
+            plan.actions.push(Action::Refuse { id: target.clone(), kind: Kind::Image, why: reasons.join("; ") });
+            continue;
+        }
         // AWS itself would refuse the deregistration: --force cannot get around it.
         if let Some(protected) = image.protection.refusal(target) {
             plan.actions.push(Action::Refuse { id: target.clone(), kind: Kind::Image, why: protected });
-            continue;
-        }
-        if !reasons.is_empty() && !facts.force {
-            plan.actions.push(Action::Refuse { id: target.clone(), kind: Kind::Image, why: reasons.join("; ") });
+            plan.facts.protected.push((target.clone(), image.name.clone()));
             continue;
         }
         let why = if reasons.is_empty() { "asked".to_string() } else { format!("--force, although {}", reasons.join("; ")) };

@@ -125,14 +125,26 @@ pub fn keep_launched(images: &[Image], chosen: Vec<String>, window: Duration, no
 /// Turns a wipe plan into an earlier lifecycle stage: the same AMIs, refused for the same
 /// reasons, disabled or deprecated (from the earliest time AWS accepts at `now`) instead of
 /// deregistered, and no snapshot touched.
-pub fn earlier_stage(plan: Plan, stage: Stage, now: i64) -> Plan {
+pub fn earlier_stage(mut plan: Plan, stage: Stage, now: i64) -> Plan {
     let deprecate_at = change::earliest_deprecation(now);
+    let protected = std::mem::take(&mut plan.facts.protected);
     let actions = plan
         .actions
         .into_iter()
         .filter_map(|action| match (action, stage) {
             (Action::DeregisterImage { id, name, why }, Stage::Disable) => Some(Action::DisableImage { id, name, why }),
             (Action::DeregisterImage { id, name, why }, Stage::Deprecate) => Some(Action::DeprecateImage { id, name, deprecate_at, why }),
+            // Deregistration protection forbids deregistering, not disabling or deprecating.
+            (Action::Refuse { id, kind: Kind::Image, why }, stage) => match protected.iter().find(|(p, _)| *p == id) {
+                None => Some(Action::Refuse { id, kind: Kind::Image, why }),
+                Some((_, name)) => {
+                    let (name, why) = (name.clone(), "asked (deregistration protection does not stop this stage)".to_string());
+                    Some(match stage {
+                        Stage::Disable => Action::DisableImage { id, name, why },
+                        _ => Action::DeprecateImage { id, name, deprecate_at, why },
+                    })
+                }
+            },
             // Disabled or deprecated AMIs stay, and so do the links to them.
             (Action::DeleteSnapshot { .. } | Action::Relink { .. }, _) => None,
             (Action::Refuse { kind: Kind::Snapshot, .. }, _) => None,
@@ -266,6 +278,21 @@ mod tests {
             .collect();
         assert_eq!(kinds, [("ami-3", "disable"), ("ami-2", "refuse"), ("ami-1", "disable")]);
         assert_eq!(disabled.freed_gib(), 0);
+    }
+
+    #[test]
+    fn protection_refuses_deletion_but_not_the_earlier_stages() {
+        let mut images = account();
+        let chosen = select(&images, &policy(vec![Family::Prefix("gio-node-".into())], 2, Some(90)), NOW);
+        images.iter_mut().filter(|i| i.id == "ami-2").for_each(|i| i.protection = crate::aws::inventory::Protection::Enabled { cooldown: false });
+        let snapshots: Vec<_> = images.iter().flat_map(|i| i.snapshot_ids()).map(|s| snapshot(s, 8)).collect();
+        let facts = retire::Facts { targets: &chosen, images: &images, snapshots: &snapshots, marked: &BTreeMap::new(), usage: &Usage::default(), locks: &Ok(vec![]), force: false };
+        let plan = retire::plan(&facts);
+        assert!(plan.actions.iter().any(|a| matches!(a, Action::Refuse { id, why, .. } if id == "ami-2" && why.contains("gio-ami protect --unprotect ami-2"))));
+        let disabled = earlier_stage(plan.clone(), Stage::Disable, NOW);
+        assert_eq!(disabled.count(|a| matches!(a, Action::DisableImage { .. })), 3, "{:?}", disabled.actions);
+        let deprecated = earlier_stage(plan, Stage::Deprecate, NOW);
+        assert!(deprecated.actions.iter().any(|a| matches!(a, Action::DeprecateImage { id, .. } if id == "ami-2")));
     }
 
     #[test]
