@@ -19,6 +19,8 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself.
                                             snapshot) and K EKS clusters c1..cK, each with a
                                             managed nodegroup whose launch template runs one
                                             release; every 10th release is marked published
+    fixtures.py node --cluster NAME AMI_ID  a running node of cluster NAME (tagged
+                                            kubernetes.io/cluster/NAME, as self-managed nodes are)
     fixtures.py clock --offset=-48h         run the emulator's clock that far from the wall clock
                                             (s, m, h, d; 0 sets it back): what is written now is
                                             dated then, and a cooldown runs out without waiting
@@ -114,6 +116,13 @@ def releases(count, clusters):
                              launchTemplate={"id": template["LaunchTemplate"]["LaunchTemplateId"], "version": "1"})
 
 
+def node(cluster, ami):
+    client("ec2").run_instances(
+        ImageId=ami, InstanceType="t3.medium", MinCount=1, MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": f"kubernetes.io/cluster/{cluster}", "Value": "owned"}]}],
+    )
+
+
 def hook(path, body):
     """POST to the emulator's test hooks (emulator/patches/hooks.py)."""
     request = urllib.request.Request(f"{os.environ['AWS_ENDPOINT_URL']}/moto-api/gio/{path}", data=json.dumps(body).encode(),
@@ -143,6 +152,9 @@ def main():
     seeded.add_argument("--count", type=int, required=True)
     seeded.add_argument("--clusters", type=int, required=True)
     commands.add_parser("clock").add_argument("--offset", required=True)
+    node_parser = commands.add_parser("node")
+    node_parser.add_argument("--cluster", required=True)
+    node_parser.add_argument("ami")
     release = commands.add_parser("eks-release")
     release.add_argument("--release", required=True)
     release.add_argument("--bottlerocket", required=True)
@@ -159,6 +171,8 @@ def main():
         client("iam").create_instance_profile(InstanceProfileName=args.name)
     elif args.command == "releases":
         releases(args.count, args.clusters)
+    elif args.command == "node":
+        node(args.cluster, args.ami)
     elif args.command == "clock":
         print(hook("clock", {"offset_seconds": seconds(args.offset)})["now"])
     elif args.command == "eks-release":

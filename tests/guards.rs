@@ -570,6 +570,7 @@ fn account(world: &World) -> Account {
             tags,
             last_launched: None,
             protection: Default::default(),
+            deprecation_time: None,
         });
         mapped.push(snapshots);
     }

@@ -3,12 +3,10 @@
 
 mod support;
 
-use aws_sdk_ec2::types::{
-    InstanceType, RequestLaunchTemplateData, ResourceType, Tag, TagSpecification,
-};
+use aws_sdk_ec2::types::Tag;
 use std::path::PathBuf;
 use support::faults::{Fault, Faults};
-use support::{register_root_image, run, Emulator, REGION};
+use support::{eks_nodegroup_running, node_running, register_root_image, run, Emulator, REGION};
 
 const OTHER_REGION: &str = "us-east-1";
 const PARAMETER: &str = "/gio/eks/prod/node-ami";
@@ -35,58 +33,6 @@ async fn two_releases(emulator: &Emulator) -> (String, String) {
     ]))
     .success();
     (first, second)
-}
-
-/// An EKS cluster whose managed nodegroup launches `ami` through a launch template.
-async fn eks_nodegroup_running(emulator: &Emulator, cluster: &str, ami: &str) {
-    let config = emulator.config(REGION).await;
-    let template = aws_sdk_ec2::Client::new(&config)
-        .create_launch_template()
-        .launch_template_name(format!("{cluster}-nodes"))
-        .launch_template_data(RequestLaunchTemplateData::builder().image_id(ami).build())
-        .send()
-        .await
-        .unwrap();
-    let id = template.launch_template().unwrap().launch_template_id().unwrap().to_string();
-    let eks = aws_sdk_eks::Client::new(&config);
-    let role = "arn:aws:iam::123456789012:role/eks";
-    eks.create_cluster()
-        .name(cluster)
-        .role_arn(role)
-        .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().subnet_ids("subnet-1").build())
-        .send()
-        .await
-        .unwrap();
-    eks.create_nodegroup()
-        .cluster_name(cluster)
-        .nodegroup_name("nodes")
-        .subnets("subnet-1")
-        .node_role(role)
-        .launch_template(aws_sdk_eks::types::LaunchTemplateSpecification::builder().id(id).version("1").build())
-        .send()
-        .await
-        .unwrap();
-}
-
-/// A self-managed node of `cluster`, tagged the Kubernetes way.
-async fn node_running(emulator: &Emulator, cluster: &str, ami: &str) {
-    emulator
-        .ec2()
-        .await
-        .run_instances()
-        .image_id(ami)
-        .instance_type(InstanceType::T3Medium)
-        .min_count(1)
-        .max_count(1)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::Instance)
-                .tags(Tag::builder().key(format!("kubernetes.io/cluster/{cluster}")).value("owned").build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
 }
 
 /// What a copy made by another tool looks like: same name, tags copied.
@@ -157,7 +103,7 @@ async fn history_works_outside_a_project_and_without_clusters() {
     let elsewhere = std::env::temp_dir();
     let csv = run(emulator.cli().current_dir(&elsewhere).args(["history", "--format", "csv"])).success();
     let lines: Vec<&str> = csv.stdout.split("\r\n").collect();
-    assert_eq!(lines[0], "RELEASE,DATE,AUTHOR,CONTACT,DESCRIPTION,REGION,AMI,PARENT");
+    assert_eq!(lines[0], "RELEASE,DATE,AUTHOR,CONTACT,DESCRIPTION,REGION,AMI,PARENT,PROTECTED,LAST LAUNCH");
     assert!(lines[2].starts_with("gio-node-1,") && lines[2].contains(&first), "{}", lines[2]);
 }
 
@@ -282,7 +228,7 @@ async fn reports_degrade_when_one_clusters_look_up_fails_and_still_succeed() {
 
     let table = run(proxy.cli().current_dir(&dir).args(["history", "--format", "markdown"])).success();
     let lines: Vec<&str> = table.stdout.lines().collect();
-    assert_eq!(lines[0], "| RELEASE | dev | prod | DATE | AUTHOR | CONTACT | DESCRIPTION | REGION | AMI | PARENT |");
+    assert_eq!(lines[0], "| RELEASE | dev | prod | DATE | AUTHOR | CONTACT | DESCRIPTION | REGION | AMI | PARENT | PROTECTED | LAST LAUNCH |");
     assert!(lines[2].starts_with("| gio-node-2 | ? | ● |"), "{}", table.stdout);
     assert!(lines[3].starts_with("| gio-node-1 | ? | ○ |"), "{}", table.stdout);
 

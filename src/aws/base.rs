@@ -6,6 +6,7 @@ use crate::core::error::{Error, Result};
 use crate::aws::inventory::{self, Image};
 use crate::core::choice::Choice;
 use crate::core::kinds::{Arch, Family, Variant};
+use crate::core::tags::{self, Tags};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +22,9 @@ pub struct Query {
 pub struct Base {
     pub parameter: Option<String>,
     pub image: Image,
+    /// The EKS release version the parameters give for it (`1.31.7-20261101`; Bottlerocket: its
+    /// image version); unknown for an explicit base.
+    pub release_version: Option<String>,
 }
 
 /// Kubernetes minor versions probed when a version is unknown, to list the ones that exist.
@@ -52,35 +56,77 @@ pub fn parameter(query: &Query) -> Result<String, String> {
     })
 }
 
-/// Resolves the query: GetParameter, then DescribeImages for the name and date.
+/// The family, Kubernetes version and variant an EKS-optimized AMI's name says it is
+/// (`amazon-eks-node-al2023-x86_64-standard-1.31-v20261101`, `amazon-eks-gpu-node-1.30-v…`,
+/// `bottlerocket-aws-k8s-1.31-nvidia-x86_64-v1.26.0-…`), so an adopted release built on one can
+/// be compared with the base recommended now. `None` for any other name.
+pub fn recognise(name: &str) -> Option<(Family, String, Variant)> {
+    let k8s = |text: &str| text.split('-').find(|part| part.starts_with("1.") && part.len() <= 5).map(str::to_string);
+    if let Some(rest) = name.strip_prefix("amazon-eks-node-al2023-") {
+        let variant = if rest.contains("-nvidia-") { Variant::Nvidia } else { Variant::Standard };
+        return Some((Family::Al2023, k8s(rest)?, variant));
+    }
+    if let Some(rest) = name.strip_prefix("bottlerocket-aws-k8s-") {
+        let variant = if rest.contains("-nvidia-") { Variant::Nvidia } else { Variant::Standard };
+        return Some((Family::Bottlerocket, k8s(rest)?, variant));
+    }
+    let rest = ["amazon-eks-node-", "amazon-eks-arm64-node-", "amazon-eks-gpu-node-"].iter().find_map(|p| name.strip_prefix(p))?;
+    let variant = if name.starts_with("amazon-eks-gpu-node-") { Variant::Nvidia } else { Variant::Standard };
+    Some((Family::Al2, k8s(rest)?, variant))
+}
+
+/// What a release records of the base it was built on (DESIGN §3): its id, name and release
+/// version and, for an EKS-optimized base, the family, Kubernetes version and variant its name
+/// says, so `outdated` can find the base recommended now.
+pub fn recorded(base: &Base) -> Tags {
+    let mut t = Tags::from([(tags::BASE_AMI.to_string(), base.image.id.clone()), (tags::BASE_NAME.to_string(), base.image.name.clone())]);
+    if let Some(release) = &base.release_version {
+        t.insert(tags::BASE_RELEASE.into(), release.clone());
+    }
+    if let Some((family, kubernetes, variant)) = recognise(&base.image.name) {
+        t.insert(tags::FAMILY.into(), family.name().into());
+        t.insert(tags::KUBERNETES.into(), kubernetes);
+        t.insert(tags::VARIANT.into(), variant.name().into());
+    }
+    t
+}
+
+/// The parameter beside `image_id` that holds the release version of the same AMI.
+pub fn release_parameter(image_id_parameter: &str) -> String {
+    let stem = image_id_parameter.strip_suffix("/image_id").unwrap_or(image_id_parameter);
+    match stem.starts_with("/aws/service/bottlerocket/") {
+        true => format!("{stem}/image_version"),
+        false => format!("{stem}/release_version"),
+    }
+}
+
+/// Resolves the query: one GetParameters for the image id and its release version, then
+/// DescribeImages for the name and date.
 pub async fn resolve(aws: &Aws, query: &Query) -> Result<Base> {
     let name = parameter(query).map_err(|message| Error::Base { message })?;
-    let value = match aws.ssm().get_parameter().name(&name).send().await {
-        Ok(output) => output.parameter.and_then(|p| p.value).unwrap_or_default(),
-        Err(e) => {
-            let err = aws.error("GetParameter", "ssm", e);
-            if err.code() != Some("ParameterNotFound") {
-                return Err(err);
-            }
-            let known = available_versions(aws, query).await?;
-            return Err(Error::Base {
-                message: unknown_version_message(query, &known, aws.region()),
-            });
-        }
+    let release = release_parameter(&name);
+    let output = aws
+        .ssm()
+        .get_parameters()
+        .names(&name)
+        .names(&release)
+        .send()
+        .await
+        .map_err(|e| aws.error("GetParameters", "ssm", e))?;
+    let value_of = |wanted: &str| {
+        output.parameters().iter().find(|p| p.name() == Some(wanted)).and_then(|p| p.value()).map(str::to_string)
+    };
+    let Some(value) = value_of(&name) else {
+        let known = available_versions(aws, query).await?;
+        return Err(Error::Base { message: unknown_version_message(query, &known, aws.region()) });
     };
     let image = describe(aws, &value).await?;
-    Ok(Base {
-        parameter: Some(name),
-        image,
-    })
+    Ok(Base { parameter: Some(name), image, release_version: value_of(&release) })
 }
 
 /// An explicit base AMI, by id: any owner, since bases are usually Amazon's or a vendor's.
 pub async fn explicit(aws: &Aws, id: &str) -> Result<Base> {
-    Ok(Base {
-        parameter: None,
-        image: describe(aws, id).await?,
-    })
+    Ok(Base { parameter: None, image: describe(aws, id).await?, release_version: None })
 }
 
 async fn describe(aws: &Aws, id: &str) -> Result<Image> {
@@ -184,6 +230,24 @@ mod tests {
             "/aws/service/bottlerocket/aws-k8s-1.31-nvidia/arm64/latest/image_id"
         );
         assert!(parameter(&q("al2", "1.30", "arm64", "nvidia")).is_err());
+    }
+
+    #[test]
+    fn eks_optimized_names_say_what_they_are() {
+        let al2023 = recognise("amazon-eks-node-al2023-arm64-nvidia-1.31-v20261101").unwrap();
+        assert_eq!(al2023, (Family::Al2023, "1.31".to_string(), Variant::Nvidia));
+        assert_eq!(recognise("amazon-eks-gpu-node-1.30-v20261101").unwrap(), (Family::Al2, "1.30".to_string(), Variant::Nvidia));
+        assert_eq!(recognise("amazon-eks-arm64-node-1.29-v20261001").unwrap(), (Family::Al2, "1.29".to_string(), Variant::Standard));
+        assert_eq!(recognise("bottlerocket-aws-k8s-1.32-aarch64-v1.26.0").unwrap(), (Family::Bottlerocket, "1.32".to_string(), Variant::Standard));
+        assert_eq!(recognise("ubuntu-eks/k8s_1.31/images/hvm-ssd"), None);
+    }
+
+    #[test]
+    fn the_release_version_sits_beside_the_image_id() {
+        let al2023 = parameter(&q("al2023", "1.31", "x86_64", "standard")).unwrap();
+        assert_eq!(release_parameter(&al2023), "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/release_version");
+        let bottlerocket = parameter(&q("bottlerocket", "1.31", "x86_64", "standard")).unwrap();
+        assert_eq!(release_parameter(&bottlerocket), "/aws/service/bottlerocket/aws-k8s-1.31/x86_64/latest/image_version");
     }
 
     #[test]

@@ -88,6 +88,9 @@ pub struct Image {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_launched: Option<String>,
     pub protection: Protection,
+    /// When it is (or was) deprecated (EnableImageDeprecation), ISO 8601.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deprecation_time: Option<String>,
 }
 
 /// Deregistration protection (EnableImageDeregistrationProtection), as DescribeImages reports
@@ -202,6 +205,11 @@ impl Image {
         self.mappings.iter().find(|m| Some(&m.device) == self.root_device.as_ref())
     }
 
+    /// Deprecated at `now` (seconds since the epoch): its deprecation time has come.
+    pub fn deprecated(&self, now: i64) -> bool {
+        self.deprecation_time.as_deref().and_then(crate::core::clock::parse).is_some_and(|at| at <= now)
+    }
+
     pub fn release(&self) -> Option<&str> {
         self.tags.get(tags::RELEASE).map(String::as_str)
     }
@@ -256,6 +264,7 @@ impl From<&ec2::Image> for Image {
             tags: tags(image.tags()),
             last_launched: image.last_launched_time().map(str::to_string),
             protection: Protection::parse(image.deregistration_protection()),
+            deprecation_time: image.deprecation_time().map(str::to_string),
         }
     }
 }
@@ -519,6 +528,7 @@ pub(crate) mod tests {
             tags: BTreeMap::new(),
             last_launched: None,
             protection: Protection::Disabled,
+            deprecation_time: None,
         }
     }
 

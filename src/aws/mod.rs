@@ -3,6 +3,7 @@
 
 pub mod base;
 pub mod clusters;
+pub mod control_plane;
 pub mod error;
 pub mod inventory;
 pub mod kinds;
@@ -10,6 +11,7 @@ pub mod lineage;
 pub mod locks;
 pub mod nodegroups;
 pub mod orphans;
+pub mod parameters;
 pub mod provenance;
 pub mod tagging;
 pub mod usage;

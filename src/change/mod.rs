@@ -3,6 +3,8 @@
 //! out in safe order with bounded concurrency, one outcome per action, and counts "already
 //! gone" (or "already done") as done so a re-run finishes a half-done job.
 
+pub mod protection;
+pub mod publication;
 pub mod retire;
 
 use crate::aws::{tagging, Aws};

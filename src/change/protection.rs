@@ -19,7 +19,8 @@ pub fn plan(images: &[Image], want: Want) -> Plan {
     Plan { actions, ..Plan::default() }
 }
 
-fn action(image: &Image, want: Want) -> Action {
+/// The one action that leaves `image` protected as wanted (`promote` adds it to a publication).
+pub fn action(image: &Image, want: Want) -> Action {
     let (id, name) = (image.id.clone(), image.name.clone());
     let reuse = |why: String| Action::Reuse { id: image.id.clone(), kind: Kind::Image, why };
     match (&image.protection, want) {

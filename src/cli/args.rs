@@ -307,6 +307,41 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Publish(PublishArgs),
 
+    /// Promote the release one cluster runs to the next (staging -> prod), once it soaked.
+    ///
+    /// Takes the AMI the source cluster's parameter holds now and writes it into the target's
+    /// (DataType aws:ec2:image), with the history mark and, where the target has protect = true,
+    /// deregistration protection. Refused, with nothing changed, unless every gate passes: the
+    /// source has held it for the soak (from the parameter's history), the source runs it
+    /// (nodegroup launch templates, tagged nodes), it is in the target's region (or --copy copies
+    /// it first), not disabled, not deprecated, and not already the target's. The plan shows
+    /// each gate with what it measured. The source and the soak come from [clusters.TARGET]
+    /// promote_from and soak in gio-ami.toml unless given.
+    ///
+    /// Examples:
+    ///   gio-ami promote --to prod --dry-run
+    ///   gio-ami promote --to prod
+    ///   gio-ami promote --to prod --from staging --soak 0s   # an urgent fix, said so in the plan
+    #[command(verbatim_doc_comment)]
+    Promote(PromoteArgs),
+
+    /// Which clusters run a node image whose EKS-optimized base has newer releases.
+    ///
+    /// Per cluster: the releases it runs (observed) and was published, the base each was built
+    /// on (recorded in its tags at build and adopt time), the base recommended now for the same
+    /// family, Kubernetes version, architecture and variant (the public SSM parameters), the days
+    /// between the two and whether the old one is deprecated, the control plane's version and
+    /// support status (EKS), and the nodes' version skew. With --fail-if-behind AGE it exits 3
+    /// when a cluster runs a release more than AGE behind (0d: any newer base), for a scheduled
+    /// job; 1 means it could not tell. Requests grow with clusters, not releases.
+    ///
+    /// Examples:
+    ///   gio-ami outdated
+    ///   gio-ami outdated --cluster prod --fail-if-behind 30d
+    ///   gio-ami outdated --output json | jq '.clusters[] | {name, behind: [.releases[].behind_days]}'
+    #[command(verbatim_doc_comment)]
+    Outdated(OutdatedArgs),
+
     /// Copy an AMI to other regions, all at once, tagged like the source; waits until the
     /// copies are available and prints their ids. Re-running finds the earlier copies.
     ///
@@ -661,6 +696,55 @@ pub struct PublishArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The cluster to promote to, as named in gio-ami.toml ([clusters.NAME]).
+    #[arg(long, value_name = "CLUSTER")]
+    pub to: String,
+
+    /// The cluster to take the release from (default: the target's promote_from).
+    #[arg(long, value_name = "CLUSTER")]
+    pub from: Option<String>,
+
+    /// How long the source must have held the release (default: the target's soak, else none);
+    /// given, it overrides the spec and the plan says so. `0s` promotes at once.
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub soak: Option<std::time::Duration>,
+
+    /// Copy the AMI into the target's region first when it is not there yet.
+    #[arg(long)]
+    pub copy: bool,
+
+    /// Print the gates and the change, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// The spec naming the clusters.
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    pub spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct OutdatedArgs {
+    /// Only this cluster (repeatable; default: every cluster of gio-ami.toml). A name the spec
+    /// does not know is looked for in --region.
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub clusters: Vec<String>,
+
+    /// Exit 3 when a cluster runs a release whose base is more than AGE older than the one
+    /// recommended now (`0d`: any newer base), e.g. 30d.
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub fail_if_behind: Option<std::time::Duration>,
+
+    /// The spec naming the clusters.
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    pub spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct AdoptArgs {
     /// AMI ids (ami-…) of this account and region.
     #[arg(value_name = "AMI_ID", required_unless_present = "packer_manifest")]
@@ -686,6 +770,11 @@ pub struct AdoptArgs {
     /// What the release is (default: the AMI's own description).
     #[arg(long)]
     pub description: Option<String>,
+
+    /// The AMI they were built on (Packer's source AMI), recorded so `outdated` can tell how
+    /// far behind the recommended EKS-optimized base they are.
+    #[arg(long, value_name = "AMI_ID")]
+    pub base: Option<String>,
 
     /// Print the tags that would be written, and write none.
     #[arg(long)]

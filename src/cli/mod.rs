@@ -10,7 +10,8 @@ use args::{Cli, Colour, Command, DisksCommand, PackerCommand};
 use gio_ami::aws::{base, inventory, orphans};
 use gio_ami::change::{self, retire, Applied, Report};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
-use gio_ami::commands::{adopt, copy, cost, history, lineage, protect, publish, share, snapshots, upload};
+use gio_ami::change::protection;
+use gio_ami::commands::{adopt, copy, cost, history, lineage, outdated, promote, publish, share, snapshots, upload};
 use gio_ami::core::ids::{AmiId, SnapshotId};
 use gio_ami::engines::{self, leftovers, packer, register};
 use gio_ami::spec::{self, clusters, disk::Disk};
@@ -36,6 +37,12 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
         // The reader went away (`| head`): end quietly, with the status a tool killed by
         // SIGPIPE has, as coreutils do (Rust ignores the signal, so the write failed instead).
         Err(err) if is_broken_pipe(&err) => ExitCode::from(128 + 13),
+        // `outdated --fail-if-behind`: the report was printed; a scheduled job tells "behind"
+        // (3) from "could not tell" (1).
+        Err(err) if matches!(err.downcast_ref::<gio_ami::Error>(), Some(gio_ami::Error::Behind { .. })) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(3)
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
@@ -145,6 +152,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 author: args.author,
                 contact: args.contact,
                 description: args.description,
+                base: match &args.base {
+                    Some(id) => Some(base::explicit(&aws, &id.parse::<AmiId>()?.to_string()).await?),
+                    None => None,
+                },
             };
             let plan = adopt::prepare(&aws, &requests, &metadata, &author, skipped).await?;
             let mode = Mode { command: "adopt", dry_run: args.dry_run, yes: true, destructive: false, what: "tagged", facts_on_top: true };
@@ -238,7 +249,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let plan = retire::prepare(&aws, &request).await?;
             if retire::blocked(&plan) {
                 let refused: Vec<String> = retire::refused_amis(&plan).map(|(id, why)| format!("{id}: {why}")).collect();
-                return refuse(&output, &plan, gio_ami::Error::InUse(refused.join("; ")));
+                return refuse(&output, &plan, gio_ami::Error::InUse(refused.join("; ")), Own::default());
             }
             let mode = Mode { command: "wipe", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "changed", facts_on_top: false };
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(retire::apply(&aws, &plan).await?.into()) }).await?;
@@ -262,7 +273,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // Refusals of AMIs in use are the policy at work; refusals for want of a look-up
             // mean the prune did not happen, and scripts must hear it.
             if !plan.facts.unchecked.is_empty() {
-                return refuse(&output, &plan, gio_ami::Error::Unchecked(plan.facts.unchecked.join("; ")));
+                return refuse(&output, &plan, gio_ami::Error::Unchecked(plan.facts.unchecked.join("; ")), Own::default());
             }
             let mode = Mode { command: "prune", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "changed", facts_on_top: false };
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(retire::apply(&aws, &plan).await?.into()) }).await?;
@@ -300,6 +311,68 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let mode = Mode { command: "publish", dry_run: args.dry_run, yes: true, destructive: false, what: "written", facts_on_top: true };
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
         }
+        Command::Promote(args) => {
+            let spec = optional_spec(&args.spec)?;
+            let to = clusters::configured(spec.as_ref(), &args.to)?;
+            let from = match args.from.as_deref().or(to.promote_from.as_deref()) {
+                Some(from) => clusters::configured(spec.as_ref(), from)?,
+                None => return Err(gio_ami::Error::NoPromotionSource { cluster: to.name.clone() }.into()),
+            };
+            let source = Aws::connect(&AwsOptions { region: Some(from.region.clone()), ..options.clone() }).await?;
+            let target = Aws::connect(&AwsOptions { region: Some(to.region.clone()), ..options.clone() }).await?;
+            let soak = match args.soak {
+                Some(soak) => promote::Soak::Given { soak, spec: to.soak },
+                None => promote::Soak::Spec(to.soak),
+            };
+            let request = promote::Request { from, to, soak, copy: args.copy };
+            let mut plan = promote::prepare(&source, &target, request.clone()).await?;
+            if let (Some(region), false) = (plan.facts.copy_to.clone(), args.dry_run) {
+                // The copy's id is what the target's parameter gets: copy first, then plan again.
+                let ami: AmiId = plan.facts.ami.clone().unwrap_or_default().parse()?;
+                let copying = copy::prepare(&source, &options, &ami, std::slice::from_ref(&region), &Default::default()).await?;
+                let progress = Terminal::new(quiet);
+                progress.phase(&format!("copying {ami} to {region}"));
+                let copied = copy::copy(&options, &copying, &progress).await;
+                progress.finish();
+                if let Some(failed) = Report::new(&copying, Some(&copied.outcomes)).failure("promote") {
+                    return Err(failed.into());
+                }
+                plan = promote::prepare(&source, &target, request).await?;
+            }
+            let own = Own { before: render::gates(&plan.facts), ..Own::default() };
+            let refusals = plan.facts.refusals();
+            if !refusals.is_empty() {
+                return refuse(&output, &plan, gio_ami::Error::PromotionRefused { to: plan.facts.to.clone(), reasons: refusals }, own.with_top(&plan.facts)?);
+            }
+            let mode = Mode { command: "promote", dry_run: args.dry_run, yes: args.yes, destructive: false, what: "written", facts_on_top: true };
+            execute(&target, &output, &plan, &mode, own, || async { Ok(change::apply(&target, &plan.actions).await.into()) }).await?;
+        }
+        Command::Outdated(args) => {
+            let spec = optional_spec(&args.spec)?;
+            let region = match &options.region {
+                Some(region) => region.clone(),
+                None => Aws::connect(&options).await?.region().to_string(),
+            };
+            let clusters = clusters::select(spec.as_ref(), &args.clusters, &region);
+            if clusters.is_empty() {
+                anyhow::bail!("no clusters to look at: add [clusters.NAME] tables to {}, or name one with --cluster", args.spec.display());
+            }
+            let report = outdated::gather(&options, &clusters).await?;
+            tracing::info!(api_calls = report.api_calls, clusters = report.clusters.len(), "outdated read");
+            warn(quiet, &report.warnings);
+            output.outdated(&report)?;
+            if let Some(age) = args.fail_if_behind {
+                let behind = report.behind(age);
+                if !behind.is_empty() {
+                    // As the user wrote it, near enough: whole days as days.
+                    let age = match age.as_secs() % 86_400 {
+                        0 => format!("{}d", age.as_secs() / 86_400),
+                        _ => humantime::format_duration(age).to_string(),
+                    };
+                    return Err(gio_ami::Error::Behind { clusters: behind, age }.into());
+                }
+            }
+        }
         Command::Copy(args) => {
             let ami: AmiId = args.ami.parse()?;
             let kms_keys = copy::parse_kms_keys(&args.kms_keys)?;
@@ -328,8 +401,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let amis = parse_all::<AmiId>(&args.amis)?;
             let aws = Aws::connect(&options).await?;
             let images = inventory::own_images_by_id(&aws, &amis).await?;
-            let want = if args.unprotect { protect::Want::Unprotect } else { protect::Want::Protect { cooldown: args.cooldown } };
-            let plan = protect::plan(&images, want);
+            let want = if args.unprotect { protection::Want::Unprotect } else { protection::Want::Protect { cooldown: args.cooldown } };
+            let plan = protection::plan(&images, want);
             let mode = Mode { command: "protect", dry_run: args.dry_run, yes: args.yes, destructive: args.unprotect, what: "changed", facts_on_top: false };
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
         }
@@ -379,8 +452,8 @@ fn optional_spec(path: &Path) -> gio_ami::Result<Option<spec::Spec>> {
 }
 
 /// Prints a plan that must not run, and fails with why.
-fn refuse<F: Serialize>(output: &Output, plan: &change::Plan<F>, why: gio_ami::Error) -> anyhow::Result<()> {
-    output.report(&Report::new(plan, None), NOTHING_CHANGED, &Own::default())?;
+fn refuse<F: Serialize>(output: &Output, plan: &change::Plan<F>, why: gio_ami::Error, own: Own) -> anyhow::Result<()> {
+    output.report(&Report::new(plan, None), NOTHING_CHANGED, &own)?;
     Err(why.into())
 }
 

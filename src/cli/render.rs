@@ -2,6 +2,9 @@
 
 use gio_ami::aws::base::Base;
 use gio_ami::commands::cost::Cost;
+use gio_ami::aws::control_plane::Support;
+use gio_ami::commands::outdated::{self, Outdated};
+use gio_ami::commands::promote::Promotion;
 use gio_ami::engines::Built;
 use gio_ami::engines::register::Plan as RegisterPlan;
 use gio_ami::commands::history::{self, History};
@@ -20,6 +23,22 @@ use std::io::{self, Write};
 
 pub struct Output {
     format: Format,
+}
+
+/// A promotion's gates, each with what it measured, before its plan.
+pub fn gates(promotion: &Promotion) -> String {
+    let mut text = format!(
+        "promote {} -> {}: {}{}\n",
+        promotion.from,
+        promotion.to,
+        promotion.ami.as_deref().unwrap_or("nothing"),
+        promotion.release.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+    );
+    for gate in &promotion.gates {
+        text.push_str(&format!("  {} {}\n", if gate.passed { "ok  " } else { "FAIL" }, gate.measured));
+    }
+    text.push('\n');
+    text
 }
 
 /// A command's own part of its report, beside the shared shape.
@@ -210,10 +229,11 @@ impl Output {
     pub fn base(&self, base: &Base) -> io::Result<()> {
         self.emit(base, || {
             let image = &base.image;
-            let mut table = table(&["AMI", "NAME", "CREATED", "PARAMETER"]);
+            let mut table = table(&["AMI", "NAME", "RELEASE", "CREATED", "PARAMETER"]);
             table.add_row(vec![
                 image.id.as_str(),
                 image.name.as_str(),
+                base.release_version.as_deref().unwrap_or("-"),
                 &short_time(image.created.as_deref()),
                 base.parameter.as_deref().unwrap_or("-"),
             ]);
@@ -295,6 +315,61 @@ impl Output {
         let updated = Updated { file, releases: history.releases.len(), api_calls: history.api_calls };
         self.emit(&updated, || {
             format!("{file}: history block updated ({} releases)\n", history.releases.len())
+        })
+    }
+
+    /// Per cluster and release: the base it was built on against the one recommended now.
+    pub fn outdated(&self, report: &Outdated) -> io::Result<()> {
+        self.emit(report, || {
+            let mut table = table(&["CLUSTER", "KUBERNETES", "RELEASE", "ON NODES", "BASE", "RECOMMENDED", "BEHIND"]);
+            for cluster in &report.clusters {
+                let kubernetes = cluster.control_plane.as_ref().map_or("-".to_string(), |p| {
+                    let ends = match p.support {
+                        Support::Standard => p.end_of_standard_support.as_deref(),
+                        _ => p.end_of_extended_support.as_deref(),
+                    };
+                    format!("{} ({}{})", p.version, p.support.label(), ends.map(|d| format!(" until {d}")).unwrap_or_default())
+                });
+                if cluster.releases.is_empty() {
+                    table.add_row(vec![cluster.name.clone(), kubernetes.clone(), "(nothing runs or was published)".into(), "-".into(), "-".into(), "-".into(), "-".into()]);
+                }
+                for (n, node) in cluster.releases.iter().enumerate() {
+                    let base = |b: &Option<outdated::BaseState>| {
+                        b.as_ref().map_or("?".to_string(), |b| {
+                            let deprecated = if b.deprecated { ", deprecated" } else { "" };
+                            format!("{}
+{}{deprecated}", b.release_version.as_deref().or(b.name.as_deref()).unwrap_or("?"), b.ami)
+                        })
+                    };
+                    let on = match (node.running, node.published) {
+                        (true, true) => "runs, published",
+                        (true, false) => "runs",
+                        (false, _) => "published, not seen running",
+                    };
+                    let skew = node.skew.filter(|s| *s != 0).map(|s| format!("\nnodes {} ({s:+} minor)", node.kubernetes.as_deref().unwrap_or("?"))).unwrap_or_default();
+                    let behind = match (node.newer_base, node.behind_days) {
+                        (Some(false), _) => "current".to_string(),
+                        (Some(true), Some(days)) => format!("{days} days"),
+                        (Some(true), None) => "newer base".to_string(),
+                        (None, _) => "?".to_string(),
+                    };
+                    table.add_row(vec![
+                        if n == 0 { cluster.name.clone() } else { String::new() },
+                        if n == 0 { format!("{kubernetes}{skew}") } else { skew.trim_start().to_string() },
+                        format!("{}\n{}", node.release.as_deref().unwrap_or("?"), node.ami),
+                        on.to_string(),
+                        base(&node.base),
+                        base(&node.recommended),
+                        behind,
+                    ]);
+                }
+            }
+            let unknown: String = report
+                .clusters
+                .iter()
+                .flat_map(|c| c.releases.iter().filter_map(move |n| n.unknown.as_ref().map(|why| format!("{} {}: {why}\n", c.name, n.ami))))
+                .collect();
+            format!("{table}\n{unknown}{} AWS requests.\n", report.api_calls)
         })
     }
 

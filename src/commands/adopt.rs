@@ -2,6 +2,7 @@
 //! history: they get the release tags of DESIGN §3 on the AMI and its snapshots. A plan first
 //! (pure, printable with `--dry-run`), then one CreateTags per AMI through `change::apply`.
 
+use crate::aws::base::{self, Base};
 use crate::aws::Aws;
 use crate::change::{Action, Kind, Plan};
 use crate::core::error::{Error, Result};
@@ -18,6 +19,8 @@ pub struct Metadata {
     pub author: Option<String>,
     pub contact: Option<String>,
     pub description: Option<String>,
+    /// The base they were built on (`--base`), recorded so `outdated` can compare it.
+    pub base: Option<Base>,
 }
 
 /// One AMI to adopt, and when it was built if something better than its CreationDate says so.
@@ -72,6 +75,10 @@ pub fn plan(images: &[Image], requests: &[Request], metadata: &Metadata, author:
                 if let Some(value) = value {
                     wanted.insert(key.to_string(), value.clone());
                 }
+            }
+            if let Some(base) = &metadata.base {
+                // The base is the caller's word; what the release says it is stays.
+                wanted.extend(base::recorded(base).into_iter().filter(|(key, _)| key.starts_with("gio-ami:base-") || !image.tags.contains_key(key)));
             }
             wanted.retain(|key, value| image.tags.get(key) != Some(value));
             Adoption {

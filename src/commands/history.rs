@@ -7,7 +7,7 @@ use crate::aws::{Aws, AwsOptions};
 use crate::aws::clusters::{self, Observed};
 use crate::spec::clusters::Cluster;
 use crate::core::error::{Error, Result};
-use crate::aws::inventory::{self, Image};
+use crate::aws::inventory::{self, Image, Protection};
 use crate::core::tags;
 use futures::future::try_join_all;
 use serde::Serialize;
@@ -45,6 +45,10 @@ pub struct Release {
     pub parent: Option<String>,
     /// Only the clusters with a mark; the others are absent.
     pub clusters: BTreeMap<String, Mark>,
+    /// Deregistration protection is on for one of its AMIs (`gio-ami protect`).
+    pub protected: bool,
+    /// The latest launch from any of its AMIs (ISO 8601), as EC2 records it: up to a day late.
+    pub last_launched: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -142,6 +146,9 @@ pub fn releases(regional: &[(String, Vec<Image>)], clusters: &[String], observed
             let Some(name) = image.release() else { continue };
             let row = rows.entry(name).or_insert_with(|| new_row(name, image));
             row.amis.push(RegionalAmi { region: region.clone(), id: image.id.clone() });
+            row.protected |= image.protection != Protection::Disabled;
+            // ISO 8601 UTC strings of one format order as the times do.
+            row.last_launched = row.last_launched.take().max(image.last_launched.clone());
             for cluster in clusters {
                 let mark = if observed.unread.contains_key(cluster) {
                     Some(Mark::Unknown)
@@ -178,6 +185,8 @@ fn new_row(release: &str, image: &Image) -> Release {
         amis: Vec::new(),
         parent: tag(tags::PARENT_AMI),
         clusters: BTreeMap::new(),
+        protected: false,
+        last_launched: None,
     }
 }
 
@@ -185,7 +194,7 @@ fn new_row(release: &str, image: &Image) -> Release {
 pub fn header(history: &History) -> Vec<String> {
     let mut header: Vec<String> = vec!["RELEASE".into()];
     header.extend(history.clusters.iter().cloned());
-    header.extend(["DATE", "AUTHOR", "CONTACT", "DESCRIPTION", "REGION", "AMI", "PARENT"].map(String::from));
+    header.extend(["DATE", "AUTHOR", "CONTACT", "DESCRIPTION", "REGION", "AMI", "PARENT", "PROTECTED", "LAST LAUNCH"].map(String::from));
     header
 }
 
@@ -211,6 +220,8 @@ pub fn cells(history: &History, release: &Release, line_break: &str) -> Vec<Stri
         lines(|a| &a.region),
         lines(|a| &a.id),
         text(&release.parent),
+        if release.protected { "yes".into() } else { String::new() },
+        release.last_launched.as_deref().map(day).unwrap_or_default(),
     ]);
     cells
 }
@@ -390,13 +401,16 @@ mod tests {
 
     #[test]
     fn markdown_has_one_column_per_cluster_and_escapes_cells() {
-        let text = markdown(&history());
+        let mut history = history();
+        history.releases[0].protected = true;
+        history.releases[0].last_launched = Some("2026-11-30T10:00:00.000Z".into());
+        let text = markdown(&history);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "| RELEASE | prod | dev | DATE | AUTHOR | CONTACT | DESCRIPTION | REGION | AMI | PARENT |");
-        assert_eq!(lines[1], "|---|---|---|---|---|---|---|---|---|---|");
+        assert_eq!(lines[0], "| RELEASE | prod | dev | DATE | AUTHOR | CONTACT | DESCRIPTION | REGION | AMI | PARENT | PROTECTED | LAST LAUNCH |");
+        assert_eq!(lines[1], "|---|---|---|---|---|---|---|---|---|---|---|---|");
         assert_eq!(
             lines[2],
-            "| r2 | ● | ● | 2026-02-01 | ana | ops@example.org | with the fix for the VM size t2.small => t2.medium, again | eu-west-1<br>us-east-1 | ami-0000000b<br>ami-0000000d |  |"
+            "| r2 | ● | ● | 2026-02-01 | ana | ops@example.org | with the fix for the VM size t2.small => t2.medium, again | eu-west-1<br>us-east-1 | ami-0000000b<br>ami-0000000d |  | yes | 2026-11-30 |"
         );
         assert!(lines[3].starts_with("| r1 | ○ | ○ | 2026-01-01 |"), "{}", lines[3]);
     }
@@ -405,16 +419,16 @@ mod tests {
     fn csv_quotes_what_needs_quoting() {
         let text = csv(&history());
         let mut lines = text.split("\r\n");
-        assert_eq!(lines.next(), Some("RELEASE,prod,dev,DATE,AUTHOR,CONTACT,DESCRIPTION,REGION,AMI,PARENT"));
+        assert_eq!(lines.next(), Some("RELEASE,prod,dev,DATE,AUTHOR,CONTACT,DESCRIPTION,REGION,AMI,PARENT,PROTECTED,LAST LAUNCH"));
         assert_eq!(
             lines.next(),
-            Some("r2,●,●,2026-02-01,ana,ops@example.org,\"with the fix for the VM size t2.small => t2.medium, again\",\"eu-west-1\nus-east-1\",\"ami-0000000b\nami-0000000d\",")
+            Some("r2,●,●,2026-02-01,ana,ops@example.org,\"with the fix for the VM size t2.small => t2.medium, again\",\"eu-west-1\nus-east-1\",\"ami-0000000b\nami-0000000d\",,,")
         );
     }
 
     #[test]
     fn regions_default_to_the_current_one_and_the_clusters() {
-        let cluster = |region: &str| Cluster { name: "c".into(), region: region.into(), ssm_parameter: None };
+        let cluster = |region: &str| Cluster { name: "c".into(), region: region.into(), ..Cluster::default() };
         let clusters = [cluster("us-east-1"), cluster("eu-west-1")];
         assert_eq!(regions(&[], "eu-west-1", &clusters), ["eu-west-1", "us-east-1"]);
         assert_eq!(regions(&["ap-south-1".into()], "eu-west-1", &clusters), ["ap-south-1"]);

@@ -367,6 +367,7 @@ fn ami_shape(request: &Request, name: &str, description: &str, volume_gib: u64) 
         tags: Tags::new(),
         last_launched: None,
         protection: Default::default(),
+        deprecation_time: None,
     }
 }
 

@@ -12,3 +12,20 @@ pub fn now_epoch() -> i64 {
 pub fn rfc3339(epoch: i64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(epoch.max(0) as u64)).to_string()
 }
+
+/// A UTC time as AWS writes it (`2026-12-03T05:00:00.000Z`) in seconds since the epoch, or
+/// `None` for anything else.
+pub fn parse(text: &str) -> Option<i64> {
+    let time = humantime::parse_rfc3339(text).ok()?;
+    Some(time.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn aws_times_read_back() {
+        assert_eq!(super::parse("2026-12-01T22:40:00.000Z"), Some(1_796_164_800));
+        assert_eq!(super::parse(&super::rfc3339(1_796_164_800)), Some(1_796_164_800));
+        assert_eq!(super::parse("yesterday"), None);
+    }
+}

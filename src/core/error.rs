@@ -296,6 +296,25 @@ pub enum Error {
     NothingToRollBack { cluster: String, parameter: String },
 
     #[error(
+        "cluster `{cluster}` has no cluster to take releases from: pass --from CLUSTER, or add \
+         promote_from = \"staging\" (say) to [clusters.{cluster}] in gio-ami.toml."
+    )]
+    NoPromotionSource { cluster: String },
+
+    #[error(
+        "nothing was promoted to `{to}`: {}. The plan above shows every gate with what was measured.",
+        reasons.join("; ")
+    )]
+    PromotionRefused { to: String, reasons: Vec<String> },
+
+    #[error(
+        "{} behind the recommended EKS-optimized base by more than --fail-if-behind {age}: rebuild \
+         on the new base (`gio-ami build`), then publish or promote the new release.",
+        match clusters.as_slice() { [one] => format!("cluster `{one}` runs a release"), many => format!("clusters {} run releases", many.join(", ")) }
+    )]
+    Behind { clusters: Vec<String>, age: String },
+
+    #[error(
         "`{0}` is not an AWS account id: they are 12 digits (e.g. 111122223333). Look it up with \
          `aws sts get-caller-identity` in that account."
     )]

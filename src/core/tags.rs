@@ -10,6 +10,12 @@ pub const AUTHOR: &str = "gio-ami:author";
 pub const CONTACT: &str = "gio-ami:contact";
 pub const DESCRIPTION: &str = "gio-ami:description";
 pub const BASE_AMI: &str = "gio-ami:base-ami";
+/// The base's name and EKS release version (`1.31.7-20261101`; Bottlerocket: its image version)
+/// when the AMI was made, and the variant it was resolved for: what `outdated` compares with the
+/// base recommended now, even once the old base is gone.
+pub const BASE_NAME: &str = "gio-ami:base-name";
+pub const BASE_RELEASE: &str = "gio-ami:base-release";
+pub const VARIANT: &str = "gio-ami:variant";
 pub const PARENT_AMI: &str = "gio-ami:parent-ami";
 /// On a snapshot started from another (StartSnapshot ParentSnapshotId): the previous snapshot of
 /// its lineage, which EBS bills it against and `cost --exact` compares it with.

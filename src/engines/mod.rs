@@ -224,7 +224,10 @@ pub fn image_tags(spec: &spec::Spec, build_id: &str, base: &Base, provenance: &P
     t.insert(tags::BUILD_ID.into(), build_id.to_string());
     t.insert(tags::CREATED_AT.into(), provenance.created_at.clone());
     t.insert(tags::AUTHOR.into(), provenance.author.clone());
-    t.insert(tags::BASE_AMI.into(), base.image.id.clone());
+    // What the spec says the image is wins over what the base's name says.
+    for (key, value) in base::recorded(base) {
+        t.entry(key).or_insert(value);
+    }
     t
 }
 
@@ -242,6 +245,7 @@ pub fn spec_tags(spec: &spec::Spec) -> Tags {
     }
     if let Some(family) = &spec.base.family {
         t.insert(tags::FAMILY.into(), family.get_ref().clone());
+        t.insert(tags::VARIANT.into(), spec.base.variant.get_ref().clone());
     }
     t
 }
@@ -295,7 +299,7 @@ mod tests {
             base_ami: "ami-0000000b".into(),
             base_name: "amazon-eks-node-al2023".into(),
             instance_type: "t3.medium".into(),
-            base: Base { parameter: None, image: inventory::tests::image("ami-0000000b", "2026-01-01", &[]) },
+            base: Base { parameter: None, image: inventory::tests::image("ami-0000000b", "2026-01-01", &[]), release_version: None },
             provenance: Provenance { author: "Ada".into(), created_at: "2026-11-25T00:00:00Z".into() },
         };
         let plan = plan(building);

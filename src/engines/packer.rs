@@ -298,6 +298,7 @@ fn template(loaded: &Loaded, target: &Target, d: &Dialect) -> Result<Template> {
     let mut image_tags: Tags = engines::spec_tags(spec).iter().map(|(k, v)| (k.clone(), d.literal(v))).collect();
     image_tags.insert(tags::RELEASE.into(), d.ami_name());
     image_tags.insert(tags::BASE_AMI.into(), "{{ .SourceAMI }}".into());
+    image_tags.insert(tags::BASE_NAME.into(), "{{ .SourceAMIName }}".into());
     image_tags.insert(tags::CREATED_AT.into(), d.now_rfc3339().into());
     image_tags.insert(tags::AUTHOR.into(), d.var("author"));
     if let Some(build_id) = target.run_tags.get(tags::BUILD_ID) {

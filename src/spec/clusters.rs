@@ -4,12 +4,28 @@
 use super::Spec;
 use crate::core::error::{Error, Result};
 use serde::Serialize;
+use std::time::Duration;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Cluster {
     pub name: String,
     pub region: String,
     pub ssm_parameter: Option<String>,
+    /// The cluster `promote` takes this one's releases from.
+    pub promote_from: Option<String>,
+    /// How long `promote_from` must have held a release before `promote` brings it here.
+    #[serde(serialize_with = "humane")]
+    pub soak: Option<Duration>,
+    /// AMIs promoted here get deregistration protection.
+    pub protect: bool,
+}
+
+/// A soak as the spec writes it (`2days`, `48h`), not a count of seconds.
+fn humane<S: serde::Serializer>(soak: &Option<Duration>, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    match soak {
+        Some(soak) => serializer.collect_str(&humantime::format_duration(*soak)),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// The clusters to show or act on: all of the spec's, or only those named. A name the spec does
@@ -24,6 +40,9 @@ pub fn select(spec: Option<&Spec>, names: &[String], default_region: &str) -> Ve
                     name: name.clone(),
                     region: c.region.clone(),
                     ssm_parameter: c.ssm_parameter.clone(),
+                    promote_from: c.promote_from.as_ref().map(|f| f.get_ref().clone()),
+                    soak: c.soak.as_ref().map(|s| humantime::parse_duration(s.get_ref()).expect("checked in validate")),
+                    protect: c.protect,
                 })
                 .collect()
         })
@@ -37,7 +56,7 @@ pub fn select(spec: Option<&Spec>, names: &[String], default_region: &str) -> Ve
             configured.iter().find(|c| &c.name == name).cloned().unwrap_or_else(|| Cluster {
                 name: name.clone(),
                 region: default_region.to_string(),
-                ssm_parameter: None,
+                ..Cluster::default()
             })
         })
         .collect()

@@ -123,6 +123,19 @@ pub struct ClusterSpec {
     /// The SSM parameter `gio-ami publish` writes the AMI id into.
     #[serde(default)]
     pub ssm_parameter: Option<String>,
+    /// The cluster this one takes its releases from: `gio-ami promote --to NAME` publishes here
+    /// what that cluster's parameter holds.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub promote_from: Option<Spanned<String>>,
+    /// How long `promote_from` must have held a release before it is promoted here, e.g. "48h".
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub soak: Option<Spanned<String>>,
+    /// Turn on deregistration protection on every AMI promoted here, so nobody deregisters what
+    /// this cluster runs.
+    #[serde(default)]
+    pub protect: bool,
 }
 
 /// The JSON Schema of gio-ami.toml (`gio-ami schema`), from these types: editors validate and
@@ -385,6 +398,52 @@ fn validate(spec: &Spec) -> Result<(), Invalid> {
     if spec.disks.len() + 1 > MAX_VOLUMES {
         return Err((0..0, "disks".into(), format!("at most {} extra disks", MAX_VOLUMES - 1)));
     }
+    validate_promotions(&spec.clusters)
+}
+
+/// `promote_from` names another configured cluster, the chain of them never comes back to where
+/// it started, and a soak is a duration of a cluster that is promoted to.
+fn validate_promotions(clusters: &BTreeMap<String, ClusterSpec>) -> Result<(), Invalid> {
+    let names = || clusters.keys().map(String::as_str).collect::<Vec<_>>().join(", ");
+    for (name, cluster) in clusters {
+        if let Some(from) = &cluster.promote_from {
+            let key = format!("clusters.{name}.promote_from");
+            if from.get_ref() == name {
+                return Err((from.span(), key, format!("cluster `{name}` cannot take its releases from itself; name another cluster, or remove the key")));
+            }
+            if !clusters.contains_key(from.get_ref()) {
+                return Err((from.span(), key, format!("`{}` names no cluster of this spec (clusters: {})", from.get_ref(), names())));
+            }
+        }
+        if let Some(soak) = &cluster.soak {
+            let key = format!("clusters.{name}.soak");
+            if humantime::parse_duration(soak.get_ref()).is_err() {
+                return Err((soak.span(), key, format!("`{}` is not a duration (e.g. \"48h\", \"2d\", \"90m\")", soak.get_ref())));
+            }
+            if cluster.promote_from.is_none() {
+                return Err((soak.span(), key, format!("a soak is how long the cluster promoted from had a release; set clusters.{name}.promote_from too")));
+            }
+        }
+    }
+    for (start, cluster) in clusters {
+        let mut path = vec![start.as_str()];
+        let mut next = cluster.promote_from.as_ref().map(|f| f.get_ref().as_str());
+        while let Some(name) = next {
+            path.push(name);
+            if name == start {
+                let from = cluster.promote_from.as_ref().expect("a cycle starts with promote_from");
+                return Err((
+                    from.span(),
+                    format!("clusters.{start}.promote_from"),
+                    format!("promotions go round in a cycle ({}): one of these clusters must get its releases from `publish`, not from another cluster", path.join(" <- ")),
+                ));
+            }
+            if path[..path.len() - 1].contains(&name) {
+                break; // a cycle that does not pass through `start`: reported from one of its own
+            }
+            next = clusters.get(name).and_then(|c| c.promote_from.as_ref()).map(|f| f.get_ref().as_str());
+        }
+    }
     Ok(())
 }
 
@@ -518,9 +577,15 @@ timeout = "30m"                      # how long the guest may take before the bu
 # delete_on_termination = true
 
 # Clusters that run this image: columns of `gio-ami history`, targets of `gio-ami publish`.
+# [clusters.staging]
+# region = "eu-west-1"
+# ssm_parameter = "/gio/eks/staging/node-ami"
 # [clusters.prod]
 # region = "eu-west-1"
 # ssm_parameter = "/gio/eks/prod/node-ami"
+# promote_from = "staging"           # `gio-ami promote --to prod` takes what staging runs
+# soak = "48h"                       # once staging has had it this long
+# protect = true                     # and protects it from deregistration
 "#;
 
 #[cfg(test)]
@@ -578,6 +643,14 @@ mod tests {
             ("[image]\nname = \"x\"\n[base]\narch = \"arm64\"\n".to_string(), "gio-ami.toml:3:1: base: set either `ami"),
             ("[image\n".to_string(), "gio-ami.toml:1:"),
             ("[image]\nname = \"x\"\n".to_string(), "gio-ami.toml:1:1: spec: missing field `base` (`gio-ami init`"),
+            (format!("{MINIMAL}[clusters.prod]\nregion = \"r\"\npromote_from = \"stagin\"\n"), "gio-ami.toml:9:16: clusters.prod.promote_from: `stagin` names no cluster of this spec (clusters: prod)"),
+            (format!("{MINIMAL}[clusters.prod]\nregion = \"r\"\npromote_from = \"prod\"\n"), "clusters.prod.promote_from: cluster `prod` cannot take its releases from itself"),
+            (
+                format!("{MINIMAL}[clusters.a]\nregion = \"r\"\npromote_from = \"b\"\n[clusters.b]\nregion = \"r\"\npromote_from = \"a\"\n"),
+                "gio-ami.toml:9:16: clusters.a.promote_from: promotions go round in a cycle (a <- b <- a)",
+            ),
+            (format!("{MINIMAL}[clusters.a]\nregion = \"r\"\n[clusters.b]\nregion = \"r\"\npromote_from = \"a\"\nsoak = \"two days\"\n"), "clusters.b.soak: `two days` is not a duration"),
+            (format!("{MINIMAL}[clusters.a]\nregion = \"r\"\nsoak = \"2d\"\n"), "clusters.a.soak: a soak is how long the cluster promoted from had a release; set clusters.a.promote_from"),
             ("[image]\n[base]\nami = \"ami-12345678\"\n".to_string(), "gio-ami.toml:1:1: image: missing field `name`"),
         ];
         for (text, expected) in cases {

@@ -466,3 +466,56 @@ pub async fn releases(ec2: &aws_sdk_ec2::Client) -> usize {
     let release = Filter::builder().name("tag-key").values("gio-ami:release").build();
     ec2.describe_images().owners("self").filters(release).send().await.expect("DescribeImages").images().len()
 }
+
+/// An EKS cluster (Kubernetes 1.31) whose managed nodegroup launches `ami` through a launch template.
+pub async fn eks_nodegroup_running(emulator: &Emulator, cluster: &str, ami: &str) {
+    let config = emulator.config(REGION).await;
+    let template = aws_sdk_ec2::Client::new(&config)
+        .create_launch_template()
+        .launch_template_name(format!("{cluster}-nodes"))
+        .launch_template_data(aws_sdk_ec2::types::RequestLaunchTemplateData::builder().image_id(ami).build())
+        .send()
+        .await
+        .unwrap();
+    let id = template.launch_template().unwrap().launch_template_id().unwrap().to_string();
+    let eks = aws_sdk_eks::Client::new(&config);
+    let role = "arn:aws:iam::123456789012:role/eks";
+    eks.create_cluster()
+        .name(cluster)
+        .role_arn(role)
+        .version("1.31")
+        .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().subnet_ids("subnet-1").build())
+        .send()
+        .await
+        .unwrap();
+    eks.create_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name("nodes")
+        .subnets("subnet-1")
+        .node_role(role)
+        .launch_template(aws_sdk_eks::types::LaunchTemplateSpecification::builder().id(id).version("1").build())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A self-managed node of `cluster`, tagged the Kubernetes way.
+pub async fn node_running(emulator: &Emulator, cluster: &str, ami: &str) {
+    emulator
+        .ec2()
+        .await
+        .run_instances()
+        .image_id(ami)
+        .instance_type(InstanceType::T3Medium)
+        .min_count(1)
+        .max_count(1)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Instance)
+                .tags(Tag::builder().key(format!("kubernetes.io/cluster/{cluster}")).value("owned").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}

@@ -1,0 +1,159 @@
+//! A publication: the AMI id goes into a cluster's SSM parameter with DataType `aws:ec2:image`
+//! (which Karpenter `amiSelectorTerms`, Terraform `aws_ssm_parameter` and Pulumi
+//! `ssm.getParameter` read), and the cluster into the AMI's `gio-ami:clusters` tag, the history's
+//! mark. Planned here, purely, for the commands that publish (`publish`, `promote`).
+
+use crate::aws::inventory::{Image, ImageState};
+use crate::change::{Action, Kind, Plan};
+use crate::core::error::{Error, Result};
+use crate::core::tags;
+use crate::spec::clusters::Cluster;
+use serde::Serialize;
+
+/// What publishing changes; computed before anything is written, printed by `--dry-run`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Publication {
+    pub cluster: String,
+    pub region: String,
+    pub parameter: String,
+    pub ami: String,
+    pub release: Option<String>,
+    /// The parameter's value before, if it had one.
+    pub previous: Option<String>,
+    /// False when the parameter already holds this AMI: nothing to write there.
+    pub changes_parameter: bool,
+    /// The AMI's `gio-ami:clusters` tag after publishing, when it changes.
+    pub clusters_tag: Option<String>,
+}
+
+/// Checks that the cluster can launch nodes from `image` (found in `region`) and says what
+/// changes. Pure: the inputs were read beforehand.
+pub fn plan(cluster: &Cluster, image: &Image, region: &str, current: Option<String>) -> Result<Publication> {
+    if image.state != ImageState::Available {
+        return Err(Error::NotAvailable { id: image.id.clone(), state: image.state.to_string() });
+    }
+    if region != cluster.region {
+        return Err(Error::WrongRegion {
+            id: image.id.clone(),
+            region: region.to_string(),
+            cluster: cluster.name.clone(),
+            cluster_region: cluster.region.clone(),
+        });
+    }
+    let parameter = cluster.ssm_parameter.clone().ok_or_else(|| Error::ClusterWithoutParameter {
+        cluster: cluster.name.clone(),
+    })?;
+    let mut clusters: Vec<&str> = image.published_to().collect();
+    let clusters_tag = (!clusters.contains(&cluster.name.as_str())).then(|| {
+        clusters.push(&cluster.name);
+        clusters.join(",")
+    });
+    Ok(Publication {
+        cluster: cluster.name.clone(),
+        region: region.to_string(),
+        parameter,
+        ami: image.id.clone(),
+        release: image.release().map(str::to_string),
+        changes_parameter: current.as_deref() != Some(image.id.as_str()),
+        previous: current,
+        clusters_tag,
+    })
+}
+
+/// The writes a publication makes: the parameter's new version (or, when it holds the AMI
+/// already, nothing), then the AMI's `gio-ami:clusters` tag when it changes.
+pub fn actions(publication: Publication) -> Plan<Publication> {
+    let p = &publication;
+    let mut actions = vec![if p.changes_parameter {
+        Action::PutParameter {
+            id: p.parameter.clone(),
+            value: p.ami.clone(),
+            previous: p.previous.clone(),
+            description: format!(
+                "AMI of cluster {} published by gio-ami{}",
+                p.cluster,
+                p.release.as_deref().map(|r| format!(" (release {r})")).unwrap_or_default()
+            ),
+            why: format!("cluster {} ({}) launches its nodes from it", p.cluster, p.region),
+        }
+    } else {
+        Action::Reuse { id: p.parameter.clone(), kind: Kind::Parameter, why: format!("already holds {}", p.ami) }
+    }];
+    actions.extend(p.clusters_tag.as_ref().map(|clusters| Action::TagImage {
+        id: p.ami.clone(),
+        snapshots: Vec::new(),
+        tags: tags::Tags::from([(tags::CLUSTERS.to_string(), clusters.clone())]),
+        why: format!("published to {}: the history marks it", p.cluster),
+    }));
+    Plan { actions, warnings: Vec::new(), facts: publication }
+}
+
+/// The value to roll back to: the newest one in the history (oldest first) that differs from
+/// the current value, so publishing the same AMI twice does not make it its own predecessor.
+pub fn rollback_target(history: &[String]) -> Option<&str> {
+    let (current, earlier) = history.split_last()?;
+    earlier.iter().rev().find(|value| *value != current).map(String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::inventory::tests::image;
+
+    fn prod() -> Cluster {
+        Cluster { name: "prod".into(), region: "eu-west-1".into(), ssm_parameter: Some("/gio/prod".into()), ..Cluster::default() }
+    }
+
+    #[test]
+    fn publishing_writes_the_parameter_and_adds_the_cluster_to_the_tag() {
+        let mut ami = image("ami-0000000a", "2026-01-01", &[]);
+        ami.tags.insert(tags::CLUSTERS.into(), "dev".into());
+        let p = plan(&prod(), &ami, "eu-west-1", Some("ami-00000009".into())).unwrap();
+        assert!(p.changes_parameter);
+        assert_eq!(p.previous.as_deref(), Some("ami-00000009"));
+        assert_eq!(p.clusters_tag.as_deref(), Some("dev,prod"));
+    }
+
+    #[test]
+    fn publishing_again_changes_nothing() {
+        let mut ami = image("ami-0000000a", "2026-01-01", &[]);
+        ami.tags.insert(tags::CLUSTERS.into(), "prod".into());
+        let p = plan(&prod(), &ami, "eu-west-1", Some("ami-0000000a".into())).unwrap();
+        assert!(!p.changes_parameter);
+        assert_eq!(p.clusters_tag, None);
+    }
+
+    #[test]
+    fn a_publication_puts_the_parameter_then_tags_the_ami_or_reuses_what_holds() {
+        let ami = image("ami-0000000a", "2026-01-01", &[]);
+        let first = actions(plan(&prod(), &ami, "eu-west-1", Some("ami-00000009".into())).unwrap());
+        let verbs: Vec<(&str, &str)> = first.actions.iter().map(|a| (a.verb(), a.id())).collect();
+        assert_eq!(verbs, [("put", "/gio/prod"), ("tag", "ami-0000000a")]);
+        assert_eq!(first.actions[0].resource(), "/gio/prod ami-00000009 -> ami-0000000a");
+        let mut published = ami.clone();
+        published.tags.insert(tags::CLUSTERS.into(), "prod".into());
+        let again = actions(plan(&prod(), &published, "eu-west-1", Some("ami-0000000a".into())).unwrap());
+        assert!(!again.has_work());
+        assert_eq!(again.actions[0].verb(), "reuse");
+    }
+
+    #[test]
+    fn refuses_unavailable_amis_and_other_regions() {
+        let mut pending = image("ami-0000000a", "2026-01-01", &[]);
+        pending.state = "pending".into();
+        let err = plan(&prod(), &pending, "eu-west-1", None).unwrap_err();
+        assert!(err.to_string().contains("is `pending`, not `available`"), "{err}");
+        let ami = image("ami-0000000a", "2026-01-01", &[]);
+        let err = plan(&prod(), &ami, "us-east-1", None).unwrap_err().to_string();
+        assert!(err.contains("gio-ami copy ami-0000000a --to eu-west-1"), "{err}");
+    }
+
+    #[test]
+    fn rollback_skips_republications_of_the_current_value() {
+        let history = |values: &[&str]| values.iter().map(|v| v.to_string()).collect::<Vec<_>>();
+        assert_eq!(rollback_target(&history(&["a", "b", "c"])), Some("b"));
+        assert_eq!(rollback_target(&history(&["a", "b", "b"])), Some("a"));
+        assert_eq!(rollback_target(&history(&["a", "a"])), None);
+        assert_eq!(rollback_target(&[]), None);
+    }
+}

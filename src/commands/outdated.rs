@@ -1,0 +1,351 @@
+//! Which clusters run a node image whose EKS-optimized base has newer releases. AWS publishes no
+//! event when a new base comes out, so this is the poll a scheduled job runs: per cluster, the
+//! releases it runs (observed) and was published, the base each was built on (its tags), the
+//! base recommended now for the same family, Kubernetes version, architecture and variant (the
+//! public SSM parameters), how far apart the two are, and the control plane's version and
+//! support. Calls grow with clusters and distinct bases, never with releases.
+
+use crate::aws::base::{self, Base, Query};
+use crate::aws::control_plane::{self, ControlPlane};
+use crate::aws::inventory::{self, Image};
+use crate::aws::{clusters, parameters, Aws, AwsOptions};
+use crate::core::choice::Choice;
+use crate::core::clock;
+use crate::core::error::Result;
+use crate::core::kinds::{Arch, Family, Variant};
+use crate::core::tags;
+use crate::spec::clusters::Cluster;
+use futures::future::{join_all, try_join_all};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+const DAY: i64 = 86_400;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outdated {
+    pub clusters: Vec<ClusterState>,
+    /// AWS requests the report took: they grow with clusters and regions, not with releases.
+    pub api_calls: usize,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterState {
+    pub name: String,
+    pub region: String,
+    /// `None`: not an EKS cluster in its region, or it could not be read (then a warning).
+    pub control_plane: Option<ControlPlane>,
+    /// What it runs (observed) and what was published to it, one entry per AMI.
+    pub releases: Vec<Node>,
+}
+
+/// One AMI a cluster runs or was published.
+#[derive(Debug, Clone, Serialize)]
+pub struct Node {
+    pub ami: String,
+    pub release: Option<String>,
+    pub running: bool,
+    pub published: bool,
+    /// The Kubernetes version the image was built for.
+    pub kubernetes: Option<String>,
+    /// Minor versions the nodes trail the control plane (negative: ahead, not allowed).
+    pub skew: Option<i64>,
+    /// The base it was built on, as recorded at build or adopt time.
+    pub base: Option<BaseState>,
+    /// The base recommended now for the same family, version, architecture and variant.
+    pub recommended: Option<BaseState>,
+    /// Whether the recommended base is another (newer) one; `None` when that cannot be told.
+    pub newer_base: Option<bool>,
+    /// Days between the two bases' creation; `None` when a date is unknown.
+    pub behind_days: Option<i64>,
+    /// Why the comparison could not be made, when it could not.
+    pub unknown: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BaseState {
+    pub ami: String,
+    pub name: Option<String>,
+    pub release_version: Option<String>,
+    pub created: Option<String>,
+    pub deprecated: bool,
+}
+
+impl Node {
+    /// Further behind than `age`: a newer base exists whose creation is more than `age` after
+    /// this one's (`0d`: any newer base). A newer base whose distance is unknown counts.
+    fn behind(&self, age: Duration) -> bool {
+        match (self.newer_base, self.behind_days) {
+            (Some(true), _) if age.is_zero() => true,
+            (Some(true), Some(days)) => days * DAY > age.as_secs() as i64,
+            (Some(true), None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Outdated {
+    /// The clusters running (or, when nothing runs is observed, published) a release further
+    /// behind than `age`.
+    pub fn behind(&self, age: Duration) -> Vec<String> {
+        self.clusters
+            .iter()
+            .filter(|c| {
+                let running: Vec<&Node> = c.releases.iter().filter(|n| n.running).collect();
+                let judged = if running.is_empty() { c.releases.iter().collect() } else { running };
+                judged.iter().any(|n| n.behind(age))
+            })
+            .map(|c| c.name.clone())
+            .collect()
+    }
+}
+
+/// Reads every cluster, each region concurrently.
+pub async fn gather(options: &AwsOptions, clusters: &[Cluster]) -> Result<Outdated> {
+    let regions: BTreeSet<&str> = clusters.iter().map(|c| c.region.as_str()).collect();
+    let contexts = try_join_all(regions.iter().map(|region| async move {
+        Aws::connect(&AwsOptions { region: Some(region.to_string()), ..options.clone() }).await
+    }))
+    .await?;
+    let now = clock::now_epoch();
+    let read = contexts.iter().map(|aws| {
+        let here: Vec<&Cluster> = clusters.iter().filter(|c| c.region == aws.region()).collect();
+        read_region(aws, here, now)
+    });
+    let mut report = Outdated { clusters: Vec::new(), api_calls: 0, warnings: Vec::new() };
+    for (states, warnings) in join_all(read).await {
+        report.clusters.extend(states);
+        report.warnings.extend(warnings);
+    }
+    report.clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    report.api_calls = contexts.iter().map(Aws::calls).sum();
+    Ok(report)
+}
+
+/// The clusters of one region: what they run and were published, their control planes, the
+/// AMIs behind both, and the bases old and new. Look-ups that fail become warnings and unknowns.
+async fn read_region(aws: &Aws, clusters: Vec<&Cluster>, now: i64) -> (Vec<ClusterState>, Vec<String>) {
+    let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+    let (observed, published, planes) = tokio::join!(
+        clusters::running_amis(aws, &names),
+        join_all(clusters.iter().map(|c| async move {
+            match &c.ssm_parameter {
+                Some(parameter) => parameters::current_value(aws, parameter).await,
+                None => Ok(None),
+            }
+        })),
+        join_all(clusters.iter().map(|c| control_plane::of_cluster(aws, &c.name))),
+    );
+    let mut warnings = observed.warnings("its running releases are left out");
+    let mut states = Vec::new();
+    for ((cluster, published), plane) in clusters.iter().zip(published).zip(planes) {
+        let published = published.unwrap_or_else(|e| {
+            warnings.push(format!("cluster `{}`: its parameter could not be read: {e}", cluster.name));
+            None
+        });
+        let plane = plane.unwrap_or_else(|e| {
+            warnings.push(format!("cluster `{}`: its control plane could not be read: {e}", cluster.name));
+            None
+        });
+        let mut amis: BTreeMap<String, (bool, bool)> = BTreeMap::new();
+        for ami in observed.running.get(&cluster.name).into_iter().flatten() {
+            amis.entry(ami.clone()).or_default().0 = true;
+        }
+        if let Some(ami) = published {
+            amis.entry(ami).or_default().1 = true;
+        }
+        let releases = amis
+            .into_iter()
+            .map(|(ami, (running, published))| Node {
+                ami,
+                release: None,
+                running,
+                published,
+                kubernetes: None,
+                skew: None,
+                base: None,
+                recommended: None,
+                newer_base: None,
+                behind_days: None,
+                unknown: None,
+            })
+            .collect();
+        states.push(ClusterState { name: cluster.name.clone(), region: cluster.region.clone(), control_plane: plane, releases });
+    }
+    let ids: BTreeSet<String> = states.iter().flat_map(|s| s.releases.iter().map(|n| n.ami.clone())).collect();
+    let images = match inventory::any_images_by_id(aws, &ids.into_iter().collect::<Vec<_>>()).await {
+        Ok(images) => images,
+        Err(e) => {
+            warnings.push(format!("{}: the AMIs the clusters run could not be described, so how far behind they are is unknown: {e}", aws.region()));
+            return (states, warnings);
+        }
+    };
+    // One resolution per distinct base query, one DescribeImages for every recorded base.
+    let mut queries: Vec<Query> = Vec::new();
+    for query in images.iter().filter_map(|i| query(i).ok()) {
+        if !queries.contains(&query) {
+            queries.push(query);
+        }
+    }
+    let recommended = join_all(queries.iter().map(|q| base::resolve(aws, q))).await;
+    let recorded_ids: BTreeSet<String> = images.iter().filter_map(|i| i.tags.get(tags::BASE_AMI).cloned()).collect();
+    let recorded = inventory::any_images_by_id(aws, &recorded_ids.into_iter().collect::<Vec<_>>()).await.unwrap_or_else(|e| {
+        warnings.push(format!("{}: the recorded bases could not be described, so their dates are unknown: {e}", aws.region()));
+        Vec::new()
+    });
+    for state in &mut states {
+        let plane = state.control_plane.as_ref().map(|p| p.version.clone());
+        for node in &mut state.releases {
+            let Some(image) = images.iter().find(|i| i.id == node.ami) else {
+                node.unknown = Some(format!("{} is not in {} (deregistered, or not shared with this account)", node.ami, aws.region()));
+                continue;
+            };
+            let recommended = query(image).and_then(|q| {
+                let at = queries.iter().position(|known| *known == q).expect("every query was resolved");
+                recommended[at].as_ref().map_err(|e| format!("the recommended base could not be resolved: {e}"))
+            });
+            assess(node, image, &recorded, recommended, plane.as_deref(), now);
+        }
+    }
+    (states, warnings)
+}
+
+/// The base query an AMI was built from, read from its tags.
+fn query(image: &Image) -> std::result::Result<Query, String> {
+    let tag = |key: &str| image.tags.get(key).map(String::as_str);
+    let family = tag(tags::FAMILY).and_then(Family::from_name);
+    match (family, tag(tags::KUBERNETES)) {
+        (Some(family), Some(kubernetes)) => Ok(Query {
+            family,
+            kubernetes: kubernetes.to_string(),
+            arch: image.architecture.as_deref().and_then(Arch::from_name).unwrap_or(Arch::X86_64),
+            variant: tag(tags::VARIANT).and_then(Variant::from_name).unwrap_or(Variant::Standard),
+        }),
+        _ => Err(format!(
+            "{} records no EKS-optimized base (tags {} and {}): it was built on an explicit AMI, or not by gio-ami",
+            image.id,
+            tags::FAMILY,
+            tags::KUBERNETES
+        )),
+    }
+}
+
+/// Fills in what `image` was built on against what is recommended now. Pure.
+fn assess(node: &mut Node, image: &Image, recorded: &[Image], recommended: std::result::Result<&Base, String>, plane: Option<&str>, now: i64) {
+    let tag = |key: &str| image.tags.get(key).cloned();
+    node.release = image.release().map(str::to_string);
+    node.kubernetes = tag(tags::KUBERNETES);
+    node.skew = plane.zip(node.kubernetes.as_deref()).and_then(|(plane, node)| control_plane::skew(plane, node));
+    node.base = tag(tags::BASE_AMI).map(|ami| {
+        let described = recorded.iter().find(|b| b.id == ami);
+        BaseState {
+            name: tag(tags::BASE_NAME).or_else(|| described.map(|b| b.name.clone())),
+            release_version: tag(tags::BASE_RELEASE),
+            created: described.and_then(|b| b.created.clone()),
+            deprecated: described.is_some_and(|b| b.deprecated(now)),
+            ami,
+        }
+    });
+    let recommended = match recommended {
+        Ok(base) => base,
+        Err(why) => {
+            node.unknown = Some(why);
+            return;
+        }
+    };
+    node.recommended = Some(BaseState {
+        ami: recommended.image.id.clone(),
+        name: Some(recommended.image.name.clone()),
+        release_version: recommended.release_version.clone(),
+        created: recommended.image.created.clone(),
+        deprecated: recommended.image.deprecated(now),
+    });
+    let Some(base) = &node.base else {
+        node.unknown = Some(format!("{} carries no {} tag: `gio-ami adopt {} --base AMI_ID` records it", image.id, tags::BASE_AMI, image.id));
+        return;
+    };
+    let newer = base.ami != recommended.image.id;
+    node.newer_base = Some(newer);
+    let created = |text: &Option<String>| text.as_deref().and_then(clock::parse);
+    node.behind_days = match newer {
+        false => Some(0),
+        true => created(&recommended.image.created).zip(created(&base.created)).map(|(new, old)| ((new - old) / DAY).max(0)),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::inventory::tests::image;
+
+    const NOW: i64 = 1_796_164_800;
+
+    fn built_on(base: &str) -> Image {
+        let mut ami = image("ami-0000000a", "2026-11-02T00:00:00.000Z", &[]);
+        for (key, value) in [(tags::BASE_AMI, base), (tags::FAMILY, "al2023"), (tags::KUBERNETES, "1.29"), (tags::BASE_RELEASE, "1.29.15-20261001")] {
+            ami.tags.insert(key.into(), value.into());
+        }
+        ami
+    }
+
+    fn node(running: bool) -> Node {
+        Node {
+            ami: "ami-0000000a".into(),
+            release: None,
+            running,
+            published: true,
+            kubernetes: None,
+            skew: None,
+            base: None,
+            recommended: None,
+            newer_base: None,
+            behind_days: None,
+            unknown: None,
+        }
+    }
+
+    fn recommended(id: &str, created: &str) -> Base {
+        Base { parameter: None, image: image(id, created, &[]), release_version: Some("1.29.15-20261101".into()) }
+    }
+
+    #[test]
+    fn a_newer_recommended_base_is_measured_in_days_between_the_bases() {
+        let old = image("ami-000000b1", "2026-10-01T00:00:00.000Z", &[]);
+        let new = recommended("ami-000000b2", "2026-11-01T00:00:00.000Z");
+        let mut n = node(true);
+        assess(&mut n, &built_on("ami-000000b1"), &[old], Ok(&new), Some("1.31"), NOW);
+        assert_eq!((n.newer_base, n.behind_days, n.skew), (Some(true), Some(31), Some(2)));
+        assert_eq!(n.base.as_ref().and_then(|b| b.release_version.as_deref()), Some("1.29.15-20261001"));
+        assert!(n.behind(Duration::ZERO) && n.behind(Duration::from_secs(30 * 86_400)));
+        assert!(!n.behind(Duration::from_secs(31 * 86_400)), "31 days is not more than 31 days");
+
+        let mut current = node(true);
+        assess(&mut current, &built_on("ami-000000b2"), &[], Ok(&new), None, NOW);
+        assert_eq!((current.newer_base, current.behind_days), (Some(false), Some(0)));
+        assert!(!current.behind(Duration::ZERO));
+    }
+
+    #[test]
+    fn what_cannot_be_compared_says_why_and_is_never_behind() {
+        let mut untagged = node(true);
+        let mut plain = image("ami-0000000a", "2026-11-02T00:00:00.000Z", &[]);
+        assert!(query(&plain).unwrap_err().contains("records no EKS-optimized base"));
+        plain.tags.insert(tags::FAMILY.into(), "al2023".into());
+        plain.tags.insert(tags::KUBERNETES.into(), "1.29".into());
+        assess(&mut untagged, &plain, &[], Ok(&recommended("ami-000000b2", "2026-11-01T00:00:00.000Z")), None, NOW);
+        assert!(untagged.unknown.as_deref().unwrap().contains("adopt ami-0000000a --base"));
+        assert!(!untagged.behind(Duration::ZERO));
+    }
+
+    #[test]
+    fn clusters_are_judged_by_what_they_run_else_by_what_was_published() {
+        let cluster = |releases: Vec<Node>| ClusterState { name: "prod".into(), region: "eu-west-1".into(), control_plane: None, releases };
+        let behind = |running: bool| Node { newer_base: Some(true), behind_days: Some(40), ..node(running) };
+        let current = |running: bool| Node { newer_base: Some(false), behind_days: Some(0), ..node(running) };
+        let report = |c: ClusterState| Outdated { clusters: vec![c], api_calls: 0, warnings: Vec::new() };
+        assert!(report(cluster(vec![current(true), behind(false)])).behind(Duration::ZERO).is_empty(), "a stale publication does not count when nodes run a current one");
+        assert_eq!(report(cluster(vec![behind(false)])).behind(Duration::ZERO), ["prod"]);
+        assert!(report(cluster(vec![behind(true)])).behind(Duration::from_secs(60 * 86_400)).is_empty());
+    }
+}

@@ -1,0 +1,414 @@
+//! Promotion: the release one environment runs goes to the next (staging → prod) once it has
+//! soaked there. Every gate is measured and shown with its value; a gate that fails refuses the
+//! whole promotion before anything is written. What a promotion writes is a publication
+//! (`change::publication`: the target's parameter and the history mark) and, for a cluster
+//! with `protect = true`, deregistration protection on the AMI.
+
+use crate::aws::clusters;
+use crate::aws::inventory::{self, Image, ImageState};
+use crate::aws::parameters::{self, Version};
+use crate::aws::Aws;
+use crate::change::protection::{self, Want};
+use crate::change::publication::{self, Publication};
+use crate::change::{Action, Plan};
+use crate::core::clock;
+use crate::core::error::{Error, Result};
+use crate::spec::clusters::Cluster;
+use serde::Serialize;
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// The soak a promotion holds the source to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Soak {
+    /// The target's `soak` in the spec; none set means none required.
+    Spec(Option<Duration>),
+    /// `--soak`, over what the spec says.
+    Given { soak: Duration, spec: Option<Duration> },
+}
+
+impl Soak {
+    fn required(self) -> Option<Duration> {
+        match self {
+            Soak::Spec(soak) => soak,
+            Soak::Given { soak, .. } => Some(soak),
+        }
+    }
+}
+
+/// What to promote where.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub from: Cluster,
+    pub to: Cluster,
+    pub soak: Soak,
+    /// Copy the AMI into the target's region first when it is not there.
+    pub copy: bool,
+}
+
+/// What the gates are judged from, read beforehand so that judging is pure.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub request: Request,
+    /// The source parameter's versions, oldest first.
+    pub history: Vec<Version>,
+    /// The AMI the source parameter holds, as its region describes it.
+    pub image: Option<Image>,
+    /// The AMIs the source cluster runs, or why that could not be read.
+    pub running: std::result::Result<HashSet<String>, String>,
+    /// The AMI, or its copy, in the target's region (the same as `image` in one region).
+    pub target_image: Option<Image>,
+    /// The target parameter's value now.
+    pub target_current: Option<String>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GateKind {
+    /// The source has held the AMI at least the soak.
+    Soak,
+    /// The source cluster runs it, as observed.
+    Running,
+    /// It is in the target's region (or `--copy` puts it there).
+    Region,
+    NotDisabled,
+    NotDeprecated,
+    /// The target does not hold it already (or only its mark or protection is left to write).
+    NotCurrent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gate {
+    pub gate: GateKind,
+    pub passed: bool,
+    /// What was measured, in a sentence.
+    pub measured: String,
+}
+
+/// The plan's facts: what goes where, and every gate with its measured value.
+#[derive(Debug, Clone, Serialize)]
+pub struct Promotion {
+    pub from: String,
+    pub to: String,
+    /// The AMI the source holds.
+    pub ami: Option<String>,
+    pub release: Option<String>,
+    /// The AMI written into the target's parameter: `ami`, or its copy in the target's region.
+    pub target_ami: Option<String>,
+    /// Set when `--copy` copies the AMI into this region before anything is written.
+    pub copy_to: Option<String>,
+    pub gates: Vec<Gate>,
+    pub publication: Option<Publication>,
+}
+
+impl Promotion {
+    /// What each failed gate measured: the reasons the promotion is refused.
+    pub fn refusals(&self) -> Vec<String> {
+        self.gates.iter().filter(|g| !g.passed).map(|g| g.measured.clone()).collect()
+    }
+}
+
+/// Reads what the gates need: the source parameter's history, the AMI, what the source runs,
+/// the AMI's copy in the target's region and the target's value. `source` and `target` are
+/// contexts in the two clusters' regions (the same one when they share it).
+pub async fn prepare(source: &Aws, target: &Aws, request: Request) -> Result<Plan<Promotion>> {
+    let parameter = |c: &Cluster| c.ssm_parameter.clone().ok_or_else(|| Error::ClusterWithoutParameter { cluster: c.name.clone() });
+    let (from_parameter, to_parameter) = (parameter(&request.from)?, parameter(&request.to)?);
+    let history = parameters::history(source, &from_parameter).await?;
+    let ami = history.last().map(|v| v.value.clone());
+    let from_name = [request.from.name.as_str()];
+    let (image, running, target_current) = tokio::join!(
+        async {
+            match &ami {
+                Some(ami) => inventory::any_images_by_id(source, std::slice::from_ref(ami)).await.map(|found| found.into_iter().next()),
+                None => Ok(None),
+            }
+        },
+        clusters::running_amis(source, &from_name),
+        parameters::current_value(target, &to_parameter),
+    );
+    let (image, target_current) = (image?, target_current?);
+    let running = match running.unread.get(&request.from.name) {
+        Some(cause) => Err(cause.clone()),
+        None => Ok(running.running.get(&request.from.name).cloned().unwrap_or_default()),
+    };
+    let target_image = match &image {
+        _ if request.from.region == request.to.region => image.clone(),
+        // A copy keeps the name and the release tag (`commands::copy`).
+        Some(image) => inventory::own_images_named(target, &image.name).await?.into_iter().find(|held| held.release() == image.release()),
+        None => None,
+    };
+    let facts = Facts { request, history, image, running, target_image, target_current, now: clock::now_epoch() };
+    Ok(plan(&facts))
+}
+
+/// The gates judged, and the writes when every one passes. Pure.
+pub fn plan(facts: &Facts) -> Plan<Promotion> {
+    let Request { from, to, .. } = &facts.request;
+    let mut promotion = Promotion {
+        from: from.name.clone(),
+        to: to.name.clone(),
+        ami: facts.image.as_ref().map(|i| i.id.clone()).or_else(|| facts.history.last().map(|v| v.value.clone())),
+        release: facts.image.as_ref().and_then(|i| i.release()).map(str::to_string),
+        target_ami: facts.target_image.as_ref().map(|i| i.id.clone()),
+        copy_to: None,
+        gates: Vec::new(),
+        publication: None,
+    };
+    let Some(ami) = promotion.ami.clone() else {
+        promotion.gates.push(failed(
+            GateKind::Soak,
+            format!("{}'s parameter {} holds no AMI: publish a release to it first", from.name, from.ssm_parameter.as_deref().unwrap_or("-")),
+        ));
+        return Plan { actions: Vec::new(), warnings: Vec::new(), facts: promotion };
+    };
+    promotion.gates.push(soak_gate(facts, &ami));
+    promotion.gates.push(running_gate(facts, &ami));
+    let copying = facts.target_image.is_none() && facts.request.copy && facts.image.is_some();
+    promotion.gates.push(region_gate(facts, &ami, copying));
+    let images: Vec<&Image> = facts.image.iter().chain(facts.target_image.iter().filter(|t| Some(&t.id) != facts.image.as_ref().map(|i| &i.id))).collect();
+    promotion.gates.push(match images.iter().find(|i| i.state == ImageState::Disabled) {
+        Some(i) => failed(GateKind::NotDisabled, format!("{} is disabled: nothing can launch it; re-enable it (`aws ec2 enable-image --image-id {}`) or promote another release", i.id, i.id)),
+        None => passed(GateKind::NotDisabled, format!("{ami} is not disabled")),
+    });
+    promotion.gates.push(match images.iter().find(|i| i.deprecated(facts.now)) {
+        Some(i) => failed(
+            GateKind::NotDeprecated,
+            format!(
+                "{} is deprecated since {}: cancel it (`aws ec2 disable-image-deprecation --image-id {}`) or promote a newer release",
+                i.id,
+                i.deprecation_time.as_deref().unwrap_or("?"),
+                i.id
+            ),
+        ),
+        None => passed(GateKind::NotDeprecated, format!("{ami} is not deprecated")),
+    });
+    let mut actions = Vec::new();
+    if copying {
+        promotion.copy_to = Some(to.region.clone());
+        actions.push(Action::CopyImage {
+            id: ami.clone(),
+            source: ami.clone(),
+            region: to.region.clone(),
+            why: format!("cluster {} runs in {}; the copy is then written to {}", to.name, to.region, to.ssm_parameter.as_deref().unwrap_or("-")),
+        });
+    }
+    if let Some(target) = &facts.target_image {
+        match publication::plan(to, target, &to.region, facts.target_current.clone()) {
+            Ok(p) => {
+                let mut written = publication::actions(p.clone()).actions;
+                if to.protect {
+                    written.push(protection::action(target, Want::Protect { cooldown: false }));
+                }
+                let left = written.iter().any(|a| !a.is_noop());
+                promotion.gates.push(match (p.changes_parameter, left) {
+                    (true, _) => passed(GateKind::NotCurrent, format!("{} holds {} now", to.name, p.previous.as_deref().unwrap_or("nothing"))),
+                    (false, true) => passed(GateKind::NotCurrent, format!("{} already holds {}: only its mark and protection are left to write", to.name, target.id)),
+                    (false, false) => failed(GateKind::NotCurrent, format!("{} already holds {}: nothing to promote", to.name, target.id)),
+                });
+                promotion.publication = Some(p);
+                actions.extend(written);
+            }
+            Err(e) => promotion.gates.push(failed(GateKind::Region, e.to_string())),
+        }
+    }
+    // Nothing is written past a failed gate: the plan then only shows why.
+    if !promotion.refusals().is_empty() {
+        actions.clear();
+    }
+    Plan { actions, warnings: Vec::new(), facts: promotion }
+}
+
+fn passed(gate: GateKind, measured: String) -> Gate {
+    Gate { gate, passed: true, measured }
+}
+
+fn failed(gate: GateKind, measured: String) -> Gate {
+    Gate { gate, passed: false, measured }
+}
+
+fn soak_gate(facts: &Facts, ami: &str) -> Gate {
+    let Request { from, to, soak, .. } = &facts.request;
+    let said = match soak {
+        Soak::Given { soak, spec: Some(spec) } => format!(" (--soak {} overrides the spec's {})", span(soak.as_secs() as i64), span(spec.as_secs() as i64)),
+        Soak::Given { soak, spec: None } => format!(" (--soak {}; the spec sets none)", span(soak.as_secs() as i64)),
+        Soak::Spec(_) => String::new(),
+    };
+    let Some(required) = soak.required() else {
+        return passed(GateKind::Soak, format!("no soak is set for {} (clusters.{}.soak)", to.name, to.name));
+    };
+    let required = required.as_secs() as i64;
+    let Some(written) = parameters::held_since(&facts.history).and_then(|v| v.written) else {
+        return failed(GateKind::Soak, format!("SSM did not say when {}'s parameter took {ami}, so its soak cannot be measured", from.name));
+    };
+    let had = (facts.now - written).max(0);
+    if had >= required {
+        passed(GateKind::Soak, format!("{} has had {ami} for {} ≥ {}{said}", from.name, span(had), span(required)))
+    } else {
+        failed(
+            GateKind::Soak,
+            format!("{} has had {ami} for {}, less than the soak of {}{said}: {} to go", from.name, span(had), span(required), span(required - had)),
+        )
+    }
+}
+
+fn running_gate(facts: &Facts, ami: &str) -> Gate {
+    let from = &facts.request.from.name;
+    match &facts.running {
+        Err(cause) => failed(GateKind::Running, format!("what {from} runs could not be read, so nothing says {ami} ran there: {cause}")),
+        Ok(running) if running.contains(ami) => passed(GateKind::Running, format!("{from} runs {ami} (nodegroup launch templates, tagged nodes)")),
+        Ok(running) => {
+            let mut others: Vec<&str> = running.iter().map(String::as_str).collect();
+            others.sort_unstable();
+            let instead = if others.is_empty() { "no node at all".to_string() } else { others.join(", ") };
+            failed(GateKind::Running, format!("{ami} is published to {from} but no node of {from} runs it (it runs {instead})"))
+        }
+    }
+}
+
+fn region_gate(facts: &Facts, ami: &str, copying: bool) -> Gate {
+    let region = &facts.request.to.region;
+    match (&facts.target_image, &facts.image) {
+        (_, None) => failed(GateKind::Region, format!("{ami} was not found in {}", facts.request.from.region)),
+        (Some(target), _) if target.state == ImageState::Available || target.state == ImageState::Disabled => {
+            let what = if target.id == ami { target.id.clone() } else { format!("{} (the copy of {ami})", target.id) };
+            passed(GateKind::Region, format!("{what} is in {region}"))
+        }
+        (Some(target), _) => failed(GateKind::Region, format!("{} in {region} is `{}`, not available: wait for it (`gio-ami images --region {region}`)", target.id, target.state)),
+        (None, Some(_)) if copying => passed(GateKind::Region, format!("{region} has no copy of {ami}: --copy makes one first")),
+        (None, Some(_)) => failed(GateKind::Region, format!("{ami} is not in {region}: pass --copy, or copy it first (`gio-ami copy {ami} --to {region}`)")),
+    }
+}
+
+/// A span in hours and minutes (`51h`, `47h 30m`, `45m`), as soaks are spoken of.
+fn span(secs: i64) -> String {
+    let (hours, minutes) = (secs / 3600, secs % 3600 / 60);
+    match (hours, minutes) {
+        (0, 0) => format!("{secs}s"),
+        (0, m) => format!("{m}m"),
+        (h, 0) => format!("{h}h"),
+        (h, m) => format!("{h}h {m}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::inventory::tests::image;
+
+    const NOW: i64 = 1_796_164_800;
+    const HOUR: i64 = 3600;
+
+    fn cluster(name: &str, region: &str) -> Cluster {
+        Cluster { name: name.into(), region: region.into(), ssm_parameter: Some(format!("/gio/{name}")), ..Cluster::default() }
+    }
+
+    /// staging has run ami-0000000a for 51 h; prod holds ami-00000009 and wants a 48 h soak.
+    fn facts() -> Facts {
+        let mut prod = cluster("prod", "eu-west-1");
+        prod.soak = Some(Duration::from_secs(48 * 3600));
+        prod.protect = true;
+        let ami = image("ami-0000000a", "2026-01-01", &[]);
+        Facts {
+            request: Request { from: cluster("staging", "eu-west-1"), to: prod.clone(), soak: Soak::Spec(prod.soak), copy: false },
+            history: vec![
+                Version { version: 1, value: "ami-00000009".into(), written: Some(NOW - 300 * HOUR) },
+                Version { version: 2, value: "ami-0000000a".into(), written: Some(NOW - 51 * HOUR) },
+            ],
+            image: Some(ami.clone()),
+            running: Ok(HashSet::from(["ami-0000000a".to_string()])),
+            target_image: Some(ami),
+            target_current: Some("ami-00000009".into()),
+            now: NOW,
+        }
+    }
+
+    fn verdicts(plan: &Plan<Promotion>) -> Vec<(GateKind, bool)> {
+        plan.facts.gates.iter().map(|g| (g.gate, g.passed)).collect()
+    }
+
+    #[test]
+    fn a_soaked_running_release_is_written_marked_and_protected() {
+        let plan = plan(&facts());
+        assert!(plan.facts.refusals().is_empty(), "{:?}", plan.facts.gates);
+        assert_eq!(plan.facts.gates[0].measured, "staging has had ami-0000000a for 51h ≥ 48h");
+        let verbs: Vec<&str> = plan.actions.iter().map(|a| a.verb()).collect();
+        assert_eq!(verbs, ["put", "tag", "protect"]);
+    }
+
+    #[test]
+    fn each_gate_refuses_with_what_it_measured() {
+        let mut early = facts();
+        early.history[1].written = Some(NOW - 3 * HOUR);
+        let refused = plan(&early);
+        assert!(refused.actions.is_empty(), "nothing is written past a failed gate");
+        assert_eq!(refused.facts.refusals(), ["staging has had ami-0000000a for 3h, less than the soak of 48h: 45h to go"]);
+
+        let mut elsewhere = facts();
+        elsewhere.running = Ok(HashSet::from(["ami-00000009".to_string()]));
+        assert!(plan(&elsewhere).facts.refusals()[0].contains("no node of staging runs it (it runs ami-00000009)"));
+
+        let mut unread = facts();
+        unread.running = Err("DescribeInstances failed".into());
+        assert!(plan(&unread).facts.refusals()[0].starts_with("what staging runs could not be read"));
+
+        let mut disabled = facts();
+        disabled.image.as_mut().unwrap().state = "disabled".into();
+        disabled.target_image = disabled.image.clone();
+        assert!(verdicts(&plan(&disabled)).contains(&(GateKind::NotDisabled, false)));
+
+        let mut deprecated = facts();
+        deprecated.image.as_mut().unwrap().deprecation_time = Some("2026-11-01T00:00:00.000Z".into());
+        deprecated.target_image = deprecated.image.clone();
+        assert!(plan(&deprecated).facts.refusals()[0].contains("deprecated since 2026-11-01"));
+
+        let mut current = facts();
+        current.target_current = Some("ami-0000000a".into());
+        current.target_image.as_mut().unwrap().tags.insert(crate::core::tags::CLUSTERS.into(), "prod".into());
+        current.target_image.as_mut().unwrap().protection = inventory::Protection::Enabled { cooldown: false };
+        assert_eq!(plan(&current).facts.refusals(), ["prod already holds ami-0000000a: nothing to promote"]);
+    }
+
+    #[test]
+    fn a_rerun_after_a_crash_finishes_what_is_left() {
+        let mut half = facts();
+        half.target_current = Some("ami-0000000a".into());
+        let plan = plan(&half);
+        assert!(plan.facts.refusals().is_empty());
+        let work: Vec<&str> = plan.actions.iter().filter(|a| !a.is_noop()).map(|a| a.verb()).collect();
+        assert_eq!(work, ["tag", "protect"]);
+    }
+
+    #[test]
+    fn a_given_soak_overrides_the_spec_and_says_so() {
+        let mut now = facts();
+        now.history[1].written = Some(NOW - 60);
+        now.request.soak = Soak::Given { soak: Duration::ZERO, spec: now.request.to.soak };
+        let plan = plan(&now);
+        assert!(plan.facts.refusals().is_empty());
+        assert_eq!(plan.facts.gates[0].measured, "staging has had ami-0000000a for 1m ≥ 0s (--soak 0s overrides the spec's 48h)");
+    }
+
+    #[test]
+    fn another_region_needs_the_copy_or_copy() {
+        let mut far = facts();
+        far.request.to.region = "us-east-1".into();
+        far.target_image = None;
+        assert!(plan(&far).facts.refusals()[0].contains("pass --copy, or copy it first (`gio-ami copy ami-0000000a --to us-east-1`)"));
+        far.request.copy = true;
+        let copying = plan(&far);
+        assert!(copying.facts.refusals().is_empty());
+        assert_eq!(copying.facts.copy_to.as_deref(), Some("us-east-1"));
+        assert_eq!(copying.actions.iter().map(|a| a.verb()).collect::<Vec<_>>(), ["copy"]);
+    }
+
+    #[test]
+    fn spans_read_as_hours_and_minutes() {
+        assert_eq!(span(51 * HOUR), "51h");
+        assert_eq!(span(47 * HOUR + 30 * 60), "47h 30m");
+        assert_eq!(span(45 * 60), "45m");
+        assert_eq!(span(20), "20s");
+        assert_eq!(span(0), "0s");
+    }
+}
