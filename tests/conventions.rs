@@ -128,3 +128,93 @@ fn the_schema_accepts_exactly_what_check_accepts() {
         assert_eq!((by_schema, by_check), (expected, expected), "{}: schema, check", case.display());
     }
 }
+
+/// The fenced blocks of a Markdown file: (language, text).
+fn fenced_blocks(markdown: &str) -> Vec<(String, String)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(String, String)> = None;
+    for line in markdown.lines() {
+        match (line.strip_prefix("```"), open.take()) {
+            (Some(_), Some(block)) => blocks.push(block),
+            (Some(language), None) => open = Some((language.trim().to_string(), String::new())),
+            (None, Some((language, mut text))) => {
+                text.push_str(line);
+                text.push('\n');
+                open = Some((language, text));
+            }
+            (None, None) => {}
+        }
+    }
+    assert!(open.is_none(), "an unclosed fence");
+    blocks
+}
+
+/// Each `gio-ami SUBCOMMAND --flag…` written in `text`: the subcommand and its long flags, up to
+/// the end of the shell command.
+fn gio_ami_commands(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut commands = Vec::new();
+    for line in text.lines() {
+        let mut rest = line;
+        while let Some(at) = rest.find("gio-ami ") {
+            let words: Vec<&str> = rest[at + "gio-ami ".len()..]
+                .split_whitespace()
+                .take_while(|w| !["|", ">", ";", "&&", "||", "#", "then", "2>&1"].contains(w))
+                .collect();
+            // Part of a path or a name (`your-org/gio-ami`), not the command.
+            let inside_a_word = rest[..at].chars().last().is_some_and(|c| c.is_alphanumeric() || "/-_.".contains(c));
+            rest = &rest[at + 1..];
+            if inside_a_word {
+                continue;
+            }
+            let Some(sub) = words.first().filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-')) else { continue };
+            let flags = words.iter().filter(|w| w.starts_with("--")).map(|w| w.split('=').next().unwrap().to_string()).collect();
+            commands.push((sub.to_string(), flags));
+        }
+    }
+    commands
+}
+
+/// docs/rollout.md holds only snippets a real parser reads: its YAML (a Karpenter EC2NodeClass, a
+/// CI job) by PyYAML, its Terraform by python-hcl2, its spec by `gio-ami check`; and every
+/// gio-ami command in it takes the flags it is written with.
+#[test]
+fn the_rollout_guide_parses_and_its_commands_exist() {
+    let dir = scratch("rollout-doc");
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rollout.md")).unwrap();
+    let blocks = fenced_blocks(&doc);
+    let languages: Vec<&str> = blocks.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(languages, ["toml", "yaml", "hcl", "yaml", "sh"]);
+    let script = "import sys, yaml, hcl2\n\
+                  for language, path in zip(sys.argv[1::2], sys.argv[2::2]):\n\
+                  \x20   text = open(path).read()\n\
+                  \x20   parsed = yaml.safe_load(text) if language == 'yaml' else hcl2.loads(text)\n\
+                  \x20   assert parsed, path\n\
+                  \x20   print(language, sorted(map(str, parsed)))\n";
+    let mut args = Vec::new();
+    for (n, (language, text)) in blocks.iter().enumerate() {
+        let path = dir.join(format!("block-{n}.{language}"));
+        std::fs::write(&path, text).unwrap();
+        match language.as_str() {
+            "yaml" | "hcl" => args.extend([language.clone(), path.display().to_string()]),
+            "toml" => {
+                let spec = dir.join("gio-ami.toml");
+                std::fs::write(&spec, format!("[image]\nname = \"n\"\n[base]\nami = \"ami-12345678\"\n{text}")).unwrap();
+                run(bare_cli().arg("check").arg(&spec)).success();
+            }
+            _ => {}
+        }
+    }
+    let out = Command::new(support::python()).arg("-c").arg(script).args(&args).output().expect("the venv's python");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}{}", printed, String::from_utf8_lossy(&out.stderr));
+    assert!(printed.contains("yaml ['apiVersion', 'kind', 'metadata', 'spec']"), "{printed}");
+    assert!(printed.contains("hcl ['data', 'resource']"), "{printed}");
+    let commands: Vec<(String, Vec<String>)> = blocks.iter().flat_map(|(_, text)| gio_ami_commands(text)).collect();
+    assert!(commands.iter().any(|(sub, _)| sub == "promote") && commands.iter().any(|(sub, _)| sub == "outdated"), "{commands:?}");
+    for (sub, flags) in commands {
+        let help = run(bare_cli().args([sub.as_str(), "--help"])).success().stdout;
+        for flag in flags {
+            assert!(help.contains(&flag), "docs/rollout.md: `gio-ami {sub}` has no {flag}");
+        }
+    }
+}
