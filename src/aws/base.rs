@@ -75,10 +75,11 @@ pub fn recognise(name: &str) -> Option<(Family, String, Variant)> {
     Some((Family::Al2, k8s(rest)?, variant))
 }
 
-/// What a release records of the base it was built on (DESIGN §3): its id, name and release
-/// version and, for an EKS-optimized base, the family, Kubernetes version and variant its name
-/// says, so `outdated` can find the base recommended now.
-pub fn recorded(base: &Base) -> Tags {
+/// What a release with tags `existing` records of the base it was built on (DESIGN §3): its id,
+/// name and release version always, and, for an EKS-optimized base, the family, Kubernetes
+/// version and variant its name says where the release does not say them itself, so `outdated`
+/// can find the base recommended now.
+pub fn recorded(existing: &Tags, base: &Base) -> Tags {
     let mut t = Tags::from([(tags::BASE_AMI.to_string(), base.image.id.clone()), (tags::BASE_NAME.to_string(), base.image.name.clone())]);
     if let Some(release) = &base.release_version {
         t.insert(tags::BASE_RELEASE.into(), release.clone());
@@ -88,6 +89,7 @@ pub fn recorded(base: &Base) -> Tags {
         t.insert(tags::KUBERNETES.into(), kubernetes);
         t.insert(tags::VARIANT.into(), variant.name().into());
     }
+    t.retain(|key, _| key.starts_with("gio-ami:base-") || !existing.contains_key(key));
     t
 }
 
@@ -240,6 +242,19 @@ mod tests {
         assert_eq!(recognise("amazon-eks-arm64-node-1.29-v20261001").unwrap(), (Family::Al2, "1.29".to_string(), Variant::Standard));
         assert_eq!(recognise("bottlerocket-aws-k8s-1.32-aarch64-v1.26.0").unwrap(), (Family::Bottlerocket, "1.32".to_string(), Variant::Standard));
         assert_eq!(recognise("ubuntu-eks/k8s_1.31/images/hvm-ssd"), None);
+    }
+
+    #[test]
+    fn a_release_records_its_base_and_keeps_what_it_says_it_is() {
+        let mut image = inventory::tests::image("ami-000000b1", "2026-11-01", &[]);
+        image.name = "amazon-eks-node-al2023-x86_64-standard-1.31-v20261101".into();
+        let base = Base { parameter: None, image, release_version: Some("1.31.7-20261101".into()) };
+        let existing = Tags::from([(tags::KUBERNETES.to_string(), "1.30".to_string()), (tags::BASE_AMI.to_string(), "ami-old".to_string())]);
+        let recorded = recorded(&existing, &base);
+        assert_eq!(recorded.get(tags::BASE_AMI).map(String::as_str), Some("ami-000000b1"), "the base is always the one given");
+        assert_eq!(recorded.get(tags::BASE_RELEASE).map(String::as_str), Some("1.31.7-20261101"));
+        assert_eq!(recorded.get(tags::FAMILY).map(String::as_str), Some("al2023"));
+        assert!(!recorded.contains_key(tags::KUBERNETES), "the release's own version stays");
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub fn plan(images: &[Image], requests: &[Request], metadata: &Metadata, author:
             }
             if let Some(base) = &metadata.base {
                 // The base is the caller's word; what the release says it is stays.
-                wanted.extend(base::recorded(base).into_iter().filter(|(key, _)| key.starts_with("gio-ami:base-") || !image.tags.contains_key(key)));
+                wanted.extend(base::recorded(&image.tags, base));
             }
             wanted.retain(|key, value| image.tags.get(key) != Some(value));
             Adoption {

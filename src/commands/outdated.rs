@@ -73,6 +73,23 @@ pub struct BaseState {
 }
 
 impl Node {
+    /// Where the AMI was seen, before anything is known of its base.
+    fn new(ami: String, running: bool, published: bool) -> Node {
+        Node {
+            ami,
+            release: None,
+            running,
+            published,
+            kubernetes: None,
+            skew: None,
+            base: None,
+            recommended: None,
+            newer_base: None,
+            behind_days: None,
+            unknown: None,
+        }
+    }
+
     /// Further behind than `age`: a newer base exists whose creation is more than `age` after
     /// this one's (`0d`: any newer base). A newer base whose distance is unknown counts.
     fn behind(&self, age: Duration) -> bool {
@@ -157,19 +174,7 @@ async fn read_region(aws: &Aws, clusters: Vec<&Cluster>, now: i64) -> (Vec<Clust
         }
         let releases = amis
             .into_iter()
-            .map(|(ami, (running, published))| Node {
-                ami,
-                release: None,
-                running,
-                published,
-                kubernetes: None,
-                skew: None,
-                base: None,
-                recommended: None,
-                newer_base: None,
-                behind_days: None,
-                unknown: None,
-            })
+            .map(|(ami, (running, published))| Node::new(ami, running, published))
             .collect();
         states.push(ClusterState { name: cluster.name.clone(), region: cluster.region.clone(), control_plane: plane, releases });
     }
@@ -290,19 +295,7 @@ mod tests {
     }
 
     fn node(running: bool) -> Node {
-        Node {
-            ami: "ami-0000000a".into(),
-            release: None,
-            running,
-            published: true,
-            kubernetes: None,
-            skew: None,
-            base: None,
-            recommended: None,
-            newer_base: None,
-            behind_days: None,
-            unknown: None,
-        }
+        Node::new("ami-0000000a".into(), running, true)
     }
 
     fn recommended(id: &str, created: &str) -> Base {

@@ -225,9 +225,8 @@ pub fn image_tags(spec: &spec::Spec, build_id: &str, base: &Base, provenance: &P
     t.insert(tags::CREATED_AT.into(), provenance.created_at.clone());
     t.insert(tags::AUTHOR.into(), provenance.author.clone());
     // What the spec says the image is wins over what the base's name says.
-    for (key, value) in base::recorded(base) {
-        t.entry(key).or_insert(value);
-    }
+    let recorded = base::recorded(&t, base);
+    t.extend(recorded);
     t
 }
 
