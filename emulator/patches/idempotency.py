@@ -31,14 +31,14 @@ T = TypeVar("T")
 
 
 def once(backend: Any, operation: str, request: dict[str, Any], act: Callable[[], T],
-         mismatch: Callable[[], Exception]) -> T:
-    """What `act()` answered the first time this region saw (operation, ClientToken); `act()` when
-    the request has no token. Tokens are per region and per operation, as in EC2. A token seen
-    before with other parameters (the request minus its token) raises `mismatch()`."""
-    token = request.get("ClientToken")
+         mismatch: Callable[[], Exception], token: str = "ClientToken") -> T:
+    """What `act()` answered the first time this region saw (operation, the request's `token`
+    member); `act()` when the request has no token. Tokens are per region and per operation, as in
+    EC2. A token seen before with other parameters (the request minus its token) raises `mismatch()`."""
+    name, token = token, request.get(token)
     if not token:
         return act()
-    parameters = {key: value for key, value in request.items() if key != "ClientToken"}
+    parameters = {key: value for key, value in request.items() if key != name}
     made: dict[tuple[str, str], tuple[dict[str, Any], Any]] = backend.__dict__.setdefault("_gio_client_tokens", {})
     if (operation, token) not in made:
         made[(operation, token)] = (parameters, act())
