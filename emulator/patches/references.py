@@ -15,10 +15,13 @@ What is found: instances whose ImageId is the AMI (in the states asked for; moto
 instances, AWS lists them for about an hour); launch templates with the AMI as ImageId in any of the
 version-depth most recent versions, once per template; the account's own SSM String parameters whose
 current value is the AMI id (AWS's public /aws/... parameters are not the caller's resources; whether
-AWS requires the aws:ec2:image data type is not said, so both data types count); no Image Builder
-recipes, as moto has no Image Builder. The codes for an invalid request are not documented:
-InvalidParameterValue (MissingParameter without any resource type, InvalidAMIID.Malformed for an id
-that is not ami-…) chosen. An AMI id need not exist: references are looked up by id.
+AWS requires the aws:ec2:image data type is not said, so both data types count); the account's Image
+Builder image recipes of the Region (imagebuilder.py) whose parentImage is the AMI id, by recipe ARN
+(a parent given as ssm:PARAMETER or an Image Builder image ARN is not resolved to an AMI); never
+imagebuilder:ContainerRecipe, as the emulator's Image Builder has image recipes only. The codes for
+an invalid request are not documented: InvalidParameterValue (MissingParameter without any resource
+type, InvalidAMIID.Malformed for an id that is not ami-…) chosen. An AMI id need not exist: references
+are looked up by id.
 https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImageReferences.html
 https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ResourceTypeOption.html
 https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-ami-references.html
@@ -33,11 +36,12 @@ from moto.core.responses import ActionResult
 from moto.ec2.responses import EC2Response
 from moto.ssm.models import ssm_backends
 
-from . import replaces
+from . import imagebuilder, replaces
 from .common import Paging, aws_error
 
 INSTANCE, LAUNCH_TEMPLATE, SSM_PARAMETER = "ec2:Instance", "ec2:LaunchTemplate", "ssm:Parameter"
-RESOURCE_TYPES = (INSTANCE, LAUNCH_TEMPLATE, SSM_PARAMETER, "imagebuilder:ImageRecipe", "imagebuilder:ContainerRecipe")
+IMAGE_RECIPE = "imagebuilder:ImageRecipe"
+RESOURCE_TYPES = (INSTANCE, LAUNCH_TEMPLATE, SSM_PARAMETER, IMAGE_RECIPE, "imagebuilder:ContainerRecipe")
 INSTANCE_STATES = ("pending", "running", "shutting-down", "terminated", "stopping", "stopped")
 DEFAULT_VERSION_DEPTH, MAX_VERSION_DEPTH = 10, 10_000
 MAX_IMAGE_IDS = 10
@@ -136,5 +140,9 @@ def describe_image_references(self: EC2Response) -> ActionResult:
             if current.parameter_type == "String" and current.value in wanted:
                 found.add(Reference(current.value, SSM_PARAMETER,
                                     f"arn:aws:ssm:{region}:{account}:parameter/{name.lstrip('/')}"))
+    if IMAGE_RECIPE in chosen:
+        for recipe in imagebuilder.recipes_of(account, region):
+            if recipe.parent_image in wanted:
+                found.add(Reference(recipe.parent_image, IMAGE_RECIPE, recipe.arn))
     page, token = paging.cut(list(found), {})
     return ActionResult({"ImageReferences": [reference.answer() for reference in page], "NextToken": token})

@@ -1,11 +1,12 @@
-"""DescribeImageReferences (patches/references.py): instances, launch template versions and SSM
-parameters that reference given AMIs.
+"""DescribeImageReferences (patches/references.py): instances, launch template versions, SSM
+parameters and Image Builder image recipes that reference given AMIs.
 
 AWS (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImageReferences.html,
 https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-ami-references.html): "Either
 IncludeAllResourceTypes or ResourceTypes must be specified"; state-name "Default: All states";
 version-depth "The number of launch template versions to check, starting from the most recent
-version ... Default: 10"; with both parameters "your specified values override the default values".
+version ... Default: 10"; with both parameters "your specified values override the default values";
+"AMI references can be checked in: ... Image Builder image recipes".
 """
 
 import botocore.exceptions
@@ -59,6 +60,29 @@ def test_instances_launch_templates_and_parameters_that_reference_an_ami(client)
     pages = ec2.get_paginator("describe_image_references").paginate(
         ImageIds=[image, other], IncludeAllResourceTypes=True, PaginationConfig={"PageSize": 5})
     assert sum(len(p["ImageReferences"]) for p in pages) == 4
+
+
+def test_image_recipes_built_on_an_ami_reference_it(client, client_as):
+    ec2, ib = client("ec2", REGION), client("imagebuilder", REGION)
+    theirs = client_as("222233334444", "imagebuilder", REGION)
+    image = register(ec2, "gio-recipe-base")
+    recipe = ib.create_image_recipe(name="gio-nodes", semanticVersion="1.0.0", parentImage=image)["imageRecipeArn"]
+    ec2.modify_image_attribute(ImageId=image, LaunchPermission={"Add": [{"UserId": "222233334444"}]})
+    their_recipe = theirs.create_image_recipe(name="gio-nodes", semanticVersion="1.0.0",
+                                              parentImage=image)["imageRecipeArn"]
+    assert recipe == f"arn:aws:imagebuilder:{REGION}:123456789012:image-recipe/gio-nodes/1.0.0"
+
+    mine = [(image, "imagebuilder:ImageRecipe", recipe)]
+    assert references(ec2, [image], ResourceTypes=[{"ResourceType": "imagebuilder:ImageRecipe"}]) == mine
+    assert references(ec2, [image], IncludeAllResourceTypes=True) == mine, "another account's recipe is its own"
+    assert references(ec2, [image], ResourceTypes=[{"ResourceType": "ec2:Instance"},
+                                                   {"ResourceType": "imagebuilder:ContainerRecipe"}]) == []
+    assert references(client_as("222233334444", "ec2", REGION), [image], IncludeAllResourceTypes=True) == [
+        (image, "imagebuilder:ImageRecipe", their_recipe)]
+
+    ib.delete_image_recipe(imageRecipeArn=recipe)
+    assert references(ec2, [image], IncludeAllResourceTypes=True) == []
+    theirs.delete_image_recipe(imageRecipeArn=their_recipe)
 
 
 @pytest.mark.parametrize("kwargs, code", [
