@@ -27,6 +27,9 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself.
     fixtures.py eks-release --release 20261201 --bottlerocket 1.27.0-0f1e2d3c
                                             Amazon publishes newer EKS-optimized AMIs, dated now by
                                             the emulator's clock, and recommends them in every region
+    fixtures.py image-recipe --ami AMI_ID --name NAME
+                                            an EC2 Image Builder image recipe NAME 1.0.0 built on the
+                                            AMI (component update-linux); prints its ARN
 """
 import argparse
 import json
@@ -123,6 +126,14 @@ def node(cluster, ami):
     )
 
 
+def image_recipe(ami, name):
+    region = os.environ.get("AWS_REGION", "eu-west-1")
+    return client("imagebuilder").create_image_recipe(
+        name=name, semanticVersion="1.0.0", parentImage=ami,
+        components=[{"componentArn": f"arn:aws:imagebuilder:{region}:aws:component/update-linux/x.x.x"}],
+    )["imageRecipeArn"]
+
+
 def hook(path, body):
     """POST to the emulator's test hooks (emulator/patches/hooks.py)."""
     request = urllib.request.Request(f"{os.environ['AWS_ENDPOINT_URL']}/moto-api/gio/{path}", data=json.dumps(body).encode(),
@@ -158,6 +169,9 @@ def main():
     release = commands.add_parser("eks-release")
     release.add_argument("--release", required=True)
     release.add_argument("--bottlerocket", required=True)
+    recipe = commands.add_parser("image-recipe")
+    recipe.add_argument("--ami", required=True)
+    recipe.add_argument("--name", required=True)
     args = parser.parse_args()
     if args.command == "image-builder":
         print(image_builder(args.name))
@@ -175,6 +189,8 @@ def main():
         node(args.cluster, args.ami)
     elif args.command == "clock":
         print(hook("clock", {"offset_seconds": seconds(args.offset)})["now"])
+    elif args.command == "image-recipe":
+        print(image_recipe(args.ami, args.name))
     elif args.command == "eks-release":
         print(hook("eks-releases", {"release": args.release, "bottlerocket": args.bottlerocket})["published"])
     else:
