@@ -10,7 +10,7 @@ use crate::core::tags;
 use aws_sdk_ec2::operation::describe_snapshots::builders::DescribeSnapshotsFluentBuilder;
 use aws_sdk_ec2::types::{self as ec2, Filter};
 use aws_smithy_types::date_time::Format;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
 /// DescribeImages and DescribeSnapshots both accept up to 1,000 results a page.
@@ -69,7 +69,7 @@ impl Reported<InstanceState> {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Image {
     pub id: String,
     pub name: String,
@@ -97,7 +97,7 @@ pub struct Image {
 /// it: `disabled`, `enabled-without-cooldown`, `enabled-with-cooldown`, or `disabled after TIME`
 /// during the 24 hours a protection enabled with a cooldown still holds once disabled.
 /// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ami-deregistration-protection.html
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum Protection {
     #[default]
@@ -139,7 +139,7 @@ impl Protection {
 }
 
 /// How an AMI boots: what RegisterImage must repeat for a derived AMI to boot like its source.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Boot {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub virtualization_type: Option<String>,
@@ -159,7 +159,7 @@ pub struct Boot {
     pub ramdisk_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Mapping {
     pub device: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -182,7 +182,7 @@ pub struct Mapping {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub virtual_name: Option<String>,
     /// Suppresses a device the AMI would otherwise attach.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_device: bool,
 }
 

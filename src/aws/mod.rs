@@ -1,6 +1,7 @@
 //! One AWS context per run: the resolved SDK configuration (credential chain, profile, region,
 //! `AWS_ENDPOINT_URL`, retries, timeouts) and the service clients built from it on first use.
 
+pub mod archive;
 pub mod base;
 pub mod clusters;
 pub mod control_plane;
@@ -13,6 +14,7 @@ pub mod nodegroups;
 pub mod orphans;
 pub mod parameters;
 pub mod provenance;
+pub mod recycle_bin;
 pub mod tagging;
 pub mod usage;
 
@@ -87,6 +89,7 @@ pub struct Aws {
     eks: OnceLock<aws_sdk_eks::Client>,
     autoscaling: OnceLock<aws_sdk_autoscaling::Client>,
     ebs: OnceLock<aws_sdk_ebs::Client>,
+    rbin: OnceLock<aws_sdk_rbin::Client>,
     calls: CallCounter,
 }
 
@@ -139,6 +142,7 @@ impl Aws {
             eks: OnceLock::new(),
             autoscaling: OnceLock::new(),
             ebs: OnceLock::new(),
+            rbin: OnceLock::new(),
             calls: CallCounter::default(),
         })
     }
@@ -191,6 +195,14 @@ impl Aws {
         self.ebs.get_or_init(|| {
             let config = aws_sdk_ebs::config::Builder::from(&self.config).interceptor(self.calls.clone());
             aws_sdk_ebs::Client::from_conf(config.build())
+        })
+    }
+
+    /// Recycle Bin retention rules.
+    pub fn rbin(&self) -> &aws_sdk_rbin::Client {
+        self.rbin.get_or_init(|| {
+            let config = aws_sdk_rbin::config::Builder::from(&self.config).interceptor(self.calls.clone());
+            aws_sdk_rbin::Client::from_conf(config.build())
         })
     }
 

@@ -7,11 +7,12 @@ pub mod protection;
 pub mod publication;
 pub mod retire;
 
+use crate::aws::recycle_bin::{self, Binned};
 use crate::aws::{tagging, Aws};
 use crate::core::clock;
 use crate::core::error::Error;
 use crate::core::tags;
-use aws_sdk_ec2::types::{LaunchPermission, LaunchPermissionModifications, OperationType, SnapshotAttributeName};
+use aws_sdk_ec2::types::{LaunchPermission, LaunchPermissionModifications, OperationType, SnapshotAttributeName, TargetStorageTier};
 use aws_sdk_ssm::types::ParameterType;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -33,6 +34,7 @@ pub enum Kind {
     Image,
     Snapshot,
     Parameter,
+    RetentionRule,
 }
 
 impl Kind {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::Image => "AMI(s)",
             Kind::Snapshot => "snapshot(s)",
             Kind::Parameter => "SSM parameter(s)",
+            Kind::RetentionRule => "Recycle Bin rule(s)",
         }
     }
 }
@@ -70,6 +73,19 @@ pub enum Action {
     Relink { id: String, parent: String, why: String },
     /// Deregistration protection on (`enable`, with the 24-hour `cooldown` or not) or off.
     ProtectImage { id: String, name: String, enable: bool, cooldown: bool, why: String },
+    /// A snapshot brought back from the Recycle Bin: before the AMI that maps it, which AWS
+    /// restores only once all its snapshots are back.
+    RestoreSnapshot { id: String, why: String },
+    /// An AMI brought back from the Recycle Bin, as it was: mappings, tags, launch permissions.
+    RestoreImage { id: String, name: String, why: String },
+    /// A snapshot moved to the archive tier (ModifySnapshotTier), once no AMI maps it.
+    ArchiveSnapshot { id: String, size_gib: i32, why: String },
+    /// An archived snapshot brought back to the standard tier (RestoreSnapshotTier), for
+    /// `temporary_days` or (None) for good. AWS takes up to 72 hours.
+    RestoreFromArchive { id: String, temporary_days: Option<i32>, why: String },
+    /// A Recycle Bin retention rule on gio-ami's tag for AMIs or snapshots: made (`previous`
+    /// None, `id` "(new)") or given a new retention.
+    RetainInRecycleBin { id: String, binned: Binned, days: i32, previous: Option<i32>, why: String },
     /// Something the plan will not touch, and why (in use, shared with another AMI, …).
     Refuse {
         id: String,
@@ -131,6 +147,11 @@ impl Action {
             | Action::CopyImage { id, why, .. }
             | Action::ProtectImage { id, why, .. }
             | Action::BuildImage { id, why, .. }
+            | Action::RestoreSnapshot { id, why }
+            | Action::ArchiveSnapshot { id, why, .. }
+            | Action::RestoreFromArchive { id, why, .. }
+            | Action::RestoreImage { id, why, .. }
+            | Action::RetainInRecycleBin { id, why, .. }
             | Action::Reuse { id, why, .. } => (id, why),
         }
     }
@@ -151,9 +172,16 @@ impl Action {
             | Action::CopyImage { .. }
             | Action::BuildImage { .. }
             | Action::ProtectImage { .. }
+            | Action::RestoreImage { .. }
             | Action::ModifyLaunchPermission { .. } => Kind::Image,
-            Action::DeleteSnapshot { .. } | Action::UploadSnapshot { .. } | Action::ModifyCreateVolumePermission { .. } => Kind::Snapshot,
+            Action::DeleteSnapshot { .. }
+            | Action::UploadSnapshot { .. }
+            | Action::RestoreSnapshot { .. }
+            | Action::ArchiveSnapshot { .. }
+            | Action::RestoreFromArchive { .. }
+            | Action::ModifyCreateVolumePermission { .. } => Kind::Snapshot,
             Action::PutParameter { .. } => Kind::Parameter,
+            Action::RetainInRecycleBin { .. } => Kind::RetentionRule,
             Action::Refuse { kind, .. } | Action::Reuse { kind, .. } => *kind,
         }
     }
@@ -180,6 +208,10 @@ impl Action {
             Action::ProtectImage { enable: true, .. } => "protect",
             Action::ProtectImage { .. } => "unprotect",
             Action::BuildImage { .. } => "build",
+            Action::RestoreSnapshot { .. } | Action::RestoreImage { .. } => "restore",
+            Action::RetainInRecycleBin { .. } => "retain",
+            Action::ArchiveSnapshot { .. } => "archive",
+            Action::RestoreFromArchive { .. } => "unarchive",
             Action::Reuse { .. } => "reuse",
         }
     }
@@ -191,7 +223,10 @@ impl Action {
     /// The resource as people read it: an AMI with its name where the action knows it.
     pub fn resource(&self) -> String {
         match self {
-            Action::DeregisterImage { id, name, .. } | Action::DisableImage { id, name, .. } | Action::ProtectImage { id, name, .. } => {
+            Action::DeregisterImage { id, name, .. }
+            | Action::DisableImage { id, name, .. }
+            | Action::ProtectImage { id, name, .. }
+            | Action::RestoreImage { id, name, .. } => {
                 format!("{id} ({name})")
             }
             // When it takes effect is part of what is deprecated: AWS moves it to a whole minute.
@@ -205,6 +240,8 @@ impl Action {
                 format!("{id} ({name})")
             }
             Action::CopyImage { id, source, .. } if id != source => format!("{id} (copy of {source})"),
+            Action::RetainInRecycleBin { binned, previous: None, .. } => format!("new rule ({})", binned.noun()),
+            Action::RetainInRecycleBin { id, binned, .. } => format!("{id} ({})", binned.noun()),
             other => other.id().to_string(),
         }
     }
@@ -226,11 +263,17 @@ impl Action {
     /// The action's particulars for a table cell: size, new parent, tags, accounts.
     pub fn detail(&self) -> String {
         match self {
-            Action::DeleteSnapshot { size_gib, .. } | Action::UploadSnapshot { size_gib, .. } => format!("{size_gib} GiB"),
+            Action::DeleteSnapshot { size_gib, .. } | Action::UploadSnapshot { size_gib, .. } | Action::ArchiveSnapshot { size_gib, .. } => {
+                format!("{size_gib} GiB")
+            }
+            Action::RestoreFromArchive { temporary_days: Some(days), .. } => format!("for {days} days"),
+            Action::RestoreFromArchive { .. } => "for good".into(),
             Action::Relink { parent, .. } => format!("parent {parent}"),
             Action::RegisterImage { parent: from, .. } | Action::BuildImage { base: from, .. } => format!("from {from}"),
             Action::CopyImage { region, .. } => format!("to {region}"),
             Action::ProtectImage { enable: true, cooldown: true, .. } => "with a 24 h cooldown".into(),
+            Action::RetainInRecycleBin { days, previous: Some(before), .. } => format!("{before} -> {days} days"),
+            Action::RetainInRecycleBin { days, .. } => format!("{days} days"),
             Action::TagImage { snapshots, tags, .. } => {
                 let written: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 let also = if snapshots.is_empty() { String::new() } else { format!("\n(and {})", snapshots.join(", ")) };
@@ -260,6 +303,9 @@ impl Action {
             | Action::UploadSnapshot { .. }
             | Action::PutParameter { .. }
             | Action::ModifyCreateVolumePermission { add: true, .. }
+            | Action::RestoreSnapshot { .. }
+            | Action::RestoreFromArchive { .. }
+            | Action::RetainInRecycleBin { .. }
             | Action::ModifyLaunchPermission { add: false, .. } => 0,
             Action::DeregisterImage { .. }
             | Action::DisableImage { .. }
@@ -269,8 +315,10 @@ impl Action {
             | Action::CopyImage { .. }
             | Action::BuildImage { .. }
             | Action::ProtectImage { .. }
+            | Action::RestoreImage { .. }
             | Action::ModifyLaunchPermission { add: true, .. } => 1,
-            Action::DeleteSnapshot { .. } | Action::ModifyCreateVolumePermission { add: false, .. } => 2,
+            // Archived only once its AMI is deregistered: AWS archives no snapshot an AMI maps.
+            Action::DeleteSnapshot { .. } | Action::ArchiveSnapshot { .. } | Action::ModifyCreateVolumePermission { add: false, .. } => 2,
             Action::Refuse { .. } | Action::Reuse { .. } => LAST_STAGE,
         }
     }
@@ -495,6 +543,41 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .await
             .map(drop)
             .map_err(|e| aws.error("PutParameter", "ssm", e)),
+        Action::RestoreSnapshot { id, .. } => ec2
+            .restore_snapshot_from_recycle_bin()
+            .snapshot_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("RestoreSnapshotFromRecycleBin", "ec2", e)),
+        Action::RestoreImage { id, .. } => ec2
+            .restore_image_from_recycle_bin()
+            .image_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("RestoreImageFromRecycleBin", "ec2", e)),
+        Action::ArchiveSnapshot { id, .. } => ec2
+            .modify_snapshot_tier()
+            .snapshot_id(id)
+            .storage_tier(TargetStorageTier::Archive)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("ModifySnapshotTier", "ec2", e)),
+        Action::RestoreFromArchive { id, temporary_days, .. } => ec2
+            .restore_snapshot_tier()
+            .snapshot_id(id)
+            .set_temporary_restore_days(*temporary_days)
+            .set_permanent_restore(temporary_days.is_none().then_some(true))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws.error("RestoreSnapshotTier", "ec2", e)),
+        Action::RetainInRecycleBin { id, binned, days, previous, .. } => match previous {
+            None => recycle_bin::create_rule(aws, *binned, *days).await,
+            Some(_) => recycle_bin::update_rule(aws, id, *days).await,
+        },
         Action::Refuse { .. } => return Status::Refused,
         Action::Reuse { .. } => return Status::Reused,
         // Long procedures (many calls, waits, progress) are their engines' to carry out, each
@@ -505,7 +588,8 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
     };
     match result {
         Ok(()) => Status::Done,
-        Err(e) if is_gone(&e) => Status::AlreadyGone,
+        // Not found is a deletion's goal reached, but a restore's failure: nothing came back.
+        Err(e) if is_gone(&e) && !matches!(action, Action::RestoreSnapshot { .. } | Action::RestoreImage { .. }) => Status::AlreadyGone,
         Err(e) => Status::Failed(e.to_string()),
     }
 }

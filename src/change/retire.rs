@@ -14,6 +14,7 @@ use crate::aws::orphans;
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::tags;
 use crate::aws::locks::{self, Lock};
+use crate::aws::recycle_bin::{self, Binned, Fate, Rule};
 use crate::aws::usage::{self, Usage, Use};
 use aws_sdk_ec2::types::{Filter, Tag};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -49,6 +50,18 @@ pub struct Findings {
     /// and nothing else: a prune that disables or deprecates still may.
     #[serde(skip)]
     pub protected: Vec<(String, String)>,
+    /// For each AMI deregistered and snapshot deleted: kept by the Recycle Bin until when, or
+    /// gone for good.
+    pub recycle_bin: Vec<Undo>,
+}
+
+/// Whether one deletion of the plan can be undone with `restore`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Undo {
+    pub id: String,
+    pub kind: Kind,
+    #[serde(flatten)]
+    pub fate: Fate,
 }
 
 /// What a wipe will do and why, printable before anything happens.
@@ -79,6 +92,9 @@ pub struct Facts<'a> {
     pub usage: &'a Usage,
     /// The locks in force on the candidate snapshots; an error when they could not be read.
     pub locks: &'a std::result::Result<Vec<Lock>, String>,
+    /// The Recycle Bin's retention rules; an error when they could not be read.
+    pub bin: &'a std::result::Result<Vec<Rule>, String>,
+    pub now: i64,
     pub force: bool,
 }
 
@@ -172,7 +188,56 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             }
         }
     }
+    match facts.bin {
+        Ok(rules) => undo(&mut plan, facts, rules),
+        Err(why) => plan.warnings.push(format!(
+            "the Recycle Bin's rules could not be read ({why}): whether these deletions can be undone is unknown"
+        )),
+    }
     plan
+}
+
+/// Ends the reason of each deletion with what the Recycle Bin will do with it, and warns of an
+/// AMI the bin keeps without one of its snapshots: AWS cannot restore it.
+fn undo(plan: &mut Plan, facts: &Facts<'_>, rules: &[Rule]) {
+    let tags_of = |id: &str, kind: Kind| -> tags::Tags {
+        match kind {
+            Kind::Image => facts.images.iter().find(|i| i.id == id).map(|i| i.tags.clone()).unwrap_or_default(),
+            _ => {
+                let mut tags = facts.snapshots.iter().find(|s| s.id == id).map(|s| s.tags.clone()).unwrap_or_default();
+                // The marks go on before the deletion, so the rules see them too.
+                for (ami, snaps) in &plan.facts.marks {
+                    if snaps.iter().any(|s| s == id) {
+                        tags.insert(format!("{WIPED_AMI_TAG}{ami}"), String::new());
+                    }
+                }
+                tags
+            }
+        }
+    };
+    let mut undos = Vec::new();
+    for action in &mut plan.actions {
+        let (id, kind) = (action.id().to_string(), action.kind());
+        let (why, binned) = match action {
+            Action::DeregisterImage { why, .. } => (why, Binned::Image),
+            Action::DeleteSnapshot { why, .. } => (why, Binned::Snapshot),
+            _ => continue,
+        };
+        let fate = Fate::of(rules, binned, &tags_of(&id, kind), facts.now);
+        why.push_str(&format!("; {}", fate.clause()));
+        undos.push(Undo { id, kind, fate });
+    }
+    for (ami, snapshots) in &plan.facts.marks {
+        let kept = |id: &str| undos.iter().any(|u| u.id == id && u.fate != Fate::Final);
+        let lost: Vec<&str> = snapshots.iter().map(String::as_str).filter(|s| !kept(s)).collect();
+        if kept(ami) && !lost.is_empty() {
+            plan.warnings.push(format!(
+                "the Recycle Bin keeps {ami} but not its snapshot(s) {}: AWS restores an AMI only with all its snapshots, so it could not come back",
+                lost.join(", ")
+            ));
+        }
+    }
+    plan.facts.recycle_bin = undos;
 }
 
 /// The surviving children of deregistered AMIs, each re-linked to its nearest surviving
@@ -270,7 +335,15 @@ pub async fn prepare_targets(aws: &Aws, images: &[Image], targets: &[String], fo
     let mut snapshots = snapshots?;
     snapshots.extend(marked_snapshots);
     let ids_to_delete: Vec<String> = snapshots.iter().map(|s| s.id.clone()).collect();
-    let locks = if ids_to_delete.is_empty() { Ok(Vec::new()) } else { locks::of(aws, &ids_to_delete).await.map_err(|e| e.to_string()) };
+    let locks = async {
+        if ids_to_delete.is_empty() {
+            Ok(Vec::new())
+        } else {
+            locks::of(aws, &ids_to_delete).await.map_err(|e| e.to_string())
+        }
+    };
+    let bin = async { recycle_bin::rules(aws).await.map_err(|e| e.to_string()) };
+    let (locks, bin) = futures::join!(locks, bin);
     Ok(plan(&Facts {
         targets,
         images,
@@ -278,6 +351,8 @@ pub async fn prepare_targets(aws: &Aws, images: &[Image], targets: &[String], fo
         marked: &marked,
         usage: &observed.map(|o| o.usage(&ids)).unwrap_or_default(),
         locks: &locks,
+        bin: &bin,
+        now: crate::core::clock::now_epoch(),
         force,
     }))
 }
@@ -378,6 +453,7 @@ mod tests {
         marked: BTreeMap<String, Vec<String>>,
         usage: Usage,
         locks: std::result::Result<Vec<Lock>, String>,
+        bin: std::result::Result<Vec<Rule>, String>,
     }
 
     impl Scene {
@@ -392,6 +468,7 @@ mod tests {
                 marked: BTreeMap::new(),
                 usage: Usage::default(),
                 locks: Ok(vec![]),
+                bin: Err("not read".into()),
             }
         }
 
@@ -404,6 +481,8 @@ mod tests {
                 marked: &self.marked,
                 usage: &self.usage,
                 locks: &self.locks,
+                bin: &self.bin,
+                now: 0,
                 force,
             })
         }
@@ -427,6 +506,39 @@ mod tests {
                 other => format!("{} {}", other.verb(), other.id()),
             })
             .collect()
+    }
+
+    #[test]
+    fn each_deletion_says_until_when_the_recycle_bin_keeps_it_or_that_it_is_final() {
+        let mut scene = Scene::new();
+        let rule = Rule {
+            id: "r-images".into(),
+            binned: Binned::Image,
+            days: 7,
+            description: String::new(),
+            include: vec![],
+            exclude: vec![],
+            available: true,
+            locked: false,
+        };
+        scene.bin = Ok(vec![rule.clone()]);
+        let plan = scene.plan(&["ami-a"], false);
+        let why = |id: &str| plan.actions.iter().find(|a| a.id() == id && !a.is_noop()).map(|a| a.why().to_string()).unwrap();
+        assert!(why("ami-a").ends_with("the Recycle Bin keeps it until 1970-01-08T00:00:00Z (rule r-images, 7 days)"), "{}", why("ami-a"));
+        assert!(why("snap-d").ends_with("final: no Recycle Bin rule keeps it"), "{}", why("snap-d"));
+        assert_eq!(plan.facts.recycle_bin.len(), 2);
+        assert!(plan.warnings.iter().any(|w| w.contains("keeps ami-a but not its snapshot(s) snap-d")), "{:?}", plan.warnings);
+
+        // With a Region-level snapshot rule beside it, the whole AMI can come back.
+        let marked = Rule { id: "r-snaps".into(), binned: Binned::Snapshot, days: 30, ..rule.clone() };
+        scene.bin = Ok(vec![rule, marked]);
+        let plan = scene.plan(&["ami-a"], false);
+        assert!(plan.facts.recycle_bin.iter().all(|u| u.fate != Fate::Final), "{:?}", plan.facts.recycle_bin);
+        assert!(plan.warnings.iter().all(|w| !w.contains("could not come back")));
+
+        scene.bin = Err("AccessDeniedException".into());
+        let unread = scene.plan(&["ami-a"], false);
+        assert!(unread.warnings.iter().any(|w| w.contains("Recycle Bin's rules could not be read (AccessDeniedException)")));
     }
 
     #[test]
@@ -577,6 +689,7 @@ mod tests {
             marked: BTreeMap::new(),
             usage: Usage::default(),
             locks: Ok(vec![]),
+            bin: Err("not read".into()),
         };
         let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
         let plan = scene.plan(&targets, false);
@@ -602,7 +715,7 @@ mod tests {
             child("ami-b", "ami-a", &[("/dev/xvda", "snap-b", 8)]),
         ];
         assert_eq!(with_descendants(&images, &["ami-a".to_string()]), ["ami-a", "ami-b"], "ami-b is derived from ami-a");
-        let scene = Scene { images, snapshots: vec![snapshot("snap-a", 8), snapshot("snap-b", 8)], marked: BTreeMap::new(), usage: Usage::default(), locks: Ok(vec![]) };
+        let scene = Scene { images, snapshots: vec![snapshot("snap-a", 8), snapshot("snap-b", 8)], marked: BTreeMap::new(), usage: Usage::default(), locks: Ok(vec![]), bin: Err("not read".into()) };
         assert_eq!(summary(&scene.plan(&["ami-a"], false)), ["deregister ami-a", "delete snap-a 8"], "ami-b's only ancestor is itself");
     }
 }

@@ -252,8 +252,45 @@ pub enum Command {
     ///   gio-ami wipe ami-0abc… ami-0def… --yes        # no question (scripts, CI)
     ///   gio-ami wipe --chain ami-0abc… --yes          # it and every AMI derived from it
     ///   gio-ami wipe ami-0abc… --output json --yes    # plan and outcome per resource
+    ///
+    /// Undo: while a Recycle Bin rule keeps them, `gio-ami restore AMI_ID` brings the AMI and
+    /// its snapshots back (see `gio-ami recycle-bin`).
     #[command(verbatim_doc_comment)]
     Wipe(WipeArgs),
+
+    /// Bring wiped AMIs back from the Recycle Bin, with the snapshots their wipe deleted.
+    ///
+    /// A wipe can be undone while a Recycle Bin retention rule keeps what it deleted (`gio-ami
+    /// recycle-bin --retain 7d` makes such rules; the wipe's plan says, per AMI and snapshot,
+    /// until when, or that the deletion is final). The snapshots are found by the
+    /// gio-ami:wiped-ami:AMI mark the wipe set on them (or, for an AMI another tool deregistered,
+    /// by the description EC2 gave the snapshots it made for it), restored first, then the AMI:
+    /// AWS restores an AMI only once all its snapshots are back. It comes back as it was: its
+    /// mappings, tags and launch permissions. An AMI no longer in the bin, or one of whose
+    /// snapshots is not, is named as gone for good, and the command exits 1 after restoring the
+    /// others. An AMI that is already available is left alone, so a re-run finishes the job.
+    ///
+    /// Examples:
+    ///   gio-ami restore ami-0abc… --dry-run           # what would come back, until when
+    ///   gio-ami restore ami-0abc… ami-0def…
+    #[command(verbatim_doc_comment)]
+    Restore(RestoreArgs),
+
+    /// Make every later wipe undoable: Recycle Bin retention rules for gio-ami's AMIs and snapshots.
+    ///
+    /// Creates one tag-level retention rule for AMIs and one for snapshots in the region, each
+    /// on the gio-ami:release tag every release and its snapshots carry, so that a deregistered
+    /// AMI or a deleted snapshot stays in the Recycle Bin for --retain (whole days, 1 to 365)
+    /// and `gio-ami restore` can bring it back. Re-running with the same retention changes
+    /// nothing; with another it updates the rules (a locked rule is refused). Resources in the
+    /// bin are billed as before; other rules of the region are shown, and where one matches
+    /// with a longer retention, it wins (AWS applies the longest).
+    ///
+    /// Examples:
+    ///   gio-ami recycle-bin --retain 7d --dry-run
+    ///   gio-ami recycle-bin --retain 30d
+    #[command(verbatim_doc_comment)]
+    RecycleBin(RecycleBinArgs),
 
     /// Retention per release family: keep the newest N, wipe (or disable) the older rest.
     ///
@@ -484,6 +521,28 @@ pub struct WipeArgs {
     /// snapshot is deleted once, after its last AMI.
     #[arg(long)]
     pub chain: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The ids of wiped AMIs (ami-…), several allowed.
+    #[arg(value_name = "AMI_ID", required = true)]
+    pub amis: Vec<String>,
+
+    /// Print the plan, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecycleBinArgs {
+    /// How long the Recycle Bin keeps a wiped AMI and its snapshots, in whole days (7d, 2w).
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub retain: std::time::Duration,
+
+    /// Print the plan, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

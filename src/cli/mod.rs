@@ -11,7 +11,7 @@ use gio_ami::aws::{base, inventory, orphans};
 use gio_ami::change::{self, retire, Applied, Report};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
 use gio_ami::change::protection;
-use gio_ami::commands::{adopt, copy, cost, history, lineage, outdated, promote, publish, share, snapshots, upload};
+use gio_ami::commands::{adopt, copy, cost, history, lineage, outdated, promote, publish, recycle_bin, restore, share, snapshots, upload};
 use gio_ami::core::ids::{AmiId, SnapshotId};
 use gio_ami::engines::{self, leftovers, packer, register};
 use gio_ami::spec::{self, clusters, disk::Disk};
@@ -253,6 +253,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let mode = Mode { command: "wipe", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "changed", facts_on_top: false };
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(retire::apply(&aws, &plan).await?.into()) }).await?;
+        }
+        Command::Restore(args) => {
+            let amis = parse_all::<AmiId>(&args.amis)?;
+            let aws = Aws::connect(&options).await?;
+            let plan = restore::prepare(&aws, &amis).await?;
+            let mode = Mode { command: "restore", dry_run: args.dry_run, yes: true, destructive: false, what: "restored", facts_on_top: false };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(restore::apply(&aws, &plan).await?.into()) }).await?;
+            if !plan.facts.gone.is_empty() {
+                return Err(gio_ami::Error::GoneForGood(plan.facts.gone.join(", ")).into());
+            }
+        }
+        Command::RecycleBin(args) => {
+            let days = recycle_bin::days(args.retain)?;
+            let aws = Aws::connect(&options).await?;
+            let plan = recycle_bin::prepare(&aws, days).await?;
+            let mode = Mode { command: "recycle-bin", dry_run: args.dry_run, yes: true, destructive: false, what: "changed", facts_on_top: false };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
         }
         Command::Prune(args) => {
             let mut families: Vec<Family> = args.release_prefix.into_iter().map(Family::Prefix).collect();

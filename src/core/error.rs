@@ -239,6 +239,25 @@ pub enum Error {
     #[error("`{0}` is not a tag filter: write KEY=VALUE, e.g. --tag team=platform")]
     InvalidTagFilter(String),
 
+    #[error(
+        "a Recycle Bin retention of {0} is not possible: AWS keeps AMIs and snapshots whole days, \
+         from 1 to 365. Pass e.g. --retain 7d."
+    )]
+    InvalidRetention(String),
+
+    #[error(
+        "nothing can bring back {0}: see the plan for why. Whatever else was asked has been restored; \
+         a Recycle Bin rule (`gio-ami recycle-bin --retain 7d`) keeps later wipes restorable."
+    )]
+    GoneForGood(String),
+
+    #[error(
+        "the archive record {parameter} cannot be read ({why}): it is how `unarchive` registers the AMI \
+         again. Restore its earlier version (`aws ssm get-parameter-history --name {parameter}`) and \
+         put it back, or register the AMI by hand from its snapshots."
+    )]
+    BadArchiveRecord { parameter: String, why: String },
+
     #[error("nothing was changed: the {0} was not confirmed. Pass --yes to skip the question.")]
     NotConfirmed(&'static str),
     #[error(

@@ -3,7 +3,7 @@
 //! it (`Choice::name`); `Reported` holds such a value as AWS reports it, known to us or not.
 
 use crate::core::choice::{choice_enum, Choice};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::ops::Deref;
 
@@ -141,6 +141,13 @@ impl<T: Choice> fmt::Display for Reported<T> {
 impl<T: Choice> Serialize for Reported<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Read back from the name it was written as (an archived AMI's record), known to us or not.
+impl<'de, T: Choice> Deserialize<'de> for Reported<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Reported::from(String::deserialize(deserializer)?.as_str()))
     }
 }
 

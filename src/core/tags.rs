@@ -17,6 +17,11 @@ pub const BASE_NAME: &str = "gio-ami:base-name";
 pub const BASE_RELEASE: &str = "gio-ami:base-release";
 pub const VARIANT: &str = "gio-ami:variant";
 pub const PARENT_AMI: &str = "gio-ami:parent-ami";
+/// On each snapshot of an archived release: the AMI it belonged to, whose registration is kept
+/// in SSM (`aws::archive`) until `unarchive` registers it again.
+pub const ARCHIVED_AMI: &str = "gio-ami:archived-ami";
+/// On an AMI registered again by `unarchive`: the id it had before it was archived.
+pub const UNARCHIVED_FROM: &str = "gio-ami:unarchived-from";
 /// On a snapshot started from another (StartSnapshot ParentSnapshotId): the previous snapshot of
 /// its lineage, which EBS bills it against and `cost --exact` compares it with.
 pub const PARENT_SNAPSHOT: &str = "gio-ami:parent-snapshot";

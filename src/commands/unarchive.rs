@@ -1,0 +1,218 @@
+//! `unarchive`: brings an archived release back. Its snapshots return to the standard tier
+//! first (RestoreSnapshotTier: up to 72 hours), so the first run starts the restores and says
+//! when they should be done; a run once they are registers the AMI again from the record
+//! `archive` kept, with its name, boot settings, mappings and tags, under a new id.
+
+use crate::aws::archive::{self, Tier};
+use crate::aws::inventory::{self, Image};
+use crate::aws::Aws;
+use crate::change::{self, Action, Kind, Outcome, Status};
+use crate::core::error::Result;
+use crate::core::ids::AmiId;
+use crate::core::tags::{self, Tags};
+use crate::engines::register::{self, Step};
+use aws_sdk_ec2::types::Tag;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// What AWS says a restore takes: "up to 72 hours".
+pub const RESTORE_HOURS: u32 = 72;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Findings {
+    /// Archived AMI → the AMI registered again from its record (this run or an earlier one).
+    pub registered: BTreeMap<String, String>,
+    /// Archived AMIs whose snapshots are still coming back.
+    pub waiting: Vec<String>,
+    /// The records to register from, by archived AMI.
+    #[serde(skip)]
+    pub records: BTreeMap<String, Image>,
+}
+
+pub type Plan = change::Plan<Findings>;
+
+pub struct Facts<'a> {
+    pub asked: &'a [String],
+    pub records: &'a BTreeMap<String, Image>,
+    /// The tier of each record's snapshot that still exists.
+    pub tiers: &'a HashMap<String, Tier>,
+    /// Every AMI of the account.
+    pub images: &'a [Image],
+    pub temporary_days: Option<i32>,
+}
+
+pub fn plan(facts: &Facts<'_>) -> Plan {
+    let mut plan = Plan::default();
+    for ami in facts.asked {
+        if let Some(again) = facts.images.iter().find(|i| i.tags.get(tags::UNARCHIVED_FROM) == Some(ami)) {
+            plan.actions.push(Action::Reuse { id: again.id.clone(), kind: Kind::Image, why: format!("{ami} is registered again already") });
+            plan.facts.registered.insert(ami.clone(), again.id.clone());
+            if let Some(record) = facts.records.get(ami) {
+                // An earlier run registered it and stopped before tidying up: this one does.
+                plan.facts.records.insert(ami.clone(), record.clone());
+            }
+            continue;
+        }
+        let Some(record) = facts.records.get(ami) else {
+            let (id, kind) = (ami.clone(), Kind::Image);
+            plan.actions.push(if facts.images.iter().any(|i| &i.id == ami) {
+                Action::Reuse { id, kind, why: "registered, not archived: nothing to bring back".into() }
+            } else {
+                let why = "no archive record: gio-ami did not archive it (or it was unarchived and the new AMI deregistered)";
+                Action::Refuse { id, kind, why: why.into() }
+            });
+            continue;
+        };
+        let snapshots: Vec<&str> = record.snapshot_ids().collect();
+        let lost: Vec<&str> = snapshots.iter().copied().filter(|s| !facts.tiers.contains_key(*s)).collect();
+        if !lost.is_empty() {
+            plan.actions.push(Action::Refuse {
+                id: ami.clone(),
+                kind: Kind::Image,
+                why: format!("cannot come back: its snapshot(s) {} are gone", lost.join(", ")),
+            });
+            continue;
+        }
+        let mut ready = true;
+        for snapshot in snapshots {
+            match &facts.tiers[snapshot] {
+                Tier::Archived => {
+                    ready = false;
+                    plan.actions.push(Action::RestoreFromArchive {
+                        id: snapshot.into(),
+                        temporary_days: facts.temporary_days,
+                        why: format!("of {ami}; AWS takes up to {RESTORE_HOURS} hours"),
+                    });
+                }
+                Tier::Archiving => {
+                    ready = false;
+                    plan.actions.push(Action::Refuse {
+                        id: snapshot.into(),
+                        kind: Kind::Snapshot,
+                        why: "still being archived: AWS restores it once that is done; run again later".into(),
+                    });
+                }
+                Tier::Restoring { since } => {
+                    ready = false;
+                    let since = since.as_deref().map_or(String::new(), |s| format!(" since {s}"));
+                    plan.actions.push(Action::Reuse {
+                        id: snapshot.into(),
+                        kind: Kind::Snapshot,
+                        why: format!("coming back from the archive{since} (up to {RESTORE_HOURS} hours)"),
+                    });
+                }
+                Tier::Standard | Tier::Restored { .. } => {}
+            }
+        }
+        if ready {
+            plan.actions.push(Action::RegisterImage {
+                id: record.name.clone(),
+                name: record.name.clone(),
+                parent: ami.clone(),
+                why: format!("{ami} again, from {}: its snapshots are back", archive::record_name(ami)),
+            });
+            plan.facts.records.insert(ami.clone(), record.clone());
+            if facts.tiers.values().any(|t| matches!(t, Tier::Restored { until: Some(_) })) {
+                plan.warnings.push(format!("{ami}: its snapshots are restored for a while only; the AMI stops launching when they return to the archive"));
+            }
+        } else {
+            plan.facts.waiting.push(ami.clone());
+            plan.warnings.push(format!(
+                "{ami}: its snapshots come back within {RESTORE_HOURS} hours; run `gio-ami unarchive {ami}` again then to register it"
+            ));
+        }
+    }
+    plan
+}
+
+pub async fn prepare(aws: &Aws, amis: &[AmiId], temporary_days: Option<i32>) -> Result<Plan> {
+    let mut asked: Vec<String> = amis.iter().map(ToString::to_string).collect();
+    let mut seen = HashSet::new();
+    asked.retain(|a| seen.insert(a.clone()));
+    let (images, records) = futures::try_join!(inventory::own_images(aws), archive::records(aws, &asked))?;
+    let snapshots: Vec<String> = records.values().flat_map(|r| r.snapshot_ids().map(str::to_string)).collect();
+    let existing: HashSet<String> = inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id).collect();
+    let mut tiers = archive::tiers(aws, &snapshots).await?;
+    tiers.retain(|id, _| existing.contains(id));
+    Ok(plan(&Facts { asked: &asked, records: &records, tiers: &tiers, images: &images, temporary_days }))
+}
+
+/// Starts the restores, registers what is ready, then removes the record and the snapshots'
+/// marks of every AMI that is registered again.
+pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
+    let (registrations, others): (Vec<Action>, Vec<Action>) =
+        plan.actions.iter().cloned().partition(|a| matches!(a, Action::RegisterImage { .. }));
+    let mut outcomes = change::apply(aws, &others).await;
+    let mut done: Vec<String> = plan.facts.records.keys().filter(|ami| plan.facts.registered.contains_key(*ami)).cloned().collect();
+    for action in registrations {
+        let Action::RegisterImage { parent: ami, name, why, .. } = action else { continue };
+        let record = &plan.facts.records[&ami];
+        let mut tags: Tags = record.tags.iter().filter(|(k, _)| !k.starts_with("aws:")).map(|(k, v)| (k.clone(), v.clone())).collect();
+        tags.insert(tags::UNARCHIVED_FROM.to_string(), ami.clone());
+        let step = Step { name: name.clone(), description: record.description.clone().unwrap_or_default(), adds: vec![], mappings: record.mappings.clone() };
+        let registered = register::register_once(aws, record, &step, &tags, |i| i.tags.get(tags::UNARCHIVED_FROM) == Some(&ami)).await;
+        let (id, status) = match registered {
+            Ok((id, again)) => {
+                done.push(ami.clone());
+                (id, if again { Status::Reused } else { Status::Done })
+            }
+            Err(e) => (name.clone(), Status::Failed(e.to_string())),
+        };
+        outcomes.push(Outcome { action: Action::RegisterImage { id, name, parent: ami.clone(), why }, status });
+    }
+    for ami in &done {
+        let record = &plan.facts.records[ami];
+        archive::delete_record(aws, ami).await?;
+        let snapshots: Vec<String> = record.snapshot_ids().map(str::to_string).collect();
+        aws.ec2()
+            .delete_tags()
+            .set_resources(Some(snapshots))
+            .tags(Tag::builder().key(tags::ARCHIVED_AMI).build())
+            .send()
+            .await
+            .map_err(|e| aws.error("DeleteTags", "ec2", e))?;
+    }
+    Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::inventory::tests::image;
+
+    fn lines(plan: &Plan) -> Vec<String> {
+        plan.actions.iter().map(|a| format!("{} {} {}", a.verb(), a.id(), a.detail())).collect()
+    }
+
+    #[test]
+    fn archived_snapshots_are_restored_first_and_the_ami_registered_once_they_are_back() {
+        let record = image("ami-old", "2026-01-01", &[("/dev/xvda", "snap-r", 8), ("/dev/xvdb", "snap-d", 50)]);
+        let records = BTreeMap::from([("ami-old".to_string(), record.clone())]);
+        let asked = ["ami-old".to_string()];
+        let tiers = HashMap::from([("snap-r".to_string(), Tier::Archived), ("snap-d".to_string(), Tier::Restoring { since: None })]);
+        let first = plan(&Facts { asked: &asked, records: &records, tiers: &tiers, images: &[], temporary_days: Some(7) });
+        assert_eq!(lines(&first), ["unarchive snap-r for 7 days", "reuse snap-d "]);
+        assert_eq!(first.facts.waiting, ["ami-old"]);
+        assert!(first.warnings[0].contains("run `gio-ami unarchive ami-old` again"), "{:?}", first.warnings);
+
+        let back = HashMap::from([("snap-r".to_string(), Tier::Standard), ("snap-d".to_string(), Tier::Standard)]);
+        let second = plan(&Facts { asked: &asked, records: &records, tiers: &back, images: &[], temporary_days: None });
+        assert_eq!(lines(&second), [format!("register {} from ami-old", record.name)]);
+
+        let mut again = image("ami-new", "2026-02-01", &[("/dev/xvda", "snap-r", 8)]);
+        again.tags.insert(tags::UNARCHIVED_FROM.into(), "ami-old".into());
+        let third = plan(&Facts { asked: &asked, records: &BTreeMap::new(), tiers: &back, images: &[again], temporary_days: None });
+        assert_eq!(lines(&third), ["reuse ami-new "]);
+    }
+
+    #[test]
+    fn no_record_or_a_lost_snapshot_is_refused_and_a_registered_ami_is_left_alone() {
+        let record = image("ami-old", "2026-01-01", &[("/dev/xvda", "snap-gone", 8)]);
+        let records = BTreeMap::from([("ami-old".to_string(), record)]);
+        let asked: Vec<String> = ["ami-old", "ami-never", "ami-live"].map(String::from).to_vec();
+        let live = image("ami-live", "2026-01-01", &[("/dev/xvda", "snap-l", 8)]);
+        let plan = plan(&Facts { asked: &asked, records: &records, tiers: &HashMap::new(), images: &[live], temporary_days: None });
+        assert_eq!(lines(&plan), ["REFUSE ami-old ", "REFUSE ami-never ", "reuse ami-live "]);
+        assert!(plan.actions[0].why().contains("snap-gone are gone"));
+    }
+}

@@ -1,0 +1,128 @@
+//! Undo: `recycle-bin` writes the retention rules, the wipe plan says what they keep, `restore`
+//! brings a wiped AMI back as it was, launchable; without a rule, or past its retention, the
+//! deletion is final and named so.
+
+mod support;
+
+use aws_sdk_ec2::types::{Filter, Tag};
+use support::{run, Emulator, REGION};
+
+/// A gio-ami release (tagged gio-ami:release, its snapshots too) with a root and a data disk:
+/// (AMI, [root, data]).
+async fn release(ec2: &aws_sdk_ec2::Client, name: &str) -> (String, Vec<String>) {
+    let root = support::new_snapshot(ec2, 8, &format!("root of {name}")).await;
+    let data = support::new_snapshot(ec2, 20, &format!("data of {name}")).await;
+    let ami = support::register_image(ec2, name, &[("/dev/xvda", &root, 8), ("/dev/xvdb", &data, 20)]).await;
+    ec2.create_tags()
+        .resources(&ami)
+        .resources(&root)
+        .resources(&data)
+        .tags(Tag::builder().key("gio-ami:release").value(name).build())
+        .tags(Tag::builder().key("team").value("platform").build())
+        .send()
+        .await
+        .unwrap();
+    (ami, vec![root, data])
+}
+
+async fn described(ec2: &aws_sdk_ec2::Client, ami: &str) -> Option<aws_sdk_ec2::types::Image> {
+    let found = ec2.describe_images().owners("self").filters(Filter::builder().name("image-id").values(ami).build()).send().await.unwrap();
+    found.images().first().cloned()
+}
+
+async fn snapshot_tags(ec2: &aws_sdk_ec2::Client, snapshots: &[String]) -> Vec<Vec<String>> {
+    let found = ec2.describe_snapshots().set_snapshot_ids(Some(snapshots.to_vec())).send().await.unwrap();
+    let mut tags: Vec<(String, Vec<String>)> = found
+        .snapshots()
+        .iter()
+        .map(|s| (s.snapshot_id().unwrap().to_string(), s.tags().iter().map(|t| t.key().unwrap().to_string()).collect()))
+        .collect();
+    tags.sort_by_key(|(id, _)| snapshots.iter().position(|s| s == id));
+    tags.into_iter().map(|(_, keys)| keys).collect()
+}
+
+fn statuses(report: &serde_json::Value) -> Vec<String> {
+    report["outcomes"].as_array().unwrap().iter().map(|o| format!("{} {}", o["action"].as_str().unwrap(), o["status"].as_str().unwrap())).collect()
+}
+
+#[tokio::test]
+async fn a_wipe_under_gio_amis_rules_is_undone_by_restore_and_the_ami_launches() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let rbin = aws_sdk_rbin::Client::new(&emulator.config(REGION).await);
+
+    let made = run(emulator.cli().args(["recycle-bin", "--retain", "7d", "--output", "json"])).success().json();
+    assert_eq!(statuses(&made), ["retain_in_recycle_bin done", "retain_in_recycle_bin done"], "{made}");
+    let again = run(emulator.cli().args(["recycle-bin", "--retain", "7d", "--output", "json"])).success().json();
+    assert_eq!(statuses(&again), ["reuse reused", "reuse reused"], "re-running changes nothing: {again}");
+    for kind in [aws_sdk_rbin::types::ResourceType::Ec2Image, aws_sdk_rbin::types::ResourceType::EbsSnapshot] {
+        let rules = rbin.list_rules().resource_type(kind.clone()).send().await.unwrap();
+        assert_eq!(rules.rules().len(), 1, "{kind:?}: one rule");
+        let rule = rbin.get_rule().identifier(rules.rules()[0].identifier().unwrap()).send().await.unwrap();
+        assert_eq!(rule.retention_period().unwrap().retention_period_value(), 7);
+        assert_eq!(rule.resource_tags()[0].resource_tag_key(), "gio-ami:release");
+    }
+
+    let (ami, snapshots) = release(&ec2, "gio-node-undo").await;
+    let before = described(&ec2, &ami).await.unwrap();
+    let plan = run(emulator.cli().args(["wipe", &ami, "--dry-run", "--output", "json"])).success().json();
+    let fates = plan["plan"]["recycle_bin"].as_array().unwrap();
+    assert_eq!(fates.len(), 3, "{plan}");
+    assert!(fates.iter().all(|f| f["fate"] == "kept" && f["days"] == 7), "{plan}");
+    let text = run(emulator.cli().args(["wipe", &ami, "--dry-run"])).success().stdout;
+    assert!(text.contains("the Recycle Bin keeps it until"), "{text}");
+
+    run(emulator.cli().args(["wipe", &ami, "--yes"])).success();
+    assert!(described(&ec2, &ami).await.is_none(), "the AMI is deregistered");
+    let binned = ec2.list_images_in_recycle_bin().image_ids(&ami).send().await.unwrap();
+    assert_eq!(binned.images().len(), 1, "the AMI sits in the bin");
+    let binned = ec2.list_snapshots_in_recycle_bin().set_snapshot_ids(Some(snapshots.clone())).send().await.unwrap();
+    assert_eq!(binned.snapshots().len(), 2, "both snapshots sit in the bin");
+
+    let dry = run(emulator.cli().args(["restore", &ami, "--dry-run"])).success().stdout;
+    assert!(dry.contains("restore 2 snapshot(s), restore 1 AMI(s)"), "{dry}");
+    assert!(described(&ec2, &ami).await.is_none(), "a dry run restores nothing");
+
+    let restored = run(emulator.cli().args(["restore", &ami, "--output", "json"])).success().json();
+    assert_eq!(statuses(&restored), ["restore_snapshot done", "restore_snapshot done", "restore_image done"], "{restored}");
+    let after = described(&ec2, &ami).await.expect("the AMI is back");
+    assert_eq!(after.state().unwrap().as_str(), "available");
+    assert_eq!(after.block_device_mappings(), before.block_device_mappings(), "its mappings are as they were");
+    let keys = |image: &aws_sdk_ec2::types::Image| {
+        let mut tags: Vec<(String, String)> = image.tags().iter().map(|t| (t.key().unwrap().into(), t.value().unwrap().into())).collect();
+        tags.sort();
+        tags
+    };
+    assert_eq!(keys(&after), keys(&before), "its tags are as they were");
+    for tags in snapshot_tags(&ec2, &snapshots).await {
+        assert!(tags.iter().all(|k| !k.starts_with("gio-ami:wiped-ami:") && !k.starts_with("aws:")), "marks are gone: {tags:?}");
+    }
+    let launched = ec2.run_instances().image_id(&ami).instance_type(aws_sdk_ec2::types::InstanceType::T3Medium).min_count(1).max_count(1).send().await;
+    assert!(launched.is_ok(), "an instance launches from the restored AMI: {launched:?}");
+
+    let rerun = run(emulator.cli().args(["restore", &ami, "--output", "json"])).success().json();
+    assert_eq!(statuses(&rerun), ["reuse reused"], "a re-run finds it done: {rerun}");
+}
+
+#[tokio::test]
+async fn without_a_rule_or_past_its_retention_a_wipe_is_final_and_restore_says_gone_for_good() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let bad = run(emulator.cli().args(["recycle-bin", "--retain", "36h"])).failure();
+    assert!(bad.stderr.contains("whole days"), "{}", bad.stderr);
+
+    let (unkept, _) = release(&ec2, "gio-node-final").await;
+    let plan = run(emulator.cli().args(["wipe", &unkept, "--dry-run", "--output", "json"])).success().json();
+    assert!(plan["plan"]["recycle_bin"].as_array().unwrap().iter().all(|f| f["fate"] == "final"), "{plan}");
+    run(emulator.cli().args(["wipe", &unkept, "--yes"])).success();
+    let gone = run(emulator.cli().args(["restore", &unkept])).failure();
+    assert!(gone.stdout.contains("gone for good") && gone.stderr.contains(&unkept), "{}\n{}", gone.stdout, gone.stderr);
+
+    run(emulator.cli().args(["recycle-bin", "--retain", "1d"])).success();
+    let (kept, _) = release(&ec2, "gio-node-expires").await;
+    run(emulator.cli().args(["wipe", &kept, "--yes"])).success();
+    emulator.fixture(&["clock", "--offset=25h"]);
+    let expired = run(emulator.cli().args(["restore", &kept])).failure();
+    assert!(expired.stdout.contains("gone for good"), "{}", expired.stdout);
+    emulator.fixture(&["clock", "--offset=0"]);
+}
