@@ -4,31 +4,7 @@
 
 mod support;
 
-use aws_sdk_ec2::types::{Filter, Tag};
 use support::{run, Emulator, REGION};
-
-/// A gio-ami release (tagged gio-ami:release, its snapshots too) with a root and a data disk:
-/// (AMI, [root, data]).
-async fn release(ec2: &aws_sdk_ec2::Client, name: &str) -> (String, Vec<String>) {
-    let root = support::new_snapshot(ec2, 8, &format!("root of {name}")).await;
-    let data = support::new_snapshot(ec2, 20, &format!("data of {name}")).await;
-    let ami = support::register_image(ec2, name, &[("/dev/xvda", &root, 8), ("/dev/xvdb", &data, 20)]).await;
-    ec2.create_tags()
-        .resources(&ami)
-        .resources(&root)
-        .resources(&data)
-        .tags(Tag::builder().key("gio-ami:release").value(name).build())
-        .tags(Tag::builder().key("team").value("platform").build())
-        .send()
-        .await
-        .unwrap();
-    (ami, vec![root, data])
-}
-
-async fn described(ec2: &aws_sdk_ec2::Client, ami: &str) -> Option<aws_sdk_ec2::types::Image> {
-    let found = ec2.describe_images().owners("self").filters(Filter::builder().name("image-id").values(ami).build()).send().await.unwrap();
-    found.images().first().cloned()
-}
 
 async fn snapshot_tags(ec2: &aws_sdk_ec2::Client, snapshots: &[String]) -> Vec<Vec<String>> {
     let found = ec2.describe_snapshots().set_snapshot_ids(Some(snapshots.to_vec())).send().await.unwrap();
@@ -41,10 +17,6 @@ async fn snapshot_tags(ec2: &aws_sdk_ec2::Client, snapshots: &[String]) -> Vec<V
     tags.into_iter().map(|(_, keys)| keys).collect()
 }
 
-fn statuses(report: &serde_json::Value) -> Vec<String> {
-    report["outcomes"].as_array().unwrap().iter().map(|o| format!("{} {}", o["action"].as_str().unwrap(), o["status"].as_str().unwrap())).collect()
-}
-
 #[tokio::test]
 async fn a_wipe_under_gio_amis_rules_is_undone_by_restore_and_the_ami_launches() {
     let emulator = Emulator::start();
@@ -52,9 +24,9 @@ async fn a_wipe_under_gio_amis_rules_is_undone_by_restore_and_the_ami_launches()
     let rbin = aws_sdk_rbin::Client::new(&emulator.config(REGION).await);
 
     let made = run(emulator.cli().args(["recycle-bin", "--retain", "7d", "--output", "json"])).success().json();
-    assert_eq!(statuses(&made), ["retain_in_recycle_bin done", "retain_in_recycle_bin done"], "{made}");
+    assert_eq!(support::statuses(&made), ["retain_in_recycle_bin done", "retain_in_recycle_bin done"], "{made}");
     let again = run(emulator.cli().args(["recycle-bin", "--retain", "7d", "--output", "json"])).success().json();
-    assert_eq!(statuses(&again), ["reuse reused", "reuse reused"], "re-running changes nothing: {again}");
+    assert_eq!(support::statuses(&again), ["reuse reused", "reuse reused"], "re-running changes nothing: {again}");
     for kind in [aws_sdk_rbin::types::ResourceType::Ec2Image, aws_sdk_rbin::types::ResourceType::EbsSnapshot] {
         let rules = rbin.list_rules().resource_type(kind.clone()).send().await.unwrap();
         assert_eq!(rules.rules().len(), 1, "{kind:?}: one rule");
@@ -63,8 +35,8 @@ async fn a_wipe_under_gio_amis_rules_is_undone_by_restore_and_the_ami_launches()
         assert_eq!(rule.resource_tags()[0].resource_tag_key(), "gio-ami:release");
     }
 
-    let (ami, snapshots) = release(&ec2, "gio-node-undo").await;
-    let before = described(&ec2, &ami).await.unwrap();
+    let (ami, snapshots) = support::tagged_release(&ec2, "gio-node-undo").await;
+    let before = support::own_image(&ec2, &ami).await.unwrap();
     let plan = run(emulator.cli().args(["wipe", &ami, "--dry-run", "--output", "json"])).success().json();
     let fates = plan["plan"]["recycle_bin"].as_array().unwrap();
     assert_eq!(fates.len(), 3, "{plan}");
@@ -73,7 +45,7 @@ async fn a_wipe_under_gio_amis_rules_is_undone_by_restore_and_the_ami_launches()
     assert!(text.contains("the Recycle Bin keeps it until"), "{text}");
 
     run(emulator.cli().args(["wipe", &ami, "--yes"])).success();
-    assert!(described(&ec2, &ami).await.is_none(), "the AMI is deregistered");
+    assert!(support::own_image(&ec2, &ami).await.is_none(), "the AMI is deregistered");
     let binned = ec2.list_images_in_recycle_bin().image_ids(&ami).send().await.unwrap();
     assert_eq!(binned.images().len(), 1, "the AMI sits in the bin");
     let binned = ec2.list_snapshots_in_recycle_bin().set_snapshot_ids(Some(snapshots.clone())).send().await.unwrap();
@@ -81,11 +53,11 @@ async fn a_wipe_under_gio_amis_rules_is_undone_by_restore_and_the_ami_launches()
 
     let dry = run(emulator.cli().args(["restore", &ami, "--dry-run"])).success().stdout;
     assert!(dry.contains("restore 2 snapshot(s), restore 1 AMI(s)"), "{dry}");
-    assert!(described(&ec2, &ami).await.is_none(), "a dry run restores nothing");
+    assert!(support::own_image(&ec2, &ami).await.is_none(), "a dry run restores nothing");
 
     let restored = run(emulator.cli().args(["restore", &ami, "--output", "json"])).success().json();
-    assert_eq!(statuses(&restored), ["restore_snapshot done", "restore_snapshot done", "restore_image done"], "{restored}");
-    let after = described(&ec2, &ami).await.expect("the AMI is back");
+    assert_eq!(support::statuses(&restored), ["restore_snapshot done", "restore_snapshot done", "restore_image done"], "{restored}");
+    let after = support::own_image(&ec2, &ami).await.expect("the AMI is back");
     assert_eq!(after.state().unwrap().as_str(), "available");
     assert_eq!(after.block_device_mappings(), before.block_device_mappings(), "its mappings are as they were");
     let keys = |image: &aws_sdk_ec2::types::Image| {
@@ -101,7 +73,7 @@ async fn a_wipe_under_gio_amis_rules_is_undone_by_restore_and_the_ami_launches()
     assert!(launched.is_ok(), "an instance launches from the restored AMI: {launched:?}");
 
     let rerun = run(emulator.cli().args(["restore", &ami, "--output", "json"])).success().json();
-    assert_eq!(statuses(&rerun), ["reuse reused"], "a re-run finds it done: {rerun}");
+    assert_eq!(support::statuses(&rerun), ["reuse reused"], "a re-run finds it done: {rerun}");
 }
 
 #[tokio::test]
@@ -111,7 +83,7 @@ async fn without_a_rule_or_past_its_retention_a_wipe_is_final_and_restore_says_g
     let bad = run(emulator.cli().args(["recycle-bin", "--retain", "36h"])).failure();
     assert!(bad.stderr.contains("whole days"), "{}", bad.stderr);
 
-    let (unkept, _) = release(&ec2, "gio-node-final").await;
+    let (unkept, _) = support::tagged_release(&ec2, "gio-node-final").await;
     let plan = run(emulator.cli().args(["wipe", &unkept, "--dry-run", "--output", "json"])).success().json();
     assert!(plan["plan"]["recycle_bin"].as_array().unwrap().iter().all(|f| f["fate"] == "final"), "{plan}");
     run(emulator.cli().args(["wipe", &unkept, "--yes"])).success();
@@ -119,7 +91,7 @@ async fn without_a_rule_or_past_its_retention_a_wipe_is_final_and_restore_says_g
     assert!(gone.stdout.contains("gone for good") && gone.stderr.contains(&unkept), "{}\n{}", gone.stdout, gone.stderr);
 
     run(emulator.cli().args(["recycle-bin", "--retain", "1d"])).success();
-    let (kept, _) = release(&ec2, "gio-node-expires").await;
+    let (kept, _) = support::tagged_release(&ec2, "gio-node-expires").await;
     run(emulator.cli().args(["wipe", &kept, "--yes"])).success();
     emulator.fixture(&["clock", "--offset=25h"]);
     let expired = run(emulator.cli().args(["restore", &kept])).failure();

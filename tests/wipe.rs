@@ -287,6 +287,19 @@ async fn an_ssm_parameter_holding_the_id_keeps_its_ami() {
     .await;
 }
 
+/// Only DescribeImageReferences sees Image Builder recipes: gio-ami's own scans do not.
+#[tokio::test]
+async fn an_image_builder_recipe_only_describe_image_references_reports_keeps_its_ami() {
+    refuses_while_used(
+        async |emulator, ami| {
+            let arn = emulator.fixture(&["image-recipe", "--ami", ami, "--name", "golden-nodes"]);
+            assert!(arn.trim().ends_with("image-recipe/golden-nodes/1.0.0"), "{arn}");
+        },
+        &["imagebuilder:ImageRecipe", "image-recipe/golden-nodes/1.0.0", "reported by DescribeImageReferences"],
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_rerun_after_a_half_done_wipe_finishes_it() {
     let emulator = Emulator::start();

@@ -196,6 +196,10 @@ pub struct Snapshot {
     pub owner: String,
     pub volume_id: Option<String>,
     pub encrypted: bool,
+    /// In the archive tier (ModifySnapshotTier): billed at the archive price, unusable until
+    /// restored.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -323,6 +327,7 @@ impl From<&ec2::Snapshot> for Snapshot {
             owner: s.owner_id().unwrap_or_default().to_string(),
             volume_id: s.volume_id().map(str::to_string),
             encrypted: s.encrypted().unwrap_or_default(),
+            archived: s.storage_tier() == Some(&ec2::StorageTier::Archive),
             tags: tags(s.tags()),
         }
     }
@@ -542,6 +547,7 @@ pub(crate) mod tests {
             owner: "123456789012".into(),
             volume_id: None,
             encrypted: false,
+            archived: false,
             tags: BTreeMap::new(),
         }
     }

@@ -4,6 +4,7 @@
 use crate::aws::inventory::{self, Image, Snapshot};
 use crate::aws::Aws;
 use crate::core::error::Result;
+use crate::core::tags;
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -80,11 +81,13 @@ pub async fn orphans(aws: &Aws) -> Result<Vec<Orphan>> {
     Ok(find_orphans(&images, snapshots))
 }
 
+/// Snapshots no AMI maps, but for those of archived releases (`gio-ami:archived-ami`): their
+/// AMI comes back with `unarchive`.
 pub fn find_orphans(images: &[Image], snapshots: Vec<Snapshot>) -> Vec<Orphan> {
     let used: HashSet<&str> = images.iter().flat_map(Image::snapshot_ids).collect();
     let mut orphans: Vec<Orphan> = snapshots
         .into_iter()
-        .filter(|s| !used.contains(s.id.as_str()))
+        .filter(|s| !used.contains(s.id.as_str()) && !s.tags.contains_key(tags::ARCHIVED_AMI))
         .map(|snapshot| Orphan {
             origin: Origin::parse(&snapshot.description),
             snapshot,

@@ -68,11 +68,12 @@ pub struct Undo {
 pub type Plan = change::Plan<Findings>;
 
 /// An AMI asked about is refused: the wipe must not start.
-pub fn blocked(plan: &Plan) -> bool {
+pub fn blocked<F>(plan: &change::Plan<F>) -> bool {
     refused_amis(plan).next().is_some()
 }
 
-pub fn refused_amis(plan: &Plan) -> impl Iterator<Item = (&str, &str)> {
+/// The AMIs a plan refuses, with why: any one stops a wipe (or an archive).
+pub fn refused_amis<F>(plan: &change::Plan<F>) -> impl Iterator<Item = (&str, &str)> {
     plan.actions.iter().filter_map(|a| match a {
         Action::Refuse { id, kind: Kind::Image, why } => Some((id.as_str(), why.as_str())),
         _ => None,

@@ -292,6 +292,39 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     RecycleBin(RecycleBinArgs),
 
+    /// Move the snapshots of releases kept only for rollback to the cheaper archive tier.
+    ///
+    /// AWS archives no snapshot an AMI maps, so each AMI's registration (name, boot settings,
+    /// mappings, tags) is first kept in the SSM parameter /gio-ami/archived/AMI_ID and its
+    /// snapshots tagged gio-ami:archived-ami; then the AMI is deregistered and its snapshots
+    /// archived (ModifySnapshotTier). `gio-ami unarchive AMI_ID` brings it back. An AMI is
+    /// refused on the same guards as `wipe` (anything that uses it, an SSM parameter naming it,
+    /// deregistration protection), and when another AMI maps one of its snapshots. Archived
+    /// snapshots are billed for at least 90 days, and restoring one takes up to 72 hours: the
+    /// plan says so. Re-running after a failure finishes the job from the record.
+    ///
+    /// Examples:
+    ///   gio-ami archive ami-0abc… --dry-run
+    ///   gio-ami archive ami-0abc… ami-0def… --yes
+    #[command(verbatim_doc_comment)]
+    Archive(ArchiveArgs),
+
+    /// Bring archived releases back: restore their snapshots, then register the AMI again.
+    ///
+    /// The first run starts RestoreSnapshotTier for each archived snapshot (AWS takes up to 72
+    /// hours) and says so; a run once they are back registers the AMI from the record `archive`
+    /// kept, with its name, boot settings, mappings and tags (and gio-ami:unarchived-from: the
+    /// id it had), then removes the record. The AMI gets a new id: publish it again where it
+    /// should run. --temporary restores the snapshots for that many days only, after which AWS
+    /// moves them back to the archive and the AMI stops launching.
+    ///
+    /// Examples:
+    ///   gio-ami unarchive ami-0abc…                   # starts the restore
+    ///   gio-ami unarchive ami-0abc…                   # up to 72 hours later: registers it
+    ///   gio-ami unarchive ami-0abc… --temporary 7d    # back for a week
+    #[command(verbatim_doc_comment)]
+    Unarchive(UnarchiveArgs),
+
     /// Retention per release family: keep the newest N, wipe (or disable) the older rest.
     ///
     /// A family is the AMIs whose name starts with a --release-prefix, or that carry a --tag.
@@ -528,6 +561,36 @@ pub struct RestoreArgs {
     /// The ids of wiped AMIs (ami-…), several allowed.
     #[arg(value_name = "AMI_ID", required = true)]
     pub amis: Vec<String>,
+
+    /// Print the plan, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// The ids of the AMIs to archive (ami-…), several allowed.
+    #[arg(value_name = "AMI_ID", required = true)]
+    pub amis: Vec<String>,
+
+    /// Print the plan, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnarchiveArgs {
+    /// The ids the AMIs had when they were archived (ami-…), several allowed.
+    #[arg(value_name = "AMI_ID", required = true)]
+    pub amis: Vec<String>,
+
+    /// Restore the snapshots for this many days only (1d to 180d, whole days); default: for good.
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub temporary: Option<std::time::Duration>,
 
     /// Print the plan, and change nothing.
     #[arg(long)]

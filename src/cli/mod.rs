@@ -11,7 +11,7 @@ use gio_ami::aws::{base, inventory, orphans};
 use gio_ami::change::{self, retire, Applied, Report};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
 use gio_ami::change::protection;
-use gio_ami::commands::{adopt, copy, cost, history, lineage, outdated, promote, publish, recycle_bin, restore, share, snapshots, upload};
+use gio_ami::commands::{adopt, archive, unarchive, copy, cost, history, lineage, outdated, promote, publish, recycle_bin, restore, share, snapshots, upload};
 use gio_ami::core::ids::{AmiId, SnapshotId};
 use gio_ami::engines::{self, leftovers, packer, register};
 use gio_ami::spec::{self, clusters, disk::Disk};
@@ -263,6 +263,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if !plan.facts.gone.is_empty() {
                 return Err(gio_ami::Error::GoneForGood(plan.facts.gone.join(", ")).into());
             }
+        }
+        Command::Archive(args) => {
+            let amis = parse_all::<AmiId>(&args.amis)?;
+            let aws = Aws::connect(&options).await?;
+            let plan = archive::prepare(&aws, &amis).await?;
+            if retire::blocked(&plan) {
+                let refused: Vec<String> = retire::refused_amis(&plan).map(|(id, why)| format!("{id}: {why}")).collect();
+                return refuse(&output, &plan, gio_ami::Error::InUse(refused.join("; ")), Own::default());
+            }
+            let mode = Mode { command: "archive", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "archived", facts_on_top: false };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(archive::apply(&aws, &plan).await?.into()) }).await?;
+        }
+        Command::Unarchive(args) => {
+            let amis = parse_all::<AmiId>(&args.amis)?;
+            let temporary = args.temporary.map(unarchive::days).transpose()?;
+            let aws = Aws::connect(&options).await?;
+            let plan = unarchive::prepare(&aws, &amis, temporary).await?;
+            let mode = Mode { command: "unarchive", dry_run: args.dry_run, yes: true, destructive: false, what: "restored", facts_on_top: false };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(unarchive::apply(&aws, &plan).await?.into()) }).await?;
         }
         Command::RecycleBin(args) => {
             let days = recycle_bin::days(args.retain)?;

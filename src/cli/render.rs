@@ -413,14 +413,27 @@ impl Output {
                 }
                 None => "No cluster of gio-ami.toml is in this region: cannot tell which AMIs are unused.\n".to_string(),
             };
+            let tiers = format!(
+                "Standard tier: {} GiB at {} USD per GiB-month; archive tier: {} GiB, {} USD/month at {}.\n",
+                cost.standard_gib,
+                cost.price_per_gib_month,
+                cost.archive_gib,
+                money(cost.archive_gib as f64 * cost.archive_price_per_gib_month),
+                cost.archive_price_per_gib_month
+            );
+            let locked = cost.locked_gib.map_or("Locked snapshots: unknown (see the warnings).\n".to_string(), |gib| {
+                format!("Locked snapshots (LockSnapshot; no plan deletes them): {gib} GiB.\n")
+            });
+            let saves = cost.archiving_unused_saves_usd_per_month.map_or(String::new(), |usd| {
+                format!("Archiving the releases no cluster runs (`gio-ami archive`) would save {} USD/month.\n", money(usd))
+            });
             format!(
-                "{table}\nTotal in {}: {} GiB, {} USD/month at {} USD per GiB-month.\n{exact}\
+                "{table}\nTotal in {}: {} GiB, {} USD/month.\n{tiers}{locked}{exact}{saves}\
                  Orphan snapshots (no AMI references them): {}, {} GiB, {} USD/month.\n{unused}\
                  Note: {}\n",
                 cost.region,
                 cost.total_gib,
                 money(cost.total_usd_per_month),
-                cost.price_per_gib_month,
                 cost.orphans.len(),
                 cost.orphan_gib,
                 money(cost.orphan_gib as f64 * cost.price_per_gib_month),

@@ -8,6 +8,7 @@ use crate::spec::clusters::Cluster;
 use crate::core::error::Result;
 use crate::aws::inventory::{self, Image, Snapshot};
 use crate::aws::orphans::find_orphans;
+use crate::aws::locks::{self, Lock};
 use crate::aws::LOOKUP_CONCURRENCY;
 use crate::transfer::billing::{self, Billed};
 use futures::stream::{self, StreamExt};
@@ -16,6 +17,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// EBS snapshot storage, standard tier, in most regions (USD per GB-month, 2024 price list).
 pub const DEFAULT_PRICE_PER_GIB_MONTH: f64 = 0.05;
+/// The archive tier, a quarter of the standard price in the same regions (USD per GB-month,
+/// 2024 price list); archived snapshots are full snapshots, and billed at least 90 days.
+pub const ARCHIVE_PRICE_PER_GIB_MONTH: f64 = 0.0125;
 pub const UPPER_BOUND_NOTE: &str = "EBS bills snapshots by the blocks they changed since the previous snapshot of the \
      same volume, so the sizes here (full volume sizes) are an upper bound of the bill; --exact counts those blocks.";
 pub const EXACT_NOTE: &str = "Billed GiB count the blocks EBS bills each snapshot for: those changed since the previous \
@@ -34,6 +38,17 @@ pub struct Cost {
     pub unused_amis: Option<Vec<String>>,
     pub total_gib: i64,
     pub total_usd_per_month: f64,
+    /// The snapshots in the standard tier, and in the archive tier (`gio-ami archive`).
+    pub standard_gib: i64,
+    pub archive_gib: i64,
+    pub archive_price_per_gib_month: f64,
+    /// The snapshots under a lock (LockSnapshot): kept whatever a plan says. `None` when the
+    /// locks could not be read (see `warnings`).
+    pub locked_gib: Option<i64>,
+    /// What archiving the releases no cluster runs would save a month: their snapshots no
+    /// running AMI maps, at the archive price instead of the standard one. `None` when which
+    /// AMIs are unused is unknown.
+    pub archiving_unused_saves_usd_per_month: Option<f64>,
     pub orphan_gib: i64,
     /// The blocks EBS bills, with --exact.
     pub exact: Option<Exact>,
@@ -103,6 +118,16 @@ pub fn report(
         .collect();
     releases.sort_by(|a, b| b.gib.cmp(&a.gib).then_with(|| a.release.cmp(&b.release)));
     let total_gib: i64 = size.values().sum();
+    let archive_gib: i64 = snapshots.iter().filter(|s| s.archived).map(|s| i64::from(s.size_gib)).sum();
+    let standard: HashMap<&str, i64> = snapshots.iter().filter(|s| !s.archived).map(|s| (s.id.as_str(), i64::from(s.size_gib))).collect();
+    let saves = running.map(|running| {
+        let kept: HashSet<&str> = images.iter().filter(|i| running.contains(&i.id)).flat_map(Image::snapshot_ids).collect();
+        let unused: HashSet<&str> =
+            images.iter().filter(|i| !running.contains(&i.id)).flat_map(Image::snapshot_ids).filter(|s| !kept.contains(s)).collect();
+        let gib: i64 = unused.iter().filter_map(|s| standard.get(s)).sum();
+        gib as f64 * (price - ARCHIVE_PRICE_PER_GIB_MONTH).max(0.0)
+    });
+    let standard_gib = total_gib - archive_gib;
     let orphans: Vec<OrphanCost> = find_orphans(images, snapshots)
         .into_iter()
         .map(|o| {
@@ -122,7 +147,12 @@ pub fn report(
         releases,
         orphans,
         total_gib,
-        total_usd_per_month: usd(total_gib),
+        total_usd_per_month: usd(standard_gib) + archive_gib as f64 * ARCHIVE_PRICE_PER_GIB_MONTH,
+        standard_gib,
+        archive_gib,
+        archive_price_per_gib_month: ARCHIVE_PRICE_PER_GIB_MONTH,
+        locked_gib: None,
+        archiving_unused_saves_usd_per_month: saves,
         exact: None,
         warnings: Vec::new(),
     }
@@ -133,6 +163,7 @@ pub fn report(
 pub async fn gather(aws: &Aws, clusters: &[Cluster], price: f64, exact: bool) -> Result<Cost> {
     let images = inventory::own_images(aws).await?;
     let snapshots = inventory::own_snapshots(aws).await?;
+    let sizes: HashMap<String, i32> = snapshots.iter().map(|s| (s.id.clone(), s.size_gib)).collect();
     let (counted, mut uncounted, requests) = if exact { count_blocks(aws, &snapshots, &images).await } else { Default::default() };
     let here: Vec<&str> = clusters.iter().filter(|c| c.region == aws.region()).map(|c| c.name.as_str()).collect();
     let observed = if here.is_empty() { None } else { Some(clusters::running_amis(aws, &here).await) };
@@ -149,7 +180,18 @@ pub async fn gather(aws: &Aws, clusters: &[Cluster], price: f64, exact: bool) ->
     }
     cost.warnings = warnings;
     cost.warnings.append(&mut uncounted);
+    let ids: Vec<String> = sizes.keys().cloned().collect();
+    match if ids.is_empty() { Ok(Vec::new()) } else { locks::of(aws, &ids).await } {
+        Ok(locks) => cost.locked_gib = Some(locked_gib(&sizes, &locks)),
+        Err(e) => cost.warnings.push(format!("snapshot locks could not be read ({e}): locked GiB unknown")),
+    }
     Ok(cost)
+}
+
+/// The GiB under a lock, each snapshot once.
+pub fn locked_gib(sizes: &HashMap<String, i32>, locks: &[Lock]) -> i64 {
+    let locked: HashSet<&str> = locks.iter().map(|l| l.snapshot.as_str()).collect();
+    locked.iter().filter_map(|s| sizes.get(*s)).map(|g| i64::from(*g)).sum()
 }
 
 /// Counts what each snapshot is billed for; a snapshot that cannot be counted is a warning, and
@@ -202,6 +244,25 @@ mod tests {
         assert_eq!(exact.releases[1].billed_gib, None, "snap-0000000c was not counted");
         assert_eq!(exact.orphans[0].billed_gib, Some(2.0));
         assert_eq!(exact.note, EXACT_NOTE);
+    }
+
+    #[test]
+    fn tiers_are_priced_apart_and_archiving_what_no_cluster_runs_is_priced() {
+        let running_image = image("ami-0000000a", "1", &[("/dev/xvda", "snap-0000000a", 10)]);
+        // The unused release shares its root with the running one: only its data disk would go.
+        let unused = image("ami-0000000b", "2", &[("/dev/xvda", "snap-0000000a", 10), ("/dev/xvdb", "snap-0000000b", 100)]);
+        let archived = Snapshot { archived: true, ..snapshot("snap-0000000c", 40) };
+        let snapshots = vec![snapshot("snap-0000000a", 10), snapshot("snap-0000000b", 100), archived];
+        let running = HashSet::from(["ami-0000000a".to_string()]);
+        let cost = report("eu-west-1", &[running_image, unused], snapshots, Some(&running), 0.05, None);
+        assert_eq!((cost.standard_gib, cost.archive_gib), (110, 40));
+        assert!((cost.total_usd_per_month - (110.0 * 0.05 + 40.0 * ARCHIVE_PRICE_PER_GIB_MONTH)).abs() < 1e-9);
+        let saves = cost.archiving_unused_saves_usd_per_month.unwrap();
+        assert!((saves - 100.0 * (0.05 - ARCHIVE_PRICE_PER_GIB_MONTH)).abs() < 1e-9, "{saves}");
+
+        let sizes = HashMap::from([("snap-0000000a".to_string(), 10), ("snap-0000000b".to_string(), 100)]);
+        let lock = |s: &str| Lock { snapshot: s.into(), mode: locks::Mode::Governance, until: None };
+        assert_eq!(locked_gib(&sizes, &[lock("snap-0000000b"), lock("snap-0000000b")]), 100);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use crate::aws::recycle_bin::{self, Binned, Rule};
 use crate::aws::Aws;
 use crate::change::{self, Action, Kind};
-use crate::core::error::{Error, Result};
+use crate::core::clock;
+use crate::core::error::Result;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -22,12 +23,7 @@ pub type Plan = change::Plan<Findings>;
 
 /// The retention asked for, in whole days as the rules count it.
 pub fn days(retain: Duration) -> Result<i32> {
-    let secs = retain.as_secs();
-    let days = i32::try_from(secs / 86_400).unwrap_or(i32::MAX);
-    if secs % 86_400 != 0 || !DAYS.contains(&days) {
-        return Err(Error::InvalidRetention(humantime::format_duration(retain).to_string()));
-    }
-    Ok(days)
+    clock::whole_days(retain, DAYS, "a Recycle Bin retention", "--retain 7d")
 }
 
 pub fn plan(rules: Vec<Rule>, days: i32) -> Plan {

@@ -17,6 +17,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What AWS says a restore takes: "up to 72 hours".
 pub const RESTORE_HOURS: u32 = 72;
+/// TemporaryRestoreDays: "The allowed range is 1 - 180".
+pub const TEMPORARY_DAYS: std::ops::RangeInclusive<i32> = 1..=180;
+
+/// The temporary restore asked for, in whole days as AWS counts it.
+pub fn days(temporary: std::time::Duration) -> Result<i32> {
+    crate::core::clock::whole_days(temporary, TEMPORARY_DAYS, "a temporary restore", "--temporary 7d")
+}
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Findings {

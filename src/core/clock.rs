@@ -20,6 +20,28 @@ pub fn parse(text: &str) -> Option<i64> {
     Some(time.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64)
 }
 
+/// `duration` in whole days within `range`, or the error naming `what` it is and an `example`
+/// (Recycle Bin retentions and temporary restores count days).
+pub fn whole_days(
+    duration: Duration,
+    range: std::ops::RangeInclusive<i32>,
+    what: &'static str,
+    example: &'static str,
+) -> crate::core::error::Result<i32> {
+    let secs = duration.as_secs();
+    let days = i32::try_from(secs / 86_400).unwrap_or(i32::MAX);
+    if secs % 86_400 != 0 || duration.subsec_nanos() != 0 || !range.contains(&days) {
+        return Err(crate::core::error::Error::WholeDays {
+            what,
+            given: humantime::format_duration(duration).to_string(),
+            low: *range.start(),
+            high: *range.end(),
+            example,
+        });
+    }
+    Ok(days)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

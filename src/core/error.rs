@@ -240,10 +240,10 @@ pub enum Error {
     InvalidTagFilter(String),
 
     #[error(
-        "a Recycle Bin retention of {0} is not possible: AWS keeps AMIs and snapshots whole days, \
-         from 1 to 365. Pass e.g. --retain 7d."
+        "{what} of {given} is not possible: AWS counts it in whole days, from {low} to {high}. \
+         Pass e.g. {example}."
     )]
-    InvalidRetention(String),
+    WholeDays { what: &'static str, given: String, low: i32, high: i32, example: &'static str },
 
     #[error(
         "nothing can bring back {0}: see the plan for why. Whatever else was asked has been restored; \

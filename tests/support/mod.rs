@@ -255,6 +255,36 @@ pub async fn register_root_image(ec2: &aws_sdk_ec2::Client, name: &str) -> Strin
     register_image(ec2, name, &[("/dev/xvda", &snapshot, 8)]).await
 }
 
+/// "ACTION STATUS" of each outcome of a report (`--output json`), in order.
+pub fn statuses(report: &serde_json::Value) -> Vec<String> {
+    let outcomes = report["outcomes"].as_array().unwrap_or_else(|| panic!("no outcomes: {report}"));
+    outcomes.iter().map(|o| format!("{} {}", o["action"].as_str().unwrap(), o["status"].as_str().unwrap())).collect()
+}
+
+/// A gio-ami release (tagged gio-ami:release and team=platform, its snapshots too) with an
+/// 8 GiB root and a 20 GiB data disk: (AMI, [root, data]).
+pub async fn tagged_release(ec2: &aws_sdk_ec2::Client, name: &str) -> (String, Vec<String>) {
+    let root = new_snapshot(ec2, 8, &format!("root of {name}")).await;
+    let data = new_snapshot(ec2, 20, &format!("data of {name}")).await;
+    let ami = register_image(ec2, name, &[("/dev/xvda", &root, 8), ("/dev/xvdb", &data, 20)]).await;
+    ec2.create_tags()
+        .resources(&ami)
+        .resources(&root)
+        .resources(&data)
+        .tags(aws_sdk_ec2::types::Tag::builder().key("gio-ami:release").value(name).build())
+        .tags(aws_sdk_ec2::types::Tag::builder().key("team").value("platform").build())
+        .send()
+        .await
+        .unwrap();
+    (ami, vec![root, data])
+}
+
+/// The account's own AMI with this id, as DescribeImages shows it, if it is registered.
+pub async fn own_image(ec2: &aws_sdk_ec2::Client, ami: &str) -> Option<aws_sdk_ec2::types::Image> {
+    let filter = aws_sdk_ec2::types::Filter::builder().name("image-id").values(ami).build();
+    ec2.describe_images().owners("self").filters(filter).send().await.unwrap().images().first().cloned()
+}
+
 /// A snapshot of a fresh gp3 volume of `size` GiB (the volume is deleted again).
 pub async fn new_snapshot(ec2: &aws_sdk_ec2::Client, size: i32, description: &str) -> String {
     let volume = ec2
