@@ -152,6 +152,14 @@ fn error_table() -> String {
     ] {
         row("`--disk`", input, input.parse::<Disk>().unwrap_err().to_string());
     }
+    for input in ["36h", "0d", "400d"] {
+        let retain = humantime::parse_duration(input).unwrap();
+        row("`recycle-bin --retain`", input, gio_ami::commands::recycle_bin::days(retain).unwrap_err().to_string());
+    }
+    for input in ["12h", "181d"] {
+        let temporary = humantime::parse_duration(input).unwrap();
+        row("`unarchive --temporary`", input, gio_ami::commands::unarchive::days(temporary).unwrap_err().to_string());
+    }
     let keys = spec_keys();
     let line = |key: &str| keys.iter().find(|(k, _)| k == key).unwrap().1;
     for (key, value) in [

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// What AWS says of the archive tier, shown with every plan that archives: "Archived snapshots
 /// have a minimum retention period of 90 days"; restoring one takes "up to 72 hours".
 pub const TERMS: &str = "archived snapshots are billed for at least 90 days (deleting or restoring one sooner is billed the rest), \
-and bringing one back takes up to 72 hours (`gio-ami unarchive`)";
+and bringing one back takes 24 to 72 hours (`gio-ami unarchive`)";
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Findings {

@@ -46,6 +46,7 @@ pub struct Facts<'a> {
     /// Every AMI of the account.
     pub images: &'a [Image],
     pub temporary_days: Option<i32>,
+    pub now: i64,
 }
 
 pub fn plan(facts: &Facts<'_>) -> Plan {
@@ -81,14 +82,18 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             continue;
         }
         let mut ready = true;
+        // The latest a restore under way (or started now) can end: what the user waits for.
+        let mut back_by: Option<i64> = None;
+        let restore_hours = i64::from(RESTORE_HOURS) * 3_600;
         for snapshot in snapshots {
             match &facts.tiers[snapshot] {
                 Tier::Archived => {
                     ready = false;
+                    back_by = back_by.max(Some(facts.now + restore_hours));
                     plan.actions.push(Action::RestoreFromArchive {
                         id: snapshot.into(),
                         temporary_days: facts.temporary_days,
-                        why: format!("of {ami}; AWS takes up to {RESTORE_HOURS} hours"),
+                        why: format!("of {ami}; AWS takes 24 to {RESTORE_HOURS} hours"),
                     });
                 }
                 Tier::Archiving => {
@@ -101,6 +106,8 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                 }
                 Tier::Restoring { since } => {
                     ready = false;
+                    let started = since.as_deref().and_then(crate::core::clock::parse).unwrap_or(facts.now);
+                    back_by = back_by.max(Some(started + restore_hours));
                     let since = since.as_deref().map_or(String::new(), |s| format!(" since {s}"));
                     plan.actions.push(Action::Reuse {
                         id: snapshot.into(),
@@ -124,8 +131,9 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             }
         } else {
             plan.facts.waiting.push(ami.clone());
+            let by = back_by.map_or(String::new(), |t| format!(", by {} at the latest", crate::core::clock::rfc3339(t)));
             plan.warnings.push(format!(
-                "{ami}: its snapshots come back within {RESTORE_HOURS} hours; run `gio-ami unarchive {ami}` again then to register it"
+                "{ami}: its snapshots come back within {RESTORE_HOURS} hours{by}; run `gio-ami unarchive {ami}` again then to register it"
             ));
         }
     }
@@ -141,7 +149,7 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId], temporary_days: Option<i32>) -> 
     let existing: HashSet<String> = inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id).collect();
     let mut tiers = archive::tiers(aws, &snapshots).await?;
     tiers.retain(|id, _| existing.contains(id));
-    Ok(plan(&Facts { asked: &asked, records: &records, tiers: &tiers, images: &images, temporary_days }))
+    Ok(plan(&Facts { asked: &asked, records: &records, tiers: &tiers, images: &images, temporary_days, now: crate::core::clock::now_epoch() }))
 }
 
 /// Starts the restores, registers what is ready, then removes the record and the snapshots'
@@ -197,18 +205,18 @@ mod tests {
         let records = BTreeMap::from([("ami-old".to_string(), record.clone())]);
         let asked = ["ami-old".to_string()];
         let tiers = HashMap::from([("snap-r".to_string(), Tier::Archived), ("snap-d".to_string(), Tier::Restoring { since: None })]);
-        let first = plan(&Facts { asked: &asked, records: &records, tiers: &tiers, images: &[], temporary_days: Some(7) });
+        let first = plan(&Facts { asked: &asked, records: &records, tiers: &tiers, images: &[], temporary_days: Some(7), now: 0 });
         assert_eq!(lines(&first), ["unarchive snap-r for 7 days", "reuse snap-d "]);
         assert_eq!(first.facts.waiting, ["ami-old"]);
-        assert!(first.warnings[0].contains("run `gio-ami unarchive ami-old` again"), "{:?}", first.warnings);
+        assert!(first.warnings[0].contains("by 1970-01-04T00:00:00Z at the latest; run `gio-ami unarchive ami-old` again"), "{:?}", first.warnings);
 
         let back = HashMap::from([("snap-r".to_string(), Tier::Standard), ("snap-d".to_string(), Tier::Standard)]);
-        let second = plan(&Facts { asked: &asked, records: &records, tiers: &back, images: &[], temporary_days: None });
+        let second = plan(&Facts { asked: &asked, records: &records, tiers: &back, images: &[], temporary_days: None, now: 0 });
         assert_eq!(lines(&second), [format!("register {} from ami-old", record.name)]);
 
         let mut again = image("ami-new", "2026-02-01", &[("/dev/xvda", "snap-r", 8)]);
         again.tags.insert(tags::UNARCHIVED_FROM.into(), "ami-old".into());
-        let third = plan(&Facts { asked: &asked, records: &BTreeMap::new(), tiers: &back, images: &[again], temporary_days: None });
+        let third = plan(&Facts { asked: &asked, records: &BTreeMap::new(), tiers: &back, images: &[again], temporary_days: None, now: 0 });
         assert_eq!(lines(&third), ["reuse ami-new "]);
     }
 
@@ -218,7 +226,7 @@ mod tests {
         let records = BTreeMap::from([("ami-old".to_string(), record)]);
         let asked: Vec<String> = ["ami-old", "ami-never", "ami-live"].map(String::from).to_vec();
         let live = image("ami-live", "2026-01-01", &[("/dev/xvda", "snap-l", 8)]);
-        let plan = plan(&Facts { asked: &asked, records: &records, tiers: &HashMap::new(), images: &[live], temporary_days: None });
+        let plan = plan(&Facts { asked: &asked, records: &records, tiers: &HashMap::new(), images: &[live], temporary_days: None, now: 0 });
         assert_eq!(lines(&plan), ["REFUSE ami-old ", "REFUSE ami-never ", "reuse ami-live "]);
         assert!(plan.actions[0].why().contains("snap-gone are gone"));
     }

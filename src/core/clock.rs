@@ -30,10 +30,16 @@ pub fn whole_days(
 ) -> crate::core::error::Result<i32> {
     let secs = duration.as_secs();
     let days = i32::try_from(secs / 86_400).unwrap_or(i32::MAX);
-    if secs % 86_400 != 0 || duration.subsec_nanos() != 0 || !range.contains(&days) {
+    if !secs.is_multiple_of(86_400) || duration.subsec_nanos() != 0 || !range.contains(&days) {
         return Err(crate::core::error::Error::WholeDays {
             what,
-            given: humantime::format_duration(duration).to_string(),
+            // As typed, in days or hours: humantime would spell 400d as years and months.
+            given: match secs {
+                _ if duration.subsec_nanos() != 0 => humantime::format_duration(duration).to_string(),
+                s if s.is_multiple_of(86_400) => format!("{}d", s / 86_400),
+                s if s.is_multiple_of(3_600) => format!("{}h", s / 3_600),
+                _ => humantime::format_duration(duration).to_string(),
+            },
             low: *range.start(),
             high: *range.end(),
             example,
