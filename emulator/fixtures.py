@@ -27,6 +27,9 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself.
     fixtures.py eks-release --release 20261201 --bottlerocket 1.27.0-0f1e2d3c
                                             Amazon publishes newer EKS-optimized AMIs, dated now by
                                             the emulator's clock, and recommends them in every region
+    fixtures.py organization                the caller's organization (made if missing) with an OU
+                                            `nodes` holding a new member account; prints
+                                            {"organization", "ou", "member"} as JSON
     fixtures.py image-recipe --ami AMI_ID --name NAME
                                             an EC2 Image Builder image recipe NAME 1.0.0 built on the
                                             AMI (component update-linux); prints its ARN
@@ -134,6 +137,22 @@ def image_recipe(ami, name):
     )["imageRecipeArn"]
 
 
+def organization():
+    """The caller's organization (made if it has none) with an OU `nodes` holding a new member
+    account: what `share --org/--ou` is tested with. Prints {organization, ou, member} as JSON."""
+    orgs = client("organizations")
+    try:
+        arn = orgs.describe_organization()["Organization"]["Arn"]
+    except orgs.exceptions.AWSOrganizationsNotInUseException:
+        arn = orgs.create_organization(FeatureSet="ALL")["Organization"]["Arn"]
+    root = orgs.list_roots()["Roots"][0]["Id"]
+    ou = orgs.create_organizational_unit(ParentId=root, Name="nodes")["OrganizationalUnit"]
+    status = orgs.create_account(Email="nodes@example.org", AccountName="nodes")["CreateAccountStatus"]
+    member = orgs.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"]
+    orgs.move_account(AccountId=member, SourceParentId=root, DestinationParentId=ou["Id"])
+    return {"organization": arn, "ou": ou["Arn"], "member": member}
+
+
 def hook(path, body):
     """POST to the emulator's test hooks (emulator/patches/hooks.py)."""
     request = urllib.request.Request(f"{os.environ['AWS_ENDPOINT_URL']}/moto-api/gio/{path}", data=json.dumps(body).encode(),
@@ -169,11 +188,14 @@ def main():
     release = commands.add_parser("eks-release")
     release.add_argument("--release", required=True)
     release.add_argument("--bottlerocket", required=True)
+    commands.add_parser("organization")
     recipe = commands.add_parser("image-recipe")
     recipe.add_argument("--ami", required=True)
     recipe.add_argument("--name", required=True)
     args = parser.parse_args()
-    if args.command == "image-builder":
+    if args.command == "organization":
+        print(json.dumps(organization()))
+    elif args.command == "image-builder":
         print(image_builder(args.name))
     elif args.command == "images":
         print("\n".join(images(args.count, args.prefix)))

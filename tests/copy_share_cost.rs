@@ -137,6 +137,42 @@ async fn share_grants_launch_and_volume_permissions_and_unshare_revokes_them() {
     assert!(bad.stderr.contains("is not an AWS account id"), "{}", bad.stderr);
 }
 
+/// EC2 from another account of the emulator, through STS AssumeRole (moto's accounts).
+async fn ec2_of(emulator: &Emulator, account: &str) -> aws_sdk_ec2::Client {
+    let config = emulator.config(support::REGION).await;
+    let sts = aws_sdk_sts::Client::new(&config);
+    let role = format!("arn:aws:iam::{account}:role/reader");
+    let assumed = sts.assume_role().role_arn(role).role_session_name("test").send().await.unwrap();
+    let c = assumed.credentials().unwrap();
+    let credentials = aws_credential_types::Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().into()), None, "assumed");
+    aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(&config).credentials_provider(credentials).build())
+}
+
+#[tokio::test]
+async fn share_with_an_organization_or_ou_reaches_its_member_accounts_and_unshare_takes_it_back() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let ami = register_root_image(&ec2, "gio-node-org").await;
+    let org: serde_json::Value = serde_json::from_str(&emulator.fixture(&["organization"])).unwrap();
+    let (organization, ou, member) = (org["organization"].as_str().unwrap(), org["ou"].as_str().unwrap(), org["member"].as_str().unwrap());
+    let member_ec2 = ec2_of(&emulator, member).await;
+    let visible = || async { !member_ec2.describe_images().image_ids(&ami).send().await.map(|o| o.images().is_empty()).unwrap_or(true) };
+    assert!(!visible().await, "not shared yet");
+
+    for (flag, arn) in [("--org", organization), ("--ou", ou)] {
+        let shared = run(emulator.cli().args(["share", &ami, flag, arn, "--output", "json"])).success().json();
+        assert_eq!(support::statuses(&shared), ["modify_launch_permission done"], "launch permission only: {shared}");
+        assert!(visible().await, "{flag}: the member account sees the AMI");
+        run(emulator.cli().args(["share", &ami, flag, arn, "--unshare", "--yes"])).success();
+        assert!(!visible().await, "{flag} --unshare takes it back");
+    }
+    let bad = run(emulator.cli().args(["share", &ami, "--org", "o-abcdefghij"])).failure();
+    assert!(bad.stderr.contains("not an organization ARN"), "{}", bad.stderr);
+    let none = run(emulator.cli().args(["share", &ami]));
+    assert_eq!(none.status.code(), Some(2), "bad usage: {}", none.stderr);
+    assert!(none.stderr.contains("--account"), "{}", none.stderr);
+}
+
 #[tokio::test]
 async fn cost_counts_release_storage_orphans_and_unused_amis() {
     let emulator = Emulator::start();

@@ -100,6 +100,36 @@ fn share(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
         assert_eq!(actions(&report), ["modify_create_volume_permission", "modify_launch_permission"]);
         let unshare = dry_run(emulator, None, &["share", &ami, "--account", FRIEND, "--unshare"]).await;
         assert_eq!(unshare["plan"]["grant"], false);
+        let org: serde_json::Value = serde_json::from_str(&emulator.fixture(&["organization"])).unwrap();
+        let with_org = dry_run(emulator, None, &["share", &ami, "--org", org["organization"].as_str().unwrap()]).await;
+        assert_eq!(actions(&with_org), ["modify_launch_permission"]);
+    })
+}
+
+fn archive(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let (ami, _) = support::tagged_release(&emulator.ec2().await, "dry-archive").await;
+        let report = dry_run(emulator, None, &["archive", &ami]).await;
+        assert_eq!(actions(&report), ["deregister_image", "archive_snapshot", "archive_snapshot"]);
+        // Archived for real, and 7 hours later (the emulator's clock) done: unarchive's dry run.
+        run(emulator.cli().args(["archive", &ami, "--yes"])).success();
+        emulator.fixture(&["clock", "--offset=7h"]);
+        let unarchive = dry_run(emulator, None, &["unarchive", &ami, "--temporary", "3d"]).await;
+        emulator.fixture(&["clock", "--offset=0"]);
+        assert_eq!(actions(&unarchive), ["restore_from_archive", "restore_from_archive"]);
+    })
+}
+
+/// Last: the rules it writes would keep what the stories before it delete.
+fn recycle_bin_and_restore(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+    Box::pin(async move {
+        let report = dry_run(emulator, None, &["recycle-bin", "--retain", "7d"]).await;
+        assert_eq!(actions(&report), ["retain_in_recycle_bin", "retain_in_recycle_bin"]);
+        let (ami, _) = support::tagged_release(&emulator.ec2().await, "dry-restore").await;
+        run(emulator.cli().args(["recycle-bin", "--retain", "7d"])).success();
+        run(emulator.cli().args(["wipe", &ami, "--yes"])).success();
+        let restore = dry_run(emulator, None, &["restore", &ami]).await;
+        assert_eq!(actions(&restore), ["restore_snapshot", "restore_snapshot", "restore_image"]);
     })
 }
 
@@ -159,6 +189,8 @@ const STORIES: &[(&str, Story)] = &[
     ("adopt", adopt),
     ("copy", copy),
     ("build", build),
+    ("archive", archive),
+    ("recycle_bin_and_restore", recycle_bin_and_restore),
 ];
 
 fn main() {

@@ -96,8 +96,17 @@ pub enum Action {
     },
     /// Tags written on an AMI and its snapshots in one call; values in place are overwritten.
     TagImage { id: String, snapshots: Vec<String>, tags: tags::Tags, why: String },
-    /// Grants (or revokes) launching the AMI to these accounts.
-    ModifyLaunchPermission { id: String, accounts: Vec<String>, add: bool, why: String },
+    /// Grants (or revokes) launching the AMI to these accounts, organizations and OUs (ARNs).
+    ModifyLaunchPermission {
+        id: String,
+        accounts: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        organizations: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        units: Vec<String>,
+        add: bool,
+        why: String,
+    },
     /// Grants (or revokes) creating volumes from the snapshot (copying an AMI, restoring its
     /// disks) to these accounts.
     ModifyCreateVolumePermission { id: String, accounts: Vec<String>, add: bool, why: String },
@@ -279,7 +288,10 @@ impl Action {
                 let also = if snapshots.is_empty() { String::new() } else { format!("\n(and {})", snapshots.join(", ")) };
                 format!("{}{also}", written.join("\n"))
             }
-            Action::ModifyLaunchPermission { accounts, .. } => format!("launch: {}", accounts.join(" ")),
+            Action::ModifyLaunchPermission { accounts, organizations, units, .. } => {
+                let to: Vec<&str> = accounts.iter().chain(organizations).chain(units).map(String::as_str).collect();
+                format!("launch: {}", to.join(" "))
+            }
             Action::ModifyCreateVolumePermission { accounts, .. } => format!("create volume: {}", accounts.join(" ")),
             _ => String::new(),
         }
@@ -502,9 +514,13 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .await
             .map(drop)
             .map_err(|e| aws.error("DeleteSnapshot", "ec2", e)),
-        Action::ModifyLaunchPermission { id, accounts, add, .. } => {
-            let permissions: Vec<LaunchPermission> =
-                accounts.iter().map(|a| LaunchPermission::builder().user_id(a).build()).collect();
+        Action::ModifyLaunchPermission { id, accounts, organizations, units, add, .. } => {
+            let permissions: Vec<LaunchPermission> = accounts
+                .iter()
+                .map(|a| LaunchPermission::builder().user_id(a).build())
+                .chain(organizations.iter().map(|o| LaunchPermission::builder().organization_arn(o).build()))
+                .chain(units.iter().map(|u| LaunchPermission::builder().organizational_unit_arn(u).build()))
+                .collect();
             let modifications = if *add {
                 LaunchPermissionModifications::builder().set_add(Some(permissions))
             } else {
@@ -746,7 +762,7 @@ mod tests {
 
     #[test]
     fn sharing_grants_snapshots_first_and_unsharing_revokes_the_ami_first() {
-        let launch = |add| Action::ModifyLaunchPermission { id: "ami-1".into(), accounts: vec![], add, why: String::new() };
+        let launch = |add| Action::ModifyLaunchPermission { id: "ami-1".into(), accounts: vec![], organizations: vec![], units: vec![], add, why: String::new() };
         let volume = |add| Action::ModifyCreateVolumePermission { id: "snap-1".into(), accounts: vec![], add, why: String::new() };
         assert!(volume(true).stage() < launch(true).stage());
         assert!(launch(false).stage() < volume(false).stage());

@@ -422,10 +422,14 @@ pub enum Command {
     Copy(CopyArgs),
 
     /// Share AMIs with other accounts (launch permission and the snapshots'
-    /// createVolumePermission), or take the share back with --unshare. Safe to repeat.
+    /// createVolumePermission), organizations or OUs (launch permission: AWS lets their
+    /// members' launches read the snapshots), or take the share back with --unshare. Safe to
+    /// repeat.
     ///
     /// Examples:
     ///   gio-ami share ami-0abc… --account 111122223333 --account 444455556666
+    ///   gio-ami share ami-0abc… --org arn:aws:organizations::111122223333:organization/o-exampleorg1
+    ///   gio-ami share ami-0abc… --ou arn:aws:organizations::111122223333:ou/o-exampleorg1/ou-ab12-example1
     ///   gio-ami share ami-0abc… --account 111122223333 --unshare
     #[command(verbatim_doc_comment)]
     Share(ShareArgs),
@@ -715,8 +719,18 @@ pub struct ShareArgs {
     pub amis: Vec<String>,
 
     /// Account id to share with (12 digits, repeatable).
-    #[arg(long = "account", value_name = "ID", required = true)]
+    #[arg(long = "account", value_name = "ID", required_unless_present_any = ["organizations", "units"])]
     pub accounts: Vec<String>,
+
+    /// Organization to share with: its ARN (repeatable), e.g.
+    /// arn:aws:organizations::111122223333:organization/o-exampleorg1.
+    #[arg(long = "org", value_name = "ARN")]
+    pub organizations: Vec<String>,
+
+    /// Organizational unit to share with: its ARN (repeatable), e.g.
+    /// arn:aws:organizations::111122223333:ou/o-exampleorg1/ou-ab12-example1.
+    #[arg(long = "ou", value_name = "ARN")]
+    pub units: Vec<String>,
 
     /// Revoke instead of grant.
     #[arg(long)]

@@ -426,10 +426,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Share(args) => {
             let amis = parse_all::<AmiId>(&args.amis)?;
-            let accounts = args.accounts.iter().map(|a| share::account(a)).collect::<gio_ami::Result<Vec<_>>>()?;
+            let with = share::Grantees {
+                accounts: args.accounts.iter().map(|a| share::account(a)).collect::<gio_ami::Result<_>>()?,
+                organizations: args.organizations.iter().map(|o| share::organization(o)).collect::<gio_ami::Result<_>>()?,
+                units: args.units.iter().map(|u| share::unit(u)).collect::<gio_ami::Result<_>>()?,
+            };
             let aws = Aws::connect(&options).await?;
             let images = inventory::own_images_by_id(&aws, &amis).await?;
-            let plan = share::plan(&images, &accounts, !args.unshare);
+            let plan = share::plan(&images, &with, !args.unshare);
             let mode = Mode { command: "share", dry_run: args.dry_run, yes: args.yes, destructive: args.unshare, what: "changed", facts_on_top: false };
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
         }

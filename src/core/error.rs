@@ -340,6 +340,14 @@ pub enum Error {
     InvalidAccount(String),
 
     #[error(
+        "`{input}` is not an {kind} ARN: EC2 takes the whole ARN, not the id, e.g. \
+         arn:aws:organizations::111122223333:organization/o-exampleorg1 or \
+         arn:aws:organizations::111122223333:ou/o-exampleorg1/ou-ab12-example1 \
+         (`aws organizations describe-organization` / `list-organizational-units-for-parent` show them)."
+    )]
+    InvalidOrgArn { input: String, kind: &'static str },
+
+    #[error(
         "`{0}` is not REGION=KEY: name the region whose copy the key encrypts, e.g. \
          --kms-key us-east-1=alias/ami-copies"
     )]

@@ -402,8 +402,21 @@ pub async fn account_state(emulator: &Emulator) -> Vec<String> {
     while let Some(page) = snapshots.next().await {
         for snapshot in page.expect("DescribeSnapshots").snapshots() {
             let state = snapshot.state().map(|s| s.as_str()).unwrap_or_default();
-            lines.push(format!("snapshot {} {state} [{}]", snapshot.snapshot_id().unwrap_or_default(), tags(snapshot.tags())));
+            let tier = snapshot.storage_tier().map(|s| s.as_str()).unwrap_or_default();
+            lines.push(format!("snapshot {} {state} {tier} [{}]", snapshot.snapshot_id().unwrap_or_default(), tags(snapshot.tags())));
         }
+    }
+    let binned = ec2.list_images_in_recycle_bin().send().await.expect("ListImagesInRecycleBin");
+    lines.extend(binned.images().iter().map(|i| format!("binned image {}", i.image_id().unwrap_or_default())));
+    let binned = ec2.list_snapshots_in_recycle_bin().send().await.expect("ListSnapshotsInRecycleBin");
+    lines.extend(binned.snapshots().iter().map(|s| format!("binned snapshot {}", s.snapshot_id().unwrap_or_default())));
+    let rbin = aws_sdk_rbin::Client::new(&config);
+    for kind in [aws_sdk_rbin::types::ResourceType::Ec2Image, aws_sdk_rbin::types::ResourceType::EbsSnapshot] {
+        let rules = rbin.list_rules().resource_type(kind).send().await.expect("ListRules");
+        lines.extend(rules.rules().iter().map(|r| {
+            let days = r.retention_period().map_or(0, |p| p.retention_period_value());
+            format!("rule {} {days} days", r.identifier().unwrap_or_default())
+        }));
     }
     let reservations = ec2.describe_instances().send().await.expect("DescribeInstances");
     for instance in reservations.reservations().iter().flat_map(|r| r.instances()) {
