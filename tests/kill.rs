@@ -51,10 +51,25 @@ enum Verb {
     Share,
     Publish,
     Upload,
+    Restore,
+    Archive,
+    Unarchive,
 }
 
-const VERBS: [Verb; 9] =
-    [Verb::Wipe, Verb::Prune, Verb::Gc, Verb::DisksAddChain, Verb::Build, Verb::Copy, Verb::Share, Verb::Publish, Verb::Upload];
+const VERBS: [Verb; 12] = [
+    Verb::Wipe,
+    Verb::Prune,
+    Verb::Gc,
+    Verb::DisksAddChain,
+    Verb::Build,
+    Verb::Copy,
+    Verb::Share,
+    Verb::Publish,
+    Verb::Upload,
+    Verb::Restore,
+    Verb::Archive,
+    Verb::Unarchive,
+];
 
 impl Verb {
     fn name(self) -> &'static str {
@@ -68,6 +83,9 @@ impl Verb {
             Verb::Share => "share",
             Verb::Publish => "publish",
             Verb::Upload => "upload --register",
+            Verb::Restore => "restore",
+            Verb::Archive => "archive",
+            Verb::Unarchive => "unarchive",
         }
     }
 }
@@ -150,6 +168,25 @@ async fn arrange(verb: Verb) -> Scene {
             // 8 MiB with data in 4 of its 16 blocks: the zero blocks are skipped, the rest sent.
             let image = support::write_image(&dir, "disk.raw", 16 * support::BLOCK, &[0, 3, 7, 12]);
             strings(&["upload", image.to_str().unwrap(), "--register", "--name", "gio-node-uploaded"])
+        }
+        Verb::Restore => {
+            let (ami, _) = support::tagged_release(&ec2, "gio-node-wiped").await;
+            run(emulator.cli().args(["recycle-bin", "--retain", "7d"])).success();
+            run(emulator.cli().args(["wipe", &ami, "--yes"])).success();
+            strings(&["restore", &ami])
+        }
+        Verb::Archive => {
+            let (ami, _) = support::tagged_release(&ec2, "gio-node-rollback").await;
+            strings(&["archive", &ami, "--yes"])
+        }
+        Verb::Unarchive => {
+            // Archived, then (on the emulator's clock) archival done, restores started and done.
+            let (ami, _) = support::tagged_release(&ec2, "gio-node-archived").await;
+            run(emulator.cli().args(["archive", &ami, "--yes"])).success();
+            emulator.fixture(&["clock", "--offset=7h"]);
+            run(emulator.cli().args(["unarchive", &ami])).success();
+            emulator.fixture(&["clock", "--offset=80h"]);
+            strings(&["unarchive", &ami])
         }
     };
     Scene { emulator, verb, args, dir }
@@ -281,6 +318,11 @@ async fn end_state(emulator: &Emulator) -> Vec<String> {
     let ssm = aws_sdk_ssm::Client::new(&emulator.config(REGION).await);
     for parameter in ssm.describe_parameters().send().await.unwrap().parameters() {
         let name = parameter.name().unwrap();
+        // An archive's record is named after the AMI and holds its registration (ids included).
+        if let Some(ami) = name.strip_prefix("/gio-ami/archived/") {
+            lines.push(format!("archive record of {}", named(ami)));
+            continue;
+        }
         let history = ssm.get_parameter_history().name(name).send().await.unwrap();
         // A retried PutParameter writes a version again, as on AWS: only the values count.
         let mut values: Vec<String> = history.parameters().iter().map(|p| named(p.value().unwrap_or_default())).collect();
@@ -437,6 +479,21 @@ async fn publish_killed_at_any_request_then_rerun_converges() {
 #[tokio::test]
 async fn upload_killed_at_any_request_then_rerun_converges() {
     converges_after_a_kill_at_each_sampled_request(Verb::Upload).await;
+}
+
+#[tokio::test]
+async fn restore_killed_at_any_request_then_rerun_converges() {
+    converges_after_a_kill_at_each_sampled_request(Verb::Restore).await;
+}
+
+#[tokio::test]
+async fn archive_killed_at_any_request_then_rerun_converges() {
+    converges_after_a_kill_at_each_sampled_request(Verb::Archive).await;
+}
+
+#[tokio::test]
+async fn unarchive_killed_at_any_request_then_rerun_converges() {
+    converges_after_a_kill_at_each_sampled_request(Verb::Unarchive).await;
 }
 
 /// Where the sample does not look and an upload once leaked: after CompleteSnapshot, before

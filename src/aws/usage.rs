@@ -310,6 +310,15 @@ fn resolve<'a>(
         .filter(move |(_, v, image)| Some(*v) == version && amis.contains(image))
 }
 
+/// `observe`, unless there is no AMI to ask about (all of them gone already).
+pub async fn observe_any(aws: &Aws, amis: &[String]) -> Option<Observed> {
+    if amis.is_empty() {
+        None
+    } else {
+        Some(observe(aws, amis).await)
+    }
+}
+
 /// Reads every kind of user at once; each look-up succeeds or fails on its own.
 pub async fn observe(aws: &Aws, amis: &[String]) -> Observed {
     let (instances, templates, groups, launch_configurations, nodegroups, parameters, sharing, references) = futures::join!(

@@ -303,9 +303,7 @@ pub async fn prepare(aws: &Aws, request: &Request) -> Result<Plan> {
 /// The AMIs a request wipes, each once, in order: those asked, then for a chain every AMI
 /// derived from them.
 pub fn targets(images: &[Image], request: &Request) -> Vec<String> {
-    let mut asked: Vec<String> = request.amis.iter().map(ToString::to_string).collect();
-    let mut seen = HashSet::new();
-    asked.retain(|id| seen.insert(id.clone()));
+    let asked = crate::core::ids::distinct(&request.amis);
     if request.chain {
         with_descendants(images, &asked)
     } else {
@@ -322,16 +320,8 @@ pub async fn prepare_targets(aws: &Aws, images: &[Image], targets: &[String], fo
         .flat_map(|i| i.snapshot_ids().map(str::to_string))
         .collect();
     let ids: HashSet<&str> = present.iter().map(String::as_str).collect();
-    let observe = async {
-        // Nothing left to deregister: no use to look for.
-        if present.is_empty() {
-            None
-        } else {
-            Some(usage::observe(aws, &present).await)
-        }
-    };
     let (snapshots, marked, observed) =
-        futures::join!(inventory::snapshots_by_id(aws, &candidates), left_behind(aws, &gone), observe);
+        futures::join!(inventory::snapshots_by_id(aws, &candidates), left_behind(aws, &gone), usage::observe_any(aws, &present));
     let (marked, marked_snapshots) = marked?;
     let mut snapshots = snapshots?;
     snapshots.extend(marked_snapshots);

@@ -120,20 +120,11 @@ fn tier_word(tier: &Tier) -> &'static str {
 }
 
 pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
-    let mut targets: Vec<String> = amis.iter().map(ToString::to_string).collect();
-    let mut seen = HashSet::new();
-    targets.retain(|t| seen.insert(t.clone()));
+    let targets = crate::core::ids::distinct(amis);
     let images = inventory::own_images(aws).await?;
     let (present, gone): (Vec<String>, Vec<String>) = targets.iter().cloned().partition(|t| images.iter().any(|i| &i.id == t));
     let ids: HashSet<&str> = present.iter().map(String::as_str).collect();
-    let observe = async {
-        if present.is_empty() {
-            None
-        } else {
-            Some(usage::observe(aws, &present).await)
-        }
-    };
-    let (records, observed) = futures::join!(archive::records(aws, &gone), observe);
+    let (records, observed) = futures::join!(archive::records(aws, &gone), usage::observe_any(aws, &present));
     let records = records?;
     let snapshots: Vec<String> = images
         .iter()

@@ -45,6 +45,10 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
     for ami in facts.asked {
         if facts.present.contains(ami) {
             plan.actions.push(Action::Reuse { id: ami.clone(), kind: Kind::Image, why: "available: nothing to restore".into() });
+            // Restored by a run that stopped before taking the wipe's marks off: this one does.
+            if let Some(marked) = facts.marked.get(ami) {
+                plan.facts.snapshots.insert(ami.clone(), marked.clone());
+            }
             continue;
         }
         let Some(image) = facts.images_in_bin.iter().find(|i| &i.id == ami) else {
@@ -98,25 +102,16 @@ fn until(binned: &InBin) -> String {
 }
 
 pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
-    let mut asked: Vec<String> = amis.iter().map(ToString::to_string).collect();
-    let mut seen = HashSet::new();
-    asked.retain(|a| seen.insert(a.clone()));
+    let asked = crate::core::ids::distinct(amis);
     let present: HashSet<String> = inventory::any_images_by_id(aws, &asked).await?.into_iter().map(|i| i.id).collect();
     let missing: Vec<String> = asked.iter().filter(|a| !present.contains(*a)).cloned().collect();
-    if missing.is_empty() {
-        return Ok(plan(&Facts {
-            asked: &asked,
-            present: &present,
-            images_in_bin: &[],
-            snapshots_in_bin: &[],
-            marked: &BTreeMap::new(),
-            existing: &HashSet::new(),
-        }));
-    }
-    let (images_in_bin, snapshots_in_bin) =
-        futures::try_join!(recycle_bin::images_in_bin(aws, &missing), recycle_bin::snapshots_in_bin(aws))?;
+    let (images_in_bin, snapshots_in_bin) = if missing.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        futures::try_join!(recycle_bin::images_in_bin(aws, &missing), recycle_bin::snapshots_in_bin(aws))?
+    };
     let mut marked = BTreeMap::new();
-    for ami in &missing {
+    for ami in &asked {
         let tagged = recycle_bin::snapshots_tagged(aws, &format!("{WIPED_AMI_TAG}{ami}")).await?;
         if !tagged.is_empty() {
             marked.insert(ami.clone(), tagged);
@@ -136,20 +131,24 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
 }
 
 /// Restores snapshots, then AMIs; then takes the wipe's marks off the snapshots of each AMI that
-/// came back, so nothing reads them as a wipe to finish.
+/// is back (now, or by a run that stopped before this step), so nothing reads them as a wipe to
+/// finish.
 pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
     let outcomes = change::apply(aws, &plan.actions).await;
     for outcome in &outcomes {
-        if let (Action::RestoreImage { id, .. }, Status::Done) = (&outcome.action, &outcome.status) {
-            let Some(snapshots) = plan.facts.snapshots.get(id).filter(|s| !s.is_empty()) else { continue };
-            aws.ec2()
-                .delete_tags()
-                .set_resources(Some(snapshots.clone()))
-                .tags(Tag::builder().key(format!("{WIPED_AMI_TAG}{id}")).build())
-                .send()
-                .await
-                .map_err(|e| aws.error("DeleteTags", "ec2", e))?;
-        }
+        let back = matches!(
+            (&outcome.action, &outcome.status),
+            (Action::RestoreImage { .. }, Status::Done) | (Action::Reuse { kind: Kind::Image, .. }, Status::Reused)
+        );
+        let id = outcome.action.id();
+        let Some(snapshots) = plan.facts.snapshots.get(id).filter(|s| back && !s.is_empty()) else { continue };
+        aws.ec2()
+            .delete_tags()
+            .set_resources(Some(snapshots.clone()))
+            .tags(Tag::builder().key(format!("{WIPED_AMI_TAG}{id}")).build())
+            .send()
+            .await
+            .map_err(|e| aws.error("DeleteTags", "ec2", e))?;
     }
     Ok(outcomes)
 }

@@ -141,9 +141,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
 }
 
 pub async fn prepare(aws: &Aws, amis: &[AmiId], temporary_days: Option<i32>) -> Result<Plan> {
-    let mut asked: Vec<String> = amis.iter().map(ToString::to_string).collect();
-    let mut seen = HashSet::new();
-    asked.retain(|a| seen.insert(a.clone()));
+    let asked = crate::core::ids::distinct(amis);
     let (images, records) = futures::try_join!(inventory::own_images(aws), archive::records(aws, &asked))?;
     let snapshots: Vec<String> = records.values().flat_map(|r| r.snapshot_ids().map(str::to_string)).collect();
     let existing: HashSet<String> = inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id).collect();
@@ -152,8 +150,9 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId], temporary_days: Option<i32>) -> 
     Ok(plan(&Facts { asked: &asked, records: &records, tiers: &tiers, images: &images, temporary_days, now: crate::core::clock::now_epoch() }))
 }
 
-/// Starts the restores, registers what is ready, then removes the record and the snapshots'
-/// marks of every AMI that is registered again.
+/// Starts the restores, registers what is ready, then removes the snapshots' marks and, last,
+/// the record of every AMI that is registered again: a run stopped in between still finds the
+/// record, and finishes.
 pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
     let (registrations, others): (Vec<Action>, Vec<Action>) =
         plan.actions.iter().cloned().partition(|a| matches!(a, Action::RegisterImage { .. }));
@@ -177,7 +176,6 @@ pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
     }
     for ami in &done {
         let record = &plan.facts.records[ami];
-        archive::delete_record(aws, ami).await?;
         let snapshots: Vec<String> = record.snapshot_ids().map(str::to_string).collect();
         aws.ec2()
             .delete_tags()
@@ -186,6 +184,7 @@ pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
             .send()
             .await
             .map_err(|e| aws.error("DeleteTags", "ec2", e))?;
+        archive::delete_record(aws, ami).await?;
     }
     Ok(outcomes)
 }

@@ -60,6 +60,12 @@ fn is_resource_id(input: &str, prefix: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// The AMIs asked for, each once, in the order first given: `wipe a b a` is about two.
+pub fn distinct(amis: &[AmiId]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    amis.iter().map(ToString::to_string).filter(|id| seen.insert(id.clone())).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
