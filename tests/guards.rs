@@ -886,7 +886,7 @@ fn plan_wipe(account: &Account, targets: &[String], force: bool) -> retire::Plan
     let usage = if present.is_empty() { Default::default() } else { account.observed.usage(&present) };
     let marked: BTreeMap<String, Vec<String>> =
         account.marks.iter().filter(|(ami, _)| targets.contains(ami)).map(|(a, s)| (a.clone(), s.clone())).collect();
-    retire::plan(&Facts { targets, images: &account.images, snapshots: &account.snapshots, marked: &marked, usage: &usage, locks: &Ok(vec![]), bin: &Ok(vec![]), now: 0, force })
+    retire::plan(&Facts { targets, images: &account.images, snapshots: &account.snapshots, marked: &marked, usage: &usage, locks: &Ok(vec![]), bin: None, now: 0, force })
 }
 
 fn wipe_case(world: &World, spec: &WipeSpec) -> Result<(), TestCaseError> {

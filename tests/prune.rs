@@ -61,6 +61,13 @@ async fn disable_is_a_first_stage_that_keeps_the_amis() {
     let ec2 = emulator.ec2().await;
     let (family, _) = releases(&ec2).await;
 
+    // A disable deletes nothing: the plan says nothing of the Recycle Bin.
+    let dry = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "2", "--disable", "--dry-run", "--output", "json"])).success().json();
+    assert!(!dry.to_string().contains("Recycle Bin"), "{dry}");
+    assert_eq!(dry["plan"]["recycle_bin"], serde_json::json!([]), "{dry}");
+    let wipe = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "2", "--dry-run", "--output", "json"])).success().json();
+    assert!(wipe["plan"]["actions"][0]["why"].as_str().unwrap().contains("final: no Recycle Bin rule keeps it"), "{wipe}");
+
     run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "2", "--disable", "--yes"])).success();
     assert_eq!(
         states(&ec2, &family).await,

@@ -93,8 +93,9 @@ pub struct Facts<'a> {
     pub usage: &'a Usage,
     /// The locks in force on the candidate snapshots; an error when they could not be read.
     pub locks: &'a std::result::Result<Vec<Lock>, String>,
-    /// The Recycle Bin's retention rules; an error when they could not be read.
-    pub bin: &'a std::result::Result<Vec<Rule>, String>,
+    /// The Recycle Bin's retention rules; an error when they could not be read; None when the
+    /// plan is only the start of one that deletes nothing (an earlier prune stage).
+    pub bin: Option<&'a std::result::Result<Vec<Rule>, String>>,
     pub now: i64,
     pub force: bool,
 }
@@ -190,8 +191,9 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         }
     }
     match facts.bin {
-        Ok(rules) => undo(&mut plan, facts, rules),
-        Err(why) => plan.warnings.push(format!(
+        None => {}
+        Some(Ok(rules)) => undo(&mut plan, facts, rules),
+        Some(Err(why)) => plan.warnings.push(format!(
             "the Recycle Bin's rules could not be read ({why}): whether these deletions can be undone is unknown"
         )),
     }
@@ -297,7 +299,7 @@ pub async fn prepare(aws: &Aws, request: &Request) -> Result<Plan> {
     if let Some(foreign) = inventory::any_images_by_id(aws, &unknown).await?.into_iter().next() {
         return Err(crate::Error::AmiNotOwned { id: foreign.id, owner: foreign.owner });
     }
-    prepare_targets(aws, &images, &targets(&images, request), request.force).await
+    prepare_targets(aws, &images, &targets(&images, request), request.force, true).await
 }
 
 /// The AMIs a request wipes, each once, in order: those asked, then for a chain every AMI
@@ -311,8 +313,10 @@ pub fn targets(images: &[Image], request: &Request) -> Vec<String> {
     }
 }
 
-/// The plan for wiping `targets`, given every AMI of the account.
-pub async fn prepare_targets(aws: &Aws, images: &[Image], targets: &[String], force: bool) -> Result<Plan> {
+/// The plan for wiping `targets`, given every AMI of the account. `deletes`: the plan is carried
+/// out as a wipe, so what the Recycle Bin keeps of it is worth reading (not for a prune that
+/// only disables or deprecates).
+pub async fn prepare_targets(aws: &Aws, images: &[Image], targets: &[String], force: bool, deletes: bool) -> Result<Plan> {
     let (present, gone): (Vec<String>, Vec<String>) = targets.iter().cloned().partition(|t| images.iter().any(|i| &i.id == t));
     let candidates: Vec<String> = images
         .iter()
@@ -333,7 +337,12 @@ pub async fn prepare_targets(aws: &Aws, images: &[Image], targets: &[String], fo
             locks::of(aws, &ids_to_delete).await.map_err(|e| e.to_string())
         }
     };
-    let bin = async { recycle_bin::rules(aws).await.map_err(|e| e.to_string()) };
+    let bin = async {
+        match deletes {
+            true => Some(recycle_bin::rules(aws).await.map_err(|e| e.to_string())),
+            false => None,
+        }
+    };
     let (locks, bin) = futures::join!(locks, bin);
     Ok(plan(&Facts {
         targets,
@@ -342,7 +351,7 @@ pub async fn prepare_targets(aws: &Aws, images: &[Image], targets: &[String], fo
         marked: &marked,
         usage: &observed.map(|o| o.usage(&ids)).unwrap_or_default(),
         locks: &locks,
-        bin: &bin,
+        bin: bin.as_ref(),
         now: crate::core::clock::now_epoch(),
         force,
     }))
@@ -472,7 +481,7 @@ mod tests {
                 marked: &self.marked,
                 usage: &self.usage,
                 locks: &self.locks,
-                bin: &self.bin,
+                bin: Some(&self.bin),
                 now: 0,
                 force,
             })

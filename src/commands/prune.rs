@@ -170,7 +170,7 @@ pub async fn prepare(aws: &Aws, policy: &Policy, now: i64) -> Result<Plan> {
     if chosen.is_empty() {
         return Ok(Plan { actions: launched, ..Plan::default() });
     }
-    let mut plan = retire::prepare_targets(aws, &images, &chosen, false).await?;
+    let mut plan = retire::prepare_targets(aws, &images, &chosen, false, policy.stage == Stage::Delete).await?;
     plan.actions.extend(launched);
     Ok(match policy.stage {
         Stage::Delete => plan,
@@ -262,7 +262,7 @@ mod tests {
             ..Usage::default()
         };
         let snapshots: Vec<_> = images.iter().flat_map(|i| i.snapshot_ids()).map(|s| snapshot(s, 8)).collect();
-        let plan = retire::plan(&retire::Facts { targets: &chosen, images: &images, snapshots: &snapshots, marked: &BTreeMap::new(), usage: &usage, locks: &Ok(vec![]), bin: &Ok(vec![]), now: 0, force: false });
+        let plan = retire::plan(&retire::Facts { targets: &chosen, images: &images, snapshots: &snapshots, marked: &BTreeMap::new(), usage: &usage, locks: &Ok(vec![]), bin: None, now: 0, force: false });
         assert!(plan.actions.contains(&Action::Refuse { id: "ami-2".into(), kind: Kind::Image, why: "in use by SSM parameter /prod/ami".into() }));
         assert_eq!(plan.count(|a| matches!(a, Action::DeregisterImage { .. })), 2);
         assert_eq!(plan.freed_gib(), 16);
@@ -286,7 +286,7 @@ mod tests {
         let chosen = select(&images, &policy(vec![Family::Prefix("gio-node-".into())], 2, Some(90)), NOW);
         images.iter_mut().filter(|i| i.id == "ami-2").for_each(|i| i.protection = crate::aws::inventory::Protection::Enabled { cooldown: false });
         let snapshots: Vec<_> = images.iter().flat_map(|i| i.snapshot_ids()).map(|s| snapshot(s, 8)).collect();
-        let facts = retire::Facts { targets: &chosen, images: &images, snapshots: &snapshots, marked: &BTreeMap::new(), usage: &Usage::default(), locks: &Ok(vec![]), bin: &Ok(vec![]), now: 0, force: false };
+        let facts = retire::Facts { targets: &chosen, images: &images, snapshots: &snapshots, marked: &BTreeMap::new(), usage: &Usage::default(), locks: &Ok(vec![]), bin: None, now: 0, force: false };
         let plan = retire::plan(&facts);
         assert!(plan.actions.iter().any(|a| matches!(a, Action::Refuse { id, why, .. } if id == "ami-2" && why.contains("gio-ami protect --unprotect ami-2"))));
         let disabled = earlier_stage(plan.clone(), Stage::Disable, NOW);
