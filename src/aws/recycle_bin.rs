@@ -11,6 +11,7 @@ use aws_sdk_ec2::types::Filter;
 use aws_sdk_rbin::types::{ResourceTag, ResourceType, RetentionPeriod, RetentionPeriodUnit, RuleStatus, Tag};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// The tag every AMI and snapshot gio-ami makes carries (any value): what the rules
 /// `recycle-bin` writes are scoped to, so they keep gio-ami's releases and nothing else.
@@ -241,23 +242,35 @@ pub async fn snapshots_in_bin(aws: &Aws) -> Result<Vec<InBin>> {
 
 /// The snapshots carrying this tag key, wherever they are: DescribeTags also answers for
 /// resources in the bin ("you can only view it, restore it, or modify its tags").
-pub async fn snapshots_tagged(aws: &Aws, key: &str) -> Result<Vec<String>> {
-    let mut ids = Vec::new();
-    let mut pages = aws
-        .ec2()
-        .describe_tags()
-        .filters(Filter::builder().name("key").values(key).build())
-        .filters(Filter::builder().name("resource-type").values("snapshot").build())
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws.error("DescribeTags", "ec2", e))?;
-        ids.extend(page.tags().iter().filter_map(|t| t.resource_id()).map(str::to_string));
+/// Key → the snapshots carrying it, for any of these keys (one listing per 200 keys).
+pub async fn snapshots_tagged(aws: &Aws, keys: &[String]) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for chunk in keys.chunks(FILTER_VALUES_MAX) {
+        let mut pages = aws
+            .ec2()
+            .describe_tags()
+            .filters(Filter::builder().name("key").set_values(Some(chunk.to_vec())).build())
+            .filters(Filter::builder().name("resource-type").values("snapshot").build())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws.error("DescribeTags", "ec2", e))?;
+            for tag in page.tags() {
+                if let (Some(key), Some(id)) = (tag.key(), tag.resource_id()) {
+                    found.entry(key.to_string()).or_default().push(id.to_string());
+                }
+            }
+        }
     }
-    ids.sort();
-    ids.dedup();
-    Ok(ids)
+    for ids in found.values_mut() {
+        ids.sort();
+        ids.dedup();
+    }
+    Ok(found)
 }
+
+/// EC2 caps the values of one filter at 200.
+const FILTER_VALUES_MAX: usize = 200;
 
 #[cfg(test)]
 mod tests {

@@ -68,12 +68,14 @@ pub struct Undo {
 pub type Plan = change::Plan<Findings>;
 
 /// An AMI asked about is refused: the wipe must not start.
-pub fn blocked<F>(plan: &change::Plan<F>) -> bool {
-    refused_amis(plan).next().is_some()
+/// The error that stops a plan refusing any AMI (a wipe, an archive), naming each and why.
+pub fn refusal<F>(plan: &change::Plan<F>) -> Option<crate::Error> {
+    let refused: Vec<String> = refused_amis(plan).map(|(id, why)| format!("{id}: {why}")).collect();
+    (!refused.is_empty()).then(|| crate::Error::InUse(refused.join("; ")))
 }
 
 /// The AMIs a plan refuses, with why: any one stops a wipe (or an archive).
-pub fn refused_amis<F>(plan: &change::Plan<F>) -> impl Iterator<Item = (&str, &str)> {
+fn refused_amis<F>(plan: &change::Plan<F>) -> impl Iterator<Item = (&str, &str)> {
     plan.actions.iter().filter_map(|a| match a {
         Action::Refuse { id, kind: Kind::Image, why } => Some((id.as_str(), why.as_str())),
         _ => None,
@@ -565,7 +567,7 @@ mod tests {
         let plan = Scene::new().plan(&["ami-a"], false);
         assert_eq!(summary(&plan), ["deregister ami-a", "refuse snap-a: kept: still used by ami-b", "delete snap-d 50"]);
         assert_eq!(plan.freed_gib(), 50);
-        assert!(!blocked(&plan));
+        assert!(refusal(&plan).is_none());
         assert_eq!(plan.facts.marks, BTreeMap::from([("ami-a".to_string(), vec!["snap-d".to_string()])]));
     }
 
@@ -594,7 +596,7 @@ mod tests {
         for user in users {
             let named = user.to_string();
             let plan = Scene::new().used_by("ami-a", user).plan(&["ami-a"], false);
-            assert!(blocked(&plan), "{named}");
+            assert!(refusal(&plan).is_some(), "{named}");
             assert_eq!(summary(&plan), [format!("refuse ami-a: in use by {named}")]);
             assert_eq!(plan.freed_gib(), 0);
         }
@@ -605,7 +607,7 @@ mod tests {
         let plan = Scene::new()
             .used_by("ami-a", User::SsmParameter { name: "/p".into() })
             .plan(&["ami-a"], true);
-        assert!(!blocked(&plan));
+        assert!(refusal(&plan).is_none());
         assert_eq!(summary(&plan), ["deregister ami-a", "refuse snap-a: kept: still used by ami-b", "delete snap-d 50"]);
         assert!(matches!(&plan.actions[0], Action::DeregisterImage { why, .. } if why.contains("SSM parameter /p")));
     }
@@ -624,7 +626,7 @@ mod tests {
         let mut scene = Scene::new();
         scene.usage.shared.insert("ami-a".into(), vec!["111122223333".into()]);
         let plan = scene.plan(&["ami-a"], false);
-        assert!(!blocked(&plan));
+        assert!(refusal(&plan).is_none());
         assert!(plan.warnings.iter().any(|w| w.contains("shared with 111122223333") && w.contains("invisible")), "{:?}", plan.warnings);
     }
 

@@ -247,9 +247,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let aws = Aws::connect(&options).await?;
             let plan = retire::prepare(&aws, &request).await?;
-            if retire::blocked(&plan) {
-                let refused: Vec<String> = retire::refused_amis(&plan).map(|(id, why)| format!("{id}: {why}")).collect();
-                return refuse(&output, &plan, gio_ami::Error::InUse(refused.join("; ")), Own::default());
+            if let Some(why) = retire::refusal(&plan) {
+                return refuse(&output, &plan, why, Own::default());
             }
             let mode = Mode { command: "wipe", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "changed", facts_on_top: false };
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(retire::apply(&aws, &plan).await?.into()) }).await?;
@@ -268,9 +267,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let amis = parse_all::<AmiId>(&args.amis)?;
             let aws = Aws::connect(&options).await?;
             let plan = archive::prepare(&aws, &amis).await?;
-            if retire::blocked(&plan) {
-                let refused: Vec<String> = retire::refused_amis(&plan).map(|(id, why)| format!("{id}: {why}")).collect();
-                return refuse(&output, &plan, gio_ami::Error::InUse(refused.join("; ")), Own::default());
+            if let Some(why) = retire::refusal(&plan) {
+                return refuse(&output, &plan, why, Own::default());
             }
             let mode = Mode { command: "archive", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "archived", facts_on_top: false };
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(archive::apply(&aws, &plan).await?.into()) }).await?;

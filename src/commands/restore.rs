@@ -110,13 +110,12 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
     } else {
         futures::try_join!(recycle_bin::images_in_bin(aws, &missing), recycle_bin::snapshots_in_bin(aws))?
     };
-    let mut marked = BTreeMap::new();
-    for ami in &asked {
-        let tagged = recycle_bin::snapshots_tagged(aws, &format!("{WIPED_AMI_TAG}{ami}")).await?;
-        if !tagged.is_empty() {
-            marked.insert(ami.clone(), tagged);
-        }
-    }
+    let keys: Vec<String> = asked.iter().map(|ami| format!("{WIPED_AMI_TAG}{ami}")).collect();
+    let marked: BTreeMap<String, Vec<String>> = recycle_bin::snapshots_tagged(aws, &keys)
+        .await?
+        .into_iter()
+        .filter_map(|(key, ids)| Some((key.strip_prefix(WIPED_AMI_TAG)?.to_string(), ids)))
+        .collect();
     let out_of_bin: Vec<String> =
         marked.values().flatten().filter(|s| !snapshots_in_bin.iter().any(|b| &b.id == *s)).cloned().collect();
     let existing: HashSet<String> = inventory::snapshots_by_id(aws, &out_of_bin).await?.into_iter().map(|s| s.id).collect();
