@@ -139,13 +139,9 @@ async fn share_grants_launch_and_volume_permissions_and_unshare_revokes_them() {
 
 /// EC2 from another account of the emulator, through STS AssumeRole (moto's accounts).
 async fn ec2_of(emulator: &Emulator, account: &str) -> aws_sdk_ec2::Client {
-    let config = emulator.config(support::REGION).await;
-    let sts = aws_sdk_sts::Client::new(&config);
-    let role = format!("arn:aws:iam::{account}:role/reader");
-    let assumed = sts.assume_role().role_arn(role).role_session_name("test").send().await.unwrap();
-    let c = assumed.credentials().unwrap();
-    let credentials = aws_credential_types::Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().into()), None, "assumed");
-    aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(&config).credentials_provider(credentials).build())
+    // AWS Organizations makes this role in every account it creates, trusting the management account.
+    let role = format!("arn:aws:iam::{account}:role/OrganizationAccountAccessRole");
+    aws_sdk_ec2::Client::new(&emulator.config_as(&role, support::REGION).await)
 }
 
 #[tokio::test]

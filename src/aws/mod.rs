@@ -1,6 +1,7 @@
 //! One AWS context per run: the resolved SDK configuration (credential chain, profile, region,
 //! `AWS_ENDPOINT_URL`, retries, timeouts) and the service clients built from it on first use.
 
+pub mod allowed;
 pub mod archive;
 pub mod base;
 pub mod clusters;
@@ -12,16 +13,20 @@ pub mod lineage;
 pub mod locks;
 pub mod nodegroups;
 pub mod orphans;
+pub mod org;
 pub mod parameters;
 pub mod provenance;
 pub mod recycle_bin;
 pub mod tagging;
 pub mod usage;
+pub mod usage_report;
 
 use crate::core::error::{Error, Result};
+use crate::core::ids::check_region;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
@@ -133,9 +138,29 @@ impl Aws {
             None => return Err(Error::NoRegion),
             Some(region) => check_region(region.as_ref())?,
         }
-        Ok(Self {
+        Ok(Self::from_config(config, options.profile.clone()))
+    }
+
+    /// The same configuration in another region, acting with other credentials when given (an
+    /// assumed role's): one context of `org`'s fan-out, with its own call counter.
+    pub fn elsewhere(&self, region: &str, credentials: Option<SharedCredentialsProvider>) -> Self {
+        let mut config = self.config.to_builder();
+        config.set_region(Some(Region::new(region.to_string())));
+        if let Some(credentials) = credentials {
+            config.set_credentials_provider(Some(credentials));
+        }
+        Self::from_config(config.build(), self.profile.clone())
+    }
+
+    /// The SDK configuration, for providers built on it (AssumeRole).
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.config
+    }
+
+    fn from_config(config: SdkConfig, profile: Option<String>) -> Self {
+        Self {
             config,
-            profile: options.profile.clone(),
+            profile,
             ec2: OnceLock::new(),
             sts: OnceLock::new(),
             ssm: OnceLock::new(),
@@ -144,7 +169,7 @@ impl Aws {
             ebs: OnceLock::new(),
             rbin: OnceLock::new(),
             calls: CallCounter::default(),
-        })
+        }
     }
 
     pub fn region(&self) -> &str {
@@ -221,6 +246,11 @@ impl Aws {
         Ok(self.caller_identity().await?.arn.unwrap_or_default())
     }
 
+    /// The caller's account id (GetCallerIdentity).
+    pub async fn account_id(&self) -> Result<String> {
+        Ok(self.caller_identity().await?.account.unwrap_or_default())
+    }
+
     async fn caller_identity(
         &self,
     ) -> Result<aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput> {
@@ -253,41 +283,6 @@ impl Aws {
         match self.config.endpoint_url() {
             Some(url) => url.to_string(),
             None => format!("https://{service}.{}.amazonaws.com", self.region()),
-        }
-    }
-}
-
-/// Region names are `<area>-<place>-<n>` (eu-west-1, us-gov-west-1, ap-southeast-5). A typo
-/// would otherwise surface later as a DNS failure for a host the user never typed.
-fn check_region(region: &str) -> Result<()> {
-    let parts: Vec<&str> = region.split('-').collect();
-    let well_formed = parts.len() >= 3
-        && parts[0].len() == 2
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-        && parts.last().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        && parts[1..parts.len() - 1]
-            .iter()
-            .all(|p| p.bytes().all(|b| b.is_ascii_lowercase()));
-    if well_formed {
-        Ok(())
-    } else {
-        Err(Error::InvalidRegion(region.to_string()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_region;
-
-    #[test]
-    fn region_names() {
-        for ok in ["eu-west-1", "us-gov-west-1", "ap-southeast-5", "cn-north-1"] {
-            assert!(check_region(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "eu-west", "euwest1", "EU-WEST-1", "eu-west-x", "eu--1", "europe-west-1"] {
-            assert!(check_region(bad).is_err(), "{bad}");
         }
     }
 }

@@ -10,7 +10,8 @@
 
 use crate::aws::inventory::InstanceState;
 use crate::aws::nodegroups::{self, Nodegroup, TemplateRef};
-use crate::aws::{Aws, LOOKUP_CONCURRENCY};
+use crate::aws::org::{Org, Place, PLACES_AT_ONCE};
+use crate::aws::{usage_report, Aws, LOOKUP_CONCURRENCY};
 use crate::core::choice::Choice;
 use crate::core::error::{Error, Result};
 use crate::core::kinds::Reported;
@@ -44,6 +45,9 @@ const LIVE_STATES: [InstanceState; 5] = [
 /// One user of one AMI.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Use {
+    /// The configured account (`[accounts]`) it was found in; `None`: the caller's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub ami: String,
     #[serde(flatten)]
     pub user: User,
@@ -61,6 +65,8 @@ pub enum User {
     /// A reference only DescribeImageReferences reported (an Image Builder recipe, or a resource
     /// gio-ami's own scans missed).
     Referenced { resource_type: String, arn: String },
+    /// Resources of an account gio-ami cannot enter, as an image usage report counts them.
+    Counted { account_id: String, resource_type: String, count: i64 },
 }
 
 impl fmt::Display for User {
@@ -75,6 +81,9 @@ impl fmt::Display for User {
             }
             User::SsmParameter { name } => write!(f, "SSM parameter {name}"),
             User::Referenced { resource_type, arn } => write!(f, "{resource_type} {arn} (reported by DescribeImageReferences)"),
+            User::Counted { account_id, resource_type, count } => {
+                write!(f, "{count} {resource_type} in account {account_id} (counted by an image usage report)")
+            }
         }
     }
 }
@@ -140,6 +149,8 @@ pub struct Usage {
     /// without it): gio-ami's own scans still decide, and the plan says so.
     pub cross_check_skipped: Option<String>,
     pub shared: BTreeMap<String, Vec<String>>,
+    /// What the plan should say about how use elsewhere was checked.
+    pub notes: Vec<String>,
 }
 
 impl Usage {
@@ -150,7 +161,15 @@ impl Usage {
     /// Why the AMI must not go, for the guards: who uses it, and every look-up that could not be
     /// made (which might have found a user). Empty when it is free.
     pub fn reasons(&self, ami: &str) -> Vec<String> {
-        let users: Vec<String> = self.of(ami).map(ToString::to_string).collect();
+        let users: Vec<String> = self
+            .uses
+            .iter()
+            .filter(|u| u.ami == ami)
+            .map(|u| match &u.account {
+                Some(account) => format!("{} in account `{account}`", u.user),
+                None => u.user.to_string(),
+            })
+            .collect();
         let mut reasons: Vec<String> = (!users.is_empty()).then(|| format!("in use by {}", users.join(", "))).into_iter().collect();
         if !self.failures.is_empty() {
             reasons.push(format!("could not check whether it is in use ({})", self.failures.join("; ")));
@@ -170,6 +189,7 @@ impl Observed {
             // The read asks EC2 for live instances only; a terminated one that still comes back
             // (EC2 lists them for about an hour) launches nothing and holds nothing.
             Ok(instances) => uses.extend(instances.iter().filter(|i| i.state != InstanceState::Terminated && amis.contains(i.image.as_str())).map(|i| Use {
+                account: None,
                 ami: i.image.clone(),
                 user: User::Instance { id: i.id.clone(), state: i.state.clone() },
             })),
@@ -187,6 +207,7 @@ impl Observed {
             for (version, image) in &template.versions {
                 if let Some(image) = image.as_deref().filter(|i| amis.contains(i)) {
                     uses.push(Use {
+                        account: None,
                         ami: image.to_string(),
                         user: User::LaunchTemplate { id: template.id.clone(), name: template.name.clone(), version: *version },
                     });
@@ -201,13 +222,14 @@ impl Observed {
             }
         };
         for (name, image) in launch_configurations.iter().filter(|(_, image)| amis.contains(image.as_str())) {
-            uses.push(Use { ami: image.clone(), user: User::LaunchConfiguration { name: name.clone() } });
+            uses.push(Use { account: None, ami: image.clone(), user: User::LaunchConfiguration { name: name.clone() } });
         }
         match &self.groups {
             Ok(groups) => {
                 for group in groups {
                     for (reference, how) in &group.templates {
                         uses.extend(resolve(templates, reference, amis).map(|(template, version, image)| Use {
+                            account: None,
                             ami: image.to_string(),
                             user: User::AutoScalingGroup {
                                 name: group.name.clone(),
@@ -219,6 +241,7 @@ impl Observed {
                     for (name, image) in launch_configurations.iter().filter(|(n, _)| Some(n.as_str()) == configuration) {
                         if amis.contains(image.as_str()) {
                             uses.push(Use {
+                                account: None,
                                 ami: image.clone(),
                                 user: User::AutoScalingGroup { name: group.name.clone(), via: format!("launch configuration {name}") },
                             });
@@ -233,6 +256,7 @@ impl Observed {
                 for nodegroup in nodegroups {
                     let Some(reference) = &nodegroup.template else { continue };
                     uses.extend(resolve(templates, reference, amis).map(|(template, version, image)| Use {
+                        account: None,
                         ami: image.to_string(),
                         user: User::Nodegroup {
                             cluster: nodegroup.cluster.clone(),
@@ -247,7 +271,7 @@ impl Observed {
         }
         match &self.parameters {
             Ok(parameters) => uses.extend(parameters.iter().filter(|(_, value)| amis.contains(value.trim())).map(
-                |(name, value)| Use { ami: value.trim().to_string(), user: User::SsmParameter { name: name.clone() } },
+                |(name, value)| Use { account: None, ami: value.trim().to_string(), user: User::SsmParameter { name: name.clone() } },
             )),
             Err(e) => failed("SSM parameters", e),
         }
@@ -267,13 +291,13 @@ impl Observed {
                 let reported: Vec<Use> = references
                     .iter()
                     .filter(|r| amis.contains(r.ami.as_str()) && !uses.iter().any(|u| u.ami == r.ami && names(&u.user, &r.arn)))
-                    .map(|r| Use { ami: r.ami.clone(), user: User::Referenced { resource_type: r.resource_type.clone(), arn: r.arn.clone() } })
+                    .map(|r| Use { account: None, ami: r.ami.clone(), user: User::Referenced { resource_type: r.resource_type.clone(), arn: r.arn.clone() } })
                     .collect();
                 uses.extend(reported);
             }
             Err(e) => cross_check_skipped = Some(format!("DescribeImageReferences: {e}")),
         }
-        Usage { uses, failures, shared, cross_check_skipped }
+        Usage { uses, failures, shared, cross_check_skipped, notes: Vec::new() }
     }
 }
 
@@ -317,6 +341,105 @@ pub async fn observe_any(aws: &Aws, amis: &[String]) -> Option<Observed> {
     } else {
         Some(observe(aws, amis).await)
     }
+}
+
+/// Use of the caller's AMIs in the configured accounts they are shared with (`shared`: AMI →
+/// grantees, as `Usage::shared`), each account read with its own credentials in `region`, the
+/// AMIs' region: AWS shows an account only its own instances, templates, groups, nodegroups
+/// and parameters. Sharing with an organization, an OU or everyone may reach any configured
+/// account, so all are read then. An account that could not be read, or not in `region`, is a
+/// failure (the guard refuses); `shared` comes back with the grantees left unchecked.
+pub async fn elsewhere(org: &Org, region: &str, shared: &BTreeMap<String, Vec<String>>) -> Usage {
+    let reaches = |id: Option<&str>, with: &[String]| with.iter().any(|g| Some(g.as_str()) == id || !is_account_id(g));
+    let amis_for = |id: Option<&str>| -> Vec<String> {
+        shared.iter().filter(|(_, with)| reaches(id, with)).map(|(ami, _)| ami.clone()).collect()
+    };
+    let mut usage = Usage::default();
+    let places: Vec<(&Place, Vec<String>)> = org
+        .places
+        .iter()
+        .filter(|p| p.aws.region() == region)
+        .map(|p| (p, amis_for(p.account_id.as_deref())))
+        .filter(|(_, amis)| !amis.is_empty())
+        .collect();
+    let read = stream::iter(&places)
+        .map(|(place, amis)| async move { (place, observe_consumer(&place.aws, amis).await.usage(&amis.iter().map(String::as_str).collect())) })
+        .buffered(PLACES_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await;
+    for (place, found) in read {
+        let account = place.account.clone().unwrap_or_default();
+        usage.uses.extend(found.uses.into_iter().map(|u| Use { account: Some(account.clone()), ..u }));
+        usage.failures.extend(found.failures.into_iter().map(|f| format!("account `{account}`: {f}")));
+    }
+    for unreached in &org.unreachable {
+        if !amis_for(unreached.account_id.as_deref()).is_empty() {
+            usage.failures.push(format!("account `{}`, which it is shared with: {}", unreached.account, unreached.error));
+        }
+    }
+    let mut checked: HashSet<&str> = places.iter().filter_map(|(p, _)| p.account_id.as_deref()).collect();
+    checked.extend(org.unreachable.iter().filter_map(|u| u.account_id.as_deref()));
+    usage.shared = shared
+        .iter()
+        .map(|(ami, with)| (ami.clone(), with.iter().filter(|g| !checked.contains(g.as_str())).cloned().collect::<Vec<_>>()))
+        .filter(|(_, with)| !with.is_empty())
+        .collect();
+    usage
+}
+
+/// Use in the accounts still unchecked (`usage.shared`: no role for them), as EC2 counts it for
+/// the owner in an image usage report, one per AMI. A report that cannot be made (permissions,
+/// a partition without it, a wait too long) leaves that use unchecked: a note, as without it.
+pub async fn count_elsewhere(aws: &Aws, usage: &mut Usage) {
+    let shared = std::mem::take(&mut usage.shared);
+    let counted = stream::iter(&shared)
+        .map(|(ami, with)| async move {
+            // An organization, an OU or everyone may be any account: the report then covers all.
+            let accounts = with.iter().all(|g| is_account_id(g)).then_some(with.as_slice());
+            (ami, with, usage_report::counts(aws, ami, accounts).await)
+        })
+        .buffered(LOOKUP_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    for (ami, with, counted) in counted {
+        match counted {
+            Ok(counts) => {
+                usage.notes.push(format!(
+                    "{ami} is shared with {}: an image usage report counted their instances and launch templates; \
+                     other kinds of use there (Auto Scaling groups, nodegroups, SSM parameters) stay invisible from here",
+                    with.join(", ")
+                ));
+                usage.uses.extend(counts.into_iter().map(|c| Use {
+                    account: None,
+                    ami: ami.clone(),
+                    user: User::Counted { account_id: c.account_id, resource_type: c.resource_type, count: c.count },
+                }));
+            }
+            Err(e) => {
+                usage.notes.push(format!("{ami}: no image usage report could be read ({e})"));
+                usage.shared.insert(ami.clone(), with.clone());
+            }
+        }
+    }
+}
+
+fn is_account_id(grantee: &str) -> bool {
+    grantee.len() == 12 && grantee.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// What a consumer account runs of AMIs it does not own: every scan but the owner's launch
+/// permissions (only the owner may read them) and the references EC2 reports (the owner's
+/// own scan cross-checks those).
+async fn observe_consumer(aws: &Aws, amis: &[String]) -> Observed {
+    let (instances, templates, groups, launch_configurations, nodegroups, parameters) = futures::join!(
+        instances(aws, amis),
+        templates(aws),
+        groups(aws),
+        launch_configurations(aws),
+        nodegroups(aws),
+        parameters(aws),
+    );
+    Observed { instances, templates, groups, launch_configurations, nodegroups, parameters, sharing: Ok(BTreeMap::new()), references: Ok(Vec::new()) }
 }
 
 /// Reads every kind of user at once; each look-up succeeds or fails on its own.

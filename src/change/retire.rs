@@ -6,6 +6,7 @@
 //! `change::apply`. The mark is what makes a re-run finish the job: once an AMI is deregistered,
 //! AWS no longer says which snapshots were behind it, but the snapshots say it themselves.
 
+use crate::aws::org::Org;
 use crate::aws::Aws;
 use crate::core::error::Result;
 use crate::core::ids::AmiId;
@@ -115,6 +116,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         ));
     }
     let locks: HashMap<&str, &Lock> = facts.locks.iter().flatten().map(|l| (l.snapshot.as_str(), l)).collect();
+    plan.warnings.extend(facts.usage.notes.iter().cloned());
     if let Some(skipped) = &facts.usage.cross_check_skipped {
         plan.warnings.push(format!(
             "the cross-check with the references EC2 reports was skipped ({skipped}); gio-ami's own scans decided"
@@ -290,7 +292,7 @@ pub fn with_descendants(images: &[Image], targets: &[String]) -> Vec<String> {
 
 /// Reads what the plan needs: the account's AMIs, the candidate snapshots, marks left by an
 /// earlier run, and every kind of use.
-pub async fn prepare(aws: &Aws, request: &Request) -> Result<Plan> {
+pub async fn prepare(aws: &Aws, consumers: &Org, request: &Request) -> Result<Plan> {
     let images = inventory::own_images(aws).await?;
     let unknown: Vec<String> = request
         .amis
@@ -301,7 +303,7 @@ pub async fn prepare(aws: &Aws, request: &Request) -> Result<Plan> {
     if let Some(foreign) = inventory::any_images_by_id(aws, &unknown).await?.into_iter().next() {
         return Err(crate::Error::AmiNotOwned { id: foreign.id, owner: foreign.owner });
     }
-    prepare_targets(aws, &images, &targets(&images, request), request.force, true).await
+    prepare_targets(aws, consumers, &images, &targets(&images, request), request.force, true).await
 }
 
 /// The AMIs a request wipes, each once, in order: those asked, then for a chain every AMI
@@ -318,7 +320,9 @@ pub fn targets(images: &[Image], request: &Request) -> Vec<String> {
 /// The plan for wiping `targets`, given every AMI of the account. `deletes`: the plan is carried
 /// out as a wipe, so what the Recycle Bin keeps of it is worth reading (not for a prune that
 /// only disables or deprecates).
-pub async fn prepare_targets(aws: &Aws, images: &[Image], targets: &[String], force: bool, deletes: bool) -> Result<Plan> {
+/// `consumers`: the configured accounts (`[accounts]`, with their roles) where use of an AMI
+/// shared with them is checked too; empty without `[accounts]`.
+pub async fn prepare_targets(aws: &Aws, consumers: &Org, images: &[Image], targets: &[String], force: bool, deletes: bool) -> Result<Plan> {
     let (present, gone): (Vec<String>, Vec<String>) = targets.iter().cloned().partition(|t| images.iter().any(|i| &i.id == t));
     let candidates: Vec<String> = images
         .iter()
@@ -345,13 +349,28 @@ pub async fn prepare_targets(aws: &Aws, images: &[Image], targets: &[String], fo
             false => None,
         }
     };
-    let (locks, bin) = futures::join!(locks, bin);
+    let mut usage = observed.map(|o| o.usage(&ids)).unwrap_or_default();
+    let elsewhere = async {
+        match consumers.configured() && !usage.shared.is_empty() {
+            true => Some(usage::elsewhere(consumers, aws.region(), &usage.shared).await),
+            false => None,
+        }
+    };
+    let (locks, bin, elsewhere) = futures::join!(locks, bin, elsewhere);
+    if let Some(elsewhere) = elsewhere {
+        usage.uses.extend(elsewhere.uses);
+        usage.failures.extend(elsewhere.failures);
+        usage.shared = elsewhere.shared;
+    }
+    if !usage.shared.is_empty() {
+        usage::count_elsewhere(aws, &mut usage).await;
+    }
     Ok(plan(&Facts {
         targets,
         images,
         snapshots: &snapshots,
         marked: &marked,
-        usage: &observed.map(|o| o.usage(&ids)).unwrap_or_default(),
+        usage: &usage,
         locks: &locks,
         bin: bin.as_ref(),
         now: crate::core::clock::now_epoch(),
@@ -490,7 +509,7 @@ mod tests {
         }
 
         fn used_by(mut self, ami: &str, user: User) -> Scene {
-            self.usage.uses.push(Use { ami: ami.into(), user });
+            self.usage.uses.push(Use { account: None, ami: ami.into(), user });
             self
         }
     }

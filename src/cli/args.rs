@@ -186,8 +186,10 @@ pub enum Command {
     /// (found by their gio-ami:build-id tag; live builds are never touched).
     Gc(GcArgs),
 
-    /// List the account's own AMIs, newest first, with their snapshots and size.
-    Images,
+    /// List the account's own AMIs, newest first, with their snapshots and size (every
+    /// configured account and region of gio-ami.toml's [accounts], with ACCOUNT and REGION
+    /// columns).
+    Images(ImagesArgs),
 
     /// Show the snapshots behind AMIs (exact, from their mappings), or the orphaned ones.
     ///
@@ -483,11 +485,34 @@ pub enum Command {
     Schema,
 }
 
+/// Where a report reads: the caller's account, or every configured one.
+#[derive(Debug, Args)]
+pub struct OrgArgs {
+    /// The spec naming the clusters ([clusters.NAME]) and the accounts ([accounts.NAME]) to
+    /// read; without one, the caller's account alone.
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    pub spec: PathBuf,
+
+    /// Only this configured account (repeatable; default: every [accounts.NAME] of the spec).
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    #[command(flatten)]
+    pub org: OrgArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct GcArgs {
-    /// Print the plan, remove nothing.
+    /// Print the plan, remove nothing. With [accounts], the plan covers every configured
+    /// account and region; without --dry-run, gc removes only in the caller's.
     #[arg(long)]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub org: OrgArgs,
 
     /// Do not ask for confirmation on a terminal.
     #[arg(long, short = 'y')]
@@ -533,6 +558,10 @@ pub struct PruneArgs {
     /// Do not ask for confirmation on a terminal.
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// The spec whose [accounts] are checked for use of AMIs shared with them.
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    pub spec: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -558,6 +587,10 @@ pub struct WipeArgs {
     /// snapshot is deleted once, after its last AMI.
     #[arg(long)]
     pub chain: bool,
+
+    /// The spec whose [accounts] are checked for use of AMIs shared with them.
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    pub spec: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -718,8 +751,8 @@ pub struct ShareArgs {
     #[arg(value_name = "AMI_ID", required = true)]
     pub amis: Vec<String>,
 
-    /// Account id to share with (12 digits, repeatable).
-    #[arg(long = "account", value_name = "ID", required_unless_present_any = ["organizations", "units"])]
+    /// Account to share with: its id (12 digits) or an [accounts.NAME] of the spec (repeatable).
+    #[arg(long = "account", value_name = "ID|NAME", required_unless_present_any = ["organizations", "units"])]
     pub accounts: Vec<String>,
 
     /// Organization to share with: its ARN (repeatable), e.g.
@@ -743,6 +776,15 @@ pub struct ShareArgs {
     /// Do not ask for confirmation on a terminal (--unshare asks).
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// Go on although the Allowed AMIs setting of an account it goes to refuses the AMI.
+    #[arg(long)]
+    pub force: bool,
+
+    /// The spec whose [accounts] may be named with --account, and whose Allowed AMIs settings
+    /// are checked before sharing.
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    pub spec: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -776,9 +818,8 @@ pub struct CostArgs {
     #[arg(long, default_value_t = cost::DEFAULT_PRICE_PER_GIB_MONTH)]
     pub price: f64,
 
-    /// The spec naming the clusters (to tell which AMIs are unused).
-    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
-    pub spec: PathBuf,
+    #[command(flatten)]
+    pub org: OrgArgs,
 
     /// Count the blocks EBS bills each snapshot for (its changes since the previous snapshot of
     /// its lineage, or all its blocks for the first) through the EBS direct APIs: one request
@@ -803,9 +844,8 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "FILE")]
     pub update: Option<PathBuf>,
 
-    /// The spec naming the clusters; history works without one (no cluster columns).
-    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
-    pub spec: PathBuf,
+    #[command(flatten)]
+    pub org: OrgArgs,
 }
 
 #[derive(Debug, Args)]
@@ -829,6 +869,10 @@ pub struct PublishArgs {
     /// The spec naming the clusters.
     #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
     pub spec: PathBuf,
+
+    /// Go on although the Allowed AMIs setting of an account it goes to refuses the AMI.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -861,6 +905,10 @@ pub struct PromoteArgs {
     /// The spec naming the clusters.
     #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
     pub spec: PathBuf,
+
+    /// Go on although the Allowed AMIs setting of an account it goes to refuses the AMI.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -875,9 +923,8 @@ pub struct OutdatedArgs {
     #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
     pub fail_if_behind: Option<std::time::Duration>,
 
-    /// The spec naming the clusters.
-    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
-    pub spec: PathBuf,
+    #[command(flatten)]
+    pub org: OrgArgs,
 }
 
 #[derive(Debug, Args)]
@@ -1018,7 +1065,11 @@ pub struct SnapshotsArgs {
     #[arg(value_name = "AMI_ID", required_unless_present = "orphans", conflicts_with = "orphans")]
     pub amis: Vec<String>,
 
-    /// List self-owned snapshots that no AMI of this account references.
+    /// List self-owned snapshots that no AMI of this account references (with [accounts]:
+    /// of every configured account and region).
     #[arg(long)]
     pub orphans: bool,
+
+    #[command(flatten)]
+    pub org: OrgArgs,
 }

@@ -7,7 +7,7 @@ mod progress;
 mod render;
 
 use args::{Cli, Colour, Command, DisksCommand, PackerCommand};
-use gio_ami::aws::{base, inventory, orphans};
+use gio_ami::aws::{base, inventory, org, orphans};
 use gio_ami::change::{self, retire, Applied, Report};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
 use gio_ami::change::protection;
@@ -162,18 +162,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
         }
         Command::Gc(args) => {
+            let spec = optional_spec(&args.org.spec)?;
+            if args.dry_run && spec.as_ref().is_some_and(|s| !s.accounts.is_empty()) {
+                let org = reach(&options, spec.as_ref(), &args.org, &cli.region).await?;
+                let plans = org.rows(|place| async { Ok(vec![leftovers::prepare(&place.aws).await?]) }).await?;
+                warn(quiet, &plans.warnings);
+                output.plans(&plans.rows, NOTHING_CHANGED)?;
+                return Ok(());
+            }
             let aws = Aws::connect(&options).await?;
             let plan = leftovers::prepare(&aws).await?;
             let mode = Mode { command: "gc", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "removed", facts_on_top: false };
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
         }
-        Command::Images => {
-            let aws = Aws::connect(&options).await?;
-            output.images(&inventory::own_images(&aws).await?)?;
+        Command::Images(args) => {
+            let spec = optional_spec(&args.org.spec)?;
+            let org = reach(&options, spec.as_ref(), &args.org, &cli.region).await?;
+            let images = org.rows(|place| inventory::own_images(&place.aws)).await?;
+            warn(quiet, &images.warnings);
+            output.images(&images.rows)?;
         }
         Command::Snapshots(args) if args.orphans => {
-            let aws = Aws::connect(&options).await?;
-            output.orphans(&orphans::orphans(&aws).await?)?;
+            let spec = optional_spec(&args.org.spec)?;
+            let org = reach(&options, spec.as_ref(), &args.org, &cli.region).await?;
+            let orphans = org.rows(|place| orphans::orphans(&place.aws)).await?;
+            warn(quiet, &orphans.warnings);
+            output.orphans(&orphans.rows)?;
         }
         Command::Snapshots(args) => {
             let amis = parse_all::<AmiId>(&args.amis)?;
@@ -246,7 +260,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 force: args.force,
             };
             let aws = Aws::connect(&options).await?;
-            let plan = retire::prepare(&aws, &request).await?;
+            let consumers = consumers(&args.spec, &aws).await?;
+            let plan = retire::prepare(&aws, &consumers, &request).await?;
             if let Some(why) = retire::refusal(&plan) {
                 return refuse(&output, &plan, why, Own::default());
             }
@@ -303,7 +318,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             };
             let aws = Aws::connect(&options).await?;
-            let plan = prune::prepare(&aws, &policy, gio_ami::core::clock::now_epoch()).await?;
+            let consumers = consumers(&args.spec, &aws).await?;
+            let plan = prune::prepare(&aws, &consumers, &policy, gio_ami::core::clock::now_epoch()).await?;
             // Refusals of AMIs in use are the policy at work; refusals for want of a look-up
             // mean the prune did not happen, and scripts must hear it.
             if !plan.facts.unchecked.is_empty() {
@@ -313,10 +329,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(retire::apply(&aws, &plan).await?.into()) }).await?;
         }
         Command::History(args) => {
-            let spec = optional_spec(&args.spec)?;
-            let current = Aws::connect(&options).await?;
-            let clusters = clusters::select(spec.as_ref(), &args.clusters, current.region());
-            let history = history::gather(current, &options, &cli.region, clusters).await?;
+            let spec = optional_spec(&args.org.spec)?;
+            let accounts = accounts(spec.as_ref(), &args.org.accounts, &cli.region)?;
+            let caller = Aws::connect(&options).await?;
+            let clusters = clusters::select(spec.as_ref(), &args.clusters, caller.region());
+            let listed = history::regions(&cli.region, caller.region(), &clusters);
+            let regions: Vec<String> = listed.iter().cloned().chain(clusters.iter().map(|c| c.region.clone())).collect();
+            let org = enter(caller, &accounts, &regions).await?;
+            let history = history::gather(&org, &listed, clusters).await?;
             tracing::info!(api_calls = history.api_calls, releases = history.releases.len(), "history read");
             warn(quiet, &history.warnings);
             match &args.update {
@@ -332,14 +352,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let cluster = clusters::configured(spec.as_ref(), &args.cluster)?;
             // A rollback's AMI is wherever the cluster is; a new AMI is looked for where the
             // user works, so one in the wrong region is named as such.
-            let aws = match &args.ami {
+            let caller = match &args.ami {
                 Some(_) => Aws::connect(&options).await?,
                 None => Aws::connect(&AwsOptions { region: Some(cluster.region.clone()), ..options }).await?,
             };
-            let plan = match &args.ami {
+            // A cluster of another account reads its parameter there, through its role.
+            let target = accounts(spec.as_ref(), &[], &[cluster.region.clone()])?
+                .into_iter()
+                .find(|a| a.role.is_some() && cluster.account.as_ref() == Some(&a.name));
+            let mut consumer = match &target {
+                Some(account) => Some(org::Org::connect(&caller, std::slice::from_ref(account)).await?),
+                None => None,
+            };
+            let aws = match consumer.as_mut() {
+                Some(org) => org.places.swap_remove(0).aws,
+                None => caller.elsewhere(caller.region(), None),
+            };
+            // Judged from the owner's view first: an AMI the setting refuses is not even
+            // visible from the cluster's account.
+            let mut warnings = Vec::new();
+            if let (Some(account), Some(ami)) = (target, &args.ami) {
+                let home = caller.elsewhere(&cluster.region, None);
+                let owned = inventory::any_images_by_id(&home, std::slice::from_ref(ami)).await?;
+                if let Some(why) = allowed(&home, vec![account], &owned, &mut warnings, args.force).await {
+                    return Err(why.into());
+                }
+            }
+            let mut plan = match &args.ami {
                 Some(ami) => publish::prepare(&aws, &cluster, &ami.parse()?).await?,
                 None => publish::prepare_rollback(&aws, &cluster).await?,
             };
+            plan.warnings.extend(warnings);
             // A rollback is one more version of the parameter: the value it replaces stays in
             // the history, so nothing is lost and no question is asked.
             let mode = Mode { command: "publish", dry_run: args.dry_run, yes: true, destructive: false, what: "written", facts_on_top: true };
@@ -382,16 +425,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             execute(&target, &output, &plan, &mode, own, || async { Ok(change::apply(&target, &plan.actions).await.into()) }).await?;
         }
         Command::Outdated(args) => {
-            let spec = optional_spec(&args.spec)?;
-            let region = match &options.region {
-                Some(region) => region.clone(),
-                None => Aws::connect(&options).await?.region().to_string(),
-            };
-            let clusters = clusters::select(spec.as_ref(), &args.clusters, &region);
-            if clusters.is_empty() {
-                anyhow::bail!("no clusters to look at: add [clusters.NAME] tables to {}, or name one with --cluster", args.spec.display());
+            let spec = optional_spec(&args.org.spec)?;
+            let accounts = accounts(spec.as_ref(), &args.org.accounts, &cli.region)?;
+            let caller = Aws::connect(&options).await?;
+            let mut clusters = clusters::select(spec.as_ref(), &args.clusters, caller.region());
+            if !args.org.accounts.is_empty() {
+                clusters.retain(|c| c.account.as_ref().is_some_and(|a| args.org.accounts.contains(a)));
             }
-            let report = outdated::gather(&options, &clusters).await?;
+            if clusters.is_empty() {
+                anyhow::bail!("no clusters to look at: add [clusters.NAME] tables to {}, or name one with --cluster", args.org.spec.display());
+            }
+            let regions: Vec<String> = clusters.iter().map(|c| c.region.clone()).collect();
+            let org = enter(caller, &accounts, &regions).await?;
+            let report = outdated::gather(&org, &clusters).await?;
             tracing::info!(api_calls = report.api_calls, clusters = report.clusters.len(), "outdated read");
             warn(quiet, &report.warnings);
             output.outdated(&report)?;
@@ -424,14 +470,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Share(args) => {
             let amis = parse_all::<AmiId>(&args.amis)?;
+            let spec = optional_spec(&args.spec)?;
+            let configured = accounts(spec.as_ref(), &[], &[])?;
+            let named = |input: &String| match configured.iter().find(|a| &a.name == input) {
+                Some(account) => account.id().map(str::to_string).ok_or_else(|| gio_ami::Error::OwnAccount(input.clone())),
+                None => share::account(input),
+            };
             let with = share::Grantees {
-                accounts: args.accounts.iter().map(|a| share::account(a)).collect::<gio_ami::Result<_>>()?,
+                accounts: args.accounts.iter().map(named).collect::<gio_ami::Result<_>>()?,
                 organizations: args.organizations.iter().map(|o| share::organization(o)).collect::<gio_ami::Result<_>>()?,
                 units: args.units.iter().map(|u| share::unit(u)).collect::<gio_ami::Result<_>>()?,
             };
             let aws = Aws::connect(&options).await?;
             let images = inventory::own_images_by_id(&aws, &amis).await?;
-            let plan = share::plan(&images, &with, !args.unshare);
+            let mut plan = share::plan(&images, &with, !args.unshare);
+            if !args.unshare {
+                let anyone = !with.organizations.is_empty() || !with.units.is_empty();
+                let targets: Vec<org::Account> =
+                    configured.into_iter().filter(|a| a.id().is_some_and(|id| anyone || with.accounts.iter().any(|w| w == id))).collect();
+                if let Some(why) = allowed(&aws, targets, &images, &mut plan.warnings, args.force).await {
+                    return refuse(&output, &plan, why, Own::default());
+                }
+            }
             let mode = Mode { command: "share", dry_run: args.dry_run, yes: args.yes, destructive: args.unshare, what: "changed", facts_on_top: false };
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
         }
@@ -445,12 +505,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
         }
         Command::Cost(args) => {
-            let spec = optional_spec(&args.spec)?;
-            let aws = Aws::connect(&options).await?;
-            let clusters = clusters::select(spec.as_ref(), &[], aws.region());
-            let cost = cost::gather(&aws, &clusters, args.price, args.exact).await?;
-            warn(quiet, &cost.warnings);
-            output.cost(&cost)?;
+            let spec = optional_spec(&args.org.spec)?;
+            let org = reach(&options, spec.as_ref(), &args.org, &cli.region).await?;
+            let clusters = clusters::select(spec.as_ref(), &[], org.places[0].aws.region());
+            if org.configured() {
+                let costs = cost::gather_all(&org, &clusters, args.price, args.exact).await?;
+                warn(quiet, &costs.warnings);
+                output.costs(&costs)?;
+            } else {
+                let cost = cost::gather(&org, &clusters, args.price, args.exact).await?;
+                warn(quiet, &cost.warnings);
+                output.cost(&cost)?;
+            }
         }
     }
     Ok(())
@@ -487,6 +553,92 @@ fn optional_spec(path: &Path) -> gio_ami::Result<Option<spec::Spec>> {
         return Ok(None);
     }
     Ok(Some(spec::load(path)?.spec))
+}
+
+/// The configured accounts a report reads (all, or those --account names), each in its
+/// regions (or the ones --region names) and those of its clusters.
+fn accounts(spec: Option<&spec::Spec>, names: &[String], regions: &[String]) -> gio_ami::Result<Vec<org::Account>> {
+    let configured = spec.map(|s| &s.accounts);
+    let known = || configured.map(|a| a.keys().cloned().collect()).unwrap_or_default();
+    for name in names {
+        if !configured.is_some_and(|a| a.contains_key(name)) {
+            return Err(gio_ami::Error::UnknownAccount { account: name.clone(), known: known() });
+        }
+    }
+    let Some(spec) = spec else { return Ok(Vec::new()) };
+    let clusters = clusters::select(Some(spec), &[], "");
+    Ok(spec
+        .accounts
+        .iter()
+        .filter(|(name, _)| names.is_empty() || names.contains(name))
+        .map(|(name, account)| {
+            let mut own: Vec<String> = match regions.is_empty() {
+                true => account.regions.iter().map(|r| r.get_ref().clone()).collect(),
+                false => regions.to_vec(),
+            };
+            for cluster in clusters.iter().filter(|c| c.account.as_ref() == Some(name)) {
+                if !own.is_empty() && !own.contains(&cluster.region) {
+                    own.push(cluster.region.clone());
+                }
+            }
+            org::Account {
+                name: name.clone(),
+                role: account.role_arn.as_ref().map(|arn| org::Role {
+                    arn: arn.get_ref().clone(),
+                    external_id: account.external_id.as_ref().map(|e| e.get_ref().clone()),
+                    session_name: account.session_name.as_ref().map(|s| s.get_ref().clone()),
+                }),
+                regions: own,
+            }
+        })
+        .collect())
+}
+
+/// Where a report reads: every account of `[accounts]` (or those --account names), else the
+/// caller's account in its region, as without any spec.
+async fn reach(options: &AwsOptions, spec: Option<&spec::Spec>, args: &args::OrgArgs, regions: &[String]) -> gio_ami::Result<org::Org> {
+    let accounts = accounts(spec, &args.accounts, regions)?;
+    enter(Aws::connect(options).await?, &accounts, &[]).await
+}
+
+/// The configured accounts, or without them the caller's account in its region and `alone_in`.
+async fn enter(caller: Aws, accounts: &[org::Account], alone_in: &[String]) -> gio_ami::Result<org::Org> {
+    match accounts.is_empty() {
+        true => Ok(org::Org::alone(caller, alone_in)),
+        false => org::Org::connect(&caller, accounts).await,
+    }
+}
+
+/// The configured accounts with a role, in the region a guard acts in: where use of a shared
+/// AMI is checked too. None without `[accounts]`.
+async fn consumers(spec: &Path, aws: &Aws) -> gio_ami::Result<org::Org> {
+    let spec = optional_spec(spec)?;
+    let mut accounts = accounts(spec.as_ref(), &[], &[aws.region().to_string()])?;
+    accounts.retain(|a| a.role.is_some());
+    Ok(org::Org::connect_all(aws, &accounts).await)
+}
+
+/// Reads the Allowed AMIs setting of each account (in `aws`'s region) the images go to: what
+/// it refuses is the refusal returned, or with --force a warning; the rest are warnings.
+async fn allowed<'a>(aws: &Aws, mut accounts: Vec<org::Account>, images: impl IntoIterator<Item = &'a inventory::Image>, warnings: &mut Vec<String>, force: bool) -> Option<gio_ami::Error> {
+    if accounts.is_empty() {
+        return None;
+    }
+    for account in &mut accounts {
+        account.regions = vec![aws.region().to_string()];
+    }
+    let consumers = org::Org::connect_all(aws, &accounts).await;
+    let images: Vec<inventory::Image> = images.into_iter().cloned().collect();
+    let checked = gio_ami::aws::allowed::check(&consumers, &images).await;
+    warnings.extend(checked.warnings);
+    match (checked.refusals.is_empty(), force) {
+        (true, _) => None,
+        (false, true) => {
+            warnings.extend(checked.refusals.into_iter().map(|r| format!("--force, although {r}")));
+            None
+        }
+        (false, false) => Some(gio_ami::Error::NotAllowed { reasons: checked.refusals }),
+    }
 }
 
 /// Prints a plan that must not run, and fails with why.

@@ -1,7 +1,7 @@
 //! Everything the tool prints on stdout: tables for people, JSON for scripts.
 
 use gio_ami::aws::base::Base;
-use gio_ami::commands::cost::Cost;
+use gio_ami::commands::cost::{AccountCost, Cost, Costs};
 use gio_ami::aws::control_plane::Support;
 use gio_ami::commands::outdated::{self, Outdated};
 use gio_ami::commands::promote::Promotion;
@@ -12,6 +12,7 @@ use super::args::{Format, HistoryFormat};
 use gio_ami::transfer::download::Downloaded;
 use gio_ami::aws::inventory::{Image, Mapping, Protection};
 use gio_ami::aws::lineage::Node;
+use gio_ami::aws::org::Located;
 use gio_ami::change::{self, Action, Kind, Outcome, Status};
 use gio_ami::commands::snapshots::AmiSnapshots;
 use gio_ami::aws::orphans::{Orphan, Origin};
@@ -109,14 +110,15 @@ impl Output {
         Self { format }
     }
 
-    pub fn images(&self, images: &[Image]) -> io::Result<()> {
+    pub fn images(&self, images: &[Located<Image>]) -> io::Result<()> {
         self.emit(images, || {
             if images.is_empty() {
                 return "No AMIs owned by this account in this region.\n".to_string();
             }
-            let mut table = table(&["NAME", "AMI", "STATE", "CREATED", "LAST LAUNCH", "RELEASE", "SNAPSHOTS", "GiB"]);
-            for image in images {
-                table.add_row(vec![
+            let mut table = placed(images, &["NAME", "AMI", "STATE", "CREATED", "LAST LAUNCH", "RELEASE", "SNAPSHOTS", "GiB"]);
+            for located in images {
+                let image = &located.item;
+                table.add_row(where_read(located, vec![
                     Cell::new(&image.name),
                     Cell::new(&image.id),
                     Cell::new(match image.protection {
@@ -128,7 +130,7 @@ impl Output {
                     Cell::new(image.release().unwrap_or("-")),
                     Cell::new(image.snapshot_ids().collect::<Vec<_>>().join("\n")),
                     Cell::new(image.total_gib()).set_alignment(CellAlignment::Right),
-                ]);
+                ]));
             }
             format!("{table}\n")
         })
@@ -165,25 +167,26 @@ impl Output {
         })
     }
 
-    pub fn orphans(&self, orphans: &[Orphan]) -> io::Result<()> {
+    pub fn orphans(&self, orphans: &[Located<Orphan>]) -> io::Result<()> {
         self.emit(orphans, || {
             if orphans.is_empty() {
                 return "No orphan snapshots: every snapshot of this account backs an AMI.\n"
                     .to_string();
             }
-            let mut table = table(&["SNAPSHOT", "GiB", "STATE", "STARTED", "MADE FOR", "DESCRIPTION"]);
-            for orphan in orphans {
+            let mut table = placed(orphans, &["SNAPSHOT", "GiB", "STATE", "STARTED", "MADE FOR", "DESCRIPTION"]);
+            for located in orphans {
+                let orphan = &located.item;
                 let s = &orphan.snapshot;
-                table.add_row(vec![
+                table.add_row(where_read(located, vec![
                     Cell::new(&s.id),
                     Cell::new(s.size_gib).set_alignment(CellAlignment::Right),
                     Cell::new(&s.state),
                     Cell::new(short_time(s.started.as_deref())),
                     Cell::new(made_for(&orphan.origin)),
                     Cell::new(&s.description),
-                ]);
+                ]));
             }
-            let gib: i64 = orphans.iter().map(|o| i64::from(o.snapshot.size_gib)).sum();
+            let gib: i64 = orphans.iter().map(|o| i64::from(o.item.snapshot.size_gib)).sum();
             format!(
                 "{table}\n{} orphan snapshot(s), {gib} GiB billed until deleted.\n",
                 orphans.len()
@@ -280,6 +283,22 @@ impl Output {
         self.emit(&json, || format!("{}{}{}", own.before, report_text(report, unapplied), own.after))
     }
 
+    /// Dry-run plans of several places: each under where it would apply; JSON is a list of
+    /// the reports, each with its account and region.
+    pub fn plans<F: Serialize>(&self, plans: &[Located<change::Plan<F>>], unapplied: &str) -> io::Result<()> {
+        let reports: Vec<Located<change::Report<'_, F>>> = plans
+            .iter()
+            .map(|p| Located { account: p.account.clone(), region: p.region.clone(), item: change::Report::new(&p.item, None) })
+            .collect();
+        self.emit(&reports, || {
+            reports
+                .iter()
+                .map(|r| format!("account {} in {}:\n{}", r.account.as_deref().unwrap_or("-"), r.region.as_deref().unwrap_or("-"), report_text(&r.item, unapplied)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
     /// The release history in the asked format; `--output json` means JSON whatever `--format`.
     pub fn history(&self, history: &History, format: HistoryFormat) -> io::Result<()> {
         let format = if self.format == Format::Json { HistoryFormat::Json } else { format };
@@ -323,6 +342,10 @@ impl Output {
         self.emit(report, || {
             let mut table = table(&["CLUSTER", "KUBERNETES", "RELEASE", "ON NODES", "BASE", "RECOMMENDED", "BEHIND"]);
             for cluster in &report.clusters {
+                let name = match &cluster.account {
+                    Some(account) => format!("{}\naccount {account}", cluster.name),
+                    None => cluster.name.clone(),
+                };
                 let kubernetes = cluster.control_plane.as_ref().map_or("-".to_string(), |p| {
                     let ends = match p.support {
                         Support::Standard => p.end_of_standard_support.as_deref(),
@@ -331,7 +354,7 @@ impl Output {
                     format!("{} ({}{})", p.version, p.support.label(), ends.map(|d| format!(" until {d}")).unwrap_or_default())
                 });
                 if cluster.releases.is_empty() {
-                    table.add_row(vec![cluster.name.clone(), kubernetes.clone(), "(nothing runs or was published)".into(), "-".into(), "-".into(), "-".into(), "-".into()]);
+                    table.add_row(vec![name.clone(), kubernetes.clone(), "(nothing runs or was published)".into(), "-".into(), "-".into(), "-".into(), "-".into()]);
                 }
                 for (n, node) in cluster.releases.iter().enumerate() {
                     let base = |b: &Option<outdated::BaseState>| {
@@ -354,7 +377,7 @@ impl Output {
                         (None, _) => "?".to_string(),
                     };
                     table.add_row(vec![
-                        if n == 0 { cluster.name.clone() } else { String::new() },
+                        if n == 0 { name.clone() } else { String::new() },
                         if n == 0 { format!("{kubernetes}{skew}") } else { skew.trim_start().to_string() },
                         format!("{}\n{}", node.release.as_deref().unwrap_or("?"), node.ami),
                         on.to_string(),
@@ -442,6 +465,33 @@ impl Output {
         })
     }
 
+    /// One row per configured account × region, and the totals.
+    pub fn costs(&self, costs: &Costs) -> io::Result<()> {
+        self.emit(costs, || {
+            let money = |usd: f64| format!("{usd:.2}");
+            let right = |text: String| Cell::new(text).set_alignment(CellAlignment::Right);
+            let mut table = table(&["ACCOUNT", "REGION", "RELEASES", "GiB", "USD/MONTH", "ORPHAN GiB", "UNUSED AMIS", "ARCHIVING SAVES"]);
+            for AccountCost { account, cost } in &costs.accounts {
+                table.add_row(vec![
+                    Cell::new(account),
+                    Cell::new(&cost.region),
+                    right(cost.releases.len().to_string()),
+                    right(cost.total_gib.to_string()),
+                    right(money(cost.total_usd_per_month)),
+                    right(cost.orphan_gib.to_string()),
+                    right(cost.unused_amis.as_ref().map_or("?".into(), |amis| amis.len().to_string())),
+                    right(cost.archiving_unused_saves_usd_per_month.map_or("?".into(), money)),
+                ]);
+            }
+            format!(
+                "{table}\nTotal: {} GiB, {} USD/month; orphan snapshots {} GiB.\n",
+                costs.total_gib,
+                money(costs.total_usd_per_month),
+                costs.orphan_gib
+            )
+        })
+    }
+
     fn emit<T: Serialize + ?Sized>(&self, value: &T, table: impl FnOnce() -> String) -> io::Result<()> {
         let mut out = io::stdout().lock();
         match self.format {
@@ -459,6 +509,22 @@ impl Output {
 /// names wrap instead.
 const ID_COLUMNS: [&str; 6] = ["AMI", "AMIS", "SNAPSHOT", "SNAPSHOTS", "RESOURCE", "FROM"];
 const ID_WIDTH: u16 = 22 + 2;
+
+/// A table of rows read in several places: ACCOUNT and REGION lead when `[accounts]` is set.
+fn placed<T>(rows: &[Located<T>], header: &[&str]) -> Table {
+    match rows.iter().any(|r| r.account.is_some()) {
+        true => table(&[&["ACCOUNT", "REGION"], header].concat()),
+        false => table(header),
+    }
+}
+
+/// A row's cells, after where it was read when that is shown.
+fn where_read<T>(row: &Located<T>, cells: Vec<Cell>) -> Vec<Cell> {
+    match (&row.account, &row.region) {
+        (Some(account), Some(region)) => [vec![Cell::new(account), Cell::new(region)], cells].concat(),
+        _ => cells,
+    }
+}
 
 /// A table as wide as the terminal (or `COLUMNS`, as a script can ask for): cells wrap at
 /// words to fit. Into a pipe with no `COLUMNS`, rows stay whole, one line each.

@@ -193,7 +193,7 @@ mod tests {
             image("ami-a", "2026-01-02", &[("/dev/xvda", "snap-s", 8)]),
             image("ami-b", "2026-01-03", &[("/dev/xvda", "snap-s", 8)]),
         ];
-        let usage = Usage { uses: vec![Use { ami: "ami-used".into(), user: User::SsmParameter { name: "/prod/ami".into() } }], ..Usage::default() };
+        let usage = Usage { uses: vec![Use { account: None, ami: "ami-used".into(), user: User::SsmParameter { name: "/prod/ami".into() } }], ..Usage::default() };
         let record = image("ami-gone", "2025-12-01", &[("/dev/xvda", "snap-1", 8), ("/dev/xvdb", "snap-2", 8)]);
         let records = BTreeMap::from([("ami-gone".to_string(), record)]);
         let tiers = tiers(&[("snap-u", Tier::Standard), ("snap-s", Tier::Standard), ("snap-1", Tier::Archiving), ("snap-2", Tier::Standard)]);

@@ -2,8 +2,9 @@
 //! AMI references (billed for nothing), and the AMIs no cluster runs (candidates for `wipe`).
 //! Full volume sizes bound the bill from above; `--exact` counts the blocks EBS bills.
 
+use crate::aws::clusters::Observed;
+use crate::aws::org::Org;
 use crate::aws::Aws;
-use crate::aws::clusters;
 use crate::spec::clusters::Cluster;
 use crate::core::error::Result;
 use crate::aws::inventory::{self, Image, Snapshot};
@@ -160,25 +161,83 @@ pub fn report(
 
 /// One listing of AMIs, one of snapshots, and the usage of the clusters of this region; with
 /// `exact`, the blocks of every snapshot counted through the EBS direct APIs.
-pub async fn gather(aws: &Aws, clusters: &[Cluster], price: f64, exact: bool) -> Result<Cost> {
+/// The caller's account in its region; what the clusters there run tells which AMIs are unused.
+pub async fn gather(org: &Org, clusters: &[Cluster], price: f64, exact: bool) -> Result<Cost> {
+    let place = &org.places[0];
+    let here: Vec<(&str, Option<&str>, &str)> =
+        clusters.iter().filter(|c| c.region == place.aws.region()).map(|c| (c.name.as_str(), None, c.region.as_str())).collect();
+    let observed = if here.is_empty() { None } else { Some(org.observe(&here).await) };
+    let mut cost = of_place(&place.aws, running(observed.as_ref()).as_ref(), price, exact).await?;
+    cost.warnings.splice(0..0, unread(observed.as_ref()));
+    Ok(cost)
+}
+
+/// Every AMI the clusters run; `None` when nobody can tell (no cluster, or one unread: an AMI
+/// the readable clusters do not run may still run in the unread one).
+fn running(observed: Option<&Observed>) -> Option<HashSet<String>> {
+    observed.filter(|o| o.unread.is_empty()).map(|o| o.running.values().flatten().cloned().collect())
+}
+
+fn unread(observed: Option<&Observed>) -> Vec<String> {
+    observed.map(|o| o.warnings("which AMIs are unused is unknown")).unwrap_or_default()
+}
+
+/// Every configured account × region. What the clusters run is read once, each cluster in its
+/// own account, because an AMI of one account may run in another's cluster. A place that
+/// fails is a warning; the totals are of the places read.
+pub async fn gather_all(org: &Org, clusters: &[Cluster], price: f64, exact: bool) -> Result<Costs> {
+    let seats: Vec<(&str, Option<&str>, &str)> =
+        clusters.iter().map(|c| (c.name.as_str(), c.account.as_deref(), c.region.as_str())).collect();
+    let observed = if seats.is_empty() { None } else { Some(org.observe(&seats).await) };
+    let running = running(observed.as_ref());
+    let read = org.rows(|place| async { Ok(vec![of_place(&place.aws, running.as_ref(), price, exact).await?]) }).await?;
+    let mut warnings = unread(observed.as_ref());
+    warnings.extend(read.warnings);
+    let accounts: Vec<AccountCost> = read
+        .rows
+        .into_iter()
+        .map(|located| AccountCost { account: located.account.unwrap_or_default(), cost: located.item })
+        .collect();
+    for cost in &accounts {
+        warnings.extend(cost.cost.warnings.iter().map(|w| format!("account `{}` in {}: {w}", cost.account, cost.cost.region)));
+    }
+    Ok(Costs {
+        total_gib: accounts.iter().map(|a| a.cost.total_gib).sum(),
+        total_usd_per_month: accounts.iter().map(|a| a.cost.total_usd_per_month).sum(),
+        orphan_gib: accounts.iter().map(|a| a.cost.orphan_gib).sum(),
+        accounts,
+        warnings,
+    })
+}
+
+/// The cost of every configured account × region.
+#[derive(Debug, Clone, Serialize)]
+pub struct Costs {
+    pub accounts: Vec<AccountCost>,
+    pub total_gib: i64,
+    pub total_usd_per_month: f64,
+    pub orphan_gib: i64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountCost {
+    pub account: String,
+    #[serde(flatten)]
+    pub cost: Cost,
+}
+
+async fn of_place(aws: &Aws, running: Option<&HashSet<String>>, price: f64, exact: bool) -> Result<Cost> {
     let images = inventory::own_images(aws).await?;
     let snapshots = inventory::own_snapshots(aws).await?;
     let sizes: HashMap<String, i32> = snapshots.iter().map(|s| (s.id.clone(), s.size_gib)).collect();
     let (counted, mut uncounted, requests) = if exact { count_blocks(aws, &snapshots, &images).await } else { Default::default() };
-    let here: Vec<&str> = clusters.iter().filter(|c| c.region == aws.region()).map(|c| c.name.as_str()).collect();
-    let observed = if here.is_empty() { None } else { Some(clusters::running_amis(aws, &here).await) };
-    let warnings = observed.as_ref().map(|o| o.warnings("which AMIs are unused is unknown")).unwrap_or_default();
-    // An AMI the readable clusters do not run may still run in the unread one.
-    let running = observed
-        .filter(|o| o.unread.is_empty())
-        .map(|o| o.running.into_values().flatten().collect::<HashSet<_>>());
     let billed: HashMap<String, f64> = counted.iter().map(|b| (b.snapshot.clone(), b.gib)).collect();
-    let mut cost = report(aws.region(), &images, snapshots, running.as_ref(), price, exact.then_some(&billed));
+    let mut cost = report(aws.region(), &images, snapshots, running, price, exact.then_some(&billed));
     if exact {
         let billed_gib: f64 = billed.values().sum();
         cost.exact = Some(Exact { billed_gib, billed_usd_per_month: billed_gib * price, requests, snapshots: counted });
     }
-    cost.warnings = warnings;
     cost.warnings.append(&mut uncounted);
     let ids: Vec<String> = sizes.keys().cloned().collect();
     match if ids.is_empty() { Ok(Vec::new()) } else { locks::of(aws, &ids).await } {

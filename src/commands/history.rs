@@ -3,13 +3,12 @@
 //! releases from their `gio-ami:*` tags, cluster columns from what the clusters run now (●) and
 //! where a release was published before (○, the `gio-ami:clusters` tag).
 
-use crate::aws::{Aws, AwsOptions};
+use crate::aws::org::Org;
 use crate::aws::clusters::{self, Observed};
 use crate::spec::clusters::Cluster;
 use crate::core::error::{Error, Result};
 use crate::aws::inventory::{self, Image, Protection};
 use crate::core::tags;
-use futures::future::try_join_all;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -22,6 +21,9 @@ pub struct History {
     pub clusters: Vec<String>,
     /// Regions whose AMIs were read.
     pub regions: Vec<String>,
+    /// The configured accounts read (`[accounts]`); empty for the caller's alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
     /// Newest first.
     pub releases: Vec<Release>,
     /// HTTP requests the run made: grows with pages and clusters, not with releases.
@@ -53,6 +55,9 @@ pub struct Release {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RegionalAmi {
+    /// The `[accounts]` name that owns it; absent without `[accounts]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub region: String,
     pub id: String,
 }
@@ -94,58 +99,85 @@ pub fn regions(asked: &[String], current: &str, clusters: &[Cluster]) -> Vec<Str
     regions
 }
 
-/// Reads every region concurrently: one listing of the account's AMIs per region, plus the
-/// usage of the clusters that live there. `current` is the context of the default region;
-/// `options` make the others.
-pub async fn gather(
-    current: Aws,
-    options: &AwsOptions,
-    asked_regions: &[String],
-    clusters: Vec<Cluster>,
-) -> Result<History> {
-    let regions = regions(asked_regions, current.region(), &clusters);
-    let mut contexts = vec![current];
-    for region in regions.iter().chain(clusters.iter().map(|c| &c.region)) {
-        if !contexts.iter().any(|aws| aws.region() == region) {
-            let options = AwsOptions { region: Some(region.clone()), ..options.clone() };
-            contexts.push(Aws::connect(&options).await?);
-        }
-    }
-    let read = contexts.iter().map(|aws| {
-        let listed = regions.iter().any(|r| r == aws.region());
-        let here: Vec<&str> = clusters.iter().filter(|c| c.region == aws.region()).map(|c| c.name.as_str()).collect();
-        async move {
-            let images = async { if listed { inventory::own_images(aws).await } else { Ok(Vec::new()) } };
-            let (images, observed) = tokio::join!(images, clusters::running_amis(aws, &here));
-            Ok::<_, Error>((aws.region().to_string(), images?, observed))
-        }
-    });
-    let mut regional = Vec::new();
+/// Reads every place concurrently: one listing of the account's AMIs per place, plus the usage
+/// of the clusters that live there. Without `[accounts]` the places are the caller's account in
+/// `listed` and the clusters' regions, and only `listed` is listed; with it, every configured
+/// account × region is, and one that fails is a warning (its rows missing, its clusters `?`).
+pub async fn gather(org: &Org, listed: &[String], clusters: Vec<Cluster>) -> Result<History> {
+    let configured = org.configured();
+    let read = org
+        .each(|place| {
+            let region = place.aws.region();
+            let list = configured || listed.iter().any(|r| r == region);
+            let here: Vec<&str> = clusters
+                .iter()
+                .filter(|c| c.account == place.account && c.region == region)
+                .map(|c| c.name.as_str())
+                .collect();
+            async move {
+                let images = async { if list { inventory::own_images(&place.aws).await } else { Ok(Vec::new()) } };
+                let (images, observed) = tokio::join!(images, clusters::running_amis(&place.aws, &here));
+                Ok::<_, Error>((images, observed))
+            }
+        })
+        .await;
+    let mut listings = Vec::new();
     let mut observed = Observed::default();
-    for (region, images, here) in try_join_all(read).await? {
-        regional.push((region, images));
+    let mut warnings = org.warnings();
+    for (place, read) in read {
+        let (images, here) = read?;
+        match images {
+            Ok(images) => listings.push(Listing { account: place.account.clone(), region: place.aws.region().to_string(), images }),
+            Err(error) if !configured => return Err(error),
+            Err(error) => warnings.push(format!("{} was not read, its releases are missing: {error}", place.label())),
+        }
         observed.merge(here);
     }
+    for cluster in &clusters {
+        if let Some(why) = org.missing(cluster.account.as_deref(), &cluster.region) {
+            observed.unread.insert(cluster.name.clone(), why);
+        }
+    }
+    let mut regions: Vec<String> = Vec::new();
+    for listing in &listings {
+        if (configured || listed.contains(&listing.region)) && !regions.contains(&listing.region) {
+            regions.push(listing.region.clone());
+        }
+    }
+    // Places come account by account, so each name is once.
+    let mut accounts: Vec<String> = org.places.iter().filter_map(|p| p.account.clone()).collect();
+    accounts.dedup();
     let names: Vec<String> = clusters.into_iter().map(|c| c.name).collect();
+    warnings.extend(observed.warnings(&format!("its cells show {}", Mark::Unknown.symbol())));
     Ok(History {
-        releases: releases(&regional, &names, &observed),
+        releases: releases(&listings, &names, &observed),
         clusters: names,
         regions,
-        api_calls: contexts.iter().map(Aws::calls).sum(),
-        warnings: observed.warnings(&format!("its cells show {}", Mark::Unknown.symbol())),
+        accounts,
+        api_calls: org.calls(),
+        warnings,
     })
+}
+
+/// The AMIs one place holds.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// `None` without `[accounts]`.
+    pub account: Option<String>,
+    pub region: String,
+    pub images: Vec<Image>,
 }
 
 /// One row per release (the AMIs of all regions that carry its tag), newest first. A cluster
 /// whose look-up failed is unknown in every row: a publication tag says where a release was,
 /// not whether it still runs there.
-pub fn releases(regional: &[(String, Vec<Image>)], clusters: &[String], observed: &Observed) -> Vec<Release> {
+pub fn releases(listings: &[Listing], clusters: &[String], observed: &Observed) -> Vec<Release> {
     let mut rows: BTreeMap<&str, Release> = BTreeMap::new();
-    for (region, images) in regional {
-        for image in images {
+    for listing in listings {
+        for image in &listing.images {
             let Some(name) = image.release() else { continue };
             let row = rows.entry(name).or_insert_with(|| new_row(name, image));
-            row.amis.push(RegionalAmi { region: region.clone(), id: image.id.clone() });
+            row.amis.push(RegionalAmi { account: listing.account.clone(), region: listing.region.clone(), id: image.id.clone() });
             row.protected |= image.protection != Protection::Disabled;
             // ISO 8601 UTC strings of one format order as the times do.
             row.last_launched = row.last_launched.take().max(image.last_launched.clone());
@@ -194,7 +226,11 @@ fn new_row(release: &str, image: &Image) -> Release {
 pub fn header(history: &History) -> Vec<String> {
     let mut header: Vec<String> = vec!["RELEASE".into()];
     header.extend(history.clusters.iter().cloned());
-    header.extend(["DATE", "AUTHOR", "CONTACT", "DESCRIPTION", "REGION", "AMI", "PARENT", "PROTECTED", "LAST LAUNCH"].map(String::from));
+    header.extend(["DATE", "AUTHOR", "CONTACT", "DESCRIPTION"].map(String::from));
+    if !history.accounts.is_empty() {
+        header.push("ACCOUNT".into());
+    }
+    header.extend(["REGION", "AMI", "PARENT", "PROTECTED", "LAST LAUNCH"].map(String::from));
     header
 }
 
@@ -217,6 +253,11 @@ pub fn cells(history: &History, release: &Release, line_break: &str) -> Vec<Stri
         text(&release.author),
         text(&release.contact),
         text(&release.description),
+    ]);
+    if !history.accounts.is_empty() {
+        cells.push(lines(|a| a.account.as_deref().unwrap_or_default()));
+    }
+    cells.extend([
         lines(|a| &a.region),
         lines(|a| &a.id),
         text(&release.parent),
@@ -333,6 +374,10 @@ mod tests {
         image
     }
 
+    fn listing(region: &str, images: Vec<Image>) -> Listing {
+        Listing { account: None, region: region.into(), images }
+    }
+
     fn history() -> History {
         let eu = vec![
             release_image("ami-0000000a", "r1", "2026-01-01T10:00:00Z", "prod, dev"),
@@ -349,9 +394,10 @@ mod tests {
         };
         let clusters = vec!["prod".to_string(), "dev".to_string()];
         History {
-            releases: releases(&[("eu-west-1".into(), eu), ("us-east-1".into(), us)], &clusters, &observed),
+            releases: releases(&[listing("eu-west-1", eu), listing("us-east-1", us)], &clusters, &observed),
             clusters,
             regions: vec!["eu-west-1".into(), "us-east-1".into()],
+            accounts: Vec::new(),
             api_calls: 3,
             warnings: Vec::new(),
         }
@@ -375,7 +421,7 @@ mod tests {
         assert_eq!(r2.get("dev"), Some(&Mark::Running));
         let r1 = &history.releases[1].clusters;
         assert_eq!((r1.get("prod"), r1.get("dev")), (Some(&Mark::Published), Some(&Mark::Published)));
-        let only_published = releases(&[("eu-west-1".into(), vec![release_image("ami-0000000e", "r3", "x", "")])], &["prod".into()], &Observed::default());
+        let only_published = releases(&[listing("eu-west-1", vec![release_image("ami-0000000e", "r3", "x", "")])], &["prod".into()], &Observed::default());
         assert!(only_published[0].clusters.is_empty());
     }
 
@@ -390,11 +436,11 @@ mod tests {
             release_image("ami-0000000b", "r2", "2026-02-01T10:00:00Z", ""),
         ];
         let clusters = vec!["prod".to_string(), "dev".to_string()];
-        let rows = releases(&[("eu-west-1".into(), images)], &clusters, &observed);
+        let rows = releases(&[listing("eu-west-1", images)], &clusters, &observed);
         let marks: Vec<Vec<(&str, Mark)>> =
             rows.iter().map(|r| r.clusters.iter().map(|(c, m)| (c.as_str(), *m)).collect()).collect();
         assert_eq!(marks, [vec![("dev", Mark::Running), ("prod", Mark::Unknown)], vec![("prod", Mark::Unknown)]]);
-        let history = History { releases: rows, clusters, regions: vec!["eu-west-1".into()], api_calls: 1, warnings: Vec::new() };
+        let history = History { releases: rows, clusters, regions: vec!["eu-west-1".into()], accounts: Vec::new(), api_calls: 1, warnings: Vec::new() };
         assert!(markdown(&history).lines().nth(2).unwrap().starts_with("| r2 | ? | ● |"), "{}", markdown(&history));
         assert!(legend(&history).contains("? cannot tell"));
     }

@@ -8,14 +8,15 @@
 use crate::aws::base::{self, Base, Query};
 use crate::aws::control_plane::{self, ControlPlane};
 use crate::aws::inventory::{self, Image};
-use crate::aws::{clusters, parameters, Aws, AwsOptions};
+use crate::aws::org::{Org, Place};
+use crate::aws::{clusters, parameters};
 use crate::core::choice::Choice;
 use crate::core::clock;
 use crate::core::error::Result;
 use crate::core::kinds::{Arch, Family, Variant};
 use crate::core::tags;
 use crate::spec::clusters::Cluster;
-use futures::future::{join_all, try_join_all};
+use futures::future::join_all;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -33,6 +34,9 @@ pub struct Outdated {
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterState {
     pub name: String,
+    /// Its `[accounts]` name; absent without `[accounts]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub region: String,
     /// `None`: not an EKS cluster in its region, or it could not be read (then a warning).
     pub control_plane: Option<ControlPlane>,
@@ -119,30 +123,38 @@ impl Outdated {
 }
 
 /// Reads every cluster, each region concurrently.
-pub async fn gather(options: &AwsOptions, clusters: &[Cluster]) -> Result<Outdated> {
-    let regions: BTreeSet<&str> = clusters.iter().map(|c| c.region.as_str()).collect();
-    let contexts = try_join_all(regions.iter().map(|region| async move {
-        Aws::connect(&AwsOptions { region: Some(region.to_string()), ..options.clone() }).await
-    }))
-    .await?;
+pub async fn gather(org: &Org, clusters: &[Cluster]) -> Result<Outdated> {
     let now = clock::now_epoch();
-    let read = contexts.iter().map(|aws| {
-        let here: Vec<&Cluster> = clusters.iter().filter(|c| c.region == aws.region()).collect();
-        read_region(aws, here, now)
-    });
-    let mut report = Outdated { clusters: Vec::new(), api_calls: 0, warnings: Vec::new() };
-    for (states, warnings) in join_all(read).await {
+    let read = org
+        .each(|place| {
+            let here: Vec<&Cluster> =
+                clusters.iter().filter(|c| c.account == place.account && c.region == place.aws.region()).collect();
+            async move {
+                match here.is_empty() {
+                    true => Ok((Vec::new(), Vec::new())),
+                    false => Ok(read_region(place, here, now).await),
+                }
+            }
+        })
+        .await;
+    let mut report = Outdated { clusters: Vec::new(), api_calls: 0, warnings: org.warnings() };
+    for (_, read) in read {
+        let (states, warnings) = read?;
         report.clusters.extend(states);
         report.warnings.extend(warnings);
     }
+    for (cluster, why) in clusters.iter().filter_map(|c| Some((c, org.missing(c.account.as_deref(), &c.region)?))) {
+        report.warnings.push(format!("cluster `{}` was not read, its releases are left out: {why}", cluster.name));
+    }
     report.clusters.sort_by(|a, b| a.name.cmp(&b.name));
-    report.api_calls = contexts.iter().map(Aws::calls).sum();
+    report.api_calls = org.calls();
     Ok(report)
 }
 
 /// The clusters of one region: what they run and were published, their control planes, the
 /// AMIs behind both, and the bases old and new. Look-ups that fail become warnings and unknowns.
-async fn read_region(aws: &Aws, clusters: Vec<&Cluster>, now: i64) -> (Vec<ClusterState>, Vec<String>) {
+async fn read_region(place: &Place, clusters: Vec<&Cluster>, now: i64) -> (Vec<ClusterState>, Vec<String>) {
+    let aws = &place.aws;
     let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
     let (observed, published, planes) = tokio::join!(
         clusters::running_amis(aws, &names),
@@ -176,7 +188,7 @@ async fn read_region(aws: &Aws, clusters: Vec<&Cluster>, now: i64) -> (Vec<Clust
             .into_iter()
             .map(|(ami, (running, published))| Node::new(ami, running, published))
             .collect();
-        states.push(ClusterState { name: cluster.name.clone(), region: cluster.region.clone(), control_plane: plane, releases });
+        states.push(ClusterState { name: cluster.name.clone(), account: place.account.clone(), region: cluster.region.clone(), control_plane: plane, releases });
     }
     let ids: BTreeSet<String> = states.iter().flat_map(|s| s.releases.iter().map(|n| n.ami.clone())).collect();
     let images = match inventory::any_images_by_id(aws, &ids.into_iter().collect::<Vec<_>>()).await {
@@ -333,7 +345,7 @@ mod tests {
 
     #[test]
     fn clusters_are_judged_by_what_they_run_else_by_what_was_published() {
-        let cluster = |releases: Vec<Node>| ClusterState { name: "prod".into(), region: "eu-west-1".into(), control_plane: None, releases };
+        let cluster = |releases: Vec<Node>| ClusterState { name: "prod".into(), account: None, region: "eu-west-1".into(), control_plane: None, releases };
         let behind = |running: bool| Node { newer_base: Some(true), behind_days: Some(40), ..node(running) };
         let current = |running: bool| Node { newer_base: Some(false), behind_days: Some(0), ..node(running) };
         let report = |c: ClusterState| Outdated { clusters: vec![c], api_calls: 0, warnings: Vec::new() };

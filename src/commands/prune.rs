@@ -2,6 +2,7 @@
 //! newest N, and wipe (or first disable) the rest that are older than an age. Whatever is
 //! chosen goes through the same guards as `wipe`, so an AMI in use is never touched.
 
+use crate::aws::org::Org;
 use crate::aws::Aws;
 use crate::core::error::{Error, Result};
 use crate::aws::inventory::{self, Image, ImageState};
@@ -156,7 +157,7 @@ pub fn earlier_stage(mut plan: Plan, stage: Stage, now: i64) -> Plan {
 }
 
 /// Reads the account's AMIs, applies the policy, and plans the stage through the wipe guards.
-pub async fn prepare(aws: &Aws, policy: &Policy, now: i64) -> Result<Plan> {
+pub async fn prepare(aws: &Aws, consumers: &Org, policy: &Policy, now: i64) -> Result<Plan> {
     let images = inventory::own_images(aws).await?;
     let (mut chosen, launched) = match policy.unused_for {
         Some(window) => keep_launched(&images, select(&images, policy, now), window, now),
@@ -170,7 +171,7 @@ pub async fn prepare(aws: &Aws, policy: &Policy, now: i64) -> Result<Plan> {
     if chosen.is_empty() {
         return Ok(Plan { actions: launched, ..Plan::default() });
     }
-    let mut plan = retire::prepare_targets(aws, &images, &chosen, false, policy.stage == Stage::Delete).await?;
+    let mut plan = retire::prepare_targets(aws, consumers, &images, &chosen, false, policy.stage == Stage::Delete).await?;
     plan.actions.extend(launched);
     Ok(match policy.stage {
         Stage::Delete => plan,
@@ -258,7 +259,7 @@ mod tests {
         let images = account();
         let chosen = select(&images, &policy(vec![Family::Prefix("gio-node-".into())], 2, Some(90)), NOW);
         let usage = Usage {
-            uses: vec![Use { ami: "ami-2".into(), user: User::SsmParameter { name: "/prod/ami".into() } }],
+            uses: vec![Use { account: None, ami: "ami-2".into(), user: User::SsmParameter { name: "/prod/ami".into() } }],
             ..Usage::default()
         };
         let snapshots: Vec<_> = images.iter().flat_map(|i| i.snapshot_ids()).map(|s| snapshot(s, 8)).collect();

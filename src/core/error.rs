@@ -284,6 +284,27 @@ pub enum Error {
     UnknownCluster { cluster: String, known: Vec<String> },
 
     #[error(
+        "cannot act in account `{account}`: assuming {role} failed ({detail}). The role's trust \
+         policy must let this caller assume it (with the external id, if it asks for one): fix the \
+         trust policy, or accounts.{account}.role_arn / external_id in gio-ami.toml."
+    )]
+    Unassumable { account: String, role: String, detail: String },
+
+    #[error(
+        "refused by the Allowed AMIs setting where it would go: {}. Change the image criteria \
+         there (EC2 > Allowed AMIs), or pass --force to go on anyway.",
+        reasons.join("; ")
+    )]
+    NotAllowed { reasons: Vec<String> },
+
+    #[error(
+        "no account `{account}` in gio-ami.toml (known: {}). Name one of its [accounts] tables, or \
+         add [accounts.{account}] with its role_arn.",
+        if known.is_empty() { "none: --account needs [accounts] tables".to_string() } else { known.join(", ") }
+    )]
+    UnknownAccount { account: String, known: Vec<String> },
+
+    #[error(
         "cluster `{cluster}` has no `ssm_parameter` in gio-ami.toml, so there is nothing to publish \
          to. Add e.g. ssm_parameter = \"/gio/eks/{cluster}/node-ami\" to [clusters.{cluster}]."
     )]
@@ -338,6 +359,12 @@ pub enum Error {
          `aws sts get-caller-identity` in that account."
     )]
     InvalidAccount(String),
+
+    #[error(
+        "account `{0}` of gio-ami.toml has no role_arn: it is the caller's own account, which \
+         needs no sharing. Name another account, or give [accounts.{0}] its role_arn."
+    )]
+    OwnAccount(String),
 
     #[error(
         "`{input}` is not an {kind} ARN: EC2 takes the whole ARN, not the id, e.g. \

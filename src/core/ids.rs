@@ -66,6 +66,26 @@ pub fn distinct(amis: &[AmiId]) -> Vec<String> {
     amis.iter().map(ToString::to_string).filter(|id| seen.insert(id.clone())).collect()
 }
 
+/// Region names are `<area>-<place>-<n>` (eu-west-1, us-gov-west-1, ap-southeast-5). A typo
+/// would otherwise surface later as a DNS failure for a host the user never typed.
+pub fn check_region(region: &str) -> Result<(), Error> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let well_formed = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && parts.last().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_lowercase()));
+    if well_formed {
+        Ok(())
+    } else {
+        Err(Error::InvalidRegion(region.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +114,15 @@ mod tests {
         }
         let err = "ami-12345678".parse::<SnapshotId>().unwrap_err().to_string();
         assert!(err.contains("is not a snapshot id"), "{err}");
+    }
+
+    #[test]
+    fn region_names() {
+        for ok in ["eu-west-1", "us-gov-west-1", "ap-southeast-5", "cn-north-1"] {
+            assert!(check_region(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "eu-west", "euwest1", "EU-WEST-1", "eu-west-x", "eu--1", "europe-west-1"] {
+            assert!(check_region(bad).is_err(), "{bad}");
+        }
     }
 }

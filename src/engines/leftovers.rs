@@ -407,7 +407,7 @@ mod tests {
             snapshots: vec![snapshot("snap-1", "b1")],
         };
         let user = crate::aws::usage::User::SsmParameter { name: "/gio/eks/prod/node-ami".into() };
-        let in_use = Usage { uses: vec![crate::aws::usage::Use { ami: "ami-1".into(), user }], ..Usage::default() };
+        let in_use = Usage { uses: vec![crate::aws::usage::Use { account: None, ami: "ami-1".into(), user }], ..Usage::default() };
         let unchecked = Usage { failures: vec!["launch templates: access denied".into()], ..Usage::default() };
         for usage in [&in_use, &unchecked] {
             let actions = plan(&leftovers, &here(), None, usage);

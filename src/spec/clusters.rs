@@ -18,6 +18,8 @@ pub struct Cluster {
     pub soak: Option<Duration>,
     /// AMIs promoted here get deregistration protection.
     pub protect: bool,
+    /// The `[accounts]` name it runs in; `None` without `[accounts]` (the caller's account).
+    pub account: Option<String>,
 }
 
 /// A soak as the spec writes it (`2days`, `48h`), not a count of seconds.
@@ -43,6 +45,7 @@ pub fn select(spec: Option<&Spec>, names: &[String], default_region: &str) -> Ve
                     promote_from: c.promote_from.as_ref().map(|f| f.get_ref().clone()),
                     soak: c.soak.as_ref().map(|s| humantime::parse_duration(s.get_ref()).expect("checked in validate")),
                     protect: c.protect,
+                    account: c.account.as_ref().map(|a| a.get_ref().clone()).or_else(|| spec.own_account().map(str::to_string)),
                 })
                 .collect()
         })

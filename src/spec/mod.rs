@@ -35,6 +35,33 @@ pub struct Spec {
     /// Clusters that run this image: columns of `gio-ami history`, targets of `gio-ami publish`.
     #[serde(default)]
     pub clusters: BTreeMap<String, ClusterSpec>,
+    /// The accounts `images`, `history`, `cost` and the guards read, each in its regions. Without
+    /// any, gio-ami works in the caller's account alone.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountSpec>,
+}
+
+/// An AWS account gio-ami reads (and guards) beside the caller's.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSpec {
+    /// The role gio-ami assumes (STS AssumeRole, from the caller's credentials) to act there; an
+    /// account without one is the caller's own.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub role_arn: Option<Spanned<String>>,
+    /// Where its AMIs and clusters are; the caller's region when empty.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub regions: Vec<Spanned<String>>,
+    /// The external id the role's trust policy asks for (sts:ExternalId).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub external_id: Option<Spanned<String>>,
+    /// The role session's name, as CloudTrail shows it; `gio-ami` by default.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub session_name: Option<Spanned<String>>,
 }
 
 /// The AMI to make.
@@ -120,6 +147,10 @@ pub struct BuildSpec {
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     pub region: String,
+    /// The `[accounts.NAME]` the cluster runs in; the caller's account by default.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub account: Option<Spanned<String>>,
     /// The SSM parameter `gio-ami publish` writes the AMI id into.
     #[serde(default)]
     pub ssm_parameter: Option<String>,
@@ -225,6 +256,11 @@ impl Spec {
 
     pub fn engine(&self) -> Engine {
         checked(&self.build.engine)
+    }
+
+    /// The configured account that acts with the caller's own credentials (no role_arn).
+    pub fn own_account(&self) -> Option<&str> {
+        self.accounts.iter().find(|(_, a)| a.role_arn.is_none()).map(|(name, _)| name.as_str())
     }
 
     pub fn provision_via(&self) -> ProvisionVia {
@@ -398,7 +434,67 @@ fn validate(spec: &Spec) -> Result<(), Invalid> {
     if spec.disks.len() + 1 > MAX_VOLUMES {
         return Err((0..0, "disks".into(), format!("at most {} extra disks", MAX_VOLUMES - 1)));
     }
-    validate_promotions(&spec.clusters)
+    validate_promotions(&spec.clusters)?;
+    validate_accounts(spec)
+}
+
+/// Role ARNs, regions, external ids and session names as STS and EC2 take them, one account at
+/// most acting with the caller's own credentials, and clusters in configured accounts.
+fn validate_accounts(spec: &Spec) -> Result<(), Invalid> {
+    let mut own: Option<&str> = None;
+    for (name, account) in &spec.accounts {
+        match &account.role_arn {
+            Some(role) if !is_role_arn(role.get_ref()) => {
+                return Err((role.span(), format!("accounts.{name}.role_arn"), format!("`{}` is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)", role.get_ref())));
+            }
+            Some(_) => {}
+            None => match own {
+                Some(other) => {
+                    return Err((0..0, format!("accounts.{name}"), format!("accounts `{other}` and `{name}` both have no role_arn, so both would be the caller's own account: give one of them the role gio-ami assumes there")));
+                }
+                None => own = Some(name),
+            },
+        }
+        for region in &account.regions {
+            if crate::core::ids::check_region(region.get_ref()).is_err() {
+                return Err((region.span(), format!("accounts.{name}.regions"), format!("`{}` is not an AWS region name (e.g. eu-west-1)", region.get_ref())));
+            }
+        }
+        // STS's patterns: external ids [\w+=,.@:/-]{2,1224}, session names [\w+=,.@-]{2,64}.
+        let fields = [(&account.external_id, "external_id", ":/", 1224), (&account.session_name, "session_name", "", 64)];
+        for (value, field, extra, max) in fields {
+            if let Some(value) = value {
+                let text = value.get_ref();
+                let allowed = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) || extra.contains(c);
+                if !(2..=max).contains(&text.len()) || !text.chars().all(allowed) {
+                    return Err((value.span(), format!("accounts.{name}.{field}"), format!("`{text}` is not a valid {field}: 2 to {max} of letters, digits and _+=,.@-{extra}")));
+                }
+            }
+        }
+    }
+    for (name, cluster) in &spec.clusters {
+        let key = format!("clusters.{name}.account");
+        match &cluster.account {
+            Some(account) if !spec.accounts.contains_key(account.get_ref()) => {
+                let known = spec.accounts.keys().map(String::as_str).collect::<Vec<_>>().join(", ");
+                return Err((account.span(), key, format!("`{}` names no [accounts] table of this spec (accounts: {})", account.get_ref(), if known.is_empty() { "none" } else { &known })));
+            }
+            None if !spec.accounts.is_empty() && own.is_none() => {
+                return Err((0..0, format!("clusters.{name}"), format!("every configured account has a role_arn, so none is the caller's own: set clusters.{name}.account to the account the cluster runs in")));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn is_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+        if partition.starts_with("aws")
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty()))
 }
 
 /// `promote_from` names another configured cluster, the chain of them never comes back to where
@@ -586,6 +682,15 @@ timeout = "30m"                      # how long the guest may take before the bu
 # promote_from = "staging"           # `gio-ami promote --to prod` takes what staging runs
 # soak = "48h"                       # once staging has had it this long
 # protect = true                     # and protects it from deregistration
+# account = "prod"                   # the [accounts.prod] it runs in (default: the caller's)
+
+# Accounts `images`, `history`, `cost`, `outdated` read, and `wipe` / `prune` guard.
+# [accounts.build]                   # no role_arn: the caller's own account
+# regions = ["eu-west-1", "us-east-1"]
+# [accounts.prod]
+# role_arn = "arn:aws:iam::222233334444:role/gio-ami-reader"
+# regions = ["eu-west-1"]
+# external_id = "gio-ami"            # when the role's trust policy asks for one
 "#;
 
 #[cfg(test)]
@@ -651,6 +756,12 @@ mod tests {
             ),
             (format!("{MINIMAL}[clusters.a]\nregion = \"r\"\n[clusters.b]\nregion = \"r\"\npromote_from = \"a\"\nsoak = \"two days\"\n"), "clusters.b.soak: `two days` is not a duration"),
             (format!("{MINIMAL}[clusters.a]\nregion = \"r\"\nsoak = \"2d\"\n"), "clusters.a.soak: a soak is how long the cluster promoted from had a release; set clusters.a.promote_from"),
+            (format!("{MINIMAL}[accounts.prod]\nrole_arn = \"arn:aws:iam::2222:role/r\"\n"), "gio-ami.toml:8:12: accounts.prod.role_arn: `arn:aws:iam::2222:role/r` is not an IAM role ARN"),
+            (format!("{MINIMAL}[accounts.a]\n[accounts.b]\n"), "accounts.b: accounts `a` and `b` both have no role_arn"),
+            (format!("{MINIMAL}[accounts.a]\nregions = [\"eu-west\"]\n"), "accounts.a.regions: `eu-west` is not an AWS region name"),
+            (format!("{MINIMAL}[accounts.a]\nexternal_id = \"x\"\n"), "accounts.a.external_id: `x` is not a valid external_id"),
+            (format!("{MINIMAL}[clusters.c]\nregion = \"r\"\naccount = \"prd\"\n[accounts.prod]\n"), "clusters.c.account: `prd` names no [accounts] table of this spec (accounts: prod)"),
+            (format!("{MINIMAL}[clusters.c]\nregion = \"r\"\n[accounts.prod]\nrole_arn = \"arn:aws:iam::222233334444:role/r\"\n"), "clusters.c: every configured account has a role_arn"),
             ("[image]\n[base]\nami = \"ami-12345678\"\n".to_string(), "gio-ami.toml:1:1: image: missing field `name`"),
         ];
         for (text, expected) in cases {

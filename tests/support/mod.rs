@@ -111,6 +111,22 @@ impl Emulator {
     pub async fn ec2(&self) -> aws_sdk_ec2::Client {
         aws_sdk_ec2::Client::new(&self.config(REGION).await)
     }
+
+    /// An SDK config acting in another account of the emulator: the role's, through STS
+    /// AssumeRole (the emulator maps the credentials to the role's account, as AWS does).
+    pub async fn config_as(&self, role_arn: &str, region: &str) -> aws_config::SdkConfig {
+        let config = self.config(region).await;
+        let assumed = aws_sdk_sts::Client::new(&config)
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name("tests")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("assuming {role_arn}: {}", aws_smithy_types::error::display::DisplayErrorContext(e)));
+        let c = assumed.credentials().unwrap();
+        let credentials = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().into()), None, "assumed");
+        config.into_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials)).build()
+    }
 }
 
 impl Drop for Emulator {
@@ -492,6 +508,13 @@ pub async fn running_builder(ec2: &aws_sdk_ec2::Client, build: &mut Child) -> Op
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("no builder was launched");
+}
+
+/// A directory of its own for one test (under cargo's target tmp dir).
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// The SSM parameter the cluster `prod` of `write_cluster_spec` runs (spelled out in its spec).
