@@ -159,6 +159,8 @@ enum UserKind {
     SsmParameter,
     /// Only EC2's own reference list sees it (an Image Builder recipe).
     Referenced,
+    /// An image usage report's count in an account gio-ami cannot enter.
+    Counted,
 }
 
 impl From<&User> for UserKind {
@@ -171,6 +173,7 @@ impl From<&User> for UserKind {
             User::Nodegroup { .. } => UserKind::Nodegroup,
             User::SsmParameter { .. } => UserKind::SsmParameter,
             User::Referenced { .. } => UserKind::Referenced,
+            User::Counted { .. } => UserKind::Counted,
         }
     }
 }
