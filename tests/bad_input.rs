@@ -187,6 +187,9 @@ fn error_table() -> String {
         ("spec: no [base]", "(no [base] section)", VALID_SPEC.split("[base]").next().unwrap().to_string()),
         ("spec: disk twice", "(a second /dev/xvdb)", format!("{VALID_SPEC}\n[[disks]]\ndevice = \"/dev/xvdb\"\nsize_gib = 5\n")),
         ("spec: second disk's type", "(a second disk of type 5)", format!("{VALID_SPEC}\n[[disks]]\ndevice = \"/dev/xvdc\"\ntype = 5\n")),
+        ("spec: role ARN", "role_arn = \"arn:aws:iam::2222:role/r\"", format!("{VALID_SPEC}\n[accounts.prod]\nrole_arn = \"arn:aws:iam::2222:role/r\"\n")),
+        ("spec: two own accounts", "[accounts.a] [accounts.b] (no role_arn)", format!("{VALID_SPEC}\n[accounts.a]\n[accounts.b]\n")),
+        ("spec: cluster's account", "account = \"prd\"", format!("{VALID_SPEC}\n[accounts.prod]\n[clusters.c]\nregion = \"eu-west-1\"\naccount = \"prd\"\n")),
     ] {
         row(what, input, spec::parse("gio-ami.toml", &text).unwrap_err().to_string());
     }
