@@ -319,7 +319,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let aws = Aws::connect(&options).await?;
             let consumers = consumers(&args.spec, &aws).await?;
-            let plan = prune::prepare(&aws, &consumers, &policy, gio_ami::core::clock::now_epoch()).await?;
+            let mut plan = prune::prepare(&aws, &consumers, &policy, gio_ami::core::clock::now_epoch()).await?;
+            // A deprecated AMI the Allowed AMIs setting of a configured account tolerates only
+            // so long after its deprecation stops launching there then: said before it happens.
+            let deprecated: Vec<String> =
+                plan.actions.iter().filter_map(|a| matches!(a, change::Action::DeprecateImage { .. }).then(|| a.id().to_string())).collect();
+            if consumers.configured() && !deprecated.is_empty() {
+                let images = inventory::any_images_by_id(&aws, &deprecated).await?;
+                let checked = gio_ami::aws::allowed::check(&consumers, &images).await;
+                plan.warnings.extend(checked.refusals.into_iter().chain(checked.warnings));
+            }
             // Refusals of AMIs in use are the policy at work; refusals for want of a look-up
             // mean the prune did not happen, and scripts must hear it.
             if !plan.facts.unchecked.is_empty() {
@@ -356,18 +365,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(_) => Aws::connect(&options).await?,
                 None => Aws::connect(&AwsOptions { region: Some(cluster.region.clone()), ..options }).await?,
             };
-            // A cluster of another account reads its parameter there, through its role.
-            let target = accounts(spec.as_ref(), &[], &[cluster.region.clone()])?
-                .into_iter()
-                .find(|a| a.role.is_some() && cluster.account.as_ref() == Some(&a.name));
-            let mut consumer = match &target {
-                Some(account) => Some(org::Org::connect(&caller, std::slice::from_ref(account)).await?),
-                None => None,
-            };
-            let aws = match consumer.as_mut() {
-                Some(org) => org.places.swap_remove(0).aws,
-                None => caller.elsewhere(caller.region(), None),
-            };
+            let (aws, target) = cluster_context(&caller, spec.as_ref(), &cluster, caller.region()).await?;
             // Judged from the owner's view first: an AMI the setting refuses is not even
             // visible from the cluster's account.
             let mut warnings = Vec::new();
@@ -395,8 +393,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(from) => clusters::configured(spec.as_ref(), from)?,
                 None => return Err(gio_ami::Error::NoPromotionSource { cluster: to.name.clone() }.into()),
             };
-            let source = Aws::connect(&AwsOptions { region: Some(from.region.clone()), ..options.clone() }).await?;
-            let target = Aws::connect(&AwsOptions { region: Some(to.region.clone()), ..options.clone() }).await?;
+            let caller = Aws::connect(&options).await?;
+            let (source, _) = cluster_context(&caller, spec.as_ref(), &from, &from.region).await?;
+            let (target, target_account) = cluster_context(&caller, spec.as_ref(), &to, &to.region).await?;
             let soak = match args.soak {
                 Some(soak) => promote::Soak::Given { soak, spec: to.soak },
                 None => promote::Soak::Spec(to.soak),
@@ -420,6 +419,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let refusals = plan.facts.refusals();
             if !refusals.is_empty() {
                 return refuse(&output, &plan, gio_ami::Error::PromotionRefused { to: plan.facts.to.clone(), reasons: refusals }, own.with_top(&plan.facts)?);
+            }
+            if let (Some(account), Some(ami)) = (target_account, plan.facts.ami.clone()) {
+                let home = caller.elsewhere(target.region(), None);
+                let owned = inventory::any_images_by_id(&home, &[ami]).await?;
+                if let Some(why) = allowed(&home, vec![account], &owned, &mut plan.warnings, args.force).await {
+                    return refuse(&output, &plan, why, own.with_top(&plan.facts)?);
+                }
             }
             let mode = Mode { command: "promote", dry_run: args.dry_run, yes: args.yes, destructive: false, what: "written", facts_on_top: true };
             execute(&target, &output, &plan, &mode, own, || async { Ok(change::apply(&target, &plan.actions).await.into()) }).await?;
@@ -616,6 +622,22 @@ async fn consumers(spec: &Path, aws: &Aws) -> gio_ami::Result<org::Org> {
     let mut accounts = accounts(spec.as_ref(), &[], &[aws.region().to_string()])?;
     accounts.retain(|a| a.role.is_some());
     Ok(org::Org::connect_all(aws, &accounts).await)
+}
+
+/// Where a cluster is acted on: the caller's account in `region`, or for a cluster of another
+/// configured account, that account (through its role) in the cluster's region, which is then
+/// returned too.
+async fn cluster_context(caller: &Aws, spec: Option<&spec::Spec>, cluster: &clusters::Cluster, region: &str) -> gio_ami::Result<(Aws, Option<org::Account>)> {
+    let account = accounts(spec, &[], &[cluster.region.clone()])?
+        .into_iter()
+        .find(|a| a.role.is_some() && cluster.account.as_ref() == Some(&a.name));
+    match account {
+        Some(account) => {
+            let mut org = org::Org::connect(caller, std::slice::from_ref(&account)).await?;
+            Ok((org.places.swap_remove(0).aws, Some(account)))
+        }
+        None => Ok((caller.elsewhere(region, None), None)),
+    }
 }
 
 /// Reads the Allowed AMIs setting of each account (in `aws`'s region) the images go to: what
