@@ -362,6 +362,11 @@ pub enum Command {
     /// --update replaces only the lines between <!-- gio-ami:history:begin --> and
     /// <!-- gio-ami:history:end --> in the file, and refuses when the markers are missing or
     /// duplicated.
+    ///
+    /// With [accounts.NAME] tables in gio-ami.toml, every configured account and region is read
+    /// (an ACCOUNT column joins REGION), each cluster's column comes from its own account
+    /// ([clusters.NAME] account = "..."), and --account NAME narrows the accounts. An account
+    /// that cannot be read is a warning; its releases are missing and its clusters show ?.
     #[command(verbatim_doc_comment)]
     History(HistoryArgs),
 
@@ -411,6 +416,8 @@ pub enum Command {
     ///   gio-ami outdated
     ///   gio-ami outdated --cluster prod --fail-if-behind 30d
     ///   gio-ami outdated --output json | jq '.clusters[] | {name, behind: [.releases[].behind_days]}'
+    ///
+    /// A cluster of another [accounts.NAME] is read in that account, through its role.
     #[command(verbatim_doc_comment)]
     Outdated(OutdatedArgs),
 
@@ -455,6 +462,10 @@ pub enum Command {
     /// Examples:
     ///   gio-ami cost
     ///   gio-ami cost --price 0.0125 --output json
+    ///   gio-ami cost --account prod
+    ///
+    /// With [accounts.NAME] tables in gio-ami.toml: one row per account and region, and the
+    /// totals; what the clusters run is read in each cluster's own account.
     #[command(verbatim_doc_comment)]
     Cost(CostArgs),
 

@@ -323,7 +323,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // A deprecated AMI the Allowed AMIs setting of a configured account tolerates only
             // so long after its deprecation stops launching there then: said before it happens.
             let deprecated: Vec<String> =
-                plan.actions.iter().filter_map(|a| matches!(a, change::Action::DeprecateImage { .. }).then(|| a.id().to_string())).collect();
+                plan.actions.iter().filter(|a| matches!(a, change::Action::DeprecateImage { .. })).map(|a| a.id().to_string()).collect();
             if consumers.configured() && !deprecated.is_empty() {
                 let images = inventory::any_images_by_id(&aws, &deprecated).await?;
                 let checked = gio_ami::aws::allowed::check(&consumers, &images).await;
@@ -628,7 +628,7 @@ async fn consumers(spec: &Path, aws: &Aws) -> gio_ami::Result<org::Org> {
 /// configured account, that account (through its role) in the cluster's region, which is then
 /// returned too.
 async fn cluster_context(caller: &Aws, spec: Option<&spec::Spec>, cluster: &clusters::Cluster, region: &str) -> gio_ami::Result<(Aws, Option<org::Account>)> {
-    let account = accounts(spec, &[], &[cluster.region.clone()])?
+    let account = accounts(spec, &[], std::slice::from_ref(&cluster.region))?
         .into_iter()
         .find(|a| a.role.is_some() && cluster.account.as_ref() == Some(&a.name));
     match account {
