@@ -7,13 +7,51 @@ use aws_sdk_ec2::types::{
     AllowedImagesSettingsEnabledState, ImageCriterionRequest, InstanceType, LaunchPermission, LaunchPermissionModifications,
     ResourceType, Tag, TagSpecification,
 };
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use support::{run, tagged_release, Emulator, REGION};
 
-/// Two member accounts with a role the caller (the build account) may assume: [(id, role)].
-fn consumers(emulator: &Emulator) -> Vec<(String, String)> {
-    let made: serde_json::Value = serde_json::from_str(&emulator.fixture(&["accounts", "--count", "2"])).unwrap();
-    made.as_array().unwrap().iter().map(|a| (a["id"].as_str().unwrap().into(), a["role_arn"].as_str().unwrap().into())).collect()
+/// A consumer account: its id, the role gio-ami assumes there, and the test's EC2 client in it.
+struct Member {
+    id: String,
+    role: String,
+    ec2: aws_sdk_ec2::Client,
+}
+
+/// The build account (the caller) with one release, `gio-node-1`, and two member accounts
+/// whose roles the caller may assume, all in a spec (with `extra` lines) in `dir`.
+struct Org {
+    emulator: Emulator,
+    ec2: aws_sdk_ec2::Client,
+    prod: Member,
+    dev: Member,
+    released: String,
+    dir: PathBuf,
+}
+
+impl Org {
+    async fn new(name: &str, extra: &str) -> Org {
+        let emulator = Emulator::start();
+        let made: serde_json::Value = serde_json::from_str(&emulator.fixture(&["accounts", "--count", "2"])).unwrap();
+        let mut members = Vec::new();
+        for account in made.as_array().unwrap() {
+            let role = account["role_arn"].as_str().unwrap().to_string();
+            let ec2 = aws_sdk_ec2::Client::new(&emulator.config_as(&role, REGION).await);
+            members.push(Member { id: account["id"].as_str().unwrap().into(), role, ec2 });
+        }
+        let [prod, dev] = <[_; 2]>::try_from(members).ok().unwrap();
+        let ec2 = emulator.ec2().await;
+        let (released, _) = tagged_release(&ec2, "gio-node-1").await;
+        let dir = support::scratch(&format!("accounts-{name}"));
+        write_spec(&dir, &prod.role, &dev.role, extra);
+        Org { emulator, ec2, prod, dev, released, dir }
+    }
+
+    /// gio-ami in the spec's directory.
+    fn cli(&self) -> std::process::Command {
+        let mut cli = self.emulator.cli();
+        cli.current_dir(&self.dir);
+        cli
+    }
 }
 
 fn write_spec(dir: &Path, prod: &str, dev: &str, extra: &str) {
@@ -50,19 +88,13 @@ async fn prod_node(ec2: &aws_sdk_ec2::Client, ami: &str) -> String {
 
 #[tokio::test]
 async fn three_accounts_in_one_history_and_a_wipe_refused_for_a_consumers_instance() {
-    let emulator = Emulator::start();
-    let ec2 = emulator.ec2().await;
-    let [(prod_id, prod_role), (_, dev_role)] = <[_; 2]>::try_from(consumers(&emulator)).unwrap();
-    let prod = aws_sdk_ec2::Client::new(&emulator.config_as(&prod_role, REGION).await);
-    let dev = aws_sdk_ec2::Client::new(&emulator.config_as(&dev_role, REGION).await);
-    let (released, _) = tagged_release(&ec2, "gio-node-1").await;
-    share(&ec2, &released, &prod_id).await;
-    let node = prod_node(&prod, &released).await;
-    let (dev_only, _) = tagged_release(&dev, "gio-node-dev").await;
-    let dir = support::scratch(&format!("accounts-{}", line!()));
-    write_spec(&dir, &prod_role, &dev_role, "");
+    let org = Org::new("history", "").await;
+    let released = org.released.clone();
+    share(&org.ec2, &released, &org.prod.id).await;
+    let node = prod_node(&org.prod.ec2, &released).await;
+    let (dev_only, _) = tagged_release(&org.dev.ec2, "gio-node-dev").await;
 
-    let history = run(emulator.cli().current_dir(&dir).args(["history", "--output", "json"])).success().json();
+    let history = run(org.cli().args(["history", "--output", "json"])).success().json();
     assert_eq!(history["accounts"], serde_json::json!(["build", "dev", "prod"]), "{history}");
     let row = |release: &str| history["releases"].as_array().unwrap().iter().find(|r| r["release"] == release).cloned().unwrap();
     let built = row("gio-node-1");
@@ -71,83 +103,75 @@ async fn three_accounts_in_one_history_and_a_wipe_refused_for_a_consumers_instan
     assert_eq!(row("gio-node-dev")["amis"][0]["account"], "dev");
     assert_eq!(history["releases"].as_array().unwrap().len(), 2, "{history}");
 
-    let images = run(emulator.cli().current_dir(&dir).args(["images", "--output", "json", "--account", "dev"])).success().json();
-    let rows: Vec<(String, String, String)> = images
+    let images = run(org.cli().args(["images", "--output", "json", "--account", "dev"])).success().json();
+    let rows: Vec<(&str, &str, &str)> = images
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (i["account"].as_str().unwrap().into(), i["region"].as_str().unwrap().into(), i["id"].as_str().unwrap().into()))
+        .map(|i| (i["account"].as_str().unwrap(), i["region"].as_str().unwrap(), i["id"].as_str().unwrap()))
         .collect();
-    assert_eq!(rows, [("dev".to_string(), REGION.to_string(), dev_only.clone())]);
-    let table = run(emulator.cli().current_dir(&dir).args(["images"])).success().stdout;
-    assert!(table.contains("ACCOUNT") && table.contains("prod") == table.contains(&released), "{table}");
+    assert_eq!(rows, [("dev", REGION, dev_only.as_str())]);
+    let table = run(org.cli().args(["images"])).success().stdout;
+    assert!(table.contains("ACCOUNT") && table.contains(&released) && table.contains(&dev_only), "{table}");
 
-    let wipe = run(emulator.cli().current_dir(&dir).args(["wipe", &released, "--yes"])).failure();
+    let wipe = run(org.cli().args(["wipe", &released, "--yes"])).failure();
     assert!(wipe.stderr.contains(&format!("instance {node}")) && wipe.stderr.contains("in account `prod`"), "{}", wipe.stderr);
-    assert!(support::own_image(&ec2, &released).await.is_some(), "the refused wipe deregistered nothing");
+    assert!(support::own_image(&org.ec2, &released).await.is_some(), "the refused wipe deregistered nothing");
 
     // Once prod's node is gone, nothing holds it: the wipe goes through.
-    prod.terminate_instances().instance_ids(&node).send().await.unwrap();
-    run(emulator.cli().current_dir(&dir).args(["wipe", &released, "--yes"])).success();
-    assert!(support::own_image(&ec2, &released).await.is_none());
+    org.prod.ec2.terminate_instances().instance_ids(&node).send().await.unwrap();
+    run(org.cli().args(["wipe", &released, "--yes"])).success();
+    assert!(support::own_image(&org.ec2, &released).await.is_none());
 }
 
 #[tokio::test]
 async fn a_role_that_cannot_be_assumed_is_named_a_warning_in_reports_and_the_error_alone() {
-    let emulator = Emulator::start();
-    let ec2 = emulator.ec2().await;
-    let [(_, prod_role), (_, dev_role)] = <[_; 2]>::try_from(consumers(&emulator)).unwrap();
-    let (released, _) = tagged_release(&ec2, "gio-node-1").await;
     let ghost = "arn:aws:iam::999988887777:role/gio-ami-reader";
-    let dir = support::scratch(&format!("accounts-{}", line!()));
-    write_spec(&dir, &prod_role, &dev_role, &format!("[accounts.ghost]\nrole_arn = \"{ghost}\"\n"));
+    let org = Org::new("ghost", &format!("[accounts.ghost]\nrole_arn = \"{ghost}\"\n")).await;
 
-    let history = run(emulator.cli().current_dir(&dir).args(["history", "--output", "json"])).success();
+    let history = run(org.cli().args(["history", "--output", "json"])).success();
     assert!(history.stderr.contains("account `ghost`") && history.stderr.contains(ghost), "{}", history.stderr);
-    assert_eq!(history.json()["releases"][0]["amis"][0]["id"], released.as_str(), "the others are still read");
+    assert_eq!(history.json()["releases"][0]["amis"][0]["id"], org.released.as_str(), "the others are still read");
 
-    let alone = run(emulator.cli().current_dir(&dir).args(["images", "--account", "ghost"])).failure();
-    assert!(alone.stderr.contains("cannot act in account `ghost`: assuming arn:aws:iam::999988887777:role/gio-ami-reader failed"), "{}", alone.stderr);
+    let alone = run(org.cli().args(["images", "--account", "ghost"])).failure();
+    assert!(alone.stderr.contains(&format!("cannot act in account `ghost`: assuming {ghost} failed")), "{}", alone.stderr);
     assert!(alone.stderr.contains("trust policy"), "{}", alone.stderr);
 
-    let unknown = run(emulator.cli().current_dir(&dir).args(["images", "--account", "stage"])).failure();
+    let unknown = run(org.cli().args(["images", "--account", "stage"])).failure();
     assert!(unknown.stderr.contains("no account `stage`") && unknown.stderr.contains("build, dev, ghost, prod"), "{}", unknown.stderr);
 
     // A guard refuses what it cannot check: the AMI is shared with the unreachable account.
-    share(&ec2, &released, "999988887777").await;
-    let wipe = run(emulator.cli().current_dir(&dir).args(["wipe", &released, "--yes"])).failure();
+    share(&org.ec2, &org.released, "999988887777").await;
+    let wipe = run(org.cli().args(["wipe", &org.released, "--yes"])).failure();
     assert!(wipe.stderr.contains("could not check") && wipe.stderr.contains("account `ghost`"), "{}", wipe.stderr);
-    assert!(support::own_image(&ec2, &released).await.is_some());
+    assert!(support::own_image(&org.ec2, &org.released).await.is_some());
 }
 
 #[tokio::test]
 async fn an_allowed_amis_refusal_is_predicted_before_sharing() {
-    let emulator = Emulator::start();
-    let ec2 = emulator.ec2().await;
-    let [(_, prod_role), (dev_id, dev_role)] = <[_; 2]>::try_from(consumers(&emulator)).unwrap();
-    let dev = aws_sdk_ec2::Client::new(&emulator.config_as(&dev_role, REGION).await);
-    dev.replace_image_criteria_in_allowed_images_settings()
+    let org = Org::new("allowed", "").await;
+    org.dev
+        .ec2
+        .replace_image_criteria_in_allowed_images_settings()
         .image_criteria(ImageCriterionRequest::builder().image_providers("amazon").build())
         .send()
         .await
         .unwrap();
-    dev.enable_allowed_images_settings().allowed_images_settings_state(AllowedImagesSettingsEnabledState::Enabled).send().await.unwrap();
-    let (released, _) = tagged_release(&ec2, "gio-node-1").await;
-    let dir = support::scratch(&format!("accounts-{}", line!()));
-    write_spec(&dir, &prod_role, &dev_role, "");
+    org.dev.ec2.enable_allowed_images_settings().allowed_images_settings_state(AllowedImagesSettingsEnabledState::Enabled).send().await.unwrap();
+    let released = &org.released;
     let launch = || async {
-        let attribute = ec2.describe_image_attribute().image_id(&released).attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission);
+        let attribute = org.ec2.describe_image_attribute().image_id(released).attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission);
         attribute.send().await.unwrap().launch_permissions().iter().filter_map(|p| p.user_id().map(str::to_string)).collect::<Vec<_>>()
     };
 
-    let refused = run(emulator.cli().current_dir(&dir).args(["share", &released, "--account", "dev", "--yes"])).failure();
+    let refused = run(org.cli().args(["share", released, "--account", "dev", "--yes"])).failure();
     assert!(refused.stderr.contains(&format!("{released} is not allowed in account `dev`")), "{}", refused.stderr);
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
     assert!(launch().await.is_empty(), "nothing was shared");
 
     // Another account without the setting takes it; --force shares into dev anyway.
-    run(emulator.cli().current_dir(&dir).args(["share", &released, "--account", "prod", "--yes"])).success();
-    let forced = run(emulator.cli().current_dir(&dir).args(["share", &released, "--account", &dev_id, "--force", "--yes"])).success();
-    assert!(forced.stderr.contains("--force, although") || forced.stdout.contains("--force, although"), "{}{}", forced.stdout, forced.stderr);
-    assert!(launch().await.contains(&dev_id));
+    run(org.cli().args(["share", released, "--account", "prod", "--yes"])).success();
+    let forced = run(org.cli().args(["share", released, "--account", &org.dev.id, "--force", "--yes"])).success();
+    assert!(forced.stdout.contains("--force, although"), "{}{}", forced.stdout, forced.stderr);
+    assert!(launch().await.contains(&org.dev.id));
 }

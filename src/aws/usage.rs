@@ -431,28 +431,29 @@ fn is_account_id(grantee: &str) -> bool {
 /// permissions (only the owner may read them) and the references EC2 reports (the owner's
 /// own scan cross-checks those).
 async fn observe_consumer(aws: &Aws, amis: &[String]) -> Observed {
-    let (instances, templates, groups, launch_configurations, nodegroups, parameters) = futures::join!(
-        instances(aws, amis),
-        templates(aws),
-        groups(aws),
-        launch_configurations(aws),
-        nodegroups(aws),
-        parameters(aws),
-    );
-    Observed { instances, templates, groups, launch_configurations, nodegroups, parameters, sharing: Ok(BTreeMap::new()), references: Ok(Vec::new()) }
+    scan(aws, amis, false).await
 }
 
 /// Reads every kind of user at once; each look-up succeeds or fails on its own.
 pub async fn observe(aws: &Aws, amis: &[String]) -> Observed {
-    let (instances, templates, groups, launch_configurations, nodegroups, parameters, sharing, references) = futures::join!(
+    scan(aws, amis, true).await
+}
+
+async fn scan(aws: &Aws, amis: &[String], owner: bool) -> Observed {
+    let owners_view = async {
+        match owner {
+            true => futures::join!(sharing(aws, amis), references(aws, amis)),
+            false => (Ok(BTreeMap::new()), Ok(Vec::new())),
+        }
+    };
+    let (instances, templates, groups, launch_configurations, nodegroups, parameters, (sharing, references)) = futures::join!(
         instances(aws, amis),
         templates(aws),
         groups(aws),
         launch_configurations(aws),
         nodegroups(aws),
         parameters(aws),
-        sharing(aws, amis),
-        references(aws, amis),
+        owners_view,
     );
     Observed { instances, templates, groups, launch_configurations, nodegroups, parameters, sharing, references }
 }
