@@ -289,3 +289,28 @@ impl Org {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_says_where_it_was_read_only_when_accounts_are_configured() {
+        #[derive(Serialize)]
+        struct Row {
+            id: &'static str,
+        }
+        let alone = Located { account: None, region: None, item: Row { id: "ami-1" } };
+        assert_eq!(serde_json::to_value(&alone).unwrap(), serde_json::json!({"id": "ami-1"}), "the JSON of one account is unchanged");
+        let placed = Located { account: Some("prod".into()), region: Some("eu-west-1".into()), item: Row { id: "ami-1" } };
+        assert_eq!(serde_json::to_value(&placed).unwrap(), serde_json::json!({"account": "prod", "region": "eu-west-1", "id": "ami-1"}));
+    }
+
+    #[test]
+    fn an_account_id_comes_from_its_role() {
+        let role = Role { arn: "arn:aws:iam::222233334444:role/gio-ami-reader".into(), external_id: None, session_name: None };
+        let prod = Account { name: "prod".into(), role: Some(role), regions: Vec::new() };
+        assert_eq!(prod.id(), Some("222233334444"));
+        assert_eq!(Account { role: None, ..prod }.id(), None, "the caller's own needs no id");
+    }
+}

@@ -350,7 +350,6 @@ pub async fn observe_any(aws: &Aws, amis: &[String]) -> Option<Observed> {
 /// account, so all are read then. An account that could not be read, or not in `region`, is a
 /// failure (the guard refuses); `shared` comes back with the grantees left unchecked.
 pub async fn elsewhere(org: &Org, region: &str, shared: &BTreeMap<String, Vec<String>>) -> Usage {
-    let reaches = |id: Option<&str>, with: &[String]| with.iter().any(|g| Some(g.as_str()) == id || !is_account_id(g));
     let amis_for = |id: Option<&str>| -> Vec<String> {
         shared.iter().filter(|(_, with)| reaches(id, with)).map(|(ami, _)| ami.clone()).collect()
     };
@@ -421,6 +420,12 @@ pub async fn count_elsewhere(aws: &Aws, usage: &mut Usage) {
             }
         }
     }
+}
+
+/// Whether sharing with these grantees may reach the account: named, or an organization, an OU
+/// or everyone, which may hold any account.
+fn reaches(account_id: Option<&str>, with: &[String]) -> bool {
+    with.iter().any(|g| Some(g.as_str()) == account_id || !is_account_id(g))
 }
 
 fn is_account_id(grantee: &str) -> bool {
@@ -675,6 +680,16 @@ async fn sharing(aws: &Aws, amis: &[String]) -> Result<BTreeMap<String, Vec<Stri
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn sharing_reaches_the_accounts_it_names_and_any_behind_an_organization() {
+        let with = |grantees: &[&str]| grantees.iter().map(|g| g.to_string()).collect::<Vec<_>>();
+        assert!(reaches(Some("222233334444"), &with(&["111122223333", "222233334444"])));
+        assert!(!reaches(Some("222233334444"), &with(&["111122223333"])));
+        assert!(reaches(Some("222233334444"), &with(&["arn:aws:organizations::111122223333:organization/o-abc1234567"])));
+        assert!(reaches(None, &with(&["everyone (public)"])));
+        assert!(!reaches(None, &with(&["111122223333"])));
+    }
 
     pub fn nothing() -> Observed {
         Observed {
