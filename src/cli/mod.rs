@@ -339,8 +339,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::History(args) => {
             let spec = optional_spec(&args.org.spec)?;
-            let accounts = accounts(spec.as_ref(), &args.org.accounts, &cli.region)?;
             let caller = Aws::connect(&options).await?;
+            let accounts = accounts(spec.as_ref(), &args.org.accounts, &cli.region, caller.region())?;
             let clusters = clusters::select(spec.as_ref(), &args.clusters, caller.region());
             let listed = history::regions(&cli.region, caller.region(), &clusters);
             let regions: Vec<String> = listed.iter().cloned().chain(clusters.iter().map(|c| c.region.clone())).collect();
@@ -432,8 +432,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Outdated(args) => {
             let spec = optional_spec(&args.org.spec)?;
-            let accounts = accounts(spec.as_ref(), &args.org.accounts, &cli.region)?;
             let caller = Aws::connect(&options).await?;
+            let accounts = accounts(spec.as_ref(), &args.org.accounts, &cli.region, caller.region())?;
             let mut clusters = clusters::select(spec.as_ref(), &args.clusters, caller.region());
             if !args.org.accounts.is_empty() {
                 clusters.retain(|c| c.account.as_ref().is_some_and(|a| args.org.accounts.contains(a)));
@@ -477,7 +477,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Share(args) => {
             let amis = parse_all::<AmiId>(&args.amis)?;
             let spec = optional_spec(&args.spec)?;
-            let configured = accounts(spec.as_ref(), &[], &[])?;
+            let configured = accounts(spec.as_ref(), &[], &[], "")?;
             let named = |input: &String| match configured.iter().find(|a| &a.name == input) {
                 Some(account) => account.id().map(str::to_string).ok_or_else(|| gio_ami::Error::OwnAccount(input.clone())),
                 None => share::account(input),
@@ -562,8 +562,9 @@ fn optional_spec(path: &Path) -> gio_ami::Result<Option<spec::Spec>> {
 }
 
 /// The configured accounts a report reads (all, or those --account names), each in its
-/// regions (or the ones --region names) and those of its clusters.
-fn accounts(spec: Option<&spec::Spec>, names: &[String], regions: &[String]) -> gio_ami::Result<Vec<org::Account>> {
+/// regions (or the ones --region names; `home`, the caller's, when it names none) and those of
+/// its clusters.
+fn accounts(spec: Option<&spec::Spec>, names: &[String], regions: &[String], home: &str) -> gio_ami::Result<Vec<org::Account>> {
     let configured = spec.map(|s| &s.accounts);
     let known = || configured.map(|a| a.keys().cloned().collect()).unwrap_or_default();
     for name in names {
@@ -578,12 +579,13 @@ fn accounts(spec: Option<&spec::Spec>, names: &[String], regions: &[String]) -> 
         .iter()
         .filter(|(name, _)| names.is_empty() || names.contains(name))
         .map(|(name, account)| {
-            let mut own: Vec<String> = match regions.is_empty() {
-                true => account.regions.iter().map(|r| r.get_ref().clone()).collect(),
-                false => regions.to_vec(),
+            let mut own: Vec<String> = match (regions.is_empty(), account.regions.is_empty()) {
+                (false, _) => regions.to_vec(),
+                (true, false) => account.regions.iter().map(|r| r.get_ref().clone()).collect(),
+                (true, true) => vec![home.to_string()],
             };
             for cluster in clusters.iter().filter(|c| c.account.as_ref() == Some(name)) {
-                if !own.is_empty() && !own.contains(&cluster.region) {
+                if !own.contains(&cluster.region) {
                     own.push(cluster.region.clone());
                 }
             }
@@ -603,8 +605,9 @@ fn accounts(spec: Option<&spec::Spec>, names: &[String], regions: &[String]) -> 
 /// Where a report reads: every account of `[accounts]` (or those --account names), else the
 /// caller's account in its region, as without any spec.
 async fn reach(options: &AwsOptions, spec: Option<&spec::Spec>, args: &args::OrgArgs, regions: &[String]) -> gio_ami::Result<org::Org> {
-    let accounts = accounts(spec, &args.accounts, regions)?;
-    enter(Aws::connect(options).await?, &accounts, &[]).await
+    let caller = Aws::connect(options).await?;
+    let accounts = accounts(spec, &args.accounts, regions, caller.region())?;
+    enter(caller, &accounts, &[]).await
 }
 
 /// The configured accounts, or without them the caller's account in its region and `alone_in`.
@@ -619,7 +622,7 @@ async fn enter(caller: Aws, accounts: &[org::Account], alone_in: &[String]) -> g
 /// AMI is checked too. None without `[accounts]`.
 async fn consumers(spec: &Path, aws: &Aws) -> gio_ami::Result<org::Org> {
     let spec = optional_spec(spec)?;
-    let mut accounts = accounts(spec.as_ref(), &[], &[aws.region().to_string()])?;
+    let mut accounts = accounts(spec.as_ref(), &[], &[aws.region().to_string()], aws.region())?;
     accounts.retain(|a| a.role.is_some());
     Ok(org::Org::connect_all(aws, &accounts).await)
 }
@@ -628,7 +631,7 @@ async fn consumers(spec: &Path, aws: &Aws) -> gio_ami::Result<org::Org> {
 /// configured account, that account (through its role) in the cluster's region, which is then
 /// returned too.
 async fn cluster_context(caller: &Aws, spec: Option<&spec::Spec>, cluster: &clusters::Cluster, region: &str) -> gio_ami::Result<(Aws, Option<org::Account>)> {
-    let account = accounts(spec, &[], std::slice::from_ref(&cluster.region))?
+    let account = accounts(spec, &[], std::slice::from_ref(&cluster.region), &cluster.region)?
         .into_iter()
         .find(|a| a.role.is_some() && cluster.account.as_ref() == Some(&a.name));
     match account {
