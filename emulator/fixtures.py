@@ -30,6 +30,12 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself.
     fixtures.py organization                the caller's organization (made if missing) with an OU
                                             `nodes` holding a new member account; prints
                                             {"organization", "ou", "member"} as JSON
+    fixtures.py accounts --count N [--role NAME] [--external-id X]
+                                            N new member accounts of the caller's organization (made
+                                            if missing), each with an IAM role NAME (gio-ami-reader)
+                                            trusting the caller's account (sts:ExternalId X when
+                                            given), made through OrganizationAccountAccessRole;
+                                            prints [{"id", "role_arn"}] as JSON
     fixtures.py image-recipe --ami AMI_ID --name NAME
                                             an EC2 Image Builder image recipe NAME 1.0.0 built on the
                                             AMI (component update-linux); prints its ARN
@@ -39,6 +45,7 @@ import json
 import os
 import time
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -46,9 +53,18 @@ import boto3
 BASE_PARAMETER = "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id"
 
 
-def client(service):
+def client(service, credentials=None):
+    """A client with the environment's credentials, or with an STS AssumeRole answer's Credentials."""
     region = os.environ.get("AWS_REGION", "eu-west-1")
-    return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=region)
+    keys = {} if credentials is None else {
+        "aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"]}
+    return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=region, **keys)
+
+
+def client_as(role_arn, service):
+    """A client acting as the role (STS AssumeRole from the environment's credentials)."""
+    return client(service, client("sts").assume_role(RoleArn=role_arn, RoleSessionName="gio-fixtures")["Credentials"])
 
 
 def image_builder(name):
@@ -137,20 +153,50 @@ def image_recipe(ami, name):
     )["imageRecipeArn"]
 
 
+def organization_arn(orgs):
+    """The caller's organization (made, with all features, if it has none): its ARN."""
+    try:
+        return orgs.describe_organization()["Organization"]["Arn"]
+    except orgs.exceptions.AWSOrganizationsNotInUseException:
+        return orgs.create_organization(FeatureSet="ALL")["Organization"]["Arn"]
+
+
+def new_account(orgs, name):
+    """A member account CreateAccount makes (AWS gives it OrganizationAccountAccessRole, trusting
+    the management account): its id."""
+    status = orgs.create_account(Email=f"{name}@example.org", AccountName=name)["CreateAccountStatus"]
+    return orgs.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"]
+
+
 def organization():
     """The caller's organization (made if it has none) with an OU `nodes` holding a new member
     account: what `share --org/--ou` is tested with. Prints {organization, ou, member} as JSON."""
     orgs = client("organizations")
-    try:
-        arn = orgs.describe_organization()["Organization"]["Arn"]
-    except orgs.exceptions.AWSOrganizationsNotInUseException:
-        arn = orgs.create_organization(FeatureSet="ALL")["Organization"]["Arn"]
+    arn = organization_arn(orgs)
     root = orgs.list_roots()["Roots"][0]["Id"]
     ou = orgs.create_organizational_unit(ParentId=root, Name="nodes")["OrganizationalUnit"]
-    status = orgs.create_account(Email="nodes@example.org", AccountName="nodes")["CreateAccountStatus"]
-    member = orgs.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"]
+    member = new_account(orgs, "nodes")
     orgs.move_account(AccountId=member, SourceParentId=root, DestinationParentId=ou["Id"])
     return {"organization": arn, "ou": ou["Arn"], "member": member}
+
+
+def accounts(count, role, external_id):
+    """COUNT new member accounts of the caller's organization (made if it has none), each with an IAM
+    role ROLE trusting the caller's account (with the sts:ExternalId condition when given), made
+    there through OrganizationAccountAccessRole: what `[accounts]` specs are tested with. The role
+    needs no policy (the emulator enforces none). Prints [{id, role_arn}] as JSON."""
+    orgs = client("organizations")
+    organization_arn(orgs)
+    caller = client("sts").get_caller_identity()["Account"]
+    condition = {"Condition": {"StringEquals": {"sts:ExternalId": external_id}}} if external_id else {}
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{caller}:root"}, "Action": "sts:AssumeRole", **condition}]})
+    made = []
+    for _ in range(count):
+        account = new_account(orgs, f"member-{uuid.uuid4().hex[:8]}")  # AWS wants a new email for each
+        iam = client_as(f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", "iam")
+        made.append({"id": account, "role_arn": iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)["Role"]["Arn"]})
+    return made
 
 
 def hook(path, body):
@@ -189,12 +235,18 @@ def main():
     release.add_argument("--release", required=True)
     release.add_argument("--bottlerocket", required=True)
     commands.add_parser("organization")
+    made = commands.add_parser("accounts")
+    made.add_argument("--count", type=int, required=True)
+    made.add_argument("--role", default="gio-ami-reader")
+    made.add_argument("--external-id")
     recipe = commands.add_parser("image-recipe")
     recipe.add_argument("--ami", required=True)
     recipe.add_argument("--name", required=True)
     args = parser.parse_args()
     if args.command == "organization":
         print(json.dumps(organization()))
+    elif args.command == "accounts":
+        print(json.dumps(accounts(args.count, args.role, args.external_id)))
     elif args.command == "image-builder":
         print(image_builder(args.name))
     elif args.command == "images":

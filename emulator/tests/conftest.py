@@ -6,12 +6,14 @@ moves the emulator's clock does it through the `clock` fixture, which puts it ba
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any, Callable, Iterator
 
 import boto3
 import pytest
 
-from helpers import start_emulator
+from helpers import client_with, start_emulator
 from hooks import Clock
 
 
@@ -37,18 +39,36 @@ def client(endpoint: str) -> Callable[..., Any]:
 
 
 @pytest.fixture(scope="session")
-def client_as(client: Callable[..., Any], endpoint: str) -> Callable[..., Any]:
-    """client_as("222233334444", "ec2", "eu-west-1"): a client acting as that account. moto maps the
-    credentials STS AssumeRole returns to the role's account, as AWS does."""
+def credentials_as(client: Callable[..., Any]) -> Callable[[str], dict[str, Any]]:
+    """credentials_as("222233334444"): STS AssumeRole credentials of that account's role gio-tests
+    (moto maps them to the role's account, as AWS does). AssumeRole needs the role to exist and
+    trust the caller (patches/sts_trust.py), so each account gets it first, trusting the tests' own
+    account, as that account's administrator would make it. No AWS API makes a role in an account
+    one cannot act in yet: this one step acts as the account through moto's x-moto-account-id
+    header (a moto control, like /moto-api/)."""
+    caller = client("sts").get_caller_identity()["Account"]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{caller}:root"}, "Action": "sts:AssumeRole"}]})
+
+    @functools.cache
+    def role(account_id: str) -> str:
+        iam = client("iam")
+        iam.meta.events.register("before-sign.iam.*",
+                                 lambda request, **_: request.headers.add_header("x-moto-account-id", account_id))
+        return iam.create_role(RoleName="gio-tests", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+
+    def assume(account_id: str) -> dict[str, Any]:
+        return client("sts").assume_role(RoleArn=role(account_id), RoleSessionName="gio-tests")["Credentials"]
+
+    return assume
+
+
+@pytest.fixture(scope="session")
+def client_as(credentials_as: Callable[[str], dict[str, Any]], endpoint: str) -> Callable[..., Any]:
+    """client_as("222233334444", "ec2", "eu-west-1"): a client acting as that account (credentials_as)."""
 
     def make(account_id: str, service: str, region: str = "us-east-1") -> Any:
-        credentials = client("sts").assume_role(
-            RoleArn=f"arn:aws:iam::{account_id}:role/gio-tests", RoleSessionName="gio-tests")["Credentials"]
-        return boto3.client(
-            service, region_name=region, endpoint_url=endpoint,
-            aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
+        return client_with(endpoint, credentials_as(account_id), service, region)
 
     return make
 

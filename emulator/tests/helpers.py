@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 EMULATOR = Path(__file__).resolve().parents[1] / "gio_emulator.py"
@@ -53,6 +54,15 @@ def register_root_image(ec2: Any, name: str, zone: str = "us-east-1a") -> str:
         Name=name, RootDeviceName="/dev/xvda",
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}],
     )["ImageId"]
+
+
+def client_with(endpoint: str, credentials: dict[str, Any], service: str, region: str = "us-east-1") -> Any:
+    """A client with the Credentials an STS AssumeRole answered."""
+    return boto3.client(
+        service, region_name=region, endpoint_url=endpoint,
+        aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
 
 
 def error_code(excinfo: pytest.ExceptionInfo[Any]) -> str:
