@@ -4,6 +4,7 @@
 
 use crate::core::error::Error;
 use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use std::error::Error as StdError;
@@ -23,9 +24,12 @@ impl Error {
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
         if let Some(cause) = find_cause::<CredentialsError>(&err) {
+            // A role the provider could not assume: STS's own code and words say why.
+            let refused = find_cause::<AssumeRoleError>(cause)
+                .and_then(|e| Some(format!("{}: {}", e.code()?, e.message().unwrap_or_default())));
             return Error::NoCredentials {
                 profile: String::new(),
-                detail: chain(cause),
+                detail: refused.unwrap_or_else(|| chain(cause)),
             };
         }
         match &err {

@@ -291,9 +291,10 @@ pub enum Error {
     Unassumable { account: String, role: String, detail: String },
 
     #[error(
-        "refused by the Allowed AMIs setting where it would go: {}. Change the image criteria \
-         there (EC2 > Allowed AMIs), or pass --force to go on anyway.",
-        reasons.join("; ")
+        "the Allowed AMIs settings where it would go refuse it, or could not be read: {}. Fix what \
+         is named (that account's image criteria, in EC2 > Allowed AMIs, or the role gio-ami \
+         assumes there), or pass --force to go on anyway.",
+        reasons.iter().map(|r| r.trim_end_matches('.')).collect::<Vec<_>>().join("; ")
     )]
     NotAllowed { reasons: Vec<String> },
 
