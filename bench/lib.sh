@@ -16,6 +16,8 @@ need_debian() {
 # (e.g. a debug binary, which only makes gio-ami's side slower).
 build_release() {
   if [ -n "${GIO:-}" ]; then
+    # Absolute: the benchmarks cd into their work directories.
+    GIO=$(realpath "$GIO")
     echo "bench: using GIO=$GIO" >&2
     return
   fi

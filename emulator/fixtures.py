@@ -1,6 +1,7 @@
 """Arrange scenes in a running emulator for the demo and the benchmarks, as a user's other tools
 (the console, aws-cli, an old build pipeline) would have left them. Reads AWS_ENDPOINT_URL,
-AWS_REGION and the dummy credentials from the environment, like gio-ami itself.
+AWS_REGION and the dummy credentials from the environment, like gio-ami itself;
+`fixtures.py --as ROLE_ARN COMMAND …` arranges the scene in that role's account instead.
 
     fixtures.py image-builder --name NAME   launch from the EKS base with a 50 GiB extra disk,
                                             CreateImage, terminate; prints the AMI id
@@ -14,11 +15,12 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself.
     fixtures.py instance-profile --name NAME
                                             an IAM instance profile (what build.iam_instance_profile
                                             names; EC2 refuses a launch with an unknown one)
-    fixtures.py releases --count N --clusters K
-                                            N release AMIs (gio-ami tags, one shared root
-                                            snapshot) and K EKS clusters c1..cK, each with a
-                                            managed nodegroup whose launch template runs one
-                                            release; every 10th release is marked published
+    fixtures.py releases --count N --clusters K [--prefix P]
+                                            N release AMIs P-0000.. (gio-ami tags, one shared
+                                            root snapshot; P is `bench`) and K EKS clusters c1..cK
+                                            (P-c1..P-cK with --prefix), each with a managed
+                                            nodegroup whose launch template runs one release;
+                                            every 10th release is marked published
     fixtures.py node --cluster NAME AMI_ID  a running node of cluster NAME (tagged
                                             kubernetes.io/cluster/NAME, as self-managed nodes are)
     fixtures.py clock --offset=-48h         run the emulator's clock that far from the wall clock
@@ -53,18 +55,31 @@ import boto3
 BASE_PARAMETER = "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id"
 
 
+# `--as ROLE_ARN`: the STS credentials every client without its own acts with.
+ACTING_AS = None
+
+
 def client(service, credentials=None):
-    """A client with the environment's credentials, or with an STS AssumeRole answer's Credentials."""
+    """A client with the environment's credentials (or `--as`'s), or with an STS AssumeRole
+    answer's Credentials."""
     region = os.environ.get("AWS_REGION", "eu-west-1")
+    if credentials is None:
+        credentials = ACTING_AS
     keys = {} if credentials is None else {
         "aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
         "aws_session_token": credentials["SessionToken"]}
     return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=region, **keys)
 
 
+def assumed(role_arn):
+    """The role's credentials, assumed with the environment's."""
+    sts = boto3.client("sts", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ.get("AWS_REGION", "eu-west-1"))
+    return sts.assume_role(RoleArn=role_arn, RoleSessionName="gio-fixtures")["Credentials"]
+
+
 def client_as(role_arn, service):
     """A client acting as the role (STS AssumeRole from the environment's credentials)."""
-    return client(service, client("sts").assume_role(RoleArn=role_arn, RoleSessionName="gio-fixtures")["Credentials"])
+    return client(service, assumed(role_arn))
 
 
 def image_builder(name):
@@ -107,23 +122,22 @@ def guest_poweroff(timeout=120):
 def images(count, prefix):
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(image_builder, [f"{prefix}-{n}" for n in range(1, count + 1)]))
-def releases(count, clusters):
-    # boto3 reads AWS_DEFAULT_REGION, not the AWS_REGION gio-ami and the bench scripts set.
-    region = os.environ.get("AWS_REGION", "eu-west-1")
-    ec2, eks = (boto3.client(s, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=region) for s in ("ec2", "eks"))
-    zone = region + "a"
+def releases(count, clusters, prefix):
+    ec2, eks = client("ec2"), client("eks")
+    zone = os.environ.get("AWS_REGION", "eu-west-1") + "a"
     volume = ec2.create_volume(AvailabilityZone=zone, Size=8)["VolumeId"]
     snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
     ec2.delete_volume(VolumeId=volume)
-    names = [f"c{n}" for n in range(1, clusters + 1)]
+    names = [f"{prefix}-c{n}" if prefix else f"c{n}" for n in range(1, clusters + 1)]
+    prefix = prefix or "bench"
 
     def register(n):
-        tags = {"gio-ami:release": f"bench-{n:04d}", "gio-ami:created-at": f"2026-01-01T00:{n // 60 % 60:02d}:{n % 60:02d}Z",
+        tags = {"gio-ami:release": f"{prefix}-{n:04d}", "gio-ami:created-at": f"2026-01-01T00:{n // 60 % 60:02d}:{n % 60:02d}Z",
                 "gio-ami:author": "bench", "gio-ami:contact": "ops@example.org", "gio-ami:description": f"release {n}"}
         if n % 10 == 0:
             tags["gio-ami:clusters"] = ",".join(names)
         return ec2.register_image(
-            Name=f"bench-{n:04d}", RootDeviceName="/dev/xvda", VirtualizationType="hvm", Architecture="x86_64",
+            Name=f"{prefix}-{n:04d}", RootDeviceName="/dev/xvda", VirtualizationType="hvm", Architecture="x86_64",
             BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot, "VolumeSize": 8, "VolumeType": "gp3"}}],
             TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
         )["ImageId"]
@@ -215,6 +229,7 @@ def seconds(duration):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--as", dest="role_arn", help="act as this IAM role (STS AssumeRole)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("image-builder").add_argument("--name", required=True)
     commands.add_parser("deregister").add_argument("ami")
@@ -227,6 +242,7 @@ def main():
     seeded = commands.add_parser("releases")
     seeded.add_argument("--count", type=int, required=True)
     seeded.add_argument("--clusters", type=int, required=True)
+    seeded.add_argument("--prefix")
     commands.add_parser("clock").add_argument("--offset", required=True)
     node_parser = commands.add_parser("node")
     node_parser.add_argument("--cluster", required=True)
@@ -243,6 +259,9 @@ def main():
     recipe.add_argument("--ami", required=True)
     recipe.add_argument("--name", required=True)
     args = parser.parse_args()
+    if args.role_arn:
+        global ACTING_AS
+        ACTING_AS = assumed(args.role_arn)
     if args.command == "organization":
         print(json.dumps(organization()))
     elif args.command == "accounts":
@@ -258,7 +277,7 @@ def main():
     elif args.command == "instance-profile":
         client("iam").create_instance_profile(InstanceProfileName=args.name)
     elif args.command == "releases":
-        releases(args.count, args.clusters)
+        releases(args.count, args.clusters, args.prefix)
     elif args.command == "node":
         node(args.cluster, args.ami)
     elif args.command == "clock":
