@@ -175,3 +175,39 @@ async fn an_allowed_amis_refusal_is_predicted_before_sharing() {
     assert!(forced.stdout.contains("--force, although"), "{}{}", forced.stdout, forced.stderr);
     assert!(launch().await.contains(&org.dev.id));
 }
+
+#[tokio::test]
+async fn a_use_in_an_unconfigured_account_is_counted_by_a_usage_report_and_refuses_the_wipe() {
+    let org = Org::new("report", "").await;
+    let made: serde_json::Value = serde_json::from_str(&org.emulator.fixture(&["accounts", "--count", "1"])).unwrap();
+    let (stranger, role) = (made[0]["id"].as_str().unwrap(), made[0]["role_arn"].as_str().unwrap());
+    let theirs = aws_sdk_ec2::Client::new(&org.emulator.config_as(role, REGION).await);
+    share(&org.ec2, &org.released, stranger).await;
+    let node = prod_node(&theirs, &org.released).await;
+
+    let wipe = run(org.cli().args(["wipe", &org.released, "--yes"])).failure();
+    assert!(wipe.stderr.contains(&format!("in account {stranger} (counted by an image usage report)")), "{}", wipe.stderr);
+    assert!(support::own_image(&org.ec2, &org.released).await.is_some(), "the refused wipe deregistered nothing");
+
+    theirs.terminate_instances().instance_ids(&node).send().await.unwrap();
+    run(org.cli().args(["wipe", &org.released, "--yes"])).success();
+    assert!(support::own_image(&org.ec2, &org.released).await.is_none());
+}
+
+#[tokio::test]
+async fn publishing_to_a_cluster_writes_the_parameter_in_the_clusters_account() {
+    let org = Org::new("publish", "").await;
+    let released = &org.released;
+    let refused = run(org.cli().args(["publish", released, "--cluster", "prod"])).failure();
+    assert!(refused.stderr.contains("gio-ami share") && refused.stderr.contains("`prod`"), "not shared yet: {}", refused.stderr);
+
+    share(&org.ec2, released, &org.prod.id).await;
+    run(org.cli().args(["publish", released, "--cluster", "prod"])).success();
+    let prods = aws_sdk_ssm::Client::new(&org.emulator.config_as(&org.prod.role, REGION).await);
+    let value = prods.get_parameter().name("/gio/prod/node-ami").send().await.unwrap();
+    assert_eq!(value.parameter().and_then(|p| p.value()), Some(released.as_str()));
+    let builds = aws_sdk_ssm::Client::new(&org.emulator.config(REGION).await);
+    assert!(builds.get_parameter().name("/gio/prod/node-ami").send().await.is_err(), "nothing written in the build account");
+    let image = support::own_image(&org.ec2, released).await.unwrap();
+    assert!(image.tags().iter().any(|t| t.key() == Some("gio-ami:clusters") && t.value() == Some("prod")), "{image:?}");
+}

@@ -453,6 +453,16 @@ pub async fn apply(aws: &Aws, actions: &[Action]) -> Vec<Outcome> {
     outcomes
 }
 
+/// Carries out a plan that spans two accounts: image tags where the image is owned (`owner`),
+/// the rest in `consumer` (a parameter written in the account a cluster runs in). The same
+/// account twice is a plain `apply`.
+pub async fn apply_across(owner: &Aws, consumer: &Aws, actions: &[Action]) -> Vec<Outcome> {
+    let (marks, rest): (Vec<Action>, Vec<Action>) = actions.iter().cloned().partition(|a| matches!(a, Action::TagImage { .. }));
+    let mut outcomes = apply(consumer, &rest).await;
+    outcomes.extend(apply(owner, &marks).await);
+    outcomes
+}
+
 async fn execute(aws: &Aws, action: &Action) -> Status {
     let ec2 = aws.ec2();
     let result = match action {

@@ -366,6 +366,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Aws::connect(&AwsOptions { region: Some(cluster.region.clone()), ..options }).await?,
             };
             let (aws, target) = cluster_context(&caller, spec.as_ref(), &cluster, caller.region()).await?;
+            let target_is_elsewhere = target.is_some();
             // Judged from the owner's view first: an AMI the setting refuses is not even
             // visible from the cluster's account.
             let mut warnings = Vec::new();
@@ -376,15 +377,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     return Err(why.into());
                 }
             }
+            let consumer = target_is_elsewhere.then_some(&aws);
             let mut plan = match &args.ami {
-                Some(ami) => publish::prepare(&aws, &cluster, &ami.parse()?).await?,
-                None => publish::prepare_rollback(&aws, &cluster).await?,
+                Some(ami) => publish::prepare(&caller, consumer, &cluster, &ami.parse()?).await?,
+                None => publish::prepare_rollback(&caller, consumer, &cluster).await?,
             };
             plan.warnings.extend(warnings);
             // A rollback is one more version of the parameter: the value it replaces stays in
             // the history, so nothing is lost and no question is asked.
             let mode = Mode { command: "publish", dry_run: args.dry_run, yes: true, destructive: false, what: "written", facts_on_top: true };
-            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
+            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply_across(&caller, &aws, &plan.actions).await.into()) }).await?;
         }
         Command::Promote(args) => {
             let spec = optional_spec(&args.spec)?;
@@ -420,15 +422,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if !refusals.is_empty() {
                 return refuse(&output, &plan, gio_ami::Error::PromotionRefused { to: plan.facts.to.clone(), reasons: refusals }, own.with_top(&plan.facts)?);
             }
+            // Where the AMI is owned (the caller's account): its history mark goes there.
+            let home = caller.elsewhere(target.region(), None);
             if let (Some(account), Some(ami)) = (target_account, plan.facts.ami.clone()) {
-                let home = caller.elsewhere(target.region(), None);
                 let owned = inventory::any_images_by_id(&home, &[ami]).await?;
                 if let Some(why) = allowed(&home, vec![account], &owned, &mut plan.warnings, args.force).await {
                     return refuse(&output, &plan, why, own.with_top(&plan.facts)?);
                 }
             }
             let mode = Mode { command: "promote", dry_run: args.dry_run, yes: args.yes, destructive: false, what: "written", facts_on_top: true };
-            execute(&target, &output, &plan, &mode, own, || async { Ok(change::apply(&target, &plan.actions).await.into()) }).await?;
+            execute(&target, &output, &plan, &mode, own, || async { Ok(change::apply_across(&home, &target, &plan.actions).await.into()) }).await?;
         }
         Command::Outdated(args) => {
             let spec = optional_spec(&args.org.spec)?;

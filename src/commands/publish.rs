@@ -10,24 +10,39 @@ use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
 use crate::spec::clusters::Cluster;
 
-/// Reads the AMI (in `aws`'s region) and the parameter, then plans.
-pub async fn prepare(aws: &Aws, cluster: &Cluster, ami: &AmiId) -> Result<Plan<Publication>> {
-    let image = inventory::own_images_by_id(aws, std::slice::from_ref(ami)).await?.remove(0);
+/// Reads the AMI where it is owned (`owner`, in its region) and the parameter where the
+/// cluster runs: `consumer` when that is another account (configured in `[accounts]`), which
+/// must be able to launch the AMI.
+pub async fn prepare(owner: &Aws, consumer: Option<&Aws>, cluster: &Cluster, ami: &AmiId) -> Result<Plan<Publication>> {
+    let image = inventory::own_images_by_id(owner, std::slice::from_ref(ami)).await?.remove(0);
+    let writer = consumer.unwrap_or(owner);
+    // In another region the plan names the wrong region; a look from the cluster's would not.
+    if let Some(consumer) = consumer.filter(|_| owner.region() == cluster.region) {
+        if inventory::any_images_by_id(consumer, std::slice::from_ref(&image.id)).await?.is_empty() {
+            return Err(Error::NotSharedWithCluster {
+                ami: image.id.clone(),
+                account: cluster.account.clone().unwrap_or_default(),
+                cluster: cluster.name.clone(),
+            });
+        }
+    }
     let current = match &cluster.ssm_parameter {
-        Some(name) if aws.region() == cluster.region => parameters::current_value(aws, name).await?,
+        Some(name) if writer.region() == cluster.region => parameters::current_value(writer, name).await?,
         _ => None,
     };
-    plan(cluster, &image, aws.region(), current).map(actions)
+    plan(cluster, &image, owner.region(), current).map(actions)
 }
 
-/// Plans publishing the parameter's previous AMI again (`aws` is in the cluster's region).
-pub async fn prepare_rollback(aws: &Aws, cluster: &Cluster) -> Result<Plan<Publication>> {
+/// Plans publishing the parameter's previous AMI again (both in the cluster's region; the
+/// parameter is `consumer`'s when the cluster runs in another account).
+pub async fn prepare_rollback(owner: &Aws, consumer: Option<&Aws>, cluster: &Cluster) -> Result<Plan<Publication>> {
     let parameter = cluster.ssm_parameter.clone().ok_or_else(|| Error::ClusterWithoutParameter {
         cluster: cluster.name.clone(),
     })?;
-    let history: Vec<String> = parameters::history(aws, &parameter).await?.into_iter().map(|v| v.value).collect();
+    let writer = consumer.unwrap_or(owner);
+    let history: Vec<String> = parameters::history(writer, &parameter).await?.into_iter().map(|v| v.value).collect();
     let nothing = || Error::NothingToRollBack { cluster: cluster.name.clone(), parameter: parameter.clone() };
     let target: AmiId = rollback_target(&history).ok_or_else(nothing)?.parse()?;
-    let image = inventory::own_images_by_id(aws, std::slice::from_ref(&target)).await?.remove(0);
-    plan(cluster, &image, aws.region(), history.last().cloned()).map(actions)
+    let image = inventory::own_images_by_id(owner, std::slice::from_ref(&target)).await?.remove(0);
+    plan(cluster, &image, owner.region(), history.last().cloned()).map(actions)
 }

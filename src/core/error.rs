@@ -85,6 +85,13 @@ pub enum Error {
     )]
     AmiNotOwned { id: String, owner: String },
 
+    #[error(
+        "{ami} is not visible in account `{account}`, where cluster `{cluster}` runs: SSM refuses an \
+         aws:ec2:image parameter whose AMI the account cannot launch. Share it first: \
+         `gio-ami share {ami} --account {account}`."
+    )]
+    NotSharedWithCluster { ami: String, account: String, cluster: String },
+
     #[error(transparent)]
     Disk(#[from] DiskError),
 
