@@ -70,6 +70,12 @@ async fn share(ec2: &aws_sdk_ec2::Client, ami: &str, account: &str) {
     ec2.modify_image_attribute().image_id(ami).launch_permission(add).send().await.unwrap();
 }
 
+/// The accounts the AMI's launch permission names.
+async fn launchers(ec2: &aws_sdk_ec2::Client, ami: &str) -> Vec<String> {
+    let attribute = ec2.describe_image_attribute().image_id(ami).attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission);
+    attribute.send().await.unwrap().launch_permissions().iter().filter_map(|p| p.user_id().map(str::to_string)).collect()
+}
+
 /// A node of the `prod` cluster in the account `ec2` acts in.
 async fn prod_node(ec2: &aws_sdk_ec2::Client, ami: &str) -> String {
     let tag = Tag::builder().key("kubernetes.io/cluster/prod").value("owned").build();
@@ -159,10 +165,7 @@ async fn an_allowed_amis_refusal_is_predicted_before_sharing() {
         .unwrap();
     org.dev.ec2.enable_allowed_images_settings().allowed_images_settings_state(AllowedImagesSettingsEnabledState::Enabled).send().await.unwrap();
     let released = &org.released;
-    let launch = || async {
-        let attribute = org.ec2.describe_image_attribute().image_id(released).attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission);
-        attribute.send().await.unwrap().launch_permissions().iter().filter_map(|p| p.user_id().map(str::to_string)).collect::<Vec<_>>()
-    };
+    let launch = || launchers(&org.ec2, released);
 
     let refused = run(org.cli().args(["share", released, "--account", "dev", "--yes"])).failure();
     assert!(refused.stderr.contains(&format!("{released} is not allowed in account `dev`")), "{}", refused.stderr);
@@ -210,4 +213,42 @@ async fn publishing_to_a_cluster_writes_the_parameter_in_the_clusters_account() 
     assert!(builds.get_parameter().name("/gio/prod/node-ami").send().await.is_err(), "nothing written in the build account");
     let image = support::own_image(&org.ec2, released).await.unwrap();
     assert!(image.tags().iter().any(|t| t.key() == Some("gio-ami:clusters") && t.value() == Some("prod")), "{image:?}");
+}
+
+#[tokio::test]
+async fn promoting_into_another_account_grants_it_the_ami_and_copies_it_across_regions_at_home() {
+    const FAR: &str = "us-east-1";
+    let extra = format!(
+        "promote_from = \"staging\"\nprotect = true\n\
+         [clusters.staging]\nregion = \"{REGION}\"\nssm_parameter = \"/gio/staging/node-ami\"\n\
+         [clusters.far]\naccount = \"prod\"\nregion = \"{FAR}\"\nssm_parameter = \"/gio/far/node-ami\"\npromote_from = \"staging\"\n"
+    );
+    let org = Org::new("promote", &extra).await;
+    let released = &org.released;
+    run(org.cli().args(["publish", released, "--cluster", "staging"])).success();
+    support::node_running(&org.emulator, "staging", released).await;
+    let org = &org;
+    let in_prod = |region| async move { aws_sdk_ssm::Client::new(&org.emulator.config_as(&org.prod.role, region).await) };
+
+    let plan = run(org.cli().args(["promote", "--to", "prod", "--dry-run", "--output", "json"])).success().json();
+    let verbs: Vec<&str> = plan["plan"]["actions"].as_array().unwrap().iter().filter_map(|a| a["action"].as_str()).collect();
+    assert!(verbs.contains(&"modify_launch_permission"), "prod cannot launch it yet: {plan}");
+    run(org.cli().args(["promote", "--to", "prod", "--yes"])).success();
+    assert_eq!(launchers(&org.ec2, released).await, [org.prod.id.clone()]);
+    let value = in_prod(REGION).await.get_parameter().name("/gio/prod/node-ami").send().await.unwrap();
+    assert_eq!(value.parameter().and_then(|p| p.value()), Some(released.as_str()));
+    let image = support::own_image(&org.ec2, released).await.unwrap();
+    assert_eq!(image.deregistration_protection(), Some("enabled-without-cooldown"), "protected by its owner");
+    let clusters = image.tags().iter().find(|t| t.key() == Some("gio-ami:clusters")).and_then(|t| t.value());
+    assert_eq!(clusters, Some("staging,prod"), "marked by its owner");
+
+    // In another region the copy is made by the owner and shared with prod before prod's
+    // parameter names it.
+    let copied = run(org.cli().args(["promote", "--to", "far", "--copy", "--yes", "--output", "json"])).success().json();
+    let copy = copied["target_ami"].as_str().unwrap().to_string();
+    let far_ec2 = aws_sdk_ec2::Client::new(&org.emulator.config(FAR).await);
+    assert!(support::own_image(&far_ec2, &copy).await.is_some(), "the build account owns the copy");
+    assert_eq!(launchers(&far_ec2, &copy).await, [org.prod.id.clone()]);
+    let value = in_prod(FAR).await.get_parameter().name("/gio/far/node-ami").send().await.unwrap();
+    assert_eq!(value.parameter().and_then(|p| p.value()), Some(copy.as_str()));
 }

@@ -306,19 +306,21 @@ impl Action {
     /// snapshots: AWS refuses each deletion while the previous kind still holds it. Links are
     /// mended first, so that a wipe stopped half-way never leaves a chain cut. Sharing grants
     /// a snapshot before its AMI, and unsharing revokes the AMI first, so that no account is
-    /// ever left with an AMI it sees but cannot use; a parameter names an AMI before the AMI's
-    /// tag says it is published.
+    /// ever left with an AMI it sees but cannot use. A parameter is written once its account
+    /// may launch the AMI (SSM validates an `aws:ec2:image` value), and names the AMI before the
+    /// AMI's tag says it is published.
     fn stage(&self) -> u8 {
         match self {
             Action::TerminateInstance { .. }
             | Action::Relink { .. }
             | Action::UploadSnapshot { .. }
-            | Action::PutParameter { .. }
             | Action::ModifyCreateVolumePermission { add: true, .. }
             | Action::RestoreSnapshot { .. }
             | Action::RestoreFromArchive { .. }
             | Action::RetainInRecycleBin { .. }
             | Action::ModifyLaunchPermission { add: false, .. } => 0,
+            Action::ModifyLaunchPermission { add: true, .. } => 1,
+            Action::PutParameter { .. } => 2,
             Action::DeregisterImage { .. }
             | Action::DisableImage { .. }
             | Action::DeprecateImage { .. }
@@ -327,10 +329,9 @@ impl Action {
             | Action::CopyImage { .. }
             | Action::BuildImage { .. }
             | Action::ProtectImage { .. }
-            | Action::RestoreImage { .. }
-            | Action::ModifyLaunchPermission { add: true, .. } => 1,
+            | Action::RestoreImage { .. } => 3,
             // Archived only once its AMI is deregistered: AWS archives no snapshot an AMI maps.
-            Action::DeleteSnapshot { .. } | Action::ArchiveSnapshot { .. } | Action::ModifyCreateVolumePermission { add: false, .. } => 2,
+            Action::DeleteSnapshot { .. } | Action::ArchiveSnapshot { .. } | Action::ModifyCreateVolumePermission { add: false, .. } => 4,
             Action::Refuse { .. } | Action::Reuse { .. } => LAST_STAGE,
         }
     }
@@ -346,7 +347,7 @@ fn utc<S: serde::Serializer>(epoch: &i64, serializer: S) -> Result<S::Ok, S::Err
     serializer.serialize_str(&clock::rfc3339(*epoch))
 }
 
-const LAST_STAGE: u8 = 3;
+const LAST_STAGE: u8 = 5;
 
 /// What a command will do, and the facts it decided from (`F`, its own): what `--dry-run`
 /// prints and what apply carries out.
@@ -437,11 +438,24 @@ impl From<Vec<Outcome>> for Applied {
 
 /// Carries out the plan stage by stage; one failure does not stop the others, and is reported.
 pub async fn apply(aws: &Aws, actions: &[Action]) -> Vec<Outcome> {
+    apply_in(|_| aws, actions).await
+}
+
+/// Carries out a plan that spans two accounts: parameters in `consumer` (the account a cluster
+/// runs in), and what acts on the image (its marks, launch permissions and protection) in
+/// `owner`, where it is owned; stage by stage across both, as `apply`.
+pub async fn apply_across(owner: &Aws, consumer: &Aws, actions: &[Action]) -> Vec<Outcome> {
+    apply_in(|action| if action.kind() == Kind::Parameter { consumer } else { owner }, actions).await
+}
+
+async fn apply_in<'a>(place: impl Fn(&Action) -> &'a Aws, actions: &[Action]) -> Vec<Outcome> {
     let mut outcomes = Vec::with_capacity(actions.len());
     for stage in 0..=LAST_STAGE {
         let batch: Vec<&Action> = actions.iter().filter(|a| a.stage() == stage).collect();
+        let place = &place;
         let done: Vec<Outcome> = stream::iter(batch)
             .map(|action| async move {
+                let aws = place(action);
                 let action = action.as_sent(clock::now_epoch());
                 Outcome { status: execute(aws, &action).await, action }
             })
@@ -450,16 +464,6 @@ pub async fn apply(aws: &Aws, actions: &[Action]) -> Vec<Outcome> {
             .await;
         outcomes.extend(done);
     }
-    outcomes
-}
-
-/// Carries out a plan that spans two accounts: image tags where the image is owned (`owner`),
-/// the rest in `consumer` (a parameter written in the account a cluster runs in). The same
-/// account twice is a plain `apply`.
-pub async fn apply_across(owner: &Aws, consumer: &Aws, actions: &[Action]) -> Vec<Outcome> {
-    let (marks, rest): (Vec<Action>, Vec<Action>) = actions.iter().cloned().partition(|a| matches!(a, Action::TagImage { .. }));
-    let mut outcomes = apply(consumer, &rest).await;
-    outcomes.extend(apply(owner, &marks).await);
     outcomes
 }
 
@@ -776,5 +780,8 @@ mod tests {
         let volume = |add| Action::ModifyCreateVolumePermission { id: "snap-1".into(), accounts: vec![], add, why: String::new() };
         assert!(volume(true).stage() < launch(true).stage());
         assert!(launch(false).stage() < volume(false).stage());
+        let parameter = Action::PutParameter { id: "/p".into(), value: "ami-1".into(), previous: None, description: String::new(), why: String::new() };
+        let mark = Action::TagImage { id: "ami-1".into(), snapshots: vec![], tags: Default::default(), why: String::new() };
+        assert!(launch(true).stage() < parameter.stage() && parameter.stage() < mark.stage(), "SSM validates that the account may launch it");
     }
 }

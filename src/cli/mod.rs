@@ -402,12 +402,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(soak) => promote::Soak::Given { soak, spec: to.soak },
                 None => promote::Soak::Spec(to.soak),
             };
-            let request = promote::Request { from, to, soak, copy: args.copy };
-            let mut plan = promote::prepare(&source, &target, request.clone()).await?;
+            // Where the AMI is owned (the caller's account), in the target's region: a copy is
+            // made and looked for there, and its marks, grants and protection go there.
+            let home = caller.elsewhere(&to.region, None);
+            let request = promote::Request { from, to, soak, copy: args.copy, target_account: target_account.clone() };
+            let mut plan = promote::prepare(&source, &target, &home, request.clone()).await?;
             if let (Some(region), false) = (plan.facts.copy_to.clone(), args.dry_run) {
                 // The copy's id is what the target's parameter gets: copy first, then plan again.
                 let ami: AmiId = plan.facts.ami.clone().unwrap_or_default().parse()?;
-                let copying = copy::prepare(&source, &options, &ami, std::slice::from_ref(&region), &Default::default()).await?;
+                let owned = caller.elsewhere(&request.from.region, None);
+                let copying = copy::prepare(&owned, &options, &ami, std::slice::from_ref(&region), &Default::default()).await?;
                 let progress = Terminal::new(quiet);
                 progress.phase(&format!("copying {ami} to {region}"));
                 let copied = copy::copy(&options, &copying, &progress).await;
@@ -415,16 +419,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 if let Some(failed) = Report::new(&copying, Some(&copied.outcomes)).failure("promote") {
                     return Err(failed.into());
                 }
-                plan = promote::prepare(&source, &target, request).await?;
+                plan = promote::prepare(&source, &target, &home, request).await?;
             }
             let own = Own { before: render::gates(&plan.facts), ..Own::default() };
             let refusals = plan.facts.refusals();
             if !refusals.is_empty() {
                 return refuse(&output, &plan, gio_ami::Error::PromotionRefused { to: plan.facts.to.clone(), reasons: refusals }, own.with_top(&plan.facts)?);
             }
-            // Where the AMI is owned (the caller's account): its history mark goes there.
-            let home = caller.elsewhere(target.region(), None);
-            if let (Some(account), Some(ami)) = (target_account, plan.facts.ami.clone()) {
+            if let (Some(account), Some(ami)) = (target_account, plan.facts.target_ami.clone()) {
                 let owned = inventory::any_images_by_id(&home, &[ami]).await?;
                 if let Some(why) = allowed(&home, vec![account], &owned, &mut plan.warnings, args.force).await {
                     return refuse(&output, &plan, why, own.with_top(&plan.facts)?);

@@ -5,12 +5,14 @@
 //! with `protect = true`, deregistration protection on the AMI.
 
 use crate::aws::clusters;
+use crate::aws::org::Account;
 use crate::aws::inventory::{self, Image, ImageState};
 use crate::aws::parameters::{self, Version};
 use crate::aws::Aws;
 use crate::change::protection::{self, Want};
 use crate::change::publication::{self, Publication};
 use crate::change::{Action, Plan};
+use crate::commands::share::{self, Grantees};
 use crate::core::clock;
 use crate::core::error::{Error, Result};
 use crate::spec::clusters::Cluster;
@@ -44,6 +46,9 @@ pub struct Request {
     pub soak: Soak,
     /// Copy the AMI into the target's region first when it is not there.
     pub copy: bool,
+    /// The account the target runs in, when it is not the one owning the AMI: it must be able
+    /// to launch what its parameter gets.
+    pub target_account: Option<Account>,
 }
 
 /// What the gates are judged from, read beforehand so that judging is pure.
@@ -60,6 +65,8 @@ pub struct Facts {
     pub target_image: Option<Image>,
     /// The target parameter's value now.
     pub target_current: Option<String>,
+    /// Whether `target_account` can launch `target_image` (`None`: nothing to ask).
+    pub shared: Option<bool>,
     pub now: i64,
 }
 
@@ -111,8 +118,9 @@ impl Promotion {
 
 /// Reads what the gates need: the source parameter's history, the AMI, what the source runs,
 /// the AMI's copy in the target's region and the target's value. `source` and `target` are
-/// contexts in the two clusters' regions (the same one when they share it).
-pub async fn prepare(source: &Aws, target: &Aws, request: Request) -> Result<Plan<Promotion>> {
+/// contexts in the two clusters' regions (the same one when they share it); `owner` is the
+/// AMI's owner in the target's region, where a copy is made and looked for.
+pub async fn prepare(source: &Aws, target: &Aws, owner: &Aws, request: Request) -> Result<Plan<Promotion>> {
     let parameter = |c: &Cluster| c.ssm_parameter.clone().ok_or_else(|| Error::ClusterWithoutParameter { cluster: c.name.clone() });
     let (from_parameter, to_parameter) = (parameter(&request.from)?, parameter(&request.to)?);
     let history = parameters::history(source, &from_parameter).await?;
@@ -136,10 +144,14 @@ pub async fn prepare(source: &Aws, target: &Aws, request: Request) -> Result<Pla
     let target_image = match &image {
         _ if request.from.region == request.to.region => image.clone(),
         // A copy keeps the name and the release tag (`commands::copy`).
-        Some(image) => inventory::own_images_named(target, &image.name).await?.into_iter().find(|held| held.release() == image.release()),
+        Some(image) => inventory::own_images_named(owner, &image.name).await?.into_iter().find(|held| held.release() == image.release()),
         None => None,
     };
-    let facts = Facts { request, history, image, running, target_image, target_current, now: clock::now_epoch() };
+    let shared = match (&target_image, &request.target_account) {
+        (Some(held), Some(_)) => Some(!inventory::any_images_by_id(target, std::slice::from_ref(&held.id)).await?.is_empty()),
+        _ => None,
+    };
+    let facts = Facts { request, history, image, running, target_image, target_current, shared, now: clock::now_epoch() };
     Ok(plan(&facts))
 }
 
@@ -191,8 +203,21 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
             id: ami.clone(),
             source: ami.clone(),
             region: to.region.clone(),
-            why: format!("cluster {} runs in {}; the copy is then written to {}", to.name, to.region, to.ssm_parameter.as_deref().unwrap_or("-")),
+            why: match &facts.request.target_account {
+                Some(account) => format!(
+                    "cluster {} runs in {}; the copy is then shared with account {} and written to {}",
+                    to.name,
+                    to.region,
+                    account.name,
+                    to.ssm_parameter.as_deref().unwrap_or("-")
+                ),
+                None => format!("cluster {} runs in {}; the copy is then written to {}", to.name, to.region, to.ssm_parameter.as_deref().unwrap_or("-")),
+            },
         });
+    }
+    if let (Some(account), Some(target), Some(false)) = (&facts.request.target_account, &facts.target_image, facts.shared) {
+        let with = Grantees { accounts: account.id().map(str::to_string).into_iter().collect(), ..Grantees::default() };
+        actions.extend(share::plan(std::slice::from_ref(target), &with, true).actions);
     }
     if let Some(target) = &facts.target_image {
         match publication::plan(to, target, &to.region, facts.target_current.clone()) {
@@ -296,6 +321,7 @@ fn span(secs: i64) -> String {
 mod tests {
     use super::*;
     use crate::aws::inventory::tests::image;
+    use crate::aws::org::Role;
 
     const NOW: i64 = 1_796_164_800;
     const HOUR: i64 = 3600;
@@ -311,7 +337,7 @@ mod tests {
         prod.protect = true;
         let ami = image("ami-0000000a", "2026-01-01", &[]);
         Facts {
-            request: Request { from: cluster("staging", "eu-west-1"), to: prod.clone(), soak: Soak::Spec(prod.soak), copy: false },
+            request: Request { from: cluster("staging", "eu-west-1"), to: prod.clone(), soak: Soak::Spec(prod.soak), copy: false, target_account: None },
             history: vec![
                 Version { version: 1, value: "ami-00000009".into(), written: Some(NOW - 300 * HOUR) },
                 Version { version: 2, value: "ami-0000000a".into(), written: Some(NOW - 51 * HOUR) },
@@ -320,6 +346,7 @@ mod tests {
             running: Ok(HashSet::from(["ami-0000000a".to_string()])),
             target_image: Some(ami),
             target_current: Some("ami-00000009".into()),
+            shared: None,
             now: NOW,
         }
     }
@@ -401,6 +428,24 @@ mod tests {
         assert!(copying.facts.refusals().is_empty());
         assert_eq!(copying.facts.copy_to.as_deref(), Some("us-east-1"));
         assert_eq!(copying.actions.iter().map(|a| a.verb()).collect::<Vec<_>>(), ["copy"]);
+    }
+
+    #[test]
+    fn another_account_is_granted_the_ami_before_its_parameter_names_it() {
+        let mut elsewhere = facts();
+        let role = Role { arn: "arn:aws:iam::222233334444:role/reader".into(), external_id: None, session_name: None };
+        elsewhere.request.target_account = Some(Account { name: "prod".into(), role: Some(role), regions: vec![] });
+        elsewhere.shared = Some(false);
+        let granting = plan(&elsewhere);
+        assert!(granting.facts.refusals().is_empty());
+        let grant = granting.actions.iter().find(|a| matches!(a, Action::ModifyLaunchPermission { .. })).expect("a launch permission for prod");
+        assert!(matches!(grant, Action::ModifyLaunchPermission { accounts, .. } if accounts == &["222233334444"]), "{grant:?}");
+        elsewhere.shared = Some(true);
+        assert!(!plan(&elsewhere).actions.iter().any(|a| a.verb() == "grant"), "already shared: nothing to grant");
+        elsewhere.request.to.region = "us-east-1".into();
+        (elsewhere.target_image, elsewhere.shared, elsewhere.request.copy) = (None, None, true);
+        let copying = plan(&elsewhere);
+        assert!(copying.actions[0].why().contains("shared with account prod"), "{copying:?}");
     }
 
     #[test]
