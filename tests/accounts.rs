@@ -234,7 +234,7 @@ async fn promoting_into_another_account_grants_it_the_ami_and_copies_it_across_r
     let verbs: Vec<&str> = plan["plan"]["actions"].as_array().unwrap().iter().filter_map(|a| a["action"].as_str()).collect();
     assert!(verbs.contains(&"modify_launch_permission"), "prod cannot launch it yet: {plan}");
     run(org.cli().args(["promote", "--to", "prod", "--yes"])).success();
-    assert_eq!(launchers(&org.ec2, released).await, [org.prod.id.clone()]);
+    assert_eq!(launchers(&org.ec2, released).await, std::slice::from_ref(&org.prod.id));
     let value = in_prod(REGION).await.get_parameter().name("/gio/prod/node-ami").send().await.unwrap();
     assert_eq!(value.parameter().and_then(|p| p.value()), Some(released.as_str()));
     let image = support::own_image(&org.ec2, released).await.unwrap();
@@ -248,7 +248,7 @@ async fn promoting_into_another_account_grants_it_the_ami_and_copies_it_across_r
     let copy = copied["target_ami"].as_str().unwrap().to_string();
     let far_ec2 = aws_sdk_ec2::Client::new(&org.emulator.config(FAR).await);
     assert!(support::own_image(&far_ec2, &copy).await.is_some(), "the build account owns the copy");
-    assert_eq!(launchers(&far_ec2, &copy).await, [org.prod.id.clone()]);
+    assert_eq!(launchers(&far_ec2, &copy).await, std::slice::from_ref(&org.prod.id));
     let value = in_prod(FAR).await.get_parameter().name("/gio/far/node-ami").send().await.unwrap();
     assert_eq!(value.parameter().and_then(|p| p.value()), Some(copy.as_str()));
 }
