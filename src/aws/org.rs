@@ -10,6 +10,7 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::future::Future;
 
 /// Places read at once. Each place reads its own pages one after another, so this bounds the
@@ -109,6 +110,19 @@ impl Org {
         let others: Vec<Aws> = others.iter().filter(|r| *r != caller.region()).map(|r| caller.elsewhere(r, None)).collect();
         let places = std::iter::once(caller).chain(others).map(|aws| Place { account: None, account_id: None, aws }).collect();
         Self { places, unreachable: Vec::new(), assumed: 0 }
+    }
+
+    /// Where it reads, as a report that found nothing says so: "this account in eu-west-1",
+    /// "accounts build, prod in eu-west-1, us-east-1".
+    pub fn scope(&self) -> String {
+        let accounts: BTreeSet<&str> = self.places.iter().filter_map(|p| p.account.as_deref()).collect();
+        let regions: BTreeSet<&str> = self.places.iter().map(|p| p.aws.region()).collect();
+        let regions = regions.into_iter().collect::<Vec<_>>().join(", ");
+        match accounts.len() {
+            0 => format!("this account in {regions}"),
+            1 => format!("account {} in {regions}", accounts.into_iter().next().unwrap_or_default()),
+            _ => format!("accounts {} in {regions}", accounts.into_iter().collect::<Vec<_>>().join(", ")),
+        }
     }
 
     /// Why nothing is read for this account in this region (`None`: it has its place): the

@@ -180,14 +180,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let org = reach(&options, spec.as_ref(), &args.org, &cli.region).await?;
             let images = org.rows(|place| inventory::own_images(&place.aws)).await?;
             warn(quiet, &images.warnings);
-            output.images(&images.rows)?;
+            output.images(&images.rows, &org.scope())?;
         }
         Command::Snapshots(args) if args.orphans => {
             let spec = optional_spec(&args.org.spec)?;
             let org = reach(&options, spec.as_ref(), &args.org, &cli.region).await?;
             let orphans = org.rows(|place| orphans::orphans(&place.aws)).await?;
             warn(quiet, &orphans.warnings);
-            output.orphans(&orphans.rows)?;
+            output.orphans(&orphans.rows, &org.scope())?;
         }
         Command::Snapshots(args) => {
             let amis = parse_all::<AmiId>(&args.amis)?;

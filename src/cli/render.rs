@@ -110,10 +110,11 @@ impl Output {
         Self { format }
     }
 
-    pub fn images(&self, images: &[Located<Image>]) -> io::Result<()> {
+    /// `scope` says where they were read (`Org::scope`), for the line that says none is there.
+    pub fn images(&self, images: &[Located<Image>], scope: &str) -> io::Result<()> {
         self.emit(images, || {
             if images.is_empty() {
-                return "No AMIs owned by this account in this region.\n".to_string();
+                return format!("No AMIs owned by {scope}.\n");
             }
             let mut table = placed(images, &["NAME", "AMI", "STATE", "CREATED", "LAST LAUNCH", "RELEASE", "SNAPSHOTS", "GiB"]);
             for located in images {
@@ -167,11 +168,10 @@ impl Output {
         })
     }
 
-    pub fn orphans(&self, orphans: &[Located<Orphan>]) -> io::Result<()> {
+    pub fn orphans(&self, orphans: &[Located<Orphan>], scope: &str) -> io::Result<()> {
         self.emit(orphans, || {
             if orphans.is_empty() {
-                return "No orphan snapshots: every snapshot of this account backs an AMI.\n"
-                    .to_string();
+                return format!("No orphan snapshots: every snapshot of {scope} backs an AMI.\n");
             }
             let mut table = placed(orphans, &["SNAPSHOT", "GiB", "STATE", "STARTED", "MADE FOR", "DESCRIPTION"]);
             for located in orphans {
