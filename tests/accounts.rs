@@ -119,6 +119,8 @@ async fn three_accounts_in_one_history_and_a_wipe_refused_for_a_consumers_instan
     assert_eq!(rows, [("dev", REGION, dev_only.as_str())]);
     let table = run(org.cli().args(["images"])).success().stdout;
     assert!(table.contains("ACCOUNT") && table.contains(&released) && table.contains(&dev_only), "{table}");
+    let gc = run(org.cli().args(["gc", "--yes"])).success();
+    assert!(gc.stdout.contains("gc removes leftovers in the caller's account only: those of dev, prod"), "{}", gc.stdout);
 
     let wipe = run(org.cli().args(["wipe", &released, "--yes"])).failure();
     assert!(wipe.stderr.contains(&format!("instance {node}")) && wipe.stderr.contains("in account `prod`"), "{}", wipe.stderr);

@@ -163,15 +163,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Gc(args) => {
             let spec = optional_spec(&args.org.spec)?;
+            // Roles in [accounts] are for reading: removing is left to each account's own
+            // credentials, and said so, since the dry run shows every account's leftovers.
+            let roles: Vec<&str> = spec.iter().flat_map(|s| &s.accounts).filter(|(_, a)| a.role_arn.is_some()).map(|(name, _)| name.as_str()).collect();
+            let only_here = (!roles.is_empty()).then(|| {
+                format!(
+                    "gc removes leftovers in the caller's account only: those of {} are shown by `gc --dry-run` and removed by gc run \
+                     with that account's own credentials (`--profile`)",
+                    roles.join(", ")
+                )
+            });
             if args.dry_run && spec.as_ref().is_some_and(|s| !s.accounts.is_empty()) {
                 let org = reach(&options, spec.as_ref(), &args.org, &cli.region).await?;
                 let plans = org.rows(|place| async { Ok(vec![leftovers::prepare(&place.aws).await?]) }).await?;
                 warn(quiet, &plans.warnings);
+                warn(quiet, only_here.as_slice());
                 output.plans(&plans.rows, NOTHING_CHANGED)?;
                 return Ok(());
             }
             let aws = Aws::connect(&options).await?;
-            let plan = leftovers::prepare(&aws).await?;
+            let mut plan = leftovers::prepare(&aws).await?;
+            plan.warnings.extend(only_here);
             let mode = Mode { command: "gc", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "removed", facts_on_top: false };
             execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
         }
