@@ -375,7 +375,9 @@ pub enum Command {
     /// The parameter comes from [clusters.NAME] ssm_parameter in gio-ami.toml; Karpenter
     /// (amiSelectorTerms ssmParameter), Terraform (aws_ssm_parameter) and Pulumi
     /// (ssm.getParameter) read it. SSM keeps every earlier value: --rollback publishes the
-    /// previous one again. The AMI must be available and in the cluster's region.
+    /// previous one again. The AMI must be available and in the cluster's region. A cluster in
+    /// another account ([clusters.NAME] account) gets the parameter there, through that
+    /// account's role, once it can launch the AMI (`gio-ami share AMI --account NAME`).
     ///
     /// Examples:
     ///   gio-ami publish ami-0abc… --cluster prod --dry-run
@@ -393,7 +395,8 @@ pub enum Command {
     /// (nodegroup launch templates, tagged nodes), it is in the target's region (or --copy copies
     /// it first), not disabled, not deprecated, and not already the target's. The plan shows
     /// each gate with what it measured. The source and the soak come from [clusters.TARGET]
-    /// promote_from and soak in gio-ami.toml unless given.
+    /// promote_from and soak in gio-ami.toml unless given. A target in another account gets
+    /// the parameter there; the plan grants that account the AMI first if it cannot launch it.
     ///
     /// Examples:
     ///   gio-ami promote --to prod --dry-run
