@@ -394,6 +394,12 @@ pub async fn any_images_by_id(aws: &Aws, ids: &[String]) -> Result<Vec<Image>> {
     describe_images_filtered(aws, ids, false).await
 }
 
+/// Whether `aws`'s account sees the AMI (its own, shared with it, or public): what it may
+/// launch, and so what its `aws:ec2:image` parameters may name.
+pub async fn launchable(aws: &Aws, id: &str) -> Result<bool> {
+    Ok(!any_images_by_id(aws, &[id.to_string()]).await?.is_empty())
+}
+
 /// Filtering on `image-id` instead of passing ImageIds: AWS fails the whole ImageIds call when
 /// one id is unknown, and we want to say which ones are.
 async fn describe_images_filtered(aws: &Aws, ids: &[String], own: bool) -> Result<Vec<Image>> {

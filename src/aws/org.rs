@@ -118,11 +118,11 @@ impl Org {
         let accounts: BTreeSet<&str> = self.places.iter().filter_map(|p| p.account.as_deref()).collect();
         let regions: BTreeSet<&str> = self.places.iter().map(|p| p.aws.region()).collect();
         let regions = regions.into_iter().collect::<Vec<_>>().join(", ");
-        match accounts.len() {
-            0 => format!("this account in {regions}"),
-            1 => format!("account {} in {regions}", accounts.into_iter().next().unwrap_or_default()),
-            _ => format!("accounts {} in {regions}", accounts.into_iter().collect::<Vec<_>>().join(", ")),
+        if accounts.is_empty() {
+            return format!("this account in {regions}");
         }
+        let noun = if accounts.len() == 1 { "account" } else { "accounts" };
+        format!("{noun} {} in {regions}", accounts.into_iter().collect::<Vec<_>>().join(", "))
     }
 
     /// Why nothing is read for this account in this region (`None`: it has its place): the

@@ -165,7 +165,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let spec = optional_spec(&args.org.spec)?;
             // Roles in [accounts] are for reading: removing is left to each account's own
             // credentials, and said so, since the dry run shows every account's leftovers.
-            let roles: Vec<&str> = spec.iter().flat_map(|s| &s.accounts).filter(|(_, a)| a.role_arn.is_some()).map(|(name, _)| name.as_str()).collect();
+            let roles: Vec<String> = accounts(spec.as_ref(), &[], &[], "")?.into_iter().filter(|a| a.role.is_some()).map(|a| a.name).collect();
             let only_here = (!roles.is_empty()).then(|| {
                 format!(
                     "gc removes leftovers in the caller's account only: those of {} are shown by `gc --dry-run` and removed by gc run \
@@ -378,7 +378,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Aws::connect(&AwsOptions { region: Some(cluster.region.clone()), ..options }).await?,
             };
             let (aws, target) = cluster_context(&caller, spec.as_ref(), &cluster, caller.region()).await?;
-            let target_is_elsewhere = target.is_some();
+            let consumer = target.is_some().then_some(&aws);
             // Judged from the owner's view first: an AMI the setting refuses is not even
             // visible from the cluster's account.
             let mut warnings = Vec::new();
@@ -389,7 +389,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     return Err(why.into());
                 }
             }
-            let consumer = target_is_elsewhere.then_some(&aws);
             let mut plan = match &args.ami {
                 Some(ami) => publish::prepare(&caller, consumer, &cluster, &ami.parse()?).await?,
                 None => publish::prepare_rollback(&caller, consumer, &cluster).await?,

@@ -5,8 +5,8 @@
 //! with `protect = true`, deregistration protection on the AMI.
 
 use crate::aws::clusters;
-use crate::aws::org::Account;
 use crate::aws::inventory::{self, Image, ImageState};
+use crate::aws::org::Account;
 use crate::aws::parameters::{self, Version};
 use crate::aws::Aws;
 use crate::change::protection::{self, Want};
@@ -148,7 +148,7 @@ pub async fn prepare(source: &Aws, target: &Aws, owner: &Aws, request: Request) 
         None => None,
     };
     let shared = match (&target_image, &request.target_account) {
-        (Some(held), Some(_)) => Some(!inventory::any_images_by_id(target, std::slice::from_ref(&held.id)).await?.is_empty()),
+        (Some(held), Some(_)) => Some(inventory::launchable(target, &held.id).await?),
         _ => None,
     };
     let facts = Facts { request, history, image, running, target_image, target_current, shared, now: clock::now_epoch() };
@@ -203,16 +203,13 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
             id: ami.clone(),
             source: ami.clone(),
             region: to.region.clone(),
-            why: match &facts.request.target_account {
-                Some(account) => format!(
-                    "cluster {} runs in {}; the copy is then shared with account {} and written to {}",
-                    to.name,
-                    to.region,
-                    account.name,
-                    to.ssm_parameter.as_deref().unwrap_or("-")
-                ),
-                None => format!("cluster {} runs in {}; the copy is then written to {}", to.name, to.region, to.ssm_parameter.as_deref().unwrap_or("-")),
-            },
+            why: format!(
+                "cluster {} runs in {}; the copy is then {}written to {}",
+                to.name,
+                to.region,
+                facts.request.target_account.as_ref().map(|a| format!("shared with account {} and ", a.name)).unwrap_or_default(),
+                to.ssm_parameter.as_deref().unwrap_or("-")
+            ),
         });
     }
     if let (Some(account), Some(target), Some(false)) = (&facts.request.target_account, &facts.target_image, facts.shared) {

@@ -18,7 +18,7 @@ pub async fn prepare(owner: &Aws, consumer: Option<&Aws>, cluster: &Cluster, ami
     let writer = consumer.unwrap_or(owner);
     // In another region the plan names the wrong region; a look from the cluster's would not.
     if let Some(consumer) = consumer.filter(|_| owner.region() == cluster.region) {
-        if inventory::any_images_by_id(consumer, std::slice::from_ref(&image.id)).await?.is_empty() {
+        if !inventory::launchable(consumer, &image.id).await? {
             return Err(Error::NotSharedWithCluster {
                 ami: image.id.clone(),
                 account: cluster.account.clone().unwrap_or_default(),
