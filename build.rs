@@ -19,7 +19,9 @@ fn main() {
             println!("cargo:rerun-if-changed={path}");
         }
     }
-    if let Some(head) = git(&["symbolic-ref", "-q", "HEAD"]).and_then(|r| git(&["rev-parse", "--git-path", &r])) {
+    if let Some(head) =
+        git(&["symbolic-ref", "-q", "HEAD"]).and_then(|r| git(&["rev-parse", "--git-path", &r]))
+    {
         println!("cargo:rerun-if-changed={head}");
     }
 }

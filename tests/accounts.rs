@@ -4,8 +4,8 @@
 mod support;
 
 use aws_sdk_ec2::types::{
-    AllowedImagesSettingsEnabledState, ImageCriterionRequest, InstanceType, LaunchPermission, LaunchPermissionModifications,
-    ResourceType, Tag, TagSpecification,
+    AllowedImagesSettingsEnabledState, ImageCriterionRequest, InstanceType, LaunchPermission,
+    LaunchPermissionModifications, ResourceType, Tag, TagSpecification,
 };
 use std::path::{Path, PathBuf};
 use support::{run, tagged_release, Emulator, REGION};
@@ -31,7 +31,8 @@ struct Org {
 impl Org {
     async fn new(name: &str, extra: &str) -> Org {
         let emulator = Emulator::start();
-        let made: serde_json::Value = serde_json::from_str(&emulator.fixture(&["accounts", "--count", "2"])).unwrap();
+        let made: serde_json::Value =
+            serde_json::from_str(&emulator.fixture(&["accounts", "--count", "2"])).unwrap();
         let mut members = Vec::new();
         for account in made.as_array().unwrap() {
             let role = account["role_arn"].as_str().unwrap().to_string();
@@ -66,14 +67,26 @@ fn write_spec(dir: &Path, prod: &str, dev: &str, extra: &str) {
 }
 
 async fn share(ec2: &aws_sdk_ec2::Client, ami: &str, account: &str) {
-    let add = LaunchPermissionModifications::builder().add(LaunchPermission::builder().user_id(account).build()).build();
+    let add = LaunchPermissionModifications::builder()
+        .add(LaunchPermission::builder().user_id(account).build())
+        .build();
     ec2.modify_image_attribute().image_id(ami).launch_permission(add).send().await.unwrap();
 }
 
 /// The accounts the AMI's launch permission names.
 async fn launchers(ec2: &aws_sdk_ec2::Client, ami: &str) -> Vec<String> {
-    let attribute = ec2.describe_image_attribute().image_id(ami).attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission);
-    attribute.send().await.unwrap().launch_permissions().iter().filter_map(|p| p.user_id().map(str::to_string)).collect()
+    let attribute = ec2
+        .describe_image_attribute()
+        .image_id(ami)
+        .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission);
+    attribute
+        .send()
+        .await
+        .unwrap()
+        .launch_permissions()
+        .iter()
+        .filter_map(|p| p.user_id().map(str::to_string))
+        .collect()
 }
 
 /// A node of the `prod` cluster in the account `ec2` acts in.
@@ -85,7 +98,9 @@ async fn prod_node(ec2: &aws_sdk_ec2::Client, ami: &str) -> String {
         .instance_type(InstanceType::T3Medium)
         .min_count(1)
         .max_count(1)
-        .tag_specifications(TagSpecification::builder().resource_type(ResourceType::Instance).tags(tag).build())
+        .tag_specifications(
+            TagSpecification::builder().resource_type(ResourceType::Instance).tags(tag).build(),
+        )
         .send()
         .await
         .unwrap();
@@ -102,10 +117,19 @@ async fn three_accounts_in_one_history_and_a_wipe_refused_for_a_consumers_instan
 
     let history = run(org.cli().args(["history", "--output", "json"])).success().json();
     assert_eq!(history["accounts"], serde_json::json!(["build", "dev", "prod"]), "{history}");
-    let row = |release: &str| history["releases"].as_array().unwrap().iter().find(|r| r["release"] == release).cloned().unwrap();
+    let row = |release: &str| {
+        history["releases"].as_array().unwrap().iter().find(|r| r["release"] == release).cloned().unwrap()
+    };
     let built = row("gio-node-1");
-    assert_eq!(built["amis"], serde_json::json!([{"account": "build", "region": REGION, "id": released}]), "one row: {history}");
-    assert_eq!(built["clusters"]["prod"], "running", "prod's column comes from prod's own account: {history}");
+    assert_eq!(
+        built["amis"],
+        serde_json::json!([{"account": "build", "region": REGION, "id": released}]),
+        "one row: {history}"
+    );
+    assert_eq!(
+        built["clusters"]["prod"], "running",
+        "prod's column comes from prod's own account: {history}"
+    );
     assert_eq!(row("gio-node-dev")["amis"][0]["account"], "dev");
     assert_eq!(history["releases"].as_array().unwrap().len(), 2, "{history}");
 
@@ -120,10 +144,18 @@ async fn three_accounts_in_one_history_and_a_wipe_refused_for_a_consumers_instan
     let table = run(org.cli().args(["images"])).success().stdout;
     assert!(table.contains("ACCOUNT") && table.contains(&released) && table.contains(&dev_only), "{table}");
     let gc = run(org.cli().args(["gc", "--yes"])).success();
-    assert!(gc.stdout.contains("gc removes leftovers in the caller's account only: those of dev, prod"), "{}", gc.stdout);
+    assert!(
+        gc.stdout.contains("gc removes leftovers in the caller's account only: those of dev, prod"),
+        "{}",
+        gc.stdout
+    );
 
     let wipe = run(org.cli().args(["wipe", &released, "--yes"])).failure();
-    assert!(wipe.stderr.contains(&format!("instance {node}")) && wipe.stderr.contains("in account `prod`"), "{}", wipe.stderr);
+    assert!(
+        wipe.stderr.contains(&format!("instance {node}")) && wipe.stderr.contains("in account `prod`"),
+        "{}",
+        wipe.stderr
+    );
     assert!(support::own_image(&org.ec2, &released).await.is_some(), "the refused wipe deregistered nothing");
 
     // Once prod's node is gone, nothing holds it: the wipe goes through.
@@ -138,20 +170,40 @@ async fn a_role_that_cannot_be_assumed_is_named_a_warning_in_reports_and_the_err
     let org = Org::new("ghost", &format!("[accounts.ghost]\nrole_arn = \"{ghost}\"\n")).await;
 
     let history = run(org.cli().args(["history", "--output", "json"])).success();
-    assert!(history.stderr.contains("account `ghost`") && history.stderr.contains(ghost), "{}", history.stderr);
-    assert_eq!(history.json()["releases"][0]["amis"][0]["id"], org.released.as_str(), "the others are still read");
+    assert!(
+        history.stderr.contains("account `ghost`") && history.stderr.contains(ghost),
+        "{}",
+        history.stderr
+    );
+    assert_eq!(
+        history.json()["releases"][0]["amis"][0]["id"],
+        org.released.as_str(),
+        "the others are still read"
+    );
 
     let alone = run(org.cli().args(["images", "--account", "ghost"])).failure();
-    assert!(alone.stderr.contains(&format!("cannot act in account `ghost`: assuming {ghost} failed")), "{}", alone.stderr);
+    assert!(
+        alone.stderr.contains(&format!("cannot act in account `ghost`: assuming {ghost} failed")),
+        "{}",
+        alone.stderr
+    );
     assert!(alone.stderr.contains("trust policy"), "{}", alone.stderr);
 
     let unknown = run(org.cli().args(["images", "--account", "stage"])).failure();
-    assert!(unknown.stderr.contains("no account `stage`") && unknown.stderr.contains("build, dev, ghost, prod"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("no account `stage`") && unknown.stderr.contains("build, dev, ghost, prod"),
+        "{}",
+        unknown.stderr
+    );
 
     // A guard refuses what it cannot check: the AMI is shared with the unreachable account.
     share(&org.ec2, &org.released, "999988887777").await;
     let wipe = run(org.cli().args(["wipe", &org.released, "--yes"])).failure();
-    assert!(wipe.stderr.contains("could not check") && wipe.stderr.contains("account `ghost`"), "{}", wipe.stderr);
+    assert!(
+        wipe.stderr.contains("could not check") && wipe.stderr.contains("account `ghost`"),
+        "{}",
+        wipe.stderr
+    );
     assert!(support::own_image(&org.ec2, &org.released).await.is_some());
 }
 
@@ -165,18 +217,29 @@ async fn an_allowed_amis_refusal_is_predicted_before_sharing() {
         .send()
         .await
         .unwrap();
-    org.dev.ec2.enable_allowed_images_settings().allowed_images_settings_state(AllowedImagesSettingsEnabledState::Enabled).send().await.unwrap();
+    org.dev
+        .ec2
+        .enable_allowed_images_settings()
+        .allowed_images_settings_state(AllowedImagesSettingsEnabledState::Enabled)
+        .send()
+        .await
+        .unwrap();
     let released = &org.released;
     let launch = || launchers(&org.ec2, released);
 
     let refused = run(org.cli().args(["share", released, "--account", "dev", "--yes"])).failure();
-    assert!(refused.stderr.contains(&format!("{released} is not allowed in account `dev`")), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!("{released} is not allowed in account `dev`")),
+        "{}",
+        refused.stderr
+    );
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
     assert!(launch().await.is_empty(), "nothing was shared");
 
     // Another account without the setting takes it; --force shares into dev anyway.
     run(org.cli().args(["share", released, "--account", "prod", "--yes"])).success();
-    let forced = run(org.cli().args(["share", released, "--account", &org.dev.id, "--force", "--yes"])).success();
+    let forced =
+        run(org.cli().args(["share", released, "--account", &org.dev.id, "--force", "--yes"])).success();
     assert!(forced.stdout.contains("--force, although"), "{}{}", forced.stdout, forced.stderr);
     assert!(launch().await.contains(&org.dev.id));
 }
@@ -184,15 +247,23 @@ async fn an_allowed_amis_refusal_is_predicted_before_sharing() {
 #[tokio::test]
 async fn a_use_in_an_unconfigured_account_is_counted_by_a_usage_report_and_refuses_the_wipe() {
     let org = Org::new("report", "").await;
-    let made: serde_json::Value = serde_json::from_str(&org.emulator.fixture(&["accounts", "--count", "1"])).unwrap();
+    let made: serde_json::Value =
+        serde_json::from_str(&org.emulator.fixture(&["accounts", "--count", "1"])).unwrap();
     let (stranger, role) = (made[0]["id"].as_str().unwrap(), made[0]["role_arn"].as_str().unwrap());
     let theirs = aws_sdk_ec2::Client::new(&org.emulator.config_as(role, REGION).await);
     share(&org.ec2, &org.released, stranger).await;
     let node = prod_node(&theirs, &org.released).await;
 
     let wipe = run(org.cli().args(["wipe", &org.released, "--yes"])).failure();
-    assert!(wipe.stderr.contains(&format!("in account {stranger} (counted by an image usage report)")), "{}", wipe.stderr);
-    assert!(support::own_image(&org.ec2, &org.released).await.is_some(), "the refused wipe deregistered nothing");
+    assert!(
+        wipe.stderr.contains(&format!("in account {stranger} (counted by an image usage report)")),
+        "{}",
+        wipe.stderr
+    );
+    assert!(
+        support::own_image(&org.ec2, &org.released).await.is_some(),
+        "the refused wipe deregistered nothing"
+    );
 
     theirs.terminate_instances().instance_ids(&node).send().await.unwrap();
     run(org.cli().args(["wipe", &org.released, "--yes"])).success();
@@ -204,7 +275,11 @@ async fn publishing_to_a_cluster_writes_the_parameter_in_the_clusters_account() 
     let org = Org::new("publish", "").await;
     let released = &org.released;
     let refused = run(org.cli().args(["publish", released, "--cluster", "prod"])).failure();
-    assert!(refused.stderr.contains("gio-ami share") && refused.stderr.contains("`prod`"), "not shared yet: {}", refused.stderr);
+    assert!(
+        refused.stderr.contains("gio-ami share") && refused.stderr.contains("`prod`"),
+        "not shared yet: {}",
+        refused.stderr
+    );
 
     share(&org.ec2, released, &org.prod.id).await;
     run(org.cli().args(["publish", released, "--cluster", "prod"])).success();
@@ -212,9 +287,15 @@ async fn publishing_to_a_cluster_writes_the_parameter_in_the_clusters_account() 
     let value = prods.get_parameter().name("/gio/prod/node-ami").send().await.unwrap();
     assert_eq!(value.parameter().and_then(|p| p.value()), Some(released.as_str()));
     let builds = aws_sdk_ssm::Client::new(&org.emulator.config(REGION).await);
-    assert!(builds.get_parameter().name("/gio/prod/node-ami").send().await.is_err(), "nothing written in the build account");
+    assert!(
+        builds.get_parameter().name("/gio/prod/node-ami").send().await.is_err(),
+        "nothing written in the build account"
+    );
     let image = support::own_image(&org.ec2, released).await.unwrap();
-    assert!(image.tags().iter().any(|t| t.key() == Some("gio-ami:clusters") && t.value() == Some("prod")), "{image:?}");
+    assert!(
+        image.tags().iter().any(|t| t.key() == Some("gio-ami:clusters") && t.value() == Some("prod")),
+        "{image:?}"
+    );
 }
 
 #[tokio::test]
@@ -230,10 +311,14 @@ async fn promoting_into_another_account_grants_it_the_ami_and_copies_it_across_r
     run(org.cli().args(["publish", released, "--cluster", "staging"])).success();
     support::node_running(&org.emulator, "staging", released).await;
     let org = &org;
-    let in_prod = |region| async move { aws_sdk_ssm::Client::new(&org.emulator.config_as(&org.prod.role, region).await) };
+    let in_prod = |region| async move {
+        aws_sdk_ssm::Client::new(&org.emulator.config_as(&org.prod.role, region).await)
+    };
 
-    let plan = run(org.cli().args(["promote", "--to", "prod", "--dry-run", "--output", "json"])).success().json();
-    let verbs: Vec<&str> = plan["plan"]["actions"].as_array().unwrap().iter().filter_map(|a| a["action"].as_str()).collect();
+    let plan =
+        run(org.cli().args(["promote", "--to", "prod", "--dry-run", "--output", "json"])).success().json();
+    let verbs: Vec<&str> =
+        plan["plan"]["actions"].as_array().unwrap().iter().filter_map(|a| a["action"].as_str()).collect();
     assert!(verbs.contains(&"modify_launch_permission"), "prod cannot launch it yet: {plan}");
     run(org.cli().args(["promote", "--to", "prod", "--yes"])).success();
     assert_eq!(launchers(&org.ec2, released).await, std::slice::from_ref(&org.prod.id));
@@ -246,7 +331,9 @@ async fn promoting_into_another_account_grants_it_the_ami_and_copies_it_across_r
 
     // In another region the copy is made by the owner and shared with prod before prod's
     // parameter names it.
-    let copied = run(org.cli().args(["promote", "--to", "far", "--copy", "--yes", "--output", "json"])).success().json();
+    let copied = run(org.cli().args(["promote", "--to", "far", "--copy", "--yes", "--output", "json"]))
+        .success()
+        .json();
     let copy = copied["target_ami"].as_str().unwrap().to_string();
     let far_ec2 = aws_sdk_ec2::Client::new(&org.emulator.config(FAR).await);
     assert!(support::own_image(&far_ec2, &copy).await.is_some(), "the build account owns the copy");

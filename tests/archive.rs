@@ -22,7 +22,13 @@ async fn an_unused_release_is_archived_and_unarchived_as_it_was_and_one_in_use_i
     let ec2 = emulator.ec2().await;
     let ssm = aws_sdk_ssm::Client::new(&emulator.config(REGION).await);
     let (used, _) = support::tagged_release(&ec2, "gio-node-live").await;
-    ssm.put_parameter().name("/prod/node-ami").value(&used).r#type(aws_sdk_ssm::types::ParameterType::String).send().await.unwrap();
+    ssm.put_parameter()
+        .name("/prod/node-ami")
+        .value(&used)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
     let refused = run(emulator.cli().args(["archive", &used, "--yes"])).failure();
     assert!(refused.stderr.contains("SSM parameter /prod/node-ami"), "{}", refused.stderr);
     assert!(support::own_image(&ec2, &used).await.is_some(), "an AMI in use stays");
@@ -30,14 +36,24 @@ async fn an_unused_release_is_archived_and_unarchived_as_it_was_and_one_in_use_i
     let (ami, snapshots) = support::tagged_release(&ec2, "gio-node-rollback").await;
     let before = support::own_image(&ec2, &ami).await.unwrap();
     let dry = run(emulator.cli().args(["archive", &ami, "--dry-run"])).success().stdout;
-    assert!(dry.contains("archive 2 snapshot(s)") && dry.contains("90 days") && dry.contains("72 hours"), "{dry}");
+    assert!(
+        dry.contains("archive 2 snapshot(s)") && dry.contains("90 days") && dry.contains("72 hours"),
+        "{dry}"
+    );
     assert!(support::own_image(&ec2, &ami).await.is_some(), "a dry run changes nothing");
 
     let archived = run(emulator.cli().args(["archive", &ami, "--yes", "--output", "json"])).success().json();
-    assert_eq!(support::statuses(&archived), ["deregister_image done", "archive_snapshot done", "archive_snapshot done"], "{archived}");
+    assert_eq!(
+        support::statuses(&archived),
+        ["deregister_image done", "archive_snapshot done", "archive_snapshot done"],
+        "{archived}"
+    );
     assert!(support::own_image(&ec2, &ami).await.is_none(), "the AMI is deregistered");
     let record = ssm.get_parameter().name(format!("/gio-ami/archived/{ami}")).send().await.unwrap();
-    assert!(record.parameter().unwrap().value().unwrap().contains("gio-node-rollback"), "its registration is recorded");
+    assert!(
+        record.parameter().unwrap().value().unwrap().contains("gio-node-rollback"),
+        "its registration is recorded"
+    );
     assert_eq!(tier(&ec2, &snapshots[0]).await.1, "archival-in-progress");
     let orphans = run(emulator.cli().args(["snapshots", "--orphans", "--output", "json"])).success().json();
     assert_eq!(orphans, serde_json::json!([]), "archived snapshots are no orphans");
@@ -49,7 +65,11 @@ async fn an_unused_release_is_archived_and_unarchived_as_it_was_and_one_in_use_i
     assert_eq!(cost["locked_gib"], 0, "{cost}");
 
     let started = run(emulator.cli().args(["unarchive", &ami, "--output", "json"])).success().json();
-    assert_eq!(support::statuses(&started), ["restore_from_archive done", "restore_from_archive done"], "{started}");
+    assert_eq!(
+        support::statuses(&started),
+        ["restore_from_archive done", "restore_from_archive done"],
+        "{started}"
+    );
     assert_eq!(started["plan"]["waiting"], serde_json::json!([ami]), "{started}");
     assert!(support::own_image(&ec2, &ami).await.is_none(), "registered only once the snapshots are back");
 
@@ -59,12 +79,28 @@ async fn an_unused_release_is_archived_and_unarchived_as_it_was_and_one_in_use_i
     let again = back["outcomes"][0]["id"].as_str().unwrap().to_string();
     let after = support::own_image(&ec2, &again).await.unwrap();
     assert_eq!(after.name(), before.name());
-    assert_eq!(after.block_device_mappings(), before.block_device_mappings(), "same devices, snapshots, sizes");
-    let tag = |key: &str| after.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_string);
+    assert_eq!(
+        after.block_device_mappings(),
+        before.block_device_mappings(),
+        "same devices, snapshots, sizes"
+    );
+    let tag = |key: &str| {
+        after.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_string)
+    };
     assert_eq!(tag("gio-ami:release").as_deref(), Some("gio-node-rollback"));
     assert_eq!(tag("gio-ami:unarchived-from"), Some(ami.clone()));
-    assert!(ssm.get_parameter().name(format!("/gio-ami/archived/{ami}")).send().await.is_err(), "the record is removed");
-    let launched = ec2.run_instances().image_id(&again).instance_type(aws_sdk_ec2::types::InstanceType::T3Medium).min_count(1).max_count(1).send().await;
+    assert!(
+        ssm.get_parameter().name(format!("/gio-ami/archived/{ami}")).send().await.is_err(),
+        "the record is removed"
+    );
+    let launched = ec2
+        .run_instances()
+        .image_id(&again)
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Medium)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await;
     assert!(launched.is_ok(), "an instance launches from it: {launched:?}");
     let rerun = run(emulator.cli().args(["unarchive", &ami, "--output", "json"])).success().json();
     assert_eq!(support::statuses(&rerun), ["reuse reused"], "{rerun}");

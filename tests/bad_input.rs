@@ -2,9 +2,9 @@
 //! property tests of the spec parser, the `--disk` syntax and id parsing, and the table of
 //! bad inputs in `docs/errors.md` (regenerated here; `GOLDEN_UPDATE=1` rewrites it).
 
-use gio_ami::spec::disk::Disk;
 use gio_ami::core::ids::{AmiId, SnapshotId};
 use gio_ami::spec;
+use gio_ami::spec::disk::Disk;
 use proptest::prelude::*;
 use std::path::Path;
 
@@ -43,7 +43,15 @@ fn with_value(line: usize, value: &str) -> String {
     VALID_SPEC
         .lines()
         .enumerate()
-        .map(|(n, l)| if n == line { format!("{} = {value}", l.split_once(" = ").unwrap().0) } else { l.to_string() })
+        .map(
+            |(n, l)| {
+                if n == line {
+                    format!("{} = {value}", l.split_once(" = ").unwrap().0)
+                } else {
+                    l.to_string()
+                }
+            },
+        )
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -125,9 +133,14 @@ proptest! {
 fn error_table() -> String {
     let mut rows = Vec::new();
     let mut row = |what: &str, input: &str, error: String| {
-        rows.push(format!("| {what} | `{}` | {} |", input.replace('|', "\\|").replace('\n', "⏎"), error.replace('|', "\\|").replace('\n', " ")));
+        rows.push(format!(
+            "| {what} | `{}` | {} |",
+            input.replace('|', "\\|").replace('\n', "⏎"),
+            error.replace('|', "\\|").replace('\n', " ")
+        ));
     };
-    for input in ["ami-12345", "AMI-0ABC1234DEF567890", "ami-0abc1234def56789g", "snap-0abc1234def567890", ""] {
+    for input in ["ami-12345", "AMI-0ABC1234DEF567890", "ami-0abc1234def56789g", "snap-0abc1234def567890", ""]
+    {
         row("AMI id", input, input.parse::<AmiId>().unwrap_err().to_string());
     }
     for input in ["snap-xyz", "ami-0abc1234"] {
@@ -154,11 +167,19 @@ fn error_table() -> String {
     }
     for input in ["36h", "0d", "400d"] {
         let retain = humantime::parse_duration(input).unwrap();
-        row("`recycle-bin --retain`", input, gio_ami::commands::recycle_bin::days(retain).unwrap_err().to_string());
+        row(
+            "`recycle-bin --retain`",
+            input,
+            gio_ami::commands::recycle_bin::days(retain).unwrap_err().to_string(),
+        );
     }
     for input in ["12h", "181d"] {
         let temporary = humantime::parse_duration(input).unwrap();
-        row("`unarchive --temporary`", input, gio_ami::commands::unarchive::days(temporary).unwrap_err().to_string());
+        row(
+            "`unarchive --temporary`",
+            input,
+            gio_ami::commands::unarchive::days(temporary).unwrap_err().to_string(),
+        );
     }
     let keys = spec_keys();
     let line = |key: &str| keys.iter().find(|(k, _)| k == key).unwrap().1;
@@ -177,19 +198,49 @@ fn error_table() -> String {
         ("clusters.prod.region", "true"),
     ] {
         let input = format!("{key} = {value}");
-        row("spec value", &input, spec::parse("gio-ami.toml", &with_value(line(key), value)).unwrap_err().to_string());
+        row(
+            "spec value",
+            &input,
+            spec::parse("gio-ami.toml", &with_value(line(key), value)).unwrap_err().to_string(),
+        );
     }
     for (what, input, text) in [
         ("spec: unknown key", "archh = \"x86_64\"", VALID_SPEC.replace("arch = ", "archh = ")),
         ("spec: unknown table", "[imagex]", VALID_SPEC.replace("[image]", "[imagex]")),
         ("spec: not TOML", "[image", "[image\nname = ".to_string()),
-        ("spec: no base", "(no family, no kubernetes)", VALID_SPEC.replace("family = \"al2023\"\n", "").replace("kubernetes = \"1.31\"\n", "")),
+        (
+            "spec: no base",
+            "(no family, no kubernetes)",
+            VALID_SPEC.replace("family = \"al2023\"\n", "").replace("kubernetes = \"1.31\"\n", ""),
+        ),
         ("spec: no [base]", "(no [base] section)", VALID_SPEC.split("[base]").next().unwrap().to_string()),
-        ("spec: disk twice", "(a second /dev/xvdb)", format!("{VALID_SPEC}\n[[disks]]\ndevice = \"/dev/xvdb\"\nsize_gib = 5\n")),
-        ("spec: second disk's type", "(a second disk of type 5)", format!("{VALID_SPEC}\n[[disks]]\ndevice = \"/dev/xvdc\"\ntype = 5\n")),
-        ("spec: role ARN", "role_arn = \"arn:aws:iam::2222:role/r\"", format!("{VALID_SPEC}\n[accounts.prod]\nrole_arn = \"arn:aws:iam::2222:role/r\"\n")),
-        ("spec: two own accounts", "[accounts.a] [accounts.b] (no role_arn)", format!("{VALID_SPEC}\n[accounts.a]\n[accounts.b]\n")),
-        ("spec: cluster's account", "account = \"prd\"", format!("{VALID_SPEC}\n[accounts.prod]\n[clusters.c]\nregion = \"eu-west-1\"\naccount = \"prd\"\n")),
+        (
+            "spec: disk twice",
+            "(a second /dev/xvdb)",
+            format!("{VALID_SPEC}\n[[disks]]\ndevice = \"/dev/xvdb\"\nsize_gib = 5\n"),
+        ),
+        (
+            "spec: second disk's type",
+            "(a second disk of type 5)",
+            format!("{VALID_SPEC}\n[[disks]]\ndevice = \"/dev/xvdc\"\ntype = 5\n"),
+        ),
+        (
+            "spec: role ARN",
+            "role_arn = \"arn:aws:iam::2222:role/r\"",
+            format!("{VALID_SPEC}\n[accounts.prod]\nrole_arn = \"arn:aws:iam::2222:role/r\"\n"),
+        ),
+        (
+            "spec: two own accounts",
+            "[accounts.a] [accounts.b] (no role_arn)",
+            format!("{VALID_SPEC}\n[accounts.a]\n[accounts.b]\n"),
+        ),
+        (
+            "spec: cluster's account",
+            "account = \"prd\"",
+            format!(
+                "{VALID_SPEC}\n[accounts.prod]\n[clusters.c]\nregion = \"eu-west-1\"\naccount = \"prd\"\n"
+            ),
+        ),
     ] {
         row(what, input, spec::parse("gio-ami.toml", &text).unwrap_err().to_string());
     }

@@ -11,7 +11,8 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use support::{bare_cli, run, Emulator};
 
-const BASE_PARAMETER: &str = "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id";
+const BASE_PARAMETER: &str =
+    "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id";
 
 /// A directory holding the native build spec, with `build_keys` added to its `[build]`, and its
 /// script.
@@ -19,7 +20,11 @@ fn spec_dir(name: &str, build_keys: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("build-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("provision.sh"), "#!/bin/bash\necho provisioning\n").unwrap();
-    std::fs::write(dir.join("gio-ami.toml"), support::with_keys(&support::spec("native-build"), "build", build_keys)).unwrap();
+    std::fs::write(
+        dir.join("gio-ami.toml"),
+        support::with_keys(&support::spec("native-build"), "build", build_keys),
+    )
+    .unwrap();
     dir
 }
 
@@ -77,7 +82,15 @@ fn wait_for_line(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> Vec<St
 async fn billable(ec2: &aws_sdk_ec2::Client) -> (Vec<String>, usize, usize, usize) {
     let instances = ec2
         .describe_instances()
-        .filters(Filter::builder().name("instance-state-name").values("pending").values("running").values("stopping").values("stopped").build())
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values("pending")
+                .values("running")
+                .values("stopping")
+                .values("stopped")
+                .build(),
+        )
         .send()
         .await
         .unwrap()
@@ -108,7 +121,10 @@ fn init_writes_a_spec_that_checks_and_check_points_at_mistakes() {
     let ok = run(bare_cli().args(["check", path.to_str().unwrap()])).success();
     assert!(ok.stdout.contains("valid"), "{}", ok.stdout);
 
-    let text = std::fs::read_to_string(&path).unwrap().replace("t3.medium\"", "t2.small\"").replace("\"al2023\"", "\"al2025\"");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("t3.medium\"", "t2.small\"")
+        .replace("\"al2023\"", "\"al2025\"");
     std::fs::write(&path, &text).unwrap();
     let bad = run(bare_cli().args(["check", path.to_str().unwrap()])).failure();
     let line = text.lines().position(|l| l.contains("al2025")).unwrap() + 1;
@@ -123,13 +139,21 @@ fn init_writes_a_spec_that_checks_and_check_points_at_mistakes() {
 async fn base_resolves_through_the_public_parameter_and_lists_versions_when_unknown() {
     let emulator = Emulator::start();
     let ssm = aws_sdk_ssm::Client::new(&emulator.config(support::REGION).await);
-    let expected = ssm.get_parameter().name(BASE_PARAMETER).send().await.unwrap().parameter.unwrap().value.unwrap();
-    let out = run(emulator.cli().args(["base", "--kubernetes", "1.31", "--family", "al2023", "--output", "json"])).success().json();
+    let expected =
+        ssm.get_parameter().name(BASE_PARAMETER).send().await.unwrap().parameter.unwrap().value.unwrap();
+    let out =
+        run(emulator.cli().args(["base", "--kubernetes", "1.31", "--family", "al2023", "--output", "json"]))
+            .success()
+            .json();
     assert_eq!(out["image"]["id"], expected.as_str());
     assert!(out["image"]["name"].as_str().unwrap().contains("1.31"), "{out}");
 
     let unknown = run(emulator.cli().args(["base", "--kubernetes", "1.99"])).failure();
-    assert!(unknown.stderr.contains("no EKS-optimized al2023 x86_64 standard AMI for Kubernetes 1.99"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("no EKS-optimized al2023 x86_64 standard AMI for Kubernetes 1.99"),
+        "{}",
+        unknown.stderr
+    );
     assert!(unknown.stderr.contains("1.29, 1.30, 1.31, 1.32"), "{}", unknown.stderr);
 }
 
@@ -155,7 +179,8 @@ async fn build_makes_a_tagged_ami_with_the_extra_disk_and_leaves_nothing_else() 
         .collect();
     assert_eq!(devices, [("/dev/xvda", 20), ("/dev/xvdb", 20)]);
     let ssm = aws_sdk_ssm::Client::new(&emulator.config(support::REGION).await);
-    let base = ssm.get_parameter().name(BASE_PARAMETER).send().await.unwrap().parameter.unwrap().value.unwrap();
+    let base =
+        ssm.get_parameter().name(BASE_PARAMETER).send().await.unwrap().parameter.unwrap().value.unwrap();
     for (key, value) in [
         ("gio-ami:release", built["name"].as_str().unwrap()),
         ("gio-ami:base-ami", base.as_str()),
@@ -182,13 +207,15 @@ async fn build_makes_a_tagged_ami_with_the_extra_disk_and_leaves_nothing_else() 
     assert!(cost["warnings"].as_array().unwrap().is_empty(), "{cost}");
     let (instances, volumes, _, images) = billable(&ec2).await;
     assert_eq!((instances, volumes, images), (vec![], 0, 1), "the builder and its volumes are gone");
-    let phases: Vec<&str> = built["phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    let phases: Vec<&str> =
+        built["phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
     assert!(phases.iter().any(|p| p.starts_with("pre-snapshotting 2 volume")), "{phases:?}");
 
     // A second build the same day gets the next number.
     let (child, _stderr) = spawn_build(&emulator, &dir);
     guest_powers_off(&ec2).await;
-    let second: serde_json::Value = serde_json::from_slice(&child.wait_with_output().unwrap().stdout).unwrap();
+    let second: serde_json::Value =
+        serde_json::from_slice(&child.wait_with_output().unwrap().stdout).unwrap();
     assert!(second["name"].as_str().unwrap().ends_with("-2"), "{second}");
 }
 
@@ -220,7 +247,11 @@ async fn ssm_provisioning_waits_for_the_agent_runs_the_scripts_and_powers_the_bu
     // fails and cleans up.
     let unknowable = support::faults::Faults::new(1.0, 7).only(&["DescribeInstanceInformation"]);
     let proxy = emulator.proxied(unknowable.kinds(&[support::faults::Fault::Unavailable]));
-    let failed = run(proxy.cli().env("AWS_MAX_ATTEMPTS", "1").args(["build", dir.join("gio-ami.toml").to_str().unwrap()])).failure();
+    let failed = run(proxy
+        .cli()
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .args(["build", dir.join("gio-ami.toml").to_str().unwrap()]))
+    .failure();
     assert!(failed.stderr.contains("DescribeInstanceInformation"), "{}", failed.stderr);
     assert_eq!(ssm.list_commands().send().await.unwrap().commands().len(), 1, "no second Run Command");
     assert_eq!(billable(&ec2).await, (vec![], 0, 2, 1), "the failed build left nothing");
@@ -233,7 +264,8 @@ async fn a_disabled_base_ami_is_refused_before_any_builder_is_launched() {
     let base = support::register_root_image(&ec2, "golden-base").await;
     ec2.disable_image().image_id(&base).send().await.unwrap();
     let spec = spec_dir("disabled-base", "").join("gio-ami.toml");
-    let text = support::with_keys(&std::fs::read_to_string(&spec).unwrap(), "base", &format!("ami = \"{base}\""));
+    let text =
+        support::with_keys(&std::fs::read_to_string(&spec).unwrap(), "base", &format!("ami = \"{base}\""));
     std::fs::write(&spec, text).unwrap();
 
     let out = run(emulator.cli().args(["build", spec.to_str().unwrap()])).failure();
@@ -248,11 +280,17 @@ async fn a_builder_that_stops_before_its_agent_registers_fails_the_build_at_once
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     emulator.fixture(&["instance-profile", "--name", "gio-ami-builder"]);
-    let dir = spec_dir("ssm-down", "provision_via = \"ssm\"\niam_instance_profile = \"gio-ami-builder\"\ntimeout = \"60s\"");
+    let dir = spec_dir(
+        "ssm-down",
+        "provision_via = \"ssm\"\niam_instance_profile = \"gio-ami-builder\"\ntimeout = \"60s\"",
+    );
     // The engine's first look at Systems Manager is held past the client's timeout and retried:
     // time for the builder to go down before its agent is seen, as a guest that fails to boot does.
     // Systems Manager then no longer lists it, whatever the wait.
-    let first_look_slow = support::faults::Faults::new(1.0, 7).only(&["DescribeInstanceInformation"]).kinds(&[support::faults::Fault::Slow]).at_most(1);
+    let first_look_slow = support::faults::Faults::new(1.0, 7)
+        .only(&["DescribeInstanceInformation"])
+        .kinds(&[support::faults::Fault::Slow])
+        .at_most(1);
     let proxy = emulator.proxied(first_look_slow);
     let started = Instant::now();
     let child = proxy
@@ -267,8 +305,15 @@ async fn a_builder_that_stops_before_its_agent_registers_fails_the_build_at_once
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&format!("the builder {instance} is stopped and its SSM Agent never registered")), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(45), "at once, not at the 60 s deadline: {:?}", started.elapsed());
+    assert!(
+        stderr.contains(&format!("the builder {instance} is stopped and its SSM Agent never registered")),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(45),
+        "at once, not at the 60 s deadline: {:?}",
+        started.elapsed()
+    );
     assert_eq!(billable(&ec2).await, (vec![], 0, 0, 0), "the failed build left nothing");
 }
 

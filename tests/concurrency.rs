@@ -16,8 +16,9 @@ const RACERS: usize = 3;
 
 /// Starts RACERS processes of `make()` at once, then waits for all of them.
 fn race(make: impl Fn() -> Command) -> Vec<Run> {
-    let children: Vec<_> =
-        (0..RACERS).map(|_| make().stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start gio-ami")).collect();
+    let children: Vec<_> = (0..RACERS)
+        .map(|_| make().stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start gio-ami"))
+        .collect();
     children.into_iter().map(finish).collect()
 }
 
@@ -26,11 +27,19 @@ fn each_finished_or_failed_cleanly(runs: &[Run]) {
     for run in runs {
         if !run.status.success() {
             assert_eq!(run.status.code(), Some(1), "stderr:\n{}", run.stderr);
-            let error = run.stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("no error line:\n{}", run.stderr));
+            let error = run
+                .stderr
+                .lines()
+                .find(|l| l.starts_with("error: "))
+                .unwrap_or_else(|| panic!("no error line:\n{}", run.stderr));
             assert!(error.len() > "error: ".len() + 10, "an error that says nothing: {error}");
         }
     }
-    assert!(runs.iter().any(|r| r.status.success()), "every racer failed:\n{}", runs.iter().map(|r| r.stderr.as_str()).collect::<Vec<_>>().join("\n---\n"));
+    assert!(
+        runs.iter().any(|r| r.status.success()),
+        "every racer failed:\n{}",
+        runs.iter().map(|r| r.stderr.as_str()).collect::<Vec<_>>().join("\n---\n")
+    );
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -64,9 +73,14 @@ async fn racing_wipes_remove_the_ami_and_its_snapshots_once() {
         cli
     });
     each_finished_or_failed_cleanly(&runs);
-    assert_eq!(image_ids(&ec2, None).await, std::slice::from_ref(&kept), "the other AMI stays, the wiped one is gone");
+    assert_eq!(
+        image_ids(&ec2, None).await,
+        std::slice::from_ref(&kept),
+        "the other AMI stays, the wiped one is gone"
+    );
     let images = ec2.describe_images().image_ids(&kept).send().await.unwrap();
-    let kept_snapshot = images.images()[0].block_device_mappings()[0].ebs().unwrap().snapshot_id().unwrap().to_string();
+    let kept_snapshot =
+        images.images()[0].block_device_mappings()[0].ebs().unwrap().snapshot_id().unwrap().to_string();
     assert_eq!(snapshot_ids(&ec2).await, [kept_snapshot], "the wiped AMI's snapshot is gone");
 }
 
@@ -110,7 +124,8 @@ async fn racing_publishes_leave_the_parameter_on_the_ami() {
     values.dedup();
     assert_eq!(values, [first.as_str(), second.as_str()], "the parameter moved once, to the published AMI");
     let image = ec2.describe_images().image_ids(&second).send().await.unwrap();
-    let clusters = image.images()[0].tags().iter().find(|t| t.key() == Some("gio-ami:clusters")).and_then(|t| t.value());
+    let clusters =
+        image.images()[0].tags().iter().find(|t| t.key() == Some("gio-ami:clusters")).and_then(|t| t.value());
     assert_eq!(clusters, Some("prod"), "the AMI records the cluster once");
 }
 

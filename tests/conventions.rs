@@ -9,7 +9,8 @@ use std::process::Command;
 use support::{bare_cli, run};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("conventions-{name}-{}", std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("conventions-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -29,13 +30,19 @@ fn every_completion_script_passes_its_shells_syntax_check() {
         let script = run(bare_cli().args(["completions", shell])).success().stdout;
         assert!(script.contains("gio-ami") && script.contains("disks"), "{shell}: {script}");
         if !installed(shell) {
-            eprintln!("{shell} is not installed (scripts/setup installs it as root): its syntax is not checked");
+            eprintln!(
+                "{shell} is not installed (scripts/setup installs it as root): its syntax is not checked"
+            );
             continue;
         }
         let file = dir.join(format!("gio-ami.{shell}"));
         std::fs::write(&file, &script).unwrap();
         let out = Command::new(shell).args(check).arg(&file).output().unwrap();
-        assert!(out.status.success(), "{shell} rejects its script:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{shell} rejects its script:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     for shell in ["powershell", "elvish"] {
         let script = run(bare_cli().args(["completions", shell])).success().stdout;
@@ -50,9 +57,14 @@ fn every_completion_script_passes_its_shells_syntax_check() {
 fn man_renders_a_page_for_every_command() {
     let dir = scratch("man");
     run(bare_cli().args(["man", "--out", dir.to_str().unwrap()])).success();
-    let mut pages: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut pages: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     pages.sort();
-    for expected in ["gio-ami.1", "gio-ami-build.1", "gio-ami-disks-add.1", "gio-ami-packer-render.1", "gio-ami-wipe.1"] {
+    for expected in
+        ["gio-ami.1", "gio-ami-build.1", "gio-ami-disks-add.1", "gio-ami-packer-render.1", "gio-ami-wipe.1"]
+    {
         assert!(pages.iter().any(|p| p == expected), "{expected} missing from {pages:?}");
     }
     for page in &pages {
@@ -65,7 +77,11 @@ fn man_renders_a_page_for_every_command() {
             .output()
             .expect("man (man-db)");
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success() && out.stderr.is_empty(), "{page}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{page}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let command = page.trim_end_matches(".1");
         assert!(text.contains("NAME") && text.contains(command), "{page} does not name {command}:\n{text}");
     }
@@ -82,7 +98,13 @@ fn schema_accepts(schema: &Path, specs: &[PathBuf]) -> Vec<String> {
                   \x20   errors = list(validator.iter_errors(tomllib.load(open(path, 'rb'))))\n\
                   \x20   print(path if not errors else '', file=sys.stdout)\n\
                   \x20   for e in errors: print(path, e.message, file=sys.stderr)\n";
-    let out = Command::new(support::python()).arg("-c").arg(script).arg(schema).args(specs).output().expect("the venv's python");
+    let out = Command::new(support::python())
+        .arg("-c")
+        .arg(script)
+        .arg(schema)
+        .args(specs)
+        .output()
+        .expect("the venv's python");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
@@ -105,14 +127,22 @@ fn the_schema_accepts_exactly_what_check_accepts() {
     let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs");
     let mut cases: Vec<PathBuf> = vec![template];
     for kind in ["valid", "invalid"] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(specs.join(kind)).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(specs.join(kind)).unwrap().map(|e| e.unwrap().path()).collect();
         files.sort();
         cases.extend(files);
     }
     // What the tests make of a file with `support::with_keys`: keys added to [build] and [base].
     let native = support::spec("native-build");
     let generated = [
-        ("with-build-keys", support::with_keys(&native, "build", "provision_via = \"ssm\"\niam_instance_profile = \"gio-ami-builder\"\ntimeout = \"60s\"")),
+        (
+            "with-build-keys",
+            support::with_keys(
+                &native,
+                "build",
+                "provision_via = \"ssm\"\niam_instance_profile = \"gio-ami-builder\"\ntimeout = \"60s\"",
+            ),
+        ),
         ("with-base-ami", support::with_keys(&native, "base", "ami = \"ami-0123456789abcdef0\"")),
     ];
     for (name, text) in generated {
@@ -161,13 +191,21 @@ fn gio_ami_commands(text: &str) -> Vec<(String, Vec<String>)> {
                 .take_while(|w| !["|", ">", ";", "&&", "||", "#", "then", "2>&1"].contains(w))
                 .collect();
             // Part of a path or a name (`your-org/gio-ami`), not the command.
-            let inside_a_word = rest[..at].chars().last().is_some_and(|c| c.is_alphanumeric() || "/-_.".contains(c));
+            let inside_a_word =
+                rest[..at].chars().last().is_some_and(|c| c.is_alphanumeric() || "/-_.".contains(c));
             rest = &rest[at + 1..];
             if inside_a_word {
                 continue;
             }
-            let Some(sub) = words.first().filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-')) else { continue };
-            let flags = words.iter().filter(|w| w.starts_with("--")).map(|w| w.split('=').next().unwrap().to_string()).collect();
+            let Some(sub) = words.first().filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+            else {
+                continue;
+            };
+            let flags = words
+                .iter()
+                .filter(|w| w.starts_with("--"))
+                .map(|w| w.split('=').next().unwrap().to_string())
+                .collect();
             commands.push((sub.to_string(), flags));
         }
     }
@@ -198,19 +236,32 @@ fn the_rollout_guide_parses_and_its_commands_exist() {
             "yaml" | "hcl" => args.extend([language.clone(), path.display().to_string()]),
             "toml" => {
                 let spec = dir.join("gio-ami.toml");
-                std::fs::write(&spec, format!("[image]\nname = \"n\"\n[base]\nami = \"ami-12345678\"\n{text}")).unwrap();
+                std::fs::write(
+                    &spec,
+                    format!("[image]\nname = \"n\"\n[base]\nami = \"ami-12345678\"\n{text}"),
+                )
+                .unwrap();
                 run(bare_cli().arg("check").arg(&spec)).success();
             }
             _ => {}
         }
     }
-    let out = Command::new(support::python()).arg("-c").arg(script).args(&args).output().expect("the venv's python");
+    let out = Command::new(support::python())
+        .arg("-c")
+        .arg(script)
+        .args(&args)
+        .output()
+        .expect("the venv's python");
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}{}", printed, String::from_utf8_lossy(&out.stderr));
     assert!(printed.contains("yaml ['apiVersion', 'kind', 'metadata', 'spec']"), "{printed}");
     assert!(printed.contains("hcl ['data', 'resource']"), "{printed}");
-    let commands: Vec<(String, Vec<String>)> = blocks.iter().flat_map(|(_, text)| gio_ami_commands(text)).collect();
-    assert!(commands.iter().any(|(sub, _)| sub == "promote") && commands.iter().any(|(sub, _)| sub == "outdated"), "{commands:?}");
+    let commands: Vec<(String, Vec<String>)> =
+        blocks.iter().flat_map(|(_, text)| gio_ami_commands(text)).collect();
+    assert!(
+        commands.iter().any(|(sub, _)| sub == "promote") && commands.iter().any(|(sub, _)| sub == "outdated"),
+        "{commands:?}"
+    );
     for (sub, flags) in commands {
         let help = run(bare_cli().args([sub.as_str(), "--help"])).success().stdout;
         for flag in flags {

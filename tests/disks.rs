@@ -46,12 +46,20 @@ async fn add_disks_keeps_the_source_and_adds_volumes_that_launch() {
     let source = support::register_root_image(&ec2, "gio-node-1.31").await;
     let root = mappings(&image(&ec2, &source).await).remove(0);
 
-    let out = run(emulator.cli().args([
-        "disks", "add", &source,
-        "--disk", "/dev/xvdb=50",
-        "--disk", "/dev/xvdc=100:io2:iops=4000",
-        "--output", "json",
-    ]).env("GIO_AMI_AUTHOR", "Ada <ada@example.org>"))
+    let out = run(emulator
+        .cli()
+        .args([
+            "disks",
+            "add",
+            &source,
+            "--disk",
+            "/dev/xvdb=50",
+            "--disk",
+            "/dev/xvdc=100:io2:iops=4000",
+            "--output",
+            "json",
+        ])
+        .env("GIO_AMI_AUTHOR", "Ada <ada@example.org>"))
     .success()
     .json();
     let new = out["outcomes"][0]["id"].as_str().unwrap().to_string();
@@ -120,7 +128,10 @@ async fn boot_settings_are_carried_over() {
         .image_id()
         .unwrap()
         .to_string();
-    let out = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=10", "--output", "json"])).success().json();
+    let out =
+        run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=10", "--output", "json"]))
+            .success()
+            .json();
     let new = image(&ec2, out["outcomes"][0]["id"].as_str().unwrap()).await;
     assert_eq!(new.architecture().map(|a| a.as_str()), Some("arm64"));
     assert_eq!(new.boot_mode(), Some(&BootModeValues::Uefi));
@@ -135,13 +146,23 @@ async fn a_chain_registers_one_ami_per_disk_and_lineage_shows_it() {
     let ec2 = emulator.ec2().await;
     let source = support::register_root_image(&ec2, "gio-node").await;
     let out = run(emulator.cli().args([
-        "disks", "add", &source, "--chain",
-        "--disk", "/dev/xvdb=50", "--disk", "/dev/xvdc=60", "--disk", "/dev/xvdd=70",
-        "--output", "json",
+        "disks",
+        "add",
+        &source,
+        "--chain",
+        "--disk",
+        "/dev/xvdb=50",
+        "--disk",
+        "/dev/xvdc=60",
+        "--disk",
+        "/dev/xvdd=70",
+        "--output",
+        "json",
     ]))
     .success()
     .json();
-    let chain: Vec<String> = out["outcomes"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    let chain: Vec<String> =
+        out["outcomes"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(chain.len(), 3);
     let root = mappings(&image(&ec2, &source).await).remove(0);
     let mut parent = source.clone();
@@ -168,12 +189,20 @@ async fn dry_run_registers_nothing_and_a_rerun_reuses_what_exists() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     let source = support::register_root_image(&ec2, "gio-node").await;
-    let plan = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--dry-run"])).success().stdout;
+    let plan = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--dry-run"]))
+        .success()
+        .stdout;
     assert!(plan.contains("register `gio-node-xvdb` from") && plan.contains("(new empty volume)"), "{plan}");
     assert_eq!(own_image_count(&ec2).await, 1);
 
-    let first = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--output", "json"])).success().json();
-    let again = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--output", "json"])).success().json();
+    let first =
+        run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--output", "json"]))
+            .success()
+            .json();
+    let again =
+        run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--output", "json"]))
+            .success()
+            .json();
     assert_eq!(first["outcomes"][0]["id"], again["outcomes"][0]["id"]);
     assert_eq!(again["outcomes"][0]["status"], "reused", "{again}");
     assert_eq!(own_image_count(&ec2).await, 2);
@@ -184,14 +213,34 @@ async fn a_name_a_disabled_ami_keeps_is_reported_as_taken_by_it() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     let source = support::register_root_image(&ec2, "gio-node").await;
-    let first = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--output", "json"])).success().json();
+    let first =
+        run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--output", "json"]))
+            .success()
+            .json();
     let disabled = first["outcomes"][0]["id"].as_str().unwrap().to_string();
-    run(emulator.cli().args(["prune", "--release-prefix", "gio-node-xvdb", "--keep", "0", "--disable", "--yes"])).success();
+    run(emulator.cli().args([
+        "prune",
+        "--release-prefix",
+        "gio-node-xvdb",
+        "--keep",
+        "0",
+        "--disable",
+        "--yes",
+    ]))
+    .success();
 
     // AWS keeps a disabled AMI's name taken, and DescribeImages shows it only with IncludeDisabled.
     let again = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50"])).failure();
-    assert!(again.stderr.contains(&format!("`gio-node-xvdb` is taken by {disabled}, which is disabled")), "{}", again.stderr);
-    assert!(again.stderr.contains(&format!("aws ec2 enable-image --image-id {disabled}")), "{}", again.stderr);
+    assert!(
+        again.stderr.contains(&format!("`gio-node-xvdb` is taken by {disabled}, which is disabled")),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains(&format!("aws ec2 enable-image --image-id {disabled}")),
+        "{}",
+        again.stderr
+    );
 }
 
 #[tokio::test]
@@ -202,11 +251,23 @@ async fn a_data_disk_from_a_snapshot_is_grown_as_asked() {
     let volume = ec2.create_volume().availability_zone("eu-west-1a").size(30).send().await.unwrap();
     let data = ec2.create_snapshot().volume_id(volume.volume_id().unwrap()).send().await.unwrap();
     let data = data.snapshot_id().unwrap();
-    let out = run(emulator.cli().args(["disks", "add", &source, "--disk", &format!("/dev/xvdd={data}:40"), "--output", "json"])).success().json();
+    let out = run(emulator.cli().args([
+        "disks",
+        "add",
+        &source,
+        "--disk",
+        &format!("/dev/xvdd={data}:40"),
+        "--output",
+        "json",
+    ]))
+    .success()
+    .json();
     let new = image(&ec2, out["outcomes"][0]["id"].as_str().unwrap()).await;
     assert_eq!(mappings(&new)[1], ("/dev/xvdd".into(), Some(data.to_string()), 40, "gp3".into(), Some(3000)));
 
-    let too_small = run(emulator.cli().args(["disks", "add", &source, "--disk", &format!("/dev/xvde={data}:10")])).failure();
+    let too_small =
+        run(emulator.cli().args(["disks", "add", &source, "--disk", &format!("/dev/xvde={data}:10")]))
+            .failure();
     assert!(too_small.stderr.contains("10 GiB is smaller than"), "{}", too_small.stderr);
 }
 
@@ -223,7 +284,9 @@ async fn bad_disks_are_refused_before_anything_is_registered() {
         let out = run(emulator.cli().args(["disks", "add", &source, "--disk", disk])).failure();
         assert!(out.stderr.contains(expected), "{disk}: {}", out.stderr);
     }
-    let taken = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=5", "--disk", "/dev/xvdb=6"])).failure();
+    let taken =
+        run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=5", "--disk", "/dev/xvdb=6"]))
+            .failure();
     assert!(taken.stderr.contains("/dev/xvdb is already used"), "{}", taken.stderr);
     assert_eq!(own_image_count(&ec2).await, 1, "nothing registered");
 }

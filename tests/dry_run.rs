@@ -9,7 +9,9 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::pin::Pin;
-use support::{account_state, assert_unapplied_report, register_root_image, run, write_image, Emulator, BLOCK, REGION};
+use support::{
+    account_state, assert_unapplied_report, register_root_image, run, write_image, Emulator, BLOCK, REGION,
+};
 
 const FRIEND: &str = "111122223333";
 const OTHER_REGION: &str = "us-east-1";
@@ -30,7 +32,8 @@ async fn dry_run(emulator: &Emulator, dir: Option<&PathBuf>, args: &[&str]) -> s
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("dry-run-{name}-{}", std::process::id()));
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("dry-run-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -43,7 +46,12 @@ fn project() -> PathBuf {
 }
 
 fn actions(report: &serde_json::Value) -> Vec<String> {
-    report["plan"]["actions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap().to_string()).collect()
+    report["plan"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn wipe(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
@@ -60,7 +68,8 @@ fn prune(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
         let ec2 = emulator.ec2().await;
         register_root_image(&ec2, "dry-prune-1").await;
         register_root_image(&ec2, "dry-prune-2").await;
-        let report = dry_run(emulator, None, &["prune", "--release-prefix", "dry-prune-", "--keep", "1"]).await;
+        let report =
+            dry_run(emulator, None, &["prune", "--release-prefix", "dry-prune-", "--keep", "1"]).await;
         assert_eq!(report["summary"]["planned"], 2, "one AMI and its snapshot: {report}");
     })
 }
@@ -77,11 +86,17 @@ fn disks_add(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
         let report = dry_run(emulator, None, &["disks", "add", &source, "--disk", "/dev/xvdb=5"]).await;
         assert_eq!(actions(&report), ["register_image"]);
         // Once registered, a re-run's plan reuses it, and says so before anything happens.
-        let made = run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=5", "--output", "json"])).success().json();
+        let made =
+            run(emulator.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=5", "--output", "json"]))
+                .success()
+                .json();
         let again = dry_run(emulator, None, &["disks", "add", &source, "--disk", "/dev/xvdb=5"]).await;
         assert_eq!(again["plan"]["actions"][0]["action"], "reuse");
         assert_eq!(again["plan"]["actions"][0]["id"], made["outcomes"][0]["id"]);
-        assert!(again["plan"]["actions"][0]["why"].as_str().unwrap().contains("made by this step: reused"), "{again}");
+        assert!(
+            again["plan"]["actions"][0]["why"].as_str().unwrap().contains("made by this step: reused"),
+            "{again}"
+        );
     })
 }
 
@@ -101,7 +116,8 @@ fn share(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
         let unshare = dry_run(emulator, None, &["share", &ami, "--account", FRIEND, "--unshare"]).await;
         assert_eq!(unshare["plan"]["grant"], false);
         let org: serde_json::Value = serde_json::from_str(&emulator.fixture(&["organization"])).unwrap();
-        let with_org = dry_run(emulator, None, &["share", &ami, "--org", org["organization"].as_str().unwrap()]).await;
+        let with_org =
+            dry_run(emulator, None, &["share", &ami, "--org", org["organization"].as_str().unwrap()]).await;
         assert_eq!(actions(&with_org), ["modify_launch_permission"]);
     })
 }
@@ -137,7 +153,10 @@ fn publish_and_rollback(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> 
     Box::pin(async move {
         let dir = project();
         let ec2 = emulator.ec2().await;
-        let (first, second) = (register_root_image(&ec2, "dry-publish-1").await, register_root_image(&ec2, "dry-publish-2").await);
+        let (first, second) = (
+            register_root_image(&ec2, "dry-publish-1").await,
+            register_root_image(&ec2, "dry-publish-2").await,
+        );
         let report = dry_run(emulator, Some(&dir), &["publish", &first, "--cluster", "prod"]).await;
         assert_eq!(actions(&report), ["put_parameter", "tag_image"]);
         for ami in [&first, &second] {
@@ -196,19 +215,26 @@ const STORIES: &[(&str, Story)] = &[
 fn main() {
     // `cargo test --test dry_run NAME` runs the stories whose name contains NAME.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let chosen: Vec<&(&str, Story)> = STORIES.iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f))).collect();
+    let chosen: Vec<&(&str, Story)> =
+        STORIES.iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f))).collect();
     let emulator = Emulator::start();
     let mut failed = Vec::new();
     for (name, story) in &chosen {
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let passed = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(story(&emulator)))).is_ok();
+        let passed =
+            std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(story(&emulator)))).is_ok();
         println!("test {name} ... {}", if passed { "ok" } else { "FAILED" });
         if !passed {
             failed.push(*name);
         }
     }
     drop(emulator);
-    println!("\ntest result: {}. {} passed; {} failed", if failed.is_empty() { "ok" } else { "FAILED" }, chosen.len() - failed.len(), failed.len());
+    println!(
+        "\ntest result: {}. {} passed; {} failed",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        chosen.len() - failed.len(),
+        failed.len()
+    );
     if !failed.is_empty() {
         std::process::exit(1);
     }

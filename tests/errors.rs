@@ -14,14 +14,16 @@ fn a_malformed_ami_id_fails_before_any_call() {
 
 #[test]
 fn no_region_names_the_flag_and_the_variable() {
-    let out = run(bare_cli().arg("images").env("AWS_ACCESS_KEY_ID", "x").env("AWS_SECRET_ACCESS_KEY", "y")).failure();
+    let out = run(bare_cli().arg("images").env("AWS_ACCESS_KEY_ID", "x").env("AWS_SECRET_ACCESS_KEY", "y"))
+        .failure();
     assert!(out.stderr.contains("no AWS region is configured"), "{}", out.stderr);
     assert!(out.stderr.contains("--region") && out.stderr.contains("AWS_REGION"), "{}", out.stderr);
 }
 
 #[test]
 fn a_broken_spec_is_named_once_by_every_command_that_reads_it() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("errors-spec-{}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("errors-spec-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs/invalid/no-base.toml");
     std::fs::copy(spec, dir.join("gio-ami.toml")).unwrap();
@@ -83,7 +85,8 @@ async fn an_ami_from_another_region_is_not_found_here_and_the_region_is_named() 
 #[tokio::test]
 async fn unknown_amis_are_all_named() {
     let emulator = Emulator::start();
-    let out = run(emulator.cli().args(["snapshots", "ami-0000000000000000a", "ami-0000000000000000b"])).failure();
+    let out =
+        run(emulator.cli().args(["snapshots", "ami-0000000000000000a", "ami-0000000000000000b"])).failure();
     assert!(
         out.stderr.contains("AMIs ami-0000000000000000a, ami-0000000000000000b were not found in eu-west-1"),
         "{}",
@@ -96,13 +99,7 @@ async fn someone_elses_ami_is_refused_with_its_owner() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     // The seeded EKS-optimized images belong to Amazon's EKS account, as in AWS.
-    let foreign = ec2
-        .describe_images()
-        .owners("602401143452")
-        .send()
-        .await
-        .unwrap()
-        .images()[0]
+    let foreign = ec2.describe_images().owners("602401143452").send().await.unwrap().images()[0]
         .image_id()
         .unwrap()
         .to_string();

@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::Filter;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::faults::{Fault, Faults, Tally};
-use support::{finish, PARAMETER, run, running_builder, spawn_build, spec_path, Emulator, Run};
+use support::{finish, run, running_builder, spawn_build, spec_path, Emulator, Run, PARAMETER};
 
 const RATE: f64 = 0.10;
 /// Every other request failing: far past any real outage, and still nothing may leak.
@@ -88,7 +88,17 @@ async fn disks_add(seed: u64, rate: f64) -> Trial {
     let ec2 = emulator.ec2().await;
     let source = support::register_root_image(&ec2, "gio-node-1.31").await;
     let proxy = emulator.proxied(Faults::new(rate, seed));
-    let out = run(proxy.cli().args(["disks", "add", &source, "--disk", "/dev/xvdb=50", "--disk", "/dev/xvdc=20", "--output", "json"]));
+    let out = run(proxy.cli().args([
+        "disks",
+        "add",
+        &source,
+        "--disk",
+        "/dev/xvdb=50",
+        "--disk",
+        "/dev/xvdc=20",
+        "--output",
+        "json",
+    ]));
     // New empty disks need no snapshot: only the root's stays, shared by both AMIs.
     let outcome = judge(&ec2, &out, |done| Inventory::of(0, 0, 1, if done { 2 } else { 1 })).await;
     (outcome, proxy.tally())
@@ -105,10 +115,12 @@ async fn wipe(seed: u64, rate: f64) -> Trial {
     let out = run(proxy.cli().args(["wipe", &unused, "--yes", "--output", "json"]));
     // Done: the unused AMI and its one snapshot went, and nothing else (the AMI in use, its
     // instance, volumes and image stay). Failed: nothing went.
-    let outcome = judge(&ec2, &out, |done| if done {
-        Inventory { images: before.images - 1, snapshots: before.snapshots - 1, ..before }
-    } else {
-        before
+    let outcome = judge(&ec2, &out, |done| {
+        if done {
+            Inventory { images: before.images - 1, snapshots: before.snapshots - 1, ..before }
+        } else {
+            before
+        }
     })
     .await;
     (outcome, proxy.tally())
@@ -122,7 +134,16 @@ async fn copy(seed: u64, rate: f64) -> Trial {
     let ami = support::register_root_image(&ec2, "gio-node-7").await;
     run(emulator.cli().args(["adopt", &ami, "--contact", "ops@example.org"])).success();
     let proxy = emulator.proxied(Faults::new(rate, seed));
-    let out = run(proxy.cli().args(["copy", &ami, "--to", COPY_REGIONS[0], "--to", COPY_REGIONS[1], "--output", "json"]));
+    let out = run(proxy.cli().args([
+        "copy",
+        &ami,
+        "--to",
+        COPY_REGIONS[0],
+        "--to",
+        COPY_REGIONS[1],
+        "--output",
+        "json",
+    ]));
     let mut found = vec![inventory(&ec2).await];
     for region in COPY_REGIONS {
         found.push(inventory(&aws_sdk_ec2::Client::new(&emulator.config(region).await)).await);
@@ -143,17 +164,20 @@ async fn copy(seed: u64, rate: f64) -> Trial {
 async fn publication(emulator: &Emulator, ami: &str) -> (Vec<String>, Option<String>) {
     let ssm = aws_sdk_ssm::Client::new(&emulator.config(support::REGION).await);
     let history = ssm.get_parameter_history().name(PARAMETER).send().await.unwrap();
-    let mut values: Vec<String> = history.parameters().iter().map(|p| p.value().unwrap().to_string()).collect();
+    let mut values: Vec<String> =
+        history.parameters().iter().map(|p| p.value().unwrap().to_string()).collect();
     values.dedup();
     let image = emulator.ec2().await.describe_images().image_ids(ami).send().await.unwrap();
-    let tag = image.images()[0].tags().iter().find(|t| t.key() == Some("gio-ami:clusters")).and_then(|t| t.value());
+    let tag =
+        image.images()[0].tags().iter().find(|t| t.key() == Some("gio-ami:clusters")).and_then(|t| t.value());
     (values, tag.map(str::to_string))
 }
 
 async fn publish(seed: u64, rate: f64) -> Trial {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-publish-{}-{seed}", std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-publish-{}-{seed}", std::process::id()));
     support::write_cluster_spec(&dir);
     let first = support::register_root_image(&ec2, "gio-node-1").await;
     let second = support::register_root_image(&ec2, "gio-node-2").await;
@@ -166,7 +190,11 @@ async fn publish(seed: u64, rate: f64) -> Trial {
     let outcome = verdict(&out, found, |done, (values, tag)| {
         let moved = *values == [first.clone(), second.clone()];
         let tagged = tag.as_deref() == Some("prod");
-        if done { moved && tagged } else { (*values == [first.clone()] && tag.is_none()) || moved }
+        if done {
+            moved && tagged
+        } else {
+            (*values == [first.clone()] && tag.is_none()) || moved
+        }
     });
     (outcome, proxy.tally())
 }
@@ -186,7 +214,8 @@ async fn prune(seed: u64, rate: f64) -> Trial {
     let proxy = emulator.proxied(Faults::new(rate, seed));
     let out = run(proxy.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--yes"]));
     let images = ec2.describe_images().owners("self").send().await.unwrap();
-    let mut left: Vec<String> = images.images().iter().filter_map(|i| i.image_id()).map(str::to_string).collect();
+    let mut left: Vec<String> =
+        images.images().iter().filter_map(|i| i.image_id()).map(str::to_string).collect();
     left.sort_by_key(|id| family.iter().position(|f| f == id));
     let found = (left, inventory(&ec2).await.snapshots);
     // The oldest is in use (SSM) and the newest is kept; the middle one goes with its snapshot,
@@ -209,15 +238,32 @@ async fn upload(seed: u64, rate: f64) -> Trial {
     let ec2 = emulator.ec2().await;
     let path = disk_image(&format!("upload-{seed}"));
     let proxy = emulator.proxied(Faults::new(rate, seed));
-    let out = run(proxy.cli().args(["upload", path.to_str().unwrap(), "--register", "--name", "gio-node-uploaded", "--output", "json"]));
+    let out = run(proxy.cli().args([
+        "upload",
+        path.to_str().unwrap(),
+        "--register",
+        "--name",
+        "gio-node-uploaded",
+        "--output",
+        "json",
+    ]));
     // The AMI and its snapshot, or (failed) nothing: an unfinished snapshot is deleted.
-    let outcome = judge(&ec2, &out, |done| if done { Inventory::of(0, 0, 1, 1) } else { Inventory::of(0, 0, 0, 0) }).await;
+    let outcome =
+        judge(&ec2, &out, |done| if done { Inventory::of(0, 0, 1, 1) } else { Inventory::of(0, 0, 0, 0) })
+            .await;
     (outcome, proxy.tally())
 }
 
 #[tokio::test]
 async fn a_failed_guard_lookup_means_refuse_never_not_in_use() {
-    for guard in ["DescribeInstances", "DescribeLaunchTemplates", "DescribeAutoScalingGroups", "DescribeLaunchConfigurations", "DescribeParameters", "GET /clusters"] {
+    for guard in [
+        "DescribeInstances",
+        "DescribeLaunchTemplates",
+        "DescribeAutoScalingGroups",
+        "DescribeLaunchConfigurations",
+        "DescribeParameters",
+        "GET /clusters",
+    ] {
         let emulator = Emulator::start();
         let ec2 = emulator.ec2().await;
         let old = support::register_root_image(&ec2, "gio-node-old").await;
@@ -225,10 +271,18 @@ async fn a_failed_guard_lookup_means_refuse_never_not_in_use() {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         support::register_root_image(&ec2, "gio-node-new").await;
         let proxy = emulator.proxied(Faults::new(1.0, 7).only(&[guard]).kinds(&[Fault::Unavailable]));
-        for command in [&["wipe", &old, "--yes"][..], &["prune", "--release-prefix", "gio-node-", "--keep", "1", "--yes"]] {
+        for command in [
+            &["wipe", &old, "--yes"][..],
+            &["prune", "--release-prefix", "gio-node-", "--keep", "1", "--yes"],
+        ] {
             // Two attempts are enough to prove a retried look-up that still fails refuses.
             let out = run(proxy.cli().env("AWS_MAX_ATTEMPTS", "2").args(command));
-            assert!(!out.status.success() || out.stdout.contains("refuse"), "{guard}, {command:?}:\n{}\n{}", out.stdout, out.stderr);
+            assert!(
+                !out.status.success() || out.stdout.contains("refuse"),
+                "{guard}, {command:?}:\n{}\n{}",
+                out.stdout,
+                out.stderr
+            );
             let outcome = judge(&ec2, &out, |_| Inventory::of(0, 0, 2, 2)).await;
             assert_eq!(outcome, Outcome::CleanlyFailed, "{guard}, {command:?}: nothing removed");
         }
@@ -248,7 +302,9 @@ async fn build(seed: u64, rate: f64) -> Trial {
     let out = finish(build);
     // The AMI and the snapshots of its root and extra disk, builder and pre-snapshots gone; or,
     // failed, nothing at all.
-    let outcome = judge(&ec2, &out, |done| if done { Inventory::of(0, 0, 2, 1) } else { Inventory::of(0, 0, 0, 0) }).await;
+    let outcome =
+        judge(&ec2, &out, |done| if done { Inventory::of(0, 0, 2, 1) } else { Inventory::of(0, 0, 0, 0) })
+            .await;
     (outcome, proxy.tally())
 }
 
@@ -263,7 +319,9 @@ async fn gc(seed: u64, rate: f64) -> Trial {
     assert_eq!(inventory(&ec2).await.instances, 1, "the builder is left behind");
     let proxy = emulator.proxied(Faults::new(rate, seed));
     let out = run(proxy.cli().arg("gc"));
-    let outcome = judge(&ec2, &out, |done| if done { Inventory::of(0, 0, 0, 0) } else { Inventory::of(1, 2, 0, 0) }).await;
+    let outcome =
+        judge(&ec2, &out, |done| if done { Inventory::of(0, 0, 0, 0) } else { Inventory::of(1, 2, 0, 0) })
+            .await;
     (outcome, proxy.tally())
 }
 
@@ -279,7 +337,12 @@ async fn holds_under_faults<F: std::future::Future<Output = Trial>>(command: imp
     assert!(injected > 0, "no fault was injected: the test proved nothing, pick other seeds");
     let (outcome, tally) = command(SEEDS[0], HALF).await;
     assert!(!matches!(outcome, Outcome::Leaked(_)), "at {HALF}: {outcome:?}");
-    assert!(tally.injected.len() * 4 >= tally.requests, "at {HALF}, only {} of {} requests failed", tally.injected.len(), tally.requests);
+    assert!(
+        tally.injected.len() * 4 >= tally.requests,
+        "at {HALF}, only {} of {} requests failed",
+        tally.injected.len(),
+        tally.requests
+    );
 }
 
 #[tokio::test]
@@ -327,16 +390,25 @@ async fn a_registration_whose_answer_was_lost_is_found_not_repeated() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     // RegisterImage takes no ClientToken: the retry finds the name taken by the first attempt.
-    let lost_once = || emulator.proxied(Faults::new(1.0, 7).only(&["RegisterImage"]).kinds(&[Fault::ResetAfter]).at_most(1));
+    let lost_once = || {
+        emulator.proxied(Faults::new(1.0, 7).only(&["RegisterImage"]).kinds(&[Fault::ResetAfter]).at_most(1))
+    };
     let proxy = lost_once();
     let image = disk_image("lost-answer");
-    run(proxy.cli().args(["upload", image.to_str().unwrap(), "--register", "--name", "gio-node-uploaded"])).success();
+    run(proxy.cli().args(["upload", image.to_str().unwrap(), "--register", "--name", "gio-node-uploaded"]))
+        .success();
     assert_eq!(proxy.tally().injected.len(), 1);
     assert_eq!(inventory(&ec2).await, Inventory::of(0, 0, 1, 1), "one AMI on the one snapshot");
 
-    let uploaded = ec2.describe_images().owners("self").send().await.unwrap().images()[0].image_id().unwrap().to_string();
+    let uploaded = ec2.describe_images().owners("self").send().await.unwrap().images()[0]
+        .image_id()
+        .unwrap()
+        .to_string();
     let proxy = lost_once();
-    let added = run(proxy.cli().args(["disks", "add", &uploaded, "--disk", "/dev/xvdb=50", "--output", "json"])).success().json();
+    let added =
+        run(proxy.cli().args(["disks", "add", &uploaded, "--disk", "/dev/xvdb=50", "--output", "json"]))
+            .success()
+            .json();
     assert_eq!(proxy.tally().injected.len(), 1);
     assert_eq!(added["outcomes"][0]["status"], "reused", "found, not registered again: {added}");
     assert_eq!(inventory(&ec2).await, Inventory::of(0, 0, 1, 2));
@@ -351,7 +423,11 @@ async fn an_answer_that_never_comes_in_time_fails_after_five_attempts_with_a_cle
     let started = Instant::now();
     let out = run(proxy.cli().args(["snapshots", &ami])).failure();
     let took = started.elapsed();
-    assert!(out.stderr.contains("DescribeImages timed out") && out.stderr.contains("--timeout"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("DescribeImages timed out") && out.stderr.contains("--timeout"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(proxy.tally().injected.len(), 5, "one attempt and four retries");
     // Five attempts of CLIENT_TIMEOUT each plus at most 15 s of backoff bound the call.
     let bound = Duration::from_secs(5 * support::faults::CLIENT_TIMEOUT + 15 + 5);
@@ -375,13 +451,16 @@ async fn fault_table() {
         .split(',')
         .map(|r| r.trim().parse().expect("FAULT_RATES: comma-separated shares like 0.1"))
         .collect();
-    println!("| command | runs | fault rate | requests | faults injected | completed | cleanly failed | leaked |");
+    println!(
+        "| command | runs | fault rate | requests | faults injected | completed | cleanly failed | leaked |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     let only = std::env::var("FAULT_COMMANDS").unwrap_or_default();
     let commands = ["disks add", "wipe", "build", "gc", "copy", "publish", "prune", "upload"];
     for name in commands.into_iter().filter(|c| only.is_empty() || only.split(',').any(|o| o.trim() == *c)) {
         for &rate in &rates {
-            let (mut completed, mut failed, mut leaked, mut requests, mut injected) = (0, 0, Vec::new(), 0, 0);
+            let (mut completed, mut failed, mut leaked, mut requests, mut injected) =
+                (0, 0, Vec::new(), 0, 0);
             for seed in 1..=runs {
                 let (outcome, tally) = match name {
                     "disks add" => disks_add(seed, rate).await,
@@ -401,7 +480,11 @@ async fn fault_table() {
                     Outcome::Leaked(what) => leaked.push(format!("seed {seed}: {what}")),
                 }
             }
-            println!("| {name} | {runs} | {:.0}% | {requests} | {injected} | {completed} | {failed} | {} |", rate * 100.0, leaked.len());
+            println!(
+                "| {name} | {runs} | {:.0}% | {requests} | {injected} | {completed} | {failed} | {} |",
+                rate * 100.0,
+                leaked.len()
+            );
             for what in leaked {
                 eprintln!("{name} at {rate}: LEAKED {what}");
             }

@@ -44,7 +44,11 @@ const TEAM: (&str, &str) = ("team", "platform");
 const HERE: &str = "this-host";
 const ALIVE_PID: u32 = 42;
 /// How a group names a template, as `usage` reads it from DescribeAutoScalingGroups.
-const HOW: [&str; 3] = ["launch template", "mixed-instances policy, launch template", "mixed-instances override, launch template"];
+const HOW: [&str; 3] = [
+    "launch template",
+    "mixed-instances policy, launch template",
+    "mixed-instances override, launch template",
+];
 const INSTANCE_STATES: [InstanceState; 6] = [
     InstanceState::Pending,
     InstanceState::Running,
@@ -263,17 +267,29 @@ fn ami_spec() -> impl Strategy<Value = AmiSpec> {
         prop::option::weighted(0.5, 0..BUILDS),
         any::<bool>(),
     )
-        .prop_map(|(snapshots, parent, extends_parent, in_prefix_family, in_team_family, age_days, disabled, build, release)| AmiSpec {
-            snapshots,
-            parent,
-            extends_parent,
-            in_prefix_family,
-            in_team_family,
-            age_days,
-            disabled,
-            build,
-            release,
-        })
+        .prop_map(
+            |(
+                snapshots,
+                parent,
+                extends_parent,
+                in_prefix_family,
+                in_team_family,
+                age_days,
+                disabled,
+                build,
+                release,
+            )| AmiSpec {
+                snapshots,
+                parent,
+                extends_parent,
+                in_prefix_family,
+                in_team_family,
+                age_days,
+                disabled,
+                build,
+                release,
+            },
+        )
 }
 
 fn snapshot_spec() -> impl Strategy<Value = SnapshotSpec> {
@@ -297,7 +313,11 @@ fn ref_spec() -> impl Strategy<Value = RefSpec> {
         (1..=5i64).prop_map(VersionRef::Number),
     ];
     // One past the last template: a reference to a template deleted under the group.
-    (0..=TEMPLATES_MAX, any::<bool>(), version).prop_map(|(template, by_name, version)| RefSpec { template, by_name, version })
+    (0..=TEMPLATES_MAX, any::<bool>(), version).prop_map(|(template, by_name, version)| RefSpec {
+        template,
+        by_name,
+        version,
+    })
 }
 
 fn usage_spec() -> impl Strategy<Value = UsageSpec> {
@@ -336,17 +356,28 @@ fn usage_spec() -> impl Strategy<Value = UsageSpec> {
         prop::collection::vec(ami_ref(), 0..=2),
         (prop::collection::vec(ami_ref(), 0..=1), failed),
     )
-        .prop_map(|(instances, templates, groups, launch_configurations, nodegroups, parameters, shared, (recipes, failed))| UsageSpec {
-            instances,
-            templates,
-            groups,
-            launch_configurations,
-            nodegroups,
-            parameters,
-            shared,
-            recipes,
-            failed,
-        })
+        .prop_map(
+            |(
+                instances,
+                templates,
+                groups,
+                launch_configurations,
+                nodegroups,
+                parameters,
+                shared,
+                (recipes, failed),
+            )| UsageSpec {
+                instances,
+                templates,
+                groups,
+                launch_configurations,
+                nodegroups,
+                parameters,
+                shared,
+                recipes,
+                failed,
+            },
+        )
 }
 
 fn world() -> impl Strategy<Value = World> {
@@ -360,7 +391,8 @@ fn world() -> impl Strategy<Value = World> {
 }
 
 fn wipe_spec() -> impl Strategy<Value = WipeSpec> {
-    let asked = prop_oneof![4 => any::<Index>().prop_map(Asked::Account), 1 => (0..GONE.len()).prop_map(Asked::Gone)];
+    let asked =
+        prop_oneof![4 => any::<Index>().prop_map(Asked::Account), 1 => (0..GONE.len()).prop_map(Asked::Gone)];
     (prop::collection::vec(asked, 1..=3), any::<bool>(), prop::bool::weighted(0.15))
         .prop_map(|(asked, chain, force)| WipeSpec { asked, chain, force })
 }
@@ -368,14 +400,33 @@ fn wipe_spec() -> impl Strategy<Value = WipeSpec> {
 fn prune_spec() -> impl Strategy<Value = PruneSpec> {
     let families = prop_oneof![Just((true, false)), Just((false, true)), Just((true, true))];
     let stage = prop_oneof![2 => Just(Stage::Delete), 1 => Just(Stage::Disable), 1 => Just(Stage::Deprecate)];
-    (families, 0..=3usize, prop::option::weighted(0.7, 0..=200u64), stage)
-        .prop_map(|((prefix, team), keep, older_than_days, stage)| PruneSpec { prefix, team, keep, older_than_days, stage })
+    (families, 0..=3usize, prop::option::weighted(0.7, 0..=200u64), stage).prop_map(
+        |((prefix, team), keep, older_than_days, stage)| PruneSpec {
+            prefix,
+            team,
+            keep,
+            older_than_days,
+            stage,
+        },
+    )
 }
 
 fn builder_spec() -> impl Strategy<Value = BuilderSpec> {
     let host = prop_oneof![Just(Host::Here), Just(Host::Elsewhere), Just(Host::Unknown)];
-    (0..BUILDS, 0..INSTANCE_STATES.len(), host, prop::option::weighted(0.8, any::<bool>()), prop::option::weighted(0.8, any::<bool>()))
-        .prop_map(|(build, state, host, pid, deadline)| BuilderSpec { build, state, host, pid, deadline })
+    (
+        0..BUILDS,
+        0..INSTANCE_STATES.len(),
+        host,
+        prop::option::weighted(0.8, any::<bool>()),
+        prop::option::weighted(0.8, any::<bool>()),
+    )
+        .prop_map(|(build, state, host, pid, deadline)| BuilderSpec {
+            build,
+            state,
+            host,
+            pid,
+            deadline,
+        })
 }
 
 // ---- the account it stands for ---------------------------------------------------------
@@ -427,9 +478,18 @@ impl RefSpec {
     }
 }
 
-fn answer<T>(failed: &BTreeSet<Lookup>, lookup: Lookup, operation: &'static str, value: impl FnOnce() -> T) -> Result<T, Error> {
+fn answer<T>(
+    failed: &BTreeSet<Lookup>,
+    lookup: Lookup,
+    operation: &'static str,
+    value: impl FnOnce() -> T,
+) -> Result<T, Error> {
     if failed.contains(&lookup) {
-        Err(Error::AccessDenied { operation, code: "AccessDenied".into(), message: "generated denial".into() })
+        Err(Error::AccessDenied {
+            operation,
+            code: "AccessDenied".into(),
+            message: "generated denial".into(),
+        })
     } else {
         Ok(value())
     }
@@ -442,7 +502,11 @@ fn observed(spec: &UsageSpec, ids: &[String]) -> Observed {
             spec.instances
                 .iter()
                 .enumerate()
-                .map(|(k, (ami, state))| Instance { id: format!("i-{k:08x}"), image: ami.id(ids), state: INSTANCE_STATES[*state].into() })
+                .map(|(k, (ami, state))| Instance {
+                    id: format!("i-{k:08x}"),
+                    image: ami.id(ids),
+                    state: INSTANCE_STATES[*state].into(),
+                })
                 .collect()
         }),
         templates: answer(failed, Lookup::Templates, "DescribeLaunchTemplates", || {
@@ -454,7 +518,12 @@ fn observed(spec: &UsageSpec, ids: &[String]) -> Observed {
                     name: format!("nodes-{t}"),
                     default_version: template.default.index(template.versions.len()) as i64 + 1,
                     latest_version: template.versions.len() as i64,
-                    versions: template.versions.iter().enumerate().map(|(n, ami)| (n as i64 + 1, ami.as_ref().map(|a| a.id(ids)))).collect(),
+                    versions: template
+                        .versions
+                        .iter()
+                        .enumerate()
+                        .map(|(n, ami)| (n as i64 + 1, ami.as_ref().map(|a| a.id(ids))))
+                        .collect(),
                 })
                 .collect()
         }),
@@ -469,14 +538,27 @@ fn observed(spec: &UsageSpec, ids: &[String]) -> Observed {
                 })
                 .collect()
         }),
-        launch_configurations: answer(failed, Lookup::LaunchConfigurations, "DescribeLaunchConfigurations", || {
-            spec.launch_configurations.iter().enumerate().map(|(c, ami)| (format!("lc-{c}"), ami.id(ids))).collect()
-        }),
+        launch_configurations: answer(
+            failed,
+            Lookup::LaunchConfigurations,
+            "DescribeLaunchConfigurations",
+            || {
+                spec.launch_configurations
+                    .iter()
+                    .enumerate()
+                    .map(|(c, ami)| (format!("lc-{c}"), ami.id(ids)))
+                    .collect()
+            },
+        ),
         nodegroups: answer(failed, Lookup::Nodegroups, "ListClusters", || {
             spec.nodegroups
                 .iter()
                 .enumerate()
-                .map(|(n, template)| Nodegroup { cluster: "prod".into(), name: format!("ng-{n}"), template: template.as_ref().map(RefSpec::reference) })
+                .map(|(n, template)| Nodegroup {
+                    cluster: "prod".into(),
+                    name: format!("ng-{n}"),
+                    template: template.as_ref().map(RefSpec::reference),
+                })
                 .collect()
         }),
         parameters: answer(failed, Lookup::Parameters, "DescribeParameters", || {
@@ -504,11 +586,16 @@ fn observed(spec: &UsageSpec, ids: &[String]) -> Observed {
                 resource_type: "imagebuilder:ImageRecipe".into(),
                 arn: format!("arn:aws:imagebuilder:eu-west-1:123456789012:image-recipe/nodes-{r}/1.0.0"),
             });
-            let instances = spec.instances.iter().enumerate().filter(|(_, (_, state))| INSTANCE_STATES[*state] != InstanceState::Terminated).map(|(k, (ami, _))| Reference {
-                ami: ami.id(ids),
-                resource_type: "ec2:Instance".into(),
-                arn: format!("arn:aws:ec2:eu-west-1:123456789012:instance/i-{k:08x}"),
-            });
+            let instances = spec
+                .instances
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, state))| INSTANCE_STATES[*state] != InstanceState::Terminated)
+                .map(|(k, (ami, _))| Reference {
+                    ami: ami.id(ids),
+                    resource_type: "ec2:Instance".into(),
+                    arn: format!("arn:aws:ec2:eu-west-1:123456789012:instance/i-{k:08x}"),
+                });
             recipes.chain(instances).collect()
         }),
     }
@@ -663,13 +750,23 @@ impl Account {
         if o.instances.iter().flatten().any(|i| is(&i.image) && i.state != InstanceState::Terminated) {
             users.insert(UserKind::Instance);
         }
-        if o.templates.iter().flatten().flat_map(|t| &t.versions).any(|(_, image)| image.as_deref().is_some_and(is)) {
+        if o.templates
+            .iter()
+            .flatten()
+            .flat_map(|t| &t.versions)
+            .any(|(_, image)| image.as_deref().is_some_and(is))
+        {
             users.insert(UserKind::LaunchTemplate);
         }
         if o.launch_configurations.iter().flatten().any(|(_, image)| is(image)) {
             users.insert(UserKind::LaunchConfiguration);
         }
-        let attached = |g: &Group| o.launch_configurations.iter().flatten().any(|(name, image)| g.launch_configuration.as_ref() == Some(name) && is(image));
+        let attached = |g: &Group| {
+            o.launch_configurations
+                .iter()
+                .flatten()
+                .any(|(name, image)| g.launch_configuration.as_ref() == Some(name) && is(image))
+        };
         if o.groups.iter().flatten().any(|g| g.templates.iter().any(|(r, _)| launches(r)) || attached(g)) {
             users.insert(UserKind::AutoScalingGroup);
         }
@@ -702,7 +799,10 @@ impl Account {
             let more: Vec<String> = self
                 .images
                 .iter()
-                .filter(|i| !covered.contains(&i.id) && i.tags.get(tags::PARENT_AMI).is_some_and(|p| covered.contains(p)))
+                .filter(|i| {
+                    !covered.contains(&i.id)
+                        && i.tags.get(tags::PARENT_AMI).is_some_and(|p| covered.contains(p))
+                })
                 .map(|i| i.id.clone())
                 .collect();
             if more.is_empty() {
@@ -721,12 +821,17 @@ impl Account {
         let prefix = |i: &Image| i.name.starts_with(FAMILY_PREFIX);
         let team = |i: &Image| i.tags.get(TEAM.0).map(String::as_str) == Some(TEAM.1);
         let families: Vec<&dyn Fn(&Image) -> bool> =
-            [(spec.prefix, &prefix as &dyn Fn(&Image) -> bool), (spec.team, &team)].into_iter().filter(|(on, _)| *on).map(|(_, f)| f).collect();
+            [(spec.prefix, &prefix as &dyn Fn(&Image) -> bool), (spec.team, &team)]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, f)| f)
+                .collect();
         let old = |image: &Image| match (spec.older_than_days, &image.created) {
             (None, _) => true,
             (Some(days), Some(created)) => {
                 let created = humantime::parse_rfc3339(created).unwrap();
-                let cutoff = std::time::UNIX_EPOCH + Duration::from_secs(NOW as u64) - Duration::from_secs(days * DAY as u64);
+                let cutoff = std::time::UNIX_EPOCH + Duration::from_secs(NOW as u64)
+                    - Duration::from_secs(days * DAY as u64);
                 created <= cutoff
             }
             (Some(_), None) => false,
@@ -743,7 +848,11 @@ impl Account {
             }
         }
         let disabled = |id: &String| self.image(id).is_some_and(|i| i.state == ImageState::Disabled);
-        chosen.into_iter().filter(|id| !kept.contains(id)).filter(|id| !(spec.stage == Stage::Disable && disabled(id))).collect()
+        chosen
+            .into_iter()
+            .filter(|id| !kept.contains(id))
+            .filter(|id| !(spec.stage == Stage::Disable && disabled(id)))
+            .collect()
     }
 }
 
@@ -773,7 +882,13 @@ fn verdict(account: &Account, covered: &BTreeSet<String>, force: bool) -> Verdic
         .iter()
         .filter(|i| v.remove.contains(&i.id))
         .flat_map(|i| i.mappings.iter().filter_map(|m| m.snapshot_id.as_deref()))
-        .chain(account.marks.iter().filter(|(ami, _)| covered.contains(*ami)).flat_map(|(_, s)| s.iter().map(String::as_str)))
+        .chain(
+            account
+                .marks
+                .iter()
+                .filter(|(ami, _)| covered.contains(*ami))
+                .flat_map(|(_, s)| s.iter().map(String::as_str)),
+        )
         .collect();
     v.delete = left
         .into_iter()
@@ -836,12 +951,19 @@ fn check(account: &Account, v: &Verdict, plan: &retire::Plan, stage: Stage) -> R
 
     // Never more than the oracle allows.
     for id in removed.difference(&v.remove) {
-        let why = if account.unknowable() { "a look-up failed" } else if account.in_use(id) { "it is in use" } else { "it was not asked for" };
+        let why = if account.unknowable() {
+            "a look-up failed"
+        } else if account.in_use(id) {
+            "it is in use"
+        } else {
+            "it was not asked for"
+        };
         prop_assert!(false, "{} goes although {}", id, why);
     }
     let survivors: Vec<&Image> = account.images.iter().filter(|i| !removed.contains(&i.id)).collect();
     for snapshot in &deleted {
-        let keepers: Vec<&str> = survivors.iter().filter(|i| Account::maps(i, snapshot)).map(|i| i.id.as_str()).collect();
+        let keepers: Vec<&str> =
+            survivors.iter().filter(|i| Account::maps(i, snapshot)).map(|i| i.id.as_str()).collect();
         prop_assert!(keepers.is_empty(), "{} deleted although {:?} still map it", snapshot, keepers);
         prop_assert!(v.delete.contains(snapshot), "{} deleted although nothing covered left it", snapshot);
     }
@@ -852,22 +974,34 @@ fn check(account: &Account, v: &Verdict, plan: &retire::Plan, stage: Stage) -> R
     prop_assert_eq!(&refused, &v.refuse, "refused AMIs");
     // Every user of an AMI the plan is about is named, by its kind.
     for id in v.remove.iter().chain(&v.refuse) {
-        let named: BTreeSet<UserKind> = plan.facts.uses.iter().filter(|u| &u.ami == id).map(|u| UserKind::from(&u.user)).collect();
+        let named: BTreeSet<UserKind> =
+            plan.facts.uses.iter().filter(|u| &u.ami == id).map(|u| UserKind::from(&u.user)).collect();
         prop_assert_eq!(&named, &account.users(id), "the users of {} named in the plan", id);
     }
     // Looked up only when some covered AMI still exists.
     let looked_up = !(v.remove.is_empty() && v.refuse.is_empty());
-    prop_assert_eq!(!plan.facts.unchecked.is_empty(), looked_up && account.unknowable(), "failed look-ups are reported: {:?}", plan.facts.unchecked);
+    prop_assert_eq!(
+        !plan.facts.unchecked.is_empty(),
+        looked_up && account.unknowable(),
+        "failed look-ups are reported: {:?}",
+        plan.facts.unchecked
+    );
     match stage {
         Stage::Delete => {
             for snapshot in v.delete.difference(&deleted) {
-                prop_assert!(false, "{} is left by a removed AMI, mapped by no survivor, but stays", snapshot);
+                prop_assert!(
+                    false,
+                    "{} is left by a removed AMI, mapped by no survivor, but stays",
+                    snapshot
+                );
             }
             prop_assert_eq!(&relinked, &v.relink, "chains stay linked to the nearest surviving ancestor");
             // Re-runnable: a snapshot is marked for each AMI behind it before they are
             // deregistered, so a re-run naming any one of them finds it.
             for snapshot in &deleted {
-                for ami in removed.iter().filter(|a| account.image(a).is_some_and(|i| Account::maps(i, snapshot))) {
+                for ami in
+                    removed.iter().filter(|a| account.image(a).is_some_and(|i| Account::maps(i, snapshot)))
+                {
                     let marked = plan.facts.marks.get(ami).is_some_and(|s| s.contains(snapshot));
                     prop_assert!(marked, "{} is orphaned by {} without a mark for it", snapshot, ami);
                 }
@@ -876,7 +1010,11 @@ fn check(account: &Account, v: &Verdict, plan: &retire::Plan, stage: Stage) -> R
         // Disabled and deprecated AMIs stay, and so do their snapshots and links.
         Stage::Disable | Stage::Deprecate => {
             prop_assert!(deleted.is_empty() && relinked.is_empty(), "{:?}", plan.actions);
-            prop_assert!(!plan.actions.iter().any(|a| matches!(a, Action::DeregisterImage { .. })), "{:?}", plan.actions);
+            prop_assert!(
+                !plan.actions.iter().any(|a| matches!(a, Action::DeregisterImage { .. })),
+                "{:?}",
+                plan.actions
+            );
         }
     }
     Ok(())
@@ -887,9 +1025,23 @@ fn plan_wipe(account: &Account, targets: &[String], force: bool) -> retire::Plan
     let present: std::collections::HashSet<&str> =
         targets.iter().map(String::as_str).filter(|t| account.image(t).is_some()).collect();
     let usage = if present.is_empty() { Default::default() } else { account.observed.usage(&present) };
-    let marked: BTreeMap<String, Vec<String>> =
-        account.marks.iter().filter(|(ami, _)| targets.contains(ami)).map(|(a, s)| (a.clone(), s.clone())).collect();
-    retire::plan(&Facts { targets, images: &account.images, snapshots: &account.snapshots, marked: &marked, usage: &usage, locks: &Ok(vec![]), bin: None, now: 0, force })
+    let marked: BTreeMap<String, Vec<String>> = account
+        .marks
+        .iter()
+        .filter(|(ami, _)| targets.contains(ami))
+        .map(|(a, s)| (a.clone(), s.clone()))
+        .collect();
+    retire::plan(&Facts {
+        targets,
+        images: &account.images,
+        snapshots: &account.snapshots,
+        marked: &marked,
+        usage: &usage,
+        locks: &Ok(vec![]),
+        bin: None,
+        now: 0,
+        force,
+    })
 }
 
 fn wipe_case(world: &World, spec: &WipeSpec) -> Result<(), TestCaseError> {
@@ -902,10 +1054,18 @@ fn wipe_case(world: &World, spec: &WipeSpec) -> Result<(), TestCaseError> {
             Asked::Gone(g) => GONE[*g].to_string(),
         })
         .collect();
-    let request = Request { amis: asked.iter().map(|a| a.parse().unwrap()).collect(), chain: spec.chain, force: spec.force };
+    let request = Request {
+        amis: asked.iter().map(|a| a.parse().unwrap()).collect(),
+        chain: spec.chain,
+        force: spec.force,
+    };
     let targets = retire::targets(&account.images, &request);
     let covered = account.covered(&asked, spec.chain);
-    prop_assert_eq!(&targets.iter().cloned().collect::<BTreeSet<_>>(), &covered, "the AMIs the request covers");
+    prop_assert_eq!(
+        &targets.iter().cloned().collect::<BTreeSet<_>>(),
+        &covered,
+        "the AMIs the request covers"
+    );
     let plan = plan_wipe(&account, &targets, spec.force);
     check(&account, &verdict(&account, &covered, spec.force), &plan, Stage::Delete)
 }
@@ -962,41 +1122,76 @@ fn gc_case(world: &World, builders: &[BuilderSpec], only: Option<usize>) -> Resu
         .collect();
     // As `leftovers` reads them: resources carrying a build id (that build's, when one is named),
     // and every AMI of the account.
-    let tagged = |tags: &BTreeMap<String, String>| tags.get(tags::BUILD_ID).is_some_and(|b| only.as_ref().is_none_or(|o| o == b));
+    let tagged = |tags: &BTreeMap<String, String>| {
+        tags.get(tags::BUILD_ID).is_some_and(|b| only.as_ref().is_none_or(|o| o == b))
+    };
     let leftovers = Leftovers {
-        builders: builders.iter().filter(|b| only.as_ref().is_none_or(|o| *o == b.build_id)).cloned().collect(),
+        builders: builders
+            .iter()
+            .filter(|b| only.as_ref().is_none_or(|o| *o == b.build_id))
+            .cloned()
+            .collect(),
         images: account.images.clone(),
         snapshots: account.snapshots.iter().filter(|s| tagged(&s.tags)).cloned().collect(),
     };
     let process = |pid| if alive(pid) { Process::Alive } else { Process::Gone };
-    let actions = leftovers::plan(&leftovers, &Liveness { host: Some(HERE), now: NOW, process: &process }, only.as_deref(), &Usage::default());
+    let actions = leftovers::plan(
+        &leftovers,
+        &Liveness { host: Some(HERE), now: NOW, process: &process },
+        only.as_deref(),
+        &Usage::default(),
+    );
 
     // The oracle: a build runs while a builder that has not begun to end is vouched for, by the
     // process table on this host, or else by a deadline still ahead. The named build is the
     // caller's own, cleaning up after itself.
     let running = |b: &Builder| {
         let ending = b.state == InstanceState::Terminated || b.state == InstanceState::ShuttingDown;
-        let vouched = if b.host.as_deref() == Some(HERE) && b.pid.is_some() { b.pid.is_some_and(alive) } else { b.deadline.is_some_and(|d| NOW < d) };
+        let vouched = if b.host.as_deref() == Some(HERE) && b.pid.is_some() {
+            b.pid.is_some_and(alive)
+        } else {
+            b.deadline.is_some_and(|d| NOW < d)
+        };
         !ending && vouched
     };
-    let live: BTreeSet<&str> = builders.iter().filter(|b| Some(&b.build_id) != only.as_ref() && running(b)).map(|b| b.build_id.as_str()).collect();
-    let dead = |build: Option<&String>| build.is_some_and(|b| only.as_ref().is_none_or(|o| o == b) && !live.contains(b.as_str()));
+    let live: BTreeSet<&str> = builders
+        .iter()
+        .filter(|b| Some(&b.build_id) != only.as_ref() && running(b))
+        .map(|b| b.build_id.as_str())
+        .collect();
+    let dead = |build: Option<&String>| {
+        build.is_some_and(|b| only.as_ref().is_none_or(|o| o == b) && !live.contains(b.as_str()))
+    };
     let want_terminated: BTreeSet<String> = leftovers
         .builders
         .iter()
-        .filter(|b| dead(Some(&b.build_id)) && b.state != InstanceState::Terminated && b.state != InstanceState::ShuttingDown)
+        .filter(|b| {
+            dead(Some(&b.build_id))
+                && b.state != InstanceState::Terminated
+                && b.state != InstanceState::ShuttingDown
+        })
         .map(|b| b.id.clone())
         .collect();
-    let want_refused: BTreeSet<String> =
-        leftovers.builders.iter().filter(|b| live.contains(b.build_id.as_str()) && b.state != InstanceState::Terminated).map(|b| b.id.clone()).collect();
+    let want_refused: BTreeSet<String> = leftovers
+        .builders
+        .iter()
+        .filter(|b| live.contains(b.build_id.as_str()) && b.state != InstanceState::Terminated)
+        .map(|b| b.id.clone())
+        .collect();
     // A release tag is what a build writes last: without it the AMI is unfinished.
-    let want_deregistered: BTreeSet<String> =
-        account.images.iter().filter(|i| dead(i.tags.get(tags::BUILD_ID)) && !i.tags.contains_key(tags::RELEASE)).map(|i| i.id.clone()).collect();
+    let want_deregistered: BTreeSet<String> = account
+        .images
+        .iter()
+        .filter(|i| dead(i.tags.get(tags::BUILD_ID)) && !i.tags.contains_key(tags::RELEASE))
+        .map(|i| i.id.clone())
+        .collect();
     let want_deleted: BTreeSet<String> = leftovers
         .snapshots
         .iter()
         .filter(|s| dead(s.tags.get(tags::BUILD_ID)))
-        .filter(|s| !account.images.iter().any(|i| !want_deregistered.contains(&i.id) && Account::maps(i, &s.id)))
+        .filter(|s| {
+            !account.images.iter().any(|i| !want_deregistered.contains(&i.id) && Account::maps(i, &s.id))
+        })
         .map(|s| s.id.clone())
         .collect();
 
@@ -1007,11 +1202,19 @@ fn gc_case(world: &World, builders: &[BuilderSpec], only: Option<usize>) -> Resu
     for id in &deregistered {
         let image = account.image(id).unwrap();
         prop_assert!(!image.tags.contains_key(tags::RELEASE), "release {} collected", id);
-        prop_assert!(!image.tags.get(tags::BUILD_ID).is_some_and(|b| live.contains(b.as_str())), "{} of a live build collected", id);
+        prop_assert!(
+            !image.tags.get(tags::BUILD_ID).is_some_and(|b| live.contains(b.as_str())),
+            "{} of a live build collected",
+            id
+        );
     }
     for id in &deleted {
-        let keepers: Vec<&str> =
-            account.images.iter().filter(|i| !deregistered.contains(&i.id) && Account::maps(i, id)).map(|i| i.id.as_str()).collect();
+        let keepers: Vec<&str> = account
+            .images
+            .iter()
+            .filter(|i| !deregistered.contains(&i.id) && Account::maps(i, id))
+            .map(|i| i.id.as_str())
+            .collect();
         prop_assert!(keepers.is_empty(), "{} deleted although {:?} still map it", id, keepers);
     }
     prop_assert_eq!(&terminated, &want_terminated, "builders of dead builds");

@@ -13,7 +13,8 @@ const PARAMETER: &str = "/gio/eks/prod/node-ami";
 
 /// A directory holding a gio-ami.toml with clusters prod (SSM parameter) and dev.
 fn project(test: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("history-{test}-{}", std::process::id()));
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("history-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("gio-ami.toml"), support::spec("history")).unwrap();
     dir
@@ -26,10 +27,26 @@ async fn two_releases(emulator: &Emulator) -> (String, String) {
     // Creation dates have a resolution of one second; releases a second apart sort for sure.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let second = register_root_image(&ec2, "gio-node-2").await;
-    run(emulator.cli().args(["adopt", &first, "--description", "first release", "--contact", "ops@example.org", "--author", "ana"])).success();
     run(emulator.cli().args([
-        "adopt", &second, "--description", "with the fix for the VM size t2.small => t2.medium",
-        "--contact", "ops@example.org", "--author", "bob",
+        "adopt",
+        &first,
+        "--description",
+        "first release",
+        "--contact",
+        "ops@example.org",
+        "--author",
+        "ana",
+    ]))
+    .success();
+    run(emulator.cli().args([
+        "adopt",
+        &second,
+        "--description",
+        "with the fix for the VM size t2.small => t2.medium",
+        "--contact",
+        "ops@example.org",
+        "--author",
+        "bob",
     ]))
     .success();
     (first, second)
@@ -73,7 +90,8 @@ async fn history_marks_what_clusters_run_now_and_what_was_published_before() {
     eks_nodegroup_running(&emulator, "prod", &second).await;
     node_running(&emulator, "dev", &first).await;
 
-    let history = run(emulator.cli().current_dir(&dir).args(["history", "--format", "json"])).success().json();
+    let history =
+        run(emulator.cli().current_dir(&dir).args(["history", "--format", "json"])).success().json();
     assert_eq!(history["clusters"], serde_json::json!(["dev", "prod"]));
     let releases = history["releases"].as_array().unwrap();
     let rows: Vec<(&str, &serde_json::Value)> =
@@ -115,9 +133,15 @@ async fn readme_block_is_replaced_and_nothing_else() {
     let readme = dir.join("README.md");
     let before = "# Nodes\n\nHand-written intro.\n\n<!-- gio-ami:history:begin -->\nstale\n<!-- gio-ami:history:end -->\n\nFooter.\n";
     std::fs::write(&readme, before).unwrap();
-    run(emulator.cli().current_dir(&dir).args(["history", "--format", "markdown", "--update", "README.md"])).success();
+    run(emulator.cli().current_dir(&dir).args(["history", "--format", "markdown", "--update", "README.md"]))
+        .success();
     let after = std::fs::read_to_string(&readme).unwrap();
-    assert!(after.starts_with("# Nodes\n\nHand-written intro.\n\n<!-- gio-ami:history:begin -->\n| RELEASE | dev | prod |"), "{after}");
+    assert!(
+        after.starts_with(
+            "# Nodes\n\nHand-written intro.\n\n<!-- gio-ami:history:begin -->\n| RELEASE | dev | prod |"
+        ),
+        "{after}"
+    );
     assert!(after.ends_with("<!-- gio-ami:history:end -->\n\nFooter.\n"), "{after}");
     assert!(!after.contains("stale"));
     let second_at = after.find(&second).unwrap();
@@ -135,9 +159,17 @@ async fn a_release_copied_to_another_region_is_one_row_with_both_amis() {
     let emulator = Emulator::start();
     let (first, _) = two_releases(&emulator).await;
     let copy = copy_to_other_region(&emulator, &first).await;
-    let history = run(emulator.cli().args(["history", "--region", REGION, "--region", OTHER_REGION, "--output", "json"]))
-        .success()
-        .json();
+    let history = run(emulator.cli().args([
+        "history",
+        "--region",
+        REGION,
+        "--region",
+        OTHER_REGION,
+        "--output",
+        "json",
+    ]))
+    .success()
+    .json();
     let row = history["releases"].as_array().unwrap().iter().find(|r| r["release"] == "gio-node-1").unwrap();
     assert_eq!(
         row["amis"],
@@ -150,7 +182,9 @@ async fn a_release_copied_to_another_region_is_one_row_with_both_amis() {
 async fn publish_keeps_the_previous_value_and_rollback_restores_it() {
     let (emulator, dir, first, second) = first_published("publish").await;
 
-    let dry = run(emulator.cli().current_dir(&dir).args(["publish", &second, "--cluster", "prod", "--dry-run"])).success();
+    let dry =
+        run(emulator.cli().current_dir(&dir).args(["publish", &second, "--cluster", "prod", "--dry-run"]))
+            .success();
     assert!(dry.stdout.contains(&format!("{PARAMETER} {first} -> {second}")), "{}", dry.stdout);
     assert_eq!(parameter_history(&emulator).await, std::slice::from_ref(&first), "a dry run writes nothing");
 
@@ -160,7 +194,16 @@ async fn publish_keeps_the_previous_value_and_rollback_restores_it() {
     let clusters = tags.images()[0].tags().iter().find(|t| t.key() == Some("gio-ami:clusters")).unwrap();
     assert_eq!(clusters.value(), Some("prod"));
 
-    let rollback = run(emulator.cli().current_dir(&dir).args(["publish", "--rollback", "--cluster", "prod", "--output", "json"])).success().json();
+    let rollback = run(emulator.cli().current_dir(&dir).args([
+        "publish",
+        "--rollback",
+        "--cluster",
+        "prod",
+        "--output",
+        "json",
+    ]))
+    .success()
+    .json();
     assert_eq!(rollback["ami"], first.as_str());
     assert_eq!(parameter_history(&emulator).await, [first.clone(), second, first]);
 }
@@ -172,10 +215,23 @@ async fn publish_refuses_another_region_and_unknown_clusters() {
     let (first, _) = two_releases(&emulator).await;
     let copy = copy_to_other_region(&emulator, &first).await;
     let copy = copy.as_str();
-    let wrong = run(emulator.cli().current_dir(&dir).args(["publish", copy, "--cluster", "prod", "--region", OTHER_REGION])).failure();
+    let wrong = run(emulator.cli().current_dir(&dir).args([
+        "publish",
+        copy,
+        "--cluster",
+        "prod",
+        "--region",
+        OTHER_REGION,
+    ]))
+    .failure();
     assert!(wrong.stderr.contains(&format!("gio-ami copy {copy} --to {REGION}")), "{}", wrong.stderr);
-    let unknown = run(emulator.cli().current_dir(&dir).args(["publish", &first, "--cluster", "staging"])).failure();
-    assert!(unknown.stderr.contains("no cluster `staging` in gio-ami.toml (known: dev, prod)"), "{}", unknown.stderr);
+    let unknown =
+        run(emulator.cli().current_dir(&dir).args(["publish", &first, "--cluster", "staging"])).failure();
+    assert!(
+        unknown.stderr.contains("no cluster `staging` in gio-ami.toml (known: dev, prod)"),
+        "{}",
+        unknown.stderr
+    );
     let ssm = aws_sdk_ssm::Client::new(&emulator.config(REGION).await);
     assert!(ssm.get_parameter().name(PARAMETER).send().await.is_err(), "nothing was published");
 }
@@ -187,7 +243,9 @@ async fn adopt_tags_the_ami_and_its_snapshots() {
     let ec2 = emulator.ec2().await;
     let image = ec2.describe_images().image_ids(&first).send().await.unwrap();
     let image = &image.images()[0];
-    let tag = |tags: &[Tag], key: &str| tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_string);
+    let tag = |tags: &[Tag], key: &str| {
+        tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_string)
+    };
     assert_eq!(tag(image.tags(), "gio-ami:release").as_deref(), Some("gio-node-1"));
     assert_eq!(tag(image.tags(), "gio-ami:contact").as_deref(), Some("ops@example.org"));
     let snapshot = image.block_device_mappings()[0].ebs().unwrap().snapshot_id().unwrap();
@@ -211,8 +269,12 @@ async fn reports_degrade_when_one_clusters_look_up_fails_and_still_succeed() {
 
     let out = run(proxy.cli().current_dir(&dir).args(["history", "--output", "json"])).success();
     let history = out.json();
-    let rows: Vec<(&str, &serde_json::Value)> =
-        history["releases"].as_array().unwrap().iter().map(|r| (r["amis"][0]["id"].as_str().unwrap(), &r["clusters"])).collect();
+    let rows: Vec<(&str, &serde_json::Value)> = history["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["amis"][0]["id"].as_str().unwrap(), &r["clusters"]))
+        .collect();
     assert_eq!(
         rows,
         [
@@ -234,7 +296,11 @@ async fn reports_degrade_when_one_clusters_look_up_fails_and_still_succeed() {
 
     let out = run(proxy.cli().current_dir(&dir).args(["cost", "--output", "json"])).success();
     let cost = out.json();
-    assert_eq!(cost["unused_amis"], serde_json::Value::Null, "an AMI prod does not run may run in dev: {cost}");
+    assert_eq!(
+        cost["unused_amis"],
+        serde_json::Value::Null,
+        "an AMI prod does not run may run in dev: {cost}"
+    );
     let warnings = cost["warnings"].as_array().unwrap();
     assert!(warnings.len() == 1 && says_what_failed(warnings[0].as_str().unwrap()), "{warnings:?}");
     assert!(out.stderr.lines().any(|l| l.starts_with("warning: ") && says_what_failed(l)), "{}", out.stderr);

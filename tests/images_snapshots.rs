@@ -6,11 +6,7 @@ use serde_json::Value;
 use support::{run, Emulator};
 
 fn snapshot_ids_of(image: &aws_sdk_ec2::types::Image) -> Vec<String> {
-    image
-        .block_device_mappings()
-        .iter()
-        .filter_map(|m| m.ebs()?.snapshot_id().map(str::to_string))
-        .collect()
+    image.block_device_mappings().iter().filter_map(|m| m.ebs()?.snapshot_id().map(str::to_string)).collect()
 }
 
 async fn describe(ec2: &aws_sdk_ec2::Client, ami: &str) -> aws_sdk_ec2::types::Image {
@@ -82,7 +78,10 @@ async fn snapshots_are_exactly_the_mapped_ones_with_their_devices() {
     let sizes: Vec<i64> = devices.iter().map(|d| d["snapshot"]["size_gib"].as_i64().unwrap()).collect();
     assert_eq!(sizes, [8, 50]);
     let description = devices[1]["snapshot"]["description"].as_str().unwrap();
-    assert!(description.starts_with(&format!("Created by CreateImage({instance}) for {ami}")), "{description}");
+    assert!(
+        description.starts_with(&format!("Created by CreateImage({instance}) for {ami}")),
+        "{description}"
+    );
 
     let table = run(emulator.cli().args(["snapshots", &ami])).success().stdout;
     for (device, snapshot) in &expected {
@@ -100,7 +99,8 @@ async fn a_deregistered_image_leaves_orphans_that_name_it() {
     ec2.deregister_image().image_id(&ami).send().await.unwrap();
 
     let out = run(emulator.cli().args(["snapshots", "--orphans", "--output", "json"])).success().json();
-    let mut orphans: Vec<&str> = out.as_array().unwrap().iter().map(|o| o["snapshot"]["id"].as_str().unwrap()).collect();
+    let mut orphans: Vec<&str> =
+        out.as_array().unwrap().iter().map(|o| o["snapshot"]["id"].as_str().unwrap()).collect();
     orphans.sort();
     let mut expected: Vec<&str> = snapshots.iter().map(String::as_str).collect();
     expected.sort();

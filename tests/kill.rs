@@ -37,8 +37,14 @@ const COPY_REGIONS: [&str; 2] = ["us-east-1", "ap-southeast-2"];
 const GUEST_POLL: Duration = Duration::from_millis(100);
 /// Tags whose values differ between any two runs (clock, process, random build id, the image
 /// file's modification time): only their presence is compared.
-const VOLATILE_TAGS: [&str; 6] =
-    ["gio-ami:created-at", "gio-ami:upload-of", "gio-ami:build-id", "gio-ami:build-host", "gio-ami:build-pid", "gio-ami:build-deadline"];
+const VOLATILE_TAGS: [&str; 6] = [
+    "gio-ami:created-at",
+    "gio-ami:upload-of",
+    "gio-ami:build-id",
+    "gio-ami:build-host",
+    "gio-ami:build-pid",
+    "gio-ami:build-deadline",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verb {
@@ -108,7 +114,8 @@ fn strings(args: &[&str]) -> Vec<String> {
 fn scratch(name: &str) -> PathBuf {
     static SCENES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let scene = SCENES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("kill-{name}-{}-{scene}", std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("kill-{name}-{}-{scene}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -195,7 +202,13 @@ async fn arrange(verb: Verb) -> Scene {
 /// Runs the scene's command through `cli` to its end (or its kill), playing the guest of a
 /// build: a builder that runs is powered off, as a provisioned guest does.
 async fn perform(scene: &Scene, mut cli: Command, proxy: Option<&FaultProxy>) -> Run {
-    let child = cli.args(&scene.args).current_dir(&scene.dir).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = cli
+        .args(&scene.args)
+        .current_dir(&scene.dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     if let Some(proxy) = proxy {
         proxy.aim(child.id());
     }
@@ -252,7 +265,9 @@ async fn end_state(emulator: &Emulator) -> Vec<String> {
     }
     let named = |value: &str| match names.get(value) {
         Some(name) => format!("<{name}>"),
-        None if value.starts_with("ami-") || value.starts_with("snap-") || value.starts_with("i-") => "<id>".into(),
+        None if value.starts_with("ami-") || value.starts_with("snap-") || value.starts_with("i-") => {
+            "<id>".into()
+        }
         None => value.to_string(),
     };
     let tags = |tags: &[aws_sdk_ec2::types::Tag]| {
@@ -260,7 +275,11 @@ async fn end_state(emulator: &Emulator) -> Vec<String> {
             .iter()
             .map(|t| {
                 let key = t.key().unwrap_or_default();
-                let value = if VOLATILE_TAGS.contains(&key) { "*".into() } else { named(t.value().unwrap_or_default()) };
+                let value = if VOLATILE_TAGS.contains(&key) {
+                    "*".into()
+                } else {
+                    named(t.value().unwrap_or_default())
+                };
                 format!("{key}={value}")
             })
             .collect();
@@ -274,10 +293,23 @@ async fn end_state(emulator: &Emulator) -> Vec<String> {
             let devices: Vec<String> = image
                 .block_device_mappings()
                 .iter()
-                .map(|m| format!("{}:{}", m.device_name().unwrap_or_default(), m.ebs().and_then(|e| e.volume_size()).unwrap_or_default()))
+                .map(|m| {
+                    format!(
+                        "{}:{}",
+                        m.device_name().unwrap_or_default(),
+                        m.ebs().and_then(|e| e.volume_size()).unwrap_or_default()
+                    )
+                })
                 .collect();
-            let permissions = ec2.describe_image_attribute().image_id(id).attribute(ImageAttributeName::LaunchPermission).send().await.unwrap();
-            let mut accounts: Vec<&str> = permissions.launch_permissions().iter().filter_map(|p| p.user_id()).collect();
+            let permissions = ec2
+                .describe_image_attribute()
+                .image_id(id)
+                .attribute(ImageAttributeName::LaunchPermission)
+                .send()
+                .await
+                .unwrap();
+            let mut accounts: Vec<&str> =
+                permissions.launch_permissions().iter().filter_map(|p| p.user_id()).collect();
             accounts.sort();
             let state = image.state().map(|s| s.as_str()).unwrap_or_default();
             lines.push(format!(
@@ -295,7 +327,8 @@ async fn end_state(emulator: &Emulator) -> Vec<String> {
                 .send()
                 .await
                 .unwrap();
-            let mut accounts: Vec<&str> = permissions.create_volume_permissions().iter().filter_map(|p| p.user_id()).collect();
+            let mut accounts: Vec<&str> =
+                permissions.create_volume_permissions().iter().filter_map(|p| p.user_id()).collect();
             accounts.sort();
             let state = snapshot.state().map(|s| s.as_str()).unwrap_or_default();
             lines.push(format!(
@@ -312,7 +345,11 @@ async fn end_state(emulator: &Emulator) -> Vec<String> {
             }
         }
         for volume in ec2.describe_volumes().send().await.unwrap().volumes() {
-            lines.push(format!("{region} volume {} GiB [{}]", volume.size().unwrap_or_default(), tags(volume.tags())));
+            lines.push(format!(
+                "{region} volume {} GiB [{}]",
+                volume.size().unwrap_or_default(),
+                tags(volume.tags())
+            ));
         }
     }
     let ssm = aws_sdk_ssm::Client::new(&emulator.config(REGION).await);
@@ -325,7 +362,8 @@ async fn end_state(emulator: &Emulator) -> Vec<String> {
         }
         let history = ssm.get_parameter_history().name(name).send().await.unwrap();
         // A retried PutParameter writes a version again, as on AWS: only the values count.
-        let mut values: Vec<String> = history.parameters().iter().map(|p| named(p.value().unwrap_or_default())).collect();
+        let mut values: Vec<String> =
+            history.parameters().iter().map(|p| named(p.value().unwrap_or_default())).collect();
         values.dedup();
         lines.push(format!("parameter {name} held {values:?}"));
     }
@@ -359,7 +397,8 @@ async fn kill_at(verb: Verb, k: usize, reference: &[String]) -> Killed {
     drop(proxy);
     let operation = tally.killed.then(|| tally.operations[k - 1].clone());
     if operation.is_some() && out.status.signal() != Some(libc::SIGKILL) {
-        let converged = Err(format!("killed after request {k}, yet it ended with {}:\n{}", out.status, out.stderr));
+        let converged =
+            Err(format!("killed after request {k}, yet it ended with {}:\n{}", out.status, out.stderr));
         return Killed { operation, converged };
     }
     let converged = match recover(&scene).await {
@@ -393,9 +432,16 @@ fn difference(expected: &[String], found: &[String]) -> String {
     }
     let (expected, found) = (count(expected), count(found));
     let surplus = |of: &BTreeMap<&str, i32>, over: &BTreeMap<&str, i32>| -> Vec<String> {
-        of.iter().filter(|(line, n)| **n > over.get(*line).copied().unwrap_or(0)).map(|(line, n)| format!("{n}× {line}")).collect()
+        of.iter()
+            .filter(|(line, n)| **n > over.get(*line).copied().unwrap_or(0))
+            .map(|(line, n)| format!("{n}× {line}"))
+            .collect()
     };
-    format!("missing {:#?}\nextra (leaked or duplicated) {:#?}", surplus(&expected, &found), surplus(&found, &expected))
+    format!(
+        "missing {:#?}\nextra (leaked or duplicated) {:#?}",
+        surplus(&expected, &found),
+        surplus(&found, &expected)
+    )
 }
 
 /// Reads leave nothing to converge: a kill after one is the same as a kill before the next.
@@ -405,7 +451,8 @@ fn mutating(operation: &str) -> bool {
 
 /// The first, a middle and the last mutating request (numbered from 1).
 fn sample(operations: &[String]) -> Vec<usize> {
-    let changes: Vec<usize> = operations.iter().enumerate().filter(|(_, o)| mutating(o)).map(|(i, _)| i + 1).collect();
+    let changes: Vec<usize> =
+        operations.iter().enumerate().filter(|(_, o)| mutating(o)).map(|(i, _)| i + 1).collect();
     assert!(!changes.is_empty(), "no mutating request among {operations:?}");
     let mut picked = vec![changes[0], changes[changes.len() / 2], changes[changes.len() - 1]];
     picked.dedup();
@@ -425,9 +472,17 @@ async fn converges_after_kills_at(verb: Verb, reference: &[String], operations: 
             // (the reference's last one, say): it ran uninterrupted, and must still end as the
             // reference did.
             if let Err(what) = killed.converged {
-                panic!("{} ended before request {k} ({}) and then differs:\n{what}", verb.name(), operations[k - 1]);
+                panic!(
+                    "{} ended before request {k} ({}) and then differs:\n{what}",
+                    verb.name(),
+                    operations[k - 1]
+                );
             }
-            eprintln!("{}: this run ended before request {k} ({}): checked as an uninterrupted run", verb.name(), operations[k - 1]);
+            eprintln!(
+                "{}: this run ended before request {k} ({}): checked as an uninterrupted run",
+                verb.name(),
+                operations[k - 1]
+            );
             continue;
         };
         if let Err(what) = killed.converged {
@@ -502,7 +557,10 @@ async fn unarchive_killed_at_any_request_then_rerun_converges() {
 async fn upload_killed_once_its_snapshot_is_complete_then_rerun_converges() {
     let (reference, operations) = reference(Verb::Upload).await;
     // EBS direct is REST: CompleteSnapshot is `POST /snapshots/completion/{SnapshotId}`.
-    let completed = 1 + operations.iter().position(|o| o.starts_with("POST /snapshots/completion/")).expect("an upload completes its snapshot");
+    let completed = 1 + operations
+        .iter()
+        .position(|o| o.starts_with("POST /snapshots/completion/"))
+        .expect("an upload completes its snapshot");
     converges_after_kills_at(Verb::Upload, &reference, &operations, &[completed, completed + 1]).await;
 }
 
@@ -514,7 +572,8 @@ async fn kill_table() {
     let only = std::env::var("KILL_COMMANDS").unwrap_or_default();
     println!("| command | N | converged | leaked | not reached | leaked at k (operation) |");
     println!("|---|---|---|---|---|---|");
-    for verb in VERBS.into_iter().filter(|v| only.is_empty() || only.split(',').any(|o| o.trim() == v.name())) {
+    for verb in VERBS.into_iter().filter(|v| only.is_empty() || only.split(',').any(|o| o.trim() == v.name()))
+    {
         let (reference, operations) = reference(verb).await;
         let (mut converged, mut leaked, mut unreached) = (0, Vec::new(), 0);
         for k in 1..=operations.len() {
@@ -529,6 +588,12 @@ async fn kill_table() {
                 }
             }
         }
-        println!("| {} | {} | {converged} | {} | {unreached} | {} |", verb.name(), operations.len(), leaked.len(), leaked.join(", "));
+        println!(
+            "| {} | {} | {converged} | {} | {unreached} | {} |",
+            verb.name(),
+            operations.len(),
+            leaked.len(),
+            leaked.join(", ")
+        );
     }
 }

@@ -66,7 +66,11 @@ async fn the_packer_engine_builds_the_spec_with_its_extra_disk_and_tags_the_rele
         .args(["build", dir.join("gio-ami.toml").to_str().unwrap(), "--output", "json"])
         .env("GIO_AMI_AUTHOR", "Ada"))
     .success();
-    assert!(built.stderr.contains("packer: Launching a source AWS instance"), "one line per step:\n{}", built.stderr);
+    assert!(
+        built.stderr.contains("packer: Launching a source AWS instance"),
+        "one line per step:\n{}",
+        built.stderr
+    );
     let json = built.json();
     let ami = json["ami"].as_str().unwrap();
     let name = json["name"].as_str().unwrap();
@@ -75,7 +79,11 @@ async fn the_packer_engine_builds_the_spec_with_its_extra_disk_and_tags_the_rele
     let ec2 = emulator.ec2().await;
     let image = image(&ec2, ami).await;
     assert_eq!(image.name(), Some(name));
-    let disk = image.block_device_mappings().iter().find(|m| m.device_name() == Some("/dev/xvdb")).expect("the extra disk");
+    let disk = image
+        .block_device_mappings()
+        .iter()
+        .find(|m| m.device_name() == Some("/dev/xvdb"))
+        .expect("the extra disk");
     assert_eq!(disk.ebs().unwrap().volume_size(), Some(20));
     let tags = tags_of(image.tags());
     assert_eq!(tags["gio-ami:release"], name);
@@ -99,7 +107,9 @@ async fn the_packer_engine_builds_the_spec_with_its_extra_disk_and_tags_the_rele
     assert!(live.is_empty(), "packer left its builder: {live:?}");
 
     // A second build the same day gets the next number, not a collision.
-    let again = run(emulator.cli().args(["build", dir.join("gio-ami.toml").to_str().unwrap(), "--output", "json"])).success();
+    let again =
+        run(emulator.cli().args(["build", dir.join("gio-ami.toml").to_str().unwrap(), "--output", "json"]))
+            .success();
     assert!(again.json()["name"].as_str().unwrap().ends_with("-2"));
 }
 
@@ -107,7 +117,9 @@ async fn the_packer_engine_builds_the_spec_with_its_extra_disk_and_tags_the_rele
 async fn a_rendered_hcl_template_validates_builds_with_packer_and_its_manifest_is_adopted() {
     let emulator = Emulator::start();
     let dir = spec_dir("hcl", &support::spec(SPEC));
-    let rendered = run(emulator.cli().current_dir(&dir).args(["packer", "render", "--format", "hcl", "-o", "out"])).success();
+    let rendered =
+        run(emulator.cli().current_dir(&dir).args(["packer", "render", "--format", "hcl", "-o", "out"]))
+            .success();
     assert_eq!(rendered.stdout.trim(), "out/template.pkr.hcl");
     let out = dir.join("out");
     succeeds(packer(&out).args(["validate", "template.pkr.hcl"]));
@@ -118,7 +130,11 @@ async fn a_rendered_hcl_template_validates_builds_with_packer_and_its_manifest_i
 
     let ec2 = emulator.ec2().await;
     let tags = tags_of(image(&ec2, ami).await.tags());
-    assert_eq!(tags["gio-ami:release"], image(&ec2, ami).await.name().unwrap(), "packer tags the release itself");
+    assert_eq!(
+        tags["gio-ami:release"],
+        image(&ec2, ami).await.name().unwrap(),
+        "packer tags the release itself"
+    );
 
     // The team's history starts with this Packer-made AMI: adopt fills what packer did not know.
     ec2.delete_tags().resources(ami).send().await.unwrap();
@@ -165,7 +181,13 @@ async fn a_json_template_builds_with_plain_packer_build() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let second = succeeds(packer(&out).args(["build", "-machine-readable", "-var", "instance_type=t3.xlarge", "template.json"]));
+    let second = succeeds(packer(&out).args([
+        "build",
+        "-machine-readable",
+        "-var",
+        "instance_type=t3.xlarge",
+        "template.json",
+    ]));
     let first = first.wait_with_output().unwrap();
     assert!(first.status.success(), "the first build failed:\n{}", String::from_utf8_lossy(&first.stdout));
     assert!(second.contains(",amazon-ebs,artifact,0,id,eu-west-1:ami-"), "{second}");
@@ -178,14 +200,23 @@ async fn a_json_template_builds_with_plain_packer_build() {
 fn a_missing_packer_says_how_to_install_it() {
     let emulator = Emulator::start();
     let dir = spec_dir("missing", &support::spec(SPEC));
-    let failed = run(emulator.cli().args(["build", dir.join("gio-ami.toml").to_str().unwrap()]).env("PATH", "/nonexistent")).failure();
+    let failed = run(emulator
+        .cli()
+        .args(["build", dir.join("gio-ami.toml").to_str().unwrap()])
+        .env("PATH", "/nonexistent"))
+    .failure();
     assert!(failed.stderr.contains("apt-get install packer"), "{}", failed.stderr);
 }
 
 #[test]
 fn an_emulator_template_refuses_remote_provisioning_scripts() {
-    let dir = spec_dir("scripts", &support::with_keys(&support::spec(SPEC), "build", "provision = [\"provision.sh\"]"));
-    let failed = run(bare_cli().current_dir(&dir).args(["packer", "render", "--endpoint", "http://127.0.0.1:1"])).failure();
+    let dir = spec_dir(
+        "scripts",
+        &support::with_keys(&support::spec(SPEC), "build", "provision = [\"provision.sh\"]"),
+    );
+    let failed =
+        run(bare_cli().current_dir(&dir).args(["packer", "render", "--endpoint", "http://127.0.0.1:1"]))
+            .failure();
     assert!(failed.stderr.contains("communicator = \"none\""), "{}", failed.stderr);
     assert!(!dir.join("template.json").exists());
 }
@@ -197,7 +228,8 @@ fn rendered_templates_match_the_golden_files() {
     for name in ["al2023-extra-disk", "explicit-ami-scripts-root-size", "bottlerocket-arm64-io2"] {
         let dir = spec_dir(name, &support::spec(&format!("packer-{name}")));
         run(bare_cli().current_dir(&dir).args(["packer", "render", "--region", "eu-west-1"])).success();
-        let got: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("template.json")).unwrap()).unwrap();
+        let got: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("template.json")).unwrap()).unwrap();
         let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/packer/{name}.json"));
         if std::env::var_os("GOLDEN_UPDATE").is_some() {
             std::fs::write(&golden, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();

@@ -43,9 +43,17 @@ async fn keeps_the_newest_and_any_ami_in_use_and_wipes_the_rest() {
     let ec2 = emulator.ec2().await;
     let (family, other) = releases(&ec2).await;
     let ssm = aws_sdk_ssm::Client::new(&emulator.config(REGION).await);
-    ssm.put_parameter().name("/gio/eks/prod/node-ami").value(&family[0]).r#type(aws_sdk_ssm::types::ParameterType::String).send().await.unwrap();
+    ssm.put_parameter()
+        .name("/gio/eks/prod/node-ami")
+        .value(&family[0])
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
 
-    let dry = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--dry-run"])).success();
+    let dry =
+        run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--dry-run"]))
+            .success();
     assert!(dry.stdout.contains("SSM parameter /gio/eks/prod/node-ami"), "{}", dry.stdout);
     assert_eq!(states(&ec2, &family).await.len(), 3, "a dry run changes nothing");
 
@@ -62,13 +70,40 @@ async fn disable_is_a_first_stage_that_keeps_the_amis() {
     let (family, _) = releases(&ec2).await;
 
     // A disable deletes nothing: the plan says nothing of the Recycle Bin.
-    let dry = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "2", "--disable", "--dry-run", "--output", "json"])).success().json();
+    let dry = run(emulator.cli().args([
+        "prune",
+        "--release-prefix",
+        "gio-node-",
+        "--keep",
+        "2",
+        "--disable",
+        "--dry-run",
+        "--output",
+        "json",
+    ]))
+    .success()
+    .json();
     assert!(!dry.to_string().contains("Recycle Bin"), "{dry}");
     assert_eq!(dry["plan"]["recycle_bin"], serde_json::json!([]), "{dry}");
-    let wipe = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "2", "--dry-run", "--output", "json"])).success().json();
-    assert!(wipe["plan"]["actions"][0]["why"].as_str().unwrap().contains("final: no Recycle Bin rule keeps it"), "{wipe}");
+    let wipe = run(emulator.cli().args([
+        "prune",
+        "--release-prefix",
+        "gio-node-",
+        "--keep",
+        "2",
+        "--dry-run",
+        "--output",
+        "json",
+    ]))
+    .success()
+    .json();
+    assert!(
+        wipe["plan"]["actions"][0]["why"].as_str().unwrap().contains("final: no Recycle Bin rule keeps it"),
+        "{wipe}"
+    );
 
-    run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "2", "--disable", "--yes"])).success();
+    run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "2", "--disable", "--yes"]))
+        .success();
     assert_eq!(
         states(&ec2, &family).await,
         [
@@ -78,7 +113,16 @@ async fn disable_is_a_first_stage_that_keeps_the_amis() {
         ]
     );
     // Again: nothing left to disable.
-    let again = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "2", "--disable", "--yes"])).success();
+    let again = run(emulator.cli().args([
+        "prune",
+        "--release-prefix",
+        "gio-node-",
+        "--keep",
+        "2",
+        "--disable",
+        "--yes",
+    ]))
+    .success();
     assert!(again.stdout.contains("nothing was changed"), "{}", again.stdout);
 }
 
@@ -99,8 +143,30 @@ async fn deprecate_flags_the_older_amis_from_now_and_keeps_them_launchable() {
     let (family, _) = releases(&ec2).await;
 
     let asked = std::time::SystemTime::now();
-    let table = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--deprecate", "--dry-run"])).success().stdout;
-    let report = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--deprecate", "--yes", "--output", "json"])).success().json();
+    let table = run(emulator.cli().args([
+        "prune",
+        "--release-prefix",
+        "gio-node-",
+        "--keep",
+        "1",
+        "--deprecate",
+        "--dry-run",
+    ]))
+    .success()
+    .stdout;
+    let report = run(emulator.cli().args([
+        "prune",
+        "--release-prefix",
+        "gio-node-",
+        "--keep",
+        "1",
+        "--deprecate",
+        "--yes",
+        "--output",
+        "json",
+    ]))
+    .success()
+    .json();
     // AWS refuses a DeprecateAt in the past and rounds to the minute: the plan says the whole
     // minute it asks for, a little ahead of now, and that is what the AMIs get.
     let at = report["plan"]["actions"][0]["deprecate_at"].as_str().unwrap().to_string();
@@ -109,7 +175,14 @@ async fn deprecate_flags_the_older_amis_from_now_and_keeps_them_launchable() {
     let ahead = when.duration_since(asked).expect("in the future").as_secs();
     assert!(at.ends_with(":00Z") && (60..=180).contains(&ahead), "{at} is {ahead} s ahead");
     assert!(table.contains(&format!("{} (gio-node-1) from 20", family[0])), "{table}");
-    let images = ec2.describe_images().image_ids(&family[0]).image_ids(&family[1]).image_ids(&family[2]).send().await.unwrap();
+    let images = ec2
+        .describe_images()
+        .image_ids(&family[0])
+        .image_ids(&family[1])
+        .image_ids(&family[2])
+        .send()
+        .await
+        .unwrap();
     let deprecated: Vec<(String, Option<String>)> = family
         .iter()
         .map(|id| {
@@ -117,7 +190,10 @@ async fn deprecate_flags_the_older_amis_from_now_and_keeps_them_launchable() {
             (id.clone(), image.deprecation_time().map(|t| t.replace(".000Z", "Z")))
         })
         .collect();
-    assert_eq!(deprecated, [(family[0].clone(), Some(at.clone())), (family[1].clone(), Some(at)), (family[2].clone(), None)]);
+    assert_eq!(
+        deprecated,
+        [(family[0].clone(), Some(at.clone())), (family[1].clone(), Some(at)), (family[2].clone(), None)]
+    );
     assert_eq!(states(&ec2, &family).await.iter().filter(|(_, s)| s == "available").count(), 3);
 }
 
@@ -142,12 +218,32 @@ async fn unused_for_keeps_an_ami_launched_within_the_window_and_says_when() {
     // EC2 reports a launch a day late: a day and an hour on, it shows.
     emulator.fixture(&["clock", "--offset=25h"]);
 
-    let pruned = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "1", "--unused-for", "90d", "--yes", "--output", "json"]));
+    let pruned = run(emulator.cli().args([
+        "prune",
+        "--release-prefix",
+        "gio-node-",
+        "--keep",
+        "1",
+        "--unused-for",
+        "90d",
+        "--yes",
+        "--output",
+        "json",
+    ]));
     emulator.fixture(&["clock", "--offset=0"]);
     let pruned = pruned.success().json();
-    let kept = pruned["outcomes"].as_array().unwrap().iter().find(|o| o["id"] == family[0].as_str()).unwrap_or_else(|| panic!("{pruned}"));
+    let kept = pruned["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == family[0].as_str())
+        .unwrap_or_else(|| panic!("{pruned}"));
     assert_eq!(kept["action"], "refuse", "{pruned}");
     assert!(kept["why"].as_str().unwrap().contains("within --unused-for 90d"), "{pruned}");
     let left: Vec<String> = states(&ec2, &family).await.into_iter().map(|(id, _)| id).collect();
-    assert_eq!(left, [family[0].clone(), family[2].clone()], "launched lately, or the newest: the middle one goes");
+    assert_eq!(
+        left,
+        [family[0].clone(), family[2].clone()],
+        "launched lately, or the newest: the middle one goes"
+    );
 }

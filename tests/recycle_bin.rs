@@ -11,7 +11,12 @@ async fn snapshot_tags(ec2: &aws_sdk_ec2::Client, snapshots: &[String]) -> Vec<V
     let mut tags: Vec<(String, Vec<String>)> = found
         .snapshots()
         .iter()
-        .map(|s| (s.snapshot_id().unwrap().to_string(), s.tags().iter().map(|t| t.key().unwrap().to_string()).collect()))
+        .map(|s| {
+            (
+                s.snapshot_id().unwrap().to_string(),
+                s.tags().iter().map(|t| t.key().unwrap().to_string()).collect(),
+            )
+        })
         .collect();
     tags.sort_by_key(|(id, _)| snapshots.iter().position(|s| s == id));
     tags.into_iter().map(|(_, keys)| keys).collect()
@@ -23,11 +28,22 @@ async fn a_wipe_under_gio_amis_rules_is_undone_by_restore_and_the_ami_launches()
     let ec2 = emulator.ec2().await;
     let rbin = aws_sdk_rbin::Client::new(&emulator.config(REGION).await);
 
-    let made = run(emulator.cli().args(["recycle-bin", "--retain", "7d", "--output", "json"])).success().json();
-    assert_eq!(support::statuses(&made), ["retain_in_recycle_bin done", "retain_in_recycle_bin done"], "{made}");
-    let again = run(emulator.cli().args(["recycle-bin", "--retain", "7d", "--output", "json"])).success().json();
-    assert_eq!(support::statuses(&again), ["reuse reused", "reuse reused"], "re-running changes nothing: {again}");
-    for kind in [aws_sdk_rbin::types::ResourceType::Ec2Image, aws_sdk_rbin::types::ResourceType::EbsSnapshot] {
+    let made =
+        run(emulator.cli().args(["recycle-bin", "--retain", "7d", "--output", "json"])).success().json();
+    assert_eq!(
+        support::statuses(&made),
+        ["retain_in_recycle_bin done", "retain_in_recycle_bin done"],
+        "{made}"
+    );
+    let again =
+        run(emulator.cli().args(["recycle-bin", "--retain", "7d", "--output", "json"])).success().json();
+    assert_eq!(
+        support::statuses(&again),
+        ["reuse reused", "reuse reused"],
+        "re-running changes nothing: {again}"
+    );
+    for kind in [aws_sdk_rbin::types::ResourceType::Ec2Image, aws_sdk_rbin::types::ResourceType::EbsSnapshot]
+    {
         let rules = rbin.list_rules().resource_type(kind.clone()).send().await.unwrap();
         assert_eq!(rules.rules().len(), 1, "{kind:?}: one rule");
         let rule = rbin.get_rule().identifier(rules.rules()[0].identifier().unwrap()).send().await.unwrap();
@@ -48,7 +64,8 @@ async fn a_wipe_under_gio_amis_rules_is_undone_by_restore_and_the_ami_launches()
     assert!(support::own_image(&ec2, &ami).await.is_none(), "the AMI is deregistered");
     let binned = ec2.list_images_in_recycle_bin().image_ids(&ami).send().await.unwrap();
     assert_eq!(binned.images().len(), 1, "the AMI sits in the bin");
-    let binned = ec2.list_snapshots_in_recycle_bin().set_snapshot_ids(Some(snapshots.clone())).send().await.unwrap();
+    let binned =
+        ec2.list_snapshots_in_recycle_bin().set_snapshot_ids(Some(snapshots.clone())).send().await.unwrap();
     assert_eq!(binned.snapshots().len(), 2, "both snapshots sit in the bin");
 
     let dry = run(emulator.cli().args(["restore", &ami, "--dry-run"])).success().stdout;
@@ -56,20 +73,39 @@ async fn a_wipe_under_gio_amis_rules_is_undone_by_restore_and_the_ami_launches()
     assert!(support::own_image(&ec2, &ami).await.is_none(), "a dry run restores nothing");
 
     let restored = run(emulator.cli().args(["restore", &ami, "--output", "json"])).success().json();
-    assert_eq!(support::statuses(&restored), ["restore_snapshot done", "restore_snapshot done", "restore_image done"], "{restored}");
+    assert_eq!(
+        support::statuses(&restored),
+        ["restore_snapshot done", "restore_snapshot done", "restore_image done"],
+        "{restored}"
+    );
     let after = support::own_image(&ec2, &ami).await.expect("the AMI is back");
     assert_eq!(after.state().unwrap().as_str(), "available");
-    assert_eq!(after.block_device_mappings(), before.block_device_mappings(), "its mappings are as they were");
+    assert_eq!(
+        after.block_device_mappings(),
+        before.block_device_mappings(),
+        "its mappings are as they were"
+    );
     let keys = |image: &aws_sdk_ec2::types::Image| {
-        let mut tags: Vec<(String, String)> = image.tags().iter().map(|t| (t.key().unwrap().into(), t.value().unwrap().into())).collect();
+        let mut tags: Vec<(String, String)> =
+            image.tags().iter().map(|t| (t.key().unwrap().into(), t.value().unwrap().into())).collect();
         tags.sort();
         tags
     };
     assert_eq!(keys(&after), keys(&before), "its tags are as they were");
     for tags in snapshot_tags(&ec2, &snapshots).await {
-        assert!(tags.iter().all(|k| !k.starts_with("gio-ami:wiped-ami:") && !k.starts_with("aws:")), "marks are gone: {tags:?}");
+        assert!(
+            tags.iter().all(|k| !k.starts_with("gio-ami:wiped-ami:") && !k.starts_with("aws:")),
+            "marks are gone: {tags:?}"
+        );
     }
-    let launched = ec2.run_instances().image_id(&ami).instance_type(aws_sdk_ec2::types::InstanceType::T3Medium).min_count(1).max_count(1).send().await;
+    let launched = ec2
+        .run_instances()
+        .image_id(&ami)
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Medium)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await;
     assert!(launched.is_ok(), "an instance launches from the restored AMI: {launched:?}");
 
     let rerun = run(emulator.cli().args(["restore", &ami, "--output", "json"])).success().json();
@@ -88,7 +124,12 @@ async fn without_a_rule_or_past_its_retention_a_wipe_is_final_and_restore_says_g
     assert!(plan["plan"]["recycle_bin"].as_array().unwrap().iter().all(|f| f["fate"] == "final"), "{plan}");
     run(emulator.cli().args(["wipe", &unkept, "--yes"])).success();
     let gone = run(emulator.cli().args(["restore", &unkept])).failure();
-    assert!(gone.stdout.contains("gone for good") && gone.stderr.contains(&unkept), "{}\n{}", gone.stdout, gone.stderr);
+    assert!(
+        gone.stdout.contains("gone for good") && gone.stderr.contains(&unkept),
+        "{}\n{}",
+        gone.stdout,
+        gone.stderr
+    );
 
     run(emulator.cli().args(["recycle-bin", "--retain", "1d"])).success();
     let (kept, _) = support::tagged_release(&ec2, "gio-node-expires").await;

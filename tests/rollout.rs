@@ -13,7 +13,8 @@ const FAR_REGION: &str = "us-east-1";
 
 /// A directory holding tests/specs/valid/rollout.toml as its gio-ami.toml.
 fn project(test: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("rollout-{test}-{}", std::process::id()));
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("rollout-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("gio-ami.toml"), support::spec("rollout")).unwrap();
     dir
@@ -50,7 +51,12 @@ fn promote(emulator: &Emulator, dir: &Path, args: &[&str]) -> std::process::Comm
 }
 
 fn gate<'a>(report: &'a Value, kind: &str) -> &'a Value {
-    report["gates"].as_array().unwrap().iter().find(|g| g["gate"] == kind).unwrap_or_else(|| panic!("no gate {kind}: {report}"))
+    report["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == kind)
+        .unwrap_or_else(|| panic!("no gate {kind}: {report}"))
 }
 
 #[tokio::test]
@@ -64,29 +70,52 @@ async fn promotion_waits_for_the_soak_and_writes_marks_and_protects_once() {
     let done = run(&mut promote(&emulator, &dir, &["--to", "prod"])).success().json();
     let soak = gate(&done, "soak");
     assert_eq!(soak["passed"], true);
-    assert!(soak["measured"].as_str().unwrap().starts_with(&format!("staging has had {a} for 49h")), "{soak}");
+    assert!(
+        soak["measured"].as_str().unwrap().starts_with(&format!("staging has had {a} for 49h")),
+        "{soak}"
+    );
     assert!(soak["measured"].as_str().unwrap().ends_with("≥ 48h"), "{soak}");
     assert_eq!(parameter(&emulator, REGION, "/gio/eks/prod/node-ami").await.as_deref(), Some(a.as_str()));
     let image = emulator.ec2().await.describe_images().image_ids(&a).send().await.unwrap();
     let image = &image.images()[0];
-    assert_eq!(image.deregistration_protection(), Some("enabled-without-cooldown"), "prod has protect = true");
+    assert_eq!(
+        image.deregistration_protection(),
+        Some("enabled-without-cooldown"),
+        "prod has protect = true"
+    );
     let clusters = image.tags().iter().find(|t| t.key() == Some("gio-ami:clusters")).and_then(|t| t.value());
     assert_eq!(clusters, Some("staging,prod"), "the history marks both");
 
     let again = run(&mut promote(&emulator, &dir, &["--to", "prod"])).failure();
-    assert!(again.stderr.contains(&format!("prod already holds {a}: nothing to promote")), "{}", again.stderr);
+    assert!(
+        again.stderr.contains(&format!("prod already holds {a}: nothing to promote")),
+        "{}",
+        again.stderr
+    );
 
     // A newer release, published to staging three hours ago and running there.
     let b = release(&emulator, "gio-node-b", None).await;
     node_running(&emulator, "staging", &b).await;
     publish_ago(&emulator, &dir, &b, "staging", "3h");
     let early = run(&mut promote(&emulator, &dir, &["--to", "prod"])).failure();
-    assert!(early.stderr.contains(&format!("staging has had {b} for 3h, less than the soak of 48h: ")), "{}", early.stderr);
+    assert!(
+        early.stderr.contains(&format!("staging has had {b} for 3h, less than the soak of 48h: ")),
+        "{}",
+        early.stderr
+    );
     assert_eq!(early.json()["plan"]["actions"], serde_json::json!([]), "a refused plan holds no action");
-    let urgent = run(&mut promote(&emulator, &dir, &["--to", "prod", "--soak", "0s", "--dry-run"])).success().json();
-    assert!(gate(&urgent, "soak")["measured"].as_str().unwrap().contains("(--soak 0s overrides the spec's 48h)"), "{urgent}");
+    let urgent =
+        run(&mut promote(&emulator, &dir, &["--to", "prod", "--soak", "0s", "--dry-run"])).success().json();
+    assert!(
+        gate(&urgent, "soak")["measured"].as_str().unwrap().contains("(--soak 0s overrides the spec's 48h)"),
+        "{urgent}"
+    );
     assert_eq!(urgent["applied"], false);
-    assert_eq!(parameter(&emulator, REGION, "/gio/eks/prod/node-ami").await.as_deref(), Some(a.as_str()), "neither wrote");
+    assert_eq!(
+        parameter(&emulator, REGION, "/gio/eks/prod/node-ami").await.as_deref(),
+        Some(a.as_str()),
+        "neither wrote"
+    );
 }
 
 #[tokio::test]
@@ -97,7 +126,13 @@ async fn promotion_refuses_what_the_source_does_not_run_disabled_deprecated_or_e
     let a = release(&emulator, "gio-node-a", None).await;
     publish_ago(&emulator, &dir, &a, "staging", "50h");
     let idle = run(&mut promote(&emulator, &dir, &["--to", "prod"])).failure();
-    assert!(idle.stderr.contains(&format!("{a} is published to staging but no node of staging runs it (it runs no node at all)")), "{}", idle.stderr);
+    assert!(
+        idle.stderr.contains(&format!(
+            "{a} is published to staging but no node of staging runs it (it runs no node at all)"
+        )),
+        "{}",
+        idle.stderr
+    );
 
     eks_nodegroup_running(&emulator, "staging", &a).await;
     // Another region: refused until --copy copies it there; the copy is what far then holds.
@@ -118,12 +153,18 @@ async fn promotion_refuses_what_the_source_does_not_run_disabled_deprecated_or_e
 
     // Deprecated ten minutes ago: AWS takes only future times, so the emulator's clock goes back.
     emulator.fixture(&["clock", "--offset=-15m"]);
-    let at = aws_smithy_types::DateTime::from_secs(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 - 600);
+    let at = aws_smithy_types::DateTime::from_secs(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 - 600,
+    );
     ec2.enable_image_deprecation().image_id(&a).deprecate_at(at).send().await.unwrap();
     emulator.fixture(&["clock", "--offset=0"]);
     let deprecated = run(&mut promote(&emulator, &dir, &["--to", "prod"])).failure();
     assert!(deprecated.stderr.contains(&format!("{a} is deprecated since")), "{}", deprecated.stderr);
-    assert_eq!(parameter(&emulator, REGION, "/gio/eks/prod/node-ami").await, None, "nothing was promoted to prod");
+    assert_eq!(
+        parameter(&emulator, REGION, "/gio/eks/prod/node-ami").await,
+        None,
+        "nothing was promoted to prod"
+    );
 }
 
 /// The seeded EKS-optimized AL2023 x86_64 standard base of Kubernetes 1.31 recommended now.
@@ -154,20 +195,32 @@ async fn outdated_flags_a_cluster_once_a_newer_base_is_recommended() {
     let node = &blue["releases"][0];
     assert_eq!((node["running"].clone(), node["published"].clone()), (Value::Bool(true), Value::Bool(true)));
     assert_eq!(node["base"]["ami"], base.as_str());
-    assert_eq!(node["base"]["name"], "amazon-eks-node-al2023-x86_64-standard-1.31-v20261101", "adopt --base records the name");
+    assert_eq!(
+        node["base"]["name"], "amazon-eks-node-al2023-x86_64-standard-1.31-v20261101",
+        "adopt --base records the name"
+    );
     assert_eq!(node["newer_base"], false);
     assert_eq!(node["skew"], 0);
     let calls = now["api_calls"].as_u64().unwrap();
     assert!(calls > 0 && calls < 20, "calls grow with clusters, not releases: {calls}");
 
-    let published = emulator.fixture(&["eks-release", "--release", "20261201", "--bottlerocket", "1.27.0-0f1e2d3c"]);
+    let published =
+        emulator.fixture(&["eks-release", "--release", "20261201", "--bottlerocket", "1.27.0-0f1e2d3c"]);
     assert!(!published.trim().is_empty());
     let behind = run(&mut outdated(&emulator, &dir, &["--fail-if-behind", "0d"]));
     assert_eq!(behind.status.code(), Some(3), "{}", behind.stderr);
-    assert!(behind.stderr.contains("cluster `blue` runs a release behind the recommended EKS-optimized base"), "{}", behind.stderr);
+    assert!(
+        behind.stderr.contains("cluster `blue` runs a release behind the recommended EKS-optimized base"),
+        "{}",
+        behind.stderr
+    );
     let node = &behind.json()["clusters"][0]["releases"][0];
     assert_eq!(node["newer_base"], true);
     assert!(node["behind_days"].as_i64().unwrap() >= 28, "{node}");
-    assert_eq!(node["recommended"]["release_version"].as_str().map(|r| r.ends_with("-20261201")), Some(true), "{node}");
+    assert_eq!(
+        node["recommended"]["release_version"].as_str().map(|r| r.ends_with("-20261201")),
+        Some(true),
+        "{node}"
+    );
     run(&mut outdated(&emulator, &dir, &["--fail-if-behind", "90d"])).success();
 }

@@ -23,7 +23,14 @@ async fn own_snapshots(emulator: &Emulator) -> Vec<aws_sdk_ec2::types::Snapshot>
 
 async fn stored_blocks(emulator: &Emulator, snapshot: &str) -> BTreeSet<i32> {
     let ebs = aws_sdk_ebs::Client::new(&emulator.config(REGION).await);
-    let pages = ebs.list_snapshot_blocks().snapshot_id(snapshot).into_paginator().send().collect::<Result<Vec<_>, _>>().await.unwrap();
+    let pages = ebs
+        .list_snapshot_blocks()
+        .snapshot_id(snapshot)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
     pages.iter().flat_map(|page| page.blocks()).filter_map(|b| b.block_index()).collect()
 }
 
@@ -43,27 +50,48 @@ async fn an_image_with_holes_round_trips_byte_for_byte_and_its_zero_blocks_are_n
     // 11 blocks, the last one partial: data in 0, 3, 7 and the partial tail.
     let image = write_image(&dir, "gio-node.raw", 10 * BLOCK + 1000, &[0, 3, 7, 10]);
 
-    let uploaded = run(emulator.cli().args(["upload", image.to_str().unwrap(), "--tag", "team=platform", "--output", "json"])).success().json();
+    let uploaded = run(emulator.cli().args([
+        "upload",
+        image.to_str().unwrap(),
+        "--tag",
+        "team=platform",
+        "--output",
+        "json",
+    ]))
+    .success()
+    .json();
     assert_eq!(uploaded["blocks_sent"], 4);
     assert_eq!(uploaded["blocks_skipped"], 7);
     assert_eq!(uploaded["volume_gib"], 1);
     let snapshot = uploaded["snapshot_id"].as_str().unwrap().to_string();
-    assert_eq!(stored_blocks(&emulator, &snapshot).await, BTreeSet::from([0, 3, 7, 10]), "only the data blocks reached EBS");
+    assert_eq!(
+        stored_blocks(&emulator, &snapshot).await,
+        BTreeSet::from([0, 3, 7, 10]),
+        "only the data blocks reached EBS"
+    );
 
     let described = own_snapshots(&emulator).await;
     assert_eq!(described.len(), 1);
-    let tags: Vec<(String, String)> = described[0].tags().iter().map(|t| (t.key().unwrap().into(), t.value().unwrap().into())).collect();
+    let tags: Vec<(String, String)> =
+        described[0].tags().iter().map(|t| (t.key().unwrap().into(), t.value().unwrap().into())).collect();
     assert!(tags.contains(&("gio-ami:release".into(), "gio-node".into())), "{tags:?}");
     assert!(tags.contains(&("team".into(), "platform".into())), "{tags:?}");
     assert_eq!(described[0].volume_size(), Some(1));
     assert_eq!(described[0].state().map(|s| s.as_str()), Some("completed"));
 
     let back = dir.join("back.raw");
-    let downloaded = run(emulator.cli().args(["download", &snapshot, back.to_str().unwrap(), "--output", "json"])).success().json();
+    let downloaded =
+        run(emulator.cli().args(["download", &snapshot, back.to_str().unwrap(), "--output", "json"]))
+            .success()
+            .json();
     assert_eq!(downloaded["blocks_written"], 4);
     assert_same_disk(&image, &back);
     let again = run(emulator.cli().args(["download", &snapshot, back.to_str().unwrap()])).failure();
-    assert!(again.stderr.contains("cannot create") && again.stderr.contains("File exists"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("cannot create") && again.stderr.contains("File exists"),
+        "{}",
+        again.stderr
+    );
 }
 
 #[tokio::test]
@@ -73,13 +101,17 @@ async fn a_download_follows_every_page_of_the_snapshot_block_list() {
     // 130 data blocks: the emulator lists at most 100 a page, as AWS may.
     let data: Vec<usize> = (0..130).map(|i| i * 3).collect();
     let image = write_image(&dir, "gio-node.raw", 390 * BLOCK, &data);
-    let uploaded = run(emulator.cli().args(["upload", image.to_str().unwrap(), "--output", "json"])).success().json();
+    let uploaded =
+        run(emulator.cli().args(["upload", image.to_str().unwrap(), "--output", "json"])).success().json();
     assert_eq!(uploaded["blocks_sent"], 130);
     let snapshot = uploaded["snapshot_id"].as_str().unwrap();
     assert_eq!(stored_blocks(&emulator, snapshot).await.len(), 130);
 
     let back = dir.join("back.raw");
-    let downloaded = run(emulator.cli().args(["download", snapshot, back.to_str().unwrap(), "--output", "json"])).success().json();
+    let downloaded =
+        run(emulator.cli().args(["download", snapshot, back.to_str().unwrap(), "--output", "json"]))
+            .success()
+            .json();
     assert_eq!(downloaded["blocks_written"], 130);
     assert_same_disk(&image, &back);
 }
@@ -89,7 +121,19 @@ async fn register_makes_an_ami_rooted_on_the_snapshot_and_a_rerun_reuses_it() {
     let emulator = Emulator::start();
     let dir = scratch("register");
     let image = write_image(&dir, "disk.raw", 4 * BLOCK, &[0, 1]);
-    let args = ["upload", image.to_str().unwrap(), "--name", "gio-node-custom", "--register", "--arch", "arm64", "--disk", "/dev/xvdb=20", "--output", "json"];
+    let args = [
+        "upload",
+        image.to_str().unwrap(),
+        "--name",
+        "gio-node-custom",
+        "--register",
+        "--arch",
+        "arm64",
+        "--disk",
+        "/dev/xvdb=20",
+        "--output",
+        "json",
+    ];
 
     let first = run(emulator.cli().args(args)).success().json();
     let ami = first["image_id"].as_str().unwrap().to_string();
@@ -105,10 +149,19 @@ async fn register_makes_an_ami_rooted_on_the_snapshot_and_a_rerun_reuses_it() {
     let mappings: Vec<(&str, Option<&str>, Option<i32>)> = image_seen
         .block_device_mappings()
         .iter()
-        .map(|m| (m.device_name().unwrap(), m.ebs().and_then(|e| e.snapshot_id()), m.ebs().and_then(|e| e.volume_size())))
+        .map(|m| {
+            (
+                m.device_name().unwrap(),
+                m.ebs().and_then(|e| e.snapshot_id()),
+                m.ebs().and_then(|e| e.volume_size()),
+            )
+        })
         .collect();
     assert_eq!(mappings, [("/dev/xvda", Some(snapshot), Some(1)), ("/dev/xvdb", None, Some(20))]);
-    assert!(image_seen.tags().iter().any(|t| t.key() == Some("gio-ami:release") && t.value() == Some("gio-node-custom")));
+    assert!(image_seen
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some("gio-ami:release") && t.value() == Some("gio-node-custom")));
 
     let second = run(emulator.cli().args(args)).success().json();
     assert_eq!(second["existed"], true);
@@ -122,20 +175,42 @@ async fn a_name_a_disabled_ami_keeps_is_refused_before_any_block_is_sent() {
     let emulator = Emulator::start();
     let dir = scratch("disabled-name");
     let image = write_image(&dir, "disk.raw", 4 * BLOCK, &[0, 1]);
-    let args = ["upload", image.to_str().unwrap(), "--name", "gio-node-custom", "--register", "--output", "json"];
+    let args =
+        ["upload", image.to_str().unwrap(), "--name", "gio-node-custom", "--register", "--output", "json"];
     let first = run(emulator.cli().args(args)).success().json();
     let disabled = first["image_id"].as_str().unwrap().to_string();
-    run(emulator.cli().args(["prune", "--release-prefix", "gio-node-custom", "--keep", "0", "--disable", "--yes"])).success();
+    run(emulator.cli().args([
+        "prune",
+        "--release-prefix",
+        "gio-node-custom",
+        "--keep",
+        "0",
+        "--disable",
+        "--yes",
+    ]))
+    .success();
 
     let again = run(emulator.cli().args(args)).failure();
-    assert!(again.stderr.contains(&format!("`gio-node-custom` is taken by {disabled}, which is disabled")), "{}", again.stderr);
-    assert!(!again.stderr.contains("snap-"), "no snapshot was started, so none was abandoned: {}", again.stderr);
+    assert!(
+        again.stderr.contains(&format!("`gio-node-custom` is taken by {disabled}, which is disabled")),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        !again.stderr.contains("snap-"),
+        "no snapshot was started, so none was abandoned: {}",
+        again.stderr
+    );
     assert_eq!(own_snapshots(&emulator).await.len(), 1);
 }
 
 /// Spawns an upload of a dense image through one worker (slow enough to act during it) and
 /// returns it once it reports the upload started, with the rest of its stderr to come.
-fn start_slow_upload(emulator: &Emulator, image: &Path, extra: &[&str]) -> (std::process::Child, JoinHandle<String>) {
+fn start_slow_upload(
+    emulator: &Emulator,
+    image: &Path,
+    extra: &[&str],
+) -> (std::process::Child, JoinHandle<String>) {
     let mut child = emulator
         .cli()
         .args(["upload", image.to_str().unwrap(), "--workers", "1"])
@@ -188,7 +263,8 @@ async fn a_failing_registration_leaves_no_snapshot() {
     let image = write_image(&dir, "node.raw", 256 * BLOCK, &blocks);
 
     let disk = format!("/dev/xvdb={doomed}");
-    let (child, stderr) = start_slow_upload(&emulator, &image, &["--register", "--name", "gio-node-doomed", "--disk", &disk]);
+    let (child, stderr) =
+        start_slow_upload(&emulator, &image, &["--register", "--name", "gio-node-doomed", "--disk", &disk]);
     ec2.delete_snapshot().snapshot_id(&doomed).send().await.unwrap();
     let output = child.wait_with_output().unwrap();
     let stderr = stderr.join().unwrap();
@@ -213,14 +289,21 @@ async fn a_qcow2_image_is_converted_with_qemu_img_and_its_absence_is_explained()
         .expect("qemu-img (apt-get install qemu-utils)");
     assert!(converted.success());
 
-    let without = run(emulator.cli().env("PATH", "/nonexistent").args(["upload", qcow2.to_str().unwrap()])).failure();
-    assert!(without.stderr.contains("qcow2 image") && without.stderr.contains("apt-get install qemu-utils"), "{}", without.stderr);
+    let without =
+        run(emulator.cli().env("PATH", "/nonexistent").args(["upload", qcow2.to_str().unwrap()])).failure();
+    assert!(
+        without.stderr.contains("qcow2 image") && without.stderr.contains("apt-get install qemu-utils"),
+        "{}",
+        without.stderr
+    );
     assert!(own_snapshots(&emulator).await.is_empty());
 
-    let uploaded = run(emulator.cli().args(["upload", qcow2.to_str().unwrap(), "--output", "json"])).success().json();
+    let uploaded =
+        run(emulator.cli().args(["upload", qcow2.to_str().unwrap(), "--output", "json"])).success().json();
     assert_eq!(uploaded["blocks_sent"], 2);
     let back = dir.join("back.raw");
-    run(emulator.cli().args(["download", uploaded["snapshot_id"].as_str().unwrap(), back.to_str().unwrap()])).success();
+    run(emulator.cli().args(["download", uploaded["snapshot_id"].as_str().unwrap(), back.to_str().unwrap()]))
+        .success();
     assert_same_disk(&raw, &back);
 }
 
@@ -274,11 +357,22 @@ async fn an_upload_chain_sends_only_what_changed_and_each_version_reads_back_who
     let proxy = emulator.proxied(support::faults::Faults::new(0.0, 1));
     let puts = std::cell::Cell::new(0);
     let upload_to = |image: &Path, manifests: &Path, extra: &[&str]| {
-        let mut args = vec!["upload", image.to_str().unwrap(), "--manifest-dir", manifests.to_str().unwrap(), "--output", "json"];
+        let mut args = vec![
+            "upload",
+            image.to_str().unwrap(),
+            "--manifest-dir",
+            manifests.to_str().unwrap(),
+            "--output",
+            "json",
+        ];
         args.extend_from_slice(extra);
         let uploaded = run(proxy.cli().args(&args)).success().json();
         let total = blocks_put(&proxy.tally());
-        assert_eq!(uploaded["blocks_sent"].as_u64(), Some((total - puts.replace(total)) as u64), "{uploaded}");
+        assert_eq!(
+            uploaded["blocks_sent"].as_u64(),
+            Some((total - puts.replace(total)) as u64),
+            "{uploaded}"
+        );
         uploaded
     };
     let upload = |image: &Path, extra: &[&str]| upload_to(image, &manifests, extra);
@@ -305,7 +399,11 @@ async fn an_upload_chain_sends_only_what_changed_and_each_version_reads_back_who
     let second = upload(&v2, &["--parent", &snap1]);
     let snap2 = second["snapshot_id"].as_str().unwrap().to_string();
     assert_eq!(
-        (second["blocks_sent"].as_u64(), second["blocks_inherited"].as_u64(), second["blocks_skipped"].as_u64()),
+        (
+            second["blocks_sent"].as_u64(),
+            second["blocks_inherited"].as_u64(),
+            second["blocks_skipped"].as_u64()
+        ),
         (Some(3), Some(2), Some(3)),
         "{second}"
     );
@@ -319,7 +417,11 @@ async fn an_upload_chain_sends_only_what_changed_and_each_version_reads_back_who
     edit(&v3, 5, 0x11);
     let elsewhere = dir.join("elsewhere");
     let third = upload_to(&v3, &elsewhere, &["--parent", &snap2, "--parent-image", v2.to_str().unwrap()]);
-    assert_eq!((third["blocks_sent"].as_u64(), third["blocks_inherited"].as_u64()), (Some(1), Some(3)), "{third}");
+    assert_eq!(
+        (third["blocks_sent"].as_u64(), third["blocks_inherited"].as_u64()),
+        (Some(1), Some(3)),
+        "{third}"
+    );
     let snap3 = third["snapshot_id"].as_str().unwrap().to_string();
     read_back(&snap3, &v3);
     assert_eq!(own_snapshots(&emulator).await.len(), 3);
@@ -331,9 +433,19 @@ async fn an_upload_chain_sends_only_what_changed_and_each_version_reads_back_who
         .as_array()
         .unwrap()
         .iter()
-        .map(|b| (b["snapshot"].as_str().unwrap().to_string(), b["previous"].as_str().map(str::to_string), b["blocks"].as_u64().unwrap()))
+        .map(|b| {
+            (
+                b["snapshot"].as_str().unwrap().to_string(),
+                b["previous"].as_str().map(str::to_string),
+                b["blocks"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    for expected in [(snap1.clone(), None, 4), (snap2.clone(), Some(snap1.clone()), 3), (snap3.clone(), Some(snap2.clone()), 1)] {
+    for expected in [
+        (snap1.clone(), None, 4),
+        (snap2.clone(), Some(snap1.clone()), 3),
+        (snap3.clone(), Some(snap2.clone()), 1),
+    ] {
         assert!(billed.contains(&expected), "{expected:?} in {billed:?}");
     }
     assert_eq!(exact["billed_gib"].as_f64(), Some(8.0 * 0.5 / 1024.0), "{cost}");
@@ -380,7 +492,8 @@ async fn a_parent_that_cannot_be_one_is_refused_before_any_block_is_sent() {
         run.stderr
     };
     assert!(misused(&["--parent-ami", "ami-0123456789abcdef0"]).contains("--register"));
-    assert!(misused(&["--register", "--parent", &parent, "--parent-ami", "ami-0123456789abcdef0"]).contains("cannot be used with"));
+    assert!(misused(&["--register", "--parent", &parent, "--parent-ami", "ami-0123456789abcdef0"])
+        .contains("cannot be used with"));
     assert!(misused(&["--parent-image", "old.raw"]).contains("--parent"));
     assert_eq!(own_snapshots(&emulator).await.len(), 3, "nothing was started");
 }
@@ -395,9 +508,16 @@ async fn without_manifest_or_image_the_parent_is_read_back_and_still_only_change
     let emulator = Emulator::start();
     let dir = scratch("read-back");
     let v1 = write_image(&dir, "v1.raw", 8 * BLOCK, &[0, 1, 3]);
-    let first = run(emulator.cli().args(["upload", v1.to_str().unwrap(), "--manifest-dir", dir.join("a").to_str().unwrap(), "--output", "json"]))
-        .success()
-        .json();
+    let first = run(emulator.cli().args([
+        "upload",
+        v1.to_str().unwrap(),
+        "--manifest-dir",
+        dir.join("a").to_str().unwrap(),
+        "--output",
+        "json",
+    ]))
+    .success()
+    .json();
     let snap1 = first["snapshot_id"].as_str().unwrap().to_string();
     let v2 = dir.join("v2.raw");
     std::fs::copy(&v1, &v2).unwrap();
@@ -405,17 +525,42 @@ async fn without_manifest_or_image_the_parent_is_read_back_and_still_only_change
 
     let proxy = emulator.proxied(support::faults::Faults::new(0.0, 1));
     let manifests = dir.join("b");
-    let args = ["upload", v2.to_str().unwrap(), "--parent", &snap1, "--manifest-dir", manifests.to_str().unwrap(), "--output", "json"];
+    let args = [
+        "upload",
+        v2.to_str().unwrap(),
+        "--parent",
+        &snap1,
+        "--manifest-dir",
+        manifests.to_str().unwrap(),
+        "--output",
+        "json",
+    ];
     let dry = run(proxy.cli().args(args).arg("--dry-run")).success().json();
-    assert!(dry.to_string().contains("a full read of the parent"), "the dry run says what reading it costs: {dry}");
+    assert!(
+        dry.to_string().contains("a full read of the parent"),
+        "the dry run says what reading it costs: {dry}"
+    );
     let second = run(proxy.cli().args(args)).success().json();
     let tally = proxy.tally();
-    let reads = tally.operations.iter().filter(|o| o.starts_with("GET /snapshots/") && o.contains("/blocks/")).count();
-    assert_eq!(reads, 3, "each block the parent holds read once, none by the dry run: {:?}", tally.operations);
+    let reads = tally
+        .operations
+        .iter()
+        .filter(|o| o.starts_with("GET /snapshots/") && o.contains("/blocks/"))
+        .count();
+    assert_eq!(
+        reads, 3,
+        "each block the parent holds read once, none by the dry run: {:?}",
+        tally.operations
+    );
     assert_eq!(blocks_put(&tally), 1, "only the changed block is sent");
-    assert_eq!((second["blocks_sent"].as_u64(), second["blocks_inherited"].as_u64()), (Some(1), Some(2)), "{second}");
+    assert_eq!(
+        (second["blocks_sent"].as_u64(), second["blocks_inherited"].as_u64()),
+        (Some(1), Some(2)),
+        "{second}"
+    );
     let back = dir.join("back.raw");
-    run(emulator.cli().args(["download", second["snapshot_id"].as_str().unwrap(), back.to_str().unwrap()])).success();
+    run(emulator.cli().args(["download", second["snapshot_id"].as_str().unwrap(), back.to_str().unwrap()]))
+        .success();
     assert_same_disk(&v2, &back);
 }
 
@@ -426,7 +571,17 @@ async fn an_upload_chain_of_amis_names_each_parent_and_lineage_shows_it() {
     let dir = scratch("parent-ami");
     let manifests = dir.join("manifests");
     let upload = |image: &Path, name: &str, extra: &[&str]| {
-        let mut args = vec!["upload", image.to_str().unwrap(), "--register", "--name", name, "--manifest-dir", manifests.to_str().unwrap(), "--output", "json"];
+        let mut args = vec![
+            "upload",
+            image.to_str().unwrap(),
+            "--register",
+            "--name",
+            name,
+            "--manifest-dir",
+            manifests.to_str().unwrap(),
+            "--output",
+            "json",
+        ];
         args.extend_from_slice(extra);
         run(emulator.cli().args(&args)).success().json()
     };
@@ -436,14 +591,23 @@ async fn an_upload_chain_of_amis_names_each_parent_and_lineage_shows_it() {
     edit(&v1, 2, 0x5a);
     let second = upload(&v1, "node-v2", &["--parent-ami", &ami1]);
     let (ami2, snap2) = (second["image_id"].as_str().unwrap(), second["snapshot_id"].as_str().unwrap());
-    assert_eq!((second["blocks_sent"].as_u64(), second["blocks_inherited"].as_u64()), (Some(1), Some(1)), "{second}");
+    assert_eq!(
+        (second["blocks_sent"].as_u64(), second["blocks_inherited"].as_u64()),
+        (Some(1), Some(1)),
+        "{second}"
+    );
     assert_eq!(second["parent"], first["snapshot_id"], "the parent is the first AMI's root snapshot");
 
     let image = ec2.describe_images().image_ids(ami2).send().await.unwrap().images()[0].clone();
-    let tag = |tags: &[aws_sdk_ec2::types::Tag], key: &str| tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_string);
+    let tag = |tags: &[aws_sdk_ec2::types::Tag], key: &str| {
+        tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_string)
+    };
     assert_eq!(tag(image.tags(), "gio-ami:parent-ami").as_deref(), Some(ami1.as_str()));
     let snapshot = ec2.describe_snapshots().snapshot_ids(snap2).send().await.unwrap().snapshots()[0].clone();
-    assert_eq!(tag(snapshot.tags(), "gio-ami:parent-snapshot"), first["snapshot_id"].as_str().map(str::to_string));
+    assert_eq!(
+        tag(snapshot.tags(), "gio-ami:parent-snapshot"),
+        first["snapshot_id"].as_str().map(str::to_string)
+    );
 
     let lineage = run(emulator.cli().args(["lineage", ami2, "--output", "json"])).success().json();
     assert!(lineage.to_string().contains(&ami1), "{lineage}");
@@ -454,9 +618,12 @@ async fn a_stalled_block_fails_the_upload_naming_it_and_deletes_the_snapshot() {
     let emulator = Emulator::start();
     let dir = scratch("stall");
     let image = write_image(&dir, "disk.raw", 4 * BLOCK, &[1]);
-    let stalling = support::faults::Faults::new(1.0, 3).only(&["PUT /snapshots"]).kinds(&[support::faults::Fault::Slow]);
+    let stalling =
+        support::faults::Faults::new(1.0, 3).only(&["PUT /snapshots"]).kinds(&[support::faults::Fault::Slow]);
     let proxy = emulator.proxied(stalling);
-    let failed = run(proxy.cli().args(["upload", image.to_str().unwrap()]).env("AWS_MAX_ATTEMPTS", "2")).failure().stderr;
+    let failed = run(proxy.cli().args(["upload", image.to_str().unwrap()]).env("AWS_MAX_ATTEMPTS", "2"))
+        .failure()
+        .stderr;
     assert!(failed.contains("block 1 of snap-") && failed.contains("after 2 attempts"), "{failed}");
     assert!(failed.contains("was deleted"), "{failed}");
     assert_eq!(blocks_put(&proxy.tally()), 2, "two attempts, no more");
@@ -470,22 +637,54 @@ async fn an_encrypted_upload_sends_its_zero_blocks_too_and_its_ami_launches() {
     let dir = scratch("encrypted");
     let image = write_image(&dir, "disk.raw", 4 * BLOCK, &[0, 2]);
     let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-    let uploaded = run(emulator.cli().args(["upload", image.to_str().unwrap(), "--kms-key", key, "--register", "--name", "sealed", "--output", "json"]))
-        .success()
-        .json();
+    let uploaded = run(emulator.cli().args([
+        "upload",
+        image.to_str().unwrap(),
+        "--kms-key",
+        key,
+        "--register",
+        "--name",
+        "sealed",
+        "--output",
+        "json",
+    ]))
+    .success()
+    .json();
     // An encrypted snapshot's unwritten blocks read as random data, not zeros: all of them go.
-    assert_eq!((uploaded["blocks_sent"].as_u64(), uploaded["blocks_skipped"].as_u64()), (Some(2048), Some(0)), "{uploaded}");
+    assert_eq!(
+        (uploaded["blocks_sent"].as_u64(), uploaded["blocks_skipped"].as_u64()),
+        (Some(2048), Some(0)),
+        "{uploaded}"
+    );
     let snapshot_id = uploaded["snapshot_id"].as_str().unwrap();
     assert_eq!(stored_blocks(&emulator, snapshot_id).await.len(), 2048);
-    let snapshot = ec2.describe_snapshots().snapshot_ids(snapshot_id).send().await.unwrap().snapshots()[0].clone();
+    let snapshot =
+        ec2.describe_snapshots().snapshot_ids(snapshot_id).send().await.unwrap().snapshots()[0].clone();
     assert_eq!((snapshot.encrypted(), snapshot.kms_key_id()), (Some(true), Some(key)));
 
     let ami = uploaded["image_id"].as_str().unwrap();
-    let launched = ec2.run_instances().image_id(ami).instance_type(aws_sdk_ec2::types::InstanceType::M5Large).min_count(1).max_count(1).send().await.unwrap();
+    let launched = ec2
+        .run_instances()
+        .image_id(ami)
+        .instance_type(aws_sdk_ec2::types::InstanceType::M5Large)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
     let instance = launched.instances()[0].instance_id().unwrap();
     let described = ec2.describe_instances().instance_ids(instance).send().await.unwrap();
     let state = described.reservations()[0].instances()[0].state().and_then(|s| s.name()).cloned();
-    assert!(matches!(state, Some(aws_sdk_ec2::types::InstanceStateName::Running | aws_sdk_ec2::types::InstanceStateName::Pending)), "{state:?}");
+    assert!(
+        matches!(
+            state,
+            Some(
+                aws_sdk_ec2::types::InstanceStateName::Running
+                    | aws_sdk_ec2::types::InstanceStateName::Pending
+            )
+        ),
+        "{state:?}"
+    );
     let image = ec2.describe_images().image_ids(ami).send().await.unwrap().images()[0].clone();
     assert_eq!(image.block_device_mappings()[0].ebs().and_then(|e| e.encrypted()), Some(true));
 }

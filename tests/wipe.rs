@@ -33,14 +33,22 @@ async fn existing(ec2: &aws_sdk_ec2::Client, snapshots: &[String]) -> Vec<String
         .send()
         .await
         .unwrap();
-    let mut ids: Vec<String> = found.snapshots().iter().map(|s| s.snapshot_id().unwrap().to_string()).collect();
+    let mut ids: Vec<String> =
+        found.snapshots().iter().map(|s| s.snapshot_id().unwrap().to_string()).collect();
     ids.sort_by_key(|id| snapshots.iter().position(|s| s == id));
     ids
 }
 
 /// `disks add --chain`: one 5 GiB disk per device, one AMI per disk; the members' ids in order.
 fn add_chain(emulator: &Emulator, source: &str, devices: &[&str]) -> Vec<String> {
-    let mut args = vec!["disks".to_string(), "add".into(), source.into(), "--chain".into(), "--output".into(), "json".into()];
+    let mut args = vec![
+        "disks".to_string(),
+        "add".into(),
+        source.into(),
+        "--chain".into(),
+        "--output".into(),
+        "json".into(),
+    ];
     for device in devices {
         args.extend(["--disk".to_string(), format!("{device}=5")]);
     }
@@ -72,7 +80,11 @@ async fn dry_run_changes_nothing_then_wipe_removes_the_ami_and_its_snapshots() {
         .collect();
     assert_eq!(
         outcomes,
-        [(ami.clone(), "done".into()), (snapshots[0].clone(), "done".into()), (snapshots[1].clone(), "done".into())]
+        [
+            (ami.clone(), "done".into()),
+            (snapshots[0].clone(), "done".into()),
+            (snapshots[1].clone(), "done".into())
+        ]
     );
 }
 
@@ -81,7 +93,8 @@ async fn a_snapshot_another_ami_maps_survives() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     let (old, snapshots) = ami_with_two_snapshots(&ec2, "gio-node-old").await;
-    let sibling = support::register_image(&ec2, "gio-node-sibling", &[("/dev/xvda", &snapshots[0], 20)]).await;
+    let sibling =
+        support::register_image(&ec2, "gio-node-sibling", &[("/dev/xvda", &snapshots[0], 20)]).await;
 
     let out = run(emulator.cli().args(["wipe", &old, "--yes"])).success();
     assert!(out.stdout.contains(&format!("kept: still used by {sibling}")), "{}", out.stdout);
@@ -104,11 +117,20 @@ async fn a_locked_snapshot_survives_a_wipe_and_is_named_with_its_lock() {
         .unwrap();
 
     let out = run(emulator.cli().args(["wipe", &ami, "--yes", "--output", "json"])).success().json();
-    let kept = out["outcomes"].as_array().unwrap().iter().find(|o| o["id"] == snapshots[1].as_str()).unwrap_or_else(|| panic!("{out}"));
+    let kept = out["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == snapshots[1].as_str())
+        .unwrap_or_else(|| panic!("{out}"));
     assert_eq!(kept["action"], "refuse", "{out}");
     assert!(kept["why"].as_str().unwrap().contains("locked in governance mode"), "{out}");
     assert!(!ami_exists(&ec2, &ami).await, "the AMI itself goes");
-    assert_eq!(existing(&ec2, &snapshots).await, [snapshots[1].clone()], "the unlocked snapshot went, the locked one stayed");
+    assert_eq!(
+        existing(&ec2, &snapshots).await,
+        [snapshots[1].clone()],
+        "the unlocked snapshot went, the locked one stayed"
+    );
 }
 
 /// Given an AMI with a user arranged by `arrange`, wipe refuses, names the user, changes nothing.
@@ -265,7 +287,12 @@ async fn an_eks_nodegroup_keeps_its_ami_through_its_launch_template() {
                 .nodegroup_name("workers")
                 .node_role(role)
                 .subnets("subnet-12345678")
-                .launch_template(aws_sdk_eks::types::LaunchTemplateSpecification::builder().id(template).version("1").build())
+                .launch_template(
+                    aws_sdk_eks::types::LaunchTemplateSpecification::builder()
+                        .id(template)
+                        .version("1")
+                        .build(),
+                )
                 .send()
                 .await
                 .unwrap();
@@ -280,7 +307,13 @@ async fn an_ssm_parameter_holding_the_id_keeps_its_ami() {
     refuses_while_used(
         async |emulator, ami| {
             let ssm = aws_sdk_ssm::Client::new(&emulator.config(REGION).await);
-            ssm.put_parameter().name("/gio/eks/prod/node-ami").value(ami).r#type(aws_sdk_ssm::types::ParameterType::String).send().await.unwrap();
+            ssm.put_parameter()
+                .name("/gio/eks/prod/node-ami")
+                .value(ami)
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .send()
+                .await
+                .unwrap();
         },
         &["SSM parameter /gio/eks/prod/node-ami"],
     )
@@ -295,7 +328,11 @@ async fn an_image_builder_recipe_only_describe_image_references_reports_keeps_it
             let arn = emulator.fixture(&["image-recipe", "--ami", ami, "--name", "golden-nodes"]);
             assert!(arn.trim().ends_with("image-recipe/golden-nodes/1.0.0"), "{arn}");
         },
-        &["imagebuilder:ImageRecipe", "image-recipe/golden-nodes/1.0.0", "reported by DescribeImageReferences"],
+        &[
+            "imagebuilder:ImageRecipe",
+            "image-recipe/golden-nodes/1.0.0",
+            "reported by DescribeImageReferences",
+        ],
     )
     .await;
 }
@@ -342,10 +379,12 @@ async fn a_chain_member_keeps_shared_snapshots_and_wipe_chain_removes_the_whole_
     assert!(ami_exists(&ec2, &members[0]).await && ami_exists(&ec2, &members[1]).await);
 
     // Everything derived from it: each snapshot deleted once, after its last AMI.
-    let out = run(emulator.cli().args(["wipe", "--chain", &source, "--yes", "--output", "json"])).success().json();
+    let out =
+        run(emulator.cli().args(["wipe", "--chain", &source, "--yes", "--output", "json"])).success().json();
     assert!(!ami_exists(&ec2, &members[0]).await && !ami_exists(&ec2, &members[1]).await);
     assert!(existing(&ec2, &snapshots).await.is_empty());
-    let deletions = out["outcomes"].as_array().unwrap().iter().filter(|o| o["action"] == "delete_snapshot").count();
+    let deletions =
+        out["outcomes"].as_array().unwrap().iter().filter(|o| o["action"] == "delete_snapshot").count();
     assert_eq!(deletions, 2);
 }
 
@@ -357,7 +396,12 @@ async fn wiping_the_middle_of_a_chain_relinks_what_follows_so_the_chain_stays_wh
     let members = add_chain(&emulator, &source, &["/dev/xvdc", "/dev/xvdd", "/dev/xvde"]);
 
     let out = run(emulator.cli().args(["wipe", &members[1], "--yes"])).success();
-    assert!(out.stdout.contains(&format!("its parent {} goes: the chain continues from {}", members[1], members[0])), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(&format!("its parent {} goes: the chain continues from {}", members[1], members[0])),
+        "{}",
+        out.stdout
+    );
     let lineage = run(emulator.cli().args(["lineage", &source, "--output", "json"])).success().json();
     let ids: Vec<&str> = lineage.as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [source.as_str(), members[0].as_str(), members[2].as_str()]);
@@ -366,7 +410,10 @@ async fn wiping_the_middle_of_a_chain_relinks_what_follows_so_the_chain_stays_wh
     for ami in [&source, &members[0], &members[2]] {
         assert!(!ami_exists(&ec2, ami).await, "{ami} is part of the chain");
     }
-    assert!(ec2.describe_snapshots().owner_ids("self").send().await.unwrap().snapshots().is_empty(), "nothing left behind");
+    assert!(
+        ec2.describe_snapshots().owner_ids("self").send().await.unwrap().snapshots().is_empty(),
+        "nothing left behind"
+    );
 }
 
 #[tokio::test]
@@ -418,9 +465,11 @@ async fn a_protected_ami_is_refused_even_with_force_until_its_protection_and_coo
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     let (ami, _) = ami_with_two_snapshots(&ec2, "gio-node-prod").await;
-    let protected = run(emulator.cli().args(["protect", &ami, "--cooldown", "--output", "json"])).success().json();
+    let protected =
+        run(emulator.cli().args(["protect", &ami, "--cooldown", "--output", "json"])).success().json();
     assert_eq!(protected["outcomes"][0]["status"], "done", "{protected}");
-    let again = run(emulator.cli().args(["protect", &ami, "--cooldown", "--output", "json"])).success().json();
+    let again =
+        run(emulator.cli().args(["protect", &ami, "--cooldown", "--output", "json"])).success().json();
     assert_eq!(again["outcomes"][0]["status"], "reused", "protecting twice changes nothing: {again}");
 
     for force in [false, true] {
@@ -429,9 +478,24 @@ async fn a_protected_ami_is_refused_even_with_force_until_its_protection_and_coo
             args.push("--force");
         }
         let refused = run(emulator.cli().args(&args)).failure();
-        assert!(refused.stdout.contains(&format!("gio-ami protect --unprotect {ami}")), "force={force}: {}", refused.stdout);
+        assert!(
+            refused.stdout.contains(&format!("gio-ami protect --unprotect {ami}")),
+            "force={force}: {}",
+            refused.stdout
+        );
     }
-    let prune = run(emulator.cli().args(["prune", "--release-prefix", "gio-node-", "--keep", "0", "--yes", "--output", "json"])).success().json();
+    let prune = run(emulator.cli().args([
+        "prune",
+        "--release-prefix",
+        "gio-node-",
+        "--keep",
+        "0",
+        "--yes",
+        "--output",
+        "json",
+    ]))
+    .success()
+    .json();
     assert!(prune.to_string().contains("protected from deregistration"), "{prune}");
     assert!(ami_exists(&ec2, &ami).await);
 

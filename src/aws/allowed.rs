@@ -92,8 +92,14 @@ fn criterion(c: &ImageCriterion) -> Criterion {
         providers: c.image_providers().to_vec(),
         names: c.image_names().to_vec(),
         product_codes: c.marketplace_product_codes().to_vec(),
-        max_days_since_created: c.creation_date_condition().and_then(|d| d.maximum_days_since_created()).map(i64::from),
-        max_days_since_deprecated: c.deprecation_time_condition().and_then(|d| d.maximum_days_since_deprecated()).map(i64::from),
+        max_days_since_created: c
+            .creation_date_condition()
+            .and_then(|d| d.maximum_days_since_created())
+            .map(i64::from),
+        max_days_since_deprecated: c
+            .deprecation_time_condition()
+            .and_then(|d| d.maximum_days_since_deprecated())
+            .map(i64::from),
     }
 }
 
@@ -102,7 +108,8 @@ impl Settings {
         if self.state == State::Disabled {
             return Verdict::Unrestricted;
         }
-        let matching: Vec<&Criterion> = self.criteria.iter().filter(|c| c.matches_but_deprecation(subject, now)).collect();
+        let matching: Vec<&Criterion> =
+            self.criteria.iter().filter(|c| c.matches_but_deprecation(subject, now)).collect();
         let allowed_now = matching.iter().any(|c| match (c.max_days_since_deprecated, subject.deprecated) {
             (Some(days), Some(at)) => now - at <= days * DAY,
             _ => true,
@@ -112,18 +119,25 @@ impl Settings {
         }
         // The criterion that tolerates a deprecation longest decides; one without a deprecation
         // condition tolerates it for ever.
-        let days_after_deprecation = matching.iter().map(|c| c.max_days_since_deprecated).try_fold(0, |most, days| days.map(|d| most.max(d)));
+        let days_after_deprecation = matching
+            .iter()
+            .map(|c| c.max_days_since_deprecated)
+            .try_fold(0, |most, days| days.map(|d| most.max(d)));
         Verdict::Allowed { days_after_deprecation }
     }
 }
 
 impl Criterion {
     fn matches_but_deprecation(&self, subject: &Subject<'_>, now: i64) -> bool {
-        let any = |values: &[String], test: &dyn Fn(&str) -> bool| values.is_empty() || values.iter().any(|v| test(v));
+        let any = |values: &[String], test: &dyn Fn(&str) -> bool| {
+            values.is_empty() || values.iter().any(|v| test(v))
+        };
         any(&self.providers, &|p| p == subject.owner)
             && any(&self.names, &|pattern| wildcard(pattern, subject.name))
             && any(&self.product_codes, &|code| subject.product_codes.iter().any(|c| c == code))
-            && self.max_days_since_created.is_none_or(|days| subject.created.is_some_and(|at| now - at <= days * DAY))
+            && self
+                .max_days_since_created
+                .is_none_or(|days| subject.created.is_some_and(|at| now - at <= days * DAY))
     }
 }
 
@@ -177,11 +191,16 @@ pub async fn check(consumers: &Org, images: &[Image]) -> Checked {
                     }
                 }
             }
-            Err(error) => checked.refusals.push(format!("the Allowed AMIs setting of account `{account}` could not be read: {error}")),
+            Err(error) => checked
+                .refusals
+                .push(format!("the Allowed AMIs setting of account `{account}` could not be read: {error}")),
         }
     }
     for unreached in &consumers.unreachable {
-        checked.refusals.push(format!("the Allowed AMIs setting of account `{}` could not be read: {}", unreached.account, unreached.error));
+        checked.refusals.push(format!(
+            "the Allowed AMIs setting of account `{}` could not be read: {}",
+            unreached.account, unreached.error
+        ));
     }
     checked
 }
@@ -239,30 +258,68 @@ mod tests {
 
     #[test]
     fn an_ami_is_allowed_by_any_criterion_that_matches_every_parameter_it_sets() {
-        let by_owner = Criterion { providers: vec!["amazon".into(), "111122223333".into()], ..Criterion::default() };
-        let by_name_and_age = Criterion { names: vec!["gio-node-*".into()], max_days_since_created: Some(30), ..Criterion::default() };
-        assert_eq!(enabled(vec![by_owner.clone()]).judge(&subject(400, None), NOW), Verdict::Allowed { days_after_deprecation: None });
-        assert_eq!(enabled(vec![by_name_and_age.clone()]).judge(&subject(10, None), NOW), Verdict::Allowed { days_after_deprecation: None });
-        assert_eq!(enabled(vec![by_name_and_age.clone()]).judge(&subject(31, None), NOW), Verdict::NotAllowed, "too old");
+        let by_owner =
+            Criterion { providers: vec!["amazon".into(), "111122223333".into()], ..Criterion::default() };
+        let by_name_and_age = Criterion {
+            names: vec!["gio-node-*".into()],
+            max_days_since_created: Some(30),
+            ..Criterion::default()
+        };
+        assert_eq!(
+            enabled(vec![by_owner.clone()]).judge(&subject(400, None), NOW),
+            Verdict::Allowed { days_after_deprecation: None }
+        );
+        assert_eq!(
+            enabled(vec![by_name_and_age.clone()]).judge(&subject(10, None), NOW),
+            Verdict::Allowed { days_after_deprecation: None }
+        );
+        assert_eq!(
+            enabled(vec![by_name_and_age.clone()]).judge(&subject(31, None), NOW),
+            Verdict::NotAllowed,
+            "too old"
+        );
         let other = Criterion { providers: vec!["amazon".into()], ..Criterion::default() };
         assert_eq!(enabled(vec![other.clone()]).judge(&subject(1, None), NOW), Verdict::NotAllowed);
-        assert_eq!(enabled(vec![other, by_owner]).judge(&subject(1, None), NOW), Verdict::Allowed { days_after_deprecation: None });
-        assert_eq!(enabled(Vec::new()).judge(&subject(1, None), NOW), Verdict::NotAllowed, "no criterion allows nothing");
+        assert_eq!(
+            enabled(vec![other, by_owner]).judge(&subject(1, None), NOW),
+            Verdict::Allowed { days_after_deprecation: None }
+        );
+        assert_eq!(
+            enabled(Vec::new()).judge(&subject(1, None), NOW),
+            Verdict::NotAllowed,
+            "no criterion allows nothing"
+        );
         let disabled = Settings { state: State::Disabled, criteria: Vec::new() };
         assert_eq!(disabled.judge(&subject(1, None), NOW), Verdict::Unrestricted);
     }
 
     #[test]
     fn a_deprecation_condition_says_how_long_a_deprecated_ami_stays_allowed() {
-        let week = Criterion { providers: vec!["111122223333".into()], max_days_since_deprecated: Some(7), ..Criterion::default() };
+        let week = Criterion {
+            providers: vec!["111122223333".into()],
+            max_days_since_deprecated: Some(7),
+            ..Criterion::default()
+        };
         let settings = enabled(vec![week.clone()]);
-        assert_eq!(settings.judge(&subject(1, None), NOW), Verdict::Allowed { days_after_deprecation: Some(7) });
-        assert_eq!(settings.judge(&subject(20, Some(3)), NOW), Verdict::Allowed { days_after_deprecation: Some(7) });
+        assert_eq!(
+            settings.judge(&subject(1, None), NOW),
+            Verdict::Allowed { days_after_deprecation: Some(7) }
+        );
+        assert_eq!(
+            settings.judge(&subject(20, Some(3)), NOW),
+            Verdict::Allowed { days_after_deprecation: Some(7) }
+        );
         assert_eq!(settings.judge(&subject(20, Some(8)), NOW), Verdict::NotAllowed);
         let month = Criterion { max_days_since_deprecated: Some(30), ..week.clone() };
-        assert_eq!(enabled(vec![week.clone(), month]).judge(&subject(1, None), NOW), Verdict::Allowed { days_after_deprecation: Some(30) });
+        assert_eq!(
+            enabled(vec![week.clone(), month]).judge(&subject(1, None), NOW),
+            Verdict::Allowed { days_after_deprecation: Some(30) }
+        );
         let forever = Criterion { names: vec!["gio-node-?.??-*".into()], ..Criterion::default() };
-        assert_eq!(enabled(vec![week, forever]).judge(&subject(1, Some(100)), NOW), Verdict::Allowed { days_after_deprecation: None });
+        assert_eq!(
+            enabled(vec![week, forever]).judge(&subject(1, Some(100)), NOW),
+            Verdict::Allowed { days_after_deprecation: None }
+        );
     }
 
     #[test]
@@ -285,6 +342,7 @@ mod tests {
         assert!(refused.contains("not allowed in account `prod`"), "{refused}");
         let audited = concern("prod", "ami-1", State::AuditMode, Verdict::NotAllowed).unwrap();
         assert!(audited.contains("audit mode"), "{audited}");
-        assert!(concern("prod", "ami-1", State::Enabled, Verdict::Allowed { days_after_deprecation: None }).is_none());
+        assert!(concern("prod", "ami-1", State::Enabled, Verdict::Allowed { days_after_deprecation: None })
+            .is_none());
     }
 }

@@ -39,9 +39,13 @@ pub enum Tier {
     Archiving,
     Archived,
     /// Coming back from the archive (up to 72 hours).
-    Restoring { since: Option<String> },
+    Restoring {
+        since: Option<String>,
+    },
     /// Back for a while: it returns to the archive at `until`.
-    Restored { until: Option<String> },
+    Restored {
+        until: Option<String>,
+    },
 }
 
 impl Tier {
@@ -62,14 +66,18 @@ pub async fn tiers(aws: &Aws, snapshots: &[String]) -> Result<HashMap<String, Ti
             let page = page.map_err(|e| aws.error("DescribeSnapshotTierStatus", "ec2", e))?;
             for status in page.snapshot_tier_statuses() {
                 let Some(id) = status.snapshot_id() else { continue };
-                let time = |t: Option<&aws_smithy_types::DateTime>| t.and_then(|t| t.fmt(Format::DateTime).ok());
+                let time =
+                    |t: Option<&aws_smithy_types::DateTime>| t.and_then(|t| t.fmt(Format::DateTime).ok());
                 let tier = match status.last_tiering_operation_status() {
                     Some(TieringOperationStatus::ArchivalInProgress) => Tier::Archiving,
-                    Some(TieringOperationStatus::TemporaryRestoreInProgress | TieringOperationStatus::PermanentRestoreInProgress) => {
-                        Tier::Restoring { since: time(status.last_tiering_start_time()) }
-                    }
+                    Some(
+                        TieringOperationStatus::TemporaryRestoreInProgress
+                        | TieringOperationStatus::PermanentRestoreInProgress,
+                    ) => Tier::Restoring { since: time(status.last_tiering_start_time()) },
                     _ if status.storage_tier() == Some(&StorageTier::Archive) => Tier::Archived,
-                    Some(TieringOperationStatus::TemporaryRestoreCompleted) => Tier::Restored { until: time(status.restore_expiry_time()) },
+                    Some(TieringOperationStatus::TemporaryRestoreCompleted) => {
+                        Tier::Restored { until: time(status.restore_expiry_time()) }
+                    }
                     _ => Tier::Standard,
                 };
                 tiers.insert(id.to_string(), tier);
@@ -103,8 +111,15 @@ pub async fn records(aws: &Aws, amis: &[String]) -> Result<BTreeMap<String, Imag
 
 /// Keeps the AMI's registration; a record already there (an earlier run's) is kept as it is.
 pub async fn write_record(aws: &Aws, image: &Image) -> Result<()> {
-    let value = serde_json::to_string(image).map_err(|e| Error::Sdk { operation: "PutParameter", detail: e.to_string() })?;
-    let tag = |key: &str, value: &str| Tag::builder().key(key).value(value).build().map_err(|e| Error::Sdk { operation: "PutParameter", detail: e.to_string() });
+    let value = serde_json::to_string(image)
+        .map_err(|e| Error::Sdk { operation: "PutParameter", detail: e.to_string() })?;
+    let tag = |key: &str, value: &str| {
+        Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .map_err(|e| Error::Sdk { operation: "PutParameter", detail: e.to_string() })
+    };
     let written = aws
         .ssm()
         .put_parameter()

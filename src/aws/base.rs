@@ -1,10 +1,10 @@
 //! The EKS-optimized base AMI for a Kubernetes version, resolved through the SSM public
 //! parameters AWS publishes (the same source eksctl and Karpenter read).
 
-use crate::aws::Aws;
-use crate::core::error::{Error, Result};
 use crate::aws::inventory::{self, Image};
+use crate::aws::Aws;
 use crate::core::choice::Choice;
+use crate::core::error::{Error, Result};
 use crate::core::kinds::{Arch, Family, Variant};
 use crate::core::tags::{self, Tags};
 use serde::Serialize;
@@ -39,13 +39,17 @@ pub fn parameter(query: &Query) -> Result<String, String> {
     let nvidia = *variant == Variant::Nvidia;
     let (arch, variant) = (arch.name(), variant.name());
     Ok(match family {
-        Family::Al2023 => format!("/aws/service/eks/optimized-ami/{k8s}/amazon-linux-2023/{arch}/{variant}/recommended/image_id"),
+        Family::Al2023 => format!(
+            "/aws/service/eks/optimized-ami/{k8s}/amazon-linux-2023/{arch}/{variant}/recommended/image_id"
+        ),
         Family::Al2 => {
             let flavour = match (query.arch, nvidia) {
                 (Arch::X86_64, false) => "amazon-linux-2",
                 (Arch::Arm64, false) => "amazon-linux-2-arm64",
                 (Arch::X86_64, true) => "amazon-linux-2-gpu",
-                (Arch::Arm64, true) => return Err("al2 has no arm64 nvidia variant: use family al2023".into()),
+                (Arch::Arm64, true) => {
+                    return Err("al2 has no arm64 nvidia variant: use family al2023".into())
+                }
             };
             format!("/aws/service/eks/optimized-ami/{k8s}/{flavour}/recommended/image_id")
         }
@@ -61,7 +65,9 @@ pub fn parameter(query: &Query) -> Result<String, String> {
 /// `bottlerocket-aws-k8s-1.31-nvidia-x86_64-v1.26.0-…`), so an adopted release built on one can
 /// be compared with the base recommended now. `None` for any other name.
 pub fn recognise(name: &str) -> Option<(Family, String, Variant)> {
-    let k8s = |text: &str| text.split('-').find(|part| part.starts_with("1.") && part.len() <= 5).map(str::to_string);
+    let k8s = |text: &str| {
+        text.split('-').find(|part| part.starts_with("1.") && part.len() <= 5).map(str::to_string)
+    };
     if let Some(rest) = name.strip_prefix("amazon-eks-node-al2023-") {
         let variant = if rest.contains("-nvidia-") { Variant::Nvidia } else { Variant::Standard };
         return Some((Family::Al2023, k8s(rest)?, variant));
@@ -70,7 +76,9 @@ pub fn recognise(name: &str) -> Option<(Family, String, Variant)> {
         let variant = if rest.contains("-nvidia-") { Variant::Nvidia } else { Variant::Standard };
         return Some((Family::Bottlerocket, k8s(rest)?, variant));
     }
-    let rest = ["amazon-eks-node-", "amazon-eks-arm64-node-", "amazon-eks-gpu-node-"].iter().find_map(|p| name.strip_prefix(p))?;
+    let rest = ["amazon-eks-node-", "amazon-eks-arm64-node-", "amazon-eks-gpu-node-"]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))?;
     let variant = if name.starts_with("amazon-eks-gpu-node-") { Variant::Nvidia } else { Variant::Standard };
     Some((Family::Al2, k8s(rest)?, variant))
 }
@@ -80,7 +88,10 @@ pub fn recognise(name: &str) -> Option<(Family, String, Variant)> {
 /// version and variant its name says where the release does not say them itself, so `outdated`
 /// can find the base recommended now.
 pub fn recorded(existing: &Tags, base: &Base) -> Tags {
-    let mut t = Tags::from([(tags::BASE_AMI.to_string(), base.image.id.clone()), (tags::BASE_NAME.to_string(), base.image.name.clone())]);
+    let mut t = Tags::from([
+        (tags::BASE_AMI.to_string(), base.image.id.clone()),
+        (tags::BASE_NAME.to_string(), base.image.name.clone()),
+    ]);
     if let Some(release) = &base.release_version {
         t.insert(tags::BASE_RELEASE.into(), release.clone());
     }
@@ -116,7 +127,12 @@ pub async fn resolve(aws: &Aws, query: &Query) -> Result<Base> {
         .await
         .map_err(|e| aws.error("GetParameters", "ssm", e))?;
     let value_of = |wanted: &str| {
-        output.parameters().iter().find(|p| p.name() == Some(wanted)).and_then(|p| p.value()).map(str::to_string)
+        output
+            .parameters()
+            .iter()
+            .find(|p| p.name() == Some(wanted))
+            .and_then(|p| p.value())
+            .map(str::to_string)
     };
     let Some(value) = value_of(&name) else {
         let known = available_versions(aws, query).await?;
@@ -136,10 +152,7 @@ async fn describe(aws: &Aws, id: &str) -> Result<Image> {
         .await?
         .into_iter()
         .next()
-        .ok_or_else(|| Error::AmiNotFound {
-            ids: vec![id.to_string()],
-            region: aws.region().to_string(),
-        })
+        .ok_or_else(|| Error::AmiNotFound { ids: vec![id.to_string()], region: aws.region().to_string() })
 }
 
 /// The versions for which this family/arch/variant has a parameter: two GetParameters calls.
@@ -161,7 +174,9 @@ async fn available_versions(aws: &Aws, query: &Query) -> Result<Vec<String>> {
             .await
             .map_err(|e| aws.error("GetParameters", "ssm", e))?;
         for p in output.parameters() {
-            if let Some((minor, version, _)) = chunk.iter().find(|(_, _, name)| Some(name.as_str()) == p.name()) {
+            if let Some((minor, version, _)) =
+                chunk.iter().find(|(_, _, name)| Some(name.as_str()) == p.name())
+            {
                 found.push((*minor, version.clone()));
             }
         }
@@ -238,9 +253,18 @@ mod tests {
     fn eks_optimized_names_say_what_they_are() {
         let al2023 = recognise("amazon-eks-node-al2023-arm64-nvidia-1.31-v20261101").unwrap();
         assert_eq!(al2023, (Family::Al2023, "1.31".to_string(), Variant::Nvidia));
-        assert_eq!(recognise("amazon-eks-gpu-node-1.30-v20261101").unwrap(), (Family::Al2, "1.30".to_string(), Variant::Nvidia));
-        assert_eq!(recognise("amazon-eks-arm64-node-1.29-v20261001").unwrap(), (Family::Al2, "1.29".to_string(), Variant::Standard));
-        assert_eq!(recognise("bottlerocket-aws-k8s-1.32-aarch64-v1.26.0").unwrap(), (Family::Bottlerocket, "1.32".to_string(), Variant::Standard));
+        assert_eq!(
+            recognise("amazon-eks-gpu-node-1.30-v20261101").unwrap(),
+            (Family::Al2, "1.30".to_string(), Variant::Nvidia)
+        );
+        assert_eq!(
+            recognise("amazon-eks-arm64-node-1.29-v20261001").unwrap(),
+            (Family::Al2, "1.29".to_string(), Variant::Standard)
+        );
+        assert_eq!(
+            recognise("bottlerocket-aws-k8s-1.32-aarch64-v1.26.0").unwrap(),
+            (Family::Bottlerocket, "1.32".to_string(), Variant::Standard)
+        );
         assert_eq!(recognise("ubuntu-eks/k8s_1.31/images/hvm-ssd"), None);
     }
 
@@ -249,9 +273,16 @@ mod tests {
         let mut image = inventory::tests::image("ami-000000b1", "2026-11-01", &[]);
         image.name = "amazon-eks-node-al2023-x86_64-standard-1.31-v20261101".into();
         let base = Base { parameter: None, image, release_version: Some("1.31.7-20261101".into()) };
-        let existing = Tags::from([(tags::KUBERNETES.to_string(), "1.30".to_string()), (tags::BASE_AMI.to_string(), "ami-old".to_string())]);
+        let existing = Tags::from([
+            (tags::KUBERNETES.to_string(), "1.30".to_string()),
+            (tags::BASE_AMI.to_string(), "ami-old".to_string()),
+        ]);
         let recorded = recorded(&existing, &base);
-        assert_eq!(recorded.get(tags::BASE_AMI).map(String::as_str), Some("ami-000000b1"), "the base is always the one given");
+        assert_eq!(
+            recorded.get(tags::BASE_AMI).map(String::as_str),
+            Some("ami-000000b1"),
+            "the base is always the one given"
+        );
         assert_eq!(recorded.get(tags::BASE_RELEASE).map(String::as_str), Some("1.31.7-20261101"));
         assert_eq!(recorded.get(tags::FAMILY).map(String::as_str), Some("al2023"));
         assert!(!recorded.contains_key(tags::KUBERNETES), "the release's own version stays");
@@ -262,12 +293,19 @@ mod tests {
         let al2023 = parameter(&q("al2023", "1.31", "x86_64", "standard")).unwrap();
         assert_eq!(release_parameter(&al2023), "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/release_version");
         let bottlerocket = parameter(&q("bottlerocket", "1.31", "x86_64", "standard")).unwrap();
-        assert_eq!(release_parameter(&bottlerocket), "/aws/service/bottlerocket/aws-k8s-1.31/x86_64/latest/image_version");
+        assert_eq!(
+            release_parameter(&bottlerocket),
+            "/aws/service/bottlerocket/aws-k8s-1.31/x86_64/latest/image_version"
+        );
     }
 
     #[test]
     fn unknown_versions_list_the_known_ones() {
-        let msg = unknown_version_message(&q("al2023", "1.99", "x86_64", "standard"), &["1.30".into(), "1.31".into()], "eu-west-1");
+        let msg = unknown_version_message(
+            &q("al2023", "1.99", "x86_64", "standard"),
+            &["1.30".into(), "1.31".into()],
+            "eu-west-1",
+        );
         assert!(msg.contains("Kubernetes 1.99 in eu-west-1; versions that have one: 1.30, 1.31"), "{msg}");
     }
 }

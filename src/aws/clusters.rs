@@ -1,8 +1,8 @@
 //! Which AMIs a Kubernetes cluster runs right now, as observed in AWS rather than remembered:
 //! its EKS managed nodegroups' launch templates and the instances tagged as its nodes.
 
-use crate::aws::nodegroups;
 use crate::aws::inventory::InstanceState;
+use crate::aws::nodegroups;
 use crate::aws::Aws;
 use crate::core::choice::Choice;
 use crate::core::error::Result;
@@ -39,7 +39,9 @@ impl Observed {
     pub fn warnings(&self, unknown: &str) -> Vec<String> {
         self.unread
             .iter()
-            .map(|(cluster, cause)| format!("cluster `{cluster}`: what it runs could not be read, so {unknown}: {cause}"))
+            .map(|(cluster, cause)| {
+                format!("cluster `{cluster}`: what it runs could not be read, so {unknown}: {cause}")
+            })
             .collect()
     }
 }
@@ -50,15 +52,20 @@ impl Observed {
 /// the clusters it concerns unread, never "runs nothing".
 pub async fn running_amis(aws: &Aws, clusters: &[&str]) -> Observed {
     // Concurrent: on AWS each look-up is a round trip, and a config lists several clusters.
-    let nodegroups = join_all(clusters.iter().map(|cluster| async move {
-        (cluster.to_string(), nodegroup_amis(aws, cluster).await)
-    }));
+    let nodegroups = join_all(
+        clusters
+            .iter()
+            .map(|cluster| async move { (cluster.to_string(), nodegroup_amis(aws, cluster).await) }),
+    );
     let (nodegroups, instances) = tokio::join!(nodegroups, tagged_instances(aws, clusters));
     observe(nodegroups, instances)
 }
 
 /// Pure: the clusters' nodegroup AMIs and the region's tagged instances, joined.
-fn observe(nodegroups: Vec<(String, Result<HashSet<String>>)>, instances: Result<Vec<(BTreeSet<String>, String)>>) -> Observed {
+fn observe(
+    nodegroups: Vec<(String, Result<HashSet<String>>)>,
+    instances: Result<Vec<(BTreeSet<String>, String)>>,
+) -> Observed {
     let mut observed = Observed::default();
     for (cluster, amis) in nodegroups {
         match amis {
@@ -131,7 +138,13 @@ async fn tagged_instances(aws: &Aws, clusters: &[&str]) -> Result<Vec<(BTreeSet<
         .ec2()
         .describe_instances()
         .filters(Filter::builder().name("tag-key").set_values(Some(keys)).build())
-        .filters(Filter::builder().name("instance-state-name").values(InstanceState::Pending.name()).values(InstanceState::Running.name()).build())
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values(InstanceState::Pending.name())
+                .values(InstanceState::Running.name())
+                .build(),
+        )
         .max_results(INSTANCES_PAGE_SIZE)
         .into_paginator()
         .send();
@@ -168,11 +181,17 @@ mod tests {
     #[test]
     fn a_failed_look_up_leaves_its_cluster_unread_and_the_others_known() {
         let set = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<HashSet<_>>();
-        let nodegroups = vec![("prod".to_string(), Ok(set(&["ami-1"]))), ("dev".to_string(), Err(failed("ListNodegroups")))];
+        let nodegroups = vec![
+            ("prod".to_string(), Ok(set(&["ami-1"]))),
+            ("dev".to_string(), Err(failed("ListNodegroups"))),
+        ];
         let instances = vec![(BTreeSet::from(["prod".to_string(), "dev".to_string()]), "ami-2".to_string())];
         let observed = observe(nodegroups, Ok(instances));
         assert_eq!(observed.running, HashMap::from([("prod".to_string(), set(&["ami-1", "ami-2"]))]));
-        assert_eq!(observed.unread, BTreeMap::from([("dev".to_string(), "ListNodegroups failed: InternalFailure: down".to_string())]));
+        assert_eq!(
+            observed.unread,
+            BTreeMap::from([("dev".to_string(), "ListNodegroups failed: InternalFailure: down".to_string())])
+        );
         assert_eq!(
             observed.warnings("its cells show ?"),
             ["cluster `dev`: what it runs could not be read, so its cells show ?: ListNodegroups failed: InternalFailure: down"]
@@ -189,11 +208,7 @@ mod tests {
 
     #[test]
     fn both_tag_conventions_name_clusters() {
-        let tags = [
-            ("eks:cluster-name", "prod"),
-            ("kubernetes.io/cluster/dev", "owned"),
-            ("Name", "node-1"),
-        ];
+        let tags = [("eks:cluster-name", "prod"), ("kubernetes.io/cluster/dev", "owned"), ("Name", "node-1")];
         let names: Vec<String> = cluster_names(tags.into_iter()).into_iter().collect();
         assert_eq!(names, ["dev", "prod"]);
     }

@@ -46,7 +46,9 @@ impl Support {
 pub async fn of_cluster(aws: &Aws, cluster: &str) -> Result<Option<ControlPlane>> {
     let described = match aws.eks().describe_cluster().name(cluster).send().await {
         Ok(output) => output,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(None),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+            return Ok(None)
+        }
         Err(e) => return Err(aws.error("DescribeCluster", "eks", e)),
     };
     let Some(version) = described.cluster().and_then(|c| c.version()).map(str::to_string) else {

@@ -4,8 +4,8 @@
 
 use crate::core::error::Error;
 use aws_credential_types::provider::error::CredentialsError;
-use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use std::error::Error as StdError;
 
@@ -15,11 +15,7 @@ const BODY_EXCERPT: usize = 120;
 
 impl Error {
     /// Classifies an SDK failure so the user reads the fix, not the SDK's internals.
-    pub fn from_sdk<E>(
-        operation: &'static str,
-        endpoint: String,
-        err: SdkError<E, HttpResponse>,
-    ) -> Self
+    pub fn from_sdk<E>(operation: &'static str, endpoint: String, err: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
@@ -41,35 +37,21 @@ impl Error {
                 // No AWS error in the answer: what the user can act on is who answered, and how.
                 None => unreadable(operation, endpoint, service.raw()),
             },
-            SdkError::TimeoutError(_) => Error::Timeout {
-                endpoint,
-                operation,
-                detail: chain(&err),
-            },
-            SdkError::DispatchFailure(failure) if failure.is_timeout() => Error::Timeout {
-                endpoint,
-                operation,
-                detail: chain(&err),
-            },
-            SdkError::DispatchFailure(_) => Error::Unreachable {
-                endpoint,
-                operation,
-                detail: chain(&err),
-            },
-            _ => Error::Sdk {
-                operation,
-                detail: chain(&err),
-            },
+            SdkError::TimeoutError(_) => Error::Timeout { endpoint, operation, detail: chain(&err) },
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+                Error::Timeout { endpoint, operation, detail: chain(&err) }
+            }
+            SdkError::DispatchFailure(_) => Error::Unreachable { endpoint, operation, detail: chain(&err) },
+            _ => Error::Sdk { operation, detail: chain(&err) },
         }
     }
 
     /// Names the profile in a credentials error, which the SDK error itself does not know.
     pub fn with_profile(self, profile: Option<&str>) -> Self {
         match (self, profile) {
-            (Error::NoCredentials { detail, .. }, Some(p)) => Error::NoCredentials {
-                profile: format!(" for profile `{p}`"),
-                detail,
-            },
+            (Error::NoCredentials { detail, .. }, Some(p)) => {
+                Error::NoCredentials { profile: format!(" for profile `{p}`"), detail }
+            }
             (other, _) => other,
         }
     }
@@ -84,23 +66,16 @@ fn classify_code(operation: &'static str, code: String, message: String) -> Erro
         | "ExpiredToken"
         | "RequestExpired" => Error::BadCredentials { code, message },
         c if c.starts_with("AccessDenied") || c == "UnauthorizedOperation" => {
-            Error::AccessDenied {
-                operation,
-                code,
-                message,
-            }
+            Error::AccessDenied { operation, code, message }
         }
-        _ => Error::Api {
-            operation,
-            code,
-            message,
-        },
+        _ => Error::Api { operation, code, message },
     }
 }
 
 fn unreadable(operation: &'static str, endpoint: String, answer: &HttpResponse) -> Error {
     let body = answer.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
-    let body: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(BODY_EXCERPT).collect();
+    let body: String =
+        body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(BODY_EXCERPT).collect();
     Error::Unreadable {
         operation,
         endpoint,
@@ -158,7 +133,8 @@ mod tests {
         let answer = |body: &'static str| {
             let err = ListNodegroupsError::generic(ErrorMetadata::builder().build());
             let raw = HttpResponse::new(500.try_into().unwrap(), SdkBody::from(body));
-            Error::from_sdk("ListNodegroups", "http://127.0.0.1:9".into(), SdkError::service_error(err, raw)).to_string()
+            Error::from_sdk("ListNodegroups", "http://127.0.0.1:9".into(), SdkError::service_error(err, raw))
+                .to_string()
         };
         let html = answer("<html>\n  <b>Internal Server Error</b></html>");
         assert!(html.starts_with("ListNodegroups failed: http://127.0.0.1:9 answered HTTP 500 with `<html> <b>Internal Server Error</b></html>`"), "{html}");
@@ -168,11 +144,8 @@ mod tests {
 
     #[test]
     fn profile_is_named_in_credentials_errors() {
-        let err = Error::NoCredentials {
-            profile: String::new(),
-            detail: "none".into(),
-        }
-        .with_profile(Some("prod"));
+        let err =
+            Error::NoCredentials { profile: String::new(), detail: "none".into() }.with_profile(Some("prod"));
         assert!(err.to_string().contains("for profile `prod`"));
     }
 }

@@ -102,11 +102,17 @@ pub struct Image {
 pub enum Protection {
     #[default]
     Disabled,
-    Enabled { cooldown: bool },
+    Enabled {
+        cooldown: bool,
+    },
     /// Disabled, but still protecting until then.
-    CoolingDown { until: String },
+    CoolingDown {
+        until: String,
+    },
     /// A value newer than gio-ami: treated as protecting.
-    Other { value: String },
+    Other {
+        value: String,
+    },
 }
 
 impl Protection {
@@ -235,11 +241,7 @@ impl Image {
 
     /// The provisioned size of every EBS volume the AMI launches with.
     pub fn total_gib(&self) -> i64 {
-        self.mappings
-            .iter()
-            .filter_map(|m| m.size_gib)
-            .map(i64::from)
-            .sum()
+        self.mappings.iter().filter_map(|m| m.size_gib).map(i64::from).sum()
     }
 }
 
@@ -364,29 +366,17 @@ pub async fn own_images(aws: &Aws) -> Result<Vec<Image>> {
 pub async fn own_images_by_id(aws: &Aws, ids: &[AmiId]) -> Result<Vec<Image>> {
     let wanted: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
     let found = describe_images_filtered(aws, &wanted, true).await?;
-    let missing: Vec<String> = wanted
-        .iter()
-        .filter(|id| !found.iter().any(|image| &image.id == *id))
-        .cloned()
-        .collect();
+    let missing: Vec<String> =
+        wanted.iter().filter(|id| !found.iter().any(|image| &image.id == *id)).cloned().collect();
     if !missing.is_empty() {
         // Only on this error path: tell "someone else's" apart from "does not exist here".
         let foreign = describe_images_filtered(aws, &missing, false).await?;
         if let Some(image) = foreign.first() {
-            return Err(Error::AmiNotOwned {
-                id: image.id.clone(),
-                owner: image.owner.clone(),
-            });
+            return Err(Error::AmiNotOwned { id: image.id.clone(), owner: image.owner.clone() });
         }
-        return Err(Error::AmiNotFound {
-            ids: missing,
-            region: aws.region().to_string(),
-        });
+        return Err(Error::AmiNotFound { ids: missing, region: aws.region().to_string() });
     }
-    Ok(wanted
-        .iter()
-        .filter_map(|id| found.iter().find(|image| &image.id == id).cloned())
-        .collect())
+    Ok(wanted.iter().filter_map(|id| found.iter().find(|image| &image.id == id).cloned()).collect())
 }
 
 /// AMIs by id whoever owns them (bases are Amazon's); the missing ones are simply absent.
@@ -414,10 +404,7 @@ async fn describe_images_filtered(aws: &Aws, ids: &[String], own: bool) -> Resul
         if own {
             request = request.owners("self");
         }
-        let output = request
-            .send()
-            .await
-            .map_err(|e| aws.error("DescribeImages", "ec2", e))?;
+        let output = request.send().await.map_err(|e| aws.error("DescribeImages", "ec2", e))?;
         images.extend(output.images().iter().map(Image::from));
     }
     Ok(images)
@@ -487,8 +474,12 @@ pub async fn snapshots_by_id(aws: &Aws, ids: &[String]) -> Result<Vec<Snapshot>>
         request.send().await.map_err(|e| aws.error("DescribeSnapshots", "ec2", e))
     };
     for chunk in unique.chunks(FILTER_VALUES_MAX) {
-        let output = match describe(aws.ec2().describe_snapshots().set_snapshot_ids(Some(chunk.to_vec()))).await {
-            Err(e) if matches!(e.code(), Some("InvalidSnapshot.NotFound" | "InvalidSnapshotID.Malformed")) => {
+        let output = match describe(aws.ec2().describe_snapshots().set_snapshot_ids(Some(chunk.to_vec())))
+            .await
+        {
+            Err(e)
+                if matches!(e.code(), Some("InvalidSnapshot.NotFound" | "InvalidSnapshotID.Malformed")) =>
+            {
                 describe(aws.ec2().describe_snapshots().filters(id_filter("snapshot-id", chunk))).await?
             }
             answer => answer?,
@@ -583,7 +574,8 @@ pub(crate) mod tests {
         assert_eq!(json["mappings"][0]["volume_type"], "gp3");
         let sent = image.mappings[0].to_sdk();
         assert_eq!(sent.ebs().and_then(|e| e.volume_type()), Some(&ec2::VolumeType::Gp3));
-        let archived = Snapshot::from(&ec2::Snapshot::builder().state(ec2::SnapshotState::from("archived")).build());
+        let archived =
+            Snapshot::from(&ec2::Snapshot::builder().state(ec2::SnapshotState::from("archived")).build());
         assert_eq!(archived.state, Reported::Unknown("archived".into()));
     }
 
@@ -612,9 +604,6 @@ pub(crate) mod tests {
             ..Mapping::default()
         });
         assert_eq!(image.total_gib(), 70);
-        assert_eq!(
-            image.snapshot_ids().collect::<Vec<_>>(),
-            ["snap-00000001", "snap-00000002"]
-        );
+        assert_eq!(image.snapshot_ids().collect::<Vec<_>>(), ["snap-00000001", "snap-00000002"]);
     }
 }

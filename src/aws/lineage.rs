@@ -51,10 +51,8 @@ pub fn lineage(images: &[Image], target: &str) -> Vec<Node> {
     for list in children.values_mut() {
         list.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
     }
-    let mut stack: Vec<(&Image, usize)> = children
-        .get(target)
-        .map(|c| c.iter().rev().map(|i| (*i, nodes.len())).collect())
-        .unwrap_or_default();
+    let mut stack: Vec<(&Image, usize)> =
+        children.get(target).map(|c| c.iter().rev().map(|i| (*i, nodes.len())).collect()).unwrap_or_default();
     while let Some((image, depth)) = stack.pop() {
         if nodes.iter().any(|n| n.id == image.id) {
             continue;
@@ -100,7 +98,8 @@ mod tests {
             child("ami-0000000f", "ami-0000000a", "2026-01-06"),
         ];
         let nodes = lineage(&images, "ami-0000000b");
-        let got: Vec<(&str, usize, bool)> = nodes.iter().map(|n| (n.id.as_str(), n.depth, n.target)).collect();
+        let got: Vec<(&str, usize, bool)> =
+            nodes.iter().map(|n| (n.id.as_str(), n.depth, n.target)).collect();
         assert_eq!(
             got,
             [
@@ -118,7 +117,8 @@ mod tests {
 
     #[test]
     fn tag_loops_end() {
-        let images = vec![child("ami-0000000a", "ami-0000000b", "1"), child("ami-0000000b", "ami-0000000a", "2")];
+        let images =
+            vec![child("ami-0000000a", "ami-0000000b", "1"), child("ami-0000000b", "ami-0000000a", "2")];
         let nodes = lineage(&images, "ami-0000000a");
         assert!(nodes.len() <= 2, "{nodes:?}");
     }

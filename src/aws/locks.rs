@@ -32,7 +32,9 @@ impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Mode::Governance => f.write_str("governance mode (`aws ec2 unlock-snapshot` can lift it)"),
-            Mode::ComplianceCooloff => f.write_str("compliance mode, still in its cool-off (`aws ec2 unlock-snapshot` can lift it)"),
+            Mode::ComplianceCooloff => {
+                f.write_str("compliance mode, still in its cool-off (`aws ec2 unlock-snapshot` can lift it)")
+            }
             Mode::Compliance => f.write_str("compliance mode (nobody can lift it)"),
             Mode::Other(state) => write!(f, "lock state `{state}`"),
         }

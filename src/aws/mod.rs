@@ -12,8 +12,8 @@ pub mod kinds;
 pub mod lineage;
 pub mod locks;
 pub mod nodegroups;
-pub mod orphans;
 pub mod org;
+pub mod orphans;
 pub mod parameters;
 pub mod provenance;
 pub mod recycle_bin;
@@ -173,10 +173,7 @@ impl Aws {
     }
 
     pub fn region(&self) -> &str {
-        self.config
-            .region()
-            .map(|r| r.as_ref())
-            .expect("connect() refuses a config without a region")
+        self.config.region().map(|r| r.as_ref()).expect("connect() refuses a config without a region")
     }
 
     pub fn ec2(&self) -> &aws_sdk_ec2::Client {
@@ -254,11 +251,7 @@ impl Aws {
     async fn caller_identity(
         &self,
     ) -> Result<aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput> {
-        self.sts()
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| self.error("GetCallerIdentity", "sts", e))
+        self.sts().get_caller_identity().send().await.map_err(|e| self.error("GetCallerIdentity", "sts", e))
     }
 
     /// The endpoint every call goes to when it is not AWS's own (AWS_ENDPOINT_URL: an emulator).

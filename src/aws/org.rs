@@ -107,8 +107,12 @@ pub struct Org {
 impl Org {
     /// The caller's account, in the caller's region and `others`: gio-ami without `[accounts]`.
     pub fn alone(caller: Aws, others: &[String]) -> Self {
-        let others: Vec<Aws> = others.iter().filter(|r| *r != caller.region()).map(|r| caller.elsewhere(r, None)).collect();
-        let places = std::iter::once(caller).chain(others).map(|aws| Place { account: None, account_id: None, aws }).collect();
+        let others: Vec<Aws> =
+            others.iter().filter(|r| *r != caller.region()).map(|r| caller.elsewhere(r, None)).collect();
+        let places = std::iter::once(caller)
+            .chain(others)
+            .map(|aws| Place { account: None, account_id: None, aws })
+            .collect();
         Self { places, unreachable: Vec::new(), assumed: 0 }
     }
 
@@ -144,10 +148,17 @@ impl Org {
             .each(|place| {
                 let here: Vec<&str> = clusters
                     .iter()
-                    .filter(|(_, account, region)| *account == place.account.as_deref() && *region == place.aws.region())
+                    .filter(|(_, account, region)| {
+                        *account == place.account.as_deref() && *region == place.aws.region()
+                    })
                     .map(|(name, _, _)| *name)
                     .collect();
-                async move { Ok(match here.is_empty() { true => Observed::default(), false => running_amis(&place.aws, &here).await }) }
+                async move {
+                    Ok(match here.is_empty() {
+                        true => Observed::default(),
+                        false => running_amis(&place.aws, &here).await,
+                    })
+                }
             })
             .await;
         let mut observed = Observed::default();
@@ -225,7 +236,10 @@ impl Org {
 
     /// One warning per account not reached, for a report's footer.
     pub fn warnings(&self) -> Vec<String> {
-        self.unreachable.iter().map(|u| format!("account `{}` was not read, its rows are missing: {}", u.account, u.error)).collect()
+        self.unreachable
+            .iter()
+            .map(|u| format!("account `{}` was not read, its rows are missing: {}", u.account, u.error))
+            .collect()
     }
 
     /// HTTP requests of every place, and the AssumeRole calls that got in.
@@ -315,14 +329,29 @@ mod tests {
             id: &'static str,
         }
         let alone = Located { account: None, region: None, item: Row { id: "ami-1" } };
-        assert_eq!(serde_json::to_value(&alone).unwrap(), serde_json::json!({"id": "ami-1"}), "the JSON of one account is unchanged");
-        let placed = Located { account: Some("prod".into()), region: Some("eu-west-1".into()), item: Row { id: "ami-1" } };
-        assert_eq!(serde_json::to_value(&placed).unwrap(), serde_json::json!({"account": "prod", "region": "eu-west-1", "id": "ami-1"}));
+        assert_eq!(
+            serde_json::to_value(&alone).unwrap(),
+            serde_json::json!({"id": "ami-1"}),
+            "the JSON of one account is unchanged"
+        );
+        let placed = Located {
+            account: Some("prod".into()),
+            region: Some("eu-west-1".into()),
+            item: Row { id: "ami-1" },
+        };
+        assert_eq!(
+            serde_json::to_value(&placed).unwrap(),
+            serde_json::json!({"account": "prod", "region": "eu-west-1", "id": "ami-1"})
+        );
     }
 
     #[test]
     fn an_account_id_comes_from_its_role() {
-        let role = Role { arn: "arn:aws:iam::222233334444:role/gio-ami-reader".into(), external_id: None, session_name: None };
+        let role = Role {
+            arn: "arn:aws:iam::222233334444:role/gio-ami-reader".into(),
+            external_id: None,
+            session_name: None,
+        };
         let prod = Account { name: "prod".into(), role: Some(role), regions: Vec::new() };
         assert_eq!(prod.id(), Some("222233334444"));
         assert_eq!(Account { role: None, ..prod }.id(), None, "the caller's own needs no id");

@@ -13,11 +13,7 @@ use std::collections::HashSet;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Origin {
     /// `Created by CreateImage(i-…) for ami-… [from vol-…]`
-    CreateImage {
-        ami: String,
-        instance: String,
-        volume: Option<String>,
-    },
+    CreateImage { ami: String, instance: String, volume: Option<String> },
     /// `Copied for DestinationAmi ami-… from SourceAmi ami-… for SourceSnapshot snap-…`
     CopyImage { ami: String, source_ami: String },
     /// Anything else: a hand-made snapshot, or one registered into an AMI later.
@@ -26,9 +22,7 @@ pub enum Origin {
 
 impl Origin {
     pub fn parse(description: &str) -> Origin {
-        parse_create_image(description)
-            .or_else(|| parse_copy_image(description))
-            .unwrap_or(Origin::Unknown)
+        parse_create_image(description).or_else(|| parse_copy_image(description)).unwrap_or(Origin::Unknown)
     }
 
     /// The AMI the snapshot was made for, if the description names one.
@@ -62,10 +56,7 @@ fn parse_copy_image(description: &str) -> Option<Origin> {
     let rest = description.strip_prefix("Copied for DestinationAmi ")?;
     let (ami, rest) = rest.split_once(" from SourceAmi ")?;
     let source_ami = rest.split_whitespace().next()?;
-    Some(Origin::CopyImage {
-        ami: ami.to_string(),
-        source_ami: source_ami.to_string(),
-    })
+    Some(Origin::CopyImage { ami: ami.to_string(), source_ami: source_ami.to_string() })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,8 +67,7 @@ pub struct Orphan {
 
 /// Self-owned snapshots that no self-owned AMI maps: two paginated listings, joined here.
 pub async fn orphans(aws: &Aws) -> Result<Vec<Orphan>> {
-    let (images, snapshots) =
-        futures::try_join!(inventory::own_images(aws), inventory::own_snapshots(aws))?;
+    let (images, snapshots) = futures::try_join!(inventory::own_images(aws), inventory::own_snapshots(aws))?;
     Ok(find_orphans(&images, snapshots))
 }
 
@@ -88,10 +78,7 @@ pub fn find_orphans(images: &[Image], snapshots: Vec<Snapshot>) -> Vec<Orphan> {
     let mut orphans: Vec<Orphan> = snapshots
         .into_iter()
         .filter(|s| !used.contains(s.id.as_str()) && !s.tags.contains_key(tags::ARCHIVED_AMI))
-        .map(|snapshot| Orphan {
-            origin: Origin::parse(&snapshot.description),
-            snapshot,
-        })
+        .map(|snapshot| Orphan { origin: Origin::parse(&snapshot.description), snapshot })
         .collect();
     orphans.sort_by(|a, b| b.snapshot.started.cmp(&a.snapshot.started));
     orphans
@@ -135,26 +122,19 @@ mod tests {
         let copy = Origin::parse(
             "Copied for DestinationAmi ami-11111111 from SourceAmi ami-22222222 for SourceSnapshot snap-33333333. Task created on 1,700,000,000.",
         );
-        assert_eq!(
-            copy,
-            Origin::CopyImage {
-                ami: "ami-11111111".into(),
-                source_ami: "ami-22222222".into()
-            }
-        );
+        assert_eq!(copy, Origin::CopyImage { ami: "ami-11111111".into(), source_ami: "ami-22222222".into() });
         assert_eq!(copy.ami(), Some("ami-11111111"));
-        for other in ["", "nightly backup", "Created by CreateImage(broken", "Created by CreateImage(x) for y"] {
+        for other in
+            ["", "nightly backup", "Created by CreateImage(broken", "Created by CreateImage(x) for y"]
+        {
             assert_eq!(Origin::parse(other), Origin::Unknown, "{other}");
         }
     }
 
     #[test]
     fn orphans_are_snapshots_no_image_maps() {
-        let images = vec![image(
-            "ami-00000001",
-            "2026-01-01T00:00:00.000Z",
-            &[("/dev/xvda", "snap-00000001", 8)],
-        )];
+        let images =
+            vec![image("ami-00000001", "2026-01-01T00:00:00.000Z", &[("/dev/xvda", "snap-00000001", 8)])];
         let snapshots = vec![
             snapshot("snap-00000001", "in use"),
             snapshot(

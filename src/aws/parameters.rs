@@ -27,18 +27,17 @@ pub async fn current_value(aws: &Aws, name: &str) -> Result<Option<String>> {
 
 /// Every version the parameter has had, oldest first; empty when it does not exist.
 pub async fn history(aws: &Aws, name: &str) -> Result<Vec<Version>> {
-    let mut pages = aws
-        .ssm()
-        .get_parameter_history()
-        .name(name)
-        .max_results(HISTORY_PAGE_SIZE)
-        .into_paginator()
-        .send();
+    let mut pages =
+        aws.ssm().get_parameter_history().name(name).max_results(HISTORY_PAGE_SIZE).into_paginator().send();
     let mut versions = Vec::new();
     while let Some(page) = pages.next().await {
         match page {
             Ok(page) => versions.extend(page.parameters().iter().filter_map(|p| {
-                Some(Version { version: p.version(), value: p.value()?.to_string(), written: p.last_modified_date().map(|d| d.secs()) })
+                Some(Version {
+                    version: p.version(),
+                    value: p.value()?.to_string(),
+                    written: p.last_modified_date().map(|d| d.secs()),
+                })
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => break,
             Err(e) => return Err(aws.error("GetParameterHistory", "ssm", e)),
@@ -68,7 +67,11 @@ mod tests {
         let history = [v(1, "a", 10), v(2, "b", 20), v(3, "b", 30)];
         assert_eq!(held_since(&history).map(|v| v.written), Some(Some(20)));
         let changed_back = [v(1, "b", 10), v(2, "a", 20), v(3, "b", 30)];
-        assert_eq!(held_since(&changed_back).map(|v| v.version), Some(3), "a soak restarts when the value changed in between");
+        assert_eq!(
+            held_since(&changed_back).map(|v| v.version),
+            Some(3),
+            "a soak restarts when the value changed in between"
+        );
         assert_eq!(held_since(&[]), None);
     }
 }

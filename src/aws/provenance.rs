@@ -23,10 +23,7 @@ impl Provenance {
                 None => aws.caller_arn().await.unwrap_or_else(|_| "unknown".to_string()),
             },
         };
-        Provenance {
-            author,
-            created_at: clock::rfc3339(clock::now_epoch()),
-        }
+        Provenance { author, created_at: clock::rfc3339(clock::now_epoch()) }
     }
 }
 

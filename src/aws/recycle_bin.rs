@@ -55,7 +55,10 @@ pub struct TagMatch {
 
 impl TagMatch {
     fn of(tag: &ResourceTag) -> TagMatch {
-        TagMatch { key: tag.resource_tag_key().to_string(), value: tag.resource_tag_value().filter(|v| !v.is_empty()).map(str::to_string) }
+        TagMatch {
+            key: tag.resource_tag_key().to_string(),
+            value: tag.resource_tag_value().filter(|v| !v.is_empty()).map(str::to_string),
+        }
     }
 
     fn matches(&self, tags: &Tags) -> bool {
@@ -109,21 +112,22 @@ impl Fate {
     /// "If a resource matches more than one retention rule upon deletion, then the retention rule
     /// with the longest retention period takes precedence" (recycle-bin-factors).
     pub fn of(rules: &[Rule], binned: Binned, tags: &Tags, now: i64) -> Fate {
-        rules
-            .iter()
-            .filter(|r| r.binned == binned && r.retains(tags))
-            .max_by_key(|r| r.days)
-            .map_or(Fate::Final, |r| Fate::Kept {
+        rules.iter().filter(|r| r.binned == binned && r.retains(tags)).max_by_key(|r| r.days).map_or(
+            Fate::Final,
+            |r| Fate::Kept {
                 rule: r.id.clone(),
                 days: r.days,
                 until: clock::rfc3339(now + i64::from(r.days) * SECONDS_PER_DAY),
-            })
+            },
+        )
     }
 
     /// The clause a plan's reason ends with.
     pub fn clause(&self) -> String {
         match self {
-            Fate::Kept { rule, days, until } => format!("the Recycle Bin keeps it until {until} (rule {rule}, {days} days)"),
+            Fate::Kept { rule, days, until } => {
+                format!("the Recycle Bin keeps it until {until} (rule {rule}, {days} days)")
+            }
             Fate::Final => "final: no Recycle Bin rule keeps it".to_string(),
         }
     }
@@ -142,7 +146,13 @@ pub async fn rules(aws: &Aws) -> Result<Vec<Rule>> {
     }
     stream::iter(ids)
         .map(|(binned, id)| async move {
-            let rule = aws.rbin().get_rule().identifier(&id).send().await.map_err(|e| aws.error("GetRule", "rbin", e))?;
+            let rule = aws
+                .rbin()
+                .get_rule()
+                .identifier(&id)
+                .send()
+                .await
+                .map_err(|e| aws.error("GetRule", "rbin", e))?;
             Ok(Rule {
                 days: rule.retention_period().map_or(0, |p| p.retention_period_value()),
                 description: rule.description().unwrap_or_default().to_string(),
@@ -161,14 +171,21 @@ pub async fn rules(aws: &Aws) -> Result<Vec<Rule>> {
 
 /// Makes gio-ami's rule for `binned`: tag-level on SCOPE_TAG (any value), itself tagged.
 pub async fn create_rule(aws: &Aws, binned: Binned, days: i32) -> Result<()> {
-    let built = |e: aws_sdk_rbin::error::BuildError| Error::Sdk { operation: "CreateRule", detail: e.to_string() };
+    let built =
+        |e: aws_sdk_rbin::error::BuildError| Error::Sdk { operation: "CreateRule", detail: e.to_string() };
     aws.rbin()
         .create_rule()
         .resource_type(binned.resource_type())
         .retention_period(retention(days).map_err(built)?)
         .description(format!("gio-ami: keeps wiped gio-ami {} restorable (`gio-ami restore`)", binned.noun()))
         .resource_tags(ResourceTag::builder().resource_tag_key(SCOPE_TAG).build().map_err(built)?)
-        .tags(Tag::builder().key(tags::CREATED_AT).value(clock::rfc3339(clock::now_epoch())).build().map_err(built)?)
+        .tags(
+            Tag::builder()
+                .key(tags::CREATED_AT)
+                .value(clock::rfc3339(clock::now_epoch()))
+                .build()
+                .map_err(built)?,
+        )
         .send()
         .await
         .map(drop)
@@ -177,7 +194,8 @@ pub async fn create_rule(aws: &Aws, binned: Binned, days: i32) -> Result<()> {
 
 /// Gives rule `id` a retention of `days`; what it matches stays.
 pub async fn update_rule(aws: &Aws, id: &str, days: i32) -> Result<()> {
-    let period = retention(days).map_err(|e| Error::Sdk { operation: "UpdateRule", detail: e.to_string() })?;
+    let period =
+        retention(days).map_err(|e| Error::Sdk { operation: "UpdateRule", detail: e.to_string() })?;
     aws.rbin()
         .update_rule()
         .identifier(id)
@@ -189,7 +207,10 @@ pub async fn update_rule(aws: &Aws, id: &str, days: i32) -> Result<()> {
 }
 
 fn retention(days: i32) -> std::result::Result<RetentionPeriod, aws_sdk_rbin::error::BuildError> {
-    RetentionPeriod::builder().retention_period_value(days).retention_period_unit(RetentionPeriodUnit::Days).build()
+    RetentionPeriod::builder()
+        .retention_period_value(days)
+        .retention_period_unit(RetentionPeriodUnit::Days)
+        .build()
 }
 
 /// An AMI or snapshot in the bin, and when it leaves it for good.
@@ -208,14 +229,21 @@ const IMAGE_IDS_PER_CALL: usize = 20;
 pub async fn images_in_bin(aws: &Aws, ids: &[String]) -> Result<Vec<InBin>> {
     let mut found = Vec::new();
     for chunk in ids.chunks(IMAGE_IDS_PER_CALL) {
-        let mut pages = aws.ec2().list_images_in_recycle_bin().set_image_ids(Some(chunk.to_vec())).into_paginator().send();
+        let mut pages = aws
+            .ec2()
+            .list_images_in_recycle_bin()
+            .set_image_ids(Some(chunk.to_vec()))
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws.error("ListImagesInRecycleBin", "ec2", e))?;
             found.extend(page.images().iter().filter_map(|i| {
                 Some(InBin {
                     id: i.image_id()?.to_string(),
                     name: i.name().unwrap_or_default().to_string(),
-                    exit: i.recycle_bin_exit_time().and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+                    exit: i
+                        .recycle_bin_exit_time()
+                        .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
                 })
             }));
         }
@@ -233,7 +261,9 @@ pub async fn snapshots_in_bin(aws: &Aws) -> Result<Vec<InBin>> {
             Some(InBin {
                 id: s.snapshot_id()?.to_string(),
                 name: s.description().unwrap_or_default().to_string(),
-                exit: s.recycle_bin_exit_time().and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+                exit: s
+                    .recycle_bin_exit_time()
+                    .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
             })
         }));
     }
@@ -276,9 +306,26 @@ const FILTER_VALUES_MAX: usize = 200;
 mod tests {
     use super::*;
 
-    fn rule(id: &str, binned: Binned, days: i32, include: &[(&str, Option<&str>)], exclude: &[(&str, Option<&str>)]) -> Rule {
-        let m = |t: &[(&str, Option<&str>)]| t.iter().map(|(k, v)| TagMatch { key: k.to_string(), value: v.map(str::to_string) }).collect();
-        Rule { id: id.into(), binned, days, description: String::new(), include: m(include), exclude: m(exclude), available: true, locked: false }
+    fn rule(
+        id: &str,
+        binned: Binned,
+        days: i32,
+        include: &[(&str, Option<&str>)],
+        exclude: &[(&str, Option<&str>)],
+    ) -> Rule {
+        let m = |t: &[(&str, Option<&str>)]| {
+            t.iter().map(|(k, v)| TagMatch { key: k.to_string(), value: v.map(str::to_string) }).collect()
+        };
+        Rule {
+            id: id.into(),
+            binned,
+            days,
+            description: String::new(),
+            include: m(include),
+            exclude: m(exclude),
+            available: true,
+            locked: false,
+        }
     }
 
     fn tagged(pairs: &[(&str, &str)]) -> Tags {
@@ -294,8 +341,14 @@ mod tests {
         ];
         let now = 0;
         let release = tagged(&[(SCOPE_TAG, "r1"), ("team", "platform")]);
-        assert_eq!(Fate::of(&rules, Binned::Image, &release, now), Fate::Kept { rule: "long".into(), days: 30, until: "1970-01-31T00:00:00Z".into() });
-        assert!(matches!(Fate::of(&rules, Binned::Image, &tagged(&[(SCOPE_TAG, "r1"), ("team", "data")]), now), Fate::Kept { days: 7, .. }));
+        assert_eq!(
+            Fate::of(&rules, Binned::Image, &release, now),
+            Fate::Kept { rule: "long".into(), days: 30, until: "1970-01-31T00:00:00Z".into() }
+        );
+        assert!(matches!(
+            Fate::of(&rules, Binned::Image, &tagged(&[(SCOPE_TAG, "r1"), ("team", "data")]), now),
+            Fate::Kept { days: 7, .. }
+        ));
         assert_eq!(Fate::of(&rules, Binned::Image, &tagged(&[("team", "data")]), now), Fate::Final);
     }
 
@@ -304,7 +357,11 @@ mod tests {
         let mut rules = [rule("all", Binned::Snapshot, 7, &[], &[("scratch", None)])];
         assert!(matches!(Fate::of(&rules, Binned::Snapshot, &Tags::new(), 0), Fate::Kept { .. }));
         assert_eq!(Fate::of(&rules, Binned::Snapshot, &tagged(&[("scratch", "yes")]), 0), Fate::Final);
-        assert_eq!(Fate::of(&rules, Binned::Image, &Tags::new(), 0), Fate::Final, "a snapshot rule keeps no AMI");
+        assert_eq!(
+            Fate::of(&rules, Binned::Image, &Tags::new(), 0),
+            Fate::Final,
+            "a snapshot rule keeps no AMI"
+        );
         rules[0].available = false;
         assert_eq!(Fate::of(&rules, Binned::Snapshot, &Tags::new(), 0), Fate::Final);
     }

@@ -6,16 +6,11 @@ use crate::core::tags::Tags;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
 pub fn specification(resource: ResourceType, tags: &Tags) -> TagSpecification {
-    TagSpecification::builder()
-        .resource_type(resource)
-        .set_tags(Some(to_sdk(tags)))
-        .build()
+    TagSpecification::builder().resource_type(resource).set_tags(Some(to_sdk(tags))).build()
 }
 
 pub fn to_sdk(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 /// Writes `tags` on every resource in one CreateTags call (which overwrites values in place).

@@ -16,8 +16,8 @@ use crate::core::choice::Choice;
 use crate::core::error::{Error, Result};
 use crate::core::kinds::Reported;
 use aws_sdk_ec2::types::{
-    Filter, ImageAttributeName, ImageReferenceOptionName, ImageReferenceResourceType, PermissionGroup, ResourceTypeOption,
-    ResourceTypeRequest,
+    Filter, ImageAttributeName, ImageReferenceOptionName, ImageReferenceResourceType, PermissionGroup,
+    ResourceTypeOption, ResourceTypeRequest,
 };
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -56,33 +56,69 @@ pub struct Use {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum User {
-    Instance { id: String, state: Reported<InstanceState> },
-    LaunchTemplate { id: String, name: String, version: i64 },
-    AutoScalingGroup { name: String, via: String },
-    LaunchConfiguration { name: String },
-    Nodegroup { cluster: String, name: String, launch_template: String, version: i64 },
-    SsmParameter { name: String },
+    Instance {
+        id: String,
+        state: Reported<InstanceState>,
+    },
+    LaunchTemplate {
+        id: String,
+        name: String,
+        version: i64,
+    },
+    AutoScalingGroup {
+        name: String,
+        via: String,
+    },
+    LaunchConfiguration {
+        name: String,
+    },
+    Nodegroup {
+        cluster: String,
+        name: String,
+        launch_template: String,
+        version: i64,
+    },
+    SsmParameter {
+        name: String,
+    },
     /// A reference only DescribeImageReferences reported (an Image Builder recipe, or a resource
     /// gio-ami's own scans missed).
-    Referenced { resource_type: String, arn: String },
+    Referenced {
+        resource_type: String,
+        arn: String,
+    },
     /// Resources of an account gio-ami cannot enter, as an image usage report counts them.
-    Counted { account_id: String, resource_type: String, count: i64 },
+    Counted {
+        account_id: String,
+        resource_type: String,
+        count: i64,
+    },
 }
 
 impl fmt::Display for User {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             User::Instance { id, state } => write!(f, "instance {id} ({state})"),
-            User::LaunchTemplate { id, name, version } => write!(f, "launch template {name} ({id}) version {version}"),
+            User::LaunchTemplate { id, name, version } => {
+                write!(f, "launch template {name} ({id}) version {version}")
+            }
             User::AutoScalingGroup { name, via } => write!(f, "Auto Scaling group {name} ({via})"),
             User::LaunchConfiguration { name } => write!(f, "launch configuration {name}"),
             User::Nodegroup { cluster, name, launch_template, version } => {
-                write!(f, "EKS nodegroup {cluster}/{name} (launch template {launch_template} version {version})")
+                write!(
+                    f,
+                    "EKS nodegroup {cluster}/{name} (launch template {launch_template} version {version})"
+                )
             }
             User::SsmParameter { name } => write!(f, "SSM parameter {name}"),
-            User::Referenced { resource_type, arn } => write!(f, "{resource_type} {arn} (reported by DescribeImageReferences)"),
+            User::Referenced { resource_type, arn } => {
+                write!(f, "{resource_type} {arn} (reported by DescribeImageReferences)")
+            }
             User::Counted { account_id, resource_type, count } => {
-                write!(f, "{count} {resource_type} in account {account_id} (counted by an image usage report)")
+                write!(
+                    f,
+                    "{count} {resource_type} in account {account_id} (counted by an image usage report)"
+                )
             }
         }
     }
@@ -170,7 +206,8 @@ impl Usage {
                 None => u.user.to_string(),
             })
             .collect();
-        let mut reasons: Vec<String> = (!users.is_empty()).then(|| format!("in use by {}", users.join(", "))).into_iter().collect();
+        let mut reasons: Vec<String> =
+            (!users.is_empty()).then(|| format!("in use by {}", users.join(", "))).into_iter().collect();
         if !self.failures.is_empty() {
             reasons.push(format!("could not check whether it is in use ({})", self.failures.join("; ")));
         }
@@ -188,11 +225,16 @@ impl Observed {
         match &self.instances {
             // The read asks EC2 for live instances only; a terminated one that still comes back
             // (EC2 lists them for about an hour) launches nothing and holds nothing.
-            Ok(instances) => uses.extend(instances.iter().filter(|i| i.state != InstanceState::Terminated && amis.contains(i.image.as_str())).map(|i| Use {
-                account: None,
-                ami: i.image.clone(),
-                user: User::Instance { id: i.id.clone(), state: i.state.clone() },
-            })),
+            Ok(instances) => uses.extend(
+                instances
+                    .iter()
+                    .filter(|i| i.state != InstanceState::Terminated && amis.contains(i.image.as_str()))
+                    .map(|i| Use {
+                        account: None,
+                        ami: i.image.clone(),
+                        user: User::Instance { id: i.id.clone(), state: i.state.clone() },
+                    }),
+            ),
             Err(e) => failed("instances", e),
         }
         let empty = Vec::new();
@@ -209,7 +251,11 @@ impl Observed {
                     uses.push(Use {
                         account: None,
                         ami: image.to_string(),
-                        user: User::LaunchTemplate { id: template.id.clone(), name: template.name.clone(), version: *version },
+                        user: User::LaunchTemplate {
+                            id: template.id.clone(),
+                            name: template.name.clone(),
+                            version: *version,
+                        },
                     });
                 }
             }
@@ -222,28 +268,42 @@ impl Observed {
             }
         };
         for (name, image) in launch_configurations.iter().filter(|(_, image)| amis.contains(image.as_str())) {
-            uses.push(Use { account: None, ami: image.clone(), user: User::LaunchConfiguration { name: name.clone() } });
+            uses.push(Use {
+                account: None,
+                ami: image.clone(),
+                user: User::LaunchConfiguration { name: name.clone() },
+            });
         }
         match &self.groups {
             Ok(groups) => {
                 for group in groups {
                     for (reference, how) in &group.templates {
-                        uses.extend(resolve(templates, reference, amis).map(|(template, version, image)| Use {
-                            account: None,
-                            ami: image.to_string(),
-                            user: User::AutoScalingGroup {
-                                name: group.name.clone(),
-                                via: format!("{how} {} ({}) version {version}", template.name, template.id),
-                            },
+                        uses.extend(resolve(templates, reference, amis).map(|(template, version, image)| {
+                            Use {
+                                account: None,
+                                ami: image.to_string(),
+                                user: User::AutoScalingGroup {
+                                    name: group.name.clone(),
+                                    via: format!(
+                                        "{how} {} ({}) version {version}",
+                                        template.name, template.id
+                                    ),
+                                },
+                            }
                         }));
                     }
                     let configuration = group.launch_configuration.as_deref();
-                    for (name, image) in launch_configurations.iter().filter(|(n, _)| Some(n.as_str()) == configuration) {
+                    for (name, image) in
+                        launch_configurations.iter().filter(|(n, _)| Some(n.as_str()) == configuration)
+                    {
                         if amis.contains(image.as_str()) {
                             uses.push(Use {
                                 account: None,
                                 ami: image.clone(),
-                                user: User::AutoScalingGroup { name: group.name.clone(), via: format!("launch configuration {name}") },
+                                user: User::AutoScalingGroup {
+                                    name: group.name.clone(),
+                                    via: format!("launch configuration {name}"),
+                                },
                             });
                         }
                     }
@@ -270,9 +330,13 @@ impl Observed {
             Err(e) => failed("EKS nodegroups", e),
         }
         match &self.parameters {
-            Ok(parameters) => uses.extend(parameters.iter().filter(|(_, value)| amis.contains(value.trim())).map(
-                |(name, value)| Use { account: None, ami: value.trim().to_string(), user: User::SsmParameter { name: name.clone() } },
-            )),
+            Ok(parameters) => uses.extend(
+                parameters.iter().filter(|(_, value)| amis.contains(value.trim())).map(|(name, value)| Use {
+                    account: None,
+                    ami: value.trim().to_string(),
+                    user: User::SsmParameter { name: name.clone() },
+                }),
+            ),
             Err(e) => failed("SSM parameters", e),
         }
         match &self.sharing {
@@ -290,8 +354,15 @@ impl Observed {
             Ok(references) => {
                 let reported: Vec<Use> = references
                     .iter()
-                    .filter(|r| amis.contains(r.ami.as_str()) && !uses.iter().any(|u| u.ami == r.ami && names(&u.user, &r.arn)))
-                    .map(|r| Use { account: None, ami: r.ami.clone(), user: User::Referenced { resource_type: r.resource_type.clone(), arn: r.arn.clone() } })
+                    .filter(|r| {
+                        amis.contains(r.ami.as_str())
+                            && !uses.iter().any(|u| u.ami == r.ami && names(&u.user, &r.arn))
+                    })
+                    .map(|r| Use {
+                        account: None,
+                        ami: r.ami.clone(),
+                        user: User::Referenced { resource_type: r.resource_type.clone(), arn: r.arn.clone() },
+                    })
                     .collect();
                 uses.extend(reported);
             }
@@ -362,7 +433,12 @@ pub async fn elsewhere(org: &Org, region: &str, shared: &BTreeMap<String, Vec<St
         .filter(|(_, amis)| !amis.is_empty())
         .collect();
     let read = stream::iter(&places)
-        .map(|(place, amis)| async move { (place, observe_consumer(&place.aws, amis).await.usage(&amis.iter().map(String::as_str).collect())) })
+        .map(|(place, amis)| async move {
+            (
+                place,
+                observe_consumer(&place.aws, amis).await.usage(&amis.iter().map(String::as_str).collect()),
+            )
+        })
         .buffered(PLACES_AT_ONCE)
         .collect::<Vec<_>>()
         .await;
@@ -373,14 +449,19 @@ pub async fn elsewhere(org: &Org, region: &str, shared: &BTreeMap<String, Vec<St
     }
     for unreached in &org.unreachable {
         if !amis_for(unreached.account_id.as_deref()).is_empty() {
-            usage.failures.push(format!("account `{}`, which it is shared with: {}", unreached.account, unreached.error));
+            usage.failures.push(format!(
+                "account `{}`, which it is shared with: {}",
+                unreached.account, unreached.error
+            ));
         }
     }
     let mut checked: HashSet<&str> = places.iter().filter_map(|(p, _)| p.account_id.as_deref()).collect();
     checked.extend(org.unreachable.iter().filter_map(|u| u.account_id.as_deref()));
     usage.shared = shared
         .iter()
-        .map(|(ami, with)| (ami.clone(), with.iter().filter(|g| !checked.contains(g.as_str())).cloned().collect::<Vec<_>>()))
+        .map(|(ami, with)| {
+            (ami.clone(), with.iter().filter(|g| !checked.contains(g.as_str())).cloned().collect::<Vec<_>>())
+        })
         .filter(|(_, with)| !with.is_empty())
         .collect();
     usage
@@ -411,7 +492,11 @@ pub async fn count_elsewhere(aws: &Aws, usage: &mut Usage) {
                 usage.uses.extend(counts.into_iter().map(|c| Use {
                     account: None,
                     ami: ami.clone(),
-                    user: User::Counted { account_id: c.account_id, resource_type: c.resource_type, count: c.count },
+                    user: User::Counted {
+                        account_id: c.account_id,
+                        resource_type: c.resource_type,
+                        count: c.count,
+                    },
                 }));
             }
             Err(e) => {
@@ -460,7 +545,16 @@ async fn scan(aws: &Aws, amis: &[String], owner: bool) -> Observed {
         parameters(aws),
         owners_view,
     );
-    Observed { instances, templates, groups, launch_configurations, nodegroups, parameters, sharing, references }
+    Observed {
+        instances,
+        templates,
+        groups,
+        launch_configurations,
+        nodegroups,
+        parameters,
+        sharing,
+        references,
+    }
 }
 
 /// What EC2 reports as using the AMIs: every resource type it checks, with live instances only
@@ -476,7 +570,10 @@ async fn references(aws: &Aws, amis: &[String]) -> Result<Vec<Reference>> {
         .build();
     let templates = ResourceTypeRequest::builder()
         .resource_type(ImageReferenceResourceType::Ec2LaunchTemplate)
-        .resource_type_options(option(ImageReferenceOptionName::VersionDepth, vec![REFERENCE_VERSION_DEPTH.into()]))
+        .resource_type_options(option(
+            ImageReferenceOptionName::VersionDepth,
+            vec![REFERENCE_VERSION_DEPTH.into()],
+        ))
         .build();
     let mut found = Vec::new();
     for chunk in amis.chunks(REFERENCES_PER_CALL) {
@@ -508,7 +605,12 @@ async fn instances(aws: &Aws, amis: &[String]) -> Result<Vec<Instance>> {
             .ec2()
             .describe_instances()
             .filters(Filter::builder().name("image-id").set_values(Some(chunk.to_vec())).build())
-            .filters(Filter::builder().name("instance-state-name").set_values(Some(LIVE_STATES.map(|s| s.name().to_string()).to_vec())).build())
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .set_values(Some(LIVE_STATES.map(|s| s.name().to_string()).to_vec()))
+                    .build(),
+            )
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -540,7 +642,12 @@ async fn templates(aws: &Aws) -> Result<Vec<Template>> {
     }
     stream::iter(templates)
         .map(|mut template| async move {
-            let mut pages = aws.ec2().describe_launch_template_versions().launch_template_id(&template.id).into_paginator().send();
+            let mut pages = aws
+                .ec2()
+                .describe_launch_template_versions()
+                .launch_template_id(&template.id)
+                .into_paginator()
+                .send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| aws.error("DescribeLaunchTemplateVersions", "ec2", e))?;
                 template.versions.extend(page.launch_template_versions().iter().map(|v| {
@@ -594,7 +701,10 @@ async fn launch_configurations(aws: &Aws) -> Result<Vec<(String, String)>> {
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| aws.error("DescribeLaunchConfigurations", "autoscaling", e))?;
         found.extend(page.launch_configurations().iter().map(|c| {
-            (c.launch_configuration_name().unwrap_or_default().to_string(), c.image_id().unwrap_or_default().to_string())
+            (
+                c.launch_configuration_name().unwrap_or_default().to_string(),
+                c.image_id().unwrap_or_default().to_string(),
+            )
         }));
     }
     Ok(found)
@@ -636,7 +746,9 @@ async fn parameters(aws: &Aws) -> Result<Vec<(String, String)>> {
                 output
                     .parameters()
                     .iter()
-                    .map(|p| (p.name().unwrap_or_default().to_string(), p.value().unwrap_or_default().to_string()))
+                    .map(|p| {
+                        (p.name().unwrap_or_default().to_string(), p.value().unwrap_or_default().to_string())
+                    })
                     .collect(),
             )
         })
@@ -686,7 +798,10 @@ pub(crate) mod tests {
         let with = |grantees: &[&str]| grantees.iter().map(|g| g.to_string()).collect::<Vec<_>>();
         assert!(reaches(Some("222233334444"), &with(&["111122223333", "222233334444"])));
         assert!(!reaches(Some("222233334444"), &with(&["111122223333"])));
-        assert!(reaches(Some("222233334444"), &with(&["arn:aws:organizations::111122223333:organization/o-abc1234567"])));
+        assert!(reaches(
+            Some("222233334444"),
+            &with(&["arn:aws:organizations::111122223333:organization/o-abc1234567"])
+        ));
         assert!(reaches(None, &with(&["everyone (public)"])));
         assert!(!reaches(None, &with(&["111122223333"])));
     }
@@ -706,11 +821,22 @@ pub(crate) mod tests {
 
     #[test]
     fn a_reference_only_ec2_reports_refuses_and_one_the_scans_found_is_named_once() {
-        let reference = |arn: &str| Reference { ami: "ami-x".into(), resource_type: "imagebuilder:ImageRecipe".into(), arn: arn.into() };
+        let reference = |arn: &str| Reference {
+            ami: "ami-x".into(),
+            resource_type: "imagebuilder:ImageRecipe".into(),
+            arn: arn.into(),
+        };
         let observed = Observed {
-            instances: Ok(vec![Instance { id: "i-1".into(), image: "ami-x".into(), state: "running".into() }]),
+            instances: Ok(vec![Instance {
+                id: "i-1".into(),
+                image: "ami-x".into(),
+                state: "running".into(),
+            }]),
             references: Ok(vec![
-                Reference { resource_type: "ec2:Instance".into(), ..reference("arn:aws:ec2:eu-west-1:123456789012:instance/i-1") },
+                Reference {
+                    resource_type: "ec2:Instance".into(),
+                    ..reference("arn:aws:ec2:eu-west-1:123456789012:instance/i-1")
+                },
                 reference("arn:aws:imagebuilder:eu-west-1:123456789012:image-recipe/nodes/1.0.0"),
             ]),
             ..nothing()
@@ -726,7 +852,11 @@ pub(crate) mod tests {
 
     #[test]
     fn a_refused_cross_check_is_skipped_not_a_refusal() {
-        let denied = Error::Api { operation: "DescribeImageReferences", code: "UnauthorizedOperation".into(), message: "no".into() };
+        let denied = Error::Api {
+            operation: "DescribeImageReferences",
+            code: "UnauthorizedOperation".into(),
+            message: "no".into(),
+        };
         let usage = Observed { references: Err(denied), ..nothing() }.usage(&HashSet::from(["ami-x"]));
         assert!(usage.reasons("ami-x").is_empty());
         assert!(usage.cross_check_skipped.is_some_and(|why| why.contains("UnauthorizedOperation")));
@@ -738,7 +868,11 @@ pub(crate) mod tests {
             name: "nodes".into(),
             default_version: 1,
             latest_version: 3,
-            versions: vec![(1, Some("ami-old".into())), (2, Some("ami-x".into())), (3, Some("ami-new".into()))],
+            versions: vec![
+                (1, Some("ami-old".into())),
+                (2, Some("ami-x".into())),
+                (3, Some("ami-new".into())),
+            ],
         }
     }
 
@@ -753,7 +887,11 @@ pub(crate) mod tests {
     #[test]
     fn a_live_instance_is_a_user() {
         let observed = Observed {
-            instances: Ok(vec![Instance { id: "i-1".into(), image: "ami-x".into(), state: "stopped".into() }]),
+            instances: Ok(vec![Instance {
+                id: "i-1".into(),
+                image: "ami-x".into(),
+                state: "stopped".into(),
+            }]),
             ..nothing()
         };
         assert_eq!(users(&observed, "ami-x"), ["instance i-1 (stopped)"]);
@@ -763,7 +901,11 @@ pub(crate) mod tests {
     #[test]
     fn a_terminated_instance_is_no_user() {
         let observed = Observed {
-            instances: Ok(vec![Instance { id: "i-1".into(), image: "ami-x".into(), state: "terminated".into() }]),
+            instances: Ok(vec![Instance {
+                id: "i-1".into(),
+                image: "ami-x".into(),
+                state: "terminated".into(),
+            }]),
             ..nothing()
         };
         assert!(users(&observed, "ami-x").is_empty());
@@ -782,28 +924,49 @@ pub(crate) mod tests {
             templates: Ok(vec![template()]),
             groups: Ok(vec![
                 group(vec![(by_name(Some("$Latest")), "launch template")]),
-                group(vec![(by_name(None), "mixed-instances policy, launch template"), (by_name(Some("2")), "mixed-instances override, launch template")]),
+                group(vec![
+                    (by_name(None), "mixed-instances policy, launch template"),
+                    (by_name(Some("2")), "mixed-instances override, launch template"),
+                ]),
             ]),
             ..nothing()
         };
-        let new: Vec<String> = users(&observed, "ami-new").into_iter().filter(|u| u.starts_with("Auto")).collect();
+        let new: Vec<String> =
+            users(&observed, "ami-new").into_iter().filter(|u| u.starts_with("Auto")).collect();
         assert_eq!(new, ["Auto Scaling group asg (launch template nodes (lt-1) version 3)"]);
-        let old: Vec<String> = users(&observed, "ami-old").into_iter().filter(|u| u.starts_with("Auto")).collect();
-        assert_eq!(old, ["Auto Scaling group asg (mixed-instances policy, launch template nodes (lt-1) version 1)"], "no version means $Default");
-        let x: Vec<String> = users(&observed, "ami-x").into_iter().filter(|u| u.starts_with("Auto")).collect();
-        assert_eq!(x, ["Auto Scaling group asg (mixed-instances override, launch template nodes (lt-1) version 2)"]);
+        let old: Vec<String> =
+            users(&observed, "ami-old").into_iter().filter(|u| u.starts_with("Auto")).collect();
+        assert_eq!(
+            old,
+            ["Auto Scaling group asg (mixed-instances policy, launch template nodes (lt-1) version 1)"],
+            "no version means $Default"
+        );
+        let x: Vec<String> =
+            users(&observed, "ami-x").into_iter().filter(|u| u.starts_with("Auto")).collect();
+        assert_eq!(
+            x,
+            ["Auto Scaling group asg (mixed-instances override, launch template nodes (lt-1) version 2)"]
+        );
     }
 
     #[test]
     fn launch_configurations_are_users_attached_or_not() {
         let observed = Observed {
             launch_configurations: Ok(vec![("lc-a".into(), "ami-x".into()), ("lc-b".into(), "ami-x".into())]),
-            groups: Ok(vec![Group { name: "asg".into(), templates: vec![], launch_configuration: Some("lc-a".into()) }]),
+            groups: Ok(vec![Group {
+                name: "asg".into(),
+                templates: vec![],
+                launch_configuration: Some("lc-a".into()),
+            }]),
             ..nothing()
         };
         assert_eq!(
             users(&observed, "ami-x"),
-            ["launch configuration lc-a", "launch configuration lc-b", "Auto Scaling group asg (launch configuration lc-a)"]
+            [
+                "launch configuration lc-a",
+                "launch configuration lc-b",
+                "Auto Scaling group asg (launch configuration lc-a)"
+            ]
         );
     }
 
@@ -812,18 +975,30 @@ pub(crate) mod tests {
         let observed = Observed {
             templates: Ok(vec![template()]),
             nodegroups: Ok(vec![
-                Nodegroup { cluster: "prod".into(), name: "ng".into(), template: Some(TemplateRef { id: Some("lt-1".into()), name: None, version: Some("2".into()) }) },
+                Nodegroup {
+                    cluster: "prod".into(),
+                    name: "ng".into(),
+                    template: Some(TemplateRef {
+                        id: Some("lt-1".into()),
+                        name: None,
+                        version: Some("2".into()),
+                    }),
+                },
                 Nodegroup { cluster: "prod".into(), name: "managed-ami".into(), template: None },
             ]),
             ..nothing()
         };
-        assert!(users(&observed, "ami-x").contains(&"EKS nodegroup prod/ng (launch template nodes (lt-1) version 2)".to_string()));
+        assert!(users(&observed, "ami-x")
+            .contains(&"EKS nodegroup prod/ng (launch template nodes (lt-1) version 2)".to_string()));
     }
 
     #[test]
     fn ssm_parameters_holding_the_id_are_users() {
         let observed = Observed {
-            parameters: Ok(vec![("/gio/prod/ami".into(), "ami-x\n".into()), ("/other".into(), "ami-xy".into())]),
+            parameters: Ok(vec![
+                ("/gio/prod/ami".into(), "ami-x\n".into()),
+                ("/other".into(), "ami-xy".into()),
+            ]),
             ..nothing()
         };
         assert_eq!(users(&observed, "ami-x"), ["SSM parameter /gio/prod/ami"]);
@@ -831,7 +1006,11 @@ pub(crate) mod tests {
 
     #[test]
     fn a_failed_lookup_is_reported_never_silent() {
-        let denied = || Error::AccessDenied { operation: "ListClusters", code: "AccessDeniedException".into(), message: "no".into() };
+        let denied = || Error::AccessDenied {
+            operation: "ListClusters",
+            code: "AccessDeniedException".into(),
+            message: "no".into(),
+        };
         let observed = Observed { nodegroups: Err(denied()), templates: Err(denied()), ..nothing() };
         let usage = observed.usage(&HashSet::from(["ami-x"]));
         assert_eq!(usage.failures.len(), 2);
@@ -842,7 +1021,10 @@ pub(crate) mod tests {
     #[test]
     fn sharing_is_kept_for_the_amis_asked_about() {
         let observed = Observed {
-            sharing: Ok(BTreeMap::from([("ami-x".into(), vec!["111122223333".into()]), ("ami-y".into(), vec![])])),
+            sharing: Ok(BTreeMap::from([
+                ("ami-x".into(), vec!["111122223333".into()]),
+                ("ami-y".into(), vec![]),
+            ])),
             ..nothing()
         };
         let usage = observed.usage(&HashSet::from(["ami-x", "ami-y"]));

@@ -8,7 +8,9 @@ use crate::core::clock;
 use crate::core::error::{Error, Result};
 use crate::core::poll;
 use crate::core::tags;
-use aws_sdk_ec2::types::{ImageUsageResourceTypeOptionRequest, ImageUsageResourceTypeRequest, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{
+    ImageUsageResourceTypeOptionRequest, ImageUsageResourceTypeRequest, ResourceType, Tag, TagSpecification,
+};
 use std::time::Duration;
 
 /// How long a plan waits for a report before the use it would show stays unchecked (a
@@ -48,31 +50,46 @@ pub async fn counts(aws: &Aws, ami: &str, accounts: Option<&[String]>) -> Result
         None => create(aws, ami, accounts).await?,
     };
     let read = async {
-        poll::until(&format!("the image usage report {report} of {ami}"), poll::LOCAL_CHANGE, WAIT, || async {
-            let described = ec2
-                .describe_image_usage_reports()
-                .report_ids(&report)
-                .send()
-                .await
-                .map_err(|e| aws.error("DescribeImageUsageReports", "ec2", e))?;
-            match described.image_usage_reports().first().and_then(|r| r.state().map(|s| (s, r.state_reason()))) {
-                Some(("available", _)) => Ok(Some(())),
-                Some(("failed" | "error", why)) => {
-                    Err(Error::Api { operation: "DescribeImageUsageReports", code: "ReportFailed".into(), message: why.unwrap_or_default().into() })
+        poll::until(
+            &format!("the image usage report {report} of {ami}"),
+            poll::LOCAL_CHANGE,
+            WAIT,
+            || async {
+                let described = ec2
+                    .describe_image_usage_reports()
+                    .report_ids(&report)
+                    .send()
+                    .await
+                    .map_err(|e| aws.error("DescribeImageUsageReports", "ec2", e))?;
+                match described
+                    .image_usage_reports()
+                    .first()
+                    .and_then(|r| r.state().map(|s| (s, r.state_reason())))
+                {
+                    Some(("available", _)) => Ok(Some(())),
+                    Some(("failed" | "error", why)) => Err(Error::Api {
+                        operation: "DescribeImageUsageReports",
+                        code: "ReportFailed".into(),
+                        message: why.unwrap_or_default().into(),
+                    }),
+                    _ => Ok(None),
                 }
-                _ => Ok(None),
-            }
-        })
+            },
+        )
         .await?;
         let mut counts = Vec::new();
         let mut pages = ec2.describe_image_usage_report_entries().report_ids(&report).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws.error("DescribeImageUsageReportEntries", "ec2", e))?;
-            counts.extend(page.image_usage_report_entries().iter().filter(|e| e.usage_count().unwrap_or(0) > 0).map(|e| Count {
-                account_id: e.account_id().unwrap_or_default().to_string(),
-                resource_type: e.resource_type().unwrap_or_default().to_string(),
-                count: e.usage_count().unwrap_or(0),
-            }));
+            counts.extend(
+                page.image_usage_report_entries().iter().filter(|e| e.usage_count().unwrap_or(0) > 0).map(
+                    |e| Count {
+                        account_id: e.account_id().unwrap_or_default().to_string(),
+                        resource_type: e.resource_type().unwrap_or_default().to_string(),
+                        count: e.usage_count().unwrap_or(0),
+                    },
+                ),
+            );
         }
         Ok(counts)
     };
@@ -84,16 +101,26 @@ pub async fn counts(aws: &Aws, ami: &str, accounts: Option<&[String]>) -> Result
 
 /// A report over instances and every launch template version, tagged as gio-ami's.
 async fn create(aws: &Aws, ami: &str, accounts: Option<&[String]>) -> Result<String> {
-    let depth = ImageUsageResourceTypeOptionRequest::builder().option_name("version-depth").option_values(VERSION_DEPTH).build();
+    let depth = ImageUsageResourceTypeOptionRequest::builder()
+        .option_name("version-depth")
+        .option_values(VERSION_DEPTH)
+        .build();
     let tag = Tag::builder().key(tags::CREATED_AT).value(clock::rfc3339(clock::now_epoch())).build();
     let created = aws
         .ec2()
         .create_image_usage_report()
         .image_id(ami)
         .resource_types(ImageUsageResourceTypeRequest::builder().resource_type("ec2:Instance").build())
-        .resource_types(ImageUsageResourceTypeRequest::builder().resource_type("ec2:LaunchTemplate").resource_type_options(depth).build())
+        .resource_types(
+            ImageUsageResourceTypeRequest::builder()
+                .resource_type("ec2:LaunchTemplate")
+                .resource_type_options(depth)
+                .build(),
+        )
         .set_account_ids(accounts.map(<[String]>::to_vec))
-        .tag_specifications(TagSpecification::builder().resource_type(ResourceType::ImageUsageReport).tags(tag).build())
+        .tag_specifications(
+            TagSpecification::builder().resource_type(ResourceType::ImageUsageReport).tags(tag).build(),
+        )
         .send()
         .await
         .map_err(|e| aws.error("CreateImageUsageReport", "ec2", e))?;

@@ -12,7 +12,9 @@ use crate::aws::{tagging, Aws};
 use crate::core::clock;
 use crate::core::error::Error;
 use crate::core::tags;
-use aws_sdk_ec2::types::{LaunchPermission, LaunchPermissionModifications, OperationType, SnapshotAttributeName, TargetStorageTier};
+use aws_sdk_ec2::types::{
+    LaunchPermission, LaunchPermissionModifications, OperationType, SnapshotAttributeName, TargetStorageTier,
+};
 use aws_sdk_ssm::types::ParameterType;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -53,11 +55,22 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
-    TerminateInstance { id: String, why: String },
-    DeregisterImage { id: String, name: String, why: String },
+    TerminateInstance {
+        id: String,
+        why: String,
+    },
+    DeregisterImage {
+        id: String,
+        name: String,
+        why: String,
+    },
     /// The first lifecycle stage before deletion: the AMI stays (and can be re-enabled) but
     /// nothing can launch it.
-    DisableImage { id: String, name: String, why: String },
+    DisableImage {
+        id: String,
+        name: String,
+        why: String,
+    },
     /// The gentlest stage: the AMI is deprecated from `deprecate_at` (seconds since the epoch,
     /// shown as UTC): hidden from listings of other accounts, still launchable by id.
     DeprecateImage {
@@ -67,25 +80,60 @@ pub enum Action {
         deprecate_at: i64,
         why: String,
     },
-    DeleteSnapshot { id: String, size_gib: i32, why: String },
+    DeleteSnapshot {
+        id: String,
+        size_gib: i32,
+        why: String,
+    },
     /// An AMI derived from one the plan deregisters gets its nearest surviving ancestor as
     /// `gio-ami:parent-ami`, so its chain stays whole for `lineage` and `wipe --chain`.
-    Relink { id: String, parent: String, why: String },
+    Relink {
+        id: String,
+        parent: String,
+        why: String,
+    },
     /// Deregistration protection on (`enable`, with the 24-hour `cooldown` or not) or off.
-    ProtectImage { id: String, name: String, enable: bool, cooldown: bool, why: String },
+    ProtectImage {
+        id: String,
+        name: String,
+        enable: bool,
+        cooldown: bool,
+        why: String,
+    },
     /// A snapshot brought back from the Recycle Bin: before the AMI that maps it, which AWS
     /// restores only once all its snapshots are back.
-    RestoreSnapshot { id: String, why: String },
+    RestoreSnapshot {
+        id: String,
+        why: String,
+    },
     /// An AMI brought back from the Recycle Bin, as it was: mappings, tags, launch permissions.
-    RestoreImage { id: String, name: String, why: String },
+    RestoreImage {
+        id: String,
+        name: String,
+        why: String,
+    },
     /// A snapshot moved to the archive tier (ModifySnapshotTier), once no AMI maps it.
-    ArchiveSnapshot { id: String, size_gib: i32, why: String },
+    ArchiveSnapshot {
+        id: String,
+        size_gib: i32,
+        why: String,
+    },
     /// An archived snapshot brought back to the standard tier (RestoreSnapshotTier), for
     /// `temporary_days` or (None) for good. AWS takes up to 72 hours.
-    RestoreFromArchive { id: String, temporary_days: Option<i32>, why: String },
+    RestoreFromArchive {
+        id: String,
+        temporary_days: Option<i32>,
+        why: String,
+    },
     /// A Recycle Bin retention rule on gio-ami's tag for AMIs or snapshots: made (`previous`
     /// None, `id` "(new)") or given a new retention.
-    RetainInRecycleBin { id: String, binned: Binned, days: i32, previous: Option<i32>, why: String },
+    RetainInRecycleBin {
+        id: String,
+        binned: Binned,
+        days: i32,
+        previous: Option<i32>,
+        why: String,
+    },
     /// Something the plan will not touch, and why (in use, shared with another AMI, …).
     Refuse {
         id: String,
@@ -95,7 +143,12 @@ pub enum Action {
         why: String,
     },
     /// Tags written on an AMI and its snapshots in one call; values in place are overwritten.
-    TagImage { id: String, snapshots: Vec<String>, tags: tags::Tags, why: String },
+    TagImage {
+        id: String,
+        snapshots: Vec<String>,
+        tags: tags::Tags,
+        why: String,
+    },
     /// Grants (or revokes) launching the AMI to these accounts, organizations and OUs (ARNs).
     ModifyLaunchPermission {
         id: String,
@@ -109,23 +162,54 @@ pub enum Action {
     },
     /// Grants (or revokes) creating volumes from the snapshot (copying an AMI, restoring its
     /// disks) to these accounts.
-    ModifyCreateVolumePermission { id: String, accounts: Vec<String>, add: bool, why: String },
+    ModifyCreateVolumePermission {
+        id: String,
+        accounts: Vec<String>,
+        add: bool,
+        why: String,
+    },
     /// A new version of an SSM parameter (`id` is its name); SSM keeps the earlier ones.
-    PutParameter { id: String, value: String, previous: Option<String>, description: String, why: String },
+    PutParameter {
+        id: String,
+        value: String,
+        previous: Option<String>,
+        description: String,
+        why: String,
+    },
     /// A snapshot made from a local image through the EBS direct APIs. In a plan `id` is the
     /// release name; in an outcome, the snapshot's id. Made by `transfer::upload`, block by
     /// block.
-    UploadSnapshot { id: String, name: String, size_gib: i32, why: String },
+    UploadSnapshot {
+        id: String,
+        name: String,
+        size_gib: i32,
+        why: String,
+    },
     /// An AMI registered from snapshots. In a plan `id` is its name; in an outcome, the AMI's
     /// id. Made by `engines::register`, in order, each from the previous one: a chain's parent
     /// exists only once the step before it is registered.
-    RegisterImage { id: String, name: String, parent: String, why: String },
+    RegisterImage {
+        id: String,
+        name: String,
+        parent: String,
+        why: String,
+    },
     /// A release AMI made by a build engine from `base`. In a plan `id` is its name; in an
     /// outcome, the AMI's id.
-    BuildImage { id: String, name: String, base: String, why: String },
+    BuildImage {
+        id: String,
+        name: String,
+        base: String,
+        why: String,
+    },
     /// A copy of the AMI `source` into `region`. In a plan `id` is the source's id; in an
     /// outcome, the copy's. Made by `commands::copy`, which waits until it is available.
-    CopyImage { id: String, source: String, region: String, why: String },
+    CopyImage {
+        id: String,
+        source: String,
+        region: String,
+        why: String,
+    },
     /// A resource that already is what the plan wants (an earlier run made it, or nothing is
     /// left to write): nothing to call, and its outcome says `reused`.
     Reuse {
@@ -208,7 +292,8 @@ impl Action {
             Action::Refuse { kind: Kind::Image, .. } => "REFUSE",
             Action::Refuse { .. } => "keep",
             Action::TagImage { .. } => "tag",
-            Action::ModifyLaunchPermission { add: true, .. } | Action::ModifyCreateVolumePermission { add: true, .. } => "grant",
+            Action::ModifyLaunchPermission { add: true, .. }
+            | Action::ModifyCreateVolumePermission { add: true, .. } => "grant",
             Action::ModifyLaunchPermission { .. } | Action::ModifyCreateVolumePermission { .. } => "revoke",
             Action::PutParameter { .. } => "put",
             Action::RegisterImage { .. } => "register",
@@ -239,17 +324,25 @@ impl Action {
                 format!("{id} ({name})")
             }
             // When it takes effect is part of what is deprecated: AWS moves it to a whole minute.
-            Action::DeprecateImage { id, name, deprecate_at, .. } => format!("{id} ({name}) from {}", clock::rfc3339(*deprecate_at)),
+            Action::DeprecateImage { id, name, deprecate_at, .. } => {
+                format!("{id} ({name}) from {}", clock::rfc3339(*deprecate_at))
+            }
             // The move from the old value to the new one is the news, read as one phrase.
-            Action::PutParameter { id, value, previous, .. } => format!("{id} {} -> {value}", previous.as_deref().unwrap_or("(new)")),
+            Action::PutParameter { id, value, previous, .. } => {
+                format!("{id} {} -> {value}", previous.as_deref().unwrap_or("(new)"))
+            }
             // Once made, what was planned by name has its id, and both are worth reading.
-            Action::RegisterImage { id, name, .. } | Action::UploadSnapshot { id, name, .. } | Action::BuildImage { id, name, .. }
+            Action::RegisterImage { id, name, .. }
+            | Action::UploadSnapshot { id, name, .. }
+            | Action::BuildImage { id, name, .. }
                 if id != name =>
             {
                 format!("{id} ({name})")
             }
             Action::CopyImage { id, source, .. } if id != source => format!("{id} (copy of {source})"),
-            Action::RetainInRecycleBin { binned, previous: None, .. } => format!("new rule ({})", binned.noun()),
+            Action::RetainInRecycleBin { binned, previous: None, .. } => {
+                format!("new rule ({})", binned.noun())
+            }
             Action::RetainInRecycleBin { id, binned, .. } => format!("{id} ({})", binned.noun()),
             other => other.id().to_string(),
         }
@@ -272,27 +365,40 @@ impl Action {
     /// The action's particulars for a table cell: size, new parent, tags, accounts.
     pub fn detail(&self) -> String {
         match self {
-            Action::DeleteSnapshot { size_gib, .. } | Action::UploadSnapshot { size_gib, .. } | Action::ArchiveSnapshot { size_gib, .. } => {
+            Action::DeleteSnapshot { size_gib, .. }
+            | Action::UploadSnapshot { size_gib, .. }
+            | Action::ArchiveSnapshot { size_gib, .. } => {
                 format!("{size_gib} GiB")
             }
             Action::RestoreFromArchive { temporary_days: Some(days), .. } => format!("for {days} days"),
             Action::RestoreFromArchive { .. } => "for good".into(),
             Action::Relink { parent, .. } => format!("parent {parent}"),
-            Action::RegisterImage { parent: from, .. } | Action::BuildImage { base: from, .. } => format!("from {from}"),
+            Action::RegisterImage { parent: from, .. } | Action::BuildImage { base: from, .. } => {
+                format!("from {from}")
+            }
             Action::CopyImage { region, .. } => format!("to {region}"),
             Action::ProtectImage { enable: true, cooldown: true, .. } => "with a 24 h cooldown".into(),
-            Action::RetainInRecycleBin { days, previous: Some(before), .. } => format!("{before} -> {days} days"),
+            Action::RetainInRecycleBin { days, previous: Some(before), .. } => {
+                format!("{before} -> {days} days")
+            }
             Action::RetainInRecycleBin { days, .. } => format!("{days} days"),
             Action::TagImage { snapshots, tags, .. } => {
                 let written: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                let also = if snapshots.is_empty() { String::new() } else { format!("\n(and {})", snapshots.join(", ")) };
+                let also = if snapshots.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n(and {})", snapshots.join(", "))
+                };
                 format!("{}{also}", written.join("\n"))
             }
             Action::ModifyLaunchPermission { accounts, organizations, units, .. } => {
-                let to: Vec<&str> = accounts.iter().chain(organizations).chain(units).map(String::as_str).collect();
+                let to: Vec<&str> =
+                    accounts.iter().chain(organizations).chain(units).map(String::as_str).collect();
                 format!("launch: {}", to.join(" "))
             }
-            Action::ModifyCreateVolumePermission { accounts, .. } => format!("create volume: {}", accounts.join(" ")),
+            Action::ModifyCreateVolumePermission { accounts, .. } => {
+                format!("create volume: {}", accounts.join(" "))
+            }
             _ => String::new(),
         }
     }
@@ -331,7 +437,9 @@ impl Action {
             | Action::ProtectImage { .. }
             | Action::RestoreImage { .. } => 3,
             // Archived only once its AMI is deregistered: AWS archives no snapshot an AMI maps.
-            Action::DeleteSnapshot { .. } | Action::ArchiveSnapshot { .. } | Action::ModifyCreateVolumePermission { add: false, .. } => 4,
+            Action::DeleteSnapshot { .. }
+            | Action::ArchiveSnapshot { .. }
+            | Action::ModifyCreateVolumePermission { add: false, .. } => 4,
             Action::Refuse { .. } | Action::Reuse { .. } => LAST_STAGE,
         }
     }
@@ -370,7 +478,13 @@ impl<F: Serialize> Serialize for Plan<F> {
             #[serde(flatten)]
             facts: &'a F,
         }
-        Shown { actions: &self.actions, warnings: &self.warnings, freed_gib: self.freed_gib(), facts: &self.facts }.serialize(serializer)
+        Shown {
+            actions: &self.actions,
+            warnings: &self.warnings,
+            freed_gib: self.freed_gib(),
+            facts: &self.facts,
+        }
+        .serialize(serializer)
     }
 }
 
@@ -612,14 +726,22 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
         Action::Reuse { .. } => return Status::Reused,
         // Long procedures (many calls, waits, progress) are their engines' to carry out, each
         // returning its outcomes (see `Applied`): a plan holding one never comes here.
-        Action::RegisterImage { .. } | Action::UploadSnapshot { .. } | Action::CopyImage { .. } | Action::BuildImage { .. } => {
+        Action::RegisterImage { .. }
+        | Action::UploadSnapshot { .. }
+        | Action::CopyImage { .. }
+        | Action::BuildImage { .. } => {
             return Status::Failed(format!("{} {} is its engine's to make", action.verb(), action.id()))
         }
     };
     match result {
         Ok(()) => Status::Done,
         // Not found is a deletion's goal reached, but a restore's failure: nothing came back.
-        Err(e) if is_gone(&e) && !matches!(action, Action::RestoreSnapshot { .. } | Action::RestoreImage { .. }) => Status::AlreadyGone,
+        Err(e)
+            if is_gone(&e)
+                && !matches!(action, Action::RestoreSnapshot { .. } | Action::RestoreImage { .. }) =>
+        {
+            Status::AlreadyGone
+        }
         Err(e) => Status::Failed(e.to_string()),
     }
 }
@@ -718,9 +840,17 @@ mod tests {
 
     #[test]
     fn gone_codes_count_as_done() {
-        let gone = Error::Api { operation: "DeleteSnapshot", code: "InvalidSnapshot.NotFound".into(), message: String::new() };
+        let gone = Error::Api {
+            operation: "DeleteSnapshot",
+            code: "InvalidSnapshot.NotFound".into(),
+            message: String::new(),
+        };
         assert!(is_gone(&gone));
-        let in_use = Error::Api { operation: "DeleteSnapshot", code: "InvalidSnapshot.InUse".into(), message: String::new() };
+        let in_use = Error::Api {
+            operation: "DeleteSnapshot",
+            code: "InvalidSnapshot.InUse".into(),
+            message: String::new(),
+        };
         assert!(!is_gone(&in_use));
     }
 
@@ -731,7 +861,12 @@ mod tests {
         assert_eq!(earliest_deprecation(now), now + 60);
         assert_eq!(earliest_deprecation(now + 1), now + 120);
         assert_eq!(earliest_deprecation(now + 59), now + 120);
-        let planned = Action::DeprecateImage { id: "ami-1".into(), name: "n".into(), deprecate_at: now + 120, why: String::new() };
+        let planned = Action::DeprecateImage {
+            id: "ami-1".into(),
+            name: "n".into(),
+            deprecate_at: now + 120,
+            why: String::new(),
+        };
         assert_eq!(planned.as_sent(now + 30), planned, "still far enough ahead: sent as planned");
         let Action::DeprecateImage { deprecate_at, .. } = planned.as_sent(now + 600) else { unreachable!() };
         assert_eq!(deprecate_at, now + 660, "a long confirmation moves it to the earliest time AWS accepts");
@@ -741,7 +876,12 @@ mod tests {
 
     #[test]
     fn actions_serialize_with_their_kind() {
-        let json = serde_json::to_value(Action::Refuse { id: "ami-1".into(), kind: Kind::Image, why: "in use".into() }).unwrap();
+        let json = serde_json::to_value(Action::Refuse {
+            id: "ami-1".into(),
+            kind: Kind::Image,
+            why: "in use".into(),
+        })
+        .unwrap();
         assert_eq!(json, serde_json::json!({"action": "refuse", "id": "ami-1", "why": "in use"}));
     }
 
@@ -757,18 +897,26 @@ mod tests {
     fn a_report_counts_outcomes_and_names_the_first_failure() {
         let delete = |id: &str| Action::DeleteSnapshot { id: id.into(), size_gib: 8, why: String::new() };
         let keep = Action::Refuse { id: "snap-k".into(), kind: Kind::Snapshot, why: String::new() };
-        let plan: Plan = Plan { actions: vec![delete("snap-1"), delete("snap-2"), keep.clone()], ..Plan::default() };
+        let plan: Plan =
+            Plan { actions: vec![delete("snap-1"), delete("snap-2"), keep.clone()], ..Plan::default() };
         let outcomes = [
             Outcome { action: delete("snap-1"), status: Status::Failed("InUse".into()) },
             Outcome { action: delete("snap-2"), status: Status::AlreadyGone },
             Outcome { action: keep, status: Status::Refused },
         ];
         let report = Report::new(&plan, Some(&outcomes));
-        assert_eq!(report.summary, Summary { planned: 2, changed: 0, reused: 0, already_gone: 1, kept: 1, failed: 1 });
+        assert_eq!(
+            report.summary,
+            Summary { planned: 2, changed: 0, reused: 0, already_gone: 1, kept: 1, failed: 1 }
+        );
         let err = report.failure("wipe").unwrap().to_string();
         assert!(err.contains("1 of 3 steps failed (first: snap-1: InUse)"), "{err}");
         assert_eq!(plan.freed_gib(), 16);
-        assert_eq!(serde_json::to_value(&plan).unwrap()["freed_gib"], 16, "shown as derived from the actions");
+        assert_eq!(
+            serde_json::to_value(&plan).unwrap()["freed_gib"],
+            16,
+            "shown as derived from the actions"
+        );
         let dry = Report::new(&plan, None);
         assert!(!dry.applied && dry.failure("wipe").is_none());
         assert_eq!(dry.summary.planned, 2);
@@ -776,12 +924,38 @@ mod tests {
 
     #[test]
     fn sharing_grants_snapshots_first_and_unsharing_revokes_the_ami_first() {
-        let launch = |add| Action::ModifyLaunchPermission { id: "ami-1".into(), accounts: vec![], organizations: vec![], units: vec![], add, why: String::new() };
-        let volume = |add| Action::ModifyCreateVolumePermission { id: "snap-1".into(), accounts: vec![], add, why: String::new() };
+        let launch = |add| Action::ModifyLaunchPermission {
+            id: "ami-1".into(),
+            accounts: vec![],
+            organizations: vec![],
+            units: vec![],
+            add,
+            why: String::new(),
+        };
+        let volume = |add| Action::ModifyCreateVolumePermission {
+            id: "snap-1".into(),
+            accounts: vec![],
+            add,
+            why: String::new(),
+        };
         assert!(volume(true).stage() < launch(true).stage());
         assert!(launch(false).stage() < volume(false).stage());
-        let parameter = Action::PutParameter { id: "/p".into(), value: "ami-1".into(), previous: None, description: String::new(), why: String::new() };
-        let mark = Action::TagImage { id: "ami-1".into(), snapshots: vec![], tags: Default::default(), why: String::new() };
-        assert!(launch(true).stage() < parameter.stage() && parameter.stage() < mark.stage(), "SSM validates that the account may launch it");
+        let parameter = Action::PutParameter {
+            id: "/p".into(),
+            value: "ami-1".into(),
+            previous: None,
+            description: String::new(),
+            why: String::new(),
+        };
+        let mark = Action::TagImage {
+            id: "ami-1".into(),
+            snapshots: vec![],
+            tags: Default::default(),
+            why: String::new(),
+        };
+        assert!(
+            launch(true).stage() < parameter.stage() && parameter.stage() < mark.stage(),
+            "SSM validates that the account may launch it"
+        );
     }
 }

@@ -24,7 +24,9 @@ pub fn action(image: &Image, want: Want) -> Action {
     let (id, name) = (image.id.clone(), image.name.clone());
     let reuse = |why: String| Action::Reuse { id: image.id.clone(), kind: Kind::Image, why };
     match (&image.protection, want) {
-        (Protection::Enabled { cooldown: now }, Want::Protect { cooldown }) if *now == cooldown => reuse("already protected".into()),
+        (Protection::Enabled { cooldown: now }, Want::Protect { cooldown }) if *now == cooldown => {
+            reuse("already protected".into())
+        }
         (Protection::Disabled, Want::Unprotect) => reuse("not protected".into()),
         (Protection::CoolingDown { until }, Want::Unprotect) => {
             reuse(format!("protection already lifted; its cooldown holds until {until}"))
@@ -46,7 +48,9 @@ pub fn action(image: &Image, want: Want) -> Action {
             enable: false,
             cooldown: false,
             why: match protection {
-                Protection::Enabled { cooldown: true } => "it stays protected for 24 hours (its cooldown), then can be deregistered".into(),
+                Protection::Enabled { cooldown: true } => {
+                    "it stays protected for 24 hours (its cooldown), then can be deregistered".into()
+                }
                 _ => "it can be deregistered again".into(),
             },
         },
@@ -65,24 +69,41 @@ mod tests {
     #[test]
     fn each_ami_changes_once_and_a_cooldown_is_said() {
         let protect = Want::Protect { cooldown: false };
-        assert!(matches!(action(&with(Protection::Disabled), protect), Action::ProtectImage { enable: true, cooldown: false, .. }));
-        assert!(matches!(action(&with(Protection::Enabled { cooldown: false }), protect), Action::Reuse { .. }));
+        assert!(matches!(
+            action(&with(Protection::Disabled), protect),
+            Action::ProtectImage { enable: true, cooldown: false, .. }
+        ));
+        assert!(matches!(
+            action(&with(Protection::Enabled { cooldown: false }), protect),
+            Action::Reuse { .. }
+        ));
         assert!(matches!(
             action(&with(Protection::Enabled { cooldown: false }), Want::Protect { cooldown: true }),
             Action::ProtectImage { enable: true, cooldown: true, .. }
         ));
         assert!(matches!(action(&with(Protection::Disabled), Want::Unprotect), Action::Reuse { .. }));
         let lifted = action(&with(Protection::Enabled { cooldown: true }), Want::Unprotect);
-        assert!(matches!(&lifted, Action::ProtectImage { enable: false, .. }) && lifted.why().contains("24 hours"), "{lifted:?}");
-        let cooling = action(&with(Protection::CoolingDown { until: "2026-12-03T05:00:00Z".into() }), Want::Unprotect);
+        assert!(
+            matches!(&lifted, Action::ProtectImage { enable: false, .. })
+                && lifted.why().contains("24 hours"),
+            "{lifted:?}"
+        );
+        let cooling =
+            action(&with(Protection::CoolingDown { until: "2026-12-03T05:00:00Z".into() }), Want::Unprotect);
         assert!(cooling.why().contains("until 2026-12-03T05:00:00Z"));
     }
 
     #[test]
     fn describe_images_values_parse() {
-        assert_eq!(Protection::parse(Some("disabled after 2026-12-03T05:21:37.000Z")), Protection::CoolingDown { until: "2026-12-03T05:21:37.000Z".into() });
+        assert_eq!(
+            Protection::parse(Some("disabled after 2026-12-03T05:21:37.000Z")),
+            Protection::CoolingDown { until: "2026-12-03T05:21:37.000Z".into() }
+        );
         assert_eq!(Protection::parse(Some("enabled-with-cooldown")), Protection::Enabled { cooldown: true });
         assert_eq!(Protection::parse(None), Protection::Disabled);
-        assert!(Protection::parse(Some("enabled-forever")).refusal("ami-1").is_some(), "an unknown value protects");
+        assert!(
+            Protection::parse(Some("enabled-forever")).refusal("ami-1").is_some(),
+            "an unknown value protects"
+        );
     }
 }

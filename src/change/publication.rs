@@ -40,9 +40,10 @@ pub fn plan(cluster: &Cluster, image: &Image, region: &str, current: Option<Stri
             cluster_region: cluster.region.clone(),
         });
     }
-    let parameter = cluster.ssm_parameter.clone().ok_or_else(|| Error::ClusterWithoutParameter {
-        cluster: cluster.name.clone(),
-    })?;
+    let parameter = cluster
+        .ssm_parameter
+        .clone()
+        .ok_or_else(|| Error::ClusterWithoutParameter { cluster: cluster.name.clone() })?;
     let mut clusters: Vec<&str> = image.published_to().collect();
     let clusters_tag = (!clusters.contains(&cluster.name.as_str())).then(|| {
         clusters.push(&cluster.name);
@@ -77,7 +78,11 @@ pub fn actions(publication: Publication) -> Plan<Publication> {
             why: format!("cluster {} ({}) launches its nodes from it", p.cluster, p.region),
         }
     } else {
-        Action::Reuse { id: p.parameter.clone(), kind: Kind::Parameter, why: format!("already holds {}", p.ami) }
+        Action::Reuse {
+            id: p.parameter.clone(),
+            kind: Kind::Parameter,
+            why: format!("already holds {}", p.ami),
+        }
     }];
     actions.extend(p.clusters_tag.as_ref().map(|clusters| Action::TagImage {
         id: p.ami.clone(),
@@ -101,7 +106,12 @@ mod tests {
     use crate::aws::inventory::tests::image;
 
     fn prod() -> Cluster {
-        Cluster { name: "prod".into(), region: "eu-west-1".into(), ssm_parameter: Some("/gio/prod".into()), ..Cluster::default() }
+        Cluster {
+            name: "prod".into(),
+            region: "eu-west-1".into(),
+            ssm_parameter: Some("/gio/prod".into()),
+            ..Cluster::default()
+        }
     }
 
     #[test]

@@ -6,17 +6,17 @@
 //! `change::apply`. The mark is what makes a re-run finish the job: once an AMI is deregistered,
 //! AWS no longer says which snapshots were behind it, but the snapshots say it themselves.
 
-use crate::aws::org::Org;
-use crate::aws::Aws;
-use crate::core::error::Result;
-use crate::core::ids::AmiId;
 use crate::aws::inventory::{self, Image, Snapshot};
-use crate::aws::orphans;
-use crate::change::{self, Action, Kind, Outcome};
-use crate::core::tags;
 use crate::aws::locks::{self, Lock};
+use crate::aws::org::Org;
+use crate::aws::orphans;
 use crate::aws::recycle_bin::{self, Binned, Fate, Rule};
 use crate::aws::usage::{self, Usage, Use};
+use crate::aws::Aws;
+use crate::change::{self, Action, Kind, Outcome};
+use crate::core::error::Result;
+use crate::core::ids::AmiId;
+use crate::core::tags;
 use aws_sdk_ec2::types::{Filter, Tag};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -107,7 +107,11 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
     let by_id: HashMap<&str, &Image> = facts.images.iter().map(|i| (i.id.as_str(), i)).collect();
     let targets: HashSet<&str> = facts.targets.iter().map(String::as_str).collect();
     let mut plan = Plan {
-        facts: Findings { uses: facts.usage.uses.clone(), unchecked: facts.usage.failures.clone(), ..Findings::default() },
+        facts: Findings {
+            uses: facts.usage.uses.clone(),
+            unchecked: facts.usage.failures.clone(),
+            ..Findings::default()
+        },
         ..Plan::default()
     };
     if let Err(why) = facts.locks {
@@ -115,7 +119,8 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             "snapshot locks could not be read ({why}): deleting a locked snapshot fails, and is reported"
         ));
     }
-    let locks: HashMap<&str, &Lock> = facts.locks.iter().flatten().map(|l| (l.snapshot.as_str(), l)).collect();
+    let locks: HashMap<&str, &Lock> =
+        facts.locks.iter().flatten().map(|l| (l.snapshot.as_str(), l)).collect();
     plan.warnings.extend(facts.usage.notes.iter().cloned());
     if let Some(skipped) = &facts.usage.cross_check_skipped {
         plan.warnings.push(format!(
@@ -128,7 +133,9 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         let Some(image) = by_id.get(target.as_str()) else {
             plan.warnings.push(match facts.marked.get(target) {
                 Some(_) => format!("{target} is already deregistered: deleting the snapshots it left behind"),
-                None => format!("{target} is not in this account any more (already wiped?): nothing to do for it"),
+                None => {
+                    format!("{target} is not in this account any more (already wiped?): nothing to do for it")
+                }
             });
             continue;
         };
@@ -139,14 +146,22 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                 with.join(", ")
             ));
         }
-        for child in facts.images.iter().filter(|i| i.tags.get(tags::PARENT_AMI) == Some(target) && !targets.contains(i.id.as_str())) {
+        for child in facts
+            .images
+            .iter()
+            .filter(|i| i.tags.get(tags::PARENT_AMI) == Some(target) && !targets.contains(i.id.as_str()))
+        {
             plan.warnings.push(format!(
                 "{} is derived from {target} and keeps the snapshots they share: `wipe --chain {target}` wipes both",
                 child.id
             ));
         }
         if !reasons.is_empty() && !facts.force {
-            plan.actions.push(Action::Refuse { id: target.clone(), kind: Kind::Image, why: reasons.join("; ") });
+            plan.actions.push(Action::Refuse {
+                id: target.clone(),
+                kind: Kind::Image,
+                why: reasons.join("; "),
+            });
             continue;
         }
         // AWS itself would refuse the deregistration: --force cannot get around it.
@@ -155,7 +170,11 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             plan.facts.protected.push((target.clone(), image.name.clone()));
             continue;
         }
-        let why = if reasons.is_empty() { "asked".to_string() } else { format!("--force, although {}", reasons.join("; ")) };
+        let why = if reasons.is_empty() {
+            "asked".to_string()
+        } else {
+            format!("--force, although {}", reasons.join("; "))
+        };
         plan.actions.push(Action::DeregisterImage { id: target.clone(), name: image.name.clone(), why });
         wiped.push(target);
     }
@@ -163,10 +182,9 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
     let wiped_set: HashSet<&str> = wiped.iter().copied().collect();
     plan.actions.extend(relinks(facts.images, &by_id, &wiped_set));
     let sizes: HashMap<&str, i32> = facts.snapshots.iter().map(|s| (s.id.as_str(), s.size_gib)).collect();
-    let behind = wiped
-        .iter()
-        .flat_map(|ami| by_id[ami].snapshot_ids().map(move |s| (*ami, s)))
-        .chain(facts.marked.iter().flat_map(|(ami, snaps)| snaps.iter().map(move |s| (ami.as_str(), s.as_str()))));
+    let behind = wiped.iter().flat_map(|ami| by_id[ami].snapshot_ids().map(move |s| (*ami, s))).chain(
+        facts.marked.iter().flat_map(|(ami, snaps)| snaps.iter().map(move |s| (ami.as_str(), s.as_str()))),
+    );
     let mut seen = HashSet::new();
     for (ami, snapshot) in behind {
         if !seen.insert(snapshot) {
@@ -185,9 +203,17 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                 why: format!("kept: still used by {}", keepers.join(", ")),
             });
         } else if let Some(lock) = locks.get(snapshot) {
-            plan.actions.push(Action::Refuse { id: snapshot.to_string(), kind: Kind::Snapshot, why: lock.reason() });
+            plan.actions.push(Action::Refuse {
+                id: snapshot.to_string(),
+                kind: Kind::Snapshot,
+                why: lock.reason(),
+            });
         } else if let Some(size) = sizes.get(snapshot) {
-            plan.actions.push(Action::DeleteSnapshot { id: snapshot.to_string(), size_gib: *size, why: format!("behind {ami}") });
+            plan.actions.push(Action::DeleteSnapshot {
+                id: snapshot.to_string(),
+                size_gib: *size,
+                why: format!("behind {ami}"),
+            });
             // Marked for every AMI behind it, so a re-run that names any one of them finds it.
             for behind in wiped.iter().filter(|w| by_id[*w].snapshot_ids().any(|s| s == snapshot)) {
                 plan.facts.marks.entry(behind.to_string()).or_default().push(snapshot.to_string());
@@ -209,9 +235,12 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
 fn undo(plan: &mut Plan, facts: &Facts<'_>, rules: &[Rule]) {
     let tags_of = |id: &str, kind: Kind| -> tags::Tags {
         match kind {
-            Kind::Image => facts.images.iter().find(|i| i.id == id).map(|i| i.tags.clone()).unwrap_or_default(),
+            Kind::Image => {
+                facts.images.iter().find(|i| i.id == id).map(|i| i.tags.clone()).unwrap_or_default()
+            }
             _ => {
-                let mut tags = facts.snapshots.iter().find(|s| s.id == id).map(|s| s.tags.clone()).unwrap_or_default();
+                let mut tags =
+                    facts.snapshots.iter().find(|s| s.id == id).map(|s| s.tags.clone()).unwrap_or_default();
                 // The marks go on before the deletion, so the rules see them too.
                 for (ami, snaps) in &plan.facts.marks {
                     if snaps.iter().any(|s| s == id) {
@@ -282,7 +311,8 @@ pub fn with_descendants(images: &[Image], targets: &[String]) -> Vec<String> {
         if all.contains(&id) {
             continue;
         }
-        let mut children: Vec<&Image> = images.iter().filter(|i| i.tags.get(tags::PARENT_AMI) == Some(&id)).collect();
+        let mut children: Vec<&Image> =
+            images.iter().filter(|i| i.tags.get(tags::PARENT_AMI) == Some(&id)).collect();
         children.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
         stack.extend(children.into_iter().map(|c| c.id.clone()));
         all.push(id);
@@ -322,16 +352,27 @@ pub fn targets(images: &[Image], request: &Request) -> Vec<String> {
 /// only disables or deprecates).
 /// `consumers`: the configured accounts (`[accounts]`, with their roles) where use of an AMI
 /// shared with them is checked too; empty without `[accounts]`.
-pub async fn prepare_targets(aws: &Aws, consumers: &Org, images: &[Image], targets: &[String], force: bool, deletes: bool) -> Result<Plan> {
-    let (present, gone): (Vec<String>, Vec<String>) = targets.iter().cloned().partition(|t| images.iter().any(|i| &i.id == t));
+pub async fn prepare_targets(
+    aws: &Aws,
+    consumers: &Org,
+    images: &[Image],
+    targets: &[String],
+    force: bool,
+    deletes: bool,
+) -> Result<Plan> {
+    let (present, gone): (Vec<String>, Vec<String>) =
+        targets.iter().cloned().partition(|t| images.iter().any(|i| &i.id == t));
     let candidates: Vec<String> = images
         .iter()
         .filter(|i| present.contains(&i.id))
         .flat_map(|i| i.snapshot_ids().map(str::to_string))
         .collect();
     let ids: HashSet<&str> = present.iter().map(String::as_str).collect();
-    let (snapshots, marked, observed) =
-        futures::join!(inventory::snapshots_by_id(aws, &candidates), left_behind(aws, &gone), usage::observe_any(aws, &present));
+    let (snapshots, marked, observed) = futures::join!(
+        inventory::snapshots_by_id(aws, &candidates),
+        left_behind(aws, &gone),
+        usage::observe_any(aws, &present)
+    );
     let (marked, marked_snapshots) = marked?;
     let mut snapshots = snapshots?;
     snapshots.extend(marked_snapshots);
@@ -402,8 +443,12 @@ async fn left_behind(aws: &Aws, gone: &[String]) -> Result<(BTreeMap<String, Vec
 }
 
 /// (gone AMI, snapshot) for each snapshot marked for a gone AMI, or else made for one by EC2.
-fn owners<'a>(snapshots: &'a [Snapshot], gone: &'a [String]) -> impl Iterator<Item = (&'a str, &'a Snapshot)> + 'a {
-    let marked = |s: &'a Snapshot| s.tags.keys().filter_map(|k| k.strip_prefix(WIPED_AMI_TAG)).collect::<Vec<_>>();
+fn owners<'a>(
+    snapshots: &'a [Snapshot],
+    gone: &'a [String],
+) -> impl Iterator<Item = (&'a str, &'a Snapshot)> + 'a {
+    let marked =
+        |s: &'a Snapshot| s.tags.keys().filter_map(|k| k.strip_prefix(WIPED_AMI_TAG)).collect::<Vec<_>>();
     snapshots.iter().flat_map(move |s| {
         let mut amis = marked(s);
         if amis.is_empty() {
@@ -544,11 +589,22 @@ mod tests {
         };
         scene.bin = Ok(vec![rule.clone()]);
         let plan = scene.plan(&["ami-a"], false);
-        let why = |id: &str| plan.actions.iter().find(|a| a.id() == id && !a.is_noop()).map(|a| a.why().to_string()).unwrap();
-        assert!(why("ami-a").ends_with("the Recycle Bin keeps it until 1970-01-08T00:00:00Z (rule r-images, 7 days)"), "{}", why("ami-a"));
+        let why = |id: &str| {
+            plan.actions.iter().find(|a| a.id() == id && !a.is_noop()).map(|a| a.why().to_string()).unwrap()
+        };
+        assert!(
+            why("ami-a")
+                .ends_with("the Recycle Bin keeps it until 1970-01-08T00:00:00Z (rule r-images, 7 days)"),
+            "{}",
+            why("ami-a")
+        );
         assert!(why("snap-d").ends_with("final: no Recycle Bin rule keeps it"), "{}", why("snap-d"));
         assert_eq!(plan.facts.recycle_bin.len(), 2);
-        assert!(plan.warnings.iter().any(|w| w.contains("keeps ami-a but not its snapshot(s) snap-d")), "{:?}", plan.warnings);
+        assert!(
+            plan.warnings.iter().any(|w| w.contains("keeps ami-a but not its snapshot(s) snap-d")),
+            "{:?}",
+            plan.warnings
+        );
 
         // With a Region-level snapshot rule beside it, the whole AMI can come back.
         let marked = Rule { id: "r-snaps".into(), binned: Binned::Snapshot, days: 30, ..rule.clone() };
@@ -559,13 +615,20 @@ mod tests {
 
         scene.bin = Err("AccessDeniedException".into());
         let unread = scene.plan(&["ami-a"], false);
-        assert!(unread.warnings.iter().any(|w| w.contains("Recycle Bin's rules could not be read (AccessDeniedException)")));
+        assert!(unread
+            .warnings
+            .iter()
+            .any(|w| w.contains("Recycle Bin's rules could not be read (AccessDeniedException)")));
     }
 
     #[test]
     fn a_locked_snapshot_is_kept_and_named_with_its_mode_and_end() {
         let mut scene = Scene::new();
-        let lock = Lock { snapshot: "snap-d".into(), mode: locks::Mode::Compliance, until: Some("2027-01-01T00:00:00Z".into()) };
+        let lock = Lock {
+            snapshot: "snap-d".into(),
+            mode: locks::Mode::Compliance,
+            until: Some("2027-01-01T00:00:00Z".into()),
+        };
         scene.locks = Ok(vec![lock]);
         let plan = scene.plan(&["ami-a"], false);
         assert!(plan.actions.contains(&Action::Refuse {
@@ -573,18 +636,29 @@ mod tests {
             kind: Kind::Snapshot,
             why: "kept: locked in compliance mode (nobody can lift it) until 2027-01-01T00:00:00Z".into()
         }));
-        assert_eq!(plan.count(|a| matches!(a, Action::DeregisterImage { .. })), 1, "the AMI itself still goes");
+        assert_eq!(
+            plan.count(|a| matches!(a, Action::DeregisterImage { .. })),
+            1,
+            "the AMI itself still goes"
+        );
         assert_eq!(plan.count(|a| matches!(a, Action::DeleteSnapshot { .. })), 0);
 
         scene.locks = Err("UnauthorizedOperation".into());
         let unread = scene.plan(&["ami-a"], false);
-        assert!(unread.warnings.iter().any(|w| w.contains("snapshot locks could not be read")), "{:?}", unread.warnings);
+        assert!(
+            unread.warnings.iter().any(|w| w.contains("snapshot locks could not be read")),
+            "{:?}",
+            unread.warnings
+        );
     }
 
     #[test]
     fn an_unused_ami_goes_with_its_own_snapshots_but_not_shared_ones() {
         let plan = Scene::new().plan(&["ami-a"], false);
-        assert_eq!(summary(&plan), ["deregister ami-a", "refuse snap-a: kept: still used by ami-b", "delete snap-d 50"]);
+        assert_eq!(
+            summary(&plan),
+            ["deregister ami-a", "refuse snap-a: kept: still used by ami-b", "delete snap-d 50"]
+        );
         assert_eq!(plan.freed_gib(), 50);
         assert!(refusal(&plan).is_none());
         assert_eq!(plan.facts.marks, BTreeMap::from([("ami-a".to_string(), vec!["snap-d".to_string()])]));
@@ -593,7 +667,10 @@ mod tests {
     #[test]
     fn wiping_both_sharers_deletes_the_shared_snapshot_once() {
         let plan = Scene::new().plan(&["ami-a", "ami-b"], false);
-        assert_eq!(summary(&plan), ["deregister ami-a", "deregister ami-b", "delete snap-a 8", "delete snap-d 50"]);
+        assert_eq!(
+            summary(&plan),
+            ["deregister ami-a", "deregister ami-b", "delete snap-a 8", "delete snap-d 50"]
+        );
         assert_eq!(plan.freed_gib(), 58);
         let marks = BTreeMap::from([
             ("ami-a".to_string(), vec!["snap-a".to_string(), "snap-d".to_string()]),
@@ -609,7 +686,12 @@ mod tests {
             User::LaunchTemplate { id: "lt-1".into(), name: "nodes".into(), version: 4 },
             User::AutoScalingGroup { name: "asg".into(), via: "launch configuration lc".into() },
             User::LaunchConfiguration { name: "lc".into() },
-            User::Nodegroup { cluster: "prod".into(), name: "ng".into(), launch_template: "nodes (lt-1)".into(), version: 2 },
+            User::Nodegroup {
+                cluster: "prod".into(),
+                name: "ng".into(),
+                launch_template: "nodes (lt-1)".into(),
+                version: 2,
+            },
             User::SsmParameter { name: "/gio/prod/ami".into() },
         ];
         for user in users {
@@ -623,12 +705,16 @@ mod tests {
 
     #[test]
     fn force_wipes_a_used_ami_but_still_keeps_a_shared_snapshot() {
-        let plan = Scene::new()
-            .used_by("ami-a", User::SsmParameter { name: "/p".into() })
-            .plan(&["ami-a"], true);
+        let plan =
+            Scene::new().used_by("ami-a", User::SsmParameter { name: "/p".into() }).plan(&["ami-a"], true);
         assert!(refusal(&plan).is_none());
-        assert_eq!(summary(&plan), ["deregister ami-a", "refuse snap-a: kept: still used by ami-b", "delete snap-d 50"]);
-        assert!(matches!(&plan.actions[0], Action::DeregisterImage { why, .. } if why.contains("SSM parameter /p")));
+        assert_eq!(
+            summary(&plan),
+            ["deregister ami-a", "refuse snap-a: kept: still used by ami-b", "delete snap-d 50"]
+        );
+        assert!(
+            matches!(&plan.actions[0], Action::DeregisterImage { why, .. } if why.contains("SSM parameter /p"))
+        );
     }
 
     #[test]
@@ -636,7 +722,10 @@ mod tests {
         let mut scene = Scene::new();
         scene.usage.failures.push("EKS nodegroups: access denied".into());
         let plan = scene.plan(&["ami-b"], false);
-        assert_eq!(summary(&plan), ["refuse ami-b: could not check whether it is in use (EKS nodegroups: access denied)"]);
+        assert_eq!(
+            summary(&plan),
+            ["refuse ami-b: could not check whether it is in use (EKS nodegroups: access denied)"]
+        );
         assert_eq!(plan.facts.unchecked, ["EKS nodegroups: access denied"], "prune fails on this");
     }
 
@@ -646,7 +735,11 @@ mod tests {
         scene.usage.shared.insert("ami-a".into(), vec!["111122223333".into()]);
         let plan = scene.plan(&["ami-a"], false);
         assert!(refusal(&plan).is_none());
-        assert!(plan.warnings.iter().any(|w| w.contains("shared with 111122223333") && w.contains("invisible")), "{:?}", plan.warnings);
+        assert!(
+            plan.warnings.iter().any(|w| w.contains("shared with 111122223333") && w.contains("invisible")),
+            "{:?}",
+            plan.warnings
+        );
     }
 
     #[test]
@@ -671,7 +764,8 @@ mod tests {
         let mut other = snapshot("snap-o", 8);
         other.description = "Created by CreateImage(i-1234abcd) for ami-33333333 from vol-1234abcd".into();
         let snapshots = [marked, made, other, snapshot("snap-x", 8)];
-        let found: Vec<(&str, &str)> = owners(&snapshots, &gone).map(|(ami, s)| (ami, s.id.as_str())).collect();
+        let found: Vec<(&str, &str)> =
+            owners(&snapshots, &gone).map(|(ami, s)| (ami, s.id.as_str())).collect();
         assert_eq!(found, [("ami-11111111", "snap-m"), ("ami-22222222", "snap-c")]);
     }
 
@@ -700,7 +794,11 @@ mod tests {
         let images = vec![
             image("ami-root", "2026-01-01", &[("/dev/xvda", "snap-r", 8)]),
             child("ami-1", "ami-root", &[("/dev/xvda", "snap-r", 8), ("/dev/xvdb", "snap-1", 5)]),
-            child("ami-2", "ami-1", &[("/dev/xvda", "snap-r", 8), ("/dev/xvdb", "snap-1", 5), ("/dev/xvdc", "snap-2", 5)]),
+            child(
+                "ami-2",
+                "ami-1",
+                &[("/dev/xvda", "snap-r", 8), ("/dev/xvdb", "snap-1", 5), ("/dev/xvdc", "snap-2", 5)],
+            ),
         ];
         let targets = with_descendants(&images, &["ami-1".to_string()]);
         assert_eq!(targets, ["ami-1", "ami-2"]);
@@ -716,17 +814,36 @@ mod tests {
         let plan = scene.plan(&targets, false);
         assert_eq!(
             summary(&plan),
-            ["deregister ami-1", "deregister ami-2", "refuse snap-r: kept: still used by ami-root", "delete snap-1 5", "delete snap-2 5"]
+            [
+                "deregister ami-1",
+                "deregister ami-2",
+                "refuse snap-r: kept: still used by ami-root",
+                "delete snap-1 5",
+                "delete snap-2 5"
+            ]
         );
         let partial = scene.plan(&["ami-1"], false);
-        assert!(partial.warnings.iter().any(|w| w.contains("ami-2 is derived from ami-1")), "{:?}", partial.warnings);
+        assert!(
+            partial.warnings.iter().any(|w| w.contains("ami-2 is derived from ami-1")),
+            "{:?}",
+            partial.warnings
+        );
         assert_eq!(
             summary(&partial),
-            ["deregister ami-1", "relink ami-2 to ami-root", "refuse snap-r: kept: still used by ami-root, ami-2", "refuse snap-1: kept: still used by ami-2"]
+            [
+                "deregister ami-1",
+                "relink ami-2 to ami-root",
+                "refuse snap-r: kept: still used by ami-root, ami-2",
+                "refuse snap-1: kept: still used by ami-2"
+            ]
         );
         // No ancestor survives: ami-2 keeps pointing at the gone ami-1, where `wipe --chain` finds it.
         let from_the_root = scene.plan(&["ami-root", "ami-1"], false);
-        assert!(!summary(&from_the_root).iter().any(|a| a.starts_with("relink")), "{:?}", summary(&from_the_root));
+        assert!(
+            !summary(&from_the_root).iter().any(|a| a.starts_with("relink")),
+            "{:?}",
+            summary(&from_the_root)
+        );
     }
 
     #[test]
@@ -735,8 +852,23 @@ mod tests {
             child("ami-a", "ami-b", &[("/dev/xvda", "snap-a", 8)]),
             child("ami-b", "ami-a", &[("/dev/xvda", "snap-b", 8)]),
         ];
-        assert_eq!(with_descendants(&images, &["ami-a".to_string()]), ["ami-a", "ami-b"], "ami-b is derived from ami-a");
-        let scene = Scene { images, snapshots: vec![snapshot("snap-a", 8), snapshot("snap-b", 8)], marked: BTreeMap::new(), usage: Usage::default(), locks: Ok(vec![]), bin: Err("not read".into()) };
-        assert_eq!(summary(&scene.plan(&["ami-a"], false)), ["deregister ami-a", "delete snap-a 8"], "ami-b's only ancestor is itself");
+        assert_eq!(
+            with_descendants(&images, &["ami-a".to_string()]),
+            ["ami-a", "ami-b"],
+            "ami-b is derived from ami-a"
+        );
+        let scene = Scene {
+            images,
+            snapshots: vec![snapshot("snap-a", 8), snapshot("snap-b", 8)],
+            marked: BTreeMap::new(),
+            usage: Usage::default(),
+            locks: Ok(vec![]),
+            bin: Err("not read".into()),
+        };
+        assert_eq!(
+            summary(&scene.plan(&["ami-a"], false)),
+            ["deregister ami-a", "delete snap-a 8"],
+            "ami-b's only ancestor is itself"
+        );
     }
 }

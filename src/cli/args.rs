@@ -53,7 +53,14 @@ fn choice<T: Choice + Send + Sync + Clone>() -> impl TypedValueParser<Value = T>
 }
 
 /// The version, the commit it was built from and the build date (build.rs).
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("GIO_AMI_COMMIT"), ", built ", env!("GIO_AMI_BUILD_DATE"), ")");
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("GIO_AMI_COMMIT"),
+    ", built ",
+    env!("GIO_AMI_BUILD_DATE"),
+    ")"
+);
 
 /// Builds, extends, finds, publishes and wipes custom AMIs for EKS worker nodes.
 ///

@@ -7,23 +7,26 @@ mod progress;
 mod render;
 
 use args::{Cli, Colour, Command, DisksCommand, PackerCommand};
+use clap::CommandFactory;
+use gio_ami::aws::provenance::Provenance;
 use gio_ami::aws::{base, inventory, org, orphans};
+use gio_ami::change::protection;
 use gio_ami::change::{self, retire, Applied, Report};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
-use gio_ami::change::protection;
-use gio_ami::commands::{adopt, archive, unarchive, copy, cost, history, lineage, outdated, promote, publish, recycle_bin, restore, share, snapshots, upload};
+use gio_ami::commands::{
+    adopt, archive, copy, cost, history, lineage, outdated, promote, publish, recycle_bin, restore, share,
+    snapshots, unarchive, upload,
+};
 use gio_ami::core::ids::{AmiId, SnapshotId};
+use gio_ami::core::progress::Progress;
 use gio_ami::engines::{self, leftovers, packer, register};
 use gio_ami::spec::{self, clusters, disk::Disk};
 use gio_ami::transfer::{download, image_file::ImageFile, manifest};
-use gio_ami::aws::provenance::Provenance;
 use gio_ami::{Aws, AwsOptions};
-use gio_ami::core::progress::Progress;
 use progress::Terminal;
 use render::{Made, Output, Own, Rendered};
 use serde::Serialize;
 use std::future::Future;
-use clap::CommandFactory;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
@@ -78,7 +81,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let schema = path.with_file_name(spec::SCHEMA_FILE);
             std::fs::write(&path, spec::TEMPLATE)?;
             std::fs::write(&schema, schema_text()?)?;
-            eprintln!("wrote {} and {}: edit the spec, then `gio-ami check` and `gio-ami build`", path.display(), schema.display());
+            eprintln!(
+                "wrote {} and {}: edit the spec, then `gio-ami check` and `gio-ami build`",
+                path.display(),
+                schema.display()
+            );
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "gio-ami", &mut std::io::stdout());
@@ -104,8 +111,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = engine.unwrap_or(loaded.spec.engine());
             let progress = Terminal::new(quiet);
             let plan = engines::prepare(&aws, &loaded, engine, &progress).await?;
-            let mode = Mode { command: "build", dry_run, yes: true, destructive: false, what: "built", facts_on_top: false };
-            let built = execute(&aws, &output, &plan, &mode, Own::default(), || engines::build(&aws, &loaded, &plan, &progress)).await;
+            let mode = Mode {
+                command: "build",
+                dry_run,
+                yes: true,
+                destructive: false,
+                what: "built",
+                facts_on_top: false,
+            };
+            let built = execute(&aws, &output, &plan, &mode, Own::default(), || {
+                engines::build(&aws, &loaded, &plan, &progress)
+            })
+            .await;
             progress.finish();
             built?;
         }
@@ -158,14 +175,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             };
             let plan = adopt::prepare(&aws, &requests, &metadata, &author, skipped).await?;
-            let mode = Mode { command: "adopt", dry_run: args.dry_run, yes: true, destructive: false, what: "tagged", facts_on_top: true };
-            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
+            let mode = Mode {
+                command: "adopt",
+                dry_run: args.dry_run,
+                yes: true,
+                destructive: false,
+                what: "tagged",
+                facts_on_top: true,
+            };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async {
+                Ok(change::apply(&aws, &plan.actions).await.into())
+            })
+            .await?;
         }
         Command::Gc(args) => {
             let spec = optional_spec(&args.org.spec)?;
             // Roles in [accounts] are for reading: removing is left to each account's own
             // credentials, and said so, since the dry run shows every account's leftovers.
-            let roles: Vec<String> = accounts(spec.as_ref(), &[], &[], "")?.into_iter().filter(|a| a.role.is_some()).map(|a| a.name).collect();
+            let roles: Vec<String> = accounts(spec.as_ref(), &[], &[], "")?
+                .into_iter()
+                .filter(|a| a.role.is_some())
+                .map(|a| a.name)
+                .collect();
             let only_here = (!roles.is_empty()).then(|| {
                 format!(
                     "gc removes leftovers in the caller's account only: those of {} are shown by `gc --dry-run` and removed by gc run \
@@ -175,7 +206,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             });
             if args.dry_run && spec.as_ref().is_some_and(|s| !s.accounts.is_empty()) {
                 let org = reach(&options, spec.as_ref(), &args.org, &cli.region).await?;
-                let plans = org.rows(|place| async { Ok(vec![leftovers::prepare(&place.aws).await?]) }).await?;
+                let plans =
+                    org.rows(|place| async { Ok(vec![leftovers::prepare(&place.aws).await?]) }).await?;
                 warn(quiet, &plans.warnings);
                 warn(quiet, only_here.as_slice());
                 output.plans(&plans.rows, NOTHING_CHANGED)?;
@@ -184,8 +216,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let aws = Aws::connect(&options).await?;
             let mut plan = leftovers::prepare(&aws).await?;
             plan.warnings.extend(only_here);
-            let mode = Mode { command: "gc", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "removed", facts_on_top: false };
-            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
+            let mode = Mode {
+                command: "gc",
+                dry_run: args.dry_run,
+                yes: args.yes,
+                destructive: true,
+                what: "removed",
+                facts_on_top: false,
+            };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async {
+                Ok(change::apply(&aws, &plan.actions).await.into())
+            })
+            .await?;
         }
         Command::Images(args) => {
             let spec = optional_spec(&args.org.spec)?;
@@ -217,7 +259,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let plan = register::prepare(&aws, &source, &request).await?;
             let provenance = Provenance::current(&aws).await;
             let own = Own { before: render::disks_steps(&plan.facts), ..Own::default() };
-            let mode = Mode { command: "disks add", dry_run: args.dry_run, yes: true, destructive: false, what: "registered", facts_on_top: false };
+            let mode = Mode {
+                command: "disks add",
+                dry_run: args.dry_run,
+                yes: true,
+                destructive: false,
+                what: "registered",
+                facts_on_top: false,
+            };
             execute(&aws, &output, &plan, &mode, own, || register::apply(&aws, &plan, &provenance)).await?;
         }
         Command::Upload(args) => {
@@ -239,16 +288,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let progress = Terminal::new(cli.quiet);
             let image = ImageFile::open(&args.image, |step| progress.phase(step))?;
-            let parent_image = args.parent_image.map(|path| ImageFile::open(&path, |step| progress.phase(step))).transpose()?;
+            let parent_image = args
+                .parent_image
+                .map(|path| ImageFile::open(&path, |step| progress.phase(step)))
+                .transpose()?;
             let aws = Aws::connect(&options).await?;
             let sizes = register::snapshot_sizes(&aws, &request.disks).await?;
             let provenance = Provenance::current(&aws).await;
             let file = (image.path.as_path(), image.format, image.size);
-            let plan = upload::prepare(&aws, &request, file, &sizes, &provenance, parent_image.as_ref()).await?;
+            let plan =
+                upload::prepare(&aws, &request, file, &sizes, &provenance, parent_image.as_ref()).await?;
             let own = Own { before: render::upload_intro(&plan.facts), ..Own::default() };
-            let mode = Mode { command: "upload", dry_run: args.dry_run, yes: true, destructive: false, what: "uploaded", facts_on_top: false };
+            let mode = Mode {
+                command: "upload",
+                dry_run: args.dry_run,
+                yes: true,
+                destructive: false,
+                what: "uploaded",
+                facts_on_top: false,
+            };
             let interrupted = gio_ami::core::signal::interrupted();
-            let uploaded = execute(&aws, &output, &plan, &mode, own, || upload::apply(&aws, &plan, &image, &progress, interrupted)).await;
+            let uploaded = execute(&aws, &output, &plan, &mode, own, || {
+                upload::apply(&aws, &plan, &image, &progress, interrupted)
+            })
+            .await;
             progress.finish();
             uploaded?;
         }
@@ -256,7 +319,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let snapshot: SnapshotId = args.snapshot.parse()?;
             let aws = Aws::connect(&options).await?;
             let progress = Terminal::new(cli.quiet);
-            let downloaded = download::download(&aws, &snapshot, &args.file, args.workers.workers, args.force, &progress).await;
+            let downloaded =
+                download::download(&aws, &snapshot, &args.file, args.workers.workers, args.force, &progress)
+                    .await;
             progress.finish();
             output.downloaded(&downloaded?)?;
         }
@@ -277,15 +342,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(why) = retire::refusal(&plan) {
                 return refuse(&output, &plan, why, Own::default());
             }
-            let mode = Mode { command: "wipe", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "changed", facts_on_top: false };
-            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(retire::apply(&aws, &plan).await?.into()) }).await?;
+            let mode = Mode {
+                command: "wipe",
+                dry_run: args.dry_run,
+                yes: args.yes,
+                destructive: true,
+                what: "changed",
+                facts_on_top: false,
+            };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async {
+                Ok(retire::apply(&aws, &plan).await?.into())
+            })
+            .await?;
         }
         Command::Restore(args) => {
             let amis = parse_all::<AmiId>(&args.amis)?;
             let aws = Aws::connect(&options).await?;
             let plan = restore::prepare(&aws, &amis).await?;
-            let mode = Mode { command: "restore", dry_run: args.dry_run, yes: true, destructive: false, what: "restored", facts_on_top: false };
-            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(restore::apply(&aws, &plan).await?.into()) }).await?;
+            let mode = Mode {
+                command: "restore",
+                dry_run: args.dry_run,
+                yes: true,
+                destructive: false,
+                what: "restored",
+                facts_on_top: false,
+            };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async {
+                Ok(restore::apply(&aws, &plan).await?.into())
+            })
+            .await?;
             if !plan.facts.gone.is_empty() {
                 return Err(gio_ami::Error::GoneForGood(plan.facts.gone.join(", ")).into());
             }
@@ -297,23 +382,53 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(why) = retire::refusal(&plan) {
                 return refuse(&output, &plan, why, Own::default());
             }
-            let mode = Mode { command: "archive", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "archived", facts_on_top: false };
-            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(archive::apply(&aws, &plan).await?.into()) }).await?;
+            let mode = Mode {
+                command: "archive",
+                dry_run: args.dry_run,
+                yes: args.yes,
+                destructive: true,
+                what: "archived",
+                facts_on_top: false,
+            };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async {
+                Ok(archive::apply(&aws, &plan).await?.into())
+            })
+            .await?;
         }
         Command::Unarchive(args) => {
             let amis = parse_all::<AmiId>(&args.amis)?;
             let temporary = args.temporary.map(unarchive::days).transpose()?;
             let aws = Aws::connect(&options).await?;
             let plan = unarchive::prepare(&aws, &amis, temporary).await?;
-            let mode = Mode { command: "unarchive", dry_run: args.dry_run, yes: true, destructive: false, what: "restored", facts_on_top: false };
-            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(unarchive::apply(&aws, &plan).await?.into()) }).await?;
+            let mode = Mode {
+                command: "unarchive",
+                dry_run: args.dry_run,
+                yes: true,
+                destructive: false,
+                what: "restored",
+                facts_on_top: false,
+            };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async {
+                Ok(unarchive::apply(&aws, &plan).await?.into())
+            })
+            .await?;
         }
         Command::RecycleBin(args) => {
             let days = recycle_bin::days(args.retain)?;
             let aws = Aws::connect(&options).await?;
             let plan = recycle_bin::prepare(&aws, days).await?;
-            let mode = Mode { command: "recycle-bin", dry_run: args.dry_run, yes: true, destructive: false, what: "changed", facts_on_top: false };
-            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
+            let mode = Mode {
+                command: "recycle-bin",
+                dry_run: args.dry_run,
+                yes: true,
+                destructive: false,
+                what: "changed",
+                facts_on_top: false,
+            };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async {
+                Ok(change::apply(&aws, &plan.actions).await.into())
+            })
+            .await?;
         }
         Command::Prune(args) => {
             let mut families: Vec<Family> = args.release_prefix.into_iter().map(Family::Prefix).collect();
@@ -331,11 +446,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let aws = Aws::connect(&options).await?;
             let consumers = consumers(&args.spec, &aws).await?;
-            let mut plan = prune::prepare(&aws, &consumers, &policy, gio_ami::core::clock::now_epoch()).await?;
+            let mut plan =
+                prune::prepare(&aws, &consumers, &policy, gio_ami::core::clock::now_epoch()).await?;
             // A deprecated AMI the Allowed AMIs setting of a configured account tolerates only
             // so long after its deprecation stops launching there then: said before it happens.
-            let deprecated: Vec<String> =
-                plan.actions.iter().filter(|a| matches!(a, change::Action::DeprecateImage { .. })).map(|a| a.id().to_string()).collect();
+            let deprecated: Vec<String> = plan
+                .actions
+                .iter()
+                .filter(|a| matches!(a, change::Action::DeprecateImage { .. }))
+                .map(|a| a.id().to_string())
+                .collect();
             if consumers.configured() && !deprecated.is_empty() {
                 let images = inventory::any_images_by_id(&aws, &deprecated).await?;
                 let checked = gio_ami::aws::allowed::check(&consumers, &images).await;
@@ -344,10 +464,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // Refusals of AMIs in use are the policy at work; refusals for want of a look-up
             // mean the prune did not happen, and scripts must hear it.
             if !plan.facts.unchecked.is_empty() {
-                return refuse(&output, &plan, gio_ami::Error::Unchecked(plan.facts.unchecked.join("; ")), Own::default());
+                return refuse(
+                    &output,
+                    &plan,
+                    gio_ami::Error::Unchecked(plan.facts.unchecked.join("; ")),
+                    Own::default(),
+                );
             }
-            let mode = Mode { command: "prune", dry_run: args.dry_run, yes: args.yes, destructive: true, what: "changed", facts_on_top: false };
-            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(retire::apply(&aws, &plan).await?.into()) }).await?;
+            let mode = Mode {
+                command: "prune",
+                dry_run: args.dry_run,
+                yes: args.yes,
+                destructive: true,
+                what: "changed",
+                facts_on_top: false,
+            };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async {
+                Ok(retire::apply(&aws, &plan).await?.into())
+            })
+            .await?;
         }
         Command::History(args) => {
             let spec = optional_spec(&args.org.spec)?;
@@ -355,7 +490,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let accounts = accounts(spec.as_ref(), &args.org.accounts, &cli.region, caller.region())?;
             let clusters = clusters::select(spec.as_ref(), &args.clusters, caller.region());
             let listed = history::regions(&cli.region, caller.region(), &clusters);
-            let regions: Vec<String> = listed.iter().cloned().chain(clusters.iter().map(|c| c.region.clone())).collect();
+            let regions: Vec<String> =
+                listed.iter().cloned().chain(clusters.iter().map(|c| c.region.clone())).collect();
             let org = enter(caller, &accounts, &regions).await?;
             let history = history::gather(&org, &listed, clusters).await?;
             tracing::info!(api_calls = history.api_calls, releases = history.releases.len(), "history read");
@@ -396,8 +532,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             plan.warnings.extend(warnings);
             // A rollback is one more version of the parameter: the value it replaces stays in
             // the history, so nothing is lost and no question is asked.
-            let mode = Mode { command: "publish", dry_run: args.dry_run, yes: true, destructive: false, what: "written", facts_on_top: true };
-            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply_across(&caller, &aws, &plan.actions).await.into()) }).await?;
+            let mode = Mode {
+                command: "publish",
+                dry_run: args.dry_run,
+                yes: true,
+                destructive: false,
+                what: "written",
+                facts_on_top: true,
+            };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async {
+                Ok(change::apply_across(&caller, &aws, &plan.actions).await.into())
+            })
+            .await?;
         }
         Command::Promote(args) => {
             let spec = optional_spec(&args.spec)?;
@@ -416,13 +562,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // Where the AMI is owned (the caller's account), in the target's region: a copy is
             // made and looked for there, and its marks, grants and protection go there.
             let home = caller.elsewhere(&to.region, None);
-            let request = promote::Request { from, to, soak, copy: args.copy, target_account: target_account.clone() };
+            let request =
+                promote::Request { from, to, soak, copy: args.copy, target_account: target_account.clone() };
             let mut plan = promote::prepare(&source, &target, &home, request.clone()).await?;
             if let (Some(region), false) = (plan.facts.copy_to.clone(), args.dry_run) {
                 // The copy's id is what the target's parameter gets: copy first, then plan again.
                 let ami: AmiId = plan.facts.ami.clone().unwrap_or_default().parse()?;
                 let owned = caller.elsewhere(&request.from.region, None);
-                let copying = copy::prepare(&owned, &options, &ami, std::slice::from_ref(&region), &Default::default()).await?;
+                let copying =
+                    copy::prepare(&owned, &options, &ami, std::slice::from_ref(&region), &Default::default())
+                        .await?;
                 let progress = Terminal::new(quiet);
                 progress.phase(&format!("copying {ami} to {region}"));
                 let copied = copy::copy(&options, &copying, &progress).await;
@@ -435,16 +584,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let own = Own { before: render::gates(&plan.facts), ..Own::default() };
             let refusals = plan.facts.refusals();
             if !refusals.is_empty() {
-                return refuse(&output, &plan, gio_ami::Error::PromotionRefused { to: plan.facts.to.clone(), reasons: refusals }, own.with_top(&plan.facts)?);
+                return refuse(
+                    &output,
+                    &plan,
+                    gio_ami::Error::PromotionRefused { to: plan.facts.to.clone(), reasons: refusals },
+                    own.with_top(&plan.facts)?,
+                );
             }
             if let (Some(account), Some(ami)) = (target_account, plan.facts.target_ami.clone()) {
                 let owned = inventory::any_images_by_id(&home, &[ami]).await?;
-                if let Some(why) = allowed(&home, vec![account], &owned, &mut plan.warnings, args.force).await {
+                if let Some(why) = allowed(&home, vec![account], &owned, &mut plan.warnings, args.force).await
+                {
                     return refuse(&output, &plan, why, own.with_top(&plan.facts)?);
                 }
             }
-            let mode = Mode { command: "promote", dry_run: args.dry_run, yes: args.yes, destructive: false, what: "written", facts_on_top: true };
-            execute(&target, &output, &plan, &mode, own, || async { Ok(change::apply_across(&home, &target, &plan.actions).await.into()) }).await?;
+            let mode = Mode {
+                command: "promote",
+                dry_run: args.dry_run,
+                yes: args.yes,
+                destructive: false,
+                what: "written",
+                facts_on_top: true,
+            };
+            execute(&target, &output, &plan, &mode, own, || async {
+                Ok(change::apply_across(&home, &target, &plan.actions).await.into())
+            })
+            .await?;
         }
         Command::Outdated(args) => {
             let spec = optional_spec(&args.org.spec)?;
@@ -455,7 +620,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 clusters.retain(|c| c.account.as_ref().is_some_and(|a| args.org.accounts.contains(a)));
             }
             if clusters.is_empty() {
-                anyhow::bail!("no clusters to look at: add [clusters.NAME] tables to {}, or name one with --cluster", args.org.spec.display());
+                anyhow::bail!(
+                    "no clusters to look at: add [clusters.NAME] tables to {}, or name one with --cluster",
+                    args.org.spec.display()
+                );
             }
             let regions: Vec<String> = clusters.iter().map(|c| c.region.clone()).collect();
             let org = enter(caller, &accounts, &regions).await?;
@@ -481,7 +649,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let aws = Aws::connect(&options).await?;
             let plan = copy::prepare(&aws, &options, &ami, &args.to, &kms_keys).await?;
             let progress = Terminal::new(quiet);
-            let mode = Mode { command: "copy", dry_run: args.dry_run, yes: true, destructive: false, what: "copied", facts_on_top: false };
+            let mode = Mode {
+                command: "copy",
+                dry_run: args.dry_run,
+                yes: true,
+                destructive: false,
+                what: "copied",
+                facts_on_top: false,
+            };
             let copied = execute(&aws, &output, &plan, &mode, Own::default(), || async {
                 progress.phase(&format!("copying {ami} to {}", args.to.join(", ")));
                 Ok(copy::copy(&options, &plan, &progress).await)
@@ -495,12 +670,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let spec = optional_spec(&args.spec)?;
             let configured = accounts(spec.as_ref(), &[], &[], "")?;
             let named = |input: &String| match configured.iter().find(|a| &a.name == input) {
-                Some(account) => account.id().map(str::to_string).ok_or_else(|| gio_ami::Error::OwnAccount(input.clone())),
+                Some(account) => {
+                    account.id().map(str::to_string).ok_or_else(|| gio_ami::Error::OwnAccount(input.clone()))
+                }
                 None => share::account(input),
             };
             let with = share::Grantees {
                 accounts: args.accounts.iter().map(named).collect::<gio_ami::Result<_>>()?,
-                organizations: args.organizations.iter().map(|o| share::organization(o)).collect::<gio_ami::Result<_>>()?,
+                organizations: args
+                    .organizations
+                    .iter()
+                    .map(|o| share::organization(o))
+                    .collect::<gio_ami::Result<_>>()?,
                 units: args.units.iter().map(|u| share::unit(u)).collect::<gio_ami::Result<_>>()?,
             };
             let aws = Aws::connect(&options).await?;
@@ -508,23 +689,49 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut plan = share::plan(&images, &with, !args.unshare);
             if !args.unshare {
                 let anyone = !with.organizations.is_empty() || !with.units.is_empty();
-                let targets: Vec<org::Account> =
-                    configured.into_iter().filter(|a| a.id().is_some_and(|id| anyone || with.accounts.iter().any(|w| w == id))).collect();
+                let targets: Vec<org::Account> = configured
+                    .into_iter()
+                    .filter(|a| a.id().is_some_and(|id| anyone || with.accounts.iter().any(|w| w == id)))
+                    .collect();
                 if let Some(why) = allowed(&aws, targets, &images, &mut plan.warnings, args.force).await {
                     return refuse(&output, &plan, why, Own::default());
                 }
             }
-            let mode = Mode { command: "share", dry_run: args.dry_run, yes: args.yes, destructive: args.unshare, what: "changed", facts_on_top: false };
-            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
+            let mode = Mode {
+                command: "share",
+                dry_run: args.dry_run,
+                yes: args.yes,
+                destructive: args.unshare,
+                what: "changed",
+                facts_on_top: false,
+            };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async {
+                Ok(change::apply(&aws, &plan.actions).await.into())
+            })
+            .await?;
         }
         Command::Protect(args) => {
             let amis = parse_all::<AmiId>(&args.amis)?;
             let aws = Aws::connect(&options).await?;
             let images = inventory::own_images_by_id(&aws, &amis).await?;
-            let want = if args.unprotect { protection::Want::Unprotect } else { protection::Want::Protect { cooldown: args.cooldown } };
+            let want = if args.unprotect {
+                protection::Want::Unprotect
+            } else {
+                protection::Want::Protect { cooldown: args.cooldown }
+            };
             let plan = protection::plan(&images, want);
-            let mode = Mode { command: "protect", dry_run: args.dry_run, yes: args.yes, destructive: args.unprotect, what: "changed", facts_on_top: false };
-            execute(&aws, &output, &plan, &mode, Own::default(), || async { Ok(change::apply(&aws, &plan.actions).await.into()) }).await?;
+            let mode = Mode {
+                command: "protect",
+                dry_run: args.dry_run,
+                yes: args.yes,
+                destructive: args.unprotect,
+                what: "changed",
+                facts_on_top: false,
+            };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async {
+                Ok(change::apply(&aws, &plan.actions).await.into())
+            })
+            .await?;
         }
         Command::Cost(args) => {
             let spec = optional_spec(&args.org.spec)?;
@@ -554,7 +761,10 @@ fn schema_text() -> serde_json::Result<String> {
 fn man_pages(command: &clap::Command, parent: &str, dir: &Path) -> std::io::Result<usize> {
     let (name, invoked) = match parent {
         "" => (command.get_name().to_string(), command.get_name().to_string()),
-        _ => (format!("{parent}-{}", command.get_name()), format!("{} {}", parent.replace('-', " "), command.get_name())),
+        _ => (
+            format!("{parent}-{}", command.get_name()),
+            format!("{} {}", parent.replace('-', " "), command.get_name()),
+        ),
     };
     // A subcommand's page names it as typed (`gio-ami disks add`), not by its bare name.
     let named = command.clone().display_name(name.clone()).bin_name(invoked);
@@ -580,7 +790,12 @@ fn optional_spec(path: &Path) -> gio_ami::Result<Option<spec::Spec>> {
 /// The configured accounts a report reads (all, or those --account names), each in its
 /// regions (or the ones --region names; `home`, the caller's, when it names none) and those of
 /// its clusters.
-fn accounts(spec: Option<&spec::Spec>, names: &[String], regions: &[String], home: &str) -> gio_ami::Result<Vec<org::Account>> {
+fn accounts(
+    spec: Option<&spec::Spec>,
+    names: &[String],
+    regions: &[String],
+    home: &str,
+) -> gio_ami::Result<Vec<org::Account>> {
     let configured = spec.map(|s| &s.accounts);
     let known = || configured.map(|a| a.keys().cloned().collect()).unwrap_or_default();
     for name in names {
@@ -620,7 +835,12 @@ fn accounts(spec: Option<&spec::Spec>, names: &[String], regions: &[String], hom
 
 /// Where a report reads: every account of `[accounts]` (or those --account names), else the
 /// caller's account in its region, as without any spec.
-async fn reach(options: &AwsOptions, spec: Option<&spec::Spec>, args: &args::OrgArgs, regions: &[String]) -> gio_ami::Result<org::Org> {
+async fn reach(
+    options: &AwsOptions,
+    spec: Option<&spec::Spec>,
+    args: &args::OrgArgs,
+    regions: &[String],
+) -> gio_ami::Result<org::Org> {
     let caller = Aws::connect(options).await?;
     let accounts = accounts(spec, &args.accounts, regions, caller.region())?;
     enter(caller, &accounts, &[]).await
@@ -646,7 +866,12 @@ async fn consumers(spec: &Path, aws: &Aws) -> gio_ami::Result<org::Org> {
 /// Where a cluster is acted on: the caller's account in `region`, or for a cluster of another
 /// configured account, that account (through its role) in the cluster's region, which is then
 /// returned too.
-async fn cluster_context(caller: &Aws, spec: Option<&spec::Spec>, cluster: &clusters::Cluster, region: &str) -> gio_ami::Result<(Aws, Option<org::Account>)> {
+async fn cluster_context(
+    caller: &Aws,
+    spec: Option<&spec::Spec>,
+    cluster: &clusters::Cluster,
+    region: &str,
+) -> gio_ami::Result<(Aws, Option<org::Account>)> {
     let account = accounts(spec, &[], std::slice::from_ref(&cluster.region), &cluster.region)?
         .into_iter()
         .find(|a| a.role.is_some() && cluster.account.as_ref() == Some(&a.name));
@@ -661,7 +886,13 @@ async fn cluster_context(caller: &Aws, spec: Option<&spec::Spec>, cluster: &clus
 
 /// Reads the Allowed AMIs setting of each account (in `aws`'s region) the images go to: what
 /// it refuses is the refusal returned, or with --force a warning; the rest are warnings.
-async fn allowed<'a>(aws: &Aws, mut accounts: Vec<org::Account>, images: impl IntoIterator<Item = &'a inventory::Image>, warnings: &mut Vec<String>, force: bool) -> Option<gio_ami::Error> {
+async fn allowed<'a>(
+    aws: &Aws,
+    mut accounts: Vec<org::Account>,
+    images: impl IntoIterator<Item = &'a inventory::Image>,
+    warnings: &mut Vec<String>,
+    force: bool,
+) -> Option<gio_ami::Error> {
     if accounts.is_empty() {
         return None;
     }
@@ -683,7 +914,12 @@ async fn allowed<'a>(aws: &Aws, mut accounts: Vec<org::Account>, images: impl In
 }
 
 /// Prints a plan that must not run, and fails with why.
-fn refuse<F: Serialize>(output: &Output, plan: &change::Plan<F>, why: gio_ami::Error, own: Own) -> anyhow::Result<()> {
+fn refuse<F: Serialize>(
+    output: &Output,
+    plan: &change::Plan<F>,
+    why: gio_ami::Error,
+    own: Own,
+) -> anyhow::Result<()> {
     output.report(&Report::new(plan, None), NOTHING_CHANGED, &own)?;
     Err(why.into())
 }
@@ -787,7 +1023,11 @@ pub fn init_logging(cli: &Cli) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(colour(cli.color, std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref()))
+        .with_ansi(colour(
+            cli.color,
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_target(false)
         .init();
 }

@@ -55,7 +55,9 @@ impl Progress for Terminal {
                 Unit::Items => "{pos}/{len}",
             };
             let template = format!("{{spinner}} [{{elapsed:>4}}] {{msg}} [{{bar:30}}] {amounts}");
-            bar.set_style(ProgressStyle::with_template(&template).expect("valid template").progress_chars("=> "));
+            bar.set_style(
+                ProgressStyle::with_template(&template).expect("valid template").progress_chars("=> "),
+            );
             bar.set_length(total);
             bar.set_position(0);
         }

@@ -1,24 +1,24 @@
 //! Everything the tool prints on stdout: tables for people, JSON for scripts.
 
-use gio_ami::aws::base::Base;
-use gio_ami::commands::cost::{AccountCost, Cost, Costs};
-use gio_ami::aws::control_plane::Support;
-use gio_ami::commands::outdated::{self, Outdated};
-use gio_ami::commands::promote::Promotion;
-use gio_ami::engines::Built;
-use gio_ami::engines::register::Plan as RegisterPlan;
-use gio_ami::commands::history::{self, History};
 use super::args::{Format, HistoryFormat};
-use gio_ami::transfer::download::Downloaded;
+use comfy_table::{presets, Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
+use gio_ami::aws::base::Base;
+use gio_ami::aws::control_plane::Support;
 use gio_ami::aws::inventory::{Image, Mapping, Protection};
 use gio_ami::aws::lineage::Node;
 use gio_ami::aws::org::Located;
+use gio_ami::aws::orphans::{Origin, Orphan};
 use gio_ami::change::{self, Action, Kind, Outcome, Status};
+use gio_ami::commands::cost::{AccountCost, Cost, Costs};
+use gio_ami::commands::history::{self, History};
+use gio_ami::commands::outdated::{self, Outdated};
+use gio_ami::commands::promote::Promotion;
 use gio_ami::commands::snapshots::AmiSnapshots;
-use gio_ami::aws::orphans::{Orphan, Origin};
-use gio_ami::spec::{Loaded, Warning};
 use gio_ami::commands::upload::{Plan as UploadPlan, Uploaded};
-use comfy_table::{presets, Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
+use gio_ami::engines::register::Plan as RegisterPlan;
+use gio_ami::engines::Built;
+use gio_ami::spec::{Loaded, Warning};
+use gio_ami::transfer::download::Downloaded;
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -65,7 +65,10 @@ impl Own {
 }
 
 /// Adds the fields of `more` that `fields` does not have: what is there first stays.
-fn add_missing(fields: &mut serde_json::Map<String, serde_json::Value>, more: serde_json::Map<String, serde_json::Value>) {
+fn add_missing(
+    fields: &mut serde_json::Map<String, serde_json::Value>,
+    more: serde_json::Map<String, serde_json::Value>,
+) {
     for (key, value) in more {
         fields.entry(key).or_insert(value);
     }
@@ -116,22 +119,28 @@ impl Output {
             if images.is_empty() {
                 return format!("No AMIs owned by {scope}.\n");
             }
-            let mut table = placed(images, &["NAME", "AMI", "STATE", "CREATED", "LAST LAUNCH", "RELEASE", "SNAPSHOTS", "GiB"]);
+            let mut table = placed(
+                images,
+                &["NAME", "AMI", "STATE", "CREATED", "LAST LAUNCH", "RELEASE", "SNAPSHOTS", "GiB"],
+            );
             for located in images {
                 let image = &located.item;
-                table.add_row(where_read(located, vec![
-                    Cell::new(&image.name),
-                    Cell::new(&image.id),
-                    Cell::new(match image.protection {
-                        Protection::Disabled => image.state.to_string(),
-                        _ => format!("{}\nprotected", image.state),
-                    }),
-                    Cell::new(short_time(image.created.as_deref())),
-                    Cell::new(short_time(image.last_launched.as_deref())),
-                    Cell::new(image.release().unwrap_or("-")),
-                    Cell::new(image.snapshot_ids().collect::<Vec<_>>().join("\n")),
-                    Cell::new(image.total_gib()).set_alignment(CellAlignment::Right),
-                ]));
+                table.add_row(where_read(
+                    located,
+                    vec![
+                        Cell::new(&image.name),
+                        Cell::new(&image.id),
+                        Cell::new(match image.protection {
+                            Protection::Disabled => image.state.to_string(),
+                            _ => format!("{}\nprotected", image.state),
+                        }),
+                        Cell::new(short_time(image.created.as_deref())),
+                        Cell::new(short_time(image.last_launched.as_deref())),
+                        Cell::new(image.release().unwrap_or("-")),
+                        Cell::new(image.snapshot_ids().collect::<Vec<_>>().join("\n")),
+                        Cell::new(image.total_gib()).set_alignment(CellAlignment::Right),
+                    ],
+                ));
             }
             format!("{table}\n")
         })
@@ -173,24 +182,25 @@ impl Output {
             if orphans.is_empty() {
                 return format!("No orphan snapshots: every snapshot of {scope} backs an AMI.\n");
             }
-            let mut table = placed(orphans, &["SNAPSHOT", "GiB", "STATE", "STARTED", "MADE FOR", "DESCRIPTION"]);
+            let mut table =
+                placed(orphans, &["SNAPSHOT", "GiB", "STATE", "STARTED", "MADE FOR", "DESCRIPTION"]);
             for located in orphans {
                 let orphan = &located.item;
                 let s = &orphan.snapshot;
-                table.add_row(where_read(located, vec![
-                    Cell::new(&s.id),
-                    Cell::new(s.size_gib).set_alignment(CellAlignment::Right),
-                    Cell::new(&s.state),
-                    Cell::new(short_time(s.started.as_deref())),
-                    Cell::new(made_for(&orphan.origin)),
-                    Cell::new(&s.description),
-                ]));
+                table.add_row(where_read(
+                    located,
+                    vec![
+                        Cell::new(&s.id),
+                        Cell::new(s.size_gib).set_alignment(CellAlignment::Right),
+                        Cell::new(&s.state),
+                        Cell::new(short_time(s.started.as_deref())),
+                        Cell::new(made_for(&orphan.origin)),
+                        Cell::new(&s.description),
+                    ],
+                ));
             }
             let gib: i64 = orphans.iter().map(|o| i64::from(o.item.snapshot.size_gib)).sum();
-            format!(
-                "{table}\n{} orphan snapshot(s), {gib} GiB billed until deleted.\n",
-                orphans.len()
-            )
+            format!("{table}\n{} orphan snapshot(s), {gib} GiB billed until deleted.\n", orphans.len())
         })
     }
 
@@ -219,7 +229,8 @@ impl Output {
             valid: bool,
             warnings: &'a [Warning],
         }
-        let checked = Checked { spec: loaded.path.display().to_string(), valid: true, warnings: &loaded.warnings };
+        let checked =
+            Checked { spec: loaded.path.display().to_string(), valid: true, warnings: &loaded.warnings };
         self.emit(&checked, || {
             let mut text = format!("{}: valid\n", checked.spec);
             for w in &loaded.warnings {
@@ -275,7 +286,12 @@ impl Output {
     /// What a mutating command did (or, not applied, would do), in the shape every one of
     /// them shares; `unapplied` is the closing line when nothing was applied, and `own` the
     /// command's part beside the shape.
-    pub fn report<F: Serialize>(&self, report: &change::Report<'_, F>, unapplied: &str, own: &Own) -> io::Result<()> {
+    pub fn report<F: Serialize>(
+        &self,
+        report: &change::Report<'_, F>,
+        unapplied: &str,
+        own: &Own,
+    ) -> io::Result<()> {
         let mut json = serde_json::to_value(report)?;
         if let Some(fields) = json.as_object_mut() {
             add_missing(fields, own.top.clone());
@@ -288,12 +304,23 @@ impl Output {
     pub fn plans<F: Serialize>(&self, plans: &[Located<change::Plan<F>>], unapplied: &str) -> io::Result<()> {
         let reports: Vec<Located<change::Report<'_, F>>> = plans
             .iter()
-            .map(|p| Located { account: p.account.clone(), region: p.region.clone(), item: change::Report::new(&p.item, None) })
+            .map(|p| Located {
+                account: p.account.clone(),
+                region: p.region.clone(),
+                item: change::Report::new(&p.item, None),
+            })
             .collect();
         self.emit(&reports, || {
             reports
                 .iter()
-                .map(|r| format!("account {} in {}:\n{}", r.account.as_deref().unwrap_or("-"), r.region.as_deref().unwrap_or("-"), report_text(&r.item, unapplied)))
+                .map(|r| {
+                    format!(
+                        "account {} in {}:\n{}",
+                        r.account.as_deref().unwrap_or("-"),
+                        r.region.as_deref().unwrap_or("-"),
+                        report_text(&r.item, unapplied)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         })
@@ -340,7 +367,8 @@ impl Output {
     /// Per cluster and release: the base it was built on against the one recommended now.
     pub fn outdated(&self, report: &Outdated) -> io::Result<()> {
         self.emit(report, || {
-            let mut table = table(&["CLUSTER", "KUBERNETES", "RELEASE", "ON NODES", "BASE", "RECOMMENDED", "BEHIND"]);
+            let mut table =
+                table(&["CLUSTER", "KUBERNETES", "RELEASE", "ON NODES", "BASE", "RECOMMENDED", "BEHIND"]);
             for cluster in &report.clusters {
                 let name = match &cluster.account {
                     Some(account) => format!("{}\naccount {account}", cluster.name),
@@ -351,17 +379,34 @@ impl Output {
                         Support::Standard => p.end_of_standard_support.as_deref(),
                         _ => p.end_of_extended_support.as_deref(),
                     };
-                    format!("{} ({}{})", p.version, p.support.label(), ends.map(|d| format!(" until {d}")).unwrap_or_default())
+                    format!(
+                        "{} ({}{})",
+                        p.version,
+                        p.support.label(),
+                        ends.map(|d| format!(" until {d}")).unwrap_or_default()
+                    )
                 });
                 if cluster.releases.is_empty() {
-                    table.add_row(vec![name.clone(), kubernetes.clone(), "(nothing runs or was published)".into(), "-".into(), "-".into(), "-".into(), "-".into()]);
+                    table.add_row(vec![
+                        name.clone(),
+                        kubernetes.clone(),
+                        "(nothing runs or was published)".into(),
+                        "-".into(),
+                        "-".into(),
+                        "-".into(),
+                        "-".into(),
+                    ]);
                 }
                 for (n, node) in cluster.releases.iter().enumerate() {
                     let base = |b: &Option<outdated::BaseState>| {
                         b.as_ref().map_or("?".to_string(), |b| {
                             let deprecated = if b.deprecated { ", deprecated" } else { "" };
-                            format!("{}
-{}{deprecated}", b.release_version.as_deref().or(b.name.as_deref()).unwrap_or("?"), b.ami)
+                            format!(
+                                "{}
+{}{deprecated}",
+                                b.release_version.as_deref().or(b.name.as_deref()).unwrap_or("?"),
+                                b.ami
+                            )
                         })
                     };
                     let on = match (node.running, node.published) {
@@ -369,7 +414,13 @@ impl Output {
                         (true, false) => "runs",
                         (false, _) => "published, not seen running",
                     };
-                    let skew = node.skew.filter(|s| *s != 0).map(|s| format!("\nnodes {} ({s:+} minor)", node.kubernetes.as_deref().unwrap_or("?"))).unwrap_or_default();
+                    let skew = node
+                        .skew
+                        .filter(|s| *s != 0)
+                        .map(|s| {
+                            format!("\nnodes {} ({s:+} minor)", node.kubernetes.as_deref().unwrap_or("?"))
+                        })
+                        .unwrap_or_default();
                     let behind = match (node.newer_base, node.behind_days) {
                         (Some(false), _) => "current".to_string(),
                         (Some(true), Some(days)) => format!("{days} days"),
@@ -390,7 +441,11 @@ impl Output {
             let unknown: String = report
                 .clusters
                 .iter()
-                .flat_map(|c| c.releases.iter().filter_map(move |n| n.unknown.as_ref().map(|why| format!("{} {}: {why}\n", c.name, n.ami))))
+                .flat_map(|c| {
+                    c.releases.iter().filter_map(move |n| {
+                        n.unknown.as_ref().map(|why| format!("{} {}: {why}\n", c.name, n.ami))
+                    })
+                })
                 .collect();
             format!("{table}\n{unknown}{} AWS requests.\n", report.api_calls)
         })
@@ -470,7 +525,16 @@ impl Output {
         self.emit(costs, || {
             let money = |usd: f64| format!("{usd:.2}");
             let right = |text: String| Cell::new(text).set_alignment(CellAlignment::Right);
-            let mut table = table(&["ACCOUNT", "REGION", "RELEASES", "GiB", "USD/MONTH", "ORPHAN GiB", "UNUSED AMIS", "ARCHIVING SAVES"]);
+            let mut table = table(&[
+                "ACCOUNT",
+                "REGION",
+                "RELEASES",
+                "GiB",
+                "USD/MONTH",
+                "ORPHAN GiB",
+                "UNUSED AMIS",
+                "ARCHIVING SAVES",
+            ]);
             for AccountCost { account, cost } in &costs.accounts {
                 table.add_row(vec![
                     Cell::new(account),
@@ -581,7 +645,12 @@ fn plan_text<F>(plan: &change::Plan<F>, outcomes: Option<&[Outcome]>) -> String 
             None => plan.actions.iter().map(|a| (a, None)).collect(),
         };
         for (action, status) in rows {
-            let mut row = vec![Cell::new(action.verb()), Cell::new(action.resource()), Cell::new(action.detail()), Cell::new(action.why())];
+            let mut row = vec![
+                Cell::new(action.verb()),
+                Cell::new(action.resource()),
+                Cell::new(action.detail()),
+                Cell::new(action.why()),
+            ];
             if let Some(status) = status {
                 row.push(Cell::new(result(status)));
             }
@@ -606,7 +675,8 @@ fn counts(actions: &[Action], freed_gib: i64) -> String {
             None => groups.push((action.verb(), action.kind(), 1)),
         }
     }
-    let mut parts: Vec<String> = groups.iter().map(|(verb, kind, n)| format!("{verb} {n} {}", kind.plural())).collect();
+    let mut parts: Vec<String> =
+        groups.iter().map(|(verb, kind, n)| format!("{verb} {n} {}", kind.plural())).collect();
     if actions.iter().any(|a| matches!(a, Action::DeleteSnapshot { .. })) {
         parts.push(format!("{freed_gib} GiB freed"));
     }
@@ -691,16 +761,25 @@ pub fn upload_intro(upload: &UploadPlan) -> String {
         target.workers,
         match (&target.kms_key, target.encrypted) {
             (Some(key), _) => format!(", encrypted with {key}: every block is sent"),
-            (None, true) => ", encrypted (its parent's key, or the account's default): every block is sent".into(),
+            (None, true) =>
+                ", encrypted (its parent's key, or the account's default): every block is sent".into(),
             (None, false) => String::new(),
         },
     );
     if let (Some(parent), Some(from)) = (&target.parent, &upload.parent_blocks_from) {
-        let known = if upload.read_parent { String::new() } else { format!("{} blocks, ", target.inherits.len()) };
-        text.push_str(&format!("starting from {parent} ({known}known from {from}): only the blocks that differ are sent\n"));
+        let known =
+            if upload.read_parent { String::new() } else { format!("{} blocks, ", target.inherits.len()) };
+        text.push_str(&format!(
+            "starting from {parent} ({known}known from {from}): only the blocks that differ are sent\n"
+        ));
     }
     if let Some(step) = &upload.register {
-        text.push_str(&format!("then register `{}` ({}):\n{}\n", step.name, step.description, mappings_table(&step.mappings)));
+        text.push_str(&format!(
+            "then register `{}` ({}):\n{}\n",
+            step.name,
+            step.description,
+            mappings_table(&step.mappings)
+        ));
     }
     text
 }
@@ -721,7 +800,12 @@ pub fn upload_figures(uploaded: &Uploaded) -> String {
     };
     format!(
         "{} GiB snapshot {}: {} blocks sent{inherited}, {} zero blocks skipped, {:.1} MiB/s ({:.1} s)\n",
-        uploaded.volume_gib, uploaded.snapshot_id, uploaded.blocks_sent, uploaded.blocks_skipped, uploaded.mib_per_second, uploaded.seconds
+        uploaded.volume_gib,
+        uploaded.snapshot_id,
+        uploaded.blocks_sent,
+        uploaded.blocks_skipped,
+        uploaded.mib_per_second,
+        uploaded.seconds
     )
 }
 
@@ -744,16 +828,28 @@ mod tests {
             Action::Refuse { id: "snap-2".into(), kind: Kind::Snapshot, why: String::new() },
             Action::DeleteSnapshot { id: "snap-3".into(), size_gib: 32, why: String::new() },
         ];
-        assert_eq!(counts(&actions, 40), "deregister 1 AMI(s), delete 2 snapshot(s), keep 1 snapshot(s), 40 GiB freed");
+        assert_eq!(
+            counts(&actions, 40),
+            "deregister 1 AMI(s), delete 2 snapshot(s), keep 1 snapshot(s), 40 GiB freed"
+        );
         assert_eq!(counts(&[], 0), "nothing to do");
     }
 
     #[test]
     fn an_applied_plan_shows_what_was_made_by_its_new_id() {
-        let register = |id: &str| Action::RegisterImage { id: id.into(), name: "gio-node-xvdb".into(), parent: "ami-0".into(), why: "adds /dev/xvdb".into() };
-        let plan: change::Plan = change::Plan { actions: vec![register("gio-node-xvdb")], ..change::Plan::default() };
+        let register = |id: &str| Action::RegisterImage {
+            id: id.into(),
+            name: "gio-node-xvdb".into(),
+            parent: "ami-0".into(),
+            why: "adds /dev/xvdb".into(),
+        };
+        let plan: change::Plan =
+            change::Plan { actions: vec![register("gio-node-xvdb")], ..change::Plan::default() };
         let dry = plan_text(&plan, None);
-        assert!(dry.contains("register") && dry.contains("gio-node-xvdb") && !dry.contains("RESULT"), "{dry}");
+        assert!(
+            dry.contains("register") && dry.contains("gio-node-xvdb") && !dry.contains("RESULT"),
+            "{dry}"
+        );
         let outcomes = [Outcome { action: register("ami-1"), status: Status::Done }];
         let applied = plan_text(&plan, Some(&outcomes));
         assert!(applied.contains("ami-1 (gio-node-xvdb)") && applied.contains("done"), "{applied}");
@@ -761,11 +857,7 @@ mod tests {
 
     #[test]
     fn made_for_names_the_ami_and_how() {
-        let origin = Origin::CreateImage {
-            ami: "ami-1".into(),
-            instance: "i-2".into(),
-            volume: None,
-        };
+        let origin = Origin::CreateImage { ami: "ami-1".into(), instance: "i-2".into(), volume: None };
         assert_eq!(made_for(&origin), "ami-1 (CreateImage of i-2)");
         assert_eq!(made_for(&Origin::Unknown), "-");
     }

@@ -3,11 +3,11 @@
 //! (pure, printable with `--dry-run`), then one CreateTags per AMI through `change::apply`.
 
 use crate::aws::base::{self, Base};
+use crate::aws::inventory::{self, Image};
 use crate::aws::Aws;
 use crate::change::{Action, Kind, Plan};
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
-use crate::aws::inventory::{self, Image};
 use crate::core::tags::{self, Tags};
 use aws_smithy_types::date_time::{DateTime, Format};
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,8 @@ pub fn plan(images: &[Image], requests: &[Request], metadata: &Metadata, author:
     images
         .iter()
         .map(|image| {
-            let built_at = requests.iter().find(|r| r.ami.as_str() == image.id).and_then(|r| r.built_at.clone());
+            let built_at =
+                requests.iter().find(|r| r.ami.as_str() == image.id).and_then(|r| r.built_at.clone());
             let defaults = [
                 (tags::RELEASE, Some(image.name.clone())),
                 (tags::CREATED_AT, built_at.or_else(|| image.created.clone())),
@@ -106,11 +107,21 @@ pub fn actions(adoptions: Vec<Adoption>, skipped: Vec<String>) -> Plan<Adopted> 
             },
         })
         .collect();
-    Plan { actions, warnings: skipped.into_iter().map(|s| format!("skipped: {s}")).collect(), facts: Adopted { adopted: adoptions } }
+    Plan {
+        actions,
+        warnings: skipped.into_iter().map(|s| format!("skipped: {s}")).collect(),
+        facts: Adopted { adopted: adoptions },
+    }
 }
 
 /// Reads the AMIs (all must be this account's, in this region) in one call, and plans.
-pub async fn prepare(aws: &Aws, requests: &[Request], metadata: &Metadata, author: &str, skipped: Vec<String>) -> Result<Plan<Adopted>> {
+pub async fn prepare(
+    aws: &Aws,
+    requests: &[Request],
+    metadata: &Metadata,
+    author: &str,
+    skipped: Vec<String>,
+) -> Result<Plan<Adopted>> {
     let ids: Vec<AmiId> = requests.iter().map(|r| r.ami.clone()).collect();
     let images = inventory::own_images_by_id(aws, &ids).await?;
     Ok(actions(plan(&images, requests, metadata, author), skipped))
@@ -153,7 +164,11 @@ pub fn manifest(file: &str, text: &str) -> Result<Vec<ManifestArtifact>> {
             let (region, ami) = artifact
                 .split_once(':')
                 .ok_or_else(|| invalid(format!("artifact `{artifact}` is not region:ami-…")))?;
-            artifacts.push(ManifestArtifact { region: region.into(), ami: ami.into(), built_at: built_at.clone() });
+            artifacts.push(ManifestArtifact {
+                region: region.into(),
+                ami: ami.into(),
+                built_at: built_at.clone(),
+            });
         }
     }
     Ok(artifacts)
@@ -167,7 +182,10 @@ pub fn in_region(artifacts: &[ManifestArtifact], region: &str) -> Result<(Vec<Re
         if artifact.region == region {
             requests.push(Request { ami: artifact.ami.parse()?, built_at: artifact.built_at.clone() });
         } else {
-            skipped.push(format!("{} is in {}: run again with --region {}", artifact.ami, artifact.region, artifact.region));
+            skipped.push(format!(
+                "{} is in {}: run again with --region {}",
+                artifact.ami, artifact.region, artifact.region
+            ));
         }
     }
     Ok((requests, skipped))
@@ -215,7 +233,12 @@ mod tests {
 
     #[test]
     fn adopting_tags_each_ami_with_its_snapshots_and_reuses_adopted_ones() {
-        let adoption = |ami: &str, tags: Tags| Adoption { ami: ami.into(), name: "n".into(), snapshots: vec!["snap-1".into()], tags };
+        let adoption = |ami: &str, tags: Tags| Adoption {
+            ami: ami.into(),
+            name: "n".into(),
+            snapshots: vec!["snap-1".into()],
+            tags,
+        };
         let fresh = adoption("ami-1", Tags::from([(tags::RELEASE.to_string(), "n".to_string())]));
         let plan = actions(vec![fresh, adoption("ami-2", Tags::new())], vec!["ami-3 is in us-east-1".into()]);
         let verbs: Vec<(&str, &str)> = plan.actions.iter().map(|a| (a.verb(), a.id())).collect();

@@ -46,7 +46,11 @@ pub struct Facts<'a> {
 
 pub fn plan(facts: &Facts<'_>) -> Plan {
     let mut plan = Plan {
-        facts: Findings { uses: facts.usage.uses.clone(), unchecked: facts.usage.failures.clone(), ..Findings::default() },
+        facts: Findings {
+            uses: facts.usage.uses.clone(),
+            unchecked: facts.usage.failures.clone(),
+            ..Findings::default()
+        },
         ..Plan::default()
     };
     for target in facts.targets {
@@ -56,13 +60,18 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             plan.actions.push(refuse("not in this account, and never archived by gio-ami".into()));
             continue;
         };
-        let snapshots: Vec<(&str, i32)> =
-            image.mappings.iter().filter_map(|m| Some((m.snapshot_id.as_deref()?, m.size_gib.unwrap_or_default()))).collect();
+        let snapshots: Vec<(&str, i32)> = image
+            .mappings
+            .iter()
+            .filter_map(|m| Some((m.snapshot_id.as_deref()?, m.size_gib.unwrap_or_default())))
+            .collect();
         if let Some(image) = registered {
             let reasons = facts.usage.reasons(target);
             let shared: Vec<String> = snapshots
                 .iter()
-                .flat_map(|(s, _)| facts.images.iter().filter(move |i| i.id != *target && i.snapshot_ids().any(|o| o == *s)))
+                .flat_map(|(s, _)| {
+                    facts.images.iter().filter(move |i| i.id != *target && i.snapshot_ids().any(|o| o == *s))
+                })
                 .map(|i| i.id.clone())
                 .collect();
             let refusal = if !reasons.is_empty() {
@@ -70,7 +79,10 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             } else if let Some(protected) = image.protection.refusal(target) {
                 Some(protected)
             } else if !shared.is_empty() {
-                Some(format!("its snapshots are also mapped by {}: AWS archives no snapshot an AMI maps", shared.join(", ")))
+                Some(format!(
+                    "its snapshots are also mapped by {}: AWS archives no snapshot an AMI maps",
+                    shared.join(", ")
+                ))
             } else if snapshots.is_empty() {
                 Some("it maps no EBS snapshot: nothing to archive".into())
             } else {
@@ -90,15 +102,28 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             plan.actions.push(Action::DeregisterImage {
                 id: target.clone(),
                 name: image.name.clone(),
-                why: format!("archived: kept in {}, its snapshots in the archive tier", archive::record_name(target)),
+                why: format!(
+                    "archived: kept in {}, its snapshots in the archive tier",
+                    archive::record_name(target)
+                ),
             });
         }
         plan.facts.records.insert(target.clone(), archive::record_name(target));
         for (snapshot, size_gib) in snapshots {
             let action = match facts.tiers.get(snapshot) {
-                None => Action::Refuse { id: snapshot.into(), kind: Kind::Snapshot, why: "gone: it cannot be archived".into() },
-                Some(Tier::Standard) => Action::ArchiveSnapshot { id: snapshot.into(), size_gib, why: format!("of {target}") },
-                Some(tier) => Action::Reuse { id: snapshot.into(), kind: Kind::Snapshot, why: format!("already {}", tier_word(tier)) },
+                None => Action::Refuse {
+                    id: snapshot.into(),
+                    kind: Kind::Snapshot,
+                    why: "gone: it cannot be archived".into(),
+                },
+                Some(Tier::Standard) => {
+                    Action::ArchiveSnapshot { id: snapshot.into(), size_gib, why: format!("of {target}") }
+                }
+                Some(tier) => Action::Reuse {
+                    id: snapshot.into(),
+                    kind: Kind::Snapshot,
+                    why: format!("already {}", tier_word(tier)),
+                },
             };
             plan.actions.push(action);
         }
@@ -122,7 +147,8 @@ fn tier_word(tier: &Tier) -> &'static str {
 pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
     let targets = crate::core::ids::distinct(amis);
     let images = inventory::own_images(aws).await?;
-    let (present, gone): (Vec<String>, Vec<String>) = targets.iter().cloned().partition(|t| images.iter().any(|i| &i.id == t));
+    let (present, gone): (Vec<String>, Vec<String>) =
+        targets.iter().cloned().partition(|t| images.iter().any(|i| &i.id == t));
     let ids: HashSet<&str> = present.iter().map(String::as_str).collect();
     let (records, observed) = futures::join!(archive::records(aws, &gone), usage::observe_any(aws, &present));
     let records = records?;
@@ -133,7 +159,8 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
         .flat_map(|i| i.snapshot_ids().map(str::to_string))
         .collect();
     // A snapshot DescribeSnapshots no longer lists has no tier: it is gone.
-    let existing: HashSet<String> = inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id).collect();
+    let existing: HashSet<String> =
+        inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id).collect();
     let mut tiers = archive::tiers(aws, &snapshots).await?;
     tiers.retain(|id, _| existing.contains(id));
     Ok(plan(&Facts {
@@ -176,14 +203,25 @@ mod tests {
 
     #[test]
     fn an_unused_release_is_recorded_deregistered_and_its_snapshots_archived_with_the_terms() {
-        let images = [image("ami-old", "2026-01-01", &[("/dev/xvda", "snap-r", 8), ("/dev/xvdb", "snap-d", 50)])];
+        let images =
+            [image("ami-old", "2026-01-01", &[("/dev/xvda", "snap-r", 8), ("/dev/xvdb", "snap-d", 50)])];
         let tiers = tiers(&[("snap-r", Tier::Standard), ("snap-d", Tier::Standard)]);
         let targets = ["ami-old".to_string()];
-        let plan = plan(&Facts { targets: &targets, images: &images, records: &BTreeMap::new(), tiers: &tiers, usage: &Usage::default() });
+        let plan = plan(&Facts {
+            targets: &targets,
+            images: &images,
+            records: &BTreeMap::new(),
+            tiers: &tiers,
+            usage: &Usage::default(),
+        });
         assert_eq!(lines(&plan), ["deregister ami-old", "archive snap-r", "archive snap-d"]);
         assert_eq!(plan.facts.to_record.len(), 1);
         assert_eq!(plan.facts.records["ami-old"], "/gio-ami/archived/ami-old");
-        assert!(plan.warnings.iter().any(|w| w.contains("90 days") && w.contains("72 hours")), "{:?}", plan.warnings);
+        assert!(
+            plan.warnings.iter().any(|w| w.contains("90 days") && w.contains("72 hours")),
+            "{:?}",
+            plan.warnings
+        );
     }
 
     #[test]
@@ -193,13 +231,35 @@ mod tests {
             image("ami-a", "2026-01-02", &[("/dev/xvda", "snap-s", 8)]),
             image("ami-b", "2026-01-03", &[("/dev/xvda", "snap-s", 8)]),
         ];
-        let usage = Usage { uses: vec![Use { account: None, ami: "ami-used".into(), user: User::SsmParameter { name: "/prod/ami".into() } }], ..Usage::default() };
-        let record = image("ami-gone", "2025-12-01", &[("/dev/xvda", "snap-1", 8), ("/dev/xvdb", "snap-2", 8)]);
+        let usage = Usage {
+            uses: vec![Use {
+                account: None,
+                ami: "ami-used".into(),
+                user: User::SsmParameter { name: "/prod/ami".into() },
+            }],
+            ..Usage::default()
+        };
+        let record =
+            image("ami-gone", "2025-12-01", &[("/dev/xvda", "snap-1", 8), ("/dev/xvdb", "snap-2", 8)]);
         let records = BTreeMap::from([("ami-gone".to_string(), record)]);
-        let tiers = tiers(&[("snap-u", Tier::Standard), ("snap-s", Tier::Standard), ("snap-1", Tier::Archiving), ("snap-2", Tier::Standard)]);
+        let tiers = tiers(&[
+            ("snap-u", Tier::Standard),
+            ("snap-s", Tier::Standard),
+            ("snap-1", Tier::Archiving),
+            ("snap-2", Tier::Standard),
+        ]);
         let targets: Vec<String> = ["ami-used", "ami-a", "ami-gone", "ami-never"].map(String::from).to_vec();
-        let plan = plan(&Facts { targets: &targets, images: &images, records: &records, tiers: &tiers, usage: &usage });
-        assert_eq!(lines(&plan), ["REFUSE ami-used", "REFUSE ami-a", "reuse snap-1", "archive snap-2", "REFUSE ami-never"]);
+        let plan = plan(&Facts {
+            targets: &targets,
+            images: &images,
+            records: &records,
+            tiers: &tiers,
+            usage: &usage,
+        });
+        assert_eq!(
+            lines(&plan),
+            ["REFUSE ami-used", "REFUSE ami-a", "reuse snap-1", "archive snap-2", "REFUSE ami-never"]
+        );
         assert!(plan.actions[0].why().contains("SSM parameter /prod/ami"));
         assert!(plan.actions[1].why().contains("also mapped by ami-b"));
         assert!(plan.facts.to_record.is_empty(), "nothing left to record: the gone AMI's record is kept");

@@ -2,16 +2,16 @@
 //! CopyImage into every region at once, each copy tagged like its source, then a wait until
 //! all are available. Every step looks before it creates, so a re-run finds its earlier copies.
 
+use crate::aws::inventory::{self, Image, ImageState};
 use crate::aws::tagging;
 use crate::aws::{Aws, AwsOptions};
 use crate::change::{self, Action, Applied, Kind, Outcome, Status};
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
-use crate::engines::register;
 use crate::core::poll;
-use crate::aws::inventory::{self, Image, ImageState};
 use crate::core::progress::{Counter, Progress, Unit};
 use crate::core::tags::{self, Tags};
+use crate::engines::register;
 use aws_sdk_ec2::types::ResourceType;
 use futures::future::{join_all, try_join_all};
 use serde::Serialize;
@@ -28,8 +28,15 @@ const CLIENT_TOKEN_MAX: usize = 64;
 /// copy that one started, and refuses the token with other parameters (IdempotentParameterMismatch).
 /// So it is a digest of every parameter that shapes the copy (source, destination, name,
 /// description, encryption, tags): a retry gets the same token, another copy another one.
-pub fn client_token(image: &Image, source_region: &str, region: &str, kms_key: Option<&str>, tags: &Tags) -> String {
-    let parameters = serde_json::json!([image.id, source_region, region, image.name, image.description, kms_key, tags]);
+pub fn client_token(
+    image: &Image,
+    source_region: &str,
+    region: &str,
+    kms_key: Option<&str>,
+    tags: &Tags,
+) -> String {
+    let parameters =
+        serde_json::json!([image.id, source_region, region, image.name, image.description, kms_key, tags]);
     let digest: String = Sha256::digest(parameters.to_string()).iter().map(|b| format!("{b:02x}")).collect();
     format!("gio-ami-copy-{digest}").chars().take(CLIENT_TOKEN_MAX).collect()
 }
@@ -64,12 +71,22 @@ pub fn plan(
     for (region, holder) in holders {
         let existing = match holder {
             _ if region == source_region => Some(source.id.clone()),
-            Some(held) if held.release() != source.release() => return Err(Error::NameTaken { name: source.name.clone(), id: held.id }),
+            Some(held) if held.release() != source.release() => {
+                return Err(Error::NameTaken { name: source.name.clone(), id: held.id })
+            }
             held => held.map(|h| h.id),
         };
         actions.push(match &existing {
-            Some(id) if id == &source.id => Action::Reuse { id: id.clone(), kind: Kind::Image, why: format!("the source itself, in {region}") },
-            Some(id) => Action::Reuse { id: id.clone(), kind: Kind::Image, why: format!("earlier copy {id} in {region}: reused") },
+            Some(id) if id == &source.id => Action::Reuse {
+                id: id.clone(),
+                kind: Kind::Image,
+                why: format!("the source itself, in {region}"),
+            },
+            Some(id) => Action::Reuse {
+                id: id.clone(),
+                kind: Kind::Image,
+                why: format!("earlier copy {id} in {region}: reused"),
+            },
             None => Action::CopyImage {
                 id: source.id.clone(),
                 source: source.id.clone(),
@@ -121,13 +138,20 @@ pub async fn copy(options: &AwsOptions, plan: &change::Plan<Copying>, progress: 
         let done = &done;
         async move {
             let outcome = match action {
-                Action::CopyImage { source, region, why, .. } => match copy_into(options, facts, destination).await {
-                    Ok(id) => Outcome {
-                        action: Action::CopyImage { id, source: source.clone(), region: region.clone(), why: why.clone() },
-                        status: Status::Done,
-                    },
-                    Err(e) => Outcome { action: action.clone(), status: Status::Failed(e.to_string()) },
-                },
+                Action::CopyImage { source, region, why, .. } => {
+                    match copy_into(options, facts, destination).await {
+                        Ok(id) => Outcome {
+                            action: Action::CopyImage {
+                                id,
+                                source: source.clone(),
+                                region: region.clone(),
+                                why: why.clone(),
+                            },
+                            status: Status::Done,
+                        },
+                        Err(e) => Outcome { action: action.clone(), status: Status::Failed(e.to_string()) },
+                    }
+                }
                 reused => Outcome { action: reused.clone(), status: Status::Reused },
             };
             done.add(1);
@@ -164,7 +188,9 @@ async fn copy_one(aws: &Aws, source_region: &str, image: &Image, kms_key: Option
         .send()
         .await
         .map_err(|e| match aws.error("CopyImage", "ec2", e) {
-            e if e.code() == Some("IdempotentParameterMismatch") => Error::TokenReused { operation: "CopyImage", token: token.clone() },
+            e if e.code() == Some("IdempotentParameterMismatch") => {
+                Error::TokenReused { operation: "CopyImage", token: token.clone() }
+            }
             e => e,
         })?;
     let id = output.image_id().unwrap_or_default().to_string();
@@ -190,7 +216,9 @@ pub fn parse_kms_keys(pairs: &[String]) -> Result<BTreeMap<String, String>> {
     pairs
         .iter()
         .map(|pair| match pair.split_once('=') {
-            Some((region, key)) if !region.is_empty() && !key.is_empty() => Ok((region.to_string(), key.to_string())),
+            Some((region, key)) if !region.is_empty() && !key.is_empty() => {
+                Ok((region.to_string(), key.to_string()))
+            }
             _ => Err(Error::InvalidKmsKey(pair.clone())),
         })
         .collect()
@@ -205,7 +233,11 @@ mod tests {
         let image = crate::aws::inventory::tests::image("ami-0123456789abcdef0", "2026-11-25", &[]);
         let tags = Tags::from([(tags::RELEASE.to_string(), "gio-node-7".to_string())]);
         let token = client_token(&image, "eu-west-1", "ap-southeast-5", None, &tags);
-        assert_eq!(token, client_token(&image, "eu-west-1", "ap-southeast-5", None, &tags), "a retry sends the same");
+        assert_eq!(
+            token,
+            client_token(&image, "eu-west-1", "ap-southeast-5", None, &tags),
+            "a retry sends the same"
+        );
         assert!(token.len() <= CLIENT_TOKEN_MAX && token.is_ascii(), "{token}");
         let renamed = Image { name: "gio-node-8".into(), ..image.clone() };
         let others = [
@@ -241,7 +273,8 @@ mod tests {
         assert_eq!(plan.facts.destinations[2].kms_key.as_deref(), Some("alias/k"));
 
         earlier.tags.insert(tags::RELEASE.into(), "r0".into());
-        let err = super::plan(source, "eu-west-1", vec![("us-east-1".to_string(), Some(earlier))], &keys).unwrap_err();
+        let err = super::plan(source, "eu-west-1", vec![("us-east-1".to_string(), Some(earlier))], &keys)
+            .unwrap_err();
         assert!(err.to_string().contains("ami-0000000b"), "{err}");
     }
 

@@ -3,14 +3,14 @@
 //! Full volume sizes bound the bill from above; `--exact` counts the blocks EBS bills.
 
 use crate::aws::clusters::Observed;
-use crate::aws::org::Org;
-use crate::aws::Aws;
-use crate::spec::clusters::Cluster;
-use crate::core::error::Result;
 use crate::aws::inventory::{self, Image, Snapshot};
-use crate::aws::orphans::find_orphans;
 use crate::aws::locks::{self, Lock};
+use crate::aws::org::Org;
+use crate::aws::orphans::find_orphans;
+use crate::aws::Aws;
 use crate::aws::LOOKUP_CONCURRENCY;
+use crate::core::error::Result;
+use crate::spec::clusters::Cluster;
 use crate::transfer::billing::{self, Billed};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -23,7 +23,8 @@ pub const DEFAULT_PRICE_PER_GIB_MONTH: f64 = 0.05;
 pub const ARCHIVE_PRICE_PER_GIB_MONTH: f64 = 0.0125;
 pub const UPPER_BOUND_NOTE: &str = "EBS bills snapshots by the blocks they changed since the previous snapshot of the \
      same volume, so the sizes here (full volume sizes) are an upper bound of the bill; --exact counts those blocks.";
-pub const EXACT_NOTE: &str = "Billed GiB count the blocks EBS bills each snapshot for: those changed since the previous \
+pub const EXACT_NOTE: &str =
+    "Billed GiB count the blocks EBS bills each snapshot for: those changed since the previous \
      snapshot of its lineage, or all it holds for the first one. GiB are full volume sizes.";
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,7 +103,9 @@ pub fn report(
 ) -> Cost {
     let size: HashMap<&str, i64> = snapshots.iter().map(|s| (s.id.as_str(), i64::from(s.size_gib))).collect();
     let usd = |gib: i64| gib as f64 * price;
-    let billed_sum = |ids: &mut dyn Iterator<Item = &str>| billed.and_then(|b| ids.map(|id| b.get(id)).sum::<Option<f64>>());
+    let billed_sum = |ids: &mut dyn Iterator<Item = &str>| {
+        billed.and_then(|b| ids.map(|id| b.get(id)).sum::<Option<f64>>())
+    };
     let mut groups: BTreeMap<&str, (Vec<String>, HashSet<&str>)> = BTreeMap::new();
     for image in images {
         let (amis, snapshot_ids) = groups.entry(image.release().unwrap_or(&image.name)).or_default();
@@ -114,17 +117,30 @@ pub fn report(
         .map(|(release, (amis, snapshot_ids))| {
             let gib = snapshot_ids.iter().map(|id| size[id]).sum();
             let billed_gib = billed_sum(&mut snapshot_ids.iter().copied());
-            ReleaseCost { release: release.to_string(), amis, snapshots: snapshot_ids.len(), gib, usd_per_month: usd(gib), billed_gib }
+            ReleaseCost {
+                release: release.to_string(),
+                amis,
+                snapshots: snapshot_ids.len(),
+                gib,
+                usd_per_month: usd(gib),
+                billed_gib,
+            }
         })
         .collect();
     releases.sort_by(|a, b| b.gib.cmp(&a.gib).then_with(|| a.release.cmp(&b.release)));
     let total_gib: i64 = size.values().sum();
     let archive_gib: i64 = snapshots.iter().filter(|s| s.archived).map(|s| i64::from(s.size_gib)).sum();
-    let standard: HashMap<&str, i64> = snapshots.iter().filter(|s| !s.archived).map(|s| (s.id.as_str(), i64::from(s.size_gib))).collect();
+    let standard: HashMap<&str, i64> =
+        snapshots.iter().filter(|s| !s.archived).map(|s| (s.id.as_str(), i64::from(s.size_gib))).collect();
     let saves = running.map(|running| {
-        let kept: HashSet<&str> = images.iter().filter(|i| running.contains(&i.id)).flat_map(Image::snapshot_ids).collect();
-        let unused: HashSet<&str> =
-            images.iter().filter(|i| !running.contains(&i.id)).flat_map(Image::snapshot_ids).filter(|s| !kept.contains(s)).collect();
+        let kept: HashSet<&str> =
+            images.iter().filter(|i| running.contains(&i.id)).flat_map(Image::snapshot_ids).collect();
+        let unused: HashSet<&str> = images
+            .iter()
+            .filter(|i| !running.contains(&i.id))
+            .flat_map(Image::snapshot_ids)
+            .filter(|s| !kept.contains(s))
+            .collect();
         let gib: i64 = unused.iter().filter_map(|s| standard.get(s)).sum();
         gib as f64 * (price - ARCHIVE_PRICE_PER_GIB_MONTH).max(0.0)
     });
@@ -164,8 +180,11 @@ pub fn report(
 /// The caller's account in its region; what the clusters there run tells which AMIs are unused.
 pub async fn gather(org: &Org, clusters: &[Cluster], price: f64, exact: bool) -> Result<Cost> {
     let place = &org.places[0];
-    let here: Vec<(&str, Option<&str>, &str)> =
-        clusters.iter().filter(|c| c.region == place.aws.region()).map(|c| (c.name.as_str(), None, c.region.as_str())).collect();
+    let here: Vec<(&str, Option<&str>, &str)> = clusters
+        .iter()
+        .filter(|c| c.region == place.aws.region())
+        .map(|c| (c.name.as_str(), None, c.region.as_str()))
+        .collect();
     let observed = if here.is_empty() { None } else { Some(org.observe(&here).await) };
     let mut cost = of_place(&place.aws, running(observed.as_ref()).as_ref(), price, exact).await?;
     cost.warnings.splice(0..0, unread(observed.as_ref()));
@@ -190,7 +209,9 @@ pub async fn gather_all(org: &Org, clusters: &[Cluster], price: f64, exact: bool
         clusters.iter().map(|c| (c.name.as_str(), c.account.as_deref(), c.region.as_str())).collect();
     let observed = if seats.is_empty() { None } else { Some(org.observe(&seats).await) };
     let running = running(observed.as_ref());
-    let read = org.rows(|place| async { Ok(vec![of_place(&place.aws, running.as_ref(), price, exact).await?]) }).await?;
+    let read = org
+        .rows(|place| async { Ok(vec![of_place(&place.aws, running.as_ref(), price, exact).await?]) })
+        .await?;
     let mut warnings = unread(observed.as_ref());
     warnings.extend(read.warnings);
     let accounts: Vec<AccountCost> = read
@@ -199,7 +220,12 @@ pub async fn gather_all(org: &Org, clusters: &[Cluster], price: f64, exact: bool
         .map(|located| AccountCost { account: located.account.unwrap_or_default(), cost: located.item })
         .collect();
     for cost in &accounts {
-        warnings.extend(cost.cost.warnings.iter().map(|w| format!("account `{}` in {}: {w}", cost.account, cost.cost.region)));
+        warnings.extend(
+            cost.cost
+                .warnings
+                .iter()
+                .map(|w| format!("account `{}` in {}: {w}", cost.account, cost.cost.region)),
+        );
     }
     Ok(Costs {
         total_gib: accounts.iter().map(|a| a.cost.total_gib).sum(),
@@ -231,12 +257,18 @@ async fn of_place(aws: &Aws, running: Option<&HashSet<String>>, price: f64, exac
     let images = inventory::own_images(aws).await?;
     let snapshots = inventory::own_snapshots(aws).await?;
     let sizes: HashMap<String, i32> = snapshots.iter().map(|s| (s.id.clone(), s.size_gib)).collect();
-    let (counted, mut uncounted, requests) = if exact { count_blocks(aws, &snapshots, &images).await } else { Default::default() };
+    let (counted, mut uncounted, requests) =
+        if exact { count_blocks(aws, &snapshots, &images).await } else { Default::default() };
     let billed: HashMap<String, f64> = counted.iter().map(|b| (b.snapshot.clone(), b.gib)).collect();
     let mut cost = report(aws.region(), &images, snapshots, running, price, exact.then_some(&billed));
     if exact {
         let billed_gib: f64 = billed.values().sum();
-        cost.exact = Some(Exact { billed_gib, billed_usd_per_month: billed_gib * price, requests, snapshots: counted });
+        cost.exact = Some(Exact {
+            billed_gib,
+            billed_usd_per_month: billed_gib * price,
+            requests,
+            snapshots: counted,
+        });
     }
     cost.warnings.append(&mut uncounted);
     let ids: Vec<String> = sizes.keys().cloned().collect();
@@ -255,7 +287,11 @@ pub fn locked_gib(sizes: &HashMap<String, i32>, locks: &[Lock]) -> i64 {
 
 /// Counts what each snapshot is billed for; a snapshot that cannot be counted is a warning, and
 /// `?` in the report. Also returns the requests the count took.
-async fn count_blocks(aws: &Aws, snapshots: &[Snapshot], images: &[Image]) -> (Vec<Billed>, Vec<String>, usize) {
+async fn count_blocks(
+    aws: &Aws,
+    snapshots: &[Snapshot],
+    images: &[Image],
+) -> (Vec<Billed>, Vec<String>, usize) {
     let previous = billing::previous(snapshots, images);
     let before = aws.calls();
     let results: Vec<_> = stream::iter(snapshots)
@@ -283,13 +319,39 @@ mod tests {
     fn shared_snapshots_count_once_and_orphans_are_listed() {
         let mut parent = image("ami-0000000a", "1", &[("/dev/xvda", "snap-0000000a", 8)]);
         parent.tags.insert(tags::RELEASE.into(), "r1".into());
-        let mut child = image("ami-0000000b", "2", &[("/dev/xvda", "snap-0000000a", 8), ("/dev/xvdb", "snap-0000000b", 50)]);
+        let mut child = image(
+            "ami-0000000b",
+            "2",
+            &[("/dev/xvda", "snap-0000000a", 8), ("/dev/xvdb", "snap-0000000b", 50)],
+        );
         child.tags.insert(tags::RELEASE.into(), "r1".into());
         let other = image("ami-0000000c", "3", &[("/dev/xvda", "snap-0000000c", 10)]);
-        let snapshots = vec![snapshot("snap-0000000a", 8), snapshot("snap-0000000b", 50), snapshot("snap-0000000c", 10), snapshot("snap-0000000d", 100)];
+        let snapshots = vec![
+            snapshot("snap-0000000a", 8),
+            snapshot("snap-0000000b", 50),
+            snapshot("snap-0000000c", 10),
+            snapshot("snap-0000000d", 100),
+        ];
         let running = HashSet::from(["ami-0000000b".to_string()]);
-        let cost = report("eu-west-1", &[parent.clone(), child.clone(), other.clone()], snapshots.clone(), Some(&running), 0.05, None);
-        assert_eq!(cost.releases[0], ReleaseCost { release: "r1".into(), amis: vec!["ami-0000000a".into(), "ami-0000000b".into()], snapshots: 2, gib: 58, usd_per_month: 58.0 * 0.05, billed_gib: None });
+        let cost = report(
+            "eu-west-1",
+            &[parent.clone(), child.clone(), other.clone()],
+            snapshots.clone(),
+            Some(&running),
+            0.05,
+            None,
+        );
+        assert_eq!(
+            cost.releases[0],
+            ReleaseCost {
+                release: "r1".into(),
+                amis: vec!["ami-0000000a".into(), "ami-0000000b".into()],
+                snapshots: 2,
+                gib: 58,
+                usd_per_month: 58.0 * 0.05,
+                billed_gib: None
+            }
+        );
         assert_eq!(cost.releases[1].release, "name-of-ami-0000000c");
         assert_eq!((cost.total_gib, cost.orphan_gib), (168, 100));
         assert!((cost.total_usd_per_month - 8.4).abs() < 1e-9);
@@ -297,8 +359,13 @@ mod tests {
         assert_eq!(cost.unused_amis, Some(vec!["ami-0000000a".to_string(), "ami-0000000c".to_string()]));
 
         // Billed sizes add up per release; one snapshot not counted makes its release unknown.
-        let billed = HashMap::from([("snap-0000000a".to_string(), 1.5), ("snap-0000000b".to_string(), 0.5), ("snap-0000000d".to_string(), 2.0)]);
-        let exact = report("eu-west-1", &[parent, child, other], snapshots, Some(&running), 0.05, Some(&billed));
+        let billed = HashMap::from([
+            ("snap-0000000a".to_string(), 1.5),
+            ("snap-0000000b".to_string(), 0.5),
+            ("snap-0000000d".to_string(), 2.0),
+        ]);
+        let exact =
+            report("eu-west-1", &[parent, child, other], snapshots, Some(&running), 0.05, Some(&billed));
         assert_eq!(exact.releases[0].billed_gib, Some(2.0));
         assert_eq!(exact.releases[1].billed_gib, None, "snap-0000000c was not counted");
         assert_eq!(exact.orphans[0].billed_gib, Some(2.0));
@@ -309,13 +376,19 @@ mod tests {
     fn tiers_are_priced_apart_and_archiving_what_no_cluster_runs_is_priced() {
         let running_image = image("ami-0000000a", "1", &[("/dev/xvda", "snap-0000000a", 10)]);
         // The unused release shares its root with the running one: only its data disk would go.
-        let unused = image("ami-0000000b", "2", &[("/dev/xvda", "snap-0000000a", 10), ("/dev/xvdb", "snap-0000000b", 100)]);
+        let unused = image(
+            "ami-0000000b",
+            "2",
+            &[("/dev/xvda", "snap-0000000a", 10), ("/dev/xvdb", "snap-0000000b", 100)],
+        );
         let archived = Snapshot { archived: true, ..snapshot("snap-0000000c", 40) };
         let snapshots = vec![snapshot("snap-0000000a", 10), snapshot("snap-0000000b", 100), archived];
         let running = HashSet::from(["ami-0000000a".to_string()]);
         let cost = report("eu-west-1", &[running_image, unused], snapshots, Some(&running), 0.05, None);
         assert_eq!((cost.standard_gib, cost.archive_gib), (110, 40));
-        assert!((cost.total_usd_per_month - (110.0 * 0.05 + 40.0 * ARCHIVE_PRICE_PER_GIB_MONTH)).abs() < 1e-9);
+        assert!(
+            (cost.total_usd_per_month - (110.0 * 0.05 + 40.0 * ARCHIVE_PRICE_PER_GIB_MONTH)).abs() < 1e-9
+        );
         let saves = cost.archiving_unused_saves_usd_per_month.unwrap();
         assert!((saves - 100.0 * (0.05 - ARCHIVE_PRICE_PER_GIB_MONTH)).abs() < 1e-9, "{saves}");
 

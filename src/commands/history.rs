@@ -3,12 +3,12 @@
 //! releases from their `gio-ami:*` tags, cluster columns from what the clusters run now (●) and
 //! where a release was published before (○, the `gio-ami:clusters` tag).
 
-use crate::aws::org::Org;
 use crate::aws::clusters::{self, Observed};
-use crate::spec::clusters::Cluster;
-use crate::core::error::{Error, Result};
 use crate::aws::inventory::{self, Image, Protection};
+use crate::aws::org::Org;
+use crate::core::error::{Error, Result};
 use crate::core::tags;
+use crate::spec::clusters::Cluster;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -115,7 +115,13 @@ pub async fn gather(org: &Org, listed: &[String], clusters: Vec<Cluster>) -> Res
                 .map(|c| c.name.as_str())
                 .collect();
             async move {
-                let images = async { if list { inventory::own_images(&place.aws).await } else { Ok(Vec::new()) } };
+                let images = async {
+                    if list {
+                        inventory::own_images(&place.aws).await
+                    } else {
+                        Ok(Vec::new())
+                    }
+                };
                 let (images, observed) = tokio::join!(images, clusters::running_amis(&place.aws, &here));
                 Ok::<_, Error>((images, observed))
             }
@@ -127,9 +133,15 @@ pub async fn gather(org: &Org, listed: &[String], clusters: Vec<Cluster>) -> Res
     for (place, read) in read {
         let (images, here) = read?;
         match images {
-            Ok(images) => listings.push(Listing { account: place.account.clone(), region: place.aws.region().to_string(), images }),
+            Ok(images) => listings.push(Listing {
+                account: place.account.clone(),
+                region: place.aws.region().to_string(),
+                images,
+            }),
             Err(error) if !configured => return Err(error),
-            Err(error) => warnings.push(format!("{} was not read, its releases are missing: {error}", place.label())),
+            Err(error) => {
+                warnings.push(format!("{} was not read, its releases are missing: {error}", place.label()))
+            }
         }
         observed.merge(here);
     }
@@ -177,7 +189,11 @@ pub fn releases(listings: &[Listing], clusters: &[String], observed: &Observed) 
         for image in &listing.images {
             let Some(name) = image.release() else { continue };
             let row = rows.entry(name).or_insert_with(|| new_row(name, image));
-            row.amis.push(RegionalAmi { account: listing.account.clone(), region: listing.region.clone(), id: image.id.clone() });
+            row.amis.push(RegionalAmi {
+                account: listing.account.clone(),
+                region: listing.region.clone(),
+                id: image.id.clone(),
+            });
             row.protected |= image.protection != Protection::Disabled;
             // ISO 8601 UTC strings of one format order as the times do.
             row.last_launched = row.last_launched.take().max(image.last_launched.clone());
@@ -245,9 +261,8 @@ pub fn cells(history: &History, release: &Release, line_break: &str) -> Vec<Stri
             .iter()
             .map(|c| release.clusters.get(c).map(|m| m.symbol()).unwrap_or_default().to_string()),
     );
-    let lines = |field: fn(&RegionalAmi) -> &str| {
-        release.amis.iter().map(field).collect::<Vec<_>>().join(line_break)
-    };
+    let lines =
+        |field: fn(&RegionalAmi) -> &str| release.amis.iter().map(field).collect::<Vec<_>>().join(line_break);
     cells.extend([
         release.date.as_deref().map(day).unwrap_or_default(),
         text(&release.author),
@@ -302,7 +317,8 @@ pub fn legend(history: &History) -> String {
 /// RFC 4180 CSV (CRLF line ends): fields with commas, quotes or line breaks are quoted.
 pub fn csv(history: &History) -> String {
     let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    let rows = std::iter::once(header(history)).chain(history.releases.iter().map(|r| cells(history, r, "\n")));
+    let rows =
+        std::iter::once(header(history)).chain(history.releases.iter().map(|r| cells(history, r, "\n")));
     for row in rows {
         writer.write_record(row).expect("writing into memory does not fail");
     }
@@ -421,7 +437,11 @@ mod tests {
         assert_eq!(r2.get("dev"), Some(&Mark::Running));
         let r1 = &history.releases[1].clusters;
         assert_eq!((r1.get("prod"), r1.get("dev")), (Some(&Mark::Published), Some(&Mark::Published)));
-        let only_published = releases(&[listing("eu-west-1", vec![release_image("ami-0000000e", "r3", "x", "")])], &["prod".into()], &Observed::default());
+        let only_published = releases(
+            &[listing("eu-west-1", vec![release_image("ami-0000000e", "r3", "x", "")])],
+            &["prod".into()],
+            &Observed::default(),
+        );
         assert!(only_published[0].clusters.is_empty());
     }
 
@@ -439,9 +459,23 @@ mod tests {
         let rows = releases(&[listing("eu-west-1", images)], &clusters, &observed);
         let marks: Vec<Vec<(&str, Mark)>> =
             rows.iter().map(|r| r.clusters.iter().map(|(c, m)| (c.as_str(), *m)).collect()).collect();
-        assert_eq!(marks, [vec![("dev", Mark::Running), ("prod", Mark::Unknown)], vec![("prod", Mark::Unknown)]]);
-        let history = History { releases: rows, clusters, regions: vec!["eu-west-1".into()], accounts: Vec::new(), api_calls: 1, warnings: Vec::new() };
-        assert!(markdown(&history).lines().nth(2).unwrap().starts_with("| r2 | ? | ● |"), "{}", markdown(&history));
+        assert_eq!(
+            marks,
+            [vec![("dev", Mark::Running), ("prod", Mark::Unknown)], vec![("prod", Mark::Unknown)]]
+        );
+        let history = History {
+            releases: rows,
+            clusters,
+            regions: vec!["eu-west-1".into()],
+            accounts: Vec::new(),
+            api_calls: 1,
+            warnings: Vec::new(),
+        };
+        assert!(
+            markdown(&history).lines().nth(2).unwrap().starts_with("| r2 | ? | ● |"),
+            "{}",
+            markdown(&history)
+        );
         assert!(legend(&history).contains("? cannot tell"));
     }
 
@@ -465,7 +499,10 @@ mod tests {
     fn csv_quotes_what_needs_quoting() {
         let text = csv(&history());
         let mut lines = text.split("\r\n");
-        assert_eq!(lines.next(), Some("RELEASE,prod,dev,DATE,AUTHOR,CONTACT,DESCRIPTION,REGION,AMI,PARENT,PROTECTED,LAST LAUNCH"));
+        assert_eq!(
+            lines.next(),
+            Some("RELEASE,prod,dev,DATE,AUTHOR,CONTACT,DESCRIPTION,REGION,AMI,PARENT,PROTECTED,LAST LAUNCH")
+        );
         assert_eq!(
             lines.next(),
             Some("r2,●,●,2026-02-01,ana,ops@example.org,\"with the fix for the VM size t2.small => t2.medium, again\",\"eu-west-1\nus-east-1\",\"ami-0000000b\nami-0000000d\",,,")
@@ -474,7 +511,8 @@ mod tests {
 
     #[test]
     fn regions_default_to_the_current_one_and_the_clusters() {
-        let cluster = |region: &str| Cluster { name: "c".into(), region: region.into(), ..Cluster::default() };
+        let cluster =
+            |region: &str| Cluster { name: "c".into(), region: region.into(), ..Cluster::default() };
         let clusters = [cluster("us-east-1"), cluster("eu-west-1")];
         assert_eq!(regions(&[], "eu-west-1", &clusters), ["eu-west-1", "us-east-1"]);
         assert_eq!(regions(&["ap-south-1".into()], "eu-west-1", &clusters), ["ap-south-1"]);

@@ -127,8 +127,10 @@ pub async fn gather(org: &Org, clusters: &[Cluster]) -> Result<Outdated> {
     let now = clock::now_epoch();
     let read = org
         .each(|place| {
-            let here: Vec<&Cluster> =
-                clusters.iter().filter(|c| c.account == place.account && c.region == place.aws.region()).collect();
+            let here: Vec<&Cluster> = clusters
+                .iter()
+                .filter(|c| c.account == place.account && c.region == place.aws.region())
+                .collect();
             async move {
                 match here.is_empty() {
                     true => Ok((Vec::new(), Vec::new())),
@@ -143,8 +145,12 @@ pub async fn gather(org: &Org, clusters: &[Cluster]) -> Result<Outdated> {
         report.clusters.extend(states);
         report.warnings.extend(warnings);
     }
-    for (cluster, why) in clusters.iter().filter_map(|c| Some((c, org.missing(c.account.as_deref(), &c.region)?))) {
-        report.warnings.push(format!("cluster `{}` was not read, its releases are left out: {why}", cluster.name));
+    for (cluster, why) in
+        clusters.iter().filter_map(|c| Some((c, org.missing(c.account.as_deref(), &c.region)?)))
+    {
+        report
+            .warnings
+            .push(format!("cluster `{}` was not read, its releases are left out: {why}", cluster.name));
     }
     report.clusters.sort_by(|a, b| a.name.cmp(&b.name));
     report.api_calls = org.calls();
@@ -184,13 +190,18 @@ async fn read_region(place: &Place, clusters: Vec<&Cluster>, now: i64) -> (Vec<C
         if let Some(ami) = published {
             amis.entry(ami).or_default().1 = true;
         }
-        let releases = amis
-            .into_iter()
-            .map(|(ami, (running, published))| Node::new(ami, running, published))
-            .collect();
-        states.push(ClusterState { name: cluster.name.clone(), account: place.account.clone(), region: cluster.region.clone(), control_plane: plane, releases });
+        let releases =
+            amis.into_iter().map(|(ami, (running, published))| Node::new(ami, running, published)).collect();
+        states.push(ClusterState {
+            name: cluster.name.clone(),
+            account: place.account.clone(),
+            region: cluster.region.clone(),
+            control_plane: plane,
+            releases,
+        });
     }
-    let ids: BTreeSet<String> = states.iter().flat_map(|s| s.releases.iter().map(|n| n.ami.clone())).collect();
+    let ids: BTreeSet<String> =
+        states.iter().flat_map(|s| s.releases.iter().map(|n| n.ami.clone())).collect();
     let images = match inventory::any_images_by_id(aws, &ids.into_iter().collect::<Vec<_>>()).await {
         Ok(images) => images,
         Err(e) => {
@@ -206,21 +217,33 @@ async fn read_region(place: &Place, clusters: Vec<&Cluster>, now: i64) -> (Vec<C
         }
     }
     let recommended = join_all(queries.iter().map(|q| base::resolve(aws, q))).await;
-    let recorded_ids: BTreeSet<String> = images.iter().filter_map(|i| i.tags.get(tags::BASE_AMI).cloned()).collect();
-    let recorded = inventory::any_images_by_id(aws, &recorded_ids.into_iter().collect::<Vec<_>>()).await.unwrap_or_else(|e| {
-        warnings.push(format!("{}: the recorded bases could not be described, so their dates are unknown: {e}", aws.region()));
-        Vec::new()
-    });
+    let recorded_ids: BTreeSet<String> =
+        images.iter().filter_map(|i| i.tags.get(tags::BASE_AMI).cloned()).collect();
+    let recorded = inventory::any_images_by_id(aws, &recorded_ids.into_iter().collect::<Vec<_>>())
+        .await
+        .unwrap_or_else(|e| {
+            warnings.push(format!(
+                "{}: the recorded bases could not be described, so their dates are unknown: {e}",
+                aws.region()
+            ));
+            Vec::new()
+        });
     for state in &mut states {
         let plane = state.control_plane.as_ref().map(|p| p.version.clone());
         for node in &mut state.releases {
             let Some(image) = images.iter().find(|i| i.id == node.ami) else {
-                node.unknown = Some(format!("{} is not in {} (deregistered, or not shared with this account)", node.ami, aws.region()));
+                node.unknown = Some(format!(
+                    "{} is not in {} (deregistered, or not shared with this account)",
+                    node.ami,
+                    aws.region()
+                ));
                 continue;
             };
             let recommended = query(image).and_then(|q| {
                 let at = queries.iter().position(|known| *known == q).expect("every query was resolved");
-                recommended[at].as_ref().map_err(|e| format!("the recommended base could not be resolved: {e}"))
+                recommended[at]
+                    .as_ref()
+                    .map_err(|e| format!("the recommended base could not be resolved: {e}"))
             });
             assess(node, image, &recorded, recommended, plane.as_deref(), now);
         }
@@ -249,11 +272,19 @@ fn query(image: &Image) -> std::result::Result<Query, String> {
 }
 
 /// Fills in what `image` was built on against what is recommended now. Pure.
-fn assess(node: &mut Node, image: &Image, recorded: &[Image], recommended: std::result::Result<&Base, String>, plane: Option<&str>, now: i64) {
+fn assess(
+    node: &mut Node,
+    image: &Image,
+    recorded: &[Image],
+    recommended: std::result::Result<&Base, String>,
+    plane: Option<&str>,
+    now: i64,
+) {
     let tag = |key: &str| image.tags.get(key).cloned();
     node.release = image.release().map(str::to_string);
     node.kubernetes = tag(tags::KUBERNETES);
-    node.skew = plane.zip(node.kubernetes.as_deref()).and_then(|(plane, node)| control_plane::skew(plane, node));
+    node.skew =
+        plane.zip(node.kubernetes.as_deref()).and_then(|(plane, node)| control_plane::skew(plane, node));
     node.base = tag(tags::BASE_AMI).map(|ami| {
         let described = recorded.iter().find(|b| b.id == ami);
         BaseState {
@@ -279,7 +310,12 @@ fn assess(node: &mut Node, image: &Image, recorded: &[Image], recommended: std::
         deprecated: recommended.image.deprecated(now),
     });
     let Some(base) = &node.base else {
-        node.unknown = Some(format!("{} carries no {} tag: `gio-ami adopt {} --base AMI_ID` records it", image.id, tags::BASE_AMI, image.id));
+        node.unknown = Some(format!(
+            "{} carries no {} tag: `gio-ami adopt {} --base AMI_ID` records it",
+            image.id,
+            tags::BASE_AMI,
+            image.id
+        ));
         return;
     };
     let newer = base.ami != recommended.image.id;
@@ -287,7 +323,9 @@ fn assess(node: &mut Node, image: &Image, recorded: &[Image], recommended: std::
     let created = |text: &Option<String>| text.as_deref().and_then(clock::parse);
     node.behind_days = match newer {
         false => Some(0),
-        true => created(&recommended.image.created).zip(created(&base.created)).map(|(new, old)| ((new - old) / DAY).max(0)),
+        true => created(&recommended.image.created)
+            .zip(created(&base.created))
+            .map(|(new, old)| ((new - old) / DAY).max(0)),
     };
 }
 
@@ -300,7 +338,12 @@ mod tests {
 
     fn built_on(base: &str) -> Image {
         let mut ami = image("ami-0000000a", "2026-11-02T00:00:00.000Z", &[]);
-        for (key, value) in [(tags::BASE_AMI, base), (tags::FAMILY, "al2023"), (tags::KUBERNETES, "1.29"), (tags::BASE_RELEASE, "1.29.15-20261001")] {
+        for (key, value) in [
+            (tags::BASE_AMI, base),
+            (tags::FAMILY, "al2023"),
+            (tags::KUBERNETES, "1.29"),
+            (tags::BASE_RELEASE, "1.29.15-20261001"),
+        ] {
             ami.tags.insert(key.into(), value.into());
         }
         ami
@@ -311,7 +354,11 @@ mod tests {
     }
 
     fn recommended(id: &str, created: &str) -> Base {
-        Base { parameter: None, image: image(id, created, &[]), release_version: Some("1.29.15-20261101".into()) }
+        Base {
+            parameter: None,
+            image: image(id, created, &[]),
+            release_version: Some("1.29.15-20261101".into()),
+        }
     }
 
     #[test]
@@ -338,18 +385,34 @@ mod tests {
         assert!(query(&plain).unwrap_err().contains("records no EKS-optimized base"));
         plain.tags.insert(tags::FAMILY.into(), "al2023".into());
         plain.tags.insert(tags::KUBERNETES.into(), "1.29".into());
-        assess(&mut untagged, &plain, &[], Ok(&recommended("ami-000000b2", "2026-11-01T00:00:00.000Z")), None, NOW);
+        assess(
+            &mut untagged,
+            &plain,
+            &[],
+            Ok(&recommended("ami-000000b2", "2026-11-01T00:00:00.000Z")),
+            None,
+            NOW,
+        );
         assert!(untagged.unknown.as_deref().unwrap().contains("adopt ami-0000000a --base"));
         assert!(!untagged.behind(Duration::ZERO));
     }
 
     #[test]
     fn clusters_are_judged_by_what_they_run_else_by_what_was_published() {
-        let cluster = |releases: Vec<Node>| ClusterState { name: "prod".into(), account: None, region: "eu-west-1".into(), control_plane: None, releases };
+        let cluster = |releases: Vec<Node>| ClusterState {
+            name: "prod".into(),
+            account: None,
+            region: "eu-west-1".into(),
+            control_plane: None,
+            releases,
+        };
         let behind = |running: bool| Node { newer_base: Some(true), behind_days: Some(40), ..node(running) };
         let current = |running: bool| Node { newer_base: Some(false), behind_days: Some(0), ..node(running) };
         let report = |c: ClusterState| Outdated { clusters: vec![c], api_calls: 0, warnings: Vec::new() };
-        assert!(report(cluster(vec![current(true), behind(false)])).behind(Duration::ZERO).is_empty(), "a stale publication does not count when nodes run a current one");
+        assert!(
+            report(cluster(vec![current(true), behind(false)])).behind(Duration::ZERO).is_empty(),
+            "a stale publication does not count when nodes run a current one"
+        );
         assert_eq!(report(cluster(vec![behind(false)])).behind(Duration::ZERO), ["prod"]);
         assert!(report(cluster(vec![behind(true)])).behind(Duration::from_secs(60 * 86_400)).is_empty());
     }

@@ -121,7 +121,9 @@ impl Promotion {
 /// contexts in the two clusters' regions (the same one when they share it); `owner` is the
 /// AMI's owner in the target's region, where a copy is made and looked for.
 pub async fn prepare(source: &Aws, target: &Aws, owner: &Aws, request: Request) -> Result<Plan<Promotion>> {
-    let parameter = |c: &Cluster| c.ssm_parameter.clone().ok_or_else(|| Error::ClusterWithoutParameter { cluster: c.name.clone() });
+    let parameter = |c: &Cluster| {
+        c.ssm_parameter.clone().ok_or_else(|| Error::ClusterWithoutParameter { cluster: c.name.clone() })
+    };
     let (from_parameter, to_parameter) = (parameter(&request.from)?, parameter(&request.to)?);
     let history = parameters::history(source, &from_parameter).await?;
     let ami = history.last().map(|v| v.value.clone());
@@ -129,7 +131,9 @@ pub async fn prepare(source: &Aws, target: &Aws, owner: &Aws, request: Request) 
     let (image, running, target_current) = tokio::join!(
         async {
             match &ami {
-                Some(ami) => inventory::any_images_by_id(source, std::slice::from_ref(ami)).await.map(|found| found.into_iter().next()),
+                Some(ami) => inventory::any_images_by_id(source, std::slice::from_ref(ami))
+                    .await
+                    .map(|found| found.into_iter().next()),
                 None => Ok(None),
             }
         },
@@ -144,14 +148,26 @@ pub async fn prepare(source: &Aws, target: &Aws, owner: &Aws, request: Request) 
     let target_image = match &image {
         _ if request.from.region == request.to.region => image.clone(),
         // A copy keeps the name and the release tag (`commands::copy`).
-        Some(image) => inventory::own_images_named(owner, &image.name).await?.into_iter().find(|held| held.release() == image.release()),
+        Some(image) => inventory::own_images_named(owner, &image.name)
+            .await?
+            .into_iter()
+            .find(|held| held.release() == image.release()),
         None => None,
     };
     let shared = match (&target_image, &request.target_account) {
         (Some(held), Some(_)) => Some(inventory::launchable(target, &held.id).await?),
         _ => None,
     };
-    let facts = Facts { request, history, image, running, target_image, target_current, shared, now: clock::now_epoch() };
+    let facts = Facts {
+        request,
+        history,
+        image,
+        running,
+        target_image,
+        target_current,
+        shared,
+        now: clock::now_epoch(),
+    };
     Ok(plan(&facts))
 }
 
@@ -161,7 +177,11 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
     let mut promotion = Promotion {
         from: from.name.clone(),
         to: to.name.clone(),
-        ami: facts.image.as_ref().map(|i| i.id.clone()).or_else(|| facts.history.last().map(|v| v.value.clone())),
+        ami: facts
+            .image
+            .as_ref()
+            .map(|i| i.id.clone())
+            .or_else(|| facts.history.last().map(|v| v.value.clone())),
         release: facts.image.as_ref().and_then(|i| i.release()).map(str::to_string),
         target_ami: facts.target_image.as_ref().map(|i| i.id.clone()),
         copy_to: None,
@@ -171,7 +191,11 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
     let Some(ami) = promotion.ami.clone() else {
         promotion.gates.push(failed(
             GateKind::Soak,
-            format!("{}'s parameter {} holds no AMI: publish a release to it first", from.name, from.ssm_parameter.as_deref().unwrap_or("-")),
+            format!(
+                "{}'s parameter {} holds no AMI: publish a release to it first",
+                from.name,
+                from.ssm_parameter.as_deref().unwrap_or("-")
+            ),
         ));
         return Plan { actions: Vec::new(), warnings: Vec::new(), facts: promotion };
     };
@@ -179,7 +203,11 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
     promotion.gates.push(running_gate(facts, &ami));
     let copying = facts.target_image.is_none() && facts.request.copy && facts.image.is_some();
     promotion.gates.push(region_gate(facts, &ami, copying));
-    let images: Vec<&Image> = facts.image.iter().chain(facts.target_image.iter().filter(|t| Some(&t.id) != facts.image.as_ref().map(|i| &i.id))).collect();
+    let images: Vec<&Image> = facts
+        .image
+        .iter()
+        .chain(facts.target_image.iter().filter(|t| Some(&t.id) != facts.image.as_ref().map(|i| &i.id)))
+        .collect();
     promotion.gates.push(match images.iter().find(|i| i.state == ImageState::Disabled) {
         Some(i) => failed(GateKind::NotDisabled, format!("{} is disabled: nothing can launch it; re-enable it (`aws ec2 enable-image --image-id {}`) or promote another release", i.id, i.id)),
         None => passed(GateKind::NotDisabled, format!("{ami} is not disabled")),
@@ -207,13 +235,23 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
                 "cluster {} runs in {}; the copy is then {}written to {}",
                 to.name,
                 to.region,
-                facts.request.target_account.as_ref().map(|a| format!("shared with account {} and ", a.name)).unwrap_or_default(),
+                facts
+                    .request
+                    .target_account
+                    .as_ref()
+                    .map(|a| format!("shared with account {} and ", a.name))
+                    .unwrap_or_default(),
                 to.ssm_parameter.as_deref().unwrap_or("-")
             ),
         });
     }
-    if let (Some(account), Some(target), Some(false)) = (&facts.request.target_account, &facts.target_image, facts.shared) {
-        let with = Grantees { accounts: account.id().map(str::to_string).into_iter().collect(), ..Grantees::default() };
+    if let (Some(account), Some(target), Some(false)) =
+        (&facts.request.target_account, &facts.target_image, facts.shared)
+    {
+        let with = Grantees {
+            accounts: account.id().map(str::to_string).into_iter().collect(),
+            ..Grantees::default()
+        };
         actions.extend(share::plan(std::slice::from_ref(target), &with, true).actions);
     }
     if let Some(target) = &facts.target_image {
@@ -225,9 +263,21 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
                 }
                 let left = written.iter().any(|a| !a.is_noop());
                 promotion.gates.push(match (p.changes_parameter, left) {
-                    (true, _) => passed(GateKind::NotCurrent, format!("{} holds {} now", to.name, p.previous.as_deref().unwrap_or("nothing"))),
-                    (false, true) => passed(GateKind::NotCurrent, format!("{} already holds {}: only its mark and protection are left to write", to.name, target.id)),
-                    (false, false) => failed(GateKind::NotCurrent, format!("{} already holds {}: nothing to promote", to.name, target.id)),
+                    (true, _) => passed(
+                        GateKind::NotCurrent,
+                        format!("{} holds {} now", to.name, p.previous.as_deref().unwrap_or("nothing")),
+                    ),
+                    (false, true) => passed(
+                        GateKind::NotCurrent,
+                        format!(
+                            "{} already holds {}: only its mark and protection are left to write",
+                            to.name, target.id
+                        ),
+                    ),
+                    (false, false) => failed(
+                        GateKind::NotCurrent,
+                        format!("{} already holds {}: nothing to promote", to.name, target.id),
+                    ),
                 });
                 promotion.publication = Some(p);
                 actions.extend(written);
@@ -253,8 +303,14 @@ fn failed(gate: GateKind, measured: String) -> Gate {
 fn soak_gate(facts: &Facts, ami: &str) -> Gate {
     let Request { from, to, soak, .. } = &facts.request;
     let said = match soak {
-        Soak::Given { soak, spec: Some(spec) } => format!(" (--soak {} overrides the spec's {})", span(soak.as_secs() as i64), span(spec.as_secs() as i64)),
-        Soak::Given { soak, spec: None } => format!(" (--soak {}; the spec sets none)", span(soak.as_secs() as i64)),
+        Soak::Given { soak, spec: Some(spec) } => format!(
+            " (--soak {} overrides the spec's {})",
+            span(soak.as_secs() as i64),
+            span(spec.as_secs() as i64)
+        ),
+        Soak::Given { soak, spec: None } => {
+            format!(" (--soak {}; the spec sets none)", span(soak.as_secs() as i64))
+        }
         Soak::Spec(_) => String::new(),
     };
     let Some(required) = soak.required() else {
@@ -262,15 +318,30 @@ fn soak_gate(facts: &Facts, ami: &str) -> Gate {
     };
     let required = required.as_secs() as i64;
     let Some(written) = parameters::held_since(&facts.history).and_then(|v| v.written) else {
-        return failed(GateKind::Soak, format!("SSM did not say when {}'s parameter took {ami}, so its soak cannot be measured", from.name));
+        return failed(
+            GateKind::Soak,
+            format!(
+                "SSM did not say when {}'s parameter took {ami}, so its soak cannot be measured",
+                from.name
+            ),
+        );
     };
     let had = (facts.now - written).max(0);
     if had >= required {
-        passed(GateKind::Soak, format!("{} has had {ami} for {} ≥ {}{said}", from.name, span(had), span(required)))
+        passed(
+            GateKind::Soak,
+            format!("{} has had {ami} for {} ≥ {}{said}", from.name, span(had), span(required)),
+        )
     } else {
         failed(
             GateKind::Soak,
-            format!("{} has had {ami} for {}, less than the soak of {}{said}: {} to go", from.name, span(had), span(required), span(required - had)),
+            format!(
+                "{} has had {ami} for {}, less than the soak of {}{said}: {} to go",
+                from.name,
+                span(had),
+                span(required),
+                span(required - had)
+            ),
         )
     }
 }
@@ -278,13 +349,21 @@ fn soak_gate(facts: &Facts, ami: &str) -> Gate {
 fn running_gate(facts: &Facts, ami: &str) -> Gate {
     let from = &facts.request.from.name;
     match &facts.running {
-        Err(cause) => failed(GateKind::Running, format!("what {from} runs could not be read, so nothing says {ami} ran there: {cause}")),
-        Ok(running) if running.contains(ami) => passed(GateKind::Running, format!("{from} runs {ami} (nodegroup launch templates, tagged nodes)")),
+        Err(cause) => failed(
+            GateKind::Running,
+            format!("what {from} runs could not be read, so nothing says {ami} ran there: {cause}"),
+        ),
+        Ok(running) if running.contains(ami) => {
+            passed(GateKind::Running, format!("{from} runs {ami} (nodegroup launch templates, tagged nodes)"))
+        }
         Ok(running) => {
             let mut others: Vec<&str> = running.iter().map(String::as_str).collect();
             others.sort_unstable();
             let instead = if others.is_empty() { "no node at all".to_string() } else { others.join(", ") };
-            failed(GateKind::Running, format!("{ami} is published to {from} but no node of {from} runs it (it runs {instead})"))
+            failed(
+                GateKind::Running,
+                format!("{ami} is published to {from} but no node of {from} runs it (it runs {instead})"),
+            )
         }
     }
 }
@@ -324,7 +403,12 @@ mod tests {
     const HOUR: i64 = 3600;
 
     fn cluster(name: &str, region: &str) -> Cluster {
-        Cluster { name: name.into(), region: region.into(), ssm_parameter: Some(format!("/gio/{name}")), ..Cluster::default() }
+        Cluster {
+            name: name.into(),
+            region: region.into(),
+            ssm_parameter: Some(format!("/gio/{name}")),
+            ..Cluster::default()
+        }
     }
 
     /// staging has run ami-0000000a for 51 h; prod holds ami-00000009 and wants a 48 h soak.
@@ -334,7 +418,13 @@ mod tests {
         prod.protect = true;
         let ami = image("ami-0000000a", "2026-01-01", &[]);
         Facts {
-            request: Request { from: cluster("staging", "eu-west-1"), to: prod.clone(), soak: Soak::Spec(prod.soak), copy: false, target_account: None },
+            request: Request {
+                from: cluster("staging", "eu-west-1"),
+                to: prod.clone(),
+                soak: Soak::Spec(prod.soak),
+                copy: false,
+                target_account: None,
+            },
             history: vec![
                 Version { version: 1, value: "ami-00000009".into(), written: Some(NOW - 300 * HOUR) },
                 Version { version: 2, value: "ami-0000000a".into(), written: Some(NOW - 51 * HOUR) },
@@ -367,11 +457,15 @@ mod tests {
         early.history[1].written = Some(NOW - 3 * HOUR);
         let refused = plan(&early);
         assert!(refused.actions.is_empty(), "nothing is written past a failed gate");
-        assert_eq!(refused.facts.refusals(), ["staging has had ami-0000000a for 3h, less than the soak of 48h: 45h to go"]);
+        assert_eq!(
+            refused.facts.refusals(),
+            ["staging has had ami-0000000a for 3h, less than the soak of 48h: 45h to go"]
+        );
 
         let mut elsewhere = facts();
         elsewhere.running = Ok(HashSet::from(["ami-00000009".to_string()]));
-        assert!(plan(&elsewhere).facts.refusals()[0].contains("no node of staging runs it (it runs ami-00000009)"));
+        assert!(plan(&elsewhere).facts.refusals()[0]
+            .contains("no node of staging runs it (it runs ami-00000009)"));
 
         let mut unread = facts();
         unread.running = Err("DescribeInstances failed".into());
@@ -390,7 +484,8 @@ mod tests {
         let mut current = facts();
         current.target_current = Some("ami-0000000a".into());
         current.target_image.as_mut().unwrap().tags.insert(crate::core::tags::CLUSTERS.into(), "prod".into());
-        current.target_image.as_mut().unwrap().protection = inventory::Protection::Enabled { cooldown: false };
+        current.target_image.as_mut().unwrap().protection =
+            inventory::Protection::Enabled { cooldown: false };
         assert_eq!(plan(&current).facts.refusals(), ["prod already holds ami-0000000a: nothing to promote"]);
     }
 
@@ -411,7 +506,10 @@ mod tests {
         now.request.soak = Soak::Given { soak: Duration::ZERO, spec: now.request.to.soak };
         let plan = plan(&now);
         assert!(plan.facts.refusals().is_empty());
-        assert_eq!(plan.facts.gates[0].measured, "staging has had ami-0000000a for 1m ≥ 0s (--soak 0s overrides the spec's 48h)");
+        assert_eq!(
+            plan.facts.gates[0].measured,
+            "staging has had ami-0000000a for 1m ≥ 0s (--soak 0s overrides the spec's 48h)"
+        );
     }
 
     #[test]
@@ -419,7 +517,8 @@ mod tests {
         let mut far = facts();
         far.request.to.region = "us-east-1".into();
         far.target_image = None;
-        assert!(plan(&far).facts.refusals()[0].contains("pass --copy, or copy it first (`gio-ami copy ami-0000000a --to us-east-1`)"));
+        assert!(plan(&far).facts.refusals()[0]
+            .contains("pass --copy, or copy it first (`gio-ami copy ami-0000000a --to us-east-1`)"));
         far.request.copy = true;
         let copying = plan(&far);
         assert!(copying.facts.refusals().is_empty());
@@ -430,15 +529,30 @@ mod tests {
     #[test]
     fn another_account_is_granted_the_ami_before_its_parameter_names_it() {
         let mut elsewhere = facts();
-        let role = Role { arn: "arn:aws:iam::222233334444:role/reader".into(), external_id: None, session_name: None };
-        elsewhere.request.target_account = Some(Account { name: "prod".into(), role: Some(role), regions: vec![] });
+        let role = Role {
+            arn: "arn:aws:iam::222233334444:role/reader".into(),
+            external_id: None,
+            session_name: None,
+        };
+        elsewhere.request.target_account =
+            Some(Account { name: "prod".into(), role: Some(role), regions: vec![] });
         elsewhere.shared = Some(false);
         let granting = plan(&elsewhere);
         assert!(granting.facts.refusals().is_empty());
-        let grant = granting.actions.iter().find(|a| matches!(a, Action::ModifyLaunchPermission { .. })).expect("a launch permission for prod");
-        assert!(matches!(grant, Action::ModifyLaunchPermission { accounts, .. } if accounts == &["222233334444"]), "{grant:?}");
+        let grant = granting
+            .actions
+            .iter()
+            .find(|a| matches!(a, Action::ModifyLaunchPermission { .. }))
+            .expect("a launch permission for prod");
+        assert!(
+            matches!(grant, Action::ModifyLaunchPermission { accounts, .. } if accounts == &["222233334444"]),
+            "{grant:?}"
+        );
         elsewhere.shared = Some(true);
-        assert!(!plan(&elsewhere).actions.iter().any(|a| a.verb() == "grant"), "already shared: nothing to grant");
+        assert!(
+            !plan(&elsewhere).actions.iter().any(|a| a.verb() == "grant"),
+            "already shared: nothing to grant"
+        );
         elsewhere.request.to.region = "us-east-1".into();
         (elsewhere.target_image, elsewhere.shared, elsewhere.request.copy) = (None, None, true);
         let copying = plan(&elsewhere);

@@ -2,12 +2,12 @@
 //! newest N, and wipe (or first disable) the rest that are older than an age. Whatever is
 //! chosen goes through the same guards as `wipe`, so an AMI in use is never touched.
 
+use crate::aws::inventory::{self, Image, ImageState};
 use crate::aws::org::Org;
 use crate::aws::Aws;
-use crate::core::error::{Error, Result};
-use crate::aws::inventory::{self, Image, ImageState};
-use crate::change::{self, Action, Kind};
 use crate::change::retire::{self, Plan};
+use crate::change::{self, Action, Kind};
+use crate::core::error::{Error, Result};
 use aws_smithy_types::date_time::{DateTime, Format};
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -37,7 +37,9 @@ impl FromStr for Family {
 
     fn from_str(s: &str) -> Result<Self> {
         match s.split_once('=') {
-            Some((key, value)) if !key.is_empty() => Ok(Family::Tag { key: key.to_string(), value: value.to_string() }),
+            Some((key, value)) if !key.is_empty() => {
+                Ok(Family::Tag { key: key.to_string(), value: value.to_string() })
+            }
             _ => Err(Error::InvalidTagFilter(s.to_string())),
         }
     }
@@ -83,7 +85,10 @@ pub fn select(images: &[Image], policy: &Policy, now: i64) -> Vec<String> {
     candidates
         .into_iter()
         .filter(|id| !kept.contains(id))
-        .filter(|id| policy.stage != Stage::Disable || images.iter().any(|i| i.id == *id && i.state != ImageState::Disabled))
+        .filter(|id| {
+            policy.stage != Stage::Disable
+                || images.iter().any(|i| i.id == *id && i.state != ImageState::Disabled)
+        })
         .map(str::to_string)
         .collect()
 }
@@ -96,7 +101,12 @@ fn old_enough(image: &Image, older_than: Option<Duration>, now: i64) -> bool {
 
 /// Splits the chosen AMIs into those that go and refusals for those launched within `window`
 /// (an AMI never launched, or last before April 2017 when EC2 began to record it, goes). Pure.
-pub fn keep_launched(images: &[Image], chosen: Vec<String>, window: Duration, now: i64) -> (Vec<String>, Vec<Action>) {
+pub fn keep_launched(
+    images: &[Image],
+    chosen: Vec<String>,
+    window: Duration,
+    now: i64,
+) -> (Vec<String>, Vec<Action>) {
     let mut kept = Vec::new();
     let go = chosen
         .into_iter()
@@ -114,7 +124,10 @@ pub fn keep_launched(images: &[Image], chosen: Vec<String>, window: Duration, no
                 kept.push(Action::Refuse {
                     id: id.clone(),
                     kind: Kind::Image,
-                    why: format!("kept: last launched {} (within --unused-for {window})", last.unwrap_or_default()),
+                    why: format!(
+                        "kept: last launched {} (within --unused-for {window})",
+                        last.unwrap_or_default()
+                    ),
                 });
             }
             !recent
@@ -133,19 +146,28 @@ pub fn earlier_stage(mut plan: Plan, stage: Stage, now: i64) -> Plan {
         .actions
         .into_iter()
         .filter_map(|action| match (action, stage) {
-            (Action::DeregisterImage { id, name, why }, Stage::Disable) => Some(Action::DisableImage { id, name, why }),
-            (Action::DeregisterImage { id, name, why }, Stage::Deprecate) => Some(Action::DeprecateImage { id, name, deprecate_at, why }),
+            (Action::DeregisterImage { id, name, why }, Stage::Disable) => {
+                Some(Action::DisableImage { id, name, why })
+            }
+            (Action::DeregisterImage { id, name, why }, Stage::Deprecate) => {
+                Some(Action::DeprecateImage { id, name, deprecate_at, why })
+            }
             // Deregistration protection forbids deregistering, not disabling or deprecating.
-            (Action::Refuse { id, kind: Kind::Image, why }, stage) => match protected.iter().find(|(p, _)| *p == id) {
-                None => Some(Action::Refuse { id, kind: Kind::Image, why }),
-                Some((_, name)) => {
-                    let (name, why) = (name.clone(), "asked (deregistration protection does not stop this stage)".to_string());
-                    Some(match stage {
-                        Stage::Disable => Action::DisableImage { id, name, why },
-                        _ => Action::DeprecateImage { id, name, deprecate_at, why },
-                    })
+            (Action::Refuse { id, kind: Kind::Image, why }, stage) => {
+                match protected.iter().find(|(p, _)| *p == id) {
+                    None => Some(Action::Refuse { id, kind: Kind::Image, why }),
+                    Some((_, name)) => {
+                        let (name, why) = (
+                            name.clone(),
+                            "asked (deregistration protection does not stop this stage)".to_string(),
+                        );
+                        Some(match stage {
+                            Stage::Disable => Action::DisableImage { id, name, why },
+                            _ => Action::DeprecateImage { id, name, deprecate_at, why },
+                        })
+                    }
                 }
-            },
+            }
             // Disabled or deprecated AMIs stay, and so do the links to them.
             (Action::DeleteSnapshot { .. } | Action::Relink { .. }, _) => None,
             (Action::Refuse { kind: Kind::Snapshot, .. }, _) => None,
@@ -171,7 +193,9 @@ pub async fn prepare(aws: &Aws, consumers: &Org, policy: &Policy, now: i64) -> R
     if chosen.is_empty() {
         return Ok(Plan { actions: launched, ..Plan::default() });
     }
-    let mut plan = retire::prepare_targets(aws, consumers, &images, &chosen, false, policy.stage == Stage::Delete).await?;
+    let mut plan =
+        retire::prepare_targets(aws, consumers, &images, &chosen, false, policy.stage == Stage::Delete)
+            .await?;
     plan.actions.extend(launched);
     Ok(match policy.stage {
         Stage::Delete => plan,
@@ -198,7 +222,13 @@ mod tests {
     }
 
     fn policy(families: Vec<Family>, keep: usize, days: Option<u64>) -> Policy {
-        Policy { families, keep, older_than: days.map(|d| Duration::from_secs(d * DAY as u64)), unused_for: None, stage: Stage::Delete }
+        Policy {
+            families,
+            keep,
+            older_than: days.map(|d| Duration::from_secs(d * DAY as u64)),
+            unused_for: None,
+            stage: Stage::Delete,
+        }
     }
 
     /// Five nightly builds of one family, newest first, and one of another family.
@@ -222,7 +252,14 @@ mod tests {
         let chosen = vec!["ami-3".to_string(), "ami-2".to_string(), "ami-1".to_string()];
         let (go, kept) = keep_launched(&images, chosen, Duration::from_secs(90 * DAY as u64), NOW);
         assert_eq!(go, ["ami-2", "ami-1"], "launched 100 days ago, or never");
-        assert_eq!(kept, [Action::Refuse { id: "ami-3".into(), kind: Kind::Image, why: format!("kept: last launched {} (within --unused-for 90d)", at(10)) }]);
+        assert_eq!(
+            kept,
+            [Action::Refuse {
+                id: "ami-3".into(),
+                kind: Kind::Image,
+                why: format!("kept: last launched {} (within --unused-for 90d)", at(10))
+            }]
+        );
     }
 
     #[test]
@@ -249,7 +286,10 @@ mod tests {
 
     #[test]
     fn tag_filters_need_a_key_and_an_equals_sign() {
-        assert_eq!("team=".parse::<Family>().unwrap(), Family::Tag { key: "team".into(), value: String::new() });
+        assert_eq!(
+            "team=".parse::<Family>().unwrap(),
+            Family::Tag { key: "team".into(), value: String::new() }
+        );
         assert!("team".parse::<Family>().is_err());
         assert!("=x".parse::<Family>().is_err());
     }
@@ -259,23 +299,56 @@ mod tests {
         let images = account();
         let chosen = select(&images, &policy(vec![Family::Prefix("gio-node-".into())], 2, Some(90)), NOW);
         let usage = Usage {
-            uses: vec![Use { account: None, ami: "ami-2".into(), user: User::SsmParameter { name: "/prod/ami".into() } }],
+            uses: vec![Use {
+                account: None,
+                ami: "ami-2".into(),
+                user: User::SsmParameter { name: "/prod/ami".into() },
+            }],
             ..Usage::default()
         };
-        let snapshots: Vec<_> = images.iter().flat_map(|i| i.snapshot_ids()).map(|s| snapshot(s, 8)).collect();
-        let plan = retire::plan(&retire::Facts { targets: &chosen, images: &images, snapshots: &snapshots, marked: &BTreeMap::new(), usage: &usage, locks: &Ok(vec![]), bin: None, now: 0, force: false });
-        assert!(plan.actions.contains(&Action::Refuse { id: "ami-2".into(), kind: Kind::Image, why: "in use by SSM parameter /prod/ami".into() }));
+        let snapshots: Vec<_> =
+            images.iter().flat_map(|i| i.snapshot_ids()).map(|s| snapshot(s, 8)).collect();
+        let plan = retire::plan(&retire::Facts {
+            targets: &chosen,
+            images: &images,
+            snapshots: &snapshots,
+            marked: &BTreeMap::new(),
+            usage: &usage,
+            locks: &Ok(vec![]),
+            bin: None,
+            now: 0,
+            force: false,
+        });
+        assert!(plan.actions.contains(&Action::Refuse {
+            id: "ami-2".into(),
+            kind: Kind::Image,
+            why: "in use by SSM parameter /prod/ami".into()
+        }));
         assert_eq!(plan.count(|a| matches!(a, Action::DeregisterImage { .. })), 2);
         assert_eq!(plan.freed_gib(), 16);
 
         let deprecated = earlier_stage(plan.clone(), Stage::Deprecate, NOW);
-        assert_eq!(deprecated.count(|a| matches!(a, Action::DeprecateImage { deprecate_at, .. } if *deprecate_at == NOW + 60)), 2);
+        assert_eq!(
+            deprecated.count(
+                |a| matches!(a, Action::DeprecateImage { deprecate_at, .. } if *deprecate_at == NOW + 60)
+            ),
+            2
+        );
         assert_eq!(deprecated.actions.len(), 3, "no snapshot action: {:?}", deprecated.actions);
         let disabled = earlier_stage(plan, Stage::Disable, NOW);
         let kinds: Vec<(&str, &str)> = disabled
             .actions
             .iter()
-            .map(|a| (a.id(), match a { Action::DisableImage { .. } => "disable", Action::Refuse { .. } => "refuse", _ => "other" }))
+            .map(|a| {
+                (
+                    a.id(),
+                    match a {
+                        Action::DisableImage { .. } => "disable",
+                        Action::Refuse { .. } => "refuse",
+                        _ => "other",
+                    },
+                )
+            })
             .collect();
         assert_eq!(kinds, [("ami-3", "disable"), ("ami-2", "refuse"), ("ami-1", "disable")]);
         assert_eq!(disabled.freed_gib(), 0);
@@ -285,15 +358,32 @@ mod tests {
     fn protection_refuses_deletion_but_not_the_earlier_stages() {
         let mut images = account();
         let chosen = select(&images, &policy(vec![Family::Prefix("gio-node-".into())], 2, Some(90)), NOW);
-        images.iter_mut().filter(|i| i.id == "ami-2").for_each(|i| i.protection = crate::aws::inventory::Protection::Enabled { cooldown: false });
-        let snapshots: Vec<_> = images.iter().flat_map(|i| i.snapshot_ids()).map(|s| snapshot(s, 8)).collect();
-        let facts = retire::Facts { targets: &chosen, images: &images, snapshots: &snapshots, marked: &BTreeMap::new(), usage: &Usage::default(), locks: &Ok(vec![]), bin: None, now: 0, force: false };
+        images
+            .iter_mut()
+            .filter(|i| i.id == "ami-2")
+            .for_each(|i| i.protection = crate::aws::inventory::Protection::Enabled { cooldown: false });
+        let snapshots: Vec<_> =
+            images.iter().flat_map(|i| i.snapshot_ids()).map(|s| snapshot(s, 8)).collect();
+        let facts = retire::Facts {
+            targets: &chosen,
+            images: &images,
+            snapshots: &snapshots,
+            marked: &BTreeMap::new(),
+            usage: &Usage::default(),
+            locks: &Ok(vec![]),
+            bin: None,
+            now: 0,
+            force: false,
+        };
         let plan = retire::plan(&facts);
         assert!(plan.actions.iter().any(|a| matches!(a, Action::Refuse { id, why, .. } if id == "ami-2" && why.contains("gio-ami protect --unprotect ami-2"))));
         let disabled = earlier_stage(plan.clone(), Stage::Disable, NOW);
         assert_eq!(disabled.count(|a| matches!(a, Action::DisableImage { .. })), 3, "{:?}", disabled.actions);
         let deprecated = earlier_stage(plan, Stage::Deprecate, NOW);
-        assert!(deprecated.actions.iter().any(|a| matches!(a, Action::DeprecateImage { id, .. } if id == "ami-2")));
+        assert!(deprecated
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::DeprecateImage { id, .. } if id == "ami-2")));
     }
 
     #[test]

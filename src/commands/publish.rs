@@ -13,7 +13,12 @@ use crate::spec::clusters::Cluster;
 /// Reads the AMI where it is owned (`owner`, in its region) and the parameter where the
 /// cluster runs: `consumer` when that is another account (configured in `[accounts]`), which
 /// must be able to launch the AMI.
-pub async fn prepare(owner: &Aws, consumer: Option<&Aws>, cluster: &Cluster, ami: &AmiId) -> Result<Plan<Publication>> {
+pub async fn prepare(
+    owner: &Aws,
+    consumer: Option<&Aws>,
+    cluster: &Cluster,
+    ami: &AmiId,
+) -> Result<Plan<Publication>> {
     let image = inventory::own_images_by_id(owner, std::slice::from_ref(ami)).await?.remove(0);
     let writer = consumer.unwrap_or(owner);
     // In another region the plan names the wrong region; a look from the cluster's would not.
@@ -35,12 +40,18 @@ pub async fn prepare(owner: &Aws, consumer: Option<&Aws>, cluster: &Cluster, ami
 
 /// Plans publishing the parameter's previous AMI again (both in the cluster's region; the
 /// parameter is `consumer`'s when the cluster runs in another account).
-pub async fn prepare_rollback(owner: &Aws, consumer: Option<&Aws>, cluster: &Cluster) -> Result<Plan<Publication>> {
-    let parameter = cluster.ssm_parameter.clone().ok_or_else(|| Error::ClusterWithoutParameter {
-        cluster: cluster.name.clone(),
-    })?;
+pub async fn prepare_rollback(
+    owner: &Aws,
+    consumer: Option<&Aws>,
+    cluster: &Cluster,
+) -> Result<Plan<Publication>> {
+    let parameter = cluster
+        .ssm_parameter
+        .clone()
+        .ok_or_else(|| Error::ClusterWithoutParameter { cluster: cluster.name.clone() })?;
     let writer = consumer.unwrap_or(owner);
-    let history: Vec<String> = parameters::history(writer, &parameter).await?.into_iter().map(|v| v.value).collect();
+    let history: Vec<String> =
+        parameters::history(writer, &parameter).await?.into_iter().map(|v| v.value).collect();
     let nothing = || Error::NothingToRollBack { cluster: cluster.name.clone(), parameter: parameter.clone() };
     let target: AmiId = rollback_target(&history).ok_or_else(nothing)?.parse()?;
     let image = inventory::own_images_by_id(owner, std::slice::from_ref(&target)).await?.remove(0);

@@ -80,7 +80,16 @@ mod tests {
 
     fn rule(id: &str, binned: Binned, days: i32, ours: bool) -> Rule {
         let include = if ours { vec![TagMatch { key: SCOPE_TAG.into(), value: None }] } else { vec![] };
-        Rule { id: id.into(), binned, days, description: String::new(), include, exclude: vec![], available: true, locked: false }
+        Rule {
+            id: id.into(),
+            binned,
+            days,
+            description: String::new(),
+            include,
+            exclude: vec![],
+            available: true,
+            locked: false,
+        }
     }
 
     fn lines(plan: &Plan) -> Vec<String> {
@@ -89,8 +98,15 @@ mod tests {
 
     #[test]
     fn makes_what_is_missing_changes_what_differs_and_leaves_what_matches() {
-        assert_eq!(lines(&plan(vec![], 7)), ["retain new rule (AMIs) 7 days", "retain new rule (snapshots) 7 days"]);
-        let rules = vec![rule("img", Binned::Image, 7, true), rule("snap", Binned::Snapshot, 30, true), rule("all", Binned::Snapshot, 90, false)];
+        assert_eq!(
+            lines(&plan(vec![], 7)),
+            ["retain new rule (AMIs) 7 days", "retain new rule (snapshots) 7 days"]
+        );
+        let rules = vec![
+            rule("img", Binned::Image, 7, true),
+            rule("snap", Binned::Snapshot, 30, true),
+            rule("all", Binned::Snapshot, 90, false),
+        ];
         let again = plan(rules, 7);
         assert_eq!(lines(&again), ["reuse img ", "retain snap (snapshots) 30 -> 7 days"]);
         assert_eq!(again.warnings.len(), 1, "{:?}", again.warnings);

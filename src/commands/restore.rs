@@ -44,7 +44,11 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
     let mut restoring = HashSet::new();
     for ami in facts.asked {
         if facts.present.contains(ami) {
-            plan.actions.push(Action::Reuse { id: ami.clone(), kind: Kind::Image, why: "available: nothing to restore".into() });
+            plan.actions.push(Action::Reuse {
+                id: ami.clone(),
+                kind: Kind::Image,
+                why: "available: nothing to restore".into(),
+            });
             // Restored by a run that stopped before taking the wipe's marks off: this one does.
             if let Some(marked) = facts.marked.get(ami) {
                 plan.facts.snapshots.insert(ami.clone(), marked.clone());
@@ -88,10 +92,17 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         }
         for binned in facts.snapshots_in_bin.iter().filter(|b| snapshots.contains(&b.id)) {
             if restoring.insert(binned.id.clone()) {
-                plan.actions.push(Action::RestoreSnapshot { id: binned.id.clone(), why: format!("deleted with {ami}{}", until(binned)) });
+                plan.actions.push(Action::RestoreSnapshot {
+                    id: binned.id.clone(),
+                    why: format!("deleted with {ami}{}", until(binned)),
+                });
             }
         }
-        plan.actions.push(Action::RestoreImage { id: ami.clone(), name: image.name.clone(), why: format!("wiped{}", until(image)) });
+        plan.actions.push(Action::RestoreImage {
+            id: ami.clone(),
+            name: image.name.clone(),
+            why: format!("wiped{}", until(image)),
+        });
         plan.facts.snapshots.insert(ami.clone(), snapshots);
     }
     plan
@@ -103,7 +114,8 @@ fn until(binned: &InBin) -> String {
 
 pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
     let asked = crate::core::ids::distinct(amis);
-    let present: HashSet<String> = inventory::any_images_by_id(aws, &asked).await?.into_iter().map(|i| i.id).collect();
+    let present: HashSet<String> =
+        inventory::any_images_by_id(aws, &asked).await?.into_iter().map(|i| i.id).collect();
     let missing: Vec<String> = asked.iter().filter(|a| !present.contains(*a)).cloned().collect();
     let (images_in_bin, snapshots_in_bin) = if missing.is_empty() {
         (Vec::new(), Vec::new())
@@ -116,9 +128,14 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
         .into_iter()
         .filter_map(|(key, ids)| Some((key.strip_prefix(WIPED_AMI_TAG)?.to_string(), ids)))
         .collect();
-    let out_of_bin: Vec<String> =
-        marked.values().flatten().filter(|s| !snapshots_in_bin.iter().any(|b| &b.id == *s)).cloned().collect();
-    let existing: HashSet<String> = inventory::snapshots_by_id(aws, &out_of_bin).await?.into_iter().map(|s| s.id).collect();
+    let out_of_bin: Vec<String> = marked
+        .values()
+        .flatten()
+        .filter(|s| !snapshots_in_bin.iter().any(|b| &b.id == *s))
+        .cloned()
+        .collect();
+    let existing: HashSet<String> =
+        inventory::snapshots_by_id(aws, &out_of_bin).await?.into_iter().map(|s| s.id).collect();
     Ok(plan(&Facts {
         asked: &asked,
         present: &present,
@@ -137,10 +154,13 @@ pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
     for outcome in &outcomes {
         let back = matches!(
             (&outcome.action, &outcome.status),
-            (Action::RestoreImage { .. }, Status::Done) | (Action::Reuse { kind: Kind::Image, .. }, Status::Reused)
+            (Action::RestoreImage { .. }, Status::Done)
+                | (Action::Reuse { kind: Kind::Image, .. }, Status::Reused)
         );
         let id = outcome.action.id();
-        let Some(snapshots) = plan.facts.snapshots.get(id).filter(|s| back && !s.is_empty()) else { continue };
+        let Some(snapshots) = plan.facts.snapshots.get(id).filter(|s| back && !s.is_empty()) else {
+            continue;
+        };
         aws.ec2()
             .delete_tags()
             .set_resources(Some(snapshots.clone()))
@@ -170,11 +190,23 @@ mod tests {
         let present = HashSet::from(["ami-3".to_string()]);
         let images = [binned("ami-1", "r1"), binned("ami-2", "r2")];
         // ami-2 was wiped by another tool: its snapshot is known by EC2's description alone.
-        let snapshots = [binned("snap-a", "gio-ami r1"), binned("snap-b", "Created by CreateImage(i-1) for ami-2")];
-        let marked = BTreeMap::from([("ami-1".to_string(), vec!["snap-a".to_string(), "snap-kept".to_string()])]);
+        let snapshots =
+            [binned("snap-a", "gio-ami r1"), binned("snap-b", "Created by CreateImage(i-1) for ami-2")];
+        let marked =
+            BTreeMap::from([("ami-1".to_string(), vec!["snap-a".to_string(), "snap-kept".to_string()])]);
         let existing = HashSet::from(["snap-kept".to_string()]);
-        let plan = plan(&Facts { asked: &asked, present: &present, images_in_bin: &images, snapshots_in_bin: &snapshots, marked: &marked, existing: &existing });
-        assert_eq!(lines(&plan), ["restore snap-a", "restore ami-1", "restore snap-b", "restore ami-2", "reuse ami-3"]);
+        let plan = plan(&Facts {
+            asked: &asked,
+            present: &present,
+            images_in_bin: &images,
+            snapshots_in_bin: &snapshots,
+            marked: &marked,
+            existing: &existing,
+        });
+        assert_eq!(
+            lines(&plan),
+            ["restore snap-a", "restore ami-1", "restore snap-b", "restore ami-2", "reuse ami-3"]
+        );
         assert!(plan.actions[1].why().contains("until 2026-12-09"));
         assert_eq!(plan.facts.snapshots["ami-1"], ["snap-a", "snap-kept"]);
     }
@@ -184,9 +216,20 @@ mod tests {
         let asked = ["ami-1".to_string(), "ami-gone".to_string()];
         let images = [binned("ami-1", "r1")];
         let marked = BTreeMap::from([("ami-1".to_string(), vec!["snap-expired".to_string()])]);
-        let plan = plan(&Facts { asked: &asked, present: &HashSet::new(), images_in_bin: &images, snapshots_in_bin: &[], marked: &marked, existing: &HashSet::new() });
+        let plan = plan(&Facts {
+            asked: &asked,
+            present: &HashSet::new(),
+            images_in_bin: &images,
+            snapshots_in_bin: &[],
+            marked: &marked,
+            existing: &HashSet::new(),
+        });
         assert_eq!(lines(&plan), ["REFUSE ami-1", "REFUSE ami-gone"]);
-        assert!(plan.actions[0].why().contains("snap-expired are gone for good"), "{}", plan.actions[0].why());
+        assert!(
+            plan.actions[0].why().contains("snap-expired are gone for good"),
+            "{}",
+            plan.actions[0].why()
+        );
         assert!(plan.actions[1].why().starts_with("gone for good"));
         assert_eq!(plan.facts.gone, ["ami-1", "ami-gone"]);
     }

@@ -41,7 +41,8 @@ pub fn account(input: &str) -> Result<String> {
 /// ID" (the shapes EC2 Image Builder documents for the same launch permissions).
 pub fn organization(input: &str) -> Result<String> {
     let id = org_arn_tail(input, "organization/").filter(|id| org_id(id));
-    id.map(|_| input.to_string()).ok_or_else(|| Error::InvalidOrgArn { input: input.to_string(), kind: "organization" })
+    id.map(|_| input.to_string())
+        .ok_or_else(|| Error::InvalidOrgArn { input: input.to_string(), kind: "organization" })
 }
 
 /// Checks an OU ARN: `arn:aws:organizations::ACCOUNT:ou/o-ID/ou-ROOT-ID`.
@@ -52,7 +53,8 @@ pub fn unit(input: &str) -> Result<String> {
             && matches!(parts.as_slice(), [root, id] if (4..=32).contains(&root.len()) && (8..=32).contains(&id.len())
                 && [root, id].iter().all(|p| p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())))
     });
-    ok.then(|| input.to_string()).ok_or_else(|| Error::InvalidOrgArn { input: input.to_string(), kind: "organizational unit" })
+    ok.then(|| input.to_string())
+        .ok_or_else(|| Error::InvalidOrgArn { input: input.to_string(), kind: "organizational unit" })
 }
 
 /// What follows `arn:aws[-partition]:organizations::ACCOUNT:` and `resource`.
@@ -67,7 +69,9 @@ fn org_arn_tail<'a>(input: &'a str, resource: &str) -> Option<&'a str> {
 
 /// `o-` then 10 to 32 lowercase letters or digits.
 fn org_id(id: &str) -> bool {
-    id.strip_prefix("o-").is_some_and(|s| (10..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+    id.strip_prefix("o-").is_some_and(|s| {
+        (10..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
 }
 
 /// The permission changes: one per AMI and one per snapshot of it. Sharing lists (and
@@ -78,7 +82,10 @@ pub fn plan(images: &[Image], with: &Grantees, add: bool) -> Plan<Sharing> {
     let (launch_why, volume_why) = if add {
         ("the accounts can launch it", "the accounts can copy the AMI and restore its disks")
     } else {
-        ("--unshare: the accounts can no longer launch it", "--unshare: the accounts can no longer use the AMI's disks")
+        (
+            "--unshare: the accounts can no longer launch it",
+            "--unshare: the accounts can no longer use the AMI's disks",
+        )
     };
     let launch = images.iter().map(|image| Action::ModifyLaunchPermission {
         id: image.id.clone(),
@@ -88,12 +95,14 @@ pub fn plan(images: &[Image], with: &Grantees, add: bool) -> Plan<Sharing> {
         add,
         why: launch_why.to_string(),
     });
-    let volumes = images.iter().flat_map(|image| image.snapshot_ids()).filter(|_| !accounts.is_empty()).map(|snapshot| Action::ModifyCreateVolumePermission {
-        id: snapshot.to_string(),
-        accounts: accounts.to_vec(),
-        add,
-        why: volume_why.to_string(),
-    });
+    let volumes = images.iter().flat_map(|image| image.snapshot_ids()).filter(|_| !accounts.is_empty()).map(
+        |snapshot| Action::ModifyCreateVolumePermission {
+            id: snapshot.to_string(),
+            accounts: accounts.to_vec(),
+            add,
+            why: volume_why.to_string(),
+        },
+    );
     let actions = if add { volumes.chain(launch).collect() } else { launch.chain(volumes).collect() };
     let mut warnings = Vec::new();
     if add && !(with.organizations.is_empty() && with.units.is_empty()) {
@@ -113,22 +122,45 @@ mod tests {
 
     #[test]
     fn snapshots_are_granted_first_and_revoked_last() {
-        let images = [image("ami-0000000a", "2026-01-01", &[("/dev/xvda", "snap-0000000a", 8), ("/dev/xvdb", "snap-0000000b", 50)])];
+        let images = [image(
+            "ami-0000000a",
+            "2026-01-01",
+            &[("/dev/xvda", "snap-0000000a", 8), ("/dev/xvdb", "snap-0000000b", 50)],
+        )];
         let accounts = Grantees { accounts: vec!["111122223333".to_string()], ..Grantees::default() };
-        let order = |plan: Plan<Sharing>| -> Vec<String> { plan.actions.iter().map(|a| a.id().to_string()).collect() };
+        let order = |plan: Plan<Sharing>| -> Vec<String> {
+            plan.actions.iter().map(|a| a.id().to_string()).collect()
+        };
         assert_eq!(order(plan(&images, &accounts, true)), ["snap-0000000a", "snap-0000000b", "ami-0000000a"]);
-        assert_eq!(order(plan(&images, &accounts, false)), ["ami-0000000a", "snap-0000000a", "snap-0000000b"]);
+        assert_eq!(
+            order(plan(&images, &accounts, false)),
+            ["ami-0000000a", "snap-0000000a", "snap-0000000b"]
+        );
     }
 
     #[test]
     fn a_share_plan_names_every_account_and_grants_or_revokes() {
         let images = [image("ami-0000000a", "2026-01-01", &[("/dev/xvda", "snap-0000000a", 8)])];
-        let accounts = Grantees { accounts: vec!["111122223333".to_string(), "444455556666".to_string()], ..Grantees::default() };
+        let accounts = Grantees {
+            accounts: vec!["111122223333".to_string(), "444455556666".to_string()],
+            ..Grantees::default()
+        };
         let grant = plan(&images, &accounts, true);
-        assert!(grant.actions.iter().all(|a| a.verb() == "grant" && a.detail().ends_with("111122223333 444455556666")), "{:?}", grant.actions);
+        assert!(
+            grant
+                .actions
+                .iter()
+                .all(|a| a.verb() == "grant" && a.detail().ends_with("111122223333 444455556666")),
+            "{:?}",
+            grant.actions
+        );
         assert!(grant.facts.grant);
         let revoke = plan(&images, &accounts, false);
-        assert!(revoke.actions.iter().all(|a| a.verb() == "revoke" && a.why().starts_with("--unshare")), "{:?}", revoke.actions);
+        assert!(
+            revoke.actions.iter().all(|a| a.verb() == "revoke" && a.why().starts_with("--unshare")),
+            "{:?}",
+            revoke.actions
+        );
     }
 
     #[test]
@@ -147,7 +179,11 @@ mod tests {
         assert!(organization("arn:aws:organizations::111122223333:organization/o-abcdefghij").is_ok());
         assert!(unit("arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-ab12-cdefgh34").is_ok());
         assert!(unit("arn:aws-us-gov:organizations::111122223333:ou/o-abcdefghij/ou-ab12-cdefgh34").is_ok());
-        for bad in ["o-abcdefghij", "arn:aws:organizations::111122223333:account/o-abcdefghij", "arn:aws:organizations::1111:organization/o-abcdefghij"] {
+        for bad in [
+            "o-abcdefghij",
+            "arn:aws:organizations::111122223333:account/o-abcdefghij",
+            "arn:aws:organizations::1111:organization/o-abcdefghij",
+        ] {
             assert!(organization(bad).unwrap_err().to_string().contains("arn:aws:organizations::"), "{bad}");
         }
         for bad in ["ou-ab12-cdefgh34", "arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-ab12"] {

@@ -1,11 +1,11 @@
 //! Which snapshots an AMI is made of, read exactly from its block device mappings (two calls,
 //! whatever the account holds). Orphans are `aws::orphans`.
 
+use crate::aws::inventory::{self, Image, Snapshot};
 use crate::aws::Aws;
 use crate::core::error::Result;
 use crate::core::ids::AmiId;
 use crate::core::kinds::{Reported, VolumeType};
-use crate::aws::inventory::{self, Image, Snapshot};
 use serde::Serialize;
 
 /// One device of an AMI and the snapshot behind it, if that snapshot still exists.
@@ -28,15 +28,9 @@ pub struct AmiSnapshots {
 /// once, so the cost does not grow with the account's snapshot count.
 pub async fn behind(aws: &Aws, amis: &[AmiId]) -> Result<Vec<AmiSnapshots>> {
     let images = inventory::own_images_by_id(aws, amis).await?;
-    let ids: Vec<String> = images
-        .iter()
-        .flat_map(|image| image.snapshot_ids().map(str::to_string))
-        .collect();
+    let ids: Vec<String> = images.iter().flat_map(|image| image.snapshot_ids().map(str::to_string)).collect();
     let snapshots = inventory::snapshots_by_id(aws, &ids).await?;
-    Ok(images
-        .into_iter()
-        .map(|image| join_devices(image, &snapshots))
-        .collect())
+    Ok(images.into_iter().map(|image| join_devices(image, &snapshots)).collect())
 }
 
 fn join_devices(image: Image, snapshots: &[Snapshot]) -> AmiSnapshots {

@@ -53,7 +53,11 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
     let mut plan = Plan::default();
     for ami in facts.asked {
         if let Some(again) = facts.images.iter().find(|i| i.tags.get(tags::UNARCHIVED_FROM) == Some(ami)) {
-            plan.actions.push(Action::Reuse { id: again.id.clone(), kind: Kind::Image, why: format!("{ami} is registered again already") });
+            plan.actions.push(Action::Reuse {
+                id: again.id.clone(),
+                kind: Kind::Image,
+                why: format!("{ami} is registered again already"),
+            });
             plan.facts.registered.insert(ami.clone(), again.id.clone());
             if let Some(record) = facts.records.get(ami) {
                 // An earlier run registered it and stopped before tidying up: this one does.
@@ -101,7 +105,8 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                     plan.actions.push(Action::Refuse {
                         id: snapshot.into(),
                         kind: Kind::Snapshot,
-                        why: "still being archived: AWS restores it once that is done; run again later".into(),
+                        why: "still being archived: AWS restores it once that is done; run again later"
+                            .into(),
                     });
                 }
                 Tier::Restoring { since } => {
@@ -131,7 +136,8 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             }
         } else {
             plan.facts.waiting.push(ami.clone());
-            let by = back_by.map_or(String::new(), |t| format!(", by {} at the latest", crate::core::clock::rfc3339(t)));
+            let by = back_by
+                .map_or(String::new(), |t| format!(", by {} at the latest", crate::core::clock::rfc3339(t)));
             plan.warnings.push(format!(
                 "{ami}: its snapshots come back within {RESTORE_HOURS} hours{by}; run `gio-ami unarchive {ami}` again then to register it"
             ));
@@ -143,11 +149,20 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
 pub async fn prepare(aws: &Aws, amis: &[AmiId], temporary_days: Option<i32>) -> Result<Plan> {
     let asked = crate::core::ids::distinct(amis);
     let (images, records) = futures::try_join!(inventory::own_images(aws), archive::records(aws, &asked))?;
-    let snapshots: Vec<String> = records.values().flat_map(|r| r.snapshot_ids().map(str::to_string)).collect();
-    let existing: HashSet<String> = inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id).collect();
+    let snapshots: Vec<String> =
+        records.values().flat_map(|r| r.snapshot_ids().map(str::to_string)).collect();
+    let existing: HashSet<String> =
+        inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id).collect();
     let mut tiers = archive::tiers(aws, &snapshots).await?;
     tiers.retain(|id, _| existing.contains(id));
-    Ok(plan(&Facts { asked: &asked, records: &records, tiers: &tiers, images: &images, temporary_days, now: crate::core::clock::now_epoch() }))
+    Ok(plan(&Facts {
+        asked: &asked,
+        records: &records,
+        tiers: &tiers,
+        images: &images,
+        temporary_days,
+        now: crate::core::clock::now_epoch(),
+    }))
 }
 
 /// Starts the restores, registers what is ready, then removes the snapshots' marks and, last,
@@ -157,14 +172,28 @@ pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
     let (registrations, others): (Vec<Action>, Vec<Action>) =
         plan.actions.iter().cloned().partition(|a| matches!(a, Action::RegisterImage { .. }));
     let mut outcomes = change::apply(aws, &others).await;
-    let mut done: Vec<String> = plan.facts.records.keys().filter(|ami| plan.facts.registered.contains_key(*ami)).cloned().collect();
+    let mut done: Vec<String> =
+        plan.facts.records.keys().filter(|ami| plan.facts.registered.contains_key(*ami)).cloned().collect();
     for action in registrations {
         let Action::RegisterImage { parent: ami, name, why, .. } = action else { continue };
         let record = &plan.facts.records[&ami];
-        let mut tags: Tags = record.tags.iter().filter(|(k, _)| !k.starts_with("aws:")).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut tags: Tags = record
+            .tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with("aws:"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         tags.insert(tags::UNARCHIVED_FROM.to_string(), ami.clone());
-        let step = Step { name: name.clone(), description: record.description.clone().unwrap_or_default(), adds: vec![], mappings: record.mappings.clone() };
-        let registered = register::register_once(aws, record, &step, &tags, |i| i.tags.get(tags::UNARCHIVED_FROM) == Some(&ami)).await;
+        let step = Step {
+            name: name.clone(),
+            description: record.description.clone().unwrap_or_default(),
+            adds: vec![],
+            mappings: record.mappings.clone(),
+        };
+        let registered = register::register_once(aws, record, &step, &tags, |i| {
+            i.tags.get(tags::UNARCHIVED_FROM) == Some(&ami)
+        })
+        .await;
         let (id, status) = match registered {
             Ok((id, again)) => {
                 done.push(ami.clone());
@@ -172,7 +201,8 @@ pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
             }
             Err(e) => (name.clone(), Status::Failed(e.to_string())),
         };
-        outcomes.push(Outcome { action: Action::RegisterImage { id, name, parent: ami.clone(), why }, status });
+        outcomes
+            .push(Outcome { action: Action::RegisterImage { id, name, parent: ami.clone(), why }, status });
     }
     for ami in &done {
         let record = &plan.facts.records[ami];
@@ -200,22 +230,53 @@ mod tests {
 
     #[test]
     fn archived_snapshots_are_restored_first_and_the_ami_registered_once_they_are_back() {
-        let record = image("ami-old", "2026-01-01", &[("/dev/xvda", "snap-r", 8), ("/dev/xvdb", "snap-d", 50)]);
+        let record =
+            image("ami-old", "2026-01-01", &[("/dev/xvda", "snap-r", 8), ("/dev/xvdb", "snap-d", 50)]);
         let records = BTreeMap::from([("ami-old".to_string(), record.clone())]);
         let asked = ["ami-old".to_string()];
-        let tiers = HashMap::from([("snap-r".to_string(), Tier::Archived), ("snap-d".to_string(), Tier::Restoring { since: None })]);
-        let first = plan(&Facts { asked: &asked, records: &records, tiers: &tiers, images: &[], temporary_days: Some(7), now: 0 });
+        let tiers = HashMap::from([
+            ("snap-r".to_string(), Tier::Archived),
+            ("snap-d".to_string(), Tier::Restoring { since: None }),
+        ]);
+        let first = plan(&Facts {
+            asked: &asked,
+            records: &records,
+            tiers: &tiers,
+            images: &[],
+            temporary_days: Some(7),
+            now: 0,
+        });
         assert_eq!(lines(&first), ["unarchive snap-r for 7 days", "reuse snap-d "]);
         assert_eq!(first.facts.waiting, ["ami-old"]);
-        assert!(first.warnings[0].contains("by 1970-01-04T00:00:00Z at the latest; run `gio-ami unarchive ami-old` again"), "{:?}", first.warnings);
+        assert!(
+            first.warnings[0]
+                .contains("by 1970-01-04T00:00:00Z at the latest; run `gio-ami unarchive ami-old` again"),
+            "{:?}",
+            first.warnings
+        );
 
-        let back = HashMap::from([("snap-r".to_string(), Tier::Standard), ("snap-d".to_string(), Tier::Standard)]);
-        let second = plan(&Facts { asked: &asked, records: &records, tiers: &back, images: &[], temporary_days: None, now: 0 });
+        let back =
+            HashMap::from([("snap-r".to_string(), Tier::Standard), ("snap-d".to_string(), Tier::Standard)]);
+        let second = plan(&Facts {
+            asked: &asked,
+            records: &records,
+            tiers: &back,
+            images: &[],
+            temporary_days: None,
+            now: 0,
+        });
         assert_eq!(lines(&second), [format!("register {} from ami-old", record.name)]);
 
         let mut again = image("ami-new", "2026-02-01", &[("/dev/xvda", "snap-r", 8)]);
         again.tags.insert(tags::UNARCHIVED_FROM.into(), "ami-old".into());
-        let third = plan(&Facts { asked: &asked, records: &BTreeMap::new(), tiers: &back, images: &[again], temporary_days: None, now: 0 });
+        let third = plan(&Facts {
+            asked: &asked,
+            records: &BTreeMap::new(),
+            tiers: &back,
+            images: &[again],
+            temporary_days: None,
+            now: 0,
+        });
         assert_eq!(lines(&third), ["reuse ami-new "]);
     }
 
@@ -225,7 +286,14 @@ mod tests {
         let records = BTreeMap::from([("ami-old".to_string(), record)]);
         let asked: Vec<String> = ["ami-old", "ami-never", "ami-live"].map(String::from).to_vec();
         let live = image("ami-live", "2026-01-01", &[("/dev/xvda", "snap-l", 8)]);
-        let plan = plan(&Facts { asked: &asked, records: &records, tiers: &HashMap::new(), images: &[live], temporary_days: None, now: 0 });
+        let plan = plan(&Facts {
+            asked: &asked,
+            records: &records,
+            tiers: &HashMap::new(),
+            images: &[live],
+            temporary_days: None,
+            now: 0,
+        });
         assert_eq!(lines(&plan), ["REFUSE ami-old ", "REFUSE ami-never ", "reuse ami-live "]);
         assert!(plan.actions[0].why().contains("snap-gone are gone"));
     }

@@ -134,9 +134,10 @@ pub fn plan(
         return Err(Error::NotAKeyArn { input: key.to_string() });
     }
     let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-    let name = request.name.clone().unwrap_or_else(|| {
-        path.file_stem().unwrap_or_default().to_string_lossy().into_owned()
-    });
+    let name = request
+        .name
+        .clone()
+        .unwrap_or_else(|| path.file_stem().unwrap_or_default().to_string_lossy().into_owned());
     let volume_gib = blocks::volume_gib(size);
     let description = format!("{name}: uploaded by gio-ami from {file} ({})", format.qemu_name());
     let mut tags = request.tags.clone();
@@ -155,7 +156,8 @@ pub fn plan(
             Some(Step { name: name.clone(), description, adds: vec![], mappings: shape.mappings.clone() })
         }
         (true, false) => {
-            let with_disks = register::Request { disks: request.disks.clone(), name: Some(name.clone()), chain: false };
+            let with_disks =
+                register::Request { disks: request.disks.clone(), name: Some(name.clone()), chain: false };
             Some(register::plan(&shape, &with_disks, snapshot_sizes)?.steps.remove(0))
         }
     };
@@ -234,10 +236,11 @@ async fn parent_snapshot(aws: &Aws, parent: &Parent, tags: &mut Tags) -> Result<
         Parent::Ami(ami) => ami,
     };
     let image = inventory::own_images_by_id(aws, std::slice::from_ref(ami)).await?.remove(0);
-    let root = image.root_mapping().and_then(|m| m.snapshot_id.clone()).ok_or_else(|| Error::ParentUnusable {
-        parent: ami.to_string(),
-        why: "its root device maps no snapshot: pass --parent with the snapshot to start from".into(),
-    })?;
+    let root =
+        image.root_mapping().and_then(|m| m.snapshot_id.clone()).ok_or_else(|| Error::ParentUnusable {
+            parent: ami.to_string(),
+            why: "its root device maps no snapshot: pass --parent with the snapshot to start from".into(),
+        })?;
     tags.insert(tags::PARENT_AMI.into(), ami.to_string());
     root.parse()
 }
@@ -248,19 +251,29 @@ fn upload_of(path: &Path) -> Option<String> {
     let metadata = std::fs::metadata(path).ok()?;
     let modified = metadata.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
     let file = path.file_name()?.to_string_lossy();
-    Some(format!("{file} {} bytes modified {}.{:09}", metadata.len(), modified.as_secs(), modified.subsec_nanos()))
+    Some(format!(
+        "{file} {} bytes modified {}.{:09}",
+        metadata.len(),
+        modified.as_secs(),
+        modified.subsec_nanos()
+    ))
 }
 
 /// A completed snapshot an earlier run of this upload made: same release, same file.
 async fn earlier_upload(aws: &Aws, tags: &Tags) -> Result<Option<Snapshot>> {
     let tagged = |key: &str| Filter::builder().name(format!("tag:{key}")).values(tags[key].clone()).build();
-    let found = inventory::own_snapshots_matching(aws, vec![tagged(tags::RELEASE), tagged(tags::UPLOAD_OF)]).await?;
+    let found =
+        inventory::own_snapshots_matching(aws, vec![tagged(tags::RELEASE), tagged(tags::UPLOAD_OF)]).await?;
     Ok(found.into_iter().find(|s| s.state == SnapshotState::Completed))
 }
 
 /// What the parent holds, block by block, and where that was read; none when only reading it
 /// back from EBS can tell (done by `apply`, so that a dry run reads nothing).
-fn parent_blocks(parent: &SnapshotId, dir: Option<&Path>, image: ParentImage<'_>) -> Result<(Option<Digests>, String)> {
+fn parent_blocks(
+    parent: &SnapshotId,
+    dir: Option<&Path>,
+    image: ParentImage<'_>,
+) -> Result<(Option<Digests>, String)> {
     if let Some(image) = image {
         return Ok((Some(manifest::of_image(image)?), format!("the image {}", image.path.display())));
     }
@@ -286,9 +299,13 @@ fn parent_blocks(parent: &SnapshotId, dir: Option<&Path>, image: ParentImage<'_>
 /// with Encrypted). Pure.
 fn check_parent(parent: &SnapshotId, found: Option<&Snapshot>, target: &Target, kms_key: bool) -> Result<()> {
     let refuse = |why: String| Err(Error::ParentUnusable { parent: parent.to_string(), why });
-    let Some(snapshot) = found else { return refuse("no such snapshot in this region (or it is not visible to this account)".into()) };
+    let Some(snapshot) = found else {
+        return refuse("no such snapshot in this region (or it is not visible to this account)".into());
+    };
     if kms_key {
-        return refuse("a snapshot started from a parent takes the parent's encryption: drop --kms-key".into());
+        return refuse(
+            "a snapshot started from a parent takes the parent's encryption: drop --kms-key".into(),
+        );
     }
     if snapshot.state != SnapshotState::Completed {
         return refuse(format!("it is {}, not completed", snapshot.state));
@@ -407,7 +424,11 @@ pub async fn apply(
     cancel: impl Future<Output = &'static str>,
 ) -> Result<Applied<Uploaded>> {
     if let Some(existing) = &plan.facts.existing {
-        let outcomes = plan.actions.iter().map(|action| Outcome { action: action.clone(), status: Status::Reused }).collect();
+        let outcomes = plan
+            .actions
+            .iter()
+            .map(|action| Outcome { action: action.clone(), status: Status::Reused })
+            .collect();
         return Ok(Applied { outcomes, made: already_registered(&plan.facts, existing) });
     }
     let started = Instant::now();
@@ -415,8 +436,10 @@ pub async fn apply(
     // Only an upload compares with the parent: a finished earlier upload is reused as it is.
     let facts = match (&plan.facts.target.parent, plan.facts.read_parent && plan.facts.earlier.is_none()) {
         (Some(parent), true) => {
-            let inherits = transfer::download::digests(aws, parent, plan.facts.target.workers, progress).await?;
-            read_back = Plan { target: plan.facts.target.clone().on(parent.clone(), inherits), ..plan.facts.clone() };
+            let inherits =
+                transfer::download::digests(aws, parent, plan.facts.target.workers, progress).await?;
+            read_back =
+                Plan { target: plan.facts.target.clone().on(parent.clone(), inherits), ..plan.facts.clone() };
             &read_back
         }
         _ => &plan.facts,
@@ -429,7 +452,8 @@ pub async fn apply(
         // snapshot is finished work, kept whatever happens next.
         Some(earlier) => {
             let registered = register_on(aws, facts, &earlier.id, progress).await?;
-            let recorded = facts.manifest_dir.as_deref().is_none_or(|dir| Manifest::path(dir, &earlier.id).exists());
+            let recorded =
+                facts.manifest_dir.as_deref().is_none_or(|dir| Manifest::path(dir, &earlier.id).exists());
             let record = if recorded { None } else { Some(manifest::of_image(image)?) };
             (earlier.id.clone(), Sent::default(), registered, record)
         }
@@ -448,7 +472,9 @@ pub async fn apply(
                     let record = Some(std::mem::take(&mut sent.holds));
                     (snapshot, sent, registered, record)
                 }
-                Err(why) => return Err(transfer::upload::abandon(aws, &snapshot, target.volume_gib, why).await),
+                Err(why) => {
+                    return Err(transfer::upload::abandon(aws, &snapshot, target.volume_gib, why).await)
+                }
             }
         }
     };
@@ -462,7 +488,13 @@ pub async fn apply(
         None => Some(Manifest::path(dir, &snapshot)),
         Some(holds) => {
             let written = Manifest::new(&snapshot, target.volume_gib, holds).save(dir);
-            written.map_err(|e| tracing::warn!("{e}: an upload against {snapshot} will read it back in full, or take --parent-image")).ok()
+            written
+                .map_err(|e| {
+                    tracing::warn!(
+                        "{e}: an upload against {snapshot} will read it back in full, or take --parent-image"
+                    )
+                })
+                .ok()
         }
     });
     let outcomes = plan
@@ -470,12 +502,22 @@ pub async fn apply(
         .iter()
         .map(|action| match action {
             Action::UploadSnapshot { name, size_gib, why, .. } => Outcome {
-                action: Action::UploadSnapshot { id: snapshot.clone(), name: name.clone(), size_gib: *size_gib, why: why.clone() },
+                action: Action::UploadSnapshot {
+                    id: snapshot.clone(),
+                    name: name.clone(),
+                    size_gib: *size_gib,
+                    why: why.clone(),
+                },
                 status: Status::Done,
             },
             Action::RegisterImage { name, why, .. } => {
                 let (id, existed) = registered.clone().unwrap_or_default();
-                let action = Action::RegisterImage { id, name: name.clone(), parent: snapshot.clone(), why: why.clone() };
+                let action = Action::RegisterImage {
+                    id,
+                    name: name.clone(),
+                    parent: snapshot.clone(),
+                    why: why.clone(),
+                };
                 Outcome { action, status: if existed { Status::Reused } else { Status::Done } }
             }
             other => Outcome { action: other.clone(), status: Status::Reused },
@@ -533,7 +575,12 @@ async fn finish(
 }
 
 /// Registers the plan's AMI (if it has one) on the uploaded `snapshot`, once it is completed.
-async fn register_on(aws: &Aws, plan: &Plan, snapshot: &str, progress: &dyn Progress) -> Result<Option<(String, bool)>> {
+async fn register_on(
+    aws: &Aws,
+    plan: &Plan,
+    snapshot: &str,
+    progress: &dyn Progress,
+) -> Result<Option<(String, bool)>> {
     let Some(step) = &plan.register else {
         return Ok(None);
     };
@@ -542,7 +589,8 @@ async fn register_on(aws: &Aws, plan: &Plan, snapshot: &str, progress: &dyn Prog
     let mut step = step.clone();
     step.mappings[0].snapshot_id = Some(snapshot.to_string());
     // The name taken by an AMI on this very snapshot is this registration's, retried.
-    let on_this_snapshot = |image: &Image| image.root_mapping().and_then(|m| m.snapshot_id.as_deref()) == Some(snapshot);
+    let on_this_snapshot =
+        |image: &Image| image.root_mapping().and_then(|m| m.snapshot_id.as_deref()) == Some(snapshot);
     Ok(Some(register::register_once(aws, &plan.shape, &step, &plan.target.tags, on_this_snapshot).await?))
 }
 
@@ -582,7 +630,10 @@ mod tests {
         assert_eq!(step.name, "gio-node");
         assert_eq!(step.mappings.len(), 1);
         let root = &step.mappings[0];
-        assert_eq!((root.device.as_str(), root.size_gib, root.snapshot_id.as_deref()), (ROOT_DEVICE, Some(2), None));
+        assert_eq!(
+            (root.device.as_str(), root.size_gib, root.snapshot_id.as_deref()),
+            (ROOT_DEVICE, Some(2), None)
+        );
         assert_eq!(plan.shape.boot.ena_support, Some(true));
         assert_eq!(plan.shape.boot.boot_mode.as_deref(), Some("uefi"));
         assert_eq!(plan.shape.architecture.as_deref(), Some("x86_64"));
@@ -637,16 +688,32 @@ mod tests {
         let mut finished = plan_for(&request(), GIB).unwrap();
         finished.earlier = Some(crate::aws::inventory::tests::snapshot("snap-0000000e", 1));
         let resumed = actions(finished);
-        let verbs: Vec<(&str, &str, String)> = resumed.actions.iter().map(|a| (a.verb(), a.id(), a.detail())).collect();
-        assert_eq!(verbs, [("reuse", "snap-0000000e", String::new()), ("register", "gio-node", "from snap-0000000e".into())]);
+        let verbs: Vec<(&str, &str, String)> =
+            resumed.actions.iter().map(|a| (a.verb(), a.id(), a.detail())).collect();
+        assert_eq!(
+            verbs,
+            [
+                ("reuse", "snap-0000000e", String::new()),
+                ("register", "gio-node", "from snap-0000000e".into())
+            ]
+        );
     }
 
     #[test]
     fn only_a_key_arn_is_a_kms_key() {
-        for arn in ["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab", "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/k"] {
+        for arn in [
+            "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab",
+            "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/k",
+        ] {
             assert!(is_key_arn(arn), "{arn}");
         }
-        for not in ["alias/ebs", "1234abcd-12ab", "arn:aws:kms:eu-west-1:123456789012:alias/ebs", "arn:aws:kms:eu-west-1:1234:key/k", "arn:aws:kms:eu-west-1:123456789012:key/"] {
+        for not in [
+            "alias/ebs",
+            "1234abcd-12ab",
+            "arn:aws:kms:eu-west-1:123456789012:alias/ebs",
+            "arn:aws:kms:eu-west-1:1234:key/k",
+            "arn:aws:kms:eu-west-1:123456789012:key/",
+        ] {
             assert!(!is_key_arn(not), "{not}");
         }
     }
@@ -655,11 +722,20 @@ mod tests {
     fn a_parent_is_a_completed_snapshot_no_larger_than_the_upload_and_brings_its_own_key() {
         let parent: SnapshotId = "snap-0123456789abcdef0".parse().unwrap();
         let target = plan_for(&request(), 2 * GIB).unwrap().target;
-        let snapshot = |state: &str, size_gib| Snapshot { state: Reported::from(state), ..inventory::tests::snapshot("snap-0123456789abcdef0", size_gib) };
+        let snapshot = |state: &str, size_gib| Snapshot {
+            state: Reported::from(state),
+            ..inventory::tests::snapshot("snap-0123456789abcdef0", size_gib)
+        };
         assert!(check_parent(&parent, Some(&snapshot("completed", 2)), &target, false).is_ok());
-        assert!(check_parent(&parent, Some(&snapshot("completed", 1)), &target, false).is_ok(), "a snapshot can grow");
-        let refused = |found: Option<&Snapshot>, kms| check_parent(&parent, found, &target, kms).unwrap_err().to_string();
-        assert!(refused(Some(&snapshot("completed", 3)), false).contains("it is 3 GiB and this image makes a 2 GiB snapshot"));
+        assert!(
+            check_parent(&parent, Some(&snapshot("completed", 1)), &target, false).is_ok(),
+            "a snapshot can grow"
+        );
+        let refused = |found: Option<&Snapshot>, kms| {
+            check_parent(&parent, found, &target, kms).unwrap_err().to_string()
+        };
+        assert!(refused(Some(&snapshot("completed", 3)), false)
+            .contains("it is 3 GiB and this image makes a 2 GiB snapshot"));
         assert!(refused(Some(&snapshot("pending", 2)), false).contains("it is pending, not completed"));
         assert!(refused(Some(&snapshot("completed", 2)), true).contains("drop --kms-key"));
         assert!(refused(None, false).contains("no such snapshot"));

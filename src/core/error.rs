@@ -9,12 +9,7 @@ pub enum Error {
         "`{input}` is not {what} id: they look like {example} (\"{prefix}-\" then 8 or 17 \
          lowercase hex digits). Copy ids from `gio-ami images` or the EC2 console."
     )]
-    InvalidId {
-        input: String,
-        what: &'static str,
-        prefix: &'static str,
-        example: &'static str,
-    },
+    InvalidId { input: String, what: &'static str, prefix: &'static str, example: &'static str },
 
     #[error(
         "`{0}` is not an AWS region name (they look like eu-west-1 or us-gov-west-1). Pass a real \
@@ -45,32 +40,20 @@ pub enum Error {
         "access denied for {operation} ({code}: {message}). The caller needs the IAM permission \
          ec2:{operation} (or the matching service action) on these resources."
     )]
-    AccessDenied {
-        operation: &'static str,
-        code: String,
-        message: String,
-    },
+    AccessDenied { operation: &'static str, code: String, message: String },
 
     #[error(
         "cannot reach {endpoint} for {operation}: {detail}. Check the network, the --region, and \
          AWS_ENDPOINT_URL if you point at an emulator."
     )]
-    Unreachable {
-        endpoint: String,
-        operation: &'static str,
-        detail: String,
-    },
+    Unreachable { endpoint: String, operation: &'static str, detail: String },
 
     #[error(
         "{operation} timed out against {endpoint} ({detail}). The service or the network is slow \
          or unreachable: retry, raise --timeout on a slow link, or check the --region and \
          AWS_ENDPOINT_URL."
     )]
-    Timeout {
-        endpoint: String,
-        operation: &'static str,
-        detail: String,
-    },
+    Timeout { endpoint: String, operation: &'static str, detail: String },
 
     #[error(
         "{} not found in {region} for this account. AMIs are regional: check the id with \
@@ -134,10 +117,7 @@ pub enum Error {
     ImageFailed { id: String },
 
     #[error("gave up waiting for {what} after {waited:?}; it may still finish: look with `gio-ami images`")]
-    WaitTimeout {
-        what: String,
-        waited: std::time::Duration,
-    },
+    WaitTimeout { what: String, waited: std::time::Duration },
 
     #[error("{message}")]
     Provision { message: String },
@@ -146,18 +126,10 @@ pub enum Error {
     Interrupted { signal: &'static str },
 
     #[error("the build failed: {cause}\nClean-up of build {build_id}: {cleanup}.")]
-    BuildFailed {
-        cause: Box<Error>,
-        build_id: String,
-        cleanup: String,
-    },
+    BuildFailed { cause: Box<Error>, build_id: String, cleanup: String },
 
     #[error("cannot {action} {path}: {detail}. Check the path and its permissions (block devices usually need sudo).")]
-    LocalFile {
-        action: &'static str,
-        path: String,
-        detail: String,
-    },
+    LocalFile { action: &'static str, path: String, detail: String },
 
     #[error(
         "{path} is a {format} image; converting it to raw needs `qemu-img`, which is not \
@@ -175,11 +147,7 @@ pub enum Error {
     EmptyImage { path: String, format: &'static str },
 
     #[error("`qemu-img convert` could not read {path} as {format}: {detail}. Check the image with `qemu-img info {path}`.")]
-    QemuImgFailed {
-        path: String,
-        format: &'static str,
-        detail: String,
-    },
+    QemuImgFailed { path: String, format: &'static str, detail: String },
 
     #[error(
         "snapshot {id} was not found in {region} for this account. Snapshots are regional: check \
@@ -329,12 +297,7 @@ pub enum Error {
          be launched. Copy it there first (`gio-ami copy {id} --to {cluster_region}`) and publish \
          the copy with --region {cluster_region}."
     )]
-    WrongRegion {
-        id: String,
-        region: String,
-        cluster: String,
-        cluster_region: String,
-    },
+    WrongRegion { id: String, region: String, cluster: String, cluster_region: String },
 
     #[error(
         "nothing to roll back to: the history of {parameter} (cluster `{cluster}`) holds no value \
@@ -392,18 +355,10 @@ pub enum Error {
     Markers { file: String, detail: String },
 
     #[error("cannot {action} {file}: {detail}. Check the path and its permissions.")]
-    File {
-        action: &'static str,
-        file: String,
-        detail: String,
-    },
+    File { action: &'static str, file: String, detail: String },
 
     #[error("{operation} failed: {code}: {message}")]
-    Api {
-        operation: &'static str,
-        code: String,
-        message: String,
-    },
+    Api { operation: &'static str, code: String, message: String },
 
     #[error(
         "{operation} failed: {endpoint} answered HTTP {status} with {body}, which is no AWS error. \
@@ -419,10 +374,7 @@ pub enum Error {
     },
 
     #[error("{operation} failed: {detail}")]
-    Sdk {
-        operation: &'static str,
-        detail: String,
-    },
+    Sdk { operation: &'static str, detail: String },
 }
 
 fn plural(noun: &str, ids: &[String]) -> String {
@@ -468,11 +420,8 @@ mod tests {
 
     #[test]
     fn not_found_names_every_id_and_the_region() {
-        let one = Error::AmiNotFound {
-            ids: vec!["ami-12345678".into()],
-            region: "eu-west-1".into(),
-        }
-        .to_string();
+        let one =
+            Error::AmiNotFound { ids: vec!["ami-12345678".into()], region: "eu-west-1".into() }.to_string();
         assert!(one.starts_with("AMI ami-12345678 was not found in eu-west-1"), "{one}");
         let two = Error::AmiNotFound {
             ids: vec!["ami-12345678".into(), "ami-87654321".into()],

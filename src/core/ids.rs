@@ -48,16 +48,10 @@ resource_id!(SnapshotId, "snap", "a snapshot", "snap-0abc1234def567890");
 
 /// EC2 ids are a prefix, a dash and 8 (older resources) or 17 lowercase hex digits.
 fn is_resource_id(input: &str, prefix: &str) -> bool {
-    let Some(hex) = input
-        .strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix('-'))
-    else {
+    let Some(hex) = input.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('-')) else {
         return false;
     };
-    matches!(hex.len(), 8 | 17)
-        && hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The AMIs asked for, each once, in the order first given: `wipe a b a` is about two.
@@ -76,9 +70,7 @@ pub fn check_region(region: &str) -> Result<(), Error> {
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
         && parts.last().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        && parts[1..parts.len() - 1]
-            .iter()
-            .all(|p| p.bytes().all(|b| b.is_ascii_lowercase()));
+        && parts[1..parts.len() - 1].iter().all(|p| p.bytes().all(|b| b.is_ascii_lowercase()));
     if well_formed {
         Ok(())
     } else {

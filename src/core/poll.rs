@@ -31,10 +31,7 @@ where
             return Ok(done);
         }
         if started.elapsed() > timeout {
-            return Err(Error::WaitTimeout {
-                what: what.to_string(),
-                waited: timeout,
-            });
+            return Err(Error::WaitTimeout { what: what.to_string(), waited: timeout });
         }
         tokio::time::sleep(interval).await;
     }

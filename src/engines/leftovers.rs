@@ -3,11 +3,11 @@
 //! its builder instance says where the build runs and until when, so a dead build's leftovers
 //! can be told from a live build's work.
 
+use crate::aws::inventory::{self, Image, InstanceState, Snapshot};
 use crate::aws::usage::{self, Usage};
 use crate::aws::Aws;
-use crate::core::error::Result;
-use crate::aws::inventory::{self, Image, InstanceState, Snapshot};
 use crate::change::{self, Action, Kind, Outcome};
+use crate::core::error::Result;
 use crate::core::kinds::Reported;
 use crate::core::tags;
 use aws_sdk_ec2::types::Filter;
@@ -102,12 +102,7 @@ pub async fn leftovers(aws: &Aws, build: Option<&str>) -> Result<Leftovers> {
 
 fn builder(instance: &aws_sdk_ec2::types::Instance) -> Builder {
     let tag = |key: &str| {
-        instance
-            .tags()
-            .iter()
-            .find(|t| t.key() == Some(key))
-            .and_then(|t| t.value())
-            .map(str::to_string)
+        instance.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_string)
     };
     Builder {
         id: instance.instance_id().unwrap_or_default().to_string(),
@@ -121,7 +116,12 @@ fn builder(instance: &aws_sdk_ec2::types::Instance) -> Builder {
 
 /// The clean-up plan. A build is dead unless one of its builders is live; with `only` set, that
 /// build is cleaned whatever its state (it is the caller's own failed build).
-pub fn plan(leftovers: &Leftovers, liveness: &Liveness<'_>, only: Option<&str>, usage: &Usage) -> Vec<Action> {
+pub fn plan(
+    leftovers: &Leftovers,
+    liveness: &Liveness<'_>,
+    only: Option<&str>,
+    usage: &Usage,
+) -> Vec<Action> {
     let live: BTreeSet<&str> = leftovers
         .builders
         .iter()
@@ -234,7 +234,11 @@ pub async fn prepare(aws: &Aws) -> Result<change::Plan> {
     // One view of which builds live, for both passes: the second differs only by what is in use.
     let liveness = here(host.as_deref());
     let unguarded = plan(&leftovers, &liveness, None, &Usage::default());
-    let amis: Vec<String> = unguarded.iter().filter(|a| matches!(a, Action::DeregisterImage { .. })).map(|a| a.id().to_string()).collect();
+    let amis: Vec<String> = unguarded
+        .iter()
+        .filter(|a| matches!(a, Action::DeregisterImage { .. }))
+        .map(|a| a.id().to_string())
+        .collect();
     if amis.is_empty() {
         return Ok(change::Plan { actions: unguarded, ..change::Plan::default() });
     }
@@ -312,7 +316,11 @@ mod tests {
 
     const NOW: i64 = 1_000;
     fn alive_pids(pid: u32) -> Process {
-        if pid == 42 { Process::Alive } else { Process::Gone }
+        if pid == 42 {
+            Process::Alive
+        } else {
+            Process::Gone
+        }
     }
     fn here() -> Liveness<'static> {
         Liveness { host: Some("here"), now: NOW, process: &alive_pids }
@@ -356,7 +364,13 @@ mod tests {
             builders: vec![builder("i-2", "b2", "running", "elsewhere", 42, NOW - 1)],
             ..Leftovers::default()
         };
-        assert_eq!(ids(&plan(&leftovers, &here(), None, &Usage::default()), |a| matches!(a, Action::TerminateInstance { .. })), ["i-2"]);
+        assert_eq!(
+            ids(&plan(&leftovers, &here(), None, &Usage::default()), |a| matches!(
+                a,
+                Action::TerminateInstance { .. }
+            )),
+            ["i-2"]
+        );
     }
 
     #[test]
@@ -370,8 +384,14 @@ mod tests {
             assert!(liveness.is_live(&before), "no answer: alive until the deadline");
             assert!(!liveness.is_live(&after), "no answer: dead after the deadline");
         }
-        assert!(here().is_live(&builder("i-1", "b1", "running", "here", 42, NOW - 1)), "a live process outlives its deadline");
-        assert!(!here().is_live(&builder("i-1", "b1", "running", "here", 7, NOW + 60)), "a gone process is dead before it");
+        assert!(
+            here().is_live(&builder("i-1", "b1", "running", "here", 42, NOW - 1)),
+            "a live process outlives its deadline"
+        );
+        assert!(
+            !here().is_live(&builder("i-1", "b1", "running", "here", 7, NOW + 60)),
+            "a gone process is dead before it"
+        );
         let untagged = Builder { host: None, pid: None, deadline: None, ..before };
         assert!(!cannot_tell.is_live(&untagged), "nothing to go by: not a live build");
     }
@@ -407,12 +427,19 @@ mod tests {
             snapshots: vec![snapshot("snap-1", "b1")],
         };
         let user = crate::aws::usage::User::SsmParameter { name: "/gio/eks/prod/node-ami".into() };
-        let in_use = Usage { uses: vec![crate::aws::usage::Use { account: None, ami: "ami-1".into(), user }], ..Usage::default() };
-        let unchecked = Usage { failures: vec!["launch templates: access denied".into()], ..Usage::default() };
+        let in_use = Usage {
+            uses: vec![crate::aws::usage::Use { account: None, ami: "ami-1".into(), user }],
+            ..Usage::default()
+        };
+        let unchecked =
+            Usage { failures: vec!["launch templates: access denied".into()], ..Usage::default() };
         for usage in [&in_use, &unchecked] {
             let actions = plan(&leftovers, &here(), None, usage);
             assert_eq!(ids(&actions, |a| matches!(a, Action::Refuse { kind: Kind::Image, .. })), ["ami-1"]);
-            assert!(ids(&actions, |a| matches!(a, Action::DeleteSnapshot { .. })).is_empty(), "its snapshot is mapped: {actions:?}");
+            assert!(
+                ids(&actions, |a| matches!(a, Action::DeleteSnapshot { .. })).is_empty(),
+                "its snapshot is mapped: {actions:?}"
+            );
         }
         let free = plan(&leftovers, &here(), None, &Usage::default());
         assert_eq!(ids(&free, |_| true), ["ami-1", "snap-1"]);

@@ -13,8 +13,8 @@ use crate::aws::inventory::{self, ImageState};
 use crate::aws::provenance::Provenance;
 use crate::aws::{tagging, Aws};
 use crate::change::{self, Action, Applied, Outcome, Status};
-use crate::core::error::{Error, Result};
 use crate::core::choice::Choice;
+use crate::core::error::{Error, Result};
 use crate::core::kinds::Engine;
 use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
@@ -43,7 +43,14 @@ pub struct Built {
 impl Built {
     /// The release `ami` (`name`) made from `base` in the region the build's `phases` ran in;
     /// ends the last phase.
-    pub fn new(phases: &mut Phases, base: Base, build_id: String, ami: String, name: String, snapshots: Vec<String>) -> Built {
+    pub fn new(
+        phases: &mut Phases,
+        base: Base,
+        build_id: String,
+        ami: String,
+        name: String,
+        snapshots: Vec<String>,
+    ) -> Built {
         Built {
             ami,
             name,
@@ -88,13 +95,23 @@ pub fn plan(building: Building) -> change::Plan<Building> {
         id: building.name.clone(),
         name: building.name.clone(),
         base: building.base_ami.clone(),
-        why: format!("the {} engine on a {} builder from {}", building.engine.name(), building.instance_type, building.base_name),
+        why: format!(
+            "the {} engine on a {} builder from {}",
+            building.engine.name(),
+            building.instance_type,
+            building.base_name
+        ),
     };
     change::Plan { actions: vec![action], warnings: Vec::new(), facts: building }
 }
 
 /// Reads what the build starts from (its base, and the names taken) and plans it.
-pub async fn prepare(aws: &Aws, loaded: &Loaded, engine: Engine, progress: &dyn Progress) -> Result<change::Plan<Building>> {
+pub async fn prepare(
+    aws: &Aws,
+    loaded: &Loaded,
+    engine: Engine,
+    progress: &dyn Progress,
+) -> Result<change::Plan<Building>> {
     progress.phase("resolving the base AMI");
     let base = resolve_base(aws, &loaded.spec).await?;
     let provenance = Provenance::current(aws).await;
@@ -111,7 +128,12 @@ pub async fn prepare(aws: &Aws, loaded: &Loaded, engine: Engine, progress: &dyn 
 }
 
 /// Builds as planned with the plan's engine: one outcome, the release AMI with its id.
-pub async fn build(aws: &Aws, loaded: &Loaded, plan: &change::Plan<Building>, progress: &dyn Progress) -> Result<Applied<Built>> {
+pub async fn build(
+    aws: &Aws,
+    loaded: &Loaded,
+    plan: &change::Plan<Building>,
+    progress: &dyn Progress,
+) -> Result<Applied<Built>> {
     let building = &plan.facts;
     let built = match building.engine {
         Engine::Packer => packer::build(aws, loaded, building, progress).await?,
@@ -122,7 +144,12 @@ pub async fn build(aws: &Aws, loaded: &Loaded, plan: &change::Plan<Building>, pr
         .iter()
         .map(|action| match action {
             Action::BuildImage { name, base, why, .. } => Outcome {
-                action: Action::BuildImage { id: built.ami.clone(), name: name.clone(), base: base.clone(), why: why.clone() },
+                action: Action::BuildImage {
+                    id: built.ami.clone(),
+                    name: name.clone(),
+                    base: base.clone(),
+                    why: why.clone(),
+                },
                 status: Status::Done,
             },
             other => Outcome { action: other.clone(), status: Status::Reused },
@@ -133,9 +160,7 @@ pub async fn build(aws: &Aws, loaded: &Loaded, plan: &change::Plan<Building>, pr
 
 /// Unique per run and short enough for a ClientToken (64 characters at most).
 pub fn new_build_id() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     format!("b{:x}{:05x}", now.as_millis(), std::process::id() & 0xfffff)
 }
 
@@ -181,7 +206,8 @@ pub async fn unique_name(aws: &Aws, loaded: &Loaded, provenance: &Provenance) ->
     let spec = &loaded.spec;
     let date: String = provenance.created_at[..10].replace('-', "");
     let sha = git_sha(loaded.path.parent().unwrap_or(Path::new(".")));
-    let fill = |n: &str| spec::render_name(spec.image.name.get_ref(), spec.kubernetes(), &date, sha.as_deref(), n);
+    let fill =
+        |n: &str| spec::render_name(spec.image.name.get_ref(), spec.kubernetes(), &date, sha.as_deref(), n);
     if !spec.image.name.get_ref().contains("{n}") {
         let name = fill("");
         return match inventory::own_images_named(aws, &name).await?.first() {
@@ -204,7 +230,8 @@ pub async fn unique_name(aws: &Aws, loaded: &Loaded, provenance: &Provenance) ->
 /// A builder instance's tags: its build id, and where and until when the build runs, so `gc`
 /// tells a live build from a dead one, whichever engine launched it.
 pub fn builder_tags(build_id: &str, label: &str, spec: &spec::Spec) -> Tags {
-    let deadline = crate::core::clock::now_epoch() + (spec.timeout() + IMAGE_TIMEOUT + DEADLINE_MARGIN).as_secs() as i64;
+    let deadline =
+        crate::core::clock::now_epoch() + (spec.timeout() + IMAGE_TIMEOUT + DEADLINE_MARGIN).as_secs() as i64;
     let mut builder = Tags::from([
         (tags::BUILD_ID.to_string(), build_id.to_string()),
         ("Name".to_string(), label.to_string()),
@@ -264,9 +291,17 @@ pub async fn resolve_base(aws: &Aws, spec: &spec::Spec) -> Result<Base> {
         None => {
             // A checked spec without an explicit AMI has both (spec::load refuses it otherwise).
             let (Some(family), Some(kubernetes)) = (spec.family(), spec.kubernetes()) else {
-                return Err(Error::Base { message: "the spec names neither `base.ami` nor `base.family` and `base.kubernetes`".into() });
+                return Err(Error::Base {
+                    message: "the spec names neither `base.ami` nor `base.family` and `base.kubernetes`"
+                        .into(),
+                });
             };
-            let query = base::Query { family, kubernetes: kubernetes.to_string(), arch: spec.arch(), variant: spec.variant() };
+            let query = base::Query {
+                family,
+                kubernetes: kubernetes.to_string(),
+                arch: spec.arch(),
+                variant: spec.variant(),
+            };
             base::resolve(aws, &query).await
         }
     }?;
@@ -298,12 +333,19 @@ mod tests {
             base_ami: "ami-0000000b".into(),
             base_name: "amazon-eks-node-al2023".into(),
             instance_type: "t3.medium".into(),
-            base: Base { parameter: None, image: inventory::tests::image("ami-0000000b", "2026-01-01", &[]), release_version: None },
+            base: Base {
+                parameter: None,
+                image: inventory::tests::image("ami-0000000b", "2026-01-01", &[]),
+                release_version: None,
+            },
             provenance: Provenance { author: "Ada".into(), created_at: "2026-11-25T00:00:00Z".into() },
         };
         let plan = plan(building);
         let action = &plan.actions[0];
-        assert_eq!((action.verb(), action.id(), action.detail().as_str()), ("build", "gio-node-1.31-1", "from ami-0000000b"));
+        assert_eq!(
+            (action.verb(), action.id(), action.detail().as_str()),
+            ("build", "gio-node-1.31-1", "from ami-0000000b")
+        );
         assert_eq!(action.why(), "the native engine on a t3.medium builder from amazon-eks-node-al2023");
         assert!(plan.has_work());
     }

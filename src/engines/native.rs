@@ -3,20 +3,20 @@
 //! engine then snapshots, images, tags and cleans up. On any error, Ctrl-C or SIGTERM it removes
 //! everything the build created before returning; `gc` covers a build killed outright.
 
+use super::{builder_tags, image_tags, new_build_id, tag_image, Building, Built, Phases, IMAGE_TIMEOUT};
+use crate::aws::base::Base;
+use crate::aws::inventory::{self, Image, ImageState, SnapshotState};
 use crate::aws::tagging;
 use crate::aws::Aws;
-use crate::aws::base::Base;
-use crate::spec::disk::Disk;
+use crate::change::{self, Status};
 use crate::core::error::{Error, Result};
 use crate::core::kinds::ProvisionVia;
-use super::{builder_tags, image_tags, new_build_id, tag_image, Building, Built, Phases, IMAGE_TIMEOUT};
-use crate::engines::leftovers;
-use crate::aws::inventory::{self, Image, ImageState, SnapshotState};
-use crate::core::progress::Progress;
-use crate::change::{self, Status};
-use crate::spec::{self, Loaded};
-use crate::core::tags::{self, Tags};
 use crate::core::poll;
+use crate::core::progress::Progress;
+use crate::core::tags::{self, Tags};
+use crate::engines::leftovers;
+use crate::spec::disk::Disk;
+use crate::spec::{self, Loaded};
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, HttpTokensState, IamInstanceProfileSpecification,
     InstanceMetadataOptionsRequest, InstanceStateName, InstanceType, ResourceType, ShutdownBehavior,
@@ -35,15 +35,15 @@ const IN_FLIGHT_SETTLE: Duration = Duration::from_secs(3);
 const FAILURE_MARKER: &str = "gio-ami: provisioning FAILED";
 
 /// Builds the spec's AMI. On failure or interruption, removes what this build created first.
-pub async fn build(aws: &Aws, loaded: &Loaded, building: &Building, progress: &dyn Progress) -> Result<Built> {
+pub async fn build(
+    aws: &Aws,
+    loaded: &Loaded,
+    building: &Building,
+    progress: &dyn Progress,
+) -> Result<Built> {
     let build_id = new_build_id();
-    let mut run = Run {
-        aws,
-        loaded,
-        building,
-        build_id: build_id.clone(),
-        phases: Phases::new(aws, progress),
-    };
+    let mut run =
+        Run { aws, loaded, building, build_id: build_id.clone(), phases: Phases::new(aws, progress) };
     let outcome = tokio::select! {
         built = run.steps() => built,
         signal = crate::core::signal::interrupted() => Err(Error::Interrupted { signal }),
@@ -57,11 +57,7 @@ pub async fn build(aws: &Aws, loaded: &Loaded, building: &Building, progress: &d
         Ok(outcomes) => cleanup_summary(&outcomes),
         Err(e) => format!("the clean-up could not list the build's resources ({e})"),
     };
-    Err(Error::BuildFailed {
-        cause: Box::new(failure),
-        build_id,
-        cleanup,
-    })
+    Err(Error::BuildFailed { cause: Box::new(failure), build_id, cleanup })
 }
 
 /// Removes everything tagged with the build id, twice: a creation call in flight when the
@@ -160,7 +156,9 @@ impl Run<'_> {
         match leftovers::clean_persistently(aws, &self.build_id).await {
             Ok(outcomes) if !change::succeeded(&outcomes) => tracing::warn!("{}", cleanup_summary(&outcomes)),
             Ok(_) => {}
-            Err(e) => tracing::warn!("could not list build {}'s leftovers ({e}): run `gio-ami gc`", self.build_id),
+            Err(e) => {
+                tracing::warn!("could not list build {}'s leftovers ({e}): run `gio-ami gc`", self.build_id)
+            }
         }
         Ok(Built::new(&mut self.phases, base.clone(), self.build_id.clone(), ami, name.clone(), snapshots))
     }
@@ -196,9 +194,7 @@ impl Run<'_> {
             .user_data(base64::engine::general_purpose::STANDARD.encode(user_data))
             .instance_initiated_shutdown_behavior(ShutdownBehavior::Stop)
             .metadata_options(
-                InstanceMetadataOptionsRequest::builder()
-                    .http_tokens(HttpTokensState::Required)
-                    .build(),
+                InstanceMetadataOptionsRequest::builder().http_tokens(HttpTokensState::Required).build(),
             )
             .set_subnet_id(build.subnet.clone())
             .set_security_group_ids(build.security_group.clone().map(|g| vec![g]))
@@ -213,12 +209,7 @@ impl Run<'_> {
             .send()
             .await
             .map_err(|e| self.aws.error("RunInstances", "ec2", e))?;
-        Ok(output
-            .instances()
-            .first()
-            .and_then(|i| i.instance_id())
-            .unwrap_or_default()
-            .to_string())
+        Ok(output.instances().first().and_then(|i| i.instance_id()).unwrap_or_default().to_string())
     }
 
     /// SSM mode: the instance boots plain; once its agent has registered, the scripts arrive
@@ -226,43 +217,52 @@ impl Run<'_> {
     async fn provision_via_ssm(&self, instance: &str, deadline: Instant) -> Result<()> {
         let aws = self.aws;
         // SendCommand to an instance whose agent has not registered yet fails (InvalidInstanceId).
-        poll::until(&format!("the builder {instance} to register with Systems Manager"), poll::LOCAL_CHANGE, left(deadline), || async {
-            let filter = InstanceInformationStringFilter::builder()
-                .key("InstanceIds")
-                .values(instance)
-                .build()
-                .expect("key and values are set");
-            // Every page: AWS does not say that a filtered answer fits in the first one.
-            let nodes = aws
-                .ssm()
-                .describe_instance_information()
-                .filters(filter)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws.error("DescribeInstanceInformation", "ssm", e))?;
-            if nodes.iter().any(|n| n.ping_status() == Some(&PingStatus::Online)) {
-                return Ok(Some(()));
-            }
-            // Systems Manager lists no stopped or terminated node: not online, the builder may not
-            // have registered yet, or may be down, which no wait mends.
-            let state = match describe_instance(aws, instance).await {
-                Ok(found) => found.and_then(|i| i.state().and_then(|s| s.name().cloned())),
-                // EC2 may not know an instance for a moment after RunInstances answered.
-                Err(e) if e.code() == Some("InvalidInstanceID.NotFound") => None,
-                Err(e) => return Err(e),
-            };
-            match state {
-                Some(down @ (InstanceStateName::Stopping | InstanceStateName::Stopped | InstanceStateName::ShuttingDown | InstanceStateName::Terminated)) => {
-                    Err(Error::Provision { message: ssm_never_registered(instance, down.as_str()) })
+        poll::until(
+            &format!("the builder {instance} to register with Systems Manager"),
+            poll::LOCAL_CHANGE,
+            left(deadline),
+            || async {
+                let filter = InstanceInformationStringFilter::builder()
+                    .key("InstanceIds")
+                    .values(instance)
+                    .build()
+                    .expect("key and values are set");
+                // Every page: AWS does not say that a filtered answer fits in the first one.
+                let nodes = aws
+                    .ssm()
+                    .describe_instance_information()
+                    .filters(filter)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| aws.error("DescribeInstanceInformation", "ssm", e))?;
+                if nodes.iter().any(|n| n.ping_status() == Some(&PingStatus::Online)) {
+                    return Ok(Some(()));
                 }
-                _ => Ok(None),
-            }
-        })
+                // Systems Manager lists no stopped or terminated node: not online, the builder may not
+                // have registered yet, or may be down, which no wait mends.
+                let state = match describe_instance(aws, instance).await {
+                    Ok(found) => found.and_then(|i| i.state().and_then(|s| s.name().cloned())),
+                    // EC2 may not know an instance for a moment after RunInstances answered.
+                    Err(e) if e.code() == Some("InvalidInstanceID.NotFound") => None,
+                    Err(e) => return Err(e),
+                };
+                match state {
+                    Some(
+                        down @ (InstanceStateName::Stopping
+                        | InstanceStateName::Stopped
+                        | InstanceStateName::ShuttingDown
+                        | InstanceStateName::Terminated),
+                    ) => Err(Error::Provision { message: ssm_never_registered(instance, down.as_str()) }),
+                    _ => Ok(None),
+                }
+            },
+        )
         .await?;
-        let script = format!("set -eEuo pipefail\n{}echo 'gio-ami: provisioning done'\n", script_runs(self.loaded)?);
+        let script =
+            format!("set -eEuo pipefail\n{}echo 'gio-ami: provisioning done'\n", script_runs(self.loaded)?);
         let sent = aws
             .ssm()
             .send_command()
@@ -275,19 +275,45 @@ impl Run<'_> {
             .await
             .map_err(|e| aws.error("SendCommand", "ssm", e))?;
         let command = sent.command().and_then(|c| c.command_id()).unwrap_or_default().to_string();
-        poll::until(&format!("the provisioning scripts on {instance} (command {command})"), poll::LOCAL_CHANGE, left(deadline), || async {
-            let invocation = match aws.ssm().get_command_invocation().command_id(&command).instance_id(instance).send().await {
-                Ok(invocation) => invocation,
-                // Invocations appear a moment after SendCommand answers.
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_invocation_does_not_exist()) => return Ok(None),
-                Err(e) => return Err(aws.error("GetCommandInvocation", "ssm", e)),
-            };
-            match invocation.status() {
-                Some(CommandInvocationStatus::Success) => Ok(Some(())),
-                None | Some(CommandInvocationStatus::Pending | CommandInvocationStatus::InProgress | CommandInvocationStatus::Delayed) => Ok(None),
-                Some(other) => Err(Error::Provision { message: ssm_failure(instance, &command, other.as_str(), invocation.standard_error_content()) }),
-            }
-        })
+        poll::until(
+            &format!("the provisioning scripts on {instance} (command {command})"),
+            poll::LOCAL_CHANGE,
+            left(deadline),
+            || async {
+                let invocation = match aws
+                    .ssm()
+                    .get_command_invocation()
+                    .command_id(&command)
+                    .instance_id(instance)
+                    .send()
+                    .await
+                {
+                    Ok(invocation) => invocation,
+                    // Invocations appear a moment after SendCommand answers.
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_invocation_does_not_exist()) => {
+                        return Ok(None)
+                    }
+                    Err(e) => return Err(aws.error("GetCommandInvocation", "ssm", e)),
+                };
+                match invocation.status() {
+                    Some(CommandInvocationStatus::Success) => Ok(Some(())),
+                    None
+                    | Some(
+                        CommandInvocationStatus::Pending
+                        | CommandInvocationStatus::InProgress
+                        | CommandInvocationStatus::Delayed,
+                    ) => Ok(None),
+                    Some(other) => Err(Error::Provision {
+                        message: ssm_failure(
+                            instance,
+                            &command,
+                            other.as_str(),
+                            invocation.standard_error_content(),
+                        ),
+                    }),
+                }
+            },
+        )
         .await?;
         aws.ec2()
             .stop_instances()
@@ -349,16 +375,16 @@ fn scripts(loaded: &Loaded) -> Result<Vec<(String, String)>> {
         .iter()
         .map(|script| {
             let path = dir.join(script.get_ref());
-            std::fs::read_to_string(&path)
-                .map(|body| (script.get_ref().clone(), body))
-                .map_err(|e| Error::Provision {
+            std::fs::read_to_string(&path).map(|body| (script.get_ref().clone(), body)).map_err(|e| {
+                Error::Provision {
                     message: format!(
                         "cannot read provisioning script {} ({e}); paths in build.provision are \
                          relative to {}",
                         path.display(),
                         loaded.path.display()
                     ),
-                })
+                }
+            })
         })
         .collect()
 }
@@ -433,9 +459,8 @@ async fn wait_for_guest(aws: &Aws, instance: &str, timeout: Duration) -> Result<
     let what = format!("the builder {instance} to provision itself and power off");
     let console_seen = std::cell::Cell::new(0);
     poll::until(&what, poll::LOCAL_CHANGE, timeout, || async {
-        let state = describe_instance(aws, instance)
-            .await?
-            .and_then(|i| i.state().and_then(|s| s.name().cloned()));
+        let state =
+            describe_instance(aws, instance).await?.and_then(|i| i.state().and_then(|s| s.name().cloned()));
         if matches!(state, Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)) {
             return Err(Error::Provision {
                 message: format!("the builder {instance} was terminated before it powered off"),
@@ -499,17 +524,30 @@ async fn instance_volumes(aws: &Aws, instance: &str) -> Result<Vec<(String, Stri
 }
 
 async fn wait_snapshots(aws: &Aws, ids: &[String]) -> Result<()> {
-    poll::until(&format!("snapshots {} to complete", ids.join(", ")), poll::LOCAL_CHANGE, IMAGE_TIMEOUT, || async {
-        let snapshots = inventory::snapshots_by_id(aws, ids).await?;
-        if let Some(failed) = snapshots.iter().find(|s| s.state == SnapshotState::Error) {
-            return Err(Error::Provision { message: format!("snapshot {} failed", failed.id) });
-        }
-        Ok((snapshots.len() == ids.len() && snapshots.iter().all(|s| s.state == SnapshotState::Completed)).then_some(()))
-    })
+    poll::until(
+        &format!("snapshots {} to complete", ids.join(", ")),
+        poll::LOCAL_CHANGE,
+        IMAGE_TIMEOUT,
+        || async {
+            let snapshots = inventory::snapshots_by_id(aws, ids).await?;
+            if let Some(failed) = snapshots.iter().find(|s| s.state == SnapshotState::Error) {
+                return Err(Error::Provision { message: format!("snapshot {} failed", failed.id) });
+            }
+            Ok((snapshots.len() == ids.len()
+                && snapshots.iter().all(|s| s.state == SnapshotState::Completed))
+            .then_some(()))
+        },
+    )
     .await
 }
 
-async fn create_image(aws: &Aws, instance: &str, name: &str, spec: &spec::Spec, image_tags: &Tags) -> Result<String> {
+async fn create_image(
+    aws: &Aws,
+    instance: &str,
+    name: &str,
+    spec: &spec::Spec,
+    image_tags: &Tags,
+) -> Result<String> {
     // The builder deleted every volume on termination; the AMI keeps the spec's wish.
     let kept: Vec<BlockDeviceMapping> = spec
         .disks()
@@ -617,7 +655,10 @@ mod tests {
         let stderr = (1..=8).map(|n| format!("line {n}")).collect::<Vec<_>>().join("\n");
         let message = ssm_failure("i-1", "cmd-1", "Failed", Some(&stderr));
         assert!(message.contains("ended `Failed` on the builder i-1"), "{message}");
-        assert!(message.contains("`line 4 / line 5 / line 6 / line 7 / line 8`") && !message.contains("line 3"), "{message}");
+        assert!(
+            message.contains("`line 4 / line 5 / line 6 / line 7 / line 8`") && !message.contains("line 3"),
+            "{message}"
+        );
         assert!(message.contains("--command-id cmd-1 --instance-id i-1"), "{message}");
         assert!(!ssm_failure("i-1", "cmd-1", "TimedOut", None).contains("stderr"));
     }

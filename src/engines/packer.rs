@@ -2,20 +2,22 @@
 //! that teams can keep running with `packer build`, runs real `packer` for `build --engine
 //! packer`, and reads what Packer leaves behind (its machine-readable output, its manifest).
 
-use crate::aws::Aws;
 use crate::aws::base::Base;
-use crate::engines::{self, Building, Built};
-use crate::spec::disk::{Disk, VolumeType};
-use crate::core::error::{Error, Result};
-use crate::engines::leftovers;
 use crate::aws::inventory;
+use crate::aws::Aws;
 use crate::core::choice::Choice;
+use crate::core::error::{Error, Result};
 use crate::core::kinds::{Arch, Family, Variant};
 use crate::core::progress::Progress;
-use crate::spec::{self, Loaded};
 use crate::core::tags::{self, Tags};
+use crate::engines::leftovers;
+use crate::engines::{self, Building, Built};
+use crate::spec::disk::{Disk, VolumeType};
+use crate::spec::{self, Loaded};
 use hcl::edit;
-use hcl::expr::{BinaryOp, BinaryOperator, Conditional, Expression, FuncCall, ObjectKey, TemplateExpr, Traversal, Variable};
+use hcl::expr::{
+    BinaryOp, BinaryOperator, Conditional, Expression, FuncCall, ObjectKey, TemplateExpr, Traversal, Variable,
+};
 use hcl::format::{Format, Formatter};
 use hcl::{Attribute, Block, Body, Structure};
 use serde::Serialize;
@@ -36,7 +38,8 @@ const GP3_BASELINE_THROUGHPUT: i32 = 125;
 /// The login of the EKS-optimized Amazon Linux AMIs; a variable, so `-var` changes it.
 const DEFAULT_SSH_USERNAME: &str = "ec2-user";
 /// Keys whose values HCL2 writes as blocks rather than as attributes.
-const HCL_BLOCKS: &[&str] = &["source_ami_filter", "launch_block_device_mappings", "ami_block_device_mappings"];
+const HCL_BLOCKS: &[&str] =
+    &["source_ami_filter", "launch_block_device_mappings", "ami_block_device_mappings"];
 /// Packer's manifest post-processor writes here, relative to where `packer` runs.
 const MANIFEST: &str = "manifest.json";
 
@@ -59,7 +62,9 @@ impl Choice for TemplateFormat {
 
     fn help(self) -> &'static str {
         match self {
-            TemplateFormat::Json => "Legacy JSON templates (`packer build template.json`), what most existing repos hold",
+            TemplateFormat::Json => {
+                "Legacy JSON templates (`packer build template.json`), what most existing repos hold"
+            }
             TemplateFormat::Hcl => "HCL2 (`packer build template.pkr.hcl`), Packer's current format",
         }
     }
@@ -184,7 +189,9 @@ impl Dialect {
     fn unique(&self) -> &'static str {
         match self.0 {
             TemplateFormat::Json => "{{timestamp}}-{{split uuid \"-\" 4}}",
-            TemplateFormat::Hcl => "${formatdate(\"YYYYMMDDhhmmss\", timestamp())}-${split(\"-\", uuidv4())[4]}",
+            TemplateFormat::Hcl => {
+                "${formatdate(\"YYYYMMDDhhmmss\", timestamp())}-${split(\"-\", uuidv4())[4]}"
+            }
         }
     }
 
@@ -295,7 +302,8 @@ fn template(loaded: &Loaded, target: &Target, d: &Dialect) -> Result<Template> {
         b.insert("launch_block_device_mappings".into(), Value::Array(launch));
         b.insert("ami_block_device_mappings".into(), Value::Array(kept));
     }
-    let mut image_tags: Tags = engines::spec_tags(spec).iter().map(|(k, v)| (k.clone(), d.literal(v))).collect();
+    let mut image_tags: Tags =
+        engines::spec_tags(spec).iter().map(|(k, v)| (k.clone(), d.literal(v))).collect();
     image_tags.insert(tags::RELEASE.into(), d.ami_name());
     image_tags.insert(tags::BASE_AMI.into(), "{{ .SourceAMI }}".into());
     image_tags.insert(tags::BASE_NAME.into(), "{{ .SourceAMIName }}".into());
@@ -384,7 +392,8 @@ fn to_json(t: &Template) -> String {
         "post-processors": [{"type": "manifest", "output": MANIFEST, "strip_path": true}],
     });
     if !t.scripts.is_empty() {
-        doc["provisioners"] = json!([{"type": "shell", "scripts": t.scripts, "execute_command": EXECUTE_COMMAND}]);
+        doc["provisioners"] =
+            json!([{"type": "shell", "scripts": t.scripts, "execute_command": EXECUTE_COMMAND}]);
     }
     format!("{}\n", serde_json::to_string_pretty(&doc).expect("JSON values serialize"))
 }
@@ -410,7 +419,12 @@ fn to_hcl(t: &Template) -> String {
     body = body.add_block(Block::builder("locals").add_attribute(("ami_name", ami_name)).build());
     let mut builder = t.builder.clone();
     builder.remove("type");
-    body = body.add_block(Block::builder("source").add_labels(["amazon-ebs", "gio-ami"]).add_structures(hcl_body(&builder)).build());
+    body = body.add_block(
+        Block::builder("source")
+            .add_labels(["amazon-ebs", "gio-ami"])
+            .add_structures(hcl_body(&builder))
+            .build(),
+    );
     let mut build = Block::builder("build").add_attribute(("sources", vec!["source.amazon-ebs.gio-ami"]));
     if !t.scripts.is_empty() {
         build = build.add_block(
@@ -443,7 +457,9 @@ fn hcl_body(settings: &Map<String, Value>) -> Vec<Structure> {
     for (key, value) in settings {
         let blocks: Vec<&Map<String, Value>> = match value {
             Value::Object(block) if HCL_BLOCKS.contains(&key.as_str()) => vec![block],
-            Value::Array(items) if HCL_BLOCKS.contains(&key.as_str()) => items.iter().filter_map(Value::as_object).collect(),
+            Value::Array(items) if HCL_BLOCKS.contains(&key.as_str()) => {
+                items.iter().filter_map(Value::as_object).collect()
+            }
             _ => {
                 body.push(Attribute::new(key.as_str(), hcl_expression(value)).into());
                 continue;
@@ -465,7 +481,9 @@ fn hcl_expression(value: &Value) -> Expression {
             TemplateExpr::QuotedString(inner.to_string()).into()
         }
         Value::Array(items) => Expression::Array(items.iter().map(hcl_expression).collect()),
-        Value::Object(map) => Expression::Object(map.iter().map(|(k, v)| (ObjectKey::from(k.as_str()), hcl_expression(v))).collect()),
+        Value::Object(map) => Expression::Object(
+            map.iter().map(|(k, v)| (ObjectKey::from(k.as_str()), hcl_expression(v))).collect(),
+        ),
         scalar => hcl::to_expression(scalar).expect("numbers, booleans and null are HCL values"),
     }
 }
@@ -477,7 +495,9 @@ fn hcl_expression(value: &Value) -> Expression {
 /// string.
 fn hcl_string(text: &str) -> String {
     // No text the dialect writes fails to parse; anything that did would stay literal, never code.
-    let template = text.parse().unwrap_or_else(|_| edit::template::Template::from(vec![edit::template::Element::from(text)]));
+    let template = text
+        .parse()
+        .unwrap_or_else(|_| edit::template::Template::from(vec![edit::template::Element::from(text)]));
     edit::expr::Expression::from(edit::template::StringTemplate::from(template)).to_string()
 }
 
@@ -490,17 +510,18 @@ pub enum Event {
     Message(String),
     Error(String),
     /// The AMI a build produced.
-    Artifact { region: String, ami: String },
+    Artifact {
+        region: String,
+        ami: String,
+    },
     Other,
 }
 
 /// Parses one line: `timestamp,target,type,data…`, with commas in data written as
 /// `%!(PACKER_COMMA)` and newlines as `\n`.
 pub fn parse_line(line: &str) -> Event {
-    let fields: Vec<String> = line
-        .splitn(5, ',')
-        .map(|f| f.replace("%!(PACKER_COMMA)", ",").replace("\\n", "\n"))
-        .collect();
+    let fields: Vec<String> =
+        line.splitn(5, ',').map(|f| f.replace("%!(PACKER_COMMA)", ",").replace("\\n", "\n")).collect();
     let field = |n: usize| fields.get(n).map(String::as_str).unwrap_or_default();
     match (field(2), field(3)) {
         ("ui", "say") => {
@@ -512,7 +533,9 @@ pub fn parse_line(line: &str) -> Event {
             }
         }
         ("ui", "message") => Event::Message(strip_builder(field(4).trim()).to_string()),
-        ("ui", "error") => Event::Error(strip_builder(field(4).trim().trim_start_matches("==> ")).to_string()),
+        ("ui", "error") => {
+            Event::Error(strip_builder(field(4).trim().trim_start_matches("==> ")).to_string())
+        }
         ("artifact", _) if field(3) == "0" => match field(4).split_once(',') {
             Some(("id", id)) => match id.split_once(':') {
                 Some((region, ami)) => Event::Artifact { region: region.into(), ami: ami.into() },
@@ -535,7 +558,12 @@ fn strip_builder(text: &str) -> &str {
 /// Builds the spec's AMI with real `packer`: renders a JSON template pinned on the resolved
 /// base, runs `packer build -machine-readable`, shows its steps as phases, then tags the AMI
 /// and its snapshots as the native engine does.
-pub async fn build(aws: &Aws, loaded: &Loaded, building: &Building, progress: &dyn Progress) -> Result<Built> {
+pub async fn build(
+    aws: &Aws,
+    loaded: &Loaded,
+    building: &Building,
+    progress: &dyn Progress,
+) -> Result<Built> {
     let Building { base, provenance, name, .. } = building;
     let build_id = engines::new_build_id();
     // gio-ami's own phases; Packer's API requests are its own and not counted.
@@ -549,8 +577,11 @@ pub async fn build(aws: &Aws, loaded: &Loaded, building: &Building, progress: &d
     .pinned(base);
     let template = render(loaded, &target, TemplateFormat::Json)?;
     let dir = std::env::temp_dir().join(format!("gio-ami-packer-{build_id}"));
-    let write = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("template.json"), template));
-    write.map_err(|e| Error::Packer { message: format!("cannot write the template in {} ({e})", dir.display()) })?;
+    let write =
+        std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("template.json"), template));
+    write.map_err(|e| Error::Packer {
+        message: format!("cannot write the template in {} ({e})", dir.display()),
+    })?;
 
     phases.start(&format!("packer build of {name} from {} ({})", base.image.id, base.image.name));
     let vars = [("ami_name", name.clone()), ("author", provenance.author.clone())];
@@ -561,7 +592,8 @@ pub async fn build(aws: &Aws, loaded: &Loaded, building: &Building, progress: &d
 
     phases.start("tagging the release");
     let image = inventory::any_images_by_id(aws, std::slice::from_ref(&ami)).await?.into_iter().next();
-    let image = image.ok_or_else(|| Error::AmiNotFound { ids: vec![ami.clone()], region: aws.region().to_string() })?;
+    let image = image
+        .ok_or_else(|| Error::AmiNotFound { ids: vec![ami.clone()], region: aws.region().to_string() })?;
     let snapshots: Vec<String> = image.snapshot_ids().map(str::to_string).collect();
     let mut release = engines::image_tags(&loaded.spec, &build_id, base, provenance);
     release.insert(tags::RELEASE.into(), name.clone());
@@ -572,7 +604,13 @@ pub async fn build(aws: &Aws, loaded: &Loaded, building: &Building, progress: &d
 /// Runs `packer build` in `dir` and returns the AMI id. On Ctrl-C or SIGTERM, Packer gets
 /// SIGINT (it then removes its own instance, key pair and security group) and gio-ami waits
 /// for it, then reports what the build still holds.
-async fn run(aws: &Aws, dir: &Path, vars: &[(&str, String)], progress: &dyn Progress, build_id: &str) -> Result<String> {
+async fn run(
+    aws: &Aws,
+    dir: &Path,
+    vars: &[(&str, String)],
+    progress: &dyn Progress,
+    build_id: &str,
+) -> Result<String> {
     let mut command = tokio::process::Command::new("packer");
     command.arg("build").arg("-machine-readable").arg("-color=false");
     for (name, value) in vars {
@@ -581,7 +619,12 @@ async fn run(aws: &Aws, dir: &Path, vars: &[(&str, String)], progress: &dyn Prog
     if let Some(profile) = aws.profile() {
         command.env("AWS_PROFILE", profile);
     }
-    command.arg("template.json").current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .arg("template.json")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = command.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::PackerMissing,
         _ => Error::Packer { message: format!("cannot start packer ({e})") },
@@ -628,7 +671,10 @@ async fn run(aws: &Aws, dir: &Path, vars: &[(&str, String)], progress: &dyn Prog
             Event::Other => {}
         }
     }
-    let status = child.wait().await.map_err(|e| Error::Packer { message: format!("packer did not exit cleanly ({e})") })?;
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| Error::Packer { message: format!("packer did not exit cleanly ({e})") })?;
     let stderr = stderr.await.unwrap_or_default();
     if let Some(signal) = signal {
         return Err(Error::PackerInterrupted { signal, remains: remains(aws, build_id).await });
@@ -720,7 +766,8 @@ mod tests {
         assert_eq!(t["variables"]["region"], "{{env `AWS_REGION`}}");
         let mut explicit_spec = spec.clone();
         explicit_spec.spec.base.ami = Some(toml::Spanned::new(0..0, "ami-0123456789abcdef0".into()));
-        let t = json_template(&explicit_spec, &Target::offline(&explicit_spec, Some("eu-west-1".into()), None));
+        let t =
+            json_template(&explicit_spec, &Target::offline(&explicit_spec, Some("eu-west-1".into()), None));
         assert_eq!(t["variables"]["source_ami"], "ami-0123456789abcdef0");
         assert_eq!(t["builders"][0]["source_ami"], "{{user `source_ami`}}");
         assert_eq!(t["variables"]["region"], "eu-west-1");
@@ -731,7 +778,10 @@ mod tests {
         let spec = loaded("");
         let t = json_template(&spec, &Target::offline(&spec, None, None));
         let name = t["variables"]["ami_name"].as_str().unwrap();
-        assert!(name.starts_with("gio-node-1.31-{{isotime \"20060102\"}}-{{timestamp}}-{{split uuid"), "{name}");
+        assert!(
+            name.starts_with("gio-node-1.31-{{isotime \"20060102\"}}-{{timestamp}}-{{split uuid"),
+            "{name}"
+        );
         let hcl = render(&spec, &Target::offline(&spec, None, None), TemplateFormat::Hcl).unwrap();
         assert!(hcl.contains("uuidv4()"), "{hcl}");
     }
@@ -756,7 +806,8 @@ mod tests {
         assert_eq!(b["custom_endpoint_ec2"], "http://127.0.0.1:5000");
         assert_eq!(b["skip_credential_validation"], true);
         let scripted = loaded("[build]\nprovision = [\"provision.sh\"]\n");
-        let err = render(&scripted, &Target::offline(&scripted, None, endpoint), TemplateFormat::Json).unwrap_err();
+        let err =
+            render(&scripted, &Target::offline(&scripted, None, endpoint), TemplateFormat::Json).unwrap_err();
         assert!(err.to_string().contains("communicator = \"none\""), "{err}");
         let t = json_template(&scripted, &Target::offline(&scripted, None, None));
         assert_eq!(t["provisioners"][0]["scripts"][0], "specs/provision.sh");
@@ -767,8 +818,14 @@ mod tests {
     fn hcl_writes_blocks_for_mappings_and_maps_for_tags() {
         let spec = loaded("[[disks]]\ndevice = \"/dev/xvdb\"\nsize_gib = 50\n");
         let hcl = render(&spec, &Target::offline(&spec, None, None), TemplateFormat::Hcl).unwrap();
-        assert!(hcl.contains("  launch_block_device_mappings {\n    delete_on_termination = true\n"), "{hcl}");
-        assert!(hcl.contains("  source_ami_filter {\n    filters = { \"name\" = \"${var.source_ami_name}\" }"), "{hcl}");
+        assert!(
+            hcl.contains("  launch_block_device_mappings {\n    delete_on_termination = true\n"),
+            "{hcl}"
+        );
+        assert!(
+            hcl.contains("  source_ami_filter {\n    filters = { \"name\" = \"${var.source_ami_name}\" }"),
+            "{hcl}"
+        );
         assert!(hcl.contains("\"gio-ami:release\" = \"${local.ami_name}\""), "{hcl}");
         assert!(hcl.contains("default = env(\"AWS_REGION\")"), "{hcl}");
     }
@@ -800,8 +857,14 @@ mod tests {
 
     #[test]
     fn failures_name_their_step() {
-        let errors = vec![("Launching a source AWS instance...".to_string(), "InsufficientInstanceCapacity".to_string())];
-        assert_eq!(failure_text(&errors, ""), "during `Launching a source AWS instance...`: InsufficientInstanceCapacity");
+        let errors = vec![(
+            "Launching a source AWS instance...".to_string(),
+            "InsufficientInstanceCapacity".to_string(),
+        )];
+        assert_eq!(
+            failure_text(&errors, ""),
+            "during `Launching a source AWS instance...`: InsufficientInstanceCapacity"
+        );
         assert_eq!(failure_text(&[], "  flag provided but not defined\n"), "flag provided but not defined");
     }
 }

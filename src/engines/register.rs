@@ -2,16 +2,16 @@
 //! attributes, plus new EBS mappings. A chain registers one AMI per added disk, each from the
 //! previous one's mappings (the incremental pipeline: a 7-disk machine is 7 AMIs).
 
+use crate::aws::inventory::{self, Image, ImageState, Mapping};
+use crate::aws::provenance::Provenance;
 use crate::aws::tagging;
 use crate::aws::Aws;
 use crate::change::{self, Action, Applied, Kind, Outcome, Status};
-use crate::spec::disk::{Disk, DiskError, MAX_VOLUMES};
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
-use crate::aws::inventory::{self, Image, ImageState, Mapping};
-use crate::aws::provenance::Provenance;
-use crate::core::tags::{self, Tags};
 use crate::core::poll;
+use crate::core::tags::{self, Tags};
+use crate::spec::disk::{Disk, DiskError, MAX_VOLUMES};
 use aws_sdk_ec2::types::{
     ArchitectureValues, BootModeValues, ImdsSupportValues, ResourceType, TpmSupportValues,
 };
@@ -55,7 +55,11 @@ pub struct Plan {
 
 /// Computes the AMIs to register, refusing before any call what AWS would refuse later.
 /// `snapshot_sizes` holds the size of every snapshot a new disk is made from.
-pub fn plan(source: &Image, request: &Request, snapshot_sizes: &HashMap<String, i32>) -> Result<Plan, DiskError> {
+pub fn plan(
+    source: &Image,
+    request: &Request,
+    snapshot_sizes: &HashMap<String, i32>,
+) -> Result<Plan, DiskError> {
     if request.disks.is_empty() {
         return Err(DiskError("no disk to add: pass --disk DEVICE=SIZE (e.g. --disk /dev/xvdb=50)".into()));
     }
@@ -90,17 +94,11 @@ pub fn plan(source: &Image, request: &Request, snapshot_sizes: &HashMap<String, 
             request.disks.len()
         )));
     }
-    let added: Vec<Mapping> = request
-        .disks
-        .iter()
-        .map(|disk| new_mapping(disk, snapshot_sizes))
-        .collect::<Result<_, _>>()?;
+    let added: Vec<Mapping> =
+        request.disks.iter().map(|disk| new_mapping(disk, snapshot_sizes)).collect::<Result<_, _>>()?;
 
-    let groups: Vec<usize> = if request.chain {
-        (1..=request.disks.len()).collect()
-    } else {
-        vec![request.disks.len()]
-    };
+    let groups: Vec<usize> =
+        if request.chain { (1..=request.disks.len()).collect() } else { vec![request.disks.len()] };
     let prefix = request.name.clone().unwrap_or_else(|| source.name.clone());
     let steps: Vec<Step> = groups
         .into_iter()
@@ -120,11 +118,7 @@ pub fn plan(source: &Image, request: &Request, snapshot_sizes: &HashMap<String, 
             })
         })
         .collect::<Result<_, DiskError>>()?;
-    Ok(Plan {
-        source: source.clone(),
-        reused: vec![None; steps.len()],
-        steps,
-    })
+    Ok(Plan { source: source.clone(), reused: vec![None; steps.len()], steps })
 }
 
 /// Decides, from the AMIs holding each step's name (looked up beforehand), which steps an
@@ -136,7 +130,9 @@ pub fn reuse(plan: &mut Plan, holders: &[Option<Image>]) -> Result<()> {
     for ((step, holder), reused) in plan.steps.iter().zip(holders).zip(&mut plan.reused) {
         *reused = match holder {
             None => None,
-            Some(image) if parent.is_some() && image.tags.get(tags::PARENT_AMI) == parent.as_ref() => Some(image.id.clone()),
+            Some(image) if parent.is_some() && image.tags.get(tags::PARENT_AMI) == parent.as_ref() => {
+                Some(image.id.clone())
+            }
             Some(image) => return Err(Error::NameTaken { name: step.name.clone(), id: image.id.clone() }),
         };
         parent = reused.clone();
@@ -166,7 +162,10 @@ pub fn actions(plan: Plan) -> change::Plan<Plan> {
                     id: step.name.clone(),
                     name: step.name.clone(),
                     parent,
-                    why: format!("adds {}", step.adds.iter().map(|d| d.device.as_str()).collect::<Vec<_>>().join(" ")),
+                    why: format!(
+                        "adds {}",
+                        step.adds.iter().map(|d| d.device.as_str()).collect::<Vec<_>>().join(" ")
+                    ),
                 },
             }
         })
@@ -235,11 +234,7 @@ fn free_device(used: &[&str]) -> String {
 }
 
 fn short_devices(disks: &[Disk]) -> String {
-    disks
-        .iter()
-        .map(|d| d.device.trim_start_matches("/dev/"))
-        .collect::<Vec<_>>()
-        .join("-")
+    disks.iter().map(|d| d.device.trim_start_matches("/dev/")).collect::<Vec<_>>().join("-")
 }
 
 pub fn check_name(name: &str) -> Result<(), DiskError> {
@@ -294,9 +289,12 @@ pub async fn apply(aws: &Aws, plan: &change::Plan<Plan>, provenance: &Provenance
         };
         tracing::info!(?id, name = %step.name, ?parent, ?status, "registered");
         let action = match (action, &id, &parent) {
-            (Action::RegisterImage { name, why, .. }, Some(id), Some(from)) => {
-                Action::RegisterImage { id: id.clone(), name: name.clone(), parent: from.clone(), why: why.clone() }
-            }
+            (Action::RegisterImage { name, why, .. }, Some(id), Some(from)) => Action::RegisterImage {
+                id: id.clone(),
+                name: name.clone(),
+                parent: from.clone(),
+                why: why.clone(),
+            },
             (other, _, _) => other.clone(),
         };
         outcomes.push(Outcome { action, status });
@@ -367,7 +365,9 @@ pub(crate) async fn register_once(
     };
     tracing::debug!(name = %step.name, %taken, "name taken: whose?");
     match inventory::own_images_named(aws, &step.name).await?.first() {
-        Some(image) if image.state == ImageState::Disabled => Err(Error::NameTakenByDisabled { name: step.name.clone(), id: image.id.clone() }),
+        Some(image) if image.state == ImageState::Disabled => {
+            Err(Error::NameTakenByDisabled { name: step.name.clone(), id: image.id.clone() })
+        }
         Some(image) if ours(image) => Ok((image.id.clone(), true)),
         Some(image) => Err(Error::NameTaken { name: step.name.clone(), id: image.id.clone() }),
         None => Err(Error::NameTaken { name: step.name.clone(), id: "an AMI of another account".into() }),
@@ -375,13 +375,19 @@ pub(crate) async fn register_once(
 }
 
 pub(crate) async fn wait_available(aws: &Aws, ids: &[String]) -> Result<()> {
-    poll::until(&format!("{} to become available", ids.join(", ")), poll::LOCAL_CHANGE, AVAILABLE_TIMEOUT, || async {
-        let states = inventory::image_states(aws, ids).await?;
-        if let Some((id, _)) = states.iter().find(|(_, s)| s.failed()) {
-            return Err(Error::ImageFailed { id: id.clone() });
-        }
-        Ok((states.len() == ids.len() && states.iter().all(|(_, s)| *s == ImageState::Available)).then_some(()))
-    })
+    poll::until(
+        &format!("{} to become available", ids.join(", ")),
+        poll::LOCAL_CHANGE,
+        AVAILABLE_TIMEOUT,
+        || async {
+            let states = inventory::image_states(aws, ids).await?;
+            if let Some((id, _)) = states.iter().find(|(_, s)| s.failed()) {
+                return Err(Error::ImageFailed { id: id.clone() });
+            }
+            Ok((states.len() == ids.len() && states.iter().all(|(_, s)| *s == ImageState::Available))
+                .then_some(()))
+        },
+    )
     .await
 }
 
@@ -391,22 +397,17 @@ pub async fn snapshot_sizes(aws: &Aws, disks: &[Disk]) -> Result<HashMap<String,
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    Ok(inventory::snapshots_by_id(aws, &ids)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.size_gib))
-        .collect())
+    Ok(inventory::snapshots_by_id(aws, &ids).await?.into_iter().map(|s| (s.id, s.size_gib)).collect())
 }
 
 /// Looks up the source, the snapshots new disks come from and who holds each step's name,
 /// then plans.
 pub async fn prepare(aws: &Aws, source: &AmiId, request: &Request) -> Result<change::Plan<Plan>> {
-    let image = inventory::own_images_by_id(aws, std::slice::from_ref(source))
-        .await?
-        .remove(0);
+    let image = inventory::own_images_by_id(aws, std::slice::from_ref(source)).await?.remove(0);
     let sizes = snapshot_sizes(aws, &request.disks).await?;
     let mut plan = plan(&image, request, &sizes).map_err(Error::Disk)?;
-    let holders = futures::future::try_join_all(plan.steps.iter().map(|step| holder(aws, &step.name))).await?;
+    let holders =
+        futures::future::try_join_all(plan.steps.iter().map(|step| holder(aws, &step.name))).await?;
     reuse(&mut plan, &holders)?;
     Ok(actions(plan))
 }
@@ -415,7 +416,9 @@ pub async fn prepare(aws: &Aws, source: &AmiId, request: &Request) -> Result<cha
 pub(crate) async fn holder(aws: &Aws, name: &str) -> Result<Option<Image>> {
     match inventory::own_images_named(aws, name).await?.into_iter().next() {
         // A disabled AMI keeps its name, but can be neither launched nor reused.
-        Some(image) if image.state == ImageState::Disabled => Err(Error::NameTakenByDisabled { name: name.to_string(), id: image.id }),
+        Some(image) if image.state == ImageState::Disabled => {
+            Err(Error::NameTakenByDisabled { name: name.to_string(), id: image.id })
+        }
         held => Ok(held),
     }
 }
@@ -426,23 +429,25 @@ mod tests {
     use crate::aws::inventory::tests::image;
 
     fn source() -> Image {
-        let mut image = image("ami-00000001", "2026-01-01T00:00:00.000Z", &[("/dev/xvda", "snap-00000001", 20)]);
+        let mut image =
+            image("ami-00000001", "2026-01-01T00:00:00.000Z", &[("/dev/xvda", "snap-00000001", 20)]);
         image.name = "gio-node-1.31-20261125".into();
         image.description = Some("EKS node".into());
         image
     }
 
     fn request(disks: &[&str], chain: bool) -> Request {
-        Request {
-            disks: disks.iter().map(|d| d.parse().unwrap()).collect(),
-            name: None,
-            chain,
-        }
+        Request { disks: disks.iter().map(|d| d.parse().unwrap()).collect(), name: None, chain }
     }
 
     #[test]
     fn one_step_keeps_every_source_mapping_and_adds_the_disks() {
-        let plan = plan(&source(), &request(&["/dev/xvdb=50", "/dev/xvdc=100:io2:iops=4000"], false), &HashMap::new()).unwrap();
+        let plan = plan(
+            &source(),
+            &request(&["/dev/xvdb=50", "/dev/xvdc=100:io2:iops=4000"], false),
+            &HashMap::new(),
+        )
+        .unwrap();
         assert_eq!(plan.steps.len(), 1);
         let step = &plan.steps[0];
         assert_eq!(step.name, "gio-node-1.31-20261125-xvdb-xvdc");
@@ -457,7 +462,12 @@ mod tests {
 
     #[test]
     fn a_chain_is_one_ami_per_disk_each_extending_the_previous() {
-        let plan = plan(&source(), &request(&["/dev/xvdb=50", "/dev/xvdc=50", "/dev/xvdd=50"], true), &HashMap::new()).unwrap();
+        let plan = plan(
+            &source(),
+            &request(&["/dev/xvdb=50", "/dev/xvdc=50", "/dev/xvdd=50"], true),
+            &HashMap::new(),
+        )
+        .unwrap();
         let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
@@ -483,7 +493,8 @@ mod tests {
         assert_eq!(plan(&source(), &single, &HashMap::new()).unwrap().steps[0].name, "custom");
         let mut chain = request(&["/dev/xvdb=50", "/dev/xvdc=50"], true);
         chain.name = Some("custom".into());
-        let names: Vec<String> = plan(&source(), &chain, &HashMap::new()).unwrap().steps.into_iter().map(|s| s.name).collect();
+        let names: Vec<String> =
+            plan(&source(), &chain, &HashMap::new()).unwrap().steps.into_iter().map(|s| s.name).collect();
         assert_eq!(names, ["custom-xvdb", "custom-xvdb-xvdc"]);
     }
 
@@ -529,7 +540,10 @@ mod tests {
 
     #[test]
     fn too_many_volumes_are_refused() {
-        let many: Vec<String> = ('b'..='z').map(|c| format!("/dev/xvd{c}=1")).chain(('b'..='c').map(|c| format!("/dev/sd{c}=1"))).collect();
+        let many: Vec<String> = ('b'..='z')
+            .map(|c| format!("/dev/xvd{c}=1"))
+            .chain(('b'..='c').map(|c| format!("/dev/sd{c}=1")))
+            .collect();
         let refs: Vec<&str> = many.iter().map(String::as_str).collect();
         let err = plan(&source(), &request(&refs, false), &HashMap::new()).unwrap_err().0;
         assert!(err.contains("would exceed 27"), "{err}");
@@ -547,7 +561,12 @@ mod tests {
 
     #[test]
     fn a_rerun_reuses_the_steps_made_by_this_chain_and_refuses_foreign_names() {
-        let mut chain = plan(&source(), &request(&["/dev/xvdb=50", "/dev/xvdc=50", "/dev/xvdd=50"], true), &HashMap::new()).unwrap();
+        let mut chain = plan(
+            &source(),
+            &request(&["/dev/xvdb=50", "/dev/xvdc=50", "/dev/xvdd=50"], true),
+            &HashMap::new(),
+        )
+        .unwrap();
         let mut first = image("ami-00000002", "2026-01-02", &[]);
         first.tags.insert(tags::PARENT_AMI.into(), "ami-00000001".into());
         reuse(&mut chain, &[Some(first.clone()), None, None]).unwrap();
@@ -555,7 +574,10 @@ mod tests {
         let planned = actions(chain.clone());
         let verbs: Vec<&str> = planned.actions.iter().map(|a| a.verb()).collect();
         assert_eq!(verbs, ["reuse", "register", "register"]);
-        assert_eq!(planned.actions[0].why(), "name `gio-node-1.31-20261125-xvdb` taken by ami-00000002 made by this step: reused");
+        assert_eq!(
+            planned.actions[0].why(),
+            "name `gio-node-1.31-20261125-xvdb` taken by ami-00000002 made by this step: reused"
+        );
 
         let mut foreign = first.clone();
         foreign.tags.insert(tags::PARENT_AMI.into(), "ami-0000000f".into());

@@ -23,7 +23,10 @@ pub struct Cluster {
 }
 
 /// A soak as the spec writes it (`2days`, `48h`), not a count of seconds.
-fn humane<S: serde::Serializer>(soak: &Option<Duration>, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+fn humane<S: serde::Serializer>(
+    soak: &Option<Duration>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
     match soak {
         Some(soak) => serializer.collect_str(&humantime::format_duration(*soak)),
         None => serializer.serialize_none(),
@@ -43,9 +46,16 @@ pub fn select(spec: Option<&Spec>, names: &[String], default_region: &str) -> Ve
                     region: c.region.clone(),
                     ssm_parameter: c.ssm_parameter.clone(),
                     promote_from: c.promote_from.as_ref().map(|f| f.get_ref().clone()),
-                    soak: c.soak.as_ref().map(|s| humantime::parse_duration(s.get_ref()).expect("checked in validate")),
+                    soak: c
+                        .soak
+                        .as_ref()
+                        .map(|s| humantime::parse_duration(s.get_ref()).expect("checked in validate")),
                     protect: c.protect,
-                    account: c.account.as_ref().map(|a| a.get_ref().clone()).or_else(|| spec.own_account().map(str::to_string)),
+                    account: c
+                        .account
+                        .as_ref()
+                        .map(|a| a.get_ref().clone())
+                        .or_else(|| spec.own_account().map(str::to_string)),
                 })
                 .collect()
         })
@@ -69,10 +79,8 @@ pub fn select(spec: Option<&Spec>, names: &[String], default_region: &str) -> Ve
 /// parameter, so only the spec can name it.
 pub fn configured(spec: Option<&Spec>, name: &str) -> Result<Cluster> {
     let known: Vec<String> = spec.map(|s| s.clusters.keys().cloned().collect()).unwrap_or_default();
-    let cluster = select(spec, &[name.to_string()], "")
-        .into_iter()
-        .next()
-        .filter(|c| known.contains(&c.name));
+    let cluster =
+        select(spec, &[name.to_string()], "").into_iter().next().filter(|c| known.contains(&c.name));
     match cluster {
         Some(cluster) if cluster.ssm_parameter.is_some() => Ok(cluster),
         Some(_) => Err(Error::ClusterWithoutParameter { cluster: name.to_string() }),

@@ -82,8 +82,9 @@ impl FromStr for VolumeType {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        VolumeType::from_name(s)
-            .ok_or_else(|| format!("unknown volume type `{s}` (allowed: {})", choice::allowed::<VolumeType>()))
+        VolumeType::from_name(s).ok_or_else(|| {
+            format!("unknown volume type `{s}` (allowed: {})", choice::allowed::<VolumeType>())
+        })
     }
 }
 
@@ -124,9 +125,8 @@ impl FromStr for Disk {
     /// Parses the `--disk` syntax (see `DISK_SYNTAX`) and validates the result.
     fn from_str(input: &str) -> Result<Disk, DiskError> {
         let err = |why: String| DiskError(format!("--disk `{input}`: {why}. Syntax: {DISK_SYNTAX}"));
-        let (device, rest) = input
-            .split_once('=')
-            .ok_or_else(|| err("no `=` between the device and its size".into()))?;
+        let (device, rest) =
+            input.split_once('=').ok_or_else(|| err("no `=` between the device and its size".into()))?;
         let mut parts = rest.split(':');
         let source = parts.next().unwrap_or_default();
         let mut disk = Disk::new(device);
@@ -154,9 +154,7 @@ impl FromStr for Disk {
                     disk.encrypted = true;
                 }
                 Some(("encrypted", b)) => disk.encrypted = boolean(b).map_err(err)?,
-                Some(("delete-on-termination", b)) => {
-                    disk.delete_on_termination = boolean(b).map_err(err)?
-                }
+                Some(("delete-on-termination", b)) => disk.delete_on_termination = boolean(b).map_err(err)?,
                 Some((key, _)) => {
                     return Err(err(format!(
                         "unknown option `{key}` (allowed: iops, throughput, size, type, kms, \
@@ -171,8 +169,7 @@ impl FromStr for Disk {
 }
 
 fn number(text: &str, what: &str) -> Result<i32, String> {
-    text.parse()
-        .map_err(|_| format!("`{text}` is not a whole number ({what})"))
+    text.parse().map_err(|_| format!("`{text}` is not a whole number ({what})"))
 }
 
 fn boolean(text: &str) -> Result<bool, String> {
@@ -189,9 +186,7 @@ impl Disk {
         check_device(&self.device)?;
         let t = self.volume_type;
         match (self.size_gib, &self.snapshot_id) {
-            (None, None) => {
-                return Err(DiskError(format!("{}: a size in GiB is needed", self.device)))
-            }
+            (None, None) => return Err(DiskError(format!("{}: a size in GiB is needed", self.device))),
             (Some(size), _) => {
                 let (min, max) = t.sizes();
                 if !(min..=max).contains(&size) {
@@ -214,9 +209,9 @@ impl Disk {
                 "{}: {t} volumes take no iops setting (only gp3, io1 and io2 do)",
                 self.device
             ))),
-            (Some(_), None) if matches!(t, VolumeType::Io1 | VolumeType::Io2) => Err(DiskError(
-                format!("{}: {t} volumes need iops=N (provisioned IOPS)", self.device),
-            )),
+            (Some(_), None) if matches!(t, VolumeType::Io1 | VolumeType::Io2) => {
+                Err(DiskError(format!("{}: {t} volumes need iops=N (provisioned IOPS)", self.device)))
+            }
             (Some((min, max, per_gib)), Some(iops)) => {
                 if !(min..=max).contains(&iops) {
                     return Err(DiskError(format!(
@@ -274,9 +269,7 @@ impl Disk {
 /// Extra data disks go on /dev/sd[b-z] or /dev/xvd[b-z] (the root is sda/xvda): names every HVM
 /// AMI accepts and that Linux shows predictably.
 pub fn check_device(device: &str) -> Result<(), DiskError> {
-    let letter = device
-        .strip_prefix("/dev/xvd")
-        .or_else(|| device.strip_prefix("/dev/sd"));
+    let letter = device.strip_prefix("/dev/xvd").or_else(|| device.strip_prefix("/dev/sd"));
     match letter.map(str::as_bytes) {
         Some([b'b'..=b'z']) => Ok(()),
         _ => Err(DiskError(format!(
@@ -371,7 +364,17 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_input() {
-        for input in ["", "=", ":", "==", "/dev/xvdb=:", "/dev/xvdb=50:", "/dev/xvdb=50::", "/dev/xvdb=-1", "/dev/xvdb=99999999999"] {
+        for input in [
+            "",
+            "=",
+            ":",
+            "==",
+            "/dev/xvdb=:",
+            "/dev/xvdb=50:",
+            "/dev/xvdb=50::",
+            "/dev/xvdb=-1",
+            "/dev/xvdb=99999999999",
+        ] {
             assert!(parse(input).is_err(), "{input}");
         }
     }

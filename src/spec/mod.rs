@@ -296,13 +296,7 @@ pub fn load(path: &Path) -> Result<Loaded, SpecError> {
 pub fn parse(file: &str, text: &str) -> Result<(Spec, Vec<Warning>), SpecError> {
     let at = |span: Option<Range<usize>>, key: &str, message: String| {
         let (line, column) = span.map_or((0, 0), |s| line_column(text, s.start));
-        SpecError {
-            file: file.to_string(),
-            line,
-            column,
-            key: key.to_string(),
-            message,
-        }
+        SpecError { file: file.to_string(), line, column, key: key.to_string(), message }
     };
     // Parsed first as plain TOML, so that what remains are errors of a key's value or name,
     // which then point at that key.
@@ -313,7 +307,8 @@ pub fn parse(file: &str, text: &str) -> Result<(Spec, Vec<Warning>), SpecError> 
     let spec: Spec = toml::from_str(text).map_err(|e| {
         let message = e.message().trim().to_string();
         // An empty span at the start is the top level (a missing section), not the first key.
-        let whole_file = e.span().is_some_and(|s| s.start == 0 && (s.is_empty() || s.end >= text.trim_end().len()));
+        let whole_file =
+            e.span().is_some_and(|s| s.start == 0 && (s.is_empty() || s.end >= text.trim_end().len()));
         let key = e.span().filter(|_| !whole_file).map(|s| key_at(text, s.start)).filter(|k| !k.is_empty());
         match key {
             Some(key) => at(e.span(), &key, message),
@@ -367,7 +362,11 @@ fn validate(spec: &Spec) -> Result<(), Invalid> {
     match (&base.ami, &base.family, &base.kubernetes) {
         (Some(ami), _, _) => {
             if ami.get_ref().parse::<crate::core::ids::AmiId>().is_err() {
-                return Err((ami.span(), "base.ami".into(), format!("`{}` is not an AMI id (ami-…)", ami.get_ref())));
+                return Err((
+                    ami.span(),
+                    "base.ami".into(),
+                    format!("`{}` is not an AMI id (ami-…)", ami.get_ref()),
+                ));
             }
         }
         (None, Some(family), Some(k8s)) => {
@@ -445,7 +444,14 @@ fn validate_accounts(spec: &Spec) -> Result<(), Invalid> {
     for (name, account) in &spec.accounts {
         match &account.role_arn {
             Some(role) if !is_role_arn(role.get_ref()) => {
-                return Err((role.span(), format!("accounts.{name}.role_arn"), format!("`{}` is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)", role.get_ref())));
+                return Err((
+                    role.span(),
+                    format!("accounts.{name}.role_arn"),
+                    format!(
+                        "`{}` is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
+                        role.get_ref()
+                    ),
+                ));
             }
             Some(_) => {}
             None => match own {
@@ -457,15 +463,23 @@ fn validate_accounts(spec: &Spec) -> Result<(), Invalid> {
         }
         for region in &account.regions {
             if crate::core::ids::check_region(region.get_ref()).is_err() {
-                return Err((region.span(), format!("accounts.{name}.regions"), format!("`{}` is not an AWS region name (e.g. eu-west-1)", region.get_ref())));
+                return Err((
+                    region.span(),
+                    format!("accounts.{name}.regions"),
+                    format!("`{}` is not an AWS region name (e.g. eu-west-1)", region.get_ref()),
+                ));
             }
         }
         // STS's patterns: external ids [\w+=,.@:/-]{2,1224}, session names [\w+=,.@-]{2,64}.
-        let fields = [(&account.external_id, "external_id", ":/", 1224), (&account.session_name, "session_name", "", 64)];
+        let fields = [
+            (&account.external_id, "external_id", ":/", 1224),
+            (&account.session_name, "session_name", "", 64),
+        ];
         for (value, field, extra, max) in fields {
             if let Some(value) = value {
                 let text = value.get_ref();
-                let allowed = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) || extra.contains(c);
+                let allowed =
+                    |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) || extra.contains(c);
                 if !(2..=max).contains(&text.len()) || !text.chars().all(allowed) {
                     return Err((value.span(), format!("accounts.{name}.{field}"), format!("`{text}` is not a valid {field}: 2 to {max} of letters, digits and _+=,.@-{extra}")));
                 }
@@ -477,7 +491,15 @@ fn validate_accounts(spec: &Spec) -> Result<(), Invalid> {
         match &cluster.account {
             Some(account) if !spec.accounts.contains_key(account.get_ref()) => {
                 let known = spec.accounts.keys().map(String::as_str).collect::<Vec<_>>().join(", ");
-                return Err((account.span(), key, format!("`{}` names no [accounts] table of this spec (accounts: {})", account.get_ref(), if known.is_empty() { "none" } else { &known })));
+                return Err((
+                    account.span(),
+                    key,
+                    format!(
+                        "`{}` names no [accounts] table of this spec (accounts: {})",
+                        account.get_ref(),
+                        if known.is_empty() { "none" } else { &known }
+                    ),
+                ));
             }
             None if !spec.accounts.is_empty() && own.is_none() => {
                 return Err((0..0, format!("clusters.{name}"), format!("every configured account has a role_arn, so none is the caller's own: set clusters.{name}.account to the account the cluster runs in")));
@@ -508,13 +530,21 @@ fn validate_promotions(clusters: &BTreeMap<String, ClusterSpec>) -> Result<(), I
                 return Err((from.span(), key, format!("cluster `{name}` cannot take its releases from itself; name another cluster, or remove the key")));
             }
             if !clusters.contains_key(from.get_ref()) {
-                return Err((from.span(), key, format!("`{}` names no cluster of this spec (clusters: {})", from.get_ref(), names())));
+                return Err((
+                    from.span(),
+                    key,
+                    format!("`{}` names no cluster of this spec (clusters: {})", from.get_ref(), names()),
+                ));
             }
         }
         if let Some(soak) = &cluster.soak {
             let key = format!("clusters.{name}.soak");
             if humantime::parse_duration(soak.get_ref()).is_err() {
-                return Err((soak.span(), key, format!("`{}` is not a duration (e.g. \"48h\", \"2d\", \"90m\")", soak.get_ref())));
+                return Err((
+                    soak.span(),
+                    key,
+                    format!("`{}` is not a duration (e.g. \"48h\", \"2d\", \"90m\")", soak.get_ref()),
+                ));
             }
             if cluster.promote_from.is_none() {
                 return Err((soak.span(), key, format!("a soak is how long the cluster promoted from had a release; set clusters.{name}.promote_from too")));
@@ -594,7 +624,8 @@ fn key_at(text: &str, offset: usize) -> String {
         let trimmed = line.trim();
         let is_header = trimmed.starts_with('[');
         if is_header {
-            let name = trimmed.trim_start_matches('[').split(']').next().unwrap_or_default().trim().to_string();
+            let name =
+                trimmed.trim_start_matches('[').split(']').next().unwrap_or_default().trim().to_string();
             table = if trimmed.starts_with("[[") {
                 let n = arrays.entry(name.clone()).and_modify(|n| *n += 1).or_insert(0);
                 format!("{name}[{n}]")
@@ -606,7 +637,11 @@ fn key_at(text: &str, offset: usize) -> String {
             return match trimmed.split_once('=') {
                 Some((key, _)) if !is_header => {
                     let key = key.trim().trim_matches('"');
-                    if table.is_empty() { key.to_string() } else { format!("{table}.{key}") }
+                    if table.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{table}.{key}")
+                    }
                 }
                 _ => table,
             };
@@ -723,9 +758,14 @@ mod tests {
     #[test]
     fn checked_keys_read_as_kinds() {
         let (spec, _) = check(MINIMAL).unwrap();
-        assert_eq!((spec.family(), spec.arch(), spec.variant()), (Some(Family::Al2023), Arch::X86_64, Variant::Standard));
+        assert_eq!(
+            (spec.family(), spec.arch(), spec.variant()),
+            (Some(Family::Al2023), Arch::X86_64, Variant::Standard)
+        );
         assert_eq!((spec.engine(), spec.provision_via()), (Engine::Native, ProvisionVia::UserData));
-        let text = format!("{MINIMAL}[build]\nengine = \"packer\"\nprovision_via = \"ssm\"\niam_instance_profile = \"p\"\n");
+        let text = format!(
+            "{MINIMAL}[build]\nengine = \"packer\"\nprovision_via = \"ssm\"\niam_instance_profile = \"p\"\n"
+        );
         let (spec, _) = check(&text).unwrap();
         assert_eq!((spec.engine(), spec.provision_via()), (Engine::Packer, ProvisionVia::Ssm));
     }
@@ -772,7 +812,8 @@ mod tests {
 
     #[test]
     fn key_at_names_the_dotted_key_of_a_line() {
-        let text = "top = 1\n[build]\ntimeout = 3\n[[disks]]\ntype = 1\n[[disks]]\n\"type\" = 2\n[clusters.prod]\n";
+        let text =
+            "top = 1\n[build]\ntimeout = 3\n[[disks]]\ntype = 1\n[[disks]]\n\"type\" = 2\n[clusters.prod]\n";
         let at = |needle: &str| key_at(text, text.find(needle).unwrap());
         assert_eq!(at("1\n["), "top");
         assert_eq!(at("3"), "build.timeout");
@@ -799,7 +840,13 @@ mod tests {
     #[test]
     fn names_fill_every_placeholder() {
         assert_eq!(
-            render_name("gio-node-{k8s}-{date}-{git_sha}-{n}", Some("1.31"), "20261125", Some("abc1234"), "2"),
+            render_name(
+                "gio-node-{k8s}-{date}-{git_sha}-{n}",
+                Some("1.31"),
+                "20261125",
+                Some("abc1234"),
+                "2"
+            ),
             "gio-node-1.31-20261125-abc1234-2"
         );
     }

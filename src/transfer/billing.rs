@@ -54,10 +54,17 @@ pub fn previous(snapshots: &[Snapshot], images: &[Image]) -> HashMap<String, Str
     // same device.
     let images_by_id: HashMap<&str, &Image> = images.iter().map(|i| (i.id.as_str(), i)).collect();
     for image in images {
-        let Some(base) = image.tags.get(tags::BASE_AMI).and_then(|b| images_by_id.get(b.as_str())) else { continue };
+        let Some(base) = image.tags.get(tags::BASE_AMI).and_then(|b| images_by_id.get(b.as_str())) else {
+            continue;
+        };
         for mapping in &image.mappings {
-            let Some(first) = mapping.snapshot_id.as_deref().and_then(|s| own.get(s)).map(|s| first_of_volume(s, &volumes)) else { continue };
-            let from = base.mappings.iter().find(|m| m.device == mapping.device).and_then(|m| m.snapshot_id.clone());
+            let Some(first) =
+                mapping.snapshot_id.as_deref().and_then(|s| own.get(s)).map(|s| first_of_volume(s, &volumes))
+            else {
+                continue;
+            };
+            let from =
+                base.mappings.iter().find(|m| m.device == mapping.device).and_then(|m| m.snapshot_id.clone());
             if let Some(from) = from.filter(|f| own.contains_key(f.as_str()) && f.as_str() != first) {
                 previous.entry(first.to_string()).or_insert(from);
             }
@@ -65,7 +72,9 @@ pub fn previous(snapshots: &[Snapshot], images: &[Image]) -> HashMap<String, Str
     }
     // An upload started from a parent says so, whatever the rest suggests.
     for snapshot in snapshots {
-        if let Some(parent) = snapshot.tags.get(tags::PARENT_SNAPSHOT).filter(|p| own.contains_key(p.as_str())) {
+        if let Some(parent) =
+            snapshot.tags.get(tags::PARENT_SNAPSHOT).filter(|p| own.contains_key(p.as_str()))
+        {
             previous.insert(snapshot.id.clone(), parent.clone());
         }
     }
@@ -109,7 +118,11 @@ async fn changed_blocks(aws: &Aws, first: &str, second: &str) -> Result<u64> {
         .await
         .map_err(|e| aws.error("ListChangedBlocks", "ebs", e))?;
     // A block only the first holds is not stored in the second.
-    Ok(pages.iter().flat_map(|page| page.changed_blocks()).filter(|b| b.second_block_token().is_some()).count() as u64)
+    Ok(pages
+        .iter()
+        .flat_map(|page| page.changed_blocks())
+        .filter(|b| b.second_block_token().is_some())
+        .count() as u64)
 }
 
 #[cfg(test)]
@@ -139,9 +152,21 @@ mod tests {
         let mut built = image("ami-00000002", "2", &[("/dev/xvda", "snap-000000a2", 8)]);
         built.tags.insert(tags::BASE_AMI.into(), "ami-00000001".into());
         let previous = previous(&snapshots, &[base, built]);
-        assert_eq!(previous.get("snap-0000000c").map(String::as_str), Some("snap-0000000b"), "the upload's parent");
-        assert_eq!(previous.get("snap-000000a2").map(String::as_str), Some("snap-000000a1"), "the pre-snapshot");
-        assert_eq!(previous.get("snap-000000a1").map(String::as_str), Some("snap-0000000b"), "the own base's root");
+        assert_eq!(
+            previous.get("snap-0000000c").map(String::as_str),
+            Some("snap-0000000b"),
+            "the upload's parent"
+        );
+        assert_eq!(
+            previous.get("snap-000000a2").map(String::as_str),
+            Some("snap-000000a1"),
+            "the pre-snapshot"
+        );
+        assert_eq!(
+            previous.get("snap-000000a1").map(String::as_str),
+            Some("snap-0000000b"),
+            "the own base's root"
+        );
         assert!(!previous.contains_key("snap-0000000b"), "a first upload starts its lineage");
         assert!(!previous.contains_key("snap-0000000d"), "a deleted parent leaves its data to the child");
         assert_eq!(previous.len(), 3);

@@ -2,14 +2,14 @@
 //! checks and for looking inside an AMI's disk. Only the blocks the snapshot holds are fetched
 //! and only non-zero ones are written, so the file stays as sparse as the snapshot.
 
+use crate::aws::inventory;
 use crate::aws::Aws;
-use crate::transfer::blocks::{self, BLOCK_SIZE, GIB};
 use crate::core::error::{Error, Result};
 use crate::core::ids::SnapshotId;
+use crate::core::progress::{Counter, Progress, Unit};
+use crate::transfer::blocks::{self, BLOCK_SIZE, GIB};
 use crate::transfer::image_file::local_error;
 use crate::transfer::manifest::Digests;
-use crate::aws::inventory;
-use crate::core::progress::{Counter, Progress, Unit};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
@@ -60,7 +60,9 @@ pub async fn download(
         progress.phase(&format!("downloading {} blocks of {snapshot} ({volume_gib} GiB)", listed.len()));
         let transfer = Counter::start(progress, listed.len() as u64 * BLOCK_SIZE as u64, Unit::Bytes);
         let written: Vec<bool> = stream::iter(&listed)
-            .map(|(index, token)| fetch_block(aws, snapshot.as_str(), (&file, path), *index, token, &transfer))
+            .map(|(index, token)| {
+                fetch_block(aws, snapshot.as_str(), (&file, path), *index, token, &transfer)
+            })
             .buffer_unordered(workers)
             .try_collect()
             .await?;
@@ -136,8 +138,7 @@ async fn fetch_block(
     if blocks::is_zero(&data) {
         return Ok(false);
     }
-    file.write_all_at(&data, index as u64 * BLOCK_SIZE as u64)
-        .map_err(|e| local_error("write", path, e))?;
+    file.write_all_at(&data, index as u64 * BLOCK_SIZE as u64).map_err(|e| local_error("write", path, e))?;
     Ok(true)
 }
 

@@ -1,8 +1,8 @@
 //! The local disk image an upload reads: a raw file or a block device as is, or a qcow2, VMDK,
 //! VHD or VHDX image converted to raw through `qemu-img` first.
 
-use crate::transfer::blocks::BLOCK_SIZE;
 use crate::core::error::{Error, Result};
+use crate::transfer::blocks::BLOCK_SIZE;
 use serde::Serialize;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
@@ -72,7 +72,10 @@ impl ImageFile {
     pub fn open(path: &Path, say: impl Fn(&str)) -> Result<ImageFile> {
         let mut file = open_read(path)?;
         let size = size_of(&mut file, path)?;
-        let format = detect(&read_at(&file, path, 0, HEAD_LEN)?, &read_at(&file, path, size.saturating_sub(VHD_FOOTER_LEN), VHD_FOOTER_LEN as usize)?);
+        let format = detect(
+            &read_at(&file, path, 0, HEAD_LEN)?,
+            &read_at(&file, path, size.saturating_sub(VHD_FOOTER_LEN), VHD_FOOTER_LEN as usize)?,
+        );
         let image = if format == Format::Raw {
             ImageFile { path: path.to_path_buf(), format, size, file, converted: None }
         } else {
@@ -96,9 +99,7 @@ impl ImageFile {
         let mut block = vec![0; BLOCK_SIZE];
         let offset = index * BLOCK_SIZE as u64;
         let len = (self.size.saturating_sub(offset)).min(BLOCK_SIZE as u64) as usize;
-        self.file
-            .read_exact_at(&mut block[..len], offset)
-            .map_err(|e| local_error("read", &self.path, e))?;
+        self.file.read_exact_at(&mut block[..len], offset).map_err(|e| local_error("read", &self.path, e))?;
         Ok(block)
     }
 }
@@ -146,10 +147,9 @@ fn convert(path: &Path, format: Format) -> Result<PathBuf> {
         detail,
     };
     match output {
-        Err(e) if e.kind() == ErrorKind::NotFound => Err(Error::QemuImgMissing {
-            path: path.display().to_string(),
-            format: format.qemu_name(),
-        }),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            Err(Error::QemuImgMissing { path: path.display().to_string(), format: format.qemu_name() })
+        }
         Err(e) => Err(failed(e.to_string())),
         Ok(out) if !out.status.success() => {
             let _ = std::fs::remove_file(&raw);

@@ -46,7 +46,8 @@ impl Manifest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(local_error("read", &path, e)),
         };
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::BadManifest { path: path.display().to_string(), why: e.to_string() })?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|e| Error::BadManifest { path: path.display().to_string(), why: e.to_string() })?;
         if manifest.snapshot_id != snapshot_id {
             let why = format!("it describes {}", manifest.snapshot_id);
             return Err(Error::BadManifest { path: path.display().to_string(), why });
@@ -59,7 +60,8 @@ impl Manifest {
         std::fs::create_dir_all(dir).map_err(|e| local_error("create", dir, e))?;
         let path = Manifest::path(dir, &self.snapshot_id);
         let partial = path.with_extension("json.partial");
-        let text = serde_json::to_string(self).map_err(|e| Error::BadManifest { path: path.display().to_string(), why: e.to_string() })?;
+        let text = serde_json::to_string(self)
+            .map_err(|e| Error::BadManifest { path: path.display().to_string(), why: e.to_string() })?;
         std::fs::write(&partial, text).map_err(|e| local_error("write", &partial, e))?;
         std::fs::rename(&partial, &path).map_err(|e| local_error("write", &path, e))?;
         Ok(path)
@@ -73,7 +75,10 @@ impl Manifest {
     }
 
     fn bad(&self, index: u64) -> Error {
-        Error::BadManifest { path: format!("the manifest of {}", self.snapshot_id), why: format!("block {index} has no valid SHA-256") }
+        Error::BadManifest {
+            path: format!("the manifest of {}", self.snapshot_id),
+            why: format!("block {index} has no valid SHA-256"),
+        }
     }
 }
 

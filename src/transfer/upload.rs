@@ -4,12 +4,12 @@
 //! one gets every block, since its unwritten blocks read as random data. Once StartSnapshot has
 //! answered, the caller `abandon`s the snapshot on any failure, so nothing billable is left.
 
-use crate::aws::Aws;
 use crate::aws::inventory;
+use crate::aws::inventory::SnapshotState;
+use crate::aws::Aws;
 use crate::change::{self, Action, Status};
 use crate::core::error::{Error, Result};
 use crate::core::kinds::Reported;
-use crate::aws::inventory::SnapshotState;
 use crate::core::poll;
 use crate::core::progress::{Counter, Progress, Unit};
 use crate::core::tags::{self, Tags};
@@ -157,14 +157,21 @@ pub async fn start(aws: &Aws, target: &Target) -> Result<String> {
 
 /// Unique per run and image.
 fn client_token(target: &Target) -> String {
-    let seed = format!("{}:{}:{}:{}", target.image, target.tags[tags::CREATED_AT], std::process::id(), target.bytes);
+    let seed =
+        format!("{}:{}:{}:{}", target.image, target.tags[tags::CREATED_AT], std::process::id(), target.bytes);
     blocks::encode(&blocks::digest(seed.as_bytes()))[..32].to_string()
 }
 
 /// Sends every block of `image` whose content the snapshot would not otherwise hold (blocks of
 /// data, and with a parent, blocks that differ from the parent's, zeros included), then
 /// completes it.
-pub async fn send(aws: &Aws, target: &Target, image: &ImageFile, snapshot: &str, progress: &dyn Progress) -> Result<Sent> {
+pub async fn send(
+    aws: &Aws,
+    target: &Target,
+    image: &ImageFile,
+    snapshot: &str,
+    progress: &dyn Progress,
+) -> Result<Sent> {
     let transfer = Counter::start(progress, target.bytes, Unit::Bytes);
     let fates: Vec<(u64, Fate)> = stream::iter(0..target.extent())
         .map(|index| send_block(aws, target, image, snapshot, index, &transfer))
@@ -193,7 +200,14 @@ pub async fn send(aws: &Aws, target: &Target, image: &ImageFile, snapshot: &str,
     Ok(sent)
 }
 
-async fn send_block(aws: &Aws, target: &Target, image: &ImageFile, snapshot: &str, index: u64, transfer: &Counter<'_>) -> Result<(u64, Fate)> {
+async fn send_block(
+    aws: &Aws,
+    target: &Target,
+    image: &ImageFile,
+    snapshot: &str,
+    index: u64,
+    transfer: &Counter<'_>,
+) -> Result<(u64, Fate)> {
     // Reading 512 KiB from the page cache and hashing it take about a millisecond: cheaper
     // inline on the runtime's threads than handed to a blocking pool.
     let block = image.block(index)?;

@@ -54,7 +54,8 @@ pub enum Fault {
 
 /// The kinds drawn when a test names none: what AWS itself answers under load. `Unreadable` is
 /// not among them, since AWS never sends it; a test that means it asks for it.
-const KINDS: [Fault; 5] = [Fault::Throttle, Fault::Unavailable, Fault::ResetBefore, Fault::ResetAfter, Fault::Slow];
+const KINDS: [Fault; 5] =
+    [Fault::Throttle, Fault::Unavailable, Fault::ResetBefore, Fault::ResetAfter, Fault::Slow];
 
 /// Which requests fail, and how often.
 #[derive(Debug, Clone)]
@@ -150,7 +151,8 @@ impl Dice {
 
     fn draw(&mut self, operation: &str) -> Option<Fault> {
         let below = |named: &str| operation.strip_prefix(named).is_some_and(|rest| rest.starts_with('/'));
-        let targeted = self.faults.operations.is_empty() || self.faults.operations.iter().any(|named| *named == operation || below(named));
+        let targeted = self.faults.operations.is_empty()
+            || self.faults.operations.iter().any(|named| *named == operation || below(named));
         let draw = self.next() as f64 / u64::MAX as f64;
         if !targeted || draw >= self.faults.rate || self.tally.injected.len() >= self.faults.budget {
             return None;
@@ -227,7 +229,13 @@ impl Drop for FaultProxy {
     }
 }
 
-fn accept(listener: TcpListener, upstream: &str, dice: Arc<Mutex<Dice>>, kill: Option<Arc<Kill>>, stop: Arc<AtomicBool>) {
+fn accept(
+    listener: TcpListener,
+    upstream: &str,
+    dice: Arc<Mutex<Dice>>,
+    kill: Option<Arc<Kill>>,
+    stop: Arc<AtomicBool>,
+) {
     let started = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) && started.elapsed() < LIFETIME {
         match listener.accept() {
@@ -260,8 +268,12 @@ fn serve(client: TcpStream, upstream: &str, dice: &Mutex<Dice>, kill: Option<&Ki
             let answer = forward(upstream, &request)?;
             (&client).write_all(&answer)
         }
-        Some(Fault::Throttle) => (&client).write_all(&error_answer(&request, 400, "Bad Request", throttling_code(&request))),
-        Some(Fault::Unavailable) => (&client).write_all(&error_answer(&request, 503, "Service Unavailable", "ServiceUnavailable")),
+        Some(Fault::Throttle) => {
+            (&client).write_all(&error_answer(&request, 400, "Bad Request", throttling_code(&request)))
+        }
+        Some(Fault::Unavailable) => {
+            (&client).write_all(&error_answer(&request, 503, "Service Unavailable", "ServiceUnavailable"))
+        }
         Some(Fault::Unreadable) => (&client).write_all(&unreadable_answer()),
         Some(Fault::ResetBefore) => {
             reset(client);
@@ -306,7 +318,13 @@ impl Request {
         if let Some(action) = body.split('&').find_map(|pair| pair.strip_prefix("Action=")) {
             return action.to_string();
         }
-        self.head.lines().next().unwrap_or_default().rsplit_once(' ').map(|(l, _)| l.to_string()).unwrap_or_default()
+        self.head
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .rsplit_once(' ')
+            .map(|(l, _)| l.to_string())
+            .unwrap_or_default()
     }
 
     fn is_ec2(&self) -> bool {
@@ -384,7 +402,10 @@ fn error_answer(request: &Request, status: u16, reason: &str, code: &str) -> Vec
             format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>injected by the test proxy</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"),
         )
     } else {
-        ("application/x-amz-json-1.1", format!("{{\"__type\":\"{code}\",\"message\":\"injected by the test proxy\"}}"))
+        (
+            "application/x-amz-json-1.1",
+            format!("{{\"__type\":\"{code}\",\"message\":\"injected by the test proxy\"}}"),
+        )
     };
     format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-ErrorType: {code}\r\nConnection: close\r\n\r\n{body}",

@@ -9,8 +9,7 @@ pub mod faults;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_ec2::types::{
-    BlockDeviceMapping, EbsBlockDevice, InstanceType, ResourceType, Tag, TagSpecification,
-    VolumeType,
+    BlockDeviceMapping, EbsBlockDevice, InstanceType, ResourceType, Tag, TagSpecification, VolumeType,
 };
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -60,7 +59,10 @@ impl Emulator {
             Err(_) => {
                 let _ = emulator.child.kill();
                 let status = emulator.child.wait().map(|s| s.to_string()).unwrap_or_default();
-                panic!("the emulator did not start within {START_TIMEOUT:?} ({status}): {}", emulator.log_tail());
+                panic!(
+                    "the emulator did not start within {START_TIMEOUT:?} ({status}): {}",
+                    emulator.log_tail()
+                );
             }
         }
         emulator
@@ -122,10 +124,21 @@ impl Emulator {
             .role_session_name("tests")
             .send()
             .await
-            .unwrap_or_else(|e| panic!("assuming {role_arn}: {}", aws_smithy_types::error::display::DisplayErrorContext(e)));
+            .unwrap_or_else(|e| {
+                panic!("assuming {role_arn}: {}", aws_smithy_types::error::display::DisplayErrorContext(e))
+            });
         let c = assumed.credentials().unwrap();
-        let credentials = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().into()), None, "assumed");
-        config.into_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials)).build()
+        let credentials = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().into()),
+            None,
+            "assumed",
+        );
+        config
+            .into_builder()
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
+            .build()
     }
 }
 
@@ -231,7 +244,13 @@ fn ended(Output { status, stdout, stderr }: Output) -> Run {
 
 impl Run {
     pub fn success(self) -> Run {
-        assert!(self.status.success(), "expected success, got {}:\nstdout:\n{}\nstderr:\n{}", self.status, self.stdout, self.stderr);
+        assert!(
+            self.status.success(),
+            "expected success, got {}:\nstdout:\n{}\nstderr:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
@@ -274,7 +293,10 @@ pub async fn register_root_image(ec2: &aws_sdk_ec2::Client, name: &str) -> Strin
 /// "ACTION STATUS" of each outcome of a report (`--output json`), in order.
 pub fn statuses(report: &serde_json::Value) -> Vec<String> {
     let outcomes = report["outcomes"].as_array().unwrap_or_else(|| panic!("no outcomes: {report}"));
-    outcomes.iter().map(|o| format!("{} {}", o["action"].as_str().unwrap(), o["status"].as_str().unwrap())).collect()
+    outcomes
+        .iter()
+        .map(|o| format!("{} {}", o["action"].as_str().unwrap(), o["status"].as_str().unwrap()))
+        .collect()
 }
 
 /// A gio-ami release (tagged gio-ami:release and team=platform, its snapshots too) with an
@@ -374,13 +396,7 @@ pub async fn image_instance_with_extra_disk(
         .await
         .unwrap();
     let instance = reservation.instances()[0].instance_id().unwrap().to_string();
-    let image = ec2
-        .create_image()
-        .instance_id(&instance)
-        .name(name)
-        .send()
-        .await
-        .unwrap();
+    let image = ec2.create_image().instance_id(&instance).name(name).send().await.unwrap();
     (instance, image.image_id().unwrap().to_string())
 }
 
@@ -404,7 +420,10 @@ pub async fn account_state(emulator: &Emulator) -> Vec<String> {
     let config = emulator.config(REGION).await;
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let tags = |tags: &[Tag]| {
-        let mut pairs: Vec<String> = tags.iter().map(|t| format!("{}={}", t.key().unwrap_or_default(), t.value().unwrap_or_default())).collect();
+        let mut pairs: Vec<String> = tags
+            .iter()
+            .map(|t| format!("{}={}", t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+            .collect();
         pairs.sort();
         pairs.join(",")
     };
@@ -412,22 +431,34 @@ pub async fn account_state(emulator: &Emulator) -> Vec<String> {
     let images = ec2.describe_images().owners("self").send().await.expect("DescribeImages");
     for image in images.images() {
         let state = image.state().map(|s| s.as_str()).unwrap_or_default();
-        lines.push(format!("image {} {state} [{}]", image.image_id().unwrap_or_default(), tags(image.tags())));
+        lines.push(format!(
+            "image {} {state} [{}]",
+            image.image_id().unwrap_or_default(),
+            tags(image.tags())
+        ));
     }
     let mut snapshots = ec2.describe_snapshots().owner_ids("self").into_paginator().send();
     while let Some(page) = snapshots.next().await {
         for snapshot in page.expect("DescribeSnapshots").snapshots() {
             let state = snapshot.state().map(|s| s.as_str()).unwrap_or_default();
             let tier = snapshot.storage_tier().map(|s| s.as_str()).unwrap_or_default();
-            lines.push(format!("snapshot {} {state} {tier} [{}]", snapshot.snapshot_id().unwrap_or_default(), tags(snapshot.tags())));
+            lines.push(format!(
+                "snapshot {} {state} {tier} [{}]",
+                snapshot.snapshot_id().unwrap_or_default(),
+                tags(snapshot.tags())
+            ));
         }
     }
     let binned = ec2.list_images_in_recycle_bin().send().await.expect("ListImagesInRecycleBin");
-    lines.extend(binned.images().iter().map(|i| format!("binned image {}", i.image_id().unwrap_or_default())));
+    lines
+        .extend(binned.images().iter().map(|i| format!("binned image {}", i.image_id().unwrap_or_default())));
     let binned = ec2.list_snapshots_in_recycle_bin().send().await.expect("ListSnapshotsInRecycleBin");
-    lines.extend(binned.snapshots().iter().map(|s| format!("binned snapshot {}", s.snapshot_id().unwrap_or_default())));
+    lines.extend(
+        binned.snapshots().iter().map(|s| format!("binned snapshot {}", s.snapshot_id().unwrap_or_default())),
+    );
     let rbin = aws_sdk_rbin::Client::new(&config);
-    for kind in [aws_sdk_rbin::types::ResourceType::Ec2Image, aws_sdk_rbin::types::ResourceType::EbsSnapshot] {
+    for kind in [aws_sdk_rbin::types::ResourceType::Ec2Image, aws_sdk_rbin::types::ResourceType::EbsSnapshot]
+    {
         let rules = rbin.list_rules().resource_type(kind).send().await.expect("ListRules");
         lines.extend(rules.rules().iter().map(|r| {
             let days = r.retention_period().map_or(0, |p| p.retention_period_value());
@@ -437,13 +468,21 @@ pub async fn account_state(emulator: &Emulator) -> Vec<String> {
     let reservations = ec2.describe_instances().send().await.expect("DescribeInstances");
     for instance in reservations.reservations().iter().flat_map(|r| r.instances()) {
         let state = instance.state().and_then(|s| s.name()).map(|n| n.as_str()).unwrap_or_default();
-        lines.push(format!("instance {} {state} [{}]", instance.instance_id().unwrap_or_default(), tags(instance.tags())));
+        lines.push(format!(
+            "instance {} {state} [{}]",
+            instance.instance_id().unwrap_or_default(),
+            tags(instance.tags())
+        ));
     }
     let ssm = aws_sdk_ssm::Client::new(&config);
     let mut parameters = ssm.describe_parameters().into_paginator().send();
     while let Some(page) = parameters.next().await {
         for parameter in page.expect("DescribeParameters").parameters() {
-            lines.push(format!("parameter {} v{}", parameter.name().unwrap_or_default(), parameter.version()));
+            lines.push(format!(
+                "parameter {} v{}",
+                parameter.name().unwrap_or_default(),
+                parameter.version()
+            ));
         }
     }
     lines.sort();
@@ -559,7 +598,9 @@ pub async fn eks_nodegroup_running(emulator: &Emulator, cluster: &str, ami: &str
         .nodegroup_name("nodes")
         .subnets("subnet-1")
         .node_role(role)
-        .launch_template(aws_sdk_eks::types::LaunchTemplateSpecification::builder().id(id).version("1").build())
+        .launch_template(
+            aws_sdk_eks::types::LaunchTemplateSpecification::builder().id(id).version("1").build(),
+        )
         .send()
         .await
         .unwrap();
