@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import botocore.session
+from botocore.exceptions import UnknownServiceError
+from botocore.model import ServiceModel
 from moto.core.exceptions import ServiceException
 from moto.ec2.exceptions import EC2ClientError, InvalidTaggableResourceType
 from moto.ec2.utils import generic_filter
@@ -34,6 +38,16 @@ class ServiceError(ServiceException):
         super().__init__(code, message)
         for name, value in members.items():
             setattr(self, name, value)
+
+
+@functools.lru_cache(maxsize=None)
+def service_model(service: str) -> ServiceModel | None:
+    """botocore's API model of a service by its signing name (the same for every service the emulator
+    answers), or None for a name botocore has no model of."""
+    try:
+        return botocore.session.get_session().get_service_model(service)
+    except UnknownServiceError:
+        return None
 
 
 def tags_by_type(specs: list[dict[str, Any]], allowed: tuple[str, ...]) -> dict[str, dict[str, str]]:
