@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-import botocore.session
-from botocore.exceptions import UnknownServiceError
+from botocore.exceptions import DataNotFoundError, UnknownServiceError
 from botocore.model import ServiceModel
 from moto.core.exceptions import ServiceException
+from moto.core.utils import get_service_model
 from moto.ec2.exceptions import EC2ClientError, InvalidTaggableResourceType
 from moto.ec2.utils import generic_filter
 
@@ -43,10 +43,11 @@ class ServiceError(ServiceException):
 @functools.lru_cache(maxsize=None)
 def service_model(service: str) -> ServiceModel | None:
     """botocore's API model of a service by its signing name (the same for every service the emulator
-    answers), or None for a name botocore has no model of."""
+    answers), or None for a name botocore has no model of. moto's own cached copy, which it serializes
+    answers with: one parse per process."""
     try:
-        return botocore.session.get_session().get_service_model(service)
-    except UnknownServiceError:
+        return get_service_model(service)
+    except (UnknownServiceError, DataNotFoundError):
         return None
 
 

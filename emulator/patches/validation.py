@@ -73,17 +73,24 @@ from .routes import signing_name
 _moto_call = DomainDispatcherApplication.__call__
 LOG = logging.getLogger("gio-emulator.validation")
 
-# Patterns enforced, per service and shape name: identifiers and names whose pattern the API reference
-# states (and which the service is known to apply), reachable from the operations gio-ami calls.
+# Patterns enforced, per service and shape name: identifiers and names reachable from the operations
+# gio-ami and its fixtures call, whose pattern the API reference states under the member and which the
+# services apply. Not checked: free text (descriptions, policy documents, Auto Scaling's XmlString, Recycle
+# Bin's Description), ARNs whose pattern is any text (STS arnType: its length is checked), tag keys and
+# values (their `\p{L}` classes are not Python's), Recycle Bin's RuleArn (not a regular expression Python
+# reads; RuleIdentifier covers the rule), Image Builder's WildcardVersionNumber (patch 38 answers it).
 PATTERNS: dict[str, frozenset[str]] = {
-    "sts": frozenset({"roleSessionNameType", "externalIdType", "arnType"}),
+    "ec2": frozenset({"LaunchTemplateName"}),
+    "autoscaling": frozenset({"ImageId", "LaunchTemplateName"}),
+    "sts": frozenset({"roleSessionNameType", "externalIdType", "sourceIdentityType", "serialNumberType",
+                      "tokenCodeType"}),
     "iam": frozenset({"roleNameType", "pathType", "instanceProfileNameType", "userNameType"}),
+    "ssm": frozenset({"ParameterStringFilterKey", "ParameterKeyId"}),
     "ebs": frozenset({"SnapshotId", "KmsKeyArn", "IdempotencyToken"}),
-    "rbin": frozenset({"RuleIdentifier", "RuleArn"}),
-    "imagebuilder": frozenset({"ResourceName", "VersionNumber", "ImageRecipeArn",
-                               "ImageBuilderArn", "VersionedImageRecipeArn"}),
-    "eks": frozenset(),
-    "ssm": frozenset(),
+    "eks": frozenset({"ClusterName"}),
+    "rbin": frozenset({"RuleIdentifier"}),
+    "imagebuilder": frozenset({"ResourceName", "VersionNumber", "ImageRecipeArn", "ImageBuilderArn"}),
+    "organizations": frozenset({"RoleName", "CreateAccountRequestId", "Email"}),
 }
 
 # Query parameters of the request itself, not of the operation (SigV4 presigned, SigV2).

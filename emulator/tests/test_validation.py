@@ -9,7 +9,10 @@ boto3 validates parameters itself, so these tests send what AWS would refuse thr
 from __future__ import annotations
 
 import json
+import re
+import sys
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 from typing import Any, Iterator
 
 import boto3
@@ -20,6 +23,8 @@ import requests
 from botocore.config import Config
 
 from helpers import start_emulator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 UNCHECKED = Config(parameter_validation=False, retries={"max_attempts": 0})
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -84,6 +89,15 @@ def test_each_service_refuses_what_its_model_forbids_in_its_own_protocol(endpoin
         assert response["Reason"] == "INVALID_PARAMETER_VALUE"
     if service == "organizations":
         assert response["Reason"] == "MIN_VALUE_EXCEEDED"
+
+
+def test_every_enforced_pattern_is_a_model_pattern_python_reads():
+    from patches.validation import PATTERNS
+
+    for service, shapes in PATTERNS.items():
+        model = botocore.session.get_session().get_service_model(service)
+        for name in shapes:
+            re.compile(model.shape_for(name).metadata["pattern"])
 
 
 def test_a_refused_request_changes_nothing(endpoint):
