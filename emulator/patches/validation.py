@@ -504,9 +504,9 @@ def _read_request(environ: dict[str, Any]) -> Request:
     for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
         if environ.get(key):
             headers[key.replace("_", "-").lower()] = environ[key]
-    path = environ.get("PATH_INFO", "")
-    if isinstance(path, bytes):
-        path = path.decode("utf-8")
+    # The path as sent (labels still percent-encoded, so an ARN's `/` stays inside its label), which
+    # werkzeug keeps in RAW_URI; PATH_INFO is already decoded.
+    path = (environ.get("RAW_URI") or environ.get("PATH_INFO", "")).partition("?")[0]
     query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     return Request(environ.get("REQUEST_METHOD", "GET"), path, query, headers, body)
 

@@ -160,6 +160,27 @@ def test_test_hooks_are_not_validated(endpoint):
     assert answer.status_code == 200 and "now" in answer.json()
 
 
+# Errors the emulator's own patches raise (common.ServiceError), serialized from the service's model.
+OWN_ERRORS = [
+    ("ssm", lambda c: c.get_parameter_history(Name="/aws/service/eks/optimized-ami/1.32/amazon-linux-2023/x86_64/"
+                                                   "standard/recommended/image_id", NextToken="not-ours"),
+     "InvalidNextToken"),
+    ("ebs", lambda c: c.list_snapshot_blocks(SnapshotId="snap-0123456789abcdef0"), "ResourceNotFoundException"),
+    ("rbin", lambda c: c.get_rule(Identifier="abcdefghijk"), "ResourceNotFoundException"),
+    ("imagebuilder", lambda c: c.get_image_recipe(
+        imageRecipeArn="arn:aws:imagebuilder:us-east-1:123456789012:image-recipe/nodes/1.0.0"),
+     "ResourceNotFoundException"),
+]
+
+
+@pytest.mark.parametrize("service, call, code", OWN_ERRORS, ids=[service for service, _, _ in OWN_ERRORS])
+def test_the_patches_own_errors_of_json_services_are_json(endpoint, service, call, code):
+    response = refused(lambda: call(unchecked(endpoint, service)))
+    assert response["Error"]["Code"] == code
+    assert headers(response)["x-amzn-errortype"] == code
+    assert "json" in headers(response)["content-type"]
+
+
 @pytest.fixture(scope="module")
 def enforcing() -> Iterator[tuple[str, dict[str, str]]]:
     """An emulator of its own that enforces IAM policies (moto's reset-auth control), and the keys of a
