@@ -273,6 +273,9 @@ def modify_image_attribute(self: EC2Response) -> EmptyResult:
     if ami is None or ami.owner_id != backend.account_id:
         backend.describe_images(ami_ids=[image_id])  # InvalidAMIID.* when the caller can't see it at all
         raise aws_error("AuthFailure", f"Not authorized for image:{image_id}")
+    # "A disabled AMI can't be shared" (DisableImage, disabling.py); the code is the emulator's choice.
+    if add and ami.state == "disabled":
+        raise aws_error("IncorrectState", f"The image {image_id} is disabled and cannot be shared.")
     for permission in add:
         if permission not in ami.launch_permissions:
             ami.launch_permissions.append(permission)

@@ -13,6 +13,56 @@ use aws_smithy_types::date_time::Format;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
+/// Whom an AMI is shared with (its launch permissions): account ids, organization ARNs, OU ARNs,
+/// and everyone when it is public.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Grantees {
+    pub accounts: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub organizations: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub units: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub public: bool,
+}
+
+impl Grantees {
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty() && self.organizations.is_empty() && self.units.is_empty() && !self.public
+    }
+
+    /// Each grantee as people read it: ids and ARNs as AWS spells them, `everyone (public)`.
+    pub fn names(&self) -> Vec<String> {
+        let public = self.public.then(|| PUBLIC.to_string());
+        self.accounts.iter().chain(&self.organizations).chain(&self.units).cloned().chain(public).collect()
+    }
+}
+
+/// How a public AMI's grantee reads.
+pub const PUBLIC: &str = "everyone (public)";
+
+/// The AMI's launch permissions, as DescribeImageAttribute lists them (the owner's view).
+pub async fn launch_permissions(aws: &Aws, ami: &str) -> Result<Grantees> {
+    let output = aws
+        .ec2()
+        .describe_image_attribute()
+        .image_id(ami)
+        .attribute(ec2::ImageAttributeName::LaunchPermission)
+        .send()
+        .await
+        .map_err(|e| aws.error("DescribeImageAttribute", "ec2", e))?;
+    let mut with = Grantees::default();
+    for permission in output.launch_permissions() {
+        if permission.group() == Some(&ec2::PermissionGroup::All) {
+            with.public = true;
+        }
+        with.accounts.extend(permission.user_id().map(str::to_string));
+        with.organizations.extend(permission.organization_arn().map(str::to_string));
+        with.units.extend(permission.organizational_unit_arn().map(str::to_string));
+    }
+    Ok(with)
+}
+
 /// DescribeImages and DescribeSnapshots both accept up to 1,000 results a page.
 const PAGE_SIZE: i32 = 1000;
 /// EC2 caps the values of one filter at 200.

@@ -8,7 +8,7 @@
 //! Fetching (`observe`) is separate from matching (`Observed::uses`), which is pure and tested
 //! without a server.
 
-use crate::aws::inventory::InstanceState;
+use crate::aws::inventory::{self, InstanceState};
 use crate::aws::nodegroups::{self, Nodegroup, TemplateRef};
 use crate::aws::org::{Org, Place, PLACES_AT_ONCE};
 use crate::aws::{usage_report, Aws, LOOKUP_CONCURRENCY};
@@ -16,8 +16,7 @@ use crate::core::choice::Choice;
 use crate::core::error::{Error, Result};
 use crate::core::kinds::Reported;
 use aws_sdk_ec2::types::{
-    Filter, ImageAttributeName, ImageReferenceOptionName, ImageReferenceResourceType, PermissionGroup,
-    ResourceTypeOption, ResourceTypeRequest,
+    Filter, ImageReferenceOptionName, ImageReferenceResourceType, ResourceTypeOption, ResourceTypeRequest,
 };
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -761,29 +760,7 @@ async fn parameters(aws: &Aws) -> Result<Vec<(String, String)>> {
 /// Who else may launch each AMI: use in those accounts is invisible from this one.
 async fn sharing(aws: &Aws, amis: &[String]) -> Result<BTreeMap<String, Vec<String>>> {
     stream::iter(amis)
-        .map(|ami| async move {
-            let output = aws
-                .ec2()
-                .describe_image_attribute()
-                .image_id(ami)
-                .attribute(ImageAttributeName::LaunchPermission)
-                .send()
-                .await
-                .map_err(|e| aws.error("DescribeImageAttribute", "ec2", e))?;
-            let with = output
-                .launch_permissions()
-                .iter()
-                .filter_map(|p| match p.group() {
-                    Some(PermissionGroup::All) => Some("everyone (public)".to_string()),
-                    _ => p
-                        .user_id()
-                        .or(p.organization_arn())
-                        .or(p.organizational_unit_arn())
-                        .map(str::to_string),
-                })
-                .collect();
-            Ok((ami.clone(), with))
-        })
+        .map(|ami| async move { Ok((ami.clone(), inventory::launch_permissions(aws, ami).await?.names())) })
         .buffered(LOOKUP_CONCURRENCY)
         .try_collect()
         .await
@@ -802,7 +779,7 @@ pub(crate) mod tests {
             Some("222233334444"),
             &with(&["arn:aws:organizations::111122223333:organization/o-abc1234567"])
         ));
-        assert!(reaches(None, &with(&["everyone (public)"])));
+        assert!(reaches(None, &with(&[inventory::PUBLIC])));
         assert!(!reaches(None, &with(&["111122223333"])));
     }
 

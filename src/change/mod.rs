@@ -3,17 +3,20 @@
 //! out in safe order with bounded concurrency, one outcome per action, and counts "already
 //! gone" (or "already done") as done so a re-run finishes a half-done job.
 
+pub mod access;
 pub mod protection;
 pub mod publication;
 pub mod retire;
 
+use crate::aws::inventory::Grantees;
 use crate::aws::recycle_bin::{self, Binned};
 use crate::aws::{tagging, Aws};
 use crate::core::clock;
 use crate::core::error::Error;
 use crate::core::tags;
 use aws_sdk_ec2::types::{
-    LaunchPermission, LaunchPermissionModifications, OperationType, SnapshotAttributeName, TargetStorageTier,
+    LaunchPermission, LaunchPermissionModifications, OperationType, PermissionGroup, SnapshotAttributeName,
+    Tag, TargetStorageTier,
 };
 use aws_sdk_ssm::types::ParameterType;
 use futures::stream::{self, StreamExt};
@@ -64,11 +67,34 @@ pub enum Action {
         name: String,
         why: String,
     },
-    /// The first lifecycle stage before deletion: the AMI stays (and can be re-enabled) but
-    /// nothing can launch it.
+    /// The first lifecycle stage before deletion: the AMI stays but nothing can launch it, and
+    /// AWS takes every launch permission away ("removes all launch permissions from the AMI",
+    /// DisableImage), which re-enabling does not give back. Whom it takes them from is written
+    /// on the AMI first (`record`, see `access`), so `gio-ami enable` can give them back.
+    /// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DisableImage.html
     DisableImage {
         id: String,
         name: String,
+        /// Who loses launch access.
+        #[serde(skip_serializing_if = "Grantees::is_empty")]
+        revoked: Grantees,
+        #[serde(skip)]
+        record: tags::Tags,
+        why: String,
+    },
+    /// A disabled AMI launchable again (EnableImage, when `disabled`), with the launch
+    /// permissions its disabling recorded granted again, then that record (`record`: its tag
+    /// keys) removed. AWS: those who "lost access to the AMI when it was disabled do not regain
+    /// access automatically" (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/disable-an-ami.html).
+    EnableImage {
+        id: String,
+        name: String,
+        #[serde(skip)]
+        disabled: bool,
+        #[serde(skip_serializing_if = "Grantees::is_empty")]
+        granted: Grantees,
+        #[serde(skip)]
+        record: Vec<String>,
         why: String,
     },
     /// The gentlest stage: the AMI is deprecated from `deprecate_at` (seconds since the epoch,
@@ -152,11 +178,8 @@ pub enum Action {
     /// Grants (or revokes) launching the AMI to these accounts, organizations and OUs (ARNs).
     ModifyLaunchPermission {
         id: String,
-        accounts: Vec<String>,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        organizations: Vec<String>,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        units: Vec<String>,
+        #[serde(flatten)]
+        with: Grantees,
         add: bool,
         why: String,
     },
@@ -227,6 +250,7 @@ impl Action {
             Action::TerminateInstance { id, why, .. }
             | Action::DeregisterImage { id, why, .. }
             | Action::DisableImage { id, why, .. }
+            | Action::EnableImage { id, why, .. }
             | Action::DeprecateImage { id, why, .. }
             | Action::DeleteSnapshot { id, why, .. }
             | Action::Relink { id, why, .. }
@@ -258,6 +282,7 @@ impl Action {
             Action::TerminateInstance { .. } => Kind::Instance,
             Action::DeregisterImage { .. }
             | Action::DisableImage { .. }
+            | Action::EnableImage { .. }
             | Action::DeprecateImage { .. }
             | Action::Relink { .. }
             | Action::TagImage { .. }
@@ -285,6 +310,7 @@ impl Action {
             Action::TerminateInstance { .. } => "terminate",
             Action::DeregisterImage { .. } => "deregister",
             Action::DisableImage { .. } => "disable",
+            Action::EnableImage { .. } => "enable",
             Action::DeprecateImage { .. } => "deprecate",
             Action::DeleteSnapshot { .. } => "delete",
             Action::Relink { .. } => "relink",
@@ -319,6 +345,7 @@ impl Action {
         match self {
             Action::DeregisterImage { id, name, .. }
             | Action::DisableImage { id, name, .. }
+            | Action::EnableImage { id, name, .. }
             | Action::ProtectImage { id, name, .. }
             | Action::RestoreImage { id, name, .. } => {
                 format!("{id} ({name})")
@@ -391,10 +418,13 @@ impl Action {
                 };
                 format!("{}{also}", written.join("\n"))
             }
-            Action::ModifyLaunchPermission { accounts, organizations, units, .. } => {
-                let to: Vec<&str> =
-                    accounts.iter().chain(organizations).chain(units).map(String::as_str).collect();
-                format!("launch: {}", to.join(" "))
+            Action::ModifyLaunchPermission { with, .. } | Action::EnableImage { granted: with, .. }
+                if !with.is_empty() =>
+            {
+                format!("launch: {}", with.names().join(" "))
+            }
+            Action::DisableImage { revoked, .. } if !revoked.is_empty() => {
+                format!("launch lost: {}", revoked.names().join(" "))
             }
             Action::ModifyCreateVolumePermission { accounts, .. } => {
                 format!("create volume: {}", accounts.join(" "))
@@ -429,6 +459,7 @@ impl Action {
             Action::PutParameter { .. } => 2,
             Action::DeregisterImage { .. }
             | Action::DisableImage { .. }
+            | Action::EnableImage { .. }
             | Action::DeprecateImage { .. }
             | Action::TagImage { .. }
             | Action::RegisterImage { .. }
@@ -615,13 +646,10 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .await
             .map(drop)
             .map_err(|e| aws.error("DisableImageDeregistrationProtection", "ec2", e)),
-        Action::DisableImage { id, .. } => ec2
-            .disable_image()
-            .image_id(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws.error("DisableImage", "ec2", e)),
+        Action::DisableImage { id, record, .. } => disable(aws, id, record).await,
+        Action::EnableImage { id, disabled, granted, record, .. } => {
+            enable(aws, id, *disabled, granted, record).await
+        }
         Action::DeprecateImage { id, deprecate_at, .. } => ec2
             .enable_image_deprecation()
             .image_id(id)
@@ -644,26 +672,7 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .await
             .map(drop)
             .map_err(|e| aws.error("DeleteSnapshot", "ec2", e)),
-        Action::ModifyLaunchPermission { id, accounts, organizations, units, add, .. } => {
-            let permissions: Vec<LaunchPermission> = accounts
-                .iter()
-                .map(|a| LaunchPermission::builder().user_id(a).build())
-                .chain(organizations.iter().map(|o| LaunchPermission::builder().organization_arn(o).build()))
-                .chain(units.iter().map(|u| LaunchPermission::builder().organizational_unit_arn(u).build()))
-                .collect();
-            let modifications = if *add {
-                LaunchPermissionModifications::builder().set_add(Some(permissions))
-            } else {
-                LaunchPermissionModifications::builder().set_remove(Some(permissions))
-            };
-            ec2.modify_image_attribute()
-                .image_id(id)
-                .launch_permission(modifications.build())
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| aws.error("ModifyImageAttribute", "ec2", e))
-        }
+        Action::ModifyLaunchPermission { id, with, add, .. } => modify_launch(aws, id, with, *add).await,
         // OperationType + UserIds: the form of the API every EC2 implementation reads (AWS
         // takes it and the CreateVolumePermission structure alike).
         Action::ModifyCreateVolumePermission { id, accounts, add, .. } => ec2
@@ -740,12 +749,84 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
         // Not found is a deletion's goal reached, but a restore's failure: nothing came back.
         Err(e)
             if is_gone(&e)
-                && !matches!(action, Action::RestoreSnapshot { .. } | Action::RestoreImage { .. }) =>
+                && !matches!(
+                    action,
+                    Action::RestoreSnapshot { .. } | Action::RestoreImage { .. } | Action::EnableImage { .. }
+                ) =>
         {
             Status::AlreadyGone
         }
         Err(e) => Status::Failed(e.to_string()),
     }
+}
+
+/// Grants or revokes launching `id` to `with`, in one ModifyImageAttribute.
+async fn modify_launch(aws: &Aws, id: &str, with: &Grantees, add: bool) -> Result<(), Error> {
+    let permissions: Vec<LaunchPermission> = with
+        .accounts
+        .iter()
+        .map(|a| LaunchPermission::builder().user_id(a).build())
+        .chain(with.organizations.iter().map(|o| LaunchPermission::builder().organization_arn(o).build()))
+        .chain(with.units.iter().map(|u| LaunchPermission::builder().organizational_unit_arn(u).build()))
+        .chain(with.public.then(|| LaunchPermission::builder().group(PermissionGroup::All).build()))
+        .collect();
+    let modifications = if add {
+        LaunchPermissionModifications::builder().set_add(Some(permissions))
+    } else {
+        LaunchPermissionModifications::builder().set_remove(Some(permissions))
+    };
+    aws.ec2()
+        .modify_image_attribute()
+        .image_id(id)
+        .launch_permission(modifications.build())
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| aws.error("ModifyImageAttribute", "ec2", e))
+}
+
+/// Records who may launch `id`, then disables it: a disable whose record failed does not happen,
+/// so no grant is ever lost unrecorded. Both steps can be repeated.
+async fn disable(aws: &Aws, id: &str, record: &tags::Tags) -> Result<(), Error> {
+    if !record.is_empty() {
+        tagging::create(aws, vec![id.to_string()], record).await?;
+    }
+    aws.ec2()
+        .disable_image()
+        .image_id(id)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| aws.error("DisableImage", "ec2", e))
+}
+
+/// Enables `id` (when still disabled), grants back what its disabling recorded, and only then
+/// forgets the record: a run stopped half-way is finished by the next, which finds the AMI
+/// available and the record still there.
+async fn enable(
+    aws: &Aws,
+    id: &str,
+    disabled: bool,
+    granted: &Grantees,
+    record: &[String],
+) -> Result<(), Error> {
+    if disabled {
+        aws.ec2().enable_image().image_id(id).send().await.map_err(|e| aws.error("EnableImage", "ec2", e))?;
+    }
+    if !granted.is_empty() {
+        modify_launch(aws, id, granted, true).await?;
+    }
+    if !record.is_empty() {
+        let keys = record.iter().map(|k| Tag::builder().key(k).build()).collect();
+        aws.ec2()
+            .delete_tags()
+            .resources(id)
+            .set_tags(Some(keys))
+            .send()
+            .await
+            .map_err(|e| aws.error("DeleteTags", "ec2", e))?;
+    }
+    Ok(())
 }
 
 /// SSM validates a parameter of this data type as an AMI id of the region, and consumers
@@ -928,9 +1009,7 @@ mod tests {
     fn sharing_grants_snapshots_first_and_unsharing_revokes_the_ami_first() {
         let launch = |add| Action::ModifyLaunchPermission {
             id: "ami-1".into(),
-            accounts: vec![],
-            organizations: vec![],
-            units: vec![],
+            with: Grantees::default(),
             add,
             why: String::new(),
         };

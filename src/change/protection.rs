@@ -93,8 +93,16 @@ mod tests {
         assert!(cooling.why().contains("until 2026-12-03T05:00:00Z"));
     }
 
+    /// The values AWS documents: `enabled-without-cooldown` when no cooldown was asked for (the
+    /// AWS CLI's enable-image-deregistration-protection example), `disabled` after disabling
+    /// (its disable example), `enabled-with-cooldown` with one.
     #[test]
     fn describe_images_values_parse() {
+        assert_eq!(
+            Protection::parse(Some("enabled-without-cooldown")),
+            Protection::Enabled { cooldown: false }
+        );
+        assert_eq!(Protection::parse(Some("disabled")), Protection::Disabled);
         assert_eq!(
             Protection::parse(Some("disabled after 2026-12-03T05:21:37.000Z")),
             Protection::CoolingDown { until: "2026-12-03T05:21:37.000Z".into() }

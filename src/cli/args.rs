@@ -341,7 +341,8 @@ pub enum Command {
     /// go; an AMI any family keeps is kept. What goes passes the same guards as `wipe`: an AMI
     /// in use is never touched (it is listed, with its users), and a snapshot another AMI maps
     /// is kept. Earlier lifecycle stages instead of deletion: --deprecate (EnableImageDeprecation
-    /// from now) or --disable (DisableImage: no launches; `aws ec2 enable-image` undoes it).
+    /// from now) or --disable (DisableImage: no launches, and AWS removes every launch
+    /// permission; gio-ami records them on the AMI first, and `gio-ami enable` gives both back).
     ///
     /// Examples:
     ///   gio-ami prune --release-prefix gio-node- --keep 3 --older-than 90d --dry-run
@@ -452,6 +453,14 @@ pub enum Command {
     ///   gio-ami share ami-0abc… --account 111122223333 --unshare
     #[command(verbatim_doc_comment)]
     Share(ShareArgs),
+
+    /// Make disabled AMIs launchable again (EnableImage), and grant launch access back to the
+    /// accounts, organizations and OUs their disabling took it from (`prune --disable` records
+    /// them in the gio-ami:launch-grants tag; AWS does not give them back itself). Safe to repeat.
+    ///
+    /// Example: gio-ami enable ami-0abc…
+    #[command(verbatim_doc_comment)]
+    Enable(EnableArgs),
 
     /// Protect AMIs from deregistration (EnableImageDeregistrationProtection), or lift it with
     /// --unprotect. While protected, nobody can deregister them, `wipe --force` included; with
@@ -829,6 +838,21 @@ pub struct ProtectArgs {
     pub dry_run: bool,
 
     /// Do not ask for confirmation on a terminal (--unprotect asks).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnableArgs {
+    /// AMIs of this account (ami-…).
+    #[arg(value_name = "AMI_ID", required = true)]
+    pub amis: Vec<String>,
+
+    /// Print the changes, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation on a terminal (it only asks for what is destructive: this is not).
     #[arg(long, short = 'y')]
     pub yes: bool,
 }

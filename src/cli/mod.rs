@@ -10,8 +10,8 @@ use args::{Cli, Colour, Command, DisksCommand, PackerCommand};
 use clap::CommandFactory;
 use gio_ami::aws::provenance::Provenance;
 use gio_ami::aws::{base, inventory, org, orphans};
-use gio_ami::change::protection;
 use gio_ami::change::{self, retire, Applied, Report};
+use gio_ami::change::{access, protection};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
 use gio_ami::commands::{
     adopt, archive, copy, cost, history, lineage, outdated, promote, publish, recycle_bin, restore, share,
@@ -683,6 +683,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .map(|o| share::organization(o))
                     .collect::<gio_ami::Result<_>>()?,
                 units: args.units.iter().map(|u| share::unit(u)).collect::<gio_ami::Result<_>>()?,
+                public: false,
             };
             let aws = Aws::connect(&options).await?;
             let images = inventory::own_images_by_id(&aws, &amis).await?;
@@ -725,6 +726,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 dry_run: args.dry_run,
                 yes: args.yes,
                 destructive: args.unprotect,
+                what: "changed",
+                facts_on_top: false,
+            };
+            execute(&aws, &output, &plan, &mode, Own::default(), || async {
+                Ok(change::apply(&aws, &plan.actions).await.into())
+            })
+            .await?;
+        }
+        Command::Enable(args) => {
+            let amis = parse_all::<AmiId>(&args.amis)?;
+            let aws = Aws::connect(&options).await?;
+            let images = inventory::own_images_by_id(&aws, &amis).await?;
+            let plan = access::plan(&images);
+            let mode = Mode {
+                command: "enable",
+                dry_run: args.dry_run,
+                yes: args.yes,
+                destructive: false,
                 what: "changed",
                 facts_on_top: false,
             };

@@ -503,7 +503,12 @@ impl Output {
                 format!("Locked snapshots (LockSnapshot; no plan deletes them): {gib} GiB.\n")
             });
             let saves = cost.archiving_unused_saves_usd_per_month.map_or(String::new(), |usd| {
-                format!("Archiving the releases no cluster runs (`gio-ami archive`) would save {} USD/month.\n", money(usd))
+                let net = match usd < 0.0 {
+                    true => format!("would cost {} USD/month more", money(-usd)),
+                    false => format!("would save {} USD/month", money(usd)),
+                };
+                let losses: String = cost.archiving.iter().filter_map(|a| a.loss()).map(|l| format!("  {l}\n")).collect();
+                format!("Archiving the releases no cluster runs (`gio-ami archive`) {net}.\n{losses}")
             });
             format!(
                 "{table}\nTotal in {}: {} GiB, {} USD/month.\n{tiers}{locked}{exact}{saves}\

@@ -16,10 +16,12 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// EBS snapshot storage, standard tier, in most regions (USD per GB-month, 2024 price list).
+/// EBS snapshot storage, standard tier: the list price of US East (N. Virginia), as of most
+/// regions (USD per GB-month, https://aws.amazon.com/ebs/pricing/).
 pub const DEFAULT_PRICE_PER_GIB_MONTH: f64 = 0.05;
-/// The archive tier, a quarter of the standard price in the same regions (USD per GB-month,
-/// 2024 price list); archived snapshots are full snapshots, and billed at least 90 days.
+/// The archive tier, a quarter of the standard price: the list price of US East (N. Virginia)
+/// (USD per GB-month, https://aws.amazon.com/ebs/pricing/). Archived snapshots are full
+/// snapshots, and billed at least 90 days.
 pub const ARCHIVE_PRICE_PER_GIB_MONTH: f64 = 0.0125;
 pub const UPPER_BOUND_NOTE: &str = "EBS bills snapshots by the blocks they changed since the previous snapshot of the \
      same volume, so the sizes here (full volume sizes) are an upper bound of the bill; --exact counts those blocks.";
@@ -47,10 +49,12 @@ pub struct Cost {
     /// The snapshots under a lock (LockSnapshot): kept whatever a plan says. `None` when the
     /// locks could not be read (see `warnings`).
     pub locked_gib: Option<i64>,
-    /// What archiving the releases no cluster runs would save a month: their snapshots no
-    /// running AMI maps, at the archive price instead of the standard one. `None` when which
-    /// AMIs are unused is unknown.
+    /// What archiving the releases no cluster runs would save a month (negative: what it would
+    /// add): the sum of `archiving`. `None` when which AMIs are unused is unknown.
     pub archiving_unused_saves_usd_per_month: Option<f64>,
+    /// Each snapshot of those releases that no running AMI maps, and what archiving it does to
+    /// the bill.
+    pub archiving: Vec<Archiving>,
     pub orphan_gib: i64,
     /// The blocks EBS bills, with --exact.
     pub exact: Option<Exact>,
@@ -82,6 +86,108 @@ pub struct ReleaseCost {
     pub billed_gib: Option<f64>,
 }
 
+/// What archiving one snapshot does to the monthly bill. The archive tier bills the full
+/// snapshot (every block it holds); the standard tier stops billing only the blocks the snapshot
+/// added, and not even those while a later snapshot of its lineage still references them: "If you
+/// archive a snapshot that contains data that is referenced by a later snapshot in the lineage,
+/// the data storage and storage costs associated with the referenced data are allocated to the
+/// later snapshot [...] archiving the snapshot will not reduce data storage or storage costs"
+/// (https://docs.aws.amazon.com/ebs/latest/userguide/archiving-guidelines.html). So archiving a
+/// small increment of a large disk, or a parent of a snapshot that stays, costs more.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Archiving {
+    pub snapshot: String,
+    /// What the archive tier bills: every block it holds (without --exact: its volume size).
+    pub archived_gib: f64,
+    /// What the standard tier stops billing: the blocks it added (without --exact: its volume
+    /// size), none while `referenced_by` stays in the standard tier.
+    pub freed_gib: f64,
+    /// A later snapshot of its lineage that stays in the standard tier, and so keeps its blocks
+    /// billed there.
+    pub referenced_by: Option<String>,
+    /// Negative: archiving it adds that much to the bill.
+    pub saves_usd_per_month: f64,
+}
+
+impl Archiving {
+    /// The arithmetic: what the standard tier stops billing at `price`, less what the archive
+    /// tier starts billing. Pure.
+    pub fn of(
+        snapshot: &str,
+        held_gib: f64,
+        added_gib: f64,
+        referenced_by: Option<&str>,
+        price: f64,
+    ) -> Archiving {
+        let freed_gib = if referenced_by.is_some() { 0.0 } else { added_gib };
+        Archiving {
+            snapshot: snapshot.to_string(),
+            archived_gib: held_gib,
+            freed_gib,
+            referenced_by: referenced_by.map(str::to_string),
+            saves_usd_per_month: freed_gib * price - held_gib * ARCHIVE_PRICE_PER_GIB_MONTH,
+        }
+    }
+
+    /// Why archiving it costs more, in one clause; none when it saves.
+    pub fn loss(&self) -> Option<String> {
+        (self.saves_usd_per_month < 0.0).then(|| match &self.referenced_by {
+            Some(later) => format!(
+                "archiving {} would add {:.2} USD/month: {later}, a later snapshot of its lineage, still references its                  blocks in the standard tier, and the archive tier bills all {:.2} GiB of it again",
+                self.snapshot, -self.saves_usd_per_month, self.archived_gib
+            ),
+            None => format!(
+                "archiving {} would add {:.2} USD/month: it adds only {:.2} GiB to its lineage, and the archive tier bills                  all {:.2} GiB it holds",
+                self.snapshot, -self.saves_usd_per_month, self.freed_gib, self.archived_gib
+            ),
+        })
+    }
+}
+
+/// The snapshots of AMIs none of `running` is, that no running AMI maps and that are still in
+/// the standard tier: what archiving the unused releases would move. Pure.
+pub fn archive_candidates<'a>(
+    images: &'a [Image],
+    snapshots: &[Snapshot],
+    running: &HashSet<String>,
+) -> HashSet<&'a str> {
+    let kept: HashSet<&str> =
+        images.iter().filter(|i| running.contains(&i.id)).flat_map(Image::snapshot_ids).collect();
+    let standard: HashSet<&str> = snapshots.iter().filter(|s| !s.archived).map(|s| s.id.as_str()).collect();
+    images
+        .iter()
+        .filter(|i| !running.contains(&i.id))
+        .flat_map(Image::snapshot_ids)
+        .filter(|s| !kept.contains(s) && standard.contains(s))
+        .collect()
+}
+
+/// A later snapshot of `snapshot`'s lineage that stays in the standard tier once `leaving` are
+/// archived (children are read from `previous`, child -> parent), the nearest first. Pure.
+fn referenced_later<'a>(
+    snapshot: &str,
+    previous: &'a HashMap<String, String>,
+    leaving: &HashSet<&str>,
+    archived: &HashSet<&str>,
+) -> Option<&'a str> {
+    let mut queue: Vec<&str> = vec![snapshot];
+    let mut seen: HashSet<&str> = HashSet::new();
+    while !queue.is_empty() {
+        let mut children: Vec<&'a str> = previous
+            .iter()
+            .filter(|(_, parent)| queue.contains(&parent.as_str()))
+            .map(|(child, _)| child.as_str())
+            .filter(|c| seen.insert(c))
+            .collect();
+        children.sort_unstable();
+        if let Some(stays) = children.iter().find(|c| !leaving.contains(*c) && !archived.contains(*c)) {
+            return Some(stays);
+        }
+        queue = children;
+    }
+    None
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OrphanCost {
     pub snapshot: String,
@@ -90,7 +196,7 @@ pub struct OrphanCost {
     pub billed_gib: Option<f64>,
 }
 
-/// Pure: the bill from a listing, and the billed GiB of each snapshot counted. A snapshot shared
+/// Pure: the bill from a listing, and the blocks of each snapshot counted. A snapshot shared
 /// by several AMIs of one release (disk chains share their parent's) counts once in it; the
 /// total counts every snapshot once.
 pub fn report(
@@ -99,12 +205,12 @@ pub fn report(
     snapshots: Vec<Snapshot>,
     running: Option<&HashSet<String>>,
     price: f64,
-    billed: Option<&HashMap<String, f64>>,
+    counted: Option<&HashMap<String, Billed>>,
 ) -> Cost {
     let size: HashMap<&str, i64> = snapshots.iter().map(|s| (s.id.as_str(), i64::from(s.size_gib))).collect();
     let usd = |gib: i64| gib as f64 * price;
     let billed_sum = |ids: &mut dyn Iterator<Item = &str>| {
-        billed.and_then(|b| ids.map(|id| b.get(id)).sum::<Option<f64>>())
+        counted.and_then(|b| ids.map(|id| b.get(id).map(|b| b.gib)).sum::<Option<f64>>())
     };
     let mut groups: BTreeMap<&str, (Vec<String>, HashSet<&str>)> = BTreeMap::new();
     for image in images {
@@ -130,20 +236,26 @@ pub fn report(
     releases.sort_by(|a, b| b.gib.cmp(&a.gib).then_with(|| a.release.cmp(&b.release)));
     let total_gib: i64 = size.values().sum();
     let archive_gib: i64 = snapshots.iter().filter(|s| s.archived).map(|s| i64::from(s.size_gib)).sum();
-    let standard: HashMap<&str, i64> =
-        snapshots.iter().filter(|s| !s.archived).map(|s| (s.id.as_str(), i64::from(s.size_gib))).collect();
-    let saves = running.map(|running| {
-        let kept: HashSet<&str> =
-            images.iter().filter(|i| running.contains(&i.id)).flat_map(Image::snapshot_ids).collect();
-        let unused: HashSet<&str> = images
-            .iter()
-            .filter(|i| !running.contains(&i.id))
-            .flat_map(Image::snapshot_ids)
-            .filter(|s| !kept.contains(s))
-            .collect();
-        let gib: i64 = unused.iter().filter_map(|s| standard.get(s)).sum();
-        gib as f64 * (price - ARCHIVE_PRICE_PER_GIB_MONTH).max(0.0)
+    let archiving: Vec<Archiving> = running.map_or_else(Vec::new, |running| {
+        let leaving = archive_candidates(images, &snapshots, running);
+        let archived: HashSet<&str> =
+            snapshots.iter().filter(|s| s.archived).map(|s| s.id.as_str()).collect();
+        let previous = billing::previous(&snapshots, images);
+        let mut leaving_sorted: Vec<&str> = leaving.iter().copied().collect();
+        leaving_sorted.sort_unstable();
+        leaving_sorted
+            .into_iter()
+            .map(|id| {
+                // Without counted blocks, the volume size bounds both from above.
+                let full = size[id] as f64;
+                let counted = counted.and_then(|c| c.get(id));
+                let added = counted.map_or(full, |b| b.gib);
+                let held = counted.and_then(|b| b.held_gib).unwrap_or(full);
+                Archiving::of(id, held, added, referenced_later(id, &previous, &leaving, &archived), price)
+            })
+            .collect()
     });
+    let saves = running.map(|_| archiving.iter().map(|a| a.saves_usd_per_month).sum());
     let standard_gib = total_gib - archive_gib;
     let orphans: Vec<OrphanCost> = find_orphans(images, snapshots)
         .into_iter()
@@ -156,7 +268,7 @@ pub fn report(
     Cost {
         region: region.to_string(),
         price_per_gib_month: price,
-        note: if billed.is_some() { EXACT_NOTE } else { UPPER_BOUND_NOTE },
+        note: if counted.is_some() { EXACT_NOTE } else { UPPER_BOUND_NOTE },
         unused_amis: running.map(|running| {
             images.iter().filter(|i| !running.contains(&i.id)).map(|i| i.id.clone()).collect()
         }),
@@ -170,6 +282,7 @@ pub fn report(
         archive_price_per_gib_month: ARCHIVE_PRICE_PER_GIB_MONTH,
         locked_gib: None,
         archiving_unused_saves_usd_per_month: saves,
+        archiving,
         exact: None,
         warnings: Vec::new(),
     }
@@ -257,12 +370,15 @@ async fn of_place(aws: &Aws, running: Option<&HashSet<String>>, price: f64, exac
     let images = inventory::own_images(aws).await?;
     let snapshots = inventory::own_snapshots(aws).await?;
     let sizes: HashMap<String, i32> = snapshots.iter().map(|s| (s.id.clone(), s.size_gib)).collect();
+    let candidates: HashSet<String> = running
+        .map(|r| archive_candidates(&images, &snapshots, r).into_iter().map(str::to_string).collect())
+        .unwrap_or_default();
     let (counted, mut uncounted, requests) =
-        if exact { count_blocks(aws, &snapshots, &images).await } else { Default::default() };
-    let billed: HashMap<String, f64> = counted.iter().map(|b| (b.snapshot.clone(), b.gib)).collect();
+        if exact { count_blocks(aws, &snapshots, &images, &candidates).await } else { Default::default() };
+    let billed: HashMap<String, Billed> = counted.iter().map(|b| (b.snapshot.clone(), b.clone())).collect();
     let mut cost = report(aws.region(), &images, snapshots, running, price, exact.then_some(&billed));
     if exact {
-        let billed_gib: f64 = billed.values().sum();
+        let billed_gib: f64 = counted.iter().map(|b| b.gib).sum();
         cost.exact = Some(Exact {
             billed_gib,
             billed_usd_per_month: billed_gib * price,
@@ -285,17 +401,21 @@ pub fn locked_gib(sizes: &HashMap<String, i32>, locks: &[Lock]) -> i64 {
     locked.iter().filter_map(|s| sizes.get(*s)).map(|g| i64::from(*g)).sum()
 }
 
-/// Counts what each snapshot is billed for; a snapshot that cannot be counted is a warning, and
-/// `?` in the report. Also returns the requests the count took.
+/// Counts what each snapshot is billed for, and all its blocks for the archive `candidates`; a
+/// snapshot that cannot be counted is a warning, and `?` in the report. Also returns the
+/// requests the count took.
 async fn count_blocks(
     aws: &Aws,
     snapshots: &[Snapshot],
     images: &[Image],
+    candidates: &HashSet<String>,
 ) -> (Vec<Billed>, Vec<String>, usize) {
     let previous = billing::previous(snapshots, images);
     let before = aws.calls();
     let results: Vec<_> = stream::iter(snapshots)
-        .map(|s| billing::count(aws, &s.id, previous.get(&s.id).map(String::as_str)))
+        .map(|s| {
+            billing::count(aws, &s.id, previous.get(&s.id).map(String::as_str), candidates.contains(&s.id))
+        })
         .buffered(LOOKUP_CONCURRENCY)
         .collect()
         .await;
@@ -359,10 +479,14 @@ mod tests {
         assert_eq!(cost.unused_amis, Some(vec!["ami-0000000a".to_string(), "ami-0000000c".to_string()]));
 
         // Billed sizes add up per release; one snapshot not counted makes its release unknown.
+        let counted = |id: &str, gib: f64| {
+            let billed = Billed { snapshot: id.into(), previous: None, blocks: 0, gib, held_gib: Some(gib) };
+            (id.to_string(), billed)
+        };
         let billed = HashMap::from([
-            ("snap-0000000a".to_string(), 1.5),
-            ("snap-0000000b".to_string(), 0.5),
-            ("snap-0000000d".to_string(), 2.0),
+            counted("snap-0000000a", 1.5),
+            counted("snap-0000000b", 0.5),
+            counted("snap-0000000d", 2.0),
         ]);
         let exact =
             report("eu-west-1", &[parent, child, other], snapshots, Some(&running), 0.05, Some(&billed));
@@ -395,6 +519,49 @@ mod tests {
         let sizes = HashMap::from([("snap-0000000a".to_string(), 10), ("snap-0000000b".to_string(), 100)]);
         let lock = |s: &str| Lock { snapshot: s.into(), mode: locks::Mode::Governance, until: None };
         assert_eq!(locked_gib(&sizes, &[lock("snap-0000000b"), lock("snap-0000000b")]), 100);
+    }
+
+    /// The guide's cases, at the list prices: the only snapshot of a volume saves; a small increment
+    /// of a large disk, and a snapshot a later one still references, cost more archived.
+    #[test]
+    fn archiving_saves_what_the_standard_tier_stops_billing_less_the_full_copy() {
+        let only = Archiving::of("snap-1", 10.0, 10.0, None, DEFAULT_PRICE_PER_GIB_MONTH);
+        assert!((only.saves_usd_per_month - 10.0 * (0.05 - 0.0125)).abs() < 1e-9, "{only:?}");
+        assert_eq!(only.loss(), None);
+
+        let increment = Archiving::of("snap-2", 8.0, 1.0, None, DEFAULT_PRICE_PER_GIB_MONTH);
+        assert!((increment.saves_usd_per_month - (1.0 * 0.05 - 8.0 * 0.0125)).abs() < 1e-9);
+        assert!(increment.loss().unwrap().contains("adds only 1.00 GiB"), "{increment:?}");
+        // Break-even: an increment of a quarter of the snapshot (the archive price is a quarter).
+        let even = Archiving::of("snap-3", 8.0, 2.0, None, DEFAULT_PRICE_PER_GIB_MONTH);
+        assert!(even.saves_usd_per_month.abs() < 1e-9 && even.loss().is_none());
+
+        let parent = Archiving::of("snap-4", 8.0, 8.0, Some("snap-5"), DEFAULT_PRICE_PER_GIB_MONTH);
+        assert_eq!(parent.freed_gib, 0.0, "the later snapshot keeps its blocks billed");
+        assert!((parent.saves_usd_per_month + 8.0 * ARCHIVE_PRICE_PER_GIB_MONTH).abs() < 1e-9);
+        assert!(parent.loss().unwrap().contains("snap-5, a later snapshot of its lineage"), "{parent:?}");
+    }
+
+    #[test]
+    fn a_parent_whose_child_stays_is_a_loss_and_a_lineage_archived_whole_is_not() {
+        let taken = |id: &str, started: &str| Snapshot {
+            volume_id: Some("vol-0000000a".into()),
+            started: Some(started.into()),
+            ..snapshot(id, 8)
+        };
+        let snapshots = vec![taken("snap-0000000a", "2026-01-01"), taken("snap-0000000b", "2026-01-02")];
+        let old = image("ami-0000000a", "1", &[("/dev/xvda", "snap-0000000a", 8)]);
+        let new = image("ami-0000000b", "2", &[("/dev/xvda", "snap-0000000b", 8)]);
+        let images = [old, new];
+        let running = HashSet::from(["ami-0000000b".to_string()]);
+        let cost = report("eu-west-1", &images, snapshots.clone(), Some(&running), 0.05, None);
+        assert_eq!(cost.archiving.len(), 1);
+        assert_eq!(cost.archiving[0].referenced_by.as_deref(), Some("snap-0000000b"));
+        assert!(cost.archiving_unused_saves_usd_per_month.unwrap() < 0.0, "{:?}", cost.archiving);
+
+        // Neither runs: both go, and nothing of the lineage stays to reference the parent.
+        let none = report("eu-west-1", &images, snapshots, Some(&HashSet::new()), 0.05, None);
+        assert!(none.archiving.iter().all(|a| a.referenced_by.is_none()), "{:?}", none.archiving);
     }
 
     #[test]

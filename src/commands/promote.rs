@@ -209,7 +209,7 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
         .chain(facts.target_image.iter().filter(|t| Some(&t.id) != facts.image.as_ref().map(|i| &i.id)))
         .collect();
     promotion.gates.push(match images.iter().find(|i| i.state == ImageState::Disabled) {
-        Some(i) => failed(GateKind::NotDisabled, format!("{} is disabled: nothing can launch it; re-enable it (`aws ec2 enable-image --image-id {}`) or promote another release", i.id, i.id)),
+        Some(i) => failed(GateKind::NotDisabled, format!("{} is disabled: nothing can launch it; re-enable it (`gio-ami enable {}`) or promote another release", i.id, i.id)),
         None => passed(GateKind::NotDisabled, format!("{ami} is not disabled")),
     });
     promotion.gates.push(match images.iter().find(|i| i.deprecated(facts.now)) {
@@ -545,7 +545,7 @@ mod tests {
             .find(|a| matches!(a, Action::ModifyLaunchPermission { .. }))
             .expect("a launch permission for prod");
         assert!(
-            matches!(grant, Action::ModifyLaunchPermission { accounts, .. } if accounts == &["222233334444"]),
+            matches!(grant, Action::ModifyLaunchPermission { with, .. } if with.accounts == ["222233334444"]),
             "{grant:?}"
         );
         elsewhere.shared = Some(true);

@@ -2,14 +2,16 @@
 //! newest N, and wipe (or first disable) the rest that are older than an age. Whatever is
 //! chosen goes through the same guards as `wipe`, so an AMI in use is never touched.
 
-use crate::aws::inventory::{self, Image, ImageState};
+use crate::aws::inventory::{self, Grantees, Image, ImageState};
 use crate::aws::org::Org;
-use crate::aws::Aws;
+use crate::aws::{Aws, LOOKUP_CONCURRENCY};
 use crate::change::retire::{self, Plan};
-use crate::change::{self, Action, Kind};
+use crate::change::{self, access, Action, Kind};
 use crate::core::error::{Error, Result};
+use crate::core::tags;
 use aws_smithy_types::date_time::{DateTime, Format};
-use std::collections::HashSet;
+use futures::stream::{self, StreamExt};
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -50,7 +52,8 @@ impl FromStr for Family {
 pub enum Stage {
     /// Deregister, and delete the snapshots no other AMI maps.
     Delete,
-    /// DisableImage: nothing can launch it any more, and it can be re-enabled.
+    /// DisableImage: nothing can launch it any more, and AWS takes every launch permission
+    /// away; gio-ami records them first, so `gio-ami enable` gives both back.
     Disable,
     /// EnableImageDeprecation from now (the next minute AWS accepts): still launchable, flagged
     /// as on its way out.
@@ -146,9 +149,7 @@ pub fn earlier_stage(mut plan: Plan, stage: Stage, now: i64) -> Plan {
         .actions
         .into_iter()
         .filter_map(|action| match (action, stage) {
-            (Action::DeregisterImage { id, name, why }, Stage::Disable) => {
-                Some(Action::DisableImage { id, name, why })
-            }
+            (Action::DeregisterImage { id, name, why }, Stage::Disable) => Some(disabling(id, name, why)),
             (Action::DeregisterImage { id, name, why }, Stage::Deprecate) => {
                 Some(Action::DeprecateImage { id, name, deprecate_at, why })
             }
@@ -162,7 +163,7 @@ pub fn earlier_stage(mut plan: Plan, stage: Stage, now: i64) -> Plan {
                             "asked (deregistration protection does not stop this stage)".to_string(),
                         );
                         Some(match stage {
-                            Stage::Disable => Action::DisableImage { id, name, why },
+                            Stage::Disable => disabling(id, name, why),
                             _ => Action::DeprecateImage { id, name, deprecate_at, why },
                         })
                     }
@@ -176,6 +177,45 @@ pub fn earlier_stage(mut plan: Plan, stage: Stage, now: i64) -> Plan {
         .collect();
     let facts = retire::Findings { marks: Default::default(), ..plan.facts };
     Plan { actions, facts, ..plan }
+}
+
+/// A disable whose launch permissions are not read yet (`with_grants` adds them).
+fn disabling(id: String, name: String, why: String) -> Action {
+    Action::DisableImage { id, name, revoked: Default::default(), record: Default::default(), why }
+}
+
+/// Names in each disable who loses launch access and records them on the AMI (`access::record`);
+/// an AMI whose launch permissions could not be read, or cannot be recorded, is refused: AWS
+/// takes them all away, and nothing would say who had them. Pure.
+pub fn with_grants(mut plan: Plan, images: &[Image], grants: &HashMap<String, Result<Grantees>>) -> Plan {
+    for action in &mut plan.actions {
+        let Action::DisableImage { id, revoked, record, why, .. } = action else { continue };
+        let tags = images.iter().find(|i| i.id == *id).map(|i| i.tags.clone()).unwrap_or_default();
+        let recorded = match grants.get(id.as_str()) {
+            Some(Ok(with)) => access::record(with, &tags).map(|tags| (with, tags)),
+            Some(Err(e)) => Err(format!(
+                "its launch permissions could not be read ({e}); disabling removes them all, so gio-ami records them first"
+            )),
+            None => Err("its launch permissions were not read".to_string()),
+        };
+        match recorded {
+            Ok((with, tags)) => {
+                if !with.is_empty() {
+                    why.push_str(&format!(
+                        "; AWS removes every launch permission: {} lose access ({} records them; `gio-ami enable {id}` gives them back)",
+                        with.names().join(", "),
+                        tags::LAUNCH_GRANTS
+                    ));
+                }
+                *revoked = with.clone();
+                *record = tags;
+            }
+            Err(refused) => {
+                *action = Action::Refuse { id: id.clone(), kind: Kind::Image, why: refused };
+            }
+        }
+    }
+    plan
 }
 
 /// Reads the account's AMIs, applies the policy, and plans the stage through the wipe guards.
@@ -199,6 +239,21 @@ pub async fn prepare(aws: &Aws, consumers: &Org, policy: &Policy, now: i64) -> R
     plan.actions.extend(launched);
     Ok(match policy.stage {
         Stage::Delete => plan,
+        Stage::Disable => {
+            let plan = earlier_stage(plan, Stage::Disable, now);
+            let disabled: Vec<&str> = plan
+                .actions
+                .iter()
+                .filter(|a| matches!(a, Action::DisableImage { .. }))
+                .map(Action::id)
+                .collect();
+            let grants: HashMap<String, Result<Grantees>> = stream::iter(disabled)
+                .map(|id| async move { (id.to_string(), inventory::launch_permissions(aws, id).await) })
+                .buffered(LOOKUP_CONCURRENCY)
+                .collect()
+                .await;
+            with_grants(plan, &images, &grants)
+        }
         stage => earlier_stage(plan, stage, now),
     })
 }
@@ -384,6 +439,49 @@ mod tests {
             .actions
             .iter()
             .any(|a| matches!(a, Action::DeprecateImage { id, .. } if id == "ami-2")));
+    }
+
+    #[test]
+    fn a_disable_names_who_loses_launch_access_and_records_them_or_refuses() {
+        let images = account();
+        let disable = |id: &str| disabling(id.into(), format!("gio-node-{id}"), "asked".into());
+        let plan =
+            Plan { actions: vec![disable("ami-3"), disable("ami-2"), disable("ami-1")], ..Plan::default() };
+        let org = "arn:aws:organizations::111122223333:organization/o-abc1234567";
+        let shared = Grantees {
+            accounts: vec!["222233334444".into()],
+            organizations: vec![org.into()],
+            ..Default::default()
+        };
+        let denied = Error::Api {
+            operation: "DescribeImageAttribute",
+            code: "UnauthorizedOperation".into(),
+            message: "no".into(),
+        };
+        let grants = HashMap::from([
+            ("ami-3".to_string(), Ok(shared.clone())),
+            ("ami-2".to_string(), Ok(Grantees::default())),
+            ("ami-1".to_string(), Err(denied)),
+        ]);
+        let plan = with_grants(plan, &images, &grants);
+        let Action::DisableImage { revoked, record, why, .. } = &plan.actions[0] else {
+            panic!("{:?}", plan.actions)
+        };
+        assert_eq!(revoked, &shared);
+        assert_eq!(record[tags::LAUNCH_GRANTS], format!("222233334444 {org}"));
+        assert!(
+            why.contains(&format!("222233334444, {org} lose access")) && why.contains("gio-ami enable ami-3"),
+            "{why}"
+        );
+        assert!(plan.actions[0].detail().contains("222233334444"), "the table names them");
+        assert!(
+            matches!(&plan.actions[1], Action::DisableImage { record, why, .. } if record.is_empty() && why == "asked")
+        );
+        assert!(
+            matches!(&plan.actions[2], Action::Refuse { why, .. } if why.contains("could not be read")),
+            "{:?}",
+            plan.actions[2]
+        );
     }
 
     #[test]

@@ -5,20 +5,11 @@
 //! permission or removing an absent one is a no-op in AWS, so applying the same plan twice is
 //! safe.
 
+pub use crate::aws::inventory::Grantees;
 use crate::aws::inventory::Image;
 use crate::change::{Action, Plan};
 use crate::core::error::{Error, Result};
 use serde::Serialize;
-
-/// Whom an AMI is shared with: account ids, organization ARNs, OU ARNs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Grantees {
-    pub accounts: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub organizations: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub units: Vec<String>,
-}
 
 /// Who the plan shares with, and whether it grants or revokes.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -89,9 +80,7 @@ pub fn plan(images: &[Image], with: &Grantees, add: bool) -> Plan<Sharing> {
     };
     let launch = images.iter().map(|image| Action::ModifyLaunchPermission {
         id: image.id.clone(),
-        accounts: accounts.to_vec(),
-        organizations: with.organizations.clone(),
-        units: with.units.clone(),
+        with: with.clone(),
         add,
         why: launch_why.to_string(),
     });

@@ -92,7 +92,7 @@ pub enum Error {
 
     #[error(
         "the AMI name `{name}` is taken by {id}, which is disabled (a disabled AMI keeps its name, \
-         and nothing launches from it): enable it again with `aws ec2 enable-image --image-id {id}` \
+         and nothing launches from it): enable it again with `gio-ami enable {id}` \
          to use it as it is, pass another --name, or wipe {id} first"
     )]
     NameTakenByDisabled { name: String, id: String },

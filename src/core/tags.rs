@@ -29,6 +29,11 @@ pub const KUBERNETES: &str = "gio-ami:kubernetes";
 pub const FAMILY: &str = "gio-ami:family";
 pub const CLUSTERS: &str = "gio-ami:clusters";
 pub const BUILD_ID: &str = "gio-ami:build-id";
+/// On a disabled AMI: who could launch it before (grantees separated by spaces, as AWS spells
+/// them: account ids, organization and OU ARNs, `all` for public), since DisableImage takes every
+/// launch permission away and EnableImage gives none back (`change::access`). What does not fit
+/// in one value continues in `gio-ami:launch-grants:2`, `:3`, …
+pub const LAUNCH_GRANTS: &str = "gio-ami:launch-grants";
 /// On an uploaded snapshot: the file it was uploaded from, as name, size and modification time,
 /// so that a re-run after a crash finds the finished snapshot instead of uploading it again.
 pub const UPLOAD_OF: &str = "gio-ami:upload-of";

@@ -30,6 +30,11 @@ pub struct Billed {
     /// The blocks it adds: changed since `previous`, or all it holds.
     pub blocks: u64,
     pub gib: f64,
+    /// Every block it holds, as GiB: what the archive tier bills for it, as archiving makes it a
+    /// full snapshot. Counted for the first of a lineage (its `gib`), and for a later one when
+    /// asked; `None` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_gib: Option<f64>,
 }
 
 /// The snapshot before each one in its lineage, for the snapshots that have one. Pure.
@@ -90,18 +95,31 @@ fn first_of_volume<'a>(snapshot: &'a Snapshot, volumes: &HashMap<&str, Vec<&'a S
         .map_or(snapshot.id.as_str(), |first| first.id.as_str())
 }
 
-/// Counts the blocks `snapshot` adds, against `previous` when it has one.
-pub async fn count(aws: &Aws, snapshot: &str, previous: Option<&str>) -> Result<Billed> {
-    let blocks = match previous {
-        None => download::list_blocks(aws, snapshot).await?.1.len() as u64,
-        Some(previous) => changed_blocks(aws, previous, snapshot).await?,
+/// Counts the blocks `snapshot` adds, against `previous` when it has one, and with `held` every
+/// block it holds too (one more listing for a snapshot that has a previous one).
+pub async fn count(aws: &Aws, snapshot: &str, previous: Option<&str>, held: bool) -> Result<Billed> {
+    let all = || async { Ok::<_, crate::Error>(download::list_blocks(aws, snapshot).await?.1.len() as u64) };
+    let (blocks, held) = match previous {
+        None => {
+            let all = all().await?;
+            (all, Some(all))
+        }
+        Some(previous) => {
+            let changed = changed_blocks(aws, previous, snapshot).await?;
+            (changed, if held { Some(all().await?) } else { None })
+        }
     };
     Ok(Billed {
         snapshot: snapshot.to_string(),
         previous: previous.map(str::to_string),
         blocks,
-        gib: (blocks * BLOCK_SIZE as u64) as f64 / GIB as f64,
+        gib: gib(blocks),
+        held_gib: held.map(gib),
     })
+}
+
+fn gib(blocks: u64) -> f64 {
+    (blocks * BLOCK_SIZE as u64) as f64 / GIB as f64
 }
 
 /// The blocks `second` holds that differ from `first`'s, following pages.

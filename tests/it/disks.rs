@@ -236,11 +236,7 @@ async fn a_name_a_disabled_ami_keeps_is_reported_as_taken_by_it() {
         "{}",
         again.stderr
     );
-    assert!(
-        again.stderr.contains(&format!("aws ec2 enable-image --image-id {disabled}")),
-        "{}",
-        again.stderr
-    );
+    assert!(again.stderr.contains(&format!("gio-ami enable {disabled}")), "{}", again.stderr);
 }
 
 #[tokio::test]

@@ -247,3 +247,86 @@ async fn unused_for_keeps_an_ami_launched_within_the_window_and_says_when() {
         "launched lately, or the newest: the middle one goes"
     );
 }
+
+/// The launch permissions of `ami`, as (kind, grantee) pairs, sorted.
+async fn launch_permissions(ec2: &aws_sdk_ec2::Client, ami: &str) -> Vec<(String, String)> {
+    let answer = ec2
+        .describe_image_attribute()
+        .image_id(ami)
+        .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+        .send()
+        .await
+        .unwrap();
+    let mut found: Vec<(String, String)> = answer
+        .launch_permissions()
+        .iter()
+        .filter_map(|p| {
+            p.user_id()
+                .map(|a| ("account", a))
+                .or(p.organization_arn().map(|o| ("organization", o)))
+                .or(p.organizational_unit_arn().map(|u| ("unit", u)))
+                .map(|(kind, who)| (kind.to_string(), who.to_string()))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Issue 34: DisableImage "removes all launch permissions from the AMI", and EnableImage does not
+/// give them back. The plan names who loses access, the AMI records it, and `gio-ami enable`
+/// restores it.
+#[tokio::test]
+async fn disable_names_who_loses_launch_access_and_enable_gives_it_back() {
+    const FRIEND: &str = "222233334444";
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let (family, _) = releases(&ec2).await;
+    let old = &family[0];
+    let org: serde_json::Value = serde_json::from_str(&emulator.fixture(&["organization"])).unwrap();
+    let organization = org["organization"].as_str().unwrap().to_string();
+    let grants = aws_sdk_ec2::types::LaunchPermissionModifications::builder()
+        .add(aws_sdk_ec2::types::LaunchPermission::builder().user_id(FRIEND).build())
+        .add(aws_sdk_ec2::types::LaunchPermission::builder().organization_arn(&organization).build())
+        .build();
+    ec2.modify_image_attribute().image_id(old).launch_permission(grants).send().await.unwrap();
+    let shared =
+        vec![("account".to_string(), FRIEND.to_string()), ("organization".to_string(), organization.clone())];
+    assert_eq!(launch_permissions(&ec2, old).await, shared);
+
+    let prune = ["prune", "--release-prefix", "gio-node-", "--keep", "2", "--disable"];
+    let dry = run(emulator.cli().args(prune).args(["--dry-run", "--output", "json"])).success().json();
+    let disable = &dry["plan"]["actions"][0];
+    assert_eq!(
+        (disable["action"].as_str(), disable["id"].as_str()),
+        (Some("disable_image"), Some(old.as_str()))
+    );
+    assert_eq!(disable["revoked"]["accounts"], serde_json::json!([FRIEND]), "{disable}");
+    assert_eq!(disable["revoked"]["organizations"], serde_json::json!([organization]), "{disable}");
+    let why = disable["why"].as_str().unwrap();
+    assert!(why.contains(FRIEND) && why.contains(&organization) && why.contains("gio-ami enable"), "{why}");
+    let table = run(emulator.cli().args(prune).arg("--dry-run")).success();
+    assert!(table.stdout.contains(FRIEND) && table.stdout.contains(&organization), "{}", table.stdout);
+
+    run(emulator.cli().args(prune).arg("--yes")).success();
+    assert_eq!(states(&ec2, std::slice::from_ref(old)).await[0].1, "disabled");
+    assert!(launch_permissions(&ec2, old).await.is_empty(), "AWS took every launch permission away");
+    let recorded = |image: &aws_sdk_ec2::types::Image| {
+        image
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some("gio-ami:launch-grants"))
+            .and_then(|t| t.value())
+            .map(str::to_string)
+    };
+    let described = ec2.describe_images().image_ids(old).include_disabled(true).send().await.unwrap();
+    assert_eq!(recorded(&described.images()[0]), Some(format!("{FRIEND} {organization}")));
+
+    let enabled = run(emulator.cli().args(["enable", old, "--yes", "--output", "json"])).success().json();
+    assert_eq!(support::statuses(&enabled), ["enable_image done"], "{enabled}");
+    assert_eq!(states(&ec2, std::slice::from_ref(old)).await[0].1, "available");
+    assert_eq!(launch_permissions(&ec2, old).await, shared, "granted back");
+    let described = ec2.describe_images().image_ids(old).send().await.unwrap();
+    assert_eq!(recorded(&described.images()[0]), None, "the record is gone once granted back");
+    let again = run(emulator.cli().args(["enable", old, "--yes", "--output", "json"])).success().json();
+    assert_eq!(support::statuses(&again), ["reuse reused"], "{again}");
+}

@@ -224,3 +224,29 @@ async fn outdated_flags_a_cluster_once_a_newer_base_is_recommended() {
     );
     run(&mut outdated(&emulator, &dir, &["--fail-if-behind", "90d"])).success();
 }
+
+/// Issue 34: `--fail-if-behind 0d` means "any newer base", also one Amazon published the same
+/// day as the one the release was built on (whole days apart: 0, which is not more than 0d).
+#[tokio::test]
+async fn fail_if_behind_0d_exits_3_for_a_newer_base_published_the_same_day() {
+    let emulator = Emulator::start();
+    let dir = project("same-day");
+    emulator.fixture(&["eks-release", "--release", "20261201", "--bottlerocket", "1.27.0-0f1e2d3c"]);
+    let base = recommended_base(&emulator).await;
+    let current = release(&emulator, "gio-node-same-day", Some(&base)).await;
+    eks_nodegroup_running(&emulator, "blue", &current).await;
+    run(emulator.cli().current_dir(&dir).args(["publish", &current, "--cluster", "blue"])).success();
+    run(&mut outdated(&emulator, &dir, &["--fail-if-behind", "0d"])).success();
+
+    emulator.fixture(&["eks-release", "--release", "20261202", "--bottlerocket", "1.27.1-0f1e2d3c"]);
+    assert_ne!(recommended_base(&emulator).await, base, "a newer base is recommended");
+    let behind = run(&mut outdated(&emulator, &dir, &["--fail-if-behind", "0d"]));
+    let node = &behind.json()["clusters"][0]["releases"][0];
+    assert_eq!(
+        (node["newer_base"].clone(), node["behind_days"].clone()),
+        (Value::Bool(true), 0.into()),
+        "{node}"
+    );
+    assert_eq!(behind.status.code(), Some(3), "{}", behind.stderr);
+    run(&mut outdated(&emulator, &dir, &["--fail-if-behind", "1d"])).success();
+}

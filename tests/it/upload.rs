@@ -688,3 +688,50 @@ async fn an_encrypted_upload_sends_its_zero_blocks_too_and_its_ami_launches() {
     let image = ec2.describe_images().image_ids(ami).send().await.unwrap().images()[0].clone();
     assert_eq!(image.block_device_mappings()[0].ebs().and_then(|e| e.encrypted()), Some(true));
 }
+
+/// Issue 34: an archived snapshot is a full copy, and archiving one a later snapshot still
+/// references frees nothing in the standard tier (Archiving guidelines): `cost` says archiving the
+/// unused parent of a running child costs more, where it used to promise a saving.
+#[tokio::test]
+async fn cost_says_archiving_the_parent_of_a_running_incremental_child_costs_more() {
+    let emulator = Emulator::start();
+    let dir = scratch("archive-loss");
+    let upload = |image: &Path, name: &str, extra: &[&str]| {
+        let mut args =
+            vec!["upload", image.to_str().unwrap(), "--register", "--name", name, "--output", "json"];
+        args.extend_from_slice(extra);
+        run(emulator.cli().args(&args)).success().json()
+    };
+    let disk = write_image(&dir, "v1.raw", 8 * BLOCK, &[0, 1, 2, 3, 4, 5]);
+    let first = upload(&disk, "node-v1", &[]);
+    let (parent_ami, parent) = (first["image_id"].as_str().unwrap(), first["snapshot_id"].as_str().unwrap());
+    edit(&disk, 2, 0x5a);
+    let second = upload(&disk, "node-v2", &["--parent-ami", parent_ami]);
+    let (child_ami, child) = (second["image_id"].as_str().unwrap(), second["snapshot_id"].as_str().unwrap());
+    assert_eq!(second["blocks_sent"].as_u64(), Some(1), "an incremental child: {second}");
+    // The cluster prod runs the child; nothing runs the parent, an archive candidate.
+    support::node_running(&emulator, "prod", child_ami).await;
+    std::fs::write(dir.join("gio-ami.toml"), support::spec("cost").replace("ami-12345678", child_ami))
+        .unwrap();
+
+    let cost =
+        run(emulator.cli().current_dir(&dir).args(["cost", "--exact", "--output", "json"])).success().json();
+    assert_eq!(cost["unused_amis"], serde_json::json!([parent_ami]), "{cost}");
+    let archiving = cost["archiving"].as_array().unwrap();
+    assert_eq!(archiving.len(), 1, "{cost}");
+    let held = 6.0 * BLOCK as f64 / (1u64 << 30) as f64;
+    assert_eq!(archiving[0]["snapshot"], parent);
+    assert_eq!(archiving[0]["referenced_by"], child, "{cost}");
+    assert_eq!(archiving[0]["archived_gib"].as_f64(), Some(held), "the full copy: all 6 blocks");
+    assert_eq!(archiving[0]["freed_gib"].as_f64(), Some(0.0), "the child keeps them billed");
+    let saves = cost["archiving_unused_saves_usd_per_month"].as_f64().unwrap();
+    assert!(saves < 0.0 && (saves + held * 0.0125).abs() < 1e-12, "{cost}");
+
+    let table = run(emulator.cli().current_dir(&dir).args(["cost", "--exact"])).success();
+    assert!(
+        table.stdout.contains("would cost") && table.stdout.contains("USD/month more"),
+        "{}",
+        table.stdout
+    );
+    assert!(table.stdout.contains(&format!("{child}, a later snapshot of its lineage")), "{}", table.stdout);
+}
