@@ -243,7 +243,9 @@ def main():
     seeded.add_argument("--count", type=int, required=True)
     seeded.add_argument("--clusters", type=int, required=True)
     seeded.add_argument("--prefix")
-    commands.add_parser("clock").add_argument("--offset", required=True)
+    moves = commands.add_parser("clock").add_mutually_exclusive_group(required=True)
+    moves.add_argument("--offset")
+    moves.add_argument("--advance")
     node_parser = commands.add_parser("node")
     node_parser.add_argument("--cluster", required=True)
     node_parser.add_argument("ami")
@@ -281,7 +283,8 @@ def main():
     elif args.command == "node":
         node(args.cluster, args.ami)
     elif args.command == "clock":
-        print(hook("clock", {"offset_seconds": seconds(args.offset)})["now"])
+        move = {"offset_seconds": seconds(args.offset)} if args.offset else {"advance_seconds": seconds(args.advance)}
+        print(hook("clock", move)["now"])
     elif args.command == "image-recipe":
         print(image_recipe(args.ami, args.name))
     elif args.command == "eks-release":

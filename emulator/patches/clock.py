@@ -4,7 +4,8 @@ Every time-based behaviour the patches model reads `now()`: Recycle Bin retentio
 delays, snapshot lock durations and cooling-off periods, archive and restore durations,
 lastLaunchedTime's reporting delay, the deregistration-protection cooldown, a Kubernetes version's
 support status, "in the past" for EnableImageDeprecation. So do the moto models whose timestamps those
-behaviours compare with (AMI CreationDate, snapshot StartTime, SSM LastModifiedDate): their
+behaviours compare with (AMI CreationDate, snapshot StartTime, SSM LastModifiedDate, instance LaunchTime,
+launch template version CreateTime): their
 module-level `utcnow` is replaced by this clock's.
 
 The clock is the wall clock plus an offset, zero until a test moves it through the test hook
@@ -27,6 +28,8 @@ from typing import Callable
 
 import moto.ec2.models.amis
 import moto.ec2.models.elastic_block_store
+import moto.ec2.models.instances
+import moto.ec2.models.launch_templates
 import moto.ssm.models
 
 from . import replaces
@@ -91,5 +94,8 @@ def _utcnow() -> datetime:
 
 
 # Modules are patched like classes: verify() checks that each name is this clock's function.
-for _module in (moto.ec2.models.amis, moto.ec2.models.elastic_block_store, moto.ssm.models):
+# Instances' LaunchTime and launch template versions' CreateTime too: AMI usage reports leave out
+# what is younger than their lag (usage_reports.py).
+for _module in (moto.ec2.models.amis, moto.ec2.models.elastic_block_store, moto.ec2.models.instances,
+                moto.ec2.models.launch_templates, moto.ssm.models):
     replaces(_module, "utcnow")(_utcnow)  # type: ignore[arg-type]

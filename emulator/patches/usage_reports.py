@@ -35,12 +35,16 @@ The emulator's choices, where the documents say nothing:
   initiated"): instances in any state but terminated whose ImageId is the AMI, and launch templates with
   the AMI in one of their version-depth most recent versions (1 per template), in the AMI's Region of each
   account asked for, or of every account of the emulator that uses the AMI, the owner included (the guide
-  says "all accounts using the specified AMI"). Accounts using nothing get no entry. The guide's caveat
-  that the last 24 hours of activity "might not appear" is not modelled: everything appears.
-- A report is pending for 2 seconds of the emulator's clock, then available. The guide shows pending as
-  the initial state, so a client must wait for available: 2 s is long enough that reading at once sees
-  pending, short enough that a client polling in real time is not slowed; tests move the clock instead.
-  Entries of a pending report are not served ("not available to view"). The error state never occurs.
+  says "all accounts using the specified AMI"). Accounts using nothing get no entry.
+- The guide's lag, at its worst (patch 43): "Instance activity from the past 24 hours and launch template
+  activity from the past few days might not appear in the report". An instance launched less than 24 hours
+  before the report is not counted, nor a launch template created or given a new version less than 3 days
+  before it ("a few days": 3 chosen). Launch and version times follow the emulator's clock (clock.py).
+- A report is pending for 5 minutes of the emulator's clock, then available (patch 44). AWS gives no
+  duration; its own CLI waiter for it (botocore's ec2 waiters-2.json, ImageUsageReportAvailable) looks 40
+  times every 15 s, so a report is expected within 10 minutes: 5 minutes is a wait a client must really
+  make, well inside that bound. Tests move the clock instead of sleeping. Entries of a pending report are
+  not served ("not available to view"). The error state never occurs.
 - Reports past their ExpirationTime are gone for good, even if the clock is set back (clock.settles).
 - Error codes are undocumented: ResourceLimitExceeded for the pending quotas (errors-overview.html: "You
   have exceeded an Amazon EC2 resource limit"), MissingParameter / InvalidParameterValue for invalid
@@ -54,7 +58,7 @@ from __future__ import annotations
 import fnmatch
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -69,7 +73,8 @@ INSTANCE, LAUNCH_TEMPLATE = "ec2:Instance", "ec2:LaunchTemplate"
 RESOURCE_TYPES = (INSTANCE, LAUNCH_TEMPLATE, "imagebuilder:ImageRecipe", "imagebuilder:ContainerRecipe")
 DEFAULT_VERSION_DEPTH, MAX_VERSION_DEPTH = 20, 10_000
 MAX_ACCOUNTS = MAX_IDS = 200
-PENDING_FOR = timedelta(seconds=2)
+PENDING_FOR = timedelta(minutes=5)
+INSTANCE_LAG, LAUNCH_TEMPLATE_LAG = timedelta(hours=24), timedelta(days=3)
 RETENTION = timedelta(days=30)
 PENDING_PER_IMAGE, PENDING_PER_ACCOUNT = 1, 2_000
 REPORT_TAG_TYPE = "image-usage-report"
@@ -170,17 +175,25 @@ def _resource_types(requested: list[dict[str, Any]]) -> tuple[list[dict[str, Any
     return answered, scopes
 
 
-def _usage(image_id: str, backend: EC2Backend, scopes: dict[str, int]) -> dict[str, int]:
-    """Resource type -> how many of this account's resources in this Region reference the AMI."""
+def _aware(moment: datetime) -> datetime:
+    """moto's naive UTC timestamps (its `utcnow`, the emulator's clock) as aware ones."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _usage(image_id: str, backend: EC2Backend, scopes: dict[str, int], at: datetime) -> dict[str, int]:
+    """Resource type -> how many of this account's resources in this Region reference the AMI, as a report
+    created `at` sees them: without the instances and launch templates still inside the guide's lag."""
     counts = {}
     if INSTANCE in scopes:
         counts[INSTANCE] = sum(1 for reservation in backend.all_reservations() for instance in reservation.instances
-                               if instance.image_id == image_id and instance.state != "terminated")
+                               if instance.image_id == image_id and instance.state != "terminated"
+                               and _aware(instance.launch_time) <= at - INSTANCE_LAG)
     if LAUNCH_TEMPLATE in scopes:
         depth = scopes[LAUNCH_TEMPLATE]
         counts[LAUNCH_TEMPLATE] = sum(
             1 for template in list(backend.launch_templates.values())
-            if any(v.image_id == image_id for v in sorted(template.versions, key=lambda v: v.number)[-depth:]))
+            if any(v.image_id == image_id for v in sorted(template.versions, key=lambda v: v.number)[-depth:])
+            and max(_aware(v.create_time) for v in template.versions) <= at - LAUNCH_TEMPLATE_LAG)
     return {kind: count for kind, count in counts.items() if count}
 
 
@@ -224,7 +237,7 @@ def _create(self: EC2Response, request: dict[str, Any]) -> str:
                         f"An AMI usage report for {ami.id} is already in progress; wait until it is available.")
     report = Report(f"amiur-{secrets.token_hex(9)[:17]}", ami.id, answered, account_ids, now)
     for account in _accounts(backend.region_name, account_ids):
-        for kind, count in sorted(_usage(ami.id, account, scopes).items()):
+        for kind, count in sorted(_usage(ami.id, account, scopes, now).items()):
             report.entries.append(Entry(report.id, ami.id, account.account_id, kind, count, now))
     held[report.id] = report
     if tags:

@@ -7,8 +7,10 @@ referencing the AMI by resource type per account. Note that for launch templates
 in multiple versions of a launch template, the count is only 1"; launch templates: "defaults to the 20
 most recent versions"; "The initial value of the State field is pending. To be able to view the report
 entries, the state must be available"; "Amazon EC2 automatically deletes a report 30 days after
-creation"; "In-progress (pending) AMI usage reports per AMI: 1". The emulator's report is pending for 2 s
-of its clock.
+creation"; "In-progress (pending) AMI usage reports per AMI: 1"; "Instance activity from the past 24 hours
+and launch template activity from the past few days might not appear in the report". The emulator's report is
+pending for 5 minutes of its clock, and leaves out instances younger than 24 hours and launch templates
+changed in the last 3 days.
 """
 
 from datetime import timedelta
@@ -17,11 +19,13 @@ import botocore.exceptions
 import pytest
 
 from helpers import error_code, register_root_image
+from hooks import Clock
 
 REGION = "ap-northeast-3"
 OWNER, USER, TEMPLATES_ONLY, STRANGER = "330000000001", "330000000002", "330000000003", "330000000004"
 INSTANCES = {"ResourceType": "ec2:Instance"}
 TEMPLATES = {"ResourceType": "ec2:LaunchTemplate"}
+PENDING = timedelta(minutes=5)  # how long the emulator's reports stay pending
 
 
 def ec2_of(client_as, account):
@@ -45,8 +49,19 @@ def fresh(client_as, request):
 
 
 @pytest.fixture(scope="module")
-def used(client_as):
-    """An AMI of OWNER shared with USER and TEMPLATES_ONLY, and what each of the three does with it."""
+def used(client_as, endpoint):
+    """An AMI of OWNER shared with USER and TEMPLATES_ONLY, and what each of the three does with it, 4 days
+    ago: older than the reports' lag."""
+    clock = Clock(endpoint)
+    found = clock.offset()
+    clock.set(found - timedelta(days=4))
+    try:
+        return _use(client_as)
+    finally:
+        clock.set(found)
+
+
+def _use(client_as):
     owner, user, templates = (ec2_of(client_as, a) for a in (OWNER, USER, TEMPLATES_ONLY))
     image_id = register_root_image(owner, "gio-usage-reported", zone=f"{REGION}a")
     other = register_root_image(owner, "gio-usage-other", zone=f"{REGION}a")
@@ -88,7 +103,7 @@ def test_a_report_counts_instances_and_templates_in_every_account(client_as, use
     assert pending["ExpirationTime"] - pending["CreationTime"] == timedelta(days=30)
     assert entries(owner, ReportIds=[report_id]) == [], "entries wait for the report to be available"
 
-    clock.advance(timedelta(seconds=3))
+    clock.advance(PENDING)
     assert report(owner, report_id)["State"] == "available"
     assert entries(owner, ReportIds=[report_id]) == sorted([
         (OWNER, "ec2:Instance", 1),
@@ -104,7 +119,7 @@ def test_a_report_counts_instances_and_templates_in_every_account(client_as, use
               "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": ["21"]}]}
     scoped = owner.create_image_usage_report(ImageId=used, AccountIds=[USER, STRANGER],
                                              ResourceTypes=[deeper])["ReportId"]
-    clock.advance(timedelta(seconds=3))
+    clock.advance(PENDING)
     described = report(owner, scoped)
     assert (described["AccountIds"], described["ResourceTypes"]) == ([USER, STRANGER], [deeper])
     assert entries(owner, ReportIds=[scoped]) == [(USER, "ec2:LaunchTemplate", 2)], "21 versions deep: both"
@@ -124,8 +139,30 @@ def test_one_pending_report_per_ami_and_client_tokens(client_as, fresh, clock):
                    ClientToken="gio-usage-1-other") == "ResourceLimitExceeded"
     assert refused(owner.create_image_usage_report, ImageId=fresh, ResourceTypes=[TEMPLATES],
                    ClientToken="gio-usage-1") == "IdempotentParameterMismatch"
-    clock.advance(timedelta(seconds=3))
+    clock.advance(PENDING)
     assert owner.create_image_usage_report(ImageId=fresh, ResourceTypes=[INSTANCES])["ReportId"] != first["ReportId"]
+
+
+def test_a_report_misses_a_day_of_instances_and_three_days_of_launch_templates(client_as, fresh, clock):
+    owner, user = ec2_of(client_as, OWNER), ec2_of(client_as, USER)
+    owner.modify_image_attribute(ImageId=fresh, LaunchPermission={"Add": [{"UserId": USER}]})
+    launch(user, fresh)
+    user.create_launch_template(LaunchTemplateName=f"gio-usage-lag-{fresh}", LaunchTemplateData={"ImageId": fresh})
+
+    def counted():
+        report_id = owner.create_image_usage_report(ImageId=fresh, AccountIds=[USER],
+                                                    ResourceTypes=[INSTANCES, TEMPLATES])["ReportId"]
+        assert report(owner, report_id)["State"] == "pending"
+        clock.advance(PENDING - timedelta(seconds=1))
+        assert report(owner, report_id)["State"] == "pending", "minutes, not seconds"
+        clock.advance(timedelta(seconds=1))
+        return entries(owner, ReportIds=[report_id])
+
+    assert counted() == [], "a new instance and a new launch template: a zero that is not one"
+    clock.advance(timedelta(hours=24))
+    assert counted() == [(USER, "ec2:Instance", 1)], "the instance after a day, the launch template not yet"
+    clock.advance(timedelta(days=2))
+    assert counted() == [(USER, "ec2:Instance", 1), (USER, "ec2:LaunchTemplate", 1)]
 
 
 def test_only_the_owner_reports_on_its_ami(client_as, used):

@@ -13,7 +13,7 @@ use crate::aws::inventory::Image;
 use crate::aws::org::Org;
 use crate::aws::Aws;
 use crate::core::clock;
-use crate::core::error::Result;
+use crate::core::error::{Result, Service};
 use aws_sdk_ec2::types::ImageCriterion;
 use serde::Serialize;
 
@@ -78,7 +78,7 @@ pub async fn settings(aws: &Aws) -> Result<Settings> {
         .get_allowed_images_settings()
         .send()
         .await
-        .map_err(|e| aws.error("GetAllowedImagesSettings", "ec2", e))?;
+        .map_err(|e| aws.error("GetAllowedImagesSettings", Service::Ec2, e))?;
     let state = match output.state() {
         Some("enabled") => State::Enabled,
         Some("audit-mode") => State::AuditMode,

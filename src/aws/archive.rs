@@ -10,7 +10,7 @@
 use crate::aws::inventory::Image;
 use crate::aws::Aws;
 use crate::core::clock;
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, Service};
 use crate::core::tags;
 use aws_sdk_ec2::types::{Filter, StorageTier, TieringOperationStatus};
 use aws_sdk_ssm::types::{ParameterTier, Tag};
@@ -63,7 +63,7 @@ pub async fn tiers(aws: &Aws, snapshots: &[String]) -> Result<HashMap<String, Ti
         let filter = Filter::builder().name("snapshot-id").set_values(Some(chunk.to_vec())).build();
         let mut pages = aws.ec2().describe_snapshot_tier_status().filters(filter).into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws.error("DescribeSnapshotTierStatus", "ec2", e))?;
+            let page = page.map_err(|e| aws.error("DescribeSnapshotTierStatus", Service::Ec2, e))?;
             for status in page.snapshot_tier_statuses() {
                 let Some(id) = status.snapshot_id() else { continue };
                 let time =
@@ -98,7 +98,7 @@ pub async fn records(aws: &Aws, amis: &[String]) -> Result<BTreeMap<String, Imag
             .set_names(Some(names))
             .send()
             .await
-            .map_err(|e| aws.error("GetParameters", "ssm", e))?;
+            .map_err(|e| aws.error("GetParameters", Service::Ssm, e))?;
         for parameter in answer.parameters() {
             let (Some(name), Some(value)) = (parameter.name(), parameter.value()) else { continue };
             let image: Image = serde_json::from_str(value)
@@ -135,7 +135,7 @@ pub async fn write_record(aws: &Aws, image: &Image) -> Result<()> {
         .await;
     match written {
         Ok(_) => Ok(()),
-        Err(e) => match aws.error("PutParameter", "ssm", e) {
+        Err(e) => match aws.error("PutParameter", Service::Ssm, e) {
             already if already.code() == Some("ParameterAlreadyExists") => Ok(()),
             other => Err(other),
         },
@@ -146,7 +146,7 @@ pub async fn write_record(aws: &Aws, image: &Image) -> Result<()> {
 pub async fn delete_record(aws: &Aws, ami: &str) -> Result<()> {
     match aws.ssm().delete_parameter().name(record_name(ami)).send().await {
         Ok(_) => Ok(()),
-        Err(e) => match aws.error("DeleteParameter", "ssm", e) {
+        Err(e) => match aws.error("DeleteParameter", Service::Ssm, e) {
             gone if gone.code() == Some("ParameterNotFound") => Ok(()),
             other => Err(other),
         },

@@ -4,7 +4,7 @@
 use crate::aws::inventory::{self, Image};
 use crate::aws::Aws;
 use crate::core::choice::Choice;
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, Service};
 use crate::core::kinds::{Arch, Family, Variant};
 use crate::core::tags::{self, Tags};
 use serde::Serialize;
@@ -125,7 +125,7 @@ pub async fn resolve(aws: &Aws, query: &Query) -> Result<Base> {
         .names(&release)
         .send()
         .await
-        .map_err(|e| aws.error("GetParameters", "ssm", e))?;
+        .map_err(|e| aws.error("GetParameters", Service::Ssm, e))?;
     let value_of = |wanted: &str| {
         output
             .parameters()
@@ -172,7 +172,7 @@ async fn available_versions(aws: &Aws, query: &Query) -> Result<Vec<String>> {
             .set_names(Some(chunk.iter().map(|(_, _, p)| p.clone()).collect()))
             .send()
             .await
-            .map_err(|e| aws.error("GetParameters", "ssm", e))?;
+            .map_err(|e| aws.error("GetParameters", Service::Ssm, e))?;
         for p in output.parameters() {
             if let Some((minor, version, _)) =
                 chunk.iter().find(|(_, _, name)| Some(name.as_str()) == p.name())

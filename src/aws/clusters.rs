@@ -5,7 +5,7 @@ use crate::aws::inventory::InstanceState;
 use crate::aws::nodegroups;
 use crate::aws::Aws;
 use crate::core::choice::Choice;
-use crate::core::error::Result;
+use crate::core::error::{Result, Service};
 use aws_sdk_ec2::types::Filter;
 use futures::future::join_all;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -118,7 +118,7 @@ async fn nodegroup_amis(aws: &Aws, cluster: &str) -> Result<HashSet<String>> {
             .versions(template.version.as_deref().unwrap_or("$Default"))
             .send()
             .await
-            .map_err(|e| aws.error("DescribeLaunchTemplateVersions", "ec2", e))?;
+            .map_err(|e| aws.error("DescribeLaunchTemplateVersions", Service::Ec2, e))?;
         amis.extend(
             versions
                 .launch_template_versions()
@@ -150,7 +150,7 @@ async fn tagged_instances(aws: &Aws, clusters: &[&str]) -> Result<Vec<(BTreeSet<
         .send();
     let mut found = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws.error("DescribeInstances", "ec2", e))?;
+        let page = page.map_err(|e| aws.error("DescribeInstances", Service::Ec2, e))?;
         for instance in page.reservations().iter().flat_map(|r| r.instances()) {
             let Some(ami) = instance.image_id() else { continue };
             let tags = instance.tags().iter().filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())));

@@ -5,7 +5,7 @@
 
 use crate::aws::Aws;
 use crate::core::clock;
-use crate::core::error::Result;
+use crate::core::error::{Result, Service};
 use aws_sdk_eks::types::VersionStatus;
 use serde::Serialize;
 
@@ -49,7 +49,7 @@ pub async fn of_cluster(aws: &Aws, cluster: &str) -> Result<Option<ControlPlane>
         Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
             return Ok(None)
         }
-        Err(e) => return Err(aws.error("DescribeCluster", "eks", e)),
+        Err(e) => return Err(aws.error("DescribeCluster", Service::Eks, e)),
     };
     let Some(version) = described.cluster().and_then(|c| c.version()).map(str::to_string) else {
         return Ok(None);
@@ -62,7 +62,7 @@ pub async fn of_cluster(aws: &Aws, cluster: &str) -> Result<Option<ControlPlane>
         .include_all(true)
         .send()
         .await
-        .map_err(|e| aws.error("DescribeClusterVersions", "eks", e))?;
+        .map_err(|e| aws.error("DescribeClusterVersions", Service::Eks, e))?;
     let info = versions.cluster_versions().iter().find(|v| v.cluster_version() == Some(version.as_str()));
     let date = |d: Option<&aws_smithy_types::DateTime>| d.map(|d| clock::rfc3339(d.secs())[..10].to_string());
     Ok(Some(ControlPlane {

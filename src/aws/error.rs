@@ -2,7 +2,7 @@
 //! the network, which are a refusal by AWS (kept with its code, so callers can treat some codes
 //! as outcomes).
 
-use crate::core::error::Error;
+use crate::core::error::{Error, Service};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
@@ -15,7 +15,12 @@ const BODY_EXCERPT: usize = 120;
 
 impl Error {
     /// Classifies an SDK failure so the user reads the fix, not the SDK's internals.
-    pub fn from_sdk<E>(operation: &'static str, endpoint: String, err: SdkError<E, HttpResponse>) -> Self
+    pub fn from_sdk<E>(
+        service: Service,
+        operation: &'static str,
+        endpoint: String,
+        err: SdkError<E, HttpResponse>,
+    ) -> Self
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
@@ -29,13 +34,13 @@ impl Error {
             };
         }
         match &err {
-            SdkError::ServiceError(service) => match service.err().code() {
+            SdkError::ServiceError(refused) => match refused.err().code() {
                 Some(code) => {
-                    let message = service.err().message().unwrap_or_default().to_string();
-                    classify_code(operation, code.to_string(), message)
+                    let message = refused.err().message().unwrap_or_default().to_string();
+                    classify_code(service, operation, code.to_string(), message)
                 }
                 // No AWS error in the answer: what the user can act on is who answered, and how.
-                None => unreadable(operation, endpoint, service.raw()),
+                None => unreadable(operation, endpoint, refused.raw()),
             },
             SdkError::TimeoutError(_) => Error::Timeout { endpoint, operation, detail: chain(&err) },
             SdkError::DispatchFailure(failure) if failure.is_timeout() => {
@@ -57,7 +62,7 @@ impl Error {
     }
 }
 
-fn classify_code(operation: &'static str, code: String, message: String) -> Error {
+fn classify_code(service: Service, operation: &'static str, code: String, message: String) -> Error {
     match code.as_str() {
         "AuthFailure"
         | "InvalidClientTokenId"
@@ -66,7 +71,7 @@ fn classify_code(operation: &'static str, code: String, message: String) -> Erro
         | "ExpiredToken"
         | "RequestExpired" => Error::BadCredentials { code, message },
         c if c.starts_with("AccessDenied") || c == "UnauthorizedOperation" => {
-            Error::AccessDenied { operation, code, message }
+            Error::AccessDenied { service, operation, code, message }
         }
         _ => Error::Api { operation, code, message },
     }
@@ -116,13 +121,58 @@ mod tests {
 
     #[test]
     fn service_codes_map_to_actionable_errors() {
-        let denied = classify_code("DescribeImages", "UnauthorizedOperation".into(), "no".into());
-        assert!(matches!(denied, Error::AccessDenied { .. }));
-        assert!(denied.to_string().contains("ec2:DescribeImages"));
-        let auth = classify_code("DescribeImages", "AuthFailure".into(), "bad".into());
+        let denied =
+            classify_code(Service::Ec2, "DescribeImages", "UnauthorizedOperation".into(), "no".into());
+        assert!(matches!(denied, Error::AccessDenied { service: Service::Ec2, .. }));
+        assert!(denied.to_string().contains("IAM permission ec2:DescribeImages "), "{denied}");
+        let auth = classify_code(Service::Ec2, "DescribeImages", "AuthFailure".into(), "bad".into());
         assert!(matches!(auth, Error::BadCredentials { .. }));
-        let other = classify_code("DescribeImages", "InvalidParameterValue".into(), "x".into());
+        let other = classify_code(Service::Ec2, "DescribeImages", "InvalidParameterValue".into(), "x".into());
         assert_eq!(other.code(), Some("InvalidParameterValue"));
+    }
+
+    /// Issue 34: every denial named `ec2:`, e.g. `ec2:PutParameter`, an action that does not exist.
+    #[test]
+    fn a_denial_names_the_action_of_the_service_the_call_went_to() {
+        let cases = [
+            (Service::Ssm, "PutParameter", "AccessDeniedException", "ssm:PutParameter"),
+            (Service::Ebs, "StartSnapshot", "AccessDeniedException", "ebs:StartSnapshot"),
+            (Service::Rbin, "ListRules", "AccessDeniedException", "rbin:ListRules"),
+            (Service::Eks, "ListNodegroups", "AccessDeniedException", "eks:ListNodegroups"),
+            (
+                Service::AutoScaling,
+                "DescribeAutoScalingGroups",
+                "AccessDenied",
+                "autoscaling:DescribeAutoScalingGroups",
+            ),
+            (Service::Sts, "GetCallerIdentity", "AccessDenied", "sts:GetCallerIdentity"),
+            (Service::Ec2, "ListImagesInRecycleBin", "UnauthorizedOperation", "ec2:ListImagesInRecycleBin"),
+        ];
+        for (service, operation, code, action) in cases {
+            let denied = classify_code(service, operation, code.into(), "denied".into());
+            assert!(matches!(denied, Error::AccessDenied { service: s, .. } if s == service), "{denied:?}");
+            assert!(denied.to_string().contains(&format!("IAM permission {action} on")), "{denied}");
+            assert!(!denied.to_string().contains("ec2:") || service == Service::Ec2, "{denied}");
+        }
+    }
+
+    #[test]
+    fn a_denied_sdk_call_keeps_its_service() {
+        use aws_sdk_ssm::operation::put_parameter::PutParameterError;
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+        let err = PutParameterError::generic(
+            ErrorMetadata::builder().code("AccessDeniedException").message("not authorized").build(),
+        );
+        let raw = HttpResponse::new(400.try_into().unwrap(), SdkBody::from("{}"));
+        let denied = Error::from_sdk(
+            Service::Ssm,
+            "PutParameter",
+            "http://127.0.0.1:9".into(),
+            SdkError::service_error(err, raw),
+        );
+        assert!(matches!(denied, Error::AccessDenied { service: Service::Ssm, .. }), "{denied:?}");
+        assert!(denied.to_string().contains("ssm:PutParameter"), "{denied}");
     }
 
     #[test]
@@ -133,8 +183,13 @@ mod tests {
         let answer = |body: &'static str| {
             let err = ListNodegroupsError::generic(ErrorMetadata::builder().build());
             let raw = HttpResponse::new(500.try_into().unwrap(), SdkBody::from(body));
-            Error::from_sdk("ListNodegroups", "http://127.0.0.1:9".into(), SdkError::service_error(err, raw))
-                .to_string()
+            Error::from_sdk(
+                Service::Eks,
+                "ListNodegroups",
+                "http://127.0.0.1:9".into(),
+                SdkError::service_error(err, raw),
+            )
+            .to_string()
         };
         let html = answer("<html>\n  <b>Internal Server Error</b></html>");
         assert!(html.starts_with("ListNodegroups failed: http://127.0.0.1:9 answered HTTP 500 with `<html> <b>Internal Server Error</b></html>`"), "{html}");

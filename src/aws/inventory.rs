@@ -3,11 +3,11 @@
 
 use crate::aws::Aws;
 use crate::core::choice::choice_enum;
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, Service};
 use crate::core::ids::AmiId;
 use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
 use crate::core::tags;
-use aws_sdk_ec2::operation::describe_snapshots::builders::DescribeSnapshotsFluentBuilder;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{self as ec2, Filter};
 use aws_smithy_types::date_time::Format;
 use serde::{Deserialize, Serialize};
@@ -50,7 +50,7 @@ pub async fn launch_permissions(aws: &Aws, ami: &str) -> Result<Grantees> {
         .attribute(ec2::ImageAttributeName::LaunchPermission)
         .send()
         .await
-        .map_err(|e| aws.error("DescribeImageAttribute", "ec2", e))?;
+        .map_err(|e| aws.error("DescribeImageAttribute", Service::Ec2, e))?;
     let mut with = Grantees::default();
     for permission in output.launch_permissions() {
         if permission.group() == Some(&ec2::PermissionGroup::All) {
@@ -404,7 +404,7 @@ pub async fn own_images(aws: &Aws) -> Result<Vec<Image>> {
         .send();
     let mut images = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws.error("DescribeImages", "ec2", e))?;
+        let page = page.map_err(|e| aws.error("DescribeImages", Service::Ec2, e))?;
         images.extend(page.images().iter().map(Image::from));
     }
     newest_first(&mut images);
@@ -454,7 +454,7 @@ async fn describe_images_filtered(aws: &Aws, ids: &[String], own: bool) -> Resul
         if own {
             request = request.owners("self");
         }
-        let output = request.send().await.map_err(|e| aws.error("DescribeImages", "ec2", e))?;
+        let output = request.send().await.map_err(|e| aws.error("DescribeImages", Service::Ec2, e))?;
         images.extend(output.images().iter().map(Image::from));
     }
     Ok(images)
@@ -473,7 +473,7 @@ pub async fn own_images_named(aws: &Aws, name: &str) -> Result<Vec<Image>> {
         .filters(id_filter("name", &[name.to_string()]))
         .send()
         .await
-        .map_err(|e| aws.error("DescribeImages", "ec2", e))?;
+        .map_err(|e| aws.error("DescribeImages", Service::Ec2, e))?;
     Ok(output.images().iter().map(Image::from).collect())
 }
 
@@ -505,36 +505,37 @@ pub async fn own_snapshots_matching(aws: &Aws, filters: Vec<Filter>) -> Result<V
         .send();
     let mut snapshots = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws.error("DescribeSnapshots", "ec2", e))?;
+        let page = page.map_err(|e| aws.error("DescribeSnapshots", Service::Ec2, e))?;
         snapshots.extend(page.snapshots().iter().map(Snapshot::from));
     }
     Ok(snapshots)
 }
 
-/// Snapshots by id, whoever owns them; the missing ones are simply absent. SnapshotIds is a
-/// direct look-up, but AWS fails the whole call when one id is unknown, so only then is the chunk
-/// asked again with a `snapshot-id` filter, which answers what exists (and costs a scan).
+/// Snapshots by id; the missing ones are simply absent. SnapshotIds is a direct look-up (of
+/// any owner's snapshot the caller may see), but AWS fails the whole call when one id is
+/// unknown, so only then is the chunk asked again with a `snapshot-id` filter, which answers
+/// what exists. That scan covers the account's own snapshots only, page by page: without
+/// OwnerIds, DescribeSnapshots "returns all snapshots available to you", every public
+/// snapshot of every account included
+/// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSnapshots.html), and
+/// EC2 filters each page after cutting it, so an answer without its NextToken followed misses
+/// what later pages hold.
 pub async fn snapshots_by_id(aws: &Aws, ids: &[String]) -> Result<Vec<Snapshot>> {
     let unique: Vec<String> = {
         let mut seen = HashSet::new();
         ids.iter().filter(|id| seen.insert(*id)).cloned().collect()
     };
     let mut snapshots = Vec::new();
-    let describe = |request: DescribeSnapshotsFluentBuilder| async move {
-        request.send().await.map_err(|e| aws.error("DescribeSnapshots", "ec2", e))
-    };
     for chunk in unique.chunks(FILTER_VALUES_MAX) {
-        let output = match describe(aws.ec2().describe_snapshots().set_snapshot_ids(Some(chunk.to_vec())))
-            .await
-        {
+        match aws.ec2().describe_snapshots().set_snapshot_ids(Some(chunk.to_vec())).send().await {
+            Ok(output) => snapshots.extend(output.snapshots().iter().map(Snapshot::from)),
             Err(e)
                 if matches!(e.code(), Some("InvalidSnapshot.NotFound" | "InvalidSnapshotID.Malformed")) =>
             {
-                describe(aws.ec2().describe_snapshots().filters(id_filter("snapshot-id", chunk))).await?
+                snapshots.extend(own_snapshots_matching(aws, vec![id_filter("snapshot-id", chunk)]).await?)
             }
-            answer => answer?,
-        };
-        snapshots.extend(output.snapshots().iter().map(Snapshot::from));
+            Err(e) => return Err(aws.error("DescribeSnapshots", Service::Ec2, e)),
+        }
     }
     Ok(snapshots)
 }

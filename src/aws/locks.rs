@@ -4,7 +4,7 @@
 //! https://docs.aws.amazon.com/ebs/latest/userguide/ebs-snapshot-lock.html
 
 use crate::aws::Aws;
-use crate::core::error::Result;
+use crate::core::error::{Result, Service};
 use aws_sdk_ec2::types::LockState;
 use aws_smithy_types::date_time::Format;
 use serde::Serialize;
@@ -70,7 +70,7 @@ pub async fn of(aws: &Aws, snapshots: &[String]) -> Result<Vec<Lock>> {
                 .set_next_token(token)
                 .send()
                 .await
-                .map_err(|e| aws.error("DescribeLockedSnapshots", "ec2", e))?;
+                .map_err(|e| aws.error("DescribeLockedSnapshots", Service::Ec2, e))?;
             locks.extend(page.snapshots().iter().filter_map(|s| {
                 let mode = match s.lock_state()? {
                     LockState::Expired => return None,

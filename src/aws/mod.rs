@@ -21,7 +21,7 @@ pub mod tagging;
 pub mod usage;
 pub mod usage_report;
 
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, Service};
 use crate::core::ids::check_region;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -251,7 +251,11 @@ impl Aws {
     async fn caller_identity(
         &self,
     ) -> Result<aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput> {
-        self.sts().get_caller_identity().send().await.map_err(|e| self.error("GetCallerIdentity", "sts", e))
+        self.sts()
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| self.error("GetCallerIdentity", Service::Sts, e))
     }
 
     /// The endpoint every call goes to when it is not AWS's own (AWS_ENDPOINT_URL: an emulator).
@@ -265,14 +269,16 @@ impl Aws {
     }
 
     /// Turns an SDK failure into an error that names the endpoint and the fix.
-    pub fn error<E>(&self, operation: &'static str, service: &str, err: SdkError<E, HttpResponse>) -> Error
+    /// `service` is the one the call went to: its endpoint, and the prefix of the IAM action an
+    /// AccessDenied names.
+    pub fn error<E>(&self, operation: &'static str, service: Service, err: SdkError<E, HttpResponse>) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        Error::from_sdk(operation, self.endpoint(service), err).with_profile(self.profile.as_deref())
+        Error::from_sdk(service, operation, self.endpoint(service), err).with_profile(self.profile.as_deref())
     }
 
-    fn endpoint(&self, service: &str) -> String {
+    fn endpoint(&self, service: Service) -> String {
         match self.config.endpoint_url() {
             Some(url) => url.to_string(),
             None => format!("https://{service}.{}.amazonaws.com", self.region()),

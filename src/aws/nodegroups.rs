@@ -2,7 +2,7 @@
 //! questions asked of them, which AMIs a cluster runs (`clusters`) and who uses an AMI (`usage`).
 
 use crate::aws::{Aws, LOOKUP_CONCURRENCY};
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, Service};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 /// A reference to a launch template as Auto Scaling and EKS hold it: by id or name, with a
@@ -27,7 +27,7 @@ pub async fn of_cluster(aws: &Aws, cluster: &str) -> Result<Vec<Nodegroup>> {
     let mut pages = aws.eks().list_nodegroups().cluster_name(cluster).into_paginator().send();
     let mut names = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws.error("ListNodegroups", "eks", e))?;
+        let page = page.map_err(|e| aws.error("ListNodegroups", Service::Eks, e))?;
         names.extend(page.nodegroups().iter().cloned());
     }
     stream::iter(names)
@@ -39,7 +39,7 @@ pub async fn of_cluster(aws: &Aws, cluster: &str) -> Result<Vec<Nodegroup>> {
                 .nodegroup_name(&name)
                 .send()
                 .await
-                .map_err(|e| aws.error("DescribeNodegroup", "eks", e))?;
+                .map_err(|e| aws.error("DescribeNodegroup", Service::Eks, e))?;
             let template = output.nodegroup().and_then(|n| n.launch_template()).map(|t| TemplateRef {
                 id: t.id().map(str::to_string),
                 name: t.name().map(str::to_string),

@@ -2,7 +2,7 @@
 //! with the time it was written (GetParameterHistory), from which rollbacks and soak times come.
 
 use crate::aws::Aws;
-use crate::core::error::Result;
+use crate::core::error::{Result, Service};
 
 /// GetParameterHistory answers at most 50 versions a page.
 const HISTORY_PAGE_SIZE: i32 = 50;
@@ -21,7 +21,7 @@ pub async fn current_value(aws: &Aws, name: &str) -> Result<Option<String>> {
     match aws.ssm().get_parameter().name(name).send().await {
         Ok(output) => Ok(output.parameter().and_then(|p| p.value()).map(str::to_string)),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
-        Err(e) => Err(aws.error("GetParameter", "ssm", e)),
+        Err(e) => Err(aws.error("GetParameter", Service::Ssm, e)),
     }
 }
 
@@ -40,7 +40,7 @@ pub async fn history(aws: &Aws, name: &str) -> Result<Vec<Version>> {
                 })
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => break,
-            Err(e) => return Err(aws.error("GetParameterHistory", "ssm", e)),
+            Err(e) => return Err(aws.error("GetParameterHistory", Service::Ssm, e)),
         }
     }
     versions.sort_by_key(|v| v.version);

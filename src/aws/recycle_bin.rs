@@ -5,7 +5,7 @@
 
 use crate::aws::{Aws, LOOKUP_CONCURRENCY};
 use crate::core::clock;
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, Service};
 use crate::core::tags::{self, Tags};
 use aws_sdk_ec2::types::Filter;
 use aws_sdk_rbin::types::{ResourceTag, ResourceType, RetentionPeriod, RetentionPeriodUnit, RuleStatus, Tag};
@@ -140,7 +140,7 @@ pub async fn rules(aws: &Aws) -> Result<Vec<Rule>> {
     for binned in Binned::ALL {
         let mut pages = aws.rbin().list_rules().resource_type(binned.resource_type()).into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws.error("ListRules", "rbin", e))?;
+            let page = page.map_err(|e| aws.error("ListRules", Service::Rbin, e))?;
             ids.extend(page.rules().iter().filter_map(|r| r.identifier()).map(|id| (binned, id.to_string())));
         }
     }
@@ -152,7 +152,7 @@ pub async fn rules(aws: &Aws) -> Result<Vec<Rule>> {
                 .identifier(&id)
                 .send()
                 .await
-                .map_err(|e| aws.error("GetRule", "rbin", e))?;
+                .map_err(|e| aws.error("GetRule", Service::Rbin, e))?;
             Ok(Rule {
                 days: rule.retention_period().map_or(0, |p| p.retention_period_value()),
                 description: rule.description().unwrap_or_default().to_string(),
@@ -189,7 +189,7 @@ pub async fn create_rule(aws: &Aws, binned: Binned, days: i32) -> Result<()> {
         .send()
         .await
         .map(drop)
-        .map_err(|e| aws.error("CreateRule", "rbin", e))
+        .map_err(|e| aws.error("CreateRule", Service::Rbin, e))
 }
 
 /// Gives rule `id` a retention of `days`; what it matches stays.
@@ -203,7 +203,7 @@ pub async fn update_rule(aws: &Aws, id: &str, days: i32) -> Result<()> {
         .send()
         .await
         .map(drop)
-        .map_err(|e| aws.error("UpdateRule", "rbin", e))
+        .map_err(|e| aws.error("UpdateRule", Service::Rbin, e))
 }
 
 fn retention(days: i32) -> std::result::Result<RetentionPeriod, aws_sdk_rbin::error::BuildError> {
@@ -236,7 +236,7 @@ pub async fn images_in_bin(aws: &Aws, ids: &[String]) -> Result<Vec<InBin>> {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws.error("ListImagesInRecycleBin", "ec2", e))?;
+            let page = page.map_err(|e| aws.error("ListImagesInRecycleBin", Service::Ec2, e))?;
             found.extend(page.images().iter().filter_map(|i| {
                 Some(InBin {
                     id: i.image_id()?.to_string(),
@@ -256,7 +256,7 @@ pub async fn snapshots_in_bin(aws: &Aws) -> Result<Vec<InBin>> {
     let mut found = Vec::new();
     let mut pages = aws.ec2().list_snapshots_in_recycle_bin().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws.error("ListSnapshotsInRecycleBin", "ec2", e))?;
+        let page = page.map_err(|e| aws.error("ListSnapshotsInRecycleBin", Service::Ec2, e))?;
         found.extend(page.snapshots().iter().filter_map(|s| {
             Some(InBin {
                 id: s.snapshot_id()?.to_string(),
@@ -284,7 +284,7 @@ pub async fn snapshots_tagged(aws: &Aws, keys: &[String]) -> Result<BTreeMap<Str
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws.error("DescribeTags", "ec2", e))?;
+            let page = page.map_err(|e| aws.error("DescribeTags", Service::Ec2, e))?;
             for tag in page.tags() {
                 if let (Some(key), Some(id)) = (tag.key(), tag.resource_id()) {
                     found.entry(key.to_string()).or_default().push(id.to_string());

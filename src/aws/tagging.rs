@@ -1,7 +1,7 @@
 //! The tag scheme in the SDK's shapes: TagSpecifications on create calls, Tag lists for CreateTags.
 
 use crate::aws::Aws;
-use crate::core::error::Result;
+use crate::core::error::{Result, Service};
 use crate::core::tags::Tags;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
@@ -21,6 +21,6 @@ pub async fn create(aws: &Aws, resources: Vec<String>, tags: &Tags) -> Result<()
         .set_tags(Some(to_sdk(tags)))
         .send()
         .await
-        .map_err(|e| aws.error("CreateTags", "ec2", e))?;
+        .map_err(|e| aws.error("CreateTags", Service::Ec2, e))?;
     Ok(())
 }

@@ -13,8 +13,9 @@ use crate::aws::nodegroups::{self, Nodegroup, TemplateRef};
 use crate::aws::org::{Org, Place, PLACES_AT_ONCE};
 use crate::aws::{usage_report, Aws, LOOKUP_CONCURRENCY};
 use crate::core::choice::Choice;
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, Service};
 use crate::core::kinds::Reported;
+use crate::core::progress::Progress;
 use aws_sdk_ec2::types::{
     Filter, ImageReferenceOptionName, ImageReferenceResourceType, ResourceTypeOption, ResourceTypeRequest,
 };
@@ -184,6 +185,11 @@ pub struct Usage {
     /// without it): gio-ami's own scans still decide, and the plan says so.
     pub cross_check_skipped: Option<String>,
     pub shared: BTreeMap<String, Vec<String>>,
+    /// AMI → the grantees an image usage report counted nothing for: each account named that had
+    /// no entry, or an organization, an OU or everyone when the report had none at all. Such a
+    /// zero may be the report's lag (`usage_report::LAG`), not the absence of use.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unseen: BTreeMap<String, Vec<String>>,
     /// What the plan should say about how use elsewhere was checked.
     pub notes: Vec<String>,
 }
@@ -367,7 +373,7 @@ impl Observed {
             }
             Err(e) => cross_check_skipped = Some(format!("DescribeImageReferences: {e}")),
         }
-        Usage { uses, failures, shared, cross_check_skipped, notes: Vec::new() }
+        Usage { uses, failures, shared, cross_check_skipped, unseen: BTreeMap::new(), notes: Vec::new() }
     }
 }
 
@@ -469,13 +475,13 @@ pub async fn elsewhere(org: &Org, region: &str, shared: &BTreeMap<String, Vec<St
 /// Use in the accounts still unchecked (`usage.shared`: no role for them), as EC2 counts it for
 /// the owner in an image usage report, one per AMI. A report that cannot be made (permissions,
 /// a partition without it, a wait too long) leaves that use unchecked: a note, as without it.
-pub async fn count_elsewhere(aws: &Aws, usage: &mut Usage) {
+pub async fn count_elsewhere(aws: &Aws, usage: &mut Usage, progress: &dyn Progress) {
     let shared = std::mem::take(&mut usage.shared);
     let counted = stream::iter(&shared)
         .map(|(ami, with)| async move {
             // An organization, an OU or everyone may be any account: the report then covers all.
             let accounts = with.iter().all(|g| is_account_id(g)).then_some(with.as_slice());
-            (ami, with, usage_report::counts(aws, ami, accounts).await)
+            (ami, with, usage_report::counts(aws, ami, accounts, progress).await)
         })
         .buffered(LOOKUP_CONCURRENCY)
         .collect::<Vec<_>>()
@@ -488,6 +494,10 @@ pub async fn count_elsewhere(aws: &Aws, usage: &mut Usage) {
                      other kinds of use there (Auto Scaling groups, nodegroups, SSM parameters) stay invisible from here",
                     with.join(", ")
                 ));
+                let unseen = unseen(with, &counts);
+                if !unseen.is_empty() {
+                    usage.unseen.insert(ami.clone(), unseen);
+                }
                 usage.uses.extend(counts.into_iter().map(|c| Use {
                     account: None,
                     ami: ami.clone(),
@@ -504,6 +514,18 @@ pub async fn count_elsewhere(aws: &Aws, usage: &mut Usage) {
             }
         }
     }
+}
+
+/// The grantees a report's counts say nothing of: an account without an entry, or an
+/// organization, an OU or everyone when there is no entry at all.
+fn unseen(with: &[String], counts: &[usage_report::Count]) -> Vec<String> {
+    with.iter()
+        .filter(|g| match is_account_id(g) {
+            true => !counts.iter().any(|c| &c.account_id == *g),
+            false => counts.is_empty(),
+        })
+        .cloned()
+        .collect()
 }
 
 /// Whether sharing with these grantees may reach the account: named, or an organization, an OU
@@ -586,7 +608,7 @@ async fn references(aws: &Aws, amis: &[String]) -> Result<Vec<Reference>> {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws.error("DescribeImageReferences", "ec2", e))?;
+            let page = page.map_err(|e| aws.error("DescribeImageReferences", Service::Ec2, e))?;
             found.extend(page.image_references().iter().map(|r| Reference {
                 ami: r.image_id().unwrap_or_default().to_string(),
                 resource_type: r.resource_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
@@ -613,7 +635,7 @@ async fn instances(aws: &Aws, amis: &[String]) -> Result<Vec<Instance>> {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws.error("DescribeInstances", "ec2", e))?;
+            let page = page.map_err(|e| aws.error("DescribeInstances", Service::Ec2, e))?;
             found.extend(page.reservations().iter().flat_map(|r| r.instances()).map(|i| Instance {
                 id: i.instance_id().unwrap_or_default().to_string(),
                 image: i.image_id().unwrap_or_default().to_string(),
@@ -630,7 +652,7 @@ async fn templates(aws: &Aws) -> Result<Vec<Template>> {
     let mut pages = aws.ec2().describe_launch_templates().into_paginator().send();
     let mut templates = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws.error("DescribeLaunchTemplates", "ec2", e))?;
+        let page = page.map_err(|e| aws.error("DescribeLaunchTemplates", Service::Ec2, e))?;
         templates.extend(page.launch_templates().iter().map(|t| Template {
             id: t.launch_template_id().unwrap_or_default().to_string(),
             name: t.launch_template_name().unwrap_or_default().to_string(),
@@ -648,7 +670,7 @@ async fn templates(aws: &Aws) -> Result<Vec<Template>> {
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| aws.error("DescribeLaunchTemplateVersions", "ec2", e))?;
+                let page = page.map_err(|e| aws.error("DescribeLaunchTemplateVersions", Service::Ec2, e))?;
                 template.versions.extend(page.launch_template_versions().iter().map(|v| {
                     let image = v.launch_template_data().and_then(|d| d.image_id()).map(str::to_string);
                     (v.version_number().unwrap_or_default(), image)
@@ -670,7 +692,7 @@ async fn groups(aws: &Aws) -> Result<Vec<Group>> {
     let mut pages = aws.autoscaling().describe_auto_scaling_groups().into_paginator().send();
     let mut groups = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws.error("DescribeAutoScalingGroups", "autoscaling", e))?;
+        let page = page.map_err(|e| aws.error("DescribeAutoScalingGroups", Service::AutoScaling, e))?;
         for group in page.auto_scaling_groups() {
             let mut templates = Vec::new();
             if let Some(spec) = group.launch_template() {
@@ -698,7 +720,7 @@ async fn launch_configurations(aws: &Aws) -> Result<Vec<(String, String)>> {
     let mut pages = aws.autoscaling().describe_launch_configurations().into_paginator().send();
     let mut found = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws.error("DescribeLaunchConfigurations", "autoscaling", e))?;
+        let page = page.map_err(|e| aws.error("DescribeLaunchConfigurations", Service::AutoScaling, e))?;
         found.extend(page.launch_configurations().iter().map(|c| {
             (
                 c.launch_configuration_name().unwrap_or_default().to_string(),
@@ -713,7 +735,8 @@ async fn nodegroups(aws: &Aws) -> Result<Vec<Nodegroup>> {
     let mut pages = aws.eks().list_clusters().into_paginator().send();
     let mut clusters = Vec::new();
     while let Some(page) = pages.next().await {
-        clusters.extend(page.map_err(|e| aws.error("ListClusters", "eks", e))?.clusters().iter().cloned());
+        clusters
+            .extend(page.map_err(|e| aws.error("ListClusters", Service::Eks, e))?.clusters().iter().cloned());
     }
     let mut found = Vec::new();
     for cluster in clusters {
@@ -728,7 +751,7 @@ async fn parameters(aws: &Aws) -> Result<Vec<(String, String)>> {
     let mut pages = aws.ssm().describe_parameters().into_paginator().send();
     let mut names = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws.error("DescribeParameters", "ssm", e))?;
+        let page = page.map_err(|e| aws.error("DescribeParameters", Service::Ssm, e))?;
         names.extend(page.parameters().iter().filter_map(|p| p.name().map(str::to_string)));
     }
     let chunks: Vec<Vec<String>> = names.chunks(PARAMETERS_PER_CALL).map(<[String]>::to_vec).collect();
@@ -740,7 +763,7 @@ async fn parameters(aws: &Aws) -> Result<Vec<(String, String)>> {
                 .set_names(Some(chunk))
                 .send()
                 .await
-                .map_err(|e| aws.error("GetParameters", "ssm", e))?;
+                .map_err(|e| aws.error("GetParameters", Service::Ssm, e))?;
             Ok::<_, Error>(
                 output
                     .parameters()
@@ -769,6 +792,21 @@ async fn sharing(aws: &Aws, amis: &[String]) -> Result<BTreeMap<String, Vec<Stri
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn a_reports_silence_is_kept_per_grantee() {
+        let with: Vec<String> = ["111122223333", "222233334444"].map(String::from).to_vec();
+        let count = |account: &str| usage_report::Count {
+            account_id: account.into(),
+            resource_type: "ec2:Instance".into(),
+            count: 1,
+        };
+        assert_eq!(unseen(&with, &[count("111122223333")]), ["222233334444"]);
+        assert_eq!(unseen(&with, &[]), with);
+        let org = vec!["arn:aws:organizations::123456789012:organization/o-abc".to_string()];
+        assert_eq!(unseen(&org, &[]), org, "an organization with no entry at all");
+        assert!(unseen(&org, &[count("111122223333")]).is_empty(), "an organization someone in it uses");
+    }
 
     #[test]
     fn sharing_reaches_the_accounts_it_names_and_any_behind_an_organization() {
@@ -984,6 +1022,7 @@ pub(crate) mod tests {
     #[test]
     fn a_failed_lookup_is_reported_never_silent() {
         let denied = || Error::AccessDenied {
+            service: crate::core::error::Service::Eks,
             operation: "ListClusters",
             code: "AccessDeniedException".into(),
             message: "no".into(),

@@ -1,21 +1,36 @@
 //! What EC2 tells an AMI's owner about its use in accounts gio-ami cannot enter: an image usage
 //! report (CreateImageUsageReport), which counts, per account, the instances and launch
 //! templates that reference the AMI. EC2 builds it asynchronously, so a plan waits a bounded
-//! time; the report is deleted once read (EC2 would keep it 30 days).
+//! time; the report is deleted once read (EC2 would keep it 30 days), and one still pending
+//! when the wait ends is kept for the next run to read.
 
 use crate::aws::Aws;
 use crate::core::clock;
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, Service};
 use crate::core::poll;
+use crate::core::progress::Progress;
 use crate::core::tags;
 use aws_sdk_ec2::types::{
-    ImageUsageResourceTypeOptionRequest, ImageUsageResourceTypeRequest, ResourceType, Tag, TagSpecification,
+    ImageUsageReport, ImageUsageResourceTypeOptionRequest, ImageUsageResourceTypeRequest, ResourceType, Tag,
+    TagSpecification,
 };
 use std::time::Duration;
 
 /// How long a plan waits for a report before the use it would show stays unchecked (a
-/// warning, as without it): EC2 gives no bound, and a wipe should not hang on it.
-pub const WAIT: Duration = Duration::from_secs(120);
+/// warning, as without it): as long as AWS's own CLI waits for one, `aws ec2 wait
+/// image-usage-report-available` (botocore's ec2 waiters-2.json, ImageUsageReportAvailable: 40
+/// looks 15 s apart). EC2 documents no duration; a report still pending then is kept, and the
+/// next run reads it instead of starting over.
+pub const WAIT: Duration = Duration::from_secs(40 * 15);
+/// Between looks at a pending report: a third of the CLI waiter's 15 s, so a plan goes on within
+/// seconds of the report being ready, in at most 120 calls over the whole wait.
+const POLL: Duration = Duration::from_secs(5);
+/// How far back a report may miss use: "Instance activity from the past 24 hours and launch
+/// template activity from the past few days might not appear in the report"
+/// (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/your-ec2-ami-usage.html). "A few days"
+/// is read as 3, which also covers a launch lastLaunchedTime shows a day late on top of the
+/// report's own 24 hours.
+pub const LAG: Duration = Duration::from_secs(3 * 24 * 3600);
 /// Every version of a launch template, as gio-ami's own scans read them (10,000 is the most
 /// the report takes; 20 by default).
 const VERSION_DEPTH: &str = "10000";
@@ -30,73 +45,99 @@ pub struct Count {
 }
 
 /// Use of `ami` in `accounts` (every account it is shared with when `None`), as a report of
-/// EC2's counts it; only counts above zero.
-pub async fn counts(aws: &Aws, ami: &str, accounts: Option<&[String]>) -> Result<Vec<Count>> {
+/// EC2's counts it; only counts above zero. A report an earlier run left (killed, or out of
+/// time while EC2 was still building it) is read instead of a new one.
+pub async fn counts(
+    aws: &Aws,
+    ami: &str,
+    accounts: Option<&[String]>,
+    progress: &dyn Progress,
+) -> Result<Vec<Count>> {
     let ec2 = aws.ec2();
-    // EC2 keeps one pending report per AMI: one a killed run left is waited for, not duplicated.
-    let earlier = ec2
-        .describe_image_usage_reports()
-        .image_ids(ami)
-        .send()
-        .await
-        .map_err(|e| aws.error("DescribeImageUsageReports", "ec2", e))?;
-    let left = earlier.image_usage_reports().iter().find(|r| {
-        r.tags().iter().any(|t| t.key() == Some(tags::CREATED_AT))
-            && matches!(r.state(), Some("pending" | "available"))
-            && r.account_ids() == accounts.unwrap_or_default()
-    });
-    let report = match left.and_then(|r| r.report_id()) {
-        Some(report) => report.to_string(),
+    let report = match earlier(aws, ami, accounts).await? {
+        Some(report) => report,
         None => create(aws, ami, accounts).await?,
     };
-    let read = async {
-        poll::until(
-            &format!("the image usage report {report} of {ami}"),
-            poll::LOCAL_CHANGE,
-            WAIT,
-            || async {
-                let described = ec2
-                    .describe_image_usage_reports()
-                    .report_ids(&report)
-                    .send()
-                    .await
-                    .map_err(|e| aws.error("DescribeImageUsageReports", "ec2", e))?;
-                match described
-                    .image_usage_reports()
-                    .first()
-                    .and_then(|r| r.state().map(|s| (s, r.state_reason())))
-                {
-                    Some(("available", _)) => Ok(Some(())),
-                    Some(("failed" | "error", why)) => Err(Error::Api {
-                        operation: "DescribeImageUsageReports",
-                        code: "ReportFailed".into(),
-                        message: why.unwrap_or_default().into(),
-                    }),
-                    _ => Ok(None),
-                }
-            },
-        )
-        .await?;
-        let mut counts = Vec::new();
-        let mut pages = ec2.describe_image_usage_report_entries().report_ids(&report).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws.error("DescribeImageUsageReportEntries", "ec2", e))?;
-            counts.extend(
-                page.image_usage_report_entries().iter().filter(|e| e.usage_count().unwrap_or(0) > 0).map(
-                    |e| Count {
-                        account_id: e.account_id().unwrap_or_default().to_string(),
-                        resource_type: e.resource_type().unwrap_or_default().to_string(),
-                        count: e.usage_count().unwrap_or(0),
-                    },
-                ),
-            );
+    progress.phase(&format!(
+        "waiting for the image usage report {report} of {ami} (EC2 builds it in minutes; up to {} min)",
+        WAIT.as_secs() / 60
+    ));
+    poll::until(&format!("the image usage report {report} of {ami}"), POLL, WAIT, || async {
+        let described = ec2
+            .describe_image_usage_reports()
+            .report_ids(&report)
+            .send()
+            .await
+            .map_err(|e| aws.error("DescribeImageUsageReports", Service::Ec2, e))?;
+        match described.image_usage_reports().first().and_then(|r| r.state().map(|s| (s, r.state_reason()))) {
+            Some(("available", _)) => Ok(Some(())),
+            Some(("failed" | "error", why)) => Err(Error::Api {
+                operation: "DescribeImageUsageReports",
+                code: "ReportFailed".into(),
+                message: why.unwrap_or_default().into(),
+            }),
+            _ => Ok(None),
         }
-        Ok(counts)
-    };
-    let counts = read.await;
-    // Read or not, the report has served: a failed delete only leaves it to EC2's 30 days.
+    })
+    .await
+    .map_err(|e| match e {
+        Error::WaitTimeout { what, waited } => Error::WaitTimeout {
+            what: format!("{what} (kept: the next run reads it when EC2 has finished)"),
+            waited,
+        },
+        other => other,
+    })?;
+    let mut counts = Vec::new();
+    let mut pages = ec2.describe_image_usage_report_entries().report_ids(&report).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws.error("DescribeImageUsageReportEntries", Service::Ec2, e))?;
+        counts.extend(
+            page.image_usage_report_entries().iter().filter(|e| e.usage_count().unwrap_or(0) > 0).map(|e| {
+                Count {
+                    account_id: e.account_id().unwrap_or_default().to_string(),
+                    resource_type: e.resource_type().unwrap_or_default().to_string(),
+                    count: e.usage_count().unwrap_or(0),
+                }
+            }),
+        );
+    }
+    // Read, the report has served: a failed delete only leaves it to EC2's 30 days.
     let _ = ec2.delete_image_usage_report().report_id(&report).send().await;
-    counts
+    Ok(counts)
+}
+
+/// gio-ami's report of `ami` over these accounts that an earlier run left and is still worth
+/// reading: pending (EC2 keeps one pending report per AMI, so waiting for it is the only way
+/// on), or available and younger than the wait (a run killed while reading it). An older one
+/// counts use long past: it is deleted, and a new one made.
+async fn earlier(aws: &Aws, ami: &str, accounts: Option<&[String]>) -> Result<Option<String>> {
+    let ec2 = aws.ec2();
+    let mut reports = Vec::new();
+    let mut pages = ec2.describe_image_usage_reports().image_ids(ami).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws.error("DescribeImageUsageReports", Service::Ec2, e))?;
+        reports.extend(page.image_usage_reports().iter().cloned());
+    }
+    let ours = |r: &&ImageUsageReport| {
+        r.tags().iter().any(|t| t.key() == Some(tags::CREATED_AT))
+            && r.account_ids() == accounts.unwrap_or_default()
+    };
+    let now = clock::now_epoch();
+    let fresh =
+        |r: &ImageUsageReport| r.creation_time().is_some_and(|t| now - t.secs() < WAIT.as_secs() as i64);
+    let mut found = None;
+    for report in reports.iter().filter(ours) {
+        let Some(id) = report.report_id() else { continue };
+        match report.state() {
+            Some("pending") => found = Some(id.to_string()),
+            Some("available") if fresh(report) && found.is_none() => found = Some(id.to_string()),
+            Some("available") => {
+                let _ = ec2.delete_image_usage_report().report_id(id).send().await;
+            }
+            _ => {}
+        }
+    }
+    Ok(found)
 }
 
 /// A report over instances and every launch template version, tagged as gio-ami's.
@@ -123,6 +164,6 @@ async fn create(aws: &Aws, ami: &str, accounts: Option<&[String]>) -> Result<Str
         )
         .send()
         .await
-        .map_err(|e| aws.error("CreateImageUsageReport", "ec2", e))?;
+        .map_err(|e| aws.error("CreateImageUsageReport", Service::Ec2, e))?;
     Ok(created.report_id().unwrap_or_default().to_string())
 }

@@ -12,7 +12,7 @@ use crate::aws::inventory::Grantees;
 use crate::aws::recycle_bin::{self, Binned};
 use crate::aws::{tagging, Aws};
 use crate::core::clock;
-use crate::core::error::Error;
+use crate::core::error::{Error, Service};
 use crate::core::tags;
 use aws_sdk_ec2::types::{
     LaunchPermission, LaunchPermissionModifications, OperationType, PermissionGroup, SnapshotAttributeName,
@@ -623,14 +623,14 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .send()
             .await
             .map(drop)
-            .map_err(|e| aws.error("TerminateInstances", "ec2", e)),
+            .map_err(|e| aws.error("TerminateInstances", Service::Ec2, e)),
         Action::DeregisterImage { id, .. } => ec2
             .deregister_image()
             .image_id(id)
             .send()
             .await
             .map(drop)
-            .map_err(|e| aws.error("DeregisterImage", "ec2", e)),
+            .map_err(|e| aws.error("DeregisterImage", Service::Ec2, e)),
         Action::ProtectImage { id, enable: true, cooldown, .. } => ec2
             .enable_image_deregistration_protection()
             .image_id(id)
@@ -638,14 +638,14 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .send()
             .await
             .map(drop)
-            .map_err(|e| aws.error("EnableImageDeregistrationProtection", "ec2", e)),
+            .map_err(|e| aws.error("EnableImageDeregistrationProtection", Service::Ec2, e)),
         Action::ProtectImage { id, .. } => ec2
             .disable_image_deregistration_protection()
             .image_id(id)
             .send()
             .await
             .map(drop)
-            .map_err(|e| aws.error("DisableImageDeregistrationProtection", "ec2", e)),
+            .map_err(|e| aws.error("DisableImageDeregistrationProtection", Service::Ec2, e)),
         Action::DisableImage { id, record, .. } => disable(aws, id, record).await,
         Action::EnableImage { id, disabled, granted, record, .. } => {
             enable(aws, id, *disabled, granted, record).await
@@ -657,7 +657,7 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .send()
             .await
             .map(drop)
-            .map_err(|e| aws.error("EnableImageDeprecation", "ec2", e)),
+            .map_err(|e| aws.error("EnableImageDeprecation", Service::Ec2, e)),
         Action::Relink { id, parent, .. } => {
             let link = tags::Tags::from([(tags::PARENT_AMI.to_string(), parent.clone())]);
             tagging::create(aws, vec![id.clone()], &link).await
@@ -671,7 +671,7 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .send()
             .await
             .map(drop)
-            .map_err(|e| aws.error("DeleteSnapshot", "ec2", e)),
+            .map_err(|e| aws.error("DeleteSnapshot", Service::Ec2, e)),
         Action::ModifyLaunchPermission { id, with, add, .. } => modify_launch(aws, id, with, *add).await,
         // OperationType + UserIds: the form of the API every EC2 implementation reads (AWS
         // takes it and the CreateVolumePermission structure alike).
@@ -684,7 +684,7 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .send()
             .await
             .map(drop)
-            .map_err(|e| aws.error("ModifySnapshotAttribute", "ec2", e)),
+            .map_err(|e| aws.error("ModifySnapshotAttribute", Service::Ec2, e)),
         Action::PutParameter { id, value, description, .. } => aws
             .ssm()
             .put_parameter()
@@ -697,21 +697,21 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .send()
             .await
             .map(drop)
-            .map_err(|e| aws.error("PutParameter", "ssm", e)),
+            .map_err(|e| aws.error("PutParameter", Service::Ssm, e)),
         Action::RestoreSnapshot { id, .. } => ec2
             .restore_snapshot_from_recycle_bin()
             .snapshot_id(id)
             .send()
             .await
             .map(drop)
-            .map_err(|e| aws.error("RestoreSnapshotFromRecycleBin", "ec2", e)),
+            .map_err(|e| aws.error("RestoreSnapshotFromRecycleBin", Service::Ec2, e)),
         Action::RestoreImage { id, .. } => ec2
             .restore_image_from_recycle_bin()
             .image_id(id)
             .send()
             .await
             .map(drop)
-            .map_err(|e| aws.error("RestoreImageFromRecycleBin", "ec2", e)),
+            .map_err(|e| aws.error("RestoreImageFromRecycleBin", Service::Ec2, e)),
         Action::ArchiveSnapshot { id, .. } => ec2
             .modify_snapshot_tier()
             .snapshot_id(id)
@@ -719,7 +719,7 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .send()
             .await
             .map(drop)
-            .map_err(|e| aws.error("ModifySnapshotTier", "ec2", e)),
+            .map_err(|e| aws.error("ModifySnapshotTier", Service::Ec2, e)),
         Action::RestoreFromArchive { id, temporary_days, .. } => ec2
             .restore_snapshot_tier()
             .snapshot_id(id)
@@ -728,7 +728,7 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .send()
             .await
             .map(drop)
-            .map_err(|e| aws.error("RestoreSnapshotTier", "ec2", e)),
+            .map_err(|e| aws.error("RestoreSnapshotTier", Service::Ec2, e)),
         Action::RetainInRecycleBin { id, binned, days, previous, .. } => match previous {
             None => recycle_bin::create_rule(aws, *binned, *days).await,
             Some(_) => recycle_bin::update_rule(aws, id, *days).await,
@@ -782,7 +782,7 @@ async fn modify_launch(aws: &Aws, id: &str, with: &Grantees, add: bool) -> Resul
         .send()
         .await
         .map(drop)
-        .map_err(|e| aws.error("ModifyImageAttribute", "ec2", e))
+        .map_err(|e| aws.error("ModifyImageAttribute", Service::Ec2, e))
 }
 
 /// Records who may launch `id`, then disables it: a disable whose record failed does not happen,
@@ -797,7 +797,7 @@ async fn disable(aws: &Aws, id: &str, record: &tags::Tags) -> Result<(), Error> 
         .send()
         .await
         .map(drop)
-        .map_err(|e| aws.error("DisableImage", "ec2", e))
+        .map_err(|e| aws.error("DisableImage", Service::Ec2, e))
 }
 
 /// Enables `id` (when still disabled), grants back what its disabling recorded, and only then
@@ -811,7 +811,12 @@ async fn enable(
     record: &[String],
 ) -> Result<(), Error> {
     if disabled {
-        aws.ec2().enable_image().image_id(id).send().await.map_err(|e| aws.error("EnableImage", "ec2", e))?;
+        aws.ec2()
+            .enable_image()
+            .image_id(id)
+            .send()
+            .await
+            .map_err(|e| aws.error("EnableImage", Service::Ec2, e))?;
     }
     if !granted.is_empty() {
         modify_launch(aws, id, granted, true).await?;
@@ -824,7 +829,7 @@ async fn enable(
             .set_tags(Some(keys))
             .send()
             .await
-            .map_err(|e| aws.error("DeleteTags", "ec2", e))?;
+            .map_err(|e| aws.error("DeleteTags", Service::Ec2, e))?;
     }
     Ok(())
 }
@@ -833,7 +838,8 @@ async fn enable(
 /// (Karpenter, Terraform, Pulumi) expect it.
 const AMI_DATA_TYPE: &str = "aws:ec2:image";
 
-fn is_gone(error: &Error) -> bool {
+/// The codes EC2 answers for a resource that no longer exists: a deletion's goal reached.
+pub(crate) fn is_gone(error: &Error) -> bool {
     matches!(
         error.code(),
         Some(

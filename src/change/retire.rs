@@ -12,10 +12,12 @@ use crate::aws::org::Org;
 use crate::aws::orphans;
 use crate::aws::recycle_bin::{self, Binned, Fate, Rule};
 use crate::aws::usage::{self, Usage, Use};
-use crate::aws::Aws;
+use crate::aws::{usage_report, Aws};
 use crate::change::{self, Action, Kind, Outcome};
-use crate::core::error::Result;
+use crate::core::clock;
+use crate::core::error::{Result, Service};
 use crate::core::ids::AmiId;
+use crate::core::progress::Progress;
 use crate::core::tags;
 use aws_sdk_ec2::types::{Filter, Tag};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -139,7 +141,8 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             });
             continue;
         };
-        let reasons = facts.usage.reasons(target);
+        let mut reasons = facts.usage.reasons(target);
+        reasons.extend(unproven_zero(image, facts.usage.unseen.get(target), facts.now));
         if let Some(with) = facts.usage.shared.get(target) {
             plan.warnings.push(format!(
                 "{target} is shared with {}: use in those accounts is invisible from here",
@@ -228,6 +231,33 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         )),
     }
     plan
+}
+
+/// Why an image usage report's zero for these grantees (`unseen`) does not show the AMI unused:
+/// the report may miss the last 24 hours of instances and the last few days of launch
+/// templates (`usage_report::LAG`), and the AMI was launched (lastLaunchedTime) or created, so
+/// shared, within that time. An AMI older than that, and not launched since, keeps its zero.
+fn unproven_zero(image: &Image, unseen: Option<&Vec<String>>, now: i64) -> Option<String> {
+    let unseen = unseen.filter(|u| !u.is_empty())?;
+    let lag = usage_report::LAG.as_secs() as i64;
+    let recent = |time: &Option<String>| time.as_deref().and_then(clock::parse).filter(|t| now - t < lag);
+    let (what, when) = match (recent(&image.last_launched), recent(&image.created)) {
+        (Some(launched), _) => ("was last launched", launched),
+        (None, Some(created)) => ("was created (so shared)", created),
+        (None, None) => return None,
+    };
+    Some(format!(
+        "an image usage report counted nothing in {}, which it is shared with and gio-ami has no role \
+         for, but such a report may miss instances launched in the last 24 hours and launch templates \
+         created or changed in the last few days \
+         (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/your-ec2-ami-usage.html), and {} {what} \
+         at {}: that zero is no proof it is unused. Give gio-ami a role in that account ([accounts]) so \
+         it looks there itself, or run again after {}",
+        unseen.join(", "),
+        image.id,
+        clock::rfc3339(when),
+        clock::rfc3339(when + lag)
+    ))
 }
 
 /// Ends the reason of each deletion with what the Recycle Bin will do with it, and warns of an
@@ -322,7 +352,7 @@ pub fn with_descendants(images: &[Image], targets: &[String]) -> Vec<String> {
 
 /// Reads what the plan needs: the account's AMIs, the candidate snapshots, marks left by an
 /// earlier run, and every kind of use.
-pub async fn prepare(aws: &Aws, consumers: &Org, request: &Request) -> Result<Plan> {
+pub async fn prepare(aws: &Aws, consumers: &Org, request: &Request, progress: &dyn Progress) -> Result<Plan> {
     let images = inventory::own_images(aws).await?;
     let unknown: Vec<String> = request
         .amis
@@ -333,7 +363,7 @@ pub async fn prepare(aws: &Aws, consumers: &Org, request: &Request) -> Result<Pl
     if let Some(foreign) = inventory::any_images_by_id(aws, &unknown).await?.into_iter().next() {
         return Err(crate::Error::AmiNotOwned { id: foreign.id, owner: foreign.owner });
     }
-    prepare_targets(aws, consumers, &images, &targets(&images, request), request.force, true).await
+    prepare_targets(aws, consumers, &images, &targets(&images, request), request.force, true, progress).await
 }
 
 /// The AMIs a request wipes, each once, in order: those asked, then for a chain every AMI
@@ -359,6 +389,7 @@ pub async fn prepare_targets(
     targets: &[String],
     force: bool,
     deletes: bool,
+    progress: &dyn Progress,
 ) -> Result<Plan> {
     let (present, gone): (Vec<String>, Vec<String>) =
         targets.iter().cloned().partition(|t| images.iter().any(|i| &i.id == t));
@@ -404,7 +435,7 @@ pub async fn prepare_targets(
         usage.shared = elsewhere.shared;
     }
     if !usage.shared.is_empty() {
-        usage::count_elsewhere(aws, &mut usage).await;
+        usage::count_elsewhere(aws, &mut usage, progress).await;
     }
     Ok(plan(&Facts {
         targets,
@@ -486,19 +517,39 @@ fn gone_marked(images: &[Image], snapshots: &[Snapshot]) -> Vec<String> {
 /// deregistered unless every mark is set, so no run can leave a snapshot nobody can find.
 pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
     stream::iter(&plan.facts.marks)
-        .map(|(ami, snapshots)| async move {
-            aws.ec2()
-                .create_tags()
-                .set_resources(Some(snapshots.clone()))
-                .tags(Tag::builder().key(format!("{WIPED_AMI_TAG}{ami}")).value("").build())
-                .send()
-                .await
-                .map_err(|e| aws.error("CreateTags", "ec2", e))
-        })
+        .map(|(ami, snapshots)| mark(aws, ami, snapshots))
         .buffer_unordered(change::CONCURRENCY)
         .try_collect::<Vec<_>>()
         .await?;
     Ok(change::apply(aws, &plan.actions).await)
+}
+
+/// Marks the snapshots `ami` leaves behind. A snapshot already gone (another wipe of the same
+/// AMI got there first) needs no mark: EC2 refuses the whole CreateTags for it, so the rest are
+/// then marked one by one, and the gone ones count as done, as their deletion will.
+async fn mark(aws: &Aws, ami: &str, snapshots: &[String]) -> Result<()> {
+    let tag = |resources: &[String]| {
+        aws.ec2()
+            .create_tags()
+            .set_resources(Some(resources.to_vec()))
+            .tags(Tag::builder().key(format!("{WIPED_AMI_TAG}{ami}")).value("").build())
+            .send()
+    };
+    match tag(snapshots).await.map_err(|e| aws.error("CreateTags", Service::Ec2, e)) {
+        Err(e) if change::is_gone(&e) => {
+            for snapshot in snapshots {
+                match tag(std::slice::from_ref(snapshot))
+                    .await
+                    .map_err(|e| aws.error("CreateTags", Service::Ec2, e))
+                {
+                    Err(e) if !change::is_gone(&e) => return Err(e),
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
+        marked => marked.map(|_| ()),
+    }
 }
 
 #[cfg(test)]
@@ -870,5 +921,49 @@ mod tests {
             ["deregister ami-a", "delete snap-a 8"],
             "ami-b's only ancestor is itself"
         );
+    }
+
+    /// Issue 34: a usage report's zero from an account it is shared with, for an AMI made or
+    /// launched inside the report's lag, is no proof: refused, unless --force.
+    #[test]
+    fn a_usage_reports_zero_inside_its_lag_refuses_unless_forced() {
+        const NOW: &str = "2026-12-07T12:00:00Z";
+        let now = clock::parse(NOW).unwrap();
+        let plan_at = |created: &str, launched: Option<&str>, force: bool| {
+            let mut scene = Scene::new();
+            scene.images[0].created = Some(created.into());
+            scene.images[0].last_launched = launched.map(str::to_string);
+            scene.usage.unseen.insert("ami-a".into(), vec!["999988887777".into()]);
+            let targets = vec!["ami-a".to_string()];
+            plan(&Facts {
+                targets: &targets,
+                images: &scene.images,
+                snapshots: &scene.snapshots,
+                marked: &scene.marked,
+                usage: &scene.usage,
+                locks: &scene.locks,
+                bin: None,
+                now,
+                force,
+            })
+        };
+        let made_today = plan_at("2026-12-07T09:00:00.000Z", None, false);
+        let refused = summary(&made_today);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(refused[0].starts_with("refuse ami-a: an image usage report counted nothing in 999988887777"));
+        assert!(refused[0].contains("was created (so shared) at 2026-12-07T09:00:00Z"), "{refused:?}");
+        assert!(refused[0].contains("run again after 2026-12-10T09:00:00Z"), "{refused:?}");
+        assert!(refusal(&made_today).is_some());
+
+        let launched = summary(&plan_at("2026-01-01T00:00:00.000Z", Some("2026-12-05T18:00:00.000Z"), false));
+        assert!(launched[0].contains("was last launched at 2026-12-05T18:00:00Z"), "{launched:?}");
+
+        let forced = plan_at("2026-12-07T09:00:00.000Z", None, true);
+        assert!(
+            matches!(&forced.actions[0], Action::DeregisterImage { why, .. } if why.starts_with("--force, although an image usage report"))
+        );
+
+        let quiet = summary(&plan_at("2026-01-01T00:00:00.000Z", Some("2026-11-01T00:00:00.000Z"), false));
+        assert_eq!(quiet[0], "deregister ami-a", "old and not launched lately: the zero holds: {quiet:?}");
     }
 }

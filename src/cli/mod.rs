@@ -338,7 +338,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let aws = Aws::connect(&options).await?;
             let consumers = consumers(&args.spec, &aws).await?;
-            let plan = retire::prepare(&aws, &consumers, &request).await?;
+            let progress = Terminal::new(quiet);
+            let plan = retire::prepare(&aws, &consumers, &request, &progress).await;
+            progress.finish();
+            let plan = plan?;
             if let Some(why) = retire::refusal(&plan) {
                 return refuse(&output, &plan, why, Own::default());
             }
@@ -446,8 +449,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let aws = Aws::connect(&options).await?;
             let consumers = consumers(&args.spec, &aws).await?;
-            let mut plan =
-                prune::prepare(&aws, &consumers, &policy, gio_ami::core::clock::now_epoch()).await?;
+            let progress = Terminal::new(quiet);
+            let plan =
+                prune::prepare(&aws, &consumers, &policy, gio_ami::core::clock::now_epoch(), &progress).await;
+            progress.finish();
+            let mut plan = plan?;
             // A deprecated AMI the Allowed AMIs setting of a configured account tolerates only
             // so long after its deprecation stops launching there then: said before it happens.
             let deprecated: Vec<String> = plan

@@ -6,7 +6,7 @@ use crate::aws::inventory::{self, Image, ImageState};
 use crate::aws::tagging;
 use crate::aws::{Aws, AwsOptions};
 use crate::change::{self, Action, Applied, Kind, Outcome, Status};
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, Service};
 use crate::core::ids::AmiId;
 use crate::core::poll;
 use crate::core::progress::{Counter, Progress, Unit};
@@ -187,7 +187,7 @@ async fn copy_one(aws: &Aws, source_region: &str, image: &Image, kms_key: Option
         .tag_specifications(tagging::specification(ResourceType::Snapshot, &tags))
         .send()
         .await
-        .map_err(|e| match aws.error("CopyImage", "ec2", e) {
+        .map_err(|e| match aws.error("CopyImage", Service::Ec2, e) {
             e if e.code() == Some("IdempotentParameterMismatch") => {
                 Error::TokenReused { operation: "CopyImage", token: token.clone() }
             }

@@ -8,6 +8,7 @@ use crate::aws::{Aws, LOOKUP_CONCURRENCY};
 use crate::change::retire::{self, Plan};
 use crate::change::{self, access, Action, Kind};
 use crate::core::error::{Error, Result};
+use crate::core::progress::Progress;
 use crate::core::tags;
 use aws_smithy_types::date_time::{DateTime, Format};
 use futures::stream::{self, StreamExt};
@@ -219,7 +220,13 @@ pub fn with_grants(mut plan: Plan, images: &[Image], grants: &HashMap<String, Re
 }
 
 /// Reads the account's AMIs, applies the policy, and plans the stage through the wipe guards.
-pub async fn prepare(aws: &Aws, consumers: &Org, policy: &Policy, now: i64) -> Result<Plan> {
+pub async fn prepare(
+    aws: &Aws,
+    consumers: &Org,
+    policy: &Policy,
+    now: i64,
+    progress: &dyn Progress,
+) -> Result<Plan> {
     let images = inventory::own_images(aws).await?;
     let (mut chosen, launched) = match policy.unused_for {
         Some(window) => keep_launched(&images, select(&images, policy, now), window, now),
@@ -233,9 +240,16 @@ pub async fn prepare(aws: &Aws, consumers: &Org, policy: &Policy, now: i64) -> R
     if chosen.is_empty() {
         return Ok(Plan { actions: launched, ..Plan::default() });
     }
-    let mut plan =
-        retire::prepare_targets(aws, consumers, &images, &chosen, false, policy.stage == Stage::Delete)
-            .await?;
+    let mut plan = retire::prepare_targets(
+        aws,
+        consumers,
+        &images,
+        &chosen,
+        false,
+        policy.stage == Stage::Delete,
+        progress,
+    )
+    .await?;
     plan.actions.extend(launched);
     Ok(match policy.stage {
         Stage::Delete => plan,

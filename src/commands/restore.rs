@@ -9,7 +9,7 @@ use crate::aws::recycle_bin::{self, InBin};
 use crate::aws::Aws;
 use crate::change::retire::WIPED_AMI_TAG;
 use crate::change::{self, Action, Kind, Outcome, Status};
-use crate::core::error::Result;
+use crate::core::error::{Result, Service};
 use crate::core::ids::AmiId;
 use aws_sdk_ec2::types::Tag;
 use serde::Serialize;
@@ -167,7 +167,7 @@ pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
             .tags(Tag::builder().key(format!("{WIPED_AMI_TAG}{id}")).build())
             .send()
             .await
-            .map_err(|e| aws.error("DeleteTags", "ec2", e))?;
+            .map_err(|e| aws.error("DeleteTags", Service::Ec2, e))?;
     }
     Ok(outcomes)
 }

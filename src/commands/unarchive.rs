@@ -7,7 +7,7 @@ use crate::aws::archive::{self, Tier};
 use crate::aws::inventory::{self, Image};
 use crate::aws::Aws;
 use crate::change::{self, Action, Kind, Outcome, Status};
-use crate::core::error::Result;
+use crate::core::error::{Result, Service};
 use crate::core::ids::AmiId;
 use crate::core::tags::{self, Tags};
 use crate::engines::register::{self, Step};
@@ -213,7 +213,7 @@ pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
             .tags(Tag::builder().key(tags::ARCHIVED_AMI).build())
             .send()
             .await
-            .map_err(|e| aws.error("DeleteTags", "ec2", e))?;
+            .map_err(|e| aws.error("DeleteTags", Service::Ec2, e))?;
         archive::delete_record(aws, ami).await?;
     }
     Ok(outcomes)

@@ -8,7 +8,7 @@ use crate::aws::inventory::{self, Boot, Image, Mapping, Snapshot, SnapshotState}
 use crate::aws::provenance::Provenance;
 use crate::aws::Aws;
 use crate::change::{self, Action, Applied, Kind, Outcome, Status};
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, Service};
 use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
 use crate::core::progress::Progress;
@@ -221,7 +221,7 @@ async fn encrypted_by_default(aws: &Aws) -> bool {
     match aws.ec2().get_ebs_encryption_by_default().send().await {
         Ok(answer) => answer.ebs_encryption_by_default().unwrap_or(false),
         Err(e) => {
-            let e = aws.error("GetEbsEncryptionByDefault", "ec2", e);
+            let e = aws.error("GetEbsEncryptionByDefault", Service::Ec2, e);
             tracing::warn!("{e}: blocks of zeros are sent too, in case new snapshots are encrypted");
             true
         }

@@ -3,6 +3,43 @@
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The AWS service an operation belongs to. Its name is both the IAM action prefix an
+/// AccessDenied names (`ssm:PutParameter`: the Service Authorization Reference,
+/// https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html)
+/// and the endpoint's (`ssm.eu-west-1.amazonaws.com`). The Recycle Bin's listings and restores
+/// of AMIs and snapshots are EC2 actions (`ec2:ListImagesInRecycleBin`); its retention rules are
+/// `rbin:`. The EBS direct APIs are `ebs:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Ec2,
+    Ebs,
+    Ssm,
+    Rbin,
+    Eks,
+    AutoScaling,
+    Sts,
+}
+
+impl Service {
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Ec2 => "ec2",
+            Service::Ebs => "ebs",
+            Service::Ssm => "ssm",
+            Service::Rbin => "rbin",
+            Service::Eks => "eks",
+            Service::AutoScaling => "autoscaling",
+            Service::Sts => "sts",
+        }
+    }
+}
+
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
@@ -38,9 +75,9 @@ pub enum Error {
 
     #[error(
         "access denied for {operation} ({code}: {message}). The caller needs the IAM permission \
-         ec2:{operation} (or the matching service action) on these resources."
+         {service}:{operation} on these resources."
     )]
-    AccessDenied { operation: &'static str, code: String, message: String },
+    AccessDenied { service: Service, operation: &'static str, code: String, message: String },
 
     #[error(
         "cannot reach {endpoint} for {operation}: {detail}. Check the network, the --region, and \

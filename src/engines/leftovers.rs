@@ -7,7 +7,7 @@ use crate::aws::inventory::{self, Image, InstanceState, Snapshot};
 use crate::aws::usage::{self, Usage};
 use crate::aws::Aws;
 use crate::change::{self, Action, Kind, Outcome};
-use crate::core::error::Result;
+use crate::core::error::{Result, Service};
 use crate::core::kinds::Reported;
 use crate::core::tags;
 use aws_sdk_ec2::types::Filter;
@@ -85,7 +85,7 @@ pub async fn leftovers(aws: &Aws, build: Option<&str>) -> Result<Leftovers> {
         let mut pages = aws.ec2().describe_instances().filters(filter.clone()).into_paginator().send();
         let mut builders = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws.error("DescribeInstances", "ec2", e))?;
+            let page = page.map_err(|e| aws.error("DescribeInstances", Service::Ec2, e))?;
             for instance in page.reservations().iter().flat_map(|r| r.instances()) {
                 builders.push(builder(instance));
             }

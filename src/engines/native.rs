@@ -9,7 +9,7 @@ use crate::aws::inventory::{self, Image, ImageState, SnapshotState};
 use crate::aws::tagging;
 use crate::aws::Aws;
 use crate::change::{self, Status};
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, Service};
 use crate::core::kinds::ProvisionVia;
 use crate::core::poll;
 use crate::core::progress::Progress;
@@ -208,7 +208,7 @@ impl Run<'_> {
             .tag_specifications(tagging::specification(ResourceType::Volume, &t))
             .send()
             .await
-            .map_err(|e| self.aws.error("RunInstances", "ec2", e))?;
+            .map_err(|e| self.aws.error("RunInstances", Service::Ec2, e))?;
         Ok(output.instances().first().and_then(|i| i.instance_id()).unwrap_or_default().to_string())
     }
 
@@ -237,7 +237,7 @@ impl Run<'_> {
                     .send()
                     .try_collect()
                     .await
-                    .map_err(|e| aws.error("DescribeInstanceInformation", "ssm", e))?;
+                    .map_err(|e| aws.error("DescribeInstanceInformation", Service::Ssm, e))?;
                 if nodes.iter().any(|n| n.ping_status() == Some(&PingStatus::Online)) {
                     return Ok(Some(()));
                 }
@@ -273,7 +273,7 @@ impl Run<'_> {
             .comment(format!("gio-ami build {}", self.build_id))
             .send()
             .await
-            .map_err(|e| aws.error("SendCommand", "ssm", e))?;
+            .map_err(|e| aws.error("SendCommand", Service::Ssm, e))?;
         let command = sent.command().and_then(|c| c.command_id()).unwrap_or_default().to_string();
         poll::until(
             &format!("the provisioning scripts on {instance} (command {command})"),
@@ -293,7 +293,7 @@ impl Run<'_> {
                     Err(e) if e.as_service_error().is_some_and(|s| s.is_invocation_does_not_exist()) => {
                         return Ok(None)
                     }
-                    Err(e) => return Err(aws.error("GetCommandInvocation", "ssm", e)),
+                    Err(e) => return Err(aws.error("GetCommandInvocation", Service::Ssm, e)),
                 };
                 match invocation.status() {
                     Some(CommandInvocationStatus::Success) => Ok(Some(())),
@@ -320,7 +320,7 @@ impl Run<'_> {
             .instance_ids(instance)
             .send()
             .await
-            .map_err(|e| aws.error("StopInstances", "ec2", e))?;
+            .map_err(|e| aws.error("StopInstances", Service::Ec2, e))?;
         Ok(())
     }
 
@@ -338,7 +338,7 @@ impl Run<'_> {
                 .tag_specifications(tagging::specification(ResourceType::Snapshot, &t))
                 .send()
                 .await
-                .map_err(|e| self.aws.error("CreateSnapshot", "ec2", e))?;
+                .map_err(|e| self.aws.error("CreateSnapshot", Service::Ec2, e))?;
             ids.push(snapshot.snapshot_id().unwrap_or_default().to_string());
         }
         wait_snapshots(self.aws, &ids).await
@@ -495,7 +495,7 @@ async fn describe_instance(aws: &Aws, instance: &str) -> Result<Option<aws_sdk_e
         .instance_ids(instance)
         .send()
         .await
-        .map_err(|e| aws.error("DescribeInstances", "ec2", e))?;
+        .map_err(|e| aws.error("DescribeInstances", Service::Ec2, e))?;
     Ok(output.reservations().iter().flat_map(|r| r.instances()).next().cloned())
 }
 
@@ -507,7 +507,7 @@ async fn console_output(aws: &Aws, instance: &str) -> Result<String> {
         .latest(true)
         .send()
         .await
-        .map_err(|e| aws.error("GetConsoleOutput", "ec2", e))?;
+        .map_err(|e| aws.error("GetConsoleOutput", Service::Ec2, e))?;
     let encoded = output.output().unwrap_or_default();
     let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap_or_default();
     Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -571,7 +571,7 @@ async fn create_image(
         .tag_specifications(tagging::specification(ResourceType::Snapshot, image_tags))
         .send()
         .await
-        .map_err(|e| aws.error("CreateImage", "ec2", e));
+        .map_err(|e| aws.error("CreateImage", Service::Ec2, e));
     match output {
         Ok(output) => Ok(output.image_id().unwrap_or_default().to_string()),
         // CreateImage takes no ClientToken: when a retry finds the name taken by this very

@@ -7,7 +7,7 @@ use crate::aws::provenance::Provenance;
 use crate::aws::tagging;
 use crate::aws::Aws;
 use crate::change::{self, Action, Applied, Kind, Outcome, Status};
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, Service};
 use crate::core::ids::AmiId;
 use crate::core::poll;
 use crate::core::tags::{self, Tags};
@@ -343,7 +343,7 @@ async fn register(aws: &Aws, source: &Image, step: &Step, tags: &Tags) -> Result
         .tag_specifications(tagging::specification(ResourceType::Image, tags))
         .send()
         .await
-        .map_err(|e| aws.error("RegisterImage", "ec2", e))?;
+        .map_err(|e| aws.error("RegisterImage", Service::Ec2, e))?;
     Ok(output.image_id().unwrap_or_default().to_string())
 }
 

@@ -8,7 +8,7 @@
 
 use crate::aws::inventory::{Image, Snapshot};
 use crate::aws::Aws;
-use crate::core::error::Result;
+use crate::core::error::{Result, Service};
 use crate::core::tags;
 use crate::transfer::blocks::{BLOCK_SIZE, GIB};
 use crate::transfer::download;
@@ -134,7 +134,7 @@ async fn changed_blocks(aws: &Aws, first: &str, second: &str) -> Result<u64> {
         .send()
         .try_collect()
         .await
-        .map_err(|e| aws.error("ListChangedBlocks", "ebs", e))?;
+        .map_err(|e| aws.error("ListChangedBlocks", Service::Ebs, e))?;
     // A block only the first holds is not stored in the second.
     Ok(pages
         .iter()

@@ -4,7 +4,7 @@
 
 use crate::aws::inventory;
 use crate::aws::Aws;
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, Service};
 use crate::core::ids::SnapshotId;
 use crate::core::progress::{Counter, Progress, Unit};
 use crate::transfer::blocks::{self, BLOCK_SIZE, GIB};
@@ -97,7 +97,7 @@ pub(crate) async fn list_blocks(aws: &Aws, snapshot: &str) -> Result<(u64, Vec<(
         .send()
         .try_collect()
         .await
-        .map_err(|e| aws.error("ListSnapshotBlocks", "ebs", e))?;
+        .map_err(|e| aws.error("ListSnapshotBlocks", Service::Ebs, e))?;
     let volume_gib = pages.last().and_then(|page| page.volume_size()).unwrap_or_default() as u64;
     let blocks = pages.iter().flat_map(|page| page.blocks());
     Ok((volume_gib, blocks.filter_map(|b| Some((b.block_index()?, b.block_token()?.to_string()))).collect()))
@@ -152,7 +152,7 @@ async fn read_block(aws: &Aws, snapshot: &str, index: i32, token: &str) -> Resul
         .block_token(token)
         .send()
         .await
-        .map_err(|e| aws.error("GetSnapshotBlock", "ebs", e))?;
+        .map_err(|e| aws.error("GetSnapshotBlock", Service::Ebs, e))?;
     let checksum = output.checksum().map(str::to_string);
     let data = output
         .block_data

@@ -8,7 +8,7 @@ use crate::aws::inventory;
 use crate::aws::inventory::SnapshotState;
 use crate::aws::Aws;
 use crate::change::{self, Action, Status};
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, Result, Service};
 use crate::core::kinds::Reported;
 use crate::core::poll;
 use crate::core::progress::{Counter, Progress, Unit};
@@ -144,7 +144,7 @@ pub async fn start(aws: &Aws, target: &Target) -> Result<String> {
         .set_parent_snapshot_id(target.parent.clone())
         .send()
         .await
-        .map_err(|e| aws.error("StartSnapshot", "ebs", e))?;
+        .map_err(|e| aws.error("StartSnapshot", Service::Ebs, e))?;
     if let Some(size) = output.block_size().filter(|&s| s as usize != BLOCK_SIZE) {
         return Err(Error::Api {
             operation: "StartSnapshot",
@@ -256,7 +256,7 @@ async fn put_block(aws: &Aws, snapshot: &str, index: u64, block: Vec<u8>, digest
             block: index,
             attempts,
             seconds: attempt.as_secs(),
-            why: Box::new(aws.error("PutSnapshotBlock", "ebs", e)),
+            why: Box::new(aws.error("PutSnapshotBlock", Service::Ebs, e)),
         })?;
     Ok(())
 }
@@ -272,7 +272,7 @@ async fn complete(aws: &Aws, snapshot: &str, digests: &BTreeMap<u64, [u8; 32]>) 
         .checksum_aggregation_method(ChecksumAggregationMethod::ChecksumAggregationLinear)
         .send()
         .await
-        .map_err(|e| aws.error("CompleteSnapshot", "ebs", e))?;
+        .map_err(|e| aws.error("CompleteSnapshot", Service::Ebs, e))?;
     match output.status().map(Reported::<SnapshotState>::from) {
         Some(Reported::Known(SnapshotState::Error)) => Err(Error::Api {
             operation: "CompleteSnapshot",

@@ -244,30 +244,124 @@ async fn an_allowed_amis_refusal_is_predicted_before_sharing() {
     assert!(launch().await.contains(&org.dev.id));
 }
 
-#[tokio::test]
-async fn a_use_in_an_unconfigured_account_is_counted_by_a_usage_report_and_refuses_the_wipe() {
-    let org = Org::new("report", "").await;
+/// A member account gio-ami has no role for, and the test's EC2 client acting in it.
+async fn stranger(org: &Org) -> (String, aws_sdk_ec2::Client) {
     let made: serde_json::Value =
         serde_json::from_str(&org.emulator.fixture(&["accounts", "--count", "1"])).unwrap();
     let (stranger, role) = (made[0]["id"].as_str().unwrap(), made[0]["role_arn"].as_str().unwrap());
-    let theirs = aws_sdk_ec2::Client::new(&org.emulator.config_as(role, REGION).await);
-    share(&org.ec2, &org.released, stranger).await;
-    let node = prod_node(&theirs, &org.released).await;
+    (stranger.to_string(), aws_sdk_ec2::Client::new(&org.emulator.config_as(role, REGION).await))
+}
 
-    let wipe = run(org.cli().args(["wipe", &org.released, "--yes"])).failure();
+/// An AMI made and shared with `account` 4 days ago (the emulator's clock), older than an image
+/// usage report's lag; with `launcher`, a node of it launched there then too.
+async fn shared_days_ago(
+    org: &Org,
+    account: &str,
+    launcher: Option<&aws_sdk_ec2::Client>,
+) -> (String, Option<String>) {
+    org.emulator.fixture(&["clock", "--offset=-4d"]);
+    let ami = support::register_root_image(&org.ec2, "gio-node-old").await;
+    share(&org.ec2, &ami, account).await;
+    let node = match launcher {
+        Some(theirs) => Some(prod_node(theirs, &ami).await),
+        None => None,
+    };
+    org.emulator.fixture(&["clock", "--offset=0"]);
+    (ami, node)
+}
+
+#[tokio::test]
+async fn a_use_in_an_unconfigured_account_is_counted_by_a_usage_report_and_refuses_the_wipe() {
+    let org = Org::new("report", "").await;
+    let (stranger, theirs) = stranger(&org).await;
+    // Launched there days ago too: past the report's lag, so it counts the node.
+    let (ami, node) = shared_days_ago(&org, &stranger, Some(&theirs)).await;
+    let node = node.unwrap();
+
+    let wipe = support::run_past_usage_reports(&org.emulator, org.cli().args(["wipe", &ami, "--yes"]))
+        .await
+        .failure();
     assert!(
         wipe.stderr.contains(&format!("in account {stranger} (counted by an image usage report)")),
         "{}",
         wipe.stderr
     );
-    assert!(
-        support::own_image(&org.ec2, &org.released).await.is_some(),
-        "the refused wipe deregistered nothing"
-    );
+    assert!(support::own_image(&org.ec2, &ami).await.is_some(), "the refused wipe deregistered nothing");
 
     theirs.terminate_instances().instance_ids(&node).send().await.unwrap();
-    run(org.cli().args(["wipe", &org.released, "--yes"])).success();
+    support::run_past_usage_reports(&org.emulator, org.cli().args(["wipe", &ami, "--yes"])).await.success();
+    assert!(support::own_image(&org.ec2, &ami).await.is_none());
+}
+
+/// Issue 34: an image usage report may miss the last 24 hours of instances ("View your AMI
+/// usage"), so its zero for an AMI shared and launched today is no proof it is unused.
+#[tokio::test]
+async fn a_usage_reports_zero_for_an_ami_launched_today_refuses_the_wipe_unless_forced() {
+    let org = Org::new("report-lag", "").await;
+    let (stranger, theirs) = stranger(&org).await;
+    share(&org.ec2, &org.released, &stranger).await;
+    prod_node(&theirs, &org.released).await;
+
+    let wipe =
+        support::run_past_usage_reports(&org.emulator, org.cli().args(["wipe", &org.released, "--yes"]))
+            .await
+            .failure();
+    assert!(
+        wipe.stderr.contains(&format!("an image usage report counted nothing in {stranger}"))
+            && wipe.stderr.contains("no proof it is unused")
+            && wipe.stderr.contains("--force"),
+        "{}",
+        wipe.stderr
+    );
+    assert!(support::own_image(&org.ec2, &org.released).await.is_some(), "nothing was deregistered");
+    assert!(support::pending_usage_report(&org.ec2).await.is_none());
+
+    let forced = support::run_past_usage_reports(
+        &org.emulator,
+        org.cli().args(["wipe", &org.released, "--force", "--yes"]),
+    )
+    .await
+    .success();
+    assert!(forced.stdout.contains("--force, although an image usage report"), "{}", forced.stdout);
     assert!(support::own_image(&org.ec2, &org.released).await.is_none());
+}
+
+/// A report EC2 is still building when a run stops is the next run's to read: EC2 keeps one
+/// pending report per AMI, and a new one would only start the wait over.
+#[tokio::test]
+async fn a_usage_report_pending_when_the_run_stops_is_read_by_the_next_run() {
+    let org = Org::new("report-resume", "").await;
+    let (stranger, _) = stranger(&org).await;
+    let (ami, _) = shared_days_ago(&org, &stranger, None).await;
+
+    let mut first = org
+        .cli()
+        .args(["wipe", &ami, "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let report = loop {
+        if let Some(report) = support::pending_usage_report(&org.ec2).await {
+            break report;
+        }
+        assert!(first.try_wait().unwrap().is_none(), "the first run ended before making its report");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(support::own_image(&org.ec2, &ami).await.is_some());
+
+    org.emulator.fixture(&["clock", &format!("--advance={}", support::REPORT_PENDING)]);
+    let second = run(org.cli().args(["wipe", &ami, "--yes"])).success();
+    assert!(
+        second.stderr.contains(&format!("waiting for the image usage report {report} of {ami}")),
+        "{}",
+        second.stderr
+    );
+    assert!(support::own_image(&org.ec2, &ami).await.is_none());
+    let left = org.ec2.describe_image_usage_reports().image_ids(&ami).send().await.unwrap();
+    assert!(left.image_usage_reports().is_empty(), "read, then deleted: {left:?}");
 }
 
 #[tokio::test]

@@ -486,6 +486,7 @@ fn answer<T>(
 ) -> Result<T, Error> {
     if failed.contains(&lookup) {
         Err(Error::AccessDenied {
+            service: gio_ami::core::error::Service::Ec2,
             operation,
             code: "AccessDenied".into(),
             message: "generated denial".into(),

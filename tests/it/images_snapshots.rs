@@ -189,3 +189,27 @@ async fn verbose_logs_are_plain_text_when_stderr_is_no_terminal() {
     let never = run(emulator.cli().args(["-vv", "--color", "never", "images"])).success();
     assert!(!never.stderr.contains("\x1b["), "{:?}", never.stderr.lines().next());
 }
+
+/// Issue 34: when one id of a look-up by SnapshotIds is unknown, the ids are looked for again
+/// with a filter, which listed every snapshot the caller may see, public ones of every account
+/// included, and read one page. It now lists the account's own, page by page.
+#[tokio::test]
+async fn a_snapshot_look_up_missing_an_id_scans_own_snapshots_only_page_by_page() {
+    let emulator = Emulator::start();
+    // More than one page of DescribeSnapshots (1,000 at most).
+    emulator.fixture(&["snapshots", "--count", "1001"]);
+    let proxy = emulator.proxied(support::faults::Faults::new(0.0, 0));
+    let missing = "snap-0123456789abcdef0";
+    let file = std::env::temp_dir().join(format!("gio-missing-{}.raw", std::process::id()));
+    let out = run(proxy.cli().args(["download", missing]).arg(&file)).failure();
+    assert!(out.stderr.contains(&format!("snapshot {missing} was not found")), "{}", out.stderr);
+    let asked: Vec<String> =
+        proxy.tally().queries.into_iter().filter(|q| q.contains("Action=DescribeSnapshots&")).collect();
+    assert_eq!(asked.len(), 3, "by id, then the scan's two pages: {asked:#?}");
+    assert!(asked[0].contains("SnapshotId.1="), "{}", asked[0]);
+    for scan in &asked[1..] {
+        assert!(scan.contains("Owner.1=self") && scan.contains("MaxResults=1000"), "{scan}");
+        assert!(scan.contains(missing), "{scan}");
+    }
+    assert!(asked[2].contains("NextToken="), "the second page: {}", asked[2]);
+}

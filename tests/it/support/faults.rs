@@ -103,6 +103,9 @@ pub struct Tally {
     pub operations: Vec<String>,
     /// Whether the kill point was reached and the client killed.
     pub killed: bool,
+    /// The body of every Query-protocol request (EC2's `Action=…&…`), in the order they arrived:
+    /// what a test asserts a request asked.
+    pub queries: Vec<String>,
 }
 
 /// The SIGKILL after the k-th request, and the process it goes to.
@@ -254,7 +257,13 @@ fn serve(client: TcpStream, upstream: &str, dice: &Mutex<Dice>, kill: Option<&Ki
     client.set_nonblocking(false)?;
     client.set_read_timeout(Some(CLIENT_IDLE))?;
     let request = read_request(&client)?;
-    let (number, fault) = dice.lock().unwrap().roll(&request.operation());
+    let (number, fault) = {
+        let mut dice = dice.lock().unwrap();
+        if request.is_query() {
+            dice.tally.queries.push(String::from_utf8_lossy(&request.body).into_owned());
+        }
+        dice.roll(&request.operation())
+    };
     if let Some(kill) = kill.filter(|kill| kill.at == number) {
         forward(upstream, &request)?;
         kill.fire();

@@ -242,6 +242,36 @@ fn ended(Output { status, stdout, stderr }: Output) -> Run {
     run
 }
 
+/// How long the emulator's image usage reports stay pending (emulator/patches/usage_reports.py).
+pub const REPORT_PENDING: &str = "5m";
+
+/// Runs `command` (a wipe or prune that may wait for an image usage report of an AMI of this
+/// emulator's default account) and lets the emulator's clock pass each report's pending
+/// minutes once it is made, as a test moves time instead of sleeping. Looks every
+/// `REPORT_LOOK`, until the command ends.
+pub async fn run_past_usage_reports(emulator: &Emulator, command: &mut Command) -> Run {
+    const REPORT_LOOK: Duration = Duration::from_millis(200);
+    let ec2 = emulator.ec2().await;
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start gio-ami");
+    let mut passed = std::collections::HashSet::new();
+    while child.try_wait().expect("gio-ami's status").is_none() {
+        if let Some(report) = pending_usage_report(&ec2).await {
+            if passed.insert(report) {
+                emulator.fixture(&["clock", &format!("--advance={REPORT_PENDING}")]);
+            }
+        }
+        tokio::time::sleep(REPORT_LOOK).await;
+    }
+    finish(child)
+}
+
+/// An image usage report of the default account still pending, if any.
+pub async fn pending_usage_report(ec2: &aws_sdk_ec2::Client) -> Option<String> {
+    let pending = aws_sdk_ec2::types::Filter::builder().name("state").values("pending").build();
+    let reports = ec2.describe_image_usage_reports().filters(pending).send().await.unwrap();
+    reports.image_usage_reports().first().and_then(|r| r.report_id()).map(str::to_string)
+}
+
 impl Run {
     pub fn success(self) -> Run {
         assert!(
