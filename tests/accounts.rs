@@ -341,3 +341,41 @@ async fn promoting_into_another_account_grants_it_the_ami_and_copies_it_across_r
     let value = in_prod(FAR).await.get_parameter().name("/gio/far/node-ami").send().await.unwrap();
     assert_eq!(value.parameter().and_then(|p| p.value()), Some(copy.as_str()));
 }
+
+#[tokio::test]
+async fn a_promotion_whose_value_ssm_drops_fails_and_marks_nothing() {
+    let extra = "promote_from = \"staging\"\n\
+                 [clusters.staging]\nregion = \"eu-west-1\"\nssm_parameter = \"/gio/staging/node-ami\"\n";
+    let org = Org::new("dropped", extra).await;
+    let released = &org.released;
+    run(org.cli().args(["publish", released, "--cluster", "staging"])).success();
+    support::node_running(&org.emulator, "staging", released).await;
+    // prod allows only Amazon's AMIs: SSM's validation there refuses the release, after answering.
+    org.prod
+        .ec2
+        .replace_image_criteria_in_allowed_images_settings()
+        .image_criteria(ImageCriterionRequest::builder().image_providers("amazon").build())
+        .send()
+        .await
+        .unwrap();
+    org.prod
+        .ec2
+        .enable_allowed_images_settings()
+        .allowed_images_settings_state(AllowedImagesSettingsEnabledState::Enabled)
+        .send()
+        .await
+        .unwrap();
+
+    let dropped = run(org.cli().args(["promote", "--to", "prod", "--yes", "--force"])).failure();
+    assert!(
+        dropped.stderr.contains("that version still does not exist")
+            && dropped.stderr.contains("Allowed AMIs"),
+        "{}",
+        dropped.stderr
+    );
+    let prods = aws_sdk_ssm::Client::new(&org.emulator.config_as(&org.prod.role, REGION).await);
+    assert!(prods.get_parameter().name("/gio/prod/node-ami").send().await.is_err(), "SSM stored nothing");
+    let image = support::own_image(&org.ec2, released).await.unwrap();
+    let clusters = image.tags().iter().find(|t| t.key() == Some("gio-ami:clusters")).and_then(|t| t.value());
+    assert_eq!(clusters, Some("staging"), "not marked as published to prod");
+}

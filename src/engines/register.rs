@@ -275,7 +275,7 @@ pub async fn apply(aws: &Aws, plan: &change::Plan<Plan>, provenance: &Provenance
     for ((step, reused), action) in facts.steps.iter().zip(&facts.reused).zip(&plan.actions) {
         let (status, id) = match (reused, &parent) {
             (Some(id), _) => (Status::Reused, Some(id.clone())),
-            (None, None) => (Status::Failed("not attempted: the step it adds to failed".into()), None),
+            (None, None) => (Status::Skipped("not attempted: the step it adds to failed".into()), None),
             (None, Some(from)) => {
                 let tags = step_tags(&facts.source, step, from, provenance);
                 // The name taken by an AMI of this same step (same parent) is this call's own
