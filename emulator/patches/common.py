@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from botocore.exceptions import DataNotFoundError, UnknownServiceError
+from botocore.model import ServiceModel
 from moto.core.exceptions import ServiceException
+from moto.core.utils import get_service_model
 from moto.ec2.exceptions import EC2ClientError, InvalidTaggableResourceType
 from moto.ec2.utils import generic_filter
 
@@ -34,6 +38,17 @@ class ServiceError(ServiceException):
         super().__init__(code, message)
         for name, value in members.items():
             setattr(self, name, value)
+
+
+@functools.lru_cache(maxsize=None)
+def service_model(service: str) -> ServiceModel | None:
+    """botocore's API model of a service by its signing name (the same for every service the emulator
+    answers), or None for a name botocore has no model of. moto's own cached copy, which it serializes
+    answers with: one parse per process."""
+    try:
+        return get_service_model(service)
+    except (UnknownServiceError, DataNotFoundError):
+        return None
 
 
 def tags_by_type(specs: list[dict[str, Any]], allowed: tuple[str, ...]) -> dict[str, dict[str, str]]:

@@ -524,6 +524,8 @@ impl<F: Serialize> Serialize for Plan<F> {
 }
 
 impl<F> Plan<F> {
+    /// How many actions of one kind: what the planners' unit tests assert on.
+    #[cfg(test)]
     pub fn count(&self, kind: fn(&Action) -> bool) -> usize {
         self.actions.iter().filter(|a| kind(a)).count()
     }

@@ -194,35 +194,26 @@ pub fn plan(
     actions
 }
 
-/// Room for a host name: POSIX allows 255 bytes (HOST_NAME_MAX), plus the terminating NUL.
-const HOST_NAME_LEN: usize = 256;
-
 /// This machine's name, as builds record it; None when the system does not say (then a build
 /// records no host, and no machine mistakes it for its own).
 pub fn this_host() -> Option<String> {
-    let mut name = [0u8; HOST_NAME_LEN];
-    // SAFETY: the buffer is valid for `name.len()` bytes; gethostname writes at most that.
-    let status = unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) };
-    let name = std::ffi::CStr::from_bytes_until_nul(&name).ok().filter(|_| status == 0)?;
-    Some(name.to_string_lossy().into_owned()).filter(|n| !n.is_empty())
+    let name = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    Some(name).filter(|n| !n.is_empty())
 }
 
 /// Asks the kernel with signal 0, which checks for the process without touching it (POSIX, so
 /// the same on Linux and macOS).
 pub fn process(pid: u32) -> Process {
     // 0 and negative pids name process groups, not a process.
-    let Some(pid) = i32::try_from(pid).ok().filter(|&p| p > 0) else {
+    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
         return Process::Unknown;
     };
-    // SAFETY: kill with signal 0 sends nothing; it only reports whether `pid` exists.
-    if unsafe { libc::kill(pid, 0) } == 0 {
-        return Process::Alive;
-    }
-    match std::io::Error::last_os_error().raw_os_error() {
-        Some(libc::ESRCH) => Process::Gone,
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) => Process::Alive,
+        Err(rustix::io::Errno::SRCH) => Process::Gone,
         // It exists, and belongs to another user.
-        Some(libc::EPERM) => Process::Alive,
-        _ => Process::Unknown,
+        Err(rustix::io::Errno::PERM) => Process::Alive,
+        Err(_) => Process::Unknown,
     }
 }
 

@@ -651,9 +651,9 @@ async fn run(
             line = lines.next_line() => line,
             caught = &mut interrupted, if signal.is_none() => {
                 signal = Some(caught);
-                if let Some(pid) = child.id() {
-                    // SAFETY: kill(2) on our own child's pid; no memory is involved.
-                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+                if let Some(pid) = child.id().and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
+                    // Already exited is fine: its clean-up is done.
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
                 }
                 progress.phase(&format!("{caught}: packer is stopping and removing its builder"));
                 continue;

@@ -12,7 +12,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -120,9 +119,9 @@ impl Kill {
         while victim.is_none() {
             victim = self.aimed.wait(victim).unwrap();
         }
-        let pid = victim.expect("aimed") as libc::pid_t;
-        // SAFETY: kill(2) with a pid this test spawned and has not reaped yet.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        // A pid this test spawned and has not reaped yet.
+        let pid = rustix::process::Pid::from_raw(victim.expect("aimed") as i32).expect("a process id");
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
     }
 }
 
@@ -426,16 +425,7 @@ fn unreadable_answer() -> Vec<u8> {
 
 /// Closes with RST, not FIN: the client sees "connection reset by peer".
 fn reset(client: TcpStream) {
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
-    // SAFETY: a valid open socket and a correctly sized `linger` value.
-    unsafe {
-        libc::setsockopt(
-            client.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
+    // A zero linger makes close send RST; failing to set it would only soften the fault.
+    let _ = rustix::net::sockopt::set_socket_linger(&client, Some(std::time::Duration::ZERO));
     drop(client);
 }

@@ -1,6 +1,6 @@
 //! `disks add` and `lineage`: new AMIs from an AMI's snapshots plus new volumes, no instance.
 
-mod support;
+use crate::support;
 
 use aws_sdk_ec2::types::{BootModeValues, Filter, ImdsSupportValues, InstanceType, TpmSupportValues};
 use serde_json::Value;

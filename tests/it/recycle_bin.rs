@@ -2,7 +2,7 @@
 //! brings a wiped AMI back as it was, launchable; without a rule, or past its retention, the
 //! deletion is final and named so.
 
-mod support;
+use crate::support;
 
 use support::{run, Emulator, REGION};
 

@@ -2,7 +2,7 @@
 //! `text` (SSM changes no data type to aws:ec2:image), a write that fails. The AMI's
 //! `gio-ami:clusters` mark records a publication that happened, so it is never made then.
 
-mod support;
+use crate::support;
 
 use aws_sdk_ssm::types::ParameterType;
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! deregistered, its snapshots archived) past the guards of `wipe`, and comes back as it was,
 //! launchable, once AWS has restored its snapshots (the emulator's clock stands in for the hours).
 
-mod support;
+use crate::support;
 
 use support::{run, Emulator, REGION};
 

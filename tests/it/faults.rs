@@ -4,7 +4,7 @@
 //! either finish or fail with one clean error. Either way, the emulator's inventory, read
 //! directly, holds exactly what that outcome should leave: nothing leaks.
 
-mod support;
+use crate::support;
 
 use aws_sdk_ec2::types::Filter;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! An organization in one view: a build account and two consumer accounts of one emulator,
 //! reached through STS AssumeRole as `[accounts]` configures them.
 
-mod support;
+use crate::support;
 
 use aws_sdk_ec2::types::{
     AllowedImagesSettingsEnabledState, ImageCriterionRequest, InstanceType, LaunchPermission,

@@ -1,7 +1,7 @@
 //! The release history, publication to clusters and adoption, against the emulator: the table is
 //! read back from what AWS holds, the parameter from SSM, the README from disk.
 
-mod support;
+use crate::support;
 
 use aws_sdk_ec2::types::Tag;
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! `gio-ami upload` / `download` against the emulator: what lands in EBS is read back from it.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};

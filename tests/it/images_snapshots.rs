@@ -1,6 +1,6 @@
 //! The user's story for `images` and `snapshots`, against the emulator.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::{run, Emulator};

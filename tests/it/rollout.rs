@@ -3,7 +3,7 @@
 //! clock rather than by sleeping), and `outdated` against the EKS-optimized bases AWS publishes.
 //! Each test has its own emulator: they move its one clock.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

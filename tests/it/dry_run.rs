@@ -1,9 +1,9 @@
 //! Every mutating command's `--dry-run --output json` against one emulator: the report has the
 //! shared shape (plan, applied, outcomes, summary), and the emulator holds exactly what it held
-//! before. One emulator serves every story (each makes its own resources), so the binary has
-//! its own small harness: start it once, run the stories in turn, stop it by its handle.
+//! before. One emulator serves every story (each makes its own resources): one test starts it once and
+//! runs the stories in turn.
 
-mod support;
+use crate::support;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -212,30 +212,21 @@ const STORIES: &[(&str, Story)] = &[
     ("recycle_bin_and_restore", recycle_bin_and_restore),
 ];
 
-fn main() {
-    // `cargo test --test dry_run NAME` runs the stories whose name contains NAME.
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+/// One test for every story, against one emulator started for them all (each story makes its own
+/// resources, so they cannot see each other's); a failing story is named, and the others still run.
+/// `DRY_RUN_STORY=NAME` runs only the stories whose name contains NAME.
+#[test]
+fn every_mutating_command_dry_run_changes_nothing() {
+    let filter = std::env::var("DRY_RUN_STORY").ok();
     let chosen: Vec<&(&str, Story)> =
         STORIES.iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f))).collect();
     let emulator = Emulator::start();
     let mut failed = Vec::new();
     for (name, story) in &chosen {
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let passed =
-            std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(story(&emulator)))).is_ok();
-        println!("test {name} ... {}", if passed { "ok" } else { "FAILED" });
-        if !passed {
+        if std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(story(&emulator)))).is_err() {
             failed.push(*name);
         }
     }
-    drop(emulator);
-    println!(
-        "\ntest result: {}. {} passed; {} failed",
-        if failed.is_empty() { "ok" } else { "FAILED" },
-        chosen.len() - failed.len(),
-        failed.len()
-    );
-    if !failed.is_empty() {
-        std::process::exit(1);
-    }
+    assert!(failed.is_empty(), "dry-run stories failed: {failed:?}");
 }

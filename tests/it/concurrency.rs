@@ -3,7 +3,7 @@
 //! the emulator holds what one run leaves: never a second AMI of a name, a second copy in a
 //! region, or a parameter on anything but the published AMI.
 
-mod support;
+use crate::support;
 
 use aws_sdk_ec2::types::Filter;
 use std::path::{Path, PathBuf};

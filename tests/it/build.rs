@@ -2,7 +2,7 @@
 //! test plays the guest itself: it stops the builder instance, as the guest's `shutdown -h now`
 //! would once provisioning is done.
 
-mod support;
+use crate::support;
 
 use aws_sdk_ec2::types::Filter;
 use std::io::{BufRead, BufReader};

@@ -1,6 +1,6 @@
 //! Bad input gets one clear paragraph naming the fix, exit code 1, and never a panic.
 
-mod support;
+use crate::support;
 
 use support::{bare_cli, run, Emulator, REGION};
 

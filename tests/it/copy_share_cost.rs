@@ -1,7 +1,7 @@
 //! Copying to regions, sharing with accounts and the storage bill, against the emulator: the
 //! copies are read back in their region, the permissions from the AMI and its snapshots.
 
-mod support;
+use crate::support;
 
 use support::{image_instance_with_extra_disk, register_root_image, run, Emulator};
 

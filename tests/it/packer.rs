@@ -2,7 +2,7 @@
 //! validates and builds through `custom_endpoint_ec2` against the emulator; gio-ami's packer
 //! engine and `adopt --packer-manifest` are checked by reading the AMIs back.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::collections::BTreeMap;

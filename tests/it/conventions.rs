@@ -2,7 +2,7 @@
 //! shells accept, man pages `man` renders, and a JSON Schema of gio-ami.toml that an
 //! independent validator (Python's `jsonschema`) applies as `gio-ami check` does. No AWS.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -19,7 +19,7 @@
 //! The tests kill at a sample of k (the first, a middle and the last mutating request of the
 //! counting run); `kill_table` (run by bench/kill) kills at every k from 1 to N.
 
-mod support;
+use crate::support;
 
 use aws_sdk_ec2::types::{ImageAttributeName, SnapshotAttributeName};
 use std::collections::BTreeMap;
@@ -396,7 +396,7 @@ async fn kill_at(verb: Verb, k: usize, reference: &[String]) -> Killed {
     let tally = proxy.tally();
     drop(proxy);
     let operation = tally.killed.then(|| tally.operations[k - 1].clone());
-    if operation.is_some() && out.status.signal() != Some(libc::SIGKILL) {
+    if operation.is_some() && out.status.signal() != Some(rustix::process::Signal::KILL.as_raw()) {
         let converged =
             Err(format!("killed after request {k}, yet it ended with {}:\n{}", out.status, out.stderr));
         return Killed { operation, converged };

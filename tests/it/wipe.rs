@@ -1,7 +1,7 @@
 //! `wipe`: AMIs and the snapshots behind them go; an AMI anything uses stays, and the error
 //! names the user; a snapshot another AMI maps stays; a re-run finishes a half-done wipe.
 
-mod support;
+use crate::support;
 
 use aws_sdk_ec2::types::{Filter, RequestLaunchTemplateData, Tag};
 use support::{run, Emulator, REGION};

@@ -1,7 +1,7 @@
 //! `prune`: per release family, the newest N stay, the rest go (or are disabled), and an AMI in
 //! use is never touched.
 
-mod support;
+use crate::support;
 
 use aws_sdk_ec2::types::Filter;
 use std::time::Duration;

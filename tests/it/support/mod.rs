@@ -502,7 +502,7 @@ pub fn assert_unapplied_report(report: &serde_json::Value) {
 
 /// The text of `tests/specs/valid/NAME.toml`. Every spec a test runs is one of these files, or
 /// one with a value only known at run time put in its place, or with keys added (`with_keys`):
-/// `tests/conventions.rs` validates them all against `gio-ami schema`.
+/// `tests/it/conventions.rs` validates them all against `gio-ami schema`.
 pub fn spec(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/specs/valid/{name}.toml"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

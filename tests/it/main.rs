@@ -1,0 +1,28 @@
+//! The integration tests: one binary, so the harness (`support`), the SDK and gio-ami's library
+//! compile and link once instead of once per file. Each module is one user story area and starts
+//! its own emulators through `support`; `cargo test --test it wipe::` runs one area.
+
+mod support;
+
+mod accounts;
+mod archive;
+mod bad_input;
+mod build;
+mod concurrency;
+mod conventions;
+mod copy_share_cost;
+mod disks;
+mod dry_run;
+mod errors;
+mod faults;
+mod guards;
+mod history;
+mod images_snapshots;
+mod kill;
+mod packer;
+mod prune;
+mod publication;
+mod recycle_bin;
+mod rollout;
+mod upload;
+mod wipe;
