@@ -34,8 +34,8 @@ def apply() -> None:
     # Importing the modules fills the registry; the order does not matter.
     from . import (allowed_images, clock, deprecation, disabling, eks, eks_versions, error_protocol,  # noqa: F401
                    hooks, idempotency, imagebuilder, images, instances, locks, org_sharing, protection,
-                   recycle_bin, references, routes, seed, snapshots, ssm_agent, ssm_history, sts_trust,
-                   tags, tiers, usage_reports, validation)
+                   recycle_bin, references, routes, seed, snapshots, ssm_agent, ssm_history,
+                   ssm_image_parameters, sts_trust, tags, tiers, usage_reports, validation)
 
     for owner, name, replacement in _REGISTRY:
         setattr(owner, name, replacement)

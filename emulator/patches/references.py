@@ -36,7 +36,7 @@ from moto.core.responses import ActionResult
 from moto.ec2.responses import EC2Response
 from moto.ssm.models import ssm_backends
 
-from . import imagebuilder, replaces
+from . import imagebuilder, replaces, ssm_image_parameters
 from .common import Paging, aws_error
 
 INSTANCE, LAUNCH_TEMPLATE, SSM_PARAMETER = "ec2:Instance", "ec2:LaunchTemplate", "ssm:Parameter"
@@ -131,6 +131,7 @@ def describe_image_references(self: EC2Response) -> ActionResult:
                     found.add(Reference(version.image_id, LAUNCH_TEMPLATE,
                                         f"arn:aws:ec2:{region}:{account}:launch-template/{template.id}"))
     if SSM_PARAMETER in chosen:
+        ssm_image_parameters.settle(ssm_backends[account][region])
         parameters = ssm_backends[account][region]._parameters
         for name in list(parameters):
             if name.startswith("/aws/") or not parameters[name]:

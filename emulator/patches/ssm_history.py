@@ -17,6 +17,7 @@ from moto.ssm.models import PARAMETER_HISTORY_MAX_RESULTS, Parameter, SimpleSyst
 
 from . import replaces
 from .common import ServiceError
+from .ssm_image_parameters import settle
 
 _moto_get_parameter_history = SimpleSystemManagerBackend.get_parameter_history
 
@@ -24,6 +25,7 @@ _moto_get_parameter_history = SimpleSystemManagerBackend.get_parameter_history
 @replaces(SimpleSystemManagerBackend, "get_parameter_history")
 def get_parameter_history(self: SimpleSystemManagerBackend, name: str, next_token: str | None,
                           max_results: int = PARAMETER_HISTORY_MAX_RESULTS) -> tuple[list[Parameter] | None, str | None]:
+    settle(self)  # versions whose aws:ec2:image validation ended (patch 40)
     name = self._strip_parameter_arn(name)
     if next_token is not None:
         versions = len(self._parameters[name]) if name in self._parameters else 0

@@ -9,6 +9,8 @@ version ... Default: 10"; with both parameters "your specified values override t
 "AMI references can be checked in: ... Image Builder image recipes".
 """
 
+from datetime import timedelta
+
 import botocore.exceptions
 import pytest
 
@@ -26,7 +28,7 @@ def references(ec2, image_ids, **kwargs):
     return sorted((r["ImageId"], r["ResourceType"], r["Arn"]) for r in answer["ImageReferences"])
 
 
-def test_instances_launch_templates_and_parameters_that_reference_an_ami(client):
+def test_instances_launch_templates_and_parameters_that_reference_an_ami(client, clock):
     ec2, ssm = client("ec2", REGION), client("ssm", REGION)
     image, other = register(ec2, "gio-referenced"), register(ec2, "gio-unreferenced")
     running = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
@@ -37,6 +39,7 @@ def test_instances_launch_templates_and_parameters_that_reference_an_ami(client)
     for _ in range(10):  # the AMI is now 11 versions back
         ec2.create_launch_template_version(LaunchTemplateId=template, LaunchTemplateData={"ImageId": other})
     ssm.put_parameter(Name="/gio/release/current", Value=image, Type="String", DataType="aws:ec2:image")
+    clock.advance(timedelta(seconds=1))  # the value exists once SSM validated it (patch 40)
 
     arn = f"arn:aws:ec2:{REGION}:123456789012"
     parameter_arn = f"arn:aws:ssm:{REGION}:123456789012:parameter/gio/release/current"

@@ -1,11 +1,24 @@
 //! SSM parameters the clusters read their AMI from: the value now, and every value they held
-//! with the time it was written (GetParameterHistory), from which rollbacks and soak times come.
+//! with the time it was written (GetParameterHistory), from which rollbacks and soak times come;
+//! and the write of a new AMI, confirmed once SSM has validated it.
 
 use crate::aws::Aws;
-use crate::core::error::{Result, Service};
+use crate::core::choice::Choice;
+use crate::core::error::{Error, Result, Service};
+use crate::core::kinds::{DataType, Reported};
+use crate::core::poll;
+use aws_sdk_ssm::types::ParameterType;
+use std::time::Duration;
 
 /// GetParameterHistory answers at most 50 versions a page.
 const HISTORY_PAGE_SIZE: i32 = 50;
+/// How long the version a PutParameter of an `aws:ec2:image` value answered may take to exist:
+/// SSM validates the value after answering, and drops it if it refuses it, saying so only
+/// through EventBridge (PutParameter, DataType). The reference gives no duration; the
+/// validation is one DescribeImages on AWS's side, which answers within seconds, so half a
+/// minute (15 looks) leaves room for a slow moment, and a version still missing then was
+/// dropped.
+pub const VALIDATION_WAIT: Duration = Duration::from_secs(30);
 
 /// One version of a parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,14 +27,89 @@ pub struct Version {
     pub value: String,
     /// When it was written, seconds since the epoch; `None` if SSM did not say.
     pub written: Option<i64>,
+    pub data_type: Reported<DataType>,
+}
+
+/// A parameter as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub value: String,
+    pub data_type: Reported<DataType>,
+}
+
+/// What SSM reports as a parameter's data type: `text` when it says nothing ("The default is
+/// text", Parameter).
+fn data_type(reported: Option<&str>) -> Reported<DataType> {
+    reported.map_or(Reported::Known(DataType::Text), Reported::from)
+}
+
+/// The parameter's value and data type, or `None` when it does not exist.
+pub async fn current(aws: &Aws, name: &str) -> Result<Option<Held>> {
+    match aws.ssm().get_parameter().name(name).send().await {
+        Ok(output) => Ok(output
+            .parameter()
+            .and_then(|p| Some(Held { value: p.value()?.to_string(), data_type: data_type(p.data_type()) }))),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
+        Err(e) => Err(aws.error("GetParameter", Service::Ssm, e)),
+    }
 }
 
 /// The parameter's value, or `None` when it does not exist.
 pub async fn current_value(aws: &Aws, name: &str) -> Result<Option<String>> {
-    match aws.ssm().get_parameter().name(name).send().await {
-        Ok(output) => Ok(output.parameter().and_then(|p| p.value()).map(str::to_string)),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
-        Err(e) => Err(aws.error("GetParameter", Service::Ssm, e)),
+    Ok(current(aws, name).await?.map(|held| held.value))
+}
+
+/// Writes `ami` as the parameter's new version (data type `aws:ec2:image`), then reads that
+/// version back until it holds the AMI: SSM's HTTP 200 does not say the value was stored
+/// ("a successful HTTP 200 response does not guarantee that your parameter was successfully
+/// created or updated", PutParameter, DataType). A version still missing after
+/// VALIDATION_WAIT was dropped by the validation: `ParameterNotStored`.
+/// https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
+pub async fn put_ami(aws: &Aws, name: &str, ami: &str, description: &str) -> Result<()> {
+    let version = aws
+        .ssm()
+        .put_parameter()
+        .name(name)
+        .value(ami)
+        .r#type(ParameterType::String)
+        .data_type(DataType::Image.name())
+        .description(description)
+        .overwrite(true)
+        .send()
+        .await
+        .map_err(|e| aws.error("PutParameter", Service::Ssm, e))?
+        .version();
+    let selector = format!("{name}:{version}");
+    let stored = poll::until(
+        &format!("version {version} of {name} to hold {ami}"),
+        poll::LOCAL_CHANGE,
+        VALIDATION_WAIT,
+        || async {
+            match aws.ssm().get_parameter().name(&selector).send().await {
+                Ok(output) => Ok(Some(output.parameter().and_then(|p| p.value()) == Some(ami))),
+                Err(e)
+                    if e.as_service_error().is_some_and(|s| {
+                        s.is_parameter_not_found() || s.is_parameter_version_not_found()
+                    }) =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(aws.error("GetParameter", Service::Ssm, e)),
+            }
+        },
+    )
+    .await;
+    let dropped = || Error::ParameterNotStored {
+        parameter: name.to_string(),
+        ami: ami.to_string(),
+        version,
+        waited: VALIDATION_WAIT,
+    };
+    match stored {
+        Ok(true) => Ok(()),
+        // A version is written once: holding another value, it is not ours (never seen on AWS).
+        Ok(false) | Err(Error::WaitTimeout { .. }) => Err(dropped()),
+        Err(e) => Err(e),
     }
 }
 
@@ -37,6 +125,7 @@ pub async fn history(aws: &Aws, name: &str) -> Result<Vec<Version>> {
                     version: p.version(),
                     value: p.value()?.to_string(),
                     written: p.last_modified_date().map(|d| d.secs()),
+                    data_type: data_type(p.data_type()),
                 })
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => break,
@@ -59,7 +148,7 @@ mod tests {
     use super::*;
 
     fn v(version: i64, value: &str, written: i64) -> Version {
-        Version { version, value: value.into(), written: Some(written) }
+        Version { version, value: value.into(), written: Some(written), data_type: DataType::Image.into() }
     }
 
     #[test]

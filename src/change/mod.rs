@@ -10,7 +10,7 @@ pub mod retire;
 
 use crate::aws::inventory::Grantees;
 use crate::aws::recycle_bin::{self, Binned};
-use crate::aws::{tagging, Aws};
+use crate::aws::{parameters, tagging, Aws};
 use crate::core::clock;
 use crate::core::error::{Error, Service};
 use crate::core::tags;
@@ -18,7 +18,6 @@ use aws_sdk_ec2::types::{
     LaunchPermission, LaunchPermissionModifications, OperationType, PermissionGroup, SnapshotAttributeName,
     Tag, TargetStorageTier,
 };
-use aws_sdk_ssm::types::ParameterType;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
@@ -30,6 +29,26 @@ pub const CONCURRENCY: usize = 8;
 /// out as the first whole minute at least this far ahead: room for the request to travel and for
 /// this machine's clock to run a little behind AWS's.
 const DEPRECATION_MARGIN_SECS: i64 = 60;
+
+/// An action that another needs to have reached its goal first, named as the plan names it:
+/// its resource's kind and id. Apply runs the dependent action only once every action it needs
+/// is done (or reused, or already gone); otherwise its outcome is `Skipped`, naming which one
+/// failed. Stages order the calls; this says which failure stops which call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Needs {
+    pub kind: Kind,
+    pub id: String,
+}
+
+impl Needs {
+    pub fn action(action: &Action) -> Needs {
+        Needs { kind: action.kind(), id: action.id().to_string() }
+    }
+
+    fn is(&self, action: &Action) -> bool {
+        action.kind() == self.kind && action.id() == self.id
+    }
+}
 
 /// The kind of resource an action is about, so no renderer guesses it from an id prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -133,10 +152,13 @@ pub enum Action {
         why: String,
     },
     /// An AMI brought back from the Recycle Bin, as it was: mappings, tags, launch permissions.
+    /// `after`: the restores of its snapshots, which AWS needs done first.
     RestoreImage {
         id: String,
         name: String,
         why: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        after: Vec<Needs>,
     },
     /// A snapshot moved to the archive tier (ModifySnapshotTier), once no AMI maps it.
     ArchiveSnapshot {
@@ -169,11 +191,15 @@ pub enum Action {
         why: String,
     },
     /// Tags written on an AMI and its snapshots in one call; values in place are overwritten.
+    /// `after`: what the tags record, which must have happened first (a publication's mark
+    /// after its parameter write).
     TagImage {
         id: String,
         snapshots: Vec<String>,
         tags: tags::Tags,
         why: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        after: Vec<Needs>,
     },
     /// Grants (or revokes) launching the AMI to these accounts, organizations and OUs (ARNs).
     ModifyLaunchPermission {
@@ -191,7 +217,8 @@ pub enum Action {
         add: bool,
         why: String,
     },
-    /// A new version of an SSM parameter (`id` is its name); SSM keeps the earlier ones.
+    /// A new version of an SSM parameter (`id` is its name), of data type `aws:ec2:image`; done
+    /// once SSM has validated and stored it. SSM keeps the earlier versions.
     PutParameter {
         id: String,
         value: String,
@@ -433,6 +460,14 @@ impl Action {
         }
     }
 
+    /// The actions this one needs done first (see `Needs`).
+    pub fn after(&self) -> &[Needs] {
+        match self {
+            Action::TagImage { after, .. } | Action::RestoreImage { after, .. } => after,
+            _ => &[],
+        }
+    }
+
     /// Does nothing by design: a refusal or a reuse.
     pub fn is_noop(&self) -> bool {
         matches!(self, Action::Refuse { .. } | Action::Reuse { .. })
@@ -559,6 +594,15 @@ pub enum Status {
     AlreadyGone,
     Refused,
     Failed(String),
+    /// Not attempted: an action it needs (`Action::after`) did not reach its goal; says which.
+    Skipped(String),
+}
+
+impl Status {
+    /// The goal is reached, by this run or an earlier one.
+    pub fn reached(&self) -> bool {
+        matches!(self, Status::Done | Status::Reused | Status::AlreadyGone)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -600,11 +644,16 @@ async fn apply_in<'a>(place: impl Fn(&Action) -> &'a Aws, actions: &[Action]) ->
     for stage in 0..=LAST_STAGE {
         let batch: Vec<&Action> = actions.iter().filter(|a| a.stage() == stage).collect();
         let place = &place;
+        let earlier = &outcomes;
         let done: Vec<Outcome> = stream::iter(batch)
             .map(|action| async move {
                 let aws = place(action);
                 let action = action.as_sent(clock::now_epoch());
-                Outcome { status: execute(aws, &action).await, action }
+                let status = match blocked(&action, actions, earlier) {
+                    Some(why) => Status::Skipped(why),
+                    None => execute(aws, &action).await,
+                };
+                Outcome { status, action }
             })
             .buffered(CONCURRENCY)
             .collect()
@@ -612,6 +661,28 @@ async fn apply_in<'a>(place: impl Fn(&Action) -> &'a Aws, actions: &[Action]) ->
         outcomes.extend(done);
     }
     outcomes
+}
+
+/// Why `action` must not run, given the outcomes of the stages before: an action it needs
+/// failed (or was kept, or skipped), or is planned no earlier than it, which would be a plan
+/// this engine cannot order. An action it needs that the plan does not hold has nothing to
+/// wait for.
+fn blocked(action: &Action, actions: &[Action], earlier: &[Outcome]) -> Option<String> {
+    let named = |a: &Action| format!("{} {}", a.verb(), a.id());
+    action.after().iter().find_map(|needs| match earlier.iter().find(|o| needs.is(&o.action)) {
+        Some(o) if o.status.reached() => None,
+        Some(o @ Outcome { status: Status::Failed(_), .. }) => {
+            Some(format!("not attempted: {} failed", named(&o.action)))
+        }
+        Some(o @ Outcome { status: Status::Skipped(_), .. }) => {
+            Some(format!("not attempted: {} was not attempted", named(&o.action)))
+        }
+        Some(o) => Some(format!("not attempted: {} was kept as it is", o.action.id())),
+        None => actions
+            .iter()
+            .find(|a| needs.is(a))
+            .map(|a| format!("not attempted: {} is not planned before it", named(a))),
+    })
 }
 
 async fn execute(aws: &Aws, action: &Action) -> Status {
@@ -685,19 +756,9 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .await
             .map(drop)
             .map_err(|e| aws.error("ModifySnapshotAttribute", Service::Ec2, e)),
-        Action::PutParameter { id, value, description, .. } => aws
-            .ssm()
-            .put_parameter()
-            .name(id)
-            .value(value)
-            .r#type(ParameterType::String)
-            .data_type(AMI_DATA_TYPE)
-            .description(description)
-            .overwrite(true)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws.error("PutParameter", Service::Ssm, e)),
+        Action::PutParameter { id, value, description, .. } => {
+            parameters::put_ami(aws, id, value, description).await
+        }
         Action::RestoreSnapshot { id, .. } => ec2
             .restore_snapshot_from_recycle_bin()
             .snapshot_id(id)
@@ -834,10 +895,6 @@ async fn enable(
     Ok(())
 }
 
-/// SSM validates a parameter of this data type as an AMI id of the region, and consumers
-/// (Karpenter, Terraform, Pulumi) expect it.
-const AMI_DATA_TYPE: &str = "aws:ec2:image";
-
 /// The codes EC2 answers for a resource that no longer exists: a deletion's goal reached.
 pub(crate) fn is_gone(error: &Error) -> bool {
     matches!(
@@ -853,7 +910,7 @@ pub(crate) fn is_gone(error: &Error) -> bool {
 
 /// True when every action reached its goal (refusals are not failures: they were planned).
 pub fn succeeded(outcomes: &[Outcome]) -> bool {
-    outcomes.iter().all(|o| !matches!(o.status, Status::Failed(_)))
+    outcomes.iter().all(|o| !matches!(o.status, Status::Failed(_) | Status::Skipped(_)))
 }
 
 /// How a plan went, in counts: what it meant to change, and what became of each action.
@@ -866,6 +923,8 @@ pub struct Summary {
     pub already_gone: usize,
     pub kept: usize,
     pub failed: usize,
+    /// Not attempted because an action they need failed.
+    pub skipped: usize,
 }
 
 impl Summary {
@@ -878,6 +937,7 @@ impl Summary {
             already_gone: count(|s| *s == Status::AlreadyGone),
             kept: count(|s| *s == Status::Refused),
             failed: count(|s| matches!(s, Status::Failed(_))),
+            skipped: count(|s| matches!(s, Status::Skipped(_))),
         }
     }
 }
@@ -900,7 +960,8 @@ impl<'a, F> Report<'a, F> {
         Report { plan, applied, outcomes, summary: Summary::of(&plan.actions, outcomes) }
     }
 
-    /// The error a command exits with when some action failed, naming the first failure.
+    /// The error a command exits with when some action failed, naming the first failure (an
+    /// action skipped for it counts too, but is named only when nothing else is).
     pub fn failure(&self, command: &'static str) -> Option<Error> {
         let failed: Vec<String> = self
             .outcomes
@@ -909,6 +970,10 @@ impl<'a, F> Report<'a, F> {
                 Status::Failed(why) => Some(format!("{}: {why}", o.action.id())),
                 _ => None,
             })
+            .chain(self.outcomes.iter().filter_map(|o| match &o.status {
+                Status::Skipped(why) => Some(format!("{}: {why}", o.action.id())),
+                _ => None,
+            }))
             .collect();
         let first = failed.first()?.clone();
         Some(Error::Incomplete { command, failed: failed.len(), total: self.outcomes.len(), first })
@@ -996,7 +1061,7 @@ mod tests {
         let report = Report::new(&plan, Some(&outcomes));
         assert_eq!(
             report.summary,
-            Summary { planned: 2, changed: 0, reused: 0, already_gone: 1, kept: 1, failed: 1 }
+            Summary { planned: 2, changed: 0, reused: 0, already_gone: 1, kept: 1, failed: 1, skipped: 0 }
         );
         let err = report.failure("wipe").unwrap().to_string();
         assert!(err.contains("1 of 3 steps failed (first: snap-1: InUse)"), "{err}");
@@ -1009,6 +1074,111 @@ mod tests {
         let dry = Report::new(&plan, None);
         assert!(!dry.applied && dry.failure("wipe").is_none());
         assert_eq!(dry.summary.planned, 2);
+    }
+
+    fn put(id: &str) -> Action {
+        Action::PutParameter {
+            id: id.into(),
+            value: "ami-1".into(),
+            previous: None,
+            description: String::new(),
+            why: String::new(),
+        }
+    }
+
+    fn mark_after(needed: &[&Action]) -> Action {
+        Action::TagImage {
+            id: "ami-1".into(),
+            snapshots: vec![],
+            tags: Default::default(),
+            why: String::new(),
+            after: needed.iter().map(|a| Needs::action(a)).collect(),
+        }
+    }
+
+    fn outcome(action: &Action, status: Status) -> Outcome {
+        Outcome { action: action.clone(), status }
+    }
+
+    #[test]
+    fn an_action_runs_only_once_what_it_needs_reached_its_goal() {
+        let parameter = put("/p");
+        let mark = mark_after(&[&parameter]);
+        let plan = [parameter.clone(), mark.clone()];
+        for reached in [Status::Done, Status::Reused, Status::AlreadyGone] {
+            assert_eq!(blocked(&mark, &plan, &[outcome(&parameter, reached)]), None);
+        }
+        assert_eq!(
+            blocked(&mark, &plan, &[outcome(&parameter, Status::Failed("ThrottlingException".into()))])
+                .as_deref(),
+            Some("not attempted: put /p failed")
+        );
+        assert_eq!(
+            blocked(&mark, &plan, &[outcome(&parameter, Status::Skipped("x".into()))]).as_deref(),
+            Some("not attempted: put /p was not attempted"),
+            "a skip passes down the chain"
+        );
+        let kept = Action::Refuse { id: "/p".into(), kind: Kind::Parameter, why: String::new() };
+        assert_eq!(
+            blocked(&mark, &[kept.clone(), mark.clone()], &[outcome(&kept, Status::Refused)]).as_deref(),
+            Some("not attempted: /p was kept as it is")
+        );
+        let reused = Action::Reuse { id: "/p".into(), kind: Kind::Parameter, why: String::new() };
+        assert_eq!(
+            blocked(&mark, &[reused.clone(), mark.clone()], &[outcome(&reused, Status::Reused)]),
+            None
+        );
+    }
+
+    #[test]
+    fn a_need_outside_the_plan_waits_for_nothing_and_one_not_run_yet_blocks() {
+        let parameter = put("/p");
+        let mark = mark_after(&[&parameter]);
+        assert_eq!(blocked(&mark, std::slice::from_ref(&mark), &[]), None, "nothing to wait for");
+        assert_eq!(
+            blocked(&mark, &[parameter, mark.clone()], &[]).as_deref(),
+            Some("not attempted: put /p is not planned before it"),
+            "never run ahead of what it needs"
+        );
+    }
+
+    #[test]
+    fn an_ami_restore_needs_every_restore_of_its_snapshots() {
+        let snapshot = |id: &str| Action::RestoreSnapshot { id: id.into(), why: String::new() };
+        let (a, b) = (snapshot("snap-a"), snapshot("snap-b"));
+        let image = Action::RestoreImage {
+            id: "ami-1".into(),
+            name: "n".into(),
+            why: String::new(),
+            after: vec![Needs::action(&a), Needs::action(&b)],
+        };
+        assert!(a.stage() < image.stage(), "the stages order them too");
+        let plan = [a.clone(), b.clone(), image.clone()];
+        let failed = Status::Failed("IncorrectState".into());
+        assert_eq!(
+            blocked(&image, &plan, &[outcome(&a, Status::Done), outcome(&b, failed)]).as_deref(),
+            Some("not attempted: restore snap-b failed")
+        );
+        assert_eq!(blocked(&image, &plan, &[outcome(&a, Status::Done), outcome(&b, Status::Done)]), None);
+    }
+
+    #[test]
+    fn a_skipped_action_fails_the_report_after_the_failure_it_follows() {
+        let parameter = put("/p");
+        let mark = mark_after(&[&parameter]);
+        let plan: Plan = Plan { actions: vec![parameter.clone(), mark.clone()], ..Plan::default() };
+        let outcomes = [
+            outcome(&mark, Status::Skipped("not attempted: put /p failed".into())),
+            outcome(&parameter, Status::Failed("dropped".into())),
+        ];
+        assert!(!succeeded(&outcomes));
+        let report = Report::new(&plan, Some(&outcomes));
+        assert_eq!((report.summary.failed, report.summary.skipped), (1, 1));
+        let err = report.failure("publish").unwrap().to_string();
+        assert!(err.contains("2 of 2 steps failed (first: /p: dropped)"), "{err}");
+        let json = serde_json::to_value(&outcomes[0]).unwrap();
+        assert_eq!(json["status"]["skipped"], "not attempted: put /p failed");
+        assert_eq!(json["after"], serde_json::json!([{"kind": "parameter", "id": "/p"}]));
     }
 
     #[test]
@@ -1039,6 +1209,7 @@ mod tests {
             snapshots: vec![],
             tags: Default::default(),
             why: String::new(),
+            after: vec![Needs::action(&parameter)],
         };
         assert!(
             launch(true).stage() < parameter.stage() && parameter.stage() < mark.stage(),

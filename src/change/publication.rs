@@ -4,8 +4,10 @@
 //! mark. Planned here, purely, for the commands that publish (`publish`, `promote`).
 
 use crate::aws::inventory::{Image, ImageState};
-use crate::change::{Action, Kind, Plan};
+use crate::aws::parameters::Held;
+use crate::change::{Action, Kind, Needs, Plan};
 use crate::core::error::{Error, Result};
+use crate::core::kinds::DataType;
 use crate::core::tags;
 use crate::spec::clusters::Cluster;
 use serde::Serialize;
@@ -26,9 +28,10 @@ pub struct Publication {
     pub clusters_tag: Option<String>,
 }
 
-/// Checks that the cluster can launch nodes from `image` (found in `region`) and says what
-/// changes. Pure: the inputs were read beforehand.
-pub fn plan(cluster: &Cluster, image: &Image, region: &str, current: Option<String>) -> Result<Publication> {
+/// Checks that the cluster can launch nodes from `image` (found in `region`) and that its
+/// parameter (`current`, if it exists) can hold an AMI, and says what changes. Pure: the inputs
+/// were read beforehand.
+pub fn plan(cluster: &Cluster, image: &Image, region: &str, current: Option<Held>) -> Result<Publication> {
     if image.state != ImageState::Available {
         return Err(Error::NotAvailable { id: image.id.clone(), state: image.state.to_string() });
     }
@@ -44,6 +47,11 @@ pub fn plan(cluster: &Cluster, image: &Image, region: &str, current: Option<Stri
         .ssm_parameter
         .clone()
         .ok_or_else(|| Error::ClusterWithoutParameter { cluster: cluster.name.clone() })?;
+    // SSM changes no parameter's data type to aws:ec2:image: every write would fail.
+    if let Some(held) = current.as_ref().filter(|held| held.data_type != DataType::Image) {
+        return Err(Error::ParameterNotAmiTyped { parameter, data_type: held.data_type.to_string() });
+    }
+    let current = current.map(|held| held.value);
     let mut clusters: Vec<&str> = image.published_to().collect();
     let clusters_tag = (!clusters.contains(&cluster.name.as_str())).then(|| {
         clusters.push(&cluster.name);
@@ -62,10 +70,11 @@ pub fn plan(cluster: &Cluster, image: &Image, region: &str, current: Option<Stri
 }
 
 /// The writes a publication makes: the parameter's new version (or, when it holds the AMI
-/// already, nothing), then the AMI's `gio-ami:clusters` tag when it changes.
+/// already, nothing), then the AMI's `gio-ami:clusters` tag when it changes, only once the
+/// parameter holds the AMI: the mark records a publication that happened.
 pub fn actions(publication: Publication) -> Plan<Publication> {
     let p = &publication;
-    let mut actions = vec![if p.changes_parameter {
+    let parameter = if p.changes_parameter {
         Action::PutParameter {
             id: p.parameter.clone(),
             value: p.ami.clone(),
@@ -83,13 +92,15 @@ pub fn actions(publication: Publication) -> Plan<Publication> {
             kind: Kind::Parameter,
             why: format!("already holds {}", p.ami),
         }
-    }];
-    actions.extend(p.clusters_tag.as_ref().map(|clusters| Action::TagImage {
+    };
+    let mark = p.clusters_tag.as_ref().map(|clusters| Action::TagImage {
         id: p.ami.clone(),
         snapshots: Vec::new(),
         tags: tags::Tags::from([(tags::CLUSTERS.to_string(), clusters.clone())]),
         why: format!("published to {}: the history marks it", p.cluster),
-    }));
+        after: vec![Needs::action(&parameter)],
+    });
+    let actions = std::iter::once(parameter).chain(mark).collect();
     Plan { actions, warnings: Vec::new(), facts: publication }
 }
 
@@ -105,6 +116,10 @@ mod tests {
     use super::*;
     use crate::aws::inventory::tests::image;
 
+    fn held(value: &str) -> Option<Held> {
+        Some(Held { value: value.into(), data_type: DataType::Image.into() })
+    }
+
     fn prod() -> Cluster {
         Cluster {
             name: "prod".into(),
@@ -118,7 +133,7 @@ mod tests {
     fn publishing_writes_the_parameter_and_adds_the_cluster_to_the_tag() {
         let mut ami = image("ami-0000000a", "2026-01-01", &[]);
         ami.tags.insert(tags::CLUSTERS.into(), "dev".into());
-        let p = plan(&prod(), &ami, "eu-west-1", Some("ami-00000009".into())).unwrap();
+        let p = plan(&prod(), &ami, "eu-west-1", held("ami-00000009")).unwrap();
         assert!(p.changes_parameter);
         assert_eq!(p.previous.as_deref(), Some("ami-00000009"));
         assert_eq!(p.clusters_tag.as_deref(), Some("dev,prod"));
@@ -128,7 +143,7 @@ mod tests {
     fn publishing_again_changes_nothing() {
         let mut ami = image("ami-0000000a", "2026-01-01", &[]);
         ami.tags.insert(tags::CLUSTERS.into(), "prod".into());
-        let p = plan(&prod(), &ami, "eu-west-1", Some("ami-0000000a".into())).unwrap();
+        let p = plan(&prod(), &ami, "eu-west-1", held("ami-0000000a")).unwrap();
         assert!(!p.changes_parameter);
         assert_eq!(p.clusters_tag, None);
     }
@@ -136,13 +151,18 @@ mod tests {
     #[test]
     fn a_publication_puts_the_parameter_then_tags_the_ami_or_reuses_what_holds() {
         let ami = image("ami-0000000a", "2026-01-01", &[]);
-        let first = actions(plan(&prod(), &ami, "eu-west-1", Some("ami-00000009".into())).unwrap());
+        let first = actions(plan(&prod(), &ami, "eu-west-1", held("ami-00000009")).unwrap());
         let verbs: Vec<(&str, &str)> = first.actions.iter().map(|a| (a.verb(), a.id())).collect();
         assert_eq!(verbs, [("put", "/gio/prod"), ("tag", "ami-0000000a")]);
+        assert_eq!(
+            first.actions[1].after(),
+            [Needs { kind: Kind::Parameter, id: "/gio/prod".into() }],
+            "marked only once the parameter holds it"
+        );
         assert_eq!(first.actions[0].resource(), "/gio/prod ami-00000009 -> ami-0000000a");
         let mut published = ami.clone();
         published.tags.insert(tags::CLUSTERS.into(), "prod".into());
-        let again = actions(plan(&prod(), &published, "eu-west-1", Some("ami-0000000a".into())).unwrap());
+        let again = actions(plan(&prod(), &published, "eu-west-1", held("ami-0000000a")).unwrap());
         assert!(!again.has_work());
         assert_eq!(again.actions[0].verb(), "reuse");
     }
@@ -156,6 +176,18 @@ mod tests {
         let ami = image("ami-0000000a", "2026-01-01", &[]);
         let err = plan(&prod(), &ami, "us-east-1", None).unwrap_err().to_string();
         assert!(err.contains("gio-ami copy ami-0000000a --to eu-west-1"), "{err}");
+    }
+
+    #[test]
+    fn a_parameter_of_another_data_type_is_refused_with_the_fix() {
+        let ami = image("ami-0000000a", "2026-01-01", &[]);
+        let text = Held { value: "ami-00000009".into(), data_type: DataType::Text.into() };
+        let err = plan(&prod(), &ami, "eu-west-1", Some(text)).unwrap_err().to_string();
+        assert!(err.contains("/gio/prod has data type `text`"), "{err}");
+        assert!(err.contains("aws ssm delete-parameter --name /gio/prod"), "{err}");
+        assert!(err.contains("data_type = \"aws:ec2:image\""), "{err}");
+        let unknown = Held { value: "x".into(), data_type: "aws:ssm:something-new".into() };
+        assert!(plan(&prod(), &ami, "eu-west-1", Some(unknown)).is_err(), "only aws:ec2:image takes an AMI");
     }
 
     #[test]

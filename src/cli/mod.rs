@@ -256,7 +256,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 chain: args.chain,
             };
             let aws = Aws::connect(&options).await?;
-            let plan = register::prepare(&aws, &source, &request).await?;
+            let plan = register::prepare(&aws, &source, &request, args.dry_run).await?;
             let provenance = Provenance::current(&aws).await;
             let own = Own { before: render::disks_steps(&plan.facts), ..Own::default() };
             let mode = Mode {

@@ -623,13 +623,16 @@ fn report_text<F>(report: &change::Report<'_, F>, unapplied: &str) -> String {
         return text;
     }
     for outcome in report.outcomes {
-        if let Status::Failed(why) = &outcome.status {
-            text.push_str(&format!("failed: {}: {why}\n", outcome.action.id()));
+        match &outcome.status {
+            Status::Failed(why) => text.push_str(&format!("failed: {}: {why}\n", outcome.action.id())),
+            Status::Skipped(why) => text.push_str(&format!("skipped: {}: {why}\n", outcome.action.id())),
+            _ => {}
         }
     }
     let s = &report.summary;
+    let skipped = if s.skipped > 0 { format!(", {} skipped", s.skipped) } else { String::new() };
     text.push_str(&format!(
-        "done: {} changed, {} reused, {} already gone, {} kept, {} failed.\n",
+        "done: {} changed, {} reused, {} already gone, {} kept, {} failed{skipped}.\n",
         s.changed, s.reused, s.already_gone, s.kept, s.failed
     ));
     text
@@ -698,6 +701,7 @@ fn result(status: &Status) -> String {
         Status::AlreadyGone => "already gone".into(),
         Status::Refused => "kept".into(),
         Status::Failed(e) => format!("FAILED: {e}"),
+        Status::Skipped(why) => format!("SKIPPED: {why}"),
     }
 }
 

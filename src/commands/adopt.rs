@@ -104,6 +104,7 @@ pub fn actions(adoptions: Vec<Adoption>, skipped: Vec<String>) -> Plan<Adopted> 
                 snapshots: a.snapshots.clone(),
                 tags: a.tags.clone(),
                 why: format!("adopt `{}` as a release", a.name),
+                after: Vec::new(),
             },
         })
         .collect();

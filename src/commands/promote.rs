@@ -7,7 +7,7 @@
 use crate::aws::clusters;
 use crate::aws::inventory::{self, Image, ImageState};
 use crate::aws::org::Account;
-use crate::aws::parameters::{self, Version};
+use crate::aws::parameters::{self, Held, Version};
 use crate::aws::Aws;
 use crate::change::protection::{self, Want};
 use crate::change::publication::{self, Publication};
@@ -63,8 +63,8 @@ pub struct Facts {
     pub running: std::result::Result<HashSet<String>, String>,
     /// The AMI, or its copy, in the target's region (the same as `image` in one region).
     pub target_image: Option<Image>,
-    /// The target parameter's value now.
-    pub target_current: Option<String>,
+    /// The target parameter now: its value and data type.
+    pub target_current: Option<Held>,
     /// Whether `target_account` can launch `target_image` (`None`: nothing to ask).
     pub shared: Option<bool>,
     pub now: i64,
@@ -138,7 +138,7 @@ pub async fn prepare(source: &Aws, target: &Aws, owner: &Aws, request: Request) 
             }
         },
         clusters::running_amis(source, &from_name),
-        parameters::current_value(target, &to_parameter),
+        parameters::current(target, &to_parameter),
     );
     let (image, target_current) = (image?, target_current?);
     let running = match running.unread.get(&request.from.name) {
@@ -398,6 +398,7 @@ mod tests {
     use super::*;
     use crate::aws::inventory::tests::image;
     use crate::aws::org::Role;
+    use crate::core::kinds::DataType;
 
     const NOW: i64 = 1_796_164_800;
     const HOUR: i64 = 3600;
@@ -409,6 +410,14 @@ mod tests {
             ssm_parameter: Some(format!("/gio/{name}")),
             ..Cluster::default()
         }
+    }
+
+    fn version(version: i64, value: &str, written: i64) -> Version {
+        Version { version, value: value.into(), written: Some(written), data_type: DataType::Image.into() }
+    }
+
+    fn held(value: &str) -> Option<Held> {
+        Some(Held { value: value.into(), data_type: DataType::Image.into() })
     }
 
     /// staging has run ami-0000000a for 51 h; prod holds ami-00000009 and wants a 48 h soak.
@@ -426,13 +435,13 @@ mod tests {
                 target_account: None,
             },
             history: vec![
-                Version { version: 1, value: "ami-00000009".into(), written: Some(NOW - 300 * HOUR) },
-                Version { version: 2, value: "ami-0000000a".into(), written: Some(NOW - 51 * HOUR) },
+                version(1, "ami-00000009", NOW - 300 * HOUR),
+                version(2, "ami-0000000a", NOW - 51 * HOUR),
             ],
             image: Some(ami.clone()),
             running: Ok(HashSet::from(["ami-0000000a".to_string()])),
             target_image: Some(ami),
-            target_current: Some("ami-00000009".into()),
+            target_current: held("ami-00000009"),
             shared: None,
             now: NOW,
         }
@@ -482,7 +491,7 @@ mod tests {
         assert!(plan(&deprecated).facts.refusals()[0].contains("deprecated since 2026-11-01"));
 
         let mut current = facts();
-        current.target_current = Some("ami-0000000a".into());
+        current.target_current = held("ami-0000000a");
         current.target_image.as_mut().unwrap().tags.insert(crate::core::tags::CLUSTERS.into(), "prod".into());
         current.target_image.as_mut().unwrap().protection =
             inventory::Protection::Enabled { cooldown: false };
@@ -492,7 +501,7 @@ mod tests {
     #[test]
     fn a_rerun_after_a_crash_finishes_what_is_left() {
         let mut half = facts();
-        half.target_current = Some("ami-0000000a".into());
+        half.target_current = held("ami-0000000a");
         let plan = plan(&half);
         assert!(plan.facts.refusals().is_empty());
         let work: Vec<&str> = plan.actions.iter().filter(|a| !a.is_noop()).map(|a| a.verb()).collect();

@@ -2,7 +2,7 @@
 //! back: SSM keeps every earlier value, so a rollback is the parameter's history read backwards.
 
 use crate::aws::inventory;
-use crate::aws::parameters;
+use crate::aws::parameters::{self, Held};
 use crate::aws::Aws;
 use crate::change::publication::{actions, plan, rollback_target, Publication};
 use crate::change::Plan;
@@ -32,7 +32,7 @@ pub async fn prepare(
         }
     }
     let current = match &cluster.ssm_parameter {
-        Some(name) if writer.region() == cluster.region => parameters::current_value(writer, name).await?,
+        Some(name) if writer.region() == cluster.region => parameters::current(writer, name).await?,
         _ => None,
     };
     plan(cluster, &image, owner.region(), current).map(actions)
@@ -50,10 +50,11 @@ pub async fn prepare_rollback(
         .clone()
         .ok_or_else(|| Error::ClusterWithoutParameter { cluster: cluster.name.clone() })?;
     let writer = consumer.unwrap_or(owner);
-    let history: Vec<String> =
-        parameters::history(writer, &parameter).await?.into_iter().map(|v| v.value).collect();
+    let versions = parameters::history(writer, &parameter).await?;
+    let history: Vec<String> = versions.iter().map(|v| v.value.clone()).collect();
     let nothing = || Error::NothingToRollBack { cluster: cluster.name.clone(), parameter: parameter.clone() };
     let target: AmiId = rollback_target(&history).ok_or_else(nothing)?.parse()?;
     let image = inventory::own_images_by_id(owner, std::slice::from_ref(&target)).await?.remove(0);
-    plan(cluster, &image, owner.region(), history.last().cloned()).map(actions)
+    let current = versions.last().map(|v| Held { value: v.value.clone(), data_type: v.data_type.clone() });
+    plan(cluster, &image, owner.region(), current).map(actions)
 }

@@ -8,7 +8,7 @@ use crate::aws::orphans::Origin;
 use crate::aws::recycle_bin::{self, InBin};
 use crate::aws::Aws;
 use crate::change::retire::WIPED_AMI_TAG;
-use crate::change::{self, Action, Kind, Outcome, Status};
+use crate::change::{self, Action, Kind, Needs, Outcome, Status};
 use crate::core::error::{Result, Service};
 use crate::core::ids::AmiId;
 use aws_sdk_ec2::types::Tag;
@@ -90,18 +90,22 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             plan.facts.gone.push(ami.clone());
             continue;
         }
+        let mut after = Vec::new();
         for binned in facts.snapshots_in_bin.iter().filter(|b| snapshots.contains(&b.id)) {
+            let restore = Action::RestoreSnapshot {
+                id: binned.id.clone(),
+                why: format!("deleted with {ami}{}", until(binned)),
+            };
+            after.push(Needs::action(&restore));
             if restoring.insert(binned.id.clone()) {
-                plan.actions.push(Action::RestoreSnapshot {
-                    id: binned.id.clone(),
-                    why: format!("deleted with {ami}{}", until(binned)),
-                });
+                plan.actions.push(restore);
             }
         }
         plan.actions.push(Action::RestoreImage {
             id: ami.clone(),
             name: image.name.clone(),
             why: format!("wiped{}", until(image)),
+            after,
         });
         plan.facts.snapshots.insert(ami.clone(), snapshots);
     }

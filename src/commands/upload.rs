@@ -196,10 +196,15 @@ pub async fn prepare(
         plan.target.tags.insert(tags::UPLOAD_OF.into(), of);
         plan.earlier = earlier_upload(aws, &plan.target.tags).await?;
     }
+    let mut by_default = None;
     if let Some(parent) = &request.parent {
         let parent = parent_snapshot(aws, parent, &mut plan.target.tags).await?;
         let snapshot = inventory::snapshots_by_id(aws, &[parent.to_string()]).await?.pop();
-        check_parent(&parent, snapshot.as_ref(), &plan.target, request.kms_key.is_some())?;
+        // Only an unencrypted parent cares whether the account encrypts by default.
+        if snapshot.as_ref().is_some_and(|s| !s.encrypted) {
+            by_default = encrypted_by_default(aws).await;
+        }
+        check_parent(&parent, snapshot.as_ref(), &plan.target, request.kms_key.is_some(), by_default)?;
         let (inherits, from) = parent_blocks(&parent, request.manifest_dir.as_deref(), parent_image)?;
         plan.target.tags.insert(tags::PARENT_SNAPSHOT.into(), parent.to_string());
         // A snapshot started from an encrypted parent is encrypted with the parent's key.
@@ -209,21 +214,27 @@ pub async fn prepare(
         plan.parent_blocks_from = Some(from);
     }
     if !plan.target.encrypted {
-        plan.target.encrypted = encrypted_by_default(aws).await;
+        let by_default = match by_default {
+            Some(known) => Some(known),
+            None => encrypted_by_default(aws).await,
+        };
+        // Unknown counts as yes: sending the zero blocks costs time, leaving them out could
+        // corrupt the disk.
+        plan.target.encrypted = by_default.unwrap_or(true);
     }
     Ok(actions(plan))
 }
 
 /// Whether StartSnapshot encrypts without being asked: an account with EBS encryption by default
-/// gets encrypted snapshots, whose unwritten blocks do not read as zeros. Unknown counts as yes:
-/// sending the zero blocks costs time, leaving them out could corrupt the disk.
-async fn encrypted_by_default(aws: &Aws) -> bool {
+/// gets encrypted snapshots, whose unwritten blocks do not read as zeros; `None` when the
+/// account would not say.
+async fn encrypted_by_default(aws: &Aws) -> Option<bool> {
     match aws.ec2().get_ebs_encryption_by_default().send().await {
-        Ok(answer) => answer.ebs_encryption_by_default().unwrap_or(false),
+        Ok(answer) => Some(answer.ebs_encryption_by_default().unwrap_or(false)),
         Err(e) => {
             let e = aws.error("GetEbsEncryptionByDefault", Service::Ec2, e);
             tracing::warn!("{e}: blocks of zeros are sent too, in case new snapshots are encrypted");
-            true
+            None
         }
     }
 }
@@ -296,8 +307,17 @@ fn parent_blocks(
 
 /// A parent must be a completed snapshot no larger than the new one (a volume only grows), and
 /// a snapshot started from one takes its encryption (StartSnapshot refuses ParentSnapshotId
-/// with Encrypted). Pure.
-fn check_parent(parent: &SnapshotId, found: Option<&Snapshot>, target: &Target, kms_key: bool) -> Result<()> {
+/// with Encrypted), so under EBS encryption by default (`by_default`, when known) it must be
+/// encrypted: "you cannot start a new snapshot using an unencrypted parent snapshot" (the
+/// encryption outcomes table of the EBS direct APIs,
+/// https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-encryption.html). Pure.
+fn check_parent(
+    parent: &SnapshotId,
+    found: Option<&Snapshot>,
+    target: &Target,
+    kms_key: bool,
+    by_default: Option<bool>,
+) -> Result<()> {
     let refuse = |why: String| Err(Error::ParentUnusable { parent: parent.to_string(), why });
     let Some(snapshot) = found else {
         return refuse("no such snapshot in this region (or it is not visible to this account)".into());
@@ -309,6 +329,14 @@ fn check_parent(parent: &SnapshotId, found: Option<&Snapshot>, target: &Target, 
     }
     if snapshot.state != SnapshotState::Completed {
         return refuse(format!("it is {}, not completed", snapshot.state));
+    }
+    if !snapshot.encrypted && by_default == Some(true) {
+        return refuse(format!(
+            "it is unencrypted, and this account encrypts new EBS snapshots by default, so EBS refuses to \
+             start a snapshot from it. Upload without --parent (the whole image is sent, encrypted), or \
+             make an encrypted copy (`aws ec2 copy-snapshot --source-snapshot-id {parent} --source-region \
+             REGION --encrypted`) and pass that as --parent (with --parent-image, or it is read back)"
+        ));
     }
     if snapshot.size_gib as u64 > target.volume_gib {
         return refuse(format!(
@@ -726,19 +754,31 @@ mod tests {
             state: Reported::from(state),
             ..inventory::tests::snapshot("snap-0123456789abcdef0", size_gib)
         };
-        assert!(check_parent(&parent, Some(&snapshot("completed", 2)), &target, false).is_ok());
+        assert!(check_parent(&parent, Some(&snapshot("completed", 2)), &target, false, None).is_ok());
         assert!(
-            check_parent(&parent, Some(&snapshot("completed", 1)), &target, false).is_ok(),
+            check_parent(&parent, Some(&snapshot("completed", 1)), &target, false, Some(false)).is_ok(),
             "a snapshot can grow"
         );
         let refused = |found: Option<&Snapshot>, kms| {
-            check_parent(&parent, found, &target, kms).unwrap_err().to_string()
+            check_parent(&parent, found, &target, kms, None).unwrap_err().to_string()
         };
         assert!(refused(Some(&snapshot("completed", 3)), false)
             .contains("it is 3 GiB and this image makes a 2 GiB snapshot"));
         assert!(refused(Some(&snapshot("pending", 2)), false).contains("it is pending, not completed"));
         assert!(refused(Some(&snapshot("completed", 2)), true).contains("drop --kms-key"));
         assert!(refused(None, false).contains("no such snapshot"));
+        let unencrypted = snapshot("completed", 2);
+        let err =
+            check_parent(&parent, Some(&unencrypted), &target, false, Some(true)).unwrap_err().to_string();
+        assert!(
+            err.contains("encrypts new EBS snapshots by default") && err.contains("--encrypted"),
+            "{err}"
+        );
+        let encrypted = Snapshot { encrypted: true, ..unencrypted };
+        assert!(
+            check_parent(&parent, Some(&encrypted), &target, false, Some(true)).is_ok(),
+            "an encrypted parent hands its key on"
+        );
     }
 
     #[test]

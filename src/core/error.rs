@@ -112,6 +112,26 @@ pub enum Error {
     )]
     NotSharedWithCluster { ami: String, account: String, cluster: String },
 
+    #[error(
+        "SSM parameter {parameter} has data type `{data_type}`, not `aws:ec2:image`, and SSM cannot \
+         change a parameter's data type to or from aws:ec2:image (every write of it would fail), while \
+         Karpenter and launch templates (`resolve:ssm:`) need an aws:ec2:image parameter. Delete it and \
+         create it again with that data type: `aws ssm delete-parameter --name {parameter}`, then publish \
+         again (gio-ami creates it as aws:ec2:image); if Terraform manages it, set `data_type = \
+         \"aws:ec2:image\"` on its aws_ssm_parameter and have it replaced (`terraform apply -replace=...`)."
+    )]
+    ParameterNotAmiTyped { parameter: String, data_type: String },
+
+    #[error(
+        "SSM answered the write of {ami} to {parameter} (version {version}), but after {waited:?} that \
+         version still does not exist: SSM validates an aws:ec2:image value after answering, and drops \
+         one it refuses. Likely causes: the account the parameter is in cannot launch {ami} (not shared \
+         with it, or not in its Region), its Allowed AMIs settings do not allow it (`aws ec2 \
+         get-allowed-images-settings` there), or the writer lacks ec2:DescribeImages. Fix that and publish \
+         again; nothing was marked on the AMI."
+    )]
+    ParameterNotStored { parameter: String, ami: String, version: i64, waited: std::time::Duration },
+
     #[error(transparent)]
     Disk(#[from] DiskError),
 

@@ -1,5 +1,5 @@
 //! Kinds several layers name: an AMI's architecture and boot mode, an EBS volume's type, the
-//! base's family and variant, a build's engine and how it provisions the builder. Each is spelled as AWS and the spec spell
+//! base's family and variant, a build's engine and how it provisions the builder, an SSM parameter's data type. Each is spelled as AWS and the spec spell
 //! it (`Choice::name`); `Reported` holds such a value as AWS reports it, known to us or not.
 
 use crate::core::choice::{choice_enum, Choice};
@@ -71,6 +71,19 @@ choice_enum! {
     pub enum ProvisionVia {
         UserData = "user-data",
         Ssm = "ssm",
+    }
+}
+
+choice_enum! {
+    /// How SSM validates a parameter's value (Parameter data types in Parameter Store). A
+    /// parameter keeps `aws:ec2:image` (or `aws:ssm:integration`) for life: SSM changes neither
+    /// to nor from them.
+    pub enum DataType {
+        /// The default: no validation.
+        Text = "text",
+        /// An AMI id the account can launch, validated after PutParameter answers.
+        Image = "aws:ec2:image",
+        Integration = "aws:ssm:integration",
     }
 }
 

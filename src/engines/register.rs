@@ -275,7 +275,7 @@ pub async fn apply(aws: &Aws, plan: &change::Plan<Plan>, provenance: &Provenance
     for ((step, reused), action) in facts.steps.iter().zip(&facts.reused).zip(&plan.actions) {
         let (status, id) = match (reused, &parent) {
             (Some(id), _) => (Status::Reused, Some(id.clone())),
-            (None, None) => (Status::Failed("not attempted: the step it adds to failed".into()), None),
+            (None, None) => (Status::Skipped("not attempted: the step it adds to failed".into()), None),
             (None, Some(from)) => {
                 let tags = step_tags(&facts.source, step, from, provenance);
                 // The name taken by an AMI of this same step (same parent) is this call's own
@@ -400,15 +400,26 @@ pub async fn snapshot_sizes(aws: &Aws, disks: &[Disk]) -> Result<HashMap<String,
     Ok(inventory::snapshots_by_id(aws, &ids).await?.into_iter().map(|s| (s.id, s.size_gib)).collect())
 }
 
-/// Looks up the source, the snapshots new disks come from and who holds each step's name,
-/// then plans.
-pub async fn prepare(aws: &Aws, source: &AmiId, request: &Request) -> Result<change::Plan<Plan>> {
+/// Looks up the source and the snapshots new disks come from, then plans. A dry run
+/// (`dry_run`) also looks up who holds each step's name, to show what a run would reuse or
+/// refuse; a run does not: RegisterImage answers `InvalidAMIName.Duplicate` for a taken name,
+/// and only then is its holder looked up (`register_once`: an earlier run's AMI is reused,
+/// anything else refused), which keeps a run to the floor of DescribeImages, RegisterImage and
+/// DescribeImages until available.
+pub async fn prepare(
+    aws: &Aws,
+    source: &AmiId,
+    request: &Request,
+    dry_run: bool,
+) -> Result<change::Plan<Plan>> {
     let image = inventory::own_images_by_id(aws, std::slice::from_ref(source)).await?.remove(0);
     let sizes = snapshot_sizes(aws, &request.disks).await?;
     let mut plan = plan(&image, request, &sizes).map_err(Error::Disk)?;
-    let holders =
-        futures::future::try_join_all(plan.steps.iter().map(|step| holder(aws, &step.name))).await?;
-    reuse(&mut plan, &holders)?;
+    if dry_run {
+        let holders =
+            futures::future::try_join_all(plan.steps.iter().map(|step| holder(aws, &step.name))).await?;
+        reuse(&mut plan, &holders)?;
+    }
     Ok(actions(plan))
 }
 

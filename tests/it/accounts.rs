@@ -73,6 +73,20 @@ async fn share(ec2: &aws_sdk_ec2::Client, ami: &str, account: &str) {
     ec2.modify_image_attribute().image_id(ami).launch_permission(add).send().await.unwrap();
 }
 
+/// Enables the account's Allowed AMIs settings with one criterion: Amazon's AMIs only.
+async fn allow_only_amazons(ec2: &aws_sdk_ec2::Client) {
+    ec2.replace_image_criteria_in_allowed_images_settings()
+        .image_criteria(ImageCriterionRequest::builder().image_providers("amazon").build())
+        .send()
+        .await
+        .unwrap();
+    ec2.enable_allowed_images_settings()
+        .allowed_images_settings_state(AllowedImagesSettingsEnabledState::Enabled)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// The accounts the AMI's launch permission names.
 async fn launchers(ec2: &aws_sdk_ec2::Client, ami: &str) -> Vec<String> {
     let attribute = ec2
@@ -210,20 +224,7 @@ async fn a_role_that_cannot_be_assumed_is_named_a_warning_in_reports_and_the_err
 #[tokio::test]
 async fn an_allowed_amis_refusal_is_predicted_before_sharing() {
     let org = Org::new("allowed", "").await;
-    org.dev
-        .ec2
-        .replace_image_criteria_in_allowed_images_settings()
-        .image_criteria(ImageCriterionRequest::builder().image_providers("amazon").build())
-        .send()
-        .await
-        .unwrap();
-    org.dev
-        .ec2
-        .enable_allowed_images_settings()
-        .allowed_images_settings_state(AllowedImagesSettingsEnabledState::Enabled)
-        .send()
-        .await
-        .unwrap();
+    allow_only_amazons(&org.dev.ec2).await;
     let released = &org.released;
     let launch = || launchers(&org.ec2, released);
 
@@ -434,4 +435,29 @@ async fn promoting_into_another_account_grants_it_the_ami_and_copies_it_across_r
     assert_eq!(launchers(&far_ec2, &copy).await, std::slice::from_ref(&org.prod.id));
     let value = in_prod(FAR).await.get_parameter().name("/gio/far/node-ami").send().await.unwrap();
     assert_eq!(value.parameter().and_then(|p| p.value()), Some(copy.as_str()));
+}
+
+#[tokio::test]
+async fn a_promotion_whose_value_ssm_drops_fails_and_marks_nothing() {
+    let extra = "promote_from = \"staging\"\n\
+                 [clusters.staging]\nregion = \"eu-west-1\"\nssm_parameter = \"/gio/staging/node-ami\"\n";
+    let org = Org::new("dropped", extra).await;
+    let released = &org.released;
+    run(org.cli().args(["publish", released, "--cluster", "staging"])).success();
+    support::node_running(&org.emulator, "staging", released).await;
+    // prod allows only Amazon's AMIs: SSM's validation there refuses the release, after answering.
+    allow_only_amazons(&org.prod.ec2).await;
+
+    let dropped = run(org.cli().args(["promote", "--to", "prod", "--yes", "--force"])).failure();
+    assert!(
+        dropped.stderr.contains("that version still does not exist")
+            && dropped.stderr.contains("Allowed AMIs"),
+        "{}",
+        dropped.stderr
+    );
+    let prods = aws_sdk_ssm::Client::new(&org.emulator.config_as(&org.prod.role, REGION).await);
+    assert!(prods.get_parameter().name("/gio/prod/node-ami").send().await.is_err(), "SSM stored nothing");
+    let image = support::own_image(&org.ec2, released).await.unwrap();
+    let clusters = image.tags().iter().find(|t| t.key() == Some("gio-ami:clusters")).and_then(|t| t.value());
+    assert_eq!(clusters, Some("staging"), "not marked as published to prod");
 }

@@ -209,6 +209,42 @@ async fn dry_run_registers_nothing_and_a_rerun_reuses_what_exists() {
 }
 
 #[tokio::test]
+async fn adding_a_disk_takes_three_requests_and_a_rerun_reuses_its_ami() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let source = support::register_root_image(&ec2, "gio-node").await;
+    let add = |cli: &mut std::process::Command| {
+        // The author given, so that nothing asks STS who is calling.
+        cli.env("GIO_AMI_AUTHOR", "ana").args([
+            "disks",
+            "add",
+            &source,
+            "--disk",
+            "/dev/xvdb=50",
+            "--output",
+            "json",
+        ]);
+        run(cli).success().json()
+    };
+    let proxy = emulator.proxied(support::faults::Faults::new(0.0, 0));
+    let first = add(&mut proxy.cli());
+    assert_eq!(
+        proxy.tally().operations,
+        ["DescribeImages", "RegisterImage", "DescribeImages"],
+        "the source, the new AMI, the new AMI available: no look-up of its name first"
+    );
+    assert_eq!(first["outcomes"][0]["status"], "done");
+
+    let again = add(&mut emulator.cli());
+    assert_eq!(
+        again["outcomes"][0]["status"], "reused",
+        "RegisterImage's Duplicate, then the holder: {again}"
+    );
+    assert_eq!(first["outcomes"][0]["id"], again["outcomes"][0]["id"]);
+    assert_eq!(own_image_count(&ec2).await, 2, "no second AMI");
+}
+
+#[tokio::test]
 async fn a_name_a_disabled_ami_keeps_is_reported_as_taken_by_it() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;

@@ -21,6 +21,7 @@ mod images_snapshots;
 mod kill;
 mod packer;
 mod prune;
+mod publication;
 mod recycle_bin;
 mod rollout;
 mod upload;

@@ -498,6 +498,42 @@ async fn a_parent_that_cannot_be_one_is_refused_before_any_block_is_sent() {
     assert_eq!(own_snapshots(&emulator).await.len(), 3, "nothing was started");
 }
 
+#[tokio::test]
+async fn an_unencrypted_parent_under_encryption_by_default_is_refused_before_any_block_is_sent() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    let dir = scratch("unencrypted-parent");
+    let v1 = write_image(&dir, "v1.raw", 2 * BLOCK, &[0]);
+    let v2 = write_image(&dir, "v2.raw", 2 * BLOCK, &[0, 1]);
+    let parent = run(emulator.cli().args(["upload", v1.to_str().unwrap(), "--output", "json"]))
+        .success()
+        .json()["snapshot_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ec2.enable_ebs_encryption_by_default().send().await.unwrap();
+
+    let proxy = emulator.proxied(support::faults::Faults::new(0.0, 0));
+    let refused = run(proxy.cli().args(["upload", v2.to_str().unwrap(), "--parent", &parent])).failure();
+    assert!(
+        refused.stderr.contains("it is unencrypted, and this account encrypts new EBS snapshots by default"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("--encrypted") && refused.stderr.contains("without --parent"),
+        "{}",
+        refused.stderr
+    );
+    let tally = proxy.tally();
+    assert!(
+        !tally.operations.iter().any(|o| o.starts_with("POST /snapshots")),
+        "no StartSnapshot: {tally:?}"
+    );
+    assert_eq!(blocks_put(&tally), 0);
+    assert_eq!(own_snapshots(&emulator).await.len(), 1, "nothing was started");
+}
+
 /// The operations of PutSnapshotBlock requests a proxy saw.
 fn blocks_put(tally: &support::faults::Tally) -> usize {
     tally.operations.iter().filter(|o| o.starts_with("PUT /snapshots/")).count()
