@@ -51,6 +51,7 @@ pub async fn counts(aws: &Aws, ami: &str, accounts: Option<&[String]>) -> Result
     };
     let read = async {
         poll::until(
+            aws.interruption(),
             &format!("the image usage report {report} of {ami}"),
             poll::LOCAL_CHANGE,
             WAIT,
