@@ -4,8 +4,9 @@
 mod support;
 
 use aws_sdk_ec2::types::{
-    AllowedImagesSettingsEnabledState, ImageCriterionRequest, InstanceType, LaunchPermission,
-    LaunchPermissionModifications, ResourceType, Tag, TagSpecification,
+    AllowedImagesSettingsEnabledState, ImageCriterionRequest, ImageWatermarkFilterRequest, InstanceType,
+    LaunchPermission, LaunchPermissionModifications, ResourceType, ScanResultConditionRequest, SeverityLabel,
+    Tag, TagSpecification,
 };
 use std::path::{Path, PathBuf};
 use support::{run, tagged_release, Emulator, REGION};
@@ -242,6 +243,67 @@ async fn an_allowed_amis_refusal_is_predicted_before_sharing() {
         run(org.cli().args(["share", released, "--account", &org.dev.id, "--force", "--yes"])).success();
     assert!(forced.stdout.contains("--force, although"), "{}{}", forced.stdout, forced.stderr);
     assert!(launch().await.contains(&org.dev.id));
+}
+
+/// Criteria on watermarks and Amazon Inspector's scan results refuse an AMI that carries
+/// neither (ImageCriterion): gio-ami used to read them as "match everything" and shared an AMI
+/// the account could not launch.
+#[tokio::test]
+async fn criteria_on_watermarks_or_scan_results_refuse_an_ami_without_them_before_sharing() {
+    let org = Org::new("allowed-inspector", "").await;
+    let owner = support::ACCOUNT;
+    let released = &org.released;
+    let scanned = ImageCriterionRequest::builder()
+        .image_providers(owner)
+        .scan_result_condition(
+            ScanResultConditionRequest::builder().maximum_severity_label(SeverityLabel::High).build(),
+        )
+        .build();
+    let watermarked = ImageCriterionRequest::builder()
+        .image_providers(owner)
+        .image_watermarks(
+            ImageWatermarkFilterRequest::builder().watermark_key(format!("{owner}:approved")).build(),
+        )
+        .build();
+    for (criterion, lacking) in
+        [(scanned, "Amazon Inspector has not scanned"), (watermarked, "carries no watermark")]
+    {
+        org.dev
+            .ec2
+            .replace_image_criteria_in_allowed_images_settings()
+            .image_criteria(criterion)
+            .send()
+            .await
+            .unwrap();
+        org.dev
+            .ec2
+            .enable_allowed_images_settings()
+            .allowed_images_settings_state(AllowedImagesSettingsEnabledState::Enabled)
+            .send()
+            .await
+            .unwrap();
+        let refused = run(org.cli().args(["share", released, "--account", "dev", "--yes"])).failure();
+        assert!(
+            refused.stderr.contains(&format!("{released} is not allowed in account `dev`"))
+                && refused.stderr.contains(lacking),
+            "{}",
+            refused.stderr
+        );
+        assert!(launchers(&org.ec2, released).await.is_empty(), "nothing was shared");
+    }
+    // What the prediction said is what the account does: shared anyway, dev cannot launch it.
+    share(&org.ec2, released, &org.dev.id).await;
+    let launched = org
+        .dev
+        .ec2
+        .run_instances()
+        .image_id(released)
+        .instance_type(InstanceType::T3Medium)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await;
+    assert!(launched.is_err(), "dev launched an AMI its Allowed AMIs setting refuses");
 }
 
 #[tokio::test]

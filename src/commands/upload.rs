@@ -384,6 +384,8 @@ fn ami_shape(request: &Request, name: &str, description: &str, volume_gib: u64) 
         last_launched: None,
         protection: Default::default(),
         deprecation_time: None,
+        watermarks: Vec::new(),
+        scan_results: None,
     }
 }
 
