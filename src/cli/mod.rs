@@ -1014,7 +1014,7 @@ where
     }
     if mode.destructive && !mode.yes && std::io::stdin().is_terminal() {
         output.plan(plan)?;
-        if !confirm("Go ahead as planned? [y/N] ")? {
+        if !confirm("Go ahead as planned? [y/N] ").await? {
             return Err(gio_ami::Error::NotConfirmed(mode.command).into());
         }
     }
@@ -1028,11 +1028,17 @@ where
     }
 }
 
-/// Asks on the terminal (stderr, so stdout stays the plan); anything but y/yes is a no.
-fn confirm(question: &str) -> std::io::Result<bool> {
+/// Asks on the terminal (stderr, so stdout stays the plan); anything but y/yes is a no. The
+/// answer is read on a thread of its own, so the run still ends on a Ctrl-C at the question
+/// (`run`); that thread is not waited for at exit, as a blocking task of Tokio's would be.
+async fn confirm(question: &str) -> std::io::Result<bool> {
     eprint!("{question}");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
+    let (sender, answer) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let _ = sender.send(std::io::stdin().read_line(&mut answer).map(|_| answer));
+    });
+    let answer = answer.await.map_err(std::io::Error::other)??;
     Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
