@@ -67,6 +67,24 @@ fn write_spec(dir: &Path, prod: &str, dev: &str, extra: &str) {
     std::fs::write(dir.join("gio-ami.toml"), text).unwrap();
 }
 
+/// The member's Allowed AMIs setting, enabled with this one criterion.
+async fn enforce_allowed_amis(member: &Member, criterion: ImageCriterionRequest) {
+    member
+        .ec2
+        .replace_image_criteria_in_allowed_images_settings()
+        .image_criteria(criterion)
+        .send()
+        .await
+        .unwrap();
+    member
+        .ec2
+        .enable_allowed_images_settings()
+        .allowed_images_settings_state(AllowedImagesSettingsEnabledState::Enabled)
+        .send()
+        .await
+        .unwrap();
+}
+
 async fn share(ec2: &aws_sdk_ec2::Client, ami: &str, account: &str) {
     let add = LaunchPermissionModifications::builder()
         .add(LaunchPermission::builder().user_id(account).build())
@@ -211,20 +229,7 @@ async fn a_role_that_cannot_be_assumed_is_named_a_warning_in_reports_and_the_err
 #[tokio::test]
 async fn an_allowed_amis_refusal_is_predicted_before_sharing() {
     let org = Org::new("allowed", "").await;
-    org.dev
-        .ec2
-        .replace_image_criteria_in_allowed_images_settings()
-        .image_criteria(ImageCriterionRequest::builder().image_providers("amazon").build())
-        .send()
-        .await
-        .unwrap();
-    org.dev
-        .ec2
-        .enable_allowed_images_settings()
-        .allowed_images_settings_state(AllowedImagesSettingsEnabledState::Enabled)
-        .send()
-        .await
-        .unwrap();
+    enforce_allowed_amis(&org.dev, ImageCriterionRequest::builder().image_providers("amazon").build()).await;
     let released = &org.released;
     let launch = || launchers(&org.ec2, released);
 
@@ -268,20 +273,7 @@ async fn criteria_on_watermarks_or_scan_results_refuse_an_ami_without_them_befor
     for (criterion, lacking) in
         [(scanned, "Amazon Inspector has not scanned"), (watermarked, "carries no watermark")]
     {
-        org.dev
-            .ec2
-            .replace_image_criteria_in_allowed_images_settings()
-            .image_criteria(criterion)
-            .send()
-            .await
-            .unwrap();
-        org.dev
-            .ec2
-            .enable_allowed_images_settings()
-            .allowed_images_settings_state(AllowedImagesSettingsEnabledState::Enabled)
-            .send()
-            .await
-            .unwrap();
+        enforce_allowed_amis(&org.dev, criterion).await;
         let refused = run(org.cli().args(["share", released, "--account", "dev", "--yes"])).failure();
         assert!(
             refused.stderr.contains(&format!("{released} is not allowed in account `dev`"))
