@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Before anything else, so that no Ctrl-C of the run comes before its handler.
+    let interruption = cli::listen_for_signals();
     let args = cli::args::Cli::parse();
     cli::init_logging(&args);
-    cli::exit_code(cli::run(args).await)
+    cli::exit_code(cli::run(args, interruption).await)
 }

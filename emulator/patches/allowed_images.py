@@ -43,8 +43,14 @@ The emulator's choices, where the documents say nothing:
   documented. DescribeImages leaves such AMIs out, asked for by id too (InvalidAMIID.NotFound when
   nothing else is left).
 - Invalid criteria answer InvalidParameterValue. An ImageCriterion without any parameter matches every
-  AMI (all of no parameters); the newer ImageWatermarks and ScanResultCondition (botocore has them, the
-  user guide and the request reference above do not) are refused: not modelled.
+  AMI (all of no parameters).
+- ImageWatermarks and ScanResultCondition (issue 34; ImageCriterionRequest in botocore's model) are
+  accepted within their documented limits, stored and answered back. ImageWatermarks: "An AMI is allowed
+  if it carries at least one watermark that satisfies an ImageWatermarkFilter"; ScanResultCondition:
+  "AMIs that Amazon Inspector has not scanned are not allowed when you specify this condition". The
+  emulator has neither AttachImageWatermark nor Amazon Inspector, so no AMI carries a watermark or scan
+  results (DescribeImages reports none): a criterion with either parameter matches no AMI, which is what
+  AWS does for an AMI without watermark or scan.
 - amazon / aws-marketplace / aws-backup-vault match the AMI's owner alias (the seeded EKS AMIs are
   "amazon"); "none" matches no AMI (own ones are allowed anyway).
 - Times are the emulator's clock (clock.py); ages compare to the exact day counts, not calendar days.
@@ -74,7 +80,10 @@ MAX_DAYS = 2_147_483_647
 IMAGE_NAME = re.compile(r"[A-Za-z0-9()\[\]./\-'@_*? ]{1,128}")
 PRODUCT_CODE = re.compile(r"[A-Za-z0-9]{1,25}")
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
-NOT_MODELLED = ("ImageWatermarks", "ScanResultCondition")
+MAX_WATERMARKS = 50
+SEVERITIES = ("informational", "low", "medium", "high", "critical")
+WATERMARK_DAYS = ("MaximumDaysSinceSourceImageCreated", "MaximumDaysSinceWatermarkCreated")
+SCAN_DAYS = ("MaxDaysSinceLastFindingScan", *(f"MaxDaysSince{s.capitalize()}FixAvailable" for s in SEVERITIES))
 
 
 @dataclass
@@ -118,6 +127,10 @@ def matches(criterion: dict[str, Any], ami: Ami) -> bool:
         since = now - as_utc(deprecated_at)
         if since >= timedelta(0) and (not max_deprecated or since > max_deprecated):
             return False
+    # No AMI of the emulator carries a watermark or Amazon Inspector scan results (see above): a
+    # criterion that asks for either matches none.
+    if criterion.get("ImageWatermarks") or criterion.get("ScanResultCondition"):
+        return False
     return True
 
 
@@ -156,9 +169,6 @@ def image_allowed(self: Ami) -> bool | None:
 
 def _criterion(given: dict[str, Any]) -> dict[str, Any]:
     """One ImageCriterionRequest checked, as GetAllowedImagesSettings answers it back."""
-    for member in NOT_MODELLED:
-        if given.get(member):
-            raise aws_error("InvalidParameterValue", f"{member} is not modelled by the emulator.")
     criterion: dict[str, Any] = {}
     providers = list(given.get("ImageProviders") or [])
     if len(providers) > MAX_PROVIDERS:
@@ -190,10 +200,43 @@ def _criterion(given: dict[str, Any]) -> dict[str, Any]:
         days = (given.get(condition) or {}).get(member)
         if days is None:
             continue
-        if not isinstance(days, int) or not 0 <= days <= MAX_DAYS:
-            raise aws_error("InvalidParameterValue", f"Value ({days}) for {member} is invalid: 0-{MAX_DAYS}.")
-        criterion[condition] = {member: days}
+        criterion[condition] = {member: _days_value(member, days)}
+    watermarks = [_watermark_filter(f or {}) for f in given.get("ImageWatermarks") or []]
+    if len(watermarks) > MAX_WATERMARKS:
+        raise aws_error("InvalidParameterValue", f"An ImageCriterion takes at most {MAX_WATERMARKS} ImageWatermarks.")
+    if watermarks:
+        criterion["ImageWatermarks"] = watermarks
+    scan = _scan_condition(given.get("ScanResultCondition"))
+    if scan is not None:
+        criterion["ScanResultCondition"] = scan
     return criterion
+
+
+def _days_value(member: str, days: Any) -> int:
+    if not isinstance(days, int) or not 0 <= days <= MAX_DAYS:
+        raise aws_error("InvalidParameterValue", f"Value ({days}) for {member} is invalid: 0-{MAX_DAYS}.")
+    return days
+
+
+def _watermark_filter(given: dict[str, Any]) -> dict[str, Any]:
+    """ImageWatermarkFilterRequest: WatermarkKey and SourceImageRegion with * and ?, day limits 0-2^31-1."""
+    kept = {key: given[key] for key in ("WatermarkKey", "SourceImageRegion") if given.get(key) is not None}
+    kept.update({key: _days_value(key, given[key]) for key in WATERMARK_DAYS if given.get(key) is not None})
+    return kept
+
+
+def _scan_condition(given: dict[str, Any] | None) -> dict[str, Any] | None:
+    """ScanResultConditionRequest: MaximumSeverityLabel one of Inspector's severities, day limits 0-2^31-1."""
+    if given is None:
+        return None
+    kept = {key: _days_value(key, given[key]) for key in SCAN_DAYS if given.get(key) is not None}
+    severity = given.get("MaximumSeverityLabel")
+    if severity is not None:
+        if severity not in SEVERITIES:
+            raise aws_error("InvalidParameterValue", f"Value ({severity}) for MaximumSeverityLabel is invalid: "
+                                                     f"{' | '.join(SEVERITIES)}.")
+        kept["MaximumSeverityLabel"] = severity
+    return kept
 
 
 @replaces(EC2Response, "enable_allowed_images_settings", new=True)

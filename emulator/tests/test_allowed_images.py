@@ -186,9 +186,11 @@ def test_creation_and_deprecation_conditions_follow_the_emulator_clock(client_as
     [{"ImageNames": [f"gio-{n}" for n in range(51)]}],
     [{"MarketplaceProductCodes": ["a" * 26]}],
     [{"MarketplaceProductCodes": ["abc-def"]}],
-    [{"ImageWatermarks": [{"WatermarkKey": "gio"}]}],
+    [{"ImageWatermarks": [{"WatermarkKey": f"{TRUSTED}:m{n}"} for n in range(51)]}],
+    [{"ScanResultCondition": {"MaximumSeverityLabel": "severe"}}],
 ], ids=["11-criteria", "201-providers", "none-and-more", "unknown-alias", "account-with-hyphens", "long-name",
-        "short-wildcard-name", "bad-name-character", "51-names", "long-code", "bad-code", "watermarks"])
+        "short-wildcard-name", "bad-name-character", "51-names", "long-code", "bad-code", "51-watermarks",
+        "unknown-severity"])
 def test_invalid_criteria_are_refused(viewer, criteria):
     assert refused(viewer.replace_image_criteria_in_allowed_images_settings,
                    ImageCriteria=criteria) == "InvalidParameterValue"
@@ -199,3 +201,27 @@ def test_enable_takes_only_enabled_or_audit_mode(viewer):
     assert refused(viewer.enable_allowed_images_settings, AllowedImagesSettingsState="disabled") \
         == "InvalidParameterValue"
     assert viewer.get_allowed_images_settings()["State"] == "disabled"
+
+
+def test_watermark_and_scan_result_criteria_are_kept_and_match_no_unwatermarked_unscanned_ami(viewer, images):
+    """ImageCriterion (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImageCriterion.html):
+    ImageWatermarks: "An AMI is allowed if it carries at least one watermark that satisfies an
+    ImageWatermarkFilter"; ScanResultCondition: "AMIs that Amazon Inspector has not scanned are not allowed
+    when you specify this condition". No AMI here carries a watermark or scan results."""
+    watermarked = {"ImageProviders": [TRUSTED],
+                   "ImageWatermarks": [{"WatermarkKey": f"{TRUSTED}:approved*", "MaximumDaysSinceWatermarkCreated": 30}]}
+    scanned = {"ImageProviders": [OTHER],
+               "ScanResultCondition": {"MaximumSeverityLabel": "medium", "MaxDaysSinceCriticalFixAvailable": 7}}
+    viewer.replace_image_criteria_in_allowed_images_settings(ImageCriteria=[watermarked, scanned])
+    assert viewer.get_allowed_images_settings()["ImageCriteria"] == [watermarked, scanned], "stored as sent"
+    viewer.enable_allowed_images_settings(AllowedImagesSettingsState="audit-mode")
+    seen = listed(viewer, ImageIds=[images["trusted"], images["other"], images["own"]])
+    assert seen == {images["trusted"]: False, images["other"]: False, images["own"]: True}
+    assert all("ImageWatermarks" not in i and "ScanResults" not in i
+               for i in viewer.describe_images(ImageIds=[images["trusted"]])["Images"])
+    viewer.enable_allowed_images_settings(AllowedImagesSettingsState="enabled")
+    assert refused(viewer.run_instances, ImageId=images["trusted"], MinCount=1, MaxCount=1) == "InvalidAMIID.NotFound"
+    # The same providers without those parameters allow them.
+    viewer.replace_image_criteria_in_allowed_images_settings(ImageCriteria=[{"ImageProviders": [TRUSTED, OTHER]}])
+    assert listed(viewer, ImageIds=[images["trusted"], images["other"]]) == {images["trusted"]: True,
+                                                                              images["other"]: True}

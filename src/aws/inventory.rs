@@ -5,7 +5,7 @@ use crate::aws::Aws;
 use crate::core::choice::choice_enum;
 use crate::core::error::{Error, Result, Service};
 use crate::core::ids::AmiId;
-use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
+use crate::core::kinds::{Arch, BootMode, Reported, Severity, VolumeType};
 use crate::core::tags;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{self as ec2, Filter};
@@ -141,6 +141,38 @@ pub struct Image {
     /// When it is (or was) deprecated (EnableImageDeprecation), ISO 8601.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deprecation_time: Option<String>,
+    /// The watermarks it carries (AttachImageWatermark; images made or copied from it inherit
+    /// them): what Allowed AMIs' ImageWatermarks criteria look for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watermarks: Vec<Watermark>,
+    /// Amazon Inspector's scan results, present only once Inspector scanned it: what Allowed
+    /// AMIs' ScanResultCondition looks at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_results: Option<ScanResults>,
+}
+
+/// A watermark as DescribeImages reports it (ImageWatermark), times in ISO 8601.
+/// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImageWatermark.html
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Watermark {
+    /// `accountId:watermarkName`.
+    pub key: String,
+    pub source_region: Option<String>,
+    pub source_image_created: Option<String>,
+    /// When it was attached.
+    pub created: Option<String>,
+}
+
+/// Amazon Inspector's scan results of an AMI (ScanResults), times in ISO 8601.
+/// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ScanResults.html
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScanResults {
+    /// The most recent scan.
+    pub scanned: Option<String>,
+    /// The highest severity of its findings, fix or no fix; none when it has no finding.
+    pub highest_severity: Option<Reported<Severity>>,
+    /// For each severity that has a finding with a fix available, since when (the earliest).
+    pub fix_available_since: BTreeMap<Severity, String>,
 }
 
 /// Deregistration protection (EnableImageDeregistrationProtection), as DescribeImages reports
@@ -321,6 +353,43 @@ impl From<&ec2::Image> for Image {
             last_launched: image.last_launched_time().map(str::to_string),
             protection: Protection::parse(image.deregistration_protection()),
             deprecation_time: image.deprecation_time().map(str::to_string),
+            watermarks: image.image_watermarks().iter().map(Watermark::from).collect(),
+            scan_results: image.scan_results().map(ScanResults::from),
+        }
+    }
+}
+
+fn iso(time: Option<&aws_smithy_types::DateTime>) -> Option<String> {
+    time.and_then(|t| t.fmt(Format::DateTime).ok())
+}
+
+impl From<&ec2::ImageWatermark> for Watermark {
+    fn from(w: &ec2::ImageWatermark) -> Self {
+        Watermark {
+            key: w.watermark_key().unwrap_or_default().to_string(),
+            source_region: w.source_image_region().map(str::to_string),
+            source_image_created: iso(w.source_image_creation_time()),
+            created: iso(w.watermark_creation_time()),
+        }
+    }
+}
+
+impl From<&ec2::ScanResults> for ScanResults {
+    fn from(r: &ec2::ScanResults) -> Self {
+        let fixes = [
+            (Severity::Informational, r.informational_fix_available_since()),
+            (Severity::Low, r.low_fix_available_since()),
+            (Severity::Medium, r.medium_fix_available_since()),
+            (Severity::High, r.high_fix_available_since()),
+            (Severity::Critical, r.critical_fix_available_since()),
+        ];
+        ScanResults {
+            scanned: iso(r.finding_scan_date()),
+            highest_severity: r.highest_finding_severity_label().map(|s| Reported::from(s.as_str())),
+            fix_available_since: fixes
+                .into_iter()
+                .filter_map(|(severity, since)| Some((severity, iso(since)?)))
+                .collect(),
         }
     }
 }
@@ -582,6 +651,8 @@ pub(crate) mod tests {
             last_launched: None,
             protection: Protection::Disabled,
             deprecation_time: None,
+            watermarks: Vec::new(),
+            scan_results: None,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod usage_report;
 
 use crate::core::error::{Error, Result, Service};
 use crate::core::ids::check_region;
+use crate::core::signal::Interruption;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -60,6 +61,9 @@ pub struct AwsOptions {
     pub profile: Option<String>,
     /// How long one request may take before it is retried; ATTEMPT_TIMEOUT when unset.
     pub attempt_timeout: Option<Duration>,
+    /// The run's one interruption: every `Aws` made from these options (and `elsewhere`) shares
+    /// it, so each wait of the run ends on the first Ctrl-C.
+    pub interruption: Interruption,
 }
 
 /// The SDK's own variables (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE=adaptive) are the user's word on
@@ -96,6 +100,7 @@ pub struct Aws {
     ebs: OnceLock<aws_sdk_ebs::Client>,
     rbin: OnceLock<aws_sdk_rbin::Client>,
     calls: CallCounter,
+    interruption: Interruption,
 }
 
 /// Counts every request attempt of every client made from one `Aws`.
@@ -138,7 +143,7 @@ impl Aws {
             None => return Err(Error::NoRegion),
             Some(region) => check_region(region.as_ref())?,
         }
-        Ok(Self::from_config(config, options.profile.clone()))
+        Ok(Self::from_config(config, options.profile.clone(), options.interruption.clone()))
     }
 
     /// The same configuration in another region, acting with other credentials when given (an
@@ -149,7 +154,7 @@ impl Aws {
         if let Some(credentials) = credentials {
             config.set_credentials_provider(Some(credentials));
         }
-        Self::from_config(config.build(), self.profile.clone())
+        Self::from_config(config.build(), self.profile.clone(), self.interruption.clone())
     }
 
     /// The SDK configuration, for providers built on it (AssumeRole).
@@ -157,7 +162,7 @@ impl Aws {
         &self.config
     }
 
-    fn from_config(config: SdkConfig, profile: Option<String>) -> Self {
+    fn from_config(config: SdkConfig, profile: Option<String>, interruption: Interruption) -> Self {
         Self {
             config,
             profile,
@@ -169,7 +174,13 @@ impl Aws {
             ebs: OnceLock::new(),
             rbin: OnceLock::new(),
             calls: CallCounter::default(),
+            interruption,
         }
+    }
+
+    /// The run's interruption, for the waits and the operations that clean up on it.
+    pub fn interruption(&self) -> &Interruption {
+        &self.interruption
     }
 
     pub fn region(&self) -> &str {

@@ -81,6 +81,7 @@ pub async fn put_ami(aws: &Aws, name: &str, ami: &str, description: &str) -> Res
         .version();
     let selector = format!("{name}:{version}");
     let stored = poll::until(
+        aws.interruption(),
         &format!("version {version} of {name} to hold {ami}"),
         poll::LOCAL_CHANGE,
         VALIDATION_WAIT,

@@ -62,23 +62,33 @@ pub async fn counts(
         "waiting for the image usage report {report} of {ami} (EC2 builds it in minutes; up to {} min)",
         WAIT.as_secs() / 60
     ));
-    poll::until(&format!("the image usage report {report} of {ami}"), POLL, WAIT, || async {
-        let described = ec2
-            .describe_image_usage_reports()
-            .report_ids(&report)
-            .send()
-            .await
-            .map_err(|e| aws.error("DescribeImageUsageReports", Service::Ec2, e))?;
-        match described.image_usage_reports().first().and_then(|r| r.state().map(|s| (s, r.state_reason()))) {
-            Some(("available", _)) => Ok(Some(())),
-            Some(("failed" | "error", why)) => Err(Error::Api {
-                operation: "DescribeImageUsageReports",
-                code: "ReportFailed".into(),
-                message: why.unwrap_or_default().into(),
-            }),
-            _ => Ok(None),
-        }
-    })
+    poll::until(
+        aws.interruption(),
+        &format!("the image usage report {report} of {ami}"),
+        POLL,
+        WAIT,
+        || async {
+            let described = ec2
+                .describe_image_usage_reports()
+                .report_ids(&report)
+                .send()
+                .await
+                .map_err(|e| aws.error("DescribeImageUsageReports", Service::Ec2, e))?;
+            match described
+                .image_usage_reports()
+                .first()
+                .and_then(|r| r.state().map(|s| (s, r.state_reason())))
+            {
+                Some(("available", _)) => Ok(Some(())),
+                Some(("failed" | "error", why)) => Err(Error::Api {
+                    operation: "DescribeImageUsageReports",
+                    code: "ReportFailed".into(),
+                    message: why.unwrap_or_default().into(),
+                }),
+                _ => Ok(None),
+            }
+        },
+    )
     .await
     .map_err(|e| match e {
         Error::WaitTimeout { what, waited } => Error::WaitTimeout {

@@ -19,6 +19,7 @@ use gio_ami::commands::{
 };
 use gio_ami::core::ids::{AmiId, SnapshotId};
 use gio_ami::core::progress::Progress;
+use gio_ami::core::signal::{Interruption, Stop};
 use gio_ami::engines::{self, leftovers, packer, register};
 use gio_ami::spec::{self, clusters, disk::Disk};
 use gio_ami::transfer::{download, image_file::ImageFile, manifest};
@@ -31,6 +32,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::EnvFilter;
 
 /// The exit status of a run: 0, 1 with the error on stderr, or SIGPIPE's when the reader left.
@@ -59,7 +61,58 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
         .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Installs the run's only Ctrl-C and SIGTERM handlers and returns the interruption they set;
+/// call it first thing, so no signal of the run finds the process without them. The first
+/// signal interrupts the run (each wait ends, each operation cleans up); a second one ends the
+/// process at once, for a user who will not wait for a clean-up.
+pub fn listen_for_signals() -> Interruption {
+    let interruption = Interruption::default();
+    let (Ok(mut ctrl_c), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        // Without handlers each signal keeps its default action: it ends the process, as it
+        // would any program, and `gc` finds what a build left.
+        eprintln!("warning: cannot install the Ctrl-C handler: an interrupted build leaves its builder to `gio-ami gc`");
+        return interruption;
+    };
+    let run = interruption.clone();
+    tokio::spawn(async move {
+        loop {
+            let stop = tokio::select! {
+                Some(()) = ctrl_c.recv() => Stop::CtrlC,
+                Some(()) = term.recv() => Stop::Term,
+                else => return,
+            };
+            if let Some(first) = run.stop() {
+                eprintln!(
+                    "error: {stop} after {first}: stopping now, before the clean-up finished; \
+                     `gio-ami gc` removes what a build left"
+                );
+                std::process::exit(
+                    128 + if stop == Stop::CtrlC {
+                        rustix::process::Signal::INT
+                    } else {
+                        rustix::process::Signal::TERM
+                    }
+                    .as_raw(),
+                );
+            }
+            run.interrupt(stop);
+        }
+    });
+    interruption
+}
+
+/// Runs the command until it ends, or until an interruption that came while no operation of it
+/// that cleans up was running (nothing of it is then left to clean up: ending there is what the
+/// signal's default action did).
+pub async fn run(cli: Cli, interruption: Interruption) -> anyhow::Result<()> {
+    tokio::select! {
+        done = command(cli, interruption.clone()) => done,
+        signal = interruption.unhandled() => Err(gio_ami::Error::Interrupted { signal }.into()),
+    }
+}
+
+async fn command(cli: Cli, interruption: Interruption) -> anyhow::Result<()> {
     let output = Output::new(cli.output);
     let quiet = cli.quiet;
     if cli.region.len() > 1 && !matches!(cli.command, Command::History(_)) {
@@ -72,6 +125,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         region: cli.region.first().cloned(),
         profile: cli.profile,
         attempt_timeout: Some(Duration::from_secs(cli.timeout)),
+        interruption,
     };
     match cli.command {
         Command::Init { path, force } => {
@@ -307,11 +361,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 what: "uploaded",
                 facts_on_top: false,
             };
-            let interrupted = gio_ami::core::signal::interrupted();
-            let uploaded = execute(&aws, &output, &plan, &mode, own, || {
-                upload::apply(&aws, &plan, &image, &progress, interrupted)
-            })
-            .await;
+            let uploaded =
+                execute(&aws, &output, &plan, &mode, own, || upload::apply(&aws, &plan, &image, &progress))
+                    .await;
             progress.finish();
             uploaded?;
         }
@@ -994,7 +1046,7 @@ where
     }
     if mode.destructive && !mode.yes && std::io::stdin().is_terminal() {
         output.plan(plan)?;
-        if !confirm("Go ahead as planned? [y/N] ")? {
+        if !confirm("Go ahead as planned? [y/N] ").await? {
             return Err(gio_ami::Error::NotConfirmed(mode.command).into());
         }
     }
@@ -1008,11 +1060,17 @@ where
     }
 }
 
-/// Asks on the terminal (stderr, so stdout stays the plan); anything but y/yes is a no.
-fn confirm(question: &str) -> std::io::Result<bool> {
+/// Asks on the terminal (stderr, so stdout stays the plan); anything but y/yes is a no. The
+/// answer is read on a thread of its own, so the run still ends on a Ctrl-C at the question
+/// (`run`); that thread is not waited for at exit, as a blocking task of Tokio's would be.
+async fn confirm(question: &str) -> std::io::Result<bool> {
     eprint!("{question}");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
+    let (sender, answer) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let _ = sender.send(std::io::stdin().read_line(&mut answer).map(|_| answer));
+    });
+    let answer = answer.await.map_err(std::io::Error::other)??;
     Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 

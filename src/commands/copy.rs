@@ -200,7 +200,7 @@ async fn copy_one(aws: &Aws, source_region: &str, image: &Image, kms_key: Option
 
 async fn wait_available(aws: &Aws, id: &str) -> Result<()> {
     let what = format!("the copy {id} in {} to become available", aws.region());
-    poll::until(&what, poll::REGION_COPY, WAIT_TIMEOUT, || async {
+    poll::until(aws.interruption(), &what, poll::REGION_COPY, WAIT_TIMEOUT, || async {
         let states = inventory::image_states(aws, &[id.to_string()]).await?;
         match states.first().map(|(_, state)| state) {
             Some(state) if *state == ImageState::Available => Ok(Some(())),

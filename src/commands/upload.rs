@@ -23,7 +23,6 @@ use crate::transfer::upload::{Sent, Target};
 use aws_sdk_ec2::types::Filter;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -413,6 +412,8 @@ fn ami_shape(request: &Request, name: &str, description: &str, volume_gib: u64) 
         last_launched: None,
         protection: Default::default(),
         deprecation_time: None,
+        watermarks: Vec::new(),
+        scan_results: None,
     }
 }
 
@@ -442,14 +443,13 @@ pub struct Uploaded {
 }
 
 /// Uploads the image, then registers the AMI if the plan says so: one outcome for the snapshot
-/// and one for the AMI, with their ids. `cancel` resolving (Ctrl-C) stops the upload and
+/// and one for the AMI, with their ids. The run's interruption (Ctrl-C) stops the upload and
 /// deletes the unfinished snapshot.
 pub async fn apply(
     aws: &Aws,
     plan: &change::Plan<Plan>,
     image: &ImageFile,
     progress: &dyn Progress,
-    cancel: impl Future<Output = &'static str>,
 ) -> Result<Applied<Uploaded>> {
     if let Some(existing) = &plan.facts.existing {
         let outcomes = plan
@@ -486,14 +486,17 @@ pub async fn apply(
             (earlier.id.clone(), Sent::default(), registered, record)
         }
         None => {
+            // From the snapshot's start to its deletion: the binary lets that clean-up finish.
+            let handling = aws.interruption().handle();
             let snapshot = transfer::upload::start(aws, target).await?;
             progress.phase(&format!(
                 "uploading {} to {snapshot} ({} GiB, {} blocks, {} workers)",
                 target.image, target.volume_gib, target.blocks, target.workers
             ));
             let finished = tokio::select! {
+                biased;
+                signal = handling.interrupted() => Err(Error::Interrupted { signal }),
                 finished = finish(aws, facts, image, &snapshot, progress) => finished,
-                signal = cancel => Err(Error::Interrupted { signal }),
             };
             match finished {
                 Ok((mut sent, registered)) => {

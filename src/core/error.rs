@@ -180,7 +180,7 @@ pub enum Error {
     Provision { message: String },
 
     #[error("interrupted by {signal}")]
-    Interrupted { signal: &'static str },
+    Interrupted { signal: crate::core::signal::Stop },
 
     #[error("the build failed: {cause}\nClean-up of build {build_id}: {cleanup}.")]
     BuildFailed { cause: Box<Error>, build_id: String, cleanup: String },
@@ -306,7 +306,7 @@ pub enum Error {
     PackerFailed { status: String, errors: String },
 
     #[error("interrupted by {signal}: packer was stopped; {remains}.")]
-    PackerInterrupted { signal: &'static str, remains: String },
+    PackerInterrupted { signal: crate::core::signal::Stop, remains: String },
 
     #[error(
         "no cluster `{cluster}` in gio-ami.toml (known: {}). Add a [clusters.{cluster}] table with \

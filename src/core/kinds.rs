@@ -67,6 +67,21 @@ choice_enum! {
 }
 
 choice_enum! {
+    /// An Amazon Inspector finding's severity (its CVSS range), lowest first: what an AMI's scan
+    /// results report and Allowed AMIs' scan-result criteria limit.
+    /// https://docs.aws.amazon.com/inspector/latest/user/findings-understanding-severity.html
+    #[derive(PartialOrd, Ord, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Severity {
+        Informational = "informational",
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+        Critical = "critical",
+    }
+}
+
+choice_enum! {
     /// How the builder gets its scripts: in its user data, or by SSM Run Command.
     pub enum ProvisionVia {
         UserData = "user-data",

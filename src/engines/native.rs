@@ -42,11 +42,15 @@ pub async fn build(
     progress: &dyn Progress,
 ) -> Result<Built> {
     let build_id = new_build_id();
+    // Held until the clean-up below is done: the binary lets an interrupted run finish it.
+    let handling = aws.interruption().handle();
     let mut run =
         Run { aws, loaded, building, build_id: build_id.clone(), phases: Phases::new(aws, progress) };
     let outcome = tokio::select! {
+        // An interruption that came before the build started ends it before it launches anything.
+        biased;
+        signal = handling.interrupted() => Err(Error::Interrupted { signal }),
         built = run.steps() => built,
-        signal = crate::core::signal::interrupted() => Err(Error::Interrupted { signal }),
     };
     let failure = match outcome {
         Ok(built) => return Ok(built),
@@ -57,6 +61,7 @@ pub async fn build(
         Ok(outcomes) => cleanup_summary(&outcomes),
         Err(e) => format!("the clean-up could not list the build's resources ({e})"),
     };
+    drop(handling);
     Err(Error::BuildFailed { cause: Box::new(failure), build_id, cleanup })
 }
 
@@ -218,6 +223,7 @@ impl Run<'_> {
         let aws = self.aws;
         // SendCommand to an instance whose agent has not registered yet fails (InvalidInstanceId).
         poll::until(
+            aws.interruption(),
             &format!("the builder {instance} to register with Systems Manager"),
             poll::LOCAL_CHANGE,
             left(deadline),
@@ -276,6 +282,7 @@ impl Run<'_> {
             .map_err(|e| aws.error("SendCommand", Service::Ssm, e))?;
         let command = sent.command().and_then(|c| c.command_id()).unwrap_or_default().to_string();
         poll::until(
+            aws.interruption(),
             &format!("the provisioning scripts on {instance} (command {command})"),
             poll::LOCAL_CHANGE,
             left(deadline),
@@ -458,7 +465,7 @@ pub fn user_data(loaded: &Loaded) -> Result<String> {
 async fn wait_for_guest(aws: &Aws, instance: &str, timeout: Duration) -> Result<()> {
     let what = format!("the builder {instance} to provision itself and power off");
     let console_seen = std::cell::Cell::new(0);
-    poll::until(&what, poll::LOCAL_CHANGE, timeout, || async {
+    poll::until(aws.interruption(), &what, poll::LOCAL_CHANGE, timeout, || async {
         let state =
             describe_instance(aws, instance).await?.and_then(|i| i.state().and_then(|s| s.name().cloned()));
         if matches!(state, Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)) {
@@ -525,6 +532,7 @@ async fn instance_volumes(aws: &Aws, instance: &str) -> Result<Vec<(String, Stri
 
 async fn wait_snapshots(aws: &Aws, ids: &[String]) -> Result<()> {
     poll::until(
+        aws.interruption(),
         &format!("snapshots {} to complete", ids.join(", ")),
         poll::LOCAL_CHANGE,
         IMAGE_TIMEOUT,
@@ -588,13 +596,19 @@ async fn create_image(
 }
 
 async fn wait_image(aws: &Aws, ami: &str) -> Result<Image> {
-    poll::until(&format!("{ami} to become available"), poll::LOCAL_CHANGE, IMAGE_TIMEOUT, || async {
-        match inventory::any_images_by_id(aws, &[ami.to_string()]).await?.into_iter().next() {
-            Some(image) if image.state == ImageState::Available => Ok(Some(image)),
-            Some(image) if image.state == ImageState::Failed => Err(Error::ImageFailed { id: image.id }),
-            _ => Ok(None),
-        }
-    })
+    poll::until(
+        aws.interruption(),
+        &format!("{ami} to become available"),
+        poll::LOCAL_CHANGE,
+        IMAGE_TIMEOUT,
+        || async {
+            match inventory::any_images_by_id(aws, &[ami.to_string()]).await?.into_iter().next() {
+                Some(image) if image.state == ImageState::Available => Ok(Some(image)),
+                Some(image) if image.state == ImageState::Failed => Err(Error::ImageFailed { id: image.id }),
+                _ => Ok(None),
+            }
+        },
+    )
     .await
 }
 

@@ -625,6 +625,11 @@ async fn run(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Held until Packer has exited and what it left is listed: the binary waits for that.
+    let handling = aws.interruption().handle();
+    if let Some(signal) = handling.stop() {
+        return Err(Error::Interrupted { signal });
+    }
     let mut child = command.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::PackerMissing,
         _ => Error::Packer { message: format!("cannot start packer ({e})") },
@@ -644,7 +649,7 @@ async fn run(
     let mut errors: Vec<(String, String)> = Vec::new();
     let mut artifact = None;
     let mut signal = None;
-    let interrupted = crate::core::signal::interrupted();
+    let interrupted = handling.interrupted();
     tokio::pin!(interrupted);
     loop {
         let line = tokio::select! {

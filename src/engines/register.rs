@@ -376,6 +376,7 @@ pub(crate) async fn register_once(
 
 pub(crate) async fn wait_available(aws: &Aws, ids: &[String]) -> Result<()> {
     poll::until(
+        aws.interruption(),
         &format!("{} to become available", ids.join(", ")),
         poll::LOCAL_CHANGE,
         AVAILABLE_TIMEOUT,

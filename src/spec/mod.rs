@@ -48,7 +48,7 @@ pub struct AccountSpec {
     /// The role gio-ami assumes (STS AssumeRole, from the caller's credentials) to act there; an
     /// account without one is the caller's own.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", regex(pattern = ROLE_ARN_PATTERN))]
     pub role_arn: Option<Spanned<String>>,
     /// Where its AMIs and clusters are; the caller's region when empty.
     #[serde(default)]
@@ -448,7 +448,10 @@ fn validate_accounts(spec: &Spec) -> Result<(), Invalid> {
                     role.span(),
                     format!("accounts.{name}.role_arn"),
                     format!(
-                        "`{}` is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
+                        "`{}` is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME, or \
+                         role/PATH/NAME): a role's name is 1 to {ROLE_NAME_MAX} letters, digits and \
+                         _+=,.@- (no spaces), its path at most {ROLE_PATH_MAX} printable ASCII \
+                         characters, so no account can have this role",
                         role.get_ref()
                     ),
                 ));
@@ -510,13 +513,36 @@ fn validate_accounts(spec: &Spec) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// IAM's limits on a role (CreateRole, https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html,
+/// and IAM quotas, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html):
+/// a name of 1 to 64 of `[\w+=,.@-]`, a path of at most 512 characters that is `/` or begins
+/// and ends with `/` around printable ASCII (`\u0021`-`\u007E`). A role ARN outside them names a
+/// role no account can have: AssumeRole could only fail, so `check` says so at its line.
+const ROLE_NAME_MAX: usize = 64;
+const ROLE_PATH_MAX: usize = 512;
+
+/// The JSON Schema's spelling of `is_role_arn` (the lengths aside: `check` counts them).
+const ROLE_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/([!-~]*/)?[A-Za-z0-9_+=,.@-]+$";
+
 fn is_role_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
         if partition.starts_with("aws")
             && account.len() == 12
             && account.bytes().all(|b| b.is_ascii_digit())
-            && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty()))
+            && resource.strip_prefix("role/").is_some_and(is_role_path_and_name))
+}
+
+/// `path/name` as a role ARN spells them after `role/`: the path without its leading `/`.
+fn is_role_path_and_name(path_and_name: &str) -> bool {
+    let (path, name) = match path_and_name.rsplit_once('/') {
+        Some((inner, name)) => (format!("/{inner}/"), name),
+        None => ("/".to_string(), path_and_name),
+    };
+    let name_ok = (1..=ROLE_NAME_MAX).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+    let path_ok = path.len() <= ROLE_PATH_MAX && path.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    name_ok && path_ok
 }
 
 /// `promote_from` names another configured cluster, the chain of them never comes back to where
@@ -797,6 +823,7 @@ mod tests {
             (format!("{MINIMAL}[clusters.a]\nregion = \"r\"\n[clusters.b]\nregion = \"r\"\npromote_from = \"a\"\nsoak = \"two days\"\n"), "clusters.b.soak: `two days` is not a duration"),
             (format!("{MINIMAL}[clusters.a]\nregion = \"r\"\nsoak = \"2d\"\n"), "clusters.a.soak: a soak is how long the cluster promoted from had a release; set clusters.a.promote_from"),
             (format!("{MINIMAL}[accounts.prod]\nrole_arn = \"arn:aws:iam::2222:role/r\"\n"), "gio-ami.toml:8:12: accounts.prod.role_arn: `arn:aws:iam::2222:role/r` is not an IAM role ARN"),
+            (format!("{MINIMAL}[accounts.prod]\nrole_arn = \"arn:aws:iam::222222222222:role/gio ami reader\"\n"), "gio-ami.toml:8:12: accounts.prod.role_arn: `arn:aws:iam::222222222222:role/gio ami reader` is not an IAM role ARN"),
             (format!("{MINIMAL}[accounts.a]\n[accounts.b]\n"), "accounts.b: accounts `a` and `b` both have no role_arn"),
             (format!("{MINIMAL}[accounts.a]\nregions = [\"eu-west\"]\n"), "accounts.a.regions: `eu-west` is not an AWS region name"),
             (format!("{MINIMAL}[accounts.a]\nexternal_id = \"x\"\n"), "accounts.a.external_id: `x` is not a valid external_id"),
@@ -807,6 +834,35 @@ mod tests {
         for (text, expected) in cases {
             let err = check(&text).unwrap_err();
             assert!(err.contains(expected), "expected `{expected}` in `{err}`");
+        }
+    }
+
+    #[test]
+    fn a_role_arn_names_a_role_iam_could_create() {
+        let name_64 = "r".repeat(64);
+        let path_510 = "p".repeat(510); // with its two slashes: 512
+        for arn in [
+            "arn:aws:iam::222222222222:role/gio-ami-reader",
+            "arn:aws:iam::222222222222:role/a_b+c=d,e.f@g-h",
+            "arn:aws:iam::222222222222:role/ops/eks/gio-ami-reader",
+            "arn:aws-cn:iam::222222222222:role/r",
+            &format!("arn:aws:iam::222222222222:role/{name_64}"),
+            &format!("arn:aws:iam::222222222222:role/{path_510}/r"),
+        ] {
+            assert!(is_role_arn(arn), "{arn}");
+        }
+        for arn in [
+            "arn:aws:iam::222222222222:role/gio ami reader",
+            "arn:aws:iam::222222222222:role/",
+            "arn:aws:iam::222222222222:role/ops/",
+            "arn:aws:iam::222222222222:role/ops team/r",
+            "arn:aws:iam::222222222222:role/r\u{e9}le",
+            "arn:aws:iam::222222222222:role/r#1",
+            &format!("arn:aws:iam::222222222222:role/{name_64}r"),
+            &format!("arn:aws:iam::222222222222:role/{path_510}p/r"),
+            "arn:aws:iam::222222222222:user/r",
+        ] {
+            assert!(!is_role_arn(arn), "{arn}");
         }
     }
 

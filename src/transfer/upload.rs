@@ -285,18 +285,25 @@ async fn complete(aws: &Aws, snapshot: &str, digests: &BTreeMap<u64, [u8; 32]>) 
 
 /// Waits until the completed snapshot can back an AMI.
 pub async fn wait_completed(aws: &Aws, snapshot: &str) -> Result<()> {
-    poll::until(&format!("{snapshot} to complete"), poll::LOCAL_CHANGE, COMPLETED_TIMEOUT, || async {
-        let state = inventory::snapshots_by_id(aws, &[snapshot.to_string()]).await?.pop().map(|s| s.state);
-        match state {
-            Some(Reported::Known(SnapshotState::Completed)) => Ok(Some(())),
-            Some(Reported::Known(SnapshotState::Error)) => Err(Error::Api {
-                operation: "DescribeSnapshots",
-                code: "SnapshotError".into(),
-                message: format!("{snapshot} went into state `error` after CompleteSnapshot"),
-            }),
-            _ => Ok(None),
-        }
-    })
+    poll::until(
+        aws.interruption(),
+        &format!("{snapshot} to complete"),
+        poll::LOCAL_CHANGE,
+        COMPLETED_TIMEOUT,
+        || async {
+            let state =
+                inventory::snapshots_by_id(aws, &[snapshot.to_string()]).await?.pop().map(|s| s.state);
+            match state {
+                Some(Reported::Known(SnapshotState::Completed)) => Ok(Some(())),
+                Some(Reported::Known(SnapshotState::Error)) => Err(Error::Api {
+                    operation: "DescribeSnapshots",
+                    code: "SnapshotError".into(),
+                    message: format!("{snapshot} went into state `error` after CompleteSnapshot"),
+                }),
+                _ => Ok(None),
+            }
+        },
+    )
     .await
 }
 

@@ -4,8 +4,9 @@
 use crate::support;
 
 use aws_sdk_ec2::types::{
-    AllowedImagesSettingsEnabledState, ImageCriterionRequest, InstanceType, LaunchPermission,
-    LaunchPermissionModifications, ResourceType, Tag, TagSpecification,
+    AllowedImagesSettingsEnabledState, ImageCriterionRequest, ImageWatermarkFilterRequest, InstanceType,
+    LaunchPermission, LaunchPermissionModifications, ResourceType, ScanResultConditionRequest, SeverityLabel,
+    Tag, TagSpecification,
 };
 use std::path::{Path, PathBuf};
 use support::{run, tagged_release, Emulator, REGION};
@@ -66,25 +67,29 @@ fn write_spec(dir: &Path, prod: &str, dev: &str, extra: &str) {
     std::fs::write(dir.join("gio-ami.toml"), text).unwrap();
 }
 
+/// The member's Allowed AMIs setting, enabled with this one criterion.
+async fn enforce_allowed_amis(member: &Member, criterion: ImageCriterionRequest) {
+    member
+        .ec2
+        .replace_image_criteria_in_allowed_images_settings()
+        .image_criteria(criterion)
+        .send()
+        .await
+        .unwrap();
+    member
+        .ec2
+        .enable_allowed_images_settings()
+        .allowed_images_settings_state(AllowedImagesSettingsEnabledState::Enabled)
+        .send()
+        .await
+        .unwrap();
+}
+
 async fn share(ec2: &aws_sdk_ec2::Client, ami: &str, account: &str) {
     let add = LaunchPermissionModifications::builder()
         .add(LaunchPermission::builder().user_id(account).build())
         .build();
     ec2.modify_image_attribute().image_id(ami).launch_permission(add).send().await.unwrap();
-}
-
-/// Enables the account's Allowed AMIs settings with one criterion: Amazon's AMIs only.
-async fn allow_only_amazons(ec2: &aws_sdk_ec2::Client) {
-    ec2.replace_image_criteria_in_allowed_images_settings()
-        .image_criteria(ImageCriterionRequest::builder().image_providers("amazon").build())
-        .send()
-        .await
-        .unwrap();
-    ec2.enable_allowed_images_settings()
-        .allowed_images_settings_state(AllowedImagesSettingsEnabledState::Enabled)
-        .send()
-        .await
-        .unwrap();
 }
 
 /// The accounts the AMI's launch permission names.
@@ -224,7 +229,7 @@ async fn a_role_that_cannot_be_assumed_is_named_a_warning_in_reports_and_the_err
 #[tokio::test]
 async fn an_allowed_amis_refusal_is_predicted_before_sharing() {
     let org = Org::new("allowed", "").await;
-    allow_only_amazons(&org.dev.ec2).await;
+    enforce_allowed_amis(&org.dev, ImageCriterionRequest::builder().image_providers("amazon").build()).await;
     let released = &org.released;
     let launch = || launchers(&org.ec2, released);
 
@@ -243,6 +248,54 @@ async fn an_allowed_amis_refusal_is_predicted_before_sharing() {
         run(org.cli().args(["share", released, "--account", &org.dev.id, "--force", "--yes"])).success();
     assert!(forced.stdout.contains("--force, although"), "{}{}", forced.stdout, forced.stderr);
     assert!(launch().await.contains(&org.dev.id));
+}
+
+/// Criteria on watermarks and Amazon Inspector's scan results refuse an AMI that carries
+/// neither (ImageCriterion): gio-ami used to read them as "match everything" and shared an AMI
+/// the account could not launch.
+#[tokio::test]
+async fn criteria_on_watermarks_or_scan_results_refuse_an_ami_without_them_before_sharing() {
+    let org = Org::new("allowed-inspector", "").await;
+    let owner = support::ACCOUNT;
+    let released = &org.released;
+    let scanned = ImageCriterionRequest::builder()
+        .image_providers(owner)
+        .scan_result_condition(
+            ScanResultConditionRequest::builder().maximum_severity_label(SeverityLabel::High).build(),
+        )
+        .build();
+    let watermarked = ImageCriterionRequest::builder()
+        .image_providers(owner)
+        .image_watermarks(
+            ImageWatermarkFilterRequest::builder().watermark_key(format!("{owner}:approved")).build(),
+        )
+        .build();
+    for (criterion, lacking) in
+        [(scanned, "Amazon Inspector has not scanned"), (watermarked, "carries no watermark")]
+    {
+        enforce_allowed_amis(&org.dev, criterion).await;
+        let refused = run(org.cli().args(["share", released, "--account", "dev", "--yes"])).failure();
+        assert!(
+            refused.stderr.contains(&format!("{released} is not allowed in account `dev`"))
+                && refused.stderr.contains(lacking),
+            "{}",
+            refused.stderr
+        );
+        assert!(launchers(&org.ec2, released).await.is_empty(), "nothing was shared");
+    }
+    // What the prediction said is what the account does: shared anyway, dev cannot launch it.
+    share(&org.ec2, released, &org.dev.id).await;
+    let launched = org
+        .dev
+        .ec2
+        .run_instances()
+        .image_id(released)
+        .instance_type(InstanceType::T3Medium)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await;
+    assert!(launched.is_err(), "dev launched an AMI its Allowed AMIs setting refuses");
 }
 
 /// A member account gio-ami has no role for, and the test's EC2 client acting in it.
@@ -446,7 +499,7 @@ async fn a_promotion_whose_value_ssm_drops_fails_and_marks_nothing() {
     run(org.cli().args(["publish", released, "--cluster", "staging"])).success();
     support::node_running(&org.emulator, "staging", released).await;
     // prod allows only Amazon's AMIs: SSM's validation there refuses the release, after answering.
-    allow_only_amazons(&org.prod.ec2).await;
+    enforce_allowed_amis(&org.prod, ImageCriterionRequest::builder().image_providers("amazon").build()).await;
 
     let dropped = run(org.cli().args(["promote", "--to", "prod", "--yes", "--force"])).failure();
     assert!(

@@ -164,7 +164,7 @@ async fn build_makes_a_tagged_ami_with_the_extra_disk_and_leaves_nothing_else() 
     let dir = spec_dir("ok", "");
     let (child, _stderr) = spawn_build(&emulator, &dir);
     guest_powers_off(&ec2).await;
-    let out = child.wait_with_output().unwrap();
+    let out = support::output_of(child);
     assert!(out.status.success(), "build failed");
     let built: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let ami = built["ami"].as_str().unwrap();
@@ -214,8 +214,7 @@ async fn build_makes_a_tagged_ami_with_the_extra_disk_and_leaves_nothing_else() 
     // A second build the same day gets the next number.
     let (child, _stderr) = spawn_build(&emulator, &dir);
     guest_powers_off(&ec2).await;
-    let second: serde_json::Value =
-        serde_json::from_slice(&child.wait_with_output().unwrap().stdout).unwrap();
+    let second: serde_json::Value = serde_json::from_slice(&support::output_of(child).stdout).unwrap();
     assert!(second["name"].as_str().unwrap().ends_with("-2"), "{second}");
 }
 
@@ -227,7 +226,7 @@ async fn ssm_provisioning_waits_for_the_agent_runs_the_scripts_and_powers_the_bu
     let dir = spec_dir("ssm", "provision_via = \"ssm\"\niam_instance_profile = \"gio-ami-builder\"");
     // No guest to play: the engine itself stops the builder once Run Command reports success.
     let (child, _stderr) = spawn_build(&emulator, &dir);
-    let out = child.wait_with_output().unwrap();
+    let out = support::output_of(child);
     assert!(out.status.success(), "build failed");
     let built: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let image = ec2.describe_images().image_ids(built["ami"].as_str().unwrap()).send().await.unwrap();
@@ -302,7 +301,7 @@ async fn a_builder_that_stops_before_its_agent_registers_fails_the_build_at_once
         .unwrap();
     let instance = builder(&ec2).await;
     ec2.stop_instances().instance_ids(&instance).send().await.unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = support::output_of(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -325,7 +324,7 @@ async fn ctrl_c_while_the_guest_provisions_leaves_nothing_billable() {
     wait_for_line(&stderr, "to provision itself and power off");
     builder(&ec2).await;
     std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    let status = child.wait().unwrap();
+    let status = support::wait(&mut child);
     assert_eq!(status.code(), Some(1));
     let said: Vec<String> = stderr.iter().collect();
     let said = said.join("\n");
@@ -339,7 +338,7 @@ async fn a_guest_that_never_powers_off_times_out_and_is_cleaned_up() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     let (child, stderr) = spawn_build(&emulator, &spec_dir("timeout", "timeout = \"3s\""));
-    let out = child.wait_with_output().unwrap();
+    let out = support::output_of(child);
     assert_eq!(out.status.code(), Some(1));
     let said: Vec<String> = stderr.iter().collect();
     let said = said.join("\n");
@@ -363,7 +362,7 @@ async fn gc_removes_what_a_killed_build_left_and_spares_a_live_one() {
     assert_eq!(billable(&ec2).await.0, vec![killed.clone()]);
 
     child.kill().unwrap(); // SIGKILL: no clean-up is possible
-    child.wait().unwrap();
+    support::wait(&mut child);
     let plan = run(emulator.cli().args(["gc", "--dry-run", "--output", "json"])).success().json();
     assert_eq!(plan["plan"]["actions"][0]["action"], "terminate_instance", "{plan}");
     assert_eq!(billable(&ec2).await.0, vec![killed.clone()], "dry run removes nothing");

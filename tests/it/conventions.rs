@@ -5,7 +5,7 @@
 use crate::support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use support::{bare_cli, run};
 
 fn scratch(name: &str) -> PathBuf {
@@ -17,7 +17,12 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn installed(program: &str) -> bool {
-    Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .is_ok_and(|mut child| support::wait(&mut child).success())
 }
 
 /// Each shell's own syntax check: how the script would fail when the shell loads it.
@@ -37,7 +42,7 @@ fn every_completion_script_passes_its_shells_syntax_check() {
         }
         let file = dir.join(format!("gio-ami.{shell}"));
         std::fs::write(&file, &script).unwrap();
-        let out = Command::new(shell).args(check).arg(&file).output().unwrap();
+        let out = support::output(Command::new(shell).args(check).arg(&file));
         assert!(
             out.status.success(),
             "{shell} rejects its script:\n{}",
@@ -51,6 +56,79 @@ fn every_completion_script_passes_its_shells_syntax_check() {
     let unknown = run(bare_cli().args(["completions", "tcsh"]));
     assert_eq!(unknown.status.code(), Some(2), "a usage error");
     assert!(unknown.stderr.contains("possible values: bash"), "{}", unknown.stderr);
+}
+
+/// What `shell` offers for a Tab after `line`, asked of the shell itself with the script
+/// `gio-ami completions SHELL` prints loaded as its users load it.
+fn offered(shell: &str, script: &Path, line: &str) -> Vec<String> {
+    let words: Vec<&str> = line.split(' ').collect();
+    let out = match shell {
+        // What bash's programmable completion does on Tab: the words and the cursor's word in
+        // COMP_WORDS / COMP_CWORD, then the function `complete -p gio-ami` names, called with
+        // the command, the word being completed and the one before it.
+        "bash" => support::output(Command::new("bash").arg("-c").arg(format!(
+            "source {script}\n\
+             function=$(complete -p gio-ami | sed -E 's/.* -F ([^ ]+) .*/\\1/')\n\
+             COMP_WORDS=({line}); COMP_CWORD={cword}; COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}\n\
+             \"$function\" gio-ami \"{current}\" \"{previous}\"\n\
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script = script.display(),
+            cword = words.len() - 1,
+            current = words[words.len() - 1],
+            previous = words[words.len() - 2],
+        ))),
+        "zsh" => support::output(
+            Command::new("zsh")
+                .arg("-f")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/support/zsh-complete.zsh"))
+                .arg(script)
+                .args(&words),
+        ),
+        _ => support::output(
+            Command::new("fish")
+                .arg("--no-config")
+                .arg("-c")
+                .arg(format!("source {}; complete -C '{line}'", script.display())),
+        ),
+    };
+    assert!(out.status.success(), "{shell}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Each shell completes the flags of subcommands, nested ones and hyphenated ones included:
+/// clap_complete's bash script completed none for a binary named with a hyphen (clap#6421).
+#[test]
+fn every_shell_completes_the_flags_of_subcommands() {
+    let dir = scratch("completing");
+    for shell in ["bash", "zsh", "fish"] {
+        if !installed(shell) {
+            assert_ne!(shell, "bash", "bash is what every machine running the tests has");
+            eprintln!(
+                "{shell} is not installed (scripts/setup installs it as root): its completions are not asked"
+            );
+            continue;
+        }
+        let script = dir.join(format!("gio-ami.{shell}"));
+        std::fs::write(&script, run(bare_cli().args(["completions", shell])).success().stdout).unwrap();
+        for (line, expected) in [
+            ("gio-ami wipe --dr", "--dry-run"),
+            ("gio-ami disks add --ch", "--chain"),
+            ("gio-ami recycle-bin --he", "--help"),
+            ("gio-ami --ver", "--version"),
+            ("gio-ami wi", "wipe"),
+        ] {
+            let offered = offered(shell, &script, line);
+            assert!(
+                offered.iter().any(|o| o == expected),
+                "{shell}: `{line}<Tab>` offers {offered:?}, not {expected}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -68,14 +146,14 @@ fn man_renders_a_page_for_every_command() {
         assert!(pages.iter().any(|p| p == expected), "{expected} missing from {pages:?}");
     }
     for page in &pages {
-        let out = Command::new("man")
-            .arg("-l")
-            .arg(dir.join(page))
-            .env("MANWIDTH", "80")
-            .env("MANPAGER", "cat")
-            .env("LC_ALL", "C.UTF-8")
-            .output()
-            .expect("man (man-db)");
+        let out = support::output(
+            Command::new("man")
+                .arg("-l")
+                .arg(dir.join(page))
+                .env("MANWIDTH", "80")
+                .env("MANPAGER", "cat")
+                .env("LC_ALL", "C.UTF-8"),
+        );
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success() && out.stderr.is_empty(),
@@ -98,13 +176,7 @@ fn schema_accepts(schema: &Path, specs: &[PathBuf]) -> Vec<String> {
                   \x20   errors = list(validator.iter_errors(tomllib.load(open(path, 'rb'))))\n\
                   \x20   print(path if not errors else '', file=sys.stdout)\n\
                   \x20   for e in errors: print(path, e.message, file=sys.stderr)\n";
-    let out = Command::new(support::python())
-        .arg("-c")
-        .arg(script)
-        .arg(schema)
-        .args(specs)
-        .output()
-        .expect("the venv's python");
+    let out = support::output(Command::new(support::python()).arg("-c").arg(script).arg(schema).args(specs));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
@@ -246,12 +318,7 @@ fn the_rollout_guide_parses_and_its_commands_exist() {
             _ => {}
         }
     }
-    let out = Command::new(support::python())
-        .arg("-c")
-        .arg(script)
-        .args(&args)
-        .output()
-        .expect("the venv's python");
+    let out = support::output(Command::new(support::python()).arg("-c").arg(script).args(&args));
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}{}", printed, String::from_utf8_lossy(&out.stderr));
     assert!(printed.contains("yaml ['apiVersion', 'kind', 'metadata', 'spec']"), "{printed}");

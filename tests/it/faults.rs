@@ -7,6 +7,7 @@
 use crate::support;
 
 use aws_sdk_ec2::types::Filter;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::faults::{Fault, Faults, Tally};
@@ -315,7 +316,7 @@ async fn gc(seed: u64, rate: f64) -> Trial {
     let mut build = spawn_build(emulator.cli(), &spec_path("gc"));
     running_builder(&ec2, &mut build).await.expect("a builder");
     build.kill().unwrap();
-    build.wait().unwrap();
+    support::wait(&mut build);
     assert_eq!(inventory(&ec2).await.instances, 1, "the builder is left behind");
     let proxy = emulator.proxied(Faults::new(rate, seed));
     let out = run(proxy.cli().arg("gc"));
@@ -502,9 +503,14 @@ const PHASES: [&str; 6] = [
     "removing the builder and pre-snapshots",
 ];
 
+/// How long a build may take to end after its Ctrl-C: the clean-up's two passes over what it
+/// made (a few seconds apart) and its requests. A build still running then lost the signal.
+const ENDS_AFTER_CTRL_C: Duration = Duration::from_secs(90);
+
 /// Starts a build, plays the guest, and sends `signal` as soon as the build announces `phase`.
-/// Returns the emulator (to count its inventory) once the build has ended.
-async fn signal_build_at(phase: &str, signal: &str) -> Emulator {
+/// Returns the emulator (to count its inventory) once the build has ended, with how it ended
+/// and what it said after the signal.
+async fn signal_build_at(phase: &str, signal: &str) -> (Emulator, std::process::ExitStatus, String) {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     let mut build = spawn_build(emulator.cli(), &spec_path(&format!("signal-{signal}")));
@@ -531,8 +537,10 @@ async fn signal_build_at(phase: &str, signal: &str) -> Emulator {
         }
     }
     assert!(seen.last().is_some_and(|l| l.contains(phase)), "never reached `{phase}`:\n{}", seen.join("\n"));
-    build.wait().unwrap();
-    emulator
+    let status = support::wait_within(&mut build, ENDS_AFTER_CTRL_C);
+    // The rest of what it said, to its end (the reader stops at the closed pipe).
+    let after: Vec<String> = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(10)).ok()).collect();
+    (emulator, status, after.join("\n"))
 }
 
 /// Nothing of the build, or only the release when the signal came after it was made (the AMI
@@ -548,7 +556,8 @@ async fn nothing_but_a_release(ec2: &aws_sdk_ec2::Client, phase: &str) {
 #[tokio::test]
 async fn kill_9_at_each_phase_then_gc_leaves_nothing_but_a_release() {
     for phase in PHASES {
-        let emulator = signal_build_at(phase, "-KILL").await;
+        let (emulator, status, _) = signal_build_at(phase, "-KILL").await;
+        assert_eq!(status.signal(), Some(rustix::process::Signal::KILL.as_raw()), "at `{phase}`");
         run(emulator.cli().arg("gc")).success();
         nothing_but_a_release(&emulator.ec2().await, phase).await;
     }
@@ -557,7 +566,11 @@ async fn kill_9_at_each_phase_then_gc_leaves_nothing_but_a_release() {
 #[tokio::test]
 async fn ctrl_c_at_each_phase_leaves_nothing_but_a_release_without_gc() {
     for phase in PHASES {
-        let emulator = signal_build_at(phase, "-INT").await;
+        let (emulator, status, said) = signal_build_at(phase, "-INT").await;
+        // Ended by itself on the first Ctrl-C (the one handler of the run caught it wherever it
+        // landed), and said so: never the signal's default death, never a wait that went on.
+        assert_eq!((status.code(), status.signal()), (Some(1), None), "at `{phase}`: {said}");
+        assert!(said.contains("interrupted by Ctrl-C"), "at `{phase}`: {said}");
         nothing_but_a_release(&emulator.ec2().await, phase).await;
     }
 }

@@ -662,6 +662,8 @@ fn account(world: &World) -> Account {
             last_launched: None,
             protection: Default::default(),
             deprecation_time: None,
+            watermarks: Vec::new(),
+            scan_results: None,
         });
         mapped.push(snapshots);
     }

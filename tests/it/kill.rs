@@ -143,7 +143,7 @@ async fn arrange(verb: Verb) -> Scene {
             let mut build = support::spawn_build(emulator.cli(), &support::spec_path("kill-gc"));
             support::running_builder(&ec2, &mut build).await.expect("a builder");
             build.kill().unwrap();
-            build.wait().unwrap();
+            support::wait(&mut build);
             strings(&["gc", "--yes"])
         }
         Verb::DisksAddChain => {

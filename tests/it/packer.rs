@@ -37,7 +37,7 @@ fn packer(dir: &Path) -> Command {
 }
 
 fn succeeds(command: &mut Command) -> String {
-    let out = command.output().expect("run packer: scripts/setup installs it");
+    let out = support::output(command);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{command:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     stdout
@@ -188,7 +188,7 @@ async fn a_json_template_builds_with_plain_packer_build() {
         "instance_type=t3.xlarge",
         "template.json",
     ]));
-    let first = first.wait_with_output().unwrap();
+    let first = support::output_of(first);
     assert!(first.status.success(), "the first build failed:\n{}", String::from_utf8_lossy(&first.stdout));
     assert!(second.contains(",amazon-ebs,artifact,0,id,eu-west-1:ami-"), "{second}");
     let ec2 = emulator.ec2().await;

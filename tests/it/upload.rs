@@ -240,7 +240,7 @@ async fn ctrl_c_mid_upload_deletes_the_unfinished_snapshot() {
     assert_eq!(own_snapshots(&emulator).await.len(), 1, "the upload's snapshot exists while it runs");
     let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let output = child.wait_with_output().unwrap();
+    let output = support::output_of(child);
     let stderr = stderr.join().unwrap();
 
     assert_eq!(output.status.code(), Some(1), "{stderr}");
@@ -266,7 +266,7 @@ async fn a_failing_registration_leaves_no_snapshot() {
     let (child, stderr) =
         start_slow_upload(&emulator, &image, &["--register", "--name", "gio-node-doomed", "--disk", &disk]);
     ec2.delete_snapshot().snapshot_id(&doomed).send().await.unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = support::output_of(child);
     let stderr = stderr.join().unwrap();
 
     assert_eq!(output.status.code(), Some(1), "{stderr}");

@@ -81,15 +81,14 @@ impl Emulator {
     /// Runs `emulator/fixtures.py ARGS` against this emulator (scenes other tools would leave).
     pub fn fixture(&self, args: &[&str]) -> String {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let out = Command::new(python())
-            .arg(root.join("emulator/fixtures.py"))
+        let mut out = Command::new(python());
+        out.arg(root.join("emulator/fixtures.py"))
             .args(args)
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", REGION)
-            .output()
-            .expect("run emulator/fixtures.py");
+            .env("AWS_REGION", REGION);
+        let out = output(&mut out);
         assert!(out.status.success(), "fixtures.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -224,12 +223,99 @@ pub struct Run {
 }
 
 pub fn run(command: &mut Command) -> Run {
-    ended(command.output().expect("run gio-ami"))
+    ended(output(command))
 }
 
 /// Waits for a spawned gio-ami (stdout and stderr piped) and returns what it said.
 pub fn finish(child: Child) -> Run {
-    ended(child.wait_with_output().expect("wait for gio-ami"))
+    ended(output_of(child))
+}
+
+/// How long any child process of a test may run. The slowest (a build, or a command through
+/// 50% faults with its retries) ends within a minute on a loaded machine; one still running
+/// after this is hung (an interruption it lost, a wait with no end), and the test fails with
+/// what it said instead of running into CI's time limit.
+pub const CHILD_DEADLINE: Duration = Duration::from_secs(300);
+
+/// `command.output()`, within `CHILD_DEADLINE`.
+pub fn output(command: &mut Command) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    output_of(child)
+}
+
+/// `child.wait_with_output()`, within `CHILD_DEADLINE`: past it, the child is killed and the
+/// test panics with all it said.
+pub fn output_of(mut child: Child) -> Output {
+    let stdout = child.stdout.take().map(drain);
+    let stderr = child.stderr.take().map(drain);
+    let status = wait_for(&mut child, CHILD_DEADLINE, || {
+        format!("stdout:\n{}\nstderr:\n{}", said(stdout.as_ref()), said(stderr.as_ref()))
+    });
+    let all = |pipe: Option<Drained>| {
+        pipe.map(|(reader, text)| {
+            let _ = reader.join();
+            std::mem::take(&mut *text.lock().unwrap())
+        })
+        .unwrap_or_default()
+    };
+    Output { status, stdout: all(stdout), stderr: all(stderr) }
+}
+
+/// `child.wait()`, within `CHILD_DEADLINE`, for a child whose output the test reads itself.
+pub fn wait(child: &mut Child) -> std::process::ExitStatus {
+    wait_within(child, CHILD_DEADLINE)
+}
+
+/// `child.wait()`, within `deadline`: past it, the child is killed and the test panics.
+pub fn wait_within(child: &mut Child, deadline: Duration) -> std::process::ExitStatus {
+    wait_for(child, deadline, || "(its output is read by the test)".to_string())
+}
+
+fn wait_for(
+    child: &mut Child,
+    deadline: Duration,
+    said: impl FnOnce() -> String,
+) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for a child process") {
+            return status;
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "a child process (pid {}) was still running after {deadline:?}: killed.\n{}",
+                child.id(),
+                said()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A pipe read to its end by a thread of its own, and what it said so far.
+type Drained = (std::thread::JoinHandle<()>, std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+fn drain(mut pipe: impl std::io::Read + Send + 'static) -> Drained {
+    let text = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let into = text.clone();
+    let reader = std::thread::spawn(move || {
+        let mut chunk = [0u8; 8192];
+        while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+            into.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+    });
+    (reader, text)
+}
+
+fn said(pipe: Option<&Drained>) -> String {
+    pipe.map(|(_, text)| String::from_utf8_lossy(&text.lock().unwrap()).into_owned()).unwrap_or_default()
 }
 
 fn ended(Output { status, stdout, stderr }: Output) -> Run {
