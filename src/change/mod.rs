@@ -5,6 +5,7 @@
 
 pub mod protection;
 pub mod publication;
+pub mod quota;
 pub mod retire;
 
 use crate::aws::recycle_bin::{self, Binned};
@@ -687,20 +688,8 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
             .await
             .map(drop)
             .map_err(|e| aws.error("PutParameter", "ssm", e)),
-        Action::RestoreSnapshot { id, .. } => ec2
-            .restore_snapshot_from_recycle_bin()
-            .snapshot_id(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws.error("RestoreSnapshotFromRecycleBin", "ec2", e)),
-        Action::RestoreImage { id, .. } => ec2
-            .restore_image_from_recycle_bin()
-            .image_id(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws.error("RestoreImageFromRecycleBin", "ec2", e)),
+        Action::RestoreSnapshot { id, .. } => recycle_bin::restore_snapshot(aws, id).await,
+        Action::RestoreImage { id, .. } => recycle_bin::restore_image(aws, id).await,
         Action::ArchiveSnapshot { id, .. } => ec2
             .modify_snapshot_tier()
             .snapshot_id(id)
