@@ -154,7 +154,7 @@ async fn archives_and_restores_past_the_quotas_are_queued_and_a_rerun_carries_on
         "{}",
         restores.stdout
     );
-    assert!(restores.stdout.contains("1 snapshot restore(s) queued"), "{}", restores.stdout);
+    assert!(restores.stdout.contains("1 snapshot(s) queued"), "{}", restores.stdout);
     assert_eq!(tier(&ec2, &snapshots[1]).await.1, "archival-completed", "not sent: queued");
 
     emulator.fixture(&["clock", "--offset=87h"]);

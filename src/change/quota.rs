@@ -4,6 +4,31 @@
 
 use crate::change::Action;
 
+/// A quota of work in progress per account.
+pub struct Quota {
+    /// What it counts, plural: "archives".
+    pub what: &'static str,
+    pub most: usize,
+    /// How many are in progress now, whoever started them.
+    pub in_progress: usize,
+}
+
+/// Queues the actions `limited` selects beyond what `quota` has room for (`queue_beyond`); the
+/// plan's warning when any was, ending with `then`, what to do about them.
+pub fn pace(
+    actions: &mut [Action],
+    limited: impl Fn(&Action) -> bool,
+    quota: &Quota,
+    then: &str,
+) -> Option<String> {
+    let why = format!(
+        "AWS allows {} snapshot {} in progress per account, and {} are",
+        quota.most, quota.what, quota.in_progress
+    );
+    let queued = queue_beyond(actions, quota.most.saturating_sub(quota.in_progress), limited, &why);
+    (queued > 0).then(|| format!("{queued} snapshot(s) queued ({why}): {then}"))
+}
+
 /// Leaves the first `room` actions `limited` selects as they are and turns each one after into a
 /// refusal that says it is queued, and why: nothing is called for it, and a re-run plans it again.
 /// Returns how many were queued.

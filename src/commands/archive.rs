@@ -8,6 +8,7 @@ use crate::aws::inventory::{self, Image};
 use crate::aws::tagging;
 use crate::aws::usage::{self, Usage, Use};
 use crate::aws::Aws;
+use crate::change::quota::Quota;
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::error::Result;
 use crate::core::ids::AmiId;
@@ -133,23 +134,12 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
     if plan.actions.iter().any(|a| matches!(a, Action::ArchiveSnapshot { .. })) {
         plan.warnings.push(TERMS.to_string());
     }
-    let room = archive::ARCHIVES_AT_ONCE.saturating_sub(facts.archiving);
-    let why = format!(
-        "AWS archives at most {} snapshots at once per account, and {} are in progress",
-        archive::ARCHIVES_AT_ONCE,
-        facts.archiving
-    );
-    let queued = change::quota::queue_beyond(
+    plan.warnings.extend(change::quota::pace(
         &mut plan.actions,
-        room,
         |a| matches!(a, Action::ArchiveSnapshot { .. }),
-        &why,
-    );
-    if queued > 0 {
-        plan.warnings.push(format!(
-            "{queued} snapshot(s) queued ({why}): their AMIs are deregistered and recorded all the same; run `gio-ami archive` on them again once archives in progress complete, to archive the rest"
-        ));
-    }
+        &Quota { what: "archives", most: archive::ARCHIVES_AT_ONCE, in_progress: facts.archiving },
+        "their AMIs are deregistered and recorded all the same; run `gio-ami archive` on them again once archives in progress complete",
+    ));
     plan
 }
 
@@ -305,7 +295,7 @@ mod tests {
         });
         assert_eq!(lines(&plan), ["deregister ami-big", "archive snap-1", "keep snap-2"]);
         assert!(
-            plan.actions[2].why().starts_with("queued: AWS archives at most 25"),
+            plan.actions[2].why().starts_with("queued: AWS allows 25 snapshot archives in progress"),
             "{}",
             plan.actions[2].why()
         );

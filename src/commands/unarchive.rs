@@ -6,6 +6,7 @@
 use crate::aws::archive::{self, Tier};
 use crate::aws::inventory::{self, Image};
 use crate::aws::Aws;
+use crate::change::quota::Quota;
 use crate::change::{self, Action, Kind, Outcome, Status};
 use crate::core::error::Result;
 use crate::core::ids::AmiId;
@@ -146,23 +147,16 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             ));
         }
     }
-    let room = archive::RESTORES_AT_ONCE.saturating_sub(facts.restoring);
-    let why = format!(
-        "AWS restores at most {} snapshots from the archive at once per account, and {} are in progress",
-        archive::RESTORES_AT_ONCE,
-        facts.restoring
-    );
-    let queued = change::quota::queue_beyond(
+    plan.warnings.extend(change::quota::pace(
         &mut plan.actions,
-        room,
         |a| matches!(a, Action::RestoreFromArchive { .. }),
-        &why,
-    );
-    if queued > 0 {
-        plan.warnings.push(format!(
-            "{queued} snapshot restore(s) queued ({why}): run `gio-ami unarchive` again once restores in progress complete, to start them"
-        ));
-    }
+        &Quota {
+            what: "restores from the archive",
+            most: archive::RESTORES_AT_ONCE,
+            in_progress: facts.restoring,
+        },
+        "run `gio-ami unarchive` again once restores in progress complete, to start them",
+    ));
     plan
 }
 
@@ -343,15 +337,13 @@ mod tests {
         });
         assert_eq!(lines(&plan), ["unarchive snap-r for good", "keep snap-d "]);
         assert!(
-            plan.actions[1].why().starts_with("queued: AWS restores at most 5"),
+            plan.actions[1]
+                .why()
+                .starts_with("queued: AWS allows 5 snapshot restores from the archive in progress"),
             "{}",
             plan.actions[1].why()
         );
         assert_eq!(plan.facts.waiting, ["ami-old"]);
-        assert!(
-            plan.warnings.iter().any(|w| w.contains("1 snapshot restore(s) queued")),
-            "{:?}",
-            plan.warnings
-        );
+        assert!(plan.warnings.iter().any(|w| w.contains("1 snapshot(s) queued")), "{:?}", plan.warnings);
     }
 }
