@@ -7,6 +7,12 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself;
                                             CreateImage, terminate; prints the AMI id
     fixtures.py deregister AMI_ID           deregister (its snapshots stay, as in AWS)
     fixtures.py snapshots --count N         N self-owned snapshots of a scratch volume
+    fixtures.py archiving --count N         N such snapshots, each being archived (ModifySnapshotTier):
+                                            archives another tool has in flight, counted by AWS's
+                                            quota of concurrent archives
+    fixtures.py recycle-bin --expired-listed=10m
+                                            list Recycle Bin entries that long past their exit time
+                                            (their restore answers NotFound; 0 sets it back)
     fixtures.py images --count N --prefix P N AMIs named P-1..P-N made like image-builder (2
                                             snapshots each); prints their ids, one a line
     fixtures.py guest-poweroff              play the guest of the next gio-ami build: wait for
@@ -100,8 +106,16 @@ def snapshots(count):
     zone = os.environ.get("AWS_REGION", "eu-west-1") + "a"
     volume = ec2.create_volume(AvailabilityZone=zone, Size=1)["VolumeId"]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda n: ec2.create_snapshot(VolumeId=volume, Description=f"seed {n}"), range(count)))
+        made = list(pool.map(lambda n: ec2.create_snapshot(VolumeId=volume, Description=f"seed {n}")["SnapshotId"],
+                             range(count)))
     ec2.delete_volume(VolumeId=volume)
+    return made
+
+
+def archiving(count):
+    ec2 = client("ec2")
+    for snapshot in snapshots(count):
+        ec2.modify_snapshot_tier(SnapshotId=snapshot, StorageTier="archive")
 
 
 def guest_poweroff(timeout=120):
@@ -234,6 +248,8 @@ def main():
     commands.add_parser("image-builder").add_argument("--name", required=True)
     commands.add_parser("deregister").add_argument("ami")
     commands.add_parser("snapshots").add_argument("--count", type=int, required=True)
+    commands.add_parser("archiving").add_argument("--count", type=int, required=True)
+    commands.add_parser("recycle-bin").add_argument("--expired-listed", required=True)
     commands.add_parser("guest-poweroff")
     images_parser = commands.add_parser("images")
     images_parser.add_argument("--count", type=int, required=True)
@@ -285,6 +301,10 @@ def main():
     elif args.command == "clock":
         move = {"offset_seconds": seconds(args.offset)} if args.offset else {"advance_seconds": seconds(args.advance)}
         print(hook("clock", move)["now"])
+    elif args.command == "archiving":
+        archiving(args.count)
+    elif args.command == "recycle-bin":
+        hook("recycle-bin", {"expired_listed_seconds": seconds(args.expired_listed)})
     elif args.command == "image-recipe":
         print(image_recipe(args.ami, args.name))
     elif args.command == "eks-release":

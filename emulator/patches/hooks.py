@@ -9,6 +9,10 @@
                                       Amazon publishes newer EKS-optimized AMIs (dated now, by the
                                       emulator's clock) and moves the public parameters on to them;
                                       answers {"release": ..., "bottlerocket": ..., "published": ...}
+    POST /moto-api/gio/recycle-bin    {"expired_listed_seconds": 600}: a Recycle Bin entry past its exit
+                                      time is still listed that long (restoring it answers NotFound);
+                                      0, the default, lists none (recycle_bin.py, patch 49); answers
+                                      the body
 
 Nothing here imitates AWS: these are the emulator's controls, as moto's /moto-api/reset is.
 Errors answer HTTP 400 with {"error": "..."}.
@@ -23,7 +27,7 @@ from typing import Any, Callable
 import moto.moto_api._internal.urls
 from moto.core.common_types import TYPE_RESPONSE
 
-from . import clock, replaces, seed
+from . import clock, recycle_bin, replaces, seed
 
 JSON = {"Content-Type": "application/json"}
 
@@ -62,9 +66,17 @@ def eks_releases_hook(body: dict[str, Any] | None) -> dict[str, Any]:
     return {"release": release, "bottlerocket": body["bottlerocket"], "published": f"{published:%Y-%m-%dT%H:%M:%SZ}"}
 
 
+def recycle_bin_hook(body: dict[str, Any] | None) -> dict[str, Any]:
+    if not isinstance(body, dict) or body.keys() != {"expired_listed_seconds"}:
+        raise ValueError(f"POST {{\"expired_listed_seconds\": N >= 0}}, not {body}")
+    recycle_bin.list_expired_for(timedelta(seconds=float(body["expired_listed_seconds"])))
+    return body
+
+
 # moto builds the moto-api app from this table on the first /moto-api/ request, after apply().
 replaces(moto.moto_api._internal.urls, "url_paths")({  # type: ignore[arg-type]
     **moto.moto_api._internal.urls.url_paths,
     "{0}/moto-api/gio/clock$": _hook(clock_hook),
     "{0}/moto-api/gio/eks-releases$": _hook(eks_releases_hook),
+    "{0}/moto-api/gio/recycle-bin$": _hook(recycle_bin_hook),
 })

@@ -20,8 +20,17 @@ As the API reference and the Recycle Bin guide say:
 Chosen where the docs are silent: a ResourceTag without a value matches the key with any value;
 ListRules' ResourceTags / ExcludeResourceTags list the rules that have every pair given; every
 invalid parameter is a ValidationException with Reason INVALID_PARAMETER_VALUE (a page token that
-does not decode: INVALID_PAGE_TOKEN); rules are `available` at once (the eventual consistency of an
-account's first rule is not modelled), and quotas (250 rules, a tag pair in 5 rules) are not enforced.
+does not decode: INVALID_PAGE_TOKEN); quotas (250 rules, a tag pair in 5 rules) are not enforced.
+- Activation (patch 47): "When you create your first retention rule, it can take up to 30 minutes for the
+  rule to become active" (recycle-bin-working-with-rules); GetRule's Status is `pending` or `available`,
+  and "Only retention rules that are in the available state retain resources" (GetRule, Status). So the
+  first rule of an account and Region makes the bin of that account and Region active 30 minutes later (the
+  documented maximum) on the emulator's clock; until then every rule there is `pending` (GetRule, CreateRule,
+  UpdateRule, LockRule answers; ListRules' RuleSummary has no Status) and retains nothing: a resource deleted
+  meanwhile is gone for good. Rules made once the bin is active are `available` at once (only the first rule
+  is said to take time). Once active, the bin stays so, whatever the clock does afterwards (settled as
+  clock.py settles what is final), and deleting every rule does not make a later one wait again (unsaid).
+https://docs.aws.amazon.com/recyclebin/latest/APIReference/API_GetRule.html
 https://docs.aws.amazon.com/recyclebin/latest/APIReference/API_CreateRule.html
 https://docs.aws.amazon.com/recyclebin/latest/APIReference/API_UpdateRule.html
 https://docs.aws.amazon.com/recyclebin/latest/APIReference/API_ListRules.html
@@ -49,6 +58,9 @@ from .common import ServiceError
 
 RETENTION_DAYS = {"EBS_SNAPSHOT": (1, 365), "EC2_IMAGE": (1, 365), "EBS_VOLUME": (1, 7)}
 UNLOCK_DELAY_DAYS = (7, 30)
+# "it can take up to 30 minutes for the rule to become active": the documented maximum, so a client that
+# trusts a rule sooner is seen to be wrong.
+FIRST_RULE_ACTIVATION = timedelta(minutes=30)
 
 
 def invalid(message: str, reason: str = "INVALID_PARAMETER_VALUE") -> ServiceError:
@@ -81,6 +93,10 @@ class Rule:
     lock_configuration: dict[str, Any] | None = None
     locked: bool | None = None  # None: never locked, as AWS reports no LockState then
     lock_end: datetime | None = None  # set by UnlockRule: when the unlock delay ends
+    active_from: datetime | None = None  # when the bin of its account and Region is active
+
+    def available(self) -> bool:
+        return self.active_from is None or clock.now() >= self.active_from
 
     def lock_state(self) -> str | None:
         if self.locked is None:
@@ -111,7 +127,7 @@ class Rule:
             result["LockState"] = state
         if summary:
             return result
-        result.update(ResourceType=self.resource_type, Status="available")
+        result.update(ResourceType=self.resource_type, Status="available" if self.available() else "pending")
         if self.resource_tags:
             result["ResourceTags"] = self.resource_tags
         if self.exclude_tags:
@@ -127,6 +143,17 @@ class RecycleBinBackend(BaseBackend):
     def __init__(self, region_name: str, account_id: str) -> None:
         super().__init__(region_name, account_id)
         self.rules: dict[str, Rule] = {}
+        self.active_from: datetime | None = None  # set by the first rule: when the bin becomes active
+        self.active = False  # settled: the clock saw the bin active
+
+    def activation(self) -> datetime | None:
+        """When a rule made now is active: the bin's activation, which the first rule starts; None once
+        active."""
+        if self.active or (self.active_from is not None and clock.now() >= self.active_from):
+            return None
+        if self.active_from is None:
+            self.active_from = clock.now() + FIRST_RULE_ACTIVATION
+        return self.active_from
 
     def rule(self, identifier: str) -> Rule:
         rule = self.rules.get(identifier or "")
@@ -142,11 +169,22 @@ class RecycleBinBackend(BaseBackend):
 rbin_backends = BackendDict(RecycleBinBackend, "rbin")
 
 
+@clock.settles
+def _activated(at: datetime) -> None:
+    """Before the clock is set back: a bin the clock saw become active stays active, and so do its rules."""
+    for account in list(dict.values(rbin_backends)):  # dict's own methods: only backends that exist
+        for backend in list(dict.values(account)):
+            if backend.active_from is not None and backend.active_from <= at:
+                backend.active = True
+                for rule in backend.rules.values():
+                    rule.active_from = None
+
+
 def retaining_rule(account_id: str, region: str, resource_type: str, resource_tags: dict[str, str]) -> Rule | None:
     """The rule that retains a resource of this type and tags deleted now: of the rules that match it,
     the one with the longest retention period; None when no rule does (it is deleted for good)."""
     matching = [rule for rule in rbin_backends[account_id][region].rules.values()
-                if rule.resource_type == resource_type and rule.retains(resource_tags)]
+                if rule.resource_type == resource_type and rule.available() and rule.retains(resource_tags)]
     return max(matching, key=lambda rule: rule.retention_days, default=None)
 
 
@@ -210,6 +248,7 @@ class RecycleBinResponse(BaseResponse):
         if self._get_param("LockConfiguration") is not None:
             _check_lockable(rule)
             rule.lock_configuration, rule.locked = _lock_configuration(self._get_param("LockConfiguration")), True
+        rule.active_from = self.backend.activation()  # a refused request starts no activation
         self.backend.rules[identifier] = rule
         return ActionResult({**rule.answer(), "Tags": [{"Key": k, "Value": v} for k, v in rule.tags.items()]})
 

@@ -31,9 +31,21 @@ As documented:
 - A restore of an id that is not in the bin: InvalidAMIID.NotFound / InvalidSnapshot.NotFound (chosen,
   the codes DescribeImages / DescribeSnapshots give for an unknown id).
 - ListImagesInRecycleBin: "You can specify up to 20 IDs", MaxResults 1-1000; ListSnapshotsInRecycleBin:
-  MaxResults 5-1000 (API model). RestoreSnapshotFromRecycleBin answers the snapshot `completed` (the
-  model's `recoverable` / `recovering` states are not described anywhere and not modelled).
+  MaxResults 5-1000 (API model).
+- A restored snapshot is not usable at once (patch 46): RestoreSnapshotFromRecycleBin's State includes
+  `recovering` (API reference, its response's State: pending | completed | error | recoverable |
+  recovering), and an AMI is restored only once its snapshots are back ("you must first restore all of its
+  associated snapshots", recycle-bin-factors). The restored snapshot answers `recovering` (there, in
+  DescribeSnapshots and DescribeSnapshotTierStatus) for RECOVERY_TIME of the emulator's clock, then
+  `completed`; RestoreImageFromRecycleBin refuses an AMI while one of its snapshots is recovering
+  (IncorrectState, as for one still in the bin). How long recovering lasts is undocumented: 3 s is chosen,
+  long enough for a client that does not wait to be refused, short enough for one that polls in real time.
+- An expired entry's listing (patch 49): whether an entry past its RecycleBinExitTime can still be listed
+  for a while is undocumented; by default it is not. A test sets a lag through the test hook
+  (`POST /moto-api/gio/recycle-bin {"expired_listed_seconds": N}`, hooks.py): an entry is then still
+  listed for N seconds past its exit time, while its restore answers NotFound as for any entry gone.
 https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeregisterImage.html
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html
 https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ListImagesInRecycleBin.html
 https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ListSnapshotsInRecycleBin.html
 https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RestoreImageFromRecycleBin.html
@@ -50,6 +62,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.ec2.models import EC2Backend, ec2_backends
+from moto.ec2.models.elastic_block_store import Snapshot
 from moto.ec2.responses import EC2Response
 
 from . import clock, rbin, replaces
@@ -57,6 +70,16 @@ from .common import Paging, aws_error, mapped_snapshot_ids
 
 IN_BIN_TAG = "aws:recycle-bin:resource-in-bin"
 IMAGES, SNAPSHOTS = "EC2_IMAGE", "EBS_SNAPSHOT"
+RECOVERY_TIME = timedelta(seconds=3)  # undocumented: see above
+_expired_listed = timedelta(0)  # how long an expired entry is still listed: a test's choice (hooks.py)
+
+
+def list_expired_for(lag: timedelta) -> None:
+    """Lists each entry this long past its exit time (zero: not at all, the default)."""
+    global _expired_listed
+    if lag < timedelta(0):
+        raise ValueError("an expired entry is listed for zero seconds or more")
+    _expired_listed = lag
 
 
 @dataclass
@@ -64,6 +87,10 @@ class Binned:
     resource: Any  # the Ami or Snapshot, kept as it was deleted
     entered: datetime
     exits: datetime
+    gone: bool = False  # settled: the clock saw it expire (it may still be listed a while)
+
+    def restorable(self) -> bool:
+        return not self.gone and clock.now() < self.exits
 
     @property
     def id(self) -> str:
@@ -71,13 +98,19 @@ class Binned:
 
 
 def contents(backend: EC2Backend, resource_type: str, at: datetime | None = None) -> dict[str, Binned]:
-    """What this region's bin holds of a resource type at a time (now by the clock), once what has
-    outlived its retention is gone for good."""
+    """What this region's bin lists of a resource type at a time (now by the clock), once what has
+    outlived its retention (and the listing lag a test asked for) is gone; `Binned.restorable` says
+    whether an entry listed can still come back."""
     held: dict[str, Binned] = backend.__dict__.setdefault(f"_gio_recycle_bin_{resource_type}", {})
     at = clock.now() if at is None else at
-    for resource_id in [i for i, entry in held.items() if entry.exits <= at]:
+    for resource_id in [i for i, entry in held.items() if entry.exits + _expired_listed <= at]:
         del held[resource_id]
     return held
+
+
+def _restorable(backend: EC2Backend, resource_type: str, resource_id: str) -> Binned | None:
+    entry = contents(backend, resource_type).get(resource_id)
+    return entry if entry is not None and entry.restorable() else None
 
 
 @clock.settles
@@ -87,7 +120,8 @@ def _delete_expired(at: datetime) -> None:
     for account in list(dict.values(ec2_backends)):  # dict's own methods: only backends that exist
         for backend in list(dict.values(account)):
             for resource_type in (IMAGES, SNAPSHOTS):
-                contents(backend, resource_type, at)
+                for entry in contents(backend, resource_type, at).values():
+                    entry.gone = entry.gone or entry.exits <= at
 
 
 def retain(backend: EC2Backend, resource_type: str, resource: Any) -> bool:
@@ -141,15 +175,20 @@ def list_snapshots_in_recycle_bin(self: EC2Response) -> ActionResult:
 def restore_image_from_recycle_bin(self: EC2Response) -> ActionResult:
     self.error_on_dryrun()
     backend, image_id = self.ec2_backend, self._get_param("ImageId")
-    entry = contents(backend, IMAGES).get(image_id)
+    entry = _restorable(backend, IMAGES, image_id)
     if entry is None:
         raise aws_error("InvalidAMIID.NotFound", f"The image id '[{image_id}]' is not in the Recycle Bin.")
-    missing = [s for s in mapped_snapshot_ids(entry.resource) if s not in backend.snapshots]
+    mapped = mapped_snapshot_ids(entry.resource)
+    missing = [s for s in mapped if s not in backend.snapshots]
     if missing:
         binned = set(contents(backend, SNAPSHOTS))
         raise aws_error("IncorrectState", f"The AMI {image_id} cannot be restored: its snapshots "
                         + ", ".join(f"{s} ({'in the Recycle Bin' if s in binned else 'deleted'})" for s in missing)
                         + " must be restored first.")
+    recovering = [s for s in mapped if backend.snapshots[s].status == "recovering"]
+    if recovering:
+        raise aws_error("IncorrectState", f"The AMI {image_id} cannot be restored: its snapshots "
+                        f"{', '.join(recovering)} are still recovering from the Recycle Bin.")
     ami = _take_out(backend, IMAGES, image_id)
     backend.amis[image_id] = ami
     if image_id in backend.deleted_amis:
@@ -161,12 +200,28 @@ def restore_image_from_recycle_bin(self: EC2Response) -> ActionResult:
 def restore_snapshot_from_recycle_bin(self: EC2Response) -> ActionResult:
     self.error_on_dryrun()
     backend, snapshot_id = self.ec2_backend, self._get_param("SnapshotId")
-    if snapshot_id not in contents(backend, SNAPSHOTS):
+    if _restorable(backend, SNAPSHOTS, snapshot_id) is None:
         raise aws_error("InvalidSnapshot.NotFound", f"The snapshot '{snapshot_id}' is not in the Recycle Bin.")
     snapshot = _take_out(backend, SNAPSHOTS, snapshot_id)
+    snapshot.gio_recovering_until = clock.now() + RECOVERY_TIME
     backend.snapshots[snapshot_id] = snapshot
     return ActionResult({
         "SnapshotId": snapshot.id, "Description": snapshot.description, "Encrypted": snapshot.encrypted,
         "OwnerId": snapshot.owner_id, "Progress": snapshot.progress, "StartTime": snapshot.start_time,
         "State": snapshot.status, "VolumeId": snapshot.volume_id, "VolumeSize": snapshot.volume_size,
     })
+
+
+def _status(self: Snapshot) -> str:
+    """A snapshot's State: `recovering` for a while after its restore from the bin, else as moto keeps it."""
+    until = self.__dict__.get("gio_recovering_until")
+    if until is not None and clock.now() < until:
+        return "recovering"
+    return self.__dict__["gio_status"]
+
+
+def _set_status(self: Snapshot, value: str) -> None:
+    self.__dict__["gio_status"] = value
+
+
+replaces(Snapshot, "status", new=True)(property(_status, _set_status))

@@ -18,6 +18,13 @@ As documented:
   RestoreExpiryTime "is returned only for snapshots that are temporarily restored".
 - LastTieringOperationStatus: archival-in-progress | archival-completed | temporary-restore-* |
   permanent-restore-* (the API enum; the user guide's "archival-complete" spelling is not the API's).
+- Quotas (patch 48): 25 snapshot archives and 5 restores from the archive in progress at once per account
+  (DESIGN §11; "Quotas for EBS snapshot archive" in the archive considerations). ModifySnapshotTier past the
+  first, RestoreSnapshotTier of an archived snapshot past the second, are refused until one in progress
+  completes. Counted per account and Region (EC2's quotas are per Region; the page says "per account");
+  the code is undocumented: ResourceLimitExceeded ("You have exceeded an Amazon EC2 resource limit. For
+  example, you might have too many snapshot copies in progress", EC2 errors) is chosen. Changing a
+  temporary restore's period or type starts no restore and is not counted.
 Chosen where AWS gives no figure or code: archival takes 6 hours and a restore 72 (the documented
 maximum) on the emulator's clock (clock.py); a temporary restore's period counts from when the restore
 completes; refusals for the snapshot's state (not completed, already archived or being tiered, not
@@ -30,6 +37,8 @@ https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSnapshotTierS
 https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_SnapshotTierStatus.html
 https://docs.aws.amazon.com/ebs/latest/userguide/snapshot-archive.html
 https://docs.aws.amazon.com/ebs/latest/userguide/working-with-snapshot-archiving.html
+https://docs.aws.amazon.com/ebs/latest/userguide/snapshot-archive-considerations.html
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ from .common import Paging, aws_error, find_snapshot, mapped_snapshot_ids
 ARCHIVAL_TIME, RESTORE_TIME = timedelta(hours=6), timedelta(hours=72)
 TEMPORARY_RESTORE_DAYS = (1, 180)
 ARCHIVAL, TEMPORARY, PERMANENT = "archival", "temporary-restore", "permanent-restore"
+ARCHIVES_IN_PROGRESS, RESTORES_IN_PROGRESS = 25, 5  # per account and Region
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,16 @@ def _tiering_idle(snapshot: Snapshot) -> Tiering | None:
     return tiering
 
 
+def _within_quota(self: EC2Response, operations: tuple[str, ...], quota: int, what: str) -> None:
+    """Refuses one more tiering of these operations while `quota` of them are in progress in the account."""
+    in_progress = sum(1 for s in list(self.ec2_backend.snapshots.values())
+                      if s.owner_id == self.current_account and (t := tiering_of(s)) is not None
+                      and t.operation in operations and not t.finished())
+    if in_progress >= quota:
+        raise aws_error("ResourceLimitExceeded", f"You have {in_progress} snapshot {what} in progress, the most "
+                                                 f"this account may have at once ({quota}); retry once one completes.")
+
+
 def _own(self: EC2Response) -> Snapshot:
     snapshot = find_snapshot(self.ec2_backend, self._get_param("SnapshotId"))
     if snapshot.owner_id != self.current_account:
@@ -156,6 +176,7 @@ def modify_snapshot_tier(self: EC2Response) -> ActionResult:
     _tiering_idle(snapshot)
     if snapshot.storage_tier == "archive":
         raise aws_error("IncorrectState", f"The snapshot {snapshot.id} is already archived.")
+    _within_quota(self, (ARCHIVAL,), ARCHIVES_IN_PROGRESS, "archives")
     now = clock.now()
     snapshot.gio_tiering = Tiering(ARCHIVAL, now, now + ARCHIVAL_TIME, now + ARCHIVAL_TIME)
     return ActionResult({"SnapshotId": snapshot.id, "TieringStartTime": now})
@@ -179,6 +200,7 @@ def restore_snapshot_tier(self: EC2Response) -> ActionResult:
                                 else replace(tiering, restore_expires=now + timedelta(days=days)))
         started = tiering.started
     elif snapshot.storage_tier == "archive" and tiering is not None:
+        _within_quota(self, (TEMPORARY, PERMANENT), RESTORES_IN_PROGRESS, "restores")
         done = now + RESTORE_TIME
         snapshot.gio_tiering = Tiering(PERMANENT if permanent else TEMPORARY, now, done, tiering.archived,
                                        None if permanent else done + timedelta(days=days))

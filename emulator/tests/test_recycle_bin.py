@@ -15,21 +15,26 @@ import botocore.exceptions
 import pytest
 
 from helpers import error_code, make_snapshot
+from hooks import hook
 
 REGION = "ap-northeast-3"
 IN_BIN = {"Key": "aws:recycle-bin:resource-in-bin", "Value": "true"}
+RECOVERY = timedelta(seconds=3)
 
 
 @pytest.fixture
-def rules(client):
+def rules(client, clock):
     """Creates retention rules in REGION and deletes them after the test, so other tests' deletions there
-    are not retained."""
+    are not retained. The region's first rule is pending for 30 minutes (test_recycle_bin_rules.py): the
+    clock lets them pass, so each rule made here retains at once."""
     rbin, made = client("rbin", REGION), []
 
     def make(resource_type, days, **scope):
         rule = rbin.create_rule(ResourceType=resource_type,
                                 RetentionPeriod={"RetentionPeriodValue": days, "RetentionPeriodUnit": "DAYS"}, **scope)
         made.append(rule["Identifier"])
+        if rule["Status"] == "pending":
+            clock.advance(timedelta(minutes=30))
         return rule
 
     yield make
@@ -120,14 +125,16 @@ def test_snapshots_by_a_region_level_rule_with_exclusions(client, rules):
     assert error_code(excinfo) == "InvalidSnapshot.NotFound"
 
     answer = ec2.restore_snapshot_from_recycle_bin(SnapshotId=kept)
-    assert (answer["SnapshotId"], answer["State"]) == (kept, "completed")
+    assert (answer["SnapshotId"], answer["State"]) == (kept, "recovering")
     assert ec2.describe_snapshots(SnapshotIds=[kept])["Snapshots"][0]["SnapshotId"] == kept
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         ec2.restore_snapshot_from_recycle_bin(SnapshotId=scratch)
     assert error_code(excinfo) == "InvalidSnapshot.NotFound"
 
 
-def test_an_ami_is_restored_only_after_its_snapshots(client, rules):
+def test_an_ami_is_restored_only_after_its_snapshots_have_recovered(client, clock, rules):
+    """RestoreSnapshotFromRecycleBin's State includes `recovering` (API_RestoreSnapshotFromRecycleBin); the
+    snapshot is `completed` RECOVERY later (3 s of the emulator's clock: undocumented, chosen)."""
     ec2 = client("ec2", REGION)
     rules("EC2_IMAGE", 10, ResourceTags=tag("gio-bin-both", "yes"))
     rules("EBS_SNAPSHOT", 10, ResourceTags=tag("gio-bin-both", "yes"))
@@ -144,7 +151,13 @@ def test_an_ami_is_restored_only_after_its_snapshots(client, rules):
     assert root in excinfo.value.response["Error"]["Message"]
 
     for snapshot_id in (root, data):
-        ec2.restore_snapshot_from_recycle_bin(SnapshotId=snapshot_id)
+        assert ec2.restore_snapshot_from_recycle_bin(SnapshotId=snapshot_id)["State"] == "recovering"
+    assert {s["State"] for s in ec2.describe_snapshots(SnapshotIds=[root, data])["Snapshots"]} == {"recovering"}
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        ec2.restore_image_from_recycle_bin(ImageId=image_id)
+    assert error_code(excinfo) == "IncorrectState" and "recovering" in excinfo.value.response["Error"]["Message"]
+    clock.advance(RECOVERY)
+    assert {s["State"] for s in ec2.describe_snapshots(SnapshotIds=[root, data])["Snapshots"]} == {"completed"}
     ec2.restore_image_from_recycle_bin(ImageId=image_id)
     instance = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)["Instances"][0]
     assert {m["DeviceName"] for m in instance["BlockDeviceMappings"]} == {"/dev/xvda", "/dev/xvdb"}
@@ -230,3 +243,24 @@ def test_a_protected_ami_is_refused_before_a_rule_could_retain_it(client, clock,
     ec2.deregister_image(ImageId=image_id)
     entry = binned_images(ec2, ImageIds=[image_id])[image_id]
     assert abs((entry["RecycleBinEnterTime"] - clock.now()).total_seconds()) < 60
+
+
+def test_an_expired_entry_listed_late_cannot_be_restored(client, clock, rules, endpoint):
+    """Whether AWS still lists an entry past its exit time is undocumented: by default it does not; a test
+    asks for the lag (hooks.py, recycle-bin) and sees the entry listed while its restore answers NotFound."""
+    ec2 = client("ec2", REGION)
+    rules("EBS_SNAPSHOT", 1, ResourceTags=tag("gio-bin-late", "yes"))
+    snapshot = make_snapshot(ec2, zone=f"{REGION}a")
+    ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "gio-bin-late", "Value": "yes"}])
+    ec2.delete_snapshot(SnapshotId=snapshot)
+    hook(endpoint, "recycle-bin", {"expired_listed_seconds": 600})
+    try:
+        clock.advance(timedelta(days=1, seconds=1))
+        assert snapshot in binned_snapshots(ec2), "still listed, within the lag"
+        with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+            ec2.restore_snapshot_from_recycle_bin(SnapshotId=snapshot)
+        assert error_code(excinfo) == "InvalidSnapshot.NotFound"
+        clock.advance(timedelta(minutes=10))
+        assert snapshot not in binned_snapshots(ec2)
+    finally:
+        hook(endpoint, "recycle-bin", {"expired_listed_seconds": 0})

@@ -30,7 +30,7 @@ def test_rules_are_created_read_listed_updated_and_deleted(client):
                               ResourceTags=[{"ResourceTagKey": "gio-ami", "ResourceTagValue": "release"}],
                               Tags=[{"Key": "team", "Value": "platform"}])
     assert tagged["ResponseMetadata"]["HTTPStatusCode"] == 201
-    assert tagged["Status"] == "available" and "LockState" not in tagged
+    assert tagged["Status"] in ("pending", "available") and "LockState" not in tagged  # pending: the first
     assert tagged["RuleArn"] == f"arn:aws:rbin:eu-west-3:123456789012:rule/{tagged['Identifier']}"
     assert len(tagged["Identifier"]) == 11 and tagged["Identifier"].isalnum()
     regional = rbin.create_rule(ResourceType="EBS_SNAPSHOT", RetentionPeriod=retention(30),
@@ -122,3 +122,34 @@ def test_other_services_are_still_moto(client):
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         client("rbin", "eu-west-3").get_rule(Identifier="AAAAAAAAAAA")
     assert error_code(excinfo) == "ResourceNotFoundException"
+
+
+def test_the_first_rule_is_pending_for_30_minutes_and_retains_nothing_meanwhile(client, clock):
+    """"When you create your first retention rule, it can take up to 30 minutes for the rule to become
+    active" (https://docs.aws.amazon.com/ebs/latest/userguide/recycle-bin-working-with-rules.html); "Only
+    retention rules that are in the available state retain resources" (GetRule, Status: pending | available)."""
+    region = "il-central-1"
+    rbin, ec2 = client("rbin", region), client("ec2", region)
+    first = rbin.create_rule(ResourceType="EBS_SNAPSHOT", RetentionPeriod=retention(7))
+    assert first["Status"] == "pending"
+    second = rbin.create_rule(ResourceType="EC2_IMAGE", RetentionPeriod=retention(7))
+    assert rbin.get_rule(Identifier=second["Identifier"])["Status"] == "pending", "the bin is not active yet"
+    assert "Status" not in rbin.list_rules(ResourceType="EBS_SNAPSHOT")["Rules"][0], "RuleSummary has none"
+
+    volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=1)["VolumeId"]
+    early, late = (ec2.create_snapshot(VolumeId=volume)["SnapshotId"] for _ in range(2))
+    clock.advance(timedelta(minutes=29))
+    ec2.delete_snapshot(SnapshotId=early)
+    assert ec2.list_snapshots_in_recycle_bin(SnapshotIds=[early])["Snapshots"] == [], "deleted for good"
+
+    clock.advance(timedelta(minutes=1))
+    assert [rbin.get_rule(Identifier=r["Identifier"])["Status"] for r in (first, second)] == ["available"] * 2
+    ec2.delete_snapshot(SnapshotId=late)
+    assert [s["SnapshotId"] for s in ec2.list_snapshots_in_recycle_bin(SnapshotIds=[late])["Snapshots"]] == [late]
+    third = rbin.create_rule(ResourceType="EBS_SNAPSHOT", RetentionPeriod=retention(1))
+    assert third["Status"] == "available", "only the first rule takes time"
+
+    clock.set(timedelta(0))
+    assert rbin.get_rule(Identifier=first["Identifier"])["Status"] == "available", "active stays active"
+    for rule in (first, second, third):
+        rbin.delete_rule(Identifier=rule["Identifier"])

@@ -111,3 +111,23 @@ def test_a_pending_snapshot_cannot_be_archived(client):
     ec2, ebs = client("ec2", REGION), client("ebs", REGION)
     pending = ebs.start_snapshot(VolumeSize=1)["SnapshotId"]  # pending until CompleteSnapshot
     assert refused(ec2.modify_snapshot_tier, SnapshotId=pending, StorageTier="archive") == "IncorrectState"
+
+
+def test_archives_and_restores_in_progress_are_capped_per_account(client, clock):
+    """25 archives and 5 restores in progress at once per account (Quotas for EBS snapshot archive,
+    https://docs.aws.amazon.com/ebs/latest/userguide/snapshot-archive-considerations.html); the refusal's
+    code is undocumented: ResourceLimitExceeded chosen. A region of its own: nothing else in flight."""
+    region = "ap-south-2"
+    ec2 = client("ec2", region)
+    snapshots = [make_snapshot(ec2, zone=f"{region}a") for _ in range(27)]
+    for snapshot_id in snapshots[:25]:
+        ec2.modify_snapshot_tier(SnapshotId=snapshot_id, StorageTier="archive")
+    assert refused(ec2.modify_snapshot_tier, SnapshotId=snapshots[25], StorageTier="archive") == "ResourceLimitExceeded"
+    clock.advance(timedelta(hours=6))
+    ec2.modify_snapshot_tier(SnapshotId=snapshots[25], StorageTier="archive")  # the 25 completed: room again
+
+    for snapshot_id in snapshots[:5]:
+        ec2.restore_snapshot_tier(SnapshotId=snapshot_id, PermanentRestore=True)
+    assert refused(ec2.restore_snapshot_tier, SnapshotId=snapshots[5], TemporaryRestoreDays=2) == "ResourceLimitExceeded"
+    clock.advance(timedelta(hours=72))
+    ec2.restore_snapshot_tier(SnapshotId=snapshots[5], TemporaryRestoreDays=2)

@@ -87,6 +87,55 @@ pub async fn tiers(aws: &Aws, snapshots: &[String]) -> Result<HashMap<String, Ti
     Ok(tiers)
 }
 
+/// "Concurrent snapshot archives per account: 25" and "concurrent snapshot restores per account: 5"
+/// (EBS snapshot archive quotas,
+/// https://docs.aws.amazon.com/ebs/latest/userguide/snapshot-archive-considerations.html): AWS
+/// refuses one more ModifySnapshotTier (or RestoreSnapshotTier) while that many are in progress,
+/// whoever started them.
+pub const ARCHIVES_AT_ONCE: usize = 25;
+pub const RESTORES_AT_ONCE: usize = 5;
+
+/// The account's tierings in progress, as the quotas count them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InFlight {
+    pub archives: usize,
+    pub restores: usize,
+}
+
+/// Counts the account's archives and restores in progress (DescribeSnapshotTierStatus, filtered
+/// by `last-tiering-operation`).
+pub async fn in_flight(aws: &Aws) -> Result<InFlight> {
+    let filter = Filter::builder()
+        .name("last-tiering-operation")
+        .set_values(Some(
+            [
+                TieringOperationStatus::ArchivalInProgress,
+                TieringOperationStatus::TemporaryRestoreInProgress,
+                TieringOperationStatus::PermanentRestoreInProgress,
+            ]
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect(),
+        ))
+        .build();
+    let mut counted = InFlight::default();
+    let mut pages = aws.ec2().describe_snapshot_tier_status().filters(filter).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws.error("DescribeSnapshotTierStatus", Service::Ec2, e))?;
+        for status in page.snapshot_tier_statuses() {
+            match status.last_tiering_operation_status() {
+                Some(TieringOperationStatus::ArchivalInProgress) => counted.archives += 1,
+                Some(
+                    TieringOperationStatus::TemporaryRestoreInProgress
+                    | TieringOperationStatus::PermanentRestoreInProgress,
+                ) => counted.restores += 1,
+                _ => {}
+            }
+        }
+    }
+    Ok(counted)
+}
+
 /// The records of these AMIs, where there are any.
 pub async fn records(aws: &Aws, amis: &[String]) -> Result<BTreeMap<String, Image>> {
     let mut found = BTreeMap::new();

@@ -76,20 +76,40 @@ pub struct Rule {
     /// but what has one of `exclude`.
     pub include: Vec<TagMatch>,
     pub exclude: Vec<TagMatch>,
-    /// Only an available rule retains; a new one is pending for a moment.
+    /// GetRule's Status: "Only retention rules that are in the available state retain resources".
     pub available: bool,
+    /// When it was made (epoch seconds), where it says so: gio-ami's rules carry CREATED_AT.
+    pub created: Option<i64>,
     /// Locked rules cannot be changed or deleted until unlocked (and the unlock delay is over).
     pub locked: bool,
 }
 
+/// "When you create your first retention rule, it can take up to 30 minutes for the rule to become
+/// active" (https://docs.aws.amazon.com/ebs/latest/userguide/recycle-bin-working-with-rules.html):
+/// until then a deletion it matches may be final, whatever the rule says of itself.
+pub const ACTIVATION_SECS: i64 = 30 * 60;
+
 impl Rule {
-    pub fn retains(&self, tags: &Tags) -> bool {
-        self.available
-            && if self.include.is_empty() {
-                !self.exclude.iter().any(|t| t.matches(tags))
-            } else {
-                self.include.iter().any(|t| t.matches(tags))
-            }
+    /// Whether it would retain a deleted resource with these tags, once active.
+    pub fn matches(&self, tags: &Tags) -> bool {
+        if self.include.is_empty() {
+            !self.exclude.iter().any(|t| t.matches(tags))
+        } else {
+            self.include.iter().any(|t| t.matches(tags))
+        }
+    }
+
+    /// None when it retains now; else by when it surely does: a rule still `pending`, or made less
+    /// than ACTIVATION_SECS ago (whether GetRule says `pending` meanwhile is not documented), may not
+    /// yet. Of a pending rule of unknown age, only that it is active within the activation time.
+    pub fn active_by(&self, now: i64) -> Option<i64> {
+        let settled = self.created.map(|created| created + ACTIVATION_SECS);
+        match (self.available, settled) {
+            (true, Some(at)) if at > now => Some(at),
+            (true, _) => None,
+            (false, Some(at)) if at > now => Some(at),
+            (false, _) => Some(now + ACTIVATION_SECS),
+        }
     }
 
     /// The rule `recycle-bin` writes: tag-level, on gio-ami's tag alone.
@@ -104,22 +124,35 @@ impl Rule {
 pub enum Fate {
     /// Restorable until `until` (RFC 3339), kept by `rule`.
     Kept { rule: String, days: i32, until: String },
+    /// Only a rule that may not be active yet matches: a deletion before `active_by` (RFC 3339)
+    /// may be final.
+    Unsure { rule: String, days: i32, active_by: String },
     /// No rule keeps it: the deletion is final.
     Final,
 }
 
 impl Fate {
     /// "If a resource matches more than one retention rule upon deletion, then the retention rule
-    /// with the longest retention period takes precedence" (recycle-bin-factors).
+    /// with the longest retention period takes precedence" (recycle-bin-factors); of those, only
+    /// an active one is counted on (`Rule::active_by`).
     pub fn of(rules: &[Rule], binned: Binned, tags: &Tags, now: i64) -> Fate {
-        rules.iter().filter(|r| r.binned == binned && r.retains(tags)).max_by_key(|r| r.days).map_or(
-            Fate::Final,
-            |r| Fate::Kept {
+        let matching = || rules.iter().filter(move |r| r.binned == binned && r.matches(tags));
+        if let Some(r) = matching().filter(|r| r.active_by(now).is_none()).max_by_key(|r| r.days) {
+            return Fate::Kept {
                 rule: r.id.clone(),
                 days: r.days,
                 until: clock::rfc3339(now + i64::from(r.days) * SECONDS_PER_DAY),
-            },
+            };
+        }
+        matching().filter_map(|r| Some((r, r.active_by(now)?))).min_by_key(|(r, at)| (*at, -r.days)).map_or(
+            Fate::Final,
+            |(r, at)| Fate::Unsure { rule: r.id.clone(), days: r.days, active_by: clock::rfc3339(at) },
         )
+    }
+
+    /// A restore can bring it back.
+    pub fn kept(&self) -> bool {
+        matches!(self, Fate::Kept { .. })
     }
 
     /// The clause a plan's reason ends with.
@@ -128,13 +161,24 @@ impl Fate {
             Fate::Kept { rule, days, until } => {
                 format!("the Recycle Bin keeps it until {until} (rule {rule}, {days} days)")
             }
+            Fate::Unsure { rule, days, active_by } => format!(
+                "may be final until {} UTC: rule {rule} ({days} days) is new, and a first Recycle Bin rule takes up to 30 minutes to become active",
+                hh_mm(active_by)
+            ),
             Fate::Final => "final: no Recycle Bin rule keeps it".to_string(),
         }
     }
 }
 
+/// "HH:MM" of an RFC 3339 time, rounded up to the minute (the moment it is safe, not before).
+fn hh_mm(rfc3339: &str) -> String {
+    clock::parse(rfc3339)
+        .map_or_else(|| rfc3339.to_string(), |at| clock::rfc3339((at + 59) / 60 * 60)[11..16].to_string())
+}
+
 /// Every retention rule of the Region for AMIs and for snapshots, with the tags they match
-/// (ListRules gives no tags: one GetRule per rule).
+/// (ListRules gives no tags: one GetRule per rule) and when they were made where they say so
+/// (their own tags: one ListTagsForResource per rule; rules are few, 250 at most).
 pub async fn rules(aws: &Aws) -> Result<Vec<Rule>> {
     let mut ids = Vec::new();
     for binned in Binned::ALL {
@@ -153,12 +197,25 @@ pub async fn rules(aws: &Aws) -> Result<Vec<Rule>> {
                 .send()
                 .await
                 .map_err(|e| aws.error("GetRule", Service::Rbin, e))?;
+            let rule_tags = aws
+                .rbin()
+                .list_tags_for_resource()
+                .resource_arn(rule.rule_arn().unwrap_or_default())
+                .send()
+                .await
+                .map_err(|e| aws.error("ListTagsForResource", Service::Rbin, e))?;
+            let created = rule_tags
+                .tags()
+                .iter()
+                .find(|t| t.key() == tags::CREATED_AT)
+                .and_then(|t| clock::parse(t.value()));
             Ok(Rule {
                 days: rule.retention_period().map_or(0, |p| p.retention_period_value()),
                 description: rule.description().unwrap_or_default().to_string(),
                 include: rule.resource_tags().iter().map(TagMatch::of).collect(),
                 exclude: rule.exclude_resource_tags().iter().map(TagMatch::of).collect(),
                 available: rule.status() == Some(&RuleStatus::Available),
+                created,
                 locked: rule.lock_state().is_some_and(|s| s.as_str() != "unlocked"),
                 id,
                 binned,
@@ -211,6 +268,33 @@ fn retention(days: i32) -> std::result::Result<RetentionPeriod, aws_sdk_rbin::er
         .retention_period_value(days)
         .retention_period_unit(RetentionPeriodUnit::Days)
         .build()
+}
+
+/// RestoreSnapshotFromRecycleBin: the snapshot back in the account, `recovering` for a while.
+pub async fn restore_snapshot(aws: &Aws, id: &str) -> Result<()> {
+    aws.ec2()
+        .restore_snapshot_from_recycle_bin()
+        .snapshot_id(id)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| aws.error("RestoreSnapshotFromRecycleBin", Service::Ec2, e))
+}
+
+/// RestoreImageFromRecycleBin: the AMI back as it was, once all its snapshots are.
+pub async fn restore_image(aws: &Aws, id: &str) -> Result<()> {
+    aws.ec2()
+        .restore_image_from_recycle_bin()
+        .image_id(id)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| aws.error("RestoreImageFromRecycleBin", Service::Ec2, e))
+}
+
+/// A restore's answer for what the bin no longer holds (the codes EC2 gives an unknown id).
+pub fn not_in_bin(error: &Error) -> bool {
+    matches!(error.code(), Some("InvalidSnapshot.NotFound" | "InvalidAMIID.NotFound"))
 }
 
 /// An AMI or snapshot in the bin, and when it leaves it for good.
@@ -324,6 +408,7 @@ mod tests {
             include: m(include),
             exclude: m(exclude),
             available: true,
+            created: None,
             locked: false,
         }
     }
@@ -363,7 +448,43 @@ mod tests {
             "a snapshot rule keeps no AMI"
         );
         rules[0].available = false;
-        assert_eq!(Fate::of(&rules, Binned::Snapshot, &Tags::new(), 0), Fate::Final);
+        assert!(matches!(Fate::of(&rules, Binned::Snapshot, &Tags::new(), 0), Fate::Unsure { .. }));
+    }
+
+    #[test]
+    fn a_rule_younger_than_its_activation_or_pending_may_not_keep_it_yet() {
+        let now = 1_800_000_000;
+        let mut young = rule("young", Binned::Image, 7, &[(SCOPE_TAG, None)], &[]);
+        young.created = Some(now - 600);
+        let release = tagged(&[(SCOPE_TAG, "r1")]);
+        let fate = Fate::of(std::slice::from_ref(&young), Binned::Image, &release, now);
+        assert_eq!(
+            fate,
+            Fate::Unsure { rule: "young".into(), days: 7, active_by: clock::rfc3339(now + 1200) },
+            "available, but made 10 minutes ago"
+        );
+        assert!(!fate.kept());
+        assert!(fate.clause().starts_with("may be final until 08:20 UTC"), "{}", fate.clause());
+
+        let mut old = rule("old", Binned::Image, 3, &[(SCOPE_TAG, None)], &[]);
+        old.created = Some(now - ACTIVATION_SECS);
+        assert!(
+            matches!(
+                Fate::of(&[young.clone(), old], Binned::Image, &release, now),
+                Fate::Kept { days: 3, .. }
+            ),
+            "an active rule is counted on, though shorter"
+        );
+
+        let mut pending = rule("pending", Binned::Image, 7, &[(SCOPE_TAG, None)], &[]);
+        pending.available = false;
+        assert_eq!(
+            pending.active_by(now),
+            Some(now + ACTIVATION_SECS),
+            "of unknown age: 30 minutes from now"
+        );
+        young.created = Some(now - ACTIVATION_SECS - 1);
+        assert_eq!(young.active_by(now), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod protection;
 pub mod publication;
+pub mod quota;
 pub mod retire;
 
 use crate::aws::inventory::Grantees;
@@ -759,20 +760,8 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
         Action::PutParameter { id, value, description, .. } => {
             parameters::put_ami(aws, id, value, description).await
         }
-        Action::RestoreSnapshot { id, .. } => ec2
-            .restore_snapshot_from_recycle_bin()
-            .snapshot_id(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws.error("RestoreSnapshotFromRecycleBin", Service::Ec2, e)),
-        Action::RestoreImage { id, .. } => ec2
-            .restore_image_from_recycle_bin()
-            .image_id(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws.error("RestoreImageFromRecycleBin", Service::Ec2, e)),
+        Action::RestoreSnapshot { id, .. } => recycle_bin::restore_snapshot(aws, id).await,
+        Action::RestoreImage { id, .. } => recycle_bin::restore_image(aws, id).await,
         Action::ArchiveSnapshot { id, .. } => ec2
             .modify_snapshot_tier()
             .snapshot_id(id)

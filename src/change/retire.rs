@@ -294,7 +294,7 @@ fn undo(plan: &mut Plan, facts: &Facts<'_>, rules: &[Rule]) {
         undos.push(Undo { id, kind, fate });
     }
     for (ami, snapshots) in &plan.facts.marks {
-        let kept = |id: &str| undos.iter().any(|u| u.id == id && u.fate != Fate::Final);
+        let kept = |id: &str| undos.iter().any(|u| u.id == id && u.fate.kept());
         let lost: Vec<&str> = snapshots.iter().map(String::as_str).filter(|s| !kept(s)).collect();
         if kept(ami) && !lost.is_empty() {
             plan.warnings.push(format!(
@@ -302,6 +302,15 @@ fn undo(plan: &mut Plan, facts: &Facts<'_>, rules: &[Rule]) {
                 lost.join(", ")
             ));
         }
+    }
+    let unsure = undos.iter().filter_map(|u| match &u.fate {
+        Fate::Unsure { rule, active_by, .. } => Some((rule, active_by)),
+        _ => None,
+    });
+    if let Some((rule, active_by)) = unsure.max_by_key(|(_, active_by)| *active_by) {
+        plan.warnings.push(format!(
+            "Recycle Bin rule {rule} may not retain anything before {active_by}: what is deleted sooner may be gone for good (run this after then to be able to undo it)"
+        ));
     }
     plan.facts.recycle_bin = undos;
 }
@@ -636,6 +645,7 @@ mod tests {
             include: vec![],
             exclude: vec![],
             available: true,
+            created: None,
             locked: false,
         };
         scene.bin = Ok(vec![rule.clone()]);
@@ -661,7 +671,7 @@ mod tests {
         let marked = Rule { id: "r-snaps".into(), binned: Binned::Snapshot, days: 30, ..rule.clone() };
         scene.bin = Ok(vec![rule, marked]);
         let plan = scene.plan(&["ami-a"], false);
-        assert!(plan.facts.recycle_bin.iter().all(|u| u.fate != Fate::Final), "{:?}", plan.facts.recycle_bin);
+        assert!(plan.facts.recycle_bin.iter().all(|u| u.fate.kept()), "{:?}", plan.facts.recycle_bin);
         assert!(plan.warnings.iter().all(|w| !w.contains("could not come back")));
 
         scene.bin = Err("AccessDeniedException".into());

@@ -422,12 +422,19 @@ async fn command(cli: Cli, interruption: Interruption) -> anyhow::Result<()> {
                 what: "restored",
                 facts_on_top: false,
             };
-            execute(&aws, &output, &plan, &mode, Own::default(), || async {
-                Ok(restore::apply(&aws, &plan).await?.into())
+            let progress = Terminal::new(cli.quiet);
+            let found_gone = std::cell::RefCell::new(Vec::new());
+            let restored = execute(&aws, &output, &plan, &mode, Own::default(), || async {
+                let restored = restore::apply(&aws, &plan, &progress).await?;
+                found_gone.borrow_mut().extend(restored.gone);
+                Ok(restored.outcomes.into())
             })
-            .await?;
-            if !plan.facts.gone.is_empty() {
-                return Err(gio_ami::Error::GoneForGood(plan.facts.gone.join(", ")).into());
+            .await;
+            progress.finish();
+            restored?;
+            let gone: Vec<String> = plan.facts.gone.iter().cloned().chain(found_gone.into_inner()).collect();
+            if !gone.is_empty() {
+                return Err(gio_ami::Error::GoneForGood(gone.join(", ")).into());
             }
         }
         Command::Archive(args) => {

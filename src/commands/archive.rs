@@ -8,6 +8,7 @@ use crate::aws::inventory::{self, Image};
 use crate::aws::tagging;
 use crate::aws::usage::{self, Usage, Use};
 use crate::aws::Aws;
+use crate::change::quota::Quota;
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::error::Result;
 use crate::core::ids::AmiId;
@@ -42,6 +43,8 @@ pub struct Facts<'a> {
     pub records: &'a BTreeMap<String, Image>,
     pub tiers: &'a HashMap<String, Tier>,
     pub usage: &'a Usage,
+    /// Archives in progress in the account, this release's included: AWS's quota counts them all.
+    pub archiving: usize,
 }
 
 pub fn plan(facts: &Facts<'_>) -> Plan {
@@ -131,6 +134,12 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
     if plan.actions.iter().any(|a| matches!(a, Action::ArchiveSnapshot { .. })) {
         plan.warnings.push(TERMS.to_string());
     }
+    plan.warnings.extend(change::quota::pace(
+        &mut plan.actions,
+        |a| matches!(a, Action::ArchiveSnapshot { .. }),
+        &Quota { what: "archives", most: archive::ARCHIVES_AT_ONCE, in_progress: facts.archiving },
+        "their AMIs are deregistered and recorded all the same; run `gio-ami archive` on them again once archives in progress complete",
+    ));
     plan
 }
 
@@ -161,7 +170,8 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
     // A snapshot DescribeSnapshots no longer lists has no tier: it is gone.
     let existing: HashSet<String> =
         inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id).collect();
-    let mut tiers = archive::tiers(aws, &snapshots).await?;
+    let (tiers, in_flight) = futures::try_join!(archive::tiers(aws, &snapshots), archive::in_flight(aws))?;
+    let mut tiers = tiers;
     tiers.retain(|id, _| existing.contains(id));
     Ok(plan(&Facts {
         targets: &targets,
@@ -169,6 +179,7 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
         records: &records,
         tiers: &tiers,
         usage: &observed.map(|o| o.usage(&ids)).unwrap_or_default(),
+        archiving: in_flight.archives,
     }))
 }
 
@@ -192,6 +203,7 @@ mod tests {
     use super::*;
     use crate::aws::inventory::tests::image;
     use crate::aws::usage::User;
+    use crate::change::retire;
 
     fn lines(plan: &Plan) -> Vec<String> {
         plan.actions.iter().map(|a| format!("{} {}", a.verb(), a.id())).collect()
@@ -213,6 +225,7 @@ mod tests {
             records: &BTreeMap::new(),
             tiers: &tiers,
             usage: &Usage::default(),
+            archiving: 0,
         });
         assert_eq!(lines(&plan), ["deregister ami-old", "archive snap-r", "archive snap-d"]);
         assert_eq!(plan.facts.to_record.len(), 1);
@@ -255,6 +268,7 @@ mod tests {
             records: &records,
             tiers: &tiers,
             usage: &usage,
+            archiving: 1,
         });
         assert_eq!(
             lines(&plan),
@@ -263,5 +277,29 @@ mod tests {
         assert!(plan.actions[0].why().contains("SSM parameter /prod/ami"));
         assert!(plan.actions[1].why().contains("also mapped by ami-b"));
         assert!(plan.facts.to_record.is_empty(), "nothing left to record: the gone AMI's record is kept");
+    }
+
+    #[test]
+    fn past_the_quota_of_archives_in_progress_the_rest_is_queued_for_a_rerun() {
+        let images =
+            [image("ami-big", "2026-01-01", &[("/dev/xvda", "snap-1", 8), ("/dev/xvdb", "snap-2", 8)])];
+        let tiers = tiers(&[("snap-1", Tier::Standard), ("snap-2", Tier::Standard)]);
+        let targets = ["ami-big".to_string()];
+        let plan = plan(&Facts {
+            targets: &targets,
+            images: &images,
+            records: &BTreeMap::new(),
+            tiers: &tiers,
+            usage: &Usage::default(),
+            archiving: archive::ARCHIVES_AT_ONCE - 1,
+        });
+        assert_eq!(lines(&plan), ["deregister ami-big", "archive snap-1", "keep snap-2"]);
+        assert!(
+            plan.actions[2].why().starts_with("queued: AWS allows 25 snapshot archives in progress"),
+            "{}",
+            plan.actions[2].why()
+        );
+        assert!(plan.warnings.iter().any(|w| w.contains("1 snapshot(s) queued")), "{:?}", plan.warnings);
+        assert!(retire::refusal(&plan).is_none(), "a queued snapshot does not stop the archive");
     }
 }

@@ -65,6 +65,12 @@ pub fn plan(rules: Vec<Rule>, days: i32) -> Plan {
             ));
         }
     }
+    if rules.is_empty() {
+        plan.warnings.push(format!(
+            "the first Recycle Bin rule of a Region can take up to {} minutes to become active: a wipe before then may be final (its plan says until when)",
+            recycle_bin::ACTIVATION_SECS / 60
+        ));
+    }
     plan.facts.rules = rules;
     plan
 }
@@ -88,6 +94,7 @@ mod tests {
             include,
             exclude: vec![],
             available: true,
+            created: None,
             locked: false,
         }
     }
@@ -98,10 +105,9 @@ mod tests {
 
     #[test]
     fn makes_what_is_missing_changes_what_differs_and_leaves_what_matches() {
-        assert_eq!(
-            lines(&plan(vec![], 7)),
-            ["retain new rule (AMIs) 7 days", "retain new rule (snapshots) 7 days"]
-        );
+        let first = plan(vec![], 7);
+        assert_eq!(lines(&first), ["retain new rule (AMIs) 7 days", "retain new rule (snapshots) 7 days"]);
+        assert!(first.warnings[0].contains("up to 30 minutes to become active"), "{:?}", first.warnings);
         let rules = vec![
             rule("img", Binned::Image, 7, true),
             rule("snap", Binned::Snapshot, 30, true),

@@ -3,17 +3,22 @@
 //! they were: the `gio-ami:wiped-ami:<AMI>` marks a wipe sets before it deletes do (or else the
 //! description EC2 gave a snapshot it made for the AMI).
 
-use crate::aws::inventory;
+use crate::aws::inventory::{self, SnapshotState};
 use crate::aws::orphans::Origin;
 use crate::aws::recycle_bin::{self, InBin};
 use crate::aws::Aws;
 use crate::change::retire::WIPED_AMI_TAG;
 use crate::change::{self, Action, Kind, Needs, Outcome, Status};
-use crate::core::error::{Result, Service};
+use crate::core::error::{Error, Result, Service};
 use crate::core::ids::AmiId;
+use crate::core::kinds::Reported;
+use crate::core::poll;
+use crate::core::progress::Progress;
 use aws_sdk_ec2::types::Tag;
 use serde::Serialize;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
 /// What a restore found besides its actions.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -150,11 +155,68 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
     }))
 }
 
-/// Restores snapshots, then AMIs; then takes the wipe's marks off the snapshots of each AMI that
-/// is back (now, or by a run that stopped before this step), so nothing reads them as a wipe to
-/// finish.
-pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
-    let outcomes = change::apply(aws, &plan.actions).await;
+/// How long a restore waits for the snapshots it brought back to leave `recovering`, which they
+/// pass through before their AMI can be restored (RestoreSnapshotFromRecycleBin's State). AWS
+/// gives no figure; a snapshot is only being taken back out of the bin, so minutes at most, and a
+/// run should not hang on one: past this, the AMI is left for a re-run, which waits again.
+pub const RECOVERY_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// What a restore did: one outcome per action, and the AMIs found gone for good on the way (out
+/// of the bin between the plan's listing and their restore: an expired entry can still be listed
+/// for a while).
+pub struct Restored {
+    pub outcomes: Vec<Outcome>,
+    pub gone: Vec<String>,
+}
+
+/// Restores snapshots, waits until they have recovered (bounded, RECOVERY_WAIT), then restores
+/// the AMIs whose snapshots are all back: "Before you can restore an AMI from the Recycle Bin, you
+/// must first restore all of its associated snapshots"
+/// (https://docs.aws.amazon.com/ebs/latest/userguide/recycle-bin-factors.html). Then takes the
+/// wipe's marks off the snapshots of each AMI that is back (now, or by a run that stopped before
+/// this step), so nothing reads them as a wipe to finish.
+pub async fn apply(aws: &Aws, plan: &Plan, progress: &dyn Progress) -> Result<Restored> {
+    let (snapshot_restores, rest): (Vec<Action>, Vec<Action>) =
+        plan.actions.iter().cloned().partition(|a| matches!(a, Action::RestoreSnapshot { .. }));
+    let mut outcomes = change::apply(aws, &snapshot_restores).await;
+    let unrestored: HashSet<String> = outcomes
+        .iter()
+        .filter(|o| matches!(o.status, Status::Failed(_)))
+        .map(|o| o.action.id().to_string())
+        .collect();
+    let snapshots_of = |ami: &str| plan.facts.snapshots.get(ami).map(Vec::as_slice).unwrap_or_default();
+    let awaited: Vec<String> = rest
+        .iter()
+        .filter(|a| matches!(a, Action::RestoreImage { .. }))
+        .flat_map(|a| snapshots_of(a.id()).iter().filter(|s| !unrestored.contains(*s)).cloned())
+        .collect();
+    let recovering = recovered(aws, &awaited, progress).await?;
+    let mut ready = Vec::new();
+    for action in rest {
+        let snapshots = snapshots_of(action.id());
+        let held = |set: &HashSet<String>| -> Vec<&str> {
+            snapshots.iter().filter(|s| set.contains(*s)).map(String::as_str).collect()
+        };
+        let (failed, waiting) = (held(&unrestored), held(&recovering));
+        let not_sent = match &action {
+            Action::RestoreImage { .. } if !failed.is_empty() => {
+                format!("not sent: its snapshot(s) {} did not come back (above)", failed.join(", "))
+            }
+            Action::RestoreImage { id, .. } if !waiting.is_empty() => format!(
+                "not sent: its snapshot(s) {} still recovering from the Recycle Bin after {} minutes; \
+                 `gio-ami restore {id}` again finishes it",
+                waiting.join(", "),
+                RECOVERY_WAIT.as_secs() / 60
+            ),
+            _ => {
+                ready.push(action);
+                continue;
+            }
+        };
+        outcomes.push(Outcome { action, status: Status::Failed(not_sent) });
+    }
+    outcomes.extend(change::apply(aws, &ready).await);
+    let gone = settle_failures(aws, plan, &mut outcomes).await?;
     for outcome in &outcomes {
         let back = matches!(
             (&outcome.action, &outcome.status),
@@ -173,7 +235,130 @@ pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
             .await
             .map_err(|e| aws.error("DeleteTags", Service::Ec2, e))?;
     }
-    Ok(outcomes)
+    Ok(Restored { outcomes, gone })
+}
+
+/// Waits until none of these snapshots is still coming back (not yet listed, or `recovering`):
+/// the ones still coming back when RECOVERY_WAIT is over, none when all are.
+async fn recovered(aws: &Aws, snapshots: &[String], progress: &dyn Progress) -> Result<HashSet<String>> {
+    if snapshots.is_empty() {
+        return Ok(HashSet::new());
+    }
+    progress.phase(&format!("waiting for {} snapshot(s) to recover from the Recycle Bin", snapshots.len()));
+    let last = RefCell::new(HashSet::new());
+    let waited = poll::until(
+        aws.interruption(),
+        "snapshots to recover",
+        poll::LOCAL_CHANGE,
+        RECOVERY_WAIT,
+        || async {
+            let listed = inventory::snapshots_by_id(aws, snapshots).await?;
+            let coming: HashSet<String> = snapshots
+                .iter()
+                .filter(|id| {
+                    listed.iter().find(|s| &s.id == *id).is_none_or(|s| {
+                        matches!(
+                            s.state,
+                            Reported::Known(
+                                SnapshotState::Recovering
+                                    | SnapshotState::Recoverable
+                                    | SnapshotState::Pending
+                            )
+                        )
+                    })
+                })
+                .cloned()
+                .collect();
+            let done = coming.is_empty().then_some(());
+            *last.borrow_mut() = coming;
+            Ok(done)
+        },
+    )
+    .await;
+    match waited {
+        Ok(()) => Ok(HashSet::new()),
+        Err(Error::WaitTimeout { .. }) => Ok(last.into_inner()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A restore that failed, looked at again: back in the account (another run restored it) counts
+/// as reused; else it is asked once more, and the bin's NotFound means gone for good (an entry
+/// can still be listed a while after its retention ended), and so is an AMI one of whose
+/// snapshots is, since AWS restores an AMI only with all of them. Anything else stays failed,
+/// for a re-run. Returns the AMIs gone for good.
+async fn settle_failures(aws: &Aws, plan: &Plan, outcomes: &mut [Outcome]) -> Result<Vec<String>> {
+    let failed = |kind: Kind| -> Vec<String> {
+        outcomes
+            .iter()
+            .filter(|o| o.action.kind() == kind && matches!(o.status, Status::Failed(_)))
+            .map(|o| o.action.id().to_string())
+            .collect()
+    };
+    let (images, snapshots) = (failed(Kind::Image), failed(Kind::Snapshot));
+    if images.is_empty() && snapshots.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (present_images, present_snapshots) = futures::try_join!(
+        inventory::any_images_by_id(aws, &images),
+        inventory::snapshots_by_id(aws, &snapshots),
+    )?;
+    let present: HashSet<String> =
+        present_images.into_iter().map(|i| i.id).chain(present_snapshots.into_iter().map(|s| s.id)).collect();
+    let mut lost: HashSet<String> = HashSet::new();
+    let mut gone = Vec::new();
+    // The snapshot restores ran, and are listed, first: an AMI is gone for good with any of them.
+    for outcome in outcomes.iter_mut().filter(|o| matches!(o.status, Status::Failed(_))) {
+        let (id, kind) = (outcome.action.id().to_string(), outcome.action.kind());
+        if present.contains(&id) {
+            outcome.status = Status::Reused;
+            continue;
+        }
+        let lost_snapshots: Vec<&str> = match kind {
+            Kind::Image => plan
+                .facts
+                .snapshots
+                .get(&id)
+                .into_iter()
+                .flatten()
+                .filter(|s| lost.contains(*s))
+                .map(String::as_str)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let why = if !lost_snapshots.is_empty() {
+            format!(
+                "gone for good: its snapshot(s) {} left the Recycle Bin for good, and AWS restores an AMI only with all its snapshots",
+                lost_snapshots.join(", ")
+            )
+        } else {
+            let again = match &outcome.action {
+                Action::RestoreSnapshot { .. } => recycle_bin::restore_snapshot(aws, &id).await,
+                Action::RestoreImage { .. } => recycle_bin::restore_image(aws, &id).await,
+                _ => continue,
+            };
+            match again {
+                Ok(()) => {
+                    outcome.status = Status::Done;
+                    continue;
+                }
+                Err(e) if recycle_bin::not_in_bin(&e) => {
+                    "gone for good: its Recycle Bin retention ended after this run listed it".to_string()
+                }
+                Err(e) => {
+                    outcome.status = Status::Failed(e.to_string());
+                    continue;
+                }
+            }
+        };
+        lost.insert(id.clone());
+        if kind == Kind::Image {
+            gone.push(id.clone());
+        }
+        outcome.action = Action::Refuse { id, kind, why };
+        outcome.status = Status::Refused;
+    }
+    Ok(gone)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use crate::aws::archive::{self, Tier};
 use crate::aws::inventory::{self, Image};
 use crate::aws::Aws;
+use crate::change::quota::Quota;
 use crate::change::{self, Action, Kind, Outcome, Status};
 use crate::core::error::{Result, Service};
 use crate::core::ids::AmiId;
@@ -47,6 +48,9 @@ pub struct Facts<'a> {
     pub images: &'a [Image],
     pub temporary_days: Option<i32>,
     pub now: i64,
+    /// Restores from the archive in progress in the account, this release's included: AWS's quota
+    /// counts them all.
+    pub restoring: usize,
 }
 
 pub fn plan(facts: &Facts<'_>) -> Plan {
@@ -143,6 +147,16 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             ));
         }
     }
+    plan.warnings.extend(change::quota::pace(
+        &mut plan.actions,
+        |a| matches!(a, Action::RestoreFromArchive { .. }),
+        &Quota {
+            what: "restores from the archive",
+            most: archive::RESTORES_AT_ONCE,
+            in_progress: facts.restoring,
+        },
+        "run `gio-ami unarchive` again once restores in progress complete, to start them",
+    ));
     plan
 }
 
@@ -153,7 +167,8 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId], temporary_days: Option<i32>) -> 
         records.values().flat_map(|r| r.snapshot_ids().map(str::to_string)).collect();
     let existing: HashSet<String> =
         inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id).collect();
-    let mut tiers = archive::tiers(aws, &snapshots).await?;
+    let (mut tiers, in_flight) =
+        futures::try_join!(archive::tiers(aws, &snapshots), archive::in_flight(aws))?;
     tiers.retain(|id, _| existing.contains(id));
     Ok(plan(&Facts {
         asked: &asked,
@@ -162,6 +177,7 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId], temporary_days: Option<i32>) -> 
         images: &images,
         temporary_days,
         now: crate::core::clock::now_epoch(),
+        restoring: in_flight.restores,
     }))
 }
 
@@ -245,6 +261,7 @@ mod tests {
             images: &[],
             temporary_days: Some(7),
             now: 0,
+            restoring: 0,
         });
         assert_eq!(lines(&first), ["unarchive snap-r for 7 days", "reuse snap-d "]);
         assert_eq!(first.facts.waiting, ["ami-old"]);
@@ -264,6 +281,7 @@ mod tests {
             images: &[],
             temporary_days: None,
             now: 0,
+            restoring: 0,
         });
         assert_eq!(lines(&second), [format!("register {} from ami-old", record.name)]);
 
@@ -276,6 +294,7 @@ mod tests {
             images: &[again],
             temporary_days: None,
             now: 0,
+            restoring: 0,
         });
         assert_eq!(lines(&third), ["reuse ami-new "]);
     }
@@ -293,8 +312,38 @@ mod tests {
             images: &[live],
             temporary_days: None,
             now: 0,
+            restoring: 0,
         });
         assert_eq!(lines(&plan), ["REFUSE ami-old ", "REFUSE ami-never ", "reuse ami-live "]);
         assert!(plan.actions[0].why().contains("snap-gone are gone"));
+    }
+
+    #[test]
+    fn past_the_quota_of_restores_in_progress_the_rest_is_queued_and_the_ami_waits() {
+        let record =
+            image("ami-old", "2026-01-01", &[("/dev/xvda", "snap-r", 8), ("/dev/xvdb", "snap-d", 50)]);
+        let records = BTreeMap::from([("ami-old".to_string(), record)]);
+        let asked = ["ami-old".to_string()];
+        let tiers =
+            HashMap::from([("snap-r".to_string(), Tier::Archived), ("snap-d".to_string(), Tier::Archived)]);
+        let plan = plan(&Facts {
+            asked: &asked,
+            records: &records,
+            tiers: &tiers,
+            images: &[],
+            temporary_days: None,
+            now: 0,
+            restoring: archive::RESTORES_AT_ONCE - 1,
+        });
+        assert_eq!(lines(&plan), ["unarchive snap-r for good", "keep snap-d "]);
+        assert!(
+            plan.actions[1]
+                .why()
+                .starts_with("queued: AWS allows 5 snapshot restores from the archive in progress"),
+            "{}",
+            plan.actions[1].why()
+        );
+        assert_eq!(plan.facts.waiting, ["ami-old"]);
+        assert!(plan.warnings.iter().any(|w| w.contains("1 snapshot(s) queued")), "{:?}", plan.warnings);
     }
 }

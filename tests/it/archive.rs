@@ -106,3 +106,60 @@ async fn an_unused_release_is_archived_and_unarchived_as_it_was_and_one_in_use_i
     assert_eq!(support::statuses(&rerun), ["reuse reused"], "{rerun}");
     emulator.fixture(&["clock", "--offset=0"]);
 }
+
+/// "25 concurrent snapshot archives and 5 concurrent restores per account" (EBS snapshot archive
+/// quotas, https://docs.aws.amazon.com/ebs/latest/userguide/snapshot-archive-considerations.html),
+/// counting what other tools have in progress: what does not fit is queued, said so, and a re-run
+/// once some have completed carries on where the first stopped.
+#[tokio::test]
+async fn archives_and_restores_past_the_quotas_are_queued_and_a_rerun_carries_on() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2().await;
+    emulator.fixture(&["archiving", "--count", "24"]);
+    let (ami, snapshots) = support::tagged_release(&ec2, "gio-node-crowded").await;
+
+    let first = run(emulator.cli().args(["archive", &ami, "--yes", "--output", "json"])).success();
+    assert_eq!(
+        support::statuses(&first.json()),
+        ["deregister_image done", "archive_snapshot done", "refuse refused"],
+        "{}",
+        first.stdout
+    );
+    assert!(first.stdout.contains("1 snapshot(s) queued"), "{}", first.stdout);
+    assert_eq!(tier(&ec2, &snapshots[0]).await, ("standard".into(), "archival-in-progress".into()));
+    assert_eq!(tier(&ec2, &snapshots[1]).await, ("standard".into(), String::new()), "not sent: queued");
+
+    emulator.fixture(&["clock", "--offset=7h"]);
+    let second = run(emulator.cli().args(["archive", &ami, "--yes", "--output", "json"])).success().json();
+    assert_eq!(support::statuses(&second), ["archive_snapshot done", "reuse reused"], "{second}");
+    assert_eq!(tier(&ec2, &snapshots[1]).await.1, "archival-in-progress");
+
+    // Both archived by 14 h; another tool restores 4 of the 24 seeded archives meanwhile.
+    emulator.fixture(&["clock", "--offset=14h"]);
+    let seeded = ec2.describe_snapshots().owner_ids("self").send().await.unwrap();
+    let others: Vec<String> = seeded
+        .snapshots()
+        .iter()
+        .filter(|s| s.description().unwrap_or_default().starts_with("seed "))
+        .map(|s| s.snapshot_id().unwrap().to_string())
+        .take(4)
+        .collect();
+    for other in &others {
+        ec2.restore_snapshot_tier().snapshot_id(other).permanent_restore(true).send().await.unwrap();
+    }
+    let restores = run(emulator.cli().args(["unarchive", &ami, "--output", "json"])).success();
+    assert_eq!(
+        support::statuses(&restores.json()),
+        ["restore_from_archive done", "refuse refused"],
+        "{}",
+        restores.stdout
+    );
+    assert!(restores.stdout.contains("1 snapshot(s) queued"), "{}", restores.stdout);
+    assert_eq!(tier(&ec2, &snapshots[1]).await.1, "archival-completed", "not sent: queued");
+
+    emulator.fixture(&["clock", "--offset=87h"]);
+    let carried = run(emulator.cli().args(["unarchive", &ami, "--output", "json"])).success().json();
+    assert_eq!(support::statuses(&carried), ["restore_from_archive done"], "{carried}");
+    assert_eq!(tier(&ec2, &snapshots[1]).await.1, "permanent-restore-in-progress");
+    emulator.fixture(&["clock", "--offset=0"]);
+}

@@ -143,8 +143,10 @@ fn recycle_bin_and_restore(emulator: &Emulator) -> Pin<Box<dyn Future<Output = (
         assert_eq!(actions(&report), ["retain_in_recycle_bin", "retain_in_recycle_bin"]);
         let (ami, _) = support::tagged_release(&emulator.ec2().await, "dry-restore").await;
         run(emulator.cli().args(["recycle-bin", "--retain", "7d"])).success();
+        support::recycle_bin_active(emulator).await;
         run(emulator.cli().args(["wipe", &ami, "--yes"])).success();
         let restore = dry_run(emulator, None, &["restore", &ami]).await;
+        emulator.fixture(&["clock", "--offset=0"]);
         assert_eq!(actions(&restore), ["restore_snapshot", "restore_snapshot", "restore_image"]);
     })
 }

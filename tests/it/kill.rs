@@ -179,6 +179,7 @@ async fn arrange(verb: Verb) -> Scene {
         Verb::Restore => {
             let (ami, _) = support::tagged_release(&ec2, "gio-node-wiped").await;
             run(emulator.cli().args(["recycle-bin", "--retain", "7d"])).success();
+            support::recycle_bin_active(&emulator).await;
             run(emulator.cli().args(["wipe", &ami, "--yes"])).success();
             strings(&["restore", &ami])
         }

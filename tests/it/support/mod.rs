@@ -742,3 +742,23 @@ pub async fn node_running(emulator: &Emulator, cluster: &str, ami: &str) {
         .await
         .unwrap();
 }
+
+/// The Recycle Bin of REGION active, with the rules `recycle-bin` made there as if made 31
+/// minutes ago: "When you create your first retention rule, it can take up to 30 minutes for the
+/// rule to become active" (Recycle Bin user guide). The emulator's clock moves past that (its
+/// offset, set absolute, is left at 31 minutes); gio-ami, which compares a rule's
+/// `gio-ami:created-at` with its own clock, is shown rules that old.
+pub async fn recycle_bin_active(emulator: &Emulator) {
+    emulator.fixture(&["clock", "--offset=31m"]);
+    let rbin = aws_sdk_rbin::Client::new(&emulator.config(REGION).await);
+    let then = gio_ami::core::clock::rfc3339(gio_ami::core::clock::now_epoch() - 31 * 60);
+    for kind in [aws_sdk_rbin::types::ResourceType::Ec2Image, aws_sdk_rbin::types::ResourceType::EbsSnapshot]
+    {
+        for summary in rbin.list_rules().resource_type(kind).send().await.unwrap().rules() {
+            let rule = rbin.get_rule().identifier(summary.identifier().unwrap()).send().await.unwrap();
+            let created =
+                aws_sdk_rbin::types::Tag::builder().key("gio-ami:created-at").value(&then).build().unwrap();
+            rbin.tag_resource().resource_arn(rule.rule_arn().unwrap()).tags(created).send().await.unwrap();
+        }
+    }
+}
