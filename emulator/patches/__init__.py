@@ -32,8 +32,8 @@ def replaces(owner: type, name: str, *, new: bool = False) -> Callable[[Any], An
 
 def apply() -> None:
     # Importing the modules fills the registry; the order does not matter.
-    from . import (allowed_images, clock, deprecation, eks, eks_versions, hooks, idempotency,  # noqa: F401
-                   imagebuilder, images, instances, locks, org_sharing, protection, recycle_bin, references, routes,
+    from . import (allowed_images, clock, consistency, deprecation, eks, eks_versions, hooks,  # noqa: F401
+                   idempotency, imagebuilder, images, instances, locks, org_sharing, protection, recycle_bin, references, routes,
                    seed, snapshots, ssm_agent, ssm_history, sts_trust, tags, tiers, usage_reports)
 
     for owner, name, replacement in _REGISTRY:
