@@ -3,9 +3,11 @@
 //! engine then snapshots, images, tags and cleans up. On any error, Ctrl-C or SIGTERM it removes
 //! everything the build created before returning; `gc` covers a build killed outright.
 
-use super::{builder_tags, image_tags, new_build_id, tag_image, Building, Built, Phases, IMAGE_TIMEOUT};
+use super::{
+    builder_tags, image_tags, new_build_id, tag_image, wait_image, Building, Built, Phases, IMAGE_TIMEOUT,
+};
 use crate::aws::base::Base;
-use crate::aws::inventory::{self, Image, ImageState, SnapshotState};
+use crate::aws::inventory::{self, SnapshotState};
 use crate::aws::tagging;
 use crate::aws::Aws;
 use crate::change::{self, Status};
@@ -585,17 +587,6 @@ async fn create_image(
         }
         Err(e) => Err(e),
     }
-}
-
-async fn wait_image(aws: &Aws, ami: &str) -> Result<Image> {
-    poll::until(&format!("{ami} to become available"), poll::LOCAL_CHANGE, IMAGE_TIMEOUT, || async {
-        match inventory::any_images_by_id(aws, &[ami.to_string()]).await?.into_iter().next() {
-            Some(image) if image.state == ImageState::Available => Ok(Some(image)),
-            Some(image) if image.state == ImageState::Failed => Err(Error::ImageFailed { id: image.id }),
-            _ => Ok(None),
-        }
-    })
-    .await
 }
 
 #[cfg(test)]
