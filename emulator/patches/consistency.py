@@ -24,8 +24,8 @@ long after each change:
   tag filters) show each resource's tags as they were before the change (patch 13's
   `tags.get_tags` asks `visible_tags`).
 
-Lag 0 (the default) changes nothing, and what changed while it was 0 shows at once afterwards too
-(so a test arranges its scene consistently, then switches the lag on for the client it tests). How long AWS takes is not documented ("eventually"): the lag
+Lag 0 (the default) changes nothing; setting a lag settles every earlier change (so a test arranges
+its scene consistently, then switches the lag on for the client run it tests). How long AWS takes is not documented ("eventually"): the lag
 is the test's choice. Time is the emulator's clock (clock.py), so pytest moves past a lag instead
 of sleeping, and a client's real-time retries see it pass at the wall clock's pace.
 """
@@ -55,12 +55,17 @@ _describing = contextvars.ContextVar("describing", default=False)
 
 
 def set_lag(seconds: float) -> None:
-    """Runs EC2 this many seconds behind every change from now on (0: consistent at once)."""
+    """Runs EC2 this many seconds behind every change from now on (0: consistent at once). What
+    changed before has settled: a test that switches the lag on for each client run it tests
+    sees each run meet its own changes late, never the previous run's."""
     global _lag
     if seconds < 0:
         raise ValueError(f"a lag is never negative, not {seconds}")
     with _lock:
         _lag = timedelta(seconds=seconds)
+        _born.clear()
+        _held.clear()
+        _retagged.clear()
 
 
 def lag() -> timedelta:

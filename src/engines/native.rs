@@ -66,9 +66,9 @@ pub async fn build(
 /// signal came (RunInstances, CreateImage) can land after the first pass has listed the build's
 /// resources, and the second pass catches it.
 async fn clean_up(aws: &Aws, build_id: &str) -> Result<Vec<change::Outcome>> {
-    let mut outcomes = leftovers::clean_persistently(aws, build_id).await?;
+    let mut outcomes = leftovers::clean_persistently(aws, build_id, None).await?;
     tokio::time::sleep(IN_FLIGHT_SETTLE).await;
-    let late = leftovers::clean_persistently(aws, build_id).await?;
+    let late = leftovers::clean_persistently(aws, build_id, None).await?;
     outcomes.extend(late);
     Ok(outcomes)
 }
@@ -155,7 +155,7 @@ impl Run<'_> {
         // Everything of this build but the release: by tag rather than by the ids we saw, so a
         // snapshot created twice by a retried CreateSnapshot (no ClientToken) goes too.
         // The release is made: a failed clean-up is gc's to finish, not a failed build.
-        match leftovers::clean_persistently(aws, &self.build_id).await {
+        match leftovers::clean_persistently(aws, &self.build_id, Some((ami.as_str(), name.as_str()))).await {
             Ok(outcomes) if !change::succeeded(&outcomes) => tracing::warn!("{}", cleanup_summary(&outcomes)),
             Ok(_) => {}
             Err(e) => {
