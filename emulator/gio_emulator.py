@@ -1,6 +1,7 @@
 """gio-emulator: moto's server, patched in-process so its EC2/SSM model behaves like AWS.
 
     .venv/bin/python emulator/gio_emulator.py --port 0 [--host 127.0.0.1] [--log-requests]
+                                              [--consistency-lag SECONDS]
 
 Serves every service moto serves on one port, exactly as `moto_server` does, and
 prints `gio-emulator ready http://HOST:PORT` once it accepts connections. Port 0
@@ -20,6 +21,8 @@ import sys
 from importlib.metadata import version
 
 PINNED_MOTO = "5.2.5"
+# Read as --consistency-lag's default, so a whole test run can be made eventually consistent.
+LAG_VARIABLE = "GIO_EMULATOR_LAG"
 
 
 def check_moto_version(found: str) -> str | None:
@@ -65,6 +68,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True, help="0 picks a free port (see the ready line)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--log-requests", action="store_true", help="log every request to stderr")
+    parser.add_argument("--consistency-lag", type=float, default=os.environ.get(LAG_VARIABLE) or "0",
+                        metavar="SECONDS", help="EC2 shows each change this late, as AWS's eventual consistency "
+                        f"does (patches/consistency.py; default ${LAG_VARIABLE}, else 0)")
     args = parser.parse_args(argv)
 
     if problem := check_moto_version(version("moto")):
@@ -81,6 +87,10 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(error))
     if not_in_use := patches.verify():
         fail(f"patched code is not what moto runs: {', '.join(not_in_use)}")
+    try:
+        patches.consistency.set_lag(args.consistency_lag)
+    except ValueError as error:
+        fail(str(error))
     if not args.log_requests:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 

@@ -32,10 +32,11 @@ def replaces(owner: type, name: str, *, new: bool = False) -> Callable[[Any], An
 
 def apply() -> None:
     # Importing the modules fills the registry; the order does not matter.
-    from . import (allowed_images, clock, deprecation, disabling, eks, eks_versions, error_protocol,  # noqa: F401
-                   hooks, idempotency, imagebuilder, images, instances, locks, org_sharing, protection,
-                   recycle_bin, references, routes, seed, snapshots, ssm_agent, ssm_history,
-                   ssm_image_parameters, sts_trust, tags, tiers, usage_reports, validation)
+    from . import (allowed_images, clock, consistency, deprecation, disabling, eks, eks_versions,  # noqa: F401
+                   error_protocol, hooks, idempotency, imagebuilder, images, instances, locks,
+                   org_sharing, protection, recycle_bin, references, routes, seed, snapshots,
+                   ssm_agent, ssm_history, ssm_image_parameters, sts_trust, tags, tiers, usage_reports,
+                   validation)
 
     for owner, name, replacement in _REGISTRY:
         setattr(owner, name, replacement)

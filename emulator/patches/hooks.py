@@ -5,6 +5,10 @@
                                       that far from the wall clock (0 sets it back); or
                                       {"advance_seconds": 86400}: a day passes (never negative);
                                       answers as GET
+    GET  /moto-api/gio/consistency    {"lag_seconds": 0}
+    POST /moto-api/gio/consistency    {"lag_seconds": 2}: EC2 runs that many seconds of the emulator's
+                                      clock behind each change from now on (consistency.py; 0: at
+                                      once); answers as GET
     POST /moto-api/gio/eks-releases   {"release": "20261201", "bottlerocket": "1.27.0-0f1e2d3c"}:
                                       Amazon publishes newer EKS-optimized AMIs (dated now, by the
                                       emulator's clock) and moves the public parameters on to them;
@@ -27,7 +31,7 @@ from typing import Any, Callable
 import moto.moto_api._internal.urls
 from moto.core.common_types import TYPE_RESPONSE
 
-from . import clock, recycle_bin, replaces, seed
+from . import clock, consistency, recycle_bin, replaces, seed
 
 JSON = {"Content-Type": "application/json"}
 
@@ -56,6 +60,14 @@ def clock_hook(body: dict[str, Any] | None) -> dict[str, Any]:
     return {"now": clock.iso(clock.now()), "offset_seconds": clock.offset().total_seconds()}
 
 
+def consistency_hook(body: dict[str, Any] | None) -> dict[str, Any]:
+    if body is not None:
+        if not isinstance(body, dict) or body.keys() != {"lag_seconds"}:
+            raise ValueError(f"POST {{\"lag_seconds\": N >= 0}}, not {body}")
+        consistency.set_lag(float(body["lag_seconds"]))
+    return {"lag_seconds": consistency.lag().total_seconds()}
+
+
 def eks_releases_hook(body: dict[str, Any] | None) -> dict[str, Any]:
     if body is None:
         raise ValueError("POST a release: {\"release\": \"YYYYMMDD\", \"bottlerocket\": \"1.27.0-0f1e2d3c\"}")
@@ -79,4 +91,5 @@ replaces(moto.moto_api._internal.urls, "url_paths")({  # type: ignore[arg-type]
     "{0}/moto-api/gio/clock$": _hook(clock_hook),
     "{0}/moto-api/gio/eks-releases$": _hook(eks_releases_hook),
     "{0}/moto-api/gio/recycle-bin$": _hook(recycle_bin_hook),
+    "{0}/moto-api/gio/consistency$": _hook(consistency_hook),
 })

@@ -17,7 +17,7 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import random_ami_id
 
-from . import allowed_images, clock, recycle_bin, replaces
+from . import allowed_images, clock, consistency, recycle_bin, replaces
 from .common import Paging, aws_error, default_ebs_key, ebs_settings, mapped_snapshot_ids, overlay_ebs, tags_by_type
 from .idempotency import ec2_mismatch, once
 from .protection import check_deregistrable
@@ -416,6 +416,7 @@ def describe_images_response(self: EC2Response) -> ActionResult:
     images = self.ec2_backend.describe_images(
         ami_ids=ids, exec_users=self._get_param("ExecutableUsers", []), owners=self._get_param("Owners", [])
     )
+    images = [image for image in images if consistency.propagated(image.id)]  # patch 50
     if not self._get_param("IncludeDisabled"):  # ImageIds too: the reference makes no exception
         images = [image for image in images if image.state != "disabled"]
     page, token = paging.cut(images, self._filters_from_querystring())

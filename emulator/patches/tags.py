@@ -14,7 +14,7 @@ from __future__ import annotations
 from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
 
-from . import replaces
+from . import consistency, replaces
 
 
 @replaces(TaggedEC2Resource, "get_tags")
@@ -24,6 +24,7 @@ def get_tags(self: TaggedEC2Resource) -> list[dict[str, str]]:
         return []
     # .get: the backend's tag store is a defaultdict, and a read must not add an entry.
     tags = self.ec2_backend.tags.get(resource_id, {})  # type: ignore[attr-defined]
+    tags = consistency.visible_tags(resource_id, tags)  # patch 52: as EC2 shows them yet
     resource_type = EC2_PREFIX_TO_RESOURCE.get(get_prefix(resource_id), "")
     return [
         {"resource_id": resource_id, "key": key, "value": value, "resource_type": resource_type}

@@ -5,6 +5,7 @@ pub mod allowed;
 pub mod archive;
 pub mod base;
 pub mod clusters;
+pub mod consistency;
 pub mod control_plane;
 pub mod error;
 pub mod inventory;

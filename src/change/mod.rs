@@ -9,6 +9,7 @@ pub mod publication;
 pub mod quota;
 pub mod retire;
 
+use crate::aws::consistency::{self, Lag};
 use crate::aws::inventory::Grantees;
 use crate::aws::recycle_bin::{self, Binned};
 use crate::aws::{parameters, tagging, Aws};
@@ -21,6 +22,7 @@ use aws_sdk_ec2::types::{
 };
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
+use std::collections::HashSet;
 
 /// Calls in flight at once: enough to finish a large plan quickly, few enough to stay under
 /// EC2's mutating-call throttle (which also serves the account's other tools).
@@ -641,10 +643,12 @@ pub async fn apply_across(owner: &Aws, consumer: &Aws, actions: &[Action]) -> Ve
 }
 
 async fn apply_in<'a>(place: impl Fn(&Action) -> &'a Aws, actions: &[Action]) -> Vec<Outcome> {
-    let mut outcomes = Vec::with_capacity(actions.len());
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(actions.len());
     for stage in 0..=LAST_STAGE {
         let batch: Vec<&Action> = actions.iter().filter(|a| a.stage() == stage).collect();
-        let place = &place;
+        // What EC2 may still see holding a snapshot for a while (aws::consistency).
+        let deregistered = deregistered(&outcomes);
+        let (place, deregistered) = (&place, &deregistered);
         let earlier = &outcomes;
         let done: Vec<Outcome> = stream::iter(batch)
             .map(|action| async move {
@@ -652,7 +656,7 @@ async fn apply_in<'a>(place: impl Fn(&Action) -> &'a Aws, actions: &[Action]) ->
                 let action = action.as_sent(clock::now_epoch());
                 let status = match blocked(&action, actions, earlier) {
                     Some(why) => Status::Skipped(why),
-                    None => execute(aws, &action).await,
+                    None => execute(aws, &action, deregistered).await,
                 };
                 Outcome { status, action }
             })
@@ -686,8 +690,21 @@ fn blocked(action: &Action, actions: &[Action], earlier: &[Outcome]) -> Option<S
     })
 }
 
-async fn execute(aws: &Aws, action: &Action) -> Status {
+/// The AMIs these outcomes deregistered (or found already gone).
+fn deregistered(outcomes: &[Outcome]) -> HashSet<String> {
+    outcomes
+        .iter()
+        .filter(|o| matches!(o.action, Action::DeregisterImage { .. }))
+        .filter(|o| matches!(o.status, Status::Done | Status::AlreadyGone))
+        .map(|o| o.action.id().to_string())
+        .collect()
+}
+
+/// `deregistered`: the AMIs this apply deregistered, whose snapshots EC2 may still report in
+/// use by them for a while.
+async fn execute(aws: &Aws, action: &Action, deregistered: &HashSet<String>) -> Status {
     let ec2 = aws.ec2();
+    let freed = Lag::HeldByDeregistered(deregistered);
     let result = match action {
         Action::TerminateInstance { id, .. } => ec2
             .terminate_instances()
@@ -737,13 +754,17 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
         Action::TagImage { id, snapshots, tags, .. } => {
             tagging::create(aws, std::iter::once(id).chain(snapshots).cloned().collect(), tags).await
         }
-        Action::DeleteSnapshot { id, .. } => ec2
-            .delete_snapshot()
-            .snapshot_id(id)
-            .send()
+        Action::DeleteSnapshot { id, .. } => {
+            consistency::outlast(freed, || async {
+                ec2.delete_snapshot()
+                    .snapshot_id(id)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| aws.error("DeleteSnapshot", Service::Ec2, e))
+            })
             .await
-            .map(drop)
-            .map_err(|e| aws.error("DeleteSnapshot", Service::Ec2, e)),
+        }
         Action::ModifyLaunchPermission { id, with, add, .. } => modify_launch(aws, id, with, *add).await,
         // OperationType + UserIds: the form of the API every EC2 implementation reads (AWS
         // takes it and the CreateVolumePermission structure alike).
@@ -762,14 +783,18 @@ async fn execute(aws: &Aws, action: &Action) -> Status {
         }
         Action::RestoreSnapshot { id, .. } => recycle_bin::restore_snapshot(aws, id).await,
         Action::RestoreImage { id, .. } => recycle_bin::restore_image(aws, id).await,
-        Action::ArchiveSnapshot { id, .. } => ec2
-            .modify_snapshot_tier()
-            .snapshot_id(id)
-            .storage_tier(TargetStorageTier::Archive)
-            .send()
+        Action::ArchiveSnapshot { id, .. } => {
+            consistency::outlast(freed, || async {
+                ec2.modify_snapshot_tier()
+                    .snapshot_id(id)
+                    .storage_tier(TargetStorageTier::Archive)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| aws.error("ModifySnapshotTier", Service::Ec2, e))
+            })
             .await
-            .map(drop)
-            .map_err(|e| aws.error("ModifySnapshotTier", Service::Ec2, e)),
+        }
         Action::RestoreFromArchive { id, temporary_days, .. } => ec2
             .restore_snapshot_tier()
             .snapshot_id(id)

@@ -239,8 +239,19 @@ pub async fn prepare(aws: &Aws) -> Result<change::Plan> {
 
 /// Removes what the named build left (its own clean-up, after a failure or once the release
 /// is made). Its unfinished AMI was never handed to anyone: no use to look for.
-pub async fn clean(aws: &Aws, build: &str) -> Result<Vec<Outcome>> {
-    let leftovers = leftovers(aws, Some(build)).await?;
+///
+/// `release`: the AMI the build just made its release, and its name. The release tag went on
+/// moments ago, and EC2 may not show it yet (tags lag: "the result of an API command ... might
+/// not be immediately visible", <https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html>):
+/// what this run wrote counts over a stale read, so the release is never taken for an
+/// unfinished AMI to deregister.
+pub async fn clean(aws: &Aws, build: &str, release: Option<(&str, &str)>) -> Result<Vec<Outcome>> {
+    let mut leftovers = leftovers(aws, Some(build)).await?;
+    if let Some((ami, name)) = release {
+        for image in leftovers.images.iter_mut().filter(|i| i.id == ami) {
+            image.tags.entry(tags::RELEASE.to_string()).or_insert_with(|| name.to_string());
+        }
+    }
     let host = this_host();
     Ok(change::apply(aws, &plan(&leftovers, &here(host.as_deref()), Some(build), &Usage::default())).await)
 }
@@ -253,10 +264,14 @@ const CLEAN_PASSES: usize = 3;
 /// `clean`, passed again (after a pause) while a listing or a removal failed, at most
 /// CLEAN_PASSES times. What earlier passes removed stays in the outcomes; what they failed to
 /// remove is judged by the pass after.
-pub async fn clean_persistently(aws: &Aws, build: &str) -> Result<Vec<Outcome>> {
+pub async fn clean_persistently(
+    aws: &Aws,
+    build: &str,
+    release: Option<(&str, &str)>,
+) -> Result<Vec<Outcome>> {
     let (mut removed, mut pass) = (Vec::new(), 1);
     loop {
-        let outcomes = clean(aws, build).await;
+        let outcomes = clean(aws, build, release).await;
         let finished = matches!(&outcomes, Ok(o) if change::succeeded(o));
         if finished || pass == CLEAN_PASSES {
             return outcomes.map(|o| [removed, o].concat());

@@ -16,6 +16,7 @@ use crate::change::{self, Action, Applied, Outcome, Status};
 use crate::core::choice::Choice;
 use crate::core::error::{Error, Result};
 use crate::core::kinds::Engine;
+use crate::core::poll;
 use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
 use crate::spec::{self, Loaded};
@@ -277,6 +278,27 @@ pub fn spec_tags(spec: &spec::Spec) -> Tags {
 }
 
 /// Tags an AMI and its snapshots in one call.
+/// Waits for a new AMI to be available. Right after CreateImage or Packer's run, EC2 may not
+/// list it yet (eventual consistency:
+/// <https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html>): absent is "not
+/// yet", never "not found".
+pub(crate) async fn wait_image(aws: &Aws, ami: &str) -> Result<inventory::Image> {
+    poll::until(
+        aws.interruption(),
+        &format!("{ami} to become available"),
+        poll::LOCAL_CHANGE,
+        IMAGE_TIMEOUT,
+        || async {
+            match inventory::any_images_by_id(aws, &[ami.to_string()]).await?.into_iter().next() {
+                Some(image) if image.state == ImageState::Available => Ok(Some(image)),
+                Some(image) if image.state == ImageState::Failed => Err(Error::ImageFailed { id: image.id }),
+                _ => Ok(None),
+            }
+        },
+    )
+    .await
+}
+
 pub async fn tag_image(aws: &Aws, ami: &str, snapshots: &[String], tags: &Tags) -> Result<()> {
     let mut resources = vec![ami.to_string()];
     resources.extend(snapshots.iter().cloned());

@@ -3,9 +3,11 @@
 //! engine then snapshots, images, tags and cleans up. On any error, Ctrl-C or SIGTERM it removes
 //! everything the build created before returning; `gc` covers a build killed outright.
 
-use super::{builder_tags, image_tags, new_build_id, tag_image, Building, Built, Phases, IMAGE_TIMEOUT};
+use super::{
+    builder_tags, image_tags, new_build_id, tag_image, wait_image, Building, Built, Phases, IMAGE_TIMEOUT,
+};
 use crate::aws::base::Base;
-use crate::aws::inventory::{self, Image, ImageState, SnapshotState};
+use crate::aws::inventory::{self, SnapshotState};
 use crate::aws::tagging;
 use crate::aws::Aws;
 use crate::change::{self, Status};
@@ -69,9 +71,9 @@ pub async fn build(
 /// signal came (RunInstances, CreateImage) can land after the first pass has listed the build's
 /// resources, and the second pass catches it.
 async fn clean_up(aws: &Aws, build_id: &str) -> Result<Vec<change::Outcome>> {
-    let mut outcomes = leftovers::clean_persistently(aws, build_id).await?;
+    let mut outcomes = leftovers::clean_persistently(aws, build_id, None).await?;
     tokio::time::sleep(IN_FLIGHT_SETTLE).await;
-    let late = leftovers::clean_persistently(aws, build_id).await?;
+    let late = leftovers::clean_persistently(aws, build_id, None).await?;
     outcomes.extend(late);
     Ok(outcomes)
 }
@@ -158,7 +160,7 @@ impl Run<'_> {
         // Everything of this build but the release: by tag rather than by the ids we saw, so a
         // snapshot created twice by a retried CreateSnapshot (no ClientToken) goes too.
         // The release is made: a failed clean-up is gc's to finish, not a failed build.
-        match leftovers::clean_persistently(aws, &self.build_id).await {
+        match leftovers::clean_persistently(aws, &self.build_id, Some((ami.as_str(), name.as_str()))).await {
             Ok(outcomes) if !change::succeeded(&outcomes) => tracing::warn!("{}", cleanup_summary(&outcomes)),
             Ok(_) => {}
             Err(e) => {
@@ -593,23 +595,6 @@ async fn create_image(
         }
         Err(e) => Err(e),
     }
-}
-
-async fn wait_image(aws: &Aws, ami: &str) -> Result<Image> {
-    poll::until(
-        aws.interruption(),
-        &format!("{ami} to become available"),
-        poll::LOCAL_CHANGE,
-        IMAGE_TIMEOUT,
-        || async {
-            match inventory::any_images_by_id(aws, &[ami.to_string()]).await?.into_iter().next() {
-                Some(image) if image.state == ImageState::Available => Ok(Some(image)),
-                Some(image) if image.state == ImageState::Failed => Err(Error::ImageFailed { id: image.id }),
-                _ => Ok(None),
-            }
-        },
-    )
-    .await
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! packer`, and reads what Packer leaves behind (its machine-readable output, its manifest).
 
 use crate::aws::base::Base;
-use crate::aws::inventory;
 use crate::aws::Aws;
 use crate::core::choice::Choice;
 use crate::core::error::{Error, Result};
@@ -591,9 +590,7 @@ pub async fn build(
     let ami = ran?;
 
     phases.start("tagging the release");
-    let image = inventory::any_images_by_id(aws, std::slice::from_ref(&ami)).await?.into_iter().next();
-    let image = image
-        .ok_or_else(|| Error::AmiNotFound { ids: vec![ami.clone()], region: aws.region().to_string() })?;
+    let image = engines::wait_image(aws, &ami).await?;
     let snapshots: Vec<String> = image.snapshot_ids().map(str::to_string).collect();
     let mut release = engines::image_tags(&loaded.spec, &build_id, base, provenance);
     release.insert(tags::RELEASE.into(), name.clone());

@@ -159,12 +159,26 @@ async fn base_resolves_through_the_public_parameter_and_lists_versions_when_unkn
 
 #[tokio::test]
 async fn build_makes_a_tagged_ami_with_the_extra_disk_and_leaves_nothing_else() {
-    let emulator = Emulator::start();
+    build_makes_a_tagged_ami_with_the_extra_disk_and_leaves_nothing_else_with(Emulator::start()).await;
+}
+
+/// The same on an EC2 that shows each change late (the new AMI is not found by id for a moment, tags show late): the first run still finishes.
+#[tokio::test]
+async fn build_under_lag() {
+    build_makes_a_tagged_ami_with_the_extra_disk_and_leaves_nothing_else_with(Emulator::start_lagging(
+        support::LAG,
+    ))
+    .await;
+}
+
+async fn build_makes_a_tagged_ami_with_the_extra_disk_and_leaves_nothing_else_with(emulator: Emulator) {
     let ec2 = emulator.ec2().await;
     let dir = spec_dir("ok", "");
+    emulator.lagged(true);
     let (child, _stderr) = spawn_build(&emulator, &dir);
     guest_powers_off(&ec2).await;
     let out = support::output_of(child);
+    emulator.lagged(false);
     assert!(out.status.success(), "build failed");
     let built: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let ami = built["ami"].as_str().unwrap();

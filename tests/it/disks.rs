@@ -41,7 +41,16 @@ async fn own_image_count(ec2: &aws_sdk_ec2::Client) -> usize {
 
 #[tokio::test]
 async fn add_disks_keeps_the_source_and_adds_volumes_that_launch() {
-    let emulator = Emulator::start();
+    add_disks_keeps_the_source_and_adds_volumes_that_launch_with(Emulator::start()).await;
+}
+
+/// The same on an EC2 that shows each change late (the new AMI is not found by id for a moment): the first run still finishes.
+#[tokio::test]
+async fn add_disks_under_lag() {
+    add_disks_keeps_the_source_and_adds_volumes_that_launch_with(Emulator::start_lagging(support::LAG)).await;
+}
+
+async fn add_disks_keeps_the_source_and_adds_volumes_that_launch_with(emulator: Emulator) {
     let ec2 = emulator.ec2().await;
     let source = support::register_root_image(&ec2, "gio-node-1.31").await;
     let root = mappings(&image(&ec2, &source).await).remove(0);

@@ -39,7 +39,16 @@ async fn states(ec2: &aws_sdk_ec2::Client, amis: &[String]) -> Vec<(String, Stri
 
 #[tokio::test]
 async fn keeps_the_newest_and_any_ami_in_use_and_wipes_the_rest() {
-    let emulator = Emulator::start();
+    keeps_the_newest_and_any_ami_in_use_and_wipes_the_rest_with(Emulator::start()).await;
+}
+
+/// The same on an EC2 that shows each change late (prune deletes the snapshots of the AMIs it just deregistered): the first run still finishes.
+#[tokio::test]
+async fn prune_wipes_the_rest_under_lag() {
+    keeps_the_newest_and_any_ami_in_use_and_wipes_the_rest_with(Emulator::start_lagging(support::LAG)).await;
+}
+
+async fn keeps_the_newest_and_any_ami_in_use_and_wipes_the_rest_with(emulator: Emulator) {
     let ec2 = emulator.ec2().await;
     let (family, other) = releases(&ec2).await;
     let ssm = aws_sdk_ssm::Client::new(&emulator.config(REGION).await);

@@ -23,11 +23,17 @@ pub const REGION: &str = "eu-west-1";
 /// moto's default account.
 pub const ACCOUNT: &str = "123456789012";
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// EC2's lag in the tests run under eventual consistency (`Emulator::start_lagging`): far longer
+/// than the milliseconds between two calls of a run, so every second call after a change meets
+/// it, and short enough that the stories stay quick.
+pub const LAG: Duration = Duration::from_secs(1);
 
 pub struct Emulator {
     child: Child,
     pub endpoint: String,
     log: PathBuf,
+    /// EC2's lag while gio-ami runs (`start_lagging`).
+    lag: Option<Duration>,
 }
 
 impl Emulator {
@@ -35,7 +41,24 @@ impl Emulator {
     /// It binds a port of its own choosing (`--port 0`) and names it in its ready line: a port
     /// picked here could be taken by another test's emulator before the bind, and a connect
     /// check would then talk to that one until its test ends and kills it.
+    /// `GIO_EMULATOR_LAG=SECONDS` in the environment starts every test's emulator lagging (see
+    /// `start_lagging`), so a whole module can be run under EC2's eventual consistency.
     pub fn start() -> Emulator {
+        let lag = std::env::var(LAG_VARIABLE).ok().filter(|v| !v.is_empty());
+        let lag = lag.map(|v| Duration::from_secs_f64(v.parse().expect("GIO_EMULATOR_LAG: seconds")));
+        Emulator::start_with(lag)
+    }
+
+    /// An emulator whose EC2 shows what each gio-ami run changes `lag` late, as AWS's eventual
+    /// consistency does (emulator/patches/consistency.py): new AMIs not found by id, the
+    /// snapshots of a just-deregistered AMI still in use, tags late. The lag is on while a
+    /// `cli()` command runs (`run`) and off otherwise, so a test arranges its scene and checks
+    /// the outcome on a settled EC2, as a user whose AMIs are older than a few seconds would.
+    pub fn start_lagging(lag: Duration) -> Emulator {
+        Emulator::start_with(Some(lag))
+    }
+
+    fn start_with(lag: Option<Duration>) -> Emulator {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let python = python();
         assert!(
@@ -47,13 +70,15 @@ impl Emulator {
         let mut child = Command::new(&python)
             .arg(root.join("emulator/gio_emulator.py"))
             .args(["--port", "0"])
+            // The lag is this harness's to switch (run), whatever the environment says.
+            .env_remove(LAG_VARIABLE)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("emulator log file"))
             .spawn()
             .expect("start the emulator");
         let ready = ready_line(child.stdout.take().expect("piped stdout"));
-        let mut emulator = Emulator { child, endpoint: String::new(), log };
+        let mut emulator = Emulator { child, endpoint: String::new(), log, lag };
         match ready.recv_timeout(START_TIMEOUT) {
             Ok(endpoint) => emulator.endpoint = endpoint,
             Err(_) => {
@@ -74,8 +99,21 @@ impl Emulator {
     }
 
     /// The `gio-ami` binary with the environment a user pointing at this emulator would have.
+    /// A lagging emulator's lag rides along in the command's environment for `run` to switch on.
     pub fn cli(&self) -> Command {
-        cli_at(&self.endpoint)
+        let mut command = cli_at(&self.endpoint);
+        if let Some(lag) = self.lag {
+            command.env(LAG_VARIABLE, lag.as_secs_f64().to_string());
+        }
+        command
+    }
+
+    /// A lagging emulator's lag on (or off) for a command the test spawns itself rather than
+    /// `run`s; nothing for an emulator that does not lag.
+    pub fn lagged(&self, on: bool) {
+        if let Some(lag) = self.lag {
+            set_lag_at(&self.endpoint, if on { lag } else { Duration::ZERO });
+        }
     }
 
     /// Runs `emulator/fixtures.py ARGS` against this emulator (scenes other tools would leave).
@@ -223,7 +261,41 @@ pub struct Run {
 }
 
 pub fn run(command: &mut Command) -> Run {
-    ended(output(command))
+    let lagging = command.get_envs().find_map(|(key, value)| (key == LAG_VARIABLE).then_some(value?));
+    let lag = lagging.map(|lag| Duration::from_secs_f64(lag.to_str().unwrap().parse().unwrap()));
+    let endpoint = command.get_envs().find_map(|(key, value)| (key == "AWS_ENDPOINT_URL").then_some(value?));
+    let endpoint = endpoint.map(|e| e.to_string_lossy().into_owned());
+    let lagged = lag.zip(endpoint);
+    if let Some((lag, endpoint)) = &lagged {
+        set_lag_at(endpoint, *lag);
+    }
+    let output = output(command);
+    if let Some((_, endpoint)) = &lagged {
+        set_lag_at(endpoint, Duration::ZERO);
+    }
+    ended(output)
+}
+
+/// Read by the emulator as its lag (emulator/gio_emulator.py), and by `Emulator::start`.
+const LAG_VARIABLE: &str = "GIO_EMULATOR_LAG";
+
+/// POSTs the lag to the emulator's test hook (emulator/README.md, "Test hooks"), in plain HTTP:
+/// the harness has no HTTP client, and one request needs none.
+fn set_lag_at(endpoint: &str, lag: Duration) {
+    use std::io::{Read, Write};
+    let address = endpoint.trim_start_matches("http://");
+    let body = format!("{{\"lag_seconds\": {}}}", lag.as_secs_f64());
+    let mut stream = std::net::TcpStream::connect(address).expect("reach the emulator");
+    write!(
+        stream,
+        "POST /moto-api/gio/consistency HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("ask the emulator");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("the emulator's answer");
+    assert!(answer.split_whitespace().nth(1) == Some("200"), "setting the lag: {answer}");
 }
 
 /// Waits for a spawned gio-ami (stdout and stderr piped) and returns what it said.
