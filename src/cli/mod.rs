@@ -28,7 +28,7 @@ use progress::Terminal;
 use render::{Made, Output, Own, Rendered};
 use serde::Serialize;
 use std::future::Future;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -59,6 +59,30 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
         .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
         .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// The completion script of `shell`. clap_complete's bash script completes no flag of any
+/// subcommand for a binary named with a hyphen: its loop and its case arms spell the states of
+/// `gio-ami wipe` differently (clap-rs/clap#6421, open in clap_complete 4.6). Generated for
+/// `gio_ami`, the two agree; its `complete` lines then register it for the real name (the loop
+/// matches whatever command word bash passes). zsh and fish have no such bug. Into a buffer,
+/// since clap_complete panics on a failed write (`| head`).
+fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut script = Vec::new();
+    if shell == clap_complete::Shell::Bash {
+        clap_complete::generate(shell, &mut Cli::command(), "gio_ami", &mut script);
+        let text = String::from_utf8_lossy(&script)
+            .lines()
+            .map(|line| match line.trim_start().starts_with("complete -F") {
+                true => line.replace(" gio_ami", " gio-ami"),
+                false => line.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        return format!("{text}\n").into_bytes();
+    }
+    clap_complete::generate(shell, &mut Cli::command(), "gio-ami", &mut script);
+    script
 }
 
 /// Installs the run's only Ctrl-C and SIGTERM handlers and returns the interruption they set;
@@ -141,9 +165,7 @@ async fn command(cli: Cli, interruption: Interruption) -> anyhow::Result<()> {
                 schema.display()
             );
         }
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "gio-ami", &mut std::io::stdout());
-        }
+        Command::Completions { shell } => std::io::stdout().write_all(&completions(shell))?,
         Command::Man { out } => {
             std::fs::create_dir_all(&out)?;
             let written = man_pages(&Cli::command(), "", &out)?;

@@ -289,7 +289,11 @@ async fn disable_names_who_loses_launch_access_and_enable_gives_it_back() {
     const FRIEND: &str = "222233334444";
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
+    // Made days ago: an image usage report (FRIEND has no role here) may miss a few days of use,
+    // and prune keeps a younger AMI shared with such an account (issue 34, item 3).
+    emulator.fixture(&["clock", "--offset=-4d"]);
     let (family, _) = releases(&ec2).await;
+    emulator.fixture(&["clock", "--offset=0"]);
     let old = &family[0];
     let org: serde_json::Value = serde_json::from_str(&emulator.fixture(&["organization"])).unwrap();
     let organization = org["organization"].as_str().unwrap().to_string();
@@ -303,7 +307,13 @@ async fn disable_names_who_loses_launch_access_and_enable_gives_it_back() {
     assert_eq!(launch_permissions(&ec2, old).await, shared);
 
     let prune = ["prune", "--release-prefix", "gio-node-", "--keep", "2", "--disable"];
-    let dry = run(emulator.cli().args(prune).args(["--dry-run", "--output", "json"])).success().json();
+    let dry = support::run_past_usage_reports(
+        &emulator,
+        emulator.cli().args(prune).args(["--dry-run", "--output", "json"]),
+    )
+    .await
+    .success()
+    .json();
     let disable = &dry["plan"]["actions"][0];
     assert_eq!(
         (disable["action"].as_str(), disable["id"].as_str()),
@@ -313,10 +323,12 @@ async fn disable_names_who_loses_launch_access_and_enable_gives_it_back() {
     assert_eq!(disable["revoked"]["organizations"], serde_json::json!([organization]), "{disable}");
     let why = disable["why"].as_str().unwrap();
     assert!(why.contains(FRIEND) && why.contains(&organization) && why.contains("gio-ami enable"), "{why}");
-    let table = run(emulator.cli().args(prune).arg("--dry-run")).success();
+    let table = support::run_past_usage_reports(&emulator, emulator.cli().args(prune).arg("--dry-run"))
+        .await
+        .success();
     assert!(table.stdout.contains(FRIEND) && table.stdout.contains(&organization), "{}", table.stdout);
 
-    run(emulator.cli().args(prune).arg("--yes")).success();
+    support::run_past_usage_reports(&emulator, emulator.cli().args(prune).arg("--yes")).await.success();
     assert_eq!(states(&ec2, std::slice::from_ref(old)).await[0].1, "disabled");
     assert!(launch_permissions(&ec2, old).await.is_empty(), "AWS took every launch permission away");
     let recorded = |image: &aws_sdk_ec2::types::Image| {
