@@ -3,7 +3,7 @@
 //! registration is kept first (`aws::archive`), then it is deregistered and its snapshots
 //! archived; `unarchive` brings it back. The AMI passes the guards of `wipe`: nothing may use it.
 
-use super::{execute, parse_all, refuse, Apply, Context, Mode, Own};
+use super::{execute, parse_all, refuse, Context, Mode, Own, Targets};
 use crate::aws::archive::{self, Tier};
 use crate::aws::inventory::{self, Image};
 use crate::aws::tagging;
@@ -21,22 +21,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The ids of the AMIs to archive (ami-…), several allowed.
-    #[arg(value_name = "AMI_ID", required = true)]
-    pub amis: Vec<String>,
-
     #[command(flatten)]
-    pub apply: Apply,
+    pub targets: Targets,
 }
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
-    let amis = parse_all::<AmiId>(&args.amis)?;
+    let amis = parse_all::<AmiId>(&args.targets.amis)?;
     let aws = Aws::connect(&ctx.options).await?;
     let plan = prepare(&aws, &amis).await?;
     if let Some(why) = retire::refusal(&plan) {
         return refuse(ctx, &plan, why, Own::default());
     }
-    let mode = Mode::taking("archive", &args.apply, "archived");
+    let mode = Mode::taking("archive", &args.targets.apply, "archived");
     execute(ctx, &aws, &plan, &mode, Own::default(), || async { Ok(apply(&aws, &plan).await?.into()) }).await
 }
 

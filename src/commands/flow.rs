@@ -115,3 +115,9 @@ pub async fn on_own_images<F: Serialize>(
     })
     .await
 }
+
+/// Writes a file a verb makes (a spec, a template), naming it when it cannot.
+pub fn write(path: &std::path::Path, contents: &str) -> Result<()> {
+    std::fs::write(path, contents)
+        .map_err(|e| Error::Write { path: path.display().to_string(), detail: e.to_string() })
+}
