@@ -16,7 +16,7 @@ use crate::aws::{usage_report, Aws};
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::clock;
 use crate::core::error::{Result, Service};
-use crate::core::ids::AmiId;
+use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::progress::Progress;
 use crate::core::tags;
 use aws_sdk_ec2::types::{Filter, Tag};
@@ -178,7 +178,8 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         } else {
             format!("--force, although {}", reasons.join("; "))
         };
-        plan.actions.push(Action::DeregisterImage { id: target.clone(), name: image.name.clone(), why });
+        let id = AmiId::from_aws(target);
+        plan.actions.push(Action::DeregisterImage { id, name: image.name.clone(), why });
         wiped.push(target);
     }
 
@@ -213,7 +214,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             });
         } else if let Some(size) = sizes.get(snapshot) {
             plan.actions.push(Action::DeleteSnapshot {
-                id: snapshot.to_string(),
+                id: SnapshotId::from_aws(snapshot),
                 size_gib: *size,
                 why: format!("behind {ami}"),
             });
@@ -332,8 +333,8 @@ fn relinks(images: &[Image], by_id: &HashMap<&str, &Image>, wiped: &HashSet<&str
                 .take_while(|a| *a != image.id)
                 .find(|a| !wiped.contains(a))?;
             Some(Action::Relink {
-                id: image.id.clone(),
-                parent: survivor.to_string(),
+                id: AmiId::from_aws(&image.id),
+                parent: AmiId::from_aws(survivor),
                 why: format!("its parent {gone} goes: the chain continues from {survivor}"),
             })
         })

@@ -10,7 +10,7 @@ use args::{Cli, Colour, Command, DisksCommand, PackerCommand};
 use clap::CommandFactory;
 use gio_ami::aws::provenance::Provenance;
 use gio_ami::aws::{base, inventory, org, orphans};
-use gio_ami::change::{self, retire, Applied, Report};
+use gio_ami::change::{self, retire, Applied, Planned, Report};
 use gio_ami::change::{access, protection};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
 use gio_ami::commands::{
@@ -246,7 +246,7 @@ async fn command(cli: Cli, interruption: Interruption) -> anyhow::Result<()> {
                 contact: args.contact,
                 description: args.description,
                 base: match &args.base {
-                    Some(id) => Some(base::explicit(&aws, &id.parse::<AmiId>()?.to_string()).await?),
+                    Some(id) => Some(base::explicit(&aws, id.parse::<AmiId>()?.as_str()).await?),
                     None => None,
                 },
             };
@@ -694,7 +694,7 @@ async fn command(cli: Cli, interruption: Interruption) -> anyhow::Result<()> {
                 facts_on_top: true,
             };
             execute(&target, &output, &plan, &mode, own, || async {
-                Ok(change::apply_across(&home, &target, &plan.actions).await.into())
+                Ok(promote::apply(&home, &target, &plan).await)
             })
             .await?;
         }
@@ -1020,9 +1020,9 @@ async fn allowed<'a>(
 }
 
 /// Prints a plan that must not run, and fails with why.
-fn refuse<F: Serialize>(
+fn refuse<F: Serialize, S: Serialize + Planned>(
     output: &Output,
-    plan: &change::Plan<F>,
+    plan: &change::Plan<F, S>,
     why: gio_ami::Error,
     own: Own,
 ) -> anyhow::Result<()> {
@@ -1052,18 +1052,19 @@ struct Mode {
 /// apply) prints the plan; a destructive plan asks on a terminal unless --yes; then `apply`
 /// runs, every outcome is printed with `own` and what the apply made, and a failed step fails
 /// the command, named.
-async fn execute<F, R, Fut>(
+async fn execute<F, S, R, Fut>(
     aws: &Aws,
     output: &Output,
-    plan: &change::Plan<F>,
+    plan: &change::Plan<F, S>,
     mode: &Mode,
     own: Own,
     apply: impl FnOnce() -> Fut,
 ) -> anyhow::Result<()>
 where
     F: Serialize,
+    S: Serialize + Planned,
     R: Made,
-    Fut: Future<Output = gio_ami::Result<Applied<R>>>,
+    Fut: Future<Output = gio_ami::Result<Applied<R, S>>>,
 {
     let own = if mode.facts_on_top { own.with_top(&plan.facts)? } else { own };
     let unapplied = |note: &str| output.report(&Report::new(plan, None), note, &own);

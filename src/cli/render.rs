@@ -8,7 +8,7 @@ use gio_ami::aws::inventory::{Image, Mapping, Protection};
 use gio_ami::aws::lineage::Node;
 use gio_ami::aws::org::Located;
 use gio_ami::aws::orphans::{Origin, Orphan};
-use gio_ami::change::{self, Action, Kind, Outcome, Status};
+use gio_ami::change::{self, Kind, Outcome, Planned, Status};
 use gio_ami::commands::cost::{AccountCost, Cost, Costs};
 use gio_ami::commands::history::{self, History};
 use gio_ami::commands::outdated::{self, Outdated};
@@ -276,7 +276,7 @@ impl Output {
 
     /// A plan for people, before the question whether to apply it; scripts get it with the
     /// outcomes in one JSON document from `report`.
-    pub fn plan<F>(&self, plan: &change::Plan<F>) -> io::Result<()> {
+    pub fn plan<F, S: Planned>(&self, plan: &change::Plan<F, S>) -> io::Result<()> {
         if self.format == Format::Json {
             return Ok(());
         }
@@ -286,9 +286,9 @@ impl Output {
     /// What a mutating command did (or, not applied, would do), in the shape every one of
     /// them shares; `unapplied` is the closing line when nothing was applied, and `own` the
     /// command's part beside the shape.
-    pub fn report<F: Serialize>(
+    pub fn report<F: Serialize, S: Serialize + Planned>(
         &self,
-        report: &change::Report<'_, F>,
+        report: &change::Report<'_, F, S>,
         unapplied: &str,
         own: &Own,
     ) -> io::Result<()> {
@@ -615,7 +615,7 @@ fn table(header: &[&str]) -> Table {
 }
 
 /// A report for people: the plan, then what became of it (or `unapplied`, when nothing was).
-fn report_text<F>(report: &change::Report<'_, F>, unapplied: &str) -> String {
+fn report_text<F, S: Planned>(report: &change::Report<'_, F, S>, unapplied: &str) -> String {
     let outcomes = report.applied.then_some(report.outcomes);
     let mut text = plan_text(report.plan, outcomes);
     if !report.applied {
@@ -640,7 +640,7 @@ fn report_text<F>(report: &change::Report<'_, F>, unapplied: &str) -> String {
 
 /// The plan as a table (with each action's result once applied), its warnings, and a line
 /// counting what it does.
-fn plan_text<F>(plan: &change::Plan<F>, outcomes: Option<&[Outcome]>) -> String {
+fn plan_text<F, S: Planned>(plan: &change::Plan<F, S>, outcomes: Option<&[Outcome<S>]>) -> String {
     let mut text = String::new();
     if !plan.actions.is_empty() {
         let mut header = vec!["ACTION", "RESOURCE", "DETAIL", "WHY"];
@@ -648,7 +648,7 @@ fn plan_text<F>(plan: &change::Plan<F>, outcomes: Option<&[Outcome]>) -> String 
         let mut table = table(&header);
         // Once applied, the outcomes are the rows: in the order they ran, with the ids AWS
         // gave what they made.
-        let rows: Vec<(&Action, Option<&Status>)> = match outcomes {
+        let rows: Vec<(&S, Option<&Status>)> = match outcomes {
             Some(outcomes) => outcomes.iter().map(|o| (&o.action, Some(&o.status))).collect(),
             None => plan.actions.iter().map(|a| (a, None)).collect(),
         };
@@ -675,7 +675,7 @@ fn plan_text<F>(plan: &change::Plan<F>, outcomes: Option<&[Outcome]>) -> String 
 
 /// `deregister 1 AMI(s), delete 2 snapshot(s), 40 GiB freed`: each verb and kind counted, in
 /// plan order.
-fn counts(actions: &[Action], freed_gib: i64) -> String {
+fn counts<S: Planned>(actions: &[S], freed_gib: i64) -> String {
     let mut groups: Vec<(&str, Kind, usize)> = Vec::new();
     for action in actions {
         match groups.iter_mut().find(|(verb, kind, _)| *verb == action.verb() && *kind == action.kind()) {
@@ -685,7 +685,7 @@ fn counts(actions: &[Action], freed_gib: i64) -> String {
     }
     let mut parts: Vec<String> =
         groups.iter().map(|(verb, kind, n)| format!("{verb} {n} {}", kind.plural())).collect();
-    if actions.iter().any(|a| matches!(a, Action::DeleteSnapshot { .. })) {
+    if actions.iter().any(|a| a.frees_gib().is_some()) {
         parts.push(format!("{freed_gib} GiB freed"));
     }
     if parts.is_empty() {
@@ -821,6 +821,8 @@ pub fn upload_figures(uploaded: &Uploaded) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gio_ami::change::{Action, Procedure, Target};
+    use gio_ami::core::ids::{AmiId, SnapshotId};
 
     #[test]
     fn times_shorten_to_minutes() {
@@ -832,34 +834,36 @@ mod tests {
     #[test]
     fn a_plan_counts_each_verb_and_kind_in_order() {
         let actions = [
-            Action::DeregisterImage { id: "ami-1".into(), name: "n".into(), why: String::new() },
-            Action::DeleteSnapshot { id: "snap-1".into(), size_gib: 8, why: String::new() },
+            Action::DeregisterImage { id: AmiId::from_aws("ami-1"), name: "n".into(), why: String::new() },
+            Action::DeleteSnapshot { id: SnapshotId::from_aws("snap-1"), size_gib: 8, why: String::new() },
             Action::Refuse { id: "snap-2".into(), kind: Kind::Snapshot, why: String::new() },
-            Action::DeleteSnapshot { id: "snap-3".into(), size_gib: 32, why: String::new() },
+            Action::DeleteSnapshot { id: SnapshotId::from_aws("snap-3"), size_gib: 32, why: String::new() },
         ];
         assert_eq!(
             counts(&actions, 40),
             "deregister 1 AMI(s), delete 2 snapshot(s), keep 1 snapshot(s), 40 GiB freed"
         );
-        assert_eq!(counts(&[], 0), "nothing to do");
+        assert_eq!(counts::<Action>(&[], 0), "nothing to do");
     }
 
     #[test]
     fn an_applied_plan_shows_what_was_made_by_its_new_id() {
-        let register = |id: &str| Action::RegisterImage {
-            id: id.into(),
+        let register = |id| Procedure::RegisterImage {
+            id,
             name: "gio-node-xvdb".into(),
             parent: "ami-0".into(),
             why: "adds /dev/xvdb".into(),
         };
-        let plan: change::Plan =
-            change::Plan { actions: vec![register("gio-node-xvdb")], ..change::Plan::default() };
+        let planned = register(Target::Planned("gio-node-xvdb".into()));
+        let plan: change::Plan<(), Procedure> =
+            change::Plan { actions: vec![planned], ..change::Plan::default() };
         let dry = plan_text(&plan, None);
         assert!(
             dry.contains("register") && dry.contains("gio-node-xvdb") && !dry.contains("RESULT"),
             "{dry}"
         );
-        let outcomes = [Outcome { action: register("ami-1"), status: Status::Done }];
+        let outcomes =
+            [Outcome { action: register(Target::Made(AmiId::from_aws("ami-1"))), status: Status::Done }];
         let applied = plan_text(&plan, Some(&outcomes));
         assert!(applied.contains("ami-1 (gio-node-xvdb)") && applied.contains("done"), "{applied}");
     }

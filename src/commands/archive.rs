@@ -11,7 +11,7 @@ use crate::aws::Aws;
 use crate::change::quota::Quota;
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::error::Result;
-use crate::core::ids::AmiId;
+use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::tags::{self, Tags};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -103,7 +103,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             }
             plan.facts.to_record.push(image.clone());
             plan.actions.push(Action::DeregisterImage {
-                id: target.clone(),
+                id: AmiId::from_aws(target),
                 name: image.name.clone(),
                 why: format!(
                     "archived: kept in {}, its snapshots in the archive tier",
@@ -119,9 +119,11 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                     kind: Kind::Snapshot,
                     why: "gone: it cannot be archived".into(),
                 },
-                Some(Tier::Standard) => {
-                    Action::ArchiveSnapshot { id: snapshot.into(), size_gib, why: format!("of {target}") }
-                }
+                Some(Tier::Standard) => Action::ArchiveSnapshot {
+                    id: SnapshotId::from_aws(snapshot),
+                    size_gib,
+                    why: format!("of {target}"),
+                },
                 Some(tier) => Action::Reuse {
                     id: snapshot.into(),
                     kind: Kind::Snapshot,

@@ -10,7 +10,7 @@ use crate::aws::Aws;
 use crate::change::retire::WIPED_AMI_TAG;
 use crate::change::{self, Action, Kind, Needs, Outcome, Status};
 use crate::core::error::{Error, Result, Service};
-use crate::core::ids::AmiId;
+use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::kinds::Reported;
 use crate::core::poll;
 use crate::core::progress::Progress;
@@ -98,7 +98,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         let mut after = Vec::new();
         for binned in facts.snapshots_in_bin.iter().filter(|b| snapshots.contains(&b.id)) {
             let restore = Action::RestoreSnapshot {
-                id: binned.id.clone(),
+                id: SnapshotId::from_aws(&binned.id),
                 why: format!("deleted with {ami}{}", until(binned)),
             };
             after.push(Needs::action(&restore));
@@ -107,7 +107,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             }
         }
         plan.actions.push(Action::RestoreImage {
-            id: ami.clone(),
+            id: AmiId::from_aws(ami),
             name: image.name.clone(),
             why: format!("wiped{}", until(image)),
             after,

@@ -7,7 +7,7 @@
 use crate::aws::inventory::{self, Boot, Image, Mapping, Snapshot, SnapshotState};
 use crate::aws::provenance::Provenance;
 use crate::aws::Aws;
-use crate::change::{self, Action, Applied, Kind, Outcome, Status};
+use crate::change::{self, Action, Applied, Kind, Outcome, Procedure, Status};
 use crate::core::error::{Error, Result, Service};
 use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
@@ -184,7 +184,7 @@ pub async fn prepare(
     snapshot_sizes: &HashMap<String, i32>,
     provenance: &Provenance,
     parent_image: ParentImage<'_>,
-) -> Result<change::Plan<Plan>> {
+) -> Result<change::Plan<Plan, change::Step>> {
     let mut plan = plan(request, file, snapshot_sizes, provenance)?;
     if let Some(step) = &plan.register {
         plan.existing = register::holder(aws, &step.name).await?;
@@ -348,13 +348,16 @@ fn check_parent(
 
 /// The plan as actions: the snapshot to upload and the AMI to register, or the AMI that
 /// already holds the name, reused with its snapshot.
-pub fn actions(plan: Plan) -> change::Plan<Plan> {
-    let register = |parent: &str| -> Vec<Action> {
-        let on = |step: &Step| Action::RegisterImage {
-            id: step.name.clone(),
-            name: step.name.clone(),
-            parent: parent.to_string(),
-            why: step.description.clone(),
+pub fn actions(plan: Plan) -> change::Plan<Plan, change::Step> {
+    let register = |parent: &str| -> Vec<change::Step> {
+        let on = |step: &Step| -> change::Step {
+            Procedure::RegisterImage {
+                id: change::Target::Planned(step.name.clone()),
+                name: step.name.clone(),
+                parent: parent.to_string(),
+                why: step.description.clone(),
+            }
+            .into()
         };
         plan.register.iter().map(on).collect()
     };
@@ -363,20 +366,27 @@ pub fn actions(plan: Plan) -> change::Plan<Plan> {
             id: existing.id.clone(),
             kind: Kind::Image,
             why: format!("name `{}` taken by {}: nothing is uploaded", plan.name, existing.id),
-        }],
-        (None, Some(earlier)) => std::iter::once(Action::Reuse {
-            id: earlier.id.clone(),
-            kind: Kind::Snapshot,
-            why: "completed upload of this same file by an earlier run: nothing is uploaded".into(),
-        })
+        }
+        .into()],
+        (None, Some(earlier)) => std::iter::once(
+            Action::Reuse {
+                id: earlier.id.clone(),
+                kind: Kind::Snapshot,
+                why: "completed upload of this same file by an earlier run: nothing is uploaded".into(),
+            }
+            .into(),
+        )
         .chain(register(&earlier.id))
         .collect(),
-        (None, None) => std::iter::once(Action::UploadSnapshot {
-            id: plan.name.clone(),
-            name: plan.name.clone(),
-            size_gib: plan.target.volume_gib as i32,
-            why: format!("{} blocks of 512 KiB from {}", plan.target.blocks, plan.target.image),
-        })
+        (None, None) => std::iter::once(
+            Procedure::UploadSnapshot {
+                id: change::Target::Planned(plan.name.clone()),
+                name: plan.name.clone(),
+                size_gib: plan.target.volume_gib as i32,
+                why: format!("{} blocks of 512 KiB from {}", plan.target.blocks, plan.target.image),
+            }
+            .into(),
+        )
         .chain(register("the uploaded snapshot"))
         .collect(),
     };
@@ -447,10 +457,10 @@ pub struct Uploaded {
 /// deletes the unfinished snapshot.
 pub async fn apply(
     aws: &Aws,
-    plan: &change::Plan<Plan>,
+    plan: &change::Plan<Plan, change::Step>,
     image: &ImageFile,
     progress: &dyn Progress,
-) -> Result<Applied<Uploaded>> {
+) -> Result<Applied<Uploaded, change::Step>> {
     if let Some(existing) = &plan.facts.existing {
         let outcomes = plan
             .actions
@@ -532,23 +542,25 @@ pub async fn apply(
         .actions
         .iter()
         .map(|action| match action {
-            Action::UploadSnapshot { name, size_gib, why, .. } => Outcome {
-                action: Action::UploadSnapshot {
-                    id: snapshot.clone(),
+            change::Step::Procedure(Procedure::UploadSnapshot { name, size_gib, why, .. }) => Outcome {
+                action: Procedure::UploadSnapshot {
+                    id: change::Target::Made(SnapshotId::from_aws(&snapshot)),
                     name: name.clone(),
                     size_gib: *size_gib,
                     why: why.clone(),
-                },
+                }
+                .into(),
                 status: Status::Done,
             },
-            Action::RegisterImage { name, why, .. } => {
+            change::Step::Procedure(Procedure::RegisterImage { name, why, .. }) => {
                 let (id, existed) = registered.clone().unwrap_or_default();
-                let action = Action::RegisterImage {
-                    id,
+                let action = Procedure::RegisterImage {
+                    id: change::Target::Made(AmiId::from_aws(id)),
                     name: name.clone(),
                     parent: snapshot.clone(),
                     why: why.clone(),
-                };
+                }
+                .into();
                 Outcome { action, status: if existed { Status::Reused } else { Status::Done } }
             }
             other => Outcome { action: other.clone(), status: Status::Reused },
@@ -628,6 +640,7 @@ async fn register_on(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::change::Planned;
     use crate::transfer::blocks::GIB;
 
     fn request() -> Request {

@@ -947,7 +947,7 @@ fn check(account: &Account, v: &Verdict, plan: &retire::Plan, stage: Stage) -> R
         .actions
         .iter()
         .filter_map(|a| match a {
-            Action::Relink { id, parent, .. } => Some((id.clone(), parent.clone())),
+            Action::Relink { id, parent, .. } => Some((id.to_string(), parent.to_string())),
             _ => None,
         })
         .collect();
