@@ -417,7 +417,7 @@ pub async fn prepare_targets(
     let (marked, marked_snapshots) = marked?;
     let mut snapshots = snapshots?;
     snapshots.extend(marked_snapshots);
-    let ids_to_delete: Vec<String> = snapshots.iter().map(|s| s.id.clone()).collect();
+    let ids_to_delete: Vec<String> = snapshots.iter().map(|s| s.id.to_string()).collect();
     let locks = async {
         if ids_to_delete.is_empty() {
             Ok(Vec::new())
@@ -476,8 +476,8 @@ async fn left_behind(aws: &Aws, gone: &[String]) -> Result<(BTreeMap<String, Vec
     let mut by_ami: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (ami, snapshot) in owners(&snapshots, gone) {
         let list = by_ami.entry(ami.to_string()).or_default();
-        if !list.contains(&snapshot.id) {
-            list.push(snapshot.id.clone());
+        if !list.iter().any(|s| snapshot.id == *s.as_str()) {
+            list.push(snapshot.id.to_string());
         }
     }
     Ok((by_ami, snapshots))

@@ -171,7 +171,7 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
         .collect();
     // A snapshot DescribeSnapshots no longer lists has no tier: it is gone.
     let existing: HashSet<String> =
-        inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id).collect();
+        inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id.to_string()).collect();
     let (tiers, in_flight) = futures::try_join!(archive::tiers(aws, &snapshots), archive::in_flight(aws))?;
     let mut tiers = tiers;
     tiers.retain(|id, _| existing.contains(id));

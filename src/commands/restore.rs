@@ -144,7 +144,7 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
         .cloned()
         .collect();
     let existing: HashSet<String> =
-        inventory::snapshots_by_id(aws, &out_of_bin).await?.into_iter().map(|s| s.id).collect();
+        inventory::snapshots_by_id(aws, &out_of_bin).await?.into_iter().map(|s| s.id.to_string()).collect();
     Ok(plan(&Facts {
         asked: &asked,
         present: &present,
@@ -256,7 +256,7 @@ async fn recovered(aws: &Aws, snapshots: &[String], progress: &dyn Progress) -> 
             let coming: HashSet<String> = snapshots
                 .iter()
                 .filter(|id| {
-                    listed.iter().find(|s| &s.id == *id).is_none_or(|s| {
+                    listed.iter().find(|s| s.id == id.as_str()).is_none_or(|s| {
                         matches!(
                             s.state,
                             Reported::Known(
@@ -303,8 +303,11 @@ async fn settle_failures(aws: &Aws, plan: &Plan, outcomes: &mut [Outcome]) -> Re
         inventory::any_images_by_id(aws, &images),
         inventory::snapshots_by_id(aws, &snapshots),
     )?;
-    let present: HashSet<String> =
-        present_images.into_iter().map(|i| i.id).chain(present_snapshots.into_iter().map(|s| s.id)).collect();
+    let present: HashSet<String> = present_images
+        .into_iter()
+        .map(|i| i.id)
+        .chain(present_snapshots.into_iter().map(|s| s.id.to_string()))
+        .collect();
     let mut lost: HashSet<String> = HashSet::new();
     let mut gone = Vec::new();
     // The snapshot restores ran, and are listed, first: an AMI is gone for good with any of them.

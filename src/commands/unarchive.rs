@@ -166,7 +166,7 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId], temporary_days: Option<i32>) -> 
     let snapshots: Vec<String> =
         records.values().flat_map(|r| r.snapshot_ids().map(str::to_string)).collect();
     let existing: HashSet<String> =
-        inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id).collect();
+        inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id.to_string()).collect();
     let (mut tiers, in_flight) =
         futures::try_join!(archive::tiers(aws, &snapshots), archive::in_flight(aws))?;
     tiers.retain(|id, _| existing.contains(id));

@@ -370,13 +370,13 @@ pub fn actions(plan: Plan) -> change::Plan<Plan, change::Step> {
         .into()],
         (None, Some(earlier)) => std::iter::once(
             Action::Reuse {
-                id: earlier.id.clone(),
+                id: earlier.id.to_string(),
                 kind: Kind::Snapshot,
                 why: "completed upload of this same file by an earlier run: nothing is uploaded".into(),
             }
             .into(),
         )
-        .chain(register(&earlier.id))
+        .chain(register(earlier.id.as_str()))
         .collect(),
         (None, None) => std::iter::once(
             Procedure::UploadSnapshot {
@@ -489,11 +489,13 @@ pub async fn apply(
         // An earlier run uploaded this file and died before it registered or reported: that
         // snapshot is finished work, kept whatever happens next.
         Some(earlier) => {
-            let registered = register_on(aws, facts, &earlier.id, progress).await?;
-            let recorded =
-                facts.manifest_dir.as_deref().is_none_or(|dir| Manifest::path(dir, &earlier.id).exists());
+            let registered = register_on(aws, facts, earlier.id.as_str(), progress).await?;
+            let recorded = facts
+                .manifest_dir
+                .as_deref()
+                .is_none_or(|dir| Manifest::path(dir, earlier.id.as_str()).exists());
             let record = if recorded { None } else { Some(manifest::of_image(image)?) };
-            (earlier.id.clone(), Sent::default(), registered, record)
+            (earlier.id.to_string(), Sent::default(), registered, record)
         }
         None => {
             // From the snapshot's start to its deletion: the binary lets that clean-up finish.

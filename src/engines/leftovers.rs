@@ -8,7 +8,7 @@ use crate::aws::usage::{self, Usage};
 use crate::aws::Aws;
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::error::{Result, Service};
-use crate::core::ids::{AmiId, InstanceId, SnapshotId};
+use crate::core::ids::{AmiId, InstanceId};
 use crate::core::kinds::Reported;
 use crate::core::tags;
 use aws_sdk_ec2::types::Filter;
@@ -186,7 +186,7 @@ pub fn plan(
         let build = snapshot.tags.get(tags::BUILD_ID);
         if dead(build) && !mapped.contains(snapshot.id.as_str()) {
             actions.push(Action::DeleteSnapshot {
-                id: SnapshotId::from_aws(&snapshot.id),
+                id: snapshot.id.clone(),
                 size_gib: snapshot.size_gib,
                 why: format!("left by dead build {}", build.map_or("?", String::as_str)),
             });

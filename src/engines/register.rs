@@ -404,7 +404,11 @@ pub async fn snapshot_sizes(aws: &Aws, disks: &[Disk]) -> Result<HashMap<String,
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    Ok(inventory::snapshots_by_id(aws, &ids).await?.into_iter().map(|s| (s.id, s.size_gib)).collect())
+    Ok(inventory::snapshots_by_id(aws, &ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.id.to_string(), s.size_gib))
+        .collect())
 }
 
 /// Looks up the source and the snapshots new disks come from, then plans. A dry run
