@@ -10,6 +10,7 @@ pub mod protection;
 pub mod publication;
 pub mod quota;
 pub mod retire;
+pub mod sharing;
 
 pub(crate) use execute::is_gone;
 pub use procedure::{split, Procedure, Step, Target};

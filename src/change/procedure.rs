@@ -46,7 +46,7 @@ pub enum Procedure {
     RegisterImage { id: Target<AmiId>, name: String, parent: String, why: String },
     /// A release AMI made by a build engine from `base`.
     BuildImage { id: Target<AmiId>, name: String, base: AmiId, why: String },
-    /// A copy of the AMI `source` into `region`, by `commands::copy`, which waits until it is
+    /// A copy of the AMI `source` into `region`, by `engines::copy`, which waits until it is
     /// available. Planned by the source's id.
     CopyImage { id: Target<AmiId, AmiId>, source: AmiId, region: String, why: String },
 }

@@ -175,6 +175,11 @@ pub fn schema() -> schemars::Schema {
     schemars::schema_for!(Spec)
 }
 
+/// The schema as `schema` prints it and `init` writes it.
+pub fn schema_text() -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&schema())
+}
+
 impl Default for BuildSpec {
     fn default() -> Self {
         toml::from_str("").expect("every build field has a default")
