@@ -859,6 +859,37 @@ mod tests {
     }
 
     #[test]
+    fn not_found_is_a_deletions_goal_but_a_restores_failure() {
+        let delete = Action::DeleteSnapshot { id: "snap-1".into(), size_gib: 8, why: String::new() };
+        let restore = Action::RestoreSnapshot { id: "snap-1".into(), why: String::new() };
+        let enable = Action::EnableImage {
+            id: "ami-1".into(),
+            name: "n".into(),
+            disabled: true,
+            granted: Grantees::default(),
+            record: vec![],
+            why: String::new(),
+        };
+        assert!(delete.gone_is_done());
+        assert!(!restore.gone_is_done() && !enable.gone_is_done(), "nothing came back");
+    }
+
+    #[test]
+    fn stages_run_in_the_order_they_are_declared() {
+        let stages = [
+            Stage::Instances,
+            Stage::LaunchGrants,
+            Stage::Parameters,
+            Stage::Images,
+            Stage::Snapshots,
+            Stage::Unchanged,
+        ];
+        assert!(stages.windows(2).all(|w| w[0] < w[1]));
+        let refuse = Action::Refuse { id: "ami-1".into(), kind: Kind::Image, why: String::new() };
+        assert_eq!(refuse.stage(), Stage::Unchanged, "nothing to call: reported last");
+    }
+
+    #[test]
     fn deprecation_goes_out_on_a_whole_minute_at_least_the_margin_ahead() {
         // 2026-11-25T00:00:00Z, then 1 s and 59 s later.
         let now = 1_795_564_800;

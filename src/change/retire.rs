@@ -185,6 +185,27 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
 
     let wiped_set: HashSet<&str> = wiped.iter().copied().collect();
     plan.actions.extend(relinks(facts.images, &by_id, &wiped_set));
+    delete_behind(&mut plan, facts, &by_id, &wiped, &locks);
+    match facts.bin {
+        None => {}
+        Some(Ok(rules)) => undo(&mut plan, facts, rules),
+        Some(Err(why)) => plan.warnings.push(format!(
+            "the Recycle Bin's rules could not be read ({why}): whether these deletions can be undone is unknown"
+        )),
+    }
+    plan
+}
+
+/// The snapshots the wiped AMIs (and the marked ones, deregistered by an earlier run) leave
+/// behind: deleted, unless another AMI still maps one or a lock holds it.
+fn delete_behind(
+    plan: &mut Plan,
+    facts: &Facts<'_>,
+    by_id: &HashMap<&str, &Image>,
+    wiped: &[&str],
+    locks: &HashMap<&str, &Lock>,
+) {
+    let wiped_set: HashSet<&str> = wiped.iter().copied().collect();
     let sizes: HashMap<&str, i32> = facts.snapshots.iter().map(|s| (s.id.as_str(), s.size_gib)).collect();
     let behind = wiped.iter().flat_map(|ami| by_id[ami].snapshot_ids().map(move |s| (*ami, s))).chain(
         facts.marked.iter().flat_map(|(ami, snaps)| snaps.iter().map(move |s| (ami.as_str(), s.as_str()))),
@@ -224,14 +245,6 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             }
         }
     }
-    match facts.bin {
-        None => {}
-        Some(Ok(rules)) => undo(&mut plan, facts, rules),
-        Some(Err(why)) => plan.warnings.push(format!(
-            "the Recycle Bin's rules could not be read ({why}): whether these deletions can be undone is unknown"
-        )),
-    }
-    plan
 }
 
 /// Why an image usage report's zero for these grantees (`unseen`) does not show the AMI unused:
