@@ -374,9 +374,8 @@ pub fn plan(facts: &Facts) -> Plan<Promotion, Step> {
             accounts: account.id().map(str::to_string).into_iter().collect(),
             ..Grantees::default()
         };
-        actions.extend(
-            sharing::plan(std::slice::from_ref(target), &with, true).actions.into_iter().map(Step::from),
-        );
+        let grants = sharing::plan(std::slice::from_ref(target), &with, true).actions;
+        actions.extend(grants.into_iter().map(Step::from));
     }
     if let Some(target) = &facts.target_image {
         match publication::plan(to, target, &to.region, facts.target_current.clone()) {
