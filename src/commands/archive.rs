@@ -13,7 +13,7 @@ use crate::change::quota::Quota;
 use crate::change::retire;
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::error::Result;
-use crate::core::ids::AmiId;
+use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::tags::{self, Tags};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -122,7 +122,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             }
             plan.facts.to_record.push(image.clone());
             plan.actions.push(Action::DeregisterImage {
-                id: target.clone(),
+                id: AmiId::from_aws(target),
                 name: image.name.clone(),
                 why: format!(
                     "archived: kept in {}, its snapshots in the archive tier",
@@ -138,9 +138,11 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                     kind: Kind::Snapshot,
                     why: "gone: it cannot be archived".into(),
                 },
-                Some(Tier::Standard) => {
-                    Action::ArchiveSnapshot { id: snapshot.into(), size_gib, why: format!("of {target}") }
-                }
+                Some(Tier::Standard) => Action::ArchiveSnapshot {
+                    id: SnapshotId::from_aws(snapshot),
+                    size_gib,
+                    why: format!("of {target}"),
+                },
                 Some(tier) => Action::Reuse {
                     id: snapshot.into(),
                     kind: Kind::Snapshot,
@@ -188,7 +190,7 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
         .collect();
     // A snapshot DescribeSnapshots no longer lists has no tier: it is gone.
     let existing: HashSet<String> =
-        inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id).collect();
+        inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id.to_string()).collect();
     let (tiers, in_flight) = futures::try_join!(archive::tiers(aws, &snapshots), archive::in_flight(aws))?;
     let mut tiers = tiers;
     tiers.retain(|id, _| existing.contains(id));
