@@ -7,6 +7,7 @@ use crate::aws::Aws;
 use crate::core::error::{Result, Service};
 use aws_sdk_ec2::types::LockState;
 use aws_smithy_types::date_time::Format;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::fmt;
 
@@ -15,7 +16,7 @@ use std::fmt;
 const IDS_PER_CALL: usize = 200;
 
 /// How a snapshot is locked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Unlockable by a user allowed UnlockSnapshot.
@@ -41,7 +42,7 @@ impl fmt::Display for Mode {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Lock {
     pub snapshot: String,
     pub mode: Mode,

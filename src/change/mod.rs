@@ -22,7 +22,9 @@ use aws_sdk_ec2::types::{
     Tag, TargetStorageTier,
 };
 use futures::stream::{self, StreamExt};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// Calls in flight at once: enough to finish a large plan quickly, few enough to stay under
@@ -38,7 +40,7 @@ const DEPRECATION_MARGIN_SECS: i64 = 60;
 /// its resource's kind and id. Apply runs the dependent action only once every action it needs
 /// is done (or reused, or already gone); otherwise its outcome is `Skipped`, naming which one
 /// failed. Stages order the calls; this says which failure stops which call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Needs {
     pub kind: Kind,
     pub id: String,
@@ -55,7 +57,7 @@ impl Needs {
 }
 
 /// The kind of resource an action is about, so no renderer guesses it from an id prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Instance,
@@ -78,7 +80,7 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     TerminateInstance {
@@ -126,6 +128,7 @@ pub enum Action {
         id: String,
         name: String,
         #[serde(serialize_with = "utc")]
+        #[schemars(with = "String")]
         deprecate_at: i64,
         why: String,
     },
@@ -540,15 +543,7 @@ pub struct Plan<F = ()> {
 /// actions), then the command's facts beside them.
 impl<F: Serialize> Serialize for Plan<F> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Shown<'a, F> {
-            actions: &'a [Action],
-            warnings: &'a [String],
-            freed_gib: i64,
-            #[serde(flatten)]
-            facts: &'a F,
-        }
-        Shown {
+        PlanJson {
             actions: &self.actions,
             warnings: &self.warnings,
             freed_gib: self.freed_gib(),
@@ -556,6 +551,32 @@ impl<F: Serialize> Serialize for Plan<F> {
         }
         .serialize(serializer)
     }
+}
+
+/// Its schema is the one of what it prints.
+impl<F: JsonSchema + 'static> JsonSchema for Plan<F> {
+    fn schema_name() -> Cow<'static, str> {
+        PlanJson::<'static, F>::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        PlanJson::<'static, F>::schema_id()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        PlanJson::<'static, F>::json_schema(generator)
+    }
+}
+
+/// A plan as JSON shows it: one type for what prints and for its schema.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Plan_for_{F}")]
+struct PlanJson<'a, F> {
+    actions: &'a [Action],
+    warnings: &'a [String],
+    freed_gib: i64,
+    #[serde(flatten)]
+    facts: &'a F,
 }
 
 impl<F> Plan<F> {
@@ -588,7 +609,7 @@ impl<F> Plan<F> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Done,
@@ -609,7 +630,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Outcome {
     #[serde(flatten)]
     pub action: Action,
@@ -618,7 +639,7 @@ pub struct Outcome {
 
 /// What an apply did: one outcome per action, and what the command made, for the fields its
 /// JSON carried before the shared shape (an upload's counts, a build's phases; `()` for none).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Applied<R = ()> {
     pub outcomes: Vec<Outcome>,
     #[serde(skip)]
@@ -929,7 +950,7 @@ pub fn succeeded(outcomes: &[Outcome]) -> bool {
 }
 
 /// How a plan went, in counts: what it meant to change, and what became of each action.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 pub struct Summary {
     /// Actions that call AWS (refusals and reuses do not).
     pub planned: usize,
@@ -959,7 +980,8 @@ impl Summary {
 
 /// What every mutating command reports, in one shape: the plan, whether it was applied, one
 /// outcome per action, and the counts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(bound = "F: JsonSchema + 'static", rename = "Report_for_{F}")]
 pub struct Report<'a, F> {
     pub plan: &'a Plan<F>,
     pub applied: bool,

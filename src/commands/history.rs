@@ -14,6 +14,7 @@ use crate::core::tags;
 use crate::spec::clusters as configured;
 use crate::spec::clusters::Cluster;
 use crate::Aws;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -36,6 +37,10 @@ pub struct Args {
     #[command(flatten)]
     pub org: OrgArgs,
 }
+
+/// What `--output json` prints: the history, or with `--update` what was written.
+pub type Report = super::Either<Formatted, Updated>;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let spec = reach::optional_spec(&args.org.spec)?;
@@ -63,7 +68,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
 }
 
 /// The history in the format `--format` asks for; `--output json` means JSON whatever it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Formatted {
     pub history: History,
@@ -72,7 +77,7 @@ pub struct Formatted {
 }
 
 /// What `history --update FILE` did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Updated {
     pub file: String,
     pub releases: usize,
@@ -82,7 +87,7 @@ pub struct Updated {
 pub const BEGIN_MARKER: &str = "<!-- gio-ami:history:begin -->";
 pub const END_MARKER: &str = "<!-- gio-ami:history:end -->";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct History {
     /// Column order of the cluster cells.
     pub clusters: Vec<String>,
@@ -99,7 +104,7 @@ pub struct History {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Release {
     pub release: String,
     pub name: String,
@@ -120,7 +125,7 @@ pub struct Release {
     pub last_launched: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct RegionalAmi {
     /// The `[accounts]` name that owns it; absent without `[accounts]`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -129,7 +134,7 @@ pub struct RegionalAmi {
     pub id: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mark {
     /// The cluster runs it now (observed).

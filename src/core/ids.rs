@@ -2,13 +2,14 @@
 //! names the typo (AWS would answer a less helpful `InvalidAMIID.Malformed`).
 
 use crate::core::error::Error;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
 
 macro_rules! resource_id {
     ($name:ident, $prefix:literal, $what:literal, $example:literal) => {
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
         #[serde(transparent)]
         pub struct $name(String);
 

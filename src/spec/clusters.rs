@@ -3,10 +3,11 @@
 
 use super::Spec;
 use crate::core::error::{Error, Result};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 pub struct Cluster {
     pub name: String,
     pub region: String,
@@ -15,6 +16,7 @@ pub struct Cluster {
     pub promote_from: Option<String>,
     /// How long `promote_from` must have held a release before `promote` brings it here.
     #[serde(serialize_with = "humane")]
+    #[schemars(with = "Option<String>")]
     pub soak: Option<Duration>,
     /// AMIs promoted here get deregistration protection.
     pub protect: bool,

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses its own subset of the fixtures
 
 pub mod faults;
+pub mod reports;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
