@@ -233,6 +233,22 @@ mod tests {
     }
 
     #[test]
+    fn every_verb_is_named_as_it_is_typed() {
+        use clap::CommandFactory;
+        let cli = super::super::Cli::command();
+        let typed: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+        let verbs = super::super::reports();
+        assert_eq!(verbs.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), typed);
+        for (name, json) in &verbs {
+            if let Json::Subcommands(subs) = json {
+                let verb = cli.find_subcommand(name).unwrap();
+                let typed: Vec<&str> = verb.get_subcommands().map(|c| c.get_name()).collect();
+                assert_eq!(subs.iter().map(|(sub, _)| *sub).collect::<Vec<_>>(), typed, "{name}");
+            }
+        }
+    }
+
+    #[test]
     fn names_are_kebab_case() {
         assert_eq!(kebab("RecycleBin"), "recycle-bin");
         assert_eq!(kebab("Wipe"), "wipe");
