@@ -30,13 +30,12 @@ use crate::core::clock;
 use crate::core::error::{Result, Service};
 use crate::core::kinds::{Reported, Severity};
 use aws_sdk_ec2::types::{ImageCriterion, ImageWatermarkFilterResponse, ScanResultCondition};
-use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 const DAY: i64 = 86_400;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum State {
     /// No restriction.
@@ -89,7 +88,7 @@ pub struct Settings {
 }
 
 /// What the setting makes of an AMI in the account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     /// The setting is disabled there.
@@ -103,7 +102,7 @@ pub enum Verdict {
 }
 
 /// Why a verdict cannot be predicted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unpredictable {
     /// Only criteria on Amazon Inspector's scan results allow it, and the next scan can change

@@ -15,7 +15,6 @@ use crate::core::tags;
 use aws_sdk_ec2::types::{Filter, StorageTier, TieringOperationStatus};
 use aws_sdk_ssm::types::{ParameterTier, Tag};
 use aws_smithy_types::date_time::Format;
-use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,7 +30,7 @@ pub fn record_name(ami: &str) -> String {
 }
 
 /// Where a snapshot stands between the tiers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "tier", rename_all = "snake_case")]
 pub enum Tier {
     /// Usable: never archived, or restored for good.

@@ -7,7 +7,6 @@ use crate::aws::Aws;
 use crate::core::error::{Result, Service};
 use aws_sdk_ec2::types::LockState;
 use aws_smithy_types::date_time::Format;
-use schemars::JsonSchema;
 use serde::Serialize;
 use std::fmt;
 
@@ -16,7 +15,7 @@ use std::fmt;
 const IDS_PER_CALL: usize = 200;
 
 /// How a snapshot is locked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Unlockable by a user allowed UnlockSnapshot.
@@ -42,7 +41,7 @@ impl fmt::Display for Mode {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Lock {
     pub snapshot: String,
     pub mode: Mode,

@@ -2,11 +2,10 @@
 
 use crate::aws::Aws;
 use crate::core::clock;
-use schemars::JsonSchema;
 use serde::Serialize;
 use std::process::Command;
 
-#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Provenance {
     pub author: String,
     /// RFC 3339, UTC.

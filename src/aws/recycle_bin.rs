@@ -299,7 +299,7 @@ pub fn not_in_bin(error: &Error) -> bool {
 }
 
 /// An AMI or snapshot in the bin, and when it leaves it for good.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InBin {
     pub id: String,
     /// The AMI's name; a snapshot's description.

@@ -177,7 +177,7 @@ pub struct Reference {
 }
 
 /// What the guards need: the uses found, and the look-ups that could not be made.
-#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Usage {
     pub uses: Vec<Use>,
     /// "launch templates: access denied …": each means the answer is unknown.

@@ -639,7 +639,7 @@ pub struct Outcome {
 
 /// What an apply did: one outcome per action, and what the command made, for the fields its
 /// JSON carried before the shared shape (an upload's counts, a build's phases; `()` for none).
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Applied<R = ()> {
     pub outcomes: Vec<Outcome>,
     #[serde(skip)]

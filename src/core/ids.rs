@@ -2,14 +2,13 @@
 //! names the typo (AWS would answer a less helpful `InvalidAMIID.Malformed`).
 
 use crate::core::error::Error;
-use schemars::JsonSchema;
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
 
 macro_rules! resource_id {
     ($name:ident, $prefix:literal, $what:literal, $example:literal) => {
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
         #[serde(transparent)]
         pub struct $name(String);
 

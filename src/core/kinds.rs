@@ -25,7 +25,7 @@ choice_enum! {
 choice_enum! {
     /// Serde names the spec's `type` values (its error lists them as serde does, see
     /// docs/errors.md); they are the `Choice` names, which a test holds them to.
-    #[derive(Default, Serialize, JsonSchema, Deserialize)]
+    #[derive(Default, Serialize, Deserialize)]
     #[serde(rename_all = "lowercase")]
     pub enum VolumeType {
         Gp2 = "gp2",

@@ -11,12 +11,11 @@ use crate::core::error::{Result, Service};
 use crate::core::kinds::Reported;
 use crate::core::tags;
 use aws_sdk_ec2::types::Filter;
-use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashSet};
 
 /// A builder instance and what its tags say about the build that owns it.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Builder {
     pub id: String,
     pub state: Reported<InstanceState>,

@@ -3,11 +3,10 @@
 
 use super::Spec;
 use crate::core::error::{Error, Result};
-use schemars::JsonSchema;
 use serde::Serialize;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Cluster {
     pub name: String,
     pub region: String,
@@ -16,7 +15,6 @@ pub struct Cluster {
     pub promote_from: Option<String>,
     /// How long `promote_from` must have held a release before `promote` brings it here.
     #[serde(serialize_with = "humane")]
-    #[schemars(with = "Option<String>")]
     pub soak: Option<Duration>,
     /// AMIs promoted here get deregistration protection.
     pub protect: bool,
