@@ -55,20 +55,19 @@ pub enum Either<A, B> {
 pub fn schema<T: JsonSchema>() -> Schema {
     let mut schema =
         SchemaSettings::draft2020_12().for_serialize().into_generator().into_root_schema_for::<T>();
-    let mut root = std::mem::take(schema.as_object_mut().expect("a derived schema is an object"));
-    let defs = root.remove("$defs").and_then(|d| d.as_object().cloned()).unwrap_or_default();
-    let mut value = Value::Object(root);
-    close(&mut value, true, &defs);
-    let mut closed_defs = defs.clone();
-    for def in closed_defs.values_mut() {
-        close(def, true, &defs);
-    }
-    if let Value::Object(root) = &mut value {
-        if !closed_defs.is_empty() {
-            root.insert("$defs".into(), Value::Object(closed_defs));
+    if let Some(root) = schema.as_object_mut() {
+        let defs = match root.remove("$defs") {
+            Some(Value::Object(defs)) => defs,
+            _ => Map::new(),
+        };
+        close_object(root, true, &defs);
+        if !defs.is_empty() {
+            let mut closed = defs.clone();
+            closed.values_mut().for_each(|def| close(def, true, &defs));
+            root.insert("$defs".into(), Value::Object(closed));
         }
     }
-    Schema::try_from(value).expect("an object is a schema")
+    schema
 }
 
 /// Marks every object in `schema` closed to properties it does not list. A whole object
@@ -78,7 +77,12 @@ pub fn schema<T: JsonSchema>() -> Schema {
 /// open (closing one would refuse its siblings' fields), and a definition used as a part is
 /// inlined, open, since elsewhere it is a whole.
 fn close(schema: &mut Value, whole: bool, defs: &Map<String, Value>) {
-    let Value::Object(object) = schema else { return };
+    if let Value::Object(object) = schema {
+        close_object(object, whole, defs);
+    }
+}
+
+fn close_object(object: &mut Map<String, Value>, whole: bool, defs: &Map<String, Value>) {
     let parts = ["allOf", "oneOf", "anyOf"];
     let assembled = object.contains_key("allOf")
         || (object.contains_key("properties") && parts.iter().any(|k| object.contains_key(*k)));
@@ -90,7 +94,7 @@ fn close(schema: &mut Value, whole: bool, defs: &Map<String, Value>) {
                     object.entry(key.clone()).or_insert_with(|| value.clone());
                 }
             }
-            return close(schema, whole, defs);
+            return close_object(object, whole, defs);
         }
     }
     let open = |o: &Map<String, Value>| {

@@ -8,7 +8,9 @@ use crate::support;
 use serde_json::Value;
 use std::path::PathBuf;
 use support::reports::{assert_valid, validate};
-use support::{bare_cli, node_running, register_root_image, run, write_image, Emulator, BLOCK, REGION};
+use support::{
+    bare_cli, node_running, recommended_base, register_root_image, run, write_image, Emulator, BLOCK,
+};
 
 const FRIEND: &str = "111122223333";
 const OTHER_REGION: &str = "us-east-1";
@@ -57,13 +59,6 @@ fn project(name: &str, spec: &str) -> PathBuf {
     std::fs::write(dir.join("gio-ami.toml"), support::spec(spec)).unwrap();
     std::fs::write(dir.join("provision.sh"), "#!/bin/sh\necho provisioning\n").unwrap();
     dir
-}
-
-/// The seeded EKS-optimized AL2023 base of Kubernetes 1.31 recommended now.
-async fn recommended_base(emulator: &Emulator) -> String {
-    let ssm = aws_sdk_ssm::Client::new(&emulator.config(REGION).await);
-    let name = "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id";
-    ssm.get_parameter().name(name).send().await.unwrap().parameter.unwrap().value.unwrap()
 }
 
 /// What reads and writes nothing in AWS: check, packer render, base, build's plan.

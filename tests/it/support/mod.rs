@@ -208,6 +208,13 @@ fn ready_line(stdout: ChildStdout) -> mpsc::Receiver<String> {
     receiver
 }
 
+/// The seeded EKS-optimized AL2023 x86_64 standard base of Kubernetes 1.31 recommended now.
+pub async fn recommended_base(emulator: &Emulator) -> String {
+    let ssm = aws_sdk_ssm::Client::new(&emulator.config(REGION).await);
+    let name = "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id";
+    ssm.get_parameter().name(name).send().await.unwrap().parameter.unwrap().value.unwrap()
+}
+
 /// A fresh path under the tests' target dir, unique across concurrent tests and test binaries.
 fn unique_path(prefix: &str, extension: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
