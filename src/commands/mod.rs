@@ -492,5 +492,8 @@ verbs! {
 
     /// Print the JSON Schema of gio-ami.toml, for editors (taplo, Even Better TOML) to validate
     /// and complete the spec. `gio-ami init` writes the spec's `#:schema` line and this file.
+    ///
+    /// With --report VERB, the JSON Schema of what VERB prints with --output json instead, for
+    /// scripts: e.g. `gio-ami schema --report wipe`, `gio-ami schema --report disks add`.
     Schema(schema),
 }
