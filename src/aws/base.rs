@@ -7,6 +7,7 @@ use crate::core::choice::Choice;
 use crate::core::error::{Error, Result, Service};
 use crate::core::kinds::{Arch, Family, Variant};
 use crate::core::tags::{self, Tags};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +19,7 @@ pub struct Query {
     pub variant: Variant,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Base {
     pub parameter: Option<String>,
     pub image: Image,

@@ -7,9 +7,10 @@ use crate::aws::Aws;
 use crate::core::clock;
 use crate::core::error::{Result, Service};
 use aws_sdk_eks::types::VersionStatus;
+use schemars::JsonSchema;
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ControlPlane {
     /// The Kubernetes minor version, e.g. `1.31`.
     pub version: String,
@@ -20,7 +21,7 @@ pub struct ControlPlane {
 }
 
 /// Where a Kubernetes version stands (DescribeClusterVersions `versionStatus`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Support {
     Standard,

@@ -10,12 +10,13 @@ use crate::core::tags;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{self as ec2, Filter};
 use aws_smithy_types::date_time::Format;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
 /// Whom an AMI is shared with (its launch permissions): account ids, organization ARNs, OU ARNs,
 /// and everyone when it is public.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 pub struct Grantees {
     pub accounts: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -119,7 +120,7 @@ impl Reported<InstanceState> {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, JsonSchema, Deserialize, PartialEq)]
 pub struct Image {
     pub id: String,
     pub name: String,
@@ -153,7 +154,7 @@ pub struct Image {
 
 /// A watermark as DescribeImages reports it (ImageWatermark), times in ISO 8601.
 /// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImageWatermark.html
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, Deserialize)]
 pub struct Watermark {
     /// `accountId:watermarkName`.
     pub key: String,
@@ -165,7 +166,7 @@ pub struct Watermark {
 
 /// Amazon Inspector's scan results of an AMI (ScanResults), times in ISO 8601.
 /// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ScanResults.html
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, JsonSchema, Deserialize)]
 pub struct ScanResults {
     /// The most recent scan.
     pub scanned: Option<String>,
@@ -179,7 +180,7 @@ pub struct ScanResults {
 /// it: `disabled`, `enabled-without-cooldown`, `enabled-with-cooldown`, or `disabled after TIME`
 /// during the 24 hours a protection enabled with a cooldown still holds once disabled.
 /// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ami-deregistration-protection.html
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, JsonSchema, Deserialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum Protection {
     #[default]
@@ -227,7 +228,7 @@ impl Protection {
 }
 
 /// How an AMI boots: what RegisterImage must repeat for a derived AMI to boot like its source.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, JsonSchema, Deserialize, PartialEq, Default)]
 pub struct Boot {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub virtualization_type: Option<String>,
@@ -247,7 +248,7 @@ pub struct Boot {
     pub ramdisk_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, JsonSchema, Deserialize, PartialEq, Default)]
 pub struct Mapping {
     pub device: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -274,7 +275,7 @@ pub struct Mapping {
     pub no_device: bool,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 pub struct Snapshot {
     pub id: SnapshotId,
     pub size_gib: i32,

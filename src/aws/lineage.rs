@@ -2,10 +2,11 @@
 
 use crate::aws::inventory::Image;
 use crate::core::tags;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 pub struct Node {
     pub id: String,
     /// `None` for an ancestor outside this account (an EKS-optimized base, say).

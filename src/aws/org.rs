@@ -9,6 +9,7 @@ use crate::core::error::{Error, Result};
 use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use futures::stream::{self, StreamExt};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -75,7 +76,7 @@ impl Place {
 
 /// A row of a report over several places. Account and region are absent without `[accounts]`,
 /// so the JSON of one account is what it always was.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Located<T> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,

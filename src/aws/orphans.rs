@@ -5,11 +5,12 @@ use crate::aws::inventory::{self, Image, Snapshot};
 use crate::aws::Aws;
 use crate::core::error::Result;
 use crate::core::tags;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::HashSet;
 
 /// Where an orphan came from, read from the description EC2 wrote when it made the snapshot.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Origin {
     /// `Created by CreateImage(i-…) for ami-… [from vol-…]`
@@ -59,7 +60,7 @@ fn parse_copy_image(description: &str) -> Option<Origin> {
     Some(Origin::CopyImage { ami: ami.to_string(), source_ami: source_ami.to_string() })
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Orphan {
     pub snapshot: Snapshot,
     pub origin: Origin,

@@ -10,6 +10,7 @@ use crate::core::tags::{self, Tags};
 use aws_sdk_ec2::types::Filter;
 use aws_sdk_rbin::types::{ResourceTag, ResourceType, RetentionPeriod, RetentionPeriodUnit, RuleStatus, Tag};
 use futures::stream::{self, StreamExt, TryStreamExt};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -21,7 +22,7 @@ const SECONDS_PER_DAY: i64 = 86_400;
 
 /// What a retention rule keeps: AMIs or snapshots (the bin's other kind, volumes, gio-ami
 /// never deletes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Binned {
     Image,
@@ -47,7 +48,7 @@ impl Binned {
 }
 
 /// A tag a rule matches: the key, with this value or (None) any.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct TagMatch {
     pub key: String,
     pub value: Option<String>,
@@ -66,7 +67,7 @@ impl TagMatch {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Rule {
     pub id: String,
     pub binned: Binned,
@@ -119,7 +120,7 @@ impl Rule {
 }
 
 /// Whether a deletion can be undone, as a plan shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "fate", rename_all = "snake_case")]
 pub enum Fate {
     /// Restorable until `until` (RFC 3339), kept by `rule`.

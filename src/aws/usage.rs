@@ -20,6 +20,7 @@ use aws_sdk_ec2::types::{
     Filter, ImageReferenceOptionName, ImageReferenceResourceType, ResourceTypeOption, ResourceTypeRequest,
 };
 use futures::stream::{self, StreamExt, TryStreamExt};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -43,7 +44,7 @@ const LIVE_STATES: [InstanceState; 5] = [
 ];
 
 /// One user of one AMI.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Use {
     /// The configured account (`[accounts]`) it was found in; `None`: the caller's.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -53,7 +54,7 @@ pub struct Use {
     pub user: User,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum User {
     Instance {

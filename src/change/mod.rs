@@ -23,7 +23,9 @@ use crate::core::error::Error;
 use crate::core::ids::{AmiId, InstanceId, SnapshotId};
 use crate::core::tags;
 use futures::stream::{self, StreamExt};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// Calls in flight at once: enough to finish a large plan quickly, few enough to stay under
@@ -39,7 +41,7 @@ const DEPRECATION_MARGIN_SECS: i64 = 60;
 /// its resource's kind and id. Apply runs the dependent action only once every action it needs
 /// is done (or reused, or already gone); otherwise its outcome is `Skipped`, naming which one
 /// failed. Stages order the calls; this says which failure stops which call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Needs {
     pub kind: Kind,
     pub id: String,
@@ -56,7 +58,7 @@ impl Needs {
 }
 
 /// The kind of resource an action is about, so no renderer guesses it from an id prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Instance,
@@ -79,7 +81,7 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     TerminateInstance {
@@ -127,6 +129,7 @@ pub enum Action {
         id: AmiId,
         name: String,
         #[serde(serialize_with = "utc")]
+        #[schemars(with = "String")]
         deprecate_at: i64,
         why: String,
     },
@@ -584,15 +587,7 @@ impl<F: Default, S> Default for Plan<F, S> {
 /// actions), then the command's facts beside them.
 impl<F: Serialize, S: Serialize + Planned> Serialize for Plan<F, S> {
     fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
-        #[derive(Serialize)]
-        struct Shown<'a, F, S> {
-            actions: &'a [S],
-            warnings: &'a [String],
-            freed_gib: i64,
-            #[serde(flatten)]
-            facts: &'a F,
-        }
-        Shown {
+        PlanJson {
             actions: &self.actions,
             warnings: &self.warnings,
             freed_gib: self.freed_gib(),
@@ -607,6 +602,32 @@ impl<F, S> Plan<F, S> {
     pub fn push(&mut self, step: impl Into<S>) {
         self.actions.push(step.into());
     }
+}
+
+/// Its schema is the one of what it prints.
+impl<F: JsonSchema + 'static, S: JsonSchema + 'static> JsonSchema for Plan<F, S> {
+    fn schema_name() -> Cow<'static, str> {
+        PlanJson::<'static, F, S>::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        PlanJson::<'static, F, S>::schema_id()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        PlanJson::<'static, F, S>::json_schema(generator)
+    }
+}
+
+/// A plan as JSON shows it: one type for what prints and for its schema.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Plan_for_{F}")]
+struct PlanJson<'a, F, S> {
+    actions: &'a [S],
+    warnings: &'a [String],
+    freed_gib: i64,
+    #[serde(flatten)]
+    facts: &'a F,
 }
 
 impl<F, S: Planned> Plan<F, S> {
@@ -633,7 +654,7 @@ impl<F, S: Planned> Plan<F, S> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Done,
@@ -654,7 +675,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Outcome<S = Action> {
     #[serde(flatten)]
     pub action: S,
@@ -763,7 +784,7 @@ pub fn succeeded<S>(outcomes: &[Outcome<S>]) -> bool {
 }
 
 /// How a plan went, in counts: what it meant to change, and what became of each action.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 pub struct Summary {
     /// Actions that call AWS (refusals and reuses do not).
     pub planned: usize,
@@ -793,8 +814,9 @@ impl Summary {
 
 /// What every mutating command reports, in one shape: the plan, whether it was applied, one
 /// outcome per action, and the counts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(bound(serialize = "F: Serialize, S: Serialize + Planned"))]
+#[schemars(bound = "F: JsonSchema + 'static, S: JsonSchema + 'static", rename = "Report_for_{F}")]
 pub struct Report<'a, F, S = Action> {
     pub plan: &'a Plan<F, S>,
     pub applied: bool,

@@ -5,12 +5,13 @@
 
 use super::{Action, Kind, Planned};
 use crate::core::ids::{AmiId, SnapshotId};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// What a procedure's resource is known by: before it exists, what the plan calls it (`P`: its
 /// name, or for a copy its source's id); once made, its id (`M`). Either way it reads as the
 /// bare string under the `id` every action carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Target<M, P = String> {
     Planned(P),
@@ -34,7 +35,7 @@ impl<M: AsRef<str>, P: AsRef<str>> Target<M, P> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Procedure {
     /// A snapshot made from a local image through the EBS direct APIs, by `transfer::upload`,
@@ -122,7 +123,7 @@ impl Planned for Procedure {
 
 /// What a plan with a procedure in it holds: an action `change::apply` carries out (a reuse, a
 /// tag), or a procedure its engine does. Serialized as the one it is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Step {
     Action(Action),

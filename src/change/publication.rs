@@ -11,10 +11,11 @@ use crate::core::ids::AmiId;
 use crate::core::kinds::DataType;
 use crate::core::tags;
 use crate::spec::clusters::Cluster;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// What publishing changes; computed before anything is written, printed by `--dry-run`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Publication {
     pub cluster: String,
     pub region: String,

@@ -21,6 +21,7 @@ use crate::core::progress::Progress;
 use crate::core::tags;
 use aws_sdk_ec2::types::{Filter, Tag};
 use futures::stream::{self, StreamExt, TryStreamExt};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -40,7 +41,7 @@ pub struct Request {
 
 /// What a wipe found besides its actions: who uses the AMIs, what it frees, what it could not
 /// check.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Findings {
     /// Every user found of the AMIs asked about.
     pub uses: Vec<Use>,
@@ -59,7 +60,7 @@ pub struct Findings {
 }
 
 /// Whether one deletion of the plan can be undone with `restore`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Undo {
     pub id: String,
     pub kind: Kind,

@@ -10,10 +10,11 @@ use crate::aws::inventory::Image;
 use crate::change::{Action, Plan};
 use crate::core::error::{Error, Result};
 use crate::core::ids::{AmiId, SnapshotId};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// Who the plan shares with, and whether it grants or revokes.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Sharing {
     #[serde(flatten)]
     pub with: Grantees,

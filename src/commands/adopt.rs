@@ -13,6 +13,7 @@ use crate::core::error::{Error, Result};
 use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::tags::{self, Tags};
 use aws_smithy_types::date_time::{DateTime, Format};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -52,6 +53,10 @@ pub struct Args {
     #[arg(long)]
     pub dry_run: bool,
 }
+
+/// What `--output json` prints: the plan, its facts (`adopted`) also at the top.
+pub type Report = super::Mutation<Adopted, Adopted>;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let mut requests: Vec<Request> =
@@ -114,7 +119,7 @@ pub struct Request {
     pub built_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 pub struct Adoption {
     pub ami: String,
     pub name: String,
@@ -124,7 +129,7 @@ pub struct Adoption {
 }
 
 /// The plan's facts: every AMI asked about, with the tags it gets (none when adopted already).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Adopted {
     pub adopted: Vec<Adoption>,
 }

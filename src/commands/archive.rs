@@ -16,6 +16,7 @@ use crate::core::error::Result;
 use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::tags::{self, Tags};
 use futures::stream::{self, StreamExt, TryStreamExt};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -24,6 +25,10 @@ pub struct Args {
     #[command(flatten)]
     pub targets: Targets,
 }
+
+/// What `--output json` prints.
+pub type Report = super::Mutation<Findings>;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let amis = parse_all::<AmiId>(&args.targets.amis)?;
@@ -41,7 +46,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
 pub const TERMS: &str = "archived snapshots are billed for at least 90 days (deleting or restoring one sooner is billed the rest), \
 and bringing one back takes 24 to 72 hours (`gio-ami unarchive`)";
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Findings {
     pub uses: Vec<Use>,
     pub unchecked: Vec<String>,

@@ -22,6 +22,10 @@ pub struct Args {
     pub variant: Variant,
 }
 
+/// What `--output json` prints.
+pub type Report = Base;
+pub const JSON: super::Json = super::Json::of::<Report>();
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let aws = Aws::connect(&ctx.options).await?;
     let query = base::Query {

@@ -21,6 +21,10 @@ pub struct Args {
     pub dry_run: bool,
 }
 
+/// What `--output json` prints: the plan, and once built the AMI, its name and phases at the top.
+pub type Report = super::Mutation<engines::Building, Option<Built>, crate::change::Procedure>;
+pub const JSON: super::Json = super::Json::of::<Report>();
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let loaded = spec::load(&args.spec)?;
     for warning in &loaded.warnings {

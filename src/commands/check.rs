@@ -4,6 +4,7 @@ use super::Context;
 use crate::core::show::{Draw, Text};
 use crate::spec::{self, Warning};
 use crate::Result;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -14,12 +15,16 @@ pub struct Args {
 }
 
 /// A spec that loaded: where, and what it should still fix.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Checked {
     pub spec: String,
     pub valid: bool,
     pub warnings: Vec<Warning>,
 }
+
+/// What `--output json` prints.
+pub type Report = Checked;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let loaded = spec::load(&args.spec)?;

@@ -11,6 +11,9 @@ pub struct Args {
     pub shell: clap_complete::Shell,
 }
 
+/// No JSON: it prints a shell completion script.
+pub const JSON: super::Json = super::Json::Not("it prints a shell completion script");
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     Ok(ctx.ui.print(&script(args.shell))?)
 }

@@ -25,6 +25,10 @@ pub struct Args {
     pub dry_run: bool,
 }
 
+/// What `--output json` prints.
+pub type Report = super::Mutation<copy::Copying, (), crate::change::Step>;
+pub const JSON: super::Json = super::Json::of::<Report>();
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let ami: AmiId = args.ami.parse()?;
     let kms_keys = copy::parse_kms_keys(&args.kms_keys)?;

@@ -17,6 +17,7 @@ use crate::spec::clusters as configured;
 use crate::spec::clusters::Cluster;
 use crate::transfer::billing::{self, Billed};
 use futures::stream::{self, StreamExt};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -36,6 +37,10 @@ pub struct Args {
     #[arg(long)]
     pub exact: bool,
 }
+
+/// What `--output json` prints: one account's cost, or with `[accounts]` every account's.
+pub type Report = super::Either<Cost, Costs>;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let spec = reach::optional_spec(&args.org.spec)?;
@@ -65,7 +70,7 @@ pub const EXACT_NOTE: &str =
     "Billed GiB count the blocks EBS bills each snapshot for: those changed since the previous \
      snapshot of its lineage, or all it holds for the first one. GiB are full volume sizes.";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Cost {
     pub region: String,
     pub price_per_gib_month: f64,
@@ -99,7 +104,7 @@ pub struct Cost {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Exact {
     /// Over the snapshots counted; those that could not be are in the warnings.
     pub billed_gib: f64,
@@ -110,7 +115,7 @@ pub struct Exact {
     pub snapshots: Vec<Billed>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ReleaseCost {
     /// The release tag, or the AMI name of an AMI that is no release.
     pub release: String,
@@ -130,7 +135,7 @@ pub struct ReleaseCost {
 /// later snapshot [...] archiving the snapshot will not reduce data storage or storage costs"
 /// (https://docs.aws.amazon.com/ebs/latest/userguide/archiving-guidelines.html). So archiving a
 /// small increment of a large disk, or a parent of a snapshot that stays, costs more.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Archiving {
     pub snapshot: String,
     /// What the archive tier bills: every block it holds (without --exact: its volume size).
@@ -224,7 +229,7 @@ fn referenced_later<'a>(
     None
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct OrphanCost {
     pub snapshot: String,
     pub gib: i64,
@@ -386,7 +391,7 @@ pub async fn gather_all(org: &Org, clusters: &[Cluster], price: f64, exact: bool
 }
 
 /// The cost of every configured account × region.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Costs {
     pub accounts: Vec<AccountCost>,
     pub total_gib: i64,
@@ -395,7 +400,7 @@ pub struct Costs {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct AccountCost {
     pub account: String,
     #[serde(flatten)]

@@ -52,6 +52,10 @@ pub struct AddArgs {
     pub dry_run: bool,
 }
 
+/// What `disks add`: the plan, and its outcomes once registered (`--output json`).
+pub type Report = super::Mutation<Plan, (), crate::change::Step>;
+pub const JSON: super::Json = super::Json::Subcommands(&[("add", super::Json::of::<Report>())]);
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let Args::Add(args) = args;
     let source: AmiId = args.source.parse()?;

@@ -27,6 +27,10 @@ pub struct Args {
     pub workers: Workers,
 }
 
+/// What `--output json` prints.
+pub type Report = Downloaded;
+pub const JSON: super::Json = super::Json::of::<Report>();
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let snapshot: SnapshotId = args.snapshot.parse()?;
     let aws = Aws::connect(&ctx.options).await?;

@@ -11,6 +11,10 @@ pub struct Args {
     pub targets: Targets,
 }
 
+/// What `--output json` prints.
+pub type Report = super::Mutation<()>;
+pub const JSON: super::Json = super::Json::of::<Report>();
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     // Nothing is taken away: it never asks.
     let mode = Mode { destructive: false, ..Mode::taking("enable", &args.targets.apply, "changed") };

@@ -3,7 +3,7 @@
 use super::line::OrgArgs;
 use super::{execute, reach, Apply, Context, Mode, Own, PlacedPlans, NOTHING_CHANGED};
 use crate::aws::org::Located;
-use crate::change::{self, Report};
+use crate::change;
 use crate::engines::leftovers;
 use crate::{Aws, Result};
 
@@ -21,6 +21,10 @@ pub struct Args {
     #[arg(long, short = 'y')]
     pub yes: bool,
 }
+
+/// What `--output json` prints: the plan (and outcomes), or with `[accounts]` a dry run's plan per account and region.
+pub type Report = super::Either<super::Mutation<()>, Vec<Located<change::Report<'static, ()>>>>;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let spec = reach::optional_spec(&args.org.spec)?;
@@ -49,7 +53,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
             .map(|p| Located {
                 account: p.account.clone(),
                 region: p.region.clone(),
-                item: Report::new(&p.item, None),
+                item: change::Report::new(&p.item, None),
             })
             .collect();
         return Ok(ctx.ui.show(&PlacedPlans { reports, unapplied: NOTHING_CHANGED })?);

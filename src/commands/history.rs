@@ -13,6 +13,7 @@ use crate::core::show::{Cell, Draw, Table, Text};
 use crate::core::tags;
 use crate::spec::clusters as configured;
 use crate::spec::clusters::Cluster;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,6 +36,10 @@ pub struct Args {
     #[command(flatten)]
     pub org: OrgArgs,
 }
+
+/// What `--output json` prints: the history, or with `--update` what was written.
+pub type Report = super::Either<Formatted, Updated>;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let (spec, caller, accounts) = reach::configured(ctx, &args.org).await?;
@@ -60,7 +65,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
 }
 
 /// The history in the format `--format` asks for; `--output json` means JSON whatever it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Formatted {
     pub history: History,
@@ -69,7 +74,7 @@ pub struct Formatted {
 }
 
 /// What `history --update FILE` did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Updated {
     pub file: String,
     pub releases: usize,
@@ -79,7 +84,7 @@ pub struct Updated {
 pub const BEGIN_MARKER: &str = "<!-- gio-ami:history:begin -->";
 pub const END_MARKER: &str = "<!-- gio-ami:history:end -->";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct History {
     /// Column order of the cluster cells.
     pub clusters: Vec<String>,
@@ -96,7 +101,7 @@ pub struct History {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Release {
     pub release: String,
     pub name: String,
@@ -117,7 +122,7 @@ pub struct Release {
     pub last_launched: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct RegionalAmi {
     /// The `[accounts]` name that owns it; absent without `[accounts]`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -126,7 +131,7 @@ pub struct RegionalAmi {
     pub id: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mark {
     /// The cluster runs it now (observed).

@@ -8,6 +8,7 @@ use crate::aws::inventory::{self, Image, Protection};
 use crate::aws::org::Located;
 use crate::core::show::{Cell, Draw, Text};
 use crate::Result;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 #[derive(Debug, clap::Args)]
@@ -17,13 +18,17 @@ pub struct Args {
 }
 
 /// The AMIs read, and where (`Org::scope`), for the line that says none is there.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Images {
     pub images: Vec<Located<Image>>,
     #[serde(skip)]
     pub scope: String,
 }
+
+/// What `--output json` prints.
+pub type Report = Images;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let spec = reach::optional_spec(&args.org.spec)?;

@@ -15,6 +15,9 @@ pub struct Args {
     pub force: bool,
 }
 
+/// No JSON: it writes gio-ami.toml and its schema.
+pub const JSON: super::Json = super::Json::Not("it writes gio-ami.toml and its schema");
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let path = &args.path;
     if path.exists() && !args.force {

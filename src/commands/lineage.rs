@@ -7,6 +7,7 @@ use crate::aws::Aws;
 use crate::core::error::Result;
 use crate::core::ids::AmiId;
 use crate::core::show::{Draw, Text};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 #[derive(Debug, clap::Args)]
@@ -17,9 +18,13 @@ pub struct Args {
 }
 
 /// The tree, oldest ancestor first, as `lineage` prints it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Lineage(pub Vec<Node>);
+
+/// What `--output json` prints.
+pub type Report = Lineage;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let ami: AmiId = args.ami.parse()?;

@@ -13,6 +13,9 @@ pub struct Args {
     pub out: PathBuf,
 }
 
+/// No JSON: it writes man pages.
+pub const JSON: super::Json = super::Json::Not("it writes man pages");
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let failed =
         |e: std::io::Error| Error::Write { path: args.out.display().to_string(), detail: e.to_string() };

@@ -7,6 +7,7 @@
 //! A new verb is its module and one line in `verbs!` below.
 
 mod flow;
+pub mod json;
 mod line;
 mod reach;
 mod shown;
@@ -44,6 +45,7 @@ pub mod upload;
 pub mod wipe;
 
 pub use flow::{execute, on_own_images, parse_all, refuse, write, Mode, NOTHING_CHANGED};
+pub use json::{Either, Json, Mutation};
 pub use line::{Cli, Colour, Format, HistoryFormat, OrgArgs, Targets, Workers};
 pub use shown::{Made, Own, PlacedPlans, PlanShown, Shown};
 
@@ -106,7 +108,8 @@ pub struct DryRun {
 }
 
 /// Declares the verbs: each line is a subcommand (its doc comment is its `--help` summary) and
-/// the module whose `Args` it parses and whose `run` it calls.
+/// the module whose `Args` it parses, whose `run` it calls, and whose `JSON` says what its
+/// `--output json` prints.
 macro_rules! verbs {
     ($( $(#[$meta:meta])* $verb:ident($module:ident), )*) => {
         #[derive(Debug, clap::Subcommand)]
@@ -120,6 +123,11 @@ macro_rules! verbs {
                     $( Verb::$verb(args) => $module::run(args, ctx).await, )*
                 }
             }
+        }
+
+        /// Every verb by its name as typed, with what it prints as JSON (`schema --report`).
+        pub fn reports() -> Vec<(String, Json)> {
+            vec![ $( (json::kebab(stringify!($verb)), $module::JSON), )* ]
         }
     };
 }
@@ -484,5 +492,8 @@ verbs! {
 
     /// Print the JSON Schema of gio-ami.toml, for editors (taplo, Even Better TOML) to validate
     /// and complete the spec. `gio-ami init` writes the spec's `#:schema` line and this file.
+    ///
+    /// With --report VERB, the JSON Schema of what VERB prints with --output json instead, for
+    /// scripts: e.g. `gio-ami schema --report wipe`, `gio-ami schema --report disks add`.
     Schema(schema),
 }

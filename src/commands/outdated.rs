@@ -23,6 +23,7 @@ use crate::core::tags;
 use crate::spec::clusters as configured;
 use crate::spec::clusters::Cluster;
 use futures::future::join_all;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -42,6 +43,10 @@ pub struct Args {
     #[command(flatten)]
     pub org: OrgArgs,
 }
+
+/// What `--output json` prints.
+pub type Report = Outdated;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let (spec, caller, accounts) = reach::configured(ctx, &args.org).await?;
@@ -73,7 +78,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
 
 const DAY: i64 = 86_400;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Outdated {
     pub clusters: Vec<ClusterState>,
     /// AWS requests the report took: they grow with clusters and regions, not with releases.
@@ -81,7 +86,7 @@ pub struct Outdated {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ClusterState {
     pub name: String,
     /// Its `[accounts]` name; absent without `[accounts]`.
@@ -95,7 +100,7 @@ pub struct ClusterState {
 }
 
 /// One AMI a cluster runs or was published.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Node {
     pub ami: String,
     pub release: Option<String>,
@@ -117,7 +122,7 @@ pub struct Node {
     pub unknown: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct BaseState {
     pub ami: String,
     pub name: Option<String>,

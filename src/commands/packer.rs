@@ -10,6 +10,7 @@ use crate::engines::{
 };
 use crate::spec;
 use crate::{Aws, Error, Result};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -53,11 +54,15 @@ pub enum Args {
 }
 
 /// A template written by `packer render`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Rendered {
     pub path: String,
     pub format: TemplateFormat,
 }
+
+/// What `packer render`: where the template went (`--output json`).
+pub type Report = Rendered;
+pub const JSON: super::Json = super::Json::Subcommands(&[("render", super::Json::of::<Report>())]);
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let Args::Render { spec: path, format, out, resolve, endpoint } = args;

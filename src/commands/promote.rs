@@ -14,13 +14,14 @@ use crate::aws::Aws;
 use crate::change::protection::{self, Want};
 use crate::change::publication::{self, Publication};
 use crate::change::sharing::{self, Grantees};
-use crate::change::{self, Applied, Outcome, Plan, Planned, Procedure, Report, Status, Step, Target};
+use crate::change::{self, Applied, Outcome, Plan, Planned, Procedure, Status, Step, Target};
 use crate::core::clock;
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
 use crate::engines::copy;
 use crate::spec::clusters::Cluster;
 use crate::spec::{self as specs, clusters as configured};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -56,6 +57,10 @@ pub struct Args {
     #[arg(long)]
     pub force: bool,
 }
+
+/// What `--output json` prints: the plan, its facts (the gates) also at the top.
+pub type Report = super::Mutation<Promotion, Promotion, Step>;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let spec = reach::optional_spec(&args.spec)?;
@@ -114,7 +119,7 @@ async fn copy_first(
     progress.phase(&format!("copying {ami} to {region}"));
     let copied = copy::copy(&ctx.options, &copying, progress.as_ref()).await;
     progress.finish();
-    match Report::new(&copying, Some(&copied.outcomes)).failure("promote") {
+    match change::Report::new(&copying, Some(&copied.outcomes)).failure("promote") {
         Some(failed) => Err(failed),
         None => Ok(()),
     }
@@ -186,7 +191,7 @@ pub struct Facts {
     pub now: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum GateKind {
     /// The source has held the AMI at least the soak.
@@ -201,7 +206,7 @@ pub enum GateKind {
     NotCurrent,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Gate {
     pub gate: GateKind,
     pub passed: bool,
@@ -210,7 +215,7 @@ pub struct Gate {
 }
 
 /// The plan's facts: what goes where, and every gate with its measured value.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Promotion {
     pub from: String,
     pub to: String,

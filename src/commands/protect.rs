@@ -21,6 +21,10 @@ pub struct Args {
     pub targets: Targets,
 }
 
+/// What `--output json` prints.
+pub type Report = super::Mutation<()>;
+pub const JSON: super::Json = super::Json::of::<Report>();
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let want = match args.unprotect {
         true => Want::Unprotect,

@@ -60,6 +60,10 @@ pub struct Args {
     pub spec: PathBuf,
 }
 
+/// What `--output json` prints.
+pub type Report = super::Mutation<retire::Findings>;
+pub const JSON: super::Json = super::Json::of::<Report>();
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let mut families: Vec<Family> = args.release_prefix.into_iter().map(Family::Prefix).collect();
     families.extend(parse_all::<Family>(&args.tags)?);

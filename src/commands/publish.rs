@@ -43,6 +43,10 @@ pub struct Args {
     pub force: bool,
 }
 
+/// What `--output json` prints: the plan, its facts also at the top.
+pub type Report = super::Mutation<Publication, Publication>;
+pub const JSON: super::Json = super::Json::of::<Report>();
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let spec = reach::optional_spec(&args.spec)?;
     let cluster = clusters::configured(spec.as_ref(), &args.cluster)?;

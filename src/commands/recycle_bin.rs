@@ -8,6 +8,7 @@ use crate::aws::Aws;
 use crate::change::{self, Action, Kind};
 use crate::core::clock;
 use crate::core::error::Result;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -20,6 +21,10 @@ pub struct Args {
     #[command(flatten)]
     pub dry_run: DryRun,
 }
+
+/// What `--output json` prints.
+pub type Report = super::Mutation<Findings>;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let days = days(args.retain)?;
@@ -35,7 +40,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
 /// What AWS allows for EBS snapshots and EBS-backed AMIs: "1 - 365 days" (CreateRule).
 pub const DAYS: std::ops::RangeInclusive<i32> = 1..=365;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Findings {
     /// Every rule of the Region for AMIs and snapshots, gio-ami's or not.
     pub rules: Vec<Rule>,

@@ -16,6 +16,7 @@ use crate::core::kinds::Reported;
 use crate::core::poll;
 use crate::core::progress::Progress;
 use aws_sdk_ec2::types::Tag;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
@@ -30,6 +31,10 @@ pub struct Args {
     #[command(flatten)]
     pub dry_run: DryRun,
 }
+
+/// What `--output json` prints.
+pub type Report = super::Mutation<Findings>;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let amis = parse_all::<AmiId>(&args.amis)?;
@@ -54,7 +59,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
 }
 
 /// What a restore found besides its actions.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Findings {
     /// AMI → the snapshots it brings back (or finds still there) and unmarks once it is back.
     pub snapshots: BTreeMap<String, Vec<String>>,

@@ -42,6 +42,10 @@ pub struct Args {
     pub spec: PathBuf,
 }
 
+/// What `--output json` prints.
+pub type Report = super::Mutation<sharing::Sharing>;
+pub const JSON: super::Json = super::Json::of::<Report>();
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let amis = parse_all::<AmiId>(&args.targets.amis)?;
     let spec = reach::optional_spec(&args.spec)?;

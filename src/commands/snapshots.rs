@@ -12,6 +12,7 @@ use crate::core::error::Result;
 use crate::core::ids::AmiId;
 use crate::core::kinds::{Reported, VolumeType};
 use crate::core::show::{Cell, Draw, Table, Text};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 #[derive(Debug, clap::Args)]
@@ -29,6 +30,10 @@ pub struct Args {
     pub org: OrgArgs,
 }
 
+/// What `--output json` prints: the snapshots behind AMIs, or with `--orphans` the orphans.
+pub type Report = super::Either<Behind, Orphans>;
+pub const JSON: super::Json = super::Json::of::<Report>();
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     if args.orphans {
         let spec = reach::optional_spec(&args.org.spec)?;
@@ -43,7 +48,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
 }
 
 /// One device of an AMI and the snapshot behind it, if that snapshot still exists.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 pub struct DeviceSnapshot {
     pub device: String,
     pub snapshot_id: String,
@@ -52,19 +57,19 @@ pub struct DeviceSnapshot {
     pub snapshot: Option<Snapshot>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct AmiSnapshots {
     pub image: Image,
     pub devices: Vec<DeviceSnapshot>,
 }
 
 /// The snapshots behind each AMI given, as `snapshots AMI…` prints them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Behind(pub Vec<AmiSnapshots>);
 
 /// The snapshots no AMI uses, and where they were looked for.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Orphans {
     pub orphans: Vec<Located<Orphan>>,

@@ -14,6 +14,7 @@ use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::tags::{self, Tags};
 use crate::engines::register::{self, Step};
 use aws_sdk_ec2::types::Tag;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -30,6 +31,10 @@ pub struct Args {
     #[command(flatten)]
     pub dry_run: DryRun,
 }
+
+/// What `--output json` prints.
+pub type Report = super::Mutation<Findings, (), change::Step>;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let amis = parse_all::<AmiId>(&args.amis)?;
@@ -50,7 +55,7 @@ pub fn days(temporary: std::time::Duration) -> Result<i32> {
     crate::core::clock::whole_days(temporary, TEMPORARY_DAYS, "a temporary restore", "--temporary 7d")
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Findings {
     /// Archived AMI → the AMI registered again from its record (this run or an earlier one).
     pub registered: BTreeMap<String, String>,

@@ -25,6 +25,7 @@ use crate::transfer::image_file::{Format, ImageFile};
 use crate::transfer::manifest::{self, Digests, Manifest};
 use crate::transfer::upload::{Sent, Target};
 use aws_sdk_ec2::types::Filter;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -98,6 +99,10 @@ pub struct Args {
     #[arg(long)]
     pub dry_run: bool,
 }
+
+/// What `--output json` prints: the plan, and once uploaded its counts at the top.
+pub type Report = super::Mutation<Plan, Option<Uploaded>, change::Step>;
+pub const JSON: super::Json = super::Json::of::<Report>();
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let request = Request {
@@ -194,7 +199,7 @@ fn is_key_arn(key: &str) -> bool {
 }
 
 /// Everything the upload will do, computed before any call.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Plan {
     /// The snapshot: the image, its size, blocks and workers, and the tags.
     #[serde(flatten)]
@@ -534,7 +539,7 @@ fn ami_shape(request: &Request, name: &str, description: &str, volume_gib: u64) 
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Uploaded {
     pub name: String,
     pub snapshot_id: String,

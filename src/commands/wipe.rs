@@ -28,6 +28,10 @@ pub struct Args {
     pub spec: PathBuf,
 }
 
+/// What `--output json` prints.
+pub type Report = super::Mutation<retire::Findings>;
+pub const JSON: super::Json = super::Json::of::<Report>();
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let request = retire::Request {
         amis: parse_all::<AmiId>(&args.targets.amis)?,

@@ -354,6 +354,15 @@ pub enum Error {
     NotAllowed { reasons: Vec<String> },
 
     #[error(
+        "`{asked}` is not a verb with JSON output, so it has no report schema. Name one of: {}.",
+        verbs.join(", ")
+    )]
+    UnknownReport { asked: String, verbs: Vec<String> },
+
+    #[error("`gio-ami {verb}` prints no JSON ({instead}), so it has no report schema. Name a verb with --output json.")]
+    NoReport { verb: String, instead: String },
+
+    #[error(
         "no account `{account}` in gio-ami.toml (known: {}). Name one of its [accounts] tables, or \
          add [accounts.{account}] with its role_arn.",
         if known.is_empty() { "none: --account needs [accounts] tables".to_string() } else { known.join(", ") }

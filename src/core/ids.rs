@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 macro_rules! resource_id {
     ($name:ident, $prefix:literal, $what:literal, $example:literal) => {
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
         #[serde(transparent)]
         pub struct $name(String);
 

@@ -3,6 +3,7 @@
 //! it (`Choice::name`); `Reported` holds such a value as AWS reports it, known to us or not.
 
 use crate::core::choice::{choice_enum, Choice};
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::ops::Deref;
@@ -58,7 +59,7 @@ choice_enum! {
 
 choice_enum! {
     /// What builds the AMI: gio-ami itself, or real `packer build` on the rendered template.
-    #[derive(Serialize)]
+    #[derive(Serialize, JsonSchema)]
     #[serde(rename_all = "lowercase")]
     pub enum Engine {
         Native = "native",
@@ -70,7 +71,7 @@ choice_enum! {
     /// An Amazon Inspector finding's severity (its CVSS range), lowest first: what an AMI's scan
     /// results report and Allowed AMIs' scan-result criteria limit.
     /// https://docs.aws.amazon.com/inspector/latest/user/findings-understanding-severity.html
-    #[derive(PartialOrd, Ord, Serialize, Deserialize)]
+    #[derive(PartialOrd, Ord, Serialize, JsonSchema, Deserialize)]
     #[serde(rename_all = "lowercase")]
     pub enum Severity {
         Informational = "informational",
@@ -169,6 +170,21 @@ impl<T: Choice> fmt::Display for Reported<T> {
 impl<T: Choice> Serialize for Reported<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
+    }
+}
+
+/// A name, known to this release or not: any string.
+impl<T> JsonSchema for Reported<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Reported".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string" })
     }
 }
 

@@ -14,6 +14,7 @@ use crate::core::tags::{self, Tags};
 use crate::engines::register;
 use aws_sdk_ec2::types::ResourceType;
 use futures::future::{join_all, try_join_all};
+use schemars::JsonSchema;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -43,14 +44,14 @@ pub fn client_token(
 
 /// What a copy starts from: the source, and in each destination region the AMI already
 /// holding its name there (an earlier run's copy, or the source itself in its own region).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Copying {
     pub source: Image,
     pub source_region: String,
     pub destinations: Vec<Destination>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Destination {
     pub region: String,
     /// The copy there already, reused.

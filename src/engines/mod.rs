@@ -22,6 +22,7 @@ use crate::core::poll;
 use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
 use crate::spec::{self, Loaded};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -31,7 +32,7 @@ const IMAGE_TIMEOUT: Duration = Duration::from_secs(3600);
 /// A build on another machine is presumed dead this long after its own timeout.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(900);
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Built {
     pub ami: String,
     pub name: String,
@@ -68,7 +69,7 @@ impl Built {
 }
 
 /// How long a phase took and how many API requests it made (for the closing figures).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PhaseReport {
     pub phase: String,
     pub seconds: f64,
@@ -76,7 +77,7 @@ pub struct PhaseReport {
 }
 
 /// What a build will make, decided before anything is launched: what `build --dry-run` prints.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Building {
     pub engine: Engine,
     pub name: String,

@@ -19,6 +19,7 @@ use hcl::expr::{
 };
 use hcl::format::{Format, Formatter};
 use hcl::{Attribute, Block, Body, Structure};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -42,7 +43,7 @@ const HCL_BLOCKS: &[&str] =
 /// Packer's manifest post-processor writes here, relative to where `packer` runs.
 const MANIFEST: &str = "manifest.json";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TemplateFormat {
     Json,

@@ -15,6 +15,7 @@ use crate::spec::disk::{Disk, DiskError, MAX_VOLUMES};
 use aws_sdk_ec2::types::{
     ArchitectureValues, BootModeValues, ImdsSupportValues, ResourceType, TpmSupportValues,
 };
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -35,7 +36,7 @@ pub struct Request {
 }
 
 /// One RegisterImage the plan will make.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 pub struct Step {
     pub name: String,
     pub description: String,
@@ -45,7 +46,7 @@ pub struct Step {
     pub mappings: Vec<Mapping>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Plan {
     pub source: Image,
     pub steps: Vec<Step>,

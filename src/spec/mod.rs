@@ -217,7 +217,7 @@ fn yes() -> bool {
 pub use crate::core::error::SpecError;
 
 /// Not wrong, but worth knowing before spending a build on it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Warning {
     pub key: String,
     pub message: String,

@@ -12,6 +12,7 @@ use crate::core::error::{Result, Service};
 use crate::core::tags;
 use crate::transfer::blocks::{BLOCK_SIZE, GIB};
 use crate::transfer::download;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -22,7 +23,7 @@ const NO_VOLUME: &str = "vol-ffffffff";
 const PAGE_SIZE: i32 = 10_000;
 
 /// One snapshot's bill.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Billed {
     pub snapshot: String,
     /// The snapshot it is billed against; none for the first of its lineage.

@@ -11,6 +11,7 @@ use crate::transfer::blocks::{self, BLOCK_SIZE, GIB};
 use crate::transfer::image_file::local_error;
 use crate::transfer::manifest::Digests;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -20,7 +21,7 @@ use std::time::Instant;
 /// ListSnapshotBlocks returns at most 10,000 blocks a page (5 GiB of data).
 const PAGE_SIZE: i32 = 10_000;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Downloaded {
     pub snapshot_id: String,
     pub path: String,

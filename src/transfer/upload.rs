@@ -22,6 +22,7 @@ use aws_sdk_ebs::config::timeout::TimeoutConfig;
 use aws_sdk_ebs::primitives::ByteStream;
 use aws_sdk_ebs::types::{ChecksumAggregationMethod, ChecksumAlgorithm, Tag};
 use futures::stream::{self, StreamExt, TryStreamExt};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -41,7 +42,7 @@ const BLOCK_ATTEMPTS: u32 = 10;
 const COMPLETED_TIMEOUT: Duration = Duration::from_secs(1_800);
 
 /// The snapshot an upload makes, decided before any call.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Target {
     /// The image file, as the user named it.
     pub image: String,

@@ -168,6 +168,12 @@ async fn three_accounts_in_one_history_and_a_wipe_refused_for_a_consumers_instan
         "{}",
         gc.stdout
     );
+    // Rows placed in accounts, a report per account, a dry run per place: their schemas say so.
+    for args in [&["history"][..], &["images"], &["snapshots", "--orphans"], &["cost"], &["gc", "--dry-run"]]
+    {
+        let out = run(org.cli().args(args).args(["--output", "json"])).success();
+        support::reports::assert_valid(args[0], &out.stdout);
+    }
 
     let wipe = run(org.cli().args(["wipe", &released, "--yes"])).failure();
     assert!(

@@ -180,6 +180,7 @@ async fn build_makes_a_tagged_ami_with_the_extra_disk_and_leaves_nothing_else_wi
     let out = support::output_of(child);
     emulator.lagged(false);
     assert!(out.status.success(), "build failed");
+    support::reports::assert_valid("build", &String::from_utf8_lossy(&out.stdout));
     let built: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let ami = built["ami"].as_str().unwrap();
 
@@ -242,6 +243,7 @@ async fn ssm_provisioning_waits_for_the_agent_runs_the_scripts_and_powers_the_bu
     let (child, _stderr) = spawn_build(&emulator, &dir);
     let out = support::output_of(child);
     assert!(out.status.success(), "build failed");
+    support::reports::assert_valid("build", &String::from_utf8_lossy(&out.stdout));
     let built: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let image = ec2.describe_images().image_ids(built["ami"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(image.images()[0].state().map(|s| s.as_str()), Some("available"));

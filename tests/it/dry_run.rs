@@ -18,14 +18,17 @@ const OTHER_REGION: &str = "us-east-1";
 
 type Story = for<'a> fn(&'a Emulator) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
 
-/// Runs `args` as a dry run in `dir`, and checks the report's shape and that nothing changed.
+/// Runs `args` as a dry run in `dir`, and checks the report's shape (its schema too) and that
+/// nothing changed.
 async fn dry_run(emulator: &Emulator, dir: Option<&PathBuf>, args: &[&str]) -> serde_json::Value {
     let before = account_state(emulator).await;
     let mut command = emulator.cli();
     if let Some(dir) = dir {
         command.current_dir(dir);
     }
-    let report = run(command.args(args).args(["--dry-run", "--output", "json"])).success().json();
+    let out = run(command.args(args).args(["--dry-run", "--output", "json"])).success();
+    support::reports::assert_valid(args[0], &out.stdout);
+    let report = out.json();
     assert_unapplied_report(&report);
     assert_eq!(account_state(emulator).await, before, "{args:?} --dry-run changed the emulator");
     report

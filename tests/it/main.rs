@@ -26,6 +26,7 @@ mod packer;
 mod prune;
 mod publication;
 mod recycle_bin;
+mod reports;
 mod rollout;
 mod upload;
 mod wipe;

@@ -7,7 +7,9 @@ use crate::support;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use support::{eks_nodegroup_running, node_running, register_root_image, run, Emulator, REGION};
+use support::{
+    eks_nodegroup_running, node_running, recommended_base, register_root_image, run, Emulator, REGION,
+};
 
 const FAR_REGION: &str = "us-east-1";
 
@@ -165,13 +167,6 @@ async fn promotion_refuses_what_the_source_does_not_run_disabled_deprecated_or_e
         None,
         "nothing was promoted to prod"
     );
-}
-
-/// The seeded EKS-optimized AL2023 x86_64 standard base of Kubernetes 1.31 recommended now.
-async fn recommended_base(emulator: &Emulator) -> String {
-    let ssm = aws_sdk_ssm::Client::new(&emulator.config(REGION).await);
-    let name = "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id";
-    ssm.get_parameter().name(name).send().await.unwrap().parameter.unwrap().value.unwrap()
 }
 
 fn outdated(emulator: &Emulator, dir: &Path, args: &[&str]) -> std::process::Command {

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses its own subset of the fixtures
 
 pub mod faults;
+pub mod reports;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
@@ -205,6 +206,13 @@ fn ready_line(stdout: ChildStdout) -> mpsc::Receiver<String> {
         }
     });
     receiver
+}
+
+/// The seeded EKS-optimized AL2023 x86_64 standard base of Kubernetes 1.31 recommended now.
+pub async fn recommended_base(emulator: &Emulator) -> String {
+    let ssm = aws_sdk_ssm::Client::new(&emulator.config(REGION).await);
+    let name = "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id";
+    ssm.get_parameter().name(name).send().await.unwrap().parameter.unwrap().value.unwrap()
 }
 
 /// A fresh path under the tests' target dir, unique across concurrent tests and test binaries.
