@@ -12,7 +12,7 @@ use crate::core::tags::{self, Tags};
 use crate::engines::leftovers;
 use crate::engines::{self, Building, Built};
 use crate::spec::disk::{Disk, VolumeType};
-use crate::spec::{self, Loaded};
+use crate::spec::{self, BaseSource, Loaded};
 use hcl::edit;
 use hcl::expr::{
     BinaryOp, BinaryOperator, Conditional, Expression, FuncCall, ObjectKey, TemplateExpr, Traversal, Variable,
@@ -91,25 +91,25 @@ impl Source {
     /// The spec's base as Packer can find it without gio-ami: its explicit AMI, or a name
     /// filter on the EKS-optimized images.
     pub fn of(spec: &spec::Spec) -> Source {
-        if let Some(ami) = &spec.base.ami {
-            return Source::Ami(ami.get_ref().clone());
-        }
-        let k8s = spec.kubernetes().unwrap_or_default();
+        let (family, k8s) = match &spec.base.source {
+            BaseSource::Ami(ami) => return Source::Ami(ami.to_string()),
+            BaseSource::Eks { family, kubernetes } => (*family, kubernetes),
+        };
         let (arch, variant) = (spec.arch(), spec.variant());
         let nvidia = variant == Variant::Nvidia;
-        let name = match spec.family() {
-            Some(Family::Al2) => match (arch, nvidia) {
+        let name = match family {
+            Family::Al2 => match (arch, nvidia) {
                 (_, true) => format!("amazon-eks-gpu-node-{k8s}-v*"),
                 (Arch::Arm64, false) => format!("amazon-eks-arm64-node-{k8s}-v*"),
                 (Arch::X86_64, false) => format!("amazon-eks-node-{k8s}-v*"),
             },
-            Some(Family::Bottlerocket) => {
+            Family::Bottlerocket => {
                 let flavor = if nvidia { "-nvidia" } else { "" };
                 // Bottlerocket names its arm64 images with the kernel's word for it.
                 let arch = if arch == Arch::Arm64 { "aarch64" } else { arch.name() };
                 format!("bottlerocket-aws-k8s-{k8s}{flavor}-{arch}-v*")
             }
-            Some(Family::Al2023) | None => {
+            Family::Al2023 => {
                 format!("amazon-eks-node-al2023-{}-{}-{k8s}-v*", arch.name(), variant.name())
             }
         };
@@ -239,12 +239,8 @@ pub fn render(loaded: &Loaded, target: &Target, format: TemplateFormat) -> Resul
 
 fn template(loaded: &Loaded, target: &Target, d: &Dialect) -> Result<Template> {
     let spec = &loaded.spec;
-    let scripts: Vec<String> = spec
-        .build
-        .provision
-        .iter()
-        .map(|s| target.scripts_dir.join(s.get_ref()).display().to_string())
-        .collect();
+    let scripts: Vec<String> =
+        spec.build.provision.iter().map(|s| target.scripts_dir.join(s).display().to_string()).collect();
     if target.endpoint.is_some() && !scripts.is_empty() {
         return Err(Error::Packer {
             message: format!(
@@ -258,7 +254,7 @@ fn template(loaded: &Loaded, target: &Target, d: &Dialect) -> Result<Template> {
     }
     let mut variables = vec![
         ("region", target.region.clone().map_or(VarDefault::Env("AWS_REGION"), VarDefault::Value)),
-        ("instance_type", VarDefault::Value(spec.build.instance_type.get_ref().clone())),
+        ("instance_type", VarDefault::Value(spec.build.instance_type.clone())),
         ("ami_name", VarDefault::Value(String::new())),
         ("author", VarDefault::Env("USER")),
     ];
@@ -318,7 +314,7 @@ fn template(loaded: &Loaded, target: &Target, d: &Dialect) -> Result<Template> {
         b.insert("run_volume_tags".into(), json!(target.run_tags));
     }
     let unique = d.unique();
-    let pattern = spec.image.name.get_ref();
+    let pattern = &spec.image.name;
     let sha = engines::git_sha(&target.scripts_dir);
     let name_pattern = if pattern.contains("{n}") {
         spec::render_name(pattern, spec.kubernetes(), d.date(), sha.as_deref(), unique)
@@ -336,7 +332,7 @@ fn mappings(spec: &spec::Spec, root_device: &str) -> (Vec<Value>, Vec<Value>) {
         // Built here, not parsed: the `--disk` syntax refuses root devices on purpose.
         disks.push(Disk { size_gib: Some(size), ..Disk::new(root_device) });
     }
-    disks.extend(spec.disks());
+    disks.extend(spec.disks.iter().cloned());
     let launch = disks.iter().map(|disk| mapping(disk, true)).collect();
     let kept = disks.iter().map(|disk| mapping(disk, disk.delete_on_termination)).collect();
     (launch, kept)
@@ -767,7 +763,7 @@ mod tests {
         assert_eq!(t["builders"][0]["source_ami_filter"]["owners"][0], EKS_AMI_OWNER);
         assert_eq!(t["variables"]["region"], "{{env `AWS_REGION`}}");
         let mut explicit_spec = spec.clone();
-        explicit_spec.spec.base.ami = Some(toml::Spanned::new(0..0, "ami-0123456789abcdef0".into()));
+        explicit_spec.spec.base.source = BaseSource::Ami("ami-0123456789abcdef0".parse().unwrap());
         let t =
             json_template(&explicit_spec, &Target::offline(&explicit_spec, Some("eu-west-1".into()), None));
         assert_eq!(t["variables"]["source_ami"], "ami-0123456789abcdef0");
