@@ -15,6 +15,7 @@ use gio_ami::commands::outdated::{self, Outdated};
 use gio_ami::commands::promote::Promotion;
 use gio_ami::commands::snapshots::AmiSnapshots;
 use gio_ami::commands::upload::{Plan as UploadPlan, Uploaded};
+use gio_ami::core::clock::Timestamp;
 use gio_ami::engines::register::Plan as RegisterPlan;
 use gio_ami::engines::Built;
 use gio_ami::spec::{Loaded, Warning};
@@ -134,8 +135,8 @@ impl Output {
                             Protection::Disabled => image.state.to_string(),
                             _ => format!("{}\nprotected", image.state),
                         }),
-                        Cell::new(short_time(image.created.as_deref())),
-                        Cell::new(short_time(image.last_launched.as_deref())),
+                        Cell::new(short_time(image.created.as_ref().map(Timestamp::as_str))),
+                        Cell::new(short_time(image.last_launched.as_ref().map(Timestamp::as_str))),
                         Cell::new(image.release().unwrap_or("-")),
                         Cell::new(image.snapshot_ids().collect::<Vec<_>>().join("\n")),
                         Cell::new(image.total_gib()).set_alignment(CellAlignment::Right),
@@ -161,7 +162,9 @@ impl Output {
                                 .set_alignment(CellAlignment::Right),
                             Cell::new(device.volume_type.as_deref().unwrap_or("-")),
                             Cell::new(snapshot.map_or("deleted", |s| s.state.as_str())),
-                            Cell::new(short_time(snapshot.and_then(|s| s.started.as_deref()))),
+                            Cell::new(short_time(
+                                snapshot.and_then(|s| s.started.as_ref()).map(Timestamp::as_str),
+                            )),
                             Cell::new(snapshot.map_or("", |s| s.description.as_str())),
                         ]);
                     }
@@ -193,7 +196,7 @@ impl Output {
                         Cell::new(&s.id),
                         Cell::new(s.size_gib).set_alignment(CellAlignment::Right),
                         Cell::new(&s.state),
-                        Cell::new(short_time(s.started.as_deref())),
+                        Cell::new(short_time(s.started.as_ref().map(Timestamp::as_str))),
                         Cell::new(made_for(&orphan.origin)),
                         Cell::new(&s.description),
                     ],
@@ -248,7 +251,7 @@ impl Output {
                 image.id.as_str(),
                 image.name.as_str(),
                 base.release_version.as_deref().unwrap_or("-"),
-                &short_time(image.created.as_deref()),
+                &short_time(image.created.as_ref().map(Timestamp::as_str)),
                 base.parameter.as_deref().unwrap_or("-"),
             ]);
             format!("{table}\n")

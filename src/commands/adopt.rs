@@ -56,7 +56,7 @@ pub fn plan(images: &[Image], requests: &[Request], metadata: &Metadata, author:
                 requests.iter().find(|r| r.ami.as_str() == image.id).and_then(|r| r.built_at.clone());
             let defaults = [
                 (tags::RELEASE, Some(image.name.clone())),
-                (tags::CREATED_AT, built_at.or_else(|| image.created.clone())),
+                (tags::CREATED_AT, built_at.or_else(|| image.created.as_ref().map(ToString::to_string))),
                 (tags::AUTHOR, Some(author.to_string())),
                 (tags::DESCRIPTION, image.description.clone().filter(|d| !d.is_empty())),
             ];

@@ -13,7 +13,7 @@ use crate::change::protection::{self, Want};
 use crate::change::publication::{self, Publication};
 use crate::change::{Action, Plan};
 use crate::commands::share::{self, Grantees};
-use crate::core::clock;
+use crate::core::clock::{self, Timestamp};
 use crate::core::error::{Error, Result};
 use crate::spec::clusters::Cluster;
 use serde::Serialize;
@@ -218,7 +218,7 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
             format!(
                 "{} is deprecated since {}: cancel it (`aws ec2 disable-image-deprecation --image-id {}`) or promote a newer release",
                 i.id,
-                i.deprecation_time.as_deref().unwrap_or("?"),
+                i.deprecation_time.as_ref().map_or("?", Timestamp::as_str),
                 i.id
             ),
         ),
@@ -486,7 +486,7 @@ mod tests {
         assert!(verdicts(&plan(&disabled)).contains(&(GateKind::NotDisabled, false)));
 
         let mut deprecated = facts();
-        deprecated.image.as_mut().unwrap().deprecation_time = Some("2026-11-01T00:00:00.000Z".into());
+        deprecated.image.as_mut().unwrap().deprecation_time = "2026-11-01T00:00:00.000Z".parse().ok();
         deprecated.target_image = deprecated.image.clone();
         assert!(plan(&deprecated).facts.refusals()[0].contains("deprecated since 2026-11-01"));
 
