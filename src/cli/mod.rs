@@ -45,14 +45,19 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
         // `outdated --fail-if-behind`: the report was printed; a scheduled job tells "behind"
         // (3) from "could not tell" (1).
         Err(err) if matches!(err.downcast_ref::<gio_ami::Error>(), Some(gio_ami::Error::Behind { .. })) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", message(&err));
             ExitCode::from(3)
         }
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", message(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error as printed: its chain of causes, then the flags that get past the last one.
+fn message(err: &anyhow::Error) -> String {
+    gio_ami::commands::advice::with_advice(format!("{err:#}"), err.root_cause())
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -637,7 +642,9 @@ async fn command(cli: Cli, interruption: Interruption) -> anyhow::Result<()> {
             let to = clusters::configured(spec.as_ref(), &args.to)?;
             let from = match args.from.as_deref().or(to.promote_from.as_deref()) {
                 Some(from) => clusters::configured(spec.as_ref(), from)?,
-                None => return Err(gio_ami::Error::NoPromotionSource { cluster: to.name.clone() }.into()),
+                None => {
+                    return Err(gio_ami::spec::Error::NoPromotionSource { cluster: to.name.clone() }.into())
+                }
             };
             let caller = Aws::connect(&options).await?;
             let (source, _) = cluster_context(&caller, spec.as_ref(), &from, &from.region).await?;
@@ -757,9 +764,10 @@ async fn command(cli: Cli, interruption: Interruption) -> anyhow::Result<()> {
             let spec = optional_spec(&args.spec)?;
             let configured = accounts(spec.as_ref(), &[], &[], "")?;
             let named = |input: &String| match configured.iter().find(|a| &a.name == input) {
-                Some(account) => {
-                    account.id().map(str::to_string).ok_or_else(|| gio_ami::Error::OwnAccount(input.clone()))
-                }
+                Some(account) => account
+                    .id()
+                    .map(str::to_string)
+                    .ok_or_else(|| gio_ami::spec::Error::OwnAccount(input.clone()).into()),
                 None => share::account(input),
             };
             let with = share::Grantees {
@@ -906,7 +914,7 @@ fn accounts(
     let known = || configured.map(|a| a.keys().cloned().collect()).unwrap_or_default();
     for name in names {
         if !configured.is_some_and(|a| a.contains_key(name)) {
-            return Err(gio_ami::Error::UnknownAccount { account: name.clone(), known: known() });
+            return Err(gio_ami::spec::Error::UnknownAccount { account: name.clone(), known: known() }.into());
         }
     }
     let Some(spec) = spec else { return Ok(Vec::new()) };

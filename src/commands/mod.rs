@@ -2,6 +2,7 @@
 //! read one thing (`images`, `base`, `download`) call the layer below directly from the binary.
 
 pub mod adopt;
+pub mod advice;
 pub mod archive;
 pub mod copy;
 pub mod cost;

@@ -14,7 +14,7 @@ use crate::change::publication::{self, Publication};
 use crate::change::{Action, Plan};
 use crate::commands::share::{self, Grantees};
 use crate::core::clock::{self, Timestamp};
-use crate::core::error::{Error, Result};
+use crate::core::error::Result;
 use crate::spec::clusters::Cluster;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -122,7 +122,9 @@ impl Promotion {
 /// AMI's owner in the target's region, where a copy is made and looked for.
 pub async fn prepare(source: &Aws, target: &Aws, owner: &Aws, request: Request) -> Result<Plan<Promotion>> {
     let parameter = |c: &Cluster| {
-        c.ssm_parameter.clone().ok_or_else(|| Error::ClusterWithoutParameter { cluster: c.name.clone() })
+        c.ssm_parameter
+            .clone()
+            .ok_or_else(|| crate::spec::Error::ClusterWithoutParameter { cluster: c.name.clone() })
     };
     let (from_parameter, to_parameter) = (parameter(&request.from)?, parameter(&request.to)?);
     let history = parameters::history(source, &from_parameter).await?;

@@ -1,8 +1,7 @@
 //! The clusters the spec names (`[clusters.NAME]`), or the command line: where each runs and
 //! which SSM parameter publishes to it.
 
-use super::Spec;
-use crate::core::error::{Error, Result};
+use super::{Error, Spec};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -55,7 +54,7 @@ pub fn select(spec: Option<&Spec>, names: &[String], default_region: &str) -> Ve
 
 /// The one configured cluster a command publishes to; publishing needs its region and
 /// parameter, so only the spec can name it.
-pub fn configured(spec: Option<&Spec>, name: &str) -> Result<Cluster> {
+pub fn configured(spec: Option<&Spec>, name: &str) -> Result<Cluster, Error> {
     let known: Vec<String> =
         spec.map(|s| s.clusters.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
     let cluster =

@@ -3,7 +3,7 @@
 
 pub mod clusters;
 pub mod disk;
-
+mod error;
 pub mod file;
 
 use crate::core::choice::{self, Choice};
@@ -85,7 +85,7 @@ pub struct Build {
     pub root_size_gib: Option<i32>,
 }
 
-pub use crate::core::error::SpecError;
+pub use crate::spec::error::{Error, SpecError};
 
 /// Not wrong, but worth knowing before spending a build on it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

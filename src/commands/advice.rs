@@ -1,0 +1,113 @@
+//! The command-line advice of an error: which flag or command gets past it. The library's errors
+//! say what went wrong in its own words; the verbs own the arguments, so the flags are named
+//! here, and the binary adds them when it prints an error.
+
+use crate::core::error::Error;
+
+/// What follows an error's message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Advice {
+    /// A sentence of its own, after the message.
+    Sentence(String),
+    /// The end of the message's last sentence (`, or pass --force …`), which takes its place.
+    Continues(String),
+}
+
+/// The advice for an error anywhere in a chain of causes (the library's error, or a spec
+/// error a verb returned as it is); none for an error the flags do not get past.
+pub fn advice(err: &(dyn std::error::Error + 'static)) -> Option<Advice> {
+    if let Some(crate::spec::Error::NoPromotionSource { cluster }) = err.downcast_ref() {
+        return Some(Advice::Continues(format!(
+            ": pass --from CLUSTER, or add promote_from = \"staging\" (say) to [clusters.{cluster}] in \
+             gio-ami.toml."
+        )));
+    }
+    use Advice::{Continues, Sentence};
+    Some(match err.downcast_ref::<Error>()? {
+        Error::Spec(spec) => return advice(spec),
+        Error::InvalidRegion(_) => Sentence("Pass a real one with --region, or set AWS_REGION.".into()),
+        Error::NoRegion => Sentence(
+            "Pass --region (e.g. --region eu-west-1), set AWS_REGION, or set `region` in the profile \
+             of ~/.aws/config."
+                .into(),
+        ),
+        Error::NotSharedWithCluster { ami, account, .. } => {
+            Continues(format!(": `gio-ami share {ami} --account {account}`."))
+        }
+        Error::InUse(_) => Continues(
+            ", or pass --force to wipe an AMI in use anyway; a protected AMI stays protected even \
+             then, and a snapshot another AMI still maps is kept."
+                .into(),
+        ),
+        Error::NotAllowed { .. } => Continues(", or pass --force to go on anyway.".into()),
+        Error::GoneForGood(_) => Continues(
+            "; a Recycle Bin rule (`gio-ami recycle-bin --retain 7d`) keeps later wipes restorable.".into(),
+        ),
+        Error::NotConfirmed(_) => Sentence("Pass --yes to skip the question.".into()),
+        Error::NothingToRollBack { cluster, .. } => {
+            Sentence(format!("Publish a specific AMI instead: `gio-ami publish AMI_ID --cluster {cluster}`."))
+        }
+        Error::InvalidKmsKey(_) => Continues(", e.g. --kms-key us-east-1=alias/ami-copies".into()),
+        _ => return None,
+    })
+}
+
+/// `message` (an error's text, its causes before it) with the advice of `err`, its last cause.
+pub fn with_advice(message: String, err: &(dyn std::error::Error + 'static)) -> String {
+    match advice(err) {
+        None => message,
+        Some(Advice::Sentence(sentence)) => format!("{message} {sentence}"),
+        Some(Advice::Continues(rest)) => format!("{}{rest}", message.strip_suffix('.').unwrap_or(&message)),
+    }
+}
+
+/// An error as a user reads it: its message, then its advice.
+pub fn explain(err: &Error) -> String {
+    with_advice(err.to_string(), err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advice_continues_the_message_or_follows_it() {
+        let in_use = Error::InUse("ami-1: running".into());
+        assert_eq!(
+            in_use.to_string(),
+            "refusing to wipe ami-1: running. Nothing was changed. Stop using it first (or fix the look-up)."
+        );
+        assert_eq!(
+            explain(&in_use),
+            "refusing to wipe ami-1: running. Nothing was changed. Stop using it first (or fix the look-up), \
+             or pass --force to wipe an AMI in use anyway; a protected AMI stays protected even then, and a \
+             snapshot another AMI still maps is kept."
+        );
+        assert_eq!(
+            explain(&Error::NotConfirmed("wipe")),
+            "nothing was changed: the wipe was not confirmed. Pass --yes to skip the question."
+        );
+        let promote = Error::from(crate::spec::Error::NoPromotionSource { cluster: "prod".into() });
+        assert!(explain(&promote).ends_with("from: pass --from CLUSTER, or add promote_from = \"staging\" (say) to [clusters.prod] in gio-ami.toml."), "{}", explain(&promote));
+    }
+
+    #[test]
+    fn library_messages_name_no_flag() {
+        let errors = [
+            Error::InvalidRegion("eu-wset".into()),
+            Error::NoRegion,
+            Error::InUse("ami-1".into()),
+            Error::NotAllowed { reasons: vec!["r".into()] },
+            Error::GoneForGood("ami-1".into()),
+            Error::NotConfirmed("wipe"),
+            Error::NothingToRollBack { cluster: "c".into(), parameter: "/p".into() },
+            Error::InvalidKmsKey("x".into()),
+            Error::NotSharedWithCluster { ami: "ami-1".into(), account: "a".into(), cluster: "c".into() },
+            crate::spec::Error::NoPromotionSource { cluster: "c".into() }.into(),
+        ];
+        for err in errors {
+            assert!(!err.to_string().contains("--"), "{err}");
+            assert!(explain(&err).contains("--"), "{}", explain(&err));
+        }
+    }
+}
