@@ -61,14 +61,14 @@ pub fn with_advice(message: String, err: &(dyn std::error::Error + 'static)) -> 
     }
 }
 
-/// An error as a user reads it: its message, then its advice.
-pub fn explain(err: &Error) -> String {
-    with_advice(err.to_string(), err)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An error as a user reads it: its message, then its advice.
+    fn explain(err: &Error) -> String {
+        with_advice(err.to_string(), err)
+    }
 
     #[test]
     fn advice_continues_the_message_or_follows_it() {
@@ -108,6 +108,25 @@ mod tests {
         for err in errors {
             assert!(!err.to_string().contains("--"), "{err}");
             assert!(explain(&err).contains("--"), "{}", explain(&err));
+        }
+    }
+
+    #[test]
+    /// What the binary prints is, word for word, what these errors said before their advice moved
+    /// here.
+    fn printed_as_before() {
+        let cases: Vec<(Error, &str)> = vec![
+            (Error::InvalidRegion("eu-wset".into()), "`eu-wset` is not an AWS region name (they look like eu-west-1 or us-gov-west-1). Pass a real one with --region, or set AWS_REGION."),
+            (Error::NoRegion, "no AWS region is configured. Pass --region (e.g. --region eu-west-1), set AWS_REGION, or set `region` in the profile of ~/.aws/config."),
+            (Error::NotSharedWithCluster { ami: "ami-1".into(), account: "a".into(), cluster: "c".into() }, "ami-1 is not visible in account `a`, where cluster `c` runs: SSM refuses an aws:ec2:image parameter whose AMI the account cannot launch. Share it first: `gio-ami share ami-1 --account a`."),
+            (Error::NotAllowed { reasons: vec!["r.".into()] }, "the Allowed AMIs settings where it would go refuse it, or could not be read: r. Fix what is named (that account's image criteria, in EC2 > Allowed AMIs, or the role gio-ami assumes there), or pass --force to go on anyway."),
+            (Error::GoneForGood("ami-1".into()), "nothing can bring back ami-1: see the plan for why. Whatever else was asked has been restored; a Recycle Bin rule (`gio-ami recycle-bin --retain 7d`) keeps later wipes restorable."),
+            (Error::NothingToRollBack { cluster: "c".into(), parameter: "/p".into() }, "nothing to roll back to: the history of /p (cluster `c`) holds no value other than the current one. Publish a specific AMI instead: `gio-ami publish AMI_ID --cluster c`."),
+            (Error::InvalidKmsKey("x".into()), "`x` is not REGION=KEY: name the region whose copy the key encrypts, e.g. --kms-key us-east-1=alias/ami-copies"),
+            (crate::spec::Error::NoPromotionSource { cluster: "c".into() }.into(), "cluster `c` has no cluster to take releases from: pass --from CLUSTER, or add promote_from = \"staging\" (say) to [clusters.c] in gio-ami.toml."),
+        ];
+        for (err, text) in cases {
+            assert_eq!(explain(&err), text);
         }
     }
 }
