@@ -6,7 +6,7 @@ use crate::aws::base::{self, Base};
 use crate::aws::inventory::{self, Image};
 use crate::aws::Aws;
 use crate::change::{Action, Kind, Plan};
-use crate::core::error::{Error, Result};
+use crate::core::error::Result;
 use crate::core::ids::AmiId;
 use crate::core::tags::{self, Tags};
 use aws_smithy_types::date_time::{DateTime, Format};
@@ -151,7 +151,7 @@ struct ManifestBuild {
 /// Reads a manifest: `builds[].artifact_id` is `region:ami-…`, comma-separated when the build
 /// copied the AMI to more regions.
 pub fn manifest(file: &str, text: &str) -> Result<Vec<ManifestArtifact>> {
-    let invalid = |why: String| Error::Packer {
+    let invalid = |why: String| crate::engines::packer::PackerError::Refused {
         message: format!(
             "{file} is not a Packer manifest ({why}); it is what the `manifest` post-processor \
              writes: {{\"builds\": [{{\"artifact_id\": \"eu-west-1:ami-…\", …}}]}}"

@@ -276,21 +276,9 @@ pub enum Error {
 
     #[error("nothing was changed: the {0} was not confirmed.")]
     NotConfirmed(&'static str),
-    #[error(
-        "`packer` is not installed (not found on PATH), and `build --engine packer` runs it. \
-         Install it with `apt-get install packer` (Debian, Ubuntu) or the official release from \
-         https://developer.hashicorp.com/packer/install, or build with `--engine native`."
-    )]
-    PackerMissing,
-
-    #[error("{message}")]
-    Packer { message: String },
-
-    #[error("packer build failed ({status}):\n{errors}\nPacker removes its own builder on failure; `gio-ami gc --dry-run` shows anything left.")]
-    PackerFailed { status: String, errors: String },
-
-    #[error("interrupted by {signal}: packer was stopped; {remains}.")]
-    PackerInterrupted { signal: crate::core::signal::Stop, remains: String },
+    /// Packer, as the packer engine and `adopt` run and read it.
+    #[error(transparent)]
+    Packer(#[from] crate::engines::packer::PackerError),
 
     #[error(
         "cannot act in account `{account}`: assuming {role} failed ({detail}). The role's trust \

@@ -25,6 +25,27 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// What goes wrong with Packer: not installed, refused, failed or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PackerError {
+    #[error(
+        "`packer` is not installed (not found on PATH), and `build --engine packer` runs it. \
+         Install it with `apt-get install packer` (Debian, Ubuntu) or the official release from \
+         https://developer.hashicorp.com/packer/install, or build with `--engine native`."
+    )]
+    Missing,
+
+    /// A template, a run or a manifest it cannot go on with, said in a sentence.
+    #[error("{message}")]
+    Refused { message: String },
+
+    #[error("packer build failed ({status}):\n{errors}\nPacker removes its own builder on failure; `gio-ami gc --dry-run` shows anything left.")]
+    Failed { status: String, errors: String },
+
+    #[error("interrupted by {signal}: packer was stopped; {remains}.")]
+    Interrupted { signal: crate::core::signal::Stop, remains: String },
+}
+
 /// Owner of the EKS-optimized AMIs in the commercial regions (the account `aws ssm` parameters
 /// point into); a few opt-in regions use another, where `--resolve` is the way.
 const EKS_AMI_OWNER: &str = "602401143452";
@@ -242,7 +263,7 @@ fn template(loaded: &Loaded, target: &Target, d: &Dialect) -> Result<Template> {
     let scripts: Vec<String> =
         spec.build.provision.iter().map(|s| target.scripts_dir.join(s).display().to_string()).collect();
     if target.endpoint.is_some() && !scripts.is_empty() {
-        return Err(Error::Packer {
+        return Err(PackerError::Refused {
             message: format!(
                 "build.provision lists {} script(s), but against a non-AWS endpoint (an emulator) \
                  the template has no communicator (`communicator = \"none\"`: no guest boots there), \
@@ -250,7 +271,8 @@ fn template(loaded: &Loaded, target: &Target, d: &Dialect) -> Result<Template> {
                  for emulator runs, or unset AWS_ENDPOINT_URL to build on AWS",
                 scripts.len()
             ),
-        });
+        }
+        .into());
     }
     let mut variables = vec![
         ("region", target.region.clone().map_or(VarDefault::Env("AWS_REGION"), VarDefault::Value)),
@@ -574,7 +596,7 @@ pub async fn build(
     let dir = std::env::temp_dir().join(format!("gio-ami-packer-{build_id}"));
     let write =
         std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("template.json"), template));
-    write.map_err(|e| Error::Packer {
+    write.map_err(|e| PackerError::Refused {
         message: format!("cannot write the template in {} ({e})", dir.display()),
     })?;
 
@@ -624,8 +646,8 @@ async fn run(
         return Err(Error::Interrupted { signal });
     }
     let mut child = command.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::PackerMissing,
-        _ => Error::Packer { message: format!("cannot start packer ({e})") },
+        std::io::ErrorKind::NotFound => PackerError::Missing,
+        _ => PackerError::Refused { message: format!("cannot start packer ({e})") },
     })?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
@@ -672,14 +694,17 @@ async fn run(
     let status = child
         .wait()
         .await
-        .map_err(|e| Error::Packer { message: format!("packer did not exit cleanly ({e})") })?;
+        .map_err(|e| PackerError::Refused { message: format!("packer did not exit cleanly ({e})") })?;
     let stderr = stderr.await.unwrap_or_default();
     if let Some(signal) = signal {
-        return Err(Error::PackerInterrupted { signal, remains: remains(aws, build_id).await });
+        return Err(PackerError::Interrupted { signal, remains: remains(aws, build_id).await }.into());
     }
     match artifact {
         Some(ami) if status.success() => Ok(ami),
-        _ => Err(Error::PackerFailed { status: status.to_string(), errors: failure_text(&errors, &stderr) }),
+        _ => {
+            Err(PackerError::Failed { status: status.to_string(), errors: failure_text(&errors, &stderr) }
+                .into())
+        }
     }
 }
 
