@@ -9,7 +9,7 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     // Before anything else, so that no Ctrl-C of the run comes before its handler.
     let interruption = cli::listen_for_signals();
-    let args = cli::args::Cli::parse();
+    let args = gio_ami::commands::Cli::parse();
     cli::init_logging(&args);
     cli::exit_code(cli::run(args, interruption).await)
 }

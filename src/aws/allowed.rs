@@ -459,6 +459,35 @@ impl<'a> Subject<'a> {
     }
 }
 
+/// Reads the Allowed AMIs setting of each account (in `aws`'s region) the images go to: what
+/// it refuses is the refusal returned, or when `forced` a warning; the rest are warnings.
+pub async fn gate<'a>(
+    aws: &Aws,
+    mut accounts: Vec<crate::aws::org::Account>,
+    images: impl IntoIterator<Item = &'a Image>,
+    warnings: &mut Vec<String>,
+    forced: bool,
+) -> Option<crate::Error> {
+    if accounts.is_empty() {
+        return None;
+    }
+    for account in &mut accounts {
+        account.regions = vec![aws.region().to_string()];
+    }
+    let consumers = Org::connect_all(aws, &accounts).await;
+    let images: Vec<Image> = images.into_iter().cloned().collect();
+    let checked = check(&consumers, &images).await;
+    warnings.extend(checked.warnings);
+    match (checked.refusals.is_empty(), forced) {
+        (true, _) => None,
+        (false, true) => {
+            warnings.extend(checked.refusals.into_iter().map(|r| format!("--force, although {r}")));
+            None
+        }
+        (false, false) => Some(crate::Error::NotAllowed { reasons: checked.refusals }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ pub mod protection;
 pub mod publication;
 pub mod quota;
 pub mod retire;
+pub mod sharing;
 
 use crate::aws::consistency::{self, Lag};
 use crate::aws::inventory::Grantees;
@@ -256,7 +257,7 @@ pub enum Action {
         why: String,
     },
     /// A copy of the AMI `source` into `region`. In a plan `id` is the source's id; in an
-    /// outcome, the copy's. Made by `commands::copy`, which waits until it is available.
+    /// outcome, the copy's. Made by `engines::copy`, which waits until it is available.
     CopyImage {
         id: String,
         source: String,

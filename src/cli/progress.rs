@@ -28,12 +28,6 @@ impl Terminal {
         });
         Self { bar, plain: !quiet && !tty, started: Instant::now() }
     }
-
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }
 
 impl Progress for Terminal {
@@ -66,6 +60,12 @@ impl Progress for Terminal {
     fn counted(&self, n: u64) {
         if let Some(bar) = &self.bar {
             bar.inc(n);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
     }
 

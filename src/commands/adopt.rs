@@ -2,15 +2,99 @@
 //! history: they get the release tags of DESIGN §3 on the AMI and its snapshots. A plan first
 //! (pure, printable with `--dry-run`), then one CreateTags per AMI through `change::apply`.
 
+use super::{execute, parse_all, Context, Mode, Own};
 use crate::aws::base::{self, Base};
 use crate::aws::inventory::{self, Image};
+use crate::aws::provenance::Provenance;
 use crate::aws::Aws;
+use crate::change;
 use crate::change::{Action, Kind, Plan};
-use crate::core::error::Result;
+use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
 use crate::core::tags::{self, Tags};
 use aws_smithy_types::date_time::{DateTime, Format};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// AMI ids (ami-…) of this account and region.
+    #[arg(value_name = "AMI_ID", required_unless_present = "packer_manifest")]
+    pub amis: Vec<String>,
+
+    /// A manifest written by Packer's `manifest` post-processor: adopts every AMI it lists
+    /// in this region.
+    #[arg(long, value_name = "FILE")]
+    pub packer_manifest: Option<PathBuf>,
+
+    /// Release name (default: the AMI's name).
+    #[arg(long)]
+    pub release: Option<String>,
+
+    /// Who built them (default: GIO_AMI_AUTHOR, the git user, else the AWS caller).
+    #[arg(long)]
+    pub author: Option<String>,
+
+    /// Support contact shown in the history.
+    #[arg(long)]
+    pub contact: Option<String>,
+
+    /// What the release is (default: the AMI's own description).
+    #[arg(long)]
+    pub description: Option<String>,
+
+    /// The AMI they were built on (Packer's source AMI), recorded so `outdated` can tell how
+    /// far behind the recommended EKS-optimized base they are.
+    #[arg(long, value_name = "AMI_ID")]
+    pub base: Option<String>,
+
+    /// Print the tags that would be written, and write none.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let mut requests: Vec<Request> =
+        parse_all::<AmiId>(&args.amis)?.into_iter().map(|ami| Request { ami, built_at: None }).collect();
+    let base: Option<AmiId> = args.base.as_deref().map(str::parse).transpose()?;
+    let artifacts = match &args.packer_manifest {
+        Some(file) => {
+            let text = std::fs::read_to_string(file).map_err(|e| Error::File {
+                action: "read",
+                file: file.display().to_string(),
+                detail: e.to_string(),
+            })?;
+            manifest(&file.display().to_string(), &text)?
+        }
+        None => Vec::new(),
+    };
+    let aws = Aws::connect(&ctx.options).await?;
+    let (from_manifest, skipped) = in_region(&artifacts, aws.region())?;
+    requests.extend(from_manifest);
+    if requests.is_empty() {
+        return Err(Error::NothingToAdopt { region: aws.region().to_string(), skipped: skipped.join("; ") });
+    }
+    let author = match &args.author {
+        Some(author) => author.clone(),
+        None => Provenance::current(&aws).await.author,
+    };
+    let metadata = Metadata {
+        release: args.release,
+        author: args.author,
+        contact: args.contact,
+        description: args.description,
+        base: match &base {
+            Some(id) => Some(base::explicit(&aws, id.as_str()).await?),
+            None => None,
+        },
+    };
+    let plan = prepare(&aws, &requests, &metadata, &author, skipped).await?;
+    let mode = Mode::adding("adopt", args.dry_run, "tagged").facts_on_top();
+    execute(ctx, &aws, &plan, &mode, Own::default(), || async {
+        Ok(change::apply(&aws, &plan.actions).await.into())
+    })
+    .await
+}
 
 /// Who and what the adopted releases are; unset fields keep what the AMI already says.
 #[derive(Debug, Clone, Default)]

@@ -3,12 +3,14 @@
 //! registration is kept first (`aws::archive`), then it is deregistered and its snapshots
 //! archived; `unarchive` brings it back. The AMI passes the guards of `wipe`: nothing may use it.
 
+use super::{execute, parse_all, refuse, Apply, Context, Mode, Own};
 use crate::aws::archive::{self, Tier};
 use crate::aws::inventory::{self, Image};
 use crate::aws::tagging;
 use crate::aws::usage::{self, Usage, Use};
 use crate::aws::Aws;
 use crate::change::quota::Quota;
+use crate::change::retire;
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::error::Result;
 use crate::core::ids::AmiId;
@@ -16,6 +18,27 @@ use crate::core::tags::{self, Tags};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The ids of the AMIs to archive (ami-…), several allowed.
+    #[arg(value_name = "AMI_ID", required = true)]
+    pub amis: Vec<String>,
+
+    #[command(flatten)]
+    pub apply: Apply,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let amis = parse_all::<AmiId>(&args.amis)?;
+    let aws = Aws::connect(&ctx.options).await?;
+    let plan = prepare(&aws, &amis).await?;
+    if let Some(why) = retire::refusal(&plan) {
+        return refuse(ctx, &plan, why, Own::default());
+    }
+    let mode = Mode::taking("archive", &args.apply, "archived");
+    execute(ctx, &aws, &plan, &mode, Own::default(), || async { Ok(apply(&aws, &plan).await?.into()) }).await
+}
 
 /// What AWS says of the archive tier, shown with every plan that archives: "Archived snapshots
 /// have a minimum retention period of 90 days"; restoring one takes "up to 72 hours".

@@ -2,6 +2,8 @@
 //! AMI references (billed for nothing), and the AMIs no cluster runs (candidates for `wipe`).
 //! Full volume sizes bound the bill from above; `--exact` counts the blocks EBS bills.
 
+use super::line::OrgArgs;
+use super::{reach, Context};
 use crate::aws::clusters::Observed;
 use crate::aws::inventory::{self, Image, Snapshot};
 use crate::aws::locks::{self, Lock};
@@ -10,11 +12,45 @@ use crate::aws::orphans::find_orphans;
 use crate::aws::Aws;
 use crate::aws::LOOKUP_CONCURRENCY;
 use crate::core::error::Result;
+use crate::core::show::{Cell, Draw, Table, Text};
+use crate::spec::clusters as configured;
 use crate::spec::clusters::Cluster;
 use crate::transfer::billing::{self, Billed};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// USD per GiB-month of snapshot storage.
+    #[arg(long, default_value_t = DEFAULT_PRICE_PER_GIB_MONTH)]
+    pub price: f64,
+
+    #[command(flatten)]
+    pub org: OrgArgs,
+
+    /// Count the blocks EBS bills each snapshot for (its changes since the previous snapshot of
+    /// its lineage, or all its blocks for the first) through the EBS direct APIs: one request
+    /// per snapshot and per 10,000 blocks, themselves billed. Without it, full volume sizes
+    /// bound the bill from above.
+    #[arg(long)]
+    pub exact: bool,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let spec = reach::optional_spec(&args.org.spec)?;
+    let org = reach::reach(&ctx.options, spec.as_ref(), &args.org, &ctx.regions).await?;
+    let clusters = configured::select(spec.as_ref(), &[], org.places[0].aws.region());
+    if org.configured() {
+        let costs = gather_all(&org, &clusters, args.price, args.exact).await?;
+        ctx.ui.warn(&costs.warnings);
+        Ok(ctx.ui.show(&costs)?)
+    } else {
+        let cost = gather(&org, &clusters, args.price, args.exact).await?;
+        ctx.ui.warn(&cost.warnings);
+        Ok(ctx.ui.show(&cost)?)
+    }
+}
 
 /// EBS snapshot storage, standard tier: the list price of US East (N. Virginia), as of most
 /// regions (USD per GB-month, https://aws.amazon.com/ebs/pricing/).
@@ -427,6 +463,134 @@ async fn count_blocks(
         }
     }
     (counted, uncounted, aws.calls() - before)
+}
+
+fn money(usd: f64) -> String {
+    format!("{usd:.2}")
+}
+
+impl Text for Cost {
+    fn text(&self, draw: &dyn Draw) -> String {
+        let mut headers = vec!["RELEASE", "AMIS", "SNAPSHOTS", "GiB", "USD/MONTH"];
+        if self.exact.is_some() {
+            headers.extend(["BILLED GiB", "BILLED USD/MONTH"]);
+        }
+        let mut table = Table::new(&headers);
+        for r in &self.releases {
+            let mut row = vec![
+                Cell::new(&r.release),
+                Cell::new(r.amis.join("\n")),
+                Cell::number(r.snapshots),
+                Cell::number(r.gib),
+                Cell::number(money(r.usd_per_month)),
+            ];
+            if self.exact.is_some() {
+                row.push(Cell::number(r.billed_gib.map_or("?".into(), |gib| format!("{gib:.3}"))));
+                row.push(Cell::number(
+                    r.billed_gib.map_or("?".into(), |gib| money(gib * self.price_per_gib_month)),
+                ));
+            }
+            table.row(row);
+        }
+        format!(
+            "{}\nTotal in {}: {} GiB, {} USD/month.\n{}\
+             Orphan snapshots (no AMI references them): {}, {} GiB, {} USD/month.\n{}\
+             Note: {}\n",
+            draw.table(&table),
+            self.region,
+            self.total_gib,
+            money(self.total_usd_per_month),
+            self.details(),
+            self.orphans.len(),
+            self.orphan_gib,
+            money(self.orphan_gib as f64 * self.price_per_gib_month),
+            self.unused_text(),
+            self.note
+        )
+    }
+}
+
+impl Cost {
+    /// The tiers, the locked GiB, the billed blocks and what archiving would save, one line each.
+    fn details(&self) -> String {
+        let tiers = format!(
+            "Standard tier: {} GiB at {} USD per GiB-month; archive tier: {} GiB, {} USD/month at {}.\n",
+            self.standard_gib,
+            self.price_per_gib_month,
+            self.archive_gib,
+            money(self.archive_gib as f64 * self.archive_price_per_gib_month),
+            self.archive_price_per_gib_month
+        );
+        let locked =
+            self.locked_gib.map_or("Locked snapshots: unknown (see the warnings).\n".to_string(), |gib| {
+                format!("Locked snapshots (LockSnapshot; no plan deletes them): {gib} GiB.\n")
+            });
+        let exact = self.exact.as_ref().map_or(String::new(), |exact| {
+            format!(
+                "Billed (blocks EBS counts): {:.3} GiB, {} USD/month, over {} snapshots; counting took {} EBS direct requests.\n",
+                exact.billed_gib,
+                money(exact.billed_usd_per_month),
+                exact.snapshots.len(),
+                exact.requests
+            )
+        });
+        let saves = self.archiving_unused_saves_usd_per_month.map_or(String::new(), |usd| {
+            let net = match usd < 0.0 {
+                true => format!("would cost {} USD/month more", money(-usd)),
+                false => format!("would save {} USD/month", money(usd)),
+            };
+            let losses: String =
+                self.archiving.iter().filter_map(|a| a.loss()).map(|l| format!("  {l}\n")).collect();
+            format!("Archiving the releases no cluster runs (`gio-ami archive`) {net}.\n{losses}")
+        });
+        format!("{tiers}{locked}{exact}{saves}")
+    }
+
+    fn unused_text(&self) -> String {
+        match &self.unused_amis {
+            Some(amis) if amis.is_empty() => "Every AMI runs in a cluster.\n".to_string(),
+            Some(amis) => format!("AMIs no cluster runs ({}): {}\n", amis.len(), amis.join(" ")),
+            None if !self.warnings.is_empty() => {
+                "Which AMIs are unused is unknown: what a cluster runs could not be read (see the warnings).\n".to_string()
+            }
+            None => "No cluster of gio-ami.toml is in this region: cannot tell which AMIs are unused.\n".to_string(),
+        }
+    }
+}
+
+/// One row per configured account × region, and the totals.
+impl Text for Costs {
+    fn text(&self, draw: &dyn Draw) -> String {
+        let mut table = Table::new(&[
+            "ACCOUNT",
+            "REGION",
+            "RELEASES",
+            "GiB",
+            "USD/MONTH",
+            "ORPHAN GiB",
+            "UNUSED AMIS",
+            "ARCHIVING SAVES",
+        ]);
+        for AccountCost { account, cost } in &self.accounts {
+            table.row(vec![
+                Cell::new(account),
+                Cell::new(&cost.region),
+                Cell::number(cost.releases.len()),
+                Cell::number(cost.total_gib),
+                Cell::number(money(cost.total_usd_per_month)),
+                Cell::number(cost.orphan_gib),
+                Cell::number(cost.unused_amis.as_ref().map_or("?".into(), |amis| amis.len().to_string())),
+                Cell::number(cost.archiving_unused_saves_usd_per_month.map_or("?".into(), money)),
+            ]);
+        }
+        format!(
+            "{}\nTotal: {} GiB, {} USD/month; orphan snapshots {} GiB.\n",
+            draw.table(&table),
+            self.total_gib,
+            money(self.total_usd_per_month),
+            self.orphan_gib
+        )
+    }
 }
 
 #[cfg(test)]

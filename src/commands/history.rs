@@ -3,15 +3,82 @@
 //! releases from their `gio-ami:*` tags, cluster columns from what the clusters run now (●) and
 //! where a release was published before (○, the `gio-ami:clusters` tag).
 
+use super::line::{HistoryFormat, OrgArgs};
+use super::{reach, Context};
 use crate::aws::clusters::{self, Observed};
 use crate::aws::inventory::{self, Image, Protection};
 use crate::aws::org::Org;
 use crate::core::clock::Timestamp;
 use crate::core::error::{Error, Result};
+use crate::core::show::{Cell, Draw, Table, Text};
 use crate::core::tags;
+use crate::spec::clusters as configured;
 use crate::spec::clusters::Cluster;
+use crate::Aws;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// table, markdown, json or csv (--output json also gives JSON).
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
+    pub format: HistoryFormat,
+
+    /// Only this cluster's column (repeatable); a name not in gio-ami.toml is looked for in the
+    /// current region.
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub clusters: Vec<String>,
+
+    /// Write the Markdown table between the history markers of FILE instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub update: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub org: OrgArgs,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let spec = reach::optional_spec(&args.org.spec)?;
+    let caller = Aws::connect(&ctx.options).await?;
+    let accounts = reach::accounts(spec.as_ref(), &args.org.accounts, &ctx.regions, caller.region())?;
+    let clusters = configured::select(spec.as_ref(), &args.clusters, caller.region());
+    let listed = regions(&ctx.regions, caller.region(), &clusters);
+    let all: Vec<String> = listed.iter().cloned().chain(clusters.iter().map(|c| c.region.clone())).collect();
+    let org = reach::enter(caller, &accounts, &all).await?;
+    let history = gather(&org, &listed, clusters).await?;
+    tracing::info!(api_calls = history.api_calls, releases = history.releases.len(), "history read");
+    ctx.ui.warn(&history.warnings);
+    match &args.update {
+        Some(file) => {
+            update_file(file, &history)?;
+            let file = file.display().to_string();
+            Ok(ctx.ui.show(&Updated {
+                file,
+                releases: history.releases.len(),
+                api_calls: history.api_calls,
+            })?)
+        }
+        None => Ok(ctx.ui.show(&Formatted { history, format: args.format })?),
+    }
+}
+
+/// The history in the format `--format` asks for; `--output json` means JSON whatever it.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct Formatted {
+    pub history: History,
+    #[serde(skip)]
+    pub format: HistoryFormat,
+}
+
+/// What `history --update FILE` did.
+#[derive(Debug, Serialize)]
+pub struct Updated {
+    pub file: String,
+    pub releases: usize,
+    pub api_calls: usize,
+}
 
 pub const BEGIN_MARKER: &str = "<!-- gio-ami:history:begin -->";
 pub const END_MARKER: &str = "<!-- gio-ami:history:end -->";
@@ -367,6 +434,38 @@ pub fn update_file(path: &std::path::Path, history: &History) -> Result<()> {
     let text = std::fs::read_to_string(path).map_err(io("read"))?;
     let updated = replace_block(&file, &text, &markdown(history))?;
     std::fs::write(path, updated).map_err(io("write"))
+}
+
+impl Text for Formatted {
+    fn text(&self, draw: &dyn Draw) -> String {
+        let history = &self.history;
+        match self.format {
+            HistoryFormat::Json => {
+                serde_json::to_string_pretty(history).map(|json| json + "\n").unwrap_or_default()
+            }
+            HistoryFormat::Markdown => markdown(history),
+            HistoryFormat::Csv => csv(history),
+            HistoryFormat::Table if history.releases.is_empty() => format!(
+                "No releases in {}: AMIs become releases when gio-ami builds them or with \
+                 `gio-ami adopt AMI_ID`.\n",
+                history.regions.join(", ")
+            ),
+            HistoryFormat::Table => {
+                let header = header(history);
+                let mut table = Table::new(&header.iter().map(String::as_str).collect::<Vec<_>>());
+                for release in &history.releases {
+                    table.row(cells(history, release, "\n").into_iter().map(Cell::new).collect());
+                }
+                format!("{}\n{}", draw.table(&table), legend(history))
+            }
+        }
+    }
+}
+
+impl Text for Updated {
+    fn text(&self, _: &dyn Draw) -> String {
+        format!("{}: history block updated ({} releases)\n", self.file, self.releases)
+    }
 }
 
 #[cfg(test)]

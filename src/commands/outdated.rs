@@ -5,21 +5,74 @@
 //! public SSM parameters), how far apart the two are, and the control plane's version and
 //! support. Calls grow with clusters and distinct bases, never with releases.
 
+use super::line::OrgArgs;
+use super::{reach, Context};
 use crate::aws::base::{self, Base, Query};
+use crate::aws::control_plane::Support;
 use crate::aws::control_plane::{self, ControlPlane};
 use crate::aws::inventory::{self, Image};
 use crate::aws::org::{Org, Place};
 use crate::aws::{clusters, parameters};
 use crate::core::choice::Choice;
 use crate::core::clock::{self, Timestamp};
+use crate::core::error::Error;
 use crate::core::error::Result;
 use crate::core::kinds::{Arch, Family, Variant};
+use crate::core::show::{Cell, Draw, Table, Text};
 use crate::core::tags;
+use crate::spec::clusters as configured;
 use crate::spec::clusters::Cluster;
+use crate::Aws;
 use futures::future::join_all;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this cluster (repeatable; default: every cluster of gio-ami.toml). A name the spec
+    /// does not know is looked for in --region.
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub clusters: Vec<String>,
+
+    /// Exit 3 when a cluster runs a release whose base is more than AGE older than the one
+    /// recommended now (`0d`: any newer base), e.g. 30d.
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub fail_if_behind: Option<Duration>,
+
+    #[command(flatten)]
+    pub org: OrgArgs,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let spec = reach::optional_spec(&args.org.spec)?;
+    let caller = Aws::connect(&ctx.options).await?;
+    let accounts = reach::accounts(spec.as_ref(), &args.org.accounts, &ctx.regions, caller.region())?;
+    let mut clusters = configured::select(spec.as_ref(), &args.clusters, caller.region());
+    if !args.org.accounts.is_empty() {
+        clusters.retain(|c| c.account.as_ref().is_some_and(|a| args.org.accounts.contains(a)));
+    }
+    if clusters.is_empty() {
+        return Err(Error::NoClusters { spec: args.org.spec.display().to_string() });
+    }
+    let regions: Vec<String> = clusters.iter().map(|c| c.region.clone()).collect();
+    let org = reach::enter(caller, &accounts, &regions).await?;
+    let report = gather(&org, &clusters).await?;
+    tracing::info!(api_calls = report.api_calls, clusters = report.clusters.len(), "outdated read");
+    ctx.ui.warn(&report.warnings);
+    ctx.ui.show(&report)?;
+    let Some(age) = args.fail_if_behind else { return Ok(()) };
+    let behind = report.behind(age);
+    if behind.is_empty() {
+        return Ok(());
+    }
+    // As the user wrote it, near enough: whole days as days.
+    let age = match age.as_secs() % 86_400 {
+        0 => format!("{}d", age.as_secs() / 86_400),
+        _ => humantime::format_duration(age).to_string(),
+    };
+    Err(Error::Behind { clusters: behind, age })
+}
 
 const DAY: i64 = 86_400;
 
@@ -327,6 +380,105 @@ fn assess(
             .zip(created(&base.created))
             .map(|(new, old)| ((new - old) / DAY).max(0)),
     };
+}
+
+/// Per cluster and release: the base it was built on against the one recommended now.
+impl Text for Outdated {
+    fn text(&self, draw: &dyn Draw) -> String {
+        let mut table =
+            Table::new(&["CLUSTER", "KUBERNETES", "RELEASE", "ON NODES", "BASE", "RECOMMENDED", "BEHIND"]);
+        for cluster in &self.clusters {
+            for row in cluster.rows() {
+                table.row(row.into_iter().map(Cell::new).collect());
+            }
+        }
+        let unknown: String = self
+            .clusters
+            .iter()
+            .flat_map(|c| {
+                c.releases.iter().filter_map(move |n| {
+                    n.unknown.as_ref().map(|why| format!("{} {}: {why}\n", c.name, n.ami))
+                })
+            })
+            .collect();
+        format!("{}\n{unknown}{} AWS requests.\n", draw.table(&table), self.api_calls)
+    }
+}
+
+impl ClusterState {
+    /// The cluster's rows of the table: one per release, the cluster named on the first.
+    fn rows(&self) -> Vec<Vec<String>> {
+        let name = match &self.account {
+            Some(account) => format!("{}\naccount {account}", self.name),
+            None => self.name.clone(),
+        };
+        let kubernetes = self.control_plane.as_ref().map_or("-".to_string(), |p| {
+            let ends = match p.support {
+                Support::Standard => p.end_of_standard_support.as_deref(),
+                _ => p.end_of_extended_support.as_deref(),
+            };
+            format!(
+                "{} ({}{})",
+                p.version,
+                p.support.label(),
+                ends.map(|d| format!(" until {d}")).unwrap_or_default()
+            )
+        });
+        if self.releases.is_empty() {
+            let none = "(nothing runs or was published)".to_string();
+            return vec![vec![name, kubernetes, none, "-".into(), "-".into(), "-".into(), "-".into()]];
+        }
+        self.releases
+            .iter()
+            .enumerate()
+            .map(|(n, node)| {
+                let skew = node
+                    .skew
+                    .filter(|s| *s != 0)
+                    .map(|s| format!("\nnodes {} ({s:+} minor)", node.kubernetes.as_deref().unwrap_or("?")))
+                    .unwrap_or_default();
+                vec![
+                    if n == 0 { name.clone() } else { String::new() },
+                    if n == 0 { format!("{kubernetes}{skew}") } else { skew.trim_start().to_string() },
+                    format!("{}\n{}", node.release.as_deref().unwrap_or("?"), node.ami),
+                    node.on().to_string(),
+                    base_text(&node.base),
+                    base_text(&node.recommended),
+                    node.behind_text(),
+                ]
+            })
+            .collect()
+    }
+}
+
+impl Node {
+    fn on(&self) -> &'static str {
+        match (self.running, self.published) {
+            (true, true) => "runs, published",
+            (true, false) => "runs",
+            (false, _) => "published, not seen running",
+        }
+    }
+
+    fn behind_text(&self) -> String {
+        match (self.newer_base, self.behind_days) {
+            (Some(false), _) => "current".to_string(),
+            (Some(true), Some(days)) => format!("{days} days"),
+            (Some(true), None) => "newer base".to_string(),
+            (None, _) => "?".to_string(),
+        }
+    }
+}
+
+fn base_text(base: &Option<BaseState>) -> String {
+    base.as_ref().map_or("?".to_string(), |b| {
+        let deprecated = if b.deprecated { ", deprecated" } else { "" };
+        format!(
+            "{}\n{}{deprecated}",
+            b.release_version.as_deref().or(b.name.as_deref()).unwrap_or("?"),
+            b.ami
+        )
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //! (`change::publication`: the target's parameter and the history mark) and, for a cluster
 //! with `protect = true`, deregistration protection on the AMI.
 
+use super::{execute, reach, refuse, Apply, Context, Mode, Own};
+use crate::aws::allowed;
 use crate::aws::clusters;
 use crate::aws::inventory::{self, Image, ImageState};
 use crate::aws::org::Account;
@@ -11,14 +13,132 @@ use crate::aws::parameters::{self, Held, Version};
 use crate::aws::Aws;
 use crate::change::protection::{self, Want};
 use crate::change::publication::{self, Publication};
+use crate::change::sharing::{self, Grantees};
+use crate::change::{self, Report};
 use crate::change::{Action, Plan};
-use crate::commands::share::{self, Grantees};
 use crate::core::clock::{self, Timestamp};
-use crate::core::error::Result;
+use crate::core::error::{Error, Result};
+use crate::core::ids::AmiId;
+use crate::engines::copy;
 use crate::spec::clusters::Cluster;
+use crate::spec::{self as specs, clusters as configured};
 use serde::Serialize;
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The cluster to promote to, as named in gio-ami.toml ([clusters.NAME]).
+    #[arg(long, value_name = "CLUSTER")]
+    pub to: String,
+
+    /// The cluster to take the release from (default: the target's promote_from).
+    #[arg(long, value_name = "CLUSTER")]
+    pub from: Option<String>,
+
+    /// How long the source must have held the release (default: the target's soak, else none);
+    /// given, it overrides the spec and the plan says so. `0s` promotes at once.
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub soak: Option<Duration>,
+
+    /// Copy the AMI into the target's region first when it is not there yet.
+    #[arg(long)]
+    pub copy: bool,
+
+    #[command(flatten)]
+    pub apply: Apply,
+
+    /// The spec naming the clusters.
+    #[arg(long, value_name = "FILE", default_value = specs::DEFAULT_PATH)]
+    pub spec: PathBuf,
+
+    /// Go on although the Allowed AMIs setting of an account it goes to refuses the AMI.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let spec = reach::optional_spec(&args.spec)?;
+    let to = configured::configured(spec.as_ref(), &args.to)?;
+    let from = match args.from.as_deref().or(to.promote_from.as_deref()) {
+        Some(from) => configured::configured(spec.as_ref(), from)?,
+        None => return Err(crate::spec::Error::NoPromotionSource { cluster: to.name.clone() }.into()),
+    };
+    let caller = Aws::connect(&ctx.options).await?;
+    let (source, _) = reach::cluster_context(&caller, spec.as_ref(), &from, &from.region).await?;
+    let (target, target_account) = reach::cluster_context(&caller, spec.as_ref(), &to, &to.region).await?;
+    let soak = match args.soak {
+        Some(soak) => Soak::Given { soak, spec: to.soak },
+        None => Soak::Spec(to.soak),
+    };
+    // Where the AMI is owned (the caller's account), in the target's region: a copy is made
+    // and looked for there, and its marks, grants and protection go there.
+    let home = caller.elsewhere(&to.region, None);
+    let request = Request { from, to, soak, copy: args.copy, target_account: target_account.clone() };
+    let mut plan = prepare(&source, &target, &home, request.clone()).await?;
+    if let (Some(region), false) = (plan.facts.copy_to.clone(), args.apply.dry_run) {
+        // The copy's id is what the target's parameter gets: copy first, then plan again.
+        copy_first(ctx, &caller, &plan.facts, &request.from.region, region).await?;
+        plan = prepare(&source, &target, &home, request).await?;
+    }
+    let own = Own { before: gates(&plan.facts), ..Own::default() }.with_top(&plan.facts)?;
+    let refusals = plan.facts.refusals();
+    if !refusals.is_empty() {
+        let why = Error::PromotionRefused { to: plan.facts.to.clone(), reasons: refusals };
+        return refuse(ctx, &plan, why, own);
+    }
+    if let (Some(account), Some(ami)) = (target_account, plan.facts.target_ami.clone()) {
+        let owned = inventory::any_images_by_id(&home, &[ami]).await?;
+        if let Some(why) = allowed::gate(&home, vec![account], &owned, &mut plan.warnings, args.force).await {
+            return refuse(ctx, &plan, why, own);
+        }
+    }
+    let mode = Mode { destructive: false, ..Mode::taking("promote", &args.apply, "written") };
+    execute(ctx, &target, &plan, &mode, own, || async {
+        Ok(change::apply_across(&home, &target, &plan.actions).await.into())
+    })
+    .await
+}
+
+/// Copies the AMI the source holds into `region` (`--copy`), where the target's parameter
+/// then gets the copy's id.
+async fn copy_first(
+    ctx: &Context<'_>,
+    caller: &Aws,
+    promotion: &Promotion,
+    from: &str,
+    region: String,
+) -> Result<()> {
+    let ami: AmiId = promotion.ami.clone().unwrap_or_default().parse()?;
+    let owned = caller.elsewhere(from, None);
+    let copying =
+        copy::prepare(&owned, &ctx.options, &ami, std::slice::from_ref(&region), &Default::default()).await?;
+    let progress = ctx.ui.progress();
+    progress.phase(&format!("copying {ami} to {region}"));
+    let copied = copy::copy(&ctx.options, &copying, progress.as_ref()).await;
+    progress.finish();
+    match Report::new(&copying, Some(&copied.outcomes)).failure("promote") {
+        Some(failed) => Err(failed),
+        None => Ok(()),
+    }
+}
+
+/// A promotion's gates, each with what it measured, before its plan.
+fn gates(promotion: &Promotion) -> String {
+    let mut text = format!(
+        "promote {} -> {}: {}{}\n",
+        promotion.from,
+        promotion.to,
+        promotion.ami.as_deref().unwrap_or("nothing"),
+        promotion.release.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+    );
+    for gate in &promotion.gates {
+        text.push_str(&format!("  {} {}\n", if gate.passed { "ok  " } else { "FAIL" }, gate.measured));
+    }
+    text.push('\n');
+    text
+}
 
 /// The soak a promotion holds the source to.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -149,7 +269,7 @@ pub async fn prepare(source: &Aws, target: &Aws, owner: &Aws, request: Request) 
     };
     let target_image = match &image {
         _ if request.from.region == request.to.region => image.clone(),
-        // A copy keeps the name and the release tag (`commands::copy`).
+        // A copy keeps the name and the release tag (`engines::copy`).
         Some(image) => inventory::own_images_named(owner, &image.name)
             .await?
             .into_iter()
@@ -254,7 +374,7 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
             accounts: account.id().map(str::to_string).into_iter().collect(),
             ..Grantees::default()
         };
-        actions.extend(share::plan(std::slice::from_ref(target), &with, true).actions);
+        actions.extend(sharing::plan(std::slice::from_ref(target), &with, true).actions);
     }
     if let Some(target) = &facts.target_image {
         match publication::plan(to, target, &to.region, facts.target_current.clone()) {

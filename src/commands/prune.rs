@@ -2,6 +2,7 @@
 //! newest N, and wipe (or first disable) the rest that are older than an age. Whatever is
 //! chosen goes through the same guards as `wipe`, so an AMI in use is never touched.
 
+use super::{execute, parse_all, reach, refuse, Apply, Context, Mode, Own};
 use crate::aws::inventory::{self, Grantees, Image, ImageState};
 use crate::aws::org::Org;
 use crate::aws::{Aws, LOOKUP_CONCURRENCY};
@@ -10,10 +11,99 @@ use crate::change::{self, access, Action, Kind};
 use crate::core::error::{Error, Result};
 use crate::core::progress::Progress;
 use crate::core::tags;
+use crate::spec;
 use futures::stream::{self, StreamExt};
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// How many of the newest AMIs of each family always stay.
+    #[arg(long, default_value_t = 3)]
+    pub keep: usize,
+
+    /// Only AMIs older than this go (e.g. 90d, 12w, 36h); default: any age.
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub older_than: Option<Duration>,
+
+    /// Keep any AMI an instance was launched from within this long (e.g. 90d), whatever its
+    /// age. Read from EC2's lastLaunchedTime, which AWS records up to a day late: the usage
+    /// guards still see instances that run now.
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub unused_for: Option<Duration>,
+
+    /// A family: the AMIs whose name starts with this (several allowed).
+    #[arg(long, value_name = "PREFIX", required_unless_present = "tags")]
+    pub release_prefix: Vec<String>,
+
+    /// A family: the AMIs carrying this tag, KEY=VALUE (several allowed).
+    #[arg(long = "tag", id = "tags", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+
+    /// Disable the AMIs instead of wiping them (their snapshots stay).
+    #[arg(long, conflicts_with = "deprecate")]
+    pub disable: bool,
+
+    /// Deprecate the AMIs from now instead of wiping them (still launchable by id).
+    #[arg(long)]
+    pub deprecate: bool,
+
+    #[command(flatten)]
+    pub apply: Apply,
+
+    /// The spec whose [accounts] are checked for use of AMIs shared with them.
+    #[arg(long, value_name = "FILE", default_value = spec::DEFAULT_PATH)]
+    pub spec: PathBuf,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let mut families: Vec<Family> = args.release_prefix.into_iter().map(Family::Prefix).collect();
+    families.extend(parse_all::<Family>(&args.tags)?);
+    let stage = match (args.disable, args.deprecate) {
+        (true, _) => Stage::Disable,
+        (_, true) => Stage::Deprecate,
+        _ => Stage::Delete,
+    };
+    let policy =
+        Policy { families, keep: args.keep, older_than: args.older_than, unused_for: args.unused_for, stage };
+    let aws = Aws::connect(&ctx.options).await?;
+    let consumers = reach::consumers(&args.spec, &aws).await?;
+    let progress = ctx.ui.progress();
+    let plan = prepare(&aws, &consumers, &policy, crate::core::clock::now_epoch(), progress.as_ref()).await;
+    progress.finish();
+    let mut plan = plan?;
+    warn_deprecations(&aws, &consumers, &mut plan).await?;
+    // Refusals of AMIs in use are the policy at work; refusals for want of a look-up mean the
+    // prune did not happen, and scripts must hear it.
+    if !plan.facts.unchecked.is_empty() {
+        let why = Error::Unchecked(plan.facts.unchecked.join("; "));
+        return refuse(ctx, &plan, why, Own::default());
+    }
+    let mode = Mode::taking("prune", &args.apply, "changed");
+    execute(ctx, &aws, &plan, &mode, Own::default(), || async {
+        Ok(retire::apply(&aws, &plan).await?.into())
+    })
+    .await
+}
+
+/// A deprecated AMI the Allowed AMIs setting of a configured account tolerates only so long
+/// after its deprecation stops launching there then: said before it happens.
+async fn warn_deprecations(aws: &Aws, consumers: &Org, plan: &mut Plan) -> Result<()> {
+    let deprecated: Vec<String> = plan
+        .actions
+        .iter()
+        .filter(|a| matches!(a, Action::DeprecateImage { .. }))
+        .map(|a| a.id().to_string())
+        .collect();
+    if consumers.configured() && !deprecated.is_empty() {
+        let images = inventory::any_images_by_id(aws, &deprecated).await?;
+        let checked = crate::aws::allowed::check(consumers, &images).await;
+        plan.warnings.extend(checked.refusals.into_iter().chain(checked.warnings));
+    }
+    Ok(())
+}
 
 /// A release family: the AMIs one retention rule counts together.
 #[derive(Debug, Clone, PartialEq)]

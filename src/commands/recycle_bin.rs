@@ -2,6 +2,7 @@
 //! gio-ami's tag, so that every later wipe can be undone with `restore` for that long. Looks
 //! before it writes: a rule already keeping gio-ami's resources that long is left alone.
 
+use super::{execute, Context, DryRun, Mode, Own};
 use crate::aws::recycle_bin::{self, Binned, Rule};
 use crate::aws::Aws;
 use crate::change::{self, Action, Kind};
@@ -9,6 +10,27 @@ use crate::core::clock;
 use crate::core::error::Result;
 use serde::Serialize;
 use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// How long the Recycle Bin keeps a wiped AMI and its snapshots, in whole days (7d, 2w).
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub retain: Duration,
+
+    #[command(flatten)]
+    pub dry_run: DryRun,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let days = days(args.retain)?;
+    let aws = Aws::connect(&ctx.options).await?;
+    let plan = prepare(&aws, days).await?;
+    let mode = Mode::adding("recycle-bin", args.dry_run.dry_run, "changed");
+    execute(ctx, &aws, &plan, &mode, Own::default(), || async {
+        Ok(change::apply(&aws, &plan.actions).await.into())
+    })
+    .await
+}
 
 /// What AWS allows for EBS snapshots and EBS-backed AMIs: "1 - 365 days" (CreateRule).
 pub const DAYS: std::ops::RangeInclusive<i32> = 1..=365;

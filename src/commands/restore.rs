@@ -3,6 +3,7 @@
 //! they were: the `gio-ami:wiped-ami:<AMI>` marks a wipe sets before it deletes do (or else the
 //! description EC2 gave a snapshot it made for the AMI).
 
+use super::{execute, parse_all, Context, DryRun, Mode, Own};
 use crate::aws::inventory::{self, SnapshotState};
 use crate::aws::orphans::Origin;
 use crate::aws::recycle_bin::{self, InBin};
@@ -19,6 +20,38 @@ use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The ids of wiped AMIs (ami-…), several allowed.
+    #[arg(value_name = "AMI_ID", required = true)]
+    pub amis: Vec<String>,
+
+    #[command(flatten)]
+    pub dry_run: DryRun,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let amis = parse_all::<AmiId>(&args.amis)?;
+    let aws = Aws::connect(&ctx.options).await?;
+    let plan = prepare(&aws, &amis).await?;
+    let mode = Mode::adding("restore", args.dry_run.dry_run, "restored");
+    let progress = ctx.ui.progress();
+    let found_gone = RefCell::new(Vec::new());
+    let restored = execute(ctx, &aws, &plan, &mode, Own::default(), || async {
+        let restored = apply(&aws, &plan, progress.as_ref()).await?;
+        found_gone.borrow_mut().extend(restored.gone);
+        Ok(restored.outcomes.into())
+    })
+    .await;
+    progress.finish();
+    restored?;
+    let gone: Vec<String> = plan.facts.gone.iter().cloned().chain(found_gone.into_inner()).collect();
+    match gone.is_empty() {
+        true => Ok(()),
+        false => Err(Error::GoneForGood(gone.join(", "))),
+    }
+}
 
 /// What a restore found besides its actions.
 #[derive(Debug, Clone, Default, Serialize)]

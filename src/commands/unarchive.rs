@@ -3,6 +3,7 @@
 //! when they should be done; a run once they are registers the AMI again from the record
 //! `archive` kept, with its name, boot settings, mappings and tags, under a new id.
 
+use super::{execute, parse_all, Context, DryRun, Mode, Own};
 use crate::aws::archive::{self, Tier};
 use crate::aws::inventory::{self, Image};
 use crate::aws::Aws;
@@ -16,6 +17,29 @@ use crate::engines::register::{self, Step};
 use aws_sdk_ec2::types::Tag;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The ids the AMIs had when they were archived (ami-…), several allowed.
+    #[arg(value_name = "AMI_ID", required = true)]
+    pub amis: Vec<String>,
+
+    /// Restore the snapshots for this many days only (1d to 180d, whole days); default: for good.
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub temporary: Option<std::time::Duration>,
+
+    #[command(flatten)]
+    pub dry_run: DryRun,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let amis = parse_all::<AmiId>(&args.amis)?;
+    let temporary = args.temporary.map(days).transpose()?;
+    let aws = Aws::connect(&ctx.options).await?;
+    let plan = prepare(&aws, &amis, temporary).await?;
+    let mode = Mode::adding("unarchive", args.dry_run.dry_run, "restored");
+    execute(ctx, &aws, &plan, &mode, Own::default(), || async { Ok(apply(&aws, &plan).await?.into()) }).await
+}
 
 /// What AWS says a restore takes: "up to 72 hours".
 pub const RESTORE_HOURS: u32 = 72;

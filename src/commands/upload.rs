@@ -4,6 +4,9 @@
 //! Once StartSnapshot has answered, any failure or Ctrl-C deletes the unfinished snapshot, so
 //! nothing billable is left behind.
 
+use super::line::{choice, Workers};
+use super::shown::{mappings_table, Made};
+use super::{execute, parse_all, Context, Mode, Own};
 use crate::aws::inventory::{self, Boot, Image, Mapping, Snapshot, SnapshotState};
 use crate::aws::provenance::Provenance;
 use crate::aws::Aws;
@@ -12,6 +15,7 @@ use crate::core::error::{Error, Result, Service};
 use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
 use crate::core::progress::Progress;
+use crate::core::show::Draw;
 use crate::core::tags::{self, Tags};
 use crate::engines::register::{self, Step};
 use crate::spec::disk::Disk;
@@ -25,6 +29,109 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The disk image: a raw file or block device, or qcow2/vmdk/vhd/vhdx (needs qemu-img).
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+
+    /// The release name (gio-ami:release tag) and, with --register, the AMI's name
+    /// (default: the file name without its extension).
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Register an AMI with the snapshot as its root (/dev/xvda, ENA on). An AMI of that name
+    /// already registered is reported, and nothing is uploaded.
+    #[arg(long)]
+    pub register: bool,
+
+    /// The AMI's architecture.
+    #[arg(long, value_parser = choice::<Arch>(), default_value = "x86_64")]
+    pub arch: Arch,
+
+    /// How the AMI boots (arm64 needs uefi).
+    #[arg(long, value_parser = choice::<BootMode>(), default_value = "uefi")]
+    pub boot_mode: BootMode,
+
+    /// An extra disk of the AMI, with --register; the syntax of `disks add --disk`:
+    /// DEVICE=SIZE[:TYPE][:iops=N][:throughput=N] or DEVICE=snap-ID[:SIZE].
+    #[arg(long = "disk", value_name = "SPEC")]
+    pub disks: Vec<String>,
+
+    #[command(flatten)]
+    pub workers: Workers,
+
+    /// A tag of your own on the snapshot and the AMI: KEY=VALUE (several allowed).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+
+    /// Encrypt the snapshot with this KMS key, given by its ARN (StartSnapshot takes no alias).
+    /// Every block of the volume is then sent, zeros too: an encrypted snapshot's unwritten
+    /// blocks read as random data, not zeros. The same holds with an encrypted parent, or when
+    /// the account encrypts new snapshots by default.
+    #[arg(long, value_name = "ARN")]
+    pub kms_key: Option<String>,
+
+    /// Start from this snapshot (an earlier upload of the same disk) and send only the blocks
+    /// that differ from it; EBS then bills only those. What it holds is read from the manifest
+    /// its upload wrote, or from --parent-image.
+    #[arg(long, value_name = "SNAPSHOT_ID", group = "parents")]
+    pub parent: Option<String>,
+
+    /// With --register: start from this AMI's root snapshot, as --parent does, and name the
+    /// AMI as the new one's parent (gio-ami:parent-ami), so `lineage` shows the upload chain.
+    #[arg(long, value_name = "AMI_ID", requires = "register", group = "parents")]
+    pub parent_ami: Option<String>,
+
+    /// With --parent or --parent-ami: the image the parent was uploaded from, when its manifest
+    /// is not at hand. Without either, the parent's blocks are read back from EBS (a full read).
+    #[arg(long, value_name = "IMAGE", requires = "parents")]
+    pub parent_image: Option<PathBuf>,
+
+    /// Where uploads write the block manifests that later uploads start from (default: the
+    /// user cache, e.g. ~/.cache/gio-ami/manifests): share one between CI runs.
+    #[arg(long, value_name = "DIR")]
+    pub manifest_dir: Option<PathBuf>,
+
+    /// Print what would be uploaded and registered, and do nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let request = Request {
+        name: args.name,
+        register: args.register,
+        arch: args.arch,
+        boot_mode: args.boot_mode,
+        disks: parse_all::<Disk>(&args.disks)?,
+        workers: args.workers.workers,
+        tags: args.tags.iter().map(|t| parse_tag(t)).collect::<Result<_>>()?,
+        kms_key: args.kms_key,
+        parent: match (args.parent, args.parent_ami) {
+            (Some(snapshot), _) => Some(Parent::Snapshot(snapshot.parse()?)),
+            (None, Some(ami)) => Some(Parent::Ami(ami.parse()?)),
+            (None, None) => None,
+        },
+        manifest_dir: args.manifest_dir.or_else(manifest::default_dir),
+    };
+    let progress = ctx.ui.progress();
+    let image = ImageFile::open(&args.image, |step| progress.phase(step))?;
+    let parent_image =
+        args.parent_image.map(|path| ImageFile::open(&path, |step| progress.phase(step))).transpose()?;
+    let aws = Aws::connect(&ctx.options).await?;
+    let sizes = register::snapshot_sizes(&aws, &request.disks).await?;
+    let provenance = Provenance::current(&aws).await;
+    let file = (image.path.as_path(), image.format, image.size);
+    let plan = prepare(&aws, &request, file, &sizes, &provenance, parent_image.as_ref()).await?;
+    let own = Own { before: intro(&plan.facts, ctx.ui.drawing()), ..Own::default() };
+    let mode = Mode::adding("upload", args.dry_run, "uploaded");
+    let uploaded =
+        execute(ctx, &aws, &plan, &mode, own, || apply(&aws, &plan, &image, progress.as_ref())).await;
+    progress.finish();
+    uploaded
+}
 
 /// The root device of every uploaded AMI: what Nitro instances and EKS node images expect.
 pub const ROOT_DEVICE: &str = "/dev/xvda";
@@ -623,6 +730,77 @@ async fn register_on(
     let on_this_snapshot =
         |image: &Image| image.root_mapping().and_then(|m| m.snapshot_id.as_deref()) == Some(snapshot);
     Ok(Some(register::register_once(aws, &plan.shape, &step, &plan.target.tags, on_this_snapshot).await?))
+}
+
+/// The counts scripts read at the top (`snapshot_id`, `blocks_sent`), and the throughput.
+impl Made for Uploaded {
+    fn own(&self, own: Own) -> serde_json::Result<Own> {
+        let mut own = own.with_top(self)?;
+        own.after.push_str(&figures(self));
+        Ok(own)
+    }
+}
+
+/// What `upload` sends, for people: the image and its snapshot, then the AMI's mappings.
+fn intro(upload: &Plan, draw: &dyn Draw) -> String {
+    let target = &upload.target;
+    let mut text = format!(
+        "upload {} ({}, {} bytes) as a {} GiB snapshot `{}`: {} blocks of 512 KiB, {} workers{}\n",
+        target.image,
+        upload.format.qemu_name(),
+        target.bytes,
+        target.volume_gib,
+        upload.name,
+        target.blocks,
+        target.workers,
+        match (&target.kms_key, target.encrypted) {
+            (Some(key), _) => format!(", encrypted with {key}: every block is sent"),
+            (None, true) =>
+                ", encrypted (its parent's key, or the account's default): every block is sent".into(),
+            (None, false) => String::new(),
+        },
+    );
+    if let (Some(parent), Some(from)) = (&target.parent, &upload.parent_blocks_from) {
+        let known =
+            if upload.read_parent { String::new() } else { format!("{} blocks, ", target.inherits.len()) };
+        text.push_str(&format!(
+            "starting from {parent} ({known}known from {from}): only the blocks that differ are sent\n"
+        ));
+    }
+    if let Some(step) = &upload.register {
+        text.push_str(&format!(
+            "then register `{}` ({}):\n{}\n",
+            step.name,
+            step.description,
+            draw.table(&mappings_table(&step.mappings))
+        ));
+    }
+    text
+}
+
+/// How an upload went, for people.
+fn figures(uploaded: &Uploaded) -> String {
+    if uploaded.existed {
+        return format!(
+            "{} already exists as {} (root snapshot {}): nothing uploaded.\n",
+            uploaded.name,
+            uploaded.image_id.as_deref().unwrap_or("-"),
+            uploaded.snapshot_id
+        );
+    }
+    let inherited = match &uploaded.parent {
+        Some(parent) => format!(", {} inherited from {parent}", uploaded.blocks_inherited),
+        None => String::new(),
+    };
+    format!(
+        "{} GiB snapshot {}: {} blocks sent{inherited}, {} zero blocks skipped, {:.1} MiB/s ({:.1} s)\n",
+        uploaded.volume_gib,
+        uploaded.snapshot_id,
+        uploaded.blocks_sent,
+        uploaded.blocks_skipped,
+        uploaded.mib_per_second,
+        uploaded.seconds
+    )
 }
 
 #[cfg(test)]

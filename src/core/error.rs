@@ -129,6 +129,29 @@ pub enum Error {
     #[error(transparent)]
     Spec(#[from] crate::spec::Error),
 
+    /// Printing the result failed: a closed pipe (`| head`), a full disk.
+    #[error("cannot print the result: {0}")]
+    Output(#[from] std::io::Error),
+
+    #[error("cannot write the result as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+
+    /// A file the verb writes (a spec, man pages) cannot be written.
+    #[error("cannot write {path}: {detail}")]
+    Write { path: String, detail: String },
+
+    #[error("{path} exists; pass --force to overwrite it")]
+    Exists { path: String },
+
+    #[error("--region was given {0} times; only `history` reads several regions. Pass one.")]
+    Regions(usize),
+
+    #[error("nothing to adopt in {region}: {skipped}")]
+    NothingToAdopt { region: String, skipped: String },
+
+    #[error("no clusters to look at: add [clusters.NAME] tables to {spec}, or name one with --cluster")]
+    NoClusters { spec: String },
+
     #[error("{message}")]
     Base { message: String },
 

@@ -9,5 +9,6 @@ pub mod ids;
 pub mod kinds;
 pub mod poll;
 pub mod progress;
+pub mod show;
 pub mod signal;
 pub mod tags;

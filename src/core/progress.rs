@@ -19,6 +19,8 @@ pub trait Progress: Sync {
     fn counted(&self, _n: u64) {}
     /// The count is over (finished or abandoned).
     fn count_ended(&self) {}
+    /// The slow step is over: what was drawn for it goes.
+    fn finish(&self) {}
 }
 
 /// Shows nothing.

@@ -3,6 +3,7 @@
 //! from snapshots, no instance at all: `disks add` and `upload --register`). The core below
 //! is what they share: build ids, phases, naming, tags and base resolution.
 
+pub mod copy;
 pub mod leftovers;
 pub mod native;
 pub mod packer;

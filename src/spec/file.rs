@@ -167,6 +167,11 @@ pub fn schema() -> schemars::Schema {
     schemars::schema_for!(SpecFile)
 }
 
+/// The schema as `schema` prints it and `init` writes it.
+pub fn schema_text() -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&schema())
+}
+
 /// What a spec without `[build]` gets: each field's own default, as when the table is empty.
 impl Default for BuildSpec {
     fn default() -> Self {

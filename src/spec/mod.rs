@@ -11,7 +11,7 @@ use crate::core::ids::AmiId;
 use crate::core::kinds::{Arch, Engine, Family, ProvisionVia, Variant};
 use crate::spec::clusters::Cluster;
 use crate::spec::disk::{Disk, MAX_VOLUMES};
-pub use crate::spec::file::{schema, AccountSpec};
+pub use crate::spec::file::{schema, schema_text, AccountSpec};
 use crate::spec::file::{BaseSpec, BuildSpec, ClusterSpec, SpecFile};
 use serde::Serialize;
 use std::collections::BTreeMap;

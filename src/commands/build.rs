@@ -1,0 +1,47 @@
+//! `build`: the spec's AMI, by the native engine or real Packer. The engines are `engines`'.
+
+use super::line::choice;
+use super::shown::{Made, Own};
+use super::{execute, Context, Mode};
+use crate::core::kinds::Engine;
+use crate::engines::{self, Built};
+use crate::spec;
+use crate::{Aws, Result};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(default_value = spec::DEFAULT_PATH, value_name = "SPEC")]
+    pub spec: PathBuf,
+    /// native | packer (default: the spec's build.engine).
+    #[arg(long, value_parser = choice::<Engine>())]
+    pub engine: Option<Engine>,
+    /// Print the base and the name the build would use, and launch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let loaded = spec::load(&args.spec)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{}: {}", warning.key, warning.message);
+    }
+    let aws = Aws::connect(&ctx.options).await?;
+    let engine = args.engine.unwrap_or(loaded.spec.engine());
+    let progress = ctx.ui.progress();
+    let plan = engines::prepare(&aws, &loaded, engine, progress.as_ref()).await?;
+    let mode = Mode::adding("build", args.dry_run, "built");
+    let built = execute(ctx, &aws, &plan, &mode, Own::default(), || {
+        engines::build(&aws, &loaded, &plan, progress.as_ref())
+    })
+    .await;
+    progress.finish();
+    built
+}
+
+/// The AMI, its name and the phases, at the top where scripts read them.
+impl Made for Built {
+    fn own(&self, own: Own) -> serde_json::Result<Own> {
+        own.with_top(self)
+    }
+}

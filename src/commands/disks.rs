@@ -1,0 +1,77 @@
+//! `disks add`: a new AMI from an existing one's snapshots plus new EBS volumes, no instance.
+//! The plan and the registration are `engines::register`'s, shared with `upload --register`.
+
+use super::shown::mappings_table;
+use super::{execute, parse_all, Context, Mode, Own};
+use crate::aws::provenance::Provenance;
+use crate::core::ids::AmiId;
+use crate::core::show::Draw;
+use crate::engines::register::{self, Plan};
+use crate::spec::disk::Disk;
+use crate::{Aws, Result};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Args {
+    /// Register a new AMI: the source's root and disks (same snapshots, same boot settings)
+    /// plus new EBS volumes. No instance is launched; it takes seconds.
+    ///
+    /// With --chain, each disk makes one more AMI, registered from the previous one (the
+    /// incremental pipeline: 3 disks -> 3 AMIs, the last one with all three).
+    ///
+    /// Examples:
+    ///   gio-ami disks add ami-0abc… --disk /dev/xvdb=50
+    ///   gio-ami disks add ami-0abc… --disk /dev/xvdc=100:io2:iops=4000 --disk /dev/xvdd=snap-0123…:200
+    ///   gio-ami disks add ami-0abc… --chain --disk /dev/xvdb=50 --disk /dev/xvdc=50
+    #[command(verbatim_doc_comment)]
+    Add(AddArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// The AMI to extend (ami-…).
+    #[arg(value_name = "SOURCE_AMI")]
+    pub source: String,
+
+    /// A disk to add: DEVICE=SIZE[:TYPE][:iops=N][:throughput=N][:encrypted]
+    /// [:delete-on-termination=false], or DEVICE=snap-ID[:SIZE] for a disk made from a
+    /// snapshot. SIZE in GiB; TYPE gp3 (default), gp2, io1, io2, st1, sc1, standard.
+    #[arg(long = "disk", value_name = "SPEC", required = true)]
+    pub disks: Vec<String>,
+
+    /// Name of the new AMI (default: the source's name and the added devices); with --chain,
+    /// the prefix of each member's name.
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// One AMI per disk, each registered from the previous one.
+    #[arg(long)]
+    pub chain: bool,
+
+    /// Print what would be registered, and register nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let Args::Add(args) = args;
+    let source: AmiId = args.source.parse()?;
+    let request =
+        register::Request { disks: parse_all::<Disk>(&args.disks)?, name: args.name, chain: args.chain };
+    let aws = Aws::connect(&ctx.options).await?;
+    let plan = register::prepare(&aws, &source, &request, args.dry_run).await?;
+    let provenance = Provenance::current(&aws).await;
+    let own = Own { before: steps(&plan.facts, ctx.ui.drawing()), ..Own::default() };
+    let mode = Mode::adding("disks add", args.dry_run, "registered");
+    execute(ctx, &aws, &plan, &mode, own, || register::apply(&aws, &plan, &provenance)).await
+}
+
+/// What `disks add` registers, for people: each step's mappings.
+fn steps(plan: &Plan, draw: &dyn Draw) -> String {
+    let mut text = String::new();
+    for (n, step) in plan.steps.iter().enumerate() {
+        let parent = if n == 0 { plan.source.id.clone() } else { format!("step {n}") };
+        text.push_str(&format!("step {}: register `{}` from {parent}\n", n + 1, step.name));
+        text.push_str(&format!("{}\n", draw.table(&mappings_table(&step.mappings))));
+    }
+    text
+}

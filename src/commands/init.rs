@@ -1,0 +1,38 @@
+//! `init`: a commented gio-ami.toml to start from, and its JSON Schema beside it.
+
+use super::Context;
+use crate::spec;
+use crate::{Error, Result};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where to write it.
+    #[arg(default_value = spec::DEFAULT_PATH)]
+    pub path: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let path = &args.path;
+    if path.exists() && !args.force {
+        return Err(Error::Exists { path: path.display().to_string() });
+    }
+    let schema = path.with_file_name(spec::SCHEMA_FILE);
+    write(path, spec::TEMPLATE)?;
+    write(&schema, &spec::schema_text()?)?;
+    ctx.ui.note(&format!(
+        "wrote {} and {}: edit the spec, then `gio-ami check` and `gio-ami build`",
+        path.display(),
+        schema.display()
+    ));
+    Ok(())
+}
+
+/// Writes a file the verb makes, naming it when it cannot.
+pub(crate) fn write(path: &Path, contents: &str) -> Result<()> {
+    std::fs::write(path, contents)
+        .map_err(|e| Error::Write { path: path.display().to_string(), detail: e.to_string() })
+}

@@ -1,0 +1,35 @@
+//! `protect`: deregistration protection on AMIs, or with --unprotect its lifting. The plan is
+//! `change::protection`'s, shared with `promote`.
+
+use super::{on_own_images, Apply, Context, Mode};
+use crate::change::protection::{self, Want};
+use crate::Result;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// AMIs of this account (ami-…).
+    #[arg(value_name = "AMI_ID", required = true)]
+    pub amis: Vec<String>,
+
+    /// Lift the protection instead (an AMI protected with a cooldown stays protected 24 more
+    /// hours); it asks on a terminal, unless --yes.
+    #[arg(long, conflicts_with = "cooldown")]
+    pub unprotect: bool,
+
+    /// Keep the AMI protected for 24 hours after the protection is lifted: time for someone
+    /// to notice before it can go.
+    #[arg(long)]
+    pub cooldown: bool,
+
+    #[command(flatten)]
+    pub apply: Apply,
+}
+
+pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let want = match args.unprotect {
+        true => Want::Unprotect,
+        false => Want::Protect { cooldown: args.cooldown },
+    };
+    let mode = Mode { destructive: args.unprotect, ..Mode::taking("protect", &args.apply, "changed") };
+    on_own_images(ctx, &args.amis, &mode, |images| protection::plan(images, want)).await
+}

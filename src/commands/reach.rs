@@ -1,0 +1,115 @@
+//! Where a verb acts: the accounts and regions of gio-ami.toml's `[accounts]` (each through its
+//! role), the caller's own account without them, and the account a cluster lives in. `aws` and
+//! `spec` do not know each other; this is where a spec's accounts become `org::Account`s.
+
+use super::line::OrgArgs;
+use crate::aws::org;
+use crate::spec::{self, clusters};
+use crate::{Aws, AwsOptions};
+use std::path::Path;
+
+/// The spec when the file exists; its absence is fine for commands that only read clusters
+/// from it, and an unreadable or invalid spec is still an error.
+pub fn optional_spec(path: &Path) -> crate::Result<Option<spec::Spec>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(spec::load(path)?.spec))
+}
+
+/// The configured accounts a report reads (all, or those --account names), each in its
+/// regions (or the ones --region names; `home`, the caller's, when it names none) and those of
+/// its clusters.
+pub fn accounts(
+    spec: Option<&spec::Spec>,
+    names: &[String],
+    regions: &[String],
+    home: &str,
+) -> crate::Result<Vec<org::Account>> {
+    let configured = spec.map(|s| &s.accounts);
+    let known = || configured.map(|a| a.keys().cloned().collect()).unwrap_or_default();
+    for name in names {
+        if !configured.is_some_and(|a| a.contains_key(name)) {
+            return Err(crate::spec::Error::UnknownAccount { account: name.clone(), known: known() }.into());
+        }
+    }
+    let Some(spec) = spec else { return Ok(Vec::new()) };
+    let clusters = clusters::select(Some(spec), &[], "");
+    Ok(spec
+        .accounts
+        .iter()
+        .filter(|(name, _)| names.is_empty() || names.contains(name))
+        .map(|(name, account)| {
+            let mut own: Vec<String> = match (regions.is_empty(), account.regions.is_empty()) {
+                (false, _) => regions.to_vec(),
+                (true, false) => account.regions.iter().map(|r| r.get_ref().clone()).collect(),
+                (true, true) => vec![home.to_string()],
+            };
+            for cluster in clusters.iter().filter(|c| c.account.as_ref() == Some(name)) {
+                if !own.contains(&cluster.region) {
+                    own.push(cluster.region.clone());
+                }
+            }
+            org::Account {
+                name: name.clone(),
+                role: account.role_arn.as_ref().map(|arn| org::Role {
+                    arn: arn.get_ref().clone(),
+                    external_id: account.external_id.as_ref().map(|e| e.get_ref().clone()),
+                    session_name: account.session_name.as_ref().map(|s| s.get_ref().clone()),
+                }),
+                regions: own,
+            }
+        })
+        .collect())
+}
+
+/// Where a report reads: every account of `[accounts]` (or those --account names), else the
+/// caller's account in its region, as without any spec.
+pub async fn reach(
+    options: &AwsOptions,
+    spec: Option<&spec::Spec>,
+    args: &OrgArgs,
+    regions: &[String],
+) -> crate::Result<org::Org> {
+    let caller = Aws::connect(options).await?;
+    let accounts = accounts(spec, &args.accounts, regions, caller.region())?;
+    enter(caller, &accounts, &[]).await
+}
+
+/// The configured accounts, or without them the caller's account in its region and `alone_in`.
+pub async fn enter(caller: Aws, accounts: &[org::Account], alone_in: &[String]) -> crate::Result<org::Org> {
+    match accounts.is_empty() {
+        true => Ok(org::Org::alone(caller, alone_in)),
+        false => org::Org::connect(&caller, accounts).await,
+    }
+}
+
+/// The configured accounts with a role, in the region a guard acts in: where use of a shared
+/// AMI is checked too. None without `[accounts]`.
+pub async fn consumers(spec: &Path, aws: &Aws) -> crate::Result<org::Org> {
+    let spec = optional_spec(spec)?;
+    let mut accounts = accounts(spec.as_ref(), &[], &[aws.region().to_string()], aws.region())?;
+    accounts.retain(|a| a.role.is_some());
+    Ok(org::Org::connect_all(aws, &accounts).await)
+}
+
+/// Where a cluster is acted on: the caller's account in `region`, or for a cluster of another
+/// configured account, that account (through its role) in the cluster's region, which is then
+/// returned too.
+pub async fn cluster_context(
+    caller: &Aws,
+    spec: Option<&spec::Spec>,
+    cluster: &clusters::Cluster,
+    region: &str,
+) -> crate::Result<(Aws, Option<org::Account>)> {
+    let account = accounts(spec, &[], std::slice::from_ref(&cluster.region), &cluster.region)?
+        .into_iter()
+        .find(|a| a.role.is_some() && cluster.account.as_ref() == Some(&a.name));
+    match account {
+        Some(account) => {
+            let mut org = org::Org::connect(caller, std::slice::from_ref(&account)).await?;
+            Ok((org.places.swap_remove(0).aws, Some(account)))
+        }
+        None => Ok((caller.elsewhere(region, None), None)),
+    }
+}
