@@ -48,6 +48,8 @@ pub fn advice(err: &(dyn std::error::Error + 'static)) -> Option<Advice> {
             Sentence(format!("Publish a specific AMI instead: `gio-ami publish AMI_ID --cluster {cluster}`."))
         }
         Error::InvalidKmsKey(_) => Continues(", e.g. --kms-key us-east-1=alias/ami-copies".into()),
+        Error::Exists { .. } => Continues("; pass --force to overwrite it".into()),
+        Error::NoClusters { .. } => Continues(", or name one with --cluster".into()),
         _ => return None,
     })
 }
@@ -102,6 +104,8 @@ mod tests {
             Error::NotConfirmed("wipe"),
             Error::NothingToRollBack { cluster: "c".into(), parameter: "/p".into() },
             Error::InvalidKmsKey("x".into()),
+            Error::Exists { path: "p".into() },
+            Error::NoClusters { spec: "s".into() },
             Error::NotSharedWithCluster { ami: "ami-1".into(), account: "a".into(), cluster: "c".into() },
             crate::spec::Error::NoPromotionSource { cluster: "c".into() }.into(),
         ];
@@ -123,6 +127,11 @@ mod tests {
             (Error::GoneForGood("ami-1".into()), "nothing can bring back ami-1: see the plan for why. Whatever else was asked has been restored; a Recycle Bin rule (`gio-ami recycle-bin --retain 7d`) keeps later wipes restorable."),
             (Error::NothingToRollBack { cluster: "c".into(), parameter: "/p".into() }, "nothing to roll back to: the history of /p (cluster `c`) holds no value other than the current one. Publish a specific AMI instead: `gio-ami publish AMI_ID --cluster c`."),
             (Error::InvalidKmsKey("x".into()), "`x` is not REGION=KEY: name the region whose copy the key encrypts, e.g. --kms-key us-east-1=alias/ami-copies"),
+            (Error::Exists { path: "gio-ami.toml".into() }, "gio-ami.toml exists; pass --force to overwrite it"),
+            (
+                Error::NoClusters { spec: "gio-ami.toml".into() },
+                "no clusters to look at: add [clusters.NAME] tables to gio-ami.toml, or name one with --cluster",
+            ),
             (crate::spec::Error::NoPromotionSource { cluster: "c".into() }.into(), "cluster `c` has no cluster to take releases from: pass --from CLUSTER, or add promote_from = \"staging\" (say) to [clusters.c] in gio-ami.toml."),
         ];
         for (err, text) in cases {

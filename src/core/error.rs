@@ -140,7 +140,7 @@ pub enum Error {
     #[error("cannot write {path}: {detail}")]
     Write { path: String, detail: String },
 
-    #[error("{path} exists; pass --force to overwrite it")]
+    #[error("{path} exists.")]
     Exists { path: String },
 
     #[error("--region was given {0} times; only `history` reads several regions. Pass one.")]
@@ -149,7 +149,7 @@ pub enum Error {
     #[error("nothing to adopt in {region}: {skipped}")]
     NothingToAdopt { region: String, skipped: String },
 
-    #[error("no clusters to look at: add [clusters.NAME] tables to {spec}, or name one with --cluster")]
+    #[error("no clusters to look at: add [clusters.NAME] tables to {spec}.")]
     NoClusters { spec: String },
 
     #[error("{message}")]
