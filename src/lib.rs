@@ -1,10 +1,10 @@
 //! gio-ami: the whole life of custom AMIs for EKS worker nodes.
 //!
 //! Layers, each importing only the ones below it (ARCHITECTURE.md has the map):
-//! `commands` (one module per verb) → `engines` (ways to make an AMI) and `transfer` (EBS
+//! `commands` (the command line: one module per verb, arguments to report) → `engines` (ways to make an AMI) and `transfer` (EBS
 //! direct blocks) → `change` (plan → apply) → `aws` (context and typed read model) → `spec`
 //! (gio-ami.toml, `--disk`) → `core` (errors, ids, tags, progress, polling). The library owns
-//! no terminal: the binary's `cli` renders results and implements `core::progress::Progress`.
+//! no terminal: the binary's `cli` implements `commands::Ui` (tables, JSON, questions, progress).
 
 pub mod aws;
 pub mod change;

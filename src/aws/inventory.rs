@@ -5,7 +5,7 @@ use crate::aws::{timestamp, Aws};
 use crate::core::choice::choice_enum;
 use crate::core::clock::Timestamp;
 use crate::core::error::{Error, Result, Service};
-use crate::core::ids::AmiId;
+use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::kinds::{Arch, BootMode, Reported, Severity, VolumeType};
 use crate::core::tags;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
@@ -276,9 +276,9 @@ pub struct Mapping {
     pub no_device: bool,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Snapshot {
-    pub id: String,
+    pub id: SnapshotId,
     pub size_gib: i32,
     pub state: Reported<SnapshotState>,
     pub started: Option<Timestamp>,
@@ -438,7 +438,7 @@ impl Mapping {
 impl From<&ec2::Snapshot> for Snapshot {
     fn from(s: &ec2::Snapshot) -> Self {
         Snapshot {
-            id: s.snapshot_id().unwrap_or_default().to_string(),
+            id: SnapshotId::from_aws(s.snapshot_id().unwrap_or_default()),
             size_gib: s.volume_size().unwrap_or_default(),
             state: s.state().map(Reported::from).unwrap_or_default(),
             started: timestamp(s.start_time()),

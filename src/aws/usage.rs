@@ -221,160 +221,179 @@ impl Usage {
 }
 
 impl Observed {
-    /// Matches what was read against the AMIs asked about.
+    /// Matches what was read against the AMIs asked about. A look-up that failed is a failure
+    /// of the usage, named, never "no use".
     pub fn usage(&self, amis: &HashSet<&str>) -> Usage {
         let mut failures = Vec::new();
-        let mut failed = |what: &str, error: &Error| failures.push(format!("{what}: {error}"));
-        let mut shared = BTreeMap::new();
+        let mut readable = |what: &str, error: Option<&Error>| match error {
+            Some(error) => {
+                failures.push(format!("{what}: {error}"));
+                false
+            }
+            None => true,
+        };
+        let (templates, configurations) = (or_none(&self.templates), or_none(&self.launch_configurations));
         let mut uses = Vec::new();
-        match &self.instances {
-            // The read asks EC2 for live instances only; a terminated one that still comes back
-            // (EC2 lists them for about an hour) launches nothing and holds nothing.
-            Ok(instances) => uses.extend(
-                instances
-                    .iter()
-                    .filter(|i| i.state != InstanceState::Terminated && amis.contains(i.image.as_str()))
-                    .map(|i| Use {
-                        account: None,
-                        ami: i.image.clone(),
-                        user: User::Instance { id: i.id.clone(), state: i.state.clone() },
-                    }),
-            ),
-            Err(e) => failed("instances", e),
+        if readable("instances", self.instances.as_ref().err()) {
+            uses.extend(instance_uses(or_none(&self.instances), amis));
         }
-        let empty = Vec::new();
-        let templates = match &self.templates {
-            Ok(templates) => templates,
-            Err(e) => {
-                failed("launch templates", e);
-                &empty
-            }
-        };
-        for template in templates {
-            for (version, image) in &template.versions {
-                if let Some(image) = image.as_deref().filter(|i| amis.contains(i)) {
-                    uses.push(Use {
-                        account: None,
-                        ami: image.to_string(),
-                        user: User::LaunchTemplate {
-                            id: template.id.clone(),
-                            name: template.name.clone(),
-                            version: *version,
-                        },
-                    });
-                }
+        if readable("launch templates", self.templates.as_ref().err()) {
+            uses.extend(template_uses(templates, amis));
+        }
+        if readable("launch configurations", self.launch_configurations.as_ref().err()) {
+            uses.extend(configurations.iter().filter(|(_, image)| amis.contains(image.as_str())).map(
+                |(name, image)| Use {
+                    account: None,
+                    ami: image.clone(),
+                    user: User::LaunchConfiguration { name: name.clone() },
+                },
+            ));
+        }
+        if readable("Auto Scaling groups", self.groups.as_ref().err()) {
+            for group in or_none(&self.groups) {
+                uses.extend(group_uses(group, templates, configurations, amis));
             }
         }
-        let launch_configurations = match &self.launch_configurations {
-            Ok(configurations) => configurations.as_slice(),
-            Err(e) => {
-                failed("launch configurations", e);
-                &[]
+        if readable("EKS nodegroups", self.nodegroups.as_ref().err()) {
+            uses.extend(nodegroup_uses(or_none(&self.nodegroups), templates, amis));
+        }
+        if readable("SSM parameters", self.parameters.as_ref().err()) {
+            uses.extend(
+                or_none(&self.parameters).iter().filter(|(_, value)| amis.contains(value.trim())).map(
+                    |(name, value)| Use {
+                        account: None,
+                        ami: value.trim().to_string(),
+                        user: User::SsmParameter { name: name.clone() },
+                    },
+                ),
+            );
+        }
+        let mut shared = BTreeMap::new();
+        if let (true, Ok(sharing)) =
+            (readable("launch permissions", self.sharing.as_ref().err()), &self.sharing)
+        {
+            shared = sharing
+                .iter()
+                .filter(|(ami, with)| amis.contains(ami.as_str()) && !with.is_empty())
+                .map(|(ami, with)| (ami.clone(), with.clone()))
+                .collect();
+        }
+        let cross_check_skipped = match &self.references {
+            Ok(references) => {
+                uses.extend(referenced_uses(references, &uses, amis));
+                None
             }
+            Err(e) => Some(format!("DescribeImageReferences: {e}")),
         };
-        for (name, image) in launch_configurations.iter().filter(|(_, image)| amis.contains(image.as_str())) {
+        Usage { uses, failures, shared, cross_check_skipped, unseen: BTreeMap::new(), notes: Vec::new() }
+    }
+}
+
+/// What was read, or nothing when the read failed (the failure is counted apart).
+fn or_none<T>(read: &Result<Vec<T>>) -> &[T] {
+    read.as_deref().unwrap_or_default()
+}
+
+/// The read asks EC2 for live instances only; a terminated one that still comes back (EC2
+/// lists them for about an hour) launches nothing and holds nothing.
+fn instance_uses<'a>(instances: &'a [Instance], amis: &'a HashSet<&str>) -> impl Iterator<Item = Use> + 'a {
+    instances.iter().filter(|i| i.state != InstanceState::Terminated && amis.contains(i.image.as_str())).map(
+        |i| Use {
+            account: None,
+            ami: i.image.clone(),
+            user: User::Instance { id: i.id.clone(), state: i.state.clone() },
+        },
+    )
+}
+
+/// Every version of every launch template that names one of the AMIs.
+fn template_uses<'a>(templates: &'a [Template], amis: &'a HashSet<&str>) -> impl Iterator<Item = Use> + 'a {
+    templates.iter().flat_map(move |template| {
+        template.versions.iter().filter_map(move |(version, image)| {
+            let image = image.as_deref().filter(|i| amis.contains(i))?;
+            Some(Use {
+                account: None,
+                ami: image.to_string(),
+                user: User::LaunchTemplate {
+                    id: template.id.clone(),
+                    name: template.name.clone(),
+                    version: *version,
+                },
+            })
+        })
+    })
+}
+
+/// An Auto Scaling group's uses: through its launch templates (the default and the
+/// mixed-instances overrides) and its launch configuration.
+fn group_uses(
+    group: &Group,
+    templates: &[Template],
+    configurations: &[(String, String)],
+    amis: &HashSet<&str>,
+) -> Vec<Use> {
+    let mut uses = Vec::new();
+    for (reference, how) in &group.templates {
+        uses.extend(resolve(templates, reference, amis).map(|(template, version, image)| Use {
+            account: None,
+            ami: image.to_string(),
+            user: User::AutoScalingGroup {
+                name: group.name.clone(),
+                via: format!("{how} {} ({}) version {version}", template.name, template.id),
+            },
+        }));
+    }
+    let configuration = group.launch_configuration.as_deref();
+    for (name, image) in configurations.iter().filter(|(n, _)| Some(n.as_str()) == configuration) {
+        if amis.contains(image.as_str()) {
             uses.push(Use {
                 account: None,
                 ami: image.clone(),
-                user: User::LaunchConfiguration { name: name.clone() },
+                user: User::AutoScalingGroup {
+                    name: group.name.clone(),
+                    via: format!("launch configuration {name}"),
+                },
             });
         }
-        match &self.groups {
-            Ok(groups) => {
-                for group in groups {
-                    for (reference, how) in &group.templates {
-                        uses.extend(resolve(templates, reference, amis).map(|(template, version, image)| {
-                            Use {
-                                account: None,
-                                ami: image.to_string(),
-                                user: User::AutoScalingGroup {
-                                    name: group.name.clone(),
-                                    via: format!(
-                                        "{how} {} ({}) version {version}",
-                                        template.name, template.id
-                                    ),
-                                },
-                            }
-                        }));
-                    }
-                    let configuration = group.launch_configuration.as_deref();
-                    for (name, image) in
-                        launch_configurations.iter().filter(|(n, _)| Some(n.as_str()) == configuration)
-                    {
-                        if amis.contains(image.as_str()) {
-                            uses.push(Use {
-                                account: None,
-                                ami: image.clone(),
-                                user: User::AutoScalingGroup {
-                                    name: group.name.clone(),
-                                    via: format!("launch configuration {name}"),
-                                },
-                            });
-                        }
-                    }
-                }
-            }
-            Err(e) => failed("Auto Scaling groups", e),
-        }
-        match &self.nodegroups {
-            Ok(nodegroups) => {
-                for nodegroup in nodegroups {
-                    let Some(reference) = &nodegroup.template else { continue };
-                    uses.extend(resolve(templates, reference, amis).map(|(template, version, image)| Use {
-                        account: None,
-                        ami: image.to_string(),
-                        user: User::Nodegroup {
-                            cluster: nodegroup.cluster.clone(),
-                            name: nodegroup.name.clone(),
-                            launch_template: format!("{} ({})", template.name, template.id),
-                            version,
-                        },
-                    }));
-                }
-            }
-            Err(e) => failed("EKS nodegroups", e),
-        }
-        match &self.parameters {
-            Ok(parameters) => uses.extend(
-                parameters.iter().filter(|(_, value)| amis.contains(value.trim())).map(|(name, value)| Use {
-                    account: None,
-                    ami: value.trim().to_string(),
-                    user: User::SsmParameter { name: name.clone() },
-                }),
-            ),
-            Err(e) => failed("SSM parameters", e),
-        }
-        match &self.sharing {
-            Ok(sharing) => {
-                shared = sharing
-                    .iter()
-                    .filter(|(ami, with)| amis.contains(ami.as_str()) && !with.is_empty())
-                    .map(|(ami, with)| (ami.clone(), with.clone()))
-                    .collect()
-            }
-            Err(e) => failed("launch permissions", e),
-        }
-        let mut cross_check_skipped = None;
-        match &self.references {
-            Ok(references) => {
-                let reported: Vec<Use> = references
-                    .iter()
-                    .filter(|r| {
-                        amis.contains(r.ami.as_str())
-                            && !uses.iter().any(|u| u.ami == r.ami && names(&u.user, &r.arn))
-                    })
-                    .map(|r| Use {
-                        account: None,
-                        ami: r.ami.clone(),
-                        user: User::Referenced { resource_type: r.resource_type.clone(), arn: r.arn.clone() },
-                    })
-                    .collect();
-                uses.extend(reported);
-            }
-            Err(e) => cross_check_skipped = Some(format!("DescribeImageReferences: {e}")),
-        }
-        Usage { uses, failures, shared, cross_check_skipped, unseen: BTreeMap::new(), notes: Vec::new() }
     }
+    uses
+}
+
+/// EKS managed nodegroups, through their launch templates.
+fn nodegroup_uses<'a>(
+    nodegroups: &'a [Nodegroup],
+    templates: &'a [Template],
+    amis: &'a HashSet<&str>,
+) -> impl Iterator<Item = Use> + 'a {
+    nodegroups.iter().flat_map(move |nodegroup| {
+        nodegroup.template.iter().flat_map(move |reference| {
+            resolve(templates, reference, amis).map(move |(template, version, image)| Use {
+                account: None,
+                ami: image.to_string(),
+                user: User::Nodegroup {
+                    cluster: nodegroup.cluster.clone(),
+                    name: nodegroup.name.clone(),
+                    launch_template: format!("{} ({})", template.name, template.id),
+                    version,
+                },
+            })
+        })
+    })
+}
+
+/// What DescribeImageReferences reports that gio-ami's own scans did not find.
+fn referenced_uses(references: &[Reference], found: &[Use], amis: &HashSet<&str>) -> Vec<Use> {
+    references
+        .iter()
+        .filter(|r| {
+            amis.contains(r.ami.as_str()) && !found.iter().any(|u| u.ami == r.ami && names(&u.user, &r.arn))
+        })
+        .map(|r| Use {
+            account: None,
+            ami: r.ami.clone(),
+            user: User::Referenced { resource_type: r.resource_type.clone(), arn: r.arn.clone() },
+        })
+        .collect()
 }
 
 /// Whether a use found by gio-ami's own scans is the resource an ARN names.

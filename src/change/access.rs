@@ -8,6 +8,7 @@
 
 use crate::aws::inventory::{Grantees, Image, ImageState};
 use crate::change::{Action, Kind, Plan};
+use crate::core::ids::AmiId;
 use crate::core::tags::{Tags, LAUNCH_GRANTS};
 
 /// EC2 tag values: at most 256 Unicode characters; tags: at most 50 per resource
@@ -119,7 +120,7 @@ pub fn plan(images: &[Image]) -> Plan {
             (false, false, _) => "already enabled: granting back what its disabling took away".into(),
         };
         plan.actions.push(Action::EnableImage {
-            id: image.id.clone(),
+            id: AmiId::from_aws(&image.id),
             name: image.name.clone(),
             disabled,
             granted,

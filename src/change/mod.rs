@@ -4,23 +4,24 @@
 //! gone" (or "already done") as done so a re-run finishes a half-done job.
 
 pub mod access;
+mod execute;
+mod procedure;
 pub mod protection;
 pub mod publication;
 pub mod quota;
 pub mod retire;
 pub mod sharing;
 
-use crate::aws::consistency::{self, Lag};
+pub(crate) use execute::is_gone;
+pub use procedure::{split, Procedure, Step, Target};
+
 use crate::aws::inventory::Grantees;
-use crate::aws::recycle_bin::{self, Binned};
-use crate::aws::{parameters, tagging, Aws};
+use crate::aws::recycle_bin::Binned;
+use crate::aws::Aws;
 use crate::core::clock;
-use crate::core::error::{Error, Service};
+use crate::core::error::Error;
+use crate::core::ids::{AmiId, InstanceId, SnapshotId};
 use crate::core::tags;
-use aws_sdk_ec2::types::{
-    LaunchPermission, LaunchPermissionModifications, OperationType, PermissionGroup, SnapshotAttributeName,
-    Tag, TargetStorageTier,
-};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -82,11 +83,11 @@ impl Kind {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     TerminateInstance {
-        id: String,
+        id: InstanceId,
         why: String,
     },
     DeregisterImage {
-        id: String,
+        id: AmiId,
         name: String,
         why: String,
     },
@@ -96,7 +97,7 @@ pub enum Action {
     /// on the AMI first (`record`, see `access`), so `gio-ami enable` can give them back.
     /// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DisableImage.html
     DisableImage {
-        id: String,
+        id: AmiId,
         name: String,
         /// Who loses launch access.
         #[serde(skip_serializing_if = "Grantees::is_empty")]
@@ -110,7 +111,7 @@ pub enum Action {
     /// keys) removed. AWS: those who "lost access to the AMI when it was disabled do not regain
     /// access automatically" (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/disable-an-ami.html).
     EnableImage {
-        id: String,
+        id: AmiId,
         name: String,
         #[serde(skip)]
         disabled: bool,
@@ -123,27 +124,27 @@ pub enum Action {
     /// The gentlest stage: the AMI is deprecated from `deprecate_at` (seconds since the epoch,
     /// shown as UTC): hidden from listings of other accounts, still launchable by id.
     DeprecateImage {
-        id: String,
+        id: AmiId,
         name: String,
         #[serde(serialize_with = "utc")]
         deprecate_at: i64,
         why: String,
     },
     DeleteSnapshot {
-        id: String,
+        id: SnapshotId,
         size_gib: i32,
         why: String,
     },
     /// An AMI derived from one the plan deregisters gets its nearest surviving ancestor as
     /// `gio-ami:parent-ami`, so its chain stays whole for `lineage` and `wipe --chain`.
     Relink {
-        id: String,
-        parent: String,
+        id: AmiId,
+        parent: AmiId,
         why: String,
     },
     /// Deregistration protection on (`enable`, with the 24-hour `cooldown` or not) or off.
     ProtectImage {
-        id: String,
+        id: AmiId,
         name: String,
         enable: bool,
         cooldown: bool,
@@ -152,13 +153,13 @@ pub enum Action {
     /// A snapshot brought back from the Recycle Bin: before the AMI that maps it, which AWS
     /// restores only once all its snapshots are back.
     RestoreSnapshot {
-        id: String,
+        id: SnapshotId,
         why: String,
     },
     /// An AMI brought back from the Recycle Bin, as it was: mappings, tags, launch permissions.
     /// `after`: the restores of its snapshots, which AWS needs done first.
     RestoreImage {
-        id: String,
+        id: AmiId,
         name: String,
         why: String,
         #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -166,14 +167,14 @@ pub enum Action {
     },
     /// A snapshot moved to the archive tier (ModifySnapshotTier), once no AMI maps it.
     ArchiveSnapshot {
-        id: String,
+        id: SnapshotId,
         size_gib: i32,
         why: String,
     },
     /// An archived snapshot brought back to the standard tier (RestoreSnapshotTier), for
     /// `temporary_days` or (None) for good. AWS takes up to 72 hours.
     RestoreFromArchive {
-        id: String,
+        id: SnapshotId,
         temporary_days: Option<i32>,
         why: String,
     },
@@ -198,8 +199,8 @@ pub enum Action {
     /// `after`: what the tags record, which must have happened first (a publication's mark
     /// after its parameter write).
     TagImage {
-        id: String,
-        snapshots: Vec<String>,
+        id: AmiId,
+        snapshots: Vec<SnapshotId>,
         tags: tags::Tags,
         why: String,
         #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -207,7 +208,7 @@ pub enum Action {
     },
     /// Grants (or revokes) launching the AMI to these accounts, organizations and OUs (ARNs).
     ModifyLaunchPermission {
-        id: String,
+        id: AmiId,
         #[serde(flatten)]
         with: Grantees,
         add: bool,
@@ -216,7 +217,7 @@ pub enum Action {
     /// Grants (or revokes) creating volumes from the snapshot (copying an AMI, restoring its
     /// disks) to these accounts.
     ModifyCreateVolumePermission {
-        id: String,
+        id: SnapshotId,
         accounts: Vec<String>,
         add: bool,
         why: String,
@@ -225,43 +226,9 @@ pub enum Action {
     /// once SSM has validated and stored it. SSM keeps the earlier versions.
     PutParameter {
         id: String,
-        value: String,
+        value: AmiId,
         previous: Option<String>,
         description: String,
-        why: String,
-    },
-    /// A snapshot made from a local image through the EBS direct APIs. In a plan `id` is the
-    /// release name; in an outcome, the snapshot's id. Made by `transfer::upload`, block by
-    /// block.
-    UploadSnapshot {
-        id: String,
-        name: String,
-        size_gib: i32,
-        why: String,
-    },
-    /// An AMI registered from snapshots. In a plan `id` is its name; in an outcome, the AMI's
-    /// id. Made by `engines::register`, in order, each from the previous one: a chain's parent
-    /// exists only once the step before it is registered.
-    RegisterImage {
-        id: String,
-        name: String,
-        parent: String,
-        why: String,
-    },
-    /// A release AMI made by a build engine from `base`. In a plan `id` is its name; in an
-    /// outcome, the AMI's id.
-    BuildImage {
-        id: String,
-        name: String,
-        base: String,
-        why: String,
-    },
-    /// A copy of the AMI `source` into `region`. In a plan `id` is the source's id; in an
-    /// outcome, the copy's. Made by `engines::copy`, which waits until it is available.
-    CopyImage {
-        id: String,
-        source: String,
-        region: String,
         why: String,
     },
     /// A resource that already is what the plan wants (an earlier run made it, or nothing is
@@ -275,37 +242,28 @@ pub enum Action {
 }
 
 impl Action {
-    /// The id and the reason every action carries, read in one place.
-    fn id_and_why(&self) -> (&str, &str) {
-        match self {
-            Action::TerminateInstance { id, why, .. }
-            | Action::DeregisterImage { id, why, .. }
-            | Action::DisableImage { id, why, .. }
-            | Action::EnableImage { id, why, .. }
-            | Action::DeprecateImage { id, why, .. }
-            | Action::DeleteSnapshot { id, why, .. }
-            | Action::Relink { id, why, .. }
-            | Action::Refuse { id, why, .. }
-            | Action::TagImage { id, why, .. }
-            | Action::ModifyLaunchPermission { id, why, .. }
-            | Action::ModifyCreateVolumePermission { id, why, .. }
-            | Action::PutParameter { id, why, .. }
-            | Action::RegisterImage { id, why, .. }
-            | Action::UploadSnapshot { id, why, .. }
-            | Action::CopyImage { id, why, .. }
-            | Action::ProtectImage { id, why, .. }
-            | Action::BuildImage { id, why, .. }
-            | Action::RestoreSnapshot { id, why }
-            | Action::ArchiveSnapshot { id, why, .. }
-            | Action::RestoreFromArchive { id, why, .. }
-            | Action::RestoreImage { id, why, .. }
-            | Action::RetainInRecycleBin { id, why, .. }
-            | Action::Reuse { id, why, .. } => (id, why),
-        }
-    }
-
     pub fn id(&self) -> &str {
-        self.id_and_why().0
+        match self {
+            Action::TerminateInstance { id, .. } => id.as_str(),
+            Action::DeregisterImage { id, .. }
+            | Action::DisableImage { id, .. }
+            | Action::EnableImage { id, .. }
+            | Action::DeprecateImage { id, .. }
+            | Action::Relink { id, .. }
+            | Action::TagImage { id, .. }
+            | Action::ModifyLaunchPermission { id, .. }
+            | Action::ProtectImage { id, .. }
+            | Action::RestoreImage { id, .. } => id.as_str(),
+            Action::DeleteSnapshot { id, .. }
+            | Action::ModifyCreateVolumePermission { id, .. }
+            | Action::RestoreSnapshot { id, .. }
+            | Action::ArchiveSnapshot { id, .. }
+            | Action::RestoreFromArchive { id, .. } => id.as_str(),
+            Action::Refuse { id, .. }
+            | Action::PutParameter { id, .. }
+            | Action::RetainInRecycleBin { id, .. }
+            | Action::Reuse { id, .. } => id,
+        }
     }
 
     pub fn kind(&self) -> Kind {
@@ -317,14 +275,10 @@ impl Action {
             | Action::DeprecateImage { .. }
             | Action::Relink { .. }
             | Action::TagImage { .. }
-            | Action::RegisterImage { .. }
-            | Action::CopyImage { .. }
-            | Action::BuildImage { .. }
             | Action::ProtectImage { .. }
             | Action::RestoreImage { .. }
             | Action::ModifyLaunchPermission { .. } => Kind::Image,
             Action::DeleteSnapshot { .. }
-            | Action::UploadSnapshot { .. }
             | Action::RestoreSnapshot { .. }
             | Action::ArchiveSnapshot { .. }
             | Action::RestoreFromArchive { .. }
@@ -353,12 +307,8 @@ impl Action {
             | Action::ModifyCreateVolumePermission { add: true, .. } => "grant",
             Action::ModifyLaunchPermission { .. } | Action::ModifyCreateVolumePermission { .. } => "revoke",
             Action::PutParameter { .. } => "put",
-            Action::RegisterImage { .. } => "register",
-            Action::UploadSnapshot { .. } => "upload",
-            Action::CopyImage { .. } => "copy",
             Action::ProtectImage { enable: true, .. } => "protect",
             Action::ProtectImage { .. } => "unprotect",
-            Action::BuildImage { .. } => "build",
             Action::RestoreSnapshot { .. } | Action::RestoreImage { .. } => "restore",
             Action::RetainInRecycleBin { .. } => "retain",
             Action::ArchiveSnapshot { .. } => "archive",
@@ -368,7 +318,27 @@ impl Action {
     }
 
     pub fn why(&self) -> &str {
-        self.id_and_why().1
+        match self {
+            Action::TerminateInstance { why, .. }
+            | Action::DeregisterImage { why, .. }
+            | Action::DisableImage { why, .. }
+            | Action::EnableImage { why, .. }
+            | Action::DeprecateImage { why, .. }
+            | Action::DeleteSnapshot { why, .. }
+            | Action::Relink { why, .. }
+            | Action::Refuse { why, .. }
+            | Action::TagImage { why, .. }
+            | Action::ModifyLaunchPermission { why, .. }
+            | Action::ModifyCreateVolumePermission { why, .. }
+            | Action::PutParameter { why, .. }
+            | Action::ProtectImage { why, .. }
+            | Action::RestoreSnapshot { why, .. }
+            | Action::ArchiveSnapshot { why, .. }
+            | Action::RestoreFromArchive { why, .. }
+            | Action::RestoreImage { why, .. }
+            | Action::RetainInRecycleBin { why, .. }
+            | Action::Reuse { why, .. } => why,
+        }
     }
 
     /// The resource as people read it: an AMI with its name where the action knows it.
@@ -389,15 +359,6 @@ impl Action {
             Action::PutParameter { id, value, previous, .. } => {
                 format!("{id} {} -> {value}", previous.as_deref().unwrap_or("(new)"))
             }
-            // Once made, what was planned by name has its id, and both are worth reading.
-            Action::RegisterImage { id, name, .. }
-            | Action::UploadSnapshot { id, name, .. }
-            | Action::BuildImage { id, name, .. }
-                if id != name =>
-            {
-                format!("{id} ({name})")
-            }
-            Action::CopyImage { id, source, .. } if id != source => format!("{id} (copy of {source})"),
             Action::RetainInRecycleBin { binned, previous: None, .. } => {
                 format!("new rule ({})", binned.noun())
             }
@@ -423,18 +384,12 @@ impl Action {
     /// The action's particulars for a table cell: size, new parent, tags, accounts.
     pub fn detail(&self) -> String {
         match self {
-            Action::DeleteSnapshot { size_gib, .. }
-            | Action::UploadSnapshot { size_gib, .. }
-            | Action::ArchiveSnapshot { size_gib, .. } => {
+            Action::DeleteSnapshot { size_gib, .. } | Action::ArchiveSnapshot { size_gib, .. } => {
                 format!("{size_gib} GiB")
             }
             Action::RestoreFromArchive { temporary_days: Some(days), .. } => format!("for {days} days"),
             Action::RestoreFromArchive { .. } => "for good".into(),
             Action::Relink { parent, .. } => format!("parent {parent}"),
-            Action::RegisterImage { parent: from, .. } | Action::BuildImage { base: from, .. } => {
-                format!("from {from}")
-            }
-            Action::CopyImage { region, .. } => format!("to {region}"),
             Action::ProtectImage { enable: true, cooldown: true, .. } => "with a 24 h cooldown".into(),
             Action::RetainInRecycleBin { days, previous: Some(before), .. } => {
                 format!("{before} -> {days} days")
@@ -445,7 +400,8 @@ impl Action {
                 let also = if snapshots.is_empty() {
                     String::new()
                 } else {
-                    format!("\n(and {})", snapshots.join(", "))
+                    let names: Vec<&str> = snapshots.iter().map(SnapshotId::as_str).collect();
+                    format!("\n(and {})", names.join(", "))
                 };
                 format!("{}{also}", written.join("\n"))
             }
@@ -477,40 +433,123 @@ impl Action {
         matches!(self, Action::Refuse { .. } | Action::Reuse { .. })
     }
 
-    /// Instances go first (they hold volumes), then images (they hold snapshots), then
-    /// snapshots: AWS refuses each deletion while the previous kind still holds it. Links are
-    /// mended first, so that a wipe stopped half-way never leaves a chain cut. Sharing grants
-    /// a snapshot before its AMI, and unsharing revokes the AMI first, so that no account is
-    /// ever left with an AMI it sees but cannot use. A parameter is written once its account
-    /// may launch the AMI (SSM validates an `aws:ec2:image` value), and names the AMI before the
-    /// AMI's tag says it is published.
-    fn stage(&self) -> u8 {
+    /// Whether EC2's "not found" means this action's goal is reached (a deletion's, a change's
+    /// to something that no longer matters), or that it failed: a restore or an enable that
+    /// finds nothing brought nothing back.
+    fn gone_is_done(&self) -> bool {
+        !matches!(
+            self,
+            Action::RestoreSnapshot { .. } | Action::RestoreImage { .. } | Action::EnableImage { .. }
+        )
+    }
+
+    fn stage(&self) -> Stage {
         match self {
             Action::TerminateInstance { .. }
             | Action::Relink { .. }
-            | Action::UploadSnapshot { .. }
             | Action::ModifyCreateVolumePermission { add: true, .. }
             | Action::RestoreSnapshot { .. }
             | Action::RestoreFromArchive { .. }
             | Action::RetainInRecycleBin { .. }
-            | Action::ModifyLaunchPermission { add: false, .. } => 0,
-            Action::ModifyLaunchPermission { add: true, .. } => 1,
-            Action::PutParameter { .. } => 2,
+            | Action::ModifyLaunchPermission { add: false, .. } => Stage::Instances,
+            Action::ModifyLaunchPermission { add: true, .. } => Stage::LaunchGrants,
+            Action::PutParameter { .. } => Stage::Parameters,
             Action::DeregisterImage { .. }
             | Action::DisableImage { .. }
             | Action::EnableImage { .. }
             | Action::DeprecateImage { .. }
             | Action::TagImage { .. }
-            | Action::RegisterImage { .. }
-            | Action::CopyImage { .. }
-            | Action::BuildImage { .. }
             | Action::ProtectImage { .. }
-            | Action::RestoreImage { .. } => 3,
+            | Action::RestoreImage { .. } => Stage::Images,
             // Archived only once its AMI is deregistered: AWS archives no snapshot an AMI maps.
             Action::DeleteSnapshot { .. }
             | Action::ArchiveSnapshot { .. }
-            | Action::ModifyCreateVolumePermission { add: false, .. } => 4,
-            Action::Refuse { .. } | Action::Reuse { .. } => LAST_STAGE,
+            | Action::ModifyCreateVolumePermission { add: false, .. } => Stage::Snapshots,
+            Action::Refuse { .. } | Action::Reuse { .. } => Stage::Unchanged,
+        }
+    }
+}
+
+/// When apply makes an action's call, in this order (the variants' order is `Ord`'s): each
+/// stage starts once the one before it has finished. Instances go first (they hold volumes),
+/// then images (they hold snapshots), then snapshots: AWS refuses each deletion while the
+/// previous kind still holds it. Sharing grants a snapshot before its AMI, and unsharing
+/// revokes the AMI first, so that no account is ever left with an AMI it sees but cannot use.
+/// A parameter is written once its account may launch the AMI (SSM validates an
+/// `aws:ec2:image` value), and names the AMI before the AMI's tag says it is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    /// Instances terminated, and what must come before any image changes: links mended (so a
+    /// wipe stopped half-way never leaves a chain cut), snapshots granted or brought back,
+    /// launch permissions revoked, retention rules set.
+    Instances,
+    /// Launch permissions granted, once their snapshots' are.
+    LaunchGrants,
+    /// SSM parameters written, once their account may launch the AMI.
+    Parameters,
+    /// Images deregistered, disabled, enabled, deprecated, tagged, protected or restored.
+    Images,
+    /// Snapshots deleted or archived, or their volume permissions revoked, once no image holds
+    /// them.
+    Snapshots,
+    /// Refusals and reuses: nothing to call; reported last.
+    Unchanged,
+}
+
+/// What a plan holds, as reports and renderers read it: an `Action` apply carries out, a
+/// `Procedure` its engine carries out, or a `Step` that is either.
+pub trait Planned {
+    fn id(&self) -> &str;
+    fn kind(&self) -> Kind;
+    fn verb(&self) -> &'static str;
+    fn why(&self) -> &str;
+    fn resource(&self) -> String;
+    fn detail(&self) -> String;
+    /// Does nothing by design: a refusal or a reuse.
+    fn is_noop(&self) -> bool;
+    /// Something the plan will not touch.
+    fn is_refusal(&self) -> bool;
+    /// The GiB of snapshot storage it frees, when it deletes a snapshot.
+    fn frees_gib(&self) -> Option<i64>;
+}
+
+impl Planned for Action {
+    fn id(&self) -> &str {
+        Action::id(self)
+    }
+
+    fn kind(&self) -> Kind {
+        Action::kind(self)
+    }
+
+    fn verb(&self) -> &'static str {
+        Action::verb(self)
+    }
+
+    fn why(&self) -> &str {
+        Action::why(self)
+    }
+
+    fn resource(&self) -> String {
+        Action::resource(self)
+    }
+
+    fn detail(&self) -> String {
+        Action::detail(self)
+    }
+
+    fn is_noop(&self) -> bool {
+        Action::is_noop(self)
+    }
+
+    fn is_refusal(&self) -> bool {
+        matches!(self, Action::Refuse { .. })
+    }
+
+    fn frees_gib(&self) -> Option<i64> {
+        match self {
+            Action::DeleteSnapshot { size_gib, .. } => Some(i64::from(*size_gib)),
+            _ => None,
         }
     }
 }
@@ -525,24 +564,29 @@ fn utc<S: serde::Serializer>(epoch: &i64, serializer: S) -> Result<S::Ok, S::Err
     serializer.serialize_str(&clock::rfc3339(*epoch))
 }
 
-const LAST_STAGE: u8 = 5;
-
 /// What a command will do, and the facts it decided from (`F`, its own): what `--dry-run`
-/// prints and what apply carries out.
-#[derive(Debug, Clone, Default)]
-pub struct Plan<F = ()> {
-    pub actions: Vec<Action>,
+/// prints and what apply carries out. Its steps (`S`) are `Action`s, which `apply` carries
+/// out, or, for a command whose engine makes something, `Step`s.
+#[derive(Debug, Clone)]
+pub struct Plan<F = (), S = Action> {
+    pub actions: Vec<S>,
     pub warnings: Vec<String>,
     pub facts: F,
 }
 
+impl<F: Default, S> Default for Plan<F, S> {
+    fn default() -> Self {
+        Plan { actions: Vec::new(), warnings: Vec::new(), facts: F::default() }
+    }
+}
+
 /// The actions, the warnings, what the plan frees (derived, so never out of step with the
 /// actions), then the command's facts beside them.
-impl<F: Serialize> Serialize for Plan<F> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl<F: Serialize, S: Serialize + Planned> Serialize for Plan<F, S> {
+    fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
         #[derive(Serialize)]
-        struct Shown<'a, F> {
-            actions: &'a [Action],
+        struct Shown<'a, F, S> {
+            actions: &'a [S],
             warnings: &'a [String],
             freed_gib: i64,
             #[serde(flatten)]
@@ -558,10 +602,17 @@ impl<F: Serialize> Serialize for Plan<F> {
     }
 }
 
-impl<F> Plan<F> {
+impl<F, S> Plan<F, S> {
+    /// Adds a step: an action, or in a plan of `Step`s a procedure too.
+    pub fn push(&mut self, step: impl Into<S>) {
+        self.actions.push(step.into());
+    }
+}
+
+impl<F, S: Planned> Plan<F, S> {
     /// How many actions of one kind: what the planners' unit tests assert on.
     #[cfg(test)]
-    pub fn count(&self, kind: fn(&Action) -> bool) -> usize {
+    pub fn count(&self, kind: fn(&S) -> bool) -> usize {
         self.actions.iter().filter(|a| kind(a)).count()
     }
 
@@ -573,18 +624,12 @@ impl<F> Plan<F> {
     /// Something to apply: work, or something an earlier run made, whose outcome (`reused`)
     /// tells a re-run the job is done. Only refusals leave nothing to apply.
     pub fn applies(&self) -> bool {
-        self.actions.iter().any(|a| !matches!(a, Action::Refuse { .. }))
+        self.actions.iter().any(|a| !a.is_refusal())
     }
 
     /// The GiB of snapshot storage the plan deletes.
     pub fn freed_gib(&self) -> i64 {
-        self.actions
-            .iter()
-            .map(|a| match a {
-                Action::DeleteSnapshot { size_gib, .. } => i64::from(*size_gib),
-                _ => 0,
-            })
-            .sum()
+        self.actions.iter().filter_map(Planned::frees_gib).sum()
     }
 }
 
@@ -610,28 +655,36 @@ impl Status {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
+pub struct Outcome<S = Action> {
     #[serde(flatten)]
-    pub action: Action,
+    pub action: S,
     pub status: Status,
 }
 
-/// What an apply did: one outcome per action, and what the command made, for the fields its
+impl Outcome {
+    /// The outcome of an action as a plan of `Step`s reports it.
+    pub fn into_step(self) -> Outcome<Step> {
+        Outcome { action: Step::Action(self.action), status: self.status }
+    }
+}
+
+/// What an apply did: one outcome per step, and what the command made, for the fields its
 /// JSON carried before the shared shape (an upload's counts, a build's phases; `()` for none).
 #[derive(Debug, Clone, Serialize)]
-pub struct Applied<R = ()> {
-    pub outcomes: Vec<Outcome>,
+pub struct Applied<R = (), S = Action> {
+    pub outcomes: Vec<Outcome<S>>,
     #[serde(skip)]
     pub made: R,
 }
 
-impl From<Vec<Outcome>> for Applied {
-    fn from(outcomes: Vec<Outcome>) -> Self {
+impl<S> From<Vec<Outcome<S>>> for Applied<(), S> {
+    fn from(outcomes: Vec<Outcome<S>>) -> Self {
         Applied { outcomes, made: () }
     }
 }
 
 /// Carries out the plan stage by stage; one failure does not stop the others, and is reported.
+/// Only actions: a procedure is its engine's to carry out.
 pub async fn apply(aws: &Aws, actions: &[Action]) -> Vec<Outcome> {
     apply_in(|_| aws, actions).await
 }
@@ -644,8 +697,11 @@ pub async fn apply_across(owner: &Aws, consumer: &Aws, actions: &[Action]) -> Ve
 }
 
 async fn apply_in<'a>(place: impl Fn(&Action) -> &'a Aws, actions: &[Action]) -> Vec<Outcome> {
+    let mut stages: Vec<Stage> = actions.iter().map(Action::stage).collect();
+    stages.sort();
+    stages.dedup();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(actions.len());
-    for stage in 0..=LAST_STAGE {
+    for stage in stages {
         let batch: Vec<&Action> = actions.iter().filter(|a| a.stage() == stage).collect();
         // What EC2 may still see holding a snapshot for a while (aws::consistency).
         let deregistered = deregistered(&outcomes);
@@ -657,7 +713,7 @@ async fn apply_in<'a>(place: impl Fn(&Action) -> &'a Aws, actions: &[Action]) ->
                 let action = action.as_sent(clock::now_epoch());
                 let status = match blocked(&action, actions, earlier) {
                     Some(why) => Status::Skipped(why),
-                    None => execute(aws, &action, deregistered).await,
+                    None => execute::execute(aws, &action, deregistered).await,
                 };
                 Outcome { status, action }
             })
@@ -701,230 +757,8 @@ fn deregistered(outcomes: &[Outcome]) -> HashSet<String> {
         .collect()
 }
 
-/// `deregistered`: the AMIs this apply deregistered, whose snapshots EC2 may still report in
-/// use by them for a while.
-async fn execute(aws: &Aws, action: &Action, deregistered: &HashSet<String>) -> Status {
-    let ec2 = aws.ec2();
-    let freed = Lag::HeldByDeregistered(deregistered);
-    let result = match action {
-        Action::TerminateInstance { id, .. } => ec2
-            .terminate_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws.error("TerminateInstances", Service::Ec2, e)),
-        Action::DeregisterImage { id, .. } => ec2
-            .deregister_image()
-            .image_id(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws.error("DeregisterImage", Service::Ec2, e)),
-        Action::ProtectImage { id, enable: true, cooldown, .. } => ec2
-            .enable_image_deregistration_protection()
-            .image_id(id)
-            .with_cooldown(*cooldown)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws.error("EnableImageDeregistrationProtection", Service::Ec2, e)),
-        Action::ProtectImage { id, .. } => ec2
-            .disable_image_deregistration_protection()
-            .image_id(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws.error("DisableImageDeregistrationProtection", Service::Ec2, e)),
-        Action::DisableImage { id, record, .. } => disable(aws, id, record).await,
-        Action::EnableImage { id, disabled, granted, record, .. } => {
-            enable(aws, id, *disabled, granted, record).await
-        }
-        Action::DeprecateImage { id, deprecate_at, .. } => ec2
-            .enable_image_deprecation()
-            .image_id(id)
-            .deprecate_at(aws_smithy_types::DateTime::from_secs(*deprecate_at))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws.error("EnableImageDeprecation", Service::Ec2, e)),
-        Action::Relink { id, parent, .. } => {
-            let link = tags::Tags::from([(tags::PARENT_AMI.to_string(), parent.clone())]);
-            tagging::create(aws, vec![id.clone()], &link).await
-        }
-        Action::TagImage { id, snapshots, tags, .. } => {
-            tagging::create(aws, std::iter::once(id).chain(snapshots).cloned().collect(), tags).await
-        }
-        Action::DeleteSnapshot { id, .. } => {
-            consistency::outlast(freed, || async {
-                ec2.delete_snapshot()
-                    .snapshot_id(id)
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| aws.error("DeleteSnapshot", Service::Ec2, e))
-            })
-            .await
-        }
-        Action::ModifyLaunchPermission { id, with, add, .. } => modify_launch(aws, id, with, *add).await,
-        // OperationType + UserIds: the form of the API every EC2 implementation reads (AWS
-        // takes it and the CreateVolumePermission structure alike).
-        Action::ModifyCreateVolumePermission { id, accounts, add, .. } => ec2
-            .modify_snapshot_attribute()
-            .snapshot_id(id)
-            .attribute(SnapshotAttributeName::CreateVolumePermission)
-            .operation_type(if *add { OperationType::Add } else { OperationType::Remove })
-            .set_user_ids(Some(accounts.clone()))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws.error("ModifySnapshotAttribute", Service::Ec2, e)),
-        Action::PutParameter { id, value, description, .. } => {
-            parameters::put_ami(aws, id, value, description).await
-        }
-        Action::RestoreSnapshot { id, .. } => recycle_bin::restore_snapshot(aws, id).await,
-        Action::RestoreImage { id, .. } => recycle_bin::restore_image(aws, id).await,
-        Action::ArchiveSnapshot { id, .. } => {
-            consistency::outlast(freed, || async {
-                ec2.modify_snapshot_tier()
-                    .snapshot_id(id)
-                    .storage_tier(TargetStorageTier::Archive)
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| aws.error("ModifySnapshotTier", Service::Ec2, e))
-            })
-            .await
-        }
-        Action::RestoreFromArchive { id, temporary_days, .. } => ec2
-            .restore_snapshot_tier()
-            .snapshot_id(id)
-            .set_temporary_restore_days(*temporary_days)
-            .set_permanent_restore(temporary_days.is_none().then_some(true))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws.error("RestoreSnapshotTier", Service::Ec2, e)),
-        Action::RetainInRecycleBin { id, binned, days, previous, .. } => match previous {
-            None => recycle_bin::create_rule(aws, *binned, *days).await,
-            Some(_) => recycle_bin::update_rule(aws, id, *days).await,
-        },
-        Action::Refuse { .. } => return Status::Refused,
-        Action::Reuse { .. } => return Status::Reused,
-        // Long procedures (many calls, waits, progress) are their engines' to carry out, each
-        // returning its outcomes (see `Applied`): a plan holding one never comes here.
-        Action::RegisterImage { .. }
-        | Action::UploadSnapshot { .. }
-        | Action::CopyImage { .. }
-        | Action::BuildImage { .. } => {
-            return Status::Failed(format!("{} {} is its engine's to make", action.verb(), action.id()))
-        }
-    };
-    match result {
-        Ok(()) => Status::Done,
-        // Not found is a deletion's goal reached, but a restore's failure: nothing came back.
-        Err(e)
-            if is_gone(&e)
-                && !matches!(
-                    action,
-                    Action::RestoreSnapshot { .. } | Action::RestoreImage { .. } | Action::EnableImage { .. }
-                ) =>
-        {
-            Status::AlreadyGone
-        }
-        Err(e) => Status::Failed(e.to_string()),
-    }
-}
-
-/// Grants or revokes launching `id` to `with`, in one ModifyImageAttribute.
-async fn modify_launch(aws: &Aws, id: &str, with: &Grantees, add: bool) -> Result<(), Error> {
-    let permissions: Vec<LaunchPermission> = with
-        .accounts
-        .iter()
-        .map(|a| LaunchPermission::builder().user_id(a).build())
-        .chain(with.organizations.iter().map(|o| LaunchPermission::builder().organization_arn(o).build()))
-        .chain(with.units.iter().map(|u| LaunchPermission::builder().organizational_unit_arn(u).build()))
-        .chain(with.public.then(|| LaunchPermission::builder().group(PermissionGroup::All).build()))
-        .collect();
-    let modifications = if add {
-        LaunchPermissionModifications::builder().set_add(Some(permissions))
-    } else {
-        LaunchPermissionModifications::builder().set_remove(Some(permissions))
-    };
-    aws.ec2()
-        .modify_image_attribute()
-        .image_id(id)
-        .launch_permission(modifications.build())
-        .send()
-        .await
-        .map(drop)
-        .map_err(|e| aws.error("ModifyImageAttribute", Service::Ec2, e))
-}
-
-/// Records who may launch `id`, then disables it: a disable whose record failed does not happen,
-/// so no grant is ever lost unrecorded. Both steps can be repeated.
-async fn disable(aws: &Aws, id: &str, record: &tags::Tags) -> Result<(), Error> {
-    if !record.is_empty() {
-        tagging::create(aws, vec![id.to_string()], record).await?;
-    }
-    aws.ec2()
-        .disable_image()
-        .image_id(id)
-        .send()
-        .await
-        .map(drop)
-        .map_err(|e| aws.error("DisableImage", Service::Ec2, e))
-}
-
-/// Enables `id` (when still disabled), grants back what its disabling recorded, and only then
-/// forgets the record: a run stopped half-way is finished by the next, which finds the AMI
-/// available and the record still there.
-async fn enable(
-    aws: &Aws,
-    id: &str,
-    disabled: bool,
-    granted: &Grantees,
-    record: &[String],
-) -> Result<(), Error> {
-    if disabled {
-        aws.ec2()
-            .enable_image()
-            .image_id(id)
-            .send()
-            .await
-            .map_err(|e| aws.error("EnableImage", Service::Ec2, e))?;
-    }
-    if !granted.is_empty() {
-        modify_launch(aws, id, granted, true).await?;
-    }
-    if !record.is_empty() {
-        let keys = record.iter().map(|k| Tag::builder().key(k).build()).collect();
-        aws.ec2()
-            .delete_tags()
-            .resources(id)
-            .set_tags(Some(keys))
-            .send()
-            .await
-            .map_err(|e| aws.error("DeleteTags", Service::Ec2, e))?;
-    }
-    Ok(())
-}
-
-/// The codes EC2 answers for a resource that no longer exists: a deletion's goal reached.
-pub(crate) fn is_gone(error: &Error) -> bool {
-    matches!(
-        error.code(),
-        Some(
-            "InvalidInstanceID.NotFound"
-                | "InvalidAMIID.NotFound"
-                | "InvalidAMIID.Unavailable"
-                | "InvalidSnapshot.NotFound"
-        )
-    )
-}
-
 /// True when every action reached its goal (refusals are not failures: they were planned).
-pub fn succeeded(outcomes: &[Outcome]) -> bool {
+pub fn succeeded<S>(outcomes: &[Outcome<S>]) -> bool {
     outcomes.iter().all(|o| !matches!(o.status, Status::Failed(_) | Status::Skipped(_)))
 }
 
@@ -943,7 +777,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(actions: &[Action], outcomes: &[Outcome]) -> Summary {
+    pub fn of<S: Planned>(actions: &[S], outcomes: &[Outcome<S>]) -> Summary {
         let count = |f: fn(&Status) -> bool| outcomes.iter().filter(|o| f(&o.status)).count();
         Summary {
             planned: actions.iter().filter(|a| !a.is_noop()).count(),
@@ -960,16 +794,17 @@ impl Summary {
 /// What every mutating command reports, in one shape: the plan, whether it was applied, one
 /// outcome per action, and the counts.
 #[derive(Debug, Serialize)]
-pub struct Report<'a, F> {
-    pub plan: &'a Plan<F>,
+#[serde(bound(serialize = "F: Serialize, S: Serialize + Planned"))]
+pub struct Report<'a, F, S = Action> {
+    pub plan: &'a Plan<F, S>,
     pub applied: bool,
-    pub outcomes: &'a [Outcome],
+    pub outcomes: &'a [Outcome<S>],
     pub summary: Summary,
 }
 
-impl<'a, F> Report<'a, F> {
+impl<'a, F, S: Planned> Report<'a, F, S> {
     /// `outcomes` is `None` when nothing was applied (a dry run, or nothing to do).
-    pub fn new(plan: &'a Plan<F>, outcomes: Option<&'a [Outcome]>) -> Self {
+    pub fn new(plan: &'a Plan<F, S>, outcomes: Option<&'a [Outcome<S>]>) -> Self {
         let applied = outcomes.is_some();
         let outcomes = outcomes.unwrap_or_default();
         Report { plan, applied, outcomes, summary: Summary::of(&plan.actions, outcomes) }
@@ -1021,6 +856,37 @@ mod tests {
             message: String::new(),
         };
         assert!(!is_gone(&in_use));
+    }
+
+    #[test]
+    fn not_found_is_a_deletions_goal_but_a_restores_failure() {
+        let delete = Action::DeleteSnapshot { id: "snap-1".into(), size_gib: 8, why: String::new() };
+        let restore = Action::RestoreSnapshot { id: "snap-1".into(), why: String::new() };
+        let enable = Action::EnableImage {
+            id: "ami-1".into(),
+            name: "n".into(),
+            disabled: true,
+            granted: Grantees::default(),
+            record: vec![],
+            why: String::new(),
+        };
+        assert!(delete.gone_is_done());
+        assert!(!restore.gone_is_done() && !enable.gone_is_done(), "nothing came back");
+    }
+
+    #[test]
+    fn stages_run_in_the_order_they_are_declared() {
+        let stages = [
+            Stage::Instances,
+            Stage::LaunchGrants,
+            Stage::Parameters,
+            Stage::Images,
+            Stage::Snapshots,
+            Stage::Unchanged,
+        ];
+        assert!(stages.windows(2).all(|w| w[0] < w[1]));
+        let refuse = Action::Refuse { id: "ami-1".into(), kind: Kind::Image, why: String::new() };
+        assert_eq!(refuse.stage(), Stage::Unchanged, "nothing to call: reported last");
     }
 
     #[test]

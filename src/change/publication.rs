@@ -7,6 +7,7 @@ use crate::aws::inventory::{Image, ImageState};
 use crate::aws::parameters::Held;
 use crate::change::{Action, Kind, Needs, Plan};
 use crate::core::error::{Error, Result};
+use crate::core::ids::AmiId;
 use crate::core::kinds::DataType;
 use crate::core::tags;
 use crate::spec::clusters::Cluster;
@@ -77,7 +78,7 @@ pub fn actions(publication: Publication) -> Plan<Publication> {
     let parameter = if p.changes_parameter {
         Action::PutParameter {
             id: p.parameter.clone(),
-            value: p.ami.clone(),
+            value: AmiId::from_aws(&p.ami),
             previous: p.previous.clone(),
             description: format!(
                 "AMI of cluster {} published by gio-ami{}",
@@ -94,7 +95,7 @@ pub fn actions(publication: Publication) -> Plan<Publication> {
         }
     };
     let mark = p.clusters_tag.as_ref().map(|clusters| Action::TagImage {
-        id: p.ami.clone(),
+        id: AmiId::from_aws(&p.ami),
         snapshots: Vec::new(),
         tags: tags::Tags::from([(tags::CLUSTERS.to_string(), clusters.clone())]),
         why: format!("published to {}: the history marks it", p.cluster),

@@ -2,7 +2,7 @@
 //! starts what the quota has room for and queues the rest, so that a re-run, which counts again,
 //! carries on where this one stopped instead of failing half its requests.
 
-use crate::change::Action;
+use crate::change::{Action, Planned};
 
 /// A quota of work in progress per account.
 pub struct Quota {
@@ -15,9 +15,9 @@ pub struct Quota {
 
 /// Queues the actions `limited` selects beyond what `quota` has room for (`queue_beyond`); the
 /// plan's warning when any was, ending with `then`, what to do about them.
-pub fn pace(
-    actions: &mut [Action],
-    limited: impl Fn(&Action) -> bool,
+pub fn pace<S: Planned + From<Action>>(
+    actions: &mut [S],
+    limited: impl Fn(&S) -> bool,
     quota: &Quota,
     then: &str,
 ) -> Option<String> {
@@ -32,10 +32,10 @@ pub fn pace(
 /// Leaves the first `room` actions `limited` selects as they are and turns each one after into a
 /// refusal that says it is queued, and why: nothing is called for it, and a re-run plans it again.
 /// Returns how many were queued.
-pub fn queue_beyond(
-    actions: &mut [Action],
+pub fn queue_beyond<S: Planned + From<Action>>(
+    actions: &mut [S],
     room: usize,
-    limited: impl Fn(&Action) -> bool,
+    limited: impl Fn(&S) -> bool,
     why: &str,
 ) -> usize {
     let mut started = 0;
@@ -49,7 +49,8 @@ pub fn queue_beyond(
             id: action.id().to_string(),
             kind: action.kind(),
             why: format!("queued: {why}"),
-        };
+        }
+        .into();
         queued += 1;
     }
     queued

@@ -16,7 +16,7 @@ use crate::aws::{usage_report, Aws};
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::clock::{self, Timestamp};
 use crate::core::error::{Result, Service};
-use crate::core::ids::AmiId;
+use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::progress::Progress;
 use crate::core::tags;
 use aws_sdk_ec2::types::{Filter, Tag};
@@ -178,12 +178,34 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         } else {
             format!("--force, although {}", reasons.join("; "))
         };
-        plan.actions.push(Action::DeregisterImage { id: target.clone(), name: image.name.clone(), why });
+        let id = AmiId::from_aws(target);
+        plan.actions.push(Action::DeregisterImage { id, name: image.name.clone(), why });
         wiped.push(target);
     }
 
     let wiped_set: HashSet<&str> = wiped.iter().copied().collect();
     plan.actions.extend(relinks(facts.images, &by_id, &wiped_set));
+    delete_behind(&mut plan, facts, &by_id, &wiped, &locks);
+    match facts.bin {
+        None => {}
+        Some(Ok(rules)) => undo(&mut plan, facts, rules),
+        Some(Err(why)) => plan.warnings.push(format!(
+            "the Recycle Bin's rules could not be read ({why}): whether these deletions can be undone is unknown"
+        )),
+    }
+    plan
+}
+
+/// The snapshots the wiped AMIs (and the marked ones, deregistered by an earlier run) leave
+/// behind: deleted, unless another AMI still maps one or a lock holds it.
+fn delete_behind(
+    plan: &mut Plan,
+    facts: &Facts<'_>,
+    by_id: &HashMap<&str, &Image>,
+    wiped: &[&str],
+    locks: &HashMap<&str, &Lock>,
+) {
+    let wiped_set: HashSet<&str> = wiped.iter().copied().collect();
     let sizes: HashMap<&str, i32> = facts.snapshots.iter().map(|s| (s.id.as_str(), s.size_gib)).collect();
     let behind = wiped.iter().flat_map(|ami| by_id[ami].snapshot_ids().map(move |s| (*ami, s))).chain(
         facts.marked.iter().flat_map(|(ami, snaps)| snaps.iter().map(move |s| (ami.as_str(), s.as_str()))),
@@ -213,7 +235,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             });
         } else if let Some(size) = sizes.get(snapshot) {
             plan.actions.push(Action::DeleteSnapshot {
-                id: snapshot.to_string(),
+                id: SnapshotId::from_aws(snapshot),
                 size_gib: *size,
                 why: format!("behind {ami}"),
             });
@@ -223,14 +245,6 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             }
         }
     }
-    match facts.bin {
-        None => {}
-        Some(Ok(rules)) => undo(&mut plan, facts, rules),
-        Some(Err(why)) => plan.warnings.push(format!(
-            "the Recycle Bin's rules could not be read ({why}): whether these deletions can be undone is unknown"
-        )),
-    }
-    plan
 }
 
 /// Why an image usage report's zero for these grantees (`unseen`) does not show the AMI unused:
@@ -332,8 +346,8 @@ fn relinks(images: &[Image], by_id: &HashMap<&str, &Image>, wiped: &HashSet<&str
                 .take_while(|a| *a != image.id)
                 .find(|a| !wiped.contains(a))?;
             Some(Action::Relink {
-                id: image.id.clone(),
-                parent: survivor.to_string(),
+                id: AmiId::from_aws(&image.id),
+                parent: AmiId::from_aws(survivor),
                 why: format!("its parent {gone} goes: the chain continues from {survivor}"),
             })
         })
@@ -416,7 +430,7 @@ pub async fn prepare_targets(
     let (marked, marked_snapshots) = marked?;
     let mut snapshots = snapshots?;
     snapshots.extend(marked_snapshots);
-    let ids_to_delete: Vec<String> = snapshots.iter().map(|s| s.id.clone()).collect();
+    let ids_to_delete: Vec<String> = snapshots.iter().map(|s| s.id.to_string()).collect();
     let locks = async {
         if ids_to_delete.is_empty() {
             Ok(Vec::new())
@@ -475,8 +489,8 @@ async fn left_behind(aws: &Aws, gone: &[String]) -> Result<(BTreeMap<String, Vec
     let mut by_ami: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (ami, snapshot) in owners(&snapshots, gone) {
         let list = by_ami.entry(ami.to_string()).or_default();
-        if !list.contains(&snapshot.id) {
-            list.push(snapshot.id.clone());
+        if !list.iter().any(|s| snapshot.id == *s.as_str()) {
+            list.push(snapshot.id.to_string());
         }
     }
     Ok((by_ami, snapshots))

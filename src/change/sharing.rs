@@ -9,6 +9,7 @@ pub use crate::aws::inventory::Grantees;
 use crate::aws::inventory::Image;
 use crate::change::{Action, Plan};
 use crate::core::error::{Error, Result};
+use crate::core::ids::{AmiId, SnapshotId};
 use serde::Serialize;
 
 /// Who the plan shares with, and whether it grants or revokes.
@@ -79,14 +80,14 @@ pub fn plan(images: &[Image], with: &Grantees, add: bool) -> Plan<Sharing> {
         )
     };
     let launch = images.iter().map(|image| Action::ModifyLaunchPermission {
-        id: image.id.clone(),
+        id: AmiId::from_aws(&image.id),
         with: with.clone(),
         add,
         why: launch_why.to_string(),
     });
     let volumes = images.iter().flat_map(|image| image.snapshot_ids()).filter(|_| !accounts.is_empty()).map(
         |snapshot| Action::ModifyCreateVolumePermission {
-            id: snapshot.to_string(),
+            id: SnapshotId::from_aws(snapshot),
             accounts: accounts.to_vec(),
             add,
             why: volume_why.to_string(),

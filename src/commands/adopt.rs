@@ -10,7 +10,7 @@ use crate::aws::Aws;
 use crate::change;
 use crate::change::{Action, Kind, Plan};
 use crate::core::error::{Error, Result};
-use crate::core::ids::AmiId;
+use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::tags::{self, Tags};
 use aws_smithy_types::date_time::{DateTime, Format};
 use serde::{Deserialize, Serialize};
@@ -184,8 +184,8 @@ pub fn actions(adoptions: Vec<Adoption>, skipped: Vec<String>) -> Plan<Adopted> 
         .map(|a| match a.tags.is_empty() {
             true => Action::Reuse { id: a.ami.clone(), kind: Kind::Image, why: "already adopted".into() },
             false => Action::TagImage {
-                id: a.ami.clone(),
-                snapshots: a.snapshots.clone(),
+                id: AmiId::from_aws(&a.ami),
+                snapshots: a.snapshots.iter().map(SnapshotId::from_aws).collect(),
                 tags: a.tags.clone(),
                 why: format!("adopt `{}` as a release", a.name),
                 after: Vec::new(),

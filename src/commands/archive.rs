@@ -3,7 +3,7 @@
 //! registration is kept first (`aws::archive`), then it is deregistered and its snapshots
 //! archived; `unarchive` brings it back. The AMI passes the guards of `wipe`: nothing may use it.
 
-use super::{execute, parse_all, refuse, Apply, Context, Mode, Own};
+use super::{execute, parse_all, refuse, Context, Mode, Own, Targets};
 use crate::aws::archive::{self, Tier};
 use crate::aws::inventory::{self, Image};
 use crate::aws::tagging;
@@ -13,7 +13,7 @@ use crate::change::quota::Quota;
 use crate::change::retire;
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::error::Result;
-use crate::core::ids::AmiId;
+use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::tags::{self, Tags};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -21,22 +21,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The ids of the AMIs to archive (ami-…), several allowed.
-    #[arg(value_name = "AMI_ID", required = true)]
-    pub amis: Vec<String>,
-
     #[command(flatten)]
-    pub apply: Apply,
+    pub targets: Targets,
 }
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
-    let amis = parse_all::<AmiId>(&args.amis)?;
+    let amis = parse_all::<AmiId>(&args.targets.amis)?;
     let aws = Aws::connect(&ctx.options).await?;
     let plan = prepare(&aws, &amis).await?;
     if let Some(why) = retire::refusal(&plan) {
         return refuse(ctx, &plan, why, Own::default());
     }
-    let mode = Mode::taking("archive", &args.apply, "archived");
+    let mode = Mode::taking("archive", &args.targets.apply, "archived");
     execute(ctx, &aws, &plan, &mode, Own::default(), || async { Ok(apply(&aws, &plan).await?.into()) }).await
 }
 
@@ -126,7 +122,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             }
             plan.facts.to_record.push(image.clone());
             plan.actions.push(Action::DeregisterImage {
-                id: target.clone(),
+                id: AmiId::from_aws(target),
                 name: image.name.clone(),
                 why: format!(
                     "archived: kept in {}, its snapshots in the archive tier",
@@ -142,9 +138,11 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                     kind: Kind::Snapshot,
                     why: "gone: it cannot be archived".into(),
                 },
-                Some(Tier::Standard) => {
-                    Action::ArchiveSnapshot { id: snapshot.into(), size_gib, why: format!("of {target}") }
-                }
+                Some(Tier::Standard) => Action::ArchiveSnapshot {
+                    id: SnapshotId::from_aws(snapshot),
+                    size_gib,
+                    why: format!("of {target}"),
+                },
                 Some(tier) => Action::Reuse {
                     id: snapshot.into(),
                     kind: Kind::Snapshot,
@@ -192,7 +190,7 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
         .collect();
     // A snapshot DescribeSnapshots no longer lists has no tier: it is gone.
     let existing: HashSet<String> =
-        inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id).collect();
+        inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id.to_string()).collect();
     let (tiers, in_flight) = futures::try_join!(archive::tiers(aws, &snapshots), archive::in_flight(aws))?;
     let mut tiers = tiers;
     tiers.retain(|id, _| existing.contains(id));

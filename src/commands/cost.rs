@@ -298,7 +298,7 @@ pub fn report(
         .map(|o| {
             let gib = i64::from(o.snapshot.size_gib);
             let billed_gib = billed_sum(&mut std::iter::once(o.snapshot.id.as_str()));
-            OrphanCost { snapshot: o.snapshot.id, gib, usd_per_month: usd(gib), billed_gib }
+            OrphanCost { snapshot: o.snapshot.id.to_string(), gib, usd_per_month: usd(gib), billed_gib }
         })
         .collect();
     Cost {
@@ -405,7 +405,7 @@ pub struct AccountCost {
 async fn of_place(aws: &Aws, running: Option<&HashSet<String>>, price: f64, exact: bool) -> Result<Cost> {
     let images = inventory::own_images(aws).await?;
     let snapshots = inventory::own_snapshots(aws).await?;
-    let sizes: HashMap<String, i32> = snapshots.iter().map(|s| (s.id.clone(), s.size_gib)).collect();
+    let sizes: HashMap<String, i32> = snapshots.iter().map(|s| (s.id.to_string(), s.size_gib)).collect();
     let candidates: HashSet<String> = running
         .map(|r| archive_candidates(&images, &snapshots, r).into_iter().map(str::to_string).collect())
         .unwrap_or_default();
@@ -450,7 +450,8 @@ async fn count_blocks(
     let before = aws.calls();
     let results: Vec<_> = stream::iter(snapshots)
         .map(|s| {
-            billing::count(aws, &s.id, previous.get(&s.id).map(String::as_str), candidates.contains(&s.id))
+            let id = s.id.as_str();
+            billing::count(aws, id, previous.get(id).map(String::as_str), candidates.contains(id))
         })
         .buffered(LOOKUP_CONCURRENCY)
         .collect()

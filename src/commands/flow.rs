@@ -3,7 +3,7 @@
 
 use super::shown::{Made, Own, PlanShown, Shown};
 use super::Context;
-use crate::change::{self, Applied, Report};
+use crate::change::{self, Applied, Planned, Report};
 use crate::{Aws, Error, Result};
 use serde::Serialize;
 use std::future::Future;
@@ -45,18 +45,19 @@ impl Mode {
 /// A dry run (or nothing to apply) prints the plan; a destructive plan asks on a terminal
 /// unless --yes; then `apply` runs, every outcome is printed with `own` and what the apply
 /// made, and a failed step fails the verb, named.
-pub async fn execute<F, R, Fut>(
+pub async fn execute<F, S, R, Fut>(
     ctx: &Context<'_>,
     aws: &Aws,
-    plan: &change::Plan<F>,
+    plan: &change::Plan<F, S>,
     mode: &Mode,
     own: Own,
     apply: impl FnOnce() -> Fut,
 ) -> Result<()>
 where
     F: Serialize,
+    S: Serialize + Planned,
     R: Made,
-    Fut: Future<Output = Result<Applied<R>>>,
+    Fut: Future<Output = Result<Applied<R, S>>>,
 {
     let own = if mode.facts_on_top { own.with_top(&plan.facts)? } else { own };
     let unapplied =
@@ -85,7 +86,12 @@ where
 }
 
 /// Prints a plan that must not run, and fails with why.
-pub fn refuse<F: Serialize>(ctx: &Context<'_>, plan: &change::Plan<F>, why: Error, own: Own) -> Result<()> {
+pub fn refuse<F: Serialize, S: Serialize + Planned>(
+    ctx: &Context<'_>,
+    plan: &change::Plan<F, S>,
+    why: Error,
+    own: Own,
+) -> Result<()> {
     ctx.ui.show(&Shown { report: &Report::new(plan, None), own: &own, unapplied: NOTHING_CHANGED })?;
     Err(why)
 }
@@ -114,4 +120,10 @@ pub async fn on_own_images<F: Serialize>(
         Ok(change::apply(&aws, &plan.actions).await.into())
     })
     .await
+}
+
+/// Writes a file a verb makes (a spec, a template), naming it when it cannot.
+pub fn write(path: &std::path::Path, contents: &str) -> Result<()> {
+    std::fs::write(path, contents)
+        .map_err(|e| Error::Write { path: path.display().to_string(), detail: e.to_string() })
 }

@@ -14,7 +14,6 @@ use crate::core::show::{Cell, Draw, Table, Text};
 use crate::core::tags;
 use crate::spec::clusters as configured;
 use crate::spec::clusters::Cluster;
-use crate::Aws;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -39,9 +38,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
-    let spec = reach::optional_spec(&args.org.spec)?;
-    let caller = Aws::connect(&ctx.options).await?;
-    let accounts = reach::accounts(spec.as_ref(), &args.org.accounts, &ctx.regions, caller.region())?;
+    let (spec, caller, accounts) = reach::configured(ctx, &args.org).await?;
     let clusters = configured::select(spec.as_ref(), &args.clusters, caller.region());
     let listed = regions(&ctx.regions, caller.region(), &clusters);
     let all: Vec<String> = listed.iter().cloned().chain(clusters.iter().map(|c| c.region.clone())).collect();

@@ -1,9 +1,9 @@
 //! `init`: a commented gio-ami.toml to start from, and its JSON Schema beside it.
 
-use super::Context;
+use super::{write, Context};
 use crate::spec;
 use crate::{Error, Result};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,10 +29,4 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
         schema.display()
     ));
     Ok(())
-}
-
-/// Writes a file the verb makes, naming it when it cannot.
-pub(crate) fn write(path: &Path, contents: &str) -> Result<()> {
-    std::fs::write(path, contents)
-        .map_err(|e| Error::Write { path: path.display().to_string(), detail: e.to_string() })
 }

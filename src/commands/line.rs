@@ -125,6 +125,17 @@ pub struct OrgArgs {
     pub accounts: Vec<String>,
 }
 
+/// The AMIs a change is about, and its `--dry-run --yes`.
+#[derive(Debug, Args)]
+pub struct Targets {
+    /// AMI ids (ami-…) of this account, several allowed.
+    #[arg(value_name = "AMI_ID", required = true)]
+    pub amis: Vec<String>,
+
+    #[command(flatten)]
+    pub apply: super::Apply,
+}
+
 /// How many blocks a transfer keeps in flight.
 #[derive(Debug, Args)]
 pub struct Workers {

@@ -44,8 +44,8 @@ pub mod unarchive;
 pub mod upload;
 pub mod wipe;
 
-pub use flow::{execute, on_own_images, parse_all, refuse, Mode, NOTHING_CHANGED};
-pub use line::{Cli, Colour, Format, HistoryFormat, OrgArgs, Workers};
+pub use flow::{execute, on_own_images, parse_all, refuse, write, Mode, NOTHING_CHANGED};
+pub use line::{Cli, Colour, Format, HistoryFormat, OrgArgs, Targets, Workers};
 pub use shown::{Made, Own, PlacedPlans, PlanShown, Shown};
 
 use crate::core::progress::Progress;

@@ -22,7 +22,6 @@ use crate::core::show::{Cell, Draw, Table, Text};
 use crate::core::tags;
 use crate::spec::clusters as configured;
 use crate::spec::clusters::Cluster;
-use crate::Aws;
 use futures::future::join_all;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,9 +44,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
-    let spec = reach::optional_spec(&args.org.spec)?;
-    let caller = Aws::connect(&ctx.options).await?;
-    let accounts = reach::accounts(spec.as_ref(), &args.org.accounts, &ctx.regions, caller.region())?;
+    let (spec, caller, accounts) = reach::configured(ctx, &args.org).await?;
     let mut clusters = configured::select(spec.as_ref(), &args.clusters, caller.region());
     if !args.org.accounts.is_empty() {
         clusters.retain(|c| c.account.as_ref().is_some_and(|a| args.org.accounts.contains(a)));

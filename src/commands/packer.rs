@@ -2,7 +2,7 @@
 //! template is `engines::packer`'s.
 
 use super::line::choice;
-use super::Context;
+use super::{write, Context};
 use crate::core::show::{Draw, Text};
 use crate::engines::{
     self,
@@ -73,7 +73,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let failed = |e: std::io::Error| Error::Write { path: out.display().to_string(), detail: e.to_string() };
     std::fs::create_dir_all(&out).map_err(failed)?;
     let file = out.join(format.file_name());
-    super::init::write(&file, &template)?;
+    write(&file, &template)?;
     Ok(ctx.ui.show(&Rendered { path: file.display().to_string(), format })?)
 }
 

@@ -14,8 +14,7 @@ use crate::aws::Aws;
 use crate::change::protection::{self, Want};
 use crate::change::publication::{self, Publication};
 use crate::change::sharing::{self, Grantees};
-use crate::change::{self, Report};
-use crate::change::{Action, Plan};
+use crate::change::{self, Applied, Outcome, Plan, Planned, Procedure, Report, Status, Step, Target};
 use crate::core::clock::{self, Timestamp};
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
@@ -95,10 +94,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
         }
     }
     let mode = Mode { destructive: false, ..Mode::taking("promote", &args.apply, "written") };
-    execute(ctx, &target, &plan, &mode, own, || async {
-        Ok(change::apply_across(&home, &target, &plan.actions).await.into())
-    })
-    .await
+    execute(ctx, &target, &plan, &mode, own, || async { Ok(apply(&home, &target, &plan).await) }).await
 }
 
 /// Copies the AMI the source holds into `region` (`--copy`), where the target's parameter
@@ -240,7 +236,12 @@ impl Promotion {
 /// the AMI's copy in the target's region and the target's value. `source` and `target` are
 /// contexts in the two clusters' regions (the same one when they share it); `owner` is the
 /// AMI's owner in the target's region, where a copy is made and looked for.
-pub async fn prepare(source: &Aws, target: &Aws, owner: &Aws, request: Request) -> Result<Plan<Promotion>> {
+pub async fn prepare(
+    source: &Aws,
+    target: &Aws,
+    owner: &Aws,
+    request: Request,
+) -> Result<Plan<Promotion, Step>> {
     let parameter = |c: &Cluster| {
         c.ssm_parameter
             .clone()
@@ -294,7 +295,7 @@ pub async fn prepare(source: &Aws, target: &Aws, owner: &Aws, request: Request) 
 }
 
 /// The gates judged, and the writes when every one passes. Pure.
-pub fn plan(facts: &Facts) -> Plan<Promotion> {
+pub fn plan(facts: &Facts) -> Plan<Promotion, Step> {
     let Request { from, to, .. } = &facts.request;
     let mut promotion = Promotion {
         from: from.name.clone(),
@@ -346,12 +347,13 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
         ),
         None => passed(GateKind::NotDeprecated, format!("{ami} is not deprecated")),
     });
-    let mut actions = Vec::new();
+    let mut actions: Vec<Step> = Vec::new();
     if copying {
         promotion.copy_to = Some(to.region.clone());
-        actions.push(Action::CopyImage {
-            id: ami.clone(),
-            source: ami.clone(),
+        let source = AmiId::from_aws(&ami);
+        actions.push(Step::Procedure(Procedure::CopyImage {
+            id: Target::Planned(source.clone()),
+            source,
             region: to.region.clone(),
             why: format!(
                 "cluster {} runs in {}; the copy is then {}written to {}",
@@ -365,7 +367,7 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
                     .unwrap_or_default(),
                 to.ssm_parameter.as_deref().unwrap_or("-")
             ),
-        });
+        }));
     }
     if let (Some(account), Some(target), Some(false)) =
         (&facts.request.target_account, &facts.target_image, facts.shared)
@@ -374,7 +376,8 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
             accounts: account.id().map(str::to_string).into_iter().collect(),
             ..Grantees::default()
         };
-        actions.extend(sharing::plan(std::slice::from_ref(target), &with, true).actions);
+        let grants = sharing::plan(std::slice::from_ref(target), &with, true).actions;
+        actions.extend(grants.into_iter().map(Step::from));
     }
     if let Some(target) = &facts.target_image {
         match publication::plan(to, target, &to.region, facts.target_current.clone()) {
@@ -402,7 +405,7 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
                     ),
                 });
                 promotion.publication = Some(p);
-                actions.extend(written);
+                actions.extend(written.into_iter().map(Step::from));
             }
             Err(e) => promotion.gates.push(failed(GateKind::Region, e.to_string())),
         }
@@ -412,6 +415,20 @@ pub fn plan(facts: &Facts) -> Plan<Promotion> {
         actions.clear();
     }
     Plan { actions, warnings: Vec::new(), facts: promotion }
+}
+
+/// Writes the plan, made again once its copy is (`copy::copy` makes it first: the parameter
+/// names the copy): its marks, grants and protection in `owner`, its parameter in `consumer`.
+/// A copy still planned is one made but not found in its region yet: a failed step, so the
+/// command says so, and a re-run (which finds it) writes the rest.
+pub async fn apply(owner: &Aws, consumer: &Aws, plan: &Plan<Promotion, Step>) -> Applied<(), Step> {
+    let (actions, copies) = change::split(&plan.actions);
+    let applied = change::apply_across(owner, consumer, &actions).await;
+    let unmade = copies.into_iter().map(|copy| {
+        let why = format!("{} {} is not found in its region yet: run promote again", copy.verb(), copy.id());
+        Outcome { action: Step::Procedure(copy), status: Status::Failed(why) }
+    });
+    applied.into_iter().map(Outcome::into_step).chain(unmade).collect::<Vec<_>>().into()
 }
 
 fn passed(gate: GateKind, measured: String) -> Gate {
@@ -520,6 +537,7 @@ mod tests {
     use super::*;
     use crate::aws::inventory::tests::image;
     use crate::aws::org::Role;
+    use crate::change::Action;
     use crate::core::kinds::DataType;
 
     const NOW: i64 = 1_796_164_800;
@@ -569,7 +587,7 @@ mod tests {
         }
     }
 
-    fn verdicts(plan: &Plan<Promotion>) -> Vec<(GateKind, bool)> {
+    fn verdicts(plan: &Plan<Promotion, Step>) -> Vec<(GateKind, bool)> {
         plan.facts.gates.iter().map(|g| (g.gate, g.passed)).collect()
     }
 
@@ -673,10 +691,10 @@ mod tests {
         let grant = granting
             .actions
             .iter()
-            .find(|a| matches!(a, Action::ModifyLaunchPermission { .. }))
+            .find(|a| matches!(a, Step::Action(Action::ModifyLaunchPermission { .. })))
             .expect("a launch permission for prod");
         assert!(
-            matches!(grant, Action::ModifyLaunchPermission { with, .. } if with.accounts == ["222233334444"]),
+            matches!(grant, Step::Action(Action::ModifyLaunchPermission { with, .. }) if with.accounts == ["222233334444"]),
             "{grant:?}"
         );
         elsewhere.shared = Some(true);

@@ -1,16 +1,12 @@
 //! `protect`: deregistration protection on AMIs, or with --unprotect its lifting. The plan is
 //! `change::protection`'s, shared with `promote`.
 
-use super::{on_own_images, Apply, Context, Mode};
+use super::{on_own_images, Context, Mode, Targets};
 use crate::change::protection::{self, Want};
 use crate::Result;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// AMIs of this account (ami-…).
-    #[arg(value_name = "AMI_ID", required = true)]
-    pub amis: Vec<String>,
-
     /// Lift the protection instead (an AMI protected with a cooldown stays protected 24 more
     /// hours); it asks on a terminal, unless --yes.
     #[arg(long, conflicts_with = "cooldown")]
@@ -22,7 +18,7 @@ pub struct Args {
     pub cooldown: bool,
 
     #[command(flatten)]
-    pub apply: Apply,
+    pub targets: Targets,
 }
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
@@ -30,6 +26,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
         true => Want::Unprotect,
         false => Want::Protect { cooldown: args.cooldown },
     };
-    let mode = Mode { destructive: args.unprotect, ..Mode::taking("protect", &args.apply, "changed") };
-    on_own_images(ctx, &args.amis, &mode, |images| protection::plan(images, want)).await
+    let mode =
+        Mode { destructive: args.unprotect, ..Mode::taking("protect", &args.targets.apply, "changed") };
+    on_own_images(ctx, &args.targets.amis, &mode, |images| protection::plan(images, want)).await
 }

@@ -9,6 +9,7 @@ use crate::aws::{Aws, LOOKUP_CONCURRENCY};
 use crate::change::retire::{self, Plan};
 use crate::change::{self, access, Action, Kind};
 use crate::core::error::{Error, Result};
+use crate::core::ids::AmiId;
 use crate::core::progress::Progress;
 use crate::core::tags;
 use crate::spec;
@@ -242,7 +243,8 @@ pub fn earlier_stage(mut plan: Plan, stage: Stage, now: i64) -> Plan {
                 match protected.iter().find(|(p, _)| *p == id) {
                     None => Some(Action::Refuse { id, kind: Kind::Image, why }),
                     Some((_, name)) => {
-                        let (name, why) = (
+                        let (id, name, why) = (
+                            AmiId::from_aws(id),
                             name.clone(),
                             "asked (deregistration protection does not stop this stage)".to_string(),
                         );
@@ -264,7 +266,7 @@ pub fn earlier_stage(mut plan: Plan, stage: Stage, now: i64) -> Plan {
 }
 
 /// A disable whose launch permissions are not read yet (`with_grants` adds them).
-fn disabling(id: String, name: String, why: String) -> Action {
+fn disabling(id: AmiId, name: String, why: String) -> Action {
     Action::DisableImage { id, name, revoked: Default::default(), record: Default::default(), why }
 }
 
@@ -274,7 +276,7 @@ fn disabling(id: String, name: String, why: String) -> Action {
 pub fn with_grants(mut plan: Plan, images: &[Image], grants: &HashMap<String, Result<Grantees>>) -> Plan {
     for action in &mut plan.actions {
         let Action::DisableImage { id, revoked, record, why, .. } = action else { continue };
-        let tags = images.iter().find(|i| i.id == *id).map(|i| i.tags.clone()).unwrap_or_default();
+        let tags = images.iter().find(|i| *id == *i.id).map(|i| i.tags.clone()).unwrap_or_default();
         let recorded = match grants.get(id.as_str()) {
             Some(Ok(with)) => access::record(with, &tags).map(|tags| (with, tags)),
             Some(Err(e)) => Err(format!(
@@ -295,7 +297,7 @@ pub fn with_grants(mut plan: Plan, images: &[Image], grants: &HashMap<String, Re
                 *record = tags;
             }
             Err(refused) => {
-                *action = Action::Refuse { id: id.clone(), kind: Kind::Image, why: refused };
+                *action = Action::Refuse { id: id.to_string(), kind: Kind::Image, why: refused };
             }
         }
     }

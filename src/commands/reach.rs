@@ -113,3 +113,62 @@ pub async fn cluster_context(
         None => Ok((caller.elsewhere(region, None), None)),
     }
 }
+
+/// What a report over the configured accounts starts from: the spec (when there is one), the
+/// caller in its region, and the accounts to read (all of `[accounts]`, or those --account names).
+pub async fn configured(
+    ctx: &super::Context<'_>,
+    args: &OrgArgs,
+) -> crate::Result<(Option<spec::Spec>, Aws, Vec<org::Account>)> {
+    let spec = optional_spec(&args.spec)?;
+    let caller = Aws::connect(&ctx.options).await?;
+    let accounts = accounts(spec.as_ref(), &args.accounts, &ctx.regions, caller.region())?;
+    Ok((spec, caller, accounts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    const SPEC: &str = "[image]\nname = \"n-{k8s}\"\ncontact = \"ops@x\"\n[base]\nfamily = \"al2023\"\nkubernetes = \"1.31\"\n\
+        [accounts.build]\n\
+        [accounts.prod]\nrole_arn = \"arn:aws:iam::222233334444:role/gio-ami\"\nregions = [\"eu-west-1\"]\n\
+        [clusters.prod-eu]\nregion = \"eu-central-1\"\naccount = \"prod\"\nssm_parameter = \"/prod/ami\"\n";
+
+    fn spec() -> spec::Spec {
+        spec::parse("gio-ami.toml", SPEC).expect("the test's spec is valid").0
+    }
+
+    #[test]
+    fn each_account_reads_its_regions_and_those_of_its_clusters() {
+        let accounts = accounts(Some(&spec()), &[], &[], "us-east-1").unwrap();
+        let regions = |name: &str| accounts.iter().find(|a| a.name == name).map(|a| a.regions.clone());
+        assert_eq!(regions("build"), Some(vec!["us-east-1".to_string()]), "no regions: the caller's");
+        assert_eq!(regions("prod"), Some(vec!["eu-west-1".to_string(), "eu-central-1".to_string()]));
+        let prod = accounts.iter().find(|a| a.name == "prod").unwrap();
+        assert_eq!(
+            prod.role.as_ref().map(|r| r.arn.as_str()),
+            Some("arn:aws:iam::222233334444:role/gio-ami")
+        );
+    }
+
+    #[test]
+    fn region_flags_replace_the_configured_ones_and_names_narrow() {
+        let asked = ["ap-south-1".to_string()];
+        let accounts = accounts(Some(&spec()), &["prod".to_string()], &asked, "us-east-1").unwrap();
+        assert_eq!(accounts.len(), 1);
+        assert_eq!(accounts[0].regions, ["ap-south-1", "eu-central-1"]);
+    }
+
+    #[test]
+    fn an_unknown_account_is_named_with_the_known_ones() {
+        let err = accounts(Some(&spec()), &["staging".to_string()], &[], "us-east-1").unwrap_err();
+        assert!(
+            matches!(&err, Error::Spec(crate::spec::Error::UnknownAccount { account, known }) if account == "staging" && known.len() == 2),
+            "{err}"
+        );
+        assert!(accounts(None, &["prod".to_string()], &[], "us-east-1").is_err(), "no spec knows no account");
+        assert!(accounts(None, &[], &[], "us-east-1").unwrap().is_empty());
+    }
+}

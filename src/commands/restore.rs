@@ -11,7 +11,7 @@ use crate::aws::Aws;
 use crate::change::retire::WIPED_AMI_TAG;
 use crate::change::{self, Action, Kind, Needs, Outcome, Status};
 use crate::core::error::{Error, Result, Service};
-use crate::core::ids::AmiId;
+use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::kinds::Reported;
 use crate::core::poll;
 use crate::core::progress::Progress;
@@ -131,7 +131,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         let mut after = Vec::new();
         for binned in facts.snapshots_in_bin.iter().filter(|b| snapshots.contains(&b.id)) {
             let restore = Action::RestoreSnapshot {
-                id: binned.id.clone(),
+                id: SnapshotId::from_aws(&binned.id),
                 why: format!("deleted with {ami}{}", until(binned)),
             };
             after.push(Needs::action(&restore));
@@ -140,7 +140,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             }
         }
         plan.actions.push(Action::RestoreImage {
-            id: ami.clone(),
+            id: AmiId::from_aws(ami),
             name: image.name.clone(),
             why: format!("wiped{}", until(image)),
             after,
@@ -177,7 +177,7 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
         .cloned()
         .collect();
     let existing: HashSet<String> =
-        inventory::snapshots_by_id(aws, &out_of_bin).await?.into_iter().map(|s| s.id).collect();
+        inventory::snapshots_by_id(aws, &out_of_bin).await?.into_iter().map(|s| s.id.to_string()).collect();
     Ok(plan(&Facts {
         asked: &asked,
         present: &present,
@@ -289,7 +289,7 @@ async fn recovered(aws: &Aws, snapshots: &[String], progress: &dyn Progress) -> 
             let coming: HashSet<String> = snapshots
                 .iter()
                 .filter(|id| {
-                    listed.iter().find(|s| &s.id == *id).is_none_or(|s| {
+                    listed.iter().find(|s| s.id == id.as_str()).is_none_or(|s| {
                         matches!(
                             s.state,
                             Reported::Known(
@@ -336,8 +336,11 @@ async fn settle_failures(aws: &Aws, plan: &Plan, outcomes: &mut [Outcome]) -> Re
         inventory::any_images_by_id(aws, &images),
         inventory::snapshots_by_id(aws, &snapshots),
     )?;
-    let present: HashSet<String> =
-        present_images.into_iter().map(|i| i.id).chain(present_snapshots.into_iter().map(|s| s.id)).collect();
+    let present: HashSet<String> = present_images
+        .into_iter()
+        .map(|i| i.id)
+        .chain(present_snapshots.into_iter().map(|s| s.id.to_string()))
+        .collect();
     let mut lost: HashSet<String> = HashSet::new();
     let mut gone = Vec::new();
     // The snapshot restores ran, and are listed, first: an AMI is gone for good with any of them.

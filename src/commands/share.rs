@@ -1,7 +1,7 @@
 //! `share`: grant (or with --unshare revoke) launch permission on AMIs, and their snapshots'
 //! createVolumePermission. The plan is `change::sharing`'s.
 
-use super::{execute, parse_all, reach, refuse, Apply, Context, Mode, Own};
+use super::{execute, parse_all, reach, refuse, Context, Mode, Own, Targets};
 use crate::aws::{allowed, inventory, org};
 use crate::change::{self, sharing};
 use crate::core::ids::AmiId;
@@ -11,10 +11,6 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// AMIs of this account (ami-…).
-    #[arg(value_name = "AMI_ID", required = true)]
-    pub amis: Vec<String>,
-
     /// Account to share with: its id (12 digits) or an [accounts.NAME] of the spec (repeatable).
     #[arg(long = "account", value_name = "ID|NAME", required_unless_present_any = ["organizations", "units"])]
     pub accounts: Vec<String>,
@@ -34,7 +30,7 @@ pub struct Args {
     pub unshare: bool,
 
     #[command(flatten)]
-    pub apply: Apply,
+    pub targets: Targets,
 
     /// Go on although the Allowed AMIs setting of an account it goes to refuses the AMI.
     #[arg(long)]
@@ -47,7 +43,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
-    let amis = parse_all::<AmiId>(&args.amis)?;
+    let amis = parse_all::<AmiId>(&args.targets.amis)?;
     let spec = reach::optional_spec(&args.spec)?;
     let configured = reach::accounts(spec.as_ref(), &[], &[], "")?;
     let named = |input: &String| match configured.iter().find(|a| &a.name == input) {
@@ -75,7 +71,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
             return refuse(ctx, &plan, why, Own::default());
         }
     }
-    let mode = Mode { destructive: args.unshare, ..Mode::taking("share", &args.apply, "changed") };
+    let mode = Mode { destructive: args.unshare, ..Mode::taking("share", &args.targets.apply, "changed") };
     execute(ctx, &aws, &plan, &mode, Own::default(), || async {
         Ok(change::apply(&aws, &plan.actions).await.into())
     })

@@ -3,7 +3,7 @@
 
 use crate::aws::inventory::Mapping;
 use crate::aws::org::Located;
-use crate::change::{self, Action, Kind, Outcome, Status};
+use crate::change::{self, Action, Kind, Outcome, Planned, Status};
 use crate::core::show::{Cell, Draw, Show, Table};
 use serde::Serialize;
 
@@ -52,13 +52,13 @@ impl Made for () {
 
 /// A mutating verb's report as printed: the shared shape, the verb's own part, and the closing
 /// line when nothing was applied.
-pub struct Shown<'a, F> {
-    pub report: &'a change::Report<'a, F>,
+pub struct Shown<'a, F, S = Action> {
+    pub report: &'a change::Report<'a, F, S>,
     pub own: &'a Own,
     pub unapplied: &'a str,
 }
 
-impl<F: Serialize> Show for Shown<'_, F> {
+impl<F: Serialize, S: Serialize + Planned> Show for Shown<'_, F, S> {
     fn json(&self) -> serde_json::Result<String> {
         let mut json = serde_json::to_value(self.report)?;
         if let Some(fields) = json.as_object_mut() {
@@ -73,9 +73,9 @@ impl<F: Serialize> Show for Shown<'_, F> {
 }
 
 /// A plan alone, for people, before the question whether to apply it.
-pub struct PlanShown<'a, F>(pub &'a change::Plan<F>);
+pub struct PlanShown<'a, F, S = Action>(pub &'a change::Plan<F, S>);
 
-impl<F> Show for PlanShown<'_, F> {
+impl<F, S: Planned> Show for PlanShown<'_, F, S> {
     /// Scripts get the plan with the outcomes, in one JSON document, once applied.
     fn json(&self) -> serde_json::Result<String> {
         Ok(String::new())
@@ -115,7 +115,7 @@ impl<F: Serialize> Show for PlacedPlans<'_, F> {
 }
 
 /// A report for people: the plan, then what became of it (or `unapplied`, when nothing was).
-fn report_text<F>(report: &change::Report<'_, F>, unapplied: &str, draw: &dyn Draw) -> String {
+fn report_text<F, S: Planned>(report: &change::Report<'_, F, S>, unapplied: &str, draw: &dyn Draw) -> String {
     let outcomes = report.applied.then_some(report.outcomes);
     let mut text = plan_text(report.plan, outcomes, draw);
     if !report.applied {
@@ -140,7 +140,11 @@ fn report_text<F>(report: &change::Report<'_, F>, unapplied: &str, draw: &dyn Dr
 
 /// The plan as a table (with each action's result once applied), its warnings, and a line
 /// counting what it does.
-fn plan_text<F>(plan: &change::Plan<F>, outcomes: Option<&[Outcome]>, draw: &dyn Draw) -> String {
+fn plan_text<F, S: Planned>(
+    plan: &change::Plan<F, S>,
+    outcomes: Option<&[Outcome<S>]>,
+    draw: &dyn Draw,
+) -> String {
     let mut text = String::new();
     if !plan.actions.is_empty() {
         let mut header = vec!["ACTION", "RESOURCE", "DETAIL", "WHY"];
@@ -148,7 +152,7 @@ fn plan_text<F>(plan: &change::Plan<F>, outcomes: Option<&[Outcome]>, draw: &dyn
         let mut table = Table::new(&header);
         // Once applied, the outcomes are the rows: in the order they ran, with the ids AWS
         // gave what they made.
-        let rows: Vec<(&Action, Option<&Status>)> = match outcomes {
+        let rows: Vec<(&S, Option<&Status>)> = match outcomes {
             Some(outcomes) => outcomes.iter().map(|o| (&o.action, Some(&o.status))).collect(),
             None => plan.actions.iter().map(|a| (a, None)).collect(),
         };
@@ -173,7 +177,7 @@ fn plan_text<F>(plan: &change::Plan<F>, outcomes: Option<&[Outcome]>, draw: &dyn
 
 /// `deregister 1 AMI(s), delete 2 snapshot(s), 40 GiB freed`: each verb and kind counted, in
 /// plan order.
-fn counts(actions: &[Action], freed_gib: i64) -> String {
+fn counts<S: Planned>(actions: &[S], freed_gib: i64) -> String {
     let mut groups: Vec<(&str, Kind, usize)> = Vec::new();
     for action in actions {
         match groups.iter_mut().find(|(verb, kind, _)| *verb == action.verb() && *kind == action.kind()) {
@@ -183,7 +187,7 @@ fn counts(actions: &[Action], freed_gib: i64) -> String {
     }
     let mut parts: Vec<String> =
         groups.iter().map(|(verb, kind, n)| format!("{verb} {n} {}", kind.plural())).collect();
-    if actions.iter().any(|a| matches!(a, Action::DeleteSnapshot { .. })) {
+    if actions.iter().any(|a| a.frees_gib().is_some()) {
         parts.push(format!("{freed_gib} GiB freed"));
     }
     if parts.is_empty() {
@@ -276,25 +280,27 @@ mod tests {
             counts(&actions, 40),
             "deregister 1 AMI(s), delete 2 snapshot(s), keep 1 snapshot(s), 40 GiB freed"
         );
-        assert_eq!(counts(&[], 0), "nothing to do");
+        assert_eq!(counts::<Action>(&[], 0), "nothing to do");
     }
 
     #[test]
     fn an_applied_plan_shows_what_was_made_by_its_new_id() {
-        let register = |id: &str| Action::RegisterImage {
-            id: id.into(),
+        let register = |id| change::Procedure::RegisterImage {
+            id,
             name: "gio-node-xvdb".into(),
             parent: "ami-0".into(),
             why: "adds /dev/xvdb".into(),
         };
-        let plan: change::Plan =
-            change::Plan { actions: vec![register("gio-node-xvdb")], ..change::Plan::default() };
+        let planned = register(change::Target::Planned("gio-node-xvdb".into()));
+        let plan: change::Plan<(), change::Procedure> =
+            change::Plan { actions: vec![planned], ..change::Plan::default() };
         let dry = plan_text(&plan, None, &Plain);
         assert!(
             dry.contains("register") && dry.contains("gio-node-xvdb") && !dry.contains("RESULT"),
             "{dry}"
         );
-        let outcomes = [Outcome { action: register("ami-1"), status: Status::Done }];
+        let outcomes =
+            [Outcome { action: register(change::Target::Made("ami-1".into())), status: Status::Done }];
         let applied = plan_text(&plan, Some(&outcomes), &Plain);
         assert!(applied.contains("ami-1 (gio-node-xvdb)") && applied.contains("done"), "{applied}");
     }

@@ -90,7 +90,7 @@ fn join_devices(image: Image, snapshots: &[Snapshot]) -> AmiSnapshots {
             let snapshot_id = m.snapshot_id.clone()?;
             Some(DeviceSnapshot {
                 device: m.device.clone(),
-                snapshot: snapshots.iter().find(|s| s.id == snapshot_id).cloned(),
+                snapshot: snapshots.iter().find(|s| s.id == snapshot_id.as_str()).cloned(),
                 volume_type: m.volume_type.clone(),
                 snapshot_id,
             })

@@ -8,10 +8,10 @@ use crate::aws::archive::{self, Tier};
 use crate::aws::inventory::{self, Image};
 use crate::aws::Aws;
 use crate::change::quota::Quota;
-use crate::change::{self, Action, Kind, Outcome, Status};
+use crate::change::{self, Action, Kind, Outcome, Procedure, Status, Target};
 use crate::core::clock::Timestamp;
 use crate::core::error::{Result, Service};
-use crate::core::ids::AmiId;
+use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::tags::{self, Tags};
 use crate::engines::register::{self, Step};
 use aws_sdk_ec2::types::Tag;
@@ -62,7 +62,7 @@ pub struct Findings {
     pub records: BTreeMap<String, Image>,
 }
 
-pub type Plan = change::Plan<Findings>;
+pub type Plan = change::Plan<Findings, change::Step>;
 
 pub struct Facts<'a> {
     pub asked: &'a [String],
@@ -82,7 +82,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
     let mut plan = Plan::default();
     for ami in facts.asked {
         if let Some(again) = facts.images.iter().find(|i| i.tags.get(tags::UNARCHIVED_FROM) == Some(ami)) {
-            plan.actions.push(Action::Reuse {
+            plan.push(Action::Reuse {
                 id: again.id.clone(),
                 kind: Kind::Image,
                 why: format!("{ami} is registered again already"),
@@ -96,7 +96,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         }
         let Some(record) = facts.records.get(ami) else {
             let (id, kind) = (ami.clone(), Kind::Image);
-            plan.actions.push(if facts.images.iter().any(|i| &i.id == ami) {
+            plan.push(if facts.images.iter().any(|i| &i.id == ami) {
                 Action::Reuse { id, kind, why: "registered, not archived: nothing to bring back".into() }
             } else {
                 let why = "no archive record: gio-ami did not archive it (or it was unarchived and the new AMI deregistered)";
@@ -107,7 +107,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         let snapshots: Vec<&str> = record.snapshot_ids().collect();
         let lost: Vec<&str> = snapshots.iter().copied().filter(|s| !facts.tiers.contains_key(*s)).collect();
         if !lost.is_empty() {
-            plan.actions.push(Action::Refuse {
+            plan.push(Action::Refuse {
                 id: ami.clone(),
                 kind: Kind::Image,
                 why: format!("cannot come back: its snapshot(s) {} are gone", lost.join(", ")),
@@ -123,15 +123,15 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                 Tier::Archived => {
                     ready = false;
                     back_by = back_by.max(Some(facts.now + restore_hours));
-                    plan.actions.push(Action::RestoreFromArchive {
-                        id: snapshot.into(),
+                    plan.push(Action::RestoreFromArchive {
+                        id: SnapshotId::from_aws(snapshot),
                         temporary_days: facts.temporary_days,
                         why: format!("of {ami}; AWS takes 24 to {RESTORE_HOURS} hours"),
                     });
                 }
                 Tier::Archiving => {
                     ready = false;
-                    plan.actions.push(Action::Refuse {
+                    plan.push(Action::Refuse {
                         id: snapshot.into(),
                         kind: Kind::Snapshot,
                         why: "still being archived: AWS restores it once that is done; run again later"
@@ -143,7 +143,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                     let started = since.as_ref().map_or(facts.now, Timestamp::epoch);
                     back_by = back_by.max(Some(started + restore_hours));
                     let since = since.as_ref().map_or(String::new(), |s| format!(" since {s}"));
-                    plan.actions.push(Action::Reuse {
+                    plan.push(Action::Reuse {
                         id: snapshot.into(),
                         kind: Kind::Snapshot,
                         why: format!("coming back from the archive{since} (up to {RESTORE_HOURS} hours)"),
@@ -153,8 +153,8 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             }
         }
         if ready {
-            plan.actions.push(Action::RegisterImage {
-                id: record.name.clone(),
+            plan.push(Procedure::RegisterImage {
+                id: Target::Planned(record.name.clone()),
                 name: record.name.clone(),
                 parent: ami.clone(),
                 why: format!("{ami} again, from {}: its snapshots are back", archive::record_name(ami)),
@@ -174,7 +174,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
     }
     plan.warnings.extend(change::quota::pace(
         &mut plan.actions,
-        |a| matches!(a, Action::RestoreFromArchive { .. }),
+        |a| matches!(a, change::Step::Action(Action::RestoreFromArchive { .. })),
         &Quota {
             what: "restores from the archive",
             most: archive::RESTORES_AT_ONCE,
@@ -191,7 +191,7 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId], temporary_days: Option<i32>) -> 
     let snapshots: Vec<String> =
         records.values().flat_map(|r| r.snapshot_ids().map(str::to_string)).collect();
     let existing: HashSet<String> =
-        inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id).collect();
+        inventory::snapshots_by_id(aws, &snapshots).await?.into_iter().map(|s| s.id.to_string()).collect();
     let (mut tiers, in_flight) =
         futures::try_join!(archive::tiers(aws, &snapshots), archive::in_flight(aws))?;
     tiers.retain(|id, _| existing.contains(id));
@@ -209,14 +209,14 @@ pub async fn prepare(aws: &Aws, amis: &[AmiId], temporary_days: Option<i32>) -> 
 /// Starts the restores, registers what is ready, then removes the snapshots' marks and, last,
 /// the record of every AMI that is registered again: a run stopped in between still finds the
 /// record, and finishes.
-pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
-    let (registrations, others): (Vec<Action>, Vec<Action>) =
-        plan.actions.iter().cloned().partition(|a| matches!(a, Action::RegisterImage { .. }));
-    let mut outcomes = change::apply(aws, &others).await;
+pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome<change::Step>>> {
+    let (others, registrations) = change::split(&plan.actions);
+    let mut outcomes: Vec<Outcome<change::Step>> =
+        change::apply(aws, &others).await.into_iter().map(Outcome::into_step).collect();
     let mut done: Vec<String> =
         plan.facts.records.keys().filter(|ami| plan.facts.registered.contains_key(*ami)).cloned().collect();
-    for action in registrations {
-        let Action::RegisterImage { parent: ami, name, why, .. } = action else { continue };
+    for procedure in registrations {
+        let Procedure::RegisterImage { parent: ami, name, why, .. } = procedure else { continue };
         let record = &plan.facts.records[&ami];
         let mut tags: Tags = record
             .tags
@@ -238,12 +238,12 @@ pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
         let (id, status) = match registered {
             Ok((id, again)) => {
                 done.push(ami.clone());
-                (id, if again { Status::Reused } else { Status::Done })
+                (Target::Made(AmiId::from_aws(id)), if again { Status::Reused } else { Status::Done })
             }
-            Err(e) => (name.clone(), Status::Failed(e.to_string())),
+            Err(e) => (Target::Planned(name.clone()), Status::Failed(e.to_string())),
         };
-        outcomes
-            .push(Outcome { action: Action::RegisterImage { id, name, parent: ami.clone(), why }, status });
+        let action = Procedure::RegisterImage { id, name, parent: ami.clone(), why };
+        outcomes.push(Outcome { action: action.into(), status });
     }
     for ami in &done {
         let record = &plan.facts.records[ami];
@@ -264,6 +264,7 @@ pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
 mod tests {
     use super::*;
     use crate::aws::inventory::tests::image;
+    use crate::change::Planned;
 
     fn lines(plan: &Plan) -> Vec<String> {
         plan.actions.iter().map(|a| format!("{} {} {}", a.verb(), a.id(), a.detail())).collect()

@@ -10,7 +10,7 @@ use super::{execute, parse_all, Context, Mode, Own};
 use crate::aws::inventory::{self, Boot, Image, Mapping, Snapshot, SnapshotState};
 use crate::aws::provenance::Provenance;
 use crate::aws::Aws;
-use crate::change::{self, Action, Applied, Kind, Outcome, Status};
+use crate::change::{self, Action, Applied, Kind, Outcome, Procedure, Status};
 use crate::core::error::{Error, Result, Service};
 use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
@@ -291,7 +291,7 @@ pub async fn prepare(
     snapshot_sizes: &HashMap<String, i32>,
     provenance: &Provenance,
     parent_image: ParentImage<'_>,
-) -> Result<change::Plan<Plan>> {
+) -> Result<change::Plan<Plan, change::Step>> {
     let mut plan = plan(request, file, snapshot_sizes, provenance)?;
     if let Some(step) = &plan.register {
         plan.existing = register::holder(aws, &step.name).await?;
@@ -455,13 +455,16 @@ fn check_parent(
 
 /// The plan as actions: the snapshot to upload and the AMI to register, or the AMI that
 /// already holds the name, reused with its snapshot.
-pub fn actions(plan: Plan) -> change::Plan<Plan> {
-    let register = |parent: &str| -> Vec<Action> {
-        let on = |step: &Step| Action::RegisterImage {
-            id: step.name.clone(),
-            name: step.name.clone(),
-            parent: parent.to_string(),
-            why: step.description.clone(),
+pub fn actions(plan: Plan) -> change::Plan<Plan, change::Step> {
+    let register = |parent: &str| -> Vec<change::Step> {
+        let on = |step: &Step| -> change::Step {
+            Procedure::RegisterImage {
+                id: change::Target::Planned(step.name.clone()),
+                name: step.name.clone(),
+                parent: parent.to_string(),
+                why: step.description.clone(),
+            }
+            .into()
         };
         plan.register.iter().map(on).collect()
     };
@@ -470,20 +473,27 @@ pub fn actions(plan: Plan) -> change::Plan<Plan> {
             id: existing.id.clone(),
             kind: Kind::Image,
             why: format!("name `{}` taken by {}: nothing is uploaded", plan.name, existing.id),
-        }],
-        (None, Some(earlier)) => std::iter::once(Action::Reuse {
-            id: earlier.id.clone(),
-            kind: Kind::Snapshot,
-            why: "completed upload of this same file by an earlier run: nothing is uploaded".into(),
-        })
-        .chain(register(&earlier.id))
+        }
+        .into()],
+        (None, Some(earlier)) => std::iter::once(
+            Action::Reuse {
+                id: earlier.id.to_string(),
+                kind: Kind::Snapshot,
+                why: "completed upload of this same file by an earlier run: nothing is uploaded".into(),
+            }
+            .into(),
+        )
+        .chain(register(earlier.id.as_str()))
         .collect(),
-        (None, None) => std::iter::once(Action::UploadSnapshot {
-            id: plan.name.clone(),
-            name: plan.name.clone(),
-            size_gib: plan.target.volume_gib as i32,
-            why: format!("{} blocks of 512 KiB from {}", plan.target.blocks, plan.target.image),
-        })
+        (None, None) => std::iter::once(
+            Procedure::UploadSnapshot {
+                id: change::Target::Planned(plan.name.clone()),
+                name: plan.name.clone(),
+                size_gib: plan.target.volume_gib as i32,
+                why: format!("{} blocks of 512 KiB from {}", plan.target.blocks, plan.target.image),
+            }
+            .into(),
+        )
         .chain(register("the uploaded snapshot"))
         .collect(),
     };
@@ -554,10 +564,10 @@ pub struct Uploaded {
 /// deletes the unfinished snapshot.
 pub async fn apply(
     aws: &Aws,
-    plan: &change::Plan<Plan>,
+    plan: &change::Plan<Plan, change::Step>,
     image: &ImageFile,
     progress: &dyn Progress,
-) -> Result<Applied<Uploaded>> {
+) -> Result<Applied<Uploaded, change::Step>> {
     if let Some(existing) = &plan.facts.existing {
         let outcomes = plan
             .actions
@@ -586,11 +596,13 @@ pub async fn apply(
         // An earlier run uploaded this file and died before it registered or reported: that
         // snapshot is finished work, kept whatever happens next.
         Some(earlier) => {
-            let registered = register_on(aws, facts, &earlier.id, progress).await?;
-            let recorded =
-                facts.manifest_dir.as_deref().is_none_or(|dir| Manifest::path(dir, &earlier.id).exists());
+            let registered = register_on(aws, facts, earlier.id.as_str(), progress).await?;
+            let recorded = facts
+                .manifest_dir
+                .as_deref()
+                .is_none_or(|dir| Manifest::path(dir, earlier.id.as_str()).exists());
             let record = if recorded { None } else { Some(manifest::of_image(image)?) };
-            (earlier.id.clone(), Sent::default(), registered, record)
+            (earlier.id.to_string(), Sent::default(), registered, record)
         }
         None => {
             // From the snapshot's start to its deletion: the binary lets that clean-up finish.
@@ -639,23 +651,25 @@ pub async fn apply(
         .actions
         .iter()
         .map(|action| match action {
-            Action::UploadSnapshot { name, size_gib, why, .. } => Outcome {
-                action: Action::UploadSnapshot {
-                    id: snapshot.clone(),
+            change::Step::Procedure(Procedure::UploadSnapshot { name, size_gib, why, .. }) => Outcome {
+                action: Procedure::UploadSnapshot {
+                    id: change::Target::Made(SnapshotId::from_aws(&snapshot)),
                     name: name.clone(),
                     size_gib: *size_gib,
                     why: why.clone(),
-                },
+                }
+                .into(),
                 status: Status::Done,
             },
-            Action::RegisterImage { name, why, .. } => {
+            change::Step::Procedure(Procedure::RegisterImage { name, why, .. }) => {
                 let (id, existed) = registered.clone().unwrap_or_default();
-                let action = Action::RegisterImage {
-                    id,
+                let action = Procedure::RegisterImage {
+                    id: change::Target::Made(AmiId::from_aws(id)),
                     name: name.clone(),
                     parent: snapshot.clone(),
                     why: why.clone(),
-                };
+                }
+                .into();
                 Outcome { action, status: if existed { Status::Reused } else { Status::Done } }
             }
             other => Outcome { action: other.clone(), status: Status::Reused },
@@ -806,6 +820,7 @@ fn figures(uploaded: &Uploaded) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::change::Planned;
     use crate::transfer::blocks::GIB;
 
     fn request() -> Request {

@@ -1,7 +1,7 @@
 //! `wipe`: deregister AMIs and delete the snapshots behind them, never touching one in use. The
 //! guards and the plan are `change::retire`'s, shared with `prune`.
 
-use super::{execute, parse_all, reach, refuse, Apply, Context, Mode, Own};
+use super::{execute, parse_all, reach, refuse, Context, Mode, Own, Targets};
 use crate::change::retire;
 use crate::core::ids::AmiId;
 use crate::spec;
@@ -10,12 +10,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// AMI ids (ami-…), several allowed.
-    #[arg(value_name = "AMI_ID", required = true)]
-    pub amis: Vec<String>,
-
     #[command(flatten)]
-    pub apply: Apply,
+    pub targets: Targets,
 
     /// Wipe AMIs that are in use (or whose use could not be checked). Snapshots other AMIs map
     /// are still kept.
@@ -33,8 +29,11 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
-    let request =
-        retire::Request { amis: parse_all::<AmiId>(&args.amis)?, chain: args.chain, force: args.force };
+    let request = retire::Request {
+        amis: parse_all::<AmiId>(&args.targets.amis)?,
+        chain: args.chain,
+        force: args.force,
+    };
     let aws = Aws::connect(&ctx.options).await?;
     let consumers = reach::consumers(&args.spec, &aws).await?;
     let progress = ctx.ui.progress();
@@ -44,7 +43,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     if let Some(why) = retire::refusal(&plan) {
         return refuse(ctx, &plan, why, Own::default());
     }
-    let mode = Mode::taking("wipe", &args.apply, "changed");
+    let mode = Mode::taking("wipe", &args.targets.apply, "changed");
     execute(ctx, &aws, &plan, &mode, Own::default(), || async {
         Ok(retire::apply(&aws, &plan).await?.into())
     })

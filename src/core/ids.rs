@@ -16,6 +16,39 @@ macro_rules! resource_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// An id AWS handed back (a listing, a call's answer): AWS's word, taken as it is.
+            /// What people type goes through `parse`, which names a typo.
+            pub fn from_aws(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+        }
+
+        /// Fixtures spell ids short (`"ami-1".into()`); the product parses what people type and
+        /// takes AWS's word for what it hands back (`from_aws`).
+        #[cfg(test)]
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                Self(id.to_string())
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
         }
 
         impl FromStr for $name {
@@ -45,6 +78,7 @@ macro_rules! resource_id {
 
 resource_id!(AmiId, "ami", "an AMI", "ami-0abc1234def567890");
 resource_id!(SnapshotId, "snap", "a snapshot", "snap-0abc1234def567890");
+resource_id!(InstanceId, "i", "an instance", "i-0abc1234def567890");
 
 /// EC2 ids are a prefix, a dash and 8 (older resources) or 17 lowercase hex digits.
 fn is_resource_id(input: &str, prefix: &str) -> bool {
@@ -106,6 +140,16 @@ mod tests {
         }
         let err = "ami-12345678".parse::<SnapshotId>().unwrap_err().to_string();
         assert!(err.contains("is not a snapshot id"), "{err}");
+        let err = "ami-12345678".parse::<InstanceId>().unwrap_err().to_string();
+        assert!(err.contains("is not an instance id"), "{err}");
+        assert!("i-0abc1234def567890".parse::<InstanceId>().is_ok());
+    }
+
+    #[test]
+    fn ids_from_aws_serialize_as_the_bare_string() {
+        let id = AmiId::from_aws("ami-1");
+        assert_eq!(serde_json::to_value(&id).unwrap(), "ami-1");
+        assert!(id == *"ami-1" && id.as_ref() == "ami-1");
     }
 
     #[test]

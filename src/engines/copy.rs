@@ -5,7 +5,7 @@
 use crate::aws::inventory::{self, Image, ImageState};
 use crate::aws::tagging;
 use crate::aws::{Aws, AwsOptions};
-use crate::change::{self, Action, Applied, Kind, Outcome, Status};
+use crate::change::{self, Action, Applied, Kind, Outcome, Procedure, Status, Step, Target};
 use crate::core::error::{Error, Result, Service};
 use crate::core::ids::AmiId;
 use crate::core::poll;
@@ -65,7 +65,7 @@ pub fn plan(
     source_region: &str,
     holders: Vec<(String, Option<Image>)>,
     kms_keys: &BTreeMap<String, String>,
-) -> Result<change::Plan<Copying>> {
+) -> Result<change::Plan<Copying, Step>> {
     let mut actions = Vec::new();
     let mut destinations = Vec::new();
     for (region, holder) in holders {
@@ -77,22 +77,22 @@ pub fn plan(
             held => held.map(|h| h.id),
         };
         actions.push(match &existing {
-            Some(id) if id == &source.id => Action::Reuse {
+            Some(id) if id == &source.id => Step::Action(Action::Reuse {
                 id: id.clone(),
                 kind: Kind::Image,
                 why: format!("the source itself, in {region}"),
-            },
-            Some(id) => Action::Reuse {
+            }),
+            Some(id) => Step::Action(Action::Reuse {
                 id: id.clone(),
                 kind: Kind::Image,
                 why: format!("earlier copy {id} in {region}: reused"),
-            },
-            None => Action::CopyImage {
-                id: source.id.clone(),
-                source: source.id.clone(),
+            }),
+            None => Step::Procedure(Procedure::CopyImage {
+                id: Target::Planned(AmiId::from_aws(&source.id)),
+                source: AmiId::from_aws(&source.id),
                 region: region.clone(),
                 why: format!("`{}` is not in {region} yet", source.name),
-            },
+            }),
         });
         destinations.push(Destination { kms_key: kms_keys.get(&region).cloned(), region, existing });
     }
@@ -108,7 +108,7 @@ pub async fn prepare(
     ami: &AmiId,
     to: &[String],
     kms_keys: &BTreeMap<String, String>,
-) -> Result<change::Plan<Copying>> {
+) -> Result<change::Plan<Copying, Step>> {
     let image = inventory::own_images_by_id(source, std::slice::from_ref(ami)).await?.remove(0);
     let holders = to.iter().map(|region| {
         let name = &image.name;
@@ -131,22 +131,26 @@ async fn connect(options: &AwsOptions, region: &str) -> Result<Aws> {
 /// Copies to every region the plan says, all at once, and waits until all copies are
 /// available: one outcome per region, a new copy's carrying its id; a region that fails does
 /// not stop the others. `progress` counts regions done.
-pub async fn copy(options: &AwsOptions, plan: &change::Plan<Copying>, progress: &dyn Progress) -> Applied {
+pub async fn copy(
+    options: &AwsOptions,
+    plan: &change::Plan<Copying, Step>,
+    progress: &dyn Progress,
+) -> Applied<(), Step> {
     let facts = &plan.facts;
     let done = Counter::start(progress, facts.destinations.len() as u64, Unit::Items);
     let copies = plan.actions.iter().zip(&facts.destinations).map(|(action, destination)| {
         let done = &done;
         async move {
             let outcome = match action {
-                Action::CopyImage { source, region, why, .. } => {
+                Step::Procedure(Procedure::CopyImage { source, region, why, .. }) => {
                     match copy_into(options, facts, destination).await {
                         Ok(id) => Outcome {
-                            action: Action::CopyImage {
-                                id,
+                            action: Step::Procedure(Procedure::CopyImage {
+                                id: Target::Made(AmiId::from_aws(id)),
                                 source: source.clone(),
                                 region: region.clone(),
                                 why: why.clone(),
-                            },
+                            }),
                             status: Status::Done,
                         },
                         Err(e) => Outcome { action: action.clone(), status: Status::Failed(e.to_string()) },
@@ -227,6 +231,7 @@ pub fn parse_kms_keys(pairs: &[String]) -> Result<BTreeMap<String, String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::change::Planned;
 
     #[test]
     fn tokens_follow_every_parameter_of_the_copy_and_stay_within_the_limit() {

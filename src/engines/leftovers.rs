@@ -8,6 +8,7 @@ use crate::aws::usage::{self, Usage};
 use crate::aws::Aws;
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::error::{Result, Service};
+use crate::core::ids::{AmiId, InstanceId};
 use crate::core::kinds::Reported;
 use crate::core::tags;
 use aws_sdk_ec2::types::Filter;
@@ -146,7 +147,7 @@ pub fn plan(
             });
         } else if b.state != InstanceState::ShuttingDown {
             actions.push(Action::TerminateInstance {
-                id: b.id.clone(),
+                id: InstanceId::from_aws(&b.id),
                 why: format!("builder of dead build {}", b.build_id),
             });
         }
@@ -167,7 +168,7 @@ pub fn plan(
         if reasons.is_empty() {
             going.insert(image.id.as_str());
             actions.push(Action::DeregisterImage {
-                id: image.id.clone(),
+                id: AmiId::from_aws(&image.id),
                 name: image.name.clone(),
                 why: format!("unfinished AMI of dead build {}", image.tags[tags::BUILD_ID]),
             });

@@ -13,9 +13,10 @@ use crate::aws::base::{self, Base};
 use crate::aws::inventory::{self, ImageState};
 use crate::aws::provenance::Provenance;
 use crate::aws::{tagging, Aws};
-use crate::change::{self, Action, Applied, Outcome, Status};
+use crate::change::{self, Applied, Outcome, Procedure, Status, Target};
 use crate::core::choice::Choice;
 use crate::core::error::{Error, Result};
+use crate::core::ids::AmiId;
 use crate::core::kinds::Engine;
 use crate::core::poll;
 use crate::core::progress::Progress;
@@ -92,11 +93,11 @@ pub struct Building {
 
 /// The build as one action: the release AMI its engine makes (builder, provisioning, image,
 /// clean-up are the engine's own steps, reported by its phases).
-pub fn plan(building: Building) -> change::Plan<Building> {
-    let action = Action::BuildImage {
-        id: building.name.clone(),
+pub fn plan(building: Building) -> change::Plan<Building, Procedure> {
+    let action = Procedure::BuildImage {
+        id: Target::Planned(building.name.clone()),
         name: building.name.clone(),
-        base: building.base_ami.clone(),
+        base: AmiId::from_aws(&building.base_ami),
         why: format!(
             "the {} engine on a {} builder from {}",
             building.engine.name(),
@@ -113,7 +114,7 @@ pub async fn prepare(
     loaded: &Loaded,
     engine: Engine,
     progress: &dyn Progress,
-) -> Result<change::Plan<Building>> {
+) -> Result<change::Plan<Building, Procedure>> {
     progress.phase("resolving the base AMI");
     let base = resolve_base(aws, &loaded.spec).await?;
     let provenance = Provenance::current(aws).await;
@@ -133,9 +134,9 @@ pub async fn prepare(
 pub async fn build(
     aws: &Aws,
     loaded: &Loaded,
-    plan: &change::Plan<Building>,
+    plan: &change::Plan<Building, Procedure>,
     progress: &dyn Progress,
-) -> Result<Applied<Built>> {
+) -> Result<Applied<Built, Procedure>> {
     let building = &plan.facts;
     let built = match building.engine {
         Engine::Packer => packer::build(aws, loaded, building, progress).await?,
@@ -145,9 +146,9 @@ pub async fn build(
         .actions
         .iter()
         .map(|action| match action {
-            Action::BuildImage { name, base, why, .. } => Outcome {
-                action: Action::BuildImage {
-                    id: built.ami.clone(),
+            Procedure::BuildImage { name, base, why, .. } => Outcome {
+                action: Procedure::BuildImage {
+                    id: Target::Made(AmiId::from_aws(&built.ami)),
                     name: name.clone(),
                     base: base.clone(),
                     why: why.clone(),
@@ -339,6 +340,7 @@ pub fn git_sha(dir: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::change::Planned;
 
     #[test]
     fn a_build_plan_names_the_release_its_base_and_engine() {

@@ -6,7 +6,7 @@ use crate::aws::inventory::{self, Image, ImageState, Mapping};
 use crate::aws::provenance::Provenance;
 use crate::aws::tagging;
 use crate::aws::Aws;
-use crate::change::{self, Action, Applied, Kind, Outcome, Status};
+use crate::change::{self, Action, Applied, Kind, Outcome, Planned, Procedure, Status, Target};
 use crate::core::error::{Error, Result, Service};
 use crate::core::ids::AmiId;
 use crate::core::poll;
@@ -141,7 +141,7 @@ pub fn reuse(plan: &mut Plan, holders: &[Option<Image>]) -> Result<()> {
 }
 
 /// The plan as actions: each step registered, or reused when an earlier run made it.
-pub fn actions(plan: Plan) -> change::Plan<Plan> {
+pub fn actions(plan: Plan) -> change::Plan<Plan, change::Step> {
     let actions = plan
         .steps
         .iter()
@@ -153,20 +153,20 @@ pub fn actions(plan: Plan) -> change::Plan<Plan> {
                 Some(previous) => plan.reused[previous].clone().unwrap_or_else(|| format!("step {n}")),
             };
             match reused {
-                Some(id) => Action::Reuse {
+                Some(id) => change::Step::Action(Action::Reuse {
                     id: id.clone(),
                     kind: Kind::Image,
                     why: format!("name `{}` taken by {id} made by this step: reused", step.name),
-                },
-                None => Action::RegisterImage {
-                    id: step.name.clone(),
+                }),
+                None => change::Step::Procedure(Procedure::RegisterImage {
+                    id: Target::Planned(step.name.clone()),
                     name: step.name.clone(),
                     parent,
                     why: format!(
                         "adds {}",
                         step.adds.iter().map(|d| d.device.as_str()).collect::<Vec<_>>().join(" ")
                     ),
-                },
+                }),
             }
         })
         .collect();
@@ -268,7 +268,11 @@ fn describe(source: &Image, adds: &[Disk]) -> String {
 /// Registers the plan's AMIs in order, each with its parent's id in its tags, and waits until
 /// all are available: one outcome per step, carrying the AMI's id. A step whose parent failed
 /// is not attempted (it has no parent to name).
-pub async fn apply(aws: &Aws, plan: &change::Plan<Plan>, provenance: &Provenance) -> Result<Applied> {
+pub async fn apply(
+    aws: &Aws,
+    plan: &change::Plan<Plan, change::Step>,
+    provenance: &Provenance,
+) -> Result<Applied<(), change::Step>> {
     let facts = &plan.facts;
     let mut parent = Some(facts.source.id.clone());
     let mut outcomes = Vec::with_capacity(plan.actions.len());
@@ -289,12 +293,14 @@ pub async fn apply(aws: &Aws, plan: &change::Plan<Plan>, provenance: &Provenance
         };
         tracing::info!(?id, name = %step.name, ?parent, ?status, "registered");
         let action = match (action, &id, &parent) {
-            (Action::RegisterImage { name, why, .. }, Some(id), Some(from)) => Action::RegisterImage {
-                id: id.clone(),
-                name: name.clone(),
-                parent: from.clone(),
-                why: why.clone(),
-            },
+            (change::Step::Procedure(Procedure::RegisterImage { name, why, .. }), Some(id), Some(from)) => {
+                change::Step::Procedure(Procedure::RegisterImage {
+                    id: Target::Made(AmiId::from_aws(id)),
+                    name: name.clone(),
+                    parent: from.clone(),
+                    why: why.clone(),
+                })
+            }
             (other, _, _) => other.clone(),
         };
         outcomes.push(Outcome { action, status });
@@ -398,7 +404,11 @@ pub async fn snapshot_sizes(aws: &Aws, disks: &[Disk]) -> Result<HashMap<String,
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    Ok(inventory::snapshots_by_id(aws, &ids).await?.into_iter().map(|s| (s.id, s.size_gib)).collect())
+    Ok(inventory::snapshots_by_id(aws, &ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.id.to_string(), s.size_gib))
+        .collect())
 }
 
 /// Looks up the source and the snapshots new disks come from, then plans. A dry run
@@ -412,7 +422,7 @@ pub async fn prepare(
     source: &AmiId,
     request: &Request,
     dry_run: bool,
-) -> Result<change::Plan<Plan>> {
+) -> Result<change::Plan<Plan, change::Step>> {
     let image = inventory::own_images_by_id(aws, std::slice::from_ref(source)).await?.remove(0);
     let sizes = snapshot_sizes(aws, &request.disks).await?;
     let mut plan = plan(&image, request, &sizes)?;

@@ -51,7 +51,7 @@ pub fn previous(snapshots: &[Snapshot], images: &[Image]) -> HashMap<String, Str
     for taken in volumes.values_mut() {
         taken.sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.id.cmp(&b.id)));
         for pair in taken.windows(2) {
-            previous.insert(pair[1].id.clone(), pair[0].id.clone());
+            previous.insert(pair[1].id.to_string(), pair[0].id.to_string());
         }
     }
     // A volume made from an own snapshot continues its lineage (another account's starts a new
@@ -80,7 +80,7 @@ pub fn previous(snapshots: &[Snapshot], images: &[Image]) -> HashMap<String, Str
         if let Some(parent) =
             snapshot.tags.get(tags::PARENT_SNAPSHOT).filter(|p| own.contains_key(p.as_str()))
         {
-            previous.insert(snapshot.id.clone(), parent.clone());
+            previous.insert(snapshot.id.to_string(), parent.clone());
         }
     }
     previous

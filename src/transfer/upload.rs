@@ -9,6 +9,7 @@ use crate::aws::inventory::SnapshotState;
 use crate::aws::Aws;
 use crate::change::{self, Action, Status};
 use crate::core::error::{Error, Result, Service};
+use crate::core::ids::SnapshotId;
 use crate::core::kinds::Reported;
 use crate::core::poll;
 use crate::core::progress::{Counter, Progress, Unit};
@@ -310,7 +311,7 @@ pub async fn wait_completed(aws: &Aws, snapshot: &str) -> Result<()> {
 /// Deletes the unfinished snapshot and says so in the error.
 pub async fn abandon(aws: &Aws, snapshot: &str, volume_gib: u64, why: Error) -> Error {
     let delete = Action::DeleteSnapshot {
-        id: snapshot.to_string(),
+        id: SnapshotId::from_aws(snapshot),
         size_gib: volume_gib as i32,
         why: "unfinished upload".into(),
     };

@@ -13,6 +13,7 @@ use gio_ami::aws::usage::{Group, Instance, Observed, Reference, Template, Usage,
 use gio_ami::change::retire::{self, Facts, Request};
 use gio_ami::change::{Action, Kind};
 use gio_ami::commands::prune::{self, Family, Policy, Stage};
+use gio_ami::core::ids::SnapshotId;
 use gio_ami::core::{clock, tags};
 use gio_ami::engines::leftovers::{self, Builder, Leftovers, Liveness, Process};
 use gio_ami::Error;
@@ -674,11 +675,16 @@ fn account(world: &World) -> Account {
         .enumerate()
         .filter(|(_, s)| s.exists)
         .map(|(k, s)| Snapshot {
-            id: snapshot_id(k),
+            id: SnapshotId::from_aws(snapshot_id(k)),
             size_gib: s.size_gib,
             state: "completed".into(),
+            started: None,
+            description: String::new(),
+            owner: String::new(),
+            volume_id: None,
+            encrypted: false,
+            archived: false,
             tags: s.build.map(|b| (tags::BUILD_ID.to_string(), build_id(b))).into_iter().collect(),
-            ..Snapshot::default()
         })
         .collect();
     // A mark is found by listing snapshots, so only snapshots that still exist carry one.
@@ -947,7 +953,7 @@ fn check(account: &Account, v: &Verdict, plan: &retire::Plan, stage: Stage) -> R
         .actions
         .iter()
         .filter_map(|a| match a {
-            Action::Relink { id, parent, .. } => Some((id.clone(), parent.clone())),
+            Action::Relink { id, parent, .. } => Some((id.to_string(), parent.to_string())),
             _ => None,
         })
         .collect();
@@ -1193,9 +1199,12 @@ fn gc_case(world: &World, builders: &[BuilderSpec], only: Option<usize>) -> Resu
         .iter()
         .filter(|s| dead(s.tags.get(tags::BUILD_ID)))
         .filter(|s| {
-            !account.images.iter().any(|i| !want_deregistered.contains(&i.id) && Account::maps(i, &s.id))
+            !account
+                .images
+                .iter()
+                .any(|i| !want_deregistered.contains(&i.id) && Account::maps(i, s.id.as_str()))
         })
-        .map(|s| s.id.clone())
+        .map(|s| s.id.to_string())
         .collect();
 
     let terminated = ids_of(&actions, |a| matches!(a, Action::TerminateInstance { .. }))?;

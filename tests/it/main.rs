@@ -2,6 +2,9 @@
 //! compile and link once instead of once per file. Each module is one user story area and starts
 //! its own emulators through `support`; `cargo test --test it wipe::` runs one area.
 
+// Stories told step by step may run longer than the library's functions may.
+#![allow(clippy::too_many_lines)]
+
 mod support;
 
 mod accounts;
