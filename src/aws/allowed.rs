@@ -26,7 +26,7 @@
 use crate::aws::inventory::{Image, ScanResults, Watermark};
 use crate::aws::org::Org;
 use crate::aws::Aws;
-use crate::core::clock;
+use crate::core::clock::{self, Timestamp};
 use crate::core::error::{Result, Service};
 use crate::core::kinds::{Reported, Severity};
 use aws_sdk_ec2::types::{ImageCriterion, ImageWatermarkFilterResponse, ScanResultCondition};
@@ -261,12 +261,12 @@ impl Settings {
     }
 }
 
-/// Whether `at` (ISO 8601) is at most `days` old at `now`; unknown when AWS gave no time.
-fn within(days: Option<i64>, at: Option<&str>, now: i64) -> Match {
-    match (days, at.map(clock::parse)) {
+/// Whether `at` is at most `days` old at `now`; unknown when AWS gave no time.
+fn within(days: Option<i64>, at: Option<&Timestamp>, now: i64) -> Match {
+    match (days, at) {
         (None, _) => Match::Yes,
-        (Some(days), Some(Some(at))) => Match::of(now - at <= days * DAY),
-        (Some(_), _) => Match::Unknown,
+        (Some(days), Some(at)) => Match::of(now - at.epoch() <= days * DAY),
+        (Some(_), None) => Match::Unknown,
     }
 }
 
@@ -302,8 +302,8 @@ impl WatermarkFilter {
         Match::all([
             pattern(&self.key, Some(&watermark.key)),
             pattern(&self.source_region, watermark.source_region.as_deref()),
-            within(self.max_days_since_source_image_created, watermark.source_image_created.as_deref(), now),
-            within(self.max_days_since_watermarked, watermark.created.as_deref(), now),
+            within(self.max_days_since_source_image_created, watermark.source_image_created.as_ref(), now),
+            within(self.max_days_since_watermarked, watermark.created.as_ref(), now),
         ])
     }
 }
@@ -327,7 +327,7 @@ impl ScanCondition {
                 Some(since) => within(Some(*days), Some(since), now),
             }
         });
-        let scanned = within(self.max_days_since_scan, scan.scanned.as_deref(), now);
+        let scanned = within(self.max_days_since_scan, scan.scanned.as_ref(), now);
         Match::all([scanned, severity].into_iter().chain(fixes))
     }
 }
@@ -451,8 +451,8 @@ impl<'a> Subject<'a> {
             owner: &image.owner,
             name: &image.name,
             product_codes: &[],
-            created: image.created.as_deref().and_then(clock::parse),
-            deprecated: image.deprecation_time.as_deref().and_then(clock::parse),
+            created: image.created.as_ref().map(Timestamp::epoch),
+            deprecated: image.deprecation_time.as_ref().map(Timestamp::epoch),
             watermarks: &image.watermarks,
             scan: image.scan_results.as_ref(),
         }
@@ -576,8 +576,8 @@ mod tests {
         );
     }
 
-    fn days_ago(days: i64) -> Option<String> {
-        Some(clock::rfc3339(NOW - days * DAY))
+    fn days_ago(days: i64) -> Option<Timestamp> {
+        clock::rfc3339(NOW - days * DAY).parse().ok()
     }
 
     fn ours() -> Criterion {

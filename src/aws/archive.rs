@@ -8,13 +8,12 @@
 //! https://docs.aws.amazon.com/ebs/latest/userguide/snapshot-archive.html
 
 use crate::aws::inventory::Image;
-use crate::aws::Aws;
-use crate::core::clock;
+use crate::aws::{timestamp, Aws};
+use crate::core::clock::{self, Timestamp};
 use crate::core::error::{Error, Result, Service};
 use crate::core::tags;
 use aws_sdk_ec2::types::{Filter, StorageTier, TieringOperationStatus};
 use aws_sdk_ssm::types::{ParameterTier, Tag};
-use aws_smithy_types::date_time::Format;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -40,11 +39,11 @@ pub enum Tier {
     Archived,
     /// Coming back from the archive (up to 72 hours).
     Restoring {
-        since: Option<String>,
+        since: Option<Timestamp>,
     },
     /// Back for a while: it returns to the archive at `until`.
     Restored {
-        until: Option<String>,
+        until: Option<Timestamp>,
     },
 }
 
@@ -66,17 +65,15 @@ pub async fn tiers(aws: &Aws, snapshots: &[String]) -> Result<HashMap<String, Ti
             let page = page.map_err(|e| aws.error("DescribeSnapshotTierStatus", Service::Ec2, e))?;
             for status in page.snapshot_tier_statuses() {
                 let Some(id) = status.snapshot_id() else { continue };
-                let time =
-                    |t: Option<&aws_smithy_types::DateTime>| t.and_then(|t| t.fmt(Format::DateTime).ok());
                 let tier = match status.last_tiering_operation_status() {
                     Some(TieringOperationStatus::ArchivalInProgress) => Tier::Archiving,
                     Some(
                         TieringOperationStatus::TemporaryRestoreInProgress
                         | TieringOperationStatus::PermanentRestoreInProgress,
-                    ) => Tier::Restoring { since: time(status.last_tiering_start_time()) },
+                    ) => Tier::Restoring { since: timestamp(status.last_tiering_start_time()) },
                     _ if status.storage_tier() == Some(&StorageTier::Archive) => Tier::Archived,
                     Some(TieringOperationStatus::TemporaryRestoreCompleted) => {
-                        Tier::Restored { until: time(status.restore_expiry_time()) }
+                        Tier::Restored { until: timestamp(status.restore_expiry_time()) }
                     }
                     _ => Tier::Standard,
                 };

@@ -1,15 +1,15 @@
 //! The read model: the account's images and snapshots as plain values, fetched with as few calls
 //! as AWS allows (whole pages, id filters in bulk, never one call per resource).
 
-use crate::aws::Aws;
+use crate::aws::{timestamp, Aws};
 use crate::core::choice::choice_enum;
+use crate::core::clock::Timestamp;
 use crate::core::error::{Error, Result, Service};
 use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::kinds::{Arch, BootMode, Reported, Severity, VolumeType};
 use crate::core::tags;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{self as ec2, Filter};
-use aws_smithy_types::date_time::Format;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -125,7 +125,7 @@ pub struct Image {
     pub id: String,
     pub name: String,
     pub state: Reported<ImageState>,
-    pub created: Option<String>,
+    pub created: Option<Timestamp>,
     pub owner: String,
     pub description: Option<String>,
     pub root_device: Option<String>,
@@ -137,11 +137,11 @@ pub struct Image {
     /// When an instance was last launched from it (ISO 8601), as EC2 reports it: up to a day
     /// late, and never for launches before April 2017.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_launched: Option<String>,
+    pub last_launched: Option<Timestamp>,
     pub protection: Protection,
     /// When it is (or was) deprecated (EnableImageDeprecation), ISO 8601.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub deprecation_time: Option<String>,
+    pub deprecation_time: Option<Timestamp>,
     /// The watermarks it carries (AttachImageWatermark; images made or copied from it inherit
     /// them): what Allowed AMIs' ImageWatermarks criteria look for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -159,9 +159,9 @@ pub struct Watermark {
     /// `accountId:watermarkName`.
     pub key: String,
     pub source_region: Option<String>,
-    pub source_image_created: Option<String>,
+    pub source_image_created: Option<Timestamp>,
     /// When it was attached.
-    pub created: Option<String>,
+    pub created: Option<Timestamp>,
 }
 
 /// Amazon Inspector's scan results of an AMI (ScanResults), times in ISO 8601.
@@ -169,11 +169,11 @@ pub struct Watermark {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, JsonSchema, Deserialize)]
 pub struct ScanResults {
     /// The most recent scan.
-    pub scanned: Option<String>,
+    pub scanned: Option<Timestamp>,
     /// The highest severity of its findings, fix or no fix; none when it has no finding.
     pub highest_severity: Option<Reported<Severity>>,
     /// For each severity that has a finding with a fix available, since when (the earliest).
-    pub fix_available_since: BTreeMap<Severity, String>,
+    pub fix_available_since: BTreeMap<Severity, Timestamp>,
 }
 
 /// Deregistration protection (EnableImageDeregistrationProtection), as DescribeImages reports
@@ -190,7 +190,7 @@ pub enum Protection {
     },
     /// Disabled, but still protecting until then.
     CoolingDown {
-        until: String,
+        until: Timestamp,
     },
     /// A value newer than gio-ami: treated as protecting.
     Other {
@@ -204,10 +204,12 @@ impl Protection {
             None | Some("disabled") => Protection::Disabled,
             Some("enabled-without-cooldown") => Protection::Enabled { cooldown: false },
             Some("enabled-with-cooldown") => Protection::Enabled { cooldown: true },
-            Some(other) => match other.strip_prefix("disabled after ") {
-                Some(until) => Protection::CoolingDown { until: until.trim().to_string() },
-                None => Protection::Other { value: other.to_string() },
-            },
+            Some(other) => {
+                match other.strip_prefix("disabled after ").and_then(|t| Timestamp::parse(t.trim())) {
+                    Some(until) => Protection::CoolingDown { until },
+                    None => Protection::Other { value: other.to_string() },
+                }
+            }
         }
     }
 
@@ -280,7 +282,7 @@ pub struct Snapshot {
     pub id: SnapshotId,
     pub size_gib: i32,
     pub state: Reported<SnapshotState>,
-    pub started: Option<String>,
+    pub started: Option<Timestamp>,
     pub description: String,
     pub owner: String,
     pub volume_id: Option<String>,
@@ -300,7 +302,7 @@ impl Image {
 
     /// Deprecated at `now` (seconds since the epoch): its deprecation time has come.
     pub fn deprecated(&self, now: i64) -> bool {
-        self.deprecation_time.as_deref().and_then(crate::core::clock::parse).is_some_and(|at| at <= now)
+        self.deprecation_time.as_ref().is_some_and(|at| at.epoch() <= now)
     }
 
     pub fn release(&self) -> Option<&str> {
@@ -334,7 +336,7 @@ impl From<&ec2::Image> for Image {
             id: image.image_id().unwrap_or_default().to_string(),
             name: image.name().unwrap_or_default().to_string(),
             state: image.state().map(Reported::from).unwrap_or_default(),
-            created: image.creation_date().map(str::to_string),
+            created: image.creation_date().and_then(Timestamp::parse),
             owner: image.owner_id().unwrap_or_default().to_string(),
             description: image.description().map(str::to_string),
             root_device: image.root_device_name().map(str::to_string),
@@ -351,17 +353,13 @@ impl From<&ec2::Image> for Image {
             },
             mappings: image.block_device_mappings().iter().map(Mapping::from).collect(),
             tags: tags(image.tags()),
-            last_launched: image.last_launched_time().map(str::to_string),
+            last_launched: image.last_launched_time().and_then(Timestamp::parse),
             protection: Protection::parse(image.deregistration_protection()),
-            deprecation_time: image.deprecation_time().map(str::to_string),
+            deprecation_time: image.deprecation_time().and_then(Timestamp::parse),
             watermarks: image.image_watermarks().iter().map(Watermark::from).collect(),
             scan_results: image.scan_results().map(ScanResults::from),
         }
     }
-}
-
-fn iso(time: Option<&aws_smithy_types::DateTime>) -> Option<String> {
-    time.and_then(|t| t.fmt(Format::DateTime).ok())
 }
 
 impl From<&ec2::ImageWatermark> for Watermark {
@@ -369,8 +367,8 @@ impl From<&ec2::ImageWatermark> for Watermark {
         Watermark {
             key: w.watermark_key().unwrap_or_default().to_string(),
             source_region: w.source_image_region().map(str::to_string),
-            source_image_created: iso(w.source_image_creation_time()),
-            created: iso(w.watermark_creation_time()),
+            source_image_created: timestamp(w.source_image_creation_time()),
+            created: timestamp(w.watermark_creation_time()),
         }
     }
 }
@@ -385,11 +383,11 @@ impl From<&ec2::ScanResults> for ScanResults {
             (Severity::Critical, r.critical_fix_available_since()),
         ];
         ScanResults {
-            scanned: iso(r.finding_scan_date()),
+            scanned: timestamp(r.finding_scan_date()),
             highest_severity: r.highest_finding_severity_label().map(|s| Reported::from(s.as_str())),
             fix_available_since: fixes
                 .into_iter()
-                .filter_map(|(severity, since)| Some((severity, iso(since)?)))
+                .filter_map(|(severity, since)| Some((severity, timestamp(since)?)))
                 .collect(),
         }
     }
@@ -444,7 +442,7 @@ impl From<&ec2::Snapshot> for Snapshot {
             id: SnapshotId::from_aws(s.snapshot_id().unwrap_or_default()),
             size_gib: s.volume_size().unwrap_or_default(),
             state: s.state().map(Reported::from).unwrap_or_default(),
-            started: s.start_time().and_then(|t| t.fmt(Format::DateTime).ok()),
+            started: timestamp(s.start_time()),
             description: s.description().unwrap_or_default().to_string(),
             owner: s.owner_id().unwrap_or_default().to_string(),
             volume_id: s.volume_id().map(str::to_string),
@@ -623,12 +621,23 @@ fn newest_first(images: &mut [Image]) {
 pub(crate) mod tests {
     use super::*;
 
+    /// A test's time: RFC 3339, a date (its midnight UTC), or a day of January 2026 (`"2"`), so
+    /// that short ones order as written.
+    pub fn time(text: &str) -> Timestamp {
+        let full = match text.len() {
+            1 | 2 => format!("2026-01-{text:0>2}T00:00:00.000Z"),
+            10 => format!("{text}T00:00:00.000Z"),
+            _ => text.to_string(),
+        };
+        full.parse().unwrap()
+    }
+
     pub fn image(id: &str, created: &str, snapshots: &[(&str, &str, i32)]) -> Image {
         Image {
             id: id.into(),
             name: format!("name-of-{id}"),
             state: "available".into(),
-            created: Some(created.into()),
+            created: Some(time(created)),
             owner: "123456789012".into(),
             description: None,
             root_device: Some("/dev/xvda".into()),

@@ -3,10 +3,10 @@
 //! the account's root user once the cool-off is over. Plans keep such snapshots and say why.
 //! https://docs.aws.amazon.com/ebs/latest/userguide/ebs-snapshot-lock.html
 
-use crate::aws::Aws;
+use crate::aws::{timestamp, Aws};
+use crate::core::clock::Timestamp;
 use crate::core::error::{Result, Service};
 use aws_sdk_ec2::types::LockState;
-use aws_smithy_types::date_time::Format;
 use serde::Serialize;
 use std::fmt;
 
@@ -45,14 +45,14 @@ impl fmt::Display for Mode {
 pub struct Lock {
     pub snapshot: String,
     pub mode: Mode,
-    /// When the lock expires (RFC 3339), as EC2 reports it.
-    pub until: Option<String>,
+    /// When the lock expires, as EC2 reports it.
+    pub until: Option<Timestamp>,
 }
 
 impl Lock {
     /// Why a plan keeps the snapshot.
     pub fn reason(&self) -> String {
-        let until = self.until.as_deref().map_or(String::new(), |until| format!(" until {until}"));
+        let until = self.until.as_ref().map_or(String::new(), |until| format!(" until {until}"));
         format!("kept: locked in {}{until}", self.mode)
     }
 }
@@ -79,7 +79,7 @@ pub async fn of(aws: &Aws, snapshots: &[String]) -> Result<Vec<Lock>> {
                     LockState::Compliance => Mode::Compliance,
                     other => Mode::Other(other.as_str().to_string()),
                 };
-                let until = s.lock_expires_on().and_then(|t| t.fmt(Format::DateTime).ok());
+                let until = timestamp(s.lock_expires_on());
                 Some(Lock { snapshot: s.snapshot_id()?.to_string(), mode, until })
             }));
             token = page.next_token().map(str::to_string);

@@ -22,6 +22,7 @@ pub mod tagging;
 pub mod usage;
 pub mod usage_report;
 
+use crate::core::clock::Timestamp;
 use crate::core::error::{Error, Result, Service};
 use crate::core::ids::check_region;
 use crate::core::signal::Interruption;
@@ -69,6 +70,13 @@ pub struct AwsOptions {
 
 /// The SDK's own variables (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE=adaptive) are the user's word on
 /// retries: the SDK reads them when gio-ami sets no retry configuration of its own.
+/// A time the SDK hands over as a timestamp, spelled as the SDK spells it (ISO 8601, UTC, no
+/// fraction when there is none).
+pub(crate) fn timestamp(time: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
+    time.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+        .and_then(|text| Timestamp::parse(&text))
+}
+
 fn retries_set_in_environment() -> bool {
     ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"].iter().any(|name| std::env::var_os(name).is_some())
 }

@@ -3,8 +3,8 @@
 //! what they kept. A resource matching no rule is deleted for good the moment it goes.
 //! https://docs.aws.amazon.com/ebs/latest/userguide/recycle-bin.html
 
-use crate::aws::{Aws, LOOKUP_CONCURRENCY};
-use crate::core::clock;
+use crate::aws::{timestamp, Aws, LOOKUP_CONCURRENCY};
+use crate::core::clock::{self, Timestamp};
 use crate::core::error::{Error, Result, Service};
 use crate::core::tags::{self, Tags};
 use aws_sdk_ec2::types::Filter;
@@ -304,7 +304,7 @@ pub struct InBin {
     pub id: String,
     /// The AMI's name; a snapshot's description.
     pub name: String,
-    pub exit: Option<String>,
+    pub exit: Option<Timestamp>,
 }
 
 /// ListImagesInRecycleBin takes at most 20 ids a call.
@@ -326,9 +326,7 @@ pub async fn images_in_bin(aws: &Aws, ids: &[String]) -> Result<Vec<InBin>> {
                 Some(InBin {
                     id: i.image_id()?.to_string(),
                     name: i.name().unwrap_or_default().to_string(),
-                    exit: i
-                        .recycle_bin_exit_time()
-                        .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+                    exit: timestamp(i.recycle_bin_exit_time()),
                 })
             }));
         }
@@ -346,9 +344,7 @@ pub async fn snapshots_in_bin(aws: &Aws) -> Result<Vec<InBin>> {
             Some(InBin {
                 id: s.snapshot_id()?.to_string(),
                 name: s.description().unwrap_or_default().to_string(),
-                exit: s
-                    .recycle_bin_exit_time()
-                    .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+                exit: timestamp(s.recycle_bin_exit_time()),
             })
         }));
     }

@@ -89,8 +89,10 @@ mod tests {
                 && lifted.why().contains("24 hours"),
             "{lifted:?}"
         );
-        let cooling =
-            action(&with(Protection::CoolingDown { until: "2026-12-03T05:00:00Z".into() }), Want::Unprotect);
+        let cooling = action(
+            &with(Protection::CoolingDown { until: "2026-12-03T05:00:00Z".parse().unwrap() }),
+            Want::Unprotect,
+        );
         assert!(cooling.why().contains("until 2026-12-03T05:00:00Z"));
     }
 
@@ -106,7 +108,7 @@ mod tests {
         assert_eq!(Protection::parse(Some("disabled")), Protection::Disabled);
         assert_eq!(
             Protection::parse(Some("disabled after 2026-12-03T05:21:37.000Z")),
-            Protection::CoolingDown { until: "2026-12-03T05:21:37.000Z".into() }
+            Protection::CoolingDown { until: "2026-12-03T05:21:37.000Z".parse().unwrap() }
         );
         assert_eq!(Protection::parse(Some("enabled-with-cooldown")), Protection::Enabled { cooldown: true });
         assert_eq!(Protection::parse(None), Protection::Disabled);

@@ -48,7 +48,7 @@ pub fn plan(cluster: &Cluster, image: &Image, region: &str, current: Option<Held
     let parameter = cluster
         .ssm_parameter
         .clone()
-        .ok_or_else(|| Error::ClusterWithoutParameter { cluster: cluster.name.clone() })?;
+        .ok_or_else(|| crate::spec::Error::ClusterWithoutParameter { cluster: cluster.name.clone() })?;
     // SSM changes no parameter's data type to aws:ec2:image: every write would fail.
     if let Some(held) = current.as_ref().filter(|held| held.data_type != DataType::Image) {
         return Err(Error::ParameterNotAmiTyped { parameter, data_type: held.data_type.to_string() });

@@ -14,7 +14,7 @@ use crate::aws::recycle_bin::{self, Binned, Fate, Rule};
 use crate::aws::usage::{self, Usage, Use};
 use crate::aws::{usage_report, Aws};
 use crate::change::{self, Action, Kind, Outcome};
-use crate::core::clock;
+use crate::core::clock::{self, Timestamp};
 use crate::core::error::{Result, Service};
 use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::progress::Progress;
@@ -255,7 +255,7 @@ fn delete_behind(
 fn unproven_zero(image: &Image, unseen: Option<&Vec<String>>, now: i64) -> Option<String> {
     let unseen = unseen.filter(|u| !u.is_empty())?;
     let lag = usage_report::LAG.as_secs() as i64;
-    let recent = |time: &Option<String>| time.as_deref().and_then(clock::parse).filter(|t| now - t < lag);
+    let recent = |time: &Option<Timestamp>| time.as_ref().map(Timestamp::epoch).filter(|t| now - t < lag);
     let (what, when) = match (recent(&image.last_launched), recent(&image.created)) {
         (Some(launched), _) => ("was last launched", launched),
         (None, Some(created)) => ("was created (so shared)", created),
@@ -703,7 +703,7 @@ mod tests {
         let lock = Lock {
             snapshot: "snap-d".into(),
             mode: locks::Mode::Compliance,
-            until: Some("2027-01-01T00:00:00Z".into()),
+            until: "2027-01-01T00:00:00Z".parse().ok(),
         };
         scene.locks = Ok(vec![lock]);
         let plan = scene.plan(&["ami-a"], false);
@@ -956,8 +956,8 @@ mod tests {
         let now = clock::parse(NOW).unwrap();
         let plan_at = |created: &str, launched: Option<&str>, force: bool| {
             let mut scene = Scene::new();
-            scene.images[0].created = Some(created.into());
-            scene.images[0].last_launched = launched.map(str::to_string);
+            scene.images[0].created = created.parse().ok();
+            scene.images[0].last_launched = launched.and_then(|l| l.parse().ok());
             scene.usage.unseen.insert("ami-a".into(), vec!["999988887777".into()]);
             let targets = vec!["ami-a".to_string()];
             plan(&Facts {

@@ -24,14 +24,19 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
         // `outdated --fail-if-behind`: the report was printed; a scheduled job tells "behind"
         // (3) from "could not tell" (1).
         Err(err) if matches!(err.downcast_ref::<gio_ami::Error>(), Some(gio_ami::Error::Behind { .. })) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", message(&err));
             ExitCode::from(3)
         }
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", message(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error as printed: its chain of causes, then the flags that get past the last one.
+fn message(err: &anyhow::Error) -> String {
+    gio_ami::commands::advice::with_advice(format!("{err:#}"), err.root_cause())
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

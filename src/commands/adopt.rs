@@ -145,7 +145,7 @@ pub fn plan(images: &[Image], requests: &[Request], metadata: &Metadata, author:
                 requests.iter().find(|r| r.ami.as_str() == image.id).and_then(|r| r.built_at.clone());
             let defaults = [
                 (tags::RELEASE, Some(image.name.clone())),
-                (tags::CREATED_AT, built_at.or_else(|| image.created.clone())),
+                (tags::CREATED_AT, built_at.or_else(|| image.created.as_ref().map(ToString::to_string))),
                 (tags::AUTHOR, Some(author.to_string())),
                 (tags::DESCRIPTION, image.description.clone().filter(|d| !d.is_empty())),
             ];
@@ -240,7 +240,7 @@ struct ManifestBuild {
 /// Reads a manifest: `builds[].artifact_id` is `region:ami-…`, comma-separated when the build
 /// copied the AMI to more regions.
 pub fn manifest(file: &str, text: &str) -> Result<Vec<ManifestArtifact>> {
-    let invalid = |why: String| Error::Packer {
+    let invalid = |why: String| crate::engines::packer::PackerError::Refused {
         message: format!(
             "{file} is not a Packer manifest ({why}); it is what the `manifest` post-processor \
              writes: {{\"builds\": [{{\"artifact_id\": \"eu-west-1:ami-…\", …}}]}}"

@@ -5,6 +5,7 @@ use super::line::choice;
 use super::shown::short_time;
 use super::Context;
 use crate::aws::base::{self, Base};
+use crate::core::clock::Timestamp;
 use crate::core::kinds::{Arch, Family, Variant};
 use crate::core::show::{Cell, Draw, Table, Text};
 use crate::{Aws, Result};
@@ -45,7 +46,7 @@ impl Text for Base {
             Cell::new(&image.id),
             Cell::new(&image.name),
             Cell::new(self.release_version.as_deref().unwrap_or("-")),
-            Cell::new(short_time(image.created.as_deref())),
+            Cell::new(short_time(image.created.as_ref().map(Timestamp::as_str))),
             Cell::new(self.parameter.as_deref().unwrap_or("-")),
         ]);
         format!("{}\n", draw.table(&table))

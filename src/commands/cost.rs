@@ -716,7 +716,7 @@ mod tests {
     fn a_parent_whose_child_stays_is_a_loss_and_a_lineage_archived_whole_is_not() {
         let taken = |id: &str, started: &str| Snapshot {
             volume_id: Some("vol-0000000a".into()),
-            started: Some(started.into()),
+            started: Some(crate::aws::inventory::tests::time(started)),
             ..snapshot(id, 8)
         };
         let snapshots = vec![taken("snap-0000000a", "2026-01-01"), taken("snap-0000000b", "2026-01-02")];

@@ -8,6 +8,7 @@ use super::{reach, Context};
 use crate::aws::clusters::{self, Observed};
 use crate::aws::inventory::{self, Image, Protection};
 use crate::aws::org::Org;
+use crate::core::clock::Timestamp;
 use crate::core::error::{Error, Result};
 use crate::core::show::{Cell, Draw, Table, Text};
 use crate::core::tags;
@@ -118,8 +119,8 @@ pub struct Release {
     pub clusters: BTreeMap<String, Mark>,
     /// Deregistration protection is on for one of its AMIs (`gio-ami protect`).
     pub protected: bool,
-    /// The latest launch from any of its AMIs (ISO 8601), as EC2 records it: up to a day late.
-    pub last_launched: Option<String>,
+    /// The latest launch from any of its AMIs, as EC2 records it: up to a day late.
+    pub last_launched: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -264,7 +265,6 @@ pub fn releases(listings: &[Listing], clusters: &[String], observed: &Observed) 
                 id: image.id.clone(),
             });
             row.protected |= image.protection != Protection::Disabled;
-            // ISO 8601 UTC strings of one format order as the times do.
             row.last_launched = row.last_launched.take().max(image.last_launched.clone());
             for cluster in clusters {
                 let mark = if observed.unread.contains_key(cluster) {
@@ -295,7 +295,7 @@ fn new_row(release: &str, image: &Image) -> Release {
     Release {
         release: release.to_string(),
         name: image.name.clone(),
-        date: tag(tags::CREATED_AT).or_else(|| image.created.clone()),
+        date: tag(tags::CREATED_AT).or_else(|| image.created.as_ref().map(ToString::to_string)),
         author: tag(tags::AUTHOR),
         contact: tag(tags::CONTACT),
         description: tag(tags::DESCRIPTION).or_else(|| image.description.clone()),
@@ -346,7 +346,7 @@ pub fn cells(history: &History, release: &Release, line_break: &str) -> Vec<Stri
         lines(|a| &a.id),
         text(&release.parent),
         if release.protected { "yes".into() } else { String::new() },
-        release.last_launched.as_deref().map(day).unwrap_or_default(),
+        release.last_launched.as_ref().map(|t| day(t.as_str())).unwrap_or_default(),
     ]);
     cells
 }
@@ -584,7 +584,7 @@ mod tests {
     fn markdown_has_one_column_per_cluster_and_escapes_cells() {
         let mut history = history();
         history.releases[0].protected = true;
-        history.releases[0].last_launched = Some("2026-11-30T10:00:00.000Z".into());
+        history.releases[0].last_launched = "2026-11-30T10:00:00.000Z".parse().ok();
         let text = markdown(&history);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "| RELEASE | prod | dev | DATE | AUTHOR | CONTACT | DESCRIPTION | REGION | AMI | PARENT | PROTECTED | LAST LAUNCH |");

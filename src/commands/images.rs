@@ -6,6 +6,7 @@ use super::shown::{placed, short_time, where_read};
 use super::{reach, Context};
 use crate::aws::inventory::{self, Image, Protection};
 use crate::aws::org::Located;
+use crate::core::clock::Timestamp;
 use crate::core::show::{Cell, Draw, Text};
 use crate::Result;
 use schemars::JsonSchema;
@@ -58,8 +59,8 @@ impl Text for Images {
                         Protection::Disabled => image.state.to_string(),
                         _ => format!("{}\nprotected", image.state),
                     }),
-                    Cell::new(short_time(image.created.as_deref())),
-                    Cell::new(short_time(image.last_launched.as_deref())),
+                    Cell::new(short_time(image.created.as_ref().map(Timestamp::as_str))),
+                    Cell::new(short_time(image.last_launched.as_ref().map(Timestamp::as_str))),
                     Cell::new(image.release().unwrap_or("-")),
                     Cell::new(image.snapshot_ids().collect::<Vec<_>>().join("\n")),
                     Cell::number(image.total_gib()),

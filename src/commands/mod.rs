@@ -13,6 +13,7 @@ mod reach;
 mod shown;
 
 pub mod adopt;
+pub mod advice;
 pub mod archive;
 pub mod base;
 pub mod build;

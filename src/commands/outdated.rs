@@ -14,7 +14,7 @@ use crate::aws::inventory::{self, Image};
 use crate::aws::org::{Org, Place};
 use crate::aws::{clusters, parameters};
 use crate::core::choice::Choice;
-use crate::core::clock;
+use crate::core::clock::{self, Timestamp};
 use crate::core::error::Error;
 use crate::core::error::Result;
 use crate::core::kinds::{Arch, Family, Variant};
@@ -127,7 +127,7 @@ pub struct BaseState {
     pub ami: String,
     pub name: Option<String>,
     pub release_version: Option<String>,
-    pub created: Option<String>,
+    pub created: Option<Timestamp>,
     pub deprecated: bool,
 }
 
@@ -375,7 +375,7 @@ fn assess(
     };
     let newer = base.ami != recommended.image.id;
     node.newer_base = Some(newer);
-    let created = |text: &Option<String>| text.as_deref().and_then(clock::parse);
+    let created = |time: &Option<Timestamp>| time.as_ref().map(Timestamp::epoch);
     node.behind_days = match newer {
         false => Some(0),
         true => created(&recommended.image.created)

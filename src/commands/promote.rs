@@ -15,7 +15,7 @@ use crate::change::protection::{self, Want};
 use crate::change::publication::{self, Publication};
 use crate::change::sharing::{self, Grantees};
 use crate::change::{self, Applied, Outcome, Plan, Planned, Procedure, Status, Step, Target};
-use crate::core::clock;
+use crate::core::clock::{self, Timestamp};
 use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
 use crate::engines::copy;
@@ -67,7 +67,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let to = configured::configured(spec.as_ref(), &args.to)?;
     let from = match args.from.as_deref().or(to.promote_from.as_deref()) {
         Some(from) => configured::configured(spec.as_ref(), from)?,
-        None => return Err(Error::NoPromotionSource { cluster: to.name.clone() }),
+        None => return Err(crate::spec::Error::NoPromotionSource { cluster: to.name.clone() }.into()),
     };
     let caller = Aws::connect(&ctx.options).await?;
     let (source, _) = reach::cluster_context(&caller, spec.as_ref(), &from, &from.region).await?;
@@ -248,7 +248,9 @@ pub async fn prepare(
     request: Request,
 ) -> Result<Plan<Promotion, Step>> {
     let parameter = |c: &Cluster| {
-        c.ssm_parameter.clone().ok_or_else(|| Error::ClusterWithoutParameter { cluster: c.name.clone() })
+        c.ssm_parameter
+            .clone()
+            .ok_or_else(|| crate::spec::Error::ClusterWithoutParameter { cluster: c.name.clone() })
     };
     let (from_parameter, to_parameter) = (parameter(&request.from)?, parameter(&request.to)?);
     let history = parameters::history(source, &from_parameter).await?;
@@ -344,7 +346,7 @@ pub fn plan(facts: &Facts) -> Plan<Promotion, Step> {
             format!(
                 "{} is deprecated since {}: cancel it (`aws ec2 disable-image-deprecation --image-id {}`) or promote a newer release",
                 i.id,
-                i.deprecation_time.as_deref().unwrap_or("?"),
+                i.deprecation_time.as_ref().map_or("?", Timestamp::as_str),
                 i.id
             ),
         ),
@@ -629,7 +631,7 @@ mod tests {
         assert!(verdicts(&plan(&disabled)).contains(&(GateKind::NotDisabled, false)));
 
         let mut deprecated = facts();
-        deprecated.image.as_mut().unwrap().deprecation_time = Some("2026-11-01T00:00:00.000Z".into());
+        deprecated.image.as_mut().unwrap().deprecation_time = "2026-11-01T00:00:00.000Z".parse().ok();
         deprecated.target_image = deprecated.image.clone();
         assert!(plan(&deprecated).facts.refusals()[0].contains("deprecated since 2026-11-01"));
 

@@ -13,7 +13,6 @@ use crate::core::ids::AmiId;
 use crate::core::progress::Progress;
 use crate::core::tags;
 use crate::spec;
-use aws_smithy_types::date_time::{DateTime, Format};
 use futures::stream::{self, StreamExt};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -194,8 +193,7 @@ pub fn select(images: &[Image], policy: &Policy, now: i64) -> Vec<String> {
 
 fn old_enough(image: &Image, older_than: Option<Duration>, now: i64) -> bool {
     let Some(age) = older_than else { return true };
-    let created = image.created.as_deref().and_then(|c| DateTime::from_str(c, Format::DateTime).ok());
-    created.is_some_and(|c| c.secs() + age.as_secs() as i64 <= now)
+    image.created.as_ref().is_some_and(|c| c.epoch() + age.as_secs() as i64 <= now)
 }
 
 /// Splits the chosen AMIs into those that go and refusals for those launched within `window`
@@ -210,11 +208,9 @@ pub fn keep_launched(
     let go = chosen
         .into_iter()
         .filter(|id| {
-            let last = images.iter().find(|i| &i.id == id).and_then(|i| i.last_launched.as_deref());
-            let recent = last
-                .and_then(|l| DateTime::from_str(l, Format::DateTime).ok())
-                .is_some_and(|l| l.secs() + window.as_secs() as i64 > now);
-            if recent {
+            let last = images.iter().find(|i| &i.id == id).and_then(|i| i.last_launched.as_ref());
+            let recent = last.filter(|l| l.epoch() + window.as_secs() as i64 > now);
+            if let Some(last) = recent {
                 // As the user wrote it: humantime turns 90d into months and hours.
                 let window = match window.as_secs() % 86_400 {
                     0 => format!("{}d", window.as_secs() / 86_400),
@@ -223,13 +219,10 @@ pub fn keep_launched(
                 kept.push(Action::Refuse {
                     id: id.clone(),
                     kind: Kind::Image,
-                    why: format!(
-                        "kept: last launched {} (within --unused-for {window})",
-                        last.unwrap_or_default()
-                    ),
+                    why: format!("kept: last launched {last} (within --unused-for {window})"),
                 });
             }
-            !recent
+            recent.is_none()
         })
         .collect();
     (go, kept)
@@ -373,6 +366,7 @@ mod tests {
     use super::*;
     use crate::aws::inventory::tests::{image, snapshot};
     use crate::aws::usage::{Usage, Use, User};
+    use aws_smithy_types::date_time::{DateTime, Format};
     use std::collections::BTreeMap;
 
     const DAY: i64 = 86_400;
@@ -412,8 +406,8 @@ mod tests {
     fn an_ami_launched_within_the_window_stays_and_says_when() {
         let mut images = account();
         let at = |days: i64| DateTime::from_secs(NOW - days * DAY).fmt(Format::DateTime).unwrap();
-        images[2].last_launched = Some(at(10));
-        images[4].last_launched = Some(at(100));
+        images[2].last_launched = at(10).parse().ok();
+        images[4].last_launched = at(100).parse().ok();
         let chosen = vec!["ami-3".to_string(), "ami-2".to_string(), "ami-1".to_string()];
         let (go, kept) = keep_launched(&images, chosen, Duration::from_secs(90 * DAY as u64), NOW);
         assert_eq!(go, ["ami-2", "ami-1"], "launched 100 days ago, or never");

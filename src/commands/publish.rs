@@ -122,7 +122,7 @@ pub async fn prepare_rollback(
     let parameter = cluster
         .ssm_parameter
         .clone()
-        .ok_or_else(|| Error::ClusterWithoutParameter { cluster: cluster.name.clone() })?;
+        .ok_or_else(|| crate::spec::Error::ClusterWithoutParameter { cluster: cluster.name.clone() })?;
     let writer = consumer.unwrap_or(owner);
     let versions = parameters::history(writer, &parameter).await?;
     let history: Vec<String> = versions.iter().map(|v| v.value.clone()).collect();

@@ -30,7 +30,7 @@ pub fn accounts(
     let known = || configured.map(|a| a.keys().cloned().collect()).unwrap_or_default();
     for name in names {
         if !configured.is_some_and(|a| a.contains_key(name)) {
-            return Err(crate::Error::UnknownAccount { account: name.clone(), known: known() });
+            return Err(crate::spec::Error::UnknownAccount { account: name.clone(), known: known() }.into());
         }
     }
     let Some(spec) = spec else { return Ok(Vec::new()) };
@@ -165,7 +165,7 @@ mod tests {
     fn an_unknown_account_is_named_with_the_known_ones() {
         let err = accounts(Some(&spec()), &["staging".to_string()], &[], "us-east-1").unwrap_err();
         assert!(
-            matches!(&err, Error::UnknownAccount { account, known } if account == "staging" && known.len() == 2),
+            matches!(&err, Error::Spec(crate::spec::Error::UnknownAccount { account, known }) if account == "staging" && known.len() == 2),
             "{err}"
         );
         assert!(accounts(None, &["prod".to_string()], &[], "us-east-1").is_err(), "no spec knows no account");

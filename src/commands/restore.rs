@@ -156,7 +156,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
 }
 
 fn until(binned: &InBin) -> String {
-    binned.exit.as_deref().map_or(String::new(), |exit| format!("; in the Recycle Bin until {exit}"))
+    binned.exit.as_ref().map_or(String::new(), |exit| format!("; in the Recycle Bin until {exit}"))
 }
 
 pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
@@ -407,7 +407,7 @@ mod tests {
     use super::*;
 
     fn binned(id: &str, name: &str) -> InBin {
-        InBin { id: id.into(), name: name.into(), exit: Some("2026-12-09T00:00:00Z".into()) }
+        InBin { id: id.into(), name: name.into(), exit: "2026-12-09T00:00:00Z".parse().ok() }
     }
 
     fn lines(plan: &Plan) -> Vec<String> {

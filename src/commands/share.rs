@@ -6,7 +6,7 @@ use crate::aws::{allowed, inventory, org};
 use crate::change::{self, sharing};
 use crate::core::ids::AmiId;
 use crate::spec;
-use crate::{Aws, Error, Result};
+use crate::{Aws, Result};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -51,7 +51,9 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let spec = reach::optional_spec(&args.spec)?;
     let configured = reach::accounts(spec.as_ref(), &[], &[], "")?;
     let named = |input: &String| match configured.iter().find(|a| &a.name == input) {
-        Some(account) => account.id().map(str::to_string).ok_or_else(|| Error::OwnAccount(input.clone())),
+        Some(account) => {
+            account.id().map(str::to_string).ok_or_else(|| spec::Error::OwnAccount(input.clone()).into())
+        }
         None => sharing::account(input),
     };
     let with = sharing::Grantees {

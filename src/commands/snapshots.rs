@@ -8,6 +8,7 @@ use crate::aws::inventory::{self, Image, Snapshot};
 use crate::aws::org::Located;
 use crate::aws::orphans::{self, Origin, Orphan};
 use crate::aws::Aws;
+use crate::core::clock::Timestamp;
 use crate::core::error::Result;
 use crate::core::ids::AmiId;
 use crate::core::kinds::{Reported, VolumeType};
@@ -118,7 +119,9 @@ impl Text for Behind {
                         Cell::number(snapshot.map(|s| s.size_gib.to_string()).unwrap_or_default()),
                         Cell::new(device.volume_type.as_deref().unwrap_or("-")),
                         Cell::new(snapshot.map_or("deleted", |s| s.state.as_str())),
-                        Cell::new(short_time(snapshot.and_then(|s| s.started.as_deref()))),
+                        Cell::new(short_time(
+                            snapshot.and_then(|s| s.started.as_ref()).map(Timestamp::as_str),
+                        )),
                         Cell::new(snapshot.map_or("", |s| s.description.as_str())),
                     ]);
                 }
@@ -149,7 +152,7 @@ impl Text for Orphans {
                     Cell::new(&s.id),
                     Cell::number(s.size_gib),
                     Cell::new(&s.state),
-                    Cell::new(short_time(s.started.as_deref())),
+                    Cell::new(short_time(s.started.as_ref().map(Timestamp::as_str))),
                     Cell::new(made_for(&orphan.origin)),
                     Cell::new(&s.description),
                 ],

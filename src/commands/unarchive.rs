@@ -9,6 +9,7 @@ use crate::aws::inventory::{self, Image};
 use crate::aws::Aws;
 use crate::change::quota::Quota;
 use crate::change::{self, Action, Kind, Outcome, Procedure, Status, Target};
+use crate::core::clock::Timestamp;
 use crate::core::error::{Result, Service};
 use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::tags::{self, Tags};
@@ -144,9 +145,9 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                 }
                 Tier::Restoring { since } => {
                     ready = false;
-                    let started = since.as_deref().and_then(crate::core::clock::parse).unwrap_or(facts.now);
+                    let started = since.as_ref().map_or(facts.now, Timestamp::epoch);
                     back_by = back_by.max(Some(started + restore_hours));
-                    let since = since.as_deref().map_or(String::new(), |s| format!(" since {s}"));
+                    let since = since.as_ref().map_or(String::new(), |s| format!(" since {s}"));
                     plan.push(Action::Reuse {
                         id: snapshot.into(),
                         kind: Kind::Snapshot,

@@ -48,16 +48,10 @@ pub enum Error {
     )]
     InvalidId { input: String, what: &'static str, prefix: &'static str, example: &'static str },
 
-    #[error(
-        "`{0}` is not an AWS region name (they look like eu-west-1 or us-gov-west-1). Pass a real \
-         one with --region, or set AWS_REGION."
-    )]
+    #[error("`{0}` is not an AWS region name (they look like eu-west-1 or us-gov-west-1).")]
     InvalidRegion(String),
 
-    #[error(
-        "no AWS region is configured. Pass --region (e.g. --region eu-west-1), set AWS_REGION, or \
-         set `region` in the profile of ~/.aws/config."
-    )]
+    #[error("no AWS region is configured.")]
     NoRegion,
 
     #[error(
@@ -107,8 +101,7 @@ pub enum Error {
 
     #[error(
         "{ami} is not visible in account `{account}`, where cluster `{cluster}` runs: SSM refuses an \
-         aws:ec2:image parameter whose AMI the account cannot launch. Share it first: \
-         `gio-ami share {ami} --account {account}`."
+         aws:ec2:image parameter whose AMI the account cannot launch. Share it first."
     )]
     NotSharedWithCluster { ami: String, account: String, cluster: String },
 
@@ -132,11 +125,9 @@ pub enum Error {
     )]
     ParameterNotStored { parameter: String, ami: String, version: i64, waited: std::time::Duration },
 
+    /// The spec, or what a command asks of it.
     #[error(transparent)]
-    Disk(#[from] DiskError),
-
-    #[error(transparent)]
-    Spec(#[from] SpecError),
+    Spec(#[from] crate::spec::Error),
 
     /// Printing the result failed: a closed pipe (`| head`), a full disk.
     #[error("cannot print the result: {0}")]
@@ -149,7 +140,7 @@ pub enum Error {
     #[error("cannot write {path}: {detail}")]
     Write { path: String, detail: String },
 
-    #[error("{path} exists; pass --force to overwrite it")]
+    #[error("{path} exists.")]
     Exists { path: String },
 
     #[error("--region was given {0} times; only `history` reads several regions. Pass one.")]
@@ -158,7 +149,7 @@ pub enum Error {
     #[error("nothing to adopt in {region}: {skipped}")]
     NothingToAdopt { region: String, skipped: String },
 
-    #[error("no clusters to look at: add [clusters.NAME] tables to {spec}, or name one with --cluster")]
+    #[error("no clusters to look at: add [clusters.NAME] tables to {spec}.")]
     NoClusters { spec: String },
 
     #[error("{message}")]
@@ -266,11 +257,7 @@ pub enum Error {
     #[error("`{input}` is not a tag: write KEY=VALUE (e.g. --tag team=platform); keys starting with `gio-ami:` or `aws:` are reserved")]
     InvalidTag { input: String },
 
-    #[error(
-        "refusing to wipe {0}. Nothing was changed. Stop using it first (or fix the look-up), or \
-         pass --force to wipe an AMI in use anyway; a protected AMI stays protected even then, \
-         and a snapshot another AMI still maps is kept."
-    )]
+    #[error("refusing to wipe {0}. Nothing was changed. Stop using it first (or fix the look-up).")]
     InUse(String),
 
     #[error(
@@ -300,10 +287,7 @@ pub enum Error {
     )]
     WholeDays { what: &'static str, given: String, low: i32, high: i32, example: &'static str },
 
-    #[error(
-        "nothing can bring back {0}: see the plan for why. Whatever else was asked has been restored; \
-         a Recycle Bin rule (`gio-ami recycle-bin --retain 7d`) keeps later wipes restorable."
-    )]
+    #[error("nothing can bring back {0}: see the plan for why. Whatever else was asked has been restored.")]
     GoneForGood(String),
 
     #[error(
@@ -313,30 +297,11 @@ pub enum Error {
     )]
     BadArchiveRecord { parameter: String, why: String },
 
-    #[error("nothing was changed: the {0} was not confirmed. Pass --yes to skip the question.")]
+    #[error("nothing was changed: the {0} was not confirmed.")]
     NotConfirmed(&'static str),
-    #[error(
-        "`packer` is not installed (not found on PATH), and `build --engine packer` runs it. \
-         Install it with `apt-get install packer` (Debian, Ubuntu) or the official release from \
-         https://developer.hashicorp.com/packer/install, or build with `--engine native`."
-    )]
-    PackerMissing,
-
-    #[error("{message}")]
-    Packer { message: String },
-
-    #[error("packer build failed ({status}):\n{errors}\nPacker removes its own builder on failure; `gio-ami gc --dry-run` shows anything left.")]
-    PackerFailed { status: String, errors: String },
-
-    #[error("interrupted by {signal}: packer was stopped; {remains}.")]
-    PackerInterrupted { signal: crate::core::signal::Stop, remains: String },
-
-    #[error(
-        "no cluster `{cluster}` in gio-ami.toml (known: {}). Add a [clusters.{cluster}] table with \
-         `region` and `ssm_parameter`, or run from the directory that holds the spec.",
-        if known.is_empty() { "none".to_string() } else { known.join(", ") }
-    )]
-    UnknownCluster { cluster: String, known: Vec<String> },
+    /// Packer, as the packer engine and `adopt` run and read it.
+    #[error(transparent)]
+    Packer(#[from] crate::engines::packer::PackerError),
 
     #[error(
         "cannot act in account `{account}`: assuming {role} failed ({detail}). The role's trust \
@@ -348,7 +313,7 @@ pub enum Error {
     #[error(
         "the Allowed AMIs settings where it would go refuse it, or could not be read: {}. Fix what \
          is named (that account's image criteria, in EC2 > Allowed AMIs, or the role gio-ami \
-         assumes there), or pass --force to go on anyway.",
+         assumes there).",
         reasons.iter().map(|r| r.trim_end_matches('.')).collect::<Vec<_>>().join("; ")
     )]
     NotAllowed { reasons: Vec<String> },
@@ -361,19 +326,6 @@ pub enum Error {
 
     #[error("`gio-ami {verb}` prints no JSON ({instead}), so it has no report schema. Name a verb with --output json.")]
     NoReport { verb: String, instead: String },
-
-    #[error(
-        "no account `{account}` in gio-ami.toml (known: {}). Name one of its [accounts] tables, or \
-         add [accounts.{account}] with its role_arn.",
-        if known.is_empty() { "none: --account needs [accounts] tables".to_string() } else { known.join(", ") }
-    )]
-    UnknownAccount { account: String, known: Vec<String> },
-
-    #[error(
-        "cluster `{cluster}` has no `ssm_parameter` in gio-ami.toml, so there is nothing to publish \
-         to. Add e.g. ssm_parameter = \"/gio/eks/{cluster}/node-ami\" to [clusters.{cluster}]."
-    )]
-    ClusterWithoutParameter { cluster: String },
 
     #[error(
         "{id} is `{state}`, not `available`: a cluster cannot launch nodes from it. Wait for it \
@@ -390,16 +342,9 @@ pub enum Error {
 
     #[error(
         "nothing to roll back to: the history of {parameter} (cluster `{cluster}`) holds no value \
-         other than the current one. Publish a specific AMI instead: `gio-ami publish AMI_ID \
-         --cluster {cluster}`."
+         other than the current one."
     )]
     NothingToRollBack { cluster: String, parameter: String },
-
-    #[error(
-        "cluster `{cluster}` has no cluster to take releases from: pass --from CLUSTER, or add \
-         promote_from = \"staging\" (say) to [clusters.{cluster}] in gio-ami.toml."
-    )]
-    NoPromotionSource { cluster: String },
 
     #[error(
         "nothing was promoted to `{to}`: {}. The plan above shows every gate with what was measured.",
@@ -421,12 +366,6 @@ pub enum Error {
     InvalidAccount(String),
 
     #[error(
-        "account `{0}` of gio-ami.toml has no role_arn: it is the caller's own account, which \
-         needs no sharing. Name another account, or give [accounts.{0}] its role_arn."
-    )]
-    OwnAccount(String),
-
-    #[error(
         "`{input}` is not an {kind} ARN: EC2 takes the whole ARN, not the id, e.g. \
          arn:aws:organizations::111122223333:organization/o-exampleorg1 or \
          arn:aws:organizations::111122223333:ou/o-exampleorg1/ou-ab12-example1 \
@@ -434,10 +373,7 @@ pub enum Error {
     )]
     InvalidOrgArn { input: String, kind: &'static str },
 
-    #[error(
-        "`{0}` is not REGION=KEY: name the region whose copy the key encrypts, e.g. \
-         --kms-key us-east-1=alias/ami-copies"
-    )]
+    #[error("`{0}` is not REGION=KEY: name the region whose copy the key encrypts.")]
     InvalidKmsKey(String),
 
     #[error("{file}: {detail}")]
@@ -473,6 +409,19 @@ fn plural(noun: &str, ids: &[String]) -> String {
     }
 }
 
+/// `?` on a spec or disk error where the whole library's error is expected.
+impl From<crate::spec::SpecError> for Error {
+    fn from(error: crate::spec::SpecError) -> Self {
+        Error::Spec(error.into())
+    }
+}
+
+impl From<crate::spec::disk::DiskError> for Error {
+    fn from(error: crate::spec::disk::DiskError) -> Self {
+        Error::Spec(error.into())
+    }
+}
+
 impl Error {
     /// The AWS error code behind an API failure, for callers that treat some codes as outcomes
     /// (e.g. "already gone").
@@ -486,22 +435,6 @@ impl Error {
         }
     }
 }
-
-/// A spec that failed to load, pointing at the place.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}:{column}: {key}: {message}")]
-pub struct SpecError {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    pub key: String,
-    pub message: String,
-}
-
-/// A disk specification that is malformed or outside AWS's limits; the text names the part.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct DiskError(pub String);
 
 #[cfg(test)]
 mod tests {

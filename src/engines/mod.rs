@@ -21,7 +21,7 @@ use crate::core::kinds::Engine;
 use crate::core::poll;
 use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
-use crate::spec::{self, Loaded};
+use crate::spec::{self, BaseSource, Loaded};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::path::Path;
@@ -125,7 +125,7 @@ pub async fn prepare(
         name,
         base_ami: base.image.id.clone(),
         base_name: base.image.name.clone(),
-        instance_type: loaded.spec.build.instance_type.get_ref().clone(),
+        instance_type: loaded.spec.build.instance_type.clone(),
         base,
         provenance,
     }))
@@ -210,9 +210,8 @@ pub async fn unique_name(aws: &Aws, loaded: &Loaded, provenance: &Provenance) ->
     let spec = &loaded.spec;
     let date: String = provenance.created_at[..10].replace('-', "");
     let sha = git_sha(loaded.path.parent().unwrap_or(Path::new(".")));
-    let fill =
-        |n: &str| spec::render_name(spec.image.name.get_ref(), spec.kubernetes(), &date, sha.as_deref(), n);
-    if !spec.image.name.get_ref().contains("{n}") {
+    let fill = |n: &str| spec::render_name(&spec.image.name, spec.kubernetes(), &date, sha.as_deref(), n);
+    if !spec.image.name.contains("{n}") {
         let name = fill("");
         return match inventory::own_images_named(aws, &name).await?.first() {
             Some(existing) => Err(Error::NameTaken { name, id: existing.id.clone() }),
@@ -273,9 +272,9 @@ pub fn spec_tags(spec: &spec::Spec) -> Tags {
     if let Some(k8s) = spec.kubernetes() {
         t.insert(tags::KUBERNETES.into(), k8s.to_string());
     }
-    if let Some(family) = &spec.base.family {
-        t.insert(tags::FAMILY.into(), family.get_ref().clone());
-        t.insert(tags::VARIANT.into(), spec.base.variant.get_ref().clone());
+    if let Some(family) = &spec.base.family_label {
+        t.insert(tags::FAMILY.into(), family.clone());
+        t.insert(tags::VARIANT.into(), spec.base.variant.name().into());
     }
     t
 }
@@ -311,19 +310,12 @@ pub async fn tag_image(aws: &Aws, ami: &str, snapshots: &[String], tags: &Tags) 
 /// The spec's base AMI. A disabled one is refused here: AWS launches nothing from it, and the
 /// build would otherwise learn it only from RunInstances (or Packer) after starting.
 pub async fn resolve_base(aws: &Aws, spec: &spec::Spec) -> Result<Base> {
-    let base = match &spec.base.ami {
-        Some(ami) => base::explicit(aws, ami.get_ref()).await,
-        None => {
-            // A checked spec without an explicit AMI has both (spec::load refuses it otherwise).
-            let (Some(family), Some(kubernetes)) = (spec.family(), spec.kubernetes()) else {
-                return Err(Error::Base {
-                    message: "the spec names neither `base.ami` nor `base.family` and `base.kubernetes`"
-                        .into(),
-                });
-            };
+    let base = match &spec.base.source {
+        BaseSource::Ami(ami) => base::explicit(aws, ami.as_str()).await,
+        BaseSource::Eks { family, kubernetes } => {
             let query = base::Query {
-                family,
-                kubernetes: kubernetes.to_string(),
+                family: *family,
+                kubernetes: kubernetes.clone(),
                 arch: spec.arch(),
                 variant: spec.variant(),
             };

@@ -187,13 +187,13 @@ impl Run<'_> {
                     .build(),
             );
         }
-        mappings.extend(spec.disks().iter().map(launch_mapping));
+        mappings.extend(spec.disks.iter().map(launch_mapping));
         let output = self
             .aws
             .ec2()
             .run_instances()
             .image_id(&base.image.id)
-            .instance_type(InstanceType::from(build.instance_type.get_ref().as_str()))
+            .instance_type(InstanceType::from(build.instance_type.as_str()))
             .min_count(1)
             .max_count(1)
             .client_token(&self.build_id)
@@ -383,16 +383,14 @@ fn scripts(loaded: &Loaded) -> Result<Vec<(String, String)>> {
         .provision
         .iter()
         .map(|script| {
-            let path = dir.join(script.get_ref());
-            std::fs::read_to_string(&path).map(|body| (script.get_ref().clone(), body)).map_err(|e| {
-                Error::Provision {
-                    message: format!(
-                        "cannot read provisioning script {} ({e}); paths in build.provision are \
+            let path = dir.join(script);
+            std::fs::read_to_string(&path).map(|body| (script.clone(), body)).map_err(|e| Error::Provision {
+                message: format!(
+                    "cannot read provisioning script {} ({e}); paths in build.provision are \
                          relative to {}",
-                        path.display(),
-                        loaded.path.display()
-                    ),
-                }
+                    path.display(),
+                    loaded.path.display()
+                ),
             })
         })
         .collect()
@@ -560,7 +558,7 @@ async fn create_image(
 ) -> Result<String> {
     // The builder deleted every volume on termination; the AMI keeps the spec's wish.
     let kept: Vec<BlockDeviceMapping> = spec
-        .disks()
+        .disks
         .iter()
         .filter(|d| !d.delete_on_termination)
         .map(|d| {

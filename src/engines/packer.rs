@@ -12,7 +12,7 @@ use crate::core::tags::{self, Tags};
 use crate::engines::leftovers;
 use crate::engines::{self, Building, Built};
 use crate::spec::disk::{Disk, VolumeType};
-use crate::spec::{self, Loaded};
+use crate::spec::{self, BaseSource, Loaded};
 use hcl::edit;
 use hcl::expr::{
     BinaryOp, BinaryOperator, Conditional, Expression, FuncCall, ObjectKey, TemplateExpr, Traversal, Variable,
@@ -25,6 +25,27 @@ use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// What goes wrong with Packer: not installed, refused, failed or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PackerError {
+    #[error(
+        "`packer` is not installed (not found on PATH), and `build --engine packer` runs it. \
+         Install it with `apt-get install packer` (Debian, Ubuntu) or the official release from \
+         https://developer.hashicorp.com/packer/install, or build with `--engine native`."
+    )]
+    Missing,
+
+    /// A template, a run or a manifest it cannot go on with, said in a sentence.
+    #[error("{message}")]
+    Refused { message: String },
+
+    #[error("packer build failed ({status}):\n{errors}\nPacker removes its own builder on failure; `gio-ami gc --dry-run` shows anything left.")]
+    Failed { status: String, errors: String },
+
+    #[error("interrupted by {signal}: packer was stopped; {remains}.")]
+    Interrupted { signal: crate::core::signal::Stop, remains: String },
+}
 
 /// Owner of the EKS-optimized AMIs in the commercial regions (the account `aws ssm` parameters
 /// point into); a few opt-in regions use another, where `--resolve` is the way.
@@ -92,25 +113,25 @@ impl Source {
     /// The spec's base as Packer can find it without gio-ami: its explicit AMI, or a name
     /// filter on the EKS-optimized images.
     pub fn of(spec: &spec::Spec) -> Source {
-        if let Some(ami) = &spec.base.ami {
-            return Source::Ami(ami.get_ref().clone());
-        }
-        let k8s = spec.kubernetes().unwrap_or_default();
+        let (family, k8s) = match &spec.base.source {
+            BaseSource::Ami(ami) => return Source::Ami(ami.to_string()),
+            BaseSource::Eks { family, kubernetes } => (*family, kubernetes),
+        };
         let (arch, variant) = (spec.arch(), spec.variant());
         let nvidia = variant == Variant::Nvidia;
-        let name = match spec.family() {
-            Some(Family::Al2) => match (arch, nvidia) {
+        let name = match family {
+            Family::Al2 => match (arch, nvidia) {
                 (_, true) => format!("amazon-eks-gpu-node-{k8s}-v*"),
                 (Arch::Arm64, false) => format!("amazon-eks-arm64-node-{k8s}-v*"),
                 (Arch::X86_64, false) => format!("amazon-eks-node-{k8s}-v*"),
             },
-            Some(Family::Bottlerocket) => {
+            Family::Bottlerocket => {
                 let flavor = if nvidia { "-nvidia" } else { "" };
                 // Bottlerocket names its arm64 images with the kernel's word for it.
                 let arch = if arch == Arch::Arm64 { "aarch64" } else { arch.name() };
                 format!("bottlerocket-aws-k8s-{k8s}{flavor}-{arch}-v*")
             }
-            Some(Family::Al2023) | None => {
+            Family::Al2023 => {
                 format!("amazon-eks-node-al2023-{}-{}-{k8s}-v*", arch.name(), variant.name())
             }
         };
@@ -240,14 +261,10 @@ pub fn render(loaded: &Loaded, target: &Target, format: TemplateFormat) -> Resul
 
 fn template(loaded: &Loaded, target: &Target, d: &Dialect) -> Result<Template> {
     let spec = &loaded.spec;
-    let scripts: Vec<String> = spec
-        .build
-        .provision
-        .iter()
-        .map(|s| target.scripts_dir.join(s.get_ref()).display().to_string())
-        .collect();
+    let scripts: Vec<String> =
+        spec.build.provision.iter().map(|s| target.scripts_dir.join(s).display().to_string()).collect();
     if target.endpoint.is_some() && !scripts.is_empty() {
-        return Err(Error::Packer {
+        return Err(PackerError::Refused {
             message: format!(
                 "build.provision lists {} script(s), but against a non-AWS endpoint (an emulator) \
                  the template has no communicator (`communicator = \"none\"`: no guest boots there), \
@@ -255,11 +272,12 @@ fn template(loaded: &Loaded, target: &Target, d: &Dialect) -> Result<Template> {
                  for emulator runs, or unset AWS_ENDPOINT_URL to build on AWS",
                 scripts.len()
             ),
-        });
+        }
+        .into());
     }
     let mut variables = vec![
         ("region", target.region.clone().map_or(VarDefault::Env("AWS_REGION"), VarDefault::Value)),
-        ("instance_type", VarDefault::Value(spec.build.instance_type.get_ref().clone())),
+        ("instance_type", VarDefault::Value(spec.build.instance_type.clone())),
         ("ami_name", VarDefault::Value(String::new())),
         ("author", VarDefault::Env("USER")),
     ];
@@ -319,7 +337,7 @@ fn template(loaded: &Loaded, target: &Target, d: &Dialect) -> Result<Template> {
         b.insert("run_volume_tags".into(), json!(target.run_tags));
     }
     let unique = d.unique();
-    let pattern = spec.image.name.get_ref();
+    let pattern = &spec.image.name;
     let sha = engines::git_sha(&target.scripts_dir);
     let name_pattern = if pattern.contains("{n}") {
         spec::render_name(pattern, spec.kubernetes(), d.date(), sha.as_deref(), unique)
@@ -337,7 +355,7 @@ fn mappings(spec: &spec::Spec, root_device: &str) -> (Vec<Value>, Vec<Value>) {
         // Built here, not parsed: the `--disk` syntax refuses root devices on purpose.
         disks.push(Disk { size_gib: Some(size), ..Disk::new(root_device) });
     }
-    disks.extend(spec.disks());
+    disks.extend(spec.disks.iter().cloned());
     let launch = disks.iter().map(|disk| mapping(disk, true)).collect();
     let kept = disks.iter().map(|disk| mapping(disk, disk.delete_on_termination)).collect();
     (launch, kept)
@@ -579,7 +597,7 @@ pub async fn build(
     let dir = std::env::temp_dir().join(format!("gio-ami-packer-{build_id}"));
     let write =
         std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("template.json"), template));
-    write.map_err(|e| Error::Packer {
+    write.map_err(|e| PackerError::Refused {
         message: format!("cannot write the template in {} ({e})", dir.display()),
     })?;
 
@@ -629,8 +647,8 @@ async fn run(
         return Err(Error::Interrupted { signal });
     }
     let mut child = command.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::PackerMissing,
-        _ => Error::Packer { message: format!("cannot start packer ({e})") },
+        std::io::ErrorKind::NotFound => PackerError::Missing,
+        _ => PackerError::Refused { message: format!("cannot start packer ({e})") },
     })?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
@@ -677,14 +695,17 @@ async fn run(
     let status = child
         .wait()
         .await
-        .map_err(|e| Error::Packer { message: format!("packer did not exit cleanly ({e})") })?;
+        .map_err(|e| PackerError::Refused { message: format!("packer did not exit cleanly ({e})") })?;
     let stderr = stderr.await.unwrap_or_default();
     if let Some(signal) = signal {
-        return Err(Error::PackerInterrupted { signal, remains: remains(aws, build_id).await });
+        return Err(PackerError::Interrupted { signal, remains: remains(aws, build_id).await }.into());
     }
     match artifact {
         Some(ami) if status.success() => Ok(ami),
-        _ => Err(Error::PackerFailed { status: status.to_string(), errors: failure_text(&errors, &stderr) }),
+        _ => {
+            Err(PackerError::Failed { status: status.to_string(), errors: failure_text(&errors, &stderr) }
+                .into())
+        }
     }
 }
 
@@ -768,7 +789,7 @@ mod tests {
         assert_eq!(t["builders"][0]["source_ami_filter"]["owners"][0], EKS_AMI_OWNER);
         assert_eq!(t["variables"]["region"], "{{env `AWS_REGION`}}");
         let mut explicit_spec = spec.clone();
-        explicit_spec.spec.base.ami = Some(toml::Spanned::new(0..0, "ami-0123456789abcdef0".into()));
+        explicit_spec.spec.base.source = BaseSource::Ami("ami-0123456789abcdef0".parse().unwrap());
         let t =
             json_template(&explicit_spec, &Target::offline(&explicit_spec, Some("eu-west-1".into()), None));
         assert_eq!(t["variables"]["source_ami"], "ami-0123456789abcdef0");

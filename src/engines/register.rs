@@ -426,7 +426,7 @@ pub async fn prepare(
 ) -> Result<change::Plan<Plan, change::Step>> {
     let image = inventory::own_images_by_id(aws, std::slice::from_ref(source)).await?.remove(0);
     let sizes = snapshot_sizes(aws, &request.disks).await?;
-    let mut plan = plan(&image, request, &sizes).map_err(Error::Disk)?;
+    let mut plan = plan(&image, request, &sizes)?;
     if dry_run {
         let holders =
             futures::future::try_join_all(plan.steps.iter().map(|step| holder(aws, &step.name))).await?;

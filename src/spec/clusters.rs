@@ -1,8 +1,7 @@
 //! The clusters the spec names (`[clusters.NAME]`), or the command line: where each runs and
 //! which SSM parameter publishes to it.
 
-use super::Spec;
-use crate::core::error::{Error, Result};
+use super::{Error, Spec};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -37,31 +36,9 @@ fn humane<S: serde::Serializer>(
 /// not know is still a cluster (observed in `default_region`), so `history --cluster` works
 /// without any spec file.
 pub fn select(spec: Option<&Spec>, names: &[String], default_region: &str) -> Vec<Cluster> {
-    let configured: Vec<Cluster> = spec
-        .map(|spec| {
-            spec.clusters
-                .iter()
-                .map(|(name, c)| Cluster {
-                    name: name.clone(),
-                    region: c.region.clone(),
-                    ssm_parameter: c.ssm_parameter.clone(),
-                    promote_from: c.promote_from.as_ref().map(|f| f.get_ref().clone()),
-                    soak: c
-                        .soak
-                        .as_ref()
-                        .map(|s| humantime::parse_duration(s.get_ref()).expect("checked in validate")),
-                    protect: c.protect,
-                    account: c
-                        .account
-                        .as_ref()
-                        .map(|a| a.get_ref().clone())
-                        .or_else(|| spec.own_account().map(str::to_string)),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let configured: &[Cluster] = spec.map_or(&[], |spec| &spec.clusters);
     if names.is_empty() {
-        return configured;
+        return configured.to_vec();
     }
     names
         .iter()
@@ -77,8 +54,9 @@ pub fn select(spec: Option<&Spec>, names: &[String], default_region: &str) -> Ve
 
 /// The one configured cluster a command publishes to; publishing needs its region and
 /// parameter, so only the spec can name it.
-pub fn configured(spec: Option<&Spec>, name: &str) -> Result<Cluster> {
-    let known: Vec<String> = spec.map(|s| s.clusters.keys().cloned().collect()).unwrap_or_default();
+pub fn configured(spec: Option<&Spec>, name: &str) -> Result<Cluster, Error> {
+    let known: Vec<String> =
+        spec.map(|s| s.clusters.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
     let cluster =
         select(spec, &[name.to_string()], "").into_iter().next().filter(|c| known.contains(&c.name));
     match cluster {

@@ -117,7 +117,7 @@ pub const DISK_SYNTAX: &str = "DEVICE=SIZE[:TYPE][:iops=N][:throughput=N][:encry
 [:delete-on-termination=false], or DEVICE=snap-ID[:SIZE][:…] for a disk made from a snapshot; \
 e.g. /dev/xvdb=50, /dev/xvdc=100:io2:iops=4000, /dev/xvdd=snap-0123abcd:200";
 
-pub use crate::core::error::DiskError;
+pub use crate::spec::error::DiskError;
 
 impl FromStr for Disk {
     type Err = DiskError;

@@ -3,12 +3,18 @@
 
 pub mod clusters;
 pub mod disk;
+mod error;
+pub mod file;
 
 use crate::core::choice::{self, Choice};
+use crate::core::ids::AmiId;
 use crate::core::kinds::{Arch, Engine, Family, ProvisionVia, Variant};
+use crate::spec::clusters::Cluster;
 use crate::spec::disk::{Disk, MAX_VOLUMES};
+pub use crate::spec::file::{schema, schema_text, AccountSpec};
+use crate::spec::file::{BaseSpec, BuildSpec, ClusterSpec, SpecFile};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -19,202 +25,68 @@ pub const DEFAULT_PATH: &str = "gio-ami.toml";
 /// Where `init` writes the schema, beside the spec; the template's `#:schema` line names it.
 pub const SCHEMA_FILE: &str = "gio-ami.schema.json";
 
-/// gio-ami.toml: what `gio-ami build` makes, from which base, and where it runs.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(title = "gio-ami.toml")]
+/// A checked gio-ami.toml: each value in the type it stands for, made once by `parse` from the
+/// text (`file::SpecFile`), so nothing downstream reads a key's text again.
+#[derive(Debug, Clone)]
 pub struct Spec {
-    pub image: ImageSpec,
-    pub base: BaseSpec,
-    #[serde(default)]
-    pub build: BuildSpec,
-    /// Extra EBS disks of the AMI, one table each.
-    #[serde(default)]
-    #[schemars(with = "Vec<Disk>")]
-    pub disks: Vec<Spanned<Disk>>,
-    /// Clusters that run this image: columns of `gio-ami history`, targets of `gio-ami publish`.
-    #[serde(default)]
-    pub clusters: BTreeMap<String, ClusterSpec>,
-    /// The accounts `images`, `history`, `cost` and the guards read, each in its regions. Without
-    /// any, gio-ami works in the caller's account alone.
-    #[serde(default)]
+    pub image: Image,
+    pub base: Base,
+    pub build: Build,
+    /// Extra EBS disks of the AMI, each checked against the EBS limits.
+    pub disks: Vec<Disk>,
+    /// The `[clusters]`, in name order, each with its account settled.
+    pub clusters: Vec<Cluster>,
+    /// The `[accounts]` as written (their values are checked; no type of ours stands for them).
     pub accounts: BTreeMap<String, AccountSpec>,
 }
 
-/// An AWS account gio-ami reads (and guards) beside the caller's.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AccountSpec {
-    /// The role gio-ami assumes (STS AssumeRole, from the caller's credentials) to act there; an
-    /// account without one is the caller's own.
-    #[serde(default)]
-    #[schemars(with = "Option<String>", regex(pattern = ROLE_ARN_PATTERN))]
-    pub role_arn: Option<Spanned<String>>,
-    /// Where its AMIs and clusters are; the caller's region when empty.
-    #[serde(default)]
-    #[schemars(with = "Vec<String>")]
-    pub regions: Vec<Spanned<String>>,
-    /// The external id the role's trust policy asks for (sts:ExternalId).
-    #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub external_id: Option<Spanned<String>>,
-    /// The role session's name, as CloudTrail shows it; `gio-ami` by default.
-    #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub session_name: Option<Spanned<String>>,
-}
-
 /// The AMI to make.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ImageSpec {
-    /// Template of the AMI name: `{k8s}`, `{date}` (YYYYMMDD), `{git_sha}` (short commit of the
-    /// spec's directory) and `{n}` (1, 2, … for several builds of a day) are filled in.
-    #[schemars(with = "String")]
-    pub name: Spanned<String>,
-    #[serde(default)]
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// The name template (`render_name` fills it in).
+    pub name: String,
     pub description: Option<String>,
-    /// Support contact, shown in `gio-ami history`.
-    #[serde(default)]
     pub contact: Option<String>,
-    /// Added to the AMI and its snapshots.
-    #[serde(default)]
     pub tags: BTreeMap<String, String>,
 }
 
-/// What the build starts from: an EKS-optimized AMI (family and kubernetes), or `ami`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BaseSpec {
-    #[serde(default)]
-    #[schemars(schema_with = "choice::schema::<Family>")]
-    pub family: Option<Spanned<String>>,
-    /// The Kubernetes minor version, e.g. "1.31".
-    #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub kubernetes: Option<Spanned<String>>,
-    #[serde(default = "default_arch")]
-    #[schemars(schema_with = "choice::schema::<Arch>")]
-    pub arch: Spanned<String>,
-    #[serde(default = "default_variant")]
-    #[schemars(schema_with = "choice::schema::<Variant>")]
-    pub variant: Spanned<String>,
-    /// An explicit base AMI instead of the EKS-optimized one.
-    #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub ami: Option<Spanned<String>>,
+/// Where the build starts from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BaseSource {
+    /// An explicit AMI.
+    Ami(AmiId),
+    /// The EKS-optimized AMI of a family for a Kubernetes minor version (e.g. "1.31").
+    Eks { family: Family, kubernetes: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Base {
+    pub source: BaseSource,
+    /// `family` as written: with an explicit AMI nothing checks it, it only becomes a tag.
+    pub family_label: Option<String>,
+    /// `kubernetes` as written (with an explicit AMI, a label like `family_label`).
+    pub kubernetes: Option<String>,
+    pub arch: Arch,
+    pub variant: Variant,
 }
 
 /// How the AMI is built.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BuildSpec {
-    /// native (no SSH: the builder provisions itself) or packer (real `packer build`).
-    #[serde(default = "default_engine")]
-    #[schemars(schema_with = "choice::schema::<Engine>")]
-    pub engine: Spanned<String>,
-    #[serde(default = "default_instance_type")]
-    #[schemars(with = "String")]
-    pub instance_type: Spanned<String>,
-    #[serde(default)]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Build {
+    pub engine: Engine,
+    pub instance_type: String,
     pub subnet: Option<String>,
-    #[serde(default)]
     pub security_group: Option<String>,
-    /// Needed for provision_via = "ssm".
-    #[serde(default)]
     pub iam_instance_profile: Option<String>,
-    /// Scripts the builder runs, in order, before it powers off.
-    #[serde(default)]
-    #[schemars(with = "Vec<String>")]
-    pub provision: Vec<Spanned<String>>,
-    #[serde(default = "default_provision_via")]
-    #[schemars(schema_with = "choice::schema::<ProvisionVia>")]
-    pub provision_via: Spanned<String>,
-    /// Snapshot the volumes first: CreateImage then copies less.
-    #[serde(default = "yes")]
+    /// Script paths, relative to the spec's directory.
+    pub provision: Vec<String>,
+    pub provision_via: ProvisionVia,
     pub pre_snapshot: bool,
-    /// How long the guest may take before the build gives up, e.g. "30m".
-    #[serde(default = "default_timeout")]
-    #[schemars(with = "String")]
-    pub timeout: Spanned<String>,
-    /// Root volume size in GiB; the base AMI's when absent.
-    #[serde(default)]
+    pub timeout: Duration,
     pub root_size_gib: Option<i32>,
 }
 
-/// A cluster that runs this image.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ClusterSpec {
-    pub region: String,
-    /// The `[accounts.NAME]` the cluster runs in; the caller's account by default.
-    #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub account: Option<Spanned<String>>,
-    /// The SSM parameter `gio-ami publish` writes the AMI id into.
-    #[serde(default)]
-    pub ssm_parameter: Option<String>,
-    /// The cluster this one takes its releases from: `gio-ami promote --to NAME` publishes here
-    /// what that cluster's parameter holds.
-    #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub promote_from: Option<Spanned<String>>,
-    /// How long `promote_from` must have held a release before it is promoted here, e.g. "48h".
-    #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub soak: Option<Spanned<String>>,
-    /// Turn on deregistration protection on every AMI promoted here, so nobody deregisters what
-    /// this cluster runs.
-    #[serde(default)]
-    pub protect: bool,
-}
-
-/// The JSON Schema of gio-ami.toml (`gio-ami schema`), from these types: editors validate and
-/// complete the file with it, offering the values `check` allows.
-pub fn schema() -> schemars::Schema {
-    schemars::schema_for!(Spec)
-}
-
-/// The schema as `schema` prints it and `init` writes it.
-pub fn schema_text() -> serde_json::Result<String> {
-    serde_json::to_string_pretty(&schema())
-}
-
-impl Default for BuildSpec {
-    fn default() -> Self {
-        toml::from_str("").expect("every build field has a default")
-    }
-}
-
-fn unspanned<T>(value: T) -> Spanned<T> {
-    Spanned::new(0..0, value)
-}
-fn default_arch() -> Spanned<String> {
-    unspanned(Arch::X86_64.name().into())
-}
-fn default_variant() -> Spanned<String> {
-    unspanned(Variant::Standard.name().into())
-}
-fn default_engine() -> Spanned<String> {
-    unspanned(Engine::Native.name().into())
-}
-/// The smallest general-purpose size with enough memory (4 GiB) for kubelet, containerd and a
-/// few pods; the build itself needs less, but the image is tried where it will run.
-fn default_instance_type() -> Spanned<String> {
-    unspanned("t3.medium".into())
-}
-fn default_provision_via() -> Spanned<String> {
-    unspanned(ProvisionVia::UserData.name().into())
-}
-/// Provisioning a node (packages, image pulls) takes minutes; half an hour catches a hung guest.
-fn default_timeout() -> Spanned<String> {
-    unspanned("30m".into())
-}
-fn yes() -> bool {
-    true
-}
-
-pub use crate::core::error::SpecError;
+pub use crate::spec::error::{Error, SpecError};
 
 /// Not wrong, but worth knowing before spending a build on it.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -233,50 +105,29 @@ pub struct Loaded {
 
 impl Spec {
     pub fn timeout(&self) -> Duration {
-        humantime::parse_duration(self.build.timeout.get_ref()).expect("checked in validate")
+        self.build.timeout
     }
 
-    pub fn disks(&self) -> Vec<Disk> {
-        self.disks.iter().map(|d| d.get_ref().clone()).collect()
-    }
-
-    /// The Kubernetes version, or `None` for a spec built on an explicit AMI.
+    /// The Kubernetes version as written, if any (always there for an EKS-optimized base).
     pub fn kubernetes(&self) -> Option<&str> {
-        self.base.kubernetes.as_ref().map(|k| k.get_ref().as_str())
-    }
-
-    /// The base's family; `None` for a spec built on an explicit AMI (which leaves the family
-    /// unchecked: it only becomes a tag).
-    pub fn family(&self) -> Option<Family> {
-        self.base.family.as_ref().and_then(|f| Family::from_name(f.get_ref()))
+        self.base.kubernetes.as_deref()
     }
 
     pub fn arch(&self) -> Arch {
-        checked(&self.base.arch)
+        self.base.arch
     }
 
     pub fn variant(&self) -> Variant {
-        checked(&self.base.variant)
+        self.base.variant
     }
 
     pub fn engine(&self) -> Engine {
-        checked(&self.build.engine)
-    }
-
-    /// The configured account that acts with the caller's own credentials (no role_arn).
-    pub fn own_account(&self) -> Option<&str> {
-        self.accounts.iter().find(|(_, a)| a.role_arn.is_none()).map(|(name, _)| name.as_str())
+        self.build.engine
     }
 
     pub fn provision_via(&self) -> ProvisionVia {
-        checked(&self.build.provision_via)
+        self.build.provision_via
     }
-}
-
-/// The value of a key `validate` held to its choices. The spec keeps the text, not the value,
-/// so that errors point at it as written.
-fn checked<T: Choice>(value: &Spanned<String>) -> T {
-    T::from_name(value.get_ref()).expect("checked in validate")
 }
 
 pub fn load(path: &Path) -> Result<Loaded, SpecError> {
@@ -309,7 +160,7 @@ pub fn parse(file: &str, text: &str) -> Result<(Spec, Vec<Warning>), SpecError> 
         let message = e.message().trim().to_string();
         at(e.span(), "syntax", message)
     })?;
-    let spec: Spec = toml::from_str(text).map_err(|e| {
+    let written: SpecFile = toml::from_str(text).map_err(|e| {
         let message = e.message().trim().to_string();
         // An empty span at the start is the top level (a missing section), not the first key.
         let whole_file =
@@ -320,12 +171,13 @@ pub fn parse(file: &str, text: &str) -> Result<(Spec, Vec<Warning>), SpecError> 
             None => at(e.span(), "spec", format!("{message} (`gio-ami init` writes a commented example)")),
         }
     })?;
-    validate(&spec).map_err(|(span, key, message)| {
+    let spec = validate(written).map_err(|(span, key, message)| {
         // A rule about a whole section (no value to point at) points at its header.
         let span = if span.is_empty() { header_span(text, &key).unwrap_or(span) } else { span };
         at(Some(span), &key, message)
     })?;
-    Ok((spec.clone(), warnings(&spec)))
+    let warnings = warnings(&spec);
+    Ok((spec, warnings))
 }
 
 type Invalid = (Range<usize>, String, String);
@@ -354,8 +206,9 @@ fn one_of<T: Choice>(value: &Spanned<String>, key: &str) -> Result<T, Invalid> {
     })
 }
 
-fn validate(spec: &Spec) -> Result<(), Invalid> {
-    let name = &spec.image.name;
+/// Checks the spec as written, in the order its tables come, and makes the typed spec of it.
+fn validate(written: SpecFile) -> Result<Spec, Invalid> {
+    let name = &written.image.name;
     if let Some(bad) = unknown_placeholder(name.get_ref()) {
         return Err((
             name.span(),
@@ -363,19 +216,49 @@ fn validate(spec: &Spec) -> Result<(), Invalid> {
             format!("unknown placeholder `{{{bad}}}` (allowed: {{k8s}}, {{date}}, {{git_sha}}, {{n}})"),
         ));
     }
-    let base = &spec.base;
-    match (&base.ami, &base.family, &base.kubernetes) {
-        (Some(ami), _, _) => {
-            if ami.get_ref().parse::<crate::core::ids::AmiId>().is_err() {
-                return Err((
-                    ami.span(),
-                    "base.ami".into(),
-                    format!("`{}` is not an AMI id (ami-…)", ami.get_ref()),
-                ));
-            }
-        }
+    let base = validate_base(&written.base)?;
+    // The family as written, checked or not: an explicit Bottlerocket base has no shell either.
+    let family = written.base.family.as_ref().and_then(|f| Family::from_name(f.get_ref()));
+    let build = validate_build(written.build, family)?;
+    let disks = validate_disks(written.disks)?;
+    let mut soaks = validate_promotions(&written.clusters)?;
+    let own = validate_accounts(&written.accounts, &written.clusters)?;
+    let clusters = written
+        .clusters
+        .into_iter()
+        .map(|(name, c)| Cluster {
+            soak: soaks.remove(&name),
+            region: c.region,
+            ssm_parameter: c.ssm_parameter,
+            promote_from: c.promote_from.map(Spanned::into_inner),
+            protect: c.protect,
+            account: c.account.map(Spanned::into_inner).or_else(|| own.clone()),
+            name,
+        })
+        .collect();
+    let image = written.image;
+    Ok(Spec {
+        image: Image {
+            name: image.name.into_inner(),
+            description: image.description,
+            contact: image.contact,
+            tags: image.tags,
+        },
+        base,
+        build,
+        disks,
+        clusters,
+        accounts: written.accounts,
+    })
+}
+
+fn validate_base(base: &BaseSpec) -> Result<Base, Invalid> {
+    let source = match (&base.ami, &base.family, &base.kubernetes) {
+        (Some(ami), _, _) => BaseSource::Ami(ami.get_ref().parse::<AmiId>().map_err(|_| {
+            (ami.span(), "base.ami".into(), format!("`{}` is not an AMI id (ami-…)", ami.get_ref()))
+        })?),
         (None, Some(family), Some(k8s)) => {
-            one_of::<Family>(family, "base.family")?;
+            let family = one_of::<Family>(family, "base.family")?;
             if !is_kubernetes_version(k8s.get_ref()) {
                 return Err((
                     k8s.span(),
@@ -383,6 +266,7 @@ fn validate(spec: &Spec) -> Result<(), Invalid> {
                     format!("`{}` is not a Kubernetes minor version (e.g. \"1.31\")", k8s.get_ref()),
                 ));
             }
+            BaseSource::Eks { family, kubernetes: k8s.get_ref().clone() }
         }
         (None, _, _) => {
             return Err((
@@ -394,19 +278,26 @@ fn validate(spec: &Spec) -> Result<(), Invalid> {
                 ),
             ))
         }
-    }
-    one_of::<Arch>(&base.arch, "base.arch")?;
-    one_of::<Variant>(&base.variant, "base.variant")?;
-    let build = &spec.build;
-    one_of::<Engine>(&build.engine, "build.engine")?;
+    };
+    Ok(Base {
+        source,
+        family_label: base.family.as_ref().map(|f| f.get_ref().clone()),
+        kubernetes: base.kubernetes.as_ref().map(|k| k.get_ref().clone()),
+        arch: one_of(&base.arch, "base.arch")?,
+        variant: one_of(&base.variant, "base.variant")?,
+    })
+}
+
+fn validate_build(build: BuildSpec, family: Option<Family>) -> Result<Build, Invalid> {
+    let engine = one_of::<Engine>(&build.engine, "build.engine")?;
     let provision_via = one_of::<ProvisionVia>(&build.provision_via, "build.provision_via")?;
-    if humantime::parse_duration(build.timeout.get_ref()).is_err() {
-        return Err((
+    let timeout = humantime::parse_duration(build.timeout.get_ref()).map_err(|_| {
+        (
             build.timeout.span(),
             "build.timeout".into(),
             format!("`{}` is not a duration (e.g. \"30m\", \"1h 30m\")", build.timeout.get_ref()),
-        ));
-    }
+        )
+    })?;
     if provision_via == ProvisionVia::Ssm && build.iam_instance_profile.is_none() {
         return Err((
             build.provision_via.span(),
@@ -416,17 +307,32 @@ fn validate(spec: &Spec) -> Result<(), Invalid> {
                 .into(),
         ));
     }
-    if spec.family() == Some(Family::Bottlerocket) && !build.provision.is_empty() {
+    if let (Some(Family::Bottlerocket), Some(script)) = (family, build.provision.first()) {
         return Err((
-            build.provision[0].span(),
+            script.span(),
             "build.provision".into(),
             "Bottlerocket has no shell to run provisioning scripts; customize it through its \
              settings API or its own build, or pick family al2023"
                 .into(),
         ));
     }
+    Ok(Build {
+        engine,
+        instance_type: build.instance_type.into_inner(),
+        subnet: build.subnet,
+        security_group: build.security_group,
+        iam_instance_profile: build.iam_instance_profile,
+        provision: build.provision.into_iter().map(Spanned::into_inner).collect(),
+        provision_via,
+        pre_snapshot: build.pre_snapshot,
+        timeout,
+        root_size_gib: build.root_size_gib,
+    })
+}
+
+fn validate_disks(disks: Vec<Spanned<Disk>>) -> Result<Vec<Disk>, Invalid> {
     let mut devices: Vec<&str> = Vec::new();
-    for (n, disk) in spec.disks.iter().enumerate() {
+    for (n, disk) in disks.iter().enumerate() {
         let key = format!("disks[{n}]");
         let d = disk.get_ref();
         d.validate().map_err(|e| (disk.span(), key.clone(), e.0))?;
@@ -435,18 +341,21 @@ fn validate(spec: &Spec) -> Result<(), Invalid> {
         }
         devices.push(&d.device);
     }
-    if spec.disks.len() + 1 > MAX_VOLUMES {
+    if disks.len() + 1 > MAX_VOLUMES {
         return Err((0..0, "disks".into(), format!("at most {} extra disks", MAX_VOLUMES - 1)));
     }
-    validate_promotions(&spec.clusters)?;
-    validate_accounts(spec)
+    Ok(disks.into_iter().map(Spanned::into_inner).collect())
 }
 
 /// Role ARNs, regions, external ids and session names as STS and EC2 take them, one account at
-/// most acting with the caller's own credentials, and clusters in configured accounts.
-fn validate_accounts(spec: &Spec) -> Result<(), Invalid> {
+/// most acting with the caller's own credentials, and clusters in configured accounts. Returns
+/// that account, the one of clusters that name none.
+fn validate_accounts(
+    accounts: &BTreeMap<String, AccountSpec>,
+    clusters: &BTreeMap<String, ClusterSpec>,
+) -> Result<Option<String>, Invalid> {
     let mut own: Option<&str> = None;
-    for (name, account) in &spec.accounts {
+    for (name, account) in accounts {
         match &account.role_arn {
             Some(role) if !is_role_arn(role.get_ref()) => {
                 return Err((
@@ -494,11 +403,11 @@ fn validate_accounts(spec: &Spec) -> Result<(), Invalid> {
             }
         }
     }
-    for (name, cluster) in &spec.clusters {
+    for (name, cluster) in clusters {
         let key = format!("clusters.{name}.account");
         match &cluster.account {
-            Some(account) if !spec.accounts.contains_key(account.get_ref()) => {
-                let known = spec.accounts.keys().map(String::as_str).collect::<Vec<_>>().join(", ");
+            Some(account) if !accounts.contains_key(account.get_ref()) => {
+                let known = accounts.keys().map(String::as_str).collect::<Vec<_>>().join(", ");
                 return Err((
                     account.span(),
                     key,
@@ -509,13 +418,13 @@ fn validate_accounts(spec: &Spec) -> Result<(), Invalid> {
                     ),
                 ));
             }
-            None if !spec.accounts.is_empty() && own.is_none() => {
+            None if !accounts.is_empty() && own.is_none() => {
                 return Err((0..0, format!("clusters.{name}"), format!("every configured account has a role_arn, so none is the caller's own: set clusters.{name}.account to the account the cluster runs in")));
             }
             _ => {}
         }
     }
-    Ok(())
+    Ok(own.map(str::to_string))
 }
 
 /// IAM's limits on a role (CreateRole, https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html,
@@ -551,9 +460,13 @@ fn is_role_path_and_name(path_and_name: &str) -> bool {
 }
 
 /// `promote_from` names another configured cluster, the chain of them never comes back to where
-/// it started, and a soak is a duration of a cluster that is promoted to.
-fn validate_promotions(clusters: &BTreeMap<String, ClusterSpec>) -> Result<(), Invalid> {
+/// it started, and a soak is a duration of a cluster that is promoted to. Returns the soaks, by
+/// cluster.
+fn validate_promotions(
+    clusters: &BTreeMap<String, ClusterSpec>,
+) -> Result<BTreeMap<String, Duration>, Invalid> {
     let names = || clusters.keys().map(String::as_str).collect::<Vec<_>>().join(", ");
+    let mut soaks = BTreeMap::new();
     for (name, cluster) in clusters {
         if let Some(from) = &cluster.promote_from {
             let key = format!("clusters.{name}.promote_from");
@@ -570,25 +483,26 @@ fn validate_promotions(clusters: &BTreeMap<String, ClusterSpec>) -> Result<(), I
         }
         if let Some(soak) = &cluster.soak {
             let key = format!("clusters.{name}.soak");
-            if humantime::parse_duration(soak.get_ref()).is_err() {
+            let Ok(duration) = humantime::parse_duration(soak.get_ref()) else {
                 return Err((
                     soak.span(),
                     key,
                     format!("`{}` is not a duration (e.g. \"48h\", \"2d\", \"90m\")", soak.get_ref()),
                 ));
-            }
+            };
             if cluster.promote_from.is_none() {
                 return Err((soak.span(), key, format!("a soak is how long the cluster promoted from had a release; set clusters.{name}.promote_from too")));
             }
+            soaks.insert(name.clone(), duration);
         }
     }
     for (start, cluster) in clusters {
+        let Some(from) = &cluster.promote_from else { continue };
         let mut path = vec![start.as_str()];
-        let mut next = cluster.promote_from.as_ref().map(|f| f.get_ref().as_str());
+        let mut next = Some(from.get_ref().as_str());
         while let Some(name) = next {
             path.push(name);
             if name == start {
-                let from = cluster.promote_from.as_ref().expect("a cycle starts with promote_from");
                 return Err((
                     from.span(),
                     format!("clusters.{start}.promote_from"),
@@ -601,7 +515,7 @@ fn validate_promotions(clusters: &BTreeMap<String, ClusterSpec>) -> Result<(), I
             next = clusters.get(name).and_then(|c| c.promote_from.as_ref()).map(|f| f.get_ref().as_str());
         }
     }
-    Ok(())
+    Ok(soaks)
 }
 
 fn unknown_placeholder(template: &str) -> Option<String> {
@@ -624,7 +538,7 @@ fn is_kubernetes_version(v: &str) -> bool {
 
 fn warnings(spec: &Spec) -> Vec<Warning> {
     let mut warnings = Vec::new();
-    let instance_type = spec.build.instance_type.get_ref();
+    let instance_type = &spec.build.instance_type;
     let size = instance_type.split('.').nth(1).unwrap_or_default();
     if matches!(size, "nano" | "micro" | "small") {
         warnings.push(Warning {
@@ -773,7 +687,7 @@ mod tests {
     fn the_template_is_valid_and_quiet() {
         let (spec, warnings) = check(TEMPLATE).unwrap();
         assert_eq!(warnings, []);
-        assert_eq!(spec.build.instance_type.get_ref(), "t3.medium");
+        assert_eq!(spec.build.instance_type, "t3.medium");
         assert_eq!(spec.timeout(), Duration::from_secs(1800));
         assert!(spec.build.pre_snapshot);
     }
@@ -781,8 +695,8 @@ mod tests {
     #[test]
     fn defaults_fill_what_is_left_out() {
         let (spec, _) = check(MINIMAL).unwrap();
-        assert_eq!(spec.base.arch.get_ref(), "x86_64");
-        assert_eq!(spec.build.engine.get_ref(), "native");
+        assert_eq!(spec.base.arch, Arch::X86_64);
+        assert_eq!(spec.build.engine, Engine::Native);
         assert!(spec.disks.is_empty());
     }
 
@@ -790,8 +704,12 @@ mod tests {
     fn checked_keys_read_as_kinds() {
         let (spec, _) = check(MINIMAL).unwrap();
         assert_eq!(
-            (spec.family(), spec.arch(), spec.variant()),
-            (Some(Family::Al2023), Arch::X86_64, Variant::Standard)
+            (&spec.base.source, spec.arch(), spec.variant()),
+            (
+                &BaseSource::Eks { family: Family::Al2023, kubernetes: "1.31".into() },
+                Arch::X86_64,
+                Variant::Standard
+            )
         );
         assert_eq!((spec.engine(), spec.provision_via()), (Engine::Native, ProvisionVia::UserData));
         let text = format!(
@@ -799,6 +717,36 @@ mod tests {
         );
         let (spec, _) = check(&text).unwrap();
         assert_eq!((spec.engine(), spec.provision_via()), (Engine::Packer, ProvisionVia::Ssm));
+    }
+
+    #[test]
+    fn an_explicit_ami_keeps_family_and_kubernetes_as_labels() {
+        let text = "[image]\nname = \"n\"\n[base]\nami = \"ami-12345678\"\nfamily = \"custom\"\nkubernetes = \"1.30\"\n";
+        let (spec, _) = check(text).unwrap();
+        assert_eq!(spec.base.source, BaseSource::Ami("ami-12345678".parse().unwrap()));
+        assert_eq!(spec.base.family_label.as_deref(), Some("custom"));
+        assert_eq!(spec.kubernetes(), Some("1.30"));
+    }
+
+    #[test]
+    fn durations_and_accounts_are_settled_once() {
+        let text = format!(
+            "{MINIMAL}[build]\ntimeout = \"1h 30m\"\n[clusters.a]\nregion = \"r\"\n\
+             [clusters.b]\nregion = \"r\"\npromote_from = \"a\"\nsoak = \"2days\"\n[accounts.own]\n"
+        );
+        let (spec, _) = check(&text).unwrap();
+        assert_eq!(spec.timeout(), Duration::from_secs(5400));
+        let b = &spec.clusters[1];
+        assert_eq!((b.name.as_str(), b.soak), ("b", Some(Duration::from_secs(2 * 86_400))));
+        assert_eq!(b.account.as_deref(), Some("own"), "a cluster naming no account runs in the caller's");
+        assert_eq!(spec.clusters[0].soak, None);
+    }
+
+    #[test]
+    fn an_absent_build_table_is_an_empty_one() {
+        let (absent, _) = check(MINIMAL).unwrap();
+        let (empty, _) = check(&format!("{MINIMAL}[build]\n")).unwrap();
+        assert_eq!(absent.build, empty.build);
     }
 
     #[test]

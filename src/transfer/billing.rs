@@ -147,10 +147,10 @@ async fn changed_blocks(aws: &Aws, first: &str, second: &str) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::inventory::tests::{image, snapshot};
+    use crate::aws::inventory::tests::{image, snapshot, time};
 
     fn taken(id: &str, volume: &str, started: &str) -> Snapshot {
-        Snapshot { volume_id: Some(volume.into()), started: Some(started.into()), ..snapshot(id, 8) }
+        Snapshot { volume_id: Some(volume.into()), started: Some(time(started)), ..snapshot(id, 8) }
     }
 
     #[test]

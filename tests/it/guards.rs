@@ -643,7 +643,7 @@ fn account(world: &World) -> Account {
             id: ids[i].clone(),
             name: if spec.in_prefix_family { format!("{FAMILY_PREFIX}{i}") } else { format!("other-{i}") },
             state: if spec.disabled { ImageState::Disabled.into() } else { ImageState::Available.into() },
-            created: spec.age_days.map(|d| clock::rfc3339(NOW - d * DAY)),
+            created: spec.age_days.and_then(|d| clock::rfc3339(NOW - d * DAY).parse().ok()),
             owner: "123456789012".into(),
             description: None,
             root_device: Some("/dev/xvda".into()),
@@ -838,7 +838,7 @@ impl Account {
         let old = |image: &Image| match (spec.older_than_days, &image.created) {
             (None, _) => true,
             (Some(days), Some(created)) => {
-                let created = humantime::parse_rfc3339(created).unwrap();
+                let created = humantime::parse_rfc3339(created.as_str()).unwrap();
                 let cutoff = std::time::UNIX_EPOCH + Duration::from_secs(NOW as u64)
                     - Duration::from_secs(days * DAY as u64);
                 created <= cutoff

@@ -1,0 +1,141 @@
+//! The command-line advice of an error: which flag or command gets past it. The library's errors
+//! say what went wrong in its own words; the verbs own the arguments, so the flags are named
+//! here, and the binary adds them when it prints an error.
+
+use crate::core::error::Error;
+
+/// What follows an error's message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Advice {
+    /// A sentence of its own, after the message.
+    Sentence(String),
+    /// The end of the message's last sentence (`, or pass --force …`), which takes its place.
+    Continues(String),
+}
+
+/// The advice for an error anywhere in a chain of causes (the library's error, or a spec
+/// error a verb returned as it is); none for an error the flags do not get past.
+pub fn advice(err: &(dyn std::error::Error + 'static)) -> Option<Advice> {
+    if let Some(crate::spec::Error::NoPromotionSource { cluster }) = err.downcast_ref() {
+        return Some(Advice::Continues(format!(
+            ": pass --from CLUSTER, or add promote_from = \"staging\" (say) to [clusters.{cluster}] in \
+             gio-ami.toml."
+        )));
+    }
+    use Advice::{Continues, Sentence};
+    Some(match err.downcast_ref::<Error>()? {
+        Error::Spec(spec) => return advice(spec),
+        Error::InvalidRegion(_) => Sentence("Pass a real one with --region, or set AWS_REGION.".into()),
+        Error::NoRegion => Sentence(
+            "Pass --region (e.g. --region eu-west-1), set AWS_REGION, or set `region` in the profile \
+             of ~/.aws/config."
+                .into(),
+        ),
+        Error::NotSharedWithCluster { ami, account, .. } => {
+            Continues(format!(": `gio-ami share {ami} --account {account}`."))
+        }
+        Error::InUse(_) => Continues(
+            ", or pass --force to wipe an AMI in use anyway; a protected AMI stays protected even \
+             then, and a snapshot another AMI still maps is kept."
+                .into(),
+        ),
+        Error::NotAllowed { .. } => Continues(", or pass --force to go on anyway.".into()),
+        Error::GoneForGood(_) => Continues(
+            "; a Recycle Bin rule (`gio-ami recycle-bin --retain 7d`) keeps later wipes restorable.".into(),
+        ),
+        Error::NotConfirmed(_) => Sentence("Pass --yes to skip the question.".into()),
+        Error::NothingToRollBack { cluster, .. } => {
+            Sentence(format!("Publish a specific AMI instead: `gio-ami publish AMI_ID --cluster {cluster}`."))
+        }
+        Error::InvalidKmsKey(_) => Continues(", e.g. --kms-key us-east-1=alias/ami-copies".into()),
+        Error::Exists { .. } => Continues("; pass --force to overwrite it".into()),
+        Error::NoClusters { .. } => Continues(", or name one with --cluster".into()),
+        _ => return None,
+    })
+}
+
+/// `message` (an error's text, its causes before it) with the advice of `err`, its last cause.
+pub fn with_advice(message: String, err: &(dyn std::error::Error + 'static)) -> String {
+    match advice(err) {
+        None => message,
+        Some(Advice::Sentence(sentence)) => format!("{message} {sentence}"),
+        Some(Advice::Continues(rest)) => format!("{}{rest}", message.strip_suffix('.').unwrap_or(&message)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error as a user reads it: its message, then its advice.
+    fn explain(err: &Error) -> String {
+        with_advice(err.to_string(), err)
+    }
+
+    #[test]
+    fn advice_continues_the_message_or_follows_it() {
+        let in_use = Error::InUse("ami-1: running".into());
+        assert_eq!(
+            in_use.to_string(),
+            "refusing to wipe ami-1: running. Nothing was changed. Stop using it first (or fix the look-up)."
+        );
+        assert_eq!(
+            explain(&in_use),
+            "refusing to wipe ami-1: running. Nothing was changed. Stop using it first (or fix the look-up), \
+             or pass --force to wipe an AMI in use anyway; a protected AMI stays protected even then, and a \
+             snapshot another AMI still maps is kept."
+        );
+        assert_eq!(
+            explain(&Error::NotConfirmed("wipe")),
+            "nothing was changed: the wipe was not confirmed. Pass --yes to skip the question."
+        );
+        let promote = Error::from(crate::spec::Error::NoPromotionSource { cluster: "prod".into() });
+        assert!(explain(&promote).ends_with("from: pass --from CLUSTER, or add promote_from = \"staging\" (say) to [clusters.prod] in gio-ami.toml."), "{}", explain(&promote));
+    }
+
+    #[test]
+    fn library_messages_name_no_flag() {
+        let errors = [
+            Error::InvalidRegion("eu-wset".into()),
+            Error::NoRegion,
+            Error::InUse("ami-1".into()),
+            Error::NotAllowed { reasons: vec!["r".into()] },
+            Error::GoneForGood("ami-1".into()),
+            Error::NotConfirmed("wipe"),
+            Error::NothingToRollBack { cluster: "c".into(), parameter: "/p".into() },
+            Error::InvalidKmsKey("x".into()),
+            Error::Exists { path: "p".into() },
+            Error::NoClusters { spec: "s".into() },
+            Error::NotSharedWithCluster { ami: "ami-1".into(), account: "a".into(), cluster: "c".into() },
+            crate::spec::Error::NoPromotionSource { cluster: "c".into() }.into(),
+        ];
+        for err in errors {
+            assert!(!err.to_string().contains("--"), "{err}");
+            assert!(explain(&err).contains("--"), "{}", explain(&err));
+        }
+    }
+
+    #[test]
+    /// What the binary prints is, word for word, what these errors said before their advice moved
+    /// here.
+    fn printed_as_before() {
+        let cases: Vec<(Error, &str)> = vec![
+            (Error::InvalidRegion("eu-wset".into()), "`eu-wset` is not an AWS region name (they look like eu-west-1 or us-gov-west-1). Pass a real one with --region, or set AWS_REGION."),
+            (Error::NoRegion, "no AWS region is configured. Pass --region (e.g. --region eu-west-1), set AWS_REGION, or set `region` in the profile of ~/.aws/config."),
+            (Error::NotSharedWithCluster { ami: "ami-1".into(), account: "a".into(), cluster: "c".into() }, "ami-1 is not visible in account `a`, where cluster `c` runs: SSM refuses an aws:ec2:image parameter whose AMI the account cannot launch. Share it first: `gio-ami share ami-1 --account a`."),
+            (Error::NotAllowed { reasons: vec!["r.".into()] }, "the Allowed AMIs settings where it would go refuse it, or could not be read: r. Fix what is named (that account's image criteria, in EC2 > Allowed AMIs, or the role gio-ami assumes there), or pass --force to go on anyway."),
+            (Error::GoneForGood("ami-1".into()), "nothing can bring back ami-1: see the plan for why. Whatever else was asked has been restored; a Recycle Bin rule (`gio-ami recycle-bin --retain 7d`) keeps later wipes restorable."),
+            (Error::NothingToRollBack { cluster: "c".into(), parameter: "/p".into() }, "nothing to roll back to: the history of /p (cluster `c`) holds no value other than the current one. Publish a specific AMI instead: `gio-ami publish AMI_ID --cluster c`."),
+            (Error::InvalidKmsKey("x".into()), "`x` is not REGION=KEY: name the region whose copy the key encrypts, e.g. --kms-key us-east-1=alias/ami-copies"),
+            (Error::Exists { path: "gio-ami.toml".into() }, "gio-ami.toml exists; pass --force to overwrite it"),
+            (
+                Error::NoClusters { spec: "gio-ami.toml".into() },
+                "no clusters to look at: add [clusters.NAME] tables to gio-ami.toml, or name one with --cluster",
+            ),
+            (crate::spec::Error::NoPromotionSource { cluster: "c".into() }.into(), "cluster `c` has no cluster to take releases from: pass --from CLUSTER, or add promote_from = \"staging\" (say) to [clusters.c] in gio-ami.toml."),
+        ];
+        for (err, text) in cases {
+            assert_eq!(explain(&err), text);
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! `gio-ami.toml` as written: the text of each key with its span, so that `check` points at the
+//! value it refuses. These types are also the JSON Schema `gio-ami schema` prints; the rest of
+//! gio-ami reads the checked `Spec` made from them.
+
+use super::ROLE_ARN_PATTERN;
+use crate::core::choice::{self, Choice};
+use crate::core::kinds::{Arch, Engine, Family, ProvisionVia, Variant};
+use crate::spec::disk::Disk;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// gio-ami.toml: what `gio-ami build` makes, from which base, and where it runs.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "gio-ami.toml")]
+pub struct SpecFile {
+    pub image: ImageSpec,
+    pub base: BaseSpec,
+    #[serde(default)]
+    pub build: BuildSpec,
+    /// Extra EBS disks of the AMI, one table each.
+    #[serde(default)]
+    #[schemars(with = "Vec<Disk>")]
+    pub disks: Vec<Spanned<Disk>>,
+    /// Clusters that run this image: columns of `gio-ami history`, targets of `gio-ami publish`.
+    #[serde(default)]
+    pub clusters: BTreeMap<String, ClusterSpec>,
+    /// The accounts `images`, `history`, `cost` and the guards read, each in its regions. Without
+    /// any, gio-ami works in the caller's account alone.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountSpec>,
+}
+
+/// An AWS account gio-ami reads (and guards) beside the caller's.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSpec {
+    /// The role gio-ami assumes (STS AssumeRole, from the caller's credentials) to act there; an
+    /// account without one is the caller's own.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", regex(pattern = ROLE_ARN_PATTERN))]
+    pub role_arn: Option<Spanned<String>>,
+    /// Where its AMIs and clusters are; the caller's region when empty.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub regions: Vec<Spanned<String>>,
+    /// The external id the role's trust policy asks for (sts:ExternalId).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub external_id: Option<Spanned<String>>,
+    /// The role session's name, as CloudTrail shows it; `gio-ami` by default.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub session_name: Option<Spanned<String>>,
+}
+
+/// The AMI to make.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSpec {
+    /// Template of the AMI name: `{k8s}`, `{date}` (YYYYMMDD), `{git_sha}` (short commit of the
+    /// spec's directory) and `{n}` (1, 2, … for several builds of a day) are filled in.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Support contact, shown in `gio-ami history`.
+    #[serde(default)]
+    pub contact: Option<String>,
+    /// Added to the AMI and its snapshots.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What the build starts from: an EKS-optimized AMI (family and kubernetes), or `ami`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaseSpec {
+    #[serde(default)]
+    #[schemars(schema_with = "choice::schema::<Family>")]
+    pub family: Option<Spanned<String>>,
+    /// The Kubernetes minor version, e.g. "1.31".
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub kubernetes: Option<Spanned<String>>,
+    #[serde(default = "default_arch")]
+    #[schemars(schema_with = "choice::schema::<Arch>")]
+    pub arch: Spanned<String>,
+    #[serde(default = "default_variant")]
+    #[schemars(schema_with = "choice::schema::<Variant>")]
+    pub variant: Spanned<String>,
+    /// An explicit base AMI instead of the EKS-optimized one.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub ami: Option<Spanned<String>>,
+}
+
+/// How the AMI is built.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSpec {
+    /// native (no SSH: the builder provisions itself) or packer (real `packer build`).
+    #[serde(default = "default_engine")]
+    #[schemars(schema_with = "choice::schema::<Engine>")]
+    pub engine: Spanned<String>,
+    #[serde(default = "default_instance_type")]
+    #[schemars(with = "String")]
+    pub instance_type: Spanned<String>,
+    #[serde(default)]
+    pub subnet: Option<String>,
+    #[serde(default)]
+    pub security_group: Option<String>,
+    /// Needed for provision_via = "ssm".
+    #[serde(default)]
+    pub iam_instance_profile: Option<String>,
+    /// Scripts the builder runs, in order, before it powers off.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub provision: Vec<Spanned<String>>,
+    #[serde(default = "default_provision_via")]
+    #[schemars(schema_with = "choice::schema::<ProvisionVia>")]
+    pub provision_via: Spanned<String>,
+    /// Snapshot the volumes first: CreateImage then copies less.
+    #[serde(default = "yes")]
+    pub pre_snapshot: bool,
+    /// How long the guest may take before the build gives up, e.g. "30m".
+    #[serde(default = "default_timeout")]
+    #[schemars(with = "String")]
+    pub timeout: Spanned<String>,
+    /// Root volume size in GiB; the base AMI's when absent.
+    #[serde(default)]
+    pub root_size_gib: Option<i32>,
+}
+
+/// A cluster that runs this image.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    pub region: String,
+    /// The `[accounts.NAME]` the cluster runs in; the caller's account by default.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub account: Option<Spanned<String>>,
+    /// The SSM parameter `gio-ami publish` writes the AMI id into.
+    #[serde(default)]
+    pub ssm_parameter: Option<String>,
+    /// The cluster this one takes its releases from: `gio-ami promote --to NAME` publishes here
+    /// what that cluster's parameter holds.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub promote_from: Option<Spanned<String>>,
+    /// How long `promote_from` must have held a release before it is promoted here, e.g. "48h".
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub soak: Option<Spanned<String>>,
+    /// Turn on deregistration protection on every AMI promoted here, so nobody deregisters what
+    /// this cluster runs.
+    #[serde(default)]
+    pub protect: bool,
+}
+
+/// The JSON Schema of gio-ami.toml (`gio-ami schema`), from these types: editors validate and
+/// complete the file with it, offering the values `check` allows.
+pub fn schema() -> schemars::Schema {
+    schemars::schema_for!(SpecFile)
+}
+
+/// The schema as `schema` prints it and `init` writes it.
+pub fn schema_text() -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&schema())
+}
+
+/// What a spec without `[build]` gets: each field's own default, as when the table is empty.
+impl Default for BuildSpec {
+    fn default() -> Self {
+        BuildSpec {
+            engine: default_engine(),
+            instance_type: default_instance_type(),
+            subnet: None,
+            security_group: None,
+            iam_instance_profile: None,
+            provision: Vec::new(),
+            provision_via: default_provision_via(),
+            pre_snapshot: yes(),
+            timeout: default_timeout(),
+            root_size_gib: None,
+        }
+    }
+}
+
+fn unspanned<T>(value: T) -> Spanned<T> {
+    Spanned::new(0..0, value)
+}
+fn default_arch() -> Spanned<String> {
+    unspanned(Arch::X86_64.name().into())
+}
+fn default_variant() -> Spanned<String> {
+    unspanned(Variant::Standard.name().into())
+}
+fn default_engine() -> Spanned<String> {
+    unspanned(Engine::Native.name().into())
+}
+/// The smallest general-purpose size with enough memory (4 GiB) for kubelet, containerd and a
+/// few pods; the build itself needs less, but the image is tried where it will run.
+fn default_instance_type() -> Spanned<String> {
+    unspanned("t3.medium".into())
+}
+fn default_provision_via() -> Spanned<String> {
+    unspanned(ProvisionVia::UserData.name().into())
+}
+/// Provisioning a node (packages, image pulls) takes minutes; half an hour catches a hung guest.
+fn default_timeout() -> Spanned<String> {
+    unspanned("30m".into())
+}
+fn yes() -> bool {
+    true
+}
