@@ -11,8 +11,9 @@ pub mod change;
 pub mod commands;
 pub mod core;
 pub mod engines;
+pub mod error;
 pub mod spec;
 pub mod transfer;
 
 pub use crate::aws::{Aws, AwsOptions};
-pub use crate::core::error::{Error, Result};
+pub use crate::error::{Error, Result};

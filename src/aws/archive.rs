@@ -10,8 +10,9 @@
 use crate::aws::inventory::Image;
 use crate::aws::{timestamp, Aws};
 use crate::core::clock::{self, Timestamp};
-use crate::core::error::{Error, Result, Service};
+use crate::core::error::Service;
 use crate::core::tags;
+use crate::error::{Error, Result};
 use aws_sdk_ec2::types::{Filter, StorageTier, TieringOperationStatus};
 use aws_sdk_ssm::types::{ParameterTier, Tag};
 use serde::Serialize;

@@ -4,9 +4,10 @@
 use crate::aws::inventory::{self, Image};
 use crate::aws::Aws;
 use crate::core::choice::Choice;
-use crate::core::error::{Error, Result, Service};
+use crate::core::error::Service;
 use crate::core::kinds::{Arch, Family, Variant};
 use crate::core::tags::{self, Tags};
+use crate::error::{Error, Result};
 use schemars::JsonSchema;
 use serde::Serialize;
 

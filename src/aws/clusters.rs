@@ -5,7 +5,8 @@ use crate::aws::inventory::InstanceState;
 use crate::aws::nodegroups;
 use crate::aws::Aws;
 use crate::core::choice::Choice;
-use crate::core::error::{Result, Service};
+use crate::core::error::Service;
+use crate::error::Result;
 use aws_sdk_ec2::types::Filter;
 use futures::future::join_all;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -172,7 +173,7 @@ fn cluster_names<'a>(tags: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeSet
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::error::Error;
+    use crate::error::Error;
 
     fn failed(operation: &'static str) -> Error {
         Error::Api { operation, code: "InternalFailure".into(), message: "down".into() }

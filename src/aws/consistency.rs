@@ -8,7 +8,7 @@
 //! Only the documented, recognisable cases are retried (`Lag`); every other refusal is an answer
 //! and comes back at once, so a snapshot really in use is still refused quickly.
 
-use crate::core::error::{Error, Result};
+use crate::error::{Error, Result};
 use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;

@@ -5,7 +5,8 @@
 
 use crate::aws::Aws;
 use crate::core::clock;
-use crate::core::error::{Result, Service};
+use crate::core::error::Service;
+use crate::error::Result;
 use aws_sdk_eks::types::VersionStatus;
 use schemars::JsonSchema;
 use serde::Serialize;

@@ -2,7 +2,8 @@
 //! the network, which are a refusal by AWS (kept with its code, so callers can treat some codes
 //! as outcomes).
 
-use crate::core::error::{Error, Service};
+use crate::core::error::Service;
+use crate::error::Error;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;

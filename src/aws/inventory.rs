@@ -4,10 +4,11 @@
 use crate::aws::{timestamp, Aws};
 use crate::core::choice::choice_enum;
 use crate::core::clock::Timestamp;
-use crate::core::error::{Error, Result, Service};
+use crate::core::error::Service;
 use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::kinds::{Arch, BootMode, Reported, Severity, VolumeType};
 use crate::core::tags;
+use crate::error::{Error, Result};
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{self as ec2, Filter};
 use schemars::JsonSchema;

@@ -5,7 +5,8 @@
 
 use crate::aws::{timestamp, Aws};
 use crate::core::clock::Timestamp;
-use crate::core::error::{Result, Service};
+use crate::core::error::Service;
+use crate::error::Result;
 use aws_sdk_ec2::types::LockState;
 use serde::Serialize;
 use std::fmt;

@@ -23,9 +23,10 @@ pub mod usage;
 pub mod usage_report;
 
 use crate::core::clock::Timestamp;
-use crate::core::error::{Error, Result, Service};
+use crate::core::error::Service;
 use crate::core::ids::check_region;
 use crate::core::signal::Interruption;
+use crate::error::{Error, Result};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};

@@ -2,7 +2,8 @@
 //! questions asked of them, which AMIs a cluster runs (`clusters`) and who uses an AMI (`usage`).
 
 use crate::aws::{Aws, LOOKUP_CONCURRENCY};
-use crate::core::error::{Error, Result, Service};
+use crate::core::error::Service;
+use crate::error::{Error, Result};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 /// A reference to a launch template as Auto Scaling and EKS hold it: by id or name, with a

@@ -5,7 +5,7 @@
 
 use super::clusters::{running_amis, Observed};
 use super::Aws;
-use crate::core::error::{Error, Result};
+use crate::error::{Error, Result};
 use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use futures::stream::{self, StreamExt};

@@ -3,8 +3,8 @@
 
 use crate::aws::inventory::{self, Image, Snapshot};
 use crate::aws::Aws;
-use crate::core::error::Result;
 use crate::core::tags;
+use crate::error::Result;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::HashSet;

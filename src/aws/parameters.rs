@@ -4,9 +4,10 @@
 
 use crate::aws::Aws;
 use crate::core::choice::Choice;
-use crate::core::error::{Error, Result, Service};
+use crate::core::error::Service;
 use crate::core::kinds::{DataType, Reported};
 use crate::core::poll;
+use crate::error::{Error, Result};
 use aws_sdk_ssm::types::ParameterType;
 use std::time::Duration;
 

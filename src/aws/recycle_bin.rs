@@ -5,8 +5,9 @@
 
 use crate::aws::{timestamp, Aws, LOOKUP_CONCURRENCY};
 use crate::core::clock::{self, Timestamp};
-use crate::core::error::{Error, Result, Service};
+use crate::core::error::Service;
 use crate::core::tags::{self, Tags};
+use crate::error::{Error, Result};
 use aws_sdk_ec2::types::Filter;
 use aws_sdk_rbin::types::{ResourceTag, ResourceType, RetentionPeriod, RetentionPeriodUnit, RuleStatus, Tag};
 use futures::stream::{self, StreamExt, TryStreamExt};

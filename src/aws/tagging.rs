@@ -1,8 +1,9 @@
 //! The tag scheme in the SDK's shapes: TagSpecifications on create calls, Tag lists for CreateTags.
 
 use crate::aws::Aws;
-use crate::core::error::{Result, Service};
+use crate::core::error::Service;
 use crate::core::tags::Tags;
+use crate::error::Result;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
 pub fn specification(resource: ResourceType, tags: &Tags) -> TagSpecification {

@@ -13,9 +13,10 @@ use crate::aws::nodegroups::{self, Nodegroup, TemplateRef};
 use crate::aws::org::{Org, Place, PLACES_AT_ONCE};
 use crate::aws::{usage_report, Aws, LOOKUP_CONCURRENCY};
 use crate::core::choice::Choice;
-use crate::core::error::{Error, Result, Service};
+use crate::core::error::Service;
 use crate::core::kinds::Reported;
 use crate::core::progress::Progress;
+use crate::error::{Error, Result};
 use aws_sdk_ec2::types::{
     Filter, ImageReferenceOptionName, ImageReferenceResourceType, ResourceTypeOption, ResourceTypeRequest,
 };

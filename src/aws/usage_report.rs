@@ -6,10 +6,11 @@
 
 use crate::aws::Aws;
 use crate::core::clock;
-use crate::core::error::{Error, Result, Service};
+use crate::core::error::Service;
 use crate::core::poll;
 use crate::core::progress::Progress;
 use crate::core::tags;
+use crate::error::{Error, Result};
 use aws_sdk_ec2::types::{
     ImageUsageReport, ImageUsageResourceTypeOptionRequest, ImageUsageResourceTypeRequest, ResourceType, Tag,
     TagSpecification,

@@ -7,9 +7,10 @@ use super::{Action, Status};
 use crate::aws::consistency::{self, Lag};
 use crate::aws::inventory::Grantees;
 use crate::aws::{parameters, recycle_bin, tagging, Aws};
-use crate::core::error::{Error, Service};
+use crate::core::error::Service;
 use crate::core::ids::AmiId;
 use crate::core::tags;
+use crate::error::Error;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{
     LaunchPermission, LaunchPermissionModifications, OperationType, PermissionGroup, SnapshotAttributeName,

@@ -6,10 +6,10 @@
 use crate::aws::inventory::{Image, ImageState};
 use crate::aws::parameters::Held;
 use crate::change::{Action, Kind, Needs, Plan};
-use crate::core::error::{Error, Result};
 use crate::core::ids::AmiId;
 use crate::core::kinds::DataType;
 use crate::core::tags;
+use crate::error::{Error, Result};
 use crate::spec::clusters::Cluster;
 use schemars::JsonSchema;
 use serde::Serialize;

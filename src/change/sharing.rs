@@ -8,8 +8,8 @@
 pub use crate::aws::inventory::Grantees;
 use crate::aws::inventory::Image;
 use crate::change::{Action, Plan};
-use crate::core::error::{Error, Result};
 use crate::core::ids::{AmiId, SnapshotId};
+use crate::error::{Error, Result};
 use schemars::JsonSchema;
 use serde::Serialize;
 

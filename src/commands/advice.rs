@@ -2,7 +2,7 @@
 //! say what went wrong in its own words; the verbs own the arguments, so the flags are named
 //! here, and the binary adds them when it prints an error.
 
-use crate::core::error::Error;
+use crate::error::Error;
 
 /// What follows an error's message.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,7 +3,7 @@
 //! lists them by the names typed on the command line.
 
 use crate::change;
-use crate::core::error::{Error, Result};
+use crate::error::{Error, Result};
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value};

@@ -4,9 +4,9 @@ use super::Context;
 use crate::aws::inventory;
 use crate::aws::lineage::{lineage, Node};
 use crate::aws::Aws;
-use crate::core::error::Result;
 use crate::core::ids::AmiId;
 use crate::core::show::{Draw, Text};
+use crate::error::Result;
 use schemars::JsonSchema;
 use serde::Serialize;
 

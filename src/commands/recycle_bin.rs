@@ -7,7 +7,7 @@ use crate::aws::recycle_bin::{self, Binned, Rule};
 use crate::aws::Aws;
 use crate::change::{self, Action, Kind};
 use crate::core::clock;
-use crate::core::error::Result;
+use crate::error::Result;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::time::Duration;

@@ -9,10 +9,10 @@ use crate::aws::org::Located;
 use crate::aws::orphans::{self, Origin, Orphan};
 use crate::aws::Aws;
 use crate::core::clock::Timestamp;
-use crate::core::error::Result;
 use crate::core::ids::AmiId;
 use crate::core::kinds::{Reported, VolumeType};
 use crate::core::show::{Cell, Draw, Table, Text};
+use crate::error::Result;
 use schemars::JsonSchema;
 use serde::Serialize;
 

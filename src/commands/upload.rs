@@ -11,13 +11,14 @@ use crate::aws::inventory::{self, Boot, Image, Mapping, Snapshot, SnapshotState}
 use crate::aws::provenance::Provenance;
 use crate::aws::Aws;
 use crate::change::{self, Action, Applied, Kind, Outcome, Procedure, Status};
-use crate::core::error::{Error, Result, Service};
+use crate::core::error::Service;
 use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
 use crate::core::progress::Progress;
 use crate::core::show::Draw;
 use crate::core::tags::{self, Tags};
 use crate::engines::register::{self, Step};
+use crate::error::{Error, Result};
 use crate::spec::disk::Disk;
 use crate::transfer;
 use crate::transfer::blocks;

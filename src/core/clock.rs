@@ -93,11 +93,11 @@ pub fn whole_days(
     range: std::ops::RangeInclusive<i32>,
     what: &'static str,
     example: &'static str,
-) -> crate::core::error::Result<i32> {
+) -> crate::error::Result<i32> {
     let secs = duration.as_secs();
     let days = i32::try_from(secs / 86_400).unwrap_or(i32::MAX);
     if !secs.is_multiple_of(86_400) || duration.subsec_nanos() != 0 || !range.contains(&days) {
-        return Err(crate::core::error::Error::WholeDays {
+        return Err(crate::error::Error::WholeDays {
             what,
             // As typed, in days or hours: humantime would spell 400d as years and months.
             given: match secs {

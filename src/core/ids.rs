@@ -1,7 +1,7 @@
 //! Resource ids checked at the edge, so a typo fails before any API call with a message that
 //! names the typo (AWS would answer a less helpful `InvalidAMIID.Malformed`).
 
-use crate::core::error::Error;
+use crate::error::Error;
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;

@@ -5,8 +5,8 @@
 //! seconds-long local change would wait far longer than it takes), take `failed` but not
 //! `invalid` as an image's failure, and cover none of the SSM and build waits.
 
-use crate::core::error::{Error, Result};
 use crate::core::signal::Interruption;
+use crate::error::{Error, Result};
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;

@@ -11,12 +11,13 @@ use crate::aws::inventory::{self, SnapshotState};
 use crate::aws::tagging;
 use crate::aws::Aws;
 use crate::change::{self, Status};
-use crate::core::error::{Error, Result, Service};
+use crate::core::error::Service;
 use crate::core::kinds::ProvisionVia;
 use crate::core::poll;
 use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
 use crate::engines::leftovers;
+use crate::error::{Error, Result};
 use crate::spec::disk::Disk;
 use crate::spec::{self, Loaded};
 use aws_sdk_ec2::types::{

@@ -5,12 +5,12 @@
 use crate::aws::base::Base;
 use crate::aws::Aws;
 use crate::core::choice::Choice;
-use crate::core::error::{Error, Result};
 use crate::core::kinds::{Arch, Family, Variant};
 use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
 use crate::engines::leftovers;
 use crate::engines::{self, Building, Built};
+use crate::error::{Error, Result};
 use crate::spec::disk::{Disk, VolumeType};
 use crate::spec::{self, BaseSource, Loaded};
 use hcl::edit;

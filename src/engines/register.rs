@@ -7,10 +7,11 @@ use crate::aws::provenance::Provenance;
 use crate::aws::tagging;
 use crate::aws::Aws;
 use crate::change::{self, Action, Applied, Kind, Outcome, Planned, Procedure, Status, Target};
-use crate::core::error::{Error, Result, Service};
+use crate::core::error::Service;
 use crate::core::ids::AmiId;
 use crate::core::poll;
 use crate::core::tags::{self, Tags};
+use crate::error::{Error, Result};
 use crate::spec::disk::{Disk, DiskError, MAX_VOLUMES};
 use aws_sdk_ec2::types::{
     ArchitectureValues, BootModeValues, ImdsSupportValues, ResourceType, TpmSupportValues,

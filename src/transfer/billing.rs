@@ -8,8 +8,9 @@
 
 use crate::aws::inventory::{Image, Snapshot};
 use crate::aws::Aws;
-use crate::core::error::{Result, Service};
+use crate::core::error::Service;
 use crate::core::tags;
+use crate::error::Result;
 use crate::transfer::blocks::{BLOCK_SIZE, GIB};
 use crate::transfer::download;
 use schemars::JsonSchema;

@@ -4,9 +4,10 @@
 
 use crate::aws::inventory;
 use crate::aws::Aws;
-use crate::core::error::{Error, Result, Service};
+use crate::core::error::Service;
 use crate::core::ids::SnapshotId;
 use crate::core::progress::{Counter, Progress, Unit};
+use crate::error::{Error, Result};
 use crate::transfer::blocks::{self, BLOCK_SIZE, GIB};
 use crate::transfer::image_file::local_error;
 use crate::transfer::manifest::Digests;

@@ -1,7 +1,7 @@
 //! The local disk image an upload reads: a raw file or a block device as is, or a qcow2, VMDK,
 //! VHD or VHDX image converted to raw through `qemu-img` first.
 
-use crate::core::error::{Error, Result};
+use crate::error::{Error, Result};
 use crate::transfer::blocks::BLOCK_SIZE;
 use schemars::JsonSchema;
 use serde::Serialize;

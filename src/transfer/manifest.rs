@@ -3,7 +3,7 @@
 //! (keyed by the snapshot's id), so that the next upload against that snapshot as its parent sends
 //! only the blocks whose content changed, without reading anything back from AWS.
 
-use crate::core::error::{Error, Result};
+use crate::error::{Error, Result};
 use crate::transfer::blocks;
 use crate::transfer::image_file::{local_error, ImageFile};
 use serde::{Deserialize, Serialize};
