@@ -1,6 +1,7 @@
-//! The bottom layer: what every other layer speaks. The services errors name, ids, the kinds of things
-//! (architecture, volume type, engine…), the tag scheme, the clock, the progress trait, what a report shows, the one
-//! poller and signal handling. Nothing here knows AWS's SDK, the spec file or the terminal.
+//! The bottom layer: what every other layer speaks. The services errors name, ids, the kinds of
+//! things (architecture, volume type, engine…), the tag scheme, the clock, the progress trait,
+//! what a report shows, the one poller and signal handling. Nothing here knows AWS's SDK, the
+//! spec file or the terminal.
 
 pub mod choice;
 pub mod clock;
