@@ -376,7 +376,7 @@ pub async fn check(consumers: &Org, images: &[Image]) -> Checked {
                 for image in images {
                     let subject = Subject::of(image);
                     let verdict = settings.judge(&subject, now);
-                    if let Some(mut concern) = concern(account, &image.id, settings.state, verdict) {
+                    if let Some(mut concern) = concern(account, image.id.as_str(), settings.state, verdict) {
                         if verdict == Verdict::NotAllowed {
                             concern.push_str(settings.unmet(&subject));
                         }

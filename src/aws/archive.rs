@@ -150,7 +150,7 @@ pub async fn records(aws: &Aws, amis: &[String]) -> Result<BTreeMap<String, Imag
             let (Some(name), Some(value)) = (parameter.name(), parameter.value()) else { continue };
             let image: Image = serde_json::from_str(value)
                 .map_err(|e| Error::BadArchiveRecord { parameter: name.to_string(), why: e.to_string() })?;
-            found.insert(image.id.clone(), image);
+            found.insert(image.id.to_string(), image);
         }
     }
     Ok(found)
@@ -170,13 +170,13 @@ pub async fn write_record(aws: &Aws, image: &Image) -> Result<()> {
     let written = aws
         .ssm()
         .put_parameter()
-        .name(record_name(&image.id))
+        .name(record_name(image.id.as_str()))
         .description(format!("gio-ami: how to register {} ({}) again, archived", image.id, image.name))
         .value(value)
         .r#type(aws_sdk_ssm::types::ParameterType::String)
         // Standard (4 KB) fits a release with a few disks; a larger record goes advanced.
         .tier(ParameterTier::IntelligentTiering)
-        .tags(tag(tags::ARCHIVED_AMI, &image.id)?)
+        .tags(tag(tags::ARCHIVED_AMI, image.id.as_str())?)
         .tags(tag(tags::CREATED_AT, &clock::rfc3339(clock::now_epoch()))?)
         .send()
         .await;

@@ -91,7 +91,7 @@ pub fn recognise(name: &str) -> Option<(Family, String, Variant)> {
 /// can find the base recommended now.
 pub fn recorded(existing: &Tags, base: &Base) -> Tags {
     let mut t = Tags::from([
-        (tags::BASE_AMI.to_string(), base.image.id.clone()),
+        (tags::BASE_AMI.to_string(), base.image.id.to_string()),
         (tags::BASE_NAME.to_string(), base.image.name.clone()),
     ]);
     if let Some(release) = &base.release_version {

@@ -123,7 +123,7 @@ impl Reported<InstanceState> {
 
 #[derive(Debug, Clone, Serialize, JsonSchema, Deserialize, PartialEq)]
 pub struct Image {
-    pub id: String,
+    pub id: AmiId,
     pub name: String,
     pub state: Reported<ImageState>,
     pub created: Option<Timestamp>,
@@ -334,7 +334,7 @@ impl Image {
 impl From<&ec2::Image> for Image {
     fn from(image: &ec2::Image) -> Self {
         Image {
-            id: image.image_id().unwrap_or_default().to_string(),
+            id: AmiId::from_aws(image.image_id().unwrap_or_default()),
             name: image.name().unwrap_or_default().to_string(),
             state: image.state().map(Reported::from).unwrap_or_default(),
             created: image.creation_date().and_then(Timestamp::parse),
@@ -491,7 +491,7 @@ pub async fn own_images_by_id(aws: &Aws, ids: &[AmiId]) -> Result<Vec<Image>> {
         // Only on this error path: tell "someone else's" apart from "does not exist here".
         let foreign = describe_images_filtered(aws, &missing, false).await?;
         if let Some(image) = foreign.first() {
-            return Err(Error::AmiNotOwned { id: image.id.clone(), owner: image.owner.clone() });
+            return Err(Error::AmiNotOwned { id: image.id.to_string(), owner: image.owner.clone() });
         }
         return Err(Error::AmiNotFound { ids: missing, region: aws.region().to_string() });
     }
@@ -551,7 +551,7 @@ pub async fn image_states(aws: &Aws, ids: &[String]) -> Result<Vec<(String, Repo
     Ok(describe_images_filtered(aws, ids, true)
         .await?
         .into_iter()
-        .map(|image| (image.id, image.state))
+        .map(|image| (image.id.into(), image.state))
         .collect())
 }
 

@@ -58,8 +58,8 @@ pub fn lineage(images: &[Image], target: &str) -> Vec<Node> {
         if nodes.iter().any(|n| n.id == image.id) {
             continue;
         }
-        nodes.push(node(&image.id, Some(image), depth, false));
-        if let Some(c) = children.get(&image.id) {
+        nodes.push(node(image.id.as_str(), Some(image), depth, false));
+        if let Some(c) = children.get(image.id.as_str()) {
             stack.extend(c.iter().rev().map(|i| (*i, depth + 1)));
         }
     }

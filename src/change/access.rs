@@ -8,7 +8,6 @@
 
 use crate::aws::inventory::{Grantees, Image, ImageState};
 use crate::change::{Action, Kind, Plan};
-use crate::core::ids::AmiId;
 use crate::core::tags::{Tags, LAUNCH_GRANTS};
 
 /// EC2 tag values: at most 256 Unicode characters; tags: at most 50 per resource
@@ -99,7 +98,7 @@ pub fn plan(images: &[Image]) -> Plan {
         let why = match (disabled, record.is_empty(), granted.is_empty()) {
             (false, true, _) => {
                 plan.actions.push(Action::Reuse {
-                    id: image.id.clone(),
+                    id: image.id.to_string(),
                     kind: Kind::Image,
                     why: "not disabled, and no launch permissions recorded to grant back".into(),
                 });
@@ -120,7 +119,7 @@ pub fn plan(images: &[Image]) -> Plan {
             (false, false, _) => "already enabled: granting back what its disabling took away".into(),
         };
         plan.actions.push(Action::EnableImage {
-            id: AmiId::from_aws(&image.id),
+            id: image.id.clone(),
             name: image.name.clone(),
             disabled,
             granted,

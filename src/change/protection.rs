@@ -5,7 +5,6 @@
 
 use crate::aws::inventory::{Image, Protection};
 use crate::change::{Action, Kind, Plan};
-use crate::core::ids::AmiId;
 
 /// What the user asked: protect (with a cooldown or not), or lift the protection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,8 +21,8 @@ pub fn plan(images: &[Image], want: Want) -> Plan {
 
 /// The one action that leaves `image` protected as wanted (`promote` adds it to a publication).
 pub fn action(image: &Image, want: Want) -> Action {
-    let (id, name) = (AmiId::from_aws(&image.id), image.name.clone());
-    let reuse = |why: String| Action::Reuse { id: image.id.clone(), kind: Kind::Image, why };
+    let (id, name) = (image.id.clone(), image.name.clone());
+    let reuse = |why: String| Action::Reuse { id: image.id.to_string(), kind: Kind::Image, why };
     match (&image.protection, want) {
         (Protection::Enabled { cooldown: now }, Want::Protect { cooldown }) if *now == cooldown => {
             reuse("already protected".into())

@@ -35,11 +35,11 @@ pub struct Publication {
 /// were read beforehand.
 pub fn plan(cluster: &Cluster, image: &Image, region: &str, current: Option<Held>) -> Result<Publication> {
     if image.state != ImageState::Available {
-        return Err(Error::NotAvailable { id: image.id.clone(), state: image.state.to_string() });
+        return Err(Error::NotAvailable { id: image.id.to_string(), state: image.state.to_string() });
     }
     if region != cluster.region {
         return Err(Error::WrongRegion {
-            id: image.id.clone(),
+            id: image.id.to_string(),
             region: region.to_string(),
             cluster: cluster.name.clone(),
             cluster_region: cluster.region.clone(),
@@ -63,7 +63,7 @@ pub fn plan(cluster: &Cluster, image: &Image, region: &str, current: Option<Held
         cluster: cluster.name.clone(),
         region: region.to_string(),
         parameter,
-        ami: image.id.clone(),
+        ami: image.id.to_string(),
         release: image.release().map(str::to_string),
         changes_parameter: current.as_deref() != Some(image.id.as_str()),
         previous: current,

@@ -348,7 +348,7 @@ fn relinks(images: &[Image], by_id: &HashMap<&str, &Image>, wiped: &HashSet<&str
                 .take_while(|a| *a != image.id)
                 .find(|a| !wiped.contains(a))?;
             Some(Action::Relink {
-                id: AmiId::from_aws(&image.id),
+                id: image.id.clone(),
                 parent: AmiId::from_aws(survivor),
                 why: format!("its parent {gone} goes: the chain continues from {survivor}"),
             })
@@ -369,7 +369,7 @@ pub fn with_descendants(images: &[Image], targets: &[String]) -> Vec<String> {
         let mut children: Vec<&Image> =
             images.iter().filter(|i| i.tags.get(tags::PARENT_AMI) == Some(&id)).collect();
         children.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
-        stack.extend(children.into_iter().map(|c| c.id.clone()));
+        stack.extend(children.into_iter().map(|c| c.id.to_string()));
         all.push(id);
     }
     all
@@ -386,7 +386,7 @@ pub async fn prepare(aws: &Aws, consumers: &Org, request: &Request, progress: &d
         .filter(|id| !images.iter().any(|i| &i.id == id))
         .collect();
     if let Some(foreign) = inventory::any_images_by_id(aws, &unknown).await?.into_iter().next() {
-        return Err(crate::Error::AmiNotOwned { id: foreign.id, owner: foreign.owner });
+        return Err(crate::Error::AmiNotOwned { id: foreign.id.into(), owner: foreign.owner });
     }
     prepare_targets(aws, consumers, &images, &targets(&images, request), request.force, true, progress).await
 }
@@ -420,7 +420,7 @@ pub async fn prepare_targets(
         targets.iter().cloned().partition(|t| images.iter().any(|i| &i.id == t));
     let candidates: Vec<String> = images
         .iter()
-        .filter(|i| present.contains(&i.id))
+        .filter(|i| present.iter().any(|p| i.id == *p))
         .flat_map(|i| i.snapshot_ids().map(str::to_string))
         .collect();
     let ids: HashSet<&str> = present.iter().map(String::as_str).collect();

@@ -8,7 +8,7 @@
 pub use crate::aws::inventory::Grantees;
 use crate::aws::inventory::Image;
 use crate::change::{Action, Plan};
-use crate::core::ids::{AmiId, SnapshotId};
+use crate::core::ids::SnapshotId;
 use crate::error::{Error, Result};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -81,7 +81,7 @@ pub fn plan(images: &[Image], with: &Grantees, add: bool) -> Plan<Sharing> {
         )
     };
     let launch = images.iter().map(|image| Action::ModifyLaunchPermission {
-        id: AmiId::from_aws(&image.id),
+        id: image.id.clone(),
         with: with.clone(),
         add,
         why: launch_why.to_string(),

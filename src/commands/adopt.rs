@@ -172,7 +172,7 @@ pub fn plan(images: &[Image], requests: &[Request], metadata: &Metadata, author:
             }
             wanted.retain(|key, value| image.tags.get(key) != Some(value));
             Adoption {
-                ami: image.id.clone(),
+                ami: image.id.to_string(),
                 name: image.name.clone(),
                 snapshots: image.snapshot_ids().map(str::to_string).collect(),
                 tags: wanted,

@@ -99,7 +99,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                 .flat_map(|(s, _)| {
                     facts.images.iter().filter(move |i| i.id != *target && i.snapshot_ids().any(|o| o == *s))
                 })
-                .map(|i| i.id.clone())
+                .map(|i| i.id.to_string())
                 .collect();
             let refusal = if !reasons.is_empty() {
                 Some(reasons.join("; "))
@@ -215,7 +215,7 @@ pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome>> {
     stream::iter(&plan.facts.to_record)
         .map(|image| async move {
             archive::write_record(aws, image).await?;
-            let mark = Tags::from([(tags::ARCHIVED_AMI.to_string(), image.id.clone())]);
+            let mark = Tags::from([(tags::ARCHIVED_AMI.to_string(), image.id.to_string())]);
             tagging::create(aws, image.snapshot_ids().map(str::to_string).collect(), &mark).await
         })
         .buffer_unordered(change::CONCURRENCY)

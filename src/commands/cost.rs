@@ -193,11 +193,11 @@ pub fn archive_candidates<'a>(
     running: &HashSet<String>,
 ) -> HashSet<&'a str> {
     let kept: HashSet<&str> =
-        images.iter().filter(|i| running.contains(&i.id)).flat_map(Image::snapshot_ids).collect();
+        images.iter().filter(|i| running.contains(i.id.as_str())).flat_map(Image::snapshot_ids).collect();
     let standard: HashSet<&str> = snapshots.iter().filter(|s| !s.archived).map(|s| s.id.as_str()).collect();
     images
         .iter()
-        .filter(|i| !running.contains(&i.id))
+        .filter(|i| !running.contains(i.id.as_str()))
         .flat_map(Image::snapshot_ids)
         .filter(|s| !kept.contains(s) && standard.contains(s))
         .collect()
@@ -256,7 +256,7 @@ pub fn report(
     let mut groups: BTreeMap<&str, (Vec<String>, HashSet<&str>)> = BTreeMap::new();
     for image in images {
         let (amis, snapshot_ids) = groups.entry(image.release().unwrap_or(&image.name)).or_default();
-        amis.push(image.id.clone());
+        amis.push(image.id.to_string());
         snapshot_ids.extend(image.snapshot_ids().filter(|id| size.contains_key(id)));
     }
     let mut releases: Vec<ReleaseCost> = groups
@@ -311,7 +311,7 @@ pub fn report(
         price_per_gib_month: price,
         note: if counted.is_some() { EXACT_NOTE } else { UPPER_BOUND_NOTE },
         unused_amis: running.map(|running| {
-            images.iter().filter(|i| !running.contains(&i.id)).map(|i| i.id.clone()).collect()
+            images.iter().filter(|i| !running.contains(i.id.as_str())).map(|i| i.id.to_string()).collect()
         }),
         orphan_gib: orphans.iter().map(|o| o.gib).sum(),
         releases,

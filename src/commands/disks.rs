@@ -73,7 +73,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
 fn steps(plan: &Plan, draw: &dyn Draw) -> String {
     let mut text = String::new();
     for (n, step) in plan.steps.iter().enumerate() {
-        let parent = if n == 0 { plan.source.id.clone() } else { format!("step {n}") };
+        let parent = if n == 0 { plan.source.id.to_string() } else { format!("step {n}") };
         text.push_str(&format!("step {}: register `{}` from {parent}\n", n + 1, step.name));
         text.push_str(&format!("{}\n", draw.table(&mappings_table(&step.mappings))));
     }

@@ -262,14 +262,14 @@ pub fn releases(listings: &[Listing], clusters: &[String], observed: &Observed) 
             row.amis.push(RegionalAmi {
                 account: listing.account.clone(),
                 region: listing.region.clone(),
-                id: image.id.clone(),
+                id: image.id.to_string(),
             });
             row.protected |= image.protection != Protection::Disabled;
             row.last_launched = row.last_launched.take().max(image.last_launched.clone());
             for cluster in clusters {
                 let mark = if observed.unread.contains_key(cluster) {
                     Some(Mark::Unknown)
-                } else if observed.running.get(cluster).is_some_and(|amis| amis.contains(&image.id)) {
+                } else if observed.running.get(cluster).is_some_and(|amis| amis.contains(image.id.as_str())) {
                     Some(Mark::Running)
                 } else if image.published_to().any(|c| c == cluster) {
                     Some(Mark::Published)

@@ -358,7 +358,7 @@ fn assess(
         }
     };
     node.recommended = Some(BaseState {
-        ami: recommended.image.id.clone(),
+        ami: recommended.image.id.to_string(),
         name: Some(recommended.image.name.clone()),
         release_version: recommended.release_version.clone(),
         created: recommended.image.created.clone(),

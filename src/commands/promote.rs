@@ -283,7 +283,7 @@ pub async fn prepare(
         None => None,
     };
     let shared = match (&target_image, &request.target_account) {
-        (Some(held), Some(_)) => Some(inventory::launchable(target, &held.id).await?),
+        (Some(held), Some(_)) => Some(inventory::launchable(target, held.id.as_str()).await?),
         _ => None,
     };
     let facts = Facts {
@@ -308,10 +308,10 @@ pub fn plan(facts: &Facts) -> Plan<Promotion, Step> {
         ami: facts
             .image
             .as_ref()
-            .map(|i| i.id.clone())
+            .map(|i| i.id.to_string())
             .or_else(|| facts.history.last().map(|v| v.value.clone())),
         release: facts.image.as_ref().and_then(|i| i.release()).map(str::to_string),
-        target_ami: facts.target_image.as_ref().map(|i| i.id.clone()),
+        target_ami: facts.target_image.as_ref().map(|i| i.id.to_string()),
         copy_to: None,
         gates: Vec::new(),
         publication: None,
@@ -517,7 +517,7 @@ fn region_gate(facts: &Facts, ami: &str, copying: bool) -> Gate {
     match (&facts.target_image, &facts.image) {
         (_, None) => failed(GateKind::Region, format!("{ami} was not found in {}", facts.request.from.region)),
         (Some(target), _) if target.state == ImageState::Available || target.state == ImageState::Disabled => {
-            let what = if target.id == ami { target.id.clone() } else { format!("{} (the copy of {ami})", target.id) };
+            let what = if target.id == ami { target.id.to_string() } else { format!("{} (the copy of {ami})", target.id) };
             passed(GateKind::Region, format!("{what} is in {region}"))
         }
         (Some(target), _) => failed(GateKind::Region, format!("{} in {region} is `{}`, not available: wait for it (`gio-ami images --region {region}`)", target.id, target.state)),

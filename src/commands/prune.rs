@@ -174,9 +174,9 @@ pub fn select(images: &[Image], policy: &Policy, now: i64) -> Vec<String> {
     for family in &policy.families {
         for (rank, image) in images.iter().filter(|i| family.contains(i)).enumerate() {
             if rank < policy.keep || !old_enough(image, policy.older_than, now) {
-                kept.insert(&image.id);
+                kept.insert(image.id.as_str());
             } else if !candidates.contains(&image.id.as_str()) {
-                candidates.push(&image.id);
+                candidates.push(image.id.as_str());
             }
         }
     }
@@ -280,7 +280,7 @@ fn disabling(id: AmiId, name: String, why: String) -> Action {
 pub fn with_grants(mut plan: Plan, images: &[Image], grants: &HashMap<String, Result<Grantees>>) -> Plan {
     for action in &mut plan.actions {
         let Action::DisableImage { id, revoked, record, why, .. } = action else { continue };
-        let tags = images.iter().find(|i| *id == *i.id).map(|i| i.tags.clone()).unwrap_or_default();
+        let tags = images.iter().find(|i| i.id == *id).map(|i| i.tags.clone()).unwrap_or_default();
         let recorded = match grants.get(id.as_str()) {
             Some(Ok(with)) => access::record(with, &tags).map(|tags| (with, tags)),
             Some(Err(e)) => Err(format!(

@@ -97,9 +97,9 @@ pub async fn prepare(
     let writer = consumer.unwrap_or(owner);
     // In another region the plan names the wrong region; a look from the cluster's would not.
     if let Some(consumer) = consumer.filter(|_| owner.region() == cluster.region) {
-        if !inventory::launchable(consumer, &image.id).await? {
+        if !inventory::launchable(consumer, image.id.as_str()).await? {
             return Err(Error::NotSharedWithCluster {
-                ami: image.id.clone(),
+                ami: image.id.to_string(),
                 account: cluster.account.clone().unwrap_or_default(),
                 cluster: cluster.name.clone(),
             });

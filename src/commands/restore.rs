@@ -163,7 +163,7 @@ fn until(binned: &InBin) -> String {
 pub async fn prepare(aws: &Aws, amis: &[AmiId]) -> Result<Plan> {
     let asked = crate::core::ids::distinct(amis);
     let present: HashSet<String> =
-        inventory::any_images_by_id(aws, &asked).await?.into_iter().map(|i| i.id).collect();
+        inventory::any_images_by_id(aws, &asked).await?.into_iter().map(|i| i.id.into()).collect();
     let missing: Vec<String> = asked.iter().filter(|a| !present.contains(*a)).cloned().collect();
     let (images_in_bin, snapshots_in_bin) = if missing.is_empty() {
         (Vec::new(), Vec::new())
@@ -344,8 +344,8 @@ async fn settle_failures(aws: &Aws, plan: &Plan, outcomes: &mut [Outcome]) -> Re
     )?;
     let present: HashSet<String> = present_images
         .into_iter()
-        .map(|i| i.id)
-        .chain(present_snapshots.into_iter().map(|s| s.id.to_string()))
+        .map(|i| i.id.into())
+        .chain(present_snapshots.into_iter().map(|s| s.id.into()))
         .collect();
     let mut lost: HashSet<String> = HashSet::new();
     let mut gone = Vec::new();

@@ -89,11 +89,11 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
     for ami in facts.asked {
         if let Some(again) = facts.images.iter().find(|i| i.tags.get(tags::UNARCHIVED_FROM) == Some(ami)) {
             plan.push(Action::Reuse {
-                id: again.id.clone(),
+                id: again.id.to_string(),
                 kind: Kind::Image,
                 why: format!("{ami} is registered again already"),
             });
-            plan.facts.registered.insert(ami.clone(), again.id.clone());
+            plan.facts.registered.insert(ami.clone(), again.id.to_string());
             if let Some(record) = facts.records.get(ami) {
                 // An earlier run registered it and stopped before tidying up: this one does.
                 plan.facts.records.insert(ami.clone(), record.clone());

@@ -476,7 +476,7 @@ pub fn actions(plan: Plan) -> change::Plan<Plan, change::Step> {
     };
     let actions = match (&plan.existing, &plan.earlier) {
         (Some(existing), _) => vec![Action::Reuse {
-            id: existing.id.clone(),
+            id: existing.id.to_string(),
             kind: Kind::Image,
             why: format!("name `{}` taken by {}: nothing is uploaded", plan.name, existing.id),
         }
@@ -510,7 +510,7 @@ pub fn actions(plan: Plan) -> change::Plan<Plan, change::Step> {
 /// register it like any other.
 fn ami_shape(request: &Request, name: &str, description: &str, volume_gib: u64) -> Image {
     Image {
-        id: "the uploaded image".into(),
+        id: AmiId::from_aws("the uploaded image"),
         name: name.to_string(),
         state: Reported::default(),
         created: None,
@@ -704,7 +704,7 @@ fn already_registered(plan: &Plan, existing: &Image) -> Uploaded {
     Uploaded {
         name: plan.name.clone(),
         snapshot_id: root.and_then(|m| m.snapshot_id.clone()).unwrap_or_default(),
-        image_id: Some(existing.id.clone()),
+        image_id: Some(existing.id.to_string()),
         volume_gib: root.and_then(|m| m.size_gib).unwrap_or_default() as u64,
         bytes: 0,
         blocks_sent: 0,

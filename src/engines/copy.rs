@@ -74,29 +74,33 @@ pub fn plan(
         let existing = match holder {
             _ if region == source_region => Some(source.id.clone()),
             Some(held) if held.release() != source.release() => {
-                return Err(Error::NameTaken { name: source.name.clone(), id: held.id })
+                return Err(Error::NameTaken { name: source.name.clone(), id: held.id.into() })
             }
             held => held.map(|h| h.id),
         };
         actions.push(match &existing {
             Some(id) if id == &source.id => Step::Action(Action::Reuse {
-                id: id.clone(),
+                id: id.to_string(),
                 kind: Kind::Image,
                 why: format!("the source itself, in {region}"),
             }),
             Some(id) => Step::Action(Action::Reuse {
-                id: id.clone(),
+                id: id.to_string(),
                 kind: Kind::Image,
                 why: format!("earlier copy {id} in {region}: reused"),
             }),
             None => Step::Procedure(Procedure::CopyImage {
-                id: Target::Planned(AmiId::from_aws(&source.id)),
-                source: AmiId::from_aws(&source.id),
+                id: Target::Planned(source.id.clone()),
+                source: source.id.clone(),
                 region: region.clone(),
                 why: format!("`{}` is not in {region} yet", source.name),
             }),
         });
-        destinations.push(Destination { kms_key: kms_keys.get(&region).cloned(), region, existing });
+        destinations.push(Destination {
+            kms_key: kms_keys.get(&region).cloned(),
+            region,
+            existing: existing.map(String::from),
+        });
     }
     let facts = Copying { source, source_region: source_region.to_string(), destinations };
     Ok(change::Plan { actions, warnings: Vec::new(), facts })

@@ -8,7 +8,7 @@ use crate::aws::usage::{self, Usage};
 use crate::aws::Aws;
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::error::Service;
-use crate::core::ids::{AmiId, InstanceId};
+use crate::core::ids::InstanceId;
 use crate::core::kinds::Reported;
 use crate::core::tags;
 use crate::error::Result;
@@ -165,16 +165,20 @@ pub fn plan(
     // its snapshots: the wipe guard's rule.
     let mut going = HashSet::new();
     for image in leftovers.images.iter().filter(|i| unfinished.contains(i.id.as_str())) {
-        let reasons = usage.reasons(&image.id);
+        let reasons = usage.reasons(image.id.as_str());
         if reasons.is_empty() {
             going.insert(image.id.as_str());
             actions.push(Action::DeregisterImage {
-                id: AmiId::from_aws(&image.id),
+                id: image.id.clone(),
                 name: image.name.clone(),
                 why: format!("unfinished AMI of dead build {}", image.tags[tags::BUILD_ID]),
             });
         } else {
-            actions.push(Action::Refuse { id: image.id.clone(), kind: Kind::Image, why: reasons.join("; ") });
+            actions.push(Action::Refuse {
+                id: image.id.to_string(),
+                kind: Kind::Image,
+                why: reasons.join("; "),
+            });
         }
     }
     let mapped: HashSet<&str> = leftovers

@@ -59,7 +59,7 @@ impl Built {
             ami,
             name,
             region: phases.aws.region().to_string(),
-            base_ami: base.image.id,
+            base_ami: base.image.id.into(),
             base_name: base.image.name,
             build_id,
             snapshots,
@@ -123,7 +123,7 @@ pub async fn prepare(
     Ok(plan(Building {
         engine,
         name,
-        base_ami: base.image.id.clone(),
+        base_ami: base.image.id.to_string(),
         base_name: base.image.name.clone(),
         instance_type: loaded.spec.build.instance_type.clone(),
         base,
@@ -214,7 +214,7 @@ pub async fn unique_name(aws: &Aws, loaded: &Loaded, provenance: &Provenance) ->
     if !spec.image.name.contains("{n}") {
         let name = fill("");
         return match inventory::own_images_named(aws, &name).await?.first() {
-            Some(existing) => Err(Error::NameTaken { name, id: existing.id.clone() }),
+            Some(existing) => Err(Error::NameTaken { name, id: existing.id.to_string() }),
             None => Ok(name),
         };
     }
@@ -293,7 +293,9 @@ pub(crate) async fn wait_image(aws: &Aws, ami: &str) -> Result<inventory::Image>
         || async {
             match inventory::any_images_by_id(aws, &[ami.to_string()]).await?.into_iter().next() {
                 Some(image) if image.state == ImageState::Available => Ok(Some(image)),
-                Some(image) if image.state == ImageState::Failed => Err(Error::ImageFailed { id: image.id }),
+                Some(image) if image.state == ImageState::Failed => {
+                    Err(Error::ImageFailed { id: image.id.into() })
+                }
                 _ => Ok(None),
             }
         },
@@ -323,7 +325,7 @@ pub async fn resolve_base(aws: &Aws, spec: &spec::Spec) -> Result<Base> {
         }
     }?;
     if base.image.state == ImageState::Disabled {
-        return Err(Error::BaseDisabled { id: base.image.id, name: base.image.name });
+        return Err(Error::BaseDisabled { id: base.image.id.into(), name: base.image.name });
     }
     Ok(base)
 }

@@ -590,7 +590,7 @@ async fn create_image(
                 .await?
                 .into_iter()
                 .find(|i| i.tags.get(tags::BUILD_ID) == image_tags.get(tags::BUILD_ID));
-            ours.map(|i| i.id).ok_or(e)
+            ours.map(|i| i.id.into()).ok_or(e)
         }
         Err(e) => Err(e),
     }

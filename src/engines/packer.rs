@@ -171,7 +171,7 @@ impl Target {
 
     /// Pins the template on a resolved base.
     pub fn pinned(mut self, base: &Base) -> Target {
-        self.source = Source::Ami(base.image.id.clone());
+        self.source = Source::Ami(base.image.id.to_string());
         if let Some(root) = &base.image.root_device {
             self.root_device = root.clone();
         }

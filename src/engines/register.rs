@@ -128,14 +128,16 @@ pub fn plan(
 /// reused; held by anything else, it is a conflict the user must resolve, refused before any
 /// call. A step after a new one has a parent not registered yet, so its name must be free.
 pub fn reuse(plan: &mut Plan, holders: &[Option<Image>]) -> Result<()> {
-    let mut parent = Some(plan.source.id.clone());
+    let mut parent = Some(plan.source.id.to_string());
     for ((step, holder), reused) in plan.steps.iter().zip(holders).zip(&mut plan.reused) {
         *reused = match holder {
             None => None,
             Some(image) if parent.is_some() && image.tags.get(tags::PARENT_AMI) == parent.as_ref() => {
-                Some(image.id.clone())
+                Some(image.id.to_string())
             }
-            Some(image) => return Err(Error::NameTaken { name: step.name.clone(), id: image.id.clone() }),
+            Some(image) => {
+                return Err(Error::NameTaken { name: step.name.clone(), id: image.id.to_string() })
+            }
         };
         parent = reused.clone();
     }
@@ -151,7 +153,7 @@ pub fn actions(plan: Plan) -> change::Plan<Plan, change::Step> {
         .enumerate()
         .map(|(n, (step, reused))| {
             let parent = match n.checked_sub(1) {
-                None => plan.source.id.clone(),
+                None => plan.source.id.to_string(),
                 Some(previous) => plan.reused[previous].clone().unwrap_or_else(|| format!("step {n}")),
             };
             match reused {
@@ -276,7 +278,7 @@ pub async fn apply(
     provenance: &Provenance,
 ) -> Result<Applied<(), change::Step>> {
     let facts = &plan.facts;
-    let mut parent = Some(facts.source.id.clone());
+    let mut parent = Some(facts.source.id.to_string());
     let mut outcomes = Vec::with_capacity(plan.actions.len());
     for ((step, reused), action) in facts.steps.iter().zip(&facts.reused).zip(&plan.actions) {
         let (status, id) = match (reused, &parent) {
@@ -321,7 +323,7 @@ pub async fn apply(
 
 fn step_tags(source: &Image, step: &Step, parent: &str, provenance: &Provenance) -> Tags {
     let mut tags = tags::inherited(&source.tags);
-    tags.entry(tags::BASE_AMI.to_string()).or_insert_with(|| source.id.clone());
+    tags.entry(tags::BASE_AMI.to_string()).or_insert_with(|| source.id.to_string());
     tags.insert(tags::RELEASE.to_string(), step.name.clone());
     tags.insert(tags::PARENT_AMI.to_string(), parent.to_string());
     tags.insert(tags::AUTHOR.to_string(), provenance.author.clone());
@@ -374,10 +376,10 @@ pub(crate) async fn register_once(
     tracing::debug!(name = %step.name, %taken, "name taken: whose?");
     match inventory::own_images_named(aws, &step.name).await?.first() {
         Some(image) if image.state == ImageState::Disabled => {
-            Err(Error::NameTakenByDisabled { name: step.name.clone(), id: image.id.clone() })
+            Err(Error::NameTakenByDisabled { name: step.name.clone(), id: image.id.to_string() })
         }
-        Some(image) if ours(image) => Ok((image.id.clone(), true)),
-        Some(image) => Err(Error::NameTaken { name: step.name.clone(), id: image.id.clone() }),
+        Some(image) if ours(image) => Ok((image.id.to_string(), true)),
+        Some(image) => Err(Error::NameTaken { name: step.name.clone(), id: image.id.to_string() }),
         None => Err(Error::NameTaken { name: step.name.clone(), id: "an AMI of another account".into() }),
     }
 }
@@ -441,7 +443,7 @@ pub(crate) async fn holder(aws: &Aws, name: &str) -> Result<Option<Image>> {
     match inventory::own_images_named(aws, name).await?.into_iter().next() {
         // A disabled AMI keeps its name, but can be neither launched nor reused.
         Some(image) if image.state == ImageState::Disabled => {
-            Err(Error::NameTakenByDisabled { name: name.to_string(), id: image.id })
+            Err(Error::NameTakenByDisabled { name: name.to_string(), id: image.id.into() })
         }
         held => Ok(held),
     }

@@ -640,7 +640,7 @@ fn account(world: &World) -> Account {
             tags.insert(TEAM.0.to_string(), TEAM.1.to_string());
         }
         images.push(Image {
-            id: ids[i].clone(),
+            id: gio_ami::core::ids::AmiId::from_aws(ids[i].clone()),
             name: if spec.in_prefix_family { format!("{FAMILY_PREFIX}{i}") } else { format!("other-{i}") },
             state: if spec.disabled { ImageState::Disabled.into() } else { ImageState::Available.into() },
             created: spec.age_days.and_then(|d| clock::rfc3339(NOW - d * DAY).parse().ok()),
@@ -809,10 +809,10 @@ impl Account {
                 .images
                 .iter()
                 .filter(|i| {
-                    !covered.contains(&i.id)
+                    !covered.contains(i.id.as_str())
                         && i.tags.get(tags::PARENT_AMI).is_some_and(|p| covered.contains(p))
                 })
-                .map(|i| i.id.clone())
+                .map(|i| i.id.to_string())
                 .collect();
             if more.is_empty() {
                 break;
@@ -850,9 +850,9 @@ impl Account {
         for family in &families {
             for (rank, image) in by_age.iter().filter(|i| family(i)).enumerate() {
                 if rank < spec.keep || !old(image) {
-                    kept.insert(image.id.clone());
+                    kept.insert(image.id.to_string());
                 } else {
-                    chosen.insert(image.id.clone());
+                    chosen.insert(image.id.to_string());
                 }
             }
         }
@@ -885,11 +885,12 @@ fn verdict(account: &Account, covered: &BTreeSet<String>, force: bool) -> Verdic
             v.refuse.insert(id.clone());
         }
     }
-    let survivors: Vec<&Image> = account.images.iter().filter(|i| !v.remove.contains(&i.id)).collect();
+    let survivors: Vec<&Image> =
+        account.images.iter().filter(|i| !v.remove.contains(i.id.as_str())).collect();
     let left: BTreeSet<&str> = account
         .images
         .iter()
-        .filter(|i| v.remove.contains(&i.id))
+        .filter(|i| v.remove.contains(i.id.as_str()))
         .flat_map(|i| i.mappings.iter().filter_map(|m| m.snapshot_id.as_deref()))
         .chain(
             account
@@ -925,7 +926,7 @@ fn verdict(account: &Account, covered: &BTreeSet<String>, force: bool) -> Verdic
             }
         }
         if let Some(parent) = found {
-            v.relink.insert(survivor.id.clone(), parent.to_string());
+            v.relink.insert(survivor.id.to_string(), parent.to_string());
         }
     }
     v
@@ -969,7 +970,7 @@ fn check(account: &Account, v: &Verdict, plan: &retire::Plan, stage: Stage) -> R
         };
         prop_assert!(false, "{} goes although {}", id, why);
     }
-    let survivors: Vec<&Image> = account.images.iter().filter(|i| !removed.contains(&i.id)).collect();
+    let survivors: Vec<&Image> = account.images.iter().filter(|i| !removed.contains(i.id.as_str())).collect();
     for snapshot in &deleted {
         let keepers: Vec<&str> =
             survivors.iter().filter(|i| Account::maps(i, snapshot)).map(|i| i.id.as_str()).collect();
@@ -1192,7 +1193,7 @@ fn gc_case(world: &World, builders: &[BuilderSpec], only: Option<usize>) -> Resu
         .images
         .iter()
         .filter(|i| dead(i.tags.get(tags::BUILD_ID)) && !i.tags.contains_key(tags::RELEASE))
-        .map(|i| i.id.clone())
+        .map(|i| i.id.to_string())
         .collect();
     let want_deleted: BTreeSet<String> = leftovers
         .snapshots
@@ -1202,7 +1203,7 @@ fn gc_case(world: &World, builders: &[BuilderSpec], only: Option<usize>) -> Resu
             !account
                 .images
                 .iter()
-                .any(|i| !want_deregistered.contains(&i.id) && Account::maps(i, s.id.as_str()))
+                .any(|i| !want_deregistered.contains(i.id.as_str()) && Account::maps(i, s.id.as_str()))
         })
         .map(|s| s.id.to_string())
         .collect();
@@ -1224,7 +1225,7 @@ fn gc_case(world: &World, builders: &[BuilderSpec], only: Option<usize>) -> Resu
         let keepers: Vec<&str> = account
             .images
             .iter()
-            .filter(|i| !deregistered.contains(&i.id) && Account::maps(i, id))
+            .filter(|i| !deregistered.contains(i.id.as_str()) && Account::maps(i, id))
             .map(|i| i.id.as_str())
             .collect();
         prop_assert!(keepers.is_empty(), "{} deleted although {:?} still map it", id, keepers);
