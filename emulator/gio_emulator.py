@@ -23,6 +23,7 @@ its stdin closes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import logging
 import os
@@ -132,6 +133,9 @@ def main(argv: list[str] | None = None) -> None:
 def fork_per_connection(path: str, serve: Callable[[int, Callable[[str], None]], None]) -> None:
     """`--forks`: an emulator forked per connection to the Unix socket at `path`, until stdin closes."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # One left by a fork server that was killed: its path names a process that no longer runs.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
     listener.bind(path)
     listener.listen(64)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the emulators that end
