@@ -1,5 +1,6 @@
 """The launcher's contract: version guard, patch check, ready line, every service, prompt exit."""
 
+import re
 import signal
 import sys
 import time
@@ -54,3 +55,52 @@ def test_starts_serves_every_service_and_stops_on_sigterm(port):
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=2) == 0
+
+
+
+def test_forks_a_fresh_emulator_per_connection_until_it_closes(tmp_path):
+    """`--forks`: each connection gets its own emulator, with state and ids of its own, and ends it."""
+    import json
+    import socket
+    import subprocess
+
+    from helpers import EMULATOR
+
+    path = tmp_path / "emulators.sock"
+    forks = subprocess.Popen([sys.executable, str(EMULATOR), "--forks", str(path)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert forks.stdout.readline().strip() == f"gio-emulator ready unix:{path}"
+        connections, endpoints, volumes = [], [], []
+        for n in range(2):
+            connection = socket.socket(socket.AF_UNIX)
+            connection.connect(str(path))
+            connection.sendall(json.dumps({"log": str(tmp_path / f"emulator-{n}.log")}).encode() + b"\n")
+            line = connection.makefile().readline().strip()
+            assert re.fullmatch(r"gio-emulator ready http://127\.0\.0\.1:\d+", line), line
+            connections.append(connection)
+            endpoints.append(line.removeprefix("gio-emulator ready "))
+            ec2 = boto3.client("ec2", endpoint_url=endpoints[-1], region_name="eu-west-1",
+                               aws_access_key_id="a", aws_secret_access_key="b")
+            volumes.append(ec2.create_volume(AvailabilityZone="eu-west-1a", Size=1)["VolumeId"])
+            assert [v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]] == [volumes[-1]], "state of its own"
+        assert volumes[0] != volumes[1], "moto's ids are reseeded in each fork"
+
+        connections[0].close()
+        address = ("127.0.0.1", int(endpoints[0].rsplit(":", 1)[1]))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(address, timeout=1).close()
+                time.sleep(0.05)
+            except ConnectionRefusedError:
+                break
+        else:
+            pytest.fail("the emulator outlived its connection")
+
+        forks.stdin.close()
+        assert forks.wait(timeout=5) == 0
+        assert not path.exists()
+        connections[1].close()
+    finally:
+        forks.kill()

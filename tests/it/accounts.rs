@@ -319,14 +319,14 @@ async fn shared_days_ago(
     account: &str,
     launcher: Option<&aws_sdk_ec2::Client>,
 ) -> (String, Option<String>) {
-    org.emulator.fixture(&["clock", "--offset=-4d"]);
+    org.emulator.set_clock("-4d");
     let ami = support::register_root_image(&org.ec2, "gio-node-old").await;
     share(&org.ec2, &ami, account).await;
     let node = match launcher {
         Some(theirs) => Some(prod_node(theirs, &ami).await),
         None => None,
     };
-    org.emulator.fixture(&["clock", "--offset=0"]);
+    org.emulator.set_clock("0");
     (ami, node)
 }
 
@@ -412,7 +412,7 @@ async fn a_usage_report_pending_when_the_run_stops_is_read_by_the_next_run() {
     first.wait().unwrap();
     assert!(support::own_image(&org.ec2, &ami).await.is_some());
 
-    org.emulator.fixture(&["clock", &format!("--advance={}", support::REPORT_PENDING)]);
+    org.emulator.advance_clock(support::REPORT_PENDING);
     let second = run(org.cli().args(["wipe", &ami, "--yes"])).success();
     assert!(
         second.stderr.contains(&format!("waiting for the image usage report {report} of {ami}")),

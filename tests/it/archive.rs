@@ -73,7 +73,7 @@ async fn an_unused_release_is_archived_and_unarchived_as_it_was_and_one_in_use_i
     let orphans = run(emulator.cli().args(["snapshots", "--orphans", "--output", "json"])).success().json();
     assert_eq!(orphans, serde_json::json!([]), "archived snapshots are no orphans");
 
-    emulator.fixture(&["clock", "--offset=7h"]);
+    emulator.set_clock("7h");
     assert_eq!(tier(&ec2, &snapshots[1]).await, ("archive".into(), "archival-completed".into()));
     let cost = run(emulator.cli().args(["cost", "--output", "json"])).success().json();
     assert_eq!(cost["archive_gib"], 28, "{cost}");
@@ -88,7 +88,7 @@ async fn an_unused_release_is_archived_and_unarchived_as_it_was_and_one_in_use_i
     assert_eq!(started["plan"]["waiting"], serde_json::json!([ami]), "{started}");
     assert!(support::own_image(&ec2, &ami).await.is_none(), "registered only once the snapshots are back");
 
-    emulator.fixture(&["clock", "--offset=80h"]);
+    emulator.set_clock("80h");
     let back = run(emulator.cli().args(["unarchive", &ami, "--output", "json"])).success().json();
     assert_eq!(support::statuses(&back), ["register_image done"], "{back}");
     let again = back["outcomes"][0]["id"].as_str().unwrap().to_string();
@@ -119,7 +119,7 @@ async fn an_unused_release_is_archived_and_unarchived_as_it_was_and_one_in_use_i
     assert!(launched.is_ok(), "an instance launches from it: {launched:?}");
     let rerun = run(emulator.cli().args(["unarchive", &ami, "--output", "json"])).success().json();
     assert_eq!(support::statuses(&rerun), ["reuse reused"], "{rerun}");
-    emulator.fixture(&["clock", "--offset=0"]);
+    emulator.set_clock("0");
 }
 
 /// "25 concurrent snapshot archives and 5 concurrent restores per account" (EBS snapshot archive
@@ -144,13 +144,13 @@ async fn archives_and_restores_past_the_quotas_are_queued_and_a_rerun_carries_on
     assert_eq!(tier(&ec2, &snapshots[0]).await, ("standard".into(), "archival-in-progress".into()));
     assert_eq!(tier(&ec2, &snapshots[1]).await, ("standard".into(), String::new()), "not sent: queued");
 
-    emulator.fixture(&["clock", "--offset=7h"]);
+    emulator.set_clock("7h");
     let second = run(emulator.cli().args(["archive", &ami, "--yes", "--output", "json"])).success().json();
     assert_eq!(support::statuses(&second), ["archive_snapshot done", "reuse reused"], "{second}");
     assert_eq!(tier(&ec2, &snapshots[1]).await.1, "archival-in-progress");
 
     // Both archived by 14 h; another tool restores 4 of the 24 seeded archives meanwhile.
-    emulator.fixture(&["clock", "--offset=14h"]);
+    emulator.set_clock("14h");
     let seeded = ec2.describe_snapshots().owner_ids("self").send().await.unwrap();
     let others: Vec<String> = seeded
         .snapshots()
@@ -172,9 +172,9 @@ async fn archives_and_restores_past_the_quotas_are_queued_and_a_rerun_carries_on
     assert!(restores.stdout.contains("1 snapshot(s) queued"), "{}", restores.stdout);
     assert_eq!(tier(&ec2, &snapshots[1]).await.1, "archival-completed", "not sent: queued");
 
-    emulator.fixture(&["clock", "--offset=87h"]);
+    emulator.set_clock("87h");
     let carried = run(emulator.cli().args(["unarchive", &ami, "--output", "json"])).success().json();
     assert_eq!(support::statuses(&carried), ["restore_from_archive done"], "{carried}");
     assert_eq!(tier(&ec2, &snapshots[1]).await.1, "permanent-restore-in-progress");
-    emulator.fixture(&["clock", "--offset=0"]);
+    emulator.set_clock("0");
 }

@@ -132,9 +132,9 @@ fn archive(emulator: &Emulator) -> Pin<Box<dyn Future<Output = ()> + '_>> {
         assert_eq!(actions(&report), ["deregister_image", "archive_snapshot", "archive_snapshot"]);
         // Archived for real, and 7 hours later (the emulator's clock) done: unarchive's dry run.
         run(emulator.cli().args(["archive", &ami, "--yes"])).success();
-        emulator.fixture(&["clock", "--offset=7h"]);
+        emulator.set_clock("7h");
         let unarchive = dry_run(emulator, None, &["unarchive", &ami, "--temporary", "3d"]).await;
-        emulator.fixture(&["clock", "--offset=0"]);
+        emulator.set_clock("0");
         assert_eq!(actions(&unarchive), ["restore_from_archive", "restore_from_archive"]);
     })
 }
@@ -149,7 +149,7 @@ fn recycle_bin_and_restore(emulator: &Emulator) -> Pin<Box<dyn Future<Output = (
         support::recycle_bin_active(emulator).await;
         run(emulator.cli().args(["wipe", &ami, "--yes"])).success();
         let restore = dry_run(emulator, None, &["restore", &ami]).await;
-        emulator.fixture(&["clock", "--offset=0"]);
+        emulator.set_clock("0");
         assert_eq!(actions(&restore), ["restore_snapshot", "restore_snapshot", "restore_image"]);
     })
 }

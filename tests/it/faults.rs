@@ -203,12 +203,7 @@ async fn publish(seed: u64, rate: f64) -> Trial {
 async fn prune(seed: u64, rate: f64) -> Trial {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
-    let mut family = Vec::new();
-    for n in 1..=3 {
-        family.push(support::register_root_image(&ec2, &format!("gio-node-{n}")).await);
-        // Creation times have one-second resolution: a second apart, the order is certain.
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-    }
+    let family = support::releases_a_second_apart::<3>(&emulator, &ec2, "gio-node-").await.to_vec();
     let ssm = aws_sdk_ssm::Client::new(&emulator.config(support::REGION).await);
     let in_use = aws_sdk_ssm::types::ParameterType::String;
     ssm.put_parameter().name(PARAMETER).value(&family[0]).r#type(in_use).send().await.unwrap();
@@ -267,9 +262,10 @@ async fn a_failed_guard_lookup_means_refuse_never_not_in_use() {
     ] {
         let emulator = Emulator::start();
         let ec2 = emulator.ec2().await;
-        let old = support::register_root_image(&ec2, "gio-node-old").await;
         // Creation times have one-second resolution: prune must see `old` as the older one.
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let then = emulator.backdated(1);
+        let old = support::register_root_image(&ec2, "gio-node-old").await;
+        drop(then);
         support::register_root_image(&ec2, "gio-node-new").await;
         let proxy = emulator.proxied(Faults::new(1.0, 7).only(&[guard]).kinds(&[Fault::Unavailable]));
         for command in [

@@ -6,7 +6,7 @@ use crate::support;
 use aws_sdk_ec2::types::Tag;
 use std::path::PathBuf;
 use support::faults::{Fault, Faults};
-use support::{eks_nodegroup_running, node_running, register_root_image, run, Emulator, REGION};
+use support::{eks_nodegroup_running, node_running, run, Emulator, REGION};
 
 const OTHER_REGION: &str = "us-east-1";
 const PARAMETER: &str = "/gio/eks/prod/node-ami";
@@ -23,10 +23,8 @@ fn project(test: &str) -> PathBuf {
 /// Two releases as a team's hand-kept table has them, adopted into gio-ami.
 async fn two_releases(emulator: &Emulator) -> (String, String) {
     let ec2 = emulator.ec2().await;
-    let first = register_root_image(&ec2, "gio-node-1").await;
     // Creation dates have a resolution of one second; releases a second apart sort for sure.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let second = register_root_image(&ec2, "gio-node-2").await;
+    let [first, second] = support::releases_a_second_apart(emulator, &ec2, "gio-node-").await;
     run(emulator.cli().args([
         "adopt",
         &first,

@@ -28,9 +28,10 @@ async fn a_fresh_account_has_no_images_and_no_orphans() {
 async fn images_lists_an_imaged_builder_with_both_snapshots_newest_first() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
-    let base = support::register_root_image(&ec2, "gio-base").await;
     // Creation dates have one-second resolution: make "newer" unambiguous.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let then = emulator.backdated(1);
+    let base = support::register_root_image(&ec2, "gio-base").await;
+    drop(then);
     let (_instance, ami) = support::image_instance_with_extra_disk(&ec2, &base, "gio-node-1").await;
 
     let listed = run(emulator.cli().args(["images", "--output", "json"])).success().json();

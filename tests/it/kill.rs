@@ -132,10 +132,7 @@ async fn arrange(verb: Verb) -> Scene {
             strings(&["wipe", &unused, "--yes"])
         }
         Verb::Prune => {
-            register_root_image(&ec2, "gio-node-1").await;
-            // Creation times have one-second resolution: a second apart, the order is certain.
-            tokio::time::sleep(Duration::from_millis(1100)).await;
-            register_root_image(&ec2, "gio-node-2").await;
+            support::releases_a_second_apart::<2>(&emulator, &ec2, "gio-node-").await;
             strings(&["prune", "--release-prefix", "gio-node-", "--keep", "1", "--yes"])
         }
         Verb::Gc => {
@@ -191,9 +188,9 @@ async fn arrange(verb: Verb) -> Scene {
             // Archived, then (on the emulator's clock) archival done, restores started and done.
             let (ami, _) = support::tagged_release(&ec2, "gio-node-archived").await;
             run(emulator.cli().args(["archive", &ami, "--yes"])).success();
-            emulator.fixture(&["clock", "--offset=7h"]);
+            emulator.set_clock("7h");
             run(emulator.cli().args(["unarchive", &ami])).success();
-            emulator.fixture(&["clock", "--offset=80h"]);
+            emulator.set_clock("80h");
             strings(&["unarchive", &ami])
         }
     };

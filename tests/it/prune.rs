@@ -4,17 +4,12 @@
 use crate::support;
 
 use aws_sdk_ec2::types::Filter;
-use std::time::Duration;
 use support::{run, Emulator, REGION};
 
 /// Three releases of one family, oldest first, a second apart (AMI creation times have
 /// one-second resolution), and one of another family.
-async fn releases(ec2: &aws_sdk_ec2::Client) -> (Vec<String>, String) {
-    let mut family = Vec::new();
-    for n in 1..=3 {
-        family.push(support::register_root_image(ec2, &format!("gio-node-{n}")).await);
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-    }
+async fn releases(emulator: &Emulator, ec2: &aws_sdk_ec2::Client) -> (Vec<String>, String) {
+    let family = support::releases_a_second_apart::<3>(emulator, ec2, "gio-node-").await.to_vec();
     (family, support::register_root_image(ec2, "other-1").await)
 }
 
@@ -50,7 +45,7 @@ async fn prune_wipes_the_rest_under_lag() {
 
 async fn keeps_the_newest_and_any_ami_in_use_and_wipes_the_rest_with(emulator: Emulator) {
     let ec2 = emulator.ec2().await;
-    let (family, other) = releases(&ec2).await;
+    let (family, other) = releases(&emulator, &ec2).await;
     let ssm = aws_sdk_ssm::Client::new(&emulator.config(REGION).await);
     ssm.put_parameter()
         .name("/gio/eks/prod/node-ami")
@@ -76,7 +71,7 @@ async fn keeps_the_newest_and_any_ami_in_use_and_wipes_the_rest_with(emulator: E
 async fn disable_is_a_first_stage_that_keeps_the_amis() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
-    let (family, _) = releases(&ec2).await;
+    let (family, _) = releases(&emulator, &ec2).await;
 
     // A disable deletes nothing: the plan says nothing of the Recycle Bin.
     let dry = run(emulator.cli().args([
@@ -149,7 +144,7 @@ async fn a_family_is_required_and_tag_filters_are_checked() {
 async fn deprecate_flags_the_older_amis_from_now_and_keeps_them_launchable() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
-    let (family, _) = releases(&ec2).await;
+    let (family, _) = releases(&emulator, &ec2).await;
 
     let asked = std::time::SystemTime::now();
     let table = run(emulator.cli().args([
@@ -210,7 +205,7 @@ async fn deprecate_flags_the_older_amis_from_now_and_keeps_them_launchable() {
 async fn unused_for_keeps_an_ami_launched_within_the_window_and_says_when() {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
-    let (family, _) = releases(&ec2).await;
+    let (family, _) = releases(&emulator, &ec2).await;
     // The oldest release ran an instance, since terminated: nothing uses it now, but it was
     // launched recently.
     let launched = ec2
@@ -225,7 +220,7 @@ async fn unused_for_keeps_an_ami_launched_within_the_window_and_says_when() {
     let instance = launched.instances()[0].instance_id().unwrap().to_string();
     ec2.terminate_instances().instance_ids(&instance).send().await.unwrap();
     // EC2 reports a launch a day late: a day and an hour on, it shows.
-    emulator.fixture(&["clock", "--offset=25h"]);
+    emulator.set_clock("25h");
 
     let pruned = run(emulator.cli().args([
         "prune",
@@ -239,7 +234,7 @@ async fn unused_for_keeps_an_ami_launched_within_the_window_and_says_when() {
         "--output",
         "json",
     ]));
-    emulator.fixture(&["clock", "--offset=0"]);
+    emulator.set_clock("0");
     let pruned = pruned.success().json();
     let kept = pruned["outcomes"]
         .as_array()
@@ -291,9 +286,9 @@ async fn disable_names_who_loses_launch_access_and_enable_gives_it_back() {
     let ec2 = emulator.ec2().await;
     // Made days ago: an image usage report (FRIEND has no role here) may miss a few days of use,
     // and prune keeps a younger AMI shared with such an account (issue 34, item 3).
-    emulator.fixture(&["clock", "--offset=-4d"]);
-    let (family, _) = releases(&ec2).await;
-    emulator.fixture(&["clock", "--offset=0"]);
+    emulator.set_clock("-4d");
+    let (family, _) = releases(&emulator, &ec2).await;
+    emulator.set_clock("0");
     let old = &family[0];
     let org: serde_json::Value = serde_json::from_str(&emulator.fixture(&["organization"])).unwrap();
     let organization = org["organization"].as_str().unwrap().to_string();

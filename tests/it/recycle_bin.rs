@@ -123,7 +123,7 @@ async fn a_wipe_under_gio_amis_rules_is_undone_by_restore_and_the_ami_launches_w
 
     let rerun = run(emulator.cli().args(["restore", &ami, "--output", "json"])).success().json();
     assert_eq!(support::statuses(&rerun), ["reuse reused"], "a re-run finds it done: {rerun}");
-    emulator.fixture(&["clock", "--offset=0"]);
+    emulator.set_clock("0");
 }
 
 #[tokio::test]
@@ -150,10 +150,10 @@ async fn without_a_rule_or_past_its_retention_a_wipe_is_final_and_restore_says_g
     let (kept, _) = support::tagged_release(&ec2, "gio-node-expires").await;
     run(emulator.cli().args(["wipe", &kept, "--yes"])).success();
     assert_eq!(ec2.list_images_in_recycle_bin().image_ids(&kept).send().await.unwrap().images().len(), 1);
-    emulator.fixture(&["clock", "--offset=1531m"]);
+    emulator.set_clock("1531m");
     let expired = run(emulator.cli().args(["restore", &kept])).failure();
     assert!(expired.stdout.contains("gone for good"), "{}", expired.stdout);
-    emulator.fixture(&["clock", "--offset=0"]);
+    emulator.set_clock("0");
 }
 
 /// "When you create your first retention rule, it can take up to 30 minutes for the rule to become
@@ -201,7 +201,7 @@ async fn a_wipe_right_after_the_first_rule_is_said_to_be_maybe_final_and_is() {
     run(emulator.cli().args(["wipe", &later, "--yes"])).success();
     run(emulator.cli().args(["restore", &later])).success();
     assert!(support::own_image(&ec2, &later).await.is_some(), "once active, the wipe is undone");
-    emulator.fixture(&["clock", "--offset=0"]);
+    emulator.set_clock("0");
 }
 
 /// RestoreSnapshotFromRecycleBin's answer is `recovering` for a while, and AWS restores an AMI
@@ -226,7 +226,7 @@ async fn restore_waits_for_the_snapshots_to_recover_before_the_ami() {
     assert_eq!(image.state().unwrap().as_str(), "available");
     let described = ec2.describe_snapshots().set_snapshot_ids(Some(snapshots)).send().await.unwrap();
     assert!(described.snapshots().iter().all(|s| s.state().unwrap().as_str() == "completed"));
-    emulator.fixture(&["clock", "--offset=0"]);
+    emulator.set_clock("0");
 }
 
 /// An entry past its retention can still be listed for a while (the emulator's test hook makes
@@ -241,7 +241,7 @@ async fn an_entry_that_expires_between_listing_and_restore_is_gone_for_good() {
     let (ami, _) = support::tagged_release(&ec2, "gio-node-lapsing").await;
     run(emulator.cli().args(["wipe", &ami, "--yes"])).success();
     emulator.fixture(&["recycle-bin", "--expired-listed=10m"]);
-    emulator.fixture(&["clock", "--offset=1472m"]);
+    emulator.set_clock("1472m");
     assert_eq!(
         ec2.list_images_in_recycle_bin().image_ids(&ami).send().await.unwrap().images().len(),
         1,
@@ -254,5 +254,5 @@ async fn an_entry_that_expires_between_listing_and_restore_is_gone_for_good() {
     assert!(gone.stdout.contains("gone for good"), "{}", gone.stdout);
     assert!(support::own_image(&ec2, &ami).await.is_none());
     emulator.fixture(&["recycle-bin", "--expired-listed=0"]);
-    emulator.fixture(&["clock", "--offset=0"]);
+    emulator.set_clock("0");
 }

@@ -36,9 +36,9 @@ async fn release(emulator: &Emulator, name: &str, base: Option<&str>) -> String 
 
 /// Publishes `ami` to `cluster` as if it had been written `ago` (e.g. "49h") before now.
 fn publish_ago(emulator: &Emulator, dir: &Path, ami: &str, cluster: &str, ago: &str) {
-    emulator.fixture(&["clock", &format!("--offset=-{ago}")]);
+    emulator.set_clock(&format!("-{ago}"));
     run(emulator.cli().current_dir(dir).args(["publish", ami, "--cluster", cluster])).success();
-    emulator.fixture(&["clock", "--offset=0"]);
+    emulator.set_clock("0");
 }
 
 async fn parameter(emulator: &Emulator, region: &str, name: &str) -> Option<String> {
@@ -154,12 +154,12 @@ async fn promotion_refuses_what_the_source_does_not_run_disabled_deprecated_or_e
     ec2.enable_image().image_id(&a).send().await.unwrap();
 
     // Deprecated ten minutes ago: AWS takes only future times, so the emulator's clock goes back.
-    emulator.fixture(&["clock", "--offset=-15m"]);
+    emulator.set_clock("-15m");
     let at = aws_smithy_types::DateTime::from_secs(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 - 600,
     );
     ec2.enable_image_deprecation().image_id(&a).deprecate_at(at).send().await.unwrap();
-    emulator.fixture(&["clock", "--offset=0"]);
+    emulator.set_clock("0");
     let deprecated = run(&mut promote(&emulator, &dir, &["--to", "prod"])).failure();
     assert!(deprecated.stderr.contains(&format!("{a} is deprecated since")), "{}", deprecated.stderr);
     assert_eq!(

@@ -433,9 +433,9 @@ async fn a_shared_ami_is_wiped_with_a_warning_that_use_elsewhere_is_invisible() 
     let emulator = Emulator::start();
     let ec2 = emulator.ec2().await;
     // Made days ago, older than an image usage report's lag: its zero holds.
-    emulator.fixture(&["clock", "--offset=-4d"]);
+    emulator.set_clock("-4d");
     let (ami, snapshots) = ami_with_two_snapshots(&ec2, "gio-node-shared").await;
-    emulator.fixture(&["clock", "--offset=0"]);
+    emulator.set_clock("0");
     ec2.modify_image_attribute()
         .image_id(&ami)
         .launch_permission(
@@ -520,9 +520,9 @@ async fn a_protected_ami_is_refused_even_with_force_until_its_protection_and_coo
     run(emulator.cli().args(["protect", &ami, "--unprotect", "--yes"])).success();
     let cooling = run(emulator.cli().args(["wipe", &ami, "--yes"])).failure();
     assert!(cooling.stdout.contains("protected from deregistration until"), "{}", cooling.stdout);
-    emulator.fixture(&["clock", "--offset=25h"]);
+    emulator.set_clock("25h");
     let wiped = run(emulator.cli().args(["wipe", &ami, "--yes"]));
-    emulator.fixture(&["clock", "--offset=0"]);
+    emulator.set_clock("0");
     wiped.success();
     assert!(!ami_exists(&ec2, &ami).await, "the cooldown over, the wipe goes through");
 }

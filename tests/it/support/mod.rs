@@ -12,7 +12,8 @@ use aws_credential_types::Credentials;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, InstanceType, ResourceType, Tag, TagSpecification, VolumeType,
 };
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,7 +31,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 pub const LAG: Duration = Duration::from_secs(1);
 
 pub struct Emulator {
-    child: Child,
+    /// Its end of the emulator's connection to the process that forked it: closed (dropped),
+    /// the emulator exits.
+    connection: UnixStream,
     pub endpoint: String,
     log: PathBuf,
     /// EC2's lag while gio-ami runs (`start_lagging`).
@@ -59,44 +62,27 @@ impl Emulator {
         Emulator::start_with(Some(lag))
     }
 
+    /// The emulator is forked from one that `Forks` started and patched once for the whole test
+    /// binary (emulator/gio_emulator.py, `--forks`): each starts exactly as a fresh process
+    /// would, without importing and patching moto again (~1.5 s, most of a second of CPU, each).
     fn start_with(lag: Option<Duration>) -> Emulator {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let python = python();
-        assert!(
-            python.exists(),
-            "{} is missing: run scripts/test (it creates the emulator's venv)",
-            python.display()
-        );
         let log = unique_path("emulator", "log");
-        let mut child = Command::new(&python)
-            .arg(root.join("emulator/gio_emulator.py"))
-            .args(["--port", "0"])
-            // The lag is this harness's to switch (run), whatever the environment says.
-            .env_remove(LAG_VARIABLE)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("emulator log file"))
-            .spawn()
-            .expect("start the emulator");
-        let ready = ready_line(child.stdout.take().expect("piped stdout"));
-        let mut emulator = Emulator { child, endpoint: String::new(), log, lag };
-        match ready.recv_timeout(START_TIMEOUT) {
-            Ok(endpoint) => emulator.endpoint = endpoint,
-            Err(_) => {
-                let _ = emulator.child.kill();
-                let status = emulator.child.wait().map(|s| s.to_string()).unwrap_or_default();
-                panic!(
-                    "the emulator did not start within {START_TIMEOUT:?} ({status}): {}",
-                    emulator.log_tail()
-                );
-            }
-        }
-        emulator
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        text.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+        let forks = Forks::running();
+        let mut connection = UnixStream::connect(&forks.socket)
+            .unwrap_or_else(|e| panic!("reach the emulators' fork server ({e}): {}", tail(&forks.log)));
+        let request = serde_json::json!({ "log": log });
+        writeln!(connection, "{request}").expect("ask for an emulator");
+        connection.set_read_timeout(Some(START_TIMEOUT)).expect("a read timeout");
+        let mut ready = String::new();
+        let read = BufReader::new(&connection).read_line(&mut ready);
+        let Some(endpoint) = ready.trim().strip_prefix("gio-emulator ready ") else {
+            panic!(
+                "the emulator did not start within {START_TIMEOUT:?} ({read:?}): {}{}",
+                tail(&log),
+                tail(&forks.log)
+            );
+        };
+        Emulator { connection, endpoint: endpoint.to_string(), log, lag }
     }
 
     /// The `gio-ami` binary with the environment a user pointing at this emulator would have.
@@ -130,6 +116,33 @@ impl Emulator {
         let out = output(&mut out);
         assert!(out.status.success(), "fixtures.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs the emulator's clock (emulator/patches/clock.py) `offset` from the wall clock, in
+    /// `fixtures.py clock --offset`'s spelling (`-4d`: what is made now is dated four days ago;
+    /// `0`: the wall clock again).
+    pub fn set_clock(&self, offset: &str) {
+        self.set_clock_offset(seconds(offset));
+    }
+
+    fn set_clock_offset(&self, seconds: f64) {
+        hook_at(&self.endpoint, "clock", Some(&format!("{{\"offset_seconds\": {seconds}}}")));
+    }
+
+    /// Lets `by` pass on the emulator's clock (`fixtures.py clock --advance`'s spelling: `5m`).
+    pub fn advance_clock(&self, by: &str) {
+        hook_at(&self.endpoint, "clock", Some(&format!("{{\"advance_seconds\": {}}}", seconds(by))));
+    }
+
+    /// Dates what the emulator makes `seconds` before its clock's present, until the guard is
+    /// dropped (the clock is then as it was). AMI and snapshot creation times have one-second
+    /// resolution: resources made a second apart on this clock sort for sure, and no test sleeps
+    /// for that second.
+    pub fn backdated(&self, seconds: u32) -> Backdated<'_> {
+        let offset =
+            hook_at(&self.endpoint, "clock", None)["offset_seconds"].as_f64().expect("offset_seconds");
+        self.set_clock_offset(offset - f64::from(seconds));
+        Backdated { emulator: self, offset }
     }
 
     /// A fault-injecting proxy in front of this emulator (see `faults`); `proxy.cli()` goes
@@ -180,12 +193,81 @@ impl Emulator {
     }
 }
 
+/// The emulator's clock set back for a while (`Emulator::backdated`): dropped, it runs at the
+/// offset it had before.
+pub struct Backdated<'a> {
+    emulator: &'a Emulator,
+    offset: f64,
+}
+
+impl Drop for Backdated<'_> {
+    fn drop(&mut self) {
+        // A test already failing reports its own panic, not a second one from here.
+        if !std::thread::panicking() {
+            self.emulator.set_clock_offset(self.offset);
+        }
+    }
+}
+
 impl Drop for Emulator {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.connection.shutdown(std::net::Shutdown::Both);
         let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// The process that forks every emulator of this test binary, started by the first test that
+/// needs one. It exits when its stdin closes, which the kernel does when this process ends: no
+/// test has to be the last to stop it.
+struct Forks {
+    socket: PathBuf,
+    log: PathBuf,
+    /// Holds its stdin open; never waited for, as it ends with this process.
+    _process: Child,
+}
+
+impl Forks {
+    fn running() -> &'static Forks {
+        static FORKS: std::sync::OnceLock<Forks> = std::sync::OnceLock::new();
+        FORKS.get_or_init(Forks::start)
+    }
+
+    fn start() -> Forks {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let python = python();
+        assert!(
+            python.exists(),
+            "{} is missing: run scripts/test (it creates the emulator's venv)",
+            python.display()
+        );
+        let log = unique_path("emulators", "log");
+        // Not under the target dir: a Unix socket's path has at most 107 bytes.
+        let socket = std::env::temp_dir().join(format!("gio-ami-emulators-{}.sock", std::process::id()));
+        let mut child = Command::new(&python)
+            .arg(root.join("emulator/gio_emulator.py"))
+            .arg("--forks")
+            .arg(&socket)
+            // The lag is this harness's to switch (run), whatever the environment says.
+            .env_remove(LAG_VARIABLE)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("emulator log file"))
+            .spawn()
+            .expect("start the emulator");
+        let ready = ready_line(child.stdout.take().expect("piped stdout"));
+        if ready.recv_timeout(START_TIMEOUT).is_err() {
+            let _ = child.kill();
+            let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+            panic!("the emulator did not start within {START_TIMEOUT:?} ({status}): {}", tail(&log));
+        }
+        Forks { socket, log, _process: child }
+    }
+}
+
+/// The last lines of a log, to show why an emulator did not start.
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
 /// Sends the endpoint of the emulator's `gio-emulator ready URL` line, then keeps draining its
@@ -287,23 +369,45 @@ pub fn run(command: &mut Command) -> Run {
 /// Read by the emulator as its lag (emulator/gio_emulator.py), and by `Emulator::start`.
 const LAG_VARIABLE: &str = "GIO_EMULATOR_LAG";
 
-/// POSTs the lag to the emulator's test hook (emulator/README.md, "Test hooks"), in plain HTTP:
-/// the harness has no HTTP client, and one request needs none.
+/// Sets the lag of the emulator at `endpoint` (zero: off).
 fn set_lag_at(endpoint: &str, lag: Duration) {
+    hook_at(endpoint, "consistency", Some(&format!("{{\"lag_seconds\": {}}}", lag.as_secs_f64())));
+}
+
+/// POSTs `body` to the emulator's test hook `name` (emulator/README.md, "Test hooks"), or GETs it
+/// without one, in plain HTTP, and returns its JSON answer: the harness has no HTTP client, and
+/// one request needs none. In process rather than through `fixtures.py`, whose Python start
+/// costs more than the hook.
+fn hook_at(endpoint: &str, name: &str, body: Option<&str>) -> serde_json::Value {
     use std::io::{Read, Write};
     let address = endpoint.trim_start_matches("http://");
-    let body = format!("{{\"lag_seconds\": {}}}", lag.as_secs_f64());
     let mut stream = std::net::TcpStream::connect(address).expect("reach the emulator");
+    let method = if body.is_some() { "POST" } else { "GET" };
+    let body = body.unwrap_or_default();
     write!(
         stream,
-        "POST /moto-api/gio/consistency HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+        "{method} /moto-api/gio/{name} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .expect("ask the emulator");
     let mut answer = String::new();
     stream.read_to_string(&mut answer).expect("the emulator's answer");
-    assert!(answer.split_whitespace().nth(1) == Some("200"), "setting the lag: {answer}");
+    assert!(answer.split_whitespace().nth(1) == Some("200"), "{method} {name} {body}: {answer}");
+    let json = answer.split_once("\r\n\r\n").map_or("", |(_, json)| json);
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{name}'s answer is not JSON ({e}): {answer}"))
+}
+
+/// Seconds in the spelling of `fixtures.py clock`: `-48h`, `90m`, `1d`, `30s`, `0`.
+fn seconds(duration: &str) -> f64 {
+    let unit = |suffix: char| {
+        [('s', 1.0), ('m', 60.0), ('h', 3600.0), ('d', 86400.0)].into_iter().find(|(u, _)| *u == suffix)
+    };
+    let parsed = match duration.chars().last().and_then(unit) {
+        Some((_, scale)) => duration[..duration.len() - 1].parse::<f64>().map(|n| n * scale),
+        None => duration.parse(),
+    };
+    parsed.unwrap_or_else(|e| panic!("a duration like -48h, 90m, 1d, 30s or 0, not {duration:?}: {e}"))
 }
 
 /// Waits for a spawned gio-ami (stdout and stderr piped) and returns what it said.
@@ -423,7 +527,7 @@ pub async fn run_past_usage_reports(emulator: &Emulator, command: &mut Command) 
     while child.try_wait().expect("gio-ami's status").is_none() {
         if let Some(report) = pending_usage_report(&ec2).await {
             if passed.insert(report) {
-                emulator.fixture(&["clock", &format!("--advance={REPORT_PENDING}")]);
+                emulator.advance_clock(REPORT_PENDING);
             }
         }
         tokio::time::sleep(REPORT_LOOK).await;
@@ -484,6 +588,21 @@ pub fn write_image(dir: &Path, name: &str, len: usize, data_blocks: &[usize]) ->
 pub async fn register_root_image(ec2: &aws_sdk_ec2::Client, name: &str) -> String {
     let snapshot = new_snapshot(ec2, 8, &format!("root of {name}")).await;
     register_image(ec2, name, &[("/dev/xvda", &snapshot, 8)]).await
+}
+
+/// N root AMIs named `prefix`1..N, oldest first, each made a second after the one before on the
+/// emulator's clock (creation times have one-second resolution: the order is certain).
+pub async fn releases_a_second_apart<const N: usize>(
+    emulator: &Emulator,
+    ec2: &aws_sdk_ec2::Client,
+    prefix: &str,
+) -> [String; N] {
+    let mut made = Vec::new();
+    for n in 1..=N {
+        let _then = emulator.backdated((N - n) as u32);
+        made.push(register_root_image(ec2, &format!("{prefix}{n}")).await);
+    }
+    made.try_into().expect("N made")
 }
 
 /// "ACTION STATUS" of each outcome of a report (`--output json`), in order.
@@ -829,7 +948,7 @@ pub async fn node_running(emulator: &Emulator, cluster: &str, ami: &str) {
 /// offset, set absolute, is left at 31 minutes); gio-ami, which compares a rule's
 /// `gio-ami:created-at` with its own clock, is shown rules that old.
 pub async fn recycle_bin_active(emulator: &Emulator) {
-    emulator.fixture(&["clock", "--offset=31m"]);
+    emulator.set_clock("31m");
     let rbin = aws_sdk_rbin::Client::new(&emulator.config(REGION).await);
     let then = gio_ami::core::clock::rfc3339(gio_ami::core::clock::now_epoch() - 31 * 60);
     for kind in [aws_sdk_rbin::types::ResourceType::Ec2Image, aws_sdk_rbin::types::ResourceType::EbsSnapshot]
