@@ -331,27 +331,7 @@ pub fn plan(facts: &Facts) -> Plan<Promotion, Step> {
     promotion.gates.push(running_gate(facts, &ami));
     let copying = facts.target_image.is_none() && facts.request.copy && facts.image.is_some();
     promotion.gates.push(region_gate(facts, &ami, copying));
-    let images: Vec<&Image> = facts
-        .image
-        .iter()
-        .chain(facts.target_image.iter().filter(|t| Some(&t.id) != facts.image.as_ref().map(|i| &i.id)))
-        .collect();
-    promotion.gates.push(match images.iter().find(|i| i.state == ImageState::Disabled) {
-        Some(i) => failed(GateKind::NotDisabled, format!("{} is disabled: nothing can launch it; re-enable it (`gio-ami enable {}`) or promote another release", i.id, i.id)),
-        None => passed(GateKind::NotDisabled, format!("{ami} is not disabled")),
-    });
-    promotion.gates.push(match images.iter().find(|i| i.deprecated(facts.now)) {
-        Some(i) => failed(
-            GateKind::NotDeprecated,
-            format!(
-                "{} is deprecated since {}: cancel it (`aws ec2 disable-image-deprecation --image-id {}`) or promote a newer release",
-                i.id,
-                i.deprecation_time.as_ref().map_or("?", Timestamp::as_str),
-                i.id
-            ),
-        ),
-        None => passed(GateKind::NotDeprecated, format!("{ami} is not deprecated")),
-    });
+    promotion.gates.extend(launch_gates(facts, &ami));
     let mut actions: Vec<Step> = Vec::new();
     if copying {
         promotion.copy_to = Some(to.region.clone());
@@ -420,6 +400,33 @@ pub fn plan(facts: &Facts) -> Plan<Promotion, Step> {
         actions.clear();
     }
     Plan { actions, warnings: Vec::new(), facts: promotion }
+}
+
+/// Whether the AMI (and its copy in the target's region) can be launched at all: not disabled,
+/// not deprecated.
+fn launch_gates(facts: &Facts, ami: &str) -> [Gate; 2] {
+    let images: Vec<&Image> = facts
+        .image
+        .iter()
+        .chain(facts.target_image.iter().filter(|t| Some(&t.id) != facts.image.as_ref().map(|i| &i.id)))
+        .collect();
+    let disabled = match images.iter().find(|i| i.state == ImageState::Disabled) {
+        Some(i) => failed(GateKind::NotDisabled, format!("{} is disabled: nothing can launch it; re-enable it (`gio-ami enable {}`) or promote another release", i.id, i.id)),
+        None => passed(GateKind::NotDisabled, format!("{ami} is not disabled")),
+    };
+    let deprecated = match images.iter().find(|i| i.deprecated(facts.now)) {
+        Some(i) => failed(
+            GateKind::NotDeprecated,
+            format!(
+                "{} is deprecated since {}: cancel it (`aws ec2 disable-image-deprecation --image-id {}`) or promote a newer release",
+                i.id,
+                i.deprecation_time.as_ref().map_or("?", Timestamp::as_str),
+                i.id
+            ),
+        ),
+        None => passed(GateKind::NotDeprecated, format!("{ami} is not deprecated")),
+    };
+    [disabled, deprecated]
 }
 
 /// Writes the plan, made again once its copy is (`copy::copy` makes it first: the parameter

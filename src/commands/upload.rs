@@ -653,34 +653,7 @@ pub async fn apply(
                 .ok()
         }
     });
-    let outcomes = plan
-        .actions
-        .iter()
-        .map(|action| match action {
-            change::Step::Procedure(Procedure::UploadSnapshot { name, size_gib, why, .. }) => Outcome {
-                action: Procedure::UploadSnapshot {
-                    id: change::Target::Made(SnapshotId::from_aws(&snapshot)),
-                    name: name.clone(),
-                    size_gib: *size_gib,
-                    why: why.clone(),
-                }
-                .into(),
-                status: Status::Done,
-            },
-            change::Step::Procedure(Procedure::RegisterImage { name, why, .. }) => {
-                let (id, existed) = registered.clone().unwrap_or_default();
-                let action = Procedure::RegisterImage {
-                    id: change::Target::Made(AmiId::from_aws(id)),
-                    name: name.clone(),
-                    parent: snapshot.clone(),
-                    why: why.clone(),
-                }
-                .into();
-                Outcome { action, status: if existed { Status::Reused } else { Status::Done } }
-            }
-            other => Outcome { action: other.clone(), status: Status::Reused },
-        })
-        .collect();
+    let outcomes = outcomes(&plan.actions, &snapshot, registered.as_ref());
     let made = Uploaded {
         name: facts.name.clone(),
         snapshot_id: snapshot,
@@ -697,6 +670,42 @@ pub async fn apply(
         existed: facts.earlier.is_some(),
     };
     Ok(Applied { outcomes, made })
+}
+
+/// The plan's steps as they ended: the upload made `snapshot`, the registration (if any) made or
+/// found `registered`; anything else was already there.
+fn outcomes(
+    steps: &[change::Step],
+    snapshot: &str,
+    registered: Option<&(String, bool)>,
+) -> Vec<Outcome<change::Step>> {
+    steps
+        .iter()
+        .map(|action| match action {
+            change::Step::Procedure(Procedure::UploadSnapshot { name, size_gib, why, .. }) => Outcome {
+                action: Procedure::UploadSnapshot {
+                    id: change::Target::Made(SnapshotId::from_aws(snapshot)),
+                    name: name.clone(),
+                    size_gib: *size_gib,
+                    why: why.clone(),
+                }
+                .into(),
+                status: Status::Done,
+            },
+            change::Step::Procedure(Procedure::RegisterImage { name, why, .. }) => {
+                let (id, existed) = registered.cloned().unwrap_or_default();
+                let action = Procedure::RegisterImage {
+                    id: change::Target::Made(AmiId::from_aws(id)),
+                    name: name.clone(),
+                    parent: snapshot.to_string(),
+                    why: why.clone(),
+                }
+                .into();
+                Outcome { action, status: if existed { Status::Reused } else { Status::Done } }
+            }
+            other => Outcome { action: other.clone(), status: Status::Reused },
+        })
+        .collect()
 }
 
 fn already_registered(plan: &Plan, existing: &Image) -> Uploaded {
