@@ -23,14 +23,14 @@ pub enum Error {
 
     #[error(
         "no AWS credentials were found{profile}. Set AWS_ACCESS_KEY_ID and \
-         AWS_SECRET_ACCESS_KEY, pass --profile NAME for a profile in ~/.aws/config, or run \
-         `aws sso login` for an SSO profile. ({detail})"
+         AWS_SECRET_ACCESS_KEY, name a profile of ~/.aws/config, or run `aws sso login` for an \
+         SSO profile. ({detail})"
     )]
     NoCredentials { profile: String, detail: String },
 
     #[error(
         "AWS rejected the credentials ({code}: {message}). They are wrong, expired or for another \
-         partition: refresh them (`aws sso login`, new access keys) or pick another --profile."
+         partition: refresh them (`aws sso login`, new access keys) or use another profile."
     )]
     BadCredentials { code: String, message: String },
 
@@ -41,28 +41,28 @@ pub enum Error {
     AccessDenied { service: Service, operation: &'static str, code: String, message: String },
 
     #[error(
-        "cannot reach {endpoint} for {operation}: {detail}. Check the network, the --region, and \
+        "cannot reach {endpoint} for {operation}: {detail}. Check the network, the region, and \
          AWS_ENDPOINT_URL if you point at an emulator."
     )]
     Unreachable { endpoint: String, operation: &'static str, detail: String },
 
     #[error(
         "{operation} timed out against {endpoint} ({detail}). The service or the network is slow \
-         or unreachable: retry, raise --timeout on a slow link, or check the --region and \
-         AWS_ENDPOINT_URL."
+         or unreachable: retry, allow each request longer on a slow link, or check the region \
+         and AWS_ENDPOINT_URL."
     )]
     Timeout { endpoint: String, operation: &'static str, detail: String },
 
     #[error(
         "{} not found in {region} for this account. AMIs are regional: check the id with \
-         `gio-ami images`, or pass the --region it lives in.",
+         `gio-ami images`, or look in the region it lives in.",
         plural("AMI", ids)
     )]
     AmiNotFound { ids: Vec<String>, region: String },
 
     #[error(
         "{id} belongs to account {owner}, not to this one: gio-ami only manages AMIs you own. Use \
-         the owning account's credentials (--profile), or copy the AMI into yours first."
+         the owning account's credentials, or copy the AMI into yours first."
     )]
     AmiNotOwned { id: String, owner: String },
 
@@ -123,15 +123,15 @@ pub enum Error {
     Base { message: String },
 
     #[error(
-        "the AMI name `{name}` is taken by {id}, which was not made by this step: pass another \
-         --name, or wipe {id} first"
+        "the AMI name `{name}` is taken by {id}, which was not made by this step: give the new \
+         AMI another name, or wipe {id} first"
     )]
     NameTaken { name: String, id: String },
 
     #[error(
         "the AMI name `{name}` is taken by {id}, which is disabled (a disabled AMI keeps its name, \
          and nothing launches from it): enable it again with `gio-ami enable {id}` \
-         to use it as it is, pass another --name, or wipe {id} first"
+         to use it as it is, give the new AMI another name, or wipe {id} first"
     )]
     NameTakenByDisabled { name: String, id: String },
 
@@ -189,19 +189,19 @@ pub enum Error {
 
     #[error(
         "snapshot {id} was not found in {region} for this account. Snapshots are regional: check \
-         the id with `gio-ami snapshots AMI_ID`, or pass the --region it lives in."
+         the id with `gio-ami snapshots AMI_ID`, or look in the region it lives in."
     )]
     SnapshotNotFound { id: String, region: String },
 
     #[error("{why}. {cleanup}")]
     UploadAbandoned { why: Box<Error>, cleanup: String },
 
-    #[error("{path} is not a gio-ami block manifest ({why}): delete it, and pass --parent-image with the image the parent was uploaded from")]
+    #[error("{path} is not a gio-ami block manifest ({why}): delete it, and upload against the image the parent was uploaded from instead")]
     BadManifest { path: String, why: String },
 
     #[error(
         "block {block} of {snapshot} was not accepted after {attempts} attempts of up to {seconds} s \
-         each ({why}); on a slow or congested link, raise --timeout or lower --workers"
+         each ({why}); on a slow or congested link, allow each request longer or send fewer blocks at once"
     )]
     BlockFailed { snapshot: String, block: u64, attempts: u32, seconds: u64, why: Box<Error> },
 

@@ -7,7 +7,7 @@ mod console;
 mod progress;
 
 use console::Console;
-use gio_ami::commands::{Cli, Colour};
+use gio_ami::commands::Cli;
 use gio_ami::core::signal::{Interruption, Stop};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -111,37 +111,7 @@ pub fn init_logging(cli: &Cli) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(colour(
-            cli.color,
-            std::io::stderr().is_terminal(),
-            std::env::var_os("NO_COLOR").as_deref(),
-        ))
+        .with_ansi(cli.color.wanted(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref()))
         .with_target(false)
         .init();
-}
-
-/// Colour is for a person at a terminal: by default never in a log file or a CI capture, and
-/// never when NO_COLOR is set to anything (https://no-color.org); `--color` decides otherwise.
-fn colour(asked: Colour, terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
-    match asked {
-        Colour::Always => true,
-        Colour::Never => false,
-        Colour::Auto => terminal && no_color.is_none_or(|value| value.is_empty()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{colour, Colour};
-    use std::ffi::OsStr;
-
-    #[test]
-    fn colour_only_at_a_terminal_and_only_without_no_color() {
-        assert!(colour(Colour::Auto, true, None));
-        assert!(colour(Colour::Auto, true, Some(OsStr::new(""))), "an empty NO_COLOR does not count");
-        assert!(!colour(Colour::Auto, true, Some(OsStr::new("1"))));
-        assert!(!colour(Colour::Auto, false, None), "a pipe or a file gets plain text");
-        assert!(colour(Colour::Always, false, Some(OsStr::new("1"))), "asked for: the user knows");
-        assert!(!colour(Colour::Never, true, None));
-    }
 }

@@ -49,6 +49,20 @@ pub fn advice(err: &(dyn std::error::Error + 'static)) -> Option<Advice> {
         }
         Error::InvalidKmsKey(_) => Continues(", e.g. --kms-key us-east-1=alias/ami-copies".into()),
         Error::Exists { .. } => Continues("; pass --force to overwrite it".into()),
+        Error::NoCredentials { .. } | Error::BadCredentials { .. } | Error::AmiNotOwned { .. } => {
+            Sentence("--profile NAME (or AWS_PROFILE) picks a profile of ~/.aws/config.".into())
+        }
+        Error::Unreachable { .. } | Error::AmiNotFound { .. } | Error::SnapshotNotFound { .. } => {
+            Sentence("--region (or AWS_REGION) picks the region.".into())
+        }
+        Error::Timeout { .. } => Sentence(
+            "--timeout sets how long one request may take; --region (or AWS_REGION) picks the region.".into(),
+        ),
+        Error::BadManifest { .. } => Sentence("--parent-image names that image.".into()),
+        Error::BlockFailed { .. } => Sentence(
+            "--timeout sets how long one request may take, --workers how many blocks are in flight.".into(),
+        ),
+        Error::UploadAbandoned { why, .. } => return advice(why.as_ref()),
         Error::NoClusters { .. } => Continues(", or name one with --cluster".into()),
         _ => return None,
     })
@@ -108,11 +122,22 @@ mod tests {
             Error::NoClusters { spec: "s".into() },
             Error::NotSharedWithCluster { ami: "ami-1".into(), account: "a".into(), cluster: "c".into() },
             crate::spec::Error::NoPromotionSource { cluster: "c".into() }.into(),
+            Error::NoCredentials { profile: String::new(), detail: "d".into() },
+            Error::BadCredentials { code: "c".into(), message: "m".into() },
+            Error::Unreachable { endpoint: "e".into(), operation: "DescribeImages", detail: "d".into() },
+            Error::Timeout { endpoint: "e".into(), operation: "DescribeImages", detail: "d".into() },
+            Error::AmiNotFound { ids: vec!["ami-1".into()], region: "r".into() },
+            Error::AmiNotOwned { id: "ami-1".into(), owner: "o".into() },
+            Error::SnapshotNotFound { id: "snap-1".into(), region: "r".into() },
+            Error::BadManifest { path: "p".into(), why: "w".into() },
         ];
         for err in errors {
             assert!(!err.to_string().contains("--"), "{err}");
             assert!(explain(&err).contains("--"), "{}", explain(&err));
         }
+        // Advice or not, what a step's outcome says (a registration's name clash) names no flag.
+        let taken = Error::NameTaken { name: "n".into(), id: "ami-1".into() };
+        assert!(!explain(&taken).contains("--"), "{taken}");
     }
 
     #[test]

@@ -24,6 +24,18 @@ pub enum Colour {
     Never,
 }
 
+impl Colour {
+    /// Colour is for a person at a terminal: by default never in a log file or a CI capture, and
+    /// never when NO_COLOR is set to anything (https://no-color.org); `--color` decides otherwise.
+    pub fn wanted(self, terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+        match self {
+            Colour::Always => true,
+            Colour::Never => false,
+            Colour::Auto => terminal && no_color.is_none_or(|value| value.is_empty()),
+        }
+    }
+}
+
 /// How results are printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
@@ -158,5 +170,21 @@ impl Cli {
             interruption,
         };
         Ok((self.command, Context { options, regions: self.region, ui }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Colour;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_at_a_terminal_and_only_without_no_color() {
+        assert!(Colour::Auto.wanted(true, None));
+        assert!(Colour::Auto.wanted(true, Some(OsStr::new(""))), "an empty NO_COLOR does not count");
+        assert!(!Colour::Auto.wanted(true, Some(OsStr::new("1"))));
+        assert!(!Colour::Auto.wanted(false, None), "a pipe or a file gets plain text");
+        assert!(Colour::Always.wanted(false, Some(OsStr::new("1"))), "asked for: the user knows");
+        assert!(!Colour::Never.wanted(true, None));
     }
 }
