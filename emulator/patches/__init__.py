@@ -35,7 +35,7 @@ def apply() -> None:
     from . import (allowed_images, clock, consistency, deprecation, disabling, eks, eks_versions,  # noqa: F401
                    error_protocol, hooks, idempotency, imagebuilder, images, instances, locks,
                    org_sharing, protection, recycle_bin, references, routes, seed, snapshots,
-                   ssm_agent, ssm_history, ssm_image_parameters, sts_trust, tags, tiers, usage_reports,
+                   signature, ssm_agent, ssm_history, ssm_image_parameters, sts_trust, tags, tiers, usage_reports,
                    validation)
 
     for owner, name, replacement in _REGISTRY:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -11,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 
 EMULATOR = Path(__file__).resolve().parents[1] / "gio_emulator.py"
 
@@ -67,3 +69,43 @@ def client_with(endpoint: str, credentials: dict[str, Any], service: str, region
 
 def error_code(excinfo: pytest.ExceptionInfo[Any]) -> str:
     return excinfo.value.response["Error"]["Code"]
+
+
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+class Enforcing:
+    """An emulator of its own with moto's IAM enforcement on (what fixtures.py enforce-iam does), and an
+    administrator (an IAM user allowed everything) made before it was turned on, who makes the other users."""
+
+    def __init__(self) -> None:
+        self.process, self.url = start_emulator()
+        iam = boto3.client("iam", region_name="us-east-1", endpoint_url=self.url,
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.admin = self._user(iam, "admin", ALLOW_ALL)
+        requests.post(f"{self.url}/moto-api/reset-auth", data=b"0").raise_for_status()
+        self._made = 0
+
+    @staticmethod
+    def _user(iam: Any, name: str, policy: dict[str, Any] | None) -> dict[str, str]:
+        iam.create_user(UserName=name)
+        if policy is not None:
+            iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+
+    def client(self, keys: dict[str, str], service: str, region: str = "us-east-1") -> Any:
+        return boto3.client(service, region_name=region, endpoint_url=self.url, **keys)
+
+    def as_admin(self, service: str, region: str = "us-east-1") -> Any:
+        return self.client(self.admin, service, region)
+
+    def user(self, *statements: dict[str, Any]) -> dict[str, str]:
+        """Keys of a new IAM user whose one policy holds these statements (none: no policy at all)."""
+        self._made += 1
+        policy = {"Version": "2012-10-17", "Statement": list(statements)} if statements else None
+        return self._user(self.as_admin("iam"), f"user-{self._made}", policy)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
