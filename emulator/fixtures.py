@@ -47,6 +47,14 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself;
     fixtures.py image-recipe --ami AMI_ID --name NAME
                                             an EC2 Image Builder image recipe NAME 1.0.0 built on the
                                             AMI (component update-linux); prints its ARN
+    fixtures.py iam-user --name NAME --policy FILE
+                                            IAM user NAME with the policy document in FILE as its one
+                                            inline policy (replaced if the user exists) and a new access
+                                            key; prints {"access_key_id", "secret_access_key", "arn"}
+    fixtures.py enforce-iam                 from now on every request must be signed by an IAM user's
+                                            (or role session's) keys and be allowed by its policies
+                                            (emulator/patches/authorization.py); call it last, once the
+                                            scene is arranged with the dummy credentials
 """
 import argparse
 import json
@@ -212,7 +220,7 @@ def accounts(count, role, external_id):
     """COUNT new member accounts of the caller's organization (made if it has none), each with an IAM
     role ROLE trusting the caller's account (with the sts:ExternalId condition when given), made
     there through OrganizationAccountAccessRole: what `[accounts]` specs are tested with. The role
-    needs no policy (the emulator enforces none). Prints [{id, role_arn}] as JSON."""
+    needs no policy unless IAM is enforced (enforce-iam). Prints [{id, role_arn}] as JSON."""
     orgs = client("organizations")
     organization_arn(orgs)
     caller = client("sts").get_caller_identity()["Account"]
@@ -225,6 +233,30 @@ def accounts(count, role, external_id):
         iam = client_as(f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", "iam")
         made.append({"id": account, "role_arn": iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)["Role"]["Arn"]})
     return made
+
+
+def iam_user(name, policy_file):
+    """IAM user NAME holding the policy document of FILE (inline, named `gio-ami`, replacing the one it
+    had) and a new access key: who a test runs gio-ami as once IAM is enforced."""
+    iam = client("iam")
+    try:
+        iam.create_user(UserName=name)
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    with open(policy_file) as document:
+        iam.put_user_policy(UserName=name, PolicyName="gio-ami", PolicyDocument=document.read())
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    arn = iam.get_user(UserName=name)["User"]["Arn"]
+    return {"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"], "arn": arn}
+
+
+def enforce_iam():
+    """moto's control that enforces IAM from the next request on (INITIAL_NO_AUTH_ACTION_COUNT 0). The count
+    is the raw body: not a form, which the server would parse away."""
+    request = urllib.request.Request(f"{os.environ['AWS_ENDPOINT_URL']}/moto-api/reset-auth", data=b"0",
+                                     headers={"Content-Type": "text/plain"})
+    with urllib.request.urlopen(request) as answer:
+        answer.read()
 
 
 def hook(path, body):
@@ -276,6 +308,10 @@ def main():
     recipe = commands.add_parser("image-recipe")
     recipe.add_argument("--ami", required=True)
     recipe.add_argument("--name", required=True)
+    user = commands.add_parser("iam-user")
+    user.add_argument("--name", required=True)
+    user.add_argument("--policy", required=True)
+    commands.add_parser("enforce-iam")
     args = parser.parse_args()
     if args.role_arn:
         global ACTING_AS
@@ -284,6 +320,10 @@ def main():
         print(json.dumps(organization()))
     elif args.command == "accounts":
         print(json.dumps(accounts(args.count, args.role, args.external_id)))
+    elif args.command == "iam-user":
+        print(json.dumps(iam_user(args.name, args.policy)))
+    elif args.command == "enforce-iam":
+        enforce_iam()
     elif args.command == "image-builder":
         print(image_builder(args.name))
     elif args.command == "images":
