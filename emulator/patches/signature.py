@@ -11,11 +11,16 @@ literal `UNSIGNED-PAYLOAD` for a payload left unsigned).
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
 https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
 
-moto's check is kept for a form-encoded request whose raw body the server already consumed into its
-parsed form (the Query and EC2 protocols): there the parameters are the payload.
+The body sent is the one validation.py read off the socket and put back for moto (a form-encoded body,
+the Query and EC2 protocols', is consumed into moto's parsed form, and re-encoding the parameters does not
+give back the bytes sent: the AWS SDK for Rust encodes a space as `%20`). Where no such copy exists, moto's
+parsed form stands in for a form-encoded body, as before.
 """
 
 from __future__ import annotations
+
+import io
+from typing import Any
 
 from botocore.awsrequest import AWSRequest
 from moto.iam.access_control import IAMRequest
@@ -25,9 +30,12 @@ from . import replaces
 FORM = "application/x-www-form-urlencoded"
 
 
-def payload(body: bytes | None, data: dict[str, object], headers: dict[str, str]) -> bytes | dict[str, object]:
+def payload(body: bytes | None, data: dict[str, object], headers: Any) -> bytes | dict[str, object]:
     """What the client signed as the payload: the body sent, else its form parameters when it sent a form
     the server read already, else nothing."""
+    sent = getattr(headers, "environ", {}).get("wsgi.input")
+    if isinstance(sent, io.BytesIO):
+        return sent.getvalue()
     if body:
         return body
     if FORM in (headers.get("Content-Type") or "") and data:

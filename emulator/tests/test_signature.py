@@ -1,14 +1,15 @@
 """Patch 61 (signature.py): with IAM enforced, a request's SigV4 signature is checked against what was sent,
 so a signed request without a body (EKS ListClusters, DescribeCluster: GET; EBS CompleteSnapshot: a bodyless
 POST) passes for the right keys and fails for a wrong secret; EBS direct block transfers (a binary body)
-pass too. https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
+and forms encoded otherwise than moto would pass too. https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Iterator
+import urllib.parse
+from typing import Any, Iterator
 
 import pytest
 from botocore.exceptions import ClientError
@@ -67,3 +68,15 @@ def test_an_unsigned_payload_is_checked_as_signed(enforcing):
     ebs.meta.events.register("before-sign.ebs.*", lambda request, **_: request.context.update(payload_signing_enabled=False))
     snapshot = ebs.start_snapshot(VolumeSize=1)["SnapshotId"]
     assert ebs.complete_snapshot(SnapshotId=snapshot, ChangedBlocksCount=0)["Status"] == "completed"
+
+
+def test_a_form_is_checked_as_it_was_encoded(enforcing):
+    """The AWS SDK for Rust encodes a space in a Query/EC2 form as %20, botocore as `+`: moto re-encoded the
+    parameters it had parsed, so a form sent the other way failed (AuthFailure for EC2)."""
+    ec2 = enforcing.as_admin("ec2")
+
+    def percent_encoded(request: Any, **_: Any) -> None:
+        request.data = urllib.parse.urlencode(request.data, quote_via=urllib.parse.quote).encode()
+
+    ec2.meta.events.register("before-sign.ec2.DescribeImages", percent_encoded)
+    assert ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": ["a b"]}])["Images"] == []
