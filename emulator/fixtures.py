@@ -51,6 +51,10 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself;
                                             IAM user NAME with the policy document in FILE as its one
                                             inline policy (replaced if the user exists) and a new access
                                             key; prints {"access_key_id", "secret_access_key", "arn"}
+    fixtures.py role-policy --name ROLE --policy FILE
+                                            the policy document in FILE as role ROLE's one inline policy
+                                            (replaced); with `--as arn:aws:iam::ID:role/OrganizationAccountAccessRole`,
+                                            a role `accounts` made in member account ID
     fixtures.py enforce-iam                 from now on every request must be signed by an IAM user's
                                             (or role session's) keys and be allowed by its policies
                                             (emulator/patches/authorization.py); call it last, once the
@@ -250,6 +254,13 @@ def iam_user(name, policy_file):
     return {"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"], "arn": arn}
 
 
+def role_policy(name, policy_file):
+    """The policy document of FILE as role NAME's inline policy `gio-ami` (replacing the one it had): what
+    an `[accounts]` role may do once IAM is enforced."""
+    with open(policy_file) as document:
+        client("iam").put_role_policy(RoleName=name, PolicyName="gio-ami", PolicyDocument=document.read())
+
+
 def enforce_iam():
     """moto's control that enforces IAM from the next request on (INITIAL_NO_AUTH_ACTION_COUNT 0). The count
     is the raw body: not a form, which the server would parse away."""
@@ -311,6 +322,9 @@ def main():
     user = commands.add_parser("iam-user")
     user.add_argument("--name", required=True)
     user.add_argument("--policy", required=True)
+    role = commands.add_parser("role-policy")
+    role.add_argument("--name", required=True)
+    role.add_argument("--policy", required=True)
     commands.add_parser("enforce-iam")
     args = parser.parse_args()
     if args.role_arn:
@@ -322,6 +336,8 @@ def main():
         print(json.dumps(accounts(args.count, args.role, args.external_id)))
     elif args.command == "iam-user":
         print(json.dumps(iam_user(args.name, args.policy)))
+    elif args.command == "role-policy":
+        role_policy(args.name, args.policy)
     elif args.command == "enforce-iam":
         enforce_iam()
     elif args.command == "image-builder":

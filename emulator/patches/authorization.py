@@ -44,8 +44,8 @@ permissions boundaries, SCPs, session policies, resource-based policies.
 
 from __future__ import annotations
 
-import fnmatch
 import json
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -58,6 +58,9 @@ from moto.ssm.models import ssm_backends
 from moto.utilities.utils import get_partition
 
 from . import replaces
+
+# In the emulator's log: which action a policy lacks is what a test under a least-privilege policy looks for.
+LOG = logging.getLogger("gio-emulator.authorization")
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,7 @@ class AccessDenied(AccessDeniedError):
         lead = "You are not authorized to perform this operation. " if request._service == "ec2" else ""
         message = f"{lead}User: {request._access_key.arn} is not authorized to perform: {action}{where} {why}"
         super(AccessDeniedError, self).__init__("AccessDenied", message)
+        LOG.warning("denied %s", message)
 
 
 @replaces(IAMRequest, "check_action_permitted")

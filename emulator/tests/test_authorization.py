@@ -340,7 +340,7 @@ def run_fixture(endpoint: str, *args: str) -> str:
     return done.stdout
 
 
-def test_the_iam_user_and_enforce_iam_fixtures(tmp_path):
+def test_the_iam_user_role_policy_and_enforce_iam_fixtures(tmp_path):
     process, url = start_emulator()
     try:
         policy = tmp_path / "policy.json"
@@ -351,6 +351,14 @@ def test_the_iam_user_and_enforce_iam_fixtures(tmp_path):
             {"Effect": "Allow", "Action": "ec2:DescribeSnapshots", "Resource": "*"}]}))
         made = json.loads(run_fixture(url, "iam-user", "--name", "reader", "--policy", str(policy)))
         assert made["arn"] == "arn:aws:iam::123456789012:user/reader" and made["access_key_id"] != "testing"
+        iam = boto3.client("iam", region_name=REGION, endpoint_url=url, aws_access_key_id="testing",
+                           aws_secret_access_key="testing")
+        iam.create_role(RoleName="member-reader", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}))
+        run_fixture(url, "role-policy", "--name", "member-reader", "--policy", str(policy))
+        document = iam.get_role_policy(RoleName="member-reader", PolicyName="gio-ami")["PolicyDocument"]
+        assert document["Statement"][0]["Action"] == "ec2:DescribeSnapshots"
         assert run_fixture(url, "enforce-iam") == ""
 
         def ec2(key_id: str, secret: str) -> Any:
