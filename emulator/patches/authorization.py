@@ -28,18 +28,21 @@ only if each of them is.
 
 The refusal names the caller, the action and the resource, as the IAM guide's access-denied messages do:
 "User: ARN is not authorized to perform: ACTION on resource: RESOURCE because no identity-based policy allows
-the ACTION action" (or "with an explicit deny in an identity-based policy"); EC2's UnauthorizedOperation
-begins "You are not authorized to perform this operation." https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
-(error_protocol.py answers it as each service's own code).
+the ACTION action" (or "with an explicit deny in an identity-based policy"),
+https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html; EC2's UnauthorizedOperation
+begins "You are not authorized to perform this operation."
+(https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html; the encoded authorization
+failure message EC2 appends is not modelled). error_protocol.py answers it as each service's own code.
 
 Modelled: the actions in RESOURCES (others keep moto's Resource "*": a statement naming ARNs allows none of
-them, as AWS denies an action that supports only "*"); the keys aws:ResourceTag/K, ec2:ResourceTag/K (EC2,
-EBS), ssm:ResourceTag/K (SSM) of those actions' resources, with their current tags; the operators
-StringEquals, StringNotEquals, StringEqualsIgnoreCase, StringNotEqualsIgnoreCase, StringLike, StringNotLike
-(each also ...IfExists) and Null. Anything else in a Condition (another key, operator, a set operator, a
-policy variable) is not evaluated and counts against the caller, as in sts_trust.py: an Allow under it allows
-nothing, a Deny under it denies. Role trust (sts:AssumeRole's second half) is sts_trust.py's. Not modelled:
-permissions boundaries, SCPs, session policies, resource-based policies.
+them, as AWS denies an action that supports only "*"); the keys aws:ResourceTag/K, ec2:ResourceTag/K (EC2
+only: the EBS reference lists aws:ResourceTag alone), ssm:ResourceTag/K (SSM) of those actions' resources,
+with their current tags; the operators StringEquals, StringNotEquals, StringEqualsIgnoreCase,
+StringNotEqualsIgnoreCase, StringLike, StringNotLike (each also ...IfExists) and Null. Anything else in a
+Condition (another key, operator, a set operator, a policy variable) is not evaluated and counts against the
+caller, as in sts_trust.py: an Allow under it allows nothing, a Deny under it denies. Role trust
+(sts:AssumeRole's second half) is sts_trust.py's. Not modelled: permissions boundaries, SCPs, session
+policies, resource-based policies.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from moto.core.exceptions import AccessDeniedError
 from moto.ec2.models import ec2_backends
@@ -86,7 +89,7 @@ def _tag_keys(tags: dict[str, str], prefixes: tuple[str, ...]) -> dict[str, str]
     return {f"{prefix}:resourcetag/{key}": value for prefix in prefixes for key, value in tags.items()}
 
 
-def ec2_target(request: IAMRequest, resource_id: str) -> Target:
+def ec2_target(request: IAMRequest, resource_id: str, keys: tuple[str, ...] = ("aws", "ec2")) -> Target:
     prefix = resource_id.split("-", 1)[0]
     kind = EC2_TYPES.get(prefix)
     if kind is None:
@@ -94,7 +97,7 @@ def ec2_target(request: IAMRequest, resource_id: str) -> Target:
     account = "" if kind in UNOWNED else request.account_id
     arn = f"arn:{get_partition(request._region)}:ec2:{request._region}:{account}:{kind}/{resource_id}"
     tags = ec2_backends[request.account_id][request._region].tags.get(resource_id, {})
-    return Target(arn, _tag_keys(tags, ("aws", "ec2")))
+    return Target(arn, _tag_keys(tags, keys))
 
 
 def query_values(request: IAMRequest, name: str) -> list[str]:
@@ -143,12 +146,15 @@ def ssm_names(*members: str) -> Callable[[IAMRequest], list[Target]]:
     return targets
 
 
-SNAPSHOT_IN_PATH = re.compile(r"snap-[0-9a-fA-F]+")
+SNAPSHOT_ID = re.compile(r"snap-[0-9a-fA-F]+")
 
 
 def ebs_snapshots(request: IAMRequest) -> list[Target]:
-    """The snapshots an EBS direct request names in its path (and ListChangedBlocks' firstSnapshotId)."""
-    return [ec2_target(request, snapshot_id) for snapshot_id in dict.fromkeys(SNAPSHOT_IN_PATH.findall(unquote(request._path)))]
+    """The snapshots an EBS direct request names: in its path, and ListChangedBlocks' firstSnapshotId."""
+    path, _, query = request._path.partition("?")
+    first = parse_qs(query).get("firstSnapshotId", [])
+    named = SNAPSHOT_ID.findall(unquote(path)) + [value for value in first if SNAPSHOT_ID.fullmatch(value)]
+    return [ec2_target(request, snapshot_id, ("aws",)) for snapshot_id in dict.fromkeys(named)]
 
 
 # Action -> the resources it is authorized against.

@@ -373,3 +373,13 @@ def test_the_iam_user_role_policy_and_enforce_iam_fixtures(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_changed_blocks_need_both_snapshots(enforcing):
+    admin = Admin(enforcing)
+    first, second = admin.direct_snapshot(), admin.direct_snapshot()
+    keys = enforcing.user({"Effect": "Allow", "Action": "ebs:ListChangedBlocks",
+                           "Resource": f"arn:aws:ec2:{REGION}::snapshot/{second}"})
+    ebs = enforcing.client(keys, "ebs")
+    message = refusal(lambda: ebs.list_changed_blocks(FirstSnapshotId=first, SecondSnapshotId=second))["Error"]["Message"]
+    assert f"on resource: arn:aws:ec2:{REGION}::snapshot/{first} " in message
