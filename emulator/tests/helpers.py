@@ -82,16 +82,17 @@ class Enforcing:
         self.process, self.url = start_emulator()
         iam = boto3.client("iam", region_name="us-east-1", endpoint_url=self.url,
                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.arns: dict[str, str] = {}  # access key id -> the user's ARN
+        self._made = 0
         self.admin = self._user(iam, "admin", ALLOW_ALL)
         requests.post(f"{self.url}/moto-api/reset-auth", data=b"0").raise_for_status()
-        self._made = 0
 
-    @staticmethod
-    def _user(iam: Any, name: str, policy: dict[str, Any] | None) -> dict[str, str]:
-        iam.create_user(UserName=name)
+    def _user(self, iam: Any, name: str, policy: dict[str, Any] | None) -> dict[str, str]:
+        arn = iam.create_user(UserName=name)["User"]["Arn"]
         if policy is not None:
             iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName=name)["AccessKey"]
+        self.arns[key["AccessKeyId"]] = arn
         return {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
 
     def client(self, keys: dict[str, str], service: str, region: str = "us-east-1") -> Any:

@@ -204,7 +204,7 @@ def test_each_operation_is_refused_without_its_action_and_served_with_it(enforci
     admin = Admin(enforcing)
     others = enforcing.user({"Effect": "Allow", "Action": "ec2:DescribeRegions", "Resource": "*"})
     response = refusal(lambda: call(enforcing.client(others, service), admin))
-    user_arn = enforcing.as_admin("iam").get_user(UserName=f"user-{enforcing._made}")["User"]["Arn"]
+    user_arn = enforcing.arns[others["aws_access_key_id"]]
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert response["Error"]["Code"] == DENIED.get(service, "AccessDeniedException")
     assert f"User: {user_arn} is not authorized to perform: {action}" in response["Error"]["Message"]
@@ -215,7 +215,7 @@ def test_each_operation_is_refused_without_its_action_and_served_with_it(enforci
 
 def test_sts_get_caller_identity_needs_no_permission(enforcing):
     keys = enforcing.user({"Effect": "Deny", "Action": "*", "Resource": "*"})
-    assert enforcing.client(keys, "sts").get_caller_identity()["Arn"].endswith(":user/" + f"user-{enforcing._made}")
+    assert enforcing.client(keys, "sts").get_caller_identity()["Arn"] == enforcing.arns[keys["aws_access_key_id"]]
 
 
 def released_only(action: str, operator: str = "Null") -> dict[str, Any]:
@@ -383,3 +383,68 @@ def test_changed_blocks_need_both_snapshots(enforcing):
     ebs = enforcing.client(keys, "ebs")
     message = refusal(lambda: ebs.list_changed_blocks(FirstSnapshotId=first, SecondSnapshotId=second))["Error"]["Message"]
     assert f"on resource: arn:aws:ec2:{REGION}::snapshot/{first} " in message
+
+
+# (action, whether it acts on an image or a snapshot, a call of it on that resource)
+ON_RESOURCE: list[tuple[str, str, Callable[[Any, str], Any]]] = [
+    ("ec2:DeregisterImage", "image", lambda c, i: c.deregister_image(ImageId=i)),
+    ("ec2:DisableImage", "image", lambda c, i: c.disable_image(ImageId=i)),
+    ("ec2:EnableImage", "image", lambda c, i: c.enable_image(ImageId=i)),
+    ("ec2:ModifyImageAttribute", "image", lambda c, i: c.modify_image_attribute(
+        ImageId=i, LaunchPermission={"Add": [{"UserId": "111122223333"}]})),
+    ("ec2:EnableImageDeregistrationProtection", "image", lambda c, i: c.enable_image_deregistration_protection(ImageId=i)),
+    ("ec2:DisableImageDeregistrationProtection", "image",
+     lambda c, i: c.disable_image_deregistration_protection(ImageId=i)),
+    ("ec2:CreateTags", "image", lambda c, i: c.create_tags(Resources=[i], Tags=[{"Key": "k", "Value": "v"}])),
+    ("ec2:DeleteTags", "image", lambda c, i: c.delete_tags(Resources=[i], Tags=[{"Key": "k"}])),
+    ("ec2:DeleteSnapshot", "snapshot", lambda c, s: c.delete_snapshot(SnapshotId=s)),
+    ("ec2:ModifySnapshotTier", "snapshot", lambda c, s: c.modify_snapshot_tier(SnapshotId=s, StorageTier="archive")),
+    ("ec2:ModifySnapshotAttribute", "snapshot", lambda c, s: c.modify_snapshot_attribute(
+        SnapshotId=s, Attribute="createVolumePermission", OperationType="add", UserIds=["111122223333"])),
+    ("ec2:LockSnapshot", "snapshot", lambda c, s: c.lock_snapshot(SnapshotId=s, LockMode="governance", LockDuration=1)),
+    ("ec2:UnlockSnapshot", "snapshot", lambda c, s: c.unlock_snapshot(SnapshotId=s)),
+    ("ec2:CreateTags", "snapshot", lambda c, s: c.create_tags(Resources=[s], Tags=[{"Key": "k", "Value": "v"}])),
+    ("ec2:DeleteTags", "snapshot", lambda c, s: c.delete_tags(Resources=[s], Tags=[{"Key": "k"}])),
+]
+
+
+@pytest.mark.parametrize("action, kind, call", ON_RESOURCE, ids=[f"{a}-{k}" for a, k, _ in ON_RESOURCE])
+def test_each_destructive_action_honours_the_release_tag(enforcing, action, kind, call):
+    """Allowed on `arn:aws:ec2:*::image/*` / `snapshot/*` only where the resource carries gio-ami:release."""
+    admin = Admin(enforcing)
+    make = admin.image if kind == "image" else admin.snapshot
+    released, other = make((RELEASE,)), make()
+    if action == "ec2:UnlockSnapshot":
+        for snapshot in (released, other):
+            admin.client("ec2").lock_snapshot(SnapshotId=snapshot, LockMode="governance", LockDuration=1)
+    ec2 = enforcing.client(enforcing.user(released_only(action)), "ec2")
+    call(ec2, released)
+    response = refusal(lambda: call(ec2, other))
+    assert response["Error"]["Code"] == "UnauthorizedOperation"
+    assert f"perform: {action} on resource: arn:aws:ec2:{REGION}::{kind}/{other} because" in response["Error"]["Message"]
+
+
+SSM_ON_PARAMETER: list[tuple[str, Callable[[Any, str], Any]]] = [
+    ("ssm:PutParameter", lambda c, n: c.put_parameter(Name=n, Value="w", Type="String", Overwrite=True)),
+    ("ssm:GetParameter", lambda c, n: c.get_parameter(Name=n)),
+    ("ssm:GetParameters", lambda c, n: c.get_parameters(Names=[n])),
+    ("ssm:GetParameterHistory", lambda c, n: c.get_parameter_history(Name=n)),
+    ("ssm:LabelParameterVersion", lambda c, n: c.label_parameter_version(Name=n, Labels=["x"])),
+    ("ssm:AddTagsToResource", lambda c, n: c.add_tags_to_resource(ResourceType="Parameter", ResourceId=n,
+                                                                  Tags=[{"Key": "k", "Value": "v"}])),
+    ("ssm:DeleteParameter", lambda c, n: c.delete_parameter(Name=n)),
+]
+
+
+@pytest.mark.parametrize("action, call", SSM_ON_PARAMETER, ids=[a for a, _ in SSM_ON_PARAMETER])
+def test_each_parameter_action_is_authorized_on_the_parameter_arn(enforcing, action, call):
+    admin = Admin(enforcing)
+    mine, other = admin.parameter(), admin.parameter()
+    keys = enforcing.user({"Effect": "Allow", "Action": action,
+                           "Resource": f"arn:aws:ssm:{REGION}:123456789012:parameter{mine}"})
+    ssm = enforcing.client(keys, "ssm")
+    call(ssm, mine)
+    response = refusal(lambda: call(ssm, other))
+    assert response["Error"]["Code"] == "AccessDeniedException"
+    assert f"perform: {action} on resource: arn:aws:ssm:{REGION}:123456789012:parameter{other} because" in \
+        response["Error"]["Message"]
