@@ -193,6 +193,11 @@ OPERATIONS: list[tuple[str, str, Call]] = [
 DENIED = {"ec2": "UnauthorizedOperation", "autoscaling": "AccessDenied", "sts": "AccessDenied"}
 
 
+def scoped(enforcing: Enforcing, service: str, action: str, resource: str) -> Any:
+    """A client of a user allowed ACTION on RESOURCE only."""
+    return enforcing.client(enforcing.user({"Effect": "Allow", "Action": action, "Resource": resource}), service)
+
+
 def refusal(call: Callable[[], Any]) -> dict[str, Any]:
     with pytest.raises(ClientError) as refused:
         call()
@@ -284,9 +289,7 @@ def test_tagging_several_resources_needs_each_of_them(enforcing):
 def test_terminate_instances_is_authorized_on_the_instance_arn(enforcing):
     admin = Admin(enforcing)
     instance, other = admin.instance(), admin.instance()
-    keys = enforcing.user({"Effect": "Allow", "Action": "ec2:TerminateInstances",
-                           "Resource": f"arn:aws:ec2:{REGION}:123456789012:instance/{instance}"})
-    ec2 = enforcing.client(keys, "ec2")
+    ec2 = scoped(enforcing, "ec2", "ec2:TerminateInstances", f"arn:aws:ec2:{REGION}:123456789012:instance/{instance}")
     ec2.terminate_instances(InstanceIds=[instance])
     assert refusal(lambda: ec2.terminate_instances(InstanceIds=[other]))["Error"]["Code"] == "UnauthorizedOperation"
 
@@ -312,8 +315,8 @@ def test_ssm_parameters_are_authorized_by_their_arn(enforcing):
 
 def test_a_statement_naming_an_arn_allows_nothing_for_an_action_on_every_resource(enforcing):
     """DescribeImages supports only "*": a statement scoped to image ARNs does not allow it."""
-    keys = enforcing.user({"Effect": "Allow", "Action": "ec2:DescribeImages", "Resource": "arn:aws:ec2:*::image/*"})
-    response = refusal(lambda: enforcing.client(keys, "ec2").describe_images(Owners=["self"]))
+    ec2 = scoped(enforcing, "ec2", "ec2:DescribeImages", "arn:aws:ec2:*::image/*")
+    response = refusal(lambda: ec2.describe_images(Owners=["self"]))
     assert response["Error"]["Code"] == "UnauthorizedOperation"
     assert "perform: ec2:DescribeImages because no identity-based policy allows" in response["Error"]["Message"]
 
@@ -378,9 +381,7 @@ def test_the_iam_user_role_policy_and_enforce_iam_fixtures(tmp_path):
 def test_changed_blocks_need_both_snapshots(enforcing):
     admin = Admin(enforcing)
     first, second = admin.direct_snapshot(), admin.direct_snapshot()
-    keys = enforcing.user({"Effect": "Allow", "Action": "ebs:ListChangedBlocks",
-                           "Resource": f"arn:aws:ec2:{REGION}::snapshot/{second}"})
-    ebs = enforcing.client(keys, "ebs")
+    ebs = scoped(enforcing, "ebs", "ebs:ListChangedBlocks", f"arn:aws:ec2:{REGION}::snapshot/{second}")
     message = refusal(lambda: ebs.list_changed_blocks(FirstSnapshotId=first, SecondSnapshotId=second))["Error"]["Message"]
     assert f"on resource: arn:aws:ec2:{REGION}::snapshot/{first} " in message
 
@@ -440,9 +441,7 @@ SSM_ON_PARAMETER: list[tuple[str, Callable[[Any, str], Any]]] = [
 def test_each_parameter_action_is_authorized_on_the_parameter_arn(enforcing, action, call):
     admin = Admin(enforcing)
     mine, other = admin.parameter(), admin.parameter()
-    keys = enforcing.user({"Effect": "Allow", "Action": action,
-                           "Resource": f"arn:aws:ssm:{REGION}:123456789012:parameter{mine}"})
-    ssm = enforcing.client(keys, "ssm")
+    ssm = scoped(enforcing, "ssm", action, f"arn:aws:ssm:{REGION}:123456789012:parameter{mine}")
     call(ssm, mine)
     response = refusal(lambda: call(ssm, other))
     assert response["Error"]["Code"] == "AccessDeniedException"
