@@ -68,11 +68,13 @@ LOG = logging.getLogger("gio-emulator.authorization")
 
 @dataclass(frozen=True)
 class Target:
-    """A resource an action touches: its ARN and, for the resources modelled, its tags' condition keys
-    (None: the keys are not evaluated)."""
+    """A resource an action touches: its ARN and, for the resources modelled, the condition keys the emulator
+    evaluates (`evaluated`, a pattern of lower-cased names: one absent from `keys` is absent from the request
+    context) and their values (None: no key is evaluated)."""
 
     arn: str
     keys: dict[str, str] | None = None
+    evaluated: str = r"(aws|ec2|ssm):resourcetag/.+"
 
 
 ANY = Target("*")
@@ -180,6 +182,40 @@ RESOURCES: dict[str, Callable[[IAMRequest], list[Target]]] = {
 }
 
 
+# The extra authorization of tagging on creation: "If tags are specified in the resource-creating action,
+# Amazon performs additional authorization on the ec2:CreateTags action", with the keys ec2:CreateAction (the
+# creating action's name) and aws:RequestTag/K (the tags asked for); the resource does not exist yet, so it
+# has no aws:ResourceTag. The EBS reference names ec2:CreateTags as StartSnapshot's dependent action.
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html
+ON_CREATION = r"ec2:createaction|aws:requesttag/.+|(aws|ec2):resourcetag/.+"
+
+
+def spec_tags(data: dict[str, Any], n: str) -> dict[str, str]:
+    """The tags of an EC2 TagSpecification.N (TagSpecification.N.Tag.M.Key / .Value)."""
+    tags = {}
+    for key, value in data.items():
+        if found := re.fullmatch(rf"TagSpecification\.{n}\.Tag\.(\d+)\.Key", key):
+            tags[_listed(value)[0]] = _listed(data.get(f"TagSpecification.{n}.Tag.{found[1]}.Value", [""]))[0]
+    return tags
+
+
+def created_tags(request: IAMRequest) -> list[Target]:
+    """The resources an EC2 request tags on creation (TagSpecification.N) or EBS StartSnapshot's (Tags)."""
+    service, action = request._action.split(":", 1)
+    specs: list[tuple[str, dict[str, str]]] = []
+    if service == "ec2":
+        for key, kind in request._data.items():
+            if found := re.fullmatch(r"TagSpecification\.(\d+)\.ResourceType", key):
+                specs.append((_listed(kind)[0], spec_tags(request._data, found[1])))
+    elif request._action == "ebs:StartSnapshot":
+        specs.append(("snapshot", {t["Key"]: t.get("Value", "") for t in json_body(request).get("Tags") or []
+                                   if isinstance(t, dict) and "Key" in t}))
+    partition = get_partition(request._region)
+    return [Target(f"arn:{partition}:ec2:{request._region}:{'' if kind in UNOWNED else request.account_id}:{kind}/*",
+                   {"ec2:createaction": action, **{f"aws:requesttag/{k}": v for k, v in tags.items()}}, ON_CREATION)
+            for kind, tags in specs if tags]
+
+
 def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -235,7 +271,7 @@ def condition_met(condition: Any, target: Target) -> bool | None:
     for operator, keys in condition.items():
         for name, values in (keys.items() if isinstance(keys, dict) else [("", None)]):
             key = _key(str(name))
-            modelled = target.keys is not None and re.fullmatch(r"(aws|ec2|ssm):resourcetag/.+", key)
+            modelled = target.keys is not None and re.fullmatch(target.evaluated, key)
             results.append(key_met(operator, _listed(values), target.keys.get(key)) if modelled else None)
     return False if False in results else None if None in results else True
 
@@ -268,8 +304,7 @@ def decision(policies: list[Any], action: str, target: Target) -> str:
 class AccessDenied(AccessDeniedError):
     """moto's AccessDenied (answered in each service's protocol by error_protocol.py) with AWS's message."""
 
-    def __init__(self, request: IAMRequest, target: Target, explicit: bool) -> None:
-        action = request._action
+    def __init__(self, request: IAMRequest, action: str, target: Target, explicit: bool) -> None:
         where = "" if target.arn == "*" else f" on resource: {target.arn}"
         why = ("with an explicit deny in an identity-based policy" if explicit
                else f"because no identity-based policy allows the {action} action")
@@ -286,7 +321,9 @@ def check_action_permitted(self: IAMRequest, resource: str) -> None:
     resolve = RESOURCES.get(self._action)
     targets = resolve(self) if resolve else [Target(resource)]
     policies = self._access_key.collect_policies()
-    for target in targets or [Target(resource)]:
-        found = decision(policies, self._action, target)
+    checks = [(self._action, target) for target in targets or [Target(resource)]]
+    checks += [("ec2:CreateTags", target) for target in created_tags(self)]
+    for action, target in checks:
+        found = decision(policies, action, target)
         if found != "allow":
-            raise AccessDenied(self, target, explicit=found == "deny")
+            raise AccessDenied(self, action, target, explicit=found == "deny")

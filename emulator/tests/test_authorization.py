@@ -447,3 +447,34 @@ def test_each_parameter_action_is_authorized_on_the_parameter_arn(enforcing, act
     assert response["Error"]["Code"] == "AccessDeniedException"
     assert f"perform: {action} on resource: arn:aws:ssm:{REGION}:123456789012:parameter{other} because" in \
         response["Error"]["Message"]
+
+
+def test_tagging_on_creation_needs_create_tags_for_that_action(enforcing):
+    """"If tags are specified in the resource-creating action, Amazon performs additional authorization on the
+    ec2:CreateTags action" (supported-iam-actions-tagging); ec2:CreateAction names the creating action."""
+    admin = Admin(enforcing)
+    register = {"Effect": "Allow", "Action": ["ec2:RegisterImage", "ebs:StartSnapshot"], "Resource": "*"}
+
+    def registered(ec2: Any, **tagging: Any) -> str:
+        return ec2.register_image(Name=f"authz-{next(_names)}", RootDeviceName="/dev/xvda", **tagging,
+                                  BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
+                                                        "Ebs": {"SnapshotId": admin.snapshot()}}])["ImageId"]
+
+    tagged = {"TagSpecifications": [{"ResourceType": "image", "Tags": [RELEASE]}]}
+    ec2 = enforcing.client(enforcing.user(register), "ec2")
+    assert registered(ec2).startswith("ami-"), "no tags asked for: no ec2:CreateTags needed"
+    message = refusal(lambda: registered(ec2, **tagged))["Error"]["Message"]
+    assert f"perform: ec2:CreateTags on resource: arn:aws:ec2:{REGION}::image/* because" in message
+    ebs = enforcing.client(enforcing.user(register), "ebs")
+    assert refusal(lambda: ebs.start_snapshot(VolumeSize=1, Tags=[RELEASE]))["Error"]["Code"] == "AccessDeniedException"
+
+    on_creation = {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "*", "Condition": {
+        "StringEquals": {"ec2:CreateAction": ["RegisterImage", "StartSnapshot"]},
+        "Null": {"aws:RequestTag/gio-ami:release": "false"}}}
+    keys = enforcing.user(register, on_creation)
+    image = registered(enforcing.client(keys, "ec2"), **tagged)
+    assert enforcing.client(keys, "ebs").start_snapshot(VolumeSize=1, Tags=[RELEASE])["Status"] == "pending"
+    assert refusal(lambda: registered(enforcing.client(keys, "ec2"), TagSpecifications=[
+        {"ResourceType": "image", "Tags": [{"Key": "other", "Value": "x"}]}]))["Error"]["Code"] == "UnauthorizedOperation"
+    response = refusal(lambda: enforcing.client(keys, "ec2").create_tags(Resources=[image], Tags=[RELEASE]))
+    assert response["Error"]["Code"] == "UnauthorizedOperation", "ec2:CreateAction is absent from a CreateTags call"
