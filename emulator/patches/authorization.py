@@ -43,6 +43,11 @@ Condition (another key, operator, a set operator, a policy variable) is not eval
 caller, as in sts_trust.py: an Allow under it allows nothing, a Deny under it denies. Role trust
 (sts:AssumeRole's second half) is sts_trust.py's. Not modelled: permissions boundaries, SCPs, session
 policies, resource-based policies.
+
+Permissions AWS checks that are no API call of their own, so moto never asks for them (each cited below):
+ec2:CreateTags for tagging on creation (created_tags), iam:PassRole for the role of an instance profile an
+instance is launched with (passed_roles), and ec2:DescribeImages for the validation of an aws:ec2:image SSM
+parameter (image_validation_allowed, read by ssm_image_parameters.py).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote
@@ -57,6 +63,7 @@ from urllib.parse import parse_qs, unquote
 from moto.core.exceptions import AccessDeniedError
 from moto.ec2.models import ec2_backends
 from moto.iam.access_control import IAMPolicy, IAMRequest
+from moto.iam.models import iam_backends
 from moto.ssm.models import ssm_backends
 from moto.utilities.utils import get_partition
 
@@ -104,9 +111,9 @@ def ec2_target(request: IAMRequest, resource_id: str, keys: tuple[str, ...] = ("
 
 def query_values(request: IAMRequest, name: str) -> list[str]:
     """The values of a Query-protocol parameter, one (`Name`) or a list (`Name.1`, `Name.2`, ...)."""
-    pattern = re.compile(rf"{re.escape(name)}(\.\d+)?")
-    found = sorted(((key, values) for key, values in request._data.items() if pattern.fullmatch(key)),
-                   key=lambda item: int(item[0].rsplit(".", 1)[1]) if "." in item[0] else 0)
+    pattern = re.compile(rf"{re.escape(name)}(?:\.(\d+))?")  # the name itself may hold a dot
+    found = sorted((int(match[1] or 0), values) for key, values in request._data.items()
+                   if (match := pattern.fullmatch(key)))
     return [value for _, values in found for value in (values if isinstance(values, list) else [values])]
 
 
@@ -185,8 +192,10 @@ RESOURCES: dict[str, Callable[[IAMRequest], list[Target]]] = {
 # The extra authorization of tagging on creation: "If tags are specified in the resource-creating action,
 # Amazon performs additional authorization on the ec2:CreateTags action", with the keys ec2:CreateAction (the
 # creating action's name) and aws:RequestTag/K (the tags asked for); the resource does not exist yet, so it
-# has no aws:ResourceTag. The EBS reference names ec2:CreateTags as StartSnapshot's dependent action.
-# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html
+# has no aws:ResourceTag. https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html
+# EBS StartSnapshot likewise: the Service Authorization Reference maps the operation StartSnapshot to the IAM
+# actions ebs:StartSnapshot and ec2:CreateTags ("Tagging, Write"), asked here as for EC2, when Tags are given.
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticblockstore.html
 ON_CREATION = r"ec2:createaction|aws:requesttag/.+|(aws|ec2):resourcetag/.+"
 
 
@@ -214,6 +223,60 @@ def created_tags(request: IAMRequest) -> list[Target]:
     return [Target(f"arn:{partition}:ec2:{request._region}:{'' if kind in UNOWNED else request.account_id}:{kind}/*",
                    {"ec2:createaction": action, **{f"aws:requesttag/{k}": v for k, v in tags.items()}}, ON_CREATION)
             for kind, tags in specs if tags]
+
+
+# Launching an instance with an instance profile passes the profile's role to EC2: "The identities in your AWS
+# account, such as IAM users, must have specific permissions to launch an Amazon EC2 instance with an IAM role
+# [...] You must grant permission to use the following API actions as required: iam:PassRole", whose Resource is
+# the role's ARN ("specify the ARNs of specific IAM roles with iam:PassRole").
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/permission-to-pass-iam-roles.html
+# iam:PassedToService is the service principal the role is passed to; iam:AssociatedResourceArn (the instance
+# to be) is not modelled. https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html,
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html
+# Action -> the service the roles of its instance profile (IamInstanceProfile.Name / .Arn) are passed to.
+PASSED_TO = {"ec2:RunInstances": "ec2.amazonaws.com"}
+
+
+def passed_roles(request: IAMRequest) -> list[Target]:
+    """The roles of the instance profile the request launches with, as iam:PassRole targets. An unknown
+    profile passes nothing: the action itself refuses it."""
+    service = PASSED_TO.get(request._action)
+    names = query_values(request, "IamInstanceProfile.Name")
+    arns = query_values(request, "IamInstanceProfile.Arn")
+    if service is None or not (names or arns):
+        return []
+    # dict's own get: no IAM backend is made for the asking
+    backend = dict.get(dict.get(iam_backends, request.account_id) or {}, get_partition(request._region))
+    profiles = [p for p in (backend.instance_profiles.values() if backend else []) if p.name in names or p.arn in arns]
+    return [Target(role.arn, {"iam:passedtoservice": service}, "iam:passedtoservice")
+            for profile in profiles for role in profile.roles]
+
+
+# "To create an aws:ec2:image data type parameter, the user must have both ssm:PutParameter and
+# ec2:DescribeImages permissions."
+# https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-ec2-aliases.html
+# How a missing ec2:DescribeImages shows is undocumented; the value is validated asynchronously and "If you
+# submit an invalid AMI value, the PutParameter operation will return success, but the asynchronous validation
+# will fail and the parameter will not be created or updated" (PutParameter, DataType): the emulator fails the
+# validation the same way (ssm_image_parameters.py) and logs the refusal naming ec2:DescribeImages.
+_served = threading.local()  # gio_emulator.py serves each request on a thread of its own (threaded=True)
+
+
+def _note_image_validation(request: IAMRequest, policies: list[Any]) -> None:
+    """For a PutParameter whose caller may not call ec2:DescribeImages: the caller, for image_validation_allowed."""
+    refused = request._action == "ssm:PutParameter" and decision(policies, "ec2:DescribeImages", ANY) != "allow"
+    _served.validation_refused = request._access_key.arn if refused else None
+
+
+def image_validation_allowed(parameter: str) -> bool:
+    """Whether the PutParameter being served may have the aws:ec2:image value it writes validated (always when
+    IAM is not enforced); a refusal is logged as the others are."""
+    refused = getattr(_served, "validation_refused", None)
+    _served.validation_refused = None
+    if refused:
+        LOG.warning("denied User: %s is not authorized to perform: ec2:DescribeImages (the validation of the "
+                    "aws:ec2:image value written to %s fails)", refused, parameter)
+    return refused is None
 
 
 def _listed(value: Any) -> list[Any]:
@@ -323,7 +386,9 @@ def check_action_permitted(self: IAMRequest, resource: str) -> None:
     policies = self._access_key.collect_policies()
     checks = [(self._action, target) for target in targets or [Target(resource)]]
     checks += [("ec2:CreateTags", target) for target in created_tags(self)]
+    checks += [("iam:PassRole", target) for target in passed_roles(self)]
     for action, target in checks:
         found = decision(policies, action, target)
         if found != "allow":
             raise AccessDenied(self, action, target, explicit=found == "deny")
+    _note_image_validation(self, policies)

@@ -30,7 +30,10 @@ The emulator's choices, where the documents say nothing:
   created or updated" is read as: the parameter stays as it was (absent, for a create).
 - The value is judged when written: the format `ami-` + 8 or 17 hex digits, and an AMI the writing account
   can launch in the Region (its own, or shared with it, or public), `available`, and allowed by the
-  account's Allowed AMIs settings when enabled (patch 36: what they refuse is not discoverable).
+  account's Allowed AMIs settings when enabled (patch 36: what they refuse is not discoverable). With IAM
+  enforced, a writer without ec2:DescribeImages fails the validation too ("To create an aws:ec2:image data
+  type parameter, the user must have both ssm:PutParameter and ec2:DescribeImages permissions", same guide;
+  authorization.image_validation_allowed).
 - A failed version leaves no trace: the next write takes its number again.
 - A change to or from aws:ec2:image or aws:ssm:integration is refused at once with ValidationException
   (the code is undocumented; the generic SSM validation error chosen), and nothing is written.
@@ -53,6 +56,7 @@ from moto.ssm.responses import SimpleSystemManagerResponse
 
 from . import replaces
 from .allowed_images import discoverable
+from .authorization import image_validation_allowed
 from .clock import now
 from .org_sharing import launchable
 
@@ -146,7 +150,8 @@ def put_parameter(self: SimpleSystemManagerBackend, name: str, description: str,
     versions.remove(parameter)
     if not versions:
         del self._parameters[key]
-    _pending(self).setdefault(key, []).append(Pending(parameter, now() + VALIDATION, _valid(self, value)))
+    valid = image_validation_allowed(name) and _valid(self, value)
+    _pending(self).setdefault(key, []).append(Pending(parameter, now() + VALIDATION, valid))
     return parameter
 
 

@@ -1,7 +1,8 @@
 """Patch 62 (authorization.py): with IAM enforced, every service gio-ami calls refuses an IAM user without the
 action, in its own error and naming the action, and serves one allowed it; EC2 image, snapshot and instance
 actions, SSM parameter actions and the EBS direct APIs are authorized against the resources they touch, with
-the resources' tags as condition keys.
+the resources' tags as condition keys. Patch 63: the permissions AWS checks that are no API call of their own
+(iam:PassRole for a launch with an instance profile, ec2:DescribeImages for an aws:ec2:image parameter).
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
 https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
 https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html
@@ -17,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -25,12 +27,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from helpers import Enforcing, seed_image, start_emulator
+from hooks import Clock
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures.py"
 REGION = "us-east-1"
 BLOCK = 512 * 1024
 RELEASE = {"Key": "gio-ami:release", "Value": "1.31-20261101"}
 _names = itertools.count()
+# patches/ssm_image_parameters.VALIDATION: how long an aws:ec2:image value takes to validate on the clock.
+VALIDATION = timedelta(seconds=1)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +95,14 @@ class Admin:
                                                          "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}
         name = f"authz-{next(_names)}"
         return self.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+    def instance_profile(self) -> tuple[dict[str, str], str]:
+        """An instance profile holding a new role: the profile's name and ARN, and the role's ARN."""
+        iam, role = self.client("iam"), self.role()
+        profile = iam.create_instance_profile(InstanceProfileName=f"gio-authz-{next(_names)}")["InstanceProfile"]
+        iam.add_role_to_instance_profile(InstanceProfileName=profile["InstanceProfileName"],
+                                         RoleName=role.rsplit("/", 1)[1])
+        return {"Name": profile["InstanceProfileName"], "Arn": profile["Arn"]}, role
 
 
 def put_block(c: Any, snapshot: str) -> Any:
@@ -478,3 +491,77 @@ def test_tagging_on_creation_needs_create_tags_for_that_action(enforcing):
         {"ResourceType": "image", "Tags": [{"Key": "other", "Value": "x"}]}]))["Error"]["Code"] == "UnauthorizedOperation"
     response = refusal(lambda: enforcing.client(keys, "ec2").create_tags(Resources=[image], Tags=[RELEASE]))
     assert response["Error"]["Code"] == "UnauthorizedOperation", "ec2:CreateAction is absent from a CreateTags call"
+
+
+def test_launching_with_an_instance_profile_needs_pass_role_on_its_role(enforcing):
+    """"must have specific permissions to launch an Amazon EC2 instance with an IAM role [...] iam:PassRole",
+    on the role's ARN (permission-to-pass-iam-roles); iam:PassedToService is ec2.amazonaws.com."""
+    admin = Admin(enforcing)
+    (profile, role), (_, other_role) = admin.instance_profile(), admin.instance_profile()
+    run = {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}
+
+    def launched(keys: dict[str, str], **launch: Any) -> str:
+        return enforcing.client(keys, "ec2").run_instances(ImageId=admin.base(), MinCount=1, MaxCount=1,
+                                                          **launch)["Instances"][0]["InstanceId"]
+
+    def profile_of(instance: str) -> str | None:
+        found = admin.client("ec2").describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+        return found.get("IamInstanceProfile", {}).get("Arn")
+
+    def launches() -> int:
+        return len(admin.client("ec2").describe_instances()["Reservations"])
+
+    runner = enforcing.user(run)
+    assert profile_of(launched(runner)) is None, "no instance profile: no role passed, no iam:PassRole needed"
+    before = launches()
+    for by in ({"Name": profile["Name"]}, {"Arn": profile["Arn"]}):
+        response = refusal(lambda: launched(runner, IamInstanceProfile=by))
+        assert response["Error"]["Code"] == "UnauthorizedOperation"
+        assert (f"is not authorized to perform: iam:PassRole on resource: {role} because no identity-based policy "
+                "allows the iam:PassRole action") in response["Error"]["Message"]
+    assert launches() == before, "a refused launch started nothing"
+
+    to_ec2 = {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+    passer = enforcing.user(run, {"Effect": "Allow", "Action": "iam:PassRole", "Resource": role, "Condition": to_ec2})
+    assert profile_of(launched(passer, IamInstanceProfile={"Name": profile["Name"]})) == profile["Arn"]
+    assert profile_of(launched(passer, IamInstanceProfile={"Arn": profile["Arn"]})) == profile["Arn"]
+    pattern = enforcing.user(run, {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::*:role/authz-*"})
+    assert profile_of(launched(pattern, IamInstanceProfile={"Name": profile["Name"]})) == profile["Arn"]
+
+    elsewhere = enforcing.user(run, {"Effect": "Allow", "Action": "iam:PassRole", "Resource": other_role})
+    assert refusal(lambda: launched(elsewhere, IamInstanceProfile=profile))["Error"]["Code"] == "UnauthorizedOperation"
+    to_lambda = enforcing.user(run, {"Effect": "Allow", "Action": "iam:PassRole", "Resource": role, "Condition": {
+        "StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}})
+    message = refusal(lambda: launched(to_lambda, IamInstanceProfile=profile))["Error"]["Message"]
+    assert f"iam:PassRole on resource: {role} " in message, "passed to EC2, not Lambda"
+    denied = enforcing.user({"Effect": "Allow", "Action": ["ec2:RunInstances", "iam:PassRole"], "Resource": "*"},
+                            {"Effect": "Deny", "Action": "iam:PassRole", "Resource": role})
+    assert refusal(lambda: launched(denied, IamInstanceProfile=profile))["Error"]["Message"].endswith(
+        "with an explicit deny in an identity-based policy")
+
+
+def test_an_image_parameter_is_validated_only_for_a_writer_who_may_describe_images(enforcing):
+    """"To create an aws:ec2:image data type parameter, the user must have both ssm:PutParameter and
+    ec2:DescribeImages permissions" (parameter-store-ec2-aliases); the validation is asynchronous and a failed one
+    leaves the parameter unwritten, PutParameter having answered success (PutParameter, DataType)."""
+    admin, clock = Admin(enforcing), Clock(enforcing.url)
+    image, put = admin.image(), {"Effect": "Allow", "Action": "ssm:PutParameter", "Resource": "*"}
+    without, with_describe = (enforcing.client(enforcing.user(*statements), "ssm") for statements in (
+        [put], [put, {"Effect": "Allow", "Action": "ec2:DescribeImages", "Resource": "*"}]))
+    names = {"without": f"/gio-ami/authz/image-{next(_names)}", "with": f"/gio-ami/authz/image-{next(_names)}"}
+    offset = clock.offset()
+    try:
+        assert without.put_parameter(Name=names["without"], Value=image, Type="String",
+                                     DataType="aws:ec2:image")["Version"] == 1, "answered success all the same"
+        with_describe.put_parameter(Name=names["with"], Value=image, Type="String", DataType="aws:ec2:image")
+        without.put_parameter(Name=names["without"] + "-text", Value=image, Type="String")
+        clock.advance(VALIDATION)
+        ssm = admin.client("ssm")
+        assert ssm.get_parameter(Name=names["with"])["Parameter"]["Value"] == image
+        assert ssm.get_parameter(Name=names["without"] + "-text")["Parameter"]["Value"] == image, "text: no validation"
+        assert refusal(lambda: ssm.get_parameter(Name=names["without"]))["Error"]["Code"] == "ParameterNotFound"
+        without.put_parameter(Name=names["with"], Value=admin.image(), Overwrite=True)  # keeps its data type
+        clock.advance(VALIDATION)
+        assert ssm.get_parameter(Name=names["with"])["Parameter"]["Value"] == image, "an overwrite is validated too"
+    finally:
+        clock.set(offset)
