@@ -113,6 +113,22 @@ pub enum Error {
     #[error("--region was given {0} times; only `history` reads several regions. Pass one.")]
     Regions(usize),
 
+    #[error(
+        "`{command}` is not a gio-ami command that calls AWS, so no policy is written for it. Name \
+         some of: {known}; or none, for every command's."
+    )]
+    UnknownCommand { command: String, known: String },
+
+    #[error("`{0}` calls no AWS API, so it needs no IAM permission and no policy is written for it.")]
+    NoPermissionNeeded(String),
+
+    #[error(
+        "the spec's accounts ask for different external ids ({}), and one trust policy holds one: \
+         write each role's trust policy from a spec that names only its account.",
+        .0.join(", ")
+    )]
+    ExternalIds(Vec<String>),
+
     #[error("nothing to adopt in {region}: {skipped}")]
     NothingToAdopt { region: String, skipped: String },
 
@@ -243,6 +259,8 @@ pub enum Error {
         failed: usize,
         total: usize,
         first: String,
+        /// The IAM action AWS denied a step, if one was (the advice names the policy).
+        denied: Option<String>,
     },
 
     #[error("`{0}` is not a tag filter: write KEY=VALUE, e.g. --tag team=platform")]

@@ -11,5 +11,6 @@ async fn main() -> ExitCode {
     let interruption = cli::listen_for_signals();
     let args = gio_ami::commands::Cli::parse();
     cli::init_logging(&args);
-    cli::exit_code(cli::run(args, interruption).await)
+    let verb = args.command.name();
+    cli::exit_code(cli::run(args, interruption).await, &verb)
 }

@@ -28,11 +28,16 @@ use crate::aws::org::Org;
 use crate::aws::Aws;
 use crate::core::clock::{self, Timestamp};
 use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::core::kinds::{Reported, Severity};
 use crate::error::Result;
 use aws_sdk_ec2::types::{ImageCriterion, ImageWatermarkFilterResponse, ScanResultCondition};
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// The Allowed AMIs settings: without them the check is skipped, with a warning.
+pub const IAM: Permission =
+    Permission::new(Service::Ec2, "GetAllowedImagesSettings").optional("allowed AMIs check");
 
 const DAY: i64 = 86_400;
 

@@ -11,12 +11,23 @@ use crate::aws::inventory::Image;
 use crate::aws::{timestamp, Aws};
 use crate::core::clock::{self, Timestamp};
 use crate::core::error::Service;
+use crate::core::iam::{Permission, Scope};
 use crate::core::tags;
 use crate::error::{Error, Result};
 use aws_sdk_ec2::types::{Filter, StorageTier, TieringOperationStatus};
 use aws_sdk_ssm::types::{ParameterTier, Tag};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+
+/// The archive records under RECORD_PATH: `records`, `write_record`, `delete_record`.
+pub const READ_RECORDS: Permission =
+    Permission::new(Service::Ssm, "GetParameters").on(Scope::ParametersUnder(RECORD_PATH));
+pub const WRITE_RECORD: Permission =
+    Permission::new(Service::Ssm, "PutParameter").on(Scope::ParametersUnder(RECORD_PATH));
+pub const DELETE_RECORD: Permission =
+    Permission::new(Service::Ssm, "DeleteParameter").on(Scope::ParametersUnder(RECORD_PATH));
+/// `tiers` and `in_flight`.
+pub const TIERS: Permission = Permission::new(Service::Ec2, "DescribeSnapshotTierStatus");
 
 /// Where the records live: one parameter per archived AMI, named after it.
 pub const RECORD_PATH: &str = "/gio-ami/archived/";

@@ -5,11 +5,18 @@ use crate::aws::inventory::{self, Image};
 use crate::aws::Aws;
 use crate::core::choice::Choice;
 use crate::core::error::Service;
+use crate::core::iam::{Permission, Scope};
 use crate::core::kinds::{Arch, Family, Variant};
 use crate::core::tags::{self, Tags};
 use crate::error::{Error, Result};
 use schemars::JsonSchema;
 use serde::Serialize;
+
+/// `resolve`: the EKS-optimized AMI behind AWS's public parameters, and the AMI itself.
+pub const IAM: [Permission; 2] = [
+    Permission::new(Service::Ssm, "GetParameters").on(Scope::PublicParameters),
+    crate::aws::inventory::DESCRIBE_IMAGES,
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {

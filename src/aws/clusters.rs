@@ -6,10 +6,20 @@ use crate::aws::nodegroups;
 use crate::aws::Aws;
 use crate::core::choice::Choice;
 use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::error::Result;
 use aws_sdk_ec2::types::Filter;
 use futures::future::join_all;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// `running_amis`: the AMIs each cluster's nodes run (its nodegroups' launch templates, its
+/// tagged instances).
+pub const IAM: [Permission; 4] = [
+    Permission::new(Service::Eks, "ListNodegroups"),
+    Permission::new(Service::Eks, "DescribeNodegroup"),
+    Permission::new(Service::Ec2, "DescribeLaunchTemplateVersions"),
+    Permission::new(Service::Ec2, "DescribeInstances"),
+];
 
 /// EKS tags the instances of its managed nodegroups with this; self-managed nodes of any
 /// Kubernetes distribution carry `kubernetes.io/cluster/NAME` instead.

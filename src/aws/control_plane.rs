@@ -6,10 +6,17 @@
 use crate::aws::Aws;
 use crate::core::clock;
 use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::error::Result;
 use aws_sdk_eks::types::VersionStatus;
 use schemars::JsonSchema;
 use serde::Serialize;
+
+/// `of_cluster`: the control plane's version and its support dates.
+pub const IAM: [Permission; 2] = [
+    Permission::new(Service::Eks, "DescribeCluster"),
+    Permission::new(Service::Eks, "DescribeClusterVersions"),
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ControlPlane {

@@ -5,6 +5,7 @@ use crate::aws::{timestamp, Aws};
 use crate::core::choice::choice_enum;
 use crate::core::clock::Timestamp;
 use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::kinds::{Arch, BootMode, Reported, Severity, VolumeType};
 use crate::core::tags;
@@ -14,6 +15,13 @@ use aws_sdk_ec2::types::{self as ec2, Filter};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
+
+/// Every look-up of AMIs (by id, name, owner or tag).
+pub const DESCRIBE_IMAGES: Permission = Permission::new(Service::Ec2, "DescribeImages");
+/// Every look-up of snapshots.
+pub const DESCRIBE_SNAPSHOTS: Permission = Permission::new(Service::Ec2, "DescribeSnapshots");
+/// Launch permissions (`launch_permissions`): who else an AMI is shared with.
+pub const DESCRIBE_IMAGE_ATTRIBUTE: Permission = Permission::new(Service::Ec2, "DescribeImageAttribute");
 
 /// Whom an AMI is shared with (its launch permissions): account ids, organization ARNs, OU ARNs,
 /// and everyone when it is public.

@@ -6,10 +6,14 @@
 use crate::aws::{timestamp, Aws};
 use crate::core::clock::Timestamp;
 use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::error::Result;
 use aws_sdk_ec2::types::LockState;
 use serde::Serialize;
 use std::fmt;
+
+/// `of`: the snapshot locks that make a deletion fail.
+pub const IAM: Permission = Permission::new(Service::Ec2, "DescribeLockedSnapshots");
 
 /// DescribeLockedSnapshots takes the ids of one page of snapshots at a time; 200 matches the
 /// other EC2 look-ups.

@@ -5,11 +5,20 @@
 use crate::aws::Aws;
 use crate::core::choice::Choice;
 use crate::core::error::Service;
+use crate::core::iam::{Permission, Scope};
 use crate::core::kinds::{DataType, Reported};
 use crate::core::poll;
 use crate::error::{Error, Result};
 use aws_sdk_ssm::types::ParameterType;
 use std::time::Duration;
+
+/// Reading a cluster's parameter (`current`, `current_value`).
+pub const CURRENT: Permission = Permission::new(Service::Ssm, "GetParameter").on(Scope::ClusterParameters);
+/// Its history (`history`): what a rollback goes back to, how long a release soaked.
+pub const HISTORY: Permission =
+    Permission::new(Service::Ssm, "GetParameterHistory").on(Scope::ClusterParameters);
+/// `put_ami`.
+pub const WRITE: Permission = Permission::new(Service::Ssm, "PutParameter").on(Scope::ClusterParameters);
 
 /// GetParameterHistory answers at most 50 versions a page.
 const HISTORY_PAGE_SIZE: i32 = 50;

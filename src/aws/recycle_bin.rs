@@ -6,6 +6,7 @@
 use crate::aws::{timestamp, Aws, LOOKUP_CONCURRENCY};
 use crate::core::clock::{self, Timestamp};
 use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::core::tags::{self, Tags};
 use crate::error::{Error, Result};
 use aws_sdk_ec2::types::Filter;
@@ -14,6 +15,24 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// `rules`: the retention rules that say whether a deletion can be undone.
+pub const RULES: [Permission; 3] = [
+    Permission::new(Service::Rbin, "ListRules"),
+    Permission::new(Service::Rbin, "GetRule"),
+    Permission::new(Service::Rbin, "ListTagsForResource"),
+];
+/// `create_rule`, `update_rule`.
+pub const WRITE_RULES: &[Permission] =
+    &[Permission::new(Service::Rbin, "CreateRule"), Permission::new(Service::Rbin, "UpdateRule")];
+/// What is in the bin (`images_in_bin`, `snapshots_in_bin`, `snapshots_tagged`) and its restores.
+pub const RESTORE: &[Permission] = &[
+    Permission::new(Service::Ec2, "ListImagesInRecycleBin"),
+    Permission::new(Service::Ec2, "ListSnapshotsInRecycleBin"),
+    Permission::new(Service::Ec2, "DescribeTags"),
+    Permission::new(Service::Ec2, "RestoreImageFromRecycleBin"),
+    Permission::new(Service::Ec2, "RestoreSnapshotFromRecycleBin"),
+];
 
 /// The tag every AMI and snapshot gio-ami makes carries (any value): what the rules
 /// `recycle-bin` writes are scoped to, so they keep gio-ami's releases and nothing else.

@@ -2,9 +2,14 @@
 
 use crate::aws::Aws;
 use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::core::tags::Tags;
 use crate::error::Result;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+
+/// `create`, and the tags a change writes on AMIs and snapshots.
+pub const CREATE_TAGS: Permission = Permission::new(Service::Ec2, "CreateTags");
+pub const DELETE_TAGS: Permission = Permission::new(Service::Ec2, "DeleteTags");
 
 pub fn specification(resource: ResourceType, tags: &Tags) -> TagSpecification {
     TagSpecification::builder().resource_type(resource).set_tags(Some(to_sdk(tags))).build()

@@ -14,6 +14,7 @@ use crate::aws::org::{Org, Place, PLACES_AT_ONCE};
 use crate::aws::{usage_report, Aws, LOOKUP_CONCURRENCY};
 use crate::core::choice::Choice;
 use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::core::kinds::Reported;
 use crate::core::progress::Progress;
 use crate::error::{Error, Result};
@@ -25,6 +26,23 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
+
+/// What `observe` reads to find every use of an AMI in an account and region; a guard refuses
+/// when one fails. The cross-check with EC2's own view is optional: it is skipped with a warning.
+pub const IAM: &[Permission] = &[
+    Permission::new(Service::Ec2, "DescribeInstances"),
+    Permission::new(Service::Ec2, "DescribeLaunchTemplates"),
+    Permission::new(Service::Ec2, "DescribeLaunchTemplateVersions"),
+    Permission::new(Service::AutoScaling, "DescribeAutoScalingGroups"),
+    Permission::new(Service::AutoScaling, "DescribeLaunchConfigurations"),
+    Permission::new(Service::Eks, "ListClusters"),
+    Permission::new(Service::Eks, "ListNodegroups"),
+    Permission::new(Service::Eks, "DescribeNodegroup"),
+    Permission::new(Service::Ssm, "DescribeParameters"),
+    // Any parameter may hold an AMI id: every one is read.
+    Permission::new(Service::Ssm, "GetParameters"),
+    Permission::new(Service::Ec2, "DescribeImageReferences").optional("image references cross-check"),
+];
 
 /// EC2 caps the values of one filter at 200.
 const FILTER_VALUES_MAX: usize = 200;

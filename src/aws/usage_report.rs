@@ -7,6 +7,7 @@
 use crate::aws::Aws;
 use crate::core::clock;
 use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::core::poll;
 use crate::core::progress::Progress;
 use crate::core::tags;
@@ -16,6 +17,15 @@ use aws_sdk_ec2::types::{
     TagSpecification,
 };
 use std::time::Duration;
+
+/// Image usage reports: which other accounts launched an AMI lately. Without them the count is
+/// left unknown, with a warning.
+pub const IAM: &[Permission] = &[
+    Permission::new(Service::Ec2, "CreateImageUsageReport").optional("image usage reports"),
+    Permission::new(Service::Ec2, "DescribeImageUsageReports").optional("image usage reports"),
+    Permission::new(Service::Ec2, "DescribeImageUsageReportEntries").optional("image usage reports"),
+    Permission::new(Service::Ec2, "DeleteImageUsageReport").optional("deleting read usage reports"),
+];
 
 /// How long a plan waits for a report before the use it would show stays unchecked (a
 /// warning, as without it): as long as AWS's own CLI waits for one, `aws ec2 wait
@@ -112,9 +122,17 @@ pub async fn counts(
             }),
         );
     }
-    // Read, the report has served: a failed delete only leaves it to EC2's 30 days.
-    let _ = ec2.delete_image_usage_report().report_id(&report).send().await;
+    tidy_up(aws, &report).await;
     Ok(counts)
+}
+
+/// Deletes a report that has served. A failed delete only leaves it to EC2, which removes it
+/// after 30 days: said, not an error.
+async fn tidy_up(aws: &Aws, report: &str) {
+    if let Err(e) = aws.ec2().delete_image_usage_report().report_id(report).send().await {
+        let e = aws.error("DeleteImageUsageReport", Service::Ec2, e);
+        tracing::warn!("image usage report {report} is left for EC2 to remove after 30 days: {e}");
+    }
 }
 
 /// gio-ami's report of `ami` over these accounts that an earlier run left and is still worth
@@ -142,9 +160,7 @@ async fn earlier(aws: &Aws, ami: &str, accounts: Option<&[String]>) -> Result<Op
         match report.state() {
             Some("pending") => found = Some(id.to_string()),
             Some("available") if fresh(report) && found.is_none() => found = Some(id.to_string()),
-            Some("available") => {
-                let _ = ec2.delete_image_usage_report().report_id(id).send().await;
-            }
+            Some("available") => tidy_up(aws, id).await,
             _ => {}
         }
     }

@@ -8,6 +8,7 @@ use crate::aws::consistency::{self, Lag};
 use crate::aws::inventory::Grantees;
 use crate::aws::{parameters, recycle_bin, tagging, Aws};
 use crate::core::error::Service;
+use crate::core::iam::{Permission, Resource};
 use crate::core::ids::AmiId;
 use crate::core::tags;
 use crate::error::Error;
@@ -19,6 +20,31 @@ use aws_sdk_ec2::types::{
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use std::collections::HashSet;
 use std::future::Future;
+
+// The call each action makes. The destructive ones are granted only on what gio-ami manages,
+// by its tags: EC2 authorizes them against the image's or snapshot's `aws:ResourceTag/${TagKey}`.
+pub const TERMINATE_BUILDER: Permission =
+    Permission::new(Service::Ec2, "TerminateInstances").tagged(Resource::Instance, tags::BUILD_ID);
+pub const DEREGISTER_RELEASE: Permission =
+    Permission::new(Service::Ec2, "DeregisterImage").tagged(Resource::Image, tags::RELEASE);
+pub const DEREGISTER_LEFTOVER: Permission =
+    Permission::new(Service::Ec2, "DeregisterImage").tagged(Resource::Image, tags::BUILD_ID);
+pub const DELETE_RELEASE_SNAPSHOT: Permission =
+    Permission::new(Service::Ec2, "DeleteSnapshot").tagged(Resource::Snapshot, tags::RELEASE);
+pub const DELETE_LEFTOVER_SNAPSHOT: Permission =
+    Permission::new(Service::Ec2, "DeleteSnapshot").tagged(Resource::Snapshot, tags::BUILD_ID);
+pub const PROTECT: Permission = Permission::new(Service::Ec2, "EnableImageDeregistrationProtection");
+pub const UNPROTECT: Permission = Permission::new(Service::Ec2, "DisableImageDeregistrationProtection")
+    .tagged(Resource::Image, tags::RELEASE);
+pub const DISABLE: Permission =
+    Permission::new(Service::Ec2, "DisableImage").tagged(Resource::Image, tags::RELEASE);
+pub const ENABLE: Permission = Permission::new(Service::Ec2, "EnableImage");
+pub const DEPRECATE: Permission = Permission::new(Service::Ec2, "EnableImageDeprecation");
+pub const SHARE_IMAGE: Permission = Permission::new(Service::Ec2, "ModifyImageAttribute");
+pub const SHARE_SNAPSHOT: Permission = Permission::new(Service::Ec2, "ModifySnapshotAttribute");
+pub const ARCHIVE: Permission =
+    Permission::new(Service::Ec2, "ModifySnapshotTier").tagged(Resource::Snapshot, tags::RELEASE);
+pub const UNARCHIVE: Permission = Permission::new(Service::Ec2, "RestoreSnapshotTier");
 
 /// Carries out `action`. `deregistered`: the AMIs this apply deregistered, whose snapshots EC2
 /// may still report in use by them for a while (`aws::consistency`).
@@ -34,7 +60,7 @@ pub(super) async fn execute(aws: &Aws, action: &Action, deregistered: &HashSet<S
     match result {
         Ok(()) => Status::Done,
         Err(e) if is_gone(&e) && action.gone_is_done() => Status::AlreadyGone,
-        Err(e) => Status::Failed(e.to_string()),
+        Err(e) => Status::Failed((&e).into()),
     }
 }
 

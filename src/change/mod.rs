@@ -4,7 +4,7 @@
 //! gone" (or "already done") as done so a re-run finishes a half-done job.
 
 pub mod access;
-mod execute;
+pub mod execute;
 mod procedure;
 pub mod protection;
 pub mod publication;
@@ -663,9 +663,54 @@ pub enum Status {
     /// Someone (or an earlier run) deleted it already: the goal is reached.
     AlreadyGone,
     Refused,
-    Failed(String),
+    Failed(Failure),
     /// Not attempted: an action it needs (`Action::after`) did not reach its goal; says which.
     Skipped(String),
+}
+
+/// Why a step failed, as its report says it; and when AWS denied it the IAM action it lacked,
+/// which the command's error then names the policy of.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Failure {
+    why: String,
+    #[serde(skip)]
+    denied: Option<String>,
+}
+
+impl Failure {
+    /// The IAM action AWS denied, when that is why the step failed.
+    pub fn denied(&self) -> Option<&str> {
+        self.denied.as_deref()
+    }
+}
+
+impl From<&Error> for Failure {
+    fn from(error: &Error) -> Self {
+        let denied = match error {
+            Error::AccessDenied { service, operation, .. } => Some(format!("{service}:{operation}")),
+            _ => None,
+        };
+        Failure { why: error.to_string(), denied }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(why: String) -> Self {
+        Failure { why, denied: None }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(why: &str) -> Self {
+        why.to_string().into()
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
 }
 
 impl Status {
@@ -848,7 +893,11 @@ impl<'a, F, S: Planned> Report<'a, F, S> {
             }))
             .collect();
         let first = failed.first()?.clone();
-        Some(Error::Incomplete { command, failed: failed.len(), total: self.outcomes.len(), first })
+        let denied = self.outcomes.iter().find_map(|o| match &o.status {
+            Status::Failed(failure) => failure.denied().map(str::to_string),
+            _ => None,
+        });
+        Some(Error::Incomplete { command, failed: failed.len(), total: self.outcomes.len(), first, denied })
     }
 }
 

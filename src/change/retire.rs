@@ -16,6 +16,7 @@ use crate::aws::{usage_report, Aws};
 use crate::change::{self, Action, Kind, Outcome};
 use crate::core::clock::{self, Timestamp};
 use crate::core::error::Service;
+use crate::core::iam::{optional, Permission};
 use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::progress::Progress;
 use crate::core::tags;
@@ -125,12 +126,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
     }
     let locks: HashMap<&str, &Lock> =
         facts.locks.iter().flatten().map(|l| (l.snapshot.as_str(), l)).collect();
-    plan.warnings.extend(facts.usage.notes.iter().cloned());
-    if let Some(skipped) = &facts.usage.cross_check_skipped {
-        plan.warnings.push(format!(
-            "the cross-check with the references EC2 reports was skipped ({skipped}); gio-ami's own scans decided"
-        ));
-    }
+    plan.warnings.extend(usage_warnings(facts.usage));
 
     let mut wiped: Vec<&str> = Vec::new();
     for target in facts.targets {
@@ -575,6 +571,33 @@ async fn mark(aws: &Aws, ami: &str, snapshots: &[String]) -> Result<()> {
         }
         marked => marked.map(|_| ()),
     }
+}
+
+/// What `prepare_targets` reads beside each kind of use (`aws::usage::IAM`), and what retiring a
+/// release calls: the marks on its snapshots, then its deregistration and their deletion.
+pub const IAM: [Permission; 7] = [
+    crate::aws::inventory::DESCRIBE_IMAGES,
+    crate::aws::inventory::DESCRIBE_SNAPSHOTS,
+    crate::aws::inventory::DESCRIBE_IMAGE_ATTRIBUTE,
+    crate::aws::locks::IAM.optional("snapshot locks check"),
+    crate::aws::tagging::CREATE_TAGS,
+    super::execute::DEREGISTER_RELEASE,
+    super::execute::DELETE_RELEASE_SNAPSHOT,
+];
+/// The Recycle Bin's rules, which the plan reads to say what a deletion leaves restorable.
+pub const RECYCLE_BIN: [Permission; 3] =
+    optional(crate::aws::recycle_bin::RULES, "recycle bin retention check");
+
+/// What a guard's plan says of its look-ups of use: their notes, and a cross-check with EC2's
+/// own references that could not be made.
+pub fn usage_warnings(usage: &Usage) -> Vec<String> {
+    let mut warnings = usage.notes.clone();
+    if let Some(skipped) = &usage.cross_check_skipped {
+        warnings.push(format!(
+            "the cross-check with the references EC2 reports was skipped ({skipped}); gio-ami's own scans decided"
+        ));
+    }
+    warnings
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::EnvFilter;
 
 /// The exit status of a run: 0, 1 with the error on stderr, or SIGPIPE's when the reader left.
-pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+pub fn exit_code(result: anyhow::Result<()>, verb: &str) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`| head`): end quietly, with the status a tool killed by
@@ -24,19 +24,19 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
         // `outdated --fail-if-behind`: the report was printed; a scheduled job tells "behind"
         // (3) from "could not tell" (1).
         Err(err) if matches!(err.downcast_ref::<gio_ami::Error>(), Some(gio_ami::Error::Behind { .. })) => {
-            eprintln!("error: {}", message(&err));
+            eprintln!("error: {}", message(&err, verb));
             ExitCode::from(3)
         }
         Err(err) => {
-            eprintln!("error: {}", message(&err));
+            eprintln!("error: {}", message(&err, verb));
             ExitCode::FAILURE
         }
     }
 }
 
-/// An error as printed: its chain of causes, then the flags that get past the last one.
-fn message(err: &anyhow::Error) -> String {
-    gio_ami::commands::advice::with_advice(format!("{err:#}"), err.root_cause())
+/// An error of `verb` as printed: its chain of causes, then the flags that get past the last one.
+fn message(err: &anyhow::Error, verb: &str) -> String {
+    gio_ami::commands::advice::with_advice(format!("{err:#}"), err.root_cause(), verb)
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -58,6 +58,10 @@ pub struct Args {
 pub type Report = super::Mutation<Adopted, Adopted>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy adopt`).
+pub const IAM: &[&[crate::core::iam::Permission]] =
+    &[&[crate::aws::inventory::DESCRIBE_IMAGES, crate::aws::tagging::CREATE_TAGS]];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let mut requests: Vec<Request> =
         parse_all::<AmiId>(&args.amis)?.into_iter().map(|ami| Request { ami, built_at: None }).collect();

@@ -13,9 +13,9 @@ pub enum Advice {
     Continues(String),
 }
 
-/// The advice for an error anywhere in a chain of causes (the library's error, or a spec
-/// error a verb returned as it is); none for an error the flags do not get past.
-pub fn advice(err: &(dyn std::error::Error + 'static)) -> Option<Advice> {
+/// The advice for an error of `verb` anywhere in a chain of causes (the library's error, or a
+/// spec error a verb returned as it is); none for an error the flags do not get past.
+pub fn advice(err: &(dyn std::error::Error + 'static), verb: &str) -> Option<Advice> {
     if let Some(crate::spec::Error::NoPromotionSource { cluster }) = err.downcast_ref() {
         return Some(Advice::Continues(format!(
             ": pass --from CLUSTER, or add promote_from = \"staging\" (say) to [clusters.{cluster}] in \
@@ -24,7 +24,7 @@ pub fn advice(err: &(dyn std::error::Error + 'static)) -> Option<Advice> {
     }
     use Advice::{Continues, Sentence};
     Some(match err.downcast_ref::<Error>()? {
-        Error::Spec(spec) => return advice(spec),
+        Error::Spec(spec) => return advice(spec, verb),
         Error::InvalidRegion(_) => Sentence("Pass a real one with --region, or set AWS_REGION.".into()),
         Error::NoRegion => Sentence(
             "Pass --region (e.g. --region eu-west-1), set AWS_REGION, or set `region` in the profile \
@@ -58,19 +58,23 @@ pub fn advice(err: &(dyn std::error::Error + 'static)) -> Option<Advice> {
         Error::Timeout { .. } => Sentence(
             "--timeout sets how long one request may take; --region (or AWS_REGION) picks the region.".into(),
         ),
+        Error::AccessDenied { .. } | Error::Incomplete { denied: Some(_), .. } => {
+            Sentence(format!("`gio-ami iam-policy {verb}` prints the least IAM policy `{verb}` needs."))
+        }
         Error::BadManifest { .. } => Sentence("--parent-image names that image.".into()),
         Error::BlockFailed { .. } => Sentence(
             "--timeout sets how long one request may take, --workers how many blocks are in flight.".into(),
         ),
-        Error::UploadAbandoned { why, .. } => return advice(why.as_ref()),
+        Error::UploadAbandoned { why, .. } => return advice(why.as_ref(), verb),
         Error::NoClusters { .. } => Continues(", or name one with --cluster".into()),
         _ => return None,
     })
 }
 
-/// `message` (an error's text, its causes before it) with the advice of `err`, its last cause.
-pub fn with_advice(message: String, err: &(dyn std::error::Error + 'static)) -> String {
-    match advice(err) {
+/// `message` (an error's text, its causes before it) with the advice of `err`, its last cause,
+/// for a run of `verb`.
+pub fn with_advice(message: String, err: &(dyn std::error::Error + 'static), verb: &str) -> String {
+    match advice(err, verb) {
         None => message,
         Some(Advice::Sentence(sentence)) => format!("{message} {sentence}"),
         Some(Advice::Continues(rest)) => format!("{}{rest}", message.strip_suffix('.').unwrap_or(&message)),
@@ -83,7 +87,7 @@ mod tests {
 
     /// An error as a user reads it: its message, then its advice.
     fn explain(err: &Error) -> String {
-        with_advice(err.to_string(), err)
+        with_advice(err.to_string(), err, "wipe")
     }
 
     #[test]
@@ -105,6 +109,22 @@ mod tests {
         );
         let promote = Error::from(crate::spec::Error::NoPromotionSource { cluster: "prod".into() });
         assert!(explain(&promote).ends_with("from: pass --from CLUSTER, or add promote_from = \"staging\" (say) to [clusters.prod] in gio-ami.toml."), "{}", explain(&promote));
+    }
+
+    #[test]
+    fn access_denied_names_the_action_and_the_policy_of_the_command() {
+        let denied = Error::AccessDenied {
+            service: crate::core::error::Service::Ec2,
+            operation: "DeregisterImage",
+            code: "UnauthorizedOperation".into(),
+            message: "no".into(),
+        };
+        let printed = with_advice(denied.to_string(), &denied, "prune");
+        assert!(printed.contains("ec2:DeregisterImage"), "{printed}");
+        assert!(
+            printed.ends_with("`gio-ami iam-policy prune` prints the least IAM policy `prune` needs."),
+            "{printed}"
+        );
     }
 
     #[test]

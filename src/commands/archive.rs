@@ -30,6 +30,22 @@ pub struct Args {
 pub type Report = super::Mutation<Findings>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy archive`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    crate::aws::usage::IAM,
+    &[
+        crate::aws::inventory::DESCRIBE_IMAGES,
+        crate::aws::inventory::DESCRIBE_SNAPSHOTS,
+        crate::aws::inventory::DESCRIBE_IMAGE_ATTRIBUTE,
+        crate::aws::archive::READ_RECORDS,
+        crate::aws::archive::WRITE_RECORD,
+        crate::aws::archive::TIERS,
+        crate::aws::tagging::CREATE_TAGS,
+        crate::change::execute::DEREGISTER_RELEASE,
+        crate::change::execute::ARCHIVE,
+    ],
+];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let amis = parse_all::<AmiId>(&args.targets.amis)?;
     let aws = Aws::connect(&ctx.options).await?;
@@ -157,6 +173,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
             plan.actions.push(action);
         }
     }
+    plan.warnings.extend(retire::usage_warnings(facts.usage));
     if plan.actions.iter().any(|a| matches!(a, Action::ArchiveSnapshot { .. })) {
         plan.warnings.push(TERMS.to_string());
     }

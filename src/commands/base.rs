@@ -27,6 +27,9 @@ pub struct Args {
 pub type Report = Base;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy base`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[&crate::aws::base::IAM];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let aws = Aws::connect(&ctx.options).await?;
     let query = base::Query {

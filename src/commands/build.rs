@@ -25,6 +25,17 @@ pub struct Args {
 pub type Report = super::Mutation<engines::Building, Option<Built>, crate::change::Procedure>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy build`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    &crate::aws::base::IAM,
+    crate::engines::native::IAM,
+    &crate::engines::native::CLEAN_UP,
+    crate::engines::native::SSM,
+    crate::engines::native::PASS_ROLE,
+    crate::engines::packer::IAM,
+    &[crate::aws::inventory::DESCRIBE_SNAPSHOTS, crate::aws::tagging::CREATE_TAGS],
+];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let loaded = spec::load(&args.spec)?;
     for warning in &loaded.warnings {

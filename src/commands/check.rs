@@ -26,6 +26,9 @@ pub struct Checked {
 pub type Report = Checked;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy check`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let loaded = spec::load(&args.spec)?;
     let checked = Checked { spec: loaded.path.display().to_string(), valid: true, warnings: loaded.warnings };

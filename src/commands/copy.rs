@@ -29,6 +29,10 @@ pub struct Args {
 pub type Report = super::Mutation<copy::Copying, (), crate::change::Step>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy copy`).
+pub const IAM: &[&[crate::core::iam::Permission]] =
+    &[&[crate::aws::inventory::DESCRIBE_IMAGES, crate::engines::copy::IAM, crate::aws::tagging::CREATE_TAGS]];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let ami: AmiId = args.ami.parse()?;
     let kms_keys = copy::parse_kms_keys(&args.kms_keys)?;

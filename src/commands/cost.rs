@@ -11,6 +11,7 @@ use crate::aws::org::Org;
 use crate::aws::orphans::find_orphans;
 use crate::aws::Aws;
 use crate::aws::LOOKUP_CONCURRENCY;
+use crate::core::iam::optional;
 use crate::core::show::{Cell, Draw, Table, Text};
 use crate::error::Result;
 use crate::spec::clusters as configured;
@@ -41,6 +42,18 @@ pub struct Args {
 /// What `--output json` prints: one account's cost, or with `[accounts]` every account's.
 pub type Report = super::Either<Cost, Costs>;
 pub const JSON: super::Json = super::Json::of::<Report>();
+
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy cost`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    super::reach::ASSUME,
+    &optional(crate::transfer::billing::IAM, "billed blocks"),
+    &optional(crate::aws::clusters::IAM, "which clusters run each release"),
+    &[
+        crate::aws::inventory::DESCRIBE_IMAGES,
+        crate::aws::inventory::DESCRIBE_SNAPSHOTS,
+        crate::aws::locks::IAM.optional("snapshot locks check"),
+    ],
+];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let spec = reach::optional_spec(&args.org.spec)?;

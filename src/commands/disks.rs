@@ -56,6 +56,13 @@ pub struct AddArgs {
 pub type Report = super::Mutation<Plan, (), crate::change::Step>;
 pub const JSON: super::Json = super::Json::Subcommands(&[("add", super::Json::of::<Report>())]);
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy disks`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[&[
+    crate::aws::inventory::DESCRIBE_IMAGES,
+    crate::engines::register::IAM,
+    crate::aws::tagging::CREATE_TAGS,
+]];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let Args::Add(args) = args;
     let source: AmiId = args.source.parse()?;

@@ -31,6 +31,10 @@ pub struct Args {
 pub type Report = Downloaded;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy download`).
+pub const IAM: &[&[crate::core::iam::Permission]] =
+    &[crate::transfer::download::IAM, &[crate::aws::inventory::DESCRIBE_SNAPSHOTS]];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let snapshot: SnapshotId = args.snapshot.parse()?;
     let aws = Aws::connect(&ctx.options).await?;

@@ -26,6 +26,20 @@ pub struct Args {
 pub type Report = super::Either<super::Mutation<()>, Vec<Located<change::Report<'static, ()>>>>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy gc`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    super::reach::ASSUME,
+    crate::aws::usage::IAM,
+    &[
+        crate::aws::inventory::DESCRIBE_IMAGES,
+        crate::aws::inventory::DESCRIBE_SNAPSHOTS,
+        crate::aws::inventory::DESCRIBE_IMAGE_ATTRIBUTE,
+        crate::change::execute::TERMINATE_BUILDER,
+        crate::change::execute::DEREGISTER_LEFTOVER,
+        crate::change::execute::DELETE_LEFTOVER_SNAPSHOT,
+    ],
+];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let spec = reach::optional_spec(&args.org.spec)?;
     // Roles in [accounts] are for reading: removing is left to each account's own

@@ -9,6 +9,7 @@ use crate::aws::clusters::{self, Observed};
 use crate::aws::inventory::{self, Image, Protection};
 use crate::aws::org::Org;
 use crate::core::clock::Timestamp;
+use crate::core::iam::optional;
 use crate::core::show::{Cell, Draw, Table, Text};
 use crate::core::tags;
 use crate::error::{Error, Result};
@@ -41,6 +42,13 @@ pub struct Args {
 /// What `--output json` prints: the history, or with `--update` what was written.
 pub type Report = super::Either<Formatted, Updated>;
 pub const JSON: super::Json = super::Json::of::<Report>();
+
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy history`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    super::reach::ASSUME,
+    &optional(crate::aws::clusters::IAM, "which clusters run each release"),
+    &[crate::aws::inventory::DESCRIBE_IMAGES],
+];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let (spec, caller, accounts) = reach::configured(ctx, &args.org).await?;

@@ -31,6 +31,10 @@ pub struct Images {
 pub type Report = Images;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy images`).
+pub const IAM: &[&[crate::core::iam::Permission]] =
+    &[super::reach::ASSUME, &[crate::aws::inventory::DESCRIBE_IMAGES]];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let spec = reach::optional_spec(&args.org.spec)?;
     let org = reach::reach(&ctx.options, spec.as_ref(), &args.org, &ctx.regions).await?;

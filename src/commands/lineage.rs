@@ -26,6 +26,9 @@ pub struct Lineage(pub Vec<Node>);
 pub type Report = Lineage;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy lineage`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[&[crate::aws::inventory::DESCRIBE_IMAGES]];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let ami: AmiId = args.ami.parse()?;
     let aws = Aws::connect(&ctx.options).await?;

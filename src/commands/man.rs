@@ -16,6 +16,9 @@ pub struct Args {
 /// No JSON: it writes man pages.
 pub const JSON: super::Json = super::Json::Not("it writes man pages");
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy man`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let failed =
         |e: std::io::Error| Error::Write { path: args.out.display().to_string(), detail: e.to_string() };

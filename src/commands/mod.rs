@@ -26,6 +26,7 @@ pub mod download;
 pub mod enable;
 pub mod gc;
 pub mod history;
+pub mod iam_policy;
 pub mod images;
 pub mod init;
 pub mod lineage;
@@ -50,6 +51,7 @@ pub use json::{Either, Json, Mutation};
 pub use line::{Cli, Colour, Format, HistoryFormat, OrgArgs, Targets, Workers};
 pub use shown::{Made, Own, PlacedPlans, PlanShown, Shown};
 
+use crate::core::iam::Permission;
 use crate::core::progress::Progress;
 use crate::core::show::{Draw, Show};
 use crate::AwsOptions;
@@ -124,11 +126,24 @@ macro_rules! verbs {
                     $( Verb::$verb(args) => $module::run(args, ctx).await, )*
                 }
             }
+
+            /// The verb's name as typed.
+            pub fn name(&self) -> String {
+                match self {
+                    $( Verb::$verb(_) => json::kebab(stringify!($verb)), )*
+                }
+            }
         }
 
         /// Every verb by its name as typed, with what it prints as JSON (`schema --report`).
         pub fn reports() -> Vec<(String, Json)> {
             vec![ $( (json::kebab(stringify!($verb)), $module::JSON), )* ]
+        }
+
+        /// Every verb by its name as typed, with the IAM permissions its AWS calls need
+        /// (`iam-policy`).
+        pub fn permissions() -> Vec<(String, &'static [&'static [Permission]])> {
+            vec![ $( (json::kebab(stringify!($verb)), $module::IAM), )* ]
         }
     };
 }
@@ -484,6 +499,23 @@ verbs! {
     ///   gio-ami completions fish > ~/.config/fish/completions/gio-ami.fish
     #[command(verbatim_doc_comment)]
     Completions(completions),
+
+    /// Print the least IAM policy the named commands need (every command's without), generated
+    /// from what each command calls.
+    ///
+    /// Actions are named one by one (no wildcards). Destructive EC2 actions are conditioned on
+    /// the gio-ami tags (a role holding the policy cannot touch AMIs gio-ami does not manage);
+    /// SSM writes are scoped to the spec's cluster parameters and sts:AssumeRole to its
+    /// [accounts] roles. Reads a command can do without (it then warns, or shows `?`) are in
+    /// statements of their own whose Sid starts with Optional and says what is lost.
+    ///
+    /// Examples:
+    ///   gio-ami iam-policy build publish          # a CI builder that publishes to staging
+    ///   gio-ami iam-policy wipe prune --spec prod.toml
+    ///   gio-ami iam-policy --reader               # an [accounts] role in a consumer account
+    ///   gio-ami iam-policy --trust arn:aws:iam::123456789012:role/ci   # that role's trust policy
+    #[command(verbatim_doc_comment)]
+    IamPolicy(iam_policy),
 
     /// Write one man page per command (gio-ami.1, gio-ami-build.1, gio-ami-disks-add.1, …).
     ///

@@ -15,6 +15,7 @@ use crate::aws::org::{Org, Place};
 use crate::aws::{clusters, parameters};
 use crate::core::choice::Choice;
 use crate::core::clock::{self, Timestamp};
+use crate::core::iam::optional;
 use crate::core::kinds::{Arch, Family, Variant};
 use crate::core::show::{Cell, Draw, Table, Text};
 use crate::core::tags;
@@ -47,6 +48,15 @@ pub struct Args {
 /// What `--output json` prints.
 pub type Report = Outdated;
 pub const JSON: super::Json = super::Json::of::<Report>();
+
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy outdated`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    super::reach::ASSUME,
+    &optional(crate::aws::base::IAM, "recommended base check"),
+    &optional(crate::aws::clusters::IAM, "which clusters run each release"),
+    &optional(crate::aws::control_plane::IAM, "control plane support dates"),
+    &[crate::aws::parameters::CURRENT.optional("published release check")],
+];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let (spec, caller, accounts) = reach::configured(ctx, &args.org).await?;

@@ -64,6 +64,9 @@ pub struct Rendered {
 pub type Report = Rendered;
 pub const JSON: super::Json = super::Json::Subcommands(&[("render", super::Json::of::<Report>())]);
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy packer`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[&crate::aws::base::IAM];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let Args::Render { spec: path, format, out, resolve, endpoint } = args;
     let loaded = spec::load(&path)?;

@@ -62,6 +62,23 @@ pub struct Args {
 pub type Report = super::Mutation<Promotion, Promotion, Step>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy promote`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    super::reach::ASSUME,
+    &crate::aws::clusters::IAM,
+    &[
+        crate::aws::inventory::DESCRIBE_IMAGES,
+        crate::aws::parameters::CURRENT,
+        crate::aws::parameters::HISTORY,
+        crate::aws::parameters::WRITE,
+        crate::aws::tagging::CREATE_TAGS,
+        crate::change::execute::PROTECT,
+        crate::change::execute::SHARE_IMAGE,
+        crate::change::execute::SHARE_SNAPSHOT,
+        crate::engines::copy::IAM,
+    ],
+];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let spec = reach::optional_spec(&args.spec)?;
     let to = configured::configured(spec.as_ref(), &args.to)?;
@@ -438,7 +455,7 @@ pub async fn apply(owner: &Aws, consumer: &Aws, plan: &Plan<Promotion, Step>) ->
     let applied = change::apply_across(owner, consumer, &actions).await;
     let unmade = copies.into_iter().map(|copy| {
         let why = format!("{} {} is not found in its region yet: run promote again", copy.verb(), copy.id());
-        Outcome { action: Step::Procedure(copy), status: Status::Failed(why) }
+        Outcome { action: Step::Procedure(copy), status: Status::Failed(why.into()) }
     });
     applied.into_iter().map(Outcome::into_step).chain(unmade).collect::<Vec<_>>().into()
 }

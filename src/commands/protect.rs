@@ -25,6 +25,13 @@ pub struct Args {
 pub type Report = super::Mutation<()>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy protect`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[&[
+    crate::aws::inventory::DESCRIBE_IMAGES,
+    crate::change::execute::PROTECT,
+    crate::change::execute::UNPROTECT,
+]];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let want = match args.unprotect {
         true => Want::Unprotect,

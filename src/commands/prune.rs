@@ -63,6 +63,16 @@ pub struct Args {
 pub type Report = super::Mutation<retire::Findings>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy prune`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    super::reach::ASSUME,
+    crate::aws::usage::IAM,
+    crate::aws::usage_report::IAM,
+    &crate::change::retire::RECYCLE_BIN,
+    &crate::change::retire::IAM,
+    &[crate::change::execute::DISABLE, crate::change::execute::DEPRECATE],
+];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let mut families: Vec<Family> = args.release_prefix.into_iter().map(Family::Prefix).collect();
     families.extend(parse_all::<Family>(&args.tags)?);

@@ -47,6 +47,18 @@ pub struct Args {
 pub type Report = super::Mutation<Publication, Publication>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy publish`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    super::reach::ASSUME,
+    &[
+        crate::aws::inventory::DESCRIBE_IMAGES,
+        crate::aws::parameters::CURRENT,
+        crate::aws::parameters::HISTORY,
+        crate::aws::parameters::WRITE,
+        crate::aws::tagging::CREATE_TAGS,
+    ],
+];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let spec = reach::optional_spec(&args.spec)?;
     let cluster = clusters::configured(spec.as_ref(), &args.cluster)?;

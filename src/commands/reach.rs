@@ -8,6 +8,27 @@ use crate::spec::{self, clusters};
 use crate::{Aws, AwsOptions};
 use std::path::Path;
 
+/// Acting in a configured account: its role, assumed with the caller's credentials.
+pub const ASSUME: &[crate::core::iam::Permission] =
+    &[crate::core::iam::Permission::new(crate::core::error::Service::Sts, "AssumeRole")
+        .on(crate::core::iam::Scope::AccountRoles)];
+
+/// What gio-ami calls in a consumer account, through the role of its `[accounts]` entry
+/// (`gio-ami iam-policy --reader`): the reads of history, cost and outdated, every use a guard
+/// looks for, the Allowed AMIs check, and the parameter writes of publish and promote.
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    crate::aws::usage::IAM,
+    &crate::aws::clusters::IAM,
+    &crate::aws::control_plane::IAM,
+    &[
+        crate::aws::inventory::DESCRIBE_IMAGES,
+        crate::aws::allowed::IAM,
+        crate::aws::parameters::CURRENT,
+        crate::aws::parameters::HISTORY,
+        crate::aws::parameters::WRITE,
+    ],
+];
+
 /// The spec when the file exists; its absence is fine for commands that only read clusters
 /// from it, and an unreadable or invalid spec is still an error.
 pub fn optional_spec(path: &Path) -> crate::Result<Option<spec::Spec>> {

@@ -26,6 +26,10 @@ pub struct Args {
 pub type Report = super::Mutation<Findings>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy recycle-bin`).
+pub const IAM: &[&[crate::core::iam::Permission]] =
+    &[&crate::aws::recycle_bin::RULES, crate::aws::recycle_bin::WRITE_RULES];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let days = days(args.retain)?;
     let aws = Aws::connect(&ctx.options).await?;

@@ -37,6 +37,16 @@ pub struct Args {
 pub type Report = super::Mutation<Findings>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy restore`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    crate::aws::recycle_bin::RESTORE,
+    &[
+        crate::aws::inventory::DESCRIBE_IMAGES,
+        crate::aws::inventory::DESCRIBE_SNAPSHOTS,
+        crate::aws::tagging::DELETE_TAGS,
+    ],
+];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let amis = parse_all::<AmiId>(&args.amis)?;
     let aws = Aws::connect(&ctx.options).await?;
@@ -252,7 +262,7 @@ pub async fn apply(aws: &Aws, plan: &Plan, progress: &dyn Progress) -> Result<Re
                 continue;
             }
         };
-        outcomes.push(Outcome { action, status: Status::Failed(not_sent) });
+        outcomes.push(Outcome { action, status: Status::Failed(not_sent.into()) });
     }
     outcomes.extend(change::apply(aws, &ready).await);
     let gone = settle_failures(aws, plan, &mut outcomes).await?;
@@ -388,7 +398,7 @@ async fn settle_failures(aws: &Aws, plan: &Plan, outcomes: &mut [Outcome]) -> Re
                     "gone for good: its Recycle Bin retention ended after this run listed it".to_string()
                 }
                 Err(e) => {
-                    outcome.status = Status::Failed(e.to_string());
+                    outcome.status = Status::Failed((&e).into());
                     continue;
                 }
             }

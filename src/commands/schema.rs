@@ -17,6 +17,9 @@ pub struct Args {
 /// It prints a schema, not a report.
 pub const JSON: Json = Json::Not("it prints a JSON Schema");
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy schema`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let text = match args.report.is_empty() {
         true => spec::schema_text()?,

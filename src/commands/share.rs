@@ -46,6 +46,16 @@ pub struct Args {
 pub type Report = super::Mutation<sharing::Sharing>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy share`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    super::reach::ASSUME,
+    &[
+        crate::aws::inventory::DESCRIBE_IMAGES,
+        crate::change::execute::SHARE_IMAGE,
+        crate::change::execute::SHARE_SNAPSHOT,
+    ],
+];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let amis = parse_all::<AmiId>(&args.targets.amis)?;
     let spec = reach::optional_spec(&args.spec)?;

@@ -35,6 +35,12 @@ pub struct Args {
 pub type Report = super::Either<Behind, Orphans>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy snapshots`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    super::reach::ASSUME,
+    &[crate::aws::inventory::DESCRIBE_IMAGES, crate::aws::inventory::DESCRIBE_SNAPSHOTS],
+];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     if args.orphans {
         let spec = reach::optional_spec(&args.org.spec)?;

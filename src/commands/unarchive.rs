@@ -38,6 +38,19 @@ pub struct Args {
 pub type Report = super::Mutation<Findings, (), change::Step>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy unarchive`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[&[
+    crate::aws::inventory::DESCRIBE_IMAGES,
+    crate::aws::inventory::DESCRIBE_SNAPSHOTS,
+    crate::aws::archive::TIERS,
+    crate::aws::archive::READ_RECORDS,
+    crate::aws::archive::DELETE_RECORD,
+    crate::change::execute::UNARCHIVE,
+    crate::engines::register::IAM,
+    crate::aws::tagging::CREATE_TAGS,
+    crate::aws::tagging::DELETE_TAGS,
+]];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let amis = parse_all::<AmiId>(&args.amis)?;
     let temporary = args.temporary.map(days).transpose()?;
@@ -246,7 +259,7 @@ pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome<change::Step>>>
                 done.push(ami.clone());
                 (Target::Made(AmiId::from_aws(id)), if again { Status::Reused } else { Status::Done })
             }
-            Err(e) => (Target::Planned(name.clone()), Status::Failed(e.to_string())),
+            Err(e) => (Target::Planned(name.clone()), Status::Failed((&e).into())),
         };
         let action = Procedure::RegisterImage { id, name, parent: ami.clone(), why };
         outcomes.push(Outcome { action: action.into(), status });

@@ -105,6 +105,22 @@ pub struct Args {
 pub type Report = super::Mutation<Plan, Option<Uploaded>, change::Step>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// Whether the account encrypts new EBS volumes by default, which the snapshot follows.
+const ENCRYPTION_BY_DEFAULT: crate::core::iam::Permission =
+    crate::core::iam::Permission::new(crate::core::error::Service::Ec2, "GetEbsEncryptionByDefault");
+
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy upload`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    crate::transfer::upload::IAM,
+    &[
+        crate::aws::inventory::DESCRIBE_IMAGES,
+        crate::aws::inventory::DESCRIBE_SNAPSHOTS,
+        ENCRYPTION_BY_DEFAULT.optional("skipping of zero blocks"),
+        crate::engines::register::IAM,
+        crate::aws::tagging::CREATE_TAGS,
+    ],
+];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let request = Request {
         name: args.name,

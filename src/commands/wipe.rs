@@ -32,6 +32,15 @@ pub struct Args {
 pub type Report = super::Mutation<retire::Findings>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
+/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy wipe`).
+pub const IAM: &[&[crate::core::iam::Permission]] = &[
+    super::reach::ASSUME,
+    crate::aws::usage::IAM,
+    crate::aws::usage_report::IAM,
+    &crate::change::retire::RECYCLE_BIN,
+    &crate::change::retire::IAM,
+];
+
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let request = retire::Request {
         amis: parse_all::<AmiId>(&args.targets.amis)?,

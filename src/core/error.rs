@@ -8,7 +8,7 @@
 /// and the endpoint's (`ssm.eu-west-1.amazonaws.com`). The Recycle Bin's listings and restores
 /// of AMIs and snapshots are EC2 actions (`ec2:ListImagesInRecycleBin`); its retention rules are
 /// `rbin:`. The EBS direct APIs are `ebs:`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Service {
     Ec2,
     Ebs,
@@ -17,6 +17,7 @@ pub enum Service {
     Eks,
     AutoScaling,
     Sts,
+    Iam,
 }
 
 impl Service {
@@ -29,6 +30,7 @@ impl Service {
             Service::Eks => "eks",
             Service::AutoScaling => "autoscaling",
             Service::Sts => "sts",
+            Service::Iam => "iam",
         }
     }
 }

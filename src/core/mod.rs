@@ -6,6 +6,7 @@
 pub mod choice;
 pub mod clock;
 pub mod error;
+pub mod iam;
 pub mod ids;
 pub mod kinds;
 pub mod poll;

@@ -7,6 +7,7 @@ use crate::aws::tagging;
 use crate::aws::{Aws, AwsOptions};
 use crate::change::{self, Action, Applied, Kind, Outcome, Procedure, Status, Step, Target};
 use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::core::ids::AmiId;
 use crate::core::poll;
 use crate::core::progress::{Counter, Progress, Unit};
@@ -20,6 +21,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+pub const IAM: Permission = Permission::new(Service::Ec2, "CopyImage");
 
 /// Copying a large AMI across the world can take over an hour; two bound a stuck copy.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
@@ -159,7 +162,7 @@ pub async fn copy(
                             }),
                             status: Status::Done,
                         },
-                        Err(e) => Outcome { action: action.clone(), status: Status::Failed(e.to_string()) },
+                        Err(e) => Outcome { action: action.clone(), status: Status::Failed((&e).into()) },
                     }
                 }
                 reused => Outcome { action: reused.clone(), status: Status::Reused },

@@ -240,7 +240,11 @@ pub async fn prepare(aws: &Aws) -> Result<change::Plan> {
         return Ok(change::Plan { actions: unguarded, ..change::Plan::default() });
     }
     let usage = usage::observe(aws, &amis).await.usage(&amis.iter().map(String::as_str).collect());
-    Ok(change::Plan { actions: plan(&leftovers, &liveness, None, &usage), ..change::Plan::default() })
+    Ok(change::Plan {
+        actions: plan(&leftovers, &liveness, None, &usage),
+        warnings: change::retire::usage_warnings(&usage),
+        ..change::Plan::default()
+    })
 }
 
 /// Removes what the named build left (its own clean-up, after a failure or once the release

@@ -15,6 +15,7 @@ use crate::aws::provenance::Provenance;
 use crate::aws::{tagging, Aws};
 use crate::change::{self, Applied, Outcome, Procedure, Status, Target};
 use crate::core::choice::Choice;
+use crate::core::iam::Permission;
 use crate::core::ids::AmiId;
 use crate::core::kinds::Engine;
 use crate::core::poll;
@@ -90,6 +91,23 @@ pub struct Building {
     pub base: Base,
     #[serde(skip)]
     pub provenance: Provenance,
+}
+
+/// The permission groups of `build` that a build of `spec` never needs: the other engine's,
+/// SSM provisioning unless the spec provisions through SSM, passing a role unless it names an
+/// instance profile (`iam-policy --spec` leaves them out).
+pub fn unneeded(spec: &spec::Spec) -> Vec<&'static [Permission]> {
+    let mut unneeded = match spec.engine() {
+        Engine::Native => vec![packer::IAM],
+        Engine::Packer => vec![native::IAM, &native::CLEAN_UP, native::SSM],
+    };
+    if spec.provision_via() != crate::core::kinds::ProvisionVia::Ssm {
+        unneeded.push(native::SSM);
+    }
+    if spec.build.iam_instance_profile.is_none() {
+        unneeded.push(native::PASS_ROLE);
+    }
+    unneeded
 }
 
 /// The build as one action: the release AMI its engine makes (builder, provisioning, image,

@@ -12,6 +12,7 @@ use crate::aws::tagging;
 use crate::aws::Aws;
 use crate::change::{self, Status};
 use crate::core::error::Service;
+use crate::core::iam::{optional, Permission, Resource, Scope};
 use crate::core::kinds::ProvisionVia;
 use crate::core::poll;
 use crate::core::progress::Progress;
@@ -29,6 +30,36 @@ use aws_sdk_ssm::types::{CommandInvocationStatus, InstanceInformationStringFilte
 use base64::Engine;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// A native build: the builder instance and the AMI made of it.
+pub const IAM: &[Permission] = &[
+    Permission::new(Service::Ec2, "RunInstances"),
+    Permission::new(Service::Ec2, "DescribeInstances"),
+    Permission::new(Service::Ec2, "GetConsoleOutput"),
+    Permission::new(Service::Ec2, "CreateSnapshot"),
+    Permission::new(Service::Ec2, "CreateImage"),
+];
+/// Removing the builder and pre-snapshots once the release is made: without it the build still
+/// succeeds, warns, and leaves them (billed) to `gio-ami gc`.
+pub const CLEAN_UP: [Permission; 2] = optional(
+    [
+        Permission::new(Service::Ec2, "TerminateInstances").tagged(Resource::Instance, tags::BUILD_ID),
+        Permission::new(Service::Ec2, "DeleteSnapshot").tagged(Resource::Snapshot, tags::BUILD_ID),
+    ],
+    "clean up of the builder until gc",
+);
+/// Provisioning through SSM Run Command (`build.provision_via = "ssm"`), after which the engine
+/// powers the builder off itself.
+pub const SSM: &[Permission] = &[
+    Permission::new(Service::Ssm, "DescribeInstanceInformation"),
+    Permission::new(Service::Ssm, "SendCommand"),
+    Permission::new(Service::Ssm, "GetCommandInvocation"),
+    Permission::new(Service::Ec2, "StopInstances"),
+];
+/// Launching with `build.iam_instance_profile`: EC2 checks that the caller may pass its role
+/// (IAM roles for Amazon EC2: "Permissions required to launch an instance with a role").
+pub const PASS_ROLE: &[Permission] =
+    &[Permission::new(Service::Iam, "PassRole").on(Scope::RolesPassedTo("ec2.amazonaws.com"))];
 
 /// EC2 refuses user data over 16 KiB (before base64).
 const USER_DATA_MAX: usize = 16 * 1024;

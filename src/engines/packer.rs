@@ -5,6 +5,8 @@
 use crate::aws::base::Base;
 use crate::aws::Aws;
 use crate::core::choice::Choice;
+use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::core::kinds::{Arch, Family, Variant};
 use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
@@ -25,6 +27,45 @@ use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// What `packer build` itself calls with gio-ami's credentials: the amazon-ebs builder's
+/// documented minimum (Packer's Amazon plugin docs, "IAM Task or Instance Role"), less what
+/// needs a key pair or a temporary security group only when the template asks for SSH.
+pub const IAM: &[Permission] = &[
+    Permission::new(Service::Ec2, "AttachVolume"),
+    Permission::new(Service::Ec2, "AuthorizeSecurityGroupIngress"),
+    Permission::new(Service::Ec2, "CopyImage"),
+    Permission::new(Service::Ec2, "CreateImage"),
+    Permission::new(Service::Ec2, "CreateKeyPair"),
+    Permission::new(Service::Ec2, "CreateSecurityGroup"),
+    Permission::new(Service::Ec2, "CreateSnapshot"),
+    Permission::new(Service::Ec2, "CreateTags"),
+    Permission::new(Service::Ec2, "CreateVolume"),
+    Permission::new(Service::Ec2, "DeleteKeyPair"),
+    Permission::new(Service::Ec2, "DeleteSecurityGroup"),
+    Permission::new(Service::Ec2, "DeleteSnapshot"),
+    Permission::new(Service::Ec2, "DeleteVolume"),
+    Permission::new(Service::Ec2, "DeregisterImage"),
+    Permission::new(Service::Ec2, "DescribeImageAttribute"),
+    Permission::new(Service::Ec2, "DescribeImages"),
+    Permission::new(Service::Ec2, "DescribeInstances"),
+    Permission::new(Service::Ec2, "DescribeInstanceStatus"),
+    Permission::new(Service::Ec2, "DescribeRegions"),
+    Permission::new(Service::Ec2, "DescribeSecurityGroups"),
+    Permission::new(Service::Ec2, "DescribeSnapshots"),
+    Permission::new(Service::Ec2, "DescribeSubnets"),
+    Permission::new(Service::Ec2, "DescribeTags"),
+    Permission::new(Service::Ec2, "DescribeVolumes"),
+    Permission::new(Service::Ec2, "DetachVolume"),
+    Permission::new(Service::Ec2, "GetPasswordData"),
+    Permission::new(Service::Ec2, "ModifyImageAttribute"),
+    Permission::new(Service::Ec2, "ModifyInstanceAttribute"),
+    Permission::new(Service::Ec2, "ModifySnapshotAttribute"),
+    Permission::new(Service::Ec2, "RegisterImage"),
+    Permission::new(Service::Ec2, "RunInstances"),
+    Permission::new(Service::Ec2, "StopInstances"),
+    Permission::new(Service::Ec2, "TerminateInstances"),
+];
 
 /// What goes wrong with Packer: not installed, refused, failed or stopped.
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,7 @@ use crate::aws::tagging;
 use crate::aws::Aws;
 use crate::change::{self, Action, Applied, Kind, Outcome, Planned, Procedure, Status, Target};
 use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::core::ids::AmiId;
 use crate::core::poll;
 use crate::core::tags::{self, Tags};
@@ -20,6 +21,8 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::time::Duration;
+
+pub const IAM: Permission = Permission::new(Service::Ec2, "RegisterImage");
 
 /// AMI names are at most 128 characters (RegisterImage).
 const NAME_MAX: usize = 128;
@@ -291,7 +294,7 @@ pub async fn apply(
                 let same_step = |image: &Image| image.tags.get(tags::PARENT_AMI) == Some(from);
                 match register_once(aws, &facts.source, step, &tags, same_step).await {
                     Ok((id, existed)) => (if existed { Status::Reused } else { Status::Done }, Some(id)),
-                    Err(e) => (Status::Failed(e.to_string()), None),
+                    Err(e) => (Status::Failed((&e).into()), None),
                 }
             }
         };

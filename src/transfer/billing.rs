@@ -9,6 +9,7 @@
 use crate::aws::inventory::{Image, Snapshot};
 use crate::aws::Aws;
 use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::core::tags;
 use crate::error::Result;
 use crate::transfer::blocks::{BLOCK_SIZE, GIB};
@@ -16,6 +17,10 @@ use crate::transfer::download;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::HashMap;
+
+/// The blocks a snapshot adds to its lineage.
+pub const IAM: [Permission; 2] =
+    [Permission::new(Service::Ebs, "ListSnapshotBlocks"), Permission::new(Service::Ebs, "ListChangedBlocks")];
 
 /// The volume id of snapshots no volume made (EBS direct uploads, copies): they share no lineage
 /// through it.

@@ -5,6 +5,7 @@
 use crate::aws::inventory;
 use crate::aws::Aws;
 use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::core::ids::SnapshotId;
 use crate::core::progress::{Counter, Progress, Unit};
 use crate::error::{Error, Result};
@@ -18,6 +19,10 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::Instant;
+
+/// Reading a snapshot's blocks through the EBS direct APIs.
+pub const IAM: &[Permission] =
+    &[Permission::new(Service::Ebs, "ListSnapshotBlocks"), Permission::new(Service::Ebs, "GetSnapshotBlock")];
 
 /// ListSnapshotBlocks returns at most 10,000 blocks a page (5 GiB of data).
 const PAGE_SIZE: i32 = 10_000;

@@ -9,6 +9,7 @@ use crate::aws::inventory::SnapshotState;
 use crate::aws::Aws;
 use crate::change::{self, Action, Status};
 use crate::core::error::Service;
+use crate::core::iam::Permission;
 use crate::core::ids::SnapshotId;
 use crate::core::kinds::Reported;
 use crate::core::poll;
@@ -27,6 +28,13 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// Writing a snapshot through the EBS direct APIs.
+pub const IAM: &[Permission] = &[
+    Permission::new(Service::Ebs, "StartSnapshot"),
+    Permission::new(Service::Ebs, "PutSnapshotBlock"),
+    Permission::new(Service::Ebs, "CompleteSnapshot"),
+];
 
 /// AWS deletes a snapshot still unfinished when StartSnapshot's timeout (in minutes) runs out:
 /// the safety net for a run killed without a chance to clean up. AWS allows 10 to 4,320.

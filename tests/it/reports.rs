@@ -71,6 +71,7 @@ async fn offline_and_planned(seen: &mut Seen<'_>) {
     std::fs::create_dir_all(&out).unwrap();
     let rendered = offline(&["packer", "render", spec.to_str().unwrap(), "-o", out.to_str().unwrap()]);
     seen.check("packer render", &rendered);
+    seen.check("iam-policy", &offline(&["iam-policy", "wipe", "--spec", spec.to_str().unwrap()]));
     seen.json("base", &["base", "--kubernetes", "1.31", "--family", "al2023"]).await;
     let dir = std::mem::replace(&mut seen.dir, build);
     seen.json("build", &["build", "--dry-run"]).await;
