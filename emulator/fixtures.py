@@ -51,9 +51,10 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself;
                                             IAM user NAME with the policy document in FILE as its one
                                             inline policy (replaced if the user exists) and a new access
                                             key; prints {"access_key_id", "secret_access_key", "arn"}
-    fixtures.py role-policy --name ROLE --policy FILE
+    fixtures.py role-policy --name ROLE --policy FILE [--trust TRUST_FILE]
                                             the policy document in FILE as role ROLE's one inline policy
-                                            (replaced); with `--as arn:aws:iam::ID:role/OrganizationAccountAccessRole`,
+                                            (replaced), and TRUST_FILE as its trust policy when given;
+                                            with `--as arn:aws:iam::ID:role/OrganizationAccountAccessRole`,
                                             a role `accounts` made in member account ID
     fixtures.py enforce-iam                 from now on every request must be signed by an IAM user's
                                             (or role session's) keys and be allowed by its policies
@@ -254,11 +255,14 @@ def iam_user(name, policy_file):
     return {"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"], "arn": arn}
 
 
-def role_policy(name, policy_file):
+def role_policy(name, policy_file, trust_file=None):
     """The policy document of FILE as role NAME's inline policy `gio-ami` (replacing the one it had): what
     an `[accounts]` role may do once IAM is enforced."""
     with open(policy_file) as document:
         client("iam").put_role_policy(RoleName=name, PolicyName="gio-ami", PolicyDocument=document.read())
+    if trust_file:
+        with open(trust_file) as trust:
+            client("iam").update_assume_role_policy(RoleName=name, PolicyDocument=trust.read())
 
 
 def enforce_iam():
@@ -325,6 +329,7 @@ def main():
     role = commands.add_parser("role-policy")
     role.add_argument("--name", required=True)
     role.add_argument("--policy", required=True)
+    role.add_argument("--trust")
     commands.add_parser("enforce-iam")
     args = parser.parse_args()
     if args.role_arn:
@@ -337,7 +342,7 @@ def main():
     elif args.command == "iam-user":
         print(json.dumps(iam_user(args.name, args.policy)))
     elif args.command == "role-policy":
-        role_policy(args.name, args.policy)
+        role_policy(args.name, args.policy, args.trust)
     elif args.command == "enforce-iam":
         enforce_iam()
     elif args.command == "image-builder":

@@ -20,6 +20,7 @@ mod errors;
 mod faults;
 mod guards;
 mod history;
+mod iam;
 mod images_snapshots;
 mod kill;
 mod packer;
