@@ -47,10 +47,12 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself;
     fixtures.py image-recipe --ami AMI_ID --name NAME
                                             an EC2 Image Builder image recipe NAME 1.0.0 built on the
                                             AMI (component update-linux); prints its ARN
-    fixtures.py iam-user --name NAME --policy FILE
+    fixtures.py iam-user --name NAME --policy FILE [--name NAME --policy FILE ...] [--enforce]
                                             IAM user NAME with the policy document in FILE as its one
                                             inline policy (replaced if the user exists) and a new access
-                                            key; prints {"access_key_id", "secret_access_key", "arn"}
+                                            key, for each pair; prints {"access_key_id", "secret_access_key",
+                                            "arn"} a line each; --enforce then does what enforce-iam does
+                                            (one Python start for a test's whole scene)
     fixtures.py role-policy --name ROLE --policy FILE [--trust TRUST_FILE]
                                             the policy document in FILE as role ROLE's one inline policy
                                             (replaced), and TRUST_FILE as its trust policy when given;
@@ -324,8 +326,9 @@ def main():
     recipe.add_argument("--ami", required=True)
     recipe.add_argument("--name", required=True)
     user = commands.add_parser("iam-user")
-    user.add_argument("--name", required=True)
-    user.add_argument("--policy", required=True)
+    user.add_argument("--name", required=True, action="append")
+    user.add_argument("--policy", required=True, action="append")
+    user.add_argument("--enforce", action="store_true")
     role = commands.add_parser("role-policy")
     role.add_argument("--name", required=True)
     role.add_argument("--policy", required=True)
@@ -340,7 +343,12 @@ def main():
     elif args.command == "accounts":
         print(json.dumps(accounts(args.count, args.role, args.external_id)))
     elif args.command == "iam-user":
-        print(json.dumps(iam_user(args.name, args.policy)))
+        if len(args.name) != len(args.policy):
+            parser.error("iam-user takes one --policy per --name")
+        for name, policy in zip(args.name, args.policy):
+            print(json.dumps(iam_user(name, policy)))
+        if args.enforce:
+            enforce_iam()
     elif args.command == "role-policy":
         role_policy(args.name, args.policy, args.trust)
     elif args.command == "enforce-iam":

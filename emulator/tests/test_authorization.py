@@ -565,3 +565,24 @@ def test_an_image_parameter_is_validated_only_for_a_writer_who_may_describe_imag
         assert ssm.get_parameter(Name=names["with"])["Parameter"]["Value"] == image, "an overwrite is validated too"
     finally:
         clock.set(offset)
+
+
+def test_several_iam_users_are_made_and_iam_enforced_in_one_fixture_call(tmp_path):
+    process, url = start_emulator()
+    try:
+        policy = tmp_path / "policy.json"
+        policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ec2:DescribeImages", "Resource": "*"}]}))
+        lines = run_fixture(url, "iam-user", "--name", "runner", "--policy", str(policy),
+                            "--name", "admin", "--policy", str(policy), "--enforce").splitlines()
+        made = [json.loads(line) for line in lines]
+        assert [m["arn"].rsplit("/", 1)[1] for m in made] == ["runner", "admin"]
+        testing = boto3.client("ec2", region_name=REGION, endpoint_url=url, aws_access_key_id="testing",
+                               aws_secret_access_key="testing")
+        assert refusal(lambda: testing.describe_images(Owners=["self"]))["Error"]["Code"] == "AuthFailure"
+        runner = boto3.client("ec2", region_name=REGION, endpoint_url=url, aws_access_key_id=made[0]["access_key_id"],
+                              aws_secret_access_key=made[0]["secret_access_key"])
+        assert runner.describe_images(Owners=["self"])["Images"] == []
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

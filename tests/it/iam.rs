@@ -26,29 +26,37 @@ struct Story {
     guest: bool,
 }
 
-/// The keys of an IAM user of the emulator holding `policy`, and its ARN.
+/// The keys of an IAM user of the emulator, and its ARN.
 struct Keys {
     id: String,
     secret: String,
     arn: String,
 }
 
-fn iam_user(emulator: &Emulator, dir: &Path, name: &str, policy: &Value) -> Keys {
-    let file = dir.join(format!("{name}-policy.json"));
-    std::fs::write(&file, policy.to_string()).unwrap();
-    let made: Value = serde_json::from_str(&emulator.fixture(&[
-        "iam-user",
-        "--name",
-        name,
-        "--policy",
-        file.to_str().unwrap(),
-    ]))
-    .unwrap();
-    Keys {
-        id: made["access_key_id"].as_str().unwrap().to_string(),
-        secret: made["secret_access_key"].as_str().unwrap().to_string(),
-        arn: made["arn"].as_str().unwrap().to_string(),
+/// IAM users of the emulator, each holding its policy, made in one fixture call that then turns
+/// IAM enforcement on: from here every request needs a user's keys.
+fn enforced_with_users<const N: usize>(
+    emulator: &Emulator,
+    dir: &Path,
+    users: [(&str, &Value); N],
+) -> [Keys; N] {
+    let mut args = vec!["iam-user".to_string()];
+    for (name, policy) in users {
+        let file = dir.join(format!("{name}-policy.json"));
+        std::fs::write(&file, policy.to_string()).unwrap();
+        args.extend(["--name".into(), name.into(), "--policy".into(), file.to_str().unwrap().into()]);
     }
+    args.push("--enforce".into());
+    let made = emulator.fixture(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let keys: Vec<Keys> = made
+        .lines()
+        .map(|line| {
+            let made: Value = serde_json::from_str(line).unwrap();
+            let field = |key: &str| made[key].as_str().unwrap().to_string();
+            Keys { id: field("access_key_id"), secret: field("secret_access_key"), arn: field("arn") }
+        })
+        .collect();
+    keys.try_into().unwrap_or_else(|_| panic!("one key per user: {made}"))
 }
 
 fn allow_all() -> Value {
@@ -87,10 +95,12 @@ async fn run_story(story: &Story, run_name: &str, policy: impl FnOnce(Value) -> 
     let dir = fresh_dir(run_name);
     let args = arrange(story, &emulator, &dir).await;
     let policy = policy(policy_of(story.verb, &dir));
-    let runner = iam_user(&emulator, &dir, "runner", &policy);
-    hold_the_reader_policy(&emulator, &dir, &runner.arn);
-    let admin = iam_user(&emulator, &dir, "admin", &allow_all());
-    emulator.fixture(&["enforce-iam"]);
+    // The runner's ARN is known before it exists: the role a scene made trusts it first.
+    let trusted = format!("arn:aws:iam::{}:user/runner", support::ACCOUNT);
+    hold_the_reader_policy(&emulator, &dir, &trusted);
+    let [runner, admin] =
+        enforced_with_users(&emulator, &dir, [("runner", &policy), ("admin", &allow_all())]);
+    assert_eq!(runner.arn, trusted, "the user the roles trust");
     let mut command = emulator.cli();
     command
         .current_dir(&dir)
