@@ -4,6 +4,7 @@ comes from; the EBS direct APIs over all of them."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 from typing import Any, Iterable
@@ -17,7 +18,7 @@ from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.models.elastic_block_store import Snapshot, Volume
 from moto.ec2.responses import EC2Response
 
-from . import locks, recycle_bin, replaces, tiers
+from . import locks, org_sharing, recycle_bin, replaces, tiers
 from .common import Paging, ServiceError, default_ebs_key, find_snapshot, mapped_snapshot_ids
 
 EBS_DIRECT_BLOCK_SIZE = 512 * 1024  # bytes; the only block size the EBS direct APIs use
@@ -157,11 +158,23 @@ def copy_snapshot(self: EC2Backend, source_snapshot_id: str, source_region: str,
     its own size rather than the source volume's; an encrypted copy without KmsKeyId uses the
     account's default key ("If this parameter is not specified, your KMS key for Amazon EBS is
     used"). Copies into a region form a lineage of their own: ListChangedBlocks compares "two
-    snapshot copies of the same source snapshot", not a copy with its source.
+    snapshot copies of the same source snapshot", not a copy with its source. The source may be
+    another account's snapshot the account may use, public or shared with it ("To copy an
+    encrypted snapshot that has been shared from another account, you must have permissions for
+    the KMS key"; moto looks in the caller's own only), read in the owner's account for the copy,
+    which is the caller's with the source's blocks.
     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html
     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopySnapshot.html
     https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListChangedBlocks.html
     """
+    home = ec2_backends[self.account_id][source_region]
+    foreign = None if source_snapshot_id in home.snapshots else foreign_snapshot(home, source_snapshot_id)
+    with org_sharing.lent(home, foreign.ec2_backend, [source_snapshot_id]) if foreign else contextlib.nullcontext():
+        return _copy_snapshot(self, source_snapshot_id, source_region, description, kms_key_id)
+
+
+def _copy_snapshot(self: EC2Backend, source_snapshot_id: str, source_region: str, description: str,
+                   kms_key_id: str | None) -> Snapshot:
     source = ec2_backends[self.account_id][source_region].snapshots.get(source_snapshot_id)
     if source is not None:
         tiers.check_usable(source, "copying it")  # "You can't copy an archived snapshot"

@@ -1,5 +1,6 @@
 """Patch 64: the EBS direct APIs read only the account's own snapshots that are not public; patch 65: CopyImage of
-another account's public or shared AMI gives the account copies holding the source's blocks.
+another account's public or shared AMI, and CopySnapshot of another account's snapshot shared with the account, give
+the account copies holding the source's blocks.
 
 "Amazon EBS direct APIs does not support public snapshots" (https://docs.aws.amazon.com/ebs/latest/APIReference/Welcome.html);
 FAQ: "Are public snapshots supported? Public snapshots are not supported."
@@ -108,3 +109,22 @@ def test_a_copy_of_another_accounts_public_image_holds_its_blocks(client, client
     child = upload(ebs, {3: one}, ParentSnapshotId=root)
     assert changed(ebs, root, child) == [[(3, True, True)]]
     assert read(ebs, child, 0) == one and read(ebs, child, 3) == one
+
+
+def test_a_copy_of_a_snapshot_shared_with_the_account_holds_its_blocks(client, client_as):
+    """CopySnapshot of another account's snapshot shared with the caller ("To copy an encrypted snapshot that has been
+    shared from another account, you must have permissions for the KMS key",
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopySnapshot.html) gives the caller its own snapshot with
+    the source's blocks, readable where the source is refused."""
+    region = "ap-southeast-4"
+    ebs, ec2 = client("ebs", region), client("ec2", region)
+    caller = client("sts").get_caller_identity()["Account"]
+    data = os.urandom(BLOCK)
+    theirs = upload(client_as(OTHER, "ebs", region), {2: data})
+    client_as(OTHER, "ec2", region).modify_snapshot_attribute(
+        SnapshotId=theirs, Attribute="createVolumePermission", OperationType="add", UserIds=[caller])
+
+    copy = ec2.copy_snapshot(SourceSnapshotId=theirs, SourceRegion=region)["SnapshotId"]
+    assert ec2.describe_snapshots(SnapshotIds=[copy])["Snapshots"][0]["OwnerId"] == caller
+    assert sorted(tokens(ebs, copy)) == [2] and read(ebs, copy, 2) == data
+    assert denied(ebs.list_snapshot_blocks, SnapshotId=theirs) == "UNAUTHORIZED_ACCOUNT"
