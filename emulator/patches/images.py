@@ -17,7 +17,7 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import random_ami_id
 
-from . import allowed_images, clock, consistency, recycle_bin, replaces
+from . import allowed_images, clock, consistency, org_sharing, recycle_bin, replaces
 from .common import Paging, aws_error, default_ebs_key, ebs_settings, mapped_snapshot_ids, overlay_ebs, tags_by_type
 from .idempotency import ec2_mismatch, once
 from .protection import check_deregistrable
@@ -290,6 +290,12 @@ def create_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
 def copy_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
     """CopyImage copies each EBS snapshot into the destination region, mappings and attributes kept.
 
+    The source may be another account's AMI the caller may launch (public or shared with it: "You can
+    copy an AMI [...] that is shared with you"; moto looked in the caller's own AMIs only): its
+    snapshots, read in the owner's account for the copy, give the copies their blocks, so a public
+    base (whose snapshots the EBS direct APIs refuse) is read through a copy the account owns.
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/CopyingAMIs.html
+
     Snapshot descriptions read like AWS's "Copied for DestinationAmi ami-… from
     SourceAmi ami-… for SourceSnapshot snap-…. Task created on …". CopyImageTags
     copies the source AMI's user tags; TagSpecifications tag the image and snapshots;
@@ -297,9 +303,16 @@ def copy_image(self: EC2Backend, request: dict[str, Any]) -> Ami:
     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CopyImage.html
     """
     source_region, source_id = request["SourceRegion"], request["SourceImageId"]
-    source = ec2_backends[self.account_id][source_region].amis.get(source_id)
+    home = ec2_backends[self.account_id][source_region]
+    source = org_sharing.launchable(home, source_id)
     if source is None:
         raise InvalidAMIIdError(source_id)
+    with org_sharing.snapshots_for_launch(home, source):
+        return _copy_image(self, request, source)
+
+
+def _copy_image(self: EC2Backend, request: dict[str, Any], source: Ami) -> Ami:
+    source_region = request["SourceRegion"]
     check_new_name(self, request.get("Name"))
     tags = tags_by_type(request.get("TagSpecifications") or [], ("image", "snapshot"))
     if request.get("KmsKeyId") and not request.get("Encrypted"):

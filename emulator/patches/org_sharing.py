@@ -223,10 +223,18 @@ def snapshots_for_launch(backend: EC2Backend, ami: Ami) -> Iterator[None]:
     if home is None or home is backend:
         yield
         return
+    with lent(backend, home, mapped_snapshot_ids(ami)):
+        yield
+
+
+@contextlib.contextmanager
+def lent(backend: EC2Backend, home: EC2Backend, snapshot_ids: list[str]) -> Iterator[None]:
+    """For the length of a request, the account reads these snapshots of the owner's backend `home`
+    (EC2 and EBS views) in its own; nothing is left behind."""
     region = backend.region_name
     mine, theirs = ebs_backends[backend.account_id][region].snapshots, ebs_backends[home.account_id][region].snapshots
     with _LAUNCHES:
-        lent = [sid for sid in mapped_snapshot_ids(ami) if sid in home.snapshots and sid not in backend.snapshots]
+        lent = [sid for sid in snapshot_ids if sid in home.snapshots and sid not in backend.snapshots]
         for snapshot_id in lent:
             backend.snapshots[snapshot_id] = home.snapshots[snapshot_id]
             if snapshot_id in theirs:
