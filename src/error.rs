@@ -228,6 +228,13 @@ pub enum Error {
     )]
     NotAKeyArn { input: String },
 
+    #[error(
+        "{operation} refused this snapshot ({message}): the EBS direct APIs read only the account's \
+         own snapshots, never a public one or another account's. Copy it into this account first \
+         (`aws ec2 copy-snapshot`, or `gio-ami copy` of its AMI) and use the copy."
+    )]
+    NotOwnSnapshot { operation: &'static str, message: String },
+
     #[error("{parent} cannot be the parent of this upload: {why}")]
     ParentUnusable { parent: String, why: String },
 

@@ -38,6 +38,9 @@ impl Error {
             SdkError::ServiceError(refused) => match refused.err().code() {
                 Some(code) => {
                     let message = refused.err().message().unwrap_or_default().to_string();
+                    if service == Service::Ebs && unauthorized_account(refused.raw()) {
+                        return Error::NotOwnSnapshot { operation, message };
+                    }
                     classify_code(service, operation, code.to_string(), message)
                 }
                 // No AWS error in the answer: what the user can act on is who answered, and how.
@@ -76,6 +79,16 @@ fn classify_code(service: Service, operation: &'static str, code: String, messag
         }
         _ => Error::Api { operation, code, message },
     }
+}
+
+/// An EBS direct refusal of the snapshot itself rather than of the caller's permissions: its
+/// AccessDeniedException says `"Reason": "UNAUTHORIZED_ACCOUNT"` (EBS API reference,
+/// AccessDeniedException), as for a public snapshot or another account's, which the EBS direct
+/// APIs do not read ("Public snapshots are not supported", EBS direct APIs FAQ).
+fn unauthorized_account(answer: &HttpResponse) -> bool {
+    let body = answer.body().bytes().unwrap_or_default();
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|json| json.get("Reason").and_then(|r| r.as_str()) == Some("UNAUTHORIZED_ACCOUNT"))
 }
 
 fn unreadable(operation: &'static str, endpoint: String, answer: &HttpResponse) -> Error {
@@ -174,6 +187,30 @@ mod tests {
         );
         assert!(matches!(denied, Error::AccessDenied { service: Service::Ssm, .. }), "{denied:?}");
         assert!(denied.to_string().contains("ssm:PutParameter"), "{denied}");
+    }
+
+    #[test]
+    fn ebs_refusing_another_accounts_snapshot_is_no_missing_permission() {
+        use aws_sdk_ebs::operation::list_snapshot_blocks::ListSnapshotBlocksError;
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+        let refused = |reason: &str| {
+            let err = ListSnapshotBlocksError::generic(
+                ErrorMetadata::builder().code("AccessDeniedException").message("no").build(),
+            );
+            let body = format!(r#"{{"Message": "no", "Reason": "{reason}"}}"#);
+            let raw = HttpResponse::new(403.try_into().unwrap(), SdkBody::from(body));
+            Error::from_sdk(
+                Service::Ebs,
+                "ListSnapshotBlocks",
+                "http://127.0.0.1:9".into(),
+                SdkError::service_error(err, raw),
+            )
+        };
+        let foreign = refused("UNAUTHORIZED_ACCOUNT");
+        assert!(matches!(foreign, Error::NotOwnSnapshot { .. }), "{foreign:?}");
+        assert!(foreign.to_string().contains("Copy it into this account first"), "{foreign}");
+        assert!(matches!(refused("DEPENDENCY_ACCESS_DENIED"), Error::AccessDenied { .. }));
     }
 
     #[test]

@@ -332,7 +332,15 @@ pub async fn prepare(
         if snapshot.as_ref().is_some_and(|s| !s.encrypted) {
             by_default = encrypted_by_default(aws).await;
         }
-        check_parent(&parent, snapshot.as_ref(), &plan.target, request.kms_key.is_some(), by_default)?;
+        let account = aws.account_id().await?;
+        check_parent(
+            &parent,
+            snapshot.as_ref(),
+            &account,
+            &plan.target,
+            request.kms_key.is_some(),
+            by_default,
+        )?;
         let (inherits, from) = parent_blocks(&parent, request.manifest_dir.as_deref(), parent_image)?;
         plan.target.tags.insert(tags::PARENT_SNAPSHOT.into(), parent.to_string());
         // A snapshot started from an encrypted parent is encrypted with the parent's key.
@@ -442,6 +450,7 @@ fn parent_blocks(
 fn check_parent(
     parent: &SnapshotId,
     found: Option<&Snapshot>,
+    account: &str,
     target: &Target,
     kms_key: bool,
     by_default: Option<bool>,
@@ -450,6 +459,15 @@ fn check_parent(
     let Some(snapshot) = found else {
         return refuse("no such snapshot in this region (or it is not visible to this account)".into());
     };
+    if snapshot.owner != account {
+        // "Public snapshots are not supported" (EBS direct APIs FAQ), and no other account's.
+        return refuse(format!(
+            "it belongs to account {}, and the EBS direct APIs read only this account's own snapshots. \
+             Copy it here first (`aws ec2 copy-snapshot --source-snapshot-id {parent} --source-region \
+             REGION`, or `gio-ami copy` of its AMI) and pass the copy as --parent",
+            snapshot.owner
+        ));
+    }
     if kms_key {
         return refuse(
             "a snapshot started from a parent takes the parent's encryption: drop --kms-key".into(),
@@ -975,19 +993,22 @@ mod tests {
 
     #[test]
     fn a_parent_is_a_completed_snapshot_no_larger_than_the_upload_and_brings_its_own_key() {
+        // The account `inventory::tests::snapshot` is owned by.
+        const OWNER: &str = "123456789012";
         let parent: SnapshotId = "snap-0123456789abcdef0".parse().unwrap();
         let target = plan_for(&request(), 2 * GIB).unwrap().target;
         let snapshot = |state: &str, size_gib| Snapshot {
             state: Reported::from(state),
             ..inventory::tests::snapshot("snap-0123456789abcdef0", size_gib)
         };
-        assert!(check_parent(&parent, Some(&snapshot("completed", 2)), &target, false, None).is_ok());
+        assert!(check_parent(&parent, Some(&snapshot("completed", 2)), OWNER, &target, false, None).is_ok());
         assert!(
-            check_parent(&parent, Some(&snapshot("completed", 1)), &target, false, Some(false)).is_ok(),
+            check_parent(&parent, Some(&snapshot("completed", 1)), OWNER, &target, false, Some(false))
+                .is_ok(),
             "a snapshot can grow"
         );
         let refused = |found: Option<&Snapshot>, kms| {
-            check_parent(&parent, found, &target, kms, None).unwrap_err().to_string()
+            check_parent(&parent, found, OWNER, &target, kms, None).unwrap_err().to_string()
         };
         assert!(refused(Some(&snapshot("completed", 3)), false)
             .contains("it is 3 GiB and this image makes a 2 GiB snapshot"));
@@ -995,17 +1016,21 @@ mod tests {
         assert!(refused(Some(&snapshot("completed", 2)), true).contains("drop --kms-key"));
         assert!(refused(None, false).contains("no such snapshot"));
         let unencrypted = snapshot("completed", 2);
-        let err =
-            check_parent(&parent, Some(&unencrypted), &target, false, Some(true)).unwrap_err().to_string();
+        let err = check_parent(&parent, Some(&unencrypted), OWNER, &target, false, Some(true))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("encrypts new EBS snapshots by default") && err.contains("--encrypted"),
             "{err}"
         );
         let encrypted = Snapshot { encrypted: true, ..unencrypted };
         assert!(
-            check_parent(&parent, Some(&encrypted), &target, false, Some(true)).is_ok(),
+            check_parent(&parent, Some(&encrypted), OWNER, &target, false, Some(true)).is_ok(),
             "an encrypted parent hands its key on"
         );
+        let foreign = Snapshot { owner: "602401143452".into(), ..snapshot("completed", 2) };
+        let err = refused(Some(&foreign), false);
+        assert!(err.contains("belongs to account 602401143452") && err.contains("copy-snapshot"), "{err}");
     }
 
     #[test]
