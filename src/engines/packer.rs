@@ -6,7 +6,7 @@ use crate::aws::base::Base;
 use crate::aws::Aws;
 use crate::core::choice::Choice;
 use crate::core::error::Service;
-use crate::core::iam::Permission;
+use crate::core::iam::{Permission, Resource};
 use crate::core::kinds::{Arch, Family, Variant};
 use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
@@ -29,8 +29,9 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// What `packer build` itself calls with gio-ami's credentials: the amazon-ebs builder's
-/// documented minimum (Packer's Amazon plugin docs, "IAM Task or Instance Role"), less what
-/// needs a key pair or a temporary security group only when the template asks for SSH.
+/// documented minimum (Packer's Amazon plugin docs, "IAM Task or Instance Role"). Packer's own
+/// clean-up of a failed AMI (DeregisterImage, DeleteSnapshot) has no gio-ami tag to go by yet, so
+/// those stay on every resource.
 pub const IAM: &[Permission] = &[
     Permission::new(Service::Ec2, "AttachVolume"),
     Permission::new(Service::Ec2, "AuthorizeSecurityGroupIngress"),
@@ -64,7 +65,8 @@ pub const IAM: &[Permission] = &[
     Permission::new(Service::Ec2, "RegisterImage"),
     Permission::new(Service::Ec2, "RunInstances"),
     Permission::new(Service::Ec2, "StopInstances"),
-    Permission::new(Service::Ec2, "TerminateInstances"),
+    // Its builder carries the template's run_tags, gio-ami:build-id among them.
+    Permission::new(Service::Ec2, "TerminateInstances").tagged(Resource::Instance, tags::BUILD_ID),
 ];
 
 /// What goes wrong with Packer: not installed, refused, failed or stopped.
