@@ -26,7 +26,7 @@ pub struct Checked {
 pub type Report = Checked;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
-/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy check`).
+/// None: this command calls no AWS API.
 pub const IAM: &[&[crate::core::iam::Permission]] = &[];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {

@@ -14,7 +14,7 @@ pub struct Args {
 /// No JSON: it prints a shell completion script.
 pub const JSON: super::Json = super::Json::Not("it prints a shell completion script");
 
-/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy completions`).
+/// None: this command calls no AWS API.
 pub const IAM: &[&[crate::core::iam::Permission]] = &[];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {

@@ -1,8 +1,9 @@
 //! `iam-policy`: the least IAM policy the named commands need, from each verb's declaration
 //! (`VERB::IAM`), scoped to what the spec names.
 
-use super::reach::optional_spec;
+use super::reach::{self, optional_spec};
 use super::Context;
+use crate::aws::org::Account;
 use crate::core::iam::{Permission, Policy, Scoping, MANAGED_POLICY_MAX};
 use crate::core::show::{Draw, Text};
 use crate::engines;
@@ -37,26 +38,27 @@ pub struct Args {
 pub type Report = Policy;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
-/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy iam-policy`).
+/// None: this command calls no AWS API.
 pub const IAM: &[&[crate::core::iam::Permission]] = &[];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let spec = optional_spec(&args.spec)?;
+    let accounts = reach::accounts(spec.as_ref(), &[], &[], "")?;
     let policy = match &args.trust {
-        Some(caller) => Policy::trusting(caller, external_id(spec.as_ref())?),
+        Some(caller) => Policy::trusting(caller, external_id(&accounts)?),
         None => {
             let permissions: Vec<&Permission> = match args.reader {
-                true => super::reach::IAM.iter().flat_map(|group| group.iter()).collect(),
-                false => needed(&args.commands, spec.as_ref())?,
+                true => reach::IAM.iter().flat_map(|group| group.iter()).collect(),
+                false => needed(&args.commands, spec.as_ref(), &accounts)?,
             };
-            Policy::granting(permissions, &scoping(spec.as_ref(), &ctx.regions))
+            Policy::granting(permissions, &scoping(spec.as_ref(), &accounts, &ctx.regions))
         }
     };
-    if policy.size() > MANAGED_POLICY_MAX {
+    let size = policy.size();
+    if size > MANAGED_POLICY_MAX {
         ctx.ui.warn(&[format!(
-            "this policy is {} characters without whitespace, over the {MANAGED_POLICY_MAX} IAM allows a \
-             managed policy: attach it as an inline role policy (10,240), or split it by command",
-            policy.size()
+            "this policy is {size} characters without whitespace, over the {MANAGED_POLICY_MAX} IAM allows a \
+             managed policy: attach it as an inline role policy (10,240), or split it by command"
         )]);
     }
     Ok(ctx.ui.show(&policy)?)
@@ -64,7 +66,11 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
 
 /// The permissions of the named commands (every command's when none is named), less the groups
 /// the spec never needs: those its build does not, and assuming roles when it names none.
-fn needed(commands: &[String], spec: Option<&Spec>) -> Result<Vec<&'static Permission>> {
+fn needed(
+    commands: &[String],
+    spec: Option<&Spec>,
+    accounts: &[Account],
+) -> Result<Vec<&'static Permission>> {
     let all = super::permissions();
     if let Some(unknown) = commands.iter().find(|c| !all.iter().any(|(name, _)| name == *c)) {
         let known: Vec<_> =
@@ -72,8 +78,8 @@ fn needed(commands: &[String], spec: Option<&Spec>) -> Result<Vec<&'static Permi
         return Err(Error::UnknownCommand { command: unknown.clone(), known: known.join(", ") });
     }
     let mut unneeded = spec.map(engines::unneeded).unwrap_or_default();
-    if spec.is_some_and(|s| s.accounts.values().all(|a| a.role_arn.is_none())) {
-        unneeded.push(super::reach::ASSUME);
+    if spec.is_some() && accounts.iter().all(|a| a.role.is_none()) {
+        unneeded.push(reach::ASSUME);
     }
     let needed: Vec<_> = all
         .into_iter()
@@ -90,13 +96,13 @@ fn needed(commands: &[String], spec: Option<&Spec>) -> Result<Vec<&'static Permi
     Ok(needed)
 }
 
-/// What the spec names, for the permissions that can be scoped.
-fn scoping(spec: Option<&Spec>, regions: &[String]) -> Scoping {
+/// What the spec names, for the permissions that can be scoped: its clusters' parameters (in
+/// the account of the role each runs under) and its accounts' roles.
+fn scoping(spec: Option<&Spec>, accounts: &[Account], regions: &[String]) -> Scoping {
     let Some(spec) = spec else { return Scoping::default() };
     let region = regions.first().or_else(|| spec.clusters.first().map(|c| &c.region));
     let account_of = |name: &Option<String>| {
-        let role = spec.accounts.get(name.as_ref()?)?.role_arn.as_ref()?;
-        account_in(role.get_ref()).map(str::to_string)
+        accounts.iter().find(|a| Some(&a.name) == name.as_ref()).and_then(Account::id).map(str::to_string)
     };
     Scoping {
         partition: region.map_or("aws", |r| Scoping::partition_of(r)).to_string(),
@@ -105,23 +111,15 @@ fn scoping(spec: Option<&Spec>, regions: &[String]) -> Scoping {
             .iter()
             .filter_map(|c| Some((Some(c.region.clone()), account_of(&c.account), c.ssm_parameter.clone()?)))
             .collect(),
-        roles: spec.accounts.values().filter_map(|a| Some(a.role_arn.as_ref()?.get_ref().clone())).collect(),
+        roles: accounts.iter().filter_map(|a| Some(a.role.as_ref()?.arn.clone())).collect(),
     }
 }
 
-/// The account id of a role ARN (`arn:aws:iam::123456789012:role/NAME`).
-fn account_in(arn: &str) -> Option<&str> {
-    arn.split(':').nth(4).filter(|account| !account.is_empty())
-}
-
-/// The external id the spec's accounts ask of the caller: one, if every account that sets one
-/// sets the same; several differ per role, so each role's trust policy needs its own run.
-fn external_id(spec: Option<&Spec>) -> Result<Option<&str>> {
-    let mut ids: Vec<&str> = spec
-        .map(|s| {
-            s.accounts.values().filter_map(|a| Some(a.external_id.as_ref()?.get_ref().as_str())).collect()
-        })
-        .unwrap_or_default();
+/// The external id the accounts ask of the caller: one, if every account that sets one sets the
+/// same; several differ per role, so each role's trust policy needs its own run.
+fn external_id(accounts: &[Account]) -> Result<Option<&str>> {
+    let mut ids: Vec<&str> =
+        accounts.iter().filter_map(|a| a.role.as_ref()?.external_id.as_deref()).collect();
     ids.sort_unstable();
     ids.dedup();
     match ids.as_slice() {
@@ -173,7 +171,8 @@ mod tests {
              [clusters.staging]\nregion = \"eu-west-1\"\nssm_parameter = \"/gio/staging/node-ami\"\n\
              [clusters.prod]\naccount = \"prod\"\nregion = \"cn-north-1\"\nssm_parameter = \"/gio/prod/node-ami\"\n",
         );
-        let scoped = scoping(Some(&spec), &[]);
+        let accounts = reach::accounts(Some(&spec), &[], &[], "").unwrap();
+        let scoped = scoping(Some(&spec), &accounts, &[]);
         assert_eq!(
             scoped.parameters,
             [
@@ -183,14 +182,19 @@ mod tests {
         );
         assert_eq!(scoped.roles, ["arn:aws:iam::222233334444:role/gio-ami-reader"]);
         assert_eq!(scoped.partition, "aws-cn", "the first cluster's region, without --region");
-        assert_eq!(scoping(Some(&spec), &["eu-west-1".into()]).partition, "aws");
-        assert_eq!(scoping(None, &[]), Scoping::default());
+        assert_eq!(scoping(Some(&spec), &accounts, &["eu-west-1".into()]).partition, "aws");
+        assert_eq!(scoping(None, &[], &[]), Scoping::default());
     }
 
     #[test]
     fn a_spec_without_roles_or_ssm_leaves_those_permissions_out() {
         let names = |spec: Option<&Spec>| -> Vec<String> {
-            needed(&["build".into(), "images".into()], spec).unwrap().iter().map(|p| p.name()).collect()
+            let accounts = reach::accounts(spec, &[], &[], "").unwrap();
+            needed(&["build".into(), "images".into()], spec, &accounts)
+                .unwrap()
+                .iter()
+                .map(|p| p.name())
+                .collect()
         };
         let without = names(None);
         assert!(without.contains(&"sts:AssumeRole".into()) && without.contains(&"ec2:AttachVolume".into()));
@@ -205,7 +209,7 @@ mod tests {
 
     #[test]
     fn a_command_without_aws_calls_or_unknown_is_refused() {
-        assert!(matches!(needed(&["check".into()], None), Err(Error::NoPermissionNeeded(_))));
-        assert!(matches!(needed(&["wipes".into()], None), Err(Error::UnknownCommand { .. })));
+        assert!(matches!(needed(&["check".into()], None, &[]), Err(Error::NoPermissionNeeded(_))));
+        assert!(matches!(needed(&["wipes".into()], None, &[]), Err(Error::UnknownCommand { .. })));
     }
 }

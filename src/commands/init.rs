@@ -18,7 +18,7 @@ pub struct Args {
 /// No JSON: it writes gio-ami.toml and its schema.
 pub const JSON: super::Json = super::Json::Not("it writes gio-ami.toml and its schema");
 
-/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy init`).
+/// None: this command calls no AWS API.
 pub const IAM: &[&[crate::core::iam::Permission]] = &[];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {

@@ -16,7 +16,7 @@ pub struct Args {
 /// No JSON: it writes man pages.
 pub const JSON: super::Json = super::Json::Not("it writes man pages");
 
-/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy man`).
+/// None: this command calls no AWS API.
 pub const IAM: &[&[crate::core::iam::Permission]] = &[];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {

@@ -17,7 +17,7 @@ pub struct Args {
 /// It prints a schema, not a report.
 pub const JSON: Json = Json::Not("it prints a JSON Schema");
 
-/// The IAM permissions this command's AWS calls need (`gio-ami iam-policy schema`).
+/// None: this command calls no AWS API.
 pub const IAM: &[&[crate::core::iam::Permission]] = &[];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {

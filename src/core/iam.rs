@@ -243,32 +243,13 @@ impl Policy {
             .map(|((need, scope), mut action)| {
                 action.sort();
                 action.dedup();
-                let mut condition = BTreeMap::new();
-                match scope {
-                    // `Null: false` is the documented test that a tag key is present, whatever
-                    // its value (IAM JSON policy elements: Condition operators, Null).
-                    Scope::Tagged(_, tag) => {
-                        condition.insert(
-                            "Null",
-                            BTreeMap::from([(format!("aws:ResourceTag/{tag}"), "false".into())]),
-                        );
-                    }
-                    // IAM: Granting a user permissions to pass a role to an AWS service.
-                    Scope::RolesPassedTo(service) => {
-                        condition.insert(
-                            "StringEquals",
-                            BTreeMap::from([("iam:PassedToService".to_string(), service.to_string())]),
-                        );
-                    }
-                    _ => {}
-                }
                 Statement {
                     sid: sid(need, scope),
                     effect: "Allow",
                     principal: None,
                     action,
                     resource: scoping.resources(scope),
-                    condition,
+                    condition: condition(scope),
                 }
             })
             .collect();
@@ -298,6 +279,23 @@ impl Policy {
     /// The characters IAM counts against its size quotas: the document without whitespace.
     pub fn size(&self) -> usize {
         serde_json::to_string(self).map_or(0, |text| text.chars().filter(|c| !c.is_whitespace()).count())
+    }
+}
+
+/// What a statement of this scope asks of the request beside its resources.
+fn condition(scope: Scope) -> BTreeMap<&'static str, BTreeMap<String, String>> {
+    match scope {
+        // `Null: false` is the documented test that a tag key is present, whatever its value
+        // (IAM JSON policy elements: Condition operators, Null).
+        Scope::Tagged(_, tag) => {
+            BTreeMap::from([("Null", BTreeMap::from([(format!("aws:ResourceTag/{tag}"), "false".into())]))])
+        }
+        // IAM: Granting a user permissions to pass a role to an AWS service.
+        Scope::RolesPassedTo(service) => BTreeMap::from([(
+            "StringEquals",
+            BTreeMap::from([("iam:PassedToService".to_string(), service.to_string())]),
+        )]),
+        _ => BTreeMap::new(),
     }
 }
 
