@@ -35,6 +35,13 @@ AWS_REGION and the dummy credentials from the environment, like gio-ami itself;
     fixtures.py eks-release --release 20261201 --bottlerocket 1.27.0-0f1e2d3c
                                             Amazon publishes newer EKS-optimized AMIs, dated now by
                                             the emulator's clock, and recommends them in every region
+    fixtures.py eks-base --image FILE --kubernetes 1.31 [--arch x86_64] [--variant standard]
+                     [--region R] [--name NAME]
+                                            Amazon publishes an EKS-optimized AL2023 AMI whose root
+                                            snapshot holds the raw disk image FILE's non-zero blocks,
+                                            and recommends it (region: $AWS_REGION, else
+                                            $AWS_DEFAULT_REGION, else eu-west-1); prints
+                                            {"ami", "snapshot", "blocks"} as JSON on one line
     fixtures.py organization                the caller's organization (made if missing) with an OU
                                             `nodes` holding a new member account; prints
                                             {"organization", "ou", "member"} as JSON
@@ -317,6 +324,14 @@ def main():
     release = commands.add_parser("eks-release")
     release.add_argument("--release", required=True)
     release.add_argument("--bottlerocket", required=True)
+    base = commands.add_parser("eks-base")
+    base.add_argument("--image", required=True)
+    base.add_argument("--kubernetes", required=True)
+    base.add_argument("--arch", default="x86_64")
+    base.add_argument("--variant", default="standard")
+    base.add_argument("--region",
+                      default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"))
+    base.add_argument("--name")
     commands.add_parser("organization")
     made = commands.add_parser("accounts")
     made.add_argument("--count", type=int, required=True)
@@ -378,6 +393,10 @@ def main():
         print(image_recipe(args.ami, args.name))
     elif args.command == "eks-release":
         print(hook("eks-releases", {"release": args.release, "bottlerocket": args.bottlerocket})["published"])
+    elif args.command == "eks-base":
+        published = {"image": os.path.abspath(args.image), "kubernetes": args.kubernetes, "arch": args.arch,
+                     "variant": args.variant, "region": args.region}
+        print(json.dumps(hook("eks-base", {**published, **({"name": args.name} if args.name else {})})))
     else:
         snapshots(args.count)
 

@@ -9,6 +9,18 @@
     POST /moto-api/gio/consistency    {"lag_seconds": 2}: EC2 runs that many seconds of the emulator's
                                       clock behind each change from now on (consistency.py; 0: at
                                       once); answers as GET
+    POST /moto-api/gio/eks-base       {"image": "/abs/path/disk.raw", "kubernetes": "1.31", "region":
+                                      "us-east-1", "arch": "x86_64", "variant": "standard", "name": ...}
+                                      (arch, variant and name optional): Amazon publishes in that
+                                      region an EKS-optimized AL2023 AMI (public, owned by
+                                      602401143452 alias amazon, dated now by the emulator's clock,
+                                      named amazon-eks-node-al2023-ARCH-VARIANT-K8S-vYYYYMMDD unless
+                                      `name` is given) whose one root snapshot (private, the image's
+                                      size rounded up to GiB) holds every non-zero 512 KiB block of
+                                      the raw disk image, read now; its recommended parameters
+                                      (.../recommended and its image_id, image_name, release_version)
+                                      move on to it, one version more (seed.py); answers {"ami": ...,
+                                      "snapshot": ..., "blocks": N}. A name taken answers 400
     POST /moto-api/gio/eks-releases   {"release": "20261201", "bottlerocket": "1.27.0-0f1e2d3c"}:
                                       Amazon publishes newer EKS-optimized AMIs (dated now, by the
                                       emulator's clock) and moves the public parameters on to them;
@@ -31,7 +43,7 @@ from typing import Any, Callable
 import moto.moto_api._internal.urls
 from moto.core.common_types import TYPE_RESPONSE
 
-from . import clock, consistency, recycle_bin, replaces, seed
+from . import clock, consistency, recycle_bin, replaces, seed, snapshots
 
 JSON = {"Content-Type": "application/json"}
 
@@ -78,6 +90,30 @@ def eks_releases_hook(body: dict[str, Any] | None) -> dict[str, Any]:
     return {"release": release, "bottlerocket": body["bottlerocket"], "published": f"{published:%Y-%m-%dT%H:%M:%SZ}"}
 
 
+# The body of POST /moto-api/gio/eks-base: required keys, and the optional ones with their defaults.
+EKS_BASE_REQUIRED = {"image", "kubernetes", "region"}
+EKS_BASE_OPTIONAL = {"arch": "x86_64", "variant": "standard", "name": None}
+GIB = 1024**3
+
+
+def eks_base_hook(body: dict[str, Any] | None) -> dict[str, Any]:
+    known = EKS_BASE_REQUIRED | EKS_BASE_OPTIONAL.keys()
+    if not isinstance(body, dict) or not EKS_BASE_REQUIRED <= body.keys() <= known:
+        raise ValueError(f"POST {{\"image\": \"/abs/path/disk.raw\", \"kubernetes\": \"1.31\", \"region\": ..., "
+                         f"optionally \"arch\", \"variant\", \"name\"}}, not {body}")
+    request = {**EKS_BASE_OPTIONAL, **body}
+    try:
+        blocks, size = snapshots.disk_blocks(str(request["image"]))
+    except OSError as error:
+        raise ValueError(f"cannot read the disk image: {error}") from None
+    published = clock.now().replace(tzinfo=None, microsecond=0)
+    base = seed.al2023_base(str(request["region"]), str(request["kubernetes"]), str(request["arch"]),
+                            str(request["variant"]), max(1, -(-size // GIB)), published, blocks,
+                            None if request["name"] is None else str(request["name"]))
+    seed.publish_base(base)
+    return {"ami": base.image_id, "snapshot": base.root_snapshot_id, "blocks": len(blocks)}
+
+
 def recycle_bin_hook(body: dict[str, Any] | None) -> dict[str, Any]:
     if not isinstance(body, dict) or body.keys() != {"expired_listed_seconds"}:
         raise ValueError(f"POST {{\"expired_listed_seconds\": N >= 0}}, not {body}")
@@ -90,6 +126,7 @@ replaces(moto.moto_api._internal.urls, "url_paths")({  # type: ignore[arg-type]
     **moto.moto_api._internal.urls.url_paths,
     "{0}/moto-api/gio/clock$": _hook(clock_hook),
     "{0}/moto-api/gio/eks-releases$": _hook(eks_releases_hook),
+    "{0}/moto-api/gio/eks-base$": _hook(eks_base_hook),
     "{0}/moto-api/gio/recycle-bin$": _hook(recycle_bin_hook),
     "{0}/moto-api/gio/consistency$": _hook(consistency_hook),
 })

@@ -106,6 +106,23 @@ def hold(ec2: EC2Backend, snapshot: Snapshot, blocks: dict[int, Block], lineage:
     ebs_backends[ec2.account_id][ec2.region_name].snapshots[snapshot.id] = view
 
 
+def disk_blocks(path: str) -> tuple[dict[int, Block], int]:
+    """The blocks a snapshot of a raw disk image holds, and the image's size in bytes: each non-zero
+    512 KiB block by its index (the last one padded with zeros), checksummed as PutSnapshotBlock
+    takes them (base64 SHA256). Blocks of zeros are left out, as a snapshot holds only the blocks
+    written to it ("It only returns the block indexes and tokens that have data written", FAQ).
+    https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-faq.html
+    """
+    blocks, zeros = {}, bytes(EBS_DIRECT_BLOCK_SIZE)
+    with open(path, "rb") as disk:
+        for index, data in enumerate(iter(lambda: disk.read(EBS_DIRECT_BLOCK_SIZE), b"")):
+            data = data.ljust(EBS_DIRECT_BLOCK_SIZE, b"\0")
+            if data != zeros:
+                checksum = base64.b64encode(_sha256(data)).decode()
+                blocks[index] = Block(data, checksum, "SHA256", EBS_DIRECT_BLOCK_SIZE)
+        return blocks, disk.tell()
+
+
 @replaces(EC2Backend, "create_volume")
 def create_volume(self: EC2Backend, size: int, zone_name: str, snapshot_id: str | None = None,
                   encrypted: bool = False, kms_key_id: str | None = None, **settings: Any) -> Volume:
