@@ -212,16 +212,7 @@ def restore_snapshot_from_recycle_bin(self: EC2Response) -> ActionResult:
     })
 
 
-def _status(self: Snapshot) -> str:
-    """A snapshot's State: `recovering` for a while after its restore from the bin, else as moto keeps it."""
-    until = self.__dict__.get("gio_recovering_until")
-    if until is not None and clock.now() < until:
-        return "recovering"
-    return self.__dict__["gio_status"]
-
-
-def _set_status(self: Snapshot, value: str) -> None:
-    self.__dict__["gio_status"] = value
-
-
-replaces(Snapshot, "status", new=True)(property(_status, _set_status))
+def recovering(snapshot: Snapshot) -> bool:
+    """Whether the snapshot is `recovering` still, after its restore from the bin (its State: snapshots.py)."""
+    until = snapshot.__dict__.get("gio_recovering_until")
+    return until is not None and clock.now() < until

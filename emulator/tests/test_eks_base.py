@@ -124,18 +124,3 @@ def test_the_fixture_publishes_a_base_and_a_taken_name_is_refused(client, endpoi
             hook(endpoint, "eks-base", body)
         assert excinfo.value.code == 400, body
 
-
-def test_a_started_snapshot_never_completed_is_pending_with_its_tags(client):
-    """StartSnapshot: "The new snapshot enters the pending state after the request completes"
-    (https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html), tagged with its Tags; what a clean-up
-    finds by tag."""
-    region = "af-south-1"
-    ebs, ec2 = client("ebs", region), client("ec2", region)
-    tags = [{"Key": "gio-ami:build-id", "Value": "b-0042"}, {"Key": "gio-ami:release", "Value": "nodes-7"}]
-    started = ebs.start_snapshot(VolumeSize=2, Tags=tags, Description="offline build")["SnapshotId"]
-    put(ebs, started, 0, os.urandom(BLOCK))
-
-    found = ec2.describe_snapshots(OwnerIds=["self"], Filters=[
-        {"Name": "tag:gio-ami:build-id", "Values": ["b-0042"]}])["Snapshots"]
-    assert [(s["SnapshotId"], s["State"], s["VolumeSize"]) for s in found] == [(started, "pending", 2)]
-    assert sorted(found[0]["Tags"], key=lambda tag: tag["Key"]) == tags
