@@ -74,6 +74,7 @@ import argparse
 import json
 import os
 import time
+import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -287,8 +288,11 @@ def hook(path, body):
     """POST to the emulator's test hooks (emulator/patches/hooks.py)."""
     request = urllib.request.Request(f"{os.environ['AWS_ENDPOINT_URL']}/moto-api/gio/{path}", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as answer:
-        return json.loads(answer.read())
+    try:
+        with urllib.request.urlopen(request) as answer:
+            return json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        raise SystemExit(f"{path}: {refused.read().decode()}") from None
 
 
 def seconds(duration):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import hashlib
+import os
 import re
 from datetime import timedelta
 from typing import Any, Iterable
@@ -142,17 +144,27 @@ def disk_blocks(path: str) -> tuple[dict[int, Block], int]:
     """The blocks a snapshot of a raw disk image holds, and the image's size in bytes: each non-zero
     512 KiB block by its index (the last one padded with zeros), checksummed as PutSnapshotBlock
     takes them (base64 SHA256). Blocks of zeros are left out, as a snapshot holds only the blocks
-    written to it ("It only returns the block indexes and tokens that have data written", FAQ).
+    written to it ("It only returns the block indexes and tokens that have data written", FAQ); the
+    holes of a sparse file are skipped without reading them.
     https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-faq.html
     """
-    blocks, zeros = {}, bytes(EBS_DIRECT_BLOCK_SIZE)
+    blocks, zeros, offset = {}, bytes(EBS_DIRECT_BLOCK_SIZE), 0
     with open(path, "rb") as disk:
-        for index, data in enumerate(iter(lambda: disk.read(EBS_DIRECT_BLOCK_SIZE), b"")):
-            data = data.ljust(EBS_DIRECT_BLOCK_SIZE, b"\0")
+        size = os.fstat(disk.fileno()).st_size
+        while offset < size:
+            try:
+                offset = os.lseek(disk.fileno(), offset, os.SEEK_DATA) // EBS_DIRECT_BLOCK_SIZE * EBS_DIRECT_BLOCK_SIZE
+            except OSError as error:
+                if error.errno != errno.ENXIO:
+                    raise
+                break  # nothing but a hole from here on
+            disk.seek(offset)
+            data = disk.read(EBS_DIRECT_BLOCK_SIZE).ljust(EBS_DIRECT_BLOCK_SIZE, b"\0")
             if data != zeros:
                 checksum = base64.b64encode(_sha256(data)).decode()
-                blocks[index] = Block(data, checksum, "SHA256", EBS_DIRECT_BLOCK_SIZE)
-        return blocks, disk.tell()
+                blocks[offset // EBS_DIRECT_BLOCK_SIZE] = Block(data, checksum, "SHA256", EBS_DIRECT_BLOCK_SIZE)
+            offset += EBS_DIRECT_BLOCK_SIZE
+    return blocks, size
 
 
 @replaces(EC2Backend, "create_volume")

@@ -30,12 +30,14 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures.py"
 
 @pytest.fixture
 def disk(tmp_path):
-    """A raw disk image of 3.1 MiB: data in blocks 0 and 2, zeros in 1 and 3-5, and a last block of 100 KiB (6)."""
+    """A raw disk image of 3.1 MiB: data in blocks 0 and 2, zeros written in 1, a hole (sparse) in 3-5, and a last block
+    of 100 KiB (6)."""
     data = {0: os.urandom(BLOCK), 2: os.urandom(BLOCK), 6: os.urandom(100 * 1024)}
     path = tmp_path / "disk.raw"
     with open(path, "wb") as raw:
-        for index in range(7):
-            raw.write(data.get(index, bytes(BLOCK)))
+        raw.write(data[0] + bytes(BLOCK) + data[2])
+        raw.seek(6 * BLOCK)
+        raw.write(data[6])
     return path, {index: block.ljust(BLOCK, b"\0") for index, block in data.items()}
 
 
