@@ -295,6 +295,22 @@ pub enum Error {
     #[error(transparent)]
     Packer(#[from] crate::engines::packer::PackerError),
 
+    #[error(transparent)]
+    Offline(#[from] crate::engines::guestfs::GuestfsError),
+
+    #[error(
+        "this machine has no user cache directory to keep base images in (no $HOME or \
+         $XDG_CACHE_HOME): set GIO_AMI_CACHE_DIR (or pass --cache-dir) to a directory with room \
+         for the base's root volume"
+    )]
+    NoCacheDir,
+
+    #[error(
+        "{path} no longer matches its manifest (block {block} differs): it was dropped from the \
+         cache and is read from EBS again on the next run (`gio-ami cache prune` trims the cache)"
+    )]
+    CacheCorrupt { path: String, block: u64 },
+
     #[error(
         "cannot act in account `{account}`: assuming {role} failed ({detail}). The role's trust \
          policy must let this caller assume it (with the external id, if it asks for one): fix the \

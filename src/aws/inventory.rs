@@ -541,13 +541,22 @@ async fn describe_images_filtered(aws: &Aws, ids: &[String], own: bool) -> Resul
 /// Disabled and deprecated ones too: DescribeImages leaves disabled AMIs out unless asked, and a
 /// disabled AMI keeps its name taken.
 pub async fn own_images_named(aws: &Aws, name: &str) -> Result<Vec<Image>> {
+    own_images_where(aws, id_filter("name", &[name.to_string()])).await
+}
+
+/// The account's own AMIs carrying this tag with this value.
+pub async fn own_images_tagged(aws: &Aws, key: &str, value: &str) -> Result<Vec<Image>> {
+    own_images_where(aws, id_filter(&format!("tag:{key}"), &[value.to_string()])).await
+}
+
+async fn own_images_where(aws: &Aws, filter: Filter) -> Result<Vec<Image>> {
     let output = aws
         .ec2()
         .describe_images()
         .owners("self")
         .include_deprecated(true)
         .include_disabled(true)
-        .filters(id_filter("name", &[name.to_string()]))
+        .filters(filter)
         .send()
         .await
         .map_err(|e| aws.error("DescribeImages", Service::Ec2, e))?;

@@ -1,4 +1,5 @@
-//! `build`: the spec's AMI, by the native engine or real Packer. The engines are `engines`'.
+//! `build`: the spec's AMI, by the native engine, real Packer, or offline (no instance). The
+//! engines are `engines`'.
 
 use super::line::choice;
 use super::shown::{Made, Own};
@@ -13,9 +14,13 @@ use std::path::PathBuf;
 pub struct Args {
     #[arg(default_value = spec::DEFAULT_PATH, value_name = "SPEC")]
     pub spec: PathBuf,
-    /// native | packer (default: the spec's build.engine).
+    /// native | packer | offline (default: the spec's build.engine).
     #[arg(long, value_parser = choice::<Engine>())]
     pub engine: Option<Engine>,
+    /// Where the offline engine keeps base images it read (shareable between CI runs; default:
+    /// the user cache, ~/.cache/gio-ami/images).
+    #[arg(long, env = "GIO_AMI_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// Print the base and the name the build would use, and launch nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -33,6 +38,7 @@ pub const IAM: &[&[crate::core::iam::Permission]] = &[
     crate::engines::native::SSM,
     crate::engines::native::PASS_ROLE,
     crate::engines::packer::IAM,
+    crate::engines::offline::IAM,
     &[crate::aws::inventory::DESCRIBE_SNAPSHOTS, crate::aws::tagging::CREATE_TAGS],
 ];
 
@@ -44,7 +50,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let aws = Aws::connect(&ctx.options).await?;
     let engine = args.engine.unwrap_or(loaded.spec.engine());
     let progress = ctx.ui.progress();
-    let plan = engines::prepare(&aws, &loaded, engine, progress.as_ref()).await?;
+    let plan = engines::prepare(&aws, &loaded, engine, args.cache_dir, progress.as_ref()).await?;
     let mode = Mode::adding("build", args.dry_run, "built");
     let built = execute(ctx, &aws, &plan, &mode, Own::default(), || {
         engines::build(&aws, &loaded, &plan, progress.as_ref())

@@ -17,10 +17,12 @@ pub mod advice;
 pub mod archive;
 pub mod base;
 pub mod build;
+pub mod cache;
 pub mod check;
 pub mod completions;
 pub mod copy;
 pub mod cost;
+pub mod diff;
 pub mod disks;
 pub mod download;
 pub mod enable;
@@ -173,9 +175,18 @@ verbs! {
     /// the AMI and its snapshots get the same gio-ami:* tags. Ctrl-C stops packer (it removes
     /// its own instance) and reports what remains.
     ///
+    /// The offline engine (--engine offline) launches nothing: the base's root snapshot is read
+    /// once into the local cache (a base of another account, like Amazon's EKS AMIs, is first
+    /// copied into the account, once), a copy is changed on this machine with libguestfs
+    /// ([[build.files]], provisioning scripts chrooted in the image, SELinux relabel, trim),
+    /// and only the blocks that changed are uploaded, as a child of the base's snapshot. Needs
+    /// libguestfs (Debian/Ubuntu: libguestfs-tools). A later build on the same base reads no
+    /// block of it again (`gio-ami cache list`).
+    ///
     /// Examples:
     ///   gio-ami build
     ///   gio-ami build specs/node.toml --engine packer
+    ///   gio-ami build --engine offline --dry-run
     #[command(verbatim_doc_comment)]
     Build(build),
 
@@ -245,6 +256,24 @@ verbs! {
 
     /// Show where an AMI comes from and what was derived from it (gio-ami:parent-ami tags).
     Lineage(lineage),
+
+    /// What changed between two AMIs' root disks: packages added, removed and upgraded, and
+    /// files changed (path, size, mode).
+    ///
+    /// Both roots are read into the local cache (a root already cached is not read again; one
+    /// whose lineage is cached reads only the blocks that differ, ListChangedBlocks) and
+    /// inspected with libguestfs, never booted. Works for any two AMIs whose root snapshots
+    /// this account may read through the EBS direct APIs (its own; copy others' first).
+    ///
+    /// Examples:
+    ///   gio-ami diff ami-0abc… ami-0def…
+    ///   gio-ami diff ami-0abc… ami-0def… --output json | jq '.packages.upgraded'
+    #[command(verbatim_doc_comment)]
+    Diff(diff),
+
+    /// Show or trim the local cache of base images the offline engine and `diff` read.
+    #[command(subcommand)]
+    Cache(cache),
 
     /// Deregister AMIs and delete the snapshots behind them, never touching one in use.
     ///

@@ -11,7 +11,6 @@ use crate::aws::inventory::{self, Boot, Image, Mapping, Snapshot, SnapshotState}
 use crate::aws::provenance::Provenance;
 use crate::aws::Aws;
 use crate::change::{self, Action, Applied, Kind, Outcome, Procedure, Status};
-use crate::core::error::Service;
 use crate::core::ids::{AmiId, SnapshotId};
 use crate::core::kinds::{Arch, BootMode, Reported, VolumeType};
 use crate::core::progress::Progress;
@@ -105,17 +104,13 @@ pub struct Args {
 pub type Report = super::Mutation<Plan, Option<Uploaded>, change::Step>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
-/// Whether the account encrypts new EBS volumes by default, which the snapshot follows.
-const ENCRYPTION_BY_DEFAULT: crate::core::iam::Permission =
-    crate::core::iam::Permission::new(crate::core::error::Service::Ec2, "GetEbsEncryptionByDefault");
-
 /// The IAM permissions this command's AWS calls need (`gio-ami iam-policy upload`).
 pub const IAM: &[&[crate::core::iam::Permission]] = &[
     crate::transfer::upload::IAM,
     &[
         crate::aws::inventory::DESCRIBE_IMAGES,
         crate::aws::inventory::DESCRIBE_SNAPSHOTS,
-        ENCRYPTION_BY_DEFAULT.optional("skipping of zero blocks"),
+        crate::transfer::upload::ENCRYPTION_BY_DEFAULT.optional("skipping of zero blocks"),
         crate::engines::register::IAM,
         crate::aws::tagging::CREATE_TAGS,
     ],
@@ -330,7 +325,7 @@ pub async fn prepare(
         let snapshot = inventory::snapshots_by_id(aws, &[parent.to_string()]).await?.pop();
         // Only an unencrypted parent cares whether the account encrypts by default.
         if snapshot.as_ref().is_some_and(|s| !s.encrypted) {
-            by_default = encrypted_by_default(aws).await;
+            by_default = transfer::upload::encrypted_by_default(aws).await;
         }
         let account = aws.account_id().await?;
         check_parent(
@@ -352,27 +347,13 @@ pub async fn prepare(
     if !plan.target.encrypted {
         let by_default = match by_default {
             Some(known) => Some(known),
-            None => encrypted_by_default(aws).await,
+            None => transfer::upload::encrypted_by_default(aws).await,
         };
         // Unknown counts as yes: sending the zero blocks costs time, leaving them out could
         // corrupt the disk.
         plan.target.encrypted = by_default.unwrap_or(true);
     }
     Ok(actions(plan))
-}
-
-/// Whether StartSnapshot encrypts without being asked: an account with EBS encryption by default
-/// gets encrypted snapshots, whose unwritten blocks do not read as zeros; `None` when the
-/// account would not say.
-async fn encrypted_by_default(aws: &Aws) -> Option<bool> {
-    match aws.ec2().get_ebs_encryption_by_default().send().await {
-        Ok(answer) => Some(answer.ebs_encryption_by_default().unwrap_or(false)),
-        Err(e) => {
-            let e = aws.error("GetEbsEncryptionByDefault", Service::Ec2, e);
-            tracing::warn!("{e}: blocks of zeros are sent too, in case new snapshots are encrypted");
-            None
-        }
-    }
 }
 
 /// The parent snapshot: the one named, or the root of the AMI named, which then goes in the new

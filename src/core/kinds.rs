@@ -58,12 +58,14 @@ choice_enum! {
 }
 
 choice_enum! {
-    /// What builds the AMI: gio-ami itself, or real `packer build` on the rendered template.
+    /// What builds the AMI: gio-ami itself on a builder instance, real `packer build` on the
+    /// rendered template, or gio-ami on this machine with no instance at all (offline).
     #[derive(Serialize, JsonSchema)]
     #[serde(rename_all = "lowercase")]
     pub enum Engine {
         Native = "native",
         Packer = "packer",
+        Offline = "offline",
     }
 }
 

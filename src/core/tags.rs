@@ -29,6 +29,11 @@ pub const KUBERNETES: &str = "gio-ami:kubernetes";
 pub const FAMILY: &str = "gio-ami:family";
 pub const CLUSTERS: &str = "gio-ami:clusters";
 pub const BUILD_ID: &str = "gio-ami:build-id";
+/// What made a release: native, packer or offline.
+pub const ENGINE: &str = "gio-ami:engine";
+/// On an AMI the offline engine copied into the account (EBS direct reads only the account's
+/// own snapshots): the base it is a copy of, so every later build on that base reuses it.
+pub const BASE_COPY: &str = "gio-ami:base-copy";
 /// On a disabled AMI: who could launch it before (grantees separated by spaces, as AWS spells
 /// them: account ids, organization and OU ARNs, `all` for public), since DisableImage takes every
 /// launch permission away and EnableImage gives none back (`change::access`). What does not fit

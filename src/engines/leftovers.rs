@@ -57,15 +57,24 @@ pub struct Liveness<'a> {
 
 impl Liveness<'_> {
     fn is_live(&self, builder: &Builder) -> bool {
-        if builder.state.is_ending() {
-            return false;
-        }
-        let ours = builder.host.is_some() && builder.host.as_deref() == self.host;
-        let process = match builder.pid {
+        !builder.state.is_ending() && self.runs(builder.host.as_deref(), builder.pid, builder.deadline)
+    }
+
+    /// Whether the build that tagged a snapshot it uploads (the offline engine: no instance) runs.
+    fn uploads(&self, snapshot: &Snapshot) -> bool {
+        let tag = |key: &str| snapshot.tags.get(key).map(String::as_str);
+        let pid = tag(tags::BUILD_PID).and_then(|p| p.parse().ok());
+        let deadline = tag(tags::BUILD_DEADLINE).and_then(|d| d.parse().ok());
+        (pid.is_some() || deadline.is_some()) && self.runs(tag(tags::BUILD_HOST), pid, deadline)
+    }
+
+    fn runs(&self, host: Option<&str>, pid: Option<u32>, deadline: Option<i64>) -> bool {
+        let ours = host.is_some() && host == self.host;
+        let process = match pid {
             Some(pid) if ours => (self.process)(pid),
             _ => Process::Unknown,
         };
-        match (process, builder.deadline) {
+        match (process, deadline) {
             // Our own machine: the process table is the truth.
             (Process::Alive, _) => true,
             (Process::Gone, _) => false,
@@ -124,11 +133,14 @@ pub fn plan(
     only: Option<&str>,
     usage: &Usage,
 ) -> Vec<Action> {
+    let uploading = leftovers.snapshots.iter().filter(|s| liveness.uploads(s));
     let live: BTreeSet<&str> = leftovers
         .builders
         .iter()
-        .filter(|b| Some(b.build_id.as_str()) != only && liveness.is_live(b))
+        .filter(|b| liveness.is_live(b))
         .map(|b| b.build_id.as_str())
+        .chain(uploading.filter_map(|s| s.tags.get(tags::BUILD_ID).map(String::as_str)))
+        .filter(|build| Some(*build) != only)
         .collect();
     let dead = |build: Option<&String>| match build {
         Some(id) => only.is_none_or(|o| o == id) && !live.contains(id.as_str()),

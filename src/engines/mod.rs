@@ -4,8 +4,10 @@
 //! is what they share: build ids, phases, naming, tags and base resolution.
 
 pub mod copy;
+pub mod guestfs;
 pub mod leftovers;
 pub mod native;
+pub mod offline;
 pub mod packer;
 pub mod register;
 
@@ -23,9 +25,10 @@ use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
 use crate::error::{Error, Result};
 use crate::spec::{self, BaseSource, Loaded};
+use crate::transfer::cache::Cache;
 use schemars::JsonSchema;
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Snapshots and CreateImage of a node's volumes take minutes on AWS; an hour means stuck.
@@ -85,6 +88,9 @@ pub struct Building {
     pub base_ami: String,
     pub base_name: String,
     pub instance_type: String,
+    /// What the offline engine reuses and reads (its base copy, the cache), for an offline build.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline: Option<offline::Plan>,
     /// The base and the provenance as `prepare` read them: the engine builds from these, so
     /// what runs is what the plan showed.
     #[serde(skip)]
@@ -98,13 +104,14 @@ pub struct Building {
 /// instance profile (`iam-policy --spec` leaves them out).
 pub fn unneeded(spec: &spec::Spec) -> Vec<&'static [Permission]> {
     let mut unneeded = match spec.engine() {
-        Engine::Native => vec![packer::IAM],
-        Engine::Packer => vec![native::IAM, &native::CLEAN_UP, native::SSM],
+        Engine::Native => vec![packer::IAM, offline::IAM],
+        Engine::Packer => vec![native::IAM, &native::CLEAN_UP, native::SSM, offline::IAM],
+        Engine::Offline => vec![packer::IAM, native::IAM, &native::CLEAN_UP, native::SSM],
     };
     if spec.provision_via() != crate::core::kinds::ProvisionVia::Ssm {
         unneeded.push(native::SSM);
     }
-    if spec.build.iam_instance_profile.is_none() {
+    if spec.build.iam_instance_profile.is_none() || spec.engine() == Engine::Offline {
         unneeded.push(native::PASS_ROLE);
     }
     unneeded
@@ -117,25 +124,36 @@ pub fn plan(building: Building) -> change::Plan<Building, Procedure> {
         id: Target::Planned(building.name.clone()),
         name: building.name.clone(),
         base: AmiId::from_aws(&building.base_ami),
-        why: format!(
-            "the {} engine on a {} builder from {}",
-            building.engine.name(),
-            building.instance_type,
-            building.base_name
-        ),
+        why: match building.engine {
+            Engine::Offline => {
+                format!("the offline engine on this machine (no instance) from {}", building.base_name)
+            }
+            engine => format!(
+                "the {} engine on a {} builder from {}",
+                engine.name(),
+                building.instance_type,
+                building.base_name
+            ),
+        },
     };
     change::Plan { actions: vec![action], warnings: Vec::new(), facts: building }
 }
 
-/// Reads what the build starts from (its base, and the names taken) and plans it.
+/// Reads what the build starts from (its base, the names taken, and for an offline build its
+/// base copy and the `cache`) and plans it.
 pub async fn prepare(
     aws: &Aws,
     loaded: &Loaded,
     engine: Engine,
+    cache: Option<PathBuf>,
     progress: &dyn Progress,
 ) -> Result<change::Plan<Building, Procedure>> {
     progress.phase("resolving the base AMI");
     let base = resolve_base(aws, &loaded.spec).await?;
+    let offline = match engine {
+        Engine::Offline => Some(offline::prepare(aws, loaded, &base, Cache::at(cache)?).await?),
+        _ => None,
+    };
     let provenance = Provenance::current(aws).await;
     let name = unique_name(aws, loaded, &provenance).await?;
     Ok(plan(Building {
@@ -144,6 +162,7 @@ pub async fn prepare(
         base_ami: base.image.id.to_string(),
         base_name: base.image.name.clone(),
         instance_type: loaded.spec.build.instance_type.clone(),
+        offline,
         base,
         provenance,
     }))
@@ -160,6 +179,10 @@ pub async fn build(
     let built = match building.engine {
         Engine::Packer => packer::build(aws, loaded, building, progress).await?,
         Engine::Native => native::build(aws, loaded, building, progress).await?,
+        Engine::Offline => match &building.offline {
+            Some(offline) => offline::build(aws, loaded, building, offline, progress).await?,
+            None => unreachable!("prepare plans an offline build's base copy and cache"),
+        },
     };
     let outcomes = plan
         .actions
@@ -251,19 +274,26 @@ pub async fn unique_name(aws: &Aws, loaded: &Loaded, provenance: &Provenance) ->
 /// A builder instance's tags: its build id, and where and until when the build runs, so `gc`
 /// tells a live build from a dead one, whichever engine launched it.
 pub fn builder_tags(build_id: &str, label: &str, spec: &spec::Spec) -> Tags {
+    let mut builder = build_claim(build_id, spec);
+    builder.insert("Name".to_string(), label.to_string());
+    builder
+}
+
+/// Which build owns a resource, where it runs and until when: on a builder instance, or on the
+/// snapshot an offline build uploads (it has no instance).
+pub fn build_claim(build_id: &str, spec: &spec::Spec) -> Tags {
     let deadline =
         crate::core::clock::now_epoch() + (spec.timeout() + IMAGE_TIMEOUT + DEADLINE_MARGIN).as_secs() as i64;
-    let mut builder = Tags::from([
+    let mut claim = Tags::from([
         (tags::BUILD_ID.to_string(), build_id.to_string()),
-        ("Name".to_string(), label.to_string()),
         (tags::BUILD_PID.to_string(), std::process::id().to_string()),
         (tags::BUILD_DEADLINE.to_string(), deadline.to_string()),
     ]);
     // Without a host name no machine can claim the build as its own; gc goes by the deadline.
     if let Some(host) = leftovers::this_host() {
-        builder.insert(tags::BUILD_HOST.to_string(), host);
+        claim.insert(tags::BUILD_HOST.to_string(), host);
     }
-    builder
+    claim
 }
 
 /// What a release AMI and its snapshots carry (DESIGN §3), whichever engine made them.
@@ -371,6 +401,7 @@ mod tests {
             base_ami: "ami-0000000b".into(),
             base_name: "amazon-eks-node-al2023".into(),
             instance_type: "t3.medium".into(),
+            offline: None,
             base: Base {
                 parameter: None,
                 image: inventory::tests::image("ami-0000000b", "2026-01-01", &[]),

@@ -101,7 +101,8 @@ pub struct BaseSpec {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuildSpec {
-    /// native (no SSH: the builder provisions itself) or packer (real `packer build`).
+    /// native (no SSH: the builder provisions itself), packer (real `packer build`), or offline
+    /// (no instance: the base's disk is changed on this machine with libguestfs).
     #[serde(default = "default_engine")]
     #[schemars(schema_with = "choice::schema::<Engine>")]
     pub engine: Spanned<String>,
@@ -132,6 +133,30 @@ pub struct BuildSpec {
     /// Root volume size in GiB; the base AMI's when absent.
     #[serde(default)]
     pub root_size_gib: Option<i32>,
+    /// Files copied into the image, one table each (the offline engine).
+    #[serde(default)]
+    #[schemars(with = "Vec<FileSpec>")]
+    pub files: Vec<Spanned<FileSpec>>,
+    /// Whether provisioning scripts reach the network (the offline engine; off by default, so a
+    /// build is what the spec and its files say).
+    #[serde(default)]
+    pub network: bool,
+}
+
+/// A file the offline engine copies into the image.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// The file on this machine, relative to the spec's directory.
+    pub source: String,
+    /// Its absolute path in the image; missing directories are made.
+    pub destination: String,
+    /// Octal permission bits as a string, e.g. "0644" (default "0644").
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// `user[:group]`, names (looked up in the image) or numbers; root's by default.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// A cluster that runs this image.
@@ -186,6 +211,8 @@ impl Default for BuildSpec {
             pre_snapshot: yes(),
             timeout: default_timeout(),
             root_size_gib: None,
+            files: Vec::new(),
+            network: false,
         }
     }
 }

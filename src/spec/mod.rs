@@ -12,7 +12,7 @@ use crate::core::kinds::{Arch, Engine, Family, ProvisionVia, Variant};
 use crate::spec::clusters::Cluster;
 use crate::spec::disk::{Disk, MAX_VOLUMES};
 pub use crate::spec::file::{schema, schema_text, AccountSpec};
-use crate::spec::file::{BaseSpec, BuildSpec, ClusterSpec, SpecFile};
+use crate::spec::file::{BaseSpec, BuildSpec, ClusterSpec, FileSpec, SpecFile};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -84,7 +84,39 @@ pub struct Build {
     pub pre_snapshot: bool,
     pub timeout: Duration,
     pub root_size_gib: Option<i32>,
+    /// Files the offline engine copies into the image, in order.
+    pub files: Vec<File>,
+    /// Whether the offline engine's provisioning scripts reach the network.
+    pub network: bool,
 }
+
+/// A `[[build.files]]` table, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct File {
+    /// As written: relative to the spec's directory (`Loaded::source` resolves it).
+    pub source: PathBuf,
+    /// Absolute, in the image.
+    pub destination: String,
+    pub mode: u32,
+    pub owner: Option<Owner>,
+    /// Where the table stands in the spec, for an error about its source.
+    pub span: Range<usize>,
+}
+
+/// A file's owner as written: names are looked up in the image's own passwd and group files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Owner {
+    pub user: String,
+    pub group: Option<String>,
+}
+
+/// Why the offline engine refuses Bottlerocket, from the spec or from the base it resolves to.
+pub const BOTTLEROCKET_OFFLINE: &str = "Bottlerocket's root filesystem is read-only and verified by \
+    dm-verity, so the offline engine cannot change it: customize it with its settings (user data) and \
+    extra [[disks]] instead, or pick family al2023";
+
+/// Permission bits of a file copied without `mode`: what a umask of 022 gives.
+const DEFAULT_FILE_MODE: u32 = 0o644;
 
 pub use crate::spec::error::{Error, SpecError};
 
@@ -141,11 +173,39 @@ pub fn load(path: &Path) -> Result<Loaded, SpecError> {
              with the SPEC argument"
         ),
     })?;
-    parse(&path.display().to_string(), &text).map(|(spec, warnings)| Loaded {
-        path: path.to_path_buf(),
-        spec,
-        warnings,
-    })
+    let (spec, warnings) = parse(&path.display().to_string(), &text)?;
+    let loaded = Loaded { path: path.to_path_buf(), spec, warnings };
+    for (n, file) in loaded.spec.build.files.iter().enumerate() {
+        let source = loaded.source(&file.source);
+        if !source.is_file() {
+            let (line, column) = line_column(&text, file.span.start);
+            return Err(SpecError {
+                file: path.display().to_string(),
+                line,
+                column,
+                key: format!("build.files[{n}].source"),
+                message: format!(
+                    "{} is not a file on this machine: `source` is relative to the spec's directory \
+                     ({}); fix the path or add the file",
+                    source.display(),
+                    loaded.dir().display()
+                ),
+            });
+        }
+    }
+    Ok(loaded)
+}
+
+impl Loaded {
+    /// The spec's directory, which its relative paths start from.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."))
+    }
+
+    /// A path of the spec (a script, a file's source) as this machine finds it.
+    pub fn source(&self, written: &Path) -> PathBuf {
+        self.dir().join(written)
+    }
 }
 
 /// Parses and validates; `file` only labels the errors.
@@ -307,6 +367,9 @@ fn validate_build(build: BuildSpec, family: Option<Family>) -> Result<Build, Inv
                 .into(),
         ));
     }
+    if family == Some(Family::Bottlerocket) && engine == Engine::Offline {
+        return Err((build.engine.span(), "build.engine".into(), crate::spec::BOTTLEROCKET_OFFLINE.into()));
+    }
     if let (Some(Family::Bottlerocket), Some(script)) = (family, build.provision.first()) {
         return Err((
             script.span(),
@@ -327,6 +390,55 @@ fn validate_build(build: BuildSpec, family: Option<Family>) -> Result<Build, Inv
         pre_snapshot: build.pre_snapshot,
         timeout,
         root_size_gib: build.root_size_gib,
+        files: build
+            .files
+            .iter()
+            .enumerate()
+            .map(|(n, file)| validate_file(n, file))
+            .collect::<Result<_, _>>()?,
+        network: build.network,
+    })
+}
+
+fn validate_file(n: usize, written: &Spanned<FileSpec>) -> Result<File, Invalid> {
+    let file = written.get_ref();
+    let refuse =
+        |field: &str, message: String| (written.span(), format!("build.files[{n}].{field}"), message);
+    if !file.destination.starts_with('/') || file.destination.trim_end_matches('/').is_empty() {
+        return Err(refuse(
+            "destination",
+            format!("`{}` is not an absolute path of a file in the image (e.g. /etc/motd)", file.destination),
+        ));
+    }
+    let mode = match &file.mode {
+        None => DEFAULT_FILE_MODE,
+        Some(text) => u32::from_str_radix(text, 8).ok().filter(|m| *m <= 0o7777).ok_or_else(|| {
+            refuse("mode", format!("`{text}` is not an octal mode (e.g. \"0644\", \"0755\")"))
+        })?,
+    };
+    let owner = match file.owner.as_deref() {
+        None => None,
+        Some(text) => {
+            let (user, group) = match text.split_once(':') {
+                Some((user, group)) => (user, Some(group)),
+                None => (text, None),
+            };
+            let name = |part: &str| !part.is_empty() && !part.contains([':', ' ', '/']);
+            if !name(user) || group.is_some_and(|g| !name(g)) {
+                return Err(refuse(
+                    "owner",
+                    format!("`{text}` is not `user[:group]` (e.g. \"root:root\", \"1000\")"),
+                ));
+            }
+            Some(Owner { user: user.to_string(), group: group.map(str::to_string) })
+        }
+    };
+    Ok(File {
+        source: PathBuf::from(&file.source),
+        destination: file.destination.clone(),
+        mode,
+        owner,
+        span: written.span(),
     })
 }
 
@@ -550,6 +662,16 @@ fn warnings(spec: &Spec) -> Vec<Warning> {
             ),
         });
     }
+    if !spec.build.files.is_empty() && spec.engine() != Engine::Offline {
+        warnings.push(Warning {
+            key: "build.files".into(),
+            message: format!(
+                "only the offline engine copies build.files; a {} build ignores them (set \
+                 build.engine = \"offline\", or copy them from a provisioning script)",
+                spec.engine().name()
+            ),
+        });
+    }
     if spec.image.contact.is_none() {
         warnings.push(Warning {
             key: "image.contact".into(),
@@ -759,7 +881,7 @@ mod tests {
             (format!("{MINIMAL}[[disks]]\ndevice = \"/dev/xvdb\"\nsize_gib = 50\niops = 100\n"), "disks[0]: /dev/xvdb: iops=100 is outside 3000..80000"),
             (format!("{MINIMAL}[[disks]]\ndevice = \"/dev/xvdb\"\nsize_gib = 5\n[[disks]]\ndevice = \"/dev/xvdb\"\nsize_gib = 5\n"), "disks[1]: /dev/xvdb is listed twice"),
             (format!("{MINIMAL}[build]\ntimeout = \"soon\"\n"), "build.timeout: `soon` is not a duration"),
-            (format!("{MINIMAL}[build]\nengine = \"docker\"\n"), "build.engine: unknown value `docker` (allowed: native, packer)"),
+            (format!("{MINIMAL}[build]\nengine = \"docker\"\n"), "build.engine: unknown value `docker` (allowed: native, packer, offline)"),
             (format!("{MINIMAL}[build]\nprovision_via = \"ssm\"\n"), "build.provision_via: SSM Run Command needs"),
             (MINIMAL.replace("n-{k8s}", "n-{version}"), "gio-ami.toml:2:8: image.name: unknown placeholder `{version}`"),
             (format!("{MINIMAL}colour = \"red\"\n"), "gio-ami.toml:7:1: base.colour: unknown field `colour`"),
@@ -829,6 +951,61 @@ mod tests {
         assert_eq!(at("type = 1"), "disks[0].type");
         assert_eq!(at("2"), "disks[1].type");
         assert_eq!(at("[clusters"), "clusters.prod");
+    }
+
+    #[test]
+    fn build_files_are_checked_where_they_are_written() {
+        let files =
+            |table: &str| check(&format!("{MINIMAL}[build]\nengine = \"offline\"\n[[build.files]]\n{table}"));
+        let (spec, warnings) = files(
+            "source = \"motd\"\ndestination = \"/etc/motd\"\nmode = \"0600\"\nowner = \"ec2-user:wheel\"\n",
+        )
+        .unwrap();
+        let file = &spec.build.files[0];
+        assert_eq!((file.destination.as_str(), file.mode), ("/etc/motd", 0o600));
+        assert_eq!(file.owner, Some(Owner { user: "ec2-user".into(), group: Some("wheel".into()) }));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(files("source = \"a\"\ndestination = \"/a\"\n").unwrap().0.build.files[0].mode, 0o644);
+        let err = files("source = \"a\"\ndestination = \"etc/a\"\n").unwrap_err();
+        assert!(
+            err.starts_with("gio-ami.toml:9:1: build.files[0].destination: `etc/a` is not an absolute path"),
+            "{err}"
+        );
+        let err = files("source = \"a\"\ndestination = \"/a\"\nmode = \"rw\"\n").unwrap_err();
+        assert!(err.contains("build.files[0].mode: `rw` is not an octal mode"), "{err}");
+        let err = files("source = \"a\"\ndestination = \"/a\"\nowner = \"a:b:c\"\n").unwrap_err();
+        assert!(err.contains("build.files[0].owner: `a:b:c` is not `user[:group]`"), "{err}");
+    }
+
+    #[test]
+    fn files_with_another_engine_warn_and_bottlerocket_is_refused_offline() {
+        let text = format!("{MINIMAL}[[build.files]]\nsource = \"a\"\ndestination = \"/a\"\n");
+        let (_, warnings) = check(&text).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].message.starts_with("only the offline engine copies build.files"),
+            "{warnings:?}"
+        );
+        let bottlerocket = MINIMAL.replace("al2023", "bottlerocket");
+        let err = check(&format!("{bottlerocket}[build]\nengine = \"offline\"\n")).unwrap_err();
+        assert!(
+            err.contains(
+                "build.engine: Bottlerocket's root filesystem is read-only and verified by dm-verity"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_source_is_named_at_its_table() {
+        let dir = std::env::temp_dir().join(format!("gio-ami-spec-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gio-ami.toml");
+        std::fs::write(&path, format!("{MINIMAL}[build]\nengine = \"offline\"\n[[build.files]]\nsource = \"nope\"\ndestination = \"/a\"\n")).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains("gio-ami.toml:9:1: build.files[0].source:"), "{err}");
+        assert!(err.contains("nope is not a file on this machine"), "{err}");
     }
 
     #[test]

@@ -25,8 +25,6 @@ pub const IAM: [Permission; 2] =
 /// The volume id of snapshots no volume made (EBS direct uploads, copies): they share no lineage
 /// through it.
 const NO_VOLUME: &str = "vol-ffffffff";
-/// ListChangedBlocks answers at most 10,000 blocks a page.
-const PAGE_SIZE: i32 = 10_000;
 
 /// One snapshot's bill.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -129,25 +127,11 @@ fn gib(blocks: u64) -> f64 {
     (blocks * BLOCK_SIZE as u64) as f64 / GIB as f64
 }
 
-/// The blocks `second` holds that differ from `first`'s, following pages.
+/// The blocks `second` holds that differ from `first`'s.
 async fn changed_blocks(aws: &Aws, first: &str, second: &str) -> Result<u64> {
-    let pages: Vec<_> = aws
-        .ebs()
-        .list_changed_blocks()
-        .first_snapshot_id(first)
-        .second_snapshot_id(second)
-        .max_results(PAGE_SIZE)
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| aws.error("ListChangedBlocks", Service::Ebs, e))?;
     // A block only the first holds is not stored in the second.
-    Ok(pages
-        .iter()
-        .flat_map(|page| page.changed_blocks())
-        .filter(|b| b.second_block_token().is_some())
-        .count() as u64)
+    let changed = download::changed_blocks(aws, first, second).await?;
+    Ok(changed.iter().filter(|(_, second)| second.is_some()).count() as u64)
 }
 
 #[cfg(test)]

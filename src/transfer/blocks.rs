@@ -49,6 +49,9 @@ pub fn linear_checksum<'a>(digests: impl IntoIterator<Item = &'a [u8; 32]>) -> S
 }
 
 /// The raw digest of a block, kept per block for the linear checksum.
+/// The SHA-256 of a block of zeros.
+pub static ZERO_DIGEST: std::sync::LazyLock<[u8; 32]> = std::sync::LazyLock::new(|| digest(&[0; BLOCK_SIZE]));
+
 pub fn digest(block: &[u8]) -> [u8; 32] {
     Sha256::digest(block).into()
 }

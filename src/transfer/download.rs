@@ -24,7 +24,7 @@ use std::time::Instant;
 pub const IAM: &[Permission] =
     &[Permission::new(Service::Ebs, "ListSnapshotBlocks"), Permission::new(Service::Ebs, "GetSnapshotBlock")];
 
-/// ListSnapshotBlocks returns at most 10,000 blocks a page (5 GiB of data).
+/// ListSnapshotBlocks and ListChangedBlocks return at most 10,000 blocks a page (5 GiB of data).
 const PAGE_SIZE: i32 = 10_000;
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -37,6 +37,9 @@ pub struct Downloaded {
     pub blocks_sparse: u64,
     pub seconds: f64,
     pub mib_per_second: f64,
+    /// What the file holds, block by block (its manifest).
+    #[serde(skip)]
+    pub holds: Digests,
 }
 
 /// Writes the snapshot into `path` (created; an existing file is replaced only with `force`).
@@ -66,14 +69,14 @@ pub async fn download(
         file.set_len(volume_gib * GIB).map_err(|e| local_error("size", path, e))?;
         progress.phase(&format!("downloading {} blocks of {snapshot} ({volume_gib} GiB)", listed.len()));
         let transfer = Counter::start(progress, listed.len() as u64 * BLOCK_SIZE as u64, Unit::Bytes);
-        let written: Vec<bool> = stream::iter(&listed)
+        let written: Vec<Option<(u64, [u8; 32])>> = stream::iter(&listed)
             .map(|(index, token)| {
                 fetch_block(aws, snapshot.as_str(), (&file, path), *index, token, &transfer)
             })
             .buffer_unordered(workers)
             .try_collect()
             .await?;
-        Ok::<_, Error>(written.into_iter().filter(|&w| w).count() as u64)
+        Ok::<_, Error>(written.into_iter().flatten().collect::<Digests>())
     }
     .await
     .inspect_err(|_| {
@@ -86,10 +89,11 @@ pub async fn download(
         snapshot_id: snapshot.to_string(),
         path: path.display().to_string(),
         volume_gib,
-        blocks_written: written,
-        blocks_sparse: total_blocks - written,
+        blocks_written: written.len() as u64,
+        blocks_sparse: total_blocks - written.len() as u64,
         seconds,
         mib_per_second: (volume_gib * GIB) as f64 / (1024.0 * 1024.0) / seconds.max(f64::EPSILON),
+        holds: written,
     })
 }
 
@@ -108,6 +112,32 @@ pub(crate) async fn list_blocks(aws: &Aws, snapshot: &str) -> Result<(u64, Vec<(
     let volume_gib = pages.last().and_then(|page| page.volume_size()).unwrap_or_default() as u64;
     let blocks = pages.iter().flat_map(|page| page.blocks());
     Ok((volume_gib, blocks.filter_map(|b| Some((b.block_index()?, b.block_token()?.to_string()))).collect()))
+}
+
+/// The blocks of `second` that differ from `first`'s (two snapshots of one lineage), each with
+/// the token that reads it from `second`, none where `second` holds no block there (it reads as
+/// zeros), following pages.
+pub(crate) async fn changed_blocks(
+    aws: &Aws,
+    first: &str,
+    second: &str,
+) -> Result<Vec<(i32, Option<String>)>> {
+    let pages: Vec<_> = aws
+        .ebs()
+        .list_changed_blocks()
+        .first_snapshot_id(first)
+        .second_snapshot_id(second)
+        .max_results(PAGE_SIZE)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws.error("ListChangedBlocks", Service::Ebs, e))?;
+    Ok(pages
+        .iter()
+        .flat_map(|page| page.changed_blocks())
+        .filter_map(|b| Some((b.block_index()?, b.second_block_token().map(str::to_string))))
+        .collect())
 }
 
 /// What `snapshot` holds, block by block, read back whole through GetSnapshotBlock: for an
@@ -131,22 +161,23 @@ pub async fn digests(aws: &Aws, snapshot: &str, workers: usize, progress: &dyn P
         .await
 }
 
-/// Fetches one block, checks its SHA-256, and writes it unless it is all zeros.
-async fn fetch_block(
+/// Fetches one block, checks its SHA-256, and writes it unless it is all zeros: its digest when
+/// written.
+pub(crate) async fn fetch_block(
     aws: &Aws,
     snapshot: &str,
     (file, path): (&File, &Path),
     index: i32,
     token: &str,
     transfer: &Counter<'_>,
-) -> Result<bool> {
+) -> Result<Option<(u64, [u8; 32])>> {
     let data = read_block(aws, snapshot, index, token).await?;
     transfer.add(BLOCK_SIZE as u64);
     if blocks::is_zero(&data) {
-        return Ok(false);
+        return Ok(None);
     }
     file.write_all_at(&data, index as u64 * BLOCK_SIZE as u64).map_err(|e| local_error("write", path, e))?;
-    Ok(true)
+    Ok(Some((index as u64, blocks::digest(&data))))
 }
 
 /// One block's data, its SHA-256 checked against the checksum EBS sent with it.

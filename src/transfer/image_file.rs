@@ -65,6 +65,9 @@ pub struct ImageFile {
     file: File,
     /// The raw conversion of a non-raw image, deleted when the upload is done.
     converted: Option<PathBuf>,
+    /// Where the file holds data (offset, end), as the filesystem reports it; blocks outside
+    /// read as zeros without reading. None where the filesystem cannot say (all is data).
+    data: Option<Vec<(u64, u64)>>,
 }
 
 impl ImageFile {
@@ -78,13 +81,15 @@ impl ImageFile {
             &read_at(&file, path, size.saturating_sub(VHD_FOOTER_LEN), VHD_FOOTER_LEN as usize)?,
         );
         let image = if format == Format::Raw {
-            ImageFile { path: path.to_path_buf(), format, size, file, converted: None }
+            let data = data_extents(&file, size);
+            ImageFile { path: path.to_path_buf(), format, size, file, converted: None, data }
         } else {
             say(&format!("converting {} ({}) to raw with qemu-img", path.display(), format.qemu_name()));
             let raw = convert(path, format)?;
             let mut file = open_read(&raw)?;
             let size = size_of(&mut file, &raw)?;
-            ImageFile { path: path.to_path_buf(), format, size, file, converted: Some(raw) }
+            let data = data_extents(&file, size);
+            ImageFile { path: path.to_path_buf(), format, size, file, converted: Some(raw), data }
         };
         // EBS would take it (a 1 GiB snapshot with no blocks), but an empty image is always a
         // build that went wrong, and the upload would hide it.
@@ -103,6 +108,34 @@ impl ImageFile {
         self.file.read_exact_at(&mut block[..len], offset).map_err(|e| local_error("read", &self.path, e))?;
         Ok(block)
     }
+}
+
+impl ImageFile {
+    /// Whether block `index` lies wholly in a hole of the file (it reads as zeros).
+    pub fn is_hole(&self, index: u64) -> bool {
+        let (start, end) = (index * BLOCK_SIZE as u64, (index + 1) * BLOCK_SIZE as u64);
+        self.data.as_ref().is_some_and(|data| !data.iter().any(|&(from, to)| from < end && start < to))
+    }
+}
+
+/// The file's data extents, by SEEK_DATA and SEEK_HOLE; None where the filesystem (or the
+/// device) does not support them.
+fn data_extents(file: &File, size: u64) -> Option<Vec<(u64, u64)>> {
+    use rustix::fs::{seek, SeekFrom};
+    let mut extents = Vec::new();
+    let mut at = 0;
+    while at < size {
+        let data = match seek(file, SeekFrom::Data(at)) {
+            Ok(data) => data,
+            // ENXIO: no data past `at`.
+            Err(rustix::io::Errno::NXIO) => break,
+            Err(_) => return None,
+        };
+        let hole = seek(file, SeekFrom::Hole(data)).ok()?;
+        extents.push((data, hole));
+        at = hole;
+    }
+    Some(extents)
 }
 
 impl Drop for ImageFile {

@@ -36,6 +36,9 @@ pub const IAM: &[Permission] = &[
     Permission::new(Service::Ebs, "CompleteSnapshot"),
 ];
 
+/// Whether the account encrypts new EBS volumes by default, which a new snapshot follows.
+pub const ENCRYPTION_BY_DEFAULT: Permission = Permission::new(Service::Ec2, "GetEbsEncryptionByDefault");
+
 /// AWS deletes a snapshot still unfinished when StartSnapshot's timeout (in minutes) runs out:
 /// the safety net for a run killed without a chance to clean up. AWS allows 10 to 4,320.
 const TIMEOUT_MINUTES: (u64, u64) = (60, 4_320);
@@ -221,10 +224,16 @@ async fn send_block(
 ) -> Result<(u64, Fate)> {
     // Reading 512 KiB from the page cache and hashing it take about a millisecond: cheaper
     // inline on the runtime's threads than handed to a blocking pool.
-    let block = image.block(index)?;
     let image_bytes = image.size.saturating_sub(index * BLOCK_SIZE as u64).min(BLOCK_SIZE as u64);
-    let zero = blocks::is_zero(&block);
-    let digest = blocks::digest(&block);
+    // A hole of a sparse image is zeros without reading or hashing it: most of a root volume.
+    let (block, digest) = if image.is_hole(index) {
+        (vec![0; BLOCK_SIZE], *blocks::ZERO_DIGEST)
+    } else {
+        let block = image.block(index)?;
+        let digest = blocks::digest(&block);
+        (block, digest)
+    };
+    let zero = digest == *blocks::ZERO_DIGEST;
     let fate = match target.inherits.get(&index) {
         // An unwritten block of an unencrypted snapshot reads as zeros, and so does one the
         // parent lacks.
@@ -336,6 +345,20 @@ pub async fn abandon(aws: &Aws, snapshot: &str, volume_gib: u64, why: Error) -> 
         ),
     };
     Error::UploadAbandoned { why: Box::new(why), cleanup }
+}
+
+/// Whether StartSnapshot encrypts without being asked: an account with EBS encryption by default
+/// gets encrypted snapshots, whose unwritten blocks do not read as zeros; `None` when the
+/// account would not say.
+pub async fn encrypted_by_default(aws: &Aws) -> Option<bool> {
+    match aws.ec2().get_ebs_encryption_by_default().send().await {
+        Ok(answer) => Some(answer.ebs_encryption_by_default().unwrap_or(false)),
+        Err(e) => {
+            let e = aws.error("GetEbsEncryptionByDefault", Service::Ec2, e);
+            tracing::warn!("{e}: blocks of zeros are sent too, in case new snapshots are encrypted");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

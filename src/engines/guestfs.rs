@@ -1,0 +1,460 @@
+//! Disk images changed and read on this machine with libguestfs, never booting them: the offline
+//! engine's customization and `diff`'s inspection.
+//!
+//! libguestfs is driven through its `guestfish` tool rather than the `guestfs` crate: the crate
+//! links libguestfs.so into gio-ami, so every build of gio-ami and every user (even one who only
+//! runs `images`) would need libguestfs and its headers; through the tool it is needed only by the
+//! two commands that use it, which name the package to install when it is missing. One guestfish
+//! process is one appliance run: commands go one at a time on its standard input, each followed
+//! by an `echo` of a marker that ends its answer, so the next command is chosen from the answers
+//! (which filesystem is the root, whether SELinux is configured) inside that one run.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+/// Ends each command's answer on guestfish's standard output (`echo` is guestfish's own).
+const MARKER: &str = "--gio-ami-guestfish-answered--";
+/// How a provisioning script's exit status comes back: printed after its output, since
+/// guestfish reports only the standard error of a failed command and the script's output is
+/// what the user needs to see.
+const EXIT_PREFIX: &str = "gio-ami-script-exit=";
+/// Where a provisioning script is put inside the image while it runs.
+const SCRIPT_DIR: &str = "/tmp";
+
+#[derive(Debug, thiserror::Error)]
+pub enum GuestfsError {
+    #[error(
+        "the offline engine and `diff` change and read disk images with libguestfs, which is not \
+         installed (no `guestfish` on PATH). Install it: Debian/Ubuntu `sudo apt-get install \
+         libguestfs-tools linux-image-generic libguestfs-xfs` (Debian: linux-image-amd64), \
+         Fedora/RHEL `sudo dnf install guestfs-tools`; or build with engine = \"native\"."
+    )]
+    Missing,
+
+    #[error(
+        "libguestfs failed at `{command}`: {detail}. If the appliance did not start, check \
+         `libguestfs-test-tool`; where KVM hangs, LIBGUESTFS_BACKEND_SETTINGS=force_tcg runs it \
+         without KVM (slower)."
+    )]
+    Failed { command: String, detail: String },
+
+    #[error(
+        "no root filesystem was found in {image}: libguestfs inspection recognises no operating \
+         system on it. The offline engine changes Linux images whose root is a plain filesystem \
+         (XFS or ext4, as in the EKS-optimized AL2023 and AL2 AMIs); pick such a base, or build \
+         with engine = \"native\"."
+    )]
+    NoRoot { image: String },
+
+    #[error(
+        "provisioning script {script} failed inside the image (exit status {status}); nothing was \
+         uploaded. Its output:\n{output}\nFix the script (it runs in the image's root, chrooted, \
+         {network}) and build again."
+    )]
+    ScriptFailed { script: String, status: i32, output: String, network: &'static str },
+
+    #[error("{base} cannot be built offline: {why}.")]
+    Unsupported { base: String, why: &'static str },
+
+    #[error(
+        "{owner} of {destination} is not a {kind} of the image (its /etc/{file} has no such name): \
+         use a name the image has, or a number"
+    )]
+    UnknownOwner { owner: String, destination: String, kind: &'static str, file: &'static str },
+}
+
+type Result<T, E = GuestfsError> = std::result::Result<T, E>;
+
+/// A disk image handed to the appliance.
+pub struct Drive<'a> {
+    pub path: &'a Path,
+    pub writable: bool,
+}
+
+/// One appliance run.
+pub struct Session {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Session {
+    /// Starts guestfish with `drives` (writable ones with discard, so that trimmed blocks become
+    /// holes of the raw file) and boots the appliance; `network` gives it user-mode networking.
+    pub fn launch(drives: &[Drive], network: bool) -> Result<Session> {
+        let mut child = Command::new("guestfish")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => GuestfsError::Missing,
+                _ => GuestfsError::Failed { command: "guestfish".into(), detail: e.to_string() },
+            })?;
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().expect("piped");
+        let collected = Arc::clone(&stderr);
+        // Drained aside, so a talkative appliance never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            collected.lock().unwrap_or_else(|e| e.into_inner()).push_str(&text);
+        });
+        let mut session = Session {
+            stdin: child.stdin.take().expect("piped"),
+            stdout: BufReader::new(child.stdout.take().expect("piped")),
+            child,
+            stderr,
+        };
+        for drive in drives {
+            let path = quote(&drive.path.display().to_string());
+            let access = if drive.writable { "discard:besteffort" } else { "readonly:true" };
+            session.call(&format!("add-drive {path} format:raw {access}"))?;
+        }
+        if network {
+            session.call("set-network true")?;
+        }
+        session.call("run")?;
+        Ok(session)
+    }
+
+    /// Sends one command line and returns its answer (standard output up to the marker).
+    pub fn call(&mut self, line: &str) -> Result<String> {
+        let failed = |session: &mut Session, detail: String| GuestfsError::Failed {
+            command: line.split_whitespace().next().unwrap_or(line).to_string(),
+            detail: session.why(detail),
+        };
+        if let Err(e) = writeln!(self.stdin, "{line}\necho {MARKER}").and_then(|()| self.stdin.flush()) {
+            return Err(failed(self, e.to_string()));
+        }
+        let mut answer = String::new();
+        loop {
+            let mut read = String::new();
+            match self.stdout.read_line(&mut read) {
+                Ok(0) => return Err(failed(self, "guestfish ended".into())),
+                Ok(_) if read.trim_end() == MARKER => return Ok(answer),
+                Ok(_) => answer.push_str(&read),
+                Err(e) => return Err(failed(self, e.to_string())),
+            }
+        }
+    }
+
+    /// Ends the run, its changes written back (guestfish syncs the drives on exit).
+    pub fn finish(mut self) -> Result<()> {
+        let _ = writeln!(self.stdin, "exit");
+        drop(self.stdin);
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| GuestfsError::Failed { command: "exit".into(), detail: e.to_string() })?;
+        if !status.success() {
+            let detail = self.stderr.lock().unwrap_or_else(|e| e.into_inner()).trim().to_string();
+            return Err(GuestfsError::Failed { command: "exit".into(), detail });
+        }
+        Ok(())
+    }
+
+    /// What guestfish said on its standard error, once it has ended (it exits on a failed command).
+    fn why(&mut self, fallback: String) -> String {
+        let _ = self.child.wait();
+        // The drain thread finishes once guestfish's end closes the pipe.
+        for _ in 0..50 {
+            let said = self.stderr.lock().unwrap_or_else(|e| e.into_inner()).trim().to_string();
+            if !said.is_empty() {
+                return said
+                    .lines()
+                    .map(|l| l.trim_start_matches("libguestfs: error: "))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        fallback
+    }
+
+    /// The operating system roots inspection finds, in drive order.
+    pub fn roots(&mut self) -> Result<Vec<String>> {
+        Ok(lines(&self.call("inspect-os")?))
+    }
+
+    /// Mounts `root` at / and the filesystems its fstab names under it, shortest mount point
+    /// first: the image as it boots.
+    pub fn mount(&mut self, root: &str) -> Result<()> {
+        let mut points: Vec<(String, String)> =
+            lines(&self.call(&format!("inspect-get-mountpoints {root}"))?)
+                .iter()
+                .filter_map(|line| line.split_once(": ").map(|(at, dev)| (at.to_string(), dev.to_string())))
+                .collect();
+        points.sort_by_key(|(at, _)| at.len());
+        for (at, device) in points {
+            self.call(&format!("mount {device} {}", quote(&at)))?;
+        }
+        Ok(())
+    }
+
+    /// Mounts the root filesystem alone at /, read-only. With two images of one lineage in the
+    /// appliance, fstab's labels and UUIDs name both disks' filesystems at once, so only the
+    /// device inspection found is trusted; XFS refuses a second filesystem of the same UUID
+    /// unless told `nouuid`.
+    pub fn mount_root_read_only(&mut self, root: &str) -> Result<()> {
+        let options = match self.call(&format!("vfs-type {root}"))?.trim() {
+            "xfs" => "ro,nouuid",
+            _ => "ro",
+        };
+        self.call(&format!("mount-options {options} {root} /")).map(drop)
+    }
+
+    pub fn unmount_all(&mut self) -> Result<()> {
+        self.call("umount-all").map(drop)
+    }
+
+    /// The packages `root`'s package database lists (it must be mounted), by name and architecture.
+    pub fn packages(&mut self, root: &str) -> Result<BTreeMap<String, String>> {
+        Ok(parse_applications(&self.call(&format!("inspect-list-applications2 {root}"))?))
+    }
+
+    /// The mounted tree as a tar archive in `to` (numeric owners, as the image has them).
+    pub fn tar_out(&mut self, to: &Path) -> Result<()> {
+        self.call(&format!("tar-out / {} numericowner:true", quote(&to.display().to_string()))).map(drop)
+    }
+}
+
+/// What the offline engine does to an image, in order: files copied, then scripts run.
+pub struct Customization<'a> {
+    pub files: Vec<Placed<'a>>,
+    /// Scripts on this machine, with the name they are shown by.
+    pub scripts: Vec<(PathBuf, String)>,
+    pub network: bool,
+}
+
+/// One `[[build.files]]` table, its source resolved on this machine.
+pub struct Placed<'a> {
+    pub source: PathBuf,
+    pub file: &'a crate::spec::File,
+}
+
+/// What the customization found and did, for the build's report.
+#[derive(Debug, Clone, Default, serde::Serialize, schemars::JsonSchema)]
+pub struct Customized {
+    pub root: String,
+    pub files: usize,
+    pub scripts: usize,
+    /// Whether the image has SELinux configured, and so was relabelled.
+    pub relabelled: bool,
+}
+
+/// Changes `image` in place as `customization` says, in one appliance run; `say` hears of each step.
+pub fn customize(image: &Path, customization: &Customization, say: &dyn Fn(&str)) -> Result<Customized> {
+    say("starting the libguestfs appliance");
+    let mut session = Session::launch(&[Drive { path: image, writable: true }], customization.network)?;
+    let root = session
+        .roots()?
+        .into_iter()
+        .next()
+        .ok_or_else(|| GuestfsError::NoRoot { image: image.display().to_string() })?;
+    session.mount(&root)?;
+    let mut done = Customized { root: root.clone(), ..Customized::default() };
+    let owners = if customization.files.iter().any(|p| p.file.owner.is_some()) {
+        Some((session.call("cat /etc/passwd")?, session.call("cat /etc/group")?))
+    } else {
+        None
+    };
+    for placed in &customization.files {
+        let file = placed.file;
+        say(&format!("copying {} to {}", file.source.display(), file.destination));
+        let destination = quote(&file.destination);
+        let parent = Path::new(&file.destination).parent().unwrap_or(Path::new("/")).display().to_string();
+        session.call(&format!("mkdir-p {}", quote(&parent)))?;
+        session.call(&format!("upload {} {destination}", quote(&placed.source.display().to_string())))?;
+        session.call(&format!("chmod 0{:o} {destination}", file.mode))?;
+        if let (Some(owner), Some((passwd, group))) = (&file.owner, &owners) {
+            let uid = id_of(&owner.user, passwd, &file.destination, ("user", "passwd"))?;
+            let gid = match &owner.group {
+                Some(name) => id_of(name, group, &file.destination, ("group", "group"))?,
+                None => primary_group(&owner.user, passwd).unwrap_or(uid),
+            };
+            session.call(&format!("chown {uid} {gid} {destination}"))?;
+        }
+        done.files += 1;
+    }
+    for (n, (script, shown)) in customization.scripts.iter().enumerate() {
+        say(&format!("running {shown} in the image"));
+        let inside = format!("{SCRIPT_DIR}/gio-ami-provision-{n}");
+        session.call(&format!("mkdir-p {SCRIPT_DIR}"))?;
+        session.call(&format!("upload {} {}", quote(&script.display().to_string()), quote(&inside)))?;
+        session.call(&format!("chmod 0755 {}", quote(&inside)))?;
+        let output =
+            session.call(&format!("sh {}", quote(&format!("{inside} 2>&1; echo {EXIT_PREFIX}$?"))))?;
+        session.call(&format!("rm-f {}", quote(&inside)))?;
+        let (output, status) = script_result(&output);
+        if status != 0 {
+            let network = if customization.network {
+                "with network"
+            } else {
+                "without network unless build.network = true"
+            };
+            return Err(GuestfsError::ScriptFailed { script: shown.clone(), status, output, network });
+        }
+        done.scripts += 1;
+    }
+    if let Some(policy) = selinux_policy(&mut session)? {
+        say("relabelling SELinux contexts");
+        let contexts = format!("/etc/selinux/{policy}/contexts/files/file_contexts");
+        session.call(&format!("selinux-relabel {} / forcerelabel:true", quote(&contexts)))?;
+        done.relabelled = true;
+    }
+    say("trimming free space");
+    for line in lines(&session.call("mountpoints")?) {
+        if let Some((_, at)) = line.split_once(": ") {
+            session.call(&format!("fstrim {}", quote(at)))?;
+        }
+    }
+    session.unmount_all()?;
+    session.finish()?;
+    Ok(done)
+}
+
+/// The SELinux policy to relabel with, when the image's config enables SELinux (enforcing or
+/// permissive: both label files, and a node booting with wrong labels denies or logs).
+fn selinux_policy(session: &mut Session) -> Result<Option<String>> {
+    if session.call("is-file /etc/selinux/config")?.trim() != "true" {
+        return Ok(None);
+    }
+    let config = session.call("cat /etc/selinux/config")?;
+    let value = |key: &str| {
+        config
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(key)?.strip_prefix('=').map(|v| v.trim().to_string()))
+    };
+    Ok(match value("SELINUX").as_deref() {
+        Some("enforcing" | "permissive") => Some(value("SELINUXTYPE").unwrap_or_else(|| "targeted".into())),
+        _ => None,
+    })
+}
+
+/// A script's output and exit status, from what `sh` printed.
+fn script_result(answer: &str) -> (String, i32) {
+    let trimmed = answer.trim_end();
+    match trimmed.rsplit_once(EXIT_PREFIX) {
+        Some((output, status)) => (output.trim_end().to_string(), status.trim().parse().unwrap_or(-1)),
+        None => (trimmed.to_string(), -1),
+    }
+}
+
+/// The numeric id of `name` in a passwd or group file's text; a number is itself.
+fn id_of(
+    name: &str,
+    table: &str,
+    destination: &str,
+    (kind, file): (&'static str, &'static str),
+) -> Result<u32> {
+    if let Ok(id) = name.parse() {
+        return Ok(id);
+    }
+    table
+        .lines()
+        .find_map(|line| {
+            let mut fields = line.split(':');
+            (fields.next() == Some(name)).then(|| fields.nth(1)?.parse().ok()).flatten()
+        })
+        .ok_or_else(|| GuestfsError::UnknownOwner {
+            owner: name.to_string(),
+            destination: destination.to_string(),
+            kind,
+            file,
+        })
+}
+
+/// A user's primary group id (the fourth field of its passwd line).
+fn primary_group(user: &str, passwd: &str) -> Option<u32> {
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.first() == Some(&user) || user.parse::<u32>().ok() == fields.get(2)?.parse().ok())
+            .then(|| fields.get(3)?.parse().ok())
+            .flatten()
+    })
+}
+
+/// `inspect-list-applications2`'s records as name (with its architecture) -> version, spelled
+/// `epoch:version-release` as package managers do, the parts it lacks left out.
+fn parse_applications(answer: &str) -> BTreeMap<String, String> {
+    let mut packages = BTreeMap::new();
+    let mut record: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut close = |record: &mut BTreeMap<&str, &str>| {
+        if let Some(name) = record.get("app2_name").filter(|n| !n.is_empty()) {
+            let arch = record.get("app2_arch").copied().unwrap_or_default();
+            let key = if arch.is_empty() { name.to_string() } else { format!("{name}.{arch}") };
+            let epoch = record.get("app2_epoch").copied().filter(|e| !e.is_empty() && *e != "0");
+            let release = record.get("app2_release").copied().filter(|r| !r.is_empty());
+            let version = record.get("app2_version").copied().unwrap_or_default();
+            let full = format!(
+                "{}{version}{}",
+                epoch.map(|e| format!("{e}:")).unwrap_or_default(),
+                release.map(|r| format!("-{r}")).unwrap_or_default()
+            );
+            packages.insert(key, full);
+        }
+        record.clear();
+    };
+    for line in answer.lines() {
+        let line = line.trim();
+        if line == "}" {
+            close(&mut record);
+        } else if let Some((key, value)) = line.split_once(':') {
+            record.insert(key.trim(), value.trim());
+        }
+    }
+    close(&mut record);
+    packages
+}
+
+fn lines(answer: &str) -> Vec<String> {
+    answer.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+/// A guestfish argument: double-quoted, its backslashes and quotes escaped.
+fn quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_script_s_status_is_read_after_its_output() {
+        assert_eq!(script_result("hello\nworld\ngio-ami-script-exit=3\n"), ("hello\nworld".into(), 3));
+        assert_eq!(script_result("gio-ami-script-exit=0\n"), (String::new(), 0));
+        assert_eq!(script_result("cut short"), ("cut short".into(), -1));
+    }
+
+    #[test]
+    fn owners_are_looked_up_in_the_image_s_own_tables() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\nec2-user:x:1000:1001::/home/ec2-user:/bin/bash\n";
+        let group = "root:x:0:\nwheel:x:10:ec2-user\n";
+        assert_eq!(id_of("ec2-user", passwd, "/f", ("user", "passwd")).unwrap(), 1000);
+        assert_eq!(id_of("wheel", group, "/f", ("group", "group")).unwrap(), 10);
+        assert_eq!(id_of("42", group, "/f", ("group", "group")).unwrap(), 42);
+        assert_eq!(primary_group("ec2-user", passwd), Some(1001));
+        let err = id_of("nobody", passwd, "/etc/motd", ("user", "passwd")).unwrap_err().to_string();
+        assert!(err.starts_with("nobody of /etc/motd is not a user of the image"), "{err}");
+    }
+
+    #[test]
+    fn applications_become_versions_by_name_and_architecture() {
+        let answer = "[0] = {\n  app2_name: jq\n  app2_epoch: 0\n  app2_version: 1.6\n  app2_release: 4.amzn2023\n  app2_arch: x86_64\n}\n[1] = {\n  app2_name: busybox-static\n  app2_epoch: 1\n  app2_version: 1.35.0\n  app2_release: \n  app2_arch: amd64\n}\n";
+        let packages = parse_applications(answer);
+        assert_eq!(packages["jq.x86_64"], "1.6-4.amzn2023");
+        assert_eq!(packages["busybox-static.amd64"], "1:1.35.0");
+        assert_eq!(packages.len(), 2);
+    }
+
+    #[test]
+    fn arguments_are_quoted_for_guestfish() {
+        assert_eq!(quote(r#"/a b/"c"\d"#), r#""/a b/\"c\"\\d""#);
+    }
+}
