@@ -23,6 +23,7 @@ mod history;
 mod iam;
 mod images_snapshots;
 mod kill;
+mod offline;
 mod packer;
 mod prune;
 mod publication;

@@ -341,6 +341,108 @@ fn clean_aws_env(command: &mut Command) {
         .env("AWS_CONFIG_FILE", "/nonexistent/gio-ami-tests/config")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/gio-ami-tests/credentials")
         .env("AWS_EC2_METADATA_DISABLED", "true");
+    // Never the user's own cache of base images; a test that keeps one across runs names its own.
+    command.env("GIO_AMI_CACHE_DIR", scratch("gio-ami-cache"));
+    guestfs_env(command);
+}
+
+/// libguestfs's appliance hangs under KVM on the test machines: TCG, unless the environment says.
+pub fn guestfs_env(command: &mut Command) {
+    if std::env::var_os("LIBGUESTFS_BACKEND_SETTINGS").is_none() {
+        command.env("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg");
+    }
+}
+
+/// A small real root disk, made once per test binary with libguestfs (guestfish): 1 GiB, GPT,
+/// one XFS partition labelled `root`, holding an os-release, a package database (dpkg's, which
+/// libguestfs inspection reads as text), and a static busybox as /bin/sh so that scripts run in
+/// it. What the offline engine and `diff` are tested on; about 15 data blocks of 512 KiB.
+pub fn base_image() -> PathBuf {
+    static MADE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    MADE.get_or_init(|| {
+        let path = scratch("offline-base").join("base.raw");
+        let partial = path.with_extension("partial");
+        let script = r#"sparse PARTIAL 1G
+run
+part-disk /dev/sda gpt
+mkfs xfs /dev/sda1 label:root
+mount /dev/sda1 /
+mkdir-p /bin
+mkdir-p /etc
+mkdir-p /tmp
+mkdir-p /var/lib/dpkg
+upload /bin/busybox /bin/busybox
+chmod 0755 /bin/busybox
+ln-s busybox /bin/sh
+write /etc/os-release "NAME=\"Debian GNU/Linux\"\nID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"gio-ami test base\"\n"
+write /etc/debian_version "12.0\n"
+write /etc/hosts "127.0.0.1 localhost\n"
+write /etc/fstab "LABEL=root / xfs defaults 0 0\n"
+write /var/lib/dpkg/status "Package: base-files\nStatus: install ok installed\nVersion: 12.4\nArchitecture: amd64\n\nPackage: busybox-static\nStatus: install ok installed\nVersion: 1:1.35.0-4\nArchitecture: amd64\n\n"
+"#
+        .replace("PARTIAL", partial.to_str().unwrap());
+        let mut command = Command::new("guestfish");
+        guestfs_env(&mut command);
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("guestfish (libguestfs-tools)");
+        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "guestfish made no base image: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::rename(&partial, &path).unwrap();
+        path
+    })
+    .clone()
+}
+
+/// Publishes `base_image()` as the EKS-optimized AL2023 base for Kubernetes 1.31 (Amazon's,
+/// public, behind its SSM parameter): its AMI id and root snapshot.
+pub fn eks_base(emulator: &Emulator) -> (String, String) {
+    let image = base_image();
+    let made = emulator.fixture(&["eks-base", "--image", image.to_str().unwrap(), "--kubernetes", "1.31"]);
+    let made: serde_json::Value = serde_json::from_str(&made).unwrap();
+    (made["ami"].as_str().unwrap().to_string(), made["snapshot"].as_str().unwrap().to_string())
+}
+
+/// Reads each of `paths` from the root filesystem of the raw disk image `image`, in one
+/// read-only guestfish run: its text, or None where the image has no such file.
+pub fn read_in_image(image: &Path, paths: &[&str]) -> Vec<Option<String>> {
+    const SEPARATOR: &str = "--gio-ami-test-separator--";
+    let script: String = paths.iter().map(|p| format!("is-file {p}\n-cat {p}\necho {SEPARATOR}\n")).collect();
+    let mut command = Command::new("guestfish");
+    guestfs_env(&mut command);
+    let mut child = command
+        .args(["--ro", "-a"])
+        .arg(image)
+        .arg("-i")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("guestfish (libguestfs-tools)");
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "guestfish could not read {}: {}",
+        image.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split(&format!("{SEPARATOR}\n"))
+        .take(paths.len())
+        .map(|answer| {
+            let (is_file, content) = answer.split_once('\n').unwrap_or((answer, ""));
+            // guestfish ends what `cat` prints with a newline of its own.
+            (is_file == "true").then(|| content.strip_suffix('\n').unwrap_or(content).to_string())
+        })
+        .collect()
 }
 
 /// What a finished command said, with assertions that print all of it on failure.
