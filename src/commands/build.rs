@@ -52,12 +52,38 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let progress = ctx.ui.progress();
     let plan = engines::prepare(&aws, &loaded, engine, args.cache_dir, progress.as_ref()).await?;
     let mode = Mode::adding("build", args.dry_run, "built");
-    let built = execute(ctx, &aws, &plan, &mode, Own::default(), || {
-        engines::build(&aws, &loaded, &plan, progress.as_ref())
-    })
-    .await;
+    let own = Own { before: plan.facts.offline.as_ref().map(intro).unwrap_or_default(), ..Own::default() };
+    let built =
+        execute(ctx, &aws, &plan, &mode, own, || engines::build(&aws, &loaded, &plan, progress.as_ref()))
+            .await;
     progress.finish();
     built
+}
+
+/// What an offline build reuses, reads and applies, for people.
+fn intro(offline: &crate::engines::offline::Plan) -> String {
+    let copy = match &offline.base_copy {
+        Some(copy) => format!("the base's copy {copy} in this account (reused)"),
+        None => "a copy of the base into this account (CopyImage, once per base)".into(),
+    };
+    let root = match (&offline.root_snapshot, offline.cached) {
+        (Some(root), true) => format!("{root}, cached in {}: no block read", offline.cache_dir),
+        (Some(root), false) => format!(
+            "{root}, read into {} ({} GiB volume, blocks with data only)",
+            offline.cache_dir, offline.root_gib
+        ),
+        (None, _) => format!(
+            "the copy's root, read into {} ({} GiB volume, blocks with data only)",
+            offline.cache_dir, offline.root_gib
+        ),
+    };
+    let list = |items: &[String]| if items.is_empty() { "none".to_string() } else { items.join(", ") };
+    format!(
+        "offline: {copy}\nroot: {root}\nfiles: {}\nscripts: {} ({})\n",
+        list(&offline.files),
+        list(&offline.scripts),
+        if offline.network { "with network" } else { "no network" }
+    )
 }
 
 /// The AMI, its name and the phases, at the top where scripts read them.

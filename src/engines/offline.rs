@@ -37,6 +37,7 @@ pub const IAM: &[Permission] = &[
     upload::IAM[0],
     upload::IAM[1],
     upload::IAM[2],
+    upload::ENCRYPTION_BY_DEFAULT.optional("skipping of zero blocks"),
     register::IAM,
 ];
 

@@ -754,7 +754,7 @@ variant = "standard"                 # standard | nvidia
 # ami = "ami-0123456789abcdef0"      # an explicit base instead of the EKS-optimized one
 
 [build]
-engine = "native"                    # native (no SSH: the builder provisions itself) | packer
+engine = "native"                    # native (no SSH: the builder provisions itself) | packer | offline (no instance: libguestfs here)
 instance_type = "t3.medium"          # 4 GiB is the least an EKS node runs well with
 # subnet = "subnet-0123456789abcdef0"
 # security_group = "sg-0123456789abcdef0"
@@ -763,6 +763,12 @@ provision = []                       # scripts run in order on the builder, e.g.
 provision_via = "user-data"          # user-data | ssm
 pre_snapshot = true                  # snapshot first: CreateImage then copies less
 timeout = "30m"                      # how long the guest may take before the build gives up
+# network = false                    # offline: whether provisioning scripts reach the network
+# [[build.files]]                    # offline: a file copied into the image, one table each
+# source = "files/motd"              # relative to this file
+# destination = "/etc/motd"
+# mode = "0644"
+# owner = "root:root"
 
 # Extra EBS disks, one table each.
 # [[disks]]

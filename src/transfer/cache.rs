@@ -117,11 +117,20 @@ impl Cache {
             return Ok((entry, Source::Cached));
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| local_error("create", &self.dir, e))?;
-        let partial = self.image_path(snapshot).with_extension(format!("raw.{PARTIAL}"));
+        // Its own per process: two builds on one base may read it at once.
+        let partial =
+            self.image_path(snapshot).with_extension(format!("raw.{}.{PARTIAL}", std::process::id()));
         for relative in kin {
             let Some(entry) = self.get(relative)? else { continue };
             // Two snapshots of different lineages are refused by ListChangedBlocks: then the next.
-            let Ok(changed) = download::changed_blocks(aws, relative, snapshot).await else { continue };
+            let changed = match download::changed_blocks(aws, relative, snapshot).await {
+                Ok(changed) => changed,
+                Err(e @ Error::AccessDenied { .. }) => {
+                    tracing::warn!("{e}: {snapshot} is read whole instead of as its changes from {relative}");
+                    continue;
+                }
+                Err(_) => continue,
+            };
             if self.checkout(&entry, &partial).is_err() {
                 continue;
             }

@@ -315,6 +315,8 @@ stories! {
     cost: "cost" => [the_cost_of_releases],
     gc: "gc" => [a_killed_build_collected],
     build: "build" => [a_native_build(guest), a_native_build_provisioned_through_ssm],
+    offline_build: "build" => [an_offline_build],
+    diff: "diff" => [two_releases_of_one_lineage_compared],
     packer: "packer" => [a_template_pinned],
 }
 
@@ -668,6 +670,36 @@ async fn a_native_build_provisioned_through_ssm(emulator: &Emulator, dir: &Path)
     );
     std::fs::write(dir.join("gio-ami.toml"), spec).unwrap();
     args(&["build"])
+}
+
+async fn an_offline_build(emulator: &Emulator, dir: &Path) -> Vec<String> {
+    support::eks_base(emulator);
+    std::fs::write(dir.join("provision.sh"), "#!/bin/sh\necho provisioning\n").unwrap();
+    let spec = support::with_keys(&support::spec("native-build"), "build", "engine = \"offline\"");
+    std::fs::write(dir.join("gio-ami.toml"), spec).unwrap();
+    args(&["build"])
+}
+
+/// A real root uploaded, and a second one uploaded against it (one lineage): ListChangedBlocks
+/// reads the second as its changes.
+async fn two_releases_of_one_lineage_compared(emulator: &Emulator, dir: &Path) -> Vec<String> {
+    let base = support::base_image();
+    let first = gio(
+        emulator,
+        dir,
+        &["upload", base.to_str().unwrap(), "--register", "--name", "root-a", "--output", "json"],
+    );
+    let first = first.success().json()["image_id"].as_str().unwrap().to_string();
+    // A block of free space changed: the filesystem reads the same, the snapshot differs.
+    let changed = dir.join("changed.raw");
+    std::fs::copy(&base, &changed).unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&changed).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, &vec![0xab; support::BLOCK], 700 * support::BLOCK as u64)
+        .unwrap();
+    let upload =
+        ["upload", changed.to_str().unwrap(), "--register", "--name", "root-b", "--parent-ami", &first];
+    let second = gio(emulator, dir, &[&upload[..], &["--output", "json"]].concat()).success().json();
+    args(&["diff", &first, second["image_id"].as_str().unwrap()])
 }
 
 async fn a_template_pinned(_: &Emulator, dir: &Path) -> Vec<String> {

@@ -97,8 +97,25 @@ async fn made_and_read(seen: &mut Seen<'_>) -> String {
     support::new_snapshot(&seen.emulator.ec2().await, 1, "an orphan").await;
     seen.json("snapshots", &["snapshots", "--orphans"]).await;
     seen.json("cost", &["cost"]).await;
+    // Two releases of one real root (a filesystem libguestfs can read), compared.
+    let base = support::base_image();
+    let roots: Vec<String> = uploaded_twice(seen, &base).await;
+    seen.json("diff", &["diff", &roots[0], &roots[1]]).await;
+    seen.json("cache list", &["cache", "list"]).await;
+    seen.json("cache prune", &["cache", "prune", "--all", "--dry-run"]).await;
     seen.json("wipe", &["wipe", &derived, "--yes"]).await;
     ami.to_string()
+}
+
+/// `base` uploaded twice as AMIs of its own: the ids.
+async fn uploaded_twice(seen: &mut Seen<'_>, base: &std::path::Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    for name in ["report-root-a", "report-root-b"] {
+        let uploaded =
+            seen.run(&["upload", base.to_str().unwrap(), "--register", "--name", name]).await.success();
+        ids.push(uploaded.json()["image_id"].as_str().unwrap().to_string());
+    }
+    ids
 }
 
 /// Publish to staging two days ago, promote to prod, then what the clusters run.
