@@ -243,8 +243,33 @@ pub struct Customized {
     pub root: String,
     pub files: usize,
     pub scripts: usize,
-    /// Whether the image has SELinux configured, and so was relabelled.
-    pub relabelled: bool,
+    /// How an image with SELinux configured was relabelled; none without SELinux.
+    pub relabel: Option<Relabel>,
+}
+
+/// How SELinux labels are set on what the customization wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Relabel {
+    /// libguestfs's own `selinux-relabel` (its appliance has setfiles).
+    Appliance,
+    /// The image's setfiles, chrooted.
+    Image,
+    /// Neither has setfiles (Debian's appliance has none): `/.autorelabel`, so the node relabels
+    /// at its first boot (one extra reboot) rather than boot with files unlabelled.
+    AtFirstBoot,
+}
+
+/// Where SELinux images keep setfiles (policycoreutils).
+const SETFILES: &str = "/usr/sbin/setfiles";
+
+/// The best way to relabel there is, from what the appliance and the image offer. Pure.
+fn relabelling(appliance: bool, image: bool) -> Relabel {
+    match (appliance, image) {
+        (true, _) => Relabel::Appliance,
+        (false, true) => Relabel::Image,
+        (false, false) => Relabel::AtFirstBoot,
+    }
 }
 
 /// Changes `image` in place as `customization` says, in one appliance run; `say` hears of each step.
@@ -302,10 +327,33 @@ pub fn customize(image: &Path, customization: &Customization, say: &dyn Fn(&str)
         done.scripts += 1;
     }
     if let Some(policy) = selinux_policy(&mut session)? {
-        say("relabelling SELinux contexts");
         let contexts = format!("/etc/selinux/{policy}/contexts/files/file_contexts");
-        session.call(&format!("selinux-relabel {} / forcerelabel:true", quote(&contexts)))?;
-        done.relabelled = true;
+        let appliance = session.call("feature-available selinuxrelabel")?.trim() == "true";
+        let image = session.call(&format!("is-file {SETFILES}"))?.trim() == "true";
+        let relabel = relabelling(appliance, image);
+        done.relabel = Some(relabel);
+        match relabel {
+            Relabel::Appliance => {
+                say("relabelling SELinux contexts");
+                session.call(&format!("selinux-relabel {} / forcerelabel:true", quote(&contexts)))?;
+            }
+            Relabel::Image => {
+                say("relabelling SELinux contexts with the image's own setfiles");
+                // -m: this kernel has no SELinux, so no mount is "seclabel"; the API filesystems
+                // the chroot borrows from the appliance are left out by hand.
+                let command = format!(
+                    "{SETFILES} -F -m -e /proc -e /sys -e /dev {contexts} / 2>&1; echo {EXIT_PREFIX}$?"
+                );
+                let (output, status) = script_result(&session.call(&format!("sh {}", quote(&command)))?);
+                if status != 0 {
+                    return Err(GuestfsError::Failed { command: SETFILES.into(), detail: output });
+                }
+            }
+            Relabel::AtFirstBoot => {
+                say("no setfiles here or in the image: the image relabels itself at its first boot");
+                session.call("touch /.autorelabel")?;
+            }
+        }
     }
     say("trimming free space");
     for line in lines(&session.call("mountpoints")?) {
@@ -451,6 +499,14 @@ mod tests {
         assert_eq!(packages["jq.x86_64"], "1.6-4.amzn2023");
         assert_eq!(packages["busybox-static.amd64"], "1:1.35.0");
         assert_eq!(packages.len(), 2);
+    }
+
+    #[test]
+    fn relabelling_prefers_the_appliance_then_the_image_then_the_first_boot() {
+        assert_eq!(relabelling(true, true), Relabel::Appliance);
+        assert_eq!(relabelling(true, false), Relabel::Appliance);
+        assert_eq!(relabelling(false, true), Relabel::Image);
+        assert_eq!(relabelling(false, false), Relabel::AtFirstBoot);
     }
 
     #[test]

@@ -98,12 +98,17 @@ async fn an_offline_build_launches_nothing_and_uploads_only_what_changed() {
     // The root, read back: the spec's file and the script's effect, the base's files intact.
     let back = dir.join("back.raw");
     run(emulator.cli().args(["download", &snapshot]).arg(&back)).success();
-    let read =
-        support::read_in_image(&back, &["/etc/motd", "/opt/gio/marker", "/etc/os-release", "/etc/hosts"]);
+    let read = support::read_in_image(
+        &back,
+        &["/etc/motd", "/opt/gio/marker", "/etc/os-release", "/etc/hosts", "/.autorelabel"],
+    );
     assert_eq!(read[0].as_deref(), Some("built offline\n"));
     assert_eq!(read[1].as_deref(), Some("provisioned\n"));
     assert!(read[2].as_deref().unwrap().contains("gio-ami test base"));
     assert_eq!(read[3].as_deref(), Some("127.0.0.1 localhost\n"));
+    // SELinux is configured, and neither Debian's appliance nor the image has setfiles: the node
+    // relabels at its first boot.
+    assert_eq!(read[4].as_deref(), Some(""), "/.autorelabel");
     // Exactly the blocks that differ from the base were sent.
     let changed = differing_blocks(&support::base_image(), &back);
     assert!(!changed.is_empty());
