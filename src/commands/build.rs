@@ -44,11 +44,14 @@ pub const IAM: &[&[crate::core::iam::Permission]] = &[
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let loaded = spec::load(&args.spec)?;
-    for warning in &loaded.warnings {
+    let engine = args.engine.unwrap_or(loaded.spec.engine());
+    // The spec's warning about its files is for its own engine; this build runs `engine`.
+    let spec_files = spec::files_ignored(&loaded.spec, loaded.spec.engine());
+    let warnings = loaded.warnings.iter().filter(|w| Some(*w) != spec_files.as_ref());
+    for warning in warnings.chain(&spec::files_ignored(&loaded.spec, engine)) {
         tracing::warn!("{}: {}", warning.key, warning.message);
     }
     let aws = Aws::connect(&ctx.options).await?;
-    let engine = args.engine.unwrap_or(loaded.spec.engine());
     let progress = ctx.ui.progress();
     let plan = engines::prepare(&aws, &loaded, engine, args.cache_dir, progress.as_ref()).await?;
     let mode = Mode::adding("build", args.dry_run, "built");

@@ -57,7 +57,7 @@ pub struct Plan {
     /// The root snapshot read (once known: the copy's), and whether it is cached already.
     pub root_snapshot: Option<String>,
     pub cached: bool,
-    /// GiB of the root volume a first build downloads (blocks with data only).
+    /// The root volume's size in GiB; a first build downloads only its blocks with data.
     pub root_gib: u64,
     pub files: Vec<String>,
     pub scripts: Vec<String>,
@@ -71,6 +71,7 @@ pub struct Plan {
 pub async fn prepare(aws: &Aws, loaded: &Loaded, base: &Base, cache: Cache) -> Result<Plan> {
     refuse_bottlerocket(base)?;
     let own = base.image.owner == aws.account_id().await?;
+    // A copy another build is still making counts as there: the build waits for it, a plan does not.
     let copy = if own { Some(base.image.clone()) } else { existing_copy(aws, &base.image).await? };
     let root_snapshot = copy.as_ref().and_then(root_snapshot);
     let cached = match &root_snapshot {
@@ -107,16 +108,11 @@ fn root_snapshot(image: &Image) -> Option<String> {
     image.root_mapping()?.snapshot_id.clone()
 }
 
-/// The account's copy of `base` made by an earlier build (pending ones too: a build killed while
-/// it copied left one on its way).
+/// The account's copy of `base` made by an earlier build, available or still pending (a build
+/// killed while it copied left one on its way).
 async fn existing_copy(aws: &Aws, base: &Image) -> Result<Option<Image>> {
     let copies = inventory::own_images_tagged(aws, tags::BASE_COPY, base.id.as_str()).await?;
-    let usable =
-        copies.into_iter().find(|c| c.state == ImageState::Available || c.state == ImageState::Pending);
-    match usable {
-        Some(copy) if copy.state == ImageState::Pending => Ok(Some(wait_copy(aws, copy.id.as_str()).await?)),
-        found => Ok(found),
-    }
+    Ok(copies.into_iter().find(|c| c.state == ImageState::Available || c.state == ImageState::Pending))
 }
 
 /// Copies `base` into the account, tagged as its copy, and waits until it is available.
@@ -185,6 +181,7 @@ pub async fn build(
     let copy = match &plan.base_copy {
         Some(id) if id.as_str() == building.base.image.id.as_str() => building.base.image.clone(),
         _ => match existing_copy(aws, &building.base.image).await? {
+            Some(copy) if copy.state == ImageState::Pending => wait_copy(aws, copy.id.as_str()).await?,
             Some(copy) => copy,
             None => copy_base(aws, &building.base.image, aws.region()).await?,
         },

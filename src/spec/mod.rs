@@ -662,16 +662,7 @@ fn warnings(spec: &Spec) -> Vec<Warning> {
             ),
         });
     }
-    if !spec.build.files.is_empty() && spec.engine() != Engine::Offline {
-        warnings.push(Warning {
-            key: "build.files".into(),
-            message: format!(
-                "only the offline engine copies build.files; a {} build ignores them (set \
-                 build.engine = \"offline\", or copy them from a provisioning script)",
-                spec.engine().name()
-            ),
-        });
-    }
+    warnings.extend(files_ignored(spec, spec.engine()));
     if spec.image.contact.is_none() {
         warnings.push(Warning {
             key: "image.contact".into(),
@@ -680,6 +671,21 @@ fn warnings(spec: &Spec) -> Vec<Warning> {
     }
     warnings
 }
+
+/// The spec's `[[build.files]]` left out by a build with `engine` (only offline copies them): what
+/// `check` warns of for the spec's engine, and `build` for the one it runs.
+pub fn files_ignored(spec: &Spec, engine: Engine) -> Option<Warning> {
+    (!spec.build.files.is_empty() && engine != Engine::Offline).then(|| Warning {
+        key: FILES_KEY.into(),
+        message: format!(
+            "only the offline engine copies build.files; a {} build ignores them (build with \
+             --engine offline, or copy them from a provisioning script)",
+            engine.name()
+        ),
+    })
+}
+
+const FILES_KEY: &str = "build.files";
 
 /// The dotted key whose line holds `offset` (`build.timeout`, `disks[1].size_gib`), or the table
 /// when the offset is on a header line.
@@ -992,6 +998,19 @@ mod tests {
             warnings[0].message.starts_with("only the offline engine copies build.files"),
             "{warnings:?}"
         );
+        let (spec, _) = check(&text).unwrap();
+        assert_eq!(
+            files_ignored(&spec, Engine::Offline),
+            None,
+            "built with --engine offline, they are copied"
+        );
+        let offline =
+            check(&text.replace("[[build.files]]", "[build]\nengine = \"offline\"\n[[build.files]]"))
+                .unwrap()
+                .0;
+        let ignored =
+            files_ignored(&offline, Engine::Packer).expect("built with --engine packer, they are not");
+        assert!(ignored.message.contains("a packer build ignores them"), "{ignored:?}");
         let bottlerocket = MINIMAL.replace("al2023", "bottlerocket");
         let err = check(&format!("{bottlerocket}[build]\nengine = \"offline\"\n")).unwrap_err();
         assert!(
