@@ -383,24 +383,27 @@ write /etc/selinux/config "SELINUX=permissive\nSELINUXTYPE=targeted\n"
 write /var/lib/dpkg/status "Package: base-files\nStatus: install ok installed\nVersion: 12.4\nArchitecture: amd64\n\nPackage: busybox-static\nStatus: install ok installed\nVersion: 1:1.35.0-4\nArchitecture: amd64\n\n"
 "#
         .replace("PARTIAL", partial.to_str().unwrap());
-        let mut command = Command::new("guestfish");
-        guestfs_env(&mut command);
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("guestfish (libguestfs-tools)");
-        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "guestfish made no base image: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = guestfish(&[], &script);
+        assert!(out.status.success(), "guestfish made no base image: {}", String::from_utf8_lossy(&out.stderr));
         std::fs::rename(&partial, &path).unwrap();
         path
     })
     .clone()
+}
+
+/// guestfish with `args`, running `script` from its standard input.
+fn guestfish(args: &[&std::ffi::OsStr], script: &str) -> Output {
+    let mut command = Command::new("guestfish");
+    guestfs_env(&mut command);
+    let mut child = command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("guestfish (libguestfs-tools)");
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// Publishes `base_image()` as the EKS-optimized AL2023 base for Kubernetes 1.31 (Amazon's,
@@ -417,25 +420,9 @@ pub fn eks_base(emulator: &Emulator) -> (String, String) {
 pub fn read_in_image(image: &Path, paths: &[&str]) -> Vec<Option<String>> {
     const SEPARATOR: &str = "--gio-ami-test-separator--";
     let script: String = paths.iter().map(|p| format!("is-file {p}\n-cat {p}\necho {SEPARATOR}\n")).collect();
-    let mut command = Command::new("guestfish");
-    guestfs_env(&mut command);
-    let mut child = command
-        .args(["--ro", "-a"])
-        .arg(image)
-        .arg("-i")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("guestfish (libguestfs-tools)");
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "guestfish could not read {}: {}",
-        image.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = guestfish(&["--ro".as_ref(), "-a".as_ref(), image.as_os_str(), "-i".as_ref()], &script);
+    let read = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "guestfish could not read {}: {read}", image.display());
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.split(&format!("{SEPARATOR}\n"))
         .take(paths.len())
