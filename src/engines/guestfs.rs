@@ -306,6 +306,10 @@ pub fn customize(image: &Path, customization: &Customization, say: &dyn Fn(&str)
         }
         done.files += 1;
     }
+    let resolver = match customization.network && !customization.scripts.is_empty() {
+        true => Some(borrow_resolver(&mut session)?),
+        false => None,
+    };
     for (n, (script, shown)) in customization.scripts.iter().enumerate() {
         say(&format!("running {shown} in the image"));
         let inside = format!("{SCRIPT_DIR}/gio-ami-provision-{n}");
@@ -325,6 +329,9 @@ pub fn customize(image: &Path, customization: &Customization, say: &dyn Fn(&str)
             return Err(GuestfsError::ScriptFailed { script: shown.clone(), status, output, network });
         }
         done.scripts += 1;
+    }
+    if let Some(kept) = resolver {
+        give_back_resolver(&mut session, kept)?;
     }
     if let Some(policy) = selinux_policy(&mut session)? {
         let contexts = format!("/etc/selinux/{policy}/contexts/files/file_contexts");
@@ -358,12 +365,46 @@ pub fn customize(image: &Path, customization: &Customization, say: &dyn Fn(&str)
     say("trimming free space");
     for line in lines(&session.call("mountpoints")?) {
         if let Some((_, at)) = line.split_once(": ") {
-            session.call(&format!("fstrim {}", quote(at)))?;
+            // Only an optimization (unused blocks not uploaded): a filesystem that cannot trim
+            // (an EFI partition's FAT, on older kernels) is left as it is (`-`: go on).
+            session.call(&format!("-fstrim {}", quote(at)))?;
         }
     }
     session.unmount_all()?;
     session.finish()?;
     Ok(done)
+}
+
+/// Where the image's own resolver configuration waits while scripts run with the network.
+const KEPT_RESOLVER: &str = "/etc/resolv.conf.gio-ami-kept";
+
+/// Gives the image the appliance's DNS resolver for its scripts: the image's own is usually a
+/// link to a local stub (AL2023: systemd-resolved's 127.0.0.53) that nothing answers in a chroot.
+/// Whether the image had one, to give back.
+fn borrow_resolver(session: &mut Session) -> Result<bool> {
+    // The appliance's own file, which libguestfs writes for its user-mode network; no other call
+    // reads the appliance rather than the image.
+    let appliance = session.call(&format!("debug sh {}", quote("cat /etc/resolv.conf")))?;
+    let present = ["is-symlink", "exists"]
+        .iter()
+        .map(|test| session.call(&format!("{test} /etc/resolv.conf")))
+        .collect::<Result<Vec<_>>>()?
+        .iter()
+        .any(|answer| answer.trim() == "true");
+    if present {
+        session.call(&format!("mv /etc/resolv.conf {KEPT_RESOLVER}"))?;
+    }
+    session.call(&format!("write /etc/resolv.conf {}", quote(&appliance)))?;
+    Ok(present)
+}
+
+/// Puts the image's resolver configuration back as it was (a link stays a link).
+fn give_back_resolver(session: &mut Session, kept: bool) -> Result<()> {
+    session.call("rm-f /etc/resolv.conf")?;
+    if kept {
+        session.call(&format!("mv {KEPT_RESOLVER} /etc/resolv.conf"))?;
+    }
+    Ok(())
 }
 
 /// The SELinux policy to relabel with, when the image's config enables SELinux (enforcing or
@@ -466,7 +507,8 @@ fn lines(answer: &str) -> Vec<String> {
 
 /// A guestfish argument: double-quoted, its backslashes and quotes escaped.
 fn quote(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+    let escaped = text.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    format!("\"{escaped}\"")
 }
 
 #[cfg(test)]
@@ -512,5 +554,6 @@ mod tests {
     #[test]
     fn arguments_are_quoted_for_guestfish() {
         assert_eq!(quote(r#"/a b/"c"\d"#), r#""/a b/\"c\"\\d""#);
+        assert_eq!(quote("nameserver 1.2.3.4\n"), r#""nameserver 1.2.3.4\n""#);
     }
 }

@@ -215,6 +215,30 @@ async fn a_failing_script_shows_its_output_and_uploads_nothing() {
     assert!(std::fs::read_dir(&work).map_or(true, |mut d| d.next().is_none()), "left in {}", work.display());
 }
 
+#[test]
+fn scripts_with_the_network_resolve_through_the_appliance_and_the_image_keeps_its_resolver() {
+    let emulator = Emulator::start();
+    support::eks_base(&emulator);
+    let dir =
+        project("network", "#!/bin/sh\nset -e\nmkdir -p /opt\n/bin/busybox cat /etc/resolv.conf > /opt/resolver-seen\n");
+    let spec = std::fs::read_to_string(dir.join("gio-ami.toml")).unwrap();
+    std::fs::write(
+        dir.join("gio-ami.toml"),
+        spec.replace("engine = \"offline\"", "engine = \"offline\"\nnetwork = true"),
+    )
+    .unwrap();
+    let built = run(emulator.cli().current_dir(&dir).args(["build", "--output", "json"])).success().json();
+    let back = dir.join("back.raw");
+    run(emulator.cli().args(["download", built["snapshots"][0].as_str().unwrap()]).arg(&back)).success();
+    let read = support::read_in_image(
+        &back,
+        &["/opt/resolver-seen", "/etc/resolv.conf", "/etc/resolv.conf.gio-ami-kept"],
+    );
+    assert!(read[0].as_deref().unwrap().contains("nameserver "), "the script saw {:?}", read[0]);
+    // The image's link to its stub is back (dangling outside a booted system: not a file).
+    assert_eq!((read[1].as_deref(), read[2].as_deref()), (None, None));
+}
+
 #[tokio::test]
 async fn a_build_killed_while_uploading_is_finished_by_a_rerun_and_gc_takes_its_snapshot() {
     let emulator = Emulator::start();

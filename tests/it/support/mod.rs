@@ -356,7 +356,7 @@ pub fn guestfs_env(command: &mut Command) {
 /// A small real root disk, made once per test binary with libguestfs (guestfish): 1 GiB, GPT,
 /// one XFS partition labelled `root`, holding an os-release, a package database (dpkg's, which
 /// libguestfs inspection reads as text), SELinux configured (permissive, as in AL2023) without
-/// setfiles, and a static busybox as /bin/sh so that scripts run in it. What the offline engine and `diff` are tested on; about 15 data blocks of 512 KiB.
+/// setfiles, resolv.conf a link to systemd-resolved's stub (as in AL2023), and a static busybox as /bin/sh so that scripts run in it. What the offline engine and `diff` are tested on; about 15 data blocks of 512 KiB.
 pub fn base_image() -> PathBuf {
     static MADE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     MADE.get_or_init(|| {
@@ -378,6 +378,7 @@ write /etc/os-release "NAME=\"Debian GNU/Linux\"\nID=debian\nVERSION_ID=\"12\"\n
 write /etc/debian_version "12.0\n"
 write /etc/hosts "127.0.0.1 localhost\n"
 write /etc/fstab "LABEL=root / xfs defaults 0 0\n"
+ln-s ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf
 mkdir-p /etc/selinux
 write /etc/selinux/config "SELINUX=permissive\nSELINUXTYPE=targeted\n"
 write /var/lib/dpkg/status "Package: base-files\nStatus: install ok installed\nVersion: 12.4\nArchitecture: amd64\n\nPackage: busybox-static\nStatus: install ok installed\nVersion: 1:1.35.0-4\nArchitecture: amd64\n\n"
