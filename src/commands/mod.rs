@@ -178,7 +178,7 @@ verbs! {
     /// The offline engine (--engine offline) launches nothing: the base's root snapshot is read
     /// once into the local cache (a base of another account, like Amazon's EKS AMIs, is first
     /// copied into the account, once), a copy is changed on this machine with libguestfs
-    /// ([[build.files]], provisioning scripts chrooted in the image, SELinux relabel, trim),
+    /// ([[build.files]], provisioning scripts chrooted in the image, SELinux relabel, freed blocks discarded),
     /// and only the blocks that changed are uploaded, as a child of the base's snapshot. Needs
     /// libguestfs (Debian/Ubuntu: libguestfs-tools). A later build on the same base reads no
     /// block of it again (`gio-ami cache list`).

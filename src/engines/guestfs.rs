@@ -83,7 +83,7 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts guestfish with `drives` (writable ones with discard, so that trimmed blocks become
+    /// Starts guestfish with `drives` (writable ones with discard, so that discarded blocks become
     /// holes of the raw file) and boots the appliance; `network` gives it user-mode networking.
     pub fn launch(drives: &[Drive], network: bool) -> Result<Session> {
         let mut child = Command::new("guestfish")
@@ -182,7 +182,10 @@ impl Session {
     }
 
     /// Mounts `root` at / and the filesystems its fstab names under it, shortest mount point
-    /// first: the image as it boots.
+    /// first: the image as it boots. With online discard where the filesystem takes it: a block
+    /// this session frees (a package cache cleaned, a script removed) becomes a hole of the
+    /// image file, so it is not uploaded, while the base's own free space keeps what it held and
+    /// is inherited from the base, not sent as zeros (as a whole-filesystem trim would).
     pub fn mount(&mut self, root: &str) -> Result<()> {
         let mut points: Vec<(String, String)> =
             lines(&self.call(&format!("inspect-get-mountpoints {root}"))?)
@@ -191,7 +194,12 @@ impl Session {
                 .collect();
         points.sort_by_key(|(at, _)| at.len());
         for (at, device) in points {
-            self.call(&format!("mount {device} {}", quote(&at)))?;
+            // `-`: a filesystem refusing the option is mounted without it below.
+            self.call(&format!("-mount-options discard {device} {}", quote(&at)))?;
+            let mounted = lines(&self.call("mountpoints")?).iter().any(|l| l.ends_with(&format!(": {at}")));
+            if !mounted {
+                self.call(&format!("mount {device} {}", quote(&at)))?;
+            }
         }
         Ok(())
     }
@@ -360,14 +368,6 @@ pub fn customize(image: &Path, customization: &Customization, say: &dyn Fn(&str)
                 say("no setfiles here or in the image: the image relabels itself at its first boot");
                 session.call("touch /.autorelabel")?;
             }
-        }
-    }
-    say("trimming free space");
-    for line in lines(&session.call("mountpoints")?) {
-        if let Some((_, at)) = line.split_once(": ") {
-            // Only an optimization (unused blocks not uploaded): a filesystem that cannot trim
-            // (an EFI partition's FAT, on older kernels) is left as it is (`-`: go on).
-            session.call(&format!("-fstrim {}", quote(at)))?;
         }
     }
     session.unmount_all()?;

@@ -1,8 +1,8 @@
 //! The offline engine: no instance at all. The base's root snapshot is read once into the local
 //! cache (`transfer::cache`), a copy of it is changed on this machine with libguestfs (files,
-//! scripts, SELinux labels, trim), only the blocks that differ are uploaded as a child of the
-//! base's snapshot (StartSnapshot ParentSnapshotId), and the AMI is registered with everything
-//! the base declares. The EBS direct APIs read only the account's own snapshots ("Public
+//! scripts, SELinux labels, the blocks it frees discarded), only the blocks that differ are
+//! uploaded as a child of the base's snapshot (StartSnapshot ParentSnapshotId), and the AMI is
+//! registered with everything the base declares. The EBS direct APIs read only the account's own snapshots ("Public
 //! snapshots are not supported", EBS direct APIs FAQ), so a base of another account (Amazon's
 //! EKS-optimized AMIs) is copied into the account once, tagged, and that copy is reused.
 

@@ -23,6 +23,7 @@ fn project(name: &str, script: &str) -> PathBuf {
 }
 
 const INSTALLS_JQ: &str = "#!/bin/sh\nset -e\necho installing jq\nmkdir -p /opt/gio\necho provisioned > /opt/gio/marker\n\
+/bin/busybox yes GIOAMISCRATCH | /bin/busybox head -c 4194304 > /tmp/scratch\n/bin/busybox sync\n/bin/busybox rm /tmp/scratch\n\
 printf 'Package: jq\\nStatus: install ok installed\\nVersion: 1.6-2.1\\nArchitecture: amd64\\n\\n' >> /var/lib/dpkg/status\n";
 
 /// EBS direct requests by kind, as the proxy saw them (REST: `PUT /snapshots/ID/blocks/N`).
@@ -112,6 +113,15 @@ async fn an_offline_build_launches_nothing_and_uploads_only_what_changed() {
     // Exactly the blocks that differ from the base were sent.
     let changed = differing_blocks(&support::base_image(), &back);
     assert!(!changed.is_empty());
+    // The 4 MiB the script wrote and removed were discarded: not one of its blocks was sent.
+    let root = std::fs::read(&back).unwrap();
+    for index in &changed {
+        let block = &root[*index as usize * support::BLOCK..][..support::BLOCK];
+        assert!(
+            !block.windows(13).any(|w| w == b"GIOAMISCRATCH"),
+            "block {index} holds the removed scratch file"
+        );
+    }
     assert_eq!(ebs(&tally, "PUT", true), changed.len(), "PutSnapshotBlock per changed block: {changed:?}");
 
     // The AMI: the base's shape, the release's tags, the engine named.
@@ -219,8 +229,10 @@ async fn a_failing_script_shows_its_output_and_uploads_nothing() {
 fn scripts_with_the_network_resolve_through_the_appliance_and_the_image_keeps_its_resolver() {
     let emulator = Emulator::start();
     support::eks_base(&emulator);
-    let dir =
-        project("network", "#!/bin/sh\nset -e\nmkdir -p /opt\n/bin/busybox cat /etc/resolv.conf > /opt/resolver-seen\n");
+    let dir = project(
+        "network",
+        "#!/bin/sh\nset -e\nmkdir -p /opt\n/bin/busybox cat /etc/resolv.conf > /opt/resolver-seen\n",
+    );
     let spec = std::fs::read_to_string(dir.join("gio-ami.toml")).unwrap();
     std::fs::write(
         dir.join("gio-ami.toml"),
