@@ -326,6 +326,29 @@ fn without_libguestfs_the_build_names_the_package_to_install() {
 }
 
 #[test]
+fn a_base_without_a_root_filesystem_is_refused_and_nothing_is_uploaded() {
+    let emulator = Emulator::start();
+    let dir = project("no-root", INSTALLS_JQ);
+    // Data, but no filesystem: an own AMI, so no copy either.
+    let image = support::write_image(&dir, "noise.raw", 4 * support::BLOCK, &[0, 1, 3]);
+    let upload = ["upload", image.to_str().unwrap(), "--register", "--name", "noise", "--output", "json"];
+    let base = run(emulator.cli().args(upload)).success().json()["image_id"].as_str().unwrap().to_string();
+    let spec = std::fs::read_to_string(dir.join("gio-ami.toml")).unwrap();
+    let spec = spec.replace("family = \"al2023\"\nkubernetes = \"1.31\"", &format!("ami = \"{base}\""));
+    std::fs::write(dir.join("gio-ami.toml"), spec).unwrap();
+    let proxy = FaultProxy::start(&emulator.endpoint, Faults::new(0.0, 0));
+    let failed = run(proxy.cli().current_dir(&dir).arg("build")).failure();
+    assert!(failed.stderr.contains("no root filesystem was found in"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("build with engine = \"native\""), "{}", failed.stderr);
+    let tally = proxy.tally();
+    assert!(
+        !tally.operations.iter().any(|op| op == "CopyImage" || op.starts_with("POST /snapshots")),
+        "{:?}",
+        tally.operations
+    );
+}
+
+#[test]
 fn a_bottlerocket_base_is_refused_before_any_call() {
     let dir = project("bottlerocket", INSTALLS_JQ);
     let spec = std::fs::read_to_string(dir.join("gio-ami.toml")).unwrap().replace("al2023", "bottlerocket");
