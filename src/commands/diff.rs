@@ -67,7 +67,8 @@ pub struct Side {
 pub struct Packages {
     pub added: Vec<Package>,
     pub removed: Vec<Package>,
-    pub changed: Vec<Upgrade>,
+    /// Packages whose version differs (see `Upgrade`).
+    pub upgraded: Vec<Upgrade>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
@@ -246,13 +247,13 @@ pub fn read_tree(path: &Path) -> Result<Tree> {
     Ok(tree)
 }
 
-/// Packages added, removed and changed between two package lists. Pure.
+/// Packages added, removed and upgraded between two package lists. Pure.
 pub fn compare_packages(old: &Versions, new: &Versions) -> Packages {
     let mut packages = Packages::default();
     for (name, version) in new {
         match old.get(name) {
             None => packages.added.push(Package { name: name.clone(), version: version.clone() }),
-            Some(before) if before != version => packages.changed.push(Upgrade {
+            Some(before) if before != version => packages.upgraded.push(Upgrade {
                 name: name.clone(),
                 from: before.clone(),
                 to: version.clone(),
@@ -302,7 +303,7 @@ impl Text for Diff {
         let mut text =
             format!("{} ({}) -> {} ({})\n", self.old.ami, self.old.name, self.new.ami, self.new.name);
         let p = &self.packages;
-        if p.added.is_empty() && p.removed.is_empty() && p.changed.is_empty() {
+        if p.added.is_empty() && p.removed.is_empty() && p.upgraded.is_empty() {
             text.push_str("packages: no change\n");
         } else {
             let mut table = Table::new(&["PACKAGE", "CHANGE", "OLD", "NEW"]);
@@ -317,10 +318,10 @@ impl Text for Diff {
                     Cell::new(""),
                 ]);
             }
-            for c in &p.changed {
+            for c in &p.upgraded {
                 table.row(vec![
                     Cell::new(&c.name),
-                    Cell::new("changed"),
+                    Cell::new("upgraded"),
                     Cell::new(&c.from),
                     Cell::new(&c.to),
                 ]);
@@ -365,7 +366,7 @@ mod tests {
     }
 
     #[test]
-    fn packages_are_added_removed_or_changed() {
+    fn packages_are_added_removed_or_upgraded() {
         let old =
             Versions::from([("jq.x86_64".into(), "1.6-1".into()), ("curl.x86_64".into(), "8.0-1".into())]);
         let new =
@@ -374,7 +375,7 @@ mod tests {
         assert_eq!(p.added, vec![Package { name: "htop.x86_64".into(), version: "3.2-1".into() }]);
         assert_eq!(p.removed, vec![Package { name: "jq.x86_64".into(), version: "1.6-1".into() }]);
         assert_eq!(
-            p.changed,
+            p.upgraded,
             vec![Upgrade { name: "curl.x86_64".into(), from: "8.0-1".into(), to: "8.5-1".into() }]
         );
         assert_eq!(compare_packages(&old, &old), Packages::default());
