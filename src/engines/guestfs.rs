@@ -21,6 +21,9 @@ const MARKER: &str = "--gio-ami-guestfish-answered--";
 /// guestfish reports only the standard error of a failed command and the script's output is
 /// what the user needs to see.
 const EXIT_PREFIX: &str = "gio-ami-script-exit=";
+/// The appliance's memory: provisioning scripts run in it (dnf loading AL2023's repository
+/// metadata takes most of a GiB), beyond libguestfs's default of 1,280 MiB.
+const APPLIANCE_MIB: u32 = 2048;
 /// Where a provisioning script is put inside the image while it runs.
 const SCRIPT_DIR: &str = "/tmp";
 
@@ -117,6 +120,10 @@ impl Session {
         }
         if network {
             session.call("set-network true")?;
+        }
+        // LIBGUESTFS_MEMSIZE, when set, is the user's word (libguestfs reads it itself).
+        if std::env::var_os("LIBGUESTFS_MEMSIZE").is_none() {
+            session.call(&format!("set-memsize {APPLIANCE_MIB}"))?;
         }
         session.call("run")?;
         Ok(session)
