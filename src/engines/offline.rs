@@ -80,8 +80,8 @@ pub async fn prepare(aws: &Aws, loaded: &Loaded, base: &Base, cache: Cache) -> R
     };
     let build = &loaded.spec.build;
     Ok(Plan {
+        copy_needed: copy.is_none(),
         base_copy: copy.map(|c| c.id.to_string()),
-        copy_needed: !own && root_snapshot.is_none(),
         root_snapshot,
         cached,
         root_gib: base.image.root_mapping().and_then(|m| m.size_gib).unwrap_or_default() as u64,

@@ -301,7 +301,11 @@ pub async fn recommended_base(emulator: &Emulator) -> String {
 fn unique_path(prefix: &str, extension: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}-{}-{n}.{extension}", std::process::id()))
+    // Cargo makes the directory when it builds the tests, not when it runs them: it may have been
+    // cleaned out since.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(dir).unwrap();
+    dir.join(format!("{prefix}-{}-{n}.{extension}", std::process::id()))
 }
 
 /// The emulator's Python: GIO_AMI_PYTHON, else the project's venv.
