@@ -14,6 +14,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Ends each command's answer on guestfish's standard output (`echo` is guestfish's own).
 const MARKER: &str = "--gio-ami-guestfish-answered--";
@@ -59,6 +60,13 @@ pub enum GuestfsError {
     )]
     ScriptFailed { script: String, status: i32, output: String, network: &'static str },
 
+    #[error(
+        "{command} was still running after {} (build.timeout); the appliance was stopped and \
+         nothing was uploaded. Raise build.timeout in the spec if the script needs longer.",
+        humantime::format_duration(*limit)
+    )]
+    TimedOut { command: String, limit: Duration },
+
     #[error("{base} cannot be built offline: {why}.")]
     Unsupported { base: String, why: &'static str },
 
@@ -70,6 +78,18 @@ pub enum GuestfsError {
 }
 
 type Result<T, E = GuestfsError> = std::result::Result<T, E>;
+
+impl GuestfsError {
+    /// A timed-out command named by the script it ran.
+    fn timed_out(self, script: &str, limit: Duration) -> GuestfsError {
+        match self {
+            GuestfsError::TimedOut { .. } => {
+                GuestfsError::TimedOut { command: format!("provisioning script {script}"), limit }
+            }
+            other => other,
+        }
+    }
+}
 
 /// A disk image handed to the appliance.
 pub struct Drive<'a> {
@@ -147,6 +167,27 @@ impl Session {
                 Ok(_) => answer.push_str(&read),
                 Err(e) => return Err(failed(self, e.to_string())),
             }
+        }
+    }
+
+    /// `call`, but the appliance is stopped once `limit` has passed (guestfish has no timeout
+    /// of its own): then `GuestfsError::TimedOut`.
+    pub fn call_within(&mut self, line: &str, limit: Duration) -> Result<String> {
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32);
+        let watchdog = std::thread::spawn(move || {
+            let expired = wait.recv_timeout(limit) == Err(std::sync::mpsc::RecvTimeoutError::Timeout);
+            // libguestfs's recovery process stops the appliance once guestfish is gone.
+            if let (true, Some(pid)) = (expired, pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+            expired
+        });
+        let answer = self.call(line);
+        drop(done);
+        match (watchdog.join().unwrap_or(false), answer) {
+            (true, _) => Err(GuestfsError::TimedOut { command: line.to_string(), limit }),
+            (false, answer) => answer,
         }
     }
 
@@ -244,6 +285,8 @@ pub struct Customization<'a> {
     /// Scripts on this machine, with the name they are shown by.
     pub scripts: Vec<(PathBuf, String)>,
     pub network: bool,
+    /// How long each script may run (`build.timeout`) before the appliance is stopped.
+    pub timeout: Duration,
 }
 
 /// One `[[build.files]]` table, its source resolved on this machine.
@@ -331,8 +374,10 @@ pub fn customize(image: &Path, customization: &Customization, say: &dyn Fn(&str)
         session.call(&format!("mkdir-p {SCRIPT_DIR}"))?;
         session.call(&format!("upload {} {}", quote(&script.display().to_string()), quote(&inside)))?;
         session.call(&format!("chmod 0755 {}", quote(&inside)))?;
-        let output =
-            session.call(&format!("sh {}", quote(&format!("{inside} 2>&1; echo {EXIT_PREFIX}$?"))))?;
+        let line = format!("sh {}", quote(&format!("{inside} 2>&1; echo {EXIT_PREFIX}$?")));
+        let output = session
+            .call_within(&line, customization.timeout)
+            .map_err(|e| e.timed_out(shown, customization.timeout))?;
         session.call(&format!("rm-f {}", quote(&inside)))?;
         let (output, status) = script_result(&output);
         if status != 0 {

@@ -248,7 +248,8 @@ async fn customize(loaded: &Loaded, work: &std::path::Path, progress: &dyn Progr
         spec.build.files.iter().map(|file| Placed { source: loaded.source(&file.source), file }).collect();
     let scripts =
         spec.build.provision.iter().map(|s| (loaded.source(std::path::Path::new(s)), s.clone())).collect();
-    let customization = Customization { files, scripts, network: spec.build.network };
+    let customization =
+        Customization { files, scripts, network: spec.build.network, timeout: spec.timeout() };
     let say = |step: &str| progress.phase(step);
     // libguestfs blocks on the appliance for seconds to minutes: off the runtime's threads.
     tokio::task::block_in_place(|| guestfs::customize(work, &customization, &say)).map_err(Error::Offline)

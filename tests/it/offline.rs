@@ -225,6 +225,28 @@ async fn a_failing_script_shows_its_output_and_uploads_nothing() {
     assert!(std::fs::read_dir(&work).map_or(true, |mut d| d.next().is_none()), "left in {}", work.display());
 }
 
+#[tokio::test]
+async fn a_script_past_build_timeout_is_stopped_and_nothing_is_uploaded() {
+    let emulator = Emulator::start();
+    support::eks_base(&emulator);
+    let dir = project("timeout", "#!/bin/sh\necho waiting forever\n/bin/busybox sleep 600\n");
+    let spec = std::fs::read_to_string(dir.join("gio-ami.toml")).unwrap();
+    std::fs::write(
+        dir.join("gio-ami.toml"),
+        spec.replace("engine = \"offline\"", "engine = \"offline\"\ntimeout = \"5s\""),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let failed = run(emulator.cli().current_dir(&dir).arg("build")).failure();
+    assert!(
+        failed.stderr.contains("provisioning script provision.sh was still running after 5s (build.timeout)"),
+        "{}",
+        failed.stderr
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(300), "stopped, not waited out");
+    assert_eq!(support::releases(&emulator.ec2().await).await, 0);
+}
+
 #[test]
 fn scripts_with_the_network_resolve_through_the_appliance_and_the_image_keeps_its_resolver() {
     let emulator = Emulator::start();
