@@ -65,8 +65,8 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
 
 /// What an offline build reuses, reads and applies, for people.
 fn intro(offline: &crate::engines::offline::Plan) -> String {
-    let copy = match &offline.base_copy {
-        Some(copy) => format!("the base's copy {copy} in this account (reused)"),
+    let copy = match &offline.copy {
+        Some(copy) => format!("the base's copy {} in this account (reused)", copy.id),
         None => "a copy of the base into this account (CopyImage, once per base)".into(),
     };
     let root = match (&offline.root_snapshot, offline.cached) {

@@ -626,27 +626,17 @@ pub async fn apply(
             (earlier.id.to_string(), Sent::default(), registered, record)
         }
         None => {
-            // From the snapshot's start to its deletion: the binary lets that clean-up finish.
-            let handling = aws.interruption().handle();
-            let snapshot = transfer::upload::start(aws, target).await?;
-            progress.phase(&format!(
-                "uploading {} to {snapshot} ({} GiB, {} blocks, {} workers)",
-                target.image, target.volume_gib, target.blocks, target.workers
-            ));
-            let finished = tokio::select! {
-                biased;
-                signal = handling.interrupted() => Err(Error::Interrupted { signal }),
-                finished = finish(aws, facts, image, &snapshot, progress) => finished,
-            };
-            match finished {
-                Ok((mut sent, registered)) => {
-                    let record = Some(std::mem::take(&mut sent.holds));
-                    (snapshot, sent, registered, record)
-                }
-                Err(why) => {
-                    return Err(transfer::upload::abandon(aws, &snapshot, target.volume_gib, why).await)
-                }
-            }
+            let (snapshot, (mut sent, registered)) =
+                transfer::upload::guarded(aws, target, |snapshot| async move {
+                    progress.phase(&format!(
+                        "uploading {} to {snapshot} ({} GiB, {} blocks, {} workers)",
+                        target.image, target.volume_gib, target.blocks, target.workers
+                    ));
+                    finish(aws, facts, image, &snapshot, progress).await
+                })
+                .await?;
+            let record = Some(std::mem::take(&mut sent.holds));
+            (snapshot, sent, registered, record)
         }
     };
     if let Some((id, _)) = &registered {

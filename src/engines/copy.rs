@@ -185,19 +185,43 @@ async fn copy_into(options: &AwsOptions, facts: &Copying, destination: &Destinat
 async fn copy_one(aws: &Aws, source_region: &str, image: &Image, kms_key: Option<&String>) -> Result<String> {
     // Publication marks are per region (a cluster runs the copy, not the source): not copied.
     let tags = tags::inherited(&image.tags);
-    let token = client_token(image, source_region, aws.region(), kms_key.map(String::as_str), &tags);
+    let copy = Copy {
+        name: &image.name,
+        description: image.description.clone(),
+        tags: &tags,
+        kms_key: kms_key.map(String::as_str),
+    };
+    let id = start(aws, image, source_region, &copy).await?;
+    tracing::info!(%id, region = aws.region(), source = %image.id, "copy started");
+    Ok(id)
+}
+
+/// What one CopyImage makes of its source.
+pub(super) struct Copy<'a> {
+    pub name: &'a str,
+    pub description: Option<String>,
+    /// On the copy and its snapshots.
+    pub tags: &'a Tags,
+    pub kms_key: Option<&'a str>,
+}
+
+/// Starts one CopyImage of `source` (in `source_region`) into `aws`'s region: the copy's id,
+/// available later (`wait_available`). Its ClientToken (`client_token`) makes a retry find the
+/// copy the first attempt started.
+pub(super) async fn start(aws: &Aws, source: &Image, source_region: &str, copy: &Copy<'_>) -> Result<String> {
+    let token = client_token(source, source_region, aws.region(), copy.kms_key, copy.tags);
     let output = aws
         .ec2()
         .copy_image()
-        .source_image_id(&image.id)
+        .source_image_id(&source.id)
         .source_region(source_region)
-        .name(&image.name)
-        .set_description(image.description.clone())
+        .name(copy.name)
+        .set_description(copy.description.clone())
         .client_token(&token)
-        .set_encrypted(kms_key.map(|_| true))
-        .set_kms_key_id(kms_key.cloned())
-        .tag_specifications(tagging::specification(ResourceType::Image, &tags))
-        .tag_specifications(tagging::specification(ResourceType::Snapshot, &tags))
+        .set_encrypted(copy.kms_key.map(|_| true))
+        .set_kms_key_id(copy.kms_key.map(str::to_string))
+        .tag_specifications(tagging::specification(ResourceType::Image, copy.tags))
+        .tag_specifications(tagging::specification(ResourceType::Snapshot, copy.tags))
         .send()
         .await
         .map_err(|e| match aws.error("CopyImage", Service::Ec2, e) {
@@ -206,18 +230,17 @@ async fn copy_one(aws: &Aws, source_region: &str, image: &Image, kms_key: Option
             }
             e => e,
         })?;
-    let id = output.image_id().unwrap_or_default().to_string();
-    tracing::info!(%id, region = aws.region(), source = %image.id, "copy started");
-    Ok(id)
+    Ok(output.image_id().unwrap_or_default().to_string())
 }
 
-async fn wait_available(aws: &Aws, id: &str) -> Result<()> {
+/// Waits until the copy `id` is available: the copy as it then is. Right after CopyImage EC2 may
+/// not list it yet (eventual consistency): absent is "not yet".
+pub(super) async fn wait_available(aws: &Aws, id: &str) -> Result<Image> {
     let what = format!("the copy {id} in {} to become available", aws.region());
     poll::until(aws.interruption(), &what, poll::REGION_COPY, WAIT_TIMEOUT, || async {
-        let states = inventory::image_states(aws, &[id.to_string()]).await?;
-        match states.first().map(|(_, state)| state) {
-            Some(state) if *state == ImageState::Available => Ok(Some(())),
-            Some(state) if state.failed() => Err(Error::ImageFailed { id: id.to_string() }),
+        match inventory::any_images_by_id(aws, &[id.to_string()]).await?.into_iter().next() {
+            Some(image) if image.state == ImageState::Available => Ok(Some(image)),
+            Some(image) if image.state.failed() => Err(Error::ImageFailed { id: id.to_string() }),
             _ => Ok(None),
         }
     })

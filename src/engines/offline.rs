@@ -7,15 +7,13 @@
 //! EKS-optimized AMIs) is copied into the account once, tagged, and that copy is reused.
 
 use super::guestfs::{self, Customization, Customized, Placed};
-use super::{image_tags, new_build_id, register, Building, Built, Phases};
+use super::{copy, image_tags, new_build_id, register, Building, Built, Phases};
 use crate::aws::base::Base;
 use crate::aws::inventory::{self, Image, ImageState, Mapping};
 use crate::aws::provenance::Provenance;
-use crate::aws::{tagging, Aws};
+use crate::aws::Aws;
 use crate::core::choice::Choice;
-use crate::core::error::Service;
 use crate::core::iam::Permission;
-use crate::core::poll;
 use crate::core::progress::Progress;
 use crate::core::tags::{self, Tags};
 use crate::error::{Error, Result};
@@ -24,14 +22,12 @@ use crate::transfer::blocks::DEFAULT_WORKERS;
 use crate::transfer::cache::{Cache, Entry, Source};
 use crate::transfer::image_file::ImageFile;
 use crate::transfer::{download, upload};
-use aws_sdk_ec2::types::ResourceType;
 use schemars::JsonSchema;
 use serde::Serialize;
-use std::time::Duration;
 
 /// An offline build: the base copied in, its root read, the new root written, the AMI registered.
 pub const IAM: &[Permission] = &[
-    super::copy::IAM,
+    copy::IAM,
     download::IAM[0],
     download::IAM[1],
     upload::IAM[0],
@@ -41,8 +37,6 @@ pub const IAM: &[Permission] = &[
     register::IAM,
 ];
 
-/// A base copied into one region, from Amazon's regional copy, takes minutes; an hour is stuck.
-const COPY_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The AMI name a base copy gets (AMI names are unique per account and region): the base's id
 /// makes it the one copy of that base.
 const COPY_NAME_PREFIX: &str = "gio-ami-base-copy";
@@ -50,9 +44,12 @@ const COPY_NAME_PREFIX: &str = "gio-ami-base-copy";
 /// What an offline build will do, looked up before anything is made: what `--dry-run` shows.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Plan {
-    /// The base's copy in this account that is reused, or the base itself when it is the
-    /// account's own; none when it is still to be copied.
-    pub base_copy: Option<String>,
+    /// The base's copy in this account that is reused (pending ones too: the build waits for
+    /// it), or the base itself when it is the account's own; none when it is still to be copied.
+    /// Printed as its id.
+    #[serde(rename = "base_copy", serialize_with = "id_of")]
+    #[schemars(with = "Option<String>")]
+    pub copy: Option<Image>,
     pub copy_needed: bool,
     /// The root snapshot read (once known: the copy's), and whether it is cached already.
     pub root_snapshot: Option<String>,
@@ -65,6 +62,10 @@ pub struct Plan {
     pub cache_dir: String,
     #[serde(skip)]
     cache: Cache,
+}
+
+fn id_of<S: serde::Serializer>(copy: &Option<Image>, to: S) -> std::result::Result<S::Ok, S::Error> {
+    copy.as_ref().map(|c| c.id.as_str()).serialize(to)
 }
 
 /// Looks up the base's copy and the cache: the offline part of the build's plan.
@@ -81,7 +82,7 @@ pub async fn prepare(aws: &Aws, loaded: &Loaded, base: &Base, cache: Cache) -> R
     let build = &loaded.spec.build;
     Ok(Plan {
         copy_needed: copy.is_none(),
-        base_copy: copy.map(|c| c.id.to_string()),
+        copy,
         root_snapshot,
         cached,
         root_gib: base.image.root_mapping().and_then(|m| m.size_gib).unwrap_or_default() as u64,
@@ -123,47 +124,18 @@ async fn copy_base(aws: &Aws, base: &Image, region: &str) -> Result<Image> {
         (tags::DESCRIPTION.to_string(), format!("the offline engine's copy of {} ({})", base.id, base.name)),
     ]);
     let name = format!("{COPY_NAME_PREFIX}-{}", base.id);
-    let token = super::copy::client_token(base, region, region, None, &tags);
-    let copied = aws
-        .ec2()
-        .copy_image()
-        .source_image_id(base.id.as_str())
-        .source_region(region)
-        .name(&name)
-        .description(
-            format!("Copy of {} for gio-ami's offline builds", base.name)
-                .chars()
-                .take(255)
-                .collect::<String>(),
-        )
-        .client_token(token)
-        .tag_specifications(tagging::specification(ResourceType::Image, &tags))
-        .tag_specifications(tagging::specification(ResourceType::Snapshot, &tags))
-        .send()
-        .await;
-    let id = match copied {
-        Ok(output) => output.image_id().unwrap_or_default().to_string(),
+    let description =
+        format!("Copy of {} for gio-ami's offline builds", base.name).chars().take(255).collect();
+    let copy = copy::Copy { name: &name, description: Some(description), tags: &tags, kms_key: None };
+    let id = match copy::start(aws, base, region, &copy).await {
+        Ok(id) => id,
         // A copy of that name exists: an earlier build's, whose tag is not listed yet.
-        Err(e) => match aws.error("CopyImage", Service::Ec2, e) {
-            e if e.code() == Some("InvalidAMIName.Duplicate") => {
-                inventory::own_images_named(aws, &name).await?.first().map(|i| i.id.to_string()).ok_or(e)?
-            }
-            e => return Err(e),
-        },
-    };
-    wait_copy(aws, &id).await
-}
-
-async fn wait_copy(aws: &Aws, id: &str) -> Result<Image> {
-    let what = format!("the copy {id} of the base to become available");
-    poll::until(aws.interruption(), &what, poll::REGION_COPY, COPY_TIMEOUT, || async {
-        match inventory::any_images_by_id(aws, &[id.to_string()]).await?.into_iter().next() {
-            Some(image) if image.state == ImageState::Available => Ok(Some(image)),
-            Some(image) if image.state.failed() => Err(Error::ImageFailed { id: id.to_string() }),
-            _ => Ok(None),
+        Err(e) if e.code() == Some("InvalidAMIName.Duplicate") => {
+            inventory::own_images_named(aws, &name).await?.first().map(|i| i.id.to_string()).ok_or(e)?
         }
-    })
-    .await
+        Err(e) => return Err(e),
+    };
+    copy::wait_available(aws, &id).await
 }
 
 /// Builds the spec's AMI as `plan` (its offline part) says.
@@ -178,13 +150,12 @@ pub async fn build(
     let build_id = new_build_id();
     let mut phases = Phases::new(aws, progress);
     phases.start("copying the base into the account");
-    let copy = match &plan.base_copy {
-        Some(id) if id.as_str() == building.base.image.id.as_str() => building.base.image.clone(),
-        _ => match existing_copy(aws, &building.base.image).await? {
-            Some(copy) if copy.state == ImageState::Pending => wait_copy(aws, copy.id.as_str()).await?,
-            Some(copy) => copy,
-            None => copy_base(aws, &building.base.image, aws.region()).await?,
-        },
+    let copy = match &plan.copy {
+        Some(copy) if copy.state == ImageState::Pending => {
+            copy::wait_available(aws, copy.id.as_str()).await?
+        }
+        Some(copy) => copy.clone(),
+        None => copy_base(aws, &building.base.image, aws.region()).await?,
     };
     let root = root_snapshot(&copy).ok_or_else(|| Error::Api {
         operation: "DescribeImages",
@@ -278,21 +249,13 @@ async fn upload_root(
         .on(root.to_string(), entry.manifest.digests()?);
     // An unencrypted parent still gives an encrypted child where the account encrypts by default.
     target.encrypted = encrypted || upload::encrypted_by_default(aws).await.unwrap_or(true);
-    let handling = aws.interruption().handle();
-    let snapshot = upload::start(aws, &target).await?;
-    let sent = tokio::select! {
-        biased;
-        signal = handling.interrupted() => Err(Error::Interrupted { signal }),
-        sent = async {
-            let sent = upload::send(aws, &target, &image, &snapshot, progress).await?;
-            upload::wait_completed(aws, &snapshot).await?;
-            Ok(sent)
-        } => sent,
-    };
-    match sent {
-        Ok(sent) => Ok((snapshot, sent)),
-        Err(why) => Err(upload::abandon(aws, &snapshot, target.volume_gib, why).await),
-    }
+    let (target, image) = (&target, &image);
+    upload::guarded(aws, target, |snapshot| async move {
+        let sent = upload::send(aws, target, image, &snapshot, progress).await?;
+        upload::wait_completed(aws, &snapshot).await?;
+        Ok(sent)
+    })
+    .await
 }
 
 /// The release's tags: the build's own (spec, base, provenance) and the engine's.

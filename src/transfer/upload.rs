@@ -327,6 +327,31 @@ pub async fn wait_completed(aws: &Aws, snapshot: &str) -> Result<()> {
     .await
 }
 
+/// Starts the snapshot and runs `finish` on it (its blocks sent, and whatever follows) until it
+/// ends or the run is interrupted (Ctrl-C, SIGTERM); on either failure the unfinished snapshot is
+/// deleted (`abandon`) and the error says so. The binary lets that clean-up finish. The
+/// snapshot's id, and what `finish` made.
+pub async fn guarded<T, F>(
+    aws: &Aws,
+    target: &Target,
+    finish: impl FnOnce(String) -> F,
+) -> Result<(String, T)>
+where
+    F: std::future::Future<Output = Result<T>>,
+{
+    let handling = aws.interruption().handle();
+    let snapshot = start(aws, target).await?;
+    let finished = tokio::select! {
+        biased;
+        signal = handling.interrupted() => Err(Error::Interrupted { signal }),
+        finished = finish(snapshot.clone()) => finished,
+    };
+    match finished {
+        Ok(made) => Ok((snapshot, made)),
+        Err(why) => Err(abandon(aws, &snapshot, target.volume_gib, why).await),
+    }
+}
+
 /// Deletes the unfinished snapshot and says so in the error.
 pub async fn abandon(aws: &Aws, snapshot: &str, volume_gib: u64, why: Error) -> Error {
     let delete = Action::DeleteSnapshot {

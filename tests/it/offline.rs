@@ -78,8 +78,9 @@ async fn an_offline_build_launches_nothing_and_uploads_only_what_changed() {
         "--output",
         "json",
     ]))
-    .success()
-    .json();
+    .success();
+    support::reports::assert_valid("build", &planned.stdout);
+    let planned = planned.json();
     let offline = &planned["plan"]["offline"];
     assert_eq!(
         (offline["copy_needed"].as_bool(), offline["cached"].as_bool()),
