@@ -3,7 +3,7 @@
 
 use super::Context;
 use crate::core::show::{Cell, Draw, Table, Text};
-use crate::transfer::cache::{Cache, Listed};
+use crate::transfer::cache::{self, Cache, Listed};
 use crate::Result;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -87,11 +87,8 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
             let snapshots: Vec<Listed> =
                 cache.list()?.into_iter().filter(|l| Duration::from_secs(l.idle_seconds) >= idle).collect();
             let leftovers = cache.leftovers(idle);
-            let size = |path: &std::path::Path| {
-                std::fs::metadata(path).map(|m| std::os::unix::fs::MetadataExt::blocks(&m) * 512).unwrap_or(0)
-            };
             let bytes_freed = snapshots.iter().map(|l| l.disk_bytes).sum::<u64>()
-                + leftovers.iter().map(|p| size(p)).sum::<u64>();
+                + leftovers.iter().map(|p| cache::on_disk(p)).sum::<u64>();
             if !args.dry_run {
                 for listed in &snapshots {
                     cache.remove(&listed.snapshot_id);

@@ -220,7 +220,6 @@ impl Cache {
                 continue;
             };
             let Some(entry) = self.get(snapshot)? else { continue };
-            let meta = std::fs::metadata(&entry.image).map_err(|e| local_error("read", &entry.image, e))?;
             let used = std::fs::metadata(Manifest::path(&self.dir, snapshot)).and_then(|m| m.modified());
             let idle = used.ok().and_then(|t| SystemTime::now().duration_since(t).ok()).unwrap_or_default();
             listed.push(Listed {
@@ -228,7 +227,7 @@ impl Cache {
                 path: entry.image.display().to_string(),
                 volume_gib: entry.manifest.volume_gib,
                 blocks: entry.manifest.blocks.len() as u64,
-                disk_bytes: meta.blocks() * 512,
+                disk_bytes: on_disk(&entry.image),
                 idle_seconds: idle.as_secs(),
             });
         }
@@ -258,6 +257,11 @@ impl Cache {
     }
 }
 
+/// What a (sparse) file takes on disk; 0 for one gone meanwhile.
+pub fn on_disk(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.blocks() * 512)
+}
+
 /// Marks the entry used now (its manifest's modification time), for `cache prune --idle`.
 fn touch(entry: &Entry) {
     let manifest = entry.image.with_extension("json");
@@ -283,31 +287,27 @@ async fn apply_changes(
     let file = OpenOptions::new().write(true).open(image).map_err(|e| local_error("open", image, e))?;
     let transfer = Counter::start(progress, changed.len() as u64 * BLOCK_SIZE as u64, Unit::Bytes);
     let zeros = vec![0; BLOCK_SIZE];
-    for (index, token) in changed {
-        if token.is_none() {
-            digests.remove(&(*index as u64));
-            file.write_all_at(&zeros, *index as u64 * BLOCK_SIZE as u64)
-                .map_err(|e| local_error("write", image, e))?;
-        }
-    }
-    let fetched: Vec<(i32, Option<Held>)> =
-        stream::iter(changed.iter().filter_map(|(i, t)| Some((*i, t.as_ref()?))))
-            .map(|(index, token)| {
-                let file = &file;
-                let transfer = &transfer;
-                async move {
-                    let written =
-                        download::fetch_block(aws, snapshot, (file, image), index, token, transfer).await?;
-                    if written.is_none() {
-                        file.write_all_at(&vec![0; BLOCK_SIZE], index as u64 * BLOCK_SIZE as u64)
-                            .map_err(|e| local_error("write", image, e))?;
+    let fetched: Vec<(i32, Option<Held>)> = stream::iter(changed)
+        .map(|(index, token)| {
+            let (file, transfer, zeros) = (&file, &transfer, &zeros);
+            async move {
+                let written = match token {
+                    Some(token) => {
+                        download::fetch_block(aws, snapshot, (file, image), *index, token, transfer).await?
                     }
-                    Ok::<_, Error>((index, written))
+                    None => None,
+                };
+                // Held as zeros, or not held at all: either reads as zeros.
+                if written.is_none() {
+                    file.write_all_at(zeros, *index as u64 * BLOCK_SIZE as u64)
+                        .map_err(|e| local_error("write", image, e))?;
                 }
-            })
-            .buffer_unordered(workers)
-            .try_collect()
-            .await?;
+                Ok::<_, Error>((*index, written))
+            }
+        })
+        .buffer_unordered(workers)
+        .try_collect()
+        .await?;
     for (index, written) in fetched {
         match written {
             Some((index, digest)) => digests.insert(index, digest),
