@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Ends each command's answer on guestfish's standard output (`echo` is guestfish's own).
@@ -102,7 +101,9 @@ pub struct Session {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
-    stderr: Arc<Mutex<String>>,
+    /// What guestfish says on its standard error, read aside (so a talkative appliance never
+    /// blocks on a full pipe) until it ends.
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Session {
@@ -118,15 +119,12 @@ impl Session {
                 std::io::ErrorKind::NotFound => GuestfsError::Missing,
                 _ => GuestfsError::Failed { command: "guestfish".into(), detail: e.to_string() },
             })?;
-        let stderr = Arc::new(Mutex::new(String::new()));
         let mut pipe = child.stderr.take().expect("piped");
-        let collected = Arc::clone(&stderr);
-        // Drained aside, so a talkative appliance never blocks on a full pipe.
-        std::thread::spawn(move || {
+        let stderr = Some(std::thread::spawn(move || {
             let mut text = String::new();
             let _ = pipe.read_to_string(&mut text);
-            collected.lock().unwrap_or_else(|e| e.into_inner()).push_str(&text);
-        });
+            text
+        }));
         let mut session = Session {
             stdin: child.stdin.take().expect("piped"),
             stdout: BufReader::new(child.stdout.take().expect("piped")),
@@ -193,35 +191,30 @@ impl Session {
 
     /// Ends the run, its changes written back (guestfish syncs the drives on exit).
     pub fn finish(mut self) -> Result<()> {
-        let _ = writeln!(self.stdin, "exit");
-        drop(self.stdin);
+        // `exit` ends guestfish whether or not its input is closed; a guestfish already gone has
+        // nothing to read it.
+        let _ = writeln!(self.stdin, "exit").and_then(|()| self.stdin.flush());
         let status = self
             .child
             .wait()
             .map_err(|e| GuestfsError::Failed { command: "exit".into(), detail: e.to_string() })?;
         if !status.success() {
-            let detail = self.stderr.lock().unwrap_or_else(|e| e.into_inner()).trim().to_string();
-            return Err(GuestfsError::Failed { command: "exit".into(), detail });
+            return Err(GuestfsError::Failed { command: "exit".into(), detail: self.why(String::new()) });
         }
         Ok(())
     }
 
-    /// What guestfish said on its standard error, once it has ended (it exits on a failed command).
+    /// What guestfish said on its standard error, once it has ended (it exits on a failed command;
+    /// its end closes the pipe, which ends the reading), or `fallback` when it said nothing.
     fn why(&mut self, fallback: String) -> String {
         let _ = self.child.wait();
-        // The drain thread finishes once guestfish's end closes the pipe.
-        for _ in 0..50 {
-            let said = self.stderr.lock().unwrap_or_else(|e| e.into_inner()).trim().to_string();
-            if !said.is_empty() {
-                return said
-                    .lines()
-                    .map(|l| l.trim_start_matches("libguestfs: error: "))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+        let said = self.stderr.take().and_then(|reading| reading.join().ok()).unwrap_or_default();
+        let said: Vec<&str> =
+            said.lines().map(|l| l.trim_start_matches("libguestfs: error: ").trim()).collect();
+        match said.join("; ") {
+            said if said.trim().is_empty() => fallback,
+            said => said,
         }
-        fallback
     }
 
     /// The operating system roots inspection finds, in drive order.
