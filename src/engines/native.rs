@@ -408,14 +408,13 @@ fn launch_mapping(disk: &Disk) -> BlockDeviceMapping {
 
 /// The provisioning scripts, read relative to the spec's directory.
 fn scripts(loaded: &Loaded) -> Result<Vec<(String, String)>> {
-    let dir = loaded.path.parent().unwrap_or(Path::new("."));
     loaded
         .spec
         .build
         .provision
         .iter()
         .map(|script| {
-            let path = dir.join(script);
+            let path = loaded.source(Path::new(script));
             std::fs::read_to_string(&path).map(|body| (script.clone(), body)).map_err(|e| Error::Provision {
                 message: format!(
                     "cannot read provisioning script {} ({e}); paths in build.provision are \

@@ -202,9 +202,10 @@ impl Loaded {
         self.path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."))
     }
 
-    /// A path of the spec (a script, a file's source) as this machine finds it.
+    /// A path of the spec (a script, a file's source) as this machine finds it: beside the spec,
+    /// as written when the spec is in the working directory.
     pub fn source(&self, written: &Path) -> PathBuf {
-        self.dir().join(written)
+        self.path.parent().unwrap_or(Path::new("")).join(written)
     }
 }
 
