@@ -32,7 +32,7 @@ def replaces(owner: type, name: str, *, new: bool = False) -> Callable[[Any], An
 
 def apply() -> None:
     # Importing the modules fills the registry; the order does not matter.
-    from . import (allowed_images, authorization, clock, consistency, deprecation, disabling, eks, eks_versions,  # noqa: F401
+    from . import (allowed_images, architecture, authorization, clock, consistency, deprecation, disabling, eks, eks_versions,  # noqa: F401
                    error_protocol, hooks, idempotency, imagebuilder, images, instances, locks,
                    org_sharing, protection, recycle_bin, references, routes, seed, snapshots,
                    signature, ssm_agent, ssm_history, ssm_image_parameters, sts_trust, tags, tiers, usage_reports,

@@ -13,7 +13,7 @@ from moto.ec2.models.instances import Reservation
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import filter_reservations
 
-from . import allowed_images, clock, org_sharing, replaces
+from . import allowed_images, architecture, clock, org_sharing, replaces
 from .common import Paging, aws_error, ebs_settings, overlay_ebs
 
 _moto_run_instances = EC2Backend.run_instances
@@ -55,7 +55,8 @@ def run_instances(
     is not documented; the emulator answers InvalidAMIID.Unavailable. Another account's AMI
     launches when it is public or shared with this account (org_sharing.py), reading its
     snapshots in the owner's account, and only if this account's Allowed AMIs settings allow
-    it (allowed_images.py).
+    it (allowed_images.py). An instance type whose architectures do not include the AMI's is
+    refused (architecture.py).
     https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-device-mapping-concepts.html
     https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/disable-an-ami.html
     """
@@ -67,6 +68,7 @@ def run_instances(
     if ami.state == "disabled":
         raise aws_error("InvalidAMIID.Unavailable", f"The image id '[{ami.id}]' is disabled and cannot be used to launch instances.")
     allowed_images.check_launch(self, ami)
+    architecture.check_launch(ami, architecture.instance_type(template, kwargs))
     with org_sharing.snapshots_for_launch(self, ami):
         return _launch(self, ami, template, image_id, count, user_data, security_group_names, **kwargs)
 

@@ -44,6 +44,15 @@ def seed_image(ec2: Any, name_prefix: str) -> dict[str, Any]:
     return sorted(images["Images"], key=lambda image: image["Name"])[0]
 
 
+# An instance type of each architecture the seeded AMIs have (patch 67 refuses a mismatched pair).
+INSTANCE_TYPE_FOR = {"x86_64": "t3.medium", "arm64": "t4g.medium"}
+
+
+def instance_type_for(image: dict[str, Any]) -> str:
+    """An instance type that runs the image's architecture."""
+    return INSTANCE_TYPE_FOR[image["Architecture"]]
+
+
 def make_snapshot(ec2: Any, size: int = 8, zone: str = "us-east-1a") -> str:
     volume = ec2.create_volume(Size=size, AvailabilityZone=zone)
     return ec2.create_snapshot(VolumeId=volume["VolumeId"])["SnapshotId"]

@@ -3,7 +3,7 @@
 import botocore.exceptions
 import pytest
 
-from helpers import error_code, seed_image
+from helpers import error_code, instance_type_for, seed_image
 
 TAGS = [
     {"ResourceType": "image", "Tags": [{"Key": "gio:release", "Value": "r7"}]},
@@ -13,7 +13,7 @@ TAGS = [
 
 def launch_with_data_disk(ec2, base):
     return ec2.run_instances(
-        ImageId=base["ImageId"], MinCount=1, MaxCount=1,
+        ImageId=base["ImageId"], InstanceType=instance_type_for(base), MinCount=1, MaxCount=1,
         BlockDeviceMappings=[{"DeviceName": "/dev/xvdb", "Ebs": {"VolumeSize": 50, "VolumeType": "gp3",
                                                                   "DeleteOnTermination": False}}],
     )["Instances"][0]["InstanceId"]

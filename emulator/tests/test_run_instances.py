@@ -90,7 +90,8 @@ def test_launch_refuses_small_volume_and_unknown_ami(ec2):
 
 def test_stop_instances_works(ec2):
     image = seed_image(ec2, "amazon-eks-node-al2023-arm64-standard-1.32")
-    instance_id = ec2.run_instances(ImageId=image["ImageId"], MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    instance_id = ec2.run_instances(ImageId=image["ImageId"], InstanceType="t4g.medium",
+                                    MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     ec2.stop_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id], WaiterConfig={"Delay": 0.1})
     assert volumes_by_device(ec2, instance_id).keys() == {"/dev/xvda"}
