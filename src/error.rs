@@ -349,6 +349,27 @@ pub enum Error {
     WrongRegion { id: String, region: String, cluster: String, cluster_region: String },
 
     #[error(
+        "no AMI of release `{release}` in {region}: name a release `gio-ami history` lists there, \
+         or pass --region where it is."
+    )]
+    ReleaseNotFound { release: String, region: String },
+
+    #[error(
+        "release `{release}` has no {} AMI, which gio-ami.toml's [[variants]] make: publishing the \
+         rest would leave the cluster's nodes of that variant on another release. Run `gio-ami \
+         build` again (it builds only what is missing), then publish.",
+        missing.join(", ")
+    )]
+    SetIncomplete { release: String, missing: Vec<String> },
+
+    #[error(
+        "cluster `{cluster}`'s ssm_parameter {parameter} is {why}. Make the parameter a template \
+         of `{{arch}}` and `{{variant}}` beside [[variants]] in gio-ami.toml (`gio-ami check` \
+         checks it), or publish an AMI built from this spec."
+    )]
+    ParameterNotPerVariant { cluster: String, parameter: String, why: String },
+
+    #[error(
         "nothing to roll back to: the history of {parameter} (cluster `{cluster}`) holds no value \
          other than the current one."
     )]

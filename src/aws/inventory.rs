@@ -3,11 +3,12 @@
 
 use crate::aws::{timestamp, Aws};
 use crate::core::choice::choice_enum;
+use crate::core::choice::Choice;
 use crate::core::clock::Timestamp;
 use crate::core::error::Service;
 use crate::core::iam::Permission;
 use crate::core::ids::{AmiId, SnapshotId};
-use crate::core::kinds::{Arch, BootMode, Reported, Severity, VolumeType};
+use crate::core::kinds::{Arch, BootMode, Member, Reported, Severity, Variant, VolumeType};
 use crate::core::tags;
 use crate::error::{Error, Result};
 use aws_sdk_ec2::error::ProvideErrorMetadata;
@@ -318,6 +319,14 @@ impl Image {
         self.tags.get(tags::RELEASE).map(String::as_str)
     }
 
+    /// Which AMI of its release set this is (`gio-ami:arch` and `gio-ami:variant`); `None` for the
+    /// one AMI of a release without `[[variants]]`.
+    pub fn member(&self) -> Option<Member> {
+        let arch = Arch::from_name(self.tags.get(tags::ARCH)?)?;
+        let variant = Variant::from_name(self.tags.get(tags::VARIANT)?)?;
+        Some(Member { arch, variant })
+    }
+
     /// The clusters in the AMI's `gio-ami:clusters` tag (a comma list).
     pub fn published_to(&self) -> impl Iterator<Item = &str> {
         self.tags
@@ -544,7 +553,8 @@ pub async fn own_images_named(aws: &Aws, name: &str) -> Result<Vec<Image>> {
     own_images_where(aws, id_filter("name", &[name.to_string()])).await
 }
 
-/// The account's own AMIs carrying this tag with this value.
+/// The account's own AMIs carrying this tag with this value (`*` and `?` are wildcards, as in
+/// every DescribeImages filter).
 pub async fn own_images_tagged(aws: &Aws, key: &str, value: &str) -> Result<Vec<Image>> {
     own_images_where(aws, id_filter(&format!("tag:{key}"), &[value.to_string()])).await
 }

@@ -7,7 +7,7 @@ use crate::aws::inventory::{Image, ImageState};
 use crate::aws::parameters::Held;
 use crate::change::{Action, Kind, Needs, Plan};
 use crate::core::ids::AmiId;
-use crate::core::kinds::DataType;
+use crate::core::kinds::{DataType, Member};
 use crate::core::tags;
 use crate::error::{Error, Result};
 use crate::spec::clusters::Cluster;
@@ -20,6 +20,9 @@ pub struct Publication {
     pub cluster: String,
     pub region: String,
     pub parameter: String,
+    /// Which AMI of a release set this is (each writes its own parameter).
+    #[serde(flatten)]
+    pub member: Option<Member>,
     pub ami: String,
     pub release: Option<String>,
     /// The parameter's value before, if it had one.
@@ -63,6 +66,7 @@ pub fn plan(cluster: &Cluster, image: &Image, region: &str, current: Option<Held
         cluster: cluster.name.clone(),
         region: region.to_string(),
         parameter,
+        member: image.member(),
         ami: image.id.to_string(),
         release: image.release().map(str::to_string),
         changes_parameter: current.as_deref() != Some(image.id.as_str()),
@@ -104,6 +108,53 @@ pub fn actions(publication: Publication) -> Plan<Publication> {
     });
     let actions = std::iter::once(parameter).chain(mark).collect();
     Plan { actions, warnings: Vec::new(), facts: publication }
+}
+
+/// What `publish` writes: one AMI's publication, or a release set's, one per variant.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Publishing {
+    One(Publication),
+    Set { cluster: String, release: Option<String>, variants: Vec<Publication> },
+}
+
+/// A release set's publications as one plan: every variant's writes, so none is written unless
+/// every variant could be planned.
+pub fn set_actions(publications: Vec<Publication>) -> Plan<Publishing> {
+    let mut all = Vec::new();
+    let mut warnings = Vec::new();
+    for publication in &publications {
+        let plan = actions(publication.clone());
+        all.extend(plan.actions);
+        warnings.extend(plan.warnings);
+    }
+    let cluster = publications.first().map(|p| p.cluster.clone()).unwrap_or_default();
+    let release = publications.iter().find_map(|p| p.release.clone());
+    Plan { actions: all, warnings, facts: Publishing::Set { cluster, release, variants: publications } }
+}
+
+/// The cluster as one AMI of a set publishes to it: its parameter filled in for `member`.
+/// One AMI and a plain parameter need nothing; a set's AMIs need a parameter per variant, and
+/// one AMI (not of a set) cannot fill a template.
+pub fn for_member(cluster: &Cluster, member: Option<Member>, set: usize) -> Result<Cluster> {
+    let Some(template) = &cluster.ssm_parameter else { return Ok(cluster.clone()) };
+    let templated = template.contains('{');
+    let refuse = |why: String| {
+        Err(Error::ParameterNotPerVariant { cluster: cluster.name.clone(), parameter: template.clone(), why })
+    };
+    match member {
+        Some(member) if templated => {
+            Ok(Cluster { ssm_parameter: Some(member.fill(template)), ..cluster.clone() })
+        }
+        Some(_) if set > 1 => refuse(format!(
+            "one parameter, and the release is a set of {set} AMIs: each would overwrite the other"
+        )),
+        Some(_) => Ok(cluster.clone()),
+        None if templated => {
+            refuse("a template of [[variants]], and the AMI is no AMI of a release set".into())
+        }
+        None => Ok(cluster.clone()),
+    }
 }
 
 /// The value to roll back to: the newest one in the history (oldest first) that differs from

@@ -5,7 +5,7 @@ use super::line::choice;
 use super::shown::{Made, Own};
 use super::{execute, Context, Mode};
 use crate::core::kinds::Engine;
-use crate::engines::{self, Built};
+use crate::engines::{self, BuiltRelease};
 use crate::spec;
 use crate::{Aws, Result};
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ pub struct Args {
 }
 
 /// What `--output json` prints: the plan, and once built the AMI, its name and phases at the top.
-pub type Report = super::Mutation<engines::Building, Option<Built>, crate::change::Procedure>;
+pub type Report = super::Mutation<engines::Builds, Option<BuiltRelease>, crate::change::Procedure>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
 /// The IAM permissions this command's AWS calls need (`gio-ami iam-policy build`).
@@ -53,14 +53,37 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     }
     let aws = Aws::connect(&ctx.options).await?;
     let progress = ctx.ui.progress();
-    let plan = engines::prepare(&aws, &loaded, engine, args.cache_dir, progress.as_ref()).await?;
+    let plan = engines::prepare(&aws, &loaded, args.engine, args.cache_dir, progress.as_ref()).await?;
     let mode = Mode::adding("build", args.dry_run, "built");
-    let own = Own { before: plan.facts.offline.as_ref().map(intro).unwrap_or_default(), ..Own::default() };
+    let own = Own { before: before(&plan.facts), ..Own::default() };
     let built =
         execute(ctx, &aws, &plan, &mode, own, || engines::build(&aws, &loaded, &plan, progress.as_ref()))
             .await;
     progress.finish();
     built
+}
+
+/// What the plan's table leaves out, for people: a set's variants made already, and what each
+/// offline build reuses and reads.
+fn before(builds: &engines::Builds) -> String {
+    let mut text = String::new();
+    if let engines::Builds::Set(set) = builds {
+        for made in &set.made {
+            text.push_str(&format!(
+                "{} {}: {} (made by an earlier run, kept)\n",
+                set.release, made.member, made.ami
+            ));
+        }
+    }
+    for building in builds.buildings() {
+        if let Some(offline) = &building.offline {
+            if let Some(member) = building.member {
+                text.push_str(&format!("{member}:\n"));
+            }
+            text.push_str(&intro(offline));
+        }
+    }
+    text
 }
 
 /// What an offline build reuses, reads and applies, for people.
@@ -89,8 +112,9 @@ fn intro(offline: &crate::engines::offline::Plan) -> String {
     )
 }
 
-/// The AMI, its name and the phases, at the top where scripts read them.
-impl Made for Built {
+/// The AMI, its name and the phases (a set's AMIs each with theirs), at the top where scripts
+/// read them.
+impl Made for BuiltRelease {
     fn own(&self, own: Own) -> serde_json::Result<Own> {
         own.with_top(self)
     }

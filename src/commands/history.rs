@@ -10,6 +10,7 @@ use crate::aws::inventory::{self, Image, Protection};
 use crate::aws::org::Org;
 use crate::core::clock::Timestamp;
 use crate::core::iam::optional;
+use crate::core::kinds::Member;
 use crate::core::show::{Cell, Draw, Table, Text};
 use crate::core::tags;
 use crate::error::{Error, Result};
@@ -121,6 +122,9 @@ pub struct Release {
     pub description: Option<String>,
     /// The release's AMI in each region (copies keep the release tag).
     pub amis: Vec<RegionalAmi>,
+    /// A release set's AMIs, one per variant and region (`[[variants]]`); empty for one AMI.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<VariantAmi>,
     /// The AMI this one was derived from, for members of a disk chain.
     pub parent: Option<String>,
     /// Only the clusters with a mark; the others are absent.
@@ -138,6 +142,18 @@ pub struct RegionalAmi {
     pub account: Option<String>,
     pub region: String,
     pub id: String,
+}
+
+/// One AMI of a release set.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct VariantAmi {
+    #[serde(flatten)]
+    pub member: Member,
+    pub ami: String,
+    /// The `[accounts]` name that owns it; absent without `[accounts]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    pub region: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -272,6 +288,11 @@ pub fn releases(listings: &[Listing], clusters: &[String], observed: &Observed) 
                 region: listing.region.clone(),
                 id: image.id.to_string(),
             });
+            if let Some(member) = image.member() {
+                let ami = image.id.to_string();
+                let (account, region) = (listing.account.clone(), listing.region.clone());
+                row.variants.push(VariantAmi { member, ami, account, region });
+            }
             row.protected |= image.protection != Protection::Disabled;
             row.last_launched = row.last_launched.take().max(image.last_launched.clone());
             for cluster in clusters {
@@ -294,6 +315,9 @@ pub fn releases(listings: &[Listing], clusters: &[String], observed: &Observed) 
         }
     }
     let mut releases: Vec<Release> = rows.into_values().collect();
+    for release in &mut releases {
+        release.variants.sort_by(|a, b| (a.member, &a.region).cmp(&(b.member, &b.region)));
+    }
     releases.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.release.cmp(&b.release)));
     releases
 }
@@ -308,6 +332,7 @@ fn new_row(release: &str, image: &Image) -> Release {
         contact: tag(tags::CONTACT),
         description: tag(tags::DESCRIPTION).or_else(|| image.description.clone()),
         amis: Vec::new(),
+        variants: Vec::new(),
         parent: tag(tags::PARENT_AMI),
         clusters: BTreeMap::new(),
         protected: false,
@@ -346,12 +371,24 @@ pub fn cells(history: &History, release: &Release, line_break: &str) -> Vec<Stri
         text(&release.contact),
         text(&release.description),
     ]);
+    // A set's AMIs each on a line of their own, named by variant: no column more.
+    let variants = |field: fn(&VariantAmi) -> String| {
+        release.variants.iter().map(field).collect::<Vec<_>>().join(line_break)
+    };
+    let (accounts, regions, ids) = match release.variants.is_empty() {
+        true => (lines(|a| a.account.as_deref().unwrap_or_default()), lines(|a| &a.region), lines(|a| &a.id)),
+        false => (
+            variants(|v| v.account.clone().unwrap_or_default()),
+            variants(|v| v.region.clone()),
+            variants(|v| format!("{} {}", v.member, v.ami)),
+        ),
+    };
     if !history.accounts.is_empty() {
-        cells.push(lines(|a| a.account.as_deref().unwrap_or_default()));
+        cells.push(accounts);
     }
     cells.extend([
-        lines(|a| &a.region),
-        lines(|a| &a.id),
+        regions,
+        ids,
         text(&release.parent),
         if release.protected { "yes".into() } else { String::new() },
         release.last_launched.as_ref().map(|t| day(t.as_str())).unwrap_or_default(),

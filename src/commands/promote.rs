@@ -17,6 +17,7 @@ use crate::change::sharing::{self, Grantees};
 use crate::change::{self, Applied, Outcome, Plan, Planned, Procedure, Status, Step, Target};
 use crate::core::clock::{self, Timestamp};
 use crate::core::ids::AmiId;
+use crate::core::kinds::Member;
 use crate::engines::copy;
 use crate::error::{Error, Result};
 use crate::spec::clusters::Cluster;
@@ -97,20 +98,44 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     // and looked for there, and its marks, grants and protection go there.
     let home = caller.elsewhere(&to.region, None);
     let request = Request { from, to, soak, copy: args.copy, target_account: target_account.clone() };
-    let mut plan = prepare(&source, &target, &home, request.clone()).await?;
-    if let (Some(region), false) = (plan.facts.copy_to.clone(), args.apply.dry_run) {
+    // A release set moves whole: each variant from its parameter to its parameter.
+    let members: Vec<Option<Member>> = match spec.as_ref().filter(|s| !s.variants.is_empty()) {
+        Some(spec) => spec.variants.iter().map(|v| Some(v.member)).collect(),
+        None => vec![None],
+    };
+    let prepare_all = || {
+        futures::future::try_join_all(members.iter().map(|member| {
+            let request = request.for_member(*member, members.len());
+            let (source, target, home) = (&source, &target, &home);
+            async move { prepare(source, target, home, request?).await }
+        }))
+    };
+    let mut plans = prepare_all().await?;
+    let copies: Vec<(Promotion, String)> =
+        plans.iter().filter_map(|p| Some((p.facts.clone(), p.facts.copy_to.clone()?))).collect();
+    if !copies.is_empty() && !args.apply.dry_run {
         // The copy's id is what the target's parameter gets: copy first, then plan again.
-        copy_first(ctx, &caller, &plan.facts, &request.from.region, region).await?;
-        plan = prepare(&source, &target, &home, request).await?;
+        for (promotion, region) in copies {
+            copy_first(ctx, &caller, &promotion, &request.from.region, region).await?;
+        }
+        plans = prepare_all().await?;
     }
+    let mut plan = match members[0] {
+        Some(_) => combine(members.iter().flatten().copied().zip(plans).collect()),
+        None => plans.remove(0),
+    };
     let own = Own { before: gates(&plan.facts), ..Own::default() }.with_top(&plan.facts)?;
     let refusals = plan.facts.refusals();
     if !refusals.is_empty() {
         let why = Error::PromotionRefused { to: plan.facts.to.clone(), reasons: refusals };
         return refuse(ctx, &plan, why, own);
     }
-    if let (Some(account), Some(ami)) = (target_account, plan.facts.target_ami.clone()) {
-        let owned = inventory::any_images_by_id(&home, &[ami]).await?;
+    let targets: Vec<String> = std::iter::once(&plan.facts)
+        .chain(&plan.facts.variants)
+        .filter_map(|p| p.target_ami.clone())
+        .collect();
+    if let (Some(account), false) = (target_account, targets.is_empty()) {
+        let owned = inventory::any_images_by_id(&home, &targets).await?;
         if let Some(why) = allowed::gate(&home, vec![account], &owned, &mut plan.warnings, args.force).await {
             return refuse(ctx, &plan, why, own);
         }
@@ -144,13 +169,15 @@ async fn copy_first(
 
 /// A promotion's gates, each with what it measured, before its plan.
 fn gates(promotion: &Promotion) -> String {
-    let mut text = format!(
-        "promote {} -> {}: {}{}\n",
-        promotion.from,
-        promotion.to,
-        promotion.ami.as_deref().unwrap_or("nothing"),
-        promotion.release.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
-    );
+    let what = match (&promotion.ami, &promotion.release, promotion.variants.len()) {
+        (None, Some(release), n) if n > 0 => format!("release {release} ({n} variants)"),
+        (ami, release, _) => format!(
+            "{}{}",
+            ami.as_deref().unwrap_or("nothing"),
+            release.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+        ),
+    };
+    let mut text = format!("promote {} -> {}: {what}\n", promotion.from, promotion.to);
     for gate in &promotion.gates {
         text.push_str(&format!("  {} {}\n", if gate.passed { "ok  " } else { "FAIL" }, gate.measured));
     }
@@ -189,6 +216,77 @@ pub struct Request {
     pub target_account: Option<Account>,
 }
 
+impl Request {
+    /// The request for one AMI of a release set of `set`: each cluster's parameter filled in.
+    fn for_member(&self, member: Option<Member>, set: usize) -> Result<Request> {
+        Ok(Request {
+            from: publication::for_member(&self.from, member, set)?,
+            to: publication::for_member(&self.to, member, set)?,
+            ..self.clone()
+        })
+    }
+}
+
+/// A release set's promotion: every variant's gates, each named by its variant, and one more,
+/// that the source holds one release in every variant; the writes of all, or none. Pure.
+pub fn combine(variants: Vec<(Member, Plan<Promotion, Step>)>) -> Plan<Promotion, Step> {
+    let first = &variants[0].1.facts;
+    let releases: std::collections::BTreeSet<Option<&str>> =
+        variants.iter().map(|(_, p)| p.facts.release.as_deref()).collect();
+    let mut promotion = Promotion {
+        from: first.from.clone(),
+        to: first.to.clone(),
+        member: None,
+        ami: None,
+        release: releases
+            .iter()
+            .next()
+            .copied()
+            .flatten()
+            .filter(|_| releases.len() == 1)
+            .map(str::to_string),
+        target_ami: None,
+        copy_to: None,
+        gates: Vec::new(),
+        publication: None,
+        variants: Vec::new(),
+    };
+    let held: Vec<String> = variants
+        .iter()
+        .map(|(m, p)| {
+            format!("{m} {}", p.facts.release.as_deref().or(p.facts.ami.as_deref()).unwrap_or("nothing"))
+        })
+        .collect();
+    promotion.gates.push(match (releases.len(), &promotion.release) {
+        (1, Some(release)) => {
+            passed(GateKind::OneRelease, format!("{} holds release {release} in every variant", first.from))
+        }
+        _ => failed(
+            GateKind::OneRelease,
+            format!(
+                "{} holds no one release in every variant ({}): publish one release set to it first",
+                first.from,
+                held.join(", ")
+            ),
+        ),
+    });
+    let mut actions = Vec::new();
+    for (member, plan) in variants {
+        promotion.gates.extend(
+            plan.facts
+                .gates
+                .iter()
+                .map(|g| Gate { measured: format!("{member}: {}", g.measured), ..g.clone() }),
+        );
+        actions.extend(plan.actions);
+        promotion.variants.push(Promotion { member: Some(member), ..plan.facts });
+    }
+    if !promotion.refusals().is_empty() {
+        actions.clear();
+    }
+    Plan { actions, warnings: Vec::new(), facts: promotion }
+}
+
 /// What the gates are judged from, read beforehand so that judging is pure.
 #[derive(Debug, Clone)]
 pub struct Facts {
@@ -221,6 +319,8 @@ pub enum GateKind {
     NotDeprecated,
     /// The target does not hold it already (or only its mark or protection is left to write).
     NotCurrent,
+    /// Every variant of a release set comes from one release.
+    OneRelease,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -236,6 +336,9 @@ pub struct Gate {
 pub struct Promotion {
     pub from: String,
     pub to: String,
+    /// Which AMI of a release set this promotion moves (in `variants`).
+    #[serde(flatten)]
+    pub member: Option<Member>,
     /// The AMI the source holds.
     pub ami: Option<String>,
     pub release: Option<String>,
@@ -245,6 +348,9 @@ pub struct Promotion {
     pub copy_to: Option<String>,
     pub gates: Vec<Gate>,
     pub publication: Option<Publication>,
+    /// A release set's promotion, one per variant; `gates` above holds all of theirs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Promotion>,
 }
 
 impl Promotion {
@@ -332,6 +438,8 @@ pub fn plan(facts: &Facts) -> Plan<Promotion, Step> {
         copy_to: None,
         gates: Vec::new(),
         publication: None,
+        member: None,
+        variants: Vec::new(),
     };
     let Some(ami) = promotion.ami.clone() else {
         promotion.gates.push(failed(

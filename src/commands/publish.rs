@@ -3,13 +3,15 @@
 
 use super::{execute, reach, Context, Mode, Own};
 use crate::aws::allowed;
-use crate::aws::inventory;
+use crate::aws::inventory::{self, Image};
 use crate::aws::parameters::{self, Held};
 use crate::aws::Aws;
 use crate::change;
-use crate::change::publication::{actions, plan, rollback_target, Publication};
+use crate::change::publication::{self, actions, plan, rollback_target, Publication, Publishing};
 use crate::change::Plan;
 use crate::core::ids::AmiId;
+use crate::core::kinds::Member;
+use crate::core::tags;
 use crate::error::{Error, Result};
 use crate::spec::clusters::Cluster;
 use crate::spec::{self, clusters};
@@ -18,15 +20,24 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The AMI to publish (ami-…), in the current --region.
-    #[arg(value_name = "AMI_ID", required_unless_present = "rollback", conflicts_with = "rollback")]
+    /// The AMI to publish (ami-…), in the current --region. An AMI of a release set publishes
+    /// the whole set, each variant to its own parameter.
+    #[arg(
+        value_name = "AMI_ID",
+        required_unless_present_any = ["rollback", "release"],
+        conflicts_with_all = ["rollback", "release"]
+    )]
     pub ami: Option<String>,
+
+    /// Publish every AMI of this release (`gio-ami history` lists them), in the current --region.
+    #[arg(long, value_name = "NAME", conflicts_with = "rollback")]
+    pub release: Option<String>,
 
     /// The cluster, as named in gio-ami.toml ([clusters.NAME]).
     #[arg(long, value_name = "NAME")]
     pub cluster: String,
 
-    /// Publish the parameter's previous AMI again.
+    /// Publish the parameter's previous AMI again (every variant's parameter, for a set).
     #[arg(long)]
     pub rollback: bool,
 
@@ -44,7 +55,7 @@ pub struct Args {
 }
 
 /// What `--output json` prints: the plan, its facts also at the top.
-pub type Report = super::Mutation<Publication, Publication>;
+pub type Report = super::Mutation<Publishing, Publishing>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
 /// The IAM permissions this command's AWS calls need (`gio-ami iam-policy publish`).
@@ -64,27 +75,33 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let cluster = clusters::configured(spec.as_ref(), &args.cluster)?;
     // A rollback's AMI is wherever the cluster is; a new AMI is looked for where the user
     // works, so one in the wrong region is named as such.
-    let caller = match &args.ami {
-        Some(_) => Aws::connect(&ctx.options).await?,
-        None => {
+    let caller = match args.rollback {
+        false => Aws::connect(&ctx.options).await?,
+        true => {
             Aws::connect(&AwsOptions { region: Some(cluster.region.clone()), ..ctx.options.clone() }).await?
         }
     };
     let (aws, target) = reach::cluster_context(&caller, spec.as_ref(), &cluster, caller.region()).await?;
     let consumer = target.is_some().then_some(&aws);
+    let images = match (&args.ami, &args.release) {
+        (Some(ami), _) => Some(set_of(&caller, &ami.parse()?).await?),
+        (None, Some(release)) => Some(release_images(&caller, release).await?),
+        (None, None) => None,
+    };
     // Judged from the owner's view first: an AMI the setting refuses is not even visible from
     // the cluster's account.
     let mut warnings = Vec::new();
-    if let (Some(account), Some(ami)) = (target, &args.ami) {
+    if let (Some(account), Some(images)) = (target, &images) {
         let home = caller.elsewhere(&cluster.region, None);
-        let owned = inventory::any_images_by_id(&home, std::slice::from_ref(ami)).await?;
+        let ids: Vec<String> = images.iter().map(|i| i.id.to_string()).collect();
+        let owned = inventory::any_images_by_id(&home, &ids).await?;
         if let Some(why) = allowed::gate(&home, vec![account], &owned, &mut warnings, args.force).await {
             return Err(why);
         }
     }
-    let mut plan = match &args.ami {
-        Some(ami) => prepare(&caller, consumer, &cluster, &ami.parse()?).await?,
-        None => prepare_rollback(&caller, consumer, &cluster).await?,
+    let mut plan = match images {
+        Some(images) => prepare(&caller, consumer, &cluster, spec.as_ref(), images).await?,
+        None => prepare_rollback(&caller, consumer, &cluster, spec.as_ref()).await?,
     };
     plan.warnings.extend(warnings);
     // A rollback is one more version of the parameter: the value it replaces stays in the
@@ -96,16 +113,76 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     .await
 }
 
-/// Reads the AMI where it is owned (`owner`, in its region) and the parameter where the
+/// The AMI and, when it is one of a release set, every AMI of its set (in this region).
+pub async fn set_of(aws: &Aws, ami: &AmiId) -> Result<Vec<Image>> {
+    let image = inventory::own_images_by_id(aws, std::slice::from_ref(ami)).await?.remove(0);
+    match (image.member(), image.release()) {
+        (Some(_), Some(release)) => release_images(aws, release).await,
+        _ => Ok(vec![image]),
+    }
+}
+
+/// Every AMI of a release in this region, in variant order; none is an error naming the fix.
+pub async fn release_images(aws: &Aws, release: &str) -> Result<Vec<Image>> {
+    let mut images = inventory::own_images_tagged(aws, tags::RELEASE, release).await?;
+    if images.is_empty() {
+        return Err(Error::ReleaseNotFound {
+            release: release.to_string(),
+            region: aws.region().to_string(),
+        });
+    }
+    images.sort_by_key(Image::member);
+    Ok(images)
+}
+
+/// Reads each AMI where it is owned (`owner`, in its region) and its parameter where the
 /// cluster runs: `consumer` when that is another account (configured in `[accounts]`), which
-/// must be able to launch the AMI.
+/// must be able to launch the AMI. A release set is published whole: every variant the spec
+/// makes, each to its own parameter.
 pub async fn prepare(
     owner: &Aws,
     consumer: Option<&Aws>,
     cluster: &Cluster,
-    ami: &AmiId,
-) -> Result<Plan<Publication>> {
-    let image = inventory::own_images_by_id(owner, std::slice::from_ref(ami)).await?.remove(0);
+    spec: Option<&spec::Spec>,
+    images: Vec<Image>,
+) -> Result<Plan<Publishing>> {
+    let set = images.iter().any(|i| i.member().is_some());
+    if let (Some(spec), true) = (spec, set) {
+        let missing: Vec<String> = spec
+            .variants
+            .iter()
+            .filter(|v| !images.iter().any(|i| i.member() == Some(v.member)))
+            .map(|v| v.member.to_string())
+            .collect();
+        if !missing.is_empty() {
+            let release = images.iter().find_map(|i| i.release()).unwrap_or_default().to_string();
+            return Err(Error::SetIncomplete { release, missing });
+        }
+    }
+    let count = images.len();
+    let publications = futures::future::try_join_all(images.into_iter().map(|image| async move {
+        let cluster = publication::for_member(cluster, image.member(), count)?;
+        publish_one(owner, consumer, &cluster, image).await
+    }))
+    .await?;
+    Ok(match set {
+        true => publication::set_actions(publications),
+        false => one(publications),
+    })
+}
+
+/// One AMI's publication as the plan of `publish`.
+fn one(mut publications: Vec<Publication>) -> Plan<Publishing> {
+    let plan = actions(publications.remove(0));
+    Plan { actions: plan.actions, warnings: plan.warnings, facts: Publishing::One(plan.facts) }
+}
+
+async fn publish_one(
+    owner: &Aws,
+    consumer: Option<&Aws>,
+    cluster: &Cluster,
+    image: Image,
+) -> Result<Publication> {
     let writer = consumer.unwrap_or(owner);
     // In another region the plan names the wrong region; a look from the cluster's would not.
     if let Some(consumer) = consumer.filter(|_| owner.region() == cluster.region) {
@@ -121,16 +198,38 @@ pub async fn prepare(
         Some(name) if writer.region() == cluster.region => parameters::current(writer, name).await?,
         _ => None,
     };
-    plan(cluster, &image, owner.region(), current).map(actions)
+    plan(cluster, &image, owner.region(), current)
 }
 
 /// Plans publishing the parameter's previous AMI again (both in the cluster's region; the
-/// parameter is `consumer`'s when the cluster runs in another account).
+/// parameter is `consumer`'s when the cluster runs in another account): for a release set,
+/// each variant's parameter goes back to its own previous AMI.
 pub async fn prepare_rollback(
     owner: &Aws,
     consumer: Option<&Aws>,
     cluster: &Cluster,
-) -> Result<Plan<Publication>> {
+    spec: Option<&spec::Spec>,
+) -> Result<Plan<Publishing>> {
+    let members: Vec<Option<Member>> = match spec.filter(|s| !s.variants.is_empty()) {
+        Some(spec) => spec.variants.iter().map(|v| Some(v.member)).collect(),
+        None => vec![None],
+    };
+    let set = members.len();
+    let publications = futures::future::try_join_all(members.iter().map(|member| async move {
+        let cluster = match member {
+            Some(member) => publication::for_member(cluster, Some(*member), set)?,
+            None => cluster.clone(),
+        };
+        rollback_one(owner, consumer, &cluster).await
+    }))
+    .await?;
+    Ok(match members[0] {
+        Some(_) => publication::set_actions(publications),
+        None => one(publications),
+    })
+}
+
+async fn rollback_one(owner: &Aws, consumer: Option<&Aws>, cluster: &Cluster) -> Result<Publication> {
     let parameter = cluster
         .ssm_parameter
         .clone()
@@ -142,5 +241,5 @@ pub async fn prepare_rollback(
     let target: AmiId = rollback_target(&history).ok_or_else(nothing)?.parse()?;
     let image = inventory::own_images_by_id(owner, std::slice::from_ref(&target)).await?.remove(0);
     let current = versions.last().map(|v| Held { value: v.value.clone(), data_type: v.data_type.clone() });
-    plan(cluster, &image, owner.region(), current).map(actions)
+    plan(cluster, &image, owner.region(), current)
 }

@@ -9,6 +9,8 @@ use std::fmt;
 use std::ops::Deref;
 
 choice_enum! {
+    #[derive(PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+    #[serde(rename_all = "lowercase")]
     pub enum Arch {
         X86_64 = "x86_64",
         Arm64 = "arm64",
@@ -51,9 +53,37 @@ choice_enum! {
 
 choice_enum! {
     /// The flavour of an EKS-optimized AMI: plain, or with NVIDIA's GPU drivers.
+    #[derive(PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+    #[serde(rename_all = "lowercase")]
     pub enum Variant {
         Standard = "standard",
         Nvidia = "nvidia",
+    }
+}
+
+/// One AMI of a release set: its architecture and variant, as the `gio-ami:arch` and
+/// `gio-ami:variant` tags and a parameter's `{arch}` and `{variant}` spell them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+pub struct Member {
+    pub arch: Arch,
+    pub variant: Variant,
+}
+
+impl Member {
+    /// What tells this member's AMI name from its siblings' (`<release>-arm64-standard`).
+    pub fn suffix(self) -> String {
+        format!("{}-{}", self.arch.name(), self.variant.name())
+    }
+
+    /// `template` (a cluster's parameter) with this member's `{arch}` and `{variant}`.
+    pub fn fill(self, template: &str) -> String {
+        template.replace("{arch}", self.arch.name()).replace("{variant}", self.variant.name())
+    }
+}
+
+impl fmt::Display for Member {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.arch.name(), self.variant.name())
     }
 }
 

@@ -28,6 +28,28 @@ pub struct Silent;
 
 impl Progress for Silent {}
 
+/// One of several concurrent operations (a release set's builds) drawing through one progress:
+/// its phases name it.
+pub struct Prefixed<'a> {
+    pub inner: &'a dyn Progress,
+    pub prefix: &'a str,
+}
+
+impl Progress for Prefixed<'_> {
+    fn phase(&self, message: &str) {
+        self.inner.phase(&format!("{}: {message}", self.prefix));
+    }
+    fn count_started(&self, total: u64, unit: Unit) {
+        self.inner.count_started(total, unit);
+    }
+    fn counted(&self, n: u64) {
+        self.inner.counted(n);
+    }
+    fn count_ended(&self) {
+        self.inner.count_ended();
+    }
+}
+
 /// A running count; shared by the workers of a transfer, and ended when dropped, however the
 /// transfer ends.
 pub struct Counter<'a> {

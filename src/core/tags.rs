@@ -16,6 +16,8 @@ pub const BASE_AMI: &str = "gio-ami:base-ami";
 pub const BASE_NAME: &str = "gio-ami:base-name";
 pub const BASE_RELEASE: &str = "gio-ami:base-release";
 pub const VARIANT: &str = "gio-ami:variant";
+/// On each AMI of a release set (and its snapshots), with `VARIANT`: which of the set it is.
+pub const ARCH: &str = "gio-ami:arch";
 pub const PARENT_AMI: &str = "gio-ami:parent-ami";
 /// On each snapshot of an archived release: the AMI it belonged to, whose registration is kept
 /// in SSM (`aws::archive`) until `unarchive` registers it again.

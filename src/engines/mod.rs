@@ -19,9 +19,9 @@ use crate::change::{self, Applied, Outcome, Procedure, Status, Target};
 use crate::core::choice::Choice;
 use crate::core::iam::Permission;
 use crate::core::ids::AmiId;
-use crate::core::kinds::Engine;
+use crate::core::kinds::{Engine, Member};
 use crate::core::poll;
-use crate::core::progress::Progress;
+use crate::core::progress::{Prefixed, Progress};
 use crate::core::tags::{self, Tags};
 use crate::error::{Error, Result};
 use crate::spec::{self, BaseSource, Loaded};
@@ -84,7 +84,13 @@ pub struct PhaseReport {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Building {
     pub engine: Engine,
+    /// The AMI's name: the release's, with the variant's arch and variant after it in a set.
     pub name: String,
+    /// The `gio-ami:release` the AMI carries.
+    pub release: String,
+    /// Which AMI of a release set this is; absent without `[[variants]]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<Member>,
     pub base_ami: String,
     pub base_name: String,
     pub instance_type: String,
@@ -117,90 +123,208 @@ pub fn unneeded(spec: &spec::Spec) -> Vec<&'static [Permission]> {
     unneeded
 }
 
-/// The build as one action: the release AMI its engine makes (builder, provisioning, image,
-/// clean-up are the engine's own steps, reported by its phases).
-pub fn plan(building: Building) -> change::Plan<Building, Procedure> {
-    let action = Procedure::BuildImage {
-        id: Target::Planned(building.name.clone()),
-        name: building.name.clone(),
-        base: AmiId::from_aws(&building.base_ami),
-        why: match building.engine {
-            Engine::Offline => {
-                format!("the offline engine on this machine (no instance) from {}", building.base_name)
-            }
-            engine => format!(
-                "the {} engine on a {} builder from {}",
-                engine.name(),
-                building.instance_type,
-                building.base_name
-            ),
-        },
-    };
-    change::Plan { actions: vec![action], warnings: Vec::new(), facts: building }
+/// What `build` makes: one AMI, or a release set of one AMI per variant, built concurrently.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Builds {
+    One(Box<Building>),
+    Set(BuildingSet),
 }
 
-/// Reads what the build starts from (its base, the names taken, and for an offline build its
-/// base copy and the `cache`) and plans it.
+/// A release set's plan: the variants to build, and those an earlier run already made.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BuildingSet {
+    pub release: String,
+    pub variants: Vec<Building>,
+    /// Variants of this release that exist already: a re-run after a failure builds the rest.
+    pub made: Vec<MadeVariant>,
+}
+
+/// An AMI of a release set.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct MadeVariant {
+    #[serde(flatten)]
+    pub member: Member,
+    pub ami: String,
+}
+
+impl Builds {
+    /// Every AMI to build, in the spec's order.
+    pub fn buildings(&self) -> &[Building] {
+        match self {
+            Builds::One(building) => std::slice::from_ref(building),
+            Builds::Set(set) => &set.variants,
+        }
+    }
+}
+
+/// What `build` made: the AMI, or the set's AMIs (those made earlier included).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum BuiltRelease {
+    One(Built),
+    Set { release: String, variants: Vec<Built>, made: Vec<MadeVariant> },
+}
+
+/// The build as one action per AMI: the release AMI its engine makes (builder, provisioning,
+/// image, clean-up are the engine's own steps, reported by its phases).
+pub fn plan(builds: Builds) -> change::Plan<Builds, Procedure> {
+    let actions = builds
+        .buildings()
+        .iter()
+        .map(|building| Procedure::BuildImage {
+            id: Target::Planned(building.name.clone()),
+            name: building.name.clone(),
+            base: AmiId::from_aws(&building.base_ami),
+            why: match building.engine {
+                Engine::Offline => {
+                    format!("the offline engine on this machine (no instance) from {}", building.base_name)
+                }
+                engine => format!(
+                    "the {} engine on a {} builder from {}",
+                    engine.name(),
+                    building.instance_type,
+                    building.base_name
+                ),
+            },
+        })
+        .collect();
+    change::Plan { actions, warnings: Vec::new(), facts: builds }
+}
+
+/// Reads what the build starts from (each AMI's base, the names taken, for an offline build its
+/// base copy and the `cache`) and plans it. `engine` (`--engine`) overrides each variant's.
 pub async fn prepare(
+    aws: &Aws,
+    loaded: &Loaded,
+    engine: Option<Engine>,
+    cache: Option<PathBuf>,
+    progress: &dyn Progress,
+) -> Result<change::Plan<Builds, Procedure>> {
+    progress.phase("resolving the base AMI");
+    let provenance = Provenance::current(aws).await;
+    if loaded.spec.variants.is_empty() {
+        let name = unique_name(aws, loaded, &provenance).await?;
+        let engine = engine.unwrap_or(loaded.spec.engine());
+        let building = prepare_one(aws, loaded, engine, cache, (name.clone(), name), provenance).await?;
+        return Ok(plan(Builds::One(Box::new(building))));
+    }
+    let (release, made) = release_name(aws, loaded, &provenance).await?;
+    let todo = loaded.spec.members().into_iter().filter(|m| !made.iter().any(|v| Some(v.member) == m.member));
+    let variants = futures::future::try_join_all(todo.map(|spec| {
+        let name = format!("{release}-{}", spec.member.map(Member::suffix).unwrap_or_default());
+        let engine = engine.unwrap_or(spec.engine());
+        let member = Loaded { spec, ..loaded.clone() };
+        let (cache, provenance, release) = (cache.clone(), provenance.clone(), release.clone());
+        async move { prepare_one(aws, &member, engine, cache, (name, release), provenance).await }
+    }))
+    .await?;
+    Ok(plan(Builds::Set(BuildingSet { release, variants, made })))
+}
+
+/// One AMI's plan: its base, and an offline build's base copy and cache; `names` are the AMI's
+/// and its release's.
+async fn prepare_one(
     aws: &Aws,
     loaded: &Loaded,
     engine: Engine,
     cache: Option<PathBuf>,
-    progress: &dyn Progress,
-) -> Result<change::Plan<Building, Procedure>> {
-    progress.phase("resolving the base AMI");
+    (name, release): (String, String),
+    provenance: Provenance,
+) -> Result<Building> {
     let base = resolve_base(aws, &loaded.spec).await?;
     let offline = match engine {
         Engine::Offline => Some(offline::prepare(aws, loaded, &base, Cache::at(cache)?).await?),
         _ => None,
     };
-    let provenance = Provenance::current(aws).await;
-    let name = unique_name(aws, loaded, &provenance).await?;
-    Ok(plan(Building {
+    Ok(Building {
         engine,
         name,
+        release,
+        member: loaded.spec.member,
         base_ami: base.image.id.to_string(),
         base_name: base.image.name.clone(),
         instance_type: loaded.spec.build.instance_type.clone(),
         offline,
         base,
         provenance,
-    }))
+    })
 }
 
-/// Builds as planned with the plan's engine: one outcome, the release AMI with its id.
+/// Builds as planned, each AMI with its engine, a set's concurrently: one outcome per AMI, with
+/// its id once made. A variant that fails fails the release, and the others are kept (a re-run
+/// of the release builds what is missing).
 pub async fn build(
     aws: &Aws,
     loaded: &Loaded,
-    plan: &change::Plan<Building, Procedure>,
+    plan: &change::Plan<Builds, Procedure>,
     progress: &dyn Progress,
-) -> Result<Applied<Built, Procedure>> {
-    let building = &plan.facts;
-    let built = match building.engine {
-        Engine::Packer => packer::build(aws, loaded, building, progress).await?,
-        Engine::Native => native::build(aws, loaded, building, progress).await?,
+) -> Result<Applied<BuiltRelease, Procedure>> {
+    let set = match &plan.facts {
+        Builds::One(building) => {
+            let built = build_one(aws, loaded, building, progress).await?;
+            return Ok(Applied {
+                outcomes: vec![outcome(&plan.actions[0], Ok(&built))],
+                made: BuiltRelease::One(built),
+            });
+        }
+        Builds::Set(set) => set,
+    };
+    let members = loaded.spec.members();
+    let results = futures::future::join_all(set.variants.iter().map(|building| {
+        let spec = members
+            .iter()
+            .find(|m| m.member == building.member)
+            .cloned()
+            .unwrap_or_else(|| loaded.spec.clone());
+        let member = Loaded { spec, ..loaded.clone() };
+        let label = building.member.map(|m| m.to_string()).unwrap_or_default();
+        async move {
+            let progress = Prefixed { inner: progress, prefix: &label };
+            build_one(aws, &member, building, &progress).await
+        }
+    }))
+    .await;
+    let outcomes =
+        plan.actions.iter().zip(&results).map(|(action, result)| outcome(action, result.as_ref())).collect();
+    let variants = results.into_iter().filter_map(Result::ok).collect();
+    Ok(Applied {
+        outcomes,
+        made: BuiltRelease::Set { release: set.release.clone(), variants, made: set.made.clone() },
+    })
+}
+
+async fn build_one(
+    aws: &Aws,
+    loaded: &Loaded,
+    building: &Building,
+    progress: &dyn Progress,
+) -> Result<Built> {
+    match building.engine {
+        Engine::Packer => packer::build(aws, loaded, building, progress).await,
+        Engine::Native => native::build(aws, loaded, building, progress).await,
         Engine::Offline => match &building.offline {
-            Some(offline) => offline::build(aws, loaded, building, offline, progress).await?,
+            Some(offline) => offline::build(aws, loaded, building, offline, progress).await,
             None => unreachable!("prepare plans an offline build's base copy and cache"),
         },
-    };
-    let outcomes = plan
-        .actions
-        .iter()
-        .map(|action| match action {
-            Procedure::BuildImage { name, base, why, .. } => Outcome {
-                action: Procedure::BuildImage {
-                    id: Target::Made(AmiId::from_aws(&built.ami)),
-                    name: name.clone(),
-                    base: base.clone(),
-                    why: why.clone(),
-                },
-                status: Status::Done,
+    }
+}
+
+/// A planned build's outcome: done with the AMI it made, or failed with why.
+fn outcome(action: &Procedure, built: std::result::Result<&Built, &Error>) -> Outcome<Procedure> {
+    match (action, built) {
+        (Procedure::BuildImage { name, base, why, .. }, Ok(built)) => Outcome {
+            action: Procedure::BuildImage {
+                id: Target::Made(AmiId::from_aws(&built.ami)),
+                name: name.clone(),
+                base: base.clone(),
+                why: why.clone(),
             },
-            other => Outcome { action: other.clone(), status: Status::Reused },
-        })
-        .collect();
-    Ok(Applied { outcomes, made: built })
+            status: Status::Done,
+        },
+        (action, Err(error)) => Outcome { action: action.clone(), status: Status::Failed(error.into()) },
+        (other, Ok(_)) => Outcome { action: other.clone(), status: Status::Reused },
+    }
 }
 
 /// Unique per run and short enough for a ClientToken (64 characters at most).
@@ -246,13 +370,11 @@ impl<'a> Phases<'a> {
     }
 }
 
-/// `{n}` counts builds of the same name pattern, so two builds a day get -1 and -2.
+/// `{n}` counts builds of the same name pattern, so two builds a day get -1 and -2; a release
+/// set's AMIs (its name and a variant's) count by their release.
 pub async fn unique_name(aws: &Aws, loaded: &Loaded, provenance: &Provenance) -> Result<String> {
-    let spec = &loaded.spec;
-    let date: String = provenance.created_at[..10].replace('-', "");
-    let sha = git_sha(loaded.path.parent().unwrap_or(Path::new(".")));
-    let fill = |n: &str| spec::render_name(&spec.image.name, spec.kubernetes(), &date, sha.as_deref(), n);
-    if !spec.image.name.contains("{n}") {
+    let fill = name_filler(loaded, provenance);
+    if !loaded.spec.image.name.contains("{n}") {
         let name = fill("");
         return match inventory::own_images_named(aws, &name).await?.first() {
             Some(existing) => Err(Error::NameTaken { name, id: existing.id.to_string() }),
@@ -261,14 +383,70 @@ pub async fn unique_name(aws: &Aws, loaded: &Loaded, provenance: &Provenance) ->
     }
     // One call: every name of this pattern (DescribeImages filters take `*` wildcards).
     let taken = inventory::own_images_named(aws, &fill("*")).await?;
-    let sentinel = fill("\u{0}");
-    let (prefix, suffix) = sentinel.split_once('\u{0}').expect("the template has {n}");
     let highest = taken
         .iter()
-        .filter_map(|i| i.name.strip_prefix(prefix)?.strip_suffix(suffix)?.parse::<u32>().ok())
+        .filter_map(|i| counter(&fill, &i.name).or_else(|| counter(&fill, i.release()?)))
         .max()
         .unwrap_or(0);
-    Ok(format!("{prefix}{}{suffix}", highest + 1))
+    Ok(fill(&(highest + 1).to_string()))
+}
+
+/// A set's release name, and the variants an earlier run of it made: the newest release of
+/// the name's pattern when it is a set missing some of the spec's variants (a variant failed;
+/// this run builds the rest), else a new name (`{n}` counted on), or the name is taken.
+pub async fn release_name(
+    aws: &Aws,
+    loaded: &Loaded,
+    provenance: &Provenance,
+) -> Result<(String, Vec<MadeVariant>)> {
+    let fill = name_filler(loaded, provenance);
+    let counted = loaded.spec.image.name.contains("{n}");
+    let pattern = fill(if counted { "*" } else { "" });
+    let mut releases: std::collections::BTreeMap<String, Vec<inventory::Image>> = Default::default();
+    for image in inventory::own_images_tagged(aws, tags::RELEASE, &pattern).await? {
+        if let Some(release) = image.release() {
+            releases.entry(release.to_string()).or_default().push(image);
+        }
+    }
+    let n_of = |release: &str| if counted { counter(&fill, release) } else { Some(0) };
+    let newest = releases
+        .iter()
+        .filter_map(|(release, images)| Some((n_of(release)?, release, images)))
+        .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let Some((n, release, images)) = newest else {
+        return Ok((fill(if counted { "1" } else { "" }), Vec::new()));
+    };
+    let wanted: Vec<Member> = loaded.spec.variants.iter().map(|v| v.member).collect();
+    let made: Vec<MadeVariant> = images
+        .iter()
+        .filter(|i| i.state != ImageState::Failed)
+        .filter_map(|i| Some(MadeVariant { member: i.member()?, ami: i.id.to_string() }))
+        .collect();
+    // Only a set of this spec's variants is finished by a re-run: one AMI without a variant is
+    // a release of its own.
+    let resumable = images.iter().all(|i| i.member().is_some())
+        && wanted.iter().any(|w| !made.iter().any(|m| m.member == *w));
+    match (resumable, counted) {
+        (true, _) => Ok((release.clone(), made.into_iter().filter(|m| wanted.contains(&m.member)).collect())),
+        (false, true) => Ok((fill(&(n + 1).to_string()), Vec::new())),
+        (false, false) => Err(Error::NameTaken { name: release.clone(), id: images[0].id.to_string() }),
+    }
+}
+
+/// The name template filled in for this build but `{n}`, which the returned function takes.
+fn name_filler<'a>(loaded: &'a Loaded, provenance: &Provenance) -> impl Fn(&str) -> String + 'a {
+    let date: String = provenance.created_at[..10].replace('-', "");
+    let sha = git_sha(loaded.dir());
+    move |n: &str| {
+        spec::render_name(&loaded.spec.image.name, loaded.spec.kubernetes(), &date, sha.as_deref(), n)
+    }
+}
+
+/// The `{n}` of a name `fill` made, if it is one.
+fn counter(fill: &impl Fn(&str) -> String, name: &str) -> Option<u32> {
+    let sentinel = fill("\u{0}");
+    let (prefix, suffix) = sentinel.split_once('\u{0}')?;
+    name.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok()
 }
 
 /// A builder instance's tags: its build id, and where and until when the build runs, so `gc`
@@ -323,6 +501,10 @@ pub fn spec_tags(spec: &spec::Spec) -> Tags {
     if let Some(family) = &spec.base.family_label {
         t.insert(tags::FAMILY.into(), family.clone());
         t.insert(tags::VARIANT.into(), spec.base.variant.name().into());
+    }
+    if let Some(member) = spec.member {
+        t.insert(tags::ARCH.into(), member.arch.name().into());
+        t.insert(tags::VARIANT.into(), member.variant.name().into());
     }
     t
 }
@@ -398,6 +580,8 @@ mod tests {
         let building = Building {
             engine: Engine::Native,
             name: "gio-node-1.31-1".into(),
+            release: "gio-node-1.31-1".into(),
+            member: None,
             base_ami: "ami-0000000b".into(),
             base_name: "amazon-eks-node-al2023".into(),
             instance_type: "t3.medium".into(),
@@ -409,7 +593,7 @@ mod tests {
             },
             provenance: Provenance { author: "Ada".into(), created_at: "2026-11-25T00:00:00Z".into() },
         };
-        let plan = plan(building);
+        let plan = plan(Builds::One(Box::new(building)));
         let action = &plan.actions[0];
         assert_eq!(
             (action.verb(), action.id(), action.detail().as_str()),

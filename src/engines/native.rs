@@ -185,7 +185,7 @@ impl Run<'_> {
 
         self.phase("tagging the release");
         let snapshots: Vec<String> = image.snapshot_ids().map(str::to_string).collect();
-        let release = Tags::from([(tags::RELEASE.to_string(), name.clone())]);
+        let release = Tags::from([(tags::RELEASE.to_string(), building.release.clone())]);
         tag_image(aws, &ami, &snapshots, &release).await?;
 
         self.phase("removing the builder and pre-snapshots");

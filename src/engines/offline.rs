@@ -262,7 +262,7 @@ async fn upload_root(
 fn release_tags(loaded: &Loaded, building: &Building, build_id: &str) -> Tags {
     let provenance: &Provenance = &building.provenance;
     let mut tags = image_tags(&loaded.spec, build_id, &building.base, provenance);
-    tags.insert(tags::RELEASE.into(), building.name.clone());
+    tags.insert(tags::RELEASE.into(), building.release.clone());
     tags.insert(tags::ENGINE.into(), crate::core::kinds::Engine::Offline.name().into());
     tags.entry(tags::DESCRIPTION.into())
         .or_insert_with(|| format!("{}: built offline by gio-ami", building.name));

@@ -655,7 +655,7 @@ pub async fn build(
     let image = engines::wait_image(aws, &ami).await?;
     let snapshots: Vec<String> = image.snapshot_ids().map(str::to_string).collect();
     let mut release = engines::image_tags(&loaded.spec, &build_id, base, provenance);
-    release.insert(tags::RELEASE.into(), name.clone());
+    release.insert(tags::RELEASE.into(), building.release.clone());
     engines::tag_image(aws, &ami, &snapshots, &release).await?;
     Ok(Built::new(&mut phases, base.clone(), build_id, ami, name.clone(), snapshots))
 }

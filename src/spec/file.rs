@@ -24,6 +24,11 @@ pub struct SpecFile {
     #[serde(default)]
     #[schemars(with = "Vec<Disk>")]
     pub disks: Vec<Spanned<Disk>>,
+    /// One release of several AMIs: one table per architecture and variant, each overriding
+    /// `[base]` arch and variant and any key of `[build]`. Without any, one AMI of `[base]`.
+    #[serde(default)]
+    #[schemars(with = "Vec<VariantSpec>")]
+    pub variants: Vec<Spanned<VariantSpec>>,
     /// Clusters that run this image: columns of `gio-ami history`, targets of `gio-ami publish`.
     #[serde(default)]
     pub clusters: BTreeMap<String, ClusterSpec>,
@@ -143,6 +148,85 @@ pub struct BuildSpec {
     pub network: bool,
 }
 
+/// One AMI of a release set: `[base]`'s arch and variant, and `[build]`'s keys, as this variant
+/// overrides them (a key left out keeps `[base]`'s or `[build]`'s value).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSpec {
+    #[serde(default)]
+    #[schemars(schema_with = "choice::schema::<Arch>")]
+    pub arch: Option<Spanned<String>>,
+    #[serde(default)]
+    #[schemars(schema_with = "choice::schema::<Variant>")]
+    pub variant: Option<Spanned<String>>,
+    /// An explicit base AMI for this variant instead of `[base]`'s.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub ami: Option<Spanned<String>>,
+    #[serde(default)]
+    #[schemars(schema_with = "choice::schema::<Engine>")]
+    pub engine: Option<Spanned<String>>,
+    /// The builder's type: one of this variant's architecture (t4g, m7g, … for arm64).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub instance_type: Option<Spanned<String>>,
+    #[serde(default)]
+    pub subnet: Option<String>,
+    #[serde(default)]
+    pub security_group: Option<String>,
+    #[serde(default)]
+    pub iam_instance_profile: Option<String>,
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub provision: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    #[schemars(schema_with = "choice::schema::<ProvisionVia>")]
+    pub provision_via: Option<Spanned<String>>,
+    #[serde(default)]
+    pub pre_snapshot: Option<bool>,
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub root_size_gib: Option<i32>,
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<FileSpec>>")]
+    pub files: Option<Vec<Spanned<FileSpec>>>,
+    #[serde(default)]
+    pub network: Option<bool>,
+}
+
+impl VariantSpec {
+    /// `[base]`'s arch and variant, as this variant overrides them.
+    pub fn base(&self, base: &BaseSpec) -> BaseSpec {
+        BaseSpec {
+            arch: self.arch.clone().unwrap_or_else(|| base.arch.clone()),
+            variant: self.variant.clone().unwrap_or_else(|| base.variant.clone()),
+            ami: self.ami.clone().or_else(|| base.ami.clone()),
+            ..base.clone()
+        }
+    }
+
+    /// `[build]`, as this variant overrides it.
+    pub fn build(&self, build: &BuildSpec) -> BuildSpec {
+        let build = build.clone();
+        BuildSpec {
+            engine: self.engine.clone().unwrap_or(build.engine),
+            instance_type: self.instance_type.clone().unwrap_or(build.instance_type),
+            subnet: self.subnet.clone().or(build.subnet),
+            security_group: self.security_group.clone().or(build.security_group),
+            iam_instance_profile: self.iam_instance_profile.clone().or(build.iam_instance_profile),
+            provision: self.provision.clone().unwrap_or(build.provision),
+            provision_via: self.provision_via.clone().unwrap_or(build.provision_via),
+            pre_snapshot: self.pre_snapshot.unwrap_or(build.pre_snapshot),
+            timeout: self.timeout.clone().unwrap_or(build.timeout),
+            root_size_gib: self.root_size_gib.or(build.root_size_gib),
+            files: self.files.clone().unwrap_or(build.files),
+            network: self.network.unwrap_or(build.network),
+        }
+    }
+}
+
 /// A file the offline engine copies into the image.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -168,9 +252,11 @@ pub struct ClusterSpec {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub account: Option<Spanned<String>>,
-    /// The SSM parameter `gio-ami publish` writes the AMI id into.
+    /// The SSM parameter `gio-ami publish` writes the AMI id into; with `[[variants]]`, a
+    /// template whose `{arch}` and `{variant}` make one parameter per variant.
     #[serde(default)]
-    pub ssm_parameter: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub ssm_parameter: Option<Spanned<String>>,
     /// The cluster this one takes its releases from: `gio-ami promote --to NAME` publishes here
     /// what that cluster's parameter holds.
     #[serde(default)]

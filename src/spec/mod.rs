@@ -8,11 +8,11 @@ pub mod file;
 
 use crate::core::choice::{self, Choice};
 use crate::core::ids::AmiId;
-use crate::core::kinds::{Arch, Engine, Family, ProvisionVia, Variant};
+use crate::core::kinds::{Arch, Engine, Family, Member, ProvisionVia, Variant};
 use crate::spec::clusters::Cluster;
 use crate::spec::disk::{Disk, MAX_VOLUMES};
 pub use crate::spec::file::{schema, schema_text, AccountSpec};
-use crate::spec::file::{BaseSpec, BuildSpec, ClusterSpec, FileSpec, SpecFile};
+use crate::spec::file::{BaseSpec, BuildSpec, ClusterSpec, FileSpec, SpecFile, VariantSpec};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -34,10 +34,22 @@ pub struct Spec {
     pub build: Build,
     /// Extra EBS disks of the AMI, each checked against the EBS limits.
     pub disks: Vec<Disk>,
+    /// The AMIs of a release set (`[[variants]]`), in order; empty for one AMI of `[base]`.
+    pub variants: Vec<SetVariant>,
+    /// Which AMI of its set this spec makes: set on the specs `members` makes of a set.
+    pub member: Option<Member>,
     /// The `[clusters]`, in name order, each with its account settled.
     pub clusters: Vec<Cluster>,
     /// The `[accounts]` as written (their values are checked; no type of ours stands for them).
     pub accounts: BTreeMap<String, AccountSpec>,
+}
+
+/// One `[[variants]]` table, checked: `[base]` and `[build]` as it overrides them.
+#[derive(Debug, Clone)]
+pub struct SetVariant {
+    pub member: Member,
+    pub base: Base,
+    pub build: Build,
 }
 
 /// The AMI to make.
@@ -160,6 +172,34 @@ impl Spec {
     pub fn provision_via(&self) -> ProvisionVia {
         self.build.provision_via
     }
+
+    /// One spec per AMI to make: each variant's (its `[base]` and `[build]`, its `member` set),
+    /// or this one alone without `[[variants]]`.
+    pub fn members(&self) -> Vec<Spec> {
+        if self.variants.is_empty() {
+            return vec![self.clone()];
+        }
+        self.variants
+            .iter()
+            .map(|v| Spec {
+                base: v.base.clone(),
+                build: v.build.clone(),
+                variants: Vec::new(),
+                member: Some(v.member),
+                ..self.clone()
+            })
+            .collect()
+    }
+
+    /// A cluster's parameter for each AMI of the spec: one per variant of a set, the name as
+    /// written otherwise (`check` holds a set's names apart).
+    pub fn parameters(&self, cluster: &Cluster) -> Vec<(Option<Member>, String)> {
+        let Some(template) = &cluster.ssm_parameter else { return Vec::new() };
+        match self.variants.is_empty() {
+            true => vec![(None, template.clone())],
+            false => self.variants.iter().map(|v| (Some(v.member), v.member.fill(template))).collect(),
+        }
+    }
 }
 
 pub fn load(path: &Path) -> Result<Loaded, SpecError> {
@@ -175,23 +215,31 @@ pub fn load(path: &Path) -> Result<Loaded, SpecError> {
     })?;
     let (spec, warnings) = parse(&path.display().to_string(), &text)?;
     let loaded = Loaded { path: path.to_path_buf(), spec, warnings };
-    for (n, file) in loaded.spec.build.files.iter().enumerate() {
-        let source = loaded.source(&file.source);
-        if !source.is_file() {
-            let (line, column) = line_column(&text, file.span.start);
-            return Err(SpecError {
-                file: path.display().to_string(),
-                line,
-                column,
-                key: format!("build.files[{n}].source"),
-                message: format!(
-                    "{} is not a file on this machine: `source` is relative to the spec's directory \
-                     ({}); fix the path or add the file",
-                    source.display(),
-                    loaded.dir().display()
-                ),
-            });
-        }
+    let builds = std::iter::once(("build".to_string(), &loaded.spec.build))
+        .chain(loaded.spec.variants.iter().enumerate().map(|(n, v)| (format!("variants[{n}]"), &v.build)));
+    for (table, build) in builds {
+        let Some((n, file, source)) = build
+            .files
+            .iter()
+            .enumerate()
+            .map(|(n, file)| (n, file, loaded.source(&file.source)))
+            .find(|(_, _, source)| !source.is_file())
+        else {
+            continue;
+        };
+        let (line, column) = line_column(&text, file.span.start);
+        return Err(SpecError {
+            file: path.display().to_string(),
+            line,
+            column,
+            key: format!("{table}.files[{n}].source"),
+            message: format!(
+                "{} is not a file on this machine: `source` is relative to the spec's directory \
+                 ({}); fix the path or add the file",
+                source.display(),
+                loaded.dir().display()
+            ),
+        });
     }
     Ok(loaded)
 }
@@ -280,7 +328,19 @@ fn validate(written: SpecFile) -> Result<Spec, Invalid> {
     let base = validate_base(&written.base)?;
     // The family as written, checked or not: an explicit Bottlerocket base has no shell either.
     let family = written.base.family.as_ref().and_then(|f| Family::from_name(f.get_ref()));
-    let build = validate_build(written.build, family)?;
+    let build = validate_build(written.build.clone(), family)?;
+    let variants = validate_variants(&written, family)?;
+    if variants.is_empty() {
+        // The builder's type as written, or (the default) where the architecture is.
+        let typed = &written.build.instance_type;
+        let span = if typed.span().is_empty() { written.base.arch.span() } else { typed.span() };
+        builder_fits(&build, base.arch, span, "build.instance_type", "[build]")?;
+    }
+    let members: Vec<Member> = match variants.is_empty() {
+        true => vec![Member { arch: base.arch, variant: base.variant }],
+        false => variants.iter().map(|v| v.member).collect(),
+    };
+    validate_parameters(&written.clusters, &members)?;
     let disks = validate_disks(written.disks)?;
     let mut soaks = validate_promotions(&written.clusters)?;
     let own = validate_accounts(&written.accounts, &written.clusters)?;
@@ -290,7 +350,7 @@ fn validate(written: SpecFile) -> Result<Spec, Invalid> {
         .map(|(name, c)| Cluster {
             soak: soaks.remove(&name),
             region: c.region,
-            ssm_parameter: c.ssm_parameter,
+            ssm_parameter: c.ssm_parameter.map(Spanned::into_inner),
             promote_from: c.promote_from.map(Spanned::into_inner),
             protect: c.protect,
             account: c.account.map(Spanned::into_inner).or_else(|| own.clone()),
@@ -308,9 +368,145 @@ fn validate(written: SpecFile) -> Result<Spec, Invalid> {
         base,
         build,
         disks,
+        variants,
+        member: None,
         clusters,
         accounts: written.accounts,
     })
+}
+
+/// Each `[[variants]]` table over `[base]` and `[build]`, checked as they are (an error in a
+/// value the table sets names the table), then as a set: one AMI per architecture and variant,
+/// each built on an instance type of its architecture.
+fn validate_variants(written: &SpecFile, family: Option<Family>) -> Result<Vec<SetVariant>, Invalid> {
+    let mut variants: Vec<SetVariant> = Vec::new();
+    for (n, table) in written.variants.iter().enumerate() {
+        let key = format!("variants[{n}]");
+        let span = table.span();
+        // [base] and [build] passed on their own: what fails now is a value this table sets.
+        let in_table = |(at, wrong, message): Invalid| {
+            let wrong = match wrong.split_once('.') {
+                Some(("base" | "build", rest)) => format!("{key}.{rest}"),
+                _ => wrong,
+            };
+            (at, wrong, message)
+        };
+        let v: &VariantSpec = table.get_ref();
+        let base = validate_base(&v.base(&written.base)).map_err(in_table)?;
+        let build = validate_build(v.build(&written.build), family).map_err(in_table)?;
+        let member = Member { arch: base.arch, variant: base.variant };
+        if let Some(earlier) = variants.iter().position(|other| other.member == member) {
+            return Err((
+                span,
+                key,
+                format!(
+                    "variants[{earlier}] is {member} too: a release has one AMI per architecture and \
+                     variant; remove one of the two tables or change its arch or variant"
+                ),
+            ));
+        }
+        let typed = v.instance_type.as_ref().map_or(span.clone(), Spanned::span);
+        builder_fits(&build, member.arch, typed, &format!("{key}.instance_type"), "this [[variants]] table")?;
+        variants.push(SetVariant { member, base, build });
+    }
+    Ok(variants)
+}
+
+/// A builder of another architecture than its base cannot launch it (RunInstances refuses the
+/// pair), so a build would fail minutes in; the offline engine launches nothing.
+fn builder_fits(
+    build: &Build,
+    arch: Arch,
+    span: Range<usize>,
+    key: &str,
+    table: &str,
+) -> Result<(), Invalid> {
+    let typed = instance_arch(&build.instance_type);
+    match typed {
+        Some(typed) if typed != arch && build.engine != Engine::Offline => Err((
+            span,
+            key.to_string(),
+            format!(
+                "{} is an {} instance type, but the AMI is {}: RunInstances refuses a builder of \
+                 another architecture than its base; set instance_type in {table} to an {} type \
+                 ({})",
+                build.instance_type,
+                typed.name(),
+                arch.name(),
+                arch.name(),
+                match arch {
+                    Arch::Arm64 => "Graviton: t4g.medium, m7g.large, c7g.large, g5g.xlarge, …",
+                    Arch::X86_64 => "t3.medium, m7i.large, c7i.large, g5.xlarge, …",
+                }
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The architecture an instance type's name tells, where it tells one. EC2 marks AWS Graviton
+/// families with a `g` among the attributes after the generation (t4g, m7gd, c6gn, g5g, is4gen)
+/// and names the first Graviton a1; every other family is x86_64 (g5 is a GPU, not a Graviton),
+/// except Mac instances, which EKS does not run, and shapes like u-6tb1 that are not told apart
+/// here. <https://docs.aws.amazon.com/ec2/latest/instancetypes/instance-type-names.html>
+pub fn instance_arch(instance_type: &str) -> Option<Arch> {
+    let family = instance_type.split('.').next()?;
+    let letters = family.find(|c: char| c.is_ascii_digit())?;
+    let (prefix, rest) = family.split_at(letters);
+    let generation = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let attributes = &rest[generation..];
+    if prefix.is_empty() || prefix == "mac" || family.contains('-') {
+        return None;
+    }
+    Some(if family == "a1" || attributes.contains('g') { Arch::Arm64 } else { Arch::X86_64 })
+}
+
+/// Each cluster's parameter: the placeholders it takes, each standing for something the AMIs
+/// vary, and one parameter per AMI (two AMIs writing one parameter would overwrite each other).
+fn validate_parameters(clusters: &BTreeMap<String, ClusterSpec>, members: &[Member]) -> Result<(), Invalid> {
+    for (name, cluster) in clusters {
+        let Some(parameter) = &cluster.ssm_parameter else { continue };
+        let key = format!("clusters.{name}.ssm_parameter");
+        let refuse = |message: String| Err((parameter.span(), key.clone(), message));
+        let template = parameter.get_ref();
+        for placeholder in placeholders(template) {
+            let varies = match placeholder {
+                "arch" => members.iter().any(|m| m.arch != members[0].arch),
+                "variant" => members.iter().any(|m| m.variant != members[0].variant),
+                _ => {
+                    return refuse(format!(
+                        "unknown placeholder `{{{placeholder}}}` (allowed: {{arch}}, {{variant}})"
+                    ))
+                }
+            };
+            if !varies {
+                let value = members[0].fill(&format!("{{{placeholder}}}"));
+                return refuse(format!(
+                    "`{{{placeholder}}}` tells the AMIs of a release set apart, but every AMI of this \
+                     spec has {placeholder} {value}: write {value} in the name, or add a [[variants]] \
+                     table of another {placeholder}"
+                ));
+            }
+        }
+        let mut written: Vec<(String, Member)> = Vec::new();
+        for member in members {
+            let filled = member.fill(template);
+            if let Some((_, other)) = written.iter().find(|(p, _)| *p == filled) {
+                let differs = if other.arch != member.arch { "arch" } else { "variant" };
+                return refuse(format!(
+                    "the {other} and {member} AMIs would both write {filled}, each overwriting the \
+                     other: put `{{{differs}}}` in the name (e.g. \"/gio/eks/{name}/{{arch}}/{{variant}}/node-ami\")"
+                ));
+            }
+            written.push((filled, *member));
+        }
+    }
+    Ok(())
+}
+
+/// The `{…}` names of a template, in order.
+fn placeholders(template: &str) -> impl Iterator<Item = &str> {
+    template.split('{').skip(1).filter_map(|part| part.split_once('}').map(|(name, _)| name))
 }
 
 fn validate_base(base: &BaseSpec) -> Result<Base, Invalid> {
@@ -632,16 +828,7 @@ fn validate_promotions(
 }
 
 fn unknown_placeholder(template: &str) -> Option<String> {
-    let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        let end = rest[start..].find('}')? + start;
-        let name = &rest[start + 1..end];
-        if !["k8s", "date", "git_sha", "n"].contains(&name) {
-            return Some(name.to_string());
-        }
-        rest = &rest[end + 1..];
-    }
-    None
+    placeholders(template).find(|name| !["k8s", "date", "git_sha", "n"].contains(name)).map(str::to_string)
 }
 
 fn is_kubernetes_version(v: &str) -> bool {
@@ -1061,5 +1248,105 @@ mod tests {
             ),
             "gio-node-1.31-20261125-abc1234-2"
         );
+    }
+
+    const SET: &str = "[build]\ninstance_type = \"t3.medium\"\n\
+                       [[variants]]\narch = \"x86_64\"\n\
+                       [[variants]]\narch = \"arm64\"\ninstance_type = \"t4g.medium\"\n\
+                       [[variants]]\narch = \"x86_64\"\nvariant = \"nvidia\"\ninstance_type = \"g5.xlarge\"\n\
+                       [clusters.staging]\nregion = \"eu-west-1\"\n\
+                       ssm_parameter = \"/gio/eks/staging/{arch}/{variant}/node-ami\"\n";
+
+    #[test]
+    fn variants_override_base_and_build_and_each_gets_its_parameter() {
+        let (spec, _) = check(&format!("{MINIMAL}{SET}")).unwrap();
+        let members = spec.members();
+        let shown: Vec<(String, &str)> =
+            members.iter().map(|m| (m.member.unwrap().to_string(), m.build.instance_type.as_str())).collect();
+        assert_eq!(
+            shown,
+            [
+                ("x86_64/standard".to_string(), "t3.medium"),
+                ("arm64/standard".to_string(), "t4g.medium"),
+                ("x86_64/nvidia".to_string(), "g5.xlarge")
+            ]
+        );
+        assert_eq!((members[1].arch(), members[2].variant()), (Arch::Arm64, Variant::Nvidia));
+        assert!(members.iter().all(|m| m.variants.is_empty()), "a member is one AMI");
+        let parameters: Vec<String> =
+            spec.parameters(&spec.clusters[0]).into_iter().map(|(_, p)| p).collect();
+        assert_eq!(
+            parameters,
+            [
+                "/gio/eks/staging/x86_64/standard/node-ami",
+                "/gio/eks/staging/arm64/standard/node-ami",
+                "/gio/eks/staging/x86_64/nvidia/node-ami"
+            ]
+        );
+        let (single, _) = check(MINIMAL).unwrap();
+        assert_eq!(single.members().len(), 1);
+        assert_eq!(single.members()[0].member, None, "without [[variants]] nothing changes");
+    }
+
+    #[test]
+    fn a_bad_set_is_refused_at_its_line() {
+        let refused = |extra: &str| check(&format!("{MINIMAL}{extra}")).unwrap_err();
+        // MINIMAL has 6 lines; [build] is line 7, the first [[variants]] line 9.
+        let twice = refused("[build]\ninstance_type = \"t3.medium\"\n[[variants]]\narch = \"x86_64\"\n[[variants]]\narch = \"arm64\"\ninstance_type = \"t4g.medium\"\n[[variants]]\nvariant = \"standard\"\n");
+        assert!(
+            twice.starts_with("gio-ami.toml:14:1: variants[2]: variants[0] is x86_64/standard too"),
+            "{twice}"
+        );
+        let wrong_arch = refused("[[variants]]\narch = \"x86_64\"\n[[variants]]\narch = \"arm64\"\n[[variants]]\narch = \"arm64\"\nvariant = \"nvidia\"\ninstance_type = \"g5.xlarge\"\n");
+        assert!(wrong_arch.starts_with("gio-ami.toml:9:1: variants[1].instance_type: t3.medium is an x86_64 instance type, but the AMI is arm64"), "{wrong_arch}");
+        assert!(wrong_arch.contains("t4g.medium"), "{wrong_arch}");
+        let written =
+            refused("[[variants]]\n[[variants]]\narch = \"arm64\"\ninstance_type = \"m7i.large\"\n");
+        assert!(written.starts_with("gio-ami.toml:10:17: variants[1].instance_type: m7i.large"), "{written}");
+        let same_parameter = SET.replace("/{arch}/{variant}/", "/{arch}/");
+        let collide = refused(&same_parameter);
+        assert!(collide.starts_with("gio-ami.toml:20:17: clusters.staging.ssm_parameter: the x86_64/standard and x86_64/nvidia AMIs would both write /gio/eks/staging/x86_64/node-ami"), "{collide}");
+        assert!(collide.contains("put `{variant}` in the name"), "{collide}");
+        let needless = refused("[[variants]]\n[[variants]]\nvariant = \"nvidia\"\n[clusters.a]\nregion = \"eu-west-1\"\nssm_parameter = \"/a/{arch}/{variant}\"\n");
+        assert!(needless.contains("every AMI of this spec has arch x86_64"), "{needless}");
+        let unknown = refused("[clusters.a]\nregion = \"eu-west-1\"\nssm_parameter = \"/a/{flavour}\"\n");
+        assert!(unknown.contains("unknown placeholder `{flavour}`"), "{unknown}");
+        let in_table = refused("[[variants]]\narch = \"sparc\"\n");
+        assert!(
+            in_table.starts_with("gio-ami.toml:8:8: variants[0].arch: unknown value `sparc`"),
+            "{in_table}"
+        );
+    }
+
+    #[test]
+    fn one_ami_of_another_architecture_than_its_builder_is_refused_unless_offline() {
+        let arm = format!("{MINIMAL}arch = \"arm64\"\n");
+        let err = check(&arm).unwrap_err();
+        assert!(
+            err.starts_with("gio-ami.toml:7:8: build.instance_type: t3.medium is an x86_64 instance type"),
+            "{err}"
+        );
+        check(&format!("{arm}[build]\nengine = \"offline\"\n")).unwrap();
+        check(&format!("{arm}[build]\ninstance_type = \"c7gd.large\"\n")).unwrap();
+    }
+
+    #[test]
+    fn instance_type_names_tell_graviton_apart() {
+        for (name, arch) in [
+            ("t4g.medium", Some(Arch::Arm64)),
+            ("m7gd.xlarge", Some(Arch::Arm64)),
+            ("g5g.xlarge", Some(Arch::Arm64)),
+            ("is4gen.large", Some(Arch::Arm64)),
+            ("a1.large", Some(Arch::Arm64)),
+            ("g5.xlarge", Some(Arch::X86_64)),
+            ("t3.medium", Some(Arch::X86_64)),
+            ("m6idn.large", Some(Arch::X86_64)),
+            ("gr6.4xlarge", Some(Arch::X86_64)),
+            ("mac2.metal", None),
+            ("u-6tb1.metal", None),
+            ("weird", None),
+        ] {
+            assert_eq!(instance_arch(name), arch, "{name}");
+        }
     }
 }

@@ -293,7 +293,10 @@ fn the_rollout_guide_parses_and_its_commands_exist() {
     let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rollout.md")).unwrap();
     let blocks = fenced_blocks(&doc);
     let languages: Vec<&str> = blocks.iter().map(|(l, _)| l.as_str()).collect();
-    assert_eq!(languages, ["toml", "yaml", "hcl", "yaml", "sh"]);
+    assert_eq!(
+        languages,
+        ["toml", "yaml", "hcl", "yaml", "sh", "toml", "yaml", "yaml", "yaml", "yaml", "hcl", "hcl", "sh"]
+    );
     let script = "import sys, yaml, hcl2\n\
                   for language, path in zip(sys.argv[1::2], sys.argv[2::2]):\n\
                   \x20   text = open(path).read()\n\

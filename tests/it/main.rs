@@ -30,5 +30,6 @@ mod publication;
 mod recycle_bin;
 mod reports;
 mod rollout;
+mod sets;
 mod upload;
 mod wipe;

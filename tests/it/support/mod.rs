@@ -1017,14 +1017,15 @@ pub async fn eks_nodegroup_running(emulator: &Emulator, cluster: &str, ami: &str
         .unwrap();
 }
 
-/// A self-managed node of `cluster`, tagged the Kubernetes way.
+/// A self-managed node of `cluster`, tagged the Kubernetes way, on an instance type of the AMI's
+/// architecture (RunInstances refuses another).
 pub async fn node_running(emulator: &Emulator, cluster: &str, ami: &str) {
-    emulator
-        .ec2()
-        .await
-        .run_instances()
+    let ec2 = emulator.ec2().await;
+    let image = ec2.describe_images().image_ids(ami).send().await.unwrap();
+    let arm = image.images().first().and_then(|i| i.architecture()).is_some_and(|a| a.as_str() == "arm64");
+    ec2.run_instances()
         .image_id(ami)
-        .instance_type(InstanceType::T3Medium)
+        .instance_type(if arm { InstanceType::T4gMedium } else { InstanceType::T3Medium })
         .min_count(1)
         .max_count(1)
         .tag_specifications(
