@@ -389,6 +389,13 @@ pub enum Error {
     Behind { clusters: Vec<String>, age: String },
 
     #[error(
+        "{} built on a base older than the recommended EKS-optimized one by more than \
+         --fail-if-behind {age}: rebuild on the new base (`gio-ami build`).",
+        amis.join(", ")
+    )]
+    AmisBehind { amis: Vec<String>, age: String },
+
+    #[error(
         "`{0}` is not an AWS account id: they are 12 digits (e.g. 111122223333). Look it up with \
          `aws sts get-caller-identity` in that account."
     )]

@@ -559,6 +559,28 @@ pub async fn own_images_tagged(aws: &Aws, key: &str, value: &str) -> Result<Vec<
     own_images_where(aws, id_filter(&format!("tag:{key}"), &[value.to_string()])).await
 }
 
+/// The AMI and, when it is one of a release set, every AMI of its set (in this region).
+pub async fn own_set_of(aws: &Aws, ami: &AmiId) -> Result<Vec<Image>> {
+    let image = own_images_by_id(aws, std::slice::from_ref(ami)).await?.remove(0);
+    match (image.member(), image.release()) {
+        (Some(_), Some(release)) => own_release(aws, release).await,
+        _ => Ok(vec![image]),
+    }
+}
+
+/// Every AMI of a release in this region, in variant order; none is an error naming the fix.
+pub async fn own_release(aws: &Aws, release: &str) -> Result<Vec<Image>> {
+    let mut images = own_images_tagged(aws, tags::RELEASE, release).await?;
+    if images.is_empty() {
+        return Err(Error::ReleaseNotFound {
+            release: release.to_string(),
+            region: aws.region().to_string(),
+        });
+    }
+    images.sort_by_key(Image::member);
+    Ok(images)
+}
+
 async fn own_images_where(aws: &Aws, filter: Filter) -> Result<Vec<Image>> {
     let output = aws
         .ec2()

@@ -212,6 +212,10 @@ pub struct Usage {
     pub unseen: BTreeMap<String, Vec<String>>,
     /// What the plan should say about how use elsewhere was checked.
     pub notes: Vec<String>,
+    /// Every SSM parameter as read, (name, value): which AMIs of a release set are published,
+    /// the AMIs asked about or not.
+    #[serde(skip)]
+    pub parameters: Vec<(String, String)>,
 }
 
 impl Usage {
@@ -305,7 +309,16 @@ impl Observed {
             }
             Err(e) => Some(format!("DescribeImageReferences: {e}")),
         };
-        Usage { uses, failures, shared, cross_check_skipped, unseen: BTreeMap::new(), notes: Vec::new() }
+        let parameters = or_none(&self.parameters).to_vec();
+        Usage {
+            uses,
+            failures,
+            shared,
+            cross_check_skipped,
+            unseen: BTreeMap::new(),
+            notes: Vec::new(),
+            parameters,
+        }
     }
 }
 

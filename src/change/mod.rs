@@ -577,6 +577,38 @@ pub struct Plan<F = (), S = Action> {
     pub facts: F,
 }
 
+/// A plan's facts about one AMI, or about each AMI of a release set (`--release NAME`, or an AMI
+/// of a set standing for all of it).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrSet<T> {
+    One(T),
+    Set { release: String, variants: Vec<T> },
+}
+
+impl<F, S> Plan<F, S> {
+    /// This plan as the one AMI it is about.
+    pub fn one(self) -> Plan<OneOrSet<F>, S> {
+        Plan { actions: self.actions, warnings: self.warnings, facts: OneOrSet::One(self.facts) }
+    }
+
+    /// The plans of a release set's AMIs as one: every action and warning, in order, so the
+    /// set is shown, confirmed and applied as a whole.
+    pub fn set(release: String, plans: Vec<Plan<F, S>>) -> Plan<OneOrSet<F>, S> {
+        let mut set = Plan { actions: Vec::new(), warnings: Vec::new(), facts: Vec::new() };
+        for plan in plans {
+            set.actions.extend(plan.actions);
+            set.warnings.extend(plan.warnings);
+            set.facts.push(plan.facts);
+        }
+        Plan {
+            actions: set.actions,
+            warnings: set.warnings,
+            facts: OneOrSet::Set { release, variants: set.facts },
+        }
+    }
+}
+
 impl<F: Default, S> Default for Plan<F, S> {
     fn default() -> Self {
         Plan { actions: Vec::new(), warnings: Vec::new(), facts: F::default() }

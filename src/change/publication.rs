@@ -5,7 +5,7 @@
 
 use crate::aws::inventory::{Image, ImageState};
 use crate::aws::parameters::Held;
-use crate::change::{Action, Kind, Needs, Plan};
+use crate::change::{Action, Kind, Needs, OneOrSet, Plan};
 use crate::core::ids::AmiId;
 use crate::core::kinds::{DataType, Member};
 use crate::core::tags;
@@ -110,27 +110,11 @@ pub fn actions(publication: Publication) -> Plan<Publication> {
     Plan { actions, warnings: Vec::new(), facts: publication }
 }
 
-/// What `publish` writes: one AMI's publication, or a release set's, one per variant.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-#[serde(untagged)]
-pub enum Publishing {
-    One(Publication),
-    Set { cluster: String, release: Option<String>, variants: Vec<Publication> },
-}
-
 /// A release set's publications as one plan: every variant's writes, so none is written unless
 /// every variant could be planned.
-pub fn set_actions(publications: Vec<Publication>) -> Plan<Publishing> {
-    let mut all = Vec::new();
-    let mut warnings = Vec::new();
-    for publication in &publications {
-        let plan = actions(publication.clone());
-        all.extend(plan.actions);
-        warnings.extend(plan.warnings);
-    }
-    let cluster = publications.first().map(|p| p.cluster.clone()).unwrap_or_default();
-    let release = publications.iter().find_map(|p| p.release.clone());
-    Plan { actions: all, warnings, facts: Publishing::Set { cluster, release, variants: publications } }
+pub fn set_actions(publications: Vec<Publication>) -> Plan<OneOrSet<Publication>> {
+    let release = publications.iter().find_map(|p| p.release.clone()).unwrap_or_default();
+    Plan::set(release, publications.into_iter().map(actions).collect())
 }
 
 /// The cluster as one AMI of a set publishes to it: its parameter filled in for `member`.
@@ -241,6 +225,30 @@ mod tests {
         assert!(err.contains("data_type = \"aws:ec2:image\""), "{err}");
         let unknown = Held { value: "x".into(), data_type: "aws:ssm:something-new".into() };
         assert!(plan(&prod(), &ami, "eu-west-1", Some(unknown)).is_err(), "only aws:ec2:image takes an AMI");
+    }
+
+    #[test]
+    fn each_variant_of_a_set_publishes_to_its_own_parameter() {
+        use crate::core::kinds::{Arch, Variant};
+        let arm = Some(Member { arch: Arch::Arm64, variant: Variant::Standard });
+        let templated = Cluster { ssm_parameter: Some("/gio/prod/{arch}/{variant}".into()), ..prod() };
+        let filled = for_member(&templated, arm, 2).unwrap();
+        assert_eq!(filled.ssm_parameter.as_deref(), Some("/gio/prod/arm64/standard"));
+        assert_eq!(for_member(&prod(), None, 1).unwrap(), prod(), "one AMI, one parameter: unchanged");
+        let err = for_member(&prod(), arm, 2).unwrap_err().to_string();
+        assert!(err.contains("one parameter, and the release is a set of 2 AMIs"), "{err}");
+        let err = for_member(&templated, None, 1).unwrap_err().to_string();
+        assert!(err.contains("the AMI is no AMI of a release set"), "{err}");
+
+        let mut a = image("ami-0000000a", "2026-01-01", &[]);
+        a.tags.insert(tags::RELEASE.into(), "r1".into());
+        let first = plan(&prod(), &a, "eu-west-1", None).unwrap();
+        let second = Publication { parameter: "/gio/prod/b".into(), ..first.clone() };
+        let set = set_actions(vec![first, second]);
+        assert_eq!(set.actions.iter().filter(|a| a.verb() == "put").count(), 2);
+        assert!(
+            matches!(set.facts, OneOrSet::Set { ref release, ref variants } if release == "r1" && variants.len() == 2)
+        );
     }
 
     #[test]

@@ -88,6 +88,33 @@ fn refused_amis<F>(plan: &change::Plan<F>) -> impl Iterator<Item = (&str, &str)>
     })
 }
 
+/// Why wiping `image` alone would break a published release set: it is one variant of a set
+/// whose other AMIs stay, and a parameter holds one of the set (a cluster's nodes of every
+/// variant came from that release, and a rollback would find a variant gone).
+fn breaks_published_set(image: &Image, facts: &Facts<'_>, targets: &HashSet<&str>) -> Option<String> {
+    let (member, release) = (image.member()?, image.release()?);
+    let set: Vec<&Image> =
+        facts.images.iter().filter(|i| i.release() == Some(release) && i.member().is_some()).collect();
+    if set.iter().all(|i| targets.contains(i.id.as_str())) {
+        return None;
+    }
+    let held: Vec<String> = facts
+        .usage
+        .parameters
+        .iter()
+        .filter(|(_, value)| set.iter().any(|i| i.id == value.trim()))
+        .map(|(name, value)| format!("{name} ({})", value.trim()))
+        .collect();
+    (!held.is_empty()).then(|| {
+        format!(
+            "it is the {member} AMI of release set {release}, published through {}: wiping one variant \
+             leaves the set broken; publish another release (or roll back) first, then wipe the whole \
+             set (`gio-ami wipe --release {release}`)",
+            held.join(", ")
+        )
+    })
+}
+
 /// Everything `plan` decides from, as read from AWS.
 pub struct Facts<'a> {
     /// The AMIs to wipe, in order (descendants included for a chain).
@@ -163,6 +190,12 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                 kind: Kind::Image,
                 why: reasons.join("; "),
             });
+            continue;
+        }
+        // A set's clusters would be left with variants of a release partly gone: --force is
+        // about use of this AMI, not about breaking what its siblings were published with.
+        if let Some(why) = breaks_published_set(image, facts, &targets) {
+            plan.actions.push(Action::Refuse { id: target.clone(), kind: Kind::Image, why });
             continue;
         }
         // AWS itself would refuse the deregistration: --force cannot get around it.
@@ -656,6 +689,38 @@ mod tests {
             self.usage.uses.push(Use { account: None, ami: ami.into(), user });
             self
         }
+    }
+
+    #[test]
+    fn one_variant_of_a_published_set_is_refused_naming_the_parameter_even_forced() {
+        let mut scene = Scene::new();
+        for (image, arch) in scene.images.iter_mut().zip(["x86_64", "arm64"]) {
+            image.tags.insert(tags::RELEASE.into(), "r1".into());
+            image.tags.insert(tags::ARCH.into(), arch.into());
+            image.tags.insert(tags::VARIANT.into(), "standard".into());
+        }
+        scene.usage.parameters = vec![("/gio/prod/arm64".into(), "ami-b".into())];
+        for force in [false, true] {
+            let plan = scene.plan(&["ami-a"], force);
+            let refused = refused_amis(&plan).map(|(id, why)| format!("{id}: {why}")).collect::<Vec<_>>();
+            assert_eq!(refused.len(), 1, "{refused:?}");
+            assert!(
+                refused[0].starts_with("ami-a: it is the x86_64/standard AMI of release set r1, published through /gio/prod/arm64 (ami-b)"),
+                "{refused:?}"
+            );
+            assert!(!plan.actions.iter().any(|a| matches!(a, Action::DeregisterImage { .. })));
+        }
+        let whole = scene.plan(&["ami-a", "ami-b"], true);
+        assert_eq!(
+            whole.actions.iter().filter(|a| matches!(a, Action::DeregisterImage { .. })).count(),
+            2,
+            "the whole set may go"
+        );
+        scene.usage.parameters.clear();
+        assert!(
+            refusal(&scene.plan(&["ami-a"], false)).is_none(),
+            "an unpublished set's variant may go alone"
+        );
     }
 
     fn summary(plan: &Plan) -> Vec<String> {

@@ -23,7 +23,12 @@ pub fn exit_code(result: anyhow::Result<()>, verb: &str) -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::from(128 + 13),
         // `outdated --fail-if-behind`: the report was printed; a scheduled job tells "behind"
         // (3) from "could not tell" (1).
-        Err(err) if matches!(err.downcast_ref::<gio_ami::Error>(), Some(gio_ami::Error::Behind { .. })) => {
+        Err(err)
+            if matches!(
+                err.downcast_ref::<gio_ami::Error>(),
+                Some(gio_ami::Error::Behind { .. } | gio_ami::Error::AmisBehind { .. })
+            ) =>
+        {
             eprintln!("error: {}", message(&err, verb));
             ExitCode::from(3)
         }

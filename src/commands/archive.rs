@@ -3,7 +3,7 @@
 //! registration is kept first (`aws::archive`), then it is deregistered and its snapshots
 //! archived; `unarchive` brings it back. The AMI passes the guards of `wipe`: nothing may use it.
 
-use super::{execute, parse_all, refuse, Context, Mode, Own, Targets};
+use super::{execute, refuse, Context, Mode, Own, Targets};
 use crate::aws::archive::{self, Tier};
 use crate::aws::inventory::{self, Image};
 use crate::aws::tagging;
@@ -47,8 +47,8 @@ pub const IAM: &[&[crate::core::iam::Permission]] = &[
 ];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
-    let amis = parse_all::<AmiId>(&args.targets.amis)?;
     let aws = Aws::connect(&ctx.options).await?;
+    let amis = args.targets.resolve(&aws).await?;
     let plan = prepare(&aws, &amis).await?;
     if let Some(why) = retire::refusal(&plan) {
         return refuse(ctx, &plan, why, Own::default());

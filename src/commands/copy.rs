@@ -2,6 +2,8 @@
 //! `engines::copy`'s, shared with `promote --copy`.
 
 use super::{execute, Context, Mode, Own};
+use crate::aws::inventory;
+use crate::change::{OneOrSet, Plan};
 use crate::core::ids::AmiId;
 use crate::engines::copy;
 use crate::{Aws, Result};
@@ -9,8 +11,12 @@ use crate::{Aws, Result};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The AMI to copy (ami-…), in the current --region.
-    #[arg(value_name = "AMI_ID")]
-    pub ami: String,
+    #[arg(value_name = "AMI_ID", required_unless_present = "release", conflicts_with = "release")]
+    pub ami: Option<String>,
+
+    /// Copy every AMI of this release instead (a release set's every variant).
+    #[arg(long, value_name = "NAME")]
+    pub release: Option<String>,
 
     /// Destination region (repeatable).
     #[arg(long = "to", value_name = "REGION", required = true)]
@@ -26,7 +32,7 @@ pub struct Args {
 }
 
 /// What `--output json` prints.
-pub type Report = super::Mutation<copy::Copying, (), crate::change::Step>;
+pub type Report = super::Mutation<OneOrSet<copy::Copying>, (), crate::change::Step>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
 /// The IAM permissions this command's AWS calls need (`gio-ami iam-policy copy`).
@@ -34,15 +40,32 @@ pub const IAM: &[&[crate::core::iam::Permission]] =
     &[&[crate::aws::inventory::DESCRIBE_IMAGES, crate::engines::copy::IAM, crate::aws::tagging::CREATE_TAGS]];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
-    let ami: AmiId = args.ami.parse()?;
+    let ami: Option<AmiId> = args.ami.as_deref().map(str::parse).transpose()?;
     let kms_keys = copy::parse_kms_keys(&args.kms_keys)?;
     let aws = Aws::connect(&ctx.options).await?;
-    let plan = copy::prepare(&aws, &ctx.options, &ami, &args.to, &kms_keys).await?;
+    let sources: Vec<AmiId> = match (ami, &args.release) {
+        (Some(ami), _) => vec![ami],
+        (None, Some(release)) => {
+            inventory::own_release(&aws, release).await?.into_iter().map(|i| i.id).collect()
+        }
+        (None, None) => Vec::new(),
+    };
+    let plans = futures::future::try_join_all(
+        sources.iter().map(|ami| copy::prepare(&aws, &ctx.options, ami, &args.to, &kms_keys)),
+    )
+    .await?;
+    let plan = match &args.release {
+        Some(release) => Plan::set(release.clone(), plans.clone()),
+        None => plans[0].clone().one(),
+    };
     let progress = ctx.ui.progress();
     let mode = Mode::adding("copy", args.dry_run, "copied");
     let copied = execute(ctx, &aws, &plan, &mode, Own::default(), || async {
-        progress.phase(&format!("copying {ami} to {}", args.to.join(", ")));
-        Ok(copy::copy(&ctx.options, &plan, progress.as_ref()).await)
+        let names: Vec<&str> = sources.iter().map(AmiId::as_str).collect();
+        progress.phase(&format!("copying {} to {}", names.join(", "), args.to.join(", ")));
+        let copied =
+            futures::future::join_all(plans.iter().map(|p| copy::copy(&ctx.options, p, progress.as_ref())));
+        Ok(copied.await.into_iter().flat_map(|applied| applied.outcomes).collect::<Vec<_>>().into())
     })
     .await;
     progress.finish();

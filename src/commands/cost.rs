@@ -3,7 +3,7 @@
 //! Full volume sizes bound the bill from above; `--exact` counts the blocks EBS bills.
 
 use super::line::OrgArgs;
-use super::{reach, Context};
+use super::{parse_all, reach, Context};
 use crate::aws::clusters::Observed;
 use crate::aws::inventory::{self, Image, Snapshot};
 use crate::aws::locks::{self, Lock};
@@ -12,6 +12,7 @@ use crate::aws::orphans::find_orphans;
 use crate::aws::Aws;
 use crate::aws::LOOKUP_CONCURRENCY;
 use crate::core::iam::optional;
+use crate::core::ids::AmiId;
 use crate::core::show::{Cell, Draw, Table, Text};
 use crate::error::Result;
 use crate::spec::clusters as configured;
@@ -37,6 +38,45 @@ pub struct Args {
     /// bound the bill from above.
     #[arg(long)]
     pub exact: bool,
+
+    /// Only these AMIs (ami-…) and the snapshots behind them; without any, every AMI.
+    #[arg(value_name = "AMI_ID")]
+    pub amis: Vec<String>,
+
+    /// Only the AMIs of this release (a release set's every variant) and their snapshots.
+    #[arg(long, value_name = "NAME")]
+    pub release: Option<String>,
+}
+
+/// What a cost report counts: every AMI and snapshot, or only some AMIs (named, or of a
+/// release) and the snapshots behind them (no orphan is theirs).
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub amis: Vec<AmiId>,
+    pub release: Option<String>,
+}
+
+impl Scope {
+    fn everything(&self) -> bool {
+        self.amis.is_empty() && self.release.is_none()
+    }
+
+    /// The AMIs in scope and the snapshots they map; all of both for everything. Pure.
+    pub fn narrow(&self, images: Vec<Image>, snapshots: Vec<Snapshot>) -> (Vec<Image>, Vec<Snapshot>) {
+        if self.everything() {
+            return (images, snapshots);
+        }
+        let images: Vec<Image> = images
+            .into_iter()
+            .filter(|i| {
+                self.amis.iter().any(|a| i.id == a.as_str())
+                    || (self.release.is_some() && i.release() == self.release.as_deref())
+            })
+            .collect();
+        let mapped: HashSet<&str> = images.iter().flat_map(Image::snapshot_ids).collect();
+        let snapshots = snapshots.into_iter().filter(|s| mapped.contains(s.id.as_str())).collect();
+        (images, snapshots)
+    }
 }
 
 /// What `--output json` prints: one account's cost, or with `[accounts]` every account's.
@@ -56,15 +96,16 @@ pub const IAM: &[&[crate::core::iam::Permission]] = &[
 ];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let scope = Scope { amis: parse_all(&args.amis)?, release: args.release };
     let spec = reach::optional_spec(&args.org.spec)?;
     let org = reach::reach(&ctx.options, spec.as_ref(), &args.org, &ctx.regions).await?;
     let clusters = configured::select(spec.as_ref(), &[], org.places[0].aws.region());
     if org.configured() {
-        let costs = gather_all(&org, &clusters, args.price, args.exact).await?;
+        let costs = gather_all(&org, &clusters, args.price, args.exact, &scope).await?;
         ctx.ui.warn(&costs.warnings);
         Ok(ctx.ui.show(&costs)?)
     } else {
-        let cost = gather(&org, &clusters, args.price, args.exact).await?;
+        let cost = gather(&org, &clusters, args.price, args.exact, &scope).await?;
         ctx.ui.warn(&cost.warnings);
         Ok(ctx.ui.show(&cost)?)
     }
@@ -187,11 +228,13 @@ impl Archiving {
     pub fn loss(&self) -> Option<String> {
         (self.saves_usd_per_month < 0.0).then(|| match &self.referenced_by {
             Some(later) => format!(
-                "archiving {} would add {:.2} USD/month: {later}, a later snapshot of its lineage, still references its                  blocks in the standard tier, and the archive tier bills all {:.2} GiB of it again",
+                "archiving {} would add {:.2} USD/month: {later}, a later snapshot of its lineage, still references its \
+                 blocks in the standard tier, and the archive tier bills all {:.2} GiB of it again",
                 self.snapshot, -self.saves_usd_per_month, self.archived_gib
             ),
             None => format!(
-                "archiving {} would add {:.2} USD/month: it adds only {:.2} GiB to its lineage, and the archive tier bills                  all {:.2} GiB it holds",
+                "archiving {} would add {:.2} USD/month: it adds only {:.2} GiB to its lineage, and the archive tier bills \
+                 all {:.2} GiB it holds",
                 self.snapshot, -self.saves_usd_per_month, self.freed_gib, self.archived_gib
             ),
         })
@@ -345,7 +388,7 @@ pub fn report(
 /// One listing of AMIs, one of snapshots, and the usage of the clusters of this region; with
 /// `exact`, the blocks of every snapshot counted through the EBS direct APIs.
 /// The caller's account in its region; what the clusters there run tells which AMIs are unused.
-pub async fn gather(org: &Org, clusters: &[Cluster], price: f64, exact: bool) -> Result<Cost> {
+pub async fn gather(org: &Org, clusters: &[Cluster], price: f64, exact: bool, scope: &Scope) -> Result<Cost> {
     let place = &org.places[0];
     let here: Vec<(&str, Option<&str>, &str)> = clusters
         .iter()
@@ -353,7 +396,7 @@ pub async fn gather(org: &Org, clusters: &[Cluster], price: f64, exact: bool) ->
         .map(|c| (c.name.as_str(), None, c.region.as_str()))
         .collect();
     let observed = if here.is_empty() { None } else { Some(org.observe(&here).await) };
-    let mut cost = of_place(&place.aws, running(observed.as_ref()).as_ref(), price, exact).await?;
+    let mut cost = of_place(&place.aws, running(observed.as_ref()).as_ref(), price, exact, scope).await?;
     cost.warnings.splice(0..0, unread(observed.as_ref()));
     Ok(cost)
 }
@@ -371,13 +414,19 @@ fn unread(observed: Option<&Observed>) -> Vec<String> {
 /// Every configured account × region. What the clusters run is read once, each cluster in its
 /// own account, because an AMI of one account may run in another's cluster. A place that
 /// fails is a warning; the totals are of the places read.
-pub async fn gather_all(org: &Org, clusters: &[Cluster], price: f64, exact: bool) -> Result<Costs> {
+pub async fn gather_all(
+    org: &Org,
+    clusters: &[Cluster],
+    price: f64,
+    exact: bool,
+    scope: &Scope,
+) -> Result<Costs> {
     let seats: Vec<(&str, Option<&str>, &str)> =
         clusters.iter().map(|c| (c.name.as_str(), c.account.as_deref(), c.region.as_str())).collect();
     let observed = if seats.is_empty() { None } else { Some(org.observe(&seats).await) };
     let running = running(observed.as_ref());
     let read = org
-        .rows(|place| async { Ok(vec![of_place(&place.aws, running.as_ref(), price, exact).await?]) })
+        .rows(|place| async { Ok(vec![of_place(&place.aws, running.as_ref(), price, exact, scope).await?]) })
         .await?;
     let mut warnings = unread(observed.as_ref());
     warnings.extend(read.warnings);
@@ -420,15 +469,23 @@ pub struct AccountCost {
     pub cost: Cost,
 }
 
-async fn of_place(aws: &Aws, running: Option<&HashSet<String>>, price: f64, exact: bool) -> Result<Cost> {
-    let images = inventory::own_images(aws).await?;
-    let snapshots = inventory::own_snapshots(aws).await?;
+async fn of_place(
+    aws: &Aws,
+    running: Option<&HashSet<String>>,
+    price: f64,
+    exact: bool,
+    scope: &Scope,
+) -> Result<Cost> {
+    let (images, snapshots) = futures::try_join!(inventory::own_images(aws), inventory::own_snapshots(aws))?;
+    // A snapshot's lineage is read from every snapshot; only those in scope are counted.
+    let lineage = billing::previous(&snapshots, &images);
+    let (images, snapshots) = scope.narrow(images, snapshots);
     let sizes: HashMap<String, i32> = snapshots.iter().map(|s| (s.id.to_string(), s.size_gib)).collect();
     let candidates: HashSet<String> = running
         .map(|r| archive_candidates(&images, &snapshots, r).into_iter().map(str::to_string).collect())
         .unwrap_or_default();
     let (counted, mut uncounted, requests) =
-        if exact { count_blocks(aws, &snapshots, &images, &candidates).await } else { Default::default() };
+        if exact { count_blocks(aws, &snapshots, &lineage, &candidates).await } else { Default::default() };
     let billed: HashMap<String, Billed> = counted.iter().map(|b| (b.snapshot.clone(), b.clone())).collect();
     let mut cost = report(aws.region(), &images, snapshots, running, price, exact.then_some(&billed));
     if exact {
@@ -461,10 +518,9 @@ pub fn locked_gib(sizes: &HashMap<String, i32>, locks: &[Lock]) -> i64 {
 async fn count_blocks(
     aws: &Aws,
     snapshots: &[Snapshot],
-    images: &[Image],
+    previous: &HashMap<String, String>,
     candidates: &HashSet<String>,
 ) -> (Vec<Billed>, Vec<String>, usize) {
-    let previous = billing::previous(snapshots, images);
     let before = aws.calls();
     let results: Vec<_> = stream::iter(snapshots)
         .map(|s| {

@@ -3,7 +3,9 @@
 
 use super::shown::mappings_table;
 use super::{execute, parse_all, Context, Mode, Own};
+use crate::aws::inventory;
 use crate::aws::provenance::Provenance;
+use crate::change::{self, OneOrSet};
 use crate::core::ids::AmiId;
 use crate::core::show::Draw;
 use crate::engines::register::{self, Plan};
@@ -29,8 +31,12 @@ pub enum Args {
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
     /// The AMI to extend (ami-…).
-    #[arg(value_name = "SOURCE_AMI")]
-    pub source: String,
+    #[arg(value_name = "SOURCE_AMI", required_unless_present = "release", conflicts_with = "release")]
+    pub source: Option<String>,
+
+    /// Extend every AMI of this release instead: a release set's variants make one new set.
+    #[arg(long, value_name = "NAME")]
+    pub release: Option<String>,
 
     /// A disk to add: DEVICE=SIZE[:TYPE][:iops=N][:throughput=N][:encrypted]
     /// [:delete-on-termination=false], or DEVICE=snap-ID[:SIZE] for a disk made from a
@@ -53,7 +59,7 @@ pub struct AddArgs {
 }
 
 /// What `disks add`: the plan, and its outcomes once registered (`--output json`).
-pub type Report = super::Mutation<Plan, (), crate::change::Step>;
+pub type Report = super::Mutation<OneOrSet<Plan>, (), crate::change::Step>;
 pub const JSON: super::Json = super::Json::Subcommands(&[("add", super::Json::of::<Report>())]);
 
 /// The IAM permissions this command's AWS calls need (`gio-ami iam-policy disks`).
@@ -65,15 +71,35 @@ pub const IAM: &[&[crate::core::iam::Permission]] = &[&[
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let Args::Add(args) = args;
-    let source: AmiId = args.source.parse()?;
+    let source: Option<AmiId> = args.source.as_deref().map(str::parse).transpose()?;
     let request =
         register::Request { disks: parse_all::<Disk>(&args.disks)?, name: args.name, chain: args.chain };
     let aws = Aws::connect(&ctx.options).await?;
-    let plan = register::prepare(&aws, &source, &request, args.dry_run).await?;
+    let sources: Vec<AmiId> = match (source, &args.release) {
+        (Some(source), _) => vec![source],
+        (None, Some(release)) => {
+            inventory::own_release(&aws, release).await?.into_iter().map(|i| i.id).collect()
+        }
+        (None, None) => Vec::new(),
+    };
+    let plans = futures::future::try_join_all(
+        sources.iter().map(|source| register::prepare(&aws, source, &request, args.dry_run)),
+    )
+    .await?;
     let provenance = Provenance::current(&aws).await;
-    let own = Own { before: steps(&plan.facts, ctx.ui.drawing()), ..Own::default() };
+    let before: String = plans.iter().map(|p| steps(&p.facts, ctx.ui.drawing())).collect();
+    let plan = match &args.release {
+        Some(release) => change::Plan::set(release.clone(), plans.clone()),
+        None => plans[0].clone().one(),
+    };
+    let own = Own { before, ..Own::default() };
     let mode = Mode::adding("disks add", args.dry_run, "registered");
-    execute(ctx, &aws, &plan, &mode, own, || register::apply(&aws, &plan, &provenance)).await
+    execute(ctx, &aws, &plan, &mode, own, || async {
+        let registered =
+            futures::future::try_join_all(plans.iter().map(|p| register::apply(&aws, p, &provenance)));
+        Ok(registered.await?.into_iter().flat_map(|applied| applied.outcomes).collect::<Vec<_>>().into())
+    })
+    .await
 }
 
 /// What `disks add` registers, for people: each step's mappings.

@@ -26,5 +26,5 @@ pub const IAM: &[&[crate::core::iam::Permission]] = &[&[
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     // Nothing is taken away: it never asks.
     let mode = Mode { destructive: false, ..Mode::taking("enable", &args.targets.apply, "changed") };
-    on_own_images(ctx, &args.targets.amis, &mode, access::plan).await
+    on_own_images(ctx, &args.targets, &mode, access::plan).await
 }

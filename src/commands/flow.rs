@@ -109,17 +109,32 @@ where
 /// applies through `change::apply` (protect, enable).
 pub async fn on_own_images<F: Serialize>(
     ctx: &Context<'_>,
-    amis: &[String],
+    targets: &super::Targets,
     mode: &Mode,
     plan: impl FnOnce(&[crate::aws::inventory::Image]) -> change::Plan<F>,
 ) -> Result<()> {
-    let amis = parse_all::<crate::core::ids::AmiId>(amis)?;
     let aws = Aws::connect(&ctx.options).await?;
+    let amis = targets.resolve(&aws).await?;
     let plan = plan(&crate::aws::inventory::own_images_by_id(&aws, &amis).await?);
     execute(ctx, &aws, &plan, mode, Own::default(), || async {
         Ok(change::apply(&aws, &plan.actions).await.into())
     })
     .await
+}
+
+impl super::Targets {
+    /// The AMIs named (parsed before any AWS call, so a typo costs nothing) and, with
+    /// `--release`, every AMI of that release in `aws`'s region.
+    pub async fn resolve(&self, aws: &Aws) -> Result<Vec<crate::core::ids::AmiId>> {
+        let mut amis = parse_all::<crate::core::ids::AmiId>(&self.amis)?;
+        if let Some(release) = &self.release {
+            let set = crate::aws::inventory::own_release(aws, release).await?;
+            amis.extend(
+                set.into_iter().map(|i| i.id).filter(|id| !self.amis.iter().any(|a| a == id.as_str())),
+            );
+        }
+        Ok(amis)
+    }
 }
 
 /// Writes a file a verb makes (a spec, a template), naming it when it cannot.

@@ -106,10 +106,14 @@ fn scoping(spec: Option<&Spec>, accounts: &[Account], regions: &[String]) -> Sco
     };
     Scoping {
         partition: region.map_or("aws", |r| Scoping::partition_of(r)).to_string(),
+        // A release set's clusters have one parameter per variant.
         parameters: spec
             .clusters
             .iter()
-            .filter_map(|c| Some((Some(c.region.clone()), account_of(&c.account), c.ssm_parameter.clone()?)))
+            .flat_map(|c| {
+                let (region, account) = (Some(c.region.clone()), account_of(&c.account));
+                spec.parameters(c).into_iter().map(move |(_, name)| (region.clone(), account.clone(), name))
+            })
             .collect(),
         roles: accounts.iter().filter_map(|a| Some(a.role.as_ref()?.arn.clone())).collect(),
     }

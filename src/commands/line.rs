@@ -141,8 +141,12 @@ pub struct OrgArgs {
 #[derive(Debug, Args)]
 pub struct Targets {
     /// AMI ids (ami-…) of this account, several allowed.
-    #[arg(value_name = "AMI_ID", required = true)]
+    #[arg(value_name = "AMI_ID", required_unless_present = "release")]
     pub amis: Vec<String>,
+
+    /// Every AMI of this release in the current --region: a release set's every variant.
+    #[arg(long, value_name = "NAME")]
+    pub release: Option<String>,
 
     #[command(flatten)]
     pub apply: super::Apply,

@@ -13,8 +13,12 @@ use serde::Serialize;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The AMI id (ami-…).
-    #[arg(value_name = "AMI_ID")]
-    pub ami: String,
+    #[arg(value_name = "AMI_ID", required_unless_present = "release", conflicts_with = "release")]
+    pub ami: Option<String>,
+
+    /// Every AMI of this release instead (a release set's variants, one tree each).
+    #[arg(long, value_name = "NAME")]
+    pub release: Option<String>,
 }
 
 /// The tree, oldest ancestor first, as `lineage` prints it.
@@ -30,19 +34,28 @@ pub const JSON: super::Json = super::Json::of::<Report>();
 pub const IAM: &[&[crate::core::iam::Permission]] = &[&[crate::aws::inventory::DESCRIBE_IMAGES]];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
-    let ami: AmiId = args.ami.parse()?;
+    let ami: Option<AmiId> = args.ami.as_deref().map(str::parse).transpose()?;
     let aws = Aws::connect(&ctx.options).await?;
-    Ok(ctx.ui.show(&Lineage(of(&aws, &ami).await?))?)
+    let targets = match (ami, &args.release) {
+        (Some(ami), _) => vec![ami],
+        (None, Some(release)) => {
+            inventory::own_release(&aws, release).await?.into_iter().map(|i| i.id).collect()
+        }
+        (None, None) => Vec::new(),
+    };
+    Ok(ctx.ui.show(&Lineage(of(&aws, &targets).await?))?)
 }
 
-/// One listing of the account's AMIs, then the tree is computed locally.
-pub async fn of(aws: &Aws, target: &AmiId) -> Result<Vec<Node>> {
+/// One listing of the account's AMIs, then each target's tree is computed locally.
+pub async fn of(aws: &Aws, targets: &[AmiId]) -> Result<Vec<Node>> {
     let images = inventory::own_images(aws).await?;
-    if !images.iter().any(|i| i.id == target.as_str()) {
+    let unlisted: Vec<AmiId> =
+        targets.iter().filter(|t| !images.iter().any(|i| i.id == t.as_str())).cloned().collect();
+    if !unlisted.is_empty() {
         // Names the reason (not found, someone else's) the way every command does.
-        inventory::own_images_by_id(aws, std::slice::from_ref(target)).await?;
+        inventory::own_images_by_id(aws, &unlisted).await?;
     }
-    Ok(lineage(&images, target.as_str()))
+    Ok(targets.iter().flat_map(|t| lineage(&images, t.as_str())).collect())
 }
 
 impl Text for Lineage {

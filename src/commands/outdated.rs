@@ -12,11 +12,12 @@ use crate::aws::control_plane::Support;
 use crate::aws::control_plane::{self, ControlPlane};
 use crate::aws::inventory::{self, Image};
 use crate::aws::org::{Org, Place};
-use crate::aws::{clusters, parameters};
+use crate::aws::{clusters, parameters, Aws};
 use crate::core::choice::Choice;
 use crate::core::clock::{self, Timestamp};
 use crate::core::iam::optional;
-use crate::core::kinds::{Arch, Family, Variant};
+use crate::core::ids::AmiId;
+use crate::core::kinds::{Arch, Family, Member, Variant};
 use crate::core::show::{Cell, Draw, Table, Text};
 use crate::core::tags;
 use crate::error::Error;
@@ -41,6 +42,15 @@ pub struct Args {
     #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
     pub fail_if_behind: Option<Duration>,
 
+    /// Instead of the clusters: how far behind this AMI's base is (ami-…, in --region).
+    #[arg(value_name = "AMI_ID", conflicts_with_all = ["release", "clusters"])]
+    pub ami: Option<String>,
+
+    /// Instead of the clusters: how far behind the bases of this release's AMIs are (a release
+    /// set's every variant, each against its own architecture's and variant's base).
+    #[arg(long, value_name = "NAME", conflicts_with = "clusters")]
+    pub release: Option<String>,
+
     #[command(flatten)]
     pub org: OrgArgs,
 }
@@ -59,6 +69,54 @@ pub const IAM: &[&[crate::core::iam::Permission]] = &[
 ];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
+    let ami: Option<AmiId> = args.ami.as_deref().map(str::parse).transpose()?;
+    let report = match (ami, &args.release) {
+        (None, None) => of_clusters(&args, ctx).await?,
+        (ami, release) => {
+            let aws = Aws::connect(&ctx.options).await?;
+            let ids: Vec<String> = match (ami, release) {
+                (Some(ami), _) => vec![ami.to_string()],
+                (None, Some(release)) => inventory::own_release(&aws, release)
+                    .await?
+                    .into_iter()
+                    .map(|i| i.id.to_string())
+                    .collect(),
+                (None, None) => Vec::new(),
+            };
+            of_amis(&aws, ids).await
+        }
+    };
+    ctx.ui.warn(&report.warnings);
+    ctx.ui.show(&report)?;
+    let Some(age) = args.fail_if_behind else { return Ok(()) };
+    let clusters = report.behind(age);
+    let amis: Vec<String> = report.amis.iter().filter(|n| n.behind(age)).map(|n| n.ami.clone()).collect();
+    // As the user wrote it, near enough: whole days as days.
+    let age = match age.as_secs() % 86_400 {
+        0 => format!("{}d", age.as_secs() / 86_400),
+        _ => humantime::format_duration(age).to_string(),
+    };
+    match (clusters.is_empty(), amis.is_empty()) {
+        (false, _) => Err(Error::Behind { clusters, age }),
+        (true, false) => Err(Error::AmisBehind { amis, age }),
+        (true, true) => Ok(()),
+    }
+}
+
+/// How far behind the bases of these AMIs (of `aws`'s account and region) are.
+async fn of_amis(aws: &Aws, ids: Vec<String>) -> Outdated {
+    let mut warnings = Vec::new();
+    let mut amis: Vec<Node> = ids.iter().map(|id| Node::new(id.clone(), false, false)).collect();
+    if let Some(bases) = Bases::read(aws, &ids, &mut warnings).await {
+        for node in &mut amis {
+            bases.assess(aws, node, None, clock::now_epoch());
+        }
+    }
+    Outdated { clusters: Vec::new(), amis, api_calls: aws.calls(), warnings }
+}
+
+/// Every cluster's releases, running and published, against the bases recommended now.
+async fn of_clusters(args: &Args, ctx: &Context<'_>) -> Result<Outdated> {
     let (spec, caller, accounts) = reach::configured(ctx, &args.org).await?;
     let mut clusters = configured::select(spec.as_ref(), &args.clusters, caller.region());
     if !args.org.accounts.is_empty() {
@@ -69,21 +127,10 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     }
     let regions: Vec<String> = clusters.iter().map(|c| c.region.clone()).collect();
     let org = reach::enter(caller, &accounts, &regions).await?;
-    let report = gather(&org, &clusters).await?;
+    let members: Vec<Member> = spec.iter().flat_map(|s| s.variants.iter().map(|v| v.member)).collect();
+    let report = gather(&org, &clusters, &members).await?;
     tracing::info!(api_calls = report.api_calls, clusters = report.clusters.len(), "outdated read");
-    ctx.ui.warn(&report.warnings);
-    ctx.ui.show(&report)?;
-    let Some(age) = args.fail_if_behind else { return Ok(()) };
-    let behind = report.behind(age);
-    if behind.is_empty() {
-        return Ok(());
-    }
-    // As the user wrote it, near enough: whole days as days.
-    let age = match age.as_secs() % 86_400 {
-        0 => format!("{}d", age.as_secs() / 86_400),
-        _ => humantime::format_duration(age).to_string(),
-    };
-    Err(Error::Behind { clusters: behind, age })
+    Ok(report)
 }
 
 const DAY: i64 = 86_400;
@@ -91,6 +138,9 @@ const DAY: i64 = 86_400;
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Outdated {
     pub clusters: Vec<ClusterState>,
+    /// The AMIs asked about (`outdated AMI_ID`, `--release NAME`), instead of the clusters.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub amis: Vec<Node>,
     /// AWS requests the report took: they grow with clusters and regions, not with releases.
     pub api_calls: usize,
     pub warnings: Vec<String>,
@@ -188,7 +238,9 @@ impl Outdated {
 }
 
 /// Reads every cluster, each region concurrently.
-pub async fn gather(org: &Org, clusters: &[Cluster]) -> Result<Outdated> {
+/// `members` are the spec's release set (each cluster's parameter is one per variant), empty
+/// without `[[variants]]`.
+pub async fn gather(org: &Org, clusters: &[Cluster], members: &[Member]) -> Result<Outdated> {
     let now = clock::now_epoch();
     let read = org
         .each(|place| {
@@ -199,12 +251,13 @@ pub async fn gather(org: &Org, clusters: &[Cluster]) -> Result<Outdated> {
             async move {
                 match here.is_empty() {
                     true => Ok((Vec::new(), Vec::new())),
-                    false => Ok(read_region(place, here, now).await),
+                    false => Ok(read_region(place, here, members, now).await),
                 }
             }
         })
         .await;
-    let mut report = Outdated { clusters: Vec::new(), api_calls: 0, warnings: org.warnings() };
+    let mut report =
+        Outdated { clusters: Vec::new(), amis: Vec::new(), api_calls: 0, warnings: org.warnings() };
     for (_, read) in read {
         let (states, warnings) = read?;
         report.clusters.extend(states);
@@ -224,16 +277,24 @@ pub async fn gather(org: &Org, clusters: &[Cluster]) -> Result<Outdated> {
 
 /// The clusters of one region: what they run and were published, their control planes, the
 /// AMIs behind both, and the bases old and new. Look-ups that fail become warnings and unknowns.
-async fn read_region(place: &Place, clusters: Vec<&Cluster>, now: i64) -> (Vec<ClusterState>, Vec<String>) {
+async fn read_region(
+    place: &Place,
+    clusters: Vec<&Cluster>,
+    members: &[Member],
+    now: i64,
+) -> (Vec<ClusterState>, Vec<String>) {
     let aws = &place.aws;
     let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
     let (observed, published, planes) = tokio::join!(
         clusters::running_amis(aws, &names),
         join_all(clusters.iter().map(|c| async move {
-            match &c.ssm_parameter {
-                Some(parameter) => parameters::current_value(aws, parameter).await,
-                None => Ok(None),
-            }
+            let names: Vec<String> = match &c.ssm_parameter {
+                Some(template) if members.is_empty() => vec![template.clone()],
+                Some(template) => members.iter().map(|m| m.fill(template)).collect(),
+                None => Vec::new(),
+            };
+            let values = join_all(names.iter().map(|name| parameters::current_value(aws, name))).await;
+            values.into_iter().collect::<Result<Vec<Option<String>>>>()
         })),
         join_all(clusters.iter().map(|c| control_plane::of_cluster(aws, &c.name))),
     );
@@ -242,7 +303,7 @@ async fn read_region(place: &Place, clusters: Vec<&Cluster>, now: i64) -> (Vec<C
     for ((cluster, published), plane) in clusters.iter().zip(published).zip(planes) {
         let published = published.unwrap_or_else(|e| {
             warnings.push(format!("cluster `{}`: its parameter could not be read: {e}", cluster.name));
-            None
+            Vec::new()
         });
         let plane = plane.unwrap_or_else(|e| {
             warnings.push(format!("cluster `{}`: its control plane could not be read: {e}", cluster.name));
@@ -252,7 +313,7 @@ async fn read_region(place: &Place, clusters: Vec<&Cluster>, now: i64) -> (Vec<C
         for ami in observed.running.get(&cluster.name).into_iter().flatten() {
             amis.entry(ami.clone()).or_default().0 = true;
         }
-        if let Some(ami) = published {
+        for ami in published.into_iter().flatten() {
             amis.entry(ami).or_default().1 = true;
         }
         let releases =
@@ -265,55 +326,84 @@ async fn read_region(place: &Place, clusters: Vec<&Cluster>, now: i64) -> (Vec<C
             releases,
         });
     }
-    let ids: BTreeSet<String> =
-        states.iter().flat_map(|s| s.releases.iter().map(|n| n.ami.clone())).collect();
-    let images = match inventory::any_images_by_id(aws, &ids.into_iter().collect::<Vec<_>>()).await {
-        Ok(images) => images,
-        Err(e) => {
-            warnings.push(format!("{}: the AMIs the clusters run could not be described, so how far behind they are is unknown: {e}", aws.region()));
-            return (states, warnings);
-        }
-    };
-    // One resolution per distinct base query, one DescribeImages for every recorded base.
-    let mut queries: Vec<Query> = Vec::new();
-    for query in images.iter().filter_map(|i| query(i).ok()) {
-        if !queries.contains(&query) {
-            queries.push(query);
-        }
-    }
-    let recommended = join_all(queries.iter().map(|q| base::resolve(aws, q))).await;
-    let recorded_ids: BTreeSet<String> =
-        images.iter().filter_map(|i| i.tags.get(tags::BASE_AMI).cloned()).collect();
-    let recorded = inventory::any_images_by_id(aws, &recorded_ids.into_iter().collect::<Vec<_>>())
-        .await
-        .unwrap_or_else(|e| {
-            warnings.push(format!(
-                "{}: the recorded bases could not be described, so their dates are unknown: {e}",
-                aws.region()
-            ));
-            Vec::new()
-        });
+    let ids: Vec<String> = states
+        .iter()
+        .flat_map(|s| s.releases.iter().map(|n| n.ami.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let Some(bases) = Bases::read(aws, &ids, &mut warnings).await else { return (states, warnings) };
     for state in &mut states {
         let plane = state.control_plane.as_ref().map(|p| p.version.clone());
         for node in &mut state.releases {
-            let Some(image) = images.iter().find(|i| i.id == node.ami) else {
-                node.unknown = Some(format!(
-                    "{} is not in {} (deregistered, or not shared with this account)",
-                    node.ami,
-                    aws.region()
-                ));
-                continue;
-            };
-            let recommended = query(image).and_then(|q| {
-                let at = queries.iter().position(|known| *known == q).expect("every query was resolved");
-                recommended[at]
-                    .as_ref()
-                    .map_err(|e| format!("the recommended base could not be resolved: {e}"))
-            });
-            assess(node, image, &recorded, recommended, plane.as_deref(), now);
+            bases.assess(aws, node, plane.as_deref(), now);
         }
     }
     (states, warnings)
+}
+
+/// What AMIs are compared from: the AMIs, the bases they record, and the base recommended now
+/// for each distinct query (one resolution per query, one DescribeImages for every recorded base).
+struct Bases {
+    images: Vec<Image>,
+    queries: Vec<Query>,
+    recommended: Vec<Result<Base>>,
+    recorded: Vec<Image>,
+}
+
+impl Bases {
+    /// `None` when the AMIs could not be described (a warning says so: how far behind they are
+    /// is unknown).
+    async fn read(aws: &Aws, ids: &[String], warnings: &mut Vec<String>) -> Option<Bases> {
+        let images = match inventory::any_images_by_id(aws, ids).await {
+            Ok(images) => images,
+            Err(e) => {
+                warnings.push(format!(
+                    "{}: the AMIs could not be described, so how far behind they are is unknown: {e}",
+                    aws.region()
+                ));
+                return None;
+            }
+        };
+        let mut queries: Vec<Query> = Vec::new();
+        for query in images.iter().filter_map(|i| query(i).ok()) {
+            if !queries.contains(&query) {
+                queries.push(query);
+            }
+        }
+        let recommended = join_all(queries.iter().map(|q| base::resolve(aws, q))).await;
+        let recorded_ids: BTreeSet<String> =
+            images.iter().filter_map(|i| i.tags.get(tags::BASE_AMI).cloned()).collect();
+        let recorded = inventory::any_images_by_id(aws, &recorded_ids.into_iter().collect::<Vec<_>>())
+            .await
+            .unwrap_or_else(|e| {
+                warnings.push(format!(
+                    "{}: the recorded bases could not be described, so their dates are unknown: {e}",
+                    aws.region()
+                ));
+                Vec::new()
+            });
+        Some(Bases { images, queries, recommended, recorded })
+    }
+
+    /// Fills in `node` (its AMI read here) against its cluster's control plane.
+    fn assess(&self, aws: &Aws, node: &mut Node, plane: Option<&str>, now: i64) {
+        let Some(image) = self.images.iter().find(|i| i.id == node.ami) else {
+            node.unknown = Some(format!(
+                "{} is not in {} (deregistered, or not shared with this account)",
+                node.ami,
+                aws.region()
+            ));
+            return;
+        };
+        let recommended = query(image).and_then(|q| {
+            let at = self.queries.iter().position(|known| *known == q).expect("every query was resolved");
+            self.recommended[at]
+                .as_ref()
+                .map_err(|e| format!("the recommended base could not be resolved: {e}"))
+        });
+        assess(node, image, &self.recorded, recommended, plane, now);
+    }
 }
 
 /// The base query an AMI was built from, read from its tags.
@@ -397,6 +487,28 @@ fn assess(
 /// Per cluster and release: the base it was built on against the one recommended now.
 impl Text for Outdated {
     fn text(&self, draw: &dyn Draw) -> String {
+        if !self.amis.is_empty() {
+            let mut table = Table::new(&["AMI", "RELEASE", "BASE", "RECOMMENDED", "BEHIND"]);
+            let mut unknown = String::new();
+            for node in &self.amis {
+                table.row(
+                    [
+                        node.ami.clone(),
+                        node.release.clone().unwrap_or_else(|| "?".into()),
+                        base_text(&node.base),
+                        base_text(&node.recommended),
+                        node.behind_text(),
+                    ]
+                    .into_iter()
+                    .map(Cell::new)
+                    .collect(),
+                );
+                if let Some(why) = &node.unknown {
+                    unknown.push_str(&format!("{}: {why}\n", node.ami));
+                }
+            }
+            return format!("{}\n{unknown}{} AWS requests.\n", draw.table(&table), self.api_calls);
+        }
         let mut table =
             Table::new(&["CLUSTER", "KUBERNETES", "RELEASE", "ON NODES", "BASE", "RECOMMENDED", "BEHIND"]);
         for cluster in &self.clusters {
@@ -572,7 +684,12 @@ mod tests {
         };
         let behind = |running: bool| Node { newer_base: Some(true), behind_days: Some(40), ..node(running) };
         let current = |running: bool| Node { newer_base: Some(false), behind_days: Some(0), ..node(running) };
-        let report = |c: ClusterState| Outdated { clusters: vec![c], api_calls: 0, warnings: Vec::new() };
+        let report = |c: ClusterState| Outdated {
+            clusters: vec![c],
+            amis: Vec::new(),
+            api_calls: 0,
+            warnings: Vec::new(),
+        };
         assert!(
             report(cluster(vec![current(true), behind(false)])).behind(Duration::ZERO).is_empty(),
             "a stale publication does not count when nodes run a current one"

@@ -738,6 +738,48 @@ mod tests {
     }
 
     #[test]
+    fn a_set_moves_whole_or_not_at_all() {
+        use crate::core::kinds::{Arch, Variant};
+        let member = |arch| Member { arch, variant: Variant::Standard };
+        let release = |mut facts: Facts, release: &str| {
+            for image in facts.image.iter_mut().chain(facts.target_image.iter_mut()) {
+                image.tags.insert(crate::core::tags::RELEASE.into(), release.into());
+            }
+            facts
+        };
+        let both = combine(vec![
+            (member(Arch::X86_64), plan(&release(facts(), "r1"))),
+            (member(Arch::Arm64), plan(&release(facts(), "r1"))),
+        ]);
+        assert!(both.facts.refusals().is_empty(), "{:?}", both.facts.gates);
+        assert_eq!(both.facts.release.as_deref(), Some("r1"));
+        assert_eq!(both.facts.gates[0].measured, "staging holds release r1 in every variant");
+        assert_eq!(both.actions.len(), 6, "each variant's put, tag and protect");
+        assert_eq!(both.facts.variants[1].member, Some(member(Arch::Arm64)));
+
+        let mut early = release(facts(), "r1");
+        early.history[1].written = Some(NOW - 3 * HOUR);
+        let refused = combine(vec![
+            (member(Arch::X86_64), plan(&release(facts(), "r1"))),
+            (member(Arch::Arm64), plan(&early)),
+        ]);
+        assert!(refused.actions.is_empty(), "one variant's failed gate writes neither");
+        assert_eq!(
+            refused.facts.refusals(),
+            ["arm64/standard: staging has had ami-0000000a for 3h, less than the soak of 48h: 45h to go"]
+        );
+
+        let mixed = combine(vec![
+            (member(Arch::X86_64), plan(&release(facts(), "r1"))),
+            (member(Arch::Arm64), plan(&release(facts(), "r2"))),
+        ]);
+        assert!(mixed.actions.is_empty());
+        assert!(mixed.facts.refusals()[0].starts_with(
+            "staging holds no one release in every variant (x86_64/standard r1, arm64/standard r2)"
+        ));
+    }
+
+    #[test]
     fn each_gate_refuses_with_what_it_measured() {
         let mut early = facts();
         early.history[1].written = Some(NOW - 3 * HOUR);

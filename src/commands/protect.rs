@@ -39,5 +39,5 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     };
     let mode =
         Mode { destructive: args.unprotect, ..Mode::taking("protect", &args.targets.apply, "changed") };
-    on_own_images(ctx, &args.targets.amis, &mode, |images| protection::plan(images, want)).await
+    on_own_images(ctx, &args.targets, &mode, |images| protection::plan(images, want)).await
 }

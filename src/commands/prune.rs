@@ -21,7 +21,8 @@ use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// How many of the newest AMIs of each family always stay.
+    /// How many of the newest releases of each family always stay (a release set's AMIs count
+    /// as one release).
     #[arg(long, default_value_t = 3)]
     pub keep: usize,
 
@@ -178,15 +179,19 @@ pub struct Policy {
 
 /// The AMIs the policy lets go, newest first. `images` come newest first (as `own_images`
 /// returns them); an AMI kept by any family is kept, and an AMI whose age is unknown is young.
+/// A release set's AMIs count as one release, ranked by its newest, and stay or go together.
 pub fn select(images: &[Image], policy: &Policy, now: i64) -> Vec<String> {
     let mut kept: HashSet<&str> = HashSet::new();
     let mut candidates: Vec<&str> = Vec::new();
     for family in &policy.families {
-        for (rank, image) in images.iter().filter(|i| family.contains(i)).enumerate() {
-            if rank < policy.keep || !old_enough(image, policy.older_than, now) {
-                kept.insert(image.id.as_str());
-            } else if !candidates.contains(&image.id.as_str()) {
-                candidates.push(image.id.as_str());
+        for (rank, release) in releases(images.iter().filter(|i| family.contains(i))).iter().enumerate() {
+            let young = release.iter().any(|i| !old_enough(i, policy.older_than, now));
+            for image in release {
+                if rank < policy.keep || young {
+                    kept.insert(image.id.as_str());
+                } else if !candidates.contains(&image.id.as_str()) {
+                    candidates.push(image.id.as_str());
+                }
             }
         }
     }
@@ -199,6 +204,54 @@ pub fn select(images: &[Image], policy: &Policy, now: i64) -> Vec<String> {
         })
         .map(str::to_string)
         .collect()
+}
+
+/// The images grouped by release, in order of each release's first: a release set's AMIs
+/// (`gio-ami:arch` and `gio-ami:variant`) together, any other AMI alone.
+fn releases<'a>(images: impl Iterator<Item = &'a Image>) -> Vec<Vec<&'a Image>> {
+    let mut releases: Vec<Vec<&Image>> = Vec::new();
+    for image in images {
+        let set = image.member().and(image.release());
+        match releases.iter_mut().find(|r| set.is_some() && r[0].member().and(r[0].release()) == set) {
+            Some(release) => release.push(image),
+            None => releases.push(vec![image]),
+        }
+    }
+    releases
+}
+
+/// A release set goes whole or not at all: a chosen AMI of a set another AMI of which stays
+/// (kept by the policy, launched lately, or `held` by the guards) stays too, said why. Pure.
+pub fn whole_sets(
+    images: &[Image],
+    chosen: Vec<String>,
+    held: &HashSet<String>,
+) -> (Vec<String>, Vec<Action>) {
+    let going = |id: &str| chosen.iter().any(|c| c == id) && !held.contains(id);
+    let mut kept = Vec::new();
+    let go = chosen
+        .iter()
+        .filter(|id| {
+            let Some(image) = images.iter().find(|i| i.id == id.as_str()) else { return true };
+            let (Some(_), Some(release)) = (image.member(), image.release()) else { return true };
+            let staying: Vec<&str> = images
+                .iter()
+                .filter(|i| i.release() == Some(release) && i.member().is_some() && !going(i.id.as_str()))
+                .map(|i| i.id.as_str())
+                .collect();
+            if staying.is_empty() || held.contains(id.as_str()) {
+                return true;
+            }
+            kept.push(Action::Refuse {
+                id: id.to_string(),
+                kind: Kind::Image,
+                why: format!("kept: release set {release} goes whole, and {} stays", staying.join(", ")),
+            });
+            false
+        })
+        .cloned()
+        .collect();
+    (go, kept)
 }
 
 fn old_enough(image: &Image, older_than: Option<Duration>, now: i64) -> bool {
@@ -336,20 +389,27 @@ pub async fn prepare(
     if policy.stage == Stage::Delete {
         chosen.extend(retire::unfinished(aws, &images).await?);
     }
+    let (chosen, mut whole) = whole_sets(&images, chosen, &HashSet::new());
     if chosen.is_empty() {
-        return Ok(Plan { actions: launched, ..Plan::default() });
+        return Ok(Plan { actions: launched.into_iter().chain(whole).collect(), ..Plan::default() });
     }
-    let mut plan = retire::prepare_targets(
-        aws,
-        consumers,
-        &images,
-        &chosen,
-        false,
-        policy.stage == Stage::Delete,
-        progress,
-    )
-    .await?;
+    let deletes = policy.stage == Stage::Delete;
+    let mut plan =
+        retire::prepare_targets(aws, consumers, &images, &chosen, false, deletes, progress).await?;
+    // An AMI of a set the guards keep (in use) keeps its whole set: plan again without the rest.
+    let held: HashSet<String> = plan
+        .actions
+        .iter()
+        .filter(|a| matches!(a, Action::Refuse { kind: Kind::Image, .. }))
+        .map(|a| a.id().to_string())
+        .collect();
+    let (again, more) = whole_sets(&images, chosen.clone(), &held);
+    if again.len() < chosen.len() {
+        plan = retire::prepare_targets(aws, consumers, &images, &again, false, deletes, progress).await?;
+        whole.extend(more);
+    }
     plan.actions.extend(launched);
+    plan.actions.extend(whole);
     Ok(match policy.stage {
         Stage::Delete => plan,
         Stage::Disable => {
@@ -451,6 +511,49 @@ mod tests {
         let chosen = select(&images, &policy(families, 1, None), NOW);
         // gio-node- keeps ami-5 and lets ami-1 go, but ami-1 is the newest of team=platform.
         assert_eq!(chosen, ["ami-4", "ami-3", "ami-2"]);
+    }
+
+    /// Three nightly release sets of two AMIs each (x86_64 and arm64), newest first.
+    fn sets() -> Vec<Image> {
+        let mut images = Vec::new();
+        for (n, days) in [(3, 10), (2, 100), (1, 200)] {
+            for arch in ["x86_64", "arm64"] {
+                let mut image =
+                    release(&format!("ami-{n}{arch}"), &format!("gio-node-{n}-{arch}-standard"), days);
+                image.tags.insert(tags::RELEASE.into(), format!("gio-node-{n}"));
+                image.tags.insert(tags::ARCH.into(), arch.into());
+                image.tags.insert(tags::VARIANT.into(), "standard".into());
+                images.push(image);
+            }
+        }
+        images
+    }
+
+    #[test]
+    fn keep_counts_releases_and_a_set_goes_whole() {
+        let family = || vec![Family::Prefix("gio-node-".into())];
+        let chosen = select(&sets(), &policy(family(), 2, None), NOW);
+        assert_eq!(chosen, ["ami-1x86_64", "ami-1arm64"], "two releases stay: four AMIs");
+        // A set with one AMI young enough stays whole.
+        let mut images = sets();
+        images[3].created = images[0].created.clone();
+        assert_eq!(select(&images, &policy(family(), 1, Some(90)), NOW), ["ami-1x86_64", "ami-1arm64"]);
+    }
+
+    #[test]
+    fn a_set_whose_one_ami_stays_keeps_the_others() {
+        let images = sets();
+        let chosen = vec!["ami-1x86_64".to_string(), "ami-1arm64".to_string(), "ami-2arm64".to_string()];
+        let (go, kept) = whole_sets(&images, chosen.clone(), &HashSet::new());
+        assert_eq!(go, ["ami-1x86_64", "ami-1arm64"]);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].id(), "ami-2arm64");
+        assert_eq!(kept[0].why(), "kept: release set gio-node-2 goes whole, and ami-2x86_64 stays");
+        // The guards hold one (in use): its sibling stays, and it is still planned (refused).
+        let held = HashSet::from(["ami-1arm64".to_string()]);
+        let (go, kept) = whole_sets(&images, go, &held);
+        assert_eq!(go, ["ami-1arm64"]);
+        assert_eq!(kept[0].id(), "ami-1x86_64");
     }
 
     #[test]

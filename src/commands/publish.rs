@@ -1,4 +1,4 @@
-//! Publishing a release to a cluster (`change::publication` plans it), or rolling the cluster
+//! OneOrSet<Publication> a release to a cluster (`change::publication` plans it), or rolling the cluster
 //! back: SSM keeps every earlier value, so a rollback is the parameter's history read backwards.
 
 use super::{execute, reach, Context, Mode, Own};
@@ -7,11 +7,10 @@ use crate::aws::inventory::{self, Image};
 use crate::aws::parameters::{self, Held};
 use crate::aws::Aws;
 use crate::change;
-use crate::change::publication::{self, actions, plan, rollback_target, Publication, Publishing};
-use crate::change::Plan;
+use crate::change::publication::{self, actions, plan, rollback_target, Publication};
+use crate::change::{OneOrSet, Plan};
 use crate::core::ids::AmiId;
 use crate::core::kinds::Member;
-use crate::core::tags;
 use crate::error::{Error, Result};
 use crate::spec::clusters::Cluster;
 use crate::spec::{self, clusters};
@@ -55,7 +54,7 @@ pub struct Args {
 }
 
 /// What `--output json` prints: the plan, its facts also at the top.
-pub type Report = super::Mutation<Publishing, Publishing>;
+pub type Report = super::Mutation<OneOrSet<Publication>, OneOrSet<Publication>>;
 pub const JSON: super::Json = super::Json::of::<Report>();
 
 /// The IAM permissions this command's AWS calls need (`gio-ami iam-policy publish`).
@@ -84,8 +83,8 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let (aws, target) = reach::cluster_context(&caller, spec.as_ref(), &cluster, caller.region()).await?;
     let consumer = target.is_some().then_some(&aws);
     let images = match (&args.ami, &args.release) {
-        (Some(ami), _) => Some(set_of(&caller, &ami.parse()?).await?),
-        (None, Some(release)) => Some(release_images(&caller, release).await?),
+        (Some(ami), _) => Some(inventory::own_set_of(&caller, &ami.parse()?).await?),
+        (None, Some(release)) => Some(inventory::own_release(&caller, release).await?),
         (None, None) => None,
     };
     // Judged from the owner's view first: an AMI the setting refuses is not even visible from
@@ -113,28 +112,6 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     .await
 }
 
-/// The AMI and, when it is one of a release set, every AMI of its set (in this region).
-pub async fn set_of(aws: &Aws, ami: &AmiId) -> Result<Vec<Image>> {
-    let image = inventory::own_images_by_id(aws, std::slice::from_ref(ami)).await?.remove(0);
-    match (image.member(), image.release()) {
-        (Some(_), Some(release)) => release_images(aws, release).await,
-        _ => Ok(vec![image]),
-    }
-}
-
-/// Every AMI of a release in this region, in variant order; none is an error naming the fix.
-pub async fn release_images(aws: &Aws, release: &str) -> Result<Vec<Image>> {
-    let mut images = inventory::own_images_tagged(aws, tags::RELEASE, release).await?;
-    if images.is_empty() {
-        return Err(Error::ReleaseNotFound {
-            release: release.to_string(),
-            region: aws.region().to_string(),
-        });
-    }
-    images.sort_by_key(Image::member);
-    Ok(images)
-}
-
 /// Reads each AMI where it is owned (`owner`, in its region) and its parameter where the
 /// cluster runs: `consumer` when that is another account (configured in `[accounts]`), which
 /// must be able to launch the AMI. A release set is published whole: every variant the spec
@@ -145,7 +122,7 @@ pub async fn prepare(
     cluster: &Cluster,
     spec: Option<&spec::Spec>,
     images: Vec<Image>,
-) -> Result<Plan<Publishing>> {
+) -> Result<Plan<OneOrSet<Publication>>> {
     let set = images.iter().any(|i| i.member().is_some());
     if let (Some(spec), true) = (spec, set) {
         let missing: Vec<String> = spec
@@ -172,9 +149,8 @@ pub async fn prepare(
 }
 
 /// One AMI's publication as the plan of `publish`.
-fn one(mut publications: Vec<Publication>) -> Plan<Publishing> {
-    let plan = actions(publications.remove(0));
-    Plan { actions: plan.actions, warnings: plan.warnings, facts: Publishing::One(plan.facts) }
+fn one(mut publications: Vec<Publication>) -> Plan<OneOrSet<Publication>> {
+    actions(publications.remove(0)).one()
 }
 
 async fn publish_one(
@@ -209,7 +185,7 @@ pub async fn prepare_rollback(
     consumer: Option<&Aws>,
     cluster: &Cluster,
     spec: Option<&spec::Spec>,
-) -> Result<Plan<Publishing>> {
+) -> Result<Plan<OneOrSet<Publication>>> {
     let members: Vec<Option<Member>> = match spec.filter(|s| !s.variants.is_empty()) {
         Some(spec) => spec.variants.iter().map(|v| Some(v.member)).collect(),
         None => vec![None],

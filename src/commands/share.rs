@@ -1,10 +1,9 @@
 //! `share`: grant (or with --unshare revoke) launch permission on AMIs, and their snapshots'
 //! createVolumePermission. The plan is `change::sharing`'s.
 
-use super::{execute, parse_all, reach, refuse, Context, Mode, Own, Targets};
+use super::{execute, reach, refuse, Context, Mode, Own, Targets};
 use crate::aws::{allowed, inventory, org};
 use crate::change::{self, sharing};
-use crate::core::ids::AmiId;
 use crate::spec;
 use crate::{Aws, Result};
 use std::path::PathBuf;
@@ -57,7 +56,6 @@ pub const IAM: &[&[crate::core::iam::Permission]] = &[
 ];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
-    let amis = parse_all::<AmiId>(&args.targets.amis)?;
     let spec = reach::optional_spec(&args.spec)?;
     let configured = reach::accounts(spec.as_ref(), &[], &[], "")?;
     let named = |input: &String| match configured.iter().find(|a| &a.name == input) {
@@ -73,6 +71,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
         public: false,
     };
     let aws = Aws::connect(&ctx.options).await?;
+    let amis = args.targets.resolve(&aws).await?;
     let images = inventory::own_images_by_id(&aws, &amis).await?;
     let mut plan = sharing::plan(&images, &with, !args.unshare);
     if !args.unshare {

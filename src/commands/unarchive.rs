@@ -246,6 +246,7 @@ pub async fn apply(aws: &Aws, plan: &Plan) -> Result<Vec<Outcome<change::Step>>>
         tags.insert(tags::UNARCHIVED_FROM.to_string(), ami.clone());
         let step = Step {
             name: name.clone(),
+            release: record.tags.get(tags::RELEASE).cloned().unwrap_or_else(|| name.clone()),
             description: record.description.clone().unwrap_or_default(),
             adds: vec![],
             mappings: record.mappings.clone(),

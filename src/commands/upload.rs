@@ -276,7 +276,13 @@ pub fn plan(
         }
         (true, true) => {
             register::check_name(&name)?;
-            Some(Step { name: name.clone(), description, adds: vec![], mappings: shape.mappings.clone() })
+            Some(Step {
+                name: name.clone(),
+                release: name.clone(),
+                description,
+                adds: vec![],
+                mappings: shape.mappings.clone(),
+            })
         }
         (true, false) => {
             let with_disks =

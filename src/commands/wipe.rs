@@ -1,9 +1,8 @@
 //! `wipe`: deregister AMIs and delete the snapshots behind them, never touching one in use. The
 //! guards and the plan are `change::retire`'s, shared with `prune`.
 
-use super::{execute, parse_all, reach, refuse, Context, Mode, Own, Targets};
+use super::{execute, reach, refuse, Context, Mode, Own, Targets};
 use crate::change::retire;
-use crate::core::ids::AmiId;
 use crate::spec;
 use crate::{Aws, Result};
 use std::path::PathBuf;
@@ -42,12 +41,9 @@ pub const IAM: &[&[crate::core::iam::Permission]] = &[
 ];
 
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
-    let request = retire::Request {
-        amis: parse_all::<AmiId>(&args.targets.amis)?,
-        chain: args.chain,
-        force: args.force,
-    };
     let aws = Aws::connect(&ctx.options).await?;
+    let request =
+        retire::Request { amis: args.targets.resolve(&aws).await?, chain: args.chain, force: args.force };
     let consumers = reach::consumers(&args.spec, &aws).await?;
     let progress = ctx.ui.progress();
     let plan = retire::prepare(&aws, &consumers, &request, progress.as_ref()).await;

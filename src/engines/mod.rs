@@ -109,6 +109,14 @@ pub struct Building {
 /// SSM provisioning unless the spec provisions through SSM, passing a role unless it names an
 /// instance profile (`iam-policy --spec` leaves them out).
 pub fn unneeded(spec: &spec::Spec) -> Vec<&'static [Permission]> {
+    // A release set needs what any of its variants needs.
+    let each: Vec<Vec<&'static [Permission]>> = spec.members().iter().map(unneeded_by_one).collect();
+    let mut unneeded = each[0].clone();
+    unneeded.retain(|group| each.iter().all(|other| other.contains(group)));
+    unneeded
+}
+
+fn unneeded_by_one(spec: &spec::Spec) -> Vec<&'static [Permission]> {
     let mut unneeded = match spec.engine() {
         Engine::Native => vec![packer::IAM, offline::IAM],
         Engine::Packer => vec![native::IAM, &native::CLEAN_UP, native::SSM, offline::IAM],

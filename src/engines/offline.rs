@@ -301,6 +301,7 @@ async fn register_release(
         register::check_name(&building.name)?;
         register::Step {
             name: building.name.clone(),
+            release: building.release.clone(),
             description: source.description.clone().unwrap_or_default(),
             adds: Vec::new(),
             mappings: source.mappings.clone(),

@@ -43,6 +43,9 @@ pub struct Request {
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 pub struct Step {
     pub name: String,
+    /// Its `gio-ami:release`: the name, or for an AMI of a release set the release its
+    /// siblings' steps share (their names add each variant's arch and variant).
+    pub release: String,
     pub description: String,
     /// The disks this step adds to its parent.
     pub adds: Vec<Disk>,
@@ -104,20 +107,31 @@ pub fn plan(
 
     let groups: Vec<usize> =
         if request.chain { (1..=request.disks.len()).collect() } else { vec![request.disks.len()] };
-    let prefix = request.name.clone().unwrap_or_else(|| source.name.clone());
+    // An AMI of a release set makes one of a new set: named after its release, so the same
+    // disks added to each of its siblings make one release again.
+    let member = source.member().zip(source.release());
+    let prefix = request.name.clone().unwrap_or_else(|| match member {
+        Some((_, release)) => release.to_string(),
+        None => source.name.clone(),
+    });
     let steps: Vec<Step> = groups
         .into_iter()
         .map(|upto| {
             let adds = &request.disks[..upto];
-            let name = match (&request.name, request.chain) {
+            let release = match (&request.name, request.chain) {
                 (Some(name), false) => name.clone(),
                 _ => format!("{prefix}-{}", short_devices(adds)),
+            };
+            let name = match member {
+                Some((member, _)) => format!("{release}-{}", member.suffix()),
+                None => release.clone(),
             };
             check_name(&name)?;
             let this_step = if request.chain { &adds[upto - 1..] } else { adds };
             Ok(Step {
                 description: describe(source, this_step),
                 name,
+                release,
                 adds: this_step.to_vec(),
                 mappings: source.mappings.iter().cloned().chain(added[..upto].iter().cloned()).collect(),
             })
@@ -327,7 +341,7 @@ pub async fn apply(
 fn step_tags(source: &Image, step: &Step, parent: &str, provenance: &Provenance) -> Tags {
     let mut tags = tags::inherited(&source.tags);
     tags.entry(tags::BASE_AMI.to_string()).or_insert_with(|| source.id.to_string());
-    tags.insert(tags::RELEASE.to_string(), step.name.clone());
+    tags.insert(tags::RELEASE.to_string(), step.release.clone());
     tags.insert(tags::PARENT_AMI.to_string(), parent.to_string());
     tags.insert(tags::AUTHOR.to_string(), provenance.author.clone());
     tags.insert(tags::CREATED_AT.to_string(), provenance.created_at.clone());
@@ -467,6 +481,33 @@ mod tests {
 
     fn request(disks: &[&str], chain: bool) -> Request {
         Request { disks: disks.iter().map(|d| d.parse().unwrap()).collect(), name: None, chain }
+    }
+
+    #[test]
+    fn an_ami_of_a_set_makes_one_of_a_new_set_its_siblings_join() {
+        let mut member = source();
+        member.name = "gio-node-1.31-20261125-arm64-standard".into();
+        for (key, value) in
+            [(tags::RELEASE, "gio-node-1.31-20261125"), (tags::ARCH, "arm64"), (tags::VARIANT, "standard")]
+        {
+            member.tags.insert(key.into(), value.into());
+        }
+        let planned = plan(&member, &request(&["/dev/xvdb=50"], false), &HashMap::new()).unwrap();
+        let step = &planned.steps[0];
+        assert_eq!(step.release, "gio-node-1.31-20261125-xvdb");
+        assert_eq!(step.name, "gio-node-1.31-20261125-xvdb-arm64-standard");
+        let tags = step_tags(
+            &member,
+            step,
+            "ami-00000001",
+            &Provenance { author: "a".into(), created_at: "t".into() },
+        );
+        assert_eq!(
+            (tags[tags::RELEASE].as_str(), tags[tags::ARCH].as_str()),
+            ("gio-node-1.31-20261125-xvdb", "arm64")
+        );
+        let plain = plan(&source(), &request(&["/dev/xvdb=50"], false), &HashMap::new()).unwrap();
+        assert_eq!(plain.steps[0].release, plain.steps[0].name, "one AMI's release is its name");
     }
 
     #[test]

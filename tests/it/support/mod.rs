@@ -651,7 +651,12 @@ impl Run {
     }
 
     pub fn failure(self) -> Run {
-        assert!(!self.status.success(), "expected failure, got success:\nstdout:\n{}", self.stdout);
+        assert!(
+            !self.status.success(),
+            "expected failure, got success:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
         assert_eq!(self.status.code(), Some(1), "stderr:\n{}", self.stderr);
         self
     }
