@@ -71,6 +71,7 @@ fn id_of<S: serde::Serializer>(copy: &Option<Image>, to: S) -> std::result::Resu
 /// Looks up the base's copy and the cache: the offline part of the build's plan.
 pub async fn prepare(aws: &Aws, loaded: &Loaded, base: &Base, cache: Cache) -> Result<Plan> {
     refuse_bottlerocket(base)?;
+    refuse_foreign_scripts(base, &loaded.spec.build.provision, std::env::consts::ARCH)?;
     let own = base.image.owner == aws.account_id().await?;
     // A copy another build is still making counts as there: the build waits for it, a plan does not.
     let copy = if own { Some(base.image.clone()) } else { existing_copy(aws, &base.image).await? };
@@ -103,6 +104,27 @@ fn refuse_bottlerocket(base: &Base) -> Result<()> {
         }));
     }
     Ok(())
+}
+
+/// The scripts run chrooted in the image on this machine's processor: an image of another
+/// architecture (an arm64 variant built on x86_64) cannot run them. Files alone need no CPU of
+/// the image's. `host` is Rust's name of this machine's architecture.
+fn refuse_foreign_scripts(base: &Base, scripts: &[String], host: &str) -> Result<()> {
+    let image = match base.image.architecture.as_ref().map(|a| a.as_str()) {
+        Some("x86_64") => "x86_64",
+        Some("arm64") => "aarch64",
+        _ => return Ok(()),
+    };
+    if scripts.is_empty() || image == host {
+        return Ok(());
+    }
+    Err(Error::Offline(guestfs::GuestfsError::Unsupported {
+        base: base.image.id.to_string(),
+        why: "its provisioning scripts would run chrooted on this machine, whose processor is of \
+              another architecture than the image's: build it offline on a machine of its \
+              architecture, leave it only [[build.files]], or give its [[variants]] table \
+              engine = \"native\"",
+    }))
 }
 
 fn root_snapshot(image: &Image) -> Option<String> {
@@ -316,4 +338,25 @@ async fn register_release(
     let (ami, _) = register::register_once(aws, &source, &step, &tags, ours).await?;
     register::wait_available(aws, std::slice::from_ref(&ami)).await?;
     Ok(ami)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(arch: &str) -> Base {
+        let mut image = crate::aws::inventory::tests::image("ami-0000000b", "2026-01-01", &[]);
+        image.architecture = Some(arch.into());
+        Base { parameter: None, image, release_version: None }
+    }
+
+    #[test]
+    fn scripts_of_another_architecture_than_this_machine_are_refused() {
+        let scripts = ["provision.sh".to_string()];
+        let err = refuse_foreign_scripts(&base("arm64"), &scripts, "x86_64").unwrap_err().to_string();
+        assert!(err.contains("another architecture than the image's"), "{err}");
+        assert!(refuse_foreign_scripts(&base("arm64"), &[], "x86_64").is_ok(), "files only need no CPU");
+        assert!(refuse_foreign_scripts(&base("arm64"), &scripts, "aarch64").is_ok());
+        assert!(refuse_foreign_scripts(&base("x86_64"), &scripts, "x86_64").is_ok());
+    }
 }

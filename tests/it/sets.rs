@@ -99,8 +99,9 @@ async fn a_two_variant_set_is_built_listed_published_and_promoted_whole() {
     let (x86, arm) = (amis["x86_64"].clone(), amis["arm64"].clone());
 
     // One history row, its AMIs per variant.
-    let history =
-        run(emulator.cli().current_dir(&dir).args(["history", "--output", "json"])).success().json();
+    let history = run(emulator.cli().current_dir(&dir).args(["history", "--output", "json"])).success();
+    support::reports::assert_valid("history", &history.stdout);
+    let history = history.json();
     let releases = history["releases"].as_array().unwrap();
     assert_eq!(releases.len(), 1, "{history}");
     let variants: Vec<(&str, &str, &str)> = releases[0]["variants"]
@@ -133,9 +134,9 @@ async fn a_two_variant_set_is_built_listed_published_and_promoted_whole() {
     // Once it runs both, the set moves together.
     node_running(&emulator, "staging", &arm).await;
     let promoted =
-        run(emulator.cli().current_dir(&dir).args(["promote", "--to", "prod", "--output", "json"]))
-            .success()
-            .json();
+        run(emulator.cli().current_dir(&dir).args(["promote", "--to", "prod", "--output", "json"])).success();
+    support::reports::assert_valid("promote", &promoted.stdout);
+    let promoted = promoted.json();
     assert_eq!(promoted["release"], release.as_str(), "{promoted}");
     for (arch, ami) in &amis {
         let name = format!("/gio/eks/prod/{arch}/node-ami");
@@ -318,11 +319,13 @@ async fn release_names_the_whole_set_for_every_verb() {
     let lineage = cli(&["lineage", "--release", "gio-set-1"]).success().json();
     let ids: Vec<&str> = lineage.as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
     assert!(r1.iter().all(|a| ids.contains(&a.as_str())), "{lineage}");
-    let outdated = cli(&["outdated", "--release", "gio-set-1"]).success().json();
+    let outdated = cli(&["outdated", "--release", "gio-set-1"]).success();
+    support::reports::assert_valid("outdated", &outdated.stdout);
+    let outdated = outdated.json();
     assert_eq!(outdated["amis"].as_array().unwrap().len(), 2, "{outdated}");
 
     let added = cli(&["disks", "add", "--release", "gio-set-1", "--disk", "/dev/xvdb=10"]).success().json();
-    support::reports::assert_valid("disks", &added.to_string());
+    support::reports::assert_valid("disks add", &added.to_string());
     let derived = ec2
         .describe_images()
         .owners("self")
