@@ -568,6 +568,16 @@ pub async fn own_set_of(aws: &Aws, ami: &AmiId) -> Result<Vec<Image>> {
     }
 }
 
+/// The AMIs a command acts on: those named, then every AMI of `release` here (each once).
+pub async fn own_ids(aws: &Aws, mut amis: Vec<AmiId>, release: Option<&str>) -> Result<Vec<AmiId>> {
+    if let Some(release) = release {
+        let set = own_release(aws, release).await?;
+        let more: Vec<AmiId> = set.into_iter().map(|i| i.id).filter(|id| !amis.contains(id)).collect();
+        amis.extend(more);
+    }
+    Ok(amis)
+}
+
 /// Every AMI of a release in this region, in variant order; none is an error naming the fix.
 pub async fn own_release(aws: &Aws, release: &str) -> Result<Vec<Image>> {
     let mut images = own_images_tagged(aws, tags::RELEASE, release).await?;

@@ -43,13 +43,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let ami: Option<AmiId> = args.ami.as_deref().map(str::parse).transpose()?;
     let kms_keys = copy::parse_kms_keys(&args.kms_keys)?;
     let aws = Aws::connect(&ctx.options).await?;
-    let sources: Vec<AmiId> = match (ami, &args.release) {
-        (Some(ami), _) => vec![ami],
-        (None, Some(release)) => {
-            inventory::own_release(&aws, release).await?.into_iter().map(|i| i.id).collect()
-        }
-        (None, None) => Vec::new(),
-    };
+    let sources = inventory::own_ids(&aws, ami.into_iter().collect(), args.release.as_deref()).await?;
     let plans = futures::future::try_join_all(
         sources.iter().map(|ami| copy::prepare(&aws, &ctx.options, ami, &args.to, &kms_keys)),
     )

@@ -75,13 +75,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let request =
         register::Request { disks: parse_all::<Disk>(&args.disks)?, name: args.name, chain: args.chain };
     let aws = Aws::connect(&ctx.options).await?;
-    let sources: Vec<AmiId> = match (source, &args.release) {
-        (Some(source), _) => vec![source],
-        (None, Some(release)) => {
-            inventory::own_release(&aws, release).await?.into_iter().map(|i| i.id).collect()
-        }
-        (None, None) => Vec::new(),
-    };
+    let sources = inventory::own_ids(&aws, source.into_iter().collect(), args.release.as_deref()).await?;
     let plans = futures::future::try_join_all(
         sources.iter().map(|source| register::prepare(&aws, source, &request, args.dry_run)),
     )

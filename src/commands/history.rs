@@ -326,7 +326,8 @@ fn new_row(release: &str, image: &Image) -> Release {
     let tag = |key: &str| image.tags.get(key).cloned();
     Release {
         release: release.to_string(),
-        name: image.name.clone(),
+        // A set's AMIs are named by variant; the row is the release.
+        name: if image.member().is_some() { release.to_string() } else { image.name.clone() },
         date: tag(tags::CREATED_AT).or_else(|| image.created.as_ref().map(ToString::to_string)),
         author: tag(tags::AUTHOR),
         contact: tag(tags::CONTACT),
@@ -573,6 +574,38 @@ mod tests {
         let regions: Vec<(&str, &str)> =
             history.releases[0].amis.iter().map(|a| (a.region.as_str(), a.id.as_str())).collect();
         assert_eq!(regions, [("eu-west-1", "ami-0000000b"), ("us-east-1", "ami-0000000d")]);
+    }
+
+    #[test]
+    fn a_set_is_one_row_with_its_amis_by_variant_in_the_same_columns() {
+        let member = |id: &str, arch: &str| {
+            let mut image = release_image(id, "s1", "2026-03-01T10:00:00Z", "");
+            image.name = format!("s1-{arch}-standard");
+            image.tags.insert(tags::ARCH.into(), arch.into());
+            image.tags.insert(tags::VARIANT.into(), "standard".into());
+            image
+        };
+        let images = vec![member("ami-000000a2", "arm64"), member("ami-000000a1", "x86_64")];
+        let rows = releases(&[listing("eu-west-1", images)], &[], &Observed::default());
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].name, "s1");
+        let variants: Vec<String> =
+            rows[0].variants.iter().map(|v| format!("{} {}", v.member, v.ami)).collect();
+        assert_eq!(variants, ["x86_64/standard ami-000000a1", "arm64/standard ami-000000a2"]);
+        let history = History {
+            clusters: Vec::new(),
+            regions: vec!["eu-west-1".into()],
+            accounts: Vec::new(),
+            releases: rows,
+            api_calls: 0,
+            warnings: Vec::new(),
+        };
+        let cells = cells(&history, &history.releases[0], "\n");
+        assert_eq!(cells.len(), header(&history).len(), "no column more for a set");
+        assert!(
+            cells.contains(&"x86_64/standard ami-000000a1\narm64/standard ami-000000a2".to_string()),
+            "{cells:?}"
+        );
     }
 
     #[test]

@@ -36,13 +36,7 @@ pub const IAM: &[&[crate::core::iam::Permission]] = &[&[crate::aws::inventory::D
 pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let ami: Option<AmiId> = args.ami.as_deref().map(str::parse).transpose()?;
     let aws = Aws::connect(&ctx.options).await?;
-    let targets = match (ami, &args.release) {
-        (Some(ami), _) => vec![ami],
-        (None, Some(release)) => {
-            inventory::own_release(&aws, release).await?.into_iter().map(|i| i.id).collect()
-        }
-        (None, None) => Vec::new(),
-    };
+    let targets = inventory::own_ids(&aws, ami.into_iter().collect(), args.release.as_deref()).await?;
     Ok(ctx.ui.show(&Lineage(of(&aws, &targets).await?))?)
 }
 

@@ -74,15 +74,8 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
         (None, None) => of_clusters(&args, ctx).await?,
         (ami, release) => {
             let aws = Aws::connect(&ctx.options).await?;
-            let ids: Vec<String> = match (ami, release) {
-                (Some(ami), _) => vec![ami.to_string()],
-                (None, Some(release)) => inventory::own_release(&aws, release)
-                    .await?
-                    .into_iter()
-                    .map(|i| i.id.to_string())
-                    .collect(),
-                (None, None) => Vec::new(),
-            };
+            let ids = inventory::own_ids(&aws, ami.into_iter().collect(), release.as_deref()).await?;
+            let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
             of_amis(&aws, ids).await
         }
     };

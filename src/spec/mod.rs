@@ -974,6 +974,14 @@ timeout = "30m"                      # how long the guest may take before the bu
 # encrypted = true
 # delete_on_termination = true
 
+# One release of several AMIs, one per table: [base] arch/variant and any [build] key overridden.
+# Each cluster's ssm_parameter then names {arch} and {variant}: one parameter per variant.
+# [[variants]]
+# arch = "x86_64"
+# [[variants]]
+# arch = "arm64"
+# instance_type = "t4g.medium"        # a builder of the variant's architecture (Graviton: t4g, m7g, c7g)
+
 # Clusters that run this image: columns of `gio-ami history`, targets of `gio-ami publish`.
 # [clusters.staging]
 # region = "eu-west-1"

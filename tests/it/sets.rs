@@ -191,20 +191,8 @@ async fn registered_set(emulator: &Emulator, release: &str, ago: u32) -> [String
     let mut amis = Vec::new();
     for (arch, value) in [("x86_64", ArchitectureValues::X8664), ("arm64", ArchitectureValues::Arm64)] {
         let snapshot = support::new_snapshot(&ec2, 8, &format!("root of {release} {arch}")).await;
-        let ami = ec2
-            .register_image()
-            .name(format!("{release}-{arch}-standard"))
-            .root_device_name("/dev/xvda")
-            .architecture(value)
-            .virtualization_type("hvm")
-            .ena_support(true)
-            .block_device_mappings(support::ebs_mapping("/dev/xvda", Some(&snapshot), 8))
-            .send()
-            .await
-            .unwrap()
-            .image_id()
-            .unwrap()
-            .to_string();
+        let name = format!("{release}-{arch}-standard");
+        let ami = support::register_image_of(&ec2, &name, value, &[("/dev/xvda", &snapshot, 8)]).await;
         let tags = [("gio-ami:release", release), ("gio-ami:arch", arch), ("gio-ami:variant", "standard")];
         let mut request = ec2.create_tags().resources(&ami).resources(&snapshot);
         for (key, value) in tags {

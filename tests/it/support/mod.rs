@@ -762,11 +762,21 @@ pub async fn new_snapshot(ec2: &aws_sdk_ec2::Client, size: i32, description: &st
 
 /// An x86_64 HVM AMI booting from /dev/xvda with these (device, snapshot, GiB) mappings.
 pub async fn register_image(ec2: &aws_sdk_ec2::Client, name: &str, mappings: &[(&str, &str, i32)]) -> String {
+    register_image_of(ec2, name, aws_sdk_ec2::types::ArchitectureValues::X8664, mappings).await
+}
+
+/// As `register_image`, of this architecture.
+pub async fn register_image_of(
+    ec2: &aws_sdk_ec2::Client,
+    name: &str,
+    architecture: aws_sdk_ec2::types::ArchitectureValues,
+    mappings: &[(&str, &str, i32)],
+) -> String {
     let mut request = ec2
         .register_image()
         .name(name)
         .root_device_name("/dev/xvda")
-        .architecture(aws_sdk_ec2::types::ArchitectureValues::X8664)
+        .architecture(architecture)
         .virtualization_type("hvm")
         .ena_support(true);
     for (device, snapshot, size) in mappings {
