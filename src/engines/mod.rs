@@ -335,10 +335,15 @@ fn outcome(action: &Procedure, built: std::result::Result<&Built, &Error>) -> Ou
     }
 }
 
-/// Unique per run and short enough for a ClientToken (64 characters at most).
+/// Unique per build and short enough for a ClientToken (64 characters at most). A release set's
+/// builds start in one process within the same millisecond: a counter tells them apart, or they
+/// would share a ClientToken (and EC2 answer the second launch with the first's instance) and
+/// clean up each other's resources.
 pub fn new_build_id() -> String {
+    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    format!("b{:x}{:05x}", now.as_millis(), std::process::id() & 0xfffff)
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("b{:x}{:05x}{:02x}", now.as_millis(), std::process::id() & 0xfffff, n & 0xff)
 }
 
 /// Shows each phase of a build and records how long it took and how many API requests it made.

@@ -695,5 +695,7 @@ mod tests {
     fn build_ids_fit_a_client_token() {
         let id = new_build_id();
         assert!(id.len() <= 64 && id.starts_with('b'), "{id}");
+        let set: std::collections::HashSet<String> = (0..3).map(|_| new_build_id()).collect();
+        assert_eq!(set.len(), 3, "a set's builds start within one millisecond, each its own id");
     }
 }
