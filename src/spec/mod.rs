@@ -479,12 +479,13 @@ fn validate_parameters(clusters: &BTreeMap<String, ClusterSpec>, members: &[Memb
                     ))
                 }
             };
-            if !varies {
+            // Without a set there is nothing to fill it from; a set's variants all fill it (a
+            // placeholder no variant varies is only worth a warning: `warnings`).
+            if !varies && members.len() < 2 {
                 let value = members[0].fill(&format!("{{{placeholder}}}"));
                 return refuse(format!(
-                    "`{{{placeholder}}}` tells the AMIs of a release set apart, but every AMI of this \
-                     spec has {placeholder} {value}: write {value} in the name, or add a [[variants]] \
-                     table of another {placeholder}"
+                    "`{{{placeholder}}}` tells the AMIs of a release set apart, but this spec makes one \
+                     AMI ({placeholder} {value}): write {value} in the name, or add [[variants]] tables"
                 ));
             }
         }
@@ -851,11 +852,36 @@ fn warnings(spec: &Spec) -> Vec<Warning> {
         });
     }
     warnings.extend(files_ignored(spec, spec.engine()));
+    warnings.extend(unvaried_placeholders(spec));
     if spec.image.contact.is_none() {
         warnings.push(Warning {
             key: "image.contact".into(),
             message: "no support contact: the history's contact column will be empty".into(),
         });
+    }
+    warnings
+}
+
+/// A set's parameter placeholder no variant varies: every variant writes the same there, which
+/// is fine (a path shaped like AWS's own, ready for a variant to come) but may be a slip.
+fn unvaried_placeholders(spec: &Spec) -> Vec<Warning> {
+    let Some(first) = spec.variants.first() else { return Vec::new() };
+    let same = |placeholder: &str| match placeholder {
+        "arch" => spec.variants.iter().all(|v| v.member.arch == first.member.arch),
+        _ => spec.variants.iter().all(|v| v.member.variant == first.member.variant),
+    };
+    let mut warnings = Vec::new();
+    for cluster in &spec.clusters {
+        let Some(template) = &cluster.ssm_parameter else { continue };
+        for placeholder in placeholders(template).filter(|p| ["arch", "variant"].contains(p) && same(p)) {
+            warnings.push(Warning {
+                key: format!("clusters.{}.ssm_parameter", cluster.name),
+                message: format!(
+                    "every variant has {placeholder} {}, so `{{{placeholder}}}` tells none apart",
+                    first.member.fill(&format!("{{{placeholder}}}"))
+                ),
+            });
+        }
     }
     warnings
 }
@@ -1315,8 +1341,16 @@ mod tests {
         let collide = refused(&same_parameter);
         assert!(collide.starts_with("gio-ami.toml:20:17: clusters.staging.ssm_parameter: the x86_64/standard and x86_64/nvidia AMIs would both write /gio/eks/staging/x86_64/node-ami"), "{collide}");
         assert!(collide.contains("put `{variant}` in the name"), "{collide}");
-        let needless = refused("[[variants]]\n[[variants]]\nvariant = \"nvidia\"\n[clusters.a]\nregion = \"eu-west-1\"\nssm_parameter = \"/a/{arch}/{variant}\"\n");
-        assert!(needless.contains("every AMI of this spec has arch x86_64"), "{needless}");
+        let one = refused("[clusters.a]\nregion = \"eu-west-1\"\nssm_parameter = \"/a/{arch}\"\n");
+        assert!(
+            one.starts_with("gio-ami.toml:9:17: clusters.a.ssm_parameter: `{arch}` tells the AMIs"),
+            "{one}"
+        );
+        assert!(one.contains("this spec makes one AMI (arch x86_64)"), "{one}");
+        let unvaried = "[[variants]]\n[[variants]]\nvariant = \"nvidia\"\n[clusters.a]\nregion = \"eu-west-1\"\nssm_parameter = \"/a/{arch}/{variant}\"\n";
+        let (_, warnings) = check(&format!("{MINIMAL}{unvaried}")).unwrap();
+        let warned: Vec<&str> = warnings.iter().map(|w| w.message.as_str()).collect();
+        assert_eq!(warned, ["every variant has arch x86_64, so `{arch}` tells none apart"]);
         let unknown = refused("[clusters.a]\nregion = \"eu-west-1\"\nssm_parameter = \"/a/{flavour}\"\n");
         assert!(unknown.contains("unknown placeholder `{flavour}`"), "{unknown}");
         let in_table = refused("[[variants]]\narch = \"sparc\"\n");
