@@ -88,18 +88,23 @@ fn refused_amis<F>(plan: &change::Plan<F>) -> impl Iterator<Item = (&str, &str)>
     })
 }
 
-/// Why wiping `image` alone would break a published release set: it is one variant of a set
-/// whose other AMIs stay, and a parameter holds one of the set (a cluster's nodes of every
-/// variant came from that release, and a rollback would find a variant gone).
-fn breaks_published_set(image: &Image, facts: &Facts<'_>, targets: &HashSet<&str>) -> Option<String> {
+/// Why taking `image` away alone (a wipe, an archive) would break a published release set: it is
+/// one variant of a set whose other AMIs stay (not among `targets`), and a parameter holds one
+/// of the set (a cluster's nodes of every variant came from that release, and a rollback would
+/// find a variant gone).
+pub fn breaks_published_set(
+    image: &Image,
+    images: &[Image],
+    usage: &Usage,
+    targets: &HashSet<&str>,
+) -> Option<String> {
     let (member, release) = (image.member()?, image.release()?);
     let set: Vec<&Image> =
-        facts.images.iter().filter(|i| i.release() == Some(release) && i.member().is_some()).collect();
+        images.iter().filter(|i| i.release() == Some(release) && i.member().is_some()).collect();
     if set.iter().all(|i| targets.contains(i.id.as_str())) {
         return None;
     }
-    let held: Vec<String> = facts
-        .usage
+    let held: Vec<String> = usage
         .parameters
         .iter()
         .filter(|(_, value)| set.iter().any(|i| i.id == value.trim()))
@@ -107,9 +112,9 @@ fn breaks_published_set(image: &Image, facts: &Facts<'_>, targets: &HashSet<&str
         .collect();
     (!held.is_empty()).then(|| {
         format!(
-            "it is the {member} AMI of release set {release}, published through {}: wiping one variant \
-             leaves the set broken; publish another release (or roll back) first, then wipe the whole \
-             set (`gio-ami wipe --release {release}`)",
+            "it is the {member} AMI of release set {release}, published through {}: taking one variant \
+             away leaves the set broken; publish another release (or roll back) first, then act on \
+             the whole set (`--release {release}`)",
             held.join(", ")
         )
     })
@@ -194,7 +199,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         }
         // A set's clusters would be left with variants of a release partly gone: --force is
         // about use of this AMI, not about breaking what its siblings were published with.
-        if let Some(why) = breaks_published_set(image, facts, &targets) {
+        if let Some(why) = breaks_published_set(image, facts.images, facts.usage, &targets) {
             plan.actions.push(Action::Refuse { id: target.clone(), kind: Kind::Image, why });
             continue;
         }
@@ -705,7 +710,7 @@ mod tests {
             let refused = refused_amis(&plan).map(|(id, why)| format!("{id}: {why}")).collect::<Vec<_>>();
             assert_eq!(refused.len(), 1, "{refused:?}");
             assert!(
-                refused[0].starts_with("ami-a: it is the x86_64/standard AMI of release set r1, published through /gio/prod/arm64 (ami-b)"),
+                refused[0].starts_with("ami-a: it is the x86_64/standard AMI of release set r1, published through /gio/prod/arm64 (ami-b): taking one variant away"),
                 "{refused:?}"
             );
             assert!(!plan.actions.iter().any(|a| matches!(a, Action::DeregisterImage { .. })));

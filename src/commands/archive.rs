@@ -96,6 +96,7 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
         },
         ..Plan::default()
     };
+    let targets: std::collections::HashSet<&str> = facts.targets.iter().map(String::as_str).collect();
     for target in facts.targets {
         let refuse = |why: String| Action::Refuse { id: target.clone(), kind: Kind::Image, why };
         let registered = facts.images.iter().find(|i| &i.id == target);
@@ -119,6 +120,9 @@ pub fn plan(facts: &Facts<'_>) -> Plan {
                 .collect();
             let refusal = if !reasons.is_empty() {
                 Some(reasons.join("; "))
+            } else if let Some(why) = retire::breaks_published_set(image, facts.images, facts.usage, &targets)
+            {
+                Some(why)
             } else if let Some(protected) = image.protection.refusal(target) {
                 Some(protected)
             } else if !shared.is_empty() {
@@ -278,6 +282,36 @@ mod tests {
             "{:?}",
             plan.warnings
         );
+    }
+
+    #[test]
+    fn one_variant_of_a_published_set_is_not_archived_alone() {
+        let mut images = [
+            image("ami-x", "2026-01-01", &[("/dev/xvda", "snap-x", 8)]),
+            image("ami-y", "2026-01-01", &[("/dev/xvda", "snap-y", 8)]),
+        ];
+        for (image, arch) in images.iter_mut().zip(["x86_64", "arm64"]) {
+            image.tags.insert(crate::core::tags::RELEASE.into(), "r1".into());
+            image.tags.insert(crate::core::tags::ARCH.into(), arch.into());
+            image.tags.insert(crate::core::tags::VARIANT.into(), "standard".into());
+        }
+        let tiers = tiers(&[("snap-x", Tier::Standard), ("snap-y", Tier::Standard)]);
+        let usage =
+            Usage { parameters: vec![("/gio/prod/arm64".into(), "ami-y".into())], ..Usage::default() };
+        let facts = |targets: &[String]| {
+            plan(&Facts {
+                targets,
+                images: &images,
+                records: &BTreeMap::new(),
+                tiers: &tiers,
+                usage: &usage,
+                archiving: 0,
+            })
+        };
+        let alone = facts(&["ami-x".to_string()]);
+        assert_eq!(lines(&alone), ["REFUSE ami-x"]);
+        let why = retire::refusal(&alone).unwrap().to_string();
+        assert!(why.contains("published through /gio/prod/arm64 (ami-y)"), "{why}");
     }
 
     #[test]
