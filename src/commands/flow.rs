@@ -126,14 +126,8 @@ impl super::Targets {
     /// The AMIs named (parsed before any AWS call, so a typo costs nothing) and, with
     /// `--release`, every AMI of that release in `aws`'s region.
     pub async fn resolve(&self, aws: &Aws) -> Result<Vec<crate::core::ids::AmiId>> {
-        let mut amis = parse_all::<crate::core::ids::AmiId>(&self.amis)?;
-        if let Some(release) = &self.release {
-            let set = crate::aws::inventory::own_release(aws, release).await?;
-            amis.extend(
-                set.into_iter().map(|i| i.id).filter(|id| !self.amis.iter().any(|a| a == id.as_str())),
-            );
-        }
-        Ok(amis)
+        let amis = parse_all::<crate::core::ids::AmiId>(&self.amis)?;
+        crate::aws::inventory::own_ids(aws, amis, self.release.as_deref()).await
     }
 }
 

@@ -1,4 +1,4 @@
-//! OneOrSet<Publication> a release to a cluster (`change::publication` plans it), or rolling the cluster
+//! Publishing a release to a cluster (`change::publication` plans it), or rolling the cluster
 //! back: SSM keeps every earlier value, so a rollback is the parameter's history read backwards.
 
 use super::{execute, reach, Context, Mode, Own};
@@ -186,16 +186,10 @@ pub async fn prepare_rollback(
     cluster: &Cluster,
     spec: Option<&spec::Spec>,
 ) -> Result<Plan<OneOrSet<Publication>>> {
-    let members: Vec<Option<Member>> = match spec.filter(|s| !s.variants.is_empty()) {
-        Some(spec) => spec.variants.iter().map(|v| Some(v.member)).collect(),
-        None => vec![None],
-    };
+    let members = Member::each(&spec.map(spec::Spec::set).unwrap_or_default());
     let set = members.len();
     let publications = futures::future::try_join_all(members.iter().map(|member| async move {
-        let cluster = match member {
-            Some(member) => publication::for_member(cluster, Some(*member), set)?,
-            None => cluster.clone(),
-        };
+        let cluster = publication::for_member(cluster, *member, set)?;
         rollback_one(owner, consumer, &cluster).await
     }))
     .await?;
