@@ -327,6 +327,11 @@ impl Image {
         Some(Member { arch, variant })
     }
 
+    /// The release set this AMI is one variant of: its release, when it has a `member`.
+    pub fn set(&self) -> Option<&str> {
+        self.member().and(self.release())
+    }
+
     /// The clusters in the AMI's `gio-ami:clusters` tag (a comma list).
     pub fn published_to(&self) -> impl Iterator<Item = &str> {
         self.tags
@@ -562,9 +567,9 @@ pub async fn own_images_tagged(aws: &Aws, key: &str, value: &str) -> Result<Vec<
 /// The AMI and, when it is one of a release set, every AMI of its set (in this region).
 pub async fn own_set_of(aws: &Aws, ami: &AmiId) -> Result<Vec<Image>> {
     let image = own_images_by_id(aws, std::slice::from_ref(ami)).await?.remove(0);
-    match (image.member(), image.release()) {
-        (Some(_), Some(release)) => own_release(aws, release).await,
-        _ => Ok(vec![image]),
+    match image.set() {
+        Some(release) => own_release(aws, release).await,
+        None => Ok(vec![image]),
     }
 }
 

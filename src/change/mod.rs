@@ -595,16 +595,23 @@ impl<F, S> Plan<F, S> {
     /// The plans of a release set's AMIs as one: every action and warning, in order, so the
     /// set is shown, confirmed and applied as a whole.
     pub fn set(release: String, plans: Vec<Plan<F, S>>) -> Plan<OneOrSet<F>, S> {
-        let mut set = Plan { actions: Vec::new(), warnings: Vec::new(), facts: Vec::new() };
+        let (mut actions, mut warnings, mut variants) = (Vec::new(), Vec::new(), Vec::new());
         for plan in plans {
-            set.actions.extend(plan.actions);
-            set.warnings.extend(plan.warnings);
-            set.facts.push(plan.facts);
+            actions.extend(plan.actions);
+            warnings.extend(plan.warnings);
+            variants.push(plan.facts);
         }
-        Plan {
-            actions: set.actions,
-            warnings: set.warnings,
-            facts: OneOrSet::Set { release, variants: set.facts },
+        Plan { actions, warnings, facts: OneOrSet::Set { release, variants } }
+    }
+}
+
+impl<F: Clone, S: Clone> Plan<F, S> {
+    /// The plans of a verb's AMIs as the one it shows and confirms: the release's (`--release`),
+    /// or the one AMI's. The plans themselves stay, each applied by its own procedure.
+    pub fn one_or_set(release: Option<&str>, plans: &[Plan<F, S>]) -> Plan<OneOrSet<F>, S> {
+        match release {
+            Some(release) => Plan::set(release.to_string(), plans.to_vec()),
+            None => plans[0].clone().one(),
         }
     }
 }
@@ -773,6 +780,13 @@ pub struct Applied<R = (), S = Action> {
     pub outcomes: Vec<Outcome<S>>,
     #[serde(skip)]
     pub made: R,
+}
+
+impl<S> Applied<(), S> {
+    /// Several applies' outcomes, in order, as one (a release set's AMIs, each applied apart).
+    pub fn joined(parts: Vec<Applied<(), S>>) -> Self {
+        parts.into_iter().flat_map(|applied| applied.outcomes).collect::<Vec<_>>().into()
+    }
 }
 
 impl<S> From<Vec<Outcome<S>>> for Applied<(), S> {

@@ -99,8 +99,7 @@ pub fn breaks_published_set(
     targets: &HashSet<&str>,
 ) -> Option<String> {
     let (member, release) = (image.member()?, image.release()?);
-    let set: Vec<&Image> =
-        images.iter().filter(|i| i.release() == Some(release) && i.member().is_some()).collect();
+    let set: Vec<&Image> = images.iter().filter(|i| i.set() == Some(release)).collect();
     if set.iter().all(|i| targets.contains(i.id.as_str())) {
         return None;
     }

@@ -3,7 +3,7 @@
 
 use super::{execute, Context, Mode, Own};
 use crate::aws::inventory;
-use crate::change::{OneOrSet, Plan};
+use crate::change::{Applied, OneOrSet, Plan};
 use crate::core::ids::AmiId;
 use crate::engines::copy;
 use crate::{Aws, Result};
@@ -48,10 +48,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
         sources.iter().map(|ami| copy::prepare(&aws, &ctx.options, ami, &args.to, &kms_keys)),
     )
     .await?;
-    let plan = match &args.release {
-        Some(release) => Plan::set(release.clone(), plans.clone()),
-        None => plans[0].clone().one(),
-    };
+    let plan = Plan::one_or_set(args.release.as_deref(), &plans);
     let progress = ctx.ui.progress();
     let mode = Mode::adding("copy", args.dry_run, "copied");
     let copied = execute(ctx, &aws, &plan, &mode, Own::default(), || async {
@@ -59,7 +56,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
         progress.phase(&format!("copying {} to {}", names.join(", "), args.to.join(", ")));
         let copied =
             futures::future::join_all(plans.iter().map(|p| copy::copy(&ctx.options, p, progress.as_ref())));
-        Ok(copied.await.into_iter().flat_map(|applied| applied.outcomes).collect::<Vec<_>>().into())
+        Ok(Applied::joined(copied.await))
     })
     .await;
     progress.finish();

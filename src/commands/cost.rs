@@ -478,7 +478,7 @@ async fn of_place(
 ) -> Result<Cost> {
     let (images, snapshots) = futures::try_join!(inventory::own_images(aws), inventory::own_snapshots(aws))?;
     // A snapshot's lineage is read from every snapshot; only those in scope are counted.
-    let lineage = billing::previous(&snapshots, &images);
+    let lineage = if exact { billing::previous(&snapshots, &images) } else { HashMap::new() };
     let (images, snapshots) = scope.narrow(images, snapshots);
     let sizes: HashMap<String, i32> = snapshots.iter().map(|s| (s.id.to_string(), s.size_gib)).collect();
     let candidates: HashSet<String> = running

@@ -82,16 +82,13 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     .await?;
     let provenance = Provenance::current(&aws).await;
     let before: String = plans.iter().map(|p| steps(&p.facts, ctx.ui.drawing())).collect();
-    let plan = match &args.release {
-        Some(release) => change::Plan::set(release.clone(), plans.clone()),
-        None => plans[0].clone().one(),
-    };
+    let plan = change::Plan::one_or_set(args.release.as_deref(), &plans);
     let own = Own { before, ..Own::default() };
     let mode = Mode::adding("disks add", args.dry_run, "registered");
     execute(ctx, &aws, &plan, &mode, own, || async {
         let registered =
             futures::future::try_join_all(plans.iter().map(|p| register::apply(&aws, p, &provenance)));
-        Ok(registered.await?.into_iter().flat_map(|applied| applied.outcomes).collect::<Vec<_>>().into())
+        Ok(change::Applied::joined(registered.await?))
     })
     .await
 }

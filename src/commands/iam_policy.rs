@@ -112,7 +112,9 @@ fn scoping(spec: Option<&Spec>, accounts: &[Account], regions: &[String]) -> Sco
             .iter()
             .flat_map(|c| {
                 let (region, account) = (Some(c.region.clone()), account_of(&c.account));
-                spec.parameters(c).into_iter().map(move |(_, name)| (region.clone(), account.clone(), name))
+                c.parameters(&spec.set())
+                    .into_iter()
+                    .map(move |(_, name)| (region.clone(), account.clone(), name))
             })
             .collect(),
         roles: accounts.iter().filter_map(|a| Some(a.role.as_ref()?.arn.clone())).collect(),

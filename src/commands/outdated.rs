@@ -101,8 +101,9 @@ async fn of_amis(aws: &Aws, ids: Vec<String>) -> Outdated {
     let mut warnings = Vec::new();
     let mut amis: Vec<Node> = ids.iter().map(|id| Node::new(id.clone(), false, false)).collect();
     if let Some(bases) = Bases::read(aws, &ids, &mut warnings).await {
+        let now = clock::now_epoch();
         for node in &mut amis {
-            bases.assess(aws, node, None, clock::now_epoch());
+            bases.assess(aws, node, None, now);
         }
     }
     Outdated { clusters: Vec::new(), amis, api_calls: aws.calls(), warnings }
@@ -120,8 +121,8 @@ async fn of_clusters(args: &Args, ctx: &Context<'_>) -> Result<Outdated> {
     }
     let regions: Vec<String> = clusters.iter().map(|c| c.region.clone()).collect();
     let org = reach::enter(caller, &accounts, &regions).await?;
-    let members: Vec<Member> = spec.iter().flat_map(|s| s.variants.iter().map(|v| v.member)).collect();
-    let report = gather(&org, &clusters, &members).await?;
+    let set = spec.as_ref().map(crate::spec::Spec::set).unwrap_or_default();
+    let report = gather(&org, &clusters, &set).await?;
     tracing::info!(api_calls = report.api_calls, clusters = report.clusters.len(), "outdated read");
     Ok(report)
 }
@@ -281,12 +282,8 @@ async fn read_region(
     let (observed, published, planes) = tokio::join!(
         clusters::running_amis(aws, &names),
         join_all(clusters.iter().map(|c| async move {
-            let names: Vec<String> = match &c.ssm_parameter {
-                Some(template) if members.is_empty() => vec![template.clone()],
-                Some(template) => members.iter().map(|m| m.fill(template)).collect(),
-                None => Vec::new(),
-            };
-            let values = join_all(names.iter().map(|name| parameters::current_value(aws, name))).await;
+            let names = c.parameters(members);
+            let values = join_all(names.iter().map(|(_, name)| parameters::current_value(aws, name))).await;
             values.into_iter().collect::<Result<Vec<Option<String>>>>()
         })),
         join_all(clusters.iter().map(|c| control_plane::of_cluster(aws, &c.name))),

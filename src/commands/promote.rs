@@ -99,10 +99,7 @@ pub async fn run(args: Args, ctx: &Context<'_>) -> Result<()> {
     let home = caller.elsewhere(&to.region, None);
     let request = Request { from, to, soak, copy: args.copy, target_account: target_account.clone() };
     // A release set moves whole: each variant from its parameter to its parameter.
-    let members: Vec<Option<Member>> = match spec.as_ref().filter(|s| !s.variants.is_empty()) {
-        Some(spec) => spec.variants.iter().map(|v| Some(v.member)).collect(),
-        None => vec![None],
-    };
+    let members = Member::each(&spec.as_ref().map(specs::Spec::set).unwrap_or_default());
     let prepare_all = || {
         futures::future::try_join_all(members.iter().map(|member| {
             let request = request.for_member(*member, members.len());

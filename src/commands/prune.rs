@@ -211,8 +211,8 @@ pub fn select(images: &[Image], policy: &Policy, now: i64) -> Vec<String> {
 fn releases<'a>(images: impl Iterator<Item = &'a Image>) -> Vec<Vec<&'a Image>> {
     let mut releases: Vec<Vec<&Image>> = Vec::new();
     for image in images {
-        let set = image.member().and(image.release());
-        match releases.iter_mut().find(|r| set.is_some() && r[0].member().and(r[0].release()) == set) {
+        let set = image.set();
+        match releases.iter_mut().find(|r| set.is_some() && r[0].set() == set) {
             Some(release) => release.push(image),
             None => releases.push(vec![image]),
         }
@@ -233,10 +233,10 @@ pub fn whole_sets(
         .iter()
         .filter(|id| {
             let Some(image) = images.iter().find(|i| i.id == id.as_str()) else { return true };
-            let (Some(_), Some(release)) = (image.member(), image.release()) else { return true };
+            let Some(release) = image.set() else { return true };
             let staying: Vec<&str> = images
                 .iter()
-                .filter(|i| i.release() == Some(release) && i.member().is_some() && !going(i.id.as_str()))
+                .filter(|i| i.set() == Some(release) && !going(i.id.as_str()))
                 .map(|i| i.id.as_str())
                 .collect();
             if staying.is_empty() || held.contains(id.as_str()) {

@@ -79,6 +79,25 @@ impl Member {
     pub fn fill(self, template: &str) -> String {
         template.replace("{arch}", self.arch.name()).replace("{variant}", self.variant.name())
     }
+
+    /// Whether `set`'s members differ in what `placeholder` names (`arch`, `variant`); `None` when
+    /// it names neither.
+    pub fn differ(set: &[Member], placeholder: &str) -> Option<bool> {
+        let first = set.first()?;
+        match placeholder {
+            "arch" => Some(set.iter().any(|m| m.arch != first.arch)),
+            "variant" => Some(set.iter().any(|m| m.variant != first.variant)),
+            _ => None,
+        }
+    }
+
+    /// The AMIs a release of `set` has: one per member, or one that is no member without a set.
+    pub fn each(set: &[Member]) -> Vec<Option<Member>> {
+        match set.is_empty() {
+            true => vec![None],
+            false => set.iter().copied().map(Some).collect(),
+        }
+    }
 }
 
 impl fmt::Display for Member {

@@ -2,6 +2,7 @@
 //! which SSM parameter publishes to it.
 
 use super::{Error, Spec};
+use crate::core::kinds::Member;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -29,6 +30,18 @@ fn humane<S: serde::Serializer>(
     match soak {
         Some(soak) => serializer.collect_str(&humantime::format_duration(*soak)),
         None => serializer.serialize_none(),
+    }
+}
+
+impl Cluster {
+    /// Its parameter for each AMI of a release of `set` (`Member::each`): one per member, filled
+    /// in; without a set, the name as written. None without `ssm_parameter`.
+    pub fn parameters(&self, set: &[Member]) -> Vec<(Option<Member>, String)> {
+        let Some(template) = &self.ssm_parameter else { return Vec::new() };
+        Member::each(set)
+            .into_iter()
+            .map(|m| (m, m.map_or_else(|| template.clone(), |m| m.fill(template))))
+            .collect()
     }
 }
 

@@ -191,14 +191,10 @@ impl Spec {
             .collect()
     }
 
-    /// A cluster's parameter for each AMI of the spec: one per variant of a set, the name as
-    /// written otherwise (`check` holds a set's names apart).
-    pub fn parameters(&self, cluster: &Cluster) -> Vec<(Option<Member>, String)> {
-        let Some(template) = &cluster.ssm_parameter else { return Vec::new() };
-        match self.variants.is_empty() {
-            true => vec![(None, template.clone())],
-            false => self.variants.iter().map(|v| (Some(v.member), v.member.fill(template))).collect(),
-        }
+    /// The release set's members (`[[variants]]`), in order; empty for one AMI (`check` holds
+    /// their parameters apart: `Cluster::parameters`).
+    pub fn set(&self) -> Vec<Member> {
+        self.variants.iter().map(|v| v.member).collect()
     }
 }
 
@@ -470,14 +466,10 @@ fn validate_parameters(clusters: &BTreeMap<String, ClusterSpec>, members: &[Memb
         let refuse = |message: String| Err((parameter.span(), key.clone(), message));
         let template = parameter.get_ref();
         for placeholder in placeholders(template) {
-            let varies = match placeholder {
-                "arch" => members.iter().any(|m| m.arch != members[0].arch),
-                "variant" => members.iter().any(|m| m.variant != members[0].variant),
-                _ => {
-                    return refuse(format!(
-                        "unknown placeholder `{{{placeholder}}}` (allowed: {{arch}}, {{variant}})"
-                    ))
-                }
+            let Some(varies) = Member::differ(members, placeholder) else {
+                return refuse(format!(
+                    "unknown placeholder `{{{placeholder}}}` (allowed: {{arch}}, {{variant}})"
+                ));
             };
             // Without a set there is nothing to fill it from; a set's variants all fill it (a
             // placeholder no variant varies is only worth a warning: `warnings`).
@@ -865,20 +857,17 @@ fn warnings(spec: &Spec) -> Vec<Warning> {
 /// A set's parameter placeholder no variant varies: every variant writes the same there, which
 /// is fine (a path shaped like AWS's own, ready for a variant to come) but may be a slip.
 fn unvaried_placeholders(spec: &Spec) -> Vec<Warning> {
-    let Some(first) = spec.variants.first() else { return Vec::new() };
-    let same = |placeholder: &str| match placeholder {
-        "arch" => spec.variants.iter().all(|v| v.member.arch == first.member.arch),
-        _ => spec.variants.iter().all(|v| v.member.variant == first.member.variant),
-    };
+    let set = spec.set();
+    let Some(first) = set.first() else { return Vec::new() };
     let mut warnings = Vec::new();
     for cluster in &spec.clusters {
         let Some(template) = &cluster.ssm_parameter else { continue };
-        for placeholder in placeholders(template).filter(|p| ["arch", "variant"].contains(p) && same(p)) {
+        for placeholder in placeholders(template).filter(|p| Member::differ(&set, p) == Some(false)) {
             warnings.push(Warning {
                 key: format!("clusters.{}.ssm_parameter", cluster.name),
                 message: format!(
                     "every variant has {placeholder} {}, so `{{{placeholder}}}` tells none apart",
-                    first.member.fill(&format!("{{{placeholder}}}"))
+                    first.fill(&format!("{{{placeholder}}}"))
                 ),
             });
         }
@@ -1308,7 +1297,7 @@ mod tests {
         assert_eq!((members[1].arch(), members[2].variant()), (Arch::Arm64, Variant::Nvidia));
         assert!(members.iter().all(|m| m.variants.is_empty()), "a member is one AMI");
         let parameters: Vec<String> =
-            spec.parameters(&spec.clusters[0]).into_iter().map(|(_, p)| p).collect();
+            spec.clusters[0].parameters(&spec.set()).into_iter().map(|(_, p)| p).collect();
         assert_eq!(
             parameters,
             [
